@@ -1,0 +1,104 @@
+/**
+ * struct tcp_info (linux/tcp.h), decoded by the length the kernel sent: a field that lies past that length is
+ * absent (undefined), never 0; a longer struct from a newer kernel is accepted and its extra bytes ignored.
+ * Names are the kernel's without the tcpi_ prefix; units are the kernel's (see UNITS). Offsets are x86_64 and
+ * arm64 (the struct has no pointer-sized members).
+ */
+export type TcpInfoFieldKind = 'u8' | 'u16' | 'u32' | 'u64' | 'lo4' | 'hi4' | 'bit0' | 'bits1_2';
+
+export interface TcpInfoField {
+  readonly name: string;
+  readonly offset: number;
+  readonly kind: TcpInfoFieldKind;
+}
+
+const f = (name: string, offset: number, kind: TcpInfoFieldKind): TcpInfoField => ({ name, offset, kind });
+
+export const TCP_INFO_FIELDS: readonly TcpInfoField[] = [
+  f('state', 0, 'u8'), f('ca_state', 1, 'u8'), f('retransmits', 2, 'u8'), f('probes', 3, 'u8'), f('backoff', 4, 'u8'),
+  f('options', 5, 'u8'),
+  // __u8 tcpi_snd_wscale : 4, tcpi_rcv_wscale : 4;  (pyroute2 ss2 swapped these)
+  f('snd_wscale', 6, 'lo4'), f('rcv_wscale', 6, 'hi4'),
+  // __u8 tcpi_delivery_rate_app_limited:1, tcpi_fastopen_client_fail:2;
+  f('delivery_rate_app_limited', 7, 'bit0'), f('fastopen_client_fail', 7, 'bits1_2'),
+  f('rto', 8, 'u32'), f('ato', 12, 'u32'), f('snd_mss', 16, 'u32'), f('rcv_mss', 20, 'u32'),
+  f('unacked', 24, 'u32'), f('sacked', 28, 'u32'), f('lost', 32, 'u32'), f('retrans', 36, 'u32'), f('fackets', 40, 'u32'),
+  f('last_data_sent', 44, 'u32'), f('last_ack_sent', 48, 'u32'), f('last_data_recv', 52, 'u32'), f('last_ack_recv', 56, 'u32'),
+  f('pmtu', 60, 'u32'), f('rcv_ssthresh', 64, 'u32'), f('rtt', 68, 'u32'), f('rttvar', 72, 'u32'), f('snd_ssthresh', 76, 'u32'),
+  f('snd_cwnd', 80, 'u32'), f('advmss', 84, 'u32'), f('reordering', 88, 'u32'), f('rcv_rtt', 92, 'u32'),
+  f('rcv_space', 96, 'u32'), f('total_retrans', 100, 'u32'),
+  f('pacing_rate', 104, 'u64'), f('max_pacing_rate', 112, 'u64'), // 3.15
+  f('bytes_acked', 120, 'u64'), f('bytes_received', 128, 'u64'), // 4.1
+  f('segs_out', 136, 'u32'), f('segs_in', 140, 'u32'), // 4.2
+  f('notsent_bytes', 144, 'u32'), f('min_rtt', 148, 'u32'), f('data_segs_in', 152, 'u32'), f('data_segs_out', 156, 'u32'), // 4.6
+  f('delivery_rate', 160, 'u64'), // 4.9
+  f('busy_time', 168, 'u64'), f('rwnd_limited', 176, 'u64'), f('sndbuf_limited', 184, 'u64'), // 4.10
+  f('delivered', 192, 'u32'), f('delivered_ce', 196, 'u32'), // 4.18
+  f('bytes_sent', 200, 'u64'), f('bytes_retrans', 208, 'u64'), f('dsack_dups', 216, 'u32'), f('reord_seen', 220, 'u32'), // 4.19
+  f('rcv_ooopack', 224, 'u32'), f('snd_wnd', 228, 'u32'), // 5.4
+  f('rcv_wnd', 232, 'u32'), f('rehash', 236, 'u32'), // 6.2
+  f('total_rto', 240, 'u16'), f('total_rto_recoveries', 242, 'u16'), f('total_rto_time', 244, 'u32'), // 6.7
+  f('received_ce', 248, 'u32'), f('delivered_e1_bytes', 252, 'u32'), f('delivered_e0_bytes', 256, 'u32'),
+  f('delivered_ce_bytes', 260, 'u32'), f('received_e1_bytes', 264, 'u32'), f('received_e0_bytes', 268, 'u32'),
+  f('received_ce_bytes', 272, 'u32'), // 6.18
+  // Bytes 276..279 are laid out differently by the 6.18 UAPI (u16 accecn_fail_mode, u16 accecn_opt_seen) and the
+  // 7.0 UAPI (a u32 bitfield with ecn_mode, accecn_opt_seen, accecn_fail_mode, options2); the length alone cannot
+  // tell them apart, so they are not decoded.
+];
+
+const BY_NAME = new Map(TCP_INFO_FIELDS.map((x) => [x.name, x]));
+export const tcpInfoField = (name: string): TcpInfoField | undefined => BY_NAME.get(name);
+
+/** Units of the fields that have one (the rest are counts, flags or byte sizes). */
+export const TCP_INFO_UNITS: Readonly<Record<string, 'us' | 'ms' | 'bytes_per_second' | 'bytes'>> = {
+  rto: 'us', ato: 'us', rtt: 'us', rttvar: 'us', rcv_rtt: 'us', min_rtt: 'us', busy_time: 'us', rwnd_limited: 'us',
+  sndbuf_limited: 'us', last_data_sent: 'ms', last_ack_sent: 'ms', last_data_recv: 'ms', last_ack_recv: 'ms',
+  total_rto_time: 'ms', pacing_rate: 'bytes_per_second', max_pacing_rate: 'bytes_per_second',
+  delivery_rate: 'bytes_per_second', bytes_acked: 'bytes', bytes_received: 'bytes', bytes_sent: 'bytes',
+  bytes_retrans: 'bytes', notsent_bytes: 'bytes',
+};
+
+const SIZE: Record<TcpInfoFieldKind, number> = { u8: 1, u16: 2, u32: 4, u64: 8, lo4: 1, hi4: 1, bit0: 1, bits1_2: 1 };
+
+/**
+ * Read one field of a tcp_info payload at [offset, offset+length). Returns undefined when the kernel's struct
+ * was too short to hold it. u64 values become numbers (exact below 2^53); ~0 (pacing "unlimited") is Infinity.
+ */
+export function readTcpInfoField(view: DataView, offset: number, length: number, field: TcpInfoField): number | undefined {
+  if (field.offset + SIZE[field.kind] > length) return undefined;
+  const at = offset + field.offset;
+  switch (field.kind) {
+    case 'u8':
+      return view.getUint8(at);
+    case 'u16':
+      return view.getUint16(at, true);
+    case 'u32':
+      return view.getUint32(at, true);
+    case 'u64': {
+      const lo = view.getUint32(at, true);
+      const hi = view.getUint32(at + 4, true);
+      if (hi === 0xffffffff && lo === 0xffffffff) return Infinity;
+      return hi * 0x100000000 + lo;
+    }
+    case 'lo4':
+      return view.getUint8(at) & 0x0f;
+    case 'hi4':
+      return view.getUint8(at) >> 4;
+    case 'bit0':
+      return view.getUint8(at) & 1;
+    case 'bits1_2':
+      return (view.getUint8(at) >> 1) & 3;
+  }
+}
+
+export type TcpInfo = Record<string, number>;
+
+/** Decode every field the kernel sent. `length` is recorded by the caller; fields past it are simply absent. */
+export function decodeTcpInfo(view: DataView, offset: number, length: number): TcpInfo {
+  const out: TcpInfo = {};
+  for (const field of TCP_INFO_FIELDS) {
+    const value = readTcpInfoField(view, offset, length, field);
+    if (value !== undefined) out[field.name] = value;
+  }
+  return out;
+}

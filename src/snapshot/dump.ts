@@ -1,0 +1,84 @@
+/**
+ * One netlink dump: send a request, read datagrams until NLMSG_DONE, hand each socket message to a visitor.
+ * Pure over a `read` function so recorded datagrams replay through exactly this loop (test/replay); the real
+ * reader is libc.recv on a NETLINK_SOCK_DIAG socket.
+ */
+import { NLM_F_DUMP_INTR, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP, NLMSG_OVERRUN, messageErrno } from '../netlink/message.js';
+
+/** Reads one datagram into buf and returns its length; 0 means the stream ended (replays). */
+export type DatagramReader = (buf: Uint8Array) => number;
+
+/** Called for each socket message: payload at [off, off+len) of the current datagram. */
+export type MessageVisitor = (view: DataView, words: Uint32Array, bytes: Uint8Array, off: number, len: number) => void;
+
+export interface DumpOutcome {
+  /** socket messages handed to the visitor */
+  messages: number;
+  /** NLM_F_DUMP_INTR was set on some message: the table changed during the dump */
+  interrupted: boolean;
+  /** errno from NLMSG_ERROR, or carried in NLMSG_DONE (a protocol without its diag module answers ENOENT) */
+  errno: number;
+  /** framing problems: the rest of a bad datagram is skipped, the dump goes on */
+  malformed: number;
+  /** set when the stream ended without NLMSG_DONE or a datagram was malformed */
+  problem?: string;
+  datagrams: number;
+}
+
+/** A receive buffer large enough for any dump datagram (the kernel caps them near 32 KiB). */
+export const newReceiveBuffer = (): { bytes: Uint8Array; view: DataView; words: Uint32Array } => {
+  const bytes = new Uint8Array(256 * 1024);
+  return { bytes, view: new DataView(bytes.buffer), words: new Uint32Array(bytes.buffer) };
+};
+
+export function runDump(
+  read: DatagramReader,
+  rb: { bytes: Uint8Array; view: DataView; words: Uint32Array },
+  seq: number,
+  messageType: number,
+  visit: MessageVisitor,
+): DumpOutcome {
+  const out: DumpOutcome = { messages: 0, interrupted: false, errno: 0, malformed: 0, datagrams: 0 };
+  const { bytes, view, words } = rb;
+  for (;;) {
+    const n = read(bytes);
+    if (n <= 0) {
+      out.problem = 'the dump ended without NLMSG_DONE';
+      return out;
+    }
+    out.datagrams++;
+    let at = 0;
+    while (at < n) {
+      if (n - at < NLMSG_HDRLEN) {
+        out.malformed++;
+        out.problem = `truncated netlink header (${n - at} bytes) at offset ${at}`;
+        break;
+      }
+      const len = view.getUint32(at, true);
+      if (len < NLMSG_HDRLEN || len > n - at) {
+        out.malformed++;
+        out.problem = `bad nlmsg_len ${len} at offset ${at} of a ${n}-byte datagram`;
+        break;
+      }
+      const type = view.getUint16(at + 4, true);
+      const flags = view.getUint16(at + 6, true);
+      const mseq = view.getUint32(at + 8, true);
+      if (mseq === seq) {
+        if (flags & NLM_F_DUMP_INTR) out.interrupted = true;
+        if (type === messageType) {
+          visit(view, words, bytes, at + NLMSG_HDRLEN, len - NLMSG_HDRLEN);
+          out.messages++;
+        } else if (type === NLMSG_DONE) {
+          out.errno = messageErrno(view, at + NLMSG_HDRLEN, len - NLMSG_HDRLEN);
+          return out;
+        } else if (type === NLMSG_ERROR) {
+          out.errno = messageErrno(view, at + NLMSG_HDRLEN, len - NLMSG_HDRLEN);
+          if (out.errno !== 0) return out; // errno 0 is an ACK: keep reading
+        } else if (type !== NLMSG_NOOP && type !== NLMSG_OVERRUN) {
+          out.malformed++; // an unexpected message type: skip it
+        }
+      } // a message of another sequence is a leftover from an abandoned dump: skip it
+      at += (len + 3) & ~3;
+    }
+  }
+}

@@ -1,0 +1,369 @@
+/**
+ * One snapshot per gather: every requested protocol dumped once over NETLINK_SOCK_DIAG into one SocketTable,
+ * with /proc/net standing in for a protocol the kernel cannot dump, and the source of each protocol recorded.
+ */
+import { readFileSync } from 'node:fs';
+import {
+  AF_INET, AF_INET6, AF_UNIX, ALL_PROTOS, ALL_STATES, EXT_ALL, INET_DIAG_MSG_SIZE, IPPROTO_OF, NETLINK_SOCK_DIAG, Proto,
+  SOCK_DGRAM, SOCK_DIAG_BY_FAMILY, SOCK_RAW, SOCK_STREAM, TCPDIAG_GETSOCK, UnixShow,
+  type ProtoName,
+} from '../diag/constants.js';
+import { appendInetMessage } from '../diag/inet.js';
+import { inetDumpRequest, legacyTcpDumpRequest, unixDumpRequest } from '../diag/requests.js';
+import { appendUnixMessage } from '../diag/unix.js';
+import { isSockscopeError } from '../errors.js';
+import { parseProcNetInet, parseProcNetUnix, procNetFile } from '../procfs/net.js';
+import { errnoName } from '../sys/errno.js';
+import { CLONE_NEWNET, loadLibc, type Libc } from '../sys/libc.js';
+import { CensusCounts } from './census.js';
+import { newReceiveBuffer, runDump, type DatagramReader, type DumpOutcome } from './dump.js';
+import { SocketTable } from './table.js';
+
+export type Source = 'netlink' | 'proc' | 'unavailable';
+
+export interface ProtocolSource {
+  protocol: ProtoName;
+  source: Source;
+  /** why the source is not netlink, or what is missing */
+  note?: string;
+  /** errno name the kernel answered the dump with, if any */
+  errno?: string;
+  /** dumps repeated because the kernel flagged NLM_F_DUMP_INTR */
+  retries: number;
+  /** still flagged after the last retry: counts may mix two moments */
+  interrupted: boolean;
+  /** messages or lines skipped as malformed */
+  malformed: number;
+  sockets: number;
+}
+
+export interface SnapshotOptions {
+  protocols?: readonly ProtoName[];
+  /** AF_INET and/or AF_INET6 (default both) */
+  families?: readonly number[];
+  /** state bitmask (1 << TCP_*), default every state 0..11 */
+  states?: number;
+  /** inet_diag extension bits (Ext.*); 0 = headers only */
+  ext?: number;
+  /** unix_diag UDIAG_SHOW_* flags */
+  unixShow?: number;
+  /** keep each socket's raw attributes in the table (default: when ext or unixShow asks for more than queues) */
+  keepAttributes?: boolean;
+  /** TCP over both families: one legacy TCPDIAG_GETSOCK walk (default) or one v2 dump per family */
+  tcpStrategy?: 'legacy' | 'v2';
+  /** NLM_F_DUMP_INTR retries before the result is returned flagged */
+  maxRetries?: number;
+  /** read everything from /proc/net instead of netlink */
+  source?: 'auto' | 'proc';
+  /** root of the proc filesystem (tests replay recorded /proc/net files) */
+  procRoot?: string;
+  /** a network namespace file to enter first (e.g. /var/run/netns/NAME or /proc/PID/ns/net) */
+  netns?: string;
+}
+
+export interface Snapshot {
+  table: SocketTable;
+  sources: ProtocolSource[];
+  /** wall-clock time the gather started (ms since the epoch) */
+  takenAt: number;
+  durationMs: number;
+  /** what the table holds: whether tcp_info etc. were asked for */
+  ext: number;
+  notes: string[];
+}
+
+export interface Census {
+  counts: CensusCounts;
+  sources: ProtocolSource[];
+  takenAt: number;
+  durationMs: number;
+  notes: string[];
+}
+
+/** Extensions for a full snapshot: every attribute that fits in idiag_ext. */
+export const FULL_EXT = EXT_ALL;
+
+const SOCK_TYPE_OF: Record<Exclude<ProtoName, 'unix'>, number> = {
+  tcp: SOCK_STREAM, udp: SOCK_DGRAM, udplite: SOCK_DGRAM, raw: SOCK_RAW, sctp: SOCK_STREAM, mptcp: SOCK_STREAM,
+};
+
+/** A netlink session: one socket, one receive buffer, increasing sequence numbers. */
+export class DiagSession {
+  private seq = 1;
+  readonly rb = newReceiveBuffer();
+  private readonly read: DatagramReader;
+
+  private constructor(readonly libc: Libc, readonly fd: number) {
+    this.read = (buf) => libc.recv(fd, buf);
+  }
+
+  static async open(netns?: string): Promise<DiagSession> {
+    const libc = await loadLibc();
+    if (netns) {
+      const nsfd = libc.openReadOnly(netns);
+      try {
+        libc.setns(nsfd, CLONE_NEWNET);
+      } finally {
+        libc.close(nsfd);
+      }
+    }
+    return new DiagSession(libc, libc.openNetlink(NETLINK_SOCK_DIAG));
+  }
+
+  /** Send one dump request and run it through `visit`. */
+  dump(request: (seq: number) => Uint8Array, messageType: number, visit: Parameters<typeof runDump>[4]): DumpOutcome {
+    const seq = this.seq++;
+    this.libc.sendToKernel(this.fd, request(seq));
+    return runDump(this.read, this.rb, seq, messageType, visit);
+  }
+
+  close(): void {
+    this.libc.close(this.fd);
+  }
+}
+
+interface DumpPlan {
+  protocol: ProtoName;
+  family: number; // AF_UNSPEC for the legacy both-families TCP walk
+  request: (seq: number) => Uint8Array;
+  messageType: number;
+}
+
+function plans(o: Required<Pick<SnapshotOptions, 'families' | 'states' | 'ext' | 'unixShow' | 'tcpStrategy'>>, protocol: ProtoName): DumpPlan[] {
+  if (protocol === 'unix') {
+    return [{ protocol, family: AF_UNIX, messageType: SOCK_DIAG_BY_FAMILY, request: (seq) => unixDumpRequest({ states: o.states, show: o.unixShow }, seq) }];
+  }
+  const both = o.families.includes(AF_INET) && o.families.includes(AF_INET6);
+  if (protocol === 'tcp' && both && o.tcpStrategy === 'legacy') {
+    return [{ protocol, family: 0, messageType: SOCK_DIAG_BY_FAMILY, request: (seq) => legacyTcpDumpRequest({ states: o.states, ext: o.ext }, seq) }];
+  }
+  return o.families.map((family) => ({
+    protocol, family, messageType: SOCK_DIAG_BY_FAMILY,
+    request: (seq: number) => inetDumpRequest({ family, protocol: IPPROTO_OF[protocol], states: o.states, ext: o.ext }, seq),
+  }));
+}
+
+/** The legacy dump answers with messages of its request type. */
+const replyType = (p: DumpPlan): number => (p.family === 0 ? TCPDIAG_GETSOCK : SOCK_DIAG_BY_FAMILY);
+
+function normalize(options: SnapshotOptions) {
+  return {
+    protocols: options.protocols ?? ALL_PROTOS,
+    families: options.families ?? [AF_INET, AF_INET6],
+    states: options.states ?? ALL_STATES,
+    ext: options.ext ?? 0,
+    unixShow: options.unixShow ?? UnixShow.RQLEN,
+    tcpStrategy: options.tcpStrategy ?? 'legacy',
+    maxRetries: options.maxRetries ?? 3,
+    procRoot: options.procRoot ?? '/proc',
+  } as const;
+}
+
+/** Open a session, or explain in one line why netlink cannot be used. */
+async function openSession(options: SnapshotOptions): Promise<DiagSession | string> {
+  if (options.source === 'proc') return 'the /proc source was requested';
+  try {
+    return await DiagSession.open(options.netns);
+  } catch (e) {
+    if (isSockscopeError(e) && e.facts.syscall === 'setns') throw e;
+    if (isSockscopeError(e) && e.facts.syscall === 'open') throw e;
+    return `netlink is unavailable (${(e as Error).message})`;
+  }
+}
+
+export async function takeSnapshot(options: SnapshotOptions = {}, session?: DiagSession): Promise<Snapshot> {
+  const o = normalize(options);
+  const started = performance.now();
+  const takenAt = Date.now();
+  const keep = options.keepAttributes ?? (o.ext !== 0 || (o.unixShow & ~UnixShow.RQLEN & ~UnixShow.UID) !== 0);
+  const table = new SocketTable(4096, keep ? 1 << 20 : 0);
+  const sources: ProtocolSource[] = [];
+  const notes: string[] = [];
+  const own = session ? undefined : await openSession(options);
+  const s = session ?? (typeof own === 'string' ? undefined : own);
+  if (typeof own === 'string') notes.push(`${own}: every protocol is read from /proc/net; tcp_info, memory and cookies are not available`);
+  try {
+    for (const protocol of o.protocols) {
+      const src: ProtocolSource = { protocol, source: 'netlink', retries: 0, interrupted: false, malformed: 0, sockets: 0 };
+      sources.push(src);
+      if (!s) {
+        readFromProc(table, protocol, o.families, o.states, o.procRoot, src);
+        continue;
+      }
+      const mark = { length: table.length, arena: table.arenaUsed };
+      let failed: DumpOutcome | undefined;
+      for (const plan of plans(o, protocol)) {
+        const planMark = { length: table.length, arena: table.arenaUsed };
+        for (let attempt = 0; ; attempt++) {
+          const visit = protocol === 'unix'
+            ? (view: DataView, _w: Uint32Array, bytes: Uint8Array, off: number, len: number) => {
+              if (!appendUnixMessage(table, view, bytes, off, len, keep)) src.malformed++;
+            }
+            : (view: DataView, words: Uint32Array, bytes: Uint8Array, off: number, len: number) => {
+              if (!appendInetMessage(table, view, words, bytes, off, len, Proto[protocol], SOCK_TYPE_OF[protocol as Exclude<ProtoName, 'unix'>], keep)) src.malformed++;
+            };
+          const r = s.dump(plan.request, replyType(plan), visit);
+          src.malformed += r.malformed;
+          if (r.errno !== 0) {
+            failed = r;
+            break;
+          }
+          if (r.problem) notes.push(`${protocol}: ${r.problem}`);
+          if (!r.interrupted) break;
+          if (attempt >= o.maxRetries) {
+            src.interrupted = true;
+            notes.push(`${protocol}: the socket table kept changing during the dump (NLM_F_DUMP_INTR after ${attempt + 1} tries); counts may mix two moments`);
+            break;
+          }
+          src.retries++;
+          table.length = planMark.length;
+          table.arenaUsed = planMark.arena;
+        }
+        if (failed) break;
+      }
+      if (failed) {
+        table.length = mark.length;
+        table.arenaUsed = mark.arena;
+        src.errno = errnoName(failed.errno);
+        readFromProc(table, protocol, o.families, o.states, o.procRoot, src, `the kernel cannot dump ${protocol} over sock_diag (${src.errno}: no diag module)`);
+      }
+      src.sockets = countRows(table, mark.length, protocol);
+    }
+  } finally {
+    if (!session && s) s.close();
+  }
+  return { table, sources, takenAt, durationMs: performance.now() - started, ext: s ? o.ext : 0, notes };
+}
+
+function countRows(table: SocketTable, from: number, protocol: ProtoName): number {
+  const p = Proto[protocol];
+  let n = 0;
+  for (let i = from; i < table.length; i++) if (table.proto[i] === p) n++;
+  return n;
+}
+
+const SCTP_NOTE = 'SCTP has no sock_diag module here and /proc/net/sctp is not read by sockscope';
+
+function readFromProc(
+  table: SocketTable, protocol: ProtoName, families: readonly number[], states: number, procRoot: string,
+  src: ProtocolSource, why?: string,
+): void {
+  src.source = 'proc';
+  if (why) src.note = why;
+  const from = table.length;
+  const files: { file: string; family: number }[] = protocol === 'unix'
+    ? [{ file: 'unix', family: AF_UNIX }]
+    : families.flatMap((family) => {
+      const file = procNetFile(Proto[protocol], family);
+      return file ? [{ file, family }] : [];
+    });
+  if (files.length === 0) {
+    src.source = 'unavailable';
+    src.note = protocol === 'sctp' ? SCTP_NOTE : `${why ? `${why}; ` : ''}/proc/net has no table for ${protocol}`;
+    return;
+  }
+  const missing: string[] = [];
+  for (const { file, family } of files) {
+    let text: string;
+    try {
+      text = readFileSync(`${procRoot}/net/${file}`, 'latin1');
+    } catch {
+      missing.push(file);
+      continue;
+    }
+    const r = protocol === 'unix' ? parseProcNetUnix(text, table) : parseProcNetInet(text, table, Proto[protocol], family);
+    src.malformed += r.malformed;
+  }
+  if (missing.length === files.length) {
+    src.source = 'unavailable';
+    src.note = `${why ? `${why}; ` : ''}${missing.map((f) => `/proc/net/${f}`).join(', ')} not present (${protocol} not in this kernel)`;
+  } else if (missing.length > 0) {
+    src.note = `${src.note ? `${src.note}; ` : ''}missing ${missing.map((f) => `/proc/net/${f}`).join(', ')}`;
+  }
+  // /proc lists every state; apply the requested mask the kernel would have applied.
+  if ((states & 0xfff) !== 0xfff) {
+    let w = from;
+    for (let r = from; r < table.length; r++) {
+      if (states & (1 << table.state[r])) {
+        if (w !== r) copyRow(table, r, w);
+        w++;
+      }
+    }
+    table.length = w;
+  }
+}
+
+function copyRow(t: SocketTable, from: number, to: number): void {
+  for (const k of ['proto', 'family', 'state', 'timer', 'retrans', 'sockType', 'sport', 'dport', 'ifindex', 'expires', 'rqueue', 'wqueue', 'uid', 'inode', 'cookieLo', 'cookieHi', 'attrStart', 'attrLength'] as const) {
+    (t[k] as Uint32Array)[to] = (t[k] as Uint32Array)[from];
+  }
+  t.src.copyWithin(to * 16, from * 16, from * 16 + 16);
+  t.dst.copyWithin(to * 16, from * 16, from * 16 + 16);
+}
+
+/**
+ * Counts per protocol, family and state, with nothing decoded past the state byte. Uses the same dump plans
+ * (and fallbacks) as takeSnapshot, without building a table.
+ */
+export async function takeCensus(options: Omit<SnapshotOptions, 'ext' | 'keepAttributes'> = {}, session?: DiagSession): Promise<Census> {
+  const o = normalize({ ...options, ext: 0, unixShow: 0 });
+  const started = performance.now();
+  const takenAt = Date.now();
+  const counts = new CensusCounts();
+  const own = session ? undefined : await openSession(options);
+  const s = session ?? (typeof own === 'string' ? undefined : own);
+  const notes: string[] = [];
+  const sources: ProtocolSource[] = [];
+  if (typeof own === 'string') notes.push(`${own}: every protocol is read from /proc/net`);
+  try {
+    for (const protocol of o.protocols) {
+      const src: ProtocolSource = { protocol, source: 'netlink', retries: 0, interrupted: false, malformed: 0, sockets: 0 };
+      sources.push(src);
+      const p = Proto[protocol];
+      const base = p * 32;
+      const c = counts.counts;
+      let failed = !s;
+      if (s) {
+        for (const plan of plans(o, protocol)) {
+          const saved = c.slice(base, base + 32);
+          for (let attempt = 0; ; attempt++) {
+            // unix_diag_msg: state at byte 2; inet_diag_msg: family at 0, state at 1.
+            const r = protocol === 'unix'
+              ? s.dump(plan.request, replyType(plan), (_v, _w, b, off, len) => {
+                if (len >= 16) c[base + (b[off + 2] & 15)]++;
+              })
+              : s.dump(plan.request, replyType(plan), (_v, _w, b, off, len) => {
+                if (len >= INET_DIAG_MSG_SIZE) c[base + (b[off] === AF_INET6 ? 16 : 0) + (b[off + 1] & 15)]++;
+              });
+            src.malformed += r.malformed;
+            if (r.errno !== 0) {
+              failed = true;
+              src.errno = errnoName(r.errno);
+              break;
+            }
+            if (!r.interrupted) break;
+            if (attempt >= o.maxRetries) {
+              src.interrupted = true;
+              break;
+            }
+            src.retries++;
+            c.set(saved, base);
+          }
+          if (failed) break;
+        }
+      }
+      if (failed) {
+        c.fill(0, base, base + 32);
+        const t = new SocketTable(1024);
+        readFromProc(t, protocol, o.families, o.states, o.procRoot, src, src.errno ? `the kernel cannot dump ${protocol} over sock_diag (${src.errno}: no diag module)` : undefined);
+        for (let i = 0; i < t.length; i++) counts.add(t.proto[i], t.family[i], t.state[i]);
+      }
+      src.sockets = counts.total(protocol);
+    }
+  } finally {
+    if (!session && s) s.close();
+  }
+  return { counts, sources, takenAt, durationMs: performance.now() - started, notes };
+}
+
+

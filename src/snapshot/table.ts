@@ -1,0 +1,160 @@
+/**
+ * Decoded sockets as typed-array columns: one row per socket, no per-socket objects. Fixed header fields live in
+ * columns; the attributes the kernel sent live as their raw netlink bytes in one arena (attrStart/attrLength per
+ * row) and are read on demand (src/diag/inet-attributes.ts, unix.ts). The whole table crosses from a worker as
+ * transferable buffers.
+ */
+export interface SocketTableBuffers {
+  length: number;
+  arenaUsed: number;
+  columns: Record<ColumnName, ArrayBuffer>;
+}
+
+const U8 = ['proto', 'family', 'state', 'timer', 'retrans', 'sockType'] as const;
+const U16 = ['sport', 'dport'] as const;
+const U32 = ['ifindex', 'expires', 'rqueue', 'wqueue', 'uid', 'inode', 'cookieLo', 'cookieHi', 'attrStart', 'attrLength'] as const;
+const ADDR = ['src', 'dst'] as const; // 16 bytes per row, network order; IPv4 in the first 4
+type ColumnName = (typeof U8)[number] | (typeof U16)[number] | (typeof U32)[number] | (typeof ADDR)[number] | 'arena';
+
+/** uid column value when the kernel did not report one (unix sockets without UNIX_DIAG_UID). */
+export const UID_UNKNOWN = 0xffffffff;
+
+export class SocketTable {
+  length = 0;
+  capacity: number;
+  proto!: Uint8Array;
+  family!: Uint8Array;
+  state!: Uint8Array;
+  /** inet: idiag_timer; unix: 0 */
+  timer!: Uint8Array;
+  retrans!: Uint8Array;
+  /** SOCK_STREAM / SOCK_DGRAM / SOCK_SEQPACKET / SOCK_RAW */
+  sockType!: Uint8Array;
+  sport!: Uint16Array;
+  dport!: Uint16Array;
+  ifindex!: Uint32Array;
+  expires!: Uint32Array;
+  rqueue!: Uint32Array;
+  wqueue!: Uint32Array;
+  uid!: Uint32Array;
+  inode!: Uint32Array;
+  cookieLo!: Uint32Array;
+  cookieHi!: Uint32Array;
+  attrStart!: Uint32Array;
+  attrLength!: Uint32Array;
+  src!: Uint8Array;
+  dst!: Uint8Array;
+  /** 32-bit views of src/dst for 4-byte copies */
+  src32!: Uint32Array;
+  dst32!: Uint32Array;
+  arena: Uint8Array;
+  arenaUsed = 0;
+
+  constructor(capacity = 1024, arenaBytes = 0) {
+    this.capacity = Math.max(16, capacity);
+    this.allocate(this.capacity, undefined);
+    this.arena = new Uint8Array(arenaBytes);
+  }
+
+  static fromBuffers(b: SocketTableBuffers): SocketTable {
+    const t = Object.create(SocketTable.prototype) as SocketTable;
+    t.length = b.length;
+    t.arenaUsed = b.arenaUsed;
+    const c = b.columns;
+    t.capacity = c.proto.byteLength;
+    for (const k of U8) (t as any)[k] = new Uint8Array(c[k]);
+    for (const k of U16) (t as any)[k] = new Uint16Array(c[k]);
+    for (const k of U32) (t as any)[k] = new Uint32Array(c[k]);
+    for (const k of ADDR) (t as any)[k] = new Uint8Array(c[k]);
+    t.src32 = new Uint32Array(c.src);
+    t.dst32 = new Uint32Array(c.dst);
+    t.arena = new Uint8Array(c.arena);
+    return t;
+  }
+
+  /** Buffers to post from a worker (and the list to transfer). The table is unusable afterwards. */
+  toBuffers(): { buffers: SocketTableBuffers; transfer: ArrayBuffer[] } {
+    const columns = {} as Record<ColumnName, ArrayBuffer>;
+    for (const k of [...U8, ...U16, ...U32, ...ADDR, 'arena'] as ColumnName[]) columns[k] = ((this as any)[k] as Uint8Array).buffer as ArrayBuffer;
+    return { buffers: { length: this.length, arenaUsed: this.arenaUsed, columns }, transfer: Object.values(columns) };
+  }
+
+  private allocate(capacity: number, old: SocketTable | undefined): void {
+    const n = old?.length ?? 0;
+    for (const k of U8) {
+      const a = new Uint8Array(capacity);
+      if (old) a.set((old as any)[k].subarray(0, n));
+      (this as any)[k] = a;
+    }
+    for (const k of U16) {
+      const a = new Uint16Array(capacity);
+      if (old) a.set((old as any)[k].subarray(0, n));
+      (this as any)[k] = a;
+    }
+    for (const k of U32) {
+      const a = new Uint32Array(capacity);
+      if (old) a.set((old as any)[k].subarray(0, n));
+      (this as any)[k] = a;
+    }
+    for (const k of ADDR) {
+      const a = new Uint8Array(capacity * 16);
+      if (old) a.set((old as any)[k].subarray(0, n * 16));
+      (this as any)[k] = a;
+    }
+    this.src32 = new Uint32Array(this.src.buffer);
+    this.dst32 = new Uint32Array(this.dst.buffer);
+  }
+
+  /** Make room for one more row and return its index. */
+  addRow(): number {
+    if (this.length === this.capacity) {
+      this.capacity *= 2;
+      this.allocate(this.capacity, this);
+    }
+    return this.length++;
+  }
+
+  /** Copy attribute bytes into the arena and point the row at them. */
+  setAttributes(row: number, bytes: Uint8Array, from: number, to: number): void {
+    const len = to - from;
+    if (this.arenaUsed + len > this.arena.byteLength) {
+      const grown = new Uint8Array(Math.max(this.arena.byteLength * 2, this.arenaUsed + len, 1 << 16));
+      grown.set(this.arena.subarray(0, this.arenaUsed));
+      this.arena = grown;
+    }
+    this.arena.set(bytes.subarray(from, to), this.arenaUsed);
+    this.attrStart[row] = this.arenaUsed;
+    this.attrLength[row] = len;
+    this.arenaUsed += len;
+  }
+
+  /** A DataView over the arena (recreate after the arena grows). */
+  arenaView(): DataView {
+    return new DataView(this.arena.buffer, this.arena.byteOffset, this.arena.byteLength);
+  }
+
+  /** Append every row of another table (used to merge per-protocol dumps). */
+  append(other: SocketTable): void {
+    const need = this.length + other.length;
+    if (need > this.capacity) {
+      while (this.capacity < need) this.capacity *= 2;
+      this.allocate(this.capacity, this);
+    }
+    const at = this.length;
+    const n = other.length;
+    for (const k of [...U8, ...U16, ...U32] as const) (this as any)[k].set((other as any)[k].subarray(0, n), at);
+    for (const k of ADDR) (this as any)[k].set((other as any)[k].subarray(0, n * 16), at * 16);
+    if (other.arenaUsed > 0) {
+      const base = this.arenaUsed;
+      if (base + other.arenaUsed > this.arena.byteLength) {
+        const grown = new Uint8Array(base + other.arenaUsed);
+        grown.set(this.arena.subarray(0, base));
+        this.arena = grown;
+      }
+      this.arena.set(other.arena.subarray(0, other.arenaUsed), base);
+      for (let i = 0; i < n; i++) this.attrStart[at + i] += base;
+      this.arenaUsed += other.arenaUsed;
+    }
+    this.length = need;
+  }
+}

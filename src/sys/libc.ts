@@ -1,0 +1,122 @@
+/**
+ * The kernel boundary: the only module that imports koffi. It is loaded lazily (see loadLibc) so that
+ * --help, --version, `config sample` and fixture replays never touch the native module.
+ *
+ * Everything here is a thin wrapper over one libc call that turns -1 into a NetlinkError carrying errno.
+ */
+import { NetlinkError, SockscopeError } from '../errors.js';
+import { EAGAIN, EINTR, errnoName } from './errno.js';
+
+const AF_NETLINK = 16;
+const SOCK_RAW = 3;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SO_RCVBUF = 8;
+const SO_RCVTIMEO = 20; // SO_RCVTIMEO_OLD: struct timeval {long tv_sec; long tv_usec}
+const SOL_NETLINK = 270;
+const NETLINK_GET_STRICT_CHK = 12;
+export const CLONE_NEWNET = 0x40000000;
+
+export interface Libc {
+  /** socket(AF_NETLINK, SOCK_RAW|SOCK_CLOEXEC, protocol), bound, with a receive buffer and timeout. */
+  openNetlink(protocol: number, opts?: { rcvbufBytes?: number; timeoutMs?: number }): number;
+  /** sendto() the kernel (nl_pid 0). */
+  sendToKernel(fd: number, message: Uint8Array): void;
+  /** recv() one datagram into buf; returns its length. Retries EINTR, throws on timeout or error. */
+  recv(fd: number, buf: Uint8Array): number;
+  close(fd: number): void;
+  /** open(path, O_RDONLY|O_CLOEXEC), for a namespace file. */
+  openReadOnly(path: string): number;
+  /** setns(fd, nstype) for the calling thread. */
+  setns(fd: number, nstype: number): void;
+}
+
+let loaded: Promise<Libc> | undefined;
+
+export function loadLibc(): Promise<Libc> {
+  loaded ??= bind().catch((cause: unknown) => {
+    loaded = undefined;
+    throw new SockscopeError(
+      'ESOCKSCOPE_NETLINK_UNAVAILABLE',
+      `cannot load the koffi FFI module (${(cause as Error)?.message ?? cause}); netlink is unavailable, falling back to /proc/net where possible`,
+      {},
+      { cause },
+    );
+  });
+  return loaded;
+}
+
+async function bind(): Promise<Libc> {
+  const koffi = (await import('koffi')).default;
+  const lib = koffi.load('libc.so.6');
+  const socket = lib.func('int socket(int, int, int)');
+  const bindFn = lib.func('int bind(int, const void *, uint32_t)');
+  const setsockopt = lib.func('int setsockopt(int, int, int, const void *, uint32_t)');
+  const sendto = lib.func('intptr_t sendto(int, const void *, size_t, int, const void *, uint32_t)');
+  const recv = lib.func('intptr_t recv(int, _Out_ void *, size_t, int)');
+  const close = lib.func('int close(int)');
+  const open = lib.func('int open(const char *, int)');
+  const setns = lib.func('int setns(int, int)');
+
+  const fail = (syscall: string, extra = ''): never => {
+    const errno = koffi.errno() as number;
+    throw new NetlinkError(`${syscall}() failed: ${errnoName(errno)}${extra}`, { errno, syscall });
+  };
+
+  const kernel = new Uint8Array(12); // struct sockaddr_nl {u16 family; u16 pad; u32 pid; u32 groups}
+  new DataView(kernel.buffer).setUint16(0, AF_NETLINK, true);
+
+  return {
+    openNetlink(protocol, opts = {}) {
+      const fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol) as number;
+      if (fd < 0) fail('socket', ` (AF_NETLINK, protocol ${protocol})`);
+      const int = new Uint8Array(4);
+      new DataView(int.buffer).setInt32(0, opts.rcvbufBytes ?? 1 << 20, true);
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, int, 4); // best effort: the default also works, just slower
+      const tv = new Uint8Array(16);
+      const ms = opts.timeoutMs ?? 10_000;
+      const tvView = new DataView(tv.buffer);
+      tvView.setBigInt64(0, BigInt(Math.floor(ms / 1000)), true);
+      tvView.setBigInt64(8, BigInt((ms % 1000) * 1000), true);
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16);
+      // Strict checking makes the kernel reject malformed requests instead of guessing (4.20+); ignore failure.
+      new DataView(int.buffer).setInt32(0, 1, true);
+      setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, int, 4);
+      const local = new Uint8Array(12);
+      new DataView(local.buffer).setUint16(0, AF_NETLINK, true); // nl_pid 0: the kernel assigns one
+      if ((bindFn(fd, local, 12) as number) < 0) {
+        close(fd);
+        fail('bind');
+      }
+      return fd;
+    },
+    sendToKernel(fd, message) {
+      for (;;) {
+        const n = sendto(fd, message, message.byteLength, 0, kernel, 12) as number;
+        if (n >= 0) return;
+        if (koffi.errno() !== EINTR) fail('sendto');
+      }
+    },
+    recv(fd, buf) {
+      for (;;) {
+        const n = recv(fd, buf, buf.byteLength, 0) as number;
+        if (n >= 0) return n;
+        const errno = koffi.errno() as number;
+        if (errno === EINTR) continue;
+        if (errno === EAGAIN) fail('recv', ' (the kernel did not answer within the receive timeout)');
+        fail('recv');
+      }
+    },
+    close(fd) {
+      close(fd);
+    },
+    openReadOnly(path) {
+      const fd = open(path, 0o2000000 /* O_RDONLY|O_CLOEXEC */) as number;
+      if (fd < 0) fail('open', ` (${path})`);
+      return fd;
+    },
+    setns(fd, nstype) {
+      if ((setns(fd, nstype) as number) < 0) fail('setns');
+    },
+  };
+}
