@@ -1,4 +1,106 @@
-export async function main(argv: string[]): Promise<void> {
-  void argv;
-  process.stdout.write('sockscope: CLI under construction\n');
+/**
+ * The sockscope command. Thin: parse options, call the library, print. Errors print one line on stderr
+ * (exit 2 for usage and configuration, 1 for the system); stack traces only with SOCKSCOPE_DEBUG=1.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { isSockscopeError, SockscopeError, UsageError } from '../errors.js';
+import { resolveNetns } from './netns.js';
+
+export const VERSION: string = (() => {
+  try {
+    return JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version;
+  } catch {
+    return 'unknown';
+  }
+})();
+
+const HELP = `sockscope ${VERSION}: socket statistics read straight from the Linux kernel (NETLINK_SOCK_DIAG)
+
+Usage:
+  sockscope [options]            a summary: sockets per protocol and family, TCP states, listeners with
+                                 accept-queue use, top local ports and remote peers, where data came from
+  sockscope --json               the same summary as one JSON document
+
+Options:
+  --json                 print JSON instead of text
+  --top N                how many ports and peers to list (default 10)
+  --source auto|proc     auto (default): netlink, /proc/net for what netlink cannot dump; proc: /proc/net only
+  -N, --net NAME|PID     read the sockets of another network namespace (ip netns NAME, a PID, or a path)
+  -h, --help             this help
+  -V, --version          print the version
+
+Environment:
+  SOCKSCOPE_DEBUG=1      print stack traces for internal errors
+
+Docs: README.md and docs/ in the sockscope repository.
+`;
+
+type OptionSpecs = NonNullable<ParseArgsConfig['options']>;
+type OptionValue<O> = O extends { type: 'boolean' } ? (O extends { multiple: true } ? boolean[] : boolean) : O extends { multiple: true } ? string[] : string;
+export interface ParsedOptions<T extends OptionSpecs> {
+  values: { [K in keyof T]?: OptionValue<T[K]> };
+  positionals: string[];
 }
+
+/** util.parseArgs with its errors turned into one-line usage errors (exit 2). */
+export function parseOptions<T extends OptionSpecs>(args: string[], options: T, allowPositionals = false): ParsedOptions<T> {
+  try {
+    return parseArgs({ args, options, allowPositionals, strict: true }) as unknown as ParsedOptions<T>;
+  } catch (e) {
+    const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    throw new UsageError(`${msg}. See 'sockscope --help'.`);
+  }
+}
+
+async function runSummary(args: string[]): Promise<void> {
+  const { values } = parseOptions(args, {
+    json: { type: 'boolean' },
+    top: { type: 'string' },
+    source: { type: 'string' },
+    net: { type: 'string', short: 'N' },
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean', short: 'V' },
+  });
+  if (values.help) return void process.stdout.write(HELP);
+  if (values.version) return void process.stdout.write(`sockscope ${VERSION}\n`);
+  const top = values.top === undefined ? 10 : Number(values.top);
+  if (!Number.isInteger(top) || top < 0) throw new UsageError(`--top must be a non-negative integer, got '${values.top}'`, { key: 'top', value: values.top });
+  const source = values.source ?? 'auto';
+  if (source !== 'auto' && source !== 'proc') throw new UsageError(`--source must be 'auto' or 'proc', got '${source}'`, { key: 'source', value: source });
+  const netns = values.net === undefined ? undefined : resolveNetns(values.net);
+
+  const [{ takeSnapshot }, { summarize }] = await Promise.all([import('../snapshot/snapshot.js'), import('../summary/summary.js')]);
+  const snapshot = await takeSnapshot({ ext: 0, unixShow: 0, source, netns });
+  const summary = summarize(snapshot, { top });
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  } else {
+    const { renderSummary } = await import('../summary/render.js');
+    process.stdout.write(renderSummary(summary, VERSION));
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await runSummary(argv);
+  } catch (e) {
+    process.exitCode = report(e);
+  }
+}
+
+/** One line on stderr; the exit status for it. */
+export function report(e: unknown): number {
+  if (isSockscopeError(e)) {
+    const errno = e.facts.errno === 1 || e.facts.errno === 13 ? ' (not permitted: run as root or with CAP_SYS_ADMIN for -N)' : '';
+    process.stderr.write(`sockscope: ${e.message}${errno}\n`);
+    if (process.env.SOCKSCOPE_DEBUG) process.stderr.write(`${e.stack}\n`);
+    return e.exitCode;
+  }
+  const err = e as Error;
+  process.stderr.write(`sockscope: internal error: ${err?.message ?? String(e)} (set SOCKSCOPE_DEBUG=1 for details)\n`);
+  if (process.env.SOCKSCOPE_DEBUG) process.stderr.write(`${err?.stack}\n`);
+  return 1;
+}
+
+export { SockscopeError };

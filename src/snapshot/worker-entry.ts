@@ -1,0 +1,47 @@
+/** The snapshot worker thread: one netlink session, reused across gathers and reopened after a failure. */
+import { parentPort, workerData } from 'node:worker_threads';
+import { isSockscopeError } from '../errors.js';
+import { DiagSession, takeCensus, takeSnapshot } from './snapshot.js';
+import type { WorkerReply, WorkerRequest } from './worker.js';
+
+const netns: string | undefined = workerData?.netns;
+let session: DiagSession | undefined;
+let entered = false;
+
+async function getSession(): Promise<DiagSession | undefined> {
+  if (session) return session;
+  try {
+    // setns applies to this thread only; enter once, then keep reopening sockets inside.
+    session = await DiagSession.open(entered ? undefined : netns);
+    entered = true;
+  } catch (e) {
+    if (!entered && netns) throw e; // a namespace we cannot enter is the caller's error, not a fallback
+    session = undefined; // takeSnapshot falls back to /proc and says so
+  }
+  return session;
+}
+
+parentPort!.on('message', async (req: WorkerRequest) => {
+  let reply: WorkerReply;
+  const transfer: ArrayBuffer[] = [];
+  try {
+    const s = await getSession();
+    if (req.kind === 'census') {
+      const { counts, ...meta } = await takeCensus(req.options, s);
+      transfer.push(counts.counts.buffer as ArrayBuffer);
+      reply = { id: req.id, ok: true, kind: 'census', counts: counts.counts.buffer as ArrayBuffer, meta };
+    } else {
+      const { table, ...meta } = await takeSnapshot(req.options, s);
+      const { buffers, transfer: t } = table.toBuffers();
+      transfer.push(...t);
+      reply = { id: req.id, ok: true, kind: 'snapshot', buffers, meta };
+    }
+  } catch (e) {
+    session?.close();
+    session = undefined;
+    reply = isSockscopeError(e)
+      ? { id: req.id, ok: false, code: e.code, message: e.message, facts: e.facts }
+      : { id: req.id, ok: false, code: 'ESOCKSCOPE_WORKER', message: (e as Error)?.message ?? String(e), facts: {} };
+  }
+  parentPort!.postMessage(reply, transfer);
+});
