@@ -41,38 +41,50 @@ export function formatAddress(family: number, bytes: Uint8Array, at: number): st
   return '';
 }
 
-/** Parse an IPv4 or IPv6 literal into 16 network-order bytes (IPv4 in the first 4). Undefined if invalid. */
+/**
+ * Parse an IPv4 or IPv6 literal into 16 network-order bytes (IPv4 in the first 4). Undefined if invalid.
+ * Accepts what inet_pton(3) accepts: dotted quads without leading zeros, at most one "::" standing for one or
+ * more zero groups, 1-4 hex digits per group, an embedded IPv4 only as the last 32 bits. No zone ids.
+ */
 export function parseAddress(text: string): { family: number; bytes: Uint8Array } | undefined {
   const out = new Uint8Array(16);
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(text)) {
-    const parts = text.split('.').map(Number);
-    if (parts.some((p) => p > 255)) return undefined;
-    out.set(parts, 0);
-    return { family: AF_INET, bytes: out };
-  }
+  if (parseIPv4(text, out, 0)) return { family: AF_INET, bytes: out };
   if (!text.includes(':')) return undefined;
-  let s = text;
-  let tail: number[] = [];
-  const lastColon = s.lastIndexOf(':');
-  if (s.slice(lastColon + 1).includes('.')) {
-    const v4 = parseAddress(s.slice(lastColon + 1));
-    if (!v4 || v4.family !== AF_INET) return undefined;
-    tail = [(v4.bytes[0] << 8) | v4.bytes[1], (v4.bytes[2] << 8) | v4.bytes[3]];
-    s = s.slice(0, lastColon + 1) + (s.endsWith('::') || s.slice(0, lastColon).endsWith(':') ? '' : '0');
-    if (s.endsWith(':0')) s = s.slice(0, -2);
-  }
-  const halves = s.split('::');
-  if (halves.length > 2) return undefined;
-  const parse = (h: string) => (h === '' ? [] : h.split(':').map((x) => (/^[0-9a-fA-F]{1,4}$/.test(x) ? parseInt(x, 16) : NaN)));
-  const head = parse(halves[0]);
-  const rest = halves.length === 2 ? parse(halves[1]) : [];
-  const groups = halves.length === 2
-    ? [...head, ...new Array(Math.max(0, 8 - head.length - rest.length - tail.length)).fill(0), ...rest, ...tail]
-    : [...head, ...tail];
-  if (groups.length !== 8 || groups.some((x) => Number.isNaN(x))) return undefined;
+  const gap = text.indexOf('::');
+  if (gap >= 0 && text.indexOf('::', gap + 1) >= 0) return undefined; // two gaps (also ':::')
+  const head = gap < 0 ? text : text.slice(0, gap);
+  const tail = gap < 0 ? '' : text.slice(gap + 2);
+  const headGroups = head === '' ? [] : head.split(':');
+  const tailGroups = tail === '' ? [] : tail.split(':');
+  // groups as 16-bit words; the last piece of the address may be a dotted quad worth two words
+  const words = (pieces: string[], mayEndInIPv4: boolean): number[] | undefined => {
+    const w: number[] = [];
+    for (let i = 0; i < pieces.length; i++) {
+      const p = pieces[i];
+      if (/^[0-9a-fA-F]{1,4}$/.test(p)) w.push(parseInt(p, 16));
+      else if (mayEndInIPv4 && i === pieces.length - 1 && parseIPv4(p, out, 12)) w.push((out[12] << 8) | out[13], (out[14] << 8) | out[15]);
+      else return undefined;
+    }
+    return w;
+  };
+  const hw = words(headGroups, gap < 0);
+  const tw = words(tailGroups, true);
+  if (!hw || !tw) return undefined;
+  const zeros = 8 - hw.length - tw.length;
+  if (gap < 0 ? zeros !== 0 : zeros < 1) return undefined; // "::" stands for at least one group
+  const groups = [...hw, ...new Array<number>(Math.max(0, zeros)).fill(0), ...tw];
   for (let i = 0; i < 8; i++) {
     out[2 * i] = groups[i] >> 8;
     out[2 * i + 1] = groups[i] & 0xff;
   }
   return { family: AF_INET6, bytes: out };
+}
+
+/** A dotted quad, each part 0-255 without leading zeros (inet_pton), into out[at..at+4). */
+function parseIPv4(text: string, out: Uint8Array, at: number): boolean {
+  const parts = text.split('.');
+  if (parts.length !== 4) return false;
+  for (const p of parts) if (!/^(0|[1-9][0-9]{0,2})$/.test(p) || Number(p) > 255) return false;
+  for (let i = 0; i < 4; i++) out[at + i] = Number(parts[i]);
+  return true;
 }

@@ -48,7 +48,10 @@ export function appendInetMessage(
   table.wqueue[row] = words[w + 13];
   table.uid[row] = words[w + 14];
   table.inode[row] = words[w + 15];
-  if (keepAttributes && len > INET_DIAG_MSG_SIZE) table.setAttributes(row, bytes, off + INET_DIAG_MSG_SIZE, off + len);
+  if (keepAttributes && len > INET_DIAG_MSG_SIZE) {
+    if (bytes === table.arena) table.setAttributeRange(row, off + INET_DIAG_MSG_SIZE, len - INET_DIAG_MSG_SIZE);
+    else table.setAttributes(row, bytes, off + INET_DIAG_MSG_SIZE, off + len);
+  }
   else {
     table.attrStart[row] = 0;
     table.attrLength[row] = 0;

@@ -44,7 +44,10 @@ export function appendUnixMessage(
     }
     at += (alen + 3) & ~3;
   }
-  if (keepAttributes && len > UNIX_DIAG_MSG_SIZE) table.setAttributes(row, bytes, off + UNIX_DIAG_MSG_SIZE, end);
+  if (keepAttributes && len > UNIX_DIAG_MSG_SIZE) {
+    if (bytes === table.arena) table.setAttributeRange(row, off + UNIX_DIAG_MSG_SIZE, len - UNIX_DIAG_MSG_SIZE);
+    else table.setAttributes(row, bytes, off + UNIX_DIAG_MSG_SIZE, end);
+  }
   else {
     table.attrStart[row] = 0;
     table.attrLength[row] = 0;
@@ -78,7 +81,11 @@ export function decodeUnixAttributes(view: DataView, start: number, end: number)
   while (d.next()) {
     switch (d.type) {
       case UnixAttr.NAME: {
-        const raw = new Uint8Array(view.buffer, view.byteOffset + d.offset, d.length);
+        // A path name arrives with its terminating NUL (addr->len counts it): it ends there, as in ss.
+        // An abstract name (leading NUL) is all bytes, every NUL shown as '@'.
+        let n = d.length;
+        if (n > 0 && view.getUint8(d.offset) !== 0) for (let i = 0; i < d.length; i++) if (view.getUint8(d.offset + i) === 0) { n = i; break; }
+        const raw = new Uint8Array(view.buffer, view.byteOffset + d.offset, n);
         let s = '';
         for (const b of raw) s += b === 0 ? '@' : String.fromCharCode(b);
         // Names are bytes; decode UTF-8 where it is valid, keeping '@' for NULs.

@@ -5,8 +5,22 @@
  */
 import { NLM_F_DUMP_INTR, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP, NLMSG_OVERRUN, messageErrno } from '../netlink/message.js';
 
-/** Reads one datagram into buf and returns its length; 0 means the stream ended (replays). */
-export type DatagramReader = (buf: Uint8Array) => number;
+/**
+ * Where datagrams land. `base` is the offset the next datagram is written at (0 for a reusable buffer); a
+ * reader that receives straight into a growing arena moves base and may swap the buffers between reads.
+ */
+export interface ReceiveBuffer {
+  bytes: Uint8Array;
+  view: DataView;
+  words: Uint32Array;
+  base?: number;
+}
+
+/**
+ * Reads one datagram into `buf` (= rb.bytes) at rb.base (default 0) and returns its length; 0 means the stream
+ * ended (replays).
+ */
+export type DatagramReader = (buf: Uint8Array, rb: ReceiveBuffer) => number;
 
 /** Called for each socket message: payload at [off, off+len) of the current datagram. */
 export type MessageVisitor = (view: DataView, words: Uint32Array, bytes: Uint8Array, off: number, len: number) => void;
@@ -26,38 +40,40 @@ export interface DumpOutcome {
 }
 
 /** A receive buffer large enough for any dump datagram (the kernel caps them near 32 KiB). */
-export const newReceiveBuffer = (): { bytes: Uint8Array; view: DataView; words: Uint32Array } => {
+export const newReceiveBuffer = (): ReceiveBuffer => {
   const bytes = new Uint8Array(256 * 1024);
   return { bytes, view: new DataView(bytes.buffer), words: new Uint32Array(bytes.buffer) };
 };
 
 export function runDump(
   read: DatagramReader,
-  rb: { bytes: Uint8Array; view: DataView; words: Uint32Array },
+  rb: ReceiveBuffer,
   seq: number,
   messageType: number,
   visit: MessageVisitor,
 ): DumpOutcome {
   const out: DumpOutcome = { messages: 0, interrupted: false, errno: 0, malformed: 0, datagrams: 0 };
-  const { bytes, view, words } = rb;
   for (;;) {
-    const n = read(bytes);
+    const n = read(rb.bytes, rb);
     if (n <= 0) {
       out.problem = 'the dump ended without NLMSG_DONE';
       return out;
     }
     out.datagrams++;
-    let at = 0;
-    while (at < n) {
-      if (n - at < NLMSG_HDRLEN) {
+    const { bytes, view, words } = rb; // the reader may have moved to a larger arena
+    const base = rb.base ?? 0;
+    const end = base + n;
+    let at = base;
+    while (at < end) {
+      if (end - at < NLMSG_HDRLEN) {
         out.malformed++;
-        out.problem = `truncated netlink header (${n - at} bytes) at offset ${at}`;
+        out.problem = `truncated netlink header (${end - at} bytes) at offset ${at - base}`;
         break;
       }
       const len = view.getUint32(at, true);
-      if (len < NLMSG_HDRLEN || len > n - at) {
+      if (len < NLMSG_HDRLEN || len > end - at) {
         out.malformed++;
-        out.problem = `bad nlmsg_len ${len} at offset ${at} of a ${n}-byte datagram`;
+        out.problem = `bad nlmsg_len ${len} at offset ${at - base} of a ${n}-byte datagram`;
         break;
       }
       const type = view.getUint16(at + 4, true);

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import {
-  AF_INET, AF_INET6, AF_UNIX, ALL_PROTOS, ALL_STATES, EXT_ALL, INET_DIAG_MSG_SIZE, IPPROTO_OF, NETLINK_SOCK_DIAG, Proto,
+  AF_INET, AF_INET6, AF_UNIX, ALL_PROTOS, ALL_STATES, EXT_ALL, Ext, INET_DIAG_MSG_SIZE, IPPROTO_OF, NETLINK_SOCK_DIAG, Proto,
   SOCK_DGRAM, SOCK_DIAG_BY_FAMILY, SOCK_RAW, SOCK_STREAM, TCPDIAG_GETSOCK, UnixShow,
   type ProtoName,
 } from '../diag/constants.js';
@@ -12,11 +12,14 @@ import { appendInetMessage } from '../diag/inet.js';
 import { inetDumpRequest, legacyTcpDumpRequest, unixDumpRequest } from '../diag/requests.js';
 import { appendUnixMessage } from '../diag/unix.js';
 import { isSockscopeError } from '../errors.js';
-import { parseProcNetInet, parseProcNetUnix, procNetFile } from '../procfs/net.js';
+import { parseProcNetInet, parseProcNetUnix, parseSockstat, procNetFile } from '../procfs/net.js';
 import { errnoName } from '../sys/errno.js';
 import { CLONE_NEWNET, loadLibc, type Libc } from '../sys/libc.js';
 import { CensusCounts } from './census.js';
-import { newReceiveBuffer, runDump, type DatagramReader, type DumpOutcome } from './dump.js';
+import { newReceiveBuffer, runDump, type DatagramReader, type DumpOutcome, type ReceiveBuffer } from './dump.js';
+
+/** Room left for one datagram when receiving into an arena; the kernel caps dump datagrams near 32 KiB. */
+const MAX_DATAGRAM = 64 * 1024;
 import { SocketTable } from './table.js';
 
 export type Source = 'netlink' | 'proc' | 'unavailable';
@@ -110,11 +113,28 @@ export class DiagSession {
     return new DiagSession(libc, libc.openNetlink(NETLINK_SOCK_DIAG));
   }
 
-  /** Send one dump request and run it through `visit`. */
-  dump(request: (seq: number) => Uint8Array, messageType: number, visit: Parameters<typeof runDump>[4]): DumpOutcome {
+  /**
+   * Send one dump request and run it through `visit`. With `arena`, datagrams are received straight into the
+   * table's arena (so kept attributes are never copied); otherwise into one reusable buffer.
+   */
+  dump(request: (seq: number) => Uint8Array, messageType: number, visit: Parameters<typeof runDump>[4], arena?: SocketTable): DumpOutcome {
     const seq = this.seq++;
     this.libc.sendToKernel(this.fd, request(seq));
-    return runDump(this.read, this.rb, seq, messageType, visit);
+    if (!arena) return runDump(this.read, this.rb, seq, messageType, visit);
+    const rb: ReceiveBuffer = { bytes: arena.arena, view: new DataView(arena.arena.buffer), words: new Uint32Array(arena.arena.buffer), base: 0 };
+    const read: DatagramReader = () => {
+      arena.reserveArena(MAX_DATAGRAM);
+      if (rb.bytes !== arena.arena) {
+        rb.bytes = arena.arena;
+        rb.view = new DataView(arena.arena.buffer);
+        rb.words = new Uint32Array(arena.arena.buffer);
+      }
+      rb.base = arena.arenaUsed;
+      const n = this.libc.recv(this.fd, new Uint8Array(arena.arena.buffer, arena.arenaUsed, MAX_DATAGRAM));
+      arena.arenaUsed += (n + 3) & ~3;
+      return n;
+    };
+    return runDump(read, rb, seq, messageType, visit);
   }
 
   close(): void {
@@ -176,7 +196,11 @@ export async function takeSnapshot(options: SnapshotOptions = {}, session?: Diag
   const started = performance.now();
   const takenAt = Date.now();
   const keep = options.keepAttributes ?? (o.ext !== 0 || (o.unixShow & ~UnixShow.RQLEN & ~UnixShow.UID) !== 0);
-  const table = new SocketTable(4096, keep ? 1 << 20 : 0);
+  const expected = estimateSockets(o.protocols, o.procRoot);
+  // Size the arena for the whole dump up front: pages never written cost no memory, while growing by doubling
+  // would copy and re-fault everything received so far.
+  const perSocket = o.ext & Ext.info ? 640 : 192;
+  const table = new SocketTable(Math.max(4096, expected), keep ? Math.max(1 << 20, Math.ceil(expected * 1.25) * perSocket) : 0);
   const sources: ProtocolSource[] = [];
   const notes: string[] = [];
   const own = session ? undefined : await openSession(options);
@@ -202,7 +226,7 @@ export async function takeSnapshot(options: SnapshotOptions = {}, session?: Diag
             : (view: DataView, words: Uint32Array, bytes: Uint8Array, off: number, len: number) => {
               if (!appendInetMessage(table, view, words, bytes, off, len, Proto[protocol], SOCK_TYPE_OF[protocol as Exclude<ProtoName, 'unix'>], keep)) src.malformed++;
             };
-          const r = s.dump(plan.request, replyType(plan), visit);
+          const r = s.dump(plan.request, replyType(plan), visit, keep ? table : undefined);
           src.malformed += r.malformed;
           if (r.errno !== 0) {
             failed = r;
@@ -233,6 +257,32 @@ export async function takeSnapshot(options: SnapshotOptions = {}, session?: Diag
     if (!session && s) s.close();
   }
   return { table, sources, takenAt, durationMs: performance.now() - started, ext: s ? o.ext : 0, notes };
+}
+
+/**
+ * How many sockets to expect, from /proc/net/sockstat{,6} ("TCP: inuse N ... tw N", "TCP6: inuse N", ...):
+ * a sizing hint only, 0 when unreadable.
+ */
+function estimateSockets(protocols: readonly ProtoName[], procRoot: string): number {
+  let n = 0;
+  try {
+    const v4 = parseSockstat(readFileSync(`${procRoot}/net/sockstat`, 'latin1'));
+    let v6: ReturnType<typeof parseSockstat> = {};
+    try {
+      v6 = parseSockstat(readFileSync(`${procRoot}/net/sockstat6`, 'latin1'));
+    } catch {
+      /* no IPv6 */
+    }
+    const key: Partial<Record<ProtoName, string>> = { tcp: 'TCP', udp: 'UDP', udplite: 'UDPLITE', raw: 'RAW' };
+    for (const p of protocols) {
+      const k = key[p];
+      if (!k) continue;
+      n += (v4[k]?.inuse ?? 0) + (v6[`${k}6`]?.inuse ?? 0) + (p === 'tcp' ? v4.TCP?.tw ?? 0 : 0);
+    }
+  } catch {
+    return 0;
+  }
+  return n;
 }
 
 function countRows(table: SocketTable, from: number, protocol: ProtoName): number {

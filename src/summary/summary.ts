@@ -9,6 +9,8 @@ import {
   type ProtoName,
 } from '../diag/constants.js';
 import type { ProtocolSource, Snapshot } from '../snapshot/snapshot.js';
+import { TopK } from '../util/top-k.js';
+import { U32Counter } from '../util/u32-counter.js';
 
 export type TcpStateCounts = Record<
   'established' | 'syn_sent' | 'syn_recv' | 'fin_wait1' | 'fin_wait2' | 'time_wait' | 'close' | 'close_wait' | 'last_ack' | 'listen' | 'closing',
@@ -65,7 +67,7 @@ export function summarize(snapshot: Snapshot, options: SummaryOptions = {}): Sum
   const unixTypes = new Float64Array(8);
   const tcpStates = [new Float64Array(16), new Float64Array(16)];
   const portCounts = new Uint32Array(65536);
-  const peers4 = new Map<number, number>();
+  const peers4 = new U32Counter();
   const peers6 = new Map<string, number>();
   const listeners: Listener[] = [];
   let udpConnected = 0;
@@ -97,8 +99,7 @@ export function summarize(snapshot: Snapshot, options: SummaryOptions = {}): Sum
       const key = formatAddress(AF_INET6, t.dst, i * 16);
       peers6.set(key, (peers6.get(key) ?? 0) + 1);
     } else {
-      const key = dst32[i << 2];
-      peers4.set(key, (peers4.get(key) ?? 0) + 1);
+      peers4.add(dst32[i << 2]);
     }
   }
 
@@ -117,17 +118,17 @@ export function summarize(snapshot: Snapshot, options: SummaryOptions = {}): Sum
     return o;
   };
 
-  const ports: { port: number; connections: number }[] = [];
-  for (let port = 0; port < 65536; port++) if (portCounts[port] > 0) ports.push({ port, connections: portCounts[port] });
-  const peers: { address: string; connections: number }[] = [];
+  const ports = new TopK<number>(top, (a, b) => a - b);
+  for (let port = 0; port < 65536; port++) if (portCounts[port] > 0) ports.offer(port, portCounts[port]);
+  const peers = new TopK<string>(top, (a, b) => a.localeCompare(b));
   const v4 = new Uint8Array(4);
   const v4words = new Uint32Array(v4.buffer);
-  for (const [word, connections] of peers4) {
+  peers4.forEach((word, connections) => {
+    if (!peers.admits(connections)) return;
     v4words[0] = word;
-    peers.push({ address: formatAddress(AF_INET, v4, 0), connections });
-  }
-  for (const [address, connections] of peers6) peers.push({ address, connections });
-  const byCount = <T extends { connections: number }>(a: T, b: T) => b.connections - a.connections;
+    peers.offer(formatAddress(AF_INET, v4, 0), connections);
+  });
+  for (const [address, connections] of peers6) peers.offer(address, connections);
   listeners.sort((a, b) => (b.backlog_used_pct ?? -1) - (a.backlog_used_pct ?? -1) || a.port - b.port || a.address.localeCompare(b.address));
 
   return {
@@ -138,8 +139,8 @@ export function summarize(snapshot: Snapshot, options: SummaryOptions = {}): Sum
     tcp: { states: states(tcpStates), ipv4: states([tcpStates[0]]), ipv6: states([tcpStates[1]]) },
     udp: { unconnected: udpUnconnected, connected: udpConnected },
     listeners,
-    top_local_ports: ports.sort((a, b) => byCount(a, b) || a.port - b.port).slice(0, top),
-    top_remote_peers: peers.sort((a, b) => byCount(a, b) || a.address.localeCompare(b.address)).slice(0, top),
+    top_local_ports: ports.items.map(({ key, count }) => ({ port: key, connections: count })),
+    top_remote_peers: peers.items.map(({ key, count }) => ({ address: key, connections: count })),
     sources: snapshot.sources,
     notes: snapshot.notes,
   };

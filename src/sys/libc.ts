@@ -14,6 +14,7 @@ const SOL_SOCKET = 1;
 const SO_RCVBUF = 8;
 const SO_RCVTIMEO = 20; // SO_RCVTIMEO_OLD: struct timeval {long tv_sec; long tv_usec}
 const SOL_NETLINK = 270;
+const MSG_TRUNC = 0x20;
 const NETLINK_GET_STRICT_CHK = 12;
 export const CLONE_NEWNET = 0x40000000;
 
@@ -22,7 +23,10 @@ export interface Libc {
   openNetlink(protocol: number, opts?: { rcvbufBytes?: number; timeoutMs?: number }): number;
   /** sendto() the kernel (nl_pid 0). */
   sendToKernel(fd: number, message: Uint8Array): void;
-  /** recv() one datagram into buf; returns its length. Retries EINTR, throws on timeout or error. */
+  /**
+   * recv() one datagram into buf; returns its length. Retries EINTR, throws on timeout or error, and on a
+   * datagram larger than buf (MSG_TRUNC reports the real length) rather than decoding half of it.
+   */
   recv(fd: number, buf: Uint8Array): number;
   close(fd: number): void;
   /** open(path, O_RDONLY|O_CLOEXEC), for a namespace file. */
@@ -99,7 +103,10 @@ async function bind(): Promise<Libc> {
     },
     recv(fd, buf) {
       for (;;) {
-        const n = recv(fd, buf, buf.byteLength, 0) as number;
+        const n = recv(fd, buf, buf.byteLength, MSG_TRUNC) as number;
+        if (n > buf.byteLength) {
+          throw new NetlinkError(`recv(): a ${n}-byte datagram did not fit the ${buf.byteLength}-byte buffer`, { syscall: 'recv', length: n });
+        }
         if (n >= 0) return n;
         const errno = koffi.errno() as number;
         if (errno === EINTR) continue;
