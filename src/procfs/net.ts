@@ -5,7 +5,7 @@
  *
  * Parsers are pure (text → rows); reading the files is the caller's.
  */
-import { AF_INET6, AF_UNIX, Proto, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, TCP_CLOSE, TCP_ESTABLISHED, TCP_LISTEN, TCP_SYN_SENT, UnixAttr } from '../diag/constants.js';
+import { AF_INET6, AF_UNIX, Proto, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, TCP_CLOSE, TCP_ESTABLISHED, TCP_LISTEN, UnixAttr } from '../diag/constants.js';
 import { encodeAttribute } from '../netlink/attributes.js';
 import type { SocketTable } from '../snapshot/table.js';
 
@@ -22,8 +22,8 @@ const hexWord = (s: string, from: number): number => parseInt(s.slice(from, from
 
 /** "0100007F:0CEA" (v4) or 32 hex digits + ":PORT" (v6): address words in host order, port in hex. */
 function parseEndpoint(field: string, table: SocketTable, row: number, which: 'src' | 'dst'): number | undefined {
+  if (!/^(?:[0-9A-Fa-f]{8}|[0-9A-Fa-f]{32}):[0-9A-Fa-f]{4}$/.test(field)) return undefined;
   const colon = field.indexOf(':');
-  if (colon !== 8 && colon !== 32) return undefined;
   const words = which === 'src' ? table.src32 : table.dst32;
   const r4 = row << 2;
   // Each 8-digit group is one u32 printed in host (little-endian) order: storing it as a native u32 yields
@@ -94,8 +94,8 @@ const SO_ACCEPTCON = 0x10000;
 /**
  * Parse /proc/net/unix: "Num RefCount Protocol Flags Type St Inode Path". St is the socket layer state
  * (SS_*), mapped to the TCP_* numbers unix_diag uses: listening (__SO_ACCEPTCON) → LISTEN, connected →
- * ESTABLISHED, connecting → SYN_SENT, otherwise CLOSE. The path is kept as a UNIX_DIAG_NAME attribute so
- * that both sources read the same way.
+ * ESTABLISHED (SS_CONNECTED, or SS_CONNECTING for a connection not yet accept()ed), otherwise CLOSE. The path
+ * is kept as a UNIX_DIAG_NAME attribute so that both sources read the same way.
  */
 export function parseProcNetUnix(text: string, table: SocketTable): ProcParseResult {
   const out: ProcParseResult = { rows: 0, malformed: 0 };
@@ -117,11 +117,16 @@ export function parseProcNetUnix(text: string, table: SocketTable): ProcParseRes
       out.malformed++;
       continue;
     }
+    // Inode 0: the server end of a connection not yet accept()ed (no file yet). unix_diag skips these (and so
+    // does ss); skip them too so both sources list the same sockets.
+    if (inode === 0) continue;
     const row = table.addRow();
     table.proto[row] = Proto.unix;
     table.family[row] = AF_UNIX;
     table.sockType[row] = type;
-    table.state[row] = flags & SO_ACCEPTCON ? TCP_LISTEN : st === SS_CONNECTED ? TCP_ESTABLISHED : st === SS_CONNECTING ? TCP_SYN_SENT : TCP_CLOSE;
+    // unix_seq_show prints SS_CONNECTING for a connection not yet accept()ed (no struct socket, sk_state
+    // TCP_ESTABLISHED): unix_diag reports it ESTABLISHED too.
+    table.state[row] = flags & SO_ACCEPTCON ? TCP_LISTEN : st === SS_CONNECTED || st === SS_CONNECTING ? TCP_ESTABLISHED : TCP_CLOSE;
     table.timer[row] = 0;
     table.retrans[row] = 0;
     table.sport[row] = 0;
@@ -140,11 +145,13 @@ export function parseProcNetUnix(text: string, table: SocketTable): ProcParseRes
     table.cookieHi[row] = 0;
     table.attrStart[row] = 0;
     table.attrLength[row] = 0;
-    // The path is everything after the 7th field (paths may contain spaces); abstract names start with '@'.
+    // The path is everything after the 7th field and its one separating space (paths may contain, start or end
+    // with spaces); abstract names start with '@'.
     const pathAt = nthFieldEnd(line, 7);
-    const path = pathAt < 0 ? '' : line.slice(pathAt).trim();
+    const path = pathAt < 0 ? '' : line.slice(pathAt + 1);
     if (path !== '') {
-      const raw = encoder.encode(path);
+      // Text read as latin1 (one char per byte, as takeSnapshot reads /proc) goes back to the same bytes.
+      const raw = /^[\u0000-\u00ff]*$/.test(path) ? Uint8Array.from(path, (c) => c.charCodeAt(0)) : encoder.encode(path);
       if (path.startsWith('@')) raw[0] = 0;
       const attr = encodeAttribute(UnixAttr.NAME, raw);
       table.setAttributes(row, attr, 0, attr.byteLength);

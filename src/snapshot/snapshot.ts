@@ -14,7 +14,7 @@ import { appendUnixMessage } from '../diag/unix.js';
 import { isSockscopeError } from '../errors.js';
 import { parseProcNetInet, parseProcNetUnix, parseSockstat, procNetFile } from '../procfs/net.js';
 import { errnoName } from '../sys/errno.js';
-import { CLONE_NEWNET, loadLibc, type Libc } from '../sys/libc.js';
+import { CLONE_NEWNET, loadLibc } from '../sys/libc.js';
 import { CensusCounts } from './census.js';
 import { newReceiveBuffer, runDump, type DatagramReader, type DumpOutcome, type ReceiveBuffer } from './dump.js';
 
@@ -90,27 +90,43 @@ const SOCK_TYPE_OF: Record<Exclude<ProtoName, 'unix'>, number> = {
   tcp: SOCK_STREAM, udp: SOCK_DGRAM, udplite: SOCK_DGRAM, raw: SOCK_RAW, sctp: SOCK_STREAM, mptcp: SOCK_STREAM,
 };
 
-/** A netlink session: one socket, one receive buffer, increasing sequence numbers. */
+/**
+ * Where requests go and datagrams come from: a NETLINK_SOCK_DIAG socket (openNetlinkTransport), or recorded
+ * datagrams replayed by src/snapshot/replay.ts.
+ */
+export interface Transport {
+  send(message: Uint8Array): void;
+  /** one datagram into buf; its length */
+  recv(buf: Uint8Array): number;
+  close(): void;
+}
+
+async function openNetlinkTransport(netns?: string): Promise<Transport> {
+  const libc = await loadLibc();
+  if (netns) {
+    const nsfd = libc.openReadOnly(netns);
+    try {
+      libc.setns(nsfd, CLONE_NEWNET);
+    } finally {
+      libc.close(nsfd);
+    }
+  }
+  const fd = libc.openNetlink(NETLINK_SOCK_DIAG);
+  return { send: (m) => libc.sendToKernel(fd, m), recv: (b) => libc.recv(fd, b), close: () => libc.close(fd) };
+}
+
+/** A netlink session: one transport, one receive buffer, increasing sequence numbers. */
 export class DiagSession {
   private seq = 1;
   readonly rb = newReceiveBuffer();
   private readonly read: DatagramReader;
 
-  private constructor(readonly libc: Libc, readonly fd: number) {
-    this.read = (buf) => libc.recv(fd, buf);
+  constructor(readonly transport: Transport) {
+    this.read = (buf) => transport.recv(buf);
   }
 
   static async open(netns?: string): Promise<DiagSession> {
-    const libc = await loadLibc();
-    if (netns) {
-      const nsfd = libc.openReadOnly(netns);
-      try {
-        libc.setns(nsfd, CLONE_NEWNET);
-      } finally {
-        libc.close(nsfd);
-      }
-    }
-    return new DiagSession(libc, libc.openNetlink(NETLINK_SOCK_DIAG));
+    return new DiagSession(await openNetlinkTransport(netns));
   }
 
   /**
@@ -119,7 +135,7 @@ export class DiagSession {
    */
   dump(request: (seq: number) => Uint8Array, messageType: number, visit: Parameters<typeof runDump>[4], arena?: SocketTable): DumpOutcome {
     const seq = this.seq++;
-    this.libc.sendToKernel(this.fd, request(seq));
+    this.transport.send(request(seq));
     if (!arena) return runDump(this.read, this.rb, seq, messageType, visit);
     const rb: ReceiveBuffer = { bytes: arena.arena, view: new DataView(arena.arena.buffer), words: new Uint32Array(arena.arena.buffer), base: 0 };
     const read: DatagramReader = () => {
@@ -130,7 +146,7 @@ export class DiagSession {
         rb.words = new Uint32Array(arena.arena.buffer);
       }
       rb.base = arena.arenaUsed;
-      const n = this.libc.recv(this.fd, new Uint8Array(arena.arena.buffer, arena.arenaUsed, MAX_DATAGRAM));
+      const n = this.transport.recv(new Uint8Array(arena.arena.buffer, arena.arenaUsed, MAX_DATAGRAM));
       arena.arenaUsed += (n + 3) & ~3;
       return n;
     };
@@ -138,7 +154,7 @@ export class DiagSession {
   }
 
   close(): void {
-    this.libc.close(this.fd);
+    this.transport.close();
   }
 }
 
