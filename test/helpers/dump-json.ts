@@ -11,7 +11,7 @@
  */
 import {
   AF_INET6, decodeInetAttributes, decodeUnixAttributes, formatAddress, FULL_EXT, Proto, PROTO_NAMES, STATE_KEYS,
-  takeCensus, takeSnapshot, UID_UNKNOWN, UNIX_SHOW_ALL,
+  SnapshotWorker, takeCensus, takeSnapshot, UID_UNKNOWN, UNIX_SHOW_ALL,
   type InetAttributes, type ProtocolSource, type ProtoName, type SnapshotOptions, type UnixAttributes,
 } from '../../src/index.js';
 
@@ -83,7 +83,18 @@ async function main(): Promise<void> {
   }
 
   const options: SnapshotOptions = { ...base, ext: FULL_EXT, unixShow: UNIX_SHOW_ALL };
-  const snap = await takeSnapshot(options);
+  // --worker: the same snapshot taken by a SnapshotWorker thread and rebuilt from its transferred buffers
+  let snap: Awaited<ReturnType<typeof takeSnapshot>>;
+  if (argv.includes('--worker')) {
+    const worker = new SnapshotWorker();
+    try {
+      snap = await worker.snapshot(options);
+    } finally {
+      await worker.close();
+    }
+  } else {
+    snap = await takeSnapshot(options);
+  }
   const t = snap.table;
   const view = t.arenaView();
   const sockets: DumpRecord[] = [];
