@@ -6,7 +6,7 @@
  */
 import { AttributeDecoder } from '../netlink/attributes.js';
 import type { SocketTable } from '../snapshot/table.js';
-import { AF_INET6, INET_DIAG_MSG_SIZE, InetAttr } from './constants.js';
+import { AF_INET6, INET_DIAG_MSG_SIZE, InetAttr, Proto } from './constants.js';
 import { decodeTcpInfo, type TcpInfo } from './tcp-info.js';
 
 /**
@@ -65,6 +65,8 @@ export interface InetAttributes {
   /** struct tcp_info as sent; tcpInfoLength records how many bytes the kernel sent */
   tcpInfo?: TcpInfo;
   tcpInfoLength?: number;
+  /** length of INET_DIAG_INFO whatever it holds (tcp_info, mptcp_info, sctp_info) */
+  infoLength?: number;
   vegas?: { enabled: number; rttcnt: number; rtt: number; minrtt: number };
   dctcp?: { enabled: number; ce_state: number; alpha: number; ab_ecn: number; ab_tot: number };
   bbr?: { bw_bytes_per_second: number; min_rtt: number; pacing_gain: number; cwnd_gain: number };
@@ -98,8 +100,12 @@ const u32s = (d: AttributeDecoder): number[] => {
   return out;
 };
 
-/** Decode the attributes of one inet_diag_msg. Unknown types are listed, not errors. */
-export function decodeInetAttributes(view: DataView, start: number, end: number): InetAttributes {
+/**
+ * Decode the attributes of one inet_diag_msg. Unknown types are listed, not errors. `proto` (sockscope's
+ * Proto code) says what INET_DIAG_INFO holds: struct tcp_info for TCP (the default); for MPTCP (mptcp_info)
+ * and SCTP (sctp_info) only its length is recorded. A scalar attribute shorter than its type is absent.
+ */
+export function decodeInetAttributes(view: DataView, start: number, end: number, proto: number = Proto.tcp): InetAttributes {
   const out: InetAttributes = {};
   const d = new AttributeDecoder(view, start, end);
   while (d.next()) {
@@ -110,9 +116,11 @@ export function decodeInetAttributes(view: DataView, start: number, end: number)
         break;
       }
       case InetAttr.INFO:
-        // INFO carries struct tcp_info for TCP (MPTCP: mptcp_info, SCTP: sctp_info; kept raw, not decoded as TCP)
-        out.tcpInfoLength = d.length;
-        out.tcpInfo = decodeTcpInfo(view, d.offset, d.length);
+        out.infoLength = d.length;
+        if (proto === Proto.tcp) {
+          out.tcpInfoLength = d.length;
+          out.tcpInfo = decodeTcpInfo(view, d.offset, d.length);
+        }
         break;
       case InetAttr.VEGASINFO:
         if (d.length >= 16) {
@@ -140,31 +148,31 @@ export function decodeInetAttributes(view: DataView, start: number, end: number)
         out.congestion = d.string();
         break;
       case InetAttr.TOS:
-        out.tos = d.u8();
+        { const v = d.u8(); if (!d.error) out.tos = v; }
         break;
       case InetAttr.TCLASS:
-        out.tclass = d.u8();
+        { const v = d.u8(); if (!d.error) out.tclass = v; }
         break;
       case InetAttr.SKMEMINFO:
         out.skmeminfo = u32s(d);
         break;
       case InetAttr.SHUTDOWN:
-        out.shutdown = d.u8();
+        { const v = d.u8(); if (!d.error) out.shutdown = v; }
         break;
       case InetAttr.PROTOCOL:
-        out.protocol = d.u8();
+        { const v = d.u8(); if (!d.error) out.protocol = v; }
         break;
       case InetAttr.SKV6ONLY:
-        out.v6only = d.u8() !== 0;
+        { const v = d.u8(); if (!d.error) out.v6only = v !== 0; }
         break;
       case InetAttr.MARK:
-        out.mark = d.u32();
+        { const v = d.u32(); if (!d.error) out.mark = v; }
         break;
       case InetAttr.CLASS_ID:
-        out.classId = d.u32();
+        { const v = d.u32(); if (!d.error) out.classId = v; }
         break;
       case InetAttr.CGROUP_ID:
-        out.cgroupId = Number(d.u64());
+        { const v = d.u64(); if (!d.error) out.cgroupId = Number(v); }
         break;
       case InetAttr.SOCKOPT:
         if (d.length >= 2) {

@@ -71,9 +71,13 @@ export interface UnixAttributes {
   error?: string;
 }
 
-/** Kernel dev_t (new_encode_dev): major = (dev & 0xfff00) >> 8, minor = (dev & 0xff) | ((dev >> 12) & 0xfff00). */
-export const devMajor = (dev: number): number => (dev & 0xfff00) >>> 8;
-export const devMinor = (dev: number): number => (dev & 0xff) | ((dev >>> 12) & 0xfff00);
+/**
+ * UNIX_DIAG_VFS carries the kernel's internal dev_t (s_dev: MAJOR = dev >> 20, MINOR = dev & 0xfffff,
+ * include/linux/kdev_t.h), not the userspace encoding. `ss -xe` decodes it with glibc's major()/minor() and so
+ * prints 254:0 as "0/65024"; sockscope reports the real numbers.
+ */
+export const devMajor = (dev: number): number => dev >>> 20;
+export const devMinor = (dev: number): number => dev & 0xfffff;
 
 export function decodeUnixAttributes(view: DataView, start: number, end: number): UnixAttributes {
   const out: UnixAttributes = {};
@@ -104,7 +108,7 @@ export function decodeUnixAttributes(view: DataView, start: number, end: number)
         }
         break;
       case UnixAttr.PEER:
-        out.peer = d.u32();
+        { const v = d.u32(); if (!d.error) out.peer = v; }
         break;
       case UnixAttr.ICONS: {
         const list: number[] = [];
@@ -125,10 +129,10 @@ export function decodeUnixAttributes(view: DataView, start: number, end: number)
         break;
       }
       case UnixAttr.SHUTDOWN:
-        out.shutdown = d.u8();
+        { const v = d.u8(); if (!d.error) out.shutdown = v; }
         break;
       case UnixAttr.UID:
-        out.uid = d.u32();
+        { const v = d.u32(); if (!d.error) out.uid = v; }
         break;
       default:
         (out.unknown ??= []).push(d.type);

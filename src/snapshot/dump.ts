@@ -34,7 +34,7 @@ export interface DumpOutcome {
   errno: number;
   /** framing problems: the rest of a bad datagram is skipped, the dump goes on */
   malformed: number;
-  /** set when the stream ended without NLMSG_DONE or a datagram was malformed */
+  /** what went wrong, if anything: every framing problem and an early end, joined with "; " */
   problem?: string;
   datagrams: number;
 }
@@ -56,7 +56,7 @@ export function runDump(
   for (;;) {
     const n = read(rb.bytes, rb);
     if (n <= 0) {
-      out.problem = 'the dump ended without NLMSG_DONE';
+      addProblem(out, 'the dump ended without NLMSG_DONE');
       return out;
     }
     out.datagrams++;
@@ -67,13 +67,13 @@ export function runDump(
     while (at < end) {
       if (end - at < NLMSG_HDRLEN) {
         out.malformed++;
-        out.problem = `truncated netlink header (${end - at} bytes) at offset ${at - base}`;
+        addProblem(out, `truncated netlink header (${end - at} bytes) at offset ${at - base}`);
         break;
       }
       const len = view.getUint32(at, true);
       if (len < NLMSG_HDRLEN || len > end - at) {
         out.malformed++;
-        out.problem = `bad nlmsg_len ${len} at offset ${at - base} of a ${n}-byte datagram`;
+        addProblem(out, `bad nlmsg_len ${len} at offset ${at - base} of a ${n}-byte datagram`);
         break;
       }
       const type = view.getUint16(at + 4, true);
@@ -97,4 +97,10 @@ export function runDump(
       at += (len + 3) & ~3;
     }
   }
+}
+
+/** Keep every problem (bounded: a stream of garbage must not grow the text without limit). */
+function addProblem(out: DumpOutcome, problem: string): void {
+  if (out.problem === undefined) out.problem = problem;
+  else if (out.problem.length < 1000) out.problem += `; ${problem}`;
 }

@@ -112,7 +112,7 @@ async function main(): Promise<void> {
       const start = t.attrStart[i];
       const end = start + t.attrLength[i];
       if (t.proto[i] === Proto.unix) r.unix = decodeUnixAttributes(view, start, end);
-      else r.inet = decodeInetAttributes(view, start, end);
+      else r.inet = decodeInetAttributes(view, start, end, t.proto[i]);
     }
     sockets.push(r);
   }

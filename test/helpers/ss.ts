@@ -181,3 +181,13 @@ export const SS_TIMER_NUMBERS: Readonly<Record<string, number>> = { off: 0, on: 
 
 /** ss unix netids → socket types. */
 export const SS_UNIX_TYPES: Readonly<Record<string, number>> = { u_str: 1, u_dgr: 2, u_seq: 5 };
+
+/**
+ * How ss -xe prints a unix socket's VFS device: glibc major()/minor() applied to the kernel's internal dev_t
+ * (MAJOR << 20 | MINOR), so 254:0 prints as "0/65024". sockscope reports the real major/minor instead.
+ */
+export function ssPrintedDev(kernelDev: number): string {
+  const major = (kernelDev >>> 8) & 0xfff;
+  const minor = (kernelDev & 0xff) | ((kernelDev >>> 12) & 0xfff00);
+  return `${major}/${minor}`;
+}

@@ -17,6 +17,7 @@ import {
   parseSs, SS_STATE_NUMBERS, SS_TIMER_NUMBERS, SS_UNIX_TYPES, ssNumber, ssRtt, ssTimer,
   type SsEndpoint, type SsRow, type SsTable,
 } from '../helpers/ss.js';
+import { ssPrintedDev } from '../helpers/ss.js';
 
 const support = netnsSupport();
 const opts = { skip: support.skip ?? false };
@@ -273,7 +274,7 @@ describe('sockscope against ss in a throwaway network namespace', () => {
       assert.deepEqual(u.pending, row.peers, `${at}: not yet accepted connections (ss -e peers:)`);
       if (row.fields.ino !== undefined) {
         assert.equal(u.vfs?.inode, ssNumber(row, 'ino'), `${at}: vfs inode`);
-        assert.equal(`${u.vfs?.major}/${u.vfs?.minor}`, row.fields.dev, `${at}: vfs dev`);
+        assert.equal(ssPrintedDev(u.vfs?.dev ?? 0), row.fields.dev, `${at}: vfs dev`);
       } else {
         assert.equal(u.vfs, undefined, `${at}: no vfs`);
       }
