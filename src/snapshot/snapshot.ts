@@ -48,6 +48,11 @@ export interface SnapshotOptions {
   states?: number;
   /** inet_diag extension bits (Ext.*); 0 = headers only */
   ext?: number;
+  /**
+   * An INET_DIAG_REQ_BYTECODE program (src/filter compiles ss's filter language to it) run by the kernel on
+   * every inet socket, so only matching sockets cross into user space. Not applied to unix sockets.
+   */
+  bytecode?: Uint8Array;
   /** unix_diag UDIAG_SHOW_* flags */
   unixShow?: number;
   /** keep each socket's raw attributes in the table (default: when ext or unixShow asks for more than queues) */
@@ -165,17 +170,17 @@ interface DumpPlan {
   messageType: number;
 }
 
-function plans(o: Required<Pick<SnapshotOptions, 'families' | 'states' | 'ext' | 'unixShow' | 'tcpStrategy'>>, protocol: ProtoName): DumpPlan[] {
+function plans(o: Required<Pick<SnapshotOptions, 'families' | 'states' | 'ext' | 'unixShow' | 'tcpStrategy'>> & Pick<SnapshotOptions, 'bytecode'>, protocol: ProtoName): DumpPlan[] {
   if (protocol === 'unix') {
     return [{ protocol, family: AF_UNIX, messageType: SOCK_DIAG_BY_FAMILY, request: (seq) => unixDumpRequest({ states: o.states, show: o.unixShow }, seq) }];
   }
   const both = o.families.includes(AF_INET) && o.families.includes(AF_INET6);
   if (protocol === 'tcp' && both && o.tcpStrategy === 'legacy') {
-    return [{ protocol, family: 0, messageType: SOCK_DIAG_BY_FAMILY, request: (seq) => legacyTcpDumpRequest({ states: o.states, ext: o.ext }, seq) }];
+    return [{ protocol, family: 0, messageType: SOCK_DIAG_BY_FAMILY, request: (seq) => legacyTcpDumpRequest({ states: o.states, ext: o.ext, bytecode: o.bytecode }, seq) }];
   }
   return o.families.map((family) => ({
     protocol, family, messageType: SOCK_DIAG_BY_FAMILY,
-    request: (seq: number) => inetDumpRequest({ family, protocol: IPPROTO_OF[protocol], states: o.states, ext: o.ext }, seq),
+    request: (seq: number) => inetDumpRequest({ family, protocol: IPPROTO_OF[protocol], states: o.states, ext: o.ext, bytecode: o.bytecode }, seq),
   }));
 }
 
@@ -190,6 +195,7 @@ function normalize(options: SnapshotOptions) {
     ext: options.ext ?? 0,
     unixShow: options.unixShow ?? UnixShow.RQLEN,
     tcpStrategy: options.tcpStrategy ?? 'legacy',
+    bytecode: options.bytecode,
     maxRetries: options.maxRetries ?? 3,
     procRoot: options.procRoot ?? '/proc',
   } as const;
