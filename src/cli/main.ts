@@ -3,9 +3,9 @@
  * (exit 2 for usage and configuration, 1 for the system); stack traces only with SOCKSCOPE_DEBUG=1.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isSockscopeError, SockscopeError, UsageError } from '../errors.js';
 import { resolveNetns } from './netns.js';
+import { parseOptions } from './options.js';
 
 export const VERSION: string = (() => {
   try {
@@ -21,6 +21,8 @@ Usage:
   sockscope [options]            a summary: sockets per protocol and family, TCP states, listeners with
                                  accept-queue use, top local ports and remote peers, where data came from
   sockscope --json               the same summary as one JSON document
+  sockscope ls [options] [FILTER]
+                                 list sockets like ss (see 'sockscope ls --help')
 
 Options:
   --json                 print JSON instead of text
@@ -35,23 +37,6 @@ Environment:
 
 Docs: README.md and docs/ in the sockscope repository.
 `;
-
-type OptionSpecs = NonNullable<ParseArgsConfig['options']>;
-type OptionValue<O> = O extends { type: 'boolean' } ? (O extends { multiple: true } ? boolean[] : boolean) : O extends { multiple: true } ? string[] : string;
-export interface ParsedOptions<T extends OptionSpecs> {
-  values: { [K in keyof T]?: OptionValue<T[K]> };
-  positionals: string[];
-}
-
-/** util.parseArgs with its errors turned into one-line usage errors (exit 2). */
-export function parseOptions<T extends OptionSpecs>(args: string[], options: T, allowPositionals = false): ParsedOptions<T> {
-  try {
-    return parseArgs({ args, options, allowPositionals, strict: true }) as unknown as ParsedOptions<T>;
-  } catch (e) {
-    const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '');
-    throw new UsageError(`${msg}. See 'sockscope --help'.`);
-  }
-}
 
 async function runSummary(args: string[]): Promise<void> {
   const { values } = parseOptions(args, {
@@ -82,8 +67,19 @@ async function runSummary(args: string[]): Promise<void> {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // A reader that goes away (`| head`) ends the run quietly, as it does for ss.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    process.exitCode = report(e);
+  });
   try {
-    await runSummary(argv);
+    const [command, ...rest] = argv;
+    if (command === 'ls') {
+      const { runLs } = await import('./ls.js');
+      await runLs(rest);
+    } else {
+      await runSummary(argv);
+    }
   } catch (e) {
     process.exitCode = report(e);
   }

@@ -215,14 +215,60 @@ async function openSession(options: SnapshotOptions): Promise<DiagSession | stri
 
 export async function takeSnapshot(options: SnapshotOptions = {}, session?: DiagSession): Promise<Snapshot> {
   const o = normalize(options);
-  const started = performance.now();
-  const takenAt = Date.now();
-  const keep = options.keepAttributes ?? (o.ext !== 0 || (o.unixShow & ~UnixShow.RQLEN & ~UnixShow.UID) !== 0);
+  const keep = keepsAttributes(options, o);
   const expected = estimateSockets(o.protocols, o.procRoot);
   // Size the arena for the whole dump up front: pages never written cost no memory, while growing by doubling
   // would copy and re-fault everything received so far.
   const perSocket = o.ext & Ext.info ? 640 : 192;
   const table = new SocketTable(Math.max(4096, expected), keep ? Math.max(1 << 20, Math.ceil(expected * 1.25) * perSocket) : 0);
+  const meta = await gather(options, session, { table, keep, inArena: keep, canRetry: true });
+  return { table, ...meta };
+}
+
+/** Rows per batch when streaming. */
+const STREAM_BATCH = 512;
+
+/**
+ * The same dumps as takeSnapshot, handed out in batches of at most STREAM_BATCH rows as they arrive, so memory
+ * stays bounded whatever the number of sockets. `onBatch` gets a table it must consume before returning (it is
+ * reused). A streamed dump cannot take rows back, so NLM_F_DUMP_INTR is reported (`interrupted`) rather than
+ * retried.
+ */
+export async function streamSnapshot(
+  options: SnapshotOptions, onBatch: (table: SocketTable) => void, session?: DiagSession,
+): Promise<Omit<Snapshot, 'table'>> {
+  const o = normalize(options);
+  const keep = keepsAttributes(options, o);
+  const table = new SocketTable(STREAM_BATCH, keep ? STREAM_BATCH * 1024 : 0);
+  const flush = () => {
+    if (table.length === 0) return;
+    onBatch(table);
+    table.length = 0;
+    table.arenaUsed = 0;
+  };
+  return gather(options, session, { table, keep, inArena: false, canRetry: false, afterRow: () => table.length >= STREAM_BATCH && flush(), flush });
+}
+
+const keepsAttributes = (options: SnapshotOptions, o: ReturnType<typeof normalize>): boolean =>
+  options.keepAttributes ?? (o.ext !== 0 || (o.unixShow & ~UnixShow.RQLEN & ~UnixShow.UID) !== 0);
+
+/** Where gather() puts rows: one table for a snapshot, or a reused batch table for streaming. */
+interface RowSink {
+  table: SocketTable;
+  keep: boolean;
+  /** receive datagrams straight into table.arena (the rows stay), or into one buffer (attributes are copied) */
+  inArena: boolean;
+  canRetry: boolean;
+  afterRow?: () => void;
+  flush?: () => void;
+}
+
+/** The protocol loop shared by takeSnapshot and streamSnapshot: dumps, retries, fallbacks, metadata. */
+async function gather(options: SnapshotOptions, session: DiagSession | undefined, sink: RowSink): Promise<Omit<Snapshot, 'table'>> {
+  const o = normalize(options);
+  const started = performance.now();
+  const takenAt = Date.now();
+  const { table, keep } = sink;
   const sources: ProtocolSource[] = [];
   const notes: string[] = [];
   const own = session ? undefined : await openSession(options);
@@ -232,23 +278,25 @@ export async function takeSnapshot(options: SnapshotOptions = {}, session?: Diag
     for (const protocol of o.protocols) {
       const src: ProtocolSource = { protocol, source: 'netlink', retries: 0, interrupted: false, malformed: 0, sockets: 0 };
       sources.push(src);
-      if (!s) {
-        readFromProc(table, protocol, o.families, o.states, o.procRoot, src);
-        continue;
-      }
       const mark = { length: table.length, arena: table.arenaUsed };
       let failed: DumpOutcome | undefined;
-      for (const plan of plans(o, protocol)) {
-        const planMark = { length: table.length, arena: table.arenaUsed };
+      const p = Proto[protocol];
+      const sockType = protocol === 'unix' ? 0 : SOCK_TYPE_OF[protocol];
+      const visit = protocol === 'unix'
+        ? (view: DataView, _w: Uint32Array, bytes: Uint8Array, off: number, len: number) => {
+          if (appendUnixMessage(table, view, bytes, off, len, keep)) src.sockets++;
+          else src.malformed++;
+          sink.afterRow?.();
+        }
+        : (view: DataView, words: Uint32Array, bytes: Uint8Array, off: number, len: number) => {
+          if (appendInetMessage(table, view, words, bytes, off, len, p, sockType, keep)) src.sockets++;
+          else src.malformed++;
+          sink.afterRow?.();
+        };
+      for (const plan of s ? plans(o, protocol) : []) {
+        const planMark = { length: table.length, arena: table.arenaUsed, sockets: src.sockets };
         for (let attempt = 0; ; attempt++) {
-          const visit = protocol === 'unix'
-            ? (view: DataView, _w: Uint32Array, bytes: Uint8Array, off: number, len: number) => {
-              if (!appendUnixMessage(table, view, bytes, off, len, keep)) src.malformed++;
-            }
-            : (view: DataView, words: Uint32Array, bytes: Uint8Array, off: number, len: number) => {
-              if (!appendInetMessage(table, view, words, bytes, off, len, Proto[protocol], SOCK_TYPE_OF[protocol as Exclude<ProtoName, 'unix'>], keep)) src.malformed++;
-            };
-          const r = s.dump(plan.request, replyType(plan), visit, keep ? table : undefined);
+          const r = s!.dump(plan.request, replyType(plan), visit, sink.inArena ? table : undefined);
           src.malformed += r.malformed;
           if (r.errno !== 0) {
             failed = r;
@@ -256,7 +304,7 @@ export async function takeSnapshot(options: SnapshotOptions = {}, session?: Diag
           }
           if (r.problem) notes.push(`${protocol}: ${r.problem}`);
           if (!r.interrupted) break;
-          if (attempt >= o.maxRetries) {
+          if (!sink.canRetry || attempt >= o.maxRetries) {
             src.interrupted = true;
             notes.push(`${protocol}: the socket table kept changing during the dump (NLM_F_DUMP_INTR after ${attempt + 1} tries); counts may mix two moments`);
             break;
@@ -264,21 +312,27 @@ export async function takeSnapshot(options: SnapshotOptions = {}, session?: Diag
           src.retries++;
           table.length = planMark.length;
           table.arenaUsed = planMark.arena;
+          src.sockets = planMark.sockets;
         }
         if (failed) break;
       }
-      if (failed) {
+      if (failed || !s) {
         table.length = mark.length;
         table.arenaUsed = mark.arena;
-        src.errno = errnoName(failed.errno);
-        readFromProc(table, protocol, o.families, o.states, o.procRoot, src, `the kernel cannot dump ${protocol} over sock_diag (${src.errno}: no diag module)`);
+        let why: string | undefined;
+        if (failed) {
+          src.errno = errnoName(failed.errno);
+          why = `the kernel cannot dump ${protocol} over sock_diag (${src.errno}: no diag module)`;
+        }
+        readFromProc(table, protocol, o.families, o.states, o.procRoot, src, why);
+        src.sockets = table.length - mark.length;
       }
-      src.sockets = countRows(table, mark.length, protocol);
+      sink.flush?.();
     }
   } finally {
     if (!session && s) s.close();
   }
-  return { table, sources, takenAt, durationMs: performance.now() - started, ext: s ? o.ext : 0, notes };
+  return { sources, takenAt, durationMs: performance.now() - started, ext: s ? o.ext : 0, notes };
 }
 
 /**
@@ -304,13 +358,6 @@ function estimateSockets(protocols: readonly ProtoName[], procRoot: string): num
   } catch {
     return 0;
   }
-  return n;
-}
-
-function countRows(table: SocketTable, from: number, protocol: ProtoName): number {
-  const p = Proto[protocol];
-  let n = 0;
-  for (let i = from; i < table.length; i++) if (table.proto[i] === p) n++;
   return n;
 }
 

@@ -1,0 +1,272 @@
+/**
+ * `sockscope ls`: the ss / ss2 successor. Options as ss spells them, ss's filter language after them, and four
+ * formats: table (people), json (one document), ndjson (one socket per line, streamed: memory does not grow
+ * with the number of sockets), ss2 (pyroute2 ss2's document shape, its defects fixed).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { AF_INET, AF_INET6, ALL_STATES, Ext, TCP_CLOSE, TCP_LISTEN, TCP_SYN_RECV, TCP_TIME_WAIT, UNIX_SHOW_ALL, UnixShow, type ProtoName } from '../diag/constants.js';
+import { UsageError } from '../errors.js';
+import type { SnapshotOptions } from '../snapshot/snapshot.js';
+import type { SocketTable } from '../snapshot/table.js';
+import { parseOptions } from './options.js';
+import { resolveNetns } from './netns.js';
+
+export const LS_HELP = `Usage: sockscope ls [options] [state FILTER] [EXPRESSION]
+
+List sockets, like ss. Without -a or -l, connected sockets only (ss's default).
+
+Sockets:
+  -t, --tcp         TCP                 -u, --udp       UDP          -w, --raw    RAW
+  -x, --unix        unix                -S, --sctp      SCTP         -M, --mptcp  MPTCP
+      --udplite     UDP-Lite            (none of these: all of them)
+  -4, --ipv4        IPv4 only           -6, --ipv6      IPv6 only
+  -l, --listening   listening and unconnected sockets only
+  -a, --all         every state
+Details:
+  -e, --extended    uid, inode, cookie, cgroup, v6only, shutdown (unix: vfs, pending connections)
+  -o, --options     timers
+  -i, --info        tcp_info and congestion control
+  -m, --memory      socket memory
+  -p, --processes   the processes holding each socket (one walk of /proc/*/fd)
+  -n, --numeric     numbers, not names (the default)
+  -r, --resolve     host names (reverse DNS with a 2 s budget, /etc/hosts) and service names
+Output:
+  --format table|json|ndjson|ss2   default table
+  -H, --no-header   no header line (table)
+  -s, --summary     the summary instead of a listing (as 'sockscope')
+  -N, --net NAME|PID|PATH          another network namespace
+Filter (ss's language): state established, state connected, exclude time-wait, sport = :443,
+  dport > :1024, src 10.0.0.0/8, dst [::1]:5432, dev eth0, fwmark 0x1/0xff, cgroup /system.slice/x,
+  joined with and, or, not and parentheses. See docs/filters.md.
+`;
+
+const FORMATS = ['table', 'json', 'ndjson', 'ss2'] as const;
+type Format = (typeof FORMATS)[number];
+
+/** ss's SS_CONN: everything but LISTEN, CLOSE, TIME_WAIT and SYN_RECV. */
+export const SS_CONN = ALL_STATES & ~((1 << TCP_LISTEN) | (1 << TCP_CLOSE) | (1 << TCP_TIME_WAIT) | (1 << TCP_SYN_RECV));
+
+export interface LsPlan {
+  snapshot: SnapshotOptions;
+  format: Format;
+  header: boolean;
+  extended: boolean;
+  timers: boolean;
+  info: boolean;
+  memory: boolean;
+  processes: boolean;
+  resolve: boolean;
+  summary: boolean;
+  filterWords: string[];
+}
+
+export function planLs(args: string[]): LsPlan | 'help' {
+  const { values: v, positionals } = parseOptions(args, {
+    tcp: { type: 'boolean', short: 't' }, udp: { type: 'boolean', short: 'u' }, raw: { type: 'boolean', short: 'w' },
+    unix: { type: 'boolean', short: 'x' }, sctp: { type: 'boolean', short: 'S' }, mptcp: { type: 'boolean', short: 'M' },
+    udplite: { type: 'boolean' }, ipv4: { type: 'boolean', short: '4' }, ipv6: { type: 'boolean', short: '6' },
+    listening: { type: 'boolean', short: 'l' }, all: { type: 'boolean', short: 'a' },
+    numeric: { type: 'boolean', short: 'n' }, resolve: { type: 'boolean', short: 'r' },
+    extended: { type: 'boolean', short: 'e' }, info: { type: 'boolean', short: 'i' }, memory: { type: 'boolean', short: 'm' },
+    options: { type: 'boolean', short: 'o' }, processes: { type: 'boolean', short: 'p' }, summary: { type: 'boolean', short: 's' },
+    'no-header': { type: 'boolean', short: 'H' }, net: { type: 'string', short: 'N' }, format: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  }, true);
+  if (v.help) return 'help';
+  const format = (v.format ?? 'table') as Format;
+  if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got '${v.format}'`, { key: 'format', value: v.format });
+  if (v.ipv4 && v.ipv6) throw new UsageError('-4 and -6 exclude each other: give one, or neither for both families');
+
+  const chosen: ProtoName[] = [];
+  if (v.tcp) chosen.push('tcp');
+  if (v.udp) chosen.push('udp');
+  if (v.udplite) chosen.push('udplite');
+  if (v.raw) chosen.push('raw');
+  if (v.sctp) chosen.push('sctp');
+  if (v.mptcp) chosen.push('mptcp');
+  if (v.unix) chosen.push('unix');
+  const familyOnly = v.ipv4 || v.ipv6;
+  if (chosen.length === 0) chosen.push('tcp', 'udp', 'udplite', 'raw', 'sctp', 'mptcp', ...(familyOnly ? [] : ['unix' as const]));
+  if (familyOnly && chosen.includes('unix') && (v.tcp || v.udp || v.raw || v.udplite || v.sctp || v.mptcp) === undefined) {
+    throw new UsageError('-x lists unix sockets, which have no IPv4/IPv6 family: drop -4/-6');
+  }
+  const protocols = familyOnly ? chosen.filter((p) => p !== 'unix') : chosen;
+
+  const states = v.all ? ALL_STATES : v.listening ? (1 << TCP_LISTEN) | (1 << TCP_CLOSE) : SS_CONN;
+  let ext = 0;
+  if (v.info) ext |= Ext.info | Ext.vegasinfo | Ext.cong;
+  if (v.memory) ext |= Ext.meminfo | Ext.skmeminfo;
+  if (v.extended) ext |= Ext.tos | Ext.tclass;
+  // ss2's flows always carried tcp_info, meminfo and the congestion algorithm, and unix vfs
+  if (format === 'ss2') ext |= Ext.info | Ext.meminfo | Ext.cong;
+  let unixShow = UnixShow.NAME | UnixShow.PEER | UnixShow.RQLEN | (format === 'ss2' ? UnixShow.VFS : 0);
+  if (v.extended) unixShow |= UnixShow.VFS | UnixShow.ICONS | UnixShow.UID;
+  if (v.memory) unixShow |= UnixShow.MEMINFO;
+  return {
+    snapshot: {
+      protocols, states, ext, unixShow: unixShow & UNIX_SHOW_ALL, keepAttributes: true,
+      families: v.ipv4 ? [AF_INET] : v.ipv6 ? [AF_INET6] : [AF_INET, AF_INET6],
+      netns: v.net === undefined ? undefined : resolveNetns(v.net),
+    },
+    format, header: !v['no-header'], extended: !!v.extended, timers: !!v.options, info: !!v.info, memory: !!v.memory,
+    processes: !!v.processes, resolve: !!v.resolve && !v.numeric, summary: !!v.summary, filterWords: positionals,
+  };
+}
+
+/** interface index → name, from /sys/class/net, read once when first needed. */
+function interfaceNames(): (ifindex: number) => string | undefined {
+  let map: Map<number, string> | undefined;
+  return (ifindex) => {
+    if (!map) {
+      map = new Map();
+      try {
+        for (const name of readdirSync('/sys/class/net')) {
+          try {
+            map.set(Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8')), name);
+          } catch {
+            /* raced with removal */
+          }
+        }
+      } catch {
+        /* no sysfs */
+      }
+    }
+    return map.get(ifindex);
+  };
+}
+
+export async function runLs(args: string[]): Promise<void> {
+  const plan = planLs(args);
+  if (plan === 'help') return void process.stdout.write(LS_HELP);
+  const { compileFilter, hasNetAdmin } = await import('../filter/index.js');
+  const filter = compileFilter(plan.filterWords, { defaultStates: plan.snapshot.states!, protocols: plan.snapshot.protocols, netAdmin: hasNetAdmin() });
+  plan.snapshot.states = filter.states;
+  plan.snapshot.bytecode = filter.bytecode;
+  for (const w of filter.warnings) process.stderr.write(`sockscope: ${w}\n`);
+
+  if (plan.summary) {
+    const [{ takeSnapshot }, { summarize }, { renderSummary }, { VERSION }] = await Promise.all([
+      import('../snapshot/snapshot.js'), import('../summary/summary.js'), import('../summary/render.js'), import('./main.js'),
+    ]);
+    const snap = await takeSnapshot({ ...plan.snapshot, ext: 0, unixShow: 0, keepAttributes: false, states: ALL_STATES, bytecode: undefined });
+    process.stdout.write(renderSummary(summarize(snap), VERSION));
+    return;
+  }
+
+  const [{ streamSnapshot, takeSnapshot }, { socketRecord }] = await Promise.all([
+    import('../snapshot/snapshot.js'), import('../outputs/socket-record.js'),
+  ]);
+  let holders: import('../procfs/processes.js').SocketHolders | undefined;
+  if (plan.processes) {
+    const { indexSocketHolders } = await import('../procfs/processes.js');
+    holders = indexSocketHolders();
+    const note = holders.note();
+    if (note) process.stderr.write(`sockscope: ${note}\n`);
+  }
+  const recordOptions = {
+    extended: plan.extended, timers: plan.timers, info: plan.info, memory: plan.memory, processes: holders,
+    interfaceName: interfaceNames(),
+  } as Parameters<typeof socketRecord>[3];
+  const selected = (t: SocketTable, i: number) => filter.matches(t, i);
+  const out = process.stdout;
+
+  // Streamed formats: each batch is written as soon as it is decoded.
+  if (!plan.resolve && (plan.format === 'ndjson' || plan.format === 'json' || plan.format === 'ss2')) {
+    const { ss2Flow, ss2FlowText, ss2Key } = await import('../outputs/ss2.js');
+    let first = true;
+    let currentKey = '';
+    const ss2Users = plan.processes && holders ? await ss2UserContext(holders) : undefined;
+    if (plan.format === 'json') out.write('{"sockets":[');
+    if (plan.format === 'ss2') out.write('{');
+    const meta = await streamSnapshot(plan.snapshot, (t) => {
+      const view = t.arenaView();
+      const parts: string[] = [];
+      for (let i = 0; i < t.length; i++) {
+        if (!selected(t, i)) continue;
+        if (plan.format === 'ss2') {
+          const key = ss2Key(t.proto[i]);
+          if (key !== currentKey) {
+            parts.push(`${currentKey ? '\n        ]\n    },\n' : '\n'}    "${key}": {\n        "flows": [\n            `);
+            currentKey = key;
+            first = true;
+          }
+          parts.push(`${first ? '' : ',\n            '}${ss2FlowText(ss2Flow(t, i, view, ss2Users?.(t.inode[i]) ?? {}), '            ')}`);
+        } else {
+          const text = JSON.stringify(socketRecord(t, i, view, recordOptions));
+          parts.push(plan.format === 'ndjson' ? `${text}\n` : `${first ? '\n' : ',\n'}${text}`);
+        }
+        first = false;
+      }
+      if (parts.length) out.write(parts.join(''));
+    });
+    if (plan.format === 'json') out.write(`\n],"sources":${JSON.stringify(meta.sources)},"notes":${JSON.stringify(meta.notes)}}\n`);
+    if (plan.format === 'ss2') out.write(`${currentKey ? '\n        ]\n    }\n' : ''}}\n`);
+    for (const note of meta.notes) process.stderr.write(`sockscope: ${note}\n`);
+    return;
+  }
+
+  // Table (and -r): everything first, then names, then aligned output.
+  const snap = await takeSnapshot(plan.snapshot);
+  const t = snap.table;
+  const view = t.arenaView();
+  const rows: number[] = [];
+  for (let i = 0; i < t.length; i++) if (selected(t, i)) rows.push(i);
+  if (plan.resolve) {
+    const { NameResolver } = await import('../resolve/names.js');
+    const { formatAddress } = await import('../diag/address.js');
+    const servers = process.env.SOCKSCOPE_DNS_SERVERS?.split(',').filter(Boolean);
+    const resolver = new NameResolver({ servers });
+    const addresses = rows.flatMap((i) => [formatAddress(t.family[i], t.src, i * 16), formatAddress(t.family[i], t.dst, i * 16)]);
+    await resolver.resolveAll(addresses);
+    if (resolver.skipped > 0) process.stderr.write(`sockscope: ${resolver.skipped} addresses left numeric: the resolver did not answer within the 2 s budget\n`);
+    recordOptions.hostName = (a) => resolver.name(a);
+  }
+  const records = rows.map((i) => socketRecord(t, i, view, recordOptions));
+  if (plan.format === 'table') {
+    const { renderLsTable } = await import('../outputs/ls-table.js');
+    out.write(renderLsTable(records, { header: plan.header, netid: new Set(records.map((r) => `${r.protocol}${r.socket_type ?? ''}`)).size !== 1 || (plan.snapshot.protocols?.length ?? 0) > 1 }));
+  } else if (plan.format === 'ndjson') {
+    out.write(records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  } else if (plan.format === 'json') {
+    out.write(`${JSON.stringify({ sockets: records, sources: snap.sources, notes: snap.notes })}\n`);
+  } else {
+    const { ss2Flow, ss2FlowText, ss2Key } = await import('../outputs/ss2.js');
+    const groups = new Map<string, string[]>();
+    for (const i of rows) {
+      const extra: Record<string, unknown> = {};
+      const lh = recordOptions.hostName?.(records[rows.indexOf(i)].local_address as string);
+      if (lh) extra.src_host = lh;
+      const key = ss2Key(t.proto[i]);
+      groups.set(key, [...(groups.get(key) ?? []), ss2FlowText(ss2Flow(t, i, view, extra), '            ')]);
+    }
+    out.write(`{${[...groups].map(([k, flows]) => `\n    "${k}": {\n        "flows": [\n            ${flows.join(',\n            ')}\n        ]\n    }`).join(',')}\n}\n`);
+  }
+  for (const note of snap.notes) process.stderr.write(`sockscope: ${note}\n`);
+}
+
+/** ss2's usr_ctxt: { user: { pid: { cmd, full_cmd, fds } } } per socket inode. */
+async function ss2UserContext(holders: import('../procfs/processes.js').SocketHolders) {
+  const { processCommand, processUid } = await import('../procfs/processes.js');
+  const users = new Map<number, string>();
+  try {
+    for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const [name, , uid] = line.split(':');
+      if (name && uid) users.set(Number(uid), name);
+    }
+  } catch {
+    /* numeric users */
+  }
+  return (inode: number): Record<string, unknown> | undefined => {
+    const hs = holders.holders(inode);
+    if (hs.length === 0) return undefined;
+    const ctxt: Record<string, Record<string, unknown>> = {};
+    for (const h of hs) {
+      const uid = processUid(h.pid);
+      const user = uid === undefined ? 'unknown' : users.get(uid) ?? String(uid);
+      const byPid = (ctxt[user] ??= {});
+      const entry = (byPid[h.pid] ??= { ...(({ cmd, fullCmd }) => ({ cmd, full_cmd: fullCmd }))(processCommand(h.pid)), fds: [] }) as { fds: number[] };
+      entry.fds.push(h.fd);
+    }
+    return { usr_ctxt: ctxt };
+  };
+}

@@ -1,0 +1,242 @@
+/**
+ * ss's filter language (iproute2 6.1, misc/ssfilter.y and the state loop of misc/ss.c main()):
+ *
+ *   filter     := clause* exprlist?
+ *   clause     := ('state' | 'exclude' | 'excl') STATE-NAME
+ *   exprlist   := expr ( ('and' | 'or')? expr )*          left to right, and/or of EQUAL precedence
+ *   expr       := '(' exprlist ')' | 'not' expr | condition
+ *   condition  := ('src' | 'dst') '='? HOST
+ *               | ('sport' | 'dport') CMP? PORT             CMP: = != < > <= >= (and eq ne gt lt ge le ...)
+ *               | 'dev' ('=' | '!=')? DEVICE
+ *               | 'fwmark' ('=' | '!=')? MARK['/'MASK]
+ *               | 'cgroup' ('=' | '!=')? PATH
+ *               | 'autobound'
+ *
+ * As in ss, `a or b and c` means `(a or b) and c` (bison rules `exprlist '|' expr` and `exprlist '&' expr`), two
+ * conditions side by side mean `and`, and `not` takes the single expression after it.
+ */
+import type { AndNode, FilterNode, HostNode, OrNode, ParsedFilter, PortNode, Span, StateClause } from './ast.js';
+import { endOf, filterError } from './errors.js';
+import { tokenize, type Comparison, type Token } from './lexer.js';
+import { systemServices, type ServiceTable } from './services.js';
+import { STATE_NAME_LIST, stateMask } from './states.js';
+import { parseHost, parseMark, parsePort } from './values.js';
+
+export interface ParseOptions {
+  /** service names for ports; default /etc/services (read once) */
+  services?: ServiceTable;
+  /** protocols a service name is looked up for, as ss does with its -t/-u tables; default tcp and udp */
+  protocols?: readonly string[];
+}
+
+const CONDITION_WORDS = ['src', 'dst', 'sport', 'dport', 'dev', 'fwmark', 'cgroup', 'autobound'] as const;
+const STATE_WORDS = new Set(['state', 'exclude', 'excl']);
+const EXPECTED = "a condition (src, dst, sport, dport, dev, fwmark, cgroup, autobound), 'not' or '('";
+
+/** The expression text positions refer to: an argv is joined with single spaces, as ss reads it. */
+export function filterText(input: string | readonly string[]): string {
+  return typeof input === 'string' ? input : input.join(' ');
+}
+
+const describe = (t: Token): string => `'${t.text}'`;
+
+class Parser {
+  private i = 0;
+
+  constructor(
+    readonly expression: string, readonly tokens: Token[],
+    readonly options: { services: () => ServiceTable; protocols: readonly string[] },
+  ) {}
+
+  private peek(): Token | undefined {
+    return this.tokens[this.i];
+  }
+
+  private fail(at: Span, what: string, detail?: string): never {
+    throw filterError(this.expression, at, what, detail);
+  }
+
+  private isWord(t: Token | undefined, ...words: string[]): boolean {
+    return t !== undefined && t.kind === 'word' && t.text === t.value && words.includes(t.value);
+  }
+
+  parse(): ParsedFilter {
+    const states: StateClause[] = [];
+    while (this.isWord(this.peek(), ...STATE_WORDS)) states.push(this.stateClause());
+    let root: FilterNode | undefined;
+    if (this.peek()) {
+      root = this.exprlist();
+      const extra = this.peek();
+      if (extra) {
+        // exprlist stops only at ')' here
+        this.fail(extra, "unbalanced parentheses: ')' has no matching '('");
+      }
+    }
+    const parsed: ParsedFilter = { expression: this.expression, tokens: this.tokens, states };
+    if (root) parsed.root = root;
+    return parsed;
+  }
+
+  private stateClause(): StateClause {
+    const keyword = this.tokens[this.i++];
+    const name = this.peek();
+    if (!name || name.kind !== 'word') {
+      this.fail(name ?? endOf(this.expression), `expected a state name after '${keyword.text}'`, `one of ${STATE_NAME_LIST}`);
+    }
+    this.i++;
+    const mask = stateMask(name.value);
+    if (mask === undefined) this.fail(name, `unknown state '${name.value}' after '${keyword.text}'`, `expected ${STATE_NAME_LIST}`);
+    return { kind: keyword.value === 'state' ? 'state' : 'exclude', name: name.value, mask, start: keyword.start, end: name.end };
+  }
+
+  /** Can this token begin an expression (so that two side by side mean 'and')? */
+  private startsExpr(t: Token): boolean {
+    return t.kind === 'lparen' || t.kind === 'not' || t.kind === 'word';
+  }
+
+  private exprlist(): FilterNode {
+    let left = this.expr();
+    for (;;) {
+      const t = this.peek();
+      if (!t || t.kind === 'rparen') return left;
+      if (t.kind === 'and' || t.kind === 'or') {
+        this.i++;
+        const next = this.peek();
+        if (!next || !this.startsExpr(next)) {
+          this.fail(t, `'${t.text}' is not followed by a condition`, next ? `found ${describe(next)}` : 'the expression ends there');
+        }
+        const right = this.expr();
+        left = t.kind === 'or'
+          ? ({ kind: 'or', left, right, start: left.start, end: right.end } satisfies OrNode)
+          : ({ kind: 'and', left, right, implicit: false, start: left.start, end: right.end } satisfies AndNode);
+        continue;
+      }
+      if (this.startsExpr(t)) {
+        const right = this.expr();
+        left = { kind: 'and', left, right, implicit: true, start: left.start, end: right.end } satisfies AndNode;
+        continue;
+      }
+      // a comparison operator out of place
+      this.fail(t, `unexpected ${describe(t)}`, `expected 'and', 'or' or ${EXPECTED}`);
+    }
+  }
+
+  private expr(): FilterNode {
+    const t = this.peek();
+    if (!t) this.fail(endOf(this.expression), `expected ${EXPECTED}`, 'the expression ends there');
+    switch (t.kind) {
+      case 'lparen': {
+        this.i++;
+        const inner = this.peek();
+        if (!inner) this.fail(t, "unbalanced parentheses: '(' is never closed");
+        if (inner.kind === 'rparen') this.fail({ start: t.start, end: inner.end }, 'empty parentheses', `expected ${EXPECTED} inside`);
+        const node = this.exprlist();
+        const close = this.peek();
+        if (!close) this.fail(t, "unbalanced parentheses: '(' is never closed");
+        this.i++;
+        node.parenthesized = true;
+        node.start = t.start;
+        node.end = close.end;
+        return node;
+      }
+      case 'not': {
+        this.i++;
+        const next = this.peek();
+        if (!next || !this.startsExpr(next)) {
+          this.fail(t, `'${t.text}' is not followed by a condition`, next ? `found ${describe(next)}` : 'the expression ends there');
+        }
+        const operand = this.expr();
+        return { kind: 'not', operand, start: t.start, end: operand.end };
+      }
+      case 'rparen':
+        return this.fail(t, "unbalanced parentheses: ')' has no matching '('");
+      case 'and':
+      case 'or':
+        return this.fail(t, `'${t.text}' has no condition before it`);
+      case 'cmp':
+        return this.fail(t, `unexpected ${describe(t)}`, `expected ${EXPECTED}`);
+      case 'word':
+        return this.condition(t);
+    }
+  }
+
+  /** The optional operator after a keyword; `allowed` lists what the keyword takes. */
+  private comparison(keyword: Token, allowed: readonly Comparison[], hint: string): { op: Comparison; token?: Token } {
+    const t = this.peek();
+    if (!t || t.kind !== 'cmp') return { op: '=' };
+    if (!allowed.includes(t.cmp!)) this.fail(t, `'${keyword.text}' does not take '${t.text}'`, hint);
+    this.i++;
+    return { op: t.cmp!, token: t };
+  }
+
+  /** The word a keyword (and its operator) must be followed by. */
+  private operand(keyword: Token, op: Token | undefined, what: string): Token {
+    const t = this.peek();
+    const after = op ? `'${keyword.text} ${op.text}'` : `'${keyword.text}'`;
+    if (!t || t.kind !== 'word') {
+      this.fail(t ?? endOf(this.expression), `expected ${what} after ${after}`, t ? `found ${describe(t)}` : 'the expression ends there');
+    }
+    this.i++;
+    return t;
+  }
+
+  private condition(keyword: Token): FilterNode {
+    const kw = keyword.text === keyword.value ? keyword.value : '';
+    if (!(CONDITION_WORDS as readonly string[]).includes(kw)) {
+      if (STATE_WORDS.has(kw)) this.fail(keyword, `'${kw}' must come before the expression`, `write '${kw} NAME' first, then the conditions`);
+      this.fail(keyword, `unknown word '${keyword.text}'`, `expected ${EXPECTED}`);
+    }
+    this.i++;
+    const lookup = { services: this.options.services, protocols: this.options.protocols };
+    switch (kw) {
+      case 'src':
+      case 'dst': {
+        const { token: op } = this.comparison(keyword, ['='], `'${kw}' takes '=' or nothing; to negate, write 'not ${kw} ...'`);
+        const value = this.operand(keyword, op, 'an address prefix');
+        const host = parseHost(value.value, lookup);
+        if (!host.ok) this.fail(value, `expected an address prefix after '${kw}'`, host.reason);
+        return { kind: 'host', side: kw, text: value.value, ...host.value, start: keyword.start, end: value.end } satisfies HostNode;
+      }
+      case 'sport':
+      case 'dport': {
+        const { op, token } = this.comparison(keyword, ['=', '!=', '<', '>', '<=', '>='], '');
+        const value = this.operand(keyword, token, 'a port');
+        const port = parsePort(value.value, lookup);
+        const after = token ? `'${kw} ${token.text}'` : `'${kw}'`;
+        if (!port.ok) this.fail(value, `expected a port after ${after}`, port.reason);
+        if (port.value === -1 && op !== '=' && op !== '!=') this.fail(value, `expected a port number after ${after}`, "'*' (any port) goes with = and != only");
+        return { kind: 'port', side: kw === 'sport' ? 'src' : 'dst', op, port: port.value, text: value.value, start: keyword.start, end: value.end } satisfies PortNode;
+      }
+      case 'dev': {
+        const { op, token } = this.comparison(keyword, ['=', '!='], "'dev' takes '=', '!=' or nothing");
+        const value = this.operand(keyword, token, 'a device name or index');
+        return { kind: 'dev', op: op as '=' | '!=', name: value.value, start: keyword.start, end: value.end };
+      }
+      case 'fwmark': {
+        const { op, token } = this.comparison(keyword, ['=', '!='], "'fwmark' takes '=', '!=' or nothing");
+        const value = this.operand(keyword, token, 'MARK or MARK/MASK');
+        const mark = parseMark(value.value);
+        if (!mark.ok) this.fail(value, `expected MARK or MARK/MASK after '${kw}'`, mark.reason);
+        return { kind: 'fwmark', op: op as '=' | '!=', ...mark.value, start: keyword.start, end: value.end };
+      }
+      case 'cgroup': {
+        const { op, token } = this.comparison(keyword, ['=', '!='], "'cgroup' takes '=', '!=' or nothing");
+        const value = this.operand(keyword, token, 'a cgroup path');
+        return { kind: 'cgroup', op: op as '=' | '!=', path: value.value, start: keyword.start, end: value.end };
+      }
+      default:
+        return { kind: 'autobound', start: keyword.start, end: keyword.end };
+    }
+  }
+}
+
+/**
+ * Parse what follows ss's options: state clauses, then an expression. Throws SockscopeError
+ * ESOCKSCOPE_FILTER_SYNTAX (exit status 2) with the position of the offending token.
+ */
+export function parseFilter(input: string | readonly string[], options: ParseOptions = {}): ParsedFilter {
+  const expression = filterText(input);
+  const given = options.services;
+  const services = given ? () => given : systemServices;
+  return new Parser(expression, tokenize(expression), { services, protocols: options.protocols ?? ['tcp', 'udp'] }).parse();
+}
