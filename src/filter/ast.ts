@@ -64,6 +64,8 @@ export interface DevNode extends NodeBase {
   op: '=' | '!=';
   /** a device name or an ifindex, resolved when the filter is compiled */
   name: string;
+  /** where the name is written */
+  operand: Span;
 }
 
 export interface MarkNode extends NodeBase {
@@ -78,6 +80,8 @@ export interface CgroupNode extends NodeBase {
   op: '=' | '!=';
   /** a cgroup v2 path, resolved to its id when the filter is compiled */
   path: string;
+  /** where the path is written */
+  operand: Span;
 }
 
 export interface AutoboundNode extends NodeBase {
@@ -101,4 +105,45 @@ export interface ParsedFilter {
   states: StateClause[];
   /** undefined when there is no expression (only state clauses, or nothing) */
   root?: FilterNode;
+}
+
+/**
+ * The operands of a chain of one operator, left to right: `a or b or c` parses as ((a or b) or c), and long
+ * chains (a generated list of ports) must not cost a stack frame per operand. Only the left spine is followed,
+ * so the order and grouping ss compiles are kept.
+ */
+export function chainOperands(node: AndNode | OrNode): FilterNode[] {
+  const out: FilterNode[] = [];
+  let n: FilterNode = node;
+  while (n.kind === node.kind) {
+    const link = n as AndNode | OrNode;
+    out.push(link.right);
+    n = link.left;
+  }
+  out.push(n);
+  return out.reverse();
+}
+
+/** Every node, parents first, without recursion. */
+export function eachNode(root: FilterNode | undefined, visit: (n: FilterNode) => void): void {
+  const stack: FilterNode[] = root ? [root] : [];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    visit(n);
+    if (n.kind === 'and' || n.kind === 'or') stack.push(n.right, n.left);
+    else if (n.kind === 'not') stack.push(n.operand);
+  }
+}
+
+/** Nesting depth, counting a chain of one operator as one level (what compiling and matching recurse on). */
+export function nestingDepth(root: FilterNode | undefined): number {
+  let max = 0;
+  const stack: [FilterNode, number][] = root ? [[root, 1]] : [];
+  while (stack.length > 0) {
+    const [n, d] = stack.pop()!;
+    if (d > max) max = d;
+    if (n.kind === 'and' || n.kind === 'or') for (const o of chainOperands(n)) stack.push([o, d + 1]);
+    else if (n.kind === 'not') stack.push([n.operand, d + 1]);
+  }
+  return max;
 }

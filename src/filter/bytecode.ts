@@ -10,6 +10,7 @@
  * Every fragment below follows that convention, so fragments compose:
  *   and: A then B, with A's reject jumps moved past B (ssfilter_patch)
  *   or:  A, JMP over B, B (A failing falls onto B)
+ * A chain of one operator (a or b or c ...) is compiled in one go, to the same bytes.
  *   not: A, JMP 8 (A succeeding hits the jump to reject; A failing lands on the end: accept)
  *
  * One difference from ss: ss leaves `dev` out of the kernel ("bytecompile for SSF_DEVCOND not supported yet"),
@@ -17,7 +18,7 @@
  * with EPERM without CAP_NET_ADMIN, is emitted only when the caller says it holds that capability; otherwise
  * the program approximates the expression (see `Fragment.exact`) and matches() decides.
  */
-import type { FilterNode } from './ast.js';
+import { chainOperands, type FilterNode } from './ast.js';
 
 /** enum in linux/inet_diag.h */
 export const BcOp = {
@@ -102,18 +103,28 @@ function portRange(code: number, port: number): Uint8Array {
 const negate = (a: Uint8Array): Uint8Array => concat(a, op(BcOp.JMP, 4, 8).bytes);
 const exact = (bytes: Uint8Array): Fragment => ({ bytes, exact: true });
 
-function and(a: Fragment, b: Fragment): Fragment {
-  const isExact = a.exact && b.exact;
-  if (!a.bytes) return { bytes: b.bytes, exact: isExact };
-  if (!b.bytes) return { bytes: a.bytes, exact: isExact };
-  const first = a.bytes.slice();
-  patchRejects(first, b.bytes.length);
-  return { bytes: concat(first, b.bytes), exact: isExact };
+/**
+ * and over a chain: each operand's reject jumps are moved past everything after it (ssfilter_patch applied once
+ * per AND of the left-leaning tree adds up to this). Operands with nothing for the kernel drop out.
+ */
+function and(parts: Fragment[]): Fragment {
+  const isExact = parts.every((p) => p.exact);
+  const kept = parts.filter((p) => p.bytes).map((p) => p.bytes!.slice());
+  if (kept.length === 0) return { bytes: undefined, exact: isExact };
+  let after = kept.reduce((n, b) => n + b.length, 0);
+  for (const b of kept) {
+    after -= b.length;
+    if (after > 0) patchRejects(b, after);
+  }
+  return { bytes: concat(...kept), exact: isExact };
 }
 
-function or(a: Fragment, b: Fragment): Fragment {
-  if (!a.bytes || !b.bytes) return { bytes: undefined, exact: false };
-  return { bytes: concat(a.bytes, op(BcOp.JMP, 4, b.bytes.length + 4).bytes, b.bytes), exact: a.exact && b.exact };
+/** or over a chain: after each operand but the last, a JMP over the next one (which ends on the next JMP). */
+function or(parts: Fragment[]): Fragment {
+  if (parts.some((p) => !p.bytes)) return { bytes: undefined, exact: false };
+  const out: Uint8Array[] = [parts[0].bytes!];
+  for (let i = 1; i < parts.length; i++) out.push(op(BcOp.JMP, 4, parts[i].bytes!.length + 4).bytes, parts[i].bytes!);
+  return { bytes: concat(...out), exact: parts.every((p) => p.exact) };
 }
 
 function not(a: Fragment): Fragment {
@@ -124,9 +135,9 @@ function not(a: Fragment): Fragment {
 function compile(node: FilterNode, ctx: BytecodeContext): Fragment {
   switch (node.kind) {
     case 'and':
-      return and(compile(node.left, ctx), compile(node.right, ctx));
+      return and(chainOperands(node).map((n) => compile(n, ctx)));
     case 'or':
-      return or(compile(node.left, ctx), compile(node.right, ctx));
+      return or(chainOperands(node).map((n) => compile(n, ctx)));
     case 'not':
       return not(compile(node.operand, ctx));
     case 'host':

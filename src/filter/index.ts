@@ -10,7 +10,7 @@
  */
 import { ALL_STATES } from '../diag/constants.js';
 import type { SocketTable } from '../snapshot/table.js';
-import type { CgroupNode, DevNode, FilterNode, ParsedFilter } from './ast.js';
+import { eachNode, nestingDepth, type CgroupNode, type DevNode, type ParsedFilter } from './ast.js';
 import { compileBytecode } from './bytecode.js';
 import { filterError } from './errors.js';
 import { buildMatcher, type RowMatcher } from './matcher.js';
@@ -18,6 +18,7 @@ import { parseFilter, type ParseOptions } from './parser.js';
 import { cgroup2Mount, cgroupId, ephemeralPortRange, hasNetAdmin, sysfsIfindex } from './resolve.js';
 import type { ServiceTable } from './services.js';
 
+export { chainOperands, eachNode, nestingDepth } from './ast.js';
 export type { AndNode, AutoboundNode, CgroupNode, DevNode, FilterNode, HostNode, MarkNode, NotNode, OrNode, ParsedFilter, PortNode, Span, StateClause } from './ast.js';
 export { BcOp, compileBytecode } from './bytecode.js';
 export { tokenize, type Comparison, type Token, type TokenKind } from './lexer.js';
@@ -82,16 +83,8 @@ function statesOf(parsed: ParsedFilter, defaultStates: number): number {
   return mask >>> 0;
 }
 
-function walk(node: FilterNode | undefined, visit: (n: FilterNode) => void): void {
-  if (!node) return;
-  visit(node);
-  if (node.kind === 'and' || node.kind === 'or') {
-    walk(node.left, visit);
-    walk(node.right, visit);
-  } else if (node.kind === 'not') {
-    walk(node.operand, visit);
-  }
-}
+/** How deep compiling and matching may recurse (a chain of one operator counts once). */
+const MAX_DEPTH = 500;
 
 function parseIndex(name: string): number | undefined {
   const n = /^\d+$/.test(name) ? Number(name) : /^0x[0-9a-f]+$/i.test(name) ? parseInt(name.slice(2), 16) : NaN;
@@ -118,12 +111,15 @@ export function compileFilter(input: string | readonly string[] | ParsedFilter, 
   let needsAttributes = false;
   let fwmark = false;
   let mount: string | undefined;
-  walk(root, (n) => {
+  if (nestingDepth(root) > MAX_DEPTH) {
+    throw filterError(expression, { start: root!.start, end: root!.end }, (w) => `the expression ${w} nests more than ${MAX_DEPTH} levels deep`);
+  }
+  eachNode(root, (n) => {
     if (n.kind === 'dev') {
       const index = ctx.resolveDevice ? ctx.resolveDevice(n.name) : sysfsIfindex(n.name);
       const resolved = index ?? parseIndex(n.name);
       if (resolved === undefined) {
-        throw filterError(expression, { start: n.end - n.name.length, end: n.end }, `unknown device '${n.name}'`, 'not in /sys/class/net and not an interface index', 'ESOCKSCOPE_USAGE');
+        throw filterError(expression, n.operand, `unknown device '${n.name}'`, 'not in /sys/class/net and not an interface index', 'ESOCKSCOPE_USAGE');
       }
       ifindexes.set(n, resolved);
     } else if (n.kind === 'cgroup') {
@@ -138,7 +134,7 @@ export function compileFilter(input: string | readonly string[] | ParsedFilter, 
         if ('id' in r) id = r.id;
         where = `${r.file} is not a cgroup v2 directory`;
       }
-      if (id === undefined) throw filterError(expression, { start: n.end - n.path.length, end: n.end }, `unknown cgroup '${n.path}'`, where || undefined, 'ESOCKSCOPE_USAGE');
+      if (id === undefined) throw filterError(expression, n.operand, `unknown cgroup '${n.path}'`, where || undefined, 'ESOCKSCOPE_USAGE');
       cgroupIds.set(n, id);
     } else if (n.kind === 'fwmark') {
       needsAttributes = true;

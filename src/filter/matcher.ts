@@ -18,7 +18,7 @@
  */
 import { AF_INET, AF_INET6, InetAttr } from '../diag/constants.js';
 import type { SocketTable } from '../snapshot/table.js';
-import type { FilterNode, HostNode, PortNode } from './ast.js';
+import { chainOperands, type FilterNode, type HostNode, type PortNode } from './ast.js';
 
 export type RowMatcher = (table: SocketTable, row: number) => boolean;
 
@@ -105,14 +105,26 @@ const negated = (m: RowMatcher): RowMatcher => (t, r) => !m(t, r);
 export function buildMatcher(node: FilterNode, ctx: MatcherContext): RowMatcher {
   switch (node.kind) {
     case 'and': {
-      const a = buildMatcher(node.left, ctx);
-      const b = buildMatcher(node.right, ctx);
-      return (t, r) => a(t, r) && b(t, r);
+      const all = chainOperands(node).map((n) => buildMatcher(n, ctx));
+      if (all.length === 2) {
+        const [a, b] = all;
+        return (t, r) => a(t, r) && b(t, r);
+      }
+      return (t, r) => {
+        for (let i = 0; i < all.length; i++) if (!all[i](t, r)) return false;
+        return true;
+      };
     }
     case 'or': {
-      const a = buildMatcher(node.left, ctx);
-      const b = buildMatcher(node.right, ctx);
-      return (t, r) => a(t, r) || b(t, r);
+      const any = chainOperands(node).map((n) => buildMatcher(n, ctx));
+      if (any.length === 2) {
+        const [a, b] = any;
+        return (t, r) => a(t, r) || b(t, r);
+      }
+      return (t, r) => {
+        for (let i = 0; i < any.length; i++) if (any[i](t, r)) return true;
+        return false;
+      };
     }
     case 'not':
       return negated(buildMatcher(node.operand, ctx));

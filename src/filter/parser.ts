@@ -31,6 +31,8 @@ export interface ParseOptions {
 
 const CONDITION_WORDS = ['src', 'dst', 'sport', 'dport', 'dev', 'fwmark', 'cgroup', 'autobound'] as const;
 const STATE_WORDS = new Set(['state', 'exclude', 'excl']);
+/** Parentheses and nots inside one another: past this the parser would run out of stack. */
+const MAX_NESTING = 500;
 const EXPECTED = "a condition (src, dst, sport, dport, dev, fwmark, cgroup, autobound), 'not' or '('";
 
 /** The expression text positions refer to: an argv is joined with single spaces, as ss reads it. */
@@ -42,6 +44,8 @@ const describe = (t: Token): string => `'${t.text}'`;
 
 class Parser {
   private i = 0;
+  /** parentheses and nots open at the moment: the parser recurses on them */
+  private depth = 0;
 
   constructor(
     readonly expression: string, readonly tokens: Token[],
@@ -52,7 +56,7 @@ class Parser {
     return this.tokens[this.i];
   }
 
-  private fail(at: Span, what: string, detail?: string): never {
+  private fail(at: Span, what: string | ((where: string) => string), detail?: string): never {
     throw filterError(this.expression, at, what, detail);
   }
 
@@ -69,7 +73,7 @@ class Parser {
       const extra = this.peek();
       if (extra) {
         // exprlist stops only at ')' here
-        this.fail(extra, "unbalanced parentheses: ')' has no matching '('");
+        this.fail(extra, (w) => `unbalanced parentheses: the ')' ${w} has no matching '('`);
       }
     }
     const parsed: ParsedFilter = { expression: this.expression, tokens: this.tokens, states };
@@ -103,7 +107,7 @@ class Parser {
         this.i++;
         const next = this.peek();
         if (!next || !this.startsExpr(next)) {
-          this.fail(t, `'${t.text}' is not followed by a condition`, next ? `found ${describe(next)}` : 'the expression ends there');
+          this.fail(t, (w) => `the '${t.text}' ${w} is not followed by a condition`, next ? `found ${describe(next)}` : 'the expression ends there');
         }
         const right = this.expr();
         left = t.kind === 'or'
@@ -124,15 +128,27 @@ class Parser {
   private expr(): FilterNode {
     const t = this.peek();
     if (!t) this.fail(endOf(this.expression), `expected ${EXPECTED}`, 'the expression ends there');
+    if (t.kind === 'lparen' || t.kind === 'not') {
+      if (++this.depth > MAX_NESTING) this.fail(t, (w) => `the '${t.text}' ${w} nests more than ${MAX_NESTING} levels deep`);
+      try {
+        return this.nested(t);
+      } finally {
+        this.depth--;
+      }
+    }
+    return this.nested(t);
+  }
+
+  private nested(t: Token): FilterNode {
     switch (t.kind) {
       case 'lparen': {
         this.i++;
         const inner = this.peek();
-        if (!inner) this.fail(t, "unbalanced parentheses: '(' is never closed");
+        if (!inner) this.fail(t, (w) => `unbalanced parentheses: the '(' ${w} is never closed`);
         if (inner.kind === 'rparen') this.fail({ start: t.start, end: inner.end }, 'empty parentheses', `expected ${EXPECTED} inside`);
         const node = this.exprlist();
         const close = this.peek();
-        if (!close) this.fail(t, "unbalanced parentheses: '(' is never closed");
+        if (!close) this.fail(t, (w) => `unbalanced parentheses: the '(' ${w} is never closed`);
         this.i++;
         node.parenthesized = true;
         node.start = t.start;
@@ -143,16 +159,16 @@ class Parser {
         this.i++;
         const next = this.peek();
         if (!next || !this.startsExpr(next)) {
-          this.fail(t, `'${t.text}' is not followed by a condition`, next ? `found ${describe(next)}` : 'the expression ends there');
+          this.fail(t, (w) => `the '${t.text}' ${w} is not followed by a condition`, next ? `found ${describe(next)}` : 'the expression ends there');
         }
         const operand = this.expr();
         return { kind: 'not', operand, start: t.start, end: operand.end };
       }
       case 'rparen':
-        return this.fail(t, "unbalanced parentheses: ')' has no matching '('");
+        return this.fail(t, (w) => `unbalanced parentheses: the ')' ${w} has no matching '('`);
       case 'and':
       case 'or':
-        return this.fail(t, `'${t.text}' has no condition before it`);
+        return this.fail(t, (w) => `the '${t.text}' ${w} has no condition before it`);
       case 'cmp':
         return this.fail(t, `unexpected ${describe(t)}`, `expected ${EXPECTED}`);
       case 'word':
@@ -183,7 +199,7 @@ class Parser {
   private condition(keyword: Token): FilterNode {
     const kw = keyword.text === keyword.value ? keyword.value : '';
     if (!(CONDITION_WORDS as readonly string[]).includes(kw)) {
-      if (STATE_WORDS.has(kw)) this.fail(keyword, `'${kw}' must come before the expression`, `write '${kw} NAME' first, then the conditions`);
+      if (STATE_WORDS.has(kw)) this.fail(keyword, (w) => `the '${kw}' ${w} comes after the expression`, `state and exclude clauses go first: '${kw} NAME ... EXPRESSION'`);
       this.fail(keyword, `unknown word '${keyword.text}'`, `expected ${EXPECTED}`);
     }
     this.i++;
@@ -210,7 +226,7 @@ class Parser {
       case 'dev': {
         const { op, token } = this.comparison(keyword, ['=', '!='], "'dev' takes '=', '!=' or nothing");
         const value = this.operand(keyword, token, 'a device name or index');
-        return { kind: 'dev', op: op as '=' | '!=', name: value.value, start: keyword.start, end: value.end };
+        return { kind: 'dev', op: op as '=' | '!=', name: value.value, operand: { start: value.start, end: value.end }, start: keyword.start, end: value.end };
       }
       case 'fwmark': {
         const { op, token } = this.comparison(keyword, ['=', '!='], "'fwmark' takes '=', '!=' or nothing");
@@ -222,7 +238,7 @@ class Parser {
       case 'cgroup': {
         const { op, token } = this.comparison(keyword, ['=', '!='], "'cgroup' takes '=', '!=' or nothing");
         const value = this.operand(keyword, token, 'a cgroup path');
-        return { kind: 'cgroup', op: op as '=' | '!=', path: value.value, start: keyword.start, end: value.end };
+        return { kind: 'cgroup', op: op as '=' | '!=', path: value.value, operand: { start: value.start, end: value.end }, start: keyword.start, end: value.end };
       }
       default:
         return { kind: 'autobound', start: keyword.start, end: keyword.end };

@@ -13,7 +13,7 @@ import { inetDumpRequest, legacyTcpDumpRequest, unixDumpRequest } from '../diag/
 import { appendUnixMessage } from '../diag/unix.js';
 import { isSockscopeError } from '../errors.js';
 import { parseProcNetInet, parseProcNetUnix, parseSockstat, procNetFile } from '../procfs/net.js';
-import { errnoName } from '../sys/errno.js';
+import { ENOENT, errnoName } from '../sys/errno.js';
 import { CLONE_NEWNET, loadLibc } from '../sys/libc.js';
 import { CensusCounts } from './census.js';
 import { newReceiveBuffer, runDump, type DatagramReader, type DumpOutcome, type ReceiveBuffer } from './dump.js';
@@ -184,6 +184,8 @@ function plans(o: Required<Pick<SnapshotOptions, 'families' | 'states' | 'ext' |
   }));
 }
 
+const plansWithoutBytecode = (o: Parameters<typeof plans>[0], protocol: ProtoName): DumpPlan[] => plans({ ...o, bytecode: undefined }, protocol);
+
 /** The legacy dump answers with messages of its request type. */
 const replyType = (p: DumpPlan): number => (p.family === 0 ? TCPDIAG_GETSOCK : SOCK_DIAG_BY_FAMILY);
 
@@ -295,9 +297,21 @@ async function gather(options: SnapshotOptions, session: DiagSession | undefined
         };
       for (const plan of s ? plans(o, protocol) : []) {
         const planMark = { length: table.length, arena: table.arenaUsed, sockets: src.sockets };
+        let request = plan.request;
         for (let attempt = 0; ; attempt++) {
-          const r = s!.dump(plan.request, replyType(plan), visit, sink.inArena ? table : undefined);
+          const r = s!.dump(request, replyType(plan), visit, sink.inArena ? table : undefined);
           src.malformed += r.malformed;
+          if (r.errno !== 0 && r.errno !== ENOENT && o.bytecode && request === plan.request) {
+            // The kernel refused the filter program (EPERM for a mark test without CAP_NET_ADMIN, EINVAL from
+            // an older kernel): dump unfiltered; the caller's user-space check still decides.
+            notes.push(`${protocol}: the kernel refused the filter program (${errnoName(r.errno)}); filtering in user space`);
+            request = plansWithoutBytecode(o, protocol).find((p) => p.family === plan.family)!.request;
+            table.length = planMark.length;
+            table.arenaUsed = planMark.arena;
+            src.sockets = planMark.sockets;
+            attempt--;
+            continue;
+          }
           if (r.errno !== 0) {
             failed = r;
             break;
@@ -322,7 +336,9 @@ async function gather(options: SnapshotOptions, session: DiagSession | undefined
         let why: string | undefined;
         if (failed) {
           src.errno = errnoName(failed.errno);
-          why = `the kernel cannot dump ${protocol} over sock_diag (${src.errno}: no diag module)`;
+          why = failed.errno === ENOENT
+            ? `the kernel cannot dump ${protocol} over sock_diag (${src.errno}: no diag module)`
+            : `the kernel refused to dump ${protocol} over sock_diag (${src.errno})`;
         }
         readFromProc(table, protocol, o.families, o.states, o.procRoot, src, why);
         src.sockets = table.length - mark.length;

@@ -131,3 +131,21 @@ describe('takeCensus over a recorded dump', () => {
     });
   }
 });
+
+describe('a filter program the kernel refuses', () => {
+  it('is dropped: the dump is repeated unfiltered and a note says so (user space still decides)', async () => {
+    // what a kernel answers an unprivileged MARK_COND program: NLMSG_DONE carrying -EPERM
+    const eperm = new Uint8Array(20);
+    const v = new DataView(eperm.buffer);
+    v.setUint32(0, 20, true);
+    v.setUint16(4, 3, true); // NLMSG_DONE
+    v.setInt32(16, -1, true);
+    const transport = replayTransport((req) => (req.body.byteLength > 60 ? [eperm] : recordedAnswer(req)));
+    const bytecode = new Uint8Array([0, 4, 8, 0]); // a NOP program: any program makes the request longer
+    const snap = await takeSnapshot({ protocols: ['tcp'], ext: 0xff, bytecode }, new DiagSession(transport));
+    assert.equal(snap.table.length, ss('ss-tanO.txt').length);
+    assert.equal(snap.sources[0].source, 'netlink');
+    assert.match(snap.notes.join('\n'), /refused the filter program \(EPERM\); filtering in user space/);
+    assert.deepEqual(transport.requests.map((r) => r.body.byteLength > 60), [true, false]);
+  });
+});

@@ -1,0 +1,245 @@
+/**
+ * `sockscope ls` against ss in a throwaway namespace with a known population: the same sockets (protocol,
+ * addresses, ports, inode, state) for each flag set; json/ndjson validate against the published schema and
+ * ss2 parses as one document; -p names the holders; -r stays within its budget with a resolver that never
+ * answers; bad input gets one clear message and exit 2.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { netnsSupport, PopulationNetns } from '../helpers/netns.js';
+import { parseSs, SS_STATE_NUMBERS, type SsRow } from '../helpers/ss.js';
+
+const support = netnsSupport();
+const opts = { skip: support.skip ?? false };
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const BIN = `${root}bin/sockscope.js`;
+const schema = JSON.parse(readFileSync(`${root}schema/socket.schema.json`, 'utf8'));
+const validate = new Ajv2020({ allErrors: true, strict: true, strictRequired: false }).compile(schema);
+
+const STATE_KEYS = ['unknown', 'established', 'syn_sent', 'syn_recv', 'fin_wait1', 'fin_wait2', 'time_wait', 'close', 'close_wait', 'last_ack', 'listen', 'closing'];
+const NETID: Record<string, string> = { u_str: 'unix/stream', u_dgr: 'unix/dgram', u_seq: 'unix/seqpacket' };
+
+type Rec = Record<string, any>;
+const norm = (a: string) => (a === '*' ? '::' : a);
+
+/** The identity of a socket as ss prints it. */
+function ssKey(row: SsRow, netid?: string): string {
+  const state = STATE_KEYS[SS_STATE_NUMBERS[row.state]];
+  const id = netid ?? row.netid ?? '';
+  if (id.startsWith('u_')) return `${NETID[id]}|${state}|${row.local.port}`; // unix: "port" is the inode
+  const ino = row.fields.ino ?? '0';
+  return `${id}|${state}|${norm(row.local.address)}|${row.local.port}|${norm(row.peer.address)}|${row.peer.port}|${ino}`;
+}
+
+/** The same identity from a sockscope record. */
+function ourKey(r: Rec): string {
+  if (r.protocol === 'unix') return `unix/${r.socket_type}|${r.state}|${r.inode}`;
+  const v4mappedWildcard = r.family === 'ipv6' && r.local_address === '::' ? '::' : r.local_address;
+  return `${r.protocol}|${r.state}|${v4mappedWildcard}|${r.local_port}|${r.remote_address}|${r.remote_port}|${r.inode}`;
+}
+
+describe('sockscope ls in a network namespace', opts, () => {
+  let ns: PopulationNetns | undefined;
+  const ls = async (...args: string[]) => ns!.run(process.execPath, [BIN, 'ls', ...args], { timeoutMs: 20_000 });
+  const ndjson = async (...args: string[]): Promise<Rec[]> => {
+    const r = await ls('--format', 'ndjson', '-e', ...args);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  };
+  const ss = async (...args: string[]) => parseSs(await ns!.check('ss', [...args, '-eO'])).rows;
+
+  before(async () => {
+    ns = await PopulationNetns.start();
+  });
+  after(async () => {
+    await ns?.stop();
+  });
+
+  // ss hides its State column when only one state can be listed (ss -un): compare with -uan's ESTAB rows
+  const flagSets: [string[], string[], string?][] = [
+    [['-t'], ['-tn']], [['-t', '-a'], ['-tan']], [['-t', '-l'], ['-tln']], [['-u', '-a'], ['-uan']], [['-u'], ['-uan'], 'ESTAB'],
+    [['-x', '-a'], ['-xan']], [['-x'], ['-xn']], [['-x', '-l'], ['-xln']], [['-t', '-a', '-4'], ['-tan4']], [['-t', '-a', '-6'], ['-tan6']],
+    [['-u', '-l', '-6'], ['-uln6']], [['-tua'], ['-tuan']],
+  ];
+  for (const [ours, theirs, onlyState] of flagSets) {
+    test(`ls ${ours.join(' ')} lists what ss ${theirs.join(' ')} lists${onlyState ? ` in ${onlyState}` : ''}`, async () => {
+      const rows = (await ss(...theirs)).filter((r) => !onlyState || r.state === onlyState);
+      const netid = theirs[0].includes('t') && !theirs[0].includes('u') ? 'tcp' : theirs[0].includes('u') && !theirs[0].includes('t') ? 'udp' : undefined;
+      const want = rows.map((r) => ssKey(r, netid)).sort();
+      const got = (await ndjson(...ours)).map(ourKey).sort();
+      assert.ok(want.length > 0, 'ss lists something: the comparison is not vacuous');
+      assert.deepEqual(got, want);
+    });
+  }
+
+  test('every json and ndjson record validates against schema/socket.schema.json, with every section on', async () => {
+    const all = await ndjson('-a', '-e', '-o', '-i', '-m', '-p');
+    assert.ok(all.length > 40);
+    for (const r of all) assert.ok(validate(r), `${JSON.stringify(r)}\n${JSON.stringify(validate.errors)}`);
+    assert.ok(all.some((r) => r.tcp_info?.bytes_acked > 0), 'tcp_info present');
+    assert.ok(all.some((r) => r.memory?.rcvbuf > 0), 'memory present');
+    assert.ok(all.some((r) => r.timer?.name === 'timewait'), 'timers present');
+    const doc = await ls('-a', '--format', 'json', '-i', '-e');
+    assert.equal(doc.code, 0, doc.stderr);
+    const parsed = JSON.parse(doc.stdout);
+    assert.equal(parsed.sockets.length, all.length);
+    for (const r of parsed.sockets) assert.ok(validate(r), JSON.stringify(validate.errors));
+    assert.ok(Array.isArray(parsed.sources));
+  });
+
+  test('the schema describes every tcp_info name the records use, and rejects a misspelt one', async () => {
+    const names = new Set(Object.keys(schema.properties.tcp_info.properties));
+    const rec = (await ndjson('-t', '-i')).find((r) => r.tcp_info);
+    for (const k of Object.keys(rec!.tcp_info)) assert.ok(names.has(k), k);
+    assert.equal(validate({ ...rec, tcp_info: { ...rec!.tcp_info, rtt_usec: 1 } }), false);
+  });
+
+  test('--format ss2 is one valid JSON document in ss2\'s shape, with its defects fixed', async () => {
+    const r = await ls('-t', '-x', '-a', '--format', 'ss2');
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout);
+    assert.deepEqual(Object.keys(doc), ['TCP', 'UNIX']);
+    const flows = doc.TCP.flows as Rec[];
+    const established = flows.filter((f) => f.tcp_info?.state === 'established');
+    assert.ok(established.length > 0);
+    assert.ok(flows.some((f) => f.src.includes(':')), 'IPv6 flows are included');
+    assert.ok(flows.filter((f) => f.inode === 0).every((f) => f.tcp_info?.state), 'TIME_WAIT flows carry a state');
+    for (const f of established) {
+      assert.equal(f.tcp_info.null, undefined, 'no "null" key');
+      assert.equal(typeof f.tcp_info.backoff, 'number');
+      assert.equal(typeof f.tcp_info.rtt, 'number');
+    }
+    // wscale order against ss: ss prints wscale:<snd>,<rcv>
+    const ssRows = await ss('-tni');
+    for (const row of ssRows.filter((x) => x.fields.wscale)) {
+      const f = flows.find((x) => x.src_port === row.local.port && x.dst_port === row.peer.port);
+      if (!f) continue;
+      assert.equal(`${f.tcp_info.snd_wscale},${f.tcp_info.rcv_wscale}`, row.fields.wscale);
+    }
+    assert.ok(doc.UNIX.flows.some((f: Rec) => typeof f.path_name === 'string' && f.path_name.startsWith('@')), 'abstract names keep @');
+  });
+
+  test('-p lists every holder of a socket, including one shared by two processes after fork()', async () => {
+    // a parent and a forked child in the namespace hold one listening socket together
+    const shared = spawn('nsenter', [...ns!.enterArgs(), '--', 'python3', '-c', String.raw`
+import os, socket, sys, time
+s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(1)
+pid = os.fork()
+if pid == 0:
+    time.sleep(30); os._exit(0)
+print(s.getsockname()[1], pid, flush=True)
+time.sleep(30)
+`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        let buf = '';
+        shared.stdout!.on('data', (b: Buffer) => {
+          buf += b.toString();
+          if (buf.includes('\n')) resolve(buf.trim());
+        });
+        shared.once('exit', () => reject(new Error('python exited early')));
+        setTimeout(() => reject(new Error('python did not start')), 10_000);
+      });
+      const [port, childPid] = line.split(' ').map(Number);
+      const recs = await ndjson('-tlp');
+      const rec = recs.find((r) => r.local_port === port);
+      assert.ok(rec, `listener on ${port}`);
+      // nsenter execs python (no fork for a network namespace), so the spawned pid is the parent
+      const byPid = (x: number, y: number) => x - y;
+      assert.deepEqual(rec!.processes.map((p: Rec) => p.pid).sort(byPid), [shared.pid!, childPid].sort(byPid), JSON.stringify(rec!.processes));
+      assert.ok(rec!.processes.every((p: Rec) => p.comm.startsWith('python')));
+      // and the population's sockets are attributed to the holder, as ss -p says
+      const ssP = await ss('-tanp');
+      for (const row of ssP.filter((x) => x.fields.users)) {
+        const pids = [...row.fields.users.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
+        const ours = recs.concat(await ndjson('-tap')).find((r) => ourKey(r) === ssKey(row, 'tcp'));
+        if (ours) assert.deepEqual(ours.processes.map((p: Rec) => p.pid).sort((a: number, b: number) => a - b), pids, row.raw);
+      }
+    } finally {
+      shared.kill('SIGKILL');
+    }
+  });
+
+  test('-r with a resolver that never answers finishes within its budget and keeps numbers', async () => {
+    // a UDP "DNS server" on loopback inside the namespace that reads and never replies
+    const silent = spawn('nsenter', [...ns!.enterArgs(), '--', 'python3', '-c',
+      "import socket,time; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', 53535)); print('up', flush=True); time.sleep(30)"],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise((r) => silent.stdout!.once('data', r));
+      const started = Date.now();
+      const r = await ns!.run('env', ['SOCKSCOPE_DNS_SERVERS=127.0.0.1:53535', process.execPath, BIN, 'ls', '-tr', '--format', 'ndjson']);
+      const took = Date.now() - started;
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(took < 6000, `took ${took} ms`);
+      const recs = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      // /etc/hosts names loopback; nothing else came from the silent server
+      assert.ok(recs.every((x) => x.local_host === undefined || x.local_host === 'localhost' || /localhost/.test(x.local_host)));
+    } finally {
+      silent.kill('SIGKILL');
+    }
+  });
+
+  test('filters reach the kernel and the output: ls -ta "sport = :PORT" equals ss', async () => {
+    const port = ns!.population.tcp.listeners[0].port;
+    const expr = ['(', 'sport', '=', `:${port}`, 'or', 'dport', '=', `:${port}`, ')'];
+    const want = (await ss('-tan', ...expr)).map((x) => ssKey(x, 'tcp')).sort();
+    const got = (await ndjson('-ta', ...expr)).map(ourKey).sort();
+    assert.ok(want.length > 0);
+    assert.deepEqual(got, want);
+  });
+
+  test('-N enters another namespace by pid (root) or says clearly why not', async () => {
+    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const c = spawn(process.execPath, [BIN, 'ls', '-tan', '--format', 'ndjson', '-N', String(ns!.pid)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      c.stdout.on('data', (b) => (stdout += b));
+      c.stderr.on('data', (b) => (stderr += b));
+      c.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+    if (ns!.mode === 'root') {
+      assert.equal(r.code, 0, r.stderr);
+      const inside = (await ndjson('-ta')).map(ourKey).sort();
+      const viaN = r.stdout.split('\n').filter(Boolean).map((l) => ourKey({ ...JSON.parse(l), inode: undefined })).sort();
+      assert.deepEqual(viaN, inside.map((k) => k.replace(/\|\d+$/, '|undefined')).sort());
+    } else {
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /setns\(\) failed: EPERM.*not permitted/);
+    }
+  });
+});
+
+describe('sockscope ls: bad input', () => {
+  const run = (args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const c = spawn(process.execPath, [BIN, 'ls', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    c.stdout.on('data', (b) => (stdout += b));
+    c.stderr.on('data', (b) => (stderr += b));
+    c.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+  const cases: [string[], RegExp, number][] = [
+    [['-Z'], /^sockscope: Unknown option '-Z'/, 1],
+    [['--format', 'xml'], /^sockscope: --format must be one of table, json, ndjson, ss2, got 'xml'/, 1],
+    [['-N', 'no-such-ns'], /^sockscope: unknown network namespace 'no-such-ns'/, 1],
+    [['-4', '-6'], /^sockscope: -4 and -6 exclude each other/, 1],
+    [['sport', '=', 'nonsense'], /^sockscope: invalid filter: .*\n  sport = nonsense\n {10}\^{8}$/, 3],
+    [['(', 'sport', '=', ':22'], /^sockscope: invalid filter/, 3],
+    [['state', 'bogus'], /^sockscope: invalid filter: .*bogus/, 3],
+    [['src', '1.2.3.256/8'], /^sockscope: invalid filter/, 3],
+  ];
+  for (const [args, message, lines] of cases) {
+    test(`ls ${args.join(' ')} → exit 2 and a clear message`, async () => {
+      const r = await run(args);
+      assert.equal(r.code, 2);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr.trimEnd(), message);
+      assert.equal(r.stderr.trimEnd().split('\n').length, lines, r.stderr);
+    });
+  }
+});
