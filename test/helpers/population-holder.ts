@@ -5,7 +5,7 @@
  *
  * It brings `lo` up, makes the sockets below on 127.0.0.1 / ::1 with ports the kernel picks, waits for the
  * loopback traffic to settle, prints ONE JSON line (a Population) on stdout and then holds every socket open,
- * idle, until it is killed, its stdin reaches EOF (the test process died) or --lifetime-ms passes.
+ * idle, until it is killed, its parent (the test process) dies, or --lifetime-ms passes.
  *
  * Node makes what it can (listeners that accept, established pairs with data both ways, TIME-WAIT, CLOSE-WAIT,
  * UDP bound and connected, a unix stream listener on a path). A python3 child, in the same namespace, makes
@@ -229,12 +229,15 @@ const ends = (s: net.Socket): Connected => ({ local: endpoint(s.localAddress, s.
 
 async function main(): Promise<void> {
   if (!Number.isFinite(lifetimeMs) || lifetimeMs <= 0) throw new Error(`bad --lifetime-ms ${lifetimeMs}`);
-  // Die with the test: stdin reaches EOF when the process that spawned us exits; a timer bounds the rest.
-  process.stdin.on('end', () => {
-    cleanup();
-    process.exit(0);
-  });
-  process.stdin.resume();
+  // Die with the test: when the process that spawned us exits we are re-parented (ppid changes). Watching the
+  // ppid (not draining stdin, which spins on an endless stdin) costs one check a second; a timer bounds the rest.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) {
+      cleanup();
+      process.exit(0);
+    }
+  }, 1000).unref();
   setTimeout(() => {
     cleanup();
     process.exit(0);

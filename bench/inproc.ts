@@ -1,0 +1,149 @@
+/**
+ * sockscope bench, in-process side: run one library operation several times in this node process and print the
+ * timings as one JSON line. bench/run.ts starts it inside the population's namespace:
+ *
+ *   nsenter --net=/proc/<holder>/ns/net node dist/bench/inproc.js --op census --strategy legacy --reps 5 --warmup 1
+ *
+ * Only the call is timed (performance.now() around it), with process.cpuUsage() around it for user/system CPU.
+ * The first (warm-up) call also pays for loading libc through koffi; koffi's import is timed on its own first.
+ *
+ * Two modes. Batch (default): --warmup calls, --reps timed calls, one JSON line with everything. Serve (--serve,
+ * what bench/run.ts uses): --warmup calls, then {"event":"ready",...}; each `run` line on stdin makes one timed
+ * call answered by {"event":"sample",...}; `quit` (or the end of stdin) answers {"event":"done",...} and exits.
+ * Serving lets the harness interleave this row's calls with other rows' runs while the process stays warm.
+ *
+ * Operations:
+ *   census    takeCensus({ protocols: ['tcp'], tcpStrategy })
+ *   snapshot  takeSnapshot({ protocols: ['tcp'], ext: FULL_EXT, tcpStrategy })
+ *   rawdump   the TCP dump(s) the strategy sends, read through the library's session and framing loop, with a
+ *             visitor that does nothing: kernel walk + recv through koffi + framing, no decode (--ext 0|full)
+ *   summary   what `sockscope --json` does after start-up: takeSnapshot({ ext: 0, unixShow: 0 }) of every
+ *             protocol, summarize(), JSON.stringify()
+ */
+const startupMs = performance.now(); // since this process started: node bootstrap + this module's load
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: {
+    op: { type: 'string' },
+    strategy: { type: 'string', default: 'legacy' },
+    ext: { type: 'string', default: '0' },
+    reps: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '1' },
+    serve: { type: 'boolean', default: false },
+  },
+});
+
+type Strategy = 'legacy' | 'v2';
+
+interface Sample {
+  ms: number;
+  userMs: number;
+  sysMs: number;
+  /** minor page faults during the call (new memory touched: heap growth, table buffers) */
+  minflt: number;
+}
+
+async function main(): Promise<void> {
+  const op = values.op ?? '';
+  const strategy = values.strategy as Strategy;
+  if (!['census', 'snapshot', 'rawdump', 'summary'].includes(op)) throw new Error(`--op must be census|snapshot|rawdump|summary, got '${op}'`);
+  if (strategy !== 'legacy' && strategy !== 'v2') throw new Error(`--strategy must be legacy|v2, got '${strategy}'`);
+  const reps = Number(values.reps);
+  const warmup = Number(values.warmup);
+
+  let t = performance.now();
+  await import('koffi');
+  const importKoffiMs = performance.now() - t;
+  t = performance.now();
+  const lib = await import('../src/index.js');
+  const { summarize } = await import('../src/summary/summary.js');
+  const importSockscopeMs = performance.now() - t;
+  const ext = values.ext === 'full' ? lib.FULL_EXT : Number(values.ext);
+
+  let count = -1;
+  const notes = new Set<string>();
+  const once: () => Promise<void> = {
+    census: async () => {
+      const c = await lib.takeCensus({ protocols: ['tcp'], tcpStrategy: strategy });
+      count = c.counts.total('tcp');
+      for (const n of c.notes) notes.add(n);
+      for (const s of c.sources) if (s.retries || s.interrupted || s.source !== 'netlink') notes.add(`tcp source ${s.source}, retries ${s.retries}`);
+    },
+    snapshot: async () => {
+      const s = await lib.takeSnapshot({ protocols: ['tcp'], ext: lib.FULL_EXT, tcpStrategy: strategy });
+      count = s.table.length;
+      for (const n of s.notes) notes.add(n);
+      for (const src of s.sources) if (src.retries || src.interrupted || src.source !== 'netlink') notes.add(`tcp source ${src.source}, retries ${src.retries}`);
+    },
+    rawdump: async () => {
+      const session = await lib.DiagSession.open();
+      try {
+        let n = 0;
+        const visit = () => {
+          n++;
+        };
+        if (strategy === 'legacy') {
+          const r = session.dump((seq) => lib.legacyTcpDumpRequest({ states: lib.ALL_STATES, ext }, seq), lib.TCPDIAG_GETSOCK, visit);
+          if (r.errno) throw new Error(`legacy dump failed: errno ${r.errno}`);
+        } else {
+          for (const family of [lib.AF_INET, lib.AF_INET6]) {
+            const r = session.dump((seq) => lib.inetDumpRequest({ family, protocol: lib.IPPROTO_TCP, states: lib.ALL_STATES, ext }, seq), lib.SOCK_DIAG_BY_FAMILY, visit);
+            if (r.errno) throw new Error(`v2 dump failed: errno ${r.errno}`);
+          }
+        }
+        count = n;
+      } finally {
+        session.close();
+      }
+    },
+    summary: async () => {
+      const s = await lib.takeSnapshot({ ext: 0, unixShow: 0 });
+      const json = JSON.stringify(summarize(s, { top: 10 }), null, 2);
+      count = s.sources.find((x) => x.protocol === 'tcp')?.sockets ?? -1;
+      if (json.length === 0) throw new Error('empty summary');
+    },
+  }[op as 'census']!;
+
+  const measure = async (): Promise<Sample> => {
+    const faults = process.resourceUsage().minorPageFault;
+    const cpu = process.cpuUsage();
+    const t0 = performance.now();
+    await once();
+    const ms = performance.now() - t0;
+    const d = process.cpuUsage(cpu);
+    return { ms, userMs: d.user / 1000, sysMs: d.system / 1000, minflt: process.resourceUsage().minorPageFault - faults };
+  };
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  const fix = (x: Sample) => ({ ms: round(x.ms), user_ms: round(x.userMs), sys_ms: round(x.sysMs), minflt: x.minflt });
+  const emit = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
+  const warm: Sample[] = [];
+  for (let i = 0; i < warmup; i++) warm.push(await measure());
+  const loading = { startup_ms: round(startupMs), import_koffi_ms: round(importKoffiMs), import_sockscope_ms: round(importSockscopeMs) };
+
+  if (values.serve) {
+    emit({ event: 'ready', op, strategy, ext, ...loading, warmup: warm.map(fix), count });
+    for await (const line of createInterface({ input: process.stdin })) {
+      const cmd = line.trim();
+      if (cmd === 'quit') break;
+      if (cmd !== 'run') {
+        emit({ event: 'error', message: `unknown command '${cmd}'` });
+        continue;
+      }
+      emit({ event: 'sample', ...fix(await measure()), count });
+    }
+    emit({ event: 'done', maxrss_kb: process.resourceUsage().maxRSS, notes: [...notes] });
+    return;
+  }
+
+  const runs: Sample[] = [];
+  for (let i = 0; i < reps; i++) runs.push(await measure());
+  emit({ op, strategy, ext, ...loading, warmup: warm.map(fix), runs: runs.map(fix), count, maxrss_kb: process.resourceUsage().maxRSS, notes: [...notes] });
+}
+
+main().catch((e: unknown) => {
+  const message = (e as Error)?.stack ?? String(e);
+  process.stdout.write(`${JSON.stringify(values.serve ? { event: 'error', message } : { error: message })}\n`);
+  process.exitCode = 1;
+});
