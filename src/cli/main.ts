@@ -23,6 +23,9 @@ Usage:
   sockscope --json               the same summary as one JSON document
   sockscope ls [options] [FILTER]
                                  list sockets like ss (see 'sockscope ls --help')
+  sockscope gather [options]     one gather of netstat / netstat_port / socketstat metrics to stdout
+                                 (influx, prometheus, openmetrics, json; see 'sockscope gather --help')
+  sockscope execd [options]      the same for Telegraf's inputs.execd
 
 Options:
   --json                 print JSON instead of text
@@ -77,6 +80,12 @@ export async function main(argv: string[]): Promise<void> {
     if (command === 'ls') {
       const { runLs } = await import('./ls.js');
       await runLs(rest);
+    } else if (command === 'gather') {
+      const { runGather } = await import('./gather.js');
+      await runGather(rest);
+    } else if (command === 'execd') {
+      const { runExecd } = await import('./gather.js');
+      await runExecd(rest);
     } else {
       await runSummary(argv);
     }

@@ -1,0 +1,68 @@
+/**
+ * What the netstat-style collectors count, as an accessor over rows rather than one object per socket: a
+ * snapshot's table (tableConnections) or, in tests, the connection lists of Telegraf's and DataKit's own
+ * test vectors. Addresses are formatted only when a collector asks.
+ */
+import { formatAddress } from '../diag/address.js';
+import { AF_INET6, Proto, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_STREAM } from '../diag/constants.js';
+import { decodeUnixAttributes } from '../diag/unix.js';
+import type { SocketHolders } from '../procfs/processes.js';
+import type { SocketTable } from '../snapshot/table.js';
+
+export const Kind = { other: 0, tcp: 1, udp: 2, unixStream: 3, unixDgram: 4, unixSeqpacket: 5 } as const;
+export type IpVersion = '4' | '6' | 'unknown';
+
+export interface ConnectionSource {
+  readonly length: number;
+  kind(i: number): number;
+  /** TCP_* state number; for gopsutil-style statuses with no number (NONE, ''), 0 */
+  state(i: number): number;
+  /** gopsutil's status "NONE" (unix stream/seqpacket sockets) */
+  isStatusNone(i: number): boolean;
+  ipVersion(i: number): IpVersion;
+  localPort(i: number): number;
+  localAddress(i: number): string;
+  remotePort(i: number): number;
+  remoteAddress(i: number): string;
+  /** a process holding the socket, 0 when unknown */
+  pid(i: number): number;
+  /** gopsutil's de-duplication key: (type, laddr, raddr, status) */
+  dedupKey(i: number): string;
+}
+
+/** The rows of a snapshot table. `holders` (process attribution) is optional: pid() is then 0. */
+export function tableConnections(t: SocketTable, holders?: SocketHolders): ConnectionSource {
+  return {
+    length: t.length,
+    kind(i) {
+      const p = t.proto[i];
+      if (p === Proto.tcp) return Kind.tcp;
+      if (p === Proto.udp) return Kind.udp;
+      if (p === Proto.unix) {
+        const st = t.sockType[i];
+        return st === SOCK_STREAM ? Kind.unixStream : st === SOCK_DGRAM ? Kind.unixDgram : st === SOCK_SEQPACKET ? Kind.unixSeqpacket : Kind.other;
+      }
+      return Kind.other;
+    },
+    state: (i) => t.state[i],
+    isStatusNone: (i) => t.proto[i] === Proto.unix && t.sockType[i] !== SOCK_DGRAM,
+    ipVersion: (i) => (t.proto[i] === Proto.unix ? 'unknown' : t.family[i] === AF_INET6 ? '6' : '4'),
+    localPort: (i) => t.sport[i],
+    localAddress: (i) => formatAddress(t.family[i], t.src, i * 16),
+    remotePort: (i) => t.dport[i],
+    remoteAddress: (i) => formatAddress(t.family[i], t.dst, i * 16),
+    pid(i) {
+      if (!holders) return 0;
+      const hs = holders.holders(t.inode[i]);
+      return hs.length ? hs[0].pid : 0;
+    },
+    dedupKey(i) {
+      if (t.proto[i] === Proto.unix) {
+        // gopsutil ≥ 4.26.3 keys unix sockets by path; unnamed ones stay distinct (by inode)
+        const name = t.attrLength[i] > 0 ? decodeUnixAttributes(t.arenaView(), t.attrStart[i], t.attrStart[i] + t.attrLength[i]).name : undefined;
+        return `u${t.sockType[i]}|${name ?? `#${t.inode[i]}`}|${t.state[i]}`;
+      }
+      return `${t.proto[i]}|${t.family[i]}|${this.localAddress(i)}|${t.sport[i]}|${this.remoteAddress(i)}|${t.dport[i]}|${t.state[i]}`;
+    },
+  };
+}

@@ -1,0 +1,161 @@
+/**
+ * netstat_port: DataKit's per-port-group counts. Groups (addr_ports) are tried in order and the first that
+ * matches a socket wins, so a socket lands in at most one point; each point is (addr_port, ip_version) plus
+ * the group's tags, with netstat's 13 fields and `pid`.
+ *
+ * Entries (see docs/metrics.md):
+ *   ports        "80" (local port) or "1.1.1.1:80" / "[::1]:80" (local address and port); addr_port = the entry
+ *   ports_match  "*:80": one point per local address, addr_port = "<local ip>:80" ("[v6]:80"); when a group has
+ *                ports_match its ports are ignored, as in DataKit
+ *   remote_ports "443" / "10.0.0.5:5432" / "[::1]:443": the peer's port (outbound connections), which
+ *                DataKit cannot express; addr_port = "remote:<entry>"
+ * IPv6 matches too (bracketed forms), which DataKit cannot.
+ *
+ * pid: with sockscope semantics, the lowest pid among the processes holding the point's sockets (0 when
+ * process attribution is off or found no holder); with telegraf (DataKit) semantics, the pid of the last
+ * socket counted, as DataKit does.
+ */
+import { SockscopeError } from '../errors.js';
+import { parseAddress, formatAddress } from '../diag/address.js';
+import type { MeasurementSchema, Metric } from '../model/metric.js';
+import type { ConnectionSource, IpVersion } from './connections.js';
+import { countFields, emptyCounts, netstatField, type NetstatField, type NetstatSemantics } from './netstat.js';
+
+export const NETSTAT_PORT_SCHEMA: MeasurementSchema = {
+  name: 'netstat_port',
+  help: 'Connections per configured port group (DataKit netstat_port names)',
+  fields: countFields('Sockets of the port group: ', {
+    pid: { type: 'int', help: 'a process holding the group\'s sockets (see docs/metrics.md); 0 when unknown' },
+  }),
+};
+// Prometheus families of their own for the per-port counts
+for (const [k, spec] of Object.entries(NETSTAT_PORT_SCHEMA.fields)) {
+  if (spec.prom) (NETSTAT_PORT_SCHEMA.fields as Record<string, typeof spec>)[k] = { ...spec, prom: { ...spec.prom, name: `port_${spec.prom.name}` } };
+}
+
+export interface PortGroupConfig {
+  ports?: string[];
+  ports_match?: string[];
+  remote_ports?: string[];
+  tags?: Record<string, string>;
+}
+
+interface Entry {
+  text: string;
+  port: number;
+  /** normalized address text (formatAddress) or undefined for any address */
+  address?: string;
+}
+
+export interface PortGroup {
+  entries: Entry[];
+  mode: 'ports' | 'match' | 'remote';
+  tags: Record<string, string>;
+}
+
+function configError(key: string, value: unknown, expected: string): SockscopeError {
+  return new SockscopeError('ESOCKSCOPE_CONFIG', `invalid ${key} entry ${JSON.stringify(value)}: expected ${expected}`, { key, value });
+}
+
+function parsePort(text: string, key: string, whole: string, expected: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw configError(key, whole, expected);
+  return Number(text);
+}
+
+const PORTS_EXPECTED = 'a port ("80"), an address and port ("1.1.1.1:80", "[::1]:80")';
+
+function parseEntry(text: unknown, key: string): Entry {
+  if (typeof text !== 'string' || text === '') throw configError(key, text, PORTS_EXPECTED);
+  if (/^\d+$/.test(text)) return { text, port: parsePort(text, key, text, PORTS_EXPECTED) };
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:\[\]]+):(\d+)$/.exec(text);
+  if (!m) throw configError(key, text, PORTS_EXPECTED);
+  const addr = parseAddress(m[1]);
+  if (!addr) throw configError(key, text, `${PORTS_EXPECTED}; '${m[1]}' is not an IP address`);
+  return { text, port: parsePort(m[2], key, text, PORTS_EXPECTED), address: formatAddress(addr.family, addr.bytes, 0) };
+}
+
+/** Validate addr_ports once, at start. Throws ESOCKSCOPE_CONFIG naming the entry and what was expected. */
+export function parsePortGroups(groups: readonly PortGroupConfig[], key = 'addr_ports'): PortGroup[] {
+  return groups.map((g, n) => {
+    const where = `${key}[${n}]`;
+    if (typeof g !== 'object' || g === null) throw configError(where, g, 'a table with ports, ports_match or remote_ports');
+    const tags = g.tags ?? {};
+    for (const [k, v] of Object.entries(tags)) if (typeof v !== 'string') throw configError(`${where}.tags.${k}`, v, 'a string');
+    if (g.ports_match?.length) {
+      return {
+        mode: 'match' as const, tags,
+        entries: g.ports_match.map((e) => {
+          const m = typeof e === 'string' ? /^\*:(\d+)$/.exec(e) : null;
+          if (!m) throw configError(`${where}.ports_match`, e, '"*:<port>", e.g. "*:80"');
+          return { text: e, port: parsePort(m[1], `${where}.ports_match`, e, '"*:<port>", e.g. "*:80"') };
+        }),
+      };
+    }
+    if (g.remote_ports?.length) return { mode: 'remote' as const, tags, entries: g.remote_ports.map((e) => parseEntry(e, `${where}.remote_ports`)) };
+    if (!g.ports?.length) throw configError(where, g, 'a table with a non-empty ports, ports_match or remote_ports');
+    return { mode: 'ports' as const, tags, entries: g.ports.map((e) => parseEntry(e, `${where}.ports`)) };
+  });
+}
+
+/**
+ * DataKit's ENV_INPUT_NETSTAT_ADDR_PORTS: a JSON array of port entries, one group with `ports` only.
+ */
+export function parseAddrPortsEnv(text: string, key = 'ENV_INPUT_NETSTAT_ADDR_PORTS'): PortGroup[] {
+  let list: unknown;
+  try {
+    list = JSON.parse(text);
+  } catch {
+    throw configError(key, text, 'a JSON array of strings, e.g. ["1.1.1.1:80","443"]');
+  }
+  if (!Array.isArray(list)) throw configError(key, text, 'a JSON array of strings, e.g. ["1.1.1.1:80","443"]');
+  return parsePortGroups([{ ports: list as string[] }], key);
+}
+
+const bracket = (a: string) => (a.includes(':') ? `[${a}]` : a);
+
+export interface NetstatPortOptions {
+  semantics?: NetstatSemantics;
+}
+
+export function collectNetstatPort(src: ConnectionSource, groups: readonly PortGroup[], time: number, o: NetstatPortOptions = {}): Metric[] {
+  const semantics = o.semantics ?? 'sockscope';
+  const points = new Map<string, { tags: Record<string, string>; counts: Record<NetstatField, number>; pid: number }>();
+  // ports the groups care about, to skip every other socket without formatting an address
+  const localPorts = new Set<number>();
+  const remotePorts = new Set<number>();
+  for (const g of groups) for (const e of g.entries) (g.mode === 'remote' ? remotePorts : localPorts).add(e.port);
+  for (let i = 0; i < src.length; i++) {
+    const lport = src.localPort(i);
+    const rport = src.remotePort(i);
+    if (!localPorts.has(lport) && !remotePorts.has(rport)) continue;
+    const field = netstatField(src, i, semantics);
+    if (!field) continue;
+    let addrPort: string | undefined;
+    let group: PortGroup | undefined;
+    for (const g of groups) {
+      for (const e of g.entries) {
+        if (g.mode === 'remote') {
+          if (e.port === rport && (e.address === undefined || e.address === src.remoteAddress(i))) addrPort = `remote:${e.text}`;
+        } else if (e.port === lport) {
+          if (g.mode === 'match') addrPort = `${bracket(src.localAddress(i))}:${lport}`;
+          else if (e.address === undefined || e.address === src.localAddress(i)) addrPort = e.text;
+        }
+        if (addrPort) break;
+      }
+      if (addrPort) {
+        group = g;
+        break;
+      }
+    }
+    if (!addrPort || !group) continue;
+    const version: IpVersion = src.ipVersion(i);
+    const key = `${addrPort}\u0000${version}\u0000${groups.indexOf(group)}`;
+    let p = points.get(key);
+    if (!p) points.set(key, (p = { tags: { ...group.tags, addr_port: addrPort, ip_version: version }, counts: emptyCounts(), pid: 0 }));
+    p.counts[field]++;
+    const pid = src.pid(i);
+    if (semantics === 'telegraf') p.pid = pid;
+    else if (pid > 0 && (p.pid === 0 || pid < p.pid)) p.pid = pid;
+  }
+  return [...points.values()].map((p) => ({ schema: NETSTAT_PORT_SCHEMA, tags: p.tags, fields: { ...p.counts, pid: p.pid }, time }));
+}

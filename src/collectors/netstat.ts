@@ -1,0 +1,124 @@
+/**
+ * netstat: TCP state counts under Telegraf's field names (the 13 integers of inputs.netstat, all present every
+ * gather), optionally one point per ip_version as DataKit does.
+ *
+ * Semantics (see docs/metrics.md):
+ * - "sockscope" (default): tcp_<state> counts TCP sockets (IPv4 + IPv6) in that state; tcp_none counts TCP
+ *   sockets in a state outside the eleven; udp_socket counts UDP sockets. Unix sockets are not counted.
+ * - "telegraf" (compatibility): what gopsutil-based Telegraf and DataKit report: unix datagram sockets are
+ *   added to udp_socket, unix stream and seqpacket sockets to tcp_none (their status is NONE), and sockets
+ *   with the same (type, local, remote, status) count once (N SO_REUSEPORT listeners on a port count 1).
+ */
+import { TCP_STATE_NUMBERS } from '../diag/constants.js';
+import type { MeasurementSchema, Metric } from '../model/metric.js';
+import { Kind, type ConnectionSource, type IpVersion } from './connections.js';
+
+/** Telegraf's field names, in its order. */
+export const NETSTAT_FIELDS = [
+  'tcp_established', 'tcp_syn_sent', 'tcp_syn_recv', 'tcp_fin_wait1', 'tcp_fin_wait2', 'tcp_time_wait', 'tcp_close',
+  'tcp_close_wait', 'tcp_last_ack', 'tcp_listen', 'tcp_closing', 'tcp_none', 'udp_socket',
+] as const;
+export type NetstatField = (typeof NETSTAT_FIELDS)[number];
+
+/** node_exporter's state label values for the tcp_* fields. */
+const STATE_LABEL: Record<string, string> = {
+  tcp_established: 'established', tcp_syn_sent: 'syn_sent', tcp_syn_recv: 'syn_recv', tcp_fin_wait1: 'fin_wait1',
+  tcp_fin_wait2: 'fin_wait2', tcp_time_wait: 'time_wait', tcp_close: 'close', tcp_close_wait: 'close_wait',
+  tcp_last_ack: 'last_ack', tcp_listen: 'listen', tcp_closing: 'closing',
+};
+
+function countFields(prefixHelp: string, extra: Record<string, MeasurementSchema['fields'][string]> = {}): MeasurementSchema['fields'] {
+  const fields: Record<string, MeasurementSchema['fields'][string]> = {};
+  for (const f of NETSTAT_FIELDS) {
+    if (f === 'udp_socket') fields[f] = { type: 'int', help: `${prefixHelp}UDP sockets`, prom: { name: 'udp_sockets', help: `${prefixHelp}UDP sockets, bound or connected` } };
+    else if (f === 'tcp_none') fields[f] = { type: 'int', help: `${prefixHelp}TCP sockets in no standard state (telegraf semantics: unix stream and seqpacket sockets)` };
+    else fields[f] = { type: 'int', help: `${prefixHelp}TCP connections in state ${STATE_LABEL[f]}`, prom: { name: 'tcp_connections', labels: { state: STATE_LABEL[f] }, help: `${prefixHelp}TCP connections per state (node_exporter's tcpstat state names)` } };
+  }
+  return { ...fields, ...extra };
+}
+
+export const NETSTAT_SCHEMA: MeasurementSchema = {
+  name: 'netstat',
+  help: 'TCP connections per state and UDP sockets (Telegraf inputs.netstat names)',
+  fields: countFields(''),
+};
+
+export type NetstatSemantics = 'sockscope' | 'telegraf';
+
+export interface NetstatOptions {
+  semantics?: NetstatSemantics;
+  /** one point per ip_version (tag ip_version = 4 | 6 | unknown), as DataKit */
+  perIpVersion?: boolean;
+  /** gopsutil's de-duplication (on by default with telegraf semantics on a real snapshot) */
+  dedupe?: boolean;
+}
+
+/** The field a connection counts into, or undefined (not counted). */
+export function netstatField(src: ConnectionSource, i: number, semantics: NetstatSemantics): NetstatField | undefined {
+  const kind = src.kind(i);
+  if (semantics === 'telegraf') {
+    // gopsutil: SOCK_DGRAM → UDP, else by status string; statuses it does not know are dropped
+    if (kind === Kind.udp || kind === Kind.unixDgram) return 'udp_socket';
+    if (src.isStatusNone(i)) return 'tcp_none';
+    if (kind !== Kind.tcp && kind !== Kind.other) return undefined;
+    return TCP_FIELD_OF_STATE[src.state(i)];
+  }
+  if (kind === Kind.udp) return 'udp_socket';
+  if (kind !== Kind.tcp) return undefined;
+  return TCP_FIELD_OF_STATE[src.state(i)] ?? 'tcp_none';
+}
+
+const TCP_FIELD_OF_STATE: (NetstatField | undefined)[] = [];
+TCP_STATE_NUMBERS.forEach((s, k) => (TCP_FIELD_OF_STATE[s] = NETSTAT_FIELDS[k]));
+
+export const emptyCounts = (): Record<NetstatField, number> =>
+  Object.fromEntries(NETSTAT_FIELDS.map((f) => [f, 0])) as Record<NetstatField, number>;
+
+export function collectNetstat(src: ConnectionSource, time: number, o: NetstatOptions = {}): Metric[] {
+  const semantics = o.semantics ?? 'sockscope';
+  const dedupe = o.dedupe ?? false;
+  const seen = dedupe ? new Set<string>() : undefined;
+  const byVersion = new Map<IpVersion | '', Record<NetstatField, number>>();
+  if (!o.perIpVersion) byVersion.set('', emptyCounts());
+  for (let i = 0; i < src.length; i++) {
+    const field = netstatField(src, i, semantics);
+    if (!field) continue;
+    if (seen) {
+      const key = src.dedupKey(i);
+      if (seen.has(key)) continue;
+      seen.add(key);
+    }
+    const v = o.perIpVersion ? src.ipVersion(i) : '';
+    let counts = byVersion.get(v);
+    if (!counts) byVersion.set(v, (counts = emptyCounts()));
+    counts[field]++;
+  }
+  if (o.perIpVersion) for (const v of ['4', '6'] as const) if (!byVersion.has(v)) byVersion.set(v, emptyCounts());
+  return [...byVersion].map(([v, fields]): Metric => ({ schema: NETSTAT_SCHEMA, tags: v ? { ip_version: v } : {}, fields, time }));
+}
+
+/** netstat from census counts alone (the fast path when no collector needs a table). */
+export function netstatFromCensus(
+  census: { states(proto: 'tcp' | 'udp', family?: number): number[] }, time: number, perIpVersion: boolean,
+): Metric[] {
+  const point = (family?: number): Record<NetstatField, number> => {
+    const counts = emptyCounts();
+    const tcp = census.states('tcp', family);
+    let none = 0;
+    tcp.forEach((n, s) => {
+      const f = TCP_FIELD_OF_STATE[s];
+      if (f) counts[f] += n;
+      else none += n;
+    });
+    counts.tcp_none = none;
+    counts.udp_socket = census.states('udp', family).reduce((a, b) => a + b, 0);
+    return counts;
+  };
+  if (!perIpVersion) return [{ schema: NETSTAT_SCHEMA, tags: {}, fields: point(), time }];
+  return [
+    { schema: NETSTAT_SCHEMA, tags: { ip_version: '4' }, fields: point(2), time },
+    { schema: NETSTAT_SCHEMA, tags: { ip_version: '6' }, fields: point(10), time },
+  ];
+}
+
+export { countFields, STATE_LABEL };

@@ -1,0 +1,147 @@
+/**
+ * socketstat: one point per connection under Telegraf's inputs.socketstat names, read from the snapshot's
+ * columns and tcp_info instead of parsing `ss -in` text. Points are handed to `emit` one at a time (the
+ * serializer consumes each before the next), so 100k connections never sit in memory as objects.
+ *
+ * Tags proto, local_addr, local_port, remote_addr, remote_port formatted as Telegraf's plugin formats ss's
+ * output (IPv6 in brackets, "%iface" when bound to a device); fields state (a string, ss's state name),
+ * recv_q, send_q and the tcp_info counters (unsigned; absent when the kernel did not send them). Differences
+ * from Telegraf (documented in docs/metrics.md): counters that are 0 are present (ss omits them, so Telegraf
+ * drops them), and UDP/RAW points carry `state` too.
+ */
+import { formatAddress } from '../diag/address.js';
+import { AF_INET6, InetAttr, PROTO_NAMES, Proto, SS_STATE_NAMES, TCP_CLOSE, TCP_LISTEN, TCP_SYN_RECV, TCP_TIME_WAIT, ALL_STATES } from '../diag/constants.js';
+import { readTcpInfoField, tcpInfoField, type TcpInfoField } from '../diag/tcp-info.js';
+import type { FieldSpec, MeasurementSchema, Metric } from '../model/metric.js';
+import { findAttribute } from '../netlink/attributes.js';
+import type { SocketTable } from '../snapshot/table.js';
+
+/** ss without -a: every state but LISTEN, UNCONN, TIME-WAIT and SYN-RECV (what Telegraf's plugin sees). */
+export const SOCKETSTAT_DEFAULT_STATES = ALL_STATES & ~((1 << TCP_LISTEN) | (1 << TCP_CLOSE) | (1 << TCP_TIME_WAIT) | (1 << TCP_SYN_RECV));
+
+const u = (help: string, prom?: FieldSpec['prom'], extra: Partial<FieldSpec> = {}): FieldSpec => ({ type: 'uint', help, prom, ...extra });
+
+/** The base counters Telegraf reads from `ss -i`, and the tcp_info field each comes from. */
+const BASE: [string, string, FieldSpec][] = [
+  ['bytes_acked', 'bytes_acked', u('bytes acknowledged by the peer', { name: 'socket_acked_bytes_total' }, { unit: 'bytes', counter: true })],
+  ['bytes_received', 'bytes_received', u('bytes received', { name: 'socket_received_bytes_total' }, { unit: 'bytes', counter: true })],
+  ['segs_out', 'segs_out', u('segments sent', { name: 'socket_segments_sent_total' }, { counter: true })],
+  ['segs_in', 'segs_in', u('segments received', { name: 'socket_segments_received_total' }, { counter: true })],
+  ['data_segs_out', 'data_segs_out', u('segments with data sent', { name: 'socket_data_segments_sent_total' }, { counter: true })],
+  ['data_segs_in', 'data_segs_in', u('segments with data received', { name: 'socket_data_segments_received_total' }, { counter: true })],
+];
+
+/** Opt-in tcp_info fields (`info_fields`), units in the names; Prometheus gets base units. */
+const EXTRA: [string, string, FieldSpec][] = [
+  ['rtt_us', 'rtt', u('smoothed round-trip time, microseconds', { name: 'socket_rtt_seconds', scale: 1e-6 })],
+  ['rttvar_us', 'rttvar', u('round-trip time variance, microseconds', { name: 'socket_rtt_variance_seconds', scale: 1e-6 })],
+  ['min_rtt_us', 'min_rtt', u('minimum round-trip time seen, microseconds', { name: 'socket_min_rtt_seconds', scale: 1e-6 })],
+  ['retrans', 'retrans', u('segments being retransmitted now', { name: 'socket_retransmitting_segments' })],
+  ['total_retrans', 'total_retrans', u('segments retransmitted over the connection', { name: 'socket_retransmits_total' }, { counter: true })],
+  ['lost', 'lost', u('segments presumed lost', { name: 'socket_lost_segments' })],
+  ['cwnd', 'snd_cwnd', u('congestion window, segments', { name: 'socket_congestion_window_segments' })],
+  ['ssthresh', 'snd_ssthresh', u('slow start threshold, segments', { name: 'socket_slow_start_threshold_segments' })],
+  ['delivery_rate_bps', 'delivery_rate', u('delivery rate, bits per second', { name: 'socket_delivery_rate_bytes_per_second', scale: 1 / 8 })],
+  ['pacing_rate_bps', 'pacing_rate', u('pacing rate, bits per second', { name: 'socket_pacing_rate_bytes_per_second', scale: 1 / 8 })],
+  ['busy_time_us', 'busy_time', u('time busy sending, microseconds', { name: 'socket_busy_seconds_total', scale: 1e-6 }, { counter: true })],
+  ['rwnd_limited_us', 'rwnd_limited', u('time limited by the receive window, microseconds', { name: 'socket_receive_window_limited_seconds_total', scale: 1e-6 }, { counter: true })],
+  ['sndbuf_limited_us', 'sndbuf_limited', u('time limited by the send buffer, microseconds', { name: 'socket_send_buffer_limited_seconds_total', scale: 1e-6 }, { counter: true })],
+  ['notsent_bytes', 'notsent_bytes', u('bytes queued but not yet sent', { name: 'socket_unsent_bytes' }, { unit: 'bytes' })],
+];
+export const SOCKETSTAT_INFO_FIELDS = EXTRA.map(([name]) => name);
+
+/** Field names whose kernel value is in bytes/s but which we publish in bits/s. */
+const BITS = new Set(['delivery_rate_bps', 'pacing_rate_bps']);
+
+export const SOCKETSTAT_SCHEMA: MeasurementSchema = {
+  name: 'socketstat',
+  help: 'One point per connection (Telegraf inputs.socketstat names)',
+  fields: {
+    state: { type: 'string', help: 'connection state as ss prints it (ESTAB, CLOSE-WAIT, ...)', promLabel: 'state' },
+    recv_q: u('bytes waiting to be read', { name: 'socket_receive_queue_bytes' }, { unit: 'bytes' }),
+    send_q: u('bytes not yet acknowledged', { name: 'socket_send_queue_bytes' }, { unit: 'bytes' }),
+    ...Object.fromEntries(BASE.map(([n, , s]) => [n, s])),
+    ...Object.fromEntries(EXTRA.map(([n, , s]) => [n, s])),
+  },
+};
+
+/** The aggregated form (Telegraf #17918): one point per (proto, local address, remote address). */
+export const SOCKETSTAT_AGGREGATE_SCHEMA: MeasurementSchema = {
+  name: 'socketstat',
+  help: 'Connections per (protocol, local address, remote address)',
+  fields: {
+    connections: u('connections between the two addresses', { name: 'socket_tuple_connections' }),
+    recv_q: u('bytes waiting to be read, summed', { name: 'socket_tuple_receive_queue_bytes' }, { unit: 'bytes' }),
+    send_q: u('bytes not yet acknowledged, summed', { name: 'socket_tuple_send_queue_bytes' }, { unit: 'bytes' }),
+    ...Object.fromEntries(BASE.map(([n, , s]) => [n, { ...s, help: `${s.help}, summed over the connections`, prom: { ...s.prom!, name: s.prom!.name.replace('socket_', 'socket_tuple_') } }])),
+  },
+};
+
+export interface SocketstatOptions {
+  /** proto names among tcp, udp, raw (default tcp, udp as Telegraf) */
+  protocols?: readonly string[];
+  /** state mask; default Telegraf's (ss without -a) */
+  states?: number;
+  /** opt-in tcp_info fields, by name (SOCKETSTAT_INFO_FIELDS) */
+  infoFields?: readonly string[];
+  /** one point per (proto, local address, remote address) instead of per connection */
+  aggregate?: boolean;
+  interfaceName?: (ifindex: number) => string | undefined;
+}
+
+function endpointAddress(t: SocketTable, i: number, which: 'src' | 'dst', ifname?: string): string {
+  const fam = t.family[i];
+  const text = formatAddress(fam, which === 'src' ? t.src : t.dst, i * 16);
+  const zoned = ifname ? `${text}%${ifname}` : text;
+  return fam === AF_INET6 ? `[${text}]${ifname ? `%${ifname}` : ''}` : zoned;
+}
+
+export function collectSocketstat(t: SocketTable, time: number, o: SocketstatOptions, emit: (m: Metric) => void): void {
+  const protos = new Set<number>((o.protocols ?? ['tcp', 'udp']).map((p) => Proto[p as 'tcp' | 'udp' | 'raw']));
+  const states = o.states ?? SOCKETSTAT_DEFAULT_STATES;
+  const extra = EXTRA.filter(([name]) => o.infoFields?.includes(name)).map(([name, kernel]) => [name, tcpInfoField(kernel)!] as [string, TcpInfoField]);
+  const base = BASE.map(([name, kernel]) => [name, tcpInfoField(kernel)!] as [string, TcpInfoField]);
+  const view = t.arenaView();
+  const agg = o.aggregate ? new Map<string, Metric>() : undefined;
+  for (let i = 0; i < t.length; i++) {
+    const proto = t.proto[i];
+    if (!protos.has(proto) || !(states & (1 << t.state[i]))) continue;
+    const ifname = t.ifindex[i] ? o.interfaceName?.(t.ifindex[i]) ?? String(t.ifindex[i]) : undefined;
+    const fields: Record<string, number | string> = { recv_q: t.rqueue[i], send_q: t.wqueue[i] };
+    let info: [number, number] | undefined;
+    if (proto === Proto.tcp && t.attrLength[i] > 0) info = findAttribute(view, t.attrStart[i], t.attrStart[i] + t.attrLength[i], InetAttr.INFO);
+    if (info) {
+      for (const [name, field] of base) {
+        const v = readTcpInfoField(view, info[0], info[1], field);
+        if (v !== undefined) fields[name] = v;
+      }
+    }
+    const tags: Record<string, string> = {
+      proto: PROTO_NAMES[proto],
+      local_addr: endpointAddress(t, i, 'src', ifname),
+      remote_addr: endpointAddress(t, i, 'dst'),
+    };
+    if (agg) {
+      const key = `${tags.proto}|${tags.local_addr}|${tags.remote_addr}`;
+      let m = agg.get(key);
+      if (!m) agg.set(key, (m = { schema: SOCKETSTAT_AGGREGATE_SCHEMA, tags, fields: { connections: 0, recv_q: 0, send_q: 0 }, time }));
+      const f = m.fields as Record<string, number>;
+      f.connections++;
+      for (const [k, v] of Object.entries(fields)) if (typeof v === 'number') f[k] = (f[k] ?? 0) + v;
+      continue;
+    }
+    tags.local_port = String(t.sport[i]);
+    tags.remote_port = String(t.dport[i]);
+    fields.state = SS_STATE_NAMES[t.state[i]];
+    if (info) {
+      for (const [name, field] of extra) {
+        const v = readTcpInfoField(view, info[0], info[1], field);
+        if (v === undefined || v === Infinity) continue;
+        if (field.name === 'min_rtt' && v === 0xffffffff) continue;
+        fields[name] = BITS.has(name) ? v * 8 : v;
+      }
+    }
+    emit({ schema: SOCKETSTAT_SCHEMA, tags, fields, time });
+  }
+  if (agg) for (const m of agg.values()) emit(m);
+}

@@ -1,0 +1,90 @@
+/**
+ * InfluxDB line protocol (https://docs.influxdata.com/influxdb/v1/write_protocols/line_protocol_reference/):
+ *   measurement,tag=v,tag2=v field=1i,field2="s" 1668520568000000000
+ * Escaping: measurement , and space; tag keys, tag values, field keys , = and space; string field values " and
+ * \. Tags sorted by key (what InfluxDB prefers). Integers end in i; unsigned integers in u, or in i when
+ * `uintAsInt` (Telegraf's default, influx_uint_support = false). NaN and ±Infinity are dropped, and a point
+ * left with no field is not written. Timestamps in nanoseconds.
+ */
+import type { Metric } from '../model/metric.js';
+
+export interface InfluxOptions {
+  /** write unsigned fields with the i suffix (Telegraf's default); default true */
+  uintAsInt?: boolean;
+}
+
+// Line protocol has no escape for a newline: it becomes a space. Backslashes are literal except before an
+// escaped character, so they are left alone.
+const escMeasurement = (s: string) => (/[, \n]/.test(s) ? s.replace(/\n/g, ' ').replace(/([, ])/g, '\\$1') : s);
+const escKey = (s: string) => (/[,= \n]/.test(s) ? s.replace(/\n/g, ' ').replace(/([,= ])/g, '\\$1') : s);
+const escString = (s: string) => s.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
+
+/** One line (without newline), or '' when no field survives. */
+export function influxLine(m: Metric, o: InfluxOptions = {}): string {
+  const uintSuffix = o.uintAsInt === false ? 'u' : 'i';
+  let line = escMeasurement(m.schema.name);
+  const keys = Object.keys(m.tags).sort();
+  for (const k of keys) {
+    const v = m.tags[k];
+    if (v === '') continue; // an empty tag value is invalid line protocol
+    line += `,${escKey(k)}=${escKey(v)}`;
+  }
+  let fields = '';
+  for (const k in m.fields) {
+    const v = m.fields[k];
+    const spec = m.schema.fields[k];
+    let text: string;
+    switch (spec?.type) {
+      case 'int':
+        if (!Number.isFinite(v)) continue;
+        text = `${Math.trunc(v as number)}i`;
+        break;
+      case 'uint':
+        if (!Number.isFinite(v) || (v as number) < 0) continue;
+        text = `${Math.trunc(v as number)}${uintSuffix}`;
+        break;
+      case 'float':
+        if (!Number.isFinite(v)) continue;
+        text = String(v);
+        break;
+      case 'bool':
+        text = v ? 'true' : 'false';
+        break;
+      case 'string':
+        text = `"${escString(String(v))}"`;
+        break;
+      default:
+        continue; // a field outside the schema is a bug upstream; never write an untyped value
+    }
+    fields += `${fields ? ',' : ''}${escKey(k)}=${text}`;
+  }
+  if (!fields) return '';
+  return `${line} ${fields} ${nanoseconds(m.time)}`;
+}
+
+let lastMs = NaN;
+let lastNs = '';
+/** ms → ns text, cached: every metric of a gather shares one time. */
+function nanoseconds(ms: number): string {
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastNs = (BigInt(Math.round(ms)) * 1_000_000n).toString();
+  }
+  return lastNs;
+}
+
+/** A serializer that appends lines to a string (consumes each metric as it is emitted). */
+export class InfluxWriter {
+  private parts: string[] = [];
+  constructor(private readonly o: InfluxOptions = {}) {}
+  write = (m: Metric): void => {
+    const line = influxLine(m, this.o);
+    if (line) this.parts.push(line);
+  };
+  /** The text so far (newline-terminated lines), and reset. */
+  take(): string {
+    const text = this.parts.length ? `${this.parts.join('\n')}\n` : '';
+    this.parts = [];
+    return text;
+  }
+}
