@@ -26,6 +26,8 @@ Usage:
   sockscope gather [options]     one gather of netstat / netstat_port / socketstat metrics to stdout
                                  (influx, prometheus, openmetrics, json; see 'sockscope gather --help')
   sockscope execd [options]      the same for Telegraf's inputs.execd
+  sockscope agent [options]      the long-running collector: /metrics, InfluxDB push (see 'sockscope agent --help')
+  sockscope config sample|show   a commented sample configuration / the effective configuration
 
 Options:
   --json                 print JSON instead of text
@@ -86,6 +88,12 @@ export async function main(argv: string[]): Promise<void> {
     } else if (command === 'execd') {
       const { runExecd } = await import('./gather.js');
       await runExecd(rest);
+    } else if (command === 'agent') {
+      const { runAgent } = await import('./agent.js');
+      await runAgent(rest);
+    } else if (command === 'config') {
+      const { runConfig } = await import('./agent.js');
+      await runConfig(rest);
     } else {
       await runSummary(argv);
     }

@@ -4,7 +4,8 @@
  * it. A collector that throws is reported and the others still run (Telegraf's best-effort gathering).
  */
 import { readFileSync } from 'node:fs';
-import { Ext, UnixShow, type ProtoName } from '../diag/constants.js';
+import { Ext, Proto, TCP_LISTEN, UnixShow, type ProtoName } from '../diag/constants.js';
+import type { SocketTable } from '../snapshot/table.js';
 import type { Metric } from '../model/metric.js';
 import { indexSocketHolders } from '../procfs/processes.js';
 import type { Census, Snapshot, SnapshotOptions } from '../snapshot/snapshot.js';
@@ -19,7 +20,13 @@ export type MeasurementName = (typeof MEASUREMENTS)[number];
 export interface GatherConfig {
   measurements: readonly MeasurementName[];
   netstat?: NetstatOptions;
-  netstatPort?: { groups: readonly PortGroup[]; semantics?: NetstatOptions['semantics']; processAttribution?: boolean };
+  netstatPort?: {
+    groups: readonly PortGroup[];
+    semantics?: NetstatOptions['semantics'];
+    processAttribution?: boolean;
+    /** with no groups: one group per TCP listening port of the snapshot */
+    autoListenPorts?: boolean;
+  };
   socketstat?: SocketstatOptions;
   /** added to every metric (host, global tags); collector tags win */
   tags?: Record<string, string>;
@@ -84,6 +91,13 @@ export function planSnapshot(c: GatherConfig): { table: boolean; options: Snapsh
   };
 }
 
+/** One port group per TCP listening port (the default when no addr_ports are configured), ordered by port. */
+export function listenPortGroups(t: SocketTable): PortGroup[] {
+  const ports = new Set<number>();
+  for (let i = 0; i < t.length; i++) if (t.proto[i] === Proto.tcp && t.state[i] === TCP_LISTEN) ports.add(t.sport[i]);
+  return [...ports].sort((a, b) => a - b).map((port) => ({ mode: 'ports' as const, tags: {}, entries: [{ text: String(port), port }] }));
+}
+
 /** Telegraf's execd/exec hosts name themselves; sockscope's host tag defaults to the kernel's hostname. */
 export function hostname(): string {
   try {
@@ -142,7 +156,8 @@ export async function gather(config: GatherConfig, snapshotter: Snapshotter, emi
       } else if (name === 'netstat_port') {
         const o = config.netstatPort ?? { groups: [] };
         const holders = o.processAttribution ? indexSocketHolders() : undefined;
-        collectNetstatPort(tableConnections(snap!.table, holders), o.groups, time, { semantics: o.semantics }).forEach(counting);
+        const groups = o.groups.length === 0 && o.autoListenPorts ? listenPortGroups(snap!.table) : o.groups;
+        collectNetstatPort(tableConnections(snap!.table, holders), groups, time, { semantics: o.semantics }).forEach(counting);
       } else if (name === 'socketstat') {
         collectSocketstat(snap!.table, time, config.socketstat ?? {}, counting);
       }

@@ -122,3 +122,29 @@ export function netstatFromCensus(
 }
 
 export { countFields, STATE_LABEL };
+
+/**
+ * Sum per-ip_version netstat points into one (Telegraf's shape). Counts add exactly, so an agent can gather
+ * per family once (Prometheus wants the family label) and still write one point to line-protocol outputs.
+ */
+export function mergeIpVersions(metrics: readonly Metric[]): Metric[] {
+  const out: Metric[] = [];
+  const merged = new Map<string, Metric>();
+  for (const m of metrics) {
+    if (m.schema !== NETSTAT_SCHEMA || m.tags.ip_version === undefined) {
+      out.push(m);
+      continue;
+    }
+    const { ip_version: _v, ...tags } = m.tags;
+    const key = JSON.stringify(Object.entries(tags).sort());
+    const into = merged.get(key);
+    if (!into) {
+      const first: Metric = { ...m, tags, fields: { ...m.fields } };
+      merged.set(key, first);
+      out.push(first);
+    } else {
+      for (const k in m.fields) (into.fields as Record<string, number>)[k] += m.fields[k] as number;
+    }
+  }
+  return out;
+}

@@ -11,6 +11,8 @@ import type { Metric } from '../model/metric.js';
 export interface InfluxOptions {
   /** write unsigned fields with the i suffix (Telegraf's default); default true */
   uintAsInt?: boolean;
+  /** timestamp precision (default ns) */
+  precision?: 'ns' | 'us' | 'ms' | 's';
 }
 
 // Line protocol has no escape for a newline: it becomes a space. Backslashes are literal except before an
@@ -59,18 +61,19 @@ export function influxLine(m: Metric, o: InfluxOptions = {}): string {
     fields += `${fields ? ',' : ''}${escKey(k)}=${text}`;
   }
   if (!fields) return '';
-  return `${line} ${fields} ${nanoseconds(m.time)}`;
+  return `${line} ${fields} ${timestamp(m.time, o.precision ?? 'ns')}`;
 }
 
-let lastMs = NaN;
-let lastNs = '';
-/** ms → ns text, cached: every metric of a gather shares one time. */
-function nanoseconds(ms: number): string {
-  if (ms !== lastMs) {
-    lastMs = ms;
-    lastNs = (BigInt(Math.round(ms)) * 1_000_000n).toString();
+const last = { ms: NaN, precision: '', text: '' };
+/** ms → text in the precision, cached: every metric of a gather shares one time. */
+function timestamp(ms: number, precision: string): string {
+  if (ms !== last.ms || precision !== last.precision) {
+    const whole = BigInt(Math.round(ms));
+    last.text = (precision === 'ns' ? whole * 1_000_000n : precision === 'us' ? whole * 1000n : precision === 'ms' ? whole : whole / 1000n).toString();
+    last.ms = ms;
+    last.precision = precision;
   }
-  return lastNs;
+  return last.text;
 }
 
 /** A serializer that appends lines to a string (consumes each metric as it is emitted). */

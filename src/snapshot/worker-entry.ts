@@ -1,5 +1,7 @@
 /** The snapshot worker thread: one netlink session, reused across gathers and reopened after a failure. */
 import { parentPort, workerData } from 'node:worker_threads';
+import { gather } from '../collectors/gather.js';
+import { toWire, type WireMetric } from '../collectors/registry.js';
 import { isSockscopeError } from '../errors.js';
 import { DiagSession, takeCensus, takeSnapshot } from './snapshot.js';
 import type { WorkerReply, WorkerRequest } from './worker.js';
@@ -26,7 +28,11 @@ parentPort!.on('message', async (req: WorkerRequest) => {
   const transfer: ArrayBuffer[] = [];
   try {
     const s = await getSession();
-    if (req.kind === 'census') {
+    if (req.kind === 'gather') {
+      const metrics: WireMetric[] = [];
+      const report = await gather(req.config, { snapshot: (o) => takeSnapshot(o, s), census: (o) => takeCensus(o, s) }, (m) => metrics.push(toWire(m)));
+      reply = { id: req.id, ok: true, kind: 'gather', metrics, report };
+    } else if (req.kind === 'census') {
       const { counts, ...meta } = await takeCensus(req.options, s);
       transfer.push(counts.counts.buffer as ArrayBuffer);
       reply = { id: req.id, ok: true, kind: 'census', counts: counts.counts.buffer as ArrayBuffer, meta };

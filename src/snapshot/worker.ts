@@ -5,18 +5,26 @@
  */
 import { Worker } from 'node:worker_threads';
 import { SockscopeError } from '../errors.js';
+import type { GatherConfig, GatherReport } from '../collectors/gather.js';
+import { fromWire, type WireMetric } from '../collectors/registry.js';
+import type { Metric } from '../model/metric.js';
 import { CensusCounts } from './census.js';
 import type { Census, Snapshot, SnapshotOptions } from './snapshot.js';
 import { SocketTable, type SocketTableBuffers } from './table.js';
 
 export type WorkerRequest =
   | { id: number; kind: 'snapshot'; options: SnapshotOptions }
-  | { id: number; kind: 'census'; options: SnapshotOptions };
+  | { id: number; kind: 'census'; options: SnapshotOptions }
+  | { id: number; kind: 'gather'; config: GatherConfig };
 
 export type WorkerReply =
   | { id: number; ok: true; kind: 'snapshot'; buffers: SocketTableBuffers; meta: Omit<Snapshot, 'table'> }
   | { id: number; ok: true; kind: 'census'; counts: ArrayBuffer; meta: Omit<Census, 'counts'> }
+  | { id: number; ok: true; kind: 'gather'; metrics: WireMetric[]; report: GatherReport }
   | { id: number; ok: false; code: string; message: string; facts: Record<string, unknown> };
+
+/** Omit distributed over the union's members. */
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
 interface Pending {
   resolve: (v: WorkerReply) => void;
@@ -49,7 +57,7 @@ export class SnapshotWorker {
     this.worker.on('exit', (code) => fail(new Error(`exit code ${code}`)));
   }
 
-  private request(req: Omit<WorkerRequest, 'id'>): Promise<WorkerReply> {
+  private request(req: WithoutId<WorkerRequest>): Promise<WorkerReply> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise<WorkerReply>((resolve, reject) => {
@@ -74,6 +82,13 @@ export class SnapshotWorker {
     const counts = new CensusCounts();
     counts.counts.set(new Float64Array(reply.counts));
     return { ...reply.meta, counts };
+  }
+
+  /** A whole gather (snapshot and collectors) in the worker: the main thread only serializes. */
+  async gather(config: GatherConfig): Promise<{ metrics: Metric[]; report: GatherReport }> {
+    const reply = await this.request({ kind: 'gather', config });
+    if (!reply.ok || reply.kind !== 'gather') throw new SockscopeError('ESOCKSCOPE_WORKER', 'unexpected worker reply');
+    return { metrics: reply.metrics.map(fromWire), report: reply.report };
   }
 
   async close(): Promise<void> {

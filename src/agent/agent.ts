@@ -1,0 +1,268 @@
+/**
+ * `sockscope agent`: gathers every interval in a worker thread (snapshot and collectors off the event loop),
+ * keeps the latest gather, and hands it to the outputs: the Prometheus endpoint (which serves the latest
+ * gather, rendered once per gather: a scrape never triggers a kernel dump, so any number of scrapers cost the
+ * same and answer fast), InfluxDB push, stdout. SIGHUP reloads the configuration (a bad one is reported and the
+ * old one keeps running); SIGTERM flushes the outputs within flush_timeout and exits 0.
+ */
+import { gather as gatherInProcess, hostname as kernelHostname, type GatherConfig, type GatherReport } from '../collectors/gather.js';
+import { mergeIpVersions } from '../collectors/netstat.js';
+import { parsePortGroups } from '../collectors/netstat-port.js';
+import { durationMs, type LoadedConfig } from '../config/load.js';
+import type { AgentConfig } from '../config/defaults.js';
+import type { Metric } from '../model/metric.js';
+import { influxLine } from '../outputs/influx.js';
+import { metricJson } from '../outputs/json.js';
+import { PrometheusWriter, type ExpositionFormat } from '../outputs/prometheus.js';
+import { SnapshotWorker } from '../snapshot/worker.js';
+import { HttpEndpoint } from './http.js';
+import { InfluxOutput, type Log } from './influx-output.js';
+import { loadWebConfig } from './web-config.js';
+
+export interface AgentOptions {
+  version: string;
+  log: Log;
+  /** re-read the configuration (SIGHUP) */
+  reload?: () => LoadedConfig;
+  /** where stdout-output lines go (tests) */
+  stdout?: (text: string) => void;
+  /** run gathers in-process instead of in a worker thread (tests of the loop itself) */
+  inProcess?: boolean;
+}
+
+interface Latest {
+  metrics: Metric[];
+  /** what line-protocol and JSON outputs see (netstat families merged unless per_ip_version) */
+  lineMetrics?: Metric[];
+  report: GatherReport;
+  at: number;
+  rendered: Partial<Record<ExpositionFormat, string>>;
+}
+
+export function gatherConfigOf(c: AgentConfig): GatherConfig {
+  const measurements: GatherConfig['measurements'][number][] = [];
+  if (c.collectors.netstat.enabled) measurements.push('netstat');
+  if (c.collectors.netstat_port.enabled) measurements.push('netstat_port');
+  if (c.collectors.socketstat.enabled) measurements.push('socketstat');
+  const tags: Record<string, string> = { ...c.agent.tags };
+  if (!c.agent.omit_hostname) tags.host = c.agent.hostname || kernelHostname();
+  return {
+    measurements,
+    // per family always: Prometheus labels by family; line-protocol outputs get the families merged back
+    // (mergeIpVersions) unless per_ip_version asks for DataKit's shape
+    netstat: { semantics: c.collectors.netstat.semantics, perIpVersion: true },
+    netstatPort: {
+      groups: parsePortGroups(c.collectors.netstat_port.addr_ports, 'collectors.netstat_port.addr_ports'),
+      semantics: c.collectors.netstat_port.semantics,
+      processAttribution: c.collectors.netstat_port.process_attribution,
+      autoListenPorts: c.collectors.netstat_port.auto_listen_ports,
+    },
+    socketstat: { protocols: c.collectors.socketstat.protocols, infoFields: c.collectors.socketstat.info_fields, aggregate: c.collectors.socketstat.aggregate },
+    tags,
+  };
+}
+
+export class Agent {
+  private config: AgentConfig;
+  private gatherConfig: GatherConfig;
+  private worker: SnapshotWorker | undefined;
+  private http: HttpEndpoint | undefined;
+  private influx: InfluxOutput | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+  private latest: Latest | undefined;
+  private stopped = false;
+  private readonly counters = { gathers: 0, gatherErrors: 0, skipped: 0, retries: 0 };
+  private readonly started = Date.now();
+
+  constructor(loaded: LoadedConfig, private readonly o: AgentOptions) {
+    this.config = loaded.config;
+    this.gatherConfig = gatherConfigOf(this.config);
+  }
+
+  /** Addresses the Prometheus endpoint listens on. */
+  addresses(): string[] {
+    return this.http?.addresses() ?? [];
+  }
+
+  async start(): Promise<void> {
+    if (!this.o.inProcess) this.worker = new SnapshotWorker();
+    await this.applyOutputs(this.config);
+    this.schedule(0);
+  }
+
+  private async applyOutputs(c: AgentConfig): Promise<void> {
+    const p = c.outputs.prometheus;
+    if (p.enabled) {
+      const web = p.web_config_file ? loadWebConfig(p.web_config_file) : {};
+      const http = new HttpEndpoint(
+        { listen: p.listen, web, maxRequests: p.max_requests, maxHeaderBytes: p.max_header_bytes, readTimeoutMs: durationMs(p.read_timeout), version: this.o.version },
+        { metrics: (f) => this.metrics(f), snapshot: () => this.snapshotJson(), health: () => this.health() },
+      );
+      await http.start();
+      this.http = http;
+      this.o.log('info', 'serving metrics', { listen: http.addresses() });
+    }
+    this.influx = c.outputs.influxdb.enabled ? new InfluxOutput(c.outputs.influxdb, this.o.log) : undefined;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      const interval = durationMs(this.config.agent.interval);
+      if (this.running) {
+        this.counters.skipped++; // the previous gather is still running: never stack them
+      } else {
+        this.running = this.gatherOnce().finally(() => (this.running = undefined));
+      }
+      this.schedule(interval - (Date.now() % interval)); // aligned to the interval, like Telegraf's round_interval
+    }, delayMs);
+    this.timer.unref?.();
+  }
+
+  /** One gather and its delivery to the outputs. Exposed for tests. */
+  async gatherOnce(): Promise<GatherReport> {
+    let metrics: Metric[] = [];
+    let report: GatherReport;
+    try {
+      if (this.worker) ({ metrics, report } = await this.worker.gather(this.gatherConfig));
+      else report = await gatherInProcess(this.gatherConfig, await inProcessSnapshotter(), (m) => metrics.push(m));
+    } catch (e) {
+      report = { snapshotMs: 0, durationMs: 0, sockets: 0, retries: 0, interrupted: false, notes: [], sources: [], collectors: [], error: (e as Error).message };
+    }
+    this.counters.gathers++;
+    this.counters.retries += report.retries;
+    if (report.error || report.collectors.some((c) => !c.ok)) {
+      this.counters.gatherErrors++;
+      this.o.log('error', 'gather failed', { error: report.error, collectors: report.collectors.filter((c) => !c.ok) });
+    }
+    this.latest = { metrics, report, at: Date.now(), rendered: {} };
+    const lineMetrics = this.config.collectors.netstat.per_ip_version ? metrics : mergeIpVersions(metrics);
+    this.latest.lineMetrics = lineMetrics;
+    if (this.influx) {
+      const precision = this.config.outputs.influxdb.precision;
+      const uintAsInt = !this.config.outputs.influxdb.uint_support;
+      this.influx.add(lineMetrics.map((m) => influxLine(m, { precision, uintAsInt })).filter(Boolean));
+      void this.influx.flush();
+    }
+    if (this.config.outputs.stdout.enabled) {
+      const text = lineMetrics.map((m) => influxLine(m)).filter(Boolean).join('\n');
+      (this.o.stdout ?? ((t) => process.stdout.write(t)))(text ? `${text}\n` : '');
+    }
+    return report;
+  }
+
+  private metrics(format: ExpositionFormat): string {
+    const l = this.latest;
+    if (!l) return this.selfMetrics(new PrometheusWriter()).text(format);
+    const cached = l.rendered[format];
+    if (cached) return cached;
+    const w = new PrometheusWriter();
+    for (const m of l.metrics) w.write(m);
+    this.selfMetrics(w);
+    return (l.rendered[format] = w.text(format));
+  }
+
+  /** sockscope's own health, as Prometheus families. */
+  private selfMetrics(w: PrometheusWriter): PrometheusWriter {
+    const l = this.latest;
+    w.sample('build_info', 'sockscope version and Node.js runtime', 'gauge', { version: this.o.version, node: process.version }, 1);
+    w.sample('agent_start_time_seconds', 'when the agent started, seconds since the epoch', 'gauge', {}, Math.floor(this.started / 1000));
+    w.sample('gathers_total', 'gathers run', 'counter', {}, this.counters.gathers);
+    w.sample('gather_errors_total', 'gathers where the snapshot or a collector failed', 'counter', {}, this.counters.gatherErrors);
+    w.sample('gathers_skipped_total', 'intervals skipped because the previous gather was still running', 'counter', {}, this.counters.skipped);
+    w.sample('dump_retries_total', 'netlink dumps repeated because the kernel flagged NLM_F_DUMP_INTR', 'counter', {}, this.counters.retries);
+    if (l) {
+      w.sample('snapshot_duration_seconds', 'how long the last kernel snapshot took', 'gauge', {}, l.report.snapshotMs / 1000);
+      w.sample('last_gather_timestamp_seconds', 'when the last gather finished, seconds since the epoch', 'gauge', {}, Math.floor(l.at / 1000));
+      for (const c of l.report.collectors) {
+        w.sample('collector_duration_seconds', 'how long each collector took in the last gather', 'gauge', { collector: c.name }, c.durationMs / 1000);
+        w.sample('collector_success', '1 when the collector succeeded in the last gather', 'gauge', { collector: c.name }, c.ok ? 1 : 0);
+      }
+      for (const s of l.report.sources) {
+        w.sample('sockets_seen', 'sockets in the last snapshot, per protocol and where they were read from', 'gauge', { protocol: s.protocol, source: s.source }, s.sockets);
+      }
+    }
+    if (this.influx) {
+      const s = this.influx.snapshotStats();
+      const output = { output: 'influxdb' };
+      w.sample('output_buffer_metrics', 'metrics waiting in the output buffer', 'gauge', output, s.buffered);
+      w.sample('output_buffer_limit_metrics', 'the output buffer limit (metric_buffer_limit)', 'gauge', output, s.limit);
+      w.sample('output_written_metrics_total', 'metrics the output delivered', 'counter', output, s.written);
+      w.sample('output_dropped_metrics_total', 'metrics dropped: buffer full, or refused by the server', 'counter', output, s.dropped);
+      w.sample('output_errors_total', 'failed write attempts', 'counter', output, s.errors);
+    }
+    if (this.http) w.sample('http_rejected_requests_total', 'requests refused because max_requests were in flight', 'counter', {}, this.http.rejected);
+    return w;
+  }
+
+  private snapshotJson(): string {
+    const l = this.latest;
+    if (!l) return JSON.stringify({ gathered: false, metrics: [] });
+    return JSON.stringify({ gathered: true, at: new Date(l.at).toISOString(), report: l.report, metrics: (l.lineMetrics ?? l.metrics).map(metricJson) });
+  }
+
+  private health(): { ok: boolean; detail: string } {
+    const l = this.latest;
+    const interval = durationMs(this.config.agent.interval);
+    if (!l) return { ok: Date.now() - this.started < 3 * interval, detail: 'no gather yet' };
+    if (l.report.error) return { ok: false, detail: `last gather failed: ${l.report.error}` };
+    if (Date.now() - l.at > 3 * interval) return { ok: false, detail: `last gather ${Math.round((Date.now() - l.at) / 1000)} s ago` };
+    return { ok: true, detail: 'ok' };
+  }
+
+  /** SIGHUP: a valid new configuration replaces the old one; an invalid one is reported and ignored. */
+  async reload(): Promise<boolean> {
+    if (!this.o.reload) return false;
+    let next: LoadedConfig;
+    try {
+      next = this.o.reload();
+    } catch (e) {
+      this.o.log('error', 'configuration reload failed: keeping the running configuration', { error: (e as Error).message });
+      return false;
+    }
+    const old = this.config;
+    try {
+      const gc = gatherConfigOf(next.config);
+      await this.http?.close();
+      this.http = undefined;
+      await this.influx?.flush(true);
+      this.config = next.config;
+      this.gatherConfig = gc;
+      await this.applyOutputs(next.config);
+    } catch (e) {
+      this.o.log('error', 'configuration reload failed while applying it: restoring the previous configuration', { error: (e as Error).message });
+      this.config = old;
+      this.gatherConfig = gatherConfigOf(old);
+      await this.applyOutputs(old).catch(() => undefined);
+      return false;
+    }
+    this.o.log('info', 'configuration reloaded');
+    if (this.timer) clearTimeout(this.timer);
+    this.schedule(0);
+    return true;
+  }
+
+  /** SIGTERM: stop gathering, flush outputs within flush_timeout, close everything. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    const deadline = durationMs(this.config.agent.flush_timeout);
+    const flush = (async () => {
+      await this.running;
+      await this.influx?.flush(true);
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([flush, new Promise((r) => (timer = setTimeout(r, deadline)))]);
+    clearTimeout(timer);
+    const left = this.influx?.snapshotStats().buffered ?? 0;
+    if (left > 0) this.o.log('warn', 'exiting with metrics still buffered', { buffered: left });
+    await this.http?.close();
+    await this.worker?.close();
+  }
+}
+
+async function inProcessSnapshotter() {
+  const { takeCensus, takeSnapshot } = await import('../snapshot/snapshot.js');
+  return { snapshot: takeSnapshot, census: takeCensus };
+}

@@ -1,0 +1,248 @@
+/**
+ * The effective agent configuration: defaults < TOML file < environment < flags, each value remembering
+ * where it came from (`sockscope config show`). Validated once, before anything starts: a bad value is a
+ * SockscopeError ESOCKSCOPE_CONFIG (exit 2) naming the key, the value, its source and what was expected.
+ *
+ * Environment: SOCKSCOPE_<PATH> for every setting (SOCKSCOPE_AGENT_INTERVAL, SOCKSCOPE_OUTPUTS_PROMETHEUS_LISTEN,
+ * ...; lists comma-separated or JSON, tags "k=v,k2=v2", addr_ports JSON), and DataKit's Kubernetes variables
+ * ENV_INPUT_NETSTAT_TAGS ("k=v,k2=v2"), ENV_INPUT_NETSTAT_INTERVAL ("10s"), ENV_INPUT_NETSTAT_ADDR_PORTS
+ * ('["1.1.1.1:80","443"]', one group). SOCKSCOPE_* wins over DataKit's.
+ */
+import { readFileSync } from 'node:fs';
+import { Ajv } from 'ajv';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { parsePortGroups } from '../collectors/netstat-port.js';
+import { SOCKETSTAT_INFO_FIELDS } from '../collectors/socketstat.js';
+import { SockscopeError } from '../errors.js';
+import { CONFIG_SCHEMA, DEFAULTS, type AgentConfig } from './defaults.js';
+
+export interface FlagOverrides {
+  listen?: string[];
+  interval?: string;
+  webConfig?: string;
+  influxdbUrls?: string[];
+  stdout?: boolean;
+  hostname?: string;
+}
+
+export interface LoadedConfig {
+  config: AgentConfig;
+  /** dotted path → "default" | "file PATH" | "env NAME" | "flag --NAME" */
+  origins: Map<string, string>;
+}
+
+type Json = Record<string, unknown>;
+
+const isTable = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Every leaf path of the defaults (a leaf: a primitive, an array, or a free-form table like tags). */
+function leafPaths(obj: Json, prefix: string[] = []): string[][] {
+  const out: string[][] = [];
+  for (const [k, v] of Object.entries(obj)) {
+    if (isTable(v) && k !== 'tags') out.push(...leafPaths(v, [...prefix, k]));
+    else out.push([...prefix, k]);
+  }
+  return out;
+}
+export const LEAVES = leafPaths(DEFAULTS as unknown as Json);
+const dotted = (p: string[]) => p.join('.');
+export const envName = (p: string[]) => `SOCKSCOPE_${p.join('_').toUpperCase()}`;
+
+function get(obj: Json, p: string[]): unknown {
+  return p.reduce<unknown>((o, k) => (isTable(o) ? o[k] : undefined), obj);
+}
+function set(obj: Json, p: string[], value: unknown): void {
+  let o = obj;
+  for (const k of p.slice(0, -1)) o = (o[k] ??= {}) as Json;
+  o[p[p.length - 1]] = value;
+}
+
+function configError(path: string, value: unknown, origin: string, expected: string): SockscopeError {
+  return new SockscopeError('ESOCKSCOPE_CONFIG', `config: ${path} = ${JSON.stringify(value)} (from ${origin}): expected ${expected}`, { key: path, value, origin });
+}
+
+/** Merge a parsed table into the config, recording origins for every leaf it sets. */
+function mergeInto(config: Json, origins: Map<string, string>, source: Json, origin: string, prefix: string[] = []): void {
+  for (const [k, v] of Object.entries(source)) {
+    const p = [...prefix, k];
+    const known = LEAVES.some((l) => dotted(l) === dotted(p));
+    if (isTable(v) && !known) {
+      if (!LEAVES.some((l) => dotted(l).startsWith(`${dotted(p)}.`))) throw configError(dotted(p), v, origin, `one of the known settings (see 'sockscope config sample')`);
+      mergeInto(config, origins, v, origin, p);
+    } else {
+      if (!known) throw configError(dotted(p), v, origin, `one of the known settings (see 'sockscope config sample')`);
+      set(config, p, v);
+      origins.set(dotted(p), origin);
+    }
+  }
+}
+
+/** DataKit's [[inputs.netstat]] blocks, taken as they are written for DataKit. */
+function fromDataKit(file: Json, origin: string, config: Json, origins: Map<string, string>): void {
+  const inputs = file.inputs;
+  if (inputs === undefined) return;
+  const list = isTable(inputs) ? inputs.netstat : undefined;
+  const blocks = Array.isArray(list) ? list : isTable(list) ? [list] : undefined;
+  if (!blocks) throw configError('inputs', inputs, origin, '[[inputs.netstat]] blocks (DataKit syntax)');
+  for (const b of blocks) {
+    if (!isTable(b)) continue;
+    for (const [k, v] of Object.entries(b)) {
+      if (k === 'interval') mergeInto(config, origins, { agent: { interval: v } }, `${origin} [[inputs.netstat]]`);
+      else if (k === 'addr_ports') mergeInto(config, origins, { collectors: { netstat_port: { addr_ports: v } } }, `${origin} [[inputs.netstat]]`);
+      else if (k === 'tags') mergeInto(config, origins, { agent: { tags: { ...(get(config, ['agent', 'tags']) as Json), ...(v as Json) } } }, `${origin} [[inputs.netstat]]`);
+      else throw configError(`inputs.netstat.${k}`, v, origin, 'interval, addr_ports or tags (the DataKit netstat settings sockscope reads)');
+    }
+  }
+}
+
+function parseTagList(text: string, name: string): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const kv of text.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw configError(name, text, `env ${name}`, 'tags as key=value,key2=value2');
+    tags[kv.slice(0, eq).trim()] = kv.slice(eq + 1).trim();
+  }
+  return tags;
+}
+
+/** An environment string as the type the default has. */
+function fromEnv(text: string, path: string[], name: string): unknown {
+  const def = get(DEFAULTS as unknown as Json, path);
+  const origin = `env ${name}`;
+  if (typeof def === 'boolean') {
+    if (/^(true|1|yes|on)$/i.test(text)) return true;
+    if (/^(false|0|no|off)$/i.test(text)) return false;
+    throw configError(dotted(path), text, origin, 'true or false');
+  }
+  if (typeof def === 'number') {
+    const n = Number(text);
+    if (text.trim() === '' || !Number.isFinite(n)) throw configError(dotted(path), text, origin, 'a number');
+    return n;
+  }
+  if (path[path.length - 1] === 'tags') return text.trim().startsWith('{') ? JSON.parse(text) : parseTagList(text, name);
+  if (Array.isArray(def)) {
+    const t = text.trim();
+    if (t.startsWith('[')) {
+      try {
+        return JSON.parse(t);
+      } catch {
+        throw configError(dotted(path), text, origin, 'a JSON array, or a comma-separated list');
+      }
+    }
+    if (path[path.length - 1] === 'addr_ports') throw configError(dotted(path), text, origin, 'a JSON array of port groups, e.g. [{"ports":["80","443"]}]');
+    return t === '' ? [] : t.split(',').map((x) => x.trim());
+  }
+  return text;
+}
+
+export function loadConfig(input: { file?: string; env?: NodeJS.ProcessEnv; flags?: FlagOverrides } = {}): LoadedConfig {
+  const config = structuredClone(DEFAULTS) as unknown as Json;
+  const origins = new Map<string, string>(LEAVES.map((l) => [dotted(l), 'default']));
+  if (input.file) {
+    const origin = `file ${input.file}`;
+    let text: string;
+    try {
+      text = readFileSync(input.file, 'utf8');
+    } catch (e) {
+      throw new SockscopeError('ESOCKSCOPE_CONFIG', `config: cannot read ${input.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { key: 'config', value: input.file });
+    }
+    let parsed: Json;
+    try {
+      parsed = parseToml(text) as Json;
+    } catch (e) {
+      const t = e as TomlError;
+      throw new SockscopeError('ESOCKSCOPE_CONFIG', `config: ${input.file} is not valid TOML: ${t.message.split('\n')[0]}${t.line ? ` (line ${t.line}, column ${t.column})` : ''}`, { key: 'config', value: input.file, line: t.line, column: t.column });
+    }
+    const { inputs, ...ours } = parsed;
+    mergeInto(config, origins, ours, origin);
+    if (inputs !== undefined) fromDataKit({ inputs }, origin, config, origins);
+  }
+  const env = input.env ?? {};
+  // DataKit's variables first, so SOCKSCOPE_* set afterwards win
+  if (env.ENV_INPUT_NETSTAT_INTERVAL) mergeInto(config, origins, { agent: { interval: env.ENV_INPUT_NETSTAT_INTERVAL } }, 'env ENV_INPUT_NETSTAT_INTERVAL');
+  if (env.ENV_INPUT_NETSTAT_TAGS) {
+    const tags = { ...(get(config, ['agent', 'tags']) as Json), ...parseTagList(env.ENV_INPUT_NETSTAT_TAGS, 'ENV_INPUT_NETSTAT_TAGS') };
+    mergeInto(config, origins, { agent: { tags } }, 'env ENV_INPUT_NETSTAT_TAGS');
+  }
+  if (env.ENV_INPUT_NETSTAT_ADDR_PORTS) {
+    let ports: unknown;
+    try {
+      ports = JSON.parse(env.ENV_INPUT_NETSTAT_ADDR_PORTS);
+    } catch {
+      throw configError('collectors.netstat_port.addr_ports', env.ENV_INPUT_NETSTAT_ADDR_PORTS, 'env ENV_INPUT_NETSTAT_ADDR_PORTS', 'a JSON array of strings, e.g. ["1.1.1.1:80","443"]');
+    }
+    mergeInto(config, origins, { collectors: { netstat_port: { addr_ports: [{ ports }] } } }, 'env ENV_INPUT_NETSTAT_ADDR_PORTS');
+  }
+  for (const path of LEAVES) {
+    const name = envName(path);
+    const text = env[name];
+    if (text === undefined) continue;
+    set(config, path, fromEnv(text, path, name));
+    origins.set(dotted(path), `env ${name}`);
+  }
+  const f = input.flags ?? {};
+  const flag = (path: string, value: unknown, name: string) => {
+    set(config, path.split('.'), value);
+    origins.set(path, `flag --${name}`);
+  };
+  if (f.listen?.length) flag('outputs.prometheus.listen', f.listen, 'listen');
+  if (f.interval !== undefined) flag('agent.interval', f.interval, 'interval');
+  if (f.webConfig !== undefined) flag('outputs.prometheus.web_config_file', f.webConfig, 'web-config');
+  if (f.influxdbUrls?.length) {
+    flag('outputs.influxdb.urls', f.influxdbUrls, 'influxdb-url');
+    flag('outputs.influxdb.enabled', true, 'influxdb-url');
+  }
+  if (f.stdout) flag('outputs.stdout.enabled', true, 'stdout');
+  if (f.hostname !== undefined) flag('agent.hostname', f.hostname, 'hostname');
+  validate(config as unknown as AgentConfig, origins);
+  return { config: config as unknown as AgentConfig, origins };
+}
+
+const ajv = new Ajv({ allErrors: false, strict: false });
+const check = ajv.compile(CONFIG_SCHEMA);
+
+function validate(config: AgentConfig, origins: Map<string, string>): void {
+  if (!check(config)) {
+    const e = check.errors![0];
+    const path = e.instancePath.split('/').filter(Boolean);
+    // the origin of the nearest leaf at or above the failing path
+    let origin = 'default';
+    for (let n = path.length; n > 0; n--) {
+      const o = origins.get(path.slice(0, n).join('.'));
+      if (o) {
+        origin = o;
+        break;
+      }
+    }
+    const schema = e.parentSchema as { description?: string; enum?: unknown[] } | undefined;
+    const expected = e.keyword === 'enum' ? `one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
+      : schema?.description ?? e.message ?? 'a valid value';
+    const shown = path.join('.').replace(/\.(\d+)(?=\.|$)/g, '[$1]');
+    throw configError(shown || '(top level)', get(config as unknown as Json, path), origin, expected);
+  }
+  try {
+    parsePortGroups(config.collectors.netstat_port.addr_ports, 'collectors.netstat_port.addr_ports');
+  } catch (e) {
+    const err = e as SockscopeError;
+    throw configError(String(err.facts.key), err.facts.value, origins.get('collectors.netstat_port.addr_ports') ?? 'default', err.message.replace(/^.*expected /, ''));
+  }
+  for (const f of config.collectors.socketstat.info_fields) {
+    if (!SOCKETSTAT_INFO_FIELDS.includes(f)) throw configError('collectors.socketstat.info_fields', f, origins.get('collectors.socketstat.info_fields')!, `one of ${SOCKETSTAT_INFO_FIELDS.join(', ')}`);
+  }
+  const ix = config.outputs.influxdb;
+  if (ix.enabled && ix.version === 2) {
+    for (const k of ['organization', 'bucket', 'token'] as const) {
+      if (!ix[k]) throw configError(`outputs.influxdb.${k}`, ix[k], origins.get(`outputs.influxdb.${k}`)!, 'a non-empty value: InfluxDB v2 writes need organization, bucket and token');
+    }
+  }
+  for (const l of config.outputs.prometheus.listen) {
+    const port = Number(l.slice(l.lastIndexOf(':') + 1));
+    if (port > 65535) throw configError('outputs.prometheus.listen', l, origins.get('outputs.prometheus.listen')!, 'a port between 0 (any free port) and 65535');
+  }
+}
+
+/** "10s" → 10000 (validated strings only). */
+export function durationMs(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text)!;
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms'];
+}

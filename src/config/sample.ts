@@ -1,0 +1,106 @@
+/**
+ * `sockscope config sample`: every setting with its default value and what it does. A test parses this text
+ * and requires it to equal DEFAULTS, so the sample cannot drift from the code.
+ */
+import { DEFAULT_LISTEN } from './defaults.js';
+
+export const SAMPLE_CONFIG = `# sockscope agent configuration (TOML). Every value below is the default.
+# Precedence: command-line flags > environment (SOCKSCOPE_<SECTION>_<KEY>, e.g. SOCKSCOPE_AGENT_INTERVAL)
+# > this file > defaults. 'sockscope config show' prints the effective values and where each came from.
+# DataKit's [[inputs.netstat]] blocks (interval, addr_ports, tags) and its ENV_INPUT_NETSTAT_* variables
+# are read too.
+
+[agent]
+  ## How often to gather (a duration: 500ms, 10s, 1m).
+  interval = "10s"
+  ## The host tag on every metric; "" means this machine's hostname.
+  hostname = ""
+  ## Leave the host tag out.
+  omit_hostname = false
+  ## On SIGTERM, how long outputs may take to flush their buffers before the agent exits.
+  flush_timeout = "5s"
+
+## Tags added to every metric (like Telegraf's [global_tags]).
+[agent.tags]
+  # dc = "eu-west-1"
+
+[collectors.netstat]
+  ## TCP state counts and UDP sockets under Telegraf's field names.
+  enabled = true
+  ## "sockscope": TCP and UDP sockets only. "telegraf": Telegraf/DataKit numbers (unix datagram sockets
+  ## counted into udp_socket, unix stream sockets into tcp_none, duplicate sockets counted once).
+  semantics = "sockscope"
+  ## One point per ip_version (4, 6) instead of one in total, as DataKit writes it.
+  per_ip_version = false
+
+[collectors.netstat_port]
+  ## Connection counts per port group (DataKit netstat_port).
+  enabled = true
+  semantics = "sockscope"
+  ## Fill the pid field by walking /proc/*/fd every gather (costly on busy hosts; needs root for all pids).
+  process_attribution = false
+  ## With no addr_ports below: one group per TCP listening port.
+  auto_listen_ports = true
+  ## Port groups, tried in order; the first that matches a socket wins.
+  addr_ports = []
+  # [[collectors.netstat_port.addr_ports]]
+  #   ports = ["80", "443", "10.0.0.1:8080", "[::1]:5432"]   # local port, or local address:port
+  # [[collectors.netstat_port.addr_ports]]
+  #   ports_match = ["*:80"]                                  # one series per local address
+  #   [collectors.netstat_port.addr_ports.tags]
+  #     service = "http"
+  # [[collectors.netstat_port.addr_ports]]
+  #   remote_ports = ["5432"]                                 # outbound connections to a port
+
+[collectors.socketstat]
+  ## One point per connection (Telegraf socketstat names). High cardinality: see aggregate.
+  enabled = false
+  protocols = ["tcp", "udp"]
+  ## Extra tcp_info fields: rtt_us, rttvar_us, min_rtt_us, retrans, total_retrans, lost, cwnd, ssthresh,
+  ## delivery_rate_bps, pacing_rate_bps, busy_time_us, rwnd_limited_us, sndbuf_limited_us, notsent_bytes.
+  info_fields = []
+  ## One point per (protocol, local address, remote address) with a connection count instead.
+  aggregate = false
+
+[outputs.prometheus]
+  ## /metrics (Prometheus text 0.0.4 or OpenMetrics 1.0 by Accept), /healthz, /api/snapshot, /.
+  enabled = true
+  ## ADDRESS:PORT to listen on (several allowed). Port ${DEFAULT_LISTEN.split(':')[1]} is outside the exporter
+  ## port registry (9100-9999) and below the ephemeral range.
+  listen = ["${DEFAULT_LISTEN}"]
+  ## A Prometheus exporter-toolkit web config (tls_server_config, basic_auth_users with bcrypt hashes).
+  web_config_file = ""
+  ## Requests served at once; more get 503.
+  max_requests = 40
+  ## Largest request header accepted.
+  max_header_bytes = 8192
+  ## A client must send its whole request within this time.
+  read_timeout = "10s"
+
+[outputs.influxdb]
+  ## Push line protocol to InfluxDB over HTTP (v1 /write or v2 /api/v2/write).
+  enabled = false
+  urls = ["http://127.0.0.1:8086"]
+  ## 1: database, retention_policy, username, password. 2: organization, bucket, token.
+  version = 1
+  database = "sockscope"
+  retention_policy = ""
+  precision = "ns"
+  username = ""
+  password = ""
+  organization = ""
+  bucket = ""
+  token = ""
+  timeout = "5s"
+  ## Metrics per write request.
+  batch_size = 5000
+  ## Metrics kept while InfluxDB is unreachable; beyond this the oldest are dropped (and counted).
+  metric_buffer_limit = 100000
+  gzip = true
+  ## Write unsigned integers with the u suffix (InfluxDB 2.x); off writes them as i, as Telegraf does.
+  uint_support = false
+
+[outputs.stdout]
+  ## Line protocol on stdout, one batch per gather.
+  enabled = false
+`;
