@@ -44,6 +44,7 @@ export function gatherConfigOf(c: AgentConfig): GatherConfig {
   if (c.collectors.netstat.enabled) measurements.push('netstat');
   if (c.collectors.netstat_port.enabled) measurements.push('netstat_port');
   if (c.collectors.socketstat.enabled) measurements.push('socketstat');
+  if (c.collectors.listen.enabled) measurements.push('listen');
   const tags: Record<string, string> = { ...c.agent.tags };
   if (!c.agent.omit_hostname) tags.host = c.agent.hostname || kernelHostname();
   return {

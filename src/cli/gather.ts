@@ -21,7 +21,7 @@ export const GATHER_HELP = `Usage: sockscope gather [options]
 One gather of socket metrics to stdout (gather), or a long-running process for Telegraf's inputs.execd.
 
 Options:
-  --measurement LIST        netstat, netstat_port, socketstat (comma-separated; default netstat)
+  --measurement LIST        netstat, netstat_port, socketstat, listen (comma-separated; default netstat)
   --format FORMAT           influx (default), prometheus, openmetrics, json   (execd: influx only)
   --netstat-semantics S     sockscope (default) or telegraf: reproduce Telegraf/DataKit numbers (unix sockets
                             counted into udp_socket/tcp_none, duplicate sockets counted once)

@@ -10,11 +10,12 @@ import type { Metric } from '../model/metric.js';
 import { indexSocketHolders } from '../procfs/processes.js';
 import type { Census, Snapshot, SnapshotOptions } from '../snapshot/snapshot.js';
 import { tableConnections } from './connections.js';
+import { collectListen } from './listen.js';
 import { collectNetstat, netstatFromCensus, type NetstatOptions } from './netstat.js';
 import { collectNetstatPort, type PortGroup } from './netstat-port.js';
 import { collectSocketstat, type SocketstatOptions } from './socketstat.js';
 
-export const MEASUREMENTS = ['netstat', 'netstat_port', 'socketstat'] as const;
+export const MEASUREMENTS = ['netstat', 'netstat_port', 'socketstat', 'listen'] as const;
 export type MeasurementName = (typeof MEASUREMENTS)[number];
 
 export interface GatherConfig {
@@ -30,6 +31,8 @@ export interface GatherConfig {
   socketstat?: SocketstatOptions;
   /** added to every metric (host, global tags); collector tags win */
   tags?: Record<string, string>;
+  /** protocols to include in the snapshot just for their counts (the report's sources), e.g. unix for Zabbix */
+  countProtocols?: ProtoName[];
 }
 
 /** How snapshots are taken: in-process (takeSnapshot/takeCensus) or by a SnapshotWorker. */
@@ -79,6 +82,11 @@ export function planSnapshot(c: GatherConfig): { table: boolean; options: Snapsh
     protocols.add('tcp').add('udp');
     table = true;
   }
+  if (c.measurements.includes('listen')) {
+    protocols.add('tcp');
+    table = true;
+  }
+  for (const p of c.countProtocols ?? []) protocols.add(p);
   if (c.measurements.includes('socketstat')) {
     for (const p of c.socketstat?.protocols ?? ['tcp', 'udp']) protocols.add(p as ProtoName);
     table = true;
@@ -158,6 +166,8 @@ export async function gather(config: GatherConfig, snapshotter: Snapshotter, emi
         const holders = o.processAttribution ? indexSocketHolders() : undefined;
         const groups = o.groups.length === 0 && o.autoListenPorts ? listenPortGroups(snap!.table) : o.groups;
         collectNetstatPort(tableConnections(snap!.table, holders), groups, time, { semantics: o.semantics }).forEach(counting);
+      } else if (name === 'listen') {
+        collectListen(snap!.table, time).forEach(counting);
       } else if (name === 'socketstat') {
         collectSocketstat(snap!.table, time, config.socketstat ?? {}, counting);
       }

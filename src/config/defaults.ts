@@ -31,6 +31,7 @@ export interface AgentConfig {
       addr_ports: PortGroupConfigEntry[];
     };
     socketstat: { enabled: boolean; protocols: string[]; info_fields: string[]; aggregate: boolean };
+    listen: { enabled: boolean };
   };
   outputs: {
     prometheus: {
@@ -69,6 +70,7 @@ export const DEFAULTS: AgentConfig = {
     netstat: { enabled: true, semantics: 'sockscope', per_ip_version: false },
     netstat_port: { enabled: true, semantics: 'sockscope', process_attribution: false, auto_listen_ports: true, addr_ports: [] },
     socketstat: { enabled: false, protocols: ['tcp', 'udp'], info_fields: [], aggregate: false },
+    listen: { enabled: true },
   },
   outputs: {
     prometheus: { enabled: true, listen: [DEFAULT_LISTEN], web_config_file: '', max_requests: 40, max_header_bytes: 8192, read_timeout: '10s' },
@@ -123,6 +125,7 @@ export const CONFIG_SCHEMA = {
             info_fields: strings, aggregate: { type: 'boolean' },
           },
         },
+        listen: { type: 'object', additionalProperties: false, properties: { enabled: { type: 'boolean' } } },
       },
     },
     outputs: {

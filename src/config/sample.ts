@@ -62,6 +62,10 @@ export const SAMPLE_CONFIG = `# sockscope agent configuration (TOML). Every valu
   ## One point per (protocol, local address, remote address) with a connection count instead.
   aggregate = false
 
+[collectors.listen]
+  ## Every TCP listener's accept queue and backlog, and the ephemeral port range (for alerts).
+  enabled = true
+
 [outputs.prometheus]
   ## /metrics (Prometheus text 0.0.4 or OpenMetrics 1.0 by Accept), /healthz, /api/snapshot, /.
   enabled = true

@@ -1,0 +1,50 @@
+/**
+ * listen: every TCP listener's accept queue against its backlog (the kernel's rqueue/wqueue for a LISTEN
+ * socket), and the ephemeral port range, so "backlog near full" and "TIME_WAIT near the port range" can be
+ * alerted on. Bounded cardinality: one point per listening socket.
+ */
+import { readFileSync } from 'node:fs';
+import { formatAddress } from '../diag/address.js';
+import { AF_INET6, Proto, TCP_LISTEN } from '../diag/constants.js';
+import type { MeasurementSchema, Metric } from '../model/metric.js';
+import type { SocketTable } from '../snapshot/table.js';
+
+export const LISTEN_SCHEMA: MeasurementSchema = {
+  name: 'listen',
+  help: 'TCP listeners: accept queue and backlog',
+  fields: {
+    accept_queue: { type: 'int', help: 'connections waiting for accept()', prom: { name: 'listen_accept_queue', help: 'connections waiting for accept() on a TCP listener' } },
+    backlog: { type: 'int', help: 'the listen() backlog', prom: { name: 'listen_backlog', help: 'the listen() backlog of a TCP listener (max accept queue)' } },
+  },
+};
+
+export const PORT_RANGE_SCHEMA: MeasurementSchema = {
+  name: 'local_port_range',
+  help: 'the ephemeral port range (net.ipv4.ip_local_port_range)',
+  fields: {
+    low: { type: 'int', help: 'first ephemeral port' },
+    high: { type: 'int', help: 'last ephemeral port' },
+    size: { type: 'int', help: 'ports in the ephemeral range', prom: { name: 'local_port_range_size', help: 'ports in the ephemeral range (net.ipv4.ip_local_port_range): TIME_WAIT sockets to one peer cannot exceed it' } },
+  },
+};
+
+export function collectListen(t: SocketTable, time: number, procRoot = '/proc'): Metric[] {
+  const out: Metric[] = [];
+  for (let i = 0; i < t.length; i++) {
+    if (t.proto[i] !== Proto.tcp || t.state[i] !== TCP_LISTEN) continue;
+    const addr = formatAddress(t.family[i], t.src, i * 16);
+    out.push({
+      schema: LISTEN_SCHEMA,
+      tags: { proto: 'tcp', local_addr: t.family[i] === AF_INET6 ? `[${addr}]` : addr, local_port: String(t.sport[i]) },
+      fields: { accept_queue: t.rqueue[i], backlog: t.wqueue[i] },
+      time,
+    });
+  }
+  try {
+    const [low, high] = readFileSync(`${procRoot}/sys/net/ipv4/ip_local_port_range`, 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high)) out.push({ schema: PORT_RANGE_SCHEMA, tags: {}, fields: { low, high, size: high - low + 1 }, time });
+  } catch {
+    /* no procfs sysctl: the range is unknown, nothing to report */
+  }
+  return out;
+}
