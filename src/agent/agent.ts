@@ -18,6 +18,10 @@ import { SnapshotWorker } from '../snapshot/worker.js';
 import { HttpEndpoint } from './http.js';
 import { InfluxOutput, type Log } from './influx-output.js';
 import { loadWebConfig } from './web-config.js';
+import { ZabbixOutput } from './zabbix-output.js';
+import { answerer } from '../zabbix/answer.js';
+import { senderItems } from '../zabbix/items.js';
+import { PassiveAgent } from '../zabbix/passive.js';
 
 export interface AgentOptions {
   version: string;
@@ -60,6 +64,8 @@ export function gatherConfigOf(c: AgentConfig): GatherConfig {
     },
     socketstat: { protocols: c.collectors.socketstat.protocols, infoFields: c.collectors.socketstat.info_fields, aggregate: c.collectors.socketstat.aggregate },
     tags,
+    // Zabbix items include unix socket counts
+    countProtocols: c.outputs.zabbix.enabled || c.zabbix_agent.enabled ? ['unix'] : [],
   };
 }
 
@@ -69,6 +75,8 @@ export class Agent {
   private worker: SnapshotWorker | undefined;
   private http: HttpEndpoint | undefined;
   private influx: InfluxOutput | undefined;
+  private zabbix: ZabbixOutput | undefined;
+  private passive: PassiveAgent | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   private latest: Latest | undefined;
@@ -105,6 +113,30 @@ export class Agent {
       this.o.log('info', 'serving metrics', { listen: http.addresses() });
     }
     this.influx = c.outputs.influxdb.enabled ? new InfluxOutput(c.outputs.influxdb, this.o.log) : undefined;
+    const z = c.outputs.zabbix;
+    this.zabbix = z.enabled ? new ZabbixOutput({ server: z.server, timeoutMs: durationMs(z.timeout), compress: z.compress, bufferLimit: z.buffer_limit }, this.o.log) : undefined;
+    if (c.zabbix_agent.enabled) {
+      const za = c.zabbix_agent;
+      const passive = new PassiveAgent({ listen: za.listen, allow: za.allow, timeoutMs: durationMs(za.timeout) }, answerer({
+        version: this.o.version,
+        hostname: this.hostTag(),
+        latest: () => (this.latest ? { metrics: this.latest.metrics, report: this.latest.report, time: this.latest.at } : undefined),
+        snapshot: (o) => (this.worker ? this.worker.snapshot(o) : import('../snapshot/snapshot.js').then((m) => m.takeSnapshot(o))),
+      }));
+      await passive.start();
+      this.passive = passive;
+      this.o.log('info', 'answering Zabbix passive checks', { listen: passive.addresses(), allow: za.allow.length ? za.allow : ['127.0.0.1', '::1'] });
+    }
+  }
+
+  /** The host tag (and Zabbix host name unless outputs.zabbix.host says otherwise). */
+  private hostTag(): string {
+    return this.config.agent.hostname || kernelHostname();
+  }
+
+  /** Addresses of the Zabbix passive listener. */
+  zabbixAddresses(): string[] {
+    return this.passive?.addresses() ?? [];
   }
 
   private schedule(delayMs: number): void {
@@ -145,6 +177,11 @@ export class Agent {
       const uintAsInt = !this.config.outputs.influxdb.uint_support;
       this.influx.add(lineMetrics.map((m) => influxLine(m, { precision, uintAsInt })).filter(Boolean));
       void this.influx.flush();
+    }
+    if (this.zabbix) {
+      const latest = { metrics, report, time: metrics[0]?.time ?? Date.now() };
+      this.zabbix.add(senderItems(latest, this.config.outputs.zabbix.host || this.hostTag()));
+      void this.zabbix.flush();
     }
     if (this.config.outputs.stdout.enabled) {
       const text = lineMetrics.map((m) => influxLine(m)).filter(Boolean).join('\n');
@@ -193,6 +230,19 @@ export class Agent {
       w.sample('output_dropped_metrics_total', 'metrics dropped: buffer full, or refused by the server', 'counter', output, s.dropped);
       w.sample('output_errors_total', 'failed write attempts', 'counter', output, s.errors);
     }
+    if (this.zabbix) {
+      const s = this.zabbix.snapshotStats();
+      const output = { output: 'zabbix' };
+      w.sample('output_buffer_metrics', 'metrics waiting in the output buffer', 'gauge', output, s.buffered);
+      w.sample('output_buffer_limit_metrics', 'the output buffer limit (metric_buffer_limit)', 'gauge', output, s.limit);
+      w.sample('output_written_metrics_total', 'metrics the output delivered', 'counter', output, s.written);
+      w.sample('output_dropped_metrics_total', 'metrics dropped: buffer full, or refused by the server', 'counter', output, s.dropped + s.refused);
+      w.sample('output_errors_total', 'failed write attempts', 'counter', output, s.errors);
+    }
+    if (this.passive) {
+      w.sample('zabbix_passive_answered_total', 'Zabbix passive checks answered', 'counter', {}, this.passive.answered);
+      w.sample('zabbix_passive_refused_total', 'Zabbix connections closed without an answer (not allowed, unframed, oversized, timed out)', 'counter', {}, this.passive.refused);
+    }
     if (this.http) w.sample('http_rejected_requests_total', 'requests refused because max_requests were in flight', 'counter', {}, this.http.rejected);
     return w;
   }
@@ -227,7 +277,10 @@ export class Agent {
       const gc = gatherConfigOf(next.config);
       await this.http?.close();
       this.http = undefined;
+      await this.passive?.close();
+      this.passive = undefined;
       await this.influx?.flush(true);
+      await this.zabbix?.flush(true);
       this.config = next.config;
       this.gatherConfig = gc;
       await this.applyOutputs(next.config);
@@ -251,7 +304,7 @@ export class Agent {
     const deadline = durationMs(this.config.agent.flush_timeout);
     const flush = (async () => {
       await this.running;
-      await this.influx?.flush(true);
+      await Promise.all([this.influx?.flush(true), this.zabbix?.flush(true)]);
     })();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([flush, new Promise((r) => (timer = setTimeout(r, deadline)))]);
@@ -259,6 +312,7 @@ export class Agent {
     const left = this.influx?.snapshotStats().buffered ?? 0;
     if (left > 0) this.o.log('warn', 'exiting with metrics still buffered', { buffered: left });
     await this.http?.close();
+    await this.passive?.close();
     await this.worker?.close();
   }
 }

@@ -57,7 +57,12 @@ export class HttpEndpoint {
   async start(): Promise<string[]> {
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
     for (const addr of this.o.listen) {
-      const opts = { maxHeaderSize: this.o.maxHeaderBytes, requestTimeout: this.o.readTimeoutMs, headersTimeout: this.o.readTimeoutMs };
+      // node checks requestTimeout/headersTimeout only every connectionsCheckingInterval (30 s by default): a client
+      // trickling header bytes would outlive read_timeout by up to that much
+      const opts = {
+        maxHeaderSize: this.o.maxHeaderBytes, requestTimeout: this.o.readTimeoutMs, headersTimeout: this.o.readTimeoutMs,
+        connectionsCheckingInterval: Math.max(50, Math.min(1000, this.o.readTimeoutMs / 4)),
+      };
       const tls = this.o.web.tls;
       const server = tls
         ? createHttpsServer({ ...opts, cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.requestCert, rejectUnauthorized: tls.requestCert && !!tls.ca, minVersion: tls.minVersion }, handler)

@@ -21,6 +21,8 @@ Options:
   --influxdb-url URL       push to InfluxDB (repeatable; enables the output)
   --stdout                 write line protocol to stdout too
   --hostname NAME          the host tag
+  --zabbix-listen ADDR:PORT  answer Zabbix passive checks here (repeatable; enables [zabbix_agent])
+  --zabbix-allow LIST      addresses/CIDRs allowed to ask (comma-separated; default loopback)
   --log-level LEVEL        error, warn, info (default), debug
 
 Environment: SOCKSCOPE_<SECTION>_<KEY> for every setting (e.g. SOCKSCOPE_AGENT_INTERVAL=30s,
@@ -32,7 +34,8 @@ Signals: SIGHUP reloads the configuration; SIGTERM flushes outputs and exits 0. 
 const OPTIONS = {
   config: { type: 'string' }, listen: { type: 'string', multiple: true }, interval: { type: 'string' },
   'web-config': { type: 'string' }, 'influxdb-url': { type: 'string', multiple: true }, stdout: { type: 'boolean' },
-  hostname: { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  hostname: { type: 'string' }, 'log-level': { type: 'string' }, 'zabbix-listen': { type: 'string', multiple: true },
+  'zabbix-allow': { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 function load(args: string[]) {
@@ -43,7 +46,10 @@ function load(args: string[]) {
     input: {
       file: v.config,
       env: process.env,
-      flags: { listen: v.listen, interval: v.interval, webConfig: v['web-config'], influxdbUrls: v['influxdb-url'], stdout: v.stdout, hostname: v.hostname },
+      flags: {
+        listen: v.listen, interval: v.interval, webConfig: v['web-config'], influxdbUrls: v['influxdb-url'], stdout: v.stdout,
+        hostname: v.hostname, zabbixListen: v['zabbix-listen'], zabbixAllow: v['zabbix-allow'],
+      },
     },
   };
 }

@@ -28,6 +28,7 @@ Usage:
   sockscope execd [options]      the same for Telegraf's inputs.execd
   sockscope agent [options]      the long-running collector: /metrics, InfluxDB push (see 'sockscope agent --help')
   sockscope config sample|show   a commented sample configuration / the effective configuration
+  sockscope zabbix send|template push to a Zabbix trapper / print a Zabbix 6.0 template
 
 Options:
   --json                 print JSON instead of text
@@ -91,6 +92,9 @@ export async function main(argv: string[]): Promise<void> {
     } else if (command === 'agent') {
       const { runAgent } = await import('./agent.js');
       await runAgent(rest);
+    } else if (command === 'zabbix') {
+      const { runZabbix } = await import('./zabbix.js');
+      await runZabbix(rest);
     } else if (command === 'config') {
       const { runConfig } = await import('./agent.js');
       await runConfig(rest);

@@ -58,9 +58,11 @@ export function tableConnections(t: SocketTable, holders?: SocketHolders): Conne
     },
     dedupKey(i) {
       if (t.proto[i] === Proto.unix) {
-        // gopsutil ≥ 4.26.3 keys unix sockets by path; unnamed ones stay distinct (by inode)
+        // gopsutil ≥ 4.26.3 keys unix sockets by path; unnamed ones stay distinct (by inode). Its status for a
+        // unix socket is always NONE, so the state is not part of the key: a named listener and the
+        // connections it accepted (which carry its name) count once, as in gopsutil.
         const name = t.attrLength[i] > 0 ? decodeUnixAttributes(t.arenaView(), t.attrStart[i], t.attrStart[i] + t.attrLength[i]).name : undefined;
-        return `u${t.sockType[i]}|${name ?? `#${t.inode[i]}`}|${t.state[i]}`;
+        return `u${t.sockType[i]}|${name ?? `#${t.inode[i]}`}`;
       }
       return `${t.proto[i]}|${t.family[i]}|${this.localAddress(i)}|${t.sport[i]}|${this.remoteAddress(i)}|${t.dport[i]}|${t.state[i]}`;
     },

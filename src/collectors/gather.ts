@@ -165,7 +165,7 @@ export async function gather(config: GatherConfig, snapshotter: Snapshotter, emi
         const o = config.netstatPort ?? { groups: [] };
         const holders = o.processAttribution ? indexSocketHolders() : undefined;
         const groups = o.groups.length === 0 && o.autoListenPorts ? listenPortGroups(snap!.table) : o.groups;
-        collectNetstatPort(tableConnections(snap!.table, holders), groups, time, { semantics: o.semantics }).forEach(counting);
+        collectNetstatPort(tableConnections(snap!.table, holders), groups, time, { semantics: o.semantics, dedupe: o.semantics === 'telegraf' }).forEach(counting);
       } else if (name === 'listen') {
         collectListen(snap!.table, time).forEach(counting);
       } else if (name === 'socketstat') {

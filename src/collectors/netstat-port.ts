@@ -115,10 +115,13 @@ const bracket = (a: string) => (a.includes(':') ? `[${a}]` : a);
 
 export interface NetstatPortOptions {
   semantics?: NetstatSemantics;
+  /** gopsutil's de-duplication, which DataKit's netstat_port counts after (on with telegraf semantics in gather) */
+  dedupe?: boolean;
 }
 
 export function collectNetstatPort(src: ConnectionSource, groups: readonly PortGroup[], time: number, o: NetstatPortOptions = {}): Metric[] {
   const semantics = o.semantics ?? 'sockscope';
+  const seen = o.dedupe ? new Set<string>() : undefined;
   const points = new Map<string, { tags: Record<string, string>; counts: Record<NetstatField, number>; pid: number }>();
   // ports the groups care about, to skip every other socket without formatting an address
   const localPorts = new Set<number>();
@@ -148,6 +151,11 @@ export function collectNetstatPort(src: ConnectionSource, groups: readonly PortG
       }
     }
     if (!addrPort || !group) continue;
+    if (seen) {
+      const k = src.dedupKey(i);
+      if (seen.has(k)) continue;
+      seen.add(k);
+    }
     const version: IpVersion = src.ipVersion(i);
     const key = `${addrPort}\u0000${version}\u0000${groups.indexOf(group)}`;
     let p = points.get(key);

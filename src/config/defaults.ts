@@ -61,7 +61,9 @@ export interface AgentConfig {
       uint_support: boolean;
     };
     stdout: { enabled: boolean };
+    zabbix: { enabled: boolean; server: string; host: string; timeout: string; compress: boolean; buffer_limit: number };
   };
+  zabbix_agent: { enabled: boolean; listen: string[]; allow: string[]; timeout: string };
 }
 
 export const DEFAULTS: AgentConfig = {
@@ -80,7 +82,9 @@ export const DEFAULTS: AgentConfig = {
       metric_buffer_limit: 100_000, gzip: true, uint_support: false,
     },
     stdout: { enabled: false },
+    zabbix: { enabled: false, server: '127.0.0.1:10051', host: '', timeout: '5s', compress: false, buffer_limit: 100_000 },
   },
+  zabbix_agent: { enabled: false, listen: ['127.0.0.1:10050'], allow: [], timeout: '3s' },
 };
 
 const duration = { type: 'string', pattern: '^\\d+(\\.\\d+)?(ms|s|m|h)$', description: 'a duration like 500ms, 10s, 1m' };
@@ -151,6 +155,21 @@ export const CONFIG_SCHEMA = {
           },
         },
         stdout: { type: 'object', additionalProperties: false, properties: { enabled: { type: 'boolean' } } },
+        zabbix: {
+          type: 'object', additionalProperties: false,
+          properties: {
+            enabled: { type: 'boolean' }, server: { type: 'string', pattern: '^\\[?[^\\s\\]]+\\]?(:\\d{1,5})?$', description: 'HOST or HOST:PORT of the Zabbix server or proxy' },
+            host: { type: 'string' }, timeout: duration, compress: { type: 'boolean' }, buffer_limit: { type: 'integer', minimum: 1, maximum: 10_000_000 },
+          },
+        },
+      },
+    },
+    zabbix_agent: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        enabled: { type: 'boolean' }, listen: { type: 'array', items: listenAddr, minItems: 1 },
+        allow: { type: 'array', items: { type: 'string', pattern: '^[0-9a-fA-F:.]+(/\\d{1,3})?$', description: 'an IP address or CIDR' } },
+        timeout: duration,
       },
     },
   },

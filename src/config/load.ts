@@ -23,6 +23,8 @@ export interface FlagOverrides {
   influxdbUrls?: string[];
   stdout?: boolean;
   hostname?: string;
+  zabbixListen?: string[];
+  zabbixAllow?: string[];
 }
 
 export interface LoadedConfig {
@@ -194,6 +196,11 @@ export function loadConfig(input: { file?: string; env?: NodeJS.ProcessEnv; flag
   }
   if (f.stdout) flag('outputs.stdout.enabled', true, 'stdout');
   if (f.hostname !== undefined) flag('agent.hostname', f.hostname, 'hostname');
+  if (f.zabbixListen?.length) {
+    flag('zabbix_agent.listen', f.zabbixListen, 'zabbix-listen');
+    flag('zabbix_agent.enabled', true, 'zabbix-listen');
+  }
+  if (f.zabbixAllow?.length) flag('zabbix_agent.allow', f.zabbixAllow.flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean), 'zabbix-allow');
   validate(config as unknown as AgentConfig, origins);
   return { config: config as unknown as AgentConfig, origins };
 }

@@ -107,4 +107,26 @@ export const SAMPLE_CONFIG = `# sockscope agent configuration (TOML). Every valu
 [outputs.stdout]
   ## Line protocol on stdout, one batch per gather.
   enabled = false
+
+[outputs.zabbix]
+  ## Push every gather to a Zabbix server's trapper port (items of 'sockscope zabbix template').
+  enabled = false
+  server = "127.0.0.1:10051"
+  ## The Zabbix host name the items belong to; "" means the agent's host tag.
+  host = ""
+  timeout = "5s"
+  ## zlib-compress frames (Zabbix 4.0+ servers accept them).
+  compress = false
+  ## Items kept while the server is unreachable; beyond this the oldest are dropped.
+  buffer_limit = 100000
+
+[zabbix_agent]
+  ## Answer Zabbix passive checks like zabbix_agentd 6.0: agent.ping, agent.version,
+  ## net.tcp.socket.count[...], net.udp.socket.count[...], sockscope.* and LLD keys.
+  enabled = false
+  listen = ["127.0.0.1:10050"]
+  ## Addresses or CIDRs allowed to ask (zabbix_agentd's Server=); empty means loopback only.
+  allow = []
+  ## A request must arrive within this time.
+  timeout = "3s"
 `;

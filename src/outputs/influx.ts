@@ -16,9 +16,13 @@ export interface InfluxOptions {
 }
 
 // Line protocol has no escape for a newline: it becomes a space. Backslashes are literal except before an
-// escaped character, so they are left alone.
+// escaped character, so they are left alone; a trailing one would escape the separator after it, so it is
+// dropped (as Telegraf's serializer does).
 const escMeasurement = (s: string) => (/[, \n]/.test(s) ? s.replace(/\n/g, ' ').replace(/([, ])/g, '\\$1') : s);
-const escKey = (s: string) => (/[,= \n]/.test(s) ? s.replace(/\n/g, ' ').replace(/([,= ])/g, '\\$1') : s);
+const escKey = (raw: string) => {
+  const s = raw.replace(/\\+$/, '');
+  return /[,= \n]/.test(s) ? s.replace(/\n/g, ' ').replace(/([,= ])/g, '\\$1') : s;
+};
 const escString = (s: string) => s.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
 
 /** One line (without newline), or '' when no field survives. */
@@ -27,9 +31,10 @@ export function influxLine(m: Metric, o: InfluxOptions = {}): string {
   let line = escMeasurement(m.schema.name);
   const keys = Object.keys(m.tags).sort();
   for (const k of keys) {
-    const v = m.tags[k];
-    if (v === '') continue; // an empty tag value is invalid line protocol
-    line += `,${escKey(k)}=${escKey(v)}`;
+    const key = escKey(k);
+    const v = escKey(m.tags[k]);
+    if (key === '' || v === '') continue; // an empty tag key or value is invalid line protocol
+    line += `,${key}=${v}`;
   }
   let fields = '';
   for (const k in m.fields) {
@@ -58,7 +63,9 @@ export function influxLine(m: Metric, o: InfluxOptions = {}): string {
       default:
         continue; // a field outside the schema is a bug upstream; never write an untyped value
     }
-    fields += `${fields ? ',' : ''}${escKey(k)}=${text}`;
+    const key = escKey(k);
+    if (key === '') continue;
+    fields += `${fields ? ',' : ''}${key}=${text}`;
   }
   if (!fields) return '';
   return `${line} ${fields} ${timestamp(m.time, o.precision ?? 'ns')}`;

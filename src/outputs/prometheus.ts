@@ -63,7 +63,9 @@ export class PrometheusWriter {
       if (prom.labels) for (const [lk, lv] of Object.entries(prom.labels)) ls += `${ls ? ',' : ''}${lk}="${escLabel(lv)}"`;
       if (fam.seen.has(ls)) continue;
       fam.seen.add(ls);
-      fam.samples.push(`${name}${ls ? `{${ls}}` : ''} ${formatValue(prom.scale ? v * prom.scale : v)}`);
+      // scaled values are rounded to 15 significant digits: 57 µs is 0.000057 s, not 0.000056999999999999996
+      const value = prom.scale ? Number((v * prom.scale).toPrecision(15)) : v;
+      fam.samples.push(`${name}${ls ? `{${ls}}` : ''} ${formatValue(value)}`);
     }
   };
 

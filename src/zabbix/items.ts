@@ -1,0 +1,78 @@
+/**
+ * sockscope's Zabbix items, from one gather: the same keys answer passive checks and go out in trapper pushes.
+ *
+ *   sockscope.netstat[<field>]            the 13 netstat fields (TCP per state, udp_socket, tcp_none), zeros included
+ *   sockscope.sockets[tcp|udp|unix]       sockets per protocol
+ *   sockscope.port[<addr_port>,<field>]   netstat_port counts per port group
+ *   sockscope.listen.backlog.max_pct      the fullest listener's accept queue, % of its backlog
+ *   sockscope.local_port_range.size       ephemeral ports (net.ipv4.ip_local_port_range)
+ *   sockscope.ports.discovery             LLD: listening TCP ports ({#PORT}, {#ADDR})
+ *   sockscope.portgroups.discovery        LLD: port groups ({#ADDR_PORT})
+ */
+import type { GatherReport } from '../collectors/gather.js';
+import { LISTEN_SCHEMA, PORT_RANGE_SCHEMA } from '../collectors/listen.js';
+import { mergeIpVersions, NETSTAT_FIELDS, NETSTAT_SCHEMA } from '../collectors/netstat.js';
+import { NETSTAT_PORT_SCHEMA } from '../collectors/netstat-port.js';
+import type { Metric } from '../model/metric.js';
+
+export interface LatestGather {
+  metrics: readonly Metric[];
+  report: GatherReport;
+  time: number;
+}
+
+/** Every sockscope.* item of a gather, key → value as Zabbix wants it (a string). */
+export function itemValues(g: LatestGather): Map<string, string> {
+  const out = new Map<string, string>();
+  const metrics = mergeIpVersions(g.metrics);
+  for (const m of metrics) {
+    if (m.schema === NETSTAT_SCHEMA) for (const f of NETSTAT_FIELDS) out.set(`sockscope.netstat[${f}]`, String(m.fields[f] ?? 0));
+  }
+  for (const s of g.report.sources) out.set(`sockscope.sockets[${s.protocol}]`, String(s.sockets));
+  // netstat_port: families summed per addr_port
+  const ports = new Map<string, Record<string, number>>();
+  for (const m of metrics) {
+    if (m.schema !== NETSTAT_PORT_SCHEMA) continue;
+    const sum = ports.get(m.tags.addr_port) ?? {};
+    for (const f of NETSTAT_FIELDS) sum[f] = (sum[f] ?? 0) + ((m.fields[f] as number) ?? 0);
+    ports.set(m.tags.addr_port, sum);
+  }
+  for (const [addrPort, sum] of ports) for (const f of NETSTAT_FIELDS) out.set(`sockscope.port[${quoteParam(addrPort)},${f}]`, String(sum[f]));
+  out.set('sockscope.portgroups.discovery', JSON.stringify([...ports.keys()].map((a) => ({ '{#ADDR_PORT}': a }))));
+  let maxPct = 0;
+  const listeners: { '{#PORT}': string; '{#ADDR}': string }[] = [];
+  for (const m of metrics) {
+    if (m.schema === LISTEN_SCHEMA) {
+      const backlog = m.fields.backlog as number;
+      if (backlog > 0) maxPct = Math.max(maxPct, ((m.fields.accept_queue as number) / backlog) * 100);
+      listeners.push({ '{#PORT}': m.tags.local_port, '{#ADDR}': m.tags.local_addr });
+    } else if (m.schema === PORT_RANGE_SCHEMA) {
+      out.set('sockscope.local_port_range.size', String(m.fields.size));
+    }
+  }
+  if (metrics.some((m) => m.schema === LISTEN_SCHEMA) || g.report.collectors.some((c) => c.name === 'listen')) {
+    out.set('sockscope.listen.backlog.max_pct', String(Math.round(maxPct * 10) / 10));
+    out.set('sockscope.ports.discovery', JSON.stringify(listeners));
+  }
+  return out;
+}
+
+/** An item key parameter, quoted when Zabbix's syntax needs it. */
+export function quoteParam(p: string): string {
+  return /[,\]"\[ ]/.test(p) || p.startsWith('"') ? `"${p.replace(/"/g, '\\"')}"` : p;
+}
+
+export interface SenderItem {
+  host: string;
+  key: string;
+  value: string;
+  clock: number;
+  ns: number;
+}
+
+/** The trapper items of a gather, clock/ns from the snapshot's time. */
+export function senderItems(g: LatestGather, host: string): SenderItem[] {
+  const clock = Math.floor(g.time / 1000);
+  const ns = Math.round((g.time % 1000) * 1e6);
+  return [...itemValues(g)].map(([key, value]) => ({ host, key, value, clock, ns }));
+}
