@@ -238,6 +238,7 @@ export class Agent {
       w.sample('output_written_metrics_total', 'metrics the output delivered', 'counter', output, s.written);
       w.sample('output_dropped_metrics_total', 'metrics dropped: buffer full, or refused by the server', 'counter', output, s.dropped + s.refused);
       w.sample('output_errors_total', 'failed write attempts', 'counter', output, s.errors);
+      w.sample('zabbix_items_failed_total', 'items the Zabbix server answered as failed (no such host or trapper item)', 'counter', {}, s.refused);
     }
     if (this.passive) {
       w.sample('zabbix_passive_answered_total', 'Zabbix passive checks answered', 'counter', {}, this.passive.answered);

@@ -1,7 +1,8 @@
 /**
  * Trapper push every gather: all sockscope.* items (zeros included) with the gather's clock/ns. Unsent
  * pushes wait in a bounded buffer (oldest dropped first, counted) and are retried with backoff; what the
- * server refuses (items it does not know: "failed: N") is logged once per change and counted.
+ * server refuses (items it does not know: "failed: N") is counted, and logged once when refusals start (and
+ * once when they stop).
  */
 import type { Log, OutputStats } from './influx-output.js';
 import type { SenderItem } from '../zabbix/items.js';
@@ -21,7 +22,7 @@ export class ZabbixOutput {
   private failures = 0;
   private retryAt = 0;
   private healthy = true;
-  private lastRefusal = '';
+  private refusing = false;
   private sending: Promise<void> | undefined;
 
   constructor(private readonly cfg: ZabbixOutputConfig, private readonly log: Log) {}
@@ -55,11 +56,13 @@ export class ZabbixOutput {
         this.stats.written += Number.isFinite(answer.processed) ? answer.processed : batch.length;
         const failed = Number.isFinite(answer.failed) ? answer.failed : 0;
         this.stats.refused += failed;
-        const refusal = answer.response !== 'success' || failed > 0 ? answer.info : '';
-        if (refusal !== this.lastRefusal) {
-          if (refusal) this.log('warn', 'zabbix: the server refused items (does the host have the sockscope template?)', { server: this.cfg.server, info: answer.info });
+        // logged when refusing starts and when it stops, not on every push: the info text changes every time
+        // ("seconds spent: ..."), so it cannot tell a new problem from the same one
+        const refusing = answer.response !== 'success' || failed > 0;
+        if (refusing !== this.refusing) {
+          if (refusing) this.log('warn', 'zabbix: the server refused items (does the host have the sockscope template?)', { server: this.cfg.server, info: answer.info });
           else this.log('info', 'zabbix: the server accepts every item again', { server: this.cfg.server });
-          this.lastRefusal = refusal;
+          this.refusing = refusing;
         }
         this.failures = 0;
         this.setHealthy(true);

@@ -57,8 +57,10 @@ const OPTIONS = {
 /** "10s", "500ms", "1m", "2h" → ms. */
 export function parseDuration(text: string, key: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
-  if (!m) throw new UsageError(`--${key} must be a duration like 500ms, 10s, 1m; got '${text}'`, { key, value: text });
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms'];
+  const ms = m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms'] : NaN;
+  // 0 would gather in a busy loop, and so would anything past setInterval's 2^31-1 ms (Node turns it into 1 ms)
+  if (!(ms >= 1 && ms <= 0x7fffffff)) throw new UsageError(`--${key} must be a duration from 1ms to 596h, like 500ms, 10s, 1m; got '${text}'`, { key, value: text });
+  return ms;
 }
 
 /** --port-group "80,443@service=http" → DataKit's group table. */
@@ -97,9 +99,12 @@ export interface GatherCli {
 }
 
 export function planGather(args: string[], command: 'gather' | 'execd'): GatherCli | 'help' {
-  const { values: v } = parseOptions(args, OPTIONS);
+  // --host-tag takes an optional NAME (util.parseArgs has no optional values): alone, last or before another
+  // option, it means this host's name
+  const argv = args.map((a, n) => (a === '--host-tag' && (n + 1 === args.length || args[n + 1].startsWith('-')) ? '--host-tag=' : a));
+  const { values: v } = parseOptions(argv, OPTIONS);
   if (v.help) return 'help';
-  const measurements = (v.measurement ?? 'netstat').split(',').map((x) => x.trim()).filter(Boolean);
+  const measurements = [...new Set((v.measurement ?? 'netstat').split(',').map((x) => x.trim()).filter(Boolean))];
   for (const m of measurements) {
     if (!MEASUREMENTS.includes(m as MeasurementName)) {
       throw new UsageError(`unknown measurement '${m}': expected one of ${MEASUREMENTS.join(', ')}`, { key: 'measurement', value: m });

@@ -14,7 +14,8 @@ export function parseOptions<T extends OptionSpecs>(args: string[], options: T, 
   try {
     return parseArgs({ args, options, allowPositionals, strict: true }) as unknown as ParsedOptions<T>;
   } catch (e) {
-    const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    // Node's messages can span lines (the "ambiguous" hint): keep the first sentence, one line
+    const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '').split('\n')[0].replace(/\.$/, '');
     throw new UsageError(`${msg}. See 'sockscope --help'.`);
   }
 }

@@ -3,7 +3,7 @@
  * ports or per-connection data are needed, tcp_info only for socketstat), take it, run each collector over
  * it. A collector that throws is reported and the others still run (Telegraf's best-effort gathering).
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Ext, Proto, TCP_LISTEN, UnixShow, type ProtoName } from '../diag/constants.js';
 import type { SocketTable } from '../snapshot/table.js';
 import type { Metric } from '../model/metric.js';
@@ -106,6 +106,31 @@ export function listenPortGroups(t: SocketTable): PortGroup[] {
   return [...ports].sort((a, b) => a - b).map((port) => ({ mode: 'ports' as const, tags: {}, entries: [{ text: String(port), port }] }));
 }
 
+/**
+ * ifindex → interface name from /sys/class/net, read on first use (only sockets bound to a device need it), so
+ * socketstat writes "%eth0" as ss does rather than "%2". The names are those of the sysfs this process sees.
+ */
+function sysfsInterfaceNames(): (ifindex: number) => string | undefined {
+  let names: Map<number, string> | undefined;
+  return (ifindex) => {
+    if (!names) {
+      names = new Map();
+      try {
+        for (const name of readdirSync('/sys/class/net')) {
+          try {
+            names.set(Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8')), name);
+          } catch {
+            /* removed meanwhile */
+          }
+        }
+      } catch {
+        /* no sysfs */
+      }
+    }
+    return names.get(ifindex);
+  };
+}
+
 /** Telegraf's execd/exec hosts name themselves; sockscope's host tag defaults to the kernel's hostname. */
 export function hostname(): string {
   try {
@@ -169,7 +194,8 @@ export async function gather(config: GatherConfig, snapshotter: Snapshotter, emi
       } else if (name === 'listen') {
         collectListen(snap!.table, time).forEach(counting);
       } else if (name === 'socketstat') {
-        collectSocketstat(snap!.table, time, config.socketstat ?? {}, counting);
+        const so = config.socketstat ?? {};
+        collectSocketstat(snap!.table, time, { ...so, interfaceName: so.interfaceName ?? sysfsInterfaceNames() }, counting);
       }
       report.collectors.push({ name, ok: true, durationMs: performance.now() - t0, metrics: count });
     } catch (e) {

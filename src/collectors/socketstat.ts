@@ -33,19 +33,19 @@ const BASE: [string, string, FieldSpec][] = [
 
 /** Opt-in tcp_info fields (`info_fields`), units in the names; Prometheus gets base units. */
 const EXTRA: [string, string, FieldSpec][] = [
-  ['rtt_us', 'rtt', u('smoothed round-trip time, microseconds', { name: 'socket_rtt_seconds', scale: 1e-6 })],
-  ['rttvar_us', 'rttvar', u('round-trip time variance, microseconds', { name: 'socket_rtt_variance_seconds', scale: 1e-6 })],
-  ['min_rtt_us', 'min_rtt', u('minimum round-trip time seen, microseconds', { name: 'socket_min_rtt_seconds', scale: 1e-6 })],
+  ['rtt_us', 'rtt', u('smoothed round-trip time, microseconds', { name: 'socket_rtt_seconds', scale: 1e-6, help: 'smoothed round-trip time, seconds' })],
+  ['rttvar_us', 'rttvar', u('round-trip time variance, microseconds', { name: 'socket_rtt_variance_seconds', scale: 1e-6, help: 'round-trip time variance, seconds' })],
+  ['min_rtt_us', 'min_rtt', u('minimum round-trip time seen, microseconds', { name: 'socket_min_rtt_seconds', scale: 1e-6, help: 'minimum round-trip time seen, seconds' })],
   ['retrans', 'retrans', u('segments being retransmitted now', { name: 'socket_retransmitting_segments' })],
   ['total_retrans', 'total_retrans', u('segments retransmitted over the connection', { name: 'socket_retransmits_total' }, { counter: true })],
   ['lost', 'lost', u('segments presumed lost', { name: 'socket_lost_segments' })],
   ['cwnd', 'snd_cwnd', u('congestion window, segments', { name: 'socket_congestion_window_segments' })],
   ['ssthresh', 'snd_ssthresh', u('slow start threshold, segments', { name: 'socket_slow_start_threshold_segments' })],
-  ['delivery_rate_bps', 'delivery_rate', u('delivery rate, bits per second', { name: 'socket_delivery_rate_bytes_per_second', scale: 1 / 8 })],
-  ['pacing_rate_bps', 'pacing_rate', u('pacing rate, bits per second', { name: 'socket_pacing_rate_bytes_per_second', scale: 1 / 8 })],
-  ['busy_time_us', 'busy_time', u('time busy sending, microseconds', { name: 'socket_busy_seconds_total', scale: 1e-6 }, { counter: true })],
-  ['rwnd_limited_us', 'rwnd_limited', u('time limited by the receive window, microseconds', { name: 'socket_receive_window_limited_seconds_total', scale: 1e-6 }, { counter: true })],
-  ['sndbuf_limited_us', 'sndbuf_limited', u('time limited by the send buffer, microseconds', { name: 'socket_send_buffer_limited_seconds_total', scale: 1e-6 }, { counter: true })],
+  ['delivery_rate_bps', 'delivery_rate', u('delivery rate, bits per second', { name: 'socket_delivery_rate_bytes_per_second', scale: 1 / 8, help: 'delivery rate, bytes per second' })],
+  ['pacing_rate_bps', 'pacing_rate', u('pacing rate, bits per second', { name: 'socket_pacing_rate_bytes_per_second', scale: 1 / 8, help: 'pacing rate, bytes per second' })],
+  ['busy_time_us', 'busy_time', u('time busy sending, microseconds', { name: 'socket_busy_seconds_total', scale: 1e-6, help: 'time busy sending, seconds' }, { counter: true })],
+  ['rwnd_limited_us', 'rwnd_limited', u('time limited by the receive window, microseconds', { name: 'socket_receive_window_limited_seconds_total', scale: 1e-6, help: 'time limited by the receive window, seconds' }, { counter: true })],
+  ['sndbuf_limited_us', 'sndbuf_limited', u('time limited by the send buffer, microseconds', { name: 'socket_send_buffer_limited_seconds_total', scale: 1e-6, help: 'time limited by the send buffer, seconds' }, { counter: true })],
   ['notsent_bytes', 'notsent_bytes', u('bytes queued but not yet sent', { name: 'socket_unsent_bytes' }, { unit: 'bytes' })],
 ];
 export const SOCKETSTAT_INFO_FIELDS = EXTRA.map(([name]) => name);
@@ -73,7 +73,9 @@ export const SOCKETSTAT_AGGREGATE_SCHEMA: MeasurementSchema = {
     connections: u('connections between the two addresses', { name: 'socket_tuple_connections' }),
     recv_q: u('bytes waiting to be read, summed', { name: 'socket_tuple_receive_queue_bytes' }, { unit: 'bytes' }),
     send_q: u('bytes not yet acknowledged, summed', { name: 'socket_tuple_send_queue_bytes' }, { unit: 'bytes' }),
-    ...Object.fromEntries(BASE.map(([n, , s]) => [n, { ...s, help: `${s.help}, summed over the connections`, prom: { ...s.prom!, name: s.prom!.name.replace('socket_', 'socket_tuple_') } }])),
+    // a sum over the connections open now falls when one closes: a gauge, not a counter (rate() would read
+    // every close as a counter reset)
+    ...Object.fromEntries(BASE.map(([n, , s]) => [n, { ...s, counter: false, help: `${s.help}, summed over the connections open now`, prom: { ...s.prom!, name: s.prom!.name.replace('socket_', 'socket_tuple_').replace(/_total$/, '') } }])),
   },
 };
 
@@ -138,6 +140,7 @@ export function collectSocketstat(t: SocketTable, time: number, o: SocketstatOpt
         const v = readTcpInfoField(view, info[0], info[1], field);
         if (v === undefined || v === Infinity) continue;
         if (field.name === 'min_rtt' && v === 0xffffffff) continue;
+        if (field.name === 'snd_ssthresh' && v >= 0x7fffffff) continue; // TCP_INFINITE_SSTHRESH: not set yet (ss omits it too)
         fields[name] = BITS.has(name) ? v * 8 : v;
       }
     }

@@ -40,17 +40,21 @@ export class PrometheusWriter {
   constructor(private readonly prefix = 'sockscope_') {}
 
   write = (m: Metric): void => {
-    let base = '';
-    const labels: [string, string][] = [];
-    for (const k in m.tags) {
-      if (k === 'ip_version') labels.push(['family', FAMILY_VALUES[m.tags[k]] ?? m.tags[k]]);
-      else labels.push([labelName(k), m.tags[k]]);
-    }
+    // A label name appears once (Prometheus rejects the whole scrape otherwise): the measurement's own labels
+    // (family from ip_version, a promLabel field, a field's labels) win over a user tag of the same name.
+    const labels = new Map<string, string>();
+    for (const k in m.tags) if (k !== 'ip_version') labels.set(labelName(k), m.tags[k]);
+    if (m.tags.ip_version !== undefined) labels.set('family', FAMILY_VALUES[m.tags.ip_version] ?? m.tags.ip_version);
     for (const k in m.fields) {
       const spec = m.schema.fields[k];
-      if (spec?.promLabel) labels.push([spec.promLabel, String(m.fields[k])]);
+      if (spec?.promLabel) labels.set(spec.promLabel, String(m.fields[k]));
     }
-    for (const [k, v] of labels) base += `${base ? ',' : ''}${k}="${escLabel(v)}"`;
+    const render = (without?: Record<string, string>) => {
+      let out = '';
+      for (const [k, v] of labels) if (!without || !(k in without)) out += `${out ? ',' : ''}${k}="${escLabel(v)}"`;
+      return out;
+    };
+    const base = render();
     for (const k in m.fields) {
       const spec: FieldSpec | undefined = m.schema.fields[k];
       const prom = spec?.prom;
@@ -59,7 +63,7 @@ export class PrometheusWriter {
       const name = this.prefix + prom.name;
       let fam = this.families.get(name);
       if (!fam) this.families.set(name, (fam = { help: prom.help ?? spec.help, counter: !!spec.counter, samples: [], seen: new Set() }));
-      let ls = base;
+      let ls = prom.labels ? render(prom.labels) : base;
       if (prom.labels) for (const [lk, lv] of Object.entries(prom.labels)) ls += `${ls ? ',' : ''}${lk}="${escLabel(lv)}"`;
       if (fam.seen.has(ls)) continue;
       fam.seen.add(ls);

@@ -1,6 +1,6 @@
 /** What the passive agent answers: agent.*, net.tcp/udp.socket.count over a fresh snapshot, sockscope.* items. */
 import type { Snapshot, SnapshotOptions } from '../snapshot/snapshot.js';
-import { itemValues, type LatestGather } from './items.js';
+import { itemValues, quoteParam, type LatestGather } from './items.js';
 import { NotSupported, parseItemKey, socketCount } from './keys.js';
 import type { KeyAnswerer } from './passive.js';
 
@@ -35,14 +35,16 @@ export function answerer(src: AnswerSources): KeyAnswerer {
       case 'agent.hostname':
         return src.hostname;
       case 'net.tcp.socket.count':
-        return String(await socketCount((await fresh('tcp')).table, 'tcp', params));
+        return String(socketCount((await fresh('tcp')).table, 'tcp', params));
       case 'net.udp.socket.count':
-        return String(await socketCount((await fresh('udp')).table, 'udp', params));
+        return String(socketCount((await fresh('udp')).table, 'udp', params));
       default: {
         if (!key.startsWith('sockscope.')) throw new NotSupported('Unsupported item key.');
         const latest = src.latest();
         if (!latest) throw new NotSupported('No data yet: the first gather has not finished.');
-        const value = itemValues(latest).get(text);
+        // the canonical spelling (what items.ts pushes): `sockscope.netstat["tcp_listen"]` is the same item
+        const canonical = params.length ? `${key}[${params.map(quoteParam).join(',')}]` : key;
+        const value = itemValues(latest).get(canonical);
         if (value === undefined) throw new NotSupported('Unsupported item key.');
         return value;
       }

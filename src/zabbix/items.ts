@@ -6,7 +6,8 @@
  *   sockscope.port[<addr_port>,<field>]   netstat_port counts per port group
  *   sockscope.listen.backlog.max_pct      the fullest listener's accept queue, % of its backlog
  *   sockscope.local_port_range.size       ephemeral ports (net.ipv4.ip_local_port_range)
- *   sockscope.ports.discovery             LLD: listening TCP ports ({#PORT}, {#ADDR})
+ *   sockscope.ports.discovery             LLD: listening TCP ports, one row per port ({#PORT}; {#ADDR}: its
+ *                                         local addresses, space-separated)
  *   sockscope.portgroups.discovery        LLD: port groups ({#ADDR_PORT})
  */
 import type { GatherReport } from '../collectors/gather.js';
@@ -40,26 +41,34 @@ export function itemValues(g: LatestGather): Map<string, string> {
   for (const [addrPort, sum] of ports) for (const f of NETSTAT_FIELDS) out.set(`sockscope.port[${quoteParam(addrPort)},${f}]`, String(sum[f]));
   out.set('sockscope.portgroups.discovery', JSON.stringify([...ports.keys()].map((a) => ({ '{#ADDR_PORT}': a }))));
   let maxPct = 0;
-  const listeners: { '{#PORT}': string; '{#ADDR}': string }[] = [];
+  // one LLD row per port (a port often listens on 0.0.0.0 and [::]): the prototypes' keys hold only {#PORT}, and
+  // two rows with the same {#PORT} would make Zabbix refuse the second item as a duplicate key
+  const listeners = new Map<string, string[]>();
   for (const m of metrics) {
     if (m.schema === LISTEN_SCHEMA) {
       const backlog = m.fields.backlog as number;
       if (backlog > 0) maxPct = Math.max(maxPct, ((m.fields.accept_queue as number) / backlog) * 100);
-      listeners.push({ '{#PORT}': m.tags.local_port, '{#ADDR}': m.tags.local_addr });
+      const addrs = listeners.get(m.tags.local_port) ?? [];
+      if (!addrs.includes(m.tags.local_addr)) addrs.push(m.tags.local_addr);
+      listeners.set(m.tags.local_port, addrs);
     } else if (m.schema === PORT_RANGE_SCHEMA) {
       out.set('sockscope.local_port_range.size', String(m.fields.size));
     }
   }
   if (metrics.some((m) => m.schema === LISTEN_SCHEMA) || g.report.collectors.some((c) => c.name === 'listen')) {
     out.set('sockscope.listen.backlog.max_pct', String(Math.round(maxPct * 10) / 10));
-    out.set('sockscope.ports.discovery', JSON.stringify(listeners));
+    const rows = [...listeners].sort((a, b) => Number(a[0]) - Number(b[0])).map(([port, addrs]) => ({ '{#PORT}': port, '{#ADDR}': addrs.join(' ') }));
+    out.set('sockscope.ports.discovery', JSON.stringify(rows));
   }
   return out;
 }
 
-/** An item key parameter, quoted when Zabbix's syntax needs it. */
+/**
+ * An item key parameter, quoted exactly when Zabbix's quote_key_param quotes it (it starts with '"', ' ' or
+ * '[', or holds ',' or ']'), so the pushed key is byte for byte the key Zabbix made from the LLD prototype.
+ */
 export function quoteParam(p: string): string {
-  return /[,\]"\[ ]/.test(p) || p.startsWith('"') ? `"${p.replace(/"/g, '\\"')}"` : p;
+  return /^["\[ ]/.test(p) || /[,\]]/.test(p) ? `"${p.replace(/"/g, '\\"')}"` : p;
 }
 
 export interface SenderItem {

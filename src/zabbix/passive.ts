@@ -82,7 +82,9 @@ export class PassiveAgent {
       const i = addr.lastIndexOf(':');
       const host = addr.slice(0, i).replace(/^\[(.*)\]$/, '$1');
       const port = Number(addr.slice(i + 1));
-      const server = createServer((s) => this.connection(s));
+      // allowHalfOpen: a client that shuts down its sending side right after the request (zabbix_get-like tools,
+      // scripts) still gets the answer, even when the answer waits for a snapshot
+      const server = createServer({ allowHalfOpen: true }, (s) => this.connection(s));
       server.maxConnections = this.o.maxConnections ?? 100;
       await new Promise<void>((resolve, reject) => {
         server.once('error', (e: NodeJS.ErrnoException) => reject(new SockscopeError('ESOCKSCOPE_CONFIG', `cannot listen for Zabbix on ${addr}: ${e.code ?? e.message}`, { key: 'zabbix.listen', value: addr })));
@@ -110,12 +112,23 @@ export class PassiveAgent {
     this.sockets.add(s);
     s.on('close', () => this.sockets.delete(s));
     s.on('error', () => s.destroy());
-    s.setTimeout(this.o.timeoutMs ?? 3000, () => {
+    const decoder = new FrameDecoder(this.o.maxFrameBytes ?? 64 * 1024);
+    let done = false;
+    // a deadline for the whole request, not an idle timeout: a client trickling a byte at a time is cut off too
+    const deadline = setTimeout(() => {
+      if (done) return;
+      done = true;
+      this.refused++;
+      s.destroy();
+    }, this.o.timeoutMs ?? 3000);
+    deadline.unref();
+    s.on('close', () => clearTimeout(deadline));
+    s.on('end', () => {
+      if (done) return; // the request is in: the answer still goes out on our half
+      done = true; // closed mid-request: it can never complete
       this.refused++;
       s.destroy();
     });
-    const decoder = new FrameDecoder(this.o.maxFrameBytes ?? 64 * 1024);
-    let done = false;
     s.on('data', (chunk: Buffer) => {
       if (done) return;
       decoder.push(chunk);
@@ -146,6 +159,7 @@ export class PassiveAgent {
     }
     this.answered++;
     s.end(encodeFrame(value));
+    setTimeout(() => s.destroy(), this.o.timeoutMs ?? 3000).unref(); // a client that never closes its side
   }
 
   async close(): Promise<void> {

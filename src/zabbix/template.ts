@@ -2,14 +2,23 @@
  * `sockscope zabbix template [--passive]`: a Zabbix 6.0 YAML template (zabbix_export version '6.0'): items for
  * every TCP state (trapper, or Zabbix agent for the passive variant), UDP and unix counts, LLD rules with item
  * prototypes for port groups, triggers with {$MACROS} thresholds (CLOSE_WAIT growing, listen backlog near
- * full, TIME_WAIT near the ephemeral port range) and a graph of TCP states. UUIDs are derived from names, so
- * the same template imports as the same objects every time.
+ * full, TIME_WAIT near the ephemeral port range) and a graph of TCP states. UUIDs are derived from names (UUIDv4
+ * shaped), so the same template imports as the same objects every time.
  */
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import { NETSTAT_FIELDS } from '../collectors/netstat.js';
 
-const uuid = (name: string) => createHash('md5').update(`sockscope:${name}`).digest('hex');
+/**
+ * Derived from the object's name (stable across runs) but shaped as a UUIDv4 (version nibble 4, variant 8-b):
+ * Zabbix's import refuses anything else ("Invalid parameter "/1/uuid": UUIDv4 is expected.").
+ */
+const uuid = (name: string) => {
+  const h = createHash('md5').update(`sockscope:${name}`).digest();
+  h[6] = (h[6] & 0x0f) | 0x40;
+  h[8] = (h[8] & 0x3f) | 0x80;
+  return h.toString('hex');
+};
 
 const COLORS = ['1A7C11', 'F63100', '2774A4', 'A54F10', 'FC6EA3', '6C59DC', 'AC8C14', '611F27', 'F230E0', '5CCD18', 'BB2A02', '00A0A0', '808080'];
 
@@ -56,7 +65,7 @@ export function zabbixTemplate(o: { passive: boolean }): string {
     }, {
       uuid: uuid(`${name}:lld:listen`), name: 'Listening TCP ports', type, key: 'sockscope.ports.discovery', ...(o.passive ? { delay: '1h' } : {}),
       item_prototypes: [passiveOnly({
-        uuid: uuid(`${name}:proto:listen-conns`), name: 'Connections to {#ADDR}:{#PORT}', type: o.passive ? 'ZABBIX_PASSIVE' : 'TRAPPER',
+        uuid: uuid(`${name}:proto:listen-conns`), name: 'Connections to port {#PORT} ({#ADDR})', type: o.passive ? 'ZABBIX_PASSIVE' : 'TRAPPER',
         key: o.passive ? 'net.tcp.socket.count[,{#PORT},,,established]' : 'sockscope.port[{#PORT},tcp_established]', value_type: 'UNSIGNED',
         tags: [{ tag: 'port', value: '{#PORT}' }],
       })],
