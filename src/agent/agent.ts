@@ -108,13 +108,27 @@ export class Agent {
         { listen: p.listen, web, maxRequests: p.max_requests, maxHeaderBytes: p.max_header_bytes, readTimeoutMs: durationMs(p.read_timeout), version: this.o.version },
         { metrics: (f) => this.metrics(f), snapshot: () => this.snapshotJson(), health: () => this.health() },
       );
-      await http.start();
+      try {
+        await http.start();
+      } catch (e) {
+        await http.close(); // the addresses it did open
+        throw e;
+      }
       this.http = http;
       this.o.log('info', 'serving metrics', { listen: http.addresses() });
     }
+    const prevInflux = this.influx;
     this.influx = c.outputs.influxdb.enabled ? new InfluxOutput(c.outputs.influxdb, this.o.log) : undefined;
+    if (prevInflux) await this.handOver(prevInflux, this.influx);
     const z = c.outputs.zabbix;
+    const prevZabbix = this.zabbix;
     this.zabbix = z.enabled ? new ZabbixOutput({ server: z.server, timeoutMs: durationMs(z.timeout), compress: z.compress, bufferLimit: z.buffer_limit }, this.o.log) : undefined;
+    if (prevZabbix) {
+      // a reload during an outage: the items still waiting go to the new output, not away
+      const left = prevZabbix.take();
+      if (this.zabbix) this.zabbix.add(left);
+      else if (left.length) this.o.log('warn', 'zabbix: dropped buffered items: the reloaded configuration has no Zabbix output', { dropped: left.length });
+    }
     if (c.zabbix_agent.enabled) {
       const za = c.zabbix_agent;
       const passive = new PassiveAgent({ listen: za.listen, allow: za.allow, timeoutMs: durationMs(za.timeout) }, answerer({
@@ -127,6 +141,20 @@ export class Agent {
       this.passive = passive;
       this.o.log('info', 'answering Zabbix passive checks', { listen: passive.addresses(), allow: za.allow.length ? za.allow : ['127.0.0.1', '::1'] });
     }
+  }
+
+  /**
+   * A reload replaces the InfluxDB output: what the old one still buffers (an outage in progress) moves to the
+   * new one when the lines fit it (same precision and integer suffixes), else the old one gets a last flush.
+   */
+  private async handOver(prev: InfluxOutput, next: InfluxOutput | undefined): Promise<void> {
+    if (next && next.cfg.precision === prev.cfg.precision && next.cfg.uint_support === prev.cfg.uint_support) {
+      next.add(prev.take());
+      return;
+    }
+    await prev.flush(true);
+    const left = prev.take();
+    if (left.length) this.o.log('warn', 'influxdb: dropped buffered metrics the reloaded configuration cannot send', { dropped: left.length });
   }
 
   /** The host tag (and Zabbix host name unless outputs.zabbix.host says otherwise). */
@@ -280,7 +308,6 @@ export class Agent {
       this.http = undefined;
       await this.passive?.close();
       this.passive = undefined;
-      await this.influx?.flush(true);
       await this.zabbix?.flush(true);
       this.config = next.config;
       this.gatherConfig = gc;
@@ -312,6 +339,8 @@ export class Agent {
     clearTimeout(timer);
     const left = this.influx?.snapshotStats().buffered ?? 0;
     if (left > 0) this.o.log('warn', 'exiting with metrics still buffered', { buffered: left });
+    const zabbixLeft = this.zabbix?.snapshotStats().buffered ?? 0;
+    if (zabbixLeft > 0) this.o.log('warn', 'exiting with Zabbix items still buffered', { buffered: zabbixLeft, server: this.config.outputs.zabbix.server });
     await this.http?.close();
     await this.passive?.close();
     await this.worker?.close();

@@ -30,7 +30,14 @@ export class InfluxOutput {
   private healthy = true;
   private sending: Promise<void> | undefined;
 
-  constructor(private readonly cfg: AgentConfig['outputs']['influxdb'], private readonly log: Log) {}
+  constructor(readonly cfg: AgentConfig['outputs']['influxdb'], private readonly log: Log) {}
+
+  /** Hand every unsent line over (a reload moves them to the new output) and empty the buffer. */
+  take(): string[] {
+    const lines = this.buffer;
+    this.buffer = [];
+    return lines;
+  }
 
   add(lines: string[]): void {
     this.buffer.push(...lines);

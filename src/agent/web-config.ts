@@ -24,8 +24,14 @@ const CLIENT_AUTH = ['NoClientCert', 'RequestClientCert', 'RequireAnyClientCert'
 
 export function loadWebConfig(file: string): WebConfig {
   let doc: unknown;
+  let text: string;
   try {
-    doc = parseYaml(readFileSync(file, 'utf8'));
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new SockscopeError('ESOCKSCOPE_CONFIG', `config: outputs.prometheus.web_config_file = ${JSON.stringify(file)}: expected a readable YAML file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { key: 'outputs.prometheus.web_config_file', value: file });
+  }
+  try {
+    doc = parseYaml(text);
   } catch (e) {
     throw new SockscopeError('ESOCKSCOPE_CONFIG', `web config ${file}: ${(e as Error).message.split('\n')[0]}`, { key: 'web_config_file', value: file });
   }

@@ -23,12 +23,21 @@ export class ZabbixOutput {
   private retryAt = 0;
   private healthy = true;
   private refusing = false;
+  /** items of the batch on the wire (out of the buffer until answered; back at its head if the send fails) */
+  private inFlight = 0;
+  /** replaced by a reload: stop sending after the batch in flight */
+  private retired = false;
   private sending: Promise<void> | undefined;
 
   constructor(private readonly cfg: ZabbixOutputConfig, private readonly log: Log) {}
 
   add(items: SenderItem[]): void {
     this.buffer.push(...items);
+    this.trim();
+  }
+
+  /** Over the limit: the oldest go first, counted. */
+  private trim(): void {
     const over = this.buffer.length - this.cfg.bufferLimit;
     if (over > 0) {
       this.buffer.splice(0, over);
@@ -36,8 +45,16 @@ export class ZabbixOutput {
     }
   }
 
+  /** Everything still waiting, oldest first; the buffer is left empty (a reload hands it to the new output). */
+  take(): SenderItem[] {
+    const items = this.buffer;
+    this.buffer = [];
+    this.retired = true;
+    return items;
+  }
+
   snapshotStats(): OutputStats & { refused: number } {
-    return { buffered: this.buffer.length, limit: this.cfg.bufferLimit, ...this.stats };
+    return { buffered: this.buffer.length + this.inFlight, limit: this.cfg.bufferLimit, ...this.stats };
   }
 
   flush(force = false): Promise<void> {
@@ -48,11 +65,14 @@ export class ZabbixOutput {
   }
 
   private async drain(): Promise<void> {
-    while (this.buffer.length) {
-      const batch = this.buffer.slice(0, 1000);
+    while (this.buffer.length && !this.retired) {
+      // the batch leaves the buffer while it is on the wire: items added meanwhile, and the limit, concern only
+      // what waits; a failed batch goes back to the head
+      const batch = this.buffer.splice(0, 1000);
+      this.inFlight = batch.length;
       try {
         const answer = await sendItems(this.cfg.server, batch, { timeoutMs: this.cfg.timeoutMs, compress: this.cfg.compress });
-        this.buffer.splice(0, batch.length);
+        this.inFlight = 0;
         this.stats.written += Number.isFinite(answer.processed) ? answer.processed : batch.length;
         const failed = Number.isFinite(answer.failed) ? answer.failed : 0;
         this.stats.refused += failed;
@@ -67,6 +87,9 @@ export class ZabbixOutput {
         this.failures = 0;
         this.setHealthy(true);
       } catch (e) {
+        this.inFlight = 0;
+        this.buffer.unshift(...batch);
+        this.trim();
         this.stats.errors++;
         this.failures++;
         this.retryAt = Date.now() + Math.min(30_000, 1000 * 2 ** Math.min(this.failures - 1, 5));

@@ -79,10 +79,17 @@ export async function runAgent(args: string[]): Promise<void> {
     import('../config/load.js'), import('../agent/agent.js'), import('./main.js'), import('pino'),
   ]);
   const loaded = loadConfig(a.input); // invalid: exits 2 before anything starts
+  const prom = loaded.config.outputs.prometheus;
+  if (prom.enabled && prom.web_config_file) (await import('../agent/web-config.js')).loadWebConfig(prom.web_config_file); // so is a bad web config
   const logger = pino({ level: a.logLevel, base: { name: 'sockscope' } }, pino.destination({ fd: 2, sync: true }));
   const log = (level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown> = {}) => logger[level](fields, msg);
   const agent = new Agent(loaded, { version: VERSION, log, reload: () => loadConfig(a.input) });
-  await agent.start();
+  try {
+    await agent.start();
+  } catch (e) {
+    await agent.stop().catch(() => undefined); // the worker and any listener already open would keep the process alive
+    throw e;
+  }
   log('info', 'sockscope agent started', { version: VERSION, interval: loaded.config.agent.interval });
   let stopping = false;
   const stop = async (signal: string) => {

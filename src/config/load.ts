@@ -205,7 +205,7 @@ export function loadConfig(input: { file?: string; env?: NodeJS.ProcessEnv; flag
   return { config: config as unknown as AgentConfig, origins };
 }
 
-const ajv = new Ajv({ allErrors: false, strict: false });
+const ajv = new Ajv({ allErrors: false, strict: false, verbose: true }); // verbose: errors carry parentSchema (its description)
 const check = ajv.compile(CONFIG_SCHEMA);
 
 function validate(config: AgentConfig, origins: Map<string, string>): void {
@@ -242,14 +242,20 @@ function validate(config: AgentConfig, origins: Map<string, string>): void {
       if (!ix[k]) throw configError(`outputs.influxdb.${k}`, ix[k], origins.get(`outputs.influxdb.${k}`)!, 'a non-empty value: InfluxDB v2 writes need organization, bucket and token');
     }
   }
+  // a zero interval would gather in a busy loop; zero timeouts would switch the timeouts off
+  for (const key of ['agent.interval', 'outputs.prometheus.read_timeout', 'outputs.influxdb.timeout']) {
+    const text = get(config as unknown as Json, key.split('.')) as string;
+    if (durationMs(text) <= 0) throw configError(key, text, origins.get(key) ?? 'default', 'a duration greater than zero, e.g. 10s');
+  }
   for (const l of config.outputs.prometheus.listen) {
     const port = Number(l.slice(l.lastIndexOf(':') + 1));
     if (port > 65535) throw configError('outputs.prometheus.listen', l, origins.get('outputs.prometheus.listen')!, 'a port between 0 (any free port) and 65535');
   }
 }
 
-/** "10s" → 10000 (validated strings only). */
+/** "10s" → 10000, "1m30s" → 90000 (validated strings only). */
 export function durationMs(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text)!;
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms'];
+  let ms = 0;
+  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) ms += Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms'];
+  return ms;
 }

@@ -34,6 +34,8 @@ export function parseSenderResponse(text: string): SenderResponse {
 }
 
 export function splitServer(server: string): { host: string; port: number } {
+  // a bare IPv6 address (more than one ':', no brackets) is all host: "::1" is not host ":" port 1
+  if (!server.startsWith('[') && (server.match(/:/g) ?? []).length > 1) return { host: server, port: 10051 };
   const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(server);
   if (!m) throw new SockscopeError('ESOCKSCOPE_USAGE', `Zabbix server '${server}': expected HOST or HOST:PORT`);
   return { host: m[1], port: m[2] ? Number(m[2]) : 10051 };

@@ -1,0 +1,174 @@
+/**
+ * `sockscope zabbix template` (trapper) and `--passive`: valid YAML in the Zabbix 6.0 export structure
+ * (zabbix_export.version '6.0'; UUIDv4-shaped 32-hex uuids, unique, on every object; groups; templates with
+ * items, discovery_rules with item_prototypes, macros; triggers whose /template/key references are existing
+ * items; graphs over existing items), and consistent with what sockscope sends: every trapper item and every
+ * LLD prototype (after Zabbix's macro substitution and key quoting) is a key of a real gather's push.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parseDocument } from 'yaml';
+import { gather } from '../../src/collectors/gather.js';
+import { NETSTAT_FIELDS } from '../../src/collectors/netstat.js';
+import type { Metric } from '../../src/model/metric.js';
+import { takeCensus, takeSnapshot } from '../../src/snapshot/snapshot.js';
+import { itemValues, quoteParam } from '../../src/zabbix/items.js';
+import { parseItemKey } from '../../src/zabbix/keys.js';
+
+const BIN = fileURLToPath(new URL('../../../bin/sockscope.js', import.meta.url));
+const UUID4 = /^[0-9a-f]{12}4[0-9a-f]{3}[89ab][0-9a-f]{15}$/;
+const STATES = ['established', 'syn_sent', 'syn_recv', 'fin_wait1', 'fin_wait2', 'time_wait', 'close', 'close_wait', 'last_ack', 'listen', 'closing'];
+
+function cli(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => execFile(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 20_000 }, (e, out, err) => (e ? reject(new Error(`${e.message}\n${err}`)) : resolve(out))));
+}
+
+type Obj = Record<string, any>;
+
+/** Every object holding a given key, anywhere in the tree. */
+function objectsWith(node: unknown, key: string, out: Obj[] = []): Obj[] {
+  if (Array.isArray(node)) for (const x of node) objectsWith(x, key, out);
+  else if (node && typeof node === 'object') {
+    if (key in node) out.push(node as Obj);
+    for (const v of Object.values(node)) objectsWith(v, key, out);
+  }
+  return out;
+}
+
+/** LLD macro substitution in a key as Zabbix does it: per parameter, quoting the result when it needs it. */
+function substitute(key: string, row: Record<string, string>): string {
+  const k = parseItemKey(key);
+  const params = k.params.map((p) => quoteParam(p.replace(/\{#[A-Z_]+\}/g, (m) => row[m] ?? m)));
+  return `${k.key}[${params.join(',')}]`;
+}
+
+for (const passive of [false, true]) {
+  describe(`sockscope zabbix template${passive ? ' --passive' : ''}`, () => {
+    let text = '';
+    let doc: Obj;
+    let tpl: Obj;
+    let itemKeys: Set<string>;
+    let listener: Server;
+    let pushed: Map<string, string>;
+
+    before(async () => {
+      text = await cli(['zabbix', 'template', ...(passive ? ['--passive'] : [])]);
+      const parsed = parseDocument(text, { uniqueKeys: true, strict: true });
+      assert.deepEqual(parsed.errors, [], 'valid YAML');
+      doc = parsed.toJS() as Obj;
+      tpl = doc.zabbix_export.templates[0];
+      itemKeys = new Set((tpl.items as Obj[]).map((i) => i.key));
+      // a real gather of this machine, as `sockscope zabbix send` makes it (listening ports as port groups),
+      // with a listener of our own so there is at least one
+      listener = createServer();
+      await new Promise<void>((r) => listener.listen(0, '127.0.0.1', () => r()));
+      const metrics: Metric[] = [];
+      const report = await gather({
+        measurements: ['netstat', 'netstat_port', 'listen'], netstat: { perIpVersion: true },
+        netstatPort: { groups: [], autoListenPorts: true }, countProtocols: ['unix'],
+      }, { snapshot: takeSnapshot, census: takeCensus }, (m) => metrics.push(m));
+      pushed = itemValues({ metrics, report, time: Date.now() });
+    });
+    after(() => {
+      listener?.close();
+    });
+
+    test('6.0 export structure: version, groups, one template in a group', () => {
+      assert.equal(doc.zabbix_export.version, '6.0');
+      assert.match(text, /^zabbix_export:\n {2}version: "?'?6\.0/);
+      const groups: Obj[] = doc.zabbix_export.groups;
+      assert.ok(groups.length >= 1 && groups.every((g) => typeof g.name === 'string'));
+      assert.equal(doc.zabbix_export.templates.length, 1);
+      assert.equal(tpl.template, tpl.name);
+      for (const g of tpl.groups) assert.ok(groups.some((x) => x.name === g.name), `template group ${g.name} is exported`);
+    });
+
+    test('a UUIDv4-shaped 32-hex uuid on every group, template, item, trigger, discovery rule, prototype and graph; all distinct', () => {
+      const all = objectsWith(doc, 'uuid').map((o) => o.uuid);
+      for (const u of all) assert.match(u, UUID4);
+      assert.equal(new Set(all).size, all.length, 'unique');
+      const x = doc.zabbix_export;
+      const must = [...x.groups, ...x.templates, ...tpl.items, ...tpl.discovery_rules, ...tpl.discovery_rules.flatMap((r: Obj) => r.item_prototypes),
+        ...x.triggers, ...tpl.items.flatMap((i: Obj) => i.triggers ?? []), ...x.graphs];
+      for (const o of must) assert.match(o.uuid ?? 'none', UUID4, JSON.stringify(o).slice(0, 80));
+      assert.equal(all.length, must.length, 'and nothing else carries one');
+    });
+
+    test(`items: every TCP state, udp_socket, tcp_none, socket counts (${passive ? 'ZABBIX_PASSIVE with a delay' : 'TRAPPER, no delay'})`, () => {
+      for (const s of STATES) assert.ok(itemKeys.has(`sockscope.netstat[tcp_${s}]`), s);
+      for (const k of ['sockscope.netstat[udp_socket]', 'sockscope.netstat[tcp_none]', 'sockscope.sockets[tcp]', 'sockscope.sockets[udp]', 'sockscope.sockets[unix]']) assert.ok(itemKeys.has(k), k);
+      assert.equal(itemKeys.size, tpl.items.length, 'keys are unique');
+      for (const i of [...tpl.items, ...tpl.discovery_rules.flatMap((r: Obj) => r.item_prototypes)]) {
+        assert.equal(i.type, passive ? 'ZABBIX_PASSIVE' : 'TRAPPER', i.key);
+        assert.equal('delay' in i, passive, `${i.key} delay`);
+        parseItemKey(i.key); // a valid key
+      }
+    });
+
+    test('every item is something sockscope sends (trapper) or answers (passive) for a real gather', () => {
+      for (const k of itemKeys) assert.ok(pushed.has(k), `${k} is in a gather's items`);
+    });
+
+    test('discovery rules: port groups and listening ports, with item prototypes whose keys fill from the LLD rows', () => {
+      const rules: Obj[] = tpl.discovery_rules;
+      assert.deepEqual(rules.map((r) => r.key).sort(), ['sockscope.portgroups.discovery', 'sockscope.ports.discovery']);
+      for (const r of rules) {
+        assert.ok(r.item_prototypes.length >= 1, r.key);
+        const rows: Record<string, string>[] = JSON.parse(pushed.get(r.key)!);
+        assert.ok(rows.length >= 1, `${r.key} discovers something here`);
+        for (const p of r.item_prototypes) {
+          const macros = p.key.match(/\{#[A-Z_]+\}/g) ?? [];
+          assert.ok(macros.length >= 1, `${p.key} uses an LLD macro`);
+          for (const m of macros) assert.ok(m in rows[0], `${m} is provided by ${r.key}`);
+          for (const row of rows) {
+            const key = substitute(p.key, row);
+            if (key.startsWith('sockscope.')) assert.ok(pushed.has(key), `${p.key} for ${JSON.stringify(row)} → ${key} is an item sockscope sends`);
+            else assert.match(key, /^net\.tcp\.socket\.count\[,\d+,,,established\]$/);
+          }
+        }
+      }
+    });
+
+    test('triggers: CLOSE_WAIT, listen backlog, TIME_WAIT vs the ephemeral range; /template/key references exist; thresholds are macros', () => {
+      const triggers: Obj[] = [...doc.zabbix_export.triggers, ...tpl.items.flatMap((i: Obj) => i.triggers ?? [])];
+      const macros = new Set((tpl.macros as Obj[]).map((m) => m.macro));
+      const referenced = new Set<string>();
+      for (const t of triggers) {
+        const refs = [...(t.expression as string).matchAll(/\/([^/]+)\/([^,)]+)/g)];
+        assert.ok(refs.length >= 1, t.expression);
+        for (const [, host, key] of refs) {
+          assert.equal(host, tpl.template, t.expression);
+          assert.ok(itemKeys.has(key), `${key} of ${t.name} is an item of the template`);
+          referenced.add(key);
+        }
+        const used = (t.expression as string).match(/\{\$[A-Z0-9_.]+\}/g) ?? [];
+        assert.ok(used.length >= 1, `${t.name}: threshold is a macro`);
+        for (const m of used) assert.ok(macros.has(m), `${m} is defined`);
+        assert.ok(['INFO', 'WARNING', 'AVERAGE', 'HIGH', 'DISASTER'].includes(t.priority));
+      }
+      for (const k of ['sockscope.netstat[tcp_close_wait]', 'sockscope.listen.backlog.max_pct', 'sockscope.netstat[tcp_time_wait]', 'sockscope.local_port_range.size']) assert.ok(referenced.has(k), k);
+      // an item's own triggers reference that item only; multi-item triggers are top level
+      for (const i of tpl.items) for (const t of i.triggers ?? []) assert.ok([...t.expression.matchAll(/\/[^/]+\/([^,)]+)/g)].every((m) => m[1] === i.key));
+    });
+
+    test('graph of TCP states over existing items', () => {
+      const g = (doc.zabbix_export.graphs as Obj[]).find((x) => x.name === 'TCP states')!;
+      const keys = g.graph_items.map((gi: Obj) => gi.item.key);
+      for (const gi of g.graph_items) {
+        assert.equal(gi.item.host, tpl.template);
+        assert.ok(itemKeys.has(gi.item.key), gi.item.key);
+        assert.match(gi.color, /^[0-9A-F]{6}$/);
+      }
+      for (const s of STATES) assert.ok(keys.includes(`sockscope.netstat[tcp_${s}]`), s);
+      assert.equal(new Set(g.graph_items.map((gi: Obj) => gi.sortorder)).size, g.graph_items.length);
+    });
+
+    test('the same template every time (uuids derived from names)', async () => {
+      assert.equal(await cli(['zabbix', 'template', ...(passive ? ['--passive'] : [])]), text);
+      assert.equal(NETSTAT_FIELDS.length, 13);
+    });
+  });
+}
