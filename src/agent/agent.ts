@@ -149,7 +149,7 @@ export class Agent {
    */
   private async handOver(prev: InfluxOutput, next: InfluxOutput | undefined): Promise<void> {
     if (next && next.cfg.precision === prev.cfg.precision && next.cfg.uint_support === prev.cfg.uint_support) {
-      next.add(prev.take());
+      prev.handOver(next);
       return;
     }
     await prev.flush(true);

@@ -7,6 +7,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { SockscopeError } from '../errors.js';
 import { negotiateFormat, CONTENT_TYPE } from '../outputs/prometheus.js';
 import { BasicAuth, type WebConfig } from './web-config.js';
@@ -65,8 +66,16 @@ export class HttpEndpoint {
       };
       const tls = this.o.web.tls;
       const server = tls
-        ? createHttpsServer({ ...opts, cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.requestCert, rejectUnauthorized: tls.requestCert && !!tls.ca, minVersion: tls.minVersion }, handler)
+        ? createHttpsServer({ ...opts, cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.requestCert, rejectUnauthorized: tls.clientAuth === 'RequireAndVerifyClientCert', minVersion: tls.minVersion }, handler)
         : createHttpServer(opts, handler);
+      if (tls && (tls.clientAuth === 'RequireAnyClientCert' || tls.clientAuth === 'VerifyClientCertIfGiven')) {
+        // node enforces a client certificate only with rejectUnauthorized, which also verifies it: Go's
+        // RequireAnyClientCert (any certificate, unverified) and VerifyClientCertIfGiven are checked here
+        server.on('secureConnection', (s: TLSSocket) => {
+          const given = Object.keys(s.getPeerCertificate() ?? {}).length > 0;
+          if (tls.clientAuth === 'RequireAnyClientCert' ? !given : given && !s.authorized) s.destroy();
+        });
+      }
       server.keepAliveTimeout = 5000;
       server.on('connection', (s: Socket) => {
         this.sockets.add(s);

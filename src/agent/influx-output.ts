@@ -32,11 +32,19 @@ export class InfluxOutput {
 
   constructor(readonly cfg: AgentConfig['outputs']['influxdb'], private readonly log: Log) {}
 
-  /** Hand every unsent line over (a reload moves them to the new output) and empty the buffer. */
+  /** Every unsent line, leaving the buffer empty. */
   take(): string[] {
     const lines = this.buffer;
     this.buffer = [];
     return lines;
+  }
+
+  /** A reload: the unsent lines and the reachability state (backoff, what was last logged) go to `next`. */
+  handOver(next: InfluxOutput): void {
+    next.add(this.take());
+    next.healthy = this.healthy;
+    next.failures = this.failures;
+    next.retryAt = this.retryAt;
   }
 
   add(lines: string[]): void {

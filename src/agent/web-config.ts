@@ -13,7 +13,11 @@ import { parse as parseYaml } from 'yaml';
 import { SockscopeError } from '../errors.js';
 
 export interface WebConfig {
-  tls?: { cert: Buffer; key: Buffer; ca?: Buffer; requestCert: boolean; minVersion?: 'TLSv1.2' | 'TLSv1.3' };
+  tls?: {
+    cert: Buffer; key: Buffer; ca?: Buffer; requestCert: boolean; minVersion?: 'TLSv1.2' | 'TLSv1.3';
+    /** exporter-toolkit's client_auth_type (Go's tls.ClientAuthType names) */
+    clientAuth: 'NoClientCert' | 'RequestClientCert' | 'RequireAnyClientCert' | 'VerifyClientCertIfGiven' | 'RequireAndVerifyClientCert';
+  };
   users?: Map<string, string>;
 }
 
@@ -65,6 +69,7 @@ export function loadWebConfig(file: string): WebConfig {
         key: read('tls_server_config.key_file', t.key_file),
         ca: t.client_ca_file ? read('tls_server_config.client_ca_file', t.client_ca_file) : undefined,
         requestCert: auth !== 'NoClientCert',
+        clientAuth: auth as NonNullable<WebConfig['tls']>['clientAuth'],
         minVersion: min === 'TLS13' ? 'TLSv1.3' : 'TLSv1.2',
       };
     } else if (k === 'basic_auth_users') {

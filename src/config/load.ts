@@ -51,7 +51,7 @@ const dotted = (p: string[]) => p.join('.');
 export const envName = (p: string[]) => `SOCKSCOPE_${p.join('_').toUpperCase()}`;
 
 function get(obj: Json, p: string[]): unknown {
-  return p.reduce<unknown>((o, k) => (isTable(o) ? o[k] : undefined), obj);
+  return p.reduce<unknown>((o, k) => (typeof o === 'object' && o !== null ? (o as Json)[k] : undefined), obj); // arrays too (addr_ports[0])
 }
 function set(obj: Json, p: string[], value: unknown): void {
   let o = obj;
