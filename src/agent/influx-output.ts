@@ -117,8 +117,13 @@ export class InfluxOutput {
     let lastProblem = '';
     for (const base of c.urls) {
       try {
-        const res = await fetch(this.url(base), { method: 'POST', headers, body: payload, signal: AbortSignal.timeout(durationMs(c.timeout)) });
-        const text = res.ok ? '' : (await res.text()).slice(0, 300);
+        let res = await fetch(this.url(base), { method: 'POST', headers, body: payload, signal: AbortSignal.timeout(durationMs(c.timeout)) });
+        let text = res.ok ? '' : (await res.text()).slice(0, 300);
+        if (res.status === 404 && c.version === 1 && /database not found/.test(text) && (await this.createDatabase(base, headers))) {
+          // InfluxDB 1.x does not create databases on write; Telegraf creates its database too
+          res = await fetch(this.url(base), { method: 'POST', headers, body: payload, signal: AbortSignal.timeout(durationMs(c.timeout)) });
+          text = res.ok ? '' : (await res.text()).slice(0, 300);
+        }
         if (res.ok) {
           this.setHealthy(true, base);
           return 'ok';
@@ -136,6 +141,22 @@ export class InfluxOutput {
     this.stats.errors++;
     this.setHealthy(false, c.urls.join(', '), lastProblem);
     return 'retry';
+  }
+
+  /** CREATE DATABASE (idempotent in InfluxDB 1.x); false when the server refuses (no admin rights). */
+  private async createDatabase(base: string, writeHeaders: Record<string, string>): Promise<boolean> {
+    const u = new URL(base);
+    u.pathname = `${u.pathname.replace(/\/$/, '')}/query`;
+    u.searchParams.set('q', `CREATE DATABASE "${this.cfg.database.replace(/(["\\])/g, '\\$1')}"`);
+    const headers: Record<string, string> = { 'User-Agent': 'sockscope' };
+    if (writeHeaders.Authorization) headers.Authorization = writeHeaders.Authorization;
+    try {
+      const res = await fetch(u, { method: 'POST', headers, signal: AbortSignal.timeout(durationMs(this.cfg.timeout)) });
+      if (res.ok) this.log('info', 'influxdb: created the database', { url: base, database: this.cfg.database });
+      return res.ok;
+    } catch {
+      return false;
+    }
   }
 
   private setHealthy(ok: boolean, url: string, problem?: string): void {

@@ -84,13 +84,8 @@ export async function runAgent(args: string[]): Promise<void> {
   const logger = pino({ level: a.logLevel, base: { name: 'sockscope' } }, pino.destination({ fd: 2, sync: true }));
   const log = (level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown> = {}) => logger[level](fields, msg);
   const agent = new Agent(loaded, { version: VERSION, log, reload: () => loadConfig(a.input) });
-  try {
-    await agent.start();
-  } catch (e) {
-    await agent.stop().catch(() => undefined); // the worker and any listener already open would keep the process alive
-    throw e;
-  }
-  log('info', 'sockscope agent started', { version: VERSION, interval: loaded.config.agent.interval });
+  // Handlers first: a signal during start-up must not kill the agent with the default action.
+  let started = false;
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -101,5 +96,16 @@ export async function runAgent(args: string[]): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGHUP', () => void agent.reload());
+  process.on('SIGHUP', () => {
+    if (started) void agent.reload();
+    else log('warn', 'SIGHUP during start-up ignored: send it again once the agent has started');
+  });
+  try {
+    await agent.start();
+  } catch (e) {
+    await agent.stop().catch(() => undefined); // the worker and any listener already open would keep the process alive
+    throw e;
+  }
+  started = true;
+  log('info', 'sockscope agent started', { version: VERSION, interval: loaded.config.agent.interval });
 }

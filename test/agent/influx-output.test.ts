@@ -29,6 +29,8 @@ class Recorder {
   readonly seen: Seen[] = [];
   /** status for each next request (204 once this runs out) */
   statuses: number[] = [];
+  /** response bodies for the next non-204 answers (a generic error once this runs out) */
+  bodies: string[] = [];
   private server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -38,7 +40,7 @@ class Recorder {
       const u = new URL(req.url!, 'http://x');
       this.seen.push({ method: req.method!, path: u.pathname, query: Object.fromEntries(u.searchParams), headers: req.headers, lines: body.toString('utf8').split('\n').filter(Boolean) });
       const status = this.statuses.shift() ?? 204;
-      res.writeHead(status, { 'Content-Type': 'application/json' }).end(status === 204 ? undefined : JSON.stringify({ error: `status ${status}` }));
+      res.writeHead(status, { 'Content-Type': 'application/json' }).end(status === 204 ? undefined : this.bodies.shift() ?? JSON.stringify({ error: `status ${status}` }));
     });
   });
   port = 0;
@@ -70,7 +72,23 @@ describe('InfluxDB output (recording server)', () => {
   beforeEach(() => {
     server.seen.length = 0;
     server.statuses = [];
+    server.bodies = [];
     logs = [];
+  });
+
+  test('v1: a missing database is created (as Telegraf does) and the batch written', async () => {
+    // what influxd 1.x answers a write to a database that does not exist
+    server.statuses = [404, 200];
+    server.bodies = [JSON.stringify({ error: 'database not found: "fresh"' }), '{"results":[{"statement_id":0}]}'];
+    const o = new InfluxOutput(cfg({ urls: [`http://127.0.0.1:${server.port}`], database: 'fresh', username: 'admin', password: 'pw' }), log);
+    o.add(lines(0, 3));
+    await o.flush();
+    assert.deepEqual(server.seen.map((x) => [x.method, x.path]), [['POST', '/write'], ['POST', '/query'], ['POST', '/write']]);
+    assert.equal(server.seen[1].query.q, 'CREATE DATABASE "fresh"');
+    assert.equal(server.seen[1].headers.authorization, `Basic ${Buffer.from('admin:pw').toString('base64')}`);
+    assert.deepEqual(server.seen[2].lines, lines(0, 3));
+    assert.equal(o.snapshotStats().written, 3);
+    assert.equal(count(/created the database/), 1);
   });
 
   test('v1: /write with db, rp, precision and basic auth; gzip; batches of batch_size, in order', async () => {
