@@ -125,9 +125,11 @@ export class Agent {
     this.zabbix = z.enabled ? new ZabbixOutput({ server: z.server, timeoutMs: durationMs(z.timeout), compress: z.compress, bufferLimit: z.buffer_limit }, this.o.log) : undefined;
     if (prevZabbix) {
       // a reload during an outage: the items still waiting go to the new output, not away
-      const left = prevZabbix.take();
-      if (this.zabbix) this.zabbix.add(left);
-      else if (left.length) this.o.log('warn', 'zabbix: dropped buffered items: the reloaded configuration has no Zabbix output', { dropped: left.length });
+      if (this.zabbix) prevZabbix.handOver(this.zabbix);
+      else {
+        const left = prevZabbix.take();
+        if (left.length) this.o.log('warn', 'zabbix: dropped buffered items: the reloaded configuration has no Zabbix output', { dropped: left.length });
+      }
     }
     if (c.zabbix_agent.enabled) {
       const za = c.zabbix_agent;
@@ -249,24 +251,18 @@ export class Agent {
         w.sample('sockets_seen', 'sockets in the last snapshot, per protocol and where they were read from', 'gauge', { protocol: s.protocol, source: s.source }, s.sockets);
       }
     }
-    if (this.influx) {
-      const s = this.influx.snapshotStats();
-      const output = { output: 'influxdb' };
+    for (const [name, out] of [['influxdb', this.influx], ['zabbix', this.zabbix]] as const) {
+      if (!out) continue;
+      const s = out.snapshotStats();
+      const output = { output: name };
       w.sample('output_buffer_metrics', 'metrics waiting in the output buffer', 'gauge', output, s.buffered);
       w.sample('output_buffer_limit_metrics', 'the output buffer limit (metric_buffer_limit)', 'gauge', output, s.limit);
       w.sample('output_written_metrics_total', 'metrics the output delivered', 'counter', output, s.written);
-      w.sample('output_dropped_metrics_total', 'metrics dropped: buffer full, or refused by the server', 'counter', output, s.dropped);
+      w.sample('output_dropped_metrics_total', 'metrics dropped: buffer full, or refused by the server', 'counter', output, s.dropped + out.refusedCount());
       w.sample('output_errors_total', 'failed write attempts', 'counter', output, s.errors);
     }
     if (this.zabbix) {
-      const s = this.zabbix.snapshotStats();
-      const output = { output: 'zabbix' };
-      w.sample('output_buffer_metrics', 'metrics waiting in the output buffer', 'gauge', output, s.buffered);
-      w.sample('output_buffer_limit_metrics', 'the output buffer limit (metric_buffer_limit)', 'gauge', output, s.limit);
-      w.sample('output_written_metrics_total', 'metrics the output delivered', 'counter', output, s.written);
-      w.sample('output_dropped_metrics_total', 'metrics dropped: buffer full, or refused by the server', 'counter', output, s.dropped + s.refused);
-      w.sample('output_errors_total', 'failed write attempts', 'counter', output, s.errors);
-      w.sample('zabbix_items_failed_total', 'items the Zabbix server answered as failed (no such host or trapper item)', 'counter', {}, s.refused);
+      w.sample('zabbix_items_failed_total', 'items the Zabbix server answered as failed (no such host or trapper item)', 'counter', {}, this.zabbix.refusedCount());
     }
     if (this.passive) {
       w.sample('zabbix_passive_answered_total', 'Zabbix passive checks answered', 'counter', {}, this.passive.answered);

@@ -8,84 +8,23 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import type { AgentConfig } from '../config/defaults.js';
+import { BufferedOutput, type Delivery, type Log } from './buffered-output.js';
 import { durationMs } from '../config/load.js';
 
 const gzip = promisify(gzipCb);
 
-export interface OutputStats {
-  buffered: number;
-  limit: number;
-  written: number;
-  dropped: number;
-  errors: number;
-}
+export type { Log, OutputStats } from './buffered-output.js';
 
-export type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
-
-export class InfluxOutput {
-  private buffer: string[] = [];
-  private readonly stats = { written: 0, dropped: 0, errors: 0 };
-  private failures = 0;
-  private retryAt = 0;
-  private healthy = true;
-  private sending: Promise<void> | undefined;
-
-  constructor(readonly cfg: AgentConfig['outputs']['influxdb'], private readonly log: Log) {}
-
-  /** Every unsent line, leaving the buffer empty. */
-  take(): string[] {
-    const lines = this.buffer;
-    this.buffer = [];
-    return lines;
+export class InfluxOutput extends BufferedOutput<string> {
+  constructor(readonly cfg: AgentConfig['outputs']['influxdb'], log: Log) {
+    super(cfg.metric_buffer_limit, cfg.batch_size, log, { peer: 'influxdb', unit: 'metrics', where: { urls: cfg.urls } });
   }
 
-  /** A reload: the unsent lines and the reachability state (backoff, what was last logged) go to `next`. */
-  handOver(next: InfluxOutput): void {
-    next.add(this.take());
-    next.healthy = this.healthy;
-    next.failures = this.failures;
-    next.retryAt = this.retryAt;
-  }
-
-  add(lines: string[]): void {
-    this.buffer.push(...lines);
-    const over = this.buffer.length - this.cfg.metric_buffer_limit;
-    if (over > 0) {
-      this.buffer.splice(0, over);
-      this.stats.dropped += over;
-      this.log('warn', 'influxdb: metric buffer full, dropped the oldest metrics', { dropped: over, limit: this.cfg.metric_buffer_limit });
-    }
-  }
-
-  snapshotStats(): OutputStats {
-    return { buffered: this.buffer.length, limit: this.cfg.metric_buffer_limit, ...this.stats };
-  }
-
-  /** Send what is buffered (unless backing off); one flush at a time. `force` ignores the backoff (shutdown). */
-  flush(force = false): Promise<void> {
-    if (this.sending) return this.sending;
-    if (!force && Date.now() < this.retryAt) return Promise.resolve();
-    this.sending = this.drain().finally(() => (this.sending = undefined));
-    return this.sending;
-  }
-
-  private async drain(): Promise<void> {
-    while (this.buffer.length > 0) {
-      const n = Math.min(this.cfg.batch_size, this.buffer.length);
-      const batch = this.buffer.slice(0, n);
-      const result = await this.send(`${batch.join('\n')}\n`);
-      if (result === 'retry') {
-        this.failures++;
-        this.retryAt = Date.now() + Math.min(30_000, 1000 * 2 ** Math.min(this.failures - 1, 5));
-        return;
-      }
-      // delivered, or refused for good (400: bad points): either way these lines leave the buffer
-      this.buffer.splice(0, n);
-      if (result === 'ok') this.stats.written += n;
-      else this.stats.dropped += n;
-      this.failures = 0;
-      this.retryAt = 0;
-    }
+  protected async deliver(batch: string[]): Promise<Delivery> {
+    const result = await this.send(`${batch.join('\n')}\n`);
+    if (result === 'ok') return { written: batch.length };
+    if (result === 'refused') return { written: 0, dropped: batch.length }; // 400: bad points, never retried
+    return { retry: this.lastProblem };
   }
 
   private url(base: string): string {
@@ -124,12 +63,9 @@ export class InfluxOutput {
           res = await fetch(this.url(base), { method: 'POST', headers, body: payload, signal: AbortSignal.timeout(durationMs(c.timeout)) });
           text = res.ok ? '' : (await res.text()).slice(0, 300);
         }
-        if (res.ok) {
-          this.setHealthy(true, base);
-          return 'ok';
-        }
+        if (res.ok) return 'ok';
         if (res.status === 400) {
-          this.stats.errors++;
+          this.stats.errors++; // the server said no: an error to count, though not one to retry
           this.log('error', 'influxdb refused points (400): dropping this batch', { url: base, response: text });
           return 'refused';
         }
@@ -138,10 +74,11 @@ export class InfluxOutput {
         lastProblem = (e as Error).cause ? String(((e as Error).cause as Error).message ?? (e as Error).cause) : (e as Error).message;
       }
     }
-    this.stats.errors++;
-    this.setHealthy(false, c.urls.join(', '), lastProblem);
+    this.lastProblem = lastProblem;
     return 'retry';
   }
+
+  private lastProblem = '';
 
   /** CREATE DATABASE (idempotent in InfluxDB 1.x); false when the server refuses (no admin rights). */
   private async createDatabase(base: string, writeHeaders: Record<string, string>): Promise<boolean> {
@@ -159,10 +96,5 @@ export class InfluxOutput {
     }
   }
 
-  private setHealthy(ok: boolean, url: string, problem?: string): void {
-    if (ok === this.healthy) return;
-    this.healthy = ok;
-    if (ok) this.log('info', 'influxdb reachable again: sending the buffered metrics', { url, buffered: this.buffer.length });
-    else this.log('error', 'influxdb unreachable: keeping metrics in the buffer and retrying with backoff', { url, problem, buffered: this.buffer.length, limit: this.cfg.metric_buffer_limit });
-  }
+
 }
