@@ -8,9 +8,9 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { SockscopeError } from '../errors.js';
 import { negotiateFormat, CONTENT_TYPE } from '../outputs/prometheus.js';
 import { BasicAuth, type WebConfig } from './web-config.js';
+import { boundAddresses, listenOn } from '../util/net.js';
 
 export interface Routes {
   metrics(format: 'text' | 'openmetrics'): string;
@@ -38,10 +38,7 @@ const LANDING = (version: string) => `<!doctype html>
 </ul></body></html>
 `;
 
-export function splitListen(addr: string): { host: string; port: number } {
-  const i = addr.lastIndexOf(':');
-  return { host: addr.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(addr.slice(i + 1)) };
-}
+export { splitListen } from '../util/net.js';
 
 export class HttpEndpoint {
   private servers: Server[] = [];
@@ -87,22 +84,14 @@ export class HttpEndpoint {
         const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
         socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       });
-      const { host, port } = splitListen(addr);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', (e: NodeJS.ErrnoException) => reject(new SockscopeError('ESOCKSCOPE_CONFIG', `cannot listen on ${addr}: ${e.code ?? e.message}`, { key: 'outputs.prometheus.listen', value: addr, errno: e.errno })));
-        server.listen(port, host, () => resolve());
-      });
+      await listenOn(server, addr, 'outputs.prometheus.listen');
       this.servers.push(server);
     }
     return this.addresses();
   }
 
   addresses(): string[] {
-    return this.servers.map((s) => {
-      const a = s.address();
-      if (a === null || typeof a === 'string') return String(a);
-      return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
-    });
+    return boundAddresses(this.servers);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

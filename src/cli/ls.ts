@@ -3,7 +3,8 @@
  * formats: table (people), json (one document), ndjson (one socket per line, streamed: memory does not grow
  * with the number of sockets), ss2 (pyroute2 ss2's document shape, its defects fixed).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { sysfsInterfaceNames } from '../util/net.js';
 import { AF_INET, AF_INET6, ALL_STATES, Ext, TCP_CLOSE, TCP_LISTEN, TCP_SYN_RECV, TCP_TIME_WAIT, UNIX_SHOW_ALL, UnixShow, type ProtoName } from '../diag/constants.js';
 import { UsageError } from '../errors.js';
 import type { SnapshotOptions } from '../snapshot/snapshot.js';
@@ -113,28 +114,6 @@ export function planLs(args: string[]): LsPlan | 'help' {
   };
 }
 
-/** interface index → name, from /sys/class/net, read once when first needed. */
-function interfaceNames(): (ifindex: number) => string | undefined {
-  let map: Map<number, string> | undefined;
-  return (ifindex) => {
-    if (!map) {
-      map = new Map();
-      try {
-        for (const name of readdirSync('/sys/class/net')) {
-          try {
-            map.set(Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8')), name);
-          } catch {
-            /* raced with removal */
-          }
-        }
-      } catch {
-        /* no sysfs */
-      }
-    }
-    return map.get(ifindex);
-  };
-}
-
 export async function runLs(args: string[]): Promise<void> {
   const plan = planLs(args);
   if (plan === 'help') return void process.stdout.write(LS_HELP);
@@ -165,7 +144,7 @@ export async function runLs(args: string[]): Promise<void> {
   }
   const recordOptions = {
     extended: plan.extended, timers: plan.timers, info: plan.info, memory: plan.memory, processes: holders,
-    interfaceName: interfaceNames(),
+    interfaceName: sysfsInterfaceNames(),
   } as Parameters<typeof socketRecord>[3];
   const selected = (t: SocketTable, i: number) => filter.matches(t, i);
   const out = process.stdout;

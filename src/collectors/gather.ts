@@ -3,7 +3,8 @@
  * ports or per-connection data are needed, tcp_info only for socketstat), take it, run each collector over
  * it. A collector that throws is reported and the others still run (Telegraf's best-effort gathering).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { sysfsInterfaceNames } from '../util/net.js';
 import { Ext, Proto, TCP_LISTEN, UnixShow, type ProtoName } from '../diag/constants.js';
 import type { SocketTable } from '../snapshot/table.js';
 import type { Metric } from '../model/metric.js';
@@ -104,31 +105,6 @@ export function listenPortGroups(t: SocketTable): PortGroup[] {
   const ports = new Set<number>();
   for (let i = 0; i < t.length; i++) if (t.proto[i] === Proto.tcp && t.state[i] === TCP_LISTEN) ports.add(t.sport[i]);
   return [...ports].sort((a, b) => a - b).map((port) => ({ mode: 'ports' as const, tags: {}, entries: [{ text: String(port), port }] }));
-}
-
-/**
- * ifindex → interface name from /sys/class/net, read on first use (only sockets bound to a device need it), so
- * socketstat writes "%eth0" as ss does rather than "%2". The names are those of the sysfs this process sees.
- */
-function sysfsInterfaceNames(): (ifindex: number) => string | undefined {
-  let names: Map<number, string> | undefined;
-  return (ifindex) => {
-    if (!names) {
-      names = new Map();
-      try {
-        for (const name of readdirSync('/sys/class/net')) {
-          try {
-            names.set(Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8')), name);
-          } catch {
-            /* removed meanwhile */
-          }
-        }
-      } catch {
-        /* no sysfs */
-      }
-    }
-    return names.get(ifindex);
-  };
 }
 
 /** Telegraf's execd/exec hosts name themselves; sockscope's host tag defaults to the kernel's hostname. */

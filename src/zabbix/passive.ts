@@ -10,6 +10,7 @@ import { parseAddress } from '../diag/address.js';
 import { AF_INET } from '../diag/constants.js';
 import { SockscopeError } from '../errors.js';
 import { encodeFrame, FrameDecoder } from './frame.js';
+import { boundAddresses, listenOn } from '../util/net.js';
 import { NotSupported } from './keys.js';
 
 export const NOT_SUPPORTED = 'ZBX_NOTSUPPORTED';
@@ -79,28 +80,18 @@ export class PassiveAgent {
 
   async start(): Promise<string[]> {
     for (const addr of this.o.listen) {
-      const i = addr.lastIndexOf(':');
-      const host = addr.slice(0, i).replace(/^\[(.*)\]$/, '$1');
-      const port = Number(addr.slice(i + 1));
       // allowHalfOpen: a client that shuts down its sending side right after the request (zabbix_get-like tools,
       // scripts) still gets the answer, even when the answer waits for a snapshot
       const server = createServer({ allowHalfOpen: true }, (s) => this.connection(s));
       server.maxConnections = this.o.maxConnections ?? 100;
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', (e: NodeJS.ErrnoException) => reject(new SockscopeError('ESOCKSCOPE_CONFIG', `cannot listen for Zabbix on ${addr}: ${e.code ?? e.message}`, { key: 'zabbix.listen', value: addr })));
-        server.listen(port, host, () => resolve());
-      });
+      await listenOn(server, addr, 'zabbix_agent.listen');
       this.servers.push(server);
     }
     return this.addresses();
   }
 
   addresses(): string[] {
-    return this.servers.map((s) => {
-      const a = s.address();
-      if (a === null || typeof a === 'string') return String(a);
-      return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
-    });
+    return boundAddresses(this.servers);
   }
 
   private connection(s: Socket): void {
