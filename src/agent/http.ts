@@ -38,7 +38,6 @@ const LANDING = (version: string) => `<!doctype html>
 </ul></body></html>
 `;
 
-export { splitListen } from '../util/net.js';
 
 export class HttpEndpoint {
   private servers: Server[] = [];
