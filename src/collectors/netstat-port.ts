@@ -123,33 +123,47 @@ export function collectNetstatPort(src: ConnectionSource, groups: readonly PortG
   const semantics = o.semantics ?? 'sockscope';
   const seen = o.dedupe ? new Set<string>() : undefined;
   const points = new Map<string, { tags: Record<string, string>; counts: Record<NetstatField, number>; pid: number }>();
-  // ports the groups care about, to skip every other socket without formatting an address
-  const localPorts = new Set<number>();
-  const remotePorts = new Set<number>();
-  for (const g of groups) for (const e of g.entries) (g.mode === 'remote' ? remotePorts : localPorts).add(e.port);
+  // Candidate entries per port, in (group, entry) order, so a socket only looks at the entries of its own
+  // ports: with one group per listener (auto_listen_ports) a linear scan of every group per socket costs
+  // O(sockets x groups).
+  interface Candidate { g: number; e: Entry; mode: PortGroup['mode'] }
+  const byLocal = new Map<number, Candidate[]>();
+  const byRemote = new Map<number, Candidate[]>();
+  groups.forEach((group, g) => {
+    for (const e of group.entries) {
+      const index = group.mode === 'remote' ? byRemote : byLocal;
+      let list = index.get(e.port);
+      if (!list) index.set(e.port, (list = []));
+      list.push({ g, e, mode: group.mode });
+    }
+  });
+  const NONE: Candidate[] = [];
   for (let i = 0; i < src.length; i++) {
     const lport = src.localPort(i);
     const rport = src.remotePort(i);
-    if (!localPorts.has(lport) && !remotePorts.has(rport)) continue;
+    const local = byLocal.get(lport) ?? NONE;
+    const remote = byRemote.get(rport) ?? NONE;
+    if (local.length === 0 && remote.length === 0) continue;
     const field = netstatField(src, i, semantics);
     if (!field) continue;
     let addrPort: string | undefined;
-    let group: PortGroup | undefined;
-    for (const g of groups) {
-      for (const e of g.entries) {
-        if (g.mode === 'remote') {
-          if (e.port === rport && (e.address === undefined || e.address === src.remoteAddress(i))) addrPort = `remote:${e.text}`;
-        } else if (e.port === lport) {
-          if (g.mode === 'match') addrPort = `${bracket(src.localAddress(i))}:${lport}`;
-          else if (e.address === undefined || e.address === src.localAddress(i)) addrPort = e.text;
-        }
-        if (addrPort) break;
+    let gi = -1;
+    // walk both candidate lists in group order: the first group with a matching entry wins
+    for (let a = 0, b = 0; a < local.length || b < remote.length; ) {
+      const c = b >= remote.length || (a < local.length && local[a].g <= remote[b].g) ? local[a++] : remote[b++];
+      if (c.mode === 'remote') {
+        if (c.e.address === undefined || c.e.address === src.remoteAddress(i)) addrPort = `remote:${c.e.text}`;
+      } else if (c.mode === 'match') {
+        addrPort = `${bracket(src.localAddress(i))}:${lport}`;
+      } else if (c.e.address === undefined || c.e.address === src.localAddress(i)) {
+        addrPort = c.e.text;
       }
       if (addrPort) {
-        group = g;
+        gi = c.g;
         break;
       }
     }
+    const group = gi >= 0 ? groups[gi] : undefined;
     if (!addrPort || !group) continue;
     if (seen) {
       const k = src.dedupKey(i);
@@ -157,7 +171,7 @@ export function collectNetstatPort(src: ConnectionSource, groups: readonly PortG
       seen.add(k);
     }
     const version: IpVersion = src.ipVersion(i);
-    const key = `${addrPort}\u0000${version}\u0000${groups.indexOf(group)}`;
+    const key = `${addrPort}\u0000${version}\u0000${gi}`;
     let p = points.get(key);
     if (!p) points.set(key, (p = { tags: { ...group.tags, addr_port: addrPort, ip_version: version }, counts: emptyCounts(), pid: 0 }));
     p.counts[field]++;
