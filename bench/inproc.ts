@@ -19,6 +19,20 @@
  *             visitor that does nothing: kernel walk + recv through koffi + framing, no decode (--ext 0|full)
  *   summary   what `sockscope --json` does after start-up: takeSnapshot({ ext: 0, unixShow: 0 }) of every
  *             protocol, summarize(), JSON.stringify()
+ *   ls        what `sockscope ls <--ls ARGS>` does after start-up, up to --stage (each stage includes the ones before
+ *             it; the options, filter and code paths are the CLI's: planLs, compileFilter, streamSnapshot /
+ *             takeSnapshot, socketRecord, renderLsTable):
+ *               streamed formats (ndjson, json, ss2 without -r):
+ *                 dump     streamSnapshot with a batch callback that does nothing (kernel dump, rows into the batch)
+ *                 records  + socketRecord() per socket (attribute decoding, the record objects)
+ *                 json     + JSON.stringify per record, joined per batch (ndjson's text)
+ *                 write    + the text written to /dev/null: all of `ls` but node start and imports
+ *               table:
+ *                 procs    -p's /proc/<pid>/fd walk (indexSocketHolders) alone
+ *                 snapshot takeSnapshot alone (no -p)
+ *                 records  procs + snapshot + socketRecord per socket (holders included)
+ *                 render   + renderLsTable (the aligned text)
+ *                 write    + the text written to /dev/null: all of `ls` but node start and imports
  */
 const startupMs = performance.now(); // since this process started: node bootstrap + this module's load
 import { createInterface } from 'node:readline';
@@ -32,6 +46,8 @@ const { values } = parseArgs({
     reps: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '1' },
     serve: { type: 'boolean', default: false },
+    ls: { type: 'string', default: '' },
+    stage: { type: 'string', default: 'write' },
   },
 });
 
@@ -48,7 +64,7 @@ interface Sample {
 async function main(): Promise<void> {
   const op = values.op ?? '';
   const strategy = values.strategy as Strategy;
-  if (!['census', 'snapshot', 'rawdump', 'summary'].includes(op)) throw new Error(`--op must be census|snapshot|rawdump|summary, got '${op}'`);
+  if (!['census', 'snapshot', 'rawdump', 'summary', 'ls'].includes(op)) throw new Error(`--op must be census|snapshot|rawdump|summary|ls, got '${op}'`);
   if (strategy !== 'legacy' && strategy !== 'v2') throw new Error(`--strategy must be legacy|v2, got '${strategy}'`);
   const reps = Number(values.reps);
   const warmup = Number(values.warmup);
@@ -61,6 +77,7 @@ async function main(): Promise<void> {
   const { summarize } = await import('../src/summary/summary.js');
   const importSockscopeMs = performance.now() - t;
   const ext = values.ext === 'full' ? lib.FULL_EXT : Number(values.ext);
+  const lsOnce = op === 'ls' ? await lsOperation(values.ls.split(/\s+/).filter(Boolean), values.stage) : undefined;
 
   let count = -1;
   const notes = new Set<string>();
@@ -104,6 +121,9 @@ async function main(): Promise<void> {
       count = s.sources.find((x) => x.protocol === 'tcp')?.sockets ?? -1;
       if (json.length === 0) throw new Error('empty summary');
     },
+    ls: async () => {
+      count = await lsOnce!();
+    },
   }[op as 'census']!;
 
   const measure = async (): Promise<Sample> => {
@@ -140,6 +160,79 @@ async function main(): Promise<void> {
   const runs: Sample[] = [];
   for (let i = 0; i < reps; i++) runs.push(await measure());
   emit({ op, strategy, ext, ...loading, warmup: warm.map(fix), runs: runs.map(fix), count, maxrss_kb: process.resourceUsage().maxRSS, notes: [...notes] });
+}
+
+/**
+ * `sockscope ls ARGS` after start-up, up to `stage` (see the header). Returns a function making one call, which
+ * returns the number of sockets listed. Imports happen here, before the timed calls (as the CLI's happen
+ * before its work). Only table and the streamed formats without -r are modelled.
+ */
+async function lsOperation(args: string[], stage: string): Promise<() => Promise<number>> {
+  const { planLs } = await import('../src/cli/ls.js');
+  const { compileFilter, hasNetAdmin } = await import('../src/filter/index.js');
+  const { streamSnapshot, takeSnapshot } = await import('../src/snapshot/snapshot.js');
+  const { socketRecord } = await import('../src/outputs/socket-record.js');
+  const { renderLsTable } = await import('../src/outputs/ls-table.js');
+  const { indexSocketHolders } = await import('../src/procfs/processes.js');
+  const { openSync, writeSync } = await import('node:fs');
+  const plan = planLs(args);
+  if (plan === 'help' || plan.resolve || plan.summary || plan.format === 'ss2') throw new Error(`--op ls models table, json and ndjson listings, not '${args.join(' ')}'`);
+  const filter = compileFilter(plan.filterWords, { defaultStates: plan.snapshot.states!, protocols: plan.snapshot.protocols, netAdmin: hasNetAdmin() });
+  const snapshotOptions = { ...plan.snapshot, states: filter.states, bytecode: filter.bytecode };
+  const devNull = openSync('/dev/null', 'w');
+  const baseRecordOptions = { extended: plan.extended, timers: plan.timers, info: plan.info, memory: plan.memory, interfaceName: () => undefined };
+  const streamed = plan.format !== 'table';
+  const stages = streamed ? ['dump', 'records', 'json', 'write'] : ['procs', 'snapshot', 'records', 'render', 'write'];
+  const upTo = stages.indexOf(stage);
+  if (upTo < 0) throw new Error(`--stage for ${plan.format}: ${stages.join('|')}, got '${stage}'`);
+  const upToStage = (s: string) => stages.indexOf(s) <= upTo;
+
+  if (streamed) {
+    return async () => {
+      const holders = plan.processes ? indexSocketHolders() : undefined;
+      const recordOptions = { ...baseRecordOptions, processes: holders };
+      let n = 0;
+      let first = true;
+      if (upToStage('write') && plan.format === 'json') writeSync(devNull, '{"sockets":[');
+      const meta = await streamSnapshot(snapshotOptions, (t) => {
+        if (!upToStage('records')) {
+          for (let i = 0; i < t.length; i++) if (filter.matches(t, i)) n++;
+          return;
+        }
+        const view = t.arenaView();
+        const parts: string[] = [];
+        for (let i = 0; i < t.length; i++) {
+          if (!filter.matches(t, i)) continue;
+          n++;
+          const r = socketRecord(t, i, view, recordOptions);
+          if (!upToStage('json')) continue;
+          const text = JSON.stringify(r);
+          parts.push(plan.format === 'ndjson' ? `${text}\n` : `${first ? '\n' : ',\n'}${text}`);
+          first = false;
+        }
+        const chunk = parts.join('');
+        if (upToStage('write') && chunk.length) writeSync(devNull, chunk);
+      });
+      if (upToStage('write') && plan.format === 'json') writeSync(devNull, `\n],"sources":${JSON.stringify(meta.sources)},"notes":${JSON.stringify(meta.notes)}}\n`);
+      return n;
+    };
+  }
+  return async () => {
+    const holders = plan.processes && stage !== 'snapshot' ? indexSocketHolders() : undefined;
+    if (stage === 'procs') return holders?.size ?? 0;
+    const snap = await takeSnapshot(snapshotOptions);
+    const t = snap.table;
+    const rows: number[] = [];
+    for (let i = 0; i < t.length; i++) if (filter.matches(t, i)) rows.push(i);
+    if (stage === 'snapshot') return rows.length;
+    const view = t.arenaView();
+    const recordOptions = { ...baseRecordOptions, processes: holders };
+    const records = rows.map((i) => socketRecord(t, i, view, recordOptions));
+    if (stage === 'records') return records.length;
+    const text = renderLsTable(records, { header: plan.header, netid: new Set(records.map((r) => `${r.protocol}${r.socket_type ?? ''}`)).size !== 1 || (plan.snapshot.protocols?.length ?? 0) > 1 });
+    if (upToStage('write')) writeSync(devNull, text);
+    return records.length;
+  };
 }
 
 main().catch((e: unknown) => {

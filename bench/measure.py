@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """sockscope bench: run a command several times; report each run's wall time and peak RSS as one JSON line.
 
-    measure.py [--reps N] [--warmup N] [--timeout SECONDS] [--stdout null|capture] -- COMMAND [ARG...]
+    measure.py [--reps N] [--warmup N] [--timeout SECONDS] [--stdout null|capture] [--count-warmup REGEX] -- COMMAND [ARG...]
 
 Wall time is taken around posix_spawn() .. wait4(), so it covers the whole child process (for `sh -c 'a | b'`
 the whole pipeline) and nothing of this script's own start-up or of nsenter; user and system CPU come from the
@@ -10,10 +10,14 @@ children it waited for). Caveat: posix_spawn() shares this interpreter's memory 
 in ru_maxrss, so no figure is below this script's own RSS (~14 MiB): meaningful for node, not for tiny C tools.
 Each run gets its own process group; a run past --timeout is killed with its group and reported.
 stdout goes to /dev/null, or with `capture` to a file whose content (last run, first 64 KiB) is reported.
+With --count-warmup, the warm-up runs write to a file instead and the lines of the last one that match REGEX
+(re.search) are counted ("warmup_count"): a check of what the command listed that costs no timed run.
+--reps 0 makes warm-up runs only.
 """
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import sys
@@ -59,6 +63,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per run")
     ap.add_argument("--stdout", choices=("null", "capture"), default="null")
+    ap.add_argument("--count-warmup", metavar="REGEX", help="count the matching lines of the warm-up runs' stdout")
     ap.add_argument("command", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     argv = a.command[1:] if a.command[:1] == ["--"] else a.command
@@ -70,7 +75,14 @@ def main():
     tmp = tempfile.mkdtemp(prefix="sockscope-bench-")
     out = os.path.join(tmp, "stdout") if a.stdout == "capture" else os.devnull
     try:
-        warm = [run_once(argv, out, a.timeout) for _ in range(a.warmup)]
+        warm_out = os.path.join(tmp, "warmup") if a.count_warmup else out
+        warm = [run_once(argv, warm_out, a.timeout) for _ in range(a.warmup)]
+        count = None
+        if a.count_warmup and warm and warm[-1]["status"] == 0:
+            pattern = re.compile(a.count_warmup.encode())
+            with open(warm_out, "rb") as f:
+                count = sum(1 for line in f if pattern.search(line))
+            os.unlink(warm_out)
         runs = []
         for _ in range(a.reps):
             r = run_once(argv, out, a.timeout)
@@ -78,6 +90,8 @@ def main():
             if r["status"] != 0:
                 break
         result = {"warmup": warm, "runs": runs}
+        if count is not None:
+            result["warmup_count"] = count
         if a.stdout == "capture":
             with open(out, "rb") as f:
                 result["stdout"] = f.read(65536).decode("utf-8", "replace")

@@ -152,6 +152,10 @@ export async function runLs(args: string[]): Promise<void> {
   // Streamed formats: each batch is written as soon as it is decoded.
   if (!plan.resolve && (plan.format === 'ndjson' || plan.format === 'json' || plan.format === 'ss2')) {
     const { ss2Flow, ss2FlowText, ss2Key } = await import('../outputs/ss2.js');
+    const { SocketJsonWriter } = await import('../outputs/socket-ndjson.js');
+    // the UTF-8 of JSON.stringify(socketRecord(...)), written without the record (test/outputs/socket-ndjson.test.ts)
+    const writer = new SocketJsonWriter(recordOptions);
+    const bytes = writer.bytes;
     let first = true;
     let currentKey = '';
     const ss2Users = plan.processes && holders ? await ss2UserContext(holders) : undefined;
@@ -170,13 +174,18 @@ export async function runLs(args: string[]): Promise<void> {
             first = true;
           }
           parts.push(`${first ? '' : ',\n            '}${ss2FlowText(ss2Flow(t, i, view, ss2Users?.(t.inode[i]) ?? {}), '            ')}`);
+        } else if (plan.format === 'ndjson') {
+          writer.append(t, i, view);
+          bytes.byte(10); // \n
         } else {
-          const text = JSON.stringify(socketRecord(t, i, view, recordOptions));
-          parts.push(plan.format === 'ndjson' ? `${text}\n` : `${first ? '\n' : ',\n'}${text}`);
+          if (!first) bytes.byte(44); // ,
+          bytes.byte(10);
+          writer.append(t, i, view);
         }
         first = false;
       }
       if (parts.length) out.write(parts.join(''));
+      if (bytes.pos) out.write(bytes.take());
     });
     if (plan.format === 'json') out.write(`\n],"sources":${JSON.stringify(meta.sources)},"notes":${JSON.stringify(meta.notes)}}\n`);
     if (plan.format === 'ss2') out.write(`${currentKey ? '\n        ]\n    }\n' : ''}}\n`);
@@ -200,11 +209,16 @@ export async function runLs(args: string[]): Promise<void> {
     if (resolver.skipped > 0) process.stderr.write(`sockscope: ${resolver.skipped} addresses left numeric: the resolver did not answer within the 2 s budget\n`);
     recordOptions.hostName = (a) => resolver.name(a);
   }
-  const records = rows.map((i) => socketRecord(t, i, view, recordOptions));
   if (plan.format === 'table') {
-    const { renderLsTable } = await import('../outputs/ls-table.js');
-    out.write(renderLsTable(records, { header: plan.header, netid: new Set(records.map((r) => `${r.protocol}${r.socket_type ?? ''}`)).size !== 1 || (plan.snapshot.protocols?.length ?? 0) > 1 }));
-  } else if (plan.format === 'ndjson') {
+    // renderLsTable(records) without the records: the same text (test/outputs/ls-table.test.ts)
+    const { lsShowsNetid, lsTableBytes } = await import('../outputs/ls-table.js');
+    const netid = lsShowsNetid(t, rows, plan.snapshot.protocols?.length ?? 0);
+    out.write(lsTableBytes(t, rows, view, recordOptions, { header: plan.header, netid }));
+    for (const note of snap.notes) process.stderr.write(`sockscope: ${note}\n`);
+    return;
+  }
+  const records = rows.map((i) => socketRecord(t, i, view, recordOptions));
+  if (plan.format === 'ndjson') {
     out.write(records.map((r) => `${JSON.stringify(r)}\n`).join(''));
   } else if (plan.format === 'json') {
     out.write(`${JSON.stringify({ sockets: records, sources: snap.sources, notes: snap.notes })}\n`);

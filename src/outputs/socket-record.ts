@@ -36,7 +36,7 @@ export type SocketRecord = Record<string, unknown>;
 export const TIMER_NAMES: readonly string[] = ['off', 'on', 'keepalive', 'timewait', 'persist', 'unknown'];
 
 /** tcpi_options bits (linux/tcp.h TCPI_OPT_*). */
-const TCPI_OPTIONS: readonly [number, string][] = [
+export const TCPI_OPTIONS: readonly [number, string][] = [
   [1, 'timestamps'], [2, 'sack'], [4, 'wscale'], [8, 'ecn'], [16, 'ecn_seen'], [32, 'syn_data'], [64, 'usec_ts'], [128, 'tfo_child'],
 ];
 
@@ -52,7 +52,8 @@ const RENAME: Record<string, [string, number] | null> = {
   notsent_bytes: ['notsent_bytes', 1], fackets: null, // always 0 since Linux 4.x
 };
 
-const OUTPUT_FIELDS: readonly { field: TcpInfoField; name: string; scale: number }[] = TCP_INFO_FIELDS.flatMap((field) => {
+/** The tcp_info members of a record, in order: the kernel field, its output name, its scale. */
+export const TCP_INFO_OUTPUT: readonly { field: TcpInfoField; name: string; scale: number }[] = TCP_INFO_FIELDS.flatMap((field) => {
   const r = RENAME[field.name];
   if (r === null) return [];
   return [{ field, name: r ? r[0] : field.name, scale: r ? r[1] : 1 }];
@@ -62,7 +63,7 @@ const OUTPUT_FIELDS: readonly { field: TcpInfoField; name: string; scale: number
 export function tcpInfoRecord(view: DataView, offset: number, length: number): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const options = readTcpInfoField(view, offset, length, TCP_INFO_FIELDS[5]);
-  for (const { field, name, scale } of OUTPUT_FIELDS) {
+  for (const { field, name, scale } of TCP_INFO_OUTPUT) {
     const v = readTcpInfoField(view, offset, length, field);
     if (v === undefined || v === Infinity) continue;
     if (field.name === 'min_rtt' && v === 0xffffffff) continue;
@@ -74,7 +75,7 @@ export function tcpInfoRecord(view: DataView, offset: number, length: number): R
   return out;
 }
 
-const MEM_NAMES = ['rmem_alloc', 'rcvbuf', 'wmem_alloc', 'sndbuf', 'fwd_alloc', 'wmem_queued', 'optmem', 'backlog', 'drops'];
+export const MEM_NAMES: readonly string[] = ['rmem_alloc', 'rcvbuf', 'wmem_alloc', 'sndbuf', 'fwd_alloc', 'wmem_queued', 'optmem', 'backlog', 'drops'];
 
 function memoryRecord(skmeminfo: number[]): Record<string, number> {
   const out: Record<string, number> = {};

@@ -55,6 +55,40 @@ export class SocketHolders {
     return out.sort((a, b) => a.pid - b.pid || a.fd - b.fd);
   }
 
+  /**
+   * JSON.stringify(this.holders(inode)), written without the objects (ls --format ndjson|json -p): the same
+   * order, each comm escaped once per pid.
+   */
+  holdersJson(inode: number): string {
+    const head = this.first.get(inode);
+    if (head === undefined) return '[]';
+    if (this.next[head] < 0) return `[{"pid":${this.pid[head]},"comm":${this.commJson(this.pid[head])},"fd":${this.fd[head]}}]`;
+    const at: number[] = [];
+    for (let i = head; i >= 0; i = this.next[i]) at.push(i);
+    at.sort((a, b) => this.pid[a] - this.pid[b] || this.fd[a] - this.fd[b]);
+    return `[${at.map((i) => `{"pid":${this.pid[i]},"comm":${this.commJson(this.pid[i])},"fd":${this.fd[i]}}`).join(',')}]`;
+  }
+
+  /** ss's `users:(("comm",pid=1,fd=3),...)` for the table, or '' when no holder was seen. */
+  ssUsers(inode: number): string {
+    const head = this.first.get(inode);
+    if (head === undefined) return '';
+    if (this.next[head] < 0) return `users:(("${this.comm(this.pid[head])}",pid=${this.pid[head]},fd=${this.fd[head]}))`;
+    return `users:(${this.holders(inode).map((p) => `("${p.comm}",pid=${p.pid},fd=${p.fd})`).join(',')})`;
+  }
+
+  private readonly commJsons = new Map<number, string>();
+
+  /** JSON.stringify(this.comm(pid)), cached. */
+  private commJson(pid: number): string {
+    let j = this.commJsons.get(pid);
+    if (j === undefined) {
+      j = JSON.stringify(this.comm(pid));
+      this.commJsons.set(pid, j);
+    }
+    return j;
+  }
+
   has(inode: number): boolean {
     return this.first.has(inode);
   }
