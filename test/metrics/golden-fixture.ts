@@ -7,39 +7,25 @@
  * test/fixtures/metrics/regenerate.mjs (write them after a re-recording or a deliberate output change).
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { gather, type GatherReport, type Snapshotter } from '../../src/collectors/gather.js';
 import { planGather } from '../../src/cli/gather.js';
 import type { Metric } from '../../src/model/metric.js';
 import { InfluxWriter } from '../../src/outputs/influx.js';
 import { JsonWriter } from '../../src/outputs/json.js';
 import { PrometheusWriter } from '../../src/outputs/prometheus.js';
-import { replayTransport, splitDatagrams, type ReplayRequest } from '../../src/snapshot/replay.js';
+import { replayTransport, type ReplayRequest } from '../../src/snapshot/replay.js';
 import { DiagSession, takeCensus, takeSnapshot } from '../../src/snapshot/snapshot.js';
 import type { Population } from '../helpers/population-holder.js';
+import { FIXTURES, recordedAnswer } from '../helpers/recorded.js';
 
-export const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
+export { FIXTURES };
 export const GOLDEN_DIR = `${FIXTURES}metrics/`;
 
 export const manifest = JSON.parse(readFileSync(`${FIXTURES}manifest.json`, 'utf8')) as { recordedAt: string; population: Population };
 /** The fixed time every golden metric carries: when the fixture was recorded. */
 export const GOLDEN_TIME = Date.parse(manifest.recordedAt);
 
-const load = (file: string): Uint8Array[] => splitDatagrams(new Uint8Array(readFileSync(`${FIXTURES}${file}`)));
-const PROTO_FILE: Record<number, string> = { 6: 'tcp', 17: 'udp', 136: 'udplite', 255: 'raw', 132: 'sctp' };
 
-/** Answer each request with the recording made for the same request (as test/snapshot/orchestration.test.ts). */
-function recordedAnswer(req: ReplayRequest): Uint8Array[] {
-  const ext = req.type === 18 ? req.body[3] : req.body[2];
-  const kind = ext === 0 ? 'census' : 'ext255';
-  if (req.type === 18) return load(`tcp-legacy-${kind}.bin`);
-  const family = req.body[0];
-  if (family === 1) return load('unix-show7f.bin');
-  const fam = family === 10 ? 'inet6' : 'inet';
-  const proto = req.body.byteLength > 56 && req.body[58] === 3 ? 'mptcp' : PROTO_FILE[req.body[1]];
-  if (proto === 'tcp') return load(`tcp-v2-${fam}-${kind}.bin`);
-  return load(`${proto}-v2-${fam}-ext255.bin`);
-}
 
 /** Snapshots and censuses answered from the recording, stamped with GOLDEN_TIME. */
 export function fixtureSnapshotter(): Snapshotter & { requests: ReplayRequest[] } {

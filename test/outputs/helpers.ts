@@ -3,31 +3,16 @@
  * snapshot code, the option sets ls can pass, and fast-check generators of random socket tables (columns and
  * raw attributes) with the options to list them with.
  */
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { splitDatagrams, type ReplayRequest } from '../snapshot/imports.js';
 import { SocketTable, UID_UNKNOWN } from '../../src/snapshot/table.js';
 import type { RecordOptions } from '../../src/outputs/socket-record.js';
 import { SocketHolders } from '../../src/procfs/processes.js';
 import { concat, le32, nlattr } from '../helpers/bytes.js';
+export { recordedAnswer } from '../helpers/recorded.js';
 
 const fixtures = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
-const load = (file: string): Uint8Array[] => splitDatagrams(new Uint8Array(readFileSync(`${fixtures}${file}`)));
-const PROTO_FILE: Record<number, string> = { 6: 'tcp', 17: 'udp', 136: 'udplite', 255: 'raw', 132: 'sctp' };
 
-/** Each request answered with the recording made for it (as test/snapshot/orchestration.test.ts does). */
-export function recordedAnswer(req: ReplayRequest): Uint8Array[] {
-  const ext = req.type === 18 ? req.body[3] : req.body[2];
-  const kind = ext === 0 ? 'census' : 'ext255';
-  if (req.type === 18) return load(`tcp-legacy-${kind}.bin`);
-  const family = req.body[0];
-  if (family === 1) return load('unix-show7f.bin');
-  const fam = family === 10 ? 'inet6' : 'inet';
-  const proto = req.body.byteLength > 56 && req.body[58] === 3 ? 'mptcp' : PROTO_FILE[req.body[1]];
-  if (proto === 'tcp') return load(`tcp-v2-${fam}-${kind}.bin`);
-  return load(`${proto}-v2-${fam}-ext255.bin`);
-}
 
 export const SNAPSHOT = { ext: 0xff, unixShow: 0x7f, procRoot: `${fixtures}proc` };
 

@@ -8,30 +8,15 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
-  DiagSession, NLM_F_DUMP_INTR_FOR_TESTS, replayTransport, splitDatagrams, takeCensus, takeSnapshot, type ReplayRequest,
+  DiagSession, NLM_F_DUMP_INTR_FOR_TESTS, replayTransport, takeCensus, takeSnapshot,
 } from './imports.js';
+import { recordedAnswer } from '../helpers/recorded.js';
 import { parseSs, SS_STATE_NUMBERS } from '../helpers/ss.js';
 
 const fixtures = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
 const procRoot = `${fixtures}proc`;
-const load = (file: string): Uint8Array[] => splitDatagrams(new Uint8Array(readFileSync(`${fixtures}${file}`)));
 const ss = (file: string) => parseSs(readFileSync(`${fixtures}${file}`, 'utf8')).rows;
 
-const PROTO_FILE: Record<number, string> = { 6: 'tcp', 17: 'udp', 136: 'udplite', 255: 'raw', 132: 'sctp' };
-
-/** Answer each request with the recording made for the same request. */
-function recordedAnswer(req: ReplayRequest): Uint8Array[] {
-  const ext = req.type === 18 ? req.body[3] : req.body[2];
-  const kind = ext === 0 ? 'census' : 'ext255';
-  if (req.type === 18) return load(`tcp-legacy-${kind}.bin`);
-  const family = req.body[0];
-  if (family === 1) return load('unix-show7f.bin');
-  const fam = family === 10 ? 'inet6' : 'inet';
-  // MPTCP travels as INET_DIAG_REQ_PROTOCOL (attribute 3) after the 56-byte body
-  const proto = req.body.byteLength > 56 && req.body[58] === 3 ? 'mptcp' : PROTO_FILE[req.body[1]];
-  if (proto === 'tcp') return load(`tcp-v2-${fam}-${kind}.bin`);
-  return load(`${proto}-v2-${fam}-ext255.bin`);
-}
 
 /** A copy of the datagrams with NLM_F_DUMP_INTR set on every message, as the kernel does when tables change. */
 function interrupted(datagrams: Uint8Array[]): Uint8Array[] {
