@@ -185,7 +185,8 @@ export async function runLs(args: string[]): Promise<void> {
         first = false;
       }
       if (parts.length) out.write(parts.join(''));
-      if (bytes.pos) out.write(bytes.take());
+      // stdout is synchronous on Linux (files, pipes, sockets, terminals): the buffer is reused once written
+      bytes.flush((chunk) => out.write(chunk), () => out.writableLength === 0);
     });
     if (plan.format === 'json') out.write(`\n],"sources":${JSON.stringify(meta.sources)},"notes":${JSON.stringify(meta.notes)}}\n`);
     if (plan.format === 'ss2') out.write(`${currentKey ? '\n        ]\n    }\n' : ''}}\n`);

@@ -1,6 +1,7 @@
 /**
  * `ls --format table`: aligned columns for people, ss's column set and state names, human units in the
- * details (-e -o -i -m -p), built from the same records as JSON so both always agree.
+ * details (-e -o -i -m -p). renderLsTable builds it from the same records as JSON, so both always agree; ls
+ * prints lsTableBytes, the same text made straight from the table's columns (below, and tested against it).
  */
 import { formatColumns } from '../cli/text-table.js';
 import { PROTO_NAMES, Proto, SOCK_TYPE_NAMES, STATE_KEYS } from '../diag/constants.js';
@@ -303,13 +304,13 @@ class DetailsWriter {
       b.num(n(TI.rcvWscale)!); // the same byte: present with snd_wscale
     }
     const rto = n(TI.rto);
-    if (rto) this.word(D.rto), b.ascii(ms(rto));
+    if (rto) this.word(D.rto), msInto(b, rto);
     const rtt = n(TI.rtt);
     if (rtt) {
       this.word(D.rtt);
-      b.ascii(ms(rtt));
+      msInto(b, rtt);
       b.byte(47); // /
-      b.ascii(ms(n(TI.rttvar) ?? 0));
+      msInto(b, n(TI.rttvar) ?? 0);
     }
     const mss = n(TI.mss);
     if (mss) this.word(D.mss), b.num(mss);
@@ -340,10 +341,29 @@ class DetailsWriter {
     const unacked = n(TI.unacked);
     if (unacked) this.word(D.unacked), b.num(unacked);
     const minRtt = n(TI.minRtt);
-    if (minRtt) this.word(D.minrtt), b.ascii(ms(minRtt));
+    if (minRtt) this.word(D.minrtt), msInto(b, minRtt);
     const notsent = n(TI.notsent);
     if (notsent) this.word(D.notsent), b.ascii(human(notsent, 'B'));
   }
+}
+
+/**
+ * ms(us) into b: for an integer 0 <= us < 2^32 (every tcp_info time), (us / 1000).toFixed(3) is the digits of
+ * us with a point before the last three (the nearest to us / 1000 of the candidates toFixed picks from is us
+ * itself), and the regex drops trailing zeros and a bare point; anything else goes through ms().
+ */
+export function msInto(b: JsonBytes, us: number): void {
+  if (!(us >>> 0 === us)) return b.ascii(ms(us));
+  const r = us % 1000;
+  b.num((us - r) / 1000);
+  if (r === 0) return;
+  b.byte(46); // .
+  const d1 = (r / 100) | 0;
+  const d2 = ((r / 10) | 0) % 10;
+  const d3 = r % 10;
+  b.byte(48 + d1);
+  if (d2 || d3) b.byte(48 + d2);
+  if (d3) b.byte(48 + d3);
 }
 
 const TRAILING_SPACE = /\s$/;

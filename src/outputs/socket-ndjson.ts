@@ -150,7 +150,7 @@ export class JsonBytes {
       this.pos = p + 9;
       return;
     }
-    this.ascii(String(n)); // fractions and huge values (NaN and ±Infinity, not JSON, never reach here)
+    this.ascii(Number.isFinite(n) ? String(n) : 'null'); // fractions, huge values (and what JSON has no number for)
   }
 
   /** any string as UTF-8 (JSON text made elsewhere) */
@@ -201,6 +201,21 @@ export class JsonBytes {
   /** the text written since `from` */
   text(from = 0): string {
     return Buffer.from(this.buf.buffer, this.buf.byteOffset + from, this.pos - from).toString('utf8');
+  }
+
+  /**
+   * Hand the bytes written so far to `write` without copying them, then start over: in the same buffer when
+   * `done()` says the consumer is through with them (a synchronous stream: process.stdout on Linux), else in
+   * a new one (the old stays with the consumer).
+   */
+  flush(write: (chunk: Uint8Array) => void, done: () => boolean): void {
+    if (this.pos === 0) return;
+    write(this.buf.subarray(0, this.pos));
+    this.pos = 0;
+    if (!done()) {
+      this.buf = new Uint8Array(this.buf.length);
+      this.dv = new DataView(this.buf.buffer);
+    }
   }
 
   /** the bytes written so far, as a copy; the buffer starts over */

@@ -12,7 +12,8 @@ import fc from 'fast-check';
 import { DiagSession, replayTransport, takeSnapshot } from '../snapshot/imports.js';
 import type { SocketTable } from '../../src/snapshot/table.js';
 import { socketRecord, type RecordOptions } from '../../src/outputs/socket-record.js';
-import { lsShowsNetid, renderLsTable, renderLsTableRows } from '../../src/outputs/ls-table.js';
+import { lsShowsNetid, ms, msInto, renderLsTable, renderLsTableRows } from '../../src/outputs/ls-table.js';
+import { JsonBytes } from '../../src/outputs/socket-ndjson.js';
 import { budget } from '../fuzz/budget.js';
 import { optionSets, options, recordedAnswer, recordOptions, row, SNAPSHOT, tableOf } from './helpers.js';
 
@@ -56,6 +57,18 @@ describe('renderLsTableRows over the recorded fixtures', () => {
       }
     });
   }
+});
+
+describe('msInto', () => {
+  it('writes ms(us) for every u32 (the tcp_info times) and anything else', () => {
+    const check = (us: number) => {
+      const b = new JsonBytes(4);
+      msInto(b, us);
+      assert.equal(b.text(), ms(us), String(us));
+    };
+    for (const us of [0, 1, 9, 10, 99, 100, 999, 1000, 1001, 1010, 1100, 12_345, 100_000, 200_000, 4_294_967_295, 1.5, 2 ** 32, 2 ** 40 + 7]) check(us);
+    fc.assert(fc.property(fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 5000 })), check), budget(20000));
+  });
 });
 
 describe('renderLsTableRows over random tables (fast-check)', () => {

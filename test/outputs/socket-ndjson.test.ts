@@ -72,7 +72,7 @@ describe('JsonBytes, jsonString and tcpInfoJson', () => {
 
   it('num(n) writes what JSON.stringify(n) writes, for every kind of number a record holds', () => {
     const edges = [0, -0, 1, 9, 10, 99, 100, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 999_999_999, 1e9, 1e9 + 1, 2 ** 53 - 1, 2 ** 53,
-      2 ** 53 + 2, 2 ** 64 - 2048, 2 ** 64, 2 ** 64 * 8, 1e21, 1.5, 1 / 256, 255 / 256, 0xffffffff / 256, 123456789012345680000];
+      2 ** 53 + 2, 2 ** 64 - 2048, 2 ** 64, 2 ** 64 * 8, 1e21, 1.5, 1 / 256, 255 / 256, 0xffffffff / 256, 123456789012345680000, NaN, Infinity, -1, -(2 ** 40), -1.5];
     for (const n of edges) assert.equal(bytesOf((b) => b.num(n)), JSON.stringify(n), String(n));
     const hiLo = fc.tuple(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 0xffffffff })).map(([hi, lo]) => hi * 0x100000000 + lo);
     fc.assert(fc.property(fc.oneof(fc.nat(), fc.integer({ min: 0, max: 0xffffffff }), fc.maxSafeNat(), hiLo, hiLo.map((x) => x * 8),
