@@ -20,18 +20,15 @@
  *   summary   what `sockscope --json` does after start-up: takeSnapshot({ ext: 0, unixShow: 0 }) of every
  *             protocol, summarize(), JSON.stringify()
  *   ls        what `sockscope ls <--ls ARGS>` does after start-up, up to --stage (each stage includes the ones before
- *             it; the options, filter and code paths are the CLI's: planLs, compileFilter, streamSnapshot /
- *             takeSnapshot, socketRecord, renderLsTable):
- *               streamed formats (ndjson, json, ss2 without -r):
- *                 dump     streamSnapshot with a batch callback that does nothing (kernel dump, rows into the batch)
- *                 records  + socketRecord() per socket (attribute decoding, the record objects)
- *                 json     + JSON.stringify per record, joined per batch (ndjson's text)
- *                 write    + the text written to /dev/null: all of `ls` but node start and imports
+ *             it; the options, filter and code paths are the CLI's, see lsOperation):
+ *               streamed formats (ndjson, json without -r):
+ *                 dump     streamSnapshot with a batch callback that only counts (kernel dump, rows into the batch)
+ *                 format   + SocketJsonWriter per socket into its byte buffer, dropped per batch
+ *                 write    + the bytes written to /dev/null: all of `ls` but node start and imports
  *               table:
  *                 procs    -p's /proc/<pid>/fd walk (indexSocketHolders) alone
  *                 snapshot takeSnapshot alone (no -p)
- *                 records  procs + snapshot + socketRecord per socket (holders included)
- *                 render   + renderLsTable (the aligned text)
+ *                 format   procs + snapshot + lsTableBytes (the aligned text, not written)
  *                 write    + the text written to /dev/null: all of `ls` but node start and imports
  */
 const startupMs = performance.now(); // since this process started: node bootstrap + this module's load
@@ -165,55 +162,62 @@ async function main(): Promise<void> {
 /**
  * `sockscope ls ARGS` after start-up, up to `stage` (see the header). Returns a function making one call, which
  * returns the number of sockets listed. Imports happen here, before the timed calls (as the CLI's happen
- * before its work). Only table and the streamed formats without -r are modelled.
+ * before its work). The code path is src/cli/ls.ts's: planLs, compileFilter, then for the streamed formats
+ * streamSnapshot + SocketJsonWriter, for the table takeSnapshot + lsTableBytes (with indexSocketHolders for
+ * -p). Only table and the streamed json/ndjson without -r are modelled.
  */
 async function lsOperation(args: string[], stage: string): Promise<() => Promise<number>> {
   const { planLs } = await import('../src/cli/ls.js');
   const { compileFilter, hasNetAdmin } = await import('../src/filter/index.js');
   const { streamSnapshot, takeSnapshot } = await import('../src/snapshot/snapshot.js');
-  const { socketRecord } = await import('../src/outputs/socket-record.js');
-  const { renderLsTable } = await import('../src/outputs/ls-table.js');
+  const { SocketJsonWriter } = await import('../src/outputs/socket-ndjson.js');
+  const { lsShowsNetid, lsTableBytes } = await import('../src/outputs/ls-table.js');
   const { indexSocketHolders } = await import('../src/procfs/processes.js');
+  const { sysfsInterfaceNames } = await import('../src/util/net.js');
   const { openSync, writeSync } = await import('node:fs');
   const plan = planLs(args);
   if (plan === 'help' || plan.resolve || plan.summary || plan.format === 'ss2') throw new Error(`--op ls models table, json and ndjson listings, not '${args.join(' ')}'`);
   const filter = compileFilter(plan.filterWords, { defaultStates: plan.snapshot.states!, protocols: plan.snapshot.protocols, netAdmin: hasNetAdmin() });
   const snapshotOptions = { ...plan.snapshot, states: filter.states, bytecode: filter.bytecode };
   const devNull = openSync('/dev/null', 'w');
-  const baseRecordOptions = { extended: plan.extended, timers: plan.timers, info: plan.info, memory: plan.memory, interfaceName: () => undefined };
+  const toDevNull = (chunk: Uint8Array | string) => void (typeof chunk === 'string' ? writeSync(devNull, chunk) : writeSync(devNull, chunk));
+  const dropped = () => undefined;
+  const baseRecordOptions = { extended: plan.extended, timers: plan.timers, info: plan.info, memory: plan.memory, interfaceName: sysfsInterfaceNames() };
   const streamed = plan.format !== 'table';
-  const stages = streamed ? ['dump', 'records', 'json', 'write'] : ['procs', 'snapshot', 'records', 'render', 'write'];
+  const stages = streamed ? ['dump', 'format', 'write'] : ['procs', 'snapshot', 'format', 'write'];
   const upTo = stages.indexOf(stage);
   if (upTo < 0) throw new Error(`--stage for ${plan.format}: ${stages.join('|')}, got '${stage}'`);
   const upToStage = (s: string) => stages.indexOf(s) <= upTo;
+  const writing = upToStage('write');
 
   if (streamed) {
     return async () => {
       const holders = plan.processes ? indexSocketHolders() : undefined;
-      const recordOptions = { ...baseRecordOptions, processes: holders };
+      const writer = new SocketJsonWriter({ ...baseRecordOptions, processes: holders });
+      const bytes = writer.bytes;
       let n = 0;
       let first = true;
-      if (upToStage('write') && plan.format === 'json') writeSync(devNull, '{"sockets":[');
+      if (writing && plan.format === 'json') toDevNull('{"sockets":[');
       const meta = await streamSnapshot(snapshotOptions, (t) => {
-        if (!upToStage('records')) {
-          for (let i = 0; i < t.length; i++) if (filter.matches(t, i)) n++;
-          return;
-        }
         const view = t.arenaView();
-        const parts: string[] = [];
         for (let i = 0; i < t.length; i++) {
           if (!filter.matches(t, i)) continue;
           n++;
-          const r = socketRecord(t, i, view, recordOptions);
-          if (!upToStage('json')) continue;
-          const text = JSON.stringify(r);
-          parts.push(plan.format === 'ndjson' ? `${text}\n` : `${first ? '\n' : ',\n'}${text}`);
+          if (!upToStage('format')) continue;
+          if (plan.format === 'ndjson') {
+            writer.append(t, i, view);
+            bytes.byte(10);
+          } else {
+            if (!first) bytes.byte(44);
+            bytes.byte(10);
+            writer.append(t, i, view);
+          }
           first = false;
         }
-        const chunk = parts.join('');
-        if (upToStage('write') && chunk.length) writeSync(devNull, chunk);
+        // the CLI hands each batch's bytes to stdout (synchronous on Linux) and reuses the buffer
+        bytes.flush(writing ? toDevNull : dropped, () => true);
       });
-      if (upToStage('write') && plan.format === 'json') writeSync(devNull, `\n],"sources":${JSON.stringify(meta.sources)},"notes":${JSON.stringify(meta.notes)}}\n`);
+      if (writing && plan.format === 'json') toDevNull(`\n],"sources":${JSON.stringify(meta.sources)},"notes":${JSON.stringify(meta.notes)}}\n`);
       return n;
     };
   }
@@ -226,12 +230,10 @@ async function lsOperation(args: string[], stage: string): Promise<() => Promise
     for (let i = 0; i < t.length; i++) if (filter.matches(t, i)) rows.push(i);
     if (stage === 'snapshot') return rows.length;
     const view = t.arenaView();
-    const recordOptions = { ...baseRecordOptions, processes: holders };
-    const records = rows.map((i) => socketRecord(t, i, view, recordOptions));
-    if (stage === 'records') return records.length;
-    const text = renderLsTable(records, { header: plan.header, netid: new Set(records.map((r) => `${r.protocol}${r.socket_type ?? ''}`)).size !== 1 || (plan.snapshot.protocols?.length ?? 0) > 1 });
-    if (upToStage('write')) writeSync(devNull, text);
-    return records.length;
+    const netid = lsShowsNetid(t, rows, plan.snapshot.protocols?.length ?? 0);
+    const text = lsTableBytes(t, rows, view, { ...baseRecordOptions, processes: holders }, { header: plan.header, netid });
+    if (writing) toDevNull(text);
+    return rows.length;
   };
 }
 

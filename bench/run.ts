@@ -296,14 +296,13 @@ export const CASES: CaseDef[] = [
     id: 'ls-breakdown',
     title: 'where the time of ls goes (informational, in-process, cumulative stages)',
     rows: [
-      inproc('ls -tani ndjson: kernel dump only (streamSnapshot, batches dropped)', ['--op', 'ls', lsArgs('-tani --format ndjson'), '--stage', 'dump'], true),
-      inproc('ls -tani ndjson: + socketRecord per socket', ['--op', 'ls', lsArgs('-tani --format ndjson'), '--stage', 'records'], true),
-      inproc('ls -tani ndjson: + JSON.stringify', ['--op', 'ls', lsArgs('-tani --format ndjson'), '--stage', 'json'], true),
+      inproc('ls -tani ndjson: kernel dump only (streamSnapshot, batches counted)', ['--op', 'ls', lsArgs('-tani --format ndjson'), '--stage', 'dump'], true),
+      inproc('ls -tani ndjson: + SocketJsonWriter per socket (bytes dropped)', ['--op', 'ls', lsArgs('-tani --format ndjson'), '--stage', 'format'], true),
       inproc('ls -tani ndjson: + write to /dev/null (all of it)', ['--op', 'ls', lsArgs('-tani --format ndjson'), '--stage', 'write'], true),
       { ...inproc('ls -tanp: /proc/*/fd walk only (indexSocketHolders)', ['--op', 'ls', lsArgs('-tanp'), '--stage', 'procs'], true), countNote: walkNote },
       inproc('ls -tanp: takeSnapshot only (no -p)', ['--op', 'ls', lsArgs('-tanp'), '--stage', 'snapshot'], true),
-      inproc('ls -tanp: walk + snapshot + socketRecord per socket', ['--op', 'ls', lsArgs('-tanp'), '--stage', 'records'], true),
-      inproc('ls -tanp: + renderLsTable + write to /dev/null (all of it)', ['--op', 'ls', lsArgs('-tanp'), '--stage', 'write'], true),
+      inproc('ls -tanp: walk + snapshot + lsTableBytes (not written)', ['--op', 'ls', lsArgs('-tanp'), '--stage', 'format'], true),
+      inproc('ls -tanp: + write to /dev/null (all of it)', ['--op', 'ls', lsArgs('-tanp'), '--stage', 'write'], true),
     ],
     twRefresh: { every: 'round', ifOlderThanS: 0 },
   },
@@ -838,7 +837,7 @@ function caseFacts(c: CaseResult): string[] {
   const age = c.tw_age_max_s ?? c.tw_age_at_end_s;
   if (age !== undefined) f.push(`TIME_WAIT age ≤ ${age.toFixed(0)} s`);
   if (c.tw_refreshes) f.push(`TIME_WAIT rebuilt ${c.tw_refreshes}× during the case, untimed`);
-  if (c.reps !== undefined) f.push(`${c.reps} rounds`);
+  if (c.reps !== undefined) f.push(`${c.reps} round${c.reps === 1 ? "" : "s"}`);
   if (c.busy_attempts) f.push(`measured ${c.busy_attempts}× (other work competed before)`);
   return f;
 }
