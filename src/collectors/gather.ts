@@ -94,10 +94,10 @@ export function planSnapshot(c: GatherConfig): { table: boolean; options: Snapsh
     if (protocols.has('tcp')) ext |= Ext.info;
   }
   const order: ProtoName[] = ['tcp', 'udp', 'udplite', 'raw', 'sctp', 'mptcp', 'unix'];
-  return {
-    table,
-    options: { protocols: order.filter((p) => protocols.has(p)), ext, unixShow, keepAttributes: ext !== 0 || unixShow !== 0 },
-  };
+  const options: SnapshotOptions = { protocols: order.filter((p) => protocols.has(p)), ext, unixShow, keepAttributes: ext !== 0 || unixShow !== 0 };
+  // a census for netstat summed over families: TIME_WAIT from the kernel's counter, not dumped
+  if (!table && !c.netstat?.perIpVersion) options.timeWaitFromCounter = true;
+  return { table, options };
 }
 
 /** One port group per TCP listening port (the default when no addr_ports are configured), ordered by port. */

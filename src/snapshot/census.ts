@@ -2,11 +2,27 @@
  * Counts per protocol, family and state. The census path asks the kernel for no extensions and decodes nothing
  * past the state byte.
  */
-import { AF_INET6, PROTO_NAMES, type ProtoName, Proto } from '../diag/constants.js';
+import { AF_INET6, PROTO_NAMES, type ProtoName, Proto, TCP_TIME_WAIT } from '../diag/constants.js';
 
-/** Index: ((proto * 2) + (family is AF_INET6 ? 1 : 0)) * 16 + state. Unix sockets use the first family slot. */
+/** Index of the TCP TIME_WAIT count that has no family (see SnapshotOptions.timeWaitFromCounter). */
+const TCP_TIME_WAIT_UNSPLIT = PROTO_NAMES.length * 2 * 16;
+
+/**
+ * Index: ((proto * 2) + (family is AF_INET6 ? 1 : 0)) * 16 + state. Unix sockets use the first family slot.
+ * One more slot at the end: TCP TIME_WAIT sockets counted without a family (the kernel's per-namespace
+ * counter), included in sums over both families and in no per-family figure.
+ */
 export class CensusCounts {
-  readonly counts = new Float64Array(PROTO_NAMES.length * 2 * 16);
+  readonly counts = new Float64Array(PROTO_NAMES.length * 2 * 16 + 1);
+
+  /** TCP TIME_WAIT sockets known only as a total (0 unless the census used the kernel's counter) */
+  get tcpTimeWaitUnsplit(): number {
+    return this.counts[TCP_TIME_WAIT_UNSPLIT];
+  }
+
+  set tcpTimeWaitUnsplit(n: number) {
+    this.counts[TCP_TIME_WAIT_UNSPLIT] = n;
+  }
 
   static index(proto: number, family: number, state: number): number {
     return (proto * 2 + (family === AF_INET6 ? 1 : 0)) * 16 + (state & 15);
@@ -28,6 +44,7 @@ export class CensusCounts {
       const base = (p * 2 + fam) * 16;
       for (let s = 0; s < 16; s++) sum += this.counts[base + s];
     }
+    if (family === undefined && p === Proto.tcp) sum += this.tcpTimeWaitUnsplit;
     return sum;
   }
 
@@ -39,6 +56,7 @@ export class CensusCounts {
       const base = (p * 2 + fam) * 16;
       for (let s = 0; s < 16; s++) out[s] += this.counts[base + s];
     }
+    if (family === undefined && p === Proto.tcp) out[TCP_TIME_WAIT] += this.tcpTimeWaitUnsplit;
     return out;
   }
 }

@@ -4,7 +4,8 @@
  *
  *   node dist/test/helpers/dump-json.js                        takeSnapshot({ ext: FULL_EXT, unixShow: 0x7f })
  *   node dist/test/helpers/dump-json.js --proc                 the same with source: 'proc'
- *   node dist/test/helpers/dump-json.js --census [--strategy legacy|v2] [--proc]
+ *   node dist/test/helpers/dump-json.js --census [--strategy legacy|v2] [--proc] [--tw-counter]
+ *                                                              (--tw-counter: timeWaitFromCounter)
  *   ... --strategy legacy|v2                                   tcpStrategy for the snapshot too
  *
  * u64 tcp_info values of ~0 (Infinity) print as null: JSON has no Infinity.
@@ -57,6 +58,8 @@ export interface CensusOutput {
   notes: string[];
   /** per protocol: counts indexed by state number (0..15), per family and summed */
   counts: Record<string, { v4: number[]; v6: number[]; all: number[] }>;
+  /** TCP TIME_WAIT counted without a family (timeWaitFromCounter) */
+  timeWaitUnsplit: number;
 }
 
 async function main(): Promise<void> {
@@ -71,13 +74,13 @@ async function main(): Promise<void> {
   if (strategy) base.tcpStrategy = strategy;
 
   if (census) {
-    const c = await takeCensus(base);
+    const c = await takeCensus({ ...base, timeWaitFromCounter: argv.includes('--tw-counter') });
     const counts: CensusOutput['counts'] = {};
     for (const name of PROTO_NAMES) {
       if (name === '') continue;
       counts[name] = { v4: c.counts.states(name, 2), v6: c.counts.states(name, AF_INET6), all: c.counts.states(name) };
     }
-    const out: CensusOutput = { kind: 'census', options: base, sources: c.sources, notes: c.notes, counts };
+    const out: CensusOutput = { kind: 'census', options: base, sources: c.sources, notes: c.notes, counts, timeWaitUnsplit: c.counts.tcpTimeWaitUnsplit };
     process.stdout.write(`${JSON.stringify(out)}\n`);
     return;
   }

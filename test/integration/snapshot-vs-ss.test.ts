@@ -79,6 +79,8 @@ interface Captures {
   snap: DumpOutput;
   snapV2: DumpOutput;
   census: { legacy: CensusOutput; v2: CensusOutput };
+  /** the census with TIME_WAIT from the kernel's counter (and the ss -tan taken right before it) */
+  twCounter: { census: CensusOutput; ss: SsRow[] };
   proc: DumpOutput;
   later: { ssTcp: SsTable; ssUdp: SsTable; ssUnix: SsTable };
 }
@@ -102,9 +104,11 @@ describe('sockscope against ss in a throwaway network namespace', () => {
     const snapV2 = await dump<DumpOutput>('--strategy', 'v2');
     const legacy = await dump<CensusOutput>('--census', '--strategy', 'legacy');
     const v2 = await dump<CensusOutput>('--census', '--strategy', 'v2');
+    const ssForCounter = (await ss('-tan')).rows;
+    const twCensus = await dump<CensusOutput>('--census', '--tw-counter');
     const proc = await dump<DumpOutput>('--proc');
     const later = { ssTcp: await ss('-tanieO'), ssUdp: await ss('-uanieO'), ssUnix: await ss('-xaneO') };
-    cap = { ssTcp, ssUdp, ssUnix, ssListen, snap, snapV2, census: { legacy, v2 }, proc, later };
+    cap = { ssTcp, ssUdp, ssUnix, ssListen, snap, snapV2, census: { legacy, v2 }, twCounter: { census: twCensus, ss: ssForCounter }, proc, later };
   }, { timeout: 60_000 });
 
   after(async () => {
@@ -199,6 +203,16 @@ describe('sockscope against ss in a throwaway network namespace', () => {
         assert.equal(src?.interrupted, false);
       }
     }
+  });
+
+  test('census with timeWaitFromCounter: TIME_WAIT from the kernel counter, summed states equal ss -tan', opts, () => {
+    const { census: c, ss: rows } = cap.twCounter;
+    const want = new Array(16).fill(0);
+    for (const r of rows) want[ssState(r)]++;
+    assert.ok(want[6] > 0, 'the population has TIME-WAIT sockets');
+    assert.deepEqual(c.counts.tcp.all, want, 'states summed over families, TIME_WAIT included');
+    assert.equal(c.timeWaitUnsplit, want[6], 'TIME_WAIT came from the counter, not the dump');
+    assert.equal(c.counts.tcp.v4[6] + c.counts.tcp.v6[6], 0, 'no per-family TIME_WAIT: the counter has no family');
   });
 
   test('tcp: every socket matches ss -tanieO: addresses, ports, queues, inode, uid, cookie, timer, tcp_info', opts, () => {
