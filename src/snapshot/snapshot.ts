@@ -233,22 +233,23 @@ const STREAM_BATCH = 512;
 /**
  * The same dumps as takeSnapshot, handed out in batches of at most STREAM_BATCH rows as they arrive, so memory
  * stays bounded whatever the number of sockets. `onBatch` gets a table it must consume before returning (it is
- * reused). A streamed dump cannot take rows back, so NLM_F_DUMP_INTR is reported (`interrupted`) rather than
- * retried.
+ * reused), and the stream's `takenAt` (the time a snapshot would carry). A streamed dump cannot take rows back,
+ * so NLM_F_DUMP_INTR is reported (`interrupted`) rather than retried.
  */
 export async function streamSnapshot(
-  options: SnapshotOptions, onBatch: (table: SocketTable) => void, session?: DiagSession,
+  options: SnapshotOptions, onBatch: (table: SocketTable, takenAt: number) => void, session?: DiagSession,
 ): Promise<Omit<Snapshot, 'table'>> {
   const o = normalize(options);
   const keep = keepsAttributes(options, o);
   const table = new SocketTable(STREAM_BATCH, keep ? STREAM_BATCH * 1024 : 0);
+  const takenAt = Date.now();
   const flush = () => {
     if (table.length === 0) return;
-    onBatch(table);
+    onBatch(table, takenAt);
     table.length = 0;
     table.arenaUsed = 0;
   };
-  return gather(options, session, { table, keep, inArena: false, canRetry: false, afterRow: () => table.length >= STREAM_BATCH && flush(), flush });
+  return gather(options, session, { table, keep, inArena: false, canRetry: false, takenAt, afterRow: () => table.length >= STREAM_BATCH && flush(), flush });
 }
 
 const keepsAttributes = (options: SnapshotOptions, o: ReturnType<typeof normalize>): boolean =>
@@ -261,6 +262,8 @@ interface RowSink {
   /** receive datagrams straight into table.arena (the rows stay), or into one buffer (attributes are copied) */
   inArena: boolean;
   canRetry: boolean;
+  /** the time to report (streams hand it out with every batch) */
+  takenAt?: number;
   afterRow?: () => void;
   flush?: () => void;
 }
@@ -269,7 +272,7 @@ interface RowSink {
 async function gather(options: SnapshotOptions, session: DiagSession | undefined, sink: RowSink): Promise<Omit<Snapshot, 'table'>> {
   const o = normalize(options);
   const started = performance.now();
-  const takenAt = Date.now();
+  const takenAt = sink.takenAt ?? Date.now();
   const { table, keep } = sink;
   const sources: ProtocolSource[] = [];
   const notes: string[] = [];
