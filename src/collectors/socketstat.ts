@@ -112,27 +112,37 @@ export function socketstatSelection(o: SocketstatOptions): { protos: ReadonlySet
   return { protos: new Set<number>((o.protocols ?? ['tcp', 'udp']).map((p) => Proto[p as 'tcp' | 'udp' | 'raw'])), states: o.states ?? SOCKETSTAT_DEFAULT_STATES };
 }
 
-/** A tcp_info counter of a point: the field's name and the kernel's field it comes from. */
+/** A tcp_info counter of a point: its name, the kernel's field it comes from, and how it is published. */
 export interface SocketstatInfoField {
   name: string;
   field: TcpInfoField;
-}
-
-/** The base counters (every TCP point with tcp_info) and the opt-in ones (o.infoFields), in their field order. */
-export function socketstatInfoFields(o: SocketstatOptions): { base: SocketstatInfoField[]; extra: SocketstatInfoField[] } {
-  const of = ([name, kernel]: [string, string, FieldSpec]) => ({ name, field: tcpInfoField(kernel)! });
-  return { base: BASE.map(of), extra: EXTRA.filter(([name]) => o.infoFields?.includes(name)).map(of) };
+  /** a kernel value meaning "not measured yet": the field is left out (min_rtt's ~0); NaN when there is none */
+  unset: number;
+  /** kernel values from this one on mean "not set": left out (ssthresh's TCP_INFINITE_SSTHRESH, a u64's ~0) */
+  unsetFrom: number;
+  /** published value = kernel value × scale (bytes/s published as bits/s) */
+  scale: number;
 }
 
 /**
- * An opt-in field's published value from the kernel's (readTcpInfoField), or undefined when the point leaves it
- * out: not sent, ~0 ("unlimited"), min_rtt not measured yet, ssthresh not set yet.
+ * The base counters (every TCP point with tcp_info, as read: a u64's ~0 comes out as Infinity, which serializers
+ * drop) and the opt-in ones (o.infoFields), in their field order.
  */
+export function socketstatInfoFields(o: SocketstatOptions): { base: SocketstatInfoField[]; extra: SocketstatInfoField[] } {
+  const base = ([name, kernel]: [string, string, FieldSpec]) => ({ name, field: tcpInfoField(kernel)!, unset: NaN, unsetFrom: Infinity, scale: 1 });
+  const extra = (e: [string, string, FieldSpec]) => ({
+    ...base(e),
+    unset: e[1] === 'min_rtt' ? 0xffffffff : NaN,
+    unsetFrom: e[1] === 'snd_ssthresh' ? 0x7fffffff : Infinity, // TCP_INFINITE_SSTHRESH: not set yet (ss omits it too)
+    scale: BITS.has(e[0]) ? 8 : 1,
+  });
+  return { base: BASE.map(base), extra: EXTRA.filter(([name]) => o.infoFields?.includes(name)).map(extra) };
+}
+
+/** An opt-in field's published value from the kernel's (readTcpInfoField), or undefined when the point leaves it out. */
 export function socketstatExtraValue(f: SocketstatInfoField, v: number | undefined): number | undefined {
-  if (v === undefined || v === Infinity) return undefined;
-  if (f.field.name === 'min_rtt' && v === 0xffffffff) return undefined;
-  if (f.field.name === 'snd_ssthresh' && v >= 0x7fffffff) return undefined; // TCP_INFINITE_SSTHRESH: not set yet (ss omits it too)
-  return BITS.has(f.name) ? v * 8 : v;
+  if (v === undefined || v === f.unset || v >= f.unsetFrom) return undefined; // (Infinity, a u64's ~0, included)
+  return v * f.scale;
 }
 
 export function collectSocketstat(t: SocketTable, time: number, o: SocketstatOptions, emit: (m: Metric) => void): void {

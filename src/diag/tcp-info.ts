@@ -58,7 +58,9 @@ export const TCP_INFO_UNITS: Readonly<Record<string, 'us' | 'ms' | 'bytes_per_se
   bytes_retrans: 'bytes', notsent_bytes: 'bytes',
 };
 
-const SIZE: Record<TcpInfoFieldKind, number> = { u8: 1, u16: 2, u32: 4, u64: 8, lo4: 1, hi4: 1, bit0: 1, bits1_2: 1 };
+/** Bytes a field of each kind needs: the field is there when offset + size <= the length the kernel sent. */
+export const TCP_INFO_KIND_SIZE: Readonly<Record<TcpInfoFieldKind, number>> = { u8: 1, u16: 2, u32: 4, u64: 8, lo4: 1, hi4: 1, bit0: 1, bits1_2: 1 };
+const SIZE = TCP_INFO_KIND_SIZE;
 
 /**
  * Read one field of a tcp_info payload at [offset, offset+length). Returns undefined when the kernel's struct

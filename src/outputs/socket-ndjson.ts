@@ -14,13 +14,13 @@
  *    2^53, String() for anything else), after the same arithmetic (u64 as hi * 2^32 + lo, rates × 8, BBR
  *    gains / 256).
  */
-import { formatIPv6 } from '../diag/address.js';
-import { AF_INET, AF_INET6, PROTO_NAMES, Proto, SOCK_TYPE_NAMES, STATE_KEYS } from '../diag/constants.js';
+import { PROTO_NAMES, Proto, SOCK_TYPE_NAMES, STATE_KEYS } from '../diag/constants.js';
 import { devMajor, devMinor } from '../diag/unix.js';
-import { TCP_INFO_FIELDS, type TcpInfoFieldKind } from '../diag/tcp-info.js';
+import { TCP_INFO_FIELDS, TCP_INFO_KIND_SIZE as SIZE, type TcpInfoFieldKind } from '../diag/tcp-info.js';
 import type { SocketHolders } from '../procfs/processes.js';
 import { UID_UNKNOWN, type SocketTable } from '../snapshot/table.js';
 import { AttributeScan, cString, NO, unixName } from './socket-scan.js';
+import { AddressText } from './address-text.js';
 import { ByteBuffer, encoder, fragment, putU32, type Fragment } from './bytes.js';
 import { cookieHex, familyName, MEM_NAMES, TCP_INFO_OUTPUT, TCPI_OPTIONS, TIMER_NAMES, type RecordOptions } from './socket-record.js';
 
@@ -127,7 +127,6 @@ function memory(b: JsonBytes, view: DataView, off: number, len: number): void {
 // tcp_info
 
 const KIND: Record<TcpInfoFieldKind, number> = { u8: 0, u16: 1, u32: 2, u64: 3, lo4: 4, hi4: 5, bit0: 6, bits1_2: 7 };
-const SIZE: Record<TcpInfoFieldKind, number> = { u8: 1, u16: 2, u32: 4, u64: 8, lo4: 1, hi4: 1, bit0: 1, bits1_2: 1 };
 const SPECIAL_NONE = 0;
 const SPECIAL_MIN_RTT = 1;
 const SPECIAL_WSCALE = 2;
@@ -245,41 +244,6 @@ export function tcpInfoJson(view: DataView, off: number, len: number): string {
 
 // ---------------------------------------------------------------------------------------------------------
 // the record
-
-const DEC: readonly string[] = Array.from({ length: 256 }, (_, i) => String(i));
-
-/**
- * formatAddress(family, bytes, i * 16), remembering the last address: a listing repeats its local addresses,
- * and often its peers. One per column.
- */
-export class AddressText {
-  private family = -1;
-  private readonly key = new Uint32Array(4);
-  private text = '';
-
-  of(fam: number, bytes: Uint8Array, words: Uint32Array, i: number): string {
-    const w = i << 2;
-    const key = this.key;
-    if (fam === AF_INET) {
-      if (this.family === AF_INET && key[0] === words[w]) return this.text;
-      const a = i << 4;
-      this.text = DEC[bytes[a]] + '.' + DEC[bytes[a + 1]] + '.' + DEC[bytes[a + 2]] + '.' + DEC[bytes[a + 3]];
-    } else if (fam === AF_INET6) {
-      if (this.family === AF_INET6 && key[0] === words[w] && key[1] === words[w + 1] && key[2] === words[w + 2] && key[3] === words[w + 3]) {
-        return this.text;
-      }
-      this.text = formatIPv6(bytes, i << 4);
-    } else {
-      return '';
-    }
-    this.family = fam;
-    key[0] = words[w];
-    key[1] = words[w + 1];
-    key[2] = words[w + 2];
-    key[3] = words[w + 3];
-    return this.text;
-  }
-}
 
 /**
  * Writes socket records as JSON into `bytes` (append), or returns one as text (write). One writer per set of

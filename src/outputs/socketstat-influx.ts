@@ -4,30 +4,32 @@
  * that collectSocketstat emits (with gather's host and global tags merged in, the point's own winning), without
  * the Metric, its tag and field records, the sort, the regular expressions or the line's string. `gather` and
  * `execd` stream socketstat through it (src/cli/gather.ts); collectSocketstat + influxLine stay the reference,
- * and test/outputs/socketstat-influx.test.ts holds the two together.
+ * and test/outputs/socketstat-influx.test.ts (recorded fixtures, random tables) and
+ * test/metrics/socketstat-stream.test.ts (a real kernel) hold the two together.
  *
  * How the reference's semantics are kept:
- *  - rows, tags and fields come from the same helpers as collectSocketstat (socketstatSelection,
- *    boundInterface, endpointAddress, socketstatInfoFields, readTcpInfoField, socketstatExtraValue);
+ *  - rows, address tags and counters follow the same definitions as collectSocketstat (socketstatSelection,
+ *    boundInterface + endpointAddress, socketstatInfoFields with its unset/unsetFrom/scale rules); INET_DIAG_INFO
+ *    is found as findAttribute finds it and each counter read as readTcpInfoField reads it (present when the
+ *    kernel sent offset + size bytes; a u64's ~0 is Infinity, which influxLine leaves out);
  *  - the tag order is the reference's sort, computed once over the same merged key set; the global tags'
  *    text is escaped once with influx.ts's escKey (and left out where it is empty, as influxLine does);
- *  - values that can hold anything (a bound socket's "%iface") go through escKey; the rest (addresses, ports,
- *    protocol and state names, counters) cannot need escaping;
- *  - counters are integers (u8..u64 reads, rates × 8) written as Number#toString writes them, ~0 u64 counters
- *    (Infinity) left out as influxLine leaves non-finite values out.
+ *  - a bound socket's address ("%iface" can hold anything) takes the generic text and escKey; the rest
+ *    (addresses, ports, protocol and state names, counters) cannot need escaping;
+ *  - counters are integers (u8..u64 reads, rates × 8) written as Number#toString writes them.
  * The aggregated form (--socketstat-aggregate) stays on the generic path.
  */
-import { AF_INET6, InetAttr, PROTO_NAMES, Proto, SS_STATE_NAMES } from '../diag/constants.js';
-import { readTcpInfoField } from '../diag/tcp-info.js';
-import { findAttribute } from '../netlink/attributes.js';
+import { AF_INET, AF_INET6, InetAttr, PROTO_NAMES, Proto, SS_STATE_NAMES } from '../diag/constants.js';
+import { TCP_INFO_KIND_SIZE, type TcpInfoFieldKind } from '../diag/tcp-info.js';
+import { NLA_TYPE_MASK } from '../netlink/attributes.js';
 import type { SocketTable } from '../snapshot/table.js';
 import {
-  boundInterface, endpointAddress, socketstatExtraValue, socketstatInfoFields, socketstatSelection, SOCKETSTAT_SCHEMA,
+  boundInterface, endpointAddress, socketstatInfoFields, socketstatSelection, SOCKETSTAT_SCHEMA,
   type SocketstatInfoField, type SocketstatOptions,
 } from '../collectors/socketstat.js';
-import { ByteBuffer, fragment, type Fragment } from './bytes.js';
+import { AddressText } from './address-text.js';
+import { ByteBuffer, fragment, putU32, type Fragment } from './bytes.js';
 import { escKey, escString, timestamp } from './influx.js';
-import { AddressText } from './socket-ndjson.js';
 
 export interface SocketstatInfluxOptions extends SocketstatOptions {
   /** write unsigned fields with the i suffix (Telegraf's default); default true (as InfluxOptions) */
@@ -46,17 +48,93 @@ const REMOTE_PORT = 4;
 
 /** `,state="ESTAB"` for every state byte (String(undefined) past SS_STATE_NAMES, as the reference writes it) */
 const STATE_FRAG: readonly Fragment[] = Array.from({ length: 256 }, (_, s) => fragment(`,state="${escString(String(SS_STATE_NAMES[s]))}"`));
+const STATE_ROOM = STATE_FRAG.reduce((n, f) => Math.max(n, f.length), 0);
 
-interface InfoOut extends SocketstatInfoField {
+const KIND: Record<TcpInfoFieldKind, number> = { u8: 0, u16: 1, u32: 2, u64: 3, lo4: 4, hi4: 5, bit0: 6, bits1_2: 7 };
+
+/** A tcp_info counter, ready to write. */
+interface InfoOut {
   /** `,name=` */
   key: Fragment;
+  offset: number;
+  /** offset + size: the counter is there when the kernel sent at least this many bytes */
+  end: number;
+  kind: number;
+  unset: number;
+  unsetFrom: number;
+  scale: number;
 }
 
-/** One writer per gather (the time is the snapshot's); it keeps small caches (the last addresses). */
+const infoOut = (f: SocketstatInfoField): InfoOut => {
+  if (SOCKETSTAT_SCHEMA.fields[f.name]?.type !== 'uint') throw new Error(`socketstat field ${f.name} is not a uint`); // what the suffix assumes
+  const { offset, kind } = f.field;
+  return { key: fragment(`,${f.name}=`), offset, end: offset + TCP_INFO_KIND_SIZE[kind], kind: KIND[kind], unset: f.unset, unsetFrom: f.unsetFrom, scale: f.scale };
+};
+
+/** Room for a number: u64 × 8 < 1.5e20 has 21 digits. */
+const NUM_ROOM = 24;
+/** `[` IPv6 text (at most 45) `]` */
+const ADDRESS_ROOM = 48;
+
+/** Store a fragment at buf[p..] through dv (words; up to 3 scratch bytes past it); returns the end. */
+function put(dv: DataView, p: number, f: Fragment): number {
+  const words = f.words;
+  for (let k = 0; k < words.length; k++) dv.setInt32(p + 4 * k, words[k], true);
+  return p + f.length;
+}
+
+/** An integer 0 <= n < 1e21 as Number#toString writes it, at buf[p..]; returns the end. */
+function putUint(buf: Uint8Array, p: number, n: number): number {
+  if (n < 0x100000000) return putU32(buf, p, n);
+  if (n <= Number.MAX_SAFE_INTEGER) {
+    // the digits of n / 1e9 (exact below 2^53), then the nine of the remainder
+    let hi = Math.floor(n / 1e9);
+    let lo = n - hi * 1e9;
+    if (lo < 0) (hi -= 1), (lo += 1e9);
+    else if (lo >= 1e9) (hi += 1), (lo -= 1e9);
+    p = putU32(buf, p, hi);
+    for (let q = p + 8; q >= p; q--) {
+      const d = (lo / 10) | 0;
+      buf[q] = 48 + lo - d * 10;
+      lo = d;
+    }
+    return p + 9;
+  }
+  const s = String(n); // digits only below 1e21
+  for (let k = 0; k < s.length; k++) buf[p++] = s.charCodeAt(k);
+  return p;
+}
+
+/** Dotted quad of bytes[at..at+3] at buf[p..]; returns the end. */
+function putIPv4(buf: Uint8Array, p: number, bytes: Uint8Array, at: number): number {
+  for (let k = 0; k < 4; k++) {
+    if (k) buf[p++] = 46; // .
+    const v = bytes[at + k];
+    if (v >= 100) {
+      const h = (v / 100) | 0;
+      const t = ((v - h * 100) / 10) | 0;
+      buf[p] = 48 + h;
+      buf[p + 1] = 48 + t;
+      buf[p + 2] = 48 + v - h * 100 - t * 10;
+      p += 3;
+    } else if (v >= 10) {
+      const t = (v / 10) | 0;
+      buf[p] = 48 + t;
+      buf[p + 1] = 48 + v - t * 10;
+      p += 2;
+    } else {
+      buf[p++] = 48 + v;
+    }
+  }
+  return p;
+}
+
+/** One writer per gather (the time is the snapshot's); it keeps small caches (the last IPv6 addresses). */
 export class SocketstatInfluxWriter {
   readonly bytes = new ByteBuffer();
   private readonly o: SocketstatInfluxOptions;
-  private readonly protos: ReadonlySet<number>;
+  /** per proto code: whether socketstat takes it */
+  private readonly protoSelected = new Uint8Array(256);
   private readonly states: number;
   /** per own tag: the global tags sorted before it (after the previous own tag), then `,key=` */
   private readonly withKey: Fragment[];
@@ -73,20 +151,19 @@ export class SocketstatInfluxWriter {
   private readonly suffix: number;
   /** ` 1668520568000000000\n` */
   private readonly end: Fragment;
+  /** the most one line needs, but for a bound socket's "%iface" (made room for separately) */
+  private readonly room: number;
   private readonly local = new AddressText();
   private readonly remote = new AddressText();
 
   constructor(o: SocketstatInfluxOptions, time: number) {
     if (o.aggregate) throw new Error('SocketstatInfluxWriter writes one point per connection; the aggregated form takes the generic path');
     this.o = o;
-    ({ protos: this.protos, states: this.states } = socketstatSelection(o));
+    const { protos, states } = socketstatSelection(o);
+    this.states = states;
     const { base, extra } = socketstatInfoFields(o);
-    const out = (f: SocketstatInfoField): InfoOut => {
-      if (SOCKETSTAT_SCHEMA.fields[f.name]?.type !== 'uint') throw new Error(`socketstat field ${f.name} is not a uint`); // what the suffix assumes
-      return { ...f, key: fragment(`,${f.name}=`) };
-    };
-    this.base = base.map(out);
-    this.extra = extra.map(out);
+    this.base = base.map(infoOut);
+    this.extra = extra.map(infoOut);
     this.suffix = o.uintAsInt === false ? 117 : 105;
     this.end = fragment(` ${timestamp(time, 'ns')}\n`);
 
@@ -110,11 +187,18 @@ export class SocketstatInfluxWriter {
     }
     this.withKey = withKey.map(fragment);
     this.fieldsHead = fragment(`${pending} recv_q=`);
-    for (const p of this.protos) {
+    let protoRoom = 0;
+    for (const p of protos) {
+      if (!(p >= 0 && p < 256)) continue; // (a name that is no protocol: no row has it)
+      this.protoSelected[p] = 1;
       // every protocol socketstat takes has a name; an empty one would leave the tag out
       const name = escKey(PROTO_NAMES[p] ?? '');
       this.protoTag[p] = name === '' ? this.withoutKey[PROTO] : fragment(`${withKey[PROTO]}${name}`);
+      protoRoom = Math.max(protoRoom, this.protoTag[p].length);
     }
+    const fragments = [...this.withKey, this.fieldsHead, this.sendQ, this.end, ...[...this.base, ...this.extra].map((f) => f.key)];
+    this.room = fragments.reduce((n, f) => n + f.length + 4, 0) + protoRoom + 4 + STATE_ROOM + 4 + 2 * ADDRESS_ROOM
+      + (4 + this.base.length + this.extra.length) * (NUM_ROOM + 1);
   }
 
   /** Append the points of every row the options select; how many. */
@@ -149,70 +233,107 @@ export class SocketstatInfluxWriter {
   append(t: SocketTable, i: number, view: DataView): boolean {
     const proto = t.proto[i];
     const state = t.state[i];
-    if (!this.protos.has(proto) || !(this.states & (1 << state))) return false;
+    if (this.protoSelected[proto] === 0 || !(this.states & (1 << state))) return false;
     const b = this.bytes;
     const fam = t.family[i];
 
     // tags
     if (t.ifindex[i] !== 0) {
+      // bound to a device: "%iface" can hold anything, so the generic text and escaping
       const value = escKey(endpointAddress(t, i, 'src', boundInterface(t, i, this.o)));
       if (value === '') b.raw(this.withoutKey[LOCAL_ADDR]);
       else b.raw(this.withKey[LOCAL_ADDR]), b.utf8(value);
+      b.ensure(this.room);
     } else {
-      this.address(this.local.of(fam, t.src, t.src32, i), fam, LOCAL_ADDR);
+      b.ensure(this.room);
+      b.pos = this.address(b.buf, b.view(), b.pos, fam, t.src, t.src32, i, LOCAL_ADDR, this.local);
     }
-    b.raw(this.withKey[LOCAL_PORT]);
-    b.num(t.sport[i]);
-    b.raw(this.protoTag[proto]);
-    this.address(this.remote.of(fam, t.dst, t.dst32, i), fam, REMOTE_ADDR);
-    b.raw(this.withKey[REMOTE_PORT]);
-    b.num(t.dport[i]);
+    const buf = b.buf;
+    const dv = b.view();
+    const withKey = this.withKey;
+    let p = b.pos;
+    p = put(dv, p, withKey[LOCAL_PORT]);
+    p = putU32(buf, p, t.sport[i]);
+    p = put(dv, p, this.protoTag[proto]);
+    p = this.address(buf, dv, p, fam, t.dst, t.dst32, i, REMOTE_ADDR, this.remote);
+    p = put(dv, p, withKey[REMOTE_PORT]);
+    p = putU32(buf, p, t.dport[i]);
 
     // fields
     const suffix = this.suffix;
-    b.raw(this.fieldsHead);
-    b.num(t.rqueue[i]);
-    b.byte(suffix);
-    b.raw(this.sendQ);
-    b.num(t.wqueue[i]);
-    b.byte(suffix);
-    const info = proto === Proto.tcp && t.attrLength[i] > 0 ? findAttribute(view, t.attrStart[i], t.attrStart[i] + t.attrLength[i], InetAttr.INFO) : undefined;
-    if (info) {
-      for (const f of this.base) {
-        const v = readTcpInfoField(view, info[0], info[1], f.field);
-        if (v === undefined || v === Infinity) continue; // ~0 u64: influxLine drops what is not finite
-        b.raw(f.key);
-        b.num(v);
-        b.byte(suffix);
+    p = put(dv, p, this.fieldsHead);
+    p = putU32(buf, p, t.rqueue[i]);
+    buf[p++] = suffix;
+    p = put(dv, p, this.sendQ);
+    p = putU32(buf, p, t.wqueue[i]);
+    buf[p++] = suffix;
+    // INET_DIAG_INFO among the attributes (findAttribute's walk: the first of its type, stop at broken framing)
+    let info = -1;
+    let infoLen = 0;
+    if (proto === Proto.tcp && t.attrLength[i] > 0) {
+      let at = t.attrStart[i];
+      const end = at + t.attrLength[i];
+      while (end - at >= 4) {
+        const len = view.getUint16(at, true);
+        if (len < 4 || len > end - at) break;
+        if ((view.getUint16(at + 2, true) & NLA_TYPE_MASK) === InetAttr.INFO) {
+          info = at + 4;
+          infoLen = len - 4;
+          break;
+        }
+        at += (len + 3) & ~3;
       }
     }
-    b.raw(STATE_FRAG[state]);
-    if (info) {
-      for (const f of this.extra) {
-        const v = socketstatExtraValue(f, readTcpInfoField(view, info[0], info[1], f.field));
-        if (v === undefined) continue;
-        b.raw(f.key);
-        b.num(v);
-        b.byte(suffix);
-      }
-    }
-    b.raw(this.end);
+    if (info >= 0) p = this.counters(buf, dv, p, view, info, infoLen, this.base);
+    p = put(dv, p, STATE_FRAG[state]);
+    if (info >= 0 && this.extra.length > 0) p = this.counters(buf, dv, p, view, info, infoLen, this.extra);
+    b.pos = put(dv, p, this.end);
     return true;
   }
 
-  /** An address tag without a device: IPv6 in brackets; no tag for an address of neither family (''). */
-  private address(text: string, fam: number, tag: number): void {
-    const b = this.bytes;
-    if (fam === AF_INET6) {
-      b.raw(this.withKey[tag]);
-      b.byte(91); // [
-      b.ascii(text);
-      b.byte(93); // ]
-    } else if (text === '') {
-      b.raw(this.withoutKey[tag]);
-    } else {
-      b.raw(this.withKey[tag]);
-      b.ascii(text);
+  /** `,name=N` + suffix for each counter the kernel sent and the point does not leave out. */
+  private counters(buf: Uint8Array, dv: DataView, p: number, view: DataView, off: number, len: number, list: readonly InfoOut[]): number {
+    for (let k = 0; k < list.length; k++) {
+      const f = list[k];
+      if (f.end > len) continue;
+      const at = off + f.offset;
+      let v: number;
+      switch (f.kind) {
+        case 0: v = view.getUint8(at); break;
+        case 1: v = view.getUint16(at, true); break;
+        case 2: v = view.getUint32(at, true); break;
+        case 3: {
+          const lo = view.getUint32(at, true);
+          const hi = view.getUint32(at + 4, true);
+          if (hi === 0xffffffff && lo === 0xffffffff) continue; // Infinity: left out
+          v = hi * 0x100000000 + lo;
+          break;
+        }
+        case 4: v = view.getUint8(at) & 0x0f; break;
+        case 5: v = view.getUint8(at) >> 4; break;
+        case 6: v = view.getUint8(at) & 1; break;
+        default: v = (view.getUint8(at) >> 1) & 3; break;
+      }
+      if (v === f.unset || v >= f.unsetFrom) continue;
+      p = put(dv, p, f.key);
+      p = putUint(buf, p, f.scale === 1 ? v : v * f.scale);
+      buf[p++] = this.suffix;
     }
+    return p;
+  }
+
+  /** An address tag without a device: IPv6 in brackets; no tag for an address of neither family (''). */
+  private address(buf: Uint8Array, dv: DataView, p: number, fam: number, bytes: Uint8Array, words: Uint32Array, i: number, tag: number, cache: AddressText): number {
+    if (fam === AF_INET) {
+      p = put(dv, p, this.withKey[tag]);
+      return putIPv4(buf, p, bytes, i << 4);
+    }
+    if (fam !== AF_INET6) return put(dv, p, this.withoutKey[tag]);
+    p = put(dv, p, this.withKey[tag]);
+    buf[p++] = 91; // [
+    const text = cache.of(fam, bytes, words, i);
+    for (let k = 0; k < text.length; k++) buf[p++] = text.charCodeAt(k);
+    buf[p++] = 93; // ]
+    return p;
   }
 }
