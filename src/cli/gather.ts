@@ -197,6 +197,11 @@ export async function streamSocketstatInflux(
   });
 }
 
+/** Load the streamed writer's modules while the netlink session opens (a one-shot gather feels every millisecond). */
+async function preloadStreamWriter(cli: GatherCli): Promise<void> {
+  if (cli.format === 'influx' && streamsSocketstat(cli.config)) await import('../outputs/socketstat-influx.js');
+}
+
 /** One gather written to `out`: socketstat alone in influx streams; anything else goes through gather(). */
 async function gatherTo(cli: GatherCli, snapshotter: Required<Snapshotter>, w: OutputWriter, out: NodeJS.WriteStream): Promise<GatherReport> {
   if (cli.format === 'influx' && streamsSocketstat(cli.config)) return streamSocketstatInflux(cli.config, cli.uintAsInt, snapshotter, out);
@@ -242,9 +247,9 @@ function reportProblems(r: GatherReport, log: (level: 'E' | 'W', msg: string) =>
 export async function runGather(args: string[]): Promise<void> {
   const cli = planGather(args, 'gather');
   if (cli === 'help') return void process.stdout.write(GATHER_HELP);
-  const snapshotter = await inProcessSnapshotter(cli.netns);
+  const [snapshotter, w] = await Promise.all([inProcessSnapshotter(cli.netns), writerFor(cli), preloadStreamWriter(cli)]);
   try {
-    const report = await gatherTo(cli, snapshotter, await writerFor(cli), process.stdout);
+    const report = await gatherTo(cli, snapshotter, w, process.stdout);
     reportProblems(report, (level, msg) => process.stderr.write(`sockscope: ${level === 'E' ? 'error' : 'warning'}: ${msg}\n`));
     if (report.error || report.collectors.some((c) => !c.ok)) process.exitCode = 1;
   } finally {
@@ -256,8 +261,7 @@ export async function runExecd(args: string[]): Promise<void> {
   const cli = planGather(args, 'execd');
   if (cli === 'help') return void process.stdout.write(GATHER_HELP);
   const log = (level: 'E' | 'W' | 'I', msg: string) => process.stderr.write(`${level}! ${msg}\n`);
-  const snapshotter = await inProcessSnapshotter(cli.netns);
-  const w = await writerFor(cli);
+  const [snapshotter, w] = await Promise.all([inProcessSnapshotter(cli.netns), writerFor(cli), preloadStreamWriter(cli)]);
   let busy = Promise.resolve();
   let lastNotes = '';
   const once = () => {
