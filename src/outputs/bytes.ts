@@ -150,6 +150,15 @@ export class ByteBuffer {
     return this.dv;
   }
 
+  /** The text `append` writes, taken back out of the buffer (a writer's one-row text for tests and one-off callers). */
+  written(append: () => void): string {
+    const from = this.pos;
+    append();
+    const text = this.text(from);
+    this.pos = from;
+    return text;
+  }
+
   /** the text written since `from` */
   text(from = 0): string {
     return Buffer.from(this.buf.buffer, this.buf.byteOffset + from, this.pos - from).toString('utf8');

@@ -16,7 +16,7 @@
  */
 import { PROTO_NAMES, Proto, SOCK_TYPE_NAMES, STATE_KEYS } from '../diag/constants.js';
 import { devMajor, devMinor } from '../diag/unix.js';
-import { TCP_INFO_FIELDS, TCP_INFO_KIND_SIZE as SIZE, type TcpInfoFieldKind } from '../diag/tcp-info.js';
+import { readTcpInfoAt, TCP_INFO_FIELDS, TCP_INFO_KIND_CODE as KIND, TCP_INFO_KIND_SIZE as SIZE } from '../diag/tcp-info.js';
 import type { SocketHolders } from '../procfs/processes.js';
 import { UID_UNKNOWN, type SocketTable } from '../snapshot/table.js';
 import { AttributeScan, cString, NO, unixName } from './socket-scan.js';
@@ -126,7 +126,6 @@ function memory(b: JsonBytes, view: DataView, off: number, len: number): void {
 // ---------------------------------------------------------------------------------------------------------
 // tcp_info
 
-const KIND: Record<TcpInfoFieldKind, number> = { u8: 0, u16: 1, u32: 2, u64: 3, lo4: 4, hi4: 5, bit0: 6, bits1_2: 7 };
 const SPECIAL_NONE = 0;
 const SPECIAL_MIN_RTT = 1;
 const SPECIAL_WSCALE = 2;
@@ -166,26 +165,9 @@ export function tcpInfoMemberOf(name: string): TcpInfoMember {
 export function tcpInfoMember(view: DataView, off: number, len: number, f: TcpInfoMember): number | undefined {
   if (f.end > len) return undefined;
   const at = off + f.offset;
-  let v: number;
-  switch (f.kind) {
-    case 0: v = view.getUint8(at); break;
-    case 1: v = view.getUint16(at, true); break;
-    case 2:
-      v = view.getUint32(at, true);
-      if (f.special === SPECIAL_MIN_RTT && v === 0xffffffff) return undefined;
-      break;
-    case 3: {
-      const lo = view.getUint32(at, true);
-      const hi = view.getUint32(at + 4, true);
-      if (hi === 0xffffffff && lo === 0xffffffff) return undefined;
-      v = hi * 0x100000000 + lo;
-      break;
-    }
-    case 4: v = view.getUint8(at) & 0x0f; break;
-    case 5: v = view.getUint8(at) >> 4; break;
-    case 6: v = view.getUint8(at) & 1; break;
-    default: v = (view.getUint8(at) >> 1) & 3; break;
-  }
+  const v = readTcpInfoAt(view, at, f.kind);
+  if (v === Infinity) return undefined; // a u64's ~0
+  if (f.special === SPECIAL_MIN_RTT && v === 0xffffffff) return undefined;
   // wscale lies at offset 6, so the options byte (5) is there
   if (f.special === SPECIAL_WSCALE && !(view.getUint8(off + OPTIONS_OFFSET) & 4)) return undefined;
   return f.scale === 1 ? v : v * f.scale;
@@ -272,12 +254,7 @@ export class SocketJsonWriter {
 
   /** JSON.stringify(socketRecord(t, i, view, o)). `view` is t.arenaView(). */
   write(t: SocketTable, i: number, view: DataView): string {
-    const b = this.bytes;
-    const from = b.pos;
-    this.append(t, i, view);
-    const text = b.text(from);
-    b.pos = from;
-    return text;
+    return this.bytes.written(() => this.append(t, i, view));
   }
 
   /** Append the UTF-8 of JSON.stringify(socketRecord(t, i, view, o)) to this.bytes. */

@@ -20,7 +20,7 @@
  * The aggregated form (--socketstat-aggregate) stays on the generic path.
  */
 import { AF_INET, AF_INET6, InetAttr, PROTO_NAMES, Proto, SS_STATE_NAMES } from '../diag/constants.js';
-import { TCP_INFO_KIND_SIZE, type TcpInfoFieldKind } from '../diag/tcp-info.js';
+import { readTcpInfoAt, TCP_INFO_KIND_CODE, TCP_INFO_KIND_SIZE } from '../diag/tcp-info.js';
 import { NLA_TYPE_MASK } from '../netlink/attributes.js';
 import type { SocketTable } from '../snapshot/table.js';
 import {
@@ -50,8 +50,6 @@ const REMOTE_PORT = 4;
 const STATE_FRAG: readonly Fragment[] = Array.from({ length: 256 }, (_, s) => fragment(`,state="${escString(String(SS_STATE_NAMES[s]))}"`));
 const STATE_ROOM = STATE_FRAG.reduce((n, f) => Math.max(n, f.length), 0);
 
-const KIND: Record<TcpInfoFieldKind, number> = { u8: 0, u16: 1, u32: 2, u64: 3, lo4: 4, hi4: 5, bit0: 6, bits1_2: 7 };
-
 /** A tcp_info counter, ready to write. */
 interface InfoOut {
   /** `,name=` */
@@ -68,7 +66,7 @@ interface InfoOut {
 const infoOut = (f: SocketstatInfoField): InfoOut => {
   if (SOCKETSTAT_SCHEMA.fields[f.name]?.type !== 'uint') throw new Error(`socketstat field ${f.name} is not a uint`); // what the suffix assumes
   const { offset, kind } = f.field;
-  return { key: fragment(`,${f.name}=`), offset, end: offset + TCP_INFO_KIND_SIZE[kind], kind: KIND[kind], unset: f.unset, unsetFrom: f.unsetFrom, scale: f.scale };
+  return { key: fragment(`,${f.name}=`), offset, end: offset + TCP_INFO_KIND_SIZE[kind], kind: TCP_INFO_KIND_CODE[kind], unset: f.unset, unsetFrom: f.unsetFrom, scale: f.scale };
 };
 
 /** Room for a number: u64 × 8 < 1.5e20 has 21 digits. */
@@ -221,12 +219,7 @@ export class SocketstatInfluxWriter {
 
   /** Row i's point as text (line and newline), '' when the options leave the row out. `view` is t.arenaView(). */
   write(t: SocketTable, i: number, view: DataView): string {
-    const b = this.bytes;
-    const from = b.pos;
-    this.append(t, i, view);
-    const text = b.text(from);
-    b.pos = from;
-    return text;
+    return this.bytes.written(() => this.append(t, i, view));
   }
 
   /** Append row i's point (line and newline) when the options select the row; whether they did. */
@@ -296,24 +289,7 @@ export class SocketstatInfluxWriter {
     for (let k = 0; k < list.length; k++) {
       const f = list[k];
       if (f.end > len) continue;
-      const at = off + f.offset;
-      let v: number;
-      switch (f.kind) {
-        case 0: v = view.getUint8(at); break;
-        case 1: v = view.getUint16(at, true); break;
-        case 2: v = view.getUint32(at, true); break;
-        case 3: {
-          const lo = view.getUint32(at, true);
-          const hi = view.getUint32(at + 4, true);
-          if (hi === 0xffffffff && lo === 0xffffffff) continue; // Infinity: left out
-          v = hi * 0x100000000 + lo;
-          break;
-        }
-        case 4: v = view.getUint8(at) & 0x0f; break;
-        case 5: v = view.getUint8(at) >> 4; break;
-        case 6: v = view.getUint8(at) & 1; break;
-        default: v = (view.getUint8(at) >> 1) & 3; break;
-      }
+      const v = readTcpInfoAt(view, off + f.offset, f.kind); // a u64's ~0 is Infinity: past unsetFrom
       if (v === f.unset || v >= f.unsetFrom) continue;
       p = put(dv, p, f.key);
       p = putUint(buf, p, f.scale === 1 ? v : v * f.scale);
