@@ -10,12 +10,11 @@
  * and counters.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { netnsSupport, PopulationNetns } from '../helpers/netns.js';
+import { holdPython, netnsSupport, PopulationNetns } from '../helpers/netns.js';
 import type { SocketstatLines } from '../helpers/socketstat-lines.js';
 import { parseLine } from './helpers.js';
 
@@ -48,26 +47,17 @@ const lineSet = (text: string) => text.split('\n').filter(Boolean).map(withoutTi
 
 describe('socketstat streamed and written straight from the table, against the generic path, in a network namespace', () => {
   let ns: PopulationNetns | undefined;
-  let bound: ChildProcess | undefined;
+  let stopBound: (() => Promise<void>) | undefined;
   const gather = (...args: string[]) => ns!.node(BIN, ['gather', ...args]);
 
   before(async () => {
     if (support.skip) return;
     ns = await PopulationNetns.start({ readyTimeoutMs: 20_000, lifetimeMs: 180_000 });
-    bound = spawn('nsenter', [...ns.enterArgs(), '--', 'python3', '-c', BOUND_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] });
-    await Promise.race([
-      once(createInterface({ input: bound.stdout! }), 'line'),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('the bound sockets were not ready in 10 s')), 10_000)),
-    ]);
+    stopBound = (await holdPython(ns, BOUND_SCRIPT, 'the bound sockets')).stop;
   }, { timeout: 60_000 });
 
   after(async () => {
-    if (bound && bound.exitCode === null) {
-      bound.stdin?.end();
-      const timer = setTimeout(() => bound!.kill('SIGKILL'), 3000);
-      await once(bound, 'exit');
-      clearTimeout(timer);
-    }
+    await stopBound?.();
     await ns?.stop();
   });
 
