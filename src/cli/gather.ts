@@ -5,7 +5,10 @@
  */
 import { createInterface } from 'node:readline';
 import { SockscopeError, UsageError } from '../errors.js';
-import { gather, hostname, MEASUREMENTS, type GatherConfig, type GatherReport, type MeasurementName, type Snapshotter } from '../collectors/gather.js';
+import {
+  gather, gatherSocketstatStream, hostname, MEASUREMENTS, socketstatOptions, streamsSocketstat,
+  type GatherConfig, type GatherReport, type MeasurementName, type Snapshotter,
+} from '../collectors/gather.js';
 import { parseAddrPortsEnv, parsePortGroups, type PortGroupConfig } from '../collectors/netstat-port.js';
 import { SOCKETSTAT_INFO_FIELDS } from '../collectors/socketstat.js';
 import type { Metric } from '../model/metric.js';
@@ -148,8 +151,8 @@ export function planGather(args: string[], command: 'gather' | 'execd'): GatherC
 }
 
 /** In-process snapshots over one reused netlink session (execd keeps it across gathers). */
-async function inProcessSnapshotter(netns?: string): Promise<Snapshotter & { close(): void }> {
-  const { DiagSession, takeCensus, takeSnapshot } = await import('../snapshot/snapshot.js');
+async function inProcessSnapshotter(netns?: string): Promise<Required<Snapshotter> & { close(): void }> {
+  const { DiagSession, streamSnapshot, takeCensus, takeSnapshot } = await import('../snapshot/snapshot.js');
   let session: InstanceType<typeof DiagSession> | undefined;
   try {
     session = await DiagSession.open(netns);
@@ -160,11 +163,59 @@ async function inProcessSnapshotter(netns?: string): Promise<Snapshotter & { clo
   return {
     snapshot: (o) => takeSnapshot(o, session),
     census: (o) => takeCensus(o, session),
+    stream: (o, onBatch) => streamSnapshot(o, onBatch, session),
     close: () => session?.close(),
   };
 }
 
-async function writerFor(cli: GatherCli) {
+/** Where line protocol goes: process.stdout, or a test's collector. */
+export interface ByteSink {
+  write(chunk: Uint8Array): unknown;
+  /** bytes the sink still holds; 0 once a write is through (process.stdout on Linux: always) */
+  readonly writableLength: number;
+}
+
+/**
+ * socketstat alone as line protocol, streamed (gatherSocketstatStream): each batch of the dump is written as
+ * points straight from its columns (SocketstatInfluxWriter: the bytes influxLine makes of collectSocketstat's
+ * metrics) and handed to `out` before the next batch is decoded.
+ */
+export async function streamSocketstatInflux(
+  config: GatherConfig, uintAsInt: boolean, snapshotter: Required<Pick<Snapshotter, 'stream'>>, out: ByteSink,
+): Promise<GatherReport> {
+  const { SocketstatInfluxWriter } = await import('../outputs/socketstat-influx.js');
+  const options = { ...socketstatOptions(config), uintAsInt, tags: config.tags };
+  let writer: InstanceType<typeof SocketstatInfluxWriter> | undefined;
+  return gatherSocketstatStream(config, snapshotter, (table, time) => {
+    const w = (writer ??= new SocketstatInfluxWriter(options, time));
+    try {
+      return w.appendTable(table);
+    } finally {
+      // the points made before a failure go out too, as gather()'s writer keeps the metrics emitted before it
+      w.bytes.flush((chunk) => out.write(chunk), () => out.writableLength === 0);
+    }
+  });
+}
+
+/** Load the streamed writer's modules while the netlink session opens (a one-shot gather feels every millisecond). */
+async function preloadStreamWriter(cli: GatherCli): Promise<void> {
+  if (cli.format === 'influx' && streamsSocketstat(cli.config)) await import('../outputs/socketstat-influx.js');
+}
+
+/** One gather written to `out`: socketstat alone in influx streams; anything else goes through gather(). */
+async function gatherTo(cli: GatherCli, snapshotter: Required<Snapshotter>, w: OutputWriter, out: NodeJS.WriteStream): Promise<GatherReport> {
+  if (cli.format === 'influx' && streamsSocketstat(cli.config)) return streamSocketstatInflux(cli.config, cli.uintAsInt, snapshotter, out);
+  const report = await gather(cli.config, snapshotter, w.write);
+  out.write(w.take());
+  return report;
+}
+
+interface OutputWriter {
+  write: (m: Metric) => void;
+  take: () => string;
+}
+
+async function writerFor(cli: GatherCli): Promise<OutputWriter> {
   if (cli.format === 'influx') {
     const { InfluxWriter } = await import('../outputs/influx.js');
     const w = new InfluxWriter({ uintAsInt: cli.uintAsInt });
@@ -196,11 +247,9 @@ function reportProblems(r: GatherReport, log: (level: 'E' | 'W', msg: string) =>
 export async function runGather(args: string[]): Promise<void> {
   const cli = planGather(args, 'gather');
   if (cli === 'help') return void process.stdout.write(GATHER_HELP);
-  const snapshotter = await inProcessSnapshotter(cli.netns);
+  const [snapshotter, w] = await Promise.all([inProcessSnapshotter(cli.netns), writerFor(cli), preloadStreamWriter(cli)]);
   try {
-    const w = await writerFor(cli);
-    const report = await gather(cli.config, snapshotter, w.write);
-    process.stdout.write(w.take());
+    const report = await gatherTo(cli, snapshotter, w, process.stdout);
     reportProblems(report, (level, msg) => process.stderr.write(`sockscope: ${level === 'E' ? 'error' : 'warning'}: ${msg}\n`));
     if (report.error || report.collectors.some((c) => !c.ok)) process.exitCode = 1;
   } finally {
@@ -212,14 +261,12 @@ export async function runExecd(args: string[]): Promise<void> {
   const cli = planGather(args, 'execd');
   if (cli === 'help') return void process.stdout.write(GATHER_HELP);
   const log = (level: 'E' | 'W' | 'I', msg: string) => process.stderr.write(`${level}! ${msg}\n`);
-  const snapshotter = await inProcessSnapshotter(cli.netns);
-  const w = await writerFor(cli);
+  const [snapshotter, w] = await Promise.all([inProcessSnapshotter(cli.netns), writerFor(cli), preloadStreamWriter(cli)]);
   let busy = Promise.resolve();
   let lastNotes = '';
   const once = () => {
     busy = busy.then(async () => {
-      const report = await gather(cli.config, snapshotter, w.write);
-      process.stdout.write(w.take());
+      const report = await gatherTo(cli, snapshotter, w, process.stdout);
       // problems once per change, not once per gather: a permanent fallback must not flood Telegraf's log
       const notes = [report.error, ...report.collectors.filter((c) => !c.ok).map((c) => c.error), ...report.notes].filter(Boolean).join('; ');
       if (notes !== lastNotes) reportProblems(report, log);

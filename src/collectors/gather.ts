@@ -14,7 +14,7 @@ import { tableConnections } from './connections.js';
 import { collectListen } from './listen.js';
 import { collectNetstat, netstatFromCensus, type NetstatOptions } from './netstat.js';
 import { collectNetstatPort, type PortGroup } from './netstat-port.js';
-import { collectSocketstat, type SocketstatOptions } from './socketstat.js';
+import { collectSocketstat, SOCKETSTAT_DEFAULT_STATES, type SocketstatOptions } from './socketstat.js';
 
 export const MEASUREMENTS = ['netstat', 'netstat_port', 'socketstat', 'listen'] as const;
 export type MeasurementName = (typeof MEASUREMENTS)[number];
@@ -40,6 +40,8 @@ export interface GatherConfig {
 export interface Snapshotter {
   snapshot(o: SnapshotOptions): Promise<Snapshot>;
   census(o: SnapshotOptions): Promise<Census>;
+  /** streamSnapshot: the same rows in reused batch tables (in-process only) */
+  stream?(o: SnapshotOptions, onBatch: (table: SocketTable, takenAt: number) => void): Promise<Omit<Snapshot, 'table'>>;
 }
 
 export interface CollectorReport {
@@ -116,6 +118,27 @@ export function hostname(): string {
   }
 }
 
+/** The socketstat options of a gather: the configured ones, with this host's interface names by default. */
+export function socketstatOptions(config: GatherConfig): SocketstatOptions {
+  const so = config.socketstat ?? {};
+  return { ...so, interfaceName: so.interfaceName ?? sysfsInterfaceNames() };
+}
+
+/** A report of the snapshot's (or census's, or stream's) facts; collectors are added as they run. */
+function snapshotReport(meta: Omit<Snapshot, 'table' | 'ext'>): GatherReport {
+  return {
+    snapshotMs: meta.durationMs, durationMs: 0, notes: meta.notes, sources: meta.sources, collectors: [],
+    sockets: meta.sources.reduce((n, s) => n + s.sockets, 0),
+    retries: meta.sources.reduce((n, s) => n + s.retries, 0),
+    interrupted: meta.sources.some((s) => s.interrupted),
+  };
+}
+
+const failedReport = (e: unknown, started: number): GatherReport => ({
+  snapshotMs: 0, durationMs: performance.now() - started, sockets: 0, retries: 0, interrupted: false, notes: [], sources: [], collectors: [],
+  error: (e as Error).message,
+});
+
 export async function gather(config: GatherConfig, snapshotter: Snapshotter, emit: (m: Metric) => void): Promise<GatherReport> {
   const started = performance.now();
   const plan = planSnapshot(config);
@@ -126,24 +149,14 @@ export async function gather(config: GatherConfig, snapshotter: Snapshotter, emi
   };
   let snap: Snapshot | undefined;
   let census: Census | undefined;
-  const report: GatherReport = {
-    snapshotMs: 0, durationMs: 0, sockets: 0, retries: 0, interrupted: false, notes: [], sources: [], collectors: [],
-  };
   try {
     if (plan.table) snap = await snapshotter.snapshot(plan.options);
     else census = await snapshotter.census(plan.options);
   } catch (e) {
-    report.error = (e as Error).message;
-    report.durationMs = performance.now() - started;
-    return report;
+    return failedReport(e, started);
   }
   const meta = (snap ?? census)!;
-  report.snapshotMs = meta.durationMs;
-  report.notes = meta.notes;
-  report.sources = meta.sources;
-  report.sockets = meta.sources.reduce((n, s) => n + s.sockets, 0);
-  report.retries = meta.sources.reduce((n, s) => n + s.retries, 0);
-  report.interrupted = meta.sources.some((s) => s.interrupted);
+  const report = snapshotReport(meta);
   const time = meta.takenAt;
 
   for (const name of config.measurements) {
@@ -170,14 +183,63 @@ export async function gather(config: GatherConfig, snapshotter: Snapshotter, emi
       } else if (name === 'listen') {
         collectListen(snap!.table, time).forEach(counting);
       } else if (name === 'socketstat') {
-        const so = config.socketstat ?? {};
-        collectSocketstat(snap!.table, time, { ...so, interfaceName: so.interfaceName ?? sysfsInterfaceNames() }, counting);
+        collectSocketstat(snap!.table, time, socketstatOptions(config), counting);
       }
       report.collectors.push({ name, ok: true, durationMs: performance.now() - t0, metrics: count });
     } catch (e) {
       report.collectors.push({ name, ok: false, durationMs: performance.now() - t0, metrics: count, error: (e as Error).message });
     }
   }
+  report.durationMs = performance.now() - started;
+  return report;
+}
+
+/**
+ * Whether this gather can stream socketstat (gatherSocketstatStream): socketstat alone, one point per connection,
+ * nothing else counted. netstat, netstat_port and listen need the whole table (or a census) and the aggregated
+ * form needs every connection before its first point, so those gathers take the one snapshot of gather().
+ */
+export function streamsSocketstat(c: GatherConfig): boolean {
+  return c.measurements.length === 1 && c.measurements[0] === 'socketstat' && !c.socketstat?.aggregate && !c.countProtocols?.length;
+}
+
+/**
+ * socketstat alone, streamed: the dump arrives in small reused batch tables and `onBatch` turns each into
+ * points (and writes them) before the next is decoded, so memory does not grow with the number of connections.
+ * The snapshot is gather()'s but for the states: the kernel is asked for socketstat's states only (the rows
+ * outside them would be dropped anyway). `onBatch` gets the stream's time and returns how many points it made;
+ * if it throws, the collector is reported failed and later batches are dropped, as gather() reports a collector
+ * that throws. A streamed dump cannot be retried (rows already went out): a dump the kernel flagged
+ * interrupted (NLM_F_DUMP_INTR) is kept and said in the notes.
+ */
+export async function gatherSocketstatStream(
+  config: GatherConfig, snapshotter: Required<Pick<Snapshotter, 'stream'>>, onBatch: (table: SocketTable, time: number) => number,
+): Promise<GatherReport> {
+  if (!streamsSocketstat(config)) throw new Error('gatherSocketstatStream: socketstat must be the only measurement, per connection');
+  const started = performance.now();
+  const { options } = planSnapshot(config);
+  const so = config.socketstat ?? {};
+  let count = 0;
+  let error: string | undefined;
+  let collectMs = 0;
+  let meta;
+  try {
+    meta = await snapshotter.stream({ ...options, states: so.states ?? SOCKETSTAT_DEFAULT_STATES }, (table, time) => {
+      if (error !== undefined) return;
+      const t0 = performance.now();
+      try {
+        count += onBatch(table, time);
+      } catch (e) {
+        error = (e as Error).message;
+      }
+      collectMs += performance.now() - t0;
+    });
+  } catch (e) {
+    return failedReport(e, started);
+  }
+  const report = snapshotReport(meta);
+  report.snapshotMs -= collectMs; // the stream's time includes the batches' collection
+  report.collectors.push({ name: 'socketstat', ok: error === undefined, durationMs: collectMs, metrics: count, ...(error === undefined ? {} : { error }) });
   report.durationMs = performance.now() - started;
   return report;
 }

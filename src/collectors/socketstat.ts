@@ -91,29 +91,74 @@ export interface SocketstatOptions {
   interfaceName?: (ifindex: number) => string | undefined;
 }
 
-function endpointAddress(t: SocketTable, i: number, which: 'src' | 'dst', ifname?: string): string {
+/**
+ * An endpoint's address tag as Telegraf's plugin takes it from ss: IPv6 in brackets, "%iface" after it when the
+ * socket is bound to a device (local end only).
+ */
+export function endpointAddress(t: SocketTable, i: number, which: 'src' | 'dst', ifname?: string): string {
   const fam = t.family[i];
   const text = formatAddress(fam, which === 'src' ? t.src : t.dst, i * 16);
   const zoned = ifname ? `${text}%${ifname}` : text;
   return fam === AF_INET6 ? `[${text}]${ifname ? `%${ifname}` : ''}` : zoned;
 }
 
+/** The device name of a bound socket's "%iface": the interface's name, else its index. */
+export function boundInterface(t: SocketTable, i: number, o: SocketstatOptions): string | undefined {
+  return t.ifindex[i] ? o.interfaceName?.(t.ifindex[i]) ?? String(t.ifindex[i]) : undefined;
+}
+
+/** Which rows become points: the protocols and states asked for. */
+export function socketstatSelection(o: SocketstatOptions): { protos: ReadonlySet<number>; states: number } {
+  return { protos: new Set<number>((o.protocols ?? ['tcp', 'udp']).map((p) => Proto[p as 'tcp' | 'udp' | 'raw'])), states: o.states ?? SOCKETSTAT_DEFAULT_STATES };
+}
+
+/** A tcp_info counter of a point: its name, the kernel's field it comes from, and how it is published. */
+export interface SocketstatInfoField {
+  name: string;
+  field: TcpInfoField;
+  /** a kernel value meaning "not measured yet": the field is left out (min_rtt's ~0); NaN when there is none */
+  unset: number;
+  /** kernel values from this one on mean "not set": left out (ssthresh's TCP_INFINITE_SSTHRESH, a u64's ~0) */
+  unsetFrom: number;
+  /** published value = kernel value × scale (bytes/s published as bits/s) */
+  scale: number;
+}
+
+/**
+ * The base counters (every TCP point with tcp_info, as read: a u64's ~0 comes out as Infinity, which serializers
+ * drop) and the opt-in ones (o.infoFields), in their field order.
+ */
+export function socketstatInfoFields(o: SocketstatOptions): { base: SocketstatInfoField[]; extra: SocketstatInfoField[] } {
+  const base = ([name, kernel]: [string, string, FieldSpec]) => ({ name, field: tcpInfoField(kernel)!, unset: NaN, unsetFrom: Infinity, scale: 1 });
+  const extra = (e: [string, string, FieldSpec]) => ({
+    ...base(e),
+    unset: e[1] === 'min_rtt' ? 0xffffffff : NaN,
+    unsetFrom: e[1] === 'snd_ssthresh' ? 0x7fffffff : Infinity, // TCP_INFINITE_SSTHRESH: not set yet (ss omits it too)
+    scale: BITS.has(e[0]) ? 8 : 1,
+  });
+  return { base: BASE.map(base), extra: EXTRA.filter(([name]) => o.infoFields?.includes(name)).map(extra) };
+}
+
+/** An opt-in field's published value from the kernel's (readTcpInfoField), or undefined when the point leaves it out. */
+export function socketstatExtraValue(f: SocketstatInfoField, v: number | undefined): number | undefined {
+  if (v === undefined || v === f.unset || v >= f.unsetFrom) return undefined; // (Infinity, a u64's ~0, included)
+  return v * f.scale;
+}
+
 export function collectSocketstat(t: SocketTable, time: number, o: SocketstatOptions, emit: (m: Metric) => void): void {
-  const protos = new Set<number>((o.protocols ?? ['tcp', 'udp']).map((p) => Proto[p as 'tcp' | 'udp' | 'raw']));
-  const states = o.states ?? SOCKETSTAT_DEFAULT_STATES;
-  const extra = EXTRA.filter(([name]) => o.infoFields?.includes(name)).map(([name, kernel]) => [name, tcpInfoField(kernel)!] as [string, TcpInfoField]);
-  const base = BASE.map(([name, kernel]) => [name, tcpInfoField(kernel)!] as [string, TcpInfoField]);
+  const { protos, states } = socketstatSelection(o);
+  const { base, extra } = socketstatInfoFields(o);
   const view = t.arenaView();
   const agg = o.aggregate ? new Map<string, Metric>() : undefined;
   for (let i = 0; i < t.length; i++) {
     const proto = t.proto[i];
     if (!protos.has(proto) || !(states & (1 << t.state[i]))) continue;
-    const ifname = t.ifindex[i] ? o.interfaceName?.(t.ifindex[i]) ?? String(t.ifindex[i]) : undefined;
+    const ifname = boundInterface(t, i, o);
     const fields: Record<string, number | string> = { recv_q: t.rqueue[i], send_q: t.wqueue[i] };
     let info: [number, number] | undefined;
     if (proto === Proto.tcp && t.attrLength[i] > 0) info = findAttribute(view, t.attrStart[i], t.attrStart[i] + t.attrLength[i], InetAttr.INFO);
     if (info) {
-      for (const [name, field] of base) {
+      for (const { name, field } of base) {
         const v = readTcpInfoField(view, info[0], info[1], field);
         if (v !== undefined) fields[name] = v;
       }
@@ -136,12 +181,9 @@ export function collectSocketstat(t: SocketTable, time: number, o: SocketstatOpt
     tags.remote_port = String(t.dport[i]);
     fields.state = SS_STATE_NAMES[t.state[i]];
     if (info) {
-      for (const [name, field] of extra) {
-        const v = readTcpInfoField(view, info[0], info[1], field);
-        if (v === undefined || v === Infinity) continue;
-        if (field.name === 'min_rtt' && v === 0xffffffff) continue;
-        if (field.name === 'snd_ssthresh' && v >= 0x7fffffff) continue; // TCP_INFINITE_SSTHRESH: not set yet (ss omits it too)
-        fields[name] = BITS.has(name) ? v * 8 : v;
+      for (const f of extra) {
+        const v = socketstatExtraValue(f, readTcpInfoField(view, info[0], info[1], f.field));
+        if (v !== undefined) fields[f.name] = v;
       }
     }
     emit({ schema: SOCKETSTAT_SCHEMA, tags, fields, time });

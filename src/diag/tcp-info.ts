@@ -58,7 +58,34 @@ export const TCP_INFO_UNITS: Readonly<Record<string, 'us' | 'ms' | 'bytes_per_se
   bytes_retrans: 'bytes', notsent_bytes: 'bytes',
 };
 
-const SIZE: Record<TcpInfoFieldKind, number> = { u8: 1, u16: 2, u32: 4, u64: 8, lo4: 1, hi4: 1, bit0: 1, bits1_2: 1 };
+/** Bytes a field of each kind needs: the field is there when offset + size <= the length the kernel sent. */
+export const TCP_INFO_KIND_SIZE: Readonly<Record<TcpInfoFieldKind, number>> = { u8: 1, u16: 2, u32: 4, u64: 8, lo4: 1, hi4: 1, bit0: 1, bits1_2: 1 };
+const SIZE = TCP_INFO_KIND_SIZE;
+
+/** Kinds as small integers, for the direct writers' loops (readTcpInfoAt). */
+export const TCP_INFO_KIND_CODE: Readonly<Record<TcpInfoFieldKind, number>> = { u8: 0, u16: 1, u32: 2, u64: 3, lo4: 4, hi4: 5, bit0: 6, bits1_2: 7 };
+
+/**
+ * The field of kind `code` (TCP_INFO_KIND_CODE) at byte `at`, the caller having checked the length. u64 values
+ * become numbers (exact below 2^53); ~0 (pacing "unlimited") is Infinity.
+ */
+export function readTcpInfoAt(view: DataView, at: number, code: number): number {
+  switch (code) {
+    case 0: return view.getUint8(at);
+    case 1: return view.getUint16(at, true);
+    case 2: return view.getUint32(at, true);
+    case 3: {
+      const lo = view.getUint32(at, true);
+      const hi = view.getUint32(at + 4, true);
+      if (hi === 0xffffffff && lo === 0xffffffff) return Infinity;
+      return hi * 0x100000000 + lo;
+    }
+    case 4: return view.getUint8(at) & 0x0f;
+    case 5: return view.getUint8(at) >> 4;
+    case 6: return view.getUint8(at) & 1;
+    default: return (view.getUint8(at) >> 1) & 3;
+  }
+}
 
 /**
  * Read one field of a tcp_info payload at [offset, offset+length). Returns undefined when the kernel's struct
@@ -66,29 +93,7 @@ const SIZE: Record<TcpInfoFieldKind, number> = { u8: 1, u16: 2, u32: 4, u64: 8, 
  */
 export function readTcpInfoField(view: DataView, offset: number, length: number, field: TcpInfoField): number | undefined {
   if (field.offset + SIZE[field.kind] > length) return undefined;
-  const at = offset + field.offset;
-  switch (field.kind) {
-    case 'u8':
-      return view.getUint8(at);
-    case 'u16':
-      return view.getUint16(at, true);
-    case 'u32':
-      return view.getUint32(at, true);
-    case 'u64': {
-      const lo = view.getUint32(at, true);
-      const hi = view.getUint32(at + 4, true);
-      if (hi === 0xffffffff && lo === 0xffffffff) return Infinity;
-      return hi * 0x100000000 + lo;
-    }
-    case 'lo4':
-      return view.getUint8(at) & 0x0f;
-    case 'hi4':
-      return view.getUint8(at) >> 4;
-    case 'bit0':
-      return view.getUint8(at) & 1;
-    case 'bits1_2':
-      return (view.getUint8(at) >> 1) & 3;
-  }
+  return readTcpInfoAt(view, offset + field.offset, TCP_INFO_KIND_CODE[field.kind]);
 }
 
 export type TcpInfo = Record<string, number>;

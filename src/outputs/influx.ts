@@ -19,11 +19,13 @@ export interface InfluxOptions {
 // escaped character, so they are left alone; a trailing one would escape the separator after it, so it is
 // dropped (as Telegraf's serializer does).
 const escMeasurement = (s: string) => (/[, \n]/.test(s) ? s.replace(/\n/g, ' ').replace(/([, ])/g, '\\$1') : s);
-const escKey = (raw: string) => {
+/** A tag key, tag value or field key as a line writes it ('' leaves the tag out). */
+export const escKey = (raw: string) => {
   const s = raw.replace(/\\+$/, '');
   return /[,= \n]/.test(s) ? s.replace(/\n/g, ' ').replace(/([,= ])/g, '\\$1') : s;
 };
-const escString = (s: string) => s.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
+/** A string field value's text between its quotes. */
+export const escString = (s: string) => s.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
 
 /** One line (without newline), or '' when no field survives. */
 export function influxLine(m: Metric, o: InfluxOptions = {}): string {
@@ -73,7 +75,7 @@ export function influxLine(m: Metric, o: InfluxOptions = {}): string {
 
 const last = { ms: NaN, precision: '', text: '' };
 /** ms → text in the precision, cached: every metric of a gather shares one time. */
-function timestamp(ms: number, precision: string): string {
+export function timestamp(ms: number, precision: string): string {
   if (ms !== last.ms || precision !== last.precision) {
     const whole = BigInt(Math.round(ms));
     last.text = (precision === 'ns' ? whole * 1_000_000n : precision === 'us' ? whole * 1000n : precision === 'ms' ? whole : whole / 1000n).toString();

@@ -8,7 +8,8 @@ import { PROTO_NAMES, Proto, SOCK_TYPE_NAMES, STATE_KEYS } from '../diag/constan
 import { devMajor, devMinor } from '../diag/unix.js';
 import type { SocketHolders } from '../procfs/processes.js';
 import { UID_UNKNOWN, type SocketTable } from '../snapshot/table.js';
-import { AddressText, fragment, JsonBytes, tcpInfoMember, tcpInfoMemberOf, type Fragment, type TcpInfoMember } from './socket-ndjson.js';
+import { AddressText } from './address-text.js';
+import { fragment, JsonBytes, tcpInfoMember, tcpInfoMemberOf, type Fragment, type TcpInfoMember } from './socket-ndjson.js';
 import { cookieHex, TCPI_OPTIONS, TIMER_NAMES, type RecordOptions, type SocketRecord } from './socket-record.js';
 import { AttributeScan, cString, NO, unixName } from './socket-scan.js';
 

@@ -14,17 +14,20 @@
  *    2^53, String() for anything else), after the same arithmetic (u64 as hi * 2^32 + lo, rates × 8, BBR
  *    gains / 256).
  */
-import { formatIPv6 } from '../diag/address.js';
-import { AF_INET, AF_INET6, PROTO_NAMES, Proto, SOCK_TYPE_NAMES, STATE_KEYS } from '../diag/constants.js';
+import { PROTO_NAMES, Proto, SOCK_TYPE_NAMES, STATE_KEYS } from '../diag/constants.js';
 import { devMajor, devMinor } from '../diag/unix.js';
-import { TCP_INFO_FIELDS, type TcpInfoFieldKind } from '../diag/tcp-info.js';
+import { readTcpInfoAt, TCP_INFO_FIELDS, TCP_INFO_KIND_CODE as KIND, TCP_INFO_KIND_SIZE as SIZE } from '../diag/tcp-info.js';
 import type { SocketHolders } from '../procfs/processes.js';
 import { UID_UNKNOWN, type SocketTable } from '../snapshot/table.js';
 import { AttributeScan, cString, NO, unixName } from './socket-scan.js';
+import { AddressText } from './address-text.js';
+import { ByteBuffer, encoder, fragment, putU32, type Fragment } from './bytes.js';
 import { cookieHex, familyName, MEM_NAMES, TCP_INFO_OUTPUT, TCPI_OPTIONS, TIMER_NAMES, type RecordOptions } from './socket-record.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // strings and bytes
+
+export { fragment, type Fragment } from './bytes.js';
 
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
@@ -33,144 +36,10 @@ export function jsonString(s: string): string {
   return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
 }
 
-const encoder = new TextEncoder();
-
 /**
- * A constant piece of JSON (a key, a punctuation run) as little-endian 32-bit words, padded: JsonBytes#raw
- * stores whole words (a few times faster than byte by byte) and moves on by `length`, so up to 3 bytes past it
- * are scratch that the next write overwrites.
+ * ByteBuffer with JSON strings: the buffer socket records are written into (bytes.ts has the generic part).
  */
-export interface Fragment {
-  readonly words: Int32Array;
-  readonly length: number;
-}
-
-/** a fragment from text (any; UTF-8) */
-export function fragment(s: string): Fragment {
-  const bytes = encoder.encode(s);
-  const padded = new Uint8Array((bytes.length + 3) & ~3);
-  padded.set(bytes);
-  const words = new Int32Array(padded.length >> 2);
-  for (let k = 0; k < words.length; k++) words[k] = padded[4 * k] | (padded[4 * k + 1] << 8) | (padded[4 * k + 2] << 16) | (padded[4 * k + 3] << 24);
-  return { words, length: bytes.length };
-}
-const A = fragment;
-
-/** Write u, an integer 0 <= u < 2^32, in decimal at buf[p..] (room for 10 bytes needed); returns the end. */
-function putU32(buf: Uint8Array, p: number, u: number): number {
-  if (u < 10) {
-    buf[p] = 48 + u;
-    return p + 1;
-  }
-  const end = p + (u < 100 ? 2 : u < 1e3 ? 3 : u < 1e4 ? 4 : u < 1e5 ? 5 : u < 1e6 ? 6 : u < 1e7 ? 7 : u < 1e8 ? 8 : u < 1e9 ? 9 : 10);
-  let q = end;
-  while (u >= 10) {
-    const d = (u / 10) | 0; // u / 10 < 2^31
-    buf[--q] = 48 + u - d * 10;
-    u = d;
-  }
-  buf[--q] = 48 + u;
-  return end;
-}
-
-/**
- * A growing byte buffer that JSON is written into: precomputed ASCII fragments, numbers, escaped strings.
- * take() hands the bytes out (a copy) and starts over.
- */
-export class JsonBytes {
-  buf: Uint8Array;
-  /** over buf, for the word stores of raw() */
-  private dv: DataView;
-  pos = 0;
-
-  constructor(size = 1 << 16) {
-    this.buf = new Uint8Array(size);
-    this.dv = new DataView(this.buf.buffer);
-  }
-
-  /** room for `need` more bytes at pos */
-  ensure(need: number): void {
-    if (this.pos + need <= this.buf.length) return;
-    let n = this.buf.length * 2;
-    while (n < this.pos + need) n *= 2;
-    const b = new Uint8Array(n);
-    b.set(this.buf.subarray(0, this.pos));
-    this.buf = b;
-    this.dv = new DataView(b.buffer);
-  }
-
-  /** a precomputed fragment */
-  raw(f: Fragment): void {
-    const words = f.words;
-    const n = words.length;
-    if (this.pos + 4 * n > this.buf.length) this.ensure(4 * n);
-    const dv = this.dv;
-    const p = this.pos;
-    for (let k = 0; k < n; k++) dv.setInt32(p + 4 * k, words[k], true);
-    this.pos = p + f.length;
-  }
-
-  byte(c: number): void {
-    if (this.pos + 1 > this.buf.length) this.ensure(1);
-    this.buf[this.pos++] = c;
-  }
-
-  /** a string known to be ASCII (an address, a number's text) */
-  ascii(s: string): void {
-    const n = s.length;
-    if (this.pos + n > this.buf.length) this.ensure(n);
-    const buf = this.buf;
-    let p = this.pos;
-    for (let k = 0; k < n; k++) buf[p++] = s.charCodeAt(k);
-    this.pos = p;
-  }
-
-  /** A number as JSON.stringify writes it (finite numbers: Number#toString). */
-  num(n: number): void {
-    if (n >>> 0 === n) {
-      this.ensure(10);
-      this.pos = putU32(this.buf, this.pos, n);
-      return;
-    }
-    if (n > 0 && n <= Number.MAX_SAFE_INTEGER && Math.floor(n) === n) {
-      // below 2^53: the digits of n / 1e9 (exact: its rounding error is below the 1e-9 that separates it from
-      // the next integer), then the nine of the remainder
-      let hi = Math.floor(n / 1e9);
-      let lo = n - hi * 1e9;
-      if (lo < 0) (hi -= 1), (lo += 1e9);
-      else if (lo >= 1e9) (hi += 1), (lo -= 1e9);
-      this.ensure(20);
-      const buf = this.buf;
-      const p = putU32(buf, this.pos, hi);
-      for (let q = p + 8; q >= p; q--) {
-        const d = (lo / 10) | 0;
-        buf[q] = 48 + lo - d * 10;
-        lo = d;
-      }
-      this.pos = p + 9;
-      return;
-    }
-    this.ascii(Number.isFinite(n) ? String(n) : 'null'); // fractions, huge values (and what JSON has no number for)
-  }
-
-  /** any string as UTF-8 (JSON text made elsewhere) */
-  utf8(s: string): void {
-    const n = s.length;
-    if (this.pos + n > this.buf.length) this.ensure(n);
-    const buf = this.buf;
-    let p = this.pos;
-    for (let k = 0; k < n; k++) {
-      const c = s.charCodeAt(k);
-      if (c > 0x7f) {
-        if (this.pos + 3 * n > this.buf.length) this.ensure(3 * n);
-        this.pos += encoder.encodeInto(s, this.buf.subarray(this.pos)).written;
-        return;
-      }
-      buf[p++] = c;
-    }
-    this.pos = p;
-  }
-
+export class JsonBytes extends ByteBuffer {
   /** JSON.stringify(s), as UTF-8 */
   str(s: string): void {
     const n = s.length;
@@ -192,42 +61,12 @@ export class JsonBytes {
     if (this.pos + 3 * j.length > this.buf.length) this.ensure(3 * j.length);
     this.pos += encoder.encodeInto(j, this.buf.subarray(this.pos)).written;
   }
-
-  /** a DataView over buf (replaced when buf grows) */
-  view(): DataView {
-    return this.dv;
-  }
-
-  /** the text written since `from` */
-  text(from = 0): string {
-    return Buffer.from(this.buf.buffer, this.buf.byteOffset + from, this.pos - from).toString('utf8');
-  }
-
-  /**
-   * Hand the bytes written so far to `write` without copying them, then start over: in the same buffer when
-   * `done()` says the consumer is through with them (a synchronous stream: process.stdout on Linux), else in
-   * a new one (the old stays with the consumer).
-   */
-  flush(write: (chunk: Uint8Array) => void, done: () => boolean): void {
-    if (this.pos === 0) return;
-    write(this.buf.subarray(0, this.pos));
-    this.pos = 0;
-    if (!done()) {
-      this.buf = new Uint8Array(this.buf.length);
-      this.dv = new DataView(this.buf.buffer);
-    }
-  }
-
-  /** the bytes written so far, as a copy; the buffer starts over */
-  take(): Uint8Array {
-    const out = this.buf.slice(0, this.pos);
-    this.pos = 0;
-    return out;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // fragments
+
+const A = fragment;
 
 /** A fragment per u8 column value. */
 const fragments = (f: (v: number) => string): readonly Fragment[] => Array.from({ length: 256 }, (_, v) => A(f(v)));
@@ -287,8 +126,6 @@ function memory(b: JsonBytes, view: DataView, off: number, len: number): void {
 // ---------------------------------------------------------------------------------------------------------
 // tcp_info
 
-const KIND: Record<TcpInfoFieldKind, number> = { u8: 0, u16: 1, u32: 2, u64: 3, lo4: 4, hi4: 5, bit0: 6, bits1_2: 7 };
-const SIZE: Record<TcpInfoFieldKind, number> = { u8: 1, u16: 2, u32: 4, u64: 8, lo4: 1, hi4: 1, bit0: 1, bits1_2: 1 };
 const SPECIAL_NONE = 0;
 const SPECIAL_MIN_RTT = 1;
 const SPECIAL_WSCALE = 2;
@@ -328,26 +165,9 @@ export function tcpInfoMemberOf(name: string): TcpInfoMember {
 export function tcpInfoMember(view: DataView, off: number, len: number, f: TcpInfoMember): number | undefined {
   if (f.end > len) return undefined;
   const at = off + f.offset;
-  let v: number;
-  switch (f.kind) {
-    case 0: v = view.getUint8(at); break;
-    case 1: v = view.getUint16(at, true); break;
-    case 2:
-      v = view.getUint32(at, true);
-      if (f.special === SPECIAL_MIN_RTT && v === 0xffffffff) return undefined;
-      break;
-    case 3: {
-      const lo = view.getUint32(at, true);
-      const hi = view.getUint32(at + 4, true);
-      if (hi === 0xffffffff && lo === 0xffffffff) return undefined;
-      v = hi * 0x100000000 + lo;
-      break;
-    }
-    case 4: v = view.getUint8(at) & 0x0f; break;
-    case 5: v = view.getUint8(at) >> 4; break;
-    case 6: v = view.getUint8(at) & 1; break;
-    default: v = (view.getUint8(at) >> 1) & 3; break;
-  }
+  const v = readTcpInfoAt(view, at, f.kind);
+  if (v === Infinity) return undefined; // a u64's ~0
+  if (f.special === SPECIAL_MIN_RTT && v === 0xffffffff) return undefined;
   // wscale lies at offset 6, so the options byte (5) is there
   if (f.special === SPECIAL_WSCALE && !(view.getUint8(off + OPTIONS_OFFSET) & 4)) return undefined;
   return f.scale === 1 ? v : v * f.scale;
@@ -407,41 +227,6 @@ export function tcpInfoJson(view: DataView, off: number, len: number): string {
 // ---------------------------------------------------------------------------------------------------------
 // the record
 
-const DEC: readonly string[] = Array.from({ length: 256 }, (_, i) => String(i));
-
-/**
- * formatAddress(family, bytes, i * 16), remembering the last address: a listing repeats its local addresses,
- * and often its peers. One per column.
- */
-export class AddressText {
-  private family = -1;
-  private readonly key = new Uint32Array(4);
-  private text = '';
-
-  of(fam: number, bytes: Uint8Array, words: Uint32Array, i: number): string {
-    const w = i << 2;
-    const key = this.key;
-    if (fam === AF_INET) {
-      if (this.family === AF_INET && key[0] === words[w]) return this.text;
-      const a = i << 4;
-      this.text = DEC[bytes[a]] + '.' + DEC[bytes[a + 1]] + '.' + DEC[bytes[a + 2]] + '.' + DEC[bytes[a + 3]];
-    } else if (fam === AF_INET6) {
-      if (this.family === AF_INET6 && key[0] === words[w] && key[1] === words[w + 1] && key[2] === words[w + 2] && key[3] === words[w + 3]) {
-        return this.text;
-      }
-      this.text = formatIPv6(bytes, i << 4);
-    } else {
-      return '';
-    }
-    this.family = fam;
-    key[0] = words[w];
-    key[1] = words[w + 1];
-    key[2] = words[w + 2];
-    key[3] = words[w + 3];
-    return this.text;
-  }
-}
-
 /**
  * Writes socket records as JSON into `bytes` (append), or returns one as text (write). One writer per set of
  * options; it keeps small caches (the last addresses, the last congestion name).
@@ -469,12 +254,7 @@ export class SocketJsonWriter {
 
   /** JSON.stringify(socketRecord(t, i, view, o)). `view` is t.arenaView(). */
   write(t: SocketTable, i: number, view: DataView): string {
-    const b = this.bytes;
-    const from = b.pos;
-    this.append(t, i, view);
-    const text = b.text(from);
-    b.pos = from;
-    return text;
+    return this.bytes.written(() => this.append(t, i, view));
   }
 
   /** Append the UTF-8 of JSON.stringify(socketRecord(t, i, view, o)) to this.bytes. */

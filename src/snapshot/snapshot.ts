@@ -146,14 +146,20 @@ export class DiagSession {
 
   /**
    * Send one dump request and run it through `visit`. With `arena`, datagrams are received straight into the
-   * table's arena (so kept attributes are never copied); otherwise into one reusable buffer.
+   * table's arena (so kept attributes are never copied); otherwise into one reusable buffer. `beforeRead` runs
+   * before each datagram is received, when every message of the previous one has been visited (a stream hands
+   * out its batch there, and its arena starts over).
    */
-  dump(request: (seq: number) => Uint8Array, messageType: number, visit: Parameters<typeof runDump>[4], arena?: SocketTable): DumpOutcome {
+  dump(
+    request: (seq: number) => Uint8Array, messageType: number, visit: Parameters<typeof runDump>[4], arena?: SocketTable,
+    beforeRead?: () => void,
+  ): DumpOutcome {
     const seq = this.seq++;
     this.transport.send(request(seq));
-    if (!arena) return runDump(this.read, this.rb, seq, messageType, visit);
+    if (!arena) return runDump(beforeRead ? (buf, rb) => (beforeRead(), this.read(buf, rb)) : this.read, this.rb, seq, messageType, visit);
     const rb: ReceiveBuffer = { bytes: arena.arena, view: new DataView(arena.arena.buffer), words: new Uint32Array(arena.arena.buffer), base: 0 };
     const read: DatagramReader = () => {
+      beforeRead?.();
       arena.reserveArena(MAX_DATAGRAM);
       if (rb.bytes !== arena.arena) {
         rb.bytes = arena.arena;
@@ -241,24 +247,28 @@ export async function takeSnapshot(options: SnapshotOptions = {}, session?: Diag
 const STREAM_BATCH = 512;
 
 /**
- * The same dumps as takeSnapshot, handed out in batches of at most STREAM_BATCH rows as they arrive, so memory
- * stays bounded whatever the number of sockets. `onBatch` gets a table it must consume before returning (it is
- * reused). A streamed dump cannot take rows back, so NLM_F_DUMP_INTR is reported (`interrupted`) rather than
- * retried.
+ * The same dumps as takeSnapshot, handed out in batches as they arrive (STREAM_BATCH rows and the rest of the
+ * datagram being read: at most a few hundred more), so memory stays bounded whatever the number of sockets.
+ * `onBatch` gets a table it must consume before returning (it is reused), and the stream's `takenAt` (the time a
+ * snapshot would carry). A streamed dump cannot take rows back, so NLM_F_DUMP_INTR is reported (`interrupted`)
+ * rather than retried.
  */
 export async function streamSnapshot(
-  options: SnapshotOptions, onBatch: (table: SocketTable) => void, session?: DiagSession,
+  options: SnapshotOptions, onBatch: (table: SocketTable, takenAt: number) => void, session?: DiagSession,
 ): Promise<Omit<Snapshot, 'table'>> {
   const o = normalize(options);
   const keep = keepsAttributes(options, o);
   const table = new SocketTable(STREAM_BATCH, keep ? STREAM_BATCH * 1024 : 0);
+  const takenAt = Date.now();
   const flush = () => {
     if (table.length === 0) return;
-    onBatch(table);
+    onBatch(table, takenAt);
     table.length = 0;
     table.arenaUsed = 0;
   };
-  return gather(options, session, { table, keep, inArena: false, canRetry: false, afterRow: () => table.length >= STREAM_BATCH && flush(), flush });
+  // Datagrams are received into the batch's arena (kept attributes are not copied), and a batch is handed out
+  // between datagrams, once it has STREAM_BATCH rows: then none of its rows points into a datagram still being read.
+  return gather(options, session, { table, keep, inArena: keep, canRetry: false, takenAt, beforeRead: () => table.length >= STREAM_BATCH && flush(), flush });
 }
 
 const keepsAttributes = (options: SnapshotOptions, o: ReturnType<typeof normalize>): boolean =>
@@ -271,7 +281,10 @@ interface RowSink {
   /** receive datagrams straight into table.arena (the rows stay), or into one buffer (attributes are copied) */
   inArena: boolean;
   canRetry: boolean;
-  afterRow?: () => void;
+  /** the time to report (streams hand it out with every batch) */
+  takenAt?: number;
+  /** before each datagram is received (DiagSession.dump) */
+  beforeRead?: () => void;
   flush?: () => void;
 }
 
@@ -279,7 +292,7 @@ interface RowSink {
 async function gather(options: SnapshotOptions, session: DiagSession | undefined, sink: RowSink): Promise<Omit<Snapshot, 'table'>> {
   const o = normalize(options);
   const started = performance.now();
-  const takenAt = Date.now();
+  const takenAt = sink.takenAt ?? Date.now();
   const { table, keep } = sink;
   const sources: ProtocolSource[] = [];
   const notes: string[] = [];
@@ -298,18 +311,16 @@ async function gather(options: SnapshotOptions, session: DiagSession | undefined
         ? (view: DataView, _w: Uint32Array, bytes: Uint8Array, off: number, len: number) => {
           if (appendUnixMessage(table, view, bytes, off, len, keep)) src.sockets++;
           else src.malformed++;
-          sink.afterRow?.();
         }
         : (view: DataView, words: Uint32Array, bytes: Uint8Array, off: number, len: number) => {
           if (appendInetMessage(table, view, words, bytes, off, len, p, sockType, keep)) src.sockets++;
           else src.malformed++;
-          sink.afterRow?.();
         };
       for (const plan of s ? plans(o, protocol) : []) {
         const planMark = { length: table.length, arena: table.arenaUsed, sockets: src.sockets };
         let request = plan.request;
         for (let attempt = 0; ; attempt++) {
-          const r = s!.dump(request, replyType(plan), visit, sink.inArena ? table : undefined);
+          const r = s!.dump(request, replyType(plan), visit, sink.inArena ? table : undefined, sink.beforeRead);
           src.malformed += r.malformed;
           if (r.errno !== 0 && r.errno !== ENOENT && o.bytecode && request === plan.request) {
             // The kernel refused the filter program (EPERM for a mark test without CAP_NET_ADMIN, EINVAL from

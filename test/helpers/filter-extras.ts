@@ -13,9 +13,7 @@
  *
  * python3 in the namespace (nsenter), dying with this process (PR_SET_PDEATHSIG, stdin EOF).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import type { PopulationNetns } from './netns.js';
+import { holdPython, type PopulationNetns } from './netns.js';
 
 export interface Extras {
   pid: number;
@@ -65,38 +63,6 @@ sys.stdin.buffer.read()
 `;
 
 export async function startExtras(ns: PopulationNetns, timeoutMs = 10_000): Promise<{ extras: Extras; stop: () => Promise<void> }> {
-  const child: ChildProcess = spawn('nsenter', [...ns.enterArgs(), '--', 'python3', '-c', PYTHON], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => {
-    stderr += c.toString();
-  });
-  const exited = once(child, 'exit');
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-  };
-  try {
-    const line = await new Promise<string>((resolve, reject) => {
-      let buf = '';
-      const timer = setTimeout(() => reject(new Error(`the extra sockets were not ready within ${timeoutMs} ms`)), timeoutMs);
-      child.stdout!.on('data', (c: Buffer) => {
-        buf += c.toString();
-        const nl = buf.indexOf('\n');
-        if (nl >= 0) {
-          clearTimeout(timer);
-          resolve(buf.slice(0, nl));
-        }
-      });
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`the extra sockets' maker exited (${code ?? signal}) before it was ready: ${stderr.trim()}`));
-      });
-    });
-    return { extras: JSON.parse(line) as Extras, stop };
-  } catch (e) {
-    await stop();
-    throw e;
-  }
+  const { line, stop } = await holdPython(ns, PYTHON, 'the extra sockets', timeoutMs);
+  return { extras: JSON.parse(line) as Extras, stop };
 }

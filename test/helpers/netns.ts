@@ -13,6 +13,7 @@
  * or its lifetime passes, so a crashed test leaks nothing for long.
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,26 +82,7 @@ export class PopulationNetns {
       stderr += c.toString();
     });
     try {
-      const line = await new Promise<string>((resolve, reject) => {
-        let buf = '';
-        const timer = setTimeout(() => reject(new Error(`the population holder was not ready within ${readyTimeoutMs} ms`)), readyTimeoutMs);
-        child.stdout!.on('data', (c: Buffer) => {
-          buf += c.toString();
-          const nl = buf.indexOf('\n');
-          if (nl >= 0) {
-            clearTimeout(timer);
-            resolve(buf.slice(0, nl));
-          }
-        });
-        child.once('error', (e) => {
-          clearTimeout(timer);
-          reject(e);
-        });
-        child.once('exit', (code, signal) => {
-          clearTimeout(timer);
-          reject(new Error(`the population holder exited (${code ?? signal}) before it was ready`));
-        });
-      });
+      const line = await firstLine(child, readyTimeoutMs, 'the population holder');
       const parsed = JSON.parse(line) as Population | { error: string };
       if ('error' in parsed) throw new Error(`the population holder failed: ${parsed.error}`);
       // unshare execs the holder (no --fork), so the pid we spawned is the namespace's owner.
@@ -157,5 +139,59 @@ export class PopulationNetns {
     }
     this.holder.stdin?.destroy();
     if (basename(this.population.tmpDir).startsWith('sockscope-netns-')) rmSync(this.population.tmpDir, { recursive: true, force: true });
+  }
+}
+
+/** The first line a child writes on stdout; rejects when it exits, fails to start or stays silent too long. */
+function firstLine(child: ChildProcess, timeoutMs: number, who: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`${who} was not ready within ${timeoutMs} ms`)), timeoutMs);
+    child.stdout!.on('data', (c: Buffer) => {
+      buf += c.toString();
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) {
+        clearTimeout(timer);
+        resolve(buf.slice(0, nl));
+      }
+    });
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${who} exited (${code ?? signal}) before it was ready`));
+    });
+  });
+}
+
+/**
+ * Run a python3 script inside the namespace that makes sockets, prints one line when they are ready, and holds
+ * them until its stdin closes. Resolves with that line and a stop() that ends it (stdin closed, SIGKILL after a
+ * grace period); rejects (and stops it) when it exits or stays silent for timeoutMs.
+ */
+export async function holdPython(ns: PopulationNetns, script: string, what: string, timeoutMs = 10_000): Promise<{ line: string; stop: () => Promise<void> }> {
+  const child: ChildProcess = spawn('nsenter', [...ns.enterArgs(), '--', 'python3', '-c', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const exited = once(child, 'exit');
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.stdin?.end();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+      await exited;
+      clearTimeout(timer);
+    }
+  };
+  try {
+    const line = await firstLine(child, timeoutMs, `the maker of ${what}`);
+    return { line, stop };
+  } catch (e) {
+    child.kill('SIGKILL');
+    await stop();
+    throw new Error(`${(e as Error).message}${stderr ? `: ${stderr.trim()}` : ''}`, { cause: e });
   }
 }

@@ -6,13 +6,10 @@
  * same sockets. Nothing expected is written here: ss says what is true.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { NETSTAT_FIELDS } from '../../src/collectors/netstat.js';
-import { netnsSupport, PopulationNetns, type Population } from '../helpers/netns.js';
+import { holdPython, netnsSupport, PopulationNetns, type Population } from '../helpers/netns.js';
 import { parseSs, ssNumber, type SsRow } from '../helpers/ss.js';
 import {
   findPromtool, parseExposition, parseLines, promtoolCheckMetrics, promtoolParseOpenMetrics, telegrafSocketstat, unexplainedOpenMetricsLint,
@@ -87,7 +84,7 @@ sys.stdin.read()
 
 describe('sockscope gather against ss in a throwaway network namespace', () => {
   let ns: PopulationNetns | undefined;
-  let extra: ChildProcess | undefined;
+  let stopExtra: (() => Promise<void>) | undefined;
   let pop: Population;
   let ports: { v4: number; udp: number; reuseport: number; boundClient: number };
   const ss = async (...args: string[]) => parseSs(await ns!.check('ss', args)).rows;
@@ -98,22 +95,14 @@ describe('sockscope gather against ss in a throwaway network namespace', () => {
     if (support.skip) return;
     ns = await PopulationNetns.start({ readyTimeoutMs: 20_000, lifetimeMs: 180_000 });
     pop = ns.population;
-    extra = spawn('nsenter', [...ns.enterArgs(), '--', 'python3', '-c', EXTRA_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const [line] = (await Promise.race([
-      once(createInterface({ input: extra.stdout! }), 'line'),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('the extra sockets were not ready in 10 s')), 10_000)),
-    ])) as string[];
-    const made = JSON.parse(line) as { reuseport: number; boundClient: number };
+    const held = await holdPython(ns, EXTRA_SCRIPT, 'the extra sockets');
+    stopExtra = held.stop;
+    const made = JSON.parse(held.line) as { reuseport: number; boundClient: number };
     ports = { v4: pop.tcp.listeners.find((l) => l.name === 'node-v4')!.port, udp: pop.udp.bound[0].port, reuseport: made.reuseport, boundClient: made.boundClient };
   }, { timeout: 60_000 });
 
   after(async () => {
-    if (extra && extra.exitCode === null) {
-      extra.stdin?.end();
-      const timer = setTimeout(() => extra!.kill('SIGKILL'), 3000);
-      await once(extra, 'exit');
-      clearTimeout(timer);
-    }
+    await stopExtra?.();
     await ns?.stop();
   });
 

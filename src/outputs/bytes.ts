@@ -1,0 +1,188 @@
+/**
+ * A growing byte buffer that the direct writers (socket-ndjson.ts: JSON records; ls-table.ts: the ls table;
+ * socketstat-influx.ts: line protocol) write text into without building strings: precomputed ASCII/UTF-8
+ * fragments stored a word at a time, integers digit by digit, strings as UTF-8. What each format escapes is the
+ * writer's business (JsonBytes adds JSON strings).
+ */
+
+export const encoder = new TextEncoder();
+
+/**
+ * A constant piece of text (a key, a punctuation run) as little-endian 32-bit words, padded: ByteBuffer#raw
+ * stores whole words (a few times faster than byte by byte) and moves on by `length`, so up to 3 bytes past it
+ * are scratch that the next write overwrites.
+ */
+export interface Fragment {
+  readonly words: Int32Array;
+  readonly length: number;
+}
+
+/** a fragment from text (any; UTF-8) */
+export function fragment(s: string): Fragment {
+  const bytes = encoder.encode(s);
+  const padded = new Uint8Array((bytes.length + 3) & ~3);
+  padded.set(bytes);
+  const words = new Int32Array(padded.length >> 2);
+  for (let k = 0; k < words.length; k++) words[k] = padded[4 * k] | (padded[4 * k + 1] << 8) | (padded[4 * k + 2] << 16) | (padded[4 * k + 3] << 24);
+  return { words, length: bytes.length };
+}
+
+/** Write u, an integer 0 <= u < 2^32, in decimal at buf[p..] (room for 10 bytes needed); returns the end. */
+export function putU32(buf: Uint8Array, p: number, u: number): number {
+  if (u < 10) {
+    buf[p] = 48 + u;
+    return p + 1;
+  }
+  const end = p + (u < 100 ? 2 : u < 1e3 ? 3 : u < 1e4 ? 4 : u < 1e5 ? 5 : u < 1e6 ? 6 : u < 1e7 ? 7 : u < 1e8 ? 8 : u < 1e9 ? 9 : 10);
+  let q = end;
+  while (u >= 10) {
+    const d = (u / 10) | 0; // u / 10 < 2^31
+    buf[--q] = 48 + u - d * 10;
+    u = d;
+  }
+  buf[--q] = 48 + u;
+  return end;
+}
+
+/**
+ * Text as bytes: precomputed fragments, numbers, ASCII and UTF-8 strings. flush() hands the bytes to a stream
+ * and take() as a copy; both start over.
+ */
+export class ByteBuffer {
+  buf: Uint8Array;
+  /** over buf, for the word stores of raw() */
+  private dv: DataView;
+  pos = 0;
+
+  constructor(size = 1 << 16) {
+    this.buf = new Uint8Array(size);
+    this.dv = new DataView(this.buf.buffer);
+  }
+
+  /** room for `need` more bytes at pos */
+  ensure(need: number): void {
+    if (this.pos + need <= this.buf.length) return;
+    let n = this.buf.length * 2;
+    while (n < this.pos + need) n *= 2;
+    const b = new Uint8Array(n);
+    b.set(this.buf.subarray(0, this.pos));
+    this.buf = b;
+    this.dv = new DataView(b.buffer);
+  }
+
+  /** a precomputed fragment */
+  raw(f: Fragment): void {
+    const words = f.words;
+    const n = words.length;
+    if (this.pos + 4 * n > this.buf.length) this.ensure(4 * n);
+    const dv = this.dv;
+    const p = this.pos;
+    for (let k = 0; k < n; k++) dv.setInt32(p + 4 * k, words[k], true);
+    this.pos = p + f.length;
+  }
+
+  byte(c: number): void {
+    if (this.pos + 1 > this.buf.length) this.ensure(1);
+    this.buf[this.pos++] = c;
+  }
+
+  /** a string known to be ASCII (an address, a number's text) */
+  ascii(s: string): void {
+    const n = s.length;
+    if (this.pos + n > this.buf.length) this.ensure(n);
+    const buf = this.buf;
+    let p = this.pos;
+    for (let k = 0; k < n; k++) buf[p++] = s.charCodeAt(k);
+    this.pos = p;
+  }
+
+  /**
+   * A number as Number#toString writes it (what JSON.stringify and a template literal write for finite numbers;
+   * integers below 2^53 digit by digit); NaN and ±Infinity as JSON's null (line protocol drops such fields before).
+   */
+  num(n: number): void {
+    if (n >>> 0 === n) {
+      this.ensure(10);
+      this.pos = putU32(this.buf, this.pos, n);
+      return;
+    }
+    if (n > 0 && n <= Number.MAX_SAFE_INTEGER && Math.floor(n) === n) {
+      // below 2^53: the digits of n / 1e9 (exact: its rounding error is below the 1e-9 that separates it from
+      // the next integer), then the nine of the remainder
+      let hi = Math.floor(n / 1e9);
+      let lo = n - hi * 1e9;
+      if (lo < 0) (hi -= 1), (lo += 1e9);
+      else if (lo >= 1e9) (hi += 1), (lo -= 1e9);
+      this.ensure(20);
+      const buf = this.buf;
+      const p = putU32(buf, this.pos, hi);
+      for (let q = p + 8; q >= p; q--) {
+        const d = (lo / 10) | 0;
+        buf[q] = 48 + lo - d * 10;
+        lo = d;
+      }
+      this.pos = p + 9;
+      return;
+    }
+    this.ascii(Number.isFinite(n) ? String(n) : 'null'); // fractions, huge values (and what JSON has no number for)
+  }
+
+  /** any string as UTF-8 (lone surrogates as U+FFFD, as a stream writes a string) */
+  utf8(s: string): void {
+    const n = s.length;
+    if (this.pos + n > this.buf.length) this.ensure(n);
+    const buf = this.buf;
+    let p = this.pos;
+    for (let k = 0; k < n; k++) {
+      const c = s.charCodeAt(k);
+      if (c > 0x7f) {
+        if (this.pos + 3 * n > this.buf.length) this.ensure(3 * n);
+        this.pos += encoder.encodeInto(s, this.buf.subarray(this.pos)).written;
+        return;
+      }
+      buf[p++] = c;
+    }
+    this.pos = p;
+  }
+
+  /** a DataView over buf (replaced when buf grows) */
+  view(): DataView {
+    return this.dv;
+  }
+
+  /** The text `append` writes, taken back out of the buffer (a writer's one-row text for tests and one-off callers). */
+  written(append: () => void): string {
+    const from = this.pos;
+    append();
+    const text = this.text(from);
+    this.pos = from;
+    return text;
+  }
+
+  /** the text written since `from` */
+  text(from = 0): string {
+    return Buffer.from(this.buf.buffer, this.buf.byteOffset + from, this.pos - from).toString('utf8');
+  }
+
+  /**
+   * Hand the bytes written so far to `write` without copying them, then start over: in the same buffer when
+   * `done()` says the consumer is through with them (a synchronous stream: process.stdout on Linux), else in
+   * a new one (the old stays with the consumer).
+   */
+  flush(write: (chunk: Uint8Array) => void, done: () => boolean): void {
+    if (this.pos === 0) return;
+    write(this.buf.subarray(0, this.pos));
+    this.pos = 0;
+    if (!done()) {
+      this.buf = new Uint8Array(this.buf.length);
+      this.dv = new DataView(this.buf.buffer);
+    }
+  }
+
+  /** the bytes written so far, as a copy; the buffer starts over */
+  take(): Uint8Array {
+    const out = this.buf.slice(0, this.pos);
+    this.pos = 0;
+    return out;
+  }
+}
