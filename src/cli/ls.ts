@@ -132,18 +132,36 @@ export async function runLs(args: string[]): Promise<void> {
     return;
   }
 
+  // -p: the /proc walk starts now, in worker threads, and runs while this thread loads the rest and (table,
+  // -r) takes the kernel snapshot; it is awaited when the first row needs it
+  const walkAbort = new AbortController();
+  const walk = plan.processes
+    ? import('../procfs/holders-parallel.js').then((m) => m.indexSocketHoldersParallel({ signal: walkAbort.signal }))
+    : undefined;
+  walk?.catch(() => undefined); // awaited below; a rejection before then (aborted) is not unhandled
+  try {
+    await listSockets(plan, filter, walk);
+  } finally {
+    walkAbort.abort(); // the workers have answered, or the listing failed and nobody will read the index
+  }
+}
+
+type Holders = import('../procfs/processes.js').SocketHolders;
+
+async function listSockets(plan: LsPlan, filter: import('../filter/index.js').CompiledFilter, walk: Promise<Holders> | undefined): Promise<void> {
   const [{ streamSnapshot, takeSnapshot }, { socketRecord }] = await Promise.all([
     import('../snapshot/snapshot.js'), import('../outputs/socket-record.js'),
   ]);
-  let holders: import('../procfs/processes.js').SocketHolders | undefined;
-  if (plan.processes) {
-    const { indexSocketHolders } = await import('../procfs/processes.js');
-    holders = indexSocketHolders();
+  let holders: Holders | undefined;
+  const waitHolders = async () => {
+    if (!walk) return;
+    holders = await walk;
+    recordOptions.processes = holders;
     const note = holders.note();
     if (note) process.stderr.write(`sockscope: ${note}\n`);
-  }
+  };
   const recordOptions = {
-    extended: plan.extended, timers: plan.timers, info: plan.info, memory: plan.memory, processes: holders,
+    extended: plan.extended, timers: plan.timers, info: plan.info, memory: plan.memory,
     interfaceName: sysfsInterfaceNames(),
   } as Parameters<typeof socketRecord>[3];
   const selected = (t: SocketTable, i: number) => filter.matches(t, i);
@@ -153,6 +171,7 @@ export async function runLs(args: string[]): Promise<void> {
   if (!plan.resolve && (plan.format === 'ndjson' || plan.format === 'json' || plan.format === 'ss2')) {
     const { ss2Flow, ss2FlowText, ss2Key } = await import('../outputs/ss2.js');
     const { SocketJsonWriter } = await import('../outputs/socket-ndjson.js');
+    await waitHolders();
     // the UTF-8 of JSON.stringify(socketRecord(...)), written without the record (test/outputs/socket-ndjson.test.ts)
     const writer = new SocketJsonWriter(recordOptions);
     const bytes = writer.bytes;
@@ -196,6 +215,7 @@ export async function runLs(args: string[]): Promise<void> {
 
   // Table (and -r): everything first, then names, then aligned output.
   const snap = await takeSnapshot(plan.snapshot);
+  await waitHolders();
   const t = snap.table;
   const view = t.arenaView();
   const rows: number[] = [];

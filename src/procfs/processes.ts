@@ -7,6 +7,7 @@
  * 150k fds to remember.
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import type { Libc } from '../sys/libc.js';
 
 export interface SocketHolder {
   pid: number;
@@ -89,6 +90,11 @@ export class SocketHolders {
     return j;
   }
 
+  /** Every socket inode held by some process, in no particular order. */
+  inodes(): IterableIterator<number> {
+    return this.first.keys();
+  }
+
   has(inode: number): boolean {
     return this.first.has(inode);
   }
@@ -120,32 +126,66 @@ export class SocketHolders {
   }
 }
 
-const SOCKET_PREFIX = 'socket:[';
+/** Where a walk puts what it finds: a SocketHolders, or a worker's HolderColumns. */
+export interface HolderSink {
+  add(inode: number, pid: number, fd: number): void;
+  deniedPids: number;
+  vanishedPids: number;
+  processes: number;
+}
 
-/** Walk /proc/<pid>/fd for every process once. */
-export function indexSocketHolders(procRoot = '/proc'): SocketHolders {
-  const index = new SocketHolders(procRoot);
-  let pids: string[];
-  try {
-    pids = readdirSync(procRoot);
-  } catch {
-    index.deniedPids++;
-    return index;
+/** The calls of src/sys/libc.ts the walk uses (openat-free: one open per process, one readlinkat per fd). */
+export type WalkLibc = Pick<Libc, 'openDirectory' | 'getdents' | 'readlinkAt' | 'close'>;
+
+const SOCKET_PREFIX = 'socket:[';
+const ENOENT = 2;
+
+/** The inode of a link "socket:[<digits>]" (fs/sockfs's sockfs_dname), else -1. */
+function socketInode(target: string): number {
+  const end = target.length - 1;
+  if (end <= SOCKET_PREFIX.length || !target.startsWith(SOCKET_PREFIX) || target.charCodeAt(end) !== 0x5d) return -1;
+  let inode = 0;
+  for (let j = SOCKET_PREFIX.length; j < end; j++) {
+    const d = target.charCodeAt(j);
+    if (d < 48 || d > 57) return -1;
+    inode = inode * 10 + d - 48;
   }
-  for (const name of pids) {
-    const c0 = name.charCodeAt(0);
-    if (c0 < 48 || c0 > 57) continue; // not a pid
+  return inode;
+}
+
+/**
+ * Walks one process's fd directory into a sink. With libc (koffi): one open of /proc/<pid>/fd, getdents64 into a
+ * reused buffer, and readlinkat(dirfd, name) per fd, parsed from bytes: no path lookup of /proc/<pid>/fd per
+ * fd and no string per fd (about a quarter less kernel time than readlink of the full path, and a third of
+ * the user time). Without libc (koffi unavailable): readdirSync and readlinkSync.
+ */
+export class FdWalker {
+  private readonly dents: Uint8Array;
+  private readonly name = new Uint8Array(32);
+  private readonly link = new Uint8Array(64); // "socket:[" + at most 20 digits + "]": anything longer is no socket
+
+  constructor(private readonly procRoot = '/proc', private readonly libc?: WalkLibc) {
+    this.dents = new Uint8Array(libc ? 64 * 1024 : 0);
+  }
+
+  /** `pid` is the /proc entry's name (digits). */
+  walk(pid: string, sink: HolderSink): void {
+    if (this.libc) this.walkLibc(this.libc, pid, sink);
+    else this.walkFs(pid, sink);
+  }
+
+  private walkFs(name: string, sink: HolderSink): void {
     const pid = Number(name);
-    const dir = `${procRoot}/${name}/fd`;
+    const dir = `${this.procRoot}/${name}/fd`;
     let fds: string[];
     try {
       fds = readdirSync(dir);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') index.vanishedPids++;
-      else index.deniedPids++;
-      continue;
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') sink.vanishedPids++;
+      else sink.deniedPids++;
+      return;
     }
-    index.processes++;
+    sink.processes++;
     for (const fd of fds) {
       let target: string;
       try {
@@ -153,11 +193,88 @@ export function indexSocketHolders(procRoot = '/proc'): SocketHolders {
       } catch {
         continue; // the fd was closed, or the process exited, between readdir and readlink
       }
-      if (!target.startsWith(SOCKET_PREFIX)) continue;
-      const inode = Number(target.slice(SOCKET_PREFIX.length, -1));
-      if (Number.isInteger(inode)) index.add(inode, pid, Number(fd));
+      const inode = socketInode(target);
+      if (inode >= 0) sink.add(inode, pid, Number(fd));
     }
   }
+
+  private walkLibc(libc: WalkLibc, name: string, sink: HolderSink): void {
+    const pid = Number(name);
+    const dfd = libc.openDirectory(`${this.procRoot}/${name}/fd`);
+    if (dfd < 0) {
+      if (dfd === -ENOENT) sink.vanishedPids++;
+      else sink.deniedPids++;
+      return;
+    }
+    const { dents, name: fdName, link } = this;
+    try {
+      for (let first = true; ; first = false) {
+        const n = libc.getdents(dfd, dents);
+        if (n < 0 && first) {
+          if (n === -ENOENT) sink.vanishedPids++;
+          else sink.deniedPids++;
+          return;
+        }
+        if (first) sink.processes++;
+        if (n <= 0) return; // the end, or the process exited while we read: what was read stays
+        // struct linux_dirent64 { u64 d_ino; s64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
+        for (let at = 0; at < n; at += dents[at + 16] | (dents[at + 17] << 8)) {
+          let fd = 0;
+          let i = at + 19;
+          let c = dents[i];
+          if (c < 48 || c > 57) continue; // "." and ".."
+          let len = 0;
+          for (; c !== 0 && len < fdName.length - 1; c = dents[++i]) {
+            fd = fd * 10 + c - 48;
+            fdName[len++] = c;
+          }
+          fdName[len] = 0;
+          const k = libc.readlinkAt(dfd, fdName, link);
+          // "socket:[" (0x73 0x6f 0x63 0x6b 0x65 0x74 0x3a 0x5b) then digits then "]"
+          if (k < 10 || link[0] !== 0x73 || link[6] !== 0x3a || link[7] !== 0x5b || link[1] !== 0x6f || link[2] !== 0x63 || link[3] !== 0x6b || link[4] !== 0x65 || link[5] !== 0x74 || link[k - 1] !== 0x5d) continue;
+          let inode = 0;
+          let j = 8;
+          for (; j < k - 1; j++) {
+            const d = link[j];
+            if (d < 48 || d > 57) break;
+            inode = inode * 10 + d - 48;
+          }
+          if (j === k - 1) sink.add(inode, pid, fd);
+        }
+      }
+    } finally {
+      libc.close(dfd);
+    }
+  }
+}
+
+/** The entries of /proc that are processes (digits), in readdir order; undefined if /proc cannot be read. */
+export function processEntries(procRoot = '/proc'): string[] | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(procRoot);
+  } catch {
+    return undefined;
+  }
+  return names.filter((name) => {
+    const c0 = name.charCodeAt(0);
+    return c0 >= 48 && c0 <= 57;
+  });
+}
+
+/**
+ * Walk /proc/<pid>/fd for every process once, on this thread. With `libc` (src/sys/libc.ts, loaded), through
+ * readlinkat; without, through node:fs (what a caller without koffi, or that must stay synchronous, gets).
+ */
+export function indexSocketHolders(procRoot = '/proc', libc?: WalkLibc): SocketHolders {
+  const index = new SocketHolders(procRoot);
+  const pids = processEntries(procRoot);
+  if (!pids) {
+    index.deniedPids++;
+    return index;
+  }
+  const walker = new FdWalker(procRoot, libc);
+  for (const pid of pids) walker.walk(pid, index);
   return index;
 }
 

@@ -33,6 +33,17 @@ export interface Libc {
   openReadOnly(path: string): number;
   /** setns(fd, nstype) for the calling thread. */
   setns(fd: number, nstype: number): void;
+  /**
+   * The /proc walk of `-p` (src/procfs/processes.ts), one call per process and per descriptor. These return
+   * -errno instead of throwing: a process that exits mid-walk (ENOENT) or is not ours to read (EACCES) is an
+   * expected answer there, counted, not a failure.
+   */
+  /** open(path, O_RDONLY|O_CLOEXEC) of a directory: the fd, or -errno. */
+  openDirectory(path: string): number;
+  /** getdents64(fd, buf): bytes of `struct linux_dirent64` records in buf, 0 at the end, or -errno. */
+  getdents(fd: number, buf: Uint8Array): number;
+  /** readlinkat(dirfd, name, out): the link's length (at most out's), or -errno; name is NUL-terminated bytes. */
+  readlinkAt(dirfd: number, name: Uint8Array, out: Uint8Array): number;
 }
 
 let loaded: Promise<Libc> | undefined;
@@ -61,6 +72,8 @@ async function bind(): Promise<Libc> {
   const close = lib.func('int close(int)');
   const open = lib.func('int open(const char *, int)');
   const setns = lib.func('int setns(int, int)');
+  const getdents64 = lib.func('intptr_t getdents64(int, _Out_ void *, size_t)'); // glibc 2.30+
+  const readlinkat = lib.func('intptr_t readlinkat(int, const void *, _Out_ void *, size_t)');
 
   const fail = (syscall: string, extra = ''): never => {
     const errno = koffi.errno() as number;
@@ -124,6 +137,18 @@ async function bind(): Promise<Libc> {
     },
     setns(fd, nstype) {
       if ((setns(fd, nstype) as number) < 0) fail('setns');
+    },
+    openDirectory(path) {
+      const fd = open(path, 0o2000000 /* O_RDONLY|O_CLOEXEC; O_DIRECTORY's value differs per arch, getdents says ENOTDIR */) as number;
+      return fd < 0 ? -(koffi.errno() as number) : fd;
+    },
+    getdents(fd, buf) {
+      const n = getdents64(fd, buf, buf.byteLength) as number;
+      return n < 0 ? -(koffi.errno() as number) : n;
+    },
+    readlinkAt(dirfd, name, out) {
+      const n = readlinkat(dirfd, name, out, out.byteLength) as number;
+      return n < 0 ? -(koffi.errno() as number) : n;
     },
   };
 }
