@@ -26,9 +26,10 @@
  *                 format   + SocketJsonWriter per socket into its byte buffer, dropped per batch
  *                 write    + the bytes written to /dev/null: all of `ls` but node start and imports
  *               table:
- *                 procs    -p's /proc/<pid>/fd walk (indexSocketHolders) alone
+ *                 procs    -p's /proc/<pid>/fd walk (indexSocketHoldersParallel: worker threads) alone
  *                 snapshot takeSnapshot alone (no -p)
- *                 format   procs + snapshot + lsTableBytes (the aligned text, not written)
+ *                 format   procs and snapshot overlapped (the walk's workers run while this thread takes the
+ *                          snapshot, as in the CLI) + lsTableBytes (the aligned text, not written)
  *                 write    + the text written to /dev/null: all of `ls` but node start and imports
  */
 const startupMs = performance.now(); // since this process started: node bootstrap + this module's load
@@ -163,8 +164,9 @@ async function main(): Promise<void> {
  * `sockscope ls ARGS` after start-up, up to `stage` (see the header). Returns a function making one call, which
  * returns the number of sockets listed. Imports happen here, before the timed calls (as the CLI's happen
  * before its work). The code path is src/cli/ls.ts's: planLs, compileFilter, then for the streamed formats
- * streamSnapshot + SocketJsonWriter, for the table takeSnapshot + lsTableBytes (with indexSocketHolders for
- * -p). Only table and the streamed json/ndjson without -r are modelled.
+ * streamSnapshot + SocketJsonWriter, for the table takeSnapshot + lsTableBytes; with -p, indexSocketHoldersParallel
+ * started first and awaited before the stream (streamed) or after the snapshot (table). Only table and the
+ * streamed json/ndjson without -r are modelled.
  */
 async function lsOperation(args: string[], stage: string): Promise<() => Promise<number>> {
   const { planLs } = await import('../src/cli/ls.js');
@@ -172,7 +174,7 @@ async function lsOperation(args: string[], stage: string): Promise<() => Promise
   const { streamSnapshot, takeSnapshot } = await import('../src/snapshot/snapshot.js');
   const { SocketJsonWriter } = await import('../src/outputs/socket-ndjson.js');
   const { lsShowsNetid, lsTableBytes } = await import('../src/outputs/ls-table.js');
-  const { indexSocketHolders } = await import('../src/procfs/processes.js');
+  const { indexSocketHoldersParallel } = await import('../src/procfs/holders-parallel.js');
   const { sysfsInterfaceNames } = await import('../src/util/net.js');
   const { openSync, writeSync } = await import('node:fs');
   const plan = planLs(args);
@@ -192,7 +194,7 @@ async function lsOperation(args: string[], stage: string): Promise<() => Promise
 
   if (streamed) {
     return async () => {
-      const holders = plan.processes ? indexSocketHolders() : undefined;
+      const holders = plan.processes ? await indexSocketHoldersParallel() : undefined;
       const writer = new SocketJsonWriter({ ...baseRecordOptions, processes: holders });
       const bytes = writer.bytes;
       let n = 0;
@@ -222,9 +224,10 @@ async function lsOperation(args: string[], stage: string): Promise<() => Promise
     };
   }
   return async () => {
-    const holders = plan.processes && stage !== 'snapshot' ? indexSocketHolders() : undefined;
-    if (stage === 'procs') return holders?.size ?? 0;
+    const walk = plan.processes && stage !== 'snapshot' ? indexSocketHoldersParallel() : undefined;
+    if (stage === 'procs') return (await walk)?.size ?? 0;
     const snap = await takeSnapshot(snapshotOptions);
+    const holders = await walk;
     const t = snap.table;
     const rows: number[] = [];
     for (let i = 0; i < t.length; i++) if (filter.matches(t, i)) rows.push(i);
