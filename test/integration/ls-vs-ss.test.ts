@@ -159,6 +159,24 @@ time.sleep(30)
         const ours = recs.concat(await ndjson('-tap')).find((r) => ourKey(r) === ssKey(row, 'tcp'));
         if (ours) assert.deepEqual(ours.processes.map((p: Rec) => p.pid).sort((a: number, b: number) => a - b), pids, row.raw);
       }
+      // the table (the walk's workers overlapping the snapshot): users:(...) as ss prints them, holders in
+      // (pid, fd) order where ss has its hash's order
+      const holdersOf = (text: string) => [...text.matchAll(/\("([^"]*)",pid=(\d+),fd=(\d+)\)/g)].map((m) => `${m[1]}/${m[2]}/${m[3]}`);
+      const table = await ls('-tanpe');
+      assert.equal(table.code, 0, table.stderr);
+      const ourUsers = new Map<string, string[]>();
+      for (const line of table.stdout.split('\n')) {
+        const ino = /^\t.*\bino:(\d+)/.exec(line)?.[1];
+        if (ino) ourUsers.set(ino, holdersOf(line));
+      }
+      let compared = 0;
+      for (const row of ssP) {
+        const ours = ourUsers.get(row.fields.ino ?? '');
+        if (!ours || row.fields.ino === '0') continue;
+        assert.deepEqual(ours, holdersOf(row.raw).sort((a, b) => Number(a.split('/')[1]) - Number(b.split('/')[1]) || Number(a.split('/')[2]) - Number(b.split('/')[2])), row.raw);
+        compared += ours.length;
+      }
+      assert.ok(compared >= 3, `holders compared: ${compared}`);
     } finally {
       shared.kill('SIGKILL');
     }
