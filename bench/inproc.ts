@@ -26,10 +26,11 @@
  *                 format   + SocketJsonWriter per socket into its byte buffer, dropped per batch
  *                 write    + the bytes written to /dev/null: all of `ls` but node start and imports
  *               table:
- *                 procs    -p's /proc/<pid>/fd walk (indexSocketHoldersParallel: worker threads) alone
+ *                 procs    -p's /proc/<pid>/fd walk (indexSocketHoldersParallel: worker threads, this one joining) alone
  *                 snapshot takeSnapshot alone (no -p)
- *                 format   procs and snapshot overlapped (the walk's workers run while this thread takes the
- *                          snapshot, as in the CLI) + lsTableBytes (the aligned text, not written)
+ *                 format   procs and snapshot overlapped (ParallelHolderWalk: the walk's workers run while this
+ *                          thread takes the snapshot, then it joins them, as in the CLI) + lsTableBytes (the
+ *                          aligned text, not written)
  *                 write    + the text written to /dev/null: all of `ls` but node start and imports
  */
 const startupMs = performance.now(); // since this process started: node bootstrap + this module's load
@@ -164,8 +165,8 @@ async function main(): Promise<void> {
  * `sockscope ls ARGS` after start-up, up to `stage` (see the header). Returns a function making one call, which
  * returns the number of sockets listed. Imports happen here, before the timed calls (as the CLI's happen
  * before its work). The code path is src/cli/ls.ts's: planLs, compileFilter, then for the streamed formats
- * streamSnapshot + SocketJsonWriter, for the table takeSnapshot + lsTableBytes; with -p, indexSocketHoldersParallel
- * started first and awaited before the stream (streamed) or after the snapshot (table). Only table and the
+ * streamSnapshot + SocketJsonWriter, for the table takeSnapshot + lsTableBytes; with -p, the parallel walk,
+ * finished before the stream (streamed) or started before the snapshot and finished after it (table). Only table and the
  * streamed json/ndjson without -r are modelled.
  */
 async function lsOperation(args: string[], stage: string): Promise<() => Promise<number>> {
@@ -174,7 +175,7 @@ async function lsOperation(args: string[], stage: string): Promise<() => Promise
   const { streamSnapshot, takeSnapshot } = await import('../src/snapshot/snapshot.js');
   const { SocketJsonWriter } = await import('../src/outputs/socket-ndjson.js');
   const { lsShowsNetid, lsTableBytes } = await import('../src/outputs/ls-table.js');
-  const { indexSocketHoldersParallel } = await import('../src/procfs/holders-parallel.js');
+  const { indexSocketHoldersParallel, ParallelHolderWalk } = await import('../src/procfs/holders-parallel.js');
   const { sysfsInterfaceNames } = await import('../src/util/net.js');
   const { openSync, writeSync } = await import('node:fs');
   const plan = planLs(args);
@@ -224,10 +225,10 @@ async function lsOperation(args: string[], stage: string): Promise<() => Promise
     };
   }
   return async () => {
-    const walk = plan.processes && stage !== 'snapshot' ? indexSocketHoldersParallel() : undefined;
-    if (stage === 'procs') return (await walk)?.size ?? 0;
+    if (stage === 'procs') return plan.processes ? (await indexSocketHoldersParallel()).size : 0;
+    const walk = plan.processes && stage !== 'snapshot' ? ParallelHolderWalk.start() : undefined;
     const snap = await takeSnapshot(snapshotOptions);
-    const holders = await walk;
+    const holders = await walk?.finish();
     const t = snap.table;
     const rows: number[] = [];
     for (let i = 0; i < t.length; i++) if (filter.matches(t, i)) rows.push(i);

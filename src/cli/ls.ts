@@ -133,12 +133,11 @@ export async function runLs(args: string[]): Promise<void> {
   }
 
   // -p: the /proc walk starts now, in worker threads, and runs while this thread loads the rest and (table,
-  // -r) takes the kernel snapshot; it is awaited when the first row needs it
+  // -r) takes the kernel snapshot; this thread joins it when the first row needs it
   const walkAbort = new AbortController();
   const walk = plan.processes
-    ? import('../procfs/holders-parallel.js').then((m) => m.indexSocketHoldersParallel({ signal: walkAbort.signal }))
+    ? import('../procfs/holders-parallel.js').then((m) => m.ParallelHolderWalk.start({ signal: walkAbort.signal }))
     : undefined;
-  walk?.catch(() => undefined); // awaited below; a rejection before then (aborted) is not unhandled
   try {
     await listSockets(plan, filter, walk);
   } finally {
@@ -147,15 +146,16 @@ export async function runLs(args: string[]): Promise<void> {
 }
 
 type Holders = import('../procfs/processes.js').SocketHolders;
+type Walk = import('../procfs/holders-parallel.js').ParallelHolderWalk;
 
-async function listSockets(plan: LsPlan, filter: import('../filter/index.js').CompiledFilter, walk: Promise<Holders> | undefined): Promise<void> {
+async function listSockets(plan: LsPlan, filter: import('../filter/index.js').CompiledFilter, walk: Promise<Walk> | undefined): Promise<void> {
   const [{ streamSnapshot, takeSnapshot }, { socketRecord }] = await Promise.all([
     import('../snapshot/snapshot.js'), import('../outputs/socket-record.js'),
   ]);
   let holders: Holders | undefined;
   const waitHolders = async () => {
     if (!walk) return;
-    holders = await walk;
+    holders = await (await walk).finish();
     recordOptions.processes = holders;
     const note = holders.note();
     if (note) process.stderr.write(`sockscope: ${note}\n`);

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { indexSocketHoldersParallel } from '../../src/procfs/holders-parallel.js';
+import { indexSocketHoldersParallel, ParallelHolderWalk } from '../../src/procfs/holders-parallel.js';
 import { indexSocketHolders, type SocketHolders, type WalkLibc } from '../../src/procfs/processes.js';
 import { loadLibc } from '../../src/sys/libc.js';
 import { holdPython, netnsSupport, PopulationNetns } from '../helpers/netns.js';
@@ -82,6 +82,17 @@ describe('the /proc walk on a /proc-shaped directory', () => {
       assert.deepEqual(rows(index), rows(indexSocketHolders(root)));
     });
   }
+  it('workers that walk everything while this thread waits, and workers this thread outruns, give the same index', async () => {
+    // joined at once: this thread usually walks every entry before a worker has started (they are cancelled)
+    const outrun = await ParallelHolderWalk.start({ procRoot: root, workers: 4 }).finish();
+    // joined late: the workers have taken every entry
+    const walk = ParallelHolderWalk.start({ procRoot: root, workers: 2 });
+    await new Promise((r) => setTimeout(r, 500));
+    const late = await walk.finish();
+    check(outrun);
+    check(late);
+    assert.deepEqual(rows(late), rows(outrun));
+  });
   it('a /proc that cannot be read counts as denied, in parallel too', async () => {
     const missing = join(root, 'nothing-here');
     for (const index of [indexSocketHolders(missing), await indexSocketHoldersParallel({ procRoot: missing, workers: 2 })]) {
@@ -138,12 +149,16 @@ sys.stdin.read()
       const viaLibc = indexSocketHolders('/proc', await loadWalkLibc());
       const parallel = await indexSocketHoldersParallel({ workers: 2 });
       const four = await indexSocketHoldersParallel({ workers: 4 });
+      const started = ParallelHolderWalk.start({ workers: 2 });
+      await new Promise((r) => setTimeout(r, 100));
+      const late = await started.finish();
       const expected = rows(sync, stable);
       // the population's sockets, the listener twice, 50 + 20 more
       assert.ok(expected.length > 70 + 2 + 20, `${expected.length} rows`);
       assert.deepEqual(rows(viaLibc, stable), expected);
       assert.deepEqual(rows(parallel, stable), expected);
       assert.deepEqual(rows(four, stable), expected);
+      assert.deepEqual(rows(late, stable), expected);
       const listener = [...parallel.inodes()].find((inode) => parallel.holders(inode).some((h) => h.pid === parentPid && h.fd === fd));
       assert.ok(listener !== undefined, 'the listener is indexed');
       assert.deepEqual(parallel.holders(listener!).map((h) => [h.pid, h.fd]), [[parentPid, fd], [childPid, fd]].sort((a, b) => a[0] - b[0]));
