@@ -57,7 +57,9 @@ export class SocketTable {
   }
 
   static fromBuffers(b: SocketTableBuffers): SocketTable {
-    const t = Object.create(SocketTable.prototype) as SocketTable;
+    // constructed, not Object.create'd: properties added to a bare object leave it in dictionary mode, and every
+    // column read in a collector's loop would then be a hash lookup
+    const t = new SocketTable(16, 0);
     t.length = b.length;
     t.arenaUsed = b.arenaUsed;
     const c = b.columns;
