@@ -158,7 +158,8 @@ export async function gather(config: GatherConfig, snapshotter: Snapshotter, emi
         const o = config.netstat ?? {};
         if (snap) {
           const src = tableConnections(snap.table);
-          collectNetstat(src, time, { ...o, dedupe: o.dedupe ?? o.semantics === 'telegraf' }).forEach(counting);
+          // a literal, not a spread: its shape outlives the gather (see keepShape)
+          collectNetstat(src, time, { semantics: o.semantics, perIpVersion: o.perIpVersion, dedupe: o.dedupe ?? o.semantics === 'telegraf' }).forEach(counting);
         } else {
           netstatFromCensus(census!.counts, time, !!o.perIpVersion).forEach(counting);
         }

@@ -126,7 +126,6 @@ export function collectNetstatPort(src: ConnectionSource, groups: readonly PortG
   // ports: with one group per listener (auto_listen_ports) a linear scan of every group per socket costs
   // O(sockets x groups). A candidate whose addr_port does not depend on the socket (every mode but
   // ports_match) remembers its point per ip_version, so counting a socket builds no string.
-  interface Candidate { g: number; e: Entry; mode: PortGroup['mode']; fixed: string | undefined; points: [number, number, number] }
   const candidates: Candidate[][] = [];
   const byLocal = new Int32Array(65536).fill(-1); // port → index in candidates
   const byRemote = new Int32Array(65536).fill(-1);
@@ -138,31 +137,28 @@ export function collectNetstatPort(src: ConnectionSource, groups: readonly PortG
       candidates[index[e.port]].push({ g, e, mode: group.mode, fixed, points: [-1, -1, -1] });
     }
   });
-  const NONE: Candidate[] = [];
 
-  // Points in the order their first socket was counted: tags, then NETSTAT_FIELD_COUNT counts and a pid each.
-  const pointOf = new Map<string, number>();
-  const tags: Record<string, string>[] = [];
-  let counts = new Float64Array(64 * NETSTAT_FIELD_COUNT);
-  let pids = new Float64Array(64);
-  const point = (addrPort: string, v: number, gi: number): number => {
-    const key = `${addrPort}\u0000${v}\u0000${gi}`;
-    let p = pointOf.get(key);
-    if (p === undefined) {
-      p = tags.push({ ...groups[gi].tags, addr_port: addrPort, ip_version: IP_VERSIONS[v] }) - 1;
-      pointOf.set(key, p);
-      if (p === pids.length) {
-        const c = new Float64Array(counts.length * 2);
-        c.set(counts);
-        counts = c;
-        const d = new Float64Array(pids.length * 2);
-        d.set(pids);
-        pids = d;
-      }
-    }
-    return p;
-  };
+  const points: Points = { keys: new Map(), addrPorts: [], versions: [], groups: [], counts: new Float64Array(64 * NETSTAT_FIELD_COUNT), pids: new Float64Array(64) };
+  countPorts(src, candidates, byLocal, byRemote, semantics, seen, points);
+  const { counts, pids } = points;
+  // tags are built after the counting loop, so that loop never handles objects made for this gather only
+  return points.addrPorts.map((addrPort, p) => ({
+    schema: NETSTAT_PORT_SCHEMA,
+    tags: { ...groups[points.groups[p]].tags, addr_port: addrPort, ip_version: IP_VERSIONS[points.versions[p]] },
+    fields: { ...countsAt(counts, p * NETSTAT_FIELD_COUNT), pid: pids[p] },
+    time,
+  }));
+}
 
+interface Candidate { g: number; e: Entry; mode: PortGroup['mode']; fixed: string | undefined; points: [number, number, number] }
+const NONE: Candidate[] = [];
+
+/** The counting loop: each socket into the point of the first group with a matching entry. */
+function countPorts(
+  src: ConnectionSource, candidates: Candidate[][], byLocal: Int32Array, byRemote: Int32Array, semantics: NetstatSemantics,
+  seen: Set<string> | undefined, points: Points,
+): void {
+  const telegraf = semantics === 'telegraf';
   for (let i = 0; i < src.length; i++) {
     const lport = src.localPort(i);
     const rport = src.remotePort(i);
@@ -197,13 +193,47 @@ export function collectNetstatPort(src: ConnectionSource, groups: readonly PortG
     const v = ipVersionIndex(src.ipVersion(i));
     let p = found.fixed === undefined ? -1 : found.points[v];
     if (p < 0) {
-      p = point(addrPort, v, found.g);
+      p = pointOf(points, addrPort, v, found.g);
       if (found.fixed !== undefined) found.points[v] = p;
     }
-    counts[p * NETSTAT_FIELD_COUNT + field]++;
+    points.counts[p * NETSTAT_FIELD_COUNT + field]++;
     const pid = src.pid(i);
-    if (semantics === 'telegraf') pids[p] = pid;
-    else if (pid > 0 && (pids[p] === 0 || pid < pids[p])) pids[p] = pid;
+    if (telegraf) points.pids[p] = pid;
+    else if (pid > 0 && (points.pids[p] === 0 || pid < points.pids[p])) points.pids[p] = pid;
   }
-  return tags.map((t, p) => ({ schema: NETSTAT_PORT_SCHEMA, tags: t, fields: { ...countsAt(counts, p * NETSTAT_FIELD_COUNT), pid: pids[p] }, time }));
+}
+
+/**
+ * Points in the order their first socket was counted: (addr_port, ip_version index, group), then
+ * NETSTAT_FIELD_COUNT counts and a pid each. Plain arrays and a module function rather than a closure or tag
+ * objects per call: the counting loop's optimized code then depends on nothing that is garbage by the next
+ * gather (see keepShape).
+ */
+interface Points {
+  keys: Map<string, number>;
+  addrPorts: string[];
+  versions: number[];
+  groups: number[];
+  counts: Float64Array;
+  pids: Float64Array;
+}
+
+function pointOf(points: Points, addrPort: string, v: number, gi: number): number {
+  const key = `${addrPort}\u0000${v}\u0000${gi}`;
+  let p = points.keys.get(key);
+  if (p === undefined) {
+    p = points.addrPorts.push(addrPort) - 1;
+    points.versions.push(v);
+    points.groups.push(gi);
+    points.keys.set(key, p);
+    if (p === points.pids.length) {
+      const counts = new Float64Array(points.counts.length * 2);
+      counts.set(points.counts);
+      points.counts = counts;
+      const pids = new Float64Array(points.pids.length * 2);
+      pids.set(points.pids);
+      points.pids = pids;
+    }
+  }
+  return p;
 }

@@ -106,13 +106,25 @@ export const IP_VERSIONS: readonly IpVersion[] = ['4', '6', 'unknown'];
 export const ipVersionIndex = (v: IpVersion): number => (v === '4' ? 0 : v === '6' ? 1 : 2);
 
 export function collectNetstat(src: ConnectionSource, time: number, o: NetstatOptions = {}): Metric[] {
-  const semantics = o.semantics ?? 'sockscope';
   const perIpVersion = !!o.perIpVersion;
-  const seen = o.dedupe ? new Set<string>() : undefined;
   // one row of 13 counts per ip_version index (a single row when the families are summed); points come out
   // in the order their first socket was counted, as Telegraf's and DataKit's maps fill
   const counts = new Float64Array(IP_VERSIONS.length * NETSTAT_FIELD_COUNT);
   const order: number[] = perIpVersion ? [] : [0];
+  countNetstat(src, o.semantics ?? 'sockscope', perIpVersion, o.dedupe ? new Set<string>() : undefined, counts, order);
+  if (perIpVersion) for (const v of [0, 1]) if (!order.includes(v)) order.push(v);
+  return order.map((v): Metric => ({
+    schema: NETSTAT_SCHEMA, tags: perIpVersion ? { ip_version: IP_VERSIONS[v] } : {}, fields: countsAt(counts, v * NETSTAT_FIELD_COUNT), time,
+  }));
+}
+
+/**
+ * The counting loop, apart from the options and the metrics it ends in: it handles only the row source,
+ * typed arrays and numbers, so its optimized code stays valid from one gather to the next (see keepShape).
+ */
+function countNetstat(
+  src: ConnectionSource, semantics: NetstatSemantics, perIpVersion: boolean, seen: Set<string> | undefined, counts: Float64Array, order: number[],
+): void {
   let touched = perIpVersion ? 0 : 1; // bit per version index
   for (let i = 0; i < src.length; i++) {
     const field = netstatFieldIndex(src, i, semantics);
@@ -132,10 +144,6 @@ export function collectNetstat(src: ConnectionSource, time: number, o: NetstatOp
     }
     counts[v * NETSTAT_FIELD_COUNT + field]++;
   }
-  if (perIpVersion) for (const v of [0, 1]) if (!(touched & (1 << v))) order.push(v);
-  return order.map((v): Metric => ({
-    schema: NETSTAT_SCHEMA, tags: perIpVersion ? { ip_version: IP_VERSIONS[v] } : {}, fields: countsAt(counts, v * NETSTAT_FIELD_COUNT), time,
-  }));
 }
 
 /** netstat from census counts alone (the fast path when no collector needs a table). */

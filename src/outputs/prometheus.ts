@@ -15,11 +15,97 @@ export const CONTENT_TYPE: Record<ExpositionFormat, string> = {
   openmetrics: 'application/openmetrics-text; version=1.0.0; charset=utf-8',
 };
 
-interface Family {
-  help: string;
-  counter: boolean;
-  samples: string[];
-  seen: Set<string>;
+/**
+ * One family's samples, written as UTF-8 bytes as they come (no string per sample). Duplicate label sets are
+ * dropped: a sample's labels are the metric's (`a`) then the field's own (`b`, e.g. state="listen"); while
+ * every sample of the family has the same `b`, `a` alone identifies the labels and the set holds strings that
+ * exist anyway; a family with several `b`s switches to whole label strings.
+ */
+class Family {
+  bytes = new Uint8Array(4096);
+  length = 0;
+  private b: string | undefined;
+  private readonly seenA = new Set<string>();
+  private seenFull: Set<string> | undefined;
+  readonly nameBytes: Uint8Array;
+
+  constructor(readonly name: string, readonly help: string, readonly counter: boolean) {
+    this.nameBytes = new TextEncoder().encode(name);
+  }
+
+  /** True the first time these labels are seen. */
+  firstTime(a: string, b: string): boolean {
+    if (this.b === undefined) this.b = b;
+    if (this.b === b && !this.seenFull) {
+      if (this.seenA.has(a)) return false;
+      this.seenA.add(a);
+      return true;
+    }
+    if (!this.seenFull) this.seenFull = new Set([...this.seenA].map((x) => joinLabels(x, this.b!)));
+    const full = joinLabels(a, b);
+    if (this.seenFull.has(full)) return false;
+    this.seenFull.add(full);
+    return true;
+  }
+
+  /** Append `<name>{a,b} value\n`. */
+  append(a: string, b: string, value: number): void {
+    // ASCII is 1 byte per character, anything else at most 3 per UTF-16 unit
+    this.reserve(this.nameBytes.length + 3 * (a.length + b.length) + 40);
+    const out = this.bytes;
+    let at = this.length;
+    out.set(this.nameBytes, at);
+    at += this.nameBytes.length;
+    if (a || b) {
+      out[at++] = 0x7b; // {
+      at = putText(out, at, a);
+      if (a && b) out[at++] = 0x2c; // ,
+      at = putText(out, at, b);
+      out[at++] = 0x7d; // }
+    }
+    out[at++] = 0x20;
+    at = putValue(out, at, value);
+    out[at++] = 0x0a;
+    this.length = at;
+  }
+
+  private reserve(bytes: number): void {
+    if (this.length + bytes <= this.bytes.length) return;
+    const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + bytes));
+    grown.set(this.bytes.subarray(0, this.length));
+    this.bytes = grown;
+  }
+}
+
+const joinLabels = (a: string, b: string) => (a && b ? `${a},${b}` : a || b);
+
+const utf8 = new TextEncoder();
+
+/** Write text as UTF-8 at `at` (room for 3 bytes per UTF-16 unit is reserved); the end. */
+function putText(out: Uint8Array, at: number, text: string): number {
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) return at + utf8.encodeInto(text.slice(i), out.subarray(at)).written; // rare: non-ASCII labels
+    out[at++] = c;
+  }
+  return at;
+}
+
+/** Write a sample value as formatValue spells it; integers without making a string. */
+function putValue(out: Uint8Array, at: number, v: number): number {
+  if (Number.isSafeInteger(v) && v >= 0 && !Object.is(v, -0)) {
+    if (v === 0) {
+      out[at] = 0x30;
+      return at + 1;
+    }
+    let digits = 0;
+    for (let x = v; x > 0; x = Math.floor(x / 10)) digits++;
+    let end = at + digits;
+    for (let x = v; x > 0; x = Math.floor(x / 10)) out[--end] = 0x30 + (x % 10);
+    return at + digits;
+  }
+  return putText(out, at, formatValue(v));
 }
 
 /**
@@ -74,12 +160,15 @@ const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 export class PrometheusWriter {
   private readonly families = new Map<string, Family>();
-  /** family name and state per prom mapping object, so a sample does not build its family name again */
-  private readonly byProm = new Map<object, { name: string; fam: Family }>();
+  /** family per prom mapping object, so a sample does not build its family name again */
+  private readonly byProm = new Map<object, Family>();
 
   constructor(private readonly prefix = 'sockscope_') {}
 
-  write = (m: Metric): void => {
+  /** Add a metric's samples. A bound function, so `metrics.forEach(w.write)` works. */
+  write = (m: Metric): void => this.writeMetric(m);
+
+  private writeMetric(m: Metric): void {
     // A label name appears once (Prometheus rejects the whole scrape otherwise): the measurement's own labels
     // (family from ip_version, a promLabel field, a field's labels) win over a user tag of the same name.
     const labels = new Map<string, string>();
@@ -89,57 +178,49 @@ export class PrometheusWriter {
       const spec = m.schema.fields[k];
       if (spec?.promLabel) labels.set(spec.promLabel, String(m.fields[k]));
     }
-    const render = (without?: readonly string[]) => {
-      let out = '';
-      for (const [k, v] of labels) if (!without || !without.includes(k)) out += `${out ? ',' : ''}${k}="${escLabel(v)}"`;
-      return out;
-    };
-    const base = render();
+    const base = renderLabels(labels);
     for (const k in m.fields) {
       const spec: FieldSpec | undefined = m.schema.fields[k];
       const prom = spec?.prom;
       const v = m.fields[k];
       if (!prom || typeof v !== 'number') continue;
-      let at = this.byProm.get(prom);
-      if (!at) {
+      let fam = this.byProm.get(prom);
+      if (!fam) {
         const name = this.prefix + prom.name;
-        let fam = this.families.get(name);
-        if (!fam) this.families.set(name, (fam = { help: prom.help ?? spec.help, counter: !!spec.counter, samples: [], seen: new Set() }));
-        this.byProm.set(prom, (at = { name, fam }));
+        fam = this.families.get(name);
+        if (!fam) this.families.set(name, (fam = new Family(name, prom.help ?? spec.help, !!spec.counter)));
+        this.byProm.set(prom, fam);
       }
-      const { name, fam } = at;
-      let ls = base;
+      let a = base;
+      let b = '';
       if (prom.labels) {
         // the field's labels replace the metric's of the same name and come last
         const own = fieldLabels(prom.labels);
-        if (own.keys.some((lk) => labels.has(lk))) ls = render(own.keys);
-        if (own.text) ls = ls ? `${ls},${own.text}` : own.text;
+        if (own.keys.some((lk) => labels.has(lk))) a = renderLabels(labels, own.keys);
+        b = own.text;
       }
-      if (fam.seen.has(ls)) continue;
-      fam.seen.add(ls);
+      if (!fam.firstTime(a, b)) continue;
       // scaled values are rounded to 15 significant digits: 57 µs is 0.000057 s, not 0.000056999999999999996
-      const value = prom.scale ? Number((v * prom.scale).toPrecision(15)) : v;
-      fam.samples.push(ls ? `${name}{${ls}} ${formatValue(value)}` : `${name} ${formatValue(value)}`);
+      fam.append(a, b, prom.scale ? Number((v * prom.scale).toPrecision(15)) : v);
     }
-  };
+  }
 
   /** Add a family directly (self-metrics that are not measurements). */
   sample(name: string, help: string, type: 'gauge' | 'counter', labels: Record<string, string>, value: number): void {
     const full = this.prefix + name;
     let fam = this.families.get(full);
-    if (!fam) this.families.set(full, (fam = { help, counter: type === 'counter', samples: [], seen: new Set() }));
+    if (!fam) this.families.set(full, (fam = new Family(full, help, type === 'counter')));
     const ls = Object.entries(labels).map(([k, v]) => `${labelName(k)}="${escLabel(v)}"`).join(',');
-    if (fam.seen.has(ls)) return;
-    fam.seen.add(ls);
-    fam.samples.push(`${full}${ls ? `{${ls}}` : ''} ${formatValue(value)}`);
+    if (fam.firstTime(ls, '')) fam.append(ls, '', value);
   }
 
   /** The exposition text, families in a stable (sorted) order. */
   text(format: ExpositionFormat = 'text'): string {
+    const decoder = new TextDecoder();
     let out = '';
     for (const name of [...this.families.keys()].sort(byName)) {
       const f = this.families.get(name)!;
-      out += `${familyLines(name, f.help, f.counter, format)}${f.samples.join('\n')}\n`;
+      out += familyLines(name, f.help, f.counter, format) + decoder.decode(f.bytes.subarray(0, f.length));
     }
     if (format === 'openmetrics') out += '# EOF\n';
     return out;
@@ -147,20 +228,23 @@ export class PrometheusWriter {
 
   /** The samples as UTF-8, per family (see Exposition): what assembleExposition turns into either format. */
   exposition(): Exposition {
-    const names = [...this.families.keys()].sort(byName);
-    const texts = names.map((n) => `${this.families.get(n)!.samples.join('\n')}\n`);
-    const sizes = texts.map((t) => Buffer.byteLength(t));
-    const bytes = new Uint8Array(sizes.reduce((a, b) => a + b, 0));
-    const encoder = new TextEncoder();
+    const sorted = [...this.families.keys()].sort(byName).map((n) => this.families.get(n)!);
+    const bytes = new Uint8Array(sorted.reduce((n, f) => n + f.length, 0));
     const families: Exposition['families'] = [];
     let at = 0;
-    names.forEach((name, k) => {
-      const f = this.families.get(name)!;
-      encoder.encodeInto(texts[k], bytes.subarray(at, at + sizes[k]));
-      families.push({ name, help: f.help, counter: f.counter, start: at, end: (at += sizes[k]) });
-    });
+    for (const f of sorted) {
+      bytes.set(f.bytes.subarray(0, f.length), at);
+      families.push({ name: f.name, help: f.help, counter: f.counter, start: at, end: (at += f.length) });
+    }
     return { families, bytes };
   }
+}
+
+/** `k="v",...` of labels, leaving out `without`. */
+function renderLabels(labels: Map<string, string>, without?: readonly string[]): string {
+  let out = '';
+  for (const [k, v] of labels) if (!without || !without.includes(k)) out += `${out ? ',' : ''}${k}="${escLabel(v)}"`;
+  return out;
 }
 
 /**

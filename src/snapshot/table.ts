@@ -4,6 +4,8 @@
  * row) and are read on demand (src/diag/inet-attributes.ts, unix.ts). The whole table crosses from a worker as
  * transferable buffers.
  */
+import { keepShape } from '../util/keep-shape.js';
+
 export interface SocketTableBuffers {
   length: number;
   arenaUsed: number;
@@ -175,3 +177,6 @@ export class SocketTable {
     this.length = need;
   }
 }
+
+// one 16-row table for the process's life: see keepShape
+keepShape(new SocketTable(16, 0));

@@ -4,6 +4,7 @@ import { gather } from '../collectors/gather.js';
 import { mergeIpVersions } from '../collectors/netstat.js';
 import { toWire } from '../collectors/registry.js';
 import { isSockscopeError } from '../errors.js';
+import { collectExternalGarbage } from '../util/external-garbage.js';
 import type { Metric } from '../model/metric.js';
 import { metricJson } from '../outputs/json.js';
 import { PrometheusWriter, type Exposition } from '../outputs/prometheus.js';
@@ -14,6 +15,8 @@ const netns: string | undefined = workerData?.netns;
 let session: DiagSession | undefined;
 let entered = false;
 let gathers = 0;
+/** external memory (ArrayBuffers) the worker may hold between requests before it collects: a few MB of slack */
+const EXTERNAL_BUDGET = 8 << 20;
 /** the last gather's metrics when asked to keep them (GatherWants.keep): a few thousand small objects, not the table */
 let kept: { gather: number; metrics: Metric[] } | undefined;
 
@@ -70,4 +73,6 @@ parentPort!.on('message', async (req: WorkerRequest) => {
       : { id: req.id, ok: false, code: 'ESOCKSCOPE_WORKER', message: (e as Error)?.message ?? String(e), facts: {} };
   }
   parentPort!.postMessage(reply, transfer);
+  // the table is garbage now: free it before it piles up with the next ones (see collectExternalGarbage)
+  if (req.kind === 'gather') collectExternalGarbage(EXTERNAL_BUDGET);
 });

@@ -48,6 +48,8 @@ export interface GatherResult {
   exposition?: Exposition;
 }
 
+const WORKER_YOUNG_GENERATION_MB = 4;
+
 /** Omit distributed over the union's members. */
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
@@ -64,7 +66,11 @@ export class SnapshotWorker {
 
   /** netns: a namespace file the worker thread enters once, before opening its netlink socket. */
   constructor(options: { netns?: string } = {}) {
-    this.worker = new Worker(new URL('./worker-entry.js', import.meta.url), { workerData: { netns: options.netns } });
+    // A small young generation: a gather's allocations are short-lived (decoding, collectors, rendering), and
+    // V8's default lets the young generation grow to 48 MB that stay resident between gathers.
+    this.worker = new Worker(new URL('./worker-entry.js', import.meta.url), {
+      workerData: { netns: options.netns }, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+    });
     this.worker.unref();
     this.worker.on('message', (reply: WorkerReply) => {
       const p = this.pending.get(reply.id);

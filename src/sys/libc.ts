@@ -17,6 +17,7 @@ const SOL_NETLINK = 270;
 const MSG_TRUNC = 0x20;
 const NETLINK_GET_STRICT_CHK = 12;
 export const CLONE_NEWNET = 0x40000000;
+const M_MMAP_THRESHOLD = -3; // <malloc.h>
 
 export interface Libc {
   /** socket(AF_NETLINK, SOCK_RAW|SOCK_CLOEXEC, protocol), bound, with a receive buffer and timeout. */
@@ -33,6 +34,13 @@ export interface Libc {
   openReadOnly(path: string): number;
   /** setns(fd, nstype) for the calling thread. */
   setns(fd: number, nstype: number): void;
+  /**
+   * glibc mallopt(M_MMAP_THRESHOLD, bytes): allocations of at least `bytes` get a mapping of their own, given
+   * back to the kernel when freed, and glibc stops raising the threshold as big blocks are freed (its default,
+   * which makes the next ones come from the arenas, where freed memory stays resident). False where there is
+   * no mallopt (another libc) or it refused.
+   */
+  mmapThreshold(bytes: number): boolean;
 }
 
 let loaded: Promise<Libc> | undefined;
@@ -61,6 +69,12 @@ async function bind(): Promise<Libc> {
   const close = lib.func('int close(int)');
   const open = lib.func('int open(const char *, int)');
   const setns = lib.func('int setns(int, int)');
+  let mallopt: ((param: number, value: number) => unknown) | undefined;
+  try {
+    mallopt = lib.func('int mallopt(int, int)');
+  } catch {
+    mallopt = undefined; // not glibc
+  }
 
   const fail = (syscall: string, extra = ''): never => {
     const errno = koffi.errno() as number;
@@ -124,6 +138,9 @@ async function bind(): Promise<Libc> {
     },
     setns(fd, nstype) {
       if ((setns(fd, nstype) as number) < 0) fail('setns');
+    },
+    mmapThreshold(bytes) {
+      return mallopt !== undefined && mallopt(M_MMAP_THRESHOLD, bytes) === 1; // mallopt returns 1 on success
     },
   };
 }
