@@ -18,7 +18,7 @@
 import { SockscopeError } from '../errors.js';
 import { parseAddress, formatAddress } from '../diag/address.js';
 import type { MeasurementSchema, Metric } from '../model/metric.js';
-import type { ConnectionSource } from './connections.js';
+import { ROWS_PER_CALL, type ConnectionSource } from './connections.js';
 import { countFields, countsAt, IP_VERSIONS, ipVersionIndex, NETSTAT_FIELD_COUNT, netstatFieldIndex, type NetstatSemantics } from './netstat.js';
 
 export const NETSTAT_PORT_SCHEMA: MeasurementSchema = {
@@ -139,7 +139,9 @@ export function collectNetstatPort(src: ConnectionSource, groups: readonly PortG
   });
 
   const points: Points = { keys: new Map(), addrPorts: [], versions: [], groups: [], counts: new Float64Array(64 * NETSTAT_FIELD_COUNT), pids: new Float64Array(64) };
-  countPorts(src, candidates, byLocal, byRemote, semantics, seen, points);
+  for (let from = 0; from < src.length; from += ROWS_PER_CALL) {
+    countPorts(src, from, Math.min(src.length, from + ROWS_PER_CALL), candidates, byLocal, byRemote, semantics, seen, points);
+  }
   const { counts, pids } = points;
   // tags are built after the counting loop, so that loop never handles objects made for this gather only
   return points.addrPorts.map((addrPort, p) => ({
@@ -153,13 +155,13 @@ export function collectNetstatPort(src: ConnectionSource, groups: readonly PortG
 interface Candidate { g: number; e: Entry; mode: PortGroup['mode']; fixed: string | undefined; points: [number, number, number] }
 const NONE: Candidate[] = [];
 
-/** The counting loop: each socket into the point of the first group with a matching entry. */
+/** The counting loop over rows [from, to): each socket into the point of the first group with a matching entry. */
 function countPorts(
-  src: ConnectionSource, candidates: Candidate[][], byLocal: Int32Array, byRemote: Int32Array, semantics: NetstatSemantics,
+  src: ConnectionSource, from: number, to: number, candidates: Candidate[][], byLocal: Int32Array, byRemote: Int32Array, semantics: NetstatSemantics,
   seen: Set<string> | undefined, points: Points,
 ): void {
   const telegraf = semantics === 'telegraf';
-  for (let i = 0; i < src.length; i++) {
+  for (let i = from; i < to; i++) {
     const lport = src.localPort(i);
     const rport = src.remotePort(i);
     const local = byLocal[lport] >= 0 ? candidates[byLocal[lport]] : NONE;

@@ -11,7 +11,7 @@
  */
 import { TCP_STATE_NUMBERS } from '../diag/constants.js';
 import type { MeasurementSchema, Metric } from '../model/metric.js';
-import { Kind, type ConnectionSource, type IpVersion } from './connections.js';
+import { Kind, ROWS_PER_CALL, type ConnectionSource, type IpVersion } from './connections.js';
 
 /** Telegraf's field names, in its order. */
 export const NETSTAT_FIELDS = [
@@ -111,7 +111,12 @@ export function collectNetstat(src: ConnectionSource, time: number, o: NetstatOp
   // in the order their first socket was counted, as Telegraf's and DataKit's maps fill
   const counts = new Float64Array(IP_VERSIONS.length * NETSTAT_FIELD_COUNT);
   const order: number[] = perIpVersion ? [] : [0];
-  countNetstat(src, o.semantics ?? 'sockscope', perIpVersion, o.dedupe ? new Set<string>() : undefined, counts, order);
+  const semantics = o.semantics ?? 'sockscope';
+  const seen = o.dedupe ? new Set<string>() : undefined;
+  let touched = perIpVersion ? 0 : 1; // bit per version index
+  for (let from = 0; from < src.length; from += ROWS_PER_CALL) {
+    touched = countNetstat(src, from, Math.min(src.length, from + ROWS_PER_CALL), semantics, perIpVersion, seen, counts, order, touched);
+  }
   if (perIpVersion) for (const v of [0, 1]) if (!order.includes(v)) order.push(v);
   return order.map((v): Metric => ({
     schema: NETSTAT_SCHEMA, tags: perIpVersion ? { ip_version: IP_VERSIONS[v] } : {}, fields: countsAt(counts, v * NETSTAT_FIELD_COUNT), time,
@@ -119,14 +124,15 @@ export function collectNetstat(src: ConnectionSource, time: number, o: NetstatOp
 }
 
 /**
- * The counting loop, apart from the options and the metrics it ends in: it handles only the row source,
- * typed arrays and numbers, so its optimized code stays valid from one gather to the next (see keepShape).
+ * The counting loop over rows [from, to), apart from the options and the metrics it ends in: it handles only
+ * the row source, typed arrays and numbers, so its optimized code stays valid from one gather to the next (see
+ * keepShape); `touched` has a bit per ip_version index already in `order`.
  */
 function countNetstat(
-  src: ConnectionSource, semantics: NetstatSemantics, perIpVersion: boolean, seen: Set<string> | undefined, counts: Float64Array, order: number[],
-): void {
-  let touched = perIpVersion ? 0 : 1; // bit per version index
-  for (let i = 0; i < src.length; i++) {
+  src: ConnectionSource, from: number, to: number, semantics: NetstatSemantics, perIpVersion: boolean, seen: Set<string> | undefined,
+  counts: Float64Array, order: number[], touched: number,
+): number {
+  for (let i = from; i < to; i++) {
     const field = netstatFieldIndex(src, i, semantics);
     if (field < 0) continue;
     if (seen) {
@@ -144,6 +150,7 @@ function countNetstat(
     }
     counts[v * NETSTAT_FIELD_COUNT + field]++;
   }
+  return touched;
 }
 
 /** netstat from census counts alone (the fast path when no collector needs a table). */

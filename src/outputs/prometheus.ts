@@ -7,6 +7,7 @@
  * duplicates).
  */
 import type { FieldSpec, Metric } from '../model/metric.js';
+import { keepShape } from '../util/keep-shape.js';
 
 export type ExpositionFormat = 'text' | 'openmetrics';
 
@@ -17,15 +18,16 @@ export const CONTENT_TYPE: Record<ExpositionFormat, string> = {
 
 /**
  * One family's samples, written as UTF-8 bytes as they come (no string per sample). Duplicate label sets are
- * dropped: a sample's labels are the metric's (`a`) then the field's own (`b`, e.g. state="listen"); while
- * every sample of the family has the same `b`, `a` alone identifies the labels and the set holds strings that
- * exist anyway; a family with several `b`s switches to whole label strings.
+ * dropped. A sample's labels are the metric's (`a`) then the field's own (`b`, e.g. state="listen", `bCount`
+ * labels). While every `b` of the family has the same number of labels, a label set splits into its `a` and
+ * `b` one way only, so the pair identifies it, looked up without building the joined string (`a` is shared
+ * by a metric's samples); a family whose `b`s differ in size switches to whole label strings.
  */
 class Family {
   bytes = new Uint8Array(4096);
   length = 0;
-  private b: string | undefined;
-  private readonly seenA = new Set<string>();
+  private bCount = -1;
+  private readonly seen = new Map<string, Set<string>>();
   private seenFull: Set<string> | undefined;
   readonly nameBytes: Uint8Array;
 
@@ -34,14 +36,19 @@ class Family {
   }
 
   /** True the first time these labels are seen. */
-  firstTime(a: string, b: string): boolean {
-    if (this.b === undefined) this.b = b;
-    if (this.b === b && !this.seenFull) {
-      if (this.seenA.has(a)) return false;
-      this.seenA.add(a);
+  firstTime(a: string, b: string, bCount: number): boolean {
+    if (this.bCount < 0) this.bCount = bCount;
+    if (this.bCount === bCount && !this.seenFull) {
+      let as = this.seen.get(b);
+      if (!as) this.seen.set(b, (as = new Set()));
+      if (as.has(a)) return false;
+      as.add(a);
       return true;
     }
-    if (!this.seenFull) this.seenFull = new Set([...this.seenA].map((x) => joinLabels(x, this.b!)));
+    if (!this.seenFull) {
+      this.seenFull = new Set();
+      for (const [b0, as] of this.seen) for (const a0 of as) this.seenFull.add(joinLabels(a0, b0));
+    }
     const full = joinLabels(a, b);
     if (this.seenFull.has(full)) return false;
     this.seenFull.add(full);
@@ -160,8 +167,8 @@ const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 export class PrometheusWriter {
   private readonly families = new Map<string, Family>();
-  /** family per prom mapping object, so a sample does not build its family name again */
-  private readonly byProm = new Map<object, Family>();
+  /** family and own labels per prom mapping object, so a sample builds neither again */
+  private readonly byProm = new Map<object, { fam: Family; own: { keys: string[]; text: string } | undefined }>();
 
   constructor(private readonly prefix = 'sockscope_') {}
 
@@ -184,22 +191,29 @@ export class PrometheusWriter {
       const prom = spec?.prom;
       const v = m.fields[k];
       if (!prom || typeof v !== 'number') continue;
-      let fam = this.byProm.get(prom);
-      if (!fam) {
+      let at = this.byProm.get(prom);
+      if (!at) {
         const name = this.prefix + prom.name;
-        fam = this.families.get(name);
+        let fam = this.families.get(name);
         if (!fam) this.families.set(name, (fam = new Family(name, prom.help ?? spec.help, !!spec.counter)));
-        this.byProm.set(prom, fam);
+        this.byProm.set(prom, (at = { fam, own: prom.labels ? fieldLabels(prom.labels) : undefined }));
       }
+      const { fam, own } = at;
       let a = base;
       let b = '';
-      if (prom.labels) {
+      let bCount = 0;
+      if (own) {
         // the field's labels replace the metric's of the same name and come last
-        const own = fieldLabels(prom.labels);
-        if (own.keys.some((lk) => labels.has(lk))) a = renderLabels(labels, own.keys);
+        for (const lk of own.keys) {
+          if (labels.has(lk)) {
+            a = renderLabels(labels, own.keys);
+            break;
+          }
+        }
         b = own.text;
+        bCount = own.keys.length;
       }
-      if (!fam.firstTime(a, b)) continue;
+      if (!fam.firstTime(a, b, bCount)) continue;
       // scaled values are rounded to 15 significant digits: 57 µs is 0.000057 s, not 0.000056999999999999996
       fam.append(a, b, prom.scale ? Number((v * prom.scale).toPrecision(15)) : v);
     }
@@ -211,7 +225,7 @@ export class PrometheusWriter {
     let fam = this.families.get(full);
     if (!fam) this.families.set(full, (fam = new Family(full, help, type === 'counter')));
     const ls = Object.entries(labels).map(([k, v]) => `${labelName(k)}="${escLabel(v)}"`).join(',');
-    if (fam.firstTime(ls, '')) fam.append(ls, '', value);
+    if (fam.firstTime(ls, '', 0)) fam.append(ls, '', value);
   }
 
   /** The exposition text, families in a stable (sorted) order. */
@@ -246,6 +260,9 @@ function renderLabels(labels: Map<string, string>, without?: readonly string[]):
   for (const [k, v] of labels) if (!without || !without.includes(k)) out += `${out ? ',' : ''}${k}="${escLabel(v)}"`;
   return out;
 }
+
+// a writer with a sample for the process's life: see keepShape
+keepShape(new PrometheusWriter()).sample('shape', 'keeps the shapes of a writer and a family', 'gauge', { a: 'b' }, 1);
 
 /**
  * One exposition body from rendered parts (the gather's, then the agent's self-metrics), in `format`: families

@@ -15,8 +15,11 @@ const netns: string | undefined = workerData?.netns;
 let session: DiagSession | undefined;
 let entered = false;
 let gathers = 0;
-/** external memory (ArrayBuffers) the worker may hold between requests before it collects: a few MB of slack */
-const EXTERNAL_BUDGET = 8 << 20;
+/**
+ * External memory (ArrayBuffers) the worker may hold after a gather before it collects: about two dead tables
+ * of 150k sockets. A gather's own allocations usually bring a collection first; this bounds the rest.
+ */
+const EXTERNAL_BUDGET = 24 << 20;
 /** the last gather's metrics when asked to keep them (GatherWants.keep): a few thousand small objects, not the table */
 let kept: { gather: number; metrics: Metric[] } | undefined;
 
