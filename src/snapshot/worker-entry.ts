@@ -16,10 +16,10 @@ let session: DiagSession | undefined;
 let entered = false;
 let gathers = 0;
 /**
- * External memory (ArrayBuffers) the worker may hold after a gather before it collects: about two dead tables
- * of 150k sockets. A gather's own allocations usually bring a collection first; this bounds the rest.
+ * External memory (ArrayBuffers) the worker may hold after a gather before it collects: a few MB of slack, so a
+ * gather's dead table (12 MB at 150k sockets) goes at once rather than with the next ones.
  */
-const EXTERNAL_BUDGET = 24 << 20;
+const EXTERNAL_BUDGET = 8 << 20;
 /** the last gather's metrics when asked to keep them (GatherWants.keep): a few thousand small objects, not the table */
 let kept: { gather: number; metrics: Metric[] } | undefined;
 
