@@ -30,10 +30,6 @@ export interface Libc {
    */
   recv(fd: number, buf: Uint8Array): number;
   close(fd: number): void;
-  /** open(path, O_RDONLY|O_CLOEXEC), for a namespace file. */
-  openReadOnly(path: string): number;
-  /** setns(fd, nstype) for the calling thread. */
-  setns(fd: number, nstype: number): void;
   /**
    * glibc mallopt(M_MMAP_THRESHOLD, bytes): allocations of at least `bytes` get a mapping of their own, given
    * back to the kernel when freed, and glibc stops raising the threshold as big blocks are freed (its default,
@@ -41,6 +37,10 @@ export interface Libc {
    * no mallopt (another libc) or it refused.
    */
   mmapThreshold(bytes: number): boolean;
+  /** open(path, O_RDONLY|O_CLOEXEC), for a namespace file. */
+  openReadOnly(path: string): number;
+  /** setns(fd, nstype) for the calling thread. */
+  setns(fd: number, nstype: number): void;
 }
 
 let loaded: Promise<Libc> | undefined;
@@ -67,14 +67,14 @@ async function bind(): Promise<Libc> {
   const sendto = lib.func('intptr_t sendto(int, const void *, size_t, int, const void *, uint32_t)');
   const recv = lib.func('intptr_t recv(int, _Out_ void *, size_t, int)');
   const close = lib.func('int close(int)');
-  const open = lib.func('int open(const char *, int)');
-  const setns = lib.func('int setns(int, int)');
   let mallopt: ((param: number, value: number) => unknown) | undefined;
   try {
     mallopt = lib.func('int mallopt(int, int)');
   } catch {
     mallopt = undefined; // not glibc
   }
+  const open = lib.func('int open(const char *, int)');
+  const setns = lib.func('int setns(int, int)');
 
   const fail = (syscall: string, extra = ''): never => {
     const errno = koffi.errno() as number;
@@ -131,6 +131,9 @@ async function bind(): Promise<Libc> {
     close(fd) {
       close(fd);
     },
+    mmapThreshold(bytes) {
+      return mallopt !== undefined && mallopt(M_MMAP_THRESHOLD, bytes) === 1; // mallopt returns 1 on success
+    },
     openReadOnly(path) {
       const fd = open(path, 0o2000000 /* O_RDONLY|O_CLOEXEC */) as number;
       if (fd < 0) fail('open', ` (${path})`);
@@ -138,9 +141,6 @@ async function bind(): Promise<Libc> {
     },
     setns(fd, nstype) {
       if ((setns(fd, nstype) as number) < 0) fail('setns');
-    },
-    mmapThreshold(bytes) {
-      return mallopt !== undefined && mallopt(M_MMAP_THRESHOLD, bytes) === 1; // mallopt returns 1 on success
     },
   };
 }
