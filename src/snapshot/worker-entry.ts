@@ -4,11 +4,12 @@ import { gather } from '../collectors/gather.js';
 import { mergeIpVersions } from '../collectors/netstat.js';
 import { toWire } from '../collectors/registry.js';
 import { isSockscopeError } from '../errors.js';
-import { collectExternalGarbage } from '../util/external-garbage.js';
+import { collectExternalGarbage, releaseBuffers } from '../util/external-garbage.js';
 import type { Metric } from '../model/metric.js';
 import { metricJson } from '../outputs/json.js';
 import { PrometheusWriter, type Exposition } from '../outputs/prometheus.js';
-import { DiagSession, takeCensus, takeSnapshot } from './snapshot.js';
+import { DiagSession, takeCensus, takeSnapshot, type SnapshotOptions } from './snapshot.js';
+import type { SocketTable } from './table.js';
 import type { WorkerReply, WorkerRequest } from './worker.js';
 
 const netns: string | undefined = workerData?.netns;
@@ -16,8 +17,8 @@ let session: DiagSession | undefined;
 let entered = false;
 let gathers = 0;
 /**
- * External memory (ArrayBuffers) the worker may hold after a gather before it collects: a few MB of slack, so a
- * gather's dead table (12 MB at 150k sockets) goes at once rather than with the next ones.
+ * External memory (ArrayBuffers) the worker may hold after a gather before it collects: a few MB of slack. The
+ * table is released at once (releaseBuffers); this bounds what else piles up (the rendering's buffers).
  */
 const EXTERNAL_BUDGET = 8 << 20;
 /** the last gather's metrics when asked to keep them (GatherWants.keep): a few thousand small objects, not the table */
@@ -43,7 +44,15 @@ parentPort!.on('message', async (req: WorkerRequest) => {
     const s = req.kind === 'metricsJson' ? undefined : await getSession();
     if (req.kind === 'gather') {
       const metrics: Metric[] = [];
-      const report = await gather(req.config, { snapshot: (o) => takeSnapshot(o, s), census: (o) => takeCensus(o, s) }, (m) => metrics.push(m));
+      let table: SocketTable | undefined;
+      const snapshot = async (o: SnapshotOptions) => {
+        const snap = await takeSnapshot(o, s);
+        table = snap.table;
+        return snap;
+      };
+      const report = await gather(req.config, { snapshot, census: (o) => takeCensus(o, s) }, (m) => metrics.push(m));
+      // the collectors are done with the table: its memory goes now, not at some later collection
+      if (table) releaseBuffers(table.toBuffers().transfer);
       let exposition: Exposition | undefined;
       if (req.want.exposition) {
         const w = new PrometheusWriter();
@@ -76,6 +85,6 @@ parentPort!.on('message', async (req: WorkerRequest) => {
       : { id: req.id, ok: false, code: 'ESOCKSCOPE_WORKER', message: (e as Error)?.message ?? String(e), facts: {} };
   }
   parentPort!.postMessage(reply, transfer);
-  // the table is garbage now: free it before it piles up with the next ones (see collectExternalGarbage)
+  // dead buffers beyond the budget: collect them before they pile up with the next gathers' (see collectExternalGarbage)
   if (req.kind === 'gather') collectExternalGarbage(EXTERNAL_BUDGET);
 });

@@ -36,3 +36,16 @@ export function collectExternalGarbage(budgetBytes: number): boolean {
   f();
   return true;
 }
+
+/**
+ * Free ArrayBuffers now rather than at V8's next full collection: they are transferred (detached here) in a
+ * message to a port that is closed, and a dropped message frees what it carried. For buffers known to be dead
+ * that nothing else may still read (a snapshot's table after its gather); never for bytes a pending socket
+ * write may still be reading.
+ */
+export function releaseBuffers(buffers: ArrayBuffer[]): void {
+  const { port1, port2 } = new MessageChannel();
+  port1.postMessage(null, buffers);
+  port2.close();
+  port1.close();
+}
