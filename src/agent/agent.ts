@@ -13,8 +13,10 @@ import type { AgentConfig } from '../config/defaults.js';
 import type { Metric } from '../model/metric.js';
 import { influxLine } from '../outputs/influx.js';
 import { metricJson } from '../outputs/json.js';
-import { PrometheusWriter, type ExpositionFormat } from '../outputs/prometheus.js';
+import { assembleExposition, PrometheusWriter, type Exposition, type ExpositionFormat } from '../outputs/prometheus.js';
 import { SnapshotWorker } from '../snapshot/worker.js';
+import { loadLibc } from '../sys/libc.js';
+import { collectExternalGarbage } from '../util/external-garbage.js';
 import { HttpEndpoint } from './http.js';
 import { InfluxOutput, type Log } from './influx-output.js';
 import { loadWebConfig } from './web-config.js';
@@ -35,12 +37,19 @@ export interface AgentOptions {
 }
 
 interface Latest {
-  metrics: Metric[];
+  /** the gather's metrics, when an output needs them as objects (else they stay in the worker) */
+  metrics?: Metric[];
   /** what line-protocol and JSON outputs see (netstat families merged unless per_ip_version) */
   lineMetrics?: Metric[];
+  /** the gather's Prometheus samples, rendered once (in the worker) */
+  exposition?: Exposition;
+  /** the worker's number for this gather, whose metrics it keeps for /api/snapshot */
+  workerGather?: number;
+  perIpVersion: boolean;
   report: GatherReport;
   at: number;
-  rendered: Partial<Record<ExpositionFormat, string>>;
+  /** the /metrics bodies: the gather's samples and the self-metrics, assembled on the first scrape of each format */
+  rendered: Partial<Record<ExpositionFormat, Buffer>>;
 }
 
 export function gatherConfigOf(c: AgentConfig): GatherConfig {
@@ -95,6 +104,9 @@ export class Agent {
   }
 
   async start(): Promise<void> {
+    // a snapshot's columns are big blocks freed every gather: give them their own mappings, so freeing them
+    // gives the memory back instead of leaving it in glibc's arenas (tens of MB resident at 150k sockets)
+    await loadLibc().then((libc) => libc.mmapThreshold(128 << 10), () => false);
     if (!this.o.inProcess) this.worker = new SnapshotWorker();
     await this.applyOutputs(this.config);
     this.schedule(0);
@@ -136,7 +148,7 @@ export class Agent {
       const passive = new PassiveAgent({ listen: za.listen, allow: za.allow, timeoutMs: durationMs(za.timeout) }, answerer({
         version: this.o.version,
         hostname: this.hostTag(),
-        latest: () => (this.latest ? { metrics: this.latest.metrics, report: this.latest.report, time: this.latest.at } : undefined),
+        latest: () => (this.latest ? { metrics: this.latest.metrics ?? [], report: this.latest.report, time: this.latest.at } : undefined),
         snapshot: (o) => (this.worker ? this.worker.snapshot(o) : import('../snapshot/snapshot.js').then((m) => m.takeSnapshot(o))),
       }));
       await passive.start();
@@ -185,12 +197,31 @@ export class Agent {
 
   /** One gather and its delivery to the outputs. Exposed for tests. */
   async gatherOnce(): Promise<GatherReport> {
-    let metrics: Metric[] = [];
+    const c = this.config;
+    // metric objects cross from the worker only for the outputs that read them; the Prometheus endpoint gets
+    // the samples rendered in the worker, and /api/snapshot asks the worker for the metrics it kept
+    const needMetrics = !this.worker || !!this.influx || !!this.zabbix || !!this.passive || c.outputs.stdout.enabled;
+    const perIpVersion = c.collectors.netstat.per_ip_version;
+    let metrics: Metric[] | undefined;
+    let exposition: Exposition | undefined;
+    let workerGather: number | undefined;
     let report: GatherReport;
     try {
-      if (this.worker) ({ metrics, report } = await this.worker.gather(this.gatherConfig));
-      else report = await gatherInProcess(this.gatherConfig, await inProcessSnapshotter(), (m) => metrics.push(m));
+      if (this.worker) {
+        const serving = c.outputs.prometheus.enabled;
+        const want = { metrics: needMetrics, exposition: serving, keep: serving && !needMetrics };
+        const r = await this.worker.gather(this.gatherConfig, want);
+        ({ exposition, report } = r);
+        if (want.metrics) metrics = r.metrics;
+        if (want.keep) workerGather = r.gather;
+      } else {
+        const collected: Metric[] = (metrics = []);
+        report = await gatherInProcess(this.gatherConfig, await inProcessSnapshotter(), (m) => collected.push(m));
+      }
     } catch (e) {
+      metrics = [];
+      exposition = undefined;
+      workerGather = undefined;
       report = { snapshotMs: 0, durationMs: 0, sockets: 0, retries: 0, interrupted: false, notes: [], sources: [], collectors: [], error: (e as Error).message };
     }
     this.counters.gathers++;
@@ -199,36 +230,45 @@ export class Agent {
       this.counters.gatherErrors++;
       this.o.log('error', 'gather failed', { error: report.error, collectors: report.collectors.filter((c) => !c.ok) });
     }
-    this.latest = { metrics, report, at: Date.now(), rendered: {} };
-    const lineMetrics = this.config.collectors.netstat.per_ip_version ? metrics : mergeIpVersions(metrics);
-    this.latest.lineMetrics = lineMetrics;
-    if (this.influx) {
-      const precision = this.config.outputs.influxdb.precision;
-      const uintAsInt = !this.config.outputs.influxdb.uint_support;
+    const lineMetrics = metrics && (perIpVersion ? metrics : mergeIpVersions(metrics));
+    this.latest = { metrics, lineMetrics, exposition, workerGather, perIpVersion, report, at: Date.now(), rendered: {} };
+    // the previous gather's exposition and bodies are garbage now (see collectExternalGarbage); the budget
+    // leaves room for this gather's exposition and a body per format
+    collectExternalGarbage(4 * (exposition?.bytes.length ?? 0) + (8 << 20));
+    if (this.influx && lineMetrics) {
+      const precision = c.outputs.influxdb.precision;
+      const uintAsInt = !c.outputs.influxdb.uint_support;
       this.influx.add(lineMetrics.map((m) => influxLine(m, { precision, uintAsInt })).filter(Boolean));
       void this.influx.flush();
     }
-    if (this.zabbix) {
+    if (this.zabbix && metrics) {
       const latest = { metrics, report, time: metrics[0]?.time ?? Date.now() };
-      this.zabbix.add(senderItems(latest, this.config.outputs.zabbix.host || this.hostTag()));
+      this.zabbix.add(senderItems(latest, c.outputs.zabbix.host || this.hostTag()));
       void this.zabbix.flush();
     }
-    if (this.config.outputs.stdout.enabled) {
+    if (c.outputs.stdout.enabled && lineMetrics) {
       const text = lineMetrics.map((m) => influxLine(m)).filter(Boolean).join('\n');
       (this.o.stdout ?? ((t) => process.stdout.write(t)))(text ? `${text}\n` : '');
     }
     return report;
   }
 
-  private metrics(format: ExpositionFormat): string {
+  /**
+   * The /metrics body: the latest gather's samples (rendered once per gather) and the self-metrics, assembled
+   * once per gather and format, then served as the same bytes to every scrape until the next gather.
+   */
+  private metrics(format: ExpositionFormat): Buffer {
     const l = this.latest;
-    if (!l) return this.selfMetrics(new PrometheusWriter()).text(format);
+    if (!l) return assembleExposition([this.selfMetrics(new PrometheusWriter()).exposition()], format);
     const cached = l.rendered[format];
     if (cached) return cached;
-    const w = new PrometheusWriter();
-    for (const m of l.metrics) w.write(m);
-    this.selfMetrics(w);
-    return (l.rendered[format] = w.text(format));
+    if (!l.exposition) {
+      // in-process gathers, or a worker that was not asked to render (the endpoint came with a reload)
+      const w = new PrometheusWriter();
+      for (const m of l.metrics ?? []) w.write(m);
+      l.exposition = w.exposition();
+    }
+    return (l.rendered[format] = assembleExposition([l.exposition, this.selfMetrics(new PrometheusWriter()).exposition()], format));
   }
 
   /** sockscope's own health, as Prometheus families. */
@@ -272,10 +312,20 @@ export class Agent {
     return w;
   }
 
-  private snapshotJson(): string {
-    const l = this.latest;
-    if (!l) return JSON.stringify({ gathered: false, metrics: [] });
-    return JSON.stringify({ gathered: true, at: new Date(l.at).toISOString(), report: l.report, metrics: (l.lineMetrics ?? l.metrics).map(metricJson) });
+  /** /api/snapshot: the latest gather as JSON; its metrics from the worker when they stayed there. */
+  private async snapshotJson(): Promise<string> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const l = this.latest;
+      if (!l) return JSON.stringify({ gathered: false, metrics: [] });
+      let metrics: string | undefined;
+      if (l.lineMetrics) metrics = JSON.stringify(l.lineMetrics.map(metricJson));
+      else if (this.worker && l.workerGather !== undefined) metrics = await this.worker.metricsJson(l.workerGather, l.perIpVersion);
+      else metrics = '[]';
+      // undefined: the worker has moved on to a newer gather, whose reply came first, so this.latest is now it
+      if (metrics === undefined) continue;
+      return `${JSON.stringify({ gathered: true, at: new Date(l.at).toISOString(), report: l.report }).slice(0, -1)},"metrics":${metrics}}`;
+    }
+    throw new Error('the gather changed while its metrics were read; try again');
   }
 
   private health(): { ok: boolean; detail: string } {

@@ -13,8 +13,8 @@ import { BasicAuth, type WebConfig } from './web-config.js';
 import { boundAddresses, listenOn } from '../util/net.js';
 
 export interface Routes {
-  metrics(format: 'text' | 'openmetrics'): string;
-  snapshot(): string;
+  metrics(format: 'text' | 'openmetrics'): string | Buffer;
+  snapshot(): string | Promise<string>;
   health(): { ok: boolean; detail: string };
 }
 
@@ -112,7 +112,7 @@ export class HttpEndpoint {
       }
       let status = 200;
       let type = 'text/plain; charset=utf-8';
-      let body: string;
+      let body: string | Buffer;
       if (path === '/metrics') {
         const format = negotiateFormat(req.headers.accept);
         type = CONTENT_TYPE[format];
@@ -123,7 +123,7 @@ export class HttpEndpoint {
         body = `${h.detail}\n`;
       } else if (path === '/api/snapshot') {
         type = 'application/json';
-        body = this.routes.snapshot();
+        body = await this.routes.snapshot();
       } else if (path === '/') {
         type = 'text/html; charset=utf-8';
         body = LANDING(this.o.version);

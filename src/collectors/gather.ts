@@ -5,12 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { sysfsInterfaceNames } from '../util/net.js';
-import { Ext, Proto, TCP_LISTEN, UnixShow, type ProtoName } from '../diag/constants.js';
+import { Ext, UnixShow, type ProtoName } from '../diag/constants.js';
 import type { SocketTable } from '../snapshot/table.js';
 import type { Metric } from '../model/metric.js';
 import { indexSocketHolders } from '../procfs/processes.js';
 import type { Census, Snapshot, SnapshotOptions } from '../snapshot/snapshot.js';
-import { tableConnections } from './connections.js';
+import { tableConnections, tcpListenerRows } from './connections.js';
 import { collectListen } from './listen.js';
 import { collectNetstat, netstatFromCensus, type NetstatOptions } from './netstat.js';
 import { collectNetstatPort, type PortGroup } from './netstat-port.js';
@@ -105,7 +105,7 @@ export function planSnapshot(c: GatherConfig): { table: boolean; options: Snapsh
 /** One port group per TCP listening port (the default when no addr_ports are configured), ordered by port. */
 export function listenPortGroups(t: SocketTable): PortGroup[] {
   const ports = new Set<number>();
-  for (let i = 0; i < t.length; i++) if (t.proto[i] === Proto.tcp && t.state[i] === TCP_LISTEN) ports.add(t.sport[i]);
+  for (const i of tcpListenerRows(t)) ports.add(t.sport[i]);
   return [...ports].sort((a, b) => a - b).map((port) => ({ mode: 'ports' as const, tags: {}, entries: [{ text: String(port), port }] }));
 }
 
@@ -171,7 +171,8 @@ export async function gather(config: GatherConfig, snapshotter: Snapshotter, emi
         const o = config.netstat ?? {};
         if (snap) {
           const src = tableConnections(snap.table);
-          collectNetstat(src, time, { ...o, dedupe: o.dedupe ?? o.semantics === 'telegraf' }).forEach(counting);
+          // a literal, not a spread: its shape outlives the gather (see keepShape)
+          collectNetstat(src, time, { semantics: o.semantics, perIpVersion: o.perIpVersion, dedupe: o.dedupe ?? o.semantics === 'telegraf' }).forEach(counting);
         } else {
           netstatFromCensus(census!.counts, time, !!o.perIpVersion).forEach(counting);
         }

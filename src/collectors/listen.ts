@@ -5,9 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { formatAddress } from '../diag/address.js';
-import { AF_INET6, Proto, TCP_LISTEN } from '../diag/constants.js';
+import { AF_INET6 } from '../diag/constants.js';
 import type { MeasurementSchema, Metric } from '../model/metric.js';
 import type { SocketTable } from '../snapshot/table.js';
+import { tcpListenerRows } from './connections.js';
 
 export const LISTEN_SCHEMA: MeasurementSchema = {
   name: 'listen',
@@ -30,8 +31,7 @@ export const PORT_RANGE_SCHEMA: MeasurementSchema = {
 
 export function collectListen(t: SocketTable, time: number, procRoot = '/proc'): Metric[] {
   const out: Metric[] = [];
-  for (let i = 0; i < t.length; i++) {
-    if (t.proto[i] !== Proto.tcp || t.state[i] !== TCP_LISTEN) continue;
+  for (const i of tcpListenerRows(t)) {
     const addr = formatAddress(t.family[i], t.src, i * 16);
     out.push({
       schema: LISTEN_SCHEMA,

@@ -18,8 +18,8 @@
 import { SockscopeError } from '../errors.js';
 import { parseAddress, formatAddress } from '../diag/address.js';
 import type { MeasurementSchema, Metric } from '../model/metric.js';
-import type { ConnectionSource, IpVersion } from './connections.js';
-import { countFields, emptyCounts, netstatField, type NetstatField, type NetstatSemantics } from './netstat.js';
+import { ROWS_PER_CALL, type ConnectionSource } from './connections.js';
+import { countFields, countsAt, IP_VERSIONS, ipVersionIndex, NETSTAT_FIELD_COUNT, netstatFieldIndex, type NetstatSemantics } from './netstat.js';
 
 export const NETSTAT_PORT_SCHEMA: MeasurementSchema = {
   name: 'netstat_port',
@@ -122,62 +122,120 @@ export interface NetstatPortOptions {
 export function collectNetstatPort(src: ConnectionSource, groups: readonly PortGroup[], time: number, o: NetstatPortOptions = {}): Metric[] {
   const semantics = o.semantics ?? 'sockscope';
   const seen = o.dedupe ? new Set<string>() : undefined;
-  const points = new Map<string, { tags: Record<string, string>; counts: Record<NetstatField, number>; pid: number }>();
   // Candidate entries per port, in (group, entry) order, so a socket only looks at the entries of its own
   // ports: with one group per listener (auto_listen_ports) a linear scan of every group per socket costs
-  // O(sockets x groups).
-  interface Candidate { g: number; e: Entry; mode: PortGroup['mode'] }
-  const byLocal = new Map<number, Candidate[]>();
-  const byRemote = new Map<number, Candidate[]>();
+  // O(sockets x groups). A candidate whose addr_port does not depend on the socket (every mode but
+  // ports_match) remembers its point per ip_version, so counting a socket builds no string.
+  const candidates: Candidate[][] = [];
+  const byLocal = new Int32Array(65536).fill(-1); // port → index in candidates
+  const byRemote = new Int32Array(65536).fill(-1);
   groups.forEach((group, g) => {
     for (const e of group.entries) {
       const index = group.mode === 'remote' ? byRemote : byLocal;
-      let list = index.get(e.port);
-      if (!list) index.set(e.port, (list = []));
-      list.push({ g, e, mode: group.mode });
+      if (index[e.port] < 0) index[e.port] = candidates.push([]) - 1;
+      const fixed = group.mode === 'remote' ? `remote:${e.text}` : group.mode === 'match' ? undefined : e.text;
+      candidates[index[e.port]].push({ g, e, mode: group.mode, fixed, points: [-1, -1, -1] });
     }
   });
-  const NONE: Candidate[] = [];
-  for (let i = 0; i < src.length; i++) {
+
+  const points: Points = { keys: new Map(), addrPorts: [], versions: [], groups: [], counts: new Float64Array(64 * NETSTAT_FIELD_COUNT), pids: new Float64Array(64) };
+  for (let from = 0; from < src.length; from += ROWS_PER_CALL) {
+    countPorts(src, from, Math.min(src.length, from + ROWS_PER_CALL), candidates, byLocal, byRemote, semantics, seen, points);
+  }
+  const { counts, pids } = points;
+  // tags are built after the counting loop, so that loop never handles objects made for this gather only
+  return points.addrPorts.map((addrPort, p) => ({
+    schema: NETSTAT_PORT_SCHEMA,
+    tags: { ...groups[points.groups[p]].tags, addr_port: addrPort, ip_version: IP_VERSIONS[points.versions[p]] },
+    fields: { ...countsAt(counts, p * NETSTAT_FIELD_COUNT), pid: pids[p] },
+    time,
+  }));
+}
+
+interface Candidate { g: number; e: Entry; mode: PortGroup['mode']; fixed: string | undefined; points: [number, number, number] }
+const NONE: Candidate[] = [];
+
+/** The counting loop over rows [from, to): each socket into the point of the first group with a matching entry. */
+function countPorts(
+  src: ConnectionSource, from: number, to: number, candidates: Candidate[][], byLocal: Int32Array, byRemote: Int32Array, semantics: NetstatSemantics,
+  seen: Set<string> | undefined, points: Points,
+): void {
+  const telegraf = semantics === 'telegraf';
+  for (let i = from; i < to; i++) {
     const lport = src.localPort(i);
     const rport = src.remotePort(i);
-    const local = byLocal.get(lport) ?? NONE;
-    const remote = byRemote.get(rport) ?? NONE;
+    const local = byLocal[lport] >= 0 ? candidates[byLocal[lport]] : NONE;
+    const remote = byRemote[rport] >= 0 ? candidates[byRemote[rport]] : NONE;
     if (local.length === 0 && remote.length === 0) continue;
-    const field = netstatField(src, i, semantics);
-    if (!field) continue;
+    const field = netstatFieldIndex(src, i, semantics);
+    if (field < 0) continue;
     let addrPort: string | undefined;
-    let gi = -1;
+    let found: Candidate | undefined;
     // walk both candidate lists in group order: the first group with a matching entry wins
     for (let a = 0, b = 0; a < local.length || b < remote.length; ) {
       const c = b >= remote.length || (a < local.length && local[a].g <= remote[b].g) ? local[a++] : remote[b++];
       if (c.mode === 'remote') {
-        if (c.e.address === undefined || c.e.address === src.remoteAddress(i)) addrPort = `remote:${c.e.text}`;
+        if (c.e.address === undefined || c.e.address === src.remoteAddress(i)) addrPort = c.fixed;
       } else if (c.mode === 'match') {
         addrPort = `${bracket(src.localAddress(i))}:${lport}`;
       } else if (c.e.address === undefined || c.e.address === src.localAddress(i)) {
-        addrPort = c.e.text;
+        addrPort = c.fixed;
       }
       if (addrPort) {
-        gi = c.g;
+        found = c;
         break;
       }
     }
-    const group = gi >= 0 ? groups[gi] : undefined;
-    if (!addrPort || !group) continue;
+    if (!addrPort || !found) continue;
     if (seen) {
       const k = src.dedupKey(i);
       if (seen.has(k)) continue;
       seen.add(k);
     }
-    const version: IpVersion = src.ipVersion(i);
-    const key = `${addrPort}\u0000${version}\u0000${gi}`;
-    let p = points.get(key);
-    if (!p) points.set(key, (p = { tags: { ...group.tags, addr_port: addrPort, ip_version: version }, counts: emptyCounts(), pid: 0 }));
-    p.counts[field]++;
+    const v = ipVersionIndex(src.ipVersion(i));
+    let p = found.fixed === undefined ? -1 : found.points[v];
+    if (p < 0) {
+      p = pointOf(points, addrPort, v, found.g);
+      if (found.fixed !== undefined) found.points[v] = p;
+    }
+    points.counts[p * NETSTAT_FIELD_COUNT + field]++;
     const pid = src.pid(i);
-    if (semantics === 'telegraf') p.pid = pid;
-    else if (pid > 0 && (p.pid === 0 || pid < p.pid)) p.pid = pid;
+    if (telegraf) points.pids[p] = pid;
+    else if (pid > 0 && (points.pids[p] === 0 || pid < points.pids[p])) points.pids[p] = pid;
   }
-  return [...points.values()].map((p) => ({ schema: NETSTAT_PORT_SCHEMA, tags: p.tags, fields: { ...p.counts, pid: p.pid }, time }));
+}
+
+/**
+ * Points in the order their first socket was counted: (addr_port, ip_version index, group), then
+ * NETSTAT_FIELD_COUNT counts and a pid each. Plain arrays and a module function rather than a closure or tag
+ * objects per call: the counting loop's optimized code then depends on nothing that is garbage by the next
+ * gather (see keepShape).
+ */
+interface Points {
+  keys: Map<string, number>;
+  addrPorts: string[];
+  versions: number[];
+  groups: number[];
+  counts: Float64Array;
+  pids: Float64Array;
+}
+
+function pointOf(points: Points, addrPort: string, v: number, gi: number): number {
+  const key = `${addrPort}\u0000${v}\u0000${gi}`;
+  let p = points.keys.get(key);
+  if (p === undefined) {
+    p = points.addrPorts.push(addrPort) - 1;
+    points.versions.push(v);
+    points.groups.push(gi);
+    points.keys.set(key, p);
+    if (p === points.pids.length) {
+      const counts = new Float64Array(points.counts.length * 2);
+      counts.set(points.counts);
+      points.counts = counts;
+      const pids = new Float64Array(points.pids.length * 2);
+      pids.set(points.pids);
+      points.pids = pids;
+    }
+  }
+  return p;
 }

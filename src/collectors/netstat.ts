@@ -11,7 +11,7 @@
  */
 import { TCP_STATE_NUMBERS } from '../diag/constants.js';
 import type { MeasurementSchema, Metric } from '../model/metric.js';
-import { Kind, type ConnectionSource, type IpVersion } from './connections.js';
+import { Kind, ROWS_PER_CALL, type ConnectionSource, type IpVersion } from './connections.js';
 
 /** Telegraf's field names, in its order. */
 export const NETSTAT_FIELDS = [
@@ -53,19 +53,39 @@ export interface NetstatOptions {
   dedupe?: boolean;
 }
 
-/** The field a connection counts into, or undefined (not counted). */
-export function netstatField(src: ConnectionSource, i: number, semantics: NetstatSemantics): NetstatField | undefined {
+/** NETSTAT_FIELDS index of tcp_none and udp_socket. */
+const TCP_NONE = NETSTAT_FIELDS.indexOf('tcp_none');
+const UDP_SOCKET = NETSTAT_FIELDS.indexOf('udp_socket');
+export const NETSTAT_FIELD_COUNT = NETSTAT_FIELDS.length;
+
+/** NETSTAT_FIELDS index of a TCP state number's field, -1 for a state outside the eleven. */
+const FIELD_INDEX_OF_STATE = new Int8Array(256).fill(-1);
+TCP_STATE_NUMBERS.forEach((s, k) => (FIELD_INDEX_OF_STATE[s] = k));
+const fieldOfState = (s: number): number => (s >= 0 && s < 256 ? FIELD_INDEX_OF_STATE[s] : -1);
+
+/**
+ * The NETSTAT_FIELDS index a connection counts into, or -1 (not counted). A number rather than the field name,
+ * so collectors count into typed arrays.
+ */
+export function netstatFieldIndex(src: ConnectionSource, i: number, semantics: NetstatSemantics): number {
   const kind = src.kind(i);
   if (semantics === 'telegraf') {
     // gopsutil: SOCK_DGRAM → UDP, else by status string; statuses it does not know are dropped
-    if (kind === Kind.udp || kind === Kind.unixDgram) return 'udp_socket';
-    if (src.isStatusNone(i)) return 'tcp_none';
-    if (kind !== Kind.tcp && kind !== Kind.other) return undefined;
-    return TCP_FIELD_OF_STATE[src.state(i)];
+    if (kind === Kind.udp || kind === Kind.unixDgram) return UDP_SOCKET;
+    if (src.isStatusNone(i)) return TCP_NONE;
+    if (kind !== Kind.tcp && kind !== Kind.other) return -1;
+    return fieldOfState(src.state(i));
   }
-  if (kind === Kind.udp) return 'udp_socket';
-  if (kind !== Kind.tcp) return undefined;
-  return TCP_FIELD_OF_STATE[src.state(i)] ?? 'tcp_none';
+  if (kind === Kind.udp) return UDP_SOCKET;
+  if (kind !== Kind.tcp) return -1;
+  const f = fieldOfState(src.state(i));
+  return f < 0 ? TCP_NONE : f;
+}
+
+/** The field a connection counts into, or undefined (not counted). */
+export function netstatField(src: ConnectionSource, i: number, semantics: NetstatSemantics): NetstatField | undefined {
+  const f = netstatFieldIndex(src, i, semantics);
+  return f < 0 ? undefined : NETSTAT_FIELDS[f];
 }
 
 const TCP_FIELD_OF_STATE: (NetstatField | undefined)[] = [];
@@ -74,27 +94,63 @@ TCP_STATE_NUMBERS.forEach((s, k) => (TCP_FIELD_OF_STATE[s] = NETSTAT_FIELDS[k]))
 export const emptyCounts = (): Record<NetstatField, number> =>
   Object.fromEntries(NETSTAT_FIELDS.map((f) => [f, 0])) as Record<NetstatField, number>;
 
+/** The 13 counts at `at` of a counts array (NETSTAT_FIELD_COUNT per point), as fields in Telegraf's order. */
+export function countsAt(counts: ArrayLike<number>, at: number): Record<NetstatField, number> {
+  const fields = {} as Record<NetstatField, number>;
+  for (let k = 0; k < NETSTAT_FIELD_COUNT; k++) fields[NETSTAT_FIELDS[k]] = counts[at + k];
+  return fields;
+}
+
+/** ip_version tag values by index (ipVersionIndex). */
+export const IP_VERSIONS: readonly IpVersion[] = ['4', '6', 'unknown'];
+export const ipVersionIndex = (v: IpVersion): number => (v === '4' ? 0 : v === '6' ? 1 : 2);
+
 export function collectNetstat(src: ConnectionSource, time: number, o: NetstatOptions = {}): Metric[] {
+  const perIpVersion = !!o.perIpVersion;
+  // one row of 13 counts per ip_version index (a single row when the families are summed); points come out
+  // in the order their first socket was counted, as Telegraf's and DataKit's maps fill
+  const counts = new Float64Array(IP_VERSIONS.length * NETSTAT_FIELD_COUNT);
+  const order: number[] = perIpVersion ? [] : [0];
   const semantics = o.semantics ?? 'sockscope';
-  const dedupe = o.dedupe ?? false;
-  const seen = dedupe ? new Set<string>() : undefined;
-  const byVersion = new Map<IpVersion | '', Record<NetstatField, number>>();
-  if (!o.perIpVersion) byVersion.set('', emptyCounts());
-  for (let i = 0; i < src.length; i++) {
-    const field = netstatField(src, i, semantics);
-    if (!field) continue;
+  const seen = o.dedupe ? new Set<string>() : undefined;
+  let touched = perIpVersion ? 0 : 1; // bit per version index
+  for (let from = 0; from < src.length; from += ROWS_PER_CALL) {
+    touched = countNetstat(src, from, Math.min(src.length, from + ROWS_PER_CALL), semantics, perIpVersion, seen, counts, order, touched);
+  }
+  if (perIpVersion) for (const v of [0, 1]) if (!order.includes(v)) order.push(v);
+  return order.map((v): Metric => ({
+    schema: NETSTAT_SCHEMA, tags: perIpVersion ? { ip_version: IP_VERSIONS[v] } : {}, fields: countsAt(counts, v * NETSTAT_FIELD_COUNT), time,
+  }));
+}
+
+/**
+ * The counting loop over rows [from, to), apart from the options and the metrics it ends in: it handles only
+ * the row source, typed arrays and numbers, so its optimized code stays valid from one gather to the next (see
+ * keepShape); `touched` has a bit per ip_version index already in `order`.
+ */
+function countNetstat(
+  src: ConnectionSource, from: number, to: number, semantics: NetstatSemantics, perIpVersion: boolean, seen: Set<string> | undefined,
+  counts: Float64Array, order: number[], touched: number,
+): number {
+  for (let i = from; i < to; i++) {
+    const field = netstatFieldIndex(src, i, semantics);
+    if (field < 0) continue;
     if (seen) {
       const key = src.dedupKey(i);
       if (seen.has(key)) continue;
       seen.add(key);
     }
-    const v = o.perIpVersion ? src.ipVersion(i) : '';
-    let counts = byVersion.get(v);
-    if (!counts) byVersion.set(v, (counts = emptyCounts()));
-    counts[field]++;
+    let v = 0;
+    if (perIpVersion) {
+      v = ipVersionIndex(src.ipVersion(i));
+      if (!(touched & (1 << v))) {
+        touched |= 1 << v;
+        order.push(v);
+      }
+    }
+    counts[v * NETSTAT_FIELD_COUNT + field]++;
   }
-  if (o.perIpVersion) for (const v of ['4', '6'] as const) if (!byVersion.has(v)) byVersion.set(v, emptyCounts());
-  return [...byVersion].map(([v, fields]): Metric => ({ schema: NETSTAT_SCHEMA, tags: v ? { ip_version: v } : {}, fields, time }));
+  return touched;
 }
 
 /** netstat from census counts alone (the fast path when no collector needs a table). */

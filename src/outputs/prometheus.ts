@@ -7,6 +7,7 @@
  * duplicates).
  */
 import type { FieldSpec, Metric } from '../model/metric.js';
+import { keepShape } from '../util/keep-shape.js';
 
 export type ExpositionFormat = 'text' | 'openmetrics';
 
@@ -15,17 +16,139 @@ export const CONTENT_TYPE: Record<ExpositionFormat, string> = {
   openmetrics: 'application/openmetrics-text; version=1.0.0; charset=utf-8',
 };
 
-interface Family {
-  help: string;
-  counter: boolean;
-  samples: string[];
-  seen: Set<string>;
+/**
+ * One family's samples, written as UTF-8 bytes as they come (no string per sample). Duplicate label sets are
+ * dropped. A sample's labels are the metric's (`a`) then the field's own (`b`, e.g. state="listen", `bCount`
+ * labels). While every `b` of the family has the same number of labels, a label set splits into its `a` and
+ * `b` one way only, so the pair identifies it, looked up without building the joined string (`a` is shared
+ * by a metric's samples); a family whose `b`s differ in size switches to whole label strings.
+ */
+class Family {
+  bytes = new Uint8Array(4096);
+  length = 0;
+  private bCount = -1;
+  private readonly seen = new Map<string, Set<string>>();
+  private seenFull: Set<string> | undefined;
+  readonly nameBytes: Uint8Array;
+
+  constructor(readonly name: string, readonly help: string, readonly counter: boolean) {
+    this.nameBytes = new TextEncoder().encode(name);
+  }
+
+  /** True the first time these labels are seen. */
+  firstTime(a: string, b: string, bCount: number): boolean {
+    if (this.bCount < 0) this.bCount = bCount;
+    if (this.bCount === bCount && !this.seenFull) {
+      let as = this.seen.get(b);
+      if (!as) this.seen.set(b, (as = new Set()));
+      if (as.has(a)) return false;
+      as.add(a);
+      return true;
+    }
+    if (!this.seenFull) {
+      this.seenFull = new Set();
+      for (const [b0, as] of this.seen) for (const a0 of as) this.seenFull.add(joinLabels(a0, b0));
+    }
+    const full = joinLabels(a, b);
+    if (this.seenFull.has(full)) return false;
+    this.seenFull.add(full);
+    return true;
+  }
+
+  /** Append `<name>{a,b} value\n`. */
+  append(a: string, b: string, value: number): void {
+    // ASCII is 1 byte per character, anything else at most 3 per UTF-16 unit
+    this.reserve(this.nameBytes.length + 3 * (a.length + b.length) + 40);
+    const out = this.bytes;
+    let at = this.length;
+    out.set(this.nameBytes, at);
+    at += this.nameBytes.length;
+    if (a || b) {
+      out[at++] = 0x7b; // {
+      at = putText(out, at, a);
+      if (a && b) out[at++] = 0x2c; // ,
+      at = putText(out, at, b);
+      out[at++] = 0x7d; // }
+    }
+    out[at++] = 0x20;
+    at = putValue(out, at, value);
+    out[at++] = 0x0a;
+    this.length = at;
+  }
+
+  private reserve(bytes: number): void {
+    if (this.length + bytes <= this.bytes.length) return;
+    const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + bytes));
+    grown.set(this.bytes.subarray(0, this.length));
+    this.bytes = grown;
+  }
 }
 
-const escLabel = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+const joinLabels = (a: string, b: string) => (a && b ? `${a},${b}` : a || b);
+
+const utf8 = new TextEncoder();
+
+/** Write text as UTF-8 at `at` (room for 3 bytes per UTF-16 unit is reserved); the end. */
+function putText(out: Uint8Array, at: number, text: string): number {
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) return at + utf8.encodeInto(text.slice(i), out.subarray(at)).written; // rare: non-ASCII labels
+    out[at++] = c;
+  }
+  return at;
+}
+
+/** Write a sample value as formatValue spells it; integers without making a string. */
+function putValue(out: Uint8Array, at: number, v: number): number {
+  if (Number.isSafeInteger(v) && v >= 0 && !Object.is(v, -0)) {
+    if (v === 0) {
+      out[at] = 0x30;
+      return at + 1;
+    }
+    let digits = 0;
+    for (let x = v; x > 0; x = Math.floor(x / 10)) digits++;
+    let end = at + digits;
+    for (let x = v; x > 0; x = Math.floor(x / 10)) out[--end] = 0x30 + (x % 10);
+    return at + digits;
+  }
+  return putText(out, at, formatValue(v));
+}
+
+/**
+ * A rendered exposition without its HELP/TYPE lines: every family's sample lines as UTF-8 in one buffer (a
+ * byte range per family, families sorted by name). Both formats share the samples and differ only in the
+ * family lines and OpenMetrics' `# EOF`, so one rendering serves both; it crosses from the gather worker as a
+ * transferred buffer, and assembleExposition adds the family lines (and merges the agent's self-metrics).
+ */
+export interface Exposition {
+  families: { name: string; help: string; counter: boolean; start: number; end: number }[];
+  bytes: Uint8Array;
+}
+
+const escLabel = (v: string) => (/[\\\n"]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"') : v);
 const escHelp = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
-const labelName = (k: string) => k.replace(/[^a-zA-Z0-9_]/g, '_').replace(/^(?=\d)/, '_');
+const labelNames = new Map<string, string>();
+const labelName = (k: string): string => {
+  let n = labelNames.get(k);
+  if (n === undefined) {
+    n = k.replace(/[^a-zA-Z0-9_]/g, '_').replace(/^(?=\d)/, '_');
+    if (labelNames.size < 4096) labelNames.set(k, n); // tag keys come from the configuration: few
+  }
+  return n;
+};
 const FAMILY_VALUES: Record<string, string> = { '4': 'ipv4', '6': 'ipv6', unknown: 'unknown' };
+
+/** A field's own labels as rendered after the metric's labels, e.g. `state="established"`, once per spec. */
+const fieldLabelText = new WeakMap<object, { keys: string[]; text: string }>();
+function fieldLabels(labels: Record<string, string>): { keys: string[]; text: string } {
+  let r = fieldLabelText.get(labels);
+  if (!r) {
+    const keys = Object.keys(labels);
+    fieldLabelText.set(labels, (r = { keys, text: keys.map((k) => `${k}="${escLabel(labels[k])}"`).join(',') }));
+  }
+  return r;
+}
 
 function formatValue(v: number): string {
   if (Number.isNaN(v)) return 'NaN';
@@ -34,12 +157,25 @@ function formatValue(v: number): string {
   return String(v);
 }
 
+/** The HELP and TYPE lines of a family. OpenMetrics names a counter family without its _total suffix; the samples keep it. */
+function familyLines(name: string, help: string, counter: boolean, format: ExpositionFormat): string {
+  const familyName = format === 'openmetrics' && counter ? name.replace(/_total$/, '') : name;
+  return `# HELP ${familyName} ${escHelp(help)}\n# TYPE ${familyName} ${counter ? 'counter' : 'gauge'}\n`;
+}
+
+const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 export class PrometheusWriter {
   private readonly families = new Map<string, Family>();
+  /** family and own labels per prom mapping object, so a sample builds neither again */
+  private readonly byProm = new Map<object, { fam: Family; own: { keys: string[]; text: string } | undefined }>();
 
   constructor(private readonly prefix = 'sockscope_') {}
 
-  write = (m: Metric): void => {
+  /** Add a metric's samples. A bound function, so `metrics.forEach(w.write)` works. */
+  write = (m: Metric): void => this.writeMetric(m);
+
+  private writeMetric(m: Metric): void {
     // A label name appears once (Prometheus rejects the whole scrape otherwise): the measurement's own labels
     // (family from ip_version, a promLabel field, a field's labels) win over a user tag of the same name.
     const labels = new Map<string, string>();
@@ -49,56 +185,114 @@ export class PrometheusWriter {
       const spec = m.schema.fields[k];
       if (spec?.promLabel) labels.set(spec.promLabel, String(m.fields[k]));
     }
-    const render = (without?: Record<string, string>) => {
-      let out = '';
-      for (const [k, v] of labels) if (!without || !(k in without)) out += `${out ? ',' : ''}${k}="${escLabel(v)}"`;
-      return out;
-    };
-    const base = render();
+    const base = renderLabels(labels);
     for (const k in m.fields) {
       const spec: FieldSpec | undefined = m.schema.fields[k];
       const prom = spec?.prom;
       const v = m.fields[k];
       if (!prom || typeof v !== 'number') continue;
-      const name = this.prefix + prom.name;
-      let fam = this.families.get(name);
-      if (!fam) this.families.set(name, (fam = { help: prom.help ?? spec.help, counter: !!spec.counter, samples: [], seen: new Set() }));
-      let ls = prom.labels ? render(prom.labels) : base;
-      if (prom.labels) for (const [lk, lv] of Object.entries(prom.labels)) ls += `${ls ? ',' : ''}${lk}="${escLabel(lv)}"`;
-      if (fam.seen.has(ls)) continue;
-      fam.seen.add(ls);
+      let at = this.byProm.get(prom);
+      if (!at) {
+        const name = this.prefix + prom.name;
+        let fam = this.families.get(name);
+        if (!fam) this.families.set(name, (fam = new Family(name, prom.help ?? spec.help, !!spec.counter)));
+        this.byProm.set(prom, (at = { fam, own: prom.labels ? fieldLabels(prom.labels) : undefined }));
+      }
+      const { fam, own } = at;
+      let a = base;
+      let b = '';
+      let bCount = 0;
+      if (own) {
+        // the field's labels replace the metric's of the same name and come last
+        for (const lk of own.keys) {
+          if (labels.has(lk)) {
+            a = renderLabels(labels, own.keys);
+            break;
+          }
+        }
+        b = own.text;
+        bCount = own.keys.length;
+      }
+      if (!fam.firstTime(a, b, bCount)) continue;
       // scaled values are rounded to 15 significant digits: 57 µs is 0.000057 s, not 0.000056999999999999996
-      const value = prom.scale ? Number((v * prom.scale).toPrecision(15)) : v;
-      fam.samples.push(`${name}${ls ? `{${ls}}` : ''} ${formatValue(value)}`);
+      fam.append(a, b, prom.scale ? Number((v * prom.scale).toPrecision(15)) : v);
     }
-  };
+  }
 
   /** Add a family directly (self-metrics that are not measurements). */
   sample(name: string, help: string, type: 'gauge' | 'counter', labels: Record<string, string>, value: number): void {
     const full = this.prefix + name;
     let fam = this.families.get(full);
-    if (!fam) this.families.set(full, (fam = { help, counter: type === 'counter', samples: [], seen: new Set() }));
+    if (!fam) this.families.set(full, (fam = new Family(full, help, type === 'counter')));
     const ls = Object.entries(labels).map(([k, v]) => `${labelName(k)}="${escLabel(v)}"`).join(',');
-    if (fam.seen.has(ls)) return;
-    fam.seen.add(ls);
-    fam.samples.push(`${full}${ls ? `{${ls}}` : ''} ${formatValue(value)}`);
+    if (fam.firstTime(ls, '', 0)) fam.append(ls, '', value);
   }
 
   /** The exposition text, families in a stable (sorted) order. */
   text(format: ExpositionFormat = 'text'): string {
-    const out: string[] = [];
-    for (const name of [...this.families.keys()].sort()) {
+    const decoder = new TextDecoder();
+    let out = '';
+    for (const name of [...this.families.keys()].sort(byName)) {
       const f = this.families.get(name)!;
-      // OpenMetrics names a counter family without its _total suffix; the samples keep it.
-      const familyName = format === 'openmetrics' && f.counter ? name.replace(/_total$/, '') : name;
-      out.push(`# HELP ${familyName} ${escHelp(f.help)}`);
-      out.push(`# TYPE ${familyName} ${f.counter ? 'counter' : 'gauge'}`);
-      out.push(...f.samples);
+      out += familyLines(name, f.help, f.counter, format) + decoder.decode(f.bytes.subarray(0, f.length));
     }
-    if (format === 'openmetrics') out.push('# EOF');
-    return out.length ? `${out.join('\n')}\n` : '';
+    if (format === 'openmetrics') out += '# EOF\n';
+    return out;
+  }
+
+  /** The samples as UTF-8, per family (see Exposition): what assembleExposition turns into either format. */
+  exposition(): Exposition {
+    const sorted = [...this.families.keys()].sort(byName).map((n) => this.families.get(n)!);
+    const bytes = new Uint8Array(sorted.reduce((n, f) => n + f.length, 0));
+    const families: Exposition['families'] = [];
+    let at = 0;
+    for (const f of sorted) {
+      bytes.set(f.bytes.subarray(0, f.length), at);
+      families.push({ name: f.name, help: f.help, counter: f.counter, start: at, end: (at += f.length) });
+    }
+    return { families, bytes };
   }
 }
+
+/** `k="v",...` of labels, leaving out `without`. */
+function renderLabels(labels: Map<string, string>, without?: readonly string[]): string {
+  let out = '';
+  for (const [k, v] of labels) if (!without || !without.includes(k)) out += `${out ? ',' : ''}${k}="${escLabel(v)}"`;
+  return out;
+}
+
+// a writer with a sample for the process's life: see keepShape
+keepShape(new PrometheusWriter()).sample('shape', 'keeps the shapes of a writer and a family', 'gauge', { a: 'b' }, 1);
+
+/**
+ * One exposition body from rendered parts (the gather's, then the agent's self-metrics), in `format`: families
+ * sorted by name, each with its HELP and TYPE lines once, OpenMetrics' `# EOF` once at the end. The parts'
+ * family names are expected to be distinct; a name in several parts gets the first part's HELP and TYPE and
+ * the samples of each, in part order. Equal to PrometheusWriter.text() had every sample gone to one writer.
+ */
+export function assembleExposition(parts: readonly Exposition[], format: ExpositionFormat): Buffer {
+  const all = parts.flatMap((p) => p.families.map((f) => ({ f, bytes: p.bytes })));
+  all.sort((a, b) => byName(a.f.name, b.f.name)); // stable: a name's parts stay in part order
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (let k = 0; k < all.length; k++) {
+    const { f, bytes } = all[k];
+    if (k === 0 || all[k - 1].f.name !== f.name) {
+      const lines = Buffer.from(familyLines(f.name, f.help, f.counter, format));
+      chunks.push(lines);
+      size += lines.length;
+    }
+    chunks.push(bytes.subarray(f.start, f.end));
+    size += f.end - f.start;
+  }
+  if (format === 'openmetrics') {
+    chunks.push(EOF);
+    size += EOF.length;
+  }
+  return Buffer.concat(chunks, size);
+}
+
+const EOF = Buffer.from('# EOF\n');
 
 /**
  * Choose the exposition format from an Accept header, as Prometheus negotiates: OpenMetrics when it is

@@ -4,6 +4,8 @@
  * row) and are read on demand (src/diag/inet-attributes.ts, unix.ts). The whole table crosses from a worker as
  * transferable buffers.
  */
+import { keepShape } from '../util/keep-shape.js';
+
 export interface SocketTableBuffers {
   length: number;
   arenaUsed: number;
@@ -57,7 +59,9 @@ export class SocketTable {
   }
 
   static fromBuffers(b: SocketTableBuffers): SocketTable {
-    const t = Object.create(SocketTable.prototype) as SocketTable;
+    // constructed, not Object.create'd: properties added to a bare object leave it in dictionary mode, and every
+    // column read in a collector's loop would then be a hash lookup
+    const t = new SocketTable(16, 0);
     t.length = b.length;
     t.arenaUsed = b.arenaUsed;
     const c = b.columns;
@@ -173,3 +177,6 @@ export class SocketTable {
     this.length = need;
   }
 }
+
+// one 16-row table for the process's life: see keepShape
+keepShape(new SocketTable(16, 0));

@@ -1,14 +1,28 @@
 /** The snapshot worker thread: one netlink session, reused across gathers and reopened after a failure. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { gather } from '../collectors/gather.js';
-import { toWire, type WireMetric } from '../collectors/registry.js';
+import { mergeIpVersions } from '../collectors/netstat.js';
+import { toWire } from '../collectors/registry.js';
 import { isSockscopeError } from '../errors.js';
-import { DiagSession, takeCensus, takeSnapshot } from './snapshot.js';
+import { collectExternalGarbage, releaseBuffers } from '../util/external-garbage.js';
+import type { Metric } from '../model/metric.js';
+import { metricJson } from '../outputs/json.js';
+import { PrometheusWriter, type Exposition } from '../outputs/prometheus.js';
+import { DiagSession, takeCensus, takeSnapshot, type SnapshotOptions } from './snapshot.js';
+import type { SocketTable } from './table.js';
 import type { WorkerReply, WorkerRequest } from './worker.js';
 
 const netns: string | undefined = workerData?.netns;
 let session: DiagSession | undefined;
 let entered = false;
+let gathers = 0;
+/**
+ * External memory (ArrayBuffers) the worker may hold after a gather before it collects: a few MB of slack. The
+ * table is released at once (releaseBuffers); this bounds what else piles up (the rendering's buffers).
+ */
+const EXTERNAL_BUDGET = 8 << 20;
+/** the last gather's metrics when asked to keep them (GatherWants.keep): a few thousand small objects, not the table */
+let kept: { gather: number; metrics: Metric[] } | undefined;
 
 async function getSession(): Promise<DiagSession | undefined> {
   if (session) return session;
@@ -27,11 +41,32 @@ parentPort!.on('message', async (req: WorkerRequest) => {
   let reply: WorkerReply;
   const transfer: ArrayBuffer[] = [];
   try {
-    const s = await getSession();
+    const s = req.kind === 'metricsJson' ? undefined : await getSession();
     if (req.kind === 'gather') {
-      const metrics: WireMetric[] = [];
-      const report = await gather(req.config, { snapshot: (o) => takeSnapshot(o, s), census: (o) => takeCensus(o, s) }, (m) => metrics.push(toWire(m)));
-      reply = { id: req.id, ok: true, kind: 'gather', metrics, report };
+      const metrics: Metric[] = [];
+      let table: SocketTable | undefined;
+      const snapshot = async (o: SnapshotOptions) => {
+        const snap = await takeSnapshot(o, s);
+        table = snap.table;
+        return snap;
+      };
+      const report = await gather(req.config, { snapshot, census: (o) => takeCensus(o, s) }, (m) => metrics.push(m));
+      // the collectors are done with the table: its memory goes now, not at some later collection
+      if (table) releaseBuffers(table.toBuffers().transfer);
+      let exposition: Exposition | undefined;
+      if (req.want.exposition) {
+        const w = new PrometheusWriter();
+        for (const m of metrics) w.write(m);
+        exposition = w.exposition();
+        transfer.push(exposition.bytes.buffer as ArrayBuffer);
+      }
+      const n = ++gathers;
+      kept = req.want.keep ? { gather: n, metrics } : undefined;
+      reply = { id: req.id, ok: true, kind: 'gather', gather: n, report, metrics: req.want.metrics ? metrics.map(toWire) : undefined, exposition };
+    } else if (req.kind === 'metricsJson') {
+      const metrics = kept?.gather === req.gather ? kept.metrics : undefined;
+      const json = metrics && JSON.stringify((req.perIpVersion ? metrics : mergeIpVersions(metrics)).map(metricJson));
+      reply = { id: req.id, ok: true, kind: 'metricsJson', json };
     } else if (req.kind === 'census') {
       const { counts, ...meta } = await takeCensus(req.options, s);
       transfer.push(counts.counts.buffer as ArrayBuffer);
@@ -50,4 +85,6 @@ parentPort!.on('message', async (req: WorkerRequest) => {
       : { id: req.id, ok: false, code: 'ESOCKSCOPE_WORKER', message: (e as Error)?.message ?? String(e), facts: {} };
   }
   parentPort!.postMessage(reply, transfer);
+  // dead buffers beyond the budget: collect them before they pile up with the next gathers' (see collectExternalGarbage)
+  if (req.kind === 'gather') collectExternalGarbage(EXTERNAL_BUDGET);
 });

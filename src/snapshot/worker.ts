@@ -8,6 +8,7 @@ import { SockscopeError } from '../errors.js';
 import type { GatherConfig, GatherReport } from '../collectors/gather.js';
 import { fromWire, type WireMetric } from '../collectors/registry.js';
 import type { Metric } from '../model/metric.js';
+import type { Exposition } from '../outputs/prometheus.js';
 import { CensusCounts } from './census.js';
 import type { Census, Snapshot, SnapshotOptions } from './snapshot.js';
 import { SocketTable, type SocketTableBuffers } from './table.js';
@@ -15,13 +16,39 @@ import { SocketTable, type SocketTableBuffers } from './table.js';
 export type WorkerRequest =
   | { id: number; kind: 'snapshot'; options: SnapshotOptions }
   | { id: number; kind: 'census'; options: SnapshotOptions }
-  | { id: number; kind: 'gather'; config: GatherConfig };
+  | { id: number; kind: 'gather'; config: GatherConfig; want: GatherWants }
+  | { id: number; kind: 'metricsJson'; gather: number; perIpVersion: boolean };
+
+/**
+ * What a gather sends back besides its report. Metric objects cost a structured clone and rebuilding on the
+ * main thread; an agent that only serves Prometheus wants the rendered exposition (samples rendered in the
+ * worker, UTF-8, transferred without a copy) and asks for the metrics' JSON only when /api/snapshot is read.
+ */
+export interface GatherWants {
+  /** the metrics as objects (InfluxDB, stdout and Zabbix outputs, in-process consumers) */
+  metrics: boolean;
+  /** the samples rendered for Prometheus (see Exposition) */
+  exposition: boolean;
+  /** keep this gather's metrics in the worker until the next, for metricsJson */
+  keep: boolean;
+}
 
 export type WorkerReply =
   | { id: number; ok: true; kind: 'snapshot'; buffers: SocketTableBuffers; meta: Omit<Snapshot, 'table'> }
   | { id: number; ok: true; kind: 'census'; counts: ArrayBuffer; meta: Omit<Census, 'counts'> }
-  | { id: number; ok: true; kind: 'gather'; metrics: WireMetric[]; report: GatherReport }
+  | { id: number; ok: true; kind: 'gather'; gather: number; metrics?: WireMetric[]; exposition?: Exposition; report: GatherReport }
+  | { id: number; ok: true; kind: 'metricsJson'; json?: string }
   | { id: number; ok: false; code: string; message: string; facts: Record<string, unknown> };
+
+export interface GatherResult {
+  gather: number;
+  report: GatherReport;
+  /** empty unless want.metrics */
+  metrics: Metric[];
+  exposition?: Exposition;
+}
+
+const WORKER_YOUNG_GENERATION_MB = 4;
 
 /** Omit distributed over the union's members. */
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
@@ -39,7 +66,11 @@ export class SnapshotWorker {
 
   /** netns: a namespace file the worker thread enters once, before opening its netlink socket. */
   constructor(options: { netns?: string } = {}) {
-    this.worker = new Worker(new URL('./worker-entry.js', import.meta.url), { workerData: { netns: options.netns } });
+    // A small young generation: a gather's allocations are short-lived (decoding, collectors, rendering), and
+    // V8's default lets the young generation grow to 48 MB that stay resident between gathers.
+    this.worker = new Worker(new URL('./worker-entry.js', import.meta.url), {
+      workerData: { netns: options.netns }, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+    });
     this.worker.unref();
     this.worker.on('message', (reply: WorkerReply) => {
       const p = this.pending.get(reply.id);
@@ -84,11 +115,24 @@ export class SnapshotWorker {
     return { ...reply.meta, counts };
   }
 
-  /** A whole gather (snapshot and collectors) in the worker: the main thread only serializes. */
-  async gather(config: GatherConfig): Promise<{ metrics: Metric[]; report: GatherReport }> {
-    const reply = await this.request({ kind: 'gather', config });
+  /**
+   * A whole gather (snapshot and collectors) in the worker. `gather` numbers the worker's gathers (for
+   * metricsJson); `metrics` is empty when `want.metrics` is false, `exposition` is there with `want.exposition`.
+   */
+  async gather(config: GatherConfig, want: GatherWants = { metrics: true, exposition: false, keep: false }): Promise<GatherResult> {
+    const reply = await this.request({ kind: 'gather', config, want });
     if (!reply.ok || reply.kind !== 'gather') throw new SockscopeError('ESOCKSCOPE_WORKER', 'unexpected worker reply');
-    return { metrics: reply.metrics.map(fromWire), report: reply.report };
+    return { gather: reply.gather, report: reply.report, metrics: reply.metrics?.map(fromWire) ?? [], exposition: reply.exposition };
+  }
+
+  /**
+   * The metrics of gather number `gather` (kept with `want.keep`) as a JSON array of metricJson objects, the
+   * netstat families summed unless perIpVersion; undefined when the worker no longer holds that gather.
+   */
+  async metricsJson(gather: number, perIpVersion: boolean): Promise<string | undefined> {
+    const reply = await this.request({ kind: 'metricsJson', gather, perIpVersion });
+    if (!reply.ok || reply.kind !== 'metricsJson') throw new SockscopeError('ESOCKSCOPE_WORKER', 'unexpected worker reply');
+    return reply.json;
   }
 
   async close(): Promise<void> {

@@ -175,6 +175,28 @@ describe('Prometheus text 0.0.4 and OpenMetrics 1.0', () => {
     assert.deepEqual(families.get('sockscope_test_n')!.samples.map((s) => s.value), ['1', '3']);
   });
 
+  it('duplicates are found whichever way the labels split between the metric and the field', () => {
+    // one family from fields with and without labels of their own: {k="1"} + state="a" is the same label set
+    // as {k="1",state="a"} + nothing, and so are the per-state samples of two metrics with equal tags
+    const schema: MeasurementSchema = {
+      name: 'd', help: '', fields: {
+        a: { type: 'int', help: 'h', prom: { name: 'd_x', labels: { state: 'a' } } },
+        b: { type: 'int', help: 'h', prom: { name: 'd_x', labels: { state: 'b' } } },
+        plain: { type: 'int', help: 'h', prom: { name: 'd_x' } },
+      },
+    };
+    const w = new PrometheusWriter();
+    w.write(metric({ k: '1' }, { a: 1, b: 2 }, schema));
+    w.write(metric({ k: '1' }, { a: 3, b: 4 }, schema)); // both dropped
+    w.write(metric({ k: '1', state: 'a' }, { plain: 5 }, schema)); // dropped: k="1",state="a" again
+    w.write(metric({ k: '1', state: 'c' }, { plain: 6 }, schema));
+    w.write(metric({ k: '2' }, { b: 7 }, schema));
+    const { families } = parseExposition(w.text());
+    assert.deepEqual(families.get('sockscope_d_x')!.samples.map((s) => `${s.labels} ${s.value}`), [
+      '{k="1",state="a"} 1', '{k="1",state="b"} 2', '{k="1",state="c"} 6', '{k="2",state="b"} 7',
+    ]);
+  });
+
   it('NaN and infinities are written as Prometheus spells them', () => {
     const w = new PrometheusWriter();
     w.write(metric({ a: '1' }, { n: NaN }));
