@@ -12,19 +12,19 @@
  *     (an error under CI, where .ci/run installs them).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PopulationNetns } from '../helpers/netns.js';
 
 export const BIN = fileURLToPath(new URL('../../../bin/sockscope.js', import.meta.url));
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 /** where .ci/run unpacks Debian's packages */
-export const CI_PREFIX = '/opt/sockscope-ci';
+export { CI_PREFIX } from '../helpers/tools.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -340,26 +340,4 @@ export async function freePort(): Promise<number> {
 // ---------------------------------------------------------------------------------------------------------
 // real servers' binaries
 
-export type Found = { path: string; skip?: undefined } | { path?: undefined; skip: string };
-
-/**
- * A binary: $envVar (set by .ci/run), else PATH, else .ci/run's cache /opt/sockscope-ci/usr/bin. Not found: a skip
- * reason, or an error under CI (CI installs them, so their absence is a broken CI, not a reason to skip).
- */
-export function findTool(name: string, envVar: string, pkg: string): Found {
-  const executable = (p: string) => {
-    try {
-      accessSync(p, constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  const fromEnv = process.env[envVar];
-  const candidates = [fromEnv, ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, name)), join(CI_PREFIX, 'usr/bin', name), join(CI_PREFIX, 'usr/sbin', name)];
-  for (const c of candidates) if (c && existsSync(c) && executable(c)) return { path: c };
-  const reason = `${name} not found (${envVar}${fromEnv ? `=${fromEnv} is not executable` : ' unset'}, not on PATH, not in ${CI_PREFIX}): ` +
-    `run .ci/run, or \`apt-get download ${pkg} && dpkg -x ${pkg}_*.deb ${CI_PREFIX}\``;
-  if (process.env.CI) throw new Error(`${reason} — CI must have it`);
-  return { skip: reason };
-}
+export { findTool, type Found } from '../helpers/tools.js';

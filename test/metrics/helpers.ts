@@ -9,9 +9,9 @@
  *   - promtool: where it is, and running `promtool check metrics` and its OpenMetrics parser.
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { parseAddress } from '../../src/diag/address.js';
 import { AF_INET, AF_INET6, InetAttr, Proto } from '../../src/diag/constants.js';
 import { tcpInfoField } from '../../src/diag/tcp-info.js';
@@ -19,6 +19,7 @@ import { encodeAttribute } from '../../src/netlink/attributes.js';
 import { SocketTable } from '../../src/snapshot/table.js';
 import { Kind, type ConnectionSource, type IpVersion } from '../../src/collectors/connections.js';
 import { parseSs, SS_STATE_NUMBERS, type SsRow } from '../helpers/ss.js';
+import { findTool, type Found } from '../helpers/tools.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Influx line protocol, read back
@@ -314,30 +315,8 @@ export function telegrafSocketstat(text: string, proto: 'tcp' | 'udp' | 'raw'): 
 // ---------------------------------------------------------------------------------------------------------
 // promtool
 
-export const PROMTOOL_INSTALL_HINT =
-  'install it with `apt-get download prometheus && dpkg -x prometheus_*.deb /opt/sockscope-ci` and set ' +
-  'SOCKSCOPE_PROMTOOL=/opt/sockscope-ci/usr/bin/promtool (what .ci/run does), or put promtool on PATH';
-
-/** promtool from $SOCKSCOPE_PROMTOOL, else PATH; or why not (a skip reason saying how to install it). */
-export function findPromtool(): { path: string; skip?: undefined } | { path?: undefined; skip: string } {
-  const executable = (p: string) => {
-    try {
-      accessSync(p, constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  const env = process.env.SOCKSCOPE_PROMTOOL;
-  if (env) {
-    if (executable(env)) return { path: env };
-    return { skip: `SOCKSCOPE_PROMTOOL=${env} is not an executable file; ${PROMTOOL_INSTALL_HINT}` };
-  }
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir && executable(join(dir, 'promtool'))) return { path: join(dir, 'promtool') };
-  }
-  return { skip: `promtool not found (SOCKSCOPE_PROMTOOL unset, not on PATH); ${PROMTOOL_INSTALL_HINT}` };
-}
+/** promtool (Debian's prometheus package): $SOCKSCOPE_PROMTOOL, PATH or .ci/run's cache; a skip reason otherwise. */
+export const findPromtool = (): Found => findTool('promtool', 'SOCKSCOPE_PROMTOOL', 'prometheus');
 
 /** `promtool check metrics` on a text exposition: exit status and its complaints. */
 export function promtoolCheckMetrics(promtool: string, text: string): { status: number | null; output: string } {
