@@ -85,7 +85,7 @@ describe('agent → InfluxDB 1.x (real influxd in a network namespace)', { skip 
 
   before(async () => {
     if (skip) return;
-    ns = await PopulationNetns.start({ lifetimeMs: 180_000 });
+    ns = await PopulationNetns.start();
     dir = tempDir('influxdb');
     const httpPort = await freePortIn(ns);
     const rpcPort = await freePortIn(ns, [httpPort]);

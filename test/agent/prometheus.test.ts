@@ -50,7 +50,7 @@ describe('agent scraped by a real Prometheus in a network namespace', { skip: su
   };
 
   before(async () => {
-    ns = await PopulationNetns.start({ lifetimeMs: 180_000 });
+    ns = await PopulationNetns.start();
     dir = tempDir('prometheus');
     ssEstablished6 = parseSs(await ns.check('ss', ['-6', '-tan'])).rows.filter((r) => r.state === 'ESTAB').length;
   });

@@ -165,7 +165,7 @@ describe('filters against ss in a throwaway network namespace', () => {
 
   before(async () => {
     if (support.skip) return;
-    ns = await PopulationNetns.start({ readyTimeoutMs: 20_000, lifetimeMs: 120_000 });
+    ns = await PopulationNetns.start({ readyTimeoutMs: 20_000 });
     pop = ns.population;
     const started = await startExtras(ns);
     stopExtras = started.stop;

@@ -9,8 +9,8 @@
  *
  * As root the holder runs under `unshare -n` and commands enter with `nsenter --net=/proc/<pid>/ns/net`;
  * otherwise under `unshare -rn` (a user namespace too) and `nsenter -t <pid> -U -n --preserve-credentials`.
- * Every child has a timeout. The holder also exits on its own when its stdin reaches EOF (this process died)
- * or its lifetime passes, so a crashed test leaks nothing for long.
+ * Every child has a timeout. The holder also exits on its own within a second of this process exiting (it
+ * watches its parent pid), or when its optional lifetime passes, so a crashed test leaks nothing for long.
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -52,7 +52,10 @@ export interface RunResult {
 export interface StartOptions {
   /** how long to wait for the holder's ready line */
   readyTimeoutMs?: number;
-  /** the holder exits by itself after this long, whatever happens to us */
+  /**
+   * the holder exits by itself after this long, whatever happens to us; default none: it ends with stop(), or
+   * within a second of this process's exit (it watches its parent), so a slow test never outlives it
+   */
   lifetimeMs?: number;
 }
 
@@ -72,7 +75,7 @@ export class PopulationNetns {
     const support = netnsSupport();
     if (!support.mode) throw new Error(support.skip);
     const readyTimeoutMs = options.readyTimeoutMs ?? 20_000;
-    const lifetimeMs = options.lifetimeMs ?? 120_000;
+    const lifetimeMs = options.lifetimeMs ?? 0;
     const flags = support.mode === 'root' ? ['-n'] : ['-rn'];
     const child = spawn('unshare', [...flags, process.execPath, HOLDER_SCRIPT, '--lifetime-ms', String(lifetimeMs)], {
       stdio: ['pipe', 'pipe', 'pipe'],

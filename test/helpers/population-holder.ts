@@ -5,7 +5,8 @@
  *
  * It brings `lo` up, makes the sockets below on 127.0.0.1 / ::1 with ports the kernel picks, waits for the
  * loopback traffic to settle, prints ONE JSON line (a Population) on stdout and then holds every socket open,
- * idle, until it is killed, its parent (the test process) dies, or --lifetime-ms passes.
+ * idle, until it is killed, its parent (the test process) dies, or --lifetime-ms passes (when given: none by
+ * default, since a loaded machine can make any fixed lifetime too short).
  *
  * Node makes what it can (listeners that accept, established pairs with data both ways, TIME-WAIT, CLOSE-WAIT,
  * UDP bound and connected, a unix stream listener on a path). A python3 child, in the same namespace, makes
@@ -93,7 +94,8 @@ export interface Population {
 
 const args = process.argv.slice(2);
 const lifetimeArg = args.indexOf('--lifetime-ms');
-const lifetimeMs = lifetimeArg >= 0 ? Number(args[lifetimeArg + 1]) : 120_000;
+// no fixed lifetime by default: a slow suite must not outlive its namespace; the ppid watch below ends it
+const lifetimeMs = lifetimeArg >= 0 ? Number(args[lifetimeArg + 1]) : 0;
 const SETTLE_MS = 300;
 
 /** The python3 part: everything Node's net/dgram modules cannot leave in place. */
@@ -228,9 +230,9 @@ const endpoint = (address: string | undefined, port: number | undefined): Endpoi
 const ends = (s: net.Socket): Connected => ({ local: endpoint(s.localAddress, s.localPort), remote: endpoint(s.remoteAddress, s.remotePort) });
 
 async function main(): Promise<void> {
-  if (!Number.isFinite(lifetimeMs) || lifetimeMs <= 0) throw new Error(`bad --lifetime-ms ${lifetimeMs}`);
+  if (!Number.isFinite(lifetimeMs) || lifetimeMs < 0) throw new Error(`bad --lifetime-ms ${lifetimeMs}`);
   // Die with the test: when the process that spawned us exits we are re-parented (ppid changes). Watching the
-  // ppid (not draining stdin, which spins on an endless stdin) costs one check a second; a timer bounds the rest.
+  // ppid (not draining stdin, which spins on an endless stdin) costs one check a second; an optional timer bounds the rest.
   const parent = process.ppid;
   setInterval(() => {
     if (process.ppid !== parent) {
@@ -238,10 +240,12 @@ async function main(): Promise<void> {
       process.exit(0);
     }
   }, 1000).unref();
-  setTimeout(() => {
-    cleanup();
-    process.exit(0);
-  }, lifetimeMs);
+  if (lifetimeMs > 0) {
+    setTimeout(() => {
+      cleanup();
+      process.exit(0);
+    }, lifetimeMs);
+  }
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     process.on(sig, () => {
       cleanup();

@@ -92,7 +92,7 @@ describe('sockscope against ss in a throwaway network namespace', () => {
 
   before(async () => {
     if (support.skip) return;
-    ns = await PopulationNetns.start({ readyTimeoutMs: 20_000, lifetimeMs: 120_000 });
+    ns = await PopulationNetns.start({ readyTimeoutMs: 20_000 });
     pop = ns.population;
     const ss = async (args: string) => parseSs(await ns!.check('ss', args.split(' ')));
     const dump = async <T>(...args: string[]) => JSON.parse(await ns!.node(DUMP_SCRIPT, args)) as T;

@@ -93,7 +93,7 @@ describe('sockscope gather against ss in a throwaway network namespace', () => {
 
   before(async () => {
     if (support.skip) return;
-    ns = await PopulationNetns.start({ readyTimeoutMs: 20_000, lifetimeMs: 180_000 });
+    ns = await PopulationNetns.start({ readyTimeoutMs: 20_000 });
     pop = ns.population;
     const held = await holdPython(ns, EXTRA_SCRIPT, 'the extra sockets');
     stopExtra = held.stop;

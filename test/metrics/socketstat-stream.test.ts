@@ -52,7 +52,7 @@ describe('socketstat streamed and written straight from the table, against the g
 
   before(async () => {
     if (support.skip) return;
-    ns = await PopulationNetns.start({ readyTimeoutMs: 20_000, lifetimeMs: 180_000 });
+    ns = await PopulationNetns.start({ readyTimeoutMs: 20_000 });
     stopBound = (await holdPython(ns, BOUND_SCRIPT, 'the bound sockets')).stop;
   }, { timeout: 60_000 });
 

@@ -1,0 +1,122 @@
+/**
+ * What a user runs, run as a user runs it: an installed `sockscope` (the npm tarball installed without dev
+ * dependencies, the single executable, the .deb's /usr/bin/sockscope) driven through every subcommand in a
+ * throwaway network namespace with a known population. One definition for the three artifacts' tests
+ * (test/package/*).
+ *
+ *   await exerciseArtifact(t, { argv: ['/tmp/prefix/bin/sockscope'], hideNode: false });
+ *
+ * hideNode runs each command in a private mount namespace with /dev/null bound over every node binary (the
+ * one running the tests, every `node` on PATH): the single executable must not need one.
+ */
+import { spawnSync } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { realpathSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { cleanEnv, Daemon, freePortIn, NsBridge, request, tempDir, until } from '../agent/helpers.js';
+import { PopulationNetns } from './netns.js';
+
+export interface Artifact {
+  /** the command that runs sockscope, e.g. ['/usr/bin/sockscope'] */
+  argv: string[];
+  /** bind /dev/null over every node binary while it runs */
+  hideNode?: boolean;
+}
+
+/** Every node binary a command could find: the test runner's and each `node` on PATH (real paths). */
+export function nodeBinaries(): string[] {
+  const found = new Set<string>([realpathSync(process.execPath)]);
+  for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean)) {
+    try {
+      found.add(realpathSync(join(dir, 'node')));
+    } catch {
+      /* none there */
+    }
+  }
+  return [...found];
+}
+
+/** The command-line prefix that hides node: `unshare -m` + bind mounts, then exec the command. */
+export function hideNodeWrap(): string[] {
+  const binds = nodeBinaries().map((p) => `mount --bind /dev/null '${p}'`).join(' && ');
+  return ['unshare', '-m', '--propagation', 'private', '--', 'sh', '-c', `${binds} && exec "$@"`, 'hide-node'];
+}
+
+export interface Ran {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the artifact to completion, in `ns` when given. */
+export function runArtifact(a: Artifact, args: readonly string[], o: { ns?: PopulationNetns; env?: Record<string, string>; timeoutMs?: number } = {}): Ran {
+  const inner = [...(a.hideNode ? hideNodeWrap() : []), ...a.argv, ...args];
+  const full = o.ns ? ['nsenter', ...o.ns.enterArgs(), '--', ...inner] : inner;
+  const r = spawnSync(full[0], full.slice(1), { env: cleanEnv(o.env), encoding: 'utf8', timeout: o.timeoutMs ?? 60_000, killSignal: 'SIGKILL', maxBuffer: 64 << 20 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function ok(r: Ran, what: string): string {
+  assert.equal(r.status, 0, `${what} exited ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Every subcommand, from the artifact, against a population namespace (subtests of t). */
+export async function exerciseArtifact(t: TestContext, a: Artifact, expectVersion: string): Promise<void> {
+  if (a.hideNode) {
+    const probe = runArtifact({ argv: ['sh', '-c', `'${process.execPath}' --version`], hideNode: true }, []);
+    assert.notEqual(probe.status, 0, 'node still runs inside the hiding mount namespace');
+  }
+  const ns = await PopulationNetns.start();
+  const dir = tempDir('artifact');
+  try {
+    const l = ns.population.tcp.listeners;
+    await t.test('--version and --help', () => {
+      assert.equal(ok(runArtifact(a, ['--version']), '--version').trim(), `sockscope ${expectVersion}`);
+      assert.match(ok(runArtifact(a, ['help', 'ls']), 'help ls'), /^Usage: sockscope ls/);
+    });
+    await t.test('the summary and ls read the namespace through netlink', () => {
+      const summary = ok(runArtifact(a, ['--format', 'json'], { ns }), 'summary');
+      const s = JSON.parse(summary) as { sources?: unknown };
+      assert.ok(JSON.stringify(s).includes('netlink'), `the summary did not come from netlink: ${summary.slice(0, 400)}`);
+      const listing = ok(runArtifact(a, ['ls', '-tln'], { ns }), 'ls -tln');
+      for (const x of l) assert.ok(listing.includes(`:${x.port} `), `ls -tln misses the listener on port ${x.port}:\n${listing}`);
+    });
+    await t.test('gather (influx and prometheus)', () => {
+      const influx = ok(runArtifact(a, ['gather'], { ns }), 'gather');
+      assert.match(influx, /^netstat[, ]/m);
+      const prom = ok(runArtifact(a, ['gather', '--format', 'prometheus'], { ns }), 'gather --format prometheus');
+      assert.match(prom, /^# TYPE \S+ gauge$/m);
+    });
+    await t.test('zabbix template and config sample', () => {
+      assert.match(ok(runArtifact(a, ['zabbix', 'template']), 'zabbix template'), /^zabbix_export:/m);
+      assert.match(ok(runArtifact(a, ['config', 'sample']), 'config sample'), /^\[agent\]/m);
+    });
+    await t.test('the agent, configured by the sample, serves /metrics', async () => {
+      const sample = join(dir, 'sockscope.toml');
+      writeFileSync(sample, ok(runArtifact(a, ['config', 'sample']), 'config sample'));
+      const port = await freePortIn(ns);
+      const agent = new Daemon('sockscope agent', a.argv[0], [...a.argv.slice(1), 'agent', '--config', sample, '--listen', `127.0.0.1:${port}`], {
+        ns, env: cleanEnv(), wrap: a.hideNode ? hideNodeWrap() : [],
+      });
+      const bridge = await NsBridge.start(ns, port);
+      try {
+        const body = await until('/metrics from the agent', async () => {
+          if (!agent.running) throw new Error(agent.tail());
+          const r = await request(bridge.target, '/metrics');
+          // the first gather is in once every listener of the population is there
+          return r.status === 200 && l.every((x) => r.body.includes(`local_port="${x.port}"`)) ? r.body : undefined;
+        }, 30_000, 100);
+        assert.match(body, new RegExp(`^sockscope_build_info\\{version="${expectVersion.replace(/\./g, '\\.')}"`, 'm'));
+        for (const x of l) assert.match(body, new RegExp(`^sockscope_listen_backlog\\{[^}]*local_port="${x.port}"\\} \\d+$`, 'm'));
+      } finally {
+        await bridge.stop();
+        const exit = await agent.stop();
+        assert.equal(exit.code, 0, `the agent did not exit 0 on SIGTERM\n${agent.tail()}`);
+      }
+    });
+  } finally {
+    await ns.stop();
+  }
+}

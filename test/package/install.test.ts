@@ -1,0 +1,69 @@
+/**
+ * The npm tarball as a user installs it: `npm pack`, then `npm install -g --omit=dev` into a temporary prefix
+ * (no devDependencies: whatever src/ imports at run time must come from "dependencies"), and every subcommand
+ * run from that prefix (test/helpers/artifact.ts). Also: the tarball carries every file its docs link to.
+ */
+import { spawnSync } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join, normalize } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { exerciseArtifact } from '../helpers/artifact.js';
+import { netnsSupport } from '../helpers/netns.js';
+import { tempDir } from '../agent/helpers.js';
+
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string; dependencies: Record<string, string>; devDependencies: Record<string, string> };
+
+/** npm without the variables `npm test` sets for its own run (prefix, scripts, ...). */
+function npm(args: string[], cwd = REPO): string {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^npm_/i.test(k) && k !== 'NODE_TEST_CONTEXT') env[k] = v;
+  const r = spawnSync('npm', args, { cwd, env, encoding: 'utf8', timeout: 180_000, killSignal: 'SIGKILL' });
+  assert.equal(r.status, 0, `npm ${args.join(' ')} failed (${r.status ?? r.signal}):\n${r.stderr}`);
+  return r.stdout;
+}
+
+let dir: string;
+let prefix: string;
+let files: string[];
+
+before(() => {
+  dir = tempDir('package');
+  // --ignore-scripts: `npm test` has just compiled dist/ (prepare would run tsc again)
+  const packed = JSON.parse(npm(['pack', '--ignore-scripts', '--json', '--pack-destination', dir])) as { filename: string; files: { path: string }[] }[];
+  files = packed[0].files.map((f) => f.path);
+  prefix = join(dir, 'prefix');
+  npm(['install', '--global', '--prefix', prefix, '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline', join(dir, packed[0].filename)]);
+});
+after(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('the installed tree holds no devDependency', () => {
+  const modules = join(prefix, 'lib', 'node_modules', 'sockscope', 'node_modules');
+  const installed = new Set(readdirSync(modules).flatMap((n) => (n.startsWith('@') ? readdirSync(join(modules, n)).map((m) => `${n}/${m}`) : [n])));
+  for (const d of Object.keys(pkg.dependencies)) assert.ok(installed.has(d), `dependency ${d} is not installed`);
+  for (const d of Object.keys(pkg.devDependencies)) assert.ok(!installed.has(d), `devDependency ${d} was installed with --omit=dev`);
+});
+
+test('the tarball holds every file its docs link to', () => {
+  const shipped = new Set(files);
+  const missing: string[] = [];
+  for (const doc of files.filter((f) => f.endsWith('.md'))) {
+    const text = readFileSync(join(REPO, doc), 'utf8');
+    for (const m of text.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+      const target = m[1];
+      if (/^[a-z]+:/i.test(target)) continue; // https:, mailto:
+      const path = normalize(join(dirname(doc), target)).replace(/\/$/, '');
+      if (!shipped.has(path) && ![...shipped].some((f) => f.startsWith(`${path}/`))) missing.push(`${doc} -> ${target}`);
+    }
+  }
+  assert.deepEqual(missing, [], 'links to files the tarball leaves out');
+  assert.ok(existsSync(join(prefix, 'lib', 'node_modules', 'sockscope', 'deploy', 'systemd', 'sockscope.service')));
+});
+
+test('every subcommand runs from the production install', { skip: netnsSupport().skip }, async (t) => {
+  await exerciseArtifact(t, { argv: [join(prefix, 'bin', 'sockscope')] }, pkg.version);
+});
