@@ -3,77 +3,62 @@
  * quiet at the default level (start, stop, reloads and changes of state only).
  */
 import { UsageError } from '../errors.js';
-import { parseOptions } from './options.js';
+import { parseCommand } from './options.js';
+import { commandSpec } from './spec.js';
 
-export const AGENT_HELP = `Usage: sockscope agent [options]
-       sockscope config sample            a fully commented configuration with every default
-       sockscope config show [options]    the effective configuration and where each value came from
 
-The long-running collector: gathers every interval and serves /metrics (Prometheus text or OpenMetrics),
-/healthz, /api/snapshot; optionally pushes to InfluxDB and writes line protocol to stdout.
-With no configuration: Prometheus endpoint on 127.0.0.1:11979, netstat + netstat_port.
 
-Options:
-  --config FILE            a TOML file (sockscope's own sections, or DataKit's [[inputs.netstat]])
-  --listen ADDR:PORT       where to serve /metrics (repeatable)
-  --interval DURATION      how often to gather (e.g. 10s)
-  --web-config FILE        Prometheus exporter-toolkit web config (TLS, basic auth)
-  --influxdb-url URL       push to InfluxDB (repeatable; enables the output)
-  --stdout                 write line protocol to stdout too
-  --hostname NAME          the host tag
-  --zabbix-listen ADDR:PORT  answer Zabbix passive checks here (repeatable; enables [zabbix_agent])
-  --zabbix-allow LIST      addresses/CIDRs allowed to ask (comma-separated; default loopback)
-  --log-level LEVEL        error, warn, info (default), debug
-
-Environment: SOCKSCOPE_<SECTION>_<KEY> for every setting (e.g. SOCKSCOPE_AGENT_INTERVAL=30s,
-SOCKSCOPE_OUTPUTS_INFLUXDB_URLS=http://db:8086), and DataKit's ENV_INPUT_NETSTAT_TAGS,
-ENV_INPUT_NETSTAT_INTERVAL, ENV_INPUT_NETSTAT_ADDR_PORTS. Precedence: flags > environment > file > defaults.
-Signals: SIGHUP reloads the configuration; SIGTERM flushes outputs and exits 0. See docs/agent.md.
-`;
-
-const OPTIONS = {
-  config: { type: 'string' }, listen: { type: 'string', multiple: true }, interval: { type: 'string' },
-  'web-config': { type: 'string' }, 'influxdb-url': { type: 'string', multiple: true }, stdout: { type: 'boolean' },
-  hostname: { type: 'string' }, 'log-level': { type: 'string' }, 'zabbix-listen': { type: 'string', multiple: true },
-  'zabbix-allow': { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' },
-} as const;
-
-function load(args: string[]) {
-  const { values: v } = parseOptions(args, OPTIONS);
+function load(args: string[], command: 'agent' | 'config show') {
+  const v = parseCommand(commandSpec(command), args);
   return {
-    help: !!v.help,
-    logLevel: v['log-level'] ?? 'info',
+    help: v.flag('help'),
+    logLevel: v.str('log-level') ?? 'info',
+    format: v.str('format') ?? 'toml',
     input: {
-      file: v.config,
+      file: v.str('config'),
       env: process.env,
       flags: {
-        listen: v.listen, interval: v.interval, webConfig: v['web-config'], influxdbUrls: v['influxdb-url'], stdout: v.stdout,
-        hostname: v.hostname, zabbixListen: v['zabbix-listen'], zabbixAllow: v['zabbix-allow'],
+        listen: v.list('listen'), interval: v.str('interval'), webConfig: v.str('web-config'), influxdbUrls: v.list('influxdb-url'),
+        stdout: v.flag('stdout') || undefined, hostname: v.str('hostname'), zabbixListen: v.list('zabbix-listen'), zabbixAllow: v.list('zabbix-allow'),
       },
     },
   };
 }
 
+/** A command's --format that only has one value (config sample, zabbix): anything else is a usage error. */
+export function onlyFormat(value: string | undefined, format: string): void {
+  if (value !== undefined && value !== format) throw new UsageError(`--format must be ${format} (the only format of this command), got '${value}'`, { key: 'format', value });
+}
+
 export async function runConfig(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
+  const { printHelp } = await import('./main.js');
+  if (sub === undefined) throw new UsageError("config needs a command: 'sample' or 'show'. See 'sockscope config --help'.");
+  if (sub === '--help' || sub === '-h') return printHelp('config');
   if (sub === 'sample') {
+    const o = parseCommand(commandSpec('config sample'), rest);
+    if (o.flag('help')) return printHelp('config sample');
+    onlyFormat(o.str('format'), 'toml');
     const { SAMPLE_CONFIG } = await import('../config/sample.js');
     process.stdout.write(SAMPLE_CONFIG);
     return;
   }
   if (sub === 'show') {
-    const a = load(rest);
-    if (a.help) return void process.stdout.write(AGENT_HELP);
-    const [{ loadConfig }, { showConfig }] = await Promise.all([import('../config/load.js'), import('../config/show.js')]);
-    process.stdout.write(showConfig(loadConfig(a.input)));
+    const a = load(rest, 'config show');
+    if (a.help) return printHelp('config show');
+    if (a.format !== 'toml' && a.format !== 'json') throw new UsageError(`--format must be one of toml, json, got '${a.format}'`, { key: 'format', value: a.format });
+    const [{ loadConfig }, { showConfig, showConfigJson }] = await Promise.all([import('../config/load.js'), import('../config/show.js')]);
+    const loaded = loadConfig(a.input);
+    for (const w of loaded.warnings) process.stderr.write(`sockscope: warning: ${w}\n`);
+    process.stdout.write(a.format === 'json' ? showConfigJson(loaded) : showConfig(loaded));
     return;
   }
-  throw new UsageError(`unknown config command '${sub ?? ''}': expected 'sockscope config sample' or 'sockscope config show'`);
+  throw new UsageError(`unknown config command '${sub}': expected 'sockscope config sample' or 'sockscope config show'. See 'sockscope config --help'.`, { key: 'command', value: sub });
 }
 
 export async function runAgent(args: string[]): Promise<void> {
-  const a = load(args);
-  if (a.help) return void process.stdout.write(AGENT_HELP);
+  const a = load(args, 'agent');
+  if (a.help) return (await import('./main.js')).printHelp('agent');
   if (!['error', 'warn', 'info', 'debug'].includes(a.logLevel)) throw new UsageError(`--log-level must be error, warn, info or debug, got '${a.logLevel}'`);
   const [{ loadConfig }, { Agent }, { VERSION }, { default: pino }] = await Promise.all([
     import('../config/load.js'), import('../agent/agent.js'), import('./main.js'), import('pino'),
@@ -83,6 +68,7 @@ export async function runAgent(args: string[]): Promise<void> {
   if (prom.enabled && prom.web_config_file) (await import('../agent/web-config.js')).loadWebConfig(prom.web_config_file); // so is a bad web config
   const logger = pino({ level: a.logLevel, base: { name: 'sockscope' } }, pino.destination({ fd: 2, sync: true }));
   const log = (level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown> = {}) => logger[level](fields, msg);
+  for (const w of loaded.warnings) log('warn', w);
   const agent = new Agent(loaded, { version: VERSION, log, reload: () => loadConfig(a.input) });
   // Handlers first: a signal during start-up must not kill the agent with the default action.
   let started = false;

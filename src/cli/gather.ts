@@ -12,50 +12,13 @@ import {
 import { parseAddrPortsEnv, parsePortGroups, type PortGroupConfig } from '../collectors/netstat-port.js';
 import { SOCKETSTAT_INFO_FIELDS } from '../collectors/socketstat.js';
 import type { Metric } from '../model/metric.js';
-import { parseOptions } from './options.js';
+import { parseCommand } from './options.js';
+import { commandSpec, GATHER_FORMATS } from './spec.js';
 import { resolveNetns } from './netns.js';
 
-export const GATHER_FORMATS = ['influx', 'prometheus', 'openmetrics', 'json'] as const;
 type GatherFormat = (typeof GATHER_FORMATS)[number];
 
-export const GATHER_HELP = `Usage: sockscope gather [options]
-       sockscope execd [options] [--signal stdin|none] [--interval 10s]
 
-One gather of socket metrics to stdout (gather), or a long-running process for Telegraf's inputs.execd.
-
-Options:
-  --measurement LIST        netstat, netstat_port, socketstat, listen (comma-separated; default netstat)
-  --format FORMAT           influx (default), prometheus, openmetrics, json   (execd: influx only)
-  --netstat-semantics S     sockscope (default) or telegraf: reproduce Telegraf/DataKit numbers (unix sockets
-                            counted into udp_socket/tcp_none, duplicate sockets counted once)
-  --per-ip-version          netstat: one point per ip_version (DataKit); always on for prometheus
-  --port-group SPEC         netstat_port group (repeatable), entries comma-separated:
-                              80,1.1.1.1:80,[::1]:80   local ports / addresses (DataKit ports)
-                              *:80,*:443               one series per local address (DataKit ports_match)
-                              remote:443               the peer's port (outbound connections)
-                            then optionally @tag=value,tag=value
-  --addr-ports JSON         a DataKit ENV_INPUT_NETSTAT_ADDR_PORTS array, e.g. '["1.1.1.1:80","443"]'
-  --process-attribution     netstat_port pid field: walk /proc/*/fd (see docs/metrics.md)
-  --socketstat-protocols L  tcp,udp,raw (default tcp,udp)
-  --socketstat-info LIST    extra tcp_info fields (${SOCKETSTAT_INFO_FIELDS.join(', ')}) or "all"
-  --socketstat-aggregate    one point per (proto, local address, remote address)
-  --influx-uint             write unsigned fields with the u suffix (default: i, as Telegraf's default)
-  --tag KEY=VALUE           a tag on every metric (repeatable)
-  --host-tag [NAME]         add host=NAME (default: this host's name)
-  -N, --net NAME|PID|PATH   another network namespace
-execd only:
-  --signal stdin|none       stdin (default): gather on each line read; none: gather every --interval
-  --interval DURATION       for --signal none (default 10s; e.g. 500ms, 10s, 1m)
-`;
-
-const OPTIONS = {
-  measurement: { type: 'string' }, format: { type: 'string' }, 'netstat-semantics': { type: 'string' },
-  'per-ip-version': { type: 'boolean' }, 'port-group': { type: 'string', multiple: true }, 'addr-ports': { type: 'string' },
-  'process-attribution': { type: 'boolean' }, 'socketstat-protocols': { type: 'string' }, 'socketstat-info': { type: 'string' },
-  'socketstat-aggregate': { type: 'boolean' }, 'influx-uint': { type: 'boolean' }, tag: { type: 'string', multiple: true },
-  'host-tag': { type: 'string' }, net: { type: 'string', short: 'N' }, signal: { type: 'string' }, interval: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
 
 /** "10s", "500ms", "1m", "2h" → ms. */
 export function parseDuration(text: string, key: string): number {
@@ -105,8 +68,15 @@ export function planGather(args: string[], command: 'gather' | 'execd'): GatherC
   // --host-tag takes an optional NAME (util.parseArgs has no optional values): alone, last or before another
   // option, it means this host's name
   const argv = args.map((a, n) => (a === '--host-tag' && (n + 1 === args.length || args[n + 1].startsWith('-')) ? '--host-tag=' : a));
-  const { values: v } = parseOptions(argv, OPTIONS);
-  if (v.help) return 'help';
+  const o = parseCommand(commandSpec(command), argv);
+  if (o.flag('help')) return 'help';
+  const v = {
+    measurement: o.str('measurement'), format: o.str('format'), 'netstat-semantics': o.str('netstat-semantics'),
+    'per-ip-version': o.flag('per-ip-version'), 'port-group': o.list('port-group'), 'addr-ports': o.str('addr-ports'),
+    'process-attribution': o.flag('process-attribution'), 'socketstat-protocols': o.str('socketstat-protocols'),
+    'socketstat-info': o.str('socketstat-info'), 'socketstat-aggregate': o.flag('socketstat-aggregate'), 'influx-uint': o.flag('influx-uint'),
+    tag: o.list('tag'), 'host-tag': o.str('host-tag'), net: o.str('net'), signal: o.str('signal'), interval: o.str('interval'),
+  };
   const measurements = [...new Set((v.measurement ?? 'netstat').split(',').map((x) => x.trim()).filter(Boolean))];
   for (const m of measurements) {
     if (!MEASUREMENTS.includes(m as MeasurementName)) {
@@ -246,7 +216,7 @@ function reportProblems(r: GatherReport, log: (level: 'E' | 'W', msg: string) =>
 
 export async function runGather(args: string[]): Promise<void> {
   const cli = planGather(args, 'gather');
-  if (cli === 'help') return void process.stdout.write(GATHER_HELP);
+  if (cli === 'help') return (await import('./main.js')).printHelp('gather');
   const [snapshotter, w] = await Promise.all([inProcessSnapshotter(cli.netns), writerFor(cli), preloadStreamWriter(cli)]);
   try {
     const report = await gatherTo(cli, snapshotter, w, process.stdout);
@@ -259,7 +229,7 @@ export async function runGather(args: string[]): Promise<void> {
 
 export async function runExecd(args: string[]): Promise<void> {
   const cli = planGather(args, 'execd');
-  if (cli === 'help') return void process.stdout.write(GATHER_HELP);
+  if (cli === 'help') return (await import('./main.js')).printHelp('execd');
   const log = (level: 'E' | 'W' | 'I', msg: string) => process.stderr.write(`${level}! ${msg}\n`);
   const [snapshotter, w] = await Promise.all([inProcessSnapshotter(cli.netns), writerFor(cli), preloadStreamWriter(cli)]);
   let busy = Promise.resolve();

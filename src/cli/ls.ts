@@ -9,39 +9,12 @@ import { AF_INET, AF_INET6, ALL_STATES, Ext, TCP_CLOSE, TCP_LISTEN, TCP_SYN_RECV
 import { UsageError } from '../errors.js';
 import type { SnapshotOptions } from '../snapshot/snapshot.js';
 import type { SocketTable } from '../snapshot/table.js';
-import { parseOptions } from './options.js';
+import { parseCommand } from './options.js';
+import { commandSpec, LS_FORMATS } from './spec.js';
 import { resolveNetns } from './netns.js';
 
-export const LS_HELP = `Usage: sockscope ls [options] [state FILTER] [EXPRESSION]
 
-List sockets, like ss. Without -a or -l, connected sockets only (ss's default).
-
-Sockets:
-  -t, --tcp         TCP                 -u, --udp       UDP          -w, --raw    RAW
-  -x, --unix        unix                -S, --sctp      SCTP         -M, --mptcp  MPTCP
-      --udplite     UDP-Lite            (none of these: all of them)
-  -4, --ipv4        IPv4 only           -6, --ipv6      IPv6 only
-  -l, --listening   listening and unconnected sockets only
-  -a, --all         every state
-Details:
-  -e, --extended    uid, inode, cookie, cgroup, v6only, shutdown (unix: vfs, pending connections)
-  -o, --options     timers
-  -i, --info        tcp_info and congestion control
-  -m, --memory      socket memory
-  -p, --processes   the processes holding each socket (one walk of /proc/*/fd)
-  -n, --numeric     numbers, not names (the default)
-  -r, --resolve     host names (reverse DNS with a 2 s budget, /etc/hosts) and service names
-Output:
-  --format table|json|ndjson|ss2   default table
-  -H, --no-header   no header line (table)
-  -s, --summary     the summary instead of a listing (as 'sockscope')
-  -N, --net NAME|PID|PATH          another network namespace
-Filter (ss's language): state established, state connected, exclude time-wait, sport = :443,
-  dport > :1024, src 10.0.0.0/8, dst [::1]:5432, dev eth0, fwmark 0x1/0xff, cgroup /system.slice/x,
-  joined with and, or, not and parentheses. See docs/filters.md.
-`;
-
-const FORMATS = ['table', 'json', 'ndjson', 'ss2'] as const;
+const FORMATS = LS_FORMATS;
 type Format = (typeof FORMATS)[number];
 
 /** ss's SS_CONN: everything but LISTEN, CLOSE, TIME_WAIT and SYN_RECV. */
@@ -62,17 +35,15 @@ export interface LsPlan {
 }
 
 export function planLs(args: string[]): LsPlan | 'help' {
-  const { values: v, positionals } = parseOptions(args, {
-    tcp: { type: 'boolean', short: 't' }, udp: { type: 'boolean', short: 'u' }, raw: { type: 'boolean', short: 'w' },
-    unix: { type: 'boolean', short: 'x' }, sctp: { type: 'boolean', short: 'S' }, mptcp: { type: 'boolean', short: 'M' },
-    udplite: { type: 'boolean' }, ipv4: { type: 'boolean', short: '4' }, ipv6: { type: 'boolean', short: '6' },
-    listening: { type: 'boolean', short: 'l' }, all: { type: 'boolean', short: 'a' },
-    numeric: { type: 'boolean', short: 'n' }, resolve: { type: 'boolean', short: 'r' },
-    extended: { type: 'boolean', short: 'e' }, info: { type: 'boolean', short: 'i' }, memory: { type: 'boolean', short: 'm' },
-    options: { type: 'boolean', short: 'o' }, processes: { type: 'boolean', short: 'p' }, summary: { type: 'boolean', short: 's' },
-    'no-header': { type: 'boolean', short: 'H' }, net: { type: 'string', short: 'N' }, format: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  }, true);
+  const o = parseCommand(commandSpec('ls'), args);
+  const positionals = o.positionals;
+  const v = {
+    tcp: o.flag('tcp'), udp: o.flag('udp'), raw: o.flag('raw'), unix: o.flag('unix'), sctp: o.flag('sctp'), mptcp: o.flag('mptcp'),
+    udplite: o.flag('udplite'), ipv4: o.flag('ipv4'), ipv6: o.flag('ipv6'), listening: o.flag('listening'), all: o.flag('all'),
+    numeric: o.flag('numeric'), resolve: o.flag('resolve'), extended: o.flag('extended'), info: o.flag('info'), memory: o.flag('memory'),
+    options: o.flag('options'), processes: o.flag('processes'), summary: o.flag('summary'), 'no-header': o.flag('no-header'),
+    net: o.str('net'), format: o.str('format'), help: o.flag('help'),
+  };
   if (v.help) return 'help';
   const format = (v.format ?? 'table') as Format;
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got '${v.format}'`, { key: 'format', value: v.format });
@@ -88,7 +59,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
   if (v.unix) chosen.push('unix');
   const familyOnly = v.ipv4 || v.ipv6;
   if (chosen.length === 0) chosen.push('tcp', 'udp', 'udplite', 'raw', 'sctp', 'mptcp', ...(familyOnly ? [] : ['unix' as const]));
-  if (familyOnly && chosen.includes('unix') && (v.tcp || v.udp || v.raw || v.udplite || v.sctp || v.mptcp) === undefined) {
+  if (familyOnly && chosen.includes('unix') && !(v.tcp || v.udp || v.raw || v.udplite || v.sctp || v.mptcp)) {
     throw new UsageError('-x lists unix sockets, which have no IPv4/IPv6 family: drop -4/-6');
   }
   const protocols = familyOnly ? chosen.filter((p) => p !== 'unix') : chosen;
@@ -116,7 +87,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
 
 export async function runLs(args: string[]): Promise<void> {
   const plan = planLs(args);
-  if (plan === 'help') return void process.stdout.write(LS_HELP);
+  if (plan === 'help') return (await import('./main.js')).printHelp('ls');
   const { compileFilter, hasNetAdmin } = await import('../filter/index.js');
   const filter = compileFilter(plan.filterWords, { defaultStates: plan.snapshot.states!, protocols: plan.snapshot.protocols, netAdmin: hasNetAdmin() });
   plan.snapshot.states = filter.states;

@@ -5,9 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { isSockscopeError, SockscopeError, UsageError } from '../errors.js';
 import { resolveNetns } from './netns.js';
-import { parseOptions } from './options.js';
+import { parseCommand, renderHelp } from './options.js';
+import { COMMANDS, commandSpec, SUMMARY_FORMATS, TOP_COMMANDS } from './spec.js';
 
-export const VERSION: string = (() => {
+declare const SOCKSCOPE_VERSION: string | undefined; // set by the single-executable build (scripts/build-sea.mjs)
+
+export const VERSION: string = typeof SOCKSCOPE_VERSION === 'string' ? SOCKSCOPE_VERSION : (() => {
   try {
     return JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version;
   } catch {
@@ -15,61 +18,43 @@ export const VERSION: string = (() => {
   }
 })();
 
-const HELP = `sockscope ${VERSION}: socket statistics read straight from the Linux kernel (NETLINK_SOCK_DIAG)
-
-Usage:
-  sockscope [options]            a summary: sockets per protocol and family, TCP states, listeners with
-                                 accept-queue use, top local ports and remote peers, where data came from
-  sockscope --json               the same summary as one JSON document
-  sockscope ls [options] [FILTER]
-                                 list sockets like ss (see 'sockscope ls --help')
-  sockscope gather [options]     one gather of netstat / netstat_port / socketstat metrics to stdout
-                                 (influx, prometheus, openmetrics, json; see 'sockscope gather --help')
-  sockscope execd [options]      the same for Telegraf's inputs.execd
-  sockscope agent [options]      the long-running collector: /metrics, InfluxDB push (see 'sockscope agent --help')
-  sockscope config sample|show   a commented sample configuration / the effective configuration
-  sockscope zabbix send|template push to a Zabbix trapper / print a Zabbix 6.0 template
-
-Options:
-  --json                 print JSON instead of text
-  --top N                how many ports and peers to list (default 10)
-  --source auto|proc     auto (default): netlink, /proc/net for what netlink cannot dump; proc: /proc/net only
-  -N, --net NAME|PID     read the sockets of another network namespace (ip netns NAME, a PID, or a path)
-  -h, --help             this help
-  -V, --version          print the version
-
-Environment:
-  SOCKSCOPE_DEBUG=1      print stack traces for internal errors
-
-Docs: README.md and docs/ in the sockscope repository.
-`;
+/** `CMD --help` / `sockscope help CMD`: the help made from the command's spec. */
+export function printHelp(name: string): void {
+  process.stdout.write(renderHelp(commandSpec(name), VERSION));
+}
 
 async function runSummary(args: string[]): Promise<void> {
-  const { values } = parseOptions(args, {
-    json: { type: 'boolean' },
-    top: { type: 'string' },
-    source: { type: 'string' },
-    net: { type: 'string', short: 'N' },
-    help: { type: 'boolean', short: 'h' },
-    version: { type: 'boolean', short: 'V' },
-  });
-  if (values.help) return void process.stdout.write(HELP);
-  if (values.version) return void process.stdout.write(`sockscope ${VERSION}\n`);
-  const top = values.top === undefined ? 10 : Number(values.top);
-  if (!Number.isInteger(top) || top < 0) throw new UsageError(`--top must be a non-negative integer, got '${values.top}'`, { key: 'top', value: values.top });
-  const source = values.source ?? 'auto';
+  const o = parseCommand(commandSpec(''), args);
+  if (o.flag('help')) return printHelp('');
+  if (o.flag('version')) return void process.stdout.write(`sockscope ${VERSION}\n`);
+  const top = o.str('top') === undefined ? 10 : /^-?\d+$/.test(o.str('top')!) ? Number(o.str('top')) : NaN;
+  if (!Number.isInteger(top) || top < 0) throw new UsageError(`--top must be a non-negative integer, got '${o.str('top')}'`, { key: 'top', value: o.str('top') });
+  const source = o.str('source') ?? 'auto';
   if (source !== 'auto' && source !== 'proc') throw new UsageError(`--source must be 'auto' or 'proc', got '${source}'`, { key: 'source', value: source });
-  const netns = values.net === undefined ? undefined : resolveNetns(values.net);
+  const format = o.str('format') ?? (o.flag('json') ? 'json' : 'text');
+  if (!(SUMMARY_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${SUMMARY_FORMATS.join(', ')}, got '${format}'`, { key: 'format', value: format });
+  if (o.flag('json') && format !== 'json') throw new UsageError(`--json is --format json: drop one of --json and --format ${format}`);
+  const netns = o.str('net') === undefined ? undefined : resolveNetns(o.str('net')!);
 
   const [{ takeSnapshot }, { summarize }] = await Promise.all([import('../snapshot/snapshot.js'), import('../summary/summary.js')]);
   const snapshot = await takeSnapshot({ ext: 0, unixShow: 0, source, netns });
   const summary = summarize(snapshot, { top });
-  if (values.json) {
+  if (format === 'json') {
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   } else {
     const { renderSummary } = await import('../summary/render.js');
     process.stdout.write(renderSummary(summary, VERSION));
   }
+}
+
+/** `sockscope help [COMMAND [SUBCOMMAND]]` */
+function runHelp(args: string[]): void {
+  if (args[0] === '--help' || args[0] === '-h') return printHelp('help');
+  const name = args.join(' ');
+  if (!COMMANDS.some((c) => c.name === name)) {
+    throw new UsageError(`no help for '${name}': expected one of ${COMMANDS.filter((c) => c.name).map((c) => c.name).join(', ')}. See 'sockscope --help'.`, { key: 'command', value: name });
+  }
+  printHelp(name);
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -80,7 +65,11 @@ export async function main(argv: string[]): Promise<void> {
   });
   try {
     const [command, ...rest] = argv;
-    if (command === 'ls') {
+    if (command === undefined || command.startsWith('-')) {
+      await runSummary(argv);
+    } else if (command === 'help') {
+      runHelp(rest);
+    } else if (command === 'ls') {
       const { runLs } = await import('./ls.js');
       await runLs(rest);
     } else if (command === 'gather') {
@@ -98,8 +87,11 @@ export async function main(argv: string[]): Promise<void> {
     } else if (command === 'config') {
       const { runConfig } = await import('./agent.js');
       await runConfig(rest);
+    } else if (command === 'completion') {
+      const { runCompletion } = await import('./completion.js');
+      runCompletion(rest);
     } else {
-      await runSummary(argv);
+      throw new UsageError(`unknown command '${command}': expected one of ${TOP_COMMANDS.join(', ')}, or options for the summary. See 'sockscope --help'.`, { key: 'command', value: command });
     }
   } catch (e) {
     process.exitCode = report(e);
@@ -110,7 +102,8 @@ export async function main(argv: string[]): Promise<void> {
 export function report(e: unknown): number {
   if (isSockscopeError(e)) {
     const errno = e.facts.errno === 1 || e.facts.errno === 13 ? ' (not permitted: run as root or with CAP_SYS_ADMIN for -N)' : '';
-    process.stderr.write(`sockscope: ${e.message}${errno}\n`);
+    // one line per problem (a configuration can hold several), each prefixed
+    process.stderr.write(`${`${e.message}${errno}`.split('\n').map((l) => `sockscope: ${l}`).join('\n')}\n`);
     if (process.env.SOCKSCOPE_DEBUG) process.stderr.write(`${e.stack}\n`);
     return e.exitCode;
   }

@@ -1,34 +1,28 @@
 /** `sockscope zabbix send` (one trapper push, prints the server's answer) and `sockscope zabbix template`. */
 import { UsageError } from '../errors.js';
-import { parseOptions } from './options.js';
+import { onlyFormat } from './agent.js';
+import { parseCommand } from './options.js';
+import { commandSpec } from './spec.js';
 
-export const ZABBIX_HELP = `Usage: sockscope zabbix send --server HOST[:PORT] [--host NAME] [--port-group SPEC]... [--compress]
-       sockscope zabbix template [--passive]
-
-send      one gather (netstat, netstat_port, listen, socket counts) pushed to a Zabbix server's trapper
-          port (default 10051) as trapper items; prints the server's answer (processed/failed/total).
-template  a Zabbix 6.0 YAML template for those items (trapper), or for polling sockscope agent's passive
-          listener (--passive). Import it in Zabbix: Data collection > Templates > Import.
-`;
 
 export async function runZabbix(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
+  const { printHelp } = await import('./main.js');
+  if (sub === undefined) throw new UsageError("zabbix needs a command: 'send' or 'template'. See 'sockscope zabbix --help'.");
+  if (sub === '--help' || sub === '-h') return printHelp('zabbix');
   if (sub === 'template') {
-    const { values } = parseOptions(rest, { passive: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
-    if (values.help) return void process.stdout.write(ZABBIX_HELP);
+    const o = parseCommand(commandSpec('zabbix template'), rest);
+    if (o.flag('help')) return printHelp('zabbix template');
+    onlyFormat(o.str('format'), 'yaml');
     const { zabbixTemplate } = await import('../zabbix/template.js');
-    process.stdout.write(zabbixTemplate({ passive: !!values.passive }));
+    process.stdout.write(zabbixTemplate({ passive: o.flag('passive') }));
     return;
   }
-  if (sub !== 'send') {
-    if (sub === undefined || sub === '--help' || sub === '-h') return void process.stdout.write(ZABBIX_HELP);
-    throw new UsageError(`unknown zabbix command '${sub}': expected 'send' or 'template'`);
-  }
-  const { values: v } = parseOptions(rest, {
-    server: { type: 'string' }, host: { type: 'string' }, 'port-group': { type: 'string', multiple: true }, compress: { type: 'boolean' },
-    timeout: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-  });
-  if (v.help) return void process.stdout.write(ZABBIX_HELP);
+  if (sub !== 'send') throw new UsageError(`unknown zabbix command '${sub}': expected 'send' or 'template'. See 'sockscope zabbix --help'.`, { key: 'command', value: sub });
+  const o = parseCommand(commandSpec('zabbix send'), rest);
+  if (o.flag('help')) return printHelp('zabbix send');
+  onlyFormat(o.str('format'), 'json');
+  const v = { server: o.str('server'), host: o.str('host'), 'port-group': o.list('port-group'), compress: o.flag('compress'), timeout: o.str('timeout') };
   if (!v.server) throw new UsageError('zabbix send needs --server HOST[:PORT] (the Zabbix server or proxy trapper)');
   const [{ gather, hostname }, { parsePortGroups }, { parsePortGroupSpec, parseDuration }, { senderItems }, { sendItems, splitServer }, snap] = await Promise.all([
     import('../collectors/gather.js'), import('../collectors/netstat-port.js'), import('./gather.js'), import('../zabbix/items.js'), import('../zabbix/sender.js'), import('../snapshot/snapshot.js'),

@@ -31,7 +31,12 @@ export interface LoadedConfig {
   config: AgentConfig;
   /** dotted path → "default" | "file PATH" | "env NAME" | "flag --NAME" */
   origins: Map<string, string>;
+  /** what was ignored (an unknown SOCKSCOPE_* variable outside the settings' sections) */
+  warnings: string[];
 }
+
+/** SOCKSCOPE_* variables that are not settings: read elsewhere (the CLI, ls -r) or by the test tools. */
+const OTHER_VARIABLES = new Set(['SOCKSCOPE_DEBUG', 'SOCKSCOPE_DNS_SERVERS']);
 
 type Json = Record<string, unknown>;
 
@@ -63,16 +68,22 @@ function configError(path: string, value: unknown, origin: string, expected: str
   return new SockscopeError('ESOCKSCOPE_CONFIG', `config: ${path} = ${JSON.stringify(value)} (from ${origin}): expected ${expected}`, { key: path, value, origin });
 }
 
-/** Merge a parsed table into the config, recording origins for every leaf it sets. */
-function mergeInto(config: Json, origins: Map<string, string>, source: Json, origin: string, prefix: string[] = []): void {
+/** Merge a parsed table into the config, recording origins for every leaf it sets; unknown keys go to errs. */
+function mergeInto(config: Json, origins: Map<string, string>, source: Json, origin: string, errs: SockscopeError[], prefix: string[] = []): void {
   for (const [k, v] of Object.entries(source)) {
     const p = [...prefix, k];
     const known = LEAVES.some((l) => dotted(l) === dotted(p));
     if (isTable(v) && !known) {
-      if (!LEAVES.some((l) => dotted(l).startsWith(`${dotted(p)}.`))) throw configError(dotted(p), v, origin, `one of the known settings (see 'sockscope config sample')`);
-      mergeInto(config, origins, v, origin, p);
+      if (!LEAVES.some((l) => dotted(l).startsWith(`${dotted(p)}.`))) {
+        errs.push(configError(dotted(p), v, origin, `one of the known settings (see 'sockscope config sample')`));
+        continue;
+      }
+      mergeInto(config, origins, v, origin, errs, p);
     } else {
-      if (!known) throw configError(dotted(p), v, origin, `one of the known settings (see 'sockscope config sample')`);
+      if (!known) {
+        errs.push(configError(dotted(p), v, origin, `one of the known settings (see 'sockscope config sample')`));
+        continue;
+      }
       set(config, p, v);
       origins.set(dotted(p), origin);
     }
@@ -80,19 +91,19 @@ function mergeInto(config: Json, origins: Map<string, string>, source: Json, ori
 }
 
 /** DataKit's [[inputs.netstat]] blocks, taken as they are written for DataKit. */
-function fromDataKit(file: Json, origin: string, config: Json, origins: Map<string, string>): void {
+function fromDataKit(file: Json, origin: string, config: Json, origins: Map<string, string>, errs: SockscopeError[]): void {
   const inputs = file.inputs;
   if (inputs === undefined) return;
   const list = isTable(inputs) ? inputs.netstat : undefined;
   const blocks = Array.isArray(list) ? list : isTable(list) ? [list] : undefined;
-  if (!blocks) throw configError('inputs', inputs, origin, '[[inputs.netstat]] blocks (DataKit syntax)');
+  if (!blocks) return void errs.push(configError('inputs', inputs, origin, '[[inputs.netstat]] blocks (DataKit syntax)'));
   for (const b of blocks) {
     if (!isTable(b)) continue;
     for (const [k, v] of Object.entries(b)) {
-      if (k === 'interval') mergeInto(config, origins, { agent: { interval: v } }, `${origin} [[inputs.netstat]]`);
-      else if (k === 'addr_ports') mergeInto(config, origins, { collectors: { netstat_port: { addr_ports: v } } }, `${origin} [[inputs.netstat]]`);
-      else if (k === 'tags') mergeInto(config, origins, { agent: { tags: { ...(get(config, ['agent', 'tags']) as Json), ...(v as Json) } } }, `${origin} [[inputs.netstat]]`);
-      else throw configError(`inputs.netstat.${k}`, v, origin, 'interval, addr_ports or tags (the DataKit netstat settings sockscope reads)');
+      if (k === 'interval') mergeInto(config, origins, { agent: { interval: v } }, `${origin} [[inputs.netstat]]`, errs);
+      else if (k === 'addr_ports') mergeInto(config, origins, { collectors: { netstat_port: { addr_ports: v } } }, `${origin} [[inputs.netstat]]`, errs);
+      else if (k === 'tags') mergeInto(config, origins, { agent: { tags: { ...(get(config, ['agent', 'tags']) as Json), ...(v as Json) } } }, `${origin} [[inputs.netstat]]`, errs);
+      else errs.push(configError(`inputs.netstat.${k}`, v, origin, 'interval, addr_ports or tags (the DataKit netstat settings sockscope reads)'));
     }
   }
 }
@@ -121,7 +132,14 @@ function fromEnv(text: string, path: string[], name: string): unknown {
     if (text.trim() === '' || !Number.isFinite(n)) throw configError(dotted(path), text, origin, 'a number');
     return n;
   }
-  if (path[path.length - 1] === 'tags') return text.trim().startsWith('{') ? JSON.parse(text) : parseTagList(text, name);
+  if (path[path.length - 1] === 'tags') {
+    if (!text.trim().startsWith('{')) return parseTagList(text, name);
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw configError(dotted(path), text, origin, 'tags as key=value,key2=value2 or a JSON object');
+    }
+  }
   if (Array.isArray(def)) {
     const t = text.trim();
     if (t.startsWith('[')) {
@@ -140,6 +158,17 @@ function fromEnv(text: string, path: string[], name: string): unknown {
 export function loadConfig(input: { file?: string; env?: NodeJS.ProcessEnv; flags?: FlagOverrides } = {}): LoadedConfig {
   const config = structuredClone(DEFAULTS) as unknown as Json;
   const origins = new Map<string, string>(LEAVES.map((l) => [dotted(l), 'default']));
+  const errs: SockscopeError[] = [];
+  const warnings: string[] = [];
+  // each check reports its problem and the others still run: every error is reported, not only the first
+  const collect = (f: () => void) => {
+    try {
+      f();
+    } catch (e) {
+      if (e instanceof SockscopeError) errs.push(e);
+      else throw e;
+    }
+  };
   if (input.file) {
     const origin = `file ${input.file}`;
     let text: string;
@@ -156,32 +185,37 @@ export function loadConfig(input: { file?: string; env?: NodeJS.ProcessEnv; flag
       throw new SockscopeError('ESOCKSCOPE_CONFIG', `config: ${input.file} is not valid TOML: ${t.message.split('\n')[0]}${t.line ? ` (line ${t.line}, column ${t.column})` : ''}`, { key: 'config', value: input.file, line: t.line, column: t.column });
     }
     const { inputs, ...ours } = parsed;
-    mergeInto(config, origins, ours, origin);
-    if (inputs !== undefined) fromDataKit({ inputs }, origin, config, origins);
+    mergeInto(config, origins, ours, origin, errs);
+    if (inputs !== undefined) fromDataKit({ inputs }, origin, config, origins, errs);
   }
   const env = input.env ?? {};
   // DataKit's variables first, so SOCKSCOPE_* set afterwards win
-  if (env.ENV_INPUT_NETSTAT_INTERVAL) mergeInto(config, origins, { agent: { interval: env.ENV_INPUT_NETSTAT_INTERVAL } }, 'env ENV_INPUT_NETSTAT_INTERVAL');
+  if (env.ENV_INPUT_NETSTAT_INTERVAL) mergeInto(config, origins, { agent: { interval: env.ENV_INPUT_NETSTAT_INTERVAL } }, 'env ENV_INPUT_NETSTAT_INTERVAL', errs);
   if (env.ENV_INPUT_NETSTAT_TAGS) {
-    const tags = { ...(get(config, ['agent', 'tags']) as Json), ...parseTagList(env.ENV_INPUT_NETSTAT_TAGS, 'ENV_INPUT_NETSTAT_TAGS') };
-    mergeInto(config, origins, { agent: { tags } }, 'env ENV_INPUT_NETSTAT_TAGS');
+    collect(() => {
+      const tags = { ...(get(config, ['agent', 'tags']) as Json), ...parseTagList(env.ENV_INPUT_NETSTAT_TAGS!, 'ENV_INPUT_NETSTAT_TAGS') };
+      mergeInto(config, origins, { agent: { tags } }, 'env ENV_INPUT_NETSTAT_TAGS', errs);
+    });
   }
-  if (env.ENV_INPUT_NETSTAT_ADDR_PORTS) {
+  if (env.ENV_INPUT_NETSTAT_ADDR_PORTS) collect(() => {
     let ports: unknown;
     try {
-      ports = JSON.parse(env.ENV_INPUT_NETSTAT_ADDR_PORTS);
+      ports = JSON.parse(env.ENV_INPUT_NETSTAT_ADDR_PORTS!);
     } catch {
       throw configError('collectors.netstat_port.addr_ports', env.ENV_INPUT_NETSTAT_ADDR_PORTS, 'env ENV_INPUT_NETSTAT_ADDR_PORTS', 'a JSON array of strings, e.g. ["1.1.1.1:80","443"]');
     }
-    mergeInto(config, origins, { collectors: { netstat_port: { addr_ports: [{ ports }] } } }, 'env ENV_INPUT_NETSTAT_ADDR_PORTS');
-  }
+    mergeInto(config, origins, { collectors: { netstat_port: { addr_ports: [{ ports }] } } }, 'env ENV_INPUT_NETSTAT_ADDR_PORTS', errs);
+  });
   for (const path of LEAVES) {
     const name = envName(path);
     const text = env[name];
     if (text === undefined) continue;
-    set(config, path, fromEnv(text, path, name));
-    origins.set(dotted(path), `env ${name}`);
+    collect(() => {
+      set(config, path, fromEnv(text, path, name));
+      origins.set(dotted(path), `env ${name}`);
+    });
   }
+  unknownVariables(env, errs, warnings);
   const f = input.flags ?? {};
   const flag = (path: string, value: unknown, name: string) => {
     set(config, path.split('.'), value);
@@ -201,55 +235,113 @@ export function loadConfig(input: { file?: string; env?: NodeJS.ProcessEnv; flag
     flag('zabbix_agent.enabled', true, 'zabbix-listen');
   }
   if (f.zabbixAllow?.length) flag('zabbix_agent.allow', f.zabbixAllow.flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean), 'zabbix-allow');
-  validate(config as unknown as AgentConfig, origins);
-  return { config: config as unknown as AgentConfig, origins };
+  validate(config as unknown as AgentConfig, origins, errs);
+  if (errs.length === 1) throw errs[0];
+  if (errs.length > 1) {
+    throw new SockscopeError('ESOCKSCOPE_CONFIG', errs.map((e) => e.message).join('\n'), { key: errs[0].facts.key, errors: errs.map((e) => e.facts) });
+  }
+  return { config: config as unknown as AgentConfig, origins, warnings };
 }
 
-const ajv = new Ajv({ allErrors: false, strict: false, verbose: true }); // verbose: errors carry parentSchema (its description)
+const ENV_NAMES = LEAVES.map(envName);
+const SECTION_PREFIXES = Object.keys(DEFAULTS).map((k) => `SOCKSCOPE_${k.toUpperCase()}_`);
+
+/**
+ * SOCKSCOPE_* variables that name no setting: inside a settings section (SOCKSCOPE_AGENT_INTERVALL) an error,
+ * as an unknown key in the file is; elsewhere a warning (nothing reads them).
+ */
+function unknownVariables(env: NodeJS.ProcessEnv, errs: SockscopeError[], warnings: string[]): void {
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith('SOCKSCOPE_') || ENV_NAMES.includes(name) || OTHER_VARIABLES.has(name)) continue;
+    const near = ENV_NAMES.filter((n) => editDistance(n, name) <= 2);
+    const hint = near.length ? `did you mean ${near.join(' or ')}? ` : '';
+    if (SECTION_PREFIXES.some((p) => name.startsWith(p))) {
+      errs.push(new SockscopeError('ESOCKSCOPE_CONFIG', `config: ${name} (from env) names no setting: ${hint}expected one of the known settings (see 'sockscope config sample'; SOCKSCOPE_<SECTION>_<KEY>)`, { key: name, origin: `env ${name}` }));
+    } else if (!/^SOCKSCOPE_(ZABBIX_AGENTD|ZABBIX_SENDER|ZABBIX_SERVER|PROMTOOL|PROMETHEUS|INFLUXD|APT_UPDATED)/.test(name)) {
+      warnings.push(`environment variable ${name} is not a sockscope setting and is ignored: ${hint}settings are SOCKSCOPE_<SECTION>_<KEY> (see 'sockscope config sample')`);
+    }
+  }
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false, verbose: true }); // verbose: errors carry parentSchema (its description)
 const check = ajv.compile(CONFIG_SCHEMA);
 
-function validate(config: AgentConfig, origins: Map<string, string>): void {
+function validate(config: AgentConfig, origins: Map<string, string>, errs: SockscopeError[]): void {
   if (!check(config)) {
-    const e = check.errors![0];
-    const path = e.instancePath.split('/').filter(Boolean);
-    // the origin of the nearest leaf at or above the failing path
-    let origin = 'default';
-    for (let n = path.length; n > 0; n--) {
-      const o = origins.get(path.slice(0, n).join('.'));
-      if (o) {
-        origin = o;
-        break;
-      }
+    // every failing value once (a value can fail several keywords: the first says what was expected)
+    const seen = new Set<string>();
+    for (const e of check.errors!) {
+      if (seen.has(e.instancePath)) continue;
+      seen.add(e.instancePath);
+      errs.push(schemaError(config, origins, e));
     }
-    const schema = e.parentSchema as { description?: string; enum?: unknown[] } | undefined;
-    const expected = e.keyword === 'enum' ? `one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
-      : schema?.description ?? e.message ?? 'a valid value';
-    const shown = path.join('.').replace(/\.(\d+)(?=\.|$)/g, '[$1]');
-    throw configError(shown || '(top level)', get(config as unknown as Json, path), origin, expected);
+    return; // the checks below assume the shapes the schema guarantees
   }
-  try {
+  const collect = (f: () => void) => {
+    try {
+      f();
+    } catch (e) {
+      if (e instanceof SockscopeError) errs.push(e);
+      else throw e;
+    }
+  };
+  semanticChecks(config, origins, collect);
+}
+
+function schemaError(config: AgentConfig, origins: Map<string, string>, e: NonNullable<typeof check.errors>[number]): SockscopeError {
+  const path = e.instancePath.split('/').filter(Boolean);
+  // the origin of the nearest leaf at or above the failing path
+  let origin = 'default';
+  for (let n = path.length; n > 0; n--) {
+    const o = origins.get(path.slice(0, n).join('.'));
+    if (o) {
+      origin = o;
+      break;
+    }
+  }
+  const schema = e.parentSchema as { description?: string; enum?: unknown[] } | undefined;
+  const expected = e.keyword === 'enum' ? `one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
+    : schema?.description ?? e.message ?? 'a valid value';
+  const shown = path.join('.').replace(/\.(\d+)(?=\.|$)/g, '[$1]');
+  return configError(shown || '(top level)', get(config as unknown as Json, path), origin, expected);
+}
+
+function semanticChecks(config: AgentConfig, origins: Map<string, string>, collect: (f: () => void) => void): void {
+  collect(() => {
+    try {
     parsePortGroups(config.collectors.netstat_port.addr_ports, 'collectors.netstat_port.addr_ports');
   } catch (e) {
     const err = e as SockscopeError;
-    throw configError(String(err.facts.key), err.facts.value, origins.get('collectors.netstat_port.addr_ports') ?? 'default', err.message.replace(/^.*expected /, ''));
-  }
+      throw configError(String(err.facts.key), err.facts.value, origins.get('collectors.netstat_port.addr_ports') ?? 'default', err.message.replace(/^.*expected /, ''));
+    }
+  });
   for (const f of config.collectors.socketstat.info_fields) {
-    if (!SOCKETSTAT_INFO_FIELDS.includes(f)) throw configError('collectors.socketstat.info_fields', f, origins.get('collectors.socketstat.info_fields')!, `one of ${SOCKETSTAT_INFO_FIELDS.join(', ')}`);
+    if (!SOCKETSTAT_INFO_FIELDS.includes(f)) collect(() => { throw configError('collectors.socketstat.info_fields', f, origins.get('collectors.socketstat.info_fields')!, `one of ${SOCKETSTAT_INFO_FIELDS.join(', ')}`); });
   }
   const ix = config.outputs.influxdb;
   if (ix.enabled && ix.version === 2) {
     for (const k of ['organization', 'bucket', 'token'] as const) {
-      if (!ix[k]) throw configError(`outputs.influxdb.${k}`, ix[k], origins.get(`outputs.influxdb.${k}`)!, 'a non-empty value: InfluxDB v2 writes need organization, bucket and token');
+      if (!ix[k]) collect(() => { throw configError(`outputs.influxdb.${k}`, ix[k], origins.get(`outputs.influxdb.${k}`)!, 'a non-empty value: InfluxDB v2 writes need organization, bucket and token'); });
     }
   }
   // a zero interval would gather in a busy loop; zero timeouts would switch the timeouts off
   for (const key of ['agent.interval', 'outputs.prometheus.read_timeout', 'outputs.influxdb.timeout']) {
     const text = get(config as unknown as Json, key.split('.')) as string;
-    if (durationMs(text) <= 0) throw configError(key, text, origins.get(key) ?? 'default', 'a duration greater than zero, e.g. 10s');
+    if (durationMs(text) <= 0) collect(() => { throw configError(key, text, origins.get(key) ?? 'default', 'a duration greater than zero, e.g. 10s'); });
   }
   for (const l of config.outputs.prometheus.listen) {
     const port = Number(l.slice(l.lastIndexOf(':') + 1));
-    if (port > 65535) throw configError('outputs.prometheus.listen', l, origins.get('outputs.prometheus.listen')!, 'a port between 0 (any free port) and 65535');
+    if (port > 65535) collect(() => { throw configError('outputs.prometheus.listen', l, origins.get('outputs.prometheus.listen')!, 'a port between 0 (any free port) and 65535'); });
   }
 }
 

@@ -25,3 +25,16 @@ export function showConfig(loaded: LoadedConfig, redact = true): string {
   }
   return `${out.join('\n')}\n`;
 }
+
+/** `config show --format json`: { config, origins } (secrets redacted as in the TOML form). */
+export function showConfigJson(loaded: LoadedConfig, redact = true): string {
+  const config = structuredClone(loaded.config) as unknown as Record<string, unknown>;
+  if (redact) {
+    for (const path of LEAVES) {
+      const key = path[path.length - 1];
+      const parent = path.slice(0, -1).reduce<Record<string, unknown>>((o, k) => o[k] as Record<string, unknown>, config);
+      if (/password|token/.test(key) && parent[key]) parent[key] = '<redacted>';
+    }
+  }
+  return `${JSON.stringify({ config, origins: Object.fromEntries(loaded.origins) }, null, 2)}\n`;
+}

@@ -251,7 +251,7 @@ urls = ["http://file:8086"]
     const bad = (name: string, text: string) => file(name, text);
     const web = bad('web.yml', 'basic_auth_users:\n  alice: not-a-hash\n');
     const webKey = bad('web-key.yml', 'tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n  ciphers: [x]\n');
-    const cases: { args?: string[]; env?: Record<string, string>; want: (string | RegExp)[] }[] = [
+    const cases: { args?: string[]; env?: Record<string, string>; want: (string | RegExp)[]; lines?: number }[] = [
       { env: { SOCKSCOPE_AGENT_INTERVAL: 'soon' }, want: ['agent.interval', '"soon"', 'env SOCKSCOPE_AGENT_INTERVAL', 'expected a duration like'] },
       { args: ['--interval', '0s'], want: ['agent.interval', '"0s"', 'flag --interval', 'greater than zero'] },
       { args: ['--listen', '127.0.0.1:99999'], want: ['outputs.prometheus.listen', '127.0.0.1:99999', 'between 0'] },
@@ -260,7 +260,7 @@ urls = ["http://file:8086"]
       { env: { SOCKSCOPE_OUTPUTS_INFLUXDB_METRIC_BUFFER_LIMIT: 'lots' }, want: ['outputs.influxdb.metric_buffer_limit', '"lots"', 'a number'] },
       { env: { SOCKSCOPE_OUTPUTS_INFLUXDB_METRIC_BUFFER_LIMIT: '0' }, want: ['outputs.influxdb.metric_buffer_limit', '0', '>= 1'] },
       { env: { SOCKSCOPE_COLLECTORS_NETSTAT_ENABLED: 'maybe' }, want: ['collectors.netstat.enabled', '"maybe"', 'true or false'] },
-      { env: { SOCKSCOPE_OUTPUTS_INFLUXDB_ENABLED: 'true', SOCKSCOPE_OUTPUTS_INFLUXDB_VERSION: '2' }, want: ['outputs.influxdb.organization', 'InfluxDB v2 writes need'] },
+      { env: { SOCKSCOPE_OUTPUTS_INFLUXDB_ENABLED: 'true', SOCKSCOPE_OUTPUTS_INFLUXDB_VERSION: '2' }, want: ['outputs.influxdb.organization', 'InfluxDB v2 writes need'], lines: 3 }, // bucket and token too
       { env: { SOCKSCOPE_OUTPUTS_INFLUXDB_URLS: 'db:8086' }, want: ['outputs.influxdb.urls[0]', '"db:8086"', 'http:// or https://'] },
       { env: { ENV_INPUT_NETSTAT_TAGS: 'no-equals-sign' }, want: ['ENV_INPUT_NETSTAT_TAGS', 'no-equals-sign', 'key=value'] },
       { env: { ENV_INPUT_NETSTAT_INTERVAL: 'ten seconds' }, want: ['agent.interval', '"ten seconds"', 'env ENV_INPUT_NETSTAT_INTERVAL', 'a duration'] },
@@ -275,6 +275,12 @@ urls = ["http://file:8086"]
       { args: ['--web-config', web], want: ['basic_auth_users.alice', '"not-a-hash"', 'a bcrypt hash'] },
       { args: ['--web-config', webKey], want: ['tls_server_config.ciphers', 'one of cert_file'] },
       { args: ['--listen', `127.0.0.1:${port}`, '--listen', `127.0.0.1:${port}`], want: [`cannot listen on 127.0.0.1:${port}`, 'EADDRINUSE'] },
+      { env: { SOCKSCOPE_AGENT_INTERVALL: '10s' }, want: ['SOCKSCOPE_AGENT_INTERVALL', 'names no setting', 'did you mean SOCKSCOPE_AGENT_INTERVAL?'] },
+      // every problem, not only the first: the file's unknown key, then the environment's, then the flag's value
+      {
+        args: ['--config', bad('two.toml', '[agent]\nintervall = "10s"\n'), '--interval', '0s'], env: { SOCKSCOPE_COLLECTORS_NETSTAT_ENABLED: 'maybe' },
+        want: ['agent.intervall', 'known settings'], lines: 3,
+      },
     ];
     for (const c of cases) {
       const args = ['agent', ...(c.args?.some((a) => a === '--listen') ? [] : listen), ...(c.args ?? [])];
@@ -284,8 +290,8 @@ urls = ["http://file:8086"]
       assert.equal(r.status, 2, `${what}: exit status\n${r.stderr}`);
       assert.ok(Date.now() - t0 < 10_000, `${what}: exits at once`);
       const lines = r.stderr.trim().split('\n');
-      assert.equal(lines.length, 1, `${what}: one line on stderr:\n${r.stderr}`);
-      assert.match(lines[0], /^sockscope: /);
+      assert.equal(lines.length, c.lines ?? 1, `${what}: one line per problem on stderr:\n${r.stderr}`);
+      for (const l of lines) assert.match(l, /^sockscope: config: /.test(lines[0]) ? /^sockscope: config: / : /^sockscope: /);
       for (const w of c.want) assert.ok(typeof w === 'string' ? lines[0].includes(w) : w.test(lines[0]), `${what}: ${JSON.stringify(w)} in: ${lines[0]}`);
       assert.doesNotMatch(r.stderr, /serving metrics|agent started/, `${what}: nothing started`);
       assert.equal(r.stdout, '', `${what}: nothing on stdout`);

@@ -47,7 +47,7 @@ describe('sockscope CLI usage', () => {
     [['--top', 'x'], /--top must be a non-negative integer, got 'x'/],
     [['--source', 'kernel'], /--source must be 'auto' or 'proc', got 'kernel'/],
     [['-N', 'no-such-namespace'], /unknown network namespace 'no-such-namespace'/],
-    [['extra-positional'], /Unexpected argument 'extra-positional'/],
+    [['extra-positional'], /unknown command 'extra-positional'/],
   ];
   for (const [args, message] of bad) {
     it(`${args.join(' ')} → one line on stderr, exit 2`, () => {

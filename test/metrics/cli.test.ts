@@ -9,6 +9,8 @@ import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:chil
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
+import { planGather } from '../../src/cli/gather.js';
+import { SockscopeError } from '../../src/errors.js';
 import { parseLine, parseLines } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/sockscope.js', import.meta.url));
@@ -47,26 +49,37 @@ describe('sockscope gather: bad input is one line on stderr, exit 2', () => {
     ['--interval negative', ['execd', '--signal', 'none', '--interval=-1s'], /--interval must be a duration .*got '-1s'/],
     ['--interval past setInterval\'s range', ['execd', '--signal', 'none', '--interval', '600h'], /got '600h'/],
   ];
+  // pure checks of the option plan (planGather), in this process: no node process per mistyped line
   for (const [name, args, message] of bad) {
     it(`${name}: ${args.join(' ')}`, () => {
-      const r = run(args);
-      assert.equal(r.status, 2, r.stderr);
-      assert.equal(r.stdout, '');
-      assert.match(r.stderr, message);
-      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-      assert.match(r.stderr, /^sockscope: /);
-      assert.doesNotMatch(r.stderr, /\n\s+at /);
+      assert.throws(() => planGather(args.slice(1), args[0] as 'gather' | 'execd'), (e: unknown) => {
+        assert.ok(e instanceof SockscopeError, String(e));
+        assert.equal(e.exitCode, 2);
+        assert.match(e.message, message);
+        assert.equal(e.message.split('\n').length, 1, e.message);
+        return true;
+      });
     });
   }
+  it('through the command: one line on stderr, exit 2, nothing on stdout', () => {
+    const r = run(['gather', '--measurement', 'netstat,bogus']);
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^sockscope: unknown measurement 'bogus'/);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  });
 });
 
 describe('sockscope gather: output', () => {
-  it('--help: exit 0, the usage of gather and execd', () => {
+  it('--help: exit 0, the usage of gather; execd has its own', () => {
     const r = run(['gather', '--help']);
     assert.equal(r.status, 0);
     assert.match(r.stdout, /^Usage: sockscope gather/);
-    assert.match(r.stdout, /sockscope execd/);
     assert.match(r.stdout, /--port-group SPEC/);
+    const e = run(['execd', '--help']);
+    assert.match(e.stdout, /^Usage: sockscope execd/);
+    assert.match(e.stdout, /--signal WHEN/);
   });
 
   it('one gather: exit 0, line protocol only, nothing on stderr', () => {

@@ -1,0 +1,307 @@
+/**
+ * Every command's options, declared once. The parser (parseCommand), `--help` and `sockscope help`, the man
+ * pages (scripts/build-man.mjs) and the shell completions (`sockscope completion`) are all made from these
+ * specs, so none of them can drift from what the commands accept.
+ */
+import { MEASUREMENTS } from '../collectors/gather.js';
+import { SOCKETSTAT_INFO_FIELDS } from '../collectors/socketstat.js';
+
+export interface OptionSpec {
+  long: string;
+  short?: string;
+  /** the value's placeholder in help (FILE, N, ...); none: a switch */
+  arg?: string;
+  multiple?: boolean;
+  /** the values it takes, for completion and the parser's check */
+  choices?: readonly string[];
+  /** completion of the value: a file name, a network namespace */
+  complete?: 'file' | 'netns';
+  help: string;
+  /** a heading the option is listed under (ls: Sockets, Details, Output) */
+  group?: string;
+}
+
+export interface CommandSpec {
+  /** as typed after `sockscope`: '' (the summary), 'ls', 'config show', ... */
+  name: string;
+  /** one line for the command list */
+  summary: string;
+  /** the usage lines after `sockscope NAME` */
+  usage: string[];
+  /** paragraphs after the usage */
+  description: string[];
+  options: OptionSpec[];
+  /** takes positional words (ls: the filter) */
+  positionals?: boolean;
+  /** more sections: [heading, paragraphs] */
+  sections?: [string, string[]][];
+  /** the man page this command belongs to: 1 (sockscope.1) or 8 (sockscope-agent.8) */
+  man?: 1 | 8;
+}
+
+const HELP: OptionSpec = { long: 'help', short: 'h', help: 'this help' };
+const NET: OptionSpec = {
+  long: 'net', short: 'N', arg: 'NAME|PID|PATH', complete: 'netns',
+  help: "read another network namespace: a name under /run/netns ('ip netns'), a PID, or a namespace file (needs CAP_SYS_ADMIN)",
+};
+const formatOption = (formats: readonly string[], extra = ''): OptionSpec => ({
+  long: 'format', arg: 'FORMAT', choices: formats, help: `${formats.join(', ')} (default ${formats[0]})${extra}`,
+});
+
+export const SUMMARY_FORMATS = ['text', 'json'] as const;
+export const LS_FORMATS = ['table', 'json', 'ndjson', 'ss2'] as const;
+export const GATHER_FORMATS = ['influx', 'prometheus', 'openmetrics', 'json'] as const;
+export const CONFIG_SHOW_FORMATS = ['toml', 'json'] as const;
+
+const SUMMARY: CommandSpec = {
+  name: '',
+  summary: 'a summary of the sockets on this host',
+  usage: ['[options]', 'COMMAND [options]'],
+  description: [
+    'Socket statistics read straight from the Linux kernel (NETLINK_SOCK_DIAG). Without a command: sockets per protocol and family, TCP states, listeners with accept-queue use, top local ports and remote peers, and where the data came from.',
+  ],
+  options: [
+    formatOption(SUMMARY_FORMATS),
+    { long: 'json', help: 'the same as --format json' },
+    { long: 'top', arg: 'N', help: 'how many ports and peers to list (default 10)' },
+    { long: 'source', arg: 'SOURCE', choices: ['auto', 'proc'], help: 'auto (default): netlink, and /proc/net for what netlink cannot dump; proc: /proc/net only' },
+    NET,
+    HELP,
+    { long: 'version', short: 'V', help: 'print the version' },
+  ],
+  sections: [
+    ['Environment', [
+      'SOCKSCOPE_DEBUG=1: print stack traces for internal errors.',
+      'SOCKSCOPE_DNS_SERVERS=ADDR,...: the resolvers ls -r asks (default: /etc/resolv.conf).',
+      'SOCKSCOPE_<SECTION>_<KEY>: the agent settings (see sockscope.toml(5)).',
+    ]],
+    ['Exit status', ['0 success; 1 a system or gather failure; 2 a usage or configuration error.']],
+  ],
+  man: 1,
+};
+
+const LS: CommandSpec = {
+  name: 'ls',
+  summary: 'list sockets, like ss',
+  usage: ['[options] [state STATE] [EXPRESSION]'],
+  description: ["List sockets, like ss. Without -a or -l, connected sockets only (ss's default)."],
+  positionals: true,
+  options: [
+    { long: 'tcp', short: 't', help: 'TCP', group: 'Sockets' },
+    { long: 'udp', short: 'u', help: 'UDP', group: 'Sockets' },
+    { long: 'udplite', help: 'UDP-Lite', group: 'Sockets' },
+    { long: 'raw', short: 'w', help: 'RAW', group: 'Sockets' },
+    { long: 'unix', short: 'x', help: 'unix', group: 'Sockets' },
+    { long: 'sctp', short: 'S', help: 'SCTP', group: 'Sockets' },
+    { long: 'mptcp', short: 'M', help: 'MPTCP (none of the above: all of them)', group: 'Sockets' },
+    { long: 'ipv4', short: '4', help: 'IPv4 only', group: 'Sockets' },
+    { long: 'ipv6', short: '6', help: 'IPv6 only', group: 'Sockets' },
+    { long: 'listening', short: 'l', help: 'listening and unconnected sockets only', group: 'Sockets' },
+    { long: 'all', short: 'a', help: 'every state', group: 'Sockets' },
+    { long: 'extended', short: 'e', help: 'uid, inode, cookie, cgroup, v6only, shutdown (unix: vfs, pending connections)', group: 'Details' },
+    { long: 'options', short: 'o', help: 'timers', group: 'Details' },
+    { long: 'info', short: 'i', help: 'tcp_info and congestion control', group: 'Details' },
+    { long: 'memory', short: 'm', help: 'socket memory', group: 'Details' },
+    { long: 'processes', short: 'p', help: "the processes holding each socket (one walk of /proc/*/fd; other users' processes need root or CAP_SYS_PTRACE)", group: 'Details' },
+    { long: 'numeric', short: 'n', help: 'numbers, not names (the default)', group: 'Details' },
+    { long: 'resolve', short: 'r', help: 'host names (reverse DNS with a 2 s budget, /etc/hosts) and service names', group: 'Details' },
+    { ...formatOption(LS_FORMATS), group: 'Output' },
+    { long: 'no-header', short: 'H', help: 'no header line (table)', group: 'Output' },
+    { long: 'summary', short: 's', help: "the summary instead of a listing (as 'sockscope')", group: 'Output' },
+    { ...NET, group: 'Output' },
+    { ...HELP, group: 'Output' },
+  ],
+  sections: [
+    ['Filter', [
+      "ss's language: state established, state connected, exclude time-wait, sport = :443, dport > :1024, src 10.0.0.0/8, dst [::1]:5432, dev eth0, fwmark 0x1/0xff, cgroup /system.slice/x, joined with and, or, not and parentheses. See docs/filters.md.",
+    ]],
+  ],
+  man: 1,
+};
+
+const GATHER_OPTIONS: OptionSpec[] = [
+  { long: 'measurement', arg: 'LIST', choices: MEASUREMENTS, help: `${MEASUREMENTS.join(', ')} (comma-separated; default netstat)` },
+  formatOption(GATHER_FORMATS),
+  { long: 'netstat-semantics', arg: 'S', choices: ['sockscope', 'telegraf'], help: 'sockscope (default) or telegraf: reproduce Telegraf/DataKit numbers (unix sockets counted into udp_socket/tcp_none, duplicate sockets counted once)' },
+  { long: 'per-ip-version', help: 'netstat: one point per ip_version (DataKit); always on for prometheus' },
+  {
+    long: 'port-group', arg: 'SPEC', multiple: true,
+    help: 'a netstat_port group (repeatable), entries comma-separated: 80,1.1.1.1:80,[::1]:80 (local ports and addresses, DataKit ports); *:80 (one series per local address, DataKit ports_match); remote:443 (the peer\'s port); then optionally @tag=value,tag=value',
+  },
+  { long: 'addr-ports', arg: 'JSON', help: 'a DataKit ENV_INPUT_NETSTAT_ADDR_PORTS array, e.g. \'["1.1.1.1:80","443"]\'' },
+  { long: 'process-attribution', help: 'netstat_port pid field: walk /proc/*/fd (see docs/metrics.md)' },
+  { long: 'socketstat-protocols', arg: 'LIST', help: 'tcp,udp,raw (default tcp,udp)' },
+  { long: 'socketstat-info', arg: 'LIST', help: `extra tcp_info fields, comma-separated, or "all": ${SOCKETSTAT_INFO_FIELDS.join(', ')}` },
+  { long: 'socketstat-aggregate', help: 'one point per (proto, local address, remote address)' },
+  { long: 'influx-uint', help: "write unsigned fields with the u suffix (default: i, as Telegraf's default)" },
+  { long: 'tag', arg: 'KEY=VALUE', multiple: true, help: 'a tag on every metric (repeatable)' },
+  { long: 'host-tag', arg: '[NAME]', help: "add host=NAME (alone: this host's name)" },
+  NET,
+  HELP,
+];
+
+const GATHER: CommandSpec = {
+  name: 'gather',
+  summary: "one gather of socket metrics to stdout (Telegraf's inputs.exec)",
+  usage: ['[options]'],
+  description: ['One gather of netstat, netstat_port, socketstat and listen metrics, written to stdout. See docs/metrics.md.'],
+  options: GATHER_OPTIONS,
+  man: 1,
+};
+
+const EXECD: CommandSpec = {
+  name: 'execd',
+  summary: "gather on each line read, for Telegraf's inputs.execd",
+  usage: ['[options] [--signal stdin|none] [--interval DURATION]'],
+  description: [
+    "The gather options, as a long-running process for Telegraf's inputs.execd: line protocol on stdout, logs on stderr with Telegraf's E!/W!/I! prefixes; exits 0 when stdin closes or on SIGTERM.",
+  ],
+  options: [
+    ...GATHER_OPTIONS.filter((o) => o.long !== 'format' && o.long !== 'help'),
+    formatOption(['influx'], ' (Telegraf reads data_format = "influx")'),
+    { long: 'signal', arg: 'WHEN', choices: ['stdin', 'none'], help: 'stdin (default): gather on each line read; none: gather every --interval' },
+    { long: 'interval', arg: 'DURATION', help: 'for --signal none (default 10s; e.g. 500ms, 10s, 1m)' },
+    HELP,
+  ],
+  man: 1,
+};
+
+const AGENT_OPTIONS: OptionSpec[] = [
+  { long: 'config', arg: 'FILE', complete: 'file', help: "a TOML file (sockscope's own sections, or DataKit's [[inputs.netstat]]); see sockscope.toml(5)" },
+  { long: 'listen', arg: 'ADDR:PORT', multiple: true, help: 'where to serve /metrics (repeatable; default 127.0.0.1:11979)' },
+  { long: 'interval', arg: 'DURATION', help: 'how often to gather (default 10s; e.g. 500ms, 10s, 1m)' },
+  { long: 'web-config', arg: 'FILE', complete: 'file', help: 'a Prometheus exporter-toolkit web config (TLS, basic auth)' },
+  { long: 'influxdb-url', arg: 'URL', multiple: true, help: 'push to InfluxDB (repeatable; enables the output)' },
+  { long: 'stdout', help: 'write line protocol to stdout too' },
+  { long: 'hostname', arg: 'NAME', help: 'the host tag' },
+  { long: 'zabbix-listen', arg: 'ADDR:PORT', multiple: true, help: 'answer Zabbix passive checks here (repeatable; enables [zabbix_agent])' },
+  { long: 'zabbix-allow', arg: 'LIST', multiple: true, help: 'addresses and CIDRs allowed to ask (comma-separated; default loopback)' },
+];
+const LOG_LEVEL: OptionSpec = { long: 'log-level', arg: 'LEVEL', choices: ['error', 'warn', 'info', 'debug'], help: 'error, warn, info (default), debug' };
+const CONFIG_ENV = [
+  'SOCKSCOPE_<SECTION>_<KEY> for every setting (e.g. SOCKSCOPE_AGENT_INTERVAL=30s, SOCKSCOPE_OUTPUTS_INFLUXDB_URLS=http://db:8086); a SOCKSCOPE_<SECTION>_ variable that names no setting is an error, as an unknown key in the file is. DataKit\'s ENV_INPUT_NETSTAT_TAGS, ENV_INPUT_NETSTAT_INTERVAL and ENV_INPUT_NETSTAT_ADDR_PORTS are read too.',
+  'Precedence: flags > environment > file > defaults.',
+];
+
+const AGENT: CommandSpec = {
+  name: 'agent',
+  summary: 'the long-running collector: /metrics, InfluxDB, Zabbix',
+  usage: ['[options]'],
+  description: [
+    'The long-running collector: gathers every interval and serves /metrics (Prometheus text or OpenMetrics), /healthz and /api/snapshot; optionally pushes to InfluxDB, answers Zabbix passive checks and writes line protocol to stdout. With no configuration: a Prometheus endpoint on 127.0.0.1:11979, netstat, netstat_port and listen.',
+    'Logs are JSON lines (pino) on stderr. See docs/agent.md.',
+  ],
+  options: [...AGENT_OPTIONS, LOG_LEVEL, HELP],
+  sections: [
+    ['Environment', CONFIG_ENV],
+    ['Signals', ['SIGHUP reloads the configuration; SIGTERM flushes the outputs and exits 0.']],
+    ['Files', ['/etc/sockscope/sockscope.toml: the configuration the packaged systemd unit (sockscope.service) reads.']],
+  ],
+  man: 8,
+};
+
+const CONFIG: CommandSpec = {
+  name: 'config',
+  summary: "the agent's configuration: a commented sample, the effective values",
+  usage: ['sample [--format toml]', 'show [options]'],
+  description: ["'config sample' prints a fully commented configuration with every default; 'config show' the effective configuration and where each value came from."],
+  options: [HELP],
+  man: 8,
+};
+
+const CONFIG_SAMPLE: CommandSpec = {
+  name: 'config sample',
+  summary: 'a fully commented configuration with every default',
+  usage: ['[--format toml]'],
+  description: ['A fully commented agent configuration (TOML) with every default value: a starting point for /etc/sockscope/sockscope.toml. See sockscope.toml(5).'],
+  options: [formatOption(['toml']), HELP],
+  man: 8,
+};
+
+const CONFIG_SHOW: CommandSpec = {
+  name: 'config show',
+  summary: 'the effective configuration and where each value came from',
+  usage: ['[options]'],
+  description: ['The configuration the agent would run with, given the same options and environment: each value with where it came from (default, file, env, flag).'],
+  options: [...AGENT_OPTIONS, formatOption(CONFIG_SHOW_FORMATS), HELP],
+  sections: [['Environment', CONFIG_ENV]],
+  man: 8,
+};
+
+const ZABBIX: CommandSpec = {
+  name: 'zabbix',
+  summary: 'push to a Zabbix trapper, or print a Zabbix 6.0 template',
+  usage: ['send --server HOST[:PORT] [options]', 'template [--passive]'],
+  description: ["'zabbix send' pushes one gather to a Zabbix server's trapper; 'zabbix template' prints the template for those items. See docs/zabbix.md."],
+  options: [HELP],
+  man: 1,
+};
+
+const ZABBIX_SEND: CommandSpec = {
+  name: 'zabbix send',
+  summary: "one gather pushed to a Zabbix server's trapper",
+  usage: ['--server HOST[:PORT] [options]'],
+  description: [
+    "One gather (netstat, netstat_port, listen, socket counts) pushed to a Zabbix server's or proxy's trapper port as trapper items; prints the server's answer (processed, failed, total) as one JSON line. Exit 1 when the server did not accept every item.",
+  ],
+  options: [
+    { long: 'server', arg: 'HOST[:PORT]', help: 'the Zabbix server or proxy (port default 10051)' },
+    { long: 'host', arg: 'NAME', help: "the host name in Zabbix (default: this host's name)" },
+    { long: 'port-group', arg: 'SPEC', multiple: true, help: 'a netstat_port group, as for gather (repeatable; default: one per TCP listening port)' },
+    { long: 'compress', help: "compress the frame (zabbix_sender's -z)" },
+    { long: 'timeout', arg: 'DURATION', help: 'how long to wait for the server: connect, send and answer (default 5s)' },
+    formatOption(['json']),
+    HELP,
+  ],
+  man: 1,
+};
+
+const ZABBIX_TEMPLATE: CommandSpec = {
+  name: 'zabbix template',
+  summary: 'a Zabbix 6.0 YAML template for those items',
+  usage: ['[--passive]'],
+  description: [
+    "A Zabbix 6.0 YAML template for the items 'zabbix send' pushes (trapper), or for polling the agent's passive listener (--passive). Import it in Zabbix: Data collection > Templates > Import.",
+  ],
+  options: [{ long: 'passive', help: "items polled from 'sockscope agent --zabbix-listen'" }, formatOption(['yaml']), HELP],
+  man: 1,
+};
+
+const COMPLETION: CommandSpec = {
+  name: 'completion',
+  summary: 'a shell completion script: bash, zsh or fish',
+  usage: ['bash|zsh|fish'],
+  description: [
+    "Prints a completion script for the shell. bash: 'source <(sockscope completion bash)', or save it as /usr/share/bash-completion/completions/sockscope; zsh: save it as _sockscope in a directory of $fpath; fish: save it as ~/.config/fish/completions/sockscope.fish.",
+  ],
+  options: [HELP],
+  positionals: true,
+  man: 1,
+};
+
+const HELP_COMMAND: CommandSpec = {
+  name: 'help',
+  summary: 'the help of a command',
+  usage: ['[COMMAND]'],
+  description: ["The help of COMMAND (as 'sockscope COMMAND --help'), or of sockscope."],
+  options: [HELP],
+  positionals: true,
+  man: 1,
+};
+
+export const COMMANDS: readonly CommandSpec[] = [
+  SUMMARY, LS, GATHER, EXECD, AGENT, CONFIG, CONFIG_SAMPLE, CONFIG_SHOW, ZABBIX, ZABBIX_SEND, ZABBIX_TEMPLATE, COMPLETION, HELP_COMMAND,
+];
+
+/** The spec of 'ls', 'config show', ... ('' is the summary). */
+export function commandSpec(name: string): CommandSpec {
+  const c = COMMANDS.find((x) => x.name === name);
+  if (!c) throw new Error(`no command spec '${name}'`);
+  return c;
+}
+
+/** The commands typed right after `sockscope` (ls, gather, ..., config, zabbix). */
+export const TOP_COMMANDS = COMMANDS.filter((c) => c.name && !c.name.includes(' ')).map((c) => c.name);
+/** The subcommands of a command with subcommands ('config' → sample, show). */
+export const subcommands = (name: string): string[] =>
+  COMMANDS.filter((c) => c.name.startsWith(`${name} `)).map((c) => c.name.slice(name.length + 1));

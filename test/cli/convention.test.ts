@@ -1,0 +1,111 @@
+/**
+ * One CLI convention (spec.ts): help made from the option specs, at most 80 columns, for every command;
+ * `sockscope help CMD` = `CMD --help`; an unknown command or a missing subcommand is a usage error (exit 2)
+ * that points to the right help; the completions are valid shell and carry every option.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { completionScript } from '../../src/cli/completion.js';
+import { HELP_WIDTH, optionLabel, parseCommand, renderHelp } from '../../src/cli/options.js';
+import { COMMANDS, commandSpec } from '../../src/cli/spec.js';
+import { SockscopeError } from '../../src/errors.js';
+
+const bin = fileURLToPath(new URL('../../../bin/sockscope.js', import.meta.url));
+const run = (args: string[]) => {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 20_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+};
+const words = (name: string) => (name ? name.split(' ') : []);
+
+describe('help from the option specs', () => {
+  for (const spec of COMMANDS) {
+    it(`'${spec.name || '(summary)'}': every line within ${HELP_WIDTH} columns, every option listed`, () => {
+      const help = renderHelp(spec, '0.0.0');
+      for (const line of help.split('\n')) assert.ok(line.length <= HELP_WIDTH, `${line.length} columns: ${line}`);
+      for (const o of spec.options) assert.ok(help.includes(optionLabel(o)), `${optionLabel(o)} missing`);
+    });
+  }
+
+  it('every command prints its help with --help and with `sockscope help CMD`, exit 0', () => {
+    for (const spec of COMMANDS) {
+      const viaFlag = run([...words(spec.name), '--help']);
+      assert.equal(viaFlag.status, 0, `${spec.name} --help: ${viaFlag.stderr}`);
+      assert.equal(viaFlag.stdout, renderHelp(spec, viaFlag.stdout.match(/^sockscope (\S+):/)?.[1] ?? run(['--version']).stdout.trim().split(' ')[1]));
+      if (spec.name) assert.equal(run(['help', ...words(spec.name)]).stdout, viaFlag.stdout, `help ${spec.name}`);
+    }
+  });
+
+  it('every command that prints takes --format', () => {
+    for (const name of ['', 'ls', 'gather', 'execd', 'config sample', 'config show', 'zabbix send', 'zabbix template']) {
+      assert.ok(commandSpec(name).options.some((o) => o.long === 'format' && o.choices?.length), name);
+    }
+    assert.match(run(['config', 'sample', '--format', 'toml']).stdout, /^\[agent\]/m);
+    assert.equal(run(['zabbix', 'template', '--format', 'json']).status, 2);
+    const show = JSON.parse(run(['config', 'show', '--format', 'json']).stdout);
+    assert.equal(show.origins['agent.interval'], 'default');
+  });
+});
+
+describe('usage errors: exit 2, one line, the command\'s own help', () => {
+  const cases: [string[], RegExp][] = [
+    [['nosuchcmd'], /^sockscope: unknown command 'nosuchcmd': expected one of ls, gather,.*See 'sockscope --help'\.$/],
+    [['help', 'nosuchcmd'], /^sockscope: no help for 'nosuchcmd'/],
+    [['zabbix'], /^sockscope: zabbix needs a command: 'send' or 'template'\. See 'sockscope zabbix --help'\.$/],
+    [['config'], /^sockscope: config needs a command: 'sample' or 'show'/],
+    [['config', 'nope'], /unknown config command 'nope'.*See 'sockscope config --help'/],
+    [['ls', '--bogus'], /^sockscope: Unknown option '--bogus'\. See 'sockscope ls --help'\.$/],
+    [['config', 'show', '--bogus'], /See 'sockscope config show --help'/],
+    [['zabbix', 'send', '--bogus'], /See 'sockscope zabbix send --help'/],
+    [['--top', '-1'], /^sockscope: --top must be a non-negative integer, got '-1'$/],
+    [['--json', '--format', 'text'], /--json is --format json/],
+    [['completion', 'tcsh'], /unknown shell 'tcsh'/],
+  ];
+  for (const [args, message] of cases) {
+    it(args.join(' '), () => {
+      const r = run(args);
+      assert.equal(r.status, 2, r.stderr);
+      assert.equal(r.stdout, '');
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr.trim(), message);
+    });
+  }
+
+  it('a value that starts with "-" reaches the option, not "ambiguous"', () => {
+    assert.equal(parseCommand(commandSpec(''), ['--top', '-1']).str('top'), '-1');
+    assert.throws(() => parseCommand(commandSpec('ls'), ['--nope']), (e: unknown) => e instanceof SockscopeError && e.exitCode === 2);
+  });
+});
+
+describe('completion', () => {
+  const shells: [('bash' | 'zsh' | 'fish'), string[]][] = [['bash', ['bash', '-n']], ['zsh', ['zsh', '-n']], ['fish', ['fish', '--no-execute']]];
+  for (const [shell, check] of shells) {
+    const have = spawnSync('sh', ['-c', `command -v ${check[0]}`]).status === 0;
+    it(`${shell}: every command and option${have ? ', and the shell parses it' : ''}`, () => {
+      const script = completionScript(shell);
+      for (const spec of COMMANDS) {
+        for (const w of words(spec.name)) assert.ok(script.includes(w), `${shell}: ${w}`);
+        for (const o of spec.options) assert.ok(script.includes(shell === 'fish' ? `-l ${o.long}` : `--${o.long}`), `${shell}: --${o.long} of ${spec.name}`);
+      }
+      if (have) {
+        const r = spawnSync(check[0], [...check.slice(1)], { input: script, encoding: 'utf8' });
+        assert.equal(r.status, 0, `${shell} cannot parse it: ${r.stderr}`);
+      }
+    });
+  }
+
+  it('bash: completes commands, options and --format values', () => {
+    const script = completionScript('bash');
+    const complete = (line: string) => {
+      const cw = line.split(' ');
+      const r = spawnSync('bash', ['-c', `${script}\nCOMP_WORDS=(${cw.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${cw.length - 1}; _sockscope; printf '%s\\n' "\${COMPREPLY[@]}"`], { encoding: 'utf8' });
+      return r.stdout.trim().split('\n');
+    };
+    assert.ok(complete('sockscope ga').includes('gather'));
+    assert.deepEqual(complete('sockscope config s').sort(), ['sample', 'show']);
+    assert.ok(complete('sockscope ls --for').includes('--format'));
+    assert.ok(complete('sockscope ls --format n').includes('ndjson'));
+    assert.ok(complete('sockscope zabbix send --ti').includes('--timeout'));
+  });
+});
