@@ -7,7 +7,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { completionScript } from '../../src/cli/completion.js';
+import { manPages } from '../../src/cli/manpage.js';
+import { LEAVES } from '../../src/config/load.js';
 import { HELP_WIDTH, optionLabel, parseCommand, renderHelp } from '../../src/cli/options.js';
 import { COMMANDS, commandSpec } from '../../src/cli/spec.js';
 import { SockscopeError } from '../../src/errors.js';
@@ -107,5 +112,33 @@ describe('completion', () => {
     assert.ok(complete('sockscope ls --for').includes('--format'));
     assert.ok(complete('sockscope ls --format n').includes('ndjson'));
     assert.ok(complete('sockscope zabbix send --ti').includes('--timeout'));
+  });
+});
+
+describe('man pages from the same specs', () => {
+  const pages = manPages('0.0.0', '2026-01-01');
+  const page = (f: string) => pages.find((p) => p.file === f)!.text.replace(/\\-/g, '-').replace(/\\f[BIR]/g, '');
+  it('sockscope(1) has every command and option; sockscope-agent(8) the agent\'s; sockscope.toml(5) every key', () => {
+    for (const spec of COMMANDS) {
+      if (spec.name) assert.ok(page('sockscope.1').includes(`sockscope ${spec.name}`), spec.name);
+      for (const o of spec.options) assert.ok(page('sockscope.1').includes(`--${o.long}`), `--${o.long}`);
+    }
+    for (const o of commandSpec('agent').options) assert.ok(page('sockscope-agent.8').includes(`--${o.long}`), `agent --${o.long}`);
+    for (const leaf of LEAVES) assert.ok(page('sockscope.toml.5').includes(`${leaf[leaf.length - 1]} = `) || page('sockscope.toml.5').includes(`[${leaf.join('.')}]`), leaf.join('.'));
+  });
+  const haveMan = spawnSync('sh', ['-c', 'command -v man']).status === 0;
+  it('man renders them without a warning', { skip: haveMan ? false : 'no man here' }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ship-man-'));
+    try {
+      for (const p of pages) {
+        writeFileSync(join(dir, p.file), p.text);
+        const r = spawnSync('man', ['--warnings', '-l', join(dir, p.file)], { encoding: 'utf8', env: { ...process.env, MANWIDTH: '80', LC_ALL: 'C.UTF-8' } });
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(r.stderr, '', `${p.file}: ${r.stderr}`);
+        assert.match(r.stdout, /NAME/);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
