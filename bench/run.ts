@@ -29,6 +29,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { METRICS_CASES } from './cases-metrics.js';
+import { PACKAGE_CASES } from './cases-package.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url)); // dist/bench/run.js -> the repository
 const BENCH = join(ROOT, 'bench');
@@ -311,6 +312,7 @@ export const CASES: CaseDef[] = [
     twRefresh: { every: 'round', ifOlderThanS: 0 },
   },
   ...(METRICS_CASES as CaseDef[]),
+  ...(PACKAGE_CASES as CaseDef[]),
 ];
 
 // ---------------------------------------------------------------------------------------------------------------

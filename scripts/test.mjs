@@ -15,8 +15,13 @@ const walk = (dir) => {
   }
 };
 walk(root);
-const only = process.argv.slice(2);
-const chosen = only.length ? files.filter((f) => only.some((o) => f.includes(o))) : files;
+// *.package.test.js test the built artifacts (single executable, .deb): `npm run test:package` builds them
+// and runs these (--package); `npm test` runs everything else.
+const args = process.argv.slice(2);
+const packaged = args.includes('--package');
+const only = args.filter((a) => a !== '--package');
+const kind = files.filter((f) => f.endsWith('.package.test.js') === packaged);
+const chosen = only.length ? kind.filter((f) => only.some((o) => f.includes(o))) : kind;
 if (chosen.length === 0) {
   console.error('no test files found under dist/test (run `npm run build` first)');
   process.exit(1);

@@ -22,6 +22,8 @@ export interface Artifact {
   argv: string[];
   /** bind /dev/null over every node binary while it runs */
   hideNode?: boolean;
+  /** environment for every run (on top of cleanEnv()) */
+  env?: Record<string, string>;
 }
 
 /** Every node binary a command could find: the test runner's and each `node` on PATH (real paths). */
@@ -53,7 +55,7 @@ export interface Ran {
 export function runArtifact(a: Artifact, args: readonly string[], o: { ns?: PopulationNetns; env?: Record<string, string>; timeoutMs?: number } = {}): Ran {
   const inner = [...(a.hideNode ? hideNodeWrap() : []), ...a.argv, ...args];
   const full = o.ns ? ['nsenter', ...o.ns.enterArgs(), '--', ...inner] : inner;
-  const r = spawnSync(full[0], full.slice(1), { env: cleanEnv(o.env), encoding: 'utf8', timeout: o.timeoutMs ?? 60_000, killSignal: 'SIGKILL', maxBuffer: 64 << 20 });
+  const r = spawnSync(full[0], full.slice(1), { env: cleanEnv({ ...a.env, ...o.env }), encoding: 'utf8', timeout: o.timeoutMs ?? 60_000, killSignal: 'SIGKILL', maxBuffer: 64 << 20 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -98,7 +100,7 @@ export async function exerciseArtifact(t: TestContext, a: Artifact, expectVersio
       writeFileSync(sample, ok(runArtifact(a, ['config', 'sample']), 'config sample'));
       const port = await freePortIn(ns);
       const agent = new Daemon('sockscope agent', a.argv[0], [...a.argv.slice(1), 'agent', '--config', sample, '--listen', `127.0.0.1:${port}`], {
-        ns, env: cleanEnv(), wrap: a.hideNode ? hideNodeWrap() : [],
+        ns, env: cleanEnv(a.env), wrap: a.hideNode ? hideNodeWrap() : [],
       });
       const bridge = await NsBridge.start(ns, port);
       try {
