@@ -8,12 +8,10 @@ import { COMMANDS, commandSpec, subcommands, TOP_COMMANDS, type CommandSpec, typ
 
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 
-export function runCompletion(args: string[]): void {
+export async function runCompletion(args: string[]): Promise<void> {
   const o = parseCommand(commandSpec('completion'), args);
-  if (o.flag('help') || o.positionals.length === 0) {
-    if (o.flag('help')) return void import('./main.js').then((m) => m.printHelp('completion'));
-    throw new UsageError("completion needs a shell: bash, zsh or fish. See 'sockscope completion --help'.");
-  }
+  if (o.flag('help')) return (await import('./main.js')).printHelp('completion');
+  if (o.positionals.length === 0) throw new UsageError("completion needs a shell: bash, zsh or fish. See 'sockscope completion --help'.");
   const shell = o.positionals[0];
   if (o.positionals.length > 1 || !(SHELLS as readonly string[]).includes(shell)) {
     throw new UsageError(`completion: unknown shell '${o.positionals.join(' ')}': expected bash, zsh or fish. See 'sockscope completion --help'.`, { key: 'shell', value: shell });

@@ -89,7 +89,7 @@ export async function main(argv: string[]): Promise<void> {
       await runConfig(rest);
     } else if (command === 'completion') {
       const { runCompletion } = await import('./completion.js');
-      runCompletion(rest);
+      await runCompletion(rest);
     } else {
       throw new UsageError(`unknown command '${command}': expected one of ${TOP_COMMANDS.join(', ')}, or options for the summary. See 'sockscope --help'.`, { key: 'command', value: command });
     }

@@ -6,11 +6,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { completionScript } from '../../src/cli/completion.js';
+import { VERSION } from '../../src/cli/main.js';
+import { runBatch, type BatchResult } from '../helpers/cli-batch.js';
 import { manPages } from '../../src/cli/manpage.js';
 import { LEAVES } from '../../src/config/load.js';
 import { HELP_WIDTH, optionLabel, parseCommand, renderHelp } from '../../src/cli/options.js';
@@ -24,6 +26,36 @@ const run = (args: string[]) => {
 };
 const words = (name: string) => (name ? name.split(' ') : []);
 
+/** the runs of this file's checks, all in one child process (test/helpers/cli-batch.ts) */
+const batch = new Map<string, BatchResult>();
+const queued: string[][] = [];
+const inBatch = (args: string[]): BatchResult => {
+  const r = batch.get(JSON.stringify(args));
+  if (!r) throw new Error(`not in the batch: ${args.join(' ')}`);
+  return r;
+};
+
+/** usage errors and what stderr must say */
+const cases: [string[], RegExp][] = [
+  [['nosuchcmd'], /^sockscope: unknown command 'nosuchcmd': expected one of ls, gather,.*See 'sockscope --help'\.$/],
+  [['help', 'nosuchcmd'], /^sockscope: no help for 'nosuchcmd'/],
+  [['zabbix'], /^sockscope: zabbix needs a command: 'send' or 'template'\. See 'sockscope zabbix --help'\.$/],
+  [['config'], /^sockscope: config needs a command: 'sample' or 'show'/],
+  [['config', 'nope'], /unknown config command 'nope'.*See 'sockscope config --help'/],
+  [['ls', '--bogus'], /^sockscope: Unknown option '--bogus'\. See 'sockscope ls --help'\.$/],
+  [['config', 'show', '--bogus'], /See 'sockscope config show --help'/],
+  [['zabbix', 'send', '--bogus'], /See 'sockscope zabbix send --help'/],
+  [['--top', '-1'], /^sockscope: --top must be a non-negative integer, got '-1'$/],
+  [['--json', '--format', 'text'], /--json is --format json/],
+  [['completion', 'tcsh'], /unknown shell 'tcsh'/],
+];
+
+for (const spec of COMMANDS) queued.push([...words(spec.name), '--help'], ...(spec.name ? [['help', ...words(spec.name)]] : []));
+queued.push(...cases.map(([args]) => args), ['config', 'sample', '--format', 'toml'], ['zabbix', 'template', '--format', 'json'], ['config', 'show', '--format', 'json']);
+before(() => {
+  runBatch(queued).forEach((r, n) => batch.set(JSON.stringify(queued[n]), r));
+});
+
 describe('help from the option specs', () => {
   for (const spec of COMMANDS) {
     it(`'${spec.name || '(summary)'}': every line within ${HELP_WIDTH} columns, every option listed`, () => {
@@ -35,47 +67,45 @@ describe('help from the option specs', () => {
 
   it('every command prints its help with --help and with `sockscope help CMD`, exit 0', () => {
     for (const spec of COMMANDS) {
-      const viaFlag = run([...words(spec.name), '--help']);
+      const viaFlag = inBatch([...words(spec.name), '--help']);
       assert.equal(viaFlag.status, 0, `${spec.name} --help: ${viaFlag.stderr}`);
-      assert.equal(viaFlag.stdout, renderHelp(spec, viaFlag.stdout.match(/^sockscope (\S+):/)?.[1] ?? run(['--version']).stdout.trim().split(' ')[1]));
-      if (spec.name) assert.equal(run(['help', ...words(spec.name)]).stdout, viaFlag.stdout, `help ${spec.name}`);
+      assert.equal(viaFlag.stdout, renderHelp(spec, VERSION));
+      if (spec.name) assert.equal((inBatch(['help', ...words(spec.name)])).stdout, viaFlag.stdout, `help ${spec.name}`);
     }
+    // and through a real process, once
+    const r = run(['help', 'config', 'show']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, renderHelp(commandSpec('config show'), VERSION));
   });
 
   it('every command that prints takes --format', () => {
     for (const name of ['', 'ls', 'gather', 'execd', 'config sample', 'config show', 'zabbix send', 'zabbix template']) {
       assert.ok(commandSpec(name).options.some((o) => o.long === 'format' && o.choices?.length), name);
     }
-    assert.match(run(['config', 'sample', '--format', 'toml']).stdout, /^\[agent\]/m);
-    assert.equal(run(['zabbix', 'template', '--format', 'json']).status, 2);
-    const show = JSON.parse(run(['config', 'show', '--format', 'json']).stdout);
+    assert.match(inBatch(['config', 'sample', '--format', 'toml']).stdout, /^\[agent\]/m);
+    assert.equal(inBatch(['zabbix', 'template', '--format', 'json']).status, 2);
+    const show = JSON.parse(inBatch(['config', 'show', '--format', 'json']).stdout);
     assert.equal(show.origins['agent.interval'], 'default');
   });
 });
 
 describe('usage errors: exit 2, one line, the command\'s own help', () => {
-  const cases: [string[], RegExp][] = [
-    [['nosuchcmd'], /^sockscope: unknown command 'nosuchcmd': expected one of ls, gather,.*See 'sockscope --help'\.$/],
-    [['help', 'nosuchcmd'], /^sockscope: no help for 'nosuchcmd'/],
-    [['zabbix'], /^sockscope: zabbix needs a command: 'send' or 'template'\. See 'sockscope zabbix --help'\.$/],
-    [['config'], /^sockscope: config needs a command: 'sample' or 'show'/],
-    [['config', 'nope'], /unknown config command 'nope'.*See 'sockscope config --help'/],
-    [['ls', '--bogus'], /^sockscope: Unknown option '--bogus'\. See 'sockscope ls --help'\.$/],
-    [['config', 'show', '--bogus'], /See 'sockscope config show --help'/],
-    [['zabbix', 'send', '--bogus'], /See 'sockscope zabbix send --help'/],
-    [['--top', '-1'], /^sockscope: --top must be a non-negative integer, got '-1'$/],
-    [['--json', '--format', 'text'], /--json is --format json/],
-    [['completion', 'tcsh'], /unknown shell 'tcsh'/],
-  ];
   for (const [args, message] of cases) {
     it(args.join(' '), () => {
-      const r = run(args);
+      const r = inBatch(args);
       assert.equal(r.status, 2, r.stderr);
       assert.equal(r.stdout, '');
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
       assert.match(r.stderr.trim(), message);
     });
   }
+
+  it('through a real process: exit 2, one line', () => {
+    const r = run(['nosuchcmd']);
+    assert.equal(r.status, 2);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^sockscope: unknown command 'nosuchcmd'.*\n$/);
+  });
 
   it('a value that starts with "-" reaches the option, not "ambiguous"', () => {
     assert.equal(parseCommand(commandSpec(''), ['--top', '-1']).str('top'), '-1');
@@ -94,8 +124,21 @@ describe('completion', () => {
         for (const o of spec.options) assert.ok(script.includes(shell === 'fish' ? `-l ${o.long}` : `--${o.long}`), `${shell}: --${o.long} of ${spec.name}`);
       }
       if (have) {
-        const r = spawnSync(check[0], [...check.slice(1)], { input: script, encoding: 'utf8' });
-        assert.equal(r.status, 0, `${shell} cannot parse it: ${r.stderr}`);
+        const dir = mkdtempSync(join(tmpdir(), 'ship-completion-'));
+        try {
+          writeFileSync(join(dir, 'script'), script);
+          const r = spawnSync(check[0], [...check.slice(1), join(dir, 'script')], { encoding: 'utf8' });
+          assert.equal(r.status, 0, `${shell} cannot parse it: ${r.stderr}`);
+          if (shell === 'fish') {
+            // what fish offers after these words
+            const offer = (line: string) => spawnSync('fish', ['--no-config', '-c', `source ${join(dir, 'script')}; complete -C '${line}'`], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.split('\t')[0]);
+            assert.ok(offer('sockscope ga').includes('gather'));
+            assert.ok(offer('sockscope ls --for').includes('--format'));
+            assert.ok(offer('sockscope zabbix send --ti').includes('--timeout'));
+          }
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
       }
     });
   }

@@ -1,0 +1,48 @@
+/**
+ * Many `sockscope ARGS` runs in one node process (pure checks without a process each):
+ *
+ *   node dist/test/helpers/cli-batch.js '[["ls","--help"],["nosuchcmd"]]'
+ *
+ * runs main(args) for each, in order, with stdout and stderr captured, and prints one JSON array of
+ * { status, stdout, stderr } at the end. runBatch() is the test side.
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export interface BatchResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run every argument list through main() in one child process. */
+export function runBatch(runs: string[][]): BatchResult[] {
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), JSON.stringify(runs)], { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`cli-batch failed (${r.status ?? r.signal}): ${r.stderr}`);
+  return JSON.parse(r.stdout) as BatchResult[];
+}
+
+async function child(runs: string[][]): Promise<void> {
+  const { main } = await import('../../src/cli/main.js');
+  const results: BatchResult[] = [];
+  const write = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr) };
+  for (const args of runs) {
+    const out: string[] = [];
+    const err: string[] = [];
+    process.exitCode = undefined;
+    process.stdout.write = ((c: string | Uint8Array) => (out.push(Buffer.from(c).toString()), true)) as typeof process.stdout.write;
+    process.stderr.write = ((c: string | Uint8Array) => (err.push(Buffer.from(c).toString()), true)) as typeof process.stderr.write;
+    try {
+      await main(args);
+    } finally {
+      process.stdout.write = write.out;
+      process.stderr.write = write.err;
+    }
+    process.stdout.removeAllListeners('error');
+    results.push({ status: Number(process.exitCode ?? 0), stdout: out.join(''), stderr: err.join('') });
+  }
+  process.exitCode = 0;
+  write.out(JSON.stringify(results));
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await child(JSON.parse(process.argv[2]) as string[][]);
