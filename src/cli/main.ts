@@ -102,8 +102,10 @@ export async function main(argv: string[]): Promise<void> {
 export function report(e: unknown): number {
   if (isSockscopeError(e)) {
     const errno = e.facts.errno === 1 || e.facts.errno === 13 ? ' (not permitted: run as root or with CAP_SYS_ADMIN for -N)' : '';
-    // one line per problem (a configuration can hold several), each prefixed
-    process.stderr.write(`${`${e.message}${errno}`.split('\n').map((l) => `sockscope: ${l}`).join('\n')}\n`);
+    // several problems (a configuration's): one line each, each prefixed; otherwise the message as it is (a
+    // filter error's second and third lines show the expression and a caret under the bad word)
+    const text = Array.isArray(e.facts.errors) ? e.message.split('\n').join('\nsockscope: ') : e.message;
+    process.stderr.write(`sockscope: ${text}${errno}\n`);
     if (process.env.SOCKSCOPE_DEBUG) process.stderr.write(`${e.stack}\n`);
     return e.exitCode;
   }
