@@ -108,7 +108,7 @@ export class PopulationNetns {
   run(file: string, args: readonly string[], options: { timeoutMs?: number } = {}): Promise<RunResult> {
     return new Promise((resolve) => {
       execFile('nsenter', [...this.enterArgs(), '--', file, ...args], {
-        timeout: options.timeoutMs ?? 15_000, killSignal: 'SIGKILL', maxBuffer: 64 << 20, encoding: 'utf8',
+        timeout: options.timeoutMs ?? 120_000, killSignal: 'SIGKILL', maxBuffer: 64 << 20, encoding: 'utf8',
       }, (error, stdout, stderr) => {
         const e = error as (NodeJS.ErrnoException & { code?: number | string; signal?: NodeJS.Signals }) | null;
         resolve({

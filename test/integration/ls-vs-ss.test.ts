@@ -44,7 +44,7 @@ function ourKey(r: Rec): string {
 
 describe('sockscope ls in a network namespace', opts, () => {
   let ns: PopulationNetns | undefined;
-  const ls = async (...args: string[]) => ns!.run(process.execPath, [BIN, 'ls', ...args], { timeoutMs: 20_000 });
+  const ls = async (...args: string[]) => ns!.run(process.execPath, [BIN, 'ls', ...args], { timeoutMs: 120_000 });
   const ndjson = async (...args: string[]): Promise<Rec[]> => {
     const r = await ls('--format', 'ndjson', '-e', ...args);
     assert.equal(r.code, 0, r.stderr);

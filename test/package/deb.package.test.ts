@@ -54,6 +54,10 @@ test('installed with dpkg: every subcommand from /usr/bin/sockscope, no service 
   assert.ok(!existsSync('/etc/systemd/system/multi-user.target.wants/sockscope.service'), 'enabled by the package');
   assert.equal(spawnSync('pgrep', ['-f', '^/usr/bin/sockscope agent']).status, 1, 'an agent was started');
   assert.match(readFileSync('/lib/systemd/system/sockscope.service', 'utf8'), /^ExecStart=\/usr\/bin\/sockscope agent --config \/etc\/sockscope\/sockscope\.toml$/m);
+  if (spawnSync('sh', ['-c', 'command -v systemd-analyze'], { stdio: 'ignore' }).status === 0) {
+    const v = spawnSync('systemd-analyze', ['verify', '/lib/systemd/system/sockscope.service'], { encoding: 'utf8' });
+    assert.equal(v.status, 0, `systemd-analyze verify: ${v.stderr}`);
+  }
   // the sample as a conffile, the man pages, the completions
   assert.match(query('Conffiles').stdout, /\/etc\/sockscope\/sockscope\.toml [0-9a-f]{32}/);
   const sample = runArtifact({ argv: ['/usr/bin/sockscope'] }, ['config', 'sample']).stdout;

@@ -25,6 +25,15 @@ function npm(args: string[], cwd = REPO): string {
   return r.stdout;
 }
 
+/** The `npm install ...` arguments of the Dockerfile's RUN line, without the tarball. */
+function dockerfileInstall(): string[] {
+  const text = readFileSync(join(REPO, 'deploy', 'container', 'Dockerfile'), 'utf8');
+  const m = /^RUN npm (install(?: --?[\w-]+(?:=\S+)?)+) \/tmp\/sockscope-\*\.tgz/m.exec(text);
+  assert.ok(m, 'the Dockerfile installs the tarball with npm install');
+  assert.ok(m[1].includes('--omit=dev'), 'the image is a production install');
+  return m[1].split(' ');
+}
+
 let dir: string;
 let prefix: string;
 let files: string[];
@@ -35,7 +44,8 @@ before(() => {
   const packed = JSON.parse(npm(['pack', '--ignore-scripts', '--json', '--pack-destination', dir])) as { filename: string; files: { path: string }[] }[];
   files = packed[0].files.map((f) => f.path);
   prefix = join(dir, 'prefix');
-  npm(['install', '--global', '--prefix', prefix, '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline', join(dir, packed[0].filename)]);
+  // the container image's install, flag for flag (deploy/container/Dockerfile), into a temporary prefix
+  npm([...dockerfileInstall(), '--prefix', prefix, '--prefer-offline', join(dir, packed[0].filename)]);
 });
 after(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -62,6 +72,13 @@ test('the tarball holds every file its docs link to', () => {
   }
   assert.deepEqual(missing, [], 'links to files the tarball leaves out');
   assert.ok(existsSync(join(prefix, 'lib', 'node_modules', 'sockscope', 'deploy', 'systemd', 'sockscope.service')));
+});
+
+test('the DaemonSet runs the image the Dockerfile documents, at this version', () => {
+  const ds = readFileSync(join(REPO, 'deploy', 'kubernetes', 'sockscope-daemonset.yaml'), 'utf8');
+  const docker = readFileSync(join(REPO, 'deploy', 'container', 'Dockerfile'), 'utf8');
+  assert.match(ds, new RegExp(`^\\s+image: sockscope:${pkg.version.replace(/\./g, '\\.')}$`, 'm'));
+  assert.match(docker, new RegExp(`-t REGISTRY/sockscope:${pkg.version.replace(/\./g, '\\.')} `));
 });
 
 test('every subcommand runs from the production install', { skip: netnsSupport().skip }, async (t) => {
