@@ -11,6 +11,7 @@ import {
 } from '../collectors/gather.js';
 import { parseAddrPortsEnv, parsePortGroups, type PortGroupConfig } from '../collectors/netstat-port.js';
 import { SOCKETSTAT_INFO_FIELDS } from '../collectors/socketstat.js';
+import { DURATION_PATTERN, durationMs } from '../util/duration.js';
 import type { Metric } from '../model/metric.js';
 import { parseCommand } from './options.js';
 import { commandSpec, GATHER_FORMATS } from './spec.js';
@@ -20,10 +21,9 @@ type GatherFormat = (typeof GATHER_FORMATS)[number];
 
 
 
-/** "10s", "500ms", "1m", "2h" → ms. */
+/** A duration option ("500ms", "10s", "1m30s") → ms: the configuration's syntax (DURATION_PATTERN, durationMs). */
 export function parseDuration(text: string, key: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
-  const ms = m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms'] : NaN;
+  const ms = new RegExp(DURATION_PATTERN).test(text.trim()) ? durationMs(text.trim()) : NaN;
   // 0 would gather in a busy loop, and so would anything past setInterval's 2^31-1 ms (Node turns it into 1 ms)
   if (!(ms >= 1 && ms <= 0x7fffffff)) throw new UsageError(`--${key} must be a duration from 1ms to 596h, like 500ms, 10s, 1m; got '${text}'`, { key, value: text });
   return ms;

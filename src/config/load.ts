@@ -15,6 +15,7 @@ import { parsePortGroups } from '../collectors/netstat-port.js';
 import { SOCKETSTAT_INFO_FIELDS } from '../collectors/socketstat.js';
 import { SockscopeError } from '../errors.js';
 import { CONFIG_SCHEMA, DEFAULTS, type AgentConfig } from './defaults.js';
+import { durationMs } from '../util/duration.js';
 
 export interface FlagOverrides {
   listen?: string[];
@@ -345,9 +346,5 @@ function semanticChecks(config: AgentConfig, origins: Map<string, string>, colle
   }
 }
 
-/** "10s" → 10000, "1m30s" → 90000 (validated strings only). */
-export function durationMs(text: string): number {
-  let ms = 0;
-  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) ms += Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms'];
-  return ms;
-}
+/** "10s" → 10000 (validated strings only): the one duration syntax, src/util/duration.ts. */
+export { durationMs } from '../util/duration.js';

@@ -14,7 +14,8 @@ import { completionScript } from '../../src/cli/completion.js';
 import { VERSION } from '../../src/cli/main.js';
 import { runBatch, type BatchResult } from '../helpers/cli-batch.js';
 import { manPages } from '../../src/cli/manpage.js';
-import { LEAVES } from '../../src/config/load.js';
+import { planGather } from '../../src/cli/gather.js';
+import { durationMs, LEAVES, loadConfig } from '../../src/config/load.js';
 import { HELP_WIDTH, optionLabel, parseCommand, renderHelp } from '../../src/cli/options.js';
 import { COMMANDS, commandSpec } from '../../src/cli/spec.js';
 import { SockscopeError } from '../../src/errors.js';
@@ -182,6 +183,21 @@ describe('man pages from the same specs', () => {
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('one duration syntax', () => {
+  it('the command line takes what the configuration takes, through one function', () => {
+    for (const [text, ms] of [['500ms', 500], ['10s', 10_000], ['1m30s', 90_000], ['1.5h', 5_400_000]] as const) {
+      const plan = planGather(['--signal', 'none', '--interval', text], 'execd');
+      assert.ok(plan !== 'help');
+      assert.equal(plan.intervalMs, ms, text);
+      assert.equal(durationMs(loadConfig({ flags: { interval: text } }).config.agent.interval), ms, `config ${text}`);
+    }
+    for (const bad of ['10', '1m30', 'soon', '-1s']) {
+      assert.throws(() => planGather(['--signal', 'none', '--interval', bad], 'execd'), /--interval must be a duration/);
+      assert.throws(() => loadConfig({ flags: { interval: bad } }), /agent\.interval/);
     }
   });
 });
