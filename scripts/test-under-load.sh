@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# npm test, RUNS times in a row, while every CPU is kept busy and FDS socket descriptors are held open by
+# another process (what a loaded host looks like to the suite: a /proc/*/fd walk then takes seconds).
+#
+#   RUNS=3 FDS=160000 bash scripts/test-under-load.sh
+#
+# Prints each run's result and wall time. Everything it starts it stops (by pid) when it ends.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-3}
+FDS=${FDS:-160000}
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
+trap cleanup EXIT
+
+# the descriptors: unix socketpairs held by one python process (needs root for a descriptor limit this high)
+exec {hold}> >(python3 -c '
+import resource, socket, sys
+n = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_NOFILE, (n + 1024, n + 1024))
+pairs = [socket.socketpair() for _ in range(n // 2)]
+print(f"holding {2 * len(pairs)} socket descriptors", file=sys.stderr, flush=True)
+sys.stdin.read()
+' "$FDS")
+pids+=($!)
+# the CPUs: one busy loop each
+for _ in $(seq "$(nproc)"); do (while :; do :; done) & pids+=($!); done
+sleep 5
+
+npm run build >/dev/null
+for run in $(seq "$RUNS"); do
+  start=$(date +%s)
+  node scripts/test.mjs > "/tmp/sockscope-under-load-$run.log" 2>&1
+  status=$?
+  summary=$(grep -E '^# (pass|fail|cancelled)' "/tmp/sockscope-under-load-$run.log" | tr '\n' ' ')
+  echo "run $run: exit $status, $(( $(date +%s) - start )) s, load $(cut -d' ' -f1-3 /proc/loadavg): $summary"
+done
+exec {hold}>&-
