@@ -47,7 +47,8 @@ export async function runZabbix(args: string[]): Promise<void> {
   const answer = await sendItems(v.server, items, { compress: v.compress, timeoutMs: v.timeout ? parseDuration(v.timeout, 'timeout') : 5000 });
   process.stdout.write(`${JSON.stringify({ response: answer.response, info: answer.info, sent: items.length })}\n`);
   if (answer.response !== 'success' || answer.failed > 0) {
-    process.stderr.write(`sockscope: the Zabbix server did not accept every item (${answer.info}): check that host '${host}' has the template's trapper items\n`);
+    const { explainRefusal } = await import('../zabbix/refusal.js');
+    process.stderr.write(`sockscope: ${explainRefusal(items, answer)}\n`);
     process.exitCode = 1;
   }
 }

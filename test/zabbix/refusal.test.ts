@@ -1,0 +1,55 @@
+/**
+ * What the agent logs and `zabbix send` prints when a Zabbix server refuses items. The server's answer only
+ * counts them ("processed: 45; failed: 40; total: 85"), so the message says which group of keys that count
+ * matches and why such keys fail, and does not pretend to know more. The pushes here are what a real gather of
+ * this machine sends (with a listener of our own), the counts what Zabbix 6.0 answered in the situations named
+ * (test/zabbix-server/ produces them against a real server).
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { gather } from '../../src/collectors/gather.js';
+import type { Metric } from '../../src/model/metric.js';
+import { takeCensus, takeSnapshot } from '../../src/snapshot/snapshot.js';
+import { senderItems, type SenderItem } from '../../src/zabbix/items.js';
+import { explainRefusal } from '../../src/zabbix/refusal.js';
+
+describe('explainRefusal', () => {
+  let items: SenderItem[];
+  let listener: Server;
+  const answer = (failed: number) => ({ response: 'success', info: `processed: ${items.length - failed}; failed: ${failed}; total: ${items.length}`, failed, total: items.length });
+
+  before(async () => {
+    listener = createServer();
+    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', () => r()));
+    const metrics: Metric[] = [];
+    const report = await gather({
+      measurements: ['netstat', 'netstat_port', 'listen'], netstat: { perIpVersion: true },
+      netstatPort: { groups: [], autoListenPorts: true }, countProtocols: ['unix'],
+    }, { snapshot: takeSnapshot, census: takeCensus }, (m) => metrics.push(m));
+    items = senderItems({ metrics, report, time: Date.now() }, 'web-01');
+  });
+  after(() => listener?.close());
+
+  test('every item refused: the host is unknown to the server or lacks the template', () => {
+    assert.match(explainRefusal(items, answer(items.length)), /refused all \d+ items: host "web-01" is unknown to it .* template "sockscope by Zabbix trapper"/);
+  });
+
+  test('the first push before discovery: the discovered items are named, with the reason (not "check the template")', () => {
+    const discovered = items.filter((i) => /^sockscope\.(port|listen)\[/.test(i.key)).length;
+    const msg = explainRefusal(items, answer(discovered));
+    assert.match(msg, new RegExp(`refused ${discovered} of ${items.length} items of host "web-01" \\(its answer does not say which\\); that is as many as`));
+    assert.match(msg, /items of discovered port groups \(sockscope\.port\[/);
+    assert.match(msg, /items of discovered listening tcp ports \(sockscope\.listen\[/);
+    assert.match(msg, /Zabbix has not created them yet from the discovery rows/);
+    assert.doesNotMatch(msg, /template items/);
+  });
+
+  test('a count no group adds up to: said so, with what was sent', () => {
+    assert.match(explainRefusal(items, answer(1)), /no group of sockscope's keys adds up to that: .*\(sent: \d+ template items, 2 discovery rules, \d+ items of discovered port groups/);
+  });
+
+  test('an answer other than success is quoted', () => {
+    assert.equal(explainRefusal(items, { response: 'failed', info: 'cannot process', failed: NaN, total: NaN }), 'the Zabbix server answered "failed" (cannot process)');
+  });
+});
