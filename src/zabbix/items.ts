@@ -2,6 +2,7 @@
  * sockscope's Zabbix item values from one gather, generated from the catalog (catalog.ts): the same keys answer
  * passive checks and go out in trapper pushes, and they are the keys the templates declare.
  */
+import { SockscopeError } from '../errors.js';
 import { DISCOVERY, gatherFacts, ITEMS, LLD_LIFETIME_DAYS, prototypeKey, type DiscoveryDef, type GatherFacts, type LatestGather } from './catalog.js';
 
 export { quoteParam, type LatestGather } from './catalog.js';
@@ -17,8 +18,27 @@ export class DiscoveryMemory {
 
   constructor(private readonly lifetimeMs = LLD_LIFETIME_DAYS * 86_400_000) {}
 
+  /** What to keep between runs (`zabbix send --state FILE`): rule key → entity → when last discovered (ms). */
+  toJSON(): Record<string, Record<string, number>> {
+    return Object.fromEntries([...this.lastSeen].map(([rule, seen]) => [rule, Object.fromEntries(seen)]));
+  }
+
+  /** From toJSON()'s shape; throws a SockscopeError naming `source` when it is something else. */
+  static fromJSON(doc: unknown, source: string, lifetimeMs?: number): DiscoveryMemory {
+    const m = new DiscoveryMemory(lifetimeMs);
+    const bad = () => new SockscopeError('ESOCKSCOPE_CONFIG', `${source}: expected sockscope's discovery state ({"<rule key>": {"<entity>": <ms>}}), as \`zabbix send --state\` writes it`, { value: source });
+    if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw bad();
+    for (const [rule, seen] of Object.entries(doc)) {
+      if (!seen || typeof seen !== 'object' || Array.isArray(seen)) throw bad();
+      const entries = Object.entries(seen as Record<string, unknown>);
+      if (!entries.every(([, at]) => typeof at === 'number' && Number.isFinite(at))) throw bad();
+      m.lastSeen.set(rule, new Map(entries as [string, number][]));
+    }
+    return m;
+  }
+
   /** The rule's entities for this gather: the discovered ones, then the remembered ones that are gone. */
-  entities(rule: DiscoveryDef, discovered: readonly string[], now: number): { current: readonly string[]; gone: string[] } {
+  entities(rule: DiscoveryDef, discovered: readonly string[], now: number): { gone: string[] } {
     let seen = this.lastSeen.get(rule.key);
     if (!seen) this.lastSeen.set(rule.key, (seen = new Map()));
     for (const e of discovered) seen.set(e, now);
@@ -27,7 +47,7 @@ export class DiscoveryMemory {
       if (now - at > this.lifetimeMs) seen.delete(e);
       else if (at !== now) gone.push(e);
     }
-    return { current: discovered, gone };
+    return { gone };
   }
 }
 
