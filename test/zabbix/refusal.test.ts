@@ -6,30 +6,21 @@
  * (test/zabbix-server/ produces them against a real server).
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { gather } from '../../src/collectors/gather.js';
-import type { Metric } from '../../src/model/metric.js';
-import { takeCensus, takeSnapshot } from '../../src/snapshot/snapshot.js';
 import { senderItems, type SenderItem } from '../../src/zabbix/items.js';
 import { explainRefusal } from '../../src/zabbix/refusal.js';
+import { gatherHere } from './helpers.js';
 
 describe('explainRefusal', () => {
   let items: SenderItem[];
-  let listener: Server;
+  let here: Awaited<ReturnType<typeof gatherHere>>;
   const answer = (failed: number) => ({ response: 'success', info: `processed: ${items.length - failed}; failed: ${failed}; total: ${items.length}`, failed, total: items.length });
 
   before(async () => {
-    listener = createServer();
-    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', () => r()));
-    const metrics: Metric[] = [];
-    const report = await gather({
-      measurements: ['netstat', 'netstat_port', 'listen'], netstat: { perIpVersion: true },
-      netstatPort: { groups: [], autoListenPorts: true }, countProtocols: ['unix'],
-    }, { snapshot: takeSnapshot, census: takeCensus }, (m) => metrics.push(m));
-    items = senderItems({ metrics, report, time: Date.now() }, 'web-01');
+    here = await gatherHere();
+    items = senderItems(here, 'web-01');
   });
-  after(() => listener?.close());
+  after(() => here?.close());
 
   test('every item refused: the host is unknown to the server or lacks the template', () => {
     assert.match(explainRefusal(items, answer(items.length)), /refused all \d+ items: host "web-01" is unknown to it .* template "sockscope by Zabbix trapper"/);

@@ -7,16 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
-import { gather } from '../../src/collectors/gather.js';
 import { NETSTAT_FIELDS } from '../../src/collectors/netstat.js';
-import type { Metric } from '../../src/model/metric.js';
-import { takeCensus, takeSnapshot } from '../../src/snapshot/snapshot.js';
 import { itemValues, quoteParam } from '../../src/zabbix/items.js';
 import { parseItemKey } from '../../src/zabbix/keys.js';
+import { gatherHere } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/sockscope.js', import.meta.url));
 const UUID4 = /^[0-9a-f]{12}4[0-9a-f]{3}[89ab][0-9a-f]{15}$/;
@@ -51,7 +48,7 @@ for (const passive of [false, true]) {
     let doc: Obj;
     let tpl: Obj;
     let itemKeys: Set<string>;
-    let listener: Server;
+    let here: Awaited<ReturnType<typeof gatherHere>>;
     let pushed: Map<string, string>;
 
     before(async () => {
@@ -61,20 +58,10 @@ for (const passive of [false, true]) {
       doc = parsed.toJS() as Obj;
       tpl = doc.zabbix_export.templates[0];
       itemKeys = new Set((tpl.items as Obj[]).map((i) => i.key));
-      // a real gather of this machine, as `sockscope zabbix send` makes it (listening ports as port groups),
-      // with a listener of our own so there is at least one
-      listener = createServer();
-      await new Promise<void>((r) => listener.listen(0, '127.0.0.1', () => r()));
-      const metrics: Metric[] = [];
-      const report = await gather({
-        measurements: ['netstat', 'netstat_port', 'listen'], netstat: { perIpVersion: true },
-        netstatPort: { groups: [], autoListenPorts: true }, countProtocols: ['unix'],
-      }, { snapshot: takeSnapshot, census: takeCensus }, (m) => metrics.push(m));
-      pushed = itemValues({ metrics, report, time: Date.now() });
+      here = await gatherHere();
+      pushed = itemValues(here);
     });
-    after(() => {
-      listener?.close();
-    });
+    after(() => here?.close());
 
     test('6.0 export structure: version, groups, one template in a group', () => {
       assert.equal(doc.zabbix_export.version, '6.0');
