@@ -23,7 +23,7 @@ function groupsOf(items: readonly SenderItem[], host: string): Group[] {
     { what: 'template items', why: `host "${host}" lacks them, or they are disabled: link the template "${template}" to it`, keys: [] },
     { what: 'discovery rules', why: `host "${host}" lacks the template's discovery rules, or they are disabled`, keys: [] },
     ...DISCOVERY.map((r) => ({
-      what: `items of discovered ${r.name.toLowerCase()} (${r.family}[…])`,
+      what: `items of discovered ${r.name.replace(/^./, (c) => c.toLowerCase())}`,
       why: 'Zabbix has not created them yet from the discovery rows (it does within a minute or so, then accepts them), or they were deleted after the rule\'s lifetime',
       keys: [] as string[],
     })),
@@ -56,7 +56,7 @@ export function explainRefusal(items: readonly SenderItem[], answer: { response:
   }
   const head = `the Zabbix server refused ${failed} of ${total} items of host "${host}" (its answer does not say which)`;
   const list = (gs: Group[]) => gs.map((g) => `the ${g.keys.length} ${g.what} (${example(g.keys)})`).join(' and ');
-  if (matches.length === 1) return `${head}; that is as many as ${list(matches[0])}: likely ${matches[0].map((g) => g.why).join('; ')}`;
+  if (matches.length === 1) return `${head}; that is as many as ${list(matches[0])}: likely ${[...new Set(matches[0].map((g) => g.why))].join('; ')}`;
   if (matches.length > 1) return `${head}; that is as many as ${matches.map(list).join(', or as ')}`;
   return `${head}; no group of sockscope's keys adds up to that: likely items disabled one by one, or values that do not fit their item (sent: ${groups.map((g) => `${g.keys.length} ${g.what}`).join(', ')})`;
 }

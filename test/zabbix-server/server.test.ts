@@ -184,7 +184,7 @@ describe('a real Zabbix 6.0 server', { skip: found.skip, timeout: 900_000 }, () 
       // the items of the discovered ports did not exist yet: the message says so (and not "check the template")
       assert.equal(first.status, 1);
       console.log(`# the first push: ${first.answer.info}; ${first.stderr.trim()}`);
-      assert.match(first.stderr, /that is as many as the \d+ items of discovered port groups .* and the \d+ items of discovered listening tcp ports .*: likely Zabbix has not created them yet/, first.stderr);
+      assert.match(first.stderr, /that is as many as the \d+ items of discovered port groups .* and the \d+ items of discovered listening TCP ports .*: likely Zabbix has not created them yet/, first.stderr);
     }
     // discovery creates the items; the next pushes are accepted whole
     const accepted = await until('a push with failed == 0', () => {
