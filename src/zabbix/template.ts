@@ -54,7 +54,8 @@ export function zabbixTemplate(o: { passive: boolean }): string {
     item_prototypes: r.prototypes.map((p) => {
       const key = prototypeKey(r, r.macro, p.field);
       return {
-        uuid: uuid(`${name}:proto:${r.id}:${p.field}`), name: `${r.label}: ${p.name}`, type, key, ...polled('1m'), ...valueType(p.valueType, p.units),
+        // the port groups' prototypes keep the uuids they had before the listening ports got prototypes of their own
+        uuid: uuid(r.id === 'portgroups' ? `${name}:proto:${p.field}` : `${name}:proto:${r.id}:${p.field}`), name: `${r.label}: ${p.name}`, type, key, ...polled('1m'), ...valueType(p.valueType, p.units),
         tags: [{ tag: 'port', value: r.macro }],
       };
     }),
