@@ -234,8 +234,9 @@ export class ZabbixStack {
     this.daemons.push(bridge);
     await until('the API bridge', () => (bridge.stdout.includes('ready') ? true : bridge.running ? undefined : Promise.reject(new Error(bridge.tail()))), 10_000, 20);
     this.api = { socketPath: join(dir, 'api.sock') };
+    this.version = await this.call<string>('apiinfo.version', {});
     this.token = await this.call<string>('user.login', { username: 'Admin', password: 'zabbix' });
-    log(`zabbix stack up in ${Date.now() - t0} ms (${this.version ?? ''})`);
+    log(`zabbix ${this.version} up in ${Date.now() - t0} ms`);
   }
 
   version: string | undefined;
