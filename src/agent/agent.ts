@@ -5,9 +5,9 @@
  * same and answer fast), InfluxDB push, stdout. SIGHUP reloads the configuration (a bad one is reported and the
  * old one keeps running); SIGTERM flushes the outputs within flush_timeout and exits 0.
  */
-import { gather as gatherInProcess, hostname as kernelHostname, type GatherConfig, type GatherReport } from '../collectors/gather.js';
+import { gather as gatherInProcess, hostname as kernelHostname, type GatherConfig, type GatherReport } from '../gather/gather.js';
 import { mergeIpVersions } from '../collectors/netstat.js';
-import { parsePortGroups } from '../collectors/netstat-port.js';
+import { gatherConfigFromSections } from '../collectors/registry.js';
 import { durationMs, type LoadedConfig } from '../config/load.js';
 import type { AgentConfig } from '../config/defaults.js';
 import type { Metric } from '../model/metric.js';
@@ -53,25 +53,10 @@ interface Latest {
 }
 
 export function gatherConfigOf(c: AgentConfig): GatherConfig {
-  const measurements: GatherConfig['measurements'][number][] = [];
-  if (c.collectors.netstat.enabled) measurements.push('netstat');
-  if (c.collectors.netstat_port.enabled) measurements.push('netstat_port');
-  if (c.collectors.socketstat.enabled) measurements.push('socketstat');
-  if (c.collectors.listen.enabled) measurements.push('listen');
   const tags: Record<string, string> = { ...c.agent.tags };
   if (!c.agent.omit_hostname) tags.host = c.agent.hostname || kernelHostname();
   return {
-    measurements,
-    // per family always: Prometheus labels by family; line-protocol outputs get the families merged back
-    // (mergeIpVersions) unless per_ip_version asks for DataKit's shape
-    netstat: { semantics: c.collectors.netstat.semantics, perIpVersion: true },
-    netstatPort: {
-      groups: parsePortGroups(c.collectors.netstat_port.addr_ports, 'collectors.netstat_port.addr_ports'),
-      semantics: c.collectors.netstat_port.semantics,
-      processAttribution: c.collectors.netstat_port.process_attribution,
-      autoListenPorts: c.collectors.netstat_port.auto_listen_ports,
-    },
-    socketstat: { protocols: c.collectors.socketstat.protocols, infoFields: c.collectors.socketstat.info_fields, aggregate: c.collectors.socketstat.aggregate },
+    ...gatherConfigFromSections(c.collectors),
     tags,
     // Zabbix items include unix socket counts
     countProtocols: c.outputs.zabbix.enabled || c.zabbix_agent.enabled ? ['unix'] : [],

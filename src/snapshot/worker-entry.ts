@@ -1,6 +1,6 @@
 /** The snapshot worker thread: one netlink session, reused across gathers and reopened after a failure. */
 import { parentPort, workerData } from 'node:worker_threads';
-import { gather } from '../collectors/gather.js';
+import { gather } from '../gather/gather.js';
 import { mergeIpVersions } from '../collectors/netstat.js';
 import { toWire } from '../collectors/registry.js';
 import { isSockscopeError } from '../errors.js';

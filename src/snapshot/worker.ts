@@ -5,7 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { SockscopeError } from '../errors.js';
-import type { GatherConfig, GatherReport } from '../collectors/gather.js';
+import type { GatherConfig, GatherReport } from '../gather/gather.js';
 import { fromWire, type WireMetric } from '../collectors/registry.js';
 import type { Metric } from '../model/metric.js';
 import type { Exposition } from '../outputs/prometheus.js';

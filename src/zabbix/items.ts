@@ -10,7 +10,7 @@
  *                                         local addresses, space-separated)
  *   sockscope.portgroups.discovery        LLD: port groups ({#ADDR_PORT})
  */
-import type { GatherReport } from '../collectors/gather.js';
+import type { GatherReport } from '../gather/gather.js';
 import { LISTEN_SCHEMA, PORT_RANGE_SCHEMA } from '../collectors/listen.js';
 import { mergeIpVersions, NETSTAT_FIELDS, NETSTAT_SCHEMA } from '../collectors/netstat.js';
 import { NETSTAT_PORT_SCHEMA } from '../collectors/netstat-port.js';

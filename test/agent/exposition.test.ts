@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import type { GatherConfig } from '../../src/collectors/gather.js';
+import type { GatherConfig } from '../../src/gather/gather.js';
 import { mergeIpVersions } from '../../src/collectors/netstat.js';
 import { SCHEMAS } from '../../src/collectors/registry.js';
 import type { Metric } from '../../src/model/metric.js';

@@ -11,7 +11,7 @@ import { createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
-import { gather } from '../../src/collectors/gather.js';
+import { gather } from '../../src/gather/gather.js';
 import { NETSTAT_FIELDS } from '../../src/collectors/netstat.js';
 import type { Metric } from '../../src/model/metric.js';
 import { takeCensus, takeSnapshot } from '../../src/snapshot/snapshot.js';
