@@ -14,7 +14,7 @@ import type { Metric } from '../model/metric.js';
 import { influxLine } from '../outputs/influx.js';
 import { metricJson } from '../outputs/json.js';
 import { assembleExposition, PrometheusWriter, type Exposition, type ExpositionFormat } from '../outputs/prometheus.js';
-import { SnapshotWorker } from '../snapshot/worker.js';
+import { SnapshotWorker } from './worker.js';
 import { loadLibc } from '../sys/libc.js';
 import { collectExternalGarbage } from '../util/external-garbage.js';
 import { HttpEndpoint } from './http.js';

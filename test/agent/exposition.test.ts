@@ -19,7 +19,7 @@ import { SCHEMAS } from '../../src/collectors/registry.js';
 import type { Metric } from '../../src/model/metric.js';
 import { metricJson } from '../../src/outputs/json.js';
 import { assembleExposition, PrometheusWriter, type ExpositionFormat } from '../../src/outputs/prometheus.js';
-import { SnapshotWorker } from '../../src/snapshot/worker.js';
+import { SnapshotWorker } from '../../src/agent/worker.js';
 import { AgentProcess, cleanEnv, firstGather, request, targetOf, type Target } from './helpers.js';
 
 const FORMATS: ExpositionFormat[] = ['text', 'openmetrics'];

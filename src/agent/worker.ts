@@ -9,9 +9,9 @@ import type { GatherConfig, GatherReport } from '../gather/gather.js';
 import { fromWire, type WireMetric } from '../collectors/registry.js';
 import type { Metric } from '../model/metric.js';
 import type { Exposition } from '../outputs/prometheus.js';
-import { CensusCounts } from './census.js';
-import type { Census, Snapshot, SnapshotOptions } from './snapshot.js';
-import { SocketTable, type SocketTableBuffers } from './table.js';
+import { CensusCounts } from '../snapshot/census.js';
+import type { Census, Snapshot, SnapshotOptions } from '../snapshot/snapshot.js';
+import { SocketTable, type SocketTableBuffers } from '../snapshot/table.js';
 
 export type WorkerRequest =
   | { id: number; kind: 'snapshot'; options: SnapshotOptions }

@@ -8,8 +8,8 @@ import { collectExternalGarbage, releaseBuffers } from '../util/external-garbage
 import type { Metric } from '../model/metric.js';
 import { metricJson } from '../outputs/json.js';
 import { PrometheusWriter, type Exposition } from '../outputs/prometheus.js';
-import { DiagSession, takeCensus, takeSnapshot, type SnapshotOptions } from './snapshot.js';
-import type { SocketTable } from './table.js';
+import { DiagSession, takeCensus, takeSnapshot, type SnapshotOptions } from '../snapshot/snapshot.js';
+import type { SocketTable } from '../snapshot/table.js';
 import type { WorkerReply, WorkerRequest } from './worker.js';
 
 const netns: string | undefined = workerData?.netns;
