@@ -15,9 +15,8 @@ import { influxLine } from '../outputs/influx.js';
 import { metricJson } from '../outputs/json.js';
 import { assembleExposition, PrometheusWriter, type Exposition, type ExpositionFormat } from '../outputs/prometheus.js';
 import { SnapshotWorker } from './worker.js';
-import { loadLibc } from '../sys/libc.js';
-import { collectExternalGarbage } from '../util/external-garbage.js';
 import { HttpEndpoint } from './http.js';
+import { afterGather, applyRuntimeTuning, runtimeTuning } from './runtime.js';
 import { InfluxOutput, type Log } from './influx-output.js';
 import { loadWebConfig } from './web-config.js';
 import { ZabbixOutput } from './zabbix-output.js';
@@ -77,6 +76,8 @@ export class Agent {
   private stopped = false;
   private readonly counters = { gathers: 0, gatherErrors: 0, skipped: 0, retries: 0 };
   private readonly started = Date.now();
+  /** V8 and memory tuning, applied at start (runtime.ts) */
+  private readonly tuning = runtimeTuning();
 
   constructor(loaded: LoadedConfig, private readonly o: AgentOptions) {
     this.config = loaded.config;
@@ -89,10 +90,8 @@ export class Agent {
   }
 
   async start(): Promise<void> {
-    // a snapshot's columns are big blocks freed every gather: give them their own mappings, so freeing them
-    // gives the memory back instead of leaving it in glibc's arenas (tens of MB resident at 150k sockets)
-    await loadLibc().then((libc) => libc.mmapThreshold(128 << 10), () => false);
-    if (!this.o.inProcess) this.worker = new SnapshotWorker();
+    applyRuntimeTuning(this.tuning);
+    if (!this.o.inProcess) this.worker = new SnapshotWorker({ tuning: this.tuning });
     await this.applyOutputs(this.config);
     this.schedule(0);
   }
@@ -219,7 +218,7 @@ export class Agent {
     this.latest = { metrics, lineMetrics, exposition, workerGather, perIpVersion, report, at: Date.now(), rendered: {} };
     // the previous gather's exposition and bodies are garbage now (see collectExternalGarbage); the budget
     // leaves room for this gather's exposition and a body per format
-    collectExternalGarbage(4 * (exposition?.bytes.length ?? 0) + (8 << 20));
+    afterGather(this.tuning, 4 * (exposition?.bytes.length ?? 0) + (8 << 20));
     if (this.influx && lineMetrics) {
       const precision = c.outputs.influxdb.precision;
       const uintAsInt = !c.outputs.influxdb.uint_support;

@@ -216,6 +216,9 @@ export async function runExecd(args: string[]): Promise<void> {
   const cli = planGather(args, 'execd');
   if (cli === 'help') return void process.stdout.write(GATHER_HELP);
   const log = (level: 'E' | 'W' | 'I', msg: string) => process.stderr.write(`${level}! ${msg}\n`);
+  // long-running: the runtime tuning of the agent (src/agent/runtime.ts)
+  const { applyRuntimeTuning, runtimeTuning } = await import('../agent/runtime.js');
+  applyRuntimeTuning(runtimeTuning());
   const [snapshotter, w] = await Promise.all([inProcessSnapshotter(cli.netns), writerFor(cli), preloadStreamWriter(cli)]);
   let busy = Promise.resolve();
   let lastNotes = '';
