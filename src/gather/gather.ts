@@ -4,7 +4,7 @@
  * beside it, and run each collector over both into a sink. A collector that throws is reported and the others
  * still run (Telegraf's best-effort gathering). The I/O of a gather is here; the collectors do none.
  */
-import type { GatherConfig, HostFacts, Sink } from '../collectors/collector.js';
+import type { GatherConfig, HostFacts, RowPoint, Sink } from '../collectors/collector.js';
 import { MetricSink } from '../collectors/collector.js';
 import { collectorsOf, planSnapshot } from '../collectors/registry.js';
 import type { Metric } from '../model/metric.js';
@@ -61,6 +61,22 @@ const failedReport = (e: unknown, started: number): GatherReport => ({
   error: (e as Error).message,
 });
 
+/** Passes points on, counting them (a collector's report). */
+class CountingSink implements Sink {
+  count = 0;
+  constructor(private readonly to: Sink) {}
+
+  metric(m: Metric): void {
+    this.count++;
+    this.to.metric(m);
+  }
+
+  row<O>(point: RowPoint<O>, t: SocketTable, i: number, view: DataView, info: number, infoLength: number, time: number, o: O, facts: HostFacts): void {
+    this.count++;
+    this.to.row(point, t, i, view, info, infoLength, time, o, facts);
+  }
+}
+
 /** A sink that adds the gather's tags (host, global tags) to each metric; the collector's own tags win. */
 function tagged(config: GatherConfig, sink: Sink): Sink {
   const tags = config.tags ?? {};
@@ -102,22 +118,12 @@ export async function gatherInto(config: GatherConfig, snapshotter: Snapshotter,
 
   for (const { c, o } of collectors) {
     const t0 = performance.now();
-    let count = 0;
-    const counting: Sink = {
-      metric(m) {
-        count++;
-        out.metric(m);
-      },
-      row(point, t, i, view, info, infoLength, time, po, f) {
-        count++;
-        out.row(point, t, i, view, info, infoLength, time, po, f);
-      },
-    };
+    const counting = new CountingSink(out);
     try {
       c.collect(snapshot, facts, counting, o);
-      report.collectors.push({ name: c.name, ok: true, durationMs: performance.now() - t0, metrics: count });
+      report.collectors.push({ name: c.name, ok: true, durationMs: performance.now() - t0, metrics: counting.count });
     } catch (e) {
-      report.collectors.push({ name: c.name, ok: false, durationMs: performance.now() - t0, metrics: count, error: (e as Error).message });
+      report.collectors.push({ name: c.name, ok: false, durationMs: performance.now() - t0, metrics: counting.count, error: (e as Error).message });
     }
   }
   report.durationMs = performance.now() - started;
@@ -153,19 +159,9 @@ export async function gatherStream(
   const o = c.options(config);
   const plan = planSnapshot(config);
   let facts: HostFacts | undefined;
-  let count = 0;
   let error: string | undefined;
   let collectMs = 0;
-  const counting: Sink = {
-    metric(m) {
-      count++;
-      sink.metric(m);
-    },
-    row(point, t, i, view, info, infoLength, time, po, f) {
-      count++;
-      sink.row(point, t, i, view, info, infoLength, time, po, f);
-    },
-  };
+  const counting = new CountingSink(sink);
   let meta;
   try {
     const states = c.streamStates?.(o);
@@ -191,7 +187,7 @@ export async function gatherStream(
   }
   const report = snapshotReport(meta);
   report.snapshotMs -= collectMs; // the stream's time includes the batches' collection
-  report.collectors.push({ name: c.name, ok: error === undefined, durationMs: collectMs, metrics: count, ...(error === undefined ? {} : { error }) });
+  report.collectors.push({ name: c.name, ok: error === undefined, durationMs: collectMs, metrics: counting.count, ...(error === undefined ? {} : { error }) });
   report.durationMs = performance.now() - started;
   return report;
 }
