@@ -11,25 +11,15 @@ import type { MeasurementSchema, Metric } from '../model/metric.js';
 import type { SocketHolders } from '../procfs/processes.js';
 import type { CensusCounts } from '../snapshot/census.js';
 import type { SocketTable } from '../snapshot/table.js';
-import type { NetstatOptions } from './netstat.js';
-import type { PortGroup } from './netstat-port.js';
-import type { SocketstatOptions } from './socketstat.js';
 
 /**
  * One gather's settings: the collectors by name and each one's options. Plain data (it crosses to the agent's
- * gather worker by structured clone).
+ * gather worker by structured clone). Each collector's file adds its options key here (declaration merging:
+ * `declare module './collector.js' { interface GatherConfig { netstat?: NetstatOptions } }`), so a collector
+ * with options is still one file.
  */
 export interface GatherConfig {
   measurements: readonly string[];
-  netstat?: NetstatOptions;
-  netstatPort?: {
-    groups: readonly PortGroup[];
-    semantics?: NetstatOptions['semantics'];
-    processAttribution?: boolean;
-    /** with no groups: one group per TCP listening port of the snapshot */
-    autoListenPorts?: boolean;
-  };
-  socketstat?: SocketstatOptions;
   /** added to every metric (host, global tags); collector tags win */
   tags?: Record<string, string>;
   /** protocols to include in the snapshot just for their counts (the report's sources), e.g. unix for Zabbix */

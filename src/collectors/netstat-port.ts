@@ -19,7 +19,7 @@ import { SockscopeError } from '../errors.js';
 import { parseAddress, formatAddress } from '../diag/address.js';
 import type { MeasurementSchema, Metric } from '../model/metric.js';
 import type { SocketTable } from '../snapshot/table.js';
-import { defineCollector, type GatherConfig } from './collector.js';
+import { defineCollector } from './collector.js';
 import { ROWS_PER_CALL, tableConnections, tcpListenerRows, type ConnectionSource } from './connections.js';
 import { countFields, countsAt, IP_VERSIONS, ipVersionIndex, NETSTAT_FIELD_COUNT, netstatFieldIndex, type NetstatSemantics } from './netstat.js';
 
@@ -249,7 +249,19 @@ export function listenPortGroups(t: SocketTable): PortGroup[] {
   return [...ports].sort((a, b) => a - b).map((port) => ({ mode: 'ports' as const, tags: {}, entries: [{ text: String(port), port }] }));
 }
 
-type NetstatPortGather = NonNullable<GatherConfig['netstatPort']>;
+export interface NetstatPortGather {
+  groups: readonly PortGroup[];
+  semantics?: NetstatSemantics;
+  processAttribution?: boolean;
+  /** with no groups: one group per TCP listening port of the snapshot */
+  autoListenPorts?: boolean;
+}
+
+declare module './collector.js' {
+  interface GatherConfig {
+    netstatPort?: NetstatPortGather;
+  }
+}
 export interface NetstatPortSection {
   semantics: NetstatSemantics;
   process_attribution: boolean;

@@ -206,6 +206,12 @@ export function mergeIpVersions(metrics: readonly Metric[]): Metric[] {
   return out;
 }
 
+declare module './collector.js' {
+  interface GatherConfig {
+    netstat?: NetstatOptions;
+  }
+}
+
 export const netstatCollector = defineCollector<NetstatOptions, { semantics: NetstatSemantics; per_ip_version: boolean }, 'netstat'>({
   name: 'netstat',
   enabledByDefault: true,

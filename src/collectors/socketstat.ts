@@ -235,6 +235,12 @@ export function collectSocketstat(t: SocketTable, time: number, p: SocketstatPla
 
 export interface SocketstatSection { protocols: string[]; info_fields: string[]; aggregate: boolean }
 
+declare module './collector.js' {
+  interface GatherConfig {
+    socketstat?: SocketstatOptions;
+  }
+}
+
 export const socketstatCollector = defineCollector<SocketstatPlan, SocketstatSection, 'socketstat'>({
   name: 'socketstat',
   enabledByDefault: false,
