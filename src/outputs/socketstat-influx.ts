@@ -214,7 +214,7 @@ class SocketstatLines {
       this.protoTag[p] = name === '' ? this.withoutKey[PROTO] : fragment(`${withKey[PROTO]}${name}`);
       protoRoom = Math.max(protoRoom, this.protoTag[p].length);
     }
-    const fragments = [...this.withKey, this.fieldsHead, this.sendQ, fragment(` ${timestamp(Date.now() * 1e3, 'ns')}\n`), ...[...this.base, ...this.extra].map((f) => f.key)];
+    const fragments = [...this.withKey, this.fieldsHead, this.sendQ, fragment(' 99999999999999999999\n') /* room for any time's text */, ...[...this.base, ...this.extra].map((f) => f.key)];
     this.room = fragments.reduce((n, f) => n + f.length + 4, 0) + protoRoom + 4 + STATE_ROOM + 4 + 2 * ADDRESS_ROOM
       + (4 + this.base.length + this.extra.length) * (NUM_ROOM + 1);
   }
