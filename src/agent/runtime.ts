@@ -9,17 +9,14 @@
  *  - external garbage: after a gather each thread collects when more than a budget of dead ArrayBuffers is held
  *    (V8 waits for ~64 MB of them), and the worker frees a gather's table at once through a closed MessagePort
  *    (collectExternalGarbage, releaseBuffers in src/util/external-garbage.ts);
+ *  - a small young generation for the gather worker (its allocations die with the gather);
  *  - glibc's mmap threshold at 128 KiB: a snapshot's columns get mappings of their own, returned to the kernel
  *    when freed instead of staying in malloc's arenas. Set by GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072
  *    where the agent is deployed (deploy/systemd/sockscope.service, deploy/container/Dockerfile,
  *    deploy/kubernetes/sockscope-daemonset.yaml), which is what mallopt(M_MMAP_THRESHOLD) did through the FFI.
  *
- * Re-measured and dropped: a 4 MB young generation for the gather worker (resourceLimits) made no difference
- * any more (agent RSS avg 85.1 MiB either way). Kept elsewhere: the collectors' loops run over slices of
- * ROWS_PER_CALL rows (src/collectors/connections.ts), which gets them optimized within the first gathers.
- *
  * SOCKSCOPE_TUNING turns pieces off to measure them (comma-separated): no-keep-shapes, no-collect-garbage,
- * no-release-tables.
+ * no-release-tables, no-young-generation-cap.
  */
 import { tableConnections } from '../collectors/connections.js';
 import { PrometheusWriter } from '../outputs/prometheus.js';
@@ -31,7 +28,12 @@ export interface RuntimeTuning {
   keepShapes: boolean;
   collectGarbage: boolean;
   releaseTables: boolean;
+  /** the gather worker's young generation, MB; undefined: V8's default */
+  workerYoungGenerationMb: number | undefined;
 }
+
+/** The gather worker's young generation: its allocations are short-lived, and V8's default grows to 48 MB that stay resident. */
+const WORKER_YOUNG_GENERATION_MB = 4;
 
 export function runtimeTuning(env: NodeJS.ProcessEnv = process.env): RuntimeTuning {
   const off = new Set((env.SOCKSCOPE_TUNING ?? '').split(',').map((s) => s.trim()).filter(Boolean));
@@ -39,6 +41,7 @@ export function runtimeTuning(env: NodeJS.ProcessEnv = process.env): RuntimeTuni
     keepShapes: !off.has('no-keep-shapes'),
     collectGarbage: !off.has('no-collect-garbage'),
     releaseTables: !off.has('no-release-tables'),
+    workerYoungGenerationMb: off.has('no-young-generation-cap') ? undefined : WORKER_YOUNG_GENERATION_MB,
   };
 }
 

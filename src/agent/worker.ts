@@ -66,7 +66,10 @@ export class SnapshotWorker {
   /** netns: a namespace file the worker thread enters once, before opening its netlink socket. */
   constructor(options: { netns?: string; tuning?: RuntimeTuning } = {}) {
     const tuning = options.tuning ?? runtimeTuning();
-    this.worker = new Worker(new URL('./worker-entry.js', import.meta.url), { workerData: { netns: options.netns, tuning } });
+    const young = tuning.workerYoungGenerationMb;
+    this.worker = new Worker(new URL('./worker-entry.js', import.meta.url), {
+      workerData: { netns: options.netns, tuning }, resourceLimits: young === undefined ? {} : { maxYoungGenerationSizeMb: young },
+    });
     this.worker.unref();
     this.worker.on('message', (reply: WorkerReply) => {
       const p = this.pending.get(reply.id);
