@@ -9,7 +9,7 @@
 //   3. postject injects the blob into a copy of this node binary.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +32,27 @@ const koffiNode = join(koffiPkg, `linux_${arch}`, 'koffi.node');
 const sha256 = (path) => createHash('sha256').update(readFileSync(path)).digest('hex');
 const seaSource = join(root, 'src', 'sys', 'sea.ts');
 
+/** `new Worker(new URL('./x.js', import.meta.url)`: a worker thread whose script is src/.../x.ts */
+const WORKER_URL = /new Worker\(new URL\('\.\/([\w-]+)\.js', import\.meta\.url\)/;
+
+/** Every worker entry in src/: [entry .ts relative to the repository, asset name] */
+function workerEntries() {
+  const found = [];
+  const walk = (dir) => {
+    for (const name of readdirSync(join(root, dir))) {
+      const rel = join(dir, name);
+      if (statSync(join(root, rel)).isDirectory()) walk(rel);
+      else if (name.endsWith('.ts')) {
+        for (const m of readFileSync(join(root, rel), 'utf8').matchAll(new RegExp(WORKER_URL.source, 'g'))) found.push([join(dir, `${m[1]}.ts`), `${m[1]}.mjs`]);
+      }
+    }
+  };
+  walk('src');
+  if (found.length === 0) throw new Error('no worker entries found in src/: has the Worker URL form changed?');
+  if (new Set(found.map((f) => f[1])).size !== found.length) throw new Error(`two workers with one name: ${found.map((f) => f[0]).join(', ')}`);
+  return found;
+}
+
 /** esbuild plugin: koffi's static loader → loadKoffiNative(); `new URL('./x.js', import.meta.url)` of a Worker → the cached asset. */
 const seaPlugin = {
   name: 'sockscope-sea',
@@ -41,14 +62,10 @@ const seaPlugin = {
       contents: `import { loadKoffiNative } from ${JSON.stringify(seaSource)}; export function loadStatic() { return loadKoffiNative(); }`,
       loader: 'js', resolveDir: root,
     }));
-    build.onLoad({ filter: /src\/(snapshot\/worker|procfs\/holders-parallel)\.ts$/ }, (a) => {
+    build.onLoad({ filter: /\/src\/.*\.ts$/ }, (a) => {
       const text = readFileSync(a.path, 'utf8');
-      let n = 0;
-      const contents = text.replace(/new Worker\(new URL\('\.\/([\w-]+)\.js', import\.meta\.url\)/g, (_m, name) => {
-        n++;
-        return `new Worker(__seaWorkerFile(${JSON.stringify(`${name}.mjs`)})`;
-      });
-      if (n !== 1) throw new Error(`${a.path}: expected one Worker URL to point at the bundled worker, found ${n}`);
+      if (!WORKER_URL.test(text)) return undefined;
+      const contents = text.replace(new RegExp(WORKER_URL.source, 'g'), (_m, name) => `new Worker(__seaWorkerFile(${JSON.stringify(`${name}.mjs`)})`);
       return { contents: `import { seaAssetFile as __seaAsset } from ${JSON.stringify(seaSource)};\nconst __seaWorkerFile = (name) => (__seaAsset('koffi.node'), __seaAsset(name));\n${contents}`, loader: 'ts' };
     });
   },
@@ -79,7 +96,7 @@ async function bundle(entry, outfile, assetHashes, format) {
 // the workers first: the main bundle carries their hashes
 const assets = { 'koffi.node': koffiNode };
 const hashes = { 'koffi.node': sha256(koffiNode) };
-for (const [entry, name] of [['src/snapshot/worker-entry.ts', 'worker-entry.mjs'], ['src/procfs/holders-worker.ts', 'holders-worker.mjs']]) {
+for (const [entry, name] of workerEntries()) {
   const file = join(work, name);
   await bundle(entry, file, hashes, 'esm');
   assets[name] = file;

@@ -15,13 +15,16 @@ const walk = (dir) => {
   }
 };
 walk(root);
-// *.package.test.js test the built artifacts (single executable, .deb): `npm run test:package` builds them
-// and runs these (--package); `npm test` runs everything else.
+// Heavy suites live in folders of their own (dist/test/<suite>/) and run only when asked for (package: the
+// single executable and the .deb, built first by `npm run test:package`):
+// `node scripts/test.mjs --suite zabbix-server` (npm run test:zabbix-server); everything else is `npm test`.
+const SUITES = ['zabbix-server', 'package'];
 const args = process.argv.slice(2);
-const packaged = args.includes('--package');
-const only = args.filter((a) => a !== '--package');
-const kind = files.filter((f) => f.endsWith('.package.test.js') === packaged);
-const chosen = only.length ? kind.filter((f) => only.some((o) => f.includes(o))) : kind;
+const suite = args[0] === '--suite' ? args[1] : undefined;
+const only = suite ? args.slice(2) : args;
+const inSuite = (f) => SUITES.find((s) => f.startsWith(join(root, s) + '/'));
+const pool = files.filter((f) => inSuite(f) === suite);
+const chosen = only.length ? pool.filter((f) => only.some((o) => f.includes(o))) : pool;
 if (chosen.length === 0) {
   console.error('no test files found under dist/test (run `npm run build` first)');
   process.exit(1);

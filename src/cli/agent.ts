@@ -5,6 +5,7 @@
 import { UsageError } from '../errors.js';
 import { parseCommand } from './options.js';
 import { commandSpec } from './spec.js';
+import { printHelp } from './help.js';
 
 
 
@@ -32,7 +33,6 @@ export function onlyFormat(value: string | undefined, format: string): void {
 
 export async function runConfig(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
-  const { printHelp } = await import('./main.js');
   if (sub === undefined) throw new UsageError("config needs a command: 'sample' or 'show'. See 'sockscope config --help'.");
   if (sub === '--help' || sub === '-h') return printHelp('config');
   if (sub === 'sample') {
@@ -58,10 +58,10 @@ export async function runConfig(args: string[]): Promise<void> {
 
 export async function runAgent(args: string[]): Promise<void> {
   const a = load(args, 'agent');
-  if (a.help) return (await import('./main.js')).printHelp('agent');
+  if (a.help) return printHelp('agent');
   if (!['error', 'warn', 'info', 'debug'].includes(a.logLevel)) throw new UsageError(`--log-level must be error, warn, info or debug, got '${a.logLevel}'`);
   const [{ loadConfig }, { Agent }, { VERSION }, { default: pino }] = await Promise.all([
-    import('../config/load.js'), import('../agent/agent.js'), import('./main.js'), import('pino'),
+    import('../config/load.js'), import('../agent/agent.js'), import('../version.js'), import('pino'),
   ]);
   const loaded = loadConfig(a.input); // invalid: exits 2 before anything starts
   const prom = loaded.config.outputs.prometheus;

@@ -5,12 +5,13 @@
 import { UsageError } from '../errors.js';
 import { parseCommand } from './options.js';
 import { COMMANDS, commandSpec, subcommands, TOP_COMMANDS, type CommandSpec, type OptionSpec } from './spec.js';
+import { printHelp } from './help.js';
 
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 
 export async function runCompletion(args: string[]): Promise<void> {
   const o = parseCommand(commandSpec('completion'), args);
-  if (o.flag('help')) return (await import('./main.js')).printHelp('completion');
+  if (o.flag('help')) return printHelp('completion');
   if (o.positionals.length === 0) throw new UsageError("completion needs a shell: bash, zsh or fish. See 'sockscope completion --help'.");
   const shell = o.positionals[0];
   if (o.positionals.length > 1 || !(SHELLS as readonly string[]).includes(shell)) {

@@ -12,6 +12,7 @@ import type { SocketTable } from '../snapshot/table.js';
 import { parseCommand } from './options.js';
 import { commandSpec, LS_FORMATS } from './spec.js';
 import { resolveNetns } from './netns.js';
+import { printHelp } from './help.js';
 
 
 const FORMATS = LS_FORMATS;
@@ -87,7 +88,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
 
 export async function runLs(args: string[]): Promise<void> {
   const plan = planLs(args);
-  if (plan === 'help') return (await import('./main.js')).printHelp('ls');
+  if (plan === 'help') return printHelp('ls');
   const { compileFilter, hasNetAdmin } = await import('../filter/index.js');
   const filter = compileFilter(plan.filterWords, { defaultStates: plan.snapshot.states!, protocols: plan.snapshot.protocols, netAdmin: hasNetAdmin() });
   plan.snapshot.states = filter.states;
@@ -96,7 +97,7 @@ export async function runLs(args: string[]): Promise<void> {
 
   if (plan.summary) {
     const [{ takeSnapshot }, { summarize }, { renderSummary }, { VERSION }] = await Promise.all([
-      import('../snapshot/snapshot.js'), import('../summary/summary.js'), import('../summary/render.js'), import('./main.js'),
+      import('../snapshot/snapshot.js'), import('../summary/summary.js'), import('../summary/render.js'), import('../version.js'),
     ]);
     const snap = await takeSnapshot({ ...plan.snapshot, ext: 0, unixShow: 0, keepAttributes: false, states: ALL_STATES, bytecode: undefined });
     process.stdout.write(renderSummary(summarize(snap), VERSION));

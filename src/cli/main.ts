@@ -2,26 +2,16 @@
  * The sockscope command. Thin: parse options, call the library, print. Errors print one line on stderr
  * (exit 2 for usage and configuration, 1 for the system); stack traces only with SOCKSCOPE_DEBUG=1.
  */
-import { readFileSync } from 'node:fs';
 import { isSockscopeError, SockscopeError, UsageError } from '../errors.js';
+import { VERSION } from '../version.js';
 import { resolveNetns } from './netns.js';
-import { parseCommand, renderHelp } from './options.js';
+import { printHelp } from './help.js';
+import { parseCommand } from './options.js';
 import { COMMANDS, commandSpec, SUMMARY_FORMATS, TOP_COMMANDS } from './spec.js';
 
-declare const SOCKSCOPE_VERSION: string | undefined; // set by the single-executable build (scripts/build-sea.mjs)
+export { VERSION } from '../version.js';
 
-export const VERSION: string = typeof SOCKSCOPE_VERSION === 'string' ? SOCKSCOPE_VERSION : (() => {
-  try {
-    return JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version;
-  } catch {
-    return 'unknown';
-  }
-})();
-
-/** `CMD --help` / `sockscope help CMD`: the help made from the command's spec. */
-export function printHelp(name: string): void {
-  process.stdout.write(renderHelp(commandSpec(name), VERSION));
-}
+export { printHelp } from './help.js';
 
 async function runSummary(args: string[]): Promise<void> {
   const o = parseCommand(commandSpec(''), args);

@@ -3,7 +3,7 @@
  * pages (scripts/build-man.mjs) and the shell completions (`sockscope completion`) are all made from these
  * specs, so none of them can drift from what the commands accept.
  */
-import { MEASUREMENTS } from '../collectors/gather.js';
+import { MEASUREMENTS } from '../gather/gather.js';
 import { SOCKETSTAT_INFO_FIELDS } from '../collectors/socketstat.js';
 
 export interface OptionSpec {
@@ -250,6 +250,7 @@ const ZABBIX_SEND: CommandSpec = {
     { long: 'port-group', arg: 'SPEC', multiple: true, help: 'a netstat_port group, as for gather (repeatable; default: one per TCP listening port)' },
     { long: 'compress', help: "compress the frame (zabbix_sender's -z)" },
     { long: 'timeout', arg: 'DURATION', help: 'how long to wait for the server: connect, send and answer (default 5s)' },
+    { long: 'state', arg: 'FILE', complete: 'file', help: 'remember the discovered ports between runs, so the items of a port that stopped listening read 0 while Zabbix keeps them (as the agent does)' },
     formatOption(['json']),
     HELP,
   ],

@@ -11,9 +11,8 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { parsePortGroups } from '../collectors/netstat-port.js';
-import { SOCKETSTAT_INFO_FIELDS } from '../collectors/socketstat.js';
-import { SockscopeError } from '../errors.js';
+import { gatherConfigFromSections } from '../collectors/registry.js';
+import { isSockscopeError, SockscopeError } from '../errors.js';
 import { CONFIG_SCHEMA, DEFAULTS, type AgentConfig } from './defaults.js';
 import { durationMs } from '../util/duration.js';
 
@@ -258,7 +257,8 @@ function unknownVariables(env: NodeJS.ProcessEnv, errs: SockscopeError[], warnin
     const hint = near.length ? `did you mean ${near.join(' or ')}? ` : '';
     if (SECTION_PREFIXES.some((p) => name.startsWith(p))) {
       errs.push(new SockscopeError('ESOCKSCOPE_CONFIG', `config: ${name} (from env) names no setting: ${hint}expected one of the known settings (see 'sockscope config sample'; SOCKSCOPE_<SECTION>_<KEY>)`, { key: name, origin: `env ${name}` }));
-    } else if (!/^SOCKSCOPE_(ZABBIX_AGENTD|ZABBIX_SENDER|ZABBIX_SERVER|PROMTOOL|PROMETHEUS|INFLUXD|APT_UPDATED)/.test(name)) {
+    } else if (!/^SOCKSCOPE_(ZABBIX_(?!AGENT_)|ZBX_|PROMTOOL|PROMETHEUS|INFLUXD|APT_UPDATED)/.test(name)) {
+      // (those are the test tools' variables: .ci/run exports them)
       warnings.push(`environment variable ${name} is not a sockscope setting and is ignored: ${hint}settings are SOCKSCOPE_<SECTION>_<KEY> (see 'sockscope config sample')`);
     }
   }
@@ -318,17 +318,18 @@ function schemaError(config: AgentConfig, origins: Map<string, string>, e: NonNu
 }
 
 function semanticChecks(config: AgentConfig, origins: Map<string, string>, collect: (f: () => void) => void): void {
+  // each collector validates its own section (port groups, tcp_info field names), as the agent will read it
   collect(() => {
     try {
-    parsePortGroups(config.collectors.netstat_port.addr_ports, 'collectors.netstat_port.addr_ports');
-  } catch (e) {
-    const err = e as SockscopeError;
-      throw configError(String(err.facts.key), err.facts.value, origins.get('collectors.netstat_port.addr_ports') ?? 'default', err.message.replace(/^.*expected /, ''));
+      gatherConfigFromSections(config.collectors);
+    } catch (e) {
+      const err = e as SockscopeError;
+      if (!isSockscopeError(err) || err.code !== 'ESOCKSCOPE_CONFIG') throw e;
+      let at = String(err.facts.key);
+      while (!origins.has(at) && /[.[]/.test(at)) at = at.replace(/(\.[^.[]*|\[\d+\])$/, '');
+      throw configError(String(err.facts.key), err.facts.value, origins.get(at) ?? 'default', err.message.replace(/^.*expected /, ''));
     }
   });
-  for (const f of config.collectors.socketstat.info_fields) {
-    if (!SOCKETSTAT_INFO_FIELDS.includes(f)) collect(() => { throw configError('collectors.socketstat.info_fields', f, origins.get('collectors.socketstat.info_fields')!, `one of ${SOCKETSTAT_INFO_FIELDS.join(', ')}`); });
-  }
   const ix = config.outputs.influxdb;
   if (ix.enabled && ix.version === 2) {
     for (const k of ['organization', 'bucket', 'token'] as const) {
