@@ -155,20 +155,22 @@ function fromEnv(text: string, path: string[], name: string): unknown {
   return text;
 }
 
+/** Runs a check: its SockscopeError goes to errs and the next check still runs (every error is reported). */
+const collectInto = (errs: SockscopeError[]) => (f: () => void): void => {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof SockscopeError) errs.push(e);
+    else throw e;
+  }
+};
+
 export function loadConfig(input: { file?: string; env?: NodeJS.ProcessEnv; flags?: FlagOverrides } = {}): LoadedConfig {
   const config = structuredClone(DEFAULTS) as unknown as Json;
   const origins = new Map<string, string>(LEAVES.map((l) => [dotted(l), 'default']));
   const errs: SockscopeError[] = [];
   const warnings: string[] = [];
-  // each check reports its problem and the others still run: every error is reported, not only the first
-  const collect = (f: () => void) => {
-    try {
-      f();
-    } catch (e) {
-      if (e instanceof SockscopeError) errs.push(e);
-      else throw e;
-    }
-  };
+  const collect = collectInto(errs);
   if (input.file) {
     const origin = `file ${input.file}`;
     let text: string;
@@ -288,15 +290,7 @@ function validate(config: AgentConfig, origins: Map<string, string>, errs: Socks
     }
     return; // the checks below assume the shapes the schema guarantees
   }
-  const collect = (f: () => void) => {
-    try {
-      f();
-    } catch (e) {
-      if (e instanceof SockscopeError) errs.push(e);
-      else throw e;
-    }
-  };
-  semanticChecks(config, origins, collect);
+  semanticChecks(config, origins, collectInto(errs));
 }
 
 function schemaError(config: AgentConfig, origins: Map<string, string>, e: NonNullable<typeof check.errors>[number]): SockscopeError {
