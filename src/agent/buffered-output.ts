@@ -5,7 +5,10 @@
  * once per change of state (not per retry), and a hand-over of what is still waiting when a reload replaces
  * the output. Subclasses say how one batch is delivered.
  */
-export type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+import type { PrometheusWriter } from '../outputs/prometheus.js';
+import type { AgentOutput, Gather, Log } from './output.js';
+
+export type { Log } from './output.js';
 
 export interface OutputStats {
   buffered: number;
@@ -18,9 +21,10 @@ export interface OutputStats {
 /** How a batch went: delivered (some maybe refused for good), or worth another try later. */
 export type Delivery = { written: number; dropped?: number; refused?: number } | { retry: string };
 
-export abstract class BufferedOutput<T> {
+export abstract class BufferedOutput<T> implements AgentOutput {
+  abstract readonly name: string;
   protected buffer: T[] = [];
-  protected readonly stats = { written: 0, dropped: 0, errors: 0, refused: 0 };
+  protected readonly counts = { written: 0, dropped: 0, errors: 0, refused: 0 };
   private failures = 0;
   private retryAt = 0;
   private healthy = true;
@@ -35,11 +39,55 @@ export abstract class BufferedOutput<T> {
     protected readonly batchSize: number,
     protected readonly log: Log,
     /** for log lines: what the output talks to ("influxdb"), what it sends ("metrics"), where (fields) */
-    private readonly label: { peer: string; unit: string; where: Record<string, unknown> },
+    private readonly label: { peer: string; unit: string; where: Record<string, unknown>; leftAtExit: string },
   ) {}
 
   /** Deliver one batch. Throwing counts as { retry }. */
   protected abstract deliver(batch: T[]): Promise<Delivery>;
+
+  /** The gather's items for this output (lines, Zabbix items). */
+  protected abstract itemsOf(g: Gather): readonly T[] | undefined;
+
+  /** What a reload's replacement can take over as it is (same item format). */
+  protected compatible(_prev: BufferedOutput<T>): boolean {
+    return true;
+  }
+
+  accept(g: Gather): void {
+    const items = this.itemsOf(g);
+    if (!items) return;
+    this.add(items);
+    void this.flush();
+  }
+
+  /** A reload: the counters always carry over; what waits when the items fit, else it gets a last flush. */
+  async adopt(prev: AgentOutput): Promise<void> {
+    const p = prev as BufferedOutput<T>;
+    Object.assign(this.counts, p.counts);
+    if (this.compatible(p)) return p.handOver(this);
+    await p.flush(true);
+    const left = p.take();
+    if (left.length) this.log('warn', `${this.label.peer}: dropped buffered ${this.label.unit} the reloaded configuration cannot send`, { dropped: left.length });
+  }
+
+  async close(why: 'exit' | 'reload'): Promise<void> {
+    if (why === 'reload') await this.flush(true); // the output was removed: a last try
+    const left = this.buffer.length + this.inFlight;
+    this.retired = true;
+    if (left === 0) return;
+    if (why === 'exit') this.log('warn', this.label.leftAtExit, { buffered: left, ...this.label.where });
+    else this.log('warn', `${this.label.peer}: dropped buffered ${this.label.unit}: the reloaded configuration has no such output`, { dropped: left });
+  }
+
+  stats(w: PrometheusWriter): void {
+    const s = this.snapshotStats();
+    const output = { output: this.name };
+    w.sample('output_buffer_metrics', 'metrics waiting in the output buffer', 'gauge', output, s.buffered);
+    w.sample('output_buffer_limit_metrics', 'the output buffer limit (metric_buffer_limit)', 'gauge', output, s.limit);
+    w.sample('output_written_metrics_total', 'metrics the output delivered', 'counter', output, s.written);
+    w.sample('output_dropped_metrics_total', 'metrics dropped: buffer full, or refused by the server', 'counter', output, s.dropped + this.refusedCount());
+    w.sample('output_errors_total', 'failed write attempts', 'counter', output, s.errors);
+  }
 
   add(items: readonly T[]): void {
     this.buffer.push(...items);
@@ -50,7 +98,7 @@ export abstract class BufferedOutput<T> {
     const over = this.buffer.length - this.limit;
     if (over <= 0) return;
     this.buffer.splice(0, over);
-    this.stats.dropped += over;
+    this.counts.dropped += over;
     if (warn) this.log('warn', `${this.label.peer}: buffer full, dropped the oldest ${this.label.unit}`, { dropped: over, limit: this.limit });
   }
 
@@ -71,13 +119,13 @@ export abstract class BufferedOutput<T> {
   }
 
   snapshotStats(): OutputStats {
-    const { refused: _refused, ...counts } = this.stats;
+    const { refused: _refused, ...counts } = this.counts;
     return { buffered: this.buffer.length + this.inFlight, limit: this.limit, ...counts };
   }
 
   /** Items the server received but refused (Zabbix: "failed: N"); counted apart from drops. */
   refusedCount(): number {
-    return this.stats.refused;
+    return this.counts.refused;
   }
 
   /** Send what is buffered (unless backing off); one flush at a time. `force` ignores the backoff (shutdown). */
@@ -102,15 +150,15 @@ export abstract class BufferedOutput<T> {
       if ('retry' in result) {
         this.buffer.unshift(...batch);
         this.trim(false);
-        this.stats.errors++;
+        this.counts.errors++;
         this.failures++;
         this.retryAt = Date.now() + Math.min(30_000, 1000 * 2 ** Math.min(this.failures - 1, 5));
         this.setHealthy(false, result.retry);
         return;
       }
-      this.stats.written += result.written;
-      this.stats.dropped += result.dropped ?? 0;
-      this.stats.refused += result.refused ?? 0;
+      this.counts.written += result.written;
+      this.counts.dropped += result.dropped ?? 0;
+      this.counts.refused += result.refused ?? 0;
       this.failures = 0;
       this.retryAt = 0;
       this.setHealthy(true);

@@ -4,9 +4,12 @@
  * server refuses (items it does not know: "failed: N") is counted, and logged once when refusals start (and
  * once when they stop).
  */
-import { BufferedOutput, type Delivery, type Log } from './buffered-output.js';
-import type { SenderItem } from '../zabbix/items.js';
+import { durationMs } from '../config/load.js';
+import type { PrometheusWriter } from '../outputs/prometheus.js';
+import { senderItems, type SenderItem } from '../zabbix/items.js';
 import { sendItems } from '../zabbix/sender.js';
+import { BufferedOutput, type Delivery, type Log } from './buffered-output.js';
+import type { Gather, OutputKind } from './output.js';
 
 export interface ZabbixOutputConfig {
   server: string;
@@ -14,13 +17,26 @@ export interface ZabbixOutputConfig {
   compress: boolean;
   /** items kept while the server is unreachable */
   bufferLimit: number;
+  /** the Zabbix host the items belong to (the host tag when not given) */
+  host?: () => string;
 }
 
 export class ZabbixOutput extends BufferedOutput<SenderItem> {
+  readonly name = 'zabbix';
   private refusing = false;
 
   constructor(private readonly cfg: ZabbixOutputConfig, log: Log) {
-    super(cfg.bufferLimit, 1000, log, { peer: 'zabbix server', unit: 'items', where: { server: cfg.server } });
+    super(cfg.bufferLimit, 1000, log, { peer: 'zabbix server', unit: 'items', where: { server: cfg.server }, leftAtExit: 'exiting with Zabbix items still buffered' });
+  }
+
+  protected itemsOf(g: Gather): SenderItem[] | undefined {
+    if (!g.metrics) return undefined;
+    return senderItems({ metrics: g.metrics, report: g.report, time: g.metrics[0]?.time ?? Date.now() }, this.cfg.host?.() ?? '');
+  }
+
+  override stats(w: PrometheusWriter): void {
+    super.stats(w);
+    w.sample('zabbix_items_failed_total', 'items the Zabbix server answered as failed (no such host or trapper item)', 'counter', {}, this.refusedCount());
   }
 
   protected async deliver(batch: SenderItem[]): Promise<Delivery> {
@@ -37,3 +53,13 @@ export class ZabbixOutput extends BufferedOutput<SenderItem> {
     return { written: Number.isFinite(answer.processed) ? answer.processed : batch.length, refused: failed };
   }
 }
+
+export const zabbixOutput: OutputKind = {
+  name: 'zabbix',
+  settings: (c) => (c.outputs.zabbix.enabled ? c.outputs.zabbix : undefined),
+  needs: { metrics: true },
+  create: (c, ctx) => {
+    const z = c.outputs.zabbix;
+    return new ZabbixOutput({ server: z.server, timeoutMs: durationMs(z.timeout), compress: z.compress, bufferLimit: z.buffer_limit, host: () => z.host || ctx.hostTag() }, ctx.log);
+  },
+};

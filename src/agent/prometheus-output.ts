@@ -1,0 +1,89 @@
+/**
+ * [outputs.prometheus]: the HTTP endpoint (http.ts) serving the latest gather. The gather's samples come rendered
+ * from the worker; on the first scrape of a format after a gather the family lines and the self-metrics are added
+ * and the body kept, so every later scrape of that format until the next gather gets the same bytes.
+ */
+import { durationMs } from '../config/load.js';
+import type { AgentConfig } from '../config/defaults.js';
+import { assembleExposition, PrometheusWriter, type ExpositionFormat } from '../outputs/prometheus.js';
+import { HttpEndpoint } from './http.js';
+import type { AgentOutput, Gather, OutputContext, OutputKind } from './output.js';
+import { loadWebConfig } from './web-config.js';
+
+class PrometheusOutput implements AgentOutput {
+  readonly name = 'prometheus';
+  readonly http: HttpEndpoint;
+  private latest: Gather | undefined;
+  /** the /metrics bodies of the latest gather, assembled on the first scrape of each format */
+  private rendered: Partial<Record<ExpositionFormat, Buffer>> = {};
+
+  constructor(p: AgentConfig['outputs']['prometheus'], private readonly ctx: OutputContext) {
+    const web = p.web_config_file ? loadWebConfig(p.web_config_file) : {};
+    this.http = new HttpEndpoint(
+      { listen: p.listen, web, maxRequests: p.max_requests, maxHeaderBytes: p.max_header_bytes, readTimeoutMs: durationMs(p.read_timeout), version: ctx.version },
+      { metrics: (f) => this.metrics(f), snapshot: () => ctx.snapshotJson(), health: () => ctx.health() },
+    );
+  }
+
+  async open(): Promise<void> {
+    try {
+      await this.http.start();
+    } catch (e) {
+      await this.http.close(); // the addresses it did open
+      throw e;
+    }
+  }
+
+  announce(): void {
+    this.ctx.log('info', 'serving metrics', { listen: this.http.addresses() });
+  }
+
+  accept(g: Gather): void {
+    this.latest = g;
+    this.rendered = {};
+  }
+
+  /** The /metrics body: the latest gather's samples and the self-metrics. */
+  private metrics(format: ExpositionFormat): Buffer {
+    const self = () => {
+      const w = new PrometheusWriter();
+      this.ctx.selfMetrics(w);
+      return w.exposition();
+    };
+    const l = this.latest;
+    if (!l) return assembleExposition([self()], format);
+    const cached = this.rendered[format];
+    if (cached) return cached;
+    if (!l.exposition) {
+      // in-process gathers, or a worker that was not asked to render (the endpoint came with a reload)
+      const w = new PrometheusWriter();
+      for (const m of l.metrics ?? []) w.write(m);
+      l.exposition = w.exposition();
+    }
+    return (this.rendered[format] = assembleExposition([l.exposition, self()], format));
+  }
+
+  async flush(): Promise<void> {}
+
+  stats(w: PrometheusWriter): void {
+    w.sample('http_rejected_requests_total', 'requests refused because max_requests were in flight', 'counter', {}, this.http.rejected);
+  }
+
+  async adopt(prev: AgentOutput): Promise<void> {
+    const p = prev as PrometheusOutput;
+    this.http.rejected += p.http.rejected;
+    this.latest = p.latest;
+  }
+
+  close(): Promise<void> {
+    return this.http.close();
+  }
+}
+
+export const prometheusOutput: OutputKind = {
+  name: 'prometheus',
+  // the web config's content (and that of the files it names) counts: a renewed certificate is a change
+  settings: (c) => (c.outputs.prometheus.enabled ? { ...c.outputs.prometheus, web: c.outputs.prometheus.web_config_file ? loadWebConfig(c.outputs.prometheus.web_config_file) : {} } : undefined),
+  needs: { exposition: true },
+  create: (c, ctx) => new PrometheusOutput(c.outputs.prometheus, ctx),
+};
