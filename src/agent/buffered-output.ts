@@ -26,6 +26,8 @@ export abstract class BufferedOutput<T> implements AgentOutput {
   protected buffer: T[] = [];
   protected readonly counts = { written: 0, dropped: 0, errors: 0, refused: 0 };
   private failures = 0;
+  /** the dropped count when the buffer became full (undefined: not dropping) */
+  private droppingSince: number | undefined;
   private retryAt = 0;
   private healthy = true;
   /** items of the batch on the wire: out of the buffer until answered */
@@ -91,15 +93,26 @@ export abstract class BufferedOutput<T> implements AgentOutput {
 
   add(items: readonly T[]): void {
     this.buffer.push(...items);
-    this.trim(true);
+    this.trim();
   }
 
-  private trim(warn: boolean): void {
+  /** Beyond the limit the oldest go, counted; logged once when dropping starts (and once when there is room again). */
+  private trim(): void {
     const over = this.buffer.length - this.limit;
     if (over <= 0) return;
     this.buffer.splice(0, over);
     this.counts.dropped += over;
-    if (warn) this.log('warn', `${this.label.peer}: buffer full, dropped the oldest ${this.label.unit}`, { dropped: over, limit: this.limit });
+    if (this.droppingSince === undefined) {
+      this.droppingSince = this.counts.dropped - over;
+      this.log('warn', `${this.label.peer}: buffer full, dropped the oldest ${this.label.unit} (logged once per episode)`, { dropped: over, limit: this.limit });
+    }
+  }
+
+  /** After a delivery: the buffer has room again, the dropping episode is over. */
+  private roomAgain(): void {
+    if (this.droppingSince === undefined || this.buffer.length >= this.limit) return;
+    this.log('info', `${this.label.peer}: buffer has room again`, { dropped: this.counts.dropped - this.droppingSince, buffered: this.buffer.length });
+    this.droppingSince = undefined;
   }
 
   /** Everything still waiting, oldest first; this output sends nothing more. */
@@ -112,6 +125,7 @@ export abstract class BufferedOutput<T> implements AgentOutput {
 
   /** A reload: what waits, and the reachability state (backoff, what was last logged), go to `next`. */
   handOver(next: BufferedOutput<T>): void {
+    next.droppingSince = this.droppingSince;
     next.add(this.take());
     next.healthy = this.healthy;
     next.failures = this.failures;
@@ -149,7 +163,7 @@ export abstract class BufferedOutput<T> implements AgentOutput {
       this.inFlight = 0;
       if ('retry' in result) {
         this.buffer.unshift(...batch);
-        this.trim(false);
+        this.trim();
         this.counts.errors++;
         this.failures++;
         this.retryAt = Date.now() + Math.min(30_000, 1000 * 2 ** Math.min(this.failures - 1, 5));
@@ -162,6 +176,7 @@ export abstract class BufferedOutput<T> implements AgentOutput {
       this.failures = 0;
       this.retryAt = 0;
       this.setHealthy(true);
+      this.roomAgain();
     }
   }
 
