@@ -5,6 +5,7 @@
  * same and answer fast), InfluxDB push, stdout. SIGHUP reloads the configuration (a bad one is reported and the
  * old one keeps running); SIGTERM flushes the outputs within flush_timeout and exits 0.
  */
+import { readdirSync, statSync } from 'node:fs';
 import { gather as gatherInProcess, hostname as kernelHostname, type GatherConfig, type GatherReport } from '../collectors/gather.js';
 import { mergeIpVersions } from '../collectors/netstat.js';
 import { parsePortGroups } from '../collectors/netstat-port.js';
@@ -71,6 +72,11 @@ export class Agent {
   private readonly counters = { gathers: 0, gatherErrors: 0, skipped: 0, retries: 0 };
   private readonly started = Date.now();
   private readonly ctx: OutputContext;
+  /** scrapes waiting for the first gather */
+  private gatherWaiters: (() => void)[] = [];
+  private reloading: Promise<boolean> | undefined;
+  private reloadAgain = false;
+  private attributionChecked = false;
 
   constructor(loaded: LoadedConfig, private readonly o: AgentOptions) {
     this.config = loaded.config;
@@ -81,7 +87,7 @@ export class Agent {
       stdout: o.stdout,
       hostTag: () => this.hostTag(),
       latest: () => this.latest,
-      firstGather: async () => this.latest,
+      firstGather: (timeoutMs) => this.firstGather(timeoutMs),
       selfMetrics: (w) => this.selfMetrics(w),
       snapshotJson: () => this.snapshotJson(),
       health: () => this.health(),
@@ -109,7 +115,32 @@ export class Agent {
     await loadLibc().then((libc) => libc.mmapThreshold(128 << 10), () => false);
     if (!this.o.inProcess) this.worker = new SnapshotWorker();
     await this.applyOutputs(this.config);
+    this.checkAttribution();
     this.schedule(0);
+  }
+
+  /** The latest gather, or the first one when it comes within timeoutMs (a scrape right after start). */
+  private firstGather(timeoutMs: number): Promise<Gather | undefined> {
+    if (this.latest || timeoutMs <= 0 || this.stopped) return Promise.resolve(this.latest);
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.gatherWaiters = this.gatherWaiters.filter((w) => w !== done);
+        resolve(this.latest);
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.gatherWaiters.push(done);
+    });
+  }
+
+  /** Process attribution without the privileges for it gives pid 0: say so, once. */
+  private checkAttribution(): void {
+    if (this.attributionChecked || !this.config.collectors.netstat_port.enabled || !this.config.collectors.netstat_port.process_attribution) return;
+    this.attributionChecked = true;
+    const problem = attributionProblem();
+    if (problem) {
+      this.o.log('warn', `process attribution: pid is 0 for sockets of other users' processes: reading their /proc/<pid>/fd needs CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH and their processes visible (${problem}; see deploy/systemd/sockscope-process-attribution.conf)`);
+    }
   }
 
   /**
@@ -226,6 +257,7 @@ export class Agent {
     // leaves room for this gather's exposition and a body per format
     collectExternalGarbage(4 * (exposition?.bytes.length ?? 0) + (8 << 20));
     for (const { output } of this.outputs.values()) output.accept(this.latest);
+    for (const w of this.gatherWaiters) w();
     return report;
   }
 
@@ -277,9 +309,29 @@ export class Agent {
     return { ok: true, detail: 'ok' };
   }
 
-  /** SIGHUP: a valid new configuration replaces the old one; an invalid one is reported and ignored. */
-  async reload(): Promise<boolean> {
-    if (!this.o.reload) return false;
+  /**
+   * SIGHUP: a valid new configuration replaces the old one; an invalid one is reported and ignored. Signals in a
+   * burst are one reload (those arriving within RELOAD_SETTLE_MS, or while one is read, make one more at most).
+   */
+  reload(): Promise<boolean> {
+    if (this.reloading) {
+      this.reloadAgain = true;
+      return this.reloading;
+    }
+    this.reloading = (async () => {
+      let ok = false;
+      do {
+        await new Promise((r) => setTimeout(r, RELOAD_SETTLE_MS));
+        this.reloadAgain = false; // the signals of this burst: this reload reads what they asked for
+        ok = await this.reloadOnce();
+      } while (this.reloadAgain && !this.stopped);
+      return ok;
+    })().finally(() => (this.reloading = undefined));
+    return this.reloading;
+  }
+
+  private async reloadOnce(): Promise<boolean> {
+    if (!this.o.reload || this.stopped) return false;
     let next: LoadedConfig;
     try {
       next = this.o.reload();
@@ -288,6 +340,7 @@ export class Agent {
       return false;
     }
     const old = this.config;
+    const oldGather = settingsKey([old.agent.interval, this.gatherConfig]);
     try {
       const gc = gatherConfigOf(next.config);
       this.config = next.config;
@@ -301,8 +354,12 @@ export class Agent {
       return false;
     }
     this.o.log('info', 'configuration reloaded');
-    if (this.timer) clearTimeout(this.timer);
-    this.schedule(0);
+    this.checkAttribution();
+    // what is gathered, or when, changed: a gather now, on the new schedule; else the schedule goes on as it was
+    if (settingsKey([next.config.agent.interval, this.gatherConfig]) !== oldGather) {
+      if (this.timer) clearTimeout(this.timer);
+      this.schedule(0);
+    }
     return true;
   }
 
@@ -322,6 +379,35 @@ export class Agent {
     for (const o of outputs) await o.close('exit');
     await this.worker?.close();
   }
+}
+
+/** SIGHUPs closer together than this are one reload. */
+const RELOAD_SETTLE_MS = 100;
+
+/**
+ * Why process attribution would give pid 0, or undefined: the first other user's process whose fd directory
+ * cannot be read, or no other user's process visible at all (hidepid, ProtectProc=invisible).
+ */
+function attributionProblem(): string | undefined {
+  const me = process.geteuid?.();
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch (e) {
+    return `/proc cannot be read (${(e as NodeJS.ErrnoException).code})`;
+  }
+  for (const pid of entries) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (statSync(`/proc/${pid}`).uid === me) continue;
+      readdirSync(`/proc/${pid}/fd`);
+      return undefined;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM') return `${code} on /proc/${pid}/fd`;
+    }
+  }
+  return 'no other user\'s process is visible in /proc';
 }
 
 /** Settings compared across a reload (Maps and Buffers included). */

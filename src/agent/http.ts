@@ -13,7 +13,8 @@ import { BasicAuth, type WebConfig } from './web-config.js';
 import { boundAddresses, listenOn } from '../util/net.js';
 
 export interface Routes {
-  metrics(format: 'text' | 'openmetrics'): string | Buffer;
+  /** waitMs: how long the scrape can wait for data (its X-Prometheus-Scrape-Timeout-Seconds, else read_timeout) */
+  metrics(format: 'text' | 'openmetrics', waitMs: number): string | Buffer | Promise<string | Buffer>;
   snapshot(): string | Promise<string>;
   health(): { ok: boolean; detail: string };
 }
@@ -116,7 +117,7 @@ export class HttpEndpoint {
       if (path === '/metrics') {
         const format = negotiateFormat(req.headers.accept);
         type = CONTENT_TYPE[format];
-        body = this.routes.metrics(format);
+        body = await this.routes.metrics(format, scrapeWaitMs(req.headers['x-prometheus-scrape-timeout-seconds'], this.o.readTimeoutMs));
       } else if (path === '/healthz') {
         const h = this.routes.health();
         status = h.ok ? 200 : 503;
@@ -147,4 +148,10 @@ export class HttpEndpoint {
     await Promise.all(closed);
     this.servers = [];
   }
+}
+
+/** How long a scrape may wait for data: 90 % of the timeout Prometheus says it has (the rest for the answer). */
+function scrapeWaitMs(header: string | string[] | undefined, fallbackMs: number): number {
+  const s = Number(Array.isArray(header) ? header[0] : header);
+  return Number.isFinite(s) && s > 0 ? Math.min(s * 900, 60_000) : fallbackMs;
 }

@@ -18,10 +18,11 @@ class PrometheusOutput implements AgentOutput {
   private rendered: Partial<Record<ExpositionFormat, Buffer>> = {};
 
   constructor(p: AgentConfig['outputs']['prometheus'], private readonly ctx: OutputContext) {
+    this.latest = ctx.latest();
     const web = p.web_config_file ? loadWebConfig(p.web_config_file) : {};
     this.http = new HttpEndpoint(
       { listen: p.listen, web, maxRequests: p.max_requests, maxHeaderBytes: p.max_header_bytes, readTimeoutMs: durationMs(p.read_timeout), version: ctx.version },
-      { metrics: (f) => this.metrics(f), snapshot: () => ctx.snapshotJson(), health: () => ctx.health() },
+      { metrics: (f, waitMs) => this.metrics(f, waitMs), snapshot: () => ctx.snapshotJson(), health: () => ctx.health() },
     );
   }
 
@@ -43,8 +44,19 @@ class PrometheusOutput implements AgentOutput {
     this.rendered = {};
   }
 
-  /** The /metrics body: the latest gather's samples and the self-metrics. */
-  private metrics(format: ExpositionFormat): Buffer {
+  /**
+   * The /metrics body: the latest gather's samples and the self-metrics. Before the first gather a scrape waits
+   * for it (up to waitMs, from the scrape's own timeout) rather than answer without the sockets.
+   */
+  private async metrics(format: ExpositionFormat, waitMs: number): Promise<Buffer> {
+    if (!this.latest) {
+      const g = await this.ctx.firstGather(waitMs);
+      if (g && !this.latest) this.accept(g);
+    }
+    return this.body(format);
+  }
+
+  private body(format: ExpositionFormat): Buffer {
     const self = () => {
       const w = new PrometheusWriter();
       this.ctx.selfMetrics(w);
