@@ -63,7 +63,13 @@ export class HttpEndpoint {
       };
       const tls = this.o.web.tls;
       const server = tls
-        ? createHttpsServer({ ...opts, cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.requestCert, rejectUnauthorized: tls.clientAuth === 'RequireAndVerifyClientCert', minVersion: tls.minVersion }, handler)
+        ? createHttpsServer({
+          ...opts, cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.requestCert, rejectUnauthorized: tls.clientAuth === 'RequireAndVerifyClientCert',
+          minVersion: tls.minVersion, maxVersion: tls.maxVersion, ciphers: tls.ciphers, ecdhCurve: tls.ecdhCurve, honorCipherOrder: tls.honorCipherOrder,
+          // a client stalling in the handshake is not yet an HTTP request: without this it would be held until the
+          // idle timeout below (2 × read_timeout)
+          handshakeTimeout: this.o.readTimeoutMs,
+        }, handler)
         : createHttpServer(opts, handler);
       if (tls && (tls.clientAuth === 'RequireAnyClientCert' || tls.clientAuth === 'VerifyClientCertIfGiven')) {
         // node enforces a client certificate only with rejectUnauthorized, which also verifies it: Go's
@@ -73,6 +79,8 @@ export class HttpEndpoint {
           if (tls.clientAuth === 'RequireAnyClientCert' ? !given : given && !s.authorized) s.destroy();
         });
       }
+      // a handshake that failed or timed out (handshakeTimeout): nothing to answer, the connection goes
+      server.on('tlsClientError', (_e: Error, s: TLSSocket) => s.destroy());
       server.keepAliveTimeout = 5000;
       server.on('connection', (s: Socket) => {
         this.sockets.add(s);
