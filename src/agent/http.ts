@@ -9,6 +9,8 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { negotiateFormat, CONTENT_TYPE } from '../outputs/prometheus.js';
+import type { Log } from './output.js';
+import { PasswordChecker } from './password-check.js';
 import { BasicAuth, type WebConfig } from './web-config.js';
 import { boundAddresses, listenOn } from '../util/net.js';
 
@@ -26,7 +28,11 @@ export interface HttpOptions {
   maxHeaderBytes: number;
   readTimeoutMs: number;
   version: string;
+  log: Log;
 }
+
+/** Failed logins are logged at most this often (the line says how many there were since the last one). */
+const AUTH_LOG_EVERY_MS = 60_000;
 
 const LANDING = (version: string) => `<!doctype html>
 <html><head><meta charset="utf-8"><title>sockscope</title></head>
@@ -45,11 +51,19 @@ export class HttpEndpoint {
   private inflight = 0;
   private readonly sockets = new Set<Socket>();
   private readonly auth: BasicAuth | undefined;
+  private readonly checker: PasswordChecker | undefined;
   /** requests refused for the cap, for self-metrics */
   rejected = 0;
+  /** requests answered 401 (no, malformed or wrong credentials) */
+  authFailures = 0;
+  private authLoggedAt = 0;
+  private authUnlogged = 0;
 
   constructor(private readonly o: HttpOptions, private readonly routes: Routes) {
-    this.auth = o.web.users?.size ? new BasicAuth(o.web.users) : undefined;
+    // password checks have their own bound (max_requests waiting or running): requests with remembered
+    // credentials never wait behind them
+    this.checker = o.web.users?.size ? new PasswordChecker(o.maxRequests) : undefined;
+    this.auth = this.checker ? new BasicAuth(o.web.users!, this.checker, o.readTimeoutMs) : undefined;
   }
 
   async start(): Promise<string[]> {
@@ -103,17 +117,18 @@ export class HttpEndpoint {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (this.inflight >= this.o.maxRequests) {
-      this.rejected++;
-      res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': '1' }).end('too many requests in flight\n');
-      return;
-    }
-    this.inflight++;
-    try {
-      if (this.auth && !(await this.auth.check(req.headers.authorization))) {
+    if (this.auth) {
+      const a = await this.auth.check(req.headers.authorization);
+      if (a.busy) return this.busy(res);
+      if (!a.ok) {
+        this.authFailed(req, a.user);
         res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="sockscope"', 'Content-Type': 'text/plain; charset=utf-8' }).end('unauthorized\n');
         return;
       }
+    }
+    if (this.inflight >= this.o.maxRequests) return this.busy(res);
+    this.inflight++;
+    try {
       const path = (req.url ?? '/').split('?')[0];
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
@@ -150,7 +165,26 @@ export class HttpEndpoint {
     }
   }
 
+  private busy(res: ServerResponse): void {
+    this.rejected++;
+    res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': '1' }).end('too many requests in flight\n');
+  }
+
+  /** Counted always; logged at most once a minute, with how many failed since the last line. */
+  private authFailed(req: IncomingMessage, user: string | undefined): void {
+    this.authFailures++;
+    this.authUnlogged++;
+    const now = Date.now();
+    if (now - this.authLoggedAt < AUTH_LOG_EVERY_MS) return;
+    this.o.log('warn', 'basic auth failed (logged at most once a minute; sockscope_http_auth_failures_total counts every one)', {
+      user: user ?? null, remote: req.socket.remoteAddress ?? null, failures: this.authUnlogged,
+    });
+    this.authLoggedAt = now;
+    this.authUnlogged = 0;
+  }
+
   async close(): Promise<void> {
+    void this.checker?.close();
     const closed = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
     for (const s of this.sockets) s.destroy(); // keep-alive and stuck clients would hold close() open
     await Promise.all(closed);

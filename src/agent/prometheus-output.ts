@@ -21,7 +21,7 @@ class PrometheusOutput implements AgentOutput {
     this.latest = ctx.latest();
     const web = p.web_config_file ? loadWebConfig(p.web_config_file) : {};
     this.http = new HttpEndpoint(
-      { listen: p.listen, web, maxRequests: p.max_requests, maxHeaderBytes: p.max_header_bytes, readTimeoutMs: durationMs(p.read_timeout), version: ctx.version },
+      { listen: p.listen, web, maxRequests: p.max_requests, maxHeaderBytes: p.max_header_bytes, readTimeoutMs: durationMs(p.read_timeout), version: ctx.version, log: ctx.log },
       { metrics: (f, waitMs) => this.metrics(f, waitMs), snapshot: () => ctx.snapshotJson(), health: () => ctx.health() },
     );
   }
@@ -78,12 +78,14 @@ class PrometheusOutput implements AgentOutput {
   async flush(): Promise<void> {}
 
   stats(w: PrometheusWriter): void {
-    w.sample('http_rejected_requests_total', 'requests refused because max_requests were in flight', 'counter', {}, this.http.rejected);
+    w.sample('http_rejected_requests_total', 'requests refused because max_requests were in flight (or waiting for a password check)', 'counter', {}, this.http.rejected);
+    w.sample('http_auth_failures_total', 'requests refused for missing or wrong basic-auth credentials (401)', 'counter', {}, this.http.authFailures);
   }
 
   async adopt(prev: AgentOutput): Promise<void> {
     const p = prev as PrometheusOutput;
     this.http.rejected += p.http.rejected;
+    this.http.authFailures += p.http.authFailures;
     this.latest = p.latest;
   }
 

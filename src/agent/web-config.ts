@@ -13,8 +13,9 @@
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { PasswordChecker } from './password-check.js';
 import { dirname, resolve } from 'node:path';
-import bcrypt from 'bcryptjs';
+import { createHash } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import { SockscopeError } from '../errors.js';
 
@@ -201,23 +202,46 @@ export function loadWebConfig(file: string): WebConfig {
 }
 
 /**
- * Checks Authorization: Basic against the users. bcrypt is slow on purpose (~50-100 ms), so a successful
- * (user, password) pair is remembered for the life of the config, as exporter-toolkit caches it.
+ * Checks Authorization: Basic against the users without stalling the event loop or telling users apart:
+ *   - bcrypt (slow on purpose: ~80 ms at cost 10) runs in worker threads (password-check.ts), a bounded number at
+ *     once, with a bounded queue: beyond it the answer is 'busy' (503), so wrong passwords cannot pile up work;
+ *   - results are remembered per (user, password) in a bounded cache, as exporter-toolkit does (a scraper's
+ *     correct password costs one bcrypt comparison per configuration, not one per scrape);
+ *   - an unknown user costs the same comparison as a known one (against a configured hash), so timing does not
+ *     tell which users exist.
  */
 export class BasicAuth {
-  private readonly ok = new Set<string>();
-  constructor(private readonly users: Map<string, string>) {}
+  private readonly cache = new Map<string, boolean>();
+  /** the hash an unknown user's password is compared with: a configured one of the highest cost */
+  private readonly decoy: string;
 
-  async check(header: string | undefined): Promise<boolean> {
-    if (!header?.startsWith('Basic ')) return false;
+  /** maxWaitMs: how long a check may wait for a worker before the request is answered 503 */
+  constructor(private readonly users: Map<string, string>, private readonly checker: PasswordChecker, private readonly maxWaitMs: number) {
+    this.decoy = [...users.values()].sort((a, b) => Number(b.slice(4, 6)) - Number(a.slice(4, 6)))[0];
+  }
+
+  async check(header: string | undefined): Promise<{ ok: boolean; user?: string; busy?: boolean }> {
+    if (!header?.startsWith('Basic ')) return { ok: false };
     const raw = Buffer.from(header.slice(6), 'base64').toString('utf8');
-    if (this.ok.has(raw)) return true;
     const colon = raw.indexOf(':');
-    if (colon < 0) return false;
-    const hash = this.users.get(raw.slice(0, colon));
-    if (!hash) return false;
-    const good = await bcrypt.compare(raw.slice(colon + 1), hash);
-    if (good) this.ok.add(raw);
-    return good;
+    if (colon < 0) return { ok: false };
+    const user = raw.slice(0, colon);
+    const key = createHash('sha256').update(raw).digest('base64');
+    const cached = this.cache.get(key);
+    if (cached !== undefined) {
+      this.cache.delete(key); // most recently used last
+      this.cache.set(key, cached);
+      return { ok: cached, user };
+    }
+    const hash = this.users.get(user);
+    const good = await this.checker.compare(raw.slice(colon + 1), hash ?? this.decoy, this.maxWaitMs);
+    if (good === 'busy') return { ok: false, user, busy: true };
+    const ok = good && hash !== undefined;
+    this.cache.set(key, ok);
+    if (this.cache.size > AUTH_CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
+    return { ok, user };
   }
 }
+
+/** Credentials remembered (verified or refused); exporter-toolkit keeps 100. */
+const AUTH_CACHE_ENTRIES = 1024;
