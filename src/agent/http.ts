@@ -140,7 +140,8 @@ export class HttpEndpoint {
       if (path === '/metrics') {
         const format = negotiateFormat(req.headers.accept);
         type = CONTENT_TYPE[format];
-        body = await this.routes.metrics(format, scrapeWaitMs(req.headers['x-prometheus-scrape-timeout-seconds'], this.o.readTimeoutMs));
+        const b = this.routes.metrics(format, scrapeWaitMs(req.headers['x-prometheus-scrape-timeout-seconds'], this.o.readTimeoutMs));
+        body = typeof b === 'string' || Buffer.isBuffer(b) ? b : await b; // served without yielding once there is data
       } else if (path === '/healthz') {
         const h = this.routes.health();
         status = h.ok ? 200 : 503;

@@ -48,12 +48,12 @@ class PrometheusOutput implements AgentOutput {
    * The /metrics body: the latest gather's samples and the self-metrics. Before the first gather a scrape waits
    * for it (up to waitMs, from the scrape's own timeout) rather than answer without the sockets.
    */
-  private async metrics(format: ExpositionFormat, waitMs: number): Promise<Buffer> {
-    if (!this.latest) {
-      const g = await this.ctx.firstGather(waitMs);
+  private metrics(format: ExpositionFormat, waitMs: number): Buffer | Promise<Buffer> {
+    if (this.latest) return this.body(format);
+    return this.ctx.firstGather(waitMs).then((g) => {
       if (g && !this.latest) this.accept(g);
-    }
-    return this.body(format);
+      return this.body(format);
+    });
   }
 
   private body(format: ExpositionFormat): Buffer {
