@@ -4,6 +4,7 @@
  * flight (503 beyond it), a header size limit (431), a deadline for the whole request (slow clients are cut
  * off), 400 for malformed HTTP, 404/405 for unknown paths and methods.
  */
+import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
@@ -25,6 +26,8 @@ export interface HttpOptions {
   listen: readonly string[];
   web: WebConfig;
   maxRequests: number;
+  /** connections kept open at most (capped below the fd limit); beyond, the oldest idle one is closed */
+  maxConnections: number;
   maxHeaderBytes: number;
   readTimeoutMs: number;
   version: string;
@@ -49,7 +52,12 @@ const LANDING = (version: string) => `<!doctype html>
 export class HttpEndpoint {
   private servers: Server[] = [];
   private inflight = 0;
-  private readonly sockets = new Set<Socket>();
+  /** open connections, least recently active first, with their requests in progress */
+  private readonly sockets = new Map<Socket, { busy: number }>();
+  /** max_connections, capped below the fd limit */
+  readonly connectionCap: number;
+  /** connections closed to make room (idle, the oldest first), and new ones refused (every one busy) */
+  readonly closedConnections = { room: 0, full: 0 };
   private readonly auth: BasicAuth | undefined;
   private readonly checker: PasswordChecker | undefined;
   /** requests refused for the cap, for self-metrics */
@@ -64,10 +72,61 @@ export class HttpEndpoint {
     // credentials never wait behind them
     this.checker = o.web.users?.size ? new PasswordChecker(o.maxRequests) : undefined;
     this.auth = this.checker ? new BasicAuth(o.web.users!, this.checker, o.readTimeoutMs) : undefined;
+    this.connectionCap = Math.max(1, Math.min(o.maxConnections, openFileLimit() - FDS_KEPT));
+  }
+
+  /**
+   * A new connection: within the cap it is simply tracked; at the cap the least recently active idle connection
+   * (no request in progress) is closed to make room, and only when every connection is busy is the new one refused.
+   * So clients holding idle connections (up to and beyond the fd limit) cannot lock a scraper out.
+   */
+  private admit(s: Socket): boolean {
+    if (this.sockets.size >= this.connectionCap) {
+      let victim: Socket | undefined;
+      for (const [c, st] of this.sockets) {
+        if (st.busy === 0) {
+          victim = c;
+          break;
+        }
+      }
+      if (!victim) {
+        this.closedConnections.full++;
+        s.destroy();
+        return false;
+      }
+      this.closedConnections.room++;
+      this.sockets.delete(victim);
+      victim.destroy();
+    }
+    this.sockets.set(s, { busy: 0 });
+    s.on('close', () => this.sockets.delete(s));
+    return true;
+  }
+
+  /** A request on `s` (the TCP socket under TLS): busy until its response is done, then the most recently active. */
+  private track(req: IncomingMessage, res: ServerResponse): void {
+    const s = ((req.socket as Socket & { _parent?: Socket })._parent ?? req.socket) as Socket;
+    const st = this.sockets.get(s);
+    if (!st) return;
+    st.busy++;
+    this.sockets.delete(s);
+    this.sockets.set(s, st);
+    res.once('close', () => {
+      st.busy--;
+      if (this.sockets.delete(s)) this.sockets.set(s, st);
+    });
+  }
+
+  /** Open connections, for self-metrics. */
+  get connections(): number {
+    return this.sockets.size;
   }
 
   async start(): Promise<string[]> {
-    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
+      this.track(req, res);
+      void this.handle(req, res);
+    };
     for (const addr of this.o.listen) {
       // node checks requestTimeout/headersTimeout only every connectionsCheckingInterval (30 s by default): a client
       // trickling header bytes would outlive read_timeout by up to that much
@@ -97,9 +156,8 @@ export class HttpEndpoint {
       server.on('tlsClientError', (_e: Error, s: TLSSocket) => s.destroy());
       server.keepAliveTimeout = 5000;
       server.on('connection', (s: Socket) => {
-        this.sockets.add(s);
+        if (!this.admit(s)) return;
         s.setTimeout(this.o.readTimeoutMs * 2, () => s.destroy()); // idle or never-finishing clients
-        s.on('close', () => this.sockets.delete(s));
       });
       server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
         if (!socket.writable) return socket.destroy();
@@ -187,7 +245,7 @@ export class HttpEndpoint {
   async close(): Promise<void> {
     void this.checker?.close();
     const closed = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
-    for (const s of this.sockets) s.destroy(); // keep-alive and stuck clients would hold close() open
+    for (const s of this.sockets.keys()) s.destroy(); // keep-alive and stuck clients would hold close() open
     await Promise.all(closed);
     this.servers = [];
   }
@@ -197,4 +255,18 @@ export class HttpEndpoint {
 function scrapeWaitMs(header: string | string[] | undefined, fallbackMs: number): number {
   const s = Number(Array.isArray(header) ? header[0] : header);
   return Number.isFinite(s) && s > 0 ? Math.min(s * 900, 60_000) : fallbackMs;
+}
+
+/** File descriptors left for everything but HTTP connections (listeners, netlink, workers, files, InfluxDB). */
+const FDS_KEPT = 64;
+
+/** This process's soft limit on open files (RLIMIT_NOFILE), from /proc/self/limits; large if unknown. */
+function openFileLimit(): number {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (m && m[1] !== 'unlimited') return Number(m[1]);
+  } catch {
+    /* no /proc */
+  }
+  return 1 << 20;
 }

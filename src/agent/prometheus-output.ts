@@ -14,6 +14,8 @@ class PrometheusOutput implements AgentOutput {
   readonly name = 'prometheus';
   readonly http: HttpEndpoint;
   private latest: Gather | undefined;
+  /** counts of the endpoints this one replaced */
+  private closed = { room: 0, full: 0 };
   /** the /metrics bodies of the latest gather, assembled on the first scrape of each format */
   private rendered: Partial<Record<ExpositionFormat, Buffer>> = {};
 
@@ -21,7 +23,7 @@ class PrometheusOutput implements AgentOutput {
     this.latest = ctx.latest();
     const web = p.web_config_file ? loadWebConfig(p.web_config_file) : {};
     this.http = new HttpEndpoint(
-      { listen: p.listen, web, maxRequests: p.max_requests, maxHeaderBytes: p.max_header_bytes, readTimeoutMs: durationMs(p.read_timeout), version: ctx.version, log: ctx.log },
+      { listen: p.listen, web, maxRequests: p.max_requests, maxConnections: p.max_connections, maxHeaderBytes: p.max_header_bytes, readTimeoutMs: durationMs(p.read_timeout), version: ctx.version, log: ctx.log },
       { metrics: (f, waitMs) => this.metrics(f, waitMs), snapshot: () => ctx.snapshotJson(), health: () => ctx.health() },
     );
   }
@@ -79,6 +81,11 @@ class PrometheusOutput implements AgentOutput {
 
   stats(w: PrometheusWriter): void {
     w.sample('http_rejected_requests_total', 'requests refused because max_requests were in flight (or waiting for a password check)', 'counter', {}, this.http.rejected);
+    w.sample('http_connections', 'open connections to the HTTP endpoint', 'gauge', {}, this.http.connections);
+    w.sample('http_max_connections', 'connections kept open at most (max_connections, capped below the fd limit)', 'gauge', {}, this.http.connectionCap);
+    for (const [reason, n] of Object.entries(this.http.closedConnections)) {
+      w.sample('http_connections_closed_total', 'connections closed by the agent for lack of room: the oldest idle one for a new one (room), or a new one when every one was busy (full)', 'counter', { reason }, this.closed[reason as 'room'] + n);
+    }
     w.sample('http_auth_failures_total', 'requests refused for missing or wrong basic-auth credentials (401)', 'counter', {}, this.http.authFailures);
   }
 
@@ -86,6 +93,7 @@ class PrometheusOutput implements AgentOutput {
     const p = prev as PrometheusOutput;
     this.http.rejected += p.http.rejected;
     this.http.authFailures += p.http.authFailures;
+    this.closed = { room: p.closed.room + p.http.closedConnections.room, full: p.closed.full + p.http.closedConnections.full };
     this.latest = p.latest;
   }
 

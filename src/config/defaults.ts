@@ -39,6 +39,7 @@ export interface AgentConfig {
       listen: string[];
       web_config_file: string;
       max_requests: number;
+      max_connections: number;
       max_header_bytes: number;
       read_timeout: string;
     };
@@ -75,7 +76,7 @@ export const DEFAULTS: AgentConfig = {
     listen: { enabled: true },
   },
   outputs: {
-    prometheus: { enabled: true, listen: [DEFAULT_LISTEN], web_config_file: '', max_requests: 40, max_header_bytes: 8192, read_timeout: '10s' },
+    prometheus: { enabled: true, listen: [DEFAULT_LISTEN], web_config_file: '', max_requests: 40, max_connections: 512, max_header_bytes: 8192, read_timeout: '10s' },
     influxdb: {
       enabled: false, urls: ['http://127.0.0.1:8086'], version: 1, database: 'sockscope', retention_policy: '', precision: 'ns',
       username: '', password: '', organization: '', bucket: '', token: '', timeout: '5s', batch_size: 5000,
@@ -141,7 +142,7 @@ export const CONFIG_SCHEMA = {
           type: 'object', additionalProperties: false,
           properties: {
             enabled: { type: 'boolean' }, listen: { type: 'array', items: listenAddr, minItems: 1 }, web_config_file: { type: 'string' },
-            max_requests: { type: 'integer', minimum: 1, maximum: 10000 }, max_header_bytes: { type: 'integer', minimum: 1024, maximum: 1048576 },
+            max_requests: { type: 'integer', minimum: 1, maximum: 10000 }, max_connections: { type: 'integer', minimum: 1, maximum: 1_000_000 }, max_header_bytes: { type: 'integer', minimum: 1024, maximum: 1048576 },
             read_timeout: duration,
           },
         },

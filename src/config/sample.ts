@@ -74,8 +74,11 @@ export const SAMPLE_CONFIG = `# sockscope agent configuration (TOML). Every valu
   listen = ["${DEFAULT_LISTEN}"]
   ## A Prometheus exporter-toolkit web config (tls_server_config, basic_auth_users with bcrypt hashes).
   web_config_file = ""
-  ## Requests served at once; more get 503.
+  ## Requests served at once, and password checks waiting or running; more get 503.
   max_requests = 40
+  ## Connections kept open (capped below the process's open-file limit). Beyond it the least recently active
+  ## idle connection is closed to make room, so idle clients cannot lock scrapers out.
+  max_connections = 512
   ## Largest request header accepted.
   max_header_bytes = 8192
   ## A client must send its whole request within this time.
