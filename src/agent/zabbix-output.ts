@@ -19,7 +19,11 @@ export interface ZabbixOutputConfig {
   bufferLimit: number;
   /** the Zabbix host the items belong to (the host tag when not given) */
   host?: () => string;
+  /** buffer_strategy = "disk": the parent directory of the disk buffer */
+  bufferDirectory?: string;
 }
+
+const ITEMS = { encode: (items: readonly SenderItem[]) => Buffer.from(JSON.stringify(items)), decode: (b: Buffer) => JSON.parse(b.toString('utf8')) as SenderItem[] };
 
 export class ZabbixOutput extends BufferedOutput<SenderItem> {
   readonly name = 'zabbix';
@@ -27,6 +31,7 @@ export class ZabbixOutput extends BufferedOutput<SenderItem> {
 
   constructor(private readonly cfg: ZabbixOutputConfig, log: Log) {
     super(cfg.bufferLimit, 1000, log, { peer: 'zabbix server', unit: 'items', where: { server: cfg.server }, leftAtExit: 'exiting with Zabbix items still buffered' });
+    if (cfg.bufferDirectory) this.useDisk(cfg.bufferDirectory, ITEMS, 'outputs.zabbix.buffer_directory');
   }
 
   protected itemsOf(g: Gather): SenderItem[] | undefined {
@@ -60,6 +65,6 @@ export const zabbixOutput: OutputKind = {
   needs: { metrics: true },
   create: (c, ctx) => {
     const z = c.outputs.zabbix;
-    return new ZabbixOutput({ server: z.server, timeoutMs: durationMs(z.timeout), compress: z.compress, bufferLimit: z.buffer_limit, host: () => z.host || ctx.hostTag() }, ctx.log);
+    return new ZabbixOutput({ server: z.server, timeoutMs: durationMs(z.timeout), compress: z.compress, bufferLimit: z.buffer_limit, host: () => z.host || ctx.hostTag(), bufferDirectory: z.buffer_strategy === 'disk' ? z.buffer_directory : undefined }, ctx.log);
   },
 };

@@ -2,7 +2,7 @@
  * `sockscope config sample`: every setting with its default value and what it does. A test parses this text
  * and requires it to equal DEFAULTS, so the sample cannot drift from the code.
  */
-import { DEFAULT_LISTEN } from './defaults.js';
+import { DEFAULT_BUFFER_DIRECTORY, DEFAULT_LISTEN } from './defaults.js';
 
 export const SAMPLE_CONFIG = `# sockscope agent configuration (TOML). Every value below is the default.
 # Precedence: command-line flags > environment (SOCKSCOPE_<SECTION>_<KEY>, e.g. SOCKSCOPE_AGENT_INTERVAL)
@@ -106,6 +106,11 @@ export const SAMPLE_CONFIG = `# sockscope agent configuration (TOML). Every valu
   gzip = true
   ## Write unsigned integers with the u suffix (InfluxDB 2.x); off writes them as i, as Telegraf does.
   uint_support = false
+  ## "memory": the buffer is lost if the agent is killed or crashes. "disk": also written ahead to
+  ## <buffer_directory>/influxdb as each gather is accepted, and read back at the next start, so kill -9, an OOM
+  ## kill or a crash loses nothing (a power loss can lose the last second: see docs/agent.md).
+  buffer_strategy = "memory"
+  buffer_directory = "${DEFAULT_BUFFER_DIRECTORY}"
 
 [outputs.stdout]
   ## Line protocol on stdout, one batch per gather.
@@ -122,6 +127,9 @@ export const SAMPLE_CONFIG = `# sockscope agent configuration (TOML). Every valu
   compress = false
   ## Items kept while the server is unreachable; beyond this the oldest are dropped.
   buffer_limit = 100000
+  ## "memory" or "disk" (written ahead to <buffer_directory>/zabbix), as for InfluxDB.
+  buffer_strategy = "memory"
+  buffer_directory = "${DEFAULT_BUFFER_DIRECTORY}"
 
 [zabbix_agent]
   ## Answer Zabbix passive checks like zabbix_agentd 6.0: agent.ping, agent.version,
