@@ -70,7 +70,7 @@ describe('basic auth under abuse', () => {
   test('an unknown user costs the same work as a known one with a wrong password', async () => {
     const known: number[] = [];
     const unknown: number[] = [];
-    for (let i = 0; i < 8; i++) {
+    for (let i = 0; i < 5; i++) {
       // distinct passwords each time: nothing comes from the cache
       const a = await request(t, '/healthz', { headers: auth('prometheus', `nope-${i}-${Date.now()}`) });
       const b = await request(t, '/healthz', { headers: auth(`mallory-${i}`, `nope-${i}-${Date.now()}`) });

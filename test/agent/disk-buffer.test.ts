@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DiskBuffer } from '../../src/agent/disk-buffer.js';
 import { InfluxOutput } from '../../src/agent/influx-output.js';
+import { ZabbixOutput } from '../../src/agent/zabbix-output.js';
 import { DEFAULTS, type AgentConfig } from '../../src/config/defaults.js';
 import { freePort, tempDir } from './helpers.js';
 
@@ -147,6 +148,20 @@ describe('disk buffer', () => {
     const b = new InfluxOutput(cfg({ urls: [`http://127.0.0.1:${dead}`], metric_buffer_limit: 1000, buffer_directory: sub }), log);
     await b.flush(true);
     assert.equal(b.snapshotStats().buffered, 1000, 'the newest 1000 read back');
+  });
+
+  test('the Zabbix output: items read back by the next output on the directory', async () => {
+    const dead = await freePort();
+    const sub = join(dir, 'zbx');
+    const items = (g: number) => Array.from({ length: 3 }, (_, i) => ({ host: 'h', key: `k${i}`, value: String(g), clock: 1_700_000_000 + g, ns: i }));
+    const a = new ZabbixOutput({ server: `127.0.0.1:${dead}`, timeoutMs: 500, compress: false, bufferLimit: 100, bufferDirectory: sub }, log);
+    a.add(items(0));
+    a.add(items(1));
+    await a.flush(true);
+    const b = new ZabbixOutput({ server: `127.0.0.1:${dead}`, timeoutMs: 500, compress: false, bufferLimit: 100, bufferDirectory: sub }, log);
+    await b.flush(true);
+    assert.equal(b.snapshotStats().buffered, 6, 'both pushes read back');
+    assert.ok(readdirSync(join(sub, 'zabbix')).some((f) => f.endsWith('.wal')));
   });
 
   test('a directory that cannot be written: a configuration error naming the key', () => {

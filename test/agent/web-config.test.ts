@@ -12,6 +12,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { loadWebConfig } from '../../src/agent/web-config.js';
 import { AgentProcess, cleanEnv, runCli, targetOf, tempDir } from './helpers.js';
 
 const haveOpenssl = spawnSync('openssl', ['version']).status === 0;
@@ -117,11 +118,13 @@ describe('web config: TLS keys with Go semantics (openssl s_client)', { skip }, 
     ] as const) {
       const file = join(dir, 'bad.yml');
       writeFileSync(file, `tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n${yaml}`);
-      const r = runCli(['agent', '--listen', '127.0.0.1:0', '--web-config', file]);
-      assert.equal(r.status, 2, `${yaml}: ${r.stderr}`);
-      assert.match(r.stderr, re);
-      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+      assert.throws(() => loadWebConfig(file), (e: Error & { code?: string }) => e.code === 'ESOCKSCOPE_CONFIG' && re.test(e.message), yaml);
     }
+    // and through the CLI: one line, exit 2
+    const r = runCli(['agent', '--listen', '127.0.0.1:0', '--web-config', join(dir, 'bad.yml')]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /prefer_server_cipher_suites = "maybe"/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   });
 
   test('a bad certificate or key exits 2 naming the file, never "internal error"', () => {
@@ -132,13 +135,15 @@ describe('web config: TLS keys with Go semantics (openssl s_client)', { skip }, 
       ['garbage.pem', 'key.pem', /cert_file = "garbage\.pem".*expected a PEM certificate/],
       ['cert.pem', 'garbage.pem', /key_file = "garbage\.pem".*expected a PEM private key/],
     ] as const) {
-      const file = join(dir, 'pair.yml');
+      const file = join(dir, `pair-${cert}-${key}.yml`);
       writeFileSync(file, `tls_server_config:\n  cert_file: ${cert}\n  key_file: ${key}\n`);
-      const r = runCli(['agent', '--listen', '127.0.0.1:0', '--web-config', file]);
-      assert.equal(r.status, 2, `${cert}/${key}: ${r.stderr}`);
-      assert.match(r.stderr, re, `${cert}/${key}`);
-      assert.doesNotMatch(r.stderr, /internal error|PEM routines/);
+      assert.throws(() => loadWebConfig(file), (e: Error & { code?: string }) => e.code === 'ESOCKSCOPE_CONFIG' && re.test(e.message) && !/PEM routines/.test(e.message), `${cert}/${key}`);
     }
+    // the swapped pair through the CLI: exit 2 (not 1, which systemd would restart every 5 s), one line naming the file
+    const r = runCli(['agent', '--listen', '127.0.0.1:0', '--web-config', join(dir, 'pair-key.pem-cert.pem.yml')]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /cert_file = "key\.pem".*swapped/);
+    assert.doesNotMatch(r.stderr, /internal error|PEM routines/);
   });
 
   test('a client stalling in the TLS handshake is cut off after read_timeout', async () => {
