@@ -150,6 +150,26 @@ describe('disk buffer', () => {
     assert.equal(b.snapshotStats().buffered, 1000, 'the newest 1000 read back');
   });
 
+  test('a reload that replaces the output hands the log over: nothing twice, nothing lost', async () => {
+    const dead = await freePort();
+    const sub = join(dir, 'reload');
+    const a = new InfluxOutput(cfg({ urls: [`http://127.0.0.1:${dead}`], buffer_directory: sub }), log);
+    a.add(lines(0, 3));
+    await a.flush(true);
+    const b = new InfluxOutput(cfg({ urls: [`http://127.0.0.1:${dead}`], buffer_directory: sub, timeout: '3s' }), log);
+    await b.adopt(a);
+    await a.close('reload');
+    b.add(lines(3, 2));
+    assert.equal(b.snapshotStats().buffered, 5);
+    assert.equal(b.snapshotStats().errors, 1, 'the counters came along');
+    // killed now: the next start reads back exactly the five
+    received = [];
+    failing = false;
+    const c = new InfluxOutput(cfg({ buffer_directory: sub }), log);
+    await c.flush(true);
+    assert.deepEqual(received, lines(0, 5));
+  });
+
   test('the Zabbix output: items read back by the next output on the directory', async () => {
     const dead = await freePort();
     const sub = join(dir, 'zbx');
