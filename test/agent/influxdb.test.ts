@@ -206,7 +206,7 @@ bind-address = "127.0.0.1:${rpcPort}"
     assert.equal(since.filter((l) => /dropped/.test(l.msg)).length, 0, 'nothing dropped');
   });
 
-  test('kill -9 during an outage with the disk buffer, restart: 0 points lost', async () => {
+  test('kill -9 during an outage with the disk buffer, restart: 0 points lost', async (t) => {
     const env = cleanEnv({
       SOCKSCOPE_AGENT_HOSTNAME: 'influx-disk', SOCKSCOPE_OUTPUTS_INFLUXDB_USERNAME: USER, SOCKSCOPE_OUTPUTS_INFLUXDB_PASSWORD: PASS,
       SOCKSCOPE_OUTPUTS_INFLUXDB_PRECISION: 'ms', SOCKSCOPE_OUTPUTS_INFLUXDB_BATCH_SIZE: '50', SOCKSCOPE_OUTPUTS_INFLUXDB_TIMEOUT: '2s',
@@ -249,6 +249,7 @@ bind-address = "127.0.0.1:${rpcPort}"
       const port = await storedPort();
       const lostPort = wantedPort.filter((p) => !port.has(`${p.time} ${p.tags.addr_port}`));
       assert.deepEqual(lostPort, [], `and every netstat_port point (${wantedPort.length})`);
+      t.diagnostic(`disk buffer, kill -9 during the outage: ${wanted.length} netstat + ${wantedPort.length} netstat_port points accepted by the killed agent, ${lost.length + lostPort.length} lost; ${read.buffered} read back`);
     } finally {
       assert.equal((await restarted.stop('SIGTERM', 10_000)).code, 0, restarted.tail());
     }
