@@ -118,7 +118,7 @@ const reload = 'if [ -d /run/systemd/system ]; then systemctl --system daemon-re
 const control = join(tree, 'DEBIAN');
 mkdirSync(control, { recursive: true });
 writeFileSync(join(control, 'postinst'), script(`if [ "$1" = configure ]; then\n  ${reload}\nfi`));
-writeFileSync(join(control, 'postrm'), script(`if [ "$1" = remove ] || [ "$1" = purge ]; then\n  ${reload}\nfi\nif [ "$1" = purge ]; then\n  rm -rf /var/cache/sockscope /var/cache/private/sockscope\nfi`));
+writeFileSync(join(control, 'postrm'), script(`if [ "$1" = remove ] || [ "$1" = purge ]; then\n  ${reload}\nfi\nif [ "$1" = purge ]; then\n  rm -rf /var/cache/sockscope /var/cache/private/sockscope /var/lib/sockscope /var/lib/private/sockscope\nfi`));
 chmodSync(join(control, 'postinst'), 0o755);
 chmodSync(join(control, 'postrm'), 0o755);
 writeFileSync(join(control, 'conffiles'), '/etc/sockscope/sockscope.toml\n');

@@ -81,4 +81,5 @@ test('dpkg -r keeps the conffile, dpkg -P removes it', { skip }, () => {
   assert.equal(p.status, 0, p.stderr);
   assert.ok(!existsSync('/etc/sockscope/sockscope.toml'));
   assert.ok(!existsSync('/var/cache/sockscope'), 'purge leaves the cache of native code');
+  assert.ok(!existsSync('/var/lib/sockscope'), 'purge leaves the state directory');
 });
