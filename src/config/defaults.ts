@@ -2,6 +2,8 @@
  * The agent's configuration: its shape, its defaults, and the JSON Schema every source (TOML file, environment,
  * flags) is validated against before anything starts.
  */
+import { defaultThresholds, thresholdsSchema, type DoctorThresholds } from '../doctor/definitions.js';
+
 export const DEFAULT_PORT = 11979;
 export const DEFAULT_LISTEN = `127.0.0.1:${DEFAULT_PORT}`;
 
@@ -64,6 +66,8 @@ export interface AgentConfig {
     zabbix: { enabled: boolean; server: string; host: string; timeout: string; compress: boolean; buffer_limit: number };
   };
   zabbix_agent: { enabled: boolean; listen: string[]; allow: string[]; timeout: string };
+  /** `sockscope doctor`: its window and its checks' thresholds (src/doctor/definitions.ts) */
+  doctor: { window: string } & DoctorThresholds;
 }
 
 export const DEFAULTS: AgentConfig = {
@@ -85,6 +89,7 @@ export const DEFAULTS: AgentConfig = {
     zabbix: { enabled: false, server: '127.0.0.1:10051', host: '', timeout: '5s', compress: false, buffer_limit: 100_000 },
   },
   zabbix_agent: { enabled: false, listen: ['127.0.0.1:10050'], allow: [], timeout: '3s' },
+  doctor: { window: '2s', ...defaultThresholds() } as AgentConfig['doctor'],
 };
 
 // Go's time.ParseDuration units that make sense here, compound too ("1m30s": DataKit's ENV_INPUT_NETSTAT_INTERVAL
@@ -174,5 +179,9 @@ export const CONFIG_SCHEMA = {
         timeout: duration,
       },
     },
+    doctor: (() => {
+      const t = thresholdsSchema() as { properties: Record<string, unknown> };
+      return { type: 'object', additionalProperties: false, properties: { window: duration, ...t.properties } };
+    })(),
   },
 } as const;

@@ -2,6 +2,7 @@
  * `sockscope config sample`: every setting with its default value and what it does. A test parses this text
  * and requires it to equal DEFAULTS, so the sample cannot drift from the code.
  */
+import { doctorSampleSection } from '../doctor/definitions.js';
 import { DEFAULT_LISTEN } from './defaults.js';
 
 export const SAMPLE_CONFIG = `# sockscope agent configuration (TOML). Every value below is the default.
@@ -129,4 +130,5 @@ export const SAMPLE_CONFIG = `# sockscope agent configuration (TOML). Every valu
   allow = []
   ## A request must arrive within this time.
   timeout = "3s"
-`;
+
+${doctorSampleSection()}`;
