@@ -5,7 +5,7 @@
  */
 import { formatAddress } from '../diag/address.js';
 import {
-  AF_INET6, Proto, TCP_CLOSE_WAIT, TCP_LISTEN, TCP_SYN_RECV, TCP_SYN_SENT, TCP_TIME_WAIT,
+  AF_INET6, Proto, TCP_CLOSE_WAIT, TCP_ESTABLISHED, TCP_LISTEN, TCP_SYN_RECV, TCP_SYN_SENT, TCP_TIME_WAIT,
 } from '../diag/constants.js';
 import type { SocketHolders } from '../procfs/processes.js';
 import type { CheckId, Subject } from './definitions.js';
@@ -36,6 +36,9 @@ export interface Observation {
 }
 
 type Evaluate = (w: DoctorWindow, t: Record<string, number>) => Observation[];
+
+/** states in which a connection exchanges data */
+const DATA_STATES = new Set([TCP_ESTABLISHED, TCP_CLOSE_WAIT]);
 
 /** idiag_timer 4: the zero window probe timer (ss "persist") */
 const TIMER_PROBE0 = 4;
@@ -328,7 +331,8 @@ export const EVALUATE: Record<CheckId, Evaluate> = {
     const { a, b } = w;
     const before = a.cookieIndex((i) => a.proto[i] === Proto.tcp && a.wqueue[i] > 0 && a.bytesAcked[i] !== ABSENT);
     const stuck = (i: number) => {
-      if (b.proto[i] !== Proto.tcp || b.wqueue[i] === 0 || b.bytesAcked[i] === ABSENT || b.state[i] === TCP_LISTEN) return false;
+      // data states only: a SYN_SENT socket's SYN is a byte in its send queue, and its window is 0 until the SYN-ACK
+      if (b.proto[i] !== Proto.tcp || b.wqueue[i] === 0 || b.bytesAcked[i] === ABSENT || !DATA_STATES.has(b.state[i])) return false;
       const zero = b.sndWnd[i] === 0 || (b.sndWnd[i] === ABSENT && b.timer[i] === TIMER_PROBE0);
       const j = before.get(b.cookie[i]);
       return zero && j !== undefined && b.bytesAcked[i] === a.bytesAcked[j];

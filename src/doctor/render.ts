@@ -30,7 +30,8 @@ function wrap(text: string, indent: string, width = 100): string {
   return lines.join('\n');
 }
 
-function findingText(f: Finding): string {
+/** `explained`: check → the advice already printed for it (said once per check unless it differs). */
+function findingText(f: Finding, explained: Map<string, string>): string {
   const e = f.evidence;
   const unit = UNIT_TEXT[e.unit] ?? e.unit;
   const value = unit === '%' || unit === '/min' ? `${e.value}${unit}` : `${e.value} ${unit}`;
@@ -39,8 +40,9 @@ function findingText(f: Finding): string {
     `${f.severity.toUpperCase().padEnd(8)} ${f.check}: ${subjectText(f.subject)}`,
     wrap(e.text, '    '),
     `    ${e.measure} = ${value} (${f.severity} at ${limit})`,
-    wrap(`why: ${f.explanation}`, '    '),
-    wrap(`do: ${f.advice}`, '    '),
+    ...(explained.get(f.check) === f.advice
+      ? [`    why, do: as for ${f.check} above`]
+      : (explained.set(f.check, f.advice), [wrap(`why: ${f.explanation}`, '    '), wrap(`do: ${f.advice}`, '    ')])),
   ].join('\n');
 }
 
@@ -49,7 +51,8 @@ export function renderDoctor(r: DoctorReport): string {
   for (const f of r.findings) counts[f.severity]++;
   const head = `sockscope doctor: ${r.sockets.toLocaleString('en-US')} TCP/UDP sockets sampled over ${(r.window_ms / 1000).toFixed(1)} s in netns ${r.netns}: ` +
     (r.findings.length === 0 ? 'nothing found' : `${counts.critical} critical, ${counts.warning} warning, ${counts.info} info`);
-  const parts = [head, ...r.findings.map(findingText)];
+  const explained = new Map<string, string>();
+  const parts = [head, ...r.findings.map((f) => findingText(f, explained))];
   if (r.notes.length > 0) parts.push(`Notes:\n${r.notes.map((n) => `  ${n}`).join('\n')}`);
   return `${parts.join('\n\n')}\n`;
 }
