@@ -75,7 +75,14 @@ export function gatherConfigOf(c: AgentConfig): GatherConfig {
     tags,
     // Zabbix items include unix socket counts
     countProtocols: c.outputs.zabbix.enabled || c.zabbix_agent.enabled ? ['unix'] : [],
+    ...(c.collectors.doctor.enabled ? { doctor: { thresholds: doctorThresholds(c), processAttribution: c.collectors.doctor.process_attribution } } : {}),
   };
+}
+
+/** The [doctor.*] thresholds of the configuration (its window is the CLI's: the agent's is its interval). */
+function doctorThresholds(c: AgentConfig): import('../doctor/definitions.js').DoctorThresholds {
+  const { window: _window, ...thresholds } = c.doctor;
+  return thresholds;
 }
 
 export class Agent {

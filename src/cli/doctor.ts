@@ -22,6 +22,9 @@ Options:
   --check ID             run only this check (repeatable)
   --config FILE          read thresholds from the [doctor.*] sections of this TOML file
   --no-processes         do not walk /proc to name the processes holding sockets
+  --rules prometheus|prometheus-test
+                         print the Prometheus alert rules for the agent's doctor metrics (thresholds from
+                         --config), or their promtool unit tests, and exit
   -N, --net NAME|PID     diagnose another network namespace (ip netns NAME, a PID, or a path)
   -h, --help             this help
 `;
@@ -33,6 +36,7 @@ export async function runDoctor(args: string[]): Promise<void> {
     check: { type: 'string', multiple: true },
     config: { type: 'string' },
     'no-processes': { type: 'boolean' },
+    rules: { type: 'string' },
     net: { type: 'string', short: 'N' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -46,6 +50,11 @@ export async function runDoctor(args: string[]): Promise<void> {
   const { loadConfig, durationMs } = await import('../config/load.js');
   const { config } = loadConfig({ file: v.config, env: process.env });
   const { window: windowText, ...thresholds } = config.doctor;
+  if (v.rules !== undefined) {
+    if (v.rules !== 'prometheus' && v.rules !== 'prometheus-test') throw new UsageError(`--rules must be 'prometheus' or 'prometheus-test', got '${v.rules}'`, { key: 'rules', value: v.rules });
+    const { prometheusRules, prometheusRuleTests } = await import('../doctor/rules.js');
+    return void process.stdout.write(v.rules === 'prometheus' ? prometheusRules(thresholds) : prometheusRuleTests(thresholds));
+  }
   const windowMs = v.window === undefined ? durationMs(windowText) : parseDuration(v.window, 'window');
   const netns = v.net === undefined ? undefined : resolveNetns(v.net);
 

@@ -34,6 +34,8 @@ export interface GatherConfig {
   tags?: Record<string, string>;
   /** protocols to include in the snapshot just for their counts (the report's sources), e.g. unix for Zabbix */
   countProtocols?: ProtoName[];
+  /** the doctor's checks as metrics (src/doctor/collector.ts), over the window between two gathers */
+  doctor?: import('../doctor/collector.js').DoctorCollectorOptions;
 }
 
 /** How snapshots are taken: in-process (takeSnapshot/takeCensus) or by a SnapshotWorker. */
@@ -45,7 +47,7 @@ export interface Snapshotter {
 }
 
 export interface CollectorReport {
-  name: MeasurementName;
+  name: MeasurementName | 'doctor';
   ok: boolean;
   durationMs: number;
   metrics: number;
@@ -90,6 +92,11 @@ export function planSnapshot(c: GatherConfig): { table: boolean; options: Snapsh
     table = true;
   }
   for (const p of c.countProtocols ?? []) protocols.add(p);
+  if (c.doctor) {
+    protocols.add('tcp').add('udp');
+    table = true;
+    ext |= Ext.info | Ext.skmeminfo;
+  }
   if (c.measurements.includes('socketstat')) {
     for (const p of c.socketstat?.protocols ?? ['tcp', 'udp']) protocols.add(p as ProtoName);
     table = true;
@@ -189,6 +196,20 @@ export async function gather(config: GatherConfig, snapshotter: Snapshotter, emi
       report.collectors.push({ name, ok: true, durationMs: performance.now() - t0, metrics: count });
     } catch (e) {
       report.collectors.push({ name, ok: false, durationMs: performance.now() - t0, metrics: count, error: (e as Error).message });
+    }
+  }
+  if (config.doctor) {
+    const t0 = performance.now();
+    let count = 0;
+    try {
+      const { doctorCollector } = await import('../doctor/collector.js');
+      for (const m of doctorCollector().collect(snap!.table, time, config.doctor)) {
+        count++;
+        out(m);
+      }
+      report.collectors.push({ name: 'doctor', ok: true, durationMs: performance.now() - t0, metrics: count });
+    } catch (e) {
+      report.collectors.push({ name: 'doctor', ok: false, durationMs: performance.now() - t0, metrics: count, error: (e as Error).message });
     }
   }
   report.durationMs = performance.now() - started;

@@ -1,4 +1,5 @@
 /** Every measurement schema by a stable key, so metrics can cross a thread boundary as plain data. */
+import { DOCTOR_SCHEMAS } from '../doctor/metrics.js';
 import type { MeasurementSchema, Metric } from '../model/metric.js';
 import { LISTEN_SCHEMA, PORT_RANGE_SCHEMA } from './listen.js';
 import { NETSTAT_SCHEMA } from './netstat.js';
@@ -12,6 +13,7 @@ export const SCHEMAS: Record<string, MeasurementSchema> = {
   socketstat_aggregate: SOCKETSTAT_AGGREGATE_SCHEMA,
   listen: LISTEN_SCHEMA,
   local_port_range: PORT_RANGE_SCHEMA,
+  ...DOCTOR_SCHEMAS,
 };
 const KEY_OF = new Map(Object.entries(SCHEMAS).map(([k, s]) => [s, k]));
 

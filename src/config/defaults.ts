@@ -34,6 +34,8 @@ export interface AgentConfig {
     };
     socketstat: { enabled: boolean; protocols: string[]; info_fields: string[]; aggregate: boolean };
     listen: { enabled: boolean };
+    /** the doctor's checks as metrics (docs/doctor.md); thresholds under [doctor.*] */
+    doctor: { enabled: boolean; process_attribution: boolean };
   };
   outputs: {
     prometheus: {
@@ -77,6 +79,7 @@ export const DEFAULTS: AgentConfig = {
     netstat_port: { enabled: true, semantics: 'sockscope', process_attribution: false, auto_listen_ports: true, addr_ports: [] },
     socketstat: { enabled: false, protocols: ['tcp', 'udp'], info_fields: [], aggregate: false },
     listen: { enabled: true },
+    doctor: { enabled: false, process_attribution: false },
   },
   outputs: {
     prometheus: { enabled: true, listen: [DEFAULT_LISTEN], web_config_file: '', max_requests: 40, max_header_bytes: 8192, read_timeout: '10s' },
@@ -137,6 +140,7 @@ export const CONFIG_SCHEMA = {
           },
         },
         listen: { type: 'object', additionalProperties: false, properties: { enabled: { type: 'boolean' } } },
+        doctor: { type: 'object', additionalProperties: false, properties: { enabled: { type: 'boolean' }, process_attribution: { type: 'boolean' } } },
       },
     },
     outputs: {

@@ -67,6 +67,13 @@ export const SAMPLE_CONFIG = `# sockscope agent configuration (TOML). Every valu
   ## Every TCP listener's accept queue and backlog, and the ephemeral port range (for alerts).
   enabled = true
 
+[collectors.doctor]
+  ## The checks of 'sockscope doctor' as metrics (sockscope_doctor_<check>_<measure>{subject labels}), over
+  ## the window between two gathers (nothing on the first); thresholds under [doctor.*] below.
+  enabled = false
+  ## Label points with the process holding the socket (walks /proc/<pid>/fd every gather).
+  process_attribution = false
+
 [outputs.prometheus]
   ## /metrics (Prometheus text 0.0.4 or OpenMetrics 1.0 by Accept), /healthz, /api/snapshot, /.
   enabled = true
