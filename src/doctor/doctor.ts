@@ -81,6 +81,12 @@ function finding(def: CheckDefinition, o: Observation, g: { severity: Severity; 
   };
 }
 
+/** Whether the finding's measure has a process among its subject keys (the culprit to name). */
+function namesProcess(f: Finding): boolean {
+  const def = CHECKS.find((c) => c.id === f.check) as CheckDefinition;
+  return def.measures.some((m) => m.name === f.evidence.measure && m.subject.includes('process'));
+}
+
 /** 0 when nothing reached warning, else 1. */
 export const exitStatus = (findings: readonly Finding[]): number => (findings.some((f) => RANK[f.severity] >= RANK.warning) ? 1 : 0);
 
@@ -96,30 +102,35 @@ export interface DoctorOptions {
 
 /** Sample, wait, sample, diagnose. */
 export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
-  const [{ DiagSession }, { takeDoctorSample }] = await Promise.all([import('../snapshot/snapshot.js'), import('./sample.js')]);
+  const [{ DiagSession }, { takeDoctorSample, WINDOW_START_STATES }] = await Promise.all([import('../snapshot/snapshot.js'), import('./sample.js')]);
   const session = await DiagSession.open(options.netns);
   let a: DoctorSample;
   let b: DoctorSample;
-  let holders: import('../procfs/processes.js').SocketHolders | undefined;
   try {
-    a = await takeDoctorSample(session);
+    a = await takeDoctorSample(session, 1024, WINDOW_START_STATES);
     const remaining = options.windowMs - (performance.now() - a.monotonicMs);
     if (remaining > 0) await new Promise((r) => setTimeout(r, remaining));
-    // the walk runs in worker threads while the second dump is taken: the holders of that dump's sockets
-    const walk = options.processes === false ? undefined : (await import('../procfs/holders-parallel.js')).ParallelHolderWalk.start();
-    b = await takeDoctorSample(session, a.length + 1024);
-    holders = await walk?.finish();
+    b = await takeDoctorSample(session, Math.ceil(a.length * 1.5) + 1024);
   } finally {
     session.close();
   }
   const netns = b.host.netns;
-  const window: DoctorWindow = { a, b, elapsedMs: b.monotonicMs - a.monotonicMs, holders, netns };
+  const window: DoctorWindow = { a, b, elapsedMs: b.monotonicMs - a.monotonicMs, netns };
   const notes = [...new Set([...a.notes, ...b.notes])];
-  const note = holders?.note();
-  if (note) notes.push(note);
   const checks = options.checks ?? CHECKS.map((c) => c.id);
+  let findings = diagnose(window, options.thresholds, checks);
+  // The /proc walk (every descriptor of every process: most of the doctor's cost on a busy host) only when a
+  // finding has a process to name; then the checks run again with the holders of the second sample's sockets.
+  if (options.processes !== false && findings.some((f) => namesProcess(f))) {
+    const { indexSocketHoldersParallel } = await import('../procfs/holders-parallel.js');
+    // one thread: the window is already spent, CPU is what counts (threads contend in the kernel's fd walk)
+    window.holders = await indexSocketHoldersParallel({ workers: 1 });
+    findings = diagnose(window, options.thresholds, checks);
+    const note = window.holders.note();
+    if (note) notes.push(note);
+  }
   return {
-    findings: diagnose(window, options.thresholds, checks),
+    findings,
     window_ms: Math.round(window.elapsedMs),
     sockets: b.length,
     netns,

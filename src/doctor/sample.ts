@@ -3,7 +3,7 @@
  * typed-array columns filled from a streamed dump (so memory is these columns, not the kernel's attribute
  * bytes: ~110 bytes a socket), and the namespace's counters and sysctls read at the same moment.
  */
-import { Ext, TCP_LISTEN, type ProtoName } from '../diag/constants.js';
+import { ALL_STATES, Ext, TCP_LISTEN, TCP_TIME_WAIT, type ProtoName } from '../diag/constants.js';
 import { TCP_INFO_KIND_CODE, TCP_INFO_KIND_SIZE, tcpInfoField } from '../diag/tcp-info.js';
 import { AttributeScan, NO } from '../outputs/socket-scan.js';
 import { streamSnapshot, type DiagSession } from '../snapshot/snapshot.js';
@@ -139,13 +139,19 @@ const u64 = (view: DataView, at: number): number => view.getUint32(at + 4, true)
 
 export const SAMPLE_PROTOCOLS: readonly ProtoName[] = ['tcp', 'udp'];
 
+/**
+ * Every state but TIME_WAIT: what the first sample of a window needs (no check compares TIME_WAIT sockets across
+ * the window; the second sample has them for ephemeral_ports), a third less to dump on a busy host.
+ */
+export const WINDOW_START_STATES = ALL_STATES & ~(1 << TCP_TIME_WAIT);
+
 /** Dump TCP and UDP (with tcp_info and skmeminfo) through `session`, then read the namespace's facts. */
-export async function takeDoctorSample(session: DiagSession, capacity = 1024): Promise<DoctorSample> {
+export async function takeDoctorSample(session: DiagSession, capacity = 1024, states = ALL_STATES): Promise<DoctorSample> {
   const sample = new DoctorSample(capacity);
   const scan = new AttributeScan();
   sample.monotonicMs = performance.now();
   const meta = await streamSnapshot(
-    { protocols: SAMPLE_PROTOCOLS, ext: Ext.info | Ext.skmeminfo, keepAttributes: true },
+    { protocols: SAMPLE_PROTOCOLS, ext: Ext.info | Ext.skmeminfo, keepAttributes: true, states },
     (batch, takenAt) => {
       sample.takenAt = takenAt;
       sample.addBatch(batch, scan);
