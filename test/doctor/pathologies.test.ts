@@ -20,7 +20,8 @@ function findingsOf(r: DoctorRun, check: string) {
   return r.report.findings.filter((f) => f.check === check);
 }
 
-describe('sockscope doctor finds each pathology and its culprit', { skip }, () => {
+// each pathology lives in its own namespace: they run side by side
+describe('sockscope doctor finds each pathology and its culprit', { skip, concurrency: true }, () => {
   test('close_wait: a named server that never closes what its clients closed', async () => {
     const s = await startScenario(String.raw`
 setname('leakysrv')
@@ -276,7 +277,10 @@ ready()
       cleanup();
     }
   });
+});
 
+// alone, after the pathologies: no flood of theirs competes with it
+describe('sockscope doctor on a healthy namespace', { skip }, () => {
   test('a busy but healthy namespace gives no warning (exit 0)', async () => {
     const s = await startScenario(String.raw`
 setname('echosrv')
