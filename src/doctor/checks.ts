@@ -5,7 +5,7 @@
  */
 import { formatAddress } from '../diag/address.js';
 import {
-  AF_INET6, Proto, TCP_CLOSE_WAIT, TCP_ESTABLISHED, TCP_LISTEN, TCP_SYN_RECV, TCP_SYN_SENT, TCP_TIME_WAIT,
+  AF_INET6, Proto, TCP_CLOSE_WAIT, TCP_CLOSING, TCP_ESTABLISHED, TCP_LAST_ACK, TCP_LISTEN, TCP_SYN_RECV, TCP_SYN_SENT, TCP_TIME_WAIT,
 } from '../diag/constants.js';
 import type { SocketHolders } from '../procfs/processes.js';
 import type { CheckId, Subject } from './definitions.js';
@@ -36,6 +36,16 @@ export interface Observation {
 }
 
 type Evaluate = (w: DoctorWindow, t: Record<string, number>) => Observation[];
+
+/**
+ * Bytes the application has not read: Recv-Q less the peer's FIN, which takes a sequence number (inet_diag's
+ * rqueue is rcv_nxt - copied_seq) once it has arrived (CLOSE_WAIT, LAST_ACK, CLOSING): ss shows Recv-Q 1 for a
+ * CLOSE-WAIT socket with nothing to read.
+ */
+const unread = (s: DoctorSample, i: number): number => {
+  const st = s.state[i];
+  return st === TCP_CLOSE_WAIT || st === TCP_LAST_ACK || st === TCP_CLOSING ? Math.max(0, s.rqueue[i] - 1) : s.rqueue[i];
+};
 
 /** states in which a connection exchanges data */
 const DATA_STATES = new Set([TCP_ESTABLISHED, TCP_CLOSE_WAIT]);
@@ -126,11 +136,11 @@ export const EVALUATE: Record<CheckId, Evaluate> = {
     for (const rows of byProcess(w, (i) => b.proto[i] === Proto.tcp && b.state[i] === TCP_CLOSE_WAIT).values()) {
       const process = processOfGroup(w, rows);
       const fresh = rows.filter((i) => !before.has(b.cookie[i])).length;
-      const unread = rows.reduce((n, i) => n + b.rqueue[i], 0);
+      const unreadBytes = rows.reduce((n, i) => n + unread(b, i), 0);
       const peers = [...new Set(rows.slice(0, 5).map((i) => remote(b, i)))];
       out.push({
         measure: 'sockets', subject: { process, netns: w.netns }, value: rows.length,
-        facts: { close_wait_sockets: rows.length, new_in_window: fresh, unread_bytes: unread, example_peers: peers, growing: fresh > 0 },
+        facts: { close_wait_sockets: rows.length, new_in_window: fresh, unread_bytes: unreadBytes, example_peers: peers, growing: fresh > 0 },
         text: `${processText(process)} holds ${rows.length} CLOSE_WAIT socket${rows.length === 1 ? '' : 's'}` +
           (fresh > 0 ? `, ${fresh} new in the window: still leaking` : ', none new in the window'),
       });
@@ -305,9 +315,9 @@ export const EVALUATE: Record<CheckId, Evaluate> = {
 
   stuck_receive_queue(w) {
     const { a, b } = w;
-    const before = a.cookieIndex((i) => a.proto[i] === Proto.tcp && a.rqueue[i] > 0 && a.bytesReceived[i] !== ABSENT);
+    const before = a.cookieIndex((i) => a.proto[i] === Proto.tcp && unread(a, i) > 0 && a.bytesReceived[i] !== ABSENT);
     const stuck = (i: number) => {
-      if (b.proto[i] !== Proto.tcp || b.rqueue[i] === 0 || b.bytesReceived[i] === ABSENT) return false;
+      if (b.proto[i] !== Proto.tcp || unread(b, i) === 0 || b.bytesReceived[i] === ABSENT) return false;
       const st = b.state[i];
       if (st === TCP_LISTEN || st === TCP_SYN_RECV || st === TCP_SYN_SENT) return false;
       const j = before.get(b.cookie[i]);
@@ -317,11 +327,11 @@ export const EVALUATE: Record<CheckId, Evaluate> = {
     const out: Observation[] = [];
     for (const rows of byProcess(w, stuck).values()) {
       const process = processOfGroup(w, rows);
-      const unread = rows.reduce((n, i) => n + b.rqueue[i], 0);
+      const unreadBytes = rows.reduce((n, i) => n + unread(b, i), 0);
       out.push({
         measure: 'sockets', subject: { process, netns: w.netns }, value: rows.length,
-        facts: { sockets: rows.length, unread_bytes: unread, window_ms: Math.round(w.elapsedMs), examples: rows.slice(0, 5).map((i) => `${local(b, i)} <- ${remote(b, i)}`) },
-        text: `${processText(process)} read nothing in ${(w.elapsedMs / 1000).toFixed(1)} s from ${rows.length} connection${rows.length === 1 ? '' : 's'} holding ${unread} unread bytes`,
+        facts: { sockets: rows.length, unread_bytes: unreadBytes, window_ms: Math.round(w.elapsedMs), examples: rows.slice(0, 5).map((i) => `${local(b, i)} <- ${remote(b, i)}`) },
+        text: `${processText(process)} read nothing in ${(w.elapsedMs / 1000).toFixed(1)} s from ${rows.length} connection${rows.length === 1 ? '' : 's'} holding ${unreadBytes} unread bytes`,
       });
     }
     return out;

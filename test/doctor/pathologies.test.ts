@@ -58,6 +58,9 @@ ready()
       assert.ok(f[0].evidence.new_in_window > 0, `the leak goes on during the window: ${show(r)}`);
       assert.equal(f[0].evidence.unit, 'sockets');
       assert.match(f[0].advice, /close\(\)/);
+      // their Recv-Q of 1 is the peer's FIN, not unread data
+      assert.deepEqual(findingsOf(r, 'stuck_receive_queue'), [], show(r));
+      assert.equal(f[0].evidence.unread_bytes, 0);
     } finally {
       await s.stop();
     }
