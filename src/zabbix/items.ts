@@ -14,6 +14,7 @@ import type { GatherReport } from '../collectors/gather.js';
 import { LISTEN_SCHEMA, PORT_RANGE_SCHEMA } from '../collectors/listen.js';
 import { mergeIpVersions, NETSTAT_FIELDS, NETSTAT_SCHEMA } from '../collectors/netstat.js';
 import { NETSTAT_PORT_SCHEMA } from '../collectors/netstat-port.js';
+import { doctorItemValues } from '../doctor/zabbix.js';
 import type { Metric } from '../model/metric.js';
 
 export interface LatestGather {
@@ -60,6 +61,7 @@ export function itemValues(g: LatestGather): Map<string, string> {
     const rows = [...listeners].sort((a, b) => Number(a[0]) - Number(b[0])).map(([port, addrs]) => ({ '{#PORT}': port, '{#ADDR}': addrs.join(' ') }));
     out.set('sockscope.ports.discovery', JSON.stringify(rows));
   }
+  if (g.report.collectors.some((c) => c.name === 'doctor')) for (const [k, v] of doctorItemValues(metrics)) out.set(k, v);
   return out;
 }
 

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import { NETSTAT_FIELDS } from '../collectors/netstat.js';
+import { doctorZabbixParts } from '../doctor/zabbix.js';
 
 /**
  * Derived from the object's name (stable across runs) but shaped as a UUIDv4 (version nibble 4, variant 8-b):
@@ -51,6 +52,9 @@ export function zabbixTemplate(o: { passive: boolean }): string {
     }],
   }));
   items.push(item('sockscope.local_port_range.size', 'Ephemeral port range size'));
+  // the doctor's checks (collectors.doctor), items and triggers from their one table
+  const doctor = doctorZabbixParts(name, item, uuid);
+  items.push(...doctor.items);
   const template = {
     uuid: uuid(`${name}:template`), template: name, name,
     description: `Socket states from sockscope. ${o.passive ? 'Polled from sockscope agent --zabbix-listen.' : 'Pushed by sockscope agent with [outputs.zabbix] or sockscope zabbix send.'}`,
@@ -74,6 +78,7 @@ export function zabbixTemplate(o: { passive: boolean }): string {
       { macro: '{$SOCKSCOPE.CLOSE_WAIT.MAX}', value: '100', description: 'CLOSE_WAIT sockets tolerated for 10 minutes' },
       { macro: '{$SOCKSCOPE.BACKLOG.PCT.MAX}', value: '80', description: 'listen backlog use, % (5 minutes)' },
       { macro: '{$SOCKSCOPE.TIME_WAIT.PCT.MAX}', value: '70', description: 'TIME_WAIT sockets as % of the ephemeral port range' },
+      ...doctor.macros,
     ],
   };
   return stringify({

@@ -12,11 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { expectedDoctorAlert, prometheusRules, prometheusRuleTests } from '../../src/doctor/rules.js';
 import { findTool } from '../helpers/tools.js';
 import { BIN, scenarioSkip, startScenario } from './scenario.js';
 
+const FRAME = fileURLToPath(new URL('../../src/zabbix/frame.js', import.meta.url));
 const PROM_DIR = fileURLToPath(new URL('../../../deploy/prometheus/', import.meta.url));
 const promtool = findTool('promtool', 'SOCKSCOPE_PROMTOOL', 'prometheus');
 
@@ -75,7 +76,8 @@ ready()
     const dir = mkdtempSync(join(tmpdir(), 'doc-agent-'));
     const config = join(dir, 'agent.toml');
     writeFileSync(config, '[agent]\ninterval = "500ms"\n[collectors.doctor]\nenabled = true\nprocess_attribution = true\n');
-    const agent = spawn('nsenter', [`--net=/proc/${s.info.pid}/ns/net`, '--', process.execPath, BIN, 'agent', '--config', config, '--listen', '127.0.0.1:11979'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const agent = spawn('nsenter', [`--net=/proc/${s.info.pid}/ns/net`, '--', process.execPath, BIN, 'agent', '--config', config, '--listen', '127.0.0.1:11979',
+      '--zabbix-listen', '127.0.0.1:10050'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     agent.stderr!.on('data', (c: Buffer) => (log += c.toString()));
     const exited = once(agent, 'exit');
@@ -95,6 +97,27 @@ ready()
       assert.match(line, /netns="net:\[\d+\]"/);
       assert.equal(Number(line.split(' ').pop()), 30);
       assert.match(body, /# HELP sockscope_doctor_close_wait_sockets CLOSE_WAIT sockets the process holds/);
+      // Zabbix: the same check as a passive item (the worst subject) and the culprits as text, keys of the template
+      const ask = (key: string) => spawnSync('nsenter', [`--net=/proc/${s.info.pid}/ns/net`, '--', process.execPath, '--input-type=module', '-e', `
+        import { connect } from 'node:net';
+        import { encodeFrame, decodeFrame } from '${FRAME}';
+        const c = connect(10050, '127.0.0.1', () => c.write(encodeFrame(${JSON.stringify(key)})));
+        const parts = [];
+        c.on('data', (d) => parts.push(d)).on('end', () => process.stdout.write(decodeFrame(Buffer.concat(parts))));`], { encoding: 'utf8', timeout: 10_000 });
+      const worst = ask('sockscope.doctor.close_wait.sockets');
+      assert.equal(worst.stdout, '30', worst.stderr);
+      const culprits = ask('sockscope.doctor.findings');
+      assert.match(culprits.stdout, /^warning close_wait sockets=30: /m, culprits.stderr);
+      assert.match(culprits.stdout, new RegExp(`^warning close_wait .*process=leakysrv pid=${s.info.pid}`, 'm'));
+      const tpl = parse(spawnSync(process.execPath, [BIN, 'zabbix', 'template', '--passive'], { encoding: 'utf8' }).stdout).zabbix_export.templates[0];
+      const item = tpl.items.find((i: { key: string }) => i.key === 'sockscope.doctor.close_wait.sockets');
+      assert.ok(item, 'the template has the item');
+      assert.deepEqual(item.triggers.map((t: { expression: string }) => t.expression), [
+        'last(/sockscope by Zabbix agent/sockscope.doctor.close_wait.sockets)>={$SOCKSCOPE.DOCTOR.CLOSE_WAIT.SOCKETS.WARNING}',
+        'last(/sockscope by Zabbix agent/sockscope.doctor.close_wait.sockets)>={$SOCKSCOPE.DOCTOR.CLOSE_WAIT.SOCKETS.CRITICAL}',
+      ]);
+      assert.equal(tpl.macros.find((m: { macro: string }) => m.macro === '{$SOCKSCOPE.DOCTOR.CLOSE_WAIT.SOCKETS.WARNING}')?.value, '10');
+      assert.ok(tpl.items.some((i: { key: string }) => i.key === 'sockscope.doctor.findings'));
       if (!promtool.skip) {
         // the exported series fed to the generated rules: the warning fires with the culprit's labels, the critical does not
         const seriesLabels = Object.fromEntries([.../\{(.*)\}/.exec(line)![1].matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));

@@ -68,7 +68,7 @@ for (const passive of [false, true]) {
       const metrics: Metric[] = [];
       const report = await gather({
         measurements: ['netstat', 'netstat_port', 'listen'], netstat: { perIpVersion: true },
-        netstatPort: { groups: [], autoListenPorts: true }, countProtocols: ['unix'],
+        netstatPort: { groups: [], autoListenPorts: true }, countProtocols: ['unix'], doctor: {},
       }, { snapshot: takeSnapshot, census: takeCensus }, (m) => metrics.push(m));
       pushed = itemValues({ metrics, report, time: Date.now() });
     });
