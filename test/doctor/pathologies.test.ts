@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
-import { atLeastWarning, doctor, scenarioSkip, startScenario, type DoctorRun } from './scenario.js';
+import { atLeastWarning, diagnoseScenario, doctor, scenarioSkip, startScenario, type DoctorRun } from './scenario.js';
 
 const skip = scenarioSkip();
 const WINDOW = ['--window', '1s', '--format', 'json'];
@@ -23,7 +23,7 @@ function findingsOf(r: DoctorRun, check: string) {
 // each pathology lives in its own namespace: they run side by side
 describe('sockscope doctor finds each pathology and its culprit', { skip, concurrency: true }, () => {
   test('close_wait: a named server that never closes what its clients closed', async () => {
-    const s = await startScenario(String.raw`
+    await diagnoseScenario(String.raw`
 setname('leakysrv')
 srv = listener(7001)
 kept = []
@@ -46,9 +46,7 @@ while len(kept) < 20:
     time.sleep(0.01)
 time.sleep(0.3)
 ready()
-`);
-    try {
-      const r = await doctor(['-N', String(s.info.pid), ...WINDOW]);
+`, WINDOW, (s, r) => {
       assert.equal(r.code, 1, show(r));
       const f = findingsOf(r, 'close_wait');
       assert.equal(f.length, 1, show(r));
@@ -61,13 +59,11 @@ ready()
       // their Recv-Q of 1 is the peer's FIN, not unread data
       assert.deepEqual(findingsOf(r, 'stuck_receive_queue'), [], show(r));
       assert.equal(f[0].evidence.unread_bytes, 0);
-    } finally {
-      await s.stop();
-    }
+    });
   });
 
   test('accept_queue: a listener with a tiny backlog that never accepts, flooded with connects', async () => {
-    const s = await startScenario(String.raw`
+    await diagnoseScenario(String.raw`
 setname('slowacc')
 srv = listener(7002, backlog=2)   # never accept()ed
 def flood():
@@ -85,9 +81,7 @@ def flood():
 child(flood)
 time.sleep(0.5)
 ready()
-`);
-    try {
-      const r = await doctor(['-N', String(s.info.pid), ...WINDOW]);
+`, WINDOW, (s, r) => {
       assert.equal(r.code, 1, show(r));
       const f = findingsOf(r, 'accept_queue');
       const fill = f.find((x) => x.evidence.measure === 'fill');
@@ -105,13 +99,11 @@ ready()
       assert.ok(f.some((x) => x.evidence.measure === 'overflows' && atLeastWarning(x)), `ListenOverflows over the window: ${show(r)}`);
       // the flood's SYN_SENT sockets hold their SYN in the send queue against a 0 window: not a zero_window
       assert.deepEqual(findingsOf(r, 'zero_window'), [], show(r));
-    } finally {
-      await s.stop();
-    }
+    });
   });
 
   test('ephemeral_ports: ip_local_port_range narrowed to 100 ports, 95 connections to one destination', async () => {
-    const s = await startScenario(String.raw`
+    await diagnoseScenario(String.raw`
 with open('/proc/sys/net/ipv4/ip_local_port_range', 'w') as f:
     f.write('40000 40099')
 setname('portsrv')
@@ -130,9 +122,7 @@ child(clients)
 while len(kept) < 95:
     time.sleep(0.01)
 ready()
-`);
-    try {
-      const r = await doctor(['-N', String(s.info.pid), ...WINDOW]);
+`, WINDOW, (s, r) => {
       assert.equal(r.code, 1, show(r));
       const f = findingsOf(r, 'ephemeral_ports');
       assert.equal(f.length, 1, show(r));
@@ -144,13 +134,11 @@ ready()
       assert.equal(f[0].evidence.value, 95);
       assert.match(f[0].advice, /tcp_tw_reuse/);
       assert.match(f[0].advice, /IP_BIND_ADDRESS_NO_PORT/);
-    } finally {
-      await s.stop();
-    }
+    });
   });
 
   test('stuck_receive_queue and zero_window: a receiver that never reads', async () => {
-    const s = await startScenario(String.raw`
+    await diagnoseScenario(String.raw`
 setname('deafsrv')
 srv = listener(7004)
 def chatty():
@@ -166,9 +154,7 @@ child(chatty)
 conn, _ = srv.accept()   # accepted, never read
 time.sleep(1.5)
 ready()
-`);
-    try {
-      const r = await doctor(['-N', String(s.info.pid), ...WINDOW]);
+`, WINDOW, (s, r) => {
       assert.equal(r.code, 1, show(r));
       const stuck = findingsOf(r, 'stuck_receive_queue');
       assert.equal(stuck.length, 1, show(r));
@@ -181,13 +167,11 @@ ready()
       assert.deepEqual(zero[0].subject.process, { pid: s.info.children[0], comm: 'chatty' });
       assert.equal(zero[0].subject.peer, '127.0.0.1:7004');
       assert.ok(zero[0].evidence.unsent_bytes > 0);
-    } finally {
-      await s.stop();
-    }
+    });
   });
 
   test('udp_drops: a UDP socket with a tiny receive buffer, flooded', async () => {
-    const s = await startScenario(String.raw`
+    await diagnoseScenario(String.raw`
 setname('udpsink')
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 u.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
@@ -201,9 +185,7 @@ def flood():
 child(flood)
 time.sleep(0.3)
 ready()
-`);
-    try {
-      const r = await doctor(['-N', String(s.info.pid), ...WINDOW]);
+`, WINDOW, (s, r) => {
       assert.equal(r.code, 1, show(r));
       const f = findingsOf(r, 'udp_drops');
       const sock = f.find((x) => x.evidence.measure === 'drops');
@@ -213,9 +195,7 @@ ready()
       assert.deepEqual(sock.subject.process, { pid: s.info.pid, comm: 'udpsink' });
       assert.ok(sock.evidence.drops_in_window > 0);
       assert.ok(f.some((x) => x.evidence.measure === 'rcvbuf_errors' && atLeastWarning(x)), `RcvbufErrors over the window: ${show(r)}`);
-    } finally {
-      await s.stop();
-    }
+    });
   });
 
   test('retransmits: loss on a veth pair between two namespaces (tc netem)', async (t) => {
@@ -285,7 +265,7 @@ ready()
 // alone, after the pathologies: no flood of theirs competes with it
 describe('sockscope doctor on a healthy namespace', { skip }, () => {
   test('a busy but healthy namespace gives no warning (exit 0)', async () => {
-    const s = await startScenario(String.raw`
+    await diagnoseScenario(String.raw`
 setname('echosrv')
 srv = listener(7007, backlog=256)
 def serve(c):
@@ -335,15 +315,11 @@ def clients():
 child(clients)
 time.sleep(1.0)
 ready()
-`);
-    try {
-      const r = await doctor(['-N', String(s.info.pid), ...WINDOW]);
+`, WINDOW, (s, r) => {
       assert.ok(r.report, show(r));
       assert.ok(r.report.sockets > 10, `the namespace is busy: ${show(r)}`);
       assert.deepEqual(r.report.findings.filter(atLeastWarning), [], show(r));
       assert.equal(r.code, 0, show(r));
-    } finally {
-      await s.stop();
-    }
+    });
   });
 });

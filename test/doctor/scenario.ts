@@ -7,6 +7,7 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { firstLine } from '../helpers/netns.js';
 
 export const BIN = fileURLToPath(new URL('../../../bin/sockscope.js', import.meta.url));
 
@@ -84,22 +85,7 @@ export async function startScenario(script: string, options: { netns?: string; t
     }
   };
   try {
-    const line = await new Promise<string>((resolve, reject) => {
-      let buf = '';
-      const timer = setTimeout(() => reject(new Error(`the scenario was not ready within ${options.timeoutMs ?? 20_000} ms`)), options.timeoutMs ?? 20_000);
-      child.stdout!.on('data', (c: Buffer) => {
-        buf += c.toString();
-        const nl = buf.indexOf('\n');
-        if (nl >= 0) {
-          clearTimeout(timer);
-          resolve(buf.slice(0, nl));
-        }
-      });
-      child.once('exit', (c, s) => {
-        clearTimeout(timer);
-        reject(new Error(`the scenario exited (${c ?? s}) before it was ready`));
-      });
-    });
+    const line = await firstLine(child, options.timeoutMs ?? 20_000, 'the scenario');
     return { info: JSON.parse(line), stop };
   } catch (e) {
     child.kill('SIGKILL');
@@ -139,3 +125,13 @@ export function doctor(args: readonly string[], timeoutMs = 60_000): Promise<Doc
 }
 
 export const atLeastWarning = (f: { severity: string }) => f.severity === 'warning' || f.severity === 'critical';
+
+/** Start `script`, run `sockscope doctor -N <its pid> ARGS` on it, hand both to `check`, stop it whatever happens. */
+export async function diagnoseScenario(script: string, args: readonly string[], check: (s: Scenario, r: DoctorRun) => void | Promise<void>): Promise<void> {
+  const s = await startScenario(script);
+  try {
+    await check(s, await doctor(['-N', String(s.info.pid), ...args]));
+  } finally {
+    await s.stop();
+  }
+}
