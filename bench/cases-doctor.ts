@@ -23,6 +23,7 @@ export const DOCTOR_CASES = [
         argv: () => sh('nstat -n >/dev/null 2>&1; ss -tuanmie >/dev/null; sleep 2; nstat >/dev/null 2>&1; ss -tuanmiep'),
         countLines: '^(?!State|Netid)\\S',
       },
+      timeoutS: 600, // ss -p walks every descriptor of the machine, its time grows faster than their number
     },
     rows: [
       {

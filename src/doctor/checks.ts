@@ -7,8 +7,8 @@ import { formatAddress } from '../diag/address.js';
 import {
   AF_INET6, Proto, TCP_CLOSE_WAIT, TCP_CLOSING, TCP_ESTABLISHED, TCP_LAST_ACK, TCP_LISTEN, TCP_SYN_RECV, TCP_SYN_SENT, TCP_TIME_WAIT,
 } from '../diag/constants.js';
-import type { SocketHolders } from '../procfs/processes.js';
 import type { CheckId, Subject } from './definitions.js';
+import type { HolderIndex } from './holders.js';
 import type { NamespaceCounters } from './host.js';
 import { ABSENT, type DoctorSample } from './sample.js';
 
@@ -18,7 +18,7 @@ export interface DoctorWindow {
   /** between the two dumps' starts */
   elapsedMs: number;
   /** the holders of b's sockets (undefined: attribution unavailable) */
-  holders?: SocketHolders;
+  holders?: HolderIndex;
   /** what to call the namespace in subjects */
   netns: string;
 }

@@ -4,6 +4,7 @@
  */
 import { SEVERITIES, CHECKS, defaultThresholds, type CheckDefinition, type CheckId, type DoctorThresholds, type MeasureDefinition, type Severity, type Subject } from './definitions.js';
 import { EVALUATE, type DoctorWindow, type Observation } from './checks.js';
+import { holdersOf, WantedInodes } from './holders.js';
 import type { DoctorSample } from './sample.js';
 
 export interface Evidence {
@@ -118,15 +119,17 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const window: DoctorWindow = { a, b, elapsedMs: b.monotonicMs - a.monotonicMs, netns };
   const notes = [...new Set([...a.notes, ...b.notes])];
   const checks = options.checks ?? CHECKS.map((c) => c.id);
+  // Without holders first, noting which sockets the checks want a holder for; the /proc walk only when a finding
+  // has a process to name, and only until those sockets are found (holders.ts). Then the checks run again.
+  const wanted = new WantedInodes();
+  window.holders = wanted;
   let findings = diagnose(window, options.thresholds, checks);
-  // The /proc walk (every descriptor of every process: most of the doctor's cost on a busy host) only when a
-  // finding has a process to name; then the checks run again with the holders of the second sample's sockets.
+  window.holders = undefined;
   if (options.processes !== false && findings.some((f) => namesProcess(f))) {
-    const { indexSocketHoldersParallel } = await import('../procfs/holders-parallel.js');
-    // one thread: the window is already spent, CPU is what counts (threads contend in the kernel's fd walk)
-    window.holders = await indexSocketHoldersParallel({ workers: 1 });
+    const holders = await holdersOf(wanted.inodes, netns);
+    window.holders = holders;
     findings = diagnose(window, options.thresholds, checks);
-    const note = window.holders.note();
+    const note = holders.note();
     if (note) notes.push(note);
   }
   return {
