@@ -203,7 +203,7 @@ export async function gather(config: GatherConfig, snapshotter: Snapshotter, emi
     let count = 0;
     try {
       const { doctorCollector } = await import('../doctor/collector.js');
-      for (const m of doctorCollector().collect(snap!.table, time, config.doctor)) {
+      for (const m of await doctorCollector().collect(snap!.table, time, config.doctor)) {
         count++;
         out(m);
       }

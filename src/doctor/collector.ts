@@ -5,11 +5,12 @@
  * the first gather: there is no window yet.
  */
 import type { Metric } from '../model/metric.js';
-import { indexSocketHolders } from '../procfs/processes.js';
 import { AttributeScan } from '../outputs/socket-scan.js';
 import type { SocketTable } from '../snapshot/table.js';
 import type { DoctorThresholds } from './definitions.js';
+import type { DoctorWindow } from './checks.js';
 import { diagnose } from './doctor.js';
+import { holdersOf, WantedInodes } from './holders.js';
 import { readHostFacts } from './host.js';
 import { findingMetrics } from './metrics.js';
 import { DoctorSample } from './sample.js';
@@ -24,7 +25,7 @@ export class DoctorCollector {
   private previous: DoctorSample | undefined;
 
   /** Diagnose `table` (taken at `takenAt`) against the previous call's; the findings as metrics. */
-  collect(table: SocketTable, takenAt: number, options: DoctorCollectorOptions): Metric[] {
+  async collect(table: SocketTable, takenAt: number, options: DoctorCollectorOptions): Promise<Metric[]> {
     const sample = new DoctorSample(table.length + 16);
     sample.addBatch(table, new AttributeScan());
     sample.takenAt = takenAt;
@@ -33,9 +34,14 @@ export class DoctorCollector {
     const a = this.previous;
     this.previous = sample;
     if (!a) return [];
-    const holders = options.processAttribution ? indexSocketHolders() : undefined;
-    const findings = diagnose({ a, b: sample, elapsedMs: sample.monotonicMs - a.monotonicMs, holders, netns: sample.host.netns }, options.thresholds);
-    return findingMetrics(findings, takenAt);
+    const window: DoctorWindow = { a, b: sample, elapsedMs: sample.monotonicMs - a.monotonicMs, netns: sample.host.netns };
+    if (!options.processAttribution) return findingMetrics(diagnose(window, options.thresholds), takenAt);
+    // as sockscope doctor does: the checks note the sockets they want holders for, a walk finds only those
+    const wanted = new WantedInodes();
+    window.holders = wanted;
+    diagnose(window, options.thresholds);
+    window.holders = wanted.inodes.size > 0 ? await holdersOf(wanted.inodes, sample.host.netns) : undefined;
+    return findingMetrics(diagnose(window, options.thresholds), takenAt);
   }
 }
 
