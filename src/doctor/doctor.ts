@@ -63,8 +63,15 @@ export function diagnose(w: DoctorWindow, thresholds: DoctorThresholds = default
       if (g) out.push(finding(def, o, g, limits));
     }
   }
-  return out.sort((x, y) => RANK[y.severity] - RANK[x.severity] || ORDER.get(x.check)! - ORDER.get(y.check)! || y.evidence.value - x.evidence.value);
+  return sortFindings(out);
 }
+
+/** Most severe first, then in the table's order of checks, then the largest value first. */
+const sortFindings = (f: Finding[]): Finding[] =>
+  f.sort((x, y) => RANK[y.severity] - RANK[x.severity] || ORDER.get(x.check)! - ORDER.get(y.check)! || y.evidence.value - x.evidence.value);
+
+/** The checks with a measure whose subject is a process (the ones that need holders). */
+const PROCESS_CHECKS = new Set<string>(CHECKS.filter((c) => (c.measures as readonly MeasureDefinition[]).some((m) => m.subject.includes('process'))).map((c) => c.id));
 
 function finding(def: CheckDefinition, o: Observation, g: { severity: Severity; threshold: number }, limits: Record<string, number>): Finding {
   const m = def.measures.find((x) => x.name === o.measure)!;
@@ -128,7 +135,9 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   if (options.processes !== false && findings.some((f) => namesProcess(f))) {
     const holders = await holdersOf(wanted.inodes, netns);
     window.holders = holders;
-    findings = diagnose(window, options.thresholds, checks);
+    // again, only the checks that name processes
+    const again = checks.filter((c) => PROCESS_CHECKS.has(c));
+    findings = sortFindings([...findings.filter((f) => !PROCESS_CHECKS.has(f.check)), ...diagnose(window, options.thresholds, again)]);
     const note = holders.note();
     if (note) notes.push(note);
   }
