@@ -1,81 +1,75 @@
 /**
- * The doctor's checks for Zabbix, generated from the one table (definitions.ts): one item per measure,
- * `sockscope.doctor.<check>.<measure>`, the worst value over its subjects in the gather (0 when none), and
- * `sockscope.doctor.findings`, the findings at warning or above as text naming their culprits; one trigger per
- * measure and level with a {$SOCKSCOPE.DOCTOR.<CHECK>.<MEASURE>.<LEVEL>} macro holding the default threshold.
- * The items are filled from the agent's doctor metrics (metrics.ts), so Zabbix sees what Prometheus sees.
+ * The doctor's checks for Zabbix, generated from the one table (definitions.ts) into the Zabbix catalog
+ * (src/zabbix/catalog.ts): one item per measure, `sockscope.doctor.<check>.<measure>`, the worst value over its
+ * subjects in the gather (0 when nothing was found; not sent when the doctor collector did not run), with a
+ * warning and/or a critical trigger whose threshold is a {$SOCKSCOPE.DOCTOR.<CHECK>.<MEASURE>.<LEVEL>} macro
+ * holding the table's default. The values come from the agent's doctor metrics (metrics.ts), so Zabbix sees what
+ * Prometheus sees; the culprits are in those metrics' labels and in `sockscope doctor` on the host.
  */
 import type { Metric } from '../model/metric.js';
-import { CHECKS, defaultThresholds, type CheckDefinition, type DoctorThresholds, type Severity } from './definitions.js';
+import type { ItemDef, TriggerDef } from '../zabbix/catalog.js';
+import { CHECKS, defaultThresholds, type CheckDefinition, type Severity } from './definitions.js';
 import { DOCTOR_SCHEMAS } from './metrics.js';
 
-const LEVELS: readonly { level: Severity; priority: string }[] = [{ level: 'warning', priority: 'WARNING' }, { level: 'critical', priority: 'HIGH' }];
+const LEVELS: readonly { level: Severity; priority: TriggerDef['priority'] }[] = [{ level: 'warning', priority: 'WARNING' }, { level: 'critical', priority: 'HIGH' }];
 
 export const doctorItemKey = (check: string, measure: string) => `sockscope.doctor.${check}.${measure}`;
-export const DOCTOR_FINDINGS_KEY = 'sockscope.doctor.findings';
 const macro = (check: string, measure: string, level: Severity) => `{$SOCKSCOPE.DOCTOR.${check}.${measure}.${level}}`.toUpperCase();
 
-export interface ZabbixParts {
-  items: Record<string, unknown>[];
-  macros: { macro: string; value: string; description: string }[];
+/** The worst value per item key of a gather's doctor metrics; undefined when the doctor collector did not run. */
+export function doctorWorst(metrics: readonly Metric[], ran: boolean): Map<string, number> | undefined {
+  if (!ran) return undefined;
+  const schemas = new Set(Object.values(DOCTOR_SCHEMAS));
+  const worst = new Map<string, number>();
+  for (const m of metrics) {
+    if (!schemas.has(m.schema)) continue;
+    const check = m.schema.name.slice('doctor_'.length);
+    for (const [measure, v] of Object.entries(m.fields)) {
+      const key = doctorItemKey(check, measure);
+      if (typeof v === 'number') worst.set(key, Math.max(worst.get(key) ?? 0, v));
+    }
+  }
+  return worst;
 }
 
-/** Items with their triggers, and the macros, for the template `templateName` (item type and uuid from it). */
-export function doctorZabbixParts(
-  templateName: string, item: (key: string, label: string, extra?: Record<string, unknown>) => Record<string, unknown>,
-  uuid: (name: string) => string, thresholds: DoctorThresholds = defaultThresholds(),
-): ZabbixParts {
-  const items: Record<string, unknown>[] = [];
-  const macros: ZabbixParts['macros'] = [];
+/** The catalog's items for the doctor (value: from `worst` of GatherFacts.doctor). */
+export function doctorItems(read: (facts: never) => Map<string, number> | undefined): ItemDef[] {
+  const out: ItemDef[] = [];
   for (const c of CHECKS as readonly CheckDefinition[]) {
     for (const m of c.measures) {
       const key = doctorItemKey(c.id, m.name);
-      const triggers = LEVELS.flatMap(({ level, priority }) => {
-        const t = thresholds[c.id]?.[`${m.name}_${level}`];
-        if (t === undefined) return [];
-        macros.push({ macro: macro(c.id, m.name, level), value: String(t), description: `doctor ${c.id} ${m.name}: ${level} at or above (${m.unit.replace('_', ' ')})` });
-        return [{
-          uuid: uuid(`${templateName}:trigger:doctor:${c.id}:${m.name}:${level}`),
-          name: `sockscope doctor ${c.id}: ${m.help} at ${level} level ({ITEM.LASTVALUE})`,
-          expression: `last(/${templateName}/${key})>=${macro(c.id, m.name, level)}`,
-          priority,
-          description: `${c.explanation} What to do: ${c.advice} The culprits: item ${DOCTOR_FINDINGS_KEY}.`,
-        }];
-      });
-      items.push(item(key, `Doctor ${c.id}: ${m.name} (${m.unit.replace('_', ' ')}, worst subject)`, {
-        value_type: 'FLOAT', units: m.unit === 'percent' ? '%' : m.unit === 'per_minute' ? '/min' : '',
-        tags: [{ tag: 'component', value: 'doctor' }, { tag: 'check', value: c.id }],
-        ...(triggers.length ? { triggers } : {}),
+      const triggers: TriggerDef[] = LEVELS.filter(({ level }) => m[level] !== undefined).map(({ level, priority }) => ({
+        id: `doctor:${c.id}:${m.name}:${level}`,
+        name: `sockscope doctor ${c.id}: ${m.help}, ${level} ({ITEM.LASTVALUE})`,
+        expression: `last({item})>=${macro(c.id, m.name, level)}`,
+        priority,
+        description: `${c.explanation} What to do: ${c.advice} The culprit: run 'sockscope doctor' on the host, or see the labels of sockscope_doctor_* in Prometheus.`,
       }));
+      out.push({
+        key, name: `Doctor ${c.id}: ${m.name} (${m.unit.replace('_', ' ')}, worst subject)`, valueType: 'FLOAT',
+        ...(m.unit === 'percent' ? { units: '%' } : m.unit === 'per_minute' ? { units: '/min' } : {}),
+        value: (f) => {
+          const worst = read(f as never);
+          return worst ? worst.get(key) ?? 0 : undefined;
+        },
+        ...(triggers.length ? { triggers } : {}),
+      });
     }
   }
-  items.push(item(DOCTOR_FINDINGS_KEY, 'Doctor findings at warning or above (culprits)', { value_type: 'TEXT', tags: [{ tag: 'component', value: 'doctor' }] }));
-  return { items, macros };
+  return out;
 }
 
-/**
- * The item values of a gather's doctor metrics, for a gather where the doctor collector ran (0 and "none" when
- * it found nothing, which includes the first gather: no window yet).
- */
-export function doctorItemValues(metrics: readonly Metric[], thresholds: DoctorThresholds = defaultThresholds()): Map<string, string> {
-  const out = new Map<string, string>();
-  const schemas = new Set(Object.values(DOCTOR_SCHEMAS));
-  const doctor = metrics.filter((m) => schemas.has(m.schema));
-  const lines: string[] = [];
+/** The macros of the doctor's triggers, with the table's defaults. */
+export function doctorMacros(): { macro: string; value: string; description: string }[] {
+  const t = defaultThresholds();
+  const out: { macro: string; value: string; description: string }[] = [];
   for (const c of CHECKS as readonly CheckDefinition[]) {
     for (const m of c.measures) {
-      let worst = 0;
-      for (const x of doctor) {
-        const v = x.schema.name === `doctor_${c.id}` ? x.fields[m.name] : undefined;
-        if (typeof v !== 'number') continue;
-        worst = Math.max(worst, v);
-        const t = thresholds[c.id] ?? {};
-        const level = v >= (t[`${m.name}_critical`] ?? Infinity) ? 'critical' : v >= (t[`${m.name}_warning`] ?? Infinity) ? 'warning' : undefined;
-        if (level) lines.push(`${level} ${c.id} ${m.name}=${v}: ${Object.entries(x.tags).filter(([k]) => k !== 'host').map(([k, val]) => `${k}=${val}`).join(' ')}`);
+      for (const { level } of LEVELS) {
+        const v = t[c.id]?.[`${m.name}_${level}`];
+        if (v !== undefined) out.push({ macro: macro(c.id, m.name, level), value: String(v), description: `doctor ${c.id} ${m.name}: ${level} at or above (${m.unit.replace('_', ' ')})` });
       }
-      out.set(doctorItemKey(c.id, m.name), String(worst));
     }
   }
-  out.set(DOCTOR_FINDINGS_KEY, lines.length ? lines.join('\n') : 'none');
   return out;
 }
