@@ -6,9 +6,10 @@
  * holding the table's default. The values come from the agent's doctor metrics (metrics.ts), so Zabbix sees what
  * Prometheus sees; the culprits are in those metrics' labels and in `sockscope doctor` on the host.
  */
+import { stringify } from 'yaml';
 import type { Metric } from '../model/metric.js';
 import type { ItemDef, TriggerDef } from '../zabbix/catalog.js';
-import { CHECKS, defaultThresholds, type CheckDefinition, type Severity } from './definitions.js';
+import { CHECKS, defaultThresholds, type CheckDefinition, type DoctorThresholds, type Severity } from './definitions.js';
 import { DOCTOR_SCHEMAS } from './metrics.js';
 
 const LEVELS: readonly { level: Severity; priority: TriggerDef['priority'] }[] = [{ level: 'warning', priority: 'WARNING' }, { level: 'critical', priority: 'HIGH' }];
@@ -59,9 +60,8 @@ export function doctorItems(read: (facts: never) => Map<string, number> | undefi
   return out;
 }
 
-/** The macros of the doctor's triggers, with the table's defaults. */
-export function doctorMacros(): { macro: string; value: string; description: string }[] {
-  const t = defaultThresholds();
+/** The macros of the doctor's triggers, with the thresholds' values (the table's defaults unless configured). */
+export function doctorMacros(t: DoctorThresholds = defaultThresholds()): { macro: string; value: string; description: string }[] {
   const out: { macro: string; value: string; description: string }[] = [];
   for (const c of CHECKS as readonly CheckDefinition[]) {
     for (const m of c.measures) {
@@ -72,4 +72,39 @@ export function doctorMacros(): { macro: string; value: string; description: str
     }
   }
   return out;
+}
+
+/**
+ * `sockscope doctor --rules zabbix|zabbix-passive`: a Zabbix 6.0 template of the doctor's items (DOCTOR_ITEMS of
+ * the catalog: the keys the agent sends and answers) with their triggers and macros, to link next to
+ * `sockscope zabbix template` on hosts whose agent has [collectors.doctor] enabled.
+ */
+export async function doctorZabbixTemplate(o: { passive: boolean; thresholds?: DoctorThresholds }): Promise<string> {
+  const [{ DOCTOR_ITEMS }, { ITEM_TYPE, uuid }] = await Promise.all([import('../zabbix/catalog.js'), import('../zabbix/template.js')]);
+  const name = `sockscope doctor by Zabbix ${o.passive ? 'agent' : 'trapper'}`;
+  const type = o.passive ? ITEM_TYPE.passive : ITEM_TYPE.trapper;
+  const items = DOCTOR_ITEMS.map((i) => ({
+    uuid: uuid(`${name}:${i.key}`), name: i.name, type, key: i.key, ...(o.passive ? { delay: '1m' } : {}),
+    value_type: i.valueType, ...(i.units ? { units: i.units } : {}),
+    tags: [{ tag: 'component', value: 'doctor' }],
+    ...(i.triggers?.length ? {
+      triggers: i.triggers.map((t) => ({
+        uuid: uuid(`${name}:trigger:${t.id}`), name: t.name, expression: t.expression.replace('{item}', `/${name}/${i.key}`), priority: t.priority,
+        ...(t.description ? { description: t.description } : {}),
+      })),
+    } : {}),
+  }));
+  return stringify({
+    zabbix_export: {
+      version: '6.0',
+      groups: [{ uuid: uuid('group:Templates/Network'), name: 'Templates/Network' }],
+      templates: [{
+        uuid: uuid(`${name}:template`), template: name, name,
+        description: `The checks of sockscope doctor, from sockscope agent with [collectors.doctor] enabled (${o.passive ? 'polled from --zabbix-listen' : 'pushed by [outputs.zabbix]'}).`,
+        groups: [{ name: 'Templates/Network' }],
+        items,
+        macros: doctorMacros(o.thresholds),
+      }],
+    },
+  });
 }

@@ -21,7 +21,7 @@ import type { GatherReport } from '../collectors/gather.js';
 import { LISTEN_SCHEMA, PORT_RANGE_SCHEMA } from '../collectors/listen.js';
 import { mergeIpVersions, NETSTAT_FIELDS, NETSTAT_SCHEMA, type NetstatField } from '../collectors/netstat.js';
 import { NETSTAT_PORT_SCHEMA } from '../collectors/netstat-port.js';
-import { doctorItems, doctorMacros, doctorWorst } from '../doctor/zabbix.js';
+import { doctorItems, doctorWorst } from '../doctor/zabbix.js';
 import type { Metric } from '../model/metric.js';
 
 export interface LatestGather {
@@ -157,9 +157,13 @@ export const ITEMS: readonly ItemDef[] = [
     }],
   },
   { key: 'sockscope.local_port_range.size', name: 'Ephemeral port range size', valueType: 'UNSIGNED', value: (f) => f.portRangeSize },
-  // the doctor's checks (collectors.doctor), from their one table
-  ...doctorItems((f: GatherFacts) => f.doctor as Map<string, number> | undefined),
 ];
+
+/**
+ * The doctor's checks (collectors.doctor), from their one table: sent and answered like ITEMS when the doctor ran,
+ * declared by their own template (`sockscope doctor --rules zabbix`, src/doctor/zabbix.ts).
+ */
+export const DOCTOR_ITEMS: readonly ItemDef[] = doctorItems((f: GatherFacts) => f.doctor as Map<string, number> | undefined);
 
 export const DISCOVERY: readonly DiscoveryDef[] = [
   {
@@ -204,7 +208,6 @@ export const MACROS: readonly { macro: string; value: string; description: strin
   { macro: '{$SOCKSCOPE.BACKLOG.PERIOD}', value: '5m', description: 'how long a backlog must stay above the maximum' },
   { macro: '{$SOCKSCOPE.TIME_WAIT.PCT.MAX}', value: '70', description: 'TIME_WAIT sockets as % of the ephemeral port range' },
   { macro: '{$SOCKSCOPE.LLD.LIFETIME}', value: `${LLD_LIFETIME_DAYS}d`, description: 'how long items of a port group or listening port that is gone are kept (sockscope agent sends 0 for them meanwhile)' },
-  ...doctorMacros(),
 ];
 
 /**

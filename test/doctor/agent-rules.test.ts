@@ -107,14 +107,19 @@ ready()
       const worst = ask('sockscope.doctor.close_wait.sockets');
       assert.equal(worst.stdout, '30', worst.stderr);
       assert.equal(ask('sockscope.doctor.accept_queue.drops').stdout, '0', 'a check with nothing found reads 0');
-      const tpl = parse(spawnSync(process.execPath, [BIN, 'zabbix', 'template', '--passive'], { encoding: 'utf8' }).stdout).zabbix_export.templates[0];
+      const tpl = parse(spawnSync(process.execPath, [BIN, 'doctor', '--rules', 'zabbix-passive'], { encoding: 'utf8' }).stdout).zabbix_export.templates[0];
       const item = tpl.items.find((i: { key: string }) => i.key === 'sockscope.doctor.close_wait.sockets');
       assert.ok(item, 'the template has the item');
       assert.deepEqual(item.triggers.map((t: { expression: string }) => t.expression), [
-        'last(/sockscope by Zabbix agent/sockscope.doctor.close_wait.sockets)>={$SOCKSCOPE.DOCTOR.CLOSE_WAIT.SOCKETS.WARNING}',
-        'last(/sockscope by Zabbix agent/sockscope.doctor.close_wait.sockets)>={$SOCKSCOPE.DOCTOR.CLOSE_WAIT.SOCKETS.CRITICAL}',
+        'last(/sockscope doctor by Zabbix agent/sockscope.doctor.close_wait.sockets)>={$SOCKSCOPE.DOCTOR.CLOSE_WAIT.SOCKETS.WARNING}',
+        'last(/sockscope doctor by Zabbix agent/sockscope.doctor.close_wait.sockets)>={$SOCKSCOPE.DOCTOR.CLOSE_WAIT.SOCKETS.CRITICAL}',
       ]);
       assert.equal(tpl.macros.find((m: { macro: string }) => m.macro === '{$SOCKSCOPE.DOCTOR.CLOSE_WAIT.SOCKETS.WARNING}')?.value, '10');
+      // every item of the doctor's template is answered by the agent (the doctor ran: a number, 0 when nothing found)
+      for (const i of tpl.items as { key: string; type: string }[]) {
+        assert.equal(i.type, 'ZABBIX_PASSIVE');
+        assert.match(ask(i.key).stdout, /^\d+(\.\d+)?$/, i.key);
+      }
       if (!promtool.skip) {
         // the exported series fed to the generated rules: the warning fires with the culprit's labels, the critical does not
         const seriesLabels = Object.fromEntries([.../\{(.*)\}/.exec(line)![1].matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));

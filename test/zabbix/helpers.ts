@@ -240,8 +240,7 @@ export function senderField(s: string): string {
 
 /**
  * A real gather of this machine as `sockscope zabbix send` makes it (listening ports as port groups), with a
- * listener of our own so there is at least one, and the doctor collector on (as [collectors.doctor] in the agent:
- * its items are in the templates); close() it when done.
+ * listener of our own so there is at least one; close() it when done.
  */
 export async function gatherHere(): Promise<LatestGather & { close(): void }> {
   const listener = createServer();
@@ -249,7 +248,7 @@ export async function gatherHere(): Promise<LatestGather & { close(): void }> {
   const metrics: Metric[] = [];
   const report = await gather({
     measurements: ['netstat', 'netstat_port', 'listen'], netstat: { perIpVersion: true },
-    netstatPort: { groups: [], autoListenPorts: true }, countProtocols: ['unix'], doctor: {},
+    netstatPort: { groups: [], autoListenPorts: true }, countProtocols: ['unix'],
   }, { snapshot: takeSnapshot, census: takeCensus }, (m) => metrics.push(m));
   return { metrics, report, time: Date.now(), close: () => listener.close() };
 }
