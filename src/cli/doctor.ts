@@ -3,7 +3,7 @@
  * to do (src/doctor). Exit 0 when nothing reached warning, 1 otherwise, 2 for usage and configuration errors.
  */
 import { UsageError } from '../errors.js';
-import { parseDuration } from './gather.js';
+import { parseDuration } from './values.js';
 import { resolveNetns } from './netns.js';
 import { parseOptions } from './options.js';
 
@@ -22,10 +22,9 @@ Options:
   --check ID             run only this check (repeatable)
   --config FILE          read thresholds from the [doctor.*] sections of this TOML file
   --no-processes         do not walk /proc to name the processes holding sockets
-  --rules prometheus|prometheus-test|zabbix|zabbix-passive
-                         print the Prometheus alert rules for the agent's doctor metrics (thresholds from
-                         --config), their promtool unit tests, or a Zabbix 6.0 template of the doctor's
-                         items and triggers (trapper or passive), and exit
+  --rules prometheus|prometheus-test
+                         print Prometheus alert rules for the doctor's metrics (thresholds from --config),
+                         or their promtool unit tests, and exit
   -N, --net NAME|PID     diagnose another network namespace (ip netns NAME, a PID, or a path)
   -h, --help             this help
 `;
@@ -52,11 +51,7 @@ export async function runDoctor(args: string[]): Promise<void> {
   const { config } = loadConfig({ file: v.config, env: process.env });
   const { window: windowText, ...thresholds } = config.doctor;
   if (v.rules !== undefined) {
-    if (v.rules === 'zabbix' || v.rules === 'zabbix-passive') {
-      const { doctorZabbixTemplate } = await import('../doctor/zabbix.js');
-      return void process.stdout.write(await doctorZabbixTemplate({ passive: v.rules === 'zabbix-passive', thresholds }));
-    }
-    if (v.rules !== 'prometheus' && v.rules !== 'prometheus-test') throw new UsageError(`--rules must be one of prometheus, prometheus-test, zabbix, zabbix-passive; got '${v.rules}'`, { key: 'rules', value: v.rules });
+    if (v.rules !== 'prometheus' && v.rules !== 'prometheus-test') throw new UsageError(`--rules must be 'prometheus' or 'prometheus-test', got '${v.rules}'`, { key: 'rules', value: v.rules });
     const { prometheusRules, prometheusRuleTests } = await import('../doctor/rules.js');
     return void process.stdout.write(v.rules === 'prometheus' ? prometheusRules(thresholds) : prometheusRuleTests(thresholds));
   }

@@ -17,11 +17,10 @@
  * The two rules' prototypes have keys of different names (sockscope.port vs sockscope.listen), so a port group
  * that is a bare port ("22", always so with automatic groups) and a listening port 22 cannot make the same key.
  */
-import type { GatherReport } from '../collectors/gather.js';
+import type { GatherReport } from '../gather/gather.js';
 import { LISTEN_SCHEMA, PORT_RANGE_SCHEMA } from '../collectors/listen.js';
 import { mergeIpVersions, NETSTAT_FIELDS, NETSTAT_SCHEMA, type NetstatField } from '../collectors/netstat.js';
 import { NETSTAT_PORT_SCHEMA } from '../collectors/netstat-port.js';
-import { doctorItems, doctorWorst } from '../doctor/zabbix.js';
 import type { Metric } from '../model/metric.js';
 
 export interface LatestGather {
@@ -41,8 +40,6 @@ export interface GatherFacts {
   /** the listen collector ran (so "no listener" means 0, not "unknown") */
   listenRan: boolean;
   portRangeSize: number | undefined;
-  /** the doctor's worst value per item key (src/doctor/zabbix.ts); undefined when the doctor collector did not run */
-  doctor: ReadonlyMap<string, number> | undefined;
 }
 
 const pct = (queue: number, backlog: number) => (backlog > 0 ? (queue / backlog) * 100 : 0);
@@ -77,7 +74,6 @@ export function gatherFacts(g: LatestGather): GatherFacts {
     netstat, portGroups, listeners, portRangeSize,
     sockets: new Map(g.report.sources.map((s) => [s.protocol, s.sockets])),
     listenRan: metrics.some((m) => m.schema === LISTEN_SCHEMA) || g.report.collectors.some((c) => c.name === 'listen'),
-    doctor: doctorWorst(g.metrics, g.report.collectors.some((c) => c.name === 'doctor')),
   };
 }
 
@@ -158,12 +154,6 @@ export const ITEMS: readonly ItemDef[] = [
   },
   { key: 'sockscope.local_port_range.size', name: 'Ephemeral port range size', valueType: 'UNSIGNED', value: (f) => f.portRangeSize },
 ];
-
-/**
- * The doctor's checks (collectors.doctor), from their one table: sent and answered like ITEMS when the doctor ran,
- * declared by their own template (`sockscope doctor --rules zabbix`, src/doctor/zabbix.ts).
- */
-export const DOCTOR_ITEMS: readonly ItemDef[] = doctorItems((f: GatherFacts) => f.doctor as Map<string, number> | undefined);
 
 export const DISCOVERY: readonly DiscoveryDef[] = [
   {

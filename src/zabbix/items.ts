@@ -3,7 +3,7 @@
  * passive checks and go out in trapper pushes, and they are the keys the templates declare.
  */
 import { SockscopeError } from '../errors.js';
-import { DISCOVERY, DOCTOR_ITEMS, gatherFacts, ITEMS, LLD_LIFETIME_DAYS, prototypeKey, type DiscoveryDef, type GatherFacts, type LatestGather } from './catalog.js';
+import { DISCOVERY, gatherFacts, ITEMS, LLD_LIFETIME_DAYS, prototypeKey, type DiscoveryDef, type GatherFacts, type LatestGather } from './catalog.js';
 
 export { quoteParam, type LatestGather } from './catalog.js';
 
@@ -58,7 +58,7 @@ export function itemValues(g: LatestGather, memory?: DiscoveryMemory): Map<strin
 
 function valuesOf(f: GatherFacts, now: number, memory?: DiscoveryMemory): Map<string, string> {
   const out = new Map<string, string>();
-  for (const item of [...ITEMS, ...DOCTOR_ITEMS]) {
+  for (const item of ITEMS) {
     const v = item.value(f);
     if (v !== undefined) out.set(item.key, String(v));
   }

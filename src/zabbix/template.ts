@@ -17,7 +17,7 @@ import { DISCOVERY, ITEMS, MACROS, MULTI_ITEM_TRIGGERS, prototypeKey, type Trigg
  * Derived from the object's name (stable across runs) but shaped as a UUIDv4 (version nibble 4, variant 8-b):
  * Zabbix's import refuses anything else ("Invalid parameter "/1/uuid": UUIDv4 is expected.").
  */
-export const uuid = (name: string) => {
+const uuid = (name: string) => {
   const h = createHash('md5').update(`sockscope:${name}`).digest();
   h[6] = (h[6] & 0x0f) | 0x40;
   h[8] = (h[8] & 0x3f) | 0x80;
