@@ -1,0 +1,123 @@
+/**
+ * Every namespace's sockets, off the calling thread: NetnsWalker keeps a few worker threads (walk-worker.ts)
+ * that setns() into each namespace in turn, dump it over its own netlink socket and come back. The namespaces
+ * are split across the threads; results come back in the order asked, tables as transferred buffers.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { GatherConfig, GatherReport } from '../collectors/gather.js';
+import type { WireMetric } from '../collectors/registry.js';
+import { SockscopeError } from '../errors.js';
+import type { Census, Snapshot, SnapshotOptions } from '../snapshot/snapshot.js';
+import type { SocketTableBuffers } from '../snapshot/table.js';
+import type { NetnsCounterValues } from './counters.js';
+
+export interface NetnsTarget {
+  inode: number;
+  path: string;
+  /** the walker's own namespace: no setns */
+  own: boolean;
+  /** tags added to this namespace's metrics (gather jobs) */
+  tags?: Record<string, string>;
+}
+
+export type WalkJob =
+  | { kind: 'census'; options: SnapshotOptions }
+  | { kind: 'snapshot'; options: SnapshotOptions }
+  | { kind: 'gather'; config: GatherConfig };
+
+export interface WalkRequest {
+  id: number;
+  targets: NetnsTarget[];
+  job: WalkJob;
+  /** read each namespace's netstat/snmp/sockstat counters */
+  counters: boolean;
+}
+
+export type NetnsOutcome = { inode: number } & (
+  | {
+    status: 'ok';
+    counters?: NetnsCounterValues;
+    census?: { counts: ArrayBuffer; meta: Omit<Census, 'counts'> };
+    snapshot?: { buffers: SocketTableBuffers; meta: Omit<Snapshot, 'table'> };
+    gather?: { report: GatherReport; metrics: WireMetric[] };
+  }
+  /** vanished: gone between discovery and the walk; denied: not ours to enter; failed: the dump failed */
+  | { status: 'vanished' | 'denied' | 'failed'; reason: string });
+
+export type WalkReply = { id: number; ok: true; results: NetnsOutcome[] } | { id: number; ok: false; message: string };
+
+export interface WalkerOptions {
+  /** worker threads (default: available parallelism, at most 2: the kernel walk is short, the threads' memory is not) */
+  threads?: number;
+}
+
+export class NetnsWalker {
+  private readonly workers: Worker[] = [];
+  private readonly pending = new Map<number, { resolve: (r: WalkReply) => void; reject: (e: Error) => void; worker: Worker }>();
+  private nextId = 1;
+  private closed = false;
+
+  constructor(private readonly options: WalkerOptions = {}) {}
+
+  private spawn(): Worker {
+    const w = new Worker(new URL('./walk-worker.js', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+    w.unref();
+    w.on('message', (reply: WalkReply) => {
+      const p = this.pending.get(reply.id);
+      if (!p) return;
+      this.pending.delete(reply.id);
+      if (![...this.pending.values()].some((q) => q.worker === w)) w.unref();
+      p.resolve(reply);
+    });
+    const fail = (e: Error) => {
+      const i = this.workers.indexOf(w);
+      if (i >= 0) this.workers.splice(i, 1); // a new one is spawned on the next walk
+      for (const [id, p] of this.pending) {
+        if (p.worker !== w) continue;
+        this.pending.delete(id);
+        p.reject(new SockscopeError('ESOCKSCOPE_WORKER', `a namespace walk worker stopped: ${e.message}`, {}, { cause: e }));
+      }
+    };
+    w.on('error', fail);
+    w.on('exit', (code) => fail(new Error(`exit code ${code}`)));
+    return w;
+  }
+
+  private threads(targets: number): number {
+    const max = this.options.threads ?? Math.min(2, availableParallelism());
+    return Math.max(1, Math.min(max, targets));
+  }
+
+  /** Walk the targets (in parallel slices, one per thread); the outcomes in the targets' order. */
+  async walk(targets: readonly NetnsTarget[], job: WalkJob, counters = false): Promise<NetnsOutcome[]> {
+    if (this.closed) throw new SockscopeError('ESOCKSCOPE_WORKER', 'the namespace walker was closed');
+    if (targets.length === 0) return [];
+    const n = this.threads(targets.length);
+    while (this.workers.length < n) this.workers.push(this.spawn());
+    // interleaved slices: neighbours in discovery order (often alike in size) go to different threads
+    const slices: NetnsTarget[][] = Array.from({ length: n }, () => []);
+    targets.forEach((t, i) => slices[i % n].push(t));
+    const replies = await Promise.all(slices.map((slice, k) => this.request(this.workers[k], slice, job, counters)));
+    const out: NetnsOutcome[] = new Array(targets.length);
+    replies.forEach((r, k) => r.forEach((o, j) => (out[j * n + k] = o)));
+    return out;
+  }
+
+  private request(w: Worker, targets: NetnsTarget[], job: WalkJob, counters: boolean): Promise<NetnsOutcome[]> {
+    const id = this.nextId++;
+    return new Promise<WalkReply>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, worker: w });
+      w.ref();
+      w.postMessage({ id, targets, job, counters } satisfies WalkRequest);
+    }).then((r) => {
+      if (!r.ok) throw new SockscopeError('ESOCKSCOPE_WORKER', `namespace walk: ${r.message}`);
+      return r.results;
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.workers.splice(0).map((w) => (w.removeAllListeners('exit'), w.terminate())));
+  }
+}
