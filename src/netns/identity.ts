@@ -71,11 +71,13 @@ function podUidOfComponent(c: string): string | undefined {
 export function identityOfCgroupPath(path: string): CgroupIdentity {
   const parts = path.split('/').filter(Boolean);
   const out: CgroupIdentity = {};
+  const kubepods = parts.findIndex((c) => c === 'kubepods' || c.startsWith('kubepods.') || c.startsWith('kubepods-'));
   for (let i = 0; i < parts.length; i++) {
     const c = parts[i];
-    const uid = podUidOfComponent(c);
-    if (uid && (i > 0 && parts[i - 1].startsWith('kubepods') || c.startsWith('kubepods'))) out.podUid = uid;
-    out.container = containerOfComponent(c, parts[i - 1]) ?? out.container;
+    const uid = kubepods >= 0 && i >= kubepods ? podUidOfComponent(c) : undefined;
+    if (uid) out.podUid = uid;
+    const container = containerOfComponent(c, parts[i - 1]);
+    if (container) out.container = container;
   }
   return out;
 }
@@ -91,8 +93,8 @@ export function identityOfCgroupFile(text: string): CgroupIdentity {
   const out: CgroupIdentity = {};
   for (const p of paths) {
     const id = identityOfCgroupPath(p);
-    out.container ??= id.container;
-    out.podUid ??= id.podUid;
+    if (id.container && !out.container) out.container = id.container;
+    if (id.podUid && !out.podUid) out.podUid = id.podUid;
     if (out.container && out.podUid) break;
   }
   return out;
