@@ -4,6 +4,7 @@
  * host-wide figures stay what they were; every other namespace's metrics carry netns, pod, namespace and
  * container labels (the configured ones).
  */
+import { statSync } from 'node:fs';
 import type { GatherConfig, GatherReport } from '../collectors/gather.js';
 import { fromWire } from '../collectors/registry.js';
 import { UsageError } from '../errors.js';
@@ -25,6 +26,8 @@ export interface NetnsSelector {
   container?: readonly string[];
   /** namespaces walked at most (the own namespace always is); the rest are counted as skipped */
   max?: number;
+  /** the own namespace only (the netns measurement without --all-netns) */
+  ownOnly?: boolean;
 }
 
 export interface AllNetnsOptions extends DiscoverOptions {
@@ -92,6 +95,10 @@ export interface NetnsPlan {
 }
 
 export function planNamespaces(options: AllNetnsOptions = {}): NetnsPlan {
+  if (options.select?.ownOnly) {
+    const ino = statSync('/proc/thread-self/ns/net').ino;
+    return { namespaces: [{ inode: ino, path: '/proc/thread-self/ns/net', processes: 1, own: true, pid: process.pid }], capped: 0, unselected: 0, notes: [], discoveryMs: 0 };
+  }
   const d = discoverNamespaces(options);
   const max = options.select?.max ?? DEFAULT_MAX_NAMESPACES;
   const chosen = d.namespaces.filter((ns) => selected(ns, options.select));

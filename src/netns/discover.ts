@@ -111,6 +111,15 @@ const named = (logs: KubeletLogs, id: string): { name?: string } => {
   return n ? { name: n } : {};
 };
 
+export const CAP_SYS_PTRACE = 19;
+export const CAP_SYS_ADMIN = 21;
+
+/** Whether this process has a capability in its effective set (/proc/self/status CapEff); true when unreadable. */
+export function hasCapability(cap: number, proc = '/proc'): boolean {
+  const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readText(`${proc}/self/status`) ?? '');
+  return m ? (BigInt(`0x${m[1]}`) >> BigInt(cap)) % 2n === 1n : true;
+}
+
 export function discoverNamespaces(options: DiscoverOptions = {}): Discovery {
   const started = performance.now();
   const proc = options.procRoot ?? '/proc';
@@ -151,7 +160,8 @@ export function discoverNamespaces(options: DiscoverOptions = {}): Discovery {
     ns.pids.push(pid);
   }
   if (unreadable > 0) {
-    notes.push(`${unreadable} processes' network namespaces could not be read (EACCES: sockscope needs CAP_SYS_PTRACE to see other users' processes)`);
+    const why = hasCapability(CAP_SYS_PTRACE, proc) ? 'EACCES' : 'EACCES: reading other users\' /proc/PID/ns needs CAP_SYS_PTRACE';
+    notes.push(`${unreadable} process${unreadable === 1 ? '\'s network namespace' : 'es\' network namespaces'} could not be read (${why}); namespaces only they are in are missing`);
   }
 
   // bind-mounted namespaces: `ip netns add` (/run/netns) and docker (/var/run/docker/netns)
