@@ -3,6 +3,7 @@ import type { MeasurementSchema, Metric } from '../model/metric.js';
 import { LISTEN_SCHEMA, PORT_RANGE_SCHEMA } from './listen.js';
 import { NETSTAT_SCHEMA } from './netstat.js';
 import { NETSTAT_PORT_SCHEMA } from './netstat-port.js';
+import { NETNS_SCHEMA } from '../netns/counters.js';
 import { SOCKETSTAT_AGGREGATE_SCHEMA, SOCKETSTAT_SCHEMA } from './socketstat.js';
 
 export const SCHEMAS: Record<string, MeasurementSchema> = {
@@ -12,6 +13,7 @@ export const SCHEMAS: Record<string, MeasurementSchema> = {
   socketstat_aggregate: SOCKETSTAT_AGGREGATE_SCHEMA,
   listen: LISTEN_SCHEMA,
   local_port_range: PORT_RANGE_SCHEMA,
+  netns: NETNS_SCHEMA,
 };
 const KEY_OF = new Map(Object.entries(SCHEMAS).map(([k, s]) => [s, k]));
 

@@ -9,8 +9,8 @@ import type { GatherConfig, GatherReport } from '../collectors/gather.js';
 import { fromWire } from '../collectors/registry.js';
 import { UsageError } from '../errors.js';
 import type { Metric } from '../model/metric.js';
-import { NETNS_SCHEMA } from './counters.js';
 import { discoverNamespaces, type DiscoverOptions, type NetnsInfo } from './discover.js';
+import type { Exposition } from '../outputs/prometheus.js';
 import type { NetnsOutcome, NetnsWalker } from './walk.js';
 
 export const NETNS_LABELS = ['netns', 'pod', 'namespace', 'container'] as const;
@@ -144,39 +144,48 @@ export function outcomeNotes(namespaces: readonly NetnsInfo[], outcomes: readonl
   return [...groups].map(([why, names]) => `${names.length} network namespace${names.length === 1 ? '' : 's'} ${why}: ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', …' : ''}`);
 }
 
+/** What gatherAllNetns hands back besides the metrics it emitted. */
+export interface AllNetnsGather {
+  report: NetnsReport;
+  /** with exposition: the samples rendered in the walker's threads, one part per thread */
+  parts: Exposition[];
+}
+
 /**
  * One gather over every selected namespace: the collectors run in each (in the walker's threads) and their
- * metrics come back labeled; with options.counters, the netns measurement too.
+ * metrics come back labeled (to `emit`, unless metrics is false), or rendered for Prometheus there
+ * (exposition); with options.counters, the netns measurement too. includeOwn false leaves the own namespace
+ * to the caller (the agent gathers it in its own worker).
  */
 export async function gatherAllNetns(
   config: GatherConfig, walker: NetnsWalker, options: AllNetnsOptions, emit: (m: Metric) => void,
-): Promise<NetnsReport> {
+  mode: { includeOwn?: boolean; metrics?: boolean; exposition?: boolean; threads?: number } = {},
+): Promise<AllNetnsGather> {
   const plan = planNamespaces(options);
+  const namespaces = mode.includeOwn === false ? plan.namespaces.filter((n) => !n.own) : plan.namespaces;
   const labels = options.labels ?? NETNS_LABELS;
   const t0 = performance.now();
-  const targets = plan.namespaces.map((ns) => ({ inode: ns.inode, path: ns.path, own: ns.own, tags: netnsTags(ns, labels) }));
-  const outcomes = config.measurements.length > 0 || options.counters
-    ? await walker.walk(targets, { kind: 'gather', config }, !!options.counters)
-    : [];
-  const report: NetnsReport = {
-    discovered: plan.namespaces.length + plan.capped + plan.unselected, walked: plan.namespaces.length, ok: 0, vanished: 0, denied: 0, failed: 0,
-    capped: plan.capped, seriesDropped: 0, discoveryMs: plan.discoveryMs, walkMs: performance.now() - t0, notes: [...plan.notes, ...outcomeNotes(plan.namespaces, outcomes)],
-  };
   const maxSeries = options.maxSeries ?? DEFAULT_MAX_SERIES;
-  let series = 0;
-  const time = Date.now();
+  const targets = namespaces.map((ns) => ({ inode: ns.inode, path: ns.path, own: ns.own, tags: netnsTags(ns, labels) }));
+  const threads = Math.max(1, Math.min(walker.threadCount(targets.length), targets.length));
+  const walked = config.measurements.length > 0 || options.counters
+    ? await walker.walk(targets, {
+      kind: 'gather', config, counters: !!options.counters, metrics: mode.metrics !== false, exposition: !!mode.exposition,
+      maxSeriesPerThread: Math.ceil(maxSeries / threads),
+    }, !!options.counters)
+    : { outcomes: [], parts: [], seriesDropped: 0 };
+  const outcomes = walked.outcomes;
+  const report: NetnsReport = {
+    discovered: plan.namespaces.length + plan.capped + plan.unselected, walked: namespaces.length, ok: 0, vanished: 0, denied: 0, failed: 0,
+    capped: plan.capped, seriesDropped: walked.seriesDropped, discoveryMs: plan.discoveryMs, walkMs: performance.now() - t0,
+    notes: [...plan.notes, ...outcomeNotes(namespaces, outcomes)],
+  };
   outcomes.forEach((o, i) => {
     report[o.status]++;
     if (o.status !== 'ok') return;
-    const ns = plan.namespaces[i];
-    const out = (m: Metric) => {
-      if (!ns.own && ++series > maxSeries) report.seriesDropped++;
-      else emit(m);
-    };
-    if (ns.own && o.gather) report.host = o.gather.report;
-    for (const w of o.gather?.metrics ?? []) out(fromWire(w));
-    if (o.counters) out({ schema: NETNS_SCHEMA, tags: { ...config.tags, ...targets[i].tags }, fields: o.counters as Record<string, number>, time: o.gather?.metrics[0]?.time ?? time });
+    if (namespaces[i].own && o.gather) report.host = o.gather.report;
+    for (const w of o.gather?.metrics ?? []) emit(fromWire(w));
   });
   if (report.seriesDropped > 0) report.notes.push(`${report.seriesDropped} metrics from network namespaces over the maximum of ${maxSeries} series were dropped`);
-  return report;
+  return { report, parts: walked.parts };
 }

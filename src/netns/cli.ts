@@ -71,7 +71,7 @@ export class AllNetnsGatherer {
 
   /** One gather; `counters`: the netns measurement too. The host's report stands for the gather's. */
   async gather(config: GatherConfig, counters: boolean, emit: (m: Metric) => void): Promise<{ report: GatherReport; netns: NetnsReport }> {
-    const netns = await gatherAllNetns(config, this.walker, { ...this.options, counters }, emit);
+    const { report: netns } = await gatherAllNetns(config, this.walker, { ...this.options, counters }, emit);
     const report: GatherReport = netns.host ?? {
       snapshotMs: 0, durationMs: netns.walkMs, sockets: 0, retries: 0, interrupted: false, notes: [], sources: [], collectors: [],
     };
@@ -105,7 +105,7 @@ export async function summarizeNamespaces(options: AllNetnsOptions): Promise<{ n
   const walker = new NetnsWalker();
   try {
     const targets = plan.namespaces.map((ns) => ({ inode: ns.inode, path: ns.path, own: ns.own }));
-    const outcomes = await walker.walk(targets, { kind: 'census', options: { protocols: ['tcp', 'udp'], timeWaitFromCounter: true } }, true);
+    const { outcomes } = await walker.walk(targets, { kind: 'census', options: { protocols: ['tcp', 'udp'], timeWaitFromCounter: true } }, true);
     const namespaces = plan.namespaces.map((ns, i): NamespaceSummary => {
       const o = outcomes[i];
       const row: NamespaceSummary = {

@@ -61,7 +61,7 @@ export async function listAllNetns(o: AllNetnsOptions, snapshot: SnapshotOptions
   const walker = new NetnsWalker();
   let outcomes;
   try {
-    outcomes = await walker.walk(plan.namespaces.map((ns) => ({ inode: ns.inode, path: ns.path, own: ns.own })), { kind: 'snapshot', options: { ...snapshot, keepAttributes: true } });
+    ({ outcomes } = await walker.walk(plan.namespaces.map((ns) => ({ inode: ns.inode, path: ns.path, own: ns.own })), { kind: 'snapshot', options: { ...snapshot, keepAttributes: true } }));
   } finally {
     await walker.close();
   }

@@ -11,13 +11,14 @@
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { gather } from '../collectors/gather.js';
-import { toWire } from '../collectors/registry.js';
+import { toWire, type WireMetric } from '../collectors/registry.js';
+import { PrometheusWriter } from '../outputs/prometheus.js';
 import type { Metric } from '../model/metric.js';
 import { DiagSession, takeCensus, takeSnapshot } from '../snapshot/snapshot.js';
 import { errnoName } from '../sys/errno.js';
 import { CLONE_NEWNET, loadLibc, type Libc } from '../sys/libc.js';
 import { isSockscopeError } from '../errors.js';
-import { netnsCounters } from './counters.js';
+import { NETNS_SCHEMA, netnsCounters } from './counters.js';
 import type { NetnsOutcome, WalkReply, WalkRequest } from './walk.js';
 
 let libc: Libc | undefined;
@@ -38,7 +39,14 @@ function errnoOf(e: unknown): string {
   return typeof x.code === 'string' ? x.code : 'error';
 }
 
-async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[]): Promise<NetnsOutcome> {
+/** What a request's gathers share: the rendering, the series budget. */
+interface GatherSink {
+  writer?: PrometheusWriter;
+  budget: number;
+  dropped: number;
+}
+
+async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sink: GatherSink): Promise<NetnsOutcome> {
   const target = req.targets[i];
   const base = { inode: target.inode };
   let entered = false;
@@ -80,11 +88,22 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[]): Pr
       transfer.push(...t);
       return { ...base, status: 'ok', counters, snapshot: { buffers, meta } };
     }
-    const metrics: Metric[] = [];
+    const job = req.job;
+    const keep = job.metrics !== false;
+    const metrics: WireMetric[] = [];
     const s = session;
-    const config = { ...req.job.config, tags: { ...req.job.config.tags, ...target.tags } };
-    const report = await gather(config, { snapshot: (o) => takeSnapshot(o, s), census: (o) => takeCensus(o, s) }, (m) => metrics.push(m));
-    return { ...base, status: 'ok', counters, gather: { report, metrics: metrics.map(toWire) } };
+    const tags = { ...job.config.tags, ...target.tags };
+    const emit = (m: Metric) => {
+      if (!target.own && sink.budget-- <= 0) {
+        sink.dropped++;
+        return;
+      }
+      sink.writer?.write(m);
+      if (keep) metrics.push(toWire(m));
+    };
+    const report = await gather({ ...job.config, tags }, { snapshot: (o) => takeSnapshot(o, s), census: (o) => takeCensus(o, s) }, emit);
+    if (counters) emit({ schema: NETNS_SCHEMA, tags, fields: counters as Record<string, number>, time: Date.now() });
+    return { ...base, status: 'ok', counters, gather: { report, ...(keep ? { metrics } : {}) } };
   } catch (e) {
     return { ...base, status: 'failed', reason: (e as Error)?.message ?? String(e) };
   } finally {
@@ -101,8 +120,16 @@ parentPort!.on('message', async (req: WalkRequest) => {
     libc ??= await loadLibc();
     home ??= openSync('/proc/thread-self/ns/net', 'r');
     const results: NetnsOutcome[] = [];
-    for (let i = 0; i < req.targets.length; i++) results.push(await walkOne(req, i, transfer));
-    reply = { id: req.id, ok: true, results };
+    const job = req.job;
+    const sink: GatherSink = {
+      writer: job.kind === 'gather' && job.exposition ? new PrometheusWriter() : undefined,
+      budget: job.kind === 'gather' ? job.maxSeriesPerThread ?? Infinity : Infinity,
+      dropped: 0,
+    };
+    for (let i = 0; i < req.targets.length; i++) results.push(await walkOne(req, i, transfer, sink));
+    const exposition = sink.writer?.exposition();
+    if (exposition) transfer.push(exposition.bytes.buffer as ArrayBuffer);
+    reply = { id: req.id, ok: true, results, exposition, seriesDropped: sink.dropped };
   } catch (e) {
     reply = { id: req.id, ok: false, message: (e as Error)?.message ?? String(e) };
     parentPort!.postMessage(reply);

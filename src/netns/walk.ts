@@ -10,6 +10,7 @@ import type { WireMetric } from '../collectors/registry.js';
 import { SockscopeError } from '../errors.js';
 import type { Census, Snapshot, SnapshotOptions } from '../snapshot/snapshot.js';
 import type { SocketTableBuffers } from '../snapshot/table.js';
+import type { Exposition } from '../outputs/prometheus.js';
 import type { NetnsCounterValues } from './counters.js';
 
 export interface NetnsTarget {
@@ -24,7 +25,18 @@ export interface NetnsTarget {
 export type WalkJob =
   | { kind: 'census'; options: SnapshotOptions }
   | { kind: 'snapshot'; options: SnapshotOptions }
-  | { kind: 'gather'; config: GatherConfig };
+  | {
+    kind: 'gather';
+    config: GatherConfig;
+    /** the netns measurement (each namespace's counters) among the metrics */
+    counters?: boolean;
+    /** send the metrics back (default true) */
+    metrics?: boolean;
+    /** render the metrics for Prometheus in the worker: one exposition per thread (WalkResult.parts) */
+    exposition?: boolean;
+    /** metrics from namespaces other than the own one, at most, per thread; the rest are dropped and counted */
+    maxSeriesPerThread?: number;
+  };
 
 export interface WalkRequest {
   id: number;
@@ -40,12 +52,24 @@ export type NetnsOutcome = { inode: number } & (
     counters?: NetnsCounterValues;
     census?: { counts: ArrayBuffer; meta: Omit<Census, 'counts'> };
     snapshot?: { buffers: SocketTableBuffers; meta: Omit<Snapshot, 'table'> };
-    gather?: { report: GatherReport; metrics: WireMetric[] };
+    /** metrics: absent when the job asked for none (exposition only) */
+    gather?: { report: GatherReport; metrics?: WireMetric[] };
   }
   /** vanished: gone between discovery and the walk; denied: not ours to enter; failed: the dump failed */
   | { status: 'vanished' | 'denied' | 'failed'; reason: string });
 
-export type WalkReply = { id: number; ok: true; results: NetnsOutcome[] } | { id: number; ok: false; message: string };
+export type WalkReply =
+  | { id: number; ok: true; results: NetnsOutcome[]; exposition?: Exposition; seriesDropped: number }
+  | { id: number; ok: false; message: string };
+
+export interface WalkResult {
+  /** one per target, in the targets' order */
+  outcomes: NetnsOutcome[];
+  /** gather jobs with exposition: each thread's rendered samples */
+  parts: Exposition[];
+  /** metrics dropped over maxSeriesPerThread */
+  seriesDropped: number;
+}
 
 export interface WalkerOptions {
   /** worker threads (default: available parallelism, at most 2: the kernel walk is short, the threads' memory is not) */
@@ -84,15 +108,20 @@ export class NetnsWalker {
     return w;
   }
 
+  /** threads a walk of this many targets uses */
+  threadCount(targets: number): number {
+    return this.threads(targets);
+  }
+
   private threads(targets: number): number {
     const max = this.options.threads ?? Math.min(2, availableParallelism());
     return Math.max(1, Math.min(max, targets));
   }
 
   /** Walk the targets (in parallel slices, one per thread); the outcomes in the targets' order. */
-  async walk(targets: readonly NetnsTarget[], job: WalkJob, counters = false): Promise<NetnsOutcome[]> {
+  async walk(targets: readonly NetnsTarget[], job: WalkJob, counters = false): Promise<WalkResult> {
     if (this.closed) throw new SockscopeError('ESOCKSCOPE_WORKER', 'the namespace walker was closed');
-    if (targets.length === 0) return [];
+    if (targets.length === 0) return { outcomes: [], parts: [], seriesDropped: 0 };
     const n = this.threads(targets.length);
     while (this.workers.length < n) this.workers.push(this.spawn());
     // interleaved slices: neighbours in discovery order (often alike in size) go to different threads
@@ -100,11 +129,15 @@ export class NetnsWalker {
     targets.forEach((t, i) => slices[i % n].push(t));
     const replies = await Promise.all(slices.map((slice, k) => this.request(this.workers[k], slice, job, counters)));
     const out: NetnsOutcome[] = new Array(targets.length);
-    replies.forEach((r, k) => r.forEach((o, j) => (out[j * n + k] = o)));
-    return out;
+    replies.forEach((r, k) => r.results.forEach((o, j) => (out[j * n + k] = o)));
+    return {
+      outcomes: out,
+      parts: replies.flatMap((r) => (r.exposition ? [r.exposition] : [])),
+      seriesDropped: replies.reduce((x, r) => x + r.seriesDropped, 0),
+    };
   }
 
-  private request(w: Worker, targets: NetnsTarget[], job: WalkJob, counters: boolean): Promise<NetnsOutcome[]> {
+  private request(w: Worker, targets: NetnsTarget[], job: WalkJob, counters: boolean): Promise<Extract<WalkReply, { ok: true }>> {
     const id = this.nextId++;
     return new Promise<WalkReply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, worker: w });
@@ -112,7 +145,7 @@ export class NetnsWalker {
       w.postMessage({ id, targets, job, counters } satisfies WalkRequest);
     }).then((r) => {
       if (!r.ok) throw new SockscopeError('ESOCKSCOPE_WORKER', `namespace walk: ${r.message}`);
-      return r.results;
+      return r;
     });
   }
 

@@ -54,7 +54,7 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
     walker = new NetnsWalker();
     ss = new Map(world.namespaces.map((e) => [e, ssCounts(world, e.path)]));
     metrics = [];
-    report = await gatherAllNetns({ measurements: ['netstat'] }, walker, { logRoot: world.logRoot, counters: true }, (m) => metrics.push(m));
+    ({ report } = await gatherAllNetns({ measurements: ['netstat'] }, walker, { logRoot: world.logRoot, counters: true }, (m) => metrics.push(m)));
     const d = discoverNamespaces({ logRoot: world.logRoot });
     found = new Map(d.namespaces.map((n) => [n.inode, n]));
     // stat follows /proc/PID/ns/net and a bind mount alike to the namespace's nsfs inode
@@ -142,7 +142,7 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
     const victim = world.namespaces.find((e) => e.kind === 'anonymous')!;
     await world.kill(victim.pid!);
     const targets = plan.namespaces.map((ns) => ({ inode: ns.inode, path: ns.path, own: ns.own }));
-    const outcomes = await walker.walk(targets, { kind: 'census', options: { protocols: ['tcp'] } });
+    const { outcomes } = await walker.walk(targets, { kind: 'census', options: { protocols: ['tcp'] } });
     const i = plan.namespaces.findIndex((ns) => ns.pid === victim.pid);
     assert.ok(i >= 0);
     assert.equal(outcomes[i].status, 'vanished');
@@ -155,7 +155,7 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
   test('a hostNetwork pod\'s socket is attributed by its cgroup id', async () => {
     const h = world.hostNetwork!;
     const own = planNamespaces({ logRoot: world.logRoot }).namespaces.find((n) => n.own)!;
-    const [o] = await walker.walk([{ inode: own.inode, path: own.path, own: true }], { kind: 'snapshot', options: { protocols: ['udp'], keepAttributes: true } });
+    const { outcomes: [o] } = await walker.walk([{ inode: own.inode, path: own.path, own: true }], { kind: 'snapshot', options: { protocols: ['udp'], keepAttributes: true } });
     assert.equal(o.status, 'ok');
     const t = SocketTable.fromBuffers((o as any).snapshot.buffers);
     const view = t.arenaView();
