@@ -14,7 +14,7 @@ import { SOCKETSTAT_INFO_FIELDS } from '../collectors/socketstat.js';
 import type { Metric } from '../model/metric.js';
 import { parseOptions } from './options.js';
 import { resolveNetns } from './netns.js';
-import { NETNS_HELP, NETNS_OPTIONS, planNetnsCli } from '../netns/cli.js';
+import { NETNS_HELP, NETNS_OPTIONS, planNetnsCli } from '../netns/options.js';
 
 export const GATHER_FORMATS = ['influx', 'prometheus', 'openmetrics', 'json'] as const;
 type GatherFormat = (typeof GATHER_FORMATS)[number];

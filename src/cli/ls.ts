@@ -11,7 +11,7 @@ import type { SnapshotOptions } from '../snapshot/snapshot.js';
 import type { SocketTable } from '../snapshot/table.js';
 import { parseOptions } from './options.js';
 import { resolveNetns } from './netns.js';
-import { NETNS_HELP, NETNS_OPTIONS, planNetnsCli } from '../netns/cli.js';
+import { NETNS_HELP, NETNS_OPTIONS, planNetnsCli } from '../netns/options.js';
 
 export const LS_HELP = `Usage: sockscope ls [options] [state FILTER] [EXPRESSION]
 

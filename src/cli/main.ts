@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isSockscopeError, SockscopeError, UsageError } from '../errors.js';
 import { resolveNetns } from './netns.js';
 import { parseOptions } from './options.js';
-import { NETNS_HELP, NETNS_OPTIONS, planNetnsCli } from '../netns/cli.js';
+import { NETNS_HELP, NETNS_OPTIONS, planNetnsCli } from '../netns/options.js';
 
 export const VERSION: string = (() => {
   try {

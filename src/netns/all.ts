@@ -7,14 +7,13 @@
 import { statSync } from 'node:fs';
 import type { GatherConfig, GatherReport } from '../collectors/gather.js';
 import { fromWire } from '../collectors/registry.js';
-import { UsageError } from '../errors.js';
+import { DEFAULT_MAX_NAMESPACES, NETNS_LABELS, type NetnsLabel } from './options.js';
 import type { Metric } from '../model/metric.js';
 import { discoverNamespaces, type DiscoverOptions, type NetnsInfo } from './discover.js';
 import type { Exposition } from '../outputs/prometheus.js';
 import type { NetnsOutcome, NetnsWalker } from './walk.js';
 
-export const NETNS_LABELS = ['netns', 'pod', 'namespace', 'container'] as const;
-export type NetnsLabel = (typeof NETNS_LABELS)[number];
+export { DEFAULT_MAX_NAMESPACES, NETNS_LABELS, parseLabels, type NetnsLabel } from './options.js';
 
 export interface NetnsSelector {
   /** netns names (`ip netns`) or inodes */
@@ -40,7 +39,6 @@ export interface AllNetnsOptions extends DiscoverOptions {
   counters?: boolean;
 }
 
-export const DEFAULT_MAX_NAMESPACES = 1000;
 export const DEFAULT_MAX_SERIES = 200_000;
 
 /** The netns label value: the `ip netns` name, else the inode. */
@@ -71,16 +69,6 @@ export function selected(ns: NetnsInfo, s: NetnsSelector | undefined): boolean {
     if (!c || !s.container.some((x) => x === c.name || (x.length >= 12 && c.id.startsWith(x)) || x === c.id)) return false;
   }
   return true;
-}
-
-/** Check a label list from a flag or the configuration. */
-export function parseLabels(list: readonly string[], key: string): NetnsLabel[] {
-  for (const l of list) {
-    if (!(NETNS_LABELS as readonly string[]).includes(l)) {
-      throw new UsageError(`${key}: unknown label '${l}': expected some of ${NETNS_LABELS.join(', ')}`, { key, value: l });
-    }
-  }
-  return [...new Set(list)] as NetnsLabel[];
 }
 
 export interface NetnsPlan {

@@ -1,71 +1,23 @@
 /**
- * The --all-netns options, shared by `sockscope`, `ls`, `gather` and `execd` (one spec, one help text, one
- * plan), and what those commands do with them: gathers over every namespace, the summary's namespace table.
+ * What `sockscope`, `ls`, `gather` and `execd` do with --all-netns (options.ts holds the options themselves):
+ * gathers over every namespace, the summary's namespace table.
  */
 import type { GatherConfig, GatherReport } from '../collectors/gather.js';
-import { UsageError } from '../errors.js';
 import type { Metric } from '../model/metric.js';
 import { STATE_KEYS, TCP_STATE_NUMBERS } from '../diag/constants.js';
 import { CensusCounts } from '../snapshot/census.js';
-import { DEFAULT_MAX_NAMESPACES, gatherAllNetns, netnsLabel, outcomeNotes, parseLabels, planNamespaces, type AllNetnsOptions, type NetnsReport } from './all.js';
+import { gatherAllNetns, netnsLabel, outcomeNotes, planNamespaces, type AllNetnsOptions, type NetnsReport } from './all.js';
 import type { NetnsInfo } from './discover.js';
 import type { NetnsCounterValues } from './counters.js';
 import { NetnsWalker } from './walk.js';
-
-export const NETNS_OPTIONS = {
-  'all-netns': { type: 'boolean' },
-  netns: { type: 'string', multiple: true },
-  pod: { type: 'string', multiple: true },
-  'pod-namespace': { type: 'string', multiple: true },
-  container: { type: 'string', multiple: true },
-  'max-netns': { type: 'string' },
-  'netns-labels': { type: 'string' },
-  'kubelet-log-root': { type: 'string' },
-} as const;
-
-export const NETNS_HELP = `Namespaces (docs/namespaces.md):
-  --all-netns               every network namespace on the host: containers, pods, ip netns; needs
-                            CAP_SYS_ADMIN (setns) and CAP_SYS_PTRACE (other users' /proc)
-  --netns NAME|INODE        only these namespaces (repeatable; implies --all-netns)
-  --pod NAME                only these pods' namespaces (repeatable; implies --all-netns)
-  --pod-namespace NS        only pods of these Kubernetes namespaces (repeatable)
-  --container NAME|ID       only these containers' namespaces (name, or an id prefix of 12+ hex digits)
-  --max-netns N             read at most N namespaces besides sockscope's own (default ${DEFAULT_MAX_NAMESPACES})
-  --netns-labels LIST       labels on their metrics: netns,pod,namespace,container (default all four)
-  --kubelet-log-root DIR    where kubelet's pods/ and containers/ log directories are (default /var/log)
-`;
-
-type NetnsValues = { [K in keyof typeof NETNS_OPTIONS]?: (typeof NETNS_OPTIONS)[K] extends { multiple: true } ? string[] : (typeof NETNS_OPTIONS)[K] extends { type: 'boolean' } ? boolean : string };
-
-/** The options as parsed → what to walk; undefined without --all-netns or a selector. */
-export function planNetnsCli(v: NetnsValues, net: string | undefined): AllNetnsOptions | undefined {
-  const selectors = !!(v.netns?.length || v.pod?.length || v['pod-namespace']?.length || v.container?.length);
-  const all = !!v['all-netns'] || selectors;
-  if (!all) {
-    for (const k of ['max-netns', 'netns-labels', 'kubelet-log-root'] as const) {
-      if (v[k] !== undefined) throw new UsageError(`--${k} goes with --all-netns (or a --netns/--pod/--pod-namespace/--container selector)`, { key: k });
-    }
-    return undefined;
-  }
-  if (net !== undefined) throw new UsageError('-N reads one namespace, --all-netns every one: give one of them', { key: 'net' });
-  let max: number | undefined;
-  if (v['max-netns'] !== undefined) {
-    max = Number(v['max-netns']);
-    if (!Number.isInteger(max) || max < 0) throw new UsageError(`--max-netns must be a non-negative integer, got '${v['max-netns']}'`, { key: 'max-netns', value: v['max-netns'] });
-  }
-  return {
-    select: { netns: v.netns, pod: v.pod, namespace: v['pod-namespace'], container: v.container, max },
-    labels: v['netns-labels'] === undefined ? undefined : parseLabels(v['netns-labels'].split(',').map((x) => x.trim()).filter(Boolean), '--netns-labels'),
-    logRoot: v['kubelet-log-root'],
-  };
-}
 
 /**
  * Gathers over every namespace for `gather` / `execd`: the walker's threads are kept between gathers (execd),
  * closed by close().
  */
 export class AllNetnsGatherer {
-  private readonly walker = new NetnsWalker();
+  // gather and execd are one-shot or stdin-driven: no event loop to keep free, so the walk runs on this thread
+  private readonly walker = new NetnsWalker({ inProcess: true });
 
   constructor(private readonly options: AllNetnsOptions) {}
 
@@ -102,7 +54,7 @@ export interface NamespaceSummary {
 /** Every namespace's census and counters, for `sockscope --all-netns`. */
 export async function summarizeNamespaces(options: AllNetnsOptions): Promise<{ namespaces: NamespaceSummary[]; notes: string[] }> {
   const plan = planNamespaces(options);
-  const walker = new NetnsWalker();
+  const walker = new NetnsWalker({ inProcess: true });
   try {
     const targets = plan.namespaces.map((ns) => ({ inode: ns.inode, path: ns.path, own: ns.own }));
     const { outcomes } = await walker.walk(targets, { kind: 'census', options: { protocols: ['tcp', 'udp'], timeWaitFromCounter: true } }, true);

@@ -58,7 +58,7 @@ export interface AllNetnsListing {
  */
 export async function listAllNetns(o: AllNetnsOptions, snapshot: SnapshotOptions, matches: (t: SocketTable, i: number) => boolean): Promise<AllNetnsListing> {
   const plan = planNamespaces(o);
-  const walker = new NetnsWalker();
+  const walker = new NetnsWalker({ inProcess: true }); // a one-shot command: no worker to start
   let outcomes;
   try {
     ({ outcomes } = await walker.walk(plan.namespaces.map((ns) => ({ inode: ns.inode, path: ns.path, own: ns.own })), { kind: 'snapshot', options: { ...snapshot, keepAttributes: true } }));

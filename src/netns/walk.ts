@@ -74,6 +74,11 @@ export interface WalkResult {
 export interface WalkerOptions {
   /** worker threads (default: available parallelism, at most 2: the kernel walk is short, the threads' memory is not) */
   threads?: number;
+  /**
+   * Walk on the calling thread (setns there and back) instead of in workers: for one-shot commands, which
+   * have no event loop to keep free and would spend longer starting a worker than walking. Never in the agent.
+   */
+  inProcess?: boolean;
 }
 
 export class NetnsWalker {
@@ -114,6 +119,7 @@ export class NetnsWalker {
   }
 
   private threads(targets: number): number {
+    if (this.options.inProcess) return 1;
     const max = this.options.threads ?? Math.min(2, availableParallelism());
     return Math.max(1, Math.min(max, targets));
   }
@@ -122,6 +128,11 @@ export class NetnsWalker {
   async walk(targets: readonly NetnsTarget[], job: WalkJob, counters = false): Promise<WalkResult> {
     if (this.closed) throw new SockscopeError('ESOCKSCOPE_WORKER', 'the namespace walker was closed');
     if (targets.length === 0) return { outcomes: [], parts: [], seriesDropped: 0 };
+    if (this.options.inProcess) {
+      const { walkOnThisThread } = await import('./walk-thread.js');
+      const r = await walkOnThisThread({ id: 0, targets: [...targets], job, counters }, []);
+      return { outcomes: r.results, parts: r.exposition ? [r.exposition] : [], seriesDropped: r.seriesDropped };
+    }
     const n = this.threads(targets.length);
     while (this.workers.length < n) this.workers.push(this.spawn());
     // interleaved slices: neighbours in discovery order (often alike in size) go to different threads

@@ -14,6 +14,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readlinkSync, rmSync, rmdirSync, statSync, symlinkSync, writeFileSync, readdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { cgroup2Mount } from '../../src/filter/resolve.js';
 
@@ -21,16 +22,20 @@ export interface Spec {
   /** TCP listeners (at least 1: the connections go to the first) */
   listen: number;
   conn: number;
-  /** pairs left CLOSE_WAIT (server) / FIN_WAIT2 (client) */
+  /** pairs left CLOSE_WAIT (server) / FIN_WAIT2 (client), both ends held */
   closeWait: number;
-  /** server-closed pairs: the server side in TIME_WAIT */
+  /** client-closed pairs: the client side in TIME_WAIT (made by timeWait()) */
   timeWait: number;
   udp: number;
 }
 
-/** The python holder: makes the population, says "ready", holds it until stdin closes (or 10 minutes). */
+/**
+ * The python holder: makes the population, says "ready", holds it until stdin closes. CLOSE_WAIT pairs stay
+ * held on both ends (the client shut down its sending side), so nothing times out; the TIME_WAIT sockets (60 s)
+ * are made on "tw", once every namespace is built, just before the test compares.
+ */
 const HOLDER = String.raw`
-import socket, sys, json, time, select
+import socket, sys, json, time
 spec = json.loads(sys.argv[1])
 keep = []
 def listener():
@@ -48,14 +53,17 @@ def pair():
 for _ in range(spec['conn']):
     keep.extend(pair())
 for _ in range(spec['closeWait']):
-    c, a = pair(); c.close(); keep.append(a)
-for _ in range(spec['timeWait']):
-    c, a = pair(); a.close(); time.sleep(0.01); c.close()
+    c, a = pair(); c.shutdown(socket.SHUT_WR); keep.extend((c, a))
 for _ in range(spec['udp']):
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('127.0.0.1', 0)); keep.append(u)
 time.sleep(0.05)
 sys.stdout.write('ready\n'); sys.stdout.flush()
-select.select([sys.stdin], [], [], 600)
+for line in sys.stdin:
+    if line.strip() == 'tw':
+        for _ in range(spec['timeWait']):
+            c, a = pair(); c.close(); time.sleep(0.005); a.close()
+        time.sleep(0.05)
+        sys.stdout.write('tw\n'); sys.stdout.flush()
 `;
 
 export interface Expected {
@@ -83,6 +91,8 @@ export class NetnsWorld {
   /** a hostNetwork pod's socket: a UDP socket in this (the test's) namespace created from a pod's cgroup */
   hostNetwork?: { pid: number; port: number; pod: { namespace: string; name: string; uid: string }; container: { runtime: string; id: string; name: string } };
   private readonly children: ChildProcess[] = [];
+  /** holders that make TIME_WAIT sockets on "tw", with a promise for their next answer line */
+  private readonly pythons: { child: ChildProcess; next: () => Promise<void> }[] = [];
   private readonly named: string[] = [];
   private readonly cgroupDirs: string[] = [];
 
@@ -119,15 +129,13 @@ export class NetnsWorld {
     const pid = child.pid!;
     const deadline = Date.now() + 60_000;
     if (ready) {
-      let out = '';
-      await new Promise<void>((resolve, reject) => {
-        child.stdout!.on('data', (d) => {
-          out += d;
-          if (out.includes('ready\n')) resolve();
-        });
-        child.once('exit', (code) => reject(new Error(`holder exited (${code}): ${err}`)));
-        setTimeout(() => reject(new Error(`holder not ready after 60 s: ${err}`)), 60_000).unref();
+      const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+      const next = () => new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`holder did not answer within 60 s: ${err}`)), 60_000);
+        lines.next().then((l) => (clearTimeout(timer), l.done ? reject(new Error(`holder exited: ${err}`)) : resolve()), reject);
       });
+      await next();
+      this.pythons.push({ child, next });
     } else {
       const own = readlinkSync('/proc/self/ns/net');
       for (;;) {
@@ -160,7 +168,7 @@ export class NetnsWorld {
   }
 
   private specFor(i: number): Spec {
-    return { listen: 1 + (i % 3), conn: 2 + (i % 5), closeWait: i % 3, timeWait: i % 7 === 0 ? 2 : 0, udp: i % 4 };
+    return { listen: 1 + (i % 3), conn: 2 + (i % 5), closeWait: i % 3, timeWait: i % 5 === 0 ? 2 : 0, udp: i % 4 };
   }
 
   /**
@@ -242,6 +250,14 @@ print(u.getsockname()[1],flush=True);select.select([sys.stdin],[],[],600)'`], { 
       child.once('exit', () => reject(new Error('hostNetwork holder exited')));
     });
     this.hostNetwork = { pid: child.pid!, port, pod, container: { runtime: 'containerd', id: hostId, name: 'agent' } };
+  }
+
+  /** Every holder makes its TIME_WAIT sockets now (they last 60 s: call right before comparing). */
+  async timeWait(): Promise<void> {
+    await Promise.all(this.pythons.map(async (p) => {
+      p.child.stdin!.write('tw\n');
+      await p.next();
+    }));
   }
 
   /** Kill one namespace's holders (its processes); waits until they are gone. */
