@@ -24,6 +24,7 @@ import { ZabbixOutput } from './zabbix-output.js';
 import { answerer } from '../zabbix/answer.js';
 import { senderItems } from '../zabbix/items.js';
 import { PassiveAgent } from '../zabbix/passive.js';
+import type { NetnsAgentGatherer } from '../netns/agent.js';
 
 export interface AgentOptions {
   version: string;
@@ -43,6 +44,8 @@ interface Latest {
   lineMetrics?: Metric[];
   /** the gather's Prometheus samples, rendered once (in the worker) */
   exposition?: Exposition;
+  /** [netns]: the other namespaces' samples, rendered in the walker's thread */
+  netnsParts?: Exposition[];
   /** the worker's number for this gather, whose metrics it keeps for /api/snapshot */
   workerGather?: number;
   perIpVersion: boolean;
@@ -82,6 +85,8 @@ export class Agent {
   private config: AgentConfig;
   private gatherConfig: GatherConfig;
   private worker: SnapshotWorker | undefined;
+  /** [netns]: every other network namespace (src/netns/agent.ts) */
+  private netns: NetnsAgentGatherer | undefined;
   private http: HttpEndpoint | undefined;
   private influx: InfluxOutput | undefined;
   private zabbix: ZabbixOutput | undefined;
@@ -108,8 +113,17 @@ export class Agent {
     // gives the memory back instead of leaving it in glibc's arenas (tens of MB resident at 150k sockets)
     await loadLibc().then((libc) => libc.mmapThreshold(128 << 10), () => false);
     if (!this.o.inProcess) this.worker = new SnapshotWorker();
+    await this.applyNetns(this.config);
     await this.applyOutputs(this.config);
     this.schedule(0);
+  }
+
+  private async applyNetns(c: AgentConfig): Promise<void> {
+    await this.netns?.close();
+    this.netns = undefined;
+    if (!c.netns.enabled) return;
+    const { NetnsAgentGatherer, netnsOptionsOf } = await import('../netns/agent.js');
+    this.netns = new NetnsAgentGatherer(netnsOptionsOf(c.netns), this.o.log);
   }
 
   private async applyOutputs(c: AgentConfig): Promise<void> {
@@ -206,6 +220,8 @@ export class Agent {
     let exposition: Exposition | undefined;
     let workerGather: number | undefined;
     let report: GatherReport;
+    let netnsParts: Exposition[] | undefined;
+    let netnsMetrics: Metric[] = [];
     try {
       if (this.worker) {
         const serving = c.outputs.prometheus.enabled;
@@ -217,6 +233,12 @@ export class Agent {
       } else {
         const collected: Metric[] = (metrics = []);
         report = await gatherInProcess(this.gatherConfig, await inProcessSnapshotter(), (m) => collected.push(m));
+      }
+      if (this.netns) {
+        // the other namespaces, after the host's (one gather at a time keeps the agent's CPU use flat)
+        const n = await this.netns.gather(this.gatherConfig, { metrics: needMetrics, exposition: c.outputs.prometheus.enabled });
+        netnsParts = n.parts;
+        netnsMetrics = n.metrics;
       }
     } catch (e) {
       metrics = [];
@@ -230,8 +252,10 @@ export class Agent {
       this.counters.gatherErrors++;
       this.o.log('error', 'gather failed', { error: report.error, collectors: report.collectors.filter((c) => !c.ok) });
     }
+    const hostMetrics = metrics;
+    if (metrics && netnsMetrics.length) metrics = [...metrics, ...netnsMetrics];
     const lineMetrics = metrics && (perIpVersion ? metrics : mergeIpVersions(metrics));
-    this.latest = { metrics, lineMetrics, exposition, workerGather, perIpVersion, report, at: Date.now(), rendered: {} };
+    this.latest = { metrics, lineMetrics, exposition, netnsParts, workerGather, perIpVersion, report, at: Date.now(), rendered: {} };
     // the previous gather's exposition and bodies are garbage now (see collectExternalGarbage); the budget
     // leaves room for this gather's exposition and a body per format
     collectExternalGarbage(4 * (exposition?.bytes.length ?? 0) + (8 << 20));
@@ -241,8 +265,9 @@ export class Agent {
       this.influx.add(lineMetrics.map((m) => influxLine(m, { precision, uintAsInt })).filter(Boolean));
       void this.influx.flush();
     }
-    if (this.zabbix && metrics) {
-      const latest = { metrics, report, time: metrics[0]?.time ?? Date.now() };
+    if (this.zabbix && hostMetrics) {
+      // Zabbix items are the host's: the namespaces' labeled metrics have no items
+      const latest = { metrics: hostMetrics, report, time: hostMetrics[0]?.time ?? Date.now() };
       this.zabbix.add(senderItems(latest, c.outputs.zabbix.host || this.hostTag()));
       void this.zabbix.flush();
     }
@@ -268,7 +293,7 @@ export class Agent {
       for (const m of l.metrics ?? []) w.write(m);
       l.exposition = w.exposition();
     }
-    return (l.rendered[format] = assembleExposition([l.exposition, this.selfMetrics(new PrometheusWriter()).exposition()], format));
+    return (l.rendered[format] = assembleExposition([l.exposition, ...(l.netnsParts ?? []), this.selfMetrics(new PrometheusWriter()).exposition()], format));
   }
 
   /** sockscope's own health, as Prometheus families. */
@@ -308,6 +333,7 @@ export class Agent {
       w.sample('zabbix_passive_answered_total', 'Zabbix passive checks answered', 'counter', {}, this.passive.answered);
       w.sample('zabbix_passive_refused_total', 'Zabbix connections closed without an answer (not allowed, unframed, oversized, timed out)', 'counter', {}, this.passive.refused);
     }
+    this.netns?.selfMetrics(w);
     if (this.http) w.sample('http_rejected_requests_total', 'requests refused because max_requests were in flight', 'counter', {}, this.http.rejected);
     return w;
   }
@@ -357,6 +383,7 @@ export class Agent {
       await this.zabbix?.flush(true);
       this.config = next.config;
       this.gatherConfig = gc;
+      await this.applyNetns(next.config);
       await this.applyOutputs(next.config);
     } catch (e) {
       this.o.log('error', 'configuration reload failed while applying it: restoring the previous configuration', { error: (e as Error).message });
@@ -390,6 +417,7 @@ export class Agent {
     await this.http?.close();
     await this.passive?.close();
     await this.worker?.close();
+    await this.netns?.close();
   }
 }
 

@@ -143,18 +143,19 @@ export interface AllNetnsGather {
  * One gather over every selected namespace: the collectors run in each (in the walker's threads) and their
  * metrics come back labeled (to `emit`, unless metrics is false), or rendered for Prometheus there
  * (exposition); with options.counters, the netns measurement too. includeOwn false leaves the own namespace
- * to the caller (the agent gathers it in its own worker).
+ * to the caller, 'counters' its netns measurement only (the agent gathers the rest of it in its own worker).
  */
 export async function gatherAllNetns(
   config: GatherConfig, walker: NetnsWalker, options: AllNetnsOptions, emit: (m: Metric) => void,
-  mode: { includeOwn?: boolean; metrics?: boolean; exposition?: boolean; threads?: number } = {},
+  mode: { includeOwn?: boolean | 'counters'; metrics?: boolean; exposition?: boolean } = {},
 ): Promise<AllNetnsGather> {
   const plan = planNamespaces(options);
-  const namespaces = mode.includeOwn === false ? plan.namespaces.filter((n) => !n.own) : plan.namespaces;
+  const ownCountersOnly = mode.includeOwn === 'counters';
+  const namespaces = mode.includeOwn === false || (ownCountersOnly && !options.counters) ? plan.namespaces.filter((n) => !n.own) : plan.namespaces;
   const labels = options.labels ?? NETNS_LABELS;
   const t0 = performance.now();
   const maxSeries = options.maxSeries ?? DEFAULT_MAX_SERIES;
-  const targets = namespaces.map((ns) => ({ inode: ns.inode, path: ns.path, own: ns.own, tags: netnsTags(ns, labels) }));
+  const targets = namespaces.map((ns) => ({ inode: ns.inode, path: ns.path, own: ns.own, tags: netnsTags(ns, labels), countersOnly: ns.own && ownCountersOnly }));
   const threads = Math.max(1, Math.min(walker.threadCount(targets.length), targets.length));
   const walked = config.measurements.length > 0 || options.counters
     ? await walker.walk(targets, {
@@ -171,7 +172,7 @@ export async function gatherAllNetns(
   outcomes.forEach((o, i) => {
     report[o.status]++;
     if (o.status !== 'ok') return;
-    if (namespaces[i].own && o.gather) report.host = o.gather.report;
+    if (namespaces[i].own && o.gather && !ownCountersOnly) report.host = o.gather.report;
     for (const w of o.gather?.metrics ?? []) emit(fromWire(w));
   });
   if (report.seriesDropped > 0) report.notes.push(`${report.seriesDropped} metrics from network namespaces over the maximum of ${maxSeries} series were dropped`);

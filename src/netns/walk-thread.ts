@@ -104,7 +104,8 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
       sink.writer?.write(m);
       if (keep) metrics.push(toWire(m));
     };
-    const report = await gather({ ...job.config, tags }, { snapshot: (o) => takeSnapshot(o, s), census: (o) => takeCensus(o, s) }, emit);
+    const config = target.countersOnly ? { ...job.config, measurements: [], tags } : { ...job.config, tags };
+    const report = await gather(config, { snapshot: (o) => takeSnapshot(o, s), census: (o) => takeCensus(o, s) }, emit);
     if (counters) emit({ schema: NETNS_SCHEMA, tags, fields: counters as Record<string, number>, time: Date.now() });
     return { ...base, status: 'ok', counters, gather: { report, ...(keep ? { metrics } : {}) } };
   } catch (e) {

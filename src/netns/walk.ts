@@ -20,6 +20,8 @@ export interface NetnsTarget {
   own: boolean;
   /** tags added to this namespace's metrics (gather jobs) */
   tags?: Record<string, string>;
+  /** gather jobs: the netns measurement only, no collectors (the agent gathers its own namespace itself) */
+  countersOnly?: boolean;
 }
 
 export type WalkJob =
