@@ -5,7 +5,13 @@
  * sockstat, a namespace that vanishes during a gather is skipped and said, and nothing is left behind.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { findTool } from '../helpers/tools.js';
 import { readFileSync, statSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { cgroup2Mount } from '../../src/filter/resolve.js';
@@ -17,6 +23,18 @@ import { cgroupPathsByInode, discoverNamespaces, identityOfCgroup, readKubeletLo
 import { NetnsWalker } from '../../src/netns/walk.js';
 import { SocketTable } from '../../src/snapshot/table.js';
 import { NetnsWorld, type Expected } from './world.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const BIN = `${ROOT}bin/sockscope.js`;
+const validate = new Ajv2020({ allErrors: true, strict: true, strictRequired: false }).compile(JSON.parse(readFileSync(`${ROOT}schema/socket.schema.json`, 'utf8')));
+const promtool = findTool('promtool', 'SOCKSCOPE_PROMTOOL', 'prometheus');
+
+/** sockscope ARGS: its stdout, stderr and exit status */
+function cli(args: string[], o: { as?: string[] } = {}): { stdout: string; stderr: string; status: number | null } {
+  const argv = [...(o.as ?? []), process.execPath, BIN, ...args];
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 120_000, maxBuffer: 1 << 28 });
+  return { stdout: r.stdout, stderr: r.stderr, status: r.status };
+}
 
 const root = process.getuid?.() === 0;
 const tools = ['ip', 'unshare', 'nsenter', 'ss', 'python3'].every((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0);
@@ -49,6 +67,8 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
   let report: NetnsReport;
   let ss: Map<Expected, Record<string, number>>;
   let select: { netns: string[] };
+  /** ss -ta rows per namespace */
+  let ssAll: Map<Expected, number>;
 
   before(async () => {
     world = await NetnsWorld.create();
@@ -57,6 +77,7 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
     select = { netns: world.namespaces.map((e) => String(statSync(e.path).ino)) };
     await world.timeWait();
     ss = new Map(world.namespaces.map((e) => [e, ssCounts(world, e.path)]));
+    ssAll = new Map(world.namespaces.map((e) => [e, world.run(e.path, 'ss', ['-taH']).split('\n').filter(Boolean).length]));
     metrics = [];
     ({ report } = await gatherAllNetns({ measurements: ['netstat'] }, walker, { logRoot: world.logRoot, counters: true, select }, (m) => metrics.push(m)));
     const d = discoverNamespaces({ logRoot: world.logRoot });
@@ -141,21 +162,6 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
     }
   });
 
-  test('a namespace that vanishes between discovery and its dump is skipped and said', async () => {
-    const plan = planNamespaces({ logRoot: world.logRoot, select });
-    const victim = world.namespaces.find((e) => e.kind === 'anonymous')!;
-    await world.kill(victim.pid!);
-    const targets = plan.namespaces.map((ns) => ({ inode: ns.inode, path: ns.path, own: ns.own }));
-    const { outcomes } = await walker.walk(targets, { kind: 'census', options: { protocols: ['tcp'] } });
-    const i = plan.namespaces.findIndex((ns) => ns.pid === victim.pid);
-    assert.ok(i >= 0);
-    assert.equal(outcomes[i].status, 'vanished');
-    const others = outcomes.filter((_, k) => k !== i && world.namespaces.some((e) => e.path === plan.namespaces[k].path || e.pid === plan.namespaces[k].pid));
-    assert.ok(others.length >= 30 && others.every((o) => o.status === 'ok'), 'the others were read');
-    const notes = outcomeNotes(plan.namespaces, outcomes);
-    assert.ok(notes.some((n) => /1 network namespace vanished during the gather \(skipped\): \d+/.test(n)), notes.join('; '));
-  });
-
   test('a hostNetwork pod\'s socket is attributed by its cgroup id', async () => {
     const h = world.hostNetwork!;
     const own = planNamespaces({ logRoot: world.logRoot, select }).namespaces.find((n) => n.own)!;
@@ -172,4 +178,162 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
     assert.deepEqual(who.pod, h.pod);
     assert.deepEqual(who.container, h.container);
   });
+
+  /** --netns INODE for every namespace the world made (the machine's others are not ours to compare) */
+  const only = () => select.netns.flatMap((n) => ['--netns', n]);
+
+  test('ls --all-netns --format json: every namespace\'s sockets as ss lists them, records with netns, valid against the schema', () => {
+    const r = cli(['ls', ...only(), '-ta', '--format', 'json', '--kubelet-log-root', world.logRoot]);
+    assert.equal(r.status, 0, r.stderr);
+    const records: any[] = JSON.parse(r.stdout).sockets;
+    for (const rec of records) assert.ok(validate(rec), JSON.stringify(validate.errors));
+    for (const [e, ns] of byExpected) {
+      const mine = records.filter((x) => x.netns.inode === ns.inode);
+      assert.equal(mine.length, ssAll.get(e), `${e.kind} ${e.name ?? e.pid}: ls rows = ss -ta rows`);
+      for (const x of mine) {
+        assert.equal(x.netns.name, e.name);
+        assert.equal(x.netns.pid, e.pid);
+        assert.deepEqual(x.netns.container, e.container);
+        assert.deepEqual(x.netns.pod, e.pod);
+      }
+    }
+    assert.ok(records.every((x) => !x.netns.host), 'selected by --netns: the host\'s sockets are not listed');
+  });
+
+  test('ls --all-netns table: a Netns column naming host, pods, ip netns names and containers', () => {
+    const r = cli(['ls', ...only(), '-tl', '--kubelet-log-root', world.logRoot]);
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.split('\n').filter(Boolean);
+    assert.match(lines[0], /^Netns\s+State\s+Recv-Q/);
+    const cells = new Set(lines.slice(1).map((l) => l.split(/\s+/)[0]));
+    for (const e of world.namespaces.filter((x) => x.spec)) {
+      const want = e.pod ? `${e.pod.namespace}/${e.pod.name}` : e.name ?? (e.container ? `${e.container.runtime}:${e.container.runtime === 'systemd-nspawn' ? e.container.id : e.container.id.slice(0, 12)}` : String(statSync(e.path).ino));
+      assert.ok(cells.has(want), `${want} in ${[...cells].join(' ')}`);
+    }
+  });
+
+  test('ls filters: --pod, --pod-namespace, --container select those namespaces only', () => {
+    const pod = world.namespaces.find((e) => e.pod?.namespace === 'payments')!;
+    for (const args of [['--pod', pod.pod!.name], ['--pod-namespace', 'payments'], ['--container', pod.container!.name!], ['--container', pod.container!.id.slice(0, 16)]]) {
+      const r = cli(['ls', ...args, '-ta', '--format', 'ndjson', '--kubelet-log-root', world.logRoot]);
+      assert.equal(r.status, 0, r.stderr);
+      const recs = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      assert.equal(recs.length, ssAll.get(pod), args.join(' '));
+      assert.ok(recs.every((x) => x.netns.pod?.uid === pod.pod!.uid), args.join(' '));
+    }
+  });
+
+  test('ls: a hostNetwork pod\'s socket, in the host\'s namespace, carries its pod (by cgroup id)', () => {
+    const h = world.hostNetwork!;
+    const r = cli(['ls', '--pod', h.pod.name, '-ua', '--format', 'json', '--kubelet-log-root', world.logRoot]);
+    assert.equal(r.status, 0, r.stderr);
+    const recs: any[] = JSON.parse(r.stdout).sockets;
+    assert.equal(recs.length, 1, JSON.stringify(recs));
+    assert.equal(recs[0].local_port, h.port);
+    assert.equal(recs[0].netns.host, true);
+    assert.deepEqual(recs[0].netns.pod, h.pod);
+    assert.deepEqual(recs[0].netns.container, h.container);
+  });
+
+  test('gather --all-netns --format prometheus: labeled families that promtool accepts', { skip: promtool.skip ?? false }, () => {
+    const r = cli(['gather', ...only(), '--measurement', 'netstat,listen,netns', '--format', 'prometheus', '--kubelet-log-root', world.logRoot]);
+    assert.equal(r.status, 0, r.stderr);
+    const check = spawnSync(promtool.path!, ['check', 'metrics'], { input: r.stdout, encoding: 'utf8' });
+    assert.equal(check.status, 0, check.stderr + check.stdout);
+    const cart = world.namespaces.find((e) => e.pod?.name.startsWith('cart'))!;
+    const line = r.stdout.split('\n').find((l) => l.startsWith('sockscope_tcp_connections{') && l.includes(`pod="${cart.pod!.name}"`) && l.includes('state="established"') && l.includes('family="ipv4"'))!;
+    assert.ok(line, 'the pod\'s established count');
+    assert.match(line, new RegExp(`container="cart"`));
+    assert.match(line, /namespace="shop"/);
+    assert.equal(Number(line.split(' ').pop()), ss.get(cart)!.tcp_established);
+    assert.ok(r.stdout.includes('sockscope_netns_listen_overflows_total{'));
+  });
+
+  test('sockscope --all-netns --json: a namespaces table with each one\'s counts', () => {
+    const r = cli([...only(), '--json', '--kubelet-log-root', world.logRoot]);
+    assert.equal(r.status, 0, r.stderr);
+    const rows: any[] = JSON.parse(r.stdout).namespaces;
+    for (const [e, ns] of byExpected) {
+      const row = rows.find((x) => x.inode === ns.inode);
+      assert.equal(row.status, 'ok');
+      assert.equal(row.tcp.established, ss.get(e)!.tcp_established);
+      assert.equal(row.tcp.listen, ss.get(e)!.tcp_listen);
+      assert.deepEqual(row.pod, e.pod);
+    }
+    const text = cli([...only(), '--kubelet-log-root', world.logRoot]);
+    assert.match(text.stdout, /^Network namespace\s+container\s+pid\s+TCP/m);
+  });
+
+  test('the agent with [netns]: every namespace\'s metrics labeled on /metrics, the self-metrics, the host\'s unlabeled', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'netns-t-agent-'));
+    const conf = join(dir, 'agent.toml');
+    writeFileSync(conf, `[agent]\ninterval = "1h"\n[outputs.prometheus]\nlisten = ["127.0.0.1:0"]\n[netns]\nenabled = true\nnames = ${JSON.stringify(select.netns)}\nkubelet_log_root = ${JSON.stringify(world.logRoot)}\n`);
+    const agent = spawn(process.execPath, [BIN, 'agent', '--config', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let log = '';
+      const port = await new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no listen line: ${log}`)), 60_000);
+        const on = (d: Buffer) => {
+          log += d;
+          const m = /"listen":\["127\.0\.0\.1:(\d+)"\]/.exec(log);
+          if (m) (clearTimeout(timer), resolve(Number(m[1])));
+        };
+        agent.stdout!.on('data', on);
+        agent.stderr!.on('data', on);
+      });
+      let body = '';
+      for (let i = 0; i < 300 && !body.includes('sockscope_netns_namespaces{'); i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        body = await fetch(`http://127.0.0.1:${port}/metrics`).then((x) => x.text());
+      }
+      const value = (re: RegExp) => Number(body.split('\n').find((l) => re.test(l))?.split(' ').pop());
+      assert.equal(value(/^sockscope_netns_namespaces\{status="read"\}/), world.namespaces.length + 1, 'every world namespace and the host');
+      assert.equal(value(/^sockscope_netns_namespaces\{status="denied"\}/), 0);
+      for (const [e, ns] of byExpected) {
+        const label = e.name ?? String(ns.inode);
+        const est = value(new RegExp(`^sockscope_tcp_connections\\{.*netns="${label}".*state="established"`));
+        assert.equal(est, ss.get(e)!.tcp_established, label);
+      }
+      assert.ok(body.split('\n').some((l) => l.startsWith('sockscope_tcp_connections{') && !l.includes('netns=')), 'the host\'s series stay unlabeled');
+      assert.ok(body.split('\n').some((l) => l.startsWith('sockscope_netns_tcp_inuse{') && !l.includes('netns=')), 'the host\'s own counters');
+      if (!promtool.skip) {
+        const check = spawnSync(promtool.path!, ['check', 'metrics'], { input: body, encoding: 'utf8' });
+        assert.equal(check.status, 0, check.stderr + check.stdout);
+      }
+    } finally {
+      agent.kill('SIGTERM');
+      await new Promise((r) => agent.once('exit', r));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('without CAP_SYS_ADMIN and CAP_SYS_PTRACE: one note says which namespaces could not be entered and why; the rest is listed', () => {
+    const r = cli(['ls', '--all-netns', '-tl', '--format', 'json'], { as: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all'] });
+    assert.equal(r.status, 0, r.stderr);
+    const named = world.namespaces.filter((e) => e.name).map((e) => e.name!);
+    const line = r.stderr.split('\n').find((l) => /could not be entered \(setns: EPERM: setns needs CAP_SYS_ADMIN\)/.test(l));
+    assert.ok(line, r.stderr);
+    assert.ok(named.slice(0, 8).some((n) => line.includes(n)), line);
+    assert.equal(r.stderr.split('\n').filter((l) => l.includes('could not be entered')).length, 1, 'said once');
+    assert.match(r.stderr, /could not be read \(EACCES: reading other users' \/proc\/PID\/ns needs CAP_SYS_PTRACE\)/);
+    const recs: any[] = JSON.parse(r.stdout).sockets;
+    assert.ok(recs.every((x) => x.netns.host === true), 'only what it could read: the host\'s');
+  });
+
+  // last: it kills a holder
+  test('a namespace that vanishes between discovery and its dump is skipped and said', async () => {
+    const plan = planNamespaces({ logRoot: world.logRoot, select });
+    const victim = world.namespaces.find((e) => e.kind === 'anonymous')!;
+    await world.kill(victim.pid!);
+    const targets = plan.namespaces.map((ns) => ({ inode: ns.inode, path: ns.path, own: ns.own }));
+    const { outcomes } = await walker.walk(targets, { kind: 'census', options: { protocols: ['tcp'] } });
+    const i = plan.namespaces.findIndex((ns) => ns.pid === victim.pid);
+    assert.ok(i >= 0);
+    assert.equal(outcomes[i].status, 'vanished');
+    const others = outcomes.filter((_, k) => k !== i && world.namespaces.some((e) => e.path === plan.namespaces[k].path || e.pid === plan.namespaces[k].pid));
+    assert.ok(others.length >= 30 && others.every((o) => o.status === 'ok'), 'the others were read');
+    const notes = outcomeNotes(plan.namespaces, outcomes);
+    assert.ok(notes.some((n) => /1 network namespace vanished during the gather \(skipped\): \d+/.test(n)), notes.join('; '));
+  });
+
 });
