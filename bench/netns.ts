@@ -42,6 +42,8 @@ const { values: a } = parseArgs({
     namespaces: { type: 'string', default: '100' }, sockets: { type: 'string', default: '200' }, reps: { type: 'string', default: '5' },
     case: { type: 'string', default: 'both' }, 'agent-sockets': { type: 'string', default: '1500' }, 'agent-seconds': { type: 'string', default: '120' },
     'shared-ehash': { type: 'boolean', default: false },
+    /** default: the agent's default collectors (netstat, netstat_port with auto_listen_ports, listen); netstat: netstat alone */
+    'agent-collectors': { type: 'string', default: 'default' },
   },
 });
 
@@ -194,7 +196,8 @@ async function agentCase(results: Record<string, unknown>): Promise<void> {
   console.log(`agent: ${n} namespaces × ${per} TCP sockets built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const dir = mkdtempSync(join(tmpdir(), 'netns-bench-'));
   const conf = join(dir, 'sockscope.toml');
-  writeFileSync(conf, '[agent]\ninterval = "15s"\n\n[outputs.prometheus]\nlisten = ["127.0.0.1:0"]\n\n[netns]\nenabled = true\n');
+  const only = a['agent-collectors'] === 'netstat' ? '[collectors.netstat_port]\nenabled = false\n[collectors.listen]\nenabled = false\n' : '';
+  writeFileSync(conf, `[agent]\ninterval = "15s"\n\n[outputs.prometheus]\nlisten = ["127.0.0.1:0"]\n\n[netns]\nenabled = true\n${only}`);
   const agent = spawn(process.execPath, [BIN, 'agent', '--config', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   agent.stderr!.on('data', (d) => (err += d));
@@ -209,8 +212,8 @@ async function agentCase(results: Record<string, unknown>): Promise<void> {
     const wall = (Date.now() - w0) / 1000;
     const hz = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
     const cpuPct = (100 * (s1.cpuTicks - s0.cpuTicks)) / hz / wall;
-    console.log(`  sockscope agent, 15 s interval, ${seconds} s: cpu ${cpuPct.toFixed(2)}% of a core (target ≤ 1%), rss ${(s1.rssKb / 1024).toFixed(0)} MB, peak ${(s1.hwmKb / 1024).toFixed(0)} MB (target ≤ 150 MB)`);
-    results.agent = { namespaces: n, sockets_per_namespace: per, population: pop, seconds: wall, cpu_pct: cpuPct, rss_mb: s1.rssKb / 1024, peak_rss_mb: s1.hwmKb / 1024 };
+    console.log(`  sockscope agent (${a['agent-collectors']} collectors), 15 s interval, ${seconds} s: cpu ${cpuPct.toFixed(2)}% of a core (target ≤ 1%), rss ${(s1.rssKb / 1024).toFixed(0)} MB, peak ${(s1.hwmKb / 1024).toFixed(0)} MB (target ≤ 150 MB)`);
+    results[`agent_${a['agent-collectors']}`] = { collectors: a['agent-collectors'], namespaces: n, sockets_per_namespace: per, population: pop, seconds: wall, cpu_pct: cpuPct, rss_mb: s1.rssKb / 1024, peak_rss_mb: s1.hwmKb / 1024 };
   } finally {
     agent.kill('SIGTERM');
     await new Promise((r) => agent.once('exit', r));

@@ -35,6 +35,12 @@ const readProc = (name: string): string | undefined => {
   }
 };
 
+/**
+ * /proc/net as this thread sees it: /proc/net is the thread-group leader's namespace, /proc/thread-self/net
+ * the entered one (the table's size estimate, the TIME_WAIT counter, a protocol's /proc fallback).
+ */
+const inNamespace = <T extends { procRoot?: string }>(o: T): T => (o.procRoot === undefined ? { ...o, procRoot: '/proc/thread-self' } : o);
+
 /** errno name of a failed fs or libc call */
 function errnoOf(e: unknown): string {
   const x = e as { code?: string; facts?: { errno?: number } };
@@ -80,13 +86,13 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
     session = await DiagSession.open(undefined, (rb ??= newReceiveBuffer()));
     const counters = req.counters ? netnsCounters({ netstat: readProc('netstat'), snmp: readProc('snmp'), sockstat: readProc('sockstat') }) : undefined;
     if (req.job.kind === 'census') {
-      const { counts, ...meta } = await takeCensus(req.job.options, session);
+      const { counts, ...meta } = await takeCensus(inNamespace(req.job.options), session);
       const buf = counts.counts.buffer as ArrayBuffer;
       transfer.push(buf);
       return { ...base, status: 'ok', counters, census: { counts: buf, meta } };
     }
     if (req.job.kind === 'snapshot') {
-      const { table, ...meta } = await takeSnapshot(req.job.options, session);
+      const { table, ...meta } = await takeSnapshot(inNamespace(req.job.options), session);
       const { buffers, transfer: t } = table.toBuffers();
       transfer.push(...t);
       return { ...base, status: 'ok', counters, snapshot: { buffers, meta } };
@@ -105,7 +111,7 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
       if (keep) metrics.push(toWire(m));
     };
     const config = target.countersOnly ? { ...job.config, measurements: [], tags } : { ...job.config, tags };
-    const report = await gather(config, { snapshot: (o) => takeSnapshot(o, s), census: (o) => takeCensus(o, s) }, emit);
+    const report = await gather(config, { snapshot: (o) => takeSnapshot(inNamespace(o), s), census: (o) => takeCensus(inNamespace(o), s) }, emit);
     if (counters) emit({ schema: NETNS_SCHEMA, tags, fields: counters as Record<string, number>, time: Date.now() });
     return { ...base, status: 'ok', counters, gather: { report, ...(keep ? { metrics } : {}) } };
   } catch (e) {
