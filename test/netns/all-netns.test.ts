@@ -264,7 +264,7 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
     assert.match(text.stdout, /^Network namespace\s+container\s+pid\s+TCP/m);
   });
 
-  test('the agent with [netns]: every namespace\'s metrics labeled on /metrics, the self-metrics, the host\'s unlabeled', async () => {
+  test('the agent with [netns]: every namespace\'s metrics labeled on /metrics, the self-metrics, the host\'s unlabeled, the pods dashboard\'s queries', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'netns-t-agent-'));
     const conf = join(dir, 'agent.toml');
     writeFileSync(conf, `[agent]\ninterval = "1h"\n[outputs.prometheus]\nlisten = ["127.0.0.1:0"]\n[netns]\nenabled = true\nnames = ${JSON.stringify(select.netns)}\nkubelet_log_root = ${JSON.stringify(world.logRoot)}\n`);
@@ -298,6 +298,27 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
       assert.ok(body.split('\n').some((l) => l.startsWith('sockscope_netns_tcp_inuse{') && !l.includes('netns=')), 'the host\'s own counters');
       if (!promtool.skip) {
         const check = spawnSync(promtool.path!, ['check', 'metrics'], { input: body, encoding: 'utf8' });
+        assert.equal(check.status, 0, check.stderr + check.stdout);
+      }
+      // the pods dashboard: its families and labels are on this /metrics, its queries parse (promtool check rules)
+      const dash = JSON.parse(readFileSync(`${ROOT}deploy/grafana/sockscope-pods-dashboard.json`, 'utf8'));
+      const exprs: string[] = dash.panels.flatMap((p: any) => (p.targets ?? []).map((t: any) => t.expr));
+      const rules: string[] = [];
+      for (const expr of exprs) {
+        const families = [...expr.matchAll(/\b(sockscope_[a-z_]+)\b/g)].map((m) => m[1]);
+        assert.ok(families.length > 0, expr);
+        const lines = body.split('\n').filter((l) => families.some((f) => l.startsWith(`${f}{`)));
+        assert.ok(lines.length > 0, `${families.join(', ')} on /metrics`);
+        const labels = new Set<string>();
+        for (const m of expr.matchAll(/\bby \(([^)]*)\)/g)) for (const l of m[1].split(',')) labels.add(l.trim());
+        for (const m of expr.matchAll(/([a-z_]+)=~?"/g)) labels.add(m[1]);
+        for (const l of labels) if (l !== 'job' && l !== 'instance') assert.ok(lines.some((x) => x.includes(`${l}="`)), `label ${l} of ${expr}`);
+        rules.push(`      - record: sockscope:panel${rules.length}\n        expr: '${expr.replace(/\$(job|instance|namespace|pod)/g, '.*').replace(/'/g, "''")}'`);
+      }
+      if (!promtool.skip) {
+        const file = join(dir, 'panels.rules.yml');
+        writeFileSync(file, `groups:\n  - name: panels\n    rules:\n${rules.join('\n')}\n`);
+        const check = spawnSync(promtool.path!, ['check', 'rules', file], { encoding: 'utf8' });
         assert.equal(check.status, 0, check.stderr + check.stdout);
       }
     } finally {
