@@ -249,6 +249,32 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
     assert.ok(r.stdout.includes('sockscope_netns_listen_overflows_total{'));
   });
 
+  test('execd --all-netns: a labeled gather per line on stdin, exit 0 when stdin closes', async () => {
+    const named = world.namespaces.find((e) => e.name && e.spec)!;
+    const child = spawn(process.execPath, [BIN, 'execd', '--netns', named.name!, '--measurement', 'netstat,netns'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    const want = (n: number) => new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no gather ${n}: ${out}`)), 60_000);
+      const check = () => {
+        if (out.split('\n').filter((l) => l.startsWith(`netstat,netns=${named.name} `)).length >= n) (clearTimeout(timer), child.stdout!.off('data', check), resolve());
+      };
+      child.stdout!.on('data', check);
+      check();
+    });
+    child.stdin!.write('\n');
+    await want(1);
+    child.stdin!.write('\n');
+    await want(2);
+    child.stdin!.end();
+    const code = await new Promise((r) => child.once('exit', r));
+    assert.equal(code, 0);
+    const line = out.split('\n').find((l) => l.startsWith(`netstat,netns=${named.name} `))!;
+    assert.match(line, new RegExp(`tcp_established=${ss.get(named)!.tcp_established}i`));
+    assert.ok(out.split('\n').some((l) => l.startsWith(`netns,netns=${named.name} `)), 'the netns measurement');
+    assert.ok(out.split('\n').some((l) => l.startsWith('netstat ')), 'the host\'s point, unlabeled');
+  });
+
   test('sockscope --all-netns --json: a namespaces table with each one\'s counts', () => {
     const r = cli([...only(), '--json', '--kubelet-log-root', world.logRoot]);
     assert.equal(r.status, 0, r.stderr);
