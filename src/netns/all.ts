@@ -94,6 +94,10 @@ export function planNamespaces(options: AllNetnsOptions = {}): NetnsPlan {
   const others = chosen.filter((n) => !n.own);
   const kept = others.slice(0, max);
   const notes = [...d.notes];
+  const sel = options.select;
+  if (others.length === 0 && (sel?.netns?.length || sel?.pod?.length || sel?.namespace?.length || sel?.container?.length)) {
+    notes.push(`no network namespace matched the selection (${[['netns', sel.netns], ['pod', sel.pod], ['pod-namespace', sel.namespace], ['container', sel.container]].filter(([, v]) => v?.length).map(([k, v]) => `--${k} ${(v as string[]).join(',')}`).join(' ')}); only sockscope's own was read`);
+  }
   if (others.length > kept.length) notes.push(`${others.length - kept.length} network namespaces over the maximum of ${max} were not read`);
   return { namespaces: [...own, ...kept], capped: others.length - kept.length, unselected: d.namespaces.length - chosen.length, notes, discoveryMs: d.durationMs };
 }
