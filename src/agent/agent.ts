@@ -46,6 +46,8 @@ interface Latest {
   exposition?: Exposition;
   /** [netns]: the other namespaces' samples, rendered in the walker's thread */
   netnsParts?: Exposition[];
+  /** [netns]: the host's own metrics (Zabbix items are the host's), when metrics also holds the namespaces' */
+  hostMetrics?: Metric[];
   /** the worker's number for this gather, whose metrics it keeps for /api/snapshot */
   workerGather?: number;
   perIpVersion: boolean;
@@ -164,7 +166,7 @@ export class Agent {
       const passive = new PassiveAgent({ listen: za.listen, allow: za.allow, timeoutMs: durationMs(za.timeout) }, answerer({
         version: this.o.version,
         hostname: this.hostTag(),
-        latest: () => (this.latest ? { metrics: this.latest.metrics ?? [], report: this.latest.report, time: this.latest.at } : undefined),
+        latest: () => (this.latest ? { metrics: this.latest.hostMetrics ?? this.latest.metrics ?? [], report: this.latest.report, time: this.latest.at } : undefined),
         snapshot: (o) => (this.worker ? this.worker.snapshot(o) : import('../snapshot/snapshot.js').then((m) => m.takeSnapshot(o))),
       }));
       await passive.start();
@@ -257,7 +259,7 @@ export class Agent {
     const hostMetrics = metrics;
     if (metrics && netnsMetrics.length) metrics = [...metrics, ...netnsMetrics];
     const lineMetrics = metrics && (perIpVersion ? metrics : mergeIpVersions(metrics));
-    this.latest = { metrics, lineMetrics, exposition, netnsParts, workerGather, perIpVersion, report, at: Date.now(), rendered: {} };
+    this.latest = { metrics, hostMetrics, lineMetrics, exposition, netnsParts, workerGather, perIpVersion, report, at: Date.now(), rendered: {} };
     // the previous gather's exposition and bodies are garbage now (see collectExternalGarbage); the budget
     // leaves room for this gather's exposition and a body per format
     collectExternalGarbage(4 * (exposition?.bytes.length ?? 0) + (8 << 20));
