@@ -1,5 +1,5 @@
 /**
- * `npm run build && node dist/bench/netns.js [--namespaces 100] [--sockets 200] [--reps 5] [--case gather|agent|both]
+ * `npm run bench:netns -- [--namespaces 100] [--sockets 200] [--reps 5] [--case gather|agent|both]
  *  [--agent-sockets 1500] [--agent-seconds 120] [--shared-ehash]`
  *
  * --all-netns against its peer, side by side in one run, on one population:
