@@ -4,7 +4,7 @@
  * in that thread; the host's own gather stays the agent's. Trouble (namespaces that could not be entered, and
  * why) is logged once when it changes, not every gather; its counts are self-metrics.
  */
-import type { GatherConfig } from '../collectors/gather.js';
+import type { GatherConfig } from '../gather/gather.js';
 import type { AgentConfig } from '../config/defaults.js';
 import type { Metric } from '../model/metric.js';
 import type { Exposition, PrometheusWriter } from '../outputs/prometheus.js';

@@ -5,7 +5,7 @@
  * container labels (the configured ones).
  */
 import { statSync } from 'node:fs';
-import type { GatherConfig, GatherReport } from '../collectors/gather.js';
+import type { GatherConfig, GatherReport } from '../gather/gather.js';
 import { fromWire } from '../collectors/registry.js';
 import { DEFAULT_MAX_NAMESPACES, NETNS_LABELS, type NetnsLabel } from './options.js';
 import type { Metric } from '../model/metric.js';

@@ -2,7 +2,7 @@
  * What `sockscope`, `ls`, `gather` and `execd` do with --all-netns (options.ts holds the options themselves):
  * gathers over every namespace, the summary's namespace table.
  */
-import type { GatherConfig, GatherReport } from '../collectors/gather.js';
+import type { GatherConfig, GatherReport } from '../gather/gather.js';
 import type { Metric } from '../model/metric.js';
 import { STATE_KEYS, TCP_STATE_NUMBERS } from '../diag/constants.js';
 import { CensusCounts } from '../snapshot/census.js';

@@ -10,7 +10,7 @@
  * "denied". Neither stops the walk.
  */
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
-import { gather } from '../collectors/gather.js';
+import { gather } from '../gather/gather.js';
 import { toWire, type WireMetric } from '../collectors/registry.js';
 import { PrometheusWriter } from '../outputs/prometheus.js';
 import type { Metric } from '../model/metric.js';

@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { GatherConfig, GatherReport } from '../collectors/gather.js';
+import type { GatherConfig, GatherReport } from '../gather/gather.js';
 import type { WireMetric } from '../collectors/registry.js';
 import { SockscopeError } from '../errors.js';
 import type { Census, Snapshot, SnapshotOptions } from '../snapshot/snapshot.js';
