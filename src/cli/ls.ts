@@ -35,6 +35,8 @@ Output:
   --format table|json|ndjson|ss2   default table
   -H, --no-header   no header line (table)
   -s, --summary     the summary instead of a listing (as 'sockscope')
+  -E, --events      follow: TCP and UDP sockets as they close, with their final numbers, until
+                    SIGINT or SIGTERM (--format table or ndjson; see docs/lifecycle.md)
   -N, --net NAME|PID|PATH          another network namespace
 Filter (ss's language): state established, state connected, exclude time-wait, sport = :443,
   dport > :1024, src 10.0.0.0/8, dst [::1]:5432, dev eth0, fwmark 0x1/0xff, cgroup /system.slice/x,
@@ -58,6 +60,9 @@ export interface LsPlan {
   processes: boolean;
   resolve: boolean;
   summary: boolean;
+  /** -E: follow destroyed sockets (src/lifecycle/follow.ts) */
+  events: boolean;
+  protocolsChosen: boolean;
   filterWords: string[];
 }
 
@@ -70,7 +75,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
     numeric: { type: 'boolean', short: 'n' }, resolve: { type: 'boolean', short: 'r' },
     extended: { type: 'boolean', short: 'e' }, info: { type: 'boolean', short: 'i' }, memory: { type: 'boolean', short: 'm' },
     options: { type: 'boolean', short: 'o' }, processes: { type: 'boolean', short: 'p' }, summary: { type: 'boolean', short: 's' },
-    'no-header': { type: 'boolean', short: 'H' }, net: { type: 'string', short: 'N' }, format: { type: 'string' },
+    events: { type: 'boolean', short: 'E' }, 'no-header': { type: 'boolean', short: 'H' }, net: { type: 'string', short: 'N' }, format: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   }, true);
   if (v.help) return 'help';
@@ -111,6 +116,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
     },
     format, header: !v['no-header'], extended: !!v.extended, timers: !!v.options, info: !!v.info, memory: !!v.memory,
     processes: !!v.processes, resolve: !!v.resolve && !v.numeric, summary: !!v.summary, filterWords: positionals,
+    events: !!v.events, protocolsChosen: chosen.length > 0 && !!(v.tcp || v.udp || v.udplite || v.raw || v.sctp || v.mptcp || v.unix),
   };
 }
 
@@ -118,6 +124,7 @@ export async function runLs(args: string[]): Promise<void> {
   const plan = planLs(args);
   if (plan === 'help') return void process.stdout.write(LS_HELP);
   const { compileFilter, hasNetAdmin } = await import('../filter/index.js');
+  if (plan.events) return followLs(plan, compileFilter(plan.filterWords, { defaultStates: ALL_STATES, protocols: plan.snapshot.protocols, netAdmin: hasNetAdmin() }));
   const filter = compileFilter(plan.filterWords, { defaultStates: plan.snapshot.states!, protocols: plan.snapshot.protocols, netAdmin: hasNetAdmin() });
   plan.snapshot.states = filter.states;
   plan.snapshot.bytecode = filter.bytecode;
@@ -143,6 +150,20 @@ export async function runLs(args: string[]): Promise<void> {
   } finally {
     walkAbort.abort(); // the workers have answered, or the listing failed and nobody will read the index
   }
+}
+
+/** -E: until SIGINT or SIGTERM; the counts (and any loss) on stderr. */
+async function followLs(plan: LsPlan, filter: import('../filter/index.js').CompiledFilter): Promise<void> {
+  if (plan.summary || plan.processes || plan.resolve) throw new UsageError('-E cannot be combined with -s, -p or -r (closed sockets have no process; names would stall the stream)', { key: 'events' });
+  const { followEvents, followSummary } = await import('../lifecycle/follow.js');
+  for (const w of filter.warnings) process.stderr.write(`sockscope: ${w}\n`);
+  const stop = new Promise((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  const record = { extended: plan.extended, timers: plan.timers, info: plan.info, memory: plan.memory, interfaceName: sysfsInterfaceNames() };
+  const result = await followEvents({ ...plan.snapshot, protocols: plan.snapshot.protocols!, families: plan.snapshot.families!, protocolsChosen: plan.protocolsChosen, format: plan.format, header: plan.header, record }, filter, process.stdout, stop);
+  process.stderr.write(`sockscope: ${followSummary(result)}\n`);
 }
 
 type Holders = import('../procfs/processes.js').SocketHolders;
