@@ -58,6 +58,7 @@ export function gatherConfigOf(c: AgentConfig): GatherConfig {
   if (c.collectors.netstat_port.enabled) measurements.push('netstat_port');
   if (c.collectors.socketstat.enabled) measurements.push('socketstat');
   if (c.collectors.listen.enabled) measurements.push('listen');
+  if (c.collectors.lifecycle.enabled) measurements.push('lifecycle');
   const tags: Record<string, string> = { ...c.agent.tags };
   if (!c.agent.omit_hostname) tags.host = c.agent.hostname || kernelHostname();
   return {
@@ -70,6 +71,10 @@ export function gatherConfigOf(c: AgentConfig): GatherConfig {
       semantics: c.collectors.netstat_port.semantics,
       processAttribution: c.collectors.netstat_port.process_attribution,
       autoListenPorts: c.collectors.netstat_port.auto_listen_ports,
+    },
+    lifecycle: {
+      groups: parsePortGroups(c.collectors.lifecycle.addr_ports, 'collectors.lifecycle.addr_ports'),
+      autoPorts: c.collectors.lifecycle.auto_ports, maxGroups: c.collectors.lifecycle.max_groups, rcvbufBytes: c.collectors.lifecycle.rcvbuf_bytes,
     },
     socketstat: { protocols: c.collectors.socketstat.protocols, infoFields: c.collectors.socketstat.info_fields, aggregate: c.collectors.socketstat.aggregate },
     tags,

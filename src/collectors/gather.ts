@@ -14,9 +14,11 @@ import { tableConnections, tcpListenerRows } from './connections.js';
 import { collectListen } from './listen.js';
 import { collectNetstat, netstatFromCensus, type NetstatOptions } from './netstat.js';
 import { collectNetstatPort, type PortGroup } from './netstat-port.js';
+import type { LifecycleConfig } from '../lifecycle/host.js';
+import type { LifecycleTracker } from '../lifecycle/tracker.js';
 import { collectSocketstat, SOCKETSTAT_DEFAULT_STATES, type SocketstatOptions } from './socketstat.js';
 
-export const MEASUREMENTS = ['netstat', 'netstat_port', 'socketstat', 'listen'] as const;
+export const MEASUREMENTS = ['netstat', 'netstat_port', 'socketstat', 'listen', 'lifecycle'] as const;
 export type MeasurementName = (typeof MEASUREMENTS)[number];
 
 export interface GatherConfig {
@@ -30,6 +32,8 @@ export interface GatherConfig {
     autoListenPorts?: boolean;
   };
   socketstat?: SocketstatOptions;
+  /** lifecycle (src/lifecycle): port groups and the event buffer; needs a Snapshotter with a tracker */
+  lifecycle?: LifecycleConfig;
   /** added to every metric (host, global tags); collector tags win */
   tags?: Record<string, string>;
   /** protocols to include in the snapshot just for their counts (the report's sources), e.g. unix for Zabbix */
@@ -89,6 +93,11 @@ export function planSnapshot(c: GatherConfig): { table: boolean; options: Snapsh
     protocols.add('tcp');
     table = true;
   }
+  if (c.measurements.includes('lifecycle')) {
+    protocols.add('tcp');
+    table = true;
+    ext |= Ext.info; // bytes_acked / bytes_received of live connections, tracked by cookie
+  }
   for (const p of c.countProtocols ?? []) protocols.add(p);
   if (c.measurements.includes('socketstat')) {
     for (const p of c.socketstat?.protocols ?? ['tcp', 'udp']) protocols.add(p as ProtoName);
@@ -139,7 +148,8 @@ const failedReport = (e: unknown, started: number): GatherReport => ({
   error: (e as Error).message,
 });
 
-export async function gather(config: GatherConfig, snapshotter: Snapshotter, emit: (m: Metric) => void): Promise<GatherReport> {
+/** `lifecycle`: lifecycle's state across gathers, kept by a long-running gatherer (the agent's worker: src/lifecycle/host.ts). */
+export async function gather(config: GatherConfig, snapshotter: Snapshotter, emit: (m: Metric) => void, lifecycle?: LifecycleTracker): Promise<GatherReport> {
   const started = performance.now();
   const plan = planSnapshot(config);
   const tags = config.tags ?? {};
@@ -185,6 +195,10 @@ export async function gather(config: GatherConfig, snapshotter: Snapshotter, emi
         collectListen(snap!.table, time).forEach(counting);
       } else if (name === 'socketstat') {
         collectSocketstat(snap!.table, time, socketstatOptions(config), counting);
+      } else if (name === 'lifecycle') {
+        if (!lifecycle) throw new Error('lifecycle counts closed connections between gathers: it runs in the agent, not in a one-shot gather');
+        lifecycle.observe(snap!.table, time);
+        lifecycle.collect(time).forEach(counting);
       }
       report.collectors.push({ name, ok: true, durationMs: performance.now() - t0, metrics: count });
     } catch (e) {

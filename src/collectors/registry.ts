@@ -1,5 +1,6 @@
 /** Every measurement schema by a stable key, so metrics can cross a thread boundary as plain data. */
 import type { MeasurementSchema, Metric } from '../model/metric.js';
+import { LIFECYCLE_EVENTS_SCHEMA, LIFECYCLE_SCHEMA } from './lifecycle.js';
 import { LISTEN_SCHEMA, PORT_RANGE_SCHEMA } from './listen.js';
 import { NETSTAT_SCHEMA } from './netstat.js';
 import { NETSTAT_PORT_SCHEMA } from './netstat-port.js';
@@ -12,6 +13,8 @@ export const SCHEMAS: Record<string, MeasurementSchema> = {
   socketstat_aggregate: SOCKETSTAT_AGGREGATE_SCHEMA,
   listen: LISTEN_SCHEMA,
   local_port_range: PORT_RANGE_SCHEMA,
+  lifecycle: LIFECYCLE_SCHEMA,
+  lifecycle_events: LIFECYCLE_EVENTS_SCHEMA,
 };
 const KEY_OF = new Map(Object.entries(SCHEMAS).map(([k, s]) => [s, k]));
 

@@ -32,6 +32,8 @@ export interface AgentConfig {
     };
     socketstat: { enabled: boolean; protocols: string[]; info_fields: string[]; aggregate: boolean };
     listen: { enabled: boolean };
+    /** closed connections and bytes per port group, from the kernel's destroy events (docs/lifecycle.md) */
+    lifecycle: { enabled: boolean; auto_ports: boolean; max_groups: number; rcvbuf_bytes: number; addr_ports: PortGroupConfigEntry[] };
   };
   outputs: {
     prometheus: {
@@ -73,6 +75,7 @@ export const DEFAULTS: AgentConfig = {
     netstat_port: { enabled: true, semantics: 'sockscope', process_attribution: false, auto_listen_ports: true, addr_ports: [] },
     socketstat: { enabled: false, protocols: ['tcp', 'udp'], info_fields: [], aggregate: false },
     listen: { enabled: true },
+    lifecycle: { enabled: false, auto_ports: true, max_groups: 256, rcvbuf_bytes: 16 << 20, addr_ports: [] },
   },
   outputs: {
     prometheus: { enabled: true, listen: [DEFAULT_LISTEN], web_config_file: '', max_requests: 40, max_header_bytes: 8192, read_timeout: '10s' },
@@ -132,6 +135,17 @@ export const CONFIG_SCHEMA = {
           },
         },
         listen: { type: 'object', additionalProperties: false, properties: { enabled: { type: 'boolean' } } },
+        lifecycle: {
+          type: 'object', additionalProperties: false,
+          properties: {
+            enabled: { type: 'boolean' }, auto_ports: { type: 'boolean' }, max_groups: { type: 'integer', minimum: 1, maximum: 100_000 },
+            rcvbuf_bytes: { type: 'integer', minimum: 65_536, maximum: 1 << 30 },
+            addr_ports: {
+              type: 'array',
+              items: { type: 'object', additionalProperties: false, properties: { ports: strings, remote_ports: strings, tags: tagMap } },
+            },
+          },
+        },
       },
     },
     outputs: {

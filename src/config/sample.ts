@@ -66,6 +66,22 @@ export const SAMPLE_CONFIG = `# sockscope agent configuration (TOML). Every valu
   ## Every TCP listener's accept queue and backlog, and the ephemeral port range (for alerts).
   enabled = true
 
+[collectors.lifecycle]
+  ## Closed TCP connections and bytes per port group, missing none that opened and closed between gathers:
+  ## the kernel's destroy events (any user may subscribe) joined with each gather's tcp_info by socket cookie.
+  ## See docs/lifecycle.md for what is exact and what is an estimate.
+  enabled = false
+  ## With no addr_ports match: inbound per listening port, outbound per remote port.
+  auto_ports = true
+  ## Points (direction, addr_port) at most; connections past it are counted in groups_overflowed.
+  max_groups = 256
+  ## Receive buffer for event bursts (granted past net.core.rmem_max with CAP_NET_ADMIN only).
+  rcvbuf_bytes = 16777216
+  ## Groups as netstat_port's: ports (inbound) or remote_ports (outbound), tags; the first match wins.
+  # [[collectors.lifecycle.addr_ports]]
+  #   ports = ["443"]
+  #   tags = { service = "web" }
+
 [outputs.prometheus]
   ## /metrics (Prometheus text 0.0.4 or OpenMetrics 1.0 by Accept), /healthz, /api/snapshot, /.
   enabled = true

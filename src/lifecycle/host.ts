@@ -1,0 +1,56 @@
+/**
+ * The agent's lifecycle counting in the thread that gathers: a destroy-event subscription (its own thread)
+ * feeding a LifecycleTracker, which each gather's snapshot then brings up to date. Started by the first gather
+ * that asks for the lifecycle measurement, replaced when its options change, stopped when no longer asked for.
+ */
+import type { PortGroup } from '../collectors/netstat-port.js';
+import { DEFAULT_EVENT_RCVBUF, LifecycleSubscription } from './subscription.js';
+import { LifecycleTracker } from './tracker.js';
+
+export interface LifecycleConfig {
+  groups: readonly PortGroup[];
+  autoPorts: boolean;
+  maxGroups: number;
+  rcvbufBytes?: number;
+}
+
+export class LifecycleHost {
+  private constructor(
+    readonly key: string, readonly tracker: LifecycleTracker, private readonly subscription: LifecycleSubscription,
+  ) {}
+
+  static async start(config: LifecycleConfig, netns?: string): Promise<LifecycleHost> {
+    const tracker = new LifecycleTracker(config);
+    const subscription = await LifecycleSubscription.start({
+      protocols: ['tcp'], netns, rcvbufBytes: config.rcvbufBytes ?? DEFAULT_EVENT_RCVBUF,
+      onBatch: (t, stats) => {
+        tracker.subscription = stats;
+        tracker.closed(t);
+      },
+      onStats: (stats) => (tracker.subscription = stats),
+    });
+    subscription.ref(false); // the gathering thread's life decides
+    return new LifecycleHost(JSON.stringify(config), tracker, subscription);
+  }
+
+  async stop(): Promise<void> {
+    await this.subscription.stop();
+  }
+}
+
+let current: LifecycleHost | undefined;
+
+/**
+ * The host for this gather's config (undefined: lifecycle not asked for). Counters start over when the options
+ * change (a reload that changes the groups), as a restarted agent's would.
+ */
+export async function lifecycleFor(config: LifecycleConfig | undefined, netns?: string): Promise<LifecycleTracker | undefined> {
+  const key = config && JSON.stringify(config);
+  if (current && current.key !== key) {
+    const old = current;
+    current = undefined;
+    await old.stop();
+  }
+  if (config && !current) current = await LifecycleHost.start(config, netns);
+  return current?.tracker;
+}
