@@ -3,6 +3,7 @@
  * feeding a LifecycleTracker, which each gather's snapshot then brings up to date. Started by the first gather
  * that asks for the lifecycle measurement, replaced when its options change, stopped when no longer asked for.
  */
+import { readFileSync } from 'node:fs';
 import type { PortGroup } from '../collectors/netstat-port.js';
 import { DEFAULT_EVENT_RCVBUF, LifecycleSubscription } from './subscription.js';
 import { LifecycleTracker } from './tracker.js';
@@ -20,7 +21,7 @@ export class LifecycleHost {
   ) {}
 
   static async start(config: LifecycleConfig, netns?: string): Promise<LifecycleHost> {
-    const tracker = new LifecycleTracker(config);
+    const tracker = new LifecycleTracker({ ...config, ephemeralPorts: ephemeralPorts() });
     const subscription = await LifecycleSubscription.start({
       protocols: ['tcp'], netns, rcvbufBytes: config.rcvbufBytes ?? DEFAULT_EVENT_RCVBUF,
       onBatch: (t, stats) => {
@@ -35,6 +36,16 @@ export class LifecycleHost {
 
   async stop(): Promise<void> {
     await this.subscription.stop();
+  }
+}
+
+/** net.ipv4.ip_local_port_range as this thread sees it (a thread that entered -N's namespace reads that one's). */
+function ephemeralPorts(): [number, number] | undefined {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    return Number.isInteger(low) && Number.isInteger(high) ? [low, high] : undefined;
+  } catch {
+    return undefined;
   }
 }
 

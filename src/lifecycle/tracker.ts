@@ -31,6 +31,11 @@ export interface LifecycleOptions {
   autoPorts?: boolean;
   /** at most this many points (direction, addr_port); closed connections past it are counted in groups_overflowed */
   maxGroups?: number;
+  /**
+   * net.ipv4.ip_local_port_range of the namespace: tells inbound from outbound for a connection whose listener
+   * no gather saw (opened, served and closed between two gathers); default 32768-60999, Linux's
+   */
+  ephemeralPorts?: readonly [number, number];
 }
 
 // per-point numbers, in one Float64Array row each
@@ -96,6 +101,8 @@ export class LifecycleTracker {
   private readonly groups: readonly PortGroup[];
   private readonly autoPorts: boolean;
   private readonly maxGroups: number;
+  private readonly ephemeralLow: number;
+  private readonly ephemeralHigh: number;
   /** ports some gather saw a TCP listener on (inbound for auto groups) */
   private readonly listening = new Uint8Array(65536);
   private readonly inboundPoint = new Int32Array(65536).fill(-1);
@@ -117,6 +124,7 @@ export class LifecycleTracker {
     this.groups = o.groups ?? [];
     this.autoPorts = o.autoPorts ?? true;
     this.maxGroups = o.maxGroups ?? 256;
+    [this.ephemeralLow, this.ephemeralHigh] = o.ephemeralPorts ?? [32768, 60999];
   }
 
   /** Destroyed sockets (a subscription batch), at `now` (ms since the epoch). */
@@ -227,12 +235,25 @@ export class LifecycleTracker {
       }
     }
     if (!this.autoPorts) return -1;
-    if (this.listening[lport]) {
+    if (this.inbound(lport, rport)) {
       const p = this.inboundPoint[lport];
       return p >= 0 ? p : (this.inboundPoint[lport] = this.pointFor('inbound', String(lport), {}, `in\u0000${lport}`));
     }
     const p = this.outboundPoint[rport];
     return p >= 0 ? p : (this.outboundPoint[rport] = this.pointFor('outbound', `remote:${rport}`, {}, `out\u0000${rport}`));
+  }
+
+  /**
+   * Whether a connection was accepted here: its local port had a listener at some gather; failing that (a
+   * listener opened and closed between gathers) the side whose port is outside the ephemeral range is the
+   * service; failing that, the lower port.
+   */
+  private inbound(lport: number, rport: number): boolean {
+    if (this.listening[lport]) return true;
+    const lEphemeral = lport >= this.ephemeralLow && lport <= this.ephemeralHigh;
+    const rEphemeral = rport >= this.ephemeralLow && rport <= this.ephemeralHigh;
+    if (lEphemeral !== rEphemeral) return rEphemeral;
+    return this.listening[rport] ? false : lport < rport;
   }
 
   private pointFor(direction: string, addrPort: string, tags: Record<string, string>, key: string): number {
