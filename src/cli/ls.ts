@@ -37,6 +37,7 @@ Output:
   -s, --summary     the summary instead of a listing (as 'sockscope')
   -E, --events      follow: TCP and UDP sockets as they close, with their final numbers, until
                     SIGINT or SIGTERM (--format table or ndjson; see docs/lifecycle.md)
+      --rcvbuf BYTES  -E's receive buffer for bursts (default 16 MiB; past net.core.rmem_max as root)
   -N, --net NAME|PID|PATH          another network namespace
 Filter (ss's language): state established, state connected, exclude time-wait, sport = :443,
   dport > :1024, src 10.0.0.0/8, dst [::1]:5432, dev eth0, fwmark 0x1/0xff, cgroup /system.slice/x,
@@ -62,6 +63,8 @@ export interface LsPlan {
   summary: boolean;
   /** -E: follow destroyed sockets (src/lifecycle/follow.ts) */
   events: boolean;
+  /** -E's receive buffer (--rcvbuf) */
+  rcvbufBytes?: number;
   protocolsChosen: boolean;
   filterWords: string[];
 }
@@ -75,12 +78,13 @@ export function planLs(args: string[]): LsPlan | 'help' {
     numeric: { type: 'boolean', short: 'n' }, resolve: { type: 'boolean', short: 'r' },
     extended: { type: 'boolean', short: 'e' }, info: { type: 'boolean', short: 'i' }, memory: { type: 'boolean', short: 'm' },
     options: { type: 'boolean', short: 'o' }, processes: { type: 'boolean', short: 'p' }, summary: { type: 'boolean', short: 's' },
-    events: { type: 'boolean', short: 'E' }, 'no-header': { type: 'boolean', short: 'H' }, net: { type: 'string', short: 'N' }, format: { type: 'string' },
+    events: { type: 'boolean', short: 'E' }, rcvbuf: { type: 'string' }, 'no-header': { type: 'boolean', short: 'H' }, net: { type: 'string', short: 'N' }, format: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   }, true);
   if (v.help) return 'help';
   const format = (v.format ?? 'table') as Format;
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got '${v.format}'`, { key: 'format', value: v.format });
+  if (v.rcvbuf !== undefined && !v.events) throw new UsageError('--rcvbuf is for -E (the receive buffer of the event stream)', { key: 'rcvbuf' });
   if (v.ipv4 && v.ipv6) throw new UsageError('-4 and -6 exclude each other: give one, or neither for both families');
 
   const chosen: ProtoName[] = [];
@@ -116,7 +120,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
     },
     format, header: !v['no-header'], extended: !!v.extended, timers: !!v.options, info: !!v.info, memory: !!v.memory,
     processes: !!v.processes, resolve: !!v.resolve && !v.numeric, summary: !!v.summary, filterWords: positionals,
-    events: !!v.events, protocolsChosen: chosen.length > 0 && !!(v.tcp || v.udp || v.udplite || v.raw || v.sctp || v.mptcp || v.unix),
+    events: !!v.events, rcvbufBytes: v.rcvbuf === undefined ? undefined : byteCount(v.rcvbuf, '--rcvbuf'), protocolsChosen: chosen.length > 0 && !!(v.tcp || v.udp || v.udplite || v.raw || v.sctp || v.mptcp || v.unix),
   };
 }
 
@@ -152,6 +156,13 @@ export async function runLs(args: string[]): Promise<void> {
   }
 }
 
+function byteCount(text: string, option: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1024 || Number(text) > 2 ** 30) {
+    throw new UsageError(`${option} must be a number of bytes between 1024 and 1073741824, got '${text}'`, { key: option.slice(2), value: text });
+  }
+  return Number(text);
+}
+
 /** -E: until SIGINT or SIGTERM; the counts (and any loss) on stderr. */
 async function followLs(plan: LsPlan, filter: import('../filter/index.js').CompiledFilter): Promise<void> {
   if (plan.summary || plan.processes || plan.resolve) throw new UsageError('-E cannot be combined with -s, -p or -r (closed sockets have no process; names would stall the stream)', { key: 'events' });
@@ -162,7 +173,7 @@ async function followLs(plan: LsPlan, filter: import('../filter/index.js').Compi
     process.once('SIGTERM', resolve);
   });
   const record = { extended: plan.extended, timers: plan.timers, info: plan.info, memory: plan.memory, interfaceName: sysfsInterfaceNames() };
-  const result = await followEvents({ ...plan.snapshot, protocols: plan.snapshot.protocols!, families: plan.snapshot.families!, protocolsChosen: plan.protocolsChosen, format: plan.format, header: plan.header, record }, filter, process.stdout, stop);
+  const result = await followEvents({ ...plan.snapshot, protocols: plan.snapshot.protocols!, families: plan.snapshot.families!, protocolsChosen: plan.protocolsChosen, rcvbufBytes: plan.rcvbufBytes, format: plan.format, header: plan.header, record }, filter, process.stdout, stop);
   process.stderr.write(`sockscope: ${followSummary(result)}\n`);
 }
 

@@ -20,6 +20,7 @@ export interface FollowPlan {
   /** the user named protocols (-t, -u, ...) rather than taking the default */
   protocolsChosen: boolean;
   netns?: string;
+  rcvbufBytes?: number;
   format: string;
   header: boolean;
   record: RecordOptions;
@@ -90,7 +91,7 @@ export async function followEvents(
     };
   });
   const sub = await LifecycleSubscription.start({
-    protocols, families: plan.families.length ? plan.families : [AF_INET, AF_INET6], netns: plan.netns, onBatch, onError,
+    protocols, families: plan.families.length ? plan.families : [AF_INET, AF_INET6], netns: plan.netns, rcvbufBytes: plan.rcvbufBytes, onBatch, onError,
   });
   await Promise.race([stop, failure]);
   const stats = await sub.stop();
