@@ -13,11 +13,12 @@ export const rttBucketField = (le: number | '+Inf'): string => `rtt_le_${String(
 
 const counter = (help: string, prom: string, unit?: string): FieldSpec => ({ type: 'uint', counter: true, help, unit, prom: { name: prom, help } });
 
+const RTT_HELP = 'final smoothed RTT (tcpi_rtt) of closed TCP connections';
 const rttBuckets: Record<string, FieldSpec> = {};
 for (const le of [...RTT_BUCKETS_SECONDS, '+Inf' as const]) {
   rttBuckets[rttBucketField(le)] = {
     type: 'uint', counter: true, help: `closed connections whose final smoothed RTT was at most ${le} s (cumulative)`,
-    prom: { name: 'lifecycle_close_rtt_seconds_le_total', labels: { le: String(le) }, help: 'closed connections by final smoothed RTT (tcpi_rtt), cumulative buckets with an le label (histogram_quantile reads them)' },
+    prom: { name: 'lifecycle_close_rtt_seconds', histogram: 'bucket', labels: { le: String(le) }, help: RTT_HELP },
   };
 }
 
@@ -32,10 +33,10 @@ export const LIFECYCLE_SCHEMA: MeasurementSchema = {
     bytes_sent: counter('bytes acknowledged by the peer (bytes_acked), live connections\' growth between gathers plus closed connections\' remainder', 'lifecycle_bytes_sent_total', 'bytes'),
     bytes_received: counter('bytes received (bytes_received), live connections\' growth between gathers plus closed connections\' remainder', 'lifecycle_bytes_received_total', 'bytes'),
     ...rttBuckets,
-    rtt_sum_seconds: { type: 'float', counter: true, unit: 'seconds', help: 'sum of the closed connections\' final smoothed RTTs', prom: { name: 'lifecycle_close_rtt_seconds_sum', help: 'sum of the final smoothed RTTs of closed connections' } },
-    rtt_count: counter('closed connections with an RTT sample', 'lifecycle_close_rtt_seconds_count'),
+    rtt_sum_seconds: { type: 'float', counter: true, unit: 'seconds', help: 'sum of the closed connections\' final smoothed RTTs', prom: { name: 'lifecycle_close_rtt_seconds', histogram: 'sum', help: RTT_HELP } },
+    rtt_count: { type: 'uint', counter: true, help: 'closed connections with an RTT sample', prom: { name: 'lifecycle_close_rtt_seconds', histogram: 'count', help: RTT_HELP } },
     duration_known: counter('closed connections seen by a gather before they closed (their duration is known)', 'lifecycle_closed_duration_known_total'),
-    duration_seconds_sum: { type: 'float', counter: true, unit: 'seconds', help: 'sum over duration_known connections of close time minus the time a gather first saw them (a lower bound: they opened up to one interval earlier)', prom: { name: 'lifecycle_closed_duration_seconds_sum', help: 'sum of closed connections\' durations since a gather first saw them (lower bounds)' } },
+    duration_seconds_sum: { type: 'float', counter: true, unit: 'seconds', help: 'sum over duration_known connections of close time minus the time a gather first saw them (a lower bound: they opened up to one interval earlier)', prom: { name: 'lifecycle_closed_duration_seconds_total', help: 'sum of closed connections\' durations since a gather first saw them (lower bounds)' } },
   },
 };
 

@@ -153,7 +153,7 @@ export class LifecycleTracker {
       v[at + SENT] += Math.max(0, info.acked - (known?.acked ?? 0));
       v[at + RECEIVED] += Math.max(0, info.received - (known?.received ?? 0));
       if (info.rttUs > 0) {
-        v[at + RTT_SUM] += info.rttUs / 1e6;
+        v[at + RTT_SUM] += info.rttUs; // µs: integers add exactly
         v[at + RTT_COUNT]++;
         let b = 0;
         while (b < RTT_LIMITS_US.length && info.rttUs > RTT_LIMITS_US[b]) b++;
@@ -161,7 +161,7 @@ export class LifecycleTracker {
       }
       if (known) {
         v[at + DUR_KNOWN]++;
-        v[at + DUR_SUM] += Math.max(0, now - known.first) / 1000;
+        v[at + DUR_SUM] += Math.max(0, now - known.first); // ms
       }
     }
   }
@@ -283,10 +283,10 @@ export class LifecycleTracker {
         closed_retrans_segs: v[at + C_RETRANS], bytes_sent: v[at + SENT], bytes_received: v[at + RECEIVED],
       };
       BUCKET_FIELDS.forEach((f, b) => (fields[f] = v[at + BUCKET0 + b]));
-      fields.rtt_sum_seconds = v[at + RTT_SUM];
+      fields.rtt_sum_seconds = v[at + RTT_SUM] / 1e6;
       fields.rtt_count = v[at + RTT_COUNT];
       fields.duration_known = v[at + DUR_KNOWN];
-      fields.duration_seconds_sum = v[at + DUR_SUM];
+      fields.duration_seconds_sum = v[at + DUR_SUM] / 1000;
       return { schema: LIFECYCLE_SCHEMA, tags: { ...pt.tags, direction: pt.direction, addr_port: pt.addrPort }, fields, time };
     });
     const s = this.subscription;

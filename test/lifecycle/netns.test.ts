@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { netnsSupport } from '../helpers/netns.js';
+import { findPromtool, promtoolCheckMetrics } from '../metrics/helpers.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = `${root}bin/sockscope.js`;
@@ -220,12 +221,18 @@ enabled = true
       assert.equal(value('lifecycle_closed_bytes_acked_total', inbound), truth.serverSent + n);
       assert.equal(value('lifecycle_closed_retransmitted_segments_total', inbound), 0);
       assert.equal(value('lifecycle_close_rtt_seconds_count', outbound), n);
-      assert.equal(value('lifecycle_close_rtt_seconds_le_total', `${outbound},le="\\+Inf"`), n);
+      assert.equal(value('lifecycle_close_rtt_seconds_bucket', `${outbound},le="\\+Inf"`), n);
     }
     // the long connections lasted 4 s, gathers run every second: some gather saw them, so their duration is known
     assert.ok(value('lifecycle_closed_duration_known_total', 'direction="inbound",addr_port="5002"') >= 1);
     assert.equal(value('lifecycle_events_lost_total', ''), 0);
     assert.equal(value('lifecycle_untracked_total', ''), 0);
+    // Prometheus's own linter has nothing to say about the families
+    const promtool = findPromtool();
+    if (promtool.path) {
+      const lint = promtoolCheckMetrics(promtool.path, metrics);
+      assert.equal(lint.status, 0, lint.output);
+    }
     // the same counters go to the line-protocol outputs
     const lines = readFileSync(`${dir}/agent.out`, 'utf8');
     assert.match(lines, /^lifecycle,.*addr_port=5001.*direction=inbound.* closed=\d+/m);
