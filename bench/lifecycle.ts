@@ -199,7 +199,7 @@ async function inside(): Promise<void> {
     rows.push({
       reader: r.name, events: res.events, lost: res.lost, missing: expected - res.events, note: res.note,
       cpuMs, cpuMsPer10kEvents: res.events ? Math.round((cpuMs / res.events) * 10_000) : undefined,
-      rssMiB: r.rss.length ? { first: r.rss[0] / 1024, max: Math.max(...r.rss) / 1024, last: r.rss[r.rss.length - 1] / 1024, samples: r.rss.length } : undefined,
+      rssMiB: r.rss.length ? { first: r.rss[0] / 1024, max: Math.max(...r.rss) / 1024, last: r.rss[r.rss.length - 1] / 1024, samples: r.rss.length, everyMinute: r.rss.filter((_, i) => i % 60 === 0).map((k) => Math.round(k / 102.4) / 10) } : undefined,
     });
   }
   const result = {
