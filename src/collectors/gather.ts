@@ -18,8 +18,10 @@ import type { LifecycleConfig } from '../lifecycle/host.js';
 import type { LifecycleTracker } from '../lifecycle/tracker.js';
 import { collectSocketstat, SOCKETSTAT_DEFAULT_STATES, type SocketstatOptions } from './socketstat.js';
 
-export const MEASUREMENTS = ['netstat', 'netstat_port', 'socketstat', 'listen', 'lifecycle'] as const;
-export type MeasurementName = (typeof MEASUREMENTS)[number];
+/** Every measurement; lifecycle keeps state and a subscription across gathers (src/lifecycle): the agent's only. */
+export type MeasurementName = 'netstat' | 'netstat_port' | 'socketstat' | 'listen' | 'lifecycle';
+/** What a one-shot gather (`sockscope gather`, `execd`) can collect. */
+export const MEASUREMENTS: readonly MeasurementName[] = ['netstat', 'netstat_port', 'socketstat', 'listen'];
 
 export interface GatherConfig {
   measurements: readonly MeasurementName[];
