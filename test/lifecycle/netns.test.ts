@@ -131,6 +131,32 @@ describe('destroy events in a namespace', { skip }, () => {
     assert.equal(readFileSync(`${dir}/tw-e.err`, 'utf8'), `sockscope: ${2 * N + 1} sockets closed, ${2 * N + 1} listed, 0 lost\n`);
   });
 
+  it('-N: the subscription is the named namespace\'s, and only its sockets come', async (t) => {
+    if (support.mode !== 'root' || process.getuid?.() !== 0) return t.skip('ip netns add needs root');
+    const ns = `life-e-${process.pid}`;
+    const N = 5;
+    const r = await new Promise<Run>((resolve) => {
+      const child = spawn('sh', ['-ec', `
+        ip netns add ${ns}; trap 'ip netns del ${ns}' EXIT
+        ip -n ${ns} link set lo up
+        "$NODE" ${BIN} ls -E -t -N ${ns} --format ndjson > ${dir}/n.ndjson 2> ${dir}/n.err & P=$!
+        i=0; until [ "$(ip netns exec ${ns} awk '$2==4 && $4!="00000000"' /proc/net/netlink | wc -l)" -ge 1 ]; do i=$((i+1)); [ $i -gt 600 ] && exit 9; sleep 0.05; done
+        ip netns exec ${ns} "$NODE" ${LOAD} 5006 ${N} > /dev/null
+        ${waitLines(`${dir}/n.ndjson`, 2 * N + 1)}
+        kill -INT $P; wait $P; echo "ls=$?"`], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE: process.execPath } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c));
+      child.stderr.on('data', (c: Buffer) => (stderr += c));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.on('close', (status) => (clearTimeout(timer), resolve({ status, stdout, stderr })));
+    });
+    assert.match(r.stdout, /ls=0/, r.stderr);
+    const records = readFileSync(`${dir}/n.ndjson`, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Rec);
+    assert.equal(records.length, 2 * N + 1);
+    assert.ok(records.every((x) => x.local_port === 5006 || x.remote_port === 5006));
+  });
+
   it('works unprivileged (a user namespace, no CAP_NET_ADMIN where it counts): table lines, SIGTERM ends it', async () => {
     const N = 12;
     const r = await inNamespace(`
