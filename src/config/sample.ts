@@ -78,6 +78,7 @@ export const SAMPLE_CONFIG = `# sockscope agent configuration (TOML). Every valu
   ## Receive buffer for event bursts (granted past net.core.rmem_max with CAP_NET_ADMIN only).
   rcvbuf_bytes = 16777216
   ## Groups as netstat_port's: ports (inbound) or remote_ports (outbound), tags; the first match wins.
+  addr_ports = []
   # [[collectors.lifecycle.addr_ports]]
   #   ports = ["443"]
   #   tags = { service = "web" }
