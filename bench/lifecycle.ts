@@ -132,13 +132,16 @@ async function inside(): Promise<void> {
   }
   {
     const out = join(dir, 'ss.txt');
-    const child = spawn('sh', ['-c', `exec stdbuf -oL ss -E -tnH > ${out}`], { stdio: 'ignore' });
+    const child = spawn('sh', ['-c', `exec stdbuf -oL ss -E -tnH > ${out} 2> ${out}.err`], { stdio: 'ignore' });
+    let endedEarly: string | undefined;
+    child.once('exit', (code, signal) => (endedEarly = `ss ended by itself (exit ${code ?? signal}) ${readFileSync(`${out}.err`, 'utf8').trim()}`));
     readers.push({
       name: 'ss -E -tnH (line-buffered to a file)', child, pid: () => child.pid, rss: [],
       stop: async () => {
+        const early = endedEarly;
         child.kill('SIGTERM');
         await exited(child);
-        return { events: readFileSync(out, 'utf8').split('\n').filter(Boolean).length, note: 'ss counts no loss' };
+        return { events: readFileSync(out, 'utf8').split('\n').filter(Boolean).length, note: early ?? 'ss counts no loss' };
       },
     });
   }
@@ -227,6 +230,7 @@ async function outside(): Promise<void> {
     const rss = row.rssMiB ? `${row.rssMiB.first.toFixed(1)} / ${row.rssMiB.max.toFixed(1)} / ${row.rssMiB.last.toFixed(1)}` : '';
     process.stdout.write(`| ${row.reader} | ${row.events} | ${row.missing} | ${row.lost ?? '-'} | ${row.cpuMsPer10kEvents ?? '-'} | ${rss} |\n`);
   }
+  for (const row of result.rows) if (row.note) process.stdout.write(`\n${row.reader}: ${row.note}`);
   if (result.tcplife) process.stdout.write(`\n${result.tcplife}\n`);
 }
 
