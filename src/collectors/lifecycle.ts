@@ -51,6 +51,7 @@ export const LIFECYCLE_EVENTS_SCHEMA: MeasurementSchema = {
     untracked: counter('connections a gather saw that vanished without a destroy event (a lost event, or closed while the subscription was down)', 'lifecycle_untracked_total'),
     tracked: { type: 'uint', help: 'live connections tracked by cookie', prom: { name: 'lifecycle_tracked_connections', help: 'live TCP connections tracked by socket cookie between gathers' } },
     groups_overflowed: counter('closed connections not counted because the port-group limit was reached', 'lifecycle_group_overflow_total'),
+    subscription_failures: counter('times the subscription thread failed and was started again at the next gather', 'lifecycle_subscription_failures_total'),
     rcvbuf_bytes: { type: 'uint', unit: 'bytes', help: 'the receive buffer the kernel granted the subscription', prom: { name: 'lifecycle_event_rcvbuf_bytes', help: 'receive buffer of the destroy-event socket, bytes' } },
   },
 };

@@ -15,27 +15,55 @@ export interface LifecycleConfig {
   rcvbufBytes?: number;
 }
 
+/**
+ * A tracker and the subscription feeding it. A subscription that cannot start, or fails later, is retried at
+ * the next gather with the same tracker (its counters go on); meanwhile the collector reports why.
+ */
 export class LifecycleHost {
-  private constructor(
-    readonly key: string, readonly tracker: LifecycleTracker, private readonly subscription: LifecycleSubscription,
-  ) {}
+  private subscription: LifecycleSubscription | undefined;
+  private starting: Promise<void> | undefined;
 
-  static async start(config: LifecycleConfig, netns?: string): Promise<LifecycleHost> {
-    const tracker = new LifecycleTracker({ ...config, ephemeralPorts: ephemeralPorts() });
-    const subscription = await LifecycleSubscription.start({
-      protocols: ['tcp'], netns, rcvbufBytes: config.rcvbufBytes ?? DEFAULT_EVENT_RCVBUF,
-      onBatch: (t, stats) => {
-        tracker.subscription = stats;
-        tracker.closed(t);
-      },
-      onStats: (stats) => (tracker.subscription = stats),
-    });
-    subscription.ref(false); // the gathering thread's life decides
-    return new LifecycleHost(JSON.stringify(config), tracker, subscription);
+  private constructor(readonly key: string, readonly tracker: LifecycleTracker, private readonly config: LifecycleConfig, private readonly netns?: string) {}
+
+  static create(config: LifecycleConfig, netns?: string): LifecycleHost {
+    return new LifecycleHost(JSON.stringify(config), new LifecycleTracker({ ...config, ephemeralPorts: ephemeralPorts() }), config, netns);
+  }
+
+  /** Subscribe unless subscribed; a failure is left in tracker.unavailable (the collector says it). */
+  async ensure(): Promise<void> {
+    if (this.subscription) return;
+    this.starting ??= this.subscribe().finally(() => (this.starting = undefined));
+    await this.starting;
+  }
+
+  private async subscribe(): Promise<void> {
+    const tracker = this.tracker;
+    try {
+      const sub = await LifecycleSubscription.start({
+        protocols: ['tcp'], netns: this.netns, rcvbufBytes: this.config.rcvbufBytes ?? DEFAULT_EVENT_RCVBUF,
+        onBatch: (t, stats) => {
+          tracker.setSubscriptionStats(stats);
+          tracker.closed(t);
+        },
+        onStats: (stats) => tracker.setSubscriptionStats(stats),
+        onError: (e) => {
+          // the thread is gone: keep its counts, subscribe again at the next gather
+          tracker.subscriptionEnded(`the destroy-event subscription failed: ${e.message}`);
+          if (this.subscription === sub) this.subscription = undefined;
+        },
+      });
+      sub.ref(false); // the gathering thread's life decides
+      this.subscription = sub;
+      tracker.unavailable = undefined;
+    } catch (e) {
+      tracker.unavailable = `cannot subscribe to the kernel's destroy events: ${(e as Error).message}`;
+    }
   }
 
   async stop(): Promise<void> {
-    await this.subscription.stop();
+    const sub = this.subscription;
+    this.subscription = undefined;
+    if (sub) await sub.stop().catch(() => undefined);
   }
 }
 
@@ -62,6 +90,7 @@ export async function lifecycleFor(config: LifecycleConfig | undefined, netns?: 
     current = undefined;
     await old.stop();
   }
-  if (config && !current) current = await LifecycleHost.start(config, netns);
+  if (config && !current) current = LifecycleHost.create(config, netns);
+  await current?.ensure();
   return current?.tracker;
 }

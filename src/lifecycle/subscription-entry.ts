@@ -44,6 +44,7 @@ async function run(): Promise<void> {
     stats.lost = libc.receiveStats(fd).drops; // SK_MEMINFO_DROPS: every multicast message the socket had no room for
     if (table.length === 0) return post({ kind: 'stats', stats: { ...stats } });
     stats.batches++;
+    Atomics.add(control, 1, 1); // in flight until the consumer is done with it
     const { buffers, transfer } = table.toBuffers();
     post({ kind: 'batch', buffers, stats: { ...stats } }, transfer);
     table = new SocketTable(settings.batchRows, settings.batchRows * 320);
@@ -52,6 +53,13 @@ async function run(): Promise<void> {
   try {
     for (;;) {
       const stopping = Atomics.load(control, 0) !== 0;
+      // the consumer is behind (a slow terminal, a long gather): stop reading, so the kernel's buffer takes the
+      // burst and counts what it cannot hold, instead of batches piling up in memory
+      const inFlight = Atomics.load(control, 1);
+      if (inFlight >= settings.maxInFlight && !stopping) {
+        Atomics.wait(control, 1, inFlight, settings.flushMs);
+        continue;
+      }
       // once asked to stop: take what is queued without waiting, then the last batch
       const n = libc.tryRecv(fd, bytes, stopping);
       if (n > 0) {

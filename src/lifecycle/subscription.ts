@@ -42,7 +42,9 @@ export interface SubscriptionSettings {
   batchRows: number;
   /** a batch waits at most this long for more rows (and a stop request is seen within it) */
   flushMs: number;
-  /** Int32Array over it: [0] = 1 asks the thread to drain and stop */
+  /** batches handed over and not yet consumed, at most (then the thread stops reading until one is) */
+  maxInFlight: number;
+  /** Int32Array over it: [0] = 1 asks the thread to drain and stop; [1] = batches in flight */
   control: SharedArrayBuffer;
 }
 
@@ -61,6 +63,8 @@ export interface SubscriptionOptions {
   rcvbufBytes?: number;
   batchRows?: number;
   flushMs?: number;
+  /** batches delivered but not yet consumed, at most (default 64: some 32 000 sockets) */
+  maxInFlight?: number;
   /** a batch of destroyed sockets; the table is the callee's */
   onBatch: (table: SocketTable, stats: SubscriptionStats) => void;
   /** counts without events (about once a second) */
@@ -71,7 +75,7 @@ export interface SubscriptionOptions {
 
 export class LifecycleSubscription {
   stats: SubscriptionStats = { events: 0, malformed: 0, overruns: 0, lost: 0, rcvbufBytes: 0, batches: 0 };
-  private readonly control = new SharedArrayBuffer(4);
+  private readonly control = new SharedArrayBuffer(8);
   private readonly worker: Worker;
   private readonly finished: Promise<SubscriptionStats>;
 
@@ -79,7 +83,7 @@ export class LifecycleSubscription {
     const groups = destroyGroups(o.protocols ?? ['tcp', 'udp'], o.families ?? [AF_INET, AF_INET6]);
     const settings: SubscriptionSettings = {
       netns: o.netns, groups, rcvbufBytes: o.rcvbufBytes ?? DEFAULT_EVENT_RCVBUF, batchRows: o.batchRows ?? 512,
-      flushMs: o.flushMs ?? 50, control: this.control,
+      flushMs: o.flushMs ?? 50, maxInFlight: o.maxInFlight ?? 64, control: this.control,
     };
     this.worker = new Worker(new URL('./subscription-entry.js', import.meta.url), { workerData: settings });
     let started = false;
@@ -97,7 +101,13 @@ export class LifecycleSubscription {
           started = true;
           ready();
         } else if (m.kind === 'batch') {
-          o.onBatch(SocketTable.fromBuffers(m.buffers), m.stats);
+          try {
+            o.onBatch(SocketTable.fromBuffers(m.buffers), m.stats);
+          } finally {
+            const control = new Int32Array(this.control);
+            Atomics.sub(control, 1, 1);
+            Atomics.notify(control, 1);
+          }
         } else if (m.kind === 'stats') {
           o.onStats?.(m.stats);
         } else {

@@ -117,8 +117,12 @@ export class LifecycleTracker {
   /** event batches that came before the first gather (the listening ports are not known yet) */
   private early: SocketTable[] | undefined = [];
   private readonly info = new InfoReader();
-  readonly counts = { untracked: 0, overflowed: 0 };
-  subscription: SubscriptionStats = { events: 0, malformed: 0, overruns: 0, lost: 0, rcvbufBytes: 0, batches: 0 };
+  readonly counts = { untracked: 0, overflowed: 0, subscriptionFailures: 0 };
+  /** the current subscription's counts, and those of the subscriptions before it (after a failure) */
+  private subscription: SubscriptionStats = { events: 0, malformed: 0, overruns: 0, lost: 0, rcvbufBytes: 0, batches: 0 };
+  private readonly before = { events: 0, malformed: 0, overruns: 0, lost: 0 };
+  /** why there is no subscription (collect() throws it: the collector is reported failed) */
+  unavailable: string | undefined;
 
   constructor(o: LifecycleOptions = {}) {
     this.groups = o.groups ?? [];
@@ -273,8 +277,25 @@ export class LifecycleTracker {
     return p;
   }
 
-  /** Every point's counters so far, and the subscription's own. */
+  setSubscriptionStats(stats: SubscriptionStats): void {
+    this.subscription = stats;
+  }
+
+  /** The subscription ended (failed): its counts stay in the totals. */
+  subscriptionEnded(why: string): void {
+    const s = this.subscription;
+    this.before.events += s.events;
+    this.before.malformed += s.malformed;
+    this.before.overruns += s.overruns;
+    this.before.lost += s.lost;
+    this.subscription = { events: 0, malformed: 0, overruns: 0, lost: 0, rcvbufBytes: s.rcvbufBytes, batches: 0 };
+    this.counts.subscriptionFailures++;
+    this.unavailable = why;
+  }
+
+  /** Every point's counters so far, and the subscription's own. Throws while there is no subscription. */
   collect(time: number): Metric[] {
+    if (this.unavailable !== undefined) throw new Error(this.unavailable);
     const v = this.values;
     const out: Metric[] = this.points.map((pt, p) => {
       const at = p * WIDTH;
@@ -290,11 +311,13 @@ export class LifecycleTracker {
       return { schema: LIFECYCLE_SCHEMA, tags: { ...pt.tags, direction: pt.direction, addr_port: pt.addrPort }, fields, time };
     });
     const s = this.subscription;
+    const b = this.before;
     out.push({
       schema: LIFECYCLE_EVENTS_SCHEMA, tags: {}, time,
       fields: {
-        events: s.events, lost: s.lost, overruns: s.overruns, malformed: s.malformed, untracked: this.counts.untracked,
-        tracked: this.tracked.size, groups_overflowed: this.counts.overflowed, rcvbuf_bytes: s.rcvbufBytes,
+        events: b.events + s.events, lost: b.lost + s.lost, overruns: b.overruns + s.overruns, malformed: b.malformed + s.malformed,
+        untracked: this.counts.untracked, tracked: this.tracked.size, groups_overflowed: this.counts.overflowed, rcvbuf_bytes: s.rcvbufBytes,
+        subscription_failures: this.counts.subscriptionFailures,
       },
     });
     return out;

@@ -116,6 +116,18 @@ describe('LifecycleTracker', () => {
     assert.equal(events(ms).groups_overflowed, 2);
   });
 
+  it('a failed subscription: the collector says why until one runs again; the event counts go on from where they were', () => {
+    const tr = new LifecycleTracker();
+    tr.observe(table(), 0);
+    tr.setSubscriptionStats({ events: 10, malformed: 1, overruns: 2, lost: 30, rcvbufBytes: 4096, batches: 3 });
+    tr.subscriptionEnded('the destroy-event subscription failed: recv() failed: EBADF');
+    assert.throws(() => tr.collect(0), /the destroy-event subscription failed: recv\(\) failed: EBADF/);
+    tr.unavailable = undefined; // subscribed again
+    tr.setSubscriptionStats({ events: 5, malformed: 0, overruns: 0, lost: 0, rcvbufBytes: 4096, batches: 1 });
+    const e = events(tr.collect(0));
+    assert.deepEqual([e.events, e.lost, e.overruns, e.malformed, e.subscription_failures], [15, 30, 2, 1, 1]);
+  });
+
   it('only TCP connections count', () => {
     const tr = new LifecycleTracker();
     tr.observe(table(), 0);
