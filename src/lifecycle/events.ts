@@ -7,7 +7,8 @@
  * one datagram per freed socket, one SOCK_DIAG_BY_FAMILY message with nlmsg_seq 0: an inet_diag_msg (family,
  * state — TCP_CLOSE for a closed TCP socket —, ports, addresses, interface, cookie; uid, inode, timer and
  * expires are 0), INET_DIAG_PROTOCOL, and for TCP INET_DIAG_INFO (struct tcp_info, whose length the decoder
- * records); UDP has no INET_DIAG_INFO, its queues are in rqueue/wqueue. See docs/lifecycle.md.
+ * records); UDP has no INET_DIAG_INFO, its queues are in rqueue/wqueue (wqueue as -1: see below). See
+ * docs/lifecycle.md.
  */
 import { AttributeDecoder } from '../netlink/attributes.js';
 import { MessageIterator, NLMSG_HDRLEN } from '../netlink/message.js';
@@ -81,7 +82,11 @@ export function appendDestroyDatagram(
       counts.malformed++;
       continue;
     }
+    const row = table.length;
     appendInetMessage(table, view, words, bytes, off, len, proto, proto === Proto.tcp ? SOCK_STREAM : SOCK_DGRAM, true);
+    // udp_diag_get_info's idiag_wqueue is sk_wmem_alloc_get() = sk_wmem_alloc - 1, and a socket being freed has
+    // released all its memory (sk_wmem_alloc 0): -1, for every UDP socket. Its send queue is empty: 0.
+    if (proto !== Proto.tcp && table.wqueue[row] === 0xffffffff) table.wqueue[row] = 0;
     counts.events++;
   }
   if (iterator.error !== undefined) counts.malformed++;

@@ -18,6 +18,7 @@
 import { formatAddress } from '../diag/address.js';
 import { InetAttr, Proto, TCP_LISTEN } from '../diag/constants.js';
 import type { Metric } from '../model/metric.js';
+import { TCP_INFO_FIELDS, TCP_INFO_KIND_SIZE } from '../diag/tcp-info.js';
 import { AttributeDecoder } from '../netlink/attributes.js';
 import type { SocketTable } from '../snapshot/table.js';
 import type { PortGroup } from '../collectors/netstat-port.js';
@@ -54,12 +55,14 @@ const RTT_LIMITS_US = RTT_BUCKETS_SECONDS.map((s) => Math.round(s * 1e6));
 const WIDTH = BUCKET0 + RTT_LIMITS_US.length + 1;
 const BUCKET_FIELDS = [...RTT_BUCKETS_SECONDS, '+Inf' as const].map(rttBucketField);
 
-// struct tcp_info offsets (src/diag/tcp-info.ts TCP_INFO_FIELDS)
-const TI_RTT = 68;
-const TI_TOTAL_RETRANS = 100;
-const TI_BYTES_ACKED = 120;
-const TI_BYTES_RECEIVED = 128;
-const TI_NEEDED = 136;
+// the struct tcp_info members read here, from the one member table (src/diag/tcp-info.ts)
+const member = (name: string) => TCP_INFO_FIELDS.find((f) => f.name === name)!;
+const TI_RTT = member('rtt').offset;
+const TI_TOTAL_RETRANS = member('total_retrans').offset;
+const TI_BYTES_ACKED = member('bytes_acked').offset;
+const TI_BYTES_RECEIVED = member('bytes_received').offset;
+/** a tcp_info shorter than this (a kernel before 4.1) has no bytes_received */
+const TI_NEEDED = TI_BYTES_RECEIVED + TCP_INFO_KIND_SIZE[member('bytes_received').kind];
 
 interface Tracked {
   acked: number;

@@ -53,6 +53,7 @@ describe('destroy events (recorded)', () => {
       assert.equal(a.tcpInfo, undefined);
       assert.equal(t.uid[i], 0); // the kernel fills no uid or inode for a socket being freed
       assert.equal(t.inode[i], 0);
+      assert.equal(t.wqueue[i], 0); // the kernel sent -1 (sk_wmem_alloc_get of a freed socket): an empty queue
     }
   });
 

@@ -157,20 +157,23 @@ describe('destroy events in a namespace', { skip }, () => {
     assert.ok(records.every((x) => x.local_port === 5006 || x.remote_port === 5006));
   });
 
-  it('works unprivileged (a user namespace, no CAP_NET_ADMIN where it counts): table lines, SIGTERM ends it', async () => {
+  it('works unprivileged (a user namespace, no CAP_NET_ADMIN where it counts): TCP and UDP as table lines, SIGTERM ends it', async () => {
     const N = 12;
     const r = await inNamespace(`
       "$NODE" ${BIN} ls -E -4 > ${dir}/u.txt 2> ${dir}/u.err & P=$!
       ${waitSubscribers(1)}
       "$NODE" ${LOAD} 5002 ${N} > /dev/null
-      sleep 1
+      "$NODE" -e "const s = require('node:dgram').createSocket('udp4'); s.bind(5353, '127.0.0.1', () => s.connect(53, '127.0.0.1', () => s.close()))"
+      ${waitLines(`${dir}/u.txt`, 1 + 2 * N + 2)}
       kill -TERM $P; wait $P; echo "ls=$?"`, 'user');
     assert.match(r.stdout, /ls=0/, r.stderr);
     const lines = readFileSync(`${dir}/u.txt`, 'utf8').trim().split('\n');
     assert.match(lines[0], /^Netid\s+State\s+Recv-Q\s+Send-Q\s+Local Address:Port\s+Peer Address:Port/);
-    assert.equal(lines.length, 1 + 2 * N + 1, lines.join('\n'));
-    assert.ok(lines.slice(1).every((l) => /^tcp\s+UNCONN\s/.test(l)), lines.join('\n'));
-    assert.equal(readFileSync(`${dir}/u.err`, 'utf8'), `sockscope: ${2 * N + 1} sockets closed, ${2 * N + 1} listed, 0 lost\n`);
+    assert.equal(lines.length, 1 + 2 * N + 2, lines.join('\n'));
+    assert.equal(lines.filter((l) => /^tcp\s+UNCONN\s/.test(l)).length, 2 * N + 1, lines.join('\n'));
+    // the UDP socket: connected when it closed (ss shows a connected UDP socket as ESTAB)
+    assert.equal(lines.filter((l) => /^udp\s+ESTAB\s+0\s+0\s+127\.0\.0\.1:5353\s+127\.0\.0\.1:53\s*$/.test(l)).length, 1, lines.join('\n'));
+    assert.equal(readFileSync(`${dir}/u.err`, 'utf8'), `sockscope: ${2 * N + 2} sockets closed, ${2 * N + 2} listed, 0 lost\n`);
   });
 
   it('an overrun (a tiny buffer, the reader stopped during a burst) is counted exactly, and is not fatal', async () => {
