@@ -51,8 +51,12 @@ async function run(): Promise<void> {
   };
   let lastStats = performance.now();
   try {
+    let stopAt = 0;
     for (;;) {
       const stopping = Atomics.load(control, 0) !== 0;
+      if (stopping && stopAt === 0) stopAt = performance.now();
+      // what was queued when asked to stop, not a flood that never ends: at most a second more
+      if (stopping && performance.now() - stopAt > 1000) break;
       // the consumer is behind (a slow terminal, a long gather): stop reading, so the kernel's buffer takes the
       // burst and counts what it cannot hold, instead of batches piling up in memory
       const inFlight = Atomics.load(control, 1);
