@@ -198,10 +198,11 @@ async function inside(): Promise<void> {
   const rows = [];
   for (const r of readers) {
     const res = await r.stop();
-    const cpuMs = ((r.cpuEnd ?? 0) - (r.cpuStart ?? 0)) * (1000 / CLK_TCK);
+    // a reader that ended early has no CPU figure to compare (its process is gone)
+    const cpuMs = r.cpuEnd === undefined || r.cpuStart === undefined ? undefined : (r.cpuEnd - r.cpuStart) * (1000 / CLK_TCK);
     rows.push({
       reader: r.name, events: res.events, lost: res.lost, missing: expected - res.events, note: res.note,
-      cpuMs, cpuMsPer10kEvents: res.events ? Math.round((cpuMs / res.events) * 10_000) : undefined,
+      cpuMs, cpuMsPer10kEvents: res.events && cpuMs !== undefined ? Math.round((cpuMs / res.events) * 10_000) : undefined,
       rssMiB: r.rss.length ? { first: r.rss[0] / 1024, max: Math.max(...r.rss) / 1024, last: r.rss[r.rss.length - 1] / 1024, samples: r.rss.length, everyMinute: r.rss.filter((_, i) => i % 60 === 0).map((k) => Math.round(k / 102.4) / 10) } : undefined,
     });
   }
