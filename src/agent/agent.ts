@@ -5,19 +5,18 @@
  * same and answer fast), InfluxDB push, stdout. SIGHUP reloads the configuration (a bad one is reported and the
  * old one keeps running); SIGTERM flushes the outputs within flush_timeout and exits 0.
  */
-import { gather as gatherInProcess, hostname as kernelHostname, type GatherConfig, type GatherReport } from '../collectors/gather.js';
+import { gather as gatherInProcess, hostname as kernelHostname, type GatherConfig, type GatherReport } from '../gather/gather.js';
 import { mergeIpVersions } from '../collectors/netstat.js';
-import { parsePortGroups } from '../collectors/netstat-port.js';
+import { gatherConfigFromSections } from '../collectors/registry.js';
 import { durationMs, type LoadedConfig } from '../config/load.js';
 import type { AgentConfig } from '../config/defaults.js';
 import type { Metric } from '../model/metric.js';
 import { influxLine } from '../outputs/influx.js';
 import { metricJson } from '../outputs/json.js';
 import { assembleExposition, PrometheusWriter, type Exposition, type ExpositionFormat } from '../outputs/prometheus.js';
-import { SnapshotWorker } from '../snapshot/worker.js';
-import { loadLibc } from '../sys/libc.js';
-import { collectExternalGarbage } from '../util/external-garbage.js';
+import { SnapshotWorker } from './worker.js';
 import { HttpEndpoint } from './http.js';
+import { afterGather, applyRuntimeTuning, runtimeTuning } from './runtime.js';
 import { InfluxOutput, type Log } from './influx-output.js';
 import { loadWebConfig } from './web-config.js';
 import { ZabbixOutput } from './zabbix-output.js';
@@ -53,30 +52,10 @@ interface Latest {
 }
 
 export function gatherConfigOf(c: AgentConfig): GatherConfig {
-  const measurements: GatherConfig['measurements'][number][] = [];
-  if (c.collectors.netstat.enabled) measurements.push('netstat');
-  if (c.collectors.netstat_port.enabled) measurements.push('netstat_port');
-  if (c.collectors.socketstat.enabled) measurements.push('socketstat');
-  if (c.collectors.listen.enabled) measurements.push('listen');
-  if (c.collectors.lifecycle.enabled) measurements.push('lifecycle');
   const tags: Record<string, string> = { ...c.agent.tags };
   if (!c.agent.omit_hostname) tags.host = c.agent.hostname || kernelHostname();
   return {
-    measurements,
-    // per family always: Prometheus labels by family; line-protocol outputs get the families merged back
-    // (mergeIpVersions) unless per_ip_version asks for DataKit's shape
-    netstat: { semantics: c.collectors.netstat.semantics, perIpVersion: true },
-    netstatPort: {
-      groups: parsePortGroups(c.collectors.netstat_port.addr_ports, 'collectors.netstat_port.addr_ports'),
-      semantics: c.collectors.netstat_port.semantics,
-      processAttribution: c.collectors.netstat_port.process_attribution,
-      autoListenPorts: c.collectors.netstat_port.auto_listen_ports,
-    },
-    lifecycle: {
-      groups: parsePortGroups(c.collectors.lifecycle.addr_ports, 'collectors.lifecycle.addr_ports'),
-      autoPorts: c.collectors.lifecycle.auto_ports, maxGroups: c.collectors.lifecycle.max_groups, rcvbufBytes: c.collectors.lifecycle.rcvbuf_bytes,
-    },
-    socketstat: { protocols: c.collectors.socketstat.protocols, infoFields: c.collectors.socketstat.info_fields, aggregate: c.collectors.socketstat.aggregate },
+    ...gatherConfigFromSections(c.collectors),
     tags,
     // Zabbix items include unix socket counts
     countProtocols: c.outputs.zabbix.enabled || c.zabbix_agent.enabled ? ['unix'] : [],
@@ -99,6 +78,8 @@ export class Agent {
   private stopped = false;
   private readonly counters = { gathers: 0, gatherErrors: 0, skipped: 0, retries: 0 };
   private readonly started = Date.now();
+  /** V8 and memory tuning, applied at start (runtime.ts) */
+  private readonly tuning = runtimeTuning();
 
   constructor(loaded: LoadedConfig, private readonly o: AgentOptions) {
     this.config = loaded.config;
@@ -111,10 +92,8 @@ export class Agent {
   }
 
   async start(): Promise<void> {
-    // a snapshot's columns are big blocks freed every gather: give them their own mappings, so freeing them
-    // gives the memory back instead of leaving it in glibc's arenas (tens of MB resident at 150k sockets)
-    await loadLibc().then((libc) => libc.mmapThreshold(128 << 10), () => false);
-    if (!this.o.inProcess) this.worker = new SnapshotWorker();
+    applyRuntimeTuning(this.tuning);
+    if (!this.o.inProcess) this.worker = new SnapshotWorker({ tuning: this.tuning });
     await this.applyOutputs(this.config);
     this.schedule(0);
   }
@@ -241,7 +220,7 @@ export class Agent {
     this.latest = { metrics, lineMetrics, exposition, workerGather, perIpVersion, report, at: Date.now(), rendered: {} };
     // the previous gather's exposition and bodies are garbage now (see collectExternalGarbage); the budget
     // leaves room for this gather's exposition and a body per format
-    collectExternalGarbage(4 * (exposition?.bytes.length ?? 0) + (8 << 20));
+    afterGather(this.tuning, 4 * (exposition?.bytes.length ?? 0) + (8 << 20));
     if (this.influx && lineMetrics) {
       const precision = c.outputs.influxdb.precision;
       const uintAsInt = !c.outputs.influxdb.uint_support;

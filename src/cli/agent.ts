@@ -76,7 +76,7 @@ export async function runAgent(args: string[]): Promise<void> {
   if (a.help) return void process.stdout.write(AGENT_HELP);
   if (!['error', 'warn', 'info', 'debug'].includes(a.logLevel)) throw new UsageError(`--log-level must be error, warn, info or debug, got '${a.logLevel}'`);
   const [{ loadConfig }, { Agent }, { VERSION }, { default: pino }] = await Promise.all([
-    import('../config/load.js'), import('../agent/agent.js'), import('./main.js'), import('pino'),
+    import('../config/load.js'), import('../agent/agent.js'), import('../version.js'), import('pino'),
   ]);
   const loaded = loadConfig(a.input); // invalid: exits 2 before anything starts
   const prom = loaded.config.outputs.prometheus;

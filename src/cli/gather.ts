@@ -5,15 +5,13 @@
  */
 import { createInterface } from 'node:readline';
 import { SockscopeError, UsageError } from '../errors.js';
-import {
-  gather, gatherSocketstatStream, hostname, MEASUREMENTS, socketstatOptions, streamsSocketstat,
-  type GatherConfig, type GatherReport, type MeasurementName, type Snapshotter,
-} from '../collectors/gather.js';
-import { parseAddrPortsEnv, parsePortGroups, type PortGroupConfig } from '../collectors/netstat-port.js';
+import { gather, gatherStream, hostname, MEASUREMENTS, streams, type GatherConfig, type GatherReport, type Snapshotter } from '../gather/gather.js';
+import { parseAddrPortsEnv, parsePortGroups } from '../collectors/netstat-port.js';
 import { SOCKETSTAT_INFO_FIELDS } from '../collectors/socketstat.js';
 import type { Metric } from '../model/metric.js';
 import { parseOptions } from './options.js';
 import { resolveNetns } from './netns.js';
+import { parseDuration, parsePortGroupSpec, parseTags } from './values.js';
 
 export const GATHER_FORMATS = ['influx', 'prometheus', 'openmetrics', 'json'] as const;
 type GatherFormat = (typeof GATHER_FORMATS)[number];
@@ -24,7 +22,7 @@ export const GATHER_HELP = `Usage: sockscope gather [options]
 One gather of socket metrics to stdout (gather), or a long-running process for Telegraf's inputs.execd.
 
 Options:
-  --measurement LIST        netstat, netstat_port, socketstat, listen (comma-separated; default netstat)
+  --measurement LIST        ${MEASUREMENTS.join(', ')} (comma-separated; default netstat)
   --format FORMAT           influx (default), prometheus, openmetrics, json   (execd: influx only)
   --netstat-semantics S     sockscope (default) or telegraf: reproduce Telegraf/DataKit numbers (unix sockets
                             counted into udp_socket/tcp_none, duplicate sockets counted once)
@@ -57,41 +55,6 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-/** "10s", "500ms", "1m", "2h" → ms. */
-export function parseDuration(text: string, key: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
-  const ms = m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms'] : NaN;
-  // 0 would gather in a busy loop, and so would anything past setInterval's 2^31-1 ms (Node turns it into 1 ms)
-  if (!(ms >= 1 && ms <= 0x7fffffff)) throw new UsageError(`--${key} must be a duration from 1ms to 596h, like 500ms, 10s, 1m; got '${text}'`, { key, value: text });
-  return ms;
-}
-
-/** --port-group "80,443@service=http" → DataKit's group table. */
-export function parsePortGroupSpec(spec: string): PortGroupConfig {
-  const [list, tagText] = spec.split('@', 2);
-  const entries = list.split(',').map((e) => e.trim()).filter(Boolean);
-  const g: PortGroupConfig = {};
-  for (const e of entries) {
-    if (e.startsWith('*:')) (g.ports_match ??= []).push(e);
-    else if (e.startsWith('remote:')) (g.remote_ports ??= []).push(e.slice('remote:'.length));
-    else (g.ports ??= []).push(e);
-  }
-  const kinds = [g.ports, g.ports_match, g.remote_ports].filter(Boolean).length;
-  if (kinds > 1) throw new UsageError(`--port-group '${spec}' mixes local ports, *:port and remote: entries; give each kind its own group`, { key: 'port-group', value: spec });
-  if (tagText !== undefined) g.tags = parseTags(tagText.split(','), 'port-group');
-  return g;
-}
-
-function parseTags(list: readonly string[], key: string): Record<string, string> {
-  const tags: Record<string, string> = {};
-  for (const kv of list) {
-    const eq = kv.indexOf('=');
-    if (eq <= 0 || eq === kv.length - 1) throw new UsageError(`--${key}: '${kv}' is not KEY=VALUE`, { key, value: kv });
-    tags[kv.slice(0, eq).trim()] = kv.slice(eq + 1).trim();
-  }
-  return tags;
-}
-
 export interface GatherCli {
   config: GatherConfig;
   format: GatherFormat;
@@ -109,7 +72,7 @@ export function planGather(args: string[], command: 'gather' | 'execd'): GatherC
   if (v.help) return 'help';
   const measurements = [...new Set((v.measurement ?? 'netstat').split(',').map((x) => x.trim()).filter(Boolean))];
   for (const m of measurements) {
-    if (!MEASUREMENTS.includes(m as MeasurementName)) {
+    if (!MEASUREMENTS.includes(m)) {
       throw new UsageError(`unknown measurement '${m}': expected one of ${MEASUREMENTS.join(', ')}`, { key: 'measurement', value: m });
     }
   }
@@ -139,7 +102,7 @@ export function planGather(args: string[], command: 'gather' | 'execd'): GatherC
   if (signal !== 'stdin' && signal !== 'none') throw new UsageError(`--signal must be 'stdin' or 'none', got '${v.signal}'`, { key: 'signal', value: v.signal });
   return {
     config: {
-      measurements: measurements as MeasurementName[],
+      measurements,
       netstat: { semantics, perIpVersion: !!v['per-ip-version'] || format === 'prometheus' || format === 'openmetrics' },
       netstatPort: { groups, semantics, processAttribution: !!v['process-attribution'] },
       socketstat: { protocols, infoFields: info, aggregate: !!v['socketstat-aggregate'] },
@@ -176,35 +139,27 @@ export interface ByteSink {
 }
 
 /**
- * socketstat alone as line protocol, streamed (gatherSocketstatStream): each batch of the dump is written as
- * points straight from its columns (SocketstatInfluxWriter: the bytes influxLine makes of collectSocketstat's
- * metrics) and handed to `out` before the next batch is decoded.
+ * A streamed gather as line protocol (gatherStream: socketstat alone, per connection): each batch of the dump
+ * goes through the collector into the line-protocol sink (which writes socketstat's points straight from the
+ * columns) and out to `out` before the next batch is decoded.
  */
-export async function streamSocketstatInflux(
+export async function streamInflux(
   config: GatherConfig, uintAsInt: boolean, snapshotter: Required<Pick<Snapshotter, 'stream'>>, out: ByteSink,
 ): Promise<GatherReport> {
-  const { SocketstatInfluxWriter } = await import('../outputs/socketstat-influx.js');
-  const options = { ...socketstatOptions(config), uintAsInt, tags: config.tags };
-  let writer: InstanceType<typeof SocketstatInfluxWriter> | undefined;
-  return gatherSocketstatStream(config, snapshotter, (table, time) => {
-    const w = (writer ??= new SocketstatInfluxWriter(options, time));
-    try {
-      return w.appendTable(table);
-    } finally {
-      // the points made before a failure go out too, as gather()'s writer keeps the metrics emitted before it
-      w.bytes.flush((chunk) => out.write(chunk), () => out.writableLength === 0);
-    }
-  });
+  const { LineProtocolSink } = await import('../outputs/socketstat-influx.js');
+  const sink = new LineProtocolSink({ uintAsInt, tags: config.tags });
+  // the points made before a failure go out too, as gather()'s writer keeps the metrics emitted before it
+  return gatherStream(config, snapshotter, sink, () => sink.bytes.flush((chunk) => out.write(chunk), () => out.writableLength === 0));
 }
 
 /** Load the streamed writer's modules while the netlink session opens (a one-shot gather feels every millisecond). */
 async function preloadStreamWriter(cli: GatherCli): Promise<void> {
-  if (cli.format === 'influx' && streamsSocketstat(cli.config)) await import('../outputs/socketstat-influx.js');
+  if (cli.format === 'influx' && streams(cli.config)) await import('../outputs/socketstat-influx.js');
 }
 
-/** One gather written to `out`: socketstat alone in influx streams; anything else goes through gather(). */
+/** One gather written to `out`: a streamable gather in influx streams; anything else goes through gather(). */
 async function gatherTo(cli: GatherCli, snapshotter: Required<Snapshotter>, w: OutputWriter, out: NodeJS.WriteStream): Promise<GatherReport> {
-  if (cli.format === 'influx' && streamsSocketstat(cli.config)) return streamSocketstatInflux(cli.config, cli.uintAsInt, snapshotter, out);
+  if (cli.format === 'influx' && streams(cli.config)) return streamInflux(cli.config, cli.uintAsInt, snapshotter, out);
   const report = await gather(cli.config, snapshotter, w.write);
   out.write(w.take());
   return report;
@@ -261,6 +216,9 @@ export async function runExecd(args: string[]): Promise<void> {
   const cli = planGather(args, 'execd');
   if (cli === 'help') return void process.stdout.write(GATHER_HELP);
   const log = (level: 'E' | 'W' | 'I', msg: string) => process.stderr.write(`${level}! ${msg}\n`);
+  // long-running: the runtime tuning of the agent (src/agent/runtime.ts)
+  const { applyRuntimeTuning, runtimeTuning } = await import('../agent/runtime.js');
+  applyRuntimeTuning(runtimeTuning());
   const [snapshotter, w] = await Promise.all([inProcessSnapshotter(cli.netns), writerFor(cli), preloadStreamWriter(cli)]);
   let busy = Promise.resolve();
   let lastNotes = '';

@@ -136,7 +136,7 @@ export async function runLs(args: string[]): Promise<void> {
 
   if (plan.summary) {
     const [{ takeSnapshot }, { summarize }, { renderSummary }, { VERSION }] = await Promise.all([
-      import('../snapshot/snapshot.js'), import('../summary/summary.js'), import('../summary/render.js'), import('./main.js'),
+      import('../snapshot/snapshot.js'), import('../summary/summary.js'), import('../summary/render.js'), import('../version.js'),
     ]);
     const snap = await takeSnapshot({ ...plan.snapshot, ext: 0, unixShow: 0, keepAttributes: false, states: ALL_STATES, bytecode: undefined });
     process.stdout.write(renderSummary(summarize(snap), VERSION));

@@ -2,18 +2,12 @@
  * The sockscope command. Thin: parse options, call the library, print. Errors print one line on stderr
  * (exit 2 for usage and configuration, 1 for the system); stack traces only with SOCKSCOPE_DEBUG=1.
  */
-import { readFileSync } from 'node:fs';
 import { isSockscopeError, SockscopeError, UsageError } from '../errors.js';
+import { VERSION } from '../version.js';
 import { resolveNetns } from './netns.js';
 import { parseOptions } from './options.js';
 
-export const VERSION: string = (() => {
-  try {
-    return JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version;
-  } catch {
-    return 'unknown';
-  }
-})();
+export { VERSION } from '../version.js';
 
 const HELP = `sockscope ${VERSION}: socket statistics read straight from the Linux kernel (NETLINK_SOCK_DIAG)
 

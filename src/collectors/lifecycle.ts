@@ -5,7 +5,10 @@
  * (src/lifecycle/tracker.ts), which keeps state across gathers; this file declares what it emits.
  * See docs/lifecycle.md for what is exact and what is an estimate.
  */
+import { Ext } from '../diag/constants.js';
 import type { FieldSpec, MeasurementSchema } from '../model/metric.js';
+import { defineCollector } from './collector.js';
+import { parsePortGroups, type PortGroup, type PortGroupConfig } from './netstat-port.js';
 
 /** Upper bounds of the final-RTT buckets, in seconds (the `le` labels). */
 export const RTT_BUCKETS_SECONDS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] as const;
@@ -55,3 +58,76 @@ export const LIFECYCLE_EVENTS_SCHEMA: MeasurementSchema = {
     rcvbuf_bytes: { type: 'uint', unit: 'bytes', help: 'the receive buffer the kernel granted the subscription', prom: { name: 'lifecycle_event_rcvbuf_bytes', help: 'receive buffer of the destroy-event socket, bytes' } },
   },
 };
+
+/** The lifecycle options of a gather (plain data: it crosses to the agent's gather worker). */
+export interface LifecycleOptions {
+  groups: readonly PortGroup[];
+  autoPorts: boolean;
+  maxGroups: number;
+  rcvbufBytes: number;
+}
+
+declare module './collector.js' {
+  interface GatherConfig {
+    lifecycle?: LifecycleOptions;
+  }
+}
+
+export interface LifecycleSection {
+  auto_ports: boolean;
+  max_groups: number;
+  rcvbuf_bytes: number;
+  addr_ports: PortGroupConfig[];
+}
+
+const strings = { type: 'array', items: { type: 'string' } };
+
+/**
+ * The collector: each gather brings the tracker (a host fact: src/lifecycle/host.ts keeps it, fed by the
+ * destroy-event subscription between gathers) up to date with the snapshot's live connections, then writes its
+ * counters. Only a long-running gatherer has a tracker: a one-shot gather reports the collector failed, saying so.
+ */
+export const lifecycleCollector = defineCollector<LifecycleOptions, LifecycleSection, 'lifecycle'>({
+  name: 'lifecycle',
+  enabledByDefault: false,
+  schemas: [LIFECYCLE_SCHEMA, LIFECYCLE_EVENTS_SCHEMA],
+  options: (c) => c.lifecycle ?? { groups: [], autoPorts: true, maxGroups: 256, rcvbufBytes: 16 << 20 },
+  // bytes_acked / bytes_received of every live TCP connection, tracked by cookie between gathers
+  needs: () => ({ protocols: ['tcp'], table: true, ext: Ext.info }),
+  facts: () => ['lifecycle'],
+  collect(s, facts, sink) {
+    const tracker = facts.lifecycle;
+    if (!tracker) throw new Error('lifecycle counts closed connections between gathers: it runs in the agent, not in a one-shot gather');
+    tracker.observe(s.table!, s.time);
+    for (const m of tracker.collect(s.time)) sink.metric(m);
+  },
+  config: {
+    about: 'Closed TCP connections and bytes per port group, missing none that opened and closed between gathers: the kernel\'s destroy events (any user may subscribe) joined with each gather\'s tcp_info by socket cookie (docs/lifecycle.md).',
+    defaults: { auto_ports: true, max_groups: 256, rcvbuf_bytes: 16 << 20, addr_ports: [] },
+    schema: {
+      auto_ports: { type: 'boolean' }, max_groups: { type: 'integer', minimum: 1, maximum: 100_000 },
+      rcvbuf_bytes: { type: 'integer', minimum: 65_536, maximum: 1 << 30 },
+      addr_ports: {
+        type: 'array',
+        items: { type: 'object', additionalProperties: false, properties: { ports: strings, remote_ports: strings, tags: { type: 'object', additionalProperties: { type: 'string' }, description: 'a table of string tags' } } },
+      },
+    },
+    sample: `  ## With no addr_ports match: inbound per listening port, outbound per remote port.
+  auto_ports = true
+  ## Points (direction, addr_port) at most; connections past it are counted in groups_overflowed.
+  max_groups = 256
+  ## Receive buffer for event bursts (granted past net.core.rmem_max with CAP_NET_ADMIN only).
+  rcvbuf_bytes = 16777216
+  ## Groups as netstat_port's: ports (inbound) or remote_ports (outbound), tags; the first match wins.
+  addr_ports = []
+  # [[collectors.lifecycle.addr_ports]]
+  #   ports = ["443"]
+  #   tags = { service = "web" }
+`,
+    gather: (s, key) => ({
+      lifecycle: {
+        groups: parsePortGroups(s.addr_ports, `${key}.addr_ports`), autoPorts: s.auto_ports, maxGroups: s.max_groups, rcvbufBytes: s.rcvbuf_bytes,
+      },
+    }),
+  },
+});

@@ -2,15 +2,17 @@
  * The agent's configuration: its shape, its defaults, and the JSON Schema every source (TOML file, environment,
  * flags) is validated against before anything starts.
  */
+import { collectorConfigSchema, collectorDefaults, type COLLECTORS } from '../collectors/registry.js';
+
 export const DEFAULT_PORT = 11979;
 export const DEFAULT_LISTEN = `127.0.0.1:${DEFAULT_PORT}`;
 
-export interface PortGroupConfigEntry {
-  ports?: string[];
-  ports_match?: string[];
-  remote_ports?: string[];
-  tags?: Record<string, string>;
-}
+export type { PortGroupConfig as PortGroupConfigEntry } from '../collectors/netstat-port.js';
+
+/** The [collectors.*] sections: each collector's `config.defaults` keys and `enabled` (registry.collectorDefaults). */
+export type CollectorSections = {
+  [C in (typeof COLLECTORS)[number] as C['name']]: { enabled: boolean } & C['config']['defaults'];
+};
 
 export interface AgentConfig {
   agent: {
@@ -20,21 +22,8 @@ export interface AgentConfig {
     flush_timeout: string;
     tags: Record<string, string>;
   };
-  collectors: {
-    netstat: { enabled: boolean; semantics: 'sockscope' | 'telegraf'; per_ip_version: boolean };
-    netstat_port: {
-      enabled: boolean;
-      semantics: 'sockscope' | 'telegraf';
-      process_attribution: boolean;
-      /** with no addr_ports: one group per TCP listening port */
-      auto_listen_ports: boolean;
-      addr_ports: PortGroupConfigEntry[];
-    };
-    socketstat: { enabled: boolean; protocols: string[]; info_fields: string[]; aggregate: boolean };
-    listen: { enabled: boolean };
-    /** closed connections and bytes per port group, from the kernel's destroy events (docs/lifecycle.md) */
-    lifecycle: { enabled: boolean; auto_ports: boolean; max_groups: number; rcvbuf_bytes: number; addr_ports: PortGroupConfigEntry[] };
-  };
+  /** one section per collector (src/collectors/registry.ts) */
+  collectors: CollectorSections;
   outputs: {
     prometheus: {
       enabled: boolean;
@@ -70,13 +59,7 @@ export interface AgentConfig {
 
 export const DEFAULTS: AgentConfig = {
   agent: { interval: '10s', hostname: '', omit_hostname: false, flush_timeout: '5s', tags: {} },
-  collectors: {
-    netstat: { enabled: true, semantics: 'sockscope', per_ip_version: false },
-    netstat_port: { enabled: true, semantics: 'sockscope', process_attribution: false, auto_listen_ports: true, addr_ports: [] },
-    socketstat: { enabled: false, protocols: ['tcp', 'udp'], info_fields: [], aggregate: false },
-    listen: { enabled: true },
-    lifecycle: { enabled: false, auto_ports: true, max_groups: 256, rcvbuf_bytes: 16 << 20, addr_ports: [] },
-  },
+  collectors: collectorDefaults() as unknown as CollectorSections,
   outputs: {
     prometheus: { enabled: true, listen: [DEFAULT_LISTEN], web_config_file: '', max_requests: 40, max_header_bytes: 8192, read_timeout: '10s' },
     influxdb: {
@@ -106,48 +89,7 @@ export const CONFIG_SCHEMA = {
         interval: duration, hostname: { type: 'string' }, omit_hostname: { type: 'boolean' }, flush_timeout: duration, tags: tagMap,
       },
     },
-    collectors: {
-      type: 'object', additionalProperties: false,
-      properties: {
-        netstat: {
-          type: 'object', additionalProperties: false,
-          properties: { enabled: { type: 'boolean' }, semantics: { enum: ['sockscope', 'telegraf'] }, per_ip_version: { type: 'boolean' } },
-        },
-        netstat_port: {
-          type: 'object', additionalProperties: false,
-          properties: {
-            enabled: { type: 'boolean' }, semantics: { enum: ['sockscope', 'telegraf'] }, process_attribution: { type: 'boolean' },
-            auto_listen_ports: { type: 'boolean' },
-            addr_ports: {
-              type: 'array',
-              items: {
-                type: 'object', additionalProperties: false,
-                properties: { ports: strings, ports_match: strings, remote_ports: strings, tags: tagMap },
-              },
-            },
-          },
-        },
-        socketstat: {
-          type: 'object', additionalProperties: false,
-          properties: {
-            enabled: { type: 'boolean' }, protocols: { type: 'array', items: { enum: ['tcp', 'udp', 'raw'] } },
-            info_fields: strings, aggregate: { type: 'boolean' },
-          },
-        },
-        listen: { type: 'object', additionalProperties: false, properties: { enabled: { type: 'boolean' } } },
-        lifecycle: {
-          type: 'object', additionalProperties: false,
-          properties: {
-            enabled: { type: 'boolean' }, auto_ports: { type: 'boolean' }, max_groups: { type: 'integer', minimum: 1, maximum: 100_000 },
-            rcvbuf_bytes: { type: 'integer', minimum: 65_536, maximum: 1 << 30 },
-            addr_ports: {
-              type: 'array',
-              items: { type: 'object', additionalProperties: false, properties: { ports: strings, remote_ports: strings, tags: tagMap } },
-            },
-          },
-        },
-      },
-    },
+    collectors: collectorConfigSchema(),
     outputs: {
       type: 'object', additionalProperties: false,
       properties: {

@@ -2,6 +2,7 @@
  * `sockscope config sample`: every setting with its default value and what it does. A test parses this text
  * and requires it to equal DEFAULTS, so the sample cannot drift from the code.
  */
+import { collectorSample } from '../collectors/registry.js';
 import { DEFAULT_LISTEN } from './defaults.js';
 
 export const SAMPLE_CONFIG = `# sockscope agent configuration (TOML). Every value below is the default.
@@ -24,65 +25,7 @@ export const SAMPLE_CONFIG = `# sockscope agent configuration (TOML). Every valu
 [agent.tags]
   # dc = "eu-west-1"
 
-[collectors.netstat]
-  ## TCP state counts and UDP sockets under Telegraf's field names.
-  enabled = true
-  ## "sockscope": TCP and UDP sockets only. "telegraf": Telegraf/DataKit numbers (unix datagram sockets
-  ## counted into udp_socket, unix stream sockets into tcp_none, duplicate sockets counted once).
-  semantics = "sockscope"
-  ## One point per ip_version (4, 6) instead of one in total, as DataKit writes it.
-  per_ip_version = false
-
-[collectors.netstat_port]
-  ## Connection counts per port group (DataKit netstat_port).
-  enabled = true
-  semantics = "sockscope"
-  ## Fill the pid field by walking /proc/*/fd every gather (costly on busy hosts; needs root for all pids).
-  process_attribution = false
-  ## With no addr_ports below: one group per TCP listening port.
-  auto_listen_ports = true
-  ## Port groups, tried in order; the first that matches a socket wins.
-  addr_ports = []
-  # [[collectors.netstat_port.addr_ports]]
-  #   ports = ["80", "443", "10.0.0.1:8080", "[::1]:5432"]   # local port, or local address:port
-  # [[collectors.netstat_port.addr_ports]]
-  #   ports_match = ["*:80"]                                  # one series per local address
-  #   [collectors.netstat_port.addr_ports.tags]
-  #     service = "http"
-  # [[collectors.netstat_port.addr_ports]]
-  #   remote_ports = ["5432"]                                 # outbound connections to a port
-
-[collectors.socketstat]
-  ## One point per connection (Telegraf socketstat names). High cardinality: see aggregate.
-  enabled = false
-  protocols = ["tcp", "udp"]
-  ## Extra tcp_info fields: rtt_us, rttvar_us, min_rtt_us, retrans, total_retrans, lost, cwnd, ssthresh,
-  ## delivery_rate_bps, pacing_rate_bps, busy_time_us, rwnd_limited_us, sndbuf_limited_us, notsent_bytes.
-  info_fields = []
-  ## One point per (protocol, local address, remote address) with a connection count instead.
-  aggregate = false
-
-[collectors.listen]
-  ## Every TCP listener's accept queue and backlog, and the ephemeral port range (for alerts).
-  enabled = true
-
-[collectors.lifecycle]
-  ## Closed TCP connections and bytes per port group, missing none that opened and closed between gathers:
-  ## the kernel's destroy events (any user may subscribe) joined with each gather's tcp_info by socket cookie.
-  ## See docs/lifecycle.md for what is exact and what is an estimate.
-  enabled = false
-  ## With no addr_ports match: inbound per listening port, outbound per remote port.
-  auto_ports = true
-  ## Points (direction, addr_port) at most; connections past it are counted in groups_overflowed.
-  max_groups = 256
-  ## Receive buffer for event bursts (granted past net.core.rmem_max with CAP_NET_ADMIN only).
-  rcvbuf_bytes = 16777216
-  ## Groups as netstat_port's: ports (inbound) or remote_ports (outbound), tags; the first match wins.
-  addr_ports = []
-  # [[collectors.lifecycle.addr_ports]]
-  #   ports = ["443"]
-  #   tags = { service = "web" }
-
+${collectorSample()}
 [outputs.prometheus]
   ## /metrics (Prometheus text 0.0.4 or OpenMetrics 1.0 by Accept), /healthz, /api/snapshot, /.
   enabled = true

@@ -4,16 +4,11 @@
  * that asks for the lifecycle measurement, replaced when its options change, stopped when no longer asked for.
  */
 import { readFileSync } from 'node:fs';
-import type { PortGroup } from '../collectors/netstat-port.js';
+import type { LifecycleOptions } from '../collectors/lifecycle.js';
 import { DEFAULT_EVENT_RCVBUF, LifecycleSubscription } from './subscription.js';
 import { LifecycleTracker } from './tracker.js';
 
-export interface LifecycleConfig {
-  groups: readonly PortGroup[];
-  autoPorts: boolean;
-  maxGroups: number;
-  rcvbufBytes?: number;
-}
+export type LifecycleConfig = LifecycleOptions;
 
 /**
  * A tracker and the subscription feeding it. A subscription that cannot start, or fails later, is retried at
@@ -94,3 +89,6 @@ export async function lifecycleFor(config: LifecycleConfig | undefined, netns?: 
   await current?.ensure();
   return current?.tracker;
 }
+
+/** The tracker lifecycleFor() keeps in this thread, if any (the gather's host fact). */
+export const currentLifecycleTracker = (): LifecycleTracker | undefined => current?.tracker;

@@ -3,7 +3,7 @@
  * details (-e -o -i -m -p). renderLsTable builds it from the same records as JSON, so both always agree; ls
  * prints lsTableBytes, the same text made straight from the table's columns (below, and tested against it).
  */
-import { formatColumns } from '../cli/text-table.js';
+import { formatColumns } from './text-table.js';
 import { PROTO_NAMES, Proto, SOCK_TYPE_NAMES, STATE_KEYS } from '../diag/constants.js';
 import { devMajor, devMinor } from '../diag/unix.js';
 import type { SocketHolders } from '../procfs/processes.js';

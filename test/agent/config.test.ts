@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse as parseToml } from 'smol-toml';
 import { gatherConfigOf } from '../../src/agent/agent.js';
-import { hostname as kernelHostname } from '../../src/collectors/gather.js';
+import { hostname as kernelHostname } from '../../src/gather/gather.js';
 import { DEFAULT_LISTEN, DEFAULT_PORT, DEFAULTS } from '../../src/config/defaults.js';
 import { envName, LEAVES, loadConfig } from '../../src/config/load.js';
 import { freePort, runCli, tempDir } from './helpers.js';

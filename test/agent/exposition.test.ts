@@ -13,13 +13,13 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import type { GatherConfig } from '../../src/collectors/gather.js';
+import type { GatherConfig } from '../../src/gather/gather.js';
 import { mergeIpVersions } from '../../src/collectors/netstat.js';
 import { SCHEMAS } from '../../src/collectors/registry.js';
 import type { Metric } from '../../src/model/metric.js';
 import { metricJson } from '../../src/outputs/json.js';
 import { assembleExposition, PrometheusWriter, type ExpositionFormat } from '../../src/outputs/prometheus.js';
-import { SnapshotWorker } from '../../src/snapshot/worker.js';
+import { SnapshotWorker } from '../../src/agent/worker.js';
 import { AgentProcess, cleanEnv, firstGather, request, targetOf, type Target } from './helpers.js';
 
 const FORMATS: ExpositionFormat[] = ['text', 'openmetrics'];
