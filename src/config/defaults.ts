@@ -6,6 +6,8 @@ import { collectorConfigSchema, collectorDefaults, type COLLECTORS } from '../co
 
 export const DEFAULT_PORT = 11979;
 export const DEFAULT_LISTEN = `127.0.0.1:${DEFAULT_PORT}`;
+/** buffer_strategy = "disk": each output's log under here (systemd's StateDirectory=sockscope) */
+export const DEFAULT_BUFFER_DIRECTORY = '/var/lib/sockscope/buffer';
 
 export type { PortGroupConfig as PortGroupConfigEntry } from '../collectors/netstat-port.js';
 
@@ -30,6 +32,7 @@ export interface AgentConfig {
       listen: string[];
       web_config_file: string;
       max_requests: number;
+      max_connections: number;
       max_header_bytes: number;
       read_timeout: string;
     };
@@ -50,9 +53,14 @@ export interface AgentConfig {
       metric_buffer_limit: number;
       gzip: boolean;
       uint_support: boolean;
+      buffer_strategy: 'memory' | 'disk';
+      buffer_directory: string;
     };
     stdout: { enabled: boolean };
-    zabbix: { enabled: boolean; server: string; host: string; timeout: string; compress: boolean; buffer_limit: number };
+    zabbix: {
+      enabled: boolean; server: string; host: string; timeout: string; compress: boolean; buffer_limit: number;
+      buffer_strategy: 'memory' | 'disk'; buffer_directory: string;
+    };
   };
   zabbix_agent: { enabled: boolean; listen: string[]; allow: string[]; timeout: string };
 }
@@ -61,14 +69,14 @@ export const DEFAULTS: AgentConfig = {
   agent: { interval: '10s', hostname: '', omit_hostname: false, flush_timeout: '5s', tags: {} },
   collectors: collectorDefaults() as unknown as CollectorSections,
   outputs: {
-    prometheus: { enabled: true, listen: [DEFAULT_LISTEN], web_config_file: '', max_requests: 40, max_header_bytes: 8192, read_timeout: '10s' },
+    prometheus: { enabled: true, listen: [DEFAULT_LISTEN], web_config_file: '', max_requests: 40, max_connections: 512, max_header_bytes: 8192, read_timeout: '10s' },
     influxdb: {
       enabled: false, urls: ['http://127.0.0.1:8086'], version: 1, database: 'sockscope', retention_policy: '', precision: 'ns',
       username: '', password: '', organization: '', bucket: '', token: '', timeout: '5s', batch_size: 5000,
-      metric_buffer_limit: 100_000, gzip: true, uint_support: false,
+      metric_buffer_limit: 100_000, gzip: true, uint_support: false, buffer_strategy: 'memory', buffer_directory: DEFAULT_BUFFER_DIRECTORY,
     },
     stdout: { enabled: false },
-    zabbix: { enabled: false, server: '127.0.0.1:10051', host: '', timeout: '5s', compress: false, buffer_limit: 100_000 },
+    zabbix: { enabled: false, server: '127.0.0.1:10051', host: '', timeout: '5s', compress: false, buffer_limit: 100_000, buffer_strategy: 'memory', buffer_directory: DEFAULT_BUFFER_DIRECTORY },
   },
   zabbix_agent: { enabled: false, listen: ['127.0.0.1:10050'], allow: [], timeout: '3s' },
 };
@@ -79,6 +87,8 @@ const duration = { type: 'string', pattern: '^(\\d+(\\.\\d+)?(ms|s|m|h))+$', des
 const listenAddr = { type: 'string', pattern: '^(\\[[0-9a-fA-F:.]+\\]|[0-9.]+|[A-Za-z0-9.-]+):\\d{1,5}$', description: 'ADDRESS:PORT, e.g. 127.0.0.1:11979 or [::1]:11979' };
 const tagMap = { type: 'object', additionalProperties: { type: 'string' }, description: 'a table of string tags' };
 const strings = { type: 'array', items: { type: 'string' } };
+const buffer_strategy = { enum: ['memory', 'disk'] };
+const bufferDirectory = { type: 'string', pattern: '^/', description: 'an absolute directory path' };
 
 export const CONFIG_SCHEMA = {
   type: 'object', additionalProperties: false,
@@ -97,7 +107,7 @@ export const CONFIG_SCHEMA = {
           type: 'object', additionalProperties: false,
           properties: {
             enabled: { type: 'boolean' }, listen: { type: 'array', items: listenAddr, minItems: 1 }, web_config_file: { type: 'string' },
-            max_requests: { type: 'integer', minimum: 1, maximum: 10000 }, max_header_bytes: { type: 'integer', minimum: 1024, maximum: 1048576 },
+            max_requests: { type: 'integer', minimum: 1, maximum: 10000 }, max_connections: { type: 'integer', minimum: 1, maximum: 1_000_000 }, max_header_bytes: { type: 'integer', minimum: 1024, maximum: 1048576 },
             read_timeout: duration,
           },
         },
@@ -109,7 +119,7 @@ export const CONFIG_SCHEMA = {
             precision: { enum: ['ns', 'us', 'ms', 's'] }, username: { type: 'string' }, password: { type: 'string' },
             organization: { type: 'string' }, bucket: { type: 'string' }, token: { type: 'string' }, timeout: duration,
             batch_size: { type: 'integer', minimum: 1, maximum: 1_000_000 }, metric_buffer_limit: { type: 'integer', minimum: 1, maximum: 100_000_000 },
-            gzip: { type: 'boolean' }, uint_support: { type: 'boolean' },
+            gzip: { type: 'boolean' }, uint_support: { type: 'boolean' }, buffer_strategy, buffer_directory: bufferDirectory,
           },
         },
         stdout: { type: 'object', additionalProperties: false, properties: { enabled: { type: 'boolean' } } },
@@ -118,6 +128,7 @@ export const CONFIG_SCHEMA = {
           properties: {
             enabled: { type: 'boolean' }, server: { type: 'string', pattern: '^\\[?[^\\s\\]]+\\]?(:\\d{1,5})?$', description: 'HOST or HOST:PORT of the Zabbix server or proxy' },
             host: { type: 'string' }, timeout: duration, compress: { type: 'boolean' }, buffer_limit: { type: 'integer', minimum: 1, maximum: 10_000_000 },
+            buffer_strategy, buffer_directory: bufferDirectory,
           },
         },
       },

@@ -3,7 +3,7 @@
  * and requires it to equal DEFAULTS, so the sample cannot drift from the code.
  */
 import { collectorSample } from '../collectors/registry.js';
-import { DEFAULT_LISTEN } from './defaults.js';
+import { DEFAULT_BUFFER_DIRECTORY, DEFAULT_LISTEN } from './defaults.js';
 
 export const SAMPLE_CONFIG = `# sockscope agent configuration (TOML). Every value below is the default.
 # Precedence: command-line flags > environment (SOCKSCOPE_<SECTION>_<KEY>, e.g. SOCKSCOPE_AGENT_INTERVAL)
@@ -34,8 +34,11 @@ ${collectorSample()}
   listen = ["${DEFAULT_LISTEN}"]
   ## A Prometheus exporter-toolkit web config (tls_server_config, basic_auth_users with bcrypt hashes).
   web_config_file = ""
-  ## Requests served at once; more get 503.
+  ## Requests served at once, and password checks waiting or running; more get 503.
   max_requests = 40
+  ## Connections kept open (capped below the process's open-file limit). Beyond it the least recently active
+  ## idle connection is closed to make room, so idle clients cannot lock scrapers out.
+  max_connections = 512
   ## Largest request header accepted.
   max_header_bytes = 8192
   ## A client must send its whole request within this time.
@@ -63,6 +66,11 @@ ${collectorSample()}
   gzip = true
   ## Write unsigned integers with the u suffix (InfluxDB 2.x); off writes them as i, as Telegraf does.
   uint_support = false
+  ## "memory": the buffer is lost if the agent is killed or crashes. "disk": also written ahead to
+  ## <buffer_directory>/influxdb as each gather is accepted, and read back at the next start, so kill -9, an OOM
+  ## kill or a crash loses nothing (a power loss can lose the last second: see docs/agent.md).
+  buffer_strategy = "memory"
+  buffer_directory = "${DEFAULT_BUFFER_DIRECTORY}"
 
 [outputs.stdout]
   ## Line protocol on stdout, one batch per gather.
@@ -79,6 +87,9 @@ ${collectorSample()}
   compress = false
   ## Items kept while the server is unreachable; beyond this the oldest are dropped.
   buffer_limit = 100000
+  ## "memory" or "disk" (written ahead to <buffer_directory>/zabbix), as for InfluxDB.
+  buffer_strategy = "memory"
+  buffer_directory = "${DEFAULT_BUFFER_DIRECTORY}"
 
 [zabbix_agent]
   ## Answer Zabbix passive checks like zabbix_agentd 6.0: agent.ping, agent.version,

@@ -61,7 +61,7 @@ function envValueFor(path: readonly string[]): [string, unknown] {
   }
   if (typeof def === 'string') {
     if (/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(def)) return ['7s', '7s'];
-    const strings: Record<string, string> = { semantics: 'telegraf', precision: 'ms', server: '127.0.0.1:10052' };
+    const strings: Record<string, string> = { semantics: 'telegraf', precision: 'ms', server: '127.0.0.1:10052', buffer_strategy: 'disk', buffer_directory: '/var/tmp/sockscope' };
     const v = strings[key] ?? 'some-value';
     return [v, v];
   }

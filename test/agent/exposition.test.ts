@@ -175,7 +175,7 @@ describe('agent /metrics is the rendering of its gather plus self-metrics', () =
     assert.ok(metrics.some((m) => m.schema.name === 'netstat_port' && m.tags.addr_port === String(port)), 'the held listener has a port group');
     const w = new PrometheusWriter();
     for (const m of metrics) w.write(m);
-    const SELF = /^sockscope_(build_info|agent_start_time_seconds|gathers|gather_errors|gathers_skipped|dump_retries|snapshot_duration_seconds|last_gather_timestamp_seconds|collector_duration_seconds|collector_success|sockets_seen|http_rejected_requests)(_total)?$/;
+    const SELF = /^sockscope_(build_info|agent_start_time_seconds|gathers|gather_errors|gathers_skipped|dump_retries|snapshot_duration_seconds|last_gather_timestamp_seconds|collector_duration_seconds|collector_success|sockets_seen|http_rejected_requests|http_auth_failures|http_connections|http_max_connections|http_connections_closed)(_total)?$/;
     for (const format of FORMATS) {
       const r = await request(t, '/metrics', { headers: format === 'openmetrics' ? { Accept: OPENMETRICS_ACCEPT } : {} });
       assert.equal(r.status, 200);
