@@ -11,6 +11,7 @@ import { SOCKETSTAT_INFO_FIELDS } from '../collectors/socketstat.js';
 import type { Metric } from '../model/metric.js';
 import { parseOptions } from './options.js';
 import { resolveNetns } from './netns.js';
+import { NETNS_HELP, NETNS_OPTIONS, planNetnsCli } from '../netns/options.js';
 import { parseDuration, parsePortGroupSpec, parseTags } from './values.js';
 
 export const GATHER_FORMATS = ['influx', 'prometheus', 'openmetrics', 'json'] as const;
@@ -22,7 +23,8 @@ export const GATHER_HELP = `Usage: sockscope gather [options]
 One gather of socket metrics to stdout (gather), or a long-running process for Telegraf's inputs.execd.
 
 Options:
-  --measurement LIST        ${MEASUREMENTS.join(', ')} (comma-separated; default netstat)
+  --measurement LIST        ${MEASUREMENTS.join(', ')}, netns (comma-separated; default netstat);
+                            netns: each namespace's kernel counters (listen overflows, drops, ...)
   --format FORMAT           influx (default), prometheus, openmetrics, json   (execd: influx only)
   --netstat-semantics S     sockscope (default) or telegraf: reproduce Telegraf/DataKit numbers (unix sockets
                             counted into udp_socket/tcp_none, duplicate sockets counted once)
@@ -41,7 +43,7 @@ Options:
   --tag KEY=VALUE           a tag on every metric (repeatable)
   --host-tag [NAME]         add host=NAME (default: this host's name)
   -N, --net NAME|PID|PATH   another network namespace
-execd only:
+${NETNS_HELP}execd only:
   --signal stdin|none       stdin (default): gather on each line read; none: gather every --interval
   --interval DURATION       for --signal none (default 10s; e.g. 500ms, 10s, 1m)
 `;
@@ -52,7 +54,7 @@ const OPTIONS = {
   'process-attribution': { type: 'boolean' }, 'socketstat-protocols': { type: 'string' }, 'socketstat-info': { type: 'string' },
   'socketstat-aggregate': { type: 'boolean' }, 'influx-uint': { type: 'boolean' }, tag: { type: 'string', multiple: true },
   'host-tag': { type: 'string' }, net: { type: 'string', short: 'N' }, signal: { type: 'string' }, interval: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
+  help: { type: 'boolean', short: 'h' }, ...NETNS_OPTIONS,
 } as const;
 
 export interface GatherCli {
@@ -60,6 +62,10 @@ export interface GatherCli {
   format: GatherFormat;
   uintAsInt: boolean;
   netns?: string;
+  /** --all-netns or the netns measurement: gathers through src/netns (the own namespace only without --all-netns) */
+  allNetns?: import('../netns/all.js').AllNetnsOptions;
+  /** the netns measurement (each namespace's kernel counters) */
+  netnsCounters: boolean;
   signal: 'stdin' | 'none';
   intervalMs: number;
 }
@@ -70,10 +76,12 @@ export function planGather(args: string[], command: 'gather' | 'execd'): GatherC
   const argv = args.map((a, n) => (a === '--host-tag' && (n + 1 === args.length || args[n + 1].startsWith('-')) ? '--host-tag=' : a));
   const { values: v } = parseOptions(argv, OPTIONS);
   if (v.help) return 'help';
-  const measurements = [...new Set((v.measurement ?? 'netstat').split(',').map((x) => x.trim()).filter(Boolean))];
+  const listed = [...new Set((v.measurement ?? 'netstat').split(',').map((x) => x.trim()).filter(Boolean))];
+  const netnsCounters = listed.includes('netns');
+  const measurements = listed.filter((m) => m !== 'netns');
   for (const m of measurements) {
     if (!MEASUREMENTS.includes(m)) {
-      throw new UsageError(`unknown measurement '${m}': expected one of ${MEASUREMENTS.join(', ')}`, { key: 'measurement', value: m });
+      throw new UsageError(`unknown measurement '${m}': expected one of ${MEASUREMENTS.join(', ')}, netns`, { key: 'measurement', value: m });
     }
   }
   const format = (v.format ?? 'influx') as GatherFormat;
@@ -98,6 +106,11 @@ export function planGather(args: string[], command: 'gather' | 'execd'): GatherC
   for (const f of info) if (!SOCKETSTAT_INFO_FIELDS.includes(f)) throw new UsageError(`--socketstat-info: unknown field '${f}': expected ${SOCKETSTAT_INFO_FIELDS.join(', ')} or all`, { key: 'socketstat-info', value: f });
   const tags = parseTags(v.tag ?? [], 'tag');
   if (v['host-tag'] !== undefined) tags.host = v['host-tag'] || hostname();
+  let allNetns = planNetnsCli(v, v.net);
+  if (netnsCounters && !allNetns) {
+    if (v.net !== undefined) throw new UsageError('the netns measurement with -N: select the namespace with --netns NAME instead', { key: 'net' });
+    allNetns = { select: { ownOnly: true } }; // the own namespace's counters
+  }
   const signal = (v.signal ?? 'stdin') as 'stdin' | 'none';
   if (signal !== 'stdin' && signal !== 'none') throw new UsageError(`--signal must be 'stdin' or 'none', got '${v.signal}'`, { key: 'signal', value: v.signal });
   return {
@@ -108,7 +121,7 @@ export function planGather(args: string[], command: 'gather' | 'execd'): GatherC
       socketstat: { protocols, infoFields: info, aggregate: !!v['socketstat-aggregate'] },
       tags,
     },
-    format, uintAsInt: !v['influx-uint'], netns: v.net === undefined ? undefined : resolveNetns(v.net), signal,
+    format, uintAsInt: !v['influx-uint'], netns: v.net === undefined ? undefined : resolveNetns(v.net), allNetns, netnsCounters, signal,
     intervalMs: v.interval === undefined ? 10_000 : parseDuration(v.interval, 'interval'),
   };
 }
@@ -199,9 +212,34 @@ function reportProblems(r: GatherReport, log: (level: 'E' | 'W', msg: string) =>
   for (const n of r.notes) log('W', n);
 }
 
+/** Gathers over namespaces (src/netns) in place of the in-process snapshotter. */
+async function netnsGatherer(cli: GatherCli, w: OutputWriter): Promise<{ gather(out: NodeJS.WriteStream): Promise<GatherReport>; close(): Promise<void> }> {
+  const { AllNetnsGatherer } = await import('../netns/cli.js');
+  const g = new AllNetnsGatherer(cli.allNetns!);
+  return {
+    gather: async (out) => {
+      const { report } = await g.gather(cli.config, cli.netnsCounters, w.write);
+      out.write(w.take());
+      return report;
+    },
+    close: () => g.close(),
+  };
+}
+
 export async function runGather(args: string[]): Promise<void> {
   const cli = planGather(args, 'gather');
   if (cli === 'help') return void process.stdout.write(GATHER_HELP);
+  if (cli.allNetns) {
+    const g = await netnsGatherer(cli, await writerFor(cli));
+    try {
+      const report = await g.gather(process.stdout);
+      reportProblems(report, (level, msg) => process.stderr.write(`sockscope: ${level === 'E' ? 'error' : 'warning'}: ${msg}\n`));
+      if (report.error || report.collectors.some((c) => !c.ok)) process.exitCode = 1;
+    } finally {
+      await g.close();
+    }
+    return;
+  }
   const [snapshotter, w] = await Promise.all([inProcessSnapshotter(cli.netns), writerFor(cli), preloadStreamWriter(cli)]);
   try {
     const report = await gatherTo(cli, snapshotter, w, process.stdout);
@@ -219,12 +257,13 @@ export async function runExecd(args: string[]): Promise<void> {
   // long-running: the runtime tuning of the agent (src/agent/runtime.ts)
   const { applyRuntimeTuning, runtimeTuning } = await import('../agent/runtime.js');
   applyRuntimeTuning(runtimeTuning());
-  const [snapshotter, w] = await Promise.all([inProcessSnapshotter(cli.netns), writerFor(cli), preloadStreamWriter(cli)]);
+  const [snapshotter, w] = await Promise.all([cli.allNetns ? undefined : inProcessSnapshotter(cli.netns), writerFor(cli), preloadStreamWriter(cli)]);
+  const namespaces = cli.allNetns ? await netnsGatherer(cli, w) : undefined;
   let busy = Promise.resolve();
   let lastNotes = '';
   const once = () => {
     busy = busy.then(async () => {
-      const report = await gatherTo(cli, snapshotter, w, process.stdout);
+      const report = namespaces ? await namespaces.gather(process.stdout) : await gatherTo(cli, snapshotter!, w, process.stdout);
       // problems once per change, not once per gather: a permanent fallback must not flood Telegraf's log
       const notes = [report.error, ...report.collectors.filter((c) => !c.ok).map((c) => c.error), ...report.notes].filter(Boolean).join('; ');
       if (notes !== lastNotes) reportProblems(report, log);
@@ -239,7 +278,8 @@ export async function runExecd(args: string[]): Promise<void> {
   const stop = async () => {
     if (timer) clearInterval(timer);
     await busy;
-    snapshotter.close();
+    snapshotter?.close();
+    await namespaces?.close();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop());

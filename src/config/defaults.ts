@@ -67,6 +67,21 @@ export interface AgentConfig {
   zabbix_agent: { enabled: boolean; listen: string[]; allow: string[]; timeout: string };
   /** `sockscope doctor`: its window and its checks' thresholds (src/doctor/definitions.ts) */
   doctor: { window: string } & DoctorThresholds;
+  /** every network namespace (docs/namespaces.md) */
+  netns: {
+    enabled: boolean;
+    /** only these ip netns names or inodes; pods, Kubernetes namespaces, containers likewise ([] = all) */
+    names: string[];
+    pods: string[];
+    pod_namespaces: string[];
+    containers: string[];
+    max_namespaces: number;
+    max_series: number;
+    labels: ('netns' | 'pod' | 'namespace' | 'container')[];
+    /** the netns measurement: each namespace's kernel counters */
+    counters: boolean;
+    kubelet_log_root: string;
+  };
 }
 
 export const DEFAULTS: AgentConfig = {
@@ -84,6 +99,10 @@ export const DEFAULTS: AgentConfig = {
   },
   zabbix_agent: { enabled: false, listen: ['127.0.0.1:10050'], allow: [], timeout: '3s' },
   doctor: { window: '2s', ...defaultThresholds() } as AgentConfig['doctor'],
+  netns: {
+    enabled: false, names: [], pods: [], pod_namespaces: [], containers: [], max_namespaces: 1000, max_series: 200_000,
+    labels: ['netns', 'pod', 'namespace', 'container'], counters: true, kubelet_log_root: '/var/log',
+  },
 };
 
 // Go's time.ParseDuration units that make sense here, compound too ("1m30s": DataKit's ENV_INPUT_NETSTAT_INTERVAL
@@ -150,5 +169,14 @@ export const CONFIG_SCHEMA = {
       const t = thresholdsSchema() as { properties: Record<string, unknown> };
       return { type: 'object', additionalProperties: false, properties: { window: duration, ...t.properties } };
     })(),
+    netns: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        enabled: { type: 'boolean' }, names: strings, pods: strings, pod_namespaces: strings, containers: strings,
+        max_namespaces: { type: 'integer', minimum: 0, maximum: 100_000 }, max_series: { type: 'integer', minimum: 0, maximum: 100_000_000 },
+        labels: { type: 'array', items: { enum: ['netns', 'pod', 'namespace', 'container'] }, uniqueItems: true },
+        counters: { type: 'boolean' }, kubelet_log_root: { type: 'string', minLength: 1 },
+      },
+    },
   },
 } as const;

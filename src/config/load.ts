@@ -24,6 +24,7 @@ export interface FlagOverrides {
   hostname?: string;
   zabbixListen?: string[];
   zabbixAllow?: string[];
+  allNetns?: boolean;
 }
 
 export interface LoadedConfig {
@@ -200,6 +201,7 @@ export function loadConfig(input: { file?: string; env?: NodeJS.ProcessEnv; flag
     flag('zabbix_agent.enabled', true, 'zabbix-listen');
   }
   if (f.zabbixAllow?.length) flag('zabbix_agent.allow', f.zabbixAllow.flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean), 'zabbix-allow');
+  if (f.allNetns) flag('netns.enabled', true, 'all-netns');
   validate(config as unknown as AgentConfig, origins);
   return { config: config as unknown as AgentConfig, origins };
 }
