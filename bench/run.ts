@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { DOCTOR_CASES } from './cases-doctor.js';
 import { METRICS_CASES } from './cases-metrics.js';
 import { PACKAGE_CASES } from './cases-package.js';
 
@@ -118,6 +119,8 @@ interface Targets {
   ratio?: number;
   /** peak RSS of the row (max over its runs), MiB */
   maxRssMiB?: number;
+  /** median CPU (user + sys) of the row, ms: for rows that mostly wait (sockscope doctor's window) */
+  maxCpuMs?: number;
   /** the targets are set for populations of at least this many sockets; below, results are shown in brackets */
   fromSockets: number;
 }
@@ -313,6 +316,7 @@ export const CASES: CaseDef[] = [
   },
   ...(METRICS_CASES as CaseDef[]),
   ...(PACKAGE_CASES as CaseDef[]),
+  ...(DOCTOR_CASES as CaseDef[]),
 ];
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -772,6 +776,10 @@ function applyTargets(peer: RowResult | undefined, rows: RowResult[], sockets: n
       const mib = row.peak_rss_kb / 1024;
       row.checks.push({ what: 'peak RSS MiB', limit: t.maxRssMiB, value: mib, pass: mib <= t.maxRssMiB, binding, fromSockets: t.fromSockets });
     }
+    if (t.maxCpuMs !== undefined && row.median_user_ms !== undefined) {
+      const cpu = row.median_user_ms + (row.median_sys_ms ?? 0);
+      row.checks.push({ what: 'CPU ms', limit: t.maxCpuMs, value: cpu, pass: cpu <= t.maxCpuMs, binding, fromSockets: t.fromSockets });
+    }
   }
 }
 
@@ -834,6 +842,7 @@ function targetText(row: RowResult): string {
   const t: string[] = [];
   if (row.targets.ratio !== undefined) t.push(`≤ ${row.targets.ratio}`);
   if (row.targets.maxRssMiB !== undefined) t.push(`RSS ≤ ${row.targets.maxRssMiB} MiB`);
+  if (row.targets.maxCpuMs !== undefined) t.push(`CPU ≤ ${row.targets.maxCpuMs} ms`);
   return t.join(', ');
 }
 

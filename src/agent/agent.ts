@@ -17,6 +17,7 @@ import type { Exposition, PrometheusWriter } from '../outputs/prometheus.js';
 import { SnapshotWorker } from './worker.js';
 import { afterGather, applyRuntimeTuning, runtimeTuning } from './runtime.js';
 import type { AgentOutput, Gather, Log, OutputContext, OutputKind } from './output.js';
+import type { NetnsAgentGatherer } from '../netns/agent.js';
 import { OUTPUT_KINDS } from './outputs.js';
 
 export type { Log } from './output.js';
@@ -52,6 +53,8 @@ export class Agent {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   private latest: Gather | undefined;
+  /** [netns]: every other network namespace (src/netns/agent.ts) */
+  private netns: NetnsAgentGatherer | undefined;
   private stopped = false;
   private readonly counters = { gathers: 0, gatherErrors: 0, skipped: 0, retries: 0 };
   private readonly started = Date.now();
@@ -100,6 +103,7 @@ export class Agent {
     if (!this.o.inProcess) this.worker = new SnapshotWorker({ tuning: this.tuning });
     await this.applyOutputs(this.config);
     this.checkAttribution();
+    await this.applyNetns(this.config);
     this.schedule(0);
   }
 
@@ -115,6 +119,14 @@ export class Agent {
       const timer = setTimeout(done, timeoutMs);
       this.gatherWaiters.push(done);
     });
+  }
+
+  private async applyNetns(c: AgentConfig): Promise<void> {
+    await this.netns?.close();
+    this.netns = undefined;
+    if (!c.netns.enabled) return;
+    const { NetnsAgentGatherer, netnsOptionsOf } = await import('../netns/agent.js');
+    this.netns = new NetnsAgentGatherer(netnsOptionsOf(c.netns), this.o.log);
   }
 
   /** Process attribution without the privileges for it gives pid 0: say so, once. */
@@ -212,6 +224,8 @@ export class Agent {
     let exposition: Exposition | undefined;
     let workerGather: number | undefined;
     let report: GatherReport;
+    let netnsParts: Exposition[] | undefined;
+    let netnsMetrics: Metric[] = [];
     try {
       if (this.worker) {
         const want = { metrics: needMetrics, exposition: serving, keep: serving && !needMetrics };
@@ -222,6 +236,13 @@ export class Agent {
       } else {
         const collected: Metric[] = (metrics = []);
         report = await gatherInProcess(this.gatherConfig, await inProcessSnapshotter(), (m) => collected.push(m));
+      }
+      if (this.netns) {
+        // the other namespaces, after the host's (one gather at a time keeps the agent's CPU use flat); without
+        // the worker the endpoint renders every metric itself
+        const n = await this.netns.gather(this.gatherConfig, { metrics: needMetrics, exposition: serving && !!this.worker });
+        netnsParts = n.parts;
+        netnsMetrics = n.metrics;
       }
     } catch (e) {
       metrics = [];
@@ -235,8 +256,10 @@ export class Agent {
       this.counters.gatherErrors++;
       this.o.log('error', 'gather failed', { error: report.error, collectors: report.collectors.filter((c) => !c.ok) });
     }
+    const hostMetrics = netnsMetrics.length ? metrics : undefined;
+    if (metrics && netnsMetrics.length) metrics = [...metrics, ...netnsMetrics];
     const lineMetrics = metrics && (perIpVersion ? metrics : mergeIpVersions(metrics));
-    this.latest = { metrics, lineMetrics, exposition, workerGather, perIpVersion, report, at: Date.now() };
+    this.latest = { metrics, hostMetrics, lineMetrics, exposition, netnsParts, workerGather, perIpVersion, report, at: Date.now() };
     // the previous gather's exposition and bodies are garbage now (see afterGather); the budget
     // leaves room for this gather's exposition and a body per format
     afterGather(this.tuning, 4 * (exposition?.bytes.length ?? 0) + (8 << 20));
@@ -265,6 +288,7 @@ export class Agent {
         w.sample('sockets_seen', 'sockets in the last snapshot, per protocol and where they were read from', 'gauge', { protocol: s.protocol, source: s.source }, s.sockets);
       }
     }
+    this.netns?.selfMetrics(w);
     for (const { output } of this.outputs.values()) output.stats(w);
   }
 
@@ -324,12 +348,13 @@ export class Agent {
       return false;
     }
     const old = this.config;
-    const oldGather = settingsKey([old.agent.interval, this.gatherConfig]);
+    const oldGather = settingsKey([old.agent.interval, this.gatherConfig, old.netns]);
     try {
       const gc = gatherConfigOf(next.config);
       this.config = next.config;
       this.gatherConfig = gc;
       await this.applyOutputs(next.config);
+      if (settingsKey([old.netns]) !== settingsKey([next.config.netns])) await this.applyNetns(next.config);
     } catch (e) {
       this.o.log('error', 'configuration reload failed while applying it: restoring the previous configuration', { error: (e as Error).message });
       this.config = old;
@@ -340,7 +365,7 @@ export class Agent {
     this.o.log('info', 'configuration reloaded');
     this.checkAttribution();
     // what is gathered, or when, changed: a gather now, on the new schedule; else the schedule goes on as it was
-    if (settingsKey([next.config.agent.interval, this.gatherConfig]) !== oldGather) {
+    if (settingsKey([next.config.agent.interval, this.gatherConfig, next.config.netns]) !== oldGather) {
       if (this.timer) clearTimeout(this.timer);
       this.schedule(0);
     }
@@ -362,6 +387,7 @@ export class Agent {
     clearTimeout(timer);
     for (const o of outputs) await o.close('exit');
     await this.worker?.close();
+    await this.netns?.close();
   }
 }
 

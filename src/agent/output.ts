@@ -25,6 +25,10 @@ export interface Gather {
   exposition?: Exposition;
   /** the worker's number for this gather, whose metrics it keeps for /api/snapshot */
   workerGather?: number;
+  /** [netns]: the other namespaces' samples, rendered in the namespace walker's thread (docs/namespaces.md) */
+  netnsParts?: Exposition[];
+  /** [netns]: the host's own metrics, when metrics also holds the namespaces' (Zabbix items are the host's) */
+  hostMetrics?: Metric[];
   perIpVersion: boolean;
   report: GatherReport;
   at: number;

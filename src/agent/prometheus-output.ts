@@ -74,7 +74,7 @@ class PrometheusOutput implements AgentOutput {
       for (const m of l.metrics ?? []) w.write(m);
       l.exposition = w.exposition();
     }
-    return (this.rendered[format] = assembleExposition([l.exposition, self()], format));
+    return (this.rendered[format] = assembleExposition([l.exposition, ...(l.netnsParts ?? []), self()], format));
   }
 
   async flush(): Promise<void> {}

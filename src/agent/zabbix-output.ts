@@ -38,8 +38,9 @@ export class ZabbixOutput extends BufferedOutput<SenderItem> {
   }
 
   protected itemsOf(g: Gather): SenderItem[] | undefined {
-    if (!g.metrics) return undefined;
-    return senderItems({ metrics: g.metrics, report: g.report, time: g.metrics[0]?.time ?? Date.now() }, this.cfg.host?.() ?? '', this.discovered);
+    const metrics = g.hostMetrics ?? g.metrics; // the host's: the namespaces' labeled metrics have no items
+    if (!metrics) return undefined;
+    return senderItems({ metrics, report: g.report, time: metrics[0]?.time ?? Date.now() }, this.cfg.host?.() ?? '', this.discovered);
   }
 
   /** a reload's replacement keeps what was discovered, so gone ports keep reading 0 */

@@ -20,7 +20,7 @@ class ZabbixPassiveOutput implements AgentOutput {
       hostname: ctx.hostTag(),
       latest: () => {
         const l = ctx.latest();
-        return l ? { metrics: l.metrics ?? [], report: l.report, time: l.at } : undefined;
+        return l ? { metrics: l.hostMetrics ?? l.metrics ?? [], report: l.report, time: l.at } : undefined;
       },
       snapshot: (o) => ctx.snapshot(o),
     }));

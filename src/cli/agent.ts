@@ -7,8 +7,6 @@ import { parseCommand } from './options.js';
 import { commandSpec } from './spec.js';
 import { printHelp } from './help.js';
 
-
-
 function load(args: string[], command: 'agent' | 'config show') {
   const v = parseCommand(commandSpec(command), args);
   return {
@@ -21,6 +19,7 @@ function load(args: string[], command: 'agent' | 'config show') {
       flags: {
         listen: v.list('listen'), interval: v.str('interval'), webConfig: v.str('web-config'), influxdbUrls: v.list('influxdb-url'),
         stdout: v.flag('stdout') || undefined, hostname: v.str('hostname'), zabbixListen: v.list('zabbix-listen'), zabbixAllow: v.list('zabbix-allow'),
+        allNetns: v.flag('all-netns') || undefined,
       },
     },
   };

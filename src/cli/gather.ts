@@ -9,9 +9,10 @@ import { gather, gatherStream, hostname, MEASUREMENTS, streams, type GatherConfi
 import { parseAddrPortsEnv, parsePortGroups } from '../collectors/netstat-port.js';
 import { SOCKETSTAT_INFO_FIELDS } from '../collectors/socketstat.js';
 import type { Metric } from '../model/metric.js';
-import { parseCommand } from './options.js';
+import { netnsValues, parseCommand } from './options.js';
 import { commandSpec, GATHER_FORMATS } from './spec.js';
 import { resolveNetns } from './netns.js';
+import { planNetnsCli } from '../netns/options.js';
 import { parseDuration, parsePortGroupSpec, parseTags } from './values.js';
 import { printHelp } from './help.js';
 
@@ -24,6 +25,10 @@ export interface GatherCli {
   format: GatherFormat;
   uintAsInt: boolean;
   netns?: string;
+  /** --all-netns or the netns measurement: gathers through src/netns (the own namespace only without --all-netns) */
+  allNetns?: import('../netns/all.js').AllNetnsOptions;
+  /** the netns measurement (each namespace's kernel counters) */
+  netnsCounters: boolean;
   signal: 'stdin' | 'none';
   intervalMs: number;
 }
@@ -39,12 +44,14 @@ export function planGather(args: string[], command: 'gather' | 'execd'): GatherC
     'per-ip-version': o.flag('per-ip-version'), 'port-group': o.list('port-group'), 'addr-ports': o.str('addr-ports'),
     'process-attribution': o.flag('process-attribution'), 'socketstat-protocols': o.str('socketstat-protocols'),
     'socketstat-info': o.str('socketstat-info'), 'socketstat-aggregate': o.flag('socketstat-aggregate'), 'influx-uint': o.flag('influx-uint'),
-    tag: o.list('tag'), 'host-tag': o.str('host-tag'), net: o.str('net'), signal: o.str('signal'), interval: o.str('interval'),
+    tag: o.list('tag'), 'host-tag': o.str('host-tag'), net: o.str('net'), signal: o.str('signal'), interval: o.str('interval'), ...netnsValues(o),
   };
-  const measurements = [...new Set((v.measurement ?? 'netstat').split(',').map((x) => x.trim()).filter(Boolean))];
+  const listed = [...new Set((v.measurement ?? 'netstat').split(',').map((x) => x.trim()).filter(Boolean))];
+  const netnsCounters = listed.includes('netns');
+  const measurements = listed.filter((m) => m !== 'netns');
   for (const m of measurements) {
     if (!MEASUREMENTS.includes(m)) {
-      throw new UsageError(`unknown measurement '${m}': expected one of ${MEASUREMENTS.join(', ')}`, { key: 'measurement', value: m });
+      throw new UsageError(`unknown measurement '${m}': expected one of ${MEASUREMENTS.join(', ')}, netns`, { key: 'measurement', value: m });
     }
   }
   const format = (v.format ?? 'influx') as GatherFormat;
@@ -69,6 +76,11 @@ export function planGather(args: string[], command: 'gather' | 'execd'): GatherC
   for (const f of info) if (!SOCKETSTAT_INFO_FIELDS.includes(f)) throw new UsageError(`--socketstat-info: unknown field '${f}': expected ${SOCKETSTAT_INFO_FIELDS.join(', ')} or all`, { key: 'socketstat-info', value: f });
   const tags = parseTags(v.tag ?? [], 'tag');
   if (v['host-tag'] !== undefined) tags.host = v['host-tag'] || hostname();
+  let allNetns = planNetnsCli(v, v.net);
+  if (netnsCounters && !allNetns) {
+    if (v.net !== undefined) throw new UsageError('the netns measurement with -N: select the namespace with --netns NAME instead', { key: 'net' });
+    allNetns = { select: { ownOnly: true } }; // the own namespace's counters
+  }
   const signal = (v.signal ?? 'stdin') as 'stdin' | 'none';
   if (signal !== 'stdin' && signal !== 'none') throw new UsageError(`--signal must be 'stdin' or 'none', got '${v.signal}'`, { key: 'signal', value: v.signal });
   return {
@@ -79,7 +91,7 @@ export function planGather(args: string[], command: 'gather' | 'execd'): GatherC
       socketstat: { protocols, infoFields: info, aggregate: !!v['socketstat-aggregate'] },
       tags,
     },
-    format, uintAsInt: !v['influx-uint'], netns: v.net === undefined ? undefined : resolveNetns(v.net), signal,
+    format, uintAsInt: !v['influx-uint'], netns: v.net === undefined ? undefined : resolveNetns(v.net), allNetns, netnsCounters, signal,
     intervalMs: v.interval === undefined ? 10_000 : parseDuration(v.interval, 'interval'),
   };
 }
@@ -170,9 +182,34 @@ function reportProblems(r: GatherReport, log: (level: 'E' | 'W', msg: string) =>
   for (const n of r.notes) log('W', n);
 }
 
+/** Gathers over namespaces (src/netns) in place of the in-process snapshotter. */
+async function netnsGatherer(cli: GatherCli, w: OutputWriter): Promise<{ gather(out: NodeJS.WriteStream): Promise<GatherReport>; close(): Promise<void> }> {
+  const { AllNetnsGatherer } = await import('../netns/cli.js');
+  const g = new AllNetnsGatherer(cli.allNetns!);
+  return {
+    gather: async (out) => {
+      const { report } = await g.gather(cli.config, cli.netnsCounters, w.write);
+      out.write(w.take());
+      return report;
+    },
+    close: () => g.close(),
+  };
+}
+
 export async function runGather(args: string[]): Promise<void> {
   const cli = planGather(args, 'gather');
   if (cli === 'help') return printHelp('gather');
+  if (cli.allNetns) {
+    const g = await netnsGatherer(cli, await writerFor(cli));
+    try {
+      const report = await g.gather(process.stdout);
+      reportProblems(report, (level, msg) => process.stderr.write(`sockscope: ${level === 'E' ? 'error' : 'warning'}: ${msg}\n`));
+      if (report.error || report.collectors.some((c) => !c.ok)) process.exitCode = 1;
+    } finally {
+      await g.close();
+    }
+    return;
+  }
   const [snapshotter, w] = await Promise.all([inProcessSnapshotter(cli.netns), writerFor(cli), preloadStreamWriter(cli)]);
   try {
     const report = await gatherTo(cli, snapshotter, w, process.stdout);
@@ -190,12 +227,13 @@ export async function runExecd(args: string[]): Promise<void> {
   // long-running: the runtime tuning of the agent (src/agent/runtime.ts)
   const { applyRuntimeTuning, runtimeTuning } = await import('../agent/runtime.js');
   applyRuntimeTuning(runtimeTuning());
-  const [snapshotter, w] = await Promise.all([inProcessSnapshotter(cli.netns), writerFor(cli), preloadStreamWriter(cli)]);
+  const [snapshotter, w] = await Promise.all([cli.allNetns ? undefined : inProcessSnapshotter(cli.netns), writerFor(cli), preloadStreamWriter(cli)]);
+  const namespaces = cli.allNetns ? await netnsGatherer(cli, w) : undefined;
   let busy = Promise.resolve();
   let lastNotes = '';
   const once = () => {
     busy = busy.then(async () => {
-      const report = await gatherTo(cli, snapshotter, w, process.stdout);
+      const report = namespaces ? await namespaces.gather(process.stdout) : await gatherTo(cli, snapshotter!, w, process.stdout);
       // problems once per change, not once per gather: a permanent fallback must not flood Telegraf's log
       const notes = [report.error, ...report.collectors.filter((c) => !c.ok).map((c) => c.error), ...report.notes].filter(Boolean).join('; ');
       if (notes !== lastNotes) reportProblems(report, log);
@@ -210,7 +248,8 @@ export async function runExecd(args: string[]): Promise<void> {
   const stop = async () => {
     if (timer) clearInterval(timer);
     await busy;
-    snapshotter.close();
+    snapshotter?.close();
+    await namespaces?.close();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop());

@@ -9,11 +9,11 @@ import { AF_INET, AF_INET6, ALL_STATES, Ext, TCP_CLOSE, TCP_LISTEN, TCP_SYN_RECV
 import { UsageError } from '../errors.js';
 import type { SnapshotOptions } from '../snapshot/snapshot.js';
 import type { SocketTable } from '../snapshot/table.js';
-import { parseCommand } from './options.js';
+import { netnsValues, parseCommand } from './options.js';
 import { commandSpec, LS_FORMATS } from './spec.js';
 import { resolveNetns } from './netns.js';
 import { printHelp } from './help.js';
-
+import { planNetnsCli } from '../netns/options.js';
 
 const FORMATS = LS_FORMATS;
 type Format = (typeof FORMATS)[number];
@@ -32,7 +32,14 @@ export interface LsPlan {
   processes: boolean;
   resolve: boolean;
   summary: boolean;
+  /** -E: follow destroyed sockets (src/lifecycle/follow.ts) */
+  events: boolean;
+  /** -E's receive buffer (--rcvbuf) */
+  rcvbufBytes?: number;
+  protocolsChosen: boolean;
   filterWords: string[];
+  /** --all-netns (or a namespace selector): every namespace, see src/netns/ls.ts */
+  allNetns?: import('../netns/all.js').AllNetnsOptions;
 }
 
 export function planLs(args: string[]): LsPlan | 'help' {
@@ -43,11 +50,16 @@ export function planLs(args: string[]): LsPlan | 'help' {
     udplite: o.flag('udplite'), ipv4: o.flag('ipv4'), ipv6: o.flag('ipv6'), listening: o.flag('listening'), all: o.flag('all'),
     numeric: o.flag('numeric'), resolve: o.flag('resolve'), extended: o.flag('extended'), info: o.flag('info'), memory: o.flag('memory'),
     options: o.flag('options'), processes: o.flag('processes'), summary: o.flag('summary'), 'no-header': o.flag('no-header'),
-    net: o.str('net'), format: o.str('format'), help: o.flag('help'),
+    events: o.flag('events'), rcvbuf: o.str('rcvbuf'),
+    net: o.str('net'), format: o.str('format'), help: o.flag('help'), ...netnsValues(o),
   };
   if (v.help) return 'help';
   const format = (v.format ?? 'table') as Format;
+  const allNetns = planNetnsCli(v, v.net);
+  if (allNetns && v.resolve && !v.numeric) throw new UsageError('-r does not go with --all-netns: names would be looked up from the host\'s resolver, not each namespace\'s', { key: 'resolve' });
+  if (allNetns && (format === 'ss2' || v.summary)) throw new UsageError(`--all-netns lists sockets as table, json or ndjson${v.summary ? '; for the summary run \'sockscope --all-netns\'' : ''}`, { key: 'all-netns' });
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got '${v.format}'`, { key: 'format', value: v.format });
+  if (v.rcvbuf !== undefined && !v.events) throw new UsageError('--rcvbuf is for -E (the receive buffer of the event stream)', { key: 'rcvbuf' });
   if (v.ipv4 && v.ipv6) throw new UsageError('-4 and -6 exclude each other: give one, or neither for both families');
 
   const chosen: ProtoName[] = [];
@@ -82,7 +94,8 @@ export function planLs(args: string[]): LsPlan | 'help' {
       netns: v.net === undefined ? undefined : resolveNetns(v.net),
     },
     format, header: !v['no-header'], extended: !!v.extended, timers: !!v.options, info: !!v.info, memory: !!v.memory,
-    processes: !!v.processes, resolve: !!v.resolve && !v.numeric, summary: !!v.summary, filterWords: positionals,
+    processes: !!v.processes, resolve: !!v.resolve && !v.numeric, summary: !!v.summary, filterWords: positionals, allNetns,
+    events: !!v.events, rcvbufBytes: v.rcvbuf === undefined ? undefined : byteCount(v.rcvbuf, '--rcvbuf'), protocolsChosen: chosen.length > 0 && !!(v.tcp || v.udp || v.udplite || v.raw || v.sctp || v.mptcp || v.unix),
   };
 }
 
@@ -90,6 +103,7 @@ export async function runLs(args: string[]): Promise<void> {
   const plan = planLs(args);
   if (plan === 'help') return printHelp('ls');
   const { compileFilter, hasNetAdmin } = await import('../filter/index.js');
+  if (plan.events) return followLs(plan, compileFilter(plan.filterWords, { defaultStates: ALL_STATES, protocols: plan.snapshot.protocols, netAdmin: hasNetAdmin() }));
   const filter = compileFilter(plan.filterWords, { defaultStates: plan.snapshot.states!, protocols: plan.snapshot.protocols, netAdmin: hasNetAdmin() });
   plan.snapshot.states = filter.states;
   plan.snapshot.bytecode = filter.bytecode;
@@ -117,6 +131,28 @@ export async function runLs(args: string[]): Promise<void> {
   }
 }
 
+function byteCount(text: string, option: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1024 || Number(text) > 2 ** 30) {
+    throw new UsageError(`${option} must be a number of bytes between 1024 and 1073741824, got '${text}'`, { key: option.slice(2), value: text });
+  }
+  return Number(text);
+}
+
+/** -E: until SIGINT or SIGTERM; the counts (and any loss) on stderr. */
+async function followLs(plan: LsPlan, filter: import('../filter/index.js').CompiledFilter): Promise<void> {
+  if (plan.summary || plan.processes || plan.resolve) throw new UsageError('-E cannot be combined with -s, -p or -r (closed sockets have no process; names would stall the stream)', { key: 'events' });
+  if (plan.allNetns) throw new UsageError('-E follows one network namespace: give -N NAME|PID|PATH, not --all-netns or a namespace selector', { key: 'events' });
+  const { followEvents, followSummary } = await import('../lifecycle/follow.js');
+  for (const w of filter.warnings) process.stderr.write(`sockscope: ${w}\n`);
+  const stop = new Promise((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  const record = { extended: plan.extended, timers: plan.timers, info: plan.info, memory: plan.memory, interfaceName: sysfsInterfaceNames() };
+  const result = await followEvents({ ...plan.snapshot, protocols: plan.snapshot.protocols!, families: plan.snapshot.families!, protocolsChosen: plan.protocolsChosen, rcvbufBytes: plan.rcvbufBytes, format: plan.format, header: plan.header, record }, filter, process.stdout, stop);
+  process.stderr.write(`sockscope: ${followSummary(result)}\n`);
+}
+
 type Holders = import('../procfs/processes.js').SocketHolders;
 type Walk = import('../procfs/holders-parallel.js').ParallelHolderWalk;
 
@@ -138,6 +174,13 @@ async function listSockets(plan: LsPlan, filter: import('../filter/index.js').Co
   } as Parameters<typeof socketRecord>[3];
   const selected = (t: SocketTable, i: number) => filter.matches(t, i);
   const out = process.stdout;
+
+  if (plan.allNetns) {
+    const { listAllNetnsTo } = await import('../netns/ls.js');
+    await waitHolders();
+    await listAllNetnsTo(plan, plan.allNetns, selected, recordOptions, out);
+    return;
+  }
 
   // Streamed formats: each batch is written as soon as it is decoded.
   if (!plan.resolve && (plan.format === 'ndjson' || plan.format === 'json' || plan.format === 'ss2')) {

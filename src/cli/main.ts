@@ -6,7 +6,8 @@ import { isSockscopeError, SockscopeError, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { resolveNetns } from './netns.js';
 import { printHelp } from './help.js';
-import { parseCommand } from './options.js';
+import { netnsValues, parseCommand } from './options.js';
+import { planNetnsCli } from '../netns/options.js';
 import { COMMANDS, commandSpec, SUMMARY_FORMATS, TOP_COMMANDS } from './spec.js';
 
 export { VERSION } from '../version.js';
@@ -25,15 +26,22 @@ async function runSummary(args: string[]): Promise<void> {
   if (!(SUMMARY_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${SUMMARY_FORMATS.join(', ')}, got '${format}'`, { key: 'format', value: format });
   if (o.flag('json') && format !== 'json') throw new UsageError(`--json is --format json: drop one of --json and --format ${format}`);
   const netns = o.str('net') === undefined ? undefined : resolveNetns(o.str('net')!);
+  const allNetns = planNetnsCli(netnsValues(o), o.str('net'));
+  const namespaces = allNetns && import('../netns/cli.js').then((m) => m.summarizeNamespaces(allNetns));
 
   const [{ takeSnapshot }, { summarize }] = await Promise.all([import('../snapshot/snapshot.js'), import('../summary/summary.js')]);
   const snapshot = await takeSnapshot({ ext: 0, unixShow: 0, source, netns });
   const summary = summarize(snapshot, { top });
+  const all = await namespaces;
   if (format === 'json') {
-    process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(all ? { ...summary, namespaces: all.namespaces, namespace_notes: all.notes } : summary, null, 2)}\n`);
   } else {
     const { renderSummary } = await import('../summary/render.js');
     process.stdout.write(renderSummary(summary, VERSION));
+    if (all) {
+      const [{ renderNamespaces }, { formatColumns }] = await Promise.all([import('../netns/cli.js'), import('../outputs/text-table.js')]);
+      process.stdout.write(`\n${renderNamespaces(all.namespaces, all.notes, formatColumns)}`);
+    }
   }
 }
 
@@ -71,6 +79,9 @@ export async function main(argv: string[]): Promise<void> {
     } else if (command === 'agent') {
       const { runAgent } = await import('./agent.js');
       await runAgent(rest);
+    } else if (command === 'doctor') {
+      const { runDoctor } = await import('./doctor.js');
+      await runDoctor(rest);
     } else if (command === 'zabbix') {
       const { runZabbix } = await import('./zabbix.js');
       await runZabbix(rest);

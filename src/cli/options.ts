@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
+import type { NetnsValues } from '../netns/options.js';
 import { COMMANDS, type CommandSpec, type OptionSpec } from './spec.js';
 
 export const HELP_WIDTH = 80;
@@ -114,4 +115,12 @@ export function renderHelp(spec: CommandSpec, version: string): string {
   }
   if (!spec.name || spec.name === 'config' || spec.name === 'zabbix') out.push('', `'${cmd} COMMAND --help' for a command's options; man ${spec.man === 8 ? 'sockscope-agent' : 'sockscope'}.`);
   return `${out.join('\n')}\n`;
+}
+
+/** The Namespaces group's values (spec.ts NETNS_GROUP), as src/netns/options.ts planNetnsCli reads them. */
+export function netnsValues(o: ParsedOptions): NetnsValues {
+  return {
+    'all-netns': o.flag('all-netns'), netns: o.list('netns'), pod: o.list('pod'), 'pod-namespace': o.list('pod-namespace'),
+    container: o.list('container'), 'max-netns': o.str('max-netns'), 'netns-labels': o.str('netns-labels'), 'kubelet-log-root': o.str('kubelet-log-root'),
+  };
 }

@@ -5,6 +5,8 @@
  */
 import { MEASUREMENTS } from '../gather/gather.js';
 import { SOCKETSTAT_INFO_FIELDS } from '../collectors/socketstat.js';
+import { CHECK_IDS } from '../doctor/definitions.js';
+import { DEFAULT_MAX_NAMESPACES, NETNS_LABELS } from '../netns/options.js';
 
 export interface OptionSpec {
   long: string;
@@ -44,6 +46,21 @@ const NET: OptionSpec = {
   long: 'net', short: 'N', arg: 'NAME|PID|PATH', complete: 'netns',
   help: "read another network namespace: a name under /run/netns ('ip netns'), a PID, or a namespace file (needs CAP_SYS_ADMIN)",
 };
+/** --all-netns and the namespace selectors (src/netns/options.ts planNetnsCli reads them; docs/namespaces.md) */
+const ALL_NETNS: OptionSpec = {
+  long: 'all-netns', group: 'Namespaces',
+  help: "every network namespace on the host: containers, pods, ip netns; needs CAP_SYS_ADMIN (setns) and CAP_SYS_PTRACE (other users' /proc). See docs/namespaces.md",
+};
+const NETNS_GROUP: OptionSpec[] = [
+  ALL_NETNS,
+  { long: 'netns', arg: 'NAME|INODE', multiple: true, complete: 'netns', group: 'Namespaces', help: 'only these namespaces (repeatable; implies --all-netns)' },
+  { long: 'pod', arg: 'NAME', multiple: true, group: 'Namespaces', help: "only these pods' namespaces (repeatable; implies --all-netns)" },
+  { long: 'pod-namespace', arg: 'NS', multiple: true, group: 'Namespaces', help: 'only pods of these Kubernetes namespaces (repeatable)' },
+  { long: 'container', arg: 'NAME|ID', multiple: true, group: 'Namespaces', help: "only these containers' namespaces (name, or an id prefix of 12+ hex digits; repeatable)" },
+  { long: 'max-netns', arg: 'N', group: 'Namespaces', help: `read at most N namespaces besides sockscope's own (default ${DEFAULT_MAX_NAMESPACES})` },
+  { long: 'netns-labels', arg: 'LIST', choices: NETNS_LABELS, group: 'Namespaces', help: `labels on their metrics: ${NETNS_LABELS.join(',')} (comma-separated; default all four)` },
+  { long: 'kubelet-log-root', arg: 'DIR', complete: 'file', group: 'Namespaces', help: "where kubelet's pods/ and containers/ log directories are (default /var/log)" },
+];
 const formatOption = (formats: readonly string[], extra = ''): OptionSpec => ({
   long: 'format', arg: 'FORMAT', choices: formats, help: `${formats.join(', ')} (default ${formats[0]})${extra}`,
 });
@@ -68,6 +85,7 @@ const SUMMARY: CommandSpec = {
     NET,
     HELP,
     { long: 'version', short: 'V', help: 'print the version' },
+    ...NETNS_GROUP.map((o) => (o === ALL_NETNS ? { ...o, help: `${o.help}; a table of every namespace follows the summary` } : o)),
   ],
   sections: [
     ['Environment', [
@@ -108,8 +126,11 @@ const LS: CommandSpec = {
     { ...formatOption(LS_FORMATS), group: 'Output' },
     { long: 'no-header', short: 'H', help: 'no header line (table)', group: 'Output' },
     { long: 'summary', short: 's', help: "the summary instead of a listing (as 'sockscope')", group: 'Output' },
+    { long: 'events', short: 'E', help: 'follow: TCP and UDP sockets as they close, with their final numbers, until SIGINT or SIGTERM (--format table or ndjson; see docs/lifecycle.md)', group: 'Output' },
+    { long: 'rcvbuf', arg: 'BYTES', help: "-E's receive buffer for bursts (default 16 MiB; past net.core.rmem_max as root)", group: 'Output' },
     { ...NET, group: 'Output' },
     { ...HELP, group: 'Output' },
+    ...NETNS_GROUP,
   ],
   sections: [
     ['Filter', [
@@ -120,7 +141,10 @@ const LS: CommandSpec = {
 };
 
 const GATHER_OPTIONS: OptionSpec[] = [
-  { long: 'measurement', arg: 'LIST', choices: MEASUREMENTS, help: `${MEASUREMENTS.join(', ')} (comma-separated; default netstat)` },
+  {
+    long: 'measurement', arg: 'LIST', choices: [...MEASUREMENTS, 'netns'],
+    help: `${MEASUREMENTS.join(', ')}, netns (comma-separated; default netstat); netns: each namespace's kernel counters (listen overflows, drops, ...)`,
+  },
   formatOption(GATHER_FORMATS),
   { long: 'netstat-semantics', arg: 'S', choices: ['sockscope', 'telegraf'], help: 'sockscope (default) or telegraf: reproduce Telegraf/DataKit numbers (unix sockets counted into udp_socket/tcp_none, duplicate sockets counted once)' },
   { long: 'per-ip-version', help: 'netstat: one point per ip_version (DataKit); always on for prometheus' },
@@ -138,6 +162,7 @@ const GATHER_OPTIONS: OptionSpec[] = [
   { long: 'host-tag', arg: '[NAME]', help: "add host=NAME (alone: this host's name)" },
   NET,
   HELP,
+  ...NETNS_GROUP,
 ];
 
 const GATHER: CommandSpec = {
@@ -176,6 +201,7 @@ const AGENT_OPTIONS: OptionSpec[] = [
   { long: 'hostname', arg: 'NAME', help: 'the host tag' },
   { long: 'zabbix-listen', arg: 'ADDR:PORT', multiple: true, help: 'answer Zabbix passive checks here (repeatable; enables [zabbix_agent])' },
   { long: 'zabbix-allow', arg: 'LIST', multiple: true, help: 'addresses and CIDRs allowed to ask (comma-separated; default loopback)' },
+  { long: 'all-netns', help: 'every network namespace (enables [netns]; see docs/namespaces.md)' },
 ];
 const LOG_LEVEL: OptionSpec = { long: 'log-level', arg: 'LEVEL', choices: ['error', 'warn', 'info', 'debug'], help: 'error, warn, info (default), debug' };
 const CONFIG_ENV = [
@@ -198,6 +224,33 @@ const AGENT: CommandSpec = {
     ['Files', ['/etc/sockscope/sockscope.toml: the configuration the packaged systemd unit (sockscope.service) reads.']],
   ],
   man: 8,
+};
+
+export const DOCTOR_FORMATS = ['text', 'json'] as const;
+export const DOCTOR_RULES = ['prometheus', 'prometheus-test'] as const;
+
+const DOCTOR: CommandSpec = {
+  name: 'doctor',
+  summary: "what is wrong with the host's sockets, and what to do",
+  usage: ['[options]'],
+  description: [
+    "Samples the host's TCP and UDP sockets and kernel counters twice, a window apart, runs the checks and prints findings by severity with their evidence, the culprit (process, listener, destination, peer), why it matters and what to do. See docs/doctor.md.",
+  ],
+  options: [
+    { long: 'window', arg: 'DURATION', help: 'how long to sample (default 2s, or doctor.window from --config), like 500ms, 5s, 1m' },
+    { ...formatOption(DOCTOR_FORMATS), help: 'text (default) or one JSON document {findings: [...], ...}' },
+    { long: 'check', arg: 'ID', multiple: true, choices: CHECK_IDS, help: `run only this check (repeatable): ${CHECK_IDS.join(', ')}` },
+    { long: 'config', arg: 'FILE', complete: 'file', help: 'read thresholds from the [doctor.*] sections of this TOML file' },
+    { long: 'no-processes', help: 'do not walk /proc to name the processes holding sockets' },
+    {
+      long: 'rules', arg: 'KIND', choices: DOCTOR_RULES,
+      help: "prometheus: print Prometheus alert rules for the doctor's metrics (thresholds from --config); prometheus-test: their promtool unit tests; then exit",
+    },
+    { ...NET, help: 'diagnose another network namespace: a name under /run/netns, a PID, or a namespace file' },
+    HELP,
+  ],
+  sections: [['Exit status', ['0 when nothing is at warning or above; 1 otherwise; 2 a usage or configuration error.']]],
+  man: 1,
 };
 
 const CONFIG: CommandSpec = {
@@ -291,7 +344,7 @@ const HELP_COMMAND: CommandSpec = {
 };
 
 export const COMMANDS: readonly CommandSpec[] = [
-  SUMMARY, LS, GATHER, EXECD, AGENT, CONFIG, CONFIG_SAMPLE, CONFIG_SHOW, ZABBIX, ZABBIX_SEND, ZABBIX_TEMPLATE, COMPLETION, HELP_COMMAND,
+  SUMMARY, LS, GATHER, EXECD, AGENT, DOCTOR, CONFIG, CONFIG_SAMPLE, CONFIG_SHOW, ZABBIX, ZABBIX_SEND, ZABBIX_TEMPLATE, COMPLETION, HELP_COMMAND,
 ];
 
 /** The spec of 'ls', 'config show', ... ('' is the summary). */

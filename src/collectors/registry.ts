@@ -9,13 +9,15 @@ import { Ext, type ProtoName } from '../diag/constants.js';
 import type { FieldSpec, MeasurementSchema, Metric } from '../model/metric.js';
 import type { SnapshotOptions } from '../snapshot/snapshot.js';
 import type { AnyCollector, GatherConfig, HostFactName, SnapshotNeeds } from './collector.js';
+import { lifecycleCollector } from './lifecycle.js';
 import { listenCollector } from './listen.js';
 import { netstatCollector } from './netstat.js';
 import { netstatPortCollector } from './netstat-port.js';
 import { socketstatCollector } from './socketstat.js';
+import { NETNS_SCHEMA } from '../netns/counters.js';
 
 /** In the order they run in a gather, and their sections appear in the configuration. */
-export const COLLECTORS = [netstatCollector, netstatPortCollector, socketstatCollector, listenCollector] as const;
+export const COLLECTORS = [netstatCollector, netstatPortCollector, socketstatCollector, listenCollector, lifecycleCollector] as const;
 const ALL: readonly AnyCollector[] = COLLECTORS;
 
 export const MEASUREMENTS: readonly string[] = ALL.map((c) => c.name);
@@ -116,6 +118,9 @@ export const SCHEMAS: Record<string, MeasurementSchema> = {};
 for (const c of ALL) {
   for (const s of c.schemas) SCHEMAS[SCHEMAS[s.name] ? `${s.name}_${Object.keys(SCHEMAS).length}` : s.name] = s;
 }
+// the netns measurement (each namespace's kernel counters, src/netns) is no collector of a snapshot, but crosses
+// from the namespace walker's thread as the collectors' metrics do
+SCHEMAS.netns = NETNS_SCHEMA;
 const KEY_OF = new Map(Object.entries(SCHEMAS).map(([k, s]) => [s, k]));
 
 export interface WireMetric {

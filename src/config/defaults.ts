@@ -5,6 +5,8 @@
 import { DURATION_PATTERN } from '../util/duration.js';
 import { collectorConfigSchema, collectorDefaults, type COLLECTORS } from '../collectors/registry.js';
 
+import { defaultThresholds, thresholdsSchema, type DoctorThresholds } from '../doctor/definitions.js';
+
 export const DEFAULT_PORT = 11979;
 export const DEFAULT_LISTEN = `127.0.0.1:${DEFAULT_PORT}`;
 /** buffer_strategy = "disk": each output's log under here (systemd's StateDirectory=sockscope) */
@@ -64,6 +66,23 @@ export interface AgentConfig {
     };
   };
   zabbix_agent: { enabled: boolean; listen: string[]; allow: string[]; timeout: string };
+  /** `sockscope doctor`: its window and its checks' thresholds (src/doctor/definitions.ts) */
+  doctor: { window: string } & DoctorThresholds;
+  /** every network namespace (docs/namespaces.md) */
+  netns: {
+    enabled: boolean;
+    /** only these ip netns names or inodes; pods, Kubernetes namespaces, containers likewise ([] = all) */
+    names: string[];
+    pods: string[];
+    pod_namespaces: string[];
+    containers: string[];
+    max_namespaces: number;
+    max_series: number;
+    labels: ('netns' | 'pod' | 'namespace' | 'container')[];
+    /** the netns measurement: each namespace's kernel counters */
+    counters: boolean;
+    kubelet_log_root: string;
+  };
 }
 
 export const DEFAULTS: AgentConfig = {
@@ -80,6 +99,11 @@ export const DEFAULTS: AgentConfig = {
     zabbix: { enabled: false, server: '127.0.0.1:10051', host: '', timeout: '5s', compress: false, buffer_limit: 100_000, buffer_strategy: 'memory', buffer_directory: DEFAULT_BUFFER_DIRECTORY },
   },
   zabbix_agent: { enabled: false, listen: ['127.0.0.1:10050'], allow: [], timeout: '3s' },
+  doctor: { window: '2s', ...defaultThresholds() } as AgentConfig['doctor'],
+  netns: {
+    enabled: false, names: [], pods: [], pod_namespaces: [], containers: [], max_namespaces: 1000, max_series: 200_000,
+    labels: ['netns', 'pod', 'namespace', 'container'], counters: true, kubelet_log_root: '/var/log',
+  },
 };
 
 // Go's time.ParseDuration units that make sense here, compound too ("1m30s": DataKit's ENV_INPUT_NETSTAT_INTERVAL
@@ -140,6 +164,19 @@ export const CONFIG_SCHEMA = {
         enabled: { type: 'boolean' }, listen: { type: 'array', items: listenAddr, minItems: 1 },
         allow: { type: 'array', items: { type: 'string', pattern: '^[0-9a-fA-F:.]+(/\\d{1,3})?$', description: 'an IP address or CIDR' } },
         timeout: duration,
+      },
+    },
+    doctor: (() => {
+      const t = thresholdsSchema() as { properties: Record<string, unknown> };
+      return { type: 'object', additionalProperties: false, properties: { window: duration, ...t.properties } };
+    })(),
+    netns: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        enabled: { type: 'boolean' }, names: strings, pods: strings, pod_namespaces: strings, containers: strings,
+        max_namespaces: { type: 'integer', minimum: 0, maximum: 100_000 }, max_series: { type: 'integer', minimum: 0, maximum: 100_000_000 },
+        labels: { type: 'array', items: { enum: ['netns', 'pod', 'namespace', 'container'] }, uniqueItems: true },
+        counters: { type: 'boolean' }, kubelet_log_root: { type: 'string', minLength: 1 },
       },
     },
   },

@@ -25,6 +25,7 @@ export interface FlagOverrides {
   hostname?: string;
   zabbixListen?: string[];
   zabbixAllow?: string[];
+  allNetns?: boolean;
 }
 
 export interface LoadedConfig {
@@ -237,6 +238,7 @@ export function loadConfig(input: { file?: string; env?: NodeJS.ProcessEnv; flag
     flag('zabbix_agent.enabled', true, 'zabbix-listen');
   }
   if (f.zabbixAllow?.length) flag('zabbix_agent.allow', f.zabbixAllow.flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean), 'zabbix-allow');
+  if (f.allNetns) flag('netns.enabled', true, 'all-netns');
   validate(config as unknown as AgentConfig, origins, errs);
   if (errs.length === 1) throw errs[0];
   if (errs.length > 1) {

@@ -3,6 +3,7 @@
  * and requires it to equal DEFAULTS, so the sample cannot drift from the code.
  */
 import { collectorSample } from '../collectors/registry.js';
+import { doctorSampleSection } from '../doctor/definitions.js';
 import { DEFAULT_BUFFER_DIRECTORY, DEFAULT_LISTEN } from './defaults.js';
 
 export const SAMPLE_CONFIG = `# sockscope agent configuration (TOML). Every value below is the default.
@@ -100,4 +101,28 @@ ${collectorSample()}
   allow = []
   ## A request must arrive within this time.
   timeout = "3s"
-`;
+
+[netns]
+  ## Every network namespace on the host (containers, pods, ip netns), each gathered in its own right: the
+  ## enabled collectors' metrics gain netns, pod, namespace and container labels; the host's stay unlabeled.
+  ## Needs CAP_SYS_ADMIN (setns) and CAP_SYS_PTRACE (other users' /proc). See docs/namespaces.md.
+  enabled = false
+  ## Only these: ip netns names or namespace inodes, pod names, Kubernetes namespaces, container names or
+  ## ids (12+ hex digits). Empty: all.
+  names = []
+  pods = []
+  pod_namespaces = []
+  containers = []
+  ## Namespaces read per gather at most (besides the host's); the rest are counted, not read.
+  max_namespaces = 1000
+  ## Metrics from namespaces per gather at most; the rest are dropped and counted (sockscope_netns_series_dropped_total).
+  max_series = 200000
+  ## Labels on their metrics.
+  labels = ["netns", "pod", "namespace", "container"]
+  ## The netns measurement: each namespace's ListenOverflows, ListenDrops, TCPReqQFullDrop, SyncookiesSent,
+  ## orphans, TIME_WAIT, TCP memory and UDP receive-buffer errors.
+  counters = true
+  ## Where kubelet's pods/ and containers/ log directories are (pod and container names come from them).
+  kubelet_log_root = "/var/log"
+
+${doctorSampleSection()}`;

@@ -54,6 +54,7 @@ function envValueFor(path: readonly string[]): [string, unknown] {
     const lists: Record<string, string[]> = {
       listen: ['127.0.0.1:9', '[::1]:10'], urls: ['http://127.0.0.1:1', 'https://db.example:8086'], protocols: ['tcp', 'raw'],
       info_fields: ['rtt_us', 'cwnd'], allow: ['10.0.0.0/8', '::1'],
+      names: ['blue', '4026532999'], pods: ['cart-1'], pod_namespaces: ['shop', 'payments'], containers: ['cart'], labels: ['pod', 'netns'],
     };
     const v = lists[key];
     assert.ok(v, `no test value for the list setting ${path.join('.')}: add one to envValueFor`);

@@ -10,6 +10,7 @@
  * one running the tests, every `node` on PATH): the single executable must not need one.
  */
 import { spawnSync } from 'node:child_process';
+import { connect } from 'node:net';
 import assert from 'node:assert/strict';
 import { realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -90,6 +91,34 @@ export async function exerciseArtifact(t: TestContext, a: Artifact, expectVersio
       assert.match(influx, /^netstat[, ]/m);
       const prom = ok(runArtifact(a, ['gather', '--format', 'prometheus'], { ns }), 'gather --format prometheus');
       assert.match(prom, /^# TYPE \S+ gauge$/m);
+    });
+    await t.test('ls --all-netns (the namespace walk)', () => {
+      const rows = JSON.parse(ok(runArtifact(a, ['ls', '-tln', '--all-netns', '--max-netns', '0', '--format', 'json'], { ns }), 'ls --all-netns')) as unknown;
+      const text = JSON.stringify(rows);
+      for (const x of l) assert.ok(text.includes(String(x.port)), `ls --all-netns misses the listener on port ${x.port}: ${text.slice(0, 400)}`);
+    });
+    await t.test('ls -E (the lifecycle subscription worker) lists a connection that closed', async () => {
+      const follow = new Daemon('sockscope ls -E', a.argv[0], [...a.argv.slice(1), 'ls', '-E', '-t', '--format', 'ndjson'], {
+        ns, env: cleanEnv(a.env), wrap: a.hideNode ? hideNodeWrap() : [],
+      });
+      const bridge = await NsBridge.start(ns, l[0].port);
+      try {
+        // connections to a listener of the population, closed at once, until -E (once subscribed) lists one
+        await until('a closed connection from ls -E', async () => {
+          if (!follow.running) throw new Error(follow.tail());
+          await new Promise<void>((resolve) => {
+            const c = connect(bridge.socketPath, () => setTimeout(() => c.destroy(), 20));
+            c.on('close', () => resolve()).on('error', () => resolve());
+          });
+          return follow.stdout.includes('\n') ? true : undefined;
+        }, 30_000, 200);
+      } finally {
+        await bridge.stop();
+        const exit = await follow.stop();
+        assert.equal(exit.code, 0, `ls -E did not exit 0 on SIGTERM\n${follow.tail()}`);
+      }
+      assert.ok(follow.stdout.split('\n').filter(Boolean).every((line) => typeof JSON.parse(line) === 'object'), follow.stdout.slice(0, 400));
+      assert.match(follow.stderr, /sockets closed/);
     });
     await t.test('zabbix template and config sample', () => {
       assert.match(ok(runArtifact(a, ['zabbix', 'template']), 'zabbix template'), /^zabbix_export:/m);
