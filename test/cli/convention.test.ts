@@ -49,6 +49,11 @@ const cases: [string[], RegExp][] = [
   [['--top', '-1'], /^sockscope: --top must be a non-negative integer, got '-1'$/],
   [['--json', '--format', 'text'], /--json is --format json/],
   [['completion', 'tcsh'], /unknown shell 'tcsh'/],
+  [['doctor', '--bogus'], /^sockscope: Unknown option '--bogus'\. See 'sockscope doctor --help'\.$/],
+  // the Namespaces group (spec.ts) reaches src/netns/options.ts planNetnsCli
+  [['ls', '--max-netns', '5'], /^sockscope: --max-netns goes with --all-netns/],
+  [['gather', '--all-netns', '-N', 'nosuchns'], /^sockscope: -N reads one namespace, --all-netns every one: give one of them$/],
+  [['execd', '--netns-labels', 'pod,nope', '--all-netns'], /^sockscope: --netns-labels: unknown label 'nope'/],
 ];
 
 for (const spec of COMMANDS) queued.push([...words(spec.name), '--help'], ...(spec.name ? [['help', ...words(spec.name)]] : []));
@@ -80,7 +85,7 @@ describe('help from the option specs', () => {
   });
 
   it('every command that prints takes --format', () => {
-    for (const name of ['', 'ls', 'gather', 'execd', 'config sample', 'config show', 'zabbix send', 'zabbix template']) {
+    for (const name of ['', 'ls', 'gather', 'execd', 'doctor', 'config sample', 'config show', 'zabbix send', 'zabbix template']) {
       assert.ok(commandSpec(name).options.some((o) => o.long === 'format' && o.choices?.length), name);
     }
     assert.match(inBatch(['config', 'sample', '--format', 'toml']).stdout, /^\[agent\]/m);
