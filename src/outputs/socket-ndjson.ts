@@ -1,28 +1,29 @@
 /**
  * The socket record as JSON, written straight from the table's columns and raw attribute bytes into a byte
- * buffer: exactly the UTF-8 of `JSON.stringify(socketRecord(t, i, view, o))` (same keys in the same order, same
- * omissions, same nulls, same numbers), without building the record, the decoded-attribute objects, the string
- * pieces or the string itself. `ls --format ndjson|json` writes one per socket; socketRecord() stays the
- * reference (and serves -r); test/outputs/socket-ndjson.test.ts holds the two together over the recorded
- * fixtures and random tables.
+ * buffer, by interpreting the member table (socket-members.ts): each family's members are compiled once into a
+ * program of small ops with their key fragments, as OUT_FIELDS is for tcp_info, and each row runs the program.
+ * No record, no decoded-attribute objects, no string pieces. `ls --format json|ndjson` writes one per socket;
+ * socketRecord() is this writer's text parsed.
  *
- * How the reference's semantics are kept:
- *  - attributes are walked as the decoders walk them (socket-scan.ts);
+ * The output is the JSON text JSON.stringify would give of the same record (test/outputs/socket-ndjson.test.ts
+ * parses and re-serializes it over the recorded fixtures and random tables):
+ *  - attributes are found by one AttributeIndex walk (src/diag/attribute-index.ts: the decoders' rules);
  *  - strings that can hold anything (unix names, congestion names, interface names, host names, process comm)
  *    are escaped as JSON.stringify escapes them; the rest (addresses, cookies, enum names) cannot need it;
- *  - numbers are written as JSON.stringify writes them (Number#toString: plain digits for integers below
- *    2^53, String() for anything else), after the same arithmetic (u64 as hi * 2^32 + lo, rates × 8, BBR
- *    gains / 256).
+ *  - numbers are written as JSON.stringify writes them (Number#toString), after the member table's arithmetic
+ *    (u64 as hi * 2^32 + lo, scales).
  */
-import { PROTO_NAMES, Proto, SOCK_TYPE_NAMES, STATE_KEYS } from '../diag/constants.js';
+import { AF_INET6, PROTO_NAMES, Proto, SOCK_TYPE_NAMES, STATE_KEYS } from '../diag/constants.js';
+import { ABSENT, AttributeIndex } from '../diag/attribute-index.js';
 import { devMajor, devMinor } from '../diag/unix.js';
-import { readTcpInfoAt, TCP_INFO_FIELDS, TCP_INFO_KIND_CODE as KIND, TCP_INFO_KIND_SIZE as SIZE } from '../diag/tcp-info.js';
+import { readTcpInfoAt, TCP_INFO_FIELDS, TCP_INFO_KIND_CODE as KIND, TCP_INFO_KIND_SIZE as SIZE, TCP_INFO_UNSET } from '../diag/tcp-info.js';
 import type { SocketHolders } from '../procfs/processes.js';
 import { UID_UNKNOWN, type SocketTable } from '../snapshot/table.js';
-import { AttributeScan, cString, NO, unixName } from './socket-scan.js';
+import { cString, unixName } from './socket-scan.js';
 import { AddressText } from './address-text.js';
 import { ByteBuffer, encoder, fragment, putU32, type Fragment } from './bytes.js';
-import { cookieHex, familyName, MEM_NAMES, TCP_INFO_OUTPUT, TCPI_OPTIONS, TIMER_NAMES, type RecordOptions } from './socket-record.js';
+import { INET_MEMBERS, MEM_NAMES, TCP_INFO_MEMBERS, TCPI_OPTIONS, TIMER_NAMES, UNIX_MEMBERS, type Section, type SocketMember } from './socket-members.js';
+import type { RecordOptions } from './socket-record.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // strings and bytes
@@ -70,13 +71,6 @@ const A = fragment;
 
 /** A fragment per u8 column value. */
 const fragments = (f: (v: number) => string): readonly Fragment[] => Array.from({ length: 256 }, (_, v) => A(f(v)));
-/** `{"protocol":"tcp",` per proto code; `{` when PROTO_NAMES has no entry (the key is then undefined: left out) */
-const PROTOCOL_HEAD = fragments((p) => (PROTO_NAMES[p] === undefined ? '{' : `{"protocol":${jsonString(PROTO_NAMES[p])},`));
-const STATE_FRAG = fragments((s) => (STATE_KEYS[s] === undefined ? '' : `"state":${jsonString(STATE_KEYS[s])},`));
-const FAMILY_FRAG = { ipv4: A('"family":"ipv4",'), ipv6: A('"family":"ipv6",'), unix: A('"family":"unix",') } as const;
-const SOCK_TYPE_FRAG = fragments((v) => `,"socket_type":${jsonString(SOCK_TYPE_NAMES[v] ?? String(v))}`);
-const TIMER_FRAG = fragments((v) => `,"timer":{"name":${jsonString(TIMER_NAMES[v] ?? String(v))},"expires_ms":`);
-const SHUTDOWN_FRAG = [0, 1, 2, 3].map((s) => A(`,"shutdown":{"receive":${(s & 1) !== 0},"send":${(s & 2) !== 0}}`));
 /** tcpi_options bits → the `,"options":[...]` member, for every byte value */
 const OPTIONS_JSON = (v: number) => JSON.stringify(TCPI_OPTIONS.filter(([bit]) => v & bit).map(([, n]) => n));
 const OPTIONS_FRAG = fragments((v) => `,"options":${OPTIONS_JSON(v)}`);
@@ -85,18 +79,9 @@ const MEM_FIRST = A(`{${MEM_KEY(0)}`);
 const MEM_REST: Fragment[] = [];
 
 const F = {
-  recvQ: A('"recv_q":'), sendQ: A(',"send_q":'), localAddress: A(',"local_address":"'), localPort: A('","local_port":'),
-  remoteAddress: A(',"remote_address":"'), remotePort: A('","remote_port":'), localHost: A(',"local_host":'), remoteHost: A(',"remote_host":'),
-  iface: A(',"interface":'), uid: A(',"uid":'), inode: A(',"inode":'), cookie: A(',"cookie":"'), v6true: A(',"v6only":true'),
-  v6false: A(',"v6only":false'), cgroup: A(',"cgroup_id":'), mark: A(',"mark":'), tos: A(',"tos":'), tclass: A(',"tclass":'),
-  classId: A(',"class_id":'), ipProtocol: A(',"ip_protocol":'), retransmits: A(',"retransmits":'), tcpInfo: A(',"tcp_info":'),
-  congestion: A(',"congestion":'), bbr: A(',"bbr":{"bandwidth_bps":'), minRttUs: A(',"min_rtt_us":'), pacingGain: A(',"pacing_gain":'),
-  cwndGain: A(',"cwnd_gain":'), dctcp: A(',"dctcp":{"enabled":'), ceState: A(',"ce_state":'), alpha: A(',"alpha":'), abEcn: A(',"ab_ecn":'),
-  abTot: A(',"ab_tot":'), vegas: A(',"vegas":{"enabled":'), rttCount: A(',"rtt_count":'), rttUs: A(',"rtt_us":'), memory: A(',"memory":'),
-  queueMemory: A(',"queue_memory":{"rmem":'), wmem: A(',"wmem":'), fmem: A(',"fmem":'), tmem: A(',"tmem":'), processes: A(',"processes":'),
-  path: A(',"path":'), null: A('null'), peerInode: A(',"peer_inode":'), vfs: A(',"vfs":{"inode":'), device: A(',"device":"'),
-  pending: A(',"pending_connections":'), infoBytes: A(',"info_bytes":'), infoBytesFirst: A('{"info_bytes":'), emptyList: A('[]'), emptyObject: A('{}'),
-  pid: A('{"pid":'), nextPid: A(',{"pid":'), comm: A(',"comm":'), fd: A(',"fd":'),
+  null: A('null'), infoBytes: A(',"info_bytes":'), infoBytesFirst: A('{"info_bytes":'), emptyList: A('[]'), emptyObject: A('{}'),
+  pid: A('{"pid":'), nextPid: A(',{"pid":'), comm: A(',"comm":'), fd: A(',"fd":'), retransmits: A(',"retransmits":'),
+  v6true: A('true'), v6false: A('false'),
 };
 const QUOTE = 34;
 const CLOSE = 125; // }
@@ -113,7 +98,7 @@ function u32List(b: JsonBytes, view: DataView, off: number, len: number): void {
   b.byte(93); // ]
 }
 
-/** socket-record's memoryRecord of the u32 list at [off, off+len) */
+/** SK_MEMINFO_* u32s at [off, off+len) under their names (skmem_N past the known ones) */
 function memory(b: JsonBytes, view: DataView, off: number, len: number): void {
   if (len < 4) return b.raw(F.emptyObject);
   for (let k = 0, i = 0; k + 4 <= len; k += 4, i++) {
@@ -143,12 +128,13 @@ interface OutField {
   special: number;
 }
 
-const OUT_FIELDS: readonly OutField[] = TCP_INFO_OUTPUT.map(({ field, name, scale }) => ({
+const OUT_FIELDS: readonly OutField[] = TCP_INFO_MEMBERS.map(({ field, name, scale, special }) => ({
   rest: A(`,"${name}":`), first: A(`{"${name}":`), offset: field.offset, end: field.offset + SIZE[field.kind], kind: KIND[field.kind], scale,
-  special: field.name === 'min_rtt' ? SPECIAL_MIN_RTT : field.name === 'snd_wscale' || field.name === 'rcv_wscale' ? SPECIAL_WSCALE : SPECIAL_NONE,
+  special: special === 'minRtt' ? SPECIAL_MIN_RTT : special === 'wscale' ? SPECIAL_WSCALE : SPECIAL_NONE,
 }));
-const OPTIONS_OFFSET = TCP_INFO_FIELDS[5].offset;
-const OUT_BY_NAME = new Map(TCP_INFO_OUTPUT.map(({ name }, k) => [name, OUT_FIELDS[k]]));
+const OPTIONS_OFFSET = TCP_INFO_FIELDS.find((x) => x.name === 'options')!.offset;
+const MIN_RTT_UNSET = TCP_INFO_UNSET.min_rtt;
+const OUT_BY_NAME = new Map(TCP_INFO_MEMBERS.map(({ name }, k) => [name, OUT_FIELDS[k]]));
 
 /** A tcp_info member by output name (rtt_us, pacing_rate_bps), for tcpInfoMember(). */
 export type TcpInfoMember = OutField;
@@ -167,7 +153,7 @@ export function tcpInfoMember(view: DataView, off: number, len: number, f: TcpIn
   const at = off + f.offset;
   const v = readTcpInfoAt(view, at, f.kind);
   if (v === Infinity) return undefined; // a u64's ~0
-  if (f.special === SPECIAL_MIN_RTT && v === 0xffffffff) return undefined;
+  if (f.special === SPECIAL_MIN_RTT && v === MIN_RTT_UNSET) return undefined;
   // wscale lies at offset 6, so the options byte (5) is there
   if (f.special === SPECIAL_WSCALE && !(view.getUint8(off + OPTIONS_OFFSET) & 4)) return undefined;
   return f.scale === 1 ? v : v * f.scale;
@@ -176,7 +162,7 @@ export function tcpInfoMember(view: DataView, off: number, len: number, f: TcpIn
 /** Bytes enough for any tcp_info member list: every member at its longest, the options, info_bytes. */
 const TCP_INFO_ROOM = OUT_FIELDS.reduce((n, f) => n + f.first.words.length * 4 + 24, 0) + 256;
 
-/** socket-record's tcpInfoRecord(view, off, len) as JSON, into b. */
+/** The tcp_info member's object as JSON, into b. */
 function tcpInfo(b: JsonBytes, view: DataView, off: number, len: number): void {
   b.ensure(TCP_INFO_ROOM);
   let buf = b.buf;
@@ -217,7 +203,7 @@ function tcpInfo(b: JsonBytes, view: DataView, off: number, len: number): void {
 
 const scratch = new JsonBytes(4096);
 
-/** JSON.stringify(tcpInfoRecord(view, off, len)), for tests. */
+/** The tcp_info member's JSON (tcpInfoRecord parses it). */
 export function tcpInfoJson(view: DataView, off: number, len: number): string {
   scratch.pos = 0;
   tcpInfo(scratch, view, off, len);
@@ -225,7 +211,96 @@ export function tcpInfoJson(view: DataView, off: number, len: number): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// the record
+// the record: the member table compiled into a program per family
+
+const SECTION_BIT: Readonly<Record<Section, number>> = {
+  always: 1, names: 2, bound: 4, extended: 8, timers: 16, info: 32, memory: 64, processes: 128,
+};
+
+const OP = {
+  head: 0, u32Column: 1, address: 2, host: 3, iface: 4, cookie: 5, timer: 6, bool: 7, shutdown: 8, u8: 9, u32: 10, u64: 11,
+  struct: 12, cString: 13, unixName: 14, nullableU32: 15, u32List: 16, skmem: 17, vfs: 18, tcpInfo: 19, processes: 20,
+  textColumn: 21,
+} as const;
+
+type Column = 'proto' | 'family' | 'state' | 'rqueue' | 'wqueue' | 'sport' | 'dport' | 'uid' | 'inode' | 'sockType' | 'ifindex';
+
+interface Instr {
+  op: number;
+  section: number;
+  /** the member's name as JSON text (quoted) */
+  key: string;
+  /** `,"key":` (or, for the members before the first number, `"key":…,` per value) */
+  frag: Fragment;
+  /** per-value fragments of a text column (a u8 code → its whole member) */
+  texts?: readonly Fragment[];
+  column?: Column;
+  /** the address column (src, dst) */
+  side?: 'src' | 'dst';
+  attr: number;
+  /** the unix uid column's "unknown" value: no uid member */
+  absentIf?: number;
+  fields?: readonly { frag: Fragment; at: number; kind: string; scale: number }[];
+}
+
+const familyText = (family: string) => A(`"family":"${family}",`);
+const FAMILY_TEXT = { ipv4: familyText('ipv4'), ipv6: familyText('ipv6'), unix: familyText('unix') } as const;
+
+function compile(members: readonly SocketMember[]): Instr[] {
+  let first = true;
+  return members.map((m): Instr => {
+    const section = SECTION_BIT[m.when];
+    const f = m.from;
+    const key = JSON.stringify(m.key);
+    const frag = A(`${first ? '' : ','}${key}:`);
+    const base = { section, frag, key, attr: 'attr' in f ? f.attr : ABSENT };
+    if (f.kind === 'column' && f.text && f.text !== 'interface') {
+      // the members before the first number: each value's fragment holds its key and a trailing comma, as a
+      // member whose name is unknown (undefined: left out) must leave no comma behind
+      const texts = f.text === 'protocol'
+        ? fragments((p) => (PROTO_NAMES[p] === undefined ? '{' : `{${key}:${jsonString(PROTO_NAMES[p])},`))
+        : f.text === 'state'
+          ? fragments((v) => (STATE_KEYS[v] === undefined ? '' : `${key}:${jsonString(STATE_KEYS[v])},`))
+          : f.text === 'socket_type'
+            ? fragments((v) => `,${key}:${jsonString(SOCK_TYPE_NAMES[v] ?? String(v))}`)
+            : undefined;
+      if (f.text === 'family') return { ...base, op: OP.head, column: 'family', frag: A('') };
+      return { ...base, op: f.text === 'socket_type' ? OP.textColumn : OP.head, column: f.column, texts };
+    }
+    first = false;
+    switch (f.kind) {
+      case 'column':
+        if (f.text === 'interface') return { ...base, op: OP.iface, column: f.column };
+        return { ...base, op: OP.u32Column, column: f.column, absentIf: m.on === 'unix' && f.column === 'uid' ? UID_UNKNOWN : undefined };
+      case 'address': return { ...base, op: OP.address, frag: A(`,${key}:"`), side: f.column };
+      case 'host': return { ...base, op: OP.host, side: f.column };
+      case 'cookie': return { ...base, op: OP.cookie, frag: A(`,${key}:"`) };
+      case 'timer':
+        return { ...base, op: OP.timer, texts: fragments((v) => `,${key}:{"name":${jsonString(TIMER_NAMES[v] ?? String(v))},"expires_ms":`) };
+      case 'scalar':
+        if (f.read === 'shutdown') return { ...base, op: OP.shutdown, texts: [0, 1, 2, 3].map((v) => A(`,${key}:{"receive":${(v & 1) !== 0},"send":${(v & 2) !== 0}}`)) };
+        return { ...base, op: OP[f.read] };
+      case 'struct':
+        return {
+          ...base, op: OP.struct,
+          fields: f.fields.map((x, k) => ({ frag: A(`${k === 0 ? `,${key}:{` : ','}${JSON.stringify(x.key)}:`), at: x.at, kind: x.kind, scale: x.scale ?? 1 })),
+        };
+      case 'name': return { ...base, op: f.decode === 'unixName' ? OP.unixName : OP.cString };
+      case 'nullableU32': return { ...base, op: OP.nullableU32 };
+      case 'u32List': return { ...base, op: OP.u32List };
+      case 'skmem': return { ...base, op: OP.skmem };
+      case 'vfs': return { ...base, op: OP.vfs, frag: A(`,${key}:{"inode":`) };
+      case 'tcpInfo': return { ...base, op: OP.tcpInfo };
+      case 'processes': return { ...base, op: OP.processes };
+    }
+  });
+}
+
+const INET_PROGRAM = compile(INET_MEMBERS);
+const UNIX_PROGRAM = compile(UNIX_MEMBERS);
+/** ops that read attributes: a row whose program has none enabled is written without walking them */
+const READS_ATTRIBUTES = new Set<number>([OP.bool, OP.shutdown, OP.u8, OP.u32, OP.u64, OP.struct, OP.cString, OP.unixName, OP.nullableU32, OP.u32List, OP.skmem, OP.vfs, OP.tcpInfo]);
+const DEVICE = A(',"device":"');
 
 /**
  * Writes socket records as JSON into `bytes` (append), or returns one as text (write). One writer per set of
@@ -234,225 +309,168 @@ export function tcpInfoJson(view: DataView, off: number, len: number): string {
 export class SocketJsonWriter {
   readonly bytes = new JsonBytes();
   private readonly o: RecordOptions;
-  private readonly attributes: boolean;
+  private readonly inet: readonly Instr[];
+  private readonly unix: readonly Instr[];
+  private readonly inetAttributes: boolean;
   private readonly holders: SocketHolders | undefined;
   private readonly holdersJson: ((inode: number) => string) | undefined;
-  private readonly scan = new AttributeScan();
+  private readonly index = new AttributeIndex();
   private readonly local = new AddressText();
   private readonly remote = new AddressText();
+  private localText = '';
+  private remoteText = '';
   // the last congestion control name: its bytes, and its member's bytes
   private congKey: number[] = [];
   private congFrag: Fragment = A('');
 
   constructor(o: RecordOptions) {
     this.o = o;
-    this.attributes = !!(o.extended || o.info || o.memory);
+    const on = SECTION_BIT.always | SECTION_BIT.bound | (o.hostName ? SECTION_BIT.names : 0) | (o.extended ? SECTION_BIT.extended : 0)
+      | (o.timers ? SECTION_BIT.timers : 0) | (o.info ? SECTION_BIT.info : 0) | (o.memory ? SECTION_BIT.memory : 0)
+      | (o.processes ? SECTION_BIT.processes : 0);
+    this.inet = INET_PROGRAM.filter((x) => x.section & on);
+    this.unix = UNIX_PROGRAM.filter((x) => x.section & on);
+    this.inetAttributes = this.inet.some((x) => READS_ATTRIBUTES.has(x.op));
     this.holders = o.processes;
     const p = o.processes as (SocketHolders & { holdersJson?: (inode: number) => string }) | undefined;
     this.holdersJson = p && typeof p.holdersJson === 'function' ? (inode) => p.holdersJson!(inode) : undefined;
   }
 
-  /** JSON.stringify(socketRecord(t, i, view, o)). `view` is t.arenaView(). */
+  /** One record's JSON text. `view` is t.arenaView(). */
   write(t: SocketTable, i: number, view: DataView): string {
     return this.bytes.written(() => this.append(t, i, view));
   }
 
-  /** Append the UTF-8 of JSON.stringify(socketRecord(t, i, view, o)) to this.bytes. */
+  /** Append row i's record, as UTF-8 JSON, to this.bytes. */
   append(t: SocketTable, i: number, view: DataView): void {
-    const proto = t.proto[i];
-    if (proto === Proto.unix) return this.unix(t, i, view);
+    const unix = t.proto[i] === Proto.unix;
+    const program = unix ? this.unix : this.inet;
+    const idx = this.index;
+    const start = t.attrStart[i];
+    if (unix) idx.unix(view, start, start + t.attrLength[i]);
+    else if (this.inetAttributes) idx.inet(view, start, start + t.attrLength[i]);
+    const off = idx.off;
+    const len = idx.len;
     const b = this.bytes;
-    const o = this.o;
-    const fam = t.family[i];
-    b.raw(PROTOCOL_HEAD[proto]);
-    b.raw(FAMILY_FRAG[familyName(fam, proto)]);
-    b.raw(STATE_FRAG[t.state[i]]);
-    b.raw(F.recvQ);
-    b.num(t.rqueue[i]);
-    b.raw(F.sendQ);
-    b.num(t.wqueue[i]);
-    const local = this.local.of(fam, t.src, t.src32, i);
-    const remote = this.remote.of(fam, t.dst, t.dst32, i);
-    b.raw(F.localAddress);
-    b.ascii(local);
-    b.raw(F.localPort);
-    b.num(t.sport[i]);
-    b.raw(F.remoteAddress);
-    b.ascii(remote);
-    b.raw(F.remotePort);
-    b.num(t.dport[i]);
-    if (o.hostName) {
-      const lh = o.hostName(local);
-      const rh = o.hostName(remote);
-      if (lh) b.raw(F.localHost), b.str(lh);
-      if (rh) b.raw(F.remoteHost), b.str(rh);
+    for (let k = 0; k < program.length; k++) {
+      const x = program[k];
+      switch (x.op) {
+        case OP.head:
+          if (x.column === 'family') b.raw(FAMILY_TEXT[familyName(t.family[i], t.proto[i])]);
+          else b.raw(x.texts![t[x.column!][i]]);
+          break;
+        case OP.textColumn: b.raw(x.texts![t[x.column!][i]]); break;
+        case OP.u32Column: {
+          const v = t[x.column!][i];
+          if (v !== x.absentIf) b.raw(x.frag), b.num(v);
+          break;
+        }
+        case OP.address: {
+          const text = x.side === 'src'
+            ? (this.localText = this.local.of(t.family[i], t.src, t.src32, i))
+            : (this.remoteText = this.remote.of(t.family[i], t.dst, t.dst32, i));
+          b.raw(x.frag);
+          b.ascii(text);
+          b.byte(QUOTE);
+          break;
+        }
+        case OP.host: {
+          const name = this.o.hostName!(x.side === 'src' ? this.localText : this.remoteText);
+          if (name) b.raw(x.frag), b.str(name);
+          break;
+        }
+        case OP.iface: {
+          const ifindex = t.ifindex[i];
+          if (ifindex !== 0) b.raw(x.frag), b.str(this.o.interfaceName?.(ifindex) ?? String(ifindex));
+          break;
+        }
+        case OP.cookie:
+          b.raw(x.frag);
+          b.ascii(cookieHex(t, i));
+          b.byte(QUOTE);
+          break;
+        case OP.timer:
+          b.raw(x.texts![t.timer[i]]);
+          b.num(t.expires[i]);
+          b.raw(F.retransmits);
+          b.num(t.retrans[i]);
+          b.byte(CLOSE);
+          break;
+        case OP.processes: this.processes(x.frag, t.inode[i]); break;
+        default: {
+          const at = off[x.attr];
+          if (at === ABSENT) {
+            if (x.op === OP.unixName || x.op === OP.nullableU32) b.raw(x.frag), b.raw(F.null);
+            break;
+          }
+          this.attribute(x, view, at, len[x.attr], t.proto[i]);
+        }
+      }
     }
-    const ifindex = t.ifindex[i];
-    if (ifindex !== 0) {
-      b.raw(F.iface);
-      b.str(o.interfaceName?.(ifindex) ?? String(ifindex));
-    }
-    if (this.attributes) this.inetAttributes(t, i, view, proto);
-    else if (o.timers) this.timer(t, i);
-    if (this.holders) this.processes(t.inode[i]);
     b.byte(CLOSE);
   }
 
-  private timer(t: SocketTable, i: number): void {
+  /** A member read from the attribute at [at, at+n). */
+  private attribute(x: Instr, view: DataView, at: number, n: number, proto: number): void {
     const b = this.bytes;
-    b.raw(TIMER_FRAG[t.timer[i]]);
-    b.num(t.expires[i]);
-    b.raw(F.retransmits);
-    b.num(t.retrans[i]);
-    b.byte(CLOSE);
-  }
-
-  /** The -e / -o / -i / -m members of an inet socket, from one walk of its attributes. */
-  private inetAttributes(t: SocketTable, i: number, view: DataView, proto: number): void {
-    const a = this.scan.inet(view, t.attrStart[i], t.attrStart[i] + t.attrLength[i]);
-    const o = this.o;
-    const b = this.bytes;
-    if (o.extended) {
-      b.raw(F.uid);
-      b.num(t.uid[i]);
-      b.raw(F.inode);
-      b.num(t.inode[i]);
-      b.raw(F.cookie);
-      b.ascii(cookieHex(t, i));
-      b.byte(QUOTE);
-      if (a.v6only !== NO) b.raw(a.v6only ? F.v6true : F.v6false);
-      if (a.shutdown !== NO) b.raw(SHUTDOWN_FRAG[a.shutdown & 3]);
-      if (a.cgroup === a.cgroup) b.raw(F.cgroup), b.num(a.cgroup); // (not NaN)
-      if (a.mark !== NO) b.raw(F.mark), b.num(a.mark);
-      if (a.tos !== NO) b.raw(F.tos), b.num(a.tos);
-      if (a.tclass !== NO) b.raw(F.tclass), b.num(a.tclass);
-      if (a.classId !== NO) b.raw(F.classId), b.num(a.classId);
-      if (a.ipProtocol !== NO) b.raw(F.ipProtocol), b.num(a.ipProtocol);
-    }
-    if (o.timers) this.timer(t, i);
-    if (o.info) {
-      if (a.infoOff !== NO && proto === Proto.tcp) {
-        b.raw(F.tcpInfo);
-        tcpInfo(b, view, a.infoOff, a.infoLen);
-      }
-      if (a.congOff !== NO) this.congestion(view, a.congOff, a.congLen);
-      const bbr = a.bbrOff;
-      if (bbr !== NO) {
-        b.raw(F.bbr);
-        b.num((view.getUint32(bbr + 4, true) * 0x100000000 + view.getUint32(bbr, true)) * 8);
-        b.raw(F.minRttUs);
-        b.num(view.getUint32(bbr + 8, true));
-        b.raw(F.pacingGain);
-        b.num(view.getUint32(bbr + 12, true) / 256);
-        b.raw(F.cwndGain);
-        b.num(view.getUint32(bbr + 16, true) / 256);
+    switch (x.op) {
+      case OP.bool: b.raw(x.frag); b.raw(view.getUint8(at) !== 0 ? F.v6true : F.v6false); break;
+      case OP.shutdown: b.raw(x.texts![view.getUint8(at) & 3]); break;
+      case OP.u8: b.raw(x.frag); b.num(view.getUint8(at)); break;
+      case OP.u32: case OP.nullableU32: b.raw(x.frag); b.num(view.getUint32(at, true)); break;
+      // Number(getBigUint64()) and this are both the u64 rounded once to the nearest double
+      case OP.u64: b.raw(x.frag); b.num(view.getUint32(at + 4, true) * 0x100000000 + view.getUint32(at, true)); break;
+      case OP.struct: {
+        const fields = x.fields!;
+        for (let k = 0; k < fields.length; k++) {
+          const f = fields[k];
+          const p = at + f.at;
+          const v = f.kind === 'u16' ? view.getUint16(p, true) : f.kind === 'u32' ? view.getUint32(p, true) : view.getUint32(p + 4, true) * 0x100000000 + view.getUint32(p, true);
+          b.raw(f.frag);
+          b.num(f.scale === 1 ? v : v * f.scale);
+        }
         b.byte(CLOSE);
+        break;
       }
-      const dctcp = a.dctcpOff;
-      if (dctcp !== NO) {
-        b.raw(F.dctcp);
-        b.num(view.getUint16(dctcp, true));
-        b.raw(F.ceState);
-        b.num(view.getUint16(dctcp + 2, true));
-        b.raw(F.alpha);
-        b.num(view.getUint32(dctcp + 4, true));
-        b.raw(F.abEcn);
-        b.num(view.getUint32(dctcp + 8, true));
-        b.raw(F.abTot);
-        b.num(view.getUint32(dctcp + 12, true));
-        b.byte(CLOSE);
-      }
-      const vegas = a.vegasOff;
-      if (vegas !== NO) {
-        b.raw(F.vegas);
-        b.num(view.getUint32(vegas, true));
-        b.raw(F.rttCount);
-        b.num(view.getUint32(vegas + 4, true));
-        b.raw(F.rttUs);
-        b.num(view.getUint32(vegas + 8, true));
-        b.raw(F.minRttUs);
-        b.num(view.getUint32(vegas + 12, true));
-        b.byte(CLOSE);
-      }
-    }
-    if (o.memory) {
-      if (a.skmemOff !== NO) b.raw(F.memory), memory(b, view, a.skmemOff, a.skmemLen);
-      const m = a.meminfoOff;
-      if (m !== NO) {
-        b.raw(F.queueMemory);
-        b.num(view.getUint32(m, true));
-        b.raw(F.wmem);
-        b.num(view.getUint32(m + 4, true));
-        b.raw(F.fmem);
-        b.num(view.getUint32(m + 8, true));
-        b.raw(F.tmem);
-        b.num(view.getUint32(m + 12, true));
-        b.byte(CLOSE);
-      }
-    }
-  }
-
-  /** `,"congestion":"cubic"`, or nothing for an empty name; the last name's bytes are reused. */
-  private congestion(view: DataView, off: number, len: number): void {
-    const key = this.congKey;
-    let same = key.length === len;
-    for (let k = 0; same && k < len; k++) same = key[k] === view.getUint8(off + k);
-    if (!same) {
-      const name = cString(view, off, len);
-      this.congFrag = A(name ? `,"congestion":${jsonString(name)}` : '');
-      this.congKey = Array.from({ length: len }, (_, k) => view.getUint8(off + k));
-    }
-    this.bytes.raw(this.congFrag);
-  }
-
-  private unix(t: SocketTable, i: number, view: DataView): void {
-    const a = this.scan.unix(view, t.attrStart[i], t.attrStart[i] + t.attrLength[i]);
-    const o = this.o;
-    const b = this.bytes;
-    b.raw(PROTOCOL_HEAD[Proto.unix]);
-    b.raw(FAMILY_FRAG.unix);
-    b.raw(STATE_FRAG[t.state[i]]);
-    b.raw(F.recvQ);
-    b.num(t.rqueue[i]);
-    b.raw(F.sendQ);
-    b.num(t.wqueue[i]);
-    b.raw(SOCK_TYPE_FRAG[t.sockType[i]]);
-    b.raw(F.path);
-    if (a.nameOff === NO) b.raw(F.null);
-    else b.str(unixName(view, a.nameOff, a.nameLen));
-    b.raw(F.inode);
-    b.num(t.inode[i]);
-    b.raw(F.peerInode);
-    if (a.peer === NO) b.raw(F.null);
-    else b.num(a.peer);
-    if (o.extended) {
-      if (t.uid[i] !== UID_UNKNOWN) b.raw(F.uid), b.num(t.uid[i]);
-      b.raw(F.cookie);
-      b.ascii(cookieHex(t, i));
-      b.byte(QUOTE);
-      if (a.vfsOff !== NO) {
-        const dev = view.getUint32(a.vfsOff + 4, true);
-        b.raw(F.vfs);
-        b.num(view.getUint32(a.vfsOff, true));
-        b.raw(F.device);
+      case OP.cString: this.congestion(x.key, view, at, n); break;
+      case OP.unixName: b.raw(x.frag); b.str(unixName(view, at, n)); break;
+      case OP.u32List: b.raw(x.frag); u32List(b, view, at, n); break;
+      case OP.skmem: b.raw(x.frag); memory(b, view, at, n); break;
+      case OP.vfs: {
+        const dev = view.getUint32(at + 4, true);
+        b.raw(x.frag);
+        b.num(view.getUint32(at, true));
+        b.raw(DEVICE);
         b.num(devMajor(dev));
         b.byte(COLON);
         b.num(devMinor(dev));
         b.byte(QUOTE);
         b.byte(CLOSE);
+        break;
       }
-      if (a.iconsOff !== NO) b.raw(F.pending), u32List(b, view, a.iconsOff, a.iconsLen);
-      if (a.shutdown !== NO) b.raw(SHUTDOWN_FRAG[a.shutdown & 3]);
+      case OP.tcpInfo:
+        if (proto === Proto.tcp) b.raw(x.frag), tcpInfo(b, view, at, n);
+        break;
     }
-    if (o.memory && a.skmemOff !== NO) b.raw(F.memory), memory(b, view, a.skmemOff, a.skmemLen);
-    if (this.holders) this.processes(t.inode[i]);
-    b.byte(CLOSE);
   }
 
-  /** `,"processes":[...]`: JSON.stringify(holders.holders(inode)) */
-  private processes(inode: number): void {
+  /** `,"congestion":"cubic"`, or nothing for an empty name; the last name's bytes are reused. */
+  private congestion(key: string, view: DataView, off: number, len: number): void {
+    const last = this.congKey;
+    let same = last.length === len;
+    for (let k = 0; same && k < len; k++) same = last[k] === view.getUint8(off + k);
+    if (!same) {
+      const name = cString(view, off, len);
+      this.congFrag = A(name ? `,${key}:${jsonString(name)}` : '');
+      this.congKey = Array.from({ length: len }, (_, k) => view.getUint8(off + k));
+    }
+    this.bytes.raw(this.congFrag);
+  }
+
+  /** `,"processes":[...]`: the holders as [{pid, comm, fd}] */
+  private processes(frag: Fragment, inode: number): void {
     const b = this.bytes;
-    b.raw(F.processes);
+    b.raw(frag);
     if (this.holdersJson) return b.utf8(this.holdersJson(inode));
     const list = this.holders!.holders(inode);
     if (list.length === 0) return b.raw(F.emptyList);
@@ -469,6 +487,17 @@ export class SocketJsonWriter {
     }
     b.byte(93);
   }
+}
+
+export function familyName(family: number, proto: number): 'ipv4' | 'ipv6' | 'unix' {
+  return proto === Proto.unix ? 'unix' : family === AF_INET6 ? 'ipv6' : 'ipv4';
+}
+
+/** The socket cookie as ss prints it after "sk:" (%llx). */
+export function cookieHex(t: SocketTable, i: number): string {
+  const hi = t.cookieHi[i];
+  const lo = t.cookieLo[i].toString(16);
+  return hi ? hi.toString(16) + lo.padStart(8, '0') : lo;
 }
 
 /** One record's text with a throwaway writer (tests, one-off callers; a listing keeps one writer). */
