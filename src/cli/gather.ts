@@ -3,6 +3,8 @@
  * inputs.execd: a gather per newline on stdin, or on an interval; line protocol only on stdout; logs on stderr
  * with Telegraf's E!/W!/I! prefixes; exits cleanly when stdin closes).
  */
+import { DURATION_EXAMPLES, parseDuration as parseDurationText } from '../util/duration.js';
+import { parseTags } from '../util/tags.js';
 import { createInterface } from 'node:readline';
 import { SockscopeError, UsageError } from '../errors.js';
 import {
@@ -57,12 +59,11 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-/** "10s", "500ms", "1m", "2h" → ms. */
+/** A --KEY duration option (src/util/duration.ts: "10s", "500ms", "1m30s") → ms. */
 export function parseDuration(text: string, key: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
-  const ms = m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms'] : NaN;
+  const ms = parseDurationText(text) ?? NaN;
   // 0 would gather in a busy loop, and so would anything past setInterval's 2^31-1 ms (Node turns it into 1 ms)
-  if (!(ms >= 1 && ms <= 0x7fffffff)) throw new UsageError(`--${key} must be a duration from 1ms to 596h, like 500ms, 10s, 1m; got '${text}'`, { key, value: text });
+  if (!(ms >= 1 && ms <= 0x7fffffff)) throw new UsageError(`--${key} must be a duration from 1ms to 596h, like ${DURATION_EXAMPLES}; got '${text}'`, { key, value: text });
   return ms;
 }
 
@@ -78,18 +79,8 @@ export function parsePortGroupSpec(spec: string): PortGroupConfig {
   }
   const kinds = [g.ports, g.ports_match, g.remote_ports].filter(Boolean).length;
   if (kinds > 1) throw new UsageError(`--port-group '${spec}' mixes local ports, *:port and remote: entries; give each kind its own group`, { key: 'port-group', value: spec });
-  if (tagText !== undefined) g.tags = parseTags(tagText.split(','), 'port-group');
+  if (tagText !== undefined) g.tags = parseTags(tagText, (kv) => new UsageError(`--port-group: '${kv}' is not KEY=VALUE`, { key: 'port-group', value: kv }));
   return g;
-}
-
-function parseTags(list: readonly string[], key: string): Record<string, string> {
-  const tags: Record<string, string> = {};
-  for (const kv of list) {
-    const eq = kv.indexOf('=');
-    if (eq <= 0 || eq === kv.length - 1) throw new UsageError(`--${key}: '${kv}' is not KEY=VALUE`, { key, value: kv });
-    tags[kv.slice(0, eq).trim()] = kv.slice(eq + 1).trim();
-  }
-  return tags;
 }
 
 export interface GatherCli {
@@ -133,7 +124,7 @@ export function planGather(args: string[], command: 'gather' | 'execd'): GatherC
   for (const p of protocols) if (!['tcp', 'udp', 'raw'].includes(p)) throw new UsageError(`--socketstat-protocols: unknown protocol '${p}': expected tcp, udp, raw`, { key: 'socketstat-protocols', value: p });
   const info = v['socketstat-info'] === 'all' ? SOCKETSTAT_INFO_FIELDS : (v['socketstat-info'] ?? '').split(',').map((x) => x.trim()).filter(Boolean);
   for (const f of info) if (!SOCKETSTAT_INFO_FIELDS.includes(f)) throw new UsageError(`--socketstat-info: unknown field '${f}': expected ${SOCKETSTAT_INFO_FIELDS.join(', ')} or all`, { key: 'socketstat-info', value: f });
-  const tags = parseTags(v.tag ?? [], 'tag');
+  const tags = parseTags(v.tag ?? [], (kv) => new UsageError(`--tag: '${kv}' is not KEY=VALUE`, { key: 'tag', value: kv }));
   if (v['host-tag'] !== undefined) tags.host = v['host-tag'] || hostname();
   const signal = (v.signal ?? 'stdin') as 'stdin' | 'none';
   if (signal !== 'stdin' && signal !== 'none') throw new UsageError(`--signal must be 'stdin' or 'none', got '${v.signal}'`, { key: 'signal', value: v.signal });

@@ -21,14 +21,14 @@
  */
 import { AF_INET, AF_INET6, InetAttr, PROTO_NAMES, Proto, SS_STATE_NAMES } from '../diag/constants.js';
 import { readTcpInfoAt, TCP_INFO_KIND_CODE, TCP_INFO_KIND_SIZE } from '../diag/tcp-info.js';
-import { NLA_TYPE_MASK } from '../netlink/attributes.js';
+import { findAttribute } from '../netlink/attributes.js';
 import type { SocketTable } from '../snapshot/table.js';
 import {
   boundInterface, endpointAddress, socketstatInfoFields, socketstatSelection, SOCKETSTAT_SCHEMA,
   type SocketstatInfoField, type SocketstatOptions,
 } from '../collectors/socketstat.js';
 import { AddressText } from './address-text.js';
-import { ByteBuffer, fragment, putU32, type Fragment } from './bytes.js';
+import { ByteBuffer, fragment, putU32, putUint, type Fragment } from './bytes.js';
 import { escKey, escString, timestamp } from './influx.js';
 
 export interface SocketstatInfluxOptions extends SocketstatOptions {
@@ -81,48 +81,11 @@ function put(dv: DataView, p: number, f: Fragment): number {
   return p + f.length;
 }
 
-/** An integer 0 <= n < 1e21 as Number#toString writes it, at buf[p..]; returns the end. */
-function putUint(buf: Uint8Array, p: number, n: number): number {
-  if (n < 0x100000000) return putU32(buf, p, n);
-  if (n <= Number.MAX_SAFE_INTEGER) {
-    // the digits of n / 1e9 (exact below 2^53), then the nine of the remainder
-    let hi = Math.floor(n / 1e9);
-    let lo = n - hi * 1e9;
-    if (lo < 0) (hi -= 1), (lo += 1e9);
-    else if (lo >= 1e9) (hi += 1), (lo -= 1e9);
-    p = putU32(buf, p, hi);
-    for (let q = p + 8; q >= p; q--) {
-      const d = (lo / 10) | 0;
-      buf[q] = 48 + lo - d * 10;
-      lo = d;
-    }
-    return p + 9;
-  }
-  const s = String(n); // digits only below 1e21
-  for (let k = 0; k < s.length; k++) buf[p++] = s.charCodeAt(k);
-  return p;
-}
-
 /** Dotted quad of bytes[at..at+3] at buf[p..]; returns the end. */
 function putIPv4(buf: Uint8Array, p: number, bytes: Uint8Array, at: number): number {
   for (let k = 0; k < 4; k++) {
     if (k) buf[p++] = 46; // .
-    const v = bytes[at + k];
-    if (v >= 100) {
-      const h = (v / 100) | 0;
-      const t = ((v - h * 100) / 10) | 0;
-      buf[p] = 48 + h;
-      buf[p + 1] = 48 + t;
-      buf[p + 2] = 48 + v - h * 100 - t * 10;
-      p += 3;
-    } else if (v >= 10) {
-      const t = (v / 10) | 0;
-      buf[p] = 48 + t;
-      buf[p + 1] = 48 + v - t * 10;
-      p += 2;
-    } else {
-      buf[p++] = 48 + v;
-    }
+    p = putU32(buf, p, bytes[at + k]);
   }
   return p;
 }
@@ -260,22 +223,12 @@ export class SocketstatInfluxWriter {
     p = put(dv, p, this.sendQ);
     p = putU32(buf, p, t.wqueue[i]);
     buf[p++] = suffix;
-    // INET_DIAG_INFO among the attributes (findAttribute's walk: the first of its type, stop at broken framing)
+    // INET_DIAG_INFO among the attributes (the first of its type, as collectSocketstat finds it)
     let info = -1;
     let infoLen = 0;
     if (proto === Proto.tcp && t.attrLength[i] > 0) {
-      let at = t.attrStart[i];
-      const end = at + t.attrLength[i];
-      while (end - at >= 4) {
-        const len = view.getUint16(at, true);
-        if (len < 4 || len > end - at) break;
-        if ((view.getUint16(at + 2, true) & NLA_TYPE_MASK) === InetAttr.INFO) {
-          info = at + 4;
-          infoLen = len - 4;
-          break;
-        }
-        at += (len + 3) & ~3;
-      }
+      const found = findAttribute(view, t.attrStart[i], t.attrStart[i] + t.attrLength[i], InetAttr.INFO);
+      if (found) [info, infoLen] = found;
     }
     if (info >= 0) p = this.counters(buf, dv, p, view, info, infoLen, this.base);
     p = put(dv, p, STATE_FRAG[state]);
