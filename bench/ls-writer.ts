@@ -16,9 +16,9 @@ import { fileURLToPath } from 'node:url';
 import { DiagSession, takeSnapshot } from '../src/snapshot/snapshot.js';
 import { replayTransport, splitDatagrams, type ReplayRequest } from '../src/snapshot/replay.js';
 import { SocketTable } from '../src/snapshot/table.js';
-import type { RecordOptions } from '../src/outputs/socket-record.js';
-import { SocketJsonWriter } from '../src/outputs/socket-ndjson.js';
-import { lsShowsNetid, renderLsTableRows } from '../src/outputs/ls-table.js';
+import type { RecordOptions } from '../src/outputs/listing/socket-record.js';
+import { SocketJsonWriter } from '../src/outputs/listing/socket-ndjson.js';
+import { lsShowsNetid, renderLsTableRows } from '../src/outputs/listing/ls-table.js';
 import { SocketHolders } from '../src/procfs/processes.js';
 
 const { values } = parseArgs({

@@ -174,7 +174,7 @@ export interface ByteSink {
 export async function streamSocketstatInflux(
   config: GatherConfig, uintAsInt: boolean, snapshotter: Required<Pick<Snapshotter, 'stream'>>, out: ByteSink,
 ): Promise<GatherReport> {
-  const { SocketstatInfluxWriter } = await import('../outputs/socketstat-influx.js');
+  const { SocketstatInfluxWriter } = await import('../outputs/metrics/socketstat-influx.js');
   const options = { ...socketstatOptions(config), uintAsInt, tags: config.tags };
   let writer: InstanceType<typeof SocketstatInfluxWriter> | undefined;
   return gatherSocketstatStream(config, snapshotter, (table, time) => {
@@ -190,7 +190,7 @@ export async function streamSocketstatInflux(
 
 /** Load the streamed writer's modules while the netlink session opens (a one-shot gather feels every millisecond). */
 async function preloadStreamWriter(cli: GatherCli): Promise<void> {
-  if (cli.format === 'influx' && streamsSocketstat(cli.config)) await import('../outputs/socketstat-influx.js');
+  if (cli.format === 'influx' && streamsSocketstat(cli.config)) await import('../outputs/metrics/socketstat-influx.js');
 }
 
 /** One gather written to `out`: socketstat alone in influx streams; anything else goes through gather(). */
@@ -208,16 +208,16 @@ interface OutputWriter {
 
 async function writerFor(cli: GatherCli): Promise<OutputWriter> {
   if (cli.format === 'influx') {
-    const { InfluxWriter } = await import('../outputs/influx.js');
+    const { InfluxWriter } = await import('../outputs/metrics/influx.js');
     const w = new InfluxWriter({ uintAsInt: cli.uintAsInt });
     return { write: w.write, take: () => w.take() };
   }
   if (cli.format === 'json') {
-    const { JsonWriter } = await import('../outputs/json.js');
+    const { JsonWriter } = await import('../outputs/metrics/json.js');
     const w = new JsonWriter();
     return { write: w.write, take: () => w.take() };
   }
-  const { PrometheusWriter } = await import('../outputs/prometheus.js');
+  const { PrometheusWriter } = await import('../outputs/metrics/prometheus.js');
   let w = new PrometheusWriter();
   return {
     write: (m: Metric) => w.write(m),

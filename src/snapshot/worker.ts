@@ -8,7 +8,7 @@ import { SockscopeError } from '../errors.js';
 import type { GatherConfig, GatherReport } from '../collectors/gather.js';
 import { fromWire, type WireMetric } from '../collectors/registry.js';
 import type { Metric } from '../model/metric.js';
-import type { Exposition } from '../outputs/prometheus.js';
+import type { Exposition } from '../outputs/metrics/prometheus.js';
 import { CensusCounts } from './census.js';
 import type { Census, Snapshot, SnapshotOptions } from './snapshot.js';
 import { SocketTable, type SocketTableBuffers } from './table.js';

@@ -9,8 +9,8 @@
 import { ALL_STATES } from '../../src/diag/constants.js';
 import { planSnapshot } from '../../src/collectors/gather.js';
 import { collectSocketstat, SOCKETSTAT_INFO_FIELDS } from '../../src/collectors/socketstat.js';
-import { influxLine } from '../../src/outputs/influx.js';
-import { SocketstatInfluxWriter, type SocketstatInfluxOptions } from '../../src/outputs/socketstat-influx.js';
+import { influxLine } from '../../src/outputs/metrics/influx.js';
+import { SocketstatInfluxWriter, type SocketstatInfluxOptions } from '../../src/outputs/metrics/socketstat-influx.js';
 import { takeSnapshot } from '../../src/snapshot/snapshot.js';
 import { sysfsInterfaceNames } from '../../src/util/net.js';
 

@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { SocketTable, UID_UNKNOWN } from '../../src/snapshot/table.js';
-import type { RecordOptions } from '../../src/outputs/socket-record.js';
+import type { RecordOptions } from '../../src/outputs/listing/socket-record.js';
 import { SocketHolders } from '../../src/procfs/processes.js';
 import { concat, le32, nlattr } from '../helpers/bytes.js';
 export { recordedAnswer } from '../helpers/recorded.js';

@@ -6,9 +6,9 @@
  * gauge or counter. A second sample with the same labels in a family is dropped (Prometheus rejects
  * duplicates).
  */
-import type { FieldSpec, Metric } from '../model/metric.js';
-import { keepShape } from '../util/keep-shape.js';
-import { ByteBuffer, putUint } from './bytes.js';
+import type { FieldSpec, Metric } from '../../model/metric.js';
+import { keepShape } from '../../util/keep-shape.js';
+import { ByteBuffer, putUint } from '../text/bytes.js';
 
 export type ExpositionFormat = 'text' | 'openmetrics';
 

@@ -33,7 +33,7 @@ export function socketSchema(): Record<string, unknown> {
     description: 'One socket as printed by `sockscope ls --format json` (each element of `sockets`) and `--format ndjson` (each line). '
       + `Sections appear with the ss-style flags that ask for them: ${sections.join('; ')}. `
       + `Times carry their unit in the name (_us, _ms); rates are bits per second (_bps); sizes are ${units.includes('bytes') ? 'bytes' : ''}. `
-      + 'Generated from src/outputs/socket-members.ts by `npm run schema`.',
+      + 'Generated from src/outputs/listing/socket-members.ts by `npm run schema`.',
     type: 'object',
     required: common,
     additionalProperties: false,

@@ -7,13 +7,13 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { socketSchema, socketSchemaText } from '../../src/outputs/socket-schema.js';
-import { INET_MEMBERS, UNIX_MEMBERS } from '../../src/outputs/socket-members.js';
+import { socketSchema, socketSchemaText } from '../../../src/outputs/listing/socket-schema.js';
+import { INET_MEMBERS, UNIX_MEMBERS } from '../../../src/outputs/listing/socket-members.js';
 
-const FILE = fileURLToPath(new URL('../../../schema/socket.schema.json', import.meta.url));
+const FILE = fileURLToPath(new URL('../../../../schema/socket.schema.json', import.meta.url));
 
 describe('schema/socket.schema.json', () => {
-  it('is what the member table says (run `npm run schema` after changing src/outputs/socket-members.ts)', () => {
+  it('is what the member table says (run `npm run schema` after changing src/outputs/listing/socket-members.ts)', () => {
     assert.equal(readFileSync(FILE, 'utf8'), socketSchemaText());
   });
 

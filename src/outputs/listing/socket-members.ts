@@ -10,8 +10,8 @@
  *  - the table's detail words (ls-table.ts) read the same tcp_info members by name.
  * Adding a member: one entry here (and, for a new source kind, its case in SocketJsonWriter), plus its test.
  */
-import { InetAttr, PROTO_NAMES, SOCK_TYPE_NAMES, STATE_KEYS, UnixAttr } from '../diag/constants.js';
-import { TCP_INFO_FIELDS, unitName, type TcpInfoField } from '../diag/tcp-info.js';
+import { InetAttr, PROTO_NAMES, SOCK_TYPE_NAMES, STATE_KEYS, UnixAttr } from '../../diag/constants.js';
+import { TCP_INFO_FIELDS, unitName, type TcpInfoField } from '../../diag/tcp-info.js';
 
 /** The ss-style flag that shows a member (always: every record). */
 export type Section = 'always' | 'names' | 'bound' | 'extended' | 'timers' | 'info' | 'memory' | 'processes';

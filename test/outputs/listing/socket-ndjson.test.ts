@@ -1,5 +1,5 @@
 /**
- * The JSON writer (src/outputs/socket-ndjson.ts, the member table interpreted): for every socket of the recorded
+ * The JSON writer (src/outputs/listing/socket-ndjson.ts, the member table interpreted): for every socket of the recorded
  * fixtures under every combination of -e -o -i -m (with and without -p and interface names), through
  * takeSnapshot (both TCP strategies) and through streamSnapshot's reused batch tables, and for random tables
  * whose columns and attributes fast-check makes up (tcp_info of every length a kernel ever sent and any other,
@@ -11,16 +11,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { DiagSession, replayTransport, streamSnapshot, takeSnapshot } from '../snapshot/imports.js';
-import { SocketTable } from '../../src/snapshot/table.js';
+import { DiagSession, replayTransport, streamSnapshot, takeSnapshot } from '../../snapshot/imports.js';
+import { SocketTable } from '../../../src/snapshot/table.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { socketRecord, tcpInfoRecord, type RecordOptions } from '../../src/outputs/socket-record.js';
-import { socketSchema } from '../../src/outputs/socket-schema.js';
-import { SOCK_TYPE_NAMES as SOCK_TYPES } from '../../src/diag/constants.js';
-import { TIMER_NAMES } from '../../src/outputs/socket-members.js';
-import { fragment, JsonBytes, jsonString, SocketJsonWriter, tcpInfoJson } from '../../src/outputs/socket-ndjson.js';
-import { budget } from '../fuzz/budget.js';
-import { nameUnit, optionSets, options, recordedAnswer, recordOptions, row, SNAPSHOT, tableOf, tcpInfoBytes } from './helpers.js';
+import { socketRecord, tcpInfoRecord, type RecordOptions } from '../../../src/outputs/listing/socket-record.js';
+import { socketSchema } from '../../../src/outputs/listing/socket-schema.js';
+import { SOCK_TYPE_NAMES as SOCK_TYPES } from '../../../src/diag/constants.js';
+import { TIMER_NAMES } from '../../../src/outputs/listing/socket-members.js';
+import { fragment, JsonBytes, jsonString, SocketJsonWriter, tcpInfoJson } from '../../../src/outputs/listing/socket-ndjson.js';
+import { budget } from '../../fuzz/budget.js';
+import { nameUnit, optionSets, options, recordedAnswer, recordOptions, row, SNAPSHOT, tableOf, tcpInfoBytes } from '../helpers.js';
 
 const validate = new Ajv2020({ allErrors: true, strict: true, strictRequired: false }).compile(socketSchema());
 

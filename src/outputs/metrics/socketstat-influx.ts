@@ -19,16 +19,16 @@
  *  - counters are integers (u8..u64 reads, rates × 8) written as Number#toString writes them.
  * The aggregated form (--socketstat-aggregate) stays on the generic path.
  */
-import { AF_INET, AF_INET6, InetAttr, PROTO_NAMES, Proto, SS_STATE_NAMES } from '../diag/constants.js';
-import { readTcpInfoAt, TCP_INFO_KIND_CODE, TCP_INFO_KIND_SIZE } from '../diag/tcp-info.js';
-import { findAttribute } from '../netlink/attributes.js';
-import type { SocketTable } from '../snapshot/table.js';
+import { AF_INET, AF_INET6, InetAttr, PROTO_NAMES, Proto, SS_STATE_NAMES } from '../../diag/constants.js';
+import { readTcpInfoAt, TCP_INFO_KIND_CODE, TCP_INFO_KIND_SIZE } from '../../diag/tcp-info.js';
+import { findAttribute } from '../../netlink/attributes.js';
+import type { SocketTable } from '../../snapshot/table.js';
 import {
   boundInterface, endpointAddress, socketstatInfoFields, socketstatSelection, SOCKETSTAT_SCHEMA,
   type SocketstatInfoField, type SocketstatOptions,
-} from '../collectors/socketstat.js';
-import { AddressText } from './address-text.js';
-import { ByteBuffer, fragment, putU32, putUint, type Fragment } from './bytes.js';
+} from '../../collectors/socketstat.js';
+import { AddressText } from '../text/address-text.js';
+import { ByteBuffer, fragment, putU32, putUint, type Fragment } from '../text/bytes.js';
 import { escKey, escString, timestamp } from './influx.js';
 
 export interface SocketstatInfluxOptions extends SocketstatOptions {

@@ -6,13 +6,13 @@
  * UDP, UDP-Lite, RAW, SCTP and MPTCP flows, which ss2 never had, come under their own keys with the TCP
  * flow shape minus tcp_info.
  */
-import { formatAddress } from '../diag/address.js';
-import { InetAttr, PROTO_NAMES, Proto, TCP_TIME_WAIT } from '../diag/constants.js';
-import { decodeInetAttributes } from '../diag/inet.js';
-import { readTcpInfoField, TCP_INFO_FIELDS, TCP_INFO_UNSET } from '../diag/tcp-info.js';
-import { decodeUnixAttributes } from '../diag/unix.js';
-import { findAttribute } from '../netlink/attributes.js';
-import type { SocketTable } from '../snapshot/table.js';
+import { formatAddress } from '../../diag/address.js';
+import { InetAttr, PROTO_NAMES, Proto, TCP_TIME_WAIT } from '../../diag/constants.js';
+import { decodeInetAttributes } from '../../diag/inet.js';
+import { readTcpInfoField, TCP_INFO_FIELDS, TCP_INFO_UNSET } from '../../diag/tcp-info.js';
+import { decodeUnixAttributes } from '../../diag/unix.js';
+import { findAttribute } from '../../netlink/attributes.js';
+import type { SocketTable } from '../../snapshot/table.js';
 
 /** pyroute2 ss2's state names (its sstate table) */
 const SS2_STATES = ['unknown', 'established', 'syn-sent', 'syn-recv', 'fin-wait-1', 'fin-wait-2', 'time-wait', 'unconnected', 'close-wait', 'last-ack', 'listening', 'closing'];

@@ -13,22 +13,22 @@
  *  - numbers are written as JSON.stringify writes them (Number#toString), after the member table's arithmetic
  *    (u64 as hi * 2^32 + lo, scales).
  */
-import { AF_INET6, PROTO_NAMES, Proto, SOCK_TYPE_NAMES, STATE_KEYS } from '../diag/constants.js';
-import { ABSENT, AttributeIndex } from '../diag/attribute-index.js';
-import { devMajor, devMinor } from '../diag/unix.js';
-import { readTcpInfoAt, TCP_INFO_FIELDS, TCP_INFO_KIND_CODE as KIND, TCP_INFO_KIND_SIZE as SIZE, TCP_INFO_UNSET } from '../diag/tcp-info.js';
-import type { SocketHolders } from '../procfs/processes.js';
-import { UID_UNKNOWN, type SocketTable } from '../snapshot/table.js';
-import { cString, unixName } from './socket-scan.js';
-import { AddressText } from './address-text.js';
-import { ByteBuffer, encoder, fragment, putU32, type Fragment } from './bytes.js';
+import { AF_INET6, PROTO_NAMES, Proto, SOCK_TYPE_NAMES, STATE_KEYS } from '../../diag/constants.js';
+import { ABSENT, AttributeIndex } from '../../diag/attribute-index.js';
+import { devMajor, devMinor } from '../../diag/unix.js';
+import { readTcpInfoAt, TCP_INFO_FIELDS, TCP_INFO_KIND_CODE as KIND, TCP_INFO_KIND_SIZE as SIZE, TCP_INFO_UNSET } from '../../diag/tcp-info.js';
+import type { SocketHolders } from '../../procfs/processes.js';
+import { UID_UNKNOWN, type SocketTable } from '../../snapshot/table.js';
+import { cString, unixName } from '../text/attribute-text.js';
+import { AddressText } from '../text/address-text.js';
+import { ByteBuffer, encoder, fragment, putU32, type Fragment } from '../text/bytes.js';
 import { INET_MEMBERS, MEM_NAMES, TCP_INFO_MEMBERS, TCPI_OPTIONS, TIMER_NAMES, UNIX_MEMBERS, type Section, type SocketMember } from './socket-members.js';
 import type { RecordOptions } from './socket-record.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // strings and bytes
 
-export { fragment, type Fragment } from './bytes.js';
+export { fragment, type Fragment } from '../text/bytes.js';
 
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 

@@ -1,5 +1,5 @@
 /**
- * The direct socketstat line-protocol writer (src/outputs/socketstat-influx.ts) against its reference,
+ * The direct socketstat line-protocol writer (src/outputs/metrics/socketstat-influx.ts) against its reference,
  * collectSocketstat + influxLine (with gather's host/global tags merged in as gather() merges them): the same
  * bytes for every socket of the recorded fixtures (plus rows bound to devices, raw rows and an address of no
  * family, which the recording lacks) under option sets that reach every rule (protocols, states, uint suffix,
@@ -11,16 +11,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { DiagSession, replayTransport, streamSnapshot, takeCensus, takeSnapshot } from '../snapshot/imports.js';
-import { SocketTable } from '../../src/snapshot/table.js';
-import { AF_INET, AF_INET6, ALL_STATES, Proto } from '../../src/diag/constants.js';
-import { collectSocketstat, SOCKETSTAT_INFO_FIELDS } from '../../src/collectors/socketstat.js';
-import { gather, gatherSocketstatStream, planSnapshot, streamsSocketstat, type GatherConfig, type Snapshotter } from '../../src/collectors/gather.js';
-import { influxLine, InfluxWriter } from '../../src/outputs/influx.js';
-import { SocketstatInfluxWriter, type SocketstatInfluxOptions } from '../../src/outputs/socketstat-influx.js';
-import { streamSocketstatInflux } from '../../src/cli/gather.js';
-import { budget } from '../fuzz/budget.js';
-import { recordedAnswer, row, tableOf, text } from './helpers.js';
+import { DiagSession, replayTransport, streamSnapshot, takeCensus, takeSnapshot } from '../../snapshot/imports.js';
+import { SocketTable } from '../../../src/snapshot/table.js';
+import { AF_INET, AF_INET6, ALL_STATES, Proto } from '../../../src/diag/constants.js';
+import { collectSocketstat, SOCKETSTAT_INFO_FIELDS } from '../../../src/collectors/socketstat.js';
+import { gather, gatherSocketstatStream, planSnapshot, streamsSocketstat, type GatherConfig, type Snapshotter } from '../../../src/collectors/gather.js';
+import { influxLine, InfluxWriter } from '../../../src/outputs/metrics/influx.js';
+import { SocketstatInfluxWriter, type SocketstatInfluxOptions } from '../../../src/outputs/metrics/socketstat-influx.js';
+import { streamSocketstatInflux } from '../../../src/cli/gather.js';
+import { budget } from '../../fuzz/budget.js';
+import { recordedAnswer, row, tableOf, text } from '../helpers.js';
 
 const TIME = 1_700_000_000_123.4;
 

@@ -4,8 +4,8 @@
  * members are declared once, in socket-members.ts; the record object is the JSON writer's text parsed, so the
  * object, the text and schema/socket.schema.json cannot disagree.
  */
-import type { SocketHolders } from '../procfs/processes.js';
-import type { SocketTable } from '../snapshot/table.js';
+import type { SocketHolders } from '../../procfs/processes.js';
+import type { SocketTable } from '../../snapshot/table.js';
 import { SocketJsonWriter, tcpInfoJson } from './socket-ndjson.js';
 
 export { cookieHex, familyName } from './socket-ndjson.js';

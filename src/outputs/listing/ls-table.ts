@@ -3,17 +3,17 @@
  * details (-e -o -i -m -p), made straight from the table's columns and attribute bytes (lsTableBytes). The
  * tcp_info words read the record's tcp_info members (socket-members.ts) by name; test/golden pins the text.
  */
-import { formatColumns } from '../cli/text-table.js';
-import { PROTO_NAMES, Proto, SOCK_TYPE_NAMES, STATE_KEYS } from '../diag/constants.js';
-import { devMajor, devMinor } from '../diag/unix.js';
-import type { SocketHolders } from '../procfs/processes.js';
-import { UID_UNKNOWN, type SocketTable } from '../snapshot/table.js';
-import { AddressText } from './address-text.js';
+import { formatColumns } from '../../cli/text-table.js';
+import { PROTO_NAMES, Proto, SOCK_TYPE_NAMES, STATE_KEYS } from '../../diag/constants.js';
+import { devMajor, devMinor } from '../../diag/unix.js';
+import type { SocketHolders } from '../../procfs/processes.js';
+import { UID_UNKNOWN, type SocketTable } from '../../snapshot/table.js';
+import { AddressText } from '../text/address-text.js';
 import { fragment, JsonBytes, tcpInfoMember, tcpInfoMemberOf, type Fragment, type TcpInfoMember } from './socket-ndjson.js';
 import { cookieHex, TCPI_OPTIONS, TIMER_NAMES, type RecordOptions } from './socket-record.js';
-import { ABSENT as NO, AttributeIndex } from '../diag/attribute-index.js';
-import { InetAttr, UnixAttr } from '../diag/constants.js';
-import { cString, unixName } from './socket-scan.js';
+import { ABSENT as NO, AttributeIndex } from '../../diag/attribute-index.js';
+import { InetAttr, UnixAttr } from '../../diag/constants.js';
+import { cString, unixName } from '../text/attribute-text.js';
 
 const SS_STATE: Record<string, string> = {
   established: 'ESTAB', syn_sent: 'SYN-SENT', syn_recv: 'SYN-RECV', fin_wait1: 'FIN-WAIT-1', fin_wait2: 'FIN-WAIT-2',
