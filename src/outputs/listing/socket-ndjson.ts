@@ -16,53 +16,19 @@
 import { AF_INET6, PROTO_NAMES, Proto, SOCK_TYPE_NAMES, STATE_KEYS } from '../../diag/constants.js';
 import { ABSENT, AttributeIndex } from '../../diag/attribute-index.js';
 import { devMajor, devMinor } from '../../diag/unix.js';
-import { readTcpInfoAt, TCP_INFO_FIELDS, TCP_INFO_KIND_CODE as KIND, TCP_INFO_KIND_SIZE as SIZE, TCP_INFO_UNSET } from '../../diag/tcp-info.js';
 import type { SocketHolders } from '../../procfs/processes.js';
 import { UID_UNKNOWN, type SocketTable } from '../../snapshot/table.js';
 import { cString, unixName } from '../text/attribute-text.js';
 import { AddressText } from '../text/address-text.js';
-import { ByteBuffer, encoder, fragment, putU32, type Fragment } from '../text/bytes.js';
-import { INET_MEMBERS, MEM_NAMES, TCP_INFO_MEMBERS, TCPI_OPTIONS, TIMER_NAMES, UNIX_MEMBERS, type Section, type SocketMember } from './socket-members.js';
+import { fragment, type Fragment } from '../text/bytes.js';
+import { JsonBytes, jsonString } from '../text/json-bytes.js';
+import { tcpInfo } from './tcp-info-json.js';
+import { INET_MEMBERS, MEM_NAMES, TIMER_NAMES, UNIX_MEMBERS, type Section, type SocketMember } from './socket-members.js';
 import type { RecordOptions } from './socket-record.js';
 
-// ---------------------------------------------------------------------------------------------------------
-// strings and bytes
-
 export { fragment, type Fragment } from '../text/bytes.js';
-
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
-
-/** JSON.stringify(s) for a string: the same text, without the call when nothing needs escaping. */
-export function jsonString(s: string): string {
-  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
-}
-
-/**
- * ByteBuffer with JSON strings: the buffer socket records are written into (bytes.ts has the generic part).
- */
-export class JsonBytes extends ByteBuffer {
-  /** JSON.stringify(s), as UTF-8 */
-  str(s: string): void {
-    const n = s.length;
-    if (this.pos + n + 2 > this.buf.length) this.ensure(n + 2);
-    const buf = this.buf;
-    let p = this.pos;
-    buf[p++] = 34;
-    for (let k = 0; k < n; k++) {
-      const c = s.charCodeAt(k);
-      if (c < 0x20 || c === 34 || c === 92 || c > 0x7f) return this.escaped(s);
-      buf[p++] = c;
-    }
-    buf[p++] = 34;
-    this.pos = p;
-  }
-
-  private escaped(s: string): void {
-    const j = jsonString(s);
-    if (this.pos + 3 * j.length > this.buf.length) this.ensure(3 * j.length);
-    this.pos += encoder.encodeInto(j, this.buf.subarray(this.pos)).written;
-  }
-}
+export { JsonBytes, jsonString } from '../text/json-bytes.js';
+export { tcpInfoJson, tcpInfoMember, tcpInfoMemberOf, type TcpInfoMember } from './tcp-info-json.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // fragments
@@ -71,9 +37,6 @@ const A = fragment;
 
 /** A fragment per u8 column value. */
 const fragments = (f: (v: number) => string): readonly Fragment[] => Array.from({ length: 256 }, (_, v) => A(f(v)));
-/** tcpi_options bits → the `,"options":[...]` member, for every byte value */
-const OPTIONS_JSON = (v: number) => JSON.stringify(TCPI_OPTIONS.filter(([bit]) => v & bit).map(([, n]) => n));
-const OPTIONS_FRAG = fragments((v) => `,"options":${OPTIONS_JSON(v)}`);
 const MEM_KEY = (i: number): string => `"${MEM_NAMES[i] ?? `skmem_${i}`}":`;
 const MEM_FIRST = A(`{${MEM_KEY(0)}`);
 const MEM_REST: Fragment[] = [];
@@ -106,108 +69,6 @@ function memory(b: JsonBytes, view: DataView, off: number, len: number): void {
     b.num(view.getUint32(off + k, true));
   }
   b.byte(CLOSE);
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// tcp_info
-
-const SPECIAL_NONE = 0;
-const SPECIAL_MIN_RTT = 1;
-const SPECIAL_WSCALE = 2;
-
-interface OutField {
-  /** `,"name":` */
-  rest: Fragment;
-  /** `{"name":` (when it is the first member) */
-  first: Fragment;
-  offset: number;
-  /** offset + size: the field is present when the kernel sent at least this many bytes */
-  end: number;
-  kind: number;
-  scale: number;
-  special: number;
-}
-
-const OUT_FIELDS: readonly OutField[] = TCP_INFO_MEMBERS.map(({ field, name, scale, special }) => ({
-  rest: A(`,"${name}":`), first: A(`{"${name}":`), offset: field.offset, end: field.offset + SIZE[field.kind], kind: KIND[field.kind], scale,
-  special: special === 'minRtt' ? SPECIAL_MIN_RTT : special === 'wscale' ? SPECIAL_WSCALE : SPECIAL_NONE,
-}));
-const OPTIONS_OFFSET = TCP_INFO_FIELDS.find((x) => x.name === 'options')!.offset;
-const MIN_RTT_UNSET = TCP_INFO_UNSET.min_rtt;
-const OUT_BY_NAME = new Map(TCP_INFO_MEMBERS.map(({ name }, k) => [name, OUT_FIELDS[k]]));
-
-/** A tcp_info member by output name (rtt_us, pacing_rate_bps), for tcpInfoMember(). */
-export type TcpInfoMember = OutField;
-export function tcpInfoMemberOf(name: string): TcpInfoMember {
-  const f = OUT_BY_NAME.get(name);
-  if (!f) throw new Error(`no tcp_info member '${name}'`);
-  return f;
-}
-
-/**
- * One tcp_info member as tcpInfoRecord has it (scaled), or undefined when the record leaves it out: past the
- * length the kernel sent, ~0 for a u64 ("unlimited"), min_rtt unset, wscale without the wscale option.
- */
-export function tcpInfoMember(view: DataView, off: number, len: number, f: TcpInfoMember): number | undefined {
-  if (f.end > len) return undefined;
-  const at = off + f.offset;
-  const v = readTcpInfoAt(view, at, f.kind);
-  if (v === Infinity) return undefined; // a u64's ~0
-  if (f.special === SPECIAL_MIN_RTT && v === MIN_RTT_UNSET) return undefined;
-  // wscale lies at offset 6, so the options byte (5) is there
-  if (f.special === SPECIAL_WSCALE && !(view.getUint8(off + OPTIONS_OFFSET) & 4)) return undefined;
-  return f.scale === 1 ? v : v * f.scale;
-}
-
-/** Bytes enough for any tcp_info member list: every member at its longest, the options, info_bytes. */
-const TCP_INFO_ROOM = OUT_FIELDS.reduce((n, f) => n + f.first.words.length * 4 + 24, 0) + 256;
-
-/** The tcp_info member's object as JSON, into b. */
-function tcpInfo(b: JsonBytes, view: DataView, off: number, len: number): void {
-  b.ensure(TCP_INFO_ROOM);
-  let buf = b.buf;
-  let dv = b.view();
-  let p = b.pos;
-  let started = false;
-  for (let k = 0; k < OUT_FIELDS.length; k++) {
-    const f = OUT_FIELDS[k];
-    if (f.end > len) break; // fields are in offset order
-    const v = tcpInfoMember(view, off, len, f);
-    if (v === undefined) continue;
-    const pre = started ? f.rest : f.first;
-    started = true;
-    const words = pre.words;
-    for (let j = 0; j < words.length; j++) dv.setInt32(p + 4 * j, words[j], true);
-    p += pre.length;
-    if (v >>> 0 === v) {
-      p = putU32(buf, p, v);
-    } else {
-      b.pos = p;
-      b.num(v);
-      p = b.pos;
-      buf = b.buf;
-      dv = b.view();
-    }
-  }
-  b.pos = p;
-  if (len > OPTIONS_OFFSET) {
-    const frag = OPTIONS_FRAG[view.getUint8(off + OPTIONS_OFFSET)];
-    if (started) b.raw(frag);
-    else b.utf8(`{"options":${OPTIONS_JSON(view.getUint8(off + OPTIONS_OFFSET))}`); // (unreachable: ca_state comes first)
-    started = true;
-  }
-  b.raw(started ? F.infoBytes : F.infoBytesFirst);
-  b.num(len);
-  b.byte(CLOSE);
-}
-
-const scratch = new JsonBytes(4096);
-
-/** The tcp_info member's JSON (tcpInfoRecord parses it). */
-export function tcpInfoJson(view: DataView, off: number, len: number): string {
-  scratch.pos = 0;
-  tcpInfo(scratch, view, off, len);
-  return scratch.text();
 }
 
 // ---------------------------------------------------------------------------------------------------------
