@@ -110,7 +110,7 @@ export function planGather(args: string[], command: 'gather' | 'execd'): GatherC
   const semantics = v['netstat-semantics'] ?? 'sockscope';
   if (semantics !== 'sockscope' && semantics !== 'telegraf') throw new UsageError(`--netstat-semantics must be 'sockscope' or 'telegraf', got '${semantics}'`, { key: 'netstat-semantics', value: semantics });
   const groupConfigs = (v['port-group'] ?? []).map(parsePortGroupSpec);
-  let groups;
+  let groups: ReturnType<typeof parsePortGroups>;
   try {
     groups = [...parsePortGroups(groupConfigs, '--port-group'), ...(v['addr-ports'] ? parseAddrPortsEnv(v['addr-ports'], '--addr-ports') : [])];
   } catch (e) {

@@ -223,7 +223,7 @@ export async function gatherSocketstatStream(
   let count = 0;
   let error: string | undefined;
   let collectMs = 0;
-  let meta;
+  let meta: Awaited<ReturnType<NonNullable<Snapshotter['stream']>>>;
   try {
     meta = await snapshotter.stream({ ...options, states: so.states ?? SOCKETSTAT_DEFAULT_STATES }, (table, time) => {
       if (error !== undefined) return;

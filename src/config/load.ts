@@ -12,7 +12,7 @@ import { parseDuration } from '../util/duration.js';
 import { parseTags } from '../util/tags.js';
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
-import { parse as parseToml, TomlError } from 'smol-toml';
+import { parse as parseToml, type TomlError } from 'smol-toml';
 import { parsePortGroups } from '../collectors/netstat-port.js';
 import { SOCKETSTAT_INFO_FIELDS } from '../collectors/socketstat.js';
 import { SockscopeError } from '../errors.js';

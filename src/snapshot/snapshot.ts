@@ -14,7 +14,7 @@ import { fallbackReason, readFromProc } from './proc-fallback.js';
 import { dumpWithRetry } from './retry.js';
 import { errnoName } from '../sys/errno.js';
 import type { DumpOutcome } from './dump.js';
-import { DiagSession, openSession } from './session.js';
+import { type DiagSession, openSession } from './session.js';
 import { SocketTable } from './table.js';
 import type { ProtocolSource, Snapshot, SnapshotOptions } from './types.js';
 

@@ -13,7 +13,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { DiagSession } from '../../src/snapshot/snapshot.js';
 import { replayTransport } from '../../src/snapshot/replay.js';
-import { SocketTable } from '../../src/snapshot/table.js';
+import type { SocketTable } from '../../src/snapshot/table.js';
 import { takeSnapshot } from '../../src/snapshot/snapshot.js';
 import { socketRecord, type RecordOptions } from '../../src/outputs/listing/socket-record.js';
 import { SocketJsonWriter } from '../../src/outputs/listing/socket-ndjson.js';

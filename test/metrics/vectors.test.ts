@@ -21,7 +21,7 @@ import {
 import { collectSocketstat, SOCKETSTAT_SCHEMA, SOCKETSTAT_AGGREGATE_SCHEMA, type SocketstatOptions } from '../../src/collectors/socketstat.js';
 import { withTags, type Metric } from '../../src/model/metric.js';
 import { influxLine } from '../../src/outputs/metrics/influx.js';
-import { SocketTable } from '../../src/snapshot/table.js';
+import type { SocketTable } from '../../src/snapshot/table.js';
 import {
   gopsutilConnections, parseLine, pointKey, socketTableFromSs, telegrafSocketstat, TELEGRAF_COUNTERS, type GopsutilConn,
 } from './helpers.js';

@@ -276,7 +276,10 @@ class DetailsWriter {
  * itself), and the regex drops trailing zeros and a bare point; anything else goes through ms().
  */
 export function msInto(b: JsonBytes, us: number): void {
-  if (!(us >>> 0 === us)) return b.ascii(ms(us));
+  if (!(us >>> 0 === us)) {
+    b.ascii(ms(us));
+    return;
+  }
   const r = us % 1000;
   b.num((us - r) / 1000);
   if (r === 0) return;

@@ -63,7 +63,10 @@ function u32List(b: JsonBytes, view: DataView, off: number, len: number): void {
 
 /** SK_MEMINFO_* u32s at [off, off+len) under their names (skmem_N past the known ones) */
 function memory(b: JsonBytes, view: DataView, off: number, len: number): void {
-  if (len < 4) return b.raw(F.emptyObject);
+  if (len < 4) {
+    b.raw(F.emptyObject);
+    return;
+  }
   for (let k = 0, i = 0; k + 4 <= len; k += 4, i++) {
     b.raw(i === 0 ? MEM_FIRST : (MEM_REST[i] ??= A(`,${MEM_KEY(i)}`)));
     b.num(view.getUint32(off + k, true));
@@ -153,6 +156,7 @@ function compile(members: readonly SocketMember[]): Instr[] {
       case 'vfs': return { ...base, op: OP.vfs, frag: A(`,${key}:{"inode":`) };
       case 'tcpInfo': return { ...base, op: OP.tcpInfo };
       case 'processes': return { ...base, op: OP.processes };
+      default: throw new Error(`socket member ${m.key}: unknown source ${(f as { kind: string }).kind}`);
     }
   });
 }
@@ -332,9 +336,15 @@ export class SocketJsonWriter {
   private processes(frag: Fragment, inode: number): void {
     const b = this.bytes;
     b.raw(frag);
-    if (this.holdersJson) return b.utf8(this.holdersJson(inode));
+    if (this.holdersJson) {
+      b.utf8(this.holdersJson(inode));
+      return;
+    }
     const list = this.holders!.holders(inode);
-    if (list.length === 0) return b.raw(F.emptyList);
+    if (list.length === 0) {
+      b.raw(F.emptyList);
+      return;
+    }
     b.byte(91);
     for (let k = 0; k < list.length; k++) {
       const h = list[k];

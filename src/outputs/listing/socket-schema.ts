@@ -40,6 +40,7 @@ export function socketSchema(): Record<string, unknown> {
     properties,
     allOf: [{
       if: { properties: { protocol: { const: 'unix' } } },
+      // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then/else
       then: { required: always(UNIX_MEMBERS).filter((k) => !common.includes(k)), properties: { family: { const: 'unix' } } },
       else: { required: always(INET_MEMBERS).filter((k) => !common.includes(k)), properties: { family: { enum: ['ipv4', 'ipv6'] } } },
     }],

@@ -3,6 +3,7 @@
  */
 import { ByteBuffer, encoder } from './bytes.js';
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters JSON.stringify escapes
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 /** JSON.stringify(s) for a string: the same text, without the call when nothing needs escaping. */
@@ -23,7 +24,10 @@ export class JsonBytes extends ByteBuffer {
     buf[p++] = 34;
     for (let k = 0; k < n; k++) {
       const c = s.charCodeAt(k);
-      if (c < 0x20 || c === 34 || c === 92 || c > 0x7f) return this.escaped(s);
+      if (c < 0x20 || c === 34 || c === 92 || c > 0x7f) {
+        this.escaped(s);
+        return;
+      }
       buf[p++] = c;
     }
     buf[p++] = 34;
