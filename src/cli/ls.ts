@@ -11,6 +11,7 @@ import type { SnapshotOptions } from '../snapshot/snapshot.js';
 import type { SocketTable } from '../snapshot/table.js';
 import { parseOptions } from './options.js';
 import { resolveNetns } from './netns.js';
+import { NETNS_HELP, NETNS_OPTIONS, planNetnsCli } from '../netns/options.js';
 
 export const LS_HELP = `Usage: sockscope ls [options] [state FILTER] [EXPRESSION]
 
@@ -36,7 +37,7 @@ Output:
   -H, --no-header   no header line (table)
   -s, --summary     the summary instead of a listing (as 'sockscope')
   -N, --net NAME|PID|PATH          another network namespace
-Filter (ss's language): state established, state connected, exclude time-wait, sport = :443,
+${NETNS_HELP}Filter (ss's language): state established, state connected, exclude time-wait, sport = :443,
   dport > :1024, src 10.0.0.0/8, dst [::1]:5432, dev eth0, fwmark 0x1/0xff, cgroup /system.slice/x,
   joined with and, or, not and parentheses. See docs/filters.md.
 `;
@@ -59,6 +60,8 @@ export interface LsPlan {
   resolve: boolean;
   summary: boolean;
   filterWords: string[];
+  /** --all-netns (or a namespace selector): every namespace, see src/netns/ls.ts */
+  allNetns?: import('../netns/all.js').AllNetnsOptions;
 }
 
 export function planLs(args: string[]): LsPlan | 'help' {
@@ -71,10 +74,13 @@ export function planLs(args: string[]): LsPlan | 'help' {
     extended: { type: 'boolean', short: 'e' }, info: { type: 'boolean', short: 'i' }, memory: { type: 'boolean', short: 'm' },
     options: { type: 'boolean', short: 'o' }, processes: { type: 'boolean', short: 'p' }, summary: { type: 'boolean', short: 's' },
     'no-header': { type: 'boolean', short: 'H' }, net: { type: 'string', short: 'N' }, format: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
+    help: { type: 'boolean', short: 'h' }, ...NETNS_OPTIONS,
   }, true);
   if (v.help) return 'help';
   const format = (v.format ?? 'table') as Format;
+  const allNetns = planNetnsCli(v, v.net);
+  if (allNetns && v.resolve && !v.numeric) throw new UsageError('-r does not go with --all-netns: names would be looked up from the host\'s resolver, not each namespace\'s', { key: 'resolve' });
+  if (allNetns && (format === 'ss2' || v.summary)) throw new UsageError(`--all-netns lists sockets as table, json or ndjson${v.summary ? '; for the summary run \'sockscope --all-netns\'' : ''}`, { key: 'all-netns' });
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got '${v.format}'`, { key: 'format', value: v.format });
   if (v.ipv4 && v.ipv6) throw new UsageError('-4 and -6 exclude each other: give one, or neither for both families');
 
@@ -110,7 +116,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
       netns: v.net === undefined ? undefined : resolveNetns(v.net),
     },
     format, header: !v['no-header'], extended: !!v.extended, timers: !!v.options, info: !!v.info, memory: !!v.memory,
-    processes: !!v.processes, resolve: !!v.resolve && !v.numeric, summary: !!v.summary, filterWords: positionals,
+    processes: !!v.processes, resolve: !!v.resolve && !v.numeric, summary: !!v.summary, filterWords: positionals, allNetns,
   };
 }
 
@@ -125,7 +131,7 @@ export async function runLs(args: string[]): Promise<void> {
 
   if (plan.summary) {
     const [{ takeSnapshot }, { summarize }, { renderSummary }, { VERSION }] = await Promise.all([
-      import('../snapshot/snapshot.js'), import('../summary/summary.js'), import('../summary/render.js'), import('./main.js'),
+      import('../snapshot/snapshot.js'), import('../summary/summary.js'), import('../summary/render.js'), import('../version.js'),
     ]);
     const snap = await takeSnapshot({ ...plan.snapshot, ext: 0, unixShow: 0, keepAttributes: false, states: ALL_STATES, bytecode: undefined });
     process.stdout.write(renderSummary(summarize(snap), VERSION));
@@ -166,6 +172,13 @@ async function listSockets(plan: LsPlan, filter: import('../filter/index.js').Co
   } as Parameters<typeof socketRecord>[3];
   const selected = (t: SocketTable, i: number) => filter.matches(t, i);
   const out = process.stdout;
+
+  if (plan.allNetns) {
+    const { listAllNetnsTo } = await import('../netns/ls.js');
+    await waitHolders();
+    await listAllNetnsTo(plan, plan.allNetns, selected, recordOptions, out);
+    return;
+  }
 
   // Streamed formats: each batch is written as soon as it is decoded.
   if (!plan.resolve && (plan.format === 'ndjson' || plan.format === 'json' || plan.format === 'ss2')) {

@@ -78,7 +78,7 @@ function memory(b: JsonBytes, view: DataView, off: number, len: number): void {
 // the record: the member table compiled into a program per family
 
 const SECTION_BIT: Readonly<Record<Section, number>> = {
-  always: 1, names: 2, bound: 4, extended: 8, timers: 16, info: 32, memory: 64, processes: 128,
+  always: 1, names: 2, bound: 4, extended: 8, timers: 16, info: 32, memory: 64, processes: 128, netns: 256,
 };
 
 const OP = {
@@ -150,7 +150,8 @@ const FAMILY_COLUMN = COLUMNS.indexOf('family');
 
 function compile(members: readonly SocketMember[]): Instr[] {
   let first = true;
-  return members.map((m) => new Instr(instruction(m)));
+  // members another command adds to the record (ls --all-netns) are not the writer's
+  return members.filter((m) => m.from.kind !== 'added').map((m) => new Instr(instruction(m)));
 
   function instruction(m: SocketMember): ConstructorParameters<typeof Instr>[0] {
     const section = SECTION_BIT[m.when];
