@@ -36,6 +36,9 @@ Output:
   --format table|json|ndjson|ss2   default table
   -H, --no-header   no header line (table)
   -s, --summary     the summary instead of a listing (as 'sockscope')
+  -E, --events      follow: TCP and UDP sockets as they close, with their final numbers, until
+                    SIGINT or SIGTERM (--format table or ndjson; see docs/lifecycle.md)
+      --rcvbuf BYTES  -E's receive buffer for bursts (default 16 MiB; past net.core.rmem_max as root)
   -N, --net NAME|PID|PATH          another network namespace
 ${NETNS_HELP}Filter (ss's language): state established, state connected, exclude time-wait, sport = :443,
   dport > :1024, src 10.0.0.0/8, dst [::1]:5432, dev eth0, fwmark 0x1/0xff, cgroup /system.slice/x,
@@ -59,6 +62,11 @@ export interface LsPlan {
   processes: boolean;
   resolve: boolean;
   summary: boolean;
+  /** -E: follow destroyed sockets (src/lifecycle/follow.ts) */
+  events: boolean;
+  /** -E's receive buffer (--rcvbuf) */
+  rcvbufBytes?: number;
+  protocolsChosen: boolean;
   filterWords: string[];
   /** --all-netns (or a namespace selector): every namespace, see src/netns/ls.ts */
   allNetns?: import('../netns/all.js').AllNetnsOptions;
@@ -73,7 +81,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
     numeric: { type: 'boolean', short: 'n' }, resolve: { type: 'boolean', short: 'r' },
     extended: { type: 'boolean', short: 'e' }, info: { type: 'boolean', short: 'i' }, memory: { type: 'boolean', short: 'm' },
     options: { type: 'boolean', short: 'o' }, processes: { type: 'boolean', short: 'p' }, summary: { type: 'boolean', short: 's' },
-    'no-header': { type: 'boolean', short: 'H' }, net: { type: 'string', short: 'N' }, format: { type: 'string' },
+    events: { type: 'boolean', short: 'E' }, rcvbuf: { type: 'string' }, 'no-header': { type: 'boolean', short: 'H' }, net: { type: 'string', short: 'N' }, format: { type: 'string' },
     help: { type: 'boolean', short: 'h' }, ...NETNS_OPTIONS,
   }, true);
   if (v.help) return 'help';
@@ -82,6 +90,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
   if (allNetns && v.resolve && !v.numeric) throw new UsageError('-r does not go with --all-netns: names would be looked up from the host\'s resolver, not each namespace\'s', { key: 'resolve' });
   if (allNetns && (format === 'ss2' || v.summary)) throw new UsageError(`--all-netns lists sockets as table, json or ndjson${v.summary ? '; for the summary run \'sockscope --all-netns\'' : ''}`, { key: 'all-netns' });
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got '${v.format}'`, { key: 'format', value: v.format });
+  if (v.rcvbuf !== undefined && !v.events) throw new UsageError('--rcvbuf is for -E (the receive buffer of the event stream)', { key: 'rcvbuf' });
   if (v.ipv4 && v.ipv6) throw new UsageError('-4 and -6 exclude each other: give one, or neither for both families');
 
   const chosen: ProtoName[] = [];
@@ -117,6 +126,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
     },
     format, header: !v['no-header'], extended: !!v.extended, timers: !!v.options, info: !!v.info, memory: !!v.memory,
     processes: !!v.processes, resolve: !!v.resolve && !v.numeric, summary: !!v.summary, filterWords: positionals, allNetns,
+    events: !!v.events, rcvbufBytes: v.rcvbuf === undefined ? undefined : byteCount(v.rcvbuf, '--rcvbuf'), protocolsChosen: chosen.length > 0 && !!(v.tcp || v.udp || v.udplite || v.raw || v.sctp || v.mptcp || v.unix),
   };
 }
 
@@ -124,6 +134,7 @@ export async function runLs(args: string[]): Promise<void> {
   const plan = planLs(args);
   if (plan === 'help') return void process.stdout.write(LS_HELP);
   const { compileFilter, hasNetAdmin } = await import('../filter/index.js');
+  if (plan.events) return followLs(plan, compileFilter(plan.filterWords, { defaultStates: ALL_STATES, protocols: plan.snapshot.protocols, netAdmin: hasNetAdmin() }));
   const filter = compileFilter(plan.filterWords, { defaultStates: plan.snapshot.states!, protocols: plan.snapshot.protocols, netAdmin: hasNetAdmin() });
   plan.snapshot.states = filter.states;
   plan.snapshot.bytecode = filter.bytecode;
@@ -149,6 +160,28 @@ export async function runLs(args: string[]): Promise<void> {
   } finally {
     walkAbort.abort(); // the workers have answered, or the listing failed and nobody will read the index
   }
+}
+
+function byteCount(text: string, option: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1024 || Number(text) > 2 ** 30) {
+    throw new UsageError(`${option} must be a number of bytes between 1024 and 1073741824, got '${text}'`, { key: option.slice(2), value: text });
+  }
+  return Number(text);
+}
+
+/** -E: until SIGINT or SIGTERM; the counts (and any loss) on stderr. */
+async function followLs(plan: LsPlan, filter: import('../filter/index.js').CompiledFilter): Promise<void> {
+  if (plan.summary || plan.processes || plan.resolve) throw new UsageError('-E cannot be combined with -s, -p or -r (closed sockets have no process; names would stall the stream)', { key: 'events' });
+  if (plan.allNetns) throw new UsageError('-E follows one network namespace: give -N NAME|PID|PATH, not --all-netns or a namespace selector', { key: 'events' });
+  const { followEvents, followSummary } = await import('../lifecycle/follow.js');
+  for (const w of filter.warnings) process.stderr.write(`sockscope: ${w}\n`);
+  const stop = new Promise((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  const record = { extended: plan.extended, timers: plan.timers, info: plan.info, memory: plan.memory, interfaceName: sysfsInterfaceNames() };
+  const result = await followEvents({ ...plan.snapshot, protocols: plan.snapshot.protocols!, families: plan.snapshot.families!, protocolsChosen: plan.protocolsChosen, rcvbufBytes: plan.rcvbufBytes, format: plan.format, header: plan.header, record }, filter, process.stdout, stop);
+  process.stderr.write(`sockscope: ${followSummary(result)}\n`);
 }
 
 type Holders = import('../procfs/processes.js').SocketHolders;
