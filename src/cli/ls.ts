@@ -189,7 +189,7 @@ type Walk = import('../procfs/holders-parallel.js').ParallelHolderWalk;
 
 async function listSockets(plan: LsPlan, filter: import('../filter/index.js').CompiledFilter, walk: Promise<Walk> | undefined): Promise<void> {
   const [{ streamSnapshot, takeSnapshot }, { socketRecord }] = await Promise.all([
-    import('../snapshot/snapshot.js'), import('../outputs/socket-record.js'),
+    import('../snapshot/snapshot.js'), import('../outputs/listing/socket-record.js'),
   ]);
   let holders: Holders | undefined;
   const waitHolders = async () => {
@@ -215,8 +215,8 @@ async function listSockets(plan: LsPlan, filter: import('../filter/index.js').Co
 
   // Streamed formats: each batch is written as soon as it is decoded.
   if (!plan.resolve && (plan.format === 'ndjson' || plan.format === 'json' || plan.format === 'ss2')) {
-    const { ss2Flow, ss2FlowText, ss2Key } = await import('../outputs/ss2.js');
-    const { SocketJsonWriter } = await import('../outputs/socket-ndjson.js');
+    const { ss2Flow, ss2FlowText, ss2Key } = await import('../outputs/listing/ss2.js');
+    const { SocketJsonWriter } = await import('../outputs/listing/socket-ndjson.js');
     await waitHolders();
     // the UTF-8 of JSON.stringify(socketRecord(...)), written without the record (test/outputs/socket-ndjson.test.ts)
     const writer = new SocketJsonWriter(recordOptions);
@@ -278,7 +278,7 @@ async function listSockets(plan: LsPlan, filter: import('../filter/index.js').Co
   }
   if (plan.format === 'table') {
     // renderLsTable(records) without the records: the same text (test/outputs/ls-table.test.ts)
-    const { lsShowsNetid, lsTableBytes } = await import('../outputs/ls-table.js');
+    const { lsShowsNetid, lsTableBytes } = await import('../outputs/listing/ls-table.js');
     const netid = lsShowsNetid(t, rows, plan.snapshot.protocols?.length ?? 0);
     out.write(lsTableBytes(t, rows, view, recordOptions, { header: plan.header, netid }));
     for (const note of snap.notes) process.stderr.write(`sockscope: ${note}\n`);
@@ -290,7 +290,7 @@ async function listSockets(plan: LsPlan, filter: import('../filter/index.js').Co
   } else if (plan.format === 'json') {
     out.write(`${JSON.stringify({ sockets: records, sources: snap.sources, notes: snap.notes })}\n`);
   } else {
-    const { ss2Flow, ss2FlowText, ss2Key } = await import('../outputs/ss2.js');
+    const { ss2Flow, ss2FlowText, ss2Key } = await import('../outputs/listing/ss2.js');
     const groups = new Map<string, string[]>();
     for (const i of rows) {
       const extra: Record<string, unknown> = {};

@@ -7,7 +7,7 @@
 import type { GatherConfig } from '../gather/gather.js';
 import type { AgentConfig } from '../config/defaults.js';
 import type { Metric } from '../model/metric.js';
-import type { Exposition, PrometheusWriter } from '../outputs/prometheus.js';
+import type { Exposition, PrometheusWriter } from '../outputs/metrics/prometheus.js';
 import { gatherAllNetns, type AllNetnsOptions, type NetnsReport } from './all.js';
 import { NetnsWalker } from './walk.js';
 

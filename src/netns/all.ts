@@ -10,7 +10,7 @@ import { fromWire } from '../collectors/registry.js';
 import { DEFAULT_MAX_NAMESPACES, NETNS_LABELS, type NetnsLabel } from './options.js';
 import type { Metric } from '../model/metric.js';
 import { discoverNamespaces, type DiscoverOptions, type NetnsInfo } from './discover.js';
-import type { Exposition } from '../outputs/prometheus.js';
+import type { Exposition } from '../outputs/metrics/prometheus.js';
 import type { NetnsOutcome, NetnsWalker } from './walk.js';
 
 export { DEFAULT_MAX_NAMESPACES, NETNS_LABELS, parseLabels, type NetnsLabel } from './options.js';

@@ -12,7 +12,7 @@
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { gather } from '../gather/gather.js';
 import { toWire, type WireMetric } from '../collectors/registry.js';
-import { PrometheusWriter } from '../outputs/prometheus.js';
+import { PrometheusWriter } from '../outputs/metrics/prometheus.js';
 import type { Metric } from '../model/metric.js';
 import { newReceiveBuffer, type ReceiveBuffer } from '../snapshot/dump.js';
 import { DiagSession, takeCensus, takeSnapshot } from '../snapshot/snapshot.js';

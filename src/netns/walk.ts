@@ -10,7 +10,7 @@ import type { WireMetric } from '../collectors/registry.js';
 import { SockscopeError } from '../errors.js';
 import type { Census, Snapshot, SnapshotOptions } from '../snapshot/snapshot.js';
 import type { SocketTableBuffers } from '../snapshot/table.js';
-import type { Exposition } from '../outputs/prometheus.js';
+import type { Exposition } from '../outputs/metrics/prometheus.js';
 import type { NetnsCounterValues } from './counters.js';
 
 export interface NetnsTarget {

@@ -246,7 +246,7 @@ describe('sockscope ls: bad input', () => {
     [['--format', 'xml'], /^sockscope: --format must be one of table, json, ndjson, ss2, got 'xml'/, 1],
     [['-N', 'no-such-ns'], /^sockscope: unknown network namespace 'no-such-ns'/, 1],
     [['-4', '-6'], /^sockscope: -4 and -6 exclude each other/, 1],
-    [['sport', '=', 'nonsense'], /^sockscope: invalid filter: .*\n  sport = nonsense\n {10}\^{8}$/, 3],
+    [['sport', '=', 'nonsense'], /^sockscope: invalid filter: .*\n {2}sport = nonsense\n {10}\^{8}$/, 3],
     [['(', 'sport', '=', ':22'], /^sockscope: invalid filter/, 3],
     [['state', 'bogus'], /^sockscope: invalid filter: .*bogus/, 3],
     [['src', '1.2.3.256/8'], /^sockscope: invalid filter/, 3],

@@ -1,17 +1,19 @@
 /**
  * `ls --format table`: aligned columns for people, ss's column set and state names, human units in the
- * details (-e -o -i -m -p). renderLsTable builds it from the same records as JSON, so both always agree; ls
- * prints lsTableBytes, the same text made straight from the table's columns (below, and tested against it).
+ * details (-e -o -i -m -p), made straight from the table's columns and attribute bytes (lsTableBytes). The
+ * tcp_info words read the record's tcp_info members (socket-members.ts) by name; test/golden pins the text.
  */
-import { formatColumns } from './text-table.js';
-import { PROTO_NAMES, Proto, SOCK_TYPE_NAMES, STATE_KEYS } from '../diag/constants.js';
-import { devMajor, devMinor } from '../diag/unix.js';
-import type { SocketHolders } from '../procfs/processes.js';
-import { UID_UNKNOWN, type SocketTable } from '../snapshot/table.js';
-import { AddressText } from './address-text.js';
+import { formatColumns } from '../text-table.js';
+import { PROTO_NAMES, Proto, SOCK_TYPE_NAMES, STATE_KEYS } from '../../diag/constants.js';
+import { devMajor, devMinor } from '../../diag/unix.js';
+import type { SocketHolders } from '../../procfs/processes.js';
+import { UID_UNKNOWN, type SocketTable } from '../../snapshot/table.js';
+import { AddressText } from '../text/address-text.js';
 import { fragment, JsonBytes, tcpInfoMember, tcpInfoMemberOf, type Fragment, type TcpInfoMember } from './socket-ndjson.js';
-import { cookieHex, TCPI_OPTIONS, TIMER_NAMES, type RecordOptions, type SocketRecord } from './socket-record.js';
-import { AttributeScan, cString, NO, unixName } from './socket-scan.js';
+import { cookieHex, TCPI_OPTIONS, TIMER_NAMES, type RecordOptions } from './socket-record.js';
+import { ABSENT as NO, AttributeIndex } from '../../diag/attribute-index.js';
+import { InetAttr, UnixAttr } from '../../diag/constants.js';
+import { cString, unixName } from '../text/attribute-text.js';
 
 const SS_STATE: Record<string, string> = {
   established: 'ESTAB', syn_sent: 'SYN-SENT', syn_recv: 'SYN-RECV', fin_wait1: 'FIN-WAIT-1', fin_wait2: 'FIN-WAIT-2',
@@ -19,16 +21,6 @@ const SS_STATE: Record<string, string> = {
   bound_inactive: 'UNDEF',
 };
 const UNIX_NETID: Record<string, string> = { stream: 'u_str', dgram: 'u_dgr', seqpacket: 'u_seq' };
-
-export function netid(r: SocketRecord): string {
-  return r.protocol === 'unix' ? UNIX_NETID[r.socket_type as string] ?? 'u_???' : String(r.protocol);
-}
-
-function endpoint(address: string, port: number | string, host?: unknown): string {
-  const a = typeof host === 'string' ? host : address === '0.0.0.0' || address === '::' ? '*' : address;
-  const shown = a.includes(':') && typeof host !== 'string' ? `[${a}]` : a;
-  return `${shown}:${port === 0 ? '*' : port}`;
-}
 
 /** 1234567 → "1.2M" style, for rates and sizes */
 export function human(n: number, unit: string): string {
@@ -39,87 +31,15 @@ export function human(n: number, unit: string): string {
 
 export const ms = (us: number) => (us / 1000).toFixed(3).replace(/\.?0+$/, '') || '0';
 
-function details(r: SocketRecord): string {
-  const out: string[] = [];
-  if (r.timer) {
-    const t = r.timer as { name: string; expires_ms: number; retransmits: number };
-    if (t.name !== 'off') out.push(`timer:(${t.name},${(t.expires_ms / 1000).toFixed(t.expires_ms < 1000 ? 3 : 0)}sec,${t.retransmits})`);
-  }
-  if (r.uid !== undefined) out.push(`uid:${r.uid}`);
-  if (r.inode !== undefined && r.protocol !== 'unix') out.push(`ino:${r.inode}`);
-  if (r.cookie !== undefined) out.push(`sk:${r.cookie}`);
-  if (r.cgroup_id !== undefined) out.push(`cgroup_id:${r.cgroup_id}`);
-  if (r.v6only) out.push('v6only:1');
-  if (r.vfs) {
-    const v = r.vfs as { inode: number; device: string };
-    out.push(`ino:${v.inode} dev:${v.device}`);
-  }
-  if (r.pending_connections) out.push(`pending:${(r.pending_connections as number[]).length}`);
-  if (r.memory) {
-    const m = r.memory as Record<string, number>;
-    out.push(`skmem:(r${m.rmem_alloc},rb${m.rcvbuf},t${m.wmem_alloc},tb${m.sndbuf},f${m.fwd_alloc},w${m.wmem_queued},o${m.optmem},bl${m.backlog},d${m.drops})`);
-  }
-  if (r.congestion) out.push(String(r.congestion));
-  const ti = r.tcp_info as Record<string, number | string[]> | undefined;
-  if (ti) {
-    const n = (k: string) => ti[k] as number | undefined;
-    if (Array.isArray(ti.options)) out.push(...(ti.options as string[]).filter((o) => o !== 'wscale').map((o) => (o === 'timestamps' ? 'ts' : o)));
-    if (n('snd_wscale') !== undefined) out.push(`wscale:${n('snd_wscale')},${n('rcv_wscale')}`);
-    if (n('rto_us')) out.push(`rto:${ms(n('rto_us')!)}`);
-    if (n('rtt_us')) out.push(`rtt:${ms(n('rtt_us')!)}/${ms(n('rttvar_us') ?? 0)}`);
-    if (n('snd_mss')) out.push(`mss:${n('snd_mss')}`);
-    if (n('snd_cwnd')) out.push(`cwnd:${n('snd_cwnd')}`);
-    for (const k of ['bytes_sent', 'bytes_retrans', 'bytes_acked', 'bytes_received']) if (n(k)) out.push(`${k}:${human(n(k)!, 'B')}`);
-    for (const k of ['segs_out', 'segs_in', 'data_segs_out', 'data_segs_in']) if (n(k)) out.push(`${k}:${n(k)}`);
-    if (n('pacing_rate_bps')) out.push(`pacing_rate ${human(n('pacing_rate_bps')!, 'bps')}`);
-    if (n('delivery_rate_bps')) out.push(`delivery_rate ${human(n('delivery_rate_bps')!, 'bps')}`);
-    if (n('retrans') || n('total_retrans')) out.push(`retrans:${n('retrans') ?? 0}/${n('total_retrans') ?? 0}`);
-    if (n('lost')) out.push(`lost:${n('lost')}`);
-    if (n('unacked')) out.push(`unacked:${n('unacked')}`);
-    if (n('min_rtt_us')) out.push(`minrtt:${ms(n('min_rtt_us')!)}`);
-    if (n('notsent_bytes')) out.push(`notsent:${human(n('notsent_bytes')!, 'B')}`);
-  }
-  if (r.processes) {
-    const ps = r.processes as { pid: number; comm: string; fd: number }[];
-    if (ps.length) out.push(`users:(${ps.map((p) => `("${p.comm}",pid=${p.pid},fd=${p.fd})`).join(',')})`);
-  }
-  return out.join(' ');
-}
-
-/** Render records as ss-style aligned text. */
-export function renderLsTable(records: readonly SocketRecord[], o: { header: boolean; netid: boolean }): string {
-  const rows: string[][] = [];
-  const extra: string[] = [];
-  if (o.header) rows.push([...(o.netid ? ['Netid'] : []), 'State', 'Recv-Q', 'Send-Q', 'Local Address:Port', 'Peer Address:Port']);
-  for (const r of records) {
-    const unix = r.protocol === 'unix';
-    const local = unix ? `${(r.path as string | null) ?? '*'} ${r.inode}` : endpoint(r.local_address as string, r.local_port as number, r.local_host);
-    const peer = unix ? `* ${(r.peer_inode as number | null) ?? 0}` : endpoint(r.remote_address as string, r.remote_port as number, r.remote_host);
-    rows.push([...(o.netid ? [netid(r)] : []), SS_STATE[r.state as string] ?? String(r.state), String(r.recv_q), String(r.send_q), local, peer]);
-    extra.push(details(r));
-  }
-  const align = [...(o.netid ? ['l'] : []), 'l', 'r', 'r', 'l', 'l'] as ('l' | 'r')[];
-  const lines = formatColumns(rows, align).split('\n');
-  const out: string[] = [];
-  const offset = o.header ? 1 : 0;
-  if (o.header) out.push(lines[0]);
-  for (let i = 0; i < records.length; i++) {
-    out.push(lines[i + offset]);
-    if (extra[i]) out.push(`\t ${extra[i]}`);
-  }
-  return out.join('\n') + (out.length ? '\n' : '');
-}
-
 // ---------------------------------------------------------------------------------------------------------
-// The same table straight from the columns, as UTF-8 (what ls prints): no records, no detail strings. Cells
-// are made first (the widths need them all), then every line and its details are written into one byte
-// buffer. renderLsTable above stays the reference; test/outputs/ls-table.test.ts holds the two to the same text.
+// The table straight from the columns, as UTF-8 (what ls prints): no records, no detail strings. Cells are made
+// first (the widths need them all), then every line and its details are written into one byte buffer.
 
 const STATE_CELL: readonly string[] = Array.from({ length: 256 }, (_, s) => {
   const key = STATE_KEYS[s];
   return (key === undefined ? undefined : SS_STATE[key]) ?? String(key);
 });
-/** netid(record) per proto code (inet) and per socket type (unix) */
+/** The Netid cell per proto code (inet) and per socket type (unix) */
 const INET_NETID: readonly string[] = Array.from({ length: 256 }, (_, p) => String(PROTO_NAMES[p]));
 const UNIX_NETID_CELL: readonly string[] = Array.from({ length: 256 }, (_, st) => UNIX_NETID[SOCK_TYPE_NAMES[st] ?? String(st)] ?? 'u_???');
 /** `${r.protocol}${r.socket_type ?? ''}`: the key ls decides the Netid column by */
@@ -170,7 +90,7 @@ function endpointText(address: string, port: number, host: string | undefined): 
 
 /** Writes details(record) of rows into a JsonBytes: the same words in the same order, separated by spaces. */
 class DetailsWriter {
-  private readonly scan = new AttributeScan();
+  private readonly scan = new AttributeIndex();
   private readonly attributes: boolean;
   private readonly users: ((inode: number) => string) | undefined;
   private congKey: number[] = [];
@@ -207,23 +127,24 @@ class DetailsWriter {
     const start = t.attrStart[i];
     const end = start + t.attrLength[i];
     if (t.proto[i] === Proto.unix) {
-      const a = this.scan.unix(view, start, end);
+      const { off, len } = this.scan.unix(view, start, end);
       if (o.extended) {
         if (t.uid[i] !== UID_UNKNOWN) this.word(D.uid), b.num(t.uid[i]);
         this.word(D.sk);
         b.ascii(cookieHex(t, i));
-        if (a.vfsOff !== NO) {
-          const dev = view.getUint32(a.vfsOff + 4, true);
+        const vfs = off[UnixAttr.VFS];
+        if (vfs !== NO) {
+          const dev = view.getUint32(vfs + 4, true);
           this.word(D.ino);
-          b.num(view.getUint32(a.vfsOff, true));
+          b.num(view.getUint32(vfs, true));
           b.raw(D.dev);
           b.num(devMajor(dev));
           b.byte(58); // :
           b.num(devMinor(dev));
         }
-        if (a.iconsOff !== NO) this.word(D.pending), b.num(a.iconsLen >> 2);
+        if (off[UnixAttr.ICONS] !== NO) this.word(D.pending), b.num(len[UnixAttr.ICONS] >> 2);
       }
-      if (o.memory && a.skmemOff !== NO) this.skmem(view, a.skmemOff, a.skmemLen);
+      if (o.memory && off[UnixAttr.MEMINFO] !== NO) this.skmem(view, off[UnixAttr.MEMINFO], len[UnixAttr.MEMINFO]);
     } else {
       if (o.timers) {
         const name = TIMER_NAMES[t.timer[i]] ?? String(t.timer[i]);
@@ -239,7 +160,7 @@ class DetailsWriter {
         }
       }
       if (this.attributes) {
-        const a = this.scan.inet(view, start, end);
+        const { off, len } = this.scan.inet(view, start, end);
         if (o.extended) {
           this.word(D.uid);
           b.num(t.uid[i]);
@@ -247,16 +168,17 @@ class DetailsWriter {
           b.num(t.inode[i]);
           this.word(D.sk);
           b.ascii(cookieHex(t, i));
-          if (a.cgroup === a.cgroup) this.word(D.cgroup), b.num(a.cgroup); // (not NaN)
-          if (a.v6only === 1) this.word(D.v6only);
+          const cgroup = off[InetAttr.CGROUP_ID];
+          if (cgroup !== NO) this.word(D.cgroup), b.num(view.getUint32(cgroup + 4, true) * 0x100000000 + view.getUint32(cgroup, true));
+          if (off[InetAttr.SKV6ONLY] !== NO && view.getUint8(off[InetAttr.SKV6ONLY]) !== 0) this.word(D.v6only);
         }
-        if (o.memory && a.skmemOff !== NO) this.skmem(view, a.skmemOff, a.skmemLen);
+        if (o.memory && off[InetAttr.SKMEMINFO] !== NO) this.skmem(view, off[InetAttr.SKMEMINFO], len[InetAttr.SKMEMINFO]);
         if (o.info) {
-          if (a.congOff !== NO) {
-            const cong = this.congestion(view, a.congOff, a.congLen);
+          if (off[InetAttr.CONG] !== NO) {
+            const cong = this.congestion(view, off[InetAttr.CONG], len[InetAttr.CONG]);
             if (cong) this.text(cong);
           }
-          if (a.infoOff !== NO && t.proto[i] === Proto.tcp) this.tcpInfo(view, a.infoOff, a.infoLen);
+          if (off[InetAttr.INFO] !== NO && t.proto[i] === Proto.tcp) this.tcpInfo(view, off[InetAttr.INFO], len[InetAttr.INFO]);
         }
       }
     }
@@ -354,7 +276,10 @@ class DetailsWriter {
  * itself), and the regex drops trailing zeros and a bare point; anything else goes through ms().
  */
 export function msInto(b: JsonBytes, us: number): void {
-  if (!(us >>> 0 === us)) return b.ascii(ms(us));
+  if (!(us >>> 0 === us)) {
+    b.ascii(ms(us));
+    return;
+  }
   const r = us % 1000;
   b.num((us - r) / 1000);
   if (r === 0) return;
@@ -370,8 +295,8 @@ export function msInto(b: JsonBytes, us: number): void {
 const TRAILING_SPACE = /\s$/;
 
 /**
- * renderLsTable(rows.map((i) => socketRecord(t, i, view, o)), layout) as UTF-8, made from the columns: the
- * cells and the detail words directly, laid out as formatColumns lays them out (widths over every row and the
+ * The table of rows as UTF-8, made from the columns: the cells and the detail words directly, laid out as
+ * formatColumns lays them out (widths over every row and the
  * header; right-aligned cells padded at the start, left-aligned ones but the last at the end; two spaces
  * between; trailing whitespace trimmed), each socket's details on the line after it.
  */
@@ -381,7 +306,7 @@ export function lsTableBytes(t: SocketTable, rows: readonly number[], view: Data
   const peerCol = new Array<string>(n);
   const localText = new AddressText();
   const remoteText = new AddressText();
-  const scan = new AttributeScan();
+  const scan = new AttributeIndex();
   const header = layout.header ? [...(layout.netid ? ['Netid'] : []), 'State', 'Recv-Q', 'Send-Q', 'Local Address:Port', 'Peer Address:Port'] : undefined;
   let netidW = layout.netid && header ? 5 : 0;
   let stateW = header ? 5 : 0;
@@ -389,8 +314,8 @@ export function lsTableBytes(t: SocketTable, rows: readonly number[], view: Data
   let sendW = header ? 6 : 0;
   let localW = header ? 18 : 0;
   let peerW = header ? 17 : 0;
-  // a cell holding a newline (a unix path, a host name) shifts renderLsTable's lines, and trailing whitespace
-  // in the last cell is trimmed: both go through the reference's own layout
+  // a cell holding a newline (a unix path, a host name) shifts the lines, and trailing whitespace in the last
+  // cell is trimmed: both go through formatColumns
   let awkward = false;
   for (let k = 0; k < n; k++) {
     const i = rows[k];
@@ -399,9 +324,10 @@ export function lsTableBytes(t: SocketTable, rows: readonly number[], view: Data
     let peer: string;
     if (proto === Proto.unix) {
       if (layout.netid) netidW = Math.max(netidW, UNIX_NETID_CELL[t.sockType[i]].length);
-      const a = scan.unix(view, t.attrStart[i], t.attrStart[i] + t.attrLength[i]);
-      local = `${a.nameOff === NO ? '*' : unixName(view, a.nameOff, a.nameLen)} ${t.inode[i]}`;
-      peer = `* ${a.peer === NO ? 0 : a.peer}`;
+      const { off, len } = scan.unix(view, t.attrStart[i], t.attrStart[i] + t.attrLength[i]);
+      const name = off[UnixAttr.NAME];
+      local = `${name === NO ? '*' : unixName(view, name, len[UnixAttr.NAME])} ${t.inode[i]}`;
+      peer = `* ${off[UnixAttr.PEER] === NO ? 0 : view.getUint32(off[UnixAttr.PEER], true)}`;
     } else {
       if (layout.netid) netidW = Math.max(netidW, INET_NETID[proto].length);
       const fam = t.family[i];
@@ -423,7 +349,7 @@ export function lsTableBytes(t: SocketTable, rows: readonly number[], view: Data
   const b = new JsonBytes(Math.max(1 << 16, n * (o.info ? 400 : 128)));
   const details = new DetailsWriter(b, o);
   if (awkward) {
-    // the reference's steps over the same cells, with the details made by the same writer
+    // formatColumns over the same cells, with the details made by the same writer
     const cells: string[][] = header ? [header] : [];
     const extra: string[] = [];
     for (let k = 0; k < n; k++) {
@@ -491,7 +417,7 @@ export function lsTableBytes(t: SocketTable, rows: readonly number[], view: Data
   return b.take();
 }
 
-/** lsTableBytes as text (tests; renderLsTable's counterpart). */
+/** lsTableBytes as text (tests). */
 export function renderLsTableRows(t: SocketTable, rows: readonly number[], view: DataView, o: RecordOptions, layout: { header: boolean; netid: boolean }): string {
   return Buffer.from(lsTableBytes(t, rows, view, o, layout)).toString('utf8');
 }
