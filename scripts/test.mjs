@@ -15,8 +15,15 @@ const walk = (dir) => {
   }
 };
 walk(root);
-const only = process.argv.slice(2);
-const chosen = only.length ? files.filter((f) => only.some((o) => f.includes(o))) : files;
+// Heavy suites live in folders of their own (dist/test/<suite>/) and run only when asked for:
+// `node scripts/test.mjs --suite zabbix-server` (npm run test:zabbix-server); everything else is `npm test`.
+const SUITES = ['zabbix-server'];
+const args = process.argv.slice(2);
+const suite = args[0] === '--suite' ? args[1] : undefined;
+const only = suite ? args.slice(2) : args;
+const inSuite = (f) => SUITES.find((s) => f.startsWith(join(root, s) + '/'));
+const pool = files.filter((f) => inSuite(f) === suite);
+const chosen = only.length ? pool.filter((f) => only.some((o) => f.includes(o))) : pool;
 if (chosen.length === 0) {
   console.error('no test files found under dist/test (run `npm run build` first)');
   process.exit(1);

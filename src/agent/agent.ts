@@ -22,7 +22,7 @@ import { InfluxOutput, type Log } from './influx-output.js';
 import { loadWebConfig } from './web-config.js';
 import { ZabbixOutput } from './zabbix-output.js';
 import { answerer } from '../zabbix/answer.js';
-import { senderItems } from '../zabbix/items.js';
+import { DiscoveryMemory, senderItems } from '../zabbix/items.js';
 import { PassiveAgent } from '../zabbix/passive.js';
 
 export interface AgentOptions {
@@ -85,6 +85,8 @@ export class Agent {
   private http: HttpEndpoint | undefined;
   private influx: InfluxOutput | undefined;
   private zabbix: ZabbixOutput | undefined;
+  /** port groups and listening ports pushed before: 0 for their items while Zabbix keeps them (LLD lifetime) */
+  private readonly zabbixDiscovered = new DiscoveryMemory();
   private passive: PassiveAgent | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
@@ -243,7 +245,7 @@ export class Agent {
     }
     if (this.zabbix && metrics) {
       const latest = { metrics, report, time: metrics[0]?.time ?? Date.now() };
-      this.zabbix.add(senderItems(latest, c.outputs.zabbix.host || this.hostTag()));
+      this.zabbix.add(senderItems(latest, c.outputs.zabbix.host || this.hostTag(), this.zabbixDiscovered));
       void this.zabbix.flush();
     }
     if (c.outputs.stdout.enabled && lineMetrics) {

@@ -6,6 +6,7 @@
  */
 import { BufferedOutput, type Delivery, type Log } from './buffered-output.js';
 import type { SenderItem } from '../zabbix/items.js';
+import { explainRefusal } from '../zabbix/refusal.js';
 import { sendItems } from '../zabbix/sender.js';
 
 export interface ZabbixOutputConfig {
@@ -30,7 +31,7 @@ export class ZabbixOutput extends BufferedOutput<SenderItem> {
     // ("seconds spent: ..."), so it cannot tell a new problem from the same one
     const refusing = answer.response !== 'success' || failed > 0;
     if (refusing !== this.refusing) {
-      if (refusing) this.log('warn', 'zabbix: the server refused items (does the host have the sockscope template?)', { server: this.cfg.server, info: answer.info });
+      if (refusing) this.log('warn', `zabbix: ${explainRefusal(batch, answer)}`, { server: this.cfg.server, info: answer.info });
       else this.log('info', 'zabbix: the server accepts every item again', { server: this.cfg.server });
       this.refusing = refusing;
     }

@@ -1,6 +1,6 @@
 /** What the passive agent answers: agent.*, net.tcp/udp.socket.count over a fresh snapshot, sockscope.* items. */
 import type { Snapshot, SnapshotOptions } from '../snapshot/snapshot.js';
-import { itemValues, quoteParam, type LatestGather } from './items.js';
+import { absentEntityValue, itemValues, quoteParam, type LatestGather } from './items.js';
 import { NotSupported, parseItemKey, socketCount } from './keys.js';
 import type { KeyAnswerer } from './passive.js';
 
@@ -11,6 +11,8 @@ export interface AnswerSources {
   /** a snapshot of TCP or UDP sockets, every state, headers only */
   snapshot(o: SnapshotOptions): Promise<Snapshot>;
 }
+
+const AGENT_KEYS = new Set(['agent.ping', 'agent.version', 'agent.hostname']);
 
 /** Fresh snapshots for socket.count keys are shared for a moment: a server asking 20 keys at once costs 1 dump. */
 const FRESH_MS = 1000;
@@ -27,6 +29,8 @@ export function answerer(src: AnswerSources): KeyAnswerer {
   };
   return async (text) => {
     const { key, params } = parseItemKey(text);
+    // zabbix_agentd 6.0 refuses any bracket on a key without parameters, `agent.ping[]` included (CF_HAVEPARAMS)
+    if (AGENT_KEYS.has(key) && text.length > key.length) throw new NotSupported('Item does not allow parameters.');
     switch (key) {
       case 'agent.ping':
         return '1';
@@ -44,7 +48,8 @@ export function answerer(src: AnswerSources): KeyAnswerer {
         if (!latest) throw new NotSupported('No data yet: the first gather has not finished.');
         // the canonical spelling (what items.ts pushes): `sockscope.netstat["tcp_listen"]` is the same item
         const canonical = params.length ? `${key}[${params.map(quoteParam).join(',')}]` : key;
-        const value = itemValues(latest).get(canonical);
+        // a prototype's key for an entity that is gone (a port that stopped listening): 0 while Zabbix keeps it
+        const value = itemValues(latest).get(canonical) ?? absentEntityValue(key, params);
         if (value === undefined) throw new NotSupported('Unsupported item key.');
         return value;
       }

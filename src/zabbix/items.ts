@@ -1,74 +1,92 @@
 /**
- * sockscope's Zabbix items, from one gather: the same keys answer passive checks and go out in trapper pushes.
- *
- *   sockscope.netstat[<field>]            the 13 netstat fields (TCP per state, udp_socket, tcp_none), zeros included
- *   sockscope.sockets[tcp|udp|unix]       sockets per protocol
- *   sockscope.port[<addr_port>,<field>]   netstat_port counts per port group
- *   sockscope.listen.backlog.max_pct      the fullest listener's accept queue, % of its backlog
- *   sockscope.local_port_range.size       ephemeral ports (net.ipv4.ip_local_port_range)
- *   sockscope.ports.discovery             LLD: listening TCP ports, one row per port ({#PORT}; {#ADDR}: its
- *                                         local addresses, space-separated)
- *   sockscope.portgroups.discovery        LLD: port groups ({#ADDR_PORT})
+ * sockscope's Zabbix item values from one gather, generated from the catalog (catalog.ts): the same keys answer
+ * passive checks and go out in trapper pushes, and they are the keys the templates declare.
  */
-import type { GatherReport } from '../collectors/gather.js';
-import { LISTEN_SCHEMA, PORT_RANGE_SCHEMA } from '../collectors/listen.js';
-import { mergeIpVersions, NETSTAT_FIELDS, NETSTAT_SCHEMA } from '../collectors/netstat.js';
-import { NETSTAT_PORT_SCHEMA } from '../collectors/netstat-port.js';
-import type { Metric } from '../model/metric.js';
+import { SockscopeError } from '../errors.js';
+import { DISCOVERY, gatherFacts, ITEMS, LLD_LIFETIME_DAYS, prototypeKey, type DiscoveryDef, type GatherFacts, type LatestGather } from './catalog.js';
 
-export interface LatestGather {
-  metrics: readonly Metric[];
-  report: GatherReport;
-  time: number;
+export { quoteParam, type LatestGather } from './catalog.js';
+
+/**
+ * Entities (port groups, listening ports) discovered before and gone since: their items still exist in Zabbix
+ * until the rule's lifetime ({$SOCKSCOPE.LLD.LIFETIME}) removes them, and a Zabbix user expects them to read 0
+ * meanwhile, not to freeze at their last value. The agent keeps one of these across gathers; bounded by the
+ * entities seen within the lifetime (ports: at most 65535 per rule).
+ */
+export class DiscoveryMemory {
+  private readonly lastSeen = new Map<string, Map<string, number>>();
+
+  constructor(private readonly lifetimeMs = LLD_LIFETIME_DAYS * 86_400_000) {}
+
+  /** What to keep between runs (`zabbix send --state FILE`): rule key → entity → when last discovered (ms). */
+  toJSON(): Record<string, Record<string, number>> {
+    return Object.fromEntries([...this.lastSeen].map(([rule, seen]) => [rule, Object.fromEntries(seen)]));
+  }
+
+  /** From toJSON()'s shape; throws a SockscopeError naming `source` when it is something else. */
+  static fromJSON(doc: unknown, source: string, lifetimeMs?: number): DiscoveryMemory {
+    const m = new DiscoveryMemory(lifetimeMs);
+    const bad = () => new SockscopeError('ESOCKSCOPE_CONFIG', `${source}: expected sockscope's discovery state ({"<rule key>": {"<entity>": <ms>}}), as \`zabbix send --state\` writes it`, { value: source });
+    if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw bad();
+    for (const [rule, seen] of Object.entries(doc)) {
+      if (!seen || typeof seen !== 'object' || Array.isArray(seen)) throw bad();
+      const entries = Object.entries(seen as Record<string, unknown>);
+      if (!entries.every(([, at]) => typeof at === 'number' && Number.isFinite(at))) throw bad();
+      m.lastSeen.set(rule, new Map(entries as [string, number][]));
+    }
+    return m;
+  }
+
+  /** The rule's entities for this gather: the discovered ones, then the remembered ones that are gone. */
+  entities(rule: DiscoveryDef, discovered: readonly string[], now: number): { gone: string[] } {
+    let seen = this.lastSeen.get(rule.key);
+    if (!seen) this.lastSeen.set(rule.key, (seen = new Map()));
+    for (const e of discovered) seen.set(e, now);
+    const gone: string[] = [];
+    for (const [e, at] of seen) {
+      if (now - at > this.lifetimeMs) seen.delete(e);
+      else if (at !== now) gone.push(e);
+    }
+    return { gone };
+  }
 }
 
 /** Every sockscope.* item of a gather, key → value as Zabbix wants it (a string). */
-export function itemValues(g: LatestGather): Map<string, string> {
+export function itemValues(g: LatestGather, memory?: DiscoveryMemory): Map<string, string> {
+  return valuesOf(gatherFacts(g), g.time, memory);
+}
+
+function valuesOf(f: GatherFacts, now: number, memory?: DiscoveryMemory): Map<string, string> {
   const out = new Map<string, string>();
-  const metrics = mergeIpVersions(g.metrics);
-  for (const m of metrics) {
-    if (m.schema === NETSTAT_SCHEMA) for (const f of NETSTAT_FIELDS) out.set(`sockscope.netstat[${f}]`, String(m.fields[f] ?? 0));
+  for (const item of ITEMS) {
+    const v = item.value(f);
+    if (v !== undefined) out.set(item.key, String(v));
   }
-  for (const s of g.report.sources) out.set(`sockscope.sockets[${s.protocol}]`, String(s.sockets));
-  // netstat_port: families summed per addr_port
-  const ports = new Map<string, Record<string, number>>();
-  for (const m of metrics) {
-    if (m.schema !== NETSTAT_PORT_SCHEMA) continue;
-    const sum = ports.get(m.tags.addr_port) ?? {};
-    for (const f of NETSTAT_FIELDS) sum[f] = (sum[f] ?? 0) + ((m.fields[f] as number) ?? 0);
-    ports.set(m.tags.addr_port, sum);
-  }
-  for (const [addrPort, sum] of ports) for (const f of NETSTAT_FIELDS) out.set(`sockscope.port[${quoteParam(addrPort)},${f}]`, String(sum[f]));
-  out.set('sockscope.portgroups.discovery', JSON.stringify([...ports.keys()].map((a) => ({ '{#ADDR_PORT}': a }))));
-  let maxPct = 0;
-  // one LLD row per port (a port often listens on 0.0.0.0 and [::]): the prototypes' keys hold only {#PORT}, and
-  // two rows with the same {#PORT} would make Zabbix refuse the second item as a duplicate key
-  const listeners = new Map<string, string[]>();
-  for (const m of metrics) {
-    if (m.schema === LISTEN_SCHEMA) {
-      const backlog = m.fields.backlog as number;
-      if (backlog > 0) maxPct = Math.max(maxPct, ((m.fields.accept_queue as number) / backlog) * 100);
-      const addrs = listeners.get(m.tags.local_port) ?? [];
-      if (!addrs.includes(m.tags.local_addr)) addrs.push(m.tags.local_addr);
-      listeners.set(m.tags.local_port, addrs);
-    } else if (m.schema === PORT_RANGE_SCHEMA) {
-      out.set('sockscope.local_port_range.size', String(m.fields.size));
+  for (const rule of DISCOVERY) {
+    const rows = rule.rows(f);
+    if (!rows) continue;
+    out.set(rule.key, JSON.stringify(rows));
+    const discovered = rows.map((r) => r[rule.macro]);
+    const { gone } = memory ? memory.entities(rule, discovered, now) : { gone: [] };
+    for (const entity of [...discovered, ...gone]) {
+      for (const p of rule.prototypes) out.set(prototypeKey(rule, entity, p.field), String(p.value(f, entity)));
     }
-  }
-  if (metrics.some((m) => m.schema === LISTEN_SCHEMA) || g.report.collectors.some((c) => c.name === 'listen')) {
-    out.set('sockscope.listen.backlog.max_pct', String(Math.round(maxPct * 10) / 10));
-    const rows = [...listeners].sort((a, b) => Number(a[0]) - Number(b[0])).map(([port, addrs]) => ({ '{#PORT}': port, '{#ADDR}': addrs.join(' ') }));
-    out.set('sockscope.ports.discovery', JSON.stringify(rows));
   }
   return out;
 }
 
 /**
- * An item key parameter, quoted exactly when Zabbix's quote_key_param quotes it (it starts with '"', ' ' or
- * '[', or holds ',' or ']'), so the pushed key is byte for byte the key Zabbix made from the LLD prototype.
+ * A passive check of a prototype's key for an entity the latest gather did not discover (a port that stopped
+ * listening, a port group with no sockets): 0, as the trapper push sends while the item is still discovered.
+ * undefined when the key is no prototype's.
  */
-export function quoteParam(p: string): string {
-  return /^["\[ ]/.test(p) || /[,\]]/.test(p) ? `"${p.replace(/"/g, '\\"')}"` : p;
+export function absentEntityValue(key: string, params: readonly string[]): string | undefined {
+  const rule = DISCOVERY.find((r) => r.family === key);
+  if (!rule || params.length !== 2 || params[0] === '') return undefined;
+  const proto = rule.prototypes.find((p) => p.field === params[1]);
+  if (!proto) return undefined;
+  if (rule.macro === '{#PORT}' && !/^\d+$/.test(params[0])) return undefined;
+  return '0';
 }
 
 export interface SenderItem {
@@ -80,8 +98,8 @@ export interface SenderItem {
 }
 
 /** The trapper items of a gather, clock/ns from the snapshot's time. */
-export function senderItems(g: LatestGather, host: string): SenderItem[] {
+export function senderItems(g: LatestGather, host: string, memory?: DiscoveryMemory): SenderItem[] {
   const clock = Math.floor(g.time / 1000);
   const ns = Math.round((g.time % 1000) * 1e6);
-  return [...itemValues(g)].map(([key, value]) => ({ host, key, value, clock, ns }));
+  return [...itemValues(g, memory)].map(([key, value]) => ({ host, key, value, clock, ns }));
 }

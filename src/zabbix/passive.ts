@@ -23,8 +23,15 @@ export interface PassiveOptions {
   timeoutMs?: number;
   /** requests are item keys: small */
   maxFrameBytes?: number;
+  /** connections open at once (zabbix_agentd has no such cap: it forks StartAgents listeners) */
   maxConnections?: number;
+  /** connections one source address may hold at once, so one client cannot take every slot */
+  maxConnectionsPerSource?: number;
 }
+
+/** Zabbix servers poll with several pollers at once from one address: a quarter of the slots is room enough. */
+export const DEFAULT_MAX_CONNECTIONS = 100;
+export const DEFAULT_MAX_PER_SOURCE = 25;
 
 /** Answers one key; throw NotSupported(reason) for ZBX_NOTSUPPORTED. */
 export type KeyAnswerer = (key: string) => Promise<string> | string;
@@ -69,8 +76,10 @@ function allowed(list: Cidr[], remote: string | undefined): boolean {
 export class PassiveAgent {
   private servers: Server[] = [];
   private readonly sockets = new Set<Socket>();
+  /** open connections per source address */
+  private readonly perSource = new Map<string, number>();
   private readonly allow: Cidr[];
-  /** closed without an answer: not allowed, unframed, oversized, timed out */
+  /** closed without an answer: not allowed, over the connection cap or the source's share, unframed, oversized, timed out */
   refused = 0;
   answered = 0;
 
@@ -83,7 +92,7 @@ export class PassiveAgent {
       // allowHalfOpen: a client that shuts down its sending side right after the request (zabbix_get-like tools,
       // scripts) still gets the answer, even when the answer waits for a snapshot
       const server = createServer({ allowHalfOpen: true }, (s) => this.connection(s));
-      server.maxConnections = this.o.maxConnections ?? 100;
+      // the caps are counted here rather than with server.maxConnections, whose drops nobody would count
       await listenOn(server, addr, 'zabbix_agent.listen');
       this.servers.push(server);
     }
@@ -100,8 +109,21 @@ export class PassiveAgent {
       s.destroy();
       return;
     }
+    const source = s.remoteAddress ?? '';
+    const fromSource = this.perSource.get(source) ?? 0;
+    if (this.sockets.size >= (this.o.maxConnections ?? DEFAULT_MAX_CONNECTIONS) || fromSource >= (this.o.maxConnectionsPerSource ?? DEFAULT_MAX_PER_SOURCE)) {
+      this.refused++;
+      s.destroy();
+      return;
+    }
+    this.perSource.set(source, fromSource + 1);
     this.sockets.add(s);
-    s.on('close', () => this.sockets.delete(s));
+    s.on('close', () => {
+      this.sockets.delete(s);
+      const n = (this.perSource.get(source) ?? 1) - 1;
+      if (n > 0) this.perSource.set(source, n);
+      else this.perSource.delete(source);
+    });
     s.on('error', () => s.destroy());
     const decoder = new FrameDecoder(this.o.maxFrameBytes ?? 64 * 1024);
     let done = false;

@@ -1,13 +1,17 @@
 /**
- * `sockscope zabbix template [--passive]`: a Zabbix 6.0 YAML template (zabbix_export version '6.0'): items for
- * every TCP state (trapper, or Zabbix agent for the passive variant), UDP and unix counts, LLD rules with item
- * prototypes for port groups, triggers with {$MACROS} thresholds (CLOSE_WAIT growing, listen backlog near
- * full, TIME_WAIT near the ephemeral port range) and a graph of TCP states. UUIDs are derived from names (UUIDv4
- * shaped), so the same template imports as the same objects every time.
+ * `sockscope zabbix template [--passive]`: a Zabbix 6.0 YAML template (zabbix_export version '6.0') generated
+ * from the catalog (catalog.ts), the same tables the trapper push and the passive answers are made from:
+ * items (Zabbix trapper, or Zabbix agent polled every minute for the passive variant), the two LLD rules with
+ * their item and trigger prototypes, triggers with {$MACROS} thresholds (CLOSE_WAIT growing, listen backlog
+ * near full, TIME_WAIT near the ephemeral port range) and a graph of TCP states. UUIDs are derived from names
+ * (UUIDv4 shaped), so the same template imports as the same objects every time.
+ *
+ * Every constant is one of Zabbix's CXmlConstantName (include/classes/xml/CXmlConstantName.php): item types
+ * TRAP and ZABBIX_PASSIVE, value types UNSIGNED and FLOAT, priorities WARNING and HIGH.
  */
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
-import { NETSTAT_FIELDS } from '../collectors/netstat.js';
+import { DISCOVERY, ITEMS, MACROS, MULTI_ITEM_TRIGGERS, prototypeKey, type TriggerDef, type ValueType } from './catalog.js';
 
 /**
  * Derived from the object's name (stable across runs) but shaped as a UUIDv4 (version nibble 4, variant 8-b):
@@ -22,74 +26,65 @@ const uuid = (name: string) => {
 
 const COLORS = ['1A7C11', 'F63100', '2774A4', 'A54F10', 'FC6EA3', '6C59DC', 'AC8C14', '611F27', 'F230E0', '5CCD18', 'BB2A02', '00A0A0', '808080'];
 
+/** Zabbix's import constants (CXmlConstantName) for the item types. */
+export const ITEM_TYPE = { trapper: 'TRAP', passive: 'ZABBIX_PASSIVE' } as const;
+
+export function templateName(passive: boolean): string {
+  return passive ? 'sockscope by Zabbix agent' : 'sockscope by Zabbix trapper';
+}
+
 export function zabbixTemplate(o: { passive: boolean }): string {
-  const name = o.passive ? 'sockscope by Zabbix agent' : 'sockscope by Zabbix trapper';
-  const type = o.passive ? 'ZABBIX_PASSIVE' : 'TRAPPER';
-  const passiveOnly = (x: Record<string, unknown>) => (o.passive ? { ...x, delay: '1m' } : x);
-  const item = (key: string, label: string, extra: Record<string, unknown> = {}) => passiveOnly({
-    uuid: uuid(`${name}:${key}`), name: label, type, key, value_type: 'UNSIGNED',
-    tags: [{ tag: 'component', value: 'sockets' }], ...extra,
-  });
-  const items: Record<string, unknown>[] = NETSTAT_FIELDS.map((f) => {
-    const label = f === 'udp_socket' ? 'UDP sockets' : f === 'tcp_none' ? 'TCP sockets in no standard state' : `TCP ${f.slice(4).replace(/_/g, ' ').toUpperCase()}`;
-    const extra: Record<string, unknown> = {};
-    if (f === 'tcp_close_wait') {
-      extra.triggers = [{
-        uuid: uuid(`${name}:trigger:close_wait`), name: 'CLOSE_WAIT sockets piling up (an application is not closing connections)',
-        expression: `min(/${name}/sockscope.netstat[tcp_close_wait],10m)>{$SOCKSCOPE.CLOSE_WAIT.MAX}`, priority: 'WARNING',
-        description: 'CLOSE_WAIT: the peer closed, the local application has not. They only grow until the application closes them.',
-      }];
-    }
-    return item(`sockscope.netstat[${f}]`, label, extra);
-  });
-  items.push(item('sockscope.sockets[tcp]', 'TCP sockets'), item('sockscope.sockets[udp]', 'UDP sockets (all)'), item('sockscope.sockets[unix]', 'Unix sockets'));
-  items.push(item('sockscope.listen.backlog.max_pct', 'Fullest listen backlog, %', {
-    value_type: 'FLOAT', units: '%',
-    triggers: [{
-      uuid: uuid(`${name}:trigger:backlog`), name: 'A listen backlog is nearly full (connections will be dropped)',
-      expression: `min(/${name}/sockscope.listen.backlog.max_pct,5m)>{$SOCKSCOPE.BACKLOG.PCT.MAX}`, priority: 'HIGH',
-    }],
+  const name = templateName(o.passive);
+  const type = o.passive ? ITEM_TYPE.passive : ITEM_TYPE.trapper;
+  const polled = (delay: string) => (o.passive ? { delay } : {});
+  const ref = (key: string) => `/${name}/${key}`;
+  const triggers = (defs: readonly TriggerDef[] | undefined, key: string) => (defs?.length ? {
+    triggers: defs.map((t) => ({
+      uuid: uuid(`${name}:trigger:${t.id}`), name: t.name, expression: t.expression.replace('{item}', ref(key)), priority: t.priority,
+      ...(t.description ? { description: t.description } : {}),
+    })),
+  } : {});
+  const valueType = (v: ValueType, units?: string) => ({ value_type: v, ...(units ? { units } : {}) });
+  const items = ITEMS.map((i) => ({
+    uuid: uuid(`${name}:${i.key}`), name: i.name, type, key: i.key, ...polled('1m'), ...valueType(i.valueType, i.units),
+    tags: [{ tag: 'component', value: 'sockets' }], ...triggers(i.triggers, i.key),
   }));
-  items.push(item('sockscope.local_port_range.size', 'Ephemeral port range size'));
+  const discoveryRules = DISCOVERY.map((r) => ({
+    uuid: uuid(`${name}:lld:${r.id}`), name: r.name, type, key: r.key, ...polled('1h'), lifetime: '{$SOCKSCOPE.LLD.LIFETIME}',
+    item_prototypes: r.prototypes.map((p) => {
+      const key = prototypeKey(r, r.macro, p.field);
+      return {
+        // the port groups' prototypes keep the uuids they had before the listening ports got prototypes of their own
+        uuid: uuid(r.id === 'portgroups' ? `${name}:proto:${p.field}` : `${name}:proto:${r.id}:${p.field}`), name: `${r.label}: ${p.name}`, type, key, ...polled('1m'), ...valueType(p.valueType, p.units),
+        tags: [{ tag: 'port', value: r.macro }],
+      };
+    }),
+    ...(r.prototypes.some((p) => p.triggers) ? {
+      trigger_prototypes: r.prototypes.flatMap((p) => (p.triggers ?? []).map((t) => ({
+        uuid: uuid(`${name}:trigger-proto:${t.id}`), name: t.name, expression: t.expression.replace('{item}', ref(prototypeKey(r, r.macro, p.field))), priority: t.priority,
+      }))),
+    } : {}),
+  }));
   const template = {
     uuid: uuid(`${name}:template`), template: name, name,
     description: `Socket states from sockscope. ${o.passive ? 'Polled from sockscope agent --zabbix-listen.' : 'Pushed by sockscope agent with [outputs.zabbix] or sockscope zabbix send.'}`,
     groups: [{ name: 'Templates/Network' }],
     items,
-    discovery_rules: [{
-      uuid: uuid(`${name}:lld:portgroups`), name: 'Port groups', type, key: 'sockscope.portgroups.discovery', ...(o.passive ? { delay: '1h' } : {}),
-      item_prototypes: ['tcp_established', 'tcp_time_wait', 'tcp_close_wait', 'tcp_listen', 'udp_socket'].map((f) => passiveOnly({
-        uuid: uuid(`${name}:proto:${f}`), name: `{#ADDR_PORT}: ${f}`, type, key: `sockscope.port[{#ADDR_PORT},${f}]`, value_type: 'UNSIGNED',
-        tags: [{ tag: 'port', value: '{#ADDR_PORT}' }],
-      })),
-    }, {
-      uuid: uuid(`${name}:lld:listen`), name: 'Listening TCP ports', type, key: 'sockscope.ports.discovery', ...(o.passive ? { delay: '1h' } : {}),
-      item_prototypes: [passiveOnly({
-        uuid: uuid(`${name}:proto:listen-conns`), name: 'Connections to port {#PORT} ({#ADDR})', type: o.passive ? 'ZABBIX_PASSIVE' : 'TRAPPER',
-        key: o.passive ? 'net.tcp.socket.count[,{#PORT},,,established]' : 'sockscope.port[{#PORT},tcp_established]', value_type: 'UNSIGNED',
-        tags: [{ tag: 'port', value: '{#PORT}' }],
-      })],
-    }],
-    macros: [
-      { macro: '{$SOCKSCOPE.CLOSE_WAIT.MAX}', value: '100', description: 'CLOSE_WAIT sockets tolerated for 10 minutes' },
-      { macro: '{$SOCKSCOPE.BACKLOG.PCT.MAX}', value: '80', description: 'listen backlog use, % (5 minutes)' },
-      { macro: '{$SOCKSCOPE.TIME_WAIT.PCT.MAX}', value: '70', description: 'TIME_WAIT sockets as % of the ephemeral port range' },
-    ],
+    discovery_rules: discoveryRules,
+    macros: MACROS,
   };
   return stringify({
     zabbix_export: {
       version: '6.0',
       groups: [{ uuid: uuid('group:Templates/Network'), name: 'Templates/Network' }],
       templates: [template],
-      triggers: [{
-        uuid: uuid(`${name}:trigger:time_wait`), name: 'TIME_WAIT sockets near the ephemeral port range (new outgoing connections may fail)',
-        expression: `last(/${name}/sockscope.netstat[tcp_time_wait])>last(/${name}/sockscope.local_port_range.size)*{$SOCKSCOPE.TIME_WAIT.PCT.MAX}/100`,
-        priority: 'WARNING',
-      }],
+      triggers: MULTI_ITEM_TRIGGERS.map((t) => ({
+        uuid: uuid(`${name}:trigger:${t.id}`), name: t.name, expression: t.expression.replace(/\{(sockscope\.[^}]+)\}/g, (_, key: string) => ref(key)), priority: t.priority,
+      })),
       graphs: [{
         uuid: uuid(`${name}:graph:states`), name: 'TCP states',
-        graph_items: NETSTAT_FIELDS.filter((f) => f.startsWith('tcp_') && f !== 'tcp_none').map((f, i) => ({
-          sortorder: String(i), color: COLORS[i % COLORS.length], item: { host: name, key: `sockscope.netstat[${f}]` },
+        graph_items: ITEMS.filter((i) => i.graphed).map((i, n) => ({
+          sortorder: String(n), color: COLORS[n % COLORS.length], item: { host: name, key: i.key },
         })),
       }],
     },

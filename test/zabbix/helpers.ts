@@ -13,6 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inflateSync } from 'node:zlib';
+import { gather } from '../../src/collectors/gather.js';
+import type { Metric } from '../../src/model/metric.js';
+import { takeCensus, takeSnapshot } from '../../src/snapshot/snapshot.js';
+import type { LatestGather } from '../../src/zabbix/items.js';
 
 /**
  * Real frames of zabbix_sender / zabbix_agentd / zabbix_agent2 6.0.14, copied from shared/reference/zabbix (see
@@ -232,4 +236,19 @@ export class FakeTrapper {
 /** Quote a field for zabbix_sender's input file (-i): "..." with \" and \\ escaped when it needs it. */
 export function senderField(s: string): string {
   return /[\s"\\]/.test(s) || s === '' ? `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : s;
+}
+
+/**
+ * A real gather of this machine as `sockscope zabbix send` makes it (listening ports as port groups), with a
+ * listener of our own so there is at least one; close() it when done.
+ */
+export async function gatherHere(): Promise<LatestGather & { close(): void }> {
+  const listener = createServer();
+  await new Promise<void>((r) => listener.listen(0, '127.0.0.1', () => r()));
+  const metrics: Metric[] = [];
+  const report = await gather({
+    measurements: ['netstat', 'netstat_port', 'listen'], netstat: { perIpVersion: true },
+    netstatPort: { groups: [], autoListenPorts: true }, countProtocols: ['unix'],
+  }, { snapshot: takeSnapshot, census: takeCensus }, (m) => metrics.push(m));
+  return { metrics, report, time: Date.now(), close: () => listener.close() };
 }

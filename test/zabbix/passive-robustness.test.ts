@@ -1,6 +1,6 @@
 /**
  * The passive listener of a real `sockscope agent --zabbix-listen ... --zabbix-allow 127.0.0.1` process under
- * bad input: garbage bytes, unframed requests, frames claiming 1 GB, a compressed frame claiming to expand past
+ * bad input (allowed: 127.0.0.1, 127.0.0.3, 127.0.0.4/30): garbage bytes, unframed requests, frames claiming 1 GB, a compressed frame claiming to expand past
  * the limit, half-sent frames left open, a client trickling bytes, a source address outside the allowed list.
  * Each such connection is closed without an answer, the process's resident memory does not grow with what is
  * thrown at it, and other clients keep getting answers. The refusals show in the agent's self-metrics.
@@ -56,7 +56,7 @@ describe('passive listener under bad input (a real sockscope agent process)', ()
   const ping = async () => answerValue((await ask(zport, frame('agent.ping'), { timeoutMs: 3000 })).bytes);
 
   before(async () => {
-    agent = spawn(process.execPath, [BIN, 'agent', '--listen', '127.0.0.1:0', '--interval', '1h', '--zabbix-listen', '127.0.0.1:0', '--zabbix-allow', '127.0.0.1'], {
+    agent = spawn(process.execPath, [BIN, 'agent', '--listen', '127.0.0.1:0', '--interval', '1h', '--zabbix-listen', '127.0.0.1:0', '--zabbix-allow', '127.0.0.1,127.0.0.3,127.0.0.4/30'], {
       env: { ...process.env, SOCKSCOPE_ZABBIX_AGENT_TIMEOUT: `${TIMEOUT_MS}ms` }, stdio: ['ignore', 'ignore', 'pipe'],
     });
     await new Promise<void>((resolve, reject) => {
@@ -106,14 +106,15 @@ describe('passive listener under bad input (a real sockscope agent process)', ()
     assert.equal(await ping(), '1');
   });
 
-  test('half-sent frames left open are closed at the read timeout, while other clients are answered at once', async () => {
+  test('half-sent frames left open are closed at the read timeout; past its share of the slots a source is closed at once; other sources are answered meanwhile', async () => {
     const open: Promise<number>[] = [];
     const sockets: Socket[] = [];
     let closed = 0;
+    // one client (127.0.0.3) tries to hold 30 connections: it gets its share (25), the other 5 are closed at once
     for (let i = 0; i < 30; i++) {
       open.push(new Promise((resolve) => {
         const t0 = Date.now();
-        const s = connect({ host: '127.0.0.1', port: zport });
+        const s = connect({ host: '127.0.0.1', port: zport, localAddress: '127.0.0.3' });
         sockets.push(s);
         s.on('connect', () => s.write(frame('agent.ping').subarray(0, 15))); // header + 2 of 10 bytes
         s.on('data', () => resolve(-1));
@@ -124,13 +125,37 @@ describe('passive listener under bad input (a real sockscope agent process)', ()
         });
       }));
     }
-    await sleep(100);
-    assert.equal(await ping(), '1');
-    assert.equal(closed, 0, 'answered while the 30 half-sent connections are still open');
-    const closedAfter = await Promise.all(open);
-    for (const ms of closedAfter) {
+    // (no fixed sleep: the machine may be loaded) the 5 past the share close first, before any deadline
+    while (closed < 5) await sleep(20);
+    assert.equal(await ping(), '1', 'another source (127.0.0.1) is answered while 127.0.0.3 holds its share');
+    const closedAfter = (await Promise.all(open)).sort((a, b) => a - b);
+    for (const ms of closedAfter.slice(0, 5)) assert.ok(ms >= 0 && ms < TIMEOUT_MS - 50, `closed at once, not at the timeout (${ms} ms)`);
+    for (const ms of closedAfter.slice(5)) {
       assert.ok(ms >= TIMEOUT_MS - 50 && ms < TIMEOUT_MS + 1500, `closed by the server after ${ms} ms`);
     }
+    for (const s of sockets) s.destroy();
+  });
+
+  test('at the cap of 100 connections a new one is closed at once, and counted as refused', async () => {
+    const sockets: Socket[] = [];
+    const closes: Promise<void>[] = [];
+    const connected: Promise<void>[] = [];
+    // 4 sources × their share of 25 = every slot, held by half-sent frames
+    for (const source of ['127.0.0.4', '127.0.0.5', '127.0.0.6', '127.0.0.7']) {
+      for (let i = 0; i < 25; i++) {
+        const s = connect({ host: '127.0.0.1', port: zport, localAddress: source });
+        connected.push(new Promise((r) => s.on('connect', () => (s.write(frame('agent.ping').subarray(0, 15)), r()))));
+        s.on('error', () => undefined);
+        closes.push(new Promise((r) => s.on('close', () => r())));
+        sockets.push(s);
+      }
+    }
+    // all 100 are in the listener's accept queue, which is first in, first out: the next one is accepted after them
+    await Promise.all(connected);
+    const r = await ask(zport, frame('agent.ping'), { keepOpen: true, timeoutMs: 3000 });
+    assertNoAnswer(r, 'the 101st connection'); // counted: see the self-metrics test below
+    await Promise.all(closes);
+    assert.equal(await ping(), '1', 'answered again once the held slots time out');
     for (const s of sockets) s.destroy();
   });
 
@@ -159,7 +184,7 @@ describe('passive listener under bad input (a real sockscope agent process)', ()
     assert.ok(Number(answerValue(r.bytes)) >= 2, 'at least the agent\'s own two listeners');
   });
 
-  test('a source address outside the allowed list (127.0.0.2; allowed: 127.0.0.1) gets no answer', async () => {
+  test('a source address outside the allowed list (127.0.0.2; allowed: 127.0.0.1, 127.0.0.3, 127.0.0.4/30) gets no answer', async () => {
     const r = await ask(zport, frame('agent.ping'), { localAddress: '127.0.0.2', keepOpen: true, timeoutMs: 3000 });
     assertNoAnswer(r, 'from 127.0.0.2');
     assert.equal(await ping(), '1');
@@ -169,7 +194,8 @@ describe('passive listener under bad input (a real sockscope agent process)', ()
     const text = await (await fetch(`http://127.0.0.1:${mport}/metrics`)).text();
     const value = (name: string) => Number(new RegExp(`^sockscope_${name} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
     assert.ok(value('zabbix_passive_answered_total') >= 8, `answered ${value('zabbix_passive_answered_total')}`);
-    // garbage 4 + 20 floods + 30 half-sent + 1 trickle + 1 disallowed
-    assert.ok(value('zabbix_passive_refused_total') >= 56, `refused ${value('zabbix_passive_refused_total')}`);
+    // garbage 4 + 20 floods + 30 half-sent (5 of them past the source's share) + 100 held + 1 past the cap
+    // + 1 trickle + 1 disallowed
+    assert.ok(value('zabbix_passive_refused_total') >= 157, `refused ${value('zabbix_passive_refused_total')}`);
   });
 });

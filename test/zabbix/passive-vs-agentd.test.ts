@@ -173,12 +173,17 @@ describe('passive checks compared with zabbix_agentd 6.0 in a network namespace'
     t.diagnostic(`${rows.length} keys compared (${values.length} values, ${rows.length - values.length} ZBX_NOTSUPPORTED)`);
   });
 
-  test('agent.ping, agent.version, agent.hostname', async () => {
+  test('agent.ping, agent.version, agent.hostname; with any parameter (even []) refused as zabbix_agentd refuses them', async () => {
     assert.deepEqual(await sockscope('agent.ping'), { value: '1' });
     assert.deepEqual(await zabbix('agent.ping'), { value: '1' });
     assert.deepEqual(await sockscope('agent.version'), { value: VERSION }); // sockscope's version, not 6.0.x: documented
     assert.deepEqual(await sockscope('agent.hostname'), { value: 'sockscope-test' });
     assert.deepEqual(await sockscope('no.such.key[1]'), await zabbix('no.such.key[1]'));
+    for (const key of ['agent.ping[]', 'agent.ping[x]', 'agent.ping[ ]', 'agent.version[1]', 'agent.hostname[a,b]', 'agent.hostname[]', 'agent.ping[a]b]']) {
+      const z = await zabbix(key);
+      assert.ok('notSupported' in z, `zabbix_agentd refuses ${key}`);
+      assert.deepEqual(await sockscope(key), z, key);
+    }
   });
 
   test('sockscope.* items agree with zabbix_agentd counting the same namespace', async () => {
@@ -202,6 +207,15 @@ describe('passive checks compared with zabbix_agentd 6.0 in a network namespace'
     }
     assert.ok(num(await sockscope('sockscope.sockets[unix]'), '') > 0, 'the population holds unix sockets');
     assert.deepEqual(await sockscope('sockscope.netstat[no_such_field]'), { notSupported: 'Unsupported item key.' });
+    // a port group or listening port that is not there (any more): 0, as the items of a port that stopped
+    // listening read while Zabbix keeps them (the rules' lifetime); net.tcp.socket.count says 0 too
+    assert.equal(num(await zabbix('net.tcp.socket.count[,1,,,listen]'), ''), 0);
+    for (const item of ['sockscope.port[1,tcp_listen]', 'sockscope.port["[::1]:1",tcp_established]', 'sockscope.listen[1,accept_queue]', 'sockscope.listen[1,queue_pct]']) {
+      assert.deepEqual(await sockscope(item), { value: '0' }, item);
+    }
+    for (const item of ['sockscope.port[1,no_such_field]', 'sockscope.listen[x,backlog]', 'sockscope.listen[1]', 'sockscope.port[,tcp_listen]']) {
+      assert.deepEqual(await sockscope(item), { notSupported: 'Unsupported item key.' }, item);
+    }
   });
 
   test('LLD: sockscope.ports.discovery lists every listening port once; sockscope.portgroups.discovery the groups', async () => {

@@ -7,16 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
-import { gather } from '../../src/collectors/gather.js';
 import { NETSTAT_FIELDS } from '../../src/collectors/netstat.js';
-import type { Metric } from '../../src/model/metric.js';
-import { takeCensus, takeSnapshot } from '../../src/snapshot/snapshot.js';
 import { itemValues, quoteParam } from '../../src/zabbix/items.js';
 import { parseItemKey } from '../../src/zabbix/keys.js';
+import { gatherHere } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/sockscope.js', import.meta.url));
 const UUID4 = /^[0-9a-f]{12}4[0-9a-f]{3}[89ab][0-9a-f]{15}$/;
@@ -51,7 +48,7 @@ for (const passive of [false, true]) {
     let doc: Obj;
     let tpl: Obj;
     let itemKeys: Set<string>;
-    let listener: Server;
+    let here: Awaited<ReturnType<typeof gatherHere>>;
     let pushed: Map<string, string>;
 
     before(async () => {
@@ -61,20 +58,10 @@ for (const passive of [false, true]) {
       doc = parsed.toJS() as Obj;
       tpl = doc.zabbix_export.templates[0];
       itemKeys = new Set((tpl.items as Obj[]).map((i) => i.key));
-      // a real gather of this machine, as `sockscope zabbix send` makes it (listening ports as port groups),
-      // with a listener of our own so there is at least one
-      listener = createServer();
-      await new Promise<void>((r) => listener.listen(0, '127.0.0.1', () => r()));
-      const metrics: Metric[] = [];
-      const report = await gather({
-        measurements: ['netstat', 'netstat_port', 'listen'], netstat: { perIpVersion: true },
-        netstatPort: { groups: [], autoListenPorts: true }, countProtocols: ['unix'],
-      }, { snapshot: takeSnapshot, census: takeCensus }, (m) => metrics.push(m));
-      pushed = itemValues({ metrics, report, time: Date.now() });
+      here = await gatherHere();
+      pushed = itemValues(here);
     });
-    after(() => {
-      listener?.close();
-    });
+    after(() => here?.close());
 
     test('6.0 export structure: version, groups, one template in a group', () => {
       assert.equal(doc.zabbix_export.version, '6.0');
@@ -92,24 +79,47 @@ for (const passive of [false, true]) {
       assert.equal(new Set(all).size, all.length, 'unique');
       const x = doc.zabbix_export;
       const must = [...x.groups, ...x.templates, ...tpl.items, ...tpl.discovery_rules, ...tpl.discovery_rules.flatMap((r: Obj) => r.item_prototypes),
+        ...tpl.discovery_rules.flatMap((r: Obj) => r.trigger_prototypes ?? []),
         ...x.triggers, ...tpl.items.flatMap((i: Obj) => i.triggers ?? []), ...x.graphs];
       for (const o of must) assert.match(o.uuid ?? 'none', UUID4, JSON.stringify(o).slice(0, 80));
       assert.equal(all.length, must.length, 'and nothing else carries one');
     });
 
-    test(`items: every TCP state, udp_socket, tcp_none, socket counts (${passive ? 'ZABBIX_PASSIVE with a delay' : 'TRAPPER, no delay'})`, () => {
+    test(`items: every TCP state, udp_socket, tcp_none, socket counts (${passive ? 'ZABBIX_PASSIVE with a delay' : 'TRAP (Zabbix trapper), no delay'})`, () => {
       for (const s of STATES) assert.ok(itemKeys.has(`sockscope.netstat[tcp_${s}]`), s);
       for (const k of ['sockscope.netstat[udp_socket]', 'sockscope.netstat[tcp_none]', 'sockscope.sockets[tcp]', 'sockscope.sockets[udp]', 'sockscope.sockets[unix]']) assert.ok(itemKeys.has(k), k);
       assert.equal(itemKeys.size, tpl.items.length, 'keys are unique');
       for (const i of [...tpl.items, ...tpl.discovery_rules.flatMap((r: Obj) => r.item_prototypes)]) {
-        assert.equal(i.type, passive ? 'ZABBIX_PASSIVE' : 'TRAPPER', i.key);
+        // CXmlConstantName's names (include/classes/xml/CXmlConstantName.php): a trapper item is TRAP
+        assert.equal(i.type, passive ? 'ZABBIX_PASSIVE' : 'TRAP', i.key);
         assert.equal('delay' in i, passive, `${i.key} delay`);
         parseItemKey(i.key); // a valid key
       }
     });
 
-    test('every item is something sockscope sends (trapper) or answers (passive) for a real gather', () => {
+    test('every item is something sockscope sends (trapper) or answers (passive) for a real gather, and every key it sends is the template\'s', () => {
       for (const k of itemKeys) assert.ok(pushed.has(k), `${k} is in a gather's items`);
+      const fromRules = new Set<string>();
+      for (const r of tpl.discovery_rules as Obj[]) {
+        fromRules.add(r.key);
+        for (const row of JSON.parse(pushed.get(r.key)!)) for (const p of r.item_prototypes) fromRules.add(substitute(p.key, row));
+      }
+      for (const k of pushed.keys()) assert.ok(itemKeys.has(k) || fromRules.has(k), `${k} is a template item, a discovery rule or a discovered prototype`);
+    });
+
+    test('the two discovery rules cannot make the same key: a port group "22" and a listening port 22', () => {
+      const [groups, ports] = ['sockscope.portgroups.discovery', 'sockscope.ports.discovery'].map((k) => (tpl.discovery_rules as Obj[]).find((r) => r.key === k)!);
+      const a = groups.item_prototypes.map((p: Obj) => substitute(p.key, { '{#ADDR_PORT}': '22' }));
+      const b = ports.item_prototypes.map((p: Obj) => substitute(p.key, { '{#PORT}': '22', '{#ADDR}': '0.0.0.0' }));
+      assert.deepEqual(a.filter((k: string) => b.includes(k)), []);
+      assert.equal(new Set([...a, ...b]).size, a.length + b.length);
+    });
+
+    test('port groups: a prototype for each of the 13 fields that are pushed; rules keep lost entities for {$SOCKSCOPE.LLD.LIFETIME}', () => {
+      const groups = (tpl.discovery_rules as Obj[]).find((r) => r.key === 'sockscope.portgroups.discovery')!;
+      assert.deepEqual(groups.item_prototypes.map((p: Obj) => p.key).sort(), NETSTAT_FIELDS.map((f) => `sockscope.port[{#ADDR_PORT},${f}]`).sort());
+      for (const r of tpl.discovery_rules as Obj[]) assert.equal(r.lifetime, '{$SOCKSCOPE.LLD.LIFETIME}');
+      assert.ok((tpl.macros as Obj[]).some((m) => m.macro === '{$SOCKSCOPE.LLD.LIFETIME}' && /^\d+d$/.test(m.value)));
     });
 
     test('discovery rules: port groups and listening ports, with item prototypes whose keys fill from the LLD rows', () => {
@@ -125,8 +135,7 @@ for (const passive of [false, true]) {
           for (const m of macros) assert.ok(m in rows[0], `${m} is provided by ${r.key}`);
           for (const row of rows) {
             const key = substitute(p.key, row);
-            if (key.startsWith('sockscope.')) assert.ok(pushed.has(key), `${p.key} for ${JSON.stringify(row)} → ${key} is an item sockscope sends`);
-            else assert.match(key, /^net\.tcp\.socket\.count\[,\d+,,,established\]$/);
+            assert.ok(pushed.has(key), `${p.key} for ${JSON.stringify(row)} → ${key} is an item sockscope sends`);
           }
         }
       }
@@ -134,6 +143,10 @@ for (const passive of [false, true]) {
 
     test('triggers: CLOSE_WAIT, listen backlog, TIME_WAIT vs the ephemeral range; /template/key references exist; thresholds are macros', () => {
       const triggers: Obj[] = [...doc.zabbix_export.triggers, ...tpl.items.flatMap((i: Obj) => i.triggers ?? [])];
+      const protoKeys = new Set((tpl.discovery_rules as Obj[]).flatMap((r) => r.item_prototypes.map((p: Obj) => p.key)));
+      for (const t of (tpl.discovery_rules as Obj[]).flatMap((r) => r.trigger_prototypes ?? [])) {
+        for (const [, host, key] of (t.expression as string).matchAll(/\/([^/]+)\/([\w.]+(?:\[[^\]]*\])?)/g)) assert.ok(host === tpl.template && protoKeys.has(key), `${t.name}: ${key} is a prototype`);
+      }
       const macros = new Set((tpl.macros as Obj[]).map((m) => m.macro));
       const referenced = new Set<string>();
       for (const t of triggers) {

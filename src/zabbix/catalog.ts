@@ -1,0 +1,214 @@
+/**
+ * The one definition of sockscope's Zabbix items: every item, discovery rule and item prototype, with the
+ * value each one takes from a gather. The templates (template.ts), the trapper push and the passive answers
+ * (items.ts, answer.ts) are all generated from these tables, so a key the template declares is a key sockscope
+ * sends, and the other way round, by construction.
+ *
+ *   sockscope.netstat[<field>]             the 13 netstat fields (IPv4 + IPv6), zeros included
+ *   sockscope.sockets[tcp|udp|unix]        sockets per protocol
+ *   sockscope.listen.backlog.max_pct       the fullest listener's accept queue, % of its backlog
+ *   sockscope.local_port_range.size        ephemeral ports (net.ipv4.ip_local_port_range)
+ *   sockscope.portgroups.discovery         LLD: port groups ({#ADDR_PORT})
+ *     sockscope.port[<addr_port>,<field>]  the 13 netstat fields per port group, families summed
+ *   sockscope.ports.discovery              LLD: listening TCP ports ({#PORT}; {#ADDR}: its local addresses)
+ *     sockscope.listen[<port>,<field>]     accept_queue, backlog (summed over the port's listeners),
+ *                                          queue_pct (its fullest listener)
+ *
+ * The two rules' prototypes have keys of different names (sockscope.port vs sockscope.listen), so a port group
+ * that is a bare port ("22", always so with automatic groups) and a listening port 22 cannot make the same key.
+ */
+import type { GatherReport } from '../collectors/gather.js';
+import { LISTEN_SCHEMA, PORT_RANGE_SCHEMA } from '../collectors/listen.js';
+import { mergeIpVersions, NETSTAT_FIELDS, NETSTAT_SCHEMA, type NetstatField } from '../collectors/netstat.js';
+import { NETSTAT_PORT_SCHEMA } from '../collectors/netstat-port.js';
+import type { Metric } from '../model/metric.js';
+
+export interface LatestGather {
+  metrics: readonly Metric[];
+  report: GatherReport;
+  time: number;
+}
+
+/** What the items read from one gather. */
+export interface GatherFacts {
+  netstat: Record<NetstatField, number> | undefined;
+  sockets: ReadonlyMap<string, number>;
+  /** addr_port → the 13 fields, IPv4 and IPv6 summed */
+  portGroups: ReadonlyMap<string, Record<NetstatField, number>>;
+  /** local port → its listeners (one per local address) */
+  listeners: ReadonlyMap<string, { addrs: string[]; acceptQueue: number; backlog: number; queuePct: number }>;
+  /** the listen collector ran (so "no listener" means 0, not "unknown") */
+  listenRan: boolean;
+  portRangeSize: number | undefined;
+}
+
+const pct = (queue: number, backlog: number) => (backlog > 0 ? (queue / backlog) * 100 : 0);
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
+export function gatherFacts(g: LatestGather): GatherFacts {
+  const metrics = mergeIpVersions(g.metrics);
+  let netstat: Record<NetstatField, number> | undefined;
+  const portGroups = new Map<string, Record<NetstatField, number>>();
+  const listeners = new Map<string, { addrs: string[]; acceptQueue: number; backlog: number; queuePct: number }>();
+  let portRangeSize: number | undefined;
+  const fieldsOf = (m: Metric, into?: Record<NetstatField, number>) => {
+    const out = into ?? ({} as Record<NetstatField, number>);
+    for (const f of NETSTAT_FIELDS) out[f] = (out[f] ?? 0) + (Number(m.fields[f]) || 0);
+    return out;
+  };
+  for (const m of metrics) {
+    if (m.schema === NETSTAT_SCHEMA) netstat = fieldsOf(m);
+    else if (m.schema === NETSTAT_PORT_SCHEMA) portGroups.set(m.tags.addr_port, fieldsOf(m, portGroups.get(m.tags.addr_port)));
+    else if (m.schema === LISTEN_SCHEMA) {
+      const queue = Number(m.fields.accept_queue) || 0;
+      const backlog = Number(m.fields.backlog) || 0;
+      const l = listeners.get(m.tags.local_port) ?? { addrs: [], acceptQueue: 0, backlog: 0, queuePct: 0 };
+      if (!l.addrs.includes(m.tags.local_addr)) l.addrs.push(m.tags.local_addr);
+      l.acceptQueue += queue;
+      l.backlog += backlog;
+      l.queuePct = Math.max(l.queuePct, pct(queue, backlog));
+      listeners.set(m.tags.local_port, l);
+    } else if (m.schema === PORT_RANGE_SCHEMA) portRangeSize = Number(m.fields.size);
+  }
+  return {
+    netstat, portGroups, listeners, portRangeSize,
+    sockets: new Map(g.report.sources.map((s) => [s.protocol, s.sockets])),
+    listenRan: metrics.some((m) => m.schema === LISTEN_SCHEMA) || g.report.collectors.some((c) => c.name === 'listen'),
+  };
+}
+
+export type ValueType = 'UNSIGNED' | 'FLOAT';
+
+/** A trigger on one item; `{item}` in the expression stands for `/<template>/<key>`. */
+export interface TriggerDef {
+  id: string;
+  name: string;
+  expression: string;
+  priority: 'INFO' | 'WARNING' | 'AVERAGE' | 'HIGH' | 'DISASTER';
+  description?: string;
+}
+
+export interface ItemDef {
+  key: string;
+  name: string;
+  valueType: ValueType;
+  units?: string;
+  /** undefined: the gather has no such value (the item is not sent) */
+  value(f: GatherFacts): number | undefined;
+  triggers?: TriggerDef[];
+  /** drawn in the "TCP states" graph */
+  graphed?: boolean;
+}
+
+export interface PrototypeDef {
+  /** the key's second parameter */
+  field: string;
+  name: string;
+  valueType: ValueType;
+  units?: string;
+  /** the value for one discovered entity; 0 when the entity is gone (it is still discovered for a while) */
+  value(f: GatherFacts, entity: string): number;
+  triggers?: TriggerDef[];
+}
+
+export interface DiscoveryDef {
+  id: string;
+  key: string;
+  name: string;
+  /** the LLD macro that names an entity, substituted into the prototypes' keys */
+  macro: string;
+  /** the prototypes' key: `<family>[<entity>,<field>]` */
+  family: string;
+  /** LLD rows, one per entity; undefined: this gather cannot tell (the rule's value is not sent) */
+  rows(f: GatherFacts): Record<string, string>[] | undefined;
+  /** how an item's name reads, with the macros */
+  label: string;
+  prototypes: PrototypeDef[];
+}
+
+const tcpLabel = (f: NetstatField) => (f === 'udp_socket' ? 'UDP sockets' : f === 'tcp_none' ? 'TCP sockets in no standard state' : `TCP ${f.slice(4).replace(/_/g, ' ').toUpperCase()}`);
+
+export const ITEMS: readonly ItemDef[] = [
+  ...NETSTAT_FIELDS.map((field): ItemDef => ({
+    key: `sockscope.netstat[${field}]`, name: tcpLabel(field), valueType: 'UNSIGNED', value: (f) => f.netstat?.[field],
+    graphed: field.startsWith('tcp_') && field !== 'tcp_none',
+    ...(field === 'tcp_close_wait' ? {
+      triggers: [{
+        id: 'close_wait', name: 'CLOSE_WAIT sockets piling up (an application is not closing connections)',
+        expression: 'min({item},{$SOCKSCOPE.CLOSE_WAIT.PERIOD})>{$SOCKSCOPE.CLOSE_WAIT.MAX}', priority: 'WARNING',
+        description: 'CLOSE_WAIT: the peer closed, the local application has not. They only grow until the application closes them.',
+      }],
+    } : {}),
+  })),
+  ...(['tcp', 'udp', 'unix'] as const).map((p): ItemDef => ({
+    key: `sockscope.sockets[${p}]`, name: p === 'tcp' ? 'TCP sockets' : p === 'udp' ? 'UDP sockets (all)' : 'Unix sockets', valueType: 'UNSIGNED',
+    value: (f) => f.sockets.get(p),
+  })),
+  {
+    key: 'sockscope.listen.backlog.max_pct', name: 'Fullest listen backlog, %', valueType: 'FLOAT', units: '%',
+    value: (f) => (f.listenRan ? round1(Math.max(0, ...[...f.listeners.values()].map((l) => l.queuePct))) : undefined),
+    triggers: [{
+      id: 'backlog', name: 'A listen backlog is nearly full (connections will be dropped)',
+      expression: 'min({item},{$SOCKSCOPE.BACKLOG.PERIOD})>{$SOCKSCOPE.BACKLOG.PCT.MAX}', priority: 'HIGH',
+    }],
+  },
+  { key: 'sockscope.local_port_range.size', name: 'Ephemeral port range size', valueType: 'UNSIGNED', value: (f) => f.portRangeSize },
+];
+
+export const DISCOVERY: readonly DiscoveryDef[] = [
+  {
+    id: 'portgroups', key: 'sockscope.portgroups.discovery', name: 'Port groups', macro: '{#ADDR_PORT}', family: 'sockscope.port', label: '{#ADDR_PORT}',
+    rows: (f) => [...f.portGroups.keys()].map((a) => ({ '{#ADDR_PORT}': a })),
+    prototypes: NETSTAT_FIELDS.map((field): PrototypeDef => ({
+      field, name: tcpLabel(field), valueType: 'UNSIGNED', value: (f, group) => f.portGroups.get(group)?.[field] ?? 0,
+    })),
+  },
+  {
+    // one row per port (a port often listens on 0.0.0.0 and [::]): the prototypes' keys hold only {#PORT}
+    id: 'listen', key: 'sockscope.ports.discovery', name: 'Listening TCP ports', macro: '{#PORT}', family: 'sockscope.listen', label: 'port {#PORT} ({#ADDR})',
+    rows: (f) => (f.listenRan ? [...f.listeners].sort((a, b) => Number(a[0]) - Number(b[0])).map(([port, l]) => ({ '{#PORT}': port, '{#ADDR}': l.addrs.join(' ') })) : undefined),
+    prototypes: [
+      { field: 'accept_queue', name: 'accept queue', valueType: 'UNSIGNED', value: (f, port) => f.listeners.get(port)?.acceptQueue ?? 0 },
+      { field: 'backlog', name: 'backlog', valueType: 'UNSIGNED', value: (f, port) => f.listeners.get(port)?.backlog ?? 0 },
+      {
+        field: 'queue_pct', name: 'accept queue, % of the backlog', valueType: 'FLOAT', units: '%', value: (f, port) => round1(f.listeners.get(port)?.queuePct ?? 0),
+        triggers: [{
+          id: 'port-backlog', name: 'Listen backlog of port {#PORT} nearly full (connections will be dropped)',
+          expression: 'min({item},{$SOCKSCOPE.BACKLOG.PERIOD})>{$SOCKSCOPE.BACKLOG.PCT.MAX}', priority: 'HIGH',
+        }],
+      },
+    ],
+  },
+];
+
+/** Triggers over more than one item; `{<key>}` stands for `/<template>/<key>`. */
+export const MULTI_ITEM_TRIGGERS: readonly TriggerDef[] = [{
+  id: 'time_wait', name: 'TIME_WAIT sockets near the ephemeral port range (new outgoing connections may fail)',
+  expression: 'last({sockscope.netstat[tcp_time_wait]})>last({sockscope.local_port_range.size})*{$SOCKSCOPE.TIME_WAIT.PCT.MAX}/100',
+  priority: 'WARNING',
+}];
+
+/** Discovered entities that are gone keep their items this long (the rules' lifetime), and get 0 meanwhile. */
+export const LLD_LIFETIME_DAYS = 7;
+
+export const MACROS: readonly { macro: string; value: string; description: string }[] = [
+  { macro: '{$SOCKSCOPE.CLOSE_WAIT.MAX}', value: '100', description: 'CLOSE_WAIT sockets tolerated for {$SOCKSCOPE.CLOSE_WAIT.PERIOD}' },
+  { macro: '{$SOCKSCOPE.CLOSE_WAIT.PERIOD}', value: '10m', description: 'how long CLOSE_WAIT must stay above the maximum' },
+  { macro: '{$SOCKSCOPE.BACKLOG.PCT.MAX}', value: '80', description: 'listen backlog use, %, tolerated for {$SOCKSCOPE.BACKLOG.PERIOD}' },
+  { macro: '{$SOCKSCOPE.BACKLOG.PERIOD}', value: '5m', description: 'how long a backlog must stay above the maximum' },
+  { macro: '{$SOCKSCOPE.TIME_WAIT.PCT.MAX}', value: '70', description: 'TIME_WAIT sockets as % of the ephemeral port range' },
+  { macro: '{$SOCKSCOPE.LLD.LIFETIME}', value: `${LLD_LIFETIME_DAYS}d`, description: 'how long items of a port group or listening port that is gone are kept (sockscope agent sends 0 for them meanwhile)' },
+];
+
+/**
+ * An item key parameter, quoted exactly when Zabbix's quote_key_param quotes it (it starts with '"', ' ' or
+ * '[', or holds ',' or ']'), so the pushed key is byte for byte the key Zabbix makes from the LLD prototype.
+ */
+export function quoteParam(p: string): string {
+  return /^["\[ ]/.test(p) || /[,\]]/.test(p) ? `"${p.replace(/"/g, '\\"')}"` : p;
+}
+
+/** A prototype's key for one entity (or, with the rule's macro as the entity, the prototype's own key). */
+export function prototypeKey(rule: DiscoveryDef, entity: string, field: string): string {
+  return `${rule.family}[${quoteParam(entity)},${field}]`;
+}
