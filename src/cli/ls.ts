@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { sysfsInterfaceNames } from '../util/net.js';
-import { AF_INET, AF_INET6, ALL_STATES, Ext, TCP_CLOSE, TCP_LISTEN, TCP_SYN_RECV, TCP_TIME_WAIT, UNIX_SHOW_ALL, UnixShow, type ProtoName } from '../diag/constants.js';
+import { AF_INET, AF_INET6, ALL_STATES, TCP_ESTABLISHED, Ext, TCP_CLOSE, TCP_LISTEN, TCP_SYN_RECV, TCP_TIME_WAIT, UNIX_SHOW_ALL, UnixShow, type ProtoName } from '../diag/constants.js';
 import { UsageError } from '../errors.js';
 import type { SnapshotOptions } from '../snapshot/snapshot.js';
 import type { SocketTable } from '../snapshot/table.js';
@@ -59,6 +59,73 @@ export interface LsPlan {
   resolve: boolean;
   summary: boolean;
   filterWords: string[];
+  /** -O: each socket on one line */
+  oneline: boolean;
+  /** --cgroup: the cgroup path of each socket */
+  cgroup: boolean;
+  /** -Z/-z: the security context of each holding process */
+  securityContext: boolean;
+}
+
+/** whether the last of -4/-6 in this argument is -6 */
+const a6 = (arg: string): boolean => (arg.startsWith('--') ? arg === '--ipv6' : arg.lastIndexOf('6') > arg.lastIndexOf('4'));
+
+type LsValues = Record<string, string | boolean | string[] | undefined>;
+
+/**
+ * Flags ss has that sockscope cannot honour here: each says why (exit 2), never "unknown option".
+ */
+function refuseUnsupported(v: LsValues): void {
+  const why: [string, string][] = [
+    ['kill', '-K (close sockets with SOCK_DESTROY) is not built into sockscope yet; use ss -K with CAP_NET_ADMIN'],
+    ['diag', '-D/--diag (dump the raw netlink answer) is not built into sockscope yet; the decoder\'s recordings come from test/helpers/dump-json'],
+    ['packet', '-0/--packet (packet_diag) is not built into sockscope yet: it reads NETLINK_SOCK_DIAG for inet and unix sockets only'],
+    ['vsock', '--vsock (vsock_diag) is not built into sockscope yet: it reads NETLINK_SOCK_DIAG for inet and unix sockets only'],
+    ['xdp', '--xdp (xdp_diag) is not built into sockscope yet: it reads NETLINK_SOCK_DIAG for inet and unix sockets only'],
+    ['tipc', '--tipc is not built into sockscope: TIPC sockets are not listed'],
+    ['dccp', '-d/--dccp: DCCP was removed from Linux 6.16 and sockscope does not list it'],
+    ['bpf', '-b/--bpf (the sockets\' classic BPF filters, needs packet_diag/netlink_diag) is not built into sockscope yet'],
+  ];
+  for (const [key, message] of why) if (v[key] !== undefined) throw new UsageError(message, { key });
+}
+
+/** ss's -A/--query names (and -f's) as sockscope's protocols; unknown or unsupported ones say so. */
+const QUERY: Record<string, ProtoName[] | string> = {
+  all: ['tcp', 'udp', 'udplite', 'raw', 'sctp', 'mptcp', 'unix'], inet: ['tcp', 'udp', 'udplite', 'raw', 'sctp', 'mptcp'],
+  tcp: ['tcp'], udp: ['udp'], raw: ['raw'], sctp: ['sctp'], mptcp: ['mptcp'], udplite: ['udplite'],
+  unix: ['unix'], unix_stream: ['unix'], unix_dgram: ['unix'], unix_seqpacket: ['unix'],
+  packet: 'packet sockets (packet_diag) are not listed by sockscope', packet_raw: 'packet sockets (packet_diag) are not listed by sockscope',
+  packet_dgram: 'packet sockets (packet_diag) are not listed by sockscope', netlink: 'netlink sockets are not listed by sockscope',
+  vsock: 'vsock sockets are not listed by sockscope', vsock_stream: 'vsock sockets are not listed by sockscope', vsock_dgram: 'vsock sockets are not listed by sockscope',
+  tipc: 'TIPC sockets are not listed by sockscope', xdp: 'XDP sockets are not listed by sockscope', dccp: 'DCCP is not listed by sockscope',
+};
+const FAMILY = ['inet', 'inet6', 'unix', 'link', 'netlink', 'vsock', 'tipc', 'xdp'];
+
+/** -f/--family and -A/--query as the protocol and family flags they stand for (ss adds them up). */
+function applyFamiliesAndQuery(v: LsValues): void {
+  for (const f of (v.family as string[] | undefined) ?? []) {
+    if (!FAMILY.includes(f)) throw new UsageError(`-f/--family must be one of ${FAMILY.join(', ')}, got '${f}'`, { key: 'family', value: f });
+    if (f === 'inet') v.ipv4 = true;
+    else if (f === 'inet6') v.ipv6 = true;
+    else if (f === 'unix') v.unix = true;
+    else throw new UsageError(`-f ${f}: ${f === 'link' ? 'packet' : f} sockets are not listed by sockscope`, { key: 'family', value: f });
+  }
+  if ((v.ipv4 || v.ipv6) && (v.family as string[] | undefined)?.includes('unix')) v.unixToo = true;
+  for (const q of ((v.query as string[] | undefined) ?? []).flatMap((x) => x.split(','))) {
+    const want = QUERY[q];
+    if (want === undefined) throw new UsageError(`-A/--query: unknown socket table '${q}', expected one of ${Object.keys(QUERY).join(', ')}`, { key: 'query', value: q });
+    if (typeof want === 'string') throw new UsageError(`-A ${q}: ${want}`, { key: 'query', value: q });
+    for (const p of want) v[p] = true;
+  }
+}
+
+/** -F FILE: the filter expression read from a file ('-': stdin), split into words as a shell would not. */
+function filterFile(path: string): string[] {
+  try {
+    return readFileSync(path === '-' ? 0 : path, 'utf8').replace(/#.*$/gm, '').split(/\s+/).filter(Boolean);
+  } catch (e) {
+    throw new UsageError(`-F ${path}: cannot read the filter file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { key: 'filter', value: path });
+  }
 }
 
 export function planLs(args: string[]): LsPlan | 'help' {
@@ -71,12 +138,26 @@ export function planLs(args: string[]): LsPlan | 'help' {
     extended: { type: 'boolean', short: 'e' }, info: { type: 'boolean', short: 'i' }, memory: { type: 'boolean', short: 'm' },
     options: { type: 'boolean', short: 'o' }, processes: { type: 'boolean', short: 'p' }, summary: { type: 'boolean', short: 's' },
     'no-header': { type: 'boolean', short: 'H' }, net: { type: 'string', short: 'N' }, format: { type: 'string' },
+    oneline: { type: 'boolean', short: 'O' }, family: { type: 'string', short: 'f', multiple: true },
+    query: { type: 'string', short: 'A', multiple: true }, filter: { type: 'string', short: 'F' }, cgroup: { type: 'boolean' },
+    context: { type: 'boolean', short: 'Z' }, contexts: { type: 'boolean', short: 'z' },
+    kill: { type: 'boolean', short: 'K' }, diag: { type: 'string', short: 'D' }, packet: { type: 'boolean', short: '0' },
+    vsock: { type: 'boolean' }, xdp: { type: 'boolean' }, bpf: { type: 'boolean', short: 'b' }, tipc: { type: 'boolean' },
+    dccp: { type: 'boolean', short: 'd' },
     help: { type: 'boolean', short: 'h' },
   }, true);
   if (v.help) return 'help';
+  // -4 and -6 together: the last one given wins, as with ss
+  if (v.ipv4 && v.ipv6) {
+    const last = args.filter((a) => /^-[^-]*[46]/.test(a) || a === '--ipv4' || a === '--ipv6').pop() ?? '';
+    const six = a6(last);
+    v.ipv4 = !six;
+    v.ipv6 = six;
+  }
+  refuseUnsupported(v);
+  applyFamiliesAndQuery(v);
   const format = (v.format ?? 'table') as Format;
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got '${v.format}'`, { key: 'format', value: v.format });
-  if (v.ipv4 && v.ipv6) throw new UsageError('-4 and -6 exclude each other: give one, or neither for both families');
 
   const chosen: ProtoName[] = [];
   if (v.tcp) chosen.push('tcp');
@@ -86,7 +167,9 @@ export function planLs(args: string[]): LsPlan | 'help' {
   if (v.sctp) chosen.push('sctp');
   if (v.mptcp) chosen.push('mptcp');
   if (v.unix) chosen.push('unix');
-  const familyOnly = v.ipv4 || v.ipv6;
+  const unixToo = (v as LsValues).unixToo === true;
+  const familyOnly = (v.ipv4 || v.ipv6) && !unixToo;
+  if (unixToo && chosen.length === 1) chosen.unshift('tcp', 'udp', 'udplite', 'raw', 'sctp', 'mptcp');
   if (chosen.length === 0) chosen.push('tcp', 'udp', 'udplite', 'raw', 'sctp', 'mptcp', ...(familyOnly ? [] : ['unix' as const]));
   if (familyOnly && chosen.includes('unix') && (v.tcp || v.udp || v.raw || v.udplite || v.sctp || v.mptcp) === undefined) {
     throw new UsageError('-x lists unix sockets, which have no IPv4/IPv6 family: drop -4/-6');
@@ -106,11 +189,13 @@ export function planLs(args: string[]): LsPlan | 'help' {
   return {
     snapshot: {
       protocols, states, ext, unixShow: unixShow & UNIX_SHOW_ALL, keepAttributes: true,
-      families: v.ipv4 ? [AF_INET] : v.ipv6 ? [AF_INET6] : [AF_INET, AF_INET6],
+      families: v.ipv4 && !v.ipv6 ? [AF_INET] : v.ipv6 && !v.ipv4 ? [AF_INET6] : [AF_INET, AF_INET6],
       netns: v.net === undefined ? undefined : resolveNetns(v.net),
     },
     format, header: !v['no-header'], extended: !!v.extended, timers: !!v.options, info: !!v.info, memory: !!v.memory,
-    processes: !!v.processes, resolve: !!v.resolve && !v.numeric, summary: !!v.summary, filterWords: positionals,
+    processes: !!(v.processes || v.context || v.contexts), resolve: !!v.resolve && !v.numeric, summary: !!v.summary,
+    filterWords: v.filter === undefined ? positionals : [...filterFile(v.filter), ...positionals],
+    oneline: !!v.oneline, cgroup: !!v.cgroup, securityContext: !!(v.context || v.contexts),
   };
 }
 
@@ -124,11 +209,9 @@ export async function runLs(args: string[]): Promise<void> {
   for (const w of filter.warnings) process.stderr.write(`sockscope: ${w}\n`);
 
   if (plan.summary) {
-    const [{ takeSnapshot }, { summarize }, { renderSummary }, { VERSION }] = await Promise.all([
-      import('../snapshot/snapshot.js'), import('../summary/summary.js'), import('../summary/render.js'), import('./main.js'),
-    ]);
-    const snap = await takeSnapshot({ ...plan.snapshot, ext: 0, unixShow: 0, keepAttributes: false, states: ALL_STATES, bytecode: undefined });
-    process.stdout.write(renderSummary(summarize(snap), VERSION));
+    // ss -s: the kernel's own counters (/proc/net/sockstat, sockstat6, snmp), in ss's layout
+    const { ssSummary } = await import('../outputs/listing/ss-words.js');
+    process.stdout.write(ssSummary());
     return;
   }
 
@@ -162,7 +245,7 @@ async function listSockets(plan: LsPlan, filter: import('../filter/index.js').Co
   };
   const recordOptions = {
     extended: plan.extended, timers: plan.timers, info: plan.info, memory: plan.memory,
-    interfaceName: sysfsInterfaceNames(),
+    interfaceName: sysfsInterfaceNames(), cgroup: plan.cgroup, securityContext: plan.securityContext,
   } as Parameters<typeof socketRecord>[3];
   const selected = (t: SocketTable, i: number) => filter.matches(t, i);
   const out = process.stdout;
@@ -233,8 +316,15 @@ async function listSockets(plan: LsPlan, filter: import('../filter/index.js').Co
   if (plan.format === 'table') {
     // renderLsTable(records) without the records: the same text (test/outputs/ls-table.test.ts)
     const { lsShowsNetid, lsTableBytes } = await import('../outputs/listing/ls-table.js');
+    const { serviceName } = await import('../outputs/listing/ss-words.js');
     const netid = lsShowsNetid(t, rows, plan.snapshot.protocols?.length ?? 0);
-    out.write(lsTableBytes(t, rows, view, recordOptions, { header: plan.header, netid }));
+    // ss hides the State column when the filter lets one state through
+    // (UDP and RAW sockets are only ever ESTABLISHED or CLOSE: ss -un has no State column)
+    const datagram = plan.snapshot.protocols?.every((p) => p === 'udp' || p === 'udplite' || p === 'raw');
+    const states = (plan.snapshot.states ?? ALL_STATES) & (datagram ? (1 << TCP_ESTABLISHED) | (1 << TCP_CLOSE) : ALL_STATES);
+    out.write(lsTableBytes(t, rows, view, recordOptions, {
+      header: plan.header, netid, state: (states & (states - 1)) !== 0, oneline: plan.oneline, service: plan.resolve ? serviceName : undefined,
+    }));
     for (const note of snap.notes) process.stderr.write(`sockscope: ${note}\n`);
     return;
   }
