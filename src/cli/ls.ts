@@ -21,6 +21,7 @@ Sockets:
   -x, --unix        unix                -S, --sctp      SCTP         -M, --mptcp  MPTCP
       --udplite     UDP-Lite            (none of these: all of them)
   -4, --ipv4        IPv4 only           -6, --ipv6      IPv6 only
+  -f, --family inet|inet6|unix      -A, --query tcp,udp,raw,unix,...  (as ss; added up)
   -l, --listening   listening and unconnected sockets only
   -a, --all         every state
 Details:
@@ -31,11 +32,16 @@ Details:
   -p, --processes   the processes holding each socket (one walk of /proc/*/fd)
   -n, --numeric     numbers, not names (the default)
   -r, --resolve     host names (reverse DNS with a 2 s budget, /etc/hosts) and service names
+      --cgroup      the socket's cgroup path
+  -Z, -z            with -p, each process's security context (proc_ctx=)
 Output:
   --format table|json|ndjson|ss2   default table
+  -O, --oneline     ss's second line (-m, -i) on the socket's own line
+  -F, --filter FILE the filter expression from FILE ('-': stdin)
   -H, --no-header   no header line (table)
-  -s, --summary     the summary instead of a listing (as 'sockscope')
+  -s, --summary     ss -s: the kernel's socket counters in ss's layout
   -N, --net NAME|PID|PATH          another network namespace
+Not built, refused with the reason: -K, -D, -0/--packet, --vsock, --xdp, -b, --tipc, -d.
 Filter (ss's language): state established, state connected, exclude time-wait, sport = :443,
   dport > :1024, src 10.0.0.0/8, dst [::1]:5432, dev eth0, fwmark 0x1/0xff, cgroup /system.slice/x,
   joined with and, or, not and parentheses. See docs/filters.md.
