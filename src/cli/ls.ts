@@ -208,8 +208,11 @@ export function planLs(args: string[]): LsPlan | 'help' {
 export async function runLs(args: string[]): Promise<void> {
   const plan = planLs(args);
   if (plan === 'help') return void process.stdout.write(LS_HELP);
-  const { compileFilter, hasNetAdmin } = await import('../filter/index.js');
-  const filter = compileFilter(plan.filterWords, { defaultStates: plan.snapshot.states!, protocols: plan.snapshot.protocols, netAdmin: hasNetAdmin() });
+  // no expression: the states alone, without loading the filter language (ten modules) before the first syscall
+  const filter = plan.filterWords.length === 0 ? statesOnly(plan.snapshot.states!) : await (async () => {
+    const { compileFilter, hasNetAdmin } = await import('../filter/index.js');
+    return compileFilter(plan.filterWords, { defaultStates: plan.snapshot.states!, protocols: plan.snapshot.protocols, netAdmin: hasNetAdmin() });
+  })();
   plan.snapshot.states = filter.states;
   plan.snapshot.bytecode = filter.bytecode;
   for (const w of filter.warnings) process.stderr.write(`sockscope: ${w}\n`);
@@ -234,10 +237,16 @@ export async function runLs(args: string[]): Promise<void> {
   }
 }
 
+/** compileFilter([]) without the filter modules: what it returns for no expression (test/cli/ls.test.ts compares). */
+export function statesOnly(states: number): Pick<CompiledFilter, 'states' | 'warnings' | 'matches' | 'bytecode'> {
+  return { states, warnings: [], matches: (t: SocketTable, r: number) => ((states >>> t.state[r]) & 1) === 1 };
+}
+
+type CompiledFilter = import('../filter/index.js').CompiledFilter;
 type Holders = import('../procfs/processes.js').SocketHolders;
 type Walk = import('../procfs/holders-parallel.js').ParallelHolderWalk;
 
-async function listSockets(plan: LsPlan, filter: import('../filter/index.js').CompiledFilter, walk: Promise<Walk> | undefined): Promise<void> {
+async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>, walk: Promise<Walk> | undefined): Promise<void> {
   const [{ streamSnapshot, takeSnapshot }, { socketRecord }] = await Promise.all([
     import('../snapshot/snapshot.js'), import('../outputs/listing/socket-record.js'),
   ]);
