@@ -38,10 +38,11 @@ Output:
   --format table|json|ndjson|ss2   default table
   -O, --oneline     ss's second line (-m, -i) on the socket's own line
   -F, --filter FILE the filter expression from FILE ('-': stdin)
+  -D, --diag FILE   the kernel's raw netlink answer into FILE ('-': stdout), no listing
   -H, --no-header   no header line (table)
   -s, --summary     ss -s: the kernel's socket counters in ss's layout
   -N, --net NAME|PID|PATH          another network namespace
-Not built, refused with the reason: -K, -D, -0/--packet, --vsock, --xdp, -b, --tipc, -d.
+Not built, refused with the reason: -K, -0/--packet, --vsock, --xdp, -b, --tipc, -d.
 Filter (ss's language): state established, state connected, exclude time-wait, sport = :443,
   dport > :1024, src 10.0.0.0/8, dst [::1]:5432, dev eth0, fwmark 0x1/0xff, cgroup /system.slice/x,
   joined with and, or, not and parentheses. See docs/filters.md.
@@ -71,6 +72,8 @@ export interface LsPlan {
   cgroup: boolean;
   /** -Z/-z: the security context of each holding process */
   securityContext: boolean;
+  /** -D FILE: write the kernel's raw netlink answer there instead of listing ('-': stdout) */
+  diag?: string;
 }
 
 /** whether the last of -4/-6 in this argument is -6 */
@@ -84,7 +87,6 @@ type LsValues = Record<string, string | boolean | string[] | undefined>;
 function refuseUnsupported(v: LsValues): void {
   const why: [string, string][] = [
     ['kill', '-K (close sockets with SOCK_DESTROY) is not built into sockscope yet; use ss -K with CAP_NET_ADMIN'],
-    ['diag', '-D/--diag (dump the raw netlink answer) is not built into sockscope yet; the decoder\'s recordings come from test/helpers/dump-json'],
     ['packet', '-0/--packet (packet_diag) is not built into sockscope yet: it reads NETLINK_SOCK_DIAG for inet and unix sockets only'],
     ['vsock', '--vsock (vsock_diag) is not built into sockscope yet: it reads NETLINK_SOCK_DIAG for inet and unix sockets only'],
     ['xdp', '--xdp (xdp_diag) is not built into sockscope yet: it reads NETLINK_SOCK_DIAG for inet and unix sockets only'],
@@ -201,7 +203,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
     format, header: !v['no-header'], extended: !!v.extended, timers: !!v.options, info: !!v.info, memory: !!v.memory,
     processes: !!(v.processes || v.context || v.contexts), resolve: !!v.resolve && !v.numeric, summary: !!v.summary,
     filterWords: v.filter === undefined ? positionals : [...filterFile(v.filter), ...positionals],
-    oneline: !!v.oneline, cgroup: !!v.cgroup, securityContext: !!(v.context || v.contexts),
+    oneline: !!v.oneline, cgroup: !!v.cgroup, securityContext: !!(v.context || v.contexts), diag: v.diag,
   };
 }
 
@@ -216,6 +218,8 @@ export async function runLs(args: string[]): Promise<void> {
   plan.snapshot.states = filter.states;
   plan.snapshot.bytecode = filter.bytecode;
   for (const w of filter.warnings) process.stderr.write(`sockscope: ${w}\n`);
+
+  if (plan.diag !== undefined) return dumpRaw(plan);
 
   if (plan.summary) {
     // ss -s: the kernel's own counters (/proc/net/sockstat, sockstat6, snmp), in ss's layout
@@ -234,6 +238,37 @@ export async function runLs(args: string[]): Promise<void> {
     await listSockets(plan, filter, walk);
   } finally {
     walkAbort.abort(); // the workers have answered, or the listing failed and nobody will read the index
+  }
+}
+
+/**
+ * -D FILE, as ss -D: the kernel's netlink answers to the listing's requests (filters included), every datagram
+ * as received, written to FILE ('-': stdout) instead of the listing. test/replay reads such files.
+ */
+async function dumpRaw(plan: LsPlan): Promise<void> {
+  const { openSync, writeSync, closeSync } = await import('node:fs');
+  const { takeSnapshot, DiagSession } = await import('../snapshot/snapshot.js');
+  let fd: number;
+  try {
+    fd = plan.diag === '-' ? 1 : openSync(plan.diag!, 'w', 0o600);
+  } catch (e) {
+    throw new UsageError(`-D ${plan.diag}: cannot write the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { key: 'diag', value: plan.diag });
+  }
+  const inner = await DiagSession.open(plan.snapshot.netns);
+  const tap = new DiagSession({
+    send: (m) => inner.transport.send(m),
+    recv: (buf) => {
+      const n = inner.transport.recv(buf);
+      if (n > 0) writeSync(fd, buf, 0, n);
+      return n;
+    },
+    close: () => inner.close(),
+  });
+  try {
+    await takeSnapshot({ ...plan.snapshot, keepAttributes: false }, tap);
+  } finally {
+    tap.close();
+    if (fd !== 1) closeSync(fd);
   }
 }
 

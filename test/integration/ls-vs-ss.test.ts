@@ -6,7 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -237,13 +239,34 @@ time.sleep(30)
   });
 
   test('flags ss has that sockscope cannot honour say why (exit 2), not "unknown option"', async () => {
-    for (const flag of ['-K', '-0', '--vsock', '--xdp', '-b', '-D/dev/null', '-A', 'packet']) {
-      if (flag === 'packet') continue;
+    for (const flag of ['-K', '-0', '--vsock', '--xdp', '-b', '-A']) {
       const r = await ls(...(flag === '-A' ? ['-A', 'packet'] : [flag]));
       assert.equal(r.code, 2, flag);
       assert.doesNotMatch(r.stderr, /Unknown option/i, flag);
       assert.match(r.stderr, /sockscope|packet/, flag);
     }
+  });
+
+  test('-D FILE writes the kernel\'s raw answer: one socket message per socket ss lists', async () => {
+    const want = (await ns!.check('ss', ['-tanH'])).split('\n').filter(Boolean).length;
+    const file = join(tmpdir(), `ss-diag-${process.pid}.bin`);
+    const r = await ls('-ta', '-D', file);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '', 'no listing with -D');
+    const bytes = readFileSync(file);
+    rmSync(file);
+    let messages = 0;
+    let done = 0;
+    for (let off = 0; off + 16 <= bytes.length;) {
+      const len = bytes.readUInt32LE(off);
+      const type = bytes.readUInt16LE(off + 4);
+      if (type === 18 || type === 20) messages++; // TCPDIAG_GETSOCK (the legacy request) or SOCK_DIAG_BY_FAMILY
+      if (type === 3) done++;
+      assert.ok(len >= 16, 'a well-formed netlink header');
+      off += (len + 3) & ~3;
+    }
+    assert.equal(messages, want);
+    assert.ok(done >= 1, 'NLMSG_DONE ends the dump');
   });
 
   test('-4 -6 together, -f and -A list what ss lists for them', async () => {
