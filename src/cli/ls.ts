@@ -372,9 +372,11 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
     // (UDP and RAW sockets are only ever ESTABLISHED or CLOSE: ss -un has no State column)
     const datagram = plan.snapshot.protocols?.every((p) => p === 'udp' || p === 'udplite' || p === 'raw');
     const states = (plan.snapshot.states ?? ALL_STATES) & (datagram ? (1 << TCP_ESTABLISHED) | (1 << TCP_CLOSE) : ALL_STATES);
-    out.write(lsTableBytes(t, rows, view, recordOptions, {
+    // stdout is synchronous on Linux (files, pipes, terminals): each chunk's buffer is reused once written
+    lsTableBytes(t, rows, view, recordOptions, {
       header: plan.header, netid, state: (states & (states - 1)) !== 0, oneline: plan.oneline, service: plan.resolve ? serviceName : undefined,
-    }));
+      write: (chunk) => out.write(chunk), drained: () => out.writableLength === 0,
+    });
     for (const note of snap.notes) process.stderr.write(`sockscope: ${note}\n`);
     return;
   }

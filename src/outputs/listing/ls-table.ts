@@ -273,7 +273,15 @@ export interface LsLayout {
   oneline?: boolean;
   /** -r: service names for ports */
   service?: (port: number, proto: string) => string;
+  /**
+   * Hand the text over in chunks as it is made (stdout) instead of returning it: memory for the output stays
+   * at one chunk; `drained` says whether the chunk's buffer may be reused. lsTableBytes then returns nothing.
+   */
+  write?: (chunk: Uint8Array) => void;
+  drained?: () => boolean;
 }
+
+const CHUNK = 1 << 17;
 
 /**
  * The table of rows as UTF-8, made from the columns: ss's columns (Netid, State, Recv-Q, Send-Q, Local and Peer
@@ -336,7 +344,12 @@ export function lsTableBytes(t: SocketTable, rows: readonly number[], view: Data
     if (!awkward && (local.includes('\n') || peer.includes('\n') || TRAILING_SPACE.test(peer) || TRAILING_SPACE.test(local))) awkward = true;
   }
 
-  const b = new JsonBytes(Math.max(1 << 16, n * (o.info ? 600 : o.processes ? 180 : 128)));
+  const b = new JsonBytes(layout.write ? 2 * CHUNK : Math.max(1 << 16, n * (o.info ? 600 : o.processes ? 180 : 128)));
+  const finish = (): Uint8Array => {
+    if (!layout.write) return b.take();
+    b.flush(layout.write, layout.drained ?? (() => false));
+    return new Uint8Array(0);
+  };
   const details = new DetailsWriter(b, o);
   const netidCell = (i: number) => (t.proto[i] === Proto.unix ? UNIX_NETID_CELL[t.sockType[i]] : INET_NETID[t.proto[i]]);
   /** the words after the addresses: b holds them from `from`; returns whether there were any */
@@ -374,7 +387,7 @@ export function lsTableBytes(t: SocketTable, rows: readonly number[], view: Data
     for (let k = 0; k < n; k++) out.push(lines[k + offset] + extra[k]);
     b.pos = 0;
     b.utf8(out.join('\n') + (out.length ? '\n' : ''));
-    return b.take();
+    return finish();
   }
 
   const padEnd = (s: string, w: number) => {
@@ -416,8 +429,9 @@ export function lsTableBytes(t: SocketTable, rows: readonly number[], view: Data
     padEnd(peerCol[k], peerW);
     if (!writeDetails(i, peerEnd)) b.pos = peerEnd;
     b.byte(NEWLINE);
+    if (layout.write && b.pos > CHUNK) b.flush(layout.write, layout.drained ?? (() => false));
   }
-  return b.take();
+  return finish();
 }
 
 /** lsTableBytes as text (tests). */

@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { DiagSession, replayTransport, takeSnapshot } from '../../snapshot/imports.js';
 import type { SocketTable } from '../../../src/snapshot/table.js';
 import type { RecordOptions } from '../../../src/outputs/listing/socket-record.js';
-import { lsShowsNetid, ms, msInto, renderLsTableRows } from '../../../src/outputs/listing/ls-table.js';
+import { lsShowsNetid, lsTableBytes, ms, msInto, renderLsTableRows } from '../../../src/outputs/listing/ls-table.js';
 import { JsonBytes } from '../../../src/outputs/listing/socket-ndjson.js';
 import { budget } from '../../fuzz/budget.js';
 import { optionSets, options, recordedAnswer, recordOptions, row, SNAPSHOT, tableOf } from '../helpers.js';
@@ -133,5 +133,21 @@ describe('renderLsTableRows over random tables (fast-check)', () => {
       if (given.some((n) => n.includes('\n'))) return;
       for (const n of given) assert.ok(text.includes(n.trimEnd()), JSON.stringify(n));
     }), budget(1000, 3000));
+  });
+});
+
+describe('lsTableBytes handing chunks over (ls writes the table to stdout as it is made)', () => {
+  it('the chunks make the same text as the whole, over more rows than one chunk holds', () => {
+    const rows = plainRows(fc.sample(row, 6000));
+    const t = tableOf(rows);
+    const all = Array.from({ length: t.length }, (_, i) => i);
+    for (const o of [{}, { extended: true, timers: true, info: true, memory: true }] as RecordOptions[]) {
+      const whole = direct(t, all, o, true, 2);
+      const chunks: Buffer[] = [];
+      const back = lsTableBytes(t, all, t.arenaView(), o, { header: true, netid: lsShowsNetid(t, all, 2), write: (c) => chunks.push(Buffer.from(c)), drained: () => false });
+      assert.equal(back.length, 0);
+      assert.ok(chunks.length > 1 || whole.length < 1 << 17, 'more than one chunk');
+      assert.equal(Buffer.concat(chunks).toString('utf8'), whole);
+    }
   });
 });
