@@ -4,7 +4,7 @@
  * tcp_info words read the record's tcp_info members (socket-members.ts) by name; test/golden pins the text.
  */
 import { formatColumns } from '../../cli/text-table.js';
-import { AF_INET6, PROTO_NAMES, Proto, SOCK_TYPE_NAMES, STATE_KEYS, TCP_LISTEN } from '../../diag/constants.js';
+import { AF_INET, AF_INET6, PROTO_NAMES, Proto, SOCK_TYPE_NAMES, STATE_KEYS, TCP_LISTEN } from '../../diag/constants.js';
 import type { SocketHolders } from '../../procfs/processes.js';
 import { UID_UNKNOWN, type SocketTable } from '../../snapshot/table.js';
 import { AddressText } from '../text/address-text.js';
@@ -66,6 +66,32 @@ const NEWLINE = 10;
 
 /** decimal digits of a u32 (String(n).length) */
 const digits = (n: number): number => (n < 10 ? 1 : n < 100 ? 2 : n < 1e3 ? 3 : n < 1e4 ? 4 : n < 1e5 ? 5 : n < 1e6 ? 6 : n < 1e7 ? 7 : n < 1e8 ? 8 : n < 1e9 ? 9 : 10);
+
+/** digits of a byte */
+const digits3 = (v: number): number => (v < 10 ? 1 : v < 100 ? 2 : 3);
+
+/** the length of `a.b.c.d:port` (port 0: `*`) */
+function v4Length(bytes: Uint8Array, at: number, port: number): number {
+  return digits3(bytes[at]) + digits3(bytes[at + 1]) + digits3(bytes[at + 2]) + digits3(bytes[at + 3]) + 4 + (port === 0 ? 1 : digits(port));
+}
+
+/** `a.b.c.d:port` (port 0: `*`) into b */
+function writeV4(b: JsonBytes, bytes: Uint8Array, at: number, port: number): void {
+  b.num(bytes[at]);
+  b.byte(46);
+  b.num(bytes[at + 1]);
+  b.byte(46);
+  b.num(bytes[at + 2]);
+  b.byte(46);
+  b.num(bytes[at + 3]);
+  b.byte(58);
+  if (port === 0) b.byte(42);
+  else b.num(port);
+}
+
+/** writeV4 as a string */
+const v4Text = (bytes: Uint8Array, at: number, port: number): string =>
+  `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}:${port === 0 ? '*' : port}`;
 
 /**
  * An address and port as ss 6.1 prints them: `0.0.0.0:8080`; for IPv6 `[::]:8443` when the socket is v6only
@@ -309,6 +335,7 @@ export function lsTableBytes(t: SocketTable, rows: readonly number[], view: Data
   // a cell holding a newline (a unix path, a host name) shifts the lines, and trailing whitespace in a cell
   // is trimmed: both go through formatColumns
   let awkward = false;
+  const plainV4 = !o.hostName && !layout.service;
   for (let k = 0; k < n; k++) {
     const i = rows[k];
     const proto = t.proto[i];
@@ -320,6 +347,17 @@ export function lsTableBytes(t: SocketTable, rows: readonly number[], view: Data
       const name = off[UnixAttr.NAME];
       local = `${name === NO ? '*' : unixName(view, name, len[UnixAttr.NAME])} ${t.inode[i]}`;
       peer = `* ${off[UnixAttr.PEER] === NO ? 0 : view.getUint32(off[UnixAttr.PEER], true)}`;
+    } else if (plainV4 && t.family[i] === AF_INET) {
+      // IPv4 without names: the widths from the bytes, the text written straight in the second pass
+      if (layout.netid) netidW = Math.max(netidW, INET_NETID[proto].length);
+      const ll = v4Length(t.src, i << 4, t.sport[i]);
+      const pl = v4Length(t.dst, i << 4, t.dport[i]);
+      if (ll > localW) localW = ll;
+      if (pl > peerW) peerW = pl;
+      stateW = Math.max(stateW, STATE_CELL[t.state[i]].length);
+      recvW = Math.max(recvW, digits(t.rqueue[i]));
+      sendW = Math.max(sendW, digits(t.wqueue[i]));
+      continue;
     } else {
       if (layout.netid) netidW = Math.max(netidW, INET_NETID[proto].length);
       const fam = t.family[i];
@@ -371,6 +409,13 @@ export function lsTableBytes(t: SocketTable, rows: readonly number[], view: Data
   };
   if (awkward) {
     // formatColumns over the same cells, the words appended to each line
+    for (let k = 0; k < n; k++) {
+      const i = rows[k];
+      if (localCol[k] === undefined) {
+        localCol[k] = v4Text(t.src, i << 4, t.sport[i]);
+        peerCol[k] = v4Text(t.dst, i << 4, t.dport[i]);
+      }
+    }
     const cells: string[][] = header ? [header.slice(0, -1)] : [];
     const extra: string[] = [];
     for (let k = 0; k < n; k++) {
@@ -423,10 +468,22 @@ export function lsTableBytes(t: SocketTable, rows: readonly number[], view: Data
     b.raw(D.sep);
     padStart(t.wqueue[i], sendW);
     b.raw(D.sep);
-    padEnd(localCol[k], localW);
-    b.raw(D.sep);
-    const peerEnd = b.pos + Buffer.byteLength(peerCol[k]);
-    padEnd(peerCol[k], peerW);
+    let peerEnd: number;
+    if (localCol[k] === undefined) {
+      const at = b.pos;
+      writeV4(b, t.src, i << 4, t.sport[i]);
+      for (let w = b.pos - at; w < localW; w++) b.byte(SPACE);
+      b.raw(D.sep);
+      const pat = b.pos;
+      writeV4(b, t.dst, i << 4, t.dport[i]);
+      peerEnd = b.pos;
+      for (let w = b.pos - pat; w < peerW; w++) b.byte(SPACE);
+    } else {
+      padEnd(localCol[k], localW);
+      b.raw(D.sep);
+      peerEnd = b.pos + Buffer.byteLength(peerCol[k]);
+      padEnd(peerCol[k], peerW);
+    }
     if (!writeDetails(i, peerEnd)) b.pos = peerEnd;
     b.byte(NEWLINE);
     if (layout.write && b.pos > CHUNK) b.flush(layout.write, layout.drained ?? (() => false));
