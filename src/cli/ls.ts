@@ -42,7 +42,8 @@ Output:
   -H, --no-header   no header line (table)
   -s, --summary     ss -s: the kernel's socket counters in ss's layout
   -N, --net NAME|PID|PATH          another network namespace
-Not built, refused with the reason: -K, -0/--packet, --vsock, --xdp, -b, --tipc, -d.
+  -K, --kill        close the listed TCP/UDP sockets (SOCK_DESTROY; needs CAP_NET_ADMIN)
+Not built, refused with the reason: -0/--packet, --vsock, --xdp, -b, --tipc, -d.
 Filter (ss's language): state established, state connected, exclude time-wait, sport = :443,
   dport > :1024, src 10.0.0.0/8, dst [::1]:5432, dev eth0, fwmark 0x1/0xff, cgroup /system.slice/x,
   joined with and, or, not and parentheses. See docs/filters.md.
@@ -72,6 +73,8 @@ export interface LsPlan {
   cgroup: boolean;
   /** -Z/-z: the security context of each holding process */
   securityContext: boolean;
+  /** -K: close the listed sockets (SOCK_DESTROY) */
+  kill: boolean;
   /** -D FILE: write the kernel's raw netlink answer there instead of listing ('-': stdout) */
   diag?: string;
 }
@@ -86,7 +89,6 @@ type LsValues = Record<string, string | boolean | string[] | undefined>;
  */
 function refuseUnsupported(v: LsValues): void {
   const why: [string, string][] = [
-    ['kill', '-K (close sockets with SOCK_DESTROY) is not built into sockscope yet; use ss -K with CAP_NET_ADMIN'],
     ['packet', '-0/--packet (packet_diag) is not built into sockscope yet: it reads NETLINK_SOCK_DIAG for inet and unix sockets only'],
     ['vsock', '--vsock (vsock_diag) is not built into sockscope yet: it reads NETLINK_SOCK_DIAG for inet and unix sockets only'],
     ['xdp', '--xdp (xdp_diag) is not built into sockscope yet: it reads NETLINK_SOCK_DIAG for inet and unix sockets only'],
@@ -203,7 +205,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
     format, header: !v['no-header'], extended: !!v.extended, timers: !!v.options, info: !!v.info, memory: !!v.memory,
     processes: !!(v.processes || v.context || v.contexts), resolve: !!v.resolve && !v.numeric, summary: !!v.summary,
     filterWords: v.filter === undefined ? positionals : [...filterFile(v.filter), ...positionals],
-    oneline: !!v.oneline, cgroup: !!v.cgroup, securityContext: !!(v.context || v.contexts), diag: v.diag,
+    oneline: !!v.oneline, cgroup: !!v.cgroup, securityContext: !!(v.context || v.contexts), diag: v.diag, kill: !!v.kill,
   };
 }
 
@@ -239,6 +241,45 @@ export async function runLs(args: string[]): Promise<void> {
   } finally {
     walkAbort.abort(); // the workers have answered, or the listing failed and nobody will read the index
   }
+}
+
+/**
+ * -K, as ss -K: SOCK_DESTROY each listed TCP, UDP and UDP-Lite socket; the listing then shows those the kernel
+ * closed. Without CAP_NET_ADMIN the kernel refuses the first one (EPERM) and ls says so, closing nothing.
+ */
+async function killSockets(plan: LsPlan, t: SocketTable, rows: number[]): Promise<void> {
+  const { DiagSession } = await import('../snapshot/snapshot.js');
+  const { ackErrno, destroyRequest, DESTROYABLE } = await import('../diag/destroy.js');
+  const { PROTO_NAMES } = await import('../diag/constants.js');
+  const { SockscopeError } = await import('../errors.js');
+  const session = await DiagSession.open(plan.snapshot.netns);
+  const buf = new Uint8Array(8192);
+  const closed: number[] = [];
+  let seq = 1 << 20;
+  let unsupported = 0;
+  try {
+    for (const i of rows) {
+      if (!DESTROYABLE.includes(PROTO_NAMES[t.proto[i]] as ProtoName)) {
+        unsupported++;
+        continue;
+      }
+      session.transport.send(destroyRequest(t, i, ++seq));
+      let errno: number | undefined;
+      while (errno === undefined) errno = ackErrno(buf, session.transport.recv(buf));
+      if (errno === 0) closed.push(i);
+      else if (errno === 1) {
+        throw new SockscopeError('ESOCKSCOPE_NETLINK', '-K: the kernel refused SOCK_DESTROY (EPERM): closing sockets needs CAP_NET_ADMIN (run as root)', { syscall: 'sendmsg', errno: 1 });
+      } else if (errno === 95) {
+        throw new SockscopeError('ESOCKSCOPE_NETLINK', '-K: the kernel cannot close sockets (EOPNOTSUPP): it was built without CONFIG_INET_DIAG_DESTROY', { syscall: 'sendmsg', errno: 95 });
+      }
+      // ENOENT: closed meanwhile; left out of the listing
+    }
+  } finally {
+    session.close();
+  }
+  if (unsupported) process.stderr.write(`sockscope: -K: ${unsupported} sockets left open: the kernel closes TCP, UDP and UDP-Lite sockets only\n`);
+  rows.length = 0;
+  rows.push(...closed);
 }
 
 /**
@@ -301,7 +342,7 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
   const out = process.stdout;
 
   // Streamed formats: each batch is written as soon as it is decoded.
-  if (!plan.resolve && (plan.format === 'ndjson' || plan.format === 'json' || plan.format === 'ss2')) {
+  if (!plan.resolve && !plan.kill && (plan.format === 'ndjson' || plan.format === 'json' || plan.format === 'ss2')) {
     const { ss2Flow, ss2FlowText, ss2Key } = await import('../outputs/listing/ss2.js');
     const { SocketJsonWriter } = await import('../outputs/listing/socket-ndjson.js');
     await waitHolders();
@@ -353,6 +394,7 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
   const view = t.arenaView();
   const rows: number[] = [];
   for (let i = 0; i < t.length; i++) if (selected(t, i)) rows.push(i);
+  if (plan.kill) await killSockets(plan, t, rows);
   if (plan.resolve) {
     const { NameResolver } = await import('../resolve/names.js');
     const { formatAddress } = await import('../diag/address.js');

@@ -216,7 +216,12 @@ time.sleep(30)
   // The table is ss's table: for each flag set, every socket's line (its words, in order) as ss prints it with
   // -O, alignment aside; counters that move between the two runs (lastsnd, lastrcv, lastack, timers) compared by name
   const MOVING = /^(lastsnd|lastrcv|lastack|timer|busy|rcv_rtt|rcv_space|rcv_ssthresh):|^skmem:/;
-  const words = (line: string) => line.trim().split(/\s+/).map((w) => (MOVING.test(w) ? w.split(':')[0] : w));
+  // (a SYN-SENT socket retransmits between the two runs: rto, backoff, segs_out, retrans move; its names are compared)
+  const words = (line: string) => {
+    const w = line.trim().split(/\s+/);
+    const synSent = w.includes('SYN-SENT');
+    return w.map((x) => (MOVING.test(x) || (synSent && x.includes(':') && !x.includes('[') && !/^\d/.test(x)) ? x.split(':')[0] : x));
+  };
   for (const flags of ['-tan', '-tanp', '-tlnp', '-uanp', '-xanp', '-tni', '-tnie', '-tnieo', '-tnm']) {
     test(`ls ${flags}O prints ss ${flags}O's lines, word for word`, async () => {
       const theirs = (await ns!.check('ss', [`${flags}O`])).split('\n').slice(1).filter(Boolean).map(words);
@@ -239,11 +244,32 @@ time.sleep(30)
   });
 
   test('flags ss has that sockscope cannot honour say why (exit 2), not "unknown option"', async () => {
-    for (const flag of ['-K', '-0', '--vsock', '--xdp', '-b', '-A']) {
+    for (const flag of ['-0', '--vsock', '--xdp', '-b', '-A']) {
       const r = await ls(...(flag === '-A' ? ['-A', 'packet'] : [flag]));
       assert.equal(r.code, 2, flag);
       assert.doesNotMatch(r.stderr, /Unknown option/i, flag);
       assert.match(r.stderr, /sockscope|packet/, flag);
+    }
+  });
+
+  test('-K closes the listed sockets (SOCK_DESTROY), as ss -K: ss no longer lists them', async () => {
+    // sockets of the test's own (closing the population's would end its holder): a listener and a connection
+    const py = 'import socket,sys,time\nl=socket.socket();l.bind(("127.0.0.1",0));l.listen(1)\nc=socket.create_connection(l.getsockname());a,_=l.accept()\nprint(c.getsockname()[1],flush=True)\ntime.sleep(60)';
+    const child = spawn('nsenter', [`--net=/proc/${ns!.pid}/ns/net`, 'python3', '-c', py], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const port = await new Promise<string>((resolve, reject) => {
+        child.stdout!.once('data', (b: Buffer) => resolve(b.toString().trim()));
+        child.once('exit', (code) => reject(new Error(`python exited ${code}`)));
+      });
+      const before = (await ns!.check('ss', ['-tnH', `sport = :${port}`])).split('\n').filter(Boolean);
+      assert.equal(before.length, 1, before.join('\n'));
+      const r = await ls('-tn', '-K', 'sport', '=', `:${port}`);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`:${port}\\b`), 'the closed socket is listed');
+      const after = (await ns!.check('ss', ['-tnH', `sport = :${port}`])).split('\n').filter(Boolean);
+      assert.equal(after.length, 0, after.join('\n'));
+    } finally {
+      child.kill();
     }
   });
 
