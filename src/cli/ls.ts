@@ -268,7 +268,7 @@ async function killSockets(plan: LsPlan, t: SocketTable, rows: number[]): Promis
       while (errno === undefined) errno = ackErrno(buf, session.transport.recv(buf));
       if (errno === 0) closed.push(i);
       else if (errno === 1) {
-        throw new SockscopeError('ESOCKSCOPE_NETLINK', '-K: the kernel refused SOCK_DESTROY (EPERM): closing sockets needs CAP_NET_ADMIN (run as root)', { syscall: 'sendmsg', errno: 1 });
+        throw new SockscopeError('ESOCKSCOPE_NETLINK', '-K: the kernel refused SOCK_DESTROY (EPERM): closing sockets needs CAP_NET_ADMIN (run as root)', { syscall: 'SOCK_DESTROY' });
       } else if (errno === 95) {
         throw new SockscopeError('ESOCKSCOPE_NETLINK', '-K: the kernel cannot close sockets (EOPNOTSUPP): it was built without CONFIG_INET_DIAG_DESTROY', { syscall: 'sendmsg', errno: 95 });
       }

@@ -263,6 +263,12 @@ time.sleep(30)
       });
       const before = (await ns!.check('ss', ['-tnH', `sport = :${port}`])).split('\n').filter(Boolean);
       assert.equal(before.length, 1, before.join('\n'));
+      // without CAP_NET_ADMIN: one line saying so, exit 1, nothing closed
+      const drop = ['--inh-caps=-net_admin', '--ambient-caps=-net_admin', '--bounding-set=-net_admin', '--reuid=65534', '--regid=65534', '--clear-groups'];
+      const denied = await ns!.run('setpriv', [...drop, process.execPath, BIN, 'ls', '-tn', '-K', 'sport', '=', `:${port}`], { timeoutMs: 20_000 });
+      assert.equal(denied.code, 1, denied.stderr);
+      assert.equal(denied.stderr, 'sockscope: -K: the kernel refused SOCK_DESTROY (EPERM): closing sockets needs CAP_NET_ADMIN (run as root)\n');
+      assert.equal((await ns!.check('ss', ['-tnH', `sport = :${port}`])).split('\n').filter(Boolean).length, 1, 'still open');
       const r = await ls('-tn', '-K', 'sport', '=', `:${port}`);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, new RegExp(`:${port}\\b`), 'the closed socket is listed');
