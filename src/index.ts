@@ -14,7 +14,7 @@ export {
   DiagSession, FULL_EXT, takeCensus, takeSnapshot, type Census, type ProtocolSource, type Snapshot, type SnapshotOptions, type Source, type Transport,
 } from './snapshot/snapshot.js';
 export { SocketTable, UID_UNKNOWN, type SocketTableBuffers } from './snapshot/table.js';
-export { SnapshotWorker } from './snapshot/worker.js';
+export { SnapshotWorker } from './agent/worker.js';
 export { replayTransport, splitDatagrams, withSequence, type ReplayRequest, type Responder } from './snapshot/replay.js';
 export { summarize, type Summary, type Listener, type TcpStateCounts } from './summary/summary.js';
 export { DecodeError, isSockscopeError, NetlinkError, SockscopeError, UsageError, type SockscopeErrorCode } from './errors.js';

@@ -5,25 +5,22 @@
  * same and answer fast), InfluxDB push, stdout. SIGHUP reloads the configuration (a bad one is reported and the
  * old one keeps running); SIGTERM flushes the outputs within flush_timeout and exits 0.
  */
-import { gather as gatherInProcess, hostname as kernelHostname, type GatherConfig, type GatherReport } from '../collectors/gather.js';
+import { readdirSync, statSync } from 'node:fs';
+import { gather as gatherInProcess, hostname as kernelHostname, type GatherConfig, type GatherReport } from '../gather/gather.js';
 import { mergeIpVersions } from '../collectors/netstat.js';
-import { parsePortGroups } from '../collectors/netstat-port.js';
+import { gatherConfigFromSections } from '../collectors/registry.js';
 import { durationMs, type LoadedConfig } from '../config/load.js';
 import type { AgentConfig } from '../config/defaults.js';
 import type { Metric } from '../model/metric.js';
-import { influxLine } from '../outputs/metrics/influx.js';
 import { metricJson } from '../outputs/metrics/json.js';
-import { assembleExposition, PrometheusWriter, type Exposition, type ExpositionFormat } from '../outputs/metrics/prometheus.js';
-import { SnapshotWorker } from '../snapshot/worker.js';
-import { loadLibc } from '../sys/libc.js';
-import { collectExternalGarbage } from '../util/external-garbage.js';
-import { HttpEndpoint } from './http.js';
-import { InfluxOutput, type Log } from './influx-output.js';
-import { loadWebConfig } from './web-config.js';
-import { ZabbixOutput } from './zabbix-output.js';
-import { answerer } from '../zabbix/answer.js';
-import { DiscoveryMemory, senderItems } from '../zabbix/items.js';
-import { PassiveAgent } from '../zabbix/passive.js';
+import type { Exposition, PrometheusWriter } from '../outputs/metrics/prometheus.js';
+import { SnapshotWorker } from './worker.js';
+import { afterGather, applyRuntimeTuning, runtimeTuning } from './runtime.js';
+import type { AgentOutput, Gather, Log, OutputContext, OutputKind } from './output.js';
+import type { NetnsAgentGatherer } from '../netns/agent.js';
+import { OUTPUT_KINDS } from './outputs.js';
+
+export type { Log } from './output.js';
 
 export interface AgentOptions {
   version: string;
@@ -36,42 +33,11 @@ export interface AgentOptions {
   inProcess?: boolean;
 }
 
-interface Latest {
-  /** the gather's metrics, when an output needs them as objects (else they stay in the worker) */
-  metrics?: Metric[];
-  /** what line-protocol and JSON outputs see (netstat families merged unless per_ip_version) */
-  lineMetrics?: Metric[];
-  /** the gather's Prometheus samples, rendered once (in the worker) */
-  exposition?: Exposition;
-  /** the worker's number for this gather, whose metrics it keeps for /api/snapshot */
-  workerGather?: number;
-  perIpVersion: boolean;
-  report: GatherReport;
-  at: number;
-  /** the /metrics bodies: the gather's samples and the self-metrics, assembled on the first scrape of each format */
-  rendered: Partial<Record<ExpositionFormat, Buffer>>;
-}
-
 export function gatherConfigOf(c: AgentConfig): GatherConfig {
-  const measurements: GatherConfig['measurements'][number][] = [];
-  if (c.collectors.netstat.enabled) measurements.push('netstat');
-  if (c.collectors.netstat_port.enabled) measurements.push('netstat_port');
-  if (c.collectors.socketstat.enabled) measurements.push('socketstat');
-  if (c.collectors.listen.enabled) measurements.push('listen');
   const tags: Record<string, string> = { ...c.agent.tags };
   if (!c.agent.omit_hostname) tags.host = c.agent.hostname || kernelHostname();
   return {
-    measurements,
-    // per family always: Prometheus labels by family; line-protocol outputs get the families merged back
-    // (mergeIpVersions) unless per_ip_version asks for DataKit's shape
-    netstat: { semantics: c.collectors.netstat.semantics, perIpVersion: true },
-    netstatPort: {
-      groups: parsePortGroups(c.collectors.netstat_port.addr_ports, 'collectors.netstat_port.addr_ports'),
-      semantics: c.collectors.netstat_port.semantics,
-      processAttribution: c.collectors.netstat_port.process_attribution,
-      autoListenPorts: c.collectors.netstat_port.auto_listen_ports,
-    },
-    socketstat: { protocols: c.collectors.socketstat.protocols, infoFields: c.collectors.socketstat.info_fields, aggregate: c.collectors.socketstat.aggregate },
+    ...gatherConfigFromSections(c.collectors),
     tags,
     // Zabbix items include unix socket counts
     countProtocols: c.outputs.zabbix.enabled || c.zabbix_agent.enabled ? ['unix'] : [],
@@ -82,105 +48,153 @@ export class Agent {
   private config: AgentConfig;
   private gatherConfig: GatherConfig;
   private worker: SnapshotWorker | undefined;
-  private http: HttpEndpoint | undefined;
-  private influx: InfluxOutput | undefined;
-  private zabbix: ZabbixOutput | undefined;
-  /** port groups and listening ports pushed before: 0 for their items while Zabbix keeps them (LLD lifetime) */
-  private readonly zabbixDiscovered = new DiscoveryMemory();
-  private passive: PassiveAgent | undefined;
+  /** the running outputs, by kind name, in registry order */
+  private outputs = new Map<string, { kind: OutputKind; key: string; output: AgentOutput }>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
-  private latest: Latest | undefined;
+  private latest: Gather | undefined;
+  /** [netns]: every other network namespace (src/netns/agent.ts) */
+  private netns: NetnsAgentGatherer | undefined;
   private stopped = false;
   private readonly counters = { gathers: 0, gatherErrors: 0, skipped: 0, retries: 0 };
   private readonly started = Date.now();
+  private readonly ctx: OutputContext;
+  /** scrapes waiting for the first gather */
+  private gatherWaiters: (() => void)[] = [];
+  private reloading: Promise<boolean> | undefined;
+  private reloadAgain = false;
+  private attributionChecked = false;
+  /** V8 and memory tuning, applied at start (runtime.ts) */
+  private readonly tuning = runtimeTuning();
 
   constructor(loaded: LoadedConfig, private readonly o: AgentOptions) {
     this.config = loaded.config;
     this.gatherConfig = gatherConfigOf(this.config);
+    this.ctx = {
+      version: o.version,
+      log: o.log,
+      stdout: o.stdout,
+      hostTag: () => this.hostTag(),
+      latest: () => this.latest,
+      firstGather: (timeoutMs) => this.firstGather(timeoutMs),
+      selfMetrics: (w) => this.selfMetrics(w),
+      snapshotJson: () => this.snapshotJson(),
+      health: () => this.health(),
+      snapshot: (opts) => (this.worker ? this.worker.snapshot(opts) : import('../snapshot/snapshot.js').then((m) => m.takeSnapshot(opts))),
+    };
+  }
+
+  private output<T extends AgentOutput>(name: string): T | undefined {
+    return this.outputs.get(name)?.output as T | undefined;
   }
 
   /** Addresses the Prometheus endpoint listens on. */
   addresses(): string[] {
-    return this.http?.addresses() ?? [];
+    return this.output<AgentOutput & { http: { addresses(): string[] } }>('prometheus')?.http.addresses() ?? [];
+  }
+
+  /** Addresses of the Zabbix passive listener. */
+  zabbixAddresses(): string[] {
+    return this.output<AgentOutput & { passive: { addresses(): string[] } }>('zabbix_agent')?.passive.addresses() ?? [];
   }
 
   async start(): Promise<void> {
-    // a snapshot's columns are big blocks freed every gather: give them their own mappings, so freeing them
-    // gives the memory back instead of leaving it in glibc's arenas (tens of MB resident at 150k sockets)
-    await loadLibc().then((libc) => libc.mmapThreshold(128 << 10), () => false);
-    if (!this.o.inProcess) this.worker = new SnapshotWorker();
+    applyRuntimeTuning(this.tuning);
+    if (!this.o.inProcess) this.worker = new SnapshotWorker({ tuning: this.tuning });
     await this.applyOutputs(this.config);
+    this.checkAttribution();
+    await this.applyNetns(this.config);
     this.schedule(0);
   }
 
-  private async applyOutputs(c: AgentConfig): Promise<void> {
-    const p = c.outputs.prometheus;
-    if (p.enabled) {
-      const web = p.web_config_file ? loadWebConfig(p.web_config_file) : {};
-      const http = new HttpEndpoint(
-        { listen: p.listen, web, maxRequests: p.max_requests, maxHeaderBytes: p.max_header_bytes, readTimeoutMs: durationMs(p.read_timeout), version: this.o.version },
-        { metrics: (f) => this.metrics(f), snapshot: () => this.snapshotJson(), health: () => this.health() },
-      );
-      try {
-        await http.start();
-      } catch (e) {
-        await http.close(); // the addresses it did open
-        throw e;
-      }
-      this.http = http;
-      this.o.log('info', 'serving metrics', { listen: http.addresses() });
-    }
-    const prevInflux = this.influx;
-    this.influx = c.outputs.influxdb.enabled ? new InfluxOutput(c.outputs.influxdb, this.o.log) : undefined;
-    if (prevInflux) await this.handOver(prevInflux, this.influx);
-    const z = c.outputs.zabbix;
-    const prevZabbix = this.zabbix;
-    this.zabbix = z.enabled ? new ZabbixOutput({ server: z.server, timeoutMs: durationMs(z.timeout), compress: z.compress, bufferLimit: z.buffer_limit }, this.o.log) : undefined;
-    if (prevZabbix) {
-      // a reload during an outage: the items still waiting go to the new output, not away
-      if (this.zabbix) prevZabbix.handOver(this.zabbix);
-      else {
-        const left = prevZabbix.take();
-        if (left.length) this.o.log('warn', 'zabbix: dropped buffered items: the reloaded configuration has no Zabbix output', { dropped: left.length });
-      }
-    }
-    if (c.zabbix_agent.enabled) {
-      const za = c.zabbix_agent;
-      const passive = new PassiveAgent({ listen: za.listen, allow: za.allow, timeoutMs: durationMs(za.timeout) }, answerer({
-        version: this.o.version,
-        hostname: this.hostTag(),
-        latest: () => (this.latest ? { metrics: this.latest.metrics ?? [], report: this.latest.report, time: this.latest.at } : undefined),
-        snapshot: (o) => (this.worker ? this.worker.snapshot(o) : import('../snapshot/snapshot.js').then((m) => m.takeSnapshot(o))),
-      }));
-      await passive.start();
-      this.passive = passive;
-      this.o.log('info', 'answering Zabbix passive checks', { listen: passive.addresses(), allow: za.allow.length ? za.allow : ['127.0.0.1', '::1'] });
+  /** The latest gather, or the first one when it comes within timeoutMs (a scrape right after start). */
+  private firstGather(timeoutMs: number): Promise<Gather | undefined> {
+    if (this.latest || timeoutMs <= 0 || this.stopped) return Promise.resolve(this.latest);
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.gatherWaiters = this.gatherWaiters.filter((w) => w !== done);
+        resolve(this.latest);
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.gatherWaiters.push(done);
+    });
+  }
+
+  private async applyNetns(c: AgentConfig): Promise<void> {
+    await this.netns?.close();
+    this.netns = undefined;
+    if (!c.netns.enabled) return;
+    const { NetnsAgentGatherer, netnsOptionsOf } = await import('../netns/agent.js');
+    this.netns = new NetnsAgentGatherer(netnsOptionsOf(c.netns), this.o.log);
+  }
+
+  /** Process attribution without the privileges for it gives pid 0: say so, once. */
+  private checkAttribution(): void {
+    if (this.attributionChecked || !this.config.collectors.netstat_port.enabled || !this.config.collectors.netstat_port.process_attribution) return;
+    this.attributionChecked = true;
+    const problem = attributionProblem();
+    if (problem) {
+      this.o.log('warn', `process attribution: pid is 0 for sockets of other users' processes: reading their /proc/<pid>/fd needs CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH and their processes visible (${problem}; see deploy/systemd/sockscope-process-attribution.conf)`);
     }
   }
 
   /**
-   * A reload replaces the InfluxDB output: what the old one still buffers (an outage in progress) moves to the
-   * new one when the lines fit it (same precision and integer suffixes), else the old one gets a last flush.
+   * Make the running outputs those of `c`: an output whose settings did not change keeps running (its listeners
+   * too); a changed one is replaced, the replacement taking over what the old one buffered and its counters; a
+   * removed one gets a last flush. Every new listener is opened before any is announced; if one cannot be opened,
+   * those opened are closed again and the error is thrown (nothing announced).
    */
-  private async handOver(prev: InfluxOutput, next: InfluxOutput | undefined): Promise<void> {
-    if (next && next.cfg.precision === prev.cfg.precision && next.cfg.uint_support === prev.cfg.uint_support) {
-      prev.handOver(next);
-      return;
+  private async applyOutputs(c: AgentConfig): Promise<void> {
+    const next = new Map<string, { kind: OutputKind; key: string; output: AgentOutput }>();
+    const replaced: { prev: AgentOutput; output: AgentOutput }[] = [];
+    const created: AgentOutput[] = [];
+    const removed: AgentOutput[] = [];
+    for (const kind of OUTPUT_KINDS) {
+      const settings = kind.settings(c);
+      const prev = this.outputs.get(kind.name);
+      if (settings === undefined) {
+        if (prev) removed.push(prev.output);
+        continue;
+      }
+      const key = settingsKey(settings);
+      if (prev && prev.key === key) {
+        next.set(kind.name, prev);
+        continue;
+      }
+      const output = kind.create(c, this.ctx);
+      created.push(output);
+      if (prev) replaced.push({ prev: prev.output, output });
+      next.set(kind.name, { kind, key, output });
     }
-    await prev.flush(true);
-    const left = prev.take();
-    if (left.length) this.o.log('warn', 'influxdb: dropped buffered metrics the reloaded configuration cannot send', { dropped: left.length });
+    // a replaced listener gives its address up first (the new one may want the same)
+    for (const { prev } of replaced) if (prev.open) await prev.close('reload');
+    const opened: AgentOutput[] = [];
+    try {
+      for (const o of created) {
+        if (!o.open) continue;
+        await o.open();
+        opened.push(o);
+      }
+    } catch (e) {
+      for (const o of opened) await o.close('reload').catch(() => undefined);
+      // the replaced listeners' outputs stay the running ones (their counters too), to be opened again by a rollback
+      for (const { prev } of replaced) if (prev.open) this.outputs.set(prev.name, { ...this.outputs.get(prev.name)!, key: '' });
+      throw e;
+    }
+    for (const { prev, output } of replaced) {
+      await output.adopt?.(prev);
+      if (!prev.open) await prev.close('reload');
+    }
+    for (const o of removed) await o.close('reload');
+    this.outputs = next;
+    if (this.latest) for (const o of created) o.accept(this.latest);
+    for (const o of created) o.announce?.();
   }
 
   /** The host tag (and Zabbix host name unless outputs.zabbix.host says otherwise). */
   private hostTag(): string {
     return this.config.agent.hostname || kernelHostname();
-  }
-
-  /** Addresses of the Zabbix passive listener. */
-  zabbixAddresses(): string[] {
-    return this.passive?.addresses() ?? [];
   }
 
   private schedule(delayMs: number): void {
@@ -202,15 +216,18 @@ export class Agent {
     const c = this.config;
     // metric objects cross from the worker only for the outputs that read them; the Prometheus endpoint gets
     // the samples rendered in the worker, and /api/snapshot asks the worker for the metrics it kept
-    const needMetrics = !this.worker || !!this.influx || !!this.zabbix || !!this.passive || c.outputs.stdout.enabled;
+    const kinds = [...this.outputs.values()].map((o) => o.kind);
+    const needMetrics = !this.worker || kinds.some((k) => k.needs.metrics);
+    const serving = kinds.some((k) => k.needs.exposition);
     const perIpVersion = c.collectors.netstat.per_ip_version;
     let metrics: Metric[] | undefined;
     let exposition: Exposition | undefined;
     let workerGather: number | undefined;
     let report: GatherReport;
+    let netnsParts: Exposition[] | undefined;
+    let netnsMetrics: Metric[] = [];
     try {
       if (this.worker) {
-        const serving = c.outputs.prometheus.enabled;
         const want = { metrics: needMetrics, exposition: serving, keep: serving && !needMetrics };
         const r = await this.worker.gather(this.gatherConfig, want);
         ({ exposition, report } = r);
@@ -219,6 +236,13 @@ export class Agent {
       } else {
         const collected: Metric[] = (metrics = []);
         report = await gatherInProcess(this.gatherConfig, await inProcessSnapshotter(), (m) => collected.push(m));
+      }
+      if (this.netns) {
+        // the other namespaces, after the host's (one gather at a time keeps the agent's CPU use flat); without
+        // the worker the endpoint renders every metric itself
+        const n = await this.netns.gather(this.gatherConfig, { metrics: needMetrics, exposition: serving && !!this.worker });
+        netnsParts = n.parts;
+        netnsMetrics = n.metrics;
       }
     } catch (e) {
       metrics = [];
@@ -232,49 +256,20 @@ export class Agent {
       this.counters.gatherErrors++;
       this.o.log('error', 'gather failed', { error: report.error, collectors: report.collectors.filter((c) => !c.ok) });
     }
+    const hostMetrics = netnsMetrics.length ? metrics : undefined;
+    if (metrics && netnsMetrics.length) metrics = [...metrics, ...netnsMetrics];
     const lineMetrics = metrics && (perIpVersion ? metrics : mergeIpVersions(metrics));
-    this.latest = { metrics, lineMetrics, exposition, workerGather, perIpVersion, report, at: Date.now(), rendered: {} };
-    // the previous gather's exposition and bodies are garbage now (see collectExternalGarbage); the budget
+    this.latest = { metrics, hostMetrics, lineMetrics, exposition, netnsParts, workerGather, perIpVersion, report, at: Date.now() };
+    // the previous gather's exposition and bodies are garbage now (see afterGather); the budget
     // leaves room for this gather's exposition and a body per format
-    collectExternalGarbage(4 * (exposition?.bytes.length ?? 0) + (8 << 20));
-    if (this.influx && lineMetrics) {
-      const precision = c.outputs.influxdb.precision;
-      const uintAsInt = !c.outputs.influxdb.uint_support;
-      this.influx.add(lineMetrics.map((m) => influxLine(m, { precision, uintAsInt })).filter(Boolean));
-      void this.influx.flush();
-    }
-    if (this.zabbix && metrics) {
-      const latest = { metrics, report, time: metrics[0]?.time ?? Date.now() };
-      this.zabbix.add(senderItems(latest, c.outputs.zabbix.host || this.hostTag(), this.zabbixDiscovered));
-      void this.zabbix.flush();
-    }
-    if (c.outputs.stdout.enabled && lineMetrics) {
-      const text = lineMetrics.map((m) => influxLine(m)).filter(Boolean).join('\n');
-      (this.o.stdout ?? ((t) => process.stdout.write(t)))(text ? `${text}\n` : '');
-    }
+    afterGather(this.tuning, 4 * (exposition?.bytes.length ?? 0) + (8 << 20));
+    for (const { output } of this.outputs.values()) output.accept(this.latest);
+    for (const w of this.gatherWaiters) w();
     return report;
   }
 
-  /**
-   * The /metrics body: the latest gather's samples (rendered once per gather) and the self-metrics, assembled
-   * once per gather and format, then served as the same bytes to every scrape until the next gather.
-   */
-  private metrics(format: ExpositionFormat): Buffer {
-    const l = this.latest;
-    if (!l) return assembleExposition([this.selfMetrics(new PrometheusWriter()).exposition()], format);
-    const cached = l.rendered[format];
-    if (cached) return cached;
-    if (!l.exposition) {
-      // in-process gathers, or a worker that was not asked to render (the endpoint came with a reload)
-      const w = new PrometheusWriter();
-      for (const m of l.metrics ?? []) w.write(m);
-      l.exposition = w.exposition();
-    }
-    return (l.rendered[format] = assembleExposition([l.exposition, this.selfMetrics(new PrometheusWriter()).exposition()], format));
-  }
-
   /** sockscope's own health, as Prometheus families. */
-  private selfMetrics(w: PrometheusWriter): PrometheusWriter {
+  private selfMetrics(w: PrometheusWriter): void {
     const l = this.latest;
     w.sample('build_info', 'sockscope version and Node.js runtime', 'gauge', { version: this.o.version, node: process.version }, 1);
     w.sample('agent_start_time_seconds', 'when the agent started, seconds since the epoch', 'gauge', {}, Math.floor(this.started / 1000));
@@ -293,25 +288,8 @@ export class Agent {
         w.sample('sockets_seen', 'sockets in the last snapshot, per protocol and where they were read from', 'gauge', { protocol: s.protocol, source: s.source }, s.sockets);
       }
     }
-    for (const [name, out] of [['influxdb', this.influx], ['zabbix', this.zabbix]] as const) {
-      if (!out) continue;
-      const s = out.snapshotStats();
-      const output = { output: name };
-      w.sample('output_buffer_metrics', 'metrics waiting in the output buffer', 'gauge', output, s.buffered);
-      w.sample('output_buffer_limit_metrics', 'the output buffer limit (metric_buffer_limit)', 'gauge', output, s.limit);
-      w.sample('output_written_metrics_total', 'metrics the output delivered', 'counter', output, s.written);
-      w.sample('output_dropped_metrics_total', 'metrics dropped: buffer full, or refused by the server', 'counter', output, s.dropped + out.refusedCount());
-      w.sample('output_errors_total', 'failed write attempts', 'counter', output, s.errors);
-    }
-    if (this.zabbix) {
-      w.sample('zabbix_items_failed_total', 'items the Zabbix server answered as failed (no such host or trapper item)', 'counter', {}, this.zabbix.refusedCount());
-    }
-    if (this.passive) {
-      w.sample('zabbix_passive_answered_total', 'Zabbix passive checks answered', 'counter', {}, this.passive.answered);
-      w.sample('zabbix_passive_refused_total', 'Zabbix connections closed without an answer (not allowed, unframed, oversized, timed out)', 'counter', {}, this.passive.refused);
-    }
-    if (this.http) w.sample('http_rejected_requests_total', 'requests refused because max_requests were in flight', 'counter', {}, this.http.rejected);
-    return w;
+    this.netns?.selfMetrics(w);
+    for (const { output } of this.outputs.values()) output.stats(w);
   }
 
   /** /api/snapshot: the latest gather as JSON; its metrics from the worker when they stayed there. */
@@ -339,9 +317,29 @@ export class Agent {
     return { ok: true, detail: 'ok' };
   }
 
-  /** SIGHUP: a valid new configuration replaces the old one; an invalid one is reported and ignored. */
-  async reload(): Promise<boolean> {
-    if (!this.o.reload) return false;
+  /**
+   * SIGHUP: a valid new configuration replaces the old one; an invalid one is reported and ignored. Signals in a
+   * burst are one reload (those arriving within RELOAD_SETTLE_MS, or while one is read, make one more at most).
+   */
+  reload(): Promise<boolean> {
+    if (this.reloading) {
+      this.reloadAgain = true;
+      return this.reloading;
+    }
+    this.reloading = (async () => {
+      let ok = false;
+      do {
+        await new Promise((r) => setTimeout(r, RELOAD_SETTLE_MS));
+        this.reloadAgain = false; // the signals of this burst: this reload reads what they asked for
+        ok = await this.reloadOnce();
+      } while (this.reloadAgain && !this.stopped);
+      return ok;
+    })().finally(() => (this.reloading = undefined));
+    return this.reloading;
+  }
+
+  private async reloadOnce(): Promise<boolean> {
+    if (!this.o.reload || this.stopped) return false;
     let next: LoadedConfig;
     try {
       next = this.o.reload();
@@ -350,16 +348,13 @@ export class Agent {
       return false;
     }
     const old = this.config;
+    const oldGather = settingsKey([old.agent.interval, this.gatherConfig, old.netns]);
     try {
       const gc = gatherConfigOf(next.config);
-      await this.http?.close();
-      this.http = undefined;
-      await this.passive?.close();
-      this.passive = undefined;
-      await this.zabbix?.flush(true);
       this.config = next.config;
       this.gatherConfig = gc;
       await this.applyOutputs(next.config);
+      if (settingsKey([old.netns]) !== settingsKey([next.config.netns])) await this.applyNetns(next.config);
     } catch (e) {
       this.o.log('error', 'configuration reload failed while applying it: restoring the previous configuration', { error: (e as Error).message });
       this.config = old;
@@ -368,8 +363,12 @@ export class Agent {
       return false;
     }
     this.o.log('info', 'configuration reloaded');
-    if (this.timer) clearTimeout(this.timer);
-    this.schedule(0);
+    this.checkAttribution();
+    // what is gathered, or when, changed: a gather now, on the new schedule; else the schedule goes on as it was
+    if (settingsKey([next.config.agent.interval, this.gatherConfig, next.config.netns]) !== oldGather) {
+      if (this.timer) clearTimeout(this.timer);
+      this.schedule(0);
+    }
     return true;
   }
 
@@ -378,21 +377,52 @@ export class Agent {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     const deadline = durationMs(this.config.agent.flush_timeout);
+    const outputs = [...this.outputs.values()].map((o) => o.output);
     const flush = (async () => {
       await this.running;
-      await Promise.all([this.influx?.flush(true), this.zabbix?.flush(true)]);
+      await Promise.all(outputs.map((o) => o.flush(true)));
     })();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([flush, new Promise((r) => (timer = setTimeout(r, deadline)))]);
     clearTimeout(timer);
-    const left = this.influx?.snapshotStats().buffered ?? 0;
-    if (left > 0) this.o.log('warn', 'exiting with metrics still buffered', { buffered: left });
-    const zabbixLeft = this.zabbix?.snapshotStats().buffered ?? 0;
-    if (zabbixLeft > 0) this.o.log('warn', 'exiting with Zabbix items still buffered', { buffered: zabbixLeft, server: this.config.outputs.zabbix.server });
-    await this.http?.close();
-    await this.passive?.close();
+    for (const o of outputs) await o.close('exit');
     await this.worker?.close();
+    await this.netns?.close();
   }
+}
+
+/** SIGHUPs closer together than this are one reload. */
+const RELOAD_SETTLE_MS = 100;
+
+/**
+ * Why process attribution would give pid 0, or undefined: the first other user's process whose fd directory
+ * cannot be read, or no other user's process visible at all (hidepid, ProtectProc=invisible).
+ */
+function attributionProblem(): string | undefined {
+  const me = process.geteuid?.();
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch (e) {
+    return `/proc cannot be read (${(e as NodeJS.ErrnoException).code})`;
+  }
+  for (const pid of entries) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (statSync(`/proc/${pid}`).uid === me) continue;
+      readdirSync(`/proc/${pid}/fd`);
+      return undefined;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM') return `${code} on /proc/${pid}/fd`;
+    }
+  }
+  return 'no other user\'s process is visible in /proc';
+}
+
+/** Settings compared across a reload (Maps and Buffers included). */
+function settingsKey(settings: unknown): string {
+  return JSON.stringify(settings, (_k, v: unknown) => (v instanceof Map ? [...v.entries()] : v));
 }
 
 async function inProcessSnapshotter() {

@@ -8,16 +8,35 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import type { AgentConfig } from '../config/defaults.js';
-import { BufferedOutput, type Delivery, type Log } from './buffered-output.js';
 import { durationMs } from '../config/load.js';
+import { influxLine } from '../outputs/metrics/influx.js';
+import { BufferedOutput, type Delivery, type Log } from './buffered-output.js';
+import type { Gather, OutputKind } from './output.js';
 
 const gzip = promisify(gzipCb);
 
 export type { Log, OutputStats } from './buffered-output.js';
 
+const LINES = { encode: (lines: readonly string[]) => Buffer.from(lines.join('\n')), decode: (b: Buffer) => b.toString('utf8').split('\n') };
+
 export class InfluxOutput extends BufferedOutput<string> {
+  readonly name = 'influxdb';
+
   constructor(readonly cfg: AgentConfig['outputs']['influxdb'], log: Log) {
-    super(cfg.metric_buffer_limit, cfg.batch_size, log, { peer: 'influxdb', unit: 'metrics', where: { urls: cfg.urls } });
+    super(cfg.metric_buffer_limit, cfg.batch_size, log, { peer: 'influxdb', unit: 'metrics', where: { urls: cfg.urls }, leftAtExit: 'exiting with metrics still buffered' });
+    // one record per gather: its lines (line protocol has no raw newlines)
+    if (cfg.buffer_strategy === 'disk') this.useDisk(cfg.buffer_directory, LINES, 'outputs.influxdb.buffer_directory');
+  }
+
+  protected itemsOf(g: Gather): string[] | undefined {
+    const o = { precision: this.cfg.precision, uintAsInt: !this.cfg.uint_support };
+    return g.lineMetrics?.map((m) => influxLine(m, o)).filter(Boolean);
+  }
+
+  /** Buffered lines fit the replacement when they have its precision and integer suffixes. */
+  protected override compatible(prev: BufferedOutput<string>): boolean {
+    const p = (prev as InfluxOutput).cfg;
+    return p.precision === this.cfg.precision && p.uint_support === this.cfg.uint_support;
   }
 
   protected async deliver(batch: string[]): Promise<Delivery> {
@@ -65,7 +84,7 @@ export class InfluxOutput extends BufferedOutput<string> {
         }
         if (res.ok) return 'ok';
         if (res.status === 400) {
-          this.stats.errors++; // the server said no: an error to count, though not one to retry
+          this.counts.errors++; // the server said no: an error to count, though not one to retry
           this.log('error', 'influxdb refused points (400): dropping this batch', { url: base, response: text });
           return 'refused';
         }
@@ -95,6 +114,11 @@ export class InfluxOutput extends BufferedOutput<string> {
       return false;
     }
   }
-
-
 }
+
+export const influxdbOutput: OutputKind = {
+  name: 'influxdb',
+  settings: (c) => (c.outputs.influxdb.enabled ? c.outputs.influxdb : undefined),
+  needs: { metrics: true },
+  create: (c, ctx) => new InfluxOutput(c.outputs.influxdb, ctx.log),
+};

@@ -23,6 +23,7 @@ Options:
   --hostname NAME          the host tag
   --zabbix-listen ADDR:PORT  answer Zabbix passive checks here (repeatable; enables [zabbix_agent])
   --zabbix-allow LIST      addresses/CIDRs allowed to ask (comma-separated; default loopback)
+  --all-netns              every network namespace (enables [netns]; see docs/namespaces.md)
   --log-level LEVEL        error, warn, info (default), debug
 
 Environment: SOCKSCOPE_<SECTION>_<KEY> for every setting (e.g. SOCKSCOPE_AGENT_INTERVAL=30s,
@@ -35,7 +36,7 @@ const OPTIONS = {
   config: { type: 'string' }, listen: { type: 'string', multiple: true }, interval: { type: 'string' },
   'web-config': { type: 'string' }, 'influxdb-url': { type: 'string', multiple: true }, stdout: { type: 'boolean' },
   hostname: { type: 'string' }, 'log-level': { type: 'string' }, 'zabbix-listen': { type: 'string', multiple: true },
-  'zabbix-allow': { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' },
+  'zabbix-allow': { type: 'string', multiple: true }, 'all-netns': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 function load(args: string[]) {
@@ -48,7 +49,7 @@ function load(args: string[]) {
       env: process.env,
       flags: {
         listen: v.listen, interval: v.interval, webConfig: v['web-config'], influxdbUrls: v['influxdb-url'], stdout: v.stdout,
-        hostname: v.hostname, zabbixListen: v['zabbix-listen'], zabbixAllow: v['zabbix-allow'],
+        hostname: v.hostname, zabbixListen: v['zabbix-listen'], zabbixAllow: v['zabbix-allow'], allNetns: v['all-netns'],
       },
     },
   };
@@ -76,7 +77,7 @@ export async function runAgent(args: string[]): Promise<void> {
   if (a.help) return void process.stdout.write(AGENT_HELP);
   if (!['error', 'warn', 'info', 'debug'].includes(a.logLevel)) throw new UsageError(`--log-level must be error, warn, info or debug, got '${a.logLevel}'`);
   const [{ loadConfig }, { Agent }, { VERSION }, { default: pino }] = await Promise.all([
-    import('../config/load.js'), import('../agent/agent.js'), import('./main.js'), import('pino'),
+    import('../config/load.js'), import('../agent/agent.js'), import('../version.js'), import('pino'),
   ]);
   const loaded = loadConfig(a.input); // invalid: exits 2 before anything starts
   const prom = loaded.config.outputs.prometheus;

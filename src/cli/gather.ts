@@ -3,19 +3,16 @@
  * inputs.execd: a gather per newline on stdin, or on an interval; line protocol only on stdout; logs on stderr
  * with Telegraf's E!/W!/I! prefixes; exits cleanly when stdin closes).
  */
-import { DURATION_EXAMPLES, parseDuration as parseDurationText } from '../util/duration.js';
-import { parseTags } from '../util/tags.js';
 import { createInterface } from 'node:readline';
 import { SockscopeError, UsageError } from '../errors.js';
-import {
-  gather, gatherSocketstatStream, hostname, MEASUREMENTS, socketstatOptions, streamsSocketstat,
-  type GatherConfig, type GatherReport, type MeasurementName, type Snapshotter,
-} from '../collectors/gather.js';
-import { parseAddrPortsEnv, parsePortGroups, type PortGroupConfig } from '../collectors/netstat-port.js';
+import { gather, gatherStream, hostname, MEASUREMENTS, streams, type GatherConfig, type GatherReport, type Snapshotter } from '../gather/gather.js';
+import { parseAddrPortsEnv, parsePortGroups } from '../collectors/netstat-port.js';
 import { SOCKETSTAT_INFO_FIELDS } from '../collectors/socketstat.js';
 import type { Metric } from '../model/metric.js';
 import { parseOptions } from './options.js';
 import { resolveNetns } from './netns.js';
+import { NETNS_HELP, NETNS_OPTIONS, planNetnsCli } from '../netns/options.js';
+import { parseDuration, parsePortGroupSpec, parseTags } from './values.js';
 
 export const GATHER_FORMATS = ['influx', 'prometheus', 'openmetrics', 'json'] as const;
 type GatherFormat = (typeof GATHER_FORMATS)[number];
@@ -26,7 +23,8 @@ export const GATHER_HELP = `Usage: sockscope gather [options]
 One gather of socket metrics to stdout (gather), or a long-running process for Telegraf's inputs.execd.
 
 Options:
-  --measurement LIST        netstat, netstat_port, socketstat, listen (comma-separated; default netstat)
+  --measurement LIST        ${MEASUREMENTS.join(', ')}, netns (comma-separated; default netstat);
+                            netns: each namespace's kernel counters (listen overflows, drops, ...)
   --format FORMAT           influx (default), prometheus, openmetrics, json   (execd: influx only)
   --netstat-semantics S     sockscope (default) or telegraf: reproduce Telegraf/DataKit numbers (unix sockets
                             counted into udp_socket/tcp_none, duplicate sockets counted once)
@@ -45,7 +43,7 @@ Options:
   --tag KEY=VALUE           a tag on every metric (repeatable)
   --host-tag [NAME]         add host=NAME (default: this host's name)
   -N, --net NAME|PID|PATH   another network namespace
-execd only:
+${NETNS_HELP}execd only:
   --signal stdin|none       stdin (default): gather on each line read; none: gather every --interval
   --interval DURATION       for --signal none (default 10s; e.g. 500ms, 10s, 1m)
 `;
@@ -56,38 +54,18 @@ const OPTIONS = {
   'process-attribution': { type: 'boolean' }, 'socketstat-protocols': { type: 'string' }, 'socketstat-info': { type: 'string' },
   'socketstat-aggregate': { type: 'boolean' }, 'influx-uint': { type: 'boolean' }, tag: { type: 'string', multiple: true },
   'host-tag': { type: 'string' }, net: { type: 'string', short: 'N' }, signal: { type: 'string' }, interval: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
+  help: { type: 'boolean', short: 'h' }, ...NETNS_OPTIONS,
 } as const;
-
-/** A --KEY duration option (src/util/duration.ts: "10s", "500ms", "1m30s") → ms. */
-export function parseDuration(text: string, key: string): number {
-  const ms = parseDurationText(text) ?? NaN;
-  // 0 would gather in a busy loop, and so would anything past setInterval's 2^31-1 ms (Node turns it into 1 ms)
-  if (!(ms >= 1 && ms <= 0x7fffffff)) throw new UsageError(`--${key} must be a duration from 1ms to 596h, like ${DURATION_EXAMPLES}; got '${text}'`, { key, value: text });
-  return ms;
-}
-
-/** --port-group "80,443@service=http" → DataKit's group table. */
-export function parsePortGroupSpec(spec: string): PortGroupConfig {
-  const [list, tagText] = spec.split('@', 2);
-  const entries = list.split(',').map((e) => e.trim()).filter(Boolean);
-  const g: PortGroupConfig = {};
-  for (const e of entries) {
-    if (e.startsWith('*:')) (g.ports_match ??= []).push(e);
-    else if (e.startsWith('remote:')) (g.remote_ports ??= []).push(e.slice('remote:'.length));
-    else (g.ports ??= []).push(e);
-  }
-  const kinds = [g.ports, g.ports_match, g.remote_ports].filter(Boolean).length;
-  if (kinds > 1) throw new UsageError(`--port-group '${spec}' mixes local ports, *:port and remote: entries; give each kind its own group`, { key: 'port-group', value: spec });
-  if (tagText !== undefined) g.tags = parseTags(tagText, (kv) => new UsageError(`--port-group: '${kv}' is not KEY=VALUE`, { key: 'port-group', value: kv }));
-  return g;
-}
 
 export interface GatherCli {
   config: GatherConfig;
   format: GatherFormat;
   uintAsInt: boolean;
   netns?: string;
+  /** --all-netns or the netns measurement: gathers through src/netns (the own namespace only without --all-netns) */
+  allNetns?: import('../netns/all.js').AllNetnsOptions;
+  /** the netns measurement (each namespace's kernel counters) */
+  netnsCounters: boolean;
   signal: 'stdin' | 'none';
   intervalMs: number;
 }
@@ -98,10 +76,12 @@ export function planGather(args: string[], command: 'gather' | 'execd'): GatherC
   const argv = args.map((a, n) => (a === '--host-tag' && (n + 1 === args.length || args[n + 1].startsWith('-')) ? '--host-tag=' : a));
   const { values: v } = parseOptions(argv, OPTIONS);
   if (v.help) return 'help';
-  const measurements = [...new Set((v.measurement ?? 'netstat').split(',').map((x) => x.trim()).filter(Boolean))];
+  const listed = [...new Set((v.measurement ?? 'netstat').split(',').map((x) => x.trim()).filter(Boolean))];
+  const netnsCounters = listed.includes('netns');
+  const measurements = listed.filter((m) => m !== 'netns');
   for (const m of measurements) {
-    if (!MEASUREMENTS.includes(m as MeasurementName)) {
-      throw new UsageError(`unknown measurement '${m}': expected one of ${MEASUREMENTS.join(', ')}`, { key: 'measurement', value: m });
+    if (!MEASUREMENTS.includes(m)) {
+      throw new UsageError(`unknown measurement '${m}': expected one of ${MEASUREMENTS.join(', ')}, netns`, { key: 'measurement', value: m });
     }
   }
   const format = (v.format ?? 'influx') as GatherFormat;
@@ -124,19 +104,24 @@ export function planGather(args: string[], command: 'gather' | 'execd'): GatherC
   for (const p of protocols) if (!['tcp', 'udp', 'raw'].includes(p)) throw new UsageError(`--socketstat-protocols: unknown protocol '${p}': expected tcp, udp, raw`, { key: 'socketstat-protocols', value: p });
   const info = v['socketstat-info'] === 'all' ? SOCKETSTAT_INFO_FIELDS : (v['socketstat-info'] ?? '').split(',').map((x) => x.trim()).filter(Boolean);
   for (const f of info) if (!SOCKETSTAT_INFO_FIELDS.includes(f)) throw new UsageError(`--socketstat-info: unknown field '${f}': expected ${SOCKETSTAT_INFO_FIELDS.join(', ')} or all`, { key: 'socketstat-info', value: f });
-  const tags = parseTags(v.tag ?? [], (kv) => new UsageError(`--tag: '${kv}' is not KEY=VALUE`, { key: 'tag', value: kv }));
+  const tags = parseTags(v.tag ?? [], 'tag');
   if (v['host-tag'] !== undefined) tags.host = v['host-tag'] || hostname();
+  let allNetns = planNetnsCli(v, v.net);
+  if (netnsCounters && !allNetns) {
+    if (v.net !== undefined) throw new UsageError('the netns measurement with -N: select the namespace with --netns NAME instead', { key: 'net' });
+    allNetns = { select: { ownOnly: true } }; // the own namespace's counters
+  }
   const signal = (v.signal ?? 'stdin') as 'stdin' | 'none';
   if (signal !== 'stdin' && signal !== 'none') throw new UsageError(`--signal must be 'stdin' or 'none', got '${v.signal}'`, { key: 'signal', value: v.signal });
   return {
     config: {
-      measurements: measurements as MeasurementName[],
+      measurements,
       netstat: { semantics, perIpVersion: !!v['per-ip-version'] || format === 'prometheus' || format === 'openmetrics' },
       netstatPort: { groups, semantics, processAttribution: !!v['process-attribution'] },
       socketstat: { protocols, infoFields: info, aggregate: !!v['socketstat-aggregate'] },
       tags,
     },
-    format, uintAsInt: !v['influx-uint'], netns: v.net === undefined ? undefined : resolveNetns(v.net), signal,
+    format, uintAsInt: !v['influx-uint'], netns: v.net === undefined ? undefined : resolveNetns(v.net), allNetns, netnsCounters, signal,
     intervalMs: v.interval === undefined ? 10_000 : parseDuration(v.interval, 'interval'),
   };
 }
@@ -167,35 +152,27 @@ export interface ByteSink {
 }
 
 /**
- * socketstat alone as line protocol, streamed (gatherSocketstatStream): each batch of the dump is written as
- * points straight from its columns (SocketstatInfluxWriter: the bytes influxLine makes of collectSocketstat's
- * metrics) and handed to `out` before the next batch is decoded.
+ * A streamed gather as line protocol (gatherStream: socketstat alone, per connection): each batch of the dump
+ * goes through the collector into the line-protocol sink (which writes socketstat's points straight from the
+ * columns) and out to `out` before the next batch is decoded.
  */
-export async function streamSocketstatInflux(
+export async function streamInflux(
   config: GatherConfig, uintAsInt: boolean, snapshotter: Required<Pick<Snapshotter, 'stream'>>, out: ByteSink,
 ): Promise<GatherReport> {
-  const { SocketstatInfluxWriter } = await import('../outputs/metrics/socketstat-influx.js');
-  const options = { ...socketstatOptions(config), uintAsInt, tags: config.tags };
-  let writer: InstanceType<typeof SocketstatInfluxWriter> | undefined;
-  return gatherSocketstatStream(config, snapshotter, (table, time) => {
-    const w = (writer ??= new SocketstatInfluxWriter(options, time));
-    try {
-      return w.appendTable(table);
-    } finally {
-      // the points made before a failure go out too, as gather()'s writer keeps the metrics emitted before it
-      w.bytes.flush((chunk) => out.write(chunk), () => out.writableLength === 0);
-    }
-  });
+  const { LineProtocolSink } = await import('../outputs/metrics/socketstat-influx.js');
+  const sink = new LineProtocolSink({ uintAsInt, tags: config.tags });
+  // the points made before a failure go out too, as gather()'s writer keeps the metrics emitted before it
+  return gatherStream(config, snapshotter, sink, () => sink.bytes.flush((chunk) => out.write(chunk), () => out.writableLength === 0));
 }
 
 /** Load the streamed writer's modules while the netlink session opens (a one-shot gather feels every millisecond). */
 async function preloadStreamWriter(cli: GatherCli): Promise<void> {
-  if (cli.format === 'influx' && streamsSocketstat(cli.config)) await import('../outputs/metrics/socketstat-influx.js');
+  if (cli.format === 'influx' && streams(cli.config)) await import('../outputs/metrics/socketstat-influx.js');
 }
 
-/** One gather written to `out`: socketstat alone in influx streams; anything else goes through gather(). */
+/** One gather written to `out`: a streamable gather in influx streams; anything else goes through gather(). */
 async function gatherTo(cli: GatherCli, snapshotter: Required<Snapshotter>, w: OutputWriter, out: NodeJS.WriteStream): Promise<GatherReport> {
-  if (cli.format === 'influx' && streamsSocketstat(cli.config)) return streamSocketstatInflux(cli.config, cli.uintAsInt, snapshotter, out);
+  if (cli.format === 'influx' && streams(cli.config)) return streamInflux(cli.config, cli.uintAsInt, snapshotter, out);
   const report = await gather(cli.config, snapshotter, w.write);
   out.write(w.take());
   return report;
@@ -235,9 +212,34 @@ function reportProblems(r: GatherReport, log: (level: 'E' | 'W', msg: string) =>
   for (const n of r.notes) log('W', n);
 }
 
+/** Gathers over namespaces (src/netns) in place of the in-process snapshotter. */
+async function netnsGatherer(cli: GatherCli, w: OutputWriter): Promise<{ gather(out: NodeJS.WriteStream): Promise<GatherReport>; close(): Promise<void> }> {
+  const { AllNetnsGatherer } = await import('../netns/cli.js');
+  const g = new AllNetnsGatherer(cli.allNetns!);
+  return {
+    gather: async (out) => {
+      const { report } = await g.gather(cli.config, cli.netnsCounters, w.write);
+      out.write(w.take());
+      return report;
+    },
+    close: () => g.close(),
+  };
+}
+
 export async function runGather(args: string[]): Promise<void> {
   const cli = planGather(args, 'gather');
   if (cli === 'help') return void process.stdout.write(GATHER_HELP);
+  if (cli.allNetns) {
+    const g = await netnsGatherer(cli, await writerFor(cli));
+    try {
+      const report = await g.gather(process.stdout);
+      reportProblems(report, (level, msg) => process.stderr.write(`sockscope: ${level === 'E' ? 'error' : 'warning'}: ${msg}\n`));
+      if (report.error || report.collectors.some((c) => !c.ok)) process.exitCode = 1;
+    } finally {
+      await g.close();
+    }
+    return;
+  }
   const [snapshotter, w] = await Promise.all([inProcessSnapshotter(cli.netns), writerFor(cli), preloadStreamWriter(cli)]);
   try {
     const report = await gatherTo(cli, snapshotter, w, process.stdout);
@@ -252,12 +254,16 @@ export async function runExecd(args: string[]): Promise<void> {
   const cli = planGather(args, 'execd');
   if (cli === 'help') return void process.stdout.write(GATHER_HELP);
   const log = (level: 'E' | 'W' | 'I', msg: string) => process.stderr.write(`${level}! ${msg}\n`);
-  const [snapshotter, w] = await Promise.all([inProcessSnapshotter(cli.netns), writerFor(cli), preloadStreamWriter(cli)]);
+  // long-running: the runtime tuning of the agent (src/agent/runtime.ts)
+  const { applyRuntimeTuning, runtimeTuning } = await import('../agent/runtime.js');
+  applyRuntimeTuning(runtimeTuning());
+  const [snapshotter, w] = await Promise.all([cli.allNetns ? undefined : inProcessSnapshotter(cli.netns), writerFor(cli), preloadStreamWriter(cli)]);
+  const namespaces = cli.allNetns ? await netnsGatherer(cli, w) : undefined;
   let busy = Promise.resolve();
   let lastNotes = '';
   const once = () => {
     busy = busy.then(async () => {
-      const report = await gatherTo(cli, snapshotter, w, process.stdout);
+      const report = namespaces ? await namespaces.gather(process.stdout) : await gatherTo(cli, snapshotter!, w, process.stdout);
       // problems once per change, not once per gather: a permanent fallback must not flood Telegraf's log
       const notes = [report.error, ...report.collectors.filter((c) => !c.ok).map((c) => c.error), ...report.notes].filter(Boolean).join('; ');
       if (notes !== lastNotes) reportProblems(report, log);
@@ -272,7 +278,8 @@ export async function runExecd(args: string[]): Promise<void> {
   const stop = async () => {
     if (timer) clearInterval(timer);
     await busy;
-    snapshotter.close();
+    snapshotter?.close();
+    await namespaces?.close();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop());

@@ -11,6 +11,7 @@ import type { SnapshotOptions } from '../snapshot/snapshot.js';
 import type { SocketTable } from '../snapshot/table.js';
 import { parseOptions } from './options.js';
 import { resolveNetns } from './netns.js';
+import { NETNS_HELP, NETNS_OPTIONS, planNetnsCli } from '../netns/options.js';
 
 export const LS_HELP = `Usage: sockscope ls [options] [state FILTER] [EXPRESSION]
 
@@ -44,7 +45,7 @@ Output:
   -N, --net NAME|PID|PATH          another network namespace
   -K, --kill        close the listed TCP/UDP sockets (SOCK_DESTROY; needs CAP_NET_ADMIN)
 Not built, refused with the reason: -0/--packet, --vsock, --xdp, -b, --tipc, -d.
-Filter (ss's language): state established, state connected, exclude time-wait, sport = :443,
+${NETNS_HELP}Filter (ss's language): state established, state connected, exclude time-wait, sport = :443,
   dport > :1024, src 10.0.0.0/8, dst [::1]:5432, dev eth0, fwmark 0x1/0xff, cgroup /system.slice/x,
   joined with and, or, not and parentheses. See docs/filters.md.
 `;
@@ -67,6 +68,8 @@ export interface LsPlan {
   resolve: boolean;
   summary: boolean;
   filterWords: string[];
+  /** --all-netns (or a namespace selector): every namespace, see src/netns/ls.ts */
+  allNetns?: import('../netns/all.js').AllNetnsOptions;
   /** -O: each socket on one line */
   oneline: boolean;
   /** --cgroup: the cgroup path of each socket */
@@ -154,7 +157,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
     kill: { type: 'boolean', short: 'K' }, diag: { type: 'string', short: 'D' }, packet: { type: 'boolean', short: '0' },
     vsock: { type: 'boolean' }, xdp: { type: 'boolean' }, bpf: { type: 'boolean', short: 'b' }, tipc: { type: 'boolean' },
     dccp: { type: 'boolean', short: 'd' },
-    help: { type: 'boolean', short: 'h' },
+    help: { type: 'boolean', short: 'h' }, ...NETNS_OPTIONS,
   }, true);
   if (v.help) return 'help';
   // -4 and -6 together: the last one given wins, as with ss
@@ -167,6 +170,9 @@ export function planLs(args: string[]): LsPlan | 'help' {
   refuseUnsupported(v);
   applyFamiliesAndQuery(v);
   const format = (v.format ?? 'table') as Format;
+  const allNetns = planNetnsCli(v, v.net);
+  if (allNetns && v.resolve && !v.numeric) throw new UsageError('-r does not go with --all-netns: names would be looked up from the host\'s resolver, not each namespace\'s', { key: 'resolve' });
+  if (allNetns && (format === 'ss2' || v.summary)) throw new UsageError(`--all-netns lists sockets as table, json or ndjson${v.summary ? '; for the summary run \'sockscope --all-netns\'' : ''}`, { key: 'all-netns' });
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got '${v.format}'`, { key: 'format', value: v.format });
 
   const chosen: ProtoName[] = [];
@@ -205,7 +211,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
     format, header: !v['no-header'], extended: !!v.extended, timers: !!v.options, info: !!v.info, memory: !!v.memory,
     processes: !!(v.processes || v.context || v.contexts), resolve: !!v.resolve && !v.numeric, summary: !!v.summary,
     filterWords: v.filter === undefined ? positionals : [...filterFile(v.filter), ...positionals],
-    oneline: !!v.oneline, cgroup: !!v.cgroup, securityContext: !!(v.context || v.contexts), diag: v.diag, kill: !!v.kill,
+    oneline: !!v.oneline, cgroup: !!v.cgroup, securityContext: !!(v.context || v.contexts), diag: v.diag, kill: !!v.kill, allNetns,
   };
 }
 
@@ -340,6 +346,13 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
   } as Parameters<typeof socketRecord>[3];
   const selected = (t: SocketTable, i: number) => filter.matches(t, i);
   const out = process.stdout;
+
+  if (plan.allNetns) {
+    const { listAllNetnsTo } = await import('../netns/ls.js');
+    await waitHolders();
+    await listAllNetnsTo(plan, plan.allNetns, selected, recordOptions, out);
+    return;
+  }
 
   // Streamed formats: each batch is written as soon as it is decoded.
   if (!plan.resolve && !plan.kill && (plan.format === 'ndjson' || plan.format === 'json' || plan.format === 'ss2')) {

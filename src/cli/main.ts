@@ -2,18 +2,13 @@
  * The sockscope command. Thin: parse options, call the library, print. Errors print one line on stderr
  * (exit 2 for usage and configuration, 1 for the system); stack traces only with SOCKSCOPE_DEBUG=1.
  */
-import { readFileSync } from 'node:fs';
 import { isSockscopeError, SockscopeError, UsageError } from '../errors.js';
+import { VERSION } from '../version.js';
 import { resolveNetns } from './netns.js';
 import { parseOptions } from './options.js';
+import { NETNS_HELP, NETNS_OPTIONS, planNetnsCli } from '../netns/options.js';
 
-export const VERSION: string = (() => {
-  try {
-    return JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version;
-  } catch {
-    return 'unknown';
-  }
-})();
+export { VERSION } from '../version.js';
 
 const HELP = `sockscope ${VERSION}: socket statistics read straight from the Linux kernel (NETLINK_SOCK_DIAG)
 
@@ -38,6 +33,7 @@ Options:
   -h, --help             this help
   -V, --version          print the version
 
+${NETNS_HELP.replace('Namespaces (docs/namespaces.md):', 'Namespaces (a table of every network namespace after the summary; docs/namespaces.md):')}
 Environment:
   SOCKSCOPE_DEBUG=1      print stack traces for internal errors
 
@@ -51,7 +47,7 @@ async function runSummary(args: string[]): Promise<void> {
     source: { type: 'string' },
     net: { type: 'string', short: 'N' },
     help: { type: 'boolean', short: 'h' },
-    version: { type: 'boolean', short: 'V' },
+    version: { type: 'boolean', short: 'V' }, ...NETNS_OPTIONS,
   });
   if (values.help) return void process.stdout.write(HELP);
   if (values.version) return void process.stdout.write(`sockscope ${VERSION}\n`);
@@ -60,15 +56,22 @@ async function runSummary(args: string[]): Promise<void> {
   const source = values.source ?? 'auto';
   if (source !== 'auto' && source !== 'proc') throw new UsageError(`--source must be 'auto' or 'proc', got '${source}'`, { key: 'source', value: source });
   const netns = values.net === undefined ? undefined : resolveNetns(values.net);
+  const allNetns = planNetnsCli(values, values.net);
+  const namespaces = allNetns && import('../netns/cli.js').then((m) => m.summarizeNamespaces(allNetns));
 
   const [{ takeSnapshot }, { summarize }] = await Promise.all([import('../snapshot/snapshot.js'), import('../summary/summary.js')]);
   const snapshot = await takeSnapshot({ ext: 0, unixShow: 0, source, netns });
   const summary = summarize(snapshot, { top });
+  const all = await namespaces;
   if (values.json) {
-    process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(all ? { ...summary, namespaces: all.namespaces, namespace_notes: all.notes } : summary, null, 2)}\n`);
   } else {
     const { renderSummary } = await import('../summary/render.js');
     process.stdout.write(renderSummary(summary, VERSION));
+    if (all) {
+      const [{ renderNamespaces }, { formatColumns }] = await Promise.all([import('../netns/cli.js'), import('../outputs/text-table.js')]);
+      process.stdout.write(`\n${renderNamespaces(all.namespaces, all.notes, formatColumns)}`);
+    }
   }
 }
 

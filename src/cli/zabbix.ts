@@ -33,7 +33,7 @@ export async function runZabbix(args: string[]): Promise<void> {
   if (v.help) return void process.stdout.write(ZABBIX_HELP);
   if (!v.server) throw new UsageError('zabbix send needs --server HOST[:PORT] (the Zabbix server or proxy trapper)');
   const [{ gather, hostname }, { parsePortGroups }, { parsePortGroupSpec, parseDuration }, { senderItems }, { sendItems, splitServer }, snap] = await Promise.all([
-    import('../collectors/gather.js'), import('../collectors/netstat-port.js'), import('./gather.js'), import('../zabbix/items.js'), import('../zabbix/sender.js'), import('../snapshot/snapshot.js'),
+    import('../gather/gather.js'), import('../collectors/netstat-port.js'), import('./values.js'), import('../zabbix/items.js'), import('../zabbix/sender.js'), import('../snapshot/snapshot.js'),
   ]);
   splitServer(v.server);
   const groups = parsePortGroups((v['port-group'] ?? []).map(parsePortGroupSpec), '--port-group');

@@ -8,7 +8,6 @@ import { AF_INET6, Proto, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_STREAM, TCP_LISTEN } 
 import { decodeUnixAttributes } from '../diag/unix.js';
 import type { SocketHolders } from '../procfs/processes.js';
 import { SocketTable } from '../snapshot/table.js';
-import { keepShape } from '../util/keep-shape.js';
 
 /**
  * Rows a collector's loop takes per call. An agent runs each collector once per gather: one call over 150k
@@ -124,5 +123,3 @@ class TableConnections implements ConnectionSource {
   }
 }
 
-// an accessor over an empty table for the process's life: see keepShape
-keepShape(new TableConnections(new SocketTable(16, 0), undefined));

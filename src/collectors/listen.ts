@@ -3,11 +3,11 @@
  * socket), and the ephemeral port range, so "backlog near full" and "TIME_WAIT near the port range" can be
  * alerted on. Bounded cardinality: one point per listening socket.
  */
-import { readFileSync } from 'node:fs';
 import { formatAddress } from '../diag/address.js';
 import { AF_INET6 } from '../diag/constants.js';
 import type { MeasurementSchema, Metric } from '../model/metric.js';
 import type { SocketTable } from '../snapshot/table.js';
+import { defineCollector, type HostFacts } from './collector.js';
 import { tcpListenerRows } from './connections.js';
 
 export const LISTEN_SCHEMA: MeasurementSchema = {
@@ -29,7 +29,8 @@ export const PORT_RANGE_SCHEMA: MeasurementSchema = {
   },
 };
 
-export function collectListen(t: SocketTable, time: number, procRoot = '/proc'): Metric[] {
+/** The listeners' points, and the port range's when the host facts hold it. */
+export function collectListen(t: SocketTable, time: number, portRange: HostFacts['localPortRange']): Metric[] {
   const out: Metric[] = [];
   for (const i of tcpListenerRows(t)) {
     const addr = formatAddress(t.family[i], t.src, i * 16);
@@ -40,11 +41,26 @@ export function collectListen(t: SocketTable, time: number, procRoot = '/proc'):
       time,
     });
   }
-  try {
-    const [low, high] = readFileSync(`${procRoot}/sys/net/ipv4/ip_local_port_range`, 'utf8').trim().split(/\s+/).map(Number);
-    if (Number.isInteger(low) && Number.isInteger(high)) out.push({ schema: PORT_RANGE_SCHEMA, tags: {}, fields: { low, high, size: high - low + 1 }, time });
-  } catch {
-    /* no procfs sysctl: the range is unknown, nothing to report */
-  }
+  // no procfs sysctl: the range is unknown, nothing to report
+  if (portRange) out.push({ schema: PORT_RANGE_SCHEMA, tags: {}, fields: { low: portRange.low, high: portRange.high, size: portRange.high - portRange.low + 1 }, time });
   return out;
 }
+
+export const listenCollector = defineCollector<undefined, Record<string, never>, 'listen'>({
+  name: 'listen',
+  enabledByDefault: true,
+  schemas: [LISTEN_SCHEMA, PORT_RANGE_SCHEMA],
+  options: () => undefined,
+  needs: () => ({ protocols: ['tcp'], table: true }),
+  facts: () => ['localPortRange'],
+  collect(s, facts, sink) {
+    for (const m of collectListen(s.table!, s.time, facts.localPortRange)) sink.metric(m);
+  },
+  config: {
+    about: 'Every TCP listener\'s accept queue and backlog, and the ephemeral port range (for alerts).',
+    defaults: {},
+    schema: {},
+    sample: '',
+    gather: () => ({}),
+  },
+});

@@ -18,7 +18,9 @@
 import { SockscopeError } from '../errors.js';
 import { parseAddress, formatAddress } from '../diag/address.js';
 import type { MeasurementSchema, Metric } from '../model/metric.js';
-import { ROWS_PER_CALL, type ConnectionSource } from './connections.js';
+import type { SocketTable } from '../snapshot/table.js';
+import { defineCollector } from './collector.js';
+import { ROWS_PER_CALL, tableConnections, tcpListenerRows, type ConnectionSource } from './connections.js';
 import { countFields, countsAt, IP_VERSIONS, ipVersionIndex, NETSTAT_FIELD_COUNT, netstatFieldIndex, type NetstatSemantics } from './netstat.js';
 
 export const NETSTAT_PORT_SCHEMA: MeasurementSchema = {
@@ -239,3 +241,83 @@ function pointOf(points: Points, addrPort: string, v: number, gi: number): numbe
   }
   return p;
 }
+
+/** One port group per TCP listening port (the default when no addr_ports are configured), ordered by port. */
+export function listenPortGroups(t: SocketTable): PortGroup[] {
+  const ports = new Set<number>();
+  for (const i of tcpListenerRows(t)) ports.add(t.sport[i]);
+  return [...ports].sort((a, b) => a - b).map((port) => ({ mode: 'ports' as const, tags: {}, entries: [{ text: String(port), port }] }));
+}
+
+export interface NetstatPortGather {
+  groups: readonly PortGroup[];
+  semantics?: NetstatSemantics;
+  processAttribution?: boolean;
+  /** with no groups: one group per TCP listening port of the snapshot */
+  autoListenPorts?: boolean;
+}
+
+declare module './collector.js' {
+  interface GatherConfig {
+    netstatPort?: NetstatPortGather;
+  }
+}
+export interface NetstatPortSection {
+  semantics: NetstatSemantics;
+  process_attribution: boolean;
+  auto_listen_ports: boolean;
+  addr_ports: PortGroupConfig[];
+}
+
+const strings = { type: 'array', items: { type: 'string' } };
+
+export const netstatPortCollector = defineCollector<NetstatPortGather, NetstatPortSection, 'netstat_port'>({
+  name: 'netstat_port',
+  enabledByDefault: true,
+  schemas: [NETSTAT_PORT_SCHEMA],
+  options: (c) => c.netstatPort ?? { groups: [] },
+  needs: () => ({ protocols: ['tcp', 'udp'], table: true }),
+  facts: (o) => (o.processAttribution ? ['holders'] : []),
+  collect(s, facts, sink, o) {
+    const groups = o.groups.length === 0 && o.autoListenPorts ? listenPortGroups(s.table!) : o.groups;
+    const metrics = collectNetstatPort(tableConnections(s.table!, facts.holders), groups, s.time, { semantics: o.semantics, dedupe: o.semantics === 'telegraf' });
+    for (const m of metrics) sink.metric(m);
+  },
+  config: {
+    about: 'Connection counts per port group (DataKit netstat_port).',
+    defaults: { semantics: 'sockscope', process_attribution: false, auto_listen_ports: true, addr_ports: [] },
+    schema: {
+      semantics: { enum: ['sockscope', 'telegraf'] }, process_attribution: { type: 'boolean' },
+      auto_listen_ports: { type: 'boolean' },
+      addr_ports: {
+        type: 'array',
+        items: {
+          type: 'object', additionalProperties: false,
+          properties: { ports: strings, ports_match: strings, remote_ports: strings, tags: { type: 'object', additionalProperties: { type: 'string' }, description: 'a table of string tags' } },
+        },
+      },
+    },
+    sample: `  semantics = "sockscope"
+  ## Fill the pid field by walking /proc/*/fd every gather (costly on busy hosts; needs root for all pids).
+  process_attribution = false
+  ## With no addr_ports below: one group per TCP listening port.
+  auto_listen_ports = true
+  ## Port groups, tried in order; the first that matches a socket wins.
+  addr_ports = []
+  # [[collectors.netstat_port.addr_ports]]
+  #   ports = ["80", "443", "10.0.0.1:8080", "[::1]:5432"]   # local port, or local address:port
+  # [[collectors.netstat_port.addr_ports]]
+  #   ports_match = ["*:80"]                                  # one series per local address
+  #   [collectors.netstat_port.addr_ports.tags]
+  #     service = "http"
+  # [[collectors.netstat_port.addr_ports]]
+  #   remote_ports = ["5432"]                                 # outbound connections to a port
+`,
+    gather: (s, key) => ({
+      netstatPort: {
+        groups: parsePortGroups(s.addr_ports, `${key}.addr_ports`), semantics: s.semantics,
+        processAttribution: s.process_attribution, autoListenPorts: s.auto_listen_ports,
+      },
+    }),
+  },
+});

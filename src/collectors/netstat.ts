@@ -9,9 +9,10 @@
  *   added to udp_socket, unix stream and seqpacket sockets to tcp_none (their status is NONE), and sockets
  *   with the same (type, local, remote, status) count once (N SO_REUSEPORT listeners on a port count 1).
  */
-import { TCP_STATE_NUMBERS } from '../diag/constants.js';
+import { TCP_STATE_NUMBERS, UnixShow } from '../diag/constants.js';
 import type { MeasurementSchema, Metric } from '../model/metric.js';
-import { Kind, ROWS_PER_CALL, type ConnectionSource, type IpVersion } from './connections.js';
+import { defineCollector } from './collector.js';
+import { Kind, ROWS_PER_CALL, tableConnections, type ConnectionSource, type IpVersion } from './connections.js';
 
 /** Telegraf's field names, in its order. */
 export const NETSTAT_FIELDS = [
@@ -208,3 +209,43 @@ export function mergeIpVersions(metrics: readonly Metric[]): Metric[] {
   }
   return out;
 }
+
+declare module './collector.js' {
+  interface GatherConfig {
+    netstat?: NetstatOptions;
+  }
+}
+
+export const netstatCollector = defineCollector<NetstatOptions, { semantics: NetstatSemantics; per_ip_version: boolean }, 'netstat'>({
+  name: 'netstat',
+  enabledByDefault: true,
+  schemas: [NETSTAT_SCHEMA],
+  options: (c) => ({ ...c.netstat }),
+  needs(o) {
+    // telegraf semantics: de-duplication needs addresses; unix types need a table
+    if (o.semantics === 'telegraf') return { protocols: ['tcp', 'udp', 'unix'], table: true, unixShow: UnixShow.NAME };
+    return { protocols: ['tcp', 'udp'], table: false, timeWaitPerFamily: !!o.perIpVersion };
+  },
+  facts: () => [],
+  collect(s, _facts, sink, o) {
+    const metrics = s.table
+      // a literal, not a spread: its shape outlives the gather (see keepShape)
+      ? collectNetstat(tableConnections(s.table), s.time, { semantics: o.semantics, perIpVersion: o.perIpVersion, dedupe: o.dedupe ?? o.semantics === 'telegraf' })
+      : netstatFromCensus(s.census!, s.time, !!o.perIpVersion);
+    for (const m of metrics) sink.metric(m);
+  },
+  config: {
+    about: 'TCP state counts and UDP sockets under Telegraf\'s field names.',
+    defaults: { semantics: 'sockscope', per_ip_version: false },
+    schema: { semantics: { enum: ['sockscope', 'telegraf'] }, per_ip_version: { type: 'boolean' } },
+    sample: `  ## "sockscope": TCP and UDP sockets only. "telegraf": Telegraf/DataKit numbers (unix datagram sockets
+  ## counted into udp_socket, unix stream sockets into tcp_none, duplicate sockets counted once).
+  semantics = "sockscope"
+  ## One point per ip_version (4, 6) instead of one in total, as DataKit writes it.
+  per_ip_version = false
+`,
+    // per family always: Prometheus labels by family; line-protocol outputs get the families merged back
+    // (mergeIpVersions) unless per_ip_version asks for DataKit's shape
+    gather: (s) => ({ netstat: { semantics: s.semantics, perIpVersion: true } }),
+  },
+});

@@ -10,11 +10,13 @@
  * drops them), and UDP/RAW points carry `state` too.
  */
 import { formatAddress } from '../diag/address.js';
-import { AF_INET6, InetAttr, PROTO_NAMES, Proto, SS_STATE_NAMES, TCP_CLOSE, TCP_LISTEN, TCP_SYN_RECV, TCP_TIME_WAIT, ALL_STATES } from '../diag/constants.js';
+import { AF_INET6, Ext, InetAttr, type ProtoName, PROTO_NAMES, Proto, SS_STATE_NAMES, TCP_CLOSE, TCP_LISTEN, TCP_SYN_RECV, TCP_TIME_WAIT, ALL_STATES } from '../diag/constants.js';
 import { readTcpInfoField, SECONDS_PER, TCP_INFO_UNSET, tcpInfoField, unitName, type TcpInfoField } from '../diag/tcp-info.js';
+import { SockscopeError } from '../errors.js';
 import type { FieldSpec, MeasurementSchema, Metric } from '../model/metric.js';
-import { findAttribute } from '../netlink/attributes.js';
+import { findAttributeOffset, NLA_HDRLEN } from '../netlink/attributes.js';
 import type { SocketTable } from '../snapshot/table.js';
+import { defineCollector, type HostFacts, type RowPoint, type Sink } from './collector.js';
 
 /** ss without -a: every state but LISTEN, UNCONN, TIME-WAIT and SYN-RECV (what Telegraf's plugin sees). */
 export const SOCKETSTAT_DEFAULT_STATES = ALL_STATES & ~((1 << TCP_LISTEN) | (1 << TCP_CLOSE) | (1 << TCP_TIME_WAIT) | (1 << TCP_SYN_RECV));
@@ -103,7 +105,6 @@ export interface SocketstatOptions {
   infoFields?: readonly string[];
   /** one point per (proto, local address, remote address) instead of per connection */
   aggregate?: boolean;
-  interfaceName?: (ifindex: number) => string | undefined;
 }
 
 /**
@@ -118,8 +119,8 @@ export function endpointAddress(t: SocketTable, i: number, which: 'src' | 'dst',
 }
 
 /** The device name of a bound socket's "%iface": the interface's name, else its index. */
-export function boundInterface(t: SocketTable, i: number, o: SocketstatOptions): string | undefined {
-  return t.ifindex[i] ? o.interfaceName?.(t.ifindex[i]) ?? String(t.ifindex[i]) : undefined;
+export function boundInterface(t: SocketTable, i: number, o: Pick<HostFacts, 'interfaceName'>): string | undefined {
+  return t.ifindex[i] ? o.interfaceName(t.ifindex[i]) ?? String(t.ifindex[i]) : undefined;
 }
 
 /** Which rows become points: the protocols and states asked for. */
@@ -160,48 +161,131 @@ export function socketstatExtraValue(f: SocketstatInfoField, v: number | undefin
   return v * f.scale;
 }
 
-export function collectSocketstat(t: SocketTable, time: number, o: SocketstatOptions, emit: (m: Metric) => void): void {
+/**
+ * A gather's socketstat settings, worked out once: which rows become points, the counters each point carries,
+ * and the options they came from.
+ */
+export interface SocketstatPlan {
+  o: SocketstatOptions;
+  /** per proto code: 1 when socketstat takes it */
+  protoSelected: Uint8Array;
+  states: number;
+  base: SocketstatInfoField[];
+  extra: SocketstatInfoField[];
+}
+
+export function socketstatPlan(o: SocketstatOptions): SocketstatPlan {
   const { protos, states } = socketstatSelection(o);
-  const { base, extra } = socketstatInfoFields(o);
-  const view = t.arenaView();
-  const agg = o.aggregate ? new Map<string, Metric>() : undefined;
-  for (let i = 0; i < t.length; i++) {
+  const protoSelected = new Uint8Array(256);
+  for (const p of protos) if (p >= 0 && p < 256) protoSelected[p] = 1; // (a name that is no protocol: no row has it)
+  return { o, protoSelected, states, ...socketstatInfoFields(o) };
+}
+
+/** The point of one connection (row), the one definition the metric sink builds and byte sinks write. */
+export const SOCKETSTAT_POINT: RowPoint<SocketstatPlan> = {
+  name: 'socketstat',
+  metric(t, i, view, info, infoLength, time, p, facts) {
     const proto = t.proto[i];
-    if (!protos.has(proto) || !(states & (1 << t.state[i]))) continue;
-    const ifname = boundInterface(t, i, o);
     const fields: Record<string, number | string> = { recv_q: t.rqueue[i], send_q: t.wqueue[i] };
-    let info: [number, number] | undefined;
-    if (proto === Proto.tcp && t.attrLength[i] > 0) info = findAttribute(view, t.attrStart[i], t.attrStart[i] + t.attrLength[i], InetAttr.INFO);
-    if (info) {
-      for (const { name, field } of base) {
-        const v = readTcpInfoField(view, info[0], info[1], field);
-        if (v !== undefined) fields[name] = v;
-      }
-    }
+    if (info >= 0) baseCounters(view, info, infoLength, p, fields);
     const tags: Record<string, string> = {
       proto: PROTO_NAMES[proto],
-      local_addr: endpointAddress(t, i, 'src', ifname),
+      local_addr: endpointAddress(t, i, 'src', boundInterface(t, i, facts)),
       remote_addr: endpointAddress(t, i, 'dst'),
+      local_port: String(t.sport[i]),
+      remote_port: String(t.dport[i]),
     };
-    if (agg) {
-      const key = `${tags.proto}|${tags.local_addr}|${tags.remote_addr}`;
-      let m = agg.get(key);
-      if (!m) agg.set(key, (m = { schema: SOCKETSTAT_AGGREGATE_SCHEMA, tags, fields: { connections: 0, recv_q: 0, send_q: 0 }, time }));
-      const f = m.fields as Record<string, number>;
-      f.connections++;
-      for (const [k, v] of Object.entries(fields)) if (typeof v === 'number') f[k] = (f[k] ?? 0) + v;
-      continue;
-    }
-    tags.local_port = String(t.sport[i]);
-    tags.remote_port = String(t.dport[i]);
     fields.state = SS_STATE_NAMES[t.state[i]];
-    if (info) {
-      for (const f of extra) {
-        const v = socketstatExtraValue(f, readTcpInfoField(view, info[0], info[1], f.field));
+    if (info >= 0) {
+      for (const f of p.extra) {
+        const v = socketstatExtraValue(f, readTcpInfoField(view, info, infoLength, f.field));
         if (v !== undefined) fields[f.name] = v;
       }
     }
-    emit({ schema: SOCKETSTAT_SCHEMA, tags, fields, time });
+    return { schema: SOCKETSTAT_SCHEMA, tags, fields, time };
+  },
+};
+
+function baseCounters(view: DataView, info: number, infoLength: number, p: SocketstatPlan, fields: Record<string, number | string>): void {
+  for (const { name, field } of p.base) {
+    const v = readTcpInfoField(view, info, infoLength, field);
+    if (v !== undefined) fields[name] = v;
   }
-  if (agg) for (const m of agg.values()) emit(m);
 }
+
+/**
+ * Every selected row of the table into the sink: per connection as SOCKETSTAT_POINT rows, or (aggregate) one
+ * metric per (proto, local address, remote address) after the last row.
+ */
+export function collectSocketstat(t: SocketTable, time: number, p: SocketstatPlan, facts: HostFacts, sink: Sink): void {
+  const view = t.arenaView();
+  const agg = p.o.aggregate ? new Map<string, Metric>() : undefined;
+  const { protoSelected, states } = p;
+  for (let i = 0; i < t.length; i++) {
+    const proto = t.proto[i];
+    if (protoSelected[proto] === 0 || !(states & (1 << t.state[i]))) continue;
+    let info = -1;
+    let infoLength = 0;
+    if (proto === Proto.tcp && t.attrLength[i] > 0) {
+      info = findAttributeOffset(view, t.attrStart[i], t.attrStart[i] + t.attrLength[i], InetAttr.INFO);
+      if (info >= 0) infoLength = view.getUint16(info - NLA_HDRLEN, true) - NLA_HDRLEN;
+    }
+    if (!agg) {
+      sink.row(SOCKETSTAT_POINT, t, i, view, info, infoLength, time, p, facts);
+      continue;
+    }
+    const local = endpointAddress(t, i, 'src', boundInterface(t, i, facts));
+    const remote = endpointAddress(t, i, 'dst');
+    const key = `${PROTO_NAMES[proto]}|${local}|${remote}`;
+    let m = agg.get(key);
+    if (!m) agg.set(key, (m = { schema: SOCKETSTAT_AGGREGATE_SCHEMA, tags: { proto: PROTO_NAMES[proto], local_addr: local, remote_addr: remote }, fields: { connections: 0, recv_q: 0, send_q: 0 }, time }));
+    const fields: Record<string, number | string> = { recv_q: t.rqueue[i], send_q: t.wqueue[i] };
+    if (info >= 0) baseCounters(view, info, infoLength, p, fields);
+    const f = m.fields as Record<string, number>;
+    f.connections++;
+    for (const [k, v] of Object.entries(fields)) if (typeof v === 'number') f[k] = (f[k] ?? 0) + v;
+  }
+  if (agg) for (const m of agg.values()) sink.metric(m);
+}
+
+export interface SocketstatSection { protocols: string[]; info_fields: string[]; aggregate: boolean }
+
+declare module './collector.js' {
+  interface GatherConfig {
+    socketstat?: SocketstatOptions;
+  }
+}
+
+export const socketstatCollector = defineCollector<SocketstatPlan, SocketstatSection, 'socketstat'>({
+  name: 'socketstat',
+  enabledByDefault: false,
+  schemas: [SOCKETSTAT_SCHEMA, SOCKETSTAT_AGGREGATE_SCHEMA],
+  options: (c) => socketstatPlan(c.socketstat ?? {}),
+  needs(p) {
+    const protocols = (p.o.protocols ?? ['tcp', 'udp']) as ProtoName[];
+    return { protocols, table: true, ext: protocols.includes('tcp') ? Ext.info : 0 };
+  },
+  facts: () => [],
+  collect: (s, facts, sink, p) => collectSocketstat(s.table!, s.time, p, facts, sink),
+  // per connection, nothing counted across rows: batch by batch
+  streams: (p) => !p.o.aggregate,
+  streamStates: (p) => p.states,
+  config: {
+    about: 'One point per connection (Telegraf socketstat names). High cardinality: see aggregate.',
+    defaults: { protocols: ['tcp', 'udp'], info_fields: [], aggregate: false },
+    schema: { protocols: { type: 'array', items: { enum: ['tcp', 'udp', 'raw'] } }, info_fields: { type: 'array', items: { type: 'string' } }, aggregate: { type: 'boolean' } },
+    sample: `  protocols = ["tcp", "udp"]
+  ## Extra tcp_info fields: rtt_us, rttvar_us, min_rtt_us, retrans, total_retrans, lost, cwnd, ssthresh,
+  ## delivery_rate_bps, pacing_rate_bps, busy_time_us, rwnd_limited_us, sndbuf_limited_us, notsent_bytes.
+  info_fields = []
+  ## One point per (protocol, local address, remote address) with a connection count instead.
+  aggregate = false
+`,
+    gather: (s, key) => {
+      for (const f of s.info_fields) {
+        if (!SOCKETSTAT_INFO_FIELDS.includes(f)) throw new SockscopeError('ESOCKSCOPE_CONFIG', `invalid ${key}.info_fields entry ${JSON.stringify(f)}: expected one of ${SOCKETSTAT_INFO_FIELDS.join(', ')}`, { key: `${key}.info_fields`, value: f });
+      }
+      return { socketstat: { protocols: s.protocols, infoFields: s.info_fields, aggregate: s.aggregate } };
+    },
+  },
+});

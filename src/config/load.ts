@@ -12,10 +12,9 @@ import { parseDuration } from '../util/duration.js';
 import { parseTags } from '../util/tags.js';
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
-import { parse as parseToml, type TomlError } from 'smol-toml';
-import { parsePortGroups } from '../collectors/netstat-port.js';
-import { SOCKETSTAT_INFO_FIELDS } from '../collectors/socketstat.js';
-import { SockscopeError } from '../errors.js';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { gatherConfigFromSections } from '../collectors/registry.js';
+import { isSockscopeError, SockscopeError } from '../errors.js';
 import { CONFIG_SCHEMA, DEFAULTS, type AgentConfig } from './defaults.js';
 
 export interface FlagOverrides {
@@ -27,6 +26,7 @@ export interface FlagOverrides {
   hostname?: string;
   zabbixListen?: string[];
   zabbixAllow?: string[];
+  allNetns?: boolean;
 }
 
 export interface LoadedConfig {
@@ -197,6 +197,7 @@ export function loadConfig(input: { file?: string; env?: NodeJS.ProcessEnv; flag
     flag('zabbix_agent.enabled', true, 'zabbix-listen');
   }
   if (f.zabbixAllow?.length) flag('zabbix_agent.allow', f.zabbixAllow.flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean), 'zabbix-allow');
+  if (f.allNetns) flag('netns.enabled', true, 'all-netns');
   validate(config as unknown as AgentConfig, origins);
   return { config: config as unknown as AgentConfig, origins };
 }
@@ -223,14 +224,15 @@ function validate(config: AgentConfig, origins: Map<string, string>): void {
     const shown = path.join('.').replace(/\.(\d+)(?=\.|$)/g, '[$1]');
     throw configError(shown || '(top level)', get(config as unknown as Json, path), origin, expected);
   }
+  // each collector validates its own section (port groups, tcp_info field names), as the agent will read it
   try {
-    parsePortGroups(config.collectors.netstat_port.addr_ports, 'collectors.netstat_port.addr_ports');
+    gatherConfigFromSections(config.collectors);
   } catch (e) {
     const err = e as SockscopeError;
-    throw configError(String(err.facts.key), err.facts.value, origins.get('collectors.netstat_port.addr_ports') ?? 'default', err.message.replace(/^.*expected /, ''));
-  }
-  for (const f of config.collectors.socketstat.info_fields) {
-    if (!SOCKETSTAT_INFO_FIELDS.includes(f)) throw configError('collectors.socketstat.info_fields', f, origins.get('collectors.socketstat.info_fields')!, `one of ${SOCKETSTAT_INFO_FIELDS.join(', ')}`);
+    if (!isSockscopeError(err) || err.code !== 'ESOCKSCOPE_CONFIG') throw e;
+    let at = String(err.facts.key);
+    while (!origins.has(at) && /[.[]/.test(at)) at = at.replace(/(\.[^.[]*|\[\d+\])$/, '');
+    throw configError(String(err.facts.key), err.facts.value, origins.get(at) ?? 'default', err.message.replace(/^.*expected /, ''));
   }
   const ix = config.outputs.influxdb;
   if (ix.enabled && ix.version === 2) {

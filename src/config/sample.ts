@@ -2,7 +2,8 @@
  * `sockscope config sample`: every setting with its default value and what it does. A test parses this text
  * and requires it to equal DEFAULTS, so the sample cannot drift from the code.
  */
-import { DEFAULT_LISTEN } from './defaults.js';
+import { collectorSample } from '../collectors/registry.js';
+import { DEFAULT_BUFFER_DIRECTORY, DEFAULT_LISTEN } from './defaults.js';
 
 export const SAMPLE_CONFIG = `# sockscope agent configuration (TOML). Every value below is the default.
 # Precedence: command-line flags > environment (SOCKSCOPE_<SECTION>_<KEY>, e.g. SOCKSCOPE_AGENT_INTERVAL)
@@ -24,48 +25,7 @@ export const SAMPLE_CONFIG = `# sockscope agent configuration (TOML). Every valu
 [agent.tags]
   # dc = "eu-west-1"
 
-[collectors.netstat]
-  ## TCP state counts and UDP sockets under Telegraf's field names.
-  enabled = true
-  ## "sockscope": TCP and UDP sockets only. "telegraf": Telegraf/DataKit numbers (unix datagram sockets
-  ## counted into udp_socket, unix stream sockets into tcp_none, duplicate sockets counted once).
-  semantics = "sockscope"
-  ## One point per ip_version (4, 6) instead of one in total, as DataKit writes it.
-  per_ip_version = false
-
-[collectors.netstat_port]
-  ## Connection counts per port group (DataKit netstat_port).
-  enabled = true
-  semantics = "sockscope"
-  ## Fill the pid field by walking /proc/*/fd every gather (costly on busy hosts; needs root for all pids).
-  process_attribution = false
-  ## With no addr_ports below: one group per TCP listening port.
-  auto_listen_ports = true
-  ## Port groups, tried in order; the first that matches a socket wins.
-  addr_ports = []
-  # [[collectors.netstat_port.addr_ports]]
-  #   ports = ["80", "443", "10.0.0.1:8080", "[::1]:5432"]   # local port, or local address:port
-  # [[collectors.netstat_port.addr_ports]]
-  #   ports_match = ["*:80"]                                  # one series per local address
-  #   [collectors.netstat_port.addr_ports.tags]
-  #     service = "http"
-  # [[collectors.netstat_port.addr_ports]]
-  #   remote_ports = ["5432"]                                 # outbound connections to a port
-
-[collectors.socketstat]
-  ## One point per connection (Telegraf socketstat names). High cardinality: see aggregate.
-  enabled = false
-  protocols = ["tcp", "udp"]
-  ## Extra tcp_info fields: rtt_us, rttvar_us, min_rtt_us, retrans, total_retrans, lost, cwnd, ssthresh,
-  ## delivery_rate_bps, pacing_rate_bps, busy_time_us, rwnd_limited_us, sndbuf_limited_us, notsent_bytes.
-  info_fields = []
-  ## One point per (protocol, local address, remote address) with a connection count instead.
-  aggregate = false
-
-[collectors.listen]
-  ## Every TCP listener's accept queue and backlog, and the ephemeral port range (for alerts).
-  enabled = true
-
+${collectorSample()}
 [outputs.prometheus]
   ## /metrics (Prometheus text 0.0.4 or OpenMetrics 1.0 by Accept), /healthz, /api/snapshot, /.
   enabled = true
@@ -74,8 +34,11 @@ export const SAMPLE_CONFIG = `# sockscope agent configuration (TOML). Every valu
   listen = ["${DEFAULT_LISTEN}"]
   ## A Prometheus exporter-toolkit web config (tls_server_config, basic_auth_users with bcrypt hashes).
   web_config_file = ""
-  ## Requests served at once; more get 503.
+  ## Requests served at once, and password checks waiting or running; more get 503.
   max_requests = 40
+  ## Connections kept open (capped below the process's open-file limit). Beyond it the least recently active
+  ## idle connection is closed to make room, so idle clients cannot lock scrapers out.
+  max_connections = 512
   ## Largest request header accepted.
   max_header_bytes = 8192
   ## A client must send its whole request within this time.
@@ -103,6 +66,11 @@ export const SAMPLE_CONFIG = `# sockscope agent configuration (TOML). Every valu
   gzip = true
   ## Write unsigned integers with the u suffix (InfluxDB 2.x); off writes them as i, as Telegraf does.
   uint_support = false
+  ## "memory": the buffer is lost if the agent is killed or crashes. "disk": also written ahead to
+  ## <buffer_directory>/influxdb as each gather is accepted, and read back at the next start, so kill -9, an OOM
+  ## kill or a crash loses nothing (a power loss can lose the last second: see docs/agent.md).
+  buffer_strategy = "memory"
+  buffer_directory = "${DEFAULT_BUFFER_DIRECTORY}"
 
 [outputs.stdout]
   ## Line protocol on stdout, one batch per gather.
@@ -119,6 +87,9 @@ export const SAMPLE_CONFIG = `# sockscope agent configuration (TOML). Every valu
   compress = false
   ## Items kept while the server is unreachable; beyond this the oldest are dropped.
   buffer_limit = 100000
+  ## "memory" or "disk" (written ahead to <buffer_directory>/zabbix), as for InfluxDB.
+  buffer_strategy = "memory"
+  buffer_directory = "${DEFAULT_BUFFER_DIRECTORY}"
 
 [zabbix_agent]
   ## Answer Zabbix passive checks like zabbix_agentd 6.0: agent.ping, agent.version,
@@ -129,4 +100,27 @@ export const SAMPLE_CONFIG = `# sockscope agent configuration (TOML). Every valu
   allow = []
   ## A request must arrive within this time.
   timeout = "3s"
+
+[netns]
+  ## Every network namespace on the host (containers, pods, ip netns), each gathered in its own right: the
+  ## enabled collectors' metrics gain netns, pod, namespace and container labels; the host's stay unlabeled.
+  ## Needs CAP_SYS_ADMIN (setns) and CAP_SYS_PTRACE (other users' /proc). See docs/namespaces.md.
+  enabled = false
+  ## Only these: ip netns names or namespace inodes, pod names, Kubernetes namespaces, container names or
+  ## ids (12+ hex digits). Empty: all.
+  names = []
+  pods = []
+  pod_namespaces = []
+  containers = []
+  ## Namespaces read per gather at most (besides the host's); the rest are counted, not read.
+  max_namespaces = 1000
+  ## Metrics from namespaces per gather at most; the rest are dropped and counted (sockscope_netns_series_dropped_total).
+  max_series = 200000
+  ## Labels on their metrics.
+  labels = ["netns", "pod", "namespace", "container"]
+  ## The netns measurement: each namespace's ListenOverflows, ListenDrops, TCPReqQFullDrop, SyncookiesSent,
+  ## orphans, TIME_WAIT, TCP memory and UDP receive-buffer errors.
+  counters = true
+  ## Where kubelet's pods/ and containers/ log directories are (pod and container names come from them).
+  kubelet_log_root = "/var/log"
 `;

@@ -119,6 +119,21 @@ export function findAttribute(view: DataView, start: number, end: number, type: 
   return undefined;
 }
 
+/**
+ * findAttribute for hot loops: the payload's offset of the first attribute of `type`, or -1; its length is
+ * view.getUint16(offset - NLA_HDRLEN) - NLA_HDRLEN. No array per call.
+ */
+export function findAttributeOffset(view: DataView, start: number, end: number, type: number): number {
+  let at = start;
+  while (end - at >= NLA_HDRLEN) {
+    const len = view.getUint16(at, true);
+    if (len < NLA_HDRLEN || len > end - at) return -1;
+    if ((view.getUint16(at + 2, true) & NLA_TYPE_MASK) === type) return at + NLA_HDRLEN;
+    at += align4(len);
+  }
+  return -1;
+}
+
 /** Encode one attribute (header + payload, padded to 4). */
 export function encodeAttribute(type: number, payload: Uint8Array): Uint8Array {
   const len = NLA_HDRLEN + payload.byteLength;

@@ -41,15 +41,15 @@ async function openNetlinkTransport(netns?: string): Promise<Transport> {
 /** A netlink session: one transport, one receive buffer, increasing sequence numbers. */
 export class DiagSession {
   private seq = 1;
-  readonly rb = newReceiveBuffer();
   private readonly read: DatagramReader;
 
-  constructor(readonly transport: Transport) {
+  /** rb: a receive buffer to reuse (a walk over many namespaces opens a session in each) */
+  constructor(readonly transport: Transport, readonly rb: ReceiveBuffer = newReceiveBuffer()) {
     this.read = (buf) => transport.recv(buf);
   }
 
-  static async open(netns?: string): Promise<DiagSession> {
-    return new DiagSession(await openNetlinkTransport(netns));
+  static async open(netns?: string, rb?: ReceiveBuffer): Promise<DiagSession> {
+    return new DiagSession(await openNetlinkTransport(netns), rb);
   }
 
   /**

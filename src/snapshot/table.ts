@@ -4,7 +4,6 @@
  * row) and are read on demand (src/diag/inet-attributes.ts, unix.ts). The whole table crosses from a worker as
  * transferable buffers.
  */
-import { keepShape } from '../util/keep-shape.js';
 
 export interface SocketTableBuffers {
   length: number;
@@ -178,5 +177,3 @@ export class SocketTable {
   }
 }
 
-// one 16-row table for the process's life: see keepShape
-keepShape(new SocketTable(16, 0));

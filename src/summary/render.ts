@@ -1,5 +1,5 @@
 /** The summary as text a person reads at a glance. */
-import { formatColumns, thousands } from '../cli/text-table.js';
+import { formatColumns, thousands } from '../outputs/text-table.js';
 import { STATE_KEYS, SS_STATE_NAMES, TCP_STATE_NUMBERS } from '../diag/constants.js';
 import type { Summary, TcpStateCounts } from './summary.js';
 

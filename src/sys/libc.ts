@@ -17,7 +17,6 @@ const SOL_NETLINK = 270;
 const MSG_TRUNC = 0x20;
 const NETLINK_GET_STRICT_CHK = 12;
 export const CLONE_NEWNET = 0x40000000;
-const M_MMAP_THRESHOLD = -3; // <malloc.h>
 
 export interface Libc {
   /** socket(AF_NETLINK, SOCK_RAW|SOCK_CLOEXEC, protocol), bound, with a receive buffer and timeout. */
@@ -30,13 +29,6 @@ export interface Libc {
    */
   recv(fd: number, buf: Uint8Array): number;
   close(fd: number): void;
-  /**
-   * glibc mallopt(M_MMAP_THRESHOLD, bytes): allocations of at least `bytes` get a mapping of their own, given
-   * back to the kernel when freed, and glibc stops raising the threshold as big blocks are freed (its default,
-   * which makes the next ones come from the arenas, where freed memory stays resident). False where there is
-   * no mallopt (another libc) or it refused.
-   */
-  mmapThreshold(bytes: number): boolean;
   /** open(path, O_RDONLY|O_CLOEXEC), for a namespace file. */
   openReadOnly(path: string): number;
   /** setns(fd, nstype) for the calling thread. */
@@ -78,12 +70,6 @@ async function bind(): Promise<Libc> {
   const sendto = lib.func('intptr_t sendto(int, const void *, size_t, int, const void *, uint32_t)');
   const recv = lib.func('intptr_t recv(int, _Out_ void *, size_t, int)');
   const close = lib.func('int close(int)');
-  let mallopt: ((param: number, value: number) => unknown) | undefined;
-  try {
-    mallopt = lib.func('int mallopt(int, int)');
-  } catch {
-    mallopt = undefined; // not glibc
-  }
   const open = lib.func('int open(const char *, int)');
   const setns = lib.func('int setns(int, int)');
   const getdents64 = lib.func('intptr_t getdents64(int, _Out_ void *, size_t)'); // glibc 2.30+
@@ -143,9 +129,6 @@ async function bind(): Promise<Libc> {
     },
     close(fd) {
       close(fd);
-    },
-    mmapThreshold(bytes) {
-      return mallopt !== undefined && mallopt(M_MMAP_THRESHOLD, bytes) === 1; // mallopt returns 1 on success
     },
     openReadOnly(path) {
       const fd = open(path, 0o2000000 /* O_RDONLY|O_CLOEXEC */) as number;

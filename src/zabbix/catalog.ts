@@ -17,7 +17,7 @@
  * The two rules' prototypes have keys of different names (sockscope.port vs sockscope.listen), so a port group
  * that is a bare port ("22", always so with automatic groups) and a listening port 22 cannot make the same key.
  */
-import type { GatherReport } from '../collectors/gather.js';
+import type { GatherReport } from '../gather/gather.js';
 import { LISTEN_SCHEMA, PORT_RANGE_SCHEMA } from '../collectors/listen.js';
 import { mergeIpVersions, NETSTAT_FIELDS, NETSTAT_SCHEMA, type NetstatField } from '../collectors/netstat.js';
 import { NETSTAT_PORT_SCHEMA } from '../collectors/netstat-port.js';

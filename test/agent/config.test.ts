@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse as parseToml } from 'smol-toml';
 import { gatherConfigOf } from '../../src/agent/agent.js';
-import { hostname as kernelHostname } from '../../src/collectors/gather.js';
+import { hostname as kernelHostname } from '../../src/gather/gather.js';
 import { DEFAULT_LISTEN, DEFAULT_PORT, DEFAULTS } from '../../src/config/defaults.js';
 import { envName, LEAVES, loadConfig } from '../../src/config/load.js';
 import { freePort, runCli, tempDir } from './helpers.js';
@@ -54,6 +54,7 @@ function envValueFor(path: readonly string[]): [string, unknown] {
     const lists: Record<string, string[]> = {
       listen: ['127.0.0.1:9', '[::1]:10'], urls: ['http://127.0.0.1:1', 'https://db.example:8086'], protocols: ['tcp', 'raw'],
       info_fields: ['rtt_us', 'cwnd'], allow: ['10.0.0.0/8', '::1'],
+      names: ['blue', '4026532999'], pods: ['cart-1'], pod_namespaces: ['shop', 'payments'], containers: ['cart'], labels: ['pod', 'netns'],
     };
     const v = lists[key];
     assert.ok(v, `no test value for the list setting ${path.join('.')}: add one to envValueFor`);
@@ -61,7 +62,7 @@ function envValueFor(path: readonly string[]): [string, unknown] {
   }
   if (typeof def === 'string') {
     if (/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(def)) return ['7s', '7s'];
-    const strings: Record<string, string> = { semantics: 'telegraf', precision: 'ms', server: '127.0.0.1:10052' };
+    const strings: Record<string, string> = { semantics: 'telegraf', precision: 'ms', server: '127.0.0.1:10052', buffer_strategy: 'disk', buffer_directory: '/var/tmp/sockscope' };
     const v = strings[key] ?? 'some-value';
     return [v, v];
   }

@@ -13,13 +13,13 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import type { GatherConfig } from '../../src/collectors/gather.js';
+import type { GatherConfig } from '../../src/gather/gather.js';
 import { mergeIpVersions } from '../../src/collectors/netstat.js';
 import { SCHEMAS } from '../../src/collectors/registry.js';
 import type { Metric } from '../../src/model/metric.js';
 import { metricJson } from '../../src/outputs/metrics/json.js';
 import { assembleExposition, PrometheusWriter, type ExpositionFormat } from '../../src/outputs/metrics/prometheus.js';
-import { SnapshotWorker } from '../../src/snapshot/worker.js';
+import { SnapshotWorker } from '../../src/agent/worker.js';
 import { AgentProcess, cleanEnv, firstGather, request, targetOf, type Target } from './helpers.js';
 
 const FORMATS: ExpositionFormat[] = ['text', 'openmetrics'];
@@ -175,7 +175,7 @@ describe('agent /metrics is the rendering of its gather plus self-metrics', () =
     assert.ok(metrics.some((m) => m.schema.name === 'netstat_port' && m.tags.addr_port === String(port)), 'the held listener has a port group');
     const w = new PrometheusWriter();
     for (const m of metrics) w.write(m);
-    const SELF = /^sockscope_(build_info|agent_start_time_seconds|gathers|gather_errors|gathers_skipped|dump_retries|snapshot_duration_seconds|last_gather_timestamp_seconds|collector_duration_seconds|collector_success|sockets_seen|http_rejected_requests)(_total)?$/;
+    const SELF = /^sockscope_(build_info|agent_start_time_seconds|gathers|gather_errors|gathers_skipped|dump_retries|snapshot_duration_seconds|last_gather_timestamp_seconds|collector_duration_seconds|collector_success|sockets_seen|http_rejected_requests|http_auth_failures|http_connections|http_max_connections|http_connections_closed)(_total)?$/;
     for (const format of FORMATS) {
       const r = await request(t, '/metrics', { headers: format === 'openmetrics' ? { Accept: OPENMETRICS_ACCEPT } : {} });
       assert.equal(r.status, 200);

@@ -132,6 +132,30 @@ describe('InfluxDB output (recording server)', () => {
     assert.equal(o.snapshotStats().written, 5);
   });
 
+  test('a full buffer during an outage: one log line when dropping starts, one when it stops, not one per gather', async () => {
+    const dead = await freePort();
+    const o = new InfluxOutput(cfg({ urls: [`http://127.0.0.1:${dead}`], metric_buffer_limit: 5 }), log);
+    for (let g = 0; g < 20; g++) {
+      o.add(lines(g * 3, 3)); // a gather's 3 lines: full after the second, dropping from then on
+      await o.flush(true);
+    }
+    assert.equal(o.snapshotStats().dropped, 55, 'every line beyond the limit counted');
+    assert.equal(count(/buffer full/), 1, `one line for the whole episode: ${JSON.stringify(logs)}`);
+    // InfluxDB back: the buffer drains and has room again; a new episode is logged again, once
+    const back = new InfluxOutput(cfg({ urls: [`http://127.0.0.1:${server.port}`], metric_buffer_limit: 5 }), log);
+    await back.adopt(o);
+    await back.flush(true);
+    assert.equal(back.snapshotStats().buffered, 0);
+    assert.equal(count(/buffer has room again/), 1, JSON.stringify(logs));
+    server.statuses = [503, 503, 503, 503, 503, 503, 503, 503];
+    for (let g = 0; g < 6; g++) {
+      back.add(lines(g * 3, 3));
+      await back.flush(true);
+    }
+    assert.equal(count(/buffer full/), 2, 'a second episode, a second line');
+    assert.equal(back.snapshotStats().dropped, 55 + 13, 'counters carried over by adopt (a reload)');
+  });
+
   test('a failing server: lines kept and retried with backoff, logged once per change of state', async () => {
     const o = new InfluxOutput(cfg({ urls: [`http://127.0.0.1:${server.port}`], batch_size: 2 }), log);
     server.statuses = [503, 500, 502];

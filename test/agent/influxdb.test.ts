@@ -7,12 +7,15 @@
  *   - influxd stopped while the agent keeps gathering every 200 ms (and gets a SIGHUP meanwhile), started
  *     again: every gather (the buffer limit is not reached) is in InfluxDB, the ones of the outage included;
  *     "unreachable" and "reachable again" logged once each although several writes failed;
- *   - SIGTERM: the agent flushes and exits 0.
+ *   - SIGTERM: the agent flushes and exits 0;
+ *   - buffer_strategy = "disk": influxd stopped, the agent killed with SIGKILL while it buffers, influxd and the
+ *     agent started again: every point the killed agent had accepted (printed on stdout after it was written to
+ *     the buffer) is in InfluxDB: 0 points lost.
  * Every process is started and stopped here by pid; influxd and the agent run through nsenter, and this
  * process reaches them over unix-socket bridges (NsBridge).
  */
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { netnsSupport, PopulationNetns } from '../helpers/netns.js';
@@ -201,5 +204,54 @@ bind-address = "127.0.0.1:${rpcPort}"
     assert.equal(since.filter((l) => /influxdb unreachable/.test(l.msg)).length, 1, 'unreachable: logged once');
     assert.equal(since.filter((l) => /reachable again/.test(l.msg)).length, 1, 'reachable again: logged once');
     assert.equal(since.filter((l) => /dropped/.test(l.msg)).length, 0, 'nothing dropped');
+  });
+
+  test('kill -9 during an outage with the disk buffer, restart: 0 points lost', async (t) => {
+    const env = cleanEnv({
+      SOCKSCOPE_AGENT_HOSTNAME: 'influx-disk', SOCKSCOPE_OUTPUTS_INFLUXDB_USERNAME: USER, SOCKSCOPE_OUTPUTS_INFLUXDB_PASSWORD: PASS,
+      SOCKSCOPE_OUTPUTS_INFLUXDB_PRECISION: 'ms', SOCKSCOPE_OUTPUTS_INFLUXDB_BATCH_SIZE: '50', SOCKSCOPE_OUTPUTS_INFLUXDB_TIMEOUT: '2s',
+      SOCKSCOPE_OUTPUTS_INFLUXDB_BUFFER_STRATEGY: 'disk', SOCKSCOPE_OUTPUTS_INFLUXDB_BUFFER_DIRECTORY: join(dir, 'buffer'),
+    });
+    const url = `http://127.0.0.1:${/bind-address = "127\.0\.0\.1:(\d+)"\n  auth/.exec(readFileSync(conf, 'utf8'))![1]}`;
+    const args = ['--listen', `127.0.0.1:${agentPort}`, '--interval', '200ms', '--stdout', '--influxdb-url', url];
+    // a few gathers delivered, then the outage
+    const killed = new AgentProcess(args, { ns, env });
+    try {
+      await killed.listening();
+      await until('points in InfluxDB', async () => ((await rows("SELECT count(tcp_established) FROM netstat WHERE host = 'influx-disk'"))[0]?.count >= 2 ? true : undefined), 15_000, 200);
+      assert.equal((await db!.stop('SIGTERM')).code, 0, db!.tail());
+      await killed.waitLog("'influxdb unreachable'", (l) => /influxdb unreachable/.test(l.msg), 10_000);
+      const printedBefore = () => parseLines(killed.stdout.slice(0, killed.stdout.lastIndexOf('\n') + 1)).filter((p) => p.measurement === 'netstat').length;
+      const n0 = printedBefore();
+      await until('gathers during the outage', () => (printedBefore() >= n0 + 8 ? true : undefined), 15_000, 100);
+    } finally {
+      await killed.stop('SIGKILL');
+    }
+    const printed = parseLines(killed.stdout.slice(0, killed.stdout.lastIndexOf('\n') + 1));
+    db = await startInflux();
+    const restarted = new AgentProcess(args, { ns, env });
+    try {
+      const read = await restarted.waitLog("'read back metrics from the disk buffer'", (l) => /read back metrics from the disk buffer/.test(l.msg), 15_000);
+      assert.ok(Number(read.buffered) > 0, 'the buffer of the killed agent is read back');
+      const wanted = printed.filter((p) => p.measurement === 'netstat');
+      const wantedPort = printed.filter((p) => p.measurement === 'netstat_port');
+      const storedPort = async () => new Set((await rows("SELECT tcp_established, addr_port FROM netstat_port WHERE host = 'influx-disk'")).map((r) => `${r.time} ${r.addr_port}`));
+      const storedNetstat = async () => new Map((await rows("SELECT * FROM netstat WHERE host = 'influx-disk'")).map((r) => [r.time as number, r]));
+      // the read-back points go out in batches of 50 among the new gathers': wait for all of them (or time out)
+      await until('every point the killed agent accepted', async () => {
+        const [n, p] = [await storedNetstat(), await storedPort()];
+        return wanted.every((x) => n.has(x.time)) && wantedPort.every((x) => p.has(`${x.time} ${x.tags.addr_port}`)) ? true : undefined;
+      }, 20_000, 200).catch(() => undefined);
+      const stored = await storedNetstat();
+      const lost = wanted.filter((p) => !stored.has(p.time));
+      assert.deepEqual(lost.map((p) => p.time), [], `0 points lost: ${wanted.length} netstat points accepted by the killed agent, ${lost.length} missing`);
+      for (const p of wanted) assert.equal(stored.get(p.time)!.tcp_established, p.fields.tcp_established);
+      const port = await storedPort();
+      const lostPort = wantedPort.filter((p) => !port.has(`${p.time} ${p.tags.addr_port}`));
+      assert.deepEqual(lostPort, [], `and every netstat_port point (${wantedPort.length})`);
+      t.diagnostic(`disk buffer, kill -9 during the outage: ${wanted.length} netstat + ${wantedPort.length} netstat_port points accepted by the killed agent, ${lost.length + lostPort.length} lost; ${read.buffered} read back`);
+    } finally {
+      assert.equal((await restarted.stop('SIGTERM', 10_000)).code, 0, restarted.tail());
+    }
   });
 });

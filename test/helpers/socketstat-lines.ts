@@ -1,16 +1,16 @@
 /**
  * Run inside a namespace (netns.ts runs it with nsenter): one snapshot as gather plans it for socketstat (every
  * protocol, every state, tcp_info), then, per option set, the socketstat lines of the reference
- * (collectSocketstat + influxLine, gather's tags merged in) and of SocketstatInfluxWriter over the same table,
+ * (the collector into the metric sink + influxLine, gather's tags merged in) and into the line-protocol sink,
  * printed as one JSON document: [{ name, reference, direct }]. The test process compares them.
  *
  *   node dist/test/helpers/socketstat-lines.js
  */
 import { ALL_STATES } from '../../src/diag/constants.js';
-import { planSnapshot } from '../../src/collectors/gather.js';
-import { collectSocketstat, SOCKETSTAT_INFO_FIELDS } from '../../src/collectors/socketstat.js';
+import { planSnapshot } from '../../src/gather/gather.js';
+import { SOCKETSTAT_INFO_FIELDS } from '../../src/collectors/socketstat.js';
 import { influxLine } from '../../src/outputs/metrics/influx.js';
-import { SocketstatInfluxWriter, type SocketstatInfluxOptions } from '../../src/outputs/metrics/socketstat-influx.js';
+import { socketstatLineProtocol, socketstatMetrics, type SocketstatTestOptions as SocketstatInfluxOptions } from '../outputs/helpers.js';
 import { takeSnapshot } from '../../src/snapshot/snapshot.js';
 import { sysfsInterfaceNames } from '../../src/util/net.js';
 
@@ -39,13 +39,10 @@ async function main(): Promise<void> {
   for (const [name, set] of SOCKETSTAT_LINE_SETS) {
     const o = { ...set, interfaceName: sysfsInterfaceNames() };
     let reference = '';
-    collectSocketstat(t, snap.takenAt, o, (m) => {
-      if (o.tags) m.tags = { ...o.tags, ...m.tags };
+    socketstatMetrics(t, snap.takenAt, o, (m) => {
       reference += `${influxLine(m, { uintAsInt: o.uintAsInt })}\n`;
     });
-    const w = new SocketstatInfluxWriter(o, snap.takenAt);
-    w.appendTable(t);
-    out.push({ name, reference, direct: w.bytes.text() });
+    out.push({ name, reference, direct: socketstatLineProtocol(t, snap.takenAt, o).bytes.text() });
   }
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }

@@ -7,7 +7,7 @@
  * test/fixtures/metrics/regenerate.mjs (write them after a re-recording or a deliberate output change).
  */
 import { readFileSync } from 'node:fs';
-import { gather, type GatherReport, type Snapshotter } from '../../src/collectors/gather.js';
+import { gather, type GatherReport, type Snapshotter } from '../../src/gather/gather.js';
 import { planGather } from '../../src/cli/gather.js';
 import type { Metric } from '../../src/model/metric.js';
 import { InfluxWriter } from '../../src/outputs/metrics/influx.js';

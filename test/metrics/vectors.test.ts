@@ -18,7 +18,8 @@ import { collectNetstat, NETSTAT_FIELDS, NETSTAT_SCHEMA, type NetstatSemantics }
 import {
   collectNetstatPort, NETSTAT_PORT_SCHEMA, parseAddrPortsEnv, parsePortGroups, type PortGroupConfig,
 } from '../../src/collectors/netstat-port.js';
-import { collectSocketstat, SOCKETSTAT_SCHEMA, SOCKETSTAT_AGGREGATE_SCHEMA, type SocketstatOptions } from '../../src/collectors/socketstat.js';
+import { SOCKETSTAT_SCHEMA, SOCKETSTAT_AGGREGATE_SCHEMA } from '../../src/collectors/socketstat.js';
+import { socketstatMetrics, type SocketstatTestOptions } from '../outputs/helpers.js';
 import { withTags, type Metric } from '../../src/model/metric.js';
 import { influxLine } from '../../src/outputs/metrics/influx.js';
 import type { SocketTable } from '../../src/snapshot/table.js';
@@ -274,9 +275,9 @@ interface SocketstatExpected {
   metrics: { tags: Record<string, string>; fields: Record<string, string | number> }[];
 }
 
-function socketstat(table: SocketTable, o: SocketstatOptions): Metric[] {
+function socketstat(table: SocketTable, o: SocketstatTestOptions): Metric[] {
   const out: Metric[] = [];
-  collectSocketstat(table, 0, o, (m) => out.push(m));
+  socketstatMetrics(table, 0, o, (m) => out.push(m));
   return out;
 }
 

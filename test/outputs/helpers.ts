@@ -9,6 +9,10 @@ import { SocketTable, UID_UNKNOWN } from '../../src/snapshot/table.js';
 import type { RecordOptions } from '../../src/outputs/listing/socket-record.js';
 import { SocketHolders } from '../../src/procfs/processes.js';
 import { concat, le32, nlattr } from '../helpers/bytes.js';
+import { MetricSink, type HostFacts } from '../../src/collectors/collector.js';
+import { collectSocketstat, socketstatPlan, type SocketstatOptions } from '../../src/collectors/socketstat.js';
+import type { Metric } from '../../src/model/metric.js';
+import { LineProtocolSink, type LineProtocolOptions } from '../../src/outputs/metrics/socketstat-influx.js';
 export { recordedAnswer } from '../helpers/recorded.js';
 
 const fixtures = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
@@ -159,3 +163,23 @@ export function recordOptions(g: typeof options extends fc.Arbitrary<infer R> ? 
   return o;
 }
 
+
+/** socketstat options with the host facts and line-protocol settings the tests vary. */
+export type SocketstatTestOptions = SocketstatOptions & LineProtocolOptions & { interfaceName?: (ifindex: number) => string | undefined };
+
+const factsOf = (o: SocketstatTestOptions): HostFacts => ({ interfaceName: o.interfaceName ?? (() => undefined) });
+
+/** The socketstat collector's metrics for a table, through the metric sink (the gather's tags merged in as gather() does). */
+export function socketstatMetrics(t: SocketTable, time: number, o: SocketstatTestOptions, emit: (m: Metric) => void): void {
+  const tags = o.tags ?? {};
+  collectSocketstat(t, time, socketstatPlan(o), factsOf(o), new MetricSink((m) => {
+    if (Object.keys(tags).length) m.tags = { ...tags, ...m.tags };
+    emit(m);
+  }));
+}
+
+/** The same collector into the line-protocol sink: the bytes it writes. */
+export function socketstatLineProtocol(t: SocketTable, time: number, o: SocketstatTestOptions, sink = new LineProtocolSink(o)): LineProtocolSink {
+  collectSocketstat(t, time, socketstatPlan(o), factsOf(o), sink);
+  return sink;
+}

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inflateSync } from 'node:zlib';
-import { gather } from '../../src/collectors/gather.js';
+import { gather } from '../../src/gather/gather.js';
 import type { Metric } from '../../src/model/metric.js';
 import { takeCensus, takeSnapshot } from '../../src/snapshot/snapshot.js';
 import type { LatestGather } from '../../src/zabbix/items.js';

@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parsePortGroups } from '../../src/collectors/netstat-port.js';
-import { SnapshotWorker } from '../../src/snapshot/worker.js';
+import { SnapshotWorker } from '../../src/agent/worker.js';
 import { answerer } from '../../src/zabbix/answer.js';
 import type { LatestGather } from '../../src/zabbix/items.js';
 import { PassiveAgent } from '../../src/zabbix/passive.js';

@@ -3,7 +3,7 @@
  * details (-e -o -i -m -p), made straight from the table's columns and attribute bytes (lsTableBytes). The
  * tcp_info words read the record's tcp_info members (socket-members.ts) by name; test/golden pins the text.
  */
-import { formatColumns } from '../../cli/text-table.js';
+import { formatColumns } from '../text-table.js';
 import { AF_INET, AF_INET6, PROTO_NAMES, Proto, SOCK_TYPE_NAMES, STATE_KEYS, TCP_LISTEN } from '../../diag/constants.js';
 import type { SocketHolders } from '../../procfs/processes.js';
 import { UID_UNKNOWN, type SocketTable } from '../../snapshot/table.js';

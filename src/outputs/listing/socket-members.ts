@@ -14,11 +14,12 @@ import { InetAttr, PROTO_NAMES, SOCK_TYPE_NAMES, STATE_KEYS, UnixAttr } from '..
 import { TCP_INFO_FIELDS, unitName, type TcpInfoField } from '../../diag/tcp-info.js';
 
 /** The ss-style flag that shows a member (always: every record). */
-export type Section = 'always' | 'names' | 'bound' | 'extended' | 'timers' | 'info' | 'memory' | 'processes';
+export type Section = 'always' | 'names' | 'bound' | 'extended' | 'timers' | 'info' | 'memory' | 'processes' | 'netns';
 
 /** The flag per section, for the schema's description. */
 export const SECTION_FLAG: Readonly<Record<Section, string>> = {
   always: '', names: '-r', bound: 'bound to a device', extended: '-e', timers: '-o', info: '-i', memory: '-m', processes: '-p',
+  netns: '--all-netns',
 };
 
 export type Unit = 'bytes' | 'us' | 'ms' | 'bps' | 'connections';
@@ -62,7 +63,9 @@ export type Source =
   /** INET_DIAG_INFO as struct tcp_info (TCP only) */
   | { kind: 'tcpInfo'; attr: number }
   /** the processes holding the socket (-p) */
-  | { kind: 'processes' };
+  | { kind: 'processes' }
+  /** a member its command adds to the written record (ls --all-netns: src/netns/ls.ts) */
+  | { kind: 'added'; by: string };
 
 export interface SocketMember {
   key: string;
@@ -120,6 +123,13 @@ const PROCESSES_SCHEMA = {
   type: 'array',
   items: { type: 'object', additionalProperties: false, required: ['pid', 'comm', 'fd'], properties: { pid: { type: 'integer', minimum: 1 }, comm: { type: 'string' }, fd: uint } },
 };
+
+/** ls --all-netns: the namespace of the socket (added to the record by src/netns/ls.ts) */
+const NETNS_SCHEMA = {"type": "object", "additionalProperties": false, "required": ["inode"], "properties": {"inode": {"type": "integer", "minimum": 1, "description": "the namespace's inode (readlink /proc/PID/ns/net: net:[INODE])"}, "name": {"type": "string", "description": "its ip netns (or docker) name"}, "pid": {"type": "integer", "minimum": 1, "description": "a process in it (the lowest pid)"}, "comm": {"type": "string"}, "host": {"type": "boolean", "description": "the namespace sockscope runs in"}, "container": {"type": "object", "additionalProperties": false, "required": ["runtime", "id"], "properties": {"runtime": {"enum": ["docker", "containerd", "cri-o", "podman", "systemd-nspawn"]}, "id": {"type": "string"}, "name": {"type": "string"}}}, "pod": {"type": "object", "additionalProperties": false, "required": ["namespace", "name", "uid"], "properties": {"namespace": {"type": "string"}, "name": {"type": "string"}, "uid": {"type": "string"}}}}};
+const netns = (on: 'inet' | 'unix'): SocketMember => ({
+  key: 'netns', on, when: 'netns', from: { kind: 'added', by: 'src/netns/ls.ts' }, schema: NETNS_SCHEMA,
+  doc: "ls --all-netns: the network namespace the socket is in and who it belongs to (docs/namespaces.md). For a socket in the host's namespace made by a hostNetwork pod, pod and container come from the socket's cgroup.",
+});
 
 const head = (on: 'inet' | 'unix'): SocketMember[] => [
   { key: 'protocol', on, when: 'always', from: { kind: 'column', column: 'proto', text: 'protocol' }, schema: enumOf(PROTO_NAMES) },
@@ -212,6 +222,7 @@ export const INET_MEMBERS: readonly SocketMember[] = [
     schema: {},
   },
   { key: 'processes', on: 'inet', when: 'processes', from: { kind: 'processes' }, schema: PROCESSES_SCHEMA },
+  netns('inet'),
 ];
 
 /** The members of a unix socket's record, in output order. */
@@ -231,6 +242,7 @@ export const UNIX_MEMBERS: readonly SocketMember[] = [
   { key: 'shutdown', on: 'unix', when: 'extended', from: { kind: 'scalar', attr: UnixAttr.SHUTDOWN, read: 'shutdown' }, schema: SHUTDOWN_SCHEMA },
   { key: 'memory', on: 'unix', when: 'memory', from: { kind: 'skmem', attr: UnixAttr.MEMINFO }, unit: 'bytes', schema: MEMORY_SCHEMA },
   { key: 'processes', on: 'unix', when: 'processes', from: { kind: 'processes' }, schema: PROCESSES_SCHEMA },
+  netns('unix'),
 ];
 
 /** A struct member's schema, from its fields: integers, or numbers where a scale makes fractions or u64s. */

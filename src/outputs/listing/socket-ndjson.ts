@@ -78,7 +78,7 @@ function memory(b: JsonBytes, view: DataView, off: number, len: number): void {
 // the record: the member table compiled into a program per family
 
 const SECTION_BIT: Readonly<Record<Section, number>> = {
-  always: 1, names: 2, bound: 4, extended: 8, timers: 16, info: 32, memory: 64, processes: 128,
+  always: 1, names: 2, bound: 4, extended: 8, timers: 16, info: 32, memory: 64, processes: 128, netns: 256,
 };
 
 const OP = {
@@ -88,31 +88,72 @@ const OP = {
 } as const;
 
 type Column = 'proto' | 'family' | 'state' | 'rqueue' | 'wqueue' | 'sport' | 'dport' | 'uid' | 'inode' | 'sockType' | 'ifindex';
+const COLUMNS: readonly Column[] = ['proto', 'family', 'state', 'rqueue', 'wqueue', 'sport', 'dport', 'uid', 'inode', 'sockType', 'ifindex'];
 
-interface Instr {
-  op: number;
-  section: number;
+/** A column's value by its index in COLUMNS: one property load per case, not a keyed lookup. */
+function columnValue(t: SocketTable, column: number, i: number): number {
+  switch (column) {
+    case 0: return t.proto[i];
+    case 1: return t.family[i];
+    case 2: return t.state[i];
+    case 3: return t.rqueue[i];
+    case 4: return t.wqueue[i];
+    case 5: return t.sport[i];
+    case 6: return t.dport[i];
+    case 7: return t.uid[i];
+    case 8: return t.inode[i];
+    case 9: return t.sockType[i];
+    default: return t.ifindex[i];
+  }
+}
+
+interface StructOut { frag: Fragment; at: number; kind: string; scale: number }
+const NO_TEXTS: readonly Fragment[] = [];
+const NO_FIELDS: readonly StructOut[] = [];
+
+/** One compiled member. Every instruction has every field (one object shape: the loop's loads stay monomorphic). */
+class Instr {
+  op = 0;
+  section = 0;
   /** the member's name as JSON text (quoted) */
-  key: string;
+  key = '';
   /** `,"key":` (or, for the members before the first number, `"key":…,` per value) */
-  frag: Fragment;
+  frag: Fragment = A('');
   /** per-value fragments of a text column (a u8 code → its whole member) */
-  texts?: readonly Fragment[];
-  column?: Column;
-  /** the address column (src, dst) */
-  side?: 'src' | 'dst';
-  attr: number;
-  /** the unix uid column's "unknown" value: no uid member */
-  absentIf?: number;
-  fields?: readonly { frag: Fragment; at: number; kind: string; scale: number }[];
+  texts: readonly Fragment[] = NO_TEXTS;
+  /** the column (index in COLUMNS), -1 for none */
+  column = -1;
+  /** the address column: 0 src (local), 1 dst (remote) */
+  side = 0;
+  attr = ABSENT;
+  /** a column value meaning "no member" (the unix uid column's unknown), -1 for none */
+  absentIf = -1;
+  fields: readonly StructOut[] = NO_FIELDS;
+
+  constructor(o: Partial<Omit<Instr, 'column' | 'side'>> & { column?: Column; side?: 'src' | 'dst' }) {
+    if (o.op !== undefined) this.op = o.op;
+    if (o.section !== undefined) this.section = o.section;
+    if (o.key !== undefined) this.key = o.key;
+    if (o.frag !== undefined) this.frag = o.frag;
+    if (o.texts !== undefined) this.texts = o.texts;
+    if (o.column !== undefined) this.column = COLUMNS.indexOf(o.column);
+    if (o.side !== undefined) this.side = o.side === 'src' ? 0 : 1;
+    if (o.attr !== undefined) this.attr = o.attr;
+    if (o.absentIf !== undefined) this.absentIf = o.absentIf;
+    if (o.fields !== undefined) this.fields = o.fields;
+  }
 }
 
 const familyText = (family: string) => A(`"family":"${family}",`);
 const FAMILY_TEXT = { ipv4: familyText('ipv4'), ipv6: familyText('ipv6'), unix: familyText('unix') } as const;
+const FAMILY_COLUMN = COLUMNS.indexOf('family');
 
 function compile(members: readonly SocketMember[]): Instr[] {
   let first = true;
-  return members.map((m): Instr => {
+  // members another command adds to the record (ls --all-netns) are not the writer's
+  return members.filter((m) => m.from.kind !== 'added').map((m) => new Instr(instruction(m)));
+
+  function instruction(m: SocketMember): ConstructorParameters<typeof Instr>[0] {
     const section = SECTION_BIT[m.when];
     const f = m.from;
     const key = JSON.stringify(m.key);
@@ -135,7 +176,7 @@ function compile(members: readonly SocketMember[]): Instr[] {
     switch (f.kind) {
       case 'column':
         if (f.text === 'interface') return { ...base, op: OP.iface, column: f.column };
-        return { ...base, op: OP.u32Column, column: f.column, absentIf: m.on === 'unix' && f.column === 'uid' ? UID_UNKNOWN : undefined };
+        return { ...base, op: OP.u32Column, column: f.column, absentIf: m.on === 'unix' && f.column === 'uid' ? UID_UNKNOWN : -1 };
       case 'address': return { ...base, op: OP.address, frag: A(`,${key}:"`), side: f.column };
       case 'host': return { ...base, op: OP.host, side: f.column };
       case 'cookie': return { ...base, op: OP.cookie, frag: A(`,${key}:"`) };
@@ -158,7 +199,7 @@ function compile(members: readonly SocketMember[]): Instr[] {
       case 'processes': return { ...base, op: OP.processes };
       default: throw new Error(`socket member ${m.key}: unknown source ${(f as { kind: string }).kind}`);
     }
-  });
+  }
 }
 
 const INET_PROGRAM = compile(INET_MEMBERS);
@@ -221,17 +262,17 @@ export class SocketJsonWriter {
       const x = program[k];
       switch (x.op) {
         case OP.head:
-          if (x.column === 'family') b.raw(FAMILY_TEXT[familyName(t.family[i], t.proto[i])]);
-          else b.raw(x.texts![t[x.column!][i]]);
+          if (x.column === FAMILY_COLUMN) b.raw(FAMILY_TEXT[familyName(t.family[i], t.proto[i])]);
+          else b.raw(x.texts[columnValue(t, x.column, i)]);
           break;
-        case OP.textColumn: b.raw(x.texts![t[x.column!][i]]); break;
+        case OP.textColumn: b.raw(x.texts[columnValue(t, x.column, i)]); break;
         case OP.u32Column: {
-          const v = t[x.column!][i];
+          const v = columnValue(t, x.column, i);
           if (v !== x.absentIf) b.raw(x.frag), b.num(v);
           break;
         }
         case OP.address: {
-          const text = x.side === 'src'
+          const text = x.side === 0
             ? (this.localText = this.local.of(t.family[i], t.src, t.src32, i))
             : (this.remoteText = this.remote.of(t.family[i], t.dst, t.dst32, i));
           b.raw(x.frag);
@@ -240,7 +281,7 @@ export class SocketJsonWriter {
           break;
         }
         case OP.host: {
-          const name = this.o.hostName!(x.side === 'src' ? this.localText : this.remoteText);
+          const name = this.o.hostName!(x.side === 0 ? this.localText : this.remoteText);
           if (name) b.raw(x.frag), b.str(name);
           break;
         }
@@ -255,7 +296,7 @@ export class SocketJsonWriter {
           b.byte(QUOTE);
           break;
         case OP.timer:
-          b.raw(x.texts![t.timer[i]]);
+          b.raw(x.texts[t.timer[i]]);
           b.num(t.expires[i]);
           b.raw(F.retransmits);
           b.num(t.retrans[i]);
@@ -280,13 +321,13 @@ export class SocketJsonWriter {
     const b = this.bytes;
     switch (x.op) {
       case OP.bool: b.raw(x.frag); b.raw(view.getUint8(at) !== 0 ? F.v6true : F.v6false); break;
-      case OP.shutdown: b.raw(x.texts![view.getUint8(at) & 3]); break;
+      case OP.shutdown: b.raw(x.texts[view.getUint8(at) & 3]); break;
       case OP.u8: b.raw(x.frag); b.num(view.getUint8(at)); break;
       case OP.u32: case OP.nullableU32: b.raw(x.frag); b.num(view.getUint32(at, true)); break;
       // Number(getBigUint64()) and this are both the u64 rounded once to the nearest double
       case OP.u64: b.raw(x.frag); b.num(view.getUint32(at + 4, true) * 0x100000000 + view.getUint32(at, true)); break;
       case OP.struct: {
-        const fields = x.fields!;
+        const fields = x.fields;
         for (let k = 0; k < fields.length; k++) {
           const f = fields[k];
           const p = at + f.at;

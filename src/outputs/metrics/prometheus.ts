@@ -7,7 +7,6 @@
  * duplicates).
  */
 import type { FieldSpec, Metric } from '../../model/metric.js';
-import { keepShape } from '../../util/keep-shape.js';
 import { ByteBuffer, putUint } from '../text/bytes.js';
 
 export type ExpositionFormat = 'text' | 'openmetrics';
@@ -249,8 +248,6 @@ function renderLabels(labels: Map<string, string>, without?: readonly string[]):
   return out;
 }
 
-// a writer with a sample for the process's life: see keepShape
-keepShape(new PrometheusWriter()).sample('shape', 'keeps the shapes of a writer and a family', 'gauge', { a: 'b' }, 1);
 
 /**
  * One exposition body from rendered parts (the gather's, then the agent's self-metrics), in `format`: families

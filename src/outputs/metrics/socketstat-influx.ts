@@ -1,41 +1,75 @@
 /**
- * socketstat points as InfluxDB line protocol, written straight from the table's columns and the raw tcp_info
- * bytes into a byte buffer: exactly the bytes `influxLine(metric, { uintAsInt })` + "\n" makes of each Metric
- * that collectSocketstat emits (with gather's host and global tags merged in, the point's own winning), without
- * the Metric, its tag and field records, the sort, the regular expressions or the line's string. `gather` and
- * `execd` stream socketstat through it (src/cli/gather.ts); collectSocketstat + influxLine stay the reference,
- * and test/outputs/socketstat-influx.test.ts (recorded fixtures, random tables) and
- * test/metrics/socketstat-stream.test.ts (a real kernel) hold the two together.
+ * The line-protocol sink: a collector's points as InfluxDB line protocol straight into a byte buffer. Metrics
+ * are written as influxLine writes them; socketstat's per-connection point (SOCKETSTAT_POINT, defined once in
+ * src/collectors/socketstat.ts) is written straight from the table's columns and the raw tcp_info bytes:
+ * exactly the bytes `influxLine(point.metric(...), { uintAsInt })` + "\n" makes of it (with gather's host and
+ * global tags merged in, the point's own winning), without the Metric, its tag and field records, the sort, the
+ * regular expressions or the line's string. The collector chooses the rows and finds their tcp_info; this sink
+ * only writes. `gather` and `execd` stream socketstat into it (src/cli/gather.ts);
+ * test/outputs/socketstat-influx.test.ts (recorded fixtures, random tables) and
+ * test/metrics/socketstat-stream.test.ts (a real kernel) compare it with the metric sink + influxLine.
  *
- * How the reference's semantics are kept:
- *  - rows, address tags and counters follow the same definitions as collectSocketstat (socketstatSelection,
- *    boundInterface + endpointAddress, socketstatInfoFields with its unset/unsetFrom/scale rules); INET_DIAG_INFO
- *    is found as findAttribute finds it and each counter read as readTcpInfoField reads it (present when the
+ * How the point's semantics are kept:
+ *  - address tags and counters follow the same definitions (boundInterface + endpointAddress, socketstatInfoFields
+ *    with its unset/unsetFrom/scale rules); each counter is read as readTcpInfoField reads it (present when the
  *    kernel sent offset + size bytes; a u64's ~0 is Infinity, which influxLine leaves out);
- *  - the tag order is the reference's sort, computed once over the same merged key set; the global tags'
- *    text is escaped once with influx.ts's escKey (and left out where it is empty, as influxLine does);
+ *  - the tag order is influxLine's sort, computed once over the same merged key set; the global tags' text is
+ *    escaped once with influx.ts's escKey (and left out where it is empty, as influxLine does);
  *  - a bound socket's address ("%iface" can hold anything) takes the generic text and escKey; the rest
  *    (addresses, ports, protocol and state names, counters) cannot need escaping;
  *  - counters are integers (u8..u64 reads, rates × 8) written as Number#toString writes them.
- * The aggregated form (--socketstat-aggregate) stays on the generic path.
  */
-import { AF_INET, AF_INET6, InetAttr, PROTO_NAMES, Proto, SS_STATE_NAMES } from '../../diag/constants.js';
-import { readTcpInfoAt, TCP_INFO_KIND_CODE, TCP_INFO_KIND_SIZE } from '../../diag/tcp-info.js';
-import { findAttribute } from '../../netlink/attributes.js';
-import type { SocketTable } from '../../snapshot/table.js';
+import type { HostFacts, RowPoint, Sink } from '../../collectors/collector.js';
 import {
-  boundInterface, endpointAddress, socketstatInfoFields, socketstatSelection, SOCKETSTAT_SCHEMA,
-  type SocketstatInfoField, type SocketstatOptions,
+  boundInterface, endpointAddress, SOCKETSTAT_POINT, SOCKETSTAT_SCHEMA, type SocketstatInfoField, type SocketstatPlan,
 } from '../../collectors/socketstat.js';
+import { AF_INET, AF_INET6, PROTO_NAMES, SS_STATE_NAMES } from '../../diag/constants.js';
+import { readTcpInfoAt, TCP_INFO_KIND_CODE, TCP_INFO_KIND_SIZE } from '../../diag/tcp-info.js';
+import type { Metric } from '../../model/metric.js';
+import type { SocketTable } from '../../snapshot/table.js';
 import { AddressText } from '../text/address-text.js';
 import { ByteBuffer, fragment, putU32, putUint, type Fragment } from '../text/bytes.js';
-import { escKey, escString, timestamp } from './influx.js';
+import { escKey, escString, influxLine, timestamp } from './influx.js';
 
-export interface SocketstatInfluxOptions extends SocketstatOptions {
+export interface LineProtocolOptions {
   /** write unsigned fields with the i suffix (Telegraf's default); default true (as InfluxOptions) */
   uintAsInt?: boolean;
   /** tags on every point (gather's host and global tags); the point's own tags win */
   tags?: Readonly<Record<string, string>>;
+}
+
+/** Points as line protocol in `bytes` (each line with its newline); flush or take them between batches. */
+export class LineProtocolSink implements Sink {
+  readonly bytes = new ByteBuffer();
+  private socketstat: SocketstatLines | undefined;
+  private readonly tags: Readonly<Record<string, string>>;
+
+  constructor(private readonly o: LineProtocolOptions = {}) {
+    this.tags = o.tags ?? {};
+  }
+
+  metric(m: Metric): void {
+    if (Object.keys(this.tags).length) m.tags = { ...this.tags, ...m.tags };
+    const line = influxLine(m, { uintAsInt: this.o.uintAsInt });
+    if (line) this.bytes.utf8(`${line}\n`);
+  }
+
+  row<O>(point: RowPoint<O>, t: SocketTable, i: number, view: DataView, info: number, infoLength: number, time: number, o: O, facts: HostFacts): void {
+    if (point !== (SOCKETSTAT_POINT as RowPoint<unknown>)) {
+      this.metric(point.metric(t, i, view, info, infoLength, time, o, facts));
+      return;
+    }
+    const plan = o as unknown as SocketstatPlan;
+    let w = this.socketstat;
+    if (w === undefined || w.plan !== plan) w = this.socketstat = new SocketstatLines(this.bytes, plan, this.o);
+    const start = this.bytes.pos;
+    try {
+      w.append(t, i, view, info, infoLength, time, facts);
+    } catch (e) {
+      this.bytes.pos = start; // no half line
+      throw e;
+    }
+  }
 }
 
 /** The point's own tags, in the order the reference's sort puts them. */
@@ -90,13 +124,8 @@ function putIPv4(buf: Uint8Array, p: number, bytes: Uint8Array, at: number): num
   return p;
 }
 
-/** One writer per gather (the time is the snapshot's); it keeps small caches (the last IPv6 addresses). */
-export class SocketstatInfluxWriter {
-  readonly bytes = new ByteBuffer();
-  private readonly o: SocketstatInfluxOptions;
-  /** per proto code: whether socketstat takes it */
-  private readonly protoSelected = new Uint8Array(256);
-  private readonly states: number;
+/** SOCKETSTAT_POINT's lines for one plan; it keeps small caches (the last IPv6 addresses, the time's text). */
+class SocketstatLines {
   /** per own tag: the global tags sorted before it (after the previous own tag), then `,key=` */
   private readonly withKey: Fragment[];
   /** per own tag: the global tags sorted before it alone (the own tag's value is empty: left out) */
@@ -110,23 +139,18 @@ export class SocketstatInfluxWriter {
   private readonly extra: InfoOut[];
   /** 'i' or 'u' */
   private readonly suffix: number;
-  /** ` 1668520568000000000\n` */
-  private readonly end: Fragment;
+  /** ` 1668520568000000000\n` of `time` */
+  private end: Fragment = fragment('\n');
+  private time = NaN;
   /** the most one line needs, but for a bound socket's "%iface" (made room for separately) */
   private readonly room: number;
   private readonly local = new AddressText();
   private readonly remote = new AddressText();
 
-  constructor(o: SocketstatInfluxOptions, time: number) {
-    if (o.aggregate) throw new Error('SocketstatInfluxWriter writes one point per connection; the aggregated form takes the generic path');
-    this.o = o;
-    const { protos, states } = socketstatSelection(o);
-    this.states = states;
-    const { base, extra } = socketstatInfoFields(o);
-    this.base = base.map(infoOut);
-    this.extra = extra.map(infoOut);
+  constructor(private readonly b: ByteBuffer, readonly plan: SocketstatPlan, o: LineProtocolOptions) {
+    this.base = plan.base.map(infoOut);
+    this.extra = plan.extra.map(infoOut);
     this.suffix = o.uintAsInt === false ? 117 : 105;
-    this.end = fragment(` ${timestamp(time, 'ns')}\n`);
 
     // The reference merges { ...tags, ...pointTags } and sorts the keys: the same set, the same order. Global
     // tags become constant text between the point's own tags.
@@ -149,54 +173,33 @@ export class SocketstatInfluxWriter {
     this.withKey = withKey.map(fragment);
     this.fieldsHead = fragment(`${pending} recv_q=`);
     let protoRoom = 0;
-    for (const p of protos) {
-      if (!(p >= 0 && p < 256)) continue; // (a name that is no protocol: no row has it)
-      this.protoSelected[p] = 1;
+    for (let p = 0; p < 256; p++) {
+      if (plan.protoSelected[p] === 0) continue;
       // every protocol socketstat takes has a name; an empty one would leave the tag out
       const name = escKey(PROTO_NAMES[p] ?? '');
       this.protoTag[p] = name === '' ? this.withoutKey[PROTO] : fragment(`${withKey[PROTO]}${name}`);
       protoRoom = Math.max(protoRoom, this.protoTag[p].length);
     }
-    const fragments = [...this.withKey, this.fieldsHead, this.sendQ, this.end, ...[...this.base, ...this.extra].map((f) => f.key)];
+    const fragments = [...this.withKey, this.fieldsHead, this.sendQ, fragment(' 99999999999999999999\n') /* room for any time's text */, ...[...this.base, ...this.extra].map((f) => f.key)];
     this.room = fragments.reduce((n, f) => n + f.length + 4, 0) + protoRoom + 4 + STATE_ROOM + 4 + 2 * ADDRESS_ROOM
       + (4 + this.base.length + this.extra.length) * (NUM_ROOM + 1);
   }
 
-  /** Append the points of every row the options select; how many. */
-  appendTable(t: SocketTable): number {
-    const view = t.arenaView();
-    const b = this.bytes;
-    let n = 0;
-    let start = b.pos;
-    try {
-      for (let i = 0; i < t.length; i++) {
-        start = b.pos;
-        if (this.append(t, i, view)) n++;
-      }
-    } catch (e) {
-      b.pos = start; // no half line
-      throw e;
+  /** Append row i's point (line and newline). `info`: its INET_DIAG_INFO payload offset in the arena, or -1. */
+  append(t: SocketTable, i: number, view: DataView, info: number, infoLen: number, time: number, facts: HostFacts): void {
+    if (time !== this.time) {
+      this.end = fragment(` ${timestamp(time, 'ns')}\n`);
+      this.time = time;
     }
-    return n;
-  }
-
-  /** Row i's point as text (line and newline), '' when the options leave the row out. `view` is t.arenaView(). */
-  write(t: SocketTable, i: number, view: DataView): string {
-    return this.bytes.written(() => this.append(t, i, view));
-  }
-
-  /** Append row i's point (line and newline) when the options select the row; whether they did. */
-  append(t: SocketTable, i: number, view: DataView): boolean {
     const proto = t.proto[i];
     const state = t.state[i];
-    if (this.protoSelected[proto] === 0 || !(this.states & (1 << state))) return false;
-    const b = this.bytes;
+    const b = this.b;
     const fam = t.family[i];
 
     // tags
     if (t.ifindex[i] !== 0) {
       // bound to a device: "%iface" can hold anything, so the generic text and escaping
-      const value = escKey(endpointAddress(t, i, 'src', boundInterface(t, i, this.o)));
+      const value = escKey(endpointAddress(t, i, 'src', boundInterface(t, i, facts)));
       if (value === '') b.raw(this.withoutKey[LOCAL_ADDR]);
       else b.raw(this.withKey[LOCAL_ADDR]), b.utf8(value);
       b.ensure(this.room);
@@ -223,18 +226,10 @@ export class SocketstatInfluxWriter {
     p = put(dv, p, this.sendQ);
     p = putU32(buf, p, t.wqueue[i]);
     buf[p++] = suffix;
-    // INET_DIAG_INFO among the attributes (the first of its type, as collectSocketstat finds it)
-    let info = -1;
-    let infoLen = 0;
-    if (proto === Proto.tcp && t.attrLength[i] > 0) {
-      const found = findAttribute(view, t.attrStart[i], t.attrStart[i] + t.attrLength[i], InetAttr.INFO);
-      if (found) [info, infoLen] = found;
-    }
     if (info >= 0) p = this.counters(buf, dv, p, view, info, infoLen, this.base);
     p = put(dv, p, STATE_FRAG[state]);
     if (info >= 0 && this.extra.length > 0) p = this.counters(buf, dv, p, view, info, infoLen, this.extra);
     b.pos = put(dv, p, this.end);
-    return true;
   }
 
   /** `,name=N` + suffix for each counter the kernel sent and the point does not leave out. */

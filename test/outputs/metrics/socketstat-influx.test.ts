@@ -1,11 +1,12 @@
 /**
- * The direct socketstat line-protocol writer (src/outputs/metrics/socketstat-influx.ts) against its reference,
- * collectSocketstat + influxLine (with gather's host/global tags merged in as gather() merges them): the same
+ * The socketstat collector into the line-protocol sink (src/outputs/socketstat-influx.ts, which writes its
+ * points straight from the columns) against the same collector into the metric sink + influxLine (with
+ * gather's host/global tags merged in as gather() merges them): the same
  * bytes for every socket of the recorded fixtures (plus rows bound to devices, raw rows and an address of no
  * family, which the recording lacks) under option sets that reach every rule (protocols, states, uint suffix,
  * tcp_info fields, interface names that need escaping, global tags sorted among the point's own, overriding
  * them, escaped, empty), over streamSnapshot's reused batches, and over random tables and options (fast-check).
- * Then the streamed gather (streamSocketstatInflux) against gather() through InfluxWriter on the same replayed
+ * Then the streamed gather (streamInflux) against gather() through InfluxWriter on the same replayed
  * kernel answers: the same lines, the same report.
  */
 import assert from 'node:assert/strict';
@@ -14,13 +15,14 @@ import fc from 'fast-check';
 import { DiagSession, replayTransport, streamSnapshot, takeCensus, takeSnapshot } from '../../snapshot/imports.js';
 import { SocketTable } from '../../../src/snapshot/table.js';
 import { AF_INET, AF_INET6, ALL_STATES, Proto } from '../../../src/diag/constants.js';
-import { collectSocketstat, SOCKETSTAT_INFO_FIELDS } from '../../../src/collectors/socketstat.js';
-import { gather, gatherSocketstatStream, planSnapshot, streamsSocketstat, type GatherConfig, type Snapshotter } from '../../../src/collectors/gather.js';
+import { MetricSink } from '../../../src/collectors/collector.js';
+import { SOCKETSTAT_INFO_FIELDS } from '../../../src/collectors/socketstat.js';
+import { gather, gatherStream, planSnapshot, streams, type GatherConfig, type Snapshotter } from '../../../src/gather/gather.js';
 import { influxLine, InfluxWriter } from '../../../src/outputs/metrics/influx.js';
-import { SocketstatInfluxWriter, type SocketstatInfluxOptions } from '../../../src/outputs/metrics/socketstat-influx.js';
-import { streamSocketstatInflux } from '../../../src/cli/gather.js';
+import { LineProtocolSink } from '../../../src/outputs/metrics/socketstat-influx.js';
+import { streamInflux } from '../../../src/cli/gather.js';
 import { budget } from '../../fuzz/budget.js';
-import { recordedAnswer, row, tableOf, text } from '../helpers.js';
+import { recordedAnswer, row, socketstatLineProtocol, socketstatMetrics, tableOf, text, type SocketstatTestOptions as SocketstatInfluxOptions } from '../helpers.js';
 
 const TIME = 1_700_000_000_123.4;
 
@@ -28,7 +30,7 @@ const TIME = 1_700_000_000_123.4;
 function referenceLines(t: SocketTable, o: SocketstatInfluxOptions, time = TIME): string[] {
   const lines: string[] = [];
   const tags = o.tags ?? {};
-  collectSocketstat(t, time, o, (m) => {
+  socketstatMetrics(t, time, { ...o, tags: undefined }, (m) => {
     if (Object.keys(tags).length) m.tags = { ...tags, ...m.tags }; // as gather()'s out()
     const line = influxLine(m, { uintAsInt: o.uintAsInt });
     if (line) lines.push(`${line}\n`);
@@ -36,17 +38,11 @@ function referenceLines(t: SocketTable, o: SocketstatInfluxOptions, time = TIME)
   return lines;
 }
 
-/** The writer's lines for the same table, row by row through append(), and the bytes appendTable() makes. */
+/** The line-protocol sink's lines for the same table, and its bytes. */
 function directLines(t: SocketTable, o: SocketstatInfluxOptions, time = TIME): { lines: string[]; bytes: Buffer } {
-  const w = new SocketstatInfluxWriter(o, time);
-  const view = t.arenaView();
-  const lines: string[] = [];
-  for (let i = 0; i < t.length; i++) {
-    const line = w.write(t, i, view);
-    if (line) lines.push(line);
-  }
-  w.appendTable(t);
-  return { lines, bytes: Buffer.from(w.bytes.take()) };
+  const bytes = Buffer.from(socketstatLineProtocol(t, time, o).bytes.take());
+  const lines = bytes.toString('utf8').split(/(?<=\n)/).filter(Boolean);
+  return { lines, bytes };
 }
 
 /** The two agree: line for line as text, and as bytes (UTF-8, as stdout encodes the reference's string). */
@@ -103,7 +99,7 @@ async function fixtureTable(): Promise<SocketTable> {
   return t;
 }
 
-describe('SocketstatInfluxWriter equals collectSocketstat + influxLine', () => {
+describe('socketstat into the line-protocol sink equals it into the metric sink + influxLine', () => {
   it('over the recorded fixtures (and rows made bound, raw, familyless), for every option set', async () => {
     const t = await fixtureTable();
     const all = OPTION_SETS.flatMap(([name, o]) => assertSame(t, o, name)).join('');
@@ -121,16 +117,16 @@ describe('SocketstatInfluxWriter equals collectSocketstat + influxLine', () => {
     assert.doesNotMatch(all, /overridden|empty=|=no key|=bs/, 'the point\'s own tags win; empty keys and values are left out');
   });
 
-  it('over streamSnapshot\'s reused batches, one writer for the whole stream', async () => {
+  it('over streamSnapshot\'s reused batches, one sink for the whole stream', async () => {
     for (const [name, o] of OPTION_SETS) {
-      const writer = new SocketstatInfluxWriter(o, TIME);
+      const writer = new LineProtocolSink(o);
       const want: string[] = [];
       let rows = 0;
       let got = '';
       await streamSnapshot(SNAPSHOT, (t) => {
         rows += t.length;
         want.push(...referenceLines(t, o));
-        writer.appendTable(t);
+        socketstatLineProtocol(t, TIME, o, writer);
         got += writer.bytes.text();
         writer.bytes.pos = 0;
       }, replaySession());
@@ -166,8 +162,12 @@ describe('SocketstatInfluxWriter equals collectSocketstat + influxLine', () => {
     }), budget(1000, 3000));
   });
 
-  it('refuses the aggregated form (it stays on the generic path)', () => {
-    assert.throws(() => new SocketstatInfluxWriter({ aggregate: true }, TIME), /aggregated form/);
+  it('the aggregated form: the collector\'s metrics, written as influxLine writes them', async () => {
+    const t = await fixtureTable();
+    const o: SocketstatInfluxOptions = { aggregate: true, tags: { host: 'h' } };
+    const want = referenceLines(t, o).join('');
+    assert.match(want, /connections=\d+i/);
+    assert.equal(socketstatLineProtocol(t, TIME, o).bytes.text(), want);
   });
 
   it('a row that throws leaves no half line behind', () => {
@@ -183,8 +183,8 @@ describe('SocketstatInfluxWriter equals collectSocketstat + influxLine', () => {
       }
       return t;
     };
-    const w = new SocketstatInfluxWriter({ interfaceName: (ifindex) => { throw new Error(`no name for ${ifindex}`); } }, TIME);
-    assert.throws(() => w.appendTable(rows(3)), /no name for 9/);
+    const w = new LineProtocolSink();
+    assert.throws(() => socketstatLineProtocol(rows(3), TIME, { interfaceName: (ifindex) => { throw new Error(`no name for ${ifindex}`); } }, w), /no name for 9/);
     assert.equal(w.bytes.text(), referenceLines(rows(2), {}).join(''), 'the two rows before the failure, whole');
   });
 });
@@ -211,12 +211,12 @@ const timesOf = (text: string) => new Set(text.split('\n').filter(Boolean).map((
 describe('streamed socketstat gather (gather and execd, format influx)', () => {
   it('streams only socketstat alone, one point per connection, nothing else counted', () => {
     const c = (o: Partial<GatherConfig>): GatherConfig => ({ measurements: ['socketstat'], ...o });
-    assert.equal(streamsSocketstat(c({})), true);
-    assert.equal(streamsSocketstat(c({ socketstat: { infoFields: ['rtt_us'] }, tags: { host: 'h' } })), true);
-    assert.equal(streamsSocketstat(c({ measurements: ['socketstat', 'netstat'] })), false);
-    assert.equal(streamsSocketstat(c({ measurements: ['listen'] })), false);
-    assert.equal(streamsSocketstat(c({ socketstat: { aggregate: true } })), false);
-    assert.equal(streamsSocketstat(c({ countProtocols: ['unix'] })), false);
+    assert.equal(streams(c({})), true);
+    assert.equal(streams(c({ socketstat: { infoFields: ['rtt_us'] }, tags: { host: 'h' } })), true);
+    assert.equal(streams(c({ measurements: ['socketstat', 'netstat'] })), false);
+    assert.equal(streams(c({ measurements: ['listen'] })), false);
+    assert.equal(streams(c({ socketstat: { aggregate: true } })), false);
+    assert.equal(streams(c({ countProtocols: ['unix'] })), false);
   });
 
   for (const [name, config, uintAsInt, least] of [
@@ -230,7 +230,7 @@ describe('streamed socketstat gather (gather and execd, format influx)', () => {
       const want = await gather(config, replaySnapshotter, w.write);
       const wantText = w.take();
       const out = collector();
-      const got = await streamSocketstatInflux(config, uintAsInt, replaySnapshotter, out.sink);
+      const got = await streamInflux(config, uintAsInt, replaySnapshotter, out.sink);
       const gotText = out.text();
       assert.ok(lineSet(wantText).length >= least, `at least ${least} points`);
       assert.deepEqual(lineSet(gotText), lineSet(wantText));
@@ -240,7 +240,7 @@ describe('streamed socketstat gather (gather and execd, format influx)', () => {
       assert.equal(got.error, undefined);
       // the kernel is asked for socketstat's states only; the rest of the plan is gather()'s
       const seen: unknown[] = [];
-      await gatherSocketstatStream(config, { stream: async (o, cb) => (seen.push(o), replaySnapshotter.stream(o, cb)) }, () => 0);
+      await gatherStream(config, { stream: async (o, cb) => (seen.push(o), replaySnapshotter.stream(o, cb)) }, new MetricSink(() => {}));
       const planned = planSnapshot(config).options;
       assert.deepEqual(seen, [{ ...planned, states: ALL_STATES & ~((1 << 10) | (1 << 7) | (1 << 6) | (1 << 3)) }]);
     });
@@ -248,24 +248,32 @@ describe('streamed socketstat gather (gather and execd, format influx)', () => {
 
   it('a failing batch: the collector is reported failed (its points so far written), later batches dropped', async () => {
     let calls = 0;
-    const report = await gatherSocketstatStream({ measurements: ['socketstat'] }, {
+    const batch = () => {
+      const t = new SocketTable(16, 0);
+      for (let k = 0; k < 5; k++) {
+        const i = t.addRow();
+        t.proto[i] = Proto.tcp;
+        t.family[i] = AF_INET;
+        t.state[i] = 1;
+      }
+      return t;
+    };
+    const report = await gatherStream({ measurements: ['socketstat'] }, {
       stream: async (_o, onBatch) => {
-        const t = new SocketTable(16, 0);
-        for (let k = 0; k < 3; k++) onBatch(t, TIME);
+        for (let k = 0; k < 3; k++) onBatch(batch(), TIME);
         return { sources: [], takenAt: TIME, durationMs: 1, ext: 0, notes: ['a note'] };
       },
-    }, () => {
-      if (++calls === 2) throw new Error('boom');
-      return 5;
-    });
-    assert.equal(calls, 2, 'no batch after the failure');
-    assert.deepEqual(report.collectors.map(({ name, ok, metrics, error }) => ({ name, ok, metrics, error })), [{ name: 'socketstat', ok: false, metrics: 5, error: 'boom' }]);
+    }, new MetricSink(() => {
+      if (++calls === 6) throw new Error('boom');
+    }));
+    assert.equal(calls, 6, 'no batch after the failure');
+    assert.deepEqual(report.collectors.map(({ name, ok, metrics, error }) => ({ name, ok, metrics, error })), [{ name: 'socketstat', ok: false, metrics: 6, error: 'boom' }]);
     assert.deepEqual(report.notes, ['a note']);
   });
 
   it('a snapshot that fails: report.error, no collector ran (as gather())', async () => {
     const fail: Required<Pick<Snapshotter, 'stream'>> = { stream: async () => { throw new Error('setns: EPERM'); } };
-    const report = await gatherSocketstatStream({ measurements: ['socketstat'] }, fail, () => 0);
+    const report = await gatherStream({ measurements: ['socketstat'] }, fail, new MetricSink(() => {}));
     assert.equal(report.error, 'setns: EPERM');
     assert.deepEqual(report.collectors, []);
     const reference = await gather({ measurements: ['socketstat'] }, { ...replaySnapshotter, snapshot: async () => { throw new Error('setns: EPERM'); } }, () => {});

@@ -1,18 +1,20 @@
 /** The snapshot worker thread: one netlink session, reused across gathers and reopened after a failure. */
 import { parentPort, workerData } from 'node:worker_threads';
-import { gather } from '../collectors/gather.js';
+import { gather } from '../gather/gather.js';
 import { mergeIpVersions } from '../collectors/netstat.js';
 import { toWire } from '../collectors/registry.js';
 import { isSockscopeError } from '../errors.js';
-import { collectExternalGarbage, releaseBuffers } from '../util/external-garbage.js';
 import type { Metric } from '../model/metric.js';
 import { metricJson } from '../outputs/metrics/json.js';
 import { PrometheusWriter, type Exposition } from '../outputs/metrics/prometheus.js';
-import { DiagSession, takeCensus, takeSnapshot, type SnapshotOptions } from './snapshot.js';
-import type { SocketTable } from './table.js';
+import { DiagSession, takeCensus, takeSnapshot, type SnapshotOptions } from '../snapshot/snapshot.js';
+import type { SocketTable } from '../snapshot/table.js';
+import { afterGather, applyRuntimeTuning, releaseTable, runtimeTuning, type RuntimeTuning } from './runtime.js';
 import type { WorkerReply, WorkerRequest } from './worker.js';
 
 const netns: string | undefined = workerData?.netns;
+const tuning: RuntimeTuning = workerData?.tuning ?? runtimeTuning();
+applyRuntimeTuning(tuning);
 let session: DiagSession | undefined;
 let entered = false;
 let gathers = 0;
@@ -52,7 +54,7 @@ parentPort!.on('message', async (req: WorkerRequest) => {
       };
       const report = await gather(req.config, { snapshot, census: (o) => takeCensus(o, s) }, (m) => metrics.push(m));
       // the collectors are done with the table: its memory goes now, not at some later collection
-      if (table) releaseBuffers(table.toBuffers().transfer);
+      if (table) releaseTable(tuning, table);
       let exposition: Exposition | undefined;
       if (req.want.exposition) {
         const w = new PrometheusWriter();
@@ -86,5 +88,5 @@ parentPort!.on('message', async (req: WorkerRequest) => {
   }
   parentPort!.postMessage(reply, transfer);
   // dead buffers beyond the budget: collect them before they pile up with the next gathers' (see collectExternalGarbage)
-  if (req.kind === 'gather') collectExternalGarbage(EXTERNAL_BUDGET);
+  if (req.kind === 'gather') afterGather(tuning, EXTERNAL_BUDGET);
 });

@@ -5,13 +5,14 @@
  */
 import { Worker } from 'node:worker_threads';
 import { SockscopeError } from '../errors.js';
-import type { GatherConfig, GatherReport } from '../collectors/gather.js';
+import { runtimeTuning, type RuntimeTuning } from './runtime.js';
+import type { GatherConfig, GatherReport } from '../gather/gather.js';
 import { fromWire, type WireMetric } from '../collectors/registry.js';
 import type { Metric } from '../model/metric.js';
 import type { Exposition } from '../outputs/metrics/prometheus.js';
-import { CensusCounts } from './census.js';
-import type { Census, Snapshot, SnapshotOptions } from './snapshot.js';
-import { SocketTable, type SocketTableBuffers } from './table.js';
+import { CensusCounts } from '../snapshot/census.js';
+import type { Census, Snapshot, SnapshotOptions } from '../snapshot/snapshot.js';
+import { SocketTable, type SocketTableBuffers } from '../snapshot/table.js';
 
 export type WorkerRequest =
   | { id: number; kind: 'snapshot'; options: SnapshotOptions }
@@ -48,8 +49,6 @@ export interface GatherResult {
   exposition?: Exposition;
 }
 
-const WORKER_YOUNG_GENERATION_MB = 4;
-
 /** Omit distributed over the union's members. */
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
@@ -65,11 +64,11 @@ export class SnapshotWorker {
   private failure: Error | undefined;
 
   /** netns: a namespace file the worker thread enters once, before opening its netlink socket. */
-  constructor(options: { netns?: string } = {}) {
-    // A small young generation: a gather's allocations are short-lived (decoding, collectors, rendering), and
-    // V8's default lets the young generation grow to 48 MB that stay resident between gathers.
+  constructor(options: { netns?: string; tuning?: RuntimeTuning } = {}) {
+    const tuning = options.tuning ?? runtimeTuning();
+    const young = tuning.workerYoungGenerationMb;
     this.worker = new Worker(new URL('./worker-entry.js', import.meta.url), {
-      workerData: { netns: options.netns }, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+      workerData: { netns: options.netns, tuning }, resourceLimits: young === undefined ? {} : { maxYoungGenerationSizeMb: young },
     });
     this.worker.unref();
     this.worker.on('message', (reply: WorkerReply) => {

@@ -1,0 +1,233 @@
+/**
+ * `npm run bench:netns -- [--namespaces 100] [--sockets 200] [--reps 5] [--case gather|agent|both]
+ *  [--agent-sockets 1500] [--agent-seconds 120] [--shared-ehash]`
+ *
+ * --all-netns against its peer, side by side in one run, on one population:
+ *
+ *   - N network namespaces, each held by bench/netns-holder.py with a known TCP population (listeners,
+ *     established pairs, CLOSE_WAIT/FIN_WAIT2 pairs, TIME_WAIT), plus the host's.
+ *   - The whole bench runs in a private pid and mount namespace (unshare --pid --mount --mount-proc) with an
+ *     empty /run/netns: both sides see exactly the bench's namespaces and the host's, not those of the other
+ *     tests and benchmarks sharing this machine.
+ *   - Each namespace gets its own TCP hash table (tcp_child_ehash_entries) unless --shared-ehash: otherwise every
+ *     dump, ours and the peer's, walks every socket of the machine.
+ *
+ * gather case: the peer is the shell loop
+ *     for pid in PIDS; do nsenter --net=/proc/$pid/ns/net ss -tanH | awk '{s[$1]++} END {...}'; done
+ * (and the host's ss), against `sockscope gather --all-netns --measurement netstat`; interleaved rounds under
+ * bench/measure.py (wall time around spawn..wait4, user/sys CPU, peak RSS), medians. Both outputs are checked
+ * to count the same sockets. Target: ours ≤ 0.25× the peer.
+ *
+ * agent case: `sockscope agent` with [netns] enabled, a 15 s interval, over N namespaces of --agent-sockets
+ * sockets each; CPU (utime+stime of the whole process, every thread) over --agent-seconds after a warm-up
+ * gather, and RSS (VmRSS, VmHWM). Targets: ≤ 1% of a core, ≤ 150 MB RSS.
+ *
+ * Results on stdout and in bench/results/netns.json. Needs root. Not part of `npm test`.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = join(ROOT, 'bin/sockscope.js');
+const HOLDER = join(ROOT, 'bench/netns-holder.py');
+const MEASURE = join(ROOT, 'bench/measure.py');
+
+const { values: a } = parseArgs({
+  options: {
+    namespaces: { type: 'string', default: '100' }, sockets: { type: 'string', default: '200' }, reps: { type: 'string', default: '5' },
+    case: { type: 'string', default: 'both' }, 'agent-sockets': { type: 'string', default: '1500' }, 'agent-seconds': { type: 'string', default: '120' },
+    'shared-ehash': { type: 'boolean', default: false },
+    /** default: the agent's default collectors (netstat, netstat_port with auto_listen_ports, listen); netstat: netstat alone */
+    'agent-collectors': { type: 'string', default: 'default' },
+  },
+});
+
+if (process.getuid?.() !== 0) {
+  console.log('bench/netns: needs root (network namespaces for 100 holders, setns); skipped');
+  process.exit(0);
+}
+
+if (!process.env.SOCKSCOPE_NETNS_BENCH_ISOLATED) {
+  // a private pid namespace (only our holders in /proc) and mount namespace (an empty /run/netns)
+  const r = spawnSync('unshare', ['--pid', '--fork', '--mount', '--mount-proc', '--propagation', 'private', 'sh', '-c',
+    'mkdir -p /run/netns && mount -t tmpfs netns-bench /run/netns && exec "$0" "$@"', process.execPath, ...process.argv.slice(1)], {
+    stdio: 'inherit', env: { ...process.env, SOCKSCOPE_NETNS_BENCH_ISOLATED: '1' },
+  });
+  process.exit(r.status ?? 1);
+}
+
+interface Population {
+  listen: number;
+  estab: number;
+  closewait: number;
+  timewait: number;
+}
+
+/** The per-namespace mix of n TCP sockets: 2% listeners, 5% CLOSE_WAIT/FIN_WAIT2, 8% TIME_WAIT, the rest established. */
+function mix(n: number, timewait: boolean): Population {
+  const listen = Math.max(1, Math.round(n * 0.02));
+  const closewait = Math.round(n * 0.025);
+  const tw = timewait ? Math.round(n * 0.08) : 0;
+  const estab = Math.floor((n - listen - 2 * closewait - tw) / 2);
+  return { listen, estab, closewait, timewait: n - listen - 2 * closewait - 2 * estab };
+}
+
+const holders: ChildProcess[] = [];
+const lines = new Map<ChildProcess, AsyncIterator<string>>();
+
+async function startHolders(count: number, p: Population): Promise<number[]> {
+  const pids: number[] = [];
+  const one = () => new Promise<number>((resolve, reject) => {
+    const args = [HOLDER, '--listen', `${p.listen}`, '--estab', `${p.estab}`, '--closewait', `${p.closewait}`, '--timewait', `${p.timewait}`];
+    if (!a['shared-ehash']) args.push('--private-ehash', '4096');
+    const c = spawn('python3', args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    holders.push(c);
+    const it = createInterface({ input: c.stdout! })[Symbol.asyncIterator]();
+    lines.set(c, it);
+    it.next().then((line) => resolve(JSON.parse(line.value).pid), reject);
+    c.once('exit', (code) => reject(new Error(`holder exited (${code})`)));
+  });
+  for (let i = 0; i < count; i += 25) pids.push(...await Promise.all(Array.from({ length: Math.min(25, count - i) }, one)));
+  return pids;
+}
+
+/** Every holder makes its TIME_WAIT sockets now; resolves when all have. */
+async function makeTimeWait(): Promise<void> {
+  await Promise.all(holders.map(async (c) => {
+    c.stdin!.write('tw\n');
+    await lines.get(c)!.next();
+  }));
+}
+
+async function stopHolders(): Promise<void> {
+  await Promise.all(holders.splice(0).map((c) => new Promise((r) => {
+    if (c.exitCode !== null) return r(undefined);
+    c.once('exit', r);
+    c.kill('SIGKILL');
+  })));
+}
+
+interface Run {
+  ms: number;
+  user_ms: number;
+  sys_ms: number;
+  maxrss_kb: number;
+  status: number;
+}
+
+function measure(argv: string[]): { run: Run; stdout: string } {
+  const r = spawnSync('python3', [MEASURE, '--reps', '1', '--warmup', '0', '--timeout', '300', '--stdout', 'capture', '--', ...argv], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const j = JSON.parse(r.stdout);
+  if (j.error || j.runs[0].status !== 0) throw new Error(`${argv.join(' ')}: ${JSON.stringify(j)}`);
+  return { run: j.runs[0], stdout: j.stdout };
+}
+
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+
+/** TCP sockets counted in the peer's output ("STATE N" lines) and in ours (netstat points' tcp_* fields). */
+const peerTotal = (out: string) => out.split('\n').filter(Boolean).reduce((n, l) => n + Number(l.split(' ')[1]), 0);
+const oursTotal = (out: string) => out.split('\n').filter((l) => l.startsWith('netstat')).reduce((n, l) => {
+  for (const m of l.matchAll(/tcp_(?!none)\w+=(\d+)i/g)) n += Number(m[1]);
+  return n;
+}, 0);
+
+async function gatherCase(results: Record<string, unknown>): Promise<void> {
+  const n = Number(a.namespaces);
+  const per = Number(a.sockets);
+  const reps = Number(a.reps);
+  const pop = mix(per, true);
+  const t0 = Date.now();
+  const pids = await startHolders(n, pop);
+  console.log(`gather: ${n} namespaces × ${per} TCP sockets (${JSON.stringify(pop)}) built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const awk = `awk '{s[$1]++} END {for (k in s) print k, s[k]}'`;
+  const loop = `ss -tanH | ${awk}; for pid in ${pids.join(' ')}; do nsenter --net=/proc/$pid/ns/net ss -tanH | ${awk}; done`;
+  const peer = ['sh', '-c', loop];
+  const ours = [process.execPath, BIN, 'gather', '--all-netns', '--measurement', 'netstat'];
+  const rows: Record<string, Run[]> = { peer: [], sockscope: [] };
+  await makeTimeWait();
+  const twAt = Date.now();
+  // warm-up (page cache, the JIT's first steps are part of every real run: not warmed beyond one run each)
+  // the check leaves out the host's namespace, shared with the machine's other work (its sockets come and go)
+  const wp = measure(['sh', '-c', loop.slice(loop.indexOf('for pid'))]);
+  const wo = measure(ours);
+  const want = peerTotal(wp.stdout);
+  const got = oursTotal(wo.stdout.split('\n').filter((l) => l.startsWith('netstat,netns=')).join('\n'));
+  console.log(`  check: in the ${n} namespaces the peer counts ${want} TCP sockets, sockscope ${got}`);
+  if (Math.abs(want - got) > want * 0.001) throw new Error('the two sides do not count the same sockets');
+  for (let r = 0; r < reps; r++) {
+    const order = r % 2 === 0 ? (['peer', 'sockscope'] as const) : (['sockscope', 'peer'] as const);
+    for (const k of order) rows[k].push(measure(k === 'peer' ? peer : ours).run);
+  }
+  const twAge = (Date.now() - twAt) / 1000;
+  if (twAge >= 60) throw new Error(`the rounds took ${twAge.toFixed(0)} s: the TIME_WAIT sockets expired meanwhile; use fewer --reps`);
+  const sum = (k: string) => ({
+    wall_ms: median(rows[k].map((x) => x.ms)), cpu_ms: median(rows[k].map((x) => x.user_ms + x.sys_ms)), maxrss_mb: median(rows[k].map((x) => x.maxrss_kb / 1024)),
+  });
+  const p = sum('peer');
+  const o = sum('sockscope');
+  const ratio = o.wall_ms / p.wall_ms;
+  console.log(`  peer (nsenter + ss + awk loop):          wall ${p.wall_ms.toFixed(0)} ms, cpu ${p.cpu_ms.toFixed(0)} ms`);
+  console.log(`  sockscope gather --all-netns netstat:    wall ${o.wall_ms.toFixed(0)} ms, cpu ${o.cpu_ms.toFixed(0)} ms, rss ${o.maxrss_mb.toFixed(0)} MB`);
+  console.log(`  ratio ${ratio.toFixed(3)}× (target ≤ 0.25×) over ${reps} interleaved rounds, medians`);
+  results.gather = { namespaces: n, sockets_per_namespace: per, population: pop, shared_ehash: !!a['shared-ehash'], reps, peer: p, sockscope: o, ratio, runs: rows };
+  await stopHolders();
+}
+
+function procStat(pid: number): { cpuTicks: number; rssKb: number; hwmKb: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const status = readFileSync(`/proc/${pid}/status`, 'latin1');
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
+  return { cpuTicks: Number(f[11]) + Number(f[12]), rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
+}
+
+async function agentCase(results: Record<string, unknown>): Promise<void> {
+  const n = Number(a.namespaces);
+  const per = Number(a['agent-sockets']);
+  const seconds = Number(a['agent-seconds']);
+  const pop = mix(per, false); // the agent runs for minutes: no TIME_WAIT, which would expire meanwhile
+  const t0 = Date.now();
+  await startHolders(n, pop);
+  console.log(`agent: ${n} namespaces × ${per} TCP sockets built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const dir = mkdtempSync(join(tmpdir(), 'netns-bench-'));
+  const conf = join(dir, 'sockscope.toml');
+  const only = a['agent-collectors'] === 'netstat' ? '[collectors.netstat_port]\nenabled = false\n[collectors.listen]\nenabled = false\n' : '';
+  writeFileSync(conf, `[agent]\ninterval = "15s"\n\n[outputs.prometheus]\nlisten = ["127.0.0.1:0"]\n\n[netns]\nenabled = true\n${only}`);
+  const agent = spawn(process.execPath, [BIN, 'agent', '--config', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  agent.stderr!.on('data', (d) => (err += d));
+  try {
+    // the first gather at start; wait for a second interval boundary so start-up is not counted
+    await new Promise((r) => setTimeout(r, 20_000));
+    if (agent.exitCode !== null) throw new Error(`agent exited: ${err}`);
+    const s0 = procStat(agent.pid!);
+    const w0 = Date.now();
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const s1 = procStat(agent.pid!);
+    const wall = (Date.now() - w0) / 1000;
+    const hz = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+    const cpuPct = (100 * (s1.cpuTicks - s0.cpuTicks)) / hz / wall;
+    console.log(`  sockscope agent (${a['agent-collectors']} collectors), 15 s interval, ${seconds} s: cpu ${cpuPct.toFixed(2)}% of a core (target ≤ 1%), rss ${(s1.rssKb / 1024).toFixed(0)} MB, peak ${(s1.hwmKb / 1024).toFixed(0)} MB (target ≤ 150 MB)`);
+    results[`agent_${a['agent-collectors']}`] = { collectors: a['agent-collectors'], namespaces: n, sockets_per_namespace: per, population: pop, seconds: wall, cpu_pct: cpuPct, rss_mb: s1.rssKb / 1024, peak_rss_mb: s1.hwmKb / 1024 };
+  } finally {
+    agent.kill('SIGTERM');
+    await new Promise((r) => agent.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+    await stopHolders();
+  }
+}
+
+const results: Record<string, unknown> = { at: new Date().toISOString(), node: process.version, kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim() };
+try {
+  if (a.case === 'gather' || a.case === 'both') await gatherCase(results);
+  if (a.case === 'agent' || a.case === 'both') await agentCase(results);
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench/results/netns.json'), `${JSON.stringify(results, null, 2)}\n`);
+} finally {
+  await stopHolders();
+}

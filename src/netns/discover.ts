@@ -1,0 +1,277 @@
+/**
+ * Every network namespace on the host, and who it belongs to.
+ *
+ * Sources: /proc/<pid>/ns/net of every process (readlink gives "net:[inode]"; one namespace, many processes),
+ * the bind mounts of `ip netns` (/run/netns) and docker (/var/run/docker/netns), which keep a namespace alive
+ * with no process in it. Deduplicated by inode. Identity per namespace from the cgroup paths of its processes
+ * and kubelet's log directories (src/netns/identity.ts). Read anew every gather: namespaces come and go.
+ *
+ * Nothing here fails: what cannot be read is counted and said in `notes`.
+ */
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import {
+  containerOfLogName, identityOfCgroupFile, identityOfCgroupPath, nsInodeOfLink, podOfLogDirectory,
+  type ContainerIdentity, type ContainerLogEntry, type PodIdentity,
+} from './identity.js';
+
+export interface NetnsInfo {
+  inode: number;
+  /** a file to open for setns(): a bind mount, or /proc/<pid>/ns/net of one of its processes */
+  path: string;
+  /** the `ip netns` (or docker) name, when it has one */
+  name?: string;
+  /** a representative process (the lowest pid in it) and its comm */
+  pid?: number;
+  comm?: string;
+  /** processes seen in it */
+  processes: number;
+  container?: ContainerIdentity;
+  pod?: PodIdentity;
+  /** the namespace sockscope itself runs in (the host's, for a DaemonSet with hostNetwork) */
+  own: boolean;
+}
+
+export interface DiscoverOptions {
+  /** the proc filesystem (default /proc) */
+  procRoot?: string;
+  /** where bind-mounted namespaces live (default /run/netns, /var/run/netns, /var/run/docker/netns) */
+  netnsDirs?: readonly string[];
+  /** kubelet's log root: <logRoot>/pods, <logRoot>/containers (default /var/log) */
+  logRoot?: string;
+  /** processes whose cgroup is read per namespace, at most (the first found with a container name wins) */
+  cgroupReadsPerNamespace?: number;
+}
+
+export interface Discovery {
+  namespaces: NetnsInfo[];
+  notes: string[];
+  durationMs: number;
+}
+
+/** kubelet's view of pods and containers on this node, from its log directories. */
+export interface KubeletLogs {
+  pods: Map<string, PodIdentity>;
+  containers: Map<string, ContainerLogEntry>;
+}
+
+export const DEFAULT_NETNS_DIRS = ['/run/netns', '/var/run/netns', '/var/run/docker/netns'];
+
+export function readKubeletLogs(logRoot = '/var/log'): KubeletLogs {
+  const pods = new Map<string, PodIdentity>();
+  const containers = new Map<string, ContainerLogEntry>();
+  for (const name of listDir(`${logRoot}/pods`)) {
+    const p = podOfLogDirectory(name);
+    if (p) pods.set(p.uid, p);
+  }
+  for (const name of listDir(`${logRoot}/containers`)) {
+    const c = containerOfLogName(name);
+    if (c) containers.set(c.id, c);
+  }
+  return { pods, containers };
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+const readText = (file: string): string | undefined => {
+  try {
+    return readFileSync(file, 'latin1');
+  } catch {
+    return undefined;
+  }
+};
+
+/** The pod of a uid (from a cgroup path) or of a container id (from /var/log/containers). */
+function podOf(logs: KubeletLogs, uid: string | undefined, container: ContainerIdentity | undefined): PodIdentity | undefined {
+  if (uid) {
+    const p = logs.pods.get(uid);
+    if (p) return p;
+  }
+  const c = container && logs.containers.get(container.id);
+  if (c) {
+    for (const p of logs.pods.values()) if (p.name === c.pod && p.namespace === c.namespace) return p;
+  }
+  return undefined;
+}
+
+/** Container and pod of a cgroup v2 path (a socket's cgroup, for hostNetwork pods). */
+export function identityOfCgroup(path: string, logs: KubeletLogs): { container?: ContainerIdentity; pod?: PodIdentity } {
+  const id = identityOfCgroupPath(path);
+  const container = id.container && { ...id.container, ...named(logs, id.container.id) };
+  return { container, pod: podOf(logs, id.podUid, id.container) };
+}
+
+const named = (logs: KubeletLogs, id: string): { name?: string } => {
+  const n = logs.containers.get(id)?.container;
+  return n ? { name: n } : {};
+};
+
+export const CAP_SYS_PTRACE = 19;
+export const CAP_SYS_ADMIN = 21;
+
+/** Whether this process has a capability in its effective set (/proc/self/status CapEff); true when unreadable. */
+export function hasCapability(cap: number, proc = '/proc'): boolean {
+  const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readText(`${proc}/self/status`) ?? '');
+  return m ? (BigInt(`0x${m[1]}`) >> BigInt(cap)) % 2n === 1n : true;
+}
+
+export function discoverNamespaces(options: DiscoverOptions = {}): Discovery {
+  const started = performance.now();
+  const proc = options.procRoot ?? '/proc';
+  const notes: string[] = [];
+  const byInode = new Map<number, NetnsInfo & { pids: number[] }>();
+  const ownLink = (() => {
+    try {
+      return nsInodeOfLink(readlinkSync(`${proc}/thread-self/ns/net`));
+    } catch {
+      try {
+        return nsInodeOfLink(readlinkSync(`${proc}/self/ns/net`));
+      } catch {
+        return undefined;
+      }
+    }
+  })();
+
+  let unreadable = 0;
+  for (const entry of listDir(proc)) {
+    const c = entry.charCodeAt(0);
+    if (c < 48 || c > 57) continue; // not a pid
+    const pid = Number(entry);
+    let link: string;
+    try {
+      link = readlinkSync(`${proc}/${entry}/ns/net`);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') unreadable++; // ENOENT: it exited (or a kernel thread)
+      continue;
+    }
+    const inode = nsInodeOfLink(link);
+    if (inode === undefined) continue;
+    let ns = byInode.get(inode);
+    if (!ns) {
+      ns = { inode, path: `${proc}/${entry}/ns/net`, processes: 0, own: inode === ownLink, pids: [] };
+      byInode.set(inode, ns);
+    }
+    ns.processes++;
+    ns.pids.push(pid);
+  }
+  if (unreadable > 0) {
+    const why = hasCapability(CAP_SYS_PTRACE, proc) ? 'EACCES' : 'EACCES: reading other users\' /proc/PID/ns needs CAP_SYS_PTRACE';
+    notes.push(`${unreadable} process${unreadable === 1 ? '\'s network namespace' : 'es\' network namespaces'} could not be read (${why}); namespaces only they are in are missing`);
+  }
+
+  // bind-mounted namespaces: `ip netns add` (/run/netns) and docker (/var/run/docker/netns)
+  const nsfsDev = (() => {
+    try {
+      return statSync(`${proc}/self/ns/net`).dev;
+    } catch {
+      return undefined;
+    }
+  })();
+  const seenDirs = new Set<number>();
+  for (const dir of options.netnsDirs ?? DEFAULT_NETNS_DIRS) {
+    let dirIno: number;
+    try {
+      dirIno = statSync(dir).ino;
+    } catch {
+      continue;
+    }
+    if (seenDirs.has(dirIno)) continue; // /var/run is usually a link to /run
+    seenDirs.add(dirIno);
+    for (const name of listDir(dir)) {
+      const path = `${dir}/${name}`;
+      let st;
+      try {
+        st = statSync(path);
+      } catch {
+        continue; // removed meanwhile
+      }
+      if (nsfsDev !== undefined && st.dev !== nsfsDev) continue; // a left-over file, not a mounted namespace
+      let ns = byInode.get(st.ino);
+      if (!ns) {
+        ns = { inode: st.ino, path, processes: 0, own: st.ino === ownLink, pids: [] };
+        byInode.set(st.ino, ns);
+      }
+      if (ns.name === undefined) {
+        ns.name = name;
+        ns.path = path; // a bind mount outlives any one process
+      }
+    }
+  }
+
+  const logs = readKubeletLogs(options.logRoot);
+  const reads = options.cgroupReadsPerNamespace ?? 16;
+  const out: NetnsInfo[] = [];
+  for (const ns of byInode.values()) {
+    const { pids, ...info } = ns;
+    pids.sort((a, b) => a - b);
+    if (pids.length > 0) {
+      info.pid = pids[0];
+      const comm = readText(`${proc}/${pids[0]}/comm`);
+      if (comm !== undefined) info.comm = comm.trimEnd();
+    }
+    if (!ns.own) identify(info, pids, proc, logs, reads);
+    out.push(info);
+  }
+  out.sort((a, b) => (a.own === b.own ? a.inode - b.inode : a.own ? -1 : 1));
+  return { namespaces: out, notes, durationMs: performance.now() - started };
+}
+
+/**
+ * The container and pod of a namespace from its processes' cgroups: the first process (by pid) in a container
+ * kubelet logs under a name wins (an application container rather than the pod's pause container); else the
+ * first container found.
+ */
+function identify(info: NetnsInfo, pids: number[], proc: string, logs: KubeletLogs, reads: number): void {
+  let first: ContainerIdentity | undefined;
+  let podUid: string | undefined;
+  for (let k = 0; k < pids.length && k < reads; k++) {
+    const text = readText(`${proc}/${pids[k]}/cgroup`);
+    if (text === undefined) continue;
+    const id = identityOfCgroupFile(text);
+    podUid ??= id.podUid;
+    if (!id.container) continue;
+    first ??= id.container;
+    const name = logs.containers.get(id.container.id)?.container;
+    if (name) {
+      info.container = { ...id.container, name };
+      break;
+    }
+  }
+  info.container ??= first;
+  const pod = podOf(logs, podUid, info.container);
+  if (pod) info.pod = pod;
+}
+
+/**
+ * Every cgroup v2 directory by inode → its path below the mount ("/kubepods.slice/..."). A socket's
+ * INET_DIAG_CGROUP_ID is the inode of its cgroup's directory: this names the pod of a hostNetwork pod's sockets.
+ * Bounded: at most maxDirs directories are read.
+ */
+export function cgroupPathsByInode(mount: string, maxDirs = 100_000): Map<number, string> {
+  const out = new Map<number, string>();
+  const root = mount.replace(/\/+$/, '');
+  const stack = [''];
+  while (stack.length > 0 && out.size < maxDirs) {
+    const rel = stack.pop()!;
+    let ino: number;
+    try {
+      ino = statSync(`${root}${rel || '/'}`).ino;
+    } catch {
+      continue; // removed meanwhile
+    }
+    out.set(ino, rel || '/');
+    let entries;
+    try {
+      entries = readdirSync(`${root}${rel}`, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const e of entries) if (e.isDirectory()) stack.push(`${rel}/${e.name}`);
+  }
+  return out;
+}

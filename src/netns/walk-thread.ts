@@ -1,0 +1,144 @@
+/**
+ * One thread's part of a namespace walk (in a worker thread, walk-worker.ts; or on the calling thread of a
+ * one-shot command, see NetnsWalker's inProcess). For each namespace it is given: open its file, check the inode is the one
+ * discovered, setns() into it (this thread only), open a NETLINK_SOCK_DIAG socket there, read the namespace's
+ * counters from /proc/thread-self/net, take the census / snapshot / gather the request asks for, close the
+ * socket and setns() back home. setns happens here, never on the event-loop thread of the agent.
+ *
+ * A namespace whose file is gone (its last process exited) or is another namespace now (the pid was reused) is
+ * "vanished"; one this thread may not enter (EPERM without CAP_SYS_ADMIN, EACCES without CAP_SYS_PTRACE) is
+ * "denied". Neither stops the walk.
+ */
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { gather } from '../gather/gather.js';
+import { toWire, type WireMetric } from '../collectors/registry.js';
+import { PrometheusWriter } from '../outputs/metrics/prometheus.js';
+import type { Metric } from '../model/metric.js';
+import { newReceiveBuffer, type ReceiveBuffer } from '../snapshot/dump.js';
+import { DiagSession, takeCensus, takeSnapshot } from '../snapshot/snapshot.js';
+import { errnoName } from '../sys/errno.js';
+import { CLONE_NEWNET, loadLibc, type Libc } from '../sys/libc.js';
+import { isSockscopeError } from '../errors.js';
+import { NETNS_SCHEMA, netnsCounters } from './counters.js';
+import type { NetnsOutcome, WalkReply, WalkRequest } from './walk.js';
+
+let libc: Libc | undefined;
+let home: number | undefined;
+/** one receive buffer for every namespace's session */
+let rb: ReceiveBuffer | undefined;
+
+const readProc = (name: string): string | undefined => {
+  try {
+    return readFileSync(`/proc/thread-self/net/${name}`, 'latin1');
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * /proc/net as this thread sees it: /proc/net is the thread-group leader's namespace, /proc/thread-self/net
+ * the entered one (the table's size estimate, the TIME_WAIT counter, a protocol's /proc fallback).
+ */
+const inNamespace = <T extends { procRoot?: string }>(o: T): T => (o.procRoot === undefined ? { ...o, procRoot: '/proc/thread-self' } : o);
+
+/** errno name of a failed fs or libc call */
+function errnoOf(e: unknown): string {
+  const x = e as { code?: string; facts?: { errno?: number } };
+  if (isSockscopeError(e) && typeof x.facts?.errno === 'number') return errnoName(x.facts.errno);
+  return typeof x.code === 'string' ? x.code : 'error';
+}
+
+/** What a request's gathers share: the rendering, the series budget. */
+interface GatherSink {
+  writer?: PrometheusWriter;
+  budget: number;
+  dropped: number;
+}
+
+async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sink: GatherSink): Promise<NetnsOutcome> {
+  const target = req.targets[i];
+  const base = { inode: target.inode };
+  let entered = false;
+  if (!target.own) {
+    let fd: number;
+    try {
+      fd = openSync(target.path, 'r');
+    } catch (e) {
+      const errno = errnoOf(e);
+      if (errno === 'ENOENT' || errno === 'ESRCH') return { ...base, status: 'vanished', reason: `${target.path} is gone (${errno})` };
+      return { ...base, status: 'denied', reason: `open ${target.path}: ${errno}` };
+    }
+    try {
+      const ino = fstatSync(fd).ino;
+      if (ino !== target.inode) return { ...base, status: 'vanished', reason: `${target.path} is now namespace ${ino}` };
+      try {
+        libc!.setns(fd, CLONE_NEWNET);
+      } catch (e) {
+        return { ...base, status: 'denied', reason: `setns: ${errnoOf(e)}` };
+      }
+      entered = true;
+    } finally {
+      closeSync(fd);
+    }
+  }
+  let session: DiagSession | undefined;
+  try {
+    session = await DiagSession.open(undefined, (rb ??= newReceiveBuffer()));
+    const counters = req.counters ? netnsCounters({ netstat: readProc('netstat'), snmp: readProc('snmp'), sockstat: readProc('sockstat') }) : undefined;
+    if (req.job.kind === 'census') {
+      const { counts, ...meta } = await takeCensus(inNamespace(req.job.options), session);
+      const buf = counts.counts.buffer as ArrayBuffer;
+      transfer.push(buf);
+      return { ...base, status: 'ok', counters, census: { counts: buf, meta } };
+    }
+    if (req.job.kind === 'snapshot') {
+      const { table, ...meta } = await takeSnapshot(inNamespace(req.job.options), session);
+      const { buffers, transfer: t } = table.toBuffers();
+      transfer.push(...t);
+      return { ...base, status: 'ok', counters, snapshot: { buffers, meta } };
+    }
+    const job = req.job;
+    const keep = job.metrics !== false;
+    const metrics: WireMetric[] = [];
+    const s = session;
+    const tags = { ...job.config.tags, ...target.tags };
+    const emit = (m: Metric) => {
+      if (!target.own && sink.budget-- <= 0) {
+        sink.dropped++;
+        return;
+      }
+      sink.writer?.write(m);
+      if (keep) metrics.push(toWire(m));
+    };
+    const config = target.countersOnly ? { ...job.config, measurements: [], tags } : { ...job.config, tags };
+    const report = await gather(config, { snapshot: (o) => takeSnapshot(inNamespace(o), s), census: (o) => takeCensus(inNamespace(o), s) }, emit);
+    if (counters) emit({ schema: NETNS_SCHEMA, tags, fields: counters as Record<string, number>, time: Date.now() });
+    return { ...base, status: 'ok', counters, gather: { report, ...(keep ? { metrics } : {}) } };
+  } catch (e) {
+    return { ...base, status: 'failed', reason: (e as Error)?.message ?? String(e) };
+  } finally {
+    session?.close();
+    // back home before the next namespace; a thread that cannot return must not go on
+    if (entered) libc!.setns(home!, CLONE_NEWNET);
+  }
+}
+
+/**
+ * Walk a request's namespaces on the calling thread, which enters each and comes back. Throws (and the thread
+ * must not be used again) only when it cannot return to its own namespace or libc cannot be loaded.
+ */
+export async function walkOnThisThread(req: WalkRequest, transfer: ArrayBuffer[]): Promise<Extract<WalkReply, { ok: true }>> {
+  libc ??= await loadLibc();
+  home ??= openSync('/proc/thread-self/ns/net', 'r');
+  const results: NetnsOutcome[] = [];
+  const job = req.job;
+  const sink: GatherSink = {
+    writer: job.kind === 'gather' && job.exposition ? new PrometheusWriter() : undefined,
+    budget: job.kind === 'gather' ? job.maxSeriesPerThread ?? Infinity : Infinity,
+    dropped: 0,
+  };
+  for (let i = 0; i < req.targets.length; i++) results.push(await walkOne(req, i, transfer, sink));
+  const exposition = sink.writer?.exposition();
+  if (exposition) transfer.push(exposition.bytes.buffer as ArrayBuffer);
+  return { id: req.id, ok: true, results, exposition, seriesDropped: sink.dropped };
+}

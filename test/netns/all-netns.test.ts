@@ -1,0 +1,386 @@
+/**
+ * --all-netns against a host the test fills with 34 network namespaces (test/netns/world.ts): discovery finds
+ * each one with the identity that was laid out (ip netns names, pods and containers from cgroup v2 paths and
+ * kubelet's log directories), every namespace's counts equal `ss` run inside it, its kernel counters equal its
+ * sockstat, a namespace that vanishes during a gather is skipped and said, and nothing is left behind.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { findTool } from '../helpers/tools.js';
+import { readFileSync, statSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { cgroup2Mount } from '../../src/filter/resolve.js';
+import { decodeInetAttributes } from '../../src/diag/inet.js';
+import { Proto } from '../../src/diag/constants.js';
+import type { Metric } from '../../src/model/metric.js';
+import { gatherAllNetns, netnsTags, outcomeNotes, planNamespaces, type NetnsReport } from '../../src/netns/all.js';
+import { cgroupPathsByInode, discoverNamespaces, identityOfCgroup, readKubeletLogs, type NetnsInfo } from '../../src/netns/discover.js';
+import { NetnsWalker } from '../../src/netns/walk.js';
+import { SocketTable } from '../../src/snapshot/table.js';
+import { NetnsWorld, type Expected } from './world.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const BIN = `${ROOT}bin/sockscope.js`;
+const validate = new Ajv2020({ allErrors: true, strict: true, strictRequired: false }).compile(JSON.parse(readFileSync(`${ROOT}schema/socket.schema.json`, 'utf8')));
+const promtool = findTool('promtool', 'SOCKSCOPE_PROMTOOL', 'prometheus');
+
+/** sockscope ARGS: its stdout, stderr and exit status */
+function cli(args: string[], o: { as?: string[] } = {}): { stdout: string; stderr: string; status: number | null } {
+  const argv = [...(o.as ?? []), process.execPath, BIN, ...args];
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 120_000, maxBuffer: 1 << 28 });
+  return { stdout: r.stdout, stderr: r.stderr, status: r.status };
+}
+
+const root = process.getuid?.() === 0;
+const tools = ['ip', 'unshare', 'nsenter', 'ss', 'python3'].every((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0);
+const skip = !root ? 'needs root (ip netns add, cgroup directories)' : !tools ? 'needs ip, unshare, nsenter, ss and python3' : false;
+
+/** ss's state names → netstat field names */
+const FIELD: Record<string, string> = {
+  ESTAB: 'tcp_established', 'SYN-SENT': 'tcp_syn_sent', 'SYN-RECV': 'tcp_syn_recv', 'FIN-WAIT-1': 'tcp_fin_wait1',
+  'FIN-WAIT-2': 'tcp_fin_wait2', 'TIME-WAIT': 'tcp_time_wait', CLOSE: 'tcp_close', 'CLOSE-WAIT': 'tcp_close_wait',
+  'LAST-ACK': 'tcp_last_ack', LISTEN: 'tcp_listen', CLOSING: 'tcp_closing',
+};
+
+function ssCounts(world: NetnsWorld, path: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const f of Object.values(FIELD)) out[f] = 0;
+  for (const line of world.run(path, 'ss', ['-tanH']).split('\n').filter(Boolean)) {
+    const f = FIELD[line.split(/\s+/)[0]];
+    out[f]++;
+  }
+  out.udp_socket = world.run(path, 'ss', ['-uanH']).split('\n').filter(Boolean).length;
+  return out;
+}
+
+describe('--all-netns over 34 namespaces', { skip }, () => {
+  let world: NetnsWorld;
+  let walker: NetnsWalker;
+  let found: Map<number, NetnsInfo>;
+  let byExpected: Map<Expected, NetnsInfo>;
+  let metrics: Metric[];
+  let report: NetnsReport;
+  let ss: Map<Expected, Record<string, number>>;
+  let select: { netns: string[] };
+  /** ss -ta rows per namespace */
+  let ssAll: Map<Expected, number>;
+
+  before(async () => {
+    world = await NetnsWorld.create();
+    walker = new NetnsWalker();
+    // only the world's namespaces (and ours): the machine's other tests make and remove namespaces of their own
+    select = { netns: world.namespaces.map((e) => String(statSync(e.path).ino)) };
+    await world.timeWait();
+    ss = new Map(world.namespaces.map((e) => [e, ssCounts(world, e.path)]));
+    ssAll = new Map(world.namespaces.map((e) => [e, world.run(e.path, 'ss', ['-taH']).split('\n').filter(Boolean).length]));
+    metrics = [];
+    ({ report } = await gatherAllNetns({ measurements: ['netstat'] }, walker, { logRoot: world.logRoot, counters: true, select }, (m) => metrics.push(m)));
+    const d = discoverNamespaces({ logRoot: world.logRoot });
+    found = new Map(d.namespaces.map((n) => [n.inode, n]));
+    // stat follows /proc/PID/ns/net and a bind mount alike to the namespace's nsfs inode
+    byExpected = new Map(world.namespaces.map((e) => [e, found.get(statSync(e.path).ino)!]));
+  });
+
+  after(async () => {
+    await walker?.close();
+    if (world) {
+      await world.cleanup();
+      assert.deepEqual(world.leftovers(), [], 'every namespace, cgroup directory and file made was removed');
+    }
+  });
+
+  test('discovery: every namespace made is found once, with its name, holder and comm', () => {
+    assert.ok(world.namespaces.length >= 30, `${world.namespaces.length} namespaces`);
+    const inodes = new Set<number>();
+    for (const [e, ns] of byExpected) {
+      assert.ok(ns, `${e.kind} ${e.name ?? e.pid} found`);
+      assert.ok(!inodes.has(ns.inode), 'one entry per namespace');
+      inodes.add(ns.inode);
+      assert.equal(ns.own, false);
+      if (e.name) assert.equal(ns.name, e.name);
+      if (e.pid) {
+        assert.equal(ns.pid, e.pid, 'the lowest pid in it');
+        assert.equal(ns.comm, readFileSync(`/proc/${e.pid}/comm`, 'utf8').trim());
+      } else {
+        assert.equal(ns.pid, undefined, 'a named namespace nobody is in has no process');
+        assert.equal(ns.processes, 0);
+      }
+    }
+  });
+
+  test('identity: containers and pods as laid out (containerd, CRI-O, docker, cgroupfs, podman, docker, nspawn)', () => {
+    const runtimes = new Set<string>();
+    for (const [e, ns] of byExpected) {
+      assert.deepEqual(ns.container, e.container, `container of ${e.kind} ${e.pid}`);
+      assert.deepEqual(ns.pod, e.pod, `pod of ${e.kind} ${e.pid}`);
+      if (e.container) runtimes.add(e.container.runtime);
+      const tags = netnsTags(ns);
+      assert.equal(tags.netns, e.name ?? String(ns.inode));
+      assert.equal(tags.pod, e.pod?.name);
+      assert.equal(tags.namespace, e.pod?.namespace);
+      assert.equal(tags.container, e.container && (e.container.name ?? e.container.id.slice(0, 12)));
+    }
+    assert.deepEqual([...runtimes].sort(), ['containerd', 'cri-o', 'docker', 'podman', 'systemd-nspawn']);
+  });
+
+  test('netstat per namespace equals ss -tan / ss -uan run in it', () => {
+    for (const [e, ns] of byExpected) {
+      const m = metrics.filter((x) => x.schema.name === 'netstat' && x.tags.netns === (e.name ?? String(ns.inode)));
+      assert.equal(m.length, 1, `one netstat point for ${e.kind} ${e.name ?? e.pid}`);
+      const want = ss.get(e)!;
+      for (const [k, v] of Object.entries(want)) assert.equal(m[0].fields[k], v, `${k} of ${e.kind} ${e.name ?? e.pid}`);
+      if (e.spec) {
+        assert.equal(want.tcp_listen, e.spec.listen);
+        assert.equal(want.tcp_established, e.spec.conn * 2);
+        assert.equal(want.udp_socket, e.spec.udp);
+      }
+      assert.equal(m[0].tags.pod, e.pod?.name);
+    }
+    assert.ok([...ss.values()].some((c) => c.tcp_time_wait > 0) && [...ss.values()].some((c) => c.tcp_close_wait > 0), 'the populations have TIME_WAIT and CLOSE_WAIT');
+    const host = metrics.filter((x) => x.schema.name === 'netstat' && x.tags.netns === undefined);
+    assert.equal(host.length, 1, 'the host namespace keeps its unlabeled point');
+    assert.equal(report.vanished + report.denied + report.failed, 0, report.notes.join('; '));
+  });
+
+  test('the netns measurement: each namespace\'s own sockstat and netstat counters', () => {
+    for (const [e, ns] of byExpected) {
+      const m = metrics.find((x) => x.schema.name === 'netns' && x.tags.netns === (e.name ?? String(ns.inode)));
+      assert.ok(m, `netns point for ${e.kind}`);
+      const sockstat = world.run(e.path, 'cat', ['/proc/thread-self/net/sockstat']);
+      const inuse = Number(/TCP: inuse (\d+)/.exec(sockstat)![1]);
+      const tw = Number(/TCP: inuse \d+ orphan \d+ tw (\d+)/.exec(sockstat)![1]);
+      assert.equal(m.fields.tcp_inuse, inuse, 'TCP inuse');
+      assert.equal(m.fields.tcp_time_wait, tw, 'TIME_WAIT');
+      for (const f of ['listen_overflows', 'listen_drops', 'tcp_req_q_full_drop', 'syncookies_sent', 'udp_rcvbuf_errors', 'tcp_orphans', 'tcp_mem_pages']) {
+        assert.equal(typeof m.fields[f], 'number', f);
+      }
+    }
+  });
+
+  test('a hostNetwork pod\'s socket is attributed by its cgroup id', async () => {
+    const h = world.hostNetwork!;
+    const own = planNamespaces({ logRoot: world.logRoot, select }).namespaces.find((n) => n.own)!;
+    const { outcomes: [o] } = await walker.walk([{ inode: own.inode, path: own.path, own: true }], { kind: 'snapshot', options: { protocols: ['udp'], keepAttributes: true } });
+    assert.equal(o.status, 'ok');
+    const t = SocketTable.fromBuffers((o as any).snapshot.buffers);
+    const view = t.arenaView();
+    const row = [...Array(t.length).keys()].find((i) => t.sport[i] === h.port)!;
+    assert.ok(row !== undefined, 'the pod\'s socket is in the host namespace');
+    const id = decodeInetAttributes(view, t.attrStart[row], t.attrStart[row] + t.attrLength[row], Proto.udp).cgroupId!;
+    const path = cgroupPathsByInode(cgroup2Mount()).get(id)!;
+    assert.ok(path?.endsWith(`cri-containerd-${h.container.id}.scope`), path);
+    const who = identityOfCgroup(path, readKubeletLogs(world.logRoot));
+    assert.deepEqual(who.pod, h.pod);
+    assert.deepEqual(who.container, h.container);
+  });
+
+  /** --netns INODE for every namespace the world made (the machine's others are not ours to compare) */
+  const only = () => select.netns.flatMap((n) => ['--netns', n]);
+
+  test('ls --all-netns --format json: every namespace\'s sockets as ss lists them, records with netns, valid against the schema', () => {
+    const r = cli(['ls', ...only(), '-ta', '--format', 'json', '--kubelet-log-root', world.logRoot]);
+    assert.equal(r.status, 0, r.stderr);
+    const records: any[] = JSON.parse(r.stdout).sockets;
+    for (const rec of records) assert.ok(validate(rec), JSON.stringify(validate.errors));
+    for (const [e, ns] of byExpected) {
+      const mine = records.filter((x) => x.netns.inode === ns.inode);
+      assert.equal(mine.length, ssAll.get(e), `${e.kind} ${e.name ?? e.pid}: ls rows = ss -ta rows`);
+      for (const x of mine) {
+        assert.equal(x.netns.name, e.name);
+        assert.equal(x.netns.pid, e.pid);
+        assert.deepEqual(x.netns.container, e.container);
+        assert.deepEqual(x.netns.pod, e.pod);
+      }
+    }
+    assert.ok(records.every((x) => !x.netns.host), 'selected by --netns: the host\'s sockets are not listed');
+  });
+
+  test('ls --all-netns table: a Netns column naming host, pods, ip netns names and containers', () => {
+    const r = cli(['ls', ...only(), '-tl', '--kubelet-log-root', world.logRoot]);
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.split('\n').filter(Boolean);
+    assert.match(lines[0], /^Netns\s+State\s+Recv-Q/);
+    const cells = new Set(lines.slice(1).map((l) => l.split(/\s+/)[0]));
+    for (const e of world.namespaces.filter((x) => x.spec)) {
+      const want = e.pod ? `${e.pod.namespace}/${e.pod.name}` : e.name ?? (e.container ? `${e.container.runtime}:${e.container.runtime === 'systemd-nspawn' ? e.container.id : e.container.id.slice(0, 12)}` : String(statSync(e.path).ino));
+      assert.ok(cells.has(want), `${want} in ${[...cells].join(' ')}`);
+    }
+  });
+
+  test('ls filters: --pod, --pod-namespace, --container select those namespaces only', () => {
+    const pod = world.namespaces.find((e) => e.pod?.namespace === 'payments')!;
+    for (const args of [['--pod', pod.pod!.name], ['--pod-namespace', 'payments'], ['--container', pod.container!.name!], ['--container', pod.container!.id.slice(0, 16)]]) {
+      const r = cli(['ls', ...args, '-ta', '--format', 'ndjson', '--kubelet-log-root', world.logRoot]);
+      assert.equal(r.status, 0, r.stderr);
+      const recs = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      assert.equal(recs.length, ssAll.get(pod), args.join(' '));
+      assert.ok(recs.every((x) => x.netns.pod?.uid === pod.pod!.uid), args.join(' '));
+    }
+  });
+
+  test('ls: a hostNetwork pod\'s socket, in the host\'s namespace, carries its pod (by cgroup id)', () => {
+    const h = world.hostNetwork!;
+    const r = cli(['ls', '--pod', h.pod.name, '-ua', '--format', 'json', '--kubelet-log-root', world.logRoot]);
+    assert.equal(r.status, 0, r.stderr);
+    const recs: any[] = JSON.parse(r.stdout).sockets;
+    assert.equal(recs.length, 1, JSON.stringify(recs));
+    assert.equal(recs[0].local_port, h.port);
+    assert.equal(recs[0].netns.host, true);
+    assert.deepEqual(recs[0].netns.pod, h.pod);
+    assert.deepEqual(recs[0].netns.container, h.container);
+  });
+
+  test('gather --all-netns --format prometheus: labeled families that promtool accepts', { skip: promtool.skip ?? false }, () => {
+    const r = cli(['gather', ...only(), '--measurement', 'netstat,listen,netns', '--format', 'prometheus', '--kubelet-log-root', world.logRoot]);
+    assert.equal(r.status, 0, r.stderr);
+    const check = spawnSync(promtool.path!, ['check', 'metrics'], { input: r.stdout, encoding: 'utf8' });
+    assert.equal(check.status, 0, check.stderr + check.stdout);
+    const cart = world.namespaces.find((e) => e.pod?.name.startsWith('cart'))!;
+    const line = r.stdout.split('\n').find((l) => l.startsWith('sockscope_tcp_connections{') && l.includes(`pod="${cart.pod!.name}"`) && l.includes('state="established"') && l.includes('family="ipv4"'))!;
+    assert.ok(line, 'the pod\'s established count');
+    assert.match(line, new RegExp(`container="cart"`));
+    assert.match(line, /namespace="shop"/);
+    assert.equal(Number(line.split(' ').pop()), ss.get(cart)!.tcp_established);
+    assert.ok(r.stdout.includes('sockscope_netns_listen_overflows_total{'));
+  });
+
+  test('execd --all-netns: a labeled gather per line on stdin, exit 0 when stdin closes', async () => {
+    const named = world.namespaces.find((e) => e.name && e.spec)!;
+    const child = spawn(process.execPath, [BIN, 'execd', '--netns', named.name!, '--measurement', 'netstat,netns'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    const want = (n: number) => new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no gather ${n}: ${out}`)), 60_000);
+      const check = () => {
+        if (out.split('\n').filter((l) => l.startsWith(`netstat,netns=${named.name} `)).length >= n) (clearTimeout(timer), child.stdout!.off('data', check), resolve());
+      };
+      child.stdout!.on('data', check);
+      check();
+    });
+    child.stdin!.write('\n');
+    await want(1);
+    child.stdin!.write('\n');
+    await want(2);
+    child.stdin!.end();
+    const code = await new Promise((r) => child.once('exit', r));
+    assert.equal(code, 0);
+    const line = out.split('\n').find((l) => l.startsWith(`netstat,netns=${named.name} `))!;
+    assert.match(line, new RegExp(`tcp_established=${ss.get(named)!.tcp_established}i`));
+    assert.ok(out.split('\n').some((l) => l.startsWith(`netns,netns=${named.name} `)), 'the netns measurement');
+    assert.ok(out.split('\n').some((l) => l.startsWith('netstat ')), 'the host\'s point, unlabeled');
+  });
+
+  test('sockscope --all-netns --json: a namespaces table with each one\'s counts', () => {
+    const r = cli([...only(), '--json', '--kubelet-log-root', world.logRoot]);
+    assert.equal(r.status, 0, r.stderr);
+    const rows: any[] = JSON.parse(r.stdout).namespaces;
+    for (const [e, ns] of byExpected) {
+      const row = rows.find((x) => x.inode === ns.inode);
+      assert.equal(row.status, 'ok');
+      assert.equal(row.tcp.established, ss.get(e)!.tcp_established);
+      assert.equal(row.tcp.listen, ss.get(e)!.tcp_listen);
+      assert.deepEqual(row.pod, e.pod);
+    }
+    const text = cli([...only(), '--kubelet-log-root', world.logRoot]);
+    assert.match(text.stdout, /^Network namespace\s+container\s+pid\s+TCP/m);
+  });
+
+  test('the agent with [netns]: every namespace\'s metrics labeled on /metrics, the self-metrics, the host\'s unlabeled, the pods dashboard\'s queries', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'netns-t-agent-'));
+    const conf = join(dir, 'agent.toml');
+    writeFileSync(conf, `[agent]\ninterval = "1h"\n[outputs.prometheus]\nlisten = ["127.0.0.1:0"]\n[netns]\nenabled = true\nnames = ${JSON.stringify(select.netns)}\nkubelet_log_root = ${JSON.stringify(world.logRoot)}\n`);
+    const agent = spawn(process.execPath, [BIN, 'agent', '--config', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let log = '';
+      const port = await new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no listen line: ${log}`)), 60_000);
+        const on = (d: Buffer) => {
+          log += d;
+          const m = /"listen":\["127\.0\.0\.1:(\d+)"\]/.exec(log);
+          if (m) (clearTimeout(timer), resolve(Number(m[1])));
+        };
+        agent.stdout!.on('data', on);
+        agent.stderr!.on('data', on);
+      });
+      let body = '';
+      for (let i = 0; i < 300 && !body.includes('sockscope_netns_namespaces{'); i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        body = await fetch(`http://127.0.0.1:${port}/metrics`).then((x) => x.text());
+      }
+      const value = (re: RegExp) => Number(body.split('\n').find((l) => re.test(l))?.split(' ').pop());
+      assert.equal(value(/^sockscope_netns_namespaces\{status="read"\}/), world.namespaces.length + 1, 'every world namespace and the host');
+      assert.equal(value(/^sockscope_netns_namespaces\{status="denied"\}/), 0);
+      for (const [e, ns] of byExpected) {
+        const label = e.name ?? String(ns.inode);
+        const est = value(new RegExp(`^sockscope_tcp_connections\\{.*netns="${label}".*state="established"`));
+        assert.equal(est, ss.get(e)!.tcp_established, label);
+      }
+      assert.ok(body.split('\n').some((l) => l.startsWith('sockscope_tcp_connections{') && !l.includes('netns=')), 'the host\'s series stay unlabeled');
+      assert.ok(body.split('\n').some((l) => l.startsWith('sockscope_netns_tcp_inuse{') && !l.includes('netns=')), 'the host\'s own counters');
+      if (!promtool.skip) {
+        const check = spawnSync(promtool.path!, ['check', 'metrics'], { input: body, encoding: 'utf8' });
+        assert.equal(check.status, 0, check.stderr + check.stdout);
+      }
+      // the pods dashboard: its families and labels are on this /metrics, its queries parse (promtool check rules)
+      const dash = JSON.parse(readFileSync(`${ROOT}deploy/grafana/sockscope-pods-dashboard.json`, 'utf8'));
+      const exprs: string[] = dash.panels.flatMap((p: any) => (p.targets ?? []).map((t: any) => t.expr));
+      const rules: string[] = [];
+      for (const expr of exprs) {
+        const families = [...expr.matchAll(/\b(sockscope_[a-z_]+)\b/g)].map((m) => m[1]);
+        assert.ok(families.length > 0, expr);
+        const lines = body.split('\n').filter((l) => families.some((f) => l.startsWith(`${f}{`)));
+        assert.ok(lines.length > 0, `${families.join(', ')} on /metrics`);
+        const labels = new Set<string>();
+        for (const m of expr.matchAll(/\bby \(([^)]*)\)/g)) for (const l of m[1].split(',')) labels.add(l.trim());
+        for (const m of expr.matchAll(/([a-z_]+)=~?"/g)) labels.add(m[1]);
+        for (const l of labels) if (l !== 'job' && l !== 'instance') assert.ok(lines.some((x) => x.includes(`${l}="`)), `label ${l} of ${expr}`);
+        rules.push(`      - record: sockscope:panel${rules.length}\n        expr: '${expr.replace(/\$(job|instance|namespace|pod)/g, '.*').replace(/'/g, "''")}'`);
+      }
+      if (!promtool.skip) {
+        const file = join(dir, 'panels.rules.yml');
+        writeFileSync(file, `groups:\n  - name: panels\n    rules:\n${rules.join('\n')}\n`);
+        const check = spawnSync(promtool.path!, ['check', 'rules', file], { encoding: 'utf8' });
+        assert.equal(check.status, 0, check.stderr + check.stdout);
+      }
+    } finally {
+      agent.kill('SIGTERM');
+      await new Promise((r) => agent.once('exit', r));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('without CAP_SYS_ADMIN and CAP_SYS_PTRACE: one note says which namespaces could not be entered and why; the rest is listed', () => {
+    const r = cli(['ls', '--all-netns', '-tl', '--format', 'json'], { as: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all'] });
+    assert.equal(r.status, 0, r.stderr);
+    const named = world.namespaces.filter((e) => e.name).map((e) => e.name!);
+    const line = r.stderr.split('\n').find((l) => /could not be entered \(setns: EPERM: setns needs CAP_SYS_ADMIN\)/.test(l));
+    assert.ok(line, r.stderr);
+    assert.ok(named.slice(0, 8).some((n) => line.includes(n)), line);
+    assert.equal(r.stderr.split('\n').filter((l) => l.includes('could not be entered')).length, 1, 'said once');
+    assert.match(r.stderr, /could not be read \(EACCES: reading other users' \/proc\/PID\/ns needs CAP_SYS_PTRACE\)/);
+    const recs: any[] = JSON.parse(r.stdout).sockets;
+    assert.ok(recs.every((x) => x.netns.host === true), 'only what it could read: the host\'s');
+  });
+
+  // last: it kills a holder
+  test('a namespace that vanishes between discovery and its dump is skipped and said', async () => {
+    const plan = planNamespaces({ logRoot: world.logRoot, select });
+    const victim = world.namespaces.find((e) => e.kind === 'anonymous')!;
+    await world.kill(victim.pid!);
+    const targets = plan.namespaces.map((ns) => ({ inode: ns.inode, path: ns.path, own: ns.own }));
+    const { outcomes } = await walker.walk(targets, { kind: 'census', options: { protocols: ['tcp'] } });
+    const i = plan.namespaces.findIndex((ns) => ns.pid === victim.pid);
+    assert.ok(i >= 0);
+    assert.equal(outcomes[i].status, 'vanished');
+    const others = outcomes.filter((_, k) => k !== i && world.namespaces.some((e) => e.path === plan.namespaces[k].path || e.pid === plan.namespaces[k].pid));
+    assert.ok(others.length >= 30 && others.every((o) => o.status === 'ok'), 'the others were read');
+    const notes = outcomeNotes(plan.namespaces, outcomes);
+    assert.ok(notes.some((n) => /1 network namespace vanished during the gather \(skipped\): \d+/.test(n)), notes.join('; '));
+  });
+
+});
