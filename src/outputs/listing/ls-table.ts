@@ -8,8 +8,8 @@ import { AF_INET, AF_INET6, PROTO_NAMES, Proto, SOCK_TYPE_NAMES, STATE_KEYS, TCP
 import type { SocketHolders } from '../../procfs/processes.js';
 import { UID_UNKNOWN, type SocketTable } from '../../snapshot/table.js';
 import { AddressText } from '../text/address-text.js';
-import { fragment, JsonBytes, tcpInfoMember, tcpInfoMemberOf, type Fragment, type TcpInfoMember } from './socket-ndjson.js';
-import { cookieHex, TCPI_OPTIONS, TIMER_NAMES, type RecordOptions } from './socket-record.js';
+import { fragment, JsonBytes, type Fragment } from './socket-ndjson.js';
+import { cookieHex, TIMER_NAMES, type RecordOptions } from './socket-record.js';
 import { ABSENT as NO, AttributeIndex } from '../../diag/attribute-index.js';
 import { InetAttr, UnixAttr } from '../../diag/constants.js';
 import { cString, unixName } from '../text/attribute-text.js';
