@@ -11,14 +11,16 @@ const LAYERS = [
   ['table', '^src/snapshot/table\\.ts$'],
   ['diag', '^src/diag/'],
   ['procfs', '^src/procfs/'],
-  ['snapshot', '^src/snapshot/'],
+  // src/lifecycle's parts sit in the layers of what they are: the destroy-event subscription beside the dumps,
+  // the tracker with the collectors, its host with the gather, ls -E's loop with the CLI
+  ['snapshot', '^src/snapshot/|^src/lifecycle/(events|subscription|subscription-entry)\\.ts$'],
   ['filter, model, resolve', '^src/(filter|model|resolve)/'],
-  ['collectors, summary', '^src/collectors/|^src/summary/summary\\.ts$'],
-  ['gather', '^src/gather/'],
+  ['collectors, summary', '^src/collectors/|^src/summary/summary\\.ts$|^src/lifecycle/tracker\\.ts$'],
+  ['gather', '^src/gather/|^src/lifecycle/host\\.ts$'],
   ['outputs', '^src/outputs/|^src/summary/render\\.ts$'],
   ['config, zabbix', '^src/(config|zabbix)/'],
   ['agent', '^src/agent/'],
-  ['cli, library entry', '^src/cli/|^src/index\\.ts$'],
+  ['cli, library entry', '^src/cli/|^src/index\\.ts$|^src/lifecycle/follow\\.ts$'],
 ];
 
 /** A module's layer is the first that matches: table before snapshot. */

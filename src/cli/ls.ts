@@ -42,6 +42,9 @@ Output:
   -D, --diag FILE   the kernel's raw netlink answer into FILE ('-': stdout), no listing
   -H, --no-header   no header line (table)
   -s, --summary     ss -s: the kernel's socket counters in ss's layout
+  -E, --events      follow: TCP and UDP sockets as they close, with their final numbers, until
+                    SIGINT or SIGTERM (--format table or ndjson; see docs/lifecycle.md)
+      --rcvbuf BYTES  -E's receive buffer for bursts (default 16 MiB; past net.core.rmem_max as root)
   -N, --net NAME|PID|PATH          another network namespace
   -K, --kill        close the listed TCP/UDP sockets (SOCK_DESTROY; needs CAP_NET_ADMIN)
 Not built, refused with the reason: -0/--packet, --vsock, --xdp, -b, --tipc, -d.
@@ -67,6 +70,11 @@ export interface LsPlan {
   processes: boolean;
   resolve: boolean;
   summary: boolean;
+  /** -E: follow destroyed sockets (src/lifecycle/follow.ts) */
+  events: boolean;
+  /** -E's receive buffer (--rcvbuf) */
+  rcvbufBytes?: number;
+  protocolsChosen: boolean;
   filterWords: string[];
   /** --all-netns (or a namespace selector): every namespace, see src/netns/ls.ts */
   allNetns?: import('../netns/all.js').AllNetnsOptions;
@@ -150,7 +158,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
     numeric: { type: 'boolean', short: 'n' }, resolve: { type: 'boolean', short: 'r' },
     extended: { type: 'boolean', short: 'e' }, info: { type: 'boolean', short: 'i' }, memory: { type: 'boolean', short: 'm' },
     options: { type: 'boolean', short: 'o' }, processes: { type: 'boolean', short: 'p' }, summary: { type: 'boolean', short: 's' },
-    'no-header': { type: 'boolean', short: 'H' }, net: { type: 'string', short: 'N' }, format: { type: 'string' },
+    events: { type: 'boolean', short: 'E' }, rcvbuf: { type: 'string' }, 'no-header': { type: 'boolean', short: 'H' }, net: { type: 'string', short: 'N' }, format: { type: 'string' },
     oneline: { type: 'boolean', short: 'O' }, family: { type: 'string', short: 'f', multiple: true },
     query: { type: 'string', short: 'A', multiple: true }, filter: { type: 'string', short: 'F' }, cgroup: { type: 'boolean' },
     context: { type: 'boolean', short: 'Z' }, contexts: { type: 'boolean', short: 'z' },
@@ -174,6 +182,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
   if (allNetns && v.resolve && !v.numeric) throw new UsageError('-r does not go with --all-netns: names would be looked up from the host\'s resolver, not each namespace\'s', { key: 'resolve' });
   if (allNetns && (format === 'ss2' || v.summary)) throw new UsageError(`--all-netns lists sockets as table, json or ndjson${v.summary ? '; for the summary run \'sockscope --all-netns\'' : ''}`, { key: 'all-netns' });
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got '${v.format}'`, { key: 'format', value: v.format });
+  if (v.rcvbuf !== undefined && !v.events) throw new UsageError('--rcvbuf is for -E (the receive buffer of the event stream)', { key: 'rcvbuf' });
 
   const chosen: ProtoName[] = [];
   if (v.tcp) chosen.push('tcp');
@@ -212,12 +221,17 @@ export function planLs(args: string[]): LsPlan | 'help' {
     processes: !!(v.processes || v.context || v.contexts), resolve: !!v.resolve && !v.numeric, summary: !!v.summary,
     filterWords: v.filter === undefined ? positionals : [...filterFile(v.filter), ...positionals],
     oneline: !!v.oneline, cgroup: !!v.cgroup, securityContext: !!(v.context || v.contexts), diag: v.diag, kill: !!v.kill, allNetns,
+    events: !!v.events, rcvbufBytes: v.rcvbuf === undefined ? undefined : byteCount(v.rcvbuf, '--rcvbuf'), protocolsChosen: chosen.length > 0 && !!(v.tcp || v.udp || v.udplite || v.raw || v.sctp || v.mptcp || v.unix),
   };
 }
 
 export async function runLs(args: string[]): Promise<void> {
   const plan = planLs(args);
   if (plan === 'help') return void process.stdout.write(LS_HELP);
+  if (plan.events) {
+    const { compileFilter, hasNetAdmin } = await import('../filter/index.js');
+    return followLs(plan, compileFilter(plan.filterWords, { defaultStates: ALL_STATES, protocols: plan.snapshot.protocols, netAdmin: hasNetAdmin() }));
+  }
   // no expression: the states alone, without loading the filter language (ten modules) before the first syscall
   const filter = plan.filterWords.length === 0 ? statesOnly(plan.snapshot.states!) : await (async () => {
     const { compileFilter, hasNetAdmin } = await import('../filter/index.js');
@@ -325,6 +339,28 @@ export function statesOnly(states: number): Pick<CompiledFilter, 'states' | 'war
 }
 
 type CompiledFilter = import('../filter/index.js').CompiledFilter;
+function byteCount(text: string, option: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1024 || Number(text) > 2 ** 30) {
+    throw new UsageError(`${option} must be a number of bytes between 1024 and 1073741824, got '${text}'`, { key: option.slice(2), value: text });
+  }
+  return Number(text);
+}
+
+/** -E: until SIGINT or SIGTERM; the counts (and any loss) on stderr. */
+async function followLs(plan: LsPlan, filter: import('../filter/index.js').CompiledFilter): Promise<void> {
+  if (plan.summary || plan.processes || plan.resolve) throw new UsageError('-E cannot be combined with -s, -p or -r (closed sockets have no process; names would stall the stream)', { key: 'events' });
+  if (plan.allNetns) throw new UsageError('-E follows one network namespace: give -N NAME|PID|PATH, not --all-netns or a namespace selector', { key: 'events' });
+  const { followEvents, followSummary } = await import('../lifecycle/follow.js');
+  for (const w of filter.warnings) process.stderr.write(`sockscope: ${w}\n`);
+  const stop = new Promise((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  const record = { extended: plan.extended, timers: plan.timers, info: plan.info, memory: plan.memory, interfaceName: sysfsInterfaceNames() };
+  const result = await followEvents({ ...plan.snapshot, protocols: plan.snapshot.protocols!, families: plan.snapshot.families!, protocolsChosen: plan.protocolsChosen, rcvbufBytes: plan.rcvbufBytes, format: plan.format, header: plan.header, record }, filter, process.stdout, stop);
+  process.stderr.write(`sockscope: ${followSummary(result)}\n`);
+}
+
 type Holders = import('../procfs/processes.js').SocketHolders;
 type Walk = import('../procfs/holders-parallel.js').ParallelHolderWalk;
 

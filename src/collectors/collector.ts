@@ -11,6 +11,7 @@ import type { MeasurementSchema, Metric } from '../model/metric.js';
 import type { SocketHolders } from '../procfs/processes.js';
 import type { CensusCounts } from '../snapshot/census.js';
 import type { SocketTable } from '../snapshot/table.js';
+import type { LifecycleTracker } from '../lifecycle/tracker.js';
 
 /**
  * One gather's settings: the collectors by name and each one's options. Plain data (it crosses to the agent's
@@ -55,9 +56,11 @@ export interface HostFacts {
   localPortRange?: { low: number; high: number };
   /** which processes hold which socket inodes (only when a collector asks for 'holders') */
   holders?: SocketHolders;
+  /** the closed connections received since the last gather, and the connections it saw (src/lifecycle; the agent's gather worker only) */
+  lifecycle?: LifecycleTracker;
 }
 
-export type HostFactName = 'localPortRange' | 'holders';
+export type HostFactName = 'localPortRange' | 'holders' | 'lifecycle';
 
 /**
  * A point made from one row of a table, defined once by its collector. A sink either builds its Metric

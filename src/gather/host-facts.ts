@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { HostFactName, HostFacts } from '../collectors/collector.js';
+import { currentLifecycleTracker } from '../lifecycle/host.js';
 import { indexSocketHolders } from '../procfs/processes.js';
 import { sysfsInterfaceNames } from '../util/net.js';
 
@@ -33,5 +34,6 @@ export function readHostFacts(wanted: readonly HostFactName[], procRoot = '/proc
     interfaceName: sysfsInterfaceNames(),
     localPortRange: wanted.includes('localPortRange') ? localPortRange(procRoot) : undefined,
     holders: wanted.includes('holders') ? indexSocketHolders(procRoot) : undefined,
+    lifecycle: wanted.includes('lifecycle') ? currentLifecycleTracker() : undefined,
   };
 }

@@ -17,7 +17,15 @@ export interface FieldSpec {
    * How the Prometheus serializer exposes this field: family sockscope_<name> (units and _total in the
    * name already), extra labels, a scale to the base unit. Fields without it are not exposed to Prometheus.
    */
-  prom?: { name: string; labels?: Record<string, string>; scale?: number; help?: string };
+  prom?: {
+    name: string; labels?: Record<string, string>; scale?: number; help?: string;
+    /**
+     * A sample of the histogram family `name` (TYPE histogram): `bucket` (with an `le` label, cumulative),
+     * `sum` or `count`, written as name_bucket / name_sum / name_count. A metric's fields give its buckets in
+     * increasing `le`, then sum and count.
+     */
+    histogram?: 'bucket' | 'sum' | 'count';
+  };
   /** a string field Prometheus shows as a label (with this name) on the metric's other families */
   promLabel?: string;
 }

@@ -13,6 +13,10 @@ const SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1;
 const SO_RCVBUF = 8;
 const SO_RCVTIMEO = 20; // SO_RCVTIMEO_OLD: struct timeval {long tv_sec; long tv_usec}
+const SO_RCVBUFFORCE = 33; // CAP_NET_ADMIN: past net.core.rmem_max
+const SO_MEMINFO = 55; // u32[SK_MEMINFO_VARS]; SK_MEMINFO_DROPS is index 8
+const NETLINK_ADD_MEMBERSHIP = 1;
+const MSG_DONTWAIT = 0x40;
 const SOL_NETLINK = 270;
 const MSG_TRUNC = 0x20;
 const NETLINK_GET_STRICT_CHK = 12;
@@ -20,7 +24,15 @@ export const CLONE_NEWNET = 0x40000000;
 
 export interface Libc {
   /** socket(AF_NETLINK, SOCK_RAW|SOCK_CLOEXEC, protocol), bound, with a receive buffer and timeout. */
-  openNetlink(protocol: number, opts?: { rcvbufBytes?: number; timeoutMs?: number }): number;
+  openNetlink(protocol: number, opts?: NetlinkOpenOptions): number;
+  /**
+   * recv() one datagram without throwing: its length, or -errno (EAGAIN: nothing within the timeout or, with
+   * dontWait, nothing queued; ENOBUFS: the kernel dropped multicast messages for this socket). EINTR is retried;
+   * a datagram larger than buf throws as recv does.
+   */
+  tryRecv(fd: number, buf: Uint8Array, dontWait: boolean): number;
+  /** The socket's receive buffer (SO_RCVBUF, what the kernel allows, doubled) and drops (SO_MEMINFO's SK_MEMINFO_DROPS). */
+  receiveStats(fd: number): { rcvbufBytes: number; drops: number };
   /** sendto() the kernel (nl_pid 0). */
   sendToKernel(fd: number, message: Uint8Array): void;
   /**
@@ -46,6 +58,15 @@ export interface Libc {
   readlinkAt(dirfd: number, name: Uint8Array, out: Uint8Array): number;
 }
 
+export interface NetlinkOpenOptions {
+  rcvbufBytes?: number;
+  /** try SO_RCVBUFFORCE first (needs CAP_NET_ADMIN), then SO_RCVBUF (capped at net.core.rmem_max) */
+  forceRcvbuf?: boolean;
+  timeoutMs?: number;
+  /** multicast groups to join (NETLINK_ADD_MEMBERSHIP), after bind; a refusal throws */
+  groups?: readonly number[];
+}
+
 let loaded: Promise<Libc> | undefined;
 
 export function loadLibc(): Promise<Libc> {
@@ -67,6 +88,7 @@ async function bind(): Promise<Libc> {
   const socket = lib.func('int socket(int, int, int)');
   const bindFn = lib.func('int bind(int, const void *, uint32_t)');
   const setsockopt = lib.func('int setsockopt(int, int, int, const void *, uint32_t)');
+  const getsockopt = lib.func('int getsockopt(int, int, int, _Out_ void *, _Inout_ uint32_t *)');
   const sendto = lib.func('intptr_t sendto(int, const void *, size_t, int, const void *, uint32_t)');
   const recv = lib.func('intptr_t recv(int, _Out_ void *, size_t, int)');
   const close = lib.func('int close(int)');
@@ -89,7 +111,8 @@ async function bind(): Promise<Libc> {
       if (fd < 0) fail('socket', ` (AF_NETLINK, protocol ${protocol})`);
       const int = new Uint8Array(4);
       new DataView(int.buffer).setInt32(0, opts.rcvbufBytes ?? 1 << 20, true);
-      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, int, 4); // best effort: the default also works, just slower
+      // best effort: the default also works, just slower (a dump) or with drops sooner (multicast)
+      if (!opts.forceRcvbuf || (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, int, 4) as number) < 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, int, 4);
       const tv = new Uint8Array(16);
       const ms = opts.timeoutMs ?? 10_000;
       const tvView = new DataView(tv.buffer);
@@ -104,6 +127,14 @@ async function bind(): Promise<Libc> {
       if ((bindFn(fd, local, 12) as number) < 0) {
         close(fd);
         fail('bind');
+      }
+      for (const group of opts.groups ?? []) {
+        new DataView(int.buffer).setInt32(0, group, true);
+        if ((setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, int, 4) as number) < 0) {
+          const errno = koffi.errno() as number;
+          close(fd);
+          throw new NetlinkError(`setsockopt(NETLINK_ADD_MEMBERSHIP, group ${group}) failed: ${errnoName(errno)}`, { errno, syscall: 'setsockopt', group });
+        }
       }
       return fd;
     },
@@ -126,6 +157,27 @@ async function bind(): Promise<Libc> {
         if (errno === EAGAIN) fail('recv', ' (the kernel did not answer within the receive timeout)');
         fail('recv');
       }
+    },
+    tryRecv(fd, buf, dontWait) {
+      for (;;) {
+        const n = recv(fd, buf, buf.byteLength, MSG_TRUNC | (dontWait ? MSG_DONTWAIT : 0)) as number;
+        if (n > buf.byteLength) {
+          throw new NetlinkError(`recv(): a ${n}-byte datagram did not fit the ${buf.byteLength}-byte buffer`, { syscall: 'recv', length: n });
+        }
+        if (n >= 0) return n;
+        const errno = koffi.errno() as number;
+        if (errno !== EINTR) return -errno;
+      }
+    },
+    receiveStats(fd) {
+      const mem = new Uint8Array(9 * 4);
+      const len = [mem.byteLength];
+      const drops = (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, len) as number) === 0 && len[0] >= 36
+        ? new DataView(mem.buffer).getUint32(32, true) : 0;
+      const int = new Uint8Array(4);
+      const ilen = [4];
+      const rcvbufBytes = (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, int, ilen) as number) === 0 ? new DataView(int.buffer).getInt32(0, true) : 0;
+      return { rcvbufBytes, drops };
     },
     close(fd) {
       close(fd);

@@ -15,7 +15,7 @@ import { SockscopeError } from '../../src/errors.js';
 
 describe('collector registry', () => {
   it('names every collector once, in gather order, with a config section each', () => {
-    assert.deepEqual(MEASUREMENTS, ['netstat', 'netstat_port', 'socketstat', 'listen']);
+    assert.deepEqual(MEASUREMENTS, ['netstat', 'netstat_port', 'socketstat', 'listen', 'lifecycle']);
     assert.deepEqual(Object.keys(collectorDefaults()), MEASUREMENTS);
     assert.deepEqual(Object.keys((collectorConfigSchema() as { properties: object }).properties), MEASUREMENTS);
     for (const c of COLLECTORS) assert.match(collectorSample(), new RegExp(`^\\[collectors\\.${c.name}\\]\\n  ## .+\\n  enabled = ${c.enabledByDefault}\\n`, 'm'));

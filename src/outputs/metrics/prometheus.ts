@@ -30,6 +30,9 @@ class Family {
   private seenFull: Set<string> | undefined;
   readonly nameBytes: Uint8Array;
 
+  /** TYPE histogram: samples are name_bucket, name_sum, name_count (append's sampleName) */
+  histogram = false;
+
   constructor(readonly name: string, readonly help: string, readonly counter: boolean) {
     this.nameBytes = new TextEncoder().encode(name);
   }
@@ -54,14 +57,14 @@ class Family {
     return true;
   }
 
-  /** Append `<name>{a,b} value\n`. */
-  append(a: string, b: string, value: number): void {
+  /** Append `<name>{a,b} value\n` (a histogram's samples name themselves: sampleName). */
+  append(a: string, b: string, value: number, sampleName = this.nameBytes): void {
     // ASCII is 1 byte per character, anything else at most 3 per UTF-16 unit
-    this.out.ensure(this.nameBytes.length + 3 * (a.length + b.length) + 40);
+    this.out.ensure(sampleName.length + 3 * (a.length + b.length) + 40);
     const out = this.out.buf;
     let at = this.out.pos;
-    out.set(this.nameBytes, at);
-    at += this.nameBytes.length;
+    out.set(sampleName, at);
+    at += sampleName.length;
     if (a || b) {
       out[at++] = 0x7b; // {
       at = putText(out, at, a);
@@ -109,7 +112,7 @@ function putValue(out: Uint8Array, at: number, v: number): number {
  * transferred buffer, and assembleExposition adds the family lines (and merges the agent's self-metrics).
  */
 export interface Exposition {
-  families: { name: string; help: string; counter: boolean; start: number; end: number }[];
+  families: { name: string; help: string; counter: boolean; histogram?: boolean; start: number; end: number }[];
   bytes: Uint8Array;
 }
 
@@ -145,9 +148,9 @@ function formatValue(v: number): string {
 }
 
 /** The HELP and TYPE lines of a family. OpenMetrics names a counter family without its _total suffix; the samples keep it. */
-function familyLines(name: string, help: string, counter: boolean, format: ExpositionFormat): string {
+function familyLines(name: string, help: string, counter: boolean, format: ExpositionFormat, histogram = false): string {
   const familyName = format === 'openmetrics' && counter ? name.replace(/_total$/, '') : name;
-  return `# HELP ${familyName} ${escHelp(help)}\n# TYPE ${familyName} ${counter ? 'counter' : 'gauge'}\n`;
+  return `# HELP ${familyName} ${escHelp(help)}\n# TYPE ${familyName} ${histogram ? 'histogram' : counter ? 'counter' : 'gauge'}\n`;
 }
 
 const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -155,7 +158,7 @@ const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 export class PrometheusWriter {
   private readonly families = new Map<string, Family>();
   /** family and own labels per prom mapping object, so a sample builds neither again */
-  private readonly byProm = new Map<object, { fam: Family; own: { keys: string[]; text: string } | undefined }>();
+  private readonly byProm = new Map<object, { fam: Family; own: { keys: string[]; text: string } | undefined; sampleName?: Uint8Array; key?: string }>();
 
   constructor(private readonly prefix = 'sockscope_') {}
 
@@ -182,10 +185,15 @@ export class PrometheusWriter {
       if (!at) {
         const name = this.prefix + prom.name;
         let fam = this.families.get(name);
-        if (!fam) this.families.set(name, (fam = new Family(name, prom.help ?? spec.help, !!spec.counter)));
-        this.byProm.set(prom, (at = { fam, own: prom.labels ? fieldLabels(prom.labels) : undefined }));
+        if (!fam) this.families.set(name, (fam = new Family(name, prom.help ?? spec.help, !!spec.counter && !prom.histogram)));
+        fam.histogram ||= !!prom.histogram;
+        this.byProm.set(prom, (at = {
+          fam, own: prom.labels ? fieldLabels(prom.labels) : undefined,
+          // a histogram's _sum and _count share their labels: the sample name tells them apart when deduplicating
+          ...(prom.histogram ? { sampleName: new TextEncoder().encode(`${name}_${prom.histogram}`), key: `\u0000${prom.histogram}` } : {}),
+        }));
       }
-      const { fam, own } = at;
+      const { fam, own, sampleName, key } = at;
       let a = base;
       let b = '';
       let bCount = 0;
@@ -200,9 +208,9 @@ export class PrometheusWriter {
         b = own.text;
         bCount = own.keys.length;
       }
-      if (!fam.firstTime(a, b, bCount)) continue;
+      if (!fam.firstTime(a, key === undefined ? b : b + key, bCount)) continue;
       // scaled values are rounded to 15 significant digits: 57 µs is 0.000057 s, not 0.000056999999999999996
-      fam.append(a, b, prom.scale ? Number((v * prom.scale).toPrecision(15)) : v);
+      fam.append(a, b, prom.scale ? Number((v * prom.scale).toPrecision(15)) : v, sampleName);
     }
   }
 
@@ -221,7 +229,7 @@ export class PrometheusWriter {
     let out = '';
     for (const name of [...this.families.keys()].sort(byName)) {
       const f = this.families.get(name)!;
-      out += familyLines(name, f.help, f.counter, format) + decoder.decode(f.samples);
+      out += familyLines(name, f.help, f.counter, format, f.histogram) + decoder.decode(f.samples);
     }
     if (format === 'openmetrics') out += '# EOF\n';
     return out;
@@ -235,7 +243,7 @@ export class PrometheusWriter {
     let at = 0;
     for (const f of sorted) {
       bytes.set(f.samples, at);
-      families.push({ name: f.name, help: f.help, counter: f.counter, start: at, end: (at += f.out.pos) });
+      families.push({ name: f.name, help: f.help, counter: f.counter, ...(f.histogram ? { histogram: true } : {}), start: at, end: (at += f.out.pos) });
     }
     return { families, bytes };
   }
@@ -263,7 +271,7 @@ export function assembleExposition(parts: readonly Exposition[], format: Exposit
   for (let k = 0; k < all.length; k++) {
     const { f, bytes } = all[k];
     if (k === 0 || all[k - 1].f.name !== f.name) {
-      const lines = Buffer.from(familyLines(f.name, f.help, f.counter, format));
+      const lines = Buffer.from(familyLines(f.name, f.help, f.counter, format, f.histogram));
       chunks.push(lines);
       size += lines.length;
     }
