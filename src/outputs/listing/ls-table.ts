@@ -4,16 +4,16 @@
  * tcp_info words read the record's tcp_info members (socket-members.ts) by name; test/golden pins the text.
  */
 import { formatColumns } from '../text-table.js';
-import { PROTO_NAMES, Proto, SOCK_TYPE_NAMES, STATE_KEYS } from '../../diag/constants.js';
-import { devMajor, devMinor } from '../../diag/unix.js';
+import { AF_INET, AF_INET6, PROTO_NAMES, Proto, SOCK_TYPE_NAMES, STATE_KEYS, TCP_LISTEN } from '../../diag/constants.js';
 import type { SocketHolders } from '../../procfs/processes.js';
 import { UID_UNKNOWN, type SocketTable } from '../../snapshot/table.js';
 import { AddressText } from '../text/address-text.js';
-import { fragment, JsonBytes, tcpInfoMember, tcpInfoMemberOf, type Fragment, type TcpInfoMember } from './socket-ndjson.js';
-import { cookieHex, TCPI_OPTIONS, TIMER_NAMES, type RecordOptions } from './socket-record.js';
+import { fragment, JsonBytes, type Fragment } from './socket-ndjson.js';
+import { cookieHex, TIMER_NAMES, type RecordOptions } from './socket-record.js';
 import { ABSENT as NO, AttributeIndex } from '../../diag/attribute-index.js';
 import { InetAttr, UnixAttr } from '../../diag/constants.js';
 import { cString, unixName } from '../text/attribute-text.js';
+import { cgroupPath, processContext, ssDev, ssTcpInfoWords, ssTimerText } from './ss-words.js';
 
 const SS_STATE: Record<string, string> = {
   established: 'ESTAB', syn_sent: 'SYN-SENT', syn_recv: 'SYN-RECV', fin_wait1: 'FIN-WAIT-1', fin_wait2: 'FIN-WAIT-2',
@@ -42,66 +42,93 @@ const STATE_CELL: readonly string[] = Array.from({ length: 256 }, (_, s) => {
 /** The Netid cell per proto code (inet) and per socket type (unix) */
 const INET_NETID: readonly string[] = Array.from({ length: 256 }, (_, p) => String(PROTO_NAMES[p]));
 const UNIX_NETID_CELL: readonly string[] = Array.from({ length: 256 }, (_, st) => UNIX_NETID[SOCK_TYPE_NAMES[st] ?? String(st)] ?? 'u_???');
-/** `${r.protocol}${r.socket_type ?? ''}`: the key ls decides the Netid column by */
-const UNIX_KEY: readonly string[] = Array.from({ length: 256 }, (_, st) => `unix${SOCK_TYPE_NAMES[st] ?? String(st)}`);
 
 /**
- * Whether ls shows the Netid column: more than one protocol asked for, or the listed sockets are not all of one
- * kind (or there are none): what `new Set(records.map((r) => `${r.protocol}${r.socket_type ?? ''}`)).size !== 1`
- * says of their records.
+ * Whether ls shows the Netid column, as ss decides it: more than one protocol asked for, or unix sockets (ss
+ * reads three tables for them).
  */
 export function lsShowsNetid(t: SocketTable, rows: readonly number[], protocolsAsked: number): boolean {
-  if (protocolsAsked > 1 || rows.length === 0) return true;
-  const key = (i: number) => (t.proto[i] === Proto.unix ? UNIX_KEY[t.sockType[i]] : INET_NETID[t.proto[i]]);
-  const first = key(rows[0]);
-  for (let k = 1; k < rows.length; k++) if (key(rows[k]) !== first) return true;
-  return false;
+  // ss shows Netid when it reads more than one of its tables; unix is three (u_str, u_dgr, u_seq)
+  if (protocolsAsked > 1) return true;
+  for (const i of rows) if (t.proto[i] === Proto.unix) return true;
+  return protocolsAsked === 0;
 }
 
 const W = (s: string): Fragment => fragment(s);
-const OPTION_WORDS: readonly Fragment[] = Array.from({ length: 256 }, (_, v) =>
-  W(TCPI_OPTIONS.filter(([bit, n]) => v & bit && n !== 'wscale').map(([, n]) => (n === 'timestamps' ? 'ts' : n)).join(' ')));
-const M = (name: string) => tcpInfoMemberOf(name);
-const TI = {
-  sndWscale: M('snd_wscale'), rcvWscale: M('rcv_wscale'), rto: M('rto_us'), rtt: M('rtt_us'), rttvar: M('rttvar_us'), mss: M('snd_mss'),
-  cwnd: M('snd_cwnd'), pacing: M('pacing_rate_bps'), delivery: M('delivery_rate_bps'), retrans: M('retrans'), totalRetrans: M('total_retrans'),
-  lost: M('lost'), unacked: M('unacked'), minRtt: M('min_rtt_us'), notsent: M('notsent_bytes'),
-};
-const TI_BYTES = ['bytes_sent', 'bytes_retrans', 'bytes_acked', 'bytes_received'].map((k) => [W(`${k}:`), M(k)] as const);
-const TI_SEGS = ['segs_out', 'segs_in', 'data_segs_out', 'data_segs_in'].map((k) => [W(`${k}:`), M(k)] as const);
 const D = {
-  timer: W('timer:('), sec: W('sec,'), uid: W('uid:'), ino: W('ino:'), sk: W('sk:'), cgroup: W('cgroup_id:'), v6only: W('v6only:1'),
-  dev: W(' dev:'), pending: W('pending:'), wscale: W('wscale:'), rto: W('rto:'), rtt: W('rtt:'), mss: W('mss:'), cwnd: W('cwnd:'),
-  pacing: W('pacing_rate '), delivery: W('delivery_rate '), retrans: W('retrans:'), lost: W('lost:'), unacked: W('unacked:'),
-  minrtt: W('minrtt:'), notsent: W('notsent:'), undefined: W('undefined'), detailsStart: W('\t '), sep: W('  '),
+  timer: W('timer:('), uid: W('uid:'), ino: W('ino:'), sk: W('sk:'), cgroup: W('cgroup:'), v6only: W('v6only:'),
+  dev: W(' dev:'), peers: W('peers:'), nextLine: W('\n\t'), sep: W('  '),
 };
 const SKMEM_PREFIX = ['skmem:(r', ',rb', ',t', ',tb', ',f', ',w', ',o', ',bl', ',d'].map(W);
 const SPACE = 32;
+const SPACE_FRAGMENT = W(' ');
 const NEWLINE = 10;
 
 /** decimal digits of a u32 (String(n).length) */
 const digits = (n: number): number => (n < 10 ? 1 : n < 100 ? 2 : n < 1e3 ? 3 : n < 1e4 ? 4 : n < 1e5 ? 5 : n < 1e6 ? 6 : n < 1e7 ? 7 : n < 1e8 ? 8 : n < 1e9 ? 9 : 10);
 
-function endpointText(address: string, port: number, host: string | undefined): string {
-  if (host) return `${host}:${port === 0 ? '*' : port}`;
-  const a = address === '0.0.0.0' || address === '::' ? '*' : address;
-  return `${a.includes(':') ? `[${a}]` : a}:${port === 0 ? '*' : port}`;
+/** digits of a byte */
+const digits3 = (v: number): number => (v < 10 ? 1 : v < 100 ? 2 : 3);
+
+/** the length of `a.b.c.d:port` (port 0: `*`) */
+function v4Length(bytes: Uint8Array, at: number, port: number): number {
+  return digits3(bytes[at]) + digits3(bytes[at + 1]) + digits3(bytes[at + 2]) + digits3(bytes[at + 3]) + 4 + (port === 0 ? 1 : digits(port));
 }
 
-/** Writes details(record) of rows into a JsonBytes: the same words in the same order, separated by spaces. */
+/** `a.b.c.d:port` (port 0: `*`) into b */
+function writeV4(b: JsonBytes, bytes: Uint8Array, at: number, port: number): void {
+  b.num(bytes[at]);
+  b.byte(46);
+  b.num(bytes[at + 1]);
+  b.byte(46);
+  b.num(bytes[at + 2]);
+  b.byte(46);
+  b.num(bytes[at + 3]);
+  b.byte(58);
+  if (port === 0) b.byte(42);
+  else b.num(port);
+}
+
+/** writeV4 as a string */
+const v4Text = (bytes: Uint8Array, at: number, port: number): string =>
+  `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}:${port === 0 ? '*' : port}`;
+
+/**
+ * An address and port as ss 6.1 prints them: `0.0.0.0:8080`; for IPv6 `[::]:8443` when the socket is v6only
+ * and `*:9000` for a dual-stack wildcard; port 0 as `*`; with -r the host and service names.
+ */
+function endpointText(address: string, port: number, host: string | undefined, v6only: boolean, service: ((port: number) => string) | undefined): string {
+  const p = port === 0 ? '*' : service ? service(port) : port;
+  if (host) return `${host}:${p}`;
+  if (address === '::' && !v6only) return `*:${p}`;
+  return `${address.includes(':') ? `[${address}]` : address}:${p}`;
+}
+
+/**
+ * Writes the words ss prints after a socket's addresses, each with its leading space: on the socket's own line
+ * (`sameLine`: the Process column `users:((...))`, then `timer:(...)`, then -e's words; unix: -m's `skmem:(...)`
+ * too) and on ss's second line (`nextLine`, inet: -m's `skmem:(...)`, -i's tcp_info words), which -O (oneline)
+ * keeps on the first.
+ */
 class DetailsWriter {
   private readonly scan = new AttributeIndex();
   private readonly attributes: boolean;
   private readonly users: ((inode: number) => string) | undefined;
+  private readonly timers: boolean;
   private congKey: number[] = [];
   private congName = '';
-  /** where the current row's details began (a space goes before every word but the first) */
-  private start = 0;
 
   constructor(private readonly b: JsonBytes, private readonly o: RecordOptions) {
     this.attributes = !!(o.extended || o.info || o.memory);
+    // ss -e shows the timers too (it sets show_options)
+    this.timers = !!(o.timers || o.extended);
     const holders = o.processes as (SocketHolders & { ssUsers?: (inode: number) => string }) | undefined;
-    this.users = holders && typeof holders.ssUsers === 'function'
+    this.users = holders && o.securityContext
+      ? (inode) => {
+        const ps = holders.holders(inode);
+        return ps.length ? `users:(${ps.map((p) => `("${p.comm}",pid=${p.pid},proc_ctx=${processContext(p.pid)},fd=${p.fd})`).join(',')})` : '';
+      }
+      : holders && typeof holders.ssUsers === 'function'
       ? (inode) => holders.ssUsers!(inode)
       : holders ? (inode) => {
         const ps = holders.holders(inode);
@@ -110,97 +137,123 @@ class DetailsWriter {
   }
 
   private word(f: Fragment): void {
-    if (this.b.pos !== this.start) this.b.byte(SPACE);
+    this.b.byte(SPACE);
     this.b.raw(f);
   }
 
   private text(s: string): void {
-    if (this.b.pos !== this.start) this.b.byte(SPACE);
+    this.b.byte(SPACE);
     this.b.utf8(s);
   }
 
-  /** Write row i's details; returns whether there were any. */
-  write(t: SocketTable, i: number, view: DataView): boolean {
+  /** The words on the socket's own line; returns whether there were any. */
+  sameLine(t: SocketTable, i: number, view: DataView): boolean {
     const b = this.b;
     const o = this.o;
-    this.start = b.pos;
-    const start = t.attrStart[i];
-    const end = start + t.attrLength[i];
-    if (t.proto[i] === Proto.unix) {
-      const { off, len } = this.scan.unix(view, start, end);
-      if (o.extended) {
-        if (t.uid[i] !== UID_UNKNOWN) this.word(D.uid), b.num(t.uid[i]);
-        this.word(D.sk);
-        b.ascii(cookieHex(t, i));
-        const vfs = off[UnixAttr.VFS];
-        if (vfs !== NO) {
-          const dev = view.getUint32(vfs + 4, true);
-          this.word(D.ino);
-          b.num(view.getUint32(vfs, true));
-          b.raw(D.dev);
-          b.num(devMajor(dev));
-          b.byte(58); // :
-          b.num(devMinor(dev));
-        }
-        if (off[UnixAttr.ICONS] !== NO) this.word(D.pending), b.num(len[UnixAttr.ICONS] >> 2);
-      }
-      if (o.memory && off[UnixAttr.MEMINFO] !== NO) this.skmem(view, off[UnixAttr.MEMINFO], len[UnixAttr.MEMINFO]);
-    } else {
-      if (o.timers) {
-        const name = TIMER_NAMES[t.timer[i]] ?? String(t.timer[i]);
-        const expires = t.expires[i];
-        if (name !== 'off') {
-          this.word(D.timer);
-          b.utf8(name);
-          b.byte(44); // ,
-          b.ascii((expires / 1000).toFixed(expires < 1000 ? 3 : 0));
-          b.raw(D.sec);
-          b.num(t.retrans[i]);
-          b.byte(41); // )
-        }
-      }
-      if (this.attributes) {
-        const { off, len } = this.scan.inet(view, start, end);
-        if (o.extended) {
-          this.word(D.uid);
-          b.num(t.uid[i]);
-          this.word(D.ino);
-          b.num(t.inode[i]);
-          this.word(D.sk);
-          b.ascii(cookieHex(t, i));
-          const cgroup = off[InetAttr.CGROUP_ID];
-          if (cgroup !== NO) this.word(D.cgroup), b.num(view.getUint32(cgroup + 4, true) * 0x100000000 + view.getUint32(cgroup, true));
-          if (off[InetAttr.SKV6ONLY] !== NO && view.getUint8(off[InetAttr.SKV6ONLY]) !== 0) this.word(D.v6only);
-        }
-        if (o.memory && off[InetAttr.SKMEMINFO] !== NO) this.skmem(view, off[InetAttr.SKMEMINFO], len[InetAttr.SKMEMINFO]);
-        if (o.info) {
-          if (off[InetAttr.CONG] !== NO) {
-            const cong = this.congestion(view, off[InetAttr.CONG], len[InetAttr.CONG]);
-            if (cong) this.text(cong);
-          }
-          if (off[InetAttr.INFO] !== NO && t.proto[i] === Proto.tcp) this.tcpInfo(view, off[InetAttr.INFO], len[InetAttr.INFO]);
-        }
-      }
-    }
+    const before = b.pos;
     if (this.users) {
       const users = this.users(t.inode[i]);
       if (users) this.text(users);
     }
-    return b.pos !== this.start;
+    const start = t.attrStart[i];
+    const end = start + t.attrLength[i];
+    if (t.proto[i] === Proto.unix) {
+      const { off, len } = this.scan.unix(view, start, end);
+      if (o.memory && off[UnixAttr.MEMINFO] !== NO) this.skmem(view, off[UnixAttr.MEMINFO], len[UnixAttr.MEMINFO]);
+      if (o.extended) {
+        if (off[UnixAttr.SHUTDOWN] !== NO) this.shutdown(view.getUint8(off[UnixAttr.SHUTDOWN]));
+        const vfs = off[UnixAttr.VFS];
+        if (vfs !== NO) {
+          this.word(D.ino);
+          b.num(view.getUint32(vfs, true));
+          b.raw(D.dev);
+          b.ascii(ssDev(view.getUint32(vfs + 4, true)));
+        }
+        const icons = off[UnixAttr.ICONS];
+        if (icons !== NO) {
+          this.word(D.peers);
+          for (let k = 0; k + 4 <= len[UnixAttr.ICONS]; k += 4) b.byte(SPACE), b.num(view.getUint32(icons + k, true));
+        }
+      }
+      return b.pos !== before;
+    }
+    if (this.timers && t.timer[i] !== 0) {
+      const name = TIMER_NAMES[Math.min(t.timer[i], 5)];
+      this.word(D.timer);
+      b.utf8(name);
+      b.byte(44); // ,
+      b.ascii(ssTimerText(t.expires[i]));
+      b.byte(44);
+      b.num(t.retrans[i]);
+      b.byte(41); // )
+    }
+    if (o.cgroup && !o.extended) {
+      const { off } = this.scan.inet(view, start, end);
+      const cgroup = off[InetAttr.CGROUP_ID];
+      if (cgroup !== NO) this.word(D.cgroup), b.utf8(cgroupPath(view.getUint32(cgroup + 4, true) * 0x100000000 + view.getUint32(cgroup, true)));
+    }
+    if (o.extended && this.attributes) {
+      const { off } = this.scan.inet(view, start, end);
+      if (t.uid[i] !== 0 && t.uid[i] !== UID_UNKNOWN) this.word(D.uid), b.num(t.uid[i]);
+      this.word(D.ino);
+      b.num(t.inode[i]);
+      this.word(D.sk);
+      b.ascii(cookieHex(t, i));
+      const mark = off[InetAttr.MARK];
+      if (mark !== NO && view.getUint32(mark, true) !== 0) this.text(`fwmark:0x${view.getUint32(mark, true).toString(16)}`);
+      const cgroup = off[InetAttr.CGROUP_ID];
+      if (cgroup !== NO) {
+        const id = view.getUint32(cgroup + 4, true) * 0x100000000 + view.getUint32(cgroup, true);
+        if (id) this.word(D.cgroup), b.utf8(cgroupPath(id));
+      }
+      if (t.family[i] === AF_INET6 && off[InetAttr.SKV6ONLY] !== NO) this.word(D.v6only), b.num(view.getUint8(off[InetAttr.SKV6ONLY]));
+      if (off[InetAttr.SHUTDOWN] !== NO) this.shutdown(view.getUint8(off[InetAttr.SHUTDOWN]));
+    }
+    return b.pos !== before;
+  }
+
+  /** ss's second line (inet): -m's skmem, -i's tcp_info words; returns whether there were any. */
+  nextLine(t: SocketTable, i: number, view: DataView): boolean {
+    const o = this.o;
+    const proto = t.proto[i];
+    if (proto === Proto.unix || !(o.memory || (o.info && proto !== Proto.udp))) return false;
+    const before = this.b.pos;
+    const start = t.attrStart[i];
+    const { off, len } = this.scan.inet(view, start, start + t.attrLength[i]);
+    if (o.memory && off[InetAttr.SKMEMINFO] !== NO) this.skmem(view, off[InetAttr.SKMEMINFO], len[InetAttr.SKMEMINFO]);
+    if (o.info && off[InetAttr.INFO] !== NO && proto === Proto.tcp) {
+      const at = (k: number): [number, number] | undefined => (off[k] === NO ? undefined : [off[k], len[k]]);
+      this.b.utf8(ssTcpInfoWords(view, {
+        info: [off[InetAttr.INFO], len[InetAttr.INFO]],
+        cong: off[InetAttr.CONG] === NO ? undefined : this.congestion(view, off[InetAttr.CONG], len[InetAttr.CONG]) || undefined,
+        bbr: at(InetAttr.BBRINFO), dctcp: at(InetAttr.DCTCPINFO), vegas: at(InetAttr.VEGASINFO),
+        listen: t.state[i] === TCP_LISTEN, options: !!(o.timers || o.extended), numeric: !o.hostName,
+      }));
+    }
+    return this.b.pos !== before;
+  }
+
+  /** ss's shutdown marker: `<->`, `--> `, `<--`, `---` */
+  private shutdown(mask: number): void {
+    this.b.byte(SPACE);
+    this.b.byte(mask & 1 ? 45 : 60);
+    this.b.byte(45);
+    this.b.byte(mask & 2 ? 45 : 62);
   }
 
   private skmem(view: DataView, off: number, len: number): void {
     const b = this.b;
+    // ss prints r..o always, bl and d when the kernel sent them
     for (let k = 0; k < 9; k++) {
       if (k === 0) this.word(SKMEM_PREFIX[0]);
+      else if (4 * k + 4 > len && k >= 7) break;
       else b.raw(SKMEM_PREFIX[k]);
-      if (4 * k + 4 <= len) b.num(view.getUint32(off + 4 * k, true));
-      else b.raw(D.undefined);
+      b.num(4 * k + 4 <= len ? view.getUint32(off + 4 * k, true) : 0);
     }
     b.byte(41); // )
   }
 
-  /** String(record.congestion): the name decoded as the decoder does; the last one's text is reused */
+  /** the congestion control's name; the last one's text is reused */
   private congestion(view: DataView, off: number, len: number): string {
     const key = this.congKey;
     let same = key.length === len;
@@ -210,63 +263,6 @@ class DetailsWriter {
       this.congKey = Array.from({ length: len }, (_, k) => view.getUint8(off + k));
     }
     return this.congName;
-  }
-
-  private tcpInfo(view: DataView, off: number, len: number): void {
-    const b = this.b;
-    if (len >= 6) {
-      const words = OPTION_WORDS[view.getUint8(off + 5)];
-      if (words.length) this.word(words);
-    }
-    const n = (m: TcpInfoMember) => tcpInfoMember(view, off, len, m);
-    const snd = n(TI.sndWscale);
-    if (snd !== undefined) {
-      this.word(D.wscale);
-      b.num(snd);
-      b.byte(44);
-      b.num(n(TI.rcvWscale)!); // the same byte: present with snd_wscale
-    }
-    const rto = n(TI.rto);
-    if (rto) this.word(D.rto), msInto(b, rto);
-    const rtt = n(TI.rtt);
-    if (rtt) {
-      this.word(D.rtt);
-      msInto(b, rtt);
-      b.byte(47); // /
-      msInto(b, n(TI.rttvar) ?? 0);
-    }
-    const mss = n(TI.mss);
-    if (mss) this.word(D.mss), b.num(mss);
-    const cwnd = n(TI.cwnd);
-    if (cwnd) this.word(D.cwnd), b.num(cwnd);
-    for (const [k, m] of TI_BYTES) {
-      const v = n(m);
-      if (v) this.word(k), b.ascii(human(v, 'B'));
-    }
-    for (const [k, m] of TI_SEGS) {
-      const v = n(m);
-      if (v) this.word(k), b.num(v);
-    }
-    const pacing = n(TI.pacing);
-    if (pacing) this.word(D.pacing), b.ascii(human(pacing, 'bps'));
-    const delivery = n(TI.delivery);
-    if (delivery) this.word(D.delivery), b.ascii(human(delivery, 'bps'));
-    const retrans = n(TI.retrans);
-    const total = n(TI.totalRetrans);
-    if (retrans || total) {
-      this.word(D.retrans);
-      b.num(retrans ?? 0);
-      b.byte(47);
-      b.num(total ?? 0);
-    }
-    const lost = n(TI.lost);
-    if (lost) this.word(D.lost), b.num(lost);
-    const unacked = n(TI.unacked);
-    if (unacked) this.word(D.unacked), b.num(unacked);
-    const minRtt = n(TI.minRtt);
-    if (minRtt) this.word(D.minrtt), msInto(b, minRtt);
-    const notsent = n(TI.notsent);
-    if (notsent) this.word(D.notsent), b.ascii(human(notsent, 'B'));
   }
 }
 
@@ -294,29 +290,52 @@ export function msInto(b: JsonBytes, us: number): void {
 
 const TRAILING_SPACE = /\s$/;
 
+export interface LsLayout {
+  header: boolean;
+  netid: boolean;
+  /** the State column (ss hides it when the filter allows one state only); default true */
+  state?: boolean;
+  /** -O: ss's second line (skmem, tcp_info) on the socket's own line */
+  oneline?: boolean;
+  /** -r: service names for ports */
+  service?: (port: number, proto: string) => string;
+  /**
+   * Hand the text over in chunks as it is made (stdout) instead of returning it: memory for the output stays
+   * at one chunk; `drained` says whether the chunk's buffer may be reused. lsTableBytes then returns nothing.
+   */
+  write?: (chunk: Uint8Array) => void;
+  drained?: () => boolean;
+}
+
+const CHUNK = 1 << 17;
+
 /**
- * The table of rows as UTF-8, made from the columns: the cells and the detail words directly, laid out as
- * formatColumns lays them out (widths over every row and the
- * header; right-aligned cells padded at the start, left-aligned ones but the last at the end; two spaces
- * between; trailing whitespace trimmed), each socket's details on the line after it.
+ * The table of rows as UTF-8, made from the columns: ss's columns (Netid, State, Recv-Q, Send-Q, Local and Peer
+ * Address:Port, Process) with the widths over every row and the header (right-aligned queues, two spaces
+ * between), then the words ss prints on the socket's line (users:((...)) in the Process column, timers, -e),
+ * and ss's second line, a tab and the -m/-i words (on the same line with -O).
  */
-export function lsTableBytes(t: SocketTable, rows: readonly number[], view: DataView, o: RecordOptions, layout: { header: boolean; netid: boolean }): Uint8Array {
+export function lsTableBytes(t: SocketTable, rows: readonly number[], view: DataView, o: RecordOptions, layout: LsLayout): Uint8Array {
   const n = rows.length;
+  const showState = layout.state !== false;
   const localCol = new Array<string>(n);
   const peerCol = new Array<string>(n);
   const localText = new AddressText();
   const remoteText = new AddressText();
   const scan = new AttributeIndex();
-  const header = layout.header ? [...(layout.netid ? ['Netid'] : []), 'State', 'Recv-Q', 'Send-Q', 'Local Address:Port', 'Peer Address:Port'] : undefined;
+  const header = layout.header
+    ? [...(layout.netid ? ['Netid'] : []), ...(showState ? ['State'] : []), 'Recv-Q', 'Send-Q', 'Local Address:Port', 'Peer Address:Port', 'Process']
+    : undefined;
   let netidW = layout.netid && header ? 5 : 0;
   let stateW = header ? 5 : 0;
   let recvW = header ? 6 : 0;
   let sendW = header ? 6 : 0;
   let localW = header ? 18 : 0;
   let peerW = header ? 17 : 0;
-  // a cell holding a newline (a unix path, a host name) shifts the lines, and trailing whitespace in the last
-  // cell is trimmed: both go through formatColumns
+  // a cell holding a newline (a unix path, a host name) shifts the lines, and trailing whitespace in a cell
+  // is trimmed: both go through formatColumns
   let awkward = false;
+  const plainV4 = !o.hostName && !layout.service;
   for (let k = 0; k < n; k++) {
     const i = rows[k];
     const proto = t.proto[i];
@@ -328,13 +347,30 @@ export function lsTableBytes(t: SocketTable, rows: readonly number[], view: Data
       const name = off[UnixAttr.NAME];
       local = `${name === NO ? '*' : unixName(view, name, len[UnixAttr.NAME])} ${t.inode[i]}`;
       peer = `* ${off[UnixAttr.PEER] === NO ? 0 : view.getUint32(off[UnixAttr.PEER], true)}`;
+    } else if (plainV4 && t.family[i] === AF_INET) {
+      // IPv4 without names: the widths from the bytes, the text written straight in the second pass
+      if (layout.netid) netidW = Math.max(netidW, INET_NETID[proto].length);
+      const ll = v4Length(t.src, i << 4, t.sport[i]);
+      const pl = v4Length(t.dst, i << 4, t.dport[i]);
+      if (ll > localW) localW = ll;
+      if (pl > peerW) peerW = pl;
+      stateW = Math.max(stateW, STATE_CELL[t.state[i]].length);
+      recvW = Math.max(recvW, digits(t.rqueue[i]));
+      sendW = Math.max(sendW, digits(t.wqueue[i]));
+      continue;
     } else {
       if (layout.netid) netidW = Math.max(netidW, INET_NETID[proto].length);
       const fam = t.family[i];
       const la = localText.of(fam, t.src, t.src32, i);
       const ra = remoteText.of(fam, t.dst, t.dst32, i);
-      local = endpointText(la, t.sport[i], o.hostName ? o.hostName(la) : undefined);
-      peer = endpointText(ra, t.dport[i], o.hostName ? o.hostName(ra) : undefined);
+      let v6only = false;
+      if (fam === AF_INET6 && (la === '::' || ra === '::')) {
+        const { off } = scan.inet(view, t.attrStart[i], t.attrStart[i] + t.attrLength[i]);
+        v6only = off[InetAttr.SKV6ONLY] !== NO && view.getUint8(off[InetAttr.SKV6ONLY]) !== 0;
+      }
+      const service = layout.service ? (port: number) => layout.service!(port, INET_NETID[proto]) : undefined;
+      local = endpointText(la, t.sport[i], o.hostName ? o.hostName(la) : undefined, v6only, service);
+      peer = endpointText(ra, t.dport[i], o.hostName ? o.hostName(ra) : undefined, v6only, service);
     }
     localCol[k] = local;
     peerCol[k] = peer;
@@ -343,33 +379,60 @@ export function lsTableBytes(t: SocketTable, rows: readonly number[], view: Data
     sendW = Math.max(sendW, digits(t.wqueue[i]));
     if (local.length > localW) localW = local.length;
     if (peer.length > peerW) peerW = peer.length;
-    if (!awkward && (local.includes('\n') || peer.includes('\n') || TRAILING_SPACE.test(peer))) awkward = true;
+    if (!awkward && (local.includes('\n') || peer.includes('\n') || TRAILING_SPACE.test(peer) || TRAILING_SPACE.test(local))) awkward = true;
   }
 
-  const b = new JsonBytes(Math.max(1 << 16, n * (o.info ? 400 : 128)));
+  const b = new JsonBytes(layout.write ? 2 * CHUNK : Math.max(1 << 16, n * (o.info ? 600 : o.processes ? 180 : 128)));
+  const finish = (): Uint8Array => {
+    if (!layout.write) return b.take();
+    b.flush(layout.write, layout.drained ?? (() => false));
+    return new Uint8Array(0);
+  };
   const details = new DetailsWriter(b, o);
+  const netidCell = (i: number) => (t.proto[i] === Proto.unix ? UNIX_NETID_CELL[t.sockType[i]] : INET_NETID[t.proto[i]]);
+  /** the words after the addresses: b holds them from `from`; returns whether there were any */
+  const writeDetails = (i: number, cellEnd = b.pos): boolean => {
+    const same = details.sameLine(t, i, view);
+    if (!same) b.pos = cellEnd; // no padding before ss's second line
+    const mark = b.pos;
+    b.raw(layout.oneline ? SPACE_FRAGMENT : D.nextLine);
+    if (details.nextLine(t, i, view)) {
+      if (layout.oneline) {
+        // the words bring their own space
+        b.buf.copyWithin(mark, mark + 1, b.pos);
+        b.pos--;
+      }
+      return true;
+    }
+    b.pos = mark;
+    return same;
+  };
   if (awkward) {
-    // formatColumns over the same cells, with the details made by the same writer
-    const cells: string[][] = header ? [header] : [];
+    // formatColumns over the same cells, the words appended to each line
+    for (let k = 0; k < n; k++) {
+      const i = rows[k];
+      if (localCol[k] === undefined) {
+        localCol[k] = v4Text(t.src, i << 4, t.sport[i]);
+        peerCol[k] = v4Text(t.dst, i << 4, t.dport[i]);
+      }
+    }
+    const cells: string[][] = header ? [header.slice(0, -1)] : [];
     const extra: string[] = [];
     for (let k = 0; k < n; k++) {
       const i = rows[k];
-      const unix = t.proto[i] === Proto.unix;
-      cells.push([...(layout.netid ? [unix ? UNIX_NETID_CELL[t.sockType[i]] : INET_NETID[t.proto[i]]] : []), STATE_CELL[t.state[i]], `${t.rqueue[i]}`, `${t.wqueue[i]}`, localCol[k], peerCol[k]]);
+      cells.push([...(layout.netid ? [netidCell(i)] : []), ...(showState ? [STATE_CELL[t.state[i]]] : []), `${t.rqueue[i]}`, `${t.wqueue[i]}`, localCol[k], peerCol[k]]);
       b.pos = 0;
-      extra.push(details.write(t, i, view) ? b.text() : '');
+      extra.push(writeDetails(i) ? b.text() : '');
     }
-    const lines = formatColumns(cells, [...(layout.netid ? ['l' as const] : []), 'l', 'r', 'r', 'l', 'l']).split('\n');
+    const align = [...(layout.netid ? ['l' as const] : []), ...(showState ? ['l' as const] : []), 'r' as const, 'r' as const, 'l' as const, 'l' as const];
+    const lines = formatColumns(cells, align).split('\n');
     const out: string[] = [];
     const offset = header ? 1 : 0;
-    if (header) out.push(lines[0]);
-    for (let k = 0; k < n; k++) {
-      out.push(lines[k + offset]);
-      if (extra[k]) out.push(`\t ${extra[k]}`);
-    }
+    if (header) out.push(`${lines[0]}  Process`);
+    for (let k = 0; k < n; k++) out.push(lines[k + offset] + extra[k]);
     b.pos = 0;
     b.utf8(out.join('\n') + (out.length ? '\n' : ''));
-    return b.take();
+    return finish();
   }
 
   const padEnd = (s: string, w: number) => {
@@ -383,8 +446,7 @@ export function lsTableBytes(t: SocketTable, rows: readonly number[], view: Data
   if (header) {
     let c = 0;
     if (layout.netid) padEnd(header[c++], netidW), b.raw(D.sep);
-    padEnd(header[c++], stateW);
-    b.raw(D.sep);
+    if (showState) padEnd(header[c++], stateW), b.raw(D.sep);
     for (let k = header[c].length; k < recvW; k++) b.byte(SPACE);
     b.utf8(header[c++]);
     b.raw(D.sep);
@@ -393,31 +455,43 @@ export function lsTableBytes(t: SocketTable, rows: readonly number[], view: Data
     b.raw(D.sep);
     padEnd(header[c++], localW);
     b.raw(D.sep);
+    padEnd(header[c++], peerW);
+    b.byte(SPACE);
     b.utf8(header[c]);
     b.byte(NEWLINE);
   }
   for (let k = 0; k < n; k++) {
     const i = rows[k];
-    if (layout.netid) padEnd(t.proto[i] === Proto.unix ? UNIX_NETID_CELL[t.sockType[i]] : INET_NETID[t.proto[i]], netidW), b.raw(D.sep);
-    padEnd(STATE_CELL[t.state[i]], stateW);
-    b.raw(D.sep);
+    if (layout.netid) padEnd(netidCell(i), netidW), b.raw(D.sep);
+    if (showState) padEnd(STATE_CELL[t.state[i]], stateW), b.raw(D.sep);
     padStart(t.rqueue[i], recvW);
     b.raw(D.sep);
     padStart(t.wqueue[i], sendW);
     b.raw(D.sep);
-    padEnd(localCol[k], localW);
-    b.raw(D.sep);
-    b.utf8(peerCol[k]);
+    let peerEnd: number;
+    if (localCol[k] === undefined) {
+      const at = b.pos;
+      writeV4(b, t.src, i << 4, t.sport[i]);
+      for (let w = b.pos - at; w < localW; w++) b.byte(SPACE);
+      b.raw(D.sep);
+      const pat = b.pos;
+      writeV4(b, t.dst, i << 4, t.dport[i]);
+      peerEnd = b.pos;
+      for (let w = b.pos - pat; w < peerW; w++) b.byte(SPACE);
+    } else {
+      padEnd(localCol[k], localW);
+      b.raw(D.sep);
+      peerEnd = b.pos + Buffer.byteLength(peerCol[k]);
+      padEnd(peerCol[k], peerW);
+    }
+    if (!writeDetails(i, peerEnd)) b.pos = peerEnd;
     b.byte(NEWLINE);
-    const mark = b.pos;
-    b.raw(D.detailsStart);
-    if (details.write(t, i, view)) b.byte(NEWLINE);
-    else b.pos = mark;
+    if (layout.write && b.pos > CHUNK) b.flush(layout.write, layout.drained ?? (() => false));
   }
-  return b.take();
+  return finish();
 }
 
 /** lsTableBytes as text (tests). */
-export function renderLsTableRows(t: SocketTable, rows: readonly number[], view: DataView, o: RecordOptions, layout: { header: boolean; netid: boolean }): string {
+export function renderLsTableRows(t: SocketTable, rows: readonly number[], view: DataView, o: RecordOptions, layout: LsLayout): string {
   return Buffer.from(lsTableBytes(t, rows, view, o, layout)).toString('utf8');
 }

@@ -24,6 +24,10 @@ export interface RecordOptions {
   processes?: SocketHolders;
   /** -r: names for addresses (already resolved) */
   hostName?: (address: string) => string | undefined;
+  /** --cgroup: the table shows each socket's cgroup path */
+  cgroup?: boolean;
+  /** -Z/-z: the table shows each holder's security context (proc_ctx=) */
+  securityContext?: boolean;
   /** interface index → name */
   interfaceName?: (ifindex: number) => string | undefined;
 }
