@@ -196,8 +196,11 @@ describe('a real Zabbix 6.0 server', { skip: found.skip, timeout: 900_000 }, () 
     assert.equal(accepted.answer.sent, accepted.total);
     const now = await items('zbx-send');
     const rules: Obj[] = await zbx.call('discoveryrule.get', { hostids: hostids['zbx-send'], output: ['key_', 'state', 'error'] });
-    assert.equal(rules.length, 2);
+    assert.equal(rules.length, 3);
     for (const r of rules) assert.equal(r.state, '0', `${r.key_}: ${r.error}`);
+    // the lifecycle collector is off by default: its items are in the template, nothing of them is pushed
+    assert.ok(!now.has('sockscope.lifecycle.events[lost]') || !now.get('sockscope.lifecycle.events[lost]')!.lastclock || now.get('sockscope.lifecycle.events[lost]')!.lastclock === '0');
+    assert.ok(![...now.keys()].some((k) => k.startsWith('sockscope.lifecycle[')), 'no lifecycle group discovered');
     // every item sent is an item of the host (the two rules are counted in total too)
     assert.equal(accepted.total, now.size + rules.length, `${accepted.total} sent, ${now.size} items + ${rules.length} rules on the host`);
     const discovered = [...now.values()].filter((i) => i.flags === '4');
@@ -288,6 +291,8 @@ sys.stdin.read()
       '[agent]', '  interval = "2s"', '  hostname = "zbx-agent"',
       '[outputs.prometheus]', '  enabled = false',
       '[outputs.zabbix]', '  enabled = true', '  server = "127.0.0.1:10051"', '  host = "zbx-agent"',
+      // its pushes are connections that close (outbound to 10051), the server's polls too (inbound 10050)
+      '[collectors.lifecycle]', '  enabled = true',
       '[zabbix_agent]', '  enabled = true', '  listen = ["127.0.0.1:10050"]', '  allow = ["127.0.0.1"]', '',
     ].join('\n'));
     const gone = await holdPython(agt.asNs, `
@@ -313,6 +318,16 @@ sys.stdin.read()
       return [...x.values()].every((i) => Number(i.lastclock) >= t) ? x : undefined;
     }, 90_000, 1000);
     assert.ok(m.size >= 40, `${m.size} items`);
+    // the lifecycle items: its pushes are closed connections to the trapper, stored per second
+    m = await until('the lifecycle group of the pushes to be discovered and get a rate', async () => {
+      const x = await items('zbx-agent');
+      const closed = x.get('sockscope.lifecycle[outbound:remote:10051,closed]');
+      return closed && Number(closed.lastclock) > 0 && Number(closed.lastvalue) > 0 ? x : undefined;
+    }, 60_000, 1000);
+    assert.equal(m.get('sockscope.lifecycle[outbound:remote:10051,closed]')!.value_type, '0', 'FLOAT: a rate');
+    assert.ok(Number(m.get('sockscope.lifecycle[outbound:remote:10051,bytes_sent]')!.lastvalue) > 0, 'bytes sent per second');
+    assert.equal(Number(m.get('sockscope.lifecycle.events[lost]')!.lastvalue), 0, 'no event lost');
+    assert.ok(Number(m.get('sockscope.lifecycle.events[received]')!.lastvalue) > 0, 'events received per second');
     // the port stops listening: discovery loses it, its items stay (the rule's lifetime) and read 0
     await gone.stop();
     await until(`port ${port}'s items to be lost by discovery and read 0`, async () => {
