@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { DOCTOR_CASES } from './cases-doctor.js';
 import { METRICS_CASES } from './cases-metrics.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url)); // dist/bench/run.js -> the repository
@@ -117,6 +118,8 @@ interface Targets {
   ratio?: number;
   /** peak RSS of the row (max over its runs), MiB */
   maxRssMiB?: number;
+  /** median CPU (user + sys) of the row, ms: for rows that mostly wait (sockscope doctor's window) */
+  maxCpuMs?: number;
   /** the targets are set for populations of at least this many sockets; below, results are shown in brackets */
   fromSockets: number;
 }
@@ -311,6 +314,7 @@ export const CASES: CaseDef[] = [
     twRefresh: { every: 'round', ifOlderThanS: 0 },
   },
   ...(METRICS_CASES as CaseDef[]),
+  ...(DOCTOR_CASES as CaseDef[]),
 ];
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -770,6 +774,10 @@ function applyTargets(peer: RowResult | undefined, rows: RowResult[], sockets: n
       const mib = row.peak_rss_kb / 1024;
       row.checks.push({ what: 'peak RSS MiB', limit: t.maxRssMiB, value: mib, pass: mib <= t.maxRssMiB, binding, fromSockets: t.fromSockets });
     }
+    if (t.maxCpuMs !== undefined && row.median_user_ms !== undefined) {
+      const cpu = row.median_user_ms + (row.median_sys_ms ?? 0);
+      row.checks.push({ what: 'CPU ms', limit: t.maxCpuMs, value: cpu, pass: cpu <= t.maxCpuMs, binding, fromSockets: t.fromSockets });
+    }
   }
 }
 
@@ -832,6 +840,7 @@ function targetText(row: RowResult): string {
   const t: string[] = [];
   if (row.targets.ratio !== undefined) t.push(`≤ ${row.targets.ratio}`);
   if (row.targets.maxRssMiB !== undefined) t.push(`RSS ≤ ${row.targets.maxRssMiB} MiB`);
+  if (row.targets.maxCpuMs !== undefined) t.push(`CPU ≤ ${row.targets.maxCpuMs} ms`);
   return t.join(', ');
 }
 

@@ -22,6 +22,8 @@ Usage:
                                  (influx, prometheus, openmetrics, json; see 'sockscope gather --help')
   sockscope execd [options]      the same for Telegraf's inputs.execd
   sockscope agent [options]      the long-running collector: /metrics, InfluxDB push (see 'sockscope agent --help')
+  sockscope doctor [options]     find what is wrong with the host's sockets, name the culprit, say what to do
+                                 (see 'sockscope doctor --help')
   sockscope config sample|show   a commented sample configuration / the effective configuration
   sockscope zabbix send|template push to a Zabbix trapper / print a Zabbix 6.0 template
 
@@ -95,6 +97,9 @@ export async function main(argv: string[]): Promise<void> {
     } else if (command === 'agent') {
       const { runAgent } = await import('./agent.js');
       await runAgent(rest);
+    } else if (command === 'doctor') {
+      const { runDoctor } = await import('./doctor.js');
+      await runDoctor(rest);
     } else if (command === 'zabbix') {
       const { runZabbix } = await import('./zabbix.js');
       await runZabbix(rest);

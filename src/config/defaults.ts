@@ -4,6 +4,8 @@
  */
 import { collectorConfigSchema, collectorDefaults, type COLLECTORS } from '../collectors/registry.js';
 
+import { defaultThresholds, thresholdsSchema, type DoctorThresholds } from '../doctor/definitions.js';
+
 export const DEFAULT_PORT = 11979;
 export const DEFAULT_LISTEN = `127.0.0.1:${DEFAULT_PORT}`;
 /** buffer_strategy = "disk": each output's log under here (systemd's StateDirectory=sockscope) */
@@ -63,6 +65,8 @@ export interface AgentConfig {
     };
   };
   zabbix_agent: { enabled: boolean; listen: string[]; allow: string[]; timeout: string };
+  /** `sockscope doctor`: its window and its checks' thresholds (src/doctor/definitions.ts) */
+  doctor: { window: string } & DoctorThresholds;
   /** every network namespace (docs/namespaces.md) */
   netns: {
     enabled: boolean;
@@ -94,6 +98,7 @@ export const DEFAULTS: AgentConfig = {
     zabbix: { enabled: false, server: '127.0.0.1:10051', host: '', timeout: '5s', compress: false, buffer_limit: 100_000, buffer_strategy: 'memory', buffer_directory: DEFAULT_BUFFER_DIRECTORY },
   },
   zabbix_agent: { enabled: false, listen: ['127.0.0.1:10050'], allow: [], timeout: '3s' },
+  doctor: { window: '2s', ...defaultThresholds() } as AgentConfig['doctor'],
   netns: {
     enabled: false, names: [], pods: [], pod_namespaces: [], containers: [], max_namespaces: 1000, max_series: 200_000,
     labels: ['netns', 'pod', 'namespace', 'container'], counters: true, kubelet_log_root: '/var/log',
@@ -160,6 +165,10 @@ export const CONFIG_SCHEMA = {
         timeout: duration,
       },
     },
+    doctor: (() => {
+      const t = thresholdsSchema() as { properties: Record<string, unknown> };
+      return { type: 'object', additionalProperties: false, properties: { window: duration, ...t.properties } };
+    })(),
     netns: {
       type: 'object', additionalProperties: false,
       properties: {

@@ -3,6 +3,7 @@
  * and requires it to equal DEFAULTS, so the sample cannot drift from the code.
  */
 import { collectorSample } from '../collectors/registry.js';
+import { doctorSampleSection } from '../doctor/definitions.js';
 import { DEFAULT_BUFFER_DIRECTORY, DEFAULT_LISTEN } from './defaults.js';
 
 export const SAMPLE_CONFIG = `# sockscope agent configuration (TOML). Every value below is the default.
@@ -123,4 +124,5 @@ ${collectorSample()}
   counters = true
   ## Where kubelet's pods/ and containers/ log directories are (pod and container names come from them).
   kubelet_log_root = "/var/log"
-`;
+
+${doctorSampleSection()}`;

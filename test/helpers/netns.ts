@@ -143,7 +143,7 @@ export class PopulationNetns {
 }
 
 /** The first line a child writes on stdout; rejects when it exits, fails to start or stays silent too long. */
-function firstLine(child: ChildProcess, timeoutMs: number, who: string): Promise<string> {
+export function firstLine(child: ChildProcess, timeoutMs: number, who: string): Promise<string> {
   return new Promise<string>((resolve, reject) => {
     let buf = '';
     const timer = setTimeout(() => reject(new Error(`${who} was not ready within ${timeoutMs} ms`)), timeoutMs);
