@@ -41,7 +41,8 @@ export class NetnsAgentGatherer {
   async gather(config: GatherConfig, want: { metrics: boolean; exposition: boolean }): Promise<NetnsGather> {
     const metrics: Metric[] = [];
     const { report, parts } = await gatherAllNetns(config, this.walker, this.options, (m) => metrics.push(m), {
-      includeOwn: 'counters', metrics: want.metrics, exposition: want.exposition,
+      // the lifecycle collector: one destroy-event subscription per namespace, kept in the walker's thread
+      includeOwn: 'counters', metrics: want.metrics, exposition: want.exposition, lifecycle: true,
     });
     this.last = report;
     this.totals.gathers++;
