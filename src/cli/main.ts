@@ -47,7 +47,10 @@ async function runSummary(args: string[]): Promise<void> {
 
 /** `sockscope help [COMMAND [SUBCOMMAND]]` */
 function runHelp(args: string[]): void {
-  if (args[0] === '--help' || args[0] === '-h') return printHelp('help');
+  if (args[0] === '--help' || args[0] === '-h') {
+    printHelp('help');
+    return;
+  }
   const name = args.join(' ');
   if (!COMMANDS.some((c) => c.name === name)) {
     throw new UsageError(`no help for '${name}': expected one of ${COMMANDS.filter((c) => c.name).map((c) => c.name).join(', ')}. See 'sockscope --help'.`, { key: 'command', value: name });

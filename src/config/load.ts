@@ -8,13 +8,14 @@
  * ENV_INPUT_NETSTAT_TAGS ("k=v,k2=v2"), ENV_INPUT_NETSTAT_INTERVAL ("10s"), ENV_INPUT_NETSTAT_ADDR_PORTS
  * ('["1.1.1.1:80","443"]', one group). SOCKSCOPE_* wins over DataKit's.
  */
+import { parseDuration } from '../util/duration.js';
+import { parseTags } from '../util/tags.js';
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { gatherConfigFromSections } from '../collectors/registry.js';
 import { isSockscopeError, SockscopeError } from '../errors.js';
 import { CONFIG_SCHEMA, DEFAULTS, type AgentConfig } from './defaults.js';
-import { durationMs } from '../util/duration.js';
 
 export interface FlagOverrides {
   listen?: string[];
@@ -110,13 +111,7 @@ function fromDataKit(file: Json, origin: string, config: Json, origins: Map<stri
 }
 
 function parseTagList(text: string, name: string): Record<string, string> {
-  const tags: Record<string, string> = {};
-  for (const kv of text.split(',').map((x) => x.trim()).filter(Boolean)) {
-    const eq = kv.indexOf('=');
-    if (eq <= 0) throw configError(name, text, `env ${name}`, 'tags as key=value,key2=value2');
-    tags[kv.slice(0, eq).trim()] = kv.slice(eq + 1).trim();
-  }
-  return tags;
+  return parseTags(text, () => configError(name, text, `env ${name}`, 'tags as key=value,key2=value2'));
 }
 
 /** An environment string as the type the default has. */
@@ -343,5 +338,7 @@ function semanticChecks(config: AgentConfig, origins: Map<string, string>, colle
   }
 }
 
-/** "10s" → 10000 (validated strings only): the one duration syntax, src/util/duration.ts. */
-export { durationMs } from '../util/duration.js';
+/** "10s" → 10000, "1m30s" → 90000 (validated strings only: the config's durations passed its schema). */
+export function durationMs(text: string): number {
+  return parseDuration(text) ?? 0;
+}
