@@ -87,6 +87,20 @@ export function prometheusRules(thresholds: DoctorThresholds = defaultThresholds
   return HEADER('prometheus') + stringify({ groups }, { lineWidth: 0 });
 }
 
+/**
+ * A promtool unit test for one series (a metric as the agent exposes it, with its labels, held at `value`):
+ * every rule on that metric whose threshold `value` reaches is expected to fire, with its labels and annotations.
+ */
+export function seriesRuleTest(metric: string, labels: Record<string, string>, value: number, thresholds: DoctorThresholds = defaultThresholds()): string {
+  const fired = rules(thresholds).filter((r) => r.metric === metric);
+  const test = {
+    interval: '1m',
+    input_series: [{ series: `${metric}{${Object.entries(labels).map(([k, x]) => `${k}="${x}"`).join(',')}}`, values: `${value}x5` }],
+    alert_rule_test: fired.map((r) => ({ eval_time: '2m', alertname: r.alert, exp_alerts: value >= r.threshold ? [expectedAlert(r, labels, value)] : [] })),
+  };
+  return stringify({ rule_files: [DOCTOR_RULES_FILE], evaluation_interval: '1m', tests: [test] }, { lineWidth: 0 });
+}
+
 /** promtool unit tests of the rules file: each rule fires at its threshold, and not just below it. */
 export function prometheusRuleTests(thresholds: DoctorThresholds = defaultThresholds()): string {
   const tests = rules(thresholds).map((r) => {
