@@ -3,7 +3,7 @@
  * measure and level (warning, critical), `sockscope_doctor_<check>_<measure>... >= threshold`, labelled with the
  * severity and the check, annotated with the culprit's labels, the explanation and the advice. With their
  * promtool unit tests: each rule fires at its threshold and not just below it. The metrics are named by
- * metrics.ts (the agent does not export them yet: see docs/doctor.md). deploy/prometheus holds the output (`sockscope doctor --rules prometheus > deploy/prometheus/sockscope-doctor-rules.yml`, and
+ * metrics.ts (the agent exports them with [collectors.doctor]: src/collectors/doctor.ts). deploy/prometheus holds the output (`sockscope doctor --rules prometheus > deploy/prometheus/sockscope-doctor-rules.yml`, and
  * `--rules prometheus-test` for the tests); a test keeps the files equal to it.
  */
 import { stringify } from 'yaml';
