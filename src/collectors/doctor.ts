@@ -11,8 +11,7 @@ import { Ext } from '../diag/constants.js';
 import { defaultThresholds } from '../doctor/definitions.js';
 import { diagnose } from '../doctor/doctor.js';
 import { DOCTOR_SCHEMAS, findingMetrics } from '../doctor/metrics.js';
-import { DoctorSample } from '../doctor/sample.js';
-import { AttributeScan } from '../outputs/socket-scan.js';
+import { sampleOfTable } from '../doctor/sample.js';
 import { defineCollector, type HostFactName } from './collector.js';
 
 /** The doctor options of a gather (plain data: it crosses to the agent's gather worker). */
@@ -42,11 +41,7 @@ export const doctorCollector = defineCollector<DoctorCollectorOptions, DoctorSec
   collect(s, facts, sink) {
     const history = facts.doctorHistory;
     if (!history) throw new Error('doctor compares a gather with the previous one: it runs in the agent, not in a one-shot gather (use `sockscope doctor`)');
-    const table = s.table!;
-    const sample = new DoctorSample(table.length + 1);
-    sample.addBatch(table, new AttributeScan());
-    sample.takenAt = sample.monotonicMs = s.time;
-    sample.host = facts.doctorNamespace!;
+    const sample = sampleOfTable(s.table!, s.time, facts.doctorNamespace!);
     const a = history.previous;
     history.previous = sample;
     if (!a || s.time <= a.monotonicMs) return; // the first gather starts the window
