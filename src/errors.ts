@@ -9,7 +9,7 @@ export type SockscopeErrorCode =
   | 'ESOCKSCOPE_NETLINK'
   | 'ESOCKSCOPE_NETLINK_UNAVAILABLE'
   | 'ESOCKSCOPE_DECODE'
-  | 'ESOCKSCOPE_PROCFS'
+  | 'ESOCKSCOPE_ZABBIX'
   | 'ESOCKSCOPE_WORKER';
 
 export interface SockscopeErrorFacts {

@@ -10,7 +10,7 @@
  * buffer (delivered, refused, dropped) moves the log's head.
  */
 import { join } from 'node:path';
-import type { PrometheusWriter } from '../outputs/prometheus.js';
+import type { PrometheusWriter } from '../outputs/metrics/prometheus.js';
 import { DiskBuffer, type Codec } from './disk-buffer.js';
 import type { AgentOutput, Gather, Log } from './output.js';
 

@@ -9,7 +9,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { negotiateFormat, CONTENT_TYPE } from '../outputs/prometheus.js';
+import { negotiateFormat, CONTENT_TYPE } from '../outputs/metrics/prometheus.js';
 import type { Log } from './output.js';
 import { PasswordChecker } from './password-check.js';
 import { BasicAuth, type WebConfig } from './web-config.js';

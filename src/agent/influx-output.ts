@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import type { AgentConfig } from '../config/defaults.js';
 import { durationMs } from '../config/load.js';
-import { influxLine } from '../outputs/influx.js';
+import { influxLine } from '../outputs/metrics/influx.js';
 import { BufferedOutput, type Delivery, type Log } from './buffered-output.js';
 import type { Gather, OutputKind } from './output.js';
 

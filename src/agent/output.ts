@@ -10,7 +10,7 @@
 import type { GatherReport } from '../gather/gather.js';
 import type { AgentConfig } from '../config/defaults.js';
 import type { Metric } from '../model/metric.js';
-import type { Exposition, PrometheusWriter } from '../outputs/prometheus.js';
+import type { Exposition, PrometheusWriter } from '../outputs/metrics/prometheus.js';
 import type { Snapshot, SnapshotOptions } from '../snapshot/snapshot.js';
 
 export type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;

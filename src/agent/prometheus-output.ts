@@ -5,7 +5,7 @@
  */
 import { durationMs } from '../config/load.js';
 import type { AgentConfig } from '../config/defaults.js';
-import { assembleExposition, PrometheusWriter, type ExpositionFormat } from '../outputs/prometheus.js';
+import { assembleExposition, PrometheusWriter, type ExpositionFormat } from '../outputs/metrics/prometheus.js';
 import { HttpEndpoint } from './http.js';
 import type { AgentOutput, Gather, OutputContext, OutputKind } from './output.js';
 import { loadWebConfig } from './web-config.js';

@@ -19,7 +19,7 @@
  * no-release-tables, no-young-generation-cap.
  */
 import { tableConnections } from '../collectors/connections.js';
-import { PrometheusWriter } from '../outputs/prometheus.js';
+import { PrometheusWriter } from '../outputs/metrics/prometheus.js';
 import { SocketTable } from '../snapshot/table.js';
 import { collectExternalGarbage, releaseBuffers } from '../util/external-garbage.js';
 import { keepShape } from '../util/keep-shape.js';

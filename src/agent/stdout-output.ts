@@ -1,5 +1,5 @@
 /** `--stdout` / [outputs.stdout]: each gather's line protocol on stdout (nanosecond timestamps), one batch per gather. */
-import { influxLine } from '../outputs/influx.js';
+import { influxLine } from '../outputs/metrics/influx.js';
 import type { AgentOutput, Gather, OutputContext, OutputKind } from './output.js';
 
 class StdoutOutput implements AgentOutput {

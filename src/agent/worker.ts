@@ -9,7 +9,7 @@ import { runtimeTuning, type RuntimeTuning } from './runtime.js';
 import type { GatherConfig, GatherReport } from '../gather/gather.js';
 import { fromWire, type WireMetric } from '../collectors/registry.js';
 import type { Metric } from '../model/metric.js';
-import type { Exposition } from '../outputs/prometheus.js';
+import type { Exposition } from '../outputs/metrics/prometheus.js';
 import { CensusCounts } from '../snapshot/census.js';
 import type { Census, Snapshot, SnapshotOptions } from '../snapshot/snapshot.js';
 import { SocketTable, type SocketTableBuffers } from '../snapshot/table.js';

@@ -5,7 +5,7 @@
  * once when they stop).
  */
 import { durationMs } from '../config/load.js';
-import type { PrometheusWriter } from '../outputs/prometheus.js';
+import type { PrometheusWriter } from '../outputs/metrics/prometheus.js';
 import { DiscoveryMemory, senderItems, type SenderItem } from '../zabbix/items.js';
 import { explainRefusal } from '../zabbix/refusal.js';
 import { sendItems } from '../zabbix/sender.js';

@@ -3,7 +3,7 @@
  * it listens (open, announce) and counts what it answered and refused (stats).
  */
 import { durationMs } from '../config/load.js';
-import type { PrometheusWriter } from '../outputs/prometheus.js';
+import type { PrometheusWriter } from '../outputs/metrics/prometheus.js';
 import { answerer } from '../zabbix/answer.js';
 import { PassiveAgent } from '../zabbix/passive.js';
 import type { AgentOutput, OutputContext, OutputKind } from './output.js';

@@ -90,7 +90,7 @@ export function planGather(args: string[], command: 'gather' | 'execd'): GatherC
   const semantics = v['netstat-semantics'] ?? 'sockscope';
   if (semantics !== 'sockscope' && semantics !== 'telegraf') throw new UsageError(`--netstat-semantics must be 'sockscope' or 'telegraf', got '${semantics}'`, { key: 'netstat-semantics', value: semantics });
   const groupConfigs = (v['port-group'] ?? []).map(parsePortGroupSpec);
-  let groups;
+  let groups: ReturnType<typeof parsePortGroups>;
   try {
     groups = [...parsePortGroups(groupConfigs, '--port-group'), ...(v['addr-ports'] ? parseAddrPortsEnv(v['addr-ports'], '--addr-ports') : [])];
   } catch (e) {
@@ -159,7 +159,7 @@ export interface ByteSink {
 export async function streamInflux(
   config: GatherConfig, uintAsInt: boolean, snapshotter: Required<Pick<Snapshotter, 'stream'>>, out: ByteSink,
 ): Promise<GatherReport> {
-  const { LineProtocolSink } = await import('../outputs/socketstat-influx.js');
+  const { LineProtocolSink } = await import('../outputs/metrics/socketstat-influx.js');
   const sink = new LineProtocolSink({ uintAsInt, tags: config.tags });
   // the points made before a failure go out too, as gather()'s writer keeps the metrics emitted before it
   return gatherStream(config, snapshotter, sink, () => sink.bytes.flush((chunk) => out.write(chunk), () => out.writableLength === 0));
@@ -167,7 +167,7 @@ export async function streamInflux(
 
 /** Load the streamed writer's modules while the netlink session opens (a one-shot gather feels every millisecond). */
 async function preloadStreamWriter(cli: GatherCli): Promise<void> {
-  if (cli.format === 'influx' && streams(cli.config)) await import('../outputs/socketstat-influx.js');
+  if (cli.format === 'influx' && streams(cli.config)) await import('../outputs/metrics/socketstat-influx.js');
 }
 
 /** One gather written to `out`: a streamable gather in influx streams; anything else goes through gather(). */
@@ -185,16 +185,16 @@ interface OutputWriter {
 
 async function writerFor(cli: GatherCli): Promise<OutputWriter> {
   if (cli.format === 'influx') {
-    const { InfluxWriter } = await import('../outputs/influx.js');
+    const { InfluxWriter } = await import('../outputs/metrics/influx.js');
     const w = new InfluxWriter({ uintAsInt: cli.uintAsInt });
     return { write: w.write, take: () => w.take() };
   }
   if (cli.format === 'json') {
-    const { JsonWriter } = await import('../outputs/json.js');
+    const { JsonWriter } = await import('../outputs/metrics/json.js');
     const w = new JsonWriter();
     return { write: w.write, take: () => w.take() };
   }
-  const { PrometheusWriter } = await import('../outputs/prometheus.js');
+  const { PrometheusWriter } = await import('../outputs/metrics/prometheus.js');
   let w = new PrometheusWriter();
   return {
     write: (m: Metric) => w.write(m),

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { sysfsInterfaceNames } from '../util/net.js';
-import { AF_INET, AF_INET6, ALL_STATES, Ext, TCP_CLOSE, TCP_LISTEN, TCP_SYN_RECV, TCP_TIME_WAIT, UNIX_SHOW_ALL, UnixShow, type ProtoName } from '../diag/constants.js';
+import { AF_INET, AF_INET6, ALL_STATES, TCP_ESTABLISHED, Ext, TCP_CLOSE, TCP_LISTEN, TCP_SYN_RECV, TCP_TIME_WAIT, UNIX_SHOW_ALL, UnixShow, type ProtoName } from '../diag/constants.js';
 import { UsageError } from '../errors.js';
 import type { SnapshotOptions } from '../snapshot/snapshot.js';
 import type { SocketTable } from '../snapshot/table.js';
@@ -22,6 +22,7 @@ Sockets:
   -x, --unix        unix                -S, --sctp      SCTP         -M, --mptcp  MPTCP
       --udplite     UDP-Lite            (none of these: all of them)
   -4, --ipv4        IPv4 only           -6, --ipv6      IPv6 only
+  -f, --family inet|inet6|unix      -A, --query tcp,udp,raw,unix,...  (as ss; added up)
   -l, --listening   listening and unconnected sockets only
   -a, --all         every state
 Details:
@@ -32,14 +33,21 @@ Details:
   -p, --processes   the processes holding each socket (one walk of /proc/*/fd)
   -n, --numeric     numbers, not names (the default)
   -r, --resolve     host names (reverse DNS with a 2 s budget, /etc/hosts) and service names
+      --cgroup      the socket's cgroup path
+  -Z, -z            with -p, each process's security context (proc_ctx=)
 Output:
   --format table|json|ndjson|ss2   default table
+  -O, --oneline     ss's second line (-m, -i) on the socket's own line
+  -F, --filter FILE the filter expression from FILE ('-': stdin)
+  -D, --diag FILE   the kernel's raw netlink answer into FILE ('-': stdout), no listing
   -H, --no-header   no header line (table)
-  -s, --summary     the summary instead of a listing (as 'sockscope')
+  -s, --summary     ss -s: the kernel's socket counters in ss's layout
   -E, --events      follow: TCP and UDP sockets as they close, with their final numbers, until
                     SIGINT or SIGTERM (--format table or ndjson; see docs/lifecycle.md)
       --rcvbuf BYTES  -E's receive buffer for bursts (default 16 MiB; past net.core.rmem_max as root)
   -N, --net NAME|PID|PATH          another network namespace
+  -K, --kill        close the listed TCP/UDP sockets (SOCK_DESTROY; needs CAP_NET_ADMIN)
+Not built, refused with the reason: -0/--packet, --vsock, --xdp, -b, --tipc, -d.
 ${NETNS_HELP}Filter (ss's language): state established, state connected, exclude time-wait, sport = :443,
   dport > :1024, src 10.0.0.0/8, dst [::1]:5432, dev eth0, fwmark 0x1/0xff, cgroup /system.slice/x,
   joined with and, or, not and parentheses. See docs/filters.md.
@@ -70,6 +78,75 @@ export interface LsPlan {
   filterWords: string[];
   /** --all-netns (or a namespace selector): every namespace, see src/netns/ls.ts */
   allNetns?: import('../netns/all.js').AllNetnsOptions;
+  /** -O: each socket on one line */
+  oneline: boolean;
+  /** --cgroup: the cgroup path of each socket */
+  cgroup: boolean;
+  /** -Z/-z: the security context of each holding process */
+  securityContext: boolean;
+  /** -K: close the listed sockets (SOCK_DESTROY) */
+  kill: boolean;
+  /** -D FILE: write the kernel's raw netlink answer there instead of listing ('-': stdout) */
+  diag?: string;
+}
+
+/** whether the last of -4/-6 in this argument is -6 */
+const a6 = (arg: string): boolean => (arg.startsWith('--') ? arg === '--ipv6' : arg.lastIndexOf('6') > arg.lastIndexOf('4'));
+
+type LsValues = Record<string, string | boolean | string[] | undefined>;
+
+/**
+ * Flags ss has that sockscope cannot honour here: each says why (exit 2), never "unknown option".
+ */
+function refuseUnsupported(v: LsValues): void {
+  const why: [string, string][] = [
+    ['packet', '-0/--packet (packet_diag) is not built into sockscope yet: it reads NETLINK_SOCK_DIAG for inet and unix sockets only'],
+    ['vsock', '--vsock (vsock_diag) is not built into sockscope yet: it reads NETLINK_SOCK_DIAG for inet and unix sockets only'],
+    ['xdp', '--xdp (xdp_diag) is not built into sockscope yet: it reads NETLINK_SOCK_DIAG for inet and unix sockets only'],
+    ['tipc', '--tipc is not built into sockscope: TIPC sockets are not listed'],
+    ['dccp', '-d/--dccp: DCCP was removed from Linux 6.16 and sockscope does not list it'],
+    ['bpf', '-b/--bpf (the sockets\' classic BPF filters, needs packet_diag/netlink_diag) is not built into sockscope yet'],
+  ];
+  for (const [key, message] of why) if (v[key] !== undefined) throw new UsageError(message, { key });
+}
+
+/** ss's -A/--query names (and -f's) as sockscope's protocols; unknown or unsupported ones say so. */
+const QUERY: Record<string, ProtoName[] | string> = {
+  all: ['tcp', 'udp', 'udplite', 'raw', 'sctp', 'mptcp', 'unix'], inet: ['tcp', 'udp', 'udplite', 'raw', 'sctp', 'mptcp'],
+  tcp: ['tcp'], udp: ['udp'], raw: ['raw'], sctp: ['sctp'], mptcp: ['mptcp'], udplite: ['udplite'],
+  unix: ['unix'], unix_stream: ['unix'], unix_dgram: ['unix'], unix_seqpacket: ['unix'],
+  packet: 'packet sockets (packet_diag) are not listed by sockscope', packet_raw: 'packet sockets (packet_diag) are not listed by sockscope',
+  packet_dgram: 'packet sockets (packet_diag) are not listed by sockscope', netlink: 'netlink sockets are not listed by sockscope',
+  vsock: 'vsock sockets are not listed by sockscope', vsock_stream: 'vsock sockets are not listed by sockscope', vsock_dgram: 'vsock sockets are not listed by sockscope',
+  tipc: 'TIPC sockets are not listed by sockscope', xdp: 'XDP sockets are not listed by sockscope', dccp: 'DCCP is not listed by sockscope',
+};
+const FAMILY = ['inet', 'inet6', 'unix', 'link', 'netlink', 'vsock', 'tipc', 'xdp'];
+
+/** -f/--family and -A/--query as the protocol and family flags they stand for (ss adds them up). */
+function applyFamiliesAndQuery(v: LsValues): void {
+  for (const f of (v.family as string[] | undefined) ?? []) {
+    if (!FAMILY.includes(f)) throw new UsageError(`-f/--family must be one of ${FAMILY.join(', ')}, got '${f}'`, { key: 'family', value: f });
+    if (f === 'inet') v.ipv4 = true;
+    else if (f === 'inet6') v.ipv6 = true;
+    else if (f === 'unix') v.unix = true;
+    else throw new UsageError(`-f ${f}: ${f === 'link' ? 'packet' : f} sockets are not listed by sockscope`, { key: 'family', value: f });
+  }
+  if ((v.ipv4 || v.ipv6) && (v.family as string[] | undefined)?.includes('unix')) v.unixToo = true;
+  for (const q of ((v.query as string[] | undefined) ?? []).flatMap((x) => x.split(','))) {
+    const want = QUERY[q];
+    if (want === undefined) throw new UsageError(`-A/--query: unknown socket table '${q}', expected one of ${Object.keys(QUERY).join(', ')}`, { key: 'query', value: q });
+    if (typeof want === 'string') throw new UsageError(`-A ${q}: ${want}`, { key: 'query', value: q });
+    for (const p of want) v[p] = true;
+  }
+}
+
+/** -F FILE: the filter expression read from a file ('-': stdin), split into words as a shell would not. */
+function filterFile(path: string): string[] {
+  try {
+    return readFileSync(path === '-' ? 0 : path, 'utf8').replace(/#.*$/gm, '').split(/\s+/).filter(Boolean);
+  } catch (e) {
+    throw new UsageError(`-F ${path}: cannot read the filter file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { key: 'filter', value: path });
+  }
 }
 
 export function planLs(args: string[]): LsPlan | 'help' {
@@ -82,16 +159,30 @@ export function planLs(args: string[]): LsPlan | 'help' {
     extended: { type: 'boolean', short: 'e' }, info: { type: 'boolean', short: 'i' }, memory: { type: 'boolean', short: 'm' },
     options: { type: 'boolean', short: 'o' }, processes: { type: 'boolean', short: 'p' }, summary: { type: 'boolean', short: 's' },
     events: { type: 'boolean', short: 'E' }, rcvbuf: { type: 'string' }, 'no-header': { type: 'boolean', short: 'H' }, net: { type: 'string', short: 'N' }, format: { type: 'string' },
+    oneline: { type: 'boolean', short: 'O' }, family: { type: 'string', short: 'f', multiple: true },
+    query: { type: 'string', short: 'A', multiple: true }, filter: { type: 'string', short: 'F' }, cgroup: { type: 'boolean' },
+    context: { type: 'boolean', short: 'Z' }, contexts: { type: 'boolean', short: 'z' },
+    kill: { type: 'boolean', short: 'K' }, diag: { type: 'string', short: 'D' }, packet: { type: 'boolean', short: '0' },
+    vsock: { type: 'boolean' }, xdp: { type: 'boolean' }, bpf: { type: 'boolean', short: 'b' }, tipc: { type: 'boolean' },
+    dccp: { type: 'boolean', short: 'd' },
     help: { type: 'boolean', short: 'h' }, ...NETNS_OPTIONS,
   }, true);
   if (v.help) return 'help';
+  // -4 and -6 together: the last one given wins, as with ss
+  if (v.ipv4 && v.ipv6) {
+    const last = args.filter((a) => /^-[^-]*[46]/.test(a) || a === '--ipv4' || a === '--ipv6').pop() ?? '';
+    const six = a6(last);
+    v.ipv4 = !six;
+    v.ipv6 = six;
+  }
+  refuseUnsupported(v);
+  applyFamiliesAndQuery(v);
   const format = (v.format ?? 'table') as Format;
   const allNetns = planNetnsCli(v, v.net);
   if (allNetns && v.resolve && !v.numeric) throw new UsageError('-r does not go with --all-netns: names would be looked up from the host\'s resolver, not each namespace\'s', { key: 'resolve' });
   if (allNetns && (format === 'ss2' || v.summary)) throw new UsageError(`--all-netns lists sockets as table, json or ndjson${v.summary ? '; for the summary run \'sockscope --all-netns\'' : ''}`, { key: 'all-netns' });
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got '${v.format}'`, { key: 'format', value: v.format });
   if (v.rcvbuf !== undefined && !v.events) throw new UsageError('--rcvbuf is for -E (the receive buffer of the event stream)', { key: 'rcvbuf' });
-  if (v.ipv4 && v.ipv6) throw new UsageError('-4 and -6 exclude each other: give one, or neither for both families');
 
   const chosen: ProtoName[] = [];
   if (v.tcp) chosen.push('tcp');
@@ -101,7 +192,9 @@ export function planLs(args: string[]): LsPlan | 'help' {
   if (v.sctp) chosen.push('sctp');
   if (v.mptcp) chosen.push('mptcp');
   if (v.unix) chosen.push('unix');
-  const familyOnly = v.ipv4 || v.ipv6;
+  const unixToo = (v as LsValues).unixToo === true;
+  const familyOnly = (v.ipv4 || v.ipv6) && !unixToo;
+  if (unixToo && chosen.length === 1) chosen.unshift('tcp', 'udp', 'udplite', 'raw', 'sctp', 'mptcp');
   if (chosen.length === 0) chosen.push('tcp', 'udp', 'udplite', 'raw', 'sctp', 'mptcp', ...(familyOnly ? [] : ['unix' as const]));
   if (familyOnly && chosen.includes('unix') && (v.tcp || v.udp || v.raw || v.udplite || v.sctp || v.mptcp) === undefined) {
     throw new UsageError('-x lists unix sockets, which have no IPv4/IPv6 family: drop -4/-6');
@@ -121,11 +214,13 @@ export function planLs(args: string[]): LsPlan | 'help' {
   return {
     snapshot: {
       protocols, states, ext, unixShow: unixShow & UNIX_SHOW_ALL, keepAttributes: true,
-      families: v.ipv4 ? [AF_INET] : v.ipv6 ? [AF_INET6] : [AF_INET, AF_INET6],
+      families: v.ipv4 && !v.ipv6 ? [AF_INET] : v.ipv6 && !v.ipv4 ? [AF_INET6] : [AF_INET, AF_INET6],
       netns: v.net === undefined ? undefined : resolveNetns(v.net),
     },
     format, header: !v['no-header'], extended: !!v.extended, timers: !!v.options, info: !!v.info, memory: !!v.memory,
-    processes: !!v.processes, resolve: !!v.resolve && !v.numeric, summary: !!v.summary, filterWords: positionals, allNetns,
+    processes: !!(v.processes || v.context || v.contexts), resolve: !!v.resolve && !v.numeric, summary: !!v.summary,
+    filterWords: v.filter === undefined ? positionals : [...filterFile(v.filter), ...positionals],
+    oneline: !!v.oneline, cgroup: !!v.cgroup, securityContext: !!(v.context || v.contexts), diag: v.diag, kill: !!v.kill, allNetns,
     events: !!v.events, rcvbufBytes: v.rcvbuf === undefined ? undefined : byteCount(v.rcvbuf, '--rcvbuf'), protocolsChosen: chosen.length > 0 && !!(v.tcp || v.udp || v.udplite || v.raw || v.sctp || v.mptcp || v.unix),
   };
 }
@@ -133,19 +228,25 @@ export function planLs(args: string[]): LsPlan | 'help' {
 export async function runLs(args: string[]): Promise<void> {
   const plan = planLs(args);
   if (plan === 'help') return void process.stdout.write(LS_HELP);
-  const { compileFilter, hasNetAdmin } = await import('../filter/index.js');
-  if (plan.events) return followLs(plan, compileFilter(plan.filterWords, { defaultStates: ALL_STATES, protocols: plan.snapshot.protocols, netAdmin: hasNetAdmin() }));
-  const filter = compileFilter(plan.filterWords, { defaultStates: plan.snapshot.states!, protocols: plan.snapshot.protocols, netAdmin: hasNetAdmin() });
+  if (plan.events) {
+    const { compileFilter, hasNetAdmin } = await import('../filter/index.js');
+    return followLs(plan, compileFilter(plan.filterWords, { defaultStates: ALL_STATES, protocols: plan.snapshot.protocols, netAdmin: hasNetAdmin() }));
+  }
+  // no expression: the states alone, without loading the filter language (ten modules) before the first syscall
+  const filter = plan.filterWords.length === 0 ? statesOnly(plan.snapshot.states!) : await (async () => {
+    const { compileFilter, hasNetAdmin } = await import('../filter/index.js');
+    return compileFilter(plan.filterWords, { defaultStates: plan.snapshot.states!, protocols: plan.snapshot.protocols, netAdmin: hasNetAdmin() });
+  })();
   plan.snapshot.states = filter.states;
   plan.snapshot.bytecode = filter.bytecode;
   for (const w of filter.warnings) process.stderr.write(`sockscope: ${w}\n`);
 
+  if (plan.diag !== undefined) return dumpRaw(plan);
+
   if (plan.summary) {
-    const [{ takeSnapshot }, { summarize }, { renderSummary }, { VERSION }] = await Promise.all([
-      import('../snapshot/snapshot.js'), import('../summary/summary.js'), import('../summary/render.js'), import('../version.js'),
-    ]);
-    const snap = await takeSnapshot({ ...plan.snapshot, ext: 0, unixShow: 0, keepAttributes: false, states: ALL_STATES, bytecode: undefined });
-    process.stdout.write(renderSummary(summarize(snap), VERSION));
+    // ss -s: the kernel's own counters (/proc/net/sockstat, sockstat6, snmp), in ss's layout
+    const { ssSummary } = await import('../outputs/listing/ss-words.js');
+    process.stdout.write(ssSummary());
     return;
   }
 
@@ -162,6 +263,82 @@ export async function runLs(args: string[]): Promise<void> {
   }
 }
 
+/**
+ * -K, as ss -K: SOCK_DESTROY each listed TCP, UDP and UDP-Lite socket; the listing then shows those the kernel
+ * closed. Without CAP_NET_ADMIN the kernel refuses the first one (EPERM) and ls says so, closing nothing.
+ */
+async function killSockets(plan: LsPlan, t: SocketTable, rows: number[]): Promise<void> {
+  const { DiagSession } = await import('../snapshot/snapshot.js');
+  const { ackErrno, destroyRequest, DESTROYABLE } = await import('../diag/destroy.js');
+  const { PROTO_NAMES } = await import('../diag/constants.js');
+  const { SockscopeError } = await import('../errors.js');
+  const session = await DiagSession.open(plan.snapshot.netns);
+  const buf = new Uint8Array(8192);
+  const closed: number[] = [];
+  let seq = 1 << 20;
+  let unsupported = 0;
+  try {
+    for (const i of rows) {
+      if (!DESTROYABLE.includes(PROTO_NAMES[t.proto[i]] as ProtoName)) {
+        unsupported++;
+        continue;
+      }
+      session.transport.send(destroyRequest(t, i, ++seq));
+      let errno: number | undefined;
+      while (errno === undefined) errno = ackErrno(buf, session.transport.recv(buf));
+      if (errno === 0) closed.push(i);
+      else if (errno === 1) {
+        throw new SockscopeError('ESOCKSCOPE_NETLINK', '-K: the kernel refused SOCK_DESTROY (EPERM): closing sockets needs CAP_NET_ADMIN (run as root)', { syscall: 'SOCK_DESTROY' });
+      } else if (errno === 95) {
+        throw new SockscopeError('ESOCKSCOPE_NETLINK', '-K: the kernel cannot close sockets (EOPNOTSUPP): it was built without CONFIG_INET_DIAG_DESTROY', { syscall: 'sendmsg', errno: 95 });
+      }
+      // ENOENT: closed meanwhile; left out of the listing
+    }
+  } finally {
+    session.close();
+  }
+  if (unsupported) process.stderr.write(`sockscope: -K: ${unsupported} sockets left open: the kernel closes TCP, UDP and UDP-Lite sockets only\n`);
+  rows.length = 0;
+  rows.push(...closed);
+}
+
+/**
+ * -D FILE, as ss -D: the kernel's netlink answers to the listing's requests (filters included), every datagram
+ * as received, written to FILE ('-': stdout) instead of the listing. test/replay reads such files.
+ */
+async function dumpRaw(plan: LsPlan): Promise<void> {
+  const { openSync, writeSync, closeSync } = await import('node:fs');
+  const { takeSnapshot, DiagSession } = await import('../snapshot/snapshot.js');
+  let fd: number;
+  try {
+    fd = plan.diag === '-' ? 1 : openSync(plan.diag!, 'w', 0o600);
+  } catch (e) {
+    throw new UsageError(`-D ${plan.diag}: cannot write the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { key: 'diag', value: plan.diag });
+  }
+  const inner = await DiagSession.open(plan.snapshot.netns);
+  const tap = new DiagSession({
+    send: (m) => inner.transport.send(m),
+    recv: (buf) => {
+      const n = inner.transport.recv(buf);
+      if (n > 0) writeSync(fd, buf, 0, n);
+      return n;
+    },
+    close: () => inner.close(),
+  });
+  try {
+    await takeSnapshot({ ...plan.snapshot, keepAttributes: false }, tap);
+  } finally {
+    tap.close();
+    if (fd !== 1) closeSync(fd);
+  }
+}
+
+/** compileFilter([]) without the filter modules: what it returns for no expression (test/cli/ls.test.ts compares). */
+export function statesOnly(states: number): Pick<CompiledFilter, 'states' | 'warnings' | 'matches' | 'bytecode'> {
+  return { states, warnings: [], matches: (t: SocketTable, r: number) => ((states >>> t.state[r]) & 1) === 1 };
+}
+
+type CompiledFilter = import('../filter/index.js').CompiledFilter;
 function byteCount(text: string, option: string): number {
   if (!/^\d+$/.test(text) || Number(text) < 1024 || Number(text) > 2 ** 30) {
     throw new UsageError(`${option} must be a number of bytes between 1024 and 1073741824, got '${text}'`, { key: option.slice(2), value: text });
@@ -187,9 +364,9 @@ async function followLs(plan: LsPlan, filter: import('../filter/index.js').Compi
 type Holders = import('../procfs/processes.js').SocketHolders;
 type Walk = import('../procfs/holders-parallel.js').ParallelHolderWalk;
 
-async function listSockets(plan: LsPlan, filter: import('../filter/index.js').CompiledFilter, walk: Promise<Walk> | undefined): Promise<void> {
+async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>, walk: Promise<Walk> | undefined): Promise<void> {
   const [{ streamSnapshot, takeSnapshot }, { socketRecord }] = await Promise.all([
-    import('../snapshot/snapshot.js'), import('../outputs/socket-record.js'),
+    import('../snapshot/snapshot.js'), import('../outputs/listing/socket-record.js'),
   ]);
   let holders: Holders | undefined;
   const waitHolders = async () => {
@@ -201,7 +378,7 @@ async function listSockets(plan: LsPlan, filter: import('../filter/index.js').Co
   };
   const recordOptions = {
     extended: plan.extended, timers: plan.timers, info: plan.info, memory: plan.memory,
-    interfaceName: sysfsInterfaceNames(),
+    interfaceName: sysfsInterfaceNames(), cgroup: plan.cgroup, securityContext: plan.securityContext,
   } as Parameters<typeof socketRecord>[3];
   const selected = (t: SocketTable, i: number) => filter.matches(t, i);
   const out = process.stdout;
@@ -214,9 +391,9 @@ async function listSockets(plan: LsPlan, filter: import('../filter/index.js').Co
   }
 
   // Streamed formats: each batch is written as soon as it is decoded.
-  if (!plan.resolve && (plan.format === 'ndjson' || plan.format === 'json' || plan.format === 'ss2')) {
-    const { ss2Flow, ss2FlowText, ss2Key } = await import('../outputs/ss2.js');
-    const { SocketJsonWriter } = await import('../outputs/socket-ndjson.js');
+  if (!plan.resolve && !plan.kill && (plan.format === 'ndjson' || plan.format === 'json' || plan.format === 'ss2')) {
+    const { ss2Flow, ss2FlowText, ss2Key } = await import('../outputs/listing/ss2.js');
+    const { SocketJsonWriter } = await import('../outputs/listing/socket-ndjson.js');
     await waitHolders();
     // the UTF-8 of JSON.stringify(socketRecord(...)), written without the record (test/outputs/socket-ndjson.test.ts)
     const writer = new SocketJsonWriter(recordOptions);
@@ -266,6 +443,7 @@ async function listSockets(plan: LsPlan, filter: import('../filter/index.js').Co
   const view = t.arenaView();
   const rows: number[] = [];
   for (let i = 0; i < t.length; i++) if (selected(t, i)) rows.push(i);
+  if (plan.kill) await killSockets(plan, t, rows);
   if (plan.resolve) {
     const { NameResolver } = await import('../resolve/names.js');
     const { formatAddress } = await import('../diag/address.js');
@@ -278,9 +456,18 @@ async function listSockets(plan: LsPlan, filter: import('../filter/index.js').Co
   }
   if (plan.format === 'table') {
     // renderLsTable(records) without the records: the same text (test/outputs/ls-table.test.ts)
-    const { lsShowsNetid, lsTableBytes } = await import('../outputs/ls-table.js');
+    const { lsShowsNetid, lsTableBytes } = await import('../outputs/listing/ls-table.js');
+    const { serviceName } = await import('../outputs/listing/ss-words.js');
     const netid = lsShowsNetid(t, rows, plan.snapshot.protocols?.length ?? 0);
-    out.write(lsTableBytes(t, rows, view, recordOptions, { header: plan.header, netid }));
+    // ss hides the State column when the filter lets one state through
+    // (UDP and RAW sockets are only ever ESTABLISHED or CLOSE: ss -un has no State column)
+    const datagram = plan.snapshot.protocols?.every((p) => p === 'udp' || p === 'udplite' || p === 'raw');
+    const states = (plan.snapshot.states ?? ALL_STATES) & (datagram ? (1 << TCP_ESTABLISHED) | (1 << TCP_CLOSE) : ALL_STATES);
+    // stdout is synchronous on Linux (files, pipes, terminals): each chunk's buffer is reused once written
+    lsTableBytes(t, rows, view, recordOptions, {
+      header: plan.header, netid, state: (states & (states - 1)) !== 0, oneline: plan.oneline, service: plan.resolve ? serviceName : undefined,
+      write: (chunk) => out.write(chunk), drained: () => out.writableLength === 0,
+    });
     for (const note of snap.notes) process.stderr.write(`sockscope: ${note}\n`);
     return;
   }
@@ -290,7 +477,7 @@ async function listSockets(plan: LsPlan, filter: import('../filter/index.js').Co
   } else if (plan.format === 'json') {
     out.write(`${JSON.stringify({ sockets: records, sources: snap.sources, notes: snap.notes })}\n`);
   } else {
-    const { ss2Flow, ss2FlowText, ss2Key } = await import('../outputs/ss2.js');
+    const { ss2Flow, ss2FlowText, ss2Key } = await import('../outputs/listing/ss2.js');
     const groups = new Map<string, string[]>();
     for (const i of rows) {
       const extra: Record<string, unknown> = {};

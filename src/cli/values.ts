@@ -4,13 +4,14 @@
  */
 import { UsageError } from '../errors.js';
 import type { PortGroupConfig } from '../collectors/netstat-port.js';
+import { DURATION_EXAMPLES, parseDuration as parseDurationText } from '../util/duration.js';
+import { parseTags as parseTagItems } from '../util/tags.js';
 
-/** "10s", "500ms", "1m", "2h" → ms. */
+/** A --KEY duration option (the one syntax, src/util/duration.ts: "10s", "500ms", "1m30s") → ms. */
 export function parseDuration(text: string, key: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
-  const ms = m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms'] : NaN;
+  const ms = parseDurationText(text) ?? NaN;
   // 0 would gather in a busy loop, and so would anything past setInterval's 2^31-1 ms (Node turns it into 1 ms)
-  if (!(ms >= 1 && ms <= 0x7fffffff)) throw new UsageError(`--${key} must be a duration from 1ms to 596h, like 500ms, 10s, 1m; got '${text}'`, { key, value: text });
+  if (!(ms >= 1 && ms <= 0x7fffffff)) throw new UsageError(`--${key} must be a duration from 1ms to 596h, like ${DURATION_EXAMPLES}; got '${text}'`, { key, value: text });
   return ms;
 }
 
@@ -30,12 +31,7 @@ export function parsePortGroupSpec(spec: string): PortGroupConfig {
   return g;
 }
 
+/** --KEY tags (the one syntax, src/util/tags.ts): KEY=VALUE items. */
 export function parseTags(list: readonly string[], key: string): Record<string, string> {
-  const tags: Record<string, string> = {};
-  for (const kv of list) {
-    const eq = kv.indexOf('=');
-    if (eq <= 0 || eq === kv.length - 1) throw new UsageError(`--${key}: '${kv}' is not KEY=VALUE`, { key, value: kv });
-    tags[kv.slice(0, eq).trim()] = kv.slice(eq + 1).trim();
-  }
-  return tags;
+  return parseTagItems(list, (kv) => new UsageError(`--${key}: '${kv}' is not KEY=VALUE`, { key, value: kv }));
 }

@@ -61,7 +61,9 @@ export const NETSTAT_FIELD_COUNT = NETSTAT_FIELDS.length;
 
 /** NETSTAT_FIELDS index of a TCP state number's field, -1 for a state outside the eleven. */
 const FIELD_INDEX_OF_STATE = new Int8Array(256).fill(-1);
-TCP_STATE_NUMBERS.forEach((s, k) => (FIELD_INDEX_OF_STATE[s] = k));
+TCP_STATE_NUMBERS.forEach((s, k) => {
+  FIELD_INDEX_OF_STATE[s] = k;
+});
 const fieldOfState = (s: number): number => (s >= 0 && s < 256 ? FIELD_INDEX_OF_STATE[s] : -1);
 
 /**
@@ -90,7 +92,9 @@ export function netstatField(src: ConnectionSource, i: number, semantics: Netsta
 }
 
 const TCP_FIELD_OF_STATE: (NetstatField | undefined)[] = [];
-TCP_STATE_NUMBERS.forEach((s, k) => (TCP_FIELD_OF_STATE[s] = NETSTAT_FIELDS[k]));
+TCP_STATE_NUMBERS.forEach((s, k) => {
+  TCP_FIELD_OF_STATE[s] = NETSTAT_FIELDS[k];
+});
 
 export const emptyCounts = (): Record<NetstatField, number> =>
   Object.fromEntries(NETSTAT_FIELDS.map((f) => [f, 0])) as Record<NetstatField, number>;

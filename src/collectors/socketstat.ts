@@ -11,7 +11,7 @@
  */
 import { formatAddress } from '../diag/address.js';
 import { AF_INET6, Ext, InetAttr, type ProtoName, PROTO_NAMES, Proto, SS_STATE_NAMES, TCP_CLOSE, TCP_LISTEN, TCP_SYN_RECV, TCP_TIME_WAIT, ALL_STATES } from '../diag/constants.js';
-import { readTcpInfoField, tcpInfoField, type TcpInfoField } from '../diag/tcp-info.js';
+import { readTcpInfoField, SECONDS_PER, TCP_INFO_UNSET, tcpInfoField, unitName, type TcpInfoField } from '../diag/tcp-info.js';
 import { SockscopeError } from '../errors.js';
 import type { FieldSpec, MeasurementSchema, Metric } from '../model/metric.js';
 import { findAttributeOffset, NLA_HDRLEN } from '../netlink/attributes.js';
@@ -33,27 +33,42 @@ const BASE: [string, string, FieldSpec][] = [
   ['data_segs_in', 'data_segs_in', u('segments with data received', { name: 'socket_data_segments_received_total' }, { counter: true })],
 ];
 
+/**
+ * An opt-in tcp_info field: the kernel field, what it is (help without the unit), its Prometheus name. The
+ * name, unit and scales come from the field's unit (TCP_INFO_FIELDS): times keep the kernel's unit in the name
+ * (rtt_us) and are seconds for Prometheus; rates are bits per second (pacing_rate_bps), bytes per second for
+ * Prometheus. Telegraf's own names win where it has one (cwnd, ssthresh).
+ */
+function extra(kernel: string, help: string, promName: string, o: { name?: string; counter?: boolean } = {}): [string, string, FieldSpec] {
+  const field = tcpInfoField(kernel)!;
+  const { name, scale } = unitName(field);
+  const unitText = field.unit === 'us' ? 'microseconds' : field.unit === 'ms' ? 'milliseconds' : field.unit === 'bytes_per_second' ? 'bits per second' : undefined;
+  const promUnit = field.unit === 'us' || field.unit === 'ms' ? 'seconds' : field.unit === 'bytes_per_second' ? 'bytes per second' : undefined;
+  const promScale = field.unit === 'us' || field.unit === 'ms' ? SECONDS_PER[field.unit] : scale !== 1 ? 1 / scale : undefined;
+  const prom: FieldSpec['prom'] = promScale === undefined ? { name: promName } : { name: promName, scale: promScale, help: `${help}, ${promUnit}` };
+  return [o.name ?? name, kernel, u(unitText ? `${help}, ${unitText}` : help, prom, {
+    ...(field.unit === 'bytes' ? { unit: 'bytes' } : {}), ...(o.counter ? { counter: true } : {}),
+  })];
+}
+
 /** Opt-in tcp_info fields (`info_fields`), units in the names; Prometheus gets base units. */
 const EXTRA: [string, string, FieldSpec][] = [
-  ['rtt_us', 'rtt', u('smoothed round-trip time, microseconds', { name: 'socket_rtt_seconds', scale: 1e-6, help: 'smoothed round-trip time, seconds' })],
-  ['rttvar_us', 'rttvar', u('round-trip time variance, microseconds', { name: 'socket_rtt_variance_seconds', scale: 1e-6, help: 'round-trip time variance, seconds' })],
-  ['min_rtt_us', 'min_rtt', u('minimum round-trip time seen, microseconds', { name: 'socket_min_rtt_seconds', scale: 1e-6, help: 'minimum round-trip time seen, seconds' })],
-  ['retrans', 'retrans', u('segments being retransmitted now', { name: 'socket_retransmitting_segments' })],
-  ['total_retrans', 'total_retrans', u('segments retransmitted over the connection', { name: 'socket_retransmits_total' }, { counter: true })],
-  ['lost', 'lost', u('segments presumed lost', { name: 'socket_lost_segments' })],
-  ['cwnd', 'snd_cwnd', u('congestion window, segments', { name: 'socket_congestion_window_segments' })],
-  ['ssthresh', 'snd_ssthresh', u('slow start threshold, segments', { name: 'socket_slow_start_threshold_segments' })],
-  ['delivery_rate_bps', 'delivery_rate', u('delivery rate, bits per second', { name: 'socket_delivery_rate_bytes_per_second', scale: 1 / 8, help: 'delivery rate, bytes per second' })],
-  ['pacing_rate_bps', 'pacing_rate', u('pacing rate, bits per second', { name: 'socket_pacing_rate_bytes_per_second', scale: 1 / 8, help: 'pacing rate, bytes per second' })],
-  ['busy_time_us', 'busy_time', u('time busy sending, microseconds', { name: 'socket_busy_seconds_total', scale: 1e-6, help: 'time busy sending, seconds' }, { counter: true })],
-  ['rwnd_limited_us', 'rwnd_limited', u('time limited by the receive window, microseconds', { name: 'socket_receive_window_limited_seconds_total', scale: 1e-6, help: 'time limited by the receive window, seconds' }, { counter: true })],
-  ['sndbuf_limited_us', 'sndbuf_limited', u('time limited by the send buffer, microseconds', { name: 'socket_send_buffer_limited_seconds_total', scale: 1e-6, help: 'time limited by the send buffer, seconds' }, { counter: true })],
-  ['notsent_bytes', 'notsent_bytes', u('bytes queued but not yet sent', { name: 'socket_unsent_bytes' }, { unit: 'bytes' })],
+  extra('rtt', 'smoothed round-trip time', 'socket_rtt_seconds'),
+  extra('rttvar', 'round-trip time variance', 'socket_rtt_variance_seconds'),
+  extra('min_rtt', 'minimum round-trip time seen', 'socket_min_rtt_seconds'),
+  extra('retrans', 'segments being retransmitted now', 'socket_retransmitting_segments'),
+  extra('total_retrans', 'segments retransmitted over the connection', 'socket_retransmits_total', { counter: true }),
+  extra('lost', 'segments presumed lost', 'socket_lost_segments'),
+  extra('snd_cwnd', 'congestion window, segments', 'socket_congestion_window_segments', { name: 'cwnd' }),
+  extra('snd_ssthresh', 'slow start threshold, segments', 'socket_slow_start_threshold_segments', { name: 'ssthresh' }),
+  extra('delivery_rate', 'delivery rate', 'socket_delivery_rate_bytes_per_second'),
+  extra('pacing_rate', 'pacing rate', 'socket_pacing_rate_bytes_per_second'),
+  extra('busy_time', 'time busy sending', 'socket_busy_seconds_total', { counter: true }),
+  extra('rwnd_limited', 'time limited by the receive window', 'socket_receive_window_limited_seconds_total', { counter: true }),
+  extra('sndbuf_limited', 'time limited by the send buffer', 'socket_send_buffer_limited_seconds_total', { counter: true }),
+  extra('notsent_bytes', 'bytes queued but not yet sent', 'socket_unsent_bytes'),
 ];
 export const SOCKETSTAT_INFO_FIELDS = EXTRA.map(([name]) => name);
-
-/** Field names whose kernel value is in bytes/s but which we publish in bits/s. */
-const BITS = new Set(['delivery_rate_bps', 'pacing_rate_bps']);
 
 export const SOCKETSTAT_SCHEMA: MeasurementSchema = {
   name: 'socketstat',
@@ -133,9 +148,9 @@ export function socketstatInfoFields(o: SocketstatOptions): { base: SocketstatIn
   const base = ([name, kernel]: [string, string, FieldSpec]) => ({ name, field: tcpInfoField(kernel)!, unset: NaN, unsetFrom: Infinity, scale: 1 });
   const extra = (e: [string, string, FieldSpec]) => ({
     ...base(e),
-    unset: e[1] === 'min_rtt' ? 0xffffffff : NaN,
-    unsetFrom: e[1] === 'snd_ssthresh' ? 0x7fffffff : Infinity, // TCP_INFINITE_SSTHRESH: not set yet (ss omits it too)
-    scale: BITS.has(e[0]) ? 8 : 1,
+    unset: e[1] === 'min_rtt' ? TCP_INFO_UNSET.min_rtt : NaN,
+    unsetFrom: e[1] === 'snd_ssthresh' ? TCP_INFO_UNSET.snd_ssthresh : Infinity, // TCP_INFINITE_SSTHRESH: not set yet (ss omits it too)
+    scale: unitName(tcpInfoField(e[1])!).scale,
   });
   return { base: BASE.map(base), extra: EXTRA.filter(([name]) => o.infoFields?.includes(name)).map(extra) };
 }

@@ -2,6 +2,7 @@
  * The agent's configuration: its shape, its defaults, and the JSON Schema every source (TOML file, environment,
  * flags) is validated against before anything starts.
  */
+import { DURATION_EXAMPLES, DURATION_PATTERN } from '../util/duration.js';
 import { collectorConfigSchema, collectorDefaults, type COLLECTORS } from '../collectors/registry.js';
 
 import { defaultThresholds, thresholdsSchema, type DoctorThresholds } from '../doctor/definitions.js';
@@ -105,9 +106,8 @@ export const DEFAULTS: AgentConfig = {
   },
 };
 
-// Go's time.ParseDuration units that make sense here, compound too ("1m30s": DataKit's ENV_INPUT_NETSTAT_INTERVAL
-// is read with time.ParseDuration)
-const duration = { type: 'string', pattern: '^(\\d+(\\.\\d+)?(ms|s|m|h))+$', description: 'a duration like 500ms, 10s, 1m, 1m30s' };
+// the one duration syntax (src/util/duration.ts)
+const duration = { type: 'string', pattern: DURATION_PATTERN, description: `a duration like ${DURATION_EXAMPLES}` };
 const listenAddr = { type: 'string', pattern: '^(\\[[0-9a-fA-F:.]+\\]|[0-9.]+|[A-Za-z0-9.-]+):\\d{1,5}$', description: 'ADDRESS:PORT, e.g. 127.0.0.1:11979 or [::1]:11979' };
 const tagMap = { type: 'object', additionalProperties: { type: 'string' }, description: 'a table of string tags' };
 const strings = { type: 'array', items: { type: 'string' } };

@@ -8,6 +8,8 @@
  * ENV_INPUT_NETSTAT_TAGS ("k=v,k2=v2"), ENV_INPUT_NETSTAT_INTERVAL ("10s"), ENV_INPUT_NETSTAT_ADDR_PORTS
  * ('["1.1.1.1:80","443"]', one group). SOCKSCOPE_* wins over DataKit's.
  */
+import { parseDuration } from '../util/duration.js';
+import { parseTags } from '../util/tags.js';
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { parse as parseToml, TomlError } from 'smol-toml';
@@ -98,13 +100,7 @@ function fromDataKit(file: Json, origin: string, config: Json, origins: Map<stri
 }
 
 function parseTagList(text: string, name: string): Record<string, string> {
-  const tags: Record<string, string> = {};
-  for (const kv of text.split(',').map((x) => x.trim()).filter(Boolean)) {
-    const eq = kv.indexOf('=');
-    if (eq <= 0) throw configError(name, text, `env ${name}`, 'tags as key=value,key2=value2');
-    tags[kv.slice(0, eq).trim()] = kv.slice(eq + 1).trim();
-  }
-  return tags;
+  return parseTags(text, () => configError(name, text, `env ${name}`, 'tags as key=value,key2=value2'));
 }
 
 /** An environment string as the type the default has. */
@@ -255,9 +251,7 @@ function validate(config: AgentConfig, origins: Map<string, string>): void {
   }
 }
 
-/** "10s" → 10000, "1m30s" → 90000 (validated strings only). */
+/** "10s" → 10000, "1m30s" → 90000 (validated strings only: the config's durations passed its schema). */
 export function durationMs(text: string): number {
-  let ms = 0;
-  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) ms += Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms'];
-  return ms;
+  return parseDuration(text) ?? 0;
 }

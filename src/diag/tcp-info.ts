@@ -10,9 +10,14 @@ export interface TcpInfoField {
   readonly name: string;
   readonly offset: number;
   readonly kind: TcpInfoFieldKind;
+  /** the kernel's unit, where the value has one (the rest are counts, flags, segments or byte sizes) */
+  readonly unit?: TcpInfoUnit;
 }
 
-const f = (name: string, offset: number, kind: TcpInfoFieldKind): TcpInfoField => ({ name, offset, kind });
+/** Units tcp_info values come in. Declared once here; every output converts from them at its edge. */
+export type TcpInfoUnit = 'us' | 'ms' | 'bytes_per_second' | 'bytes';
+
+const f = (name: string, offset: number, kind: TcpInfoFieldKind, unit?: TcpInfoUnit): TcpInfoField => (unit ? { name, offset, kind, unit } : { name, offset, kind });
 
 export const TCP_INFO_FIELDS: readonly TcpInfoField[] = [
   f('state', 0, 'u8'), f('ca_state', 1, 'u8'), f('retransmits', 2, 'u8'), f('probes', 3, 'u8'), f('backoff', 4, 'u8'),
@@ -21,23 +26,23 @@ export const TCP_INFO_FIELDS: readonly TcpInfoField[] = [
   f('snd_wscale', 6, 'lo4'), f('rcv_wscale', 6, 'hi4'),
   // __u8 tcpi_delivery_rate_app_limited:1, tcpi_fastopen_client_fail:2;
   f('delivery_rate_app_limited', 7, 'bit0'), f('fastopen_client_fail', 7, 'bits1_2'),
-  f('rto', 8, 'u32'), f('ato', 12, 'u32'), f('snd_mss', 16, 'u32'), f('rcv_mss', 20, 'u32'),
+  f('rto', 8, 'u32', 'us'), f('ato', 12, 'u32', 'us'), f('snd_mss', 16, 'u32'), f('rcv_mss', 20, 'u32'),
   f('unacked', 24, 'u32'), f('sacked', 28, 'u32'), f('lost', 32, 'u32'), f('retrans', 36, 'u32'), f('fackets', 40, 'u32'),
-  f('last_data_sent', 44, 'u32'), f('last_ack_sent', 48, 'u32'), f('last_data_recv', 52, 'u32'), f('last_ack_recv', 56, 'u32'),
-  f('pmtu', 60, 'u32'), f('rcv_ssthresh', 64, 'u32'), f('rtt', 68, 'u32'), f('rttvar', 72, 'u32'), f('snd_ssthresh', 76, 'u32'),
-  f('snd_cwnd', 80, 'u32'), f('advmss', 84, 'u32'), f('reordering', 88, 'u32'), f('rcv_rtt', 92, 'u32'),
+  f('last_data_sent', 44, 'u32', 'ms'), f('last_ack_sent', 48, 'u32', 'ms'), f('last_data_recv', 52, 'u32', 'ms'), f('last_ack_recv', 56, 'u32', 'ms'),
+  f('pmtu', 60, 'u32'), f('rcv_ssthresh', 64, 'u32'), f('rtt', 68, 'u32', 'us'), f('rttvar', 72, 'u32', 'us'), f('snd_ssthresh', 76, 'u32'),
+  f('snd_cwnd', 80, 'u32'), f('advmss', 84, 'u32'), f('reordering', 88, 'u32'), f('rcv_rtt', 92, 'u32', 'us'),
   f('rcv_space', 96, 'u32'), f('total_retrans', 100, 'u32'),
-  f('pacing_rate', 104, 'u64'), f('max_pacing_rate', 112, 'u64'), // 3.15
-  f('bytes_acked', 120, 'u64'), f('bytes_received', 128, 'u64'), // 4.1
+  f('pacing_rate', 104, 'u64', 'bytes_per_second'), f('max_pacing_rate', 112, 'u64', 'bytes_per_second'), // 3.15
+  f('bytes_acked', 120, 'u64', 'bytes'), f('bytes_received', 128, 'u64', 'bytes'), // 4.1
   f('segs_out', 136, 'u32'), f('segs_in', 140, 'u32'), // 4.2
-  f('notsent_bytes', 144, 'u32'), f('min_rtt', 148, 'u32'), f('data_segs_in', 152, 'u32'), f('data_segs_out', 156, 'u32'), // 4.6
-  f('delivery_rate', 160, 'u64'), // 4.9
-  f('busy_time', 168, 'u64'), f('rwnd_limited', 176, 'u64'), f('sndbuf_limited', 184, 'u64'), // 4.10
+  f('notsent_bytes', 144, 'u32', 'bytes'), f('min_rtt', 148, 'u32', 'us'), f('data_segs_in', 152, 'u32'), f('data_segs_out', 156, 'u32'), // 4.6
+  f('delivery_rate', 160, 'u64', 'bytes_per_second'), // 4.9
+  f('busy_time', 168, 'u64', 'us'), f('rwnd_limited', 176, 'u64', 'us'), f('sndbuf_limited', 184, 'u64', 'us'), // 4.10
   f('delivered', 192, 'u32'), f('delivered_ce', 196, 'u32'), // 4.18
-  f('bytes_sent', 200, 'u64'), f('bytes_retrans', 208, 'u64'), f('dsack_dups', 216, 'u32'), f('reord_seen', 220, 'u32'), // 4.19
+  f('bytes_sent', 200, 'u64', 'bytes'), f('bytes_retrans', 208, 'u64', 'bytes'), f('dsack_dups', 216, 'u32'), f('reord_seen', 220, 'u32'), // 4.19
   f('rcv_ooopack', 224, 'u32'), f('snd_wnd', 228, 'u32'), // 5.4
   f('rcv_wnd', 232, 'u32'), f('rehash', 236, 'u32'), // 6.2
-  f('total_rto', 240, 'u16'), f('total_rto_recoveries', 242, 'u16'), f('total_rto_time', 244, 'u32'), // 6.7
+  f('total_rto', 240, 'u16'), f('total_rto_recoveries', 242, 'u16'), f('total_rto_time', 244, 'u32', 'ms'), // 6.7
   f('received_ce', 248, 'u32'), f('delivered_e1_bytes', 252, 'u32'), f('delivered_e0_bytes', 256, 'u32'),
   f('delivered_ce_bytes', 260, 'u32'), f('received_e1_bytes', 264, 'u32'), f('received_e0_bytes', 268, 'u32'),
   f('received_ce_bytes', 272, 'u32'), // 6.18
@@ -46,17 +51,34 @@ export const TCP_INFO_FIELDS: readonly TcpInfoField[] = [
   // tell them apart, so they are not decoded.
 ];
 
+/**
+ * Values the kernel uses for "not measured / not set" rather than a measurement: tcp_min_rtt() before the first
+ * sample (~0U), and TCP_INFINITE_SSTHRESH. Outputs leave such a value out (ss does not print it either).
+ */
+export const TCP_INFO_UNSET: Readonly<Record<string, number>> = { min_rtt: 0xffffffff, snd_ssthresh: 0x7fffffff };
+
 const BY_NAME = new Map(TCP_INFO_FIELDS.map((x) => [x.name, x]));
 export const tcpInfoField = (name: string): TcpInfoField | undefined => BY_NAME.get(name);
 
-/** Units of the fields that have one (the rest are counts, flags or byte sizes). */
-export const TCP_INFO_UNITS: Readonly<Record<string, 'us' | 'ms' | 'bytes_per_second' | 'bytes'>> = {
-  rto: 'us', ato: 'us', rtt: 'us', rttvar: 'us', rcv_rtt: 'us', min_rtt: 'us', busy_time: 'us', rwnd_limited: 'us',
-  sndbuf_limited: 'us', last_data_sent: 'ms', last_ack_sent: 'ms', last_data_recv: 'ms', last_ack_recv: 'ms',
-  total_rto_time: 'ms', pacing_rate: 'bytes_per_second', max_pacing_rate: 'bytes_per_second',
-  delivery_rate: 'bytes_per_second', bytes_acked: 'bytes', bytes_received: 'bytes', bytes_sent: 'bytes',
-  bytes_retrans: 'bytes', notsent_bytes: 'bytes',
-};
+/** Units of the fields that have one (the rest are counts, flags or byte sizes): TCP_INFO_FIELDS' units, by name. */
+export const TCP_INFO_UNITS: Readonly<Record<string, TcpInfoUnit>> = Object.fromEntries(TCP_INFO_FIELDS.flatMap((x) => (x.unit ? [[x.name, x.unit]] : [])));
+
+/**
+ * How a field is published with its unit in its name (the socket record, socketstat): microseconds and
+ * milliseconds keep the kernel's value and say it (`rtt_us`, `last_data_sent_ms`); rates are bytes per second in
+ * the kernel and bits per second out (`pacing_rate_bps`, × 8); byte counts keep their names.
+ */
+export function unitName(field: TcpInfoField): { name: string; scale: number } {
+  switch (field.unit) {
+    case 'us': return { name: `${field.name}_us`, scale: 1 };
+    case 'ms': return { name: `${field.name}_ms`, scale: 1 };
+    case 'bytes_per_second': return { name: `${field.name}_bps`, scale: 8 };
+    default: return { name: field.name, scale: 1 };
+  }
+}
+
+/** Seconds per unit, for outputs that want base units (Prometheus): 1e-6 for us, 1e-3 for ms. */
+export const SECONDS_PER: Readonly<Partial<Record<TcpInfoUnit, number>>> = { us: 1e-6, ms: 1e-3 };
 
 /** Bytes a field of each kind needs: the field is there when offset + size <= the length the kernel sent. */
 export const TCP_INFO_KIND_SIZE: Readonly<Record<TcpInfoFieldKind, number>> = { u8: 1, u16: 2, u32: 4, u64: 8, lo4: 1, hi4: 1, bit0: 1, bits1_2: 1 };

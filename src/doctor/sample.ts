@@ -5,7 +5,8 @@
  */
 import { ALL_STATES, Ext, TCP_LISTEN, TCP_TIME_WAIT, type ProtoName } from '../diag/constants.js';
 import { TCP_INFO_KIND_CODE, TCP_INFO_KIND_SIZE, tcpInfoField } from '../diag/tcp-info.js';
-import { AttributeScan, NO } from '../outputs/socket-scan.js';
+import { ABSENT as NO, AttributeIndex } from '../diag/attribute-index.js';
+import { InetAttr } from '../diag/constants.js';
 import { streamSnapshot, type DiagSession } from '../snapshot/snapshot.js';
 import type { SocketTable } from '../snapshot/table.js';
 import { readHostFacts, type HostFacts } from './host.js';
@@ -91,7 +92,7 @@ export class DoctorSample {
   }
 
   /** Copy one batch of a streamed dump: header columns, then the few attribute numbers. */
-  addBatch(t: SocketTable, scan: AttributeScan): void {
+  addBatch(t: SocketTable, scan: AttributeIndex): void {
     if (this.length + t.length > this.capacity) this.grow(Math.max(this.capacity * 2, this.length + t.length));
     const at = this.length;
     const n = t.length;
@@ -113,11 +114,12 @@ export class DoctorSample {
       this.drops[r] = this.segsOut[r] = this.totalRetrans[r] = this.bytesReceived[r] = this.bytesAcked[r] = this.sndWnd[r] = ABSENT;
       if (t.attrLength[i] === 0) continue;
       const start = t.attrStart[i];
-      scan.inet(view, start, start + t.attrLength[i]);
-      if (scan.skmemOff !== NO && scan.skmemLen >= 4 * (SK_MEMINFO_DROPS + 1)) this.drops[r] = view.getUint32(scan.skmemOff + 4 * SK_MEMINFO_DROPS, true);
-      if (scan.infoOff === NO || t.state[i] === TCP_LISTEN) continue;
-      const off = scan.infoOff;
-      const len = scan.infoLen;
+      const a = scan.inet(view, start, start + t.attrLength[i]);
+      const skmem = a.off[InetAttr.SKMEMINFO];
+      if (skmem !== NO && a.len[InetAttr.SKMEMINFO] >= 4 * (SK_MEMINFO_DROPS + 1)) this.drops[r] = view.getUint32(skmem + 4 * SK_MEMINFO_DROPS, true);
+      if (a.off[InetAttr.INFO] === NO || t.state[i] === TCP_LISTEN) continue;
+      const off = a.off[InetAttr.INFO];
+      const len = a.len[InetAttr.INFO];
       if (len >= SEGS_OUT.end) this.segsOut[r] = view.getUint32(off + SEGS_OUT.offset, true);
       if (len >= TOTAL_RETRANS.end) this.totalRetrans[r] = view.getUint32(off + TOTAL_RETRANS.offset, true);
       if (len >= BYTES_RECEIVED.end) this.bytesReceived[r] = u64(view, off + BYTES_RECEIVED.offset);
@@ -157,7 +159,7 @@ export const WINDOW_START_STATES = ALL_STATES & ~(1 << TCP_TIME_WAIT);
 /** Dump TCP and UDP (with tcp_info and skmeminfo) through `session`, then read the namespace's facts. */
 export async function takeDoctorSample(session: DiagSession, capacity = 1024, states = ALL_STATES): Promise<DoctorSample> {
   const sample = new DoctorSample(capacity);
-  const scan = new AttributeScan();
+  const scan = new AttributeIndex();
   sample.monotonicMs = performance.now();
   const meta = await streamSnapshot(
     { protocols: SAMPLE_PROTOCOLS, ext: Ext.info | Ext.skmeminfo, keepAttributes: true, states },

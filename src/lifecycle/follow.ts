@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { AF_INET, AF_INET6, type ProtoName } from '../diag/constants.js';
 import { UsageError } from '../errors.js';
 import type { CompiledFilter } from '../filter/index.js';
-import type { RecordOptions } from '../outputs/socket-record.js';
+import type { RecordOptions } from '../outputs/listing/socket-record.js';
 import type { SocketTable } from '../snapshot/table.js';
 import type { EventProtocol } from './events.js';
 import { LifecycleSubscription, type SubscriptionStats } from './subscription.js';
@@ -55,7 +55,7 @@ export async function followEvents(
     throw new UsageError(`-E writes --format table or ndjson (sockets stream as they close), got '${plan.format}'`, { key: 'format', value: plan.format });
   }
   const protocols = followProtocols(plan.protocols, plan.protocolsChosen);
-  const [{ SocketJsonWriter }, { lsTableBytes }] = await Promise.all([import('../outputs/socket-ndjson.js'), import('../outputs/ls-table.js')]);
+  const [{ SocketJsonWriter }, { lsTableBytes }] = await Promise.all([import('../outputs/listing/socket-ndjson.js'), import('../outputs/listing/ls-table.js')]);
   const record = plan.format === 'ndjson' ? { ...plan.record, info: true } : plan.record; // the final tcp_info is the point
   const writer = plan.format === 'ndjson' ? new SocketJsonWriter(record) : undefined;
   let header = plan.header;

@@ -90,5 +90,44 @@ export async function lifecycleFor(config: LifecycleConfig | undefined, netns?: 
   return current?.tracker;
 }
 
-/** The tracker lifecycleFor() keeps in this thread, if any (the gather's host fact). */
+/** The tracker lifecycleFor() (or lifecycleInNetns()) keeps in this thread for this gather, if any (the gather's host fact). */
 export const currentLifecycleTracker = (): LifecycleTracker | undefined => current?.tracker;
+
+/**
+ * [netns] in the agent: one host (tracker and subscription) per other network namespace, kept in the netns
+ * walker's thread between gathers, keyed by the namespace's inode. The subscription thread enters the namespace
+ * by its file (`path`) itself, as `ls -E -N` does; nothing enters a namespace on the agent's event loop.
+ */
+const byNetns = new Map<number, LifecycleHost>();
+
+/**
+ * Make the namespace's host the current one (the next gather's host fact), creating and subscribing it on first
+ * use; called by the walker's thread once it is inside the namespace (the tracker reads that namespace's
+ * ephemeral port range). `config` undefined: lifecycle not asked for, the namespace's host goes.
+ */
+export async function lifecycleInNetns(inode: number, path: string, config: LifecycleConfig | undefined): Promise<void> {
+  let host = byNetns.get(inode);
+  if (host && host.key !== (config && JSON.stringify(config))) {
+    byNetns.delete(inode);
+    await host.stop();
+    host = undefined;
+  }
+  if (config && !host) byNetns.set(inode, (host = LifecycleHost.create(config, path)));
+  await host?.ensure();
+  current = host;
+}
+
+/** The gather in a namespace is over: no current host in this thread (lifecycleFor() is the agent's own thread's). */
+export function leaveNetnsLifecycle(): void {
+  current = undefined;
+}
+
+/** Stop the subscriptions of namespaces not in `keep` (vanished, no longer selected, lifecycle off). */
+export async function keepNetnsLifecycle(keep: ReadonlySet<number>): Promise<void> {
+  const gone = [...byNetns].filter(([inode]) => !keep.has(inode));
+  for (const [inode] of gone) byNetns.delete(inode);
+  await Promise.all(gone.map(([, host]) => host.stop()));
+}
+
+/** Namespaces with a lifecycle subscription kept in this thread. */
+export const netnsLifecycleCount = (): number => byNetns.size;

@@ -107,15 +107,15 @@ function isZero(view: DataView, from: number, to: number): boolean {
   return true;
 }
 
-/** Find one attribute's payload within [start, end); returns [offset, length] or undefined. */
+const finder = new AttributeDecoder(new DataView(new ArrayBuffer(0)), 0, 0);
+
+/**
+ * Find the first attribute of a type within [start, end), walking as AttributeDecoder walks (it stops at a
+ * broken header); returns [offset, length] of its payload or undefined.
+ */
 export function findAttribute(view: DataView, start: number, end: number, type: number): [number, number] | undefined {
-  let at = start;
-  while (end - at >= NLA_HDRLEN) {
-    const len = view.getUint16(at, true);
-    if (len < NLA_HDRLEN || len > end - at) return undefined;
-    if ((view.getUint16(at + 2, true) & NLA_TYPE_MASK) === type) return [at + NLA_HDRLEN, len - NLA_HDRLEN];
-    at += align4(len);
-  }
+  const d = finder.reset(view, start, end);
+  while (d.next()) if (d.type === type) return [d.offset, d.length];
   return undefined;
 }
 

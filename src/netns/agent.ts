@@ -7,7 +7,7 @@
 import type { GatherConfig } from '../gather/gather.js';
 import type { AgentConfig } from '../config/defaults.js';
 import type { Metric } from '../model/metric.js';
-import type { Exposition, PrometheusWriter } from '../outputs/prometheus.js';
+import type { Exposition, PrometheusWriter } from '../outputs/metrics/prometheus.js';
 import { gatherAllNetns, type AllNetnsOptions, type NetnsReport } from './all.js';
 import { NetnsWalker } from './walk.js';
 
@@ -41,7 +41,8 @@ export class NetnsAgentGatherer {
   async gather(config: GatherConfig, want: { metrics: boolean; exposition: boolean }): Promise<NetnsGather> {
     const metrics: Metric[] = [];
     const { report, parts } = await gatherAllNetns(config, this.walker, this.options, (m) => metrics.push(m), {
-      includeOwn: 'counters', metrics: want.metrics, exposition: want.exposition,
+      // the lifecycle collector: one destroy-event subscription per namespace, kept in the walker's thread
+      includeOwn: 'counters', metrics: want.metrics, exposition: want.exposition, lifecycle: true,
     });
     this.last = report;
     this.totals.gathers++;

@@ -10,7 +10,7 @@ import { fromWire } from '../collectors/registry.js';
 import { DEFAULT_MAX_NAMESPACES, NETNS_LABELS, type NetnsLabel } from './options.js';
 import type { Metric } from '../model/metric.js';
 import { discoverNamespaces, type DiscoverOptions, type NetnsInfo } from './discover.js';
-import type { Exposition } from '../outputs/prometheus.js';
+import type { Exposition } from '../outputs/metrics/prometheus.js';
 import type { NetnsOutcome, NetnsWalker } from './walk.js';
 
 export { DEFAULT_MAX_NAMESPACES, NETNS_LABELS, parseLabels, type NetnsLabel } from './options.js';
@@ -151,7 +151,7 @@ export interface AllNetnsGather {
  */
 export async function gatherAllNetns(
   config: GatherConfig, walker: NetnsWalker, options: AllNetnsOptions, emit: (m: Metric) => void,
-  mode: { includeOwn?: boolean | 'counters'; metrics?: boolean; exposition?: boolean } = {},
+  mode: { includeOwn?: boolean | 'counters'; metrics?: boolean; exposition?: boolean; lifecycle?: boolean } = {},
 ): Promise<AllNetnsGather> {
   const plan = planNamespaces(options);
   const ownCountersOnly = mode.includeOwn === 'counters';
@@ -164,7 +164,7 @@ export async function gatherAllNetns(
   const walked = config.measurements.length > 0 || options.counters
     ? await walker.walk(targets, {
       kind: 'gather', config, counters: !!options.counters, metrics: mode.metrics !== false, exposition: !!mode.exposition,
-      maxSeriesPerThread: Math.ceil(maxSeries / threads),
+      maxSeriesPerThread: Math.ceil(maxSeries / threads), lifecycle: !!mode.lifecycle,
     }, !!options.counters)
     : { outcomes: [], parts: [], seriesDropped: 0 };
   const outcomes = walked.outcomes;

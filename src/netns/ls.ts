@@ -8,7 +8,7 @@
 import { Proto } from '../diag/constants.js';
 import { decodeInetAttributes } from '../diag/inet.js';
 import { cgroup2Mount } from '../filter/resolve.js';
-import type { RecordOptions, SocketRecord } from '../outputs/socket-record.js';
+import type { RecordOptions, SocketRecord } from '../outputs/listing/socket-record.js';
 import type { SnapshotOptions } from '../snapshot/snapshot.js';
 import { SocketTable } from '../snapshot/table.js';
 import { outcomeNotes, planNamespaces, selected, type AllNetnsOptions } from './all.js';
@@ -144,12 +144,12 @@ export async function listAllNetnsTo(
 ): Promise<void> {
   const l = await listAllNetns(o, plan.snapshot, matches);
   if (plan.format === 'table') {
-    const { lsShowsNetid, lsTableBytes } = await import('../outputs/ls-table.js');
+    const { lsShowsNetid, lsTableBytes } = await import('../outputs/listing/ls-table.js');
     const netid = lsShowsNetid(l.table, l.rows, plan.snapshot.protocols?.length ?? 0);
     const text = Buffer.from(lsTableBytes(l.table, l.rows, l.table.arenaView(), recordOptions, { header: plan.header, netid })).toString('utf8');
     out.write(withNamespaceColumn(text, l.cells, plan.header));
   } else {
-    const { socketRecord } = await import('../outputs/socket-record.js');
+    const { socketRecord } = await import('../outputs/listing/socket-record.js');
     const records = recordsWithNetns(l, (t, i, view) => socketRecord(t, i, view, recordOptions));
     if (plan.format === 'ndjson') out.write(records.map((r) => `${JSON.stringify(r)}\n`).join(''));
     else out.write(`${JSON.stringify({ sockets: records, notes: l.notes })}\n`);

@@ -12,13 +12,14 @@
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { gather } from '../gather/gather.js';
 import { toWire, type WireMetric } from '../collectors/registry.js';
-import { PrometheusWriter } from '../outputs/prometheus.js';
+import { PrometheusWriter } from '../outputs/metrics/prometheus.js';
 import type { Metric } from '../model/metric.js';
 import { newReceiveBuffer, type ReceiveBuffer } from '../snapshot/dump.js';
 import { DiagSession, takeCensus, takeSnapshot } from '../snapshot/snapshot.js';
 import { errnoName } from '../sys/errno.js';
 import { CLONE_NEWNET, loadLibc, type Libc } from '../sys/libc.js';
 import { isSockscopeError } from '../errors.js';
+import { keepNetnsLifecycle, leaveNetnsLifecycle, lifecycleInNetns } from '../lifecycle/host.js';
 import { NETNS_SCHEMA, netnsCounters } from './counters.js';
 import type { NetnsOutcome, WalkReply, WalkRequest } from './walk.js';
 
@@ -111,12 +112,15 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
       if (keep) metrics.push(toWire(m));
     };
     const config = target.countersOnly ? { ...job.config, measurements: [], tags } : { ...job.config, tags };
+    // the agent's lifecycle collector: this namespace's own subscription, kept between gathers (walkOnThisThread drops it)
+    if (job.lifecycle && !target.own) await lifecycleInNetns(target.inode, target.path, config.measurements.includes('lifecycle') ? config.lifecycle : undefined);
     const report = await gather(config, { snapshot: (o) => takeSnapshot(inNamespace(o), s), census: (o) => takeCensus(inNamespace(o), s) }, emit);
     if (counters) emit({ schema: NETNS_SCHEMA, tags, fields: counters as Record<string, number>, time: Date.now() });
     return { ...base, status: 'ok', counters, gather: { report, ...(keep ? { metrics } : {}) } };
   } catch (e) {
     return { ...base, status: 'failed', reason: (e as Error)?.message ?? String(e) };
   } finally {
+    leaveNetnsLifecycle();
     session?.close();
     // back home before the next namespace; a thread that cannot return must not go on
     if (entered) libc!.setns(home!, CLONE_NEWNET);
@@ -138,6 +142,10 @@ export async function walkOnThisThread(req: WalkRequest, transfer: ArrayBuffer[]
     dropped: 0,
   };
   for (let i = 0; i < req.targets.length; i++) results.push(await walkOne(req, i, transfer, sink));
+  // namespaces that vanished or are no longer walked lose their destroy-event subscription
+  if (job.kind === 'gather' && job.lifecycle) {
+    await keepNetnsLifecycle(new Set(req.targets.filter((t, i) => !t.own && results[i].status !== 'vanished').map((t) => t.inode)));
+  }
   const exposition = sink.writer?.exposition();
   if (exposition) transfer.push(exposition.bytes.buffer as ArrayBuffer);
   return { id: req.id, ok: true, results, exposition, seriesDropped: sink.dropped };

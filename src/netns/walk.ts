@@ -10,7 +10,7 @@ import type { WireMetric } from '../collectors/registry.js';
 import { SockscopeError } from '../errors.js';
 import type { Census, Snapshot, SnapshotOptions } from '../snapshot/snapshot.js';
 import type { SocketTableBuffers } from '../snapshot/table.js';
-import type { Exposition } from '../outputs/prometheus.js';
+import type { Exposition } from '../outputs/metrics/prometheus.js';
 import type { NetnsCounterValues } from './counters.js';
 
 export interface NetnsTarget {
@@ -38,6 +38,11 @@ export type WalkJob =
     exposition?: boolean;
     /** metrics from namespaces other than the own one, at most, per thread; the rest are dropped and counted */
     maxSeriesPerThread?: number;
+    /**
+     * the agent: keep a destroy-event subscription per namespace in the walker's thread between gathers, for the
+     * lifecycle collector (src/lifecycle/host.ts); the namespaces not in this walk lose theirs
+     */
+    lifecycle?: boolean;
   };
 
 export interface WalkRequest {

@@ -4,7 +4,11 @@ export type Align = 'l' | 'r';
 export function formatColumns(rows: readonly (readonly string[])[], align: readonly Align[], indent = '', gap = '  '): string {
   if (rows.length === 0) return '';
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  for (const row of rows) {
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell.length);
+    });
+  }
   return rows
     .map((row) => indent + row.map((cell, i) => {
       const last = i === row.length - 1;

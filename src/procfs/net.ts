@@ -151,6 +151,7 @@ export function parseProcNetUnix(text: string, table: SocketTable): ProcParseRes
     const path = pathAt < 0 ? '' : line.slice(pathAt + 1);
     if (path !== '') {
       // Text read as latin1 (one char per byte, as takeSnapshot reads /proc) goes back to the same bytes.
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: a path of latin-1 code units is raw bytes
       const raw = /^[\u0000-\u00ff]*$/.test(path) ? Uint8Array.from(path, (c) => c.charCodeAt(0)) : encoder.encode(path);
       if (path.startsWith('@')) raw[0] = 0;
       const attr = encodeAttribute(UnixAttr.NAME, raw);

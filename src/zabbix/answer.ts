@@ -49,7 +49,8 @@ export function answerer(src: AnswerSources): KeyAnswerer {
         // the canonical spelling (what items.ts pushes): `sockscope.netstat["tcp_listen"]` is the same item
         const canonical = params.length ? `${key}[${params.map(quoteParam).join(',')}]` : key;
         // a prototype's key for an entity that is gone (a port that stopped listening): 0 while Zabbix keeps it
-        const value = itemValues(latest).get(canonical) ?? absentEntityValue(key, params);
+        const values = itemValues(latest);
+        const value = values.get(canonical) ?? absentEntityValue(key, params, values);
         if (value === undefined) throw new NotSupported('Unsupported item key.');
         return value;
       }

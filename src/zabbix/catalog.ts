@@ -14,10 +14,20 @@
  *     sockscope.listen[<port>,<field>]     accept_queue, backlog (summed over the port's listeners),
  *                                          queue_pct (its fullest listener)
  *
- * The two rules' prototypes have keys of different names (sockscope.port vs sockscope.listen), so a port group
- * that is a bare port ("22", always so with automatic groups) and a listening port 22 cannot make the same key.
+ *   sockscope.lifecycle.events[<field>]    lifecycle collector: destroy events received / lost, per second
+ *   sockscope.lifecycle.discovery          LLD: lifecycle groups ({#LIFECYCLE_GROUP} = <direction>:<addr_port>)
+ *     sockscope.lifecycle[<group>,<field>] closed connections, bytes sent / received, retransmitted segments,
+ *                                          pushed as the counters they are, stored per second (CHANGE_PER_SECOND)
+ *
+ * The rules' prototypes have keys of different names (sockscope.port, sockscope.listen, sockscope.lifecycle), so
+ * a port group that is a bare port ("22", always so with automatic groups), a listening port 22 and a lifecycle
+ * group "inbound:22" cannot make the same key.
+ *
+ * Items of a collector that is off by default (`collector`) are in the template always and sent only for a
+ * gather in which that collector ran: a push with the default collectors holds no key Zabbix would refuse.
  */
 import type { GatherReport } from '../gather/gather.js';
+import { LIFECYCLE_EVENTS_SCHEMA, LIFECYCLE_SCHEMA } from '../collectors/lifecycle.js';
 import { LISTEN_SCHEMA, PORT_RANGE_SCHEMA } from '../collectors/listen.js';
 import { mergeIpVersions, NETSTAT_FIELDS, NETSTAT_SCHEMA, type NetstatField } from '../collectors/netstat.js';
 import { NETSTAT_PORT_SCHEMA } from '../collectors/netstat-port.js';
@@ -40,6 +50,10 @@ export interface GatherFacts {
   /** the listen collector ran (so "no listener" means 0, not "unknown") */
   listenRan: boolean;
   portRangeSize: number | undefined;
+  /** the lifecycle collector's points, `<direction>:<addr_port>` → fields (summed over tags and namespaces); undefined: it did not run */
+  lifecycle: ReadonlyMap<string, Record<string, number>> | undefined;
+  /** the lifecycle collector's subscription counters (lifecycle_events), summed over namespaces */
+  lifecycleEvents: Record<string, number> | undefined;
 }
 
 const pct = (queue: number, backlog: number) => (backlog > 0 ? (queue / backlog) * 100 : 0);
@@ -51,6 +65,12 @@ export function gatherFacts(g: LatestGather): GatherFacts {
   const portGroups = new Map<string, Record<NetstatField, number>>();
   const listeners = new Map<string, { addrs: string[]; acceptQueue: number; backlog: number; queuePct: number }>();
   let portRangeSize: number | undefined;
+  let lifecycle: Map<string, Record<string, number>> | undefined;
+  let lifecycleEvents: Record<string, number> | undefined;
+  const add = (into: Record<string, number>, m: Metric) => {
+    for (const k in m.fields) into[k] = (into[k] ?? 0) + (Number(m.fields[k]) || 0);
+    return into;
+  };
   const fieldsOf = (m: Metric, into?: Record<NetstatField, number>) => {
     const out = into ?? ({} as Record<NetstatField, number>);
     for (const f of NETSTAT_FIELDS) out[f] = (out[f] ?? 0) + (Number(m.fields[f]) || 0);
@@ -69,9 +89,18 @@ export function gatherFacts(g: LatestGather): GatherFacts {
       l.queuePct = Math.max(l.queuePct, pct(queue, backlog));
       listeners.set(m.tags.local_port, l);
     } else if (m.schema === PORT_RANGE_SCHEMA) portRangeSize = Number(m.fields.size);
+    else if (m.schema === LIFECYCLE_EVENTS_SCHEMA) lifecycleEvents = add(lifecycleEvents ?? {}, m);
+    else if (m.schema === LIFECYCLE_SCHEMA) {
+      lifecycle ??= new Map();
+      const group = lifecycleGroup(m.tags.direction, m.tags.addr_port);
+      lifecycle.set(group, add(lifecycle.get(group) ?? {}, m));
+    }
   }
+  // the events point comes with every lifecycle gather: without it the collector did not run (no groups is not "unknown")
+  if (lifecycleEvents) lifecycle ??= new Map();
+  else lifecycle = undefined;
   return {
-    netstat, portGroups, listeners, portRangeSize,
+    netstat, portGroups, listeners, portRangeSize, lifecycle, lifecycleEvents,
     sockets: new Map(g.report.sources.map((s) => [s.protocol, s.sockets])),
     listenRan: metrics.some((m) => m.schema === LISTEN_SCHEMA) || g.report.collectors.some((c) => c.name === 'listen'),
   };
@@ -88,6 +117,12 @@ export interface TriggerDef {
   description?: string;
 }
 
+/**
+ * Zabbix preprocessing of a value: `perSecond` stores the change per second of the counter sent (Zabbix's
+ * CHANGE_PER_SECOND: the first value, and a decrease after a restart, store nothing).
+ */
+export type Preprocessing = 'perSecond';
+
 export interface ItemDef {
   key: string;
   name: string;
@@ -98,6 +133,9 @@ export interface ItemDef {
   triggers?: TriggerDef[];
   /** drawn in the "TCP states" graph */
   graphed?: boolean;
+  preprocessing?: Preprocessing;
+  /** the collector (off by default) whose gathers alone send this item */
+  collector?: string;
 }
 
 export interface PrototypeDef {
@@ -109,6 +147,7 @@ export interface PrototypeDef {
   /** the value for one discovered entity; 0 when the entity is gone (it is still discovered for a while) */
   value(f: GatherFacts, entity: string): number;
   triggers?: TriggerDef[];
+  preprocessing?: Preprocessing;
 }
 
 export interface DiscoveryDef {
@@ -124,7 +163,20 @@ export interface DiscoveryDef {
   /** how an item's name reads, with the macros */
   label: string;
   prototypes: PrototypeDef[];
+  /** the collector (off by default) whose gathers alone send this rule and its prototypes */
+  collector?: string;
 }
+
+/** A lifecycle group's LLD entity: direction and addr_port ("inbound:443", "outbound:remote:5432"). */
+export const lifecycleGroup = (direction: string, addrPort: string) => `${direction}:${addrPort}`;
+
+/** The lifecycle counters a Zabbix user reads per second, per group. */
+const LIFECYCLE_RATES: readonly { field: string; name: string; units: string }[] = [
+  { field: 'closed', name: 'connections closed per second', units: 'conn/s' },
+  { field: 'bytes_sent', name: 'bytes sent (acknowledged) per second', units: 'Bps' },
+  { field: 'bytes_received', name: 'bytes received per second', units: 'Bps' },
+  { field: 'closed_retrans_segs', name: 'segments retransmitted by closed connections, per second', units: 'segments/s' },
+];
 
 const tcpLabel = (f: NetstatField) => (f === 'udp_socket' ? 'UDP sockets' : f === 'tcp_none' ? 'TCP sockets in no standard state' : `TCP ${f.slice(4).replace(/_/g, ' ').toUpperCase()}`);
 
@@ -153,6 +205,19 @@ export const ITEMS: readonly ItemDef[] = [
     }],
   },
   { key: 'sockscope.local_port_range.size', name: 'Ephemeral port range size', valueType: 'UNSIGNED', value: (f) => f.portRangeSize },
+  {
+    key: 'sockscope.lifecycle.events[received]', name: 'Closed-connection events received per second', valueType: 'FLOAT', units: 'events/s',
+    preprocessing: 'perSecond', collector: 'lifecycle', value: (f) => f.lifecycleEvents?.events,
+  },
+  {
+    key: 'sockscope.lifecycle.events[lost]', name: 'Closed-connection events lost per second (receive buffer overrun)', valueType: 'FLOAT', units: 'events/s',
+    preprocessing: 'perSecond', collector: 'lifecycle', value: (f) => f.lifecycleEvents?.lost,
+    triggers: [{
+      id: 'lifecycle_lost', name: 'Closed-connection events lost (raise [collectors.lifecycle] rcvbuf_bytes)',
+      expression: 'max({item},{$SOCKSCOPE.LIFECYCLE.LOST.PERIOD})>0', priority: 'WARNING',
+      description: 'The kernel dropped destroy events the agent had no buffer room for: the lifecycle counters miss those connections (docs/lifecycle.md).',
+    }],
+  },
 ];
 
 export const DISCOVERY: readonly DiscoveryDef[] = [
@@ -179,6 +244,17 @@ export const DISCOVERY: readonly DiscoveryDef[] = [
       },
     ],
   },
+  {
+    id: 'lifecycle', key: 'sockscope.lifecycle.discovery', name: 'Lifecycle groups (closed connections)', macro: '{#LIFECYCLE_GROUP}', family: 'sockscope.lifecycle',
+    label: '{#DIRECTION} {#ADDR_PORT}', collector: 'lifecycle',
+    rows: (f) => (f.lifecycle ? [...f.lifecycle.keys()].sort().map((g) => {
+      const at = g.indexOf(':');
+      return { '{#LIFECYCLE_GROUP}': g, '{#DIRECTION}': g.slice(0, at), '{#ADDR_PORT}': g.slice(at + 1) };
+    }) : undefined),
+    prototypes: LIFECYCLE_RATES.map((r): PrototypeDef => ({
+      field: r.field, name: r.name, valueType: 'FLOAT', units: r.units, preprocessing: 'perSecond', value: (f, group) => f.lifecycle?.get(group)?.[r.field] ?? 0,
+    })),
+  },
 ];
 
 /** Triggers over more than one item; `{<key>}` stands for `/<template>/<key>`. */
@@ -197,6 +273,7 @@ export const MACROS: readonly { macro: string; value: string; description: strin
   { macro: '{$SOCKSCOPE.BACKLOG.PCT.MAX}', value: '80', description: 'listen backlog use, %, tolerated for {$SOCKSCOPE.BACKLOG.PERIOD}' },
   { macro: '{$SOCKSCOPE.BACKLOG.PERIOD}', value: '5m', description: 'how long a backlog must stay above the maximum' },
   { macro: '{$SOCKSCOPE.TIME_WAIT.PCT.MAX}', value: '70', description: 'TIME_WAIT sockets as % of the ephemeral port range' },
+  { macro: '{$SOCKSCOPE.LIFECYCLE.LOST.PERIOD}', value: '15m', description: 'a closed-connection event lost within this period raises the problem' },
   { macro: '{$SOCKSCOPE.LLD.LIFETIME}', value: `${LLD_LIFETIME_DAYS}d`, description: 'how long items of a port group or listening port that is gone are kept (sockscope agent sends 0 for them meanwhile)' },
 ];
 

@@ -78,11 +78,13 @@ function valuesOf(f: GatherFacts, now: number, memory?: DiscoveryMemory): Map<st
 /**
  * A passive check of a prototype's key for an entity the latest gather did not discover (a port that stopped
  * listening, a port group with no sockets): 0, as the trapper push sends while the item is still discovered.
- * undefined when the key is no prototype's.
+ * undefined when the key is no prototype's, or its rule is a collector's that did not run (`values`: the
+ * gather's items, as itemValues makes them: the rule's own key is there when it ran).
  */
-export function absentEntityValue(key: string, params: readonly string[]): string | undefined {
+export function absentEntityValue(key: string, params: readonly string[], values: ReadonlyMap<string, string>): string | undefined {
   const rule = DISCOVERY.find((r) => r.family === key);
   if (!rule || params.length !== 2 || params[0] === '') return undefined;
+  if (rule.collector && !values.has(rule.key)) return undefined;
   const proto = rule.prototypes.find((p) => p.field === params[1]);
   if (!proto) return undefined;
   if (rule.macro === '{#PORT}' && !/^\d+$/.test(params[0])) return undefined;

@@ -26,7 +26,7 @@ export function parseSenderResponse(text: string): SenderResponse {
   try {
     doc = JSON.parse(text);
   } catch {
-    throw new SockscopeError('ESOCKSCOPE_NETLINK', `the Zabbix server answered something that is not JSON: ${JSON.stringify(text.slice(0, 100))}`);
+    throw new SockscopeError('ESOCKSCOPE_ZABBIX', `the Zabbix server answered something that is not JSON: ${JSON.stringify(text.slice(0, 100))}`);
   }
   const info = typeof doc.info === 'string' ? doc.info : '';
   const num = (name: string) => Number(new RegExp(`${name}: ([\\d.]+)`).exec(info)?.[1] ?? NaN);
@@ -49,7 +49,7 @@ export function sendItems(server: string, items: readonly SenderItem[], o: { tim
     const decoder = new FrameDecoder(1 << 20);
     const fail = (e: Error) => {
       s.destroy();
-      reject(new SockscopeError('ESOCKSCOPE_NETLINK', `Zabbix server ${host}:${port}: ${e.message}`, { server }));
+      reject(new SockscopeError('ESOCKSCOPE_ZABBIX', `Zabbix server ${host}:${port}: ${e.message}`, { server }));
     };
     s.setTimeout(o.timeoutMs ?? 5000, () => fail(new Error('no answer within the timeout')));
     s.on('error', fail);

@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
-import { DISCOVERY, ITEMS, MACROS, MULTI_ITEM_TRIGGERS, prototypeKey, type TriggerDef, type ValueType } from './catalog.js';
+import { DISCOVERY, ITEMS, MACROS, MULTI_ITEM_TRIGGERS, prototypeKey, type Preprocessing, type TriggerDef, type ValueType } from './catalog.js';
 
 /**
  * Derived from the object's name (stable across runs) but shaped as a UUIDv4 (version nibble 4, variant 8-b):
@@ -45,8 +45,10 @@ export function zabbixTemplate(o: { passive: boolean }): string {
     })),
   } : {});
   const valueType = (v: ValueType, units?: string) => ({ value_type: v, ...(units ? { units } : {}) });
+  // CXmlConstantName: CHANGE_PER_SECOND takes no parameter, exported as one empty string
+  const preprocessing = (p?: Preprocessing) => (p === 'perSecond' ? { preprocessing: [{ type: 'CHANGE_PER_SECOND', parameters: [''] }] } : {});
   const items = ITEMS.map((i) => ({
-    uuid: uuid(`${name}:${i.key}`), name: i.name, type, key: i.key, ...polled('1m'), ...valueType(i.valueType, i.units),
+    uuid: uuid(`${name}:${i.key}`), name: i.name, type, key: i.key, ...polled('1m'), ...valueType(i.valueType, i.units), ...preprocessing(i.preprocessing),
     tags: [{ tag: 'component', value: 'sockets' }], ...triggers(i.triggers, i.key),
   }));
   const discoveryRules = DISCOVERY.map((r) => ({
@@ -55,7 +57,7 @@ export function zabbixTemplate(o: { passive: boolean }): string {
       const key = prototypeKey(r, r.macro, p.field);
       return {
         // the port groups' prototypes keep the uuids they had before the listening ports got prototypes of their own
-        uuid: uuid(r.id === 'portgroups' ? `${name}:proto:${p.field}` : `${name}:proto:${r.id}:${p.field}`), name: `${r.label}: ${p.name}`, type, key, ...polled('1m'), ...valueType(p.valueType, p.units),
+        uuid: uuid(r.id === 'portgroups' ? `${name}:proto:${p.field}` : `${name}:proto:${r.id}:${p.field}`), name: `${r.label}: ${p.name}`, type, key, ...polled('1m'), ...valueType(p.valueType, p.units), ...preprocessing(p.preprocessing),
         tags: [{ tag: 'port', value: r.macro }],
       };
     }),

@@ -35,7 +35,7 @@ function origins(show: string): Map<string, string> {
   for (const line of show.split('\n')) {
     const s = /^\[(.+)\]$/.exec(line);
     if (s) section = s[1];
-    const m = /^ {2}(\S+) = .*  # (.+)$/.exec(line);
+    const m = /^ {2}(\S+) = .* {2}# (.+)$/.exec(line);
     if (m) out.set(`${section}.${m[1]}`, m[2]);
   }
   return out;

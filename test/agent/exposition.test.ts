@@ -17,8 +17,8 @@ import type { GatherConfig } from '../../src/gather/gather.js';
 import { mergeIpVersions } from '../../src/collectors/netstat.js';
 import { SCHEMAS } from '../../src/collectors/registry.js';
 import type { Metric } from '../../src/model/metric.js';
-import { metricJson } from '../../src/outputs/json.js';
-import { assembleExposition, PrometheusWriter, type ExpositionFormat } from '../../src/outputs/prometheus.js';
+import { metricJson } from '../../src/outputs/metrics/json.js';
+import { assembleExposition, PrometheusWriter, type ExpositionFormat } from '../../src/outputs/metrics/prometheus.js';
 import { SnapshotWorker } from '../../src/agent/worker.js';
 import { AgentProcess, cleanEnv, firstGather, request, targetOf, type Target } from './helpers.js';
 

@@ -205,7 +205,9 @@ describe('filters against ss in a throwaway network namespace', () => {
         runs.push({ id: runId(i, 'unfiltered'), protocols: [c.protocol], expression, mode: 'unfiltered' });
       }
     });
-    DIFFERENCES.forEach((d, i) => runs.push({ id: `difference:${i}`, protocols: ['tcp'], expression: d.expression, mode: 'both' }));
+    DIFFERENCES.forEach((d, i) => {
+      runs.push({ id: `difference:${i}`, protocols: ['tcp'], expression: d.expression, mode: 'both' });
+    });
     const out = JSON.parse(await ns.node(SELECT_SCRIPT, [JSON.stringify({ runs })], { timeoutMs: 60_000 })) as SelectResult[];
     const later = (await ns.check('ss', ['-tuan'])).split('\n').sort().join('\n');
     const results = new Map(out.map((r) => [r.id, r]));

@@ -71,7 +71,7 @@ export function goldenCases(population: Population): GoldenCase[] {
   cli('ls-table', ['ls'], 'default'); // no flags at all: ss's default (connected sockets, every protocol)
   cli('ls-table', ['ls', '-tan', `dport = :${population.tcp.listeners.find((l) => l.name === 'node-v4')!.port}`], 'tan_dport-node-v4');
   cli('ls-table', ['ls', '-xa', 'exclude', 'listening'], 'xa_exclude-listening');
-  cli('ls-table', ['ls', '-s'], 's');
+  // ls -s is ss -s: the kernel's /proc/net counters, live, compared with ss in test/integration/ls-vs-ss.test.ts
 
   // -p and -r through the writers, with fixed holders and names (see the header)
   for (const writer of ['ndjson', 'record', 'table'] as const) {

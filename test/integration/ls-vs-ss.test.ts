@@ -6,7 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -166,7 +168,7 @@ time.sleep(30)
       assert.equal(table.code, 0, table.stderr);
       const ourUsers = new Map<string, string[]>();
       for (const line of table.stdout.split('\n')) {
-        const ino = /^\t.*\bino:(\d+)/.exec(line)?.[1];
+        const ino = /users:.*\bino:(\d+)/.exec(line)?.[1]; // on the socket's own line, as ss prints it
         if (ino) ourUsers.set(ino, holdersOf(line));
       }
       let compared = 0;
@@ -211,6 +213,103 @@ time.sleep(30)
     assert.deepEqual(got, want);
   });
 
+  // The table is ss's table: for each flag set, every socket's line (its words, in order) as ss prints it with
+  // -O, alignment aside; counters that move between the two runs (lastsnd, lastrcv, lastack, timers) compared by name
+  const MOVING = /^(lastsnd|lastrcv|lastack|timer|busy|rcv_rtt|rcv_space|rcv_ssthresh):|^skmem:/;
+  // (a SYN-SENT socket retransmits between the two runs: rto, backoff, segs_out, retrans move; its names are compared)
+  const words = (line: string) => {
+    const w = line.trim().split(/\s+/);
+    const synSent = w.includes('SYN-SENT');
+    return w.map((x) => (MOVING.test(x) || (synSent && x.includes(':') && !x.includes('[') && !/^\d/.test(x)) ? x.split(':')[0] : x));
+  };
+  for (const flags of ['-tan', '-tanp', '-tlnp', '-uanp', '-xanp', '-tni', '-tnie', '-tnieo', '-tnm']) {
+    test(`ls ${flags}O prints ss ${flags}O's lines, word for word`, async () => {
+      const theirs = (await ns!.check('ss', [`${flags}O`])).split('\n').slice(1).filter(Boolean).map(words);
+      const r = await ls(`${flags}O`);
+      assert.equal(r.code, 0, r.stderr);
+      const ours = r.stdout.split('\n').slice(1).filter(Boolean).map(words);
+      assert.ok(theirs.length > 0, 'ss lists something');
+      const key = (w: string[]) => w.join(' ');
+      const sort = (x: string[][]) => x.map(key).sort();
+      assert.deepEqual(sort(ours), sort(theirs));
+    });
+  }
+
+  test('ls -s prints ss -s (the per-namespace transport table)', async () => {
+    const theirs = (await ns!.check('ss', ['-s'])).split('\n').slice(3).map((l) => l.trimEnd());
+    const r = await ls('-s');
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.split('\n').slice(3).map((l) => l.trimEnd()), theirs);
+    assert.match(r.stdout, /^Total: \d+\nTCP: {3}\d+ \(estab \d+, closed -?\d+, orphaned \d+, timewait \d+\)\n/);
+  });
+
+  test('flags ss has that sockscope cannot honour say why (exit 2), not "unknown option"', async () => {
+    for (const flag of ['-0', '--vsock', '--xdp', '-b', '-A']) {
+      const r = await ls(...(flag === '-A' ? ['-A', 'packet'] : [flag]));
+      assert.equal(r.code, 2, flag);
+      assert.doesNotMatch(r.stderr, /Unknown option/i, flag);
+      assert.match(r.stderr, /sockscope|packet/, flag);
+    }
+  });
+
+  test('-K closes the listed sockets (SOCK_DESTROY), as ss -K: ss no longer lists them', async () => {
+    // sockets of the test's own (closing the population's would end its holder): a listener and a connection
+    const py = 'import socket,sys,time\nl=socket.socket();l.bind(("127.0.0.1",0));l.listen(1)\nc=socket.create_connection(l.getsockname());a,_=l.accept()\nprint(c.getsockname()[1],flush=True)\ntime.sleep(60)';
+    const child = spawn('nsenter', [`--net=/proc/${ns!.pid}/ns/net`, 'python3', '-c', py], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const port = await new Promise<string>((resolve, reject) => {
+        child.stdout!.once('data', (b: Buffer) => resolve(b.toString().trim()));
+        child.once('exit', (code) => reject(new Error(`python exited ${code}`)));
+      });
+      const before = (await ns!.check('ss', ['-tnH', `sport = :${port}`])).split('\n').filter(Boolean);
+      assert.equal(before.length, 1, before.join('\n'));
+      // without CAP_NET_ADMIN: one line saying so, exit 1, nothing closed
+      const drop = ['--inh-caps=-net_admin', '--ambient-caps=-net_admin', '--bounding-set=-net_admin', '--reuid=65534', '--regid=65534', '--clear-groups'];
+      const denied = await ns!.run('setpriv', [...drop, process.execPath, BIN, 'ls', '-tn', '-K', 'sport', '=', `:${port}`], { timeoutMs: 20_000 });
+      assert.equal(denied.code, 1, denied.stderr);
+      assert.equal(denied.stderr, 'sockscope: -K: the kernel refused SOCK_DESTROY (EPERM): closing sockets needs CAP_NET_ADMIN (run as root)\n');
+      assert.equal((await ns!.check('ss', ['-tnH', `sport = :${port}`])).split('\n').filter(Boolean).length, 1, 'still open');
+      const r = await ls('-tn', '-K', 'sport', '=', `:${port}`);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`:${port}\\b`), 'the closed socket is listed');
+      const after = (await ns!.check('ss', ['-tnH', `sport = :${port}`])).split('\n').filter(Boolean);
+      assert.equal(after.length, 0, after.join('\n'));
+    } finally {
+      child.kill();
+    }
+  });
+
+  test('-D FILE writes the kernel\'s raw answer: one socket message per socket ss lists', async () => {
+    const want = (await ns!.check('ss', ['-tanH'])).split('\n').filter(Boolean).length;
+    const file = join(tmpdir(), `ss-diag-${process.pid}.bin`);
+    const r = await ls('-ta', '-D', file);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '', 'no listing with -D');
+    const bytes = readFileSync(file);
+    rmSync(file);
+    let messages = 0;
+    let done = 0;
+    for (let off = 0; off + 16 <= bytes.length;) {
+      const len = bytes.readUInt32LE(off);
+      const type = bytes.readUInt16LE(off + 4);
+      if (type === 18 || type === 20) messages++; // TCPDIAG_GETSOCK (the legacy request) or SOCK_DIAG_BY_FAMILY
+      if (type === 3) done++;
+      assert.ok(len >= 16, 'a well-formed netlink header');
+      off += (len + 3) & ~3;
+    }
+    assert.equal(messages, want);
+    assert.ok(done >= 1, 'NLMSG_DONE ends the dump');
+  });
+
+  test('-4 -6 together, -f and -A list what ss lists for them', async () => {
+    for (const [ours, theirs] of [[['-t', '-a', '-4', '-6'], ['-tan4', '-6']], [['-a', '-f', 'inet'], ['-an', '-f', 'inet']], [['-a', '-A', 'tcp,udp'], ['-an', '-A', 'tcp,udp']]]) {
+      const want = (await ns!.check('ss', [...theirs, '-H'])).split('\n').filter(Boolean).length;
+      const r = await ls(...ours, '-H', '-n');
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.split('\n').filter(Boolean).length, want, ours.join(' '));
+    }
+  });
+
   test('-N enters another namespace by pid (root) or says clearly why not', async () => {
     const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const c = spawn(process.execPath, [BIN, 'ls', '-tan', '--format', 'ndjson', '-N', String(ns!.pid)], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -242,11 +341,11 @@ describe('sockscope ls: bad input', () => {
     c.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
   const cases: [string[], RegExp, number][] = [
-    [['-Z'], /^sockscope: Unknown option '-Z'/, 1],
+    [['-Y'], /^sockscope: Unknown option '-Y'/, 1],
     [['--format', 'xml'], /^sockscope: --format must be one of table, json, ndjson, ss2, got 'xml'/, 1],
     [['-N', 'no-such-ns'], /^sockscope: unknown network namespace 'no-such-ns'/, 1],
-    [['-4', '-6'], /^sockscope: -4 and -6 exclude each other/, 1],
-    [['sport', '=', 'nonsense'], /^sockscope: invalid filter: .*\n  sport = nonsense\n {10}\^{8}$/, 3],
+    [['-f', 'bogus'], /^sockscope: -f\/--family must be one of/, 1],
+    [['sport', '=', 'nonsense'], /^sockscope: invalid filter: .*\n {2}sport = nonsense\n {10}\^{8}$/, 3],
     [['(', 'sport', '=', ':22'], /^sockscope: invalid filter/, 3],
     [['state', 'bogus'], /^sockscope: invalid filter: .*bogus/, 3],
     [['src', '1.2.3.256/8'], /^sockscope: invalid filter/, 3],

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TCP_LISTEN } from '../../src/diag/constants.js';
 import { LifecycleTracker } from '../../src/lifecycle/tracker.js';
-import { assembleExposition, PrometheusWriter } from '../../src/outputs/prometheus.js';
+import { assembleExposition, PrometheusWriter } from '../../src/outputs/metrics/prometheus.js';
 import { findPromtool, promtoolCheckMetrics, promtoolParseOpenMetrics } from '../metrics/helpers.js';
 import { connTable } from './rows.js';
 

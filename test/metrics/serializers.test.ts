@@ -11,9 +11,9 @@ import { NETSTAT_SCHEMA } from '../../src/collectors/netstat.js';
 import { NETSTAT_PORT_SCHEMA } from '../../src/collectors/netstat-port.js';
 import { SOCKETSTAT_AGGREGATE_SCHEMA, SOCKETSTAT_SCHEMA } from '../../src/collectors/socketstat.js';
 import type { MeasurementSchema, Metric } from '../../src/model/metric.js';
-import { influxLine, InfluxWriter } from '../../src/outputs/influx.js';
-import { JsonWriter, metricJson } from '../../src/outputs/json.js';
-import { CONTENT_TYPE, negotiateFormat, PrometheusWriter } from '../../src/outputs/prometheus.js';
+import { influxLine, InfluxWriter } from '../../src/outputs/metrics/influx.js';
+import { JsonWriter, metricJson } from '../../src/outputs/metrics/json.js';
+import { CONTENT_TYPE, negotiateFormat, PrometheusWriter } from '../../src/outputs/metrics/prometheus.js';
 import {
   findPromtool, parseExposition, parseLine, parseLines, promtoolCheckMetrics, promtoolParseOpenMetrics, unexplainedOpenMetricsLint,
 } from './helpers.js';

@@ -21,8 +21,8 @@ import {
 import { SOCKETSTAT_SCHEMA, SOCKETSTAT_AGGREGATE_SCHEMA } from '../../src/collectors/socketstat.js';
 import { socketstatMetrics, type SocketstatTestOptions } from '../outputs/helpers.js';
 import { withTags, type Metric } from '../../src/model/metric.js';
-import { influxLine } from '../../src/outputs/influx.js';
-import { SocketTable } from '../../src/snapshot/table.js';
+import { influxLine } from '../../src/outputs/metrics/influx.js';
+import type { SocketTable } from '../../src/snapshot/table.js';
 import {
   gopsutilConnections, parseLine, pointKey, socketTableFromSs, telegrafSocketstat, TELEGRAF_COUNTERS, type GopsutilConn,
 } from './helpers.js';

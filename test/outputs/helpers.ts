@@ -6,13 +6,13 @@
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { SocketTable, UID_UNKNOWN } from '../../src/snapshot/table.js';
-import type { RecordOptions } from '../../src/outputs/socket-record.js';
+import type { RecordOptions } from '../../src/outputs/listing/socket-record.js';
 import { SocketHolders } from '../../src/procfs/processes.js';
 import { concat, le32, nlattr } from '../helpers/bytes.js';
 import { MetricSink, type HostFacts } from '../../src/collectors/collector.js';
 import { collectSocketstat, socketstatPlan, type SocketstatOptions } from '../../src/collectors/socketstat.js';
 import type { Metric } from '../../src/model/metric.js';
-import { LineProtocolSink, type LineProtocolOptions } from '../../src/outputs/socketstat-influx.js';
+import { LineProtocolSink, type LineProtocolOptions } from '../../src/outputs/metrics/socketstat-influx.js';
 export { recordedAnswer } from '../helpers/recorded.js';
 
 const fixtures = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));

@@ -134,3 +134,40 @@ describe('a filter program the kernel refuses', () => {
     assert.deepEqual(transport.requests.map((r) => r.body.byteLength > 60), [true, false]);
   });
 });
+
+/** NLMSG_DONE carrying -errno, as the kernel ends a dump it refuses. */
+function doneWithErrno(errno: number): Uint8Array {
+  const done = new Uint8Array(20);
+  const v = new DataView(done.buffer);
+  v.setUint32(0, 20, true);
+  v.setUint16(4, 3, true); // NLMSG_DONE
+  v.setInt32(16, -errno, true);
+  return done;
+}
+
+describe('one retry policy and one /proc fallback for the table, the stream and the census', () => {
+  // UDP refused with EPERM (a dump the kernel will not give, not a missing module), everything else recorded
+  const refusing = () => replayTransport((req) => (req.type === 20 && req.body[1] === 17 && req.body[0] !== 1 ? [doneWithErrno(1)] : recordedAnswer(req)));
+
+  it('the census says the kernel refused the dump (EPERM), not that a diag module is missing, as the table does', async () => {
+    const census = await takeCensus({ protocols: ['tcp', 'udp'], procRoot }, new DiagSession(refusing()));
+    const snap = await takeSnapshot({ protocols: ['tcp', 'udp'], procRoot }, new DiagSession(refusing()));
+    for (const r of [census, snap]) {
+      const udp = r.sources.find((s) => s.protocol === 'udp')!;
+      assert.equal(udp.source, 'proc');
+      assert.equal(udp.errno, 'EPERM');
+      assert.equal(udp.note, 'the kernel refused to dump udp over sock_diag (EPERM)');
+    }
+    // the /proc files recorded with the dumps hold the same UDP sockets
+    assert.equal(census.counts.total('udp'), ss('ss-uanO.txt').length);
+  });
+
+  it('the census retries NLM_F_DUMP_INTR and says so past maxRetries, as the table does', async () => {
+    const transport = replayTransport((req) => (req.type === 18 ? interrupted(recordedAnswer(req)) : recordedAnswer(req)));
+    const census = await takeCensus({ protocols: ['tcp'], procRoot, maxRetries: 2 }, new DiagSession(transport));
+    assert.equal(census.sources[0].retries, 2);
+    assert.equal(census.sources[0].interrupted, true);
+    assert.match(census.notes.join('\n'), /tcp: the socket table kept changing during the dump \(NLM_F_DUMP_INTR after 3 tries\)/);
+    assert.equal(census.counts.total('tcp'), ss('ss-tanO.txt').length, 'the last answer, counted once');
+  });
+});

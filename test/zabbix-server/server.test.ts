@@ -25,6 +25,7 @@ import { AgentProcess, BIN, cleanEnv, type Daemon } from '../agent/helpers.js';
 import { holdPython } from '../helpers/netns.js';
 import { parseSs, type SsRow } from '../helpers/ss.js';
 import { findStack, linkPort, Netns, until, ZabbixStack } from './stack.js';
+import { ITEMS } from '../../src/zabbix/catalog.js';
 
 const found = findStack();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -98,6 +99,9 @@ describe('a real Zabbix 6.0 server', { skip: found.skip, timeout: 900_000 }, () 
   let agent: AgentProcess | undefined;
   const stoppers: (() => Promise<void>)[] = [];
   const hostids: Record<string, string> = {};
+  const LIFECYCLE_ITEMS = new Set(ITEMS.filter((i) => i.collector === 'lifecycle').map((i) => i.key));
+  /** the agent's answer before its first gather: Zabbix marks the item unsupported until it is checked again */
+  const NO_DATA_YET = /^No data yet/;
   const templateids: Record<string, string> = {};
   const t0 = Date.now();
 
@@ -196,10 +200,15 @@ describe('a real Zabbix 6.0 server', { skip: found.skip, timeout: 900_000 }, () 
     assert.equal(accepted.answer.sent, accepted.total);
     const now = await items('zbx-send');
     const rules: Obj[] = await zbx.call('discoveryrule.get', { hostids: hostids['zbx-send'], output: ['key_', 'state', 'error'] });
-    assert.equal(rules.length, 2);
+    assert.equal(rules.length, 3);
     for (const r of rules) assert.equal(r.state, '0', `${r.key_}: ${r.error}`);
+    // the lifecycle collector is off by default: its items are in the template, nothing of them is pushed
+    assert.ok(!now.has('sockscope.lifecycle.events[lost]') || !now.get('sockscope.lifecycle.events[lost]')!.lastclock || now.get('sockscope.lifecycle.events[lost]')!.lastclock === '0');
+    assert.ok(![...now.keys()].some((k) => k.startsWith('sockscope.lifecycle[')), 'no lifecycle group discovered');
     // every item sent is an item of the host (the two rules are counted in total too)
-    assert.equal(accepted.total, now.size + rules.length, `${accepted.total} sent, ${now.size} items + ${rules.length} rules on the host`);
+    // (the lifecycle collector's items and rule are the template's, not pushed with the default collectors)
+    const pushable = [...now.keys(), ...rules.map((r) => r.key_)].filter((k) => !LIFECYCLE_ITEMS.has(k) && k !== 'sockscope.lifecycle.discovery');
+    assert.equal(accepted.total, pushable.length, `${accepted.total} sent, ${pushable.length} items and rules on the host (lifecycle's aside)`);
     const discovered = [...now.values()].filter((i) => i.flags === '4');
     assert.ok(discovered.some((i) => /^sockscope\.port\[10051,/.test(i.key_)), 'the relay\'s port 10051 is a discovered port group');
     assert.ok(discovered.some((i) => /^sockscope\.listen\[10051,/.test(i.key_)), 'and a discovered listening port, without a key collision');
@@ -232,7 +241,8 @@ sys.stdin.read()
       const r = send(mon, 'zbx-send', join(zbx.dir, 'zbx-send.state'));
       if (r.failed !== 0) return undefined;
       const m = await until('every item to get the pushed value', async () => {
-        const x = await items('zbx-send');
+        // the lifecycle collector's items (off by default) are the template's but zabbix send pushes none
+        const x = new Map([...(await items('zbx-send'))].filter(([key]) => !LIFECYCLE_ITEMS.has(key)));
         return [...x.values()].every((i) => Number(i.lastclock) >= r.clock) ? x : undefined;
       }, 30_000, 500);
       differ = [];
@@ -288,6 +298,8 @@ sys.stdin.read()
       '[agent]', '  interval = "2s"', '  hostname = "zbx-agent"',
       '[outputs.prometheus]', '  enabled = false',
       '[outputs.zabbix]', '  enabled = true', '  server = "127.0.0.1:10051"', '  host = "zbx-agent"',
+      // its pushes are connections that close (outbound to 10051), the server's polls too (inbound 10050)
+      '[collectors.lifecycle]', '  enabled = true',
       '[zabbix_agent]', '  enabled = true', '  listen = ["127.0.0.1:10050"]', '  allow = ["127.0.0.1"]', '',
     ].join('\n'));
     const gone = await holdPython(agt.asNs, `
@@ -313,6 +325,16 @@ sys.stdin.read()
       return [...x.values()].every((i) => Number(i.lastclock) >= t) ? x : undefined;
     }, 90_000, 1000);
     assert.ok(m.size >= 40, `${m.size} items`);
+    // the lifecycle items: its pushes are closed connections to the trapper, stored per second
+    m = await until('the lifecycle group of the pushes to be discovered and get a rate', async () => {
+      const x = await items('zbx-agent');
+      const closed = x.get('sockscope.lifecycle[outbound:remote:10051,closed]');
+      return closed && Number(closed.lastclock) > 0 && Number(closed.lastvalue) > 0 ? x : undefined;
+    }, 60_000, 1000);
+    assert.equal(m.get('sockscope.lifecycle[outbound:remote:10051,closed]')!.value_type, '0', 'FLOAT: a rate');
+    assert.ok(Number(m.get('sockscope.lifecycle[outbound:remote:10051,bytes_sent]')!.lastvalue) > 0, 'bytes sent per second');
+    assert.equal(Number(m.get('sockscope.lifecycle.events[lost]')!.lastvalue), 0, 'no event lost');
+    assert.ok(Number(m.get('sockscope.lifecycle.events[received]')!.lastvalue) > 0, 'events received per second');
     // the port stops listening: discovery loses it, its items stay (the rule's lifetime) and read 0
     await gone.stop();
     await until(`port ${port}'s items to be lost by discovery and read 0`, async () => {
@@ -336,7 +358,8 @@ sys.stdin.read()
     const t = Math.floor(Date.now() / 1000);
     const polled = await until('every passive item to be polled', async () => {
       const x = await items('zbx-passive');
-      const stale = [...x.values()].filter((i) => Number(i.lastclock) < t && i.state === '0');
+      // polled while the agent was starting (test above): checked again, not left unsupported for 10 minutes
+      const stale = [...x.values()].filter((i) => (Number(i.lastclock) < t && i.state === '0') || (i.state !== '0' && NO_DATA_YET.test(i.error)));
       if (stale.length) await checkNow(stale.map((i) => i.itemid)).catch(() => undefined);
       return stale.length === 0 ? x : undefined;
     }, 90_000, 3000);

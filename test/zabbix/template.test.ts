@@ -3,7 +3,8 @@
  * (zabbix_export.version '6.0'; UUIDv4-shaped 32-hex uuids, unique, on every object; groups; templates with
  * items, discovery_rules with item_prototypes, macros; triggers whose /template/key references are existing
  * items; graphs over existing items), and consistent with what sockscope sends: every trapper item and every
- * LLD prototype (after Zabbix's macro substitution and key quoting) is a key of a real gather's push.
+ * LLD prototype (after Zabbix's macro substitution and key quoting) is a key of a real gather's push — the items
+ * of the lifecycle collector (off by default) only for a gather in which it ran, with its tracker's counters.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -11,8 +12,12 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { NETSTAT_FIELDS } from '../../src/collectors/netstat.js';
+import { TCP_LISTEN } from '../../src/diag/constants.js';
+import { LifecycleTracker } from '../../src/lifecycle/tracker.js';
+import { DISCOVERY, ITEMS } from '../../src/zabbix/catalog.js';
 import { itemValues, quoteParam } from '../../src/zabbix/items.js';
 import { parseItemKey } from '../../src/zabbix/keys.js';
+import { connTable } from '../lifecycle/rows.js';
 import { gatherHere } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/sockscope.js', import.meta.url));
@@ -35,6 +40,25 @@ function objectsWith(node: unknown, key: string, out: Obj[] = []): Obj[] {
   return out;
 }
 
+/** Keys of the items and rules that only a gather with the lifecycle collector sends. */
+const OPTIONAL = new Set([...ITEMS.filter((i) => i.collector), ...DISCOVERY.filter((r) => r.collector)].map((x) => x.key));
+
+/**
+ * A real gather with the lifecycle collector's points added: a tracker fed real destroy messages (recorded, with
+ * the numbers under test written in) — 2 inbound connections to :443, 1 outbound to :5432.
+ */
+function withLifecycle(here: Awaited<ReturnType<typeof gatherHere>>) {
+  const tr = new LifecycleTracker();
+  tr.observe(connTable({ cookie: 1, sport: 443, dport: 0, state: TCP_LISTEN }), 0);
+  tr.closed(connTable(
+    { cookie: 2, sport: 443, dport: 40000, acked: 10, received: 20, retrans: 3 },
+    { cookie: 3, sport: 443, dport: 40001, acked: 100, received: 200 },
+    { cookie: 4, sport: 40002, dport: 5432, acked: 7, received: 9 },
+  ));
+  tr.setSubscriptionStats({ events: 3, malformed: 0, overruns: 1, lost: 2, rcvbufBytes: 65_536, batches: 1 });
+  return { ...here, metrics: [...here.metrics, ...tr.collect(1_000)] };
+}
+
 /** LLD macro substitution in a key as Zabbix does it: per parameter, quoting the result when it needs it. */
 function substitute(key: string, row: Record<string, string>): string {
   const k = parseItemKey(key);
@@ -50,6 +74,7 @@ for (const passive of [false, true]) {
     let itemKeys: Set<string>;
     let here: Awaited<ReturnType<typeof gatherHere>>;
     let pushed: Map<string, string>;
+    let pushedLifecycle: Map<string, string>;
 
     before(async () => {
       text = await cli(['zabbix', 'template', ...(passive ? ['--passive'] : [])]);
@@ -60,6 +85,7 @@ for (const passive of [false, true]) {
       itemKeys = new Set((tpl.items as Obj[]).map((i) => i.key));
       here = await gatherHere();
       pushed = itemValues(here);
+      pushedLifecycle = itemValues(withLifecycle(here));
     });
     after(() => here?.close());
 
@@ -97,22 +123,53 @@ for (const passive of [false, true]) {
       }
     });
 
-    test('every item is something sockscope sends (trapper) or answers (passive) for a real gather, and every key it sends is the template\'s', () => {
-      for (const k of itemKeys) assert.ok(pushed.has(k), `${k} is in a gather's items`);
-      const fromRules = new Set<string>();
-      for (const r of tpl.discovery_rules as Obj[]) {
-        fromRules.add(r.key);
-        for (const row of JSON.parse(pushed.get(r.key)!)) for (const p of r.item_prototypes) fromRules.add(substitute(p.key, row));
+    for (const lifecycle of [false, true]) {
+      test(`every item is something sockscope sends (trapper) or answers (passive) for a real gather${lifecycle ? ' with the lifecycle collector' : ' (default collectors: no lifecycle item)'}, and every key it sends is the template's`, () => {
+        const sent = lifecycle ? pushedLifecycle : pushed;
+        assert.ok(OPTIONAL.size >= 3, 'the lifecycle items and rule are optional');
+        for (const k of itemKeys) assert.equal(sent.has(k), lifecycle || !OPTIONAL.has(k), `${k} is ${lifecycle || !OPTIONAL.has(k) ? '' : 'not '}in a gather's items`);
+        const fromRules = new Set<string>();
+        for (const r of tpl.discovery_rules as Obj[]) {
+          if (!sent.has(r.key)) {
+            assert.ok(!lifecycle && OPTIONAL.has(r.key), `${r.key} is sent`);
+            continue;
+          }
+          fromRules.add(r.key);
+          for (const row of JSON.parse(sent.get(r.key)!)) for (const p of r.item_prototypes) fromRules.add(substitute(p.key, row));
+        }
+        for (const k of sent.keys()) assert.ok(itemKeys.has(k) || fromRules.has(k), `${k} is a template item, a discovery rule or a discovered prototype`);
+      });
+    }
+
+    test('lifecycle: per group, closed connections, bytes each way and retransmitted segments sent as counters, stored per second', () => {
+      const rule = (tpl.discovery_rules as Obj[]).find((r) => r.key === 'sockscope.lifecycle.discovery')!;
+      const rows: Record<string, string>[] = JSON.parse(pushedLifecycle.get(rule.key)!);
+      assert.deepEqual(rows, [
+        { '{#LIFECYCLE_GROUP}': 'inbound:443', '{#DIRECTION}': 'inbound', '{#ADDR_PORT}': '443' },
+        { '{#LIFECYCLE_GROUP}': 'outbound:remote:5432', '{#DIRECTION}': 'outbound', '{#ADDR_PORT}': 'remote:5432' },
+      ]);
+      const value = (group: string, field: string) => pushedLifecycle.get(substitute(`sockscope.lifecycle[{#LIFECYCLE_GROUP},${field}]`, { '{#LIFECYCLE_GROUP}': group }));
+      assert.deepEqual(['closed', 'bytes_sent', 'bytes_received', 'closed_retrans_segs'].map((f) => value('inbound:443', f)), ['2', '110', '220', '3']);
+      assert.deepEqual(['closed', 'bytes_sent', 'bytes_received', 'closed_retrans_segs'].map((f) => value('outbound:remote:5432', f)), ['1', '7', '9', '0']);
+      assert.equal(pushedLifecycle.get('sockscope.lifecycle.events[received]'), '3');
+      assert.equal(pushedLifecycle.get('sockscope.lifecycle.events[lost]'), '2');
+      for (const i of [...rule.item_prototypes, ...(tpl.items as Obj[]).filter((x) => OPTIONAL.has(x.key))]) {
+        assert.deepEqual(i.preprocessing, [{ type: 'CHANGE_PER_SECOND', parameters: [''] }], i.key);
+        assert.equal(i.value_type, 'FLOAT', `${i.key}: a rate`);
       }
-      for (const k of pushed.keys()) assert.ok(itemKeys.has(k) || fromRules.has(k), `${k} is a template item, a discovery rule or a discovered prototype`);
+      const lost = (tpl.items as Obj[]).find((x) => x.key === 'sockscope.lifecycle.events[lost]')!;
+      assert.equal(lost.triggers.length, 1);
     });
 
-    test('the two discovery rules cannot make the same key: a port group "22" and a listening port 22', () => {
-      const [groups, ports] = ['sockscope.portgroups.discovery', 'sockscope.ports.discovery'].map((k) => (tpl.discovery_rules as Obj[]).find((r) => r.key === k)!);
+    test('the three discovery rules cannot make the same key: a port group "22", a listening port 22, a lifecycle group inbound:22', () => {
+      const [groups, ports, lifecycle] = ['sockscope.portgroups.discovery', 'sockscope.ports.discovery', 'sockscope.lifecycle.discovery'].map((k) => (tpl.discovery_rules as Obj[]).find((r) => r.key === k)!);
       const a = groups.item_prototypes.map((p: Obj) => substitute(p.key, { '{#ADDR_PORT}': '22' }));
       const b = ports.item_prototypes.map((p: Obj) => substitute(p.key, { '{#PORT}': '22', '{#ADDR}': '0.0.0.0' }));
-      assert.deepEqual(a.filter((k: string) => b.includes(k)), []);
-      assert.equal(new Set([...a, ...b]).size, a.length + b.length);
+      const c = lifecycle.item_prototypes.flatMap((p: Obj) => ['inbound:22', 'outbound:remote:22', '22'].map((g) => substitute(p.key, { '{#LIFECYCLE_GROUP}': g, '{#DIRECTION}': 'inbound', '{#ADDR_PORT}': '22' })));
+      const all = [...a, ...b, ...c];
+      assert.equal(new Set(all).size, all.length);
+      // and no prototype key is a template item's
+      for (const k of all) assert.ok(!itemKeys.has(k), k);
     });
 
     test('port groups: a prototype for each of the 13 fields that are pushed; rules keep lost entities for {$SOCKSCOPE.LLD.LIFETIME}', () => {
@@ -122,12 +179,12 @@ for (const passive of [false, true]) {
       assert.ok((tpl.macros as Obj[]).some((m) => m.macro === '{$SOCKSCOPE.LLD.LIFETIME}' && /^\d+d$/.test(m.value)));
     });
 
-    test('discovery rules: port groups and listening ports, with item prototypes whose keys fill from the LLD rows', () => {
+    test('discovery rules: port groups, listening ports and lifecycle groups, with item prototypes whose keys fill from the LLD rows', () => {
       const rules: Obj[] = tpl.discovery_rules;
-      assert.deepEqual(rules.map((r) => r.key).sort(), ['sockscope.portgroups.discovery', 'sockscope.ports.discovery']);
+      assert.deepEqual(rules.map((r) => r.key).sort(), ['sockscope.lifecycle.discovery', 'sockscope.portgroups.discovery', 'sockscope.ports.discovery']);
       for (const r of rules) {
         assert.ok(r.item_prototypes.length >= 1, r.key);
-        const rows: Record<string, string>[] = JSON.parse(pushed.get(r.key)!);
+        const rows: Record<string, string>[] = JSON.parse(pushedLifecycle.get(r.key)!);
         assert.ok(rows.length >= 1, `${r.key} discovers something here`);
         for (const p of r.item_prototypes) {
           const macros = p.key.match(/\{#[A-Z_]+\}/g) ?? [];
@@ -135,7 +192,7 @@ for (const passive of [false, true]) {
           for (const m of macros) assert.ok(m in rows[0], `${m} is provided by ${r.key}`);
           for (const row of rows) {
             const key = substitute(p.key, row);
-            assert.ok(pushed.has(key), `${p.key} for ${JSON.stringify(row)} → ${key} is an item sockscope sends`);
+            assert.ok(pushedLifecycle.has(key), `${p.key} for ${JSON.stringify(row)} → ${key} is an item sockscope sends`);
           }
         }
       }

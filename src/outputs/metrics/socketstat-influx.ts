@@ -19,16 +19,16 @@
  *    (addresses, ports, protocol and state names, counters) cannot need escaping;
  *  - counters are integers (u8..u64 reads, rates × 8) written as Number#toString writes them.
  */
-import type { HostFacts, RowPoint, Sink } from '../collectors/collector.js';
+import type { HostFacts, RowPoint, Sink } from '../../collectors/collector.js';
 import {
   boundInterface, endpointAddress, SOCKETSTAT_POINT, SOCKETSTAT_SCHEMA, type SocketstatInfoField, type SocketstatPlan,
-} from '../collectors/socketstat.js';
-import { AF_INET, AF_INET6, PROTO_NAMES, SS_STATE_NAMES } from '../diag/constants.js';
-import { readTcpInfoAt, TCP_INFO_KIND_CODE, TCP_INFO_KIND_SIZE } from '../diag/tcp-info.js';
-import type { Metric } from '../model/metric.js';
-import type { SocketTable } from '../snapshot/table.js';
-import { AddressText } from './address-text.js';
-import { ByteBuffer, fragment, putU32, type Fragment } from './bytes.js';
+} from '../../collectors/socketstat.js';
+import { AF_INET, AF_INET6, PROTO_NAMES, SS_STATE_NAMES } from '../../diag/constants.js';
+import { readTcpInfoAt, TCP_INFO_KIND_CODE, TCP_INFO_KIND_SIZE } from '../../diag/tcp-info.js';
+import type { Metric } from '../../model/metric.js';
+import type { SocketTable } from '../../snapshot/table.js';
+import { AddressText } from '../text/address-text.js';
+import { ByteBuffer, fragment, putU32, putUint, type Fragment } from '../text/bytes.js';
 import { escKey, escString, influxLine, timestamp } from './influx.js';
 
 export interface LineProtocolOptions {
@@ -55,7 +55,10 @@ export class LineProtocolSink implements Sink {
   }
 
   row<O>(point: RowPoint<O>, t: SocketTable, i: number, view: DataView, info: number, infoLength: number, time: number, o: O, facts: HostFacts): void {
-    if (point !== (SOCKETSTAT_POINT as RowPoint<unknown>)) return this.metric(point.metric(t, i, view, info, infoLength, time, o, facts));
+    if (point !== (SOCKETSTAT_POINT as RowPoint<unknown>)) {
+      this.metric(point.metric(t, i, view, info, infoLength, time, o, facts));
+      return;
+    }
     const plan = o as unknown as SocketstatPlan;
     let w = this.socketstat;
     if (w === undefined || w.plan !== plan) w = this.socketstat = new SocketstatLines(this.bytes, plan, this.o);
@@ -112,48 +115,11 @@ function put(dv: DataView, p: number, f: Fragment): number {
   return p + f.length;
 }
 
-/** An integer 0 <= n < 1e21 as Number#toString writes it, at buf[p..]; returns the end. */
-function putUint(buf: Uint8Array, p: number, n: number): number {
-  if (n < 0x100000000) return putU32(buf, p, n);
-  if (n <= Number.MAX_SAFE_INTEGER) {
-    // the digits of n / 1e9 (exact below 2^53), then the nine of the remainder
-    let hi = Math.floor(n / 1e9);
-    let lo = n - hi * 1e9;
-    if (lo < 0) (hi -= 1), (lo += 1e9);
-    else if (lo >= 1e9) (hi += 1), (lo -= 1e9);
-    p = putU32(buf, p, hi);
-    for (let q = p + 8; q >= p; q--) {
-      const d = (lo / 10) | 0;
-      buf[q] = 48 + lo - d * 10;
-      lo = d;
-    }
-    return p + 9;
-  }
-  const s = String(n); // digits only below 1e21
-  for (let k = 0; k < s.length; k++) buf[p++] = s.charCodeAt(k);
-  return p;
-}
-
 /** Dotted quad of bytes[at..at+3] at buf[p..]; returns the end. */
 function putIPv4(buf: Uint8Array, p: number, bytes: Uint8Array, at: number): number {
   for (let k = 0; k < 4; k++) {
     if (k) buf[p++] = 46; // .
-    const v = bytes[at + k];
-    if (v >= 100) {
-      const h = (v / 100) | 0;
-      const t = ((v - h * 100) / 10) | 0;
-      buf[p] = 48 + h;
-      buf[p + 1] = 48 + t;
-      buf[p + 2] = 48 + v - h * 100 - t * 10;
-      p += 3;
-    } else if (v >= 10) {
-      const t = (v / 10) | 0;
-      buf[p] = 48 + t;
-      buf[p + 1] = 48 + v - t * 10;
-      p += 2;
-    } else {
-      buf[p++] = 48 + v;
-    }
+    p = putU32(buf, p, bytes[at + k]);
   }
   return p;
 }

@@ -12,17 +12,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { DiagSession, replayTransport, streamSnapshot, takeCensus, takeSnapshot } from '../snapshot/imports.js';
-import { SocketTable } from '../../src/snapshot/table.js';
-import { AF_INET, AF_INET6, ALL_STATES, Proto } from '../../src/diag/constants.js';
-import { MetricSink } from '../../src/collectors/collector.js';
-import { SOCKETSTAT_INFO_FIELDS } from '../../src/collectors/socketstat.js';
-import { gather, gatherStream, planSnapshot, streams, type GatherConfig, type Snapshotter } from '../../src/gather/gather.js';
-import { influxLine, InfluxWriter } from '../../src/outputs/influx.js';
-import { LineProtocolSink } from '../../src/outputs/socketstat-influx.js';
-import { streamInflux } from '../../src/cli/gather.js';
-import { budget } from '../fuzz/budget.js';
-import { recordedAnswer, row, socketstatLineProtocol, socketstatMetrics, tableOf, text, type SocketstatTestOptions as SocketstatInfluxOptions } from './helpers.js';
+import { DiagSession, replayTransport, streamSnapshot, takeCensus, takeSnapshot } from '../../snapshot/imports.js';
+import { SocketTable } from '../../../src/snapshot/table.js';
+import { AF_INET, AF_INET6, ALL_STATES, Proto } from '../../../src/diag/constants.js';
+import { MetricSink } from '../../../src/collectors/collector.js';
+import { SOCKETSTAT_INFO_FIELDS } from '../../../src/collectors/socketstat.js';
+import { gather, gatherStream, planSnapshot, streams, type GatherConfig, type Snapshotter } from '../../../src/gather/gather.js';
+import { influxLine, InfluxWriter } from '../../../src/outputs/metrics/influx.js';
+import { LineProtocolSink } from '../../../src/outputs/metrics/socketstat-influx.js';
+import { streamInflux } from '../../../src/cli/gather.js';
+import { budget } from '../../fuzz/budget.js';
+import { recordedAnswer, row, socketstatLineProtocol, socketstatMetrics, tableOf, text, type SocketstatTestOptions as SocketstatInfluxOptions } from '../helpers.js';
 
 const TIME = 1_700_000_000_123.4;
 

@@ -6,13 +6,13 @@
  * UDP, UDP-Lite, RAW, SCTP and MPTCP flows, which ss2 never had, come under their own keys with the TCP
  * flow shape minus tcp_info.
  */
-import { formatAddress } from '../diag/address.js';
-import { InetAttr, PROTO_NAMES, Proto, TCP_TIME_WAIT } from '../diag/constants.js';
-import { decodeInetAttributes } from '../diag/inet.js';
-import { readTcpInfoField, TCP_INFO_FIELDS } from '../diag/tcp-info.js';
-import { decodeUnixAttributes } from '../diag/unix.js';
-import { findAttribute } from '../netlink/attributes.js';
-import type { SocketTable } from '../snapshot/table.js';
+import { formatAddress } from '../../diag/address.js';
+import { InetAttr, PROTO_NAMES, Proto, TCP_TIME_WAIT } from '../../diag/constants.js';
+import { decodeInetAttributes } from '../../diag/inet.js';
+import { readTcpInfoField, TCP_INFO_FIELDS, TCP_INFO_UNSET } from '../../diag/tcp-info.js';
+import { decodeUnixAttributes } from '../../diag/unix.js';
+import { findAttribute } from '../../netlink/attributes.js';
+import type { SocketTable } from '../../snapshot/table.js';
 
 /** pyroute2 ss2's state names (its sstate table) */
 const SS2_STATES = ['unknown', 'established', 'syn-sent', 'syn-recv', 'fin-wait-1', 'fin-wait-2', 'time-wait', 'unconnected', 'close-wait', 'last-ack', 'listening', 'closing'];
@@ -20,8 +20,8 @@ const SS2_STATES = ['unknown', 'established', 'syn-sent', 'syn-recv', 'fin-wait-
 /** ss2's names for tcpi_options bits */
 const SS2_OPTS: readonly [number, string][] = [[1, 'ts'], [2, 'sack'], [4, 'wscale'], [8, 'ecn'], [16, 'ecnseen'], [32, 'fastopen'], [64, 'usec_ts'], [128, 'tfo_child']];
 
-/** Fields ss2 prints in microseconds or mixes: all of these become milliseconds. */
-const US_TO_MS = new Set(['rto', 'ato', 'rtt', 'rttvar', 'rcv_rtt', 'min_rtt', 'busy_time', 'rwnd_limited', 'sndbuf_limited']);
+/** Fields ss2 prints in microseconds or mixes (the kernel's microsecond fields): all of these become milliseconds. */
+const US_TO_MS = new Set(TCP_INFO_FIELDS.filter((f) => f.unit === 'us').map((f) => f.name));
 
 /** JSON cannot carry 2^64-1 as a number exactly; this placeholder is replaced in the text (ss2 prints it). */
 const U64_MAX = '\u0000u64max';
@@ -41,7 +41,7 @@ function ss2TcpInfo(view: DataView, offset: number, length: number, state: numbe
       out.opts = SS2_OPTS.filter(([bit]) => v & bit).map(([, n]) => n);
     } else if (v === Infinity) {
       out[field.name] = U64_MAX;
-    } else if (field.name === 'min_rtt' && v === 0xffffffff) {
+    } else if (field.name === 'min_rtt' && v === TCP_INFO_UNSET.min_rtt) {
       out[field.name] = null;
     } else if (field.name === 'snd_ssthresh' && v >= 0xffff) {
       out[field.name] = null; // "infinite", as ss2 and ss print it

@@ -6,7 +6,7 @@
  * `uintAsInt` (Telegraf's default, influx_uint_support = false). NaN and ±Infinity are dropped, and a point
  * left with no field is not written. Timestamps in nanoseconds.
  */
-import type { Metric } from '../model/metric.js';
+import type { Metric } from '../../model/metric.js';
 
 export interface InfluxOptions {
   /** write unsigned fields with the i suffix (Telegraf's default); default true */

@@ -6,7 +6,8 @@
  * gauge or counter. A second sample with the same labels in a family is dropped (Prometheus rejects
  * duplicates).
  */
-import type { FieldSpec, Metric } from '../model/metric.js';
+import type { FieldSpec, Metric } from '../../model/metric.js';
+import { ByteBuffer, putUint } from '../text/bytes.js';
 
 export type ExpositionFormat = 'text' | 'openmetrics';
 
@@ -23,8 +24,7 @@ export const CONTENT_TYPE: Record<ExpositionFormat, string> = {
  * by a metric's samples); a family whose `b`s differ in size switches to whole label strings.
  */
 class Family {
-  bytes = new Uint8Array(4096);
-  length = 0;
+  readonly out = new ByteBuffer(4096);
   private bCount = -1;
   private readonly seen = new Map<string, Set<string>>();
   private seenFull: Set<string> | undefined;
@@ -60,9 +60,9 @@ class Family {
   /** Append `<name>{a,b} value\n` (a histogram's samples name themselves: sampleName). */
   append(a: string, b: string, value: number, sampleName = this.nameBytes): void {
     // ASCII is 1 byte per character, anything else at most 3 per UTF-16 unit
-    this.reserve(sampleName.length + 3 * (a.length + b.length) + 40);
-    const out = this.bytes;
-    let at = this.length;
+    this.out.ensure(sampleName.length + 3 * (a.length + b.length) + 40);
+    const out = this.out.buf;
+    let at = this.out.pos;
     out.set(sampleName, at);
     at += sampleName.length;
     if (a || b) {
@@ -75,14 +75,12 @@ class Family {
     out[at++] = 0x20;
     at = putValue(out, at, value);
     out[at++] = 0x0a;
-    this.length = at;
+    this.out.pos = at;
   }
 
-  private reserve(bytes: number): void {
-    if (this.length + bytes <= this.bytes.length) return;
-    const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + bytes));
-    grown.set(this.bytes.subarray(0, this.length));
-    this.bytes = grown;
+  /** the family's sample lines so far */
+  get samples(): Uint8Array {
+    return this.out.buf.subarray(0, this.out.pos);
   }
 }
 
@@ -103,17 +101,7 @@ function putText(out: Uint8Array, at: number, text: string): number {
 
 /** Write a sample value as formatValue spells it; integers without making a string. */
 function putValue(out: Uint8Array, at: number, v: number): number {
-  if (Number.isSafeInteger(v) && v >= 0 && !Object.is(v, -0)) {
-    if (v === 0) {
-      out[at] = 0x30;
-      return at + 1;
-    }
-    let digits = 0;
-    for (let x = v; x > 0; x = Math.floor(x / 10)) digits++;
-    let end = at + digits;
-    for (let x = v; x > 0; x = Math.floor(x / 10)) out[--end] = 0x30 + (x % 10);
-    return at + digits;
-  }
+  if (Number.isSafeInteger(v) && v >= 0 && !Object.is(v, -0)) return putUint(out, at, v);
   return putText(out, at, formatValue(v));
 }
 
@@ -241,7 +229,7 @@ export class PrometheusWriter {
     let out = '';
     for (const name of [...this.families.keys()].sort(byName)) {
       const f = this.families.get(name)!;
-      out += familyLines(name, f.help, f.counter, format, f.histogram) + decoder.decode(f.bytes.subarray(0, f.length));
+      out += familyLines(name, f.help, f.counter, format, f.histogram) + decoder.decode(f.samples);
     }
     if (format === 'openmetrics') out += '# EOF\n';
     return out;
@@ -250,12 +238,12 @@ export class PrometheusWriter {
   /** The samples as UTF-8, per family (see Exposition): what assembleExposition turns into either format. */
   exposition(): Exposition {
     const sorted = [...this.families.keys()].sort(byName).map((n) => this.families.get(n)!);
-    const bytes = new Uint8Array(sorted.reduce((n, f) => n + f.length, 0));
+    const bytes = new Uint8Array(sorted.reduce((n, f) => n + f.out.pos, 0));
     const families: Exposition['families'] = [];
     let at = 0;
     for (const f of sorted) {
-      bytes.set(f.bytes.subarray(0, f.length), at);
-      families.push({ name: f.name, help: f.help, counter: f.counter, ...(f.histogram ? { histogram: true } : {}), start: at, end: (at += f.length) });
+      bytes.set(f.samples, at);
+      families.push({ name: f.name, help: f.help, counter: f.counter, ...(f.histogram ? { histogram: true } : {}), start: at, end: (at += f.out.pos) });
     }
     return { families, bytes };
   }

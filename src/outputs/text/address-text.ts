@@ -1,6 +1,6 @@
 /** Address text for the direct writers (socket-ndjson.ts, ls-table.ts, socketstat-influx.ts). */
-import { formatIPv6 } from '../diag/address.js';
-import { AF_INET, AF_INET6 } from '../diag/constants.js';
+import { formatIPv6 } from '../../diag/address.js';
+import { AF_INET, AF_INET6 } from '../../diag/constants.js';
 
 const DEC: readonly string[] = Array.from({ length: 256 }, (_, i) => String(i));
 

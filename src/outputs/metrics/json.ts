@@ -2,7 +2,7 @@
  * JSON in Telegraf's json serializer shape (batch format): {"metrics":[{"fields":{},"name":"","tags":{},
  * "timestamp":<unix seconds>}]}. Non-finite numbers are dropped (JSON has none).
  */
-import type { Metric } from '../model/metric.js';
+import type { Metric } from '../../model/metric.js';
 
 export function metricJson(m: Metric): Record<string, unknown> {
   const fields: Record<string, unknown> = {};

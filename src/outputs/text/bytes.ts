@@ -45,6 +45,33 @@ export function putU32(buf: Uint8Array, p: number, u: number): number {
 }
 
 /**
+ * A non-negative integer n < 1e21 as Number#toString writes it (what JSON.stringify, line protocol and the
+ * Prometheus text format write for it), at buf[p..] (room for 21 bytes needed); returns the end. The one
+ * number-to-text writer of the byte writers: u32s digit by digit (putU32), integers below 2^53 as the digits of
+ * n / 1e9 (exact: its rounding error is below the 1e-9 that separates it from the next integer) and the nine of
+ * the remainder, larger ones through String().
+ */
+export function putUint(buf: Uint8Array, p: number, n: number): number {
+  if (n < 0x100000000) return putU32(buf, p, n);
+  if (n <= Number.MAX_SAFE_INTEGER) {
+    let hi = Math.floor(n / 1e9);
+    let lo = n - hi * 1e9;
+    if (lo < 0) (hi -= 1), (lo += 1e9);
+    else if (lo >= 1e9) (hi += 1), (lo -= 1e9);
+    p = putU32(buf, p, hi);
+    for (let q = p + 8; q >= p; q--) {
+      const d = (lo / 10) | 0;
+      buf[q] = 48 + lo - d * 10;
+      lo = d;
+    }
+    return p + 9;
+  }
+  const s = String(n); // digits only below 1e21
+  for (let k = 0; k < s.length; k++) buf[p++] = s.charCodeAt(k);
+  return p;
+}
+
+/**
  * Text as bytes: precomputed fragments, numbers, ASCII and UTF-8 strings. flush() hands the bytes to a stream
  * and take() as a copy; both start over.
  */
@@ -107,21 +134,8 @@ export class ByteBuffer {
       return;
     }
     if (n > 0 && n <= Number.MAX_SAFE_INTEGER && Math.floor(n) === n) {
-      // below 2^53: the digits of n / 1e9 (exact: its rounding error is below the 1e-9 that separates it from
-      // the next integer), then the nine of the remainder
-      let hi = Math.floor(n / 1e9);
-      let lo = n - hi * 1e9;
-      if (lo < 0) (hi -= 1), (lo += 1e9);
-      else if (lo >= 1e9) (hi += 1), (lo -= 1e9);
-      this.ensure(20);
-      const buf = this.buf;
-      const p = putU32(buf, this.pos, hi);
-      for (let q = p + 8; q >= p; q--) {
-        const d = (lo / 10) | 0;
-        buf[q] = 48 + lo - d * 10;
-        lo = d;
-      }
-      this.pos = p + 9;
+      this.ensure(21);
+      this.pos = putUint(this.buf, this.pos, n);
       return;
     }
     this.ascii(Number.isFinite(n) ? String(n) : 'null'); // fractions, huge values (and what JSON has no number for)

@@ -1,0 +1,497 @@
+/**
+ * `ls --format table`: aligned columns for people, ss's column set and state names, human units in the
+ * details (-e -o -i -m -p), made straight from the table's columns and attribute bytes (lsTableBytes). The
+ * tcp_info words read the record's tcp_info members (socket-members.ts) by name; test/golden pins the text.
+ */
+import { formatColumns } from '../text-table.js';
+import { AF_INET, AF_INET6, PROTO_NAMES, Proto, SOCK_TYPE_NAMES, STATE_KEYS, TCP_LISTEN } from '../../diag/constants.js';
+import type { SocketHolders } from '../../procfs/processes.js';
+import { UID_UNKNOWN, type SocketTable } from '../../snapshot/table.js';
+import { AddressText } from '../text/address-text.js';
+import { fragment, JsonBytes, type Fragment } from './socket-ndjson.js';
+import { cookieHex, TIMER_NAMES, type RecordOptions } from './socket-record.js';
+import { ABSENT as NO, AttributeIndex } from '../../diag/attribute-index.js';
+import { InetAttr, UnixAttr } from '../../diag/constants.js';
+import { cString, unixName } from '../text/attribute-text.js';
+import { cgroupPath, processContext, ssDev, ssTcpInfoWords, ssTimerText } from './ss-words.js';
+
+const SS_STATE: Record<string, string> = {
+  established: 'ESTAB', syn_sent: 'SYN-SENT', syn_recv: 'SYN-RECV', fin_wait1: 'FIN-WAIT-1', fin_wait2: 'FIN-WAIT-2',
+  time_wait: 'TIME-WAIT', close: 'UNCONN', close_wait: 'CLOSE-WAIT', last_ack: 'LAST-ACK', listen: 'LISTEN', closing: 'CLOSING',
+  bound_inactive: 'UNDEF',
+};
+const UNIX_NETID: Record<string, string> = { stream: 'u_str', dgram: 'u_dgr', seqpacket: 'u_seq' };
+
+/** 1234567 → "1.2M" style, for rates and sizes */
+export function human(n: number, unit: string): string {
+  const steps: [number, string][] = [[1e9, 'G'], [1e6, 'M'], [1e3, 'K']];
+  for (const [k, p] of steps) if (n >= k) return `${(n / k).toFixed(n / k >= 100 ? 0 : 1)}${p}${unit}`;
+  return `${n}${unit}`;
+}
+
+export const ms = (us: number) => (us / 1000).toFixed(3).replace(/\.?0+$/, '') || '0';
+
+// ---------------------------------------------------------------------------------------------------------
+// The table straight from the columns, as UTF-8 (what ls prints): no records, no detail strings. Cells are made
+// first (the widths need them all), then every line and its details are written into one byte buffer.
+
+const STATE_CELL: readonly string[] = Array.from({ length: 256 }, (_, s) => {
+  const key = STATE_KEYS[s];
+  return (key === undefined ? undefined : SS_STATE[key]) ?? String(key);
+});
+/** The Netid cell per proto code (inet) and per socket type (unix) */
+const INET_NETID: readonly string[] = Array.from({ length: 256 }, (_, p) => String(PROTO_NAMES[p]));
+const UNIX_NETID_CELL: readonly string[] = Array.from({ length: 256 }, (_, st) => UNIX_NETID[SOCK_TYPE_NAMES[st] ?? String(st)] ?? 'u_???');
+
+/**
+ * Whether ls shows the Netid column, as ss decides it: more than one protocol asked for, or unix sockets (ss
+ * reads three tables for them).
+ */
+export function lsShowsNetid(t: SocketTable, rows: readonly number[], protocolsAsked: number): boolean {
+  // ss shows Netid when it reads more than one of its tables; unix is three (u_str, u_dgr, u_seq)
+  if (protocolsAsked > 1) return true;
+  for (const i of rows) if (t.proto[i] === Proto.unix) return true;
+  return protocolsAsked === 0;
+}
+
+const W = (s: string): Fragment => fragment(s);
+const D = {
+  timer: W('timer:('), uid: W('uid:'), ino: W('ino:'), sk: W('sk:'), cgroup: W('cgroup:'), v6only: W('v6only:'),
+  dev: W(' dev:'), peers: W('peers:'), nextLine: W('\n\t'), sep: W('  '),
+};
+const SKMEM_PREFIX = ['skmem:(r', ',rb', ',t', ',tb', ',f', ',w', ',o', ',bl', ',d'].map(W);
+const SPACE = 32;
+const SPACE_FRAGMENT = W(' ');
+const NEWLINE = 10;
+
+/** decimal digits of a u32 (String(n).length) */
+const digits = (n: number): number => (n < 10 ? 1 : n < 100 ? 2 : n < 1e3 ? 3 : n < 1e4 ? 4 : n < 1e5 ? 5 : n < 1e6 ? 6 : n < 1e7 ? 7 : n < 1e8 ? 8 : n < 1e9 ? 9 : 10);
+
+/** digits of a byte */
+const digits3 = (v: number): number => (v < 10 ? 1 : v < 100 ? 2 : 3);
+
+/** the length of `a.b.c.d:port` (port 0: `*`) */
+function v4Length(bytes: Uint8Array, at: number, port: number): number {
+  return digits3(bytes[at]) + digits3(bytes[at + 1]) + digits3(bytes[at + 2]) + digits3(bytes[at + 3]) + 4 + (port === 0 ? 1 : digits(port));
+}
+
+/** `a.b.c.d:port` (port 0: `*`) into b */
+function writeV4(b: JsonBytes, bytes: Uint8Array, at: number, port: number): void {
+  b.num(bytes[at]);
+  b.byte(46);
+  b.num(bytes[at + 1]);
+  b.byte(46);
+  b.num(bytes[at + 2]);
+  b.byte(46);
+  b.num(bytes[at + 3]);
+  b.byte(58);
+  if (port === 0) b.byte(42);
+  else b.num(port);
+}
+
+/** writeV4 as a string */
+const v4Text = (bytes: Uint8Array, at: number, port: number): string =>
+  `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}:${port === 0 ? '*' : port}`;
+
+/**
+ * An address and port as ss 6.1 prints them: `0.0.0.0:8080`; for IPv6 `[::]:8443` when the socket is v6only
+ * and `*:9000` for a dual-stack wildcard; port 0 as `*`; with -r the host and service names.
+ */
+function endpointText(address: string, port: number, host: string | undefined, v6only: boolean, service: ((port: number) => string) | undefined): string {
+  const p = port === 0 ? '*' : service ? service(port) : port;
+  if (host) return `${host}:${p}`;
+  if (address === '::' && !v6only) return `*:${p}`;
+  return `${address.includes(':') ? `[${address}]` : address}:${p}`;
+}
+
+/**
+ * Writes the words ss prints after a socket's addresses, each with its leading space: on the socket's own line
+ * (`sameLine`: the Process column `users:((...))`, then `timer:(...)`, then -e's words; unix: -m's `skmem:(...)`
+ * too) and on ss's second line (`nextLine`, inet: -m's `skmem:(...)`, -i's tcp_info words), which -O (oneline)
+ * keeps on the first.
+ */
+class DetailsWriter {
+  private readonly scan = new AttributeIndex();
+  private readonly attributes: boolean;
+  private readonly users: ((inode: number) => string) | undefined;
+  private readonly timers: boolean;
+  private congKey: number[] = [];
+  private congName = '';
+
+  constructor(private readonly b: JsonBytes, private readonly o: RecordOptions) {
+    this.attributes = !!(o.extended || o.info || o.memory);
+    // ss -e shows the timers too (it sets show_options)
+    this.timers = !!(o.timers || o.extended);
+    const holders = o.processes as (SocketHolders & { ssUsers?: (inode: number) => string }) | undefined;
+    this.users = holders && o.securityContext
+      ? (inode) => {
+        const ps = holders.holders(inode);
+        return ps.length ? `users:(${ps.map((p) => `("${p.comm}",pid=${p.pid},proc_ctx=${processContext(p.pid)},fd=${p.fd})`).join(',')})` : '';
+      }
+      : holders && typeof holders.ssUsers === 'function'
+      ? (inode) => holders.ssUsers!(inode)
+      : holders ? (inode) => {
+        const ps = holders.holders(inode);
+        return ps.length ? `users:(${ps.map((p) => `("${p.comm}",pid=${p.pid},fd=${p.fd})`).join(',')})` : '';
+      } : undefined;
+  }
+
+  private word(f: Fragment): void {
+    this.b.byte(SPACE);
+    this.b.raw(f);
+  }
+
+  private text(s: string): void {
+    this.b.byte(SPACE);
+    this.b.utf8(s);
+  }
+
+  /** The words on the socket's own line; returns whether there were any. */
+  sameLine(t: SocketTable, i: number, view: DataView): boolean {
+    const b = this.b;
+    const o = this.o;
+    const before = b.pos;
+    if (this.users) {
+      const users = this.users(t.inode[i]);
+      if (users) this.text(users);
+    }
+    const start = t.attrStart[i];
+    const end = start + t.attrLength[i];
+    if (t.proto[i] === Proto.unix) {
+      const { off, len } = this.scan.unix(view, start, end);
+      if (o.memory && off[UnixAttr.MEMINFO] !== NO) this.skmem(view, off[UnixAttr.MEMINFO], len[UnixAttr.MEMINFO]);
+      if (o.extended) {
+        if (off[UnixAttr.SHUTDOWN] !== NO) this.shutdown(view.getUint8(off[UnixAttr.SHUTDOWN]));
+        const vfs = off[UnixAttr.VFS];
+        if (vfs !== NO) {
+          this.word(D.ino);
+          b.num(view.getUint32(vfs, true));
+          b.raw(D.dev);
+          b.ascii(ssDev(view.getUint32(vfs + 4, true)));
+        }
+        const icons = off[UnixAttr.ICONS];
+        if (icons !== NO) {
+          this.word(D.peers);
+          for (let k = 0; k + 4 <= len[UnixAttr.ICONS]; k += 4) b.byte(SPACE), b.num(view.getUint32(icons + k, true));
+        }
+      }
+      return b.pos !== before;
+    }
+    if (this.timers && t.timer[i] !== 0) {
+      const name = TIMER_NAMES[Math.min(t.timer[i], 5)];
+      this.word(D.timer);
+      b.utf8(name);
+      b.byte(44); // ,
+      b.ascii(ssTimerText(t.expires[i]));
+      b.byte(44);
+      b.num(t.retrans[i]);
+      b.byte(41); // )
+    }
+    if (o.cgroup && !o.extended) {
+      const { off } = this.scan.inet(view, start, end);
+      const cgroup = off[InetAttr.CGROUP_ID];
+      if (cgroup !== NO) this.word(D.cgroup), b.utf8(cgroupPath(view.getUint32(cgroup + 4, true) * 0x100000000 + view.getUint32(cgroup, true)));
+    }
+    if (o.extended && this.attributes) {
+      const { off } = this.scan.inet(view, start, end);
+      if (t.uid[i] !== 0 && t.uid[i] !== UID_UNKNOWN) this.word(D.uid), b.num(t.uid[i]);
+      this.word(D.ino);
+      b.num(t.inode[i]);
+      this.word(D.sk);
+      b.ascii(cookieHex(t, i));
+      const mark = off[InetAttr.MARK];
+      if (mark !== NO && view.getUint32(mark, true) !== 0) this.text(`fwmark:0x${view.getUint32(mark, true).toString(16)}`);
+      const cgroup = off[InetAttr.CGROUP_ID];
+      if (cgroup !== NO) {
+        const id = view.getUint32(cgroup + 4, true) * 0x100000000 + view.getUint32(cgroup, true);
+        if (id) this.word(D.cgroup), b.utf8(cgroupPath(id));
+      }
+      if (t.family[i] === AF_INET6 && off[InetAttr.SKV6ONLY] !== NO) this.word(D.v6only), b.num(view.getUint8(off[InetAttr.SKV6ONLY]));
+      if (off[InetAttr.SHUTDOWN] !== NO) this.shutdown(view.getUint8(off[InetAttr.SHUTDOWN]));
+    }
+    return b.pos !== before;
+  }
+
+  /** ss's second line (inet): -m's skmem, -i's tcp_info words; returns whether there were any. */
+  nextLine(t: SocketTable, i: number, view: DataView): boolean {
+    const o = this.o;
+    const proto = t.proto[i];
+    if (proto === Proto.unix || !(o.memory || (o.info && proto !== Proto.udp))) return false;
+    const before = this.b.pos;
+    const start = t.attrStart[i];
+    const { off, len } = this.scan.inet(view, start, start + t.attrLength[i]);
+    if (o.memory && off[InetAttr.SKMEMINFO] !== NO) this.skmem(view, off[InetAttr.SKMEMINFO], len[InetAttr.SKMEMINFO]);
+    if (o.info && off[InetAttr.INFO] !== NO && proto === Proto.tcp) {
+      const at = (k: number): [number, number] | undefined => (off[k] === NO ? undefined : [off[k], len[k]]);
+      this.b.utf8(ssTcpInfoWords(view, {
+        info: [off[InetAttr.INFO], len[InetAttr.INFO]],
+        cong: off[InetAttr.CONG] === NO ? undefined : this.congestion(view, off[InetAttr.CONG], len[InetAttr.CONG]) || undefined,
+        bbr: at(InetAttr.BBRINFO), dctcp: at(InetAttr.DCTCPINFO), vegas: at(InetAttr.VEGASINFO),
+        listen: t.state[i] === TCP_LISTEN, options: !!(o.timers || o.extended), numeric: !o.hostName,
+      }));
+    }
+    return this.b.pos !== before;
+  }
+
+  /** ss's shutdown marker: `<->`, `--> `, `<--`, `---` */
+  private shutdown(mask: number): void {
+    this.b.byte(SPACE);
+    this.b.byte(mask & 1 ? 45 : 60);
+    this.b.byte(45);
+    this.b.byte(mask & 2 ? 45 : 62);
+  }
+
+  private skmem(view: DataView, off: number, len: number): void {
+    const b = this.b;
+    // ss prints r..o always, bl and d when the kernel sent them
+    for (let k = 0; k < 9; k++) {
+      if (k === 0) this.word(SKMEM_PREFIX[0]);
+      else if (4 * k + 4 > len && k >= 7) break;
+      else b.raw(SKMEM_PREFIX[k]);
+      b.num(4 * k + 4 <= len ? view.getUint32(off + 4 * k, true) : 0);
+    }
+    b.byte(41); // )
+  }
+
+  /** the congestion control's name; the last one's text is reused */
+  private congestion(view: DataView, off: number, len: number): string {
+    const key = this.congKey;
+    let same = key.length === len;
+    for (let k = 0; same && k < len; k++) same = key[k] === view.getUint8(off + k);
+    if (!same) {
+      this.congName = cString(view, off, len);
+      this.congKey = Array.from({ length: len }, (_, k) => view.getUint8(off + k));
+    }
+    return this.congName;
+  }
+}
+
+/**
+ * ms(us) into b: for an integer 0 <= us < 2^32 (every tcp_info time), (us / 1000).toFixed(3) is the digits of
+ * us with a point before the last three (the nearest to us / 1000 of the candidates toFixed picks from is us
+ * itself), and the regex drops trailing zeros and a bare point; anything else goes through ms().
+ */
+export function msInto(b: JsonBytes, us: number): void {
+  if (!(us >>> 0 === us)) {
+    b.ascii(ms(us));
+    return;
+  }
+  const r = us % 1000;
+  b.num((us - r) / 1000);
+  if (r === 0) return;
+  b.byte(46); // .
+  const d1 = (r / 100) | 0;
+  const d2 = ((r / 10) | 0) % 10;
+  const d3 = r % 10;
+  b.byte(48 + d1);
+  if (d2 || d3) b.byte(48 + d2);
+  if (d3) b.byte(48 + d3);
+}
+
+const TRAILING_SPACE = /\s$/;
+
+export interface LsLayout {
+  header: boolean;
+  netid: boolean;
+  /** the State column (ss hides it when the filter allows one state only); default true */
+  state?: boolean;
+  /** -O: ss's second line (skmem, tcp_info) on the socket's own line */
+  oneline?: boolean;
+  /** -r: service names for ports */
+  service?: (port: number, proto: string) => string;
+  /**
+   * Hand the text over in chunks as it is made (stdout) instead of returning it: memory for the output stays
+   * at one chunk; `drained` says whether the chunk's buffer may be reused. lsTableBytes then returns nothing.
+   */
+  write?: (chunk: Uint8Array) => void;
+  drained?: () => boolean;
+}
+
+const CHUNK = 1 << 17;
+
+/**
+ * The table of rows as UTF-8, made from the columns: ss's columns (Netid, State, Recv-Q, Send-Q, Local and Peer
+ * Address:Port, Process) with the widths over every row and the header (right-aligned queues, two spaces
+ * between), then the words ss prints on the socket's line (users:((...)) in the Process column, timers, -e),
+ * and ss's second line, a tab and the -m/-i words (on the same line with -O).
+ */
+export function lsTableBytes(t: SocketTable, rows: readonly number[], view: DataView, o: RecordOptions, layout: LsLayout): Uint8Array {
+  const n = rows.length;
+  const showState = layout.state !== false;
+  const localCol = new Array<string>(n);
+  const peerCol = new Array<string>(n);
+  const localText = new AddressText();
+  const remoteText = new AddressText();
+  const scan = new AttributeIndex();
+  const header = layout.header
+    ? [...(layout.netid ? ['Netid'] : []), ...(showState ? ['State'] : []), 'Recv-Q', 'Send-Q', 'Local Address:Port', 'Peer Address:Port', 'Process']
+    : undefined;
+  let netidW = layout.netid && header ? 5 : 0;
+  let stateW = header ? 5 : 0;
+  let recvW = header ? 6 : 0;
+  let sendW = header ? 6 : 0;
+  let localW = header ? 18 : 0;
+  let peerW = header ? 17 : 0;
+  // a cell holding a newline (a unix path, a host name) shifts the lines, and trailing whitespace in a cell
+  // is trimmed: both go through formatColumns
+  let awkward = false;
+  const plainV4 = !o.hostName && !layout.service;
+  for (let k = 0; k < n; k++) {
+    const i = rows[k];
+    const proto = t.proto[i];
+    let local: string;
+    let peer: string;
+    if (proto === Proto.unix) {
+      if (layout.netid) netidW = Math.max(netidW, UNIX_NETID_CELL[t.sockType[i]].length);
+      const { off, len } = scan.unix(view, t.attrStart[i], t.attrStart[i] + t.attrLength[i]);
+      const name = off[UnixAttr.NAME];
+      local = `${name === NO ? '*' : unixName(view, name, len[UnixAttr.NAME])} ${t.inode[i]}`;
+      peer = `* ${off[UnixAttr.PEER] === NO ? 0 : view.getUint32(off[UnixAttr.PEER], true)}`;
+    } else if (plainV4 && t.family[i] === AF_INET) {
+      // IPv4 without names: the widths from the bytes, the text written straight in the second pass
+      if (layout.netid) netidW = Math.max(netidW, INET_NETID[proto].length);
+      const ll = v4Length(t.src, i << 4, t.sport[i]);
+      const pl = v4Length(t.dst, i << 4, t.dport[i]);
+      if (ll > localW) localW = ll;
+      if (pl > peerW) peerW = pl;
+      stateW = Math.max(stateW, STATE_CELL[t.state[i]].length);
+      recvW = Math.max(recvW, digits(t.rqueue[i]));
+      sendW = Math.max(sendW, digits(t.wqueue[i]));
+      continue;
+    } else {
+      if (layout.netid) netidW = Math.max(netidW, INET_NETID[proto].length);
+      const fam = t.family[i];
+      const la = localText.of(fam, t.src, t.src32, i);
+      const ra = remoteText.of(fam, t.dst, t.dst32, i);
+      let v6only = false;
+      if (fam === AF_INET6 && (la === '::' || ra === '::')) {
+        const { off } = scan.inet(view, t.attrStart[i], t.attrStart[i] + t.attrLength[i]);
+        v6only = off[InetAttr.SKV6ONLY] !== NO && view.getUint8(off[InetAttr.SKV6ONLY]) !== 0;
+      }
+      const service = layout.service ? (port: number) => layout.service!(port, INET_NETID[proto]) : undefined;
+      local = endpointText(la, t.sport[i], o.hostName ? o.hostName(la) : undefined, v6only, service);
+      peer = endpointText(ra, t.dport[i], o.hostName ? o.hostName(ra) : undefined, v6only, service);
+    }
+    localCol[k] = local;
+    peerCol[k] = peer;
+    stateW = Math.max(stateW, STATE_CELL[t.state[i]].length);
+    recvW = Math.max(recvW, digits(t.rqueue[i]));
+    sendW = Math.max(sendW, digits(t.wqueue[i]));
+    if (local.length > localW) localW = local.length;
+    if (peer.length > peerW) peerW = peer.length;
+    if (!awkward && (local.includes('\n') || peer.includes('\n') || TRAILING_SPACE.test(peer) || TRAILING_SPACE.test(local))) awkward = true;
+  }
+
+  const b = new JsonBytes(layout.write ? 2 * CHUNK : Math.max(1 << 16, n * (o.info ? 600 : o.processes ? 180 : 128)));
+  const finish = (): Uint8Array => {
+    if (!layout.write) return b.take();
+    b.flush(layout.write, layout.drained ?? (() => false));
+    return new Uint8Array(0);
+  };
+  const details = new DetailsWriter(b, o);
+  const netidCell = (i: number) => (t.proto[i] === Proto.unix ? UNIX_NETID_CELL[t.sockType[i]] : INET_NETID[t.proto[i]]);
+  /** the words after the addresses: b holds them from `from`; returns whether there were any */
+  const writeDetails = (i: number, cellEnd = b.pos): boolean => {
+    const same = details.sameLine(t, i, view);
+    if (!same) b.pos = cellEnd; // no padding before ss's second line
+    const mark = b.pos;
+    b.raw(layout.oneline ? SPACE_FRAGMENT : D.nextLine);
+    if (details.nextLine(t, i, view)) {
+      if (layout.oneline) {
+        // the words bring their own space
+        b.buf.copyWithin(mark, mark + 1, b.pos);
+        b.pos--;
+      }
+      return true;
+    }
+    b.pos = mark;
+    return same;
+  };
+  if (awkward) {
+    // formatColumns over the same cells, the words appended to each line
+    for (let k = 0; k < n; k++) {
+      const i = rows[k];
+      if (localCol[k] === undefined) {
+        localCol[k] = v4Text(t.src, i << 4, t.sport[i]);
+        peerCol[k] = v4Text(t.dst, i << 4, t.dport[i]);
+      }
+    }
+    const cells: string[][] = header ? [header.slice(0, -1)] : [];
+    const extra: string[] = [];
+    for (let k = 0; k < n; k++) {
+      const i = rows[k];
+      cells.push([...(layout.netid ? [netidCell(i)] : []), ...(showState ? [STATE_CELL[t.state[i]]] : []), `${t.rqueue[i]}`, `${t.wqueue[i]}`, localCol[k], peerCol[k]]);
+      b.pos = 0;
+      extra.push(writeDetails(i) ? b.text() : '');
+    }
+    const align = [...(layout.netid ? ['l' as const] : []), ...(showState ? ['l' as const] : []), 'r' as const, 'r' as const, 'l' as const, 'l' as const];
+    const lines = formatColumns(cells, align).split('\n');
+    const out: string[] = [];
+    const offset = header ? 1 : 0;
+    if (header) out.push(`${lines[0]}  Process`);
+    for (let k = 0; k < n; k++) out.push(lines[k + offset] + extra[k]);
+    b.pos = 0;
+    b.utf8(out.join('\n') + (out.length ? '\n' : ''));
+    return finish();
+  }
+
+  const padEnd = (s: string, w: number) => {
+    b.utf8(s);
+    for (let k = s.length; k < w; k++) b.byte(SPACE);
+  };
+  const padStart = (v: number, w: number) => {
+    for (let k = digits(v); k < w; k++) b.byte(SPACE);
+    b.num(v);
+  };
+  if (header) {
+    let c = 0;
+    if (layout.netid) padEnd(header[c++], netidW), b.raw(D.sep);
+    if (showState) padEnd(header[c++], stateW), b.raw(D.sep);
+    for (let k = header[c].length; k < recvW; k++) b.byte(SPACE);
+    b.utf8(header[c++]);
+    b.raw(D.sep);
+    for (let k = header[c].length; k < sendW; k++) b.byte(SPACE);
+    b.utf8(header[c++]);
+    b.raw(D.sep);
+    padEnd(header[c++], localW);
+    b.raw(D.sep);
+    padEnd(header[c++], peerW);
+    b.byte(SPACE);
+    b.utf8(header[c]);
+    b.byte(NEWLINE);
+  }
+  for (let k = 0; k < n; k++) {
+    const i = rows[k];
+    if (layout.netid) padEnd(netidCell(i), netidW), b.raw(D.sep);
+    if (showState) padEnd(STATE_CELL[t.state[i]], stateW), b.raw(D.sep);
+    padStart(t.rqueue[i], recvW);
+    b.raw(D.sep);
+    padStart(t.wqueue[i], sendW);
+    b.raw(D.sep);
+    let peerEnd: number;
+    if (localCol[k] === undefined) {
+      const at = b.pos;
+      writeV4(b, t.src, i << 4, t.sport[i]);
+      for (let w = b.pos - at; w < localW; w++) b.byte(SPACE);
+      b.raw(D.sep);
+      const pat = b.pos;
+      writeV4(b, t.dst, i << 4, t.dport[i]);
+      peerEnd = b.pos;
+      for (let w = b.pos - pat; w < peerW; w++) b.byte(SPACE);
+    } else {
+      padEnd(localCol[k], localW);
+      b.raw(D.sep);
+      peerEnd = b.pos + Buffer.byteLength(peerCol[k]);
+      padEnd(peerCol[k], peerW);
+    }
+    if (!writeDetails(i, peerEnd)) b.pos = peerEnd;
+    b.byte(NEWLINE);
+    if (layout.write && b.pos > CHUNK) b.flush(layout.write, layout.drained ?? (() => false));
+  }
+  return finish();
+}
+
+/** lsTableBytes as text (tests). */
+export function renderLsTableRows(t: SocketTable, rows: readonly number[], view: DataView, o: RecordOptions, layout: LsLayout): string {
+  return Buffer.from(lsTableBytes(t, rows, view, o, layout)).toString('utf8');
+}

@@ -1,0 +1,51 @@
+/**
+ * schema/socket.schema.json, made from the member table (socket-members.ts): `npm run schema` writes it, and
+ * test/outputs/socket-schema.test.ts fails when the committed file differs from what the table says.
+ */
+import { INET_MEMBERS, memberSchema, SECTION_FLAG, UNIX_MEMBERS, type SocketMember } from './socket-members.js';
+
+const UNIT_TEXT: Record<string, string> = { bytes: 'bytes', us: 'microseconds', ms: 'milliseconds', bps: 'bits per second', connections: 'connections' };
+
+function describeMember(m: SocketMember): Record<string, unknown> {
+  const schema = memberSchema(m);
+  return m.doc ? { ...schema, description: m.doc } : schema;
+}
+
+/** The JSON schema of a socket record, as an object (socketSchemaText() is the file's text). */
+export function socketSchema(): Record<string, unknown> {
+  const properties: Record<string, unknown> = {};
+  // one property per key: a key both families have (uid, inode, cookie, shutdown, memory, ...) has one shape
+  for (const m of [...INET_MEMBERS, ...UNIX_MEMBERS]) {
+    const s = describeMember(m);
+    const seen = properties[m.key];
+    if (seen === undefined) properties[m.key] = s;
+    else if (JSON.stringify(seen) !== JSON.stringify(s)) throw new Error(`socket member ${m.key} has two shapes (inet and unix)`);
+  }
+  const always = (members: readonly SocketMember[]) => members.filter((m) => m.when === 'always').map((m) => m.key);
+  const common = always(INET_MEMBERS).filter((k) => always(UNIX_MEMBERS).includes(k));
+  const sections = Object.entries(SECTION_FLAG).filter(([s]) => s !== 'always' && s !== 'bound')
+    .map(([s, flag]) => `${flag} ${[...new Set([...INET_MEMBERS, ...UNIX_MEMBERS].filter((m) => m.when === s).map((m) => m.key))].join(', ')}`);
+  const units = [...new Set([...INET_MEMBERS, ...UNIX_MEMBERS].flatMap((m) => (m.unit ? [m.unit] : [])))].map((u) => UNIT_TEXT[u]);
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: 'https://sockscope.dev/schema/socket.schema.json',
+    title: 'sockscope socket record',
+    description: 'One socket as printed by `sockscope ls --format json` (each element of `sockets`) and `--format ndjson` (each line). '
+      + `Sections appear with the ss-style flags that ask for them: ${sections.join('; ')}. `
+      + `Times carry their unit in the name (_us, _ms); rates are bits per second (_bps); sizes are ${units.includes('bytes') ? 'bytes' : ''}. `
+      + 'Generated from src/outputs/listing/socket-members.ts by `npm run schema`.',
+    type: 'object',
+    required: common,
+    additionalProperties: false,
+    properties,
+    allOf: [{
+      if: { properties: { protocol: { const: 'unix' } } },
+      // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then/else
+      then: { required: always(UNIX_MEMBERS).filter((k) => !common.includes(k)), properties: { family: { const: 'unix' } } },
+      else: { required: always(INET_MEMBERS).filter((k) => !common.includes(k)), properties: { family: { enum: ['ipv4', 'ipv6'] } } },
+    }],
+  };
+}
+
+/** The schema file's text. */
+export const socketSchemaText = (): string => `${JSON.stringify(socketSchema(), null, 2)}\n`;

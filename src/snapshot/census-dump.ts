@@ -1,0 +1,101 @@
+/**
+ * The census: counts per protocol, family and state (CensusCounts) straight from the dumps, no table.
+ */
+import { AF_INET, AF_INET6, INET_DIAG_MSG_SIZE, Proto, TCP_TIME_WAIT } from '../diag/constants.js';
+import { errnoName } from '../sys/errno.js';
+import { CensusCounts } from './census.js';
+import type { MessageVisitor } from './dump.js';
+import { normalize, plans, replyType } from './plan.js';
+import { fallbackReason, readFromProc, timeWaitCounter } from './proc-fallback.js';
+import { dumpWithRetry } from './retry.js';
+import { type DiagSession, openSession } from './session.js';
+import { SocketTable } from './table.js';
+import type { Census, ProtocolSource, SnapshotOptions } from './types.js';
+
+/**
+ * Counts per protocol, family and state, with nothing decoded past the state byte. Uses the same dump plans,
+ * retry policy and /proc fallback as takeSnapshot, without building a table.
+ */
+export async function takeCensus(options: Omit<SnapshotOptions, 'ext' | 'keepAttributes'> = {}, session?: DiagSession): Promise<Census> {
+  const o = normalize({ ...options, ext: 0, unixShow: 0 });
+  const started = performance.now();
+  const takenAt = Date.now();
+  const counts = new CensusCounts();
+  const own = session ? undefined : await openSession(options);
+  const s = session ?? (typeof own === 'string' ? undefined : own);
+  const notes: string[] = [];
+  const sources: ProtocolSource[] = [];
+  if (typeof own === 'string') notes.push(`${own}: every protocol is read from /proc/net`);
+  try {
+    for (const protocol of o.protocols) {
+      const src: ProtocolSource = { protocol, source: 'netlink', retries: 0, interrupted: false, malformed: 0, sockets: 0 };
+      sources.push(src);
+      const p = Proto[protocol];
+      const base = p * 32;
+      const c = counts.counts;
+      let failed = !s;
+      let failedErrno = 0;
+      // TIME_WAIT from the kernel's counter (options.timeWaitFromCounter): dump every other state
+      const twCounter = protocol === 'tcp' && !!options.timeWaitFromCounter && !o.bytecode && (o.states & (1 << TCP_TIME_WAIT)) !== 0
+        && o.families.includes(AF_INET) && o.families.includes(AF_INET6);
+      let finWait2Timewait = 0;
+      if (s) {
+        const dumpStates = twCounter ? o.states & ~(1 << TCP_TIME_WAIT) : o.states;
+        for (const plan of plans({ ...o, states: dumpStates }, protocol)) {
+          const saved = c.slice(base, base + 32);
+          // unix_diag_msg: state at byte 2; inet_diag_msg: family at 0, state at 1.
+          const visit: MessageVisitor = protocol === 'unix'
+            ? (_v, _w, b, off, len) => {
+              if (len >= 16) c[base + (b[off + 2] & 15)]++;
+            }
+            : (_v, _w, b, off, len) => {
+              if (len < INET_DIAG_MSG_SIZE) return;
+              c[base + (b[off] === AF_INET6 ? 16 : 0) + (b[off + 1] & 15)]++;
+              // idiag_timer 3: a timewait minisocket (here an orphaned FIN_WAIT2 one)
+              if (twCounter && b[off + 2] === 3) finWait2Timewait++;
+            };
+          const rollback = () => {
+            c.set(saved, base);
+            finWait2Timewait = 0;
+          };
+          const r = dumpWithRetry(s, plan, src, { maxRetries: o.maxRetries, canRetry: true }, { visit, rollback }, notes);
+          if (r) {
+            failed = true;
+            failedErrno = r.errno;
+            src.errno = errnoName(r.errno);
+            break;
+          }
+        }
+      }
+      if (!failed && s && protocol === 'tcp' && twCounter) {
+        // TIME_WAIT was left out of the dump: the counter, less the FIN_WAIT2 timewait sockets it also counts
+        const tw = timeWaitCounter(o.procRoot);
+        if (tw !== undefined) counts.tcpTimeWaitUnsplit = Math.max(0, tw - finWait2Timewait);
+        else {
+          for (const plan of plans({ ...o, states: 1 << TCP_TIME_WAIT }, protocol)) {
+            const r = s.dump(plan.request, replyType(plan), (_v, _w, b, off, len) => {
+              if (len >= INET_DIAG_MSG_SIZE) c[base + (b[off] === AF_INET6 ? 16 : 0) + (b[off + 1] & 15)]++;
+            });
+            src.malformed += r.malformed;
+            if (r.interrupted) src.interrupted = true;
+            if (r.errno !== 0) failed = true;
+          }
+        }
+      }
+      if (failed) {
+        if (protocol === 'tcp') counts.tcpTimeWaitUnsplit = 0;
+        c.fill(0, base, base + 32);
+        const t = new SocketTable(1024);
+        // the same words as the table's fallback: "no diag module" for ENOENT only, a refusal for anything else
+        readFromProc(t, protocol, o.families, o.states, o.procRoot, src, failedErrno ? fallbackReason(protocol, failedErrno) : undefined);
+        for (let i = 0; i < t.length; i++) counts.add(t.proto[i], t.family[i], t.state[i]);
+      }
+      src.sockets = counts.total(protocol);
+    }
+  } finally {
+    if (!session && s) s.close();
+  }
+  return { counts, sources, takenAt, durationMs: performance.now() - started, notes };
+}
+
+

@@ -1,0 +1,83 @@
+/**
+ * What a snapshot is asked for (SnapshotOptions) and what it answers (Snapshot, Census, ProtocolSource): the
+ * shapes shared by the session, the plan, the retry policy, the /proc fallback and their callers.
+ */
+import type { ProtoName } from '../diag/constants.js';
+import type { CensusCounts } from './census.js';
+import type { SocketTable } from './table.js';
+
+export type Source = 'netlink' | 'proc' | 'unavailable';
+
+export interface ProtocolSource {
+  protocol: ProtoName;
+  source: Source;
+  /** why the source is not netlink, or what is missing */
+  note?: string;
+  /** errno name the kernel answered the dump with, if any */
+  errno?: string;
+  /** dumps repeated because the kernel flagged NLM_F_DUMP_INTR */
+  retries: number;
+  /** still flagged after the last retry: counts may mix two moments */
+  interrupted: boolean;
+  /** messages or lines skipped as malformed */
+  malformed: number;
+  sockets: number;
+}
+
+export interface SnapshotOptions {
+  protocols?: readonly ProtoName[];
+  /** AF_INET and/or AF_INET6 (default both) */
+  families?: readonly number[];
+  /** state bitmask (1 << TCP_*), default every state 0..11 */
+  states?: number;
+  /** inet_diag extension bits (Ext.*); 0 = headers only */
+  ext?: number;
+  /**
+   * An INET_DIAG_REQ_BYTECODE program (src/filter compiles ss's filter language to it) run by the kernel on
+   * every inet socket, so only matching sockets cross into user space. Not applied to unix sockets.
+   */
+  bytecode?: Uint8Array;
+  /** unix_diag UDIAG_SHOW_* flags */
+  unixShow?: number;
+  /** keep each socket's raw attributes in the table (default: when ext or unixShow asks for more than queues) */
+  keepAttributes?: boolean;
+  /** TCP over both families: one legacy TCPDIAG_GETSOCK walk (default) or one v2 dump per family */
+  tcpStrategy?: 'legacy' | 'v2';
+  /** NLM_F_DUMP_INTR retries before the result is returned flagged */
+  maxRetries?: number;
+  /** read everything from /proc/net instead of netlink */
+  source?: 'auto' | 'proc';
+  /** root of the proc filesystem (tests replay recorded /proc/net files) */
+  procRoot?: string;
+  /** a network namespace file to enter first (e.g. /var/run/netns/NAME or /proc/PID/ns/net) */
+  netns?: string;
+  /**
+   * Census only: count TCP TIME_WAIT from the kernel's per-namespace counter instead of dumping those sockets
+   * (/proc/thread-self/net/sockstat "tw", which also counts orphaned FIN_WAIT2 sockets the kernel keeps as
+   * timewait minisockets: those are dumped and subtracted). The count has no family: it lands in
+   * CensusCounts.tcpTimeWaitUnsplit (in totals over both families, in no per-family figure). For callers that
+   * want TCP states summed over families (netstat without per-ip-version): a third of a busy host's dump.
+   * Ignored with a bytecode filter, one family only, or TIME_WAIT not selected; when the counter cannot be
+   * read TIME_WAIT is dumped as usual.
+   */
+  timeWaitFromCounter?: boolean;
+}
+
+export interface Snapshot {
+  table: SocketTable;
+  sources: ProtocolSource[];
+  /** wall-clock time the gather started (ms since the epoch) */
+  takenAt: number;
+  durationMs: number;
+  /** what the table holds: whether tcp_info etc. were asked for */
+  ext: number;
+  notes: string[];
+}
+
+export interface Census {
+  counts: CensusCounts;
+  sources: ProtocolSource[];
+  takenAt: number;
+  durationMs: number;
+  notes: string[];
+}
