@@ -142,7 +142,7 @@ const u64 = (view: DataView, at: number): number => view.getUint32(at + 4, true)
 /** A sample of one whole table (the agent's gather: src/collectors/doctor.ts), taken at `time` (ms) with `host`'s facts. */
 export function sampleOfTable(t: SocketTable, time: number, host: HostFacts): DoctorSample {
   const sample = new DoctorSample(t.length + 1);
-  sample.addBatch(t, new AttributeScan());
+  sample.addBatch(t, new AttributeIndex());
   sample.takenAt = sample.monotonicMs = time;
   sample.host = host;
   return sample;
