@@ -1,6 +1,7 @@
 /** The snapshot worker thread: one netlink session, reused across gathers and reopened after a failure. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { gather } from '../gather/gather.js';
+import { doctorHistoryFor } from '../doctor/history.js';
 import { lifecycleFor } from '../lifecycle/host.js';
 import { mergeIpVersions } from '../collectors/netstat.js';
 import { toWire } from '../collectors/registry.js';
@@ -55,6 +56,8 @@ parentPort!.on('message', async (req: WorkerRequest) => {
       };
       // the lifecycle collector's subscription lives in this thread between gathers (src/lifecycle/host.ts)
       await lifecycleFor(req.config.measurements.includes('lifecycle') ? req.config.lifecycle : undefined, netns);
+      // the doctor collector's previous sample lives in this thread between gathers (src/doctor/history.ts)
+      doctorHistoryFor(req.config.measurements.includes('doctor'));
       const report = await gather(req.config, { snapshot, census: (o) => takeCensus(o, s) }, (m) => metrics.push(m));
       // the collectors are done with the table: its memory goes now, not at some later collection
       if (table) releaseTable(tuning, table);

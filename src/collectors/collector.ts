@@ -12,6 +12,8 @@ import type { SocketHolders } from '../procfs/processes.js';
 import type { CensusCounts } from '../snapshot/census.js';
 import type { SocketTable } from '../snapshot/table.js';
 import type { LifecycleTracker } from '../lifecycle/tracker.js';
+import type { DoctorHistory } from '../doctor/history.js';
+import type { HostFacts as DoctorNamespaceFacts } from '../doctor/host.js';
 
 /**
  * One gather's settings: the collectors by name and each one's options. Plain data (it crosses to the agent's
@@ -58,9 +60,13 @@ export interface HostFacts {
   holders?: SocketHolders;
   /** the closed connections received since the last gather, and the connections it saw (src/lifecycle; the agent's gather worker only) */
   lifecycle?: LifecycleTracker;
+  /** the namespace's counters and sysctls the doctor's checks read (src/doctor/host.ts) */
+  doctorNamespace?: DoctorNamespaceFacts;
+  /** the doctor's previous sample (src/doctor/history.ts; the agent's gather worker only) */
+  doctorHistory?: DoctorHistory;
 }
 
-export type HostFactName = 'localPortRange' | 'holders' | 'lifecycle';
+export type HostFactName = 'localPortRange' | 'holders' | 'lifecycle' | 'doctorNamespace' | 'doctorHistory';
 
 /**
  * A point made from one row of a table, defined once by its collector. A sink either builds its Metric

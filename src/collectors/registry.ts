@@ -9,6 +9,7 @@ import { Ext, type ProtoName } from '../diag/constants.js';
 import type { FieldSpec, MeasurementSchema, Metric } from '../model/metric.js';
 import type { SnapshotOptions } from '../snapshot/snapshot.js';
 import type { AnyCollector, GatherConfig, HostFactName, SnapshotNeeds } from './collector.js';
+import { doctorCollector } from './doctor.js';
 import { lifecycleCollector } from './lifecycle.js';
 import { listenCollector } from './listen.js';
 import { netstatCollector } from './netstat.js';
@@ -17,7 +18,7 @@ import { socketstatCollector } from './socketstat.js';
 import { NETNS_SCHEMA } from '../netns/counters.js';
 
 /** In the order they run in a gather, and their sections appear in the configuration. */
-export const COLLECTORS = [netstatCollector, netstatPortCollector, socketstatCollector, listenCollector, lifecycleCollector] as const;
+export const COLLECTORS = [netstatCollector, netstatPortCollector, socketstatCollector, listenCollector, lifecycleCollector, doctorCollector] as const;
 const ALL: readonly AnyCollector[] = COLLECTORS;
 
 export const MEASUREMENTS: readonly string[] = ALL.map((c) => c.name);

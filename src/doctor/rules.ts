@@ -3,7 +3,7 @@
  * measure and level (warning, critical), `sockscope_doctor_<check>_<measure>... >= threshold`, labelled with the
  * severity and the check, annotated with the culprit's labels, the explanation and the advice. With their
  * promtool unit tests: each rule fires at its threshold and not just below it. The metrics are named by
- * metrics.ts (the agent does not export them yet: see docs/doctor.md). deploy/prometheus holds the output (`sockscope doctor --rules prometheus > deploy/prometheus/sockscope-doctor-rules.yml`, and
+ * metrics.ts (the agent exports them with [collectors.doctor]: src/collectors/doctor.ts). deploy/prometheus holds the output (`sockscope doctor --rules prometheus > deploy/prometheus/sockscope-doctor-rules.yml`, and
  * `--rules prometheus-test` for the tests); a test keeps the files equal to it.
  */
 import { stringify } from 'yaml';
@@ -85,6 +85,20 @@ export function prometheusRules(thresholds: DoctorThresholds = defaultThresholds
     rules: rules(thresholds).map(({ alert, expr, labels, annotations }) => ({ alert, expr, labels, annotations })),
   }];
   return HEADER('prometheus') + stringify({ groups }, { lineWidth: 0 });
+}
+
+/**
+ * A promtool unit test for one series (a metric as the agent exposes it, with its labels, held at `value`):
+ * every rule on that metric whose threshold `value` reaches is expected to fire, with its labels and annotations.
+ */
+export function seriesRuleTest(metric: string, labels: Record<string, string>, value: number, thresholds: DoctorThresholds = defaultThresholds()): string {
+  const fired = rules(thresholds).filter((r) => r.metric === metric);
+  const test = {
+    interval: '1m',
+    input_series: [{ series: `${metric}{${Object.entries(labels).map(([k, x]) => `${k}="${x}"`).join(',')}}`, values: `${value}x5` }],
+    alert_rule_test: fired.map((r) => ({ eval_time: '2m', alertname: r.alert, exp_alerts: value >= r.threshold ? [expectedAlert(r, labels, value)] : [] })),
+  };
+  return stringify({ rule_files: [DOCTOR_RULES_FILE], evaluation_interval: '1m', tests: [test] }, { lineWidth: 0 });
 }
 
 /** promtool unit tests of the rules file: each rule fires at its threshold, and not just below it. */

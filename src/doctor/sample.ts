@@ -139,6 +139,15 @@ export class DoctorSample {
 
 const u64 = (view: DataView, at: number): number => view.getUint32(at + 4, true) * 0x100000000 + view.getUint32(at, true);
 
+/** A sample of one whole table (the agent's gather: src/collectors/doctor.ts), taken at `time` (ms) with `host`'s facts. */
+export function sampleOfTable(t: SocketTable, time: number, host: HostFacts): DoctorSample {
+  const sample = new DoctorSample(t.length + 1);
+  sample.addBatch(t, new AttributeIndex());
+  sample.takenAt = sample.monotonicMs = time;
+  sample.host = host;
+  return sample;
+}
+
 export const SAMPLE_PROTOCOLS: readonly ProtoName[] = ['tcp', 'udp'];
 
 /**

@@ -1,10 +1,12 @@
 /**
  * The host facts collectors read (src/collectors/collector.ts HostFacts), read here beside the snapshot so the
  * collectors stay pure: interface names (/sys/class/net, on first use), the ephemeral port range
- * (/proc/sys/net/ipv4/ip_local_port_range), the processes holding sockets (/proc/*\/fd), and the hostname.
+ * (/proc/sys/net/ipv4/ip_local_port_range), the processes holding sockets (/proc/*\/fd), the doctor's namespace counters and sysctls, and the hostname.
  */
 import { readFileSync } from 'node:fs';
 import type { HostFactName, HostFacts } from '../collectors/collector.js';
+import { currentDoctorHistory } from '../doctor/history.js';
+import { readHostFacts as readDoctorNamespace } from '../doctor/host.js';
 import { currentLifecycleTracker } from '../lifecycle/host.js';
 import { indexSocketHolders } from '../procfs/processes.js';
 import { sysfsInterfaceNames } from '../util/net.js';
@@ -35,5 +37,7 @@ export function readHostFacts(wanted: readonly HostFactName[], procRoot = '/proc
     localPortRange: wanted.includes('localPortRange') ? localPortRange(procRoot) : undefined,
     holders: wanted.includes('holders') ? indexSocketHolders(procRoot) : undefined,
     lifecycle: wanted.includes('lifecycle') ? currentLifecycleTracker() : undefined,
+    doctorNamespace: wanted.includes('doctorNamespace') ? readDoctorNamespace(procRoot) : undefined,
+    doctorHistory: wanted.includes('doctorHistory') ? currentDoctorHistory() : undefined,
   };
 }

@@ -9,6 +9,8 @@
  *     IPv4) equal `ss -6` in the namespace and the population's count; per port group and per listener too;
  *   - every alert rule evaluates without error on the real data, and the listener whose accept queue is over its
  *     backlog (the population's full IPv6 listener) is the one "backlog near full" alert pending;
+ *   - with the doctor collector on, the generated doctor rules (loaded by the sample configuration) fire on that
+ *     listener's accept-queue fill, at warning and critical, and on nothing else of the population;
  *   - `promtool check metrics` passes on the live endpoint.
  */
 import assert from 'node:assert/strict';
@@ -18,6 +20,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { netnsSupport, PopulationNetns } from '../helpers/netns.js';
+import { defaultThresholds } from '../../src/doctor/definitions.js';
 import { parseSs } from '../helpers/ss.js';
 import { AgentProcess, cleanEnv, Daemon, findTool, freePortIn, NsBridge, REPO, request, sampleValue, tempDir, until } from './helpers.js';
 
@@ -90,7 +93,8 @@ describe('agent scraped by a real Prometheus in a network namespace', { skip: su
   test("Prometheus scrapes the agent: its query API returns the known established connections", { skip: prometheus.skip ?? false }, async () => {
     const agentPort = await freePortIn(ns);
     const promPort = await freePortIn(ns, [agentPort]);
-    agent = new AgentProcess(['--listen', `127.0.0.1:${agentPort}`, '--interval', '200ms', '--hostname', 'prom-test'], { ns });
+    // with the doctor collector, so the sample's doctor rules have their series
+    agent = new AgentProcess(['--listen', `127.0.0.1:${agentPort}`, '--interval', '200ms', '--hostname', 'prom-test'], { ns, env: cleanEnv({ SOCKSCOPE_COLLECTORS_DOCTOR_ENABLED: 'true' }) });
     await agent.listening();
     agentBridge = await NsBridge.start(ns, agentPort);
 
@@ -161,8 +165,33 @@ describe('agent scraped by a real Prometheus in a network namespace', { skip: su
     }, 10_000, 200);
     assert.deepEqual(alerts.map((a: any) => a.labels.local_port).sort(), full.map((l) => String(l.port)).sort());
     for (const a of alerts) assert.equal(a.state, 'pending', 'for: 2m');
-    const others = JSON.parse((await request(promBridge!.target, '/api/v1/alerts')).body).data.alerts.filter((a: any) => a.labels.alertname !== 'SockscopeListenBacklogNearFull');
-    assert.deepEqual(others.map((a: any) => a.labels.alertname), [], 'no other alert on the population');
+    // the doctor's generated rules on the doctor collector's series: the listener over its backlog is the one
+    // accept-queue finding at warning and critical (fill = queued / backlog, thresholds from the one table)
+    const fill = defaultThresholds().accept_queue;
+    const expected = ns.population.tcp.listeners.flatMap((l) => {
+      const percent = l.backlog !== undefined && l.pending !== undefined ? (100 * l.pending) / l.backlog : 0;
+      return (['warning', 'critical'] as const).filter((level) => percent >= fill[`fill_${level}`]).map((level) => `${level} [::1]:${l.port}`);
+    }).sort();
+    assert.ok(expected.length >= 1, 'the population has a listener over the doctor\'s fill threshold');
+    const doctorAlerts = await until('the doctor\'s accept-queue alerts', async () => {
+      const r = JSON.parse((await request(promBridge!.target, '/api/v1/alerts')).body);
+      const mine = r.data.alerts.filter((a: any) => /^SockscopeDoctorAcceptQueueFill/.test(a.labels.alertname));
+      return mine.length === expected.length ? mine : undefined;
+    }, 15_000, 200);
+    assert.deepEqual(doctorAlerts.map((a: any) => `${a.labels.severity} ${a.labels.listener}`).sort(), expected);
+    for (const a of doctorAlerts) {
+      assert.equal(a.state, 'firing', 'the doctor rules have no for:');
+      assert.equal(a.labels.check, 'accept_queue');
+      assert.match(a.labels.netns, /^net:\[\d+\]$/);
+    }
+    // the population also holds sockets nobody reads (node-v4-unread's accepted connection, UDP sockets with
+    // unread datagrams): the doctor's stuck receive queue, at warning (1 to 9 sockets); nothing else fires
+    const otherAlerts = async () => JSON.parse((await request(promBridge!.target, '/api/v1/alerts')).body).data.alerts
+      .filter((a: any) => a.labels.alertname !== 'SockscopeListenBacklogNearFull' && !/^SockscopeDoctorAcceptQueueFill/.test(a.labels.alertname))
+      .map((a: any) => a.labels.alertname as string);
+    const want = ['SockscopeDoctorStuckReceiveQueueSocketsWarning'];
+    await until('the stuck receive queue alert', async () => ((await otherAlerts()).includes(want[0]) ? true : undefined), 15_000, 200).catch(() => undefined);
+    assert.deepEqual(await otherAlerts(), want, 'no other alert on the population');
   });
 
   test('promtool check metrics passes on the live endpoint', { skip: promtool.skip ?? false }, async () => {

@@ -15,7 +15,7 @@ import { SockscopeError } from '../../src/errors.js';
 
 describe('collector registry', () => {
   it('names every collector once, in gather order, with a config section each', () => {
-    assert.deepEqual(MEASUREMENTS, ['netstat', 'netstat_port', 'socketstat', 'listen', 'lifecycle']);
+    assert.deepEqual(MEASUREMENTS, ['netstat', 'netstat_port', 'socketstat', 'listen', 'lifecycle', 'doctor']);
     assert.deepEqual(Object.keys(collectorDefaults()), MEASUREMENTS);
     assert.deepEqual(Object.keys((collectorConfigSchema() as { properties: object }).properties), MEASUREMENTS);
     for (const c of COLLECTORS) assert.match(collectorSample(), new RegExp(`^\\[collectors\\.${c.name}\\]\\n  ## .+\\n  enabled = ${c.enabledByDefault}\\n`, 'm'));
@@ -24,6 +24,17 @@ describe('collector registry', () => {
   it('the agent defaults are the registry\'s: on by default as each collector says', () => {
     assert.deepEqual(DEFAULTS.collectors, collectorDefaults());
     assert.deepEqual(gatherConfigFromSections(DEFAULTS.collectors).measurements, ['netstat', 'netstat_port', 'listen']);
+  });
+
+  it('doctor: a table of TCP and UDP with tcp_info and drops; its namespace facts and previous sample, holders only when asked', () => {
+    const plan = planSnapshot({ measurements: ['doctor'] });
+    assert.equal(plan.table, true);
+    assert.deepEqual(plan.options.protocols, ['tcp', 'udp']);
+    assert.equal(plan.options.ext, Ext.info | Ext.skmeminfo);
+    assert.deepEqual(plan.facts.sort(), ['doctorHistory', 'doctorNamespace']);
+    const named = gatherConfigFromSections({ ...collectorDefaults(), doctor: { enabled: true, processes: true } });
+    assert.deepEqual(named.measurements.at(-1), 'doctor');
+    assert.deepEqual(planSnapshot(named).facts.filter((f) => f.startsWith('doctor') || f === 'holders').sort(), ['doctorHistory', 'doctorNamespace', 'holders']);
   });
 
   it('a bad section is a configuration error naming the key', () => {
