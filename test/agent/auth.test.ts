@@ -85,12 +85,24 @@ describe('basic auth under abuse', () => {
 
   test('failed logins are counted and logged at most once a minute', async () => {
     const count = async () => sampleValue((await request(t, '/metrics', { headers: good })).body, 'sockscope_http_auth_failures_total');
-    const before = (await count()) ?? Number.NaN;
+    // the self-metrics are rendered once per gather (1 s here): read the counter once it has settled, and again
+    // after a gather has passed since the failures
+    const settled = async (): Promise<number> => {
+      let v = (await count()) ?? Number.NaN;
+      for (let n = 0; n < 10; n++) {
+        await sleep(1200);
+        const w = (await count()) ?? Number.NaN;
+        if (w === v) return v;
+        v = w;
+      }
+      return v;
+    };
+    const before = await settled();
     assert.ok(Number.isFinite(before), 'sockscope_http_auth_failures_total is a self-metric');
     const logged = agent.count(/basic auth failed/);
     for (let i = 0; i < 5; i++) assert.equal((await request(t, '/healthz', { headers: auth('eve', `x${i}`) })).status, 401);
     assert.equal((await request(t, '/healthz')).status, 401, 'no credentials at all');
-    assert.equal(await count(), before + 6);
+    assert.equal(await settled(), before + 6);
     assert.ok(agent.count(/basic auth failed/) <= Math.max(1, logged), `at most one line a minute (${agent.count(/basic auth failed/)})`);
     assert.ok(agent.count(/basic auth failed/) >= 1, 'logged');
     const line = agent.logs.find((l) => /basic auth failed/.test(l.msg))!;
