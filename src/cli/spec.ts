@@ -338,7 +338,7 @@ const ZABBIX_TEMPLATE: CommandSpec = {
   description: [
     "A Zabbix 6.0 YAML template for the items 'zabbix send' pushes (trapper), or for polling the agent's passive listener (--passive). Import it in Zabbix: Data collection > Templates > Import.",
   ],
-  options: [{ long: 'passive', help: "items polled from 'sockscope agent --zabbix-listen'" }, formatOption(['yaml']), HELP],
+  options: [{ long: 'passive', help: "items Zabbix polls (passive checks of sockscope agent --zabbix-listen)" }, formatOption(['yaml']), HELP],
   man: 1,
 };
 
