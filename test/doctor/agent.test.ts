@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { seriesRuleTest } from '../../src/doctor/rules.js';
 import { AgentProcess, until } from '../agent/helpers.js';
 import { findTool } from '../helpers/tools.js';
-import { scenarioSkip, startScenario } from './scenario.js';
+import { LEAKY_SERVER, scenarioSkip, startScenario } from './scenario.js';
 
 const PROM_DIR = fileURLToPath(new URL('../../../deploy/prometheus/', import.meta.url));
 const promtool = findTool('promtool', 'SOCKSCOPE_PROMTOOL', 'prometheus');
@@ -30,15 +30,7 @@ function scrape(pid: number, port: number): string {
 describe('doctor metrics in the agent', { skip: skip ?? false }, () => {
   test('a CLOSE_WAIT leak: the metric with its labels, and the generated rule firing on it', async () => {
     const s = await startScenario(String.raw`
-setname('leakysrv')
-srv = listener(7001)
-kept = []
-def acceptor():
-    while True:
-        c, _ = srv.accept()
-        kept.append(c)      # never closed: CLOSE_WAIT once the client closes
-threading.Thread(target=acceptor, daemon=True).start()
-for _ in range(12):
+${LEAKY_SERVER}for _ in range(12):
     c = socket.create_connection(('127.0.0.1', 7001))
     c.close()
 while len(kept) < 12:

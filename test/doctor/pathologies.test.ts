@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
-import { atLeastWarning, diagnoseScenario, doctor, scenarioSkip, startScenario, type DoctorRun } from './scenario.js';
+import { atLeastWarning, diagnoseScenario, doctor, scenarioSkip, startScenario, type DoctorRun, LEAKY_SERVER } from './scenario.js';
 
 const skip = scenarioSkip();
 const WINDOW = ['--window', '1s', '--format', 'json'];
@@ -24,15 +24,7 @@ function findingsOf(r: DoctorRun, check: string) {
 describe('sockscope doctor finds each pathology and its culprit', { skip, concurrency: true }, () => {
   test('close_wait: a named server that never closes what its clients closed', async () => {
     await diagnoseScenario(String.raw`
-setname('leakysrv')
-srv = listener(7001)
-kept = []
-def acceptor():
-    while True:
-        c, _ = srv.accept()
-        kept.append(c)      # never closed: CLOSE_WAIT once the client closes
-threading.Thread(target=acceptor, daemon=True).start()
-def closer():
+${LEAKY_SERVER}def closer():
     setname('closer')
     n = 0
     while True:

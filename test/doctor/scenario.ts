@@ -135,3 +135,15 @@ export async function diagnoseScenario(script: string, args: readonly string[], 
     await s.stop();
   }
 }
+
+/** A scenario's prelude: 'leakysrv' listens on 7001 and keeps every accepted connection without closing it, so
+ * each client that closes leaves a CLOSE_WAIT socket held by it (the close_wait pathology). */
+export const LEAKY_SERVER = String.raw`setname('leakysrv')
+srv = listener(7001)
+kept = []
+def acceptor():
+    while True:
+        c, _ = srv.accept()
+        kept.append(c)      # never closed: CLOSE_WAIT once the client closes
+threading.Thread(target=acceptor, daemon=True).start()
+`;
