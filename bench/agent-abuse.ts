@@ -98,7 +98,14 @@ async function underWrongPasswords(port: number, clients: number, scrapes: numbe
   }
   hammering = false;
   await Promise.all(hammer);
-  return { scrapes, failed, wrongPasswordRequests: wrong, medianMs: Math.round(q(times, 0.5)), p90Ms: Math.round(q(times, 0.9)), maxMs: Math.round(Math.max(...times)) };
+  return {
+    scrapes,
+    failed,
+    wrongPasswordRequests: wrong,
+    medianMs: Math.round(q(times, 0.5)),
+    p90Ms: Math.round(q(times, 0.9)),
+    maxMs: Math.round(Math.max(...times)),
+  };
 }
 
 const HOLDER = `
@@ -115,11 +122,16 @@ setTimeout(() => process.stdout.write('held\\n'), 3000);
 `;
 
 async function main() {
-  const { values: v } = parseArgs({ options: { 'node-exporter': { type: 'string' }, clients: { type: 'string', default: '40' }, scrapes: { type: 'string', default: '40' } } });
+  const { values: v } = parseArgs({
+    options: { 'node-exporter': { type: 'string' }, clients: { type: 'string', default: '40' }, scrapes: { type: 'string', default: '40' } },
+  });
   const clients = Number(v.clients);
   const scrapes = Number(v.scrapes);
   const dir = mkdtempSync(join(tmpdir(), 'sockscope-harden-bench-'));
-  const out: Record<string, unknown> = { loadavg: (await import('node:os')).loadavg().map((x) => x.toFixed(2)), cpus: (await import('node:os')).availableParallelism() };
+  const out: Record<string, unknown> = {
+    loadavg: (await import('node:os')).loadavg().map((x) => x.toFixed(2)),
+    cpus: (await import('node:os')).availableParallelism(),
+  };
   try {
     writeFileSync(join(dir, 'web.yml'), `basic_auth_users:\n  prometheus: ${bcrypt.hashSync('correct horse', 10)}\n`);
     // auth: sockscope
@@ -132,7 +144,11 @@ async function main() {
     const ne = v['node-exporter'] ?? (spawnSync('which', ['prometheus-node-exporter'], { encoding: 'utf8' }).stdout.trim() || undefined);
     if (ne) {
       const port = await freePort();
-      const child = spawn(ne, [`--web.listen-address=127.0.0.1:${port}`, `--web.config.file=${join(dir, 'web.yml')}`, '--collector.disable-defaults', '--collector.tcpstat'], { stdio: 'ignore' });
+      const child = spawn(
+        ne,
+        [`--web.listen-address=127.0.0.1:${port}`, `--web.config.file=${join(dir, 'web.yml')}`, '--collector.disable-defaults', '--collector.tcpstat'],
+        { stdio: 'ignore' },
+      );
       await sleep(1000);
       out.auth_node_exporter = await underWrongPasswords(port, clients, scrapes, '/metrics');
       child.kill('SIGTERM');
@@ -141,7 +157,9 @@ async function main() {
     // idle: fd limit 1,024, 1,100 idle connections
     {
       const a = await agent(['--interval', '1s'], ['prlimit', '--nofile=1024:1024', '--']);
-      const holder = spawn('prlimit', ['--nofile=4096:4096', '--', process.execPath, '-e', HOLDER, String(a.port), '1100'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const holder = spawn('prlimit', ['--nofile=4096:4096', '--', process.execPath, '-e', HOLDER, String(a.port), '1100'], {
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
       await new Promise((r) => holder.stdout!.once('data', r));
       const times: number[] = [];
       let answered = 0;
@@ -152,7 +170,14 @@ async function main() {
         await sleep(100);
       }
       holder.kill('SIGKILL');
-      out.idle_connections = { fdLimit: 1024, idleConnections: 1100, scrapes: 20, answered, medianMs: Math.round(q(times, 0.5)), maxMs: Math.round(Math.max(...times)) };
+      out.idle_connections = {
+        fdLimit: 1024,
+        idleConnections: 1100,
+        scrapes: 20,
+        answered,
+        medianMs: Math.round(q(times, 0.5)),
+        maxMs: Math.round(Math.max(...times)),
+      };
       await stop(a.child);
     }
 

@@ -102,7 +102,9 @@ async function scrape(port: number, seconds: number, rate: number, path: string)
     const xs = [...perGather.values()].map((t) => t[k]).filter((x) => x !== undefined);
     gathers[k] = { median_ms: r2(pct(xs, 50)), max_ms: r2(Math.max(...xs)) };
   }
-  process.stdout.write(`${JSON.stringify({ n: lat.length, errors, bytes, p50_ms: r2(pct(lat, 50)), p99_ms: r2(pct(lat, 99)), max_ms: r2(Math.max(...lat)), gathers_seen: perGather.size, gathers })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ n: lat.length, errors, bytes, p50_ms: r2(pct(lat, 50)), p99_ms: r2(pct(lat, 99)), max_ms: r2(Math.max(...lat)), gathers_seen: perGather.size, gathers })}\n`,
+  );
 }
 
 function procStat(pid: number | string): { ticks: number } {
@@ -137,7 +139,7 @@ function threadBreakdown(pid: number, a: Map<number, number>, b: Map<number, num
   const others = delta.filter(([tid]) => tid !== pid).sort((x, y) => y[1] - x[1]);
   const worker = others[0]?.[1] ?? 0;
   const rest = others.slice(1).reduce((n, [, t]) => n + t, 0);
-  const p = (t: number) => r2(((t / TCK) / seconds) * 100);
+  const p = (t: number) => r2((t / TCK / seconds) * 100);
   return { main_pct: p(main), gather_worker_pct: p(worker), other_threads_pct: p(rest) };
 }
 function smapsRollup(pid: number): Record<string, number> {
@@ -183,13 +185,20 @@ process.on('exit', () => {
 });
 
 async function freePort(ns: string[]): Promise<number> {
-  const r = spawnSync(ns[0], [...ns.slice(1), 'python3', '-c', 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'], { encoding: 'utf8' });
+  const r = spawnSync(ns[0], [...ns.slice(1), 'python3', '-c', 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'], {
+    encoding: 'utf8',
+  });
   return Number(r.stdout.trim());
 }
 
 async function waitUp(ns: string[], port: number, path: string): Promise<void> {
   for (let i = 0; i < 300; i++) {
-    const r = spawnSync(ns[0], [...ns.slice(1), 'python3', '-c', `import urllib.request;urllib.request.urlopen("http://127.0.0.1:${port}${path}",timeout=5).read()`]);
+    const r = spawnSync(ns[0], [
+      ...ns.slice(1),
+      'python3',
+      '-c',
+      `import urllib.request;urllib.request.urlopen("http://127.0.0.1:${port}${path}",timeout=5).read()`,
+    ]);
     if (r.status === 0) return;
     await sleep(200);
   }
@@ -218,7 +227,18 @@ async function main(): Promise<void> {
   const closewait = Math.min(1000, Math.max(1, Math.floor(total / 150)));
   const listen = Math.min(1000, Math.max(20, Math.floor(total / 150)));
   const timewait = total - 2 * estab - 2 * closewait - listen;
-  const pop = start(['python3', join(ROOT, 'bench/population.py'), '--estab', `${estab}`, '--timewait', `${timewait}`, '--closewait', `${closewait}`, '--listen', `${listen}`]);
+  const pop = start([
+    'python3',
+    join(ROOT, 'bench/population.py'),
+    '--estab',
+    `${estab}`,
+    '--timewait',
+    `${timewait}`,
+    '--closewait',
+    `${closewait}`,
+    '--listen',
+    `${listen}`,
+  ]);
   const popLines = new Lines(pop);
   const ready = JSON.parse(await popLines.next(300_000));
   if (ready.event !== 'ready') throw new Error(JSON.stringify(ready));
@@ -256,15 +276,29 @@ async function main(): Promise<void> {
     const st = status(c.pid!);
     c.stdin!.end();
     const cpuPer = ((b.ticks - a.ticks) * 1000) / TCK / N;
-    const m = spawnSync(ns[0], [...ns.slice(1), 'python3', join(ROOT, 'bench/measure.py'), '--reps', `${N}`, '--warmup', '2', '--stdout', 'null', '--', nldump], { encoding: 'utf8' });
+    const m = spawnSync(
+      ns[0],
+      [...ns.slice(1), 'python3', join(ROOT, 'bench/measure.py'), '--reps', `${N}`, '--warmup', '2', '--stdout', 'null', '--', nldump],
+      { encoding: 'utf8' },
+    );
     const mr = JSON.parse(m.stdout.trim().split('\n').pop()!);
     const nlCpu = mr.runs.map((r: { user_ms: number; sys_ms: number }) => r.user_ms + r.sys_ms);
     const nlPer = nlCpu.reduce((x: number, y: number) => x + y, 0) / N;
     const nlWall = mr.runs.reduce((x: number, r: { ms: number }) => x + r.ms, 0) / N;
     out.execd = {
-      gathers: N, population: count(), startup_plus_2_gathers_ms: r2(warm_ms), cpu_per_gather_ms: r2(cpuPer), wall_per_gather_ms: r2(wall),
-      nldump_cpu_per_run_ms: r2(nlPer), nldump_wall_per_run_ms: r2(nlWall), ratio: r2(cpuPer / nlPer), target: 1.3, pass: cpuPer / nlPer <= 1.3,
-      rss_kb: st.VmRSS, hwm_kb: st.VmHWM, sample_line: sample.slice(0, 300),
+      gathers: N,
+      population: count(),
+      startup_plus_2_gathers_ms: r2(warm_ms),
+      cpu_per_gather_ms: r2(cpuPer),
+      wall_per_gather_ms: r2(wall),
+      nldump_cpu_per_run_ms: r2(nlPer),
+      nldump_wall_per_run_ms: r2(nlWall),
+      ratio: r2(cpuPer / nlPer),
+      target: 1.3,
+      pass: cpuPer / nlPer <= 1.3,
+      rss_kb: st.VmRSS,
+      hwm_kb: st.VmHWM,
+      sample_line: sample.slice(0, 300),
     };
     process.stderr.write(`execd: ${JSON.stringify(out.execd)}\n`);
   }
@@ -280,9 +314,16 @@ async function main(): Promise<void> {
     await waitUp(ns, port, '/metrics');
     const up_ms = Date.now() - t0;
     await sleep(3000); // the first gather
-    const first = spawnSync(ns[0], [...ns.slice(1), 'python3', '-c', `import urllib.request;print(urllib.request.urlopen("http://127.0.0.1:${port}/metrics").read().decode())`], { encoding: 'utf8' }).stdout;
+    const first = spawnSync(
+      ns[0],
+      [...ns.slice(1), 'python3', '-c', `import urllib.request;print(urllib.request.urlopen("http://127.0.0.1:${port}/metrics").read().decode())`],
+      { encoding: 'utf8' },
+    ).stdout;
     // the self-metrics (no host label: the gather's samples all have one) of the first gather
-    const selfLines = first.split('\n').filter((l) => l.startsWith('sockscope_') && !l.includes('host="')).slice(0, 40);
+    const selfLines = first
+      .split('\n')
+      .filter((l) => l.startsWith('sockscope_') && !l.includes('host="'))
+      .slice(0, 40);
     const estabLine = first.split('\n').find((l) => /established/.test(l) && !l.startsWith('#'));
     if (!skip.has('agent')) {
       const pid = ag.pid!;
@@ -315,9 +356,16 @@ async function main(): Promise<void> {
         const sres = JSON.parse(await scrLines.next(30_000));
         counts.push(count());
         return {
-          window_s: r2(el), cpu_pct_of_one_core: r2((((b.ticks - a.ticks) / TCK) / el) * 100), threads: threadBreakdown(pid, ta, tb, el),
-          rss_max_kb: Math.max(...rss), rss_avg_kb: Math.round(rss.reduce((x, y) => x + y, 0) / rss.length), vmhwm_kb: st.VmHWM, rss_anon_kb: st.RssAnon, rss_file_kb: st.RssFile,
-          scrape: sres, population_counts: counts,
+          window_s: r2(el),
+          cpu_pct_of_one_core: r2(((b.ticks - a.ticks) / TCK / el) * 100),
+          threads: threadBreakdown(pid, ta, tb, el),
+          rss_max_kb: Math.max(...rss),
+          rss_avg_kb: Math.round(rss.reduce((x, y) => x + y, 0) / rss.length),
+          vmhwm_kb: st.VmHWM,
+          rss_anon_kb: st.RssAnon,
+          rss_file_kb: st.RssFile,
+          scrape: sres,
+          population_counts: counts,
         };
       };
       const scrapeInterval = Number(values['scrape-interval']);
@@ -325,13 +373,26 @@ async function main(): Promise<void> {
       const latency = await windowOf(Number(values['latency-window']), rate);
       const rssMax = Math.max(steady.rss_max_kb, latency.rss_max_kb, steady.vmhwm_kb, latency.vmhwm_kb);
       out.agent = {
-        port, up_ms, warmup_s: Number(values.warmup), threads: status(pid).Threads, smaps_rollup: smapsRollup(pid),
+        port,
+        up_ms,
+        warmup_s: Number(values.warmup),
+        threads: status(pid).Threads,
+        smaps_rollup: smapsRollup(pid),
         steady: { scrape_interval_s: scrapeInterval, ...steady },
         latency: { scrapes_per_s: rate, ...latency },
-        cpu_pct_of_one_core: steady.cpu_pct_of_one_core, cpu_target_pct: 2, cpu_pass: steady.cpu_pct_of_one_core <= 2,
-        rss_max_kb: rssMax, rss_target_mb: 120, rss_pass: rssMax <= 120 * 1024,
-        p50_ms: latency.scrape.p50_ms, p99_ms: latency.scrape.p99_ms, max_ms: latency.scrape.max_ms, p99_target_ms: 50, p99_pass: latency.scrape.p99_ms <= 50,
-        estab_line: estabLine, first_gather_self_metrics: selfLines,
+        cpu_pct_of_one_core: steady.cpu_pct_of_one_core,
+        cpu_target_pct: 2,
+        cpu_pass: steady.cpu_pct_of_one_core <= 2,
+        rss_max_kb: rssMax,
+        rss_target_mb: 120,
+        rss_pass: rssMax <= 120 * 1024,
+        p50_ms: latency.scrape.p50_ms,
+        p99_ms: latency.scrape.p99_ms,
+        max_ms: latency.scrape.max_ms,
+        p99_target_ms: 50,
+        p99_pass: latency.scrape.p99_ms <= 50,
+        estab_line: estabLine,
+        first_gather_self_metrics: selfLines,
       };
       process.stderr.write(`agent: ${JSON.stringify(out.agent)}\n`);
     }
@@ -346,7 +407,16 @@ async function main(): Promise<void> {
         await waitUp(ns, nport, '/metrics');
         await sleep(11_000); // a fresh sockscope gather on the rebuilt population
         const one = (p: number) => {
-          const r = spawnSync(ns[0], [...ns.slice(1), NODE, '-e', `const h=require('http');const t=performance.now();h.get({host:'127.0.0.1',port:${p},path:'/metrics',agent:false},r=>{let n=0;r.on('data',d=>n+=d.length);r.on('end',()=>console.log(JSON.stringify({ms:performance.now()-t,bytes:n})))})`], { encoding: 'utf8' });
+          const r = spawnSync(
+            ns[0],
+            [
+              ...ns.slice(1),
+              NODE,
+              '-e',
+              `const h=require('http');const t=performance.now();h.get({host:'127.0.0.1',port:${p},path:'/metrics',agent:false},r=>{let n=0;r.on('data',d=>n+=d.length);r.on('end',()=>console.log(JSON.stringify({ms:performance.now()-t,bytes:n})))})`,
+            ],
+            { encoding: 'utf8' },
+          );
           return JSON.parse(r.stdout.trim()) as { ms: number; bytes: number };
         };
         // warm-up each, then alternate; timed from inside one node per scrape (the node start is not counted)
@@ -364,18 +434,57 @@ async function main(): Promise<void> {
           sb = x.bytes;
           nb = y.bytes;
         }
-        const nodeOut = spawnSync(ns[0], [...ns.slice(1), 'python3', '-c', `import urllib.request;print(urllib.request.urlopen("http://127.0.0.1:${nport}/metrics").read().decode())`], { encoding: 'utf8' }).stdout;
-        const ours = spawnSync(ns[0], [...ns.slice(1), 'python3', '-c', `import urllib.request;print(urllib.request.urlopen("http://127.0.0.1:${port}/metrics").read().decode())`], { encoding: 'utf8' }).stdout;
+        const nodeOut = spawnSync(
+          ns[0],
+          [...ns.slice(1), 'python3', '-c', `import urllib.request;print(urllib.request.urlopen("http://127.0.0.1:${nport}/metrics").read().decode())`],
+          { encoding: 'utf8' },
+        ).stdout;
+        const ours = spawnSync(
+          ns[0],
+          [...ns.slice(1), 'python3', '-c', `import urllib.request;print(urllib.request.urlopen("http://127.0.0.1:${port}/metrics").read().decode())`],
+          { encoding: 'utf8' },
+        ).stdout;
         // sockscope's gather, whole process (what the served numbers cost to make), and in the agent if it says
-        const g = spawnSync(ns[0], [...ns.slice(1), 'python3', join(ROOT, 'bench/measure.py'), '--reps', '5', '--warmup', '1', '--stdout', 'null', '--', NODE, 'bin/sockscope.js', 'gather', '--measurement', 'netstat,netstat_port', '--format', 'prometheus'], { encoding: 'utf8', cwd: ROOT });
+        const g = spawnSync(
+          ns[0],
+          [
+            ...ns.slice(1),
+            'python3',
+            join(ROOT, 'bench/measure.py'),
+            '--reps',
+            '5',
+            '--warmup',
+            '1',
+            '--stdout',
+            'null',
+            '--',
+            NODE,
+            'bin/sockscope.js',
+            'gather',
+            '--measurement',
+            'netstat,netstat_port',
+            '--format',
+            'prometheus',
+          ],
+          { encoding: 'utf8', cwd: ROOT },
+        );
         const gr = JSON.parse(g.stdout.trim().split('\n').pop()!);
         const med = (xs: number[]) => [...xs].sort((p, q) => p - q)[xs.length >> 1];
         out.exporter = {
-          sockscope_scrape_median_ms: r2(med(s)), sockscope_scrape_p90_ms: r2(pct(s, 90)), sockscope_bytes: sb,
-          node_exporter_scrape_median_ms: r2(med(n)), node_exporter_scrape_p90_ms: r2(pct(n, 90)), node_exporter_bytes: nb,
-          ratio: r2(med(s) / med(n)), target: 0.7, pass: med(s) / med(n) <= 0.7,
+          sockscope_scrape_median_ms: r2(med(s)),
+          sockscope_scrape_p90_ms: r2(pct(s, 90)),
+          sockscope_bytes: sb,
+          node_exporter_scrape_median_ms: r2(med(n)),
+          node_exporter_scrape_p90_ms: r2(pct(n, 90)),
+          node_exporter_bytes: nb,
+          ratio: r2(med(s) / med(n)),
+          target: 0.7,
+          pass: med(s) / med(n) <= 0.7,
           sockscope_gather_whole_process_median_ms: r2(med(gr.runs.map((x: { ms: number }) => x.ms))),
-          sockscope_gather_lines: ours.split('\n').filter((l) => /(gather|duration)/i.test(l) && !l.startsWith('#')).slice(0, 10),
+          sockscope_gather_lines: ours
+            .split('\n')
+            .filter((l) => /(gather|duration)/i.test(l) && !l.startsWith('#'))
+            .slice(0, 10),
           node_exporter_tcpstat: nodeOut.split('\n').filter((l) => /tcp_connection_states|scrape_collector_duration/.test(l) && !l.startsWith('#')),
           population: count(),
         };

@@ -14,10 +14,12 @@ const sockscope = (...args: string[]) => [NODE, 'bin/sockscope.js', ...args];
  * The seed's netstat.sh, as an exec input for Telegraf would have it: `ss -ant | awk` counting states, one
  * Telegraf-style line per state (`netstat,state=established count=100000i`).
  */
-export const SEED_NETSTAT_AWK =
-  `ss -ant | awk 'NR > 1 { n[tolower($1)]++ } END { for (s in n) printf "netstat,state=%s count=%di\\n", s, n[s] }'`;
+export const SEED_NETSTAT_AWK = `ss -ant | awk 'NR > 1 { n[tolower($1)]++ } END { for (s in n) printf "netstat,state=%s count=%di\\n", s, n[s] }'`;
 const sumInflux = (out: string) =>
-  out.trim().split('\n').reduce((sum, line) => sum + (Number(/count=(\d+)i/.exec(line)?.[1]) || 0), 0);
+  out
+    .trim()
+    .split('\n')
+    .reduce((sum, line) => sum + (Number(/count=(\d+)i/.exec(line)?.[1]) || 0), 0);
 
 interface MiniCtx {
   sockets: number;

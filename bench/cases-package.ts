@@ -24,8 +24,17 @@ export const PACKAGE_CASES = [
   {
     id: 'sea-ls',
     title: 'sockscope ls -tan, npm install (node) vs single executable',
-    peer: { name: 'node bin/sockscope.js ls -tan > /dev/null (npm install)', runner: { kind: 'process' as const, argv: () => [NODE, 'bin/sockscope.js', 'ls', '-tan'], countLines: TABLE_LINES } },
-    rows: [{ name: 'single executable ls -tan > /dev/null', runner: { kind: 'process' as const, argv: () => [SEA, 'ls', '-tan'], countLines: TABLE_LINES }, info: true }],
+    peer: {
+      name: 'node bin/sockscope.js ls -tan > /dev/null (npm install)',
+      runner: { kind: 'process' as const, argv: () => [NODE, 'bin/sockscope.js', 'ls', '-tan'], countLines: TABLE_LINES },
+    },
+    rows: [
+      {
+        name: 'single executable ls -tan > /dev/null',
+        runner: { kind: 'process' as const, argv: () => [SEA, 'ls', '-tan'], countLines: TABLE_LINES },
+        info: true,
+      },
+    ],
     skip: needSea,
   },
 ];

@@ -91,7 +91,8 @@ async function main(): Promise<void> {
       const s = await lib.takeSnapshot({ protocols: ['tcp'], ext: lib.FULL_EXT, tcpStrategy: strategy });
       count = s.table.length;
       for (const n of s.notes) notes.add(n);
-      for (const src of s.sources) if (src.retries || src.interrupted || src.source !== 'netlink') notes.add(`tcp source ${src.source}, retries ${src.retries}`);
+      for (const src of s.sources)
+        if (src.retries || src.interrupted || src.source !== 'netlink') notes.add(`tcp source ${src.source}, retries ${src.retries}`);
     },
     rawdump: async () => {
       const session = await lib.DiagSession.open();
@@ -105,7 +106,11 @@ async function main(): Promise<void> {
           if (r.errno) throw new Error(`legacy dump failed: errno ${r.errno}`);
         } else {
           for (const family of [lib.AF_INET, lib.AF_INET6]) {
-            const r = session.dump((seq) => lib.inetDumpRequest({ family, protocol: lib.IPPROTO_TCP, states: lib.ALL_STATES, ext }, seq), lib.SOCK_DIAG_BY_FAMILY, visit);
+            const r = session.dump(
+              (seq) => lib.inetDumpRequest({ family, protocol: lib.IPPROTO_TCP, states: lib.ALL_STATES, ext }, seq),
+              lib.SOCK_DIAG_BY_FAMILY,
+              visit,
+            );
             if (r.errno) throw new Error(`v2 dump failed: errno ${r.errno}`);
           }
         }
@@ -179,7 +184,8 @@ async function lsOperation(args: string[], stage: string): Promise<() => Promise
   const { sysfsInterfaceNames } = await import('../src/util/net.js');
   const { openSync, writeSync } = await import('node:fs');
   const plan = planLs(args);
-  if (plan === 'help' || plan.resolve || plan.summary || plan.format === 'ss2') throw new Error(`--op ls models table, json and ndjson listings, not '${args.join(' ')}'`);
+  if (plan === 'help' || plan.resolve || plan.summary || plan.format === 'ss2')
+    throw new Error(`--op ls models table, json and ndjson listings, not '${args.join(' ')}'`);
   const filter = compileFilter(plan.filterWords, { defaultStates: plan.snapshot.states!, protocols: plan.snapshot.protocols, netAdmin: hasNetAdmin() });
   const snapshotOptions = { ...plan.snapshot, states: filter.states, bytecode: filter.bytecode };
   const devNull = openSync('/dev/null', 'w');

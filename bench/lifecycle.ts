@@ -34,8 +34,11 @@ const PROM = 19979;
 
 const { values: opt } = parseArgs({
   options: {
-    seconds: { type: 'string', default: '20' }, clients: { type: 'string', default: '8' }, bytes: { type: 'string', default: '100' },
-    with: { type: 'string', default: 'ls,agent,tcplife' }, inside: { type: 'boolean', default: false },
+    seconds: { type: 'string', default: '20' },
+    clients: { type: 'string', default: '8' },
+    bytes: { type: 'string', default: '100' },
+    with: { type: 'string', default: 'ls,agent,tcplife' },
+    inside: { type: 'boolean', default: false },
   },
 });
 
@@ -78,10 +81,14 @@ function rssKiB(pid: number): number | undefined {
     return undefined;
   }
 }
-const subscribers = () => readFileSync('/proc/net/netlink', 'utf8').split('\n').slice(1).filter((l) => {
-  const f = l.trim().split(/\s+/);
-  return f[1] === '4' && f[3] !== undefined && f[3] !== '00000000';
-}).length;
+const subscribers = () =>
+  readFileSync('/proc/net/netlink', 'utf8')
+    .split('\n')
+    .slice(1)
+    .filter((l) => {
+      const f = l.trim().split(/\s+/);
+      return f[1] === '4' && f[3] !== undefined && f[3] !== '00000000';
+    }).length;
 const exited = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r())));
 
 async function fetchText(url: string): Promise<string> {
@@ -94,7 +101,9 @@ async function inside(): Promise<void> {
   // more ephemeral ports for a long churn (this namespace's own sysctl)
   try {
     writeFileSync('/proc/sys/net/ipv4/ip_local_port_range', '1024 65535');
-  } catch { /* unprivileged: the default range */ }
+  } catch {
+    /* unprivileged: the default range */
+  }
   const churn = buildChurn();
   const dir = mkdtempSync(join(os.tmpdir(), 'life-bench-'));
   const want = new Set(opt.with!.split(','));
@@ -105,7 +114,10 @@ async function inside(): Promise<void> {
     let err = '';
     child.stderr!.on('data', (c) => (err += c));
     readers.push({
-      name: 'sockscope ls -E -t --format ndjson', child, pid: () => child.pid, rss: [],
+      name: 'sockscope ls -E -t --format ndjson',
+      child,
+      pid: () => child.pid,
+      rss: [],
       stop: async () => {
         child.kill('SIGINT');
         await exited(child);
@@ -116,10 +128,16 @@ async function inside(): Promise<void> {
     });
   }
   if (want.has('agent')) {
-    writeFileSync(join(dir, 'agent.toml'), `[agent]\ninterval = "10s"\n[collectors.netstat]\nenabled = false\n[collectors.netstat_port]\nenabled = false\n[collectors.listen]\nenabled = false\n[collectors.lifecycle]\nenabled = true\n[outputs.prometheus]\nlisten = ["127.0.0.1:${PROM}"]\n`);
+    writeFileSync(
+      join(dir, 'agent.toml'),
+      `[agent]\ninterval = "10s"\n[collectors.netstat]\nenabled = false\n[collectors.netstat_port]\nenabled = false\n[collectors.listen]\nenabled = false\n[collectors.lifecycle]\nenabled = true\n[outputs.prometheus]\nlisten = ["127.0.0.1:${PROM}"]\n`,
+    );
     const child = spawn(NODE, [BIN, 'agent', '--config', join(dir, 'agent.toml')], { stdio: ['ignore', 'ignore', 'ignore'] });
     readers.push({
-      name: 'sockscope agent (lifecycle, 10 s interval)', child, pid: () => child.pid, rss: [],
+      name: 'sockscope agent (lifecycle, 10 s interval)',
+      child,
+      pid: () => child.pid,
+      rss: [],
       stop: async () => {
         await sleep(10_500); // one more gather, so the last events are in the exposition
         const text = await fetchText(`http://127.0.0.1:${PROM}/metrics`);
@@ -136,7 +154,10 @@ async function inside(): Promise<void> {
     let endedEarly: string | undefined;
     child.once('exit', (code, signal) => (endedEarly = `ss ended by itself (exit ${code ?? signal}) ${readFileSync(`${out}.err`, 'utf8').trim()}`));
     readers.push({
-      name: 'ss -E -tnH (line-buffered to a file)', child, pid: () => child.pid, rss: [],
+      name: 'ss -E -tnH (line-buffered to a file)',
+      child,
+      pid: () => child.pid,
+      rss: [],
       stop: async () => {
         const early = endedEarly;
         child.kill('SIGTERM');
@@ -157,10 +178,18 @@ async function inside(): Promise<void> {
       let o = '';
       trial.stdout!.on('data', (c) => (o += c));
       await Promise.race([exited(trial), sleep(15_000)]);
-      if (trial.exitCode !== null) tcplifeNote = `bcc tcplife does not run here: ${(e || probe.stderr || '').split('\n').filter((l) => l && !/^\s|^Traceback/.test(l)).slice(0, 3).join(' / ')}`;
+      if (trial.exitCode !== null)
+        tcplifeNote = `bcc tcplife does not run here: ${(e || probe.stderr || '')
+          .split('\n')
+          .filter((l) => l && !/^\s|^Traceback/.test(l))
+          .slice(0, 3)
+          .join(' / ')}`;
       else {
         readers.push({
-          name: 'bcc tcplife', child: trial, pid: () => trial.pid, rss: [],
+          name: 'bcc tcplife',
+          child: trial,
+          pid: () => trial.pid,
+          rss: [],
           stop: async () => {
             trial.kill('SIGINT');
             await exited(trial);
@@ -201,22 +230,43 @@ async function inside(): Promise<void> {
     // a reader that ended early has no CPU figure to compare (its process is gone)
     const cpuMs = r.cpuEnd === undefined || r.cpuStart === undefined ? undefined : (r.cpuEnd - r.cpuStart) * (1000 / CLK_TCK);
     rows.push({
-      reader: r.name, events: res.events, lost: res.lost, missing: expected - res.events, note: res.note,
-      cpuMs, cpuMsPer10kEvents: res.events && cpuMs !== undefined ? Math.round((cpuMs / res.events) * 10_000) : undefined,
-      rssMiB: r.rss.length ? { first: r.rss[0] / 1024, max: Math.max(...r.rss) / 1024, last: r.rss[r.rss.length - 1] / 1024, samples: r.rss.length, everyMinute: r.rss.filter((_, i) => i % 60 === 0).map((k) => Math.round(k / 102.4) / 10) } : undefined,
+      reader: r.name,
+      events: res.events,
+      lost: res.lost,
+      missing: expected - res.events,
+      note: res.note,
+      cpuMs,
+      cpuMsPer10kEvents: res.events && cpuMs !== undefined ? Math.round((cpuMs / res.events) * 10_000) : undefined,
+      rssMiB: r.rss.length
+        ? {
+            first: r.rss[0] / 1024,
+            max: Math.max(...r.rss) / 1024,
+            last: r.rss[r.rss.length - 1] / 1024,
+            samples: r.rss.length,
+            everyMinute: r.rss.filter((_, i) => i % 60 === 0).map((k) => Math.round(k / 102.4) / 10),
+          }
+        : undefined,
     });
   }
   const result = {
-    at: new Date().toISOString(), kernel: os.release(), cpus: os.availableParallelism(), loadavg: os.loadavg(),
+    at: new Date().toISOString(),
+    kernel: os.release(),
+    cpus: os.availableParallelism(),
+    loadavg: os.loadavg(),
     churn: { ...load, perSecond: Math.round(load.connections / load.seconds), clients: Number(opt.clients), bytes: Number(opt.bytes) },
-    expectedEvents: expected, rows, tcplife: tcplifeNote,
+    expectedEvents: expected,
+    rows,
+    tcplife: tcplifeNote,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
 async function outside(): Promise<void> {
   const flags = process.getuid?.() === 0 ? ['-n'] : ['-rn'];
-  const r = spawnSync('unshare', [...flags, NODE, fileURLToPath(import.meta.url), '--inside', ...process.argv.slice(2)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = spawnSync('unshare', [...flags, NODE, fileURLToPath(import.meta.url), '--inside', ...process.argv.slice(2)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   if (r.status !== 0) {
     process.stdout.write(`bench lifecycle: could not run in a private namespace (${flags.join(' ')}): exit ${r.status}\n`);
     return;
@@ -225,7 +275,9 @@ async function outside(): Promise<void> {
   mkdirSync(join(BENCH, 'results'), { recursive: true });
   writeFileSync(join(BENCH, 'results', 'lifecycle.json'), `${JSON.stringify(result, null, 2)}\n`);
   const ch = result.churn;
-  process.stdout.write(`churn: ${ch.connections} connections in ${ch.seconds} s (${ch.perSecond}/s, ${ch.clients} client threads, ${ch.bytes} bytes each, ${ch.failed} failed); expected events ${result.expectedEvents}; load average ${result.loadavg.map((x: number) => x.toFixed(1)).join(' ')} on ${result.cpus} CPUs\n\n`);
+  process.stdout.write(
+    `churn: ${ch.connections} connections in ${ch.seconds} s (${ch.perSecond}/s, ${ch.clients} client threads, ${ch.bytes} bytes each, ${ch.failed} failed); expected events ${result.expectedEvents}; load average ${result.loadavg.map((x: number) => x.toFixed(1)).join(' ')} on ${result.cpus} CPUs\n\n`,
+  );
   process.stdout.write('| reader | events | missing | lost (counted) | CPU ms / 10k events | RSS MiB first / max / last |\n|---|---:|---:|---:|---:|---|\n');
   for (const row of result.rows) {
     const rss = row.rssMiB ? `${row.rssMiB.first.toFixed(1)} / ${row.rssMiB.max.toFixed(1)} / ${row.rssMiB.last.toFixed(1)}` : '';

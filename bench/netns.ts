@@ -39,8 +39,12 @@ const MEASURE = join(ROOT, 'bench/measure.py');
 
 const { values: a } = parseArgs({
   options: {
-    namespaces: { type: 'string', default: '100' }, sockets: { type: 'string', default: '200' }, reps: { type: 'string', default: '5' },
-    case: { type: 'string', default: 'both' }, 'agent-sockets': { type: 'string', default: '1500' }, 'agent-seconds': { type: 'string', default: '120' },
+    namespaces: { type: 'string', default: '100' },
+    sockets: { type: 'string', default: '200' },
+    reps: { type: 'string', default: '5' },
+    case: { type: 'string', default: 'both' },
+    'agent-sockets': { type: 'string', default: '1500' },
+    'agent-seconds': { type: 'string', default: '120' },
     'shared-ehash': { type: 'boolean', default: false },
     /** default: the agent's default collectors (netstat, netstat_port with auto_listen_ports, listen); netstat: netstat alone */
     'agent-collectors': { type: 'string', default: 'default' },
@@ -54,10 +58,26 @@ if (process.getuid?.() !== 0) {
 
 if (!process.env.SOCKSCOPE_NETNS_BENCH_ISOLATED) {
   // a private pid namespace (only our holders in /proc) and mount namespace (an empty /run/netns)
-  const r = spawnSync('unshare', ['--pid', '--fork', '--mount', '--mount-proc', '--propagation', 'private', 'sh', '-c',
-    'mkdir -p /run/netns && mount -t tmpfs netns-bench /run/netns && exec "$0" "$@"', process.execPath, ...process.argv.slice(1)], {
-    stdio: 'inherit', env: { ...process.env, SOCKSCOPE_NETNS_BENCH_ISOLATED: '1' },
-  });
+  const r = spawnSync(
+    'unshare',
+    [
+      '--pid',
+      '--fork',
+      '--mount',
+      '--mount-proc',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      'mkdir -p /run/netns && mount -t tmpfs netns-bench /run/netns && exec "$0" "$@"',
+      process.execPath,
+      ...process.argv.slice(1),
+    ],
+    {
+      stdio: 'inherit',
+      env: { ...process.env, SOCKSCOPE_NETNS_BENCH_ISOLATED: '1' },
+    },
+  );
   process.exit(r.status ?? 1);
 }
 
@@ -82,34 +102,42 @@ const lines = new Map<ChildProcess, AsyncIterator<string>>();
 
 async function startHolders(count: number, p: Population): Promise<number[]> {
   const pids: number[] = [];
-  const one = () => new Promise<number>((resolve, reject) => {
-    const args = [HOLDER, '--listen', `${p.listen}`, '--estab', `${p.estab}`, '--closewait', `${p.closewait}`, '--timewait', `${p.timewait}`];
-    if (!a['shared-ehash']) args.push('--private-ehash', '4096');
-    const c = spawn('python3', args, { stdio: ['pipe', 'pipe', 'inherit'] });
-    holders.push(c);
-    const it = createInterface({ input: c.stdout! })[Symbol.asyncIterator]();
-    lines.set(c, it);
-    it.next().then((line) => resolve(JSON.parse(line.value).pid), reject);
-    c.once('exit', (code) => reject(new Error(`holder exited (${code})`)));
-  });
-  for (let i = 0; i < count; i += 25) pids.push(...await Promise.all(Array.from({ length: Math.min(25, count - i) }, one)));
+  const one = () =>
+    new Promise<number>((resolve, reject) => {
+      const args = [HOLDER, '--listen', `${p.listen}`, '--estab', `${p.estab}`, '--closewait', `${p.closewait}`, '--timewait', `${p.timewait}`];
+      if (!a['shared-ehash']) args.push('--private-ehash', '4096');
+      const c = spawn('python3', args, { stdio: ['pipe', 'pipe', 'inherit'] });
+      holders.push(c);
+      const it = createInterface({ input: c.stdout! })[Symbol.asyncIterator]();
+      lines.set(c, it);
+      it.next().then((line) => resolve(JSON.parse(line.value).pid), reject);
+      c.once('exit', (code) => reject(new Error(`holder exited (${code})`)));
+    });
+  for (let i = 0; i < count; i += 25) pids.push(...(await Promise.all(Array.from({ length: Math.min(25, count - i) }, one))));
   return pids;
 }
 
 /** Every holder makes its TIME_WAIT sockets now; resolves when all have. */
 async function makeTimeWait(): Promise<void> {
-  await Promise.all(holders.map(async (c) => {
-    c.stdin!.write('tw\n');
-    await lines.get(c)!.next();
-  }));
+  await Promise.all(
+    holders.map(async (c) => {
+      c.stdin!.write('tw\n');
+      await lines.get(c)!.next();
+    }),
+  );
 }
 
 async function stopHolders(): Promise<void> {
-  await Promise.all(holders.splice(0).map((c) => new Promise((r) => {
-    if (c.exitCode !== null) return r(undefined);
-    c.once('exit', r);
-    c.kill('SIGKILL');
-  })));
+  await Promise.all(
+    holders.splice(0).map(
+      (c) =>
+        new Promise((r) => {
+          if (c.exitCode !== null) return r(undefined);
+          c.once('exit', r);
+          c.kill('SIGKILL');
+        }),
+    ),
+  );
 }
 
 interface Run {
@@ -121,7 +149,10 @@ interface Run {
 }
 
 function measure(argv: string[]): { run: Run; stdout: string } {
-  const r = spawnSync('python3', [MEASURE, '--reps', '1', '--warmup', '0', '--timeout', '300', '--stdout', 'capture', '--', ...argv], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const r = spawnSync('python3', [MEASURE, '--reps', '1', '--warmup', '0', '--timeout', '300', '--stdout', 'capture', '--', ...argv], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
   const j = JSON.parse(r.stdout);
   if (j.error || j.runs[0].status !== 0) throw new Error(`${argv.join(' ')}: ${JSON.stringify(j)}`);
   return { run: j.runs[0], stdout: j.stdout };
@@ -130,11 +161,19 @@ function measure(argv: string[]): { run: Run; stdout: string } {
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 
 /** TCP sockets counted in the peer's output ("STATE N" lines) and in ours (netstat points' tcp_* fields). */
-const peerTotal = (out: string) => out.split('\n').filter(Boolean).reduce((n, l) => n + Number(l.split(' ')[1]), 0);
-const oursTotal = (out: string) => out.split('\n').filter((l) => l.startsWith('netstat')).reduce((n, l) => {
-  for (const m of l.matchAll(/tcp_(?!none)\w+=(\d+)i/g)) n += Number(m[1]);
-  return n;
-}, 0);
+const peerTotal = (out: string) =>
+  out
+    .split('\n')
+    .filter(Boolean)
+    .reduce((n, l) => n + Number(l.split(' ')[1]), 0);
+const oursTotal = (out: string) =>
+  out
+    .split('\n')
+    .filter((l) => l.startsWith('netstat'))
+    .reduce((n, l) => {
+      for (const m of l.matchAll(/tcp_(?!none)\w+=(\d+)i/g)) n += Number(m[1]);
+      return n;
+    }, 0);
 
 async function gatherCase(results: Record<string, unknown>): Promise<void> {
   const n = Number(a.namespaces);
@@ -156,7 +195,12 @@ async function gatherCase(results: Record<string, unknown>): Promise<void> {
   const wp = measure(['sh', '-c', loop.slice(loop.indexOf('for pid'))]);
   const wo = measure(ours);
   const want = peerTotal(wp.stdout);
-  const got = oursTotal(wo.stdout.split('\n').filter((l) => l.startsWith('netstat,netns=')).join('\n'));
+  const got = oursTotal(
+    wo.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('netstat,netns='))
+      .join('\n'),
+  );
   console.log(`  check: in the ${n} namespaces the peer counts ${want} TCP sockets, sockscope ${got}`);
   if (Math.abs(want - got) > want * 0.001) throw new Error('the two sides do not count the same sockets');
   for (let r = 0; r < reps; r++) {
@@ -166,7 +210,9 @@ async function gatherCase(results: Record<string, unknown>): Promise<void> {
   const twAge = (Date.now() - twAt) / 1000;
   if (twAge >= 60) throw new Error(`the rounds took ${twAge.toFixed(0)} s: the TIME_WAIT sockets expired meanwhile; use fewer --reps`);
   const sum = (k: string) => ({
-    wall_ms: median(rows[k].map((x) => x.ms)), cpu_ms: median(rows[k].map((x) => x.user_ms + x.sys_ms)), maxrss_mb: median(rows[k].map((x) => x.maxrss_kb / 1024)),
+    wall_ms: median(rows[k].map((x) => x.ms)),
+    cpu_ms: median(rows[k].map((x) => x.user_ms + x.sys_ms)),
+    maxrss_mb: median(rows[k].map((x) => x.maxrss_kb / 1024)),
   });
   const p = sum('peer');
   const o = sum('sockscope');
@@ -174,7 +220,17 @@ async function gatherCase(results: Record<string, unknown>): Promise<void> {
   console.log(`  peer (nsenter + ss + awk loop):          wall ${p.wall_ms.toFixed(0)} ms, cpu ${p.cpu_ms.toFixed(0)} ms`);
   console.log(`  sockscope gather --all-netns netstat:    wall ${o.wall_ms.toFixed(0)} ms, cpu ${o.cpu_ms.toFixed(0)} ms, rss ${o.maxrss_mb.toFixed(0)} MB`);
   console.log(`  ratio ${ratio.toFixed(3)}× (target ≤ 0.25×) over ${reps} interleaved rounds, medians`);
-  results.gather = { namespaces: n, sockets_per_namespace: per, population: pop, shared_ehash: !!a['shared-ehash'], reps, peer: p, sockscope: o, ratio, runs: rows };
+  results.gather = {
+    namespaces: n,
+    sockets_per_namespace: per,
+    population: pop,
+    shared_ehash: !!a['shared-ehash'],
+    reps,
+    peer: p,
+    sockscope: o,
+    ratio,
+    runs: rows,
+  };
   await stopHolders();
 }
 
@@ -212,8 +268,19 @@ async function agentCase(results: Record<string, unknown>): Promise<void> {
     const wall = (Date.now() - w0) / 1000;
     const hz = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
     const cpuPct = (100 * (s1.cpuTicks - s0.cpuTicks)) / hz / wall;
-    console.log(`  sockscope agent (${a['agent-collectors']} collectors), 15 s interval, ${seconds} s: cpu ${cpuPct.toFixed(2)}% of a core (target ≤ 1%), rss ${(s1.rssKb / 1024).toFixed(0)} MB, peak ${(s1.hwmKb / 1024).toFixed(0)} MB (target ≤ 150 MB)`);
-    results[`agent_${a['agent-collectors']}`] = { collectors: a['agent-collectors'], namespaces: n, sockets_per_namespace: per, population: pop, seconds: wall, cpu_pct: cpuPct, rss_mb: s1.rssKb / 1024, peak_rss_mb: s1.hwmKb / 1024 };
+    console.log(
+      `  sockscope agent (${a['agent-collectors']} collectors), 15 s interval, ${seconds} s: cpu ${cpuPct.toFixed(2)}% of a core (target ≤ 1%), rss ${(s1.rssKb / 1024).toFixed(0)} MB, peak ${(s1.hwmKb / 1024).toFixed(0)} MB (target ≤ 150 MB)`,
+    );
+    results[`agent_${a['agent-collectors']}`] = {
+      collectors: a['agent-collectors'],
+      namespaces: n,
+      sockets_per_namespace: per,
+      population: pop,
+      seconds: wall,
+      cpu_pct: cpuPct,
+      rss_mb: s1.rssKb / 1024,
+      peak_rss_mb: s1.hwmKb / 1024,
+    };
   } finally {
     agent.kill('SIGTERM');
     await new Promise((r) => agent.once('exit', r));
@@ -222,7 +289,11 @@ async function agentCase(results: Record<string, unknown>): Promise<void> {
   }
 }
 
-const results: Record<string, unknown> = { at: new Date().toISOString(), node: process.version, kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim() };
+const results: Record<string, unknown> = {
+  at: new Date().toISOString(),
+  node: process.version,
+  kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(),
+};
 try {
   if (a.case === 'gather' || a.case === 'both') await gatherCase(results);
   if (a.case === 'agent' || a.case === 'both') await agentCase(results);

@@ -149,9 +149,13 @@ interface CaseDef {
 
 const sh = (script: string): string[] => ['sh', '-c', script];
 const AWK_STATES = `ss -tan | awk 'NR > 1 { n[$1]++ } END { for (s in n) print s, n[s] }'`;
-const sumCounts = (out: string) => out.trim().split('\n').reduce((sum, line) => sum + (Number(line.split(/\s+/)[1]) || 0), 0);
+const sumCounts = (out: string) =>
+  out
+    .trim()
+    .split('\n')
+    .reduce((sum, line) => sum + (Number(line.split(/\s+/)[1]) || 0), 0);
 const nldumpTotal = (out: string) => Number(JSON.parse(out).total);
-const needNldump = (ctx: Ctx) => (ctx.nldump ? undefined : ctx.nldumpNote ?? 'nldump not built');
+const needNldump = (ctx: Ctx) => (ctx.nldump ? undefined : (ctx.nldumpNote ?? 'nldump not built'));
 
 const NLDUMP: RowDef = {
   name: 'nldump (C floor)',
@@ -179,10 +183,13 @@ const connected = (c: Ctx) => 2 * c.mix.estab + 2 * c.mix.closewait;
  */
 const walkNote = (n: number, c: Ctx): string | undefined => {
   const ours = connected(c) + c.mix.listen;
-  return n > ours * 1.05 + 2000 ? `the /proc walk found ${n} socket descriptors, the population holds ${ours}: other processes held ${n - ours}, which made the walk longer` : undefined;
+  return n > ours * 1.05 + 2000
+    ? `the /proc walk found ${n} socket descriptors, the population holds ${ours}: other processes held ${n - ours}, which made the walk longer`
+    : undefined;
 };
 const lsArgs = (args: string) => `--ls=${args}`;
-const SS2_INSTALL = 'pyroute2\'s ss2 is not installed: the ss2 case is skipped (install it with `apt-get install python3-pyroute2` on Debian/Ubuntu, or `pip install pyroute2 psutil`)';
+const SS2_INSTALL =
+  "pyroute2's ss2 is not installed: the ss2 case is skipped (install it with `apt-get install python3-pyroute2` on Debian/Ubuntu, or `pip install pyroute2 psutil`)";
 
 export const CASES: CaseDef[] = [
   {
@@ -261,7 +268,7 @@ export const CASES: CaseDef[] = [
       {
         name: 'procwalk (C floor of -p: readlink every /proc/*/fd/*)',
         runner: { kind: 'process', argv: (c) => [c.procwalk!], stdout: 'capture', parse: (out) => Number(JSON.parse(out).sockets) },
-        skip: (c) => (c.procwalk ? undefined : c.procwalkNote ?? 'procwalk not built'),
+        skip: (c) => (c.procwalk ? undefined : (c.procwalkNote ?? 'procwalk not built')),
         countNote: walkNote, // every socket fd of the machine, not only the population's
         info: true,
       },
@@ -307,7 +314,10 @@ export const CASES: CaseDef[] = [
       inproc('ls -tani ndjson: kernel dump only (streamSnapshot, batches counted)', ['--op', 'ls', lsArgs('-tani --format ndjson'), '--stage', 'dump'], true),
       inproc('ls -tani ndjson: + SocketJsonWriter per socket (bytes dropped)', ['--op', 'ls', lsArgs('-tani --format ndjson'), '--stage', 'format'], true),
       inproc('ls -tani ndjson: + write to /dev/null (all of it)', ['--op', 'ls', lsArgs('-tani --format ndjson'), '--stage', 'write'], true),
-      { ...inproc('ls -tanp: /proc/*/fd walk only (indexSocketHoldersParallel)', ['--op', 'ls', lsArgs('-tanp'), '--stage', 'procs'], true), countNote: walkNote },
+      {
+        ...inproc('ls -tanp: /proc/*/fd walk only (indexSocketHoldersParallel)', ['--op', 'ls', lsArgs('-tanp'), '--stage', 'procs'], true),
+        countNote: walkNote,
+      },
       inproc('ls -tanp: takeSnapshot only (no -p)', ['--op', 'ls', lsArgs('-tanp'), '--stage', 'snapshot'], true),
       inproc('ls -tanp: walk (workers) overlapping snapshot + lsTableBytes (not written)', ['--op', 'ls', lsArgs('-tanp'), '--stage', 'format'], true),
       inproc('ls -tanp: + write to /dev/null (all of it)', ['--op', 'ls', lsArgs('-tanp'), '--stage', 'write'], true),
@@ -391,7 +401,11 @@ class Conversation {
   private stderr = '';
   readonly child: ChildProcess;
 
-  constructor(argv: string[], readonly what: string, kind: 'population' | 'row') {
+  constructor(
+    argv: string[],
+    readonly what: string,
+    kind: 'population' | 'row',
+  ) {
     this.child = spawn(argv[0], argv.slice(1), { cwd: ROOT, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     live.add(this.child);
     if (kind === 'population') populations.add(this.child);
@@ -466,10 +480,23 @@ class Population {
   /** wall-clock seconds when the current TIME_WAIT generation started being built */
   twStarted = 0;
 
-  private constructor(readonly talk: Conversation, readonly userns: boolean) {}
+  private constructor(
+    readonly talk: Conversation,
+    readonly userns: boolean,
+  ) {}
 
   static async start(python: string, mix: Mix, userns: boolean, timeoutMs: number): Promise<Population> {
-    const args = [join(BENCH, 'population.py'), '--estab', `${mix.estab}`, '--timewait', `${mix.timewait}`, '--closewait', `${mix.closewait}`, '--listen', `${mix.listen}`];
+    const args = [
+      join(BENCH, 'population.py'),
+      '--estab',
+      `${mix.estab}`,
+      '--timewait',
+      `${mix.timewait}`,
+      '--closewait',
+      `${mix.closewait}`,
+      '--listen',
+      `${mix.listen}`,
+    ];
     const argv = userns ? ['unshare', '-r', python, ...args] : [python, ...args];
     const pop = new Population(new Conversation(argv, 'population', 'population'), userns);
     const ev = await pop.talk.next(timeoutMs, 'building');
@@ -574,10 +601,32 @@ interface Invocation {
 }
 
 /** One measure.py child for a process row: `warmup` runs, then `reps` timed runs. */
-async function invokeProcess(row: RowDef, r: Extract<Runner, { kind: 'process' }>, pop: Population, ctx: Ctx, reps: number, warmup: number, python: string): Promise<Invocation | { error: string }> {
+async function invokeProcess(
+  row: RowDef,
+  r: Extract<Runner, { kind: 'process' }>,
+  pop: Population,
+  ctx: Ctx,
+  reps: number,
+  warmup: number,
+  python: string,
+): Promise<Invocation | { error: string }> {
   const perRun = row.timeoutS ?? 120;
-  const argv = [...pop.nsenter(), python, join(BENCH, 'measure.py'), '--reps', `${reps}`, '--warmup', `${warmup}`, '--timeout', `${perRun}`,
-    '--stdout', r.stdout ?? 'null', ...(r.countLines && warmup > 0 ? ['--count-warmup', r.countLines] : []), '--', ...r.argv(ctx)];
+  const argv = [
+    ...pop.nsenter(),
+    python,
+    join(BENCH, 'measure.py'),
+    '--reps',
+    `${reps}`,
+    '--warmup',
+    `${warmup}`,
+    '--timeout',
+    `${perRun}`,
+    '--stdout',
+    r.stdout ?? 'null',
+    ...(r.countLines && warmup > 0 ? ['--count-warmup', r.countLines] : []),
+    '--',
+    ...r.argv(ctx),
+  ];
   const timeoutMs = (perRun * (reps + warmup) + 30) * 1000;
   const res = await run(argv, timeoutMs);
   if (res.timedOut) return { error: `timed out after ${timeoutMs / 1000} s` };
@@ -590,7 +639,8 @@ async function invokeProcess(row: RowDef, r: Extract<Runner, { kind: 'process' }
   if (out.error) return { error: out.error };
   const runs = out.runs ?? [];
   const bad = [...(out.warmup ?? []), ...runs].find((x) => x.status !== 0);
-  if (bad) return { error: bad.status === 'timeout' ? `timed out (a run took more than ${perRun} s)` : `a run ended with status ${JSON.stringify(bad.status)}` };
+  if (bad)
+    return { error: bad.status === 'timeout' ? `timed out (a run took more than ${perRun} s)` : `a run ended with status ${JSON.stringify(bad.status)}` };
   if (runs.length === 0 && reps > 0) return { error: 'no runs' };
   const inv: Invocation = { runs, warmup: out.warmup ?? [], notes: [] };
   if (typeof out.warmup_count === 'number') inv.count = out.warmup_count;
@@ -649,18 +699,35 @@ async function measureCase(c: CaseDef, pop: Population, ctx: Ctx, o: Settings): 
     ...(c.peer ? [{ def: c.peer, role: 'peer' as const }] : []),
     ...c.rows.map((def) => ({ def, role: def.info ? ('info' as const) : ('subject' as const) })),
   ].map((e) => ({
-    ...e, skip: e.def.skip?.(ctx), error: undefined as string | undefined, runs: [] as Sample[], rss: [] as number[],
-    counts: new Set<number>(), notes: new Set<string>(), server: undefined as Conversation | undefined, extra: undefined as InprocExtra | undefined,
+    ...e,
+    skip: e.def.skip?.(ctx),
+    error: undefined as string | undefined,
+    runs: [] as Sample[],
+    rss: [] as number[],
+    counts: new Set<number>(),
+    notes: new Set<string>(),
+    server: undefined as Conversation | undefined,
+    extra: undefined as InprocExtra | undefined,
   }));
   const tty = process.stdout.isTTY;
   try {
     for (const e of entries) {
       const r = e.def.runner;
       if (e.skip || r.kind !== 'inproc') continue;
-      e.server = new Conversation([...pop.nsenter(), NODE, join(ROOT, 'dist/bench/inproc.js'), ...r.args, '--warmup', `${o.warmup}`, '--serve'], e.def.name, 'row');
+      e.server = new Conversation(
+        [...pop.nsenter(), NODE, join(ROOT, 'dist/bench/inproc.js'), ...r.args, '--warmup', `${o.warmup}`, '--serve'],
+        e.def.name,
+        'row',
+      );
       const ev = await e.server.next((e.def.timeoutS ?? 300) * 1000, 'loading and warming up');
       if (ev.event !== 'ready') e.error = failure(ev);
-      else e.extra = { startup_ms: ev.startup_ms as number, import_koffi_ms: ev.import_koffi_ms as number, import_sockscope_ms: ev.import_sockscope_ms as number, first_call_ms: (ev.warmup as Sample[])[0]?.ms };
+      else
+        e.extra = {
+          startup_ms: ev.startup_ms as number,
+          import_koffi_ms: ev.import_koffi_ms as number,
+          import_sockscope_ms: ev.import_sockscope_ms as number,
+          first_call_ms: (ev.warmup as Sample[])[0]?.ms,
+        };
     }
     noteAge(); // in-process rows loaded and warmed up
     for (let round = 0; round < reps; round++) {
@@ -754,7 +821,8 @@ async function measureCase(c: CaseDef, pop: Population, ctx: Ctx, o: Settings): 
     }
     if (expected !== undefined) {
       res.expected_count = expected;
-      for (const n of counts) if (n !== expected) e.notes.add(`listed ${n} sockets, expected ${expected}${expected === ctx.sockets ? ' (the population)' : ''}`);
+      for (const n of counts)
+        if (n !== expected) e.notes.add(`listed ${n} sockets, expected ${expected}${expected === ctx.sockets ? ' (the population)' : ''}`);
     }
     if (e.notes.size) res.note = [...e.notes].join('; ');
     return res;
@@ -830,11 +898,13 @@ function verdict(row: RowResult): string {
   if (row.status === 'skipped') return `skipped: ${row.note}`;
   if (row.status === 'error') return `ERROR: ${row.note}`;
   if (row.checks.length === 0) return noChecks(row);
-  return row.checks.map((c) => {
-    const word = c.pass ? 'PASS' : 'MISS';
-    const v = c.what === 'ratio' ? `${c.value.toFixed(2)} ≤ ${c.limit}` : `${c.value.toFixed(0)} MiB ≤ ${c.limit}`;
-    return c.binding ? `${word} (${c.what} ${v})` : `(${word}) (${c.what} ${v}; target set for ${label(c.fromSockets)})`;
-  }).join(', ');
+  return row.checks
+    .map((c) => {
+      const word = c.pass ? 'PASS' : 'MISS';
+      const v = c.what === 'ratio' ? `${c.value.toFixed(2)} ≤ ${c.limit}` : `${c.value.toFixed(0)} MiB ≤ ${c.limit}`;
+      return c.binding ? `${word} (${c.what} ${v})` : `(${word}) (${c.what} ${v}; target set for ${label(c.fromSockets)})`;
+    })
+    .join(', ');
 }
 
 function targetText(row: RowResult): string {
@@ -852,18 +922,25 @@ function caseFacts(c: CaseResult): string[] {
   const age = c.tw_age_max_s ?? c.tw_age_at_end_s;
   if (age !== undefined) f.push(`TIME_WAIT age ≤ ${age.toFixed(0)} s`);
   if (c.tw_refreshes) f.push(`TIME_WAIT rebuilt ${c.tw_refreshes}× during the case, untimed`);
-  if (c.reps !== undefined) f.push(`${c.reps} round${c.reps === 1 ? "" : "s"}`);
+  if (c.reps !== undefined) f.push(`${c.reps} round${c.reps === 1 ? '' : 's'}`);
   if (c.busy_attempts) f.push(`measured ${c.busy_attempts}× (other work competed before)`);
   return f;
 }
 
 const rssText = (r: RowResult) => (r.peak_rss_kb ? `${(r.peak_rss_kb / 1024).toFixed(0)} MiB` : '');
 const cpuText = (r: RowResult) => (r.median_user_ms === undefined ? '' : `${f1(r.median_user_ms)} / ${f1(r.median_sys_ms)}`);
-const statesText = (s?: Record<string, number>) => (s ? Object.entries(s).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ') : '');
+const statesText = (s?: Record<string, number>) =>
+  s
+    ? Object.entries(s)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')
+    : '';
 
-const populationText = (s: SizeResult) => (s.verified.ss_tan_wc_l > 0
-  ? `\`ss -tan | wc -l\` = ${s.verified.ss_tan_wc_l} (header + ${s.verified.ss_tan_wc_l - 1})${s.verified.states ? `: ${statesText(s.verified.states)}` : ''}`
-  : 'not verified');
+const populationText = (s: SizeResult) =>
+  s.verified.ss_tan_wc_l > 0
+    ? `\`ss -tan | wc -l\` = ${s.verified.ss_tan_wc_l} (header + ${s.verified.ss_tan_wc_l - 1})${s.verified.states ? `: ${statesText(s.verified.states)}` : ''}`
+    : 'not verified';
 
 function printSize(s: SizeResult): void {
   const lines: string[] = [];
@@ -872,22 +949,32 @@ function printSize(s: SizeResult): void {
   const head = ['', 'median', 'min–max', 'cpu user/sys', 'peak RSS', '× peer', 'result'];
   const table: string[][] = [];
   for (const c of s.cases) {
-    const facts = [c.skipped ? `skipped: ${c.skipped}` : '', c.cpu_busy_pct !== undefined ? `machine CPU busy ${c.cpu_busy_pct}%` : '', ...caseFacts(c)].filter(Boolean);
+    const facts = [c.skipped ? `skipped: ${c.skipped}` : '', c.cpu_busy_pct !== undefined ? `machine CPU busy ${c.cpu_busy_pct}%` : '', ...caseFacts(c)].filter(
+      Boolean,
+    );
     table.push([`[${c.id}] ${c.title}${facts.length ? `  (${facts.join(', ')})` : ''}`]);
     for (const r of [...(c.peer ? [c.peer] : []), ...c.rows]) {
       table.push([
-        `  ${r.name}`, fmtMs(r.median_ms), r.min_ms === undefined ? '' : `${f1(r.min_ms)}–${f1(r.max_ms)}`, cpuText(r), rssText(r),
-        r.role === 'peer' ? (r.status === 'ok' ? '1' : '') : fmtRatio(r.ratio), verdict(r),
+        `  ${r.name}`,
+        fmtMs(r.median_ms),
+        r.min_ms === undefined ? '' : `${f1(r.min_ms)}–${f1(r.max_ms)}`,
+        cpuText(r),
+        rssText(r),
+        r.role === 'peer' ? (r.status === 'ok' ? '1' : '') : fmtRatio(r.ratio),
+        verdict(r),
       ]);
       if (r.status === 'ok' && r.note) table.push([`    note: ${r.note}`]);
       const x = r.extra as { startup_ms?: number; import_koffi_ms?: number; import_sockscope_ms?: number; first_call_ms?: number } | undefined;
       if (x?.startup_ms !== undefined) {
-        table.push([`    node start ${f1(x.startup_ms)} ms, import koffi ${f1(x.import_koffi_ms)} ms, import sockscope ${f1(x.import_sockscope_ms)} ms, first call ${f1(x.first_call_ms)} ms; ${r.median_minflt ?? '?'} minor page faults per call`]);
+        table.push([
+          `    node start ${f1(x.startup_ms)} ms, import koffi ${f1(x.import_koffi_ms)} ms, import sockscope ${f1(x.import_sockscope_ms)} ms, first call ${f1(x.first_call_ms)} ms; ${r.median_minflt ?? '?'} minor page faults per call`,
+        ]);
       }
     }
   }
   const widths = head.map((h, i) => Math.max(h.length, ...table.filter((t) => t.length > 1).map((t) => (t[i] ?? '').length)));
-  const fmt = (t: string[]) => (t.length === 1 ? t[0] : t.map((x, i) => (i === 0 ? x.padEnd(widths[i]) : i === t.length - 1 ? x : x.padStart(widths[i]))).join('  '));
+  const fmt = (t: string[]) =>
+    t.length === 1 ? t[0] : t.map((x, i) => (i === 0 ? x.padEnd(widths[i]) : i === t.length - 1 ? x : x.padStart(widths[i]))).join('  ');
   lines.push(fmt(head));
   for (const t of table) lines.push(fmt(t));
   if (s.error) lines.push(`ERROR: ${s.error}`);
@@ -900,7 +987,9 @@ function markdown(sizes: SizeResult[]): string {
     out.push(`### ${s.label} TCP sockets`);
     out.push('');
     out.push(`Population: ${populationText(s)}.`);
-    const facts = s.cases.filter((c) => !c.skipped).map((c) => `${c.id} ${c.cpu_busy_pct ?? '?'}%${caseFacts(c).length ? ` (${caseFacts(c).join(', ')})` : ''}`);
+    const facts = s.cases
+      .filter((c) => !c.skipped)
+      .map((c) => `${c.id} ${c.cpu_busy_pct ?? '?'}%${caseFacts(c).length ? ` (${caseFacts(c).join(', ')})` : ''}`);
     if (facts.length) out.push(`Machine CPU busy while each case ran (the bench alone: about one CPU): ${facts.join('; ')}.`);
     for (const c of s.cases) if (c.skipped) out.push(`Case ${c.id} skipped: ${c.skipped}.`);
     out.push('');
@@ -908,11 +997,16 @@ function markdown(sizes: SizeResult[]): string {
     out.push('|---|---|--:|--:|--:|--:|--:|---|---|');
     for (const c of s.cases) {
       for (const r of [...(c.peer ? [c.peer] : []), ...c.rows]) {
-        const result = r.status !== 'ok' ? verdict(r)
-          : r.checks.length ? r.checks.map((k) => (k.binding ? (k.pass ? '**PASS**' : '**MISS**') : k.pass ? '(pass)' : '(miss)')).join(', ')
-            : noChecks(r);
+        const result =
+          r.status !== 'ok'
+            ? verdict(r)
+            : r.checks.length
+              ? r.checks.map((k) => (k.binding ? (k.pass ? '**PASS**' : '**MISS**') : k.pass ? '(pass)' : '(miss)')).join(', ')
+              : noChecks(r);
         const noted = r.status === 'ok' && r.note ? ` (${r.note})` : '';
-        out.push(`| ${c.id} | ${r.name.replaceAll('|', '\\|')} | ${fmtMs(r.median_ms)} | ${r.min_ms === undefined ? '' : `${f1(r.min_ms)}–${f1(r.max_ms)}`} | ${cpuText(r)} | ${rssText(r)} | ${r.role === 'peer' ? (r.status === 'ok' ? '1' : '') : fmtRatio(r.ratio)} | ${targetText(r)} | ${result}${noted.replaceAll('|', '\\|')} |`);
+        out.push(
+          `| ${c.id} | ${r.name.replaceAll('|', '\\|')} | ${fmtMs(r.median_ms)} | ${r.min_ms === undefined ? '' : `${f1(r.min_ms)}–${f1(r.max_ms)}`} | ${cpuText(r)} | ${rssText(r)} | ${r.role === 'peer' ? (r.status === 'ok' ? '1' : '') : fmtRatio(r.ratio)} | ${targetText(r)} | ${result}${noted.replaceAll('|', '\\|')} |`,
+        );
       }
     }
     out.push('');
@@ -924,7 +1018,9 @@ function markdown(sizes: SizeResult[]): string {
       out.push('|---|--:|--:|--:|--:|--:|--:|');
       for (const { r } of inprocRows) {
         const x = r.extra as { startup_ms?: number; import_koffi_ms?: number; import_sockscope_ms?: number; first_call_ms?: number };
-        out.push(`| ${r.name} | ${fmtMs(x.startup_ms)} | ${fmtMs(x.import_koffi_ms)} | ${fmtMs(x.import_sockscope_ms)} | ${fmtMs(x.first_call_ms)} | ${fmtMs(r.median_ms)} | ${r.median_minflt ?? ''} |`);
+        out.push(
+          `| ${r.name} | ${fmtMs(x.startup_ms)} | ${fmtMs(x.import_koffi_ms)} | ${fmtMs(x.import_sockscope_ms)} | ${fmtMs(x.first_call_ms)} | ${fmtMs(r.median_ms)} | ${r.median_minflt ?? ''} |`,
+        );
       }
       out.push('');
     }
@@ -946,12 +1042,17 @@ async function countPopulation(pop: Population, ctx: Ctx): Promise<{ ss_tan_wc_l
   const lines = Number(wc.stdout.trim());
   if (wc.code !== 0 || !Number.isFinite(lines)) throw new Error(`ss -tan | wc -l failed: ${wc.stderr.trim()}`);
   let states: Record<string, number> | undefined;
-  const st = ctx.nldump
-    ? await run([...pop.nsenter(), ctx.nldump], 60_000)
-    : await run([...pop.nsenter(), 'sh', '-c', AWK_STATES], 120_000);
+  const st = ctx.nldump ? await run([...pop.nsenter(), ctx.nldump], 60_000) : await run([...pop.nsenter(), 'sh', '-c', AWK_STATES], 120_000);
   if (st.code === 0) {
     if (ctx.nldump) states = JSON.parse(st.stdout).states as Record<string, number>;
-    else states = Object.fromEntries(st.stdout.trim().split('\n').map((l) => l.split(/\s+/)).map(([k, v]) => [k, Number(v)]));
+    else
+      states = Object.fromEntries(
+        st.stdout
+          .trim()
+          .split('\n')
+          .map((l) => l.split(/\s+/))
+          .map(([k, v]) => [k, Number(v)]),
+      );
   }
   return { ss_tan_wc_l: lines, states };
 }
@@ -1047,7 +1148,9 @@ async function main(): Promise<number> {
     },
   });
   if (values.help) {
-    process.stdout.write(`usage: npm run bench -- [--sizes 10k,50k,150k] [--reps 5] [--warmup 1] [--retry-busy 2] [--cases ${CASES.map((c) => c.id).join(',')}]\n`);
+    process.stdout.write(
+      `usage: npm run bench -- [--sizes 10k,50k,150k] [--reps 5] [--warmup 1] [--retry-busy 2] [--cases ${CASES.map((c) => c.id).join(',')}]\n`,
+    );
     return 0;
   }
   const sizes = values.sizes ? values.sizes.split(',').map(parseSize) : DEFAULT_SIZES;
@@ -1071,12 +1174,15 @@ async function main(): Promise<number> {
   if (process.getuid?.() !== 0) {
     const r = spawnSync('unshare', ['-r', '-n', 'true'], { encoding: 'utf8' });
     if (r.status !== 0) {
-      return skip(`needs root, or unprivileged user namespaces for \`unshare -r\`, which failed here: ${(r.stderr || r.error?.message || `status ${r.status}`).trim()}`);
+      return skip(
+        `needs root, or unprivileged user namespaces for \`unshare -r\`, which failed here: ${(r.stderr || r.error?.message || `status ${r.status}`).trim()}`,
+      );
     }
     userns = true;
     process.stdout.write('bench: not root: running the population in a user namespace (unshare -r)\n');
   }
-  if (!existsSync(join(ROOT, 'dist/src/index.js')) || !existsSync(join(ROOT, 'dist/bench/inproc.js'))) return skip('not built: run `npm run bench` (it builds first)');
+  if (!existsSync(join(ROOT, 'dist/src/index.js')) || !existsSync(join(ROOT, 'dist/bench/inproc.js')))
+    return skip('not built: run `npm run bench` (it builds first)');
 
   const nl = buildC('nldump');
   if (nl.note) process.stdout.write(`bench: ${nl.note}\n`);
@@ -1088,7 +1194,9 @@ async function main(): Promise<number> {
   if (!Number.isInteger(retryBusy) || retryBusy < 0) throw new Error('--retry-busy must be >= 0');
   const o: Settings = { reps, warmup, python, retryBusy };
   const info = machine(python);
-  process.stdout.write(`bench: ${info.host_cpus} CPUs, ${info.memory_gib} GiB, kernel ${info.kernel}, node ${info.node}, ${info.ss}; ${reps} runs per row after ${warmup} warm-up\n`);
+  process.stdout.write(
+    `bench: ${info.host_cpus} CPUs, ${info.memory_gib} GiB, kernel ${info.kernel}, node ${info.node}, ${info.ss}; ${reps} runs per row after ${warmup} warm-up\n`,
+  );
 
   const results: SizeResult[] = [];
   const started = new Date().toISOString();
@@ -1098,7 +1206,9 @@ async function main(): Promise<number> {
     const mix = mixFor(sockets);
     const ctx: Ctx = { sockets: mixTotal(mix), mix, nldump: nl.path, nldumpNote: nl.note, procwalk: pw.path, procwalkNote: pw.note, ss2 };
     const lbl = label(sockets);
-    process.stdout.write(`\nbench: ${lbl}: building ${mix.estab} ESTABLISHED pairs, ${mix.timewait} TIME_WAIT, ${mix.closewait} CLOSE_WAIT pairs, ${mix.listen} LISTEN\n`);
+    process.stdout.write(
+      `\nbench: ${lbl}: building ${mix.estab} ESTABLISHED pairs, ${mix.timewait} TIME_WAIT, ${mix.closewait} CLOSE_WAIT pairs, ${mix.listen} LISTEN\n`,
+    );
     const size: SizeResult = { sockets: ctx.sockets, label: lbl, mix, build: {}, verified: { ss_tan_wc_l: 0 }, cases: [] };
     results.push(size);
     let pop: Population | undefined;
@@ -1125,21 +1235,34 @@ async function main(): Promise<number> {
           fresh = false;
           const v = await verifiedCount(pop, ctx);
           if (size.verified.ss_tan_wc_l === 0) size.verified = v;
-          process.stdout.write(`bench: ${c.id}: ss -tan | wc -l = ${v.ss_tan_wc_l} (header + ${v.ss_tan_wc_l - 1}; expected ${ctx.sockets})${v.states ? `: ${statesText(v.states)}` : ''}\n`);
-          if (Math.abs(v.ss_tan_wc_l - 1 - ctx.sockets) > ctx.sockets * 0.01) throw new Error(`population has ${v.ss_tan_wc_l - 1} sockets, expected ${ctx.sockets}`);
-          if (v.ss_tan_wc_l - 1 !== ctx.sockets) process.stdout.write(`bench: ${c.id}: WARNING: ${v.ss_tan_wc_l - 1} sockets, not the expected ${ctx.sockets}\n`);
+          process.stdout.write(
+            `bench: ${c.id}: ss -tan | wc -l = ${v.ss_tan_wc_l} (header + ${v.ss_tan_wc_l - 1}; expected ${ctx.sockets})${v.states ? `: ${statesText(v.states)}` : ''}\n`,
+          );
+          if (Math.abs(v.ss_tan_wc_l - 1 - ctx.sockets) > ctx.sockets * 0.01)
+            throw new Error(`population has ${v.ss_tan_wc_l - 1} sockets, expected ${ctx.sockets}`);
+          if (v.ss_tan_wc_l - 1 !== ctx.sockets)
+            process.stdout.write(`bench: ${c.id}: WARNING: ${v.ss_tan_wc_l - 1} sockets, not the expected ${ctx.sockets}\n`);
           const cpu0 = cpuTimes();
           const measured = await measureCase(c, pop, ctx, o);
           const cpu1 = cpuTimes();
           // the case's own CPU use: TIME_WAIT rebuilds during it (twRefresh) are left out
           const busy = busyPct(cpu0, [cpu1[0] - measured.refreshCpu[0], cpu1[1] - measured.refreshCpu[1]]);
           const cr: CaseResult = {
-            id: c.id, title: c.title, cpu_busy_pct: busy, peer: measured.peer, rows: measured.rows, targets: c.targets, reps: measured.reps,
-            ...(measured.refreshes ? { tw_refreshes: measured.refreshes } : {}), ...(measured.twAgeMax !== undefined ? { tw_age_max_s: measured.twAgeMax } : {}),
+            id: c.id,
+            title: c.title,
+            cpu_busy_pct: busy,
+            peer: measured.peer,
+            rows: measured.rows,
+            targets: c.targets,
+            reps: measured.reps,
+            ...(measured.refreshes ? { tw_refreshes: measured.refreshes } : {}),
+            ...(measured.twAgeMax !== undefined ? { tw_age_max_s: measured.twAgeMax } : {}),
           };
           const tooBusy = (cr.cpu_busy_pct ?? 0) > busyWarnPct(c.cpus);
           if (tooBusy) {
-            process.stdout.write(`bench: ${c.id}: WARNING: the machine was ${cr.cpu_busy_pct}% busy during this case; the bench alone uses about ${c.cpus ?? 1} CPU of ${os.availableParallelism()}: other work competed, its figures are suspect\n`);
+            process.stdout.write(
+              `bench: ${c.id}: WARNING: the machine was ${cr.cpu_busy_pct}% busy during this case; the bench alone uses about ${c.cpus ?? 1} CPU of ${os.availableParallelism()}: other work competed, its figures are suspect\n`,
+            );
           }
           if (tooBusy && attempt < o.retryBusy && !interrupted) {
             process.stdout.write(`bench: ${c.id}: measuring it again once the machine is quiet (--retry-busy ${o.retryBusy}: attempt ${attempt + 2})\n`);
@@ -1187,26 +1310,26 @@ const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileUR
 if (isMain) start();
 
 function start(): void {
-// Teardown on every path: children (rows and populations) live in their own process groups.
-process.on('exit', () => {
-  for (const c of live) killGroup(c);
-});
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => {
-    if (interrupted) process.exit(130); // a second signal: leave now; the exit handler still kills the groups
-    interrupted = true;
-    process.stderr.write(`\nbench: ${sig}: stopping and tearing the population down\n`);
-    for (const c of live) if (!populations.has(c)) killGroup(c); // populations are stopped by main's finally
+  // Teardown on every path: children (rows and populations) live in their own process groups.
+  process.on('exit', () => {
+    for (const c of live) killGroup(c);
   });
-}
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(sig, () => {
+      if (interrupted) process.exit(130); // a second signal: leave now; the exit handler still kills the groups
+      interrupted = true;
+      process.stderr.write(`\nbench: ${sig}: stopping and tearing the population down\n`);
+      for (const c of live) if (!populations.has(c)) killGroup(c); // populations are stopped by main's finally
+    });
+  }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    process.stderr.write(`bench: ${(e as Error)?.message ?? e}\n`);
-    process.exitCode = 1;
-  },
-);
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`bench: ${(e as Error)?.message ?? e}\n`);
+      process.exitCode = 1;
+    },
+  );
 }

@@ -48,17 +48,21 @@ chmodSync(join(tree, 'usr', 'bin', 'sockscope'), 0o755);
 // the unit: the repository's, for /usr/bin and the man pages; the executable writes its native module to the
 // CacheDirectory systemd makes for it ($CACHE_DIRECTORY), the one place ProtectSystem=strict leaves writable
 const unit = readFileSync(join(root, 'deploy', 'systemd', 'sockscope.service'), 'utf8')
-  .replace(/^(#.*\n)+/, [
-    '# sockscope agent as a hardened systemd service (installed by the sockscope package, not enabled):',
-    '#   edit /etc/sockscope/sockscope.toml, then: systemctl enable --now sockscope',
-    '#   systemctl reload sockscope   # SIGHUP: re-read the configuration (a bad one is logged, the old kept)',
-    '# Process attribution needs two capabilities: /usr/share/doc/sockscope/examples/sockscope-process-attribution.conf',
-    '',
-  ].join('\n'))
+  .replace(
+    /^(#.*\n)+/,
+    [
+      '# sockscope agent as a hardened systemd service (installed by the sockscope package, not enabled):',
+      '#   edit /etc/sockscope/sockscope.toml, then: systemctl enable --now sockscope',
+      '#   systemctl reload sockscope   # SIGHUP: re-read the configuration (a bad one is logged, the old kept)',
+      '# Process attribution needs two capabilities: /usr/share/doc/sockscope/examples/sockscope-process-attribution.conf',
+      '',
+    ].join('\n'),
+  )
   .replace(/^Documentation=.*$/m, 'Documentation=man:sockscope-agent(8) man:sockscope.toml(5)')
   .replace(/^ExecStart=\S+/m, 'ExecStart=/usr/bin/sockscope')
   .replace(/^\[Service\]\n/m, '[Service]\nCacheDirectory=sockscope\nCacheDirectoryMode=0700\n');
-if (!/^ExecStart=\/usr\/bin\/sockscope agent/m.test(unit) || !/^CacheDirectory=sockscope$/m.test(unit)) throw new Error('deploy/systemd/sockscope.service changed shape: update scripts/build-deb.mjs');
+if (!/^ExecStart=\/usr\/bin\/sockscope agent/m.test(unit) || !/^CacheDirectory=sockscope$/m.test(unit))
+  throw new Error('deploy/systemd/sockscope.service changed shape: update scripts/build-deb.mjs');
 put('lib/systemd/system/sockscope.service', unit);
 put('usr/share/doc/sockscope/examples/sockscope-process-attribution.conf', readFileSync(join(root, 'deploy', 'systemd', 'sockscope-process-attribution.conf')));
 
@@ -77,7 +81,9 @@ put('usr/share/fish/vendor_completions.d/sockscope.fish', run(['completion', 'fi
 
 // docs: copyright (DEP-5) and changelog
 const year = when.getUTCFullYear();
-put('usr/share/doc/sockscope/copyright', `Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+put(
+  'usr/share/doc/sockscope/copyright',
+  `Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: sockscope
 Source: https://github.com/sockscope/sockscope
 
@@ -94,23 +100,37 @@ Comment: /usr/bin/sockscope is a Node.js ${process.version} single executable ap
  Node.js's LICENSE file) with sockscope's bundled JavaScript and koffi's native module inside.
 
 License: MIT
-${readFileSync(join(root, 'LICENSE'), 'utf8').trim().split('\n').map((l) => (l.trim() ? ` ${l}` : ' .')).join('\n')}
-`);
+${readFileSync(join(root, 'LICENSE'), 'utf8')
+  .trim()
+  .split('\n')
+  .map((l) => (l.trim() ? ` ${l}` : ' .'))
+  .join('\n')}
+`,
+);
 const rfc2822 = when.toUTCString().replace('GMT', '+0000');
-put('usr/share/doc/sockscope/changelog.gz', gzipSync(Buffer.from(`sockscope (${version}) unstable; urgency=medium
+put(
+  'usr/share/doc/sockscope/changelog.gz',
+  gzipSync(
+    Buffer.from(`sockscope (${version}) unstable; urgency=medium
 
   * Release ${version}: see the README in the source repository.
 
  -- ${MAINTAINER}  ${rfc2822}
-`), { level: 9 }));
+`),
+    { level: 9 },
+  ),
+);
 
 // lintian: Node.js links its own zlib (and OpenSSL, libuv, ...) statically; a single executable is that
 // runtime, so the embedded copy is the point of the package, not an accident
-put('usr/share/lintian/overrides/sockscope', `# /usr/bin/sockscope is a Node.js single executable: Node.js carries its own zlib by design
+put(
+  'usr/share/lintian/overrides/sockscope',
+  `# /usr/bin/sockscope is a Node.js single executable: Node.js carries its own zlib by design
 sockscope: embedded-library zlib [usr/bin/sockscope]
 # the official Node.js binary is not built as PIE; the executable is that binary with the bundle injected
 sockscope: hardening-no-pie [usr/bin/sockscope]
-`);
+`,
+);
 
 // maintainer scripts: systemd learns about the unit (no enable, no start); purge removes the cache
 const script = (body) => `#!/bin/sh\nset -e\n${body}\n`;
@@ -118,7 +138,12 @@ const reload = 'if [ -d /run/systemd/system ]; then systemctl --system daemon-re
 const control = join(tree, 'DEBIAN');
 mkdirSync(control, { recursive: true });
 writeFileSync(join(control, 'postinst'), script(`if [ "$1" = configure ]; then\n  ${reload}\nfi`));
-writeFileSync(join(control, 'postrm'), script(`if [ "$1" = remove ] || [ "$1" = purge ]; then\n  ${reload}\nfi\nif [ "$1" = purge ]; then\n  rm -rf /var/cache/sockscope /var/cache/private/sockscope /var/lib/sockscope /var/lib/private/sockscope\nfi`));
+writeFileSync(
+  join(control, 'postrm'),
+  script(
+    `if [ "$1" = remove ] || [ "$1" = purge ]; then\n  ${reload}\nfi\nif [ "$1" = purge ]; then\n  rm -rf /var/cache/sockscope /var/cache/private/sockscope /var/lib/sockscope /var/lib/private/sockscope\nfi`,
+  ),
+);
 chmodSync(join(control, 'postinst'), 0o755);
 chmodSync(join(control, 'postrm'), 0o755);
 writeFileSync(join(control, 'conffiles'), '/etc/sockscope/sockscope.toml\n');
@@ -126,13 +151,19 @@ writeFileSync(join(control, 'conffiles'), '/etc/sockscope/sockscope.toml\n');
 // Depends: the shared libraries the executable links (dpkg-shlibdeps wants a debian/control to read)
 mkdirSync(join(work, 'debian'), { recursive: true });
 writeFileSync(join(work, 'debian', 'control'), 'Source: sockscope\n\nPackage: sockscope\nArchitecture: any\n');
-const shlibs = execFileSync('dpkg-shlibdeps', ['-O', join('sockscope', 'usr', 'bin', 'sockscope')], { cwd: work, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const shlibs = execFileSync('dpkg-shlibdeps', ['-O', join('sockscope', 'usr', 'bin', 'sockscope')], {
+  cwd: work,
+  encoding: 'utf8',
+  stdio: ['ignore', 'pipe', 'pipe'],
+});
 const depends = /shlibs:Depends=(.*)/.exec(shlibs)?.[1].trim();
 if (!depends) throw new Error(`dpkg-shlibdeps gave no dependencies: ${shlibs}`);
 rmSync(join(work, 'debian'), { recursive: true });
 
 const sizeKiB = Math.ceil(Number(execFileSync('du', ['-sk', '--exclude=DEBIAN', tree], { encoding: 'utf8' }).split('\t')[0]));
-writeFileSync(join(control, 'control'), `Package: sockscope
+writeFileSync(
+  join(control, 'control'),
+  `Package: sockscope
 Version: ${version}
 Architecture: ${debArch}
 Maintainer: ${MAINTAINER}
@@ -150,7 +181,8 @@ Description: socket statistics read straight from the Linux kernel
  This package holds a single executable with its own Node.js runtime, the
  systemd unit sockscope.service (installed, not enabled), a sample
  configuration in /etc/sockscope, man pages and shell completions.
-`);
+`,
+);
 
 // every file's time is SOURCE_DATE_EPOCH's; owners root:root (--root-owner-group)
 const stamp = (p) => {
@@ -165,5 +197,8 @@ const stamp = (p) => {
 };
 stamp(tree);
 const deb = join(root, 'dist', `sockscope_${version}_${debArch}.deb`);
-execFileSync('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', tree, deb], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, SOURCE_DATE_EPOCH: String(epoch) } });
+execFileSync('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', tree, deb], {
+  stdio: ['ignore', 'ignore', 'inherit'],
+  env: { ...process.env, SOURCE_DATE_EPOCH: String(epoch) },
+});
 console.log(`${deb}: ${(statSync(deb).size / 1048576).toFixed(1)} MiB`);

@@ -43,7 +43,8 @@ function workerEntries() {
       const rel = join(dir, name);
       if (statSync(join(root, rel)).isDirectory()) walk(rel);
       else if (name.endsWith('.ts')) {
-        for (const m of readFileSync(join(root, rel), 'utf8').matchAll(new RegExp(WORKER_URL.source, 'g'))) found.push([join(dir, `${m[1]}.ts`), `${m[1]}.mjs`]);
+        for (const m of readFileSync(join(root, rel), 'utf8').matchAll(new RegExp(WORKER_URL.source, 'g')))
+          found.push([join(dir, `${m[1]}.ts`), `${m[1]}.mjs`]);
       }
     }
   };
@@ -57,16 +58,22 @@ function workerEntries() {
 const seaPlugin = {
   name: 'sockscope-sea',
   setup(build) {
-    build.onResolve({ filter: /^\.\/src\/static\.js$/ }, (a) => (a.importer.includes(`${'node_modules'}/koffi/`) ? { path: 'koffi-static', namespace: 'sea' } : undefined));
+    build.onResolve({ filter: /^\.\/src\/static\.js$/ }, (a) =>
+      a.importer.includes(`${'node_modules'}/koffi/`) ? { path: 'koffi-static', namespace: 'sea' } : undefined,
+    );
     build.onLoad({ filter: /^koffi-static$/, namespace: 'sea' }, () => ({
       contents: `import { loadKoffiNative } from ${JSON.stringify(seaSource)}; export function loadStatic() { return loadKoffiNative(); }`,
-      loader: 'js', resolveDir: root,
+      loader: 'js',
+      resolveDir: root,
     }));
     build.onLoad({ filter: /\/src\/.*\.ts$/ }, (a) => {
       const text = readFileSync(a.path, 'utf8');
       if (!WORKER_URL.test(text)) return undefined;
       const contents = text.replace(new RegExp(WORKER_URL.source, 'g'), (_m, name) => `new Worker(__seaWorkerFile(${JSON.stringify(`${name}.mjs`)})`);
-      return { contents: `import { seaAssetFile as __seaAsset } from ${JSON.stringify(seaSource)};\nconst __seaWorkerFile = (name) => (__seaAsset('koffi.node'), __seaAsset(name));\n${contents}`, loader: 'ts' };
+      return {
+        contents: `import { seaAssetFile as __seaAsset } from ${JSON.stringify(seaSource)};\nconst __seaWorkerFile = (name) => (__seaAsset('koffi.node'), __seaAsset(name));\n${contents}`,
+        loader: 'ts',
+      };
     });
   },
 };
@@ -79,11 +86,20 @@ const seaPlugin = {
 async function bundle(entry, outfile, assetHashes, format) {
   const cjs = format === 'cjs';
   await esbuild.build({
-    entryPoints: [join(root, entry)], outfile, bundle: true, platform: 'node', format, target: 'node20',
-    plugins: [seaPlugin], minify: true, legalComments: 'none', logLevel: 'warning',
+    entryPoints: [join(root, entry)],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format,
+    target: 'node20',
+    plugins: [seaPlugin],
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'warning',
     define: {
       ...(cjs ? { 'import.meta.url': '__seaImportMetaUrl', 'import.meta.dirname': '__seaImportMetaDirname' } : {}),
-      SOCKSCOPE_VERSION: JSON.stringify(version), SOCKSCOPE_SEA_ASSETS: JSON.stringify(assetHashes),
+      SOCKSCOPE_VERSION: JSON.stringify(version),
+      SOCKSCOPE_SEA_ASSETS: JSON.stringify(assetHashes),
     },
     banner: {
       js: cjs
@@ -106,8 +122,12 @@ for (const [entry, name] of workerEntries()) {
 await bundle('src/cli/sea-entry.ts', join(work, 'sockscope.cjs'), hashes, 'cjs');
 
 const config = {
-  main: join(work, 'sockscope.cjs'), output: join(work, 'sea-prep.blob'),
-  disableExperimentalSEAWarning: true, useCodeCache: true, useSnapshot: false, assets,
+  main: join(work, 'sockscope.cjs'),
+  output: join(work, 'sea-prep.blob'),
+  disableExperimentalSEAWarning: true,
+  useCodeCache: true,
+  useSnapshot: false,
+  assets,
 };
 writeFileSync(join(work, 'sea-config.json'), JSON.stringify(config, null, 2));
 execFileSync(process.execPath, ['--experimental-sea-config', join(work, 'sea-config.json')], { stdio: 'inherit' });
@@ -119,11 +139,28 @@ chmodSync(out, 0o755);
 try {
   execFileSync('strip', ['--strip-all', out], { stdio: 'inherit' });
 } catch {
-  console.warn('build-sea: strip failed or is missing (binutils): the executable keeps node\'s debug information');
+  console.warn("build-sea: strip failed or is missing (binutils): the executable keeps node's debug information");
 }
-const injected = spawnSync(process.execPath, [require.resolve('postject/dist/cli.js'), out, 'NODE_SEA_BLOB', join(work, 'sea-prep.blob'), '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], { encoding: 'utf8' });
+const injected = spawnSync(
+  process.execPath,
+  [
+    require.resolve('postject/dist/cli.js'),
+    out,
+    'NODE_SEA_BLOB',
+    join(work, 'sea-prep.blob'),
+    '--sentinel-fuse',
+    'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2',
+  ],
+  { encoding: 'utf8' },
+);
 // postject's LIEF warns about every note section it cannot name: noise, not a problem
 const noise = /^warning: Can't find string offset for section name/;
-process.stderr.write(injected.stderr.split('\n').filter((l) => l && !noise.test(l)).map((l) => `${l}\n`).join(''));
+process.stderr.write(
+  injected.stderr
+    .split('\n')
+    .filter((l) => l && !noise.test(l))
+    .map((l) => `${l}\n`)
+    .join(''),
+);
 if (injected.status !== 0) throw new Error(`postject failed (${injected.status})`);
 console.log(`${out}: ${(statSync(out).size / 1048576).toFixed(1)} MiB (node ${process.version}, ${arch})`);

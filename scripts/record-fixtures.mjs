@@ -65,9 +65,12 @@ async function inside(outDir) {
   try {
     for (const [i, d] of DUMPS.entries()) {
       const seq = i + 1;
-      const request = d.kind === 'legacy' ? legacyTcpDumpRequest({ states: d.states, ext: d.ext }, seq)
-        : d.kind === 'unix' ? unixDumpRequest({ states: d.states, show: d.show }, seq)
-          : inetDumpRequest({ family: d.family, protocol: d.protocol, states: d.states, ext: d.ext }, seq);
+      const request =
+        d.kind === 'legacy'
+          ? legacyTcpDumpRequest({ states: d.states, ext: d.ext }, seq)
+          : d.kind === 'unix'
+            ? unixDumpRequest({ states: d.states, show: d.show }, seq)
+            : inetDumpRequest({ family: d.family, protocol: d.protocol, states: d.states, ext: d.ext }, seq);
       libc.sendToKernel(fd, request);
       const datagrams = [];
       const types = {};
@@ -77,7 +80,7 @@ async function inside(outDir) {
         if (datagrams.length > 10_000) throw new Error(`${d.file}: no NLMSG_DONE after 10000 datagrams`);
         const n = libc.recv(fd, buf);
         datagrams.push(buf.slice(0, n));
-        for (let at = 0; at + 16 <= n;) {
+        for (let at = 0; at + 16 <= n; ) {
           const len = view.getUint32(at, true);
           const type = view.getUint16(at + 4, true);
           if (len < 16 || at + len > n) throw new Error(`${d.file}: malformed datagram from the kernel`);
@@ -102,9 +105,14 @@ async function inside(outDir) {
       }
       writeFileSync(join(outDir, d.file), file);
       results.push({
-        ...d, seq, requestType: new DataView(request.buffer, request.byteOffset).getUint16(4, true),
-        requestHex: Buffer.from(request).toString('hex'), datagrams: datagrams.length, bytes: size,
-        messagesByType: types, errno,
+        ...d,
+        seq,
+        requestType: new DataView(request.buffer, request.byteOffset).getUint16(4, true),
+        requestHex: Buffer.from(request).toString('hex'),
+        datagrams: datagrams.length,
+        bytes: size,
+        messagesByType: types,
+        errno,
       });
     }
   } finally {
@@ -130,7 +138,8 @@ async function outside(outDir) {
       if (r.code === 0) writeFileSync(join(outDir, 'proc/net', f), r.stdout);
     }
     const manifest = {
-      description: 'sock_diag datagrams, ss output and /proc/net files recorded at one moment from the population of test/helpers/population-holder.ts; see README.md',
+      description:
+        'sock_diag datagrams, ss output and /proc/net files recorded at one moment from the population of test/helpers/population-holder.ts; see README.md',
       container: 'each .bin file: for every datagram the kernel sent for the request, in order: u32 little-endian length, then that many bytes',
       kernel: execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim(),
       machine: execFileSync('uname', ['-m'], { encoding: 'utf8' }).trim(),
@@ -144,7 +153,10 @@ async function outside(outDir) {
       population: ns.population,
     };
     writeFileSync(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-    for (const d of dumps) console.log(`${d.file}: seq ${d.seq}, ${d.datagrams} datagram(s), ${d.bytes} bytes, messages ${JSON.stringify(d.messagesByType)}${d.errno ? `, errno ${d.errno}` : ''}`);
+    for (const d of dumps)
+      console.log(
+        `${d.file}: seq ${d.seq}, ${d.datagrams} datagram(s), ${d.bytes} bytes, messages ${JSON.stringify(d.messagesByType)}${d.errno ? `, errno ${d.errno}` : ''}`,
+      );
     console.log(`recorded into ${outDir} (kernel ${manifest.kernel})`);
   } finally {
     await ns.stop();

@@ -22,7 +22,7 @@ const SUITES = ['zabbix-server', 'package'];
 const args = process.argv.slice(2);
 const suite = args[0] === '--suite' ? args[1] : undefined;
 const only = suite ? args.slice(2) : args;
-const inSuite = (f) => SUITES.find((s) => f.startsWith(join(root, s) + '/'));
+const inSuite = (f) => SUITES.find((s) => f.startsWith(`${join(root, s)}/`));
 const pool = files.filter((f) => inSuite(f) === suite);
 const chosen = only.length ? pool.filter((f) => only.some((o) => f.includes(o))) : pool;
 if (chosen.length === 0) {

@@ -11,7 +11,16 @@ export { parseProcNetInet, parseProcNetUnix, parseSockstat } from './procfs/net.
 export { CensusCounts } from './snapshot/census.js';
 export { runDump, newReceiveBuffer, type DatagramReader, type DumpOutcome, type MessageVisitor } from './snapshot/dump.js';
 export {
-  DiagSession, FULL_EXT, takeCensus, takeSnapshot, type Census, type ProtocolSource, type Snapshot, type SnapshotOptions, type Source, type Transport,
+  DiagSession,
+  FULL_EXT,
+  takeCensus,
+  takeSnapshot,
+  type Census,
+  type ProtocolSource,
+  type Snapshot,
+  type SnapshotOptions,
+  type Source,
+  type Transport,
 } from './snapshot/snapshot.js';
 export { SocketTable, UID_UNKNOWN, type SocketTableBuffers } from './snapshot/table.js';
 export { SnapshotWorker } from './agent/worker.js';

@@ -6,10 +6,13 @@ import { readFileSync } from 'node:fs';
 
 declare const SOCKSCOPE_VERSION: string | undefined;
 
-export const VERSION: string = typeof SOCKSCOPE_VERSION === 'string' ? SOCKSCOPE_VERSION : (() => {
-  try {
-    return JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
-  } catch {
-    return 'unknown';
-  }
-})();
+export const VERSION: string =
+  typeof SOCKSCOPE_VERSION === 'string'
+    ? SOCKSCOPE_VERSION
+    : (() => {
+        try {
+          return JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+        } catch {
+          return 'unknown';
+        }
+      })();

@@ -67,7 +67,10 @@ export class Agent {
   /** V8 and memory tuning, applied at start (runtime.ts) */
   private readonly tuning = runtimeTuning();
 
-  constructor(loaded: LoadedConfig, private readonly o: AgentOptions) {
+  constructor(
+    loaded: LoadedConfig,
+    private readonly o: AgentOptions,
+  ) {
     this.config = loaded.config;
     this.gatherConfig = gatherConfigOf(this.config);
     this.ctx = {
@@ -135,7 +138,10 @@ export class Agent {
     this.attributionChecked = true;
     const problem = attributionProblem();
     if (problem) {
-      this.o.log('warn', `process attribution: pid is 0 for sockets of other users' processes: reading their /proc/<pid>/fd needs CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH and their processes visible (${problem}; see deploy/systemd/sockscope-process-attribution.conf)`);
+      this.o.log(
+        'warn',
+        `process attribution: pid is 0 for sockets of other users' processes: reading their /proc/<pid>/fd needs CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH and their processes visible (${problem}; see deploy/systemd/sockscope-process-attribution.conf)`,
+      );
     }
   }
 
@@ -248,7 +254,17 @@ export class Agent {
       metrics = [];
       exposition = undefined;
       workerGather = undefined;
-      report = { snapshotMs: 0, durationMs: 0, sockets: 0, retries: 0, interrupted: false, notes: [], sources: [], collectors: [], error: (e as Error).message };
+      report = {
+        snapshotMs: 0,
+        durationMs: 0,
+        sockets: 0,
+        retries: 0,
+        interrupted: false,
+        notes: [],
+        sources: [],
+        collectors: [],
+        error: (e as Error).message,
+      };
     }
     this.counters.gathers++;
     this.counters.retries += report.retries;
@@ -285,7 +301,13 @@ export class Agent {
         w.sample('collector_success', '1 when the collector succeeded in the last gather', 'gauge', { collector: c.name }, c.ok ? 1 : 0);
       }
       for (const s of l.report.sources) {
-        w.sample('sockets_seen', 'sockets in the last snapshot, per protocol and where they were read from', 'gauge', { protocol: s.protocol, source: s.source }, s.sockets);
+        w.sample(
+          'sockets_seen',
+          'sockets in the last snapshot, per protocol and where they were read from',
+          'gauge',
+          { protocol: s.protocol, source: s.source },
+          s.sockets,
+        );
       }
     }
     this.netns?.selfMetrics(w);
@@ -417,7 +439,7 @@ function attributionProblem(): string | undefined {
       if (code === 'EACCES' || code === 'EPERM') return `${code} on /proc/${pid}/fd`;
     }
   }
-  return 'no other user\'s process is visible in /proc';
+  return "no other user's process is visible in /proc";
 }
 
 /** Settings compared across a reload (Maps and Buffers included). */

@@ -73,7 +73,11 @@ export abstract class BufferedOutput<T> implements AgentOutput {
     const { wal, items } = DiskBuffer.open(this.disk.dir, this.disk.codec, this.disk.key);
     this.wal = wal;
     this.counts.torn += wal.torn;
-    if (wal.torn) this.log('warn', `${this.label.peer}: skipped torn or corrupt records in the disk buffer (a write cut short by a crash)`, { records: wal.torn, directory: wal.dir });
+    if (wal.torn)
+      this.log('warn', `${this.label.peer}: skipped torn or corrupt records in the disk buffer (a write cut short by a crash)`, {
+        records: wal.torn,
+        directory: wal.dir,
+      });
     if (items.length) {
       this.buffer.unshift(...items);
       this.log('info', `${this.label.peer}: read back ${this.label.unit} from the disk buffer`, { buffered: items.length, directory: wal.dir });
@@ -120,7 +124,8 @@ export abstract class BufferedOutput<T> implements AgentOutput {
     await p.flush(true);
     const left = p.take();
     p.wal?.destroy();
-    if (left.length) this.log('warn', `${this.label.peer}: dropped buffered ${this.label.unit} the reloaded configuration cannot send`, { dropped: left.length });
+    if (left.length)
+      this.log('warn', `${this.label.peer}: dropped buffered ${this.label.unit} the reloaded configuration cannot send`, { dropped: left.length });
   }
 
   async close(why: 'exit' | 'reload'): Promise<void> {
@@ -145,7 +150,13 @@ export abstract class BufferedOutput<T> implements AgentOutput {
     w.sample('output_written_metrics_total', 'metrics the output delivered', 'counter', output, s.written);
     w.sample('output_dropped_metrics_total', 'metrics dropped: buffer full, or refused by the server', 'counter', output, s.dropped + this.refusedCount());
     w.sample('output_errors_total', 'failed write attempts', 'counter', output, s.errors);
-    w.sample('output_buffer_torn_records_total', 'records of the disk buffer skipped when read back: cut short or corrupt (a crash mid-write)', 'counter', output, this.counts.torn);
+    w.sample(
+      'output_buffer_torn_records_total',
+      'records of the disk buffer skipped when read back: cut short or corrupt (a crash mid-write)',
+      'counter',
+      output,
+      this.counts.torn,
+    );
   }
 
   add(items: readonly T[]): void {
@@ -154,7 +165,10 @@ export abstract class BufferedOutput<T> implements AgentOutput {
       this.wal?.append(items); // written before it counts as accepted
     } catch (e) {
       // a full or failing disk: memory from now on, said once
-      this.log('error', `${this.label.peer}: the disk buffer failed: buffering in memory only from now on`, { error: (e as Error).message, directory: this.disk?.dir });
+      this.log('error', `${this.label.peer}: the disk buffer failed: buffering in memory only from now on`, {
+        error: (e as Error).message,
+        directory: this.disk?.dir,
+      });
       this.wal?.close();
       this.wal = undefined;
       this.disk = undefined;
@@ -177,7 +191,10 @@ export abstract class BufferedOutput<T> implements AgentOutput {
     }
     if (this.droppingSince === undefined) {
       this.droppingSince = this.counts.dropped - over;
-      this.log('warn', `${this.label.peer}: buffer full, dropped the oldest ${this.label.unit} (logged once per episode)`, { dropped: over, limit: this.limit });
+      this.log('warn', `${this.label.peer}: buffer full, dropped the oldest ${this.label.unit} (logged once per episode)`, {
+        dropped: over,
+        limit: this.limit,
+      });
     }
   }
 
@@ -272,6 +289,12 @@ export abstract class BufferedOutput<T> implements AgentOutput {
     this.healthy = ok;
     const { peer, unit, where } = this.label;
     if (ok) this.log('info', `${peer} reachable again: sending the buffered ${unit}`, { ...where, buffered: this.buffer.length });
-    else this.log('error', `${peer} unreachable: keeping ${unit} in the buffer and retrying with backoff`, { ...where, problem, buffered: this.buffer.length, limit: this.limit });
+    else
+      this.log('error', `${peer} unreachable: keeping ${unit} in the buffer and retrying with backoff`, {
+        ...where,
+        problem,
+        buffered: this.buffer.length,
+        limit: this.limit,
+      });
   }
 }

@@ -23,7 +23,22 @@
  * Bounds: the output's limit in items, as in memory: items dropped from the buffer (oldest first) move the head
  * too, so the files hold at most the limit plus one segment.
  */
-import { accessSync, closeSync, constants, fdatasync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  fdatasync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { SockscopeError } from '../errors.js';
@@ -58,7 +73,10 @@ export class DiskBuffer<T> {
   /** records found torn or corrupt when the directory was read */
   torn = 0;
 
-  private constructor(readonly dir: string, private readonly codec: Codec<T>) {}
+  private constructor(
+    readonly dir: string,
+    private readonly codec: Codec<T>,
+  ) {}
 
   /** A configuration error naming `key` unless `dir` can be created and written. */
   static check(dir: string, key: string): void {
@@ -67,7 +85,11 @@ export class DiskBuffer<T> {
       accessSync(dir, constants.W_OK | constants.X_OK);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      throw new SockscopeError('ESOCKSCOPE_CONFIG', `config: ${key} = ${JSON.stringify(dir)}: expected a writable directory for the disk buffer (${err.code ?? err.message})`, { key, value: dir });
+      throw new SockscopeError(
+        'ESOCKSCOPE_CONFIG',
+        `config: ${key} = ${JSON.stringify(dir)}: expected a writable directory for the disk buffer (${err.code ?? err.message})`,
+        { key, value: dir },
+      );
     }
   }
 
@@ -82,7 +104,11 @@ export class DiskBuffer<T> {
     } catch (e) {
       if (e instanceof SockscopeError) throw e;
       const err = e as NodeJS.ErrnoException;
-      throw new SockscopeError('ESOCKSCOPE_CONFIG', `config: ${key} = ${JSON.stringify(dir)}: expected a writable directory for the disk buffer (${err.code ?? err.message})`, { key, value: dir });
+      throw new SockscopeError(
+        'ESOCKSCOPE_CONFIG',
+        `config: ${key} = ${JSON.stringify(dir)}: expected a writable directory for the disk buffer (${err.code ?? err.message})`,
+        { key, value: dir },
+      );
     }
   }
 
@@ -93,7 +119,10 @@ export class DiskBuffer<T> {
     } catch {
       /* no head yet: from the first segment */
     }
-    const segments = readdirSync(this.dir).filter((f) => /^\d{16}\.wal$/.test(f)).map((f) => Number(f.slice(0, 16))).sort((a, b) => a - b);
+    const segments = readdirSync(this.dir)
+      .filter((f) => /^\d{16}\.wal$/.test(f))
+      .map((f) => Number(f.slice(0, 16)))
+      .sort((a, b) => a - b);
     const items: T[] = [];
     for (const [k, seg] of segments.entries()) {
       const path = join(this.dir, segName(seg));

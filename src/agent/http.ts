@@ -48,7 +48,6 @@ const LANDING = (version: string) => `<!doctype html>
 </ul></body></html>
 `;
 
-
 export class HttpEndpoint {
   private servers: Server[] = [];
   private inflight = 0;
@@ -67,7 +66,10 @@ export class HttpEndpoint {
   private authLoggedAt = 0;
   private authUnlogged = 0;
 
-  constructor(private readonly o: HttpOptions, private readonly routes: Routes) {
+  constructor(
+    private readonly o: HttpOptions,
+    private readonly routes: Routes,
+  ) {
     // password checks have their own bound (max_requests waiting or running): requests with remembered
     // credentials never wait behind them
     this.checker = o.web.users?.size ? new PasswordChecker(o.maxRequests) : undefined;
@@ -131,18 +133,32 @@ export class HttpEndpoint {
       // node checks requestTimeout/headersTimeout only every connectionsCheckingInterval (30 s by default): a client
       // trickling header bytes would outlive read_timeout by up to that much
       const opts = {
-        maxHeaderSize: this.o.maxHeaderBytes, requestTimeout: this.o.readTimeoutMs, headersTimeout: this.o.readTimeoutMs,
+        maxHeaderSize: this.o.maxHeaderBytes,
+        requestTimeout: this.o.readTimeoutMs,
+        headersTimeout: this.o.readTimeoutMs,
         connectionsCheckingInterval: Math.max(50, Math.min(1000, this.o.readTimeoutMs / 4)),
       };
       const tls = this.o.web.tls;
       const server = tls
-        ? createHttpsServer({
-          ...opts, cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.requestCert, rejectUnauthorized: tls.clientAuth === 'RequireAndVerifyClientCert',
-          minVersion: tls.minVersion, maxVersion: tls.maxVersion, ciphers: tls.ciphers, ecdhCurve: tls.ecdhCurve, honorCipherOrder: tls.honorCipherOrder,
-          // a client stalling in the handshake is not yet an HTTP request: without this it would be held until the
-          // idle timeout below (2 × read_timeout)
-          handshakeTimeout: this.o.readTimeoutMs,
-        }, handler)
+        ? createHttpsServer(
+            {
+              ...opts,
+              cert: tls.cert,
+              key: tls.key,
+              ca: tls.ca,
+              requestCert: tls.requestCert,
+              rejectUnauthorized: tls.clientAuth === 'RequireAndVerifyClientCert',
+              minVersion: tls.minVersion,
+              maxVersion: tls.maxVersion,
+              ciphers: tls.ciphers,
+              ecdhCurve: tls.ecdhCurve,
+              honorCipherOrder: tls.honorCipherOrder,
+              // a client stalling in the handshake is not yet an HTTP request: without this it would be held until the
+              // idle timeout below (2 × read_timeout)
+              handshakeTimeout: this.o.readTimeoutMs,
+            },
+            handler,
+          )
         : createHttpServer(opts, handler);
       if (tls && (tls.clientAuth === 'RequireAnyClientCert' || tls.clientAuth === 'VerifyClientCertIfGiven')) {
         // node enforces a client certificate only with rejectUnauthorized, which also verifies it: Go's
@@ -161,7 +177,12 @@ export class HttpEndpoint {
       });
       server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
         if (!socket.writable) return socket.destroy();
-        const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+        const status =
+          err.code === 'HPE_HEADER_OVERFLOW'
+            ? '431 Request Header Fields Too Large'
+            : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+              ? '408 Request Timeout'
+              : '400 Bad Request';
         socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       });
       await listenOn(server, addr, 'outputs.prometheus.listen');
@@ -236,7 +257,9 @@ export class HttpEndpoint {
     const now = Date.now();
     if (now - this.authLoggedAt < AUTH_LOG_EVERY_MS) return;
     this.o.log('warn', 'basic auth failed (logged at most once a minute; sockscope_http_auth_failures_total counts every one)', {
-      user: user ?? null, remote: req.socket.remoteAddress ?? null, failures: this.authUnlogged,
+      user: user ?? null,
+      remote: req.socket.remoteAddress ?? null,
+      failures: this.authUnlogged,
     });
     this.authLoggedAt = now;
     this.authUnlogged = 0;

@@ -22,8 +22,16 @@ const LINES = { encode: (lines: readonly string[]) => Buffer.from(lines.join('\n
 export class InfluxOutput extends BufferedOutput<string> {
   readonly name = 'influxdb';
 
-  constructor(readonly cfg: AgentConfig['outputs']['influxdb'], log: Log) {
-    super(cfg.metric_buffer_limit, cfg.batch_size, log, { peer: 'influxdb', unit: 'metrics', where: { urls: cfg.urls }, leftAtExit: 'exiting with metrics still buffered' });
+  constructor(
+    readonly cfg: AgentConfig['outputs']['influxdb'],
+    log: Log,
+  ) {
+    super(cfg.metric_buffer_limit, cfg.batch_size, log, {
+      peer: 'influxdb',
+      unit: 'metrics',
+      where: { urls: cfg.urls },
+      leftAtExit: 'exiting with metrics still buffered',
+    });
     // one record per gather: its lines (line protocol has no raw newlines)
     if (cfg.buffer_strategy === 'disk') this.useDisk(cfg.buffer_directory, LINES, 'outputs.influxdb.buffer_directory');
   }

@@ -21,7 +21,10 @@ export class PasswordChecker {
   private running = 0;
   private nextId = 1;
 
-  constructor(private readonly maxPending: number, private readonly threads = Math.max(1, Math.min(4, availableParallelism() - 1))) {}
+  constructor(
+    private readonly maxPending: number,
+    private readonly threads = Math.max(1, Math.min(4, availableParallelism() - 1)),
+  ) {}
 
   /**
    * Whether password matches the bcrypt hash; 'busy' when maxPending checks are already waiting or running, or
@@ -31,7 +34,10 @@ export class PasswordChecker {
     if (this.queue.length + this.running >= this.maxPending) return Promise.resolve('busy');
     return new Promise((resolve) => {
       const job: Job = {
-        id: this.nextId++, password, hash, resolve,
+        id: this.nextId++,
+        password,
+        hash,
+        resolve,
         timer: setTimeout(() => {
           const at = this.queue.indexOf(job);
           if (at < 0) return; // started meanwhile

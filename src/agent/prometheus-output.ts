@@ -19,11 +19,23 @@ class PrometheusOutput implements AgentOutput {
   /** the /metrics bodies of the latest gather, assembled on the first scrape of each format */
   private rendered: Partial<Record<ExpositionFormat, Buffer>> = {};
 
-  constructor(p: AgentConfig['outputs']['prometheus'], private readonly ctx: OutputContext) {
+  constructor(
+    p: AgentConfig['outputs']['prometheus'],
+    private readonly ctx: OutputContext,
+  ) {
     this.latest = ctx.latest();
     const web = p.web_config_file ? loadWebConfig(p.web_config_file) : {};
     this.http = new HttpEndpoint(
-      { listen: p.listen, web, maxRequests: p.max_requests, maxConnections: p.max_connections, maxHeaderBytes: p.max_header_bytes, readTimeoutMs: durationMs(p.read_timeout), version: ctx.version, log: ctx.log },
+      {
+        listen: p.listen,
+        web,
+        maxRequests: p.max_requests,
+        maxConnections: p.max_connections,
+        maxHeaderBytes: p.max_header_bytes,
+        readTimeoutMs: durationMs(p.read_timeout),
+        version: ctx.version,
+        log: ctx.log,
+      },
       { metrics: (f, waitMs) => this.metrics(f, waitMs), snapshot: () => ctx.snapshotJson(), health: () => ctx.health() },
     );
   }
@@ -80,11 +92,23 @@ class PrometheusOutput implements AgentOutput {
   async flush(): Promise<void> {}
 
   stats(w: PrometheusWriter): void {
-    w.sample('http_rejected_requests_total', 'requests refused because max_requests were in flight (or waiting for a password check)', 'counter', {}, this.http.rejected);
+    w.sample(
+      'http_rejected_requests_total',
+      'requests refused because max_requests were in flight (or waiting for a password check)',
+      'counter',
+      {},
+      this.http.rejected,
+    );
     w.sample('http_connections', 'open connections to the HTTP endpoint', 'gauge', {}, this.http.connections);
     w.sample('http_max_connections', 'connections kept open at most (max_connections, capped below the fd limit)', 'gauge', {}, this.http.connectionCap);
     for (const [reason, n] of Object.entries(this.http.closedConnections)) {
-      w.sample('http_connections_closed_total', 'connections closed by the agent for lack of room: the oldest idle one for a new one (room), or a new one when every one was busy (full)', 'counter', { reason }, this.closed[reason as 'room'] + n);
+      w.sample(
+        'http_connections_closed_total',
+        'connections closed by the agent for lack of room: the oldest idle one for a new one (room), or a new one when every one was busy (full)',
+        'counter',
+        { reason },
+        this.closed[reason as 'room'] + n,
+      );
     }
     w.sample('http_auth_failures_total', 'requests refused for missing or wrong basic-auth credentials (401)', 'counter', {}, this.http.authFailures);
   }
@@ -105,7 +129,10 @@ class PrometheusOutput implements AgentOutput {
 export const prometheusOutput: OutputKind = {
   name: 'prometheus',
   // the web config's content (and that of the files it names) counts: a renewed certificate is a change
-  settings: (c) => (c.outputs.prometheus.enabled ? { ...c.outputs.prometheus, web: c.outputs.prometheus.web_config_file ? loadWebConfig(c.outputs.prometheus.web_config_file) : {} } : undefined),
+  settings: (c) =>
+    c.outputs.prometheus.enabled
+      ? { ...c.outputs.prometheus, web: c.outputs.prometheus.web_config_file ? loadWebConfig(c.outputs.prometheus.web_config_file) : {} }
+      : undefined,
   needs: { exposition: true },
   create: (c, ctx) => new PrometheusOutput(c.outputs.prometheus, ctx),
 };

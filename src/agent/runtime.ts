@@ -36,7 +36,12 @@ export interface RuntimeTuning {
 const WORKER_YOUNG_GENERATION_MB = 4;
 
 export function runtimeTuning(env: NodeJS.ProcessEnv = process.env): RuntimeTuning {
-  const off = new Set((env.SOCKSCOPE_TUNING ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+  const off = new Set(
+    (env.SOCKSCOPE_TUNING ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
   return {
     keepShapes: !off.has('no-keep-shapes'),
     collectGarbage: !off.has('no-collect-garbage'),

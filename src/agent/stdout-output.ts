@@ -8,7 +8,10 @@ class StdoutOutput implements AgentOutput {
 
   accept(g: Gather): void {
     if (!g.lineMetrics) return;
-    const text = g.lineMetrics.map((m) => influxLine(m)).filter(Boolean).join('\n');
+    const text = g.lineMetrics
+      .map((m) => influxLine(m))
+      .filter(Boolean)
+      .join('\n');
     (this.ctx.stdout ?? ((t) => process.stdout.write(t)))(text ? `${text}\n` : '');
   }
 

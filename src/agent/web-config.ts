@@ -23,7 +23,12 @@ type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
 
 export interface WebConfig {
   tls?: {
-    cert: Buffer; key: Buffer; ca?: Buffer; requestCert: boolean; minVersion: TlsVersion; maxVersion: TlsVersion;
+    cert: Buffer;
+    key: Buffer;
+    ca?: Buffer;
+    requestCert: boolean;
+    minVersion: TlsVersion;
+    maxVersion: TlsVersion;
     /** OpenSSL's cipher list: the TLS 1.2 suites asked for, then TLS 1.3's defaults (undefined: node's defaults) */
     ciphers?: string;
     /** OpenSSL's group list (undefined: node's defaults) */
@@ -82,7 +87,17 @@ const TLS13_SUITES = 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AE
 /** Go's tls.CurveID names (exporter-toolkit's curve_preferences) → OpenSSL's group names. */
 const CURVES: Record<string, string> = { CurveP256: 'P-256', CurveP384: 'P-384', CurveP521: 'P-521', X25519: 'X25519' };
 
-const TLS_KEYS = ['cert_file', 'key_file', 'client_ca_file', 'client_auth_type', 'min_version', 'max_version', 'cipher_suites', 'curve_preferences', 'prefer_server_cipher_suites'];
+const TLS_KEYS = [
+  'cert_file',
+  'key_file',
+  'client_ca_file',
+  'client_auth_type',
+  'min_version',
+  'max_version',
+  'cipher_suites',
+  'curve_preferences',
+  'prefer_server_cipher_suites',
+];
 
 /** A list of names from a table, each checked; `list` is what a scalar is taken as (Go's YAML accepts neither). */
 function names(file: string, key: string, v: unknown, table: Record<string, unknown>): string[] {
@@ -100,17 +115,32 @@ function checkPair(file: string, t: Record<string, unknown>, cert: Buffer, key: 
   try {
     x509 = new X509Certificate(cert);
   } catch {
-    throw err(file, 'tls_server_config.cert_file', t.cert_file, `a PEM certificate${looksLikeKey(cert) ? ' (it holds a private key: are cert_file and key_file swapped?)' : ''}`);
+    throw err(
+      file,
+      'tls_server_config.cert_file',
+      t.cert_file,
+      `a PEM certificate${looksLikeKey(cert) ? ' (it holds a private key: are cert_file and key_file swapped?)' : ''}`,
+    );
   }
   let privateKey;
   try {
     privateKey = createPrivateKey(key);
   } catch {
     const isCert = /-----BEGIN CERTIFICATE-----/.test(key.toString('latin1'));
-    throw err(file, 'tls_server_config.key_file', t.key_file, `a PEM private key${isCert ? ' (it holds a certificate: are cert_file and key_file swapped?)' : ''}`);
+    throw err(
+      file,
+      'tls_server_config.key_file',
+      t.key_file,
+      `a PEM private key${isCert ? ' (it holds a certificate: are cert_file and key_file swapped?)' : ''}`,
+    );
   }
   if (!x509.checkPrivateKey(privateKey)) {
-    throw err(file, 'tls_server_config.key_file', t.key_file, `the private key of the certificate (it does not match cert_file ${JSON.stringify(t.cert_file)})`);
+    throw err(
+      file,
+      'tls_server_config.key_file',
+      t.key_file,
+      `the private key of the certificate (it does not match cert_file ${JSON.stringify(t.cert_file)})`,
+    );
   }
   if (ca) {
     try {
@@ -137,10 +167,13 @@ function tlsConfig(file: string, v: unknown, read: (key: string, p: unknown) => 
   const minVersion = version('min_version', 'TLS12'); // exporter-toolkit's default
   const maxVersion = version('max_version', 'TLS13');
   const order = Object.values(VERSIONS);
-  if (order.indexOf(maxVersion) < order.indexOf(minVersion)) throw err(file, 'tls_server_config.max_version', t.max_version, `a version at least min_version (${String(t.min_version)})`);
+  if (order.indexOf(maxVersion) < order.indexOf(minVersion))
+    throw err(file, 'tls_server_config.max_version', t.max_version, `a version at least min_version (${String(t.min_version)})`);
   let ciphers: string | undefined;
   if (t.cipher_suites !== undefined) {
-    const suites = names(file, 'tls_server_config.cipher_suites', t.cipher_suites, CIPHERS).map((n) => CIPHERS[n]).filter((x): x is string => x !== null);
+    const suites = names(file, 'tls_server_config.cipher_suites', t.cipher_suites, CIPHERS)
+      .map((n) => CIPHERS[n])
+      .filter((x): x is string => x !== null);
     // an empty list means Go's defaults, as in Go
     if (suites.length) ciphers = `${TLS13_SUITES}:${suites.join(':')}`;
   }
@@ -152,8 +185,16 @@ function tlsConfig(file: string, v: unknown, read: (key: string, p: unknown) => 
   const ca = t.client_ca_file ? read('tls_server_config.client_ca_file', t.client_ca_file) : undefined;
   checkPair(file, t, cert, key, ca);
   return {
-    cert, key, ca, requestCert: auth !== 'NoClientCert', clientAuth: auth as NonNullable<WebConfig['tls']>['clientAuth'],
-    minVersion, maxVersion, ciphers, ecdhCurve: curves.length ? curves.map((c) => CURVES[c]).join(':') : undefined, honorCipherOrder: prefer,
+    cert,
+    key,
+    ca,
+    requestCert: auth !== 'NoClientCert',
+    clientAuth: auth as NonNullable<WebConfig['tls']>['clientAuth'],
+    minVersion,
+    maxVersion,
+    ciphers,
+    ecdhCurve: curves.length ? curves.map((c) => CURVES[c]).join(':') : undefined,
+    honorCipherOrder: prefer,
   };
 }
 
@@ -163,7 +204,11 @@ export function loadWebConfig(file: string): WebConfig {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new SockscopeError('ESOCKSCOPE_CONFIG', `config: outputs.prometheus.web_config_file = ${JSON.stringify(file)}: expected a readable YAML file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { key: 'outputs.prometheus.web_config_file', value: file });
+    throw new SockscopeError(
+      'ESOCKSCOPE_CONFIG',
+      `config: outputs.prometheus.web_config_file = ${JSON.stringify(file)}: expected a readable YAML file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      { key: 'outputs.prometheus.web_config_file', value: file },
+    );
   }
   try {
     doc = parseYaml(text);
@@ -189,7 +234,8 @@ export function loadWebConfig(file: string): WebConfig {
       if (typeof v !== 'object' || v === null) throw err(file, k, v, 'a mapping of user: bcrypt hash');
       out.users = new Map();
       for (const [user, hash] of Object.entries(v as Record<string, unknown>)) {
-        if (typeof hash !== 'string' || !/^\$2[abxy]\$\d\d\$[./A-Za-z0-9]{53}$/.test(hash)) throw err(file, `basic_auth_users.${user}`, hash, 'a bcrypt hash ($2y$10$...)');
+        if (typeof hash !== 'string' || !/^\$2[abxy]\$\d\d\$[./A-Za-z0-9]{53}$/.test(hash))
+          throw err(file, `basic_auth_users.${user}`, hash, 'a bcrypt hash ($2y$10$...)');
         out.users.set(user, hash.replace(/^\$2y\$/, '$2b$')); // $2y$ (PHP, htpasswd) is the same algorithm as $2b$
       }
     } else if (k === 'http_server_config') {
@@ -216,7 +262,11 @@ export class BasicAuth {
   private readonly decoy: string;
 
   /** maxWaitMs: how long a check may wait for a worker before the request is answered 503 */
-  constructor(private readonly users: Map<string, string>, private readonly checker: PasswordChecker, private readonly maxWaitMs: number) {
+  constructor(
+    private readonly users: Map<string, string>,
+    private readonly checker: PasswordChecker,
+    private readonly maxWaitMs: number,
+  ) {
     this.decoy = [...users.values()].sort((a, b) => Number(b.slice(4, 6)) - Number(a.slice(4, 6)))[0];
   }
 

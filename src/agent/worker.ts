@@ -68,7 +68,8 @@ export class SnapshotWorker {
     const tuning = options.tuning ?? runtimeTuning();
     const young = tuning.workerYoungGenerationMb;
     this.worker = new Worker(new URL('./worker-entry.js', import.meta.url), {
-      workerData: { netns: options.netns, tuning }, resourceLimits: young === undefined ? {} : { maxYoungGenerationSizeMb: young },
+      workerData: { netns: options.netns, tuning },
+      resourceLimits: young === undefined ? {} : { maxYoungGenerationSizeMb: young },
     });
     this.worker.unref();
     this.worker.on('message', (reply: WorkerReply) => {

@@ -24,7 +24,10 @@ export interface ZabbixOutputConfig {
   bufferDirectory?: string;
 }
 
-const ITEMS = { encode: (items: readonly SenderItem[]) => Buffer.from(JSON.stringify(items)), decode: (b: Buffer) => JSON.parse(b.toString('utf8')) as SenderItem[] };
+const ITEMS = {
+  encode: (items: readonly SenderItem[]) => Buffer.from(JSON.stringify(items)),
+  decode: (b: Buffer) => JSON.parse(b.toString('utf8')) as SenderItem[],
+};
 
 export class ZabbixOutput extends BufferedOutput<SenderItem> {
   readonly name = 'zabbix';
@@ -32,8 +35,16 @@ export class ZabbixOutput extends BufferedOutput<SenderItem> {
   /** port groups and listening ports pushed before: 0 for their items while Zabbix keeps them (LLD lifetime) */
   private discovered = new DiscoveryMemory();
 
-  constructor(private readonly cfg: ZabbixOutputConfig, log: Log) {
-    super(cfg.bufferLimit, 1000, log, { peer: 'zabbix server', unit: 'items', where: { server: cfg.server }, leftAtExit: 'exiting with Zabbix items still buffered' });
+  constructor(
+    private readonly cfg: ZabbixOutputConfig,
+    log: Log,
+  ) {
+    super(cfg.bufferLimit, 1000, log, {
+      peer: 'zabbix server',
+      unit: 'items',
+      where: { server: cfg.server },
+      leftAtExit: 'exiting with Zabbix items still buffered',
+    });
     if (cfg.bufferDirectory) this.useDisk(cfg.bufferDirectory, ITEMS, 'outputs.zabbix.buffer_directory');
   }
 
@@ -75,6 +86,16 @@ export const zabbixOutput: OutputKind = {
   needs: { metrics: true },
   create: (c, ctx) => {
     const z = c.outputs.zabbix;
-    return new ZabbixOutput({ server: z.server, timeoutMs: durationMs(z.timeout), compress: z.compress, bufferLimit: z.buffer_limit, host: () => z.host || ctx.hostTag(), bufferDirectory: z.buffer_strategy === 'disk' ? z.buffer_directory : undefined }, ctx.log);
+    return new ZabbixOutput(
+      {
+        server: z.server,
+        timeoutMs: durationMs(z.timeout),
+        compress: z.compress,
+        bufferLimit: z.buffer_limit,
+        host: () => z.host || ctx.hostTag(),
+        bufferDirectory: z.buffer_strategy === 'disk' ? z.buffer_directory : undefined,
+      },
+      ctx.log,
+    );
   },
 };

@@ -14,16 +14,22 @@ class ZabbixPassiveOutput implements AgentOutput {
   /** counts of the outputs this one replaced (a reload) */
   private carried = { answered: 0, refused: 0 };
 
-  constructor(private readonly za: { listen: string[]; allow: string[]; timeout: string }, private readonly ctx: OutputContext) {
-    this.passive = new PassiveAgent({ listen: za.listen, allow: za.allow, timeoutMs: durationMs(za.timeout) }, answerer({
-      version: ctx.version,
-      hostname: ctx.hostTag(),
-      latest: () => {
-        const l = ctx.latest();
-        return l ? { metrics: l.hostMetrics ?? l.metrics ?? [], report: l.report, time: l.at } : undefined;
-      },
-      snapshot: (o) => ctx.snapshot(o),
-    }));
+  constructor(
+    private readonly za: { listen: string[]; allow: string[]; timeout: string },
+    private readonly ctx: OutputContext,
+  ) {
+    this.passive = new PassiveAgent(
+      { listen: za.listen, allow: za.allow, timeoutMs: durationMs(za.timeout) },
+      answerer({
+        version: ctx.version,
+        hostname: ctx.hostTag(),
+        latest: () => {
+          const l = ctx.latest();
+          return l ? { metrics: l.hostMetrics ?? l.metrics ?? [], report: l.report, time: l.at } : undefined;
+        },
+        snapshot: (o) => ctx.snapshot(o),
+      }),
+    );
   }
 
   async open(): Promise<void> {
@@ -36,7 +42,10 @@ class ZabbixPassiveOutput implements AgentOutput {
   }
 
   announce(): void {
-    this.ctx.log('info', 'answering Zabbix passive checks', { listen: this.passive.addresses(), allow: this.za.allow.length ? this.za.allow : ['127.0.0.1', '::1'] });
+    this.ctx.log('info', 'answering Zabbix passive checks', {
+      listen: this.passive.addresses(),
+      allow: this.za.allow.length ? this.za.allow : ['127.0.0.1', '::1'],
+    });
   }
 
   accept(): void {}
@@ -44,7 +53,13 @@ class ZabbixPassiveOutput implements AgentOutput {
 
   stats(w: PrometheusWriter): void {
     w.sample('zabbix_passive_answered_total', 'Zabbix passive checks answered', 'counter', {}, this.carried.answered + this.passive.answered);
-    w.sample('zabbix_passive_refused_total', 'Zabbix connections closed without an answer (not allowed, unframed, oversized, timed out)', 'counter', {}, this.carried.refused + this.passive.refused);
+    w.sample(
+      'zabbix_passive_refused_total',
+      'Zabbix connections closed without an answer (not allowed, unframed, oversized, timed out)',
+      'counter',
+      {},
+      this.carried.refused + this.passive.refused,
+    );
   }
 
   async adopt(prev: AgentOutput): Promise<void> {

@@ -17,8 +17,14 @@ function load(args: string[], command: 'agent' | 'config show') {
       file: v.str('config'),
       env: process.env,
       flags: {
-        listen: v.list('listen'), interval: v.str('interval'), webConfig: v.str('web-config'), influxdbUrls: v.list('influxdb-url'),
-        stdout: v.flag('stdout') || undefined, hostname: v.str('hostname'), zabbixListen: v.list('zabbix-listen'), zabbixAllow: v.list('zabbix-allow'),
+        listen: v.list('listen'),
+        interval: v.str('interval'),
+        webConfig: v.str('web-config'),
+        influxdbUrls: v.list('influxdb-url'),
+        stdout: v.flag('stdout') || undefined,
+        hostname: v.str('hostname'),
+        zabbixListen: v.list('zabbix-listen'),
+        zabbixAllow: v.list('zabbix-allow'),
         allNetns: v.flag('all-netns') || undefined,
       },
     },
@@ -27,7 +33,8 @@ function load(args: string[], command: 'agent' | 'config show') {
 
 /** A command's --format that only has one value (config sample, zabbix): anything else is a usage error. */
 export function onlyFormat(value: string | undefined, format: string): void {
-  if (value !== undefined && value !== format) throw new UsageError(`--format must be ${format} (the only format of this command), got '${value}'`, { key: 'format', value });
+  if (value !== undefined && value !== format)
+    throw new UsageError(`--format must be ${format} (the only format of this command), got '${value}'`, { key: 'format', value });
 }
 
 export async function runConfig(args: string[]): Promise<void> {
@@ -45,14 +52,18 @@ export async function runConfig(args: string[]): Promise<void> {
   if (sub === 'show') {
     const a = load(rest, 'config show');
     if (a.help) return printHelp('config show');
-    if (a.format !== 'toml' && a.format !== 'json') throw new UsageError(`--format must be one of toml, json, got '${a.format}'`, { key: 'format', value: a.format });
+    if (a.format !== 'toml' && a.format !== 'json')
+      throw new UsageError(`--format must be one of toml, json, got '${a.format}'`, { key: 'format', value: a.format });
     const [{ loadConfig }, { showConfig, showConfigJson }] = await Promise.all([import('../config/load.js'), import('../config/show.js')]);
     const loaded = loadConfig(a.input);
     for (const w of loaded.warnings) process.stderr.write(`sockscope: warning: ${w}\n`);
     process.stdout.write(a.format === 'json' ? showConfigJson(loaded) : showConfig(loaded));
     return;
   }
-  throw new UsageError(`unknown config command '${sub}': expected 'sockscope config sample' or 'sockscope config show'. See 'sockscope config --help'.`, { key: 'command', value: sub });
+  throw new UsageError(`unknown config command '${sub}': expected 'sockscope config sample' or 'sockscope config show'. See 'sockscope config --help'.`, {
+    key: 'command',
+    value: sub,
+  });
 }
 
 export async function runAgent(args: string[]): Promise<void> {
@@ -60,7 +71,10 @@ export async function runAgent(args: string[]): Promise<void> {
   if (a.help) return printHelp('agent');
   if (!['error', 'warn', 'info', 'debug'].includes(a.logLevel)) throw new UsageError(`--log-level must be error, warn, info or debug, got '${a.logLevel}'`);
   const [{ loadConfig }, { Agent }, { VERSION }, { default: pino }] = await Promise.all([
-    import('../config/load.js'), import('../agent/agent.js'), import('../version.js'), import('pino'),
+    import('../config/load.js'),
+    import('../agent/agent.js'),
+    import('../version.js'),
+    import('pino'),
   ]);
   const loaded = loadConfig(a.input); // invalid: exits 2 before anything starts
   const prom = loaded.config.outputs.prometheus;

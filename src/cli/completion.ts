@@ -15,7 +15,10 @@ export async function runCompletion(args: string[]): Promise<void> {
   if (o.positionals.length === 0) throw new UsageError("completion needs a shell: bash, zsh or fish. See 'sockscope completion --help'.");
   const shell = o.positionals[0];
   if (o.positionals.length > 1 || !(SHELLS as readonly string[]).includes(shell)) {
-    throw new UsageError(`completion: unknown shell '${o.positionals.join(' ')}': expected bash, zsh or fish. See 'sockscope completion --help'.`, { key: 'shell', value: shell });
+    throw new UsageError(`completion: unknown shell '${o.positionals.join(' ')}': expected bash, zsh or fish. See 'sockscope completion --help'.`, {
+      key: 'shell',
+      value: shell,
+    });
   }
   process.stdout.write(completionScript(shell as (typeof SHELLS)[number]));
 }
@@ -49,8 +52,13 @@ function bash(): string {
   for (const c of leaves()) {
     for (const o of c.options) {
       if (!o.arg) continue;
-      const action = o.choices ? `COMPREPLY=($(compgen -W ${sq(o.choices.join(' '))} -- "$cur")); return` : o.complete === 'file' ? 'COMPREPLY=($(compgen -f -- "$cur")); return'
-        : o.complete === 'netns' ? 'COMPREPLY=($(compgen -W "$(ls /run/netns 2>/dev/null)" -- "$cur")); return' : 'return';
+      const action = o.choices
+        ? `COMPREPLY=($(compgen -W ${sq(o.choices.join(' '))} -- "$cur")); return`
+        : o.complete === 'file'
+          ? 'COMPREPLY=($(compgen -f -- "$cur")); return'
+          : o.complete === 'netns'
+            ? 'COMPREPLY=($(compgen -W "$(ls /run/netns 2>/dev/null)" -- "$cur")); return'
+            : 'return';
       for (const w of words(o)) if (!valueCases.has(w) || o.choices) valueCases.set(w, action);
     }
   }
@@ -60,9 +68,10 @@ function bash(): string {
   for (const [w, action] of valueCases) lines.push(`    ${w}) ${action} ;;`);
   lines.push('  esac', '  case $cmd in');
   lines.push(`    '') COMPREPLY=($(compgen -W ${sq([...TOP_COMMANDS, ...commandSpec('').options.flatMap(words)].join(' '))} -- "$cur")) ;;`);
-  for (const parent of ['config', 'zabbix']) lines.push(`    ${parent}) COMPREPLY=($(compgen -W ${sq([...subcommands(parent), '--help'].join(' '))} -- "$cur")) ;;`);
+  for (const parent of ['config', 'zabbix'])
+    lines.push(`    ${parent}) COMPREPLY=($(compgen -W ${sq([...subcommands(parent), '--help'].join(' '))} -- "$cur")) ;;`);
   lines.push(`    help) COMPREPLY=($(compgen -W ${sq(TOP_COMMANDS.join(' '))} -- "$cur")) ;;`);
-  lines.push("    completion) COMPREPLY=($(compgen -W 'bash zsh fish' -- \"$cur\")) ;;");
+  lines.push('    completion) COMPREPLY=($(compgen -W \'bash zsh fish\' -- "$cur")) ;;');
   for (const c of leaves()) {
     if (!c.name || c.name === 'help' || c.name === 'completion') continue;
     lines.push(`    ${sq(c.name)}) COMPREPLY=($(compgen -W ${sq(c.options.flatMap(words).join(' '))} -- "$cur")) ;;`);
@@ -72,7 +81,11 @@ function bash(): string {
 }
 
 function zshOption(o: OptionSpec): string[] {
-  const desc = o.help.replace(/[[\]:'\\]/g, ' ').replace(/\s+/g, ' ').slice(0, 70).trim();
+  const desc = o.help
+    .replace(/[[\]:'\\]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .slice(0, 70)
+    .trim();
   const value = o.arg ? `:${o.arg.replace(/[[\]:]/g, '')}:${o.choices ? `(${o.choices.join(' ')})` : o.complete === 'file' ? '_files' : ' '}` : '';
   const rep = o.multiple ? '*' : '';
   if (o.short) return [`'(-${o.short} --${o.long})'${rep}{-${o.short},--${o.long}}'[${desc}]${value}'`];
@@ -113,7 +126,9 @@ function fish(): string {
   }
   for (const parent of ['config', 'zabbix']) {
     for (const sub of subcommands(parent)) {
-      out.push(`complete -c sockscope -n '__fish_seen_subcommand_from ${parent}; and not __fish_seen_subcommand_from ${subcommands(parent).join(' ')}' -a ${sub} -d ${sq(commandSpec(`${parent} ${sub}`).summary)}`);
+      out.push(
+        `complete -c sockscope -n '__fish_seen_subcommand_from ${parent}; and not __fish_seen_subcommand_from ${subcommands(parent).join(' ')}' -a ${sub} -d ${sq(commandSpec(`${parent} ${sub}`).summary)}`,
+      );
     }
   }
   out.push("complete -c sockscope -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'");
@@ -121,7 +136,11 @@ function fish(): string {
   for (const c of leaves()) {
     if (c.name === 'help' || c.name === 'completion') continue;
     const [parent, sub] = c.name.split(' ');
-    const cond = !c.name ? `not __fish_seen_subcommand_from ${top}` : sub ? `__fish_seen_subcommand_from ${parent}; and __fish_seen_subcommand_from ${sub}` : `__fish_seen_subcommand_from ${parent}`;
+    const cond = !c.name
+      ? `not __fish_seen_subcommand_from ${top}`
+      : sub
+        ? `__fish_seen_subcommand_from ${parent}; and __fish_seen_subcommand_from ${sub}`
+        : `__fish_seen_subcommand_from ${parent}`;
     for (const o of c.options) {
       const parts = [`complete -c sockscope -n ${sq(cond)}`, `-l ${o.long}`];
       if (o.short) parts.push(`-s ${o.short}`);

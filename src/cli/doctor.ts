@@ -13,29 +13,43 @@ export async function runDoctor(args: string[]): Promise<void> {
   const o = parseCommand(commandSpec('doctor'), args);
   if (o.flag('help')) return printHelp('doctor');
   const v = {
-    window: o.str('window'), format: o.str('format'), check: o.list('check'), config: o.str('config'),
-    'no-processes': o.flag('no-processes'), rules: o.str('rules'), net: o.str('net'),
+    window: o.str('window'),
+    format: o.str('format'),
+    check: o.list('check'),
+    config: o.str('config'),
+    'no-processes': o.flag('no-processes'),
+    rules: o.str('rules'),
+    net: o.str('net'),
   };
   const format = v.format ?? 'text';
   if (format !== 'text' && format !== 'json') throw new UsageError(`--format must be 'text' or 'json', got '${format}'`, { key: 'format', value: format });
   const { CHECK_IDS } = await import('../doctor/definitions.js');
   for (const c of v.check ?? []) {
-    if (!(CHECK_IDS as readonly string[]).includes(c)) throw new UsageError(`unknown check '${c}': expected one of ${CHECK_IDS.join(', ')}`, { key: 'check', value: c });
+    if (!(CHECK_IDS as readonly string[]).includes(c))
+      throw new UsageError(`unknown check '${c}': expected one of ${CHECK_IDS.join(', ')}`, { key: 'check', value: c });
   }
   const { loadConfig, durationMs } = await import('../config/load.js');
   const { config } = loadConfig({ file: v.config, env: process.env });
   const { window: windowText, ...thresholds } = config.doctor;
   if (v.rules !== undefined) {
-    if (v.rules !== 'prometheus' && v.rules !== 'prometheus-test') throw new UsageError(`--rules must be 'prometheus' or 'prometheus-test', got '${v.rules}'`, { key: 'rules', value: v.rules });
+    if (v.rules !== 'prometheus' && v.rules !== 'prometheus-test')
+      throw new UsageError(`--rules must be 'prometheus' or 'prometheus-test', got '${v.rules}'`, { key: 'rules', value: v.rules });
     const { prometheusRules, prometheusRuleTests } = await import('../doctor/rules.js');
     return void process.stdout.write(v.rules === 'prometheus' ? prometheusRules(thresholds) : prometheusRuleTests(thresholds));
   }
   const windowMs = v.window === undefined ? durationMs(windowText) : parseDuration(v.window, 'window');
   const netns = v.net === undefined ? undefined : resolveNetns(v.net);
 
-  const [{ runDoctor: diagnoseHost, exitStatus }, { renderDoctor, doctorJson }] = await Promise.all([import('../doctor/doctor.js'), import('../doctor/render.js')]);
+  const [{ runDoctor: diagnoseHost, exitStatus }, { renderDoctor, doctorJson }] = await Promise.all([
+    import('../doctor/doctor.js'),
+    import('../doctor/render.js'),
+  ]);
   const report = await diagnoseHost({
-    windowMs, netns, thresholds, checks: v.check as never, processes: !v['no-processes'],
+    windowMs,
+    netns,
+    thresholds,
+    checks: v.check as never,
+    processes: !v['no-processes'],
   });
   process.stdout.write(format === 'json' ? doctorJson(report) : renderDoctor(report));
   process.exitCode = exitStatus(report.findings);

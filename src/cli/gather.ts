@@ -18,8 +18,6 @@ import { printHelp } from './help.js';
 
 type GatherFormat = (typeof GATHER_FORMATS)[number];
 
-
-
 export interface GatherCli {
   config: GatherConfig;
   format: GatherFormat;
@@ -40,13 +38,32 @@ export function planGather(args: string[], command: 'gather' | 'execd'): GatherC
   const o = parseCommand(commandSpec(command), argv);
   if (o.flag('help')) return 'help';
   const v = {
-    measurement: o.str('measurement'), format: o.str('format'), 'netstat-semantics': o.str('netstat-semantics'),
-    'per-ip-version': o.flag('per-ip-version'), 'port-group': o.list('port-group'), 'addr-ports': o.str('addr-ports'),
-    'process-attribution': o.flag('process-attribution'), 'socketstat-protocols': o.str('socketstat-protocols'),
-    'socketstat-info': o.str('socketstat-info'), 'socketstat-aggregate': o.flag('socketstat-aggregate'), 'influx-uint': o.flag('influx-uint'),
-    tag: o.list('tag'), 'host-tag': o.str('host-tag'), net: o.str('net'), signal: o.str('signal'), interval: o.str('interval'), ...netnsValues(o),
+    measurement: o.str('measurement'),
+    format: o.str('format'),
+    'netstat-semantics': o.str('netstat-semantics'),
+    'per-ip-version': o.flag('per-ip-version'),
+    'port-group': o.list('port-group'),
+    'addr-ports': o.str('addr-ports'),
+    'process-attribution': o.flag('process-attribution'),
+    'socketstat-protocols': o.str('socketstat-protocols'),
+    'socketstat-info': o.str('socketstat-info'),
+    'socketstat-aggregate': o.flag('socketstat-aggregate'),
+    'influx-uint': o.flag('influx-uint'),
+    tag: o.list('tag'),
+    'host-tag': o.str('host-tag'),
+    net: o.str('net'),
+    signal: o.str('signal'),
+    interval: o.str('interval'),
+    ...netnsValues(o),
   };
-  const listed = [...new Set((v.measurement ?? 'netstat').split(',').map((x) => x.trim()).filter(Boolean))];
+  const listed = [
+    ...new Set(
+      (v.measurement ?? 'netstat')
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    ),
+  ];
   const netnsCounters = listed.includes('netns');
   const measurements = listed.filter((m) => m !== 'netns');
   for (const m of measurements) {
@@ -55,10 +72,13 @@ export function planGather(args: string[], command: 'gather' | 'execd'): GatherC
     }
   }
   const format = (v.format ?? 'influx') as GatherFormat;
-  if (!GATHER_FORMATS.includes(format)) throw new UsageError(`unknown format '${v.format}': expected one of ${GATHER_FORMATS.join(', ')}`, { key: 'format', value: v.format });
-  if (command === 'execd' && format !== 'influx') throw new UsageError(`execd writes line protocol only (Telegraf's execd reads data_format = "influx"); drop --format ${format}`);
+  if (!GATHER_FORMATS.includes(format))
+    throw new UsageError(`unknown format '${v.format}': expected one of ${GATHER_FORMATS.join(', ')}`, { key: 'format', value: v.format });
+  if (command === 'execd' && format !== 'influx')
+    throw new UsageError(`execd writes line protocol only (Telegraf's execd reads data_format = "influx"); drop --format ${format}`);
   const semantics = v['netstat-semantics'] ?? 'sockscope';
-  if (semantics !== 'sockscope' && semantics !== 'telegraf') throw new UsageError(`--netstat-semantics must be 'sockscope' or 'telegraf', got '${semantics}'`, { key: 'netstat-semantics', value: semantics });
+  if (semantics !== 'sockscope' && semantics !== 'telegraf')
+    throw new UsageError(`--netstat-semantics must be 'sockscope' or 'telegraf', got '${semantics}'`, { key: 'netstat-semantics', value: semantics });
   const groupConfigs = (v['port-group'] ?? []).map(parsePortGroupSpec);
   let groups: ReturnType<typeof parsePortGroups>;
   try {
@@ -71,9 +91,22 @@ export function planGather(args: string[], command: 'gather' | 'execd'): GatherC
     throw new UsageError('netstat_port needs at least one --port-group (or --addr-ports): which ports should it count?', { key: 'port-group' });
   }
   const protocols = (v['socketstat-protocols'] ?? 'tcp,udp').split(',').map((x) => x.trim());
-  for (const p of protocols) if (!['tcp', 'udp', 'raw'].includes(p)) throw new UsageError(`--socketstat-protocols: unknown protocol '${p}': expected tcp, udp, raw`, { key: 'socketstat-protocols', value: p });
-  const info = v['socketstat-info'] === 'all' ? SOCKETSTAT_INFO_FIELDS : (v['socketstat-info'] ?? '').split(',').map((x) => x.trim()).filter(Boolean);
-  for (const f of info) if (!SOCKETSTAT_INFO_FIELDS.includes(f)) throw new UsageError(`--socketstat-info: unknown field '${f}': expected ${SOCKETSTAT_INFO_FIELDS.join(', ')} or all`, { key: 'socketstat-info', value: f });
+  for (const p of protocols)
+    if (!['tcp', 'udp', 'raw'].includes(p))
+      throw new UsageError(`--socketstat-protocols: unknown protocol '${p}': expected tcp, udp, raw`, { key: 'socketstat-protocols', value: p });
+  const info =
+    v['socketstat-info'] === 'all'
+      ? SOCKETSTAT_INFO_FIELDS
+      : (v['socketstat-info'] ?? '')
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean);
+  for (const f of info)
+    if (!SOCKETSTAT_INFO_FIELDS.includes(f))
+      throw new UsageError(`--socketstat-info: unknown field '${f}': expected ${SOCKETSTAT_INFO_FIELDS.join(', ')} or all`, {
+        key: 'socketstat-info',
+        value: f,
+      });
   const tags = parseTags(v.tag ?? [], 'tag');
   if (v['host-tag'] !== undefined) tags.host = v['host-tag'] || hostname();
   let allNetns = planNetnsCli(v, v.net);
@@ -82,7 +115,8 @@ export function planGather(args: string[], command: 'gather' | 'execd'): GatherC
     allNetns = { select: { ownOnly: true } }; // the own namespace's counters
   }
   const signal = (v.signal ?? 'stdin') as 'stdin' | 'none';
-  if (signal !== 'stdin' && signal !== 'none') throw new UsageError(`--signal must be 'stdin' or 'none', got '${v.signal}'`, { key: 'signal', value: v.signal });
+  if (signal !== 'stdin' && signal !== 'none')
+    throw new UsageError(`--signal must be 'stdin' or 'none', got '${v.signal}'`, { key: 'signal', value: v.signal });
   return {
     config: {
       measurements,
@@ -91,7 +125,12 @@ export function planGather(args: string[], command: 'gather' | 'execd'): GatherC
       socketstat: { protocols, infoFields: info, aggregate: !!v['socketstat-aggregate'] },
       tags,
     },
-    format, uintAsInt: !v['influx-uint'], netns: v.net === undefined ? undefined : resolveNetns(v.net), allNetns, netnsCounters, signal,
+    format,
+    uintAsInt: !v['influx-uint'],
+    netns: v.net === undefined ? undefined : resolveNetns(v.net),
+    allNetns,
+    netnsCounters,
+    signal,
     intervalMs: v.interval === undefined ? 10_000 : parseDuration(v.interval, 'interval'),
   };
 }
@@ -127,12 +166,20 @@ export interface ByteSink {
  * columns) and out to `out` before the next batch is decoded.
  */
 export async function streamInflux(
-  config: GatherConfig, uintAsInt: boolean, snapshotter: Required<Pick<Snapshotter, 'stream'>>, out: ByteSink,
+  config: GatherConfig,
+  uintAsInt: boolean,
+  snapshotter: Required<Pick<Snapshotter, 'stream'>>,
+  out: ByteSink,
 ): Promise<GatherReport> {
   const { LineProtocolSink } = await import('../outputs/metrics/socketstat-influx.js');
   const sink = new LineProtocolSink({ uintAsInt, tags: config.tags });
   // the points made before a failure go out too, as gather()'s writer keeps the metrics emitted before it
-  return gatherStream(config, snapshotter, sink, () => sink.bytes.flush((chunk) => out.write(chunk), () => out.writableLength === 0));
+  return gatherStream(config, snapshotter, sink, () =>
+    sink.bytes.flush(
+      (chunk) => out.write(chunk),
+      () => out.writableLength === 0,
+    ),
+  );
 }
 
 /** Load the streamed writer's modules while the netlink session opens (a one-shot gather feels every millisecond). */
@@ -232,15 +279,17 @@ export async function runExecd(args: string[]): Promise<void> {
   let busy = Promise.resolve();
   let lastNotes = '';
   const once = () => {
-    busy = busy.then(async () => {
-      const report = namespaces ? await namespaces.gather(process.stdout) : await gatherTo(cli, snapshotter!, w, process.stdout);
-      // problems once per change, not once per gather: a permanent fallback must not flood Telegraf's log
-      const notes = [report.error, ...report.collectors.filter((c) => !c.ok).map((c) => c.error), ...report.notes].filter(Boolean).join('; ');
-      if (notes !== lastNotes) reportProblems(report, log);
-      lastNotes = notes;
-    }).catch((e: Error) => {
-      log('E', `gather failed: ${e.message}`);
-    });
+    busy = busy
+      .then(async () => {
+        const report = namespaces ? await namespaces.gather(process.stdout) : await gatherTo(cli, snapshotter!, w, process.stdout);
+        // problems once per change, not once per gather: a permanent fallback must not flood Telegraf's log
+        const notes = [report.error, ...report.collectors.filter((c) => !c.ok).map((c) => c.error), ...report.notes].filter(Boolean).join('; ');
+        if (notes !== lastNotes) reportProblems(report, log);
+        lastNotes = notes;
+      })
+      .catch((e: Error) => {
+        log('E', `gather failed: ${e.message}`);
+      });
     return busy;
   };
   log('I', `sockscope execd: ${cli.config.measurements.join(',')}, signal ${cli.signal}${cli.signal === 'none' ? `, every ${cli.intervalMs} ms` : ''}`);

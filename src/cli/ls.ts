@@ -5,7 +5,20 @@
  */
 import { readFileSync } from 'node:fs';
 import { sysfsInterfaceNames } from '../util/net.js';
-import { AF_INET, AF_INET6, ALL_STATES, TCP_ESTABLISHED, Ext, TCP_CLOSE, TCP_LISTEN, TCP_SYN_RECV, TCP_TIME_WAIT, UNIX_SHOW_ALL, UnixShow, type ProtoName } from '../diag/constants.js';
+import {
+  AF_INET,
+  AF_INET6,
+  ALL_STATES,
+  TCP_ESTABLISHED,
+  Ext,
+  TCP_CLOSE,
+  TCP_LISTEN,
+  TCP_SYN_RECV,
+  TCP_TIME_WAIT,
+  UNIX_SHOW_ALL,
+  UnixShow,
+  type ProtoName,
+} from '../diag/constants.js';
 import { UsageError } from '../errors.js';
 import type { SnapshotOptions } from '../snapshot/snapshot.js';
 import type { SocketTable } from '../snapshot/table.js';
@@ -67,20 +80,35 @@ function refuseUnsupported(v: LsValues): void {
     ['xdp', '--xdp (xdp_diag) is not built into sockscope yet: it reads NETLINK_SOCK_DIAG for inet and unix sockets only'],
     ['tipc', '--tipc is not built into sockscope: TIPC sockets are not listed'],
     ['dccp', '-d/--dccp: DCCP was removed from Linux 6.16 and sockscope does not list it'],
-    ['bpf', '-b/--bpf (the sockets\' classic BPF filters, needs packet_diag/netlink_diag) is not built into sockscope yet'],
+    ['bpf', "-b/--bpf (the sockets' classic BPF filters, needs packet_diag/netlink_diag) is not built into sockscope yet"],
   ];
   for (const [key, message] of why) if (v[key] !== undefined) throw new UsageError(message, { key });
 }
 
 /** ss's -A/--query names (and -f's) as sockscope's protocols; unknown or unsupported ones say so. */
 const QUERY: Record<string, ProtoName[] | string> = {
-  all: ['tcp', 'udp', 'udplite', 'raw', 'sctp', 'mptcp', 'unix'], inet: ['tcp', 'udp', 'udplite', 'raw', 'sctp', 'mptcp'],
-  tcp: ['tcp'], udp: ['udp'], raw: ['raw'], sctp: ['sctp'], mptcp: ['mptcp'], udplite: ['udplite'],
-  unix: ['unix'], unix_stream: ['unix'], unix_dgram: ['unix'], unix_seqpacket: ['unix'],
-  packet: 'packet sockets (packet_diag) are not listed by sockscope', packet_raw: 'packet sockets (packet_diag) are not listed by sockscope',
-  packet_dgram: 'packet sockets (packet_diag) are not listed by sockscope', netlink: 'netlink sockets are not listed by sockscope',
-  vsock: 'vsock sockets are not listed by sockscope', vsock_stream: 'vsock sockets are not listed by sockscope', vsock_dgram: 'vsock sockets are not listed by sockscope',
-  tipc: 'TIPC sockets are not listed by sockscope', xdp: 'XDP sockets are not listed by sockscope', dccp: 'DCCP is not listed by sockscope',
+  all: ['tcp', 'udp', 'udplite', 'raw', 'sctp', 'mptcp', 'unix'],
+  inet: ['tcp', 'udp', 'udplite', 'raw', 'sctp', 'mptcp'],
+  tcp: ['tcp'],
+  udp: ['udp'],
+  raw: ['raw'],
+  sctp: ['sctp'],
+  mptcp: ['mptcp'],
+  udplite: ['udplite'],
+  unix: ['unix'],
+  unix_stream: ['unix'],
+  unix_dgram: ['unix'],
+  unix_seqpacket: ['unix'],
+  packet: 'packet sockets (packet_diag) are not listed by sockscope',
+  packet_raw: 'packet sockets (packet_diag) are not listed by sockscope',
+  packet_dgram: 'packet sockets (packet_diag) are not listed by sockscope',
+  netlink: 'netlink sockets are not listed by sockscope',
+  vsock: 'vsock sockets are not listed by sockscope',
+  vsock_stream: 'vsock sockets are not listed by sockscope',
+  vsock_dgram: 'vsock sockets are not listed by sockscope',
+  tipc: 'TIPC sockets are not listed by sockscope',
+  xdp: 'XDP sockets are not listed by sockscope',
+  dccp: 'DCCP is not listed by sockscope',
 };
 const FAMILY = ['inet', 'inet6', 'unix', 'link', 'netlink', 'vsock', 'tipc', 'xdp'];
 
@@ -96,7 +124,8 @@ function applyFamiliesAndQuery(v: LsValues): void {
   if ((v.ipv4 || v.ipv6) && (v.family as string[] | undefined)?.includes('unix')) v.unixToo = true;
   for (const q of ((v.query as string[] | undefined) ?? []).flatMap((x) => x.split(','))) {
     const want = QUERY[q];
-    if (want === undefined) throw new UsageError(`-A/--query: unknown socket table '${q}', expected one of ${Object.keys(QUERY).join(', ')}`, { key: 'query', value: q });
+    if (want === undefined)
+      throw new UsageError(`-A/--query: unknown socket table '${q}', expected one of ${Object.keys(QUERY).join(', ')}`, { key: 'query', value: q });
     if (typeof want === 'string') throw new UsageError(`-A ${q}: ${want}`, { key: 'query', value: q });
     for (const p of want) v[p] = true;
   }
@@ -105,9 +134,15 @@ function applyFamiliesAndQuery(v: LsValues): void {
 /** -F FILE: the filter expression read from a file ('-': stdin), split into words as a shell would not. */
 function filterFile(path: string): string[] {
   try {
-    return readFileSync(path === '-' ? 0 : path, 'utf8').replace(/#.*$/gm, '').split(/\s+/).filter(Boolean);
+    return readFileSync(path === '-' ? 0 : path, 'utf8')
+      .replace(/#.*$/gm, '')
+      .split(/\s+/)
+      .filter(Boolean);
   } catch (e) {
-    throw new UsageError(`-F ${path}: cannot read the filter file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { key: 'filter', value: path });
+    throw new UsageError(`-F ${path}: cannot read the filter file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
+      key: 'filter',
+      value: path,
+    });
   }
 }
 
@@ -116,15 +151,49 @@ export function planLs(args: string[]): LsPlan | 'help' {
   const positionals = o.positionals;
   // absent switches are undefined, as util.parseArgs gives them (refuseUnsupported and the family logic test for that)
   const f = (name: string): true | undefined => (o.flag(name) ? true : undefined);
+  // biome-ignore lint/suspicious/noExplicitAny: parseArgs-shaped values, each read through the typed LsValues keys or checked where it is used
   const v: LsValues & Record<string, any> = {
-    tcp: f('tcp'), udp: f('udp'), raw: f('raw'), unix: f('unix'), sctp: f('sctp'), mptcp: f('mptcp'),
-    udplite: f('udplite'), ipv4: f('ipv4'), ipv6: f('ipv6'), listening: f('listening'), all: f('all'),
-    numeric: f('numeric'), resolve: f('resolve'), extended: f('extended'), info: f('info'), memory: f('memory'),
-    options: f('options'), processes: f('processes'), summary: f('summary'), 'no-header': f('no-header'),
-    events: f('events'), rcvbuf: o.str('rcvbuf'), oneline: f('oneline'), family: o.list('family'), query: o.list('query'),
-    filter: o.str('filter'), cgroup: f('cgroup'), context: f('context'), contexts: f('contexts'), kill: f('kill'), diag: o.str('diag'),
-    packet: f('packet'), vsock: f('vsock'), xdp: f('xdp'), bpf: f('bpf'), tipc: f('tipc'), dccp: f('dccp'),
-    net: o.str('net'), format: o.str('format'), help: f('help'), ...netnsValues(o),
+    tcp: f('tcp'),
+    udp: f('udp'),
+    raw: f('raw'),
+    unix: f('unix'),
+    sctp: f('sctp'),
+    mptcp: f('mptcp'),
+    udplite: f('udplite'),
+    ipv4: f('ipv4'),
+    ipv6: f('ipv6'),
+    listening: f('listening'),
+    all: f('all'),
+    numeric: f('numeric'),
+    resolve: f('resolve'),
+    extended: f('extended'),
+    info: f('info'),
+    memory: f('memory'),
+    options: f('options'),
+    processes: f('processes'),
+    summary: f('summary'),
+    'no-header': f('no-header'),
+    events: f('events'),
+    rcvbuf: o.str('rcvbuf'),
+    oneline: f('oneline'),
+    family: o.list('family'),
+    query: o.list('query'),
+    filter: o.str('filter'),
+    cgroup: f('cgroup'),
+    context: f('context'),
+    contexts: f('contexts'),
+    kill: f('kill'),
+    diag: o.str('diag'),
+    packet: f('packet'),
+    vsock: f('vsock'),
+    xdp: f('xdp'),
+    bpf: f('bpf'),
+    tipc: f('tipc'),
+    dccp: f('dccp'),
+    net: o.str('net'),
+    format: o.str('format'),
+    help: f('help'),
+    ...netnsValues(o),
   };
   if (v.help) return 'help';
   // -4 and -6 together: the last one given wins, as with ss
@@ -138,8 +207,12 @@ export function planLs(args: string[]): LsPlan | 'help' {
   applyFamiliesAndQuery(v);
   const format = (v.format ?? 'table') as Format;
   const allNetns = planNetnsCli(v, v.net);
-  if (allNetns && v.resolve && !v.numeric) throw new UsageError('-r does not go with --all-netns: names would be looked up from the host\'s resolver, not each namespace\'s', { key: 'resolve' });
-  if (allNetns && (format === 'ss2' || v.summary)) throw new UsageError(`--all-netns lists sockets as table, json or ndjson${v.summary ? '; for the summary run \'sockscope --all-netns\'' : ''}`, { key: 'all-netns' });
+  if (allNetns && v.resolve && !v.numeric)
+    throw new UsageError("-r does not go with --all-netns: names would be looked up from the host's resolver, not each namespace's", { key: 'resolve' });
+  if (allNetns && (format === 'ss2' || v.summary))
+    throw new UsageError(`--all-netns lists sockets as table, json or ndjson${v.summary ? "; for the summary run 'sockscope --all-netns'" : ''}`, {
+      key: 'all-netns',
+    });
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got '${v.format}'`, { key: 'format', value: v.format });
   if (v.rcvbuf !== undefined && !v.events) throw new UsageError('--rcvbuf is for -E (the receive buffer of the event stream)', { key: 'rcvbuf' });
 
@@ -172,15 +245,33 @@ export function planLs(args: string[]): LsPlan | 'help' {
   if (v.memory) unixShow |= UnixShow.MEMINFO;
   return {
     snapshot: {
-      protocols, states, ext, unixShow: unixShow & UNIX_SHOW_ALL, keepAttributes: true,
+      protocols,
+      states,
+      ext,
+      unixShow: unixShow & UNIX_SHOW_ALL,
+      keepAttributes: true,
       families: v.ipv4 && !v.ipv6 ? [AF_INET] : v.ipv6 && !v.ipv4 ? [AF_INET6] : [AF_INET, AF_INET6],
       netns: v.net === undefined ? undefined : resolveNetns(v.net),
     },
-    format, header: !v['no-header'], extended: !!v.extended, timers: !!v.options, info: !!v.info, memory: !!v.memory,
-    processes: !!(v.processes || v.context || v.contexts), resolve: !!v.resolve && !v.numeric, summary: !!v.summary,
+    format,
+    header: !v['no-header'],
+    extended: !!v.extended,
+    timers: !!v.options,
+    info: !!v.info,
+    memory: !!v.memory,
+    processes: !!(v.processes || v.context || v.contexts),
+    resolve: !!v.resolve && !v.numeric,
+    summary: !!v.summary,
     filterWords: v.filter === undefined ? positionals : [...filterFile(v.filter), ...positionals],
-    oneline: !!v.oneline, cgroup: !!v.cgroup, securityContext: !!(v.context || v.contexts), diag: v.diag, kill: !!v.kill, allNetns,
-    events: !!v.events, rcvbufBytes: v.rcvbuf === undefined ? undefined : byteCount(v.rcvbuf, '--rcvbuf'), protocolsChosen: chosen.length > 0 && !!(v.tcp || v.udp || v.udplite || v.raw || v.sctp || v.mptcp || v.unix),
+    oneline: !!v.oneline,
+    cgroup: !!v.cgroup,
+    securityContext: !!(v.context || v.contexts),
+    diag: v.diag,
+    kill: !!v.kill,
+    allNetns,
+    events: !!v.events,
+    rcvbufBytes: v.rcvbuf === undefined ? undefined : byteCount(v.rcvbuf, '--rcvbuf'),
+    protocolsChosen: chosen.length > 0 && !!(v.tcp || v.udp || v.udplite || v.raw || v.sctp || v.mptcp || v.unix),
   };
 }
 
@@ -192,10 +283,13 @@ export async function runLs(args: string[]): Promise<void> {
     return followLs(plan, compileFilter(plan.filterWords, { defaultStates: ALL_STATES, protocols: plan.snapshot.protocols, netAdmin: hasNetAdmin() }));
   }
   // no expression: the states alone, without loading the filter language (ten modules) before the first syscall
-  const filter = plan.filterWords.length === 0 ? statesOnly(plan.snapshot.states!) : await (async () => {
-    const { compileFilter, hasNetAdmin } = await import('../filter/index.js');
-    return compileFilter(plan.filterWords, { defaultStates: plan.snapshot.states!, protocols: plan.snapshot.protocols, netAdmin: hasNetAdmin() });
-  })();
+  const filter =
+    plan.filterWords.length === 0
+      ? statesOnly(plan.snapshot.states!)
+      : await (async () => {
+          const { compileFilter, hasNetAdmin } = await import('../filter/index.js');
+          return compileFilter(plan.filterWords, { defaultStates: plan.snapshot.states!, protocols: plan.snapshot.protocols, netAdmin: hasNetAdmin() });
+        })();
   plan.snapshot.states = filter.states;
   plan.snapshot.bytecode = filter.bytecode;
   for (const w of filter.warnings) process.stderr.write(`sockscope: ${w}\n`);
@@ -212,9 +306,7 @@ export async function runLs(args: string[]): Promise<void> {
   // -p: the /proc walk starts now, in worker threads, and runs while this thread loads the rest and (table,
   // -r) takes the kernel snapshot; this thread joins it when the first row needs it
   const walkAbort = new AbortController();
-  const walk = plan.processes
-    ? import('../procfs/holders-parallel.js').then((m) => m.ParallelHolderWalk.start({ signal: walkAbort.signal }))
-    : undefined;
+  const walk = plan.processes ? import('../procfs/holders-parallel.js').then((m) => m.ParallelHolderWalk.start({ signal: walkAbort.signal })) : undefined;
   try {
     await listSockets(plan, filter, walk);
   } finally {
@@ -247,9 +339,14 @@ async function killSockets(plan: LsPlan, t: SocketTable, rows: number[]): Promis
       while (errno === undefined) errno = ackErrno(buf, session.transport.recv(buf));
       if (errno === 0) closed.push(i);
       else if (errno === 1) {
-        throw new SockscopeError('ESOCKSCOPE_NETLINK', '-K: the kernel refused SOCK_DESTROY (EPERM): closing sockets needs CAP_NET_ADMIN (run as root)', { syscall: 'SOCK_DESTROY' });
+        throw new SockscopeError('ESOCKSCOPE_NETLINK', '-K: the kernel refused SOCK_DESTROY (EPERM): closing sockets needs CAP_NET_ADMIN (run as root)', {
+          syscall: 'SOCK_DESTROY',
+        });
       } else if (errno === 95) {
-        throw new SockscopeError('ESOCKSCOPE_NETLINK', '-K: the kernel cannot close sockets (EOPNOTSUPP): it was built without CONFIG_INET_DIAG_DESTROY', { syscall: 'sendmsg', errno: 95 });
+        throw new SockscopeError('ESOCKSCOPE_NETLINK', '-K: the kernel cannot close sockets (EOPNOTSUPP): it was built without CONFIG_INET_DIAG_DESTROY', {
+          syscall: 'sendmsg',
+          errno: 95,
+        });
       }
       // ENOENT: closed meanwhile; left out of the listing
     }
@@ -272,7 +369,10 @@ async function dumpRaw(plan: LsPlan): Promise<void> {
   try {
     fd = plan.diag === '-' ? 1 : openSync(plan.diag!, 'w', 0o600);
   } catch (e) {
-    throw new UsageError(`-D ${plan.diag}: cannot write the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { key: 'diag', value: plan.diag });
+    throw new UsageError(`-D ${plan.diag}: cannot write the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
+      key: 'diag',
+      value: plan.diag,
+    });
   }
   const inner = await DiagSession.open(plan.snapshot.netns);
   const tap = new DiagSession({
@@ -307,8 +407,10 @@ function byteCount(text: string, option: string): number {
 
 /** -E: until SIGINT or SIGTERM; the counts (and any loss) on stderr. */
 async function followLs(plan: LsPlan, filter: import('../filter/index.js').CompiledFilter): Promise<void> {
-  if (plan.summary || plan.processes || plan.resolve) throw new UsageError('-E cannot be combined with -s, -p or -r (closed sockets have no process; names would stall the stream)', { key: 'events' });
-  if (plan.allNetns) throw new UsageError('-E follows one network namespace: give -N NAME|PID|PATH, not --all-netns or a namespace selector', { key: 'events' });
+  if (plan.summary || plan.processes || plan.resolve)
+    throw new UsageError('-E cannot be combined with -s, -p or -r (closed sockets have no process; names would stall the stream)', { key: 'events' });
+  if (plan.allNetns)
+    throw new UsageError('-E follows one network namespace: give -N NAME|PID|PATH, not --all-netns or a namespace selector', { key: 'events' });
   const { followEvents, followSummary } = await import('../lifecycle/follow.js');
   for (const w of filter.warnings) process.stderr.write(`sockscope: ${w}\n`);
   const stop = new Promise((resolve) => {
@@ -316,7 +418,21 @@ async function followLs(plan: LsPlan, filter: import('../filter/index.js').Compi
     process.once('SIGTERM', resolve);
   });
   const record = { extended: plan.extended, timers: plan.timers, info: plan.info, memory: plan.memory, interfaceName: sysfsInterfaceNames() };
-  const result = await followEvents({ ...plan.snapshot, protocols: plan.snapshot.protocols!, families: plan.snapshot.families!, protocolsChosen: plan.protocolsChosen, rcvbufBytes: plan.rcvbufBytes, format: plan.format, header: plan.header, record }, filter, process.stdout, stop);
+  const result = await followEvents(
+    {
+      ...plan.snapshot,
+      protocols: plan.snapshot.protocols!,
+      families: plan.snapshot.families!,
+      protocolsChosen: plan.protocolsChosen,
+      rcvbufBytes: plan.rcvbufBytes,
+      format: plan.format,
+      header: plan.header,
+      record,
+    },
+    filter,
+    process.stdout,
+    stop,
+  );
   process.stderr.write(`sockscope: ${followSummary(result)}\n`);
 }
 
@@ -325,7 +441,8 @@ type Walk = import('../procfs/holders-parallel.js').ParallelHolderWalk;
 
 async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>, walk: Promise<Walk> | undefined): Promise<void> {
   const [{ streamSnapshot, takeSnapshot }, { socketRecord }] = await Promise.all([
-    import('../snapshot/snapshot.js'), import('../outputs/listing/socket-record.js'),
+    import('../snapshot/snapshot.js'),
+    import('../outputs/listing/socket-record.js'),
   ]);
   let holders: Holders | undefined;
   const waitHolders = async () => {
@@ -336,8 +453,13 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
     if (note) process.stderr.write(`sockscope: ${note}\n`);
   };
   const recordOptions = {
-    extended: plan.extended, timers: plan.timers, info: plan.info, memory: plan.memory,
-    interfaceName: sysfsInterfaceNames(), cgroup: plan.cgroup, securityContext: plan.securityContext,
+    extended: plan.extended,
+    timers: plan.timers,
+    info: plan.info,
+    memory: plan.memory,
+    interfaceName: sysfsInterfaceNames(),
+    cgroup: plan.cgroup,
+    securityContext: plan.securityContext,
   } as Parameters<typeof socketRecord>[3];
   const selected = (t: SocketTable, i: number) => filter.matches(t, i);
   const out = process.stdout;
@@ -387,7 +509,10 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
       }
       if (parts.length) out.write(parts.join(''));
       // stdout is synchronous on Linux (files, pipes, sockets, terminals): the buffer is reused once written
-      bytes.flush((chunk) => out.write(chunk), () => out.writableLength === 0);
+      bytes.flush(
+        (chunk) => out.write(chunk),
+        () => out.writableLength === 0,
+      );
     });
     if (plan.format === 'json') out.write(`\n],"sources":${JSON.stringify(meta.sources)},"notes":${JSON.stringify(meta.notes)}}\n`);
     if (plan.format === 'ss2') out.write(`${currentKey ? '\n        ]\n    }\n' : ''}}\n`);
@@ -410,7 +535,8 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
     const resolver = new NameResolver({ servers });
     const addresses = rows.flatMap((i) => [formatAddress(t.family[i], t.src, i * 16), formatAddress(t.family[i], t.dst, i * 16)]);
     await resolver.resolveAll(addresses);
-    if (resolver.skipped > 0) process.stderr.write(`sockscope: ${resolver.skipped} addresses left numeric: the resolver did not answer within the 2 s budget\n`);
+    if (resolver.skipped > 0)
+      process.stderr.write(`sockscope: ${resolver.skipped} addresses left numeric: the resolver did not answer within the 2 s budget\n`);
     recordOptions.hostName = (a) => resolver.name(a);
   }
   if (plan.format === 'table') {
@@ -424,8 +550,13 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
     const states = (plan.snapshot.states ?? ALL_STATES) & (datagram ? (1 << TCP_ESTABLISHED) | (1 << TCP_CLOSE) : ALL_STATES);
     // stdout is synchronous on Linux (files, pipes, terminals): each chunk's buffer is reused once written
     lsTableBytes(t, rows, view, recordOptions, {
-      header: plan.header, netid, state: (states & (states - 1)) !== 0, oneline: plan.oneline, service: plan.resolve ? serviceName : undefined,
-      write: (chunk) => out.write(chunk), drained: () => out.writableLength === 0,
+      header: plan.header,
+      netid,
+      state: (states & (states - 1)) !== 0,
+      oneline: plan.oneline,
+      service: plan.resolve ? serviceName : undefined,
+      write: (chunk) => out.write(chunk),
+      drained: () => out.writableLength === 0,
     });
     for (const note of snap.notes) process.stderr.write(`sockscope: ${note}\n`);
     return;
@@ -445,7 +576,9 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
       const key = ss2Key(t.proto[i]);
       groups.set(key, [...(groups.get(key) ?? []), ss2FlowText(ss2Flow(t, i, view, extra), '            ')]);
     }
-    out.write(`{${[...groups].map(([k, flows]) => `\n    "${k}": {\n        "flows": [\n            ${flows.join(',\n            ')}\n        ]\n    }`).join(',')}\n}\n`);
+    out.write(
+      `{${[...groups].map(([k, flows]) => `\n    "${k}": {\n        "flows": [\n            ${flows.join(',\n            ')}\n        ]\n    }`).join(',')}\n}\n`,
+    );
   }
   for (const note of snap.notes) process.stderr.write(`sockscope: ${note}\n`);
 }
@@ -468,7 +601,7 @@ async function ss2UserContext(holders: import('../procfs/processes.js').SocketHo
     const ctxt: Record<string, Record<string, unknown>> = {};
     for (const h of hs) {
       const uid = processUid(h.pid);
-      const user = uid === undefined ? 'unknown' : users.get(uid) ?? String(uid);
+      const user = uid === undefined ? 'unknown' : (users.get(uid) ?? String(uid));
       const byPid = (ctxt[user] ??= {});
       const entry = (byPid[h.pid] ??= { ...(({ cmd, fullCmd }) => ({ cmd, full_cmd: fullCmd }))(processCommand(h.pid)), fds: [] }) as { fds: number[] };
       entry.fds.push(h.fd);

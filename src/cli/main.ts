@@ -19,11 +19,13 @@ async function runSummary(args: string[]): Promise<void> {
   if (o.flag('help')) return printHelp('');
   if (o.flag('version')) return void process.stdout.write(`sockscope ${VERSION}\n`);
   const top = o.str('top') === undefined ? 10 : /^-?\d+$/.test(o.str('top')!) ? Number(o.str('top')) : NaN;
-  if (!Number.isInteger(top) || top < 0) throw new UsageError(`--top must be a non-negative integer, got '${o.str('top')}'`, { key: 'top', value: o.str('top') });
+  if (!Number.isInteger(top) || top < 0)
+    throw new UsageError(`--top must be a non-negative integer, got '${o.str('top')}'`, { key: 'top', value: o.str('top') });
   const source = o.str('source') ?? 'auto';
   if (source !== 'auto' && source !== 'proc') throw new UsageError(`--source must be 'auto' or 'proc', got '${source}'`, { key: 'source', value: source });
   const format = o.str('format') ?? (o.flag('json') ? 'json' : 'text');
-  if (!(SUMMARY_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${SUMMARY_FORMATS.join(', ')}, got '${format}'`, { key: 'format', value: format });
+  if (!(SUMMARY_FORMATS as readonly string[]).includes(format))
+    throw new UsageError(`--format must be one of ${SUMMARY_FORMATS.join(', ')}, got '${format}'`, { key: 'format', value: format });
   if (o.flag('json') && format !== 'json') throw new UsageError(`--json is --format json: drop one of --json and --format ${format}`);
   const netns = o.str('net') === undefined ? undefined : resolveNetns(o.str('net')!);
   const allNetns = planNetnsCli(netnsValues(o), o.str('net'));
@@ -53,7 +55,12 @@ function runHelp(args: string[]): void {
   }
   const name = args.join(' ');
   if (!COMMANDS.some((c) => c.name === name)) {
-    throw new UsageError(`no help for '${name}': expected one of ${COMMANDS.filter((c) => c.name).map((c) => c.name).join(', ')}. See 'sockscope --help'.`, { key: 'command', value: name });
+    throw new UsageError(
+      `no help for '${name}': expected one of ${COMMANDS.filter((c) => c.name)
+        .map((c) => c.name)
+        .join(', ')}. See 'sockscope --help'.`,
+      { key: 'command', value: name },
+    );
   }
   printHelp(name);
 }
@@ -95,7 +102,10 @@ export async function main(argv: string[]): Promise<void> {
       const { runCompletion } = await import('./completion.js');
       await runCompletion(rest);
     } else {
-      throw new UsageError(`unknown command '${command}': expected one of ${TOP_COMMANDS.join(', ')}, or options for the summary. See 'sockscope --help'.`, { key: 'command', value: command });
+      throw new UsageError(`unknown command '${command}': expected one of ${TOP_COMMANDS.join(', ')}, or options for the summary. See 'sockscope --help'.`, {
+        key: 'command',
+        value: command,
+      });
     }
   } catch (e) {
     process.exitCode = report(e);

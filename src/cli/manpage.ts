@@ -8,7 +8,10 @@ import { COMMANDS, type CommandSpec } from './spec.js';
 
 /** Text as roff: backslashes, minus signs, and a leading dot or quote that would read as a request. */
 function roff(text: string): string {
-  return text.replace(/\\/g, '\\e').replace(/-/g, '\\-').replace(/^([.'])/gm, '\\&$1');
+  return text
+    .replace(/\\/g, '\\e')
+    .replace(/-/g, '\\-')
+    .replace(/^([.'])/gm, '\\&$1');
 }
 
 const bold = (t: string) => `\\fB${roff(t)}\\fR`;
@@ -53,7 +56,9 @@ export function manPages(version: string, date: string): ManPage[] {
   const one = [
     ...header('sockscope', 1, 'socket statistics read straight from the Linux kernel', version, date),
     '.SH SYNOPSIS',
-    ...COMMANDS.filter((c) => c.name !== 'zabbix' && c.name !== 'config').flatMap((c) => c.usage.map((u) => `${bold(`sockscope${c.name ? ` ${c.name}` : ''}`)} ${roff(u)}\n.br`)),
+    ...COMMANDS.filter((c) => c.name !== 'zabbix' && c.name !== 'config').flatMap((c) =>
+      c.usage.map((u) => `${bold(`sockscope${c.name ? ` ${c.name}` : ''}`)} ${roff(u)}\n.br`),
+    ),
     '.SH DESCRIPTION',
     ...summary.description.map((p) => `${roff(p)}\n.PP`),
     'The agent and its configuration are described in',
@@ -144,7 +149,9 @@ function tomlPage(version: string, date: string): string {
   flushExample();
   out.push(
     '.SH ENVIRONMENT',
-    roff('Every setting can be given as SOCKSCOPE_<SECTION>_<KEY> (dots become underscores: SOCKSCOPE_OUTPUTS_INFLUXDB_URLS); lists comma-separated or JSON. A SOCKSCOPE_<SECTION>_ variable that names no setting is an error. Precedence: flags > environment > file > defaults.'),
+    roff(
+      'Every setting can be given as SOCKSCOPE_<SECTION>_<KEY> (dots become underscores: SOCKSCOPE_OUTPUTS_INFLUXDB_URLS); lists comma-separated or JSON. A SOCKSCOPE_<SECTION>_ variable that names no setting is an error. Precedence: flags > environment > file > defaults.',
+    ),
     '.SH FILES',
     '/etc/sockscope/sockscope.toml',
     '.SH SEE ALSO',

@@ -11,7 +11,10 @@ export const HELP_WIDTH = 80;
 
 /** The values of one command line, by long option name. */
 export class ParsedOptions {
-  constructor(private readonly values: Record<string, string | boolean | (string | boolean)[] | undefined>, readonly positionals: string[]) {}
+  constructor(
+    private readonly values: Record<string, string | boolean | (string | boolean)[] | undefined>,
+    readonly positionals: string[],
+  ) {}
   /** a string option's value */
   str(name: string): string | undefined {
     const v = this.values[name];
@@ -34,7 +37,8 @@ export const helpCommand = (spec: CommandSpec): string => `sockscope${spec.name 
 /** util.parseArgs over the spec's options; its errors become one-line usage errors (exit 2). */
 export function parseCommand(spec: CommandSpec, args: readonly string[]): ParsedOptions {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
-  for (const o of spec.options) options[o.long] = { type: o.arg ? 'string' : 'boolean', ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) };
+  for (const o of spec.options)
+    options[o.long] = { type: o.arg ? 'string' : 'boolean', ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) };
   // A value that starts with '-' ("--top -1", "--interval -1s"): parseArgs takes it for an option and fails with
   // "ambiguous"; joined to its option it reaches the command's own check, which says what is expected.
   const argv: string[] = [];
@@ -49,7 +53,10 @@ export function parseCommand(spec: CommandSpec, args: readonly string[]): Parsed
     return new ParsedOptions(r.values as Record<string, string | boolean | (string | boolean)[] | undefined>, r.positionals);
   } catch (e) {
     // Node's messages can span lines (the "ambiguous" hint): keep the first sentence, one line
-    const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '').split('\n')[0].replace(/\.$/, '');
+    const msg = (e as Error).message
+      .replace(/\. To specify a positional argument.*$/s, '')
+      .split('\n')[0]
+      .replace(/\.$/, '');
     throw new UsageError(`${msg}. See '${helpCommand(spec)}'.`);
   }
 }
@@ -113,14 +120,21 @@ export function renderHelp(spec: CommandSpec, version: string): string {
     out.push('', `${heading}:`);
     for (const p of paragraphs) out.push(...wrap(p, HELP_WIDTH, 4, 2).map((l, n) => (n === 0 ? `  ${l}` : l)));
   }
-  if (!spec.name || spec.name === 'config' || spec.name === 'zabbix') out.push('', `'${cmd} COMMAND --help' for a command's options; man ${spec.man === 8 ? 'sockscope-agent' : 'sockscope'}.`);
+  if (!spec.name || spec.name === 'config' || spec.name === 'zabbix')
+    out.push('', `'${cmd} COMMAND --help' for a command's options; man ${spec.man === 8 ? 'sockscope-agent' : 'sockscope'}.`);
   return `${out.join('\n')}\n`;
 }
 
 /** The Namespaces group's values (spec.ts NETNS_GROUP), as src/netns/options.ts planNetnsCli reads them. */
 export function netnsValues(o: ParsedOptions): NetnsValues {
   return {
-    'all-netns': o.flag('all-netns'), netns: o.list('netns'), pod: o.list('pod'), 'pod-namespace': o.list('pod-namespace'),
-    container: o.list('container'), 'max-netns': o.str('max-netns'), 'netns-labels': o.str('netns-labels'), 'kubelet-log-root': o.str('kubelet-log-root'),
+    'all-netns': o.flag('all-netns'),
+    netns: o.list('netns'),
+    pod: o.list('pod'),
+    'pod-namespace': o.list('pod-namespace'),
+    container: o.list('container'),
+    'max-netns': o.str('max-netns'),
+    'netns-labels': o.str('netns-labels'),
+    'kubelet-log-root': o.str('kubelet-log-root'),
   };
 }

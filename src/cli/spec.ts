@@ -43,12 +43,16 @@ export interface CommandSpec {
 
 const HELP: OptionSpec = { long: 'help', short: 'h', help: 'this help' };
 const NET: OptionSpec = {
-  long: 'net', short: 'N', arg: 'NAME|PID|PATH', complete: 'netns',
+  long: 'net',
+  short: 'N',
+  arg: 'NAME|PID|PATH',
+  complete: 'netns',
   help: "read another network namespace: a name under /run/netns ('ip netns'), a PID, or a namespace file (needs CAP_SYS_ADMIN)",
 };
 /** --all-netns and the namespace selectors (src/netns/options.ts planNetnsCli reads them; docs/namespaces.md) */
 const ALL_NETNS: OptionSpec = {
-  long: 'all-netns', group: 'Namespaces',
+  long: 'all-netns',
+  group: 'Namespaces',
   help: "every network namespace on the host: containers, pods, ip netns; needs CAP_SYS_ADMIN (setns) and CAP_SYS_PTRACE (other users' /proc). See docs/namespaces.md",
 };
 const NETNS_GROUP: OptionSpec[] = [
@@ -56,13 +60,34 @@ const NETNS_GROUP: OptionSpec[] = [
   { long: 'netns', arg: 'NAME|INODE', multiple: true, complete: 'netns', group: 'Namespaces', help: 'only these namespaces (repeatable; implies --all-netns)' },
   { long: 'pod', arg: 'NAME', multiple: true, group: 'Namespaces', help: "only these pods' namespaces (repeatable; implies --all-netns)" },
   { long: 'pod-namespace', arg: 'NS', multiple: true, group: 'Namespaces', help: 'only pods of these Kubernetes namespaces (repeatable)' },
-  { long: 'container', arg: 'NAME|ID', multiple: true, group: 'Namespaces', help: "only these containers' namespaces (name, or an id prefix of 12+ hex digits; repeatable)" },
+  {
+    long: 'container',
+    arg: 'NAME|ID',
+    multiple: true,
+    group: 'Namespaces',
+    help: "only these containers' namespaces (name, or an id prefix of 12+ hex digits; repeatable)",
+  },
   { long: 'max-netns', arg: 'N', group: 'Namespaces', help: `read at most N namespaces besides sockscope's own (default ${DEFAULT_MAX_NAMESPACES})` },
-  { long: 'netns-labels', arg: 'LIST', choices: NETNS_LABELS, group: 'Namespaces', help: `labels on their metrics: ${NETNS_LABELS.join(',')} (comma-separated; default all four)` },
-  { long: 'kubelet-log-root', arg: 'DIR', complete: 'file', group: 'Namespaces', help: "where kubelet's pods/ and containers/ log directories are (default /var/log)" },
+  {
+    long: 'netns-labels',
+    arg: 'LIST',
+    choices: NETNS_LABELS,
+    group: 'Namespaces',
+    help: `labels on their metrics: ${NETNS_LABELS.join(',')} (comma-separated; default all four)`,
+  },
+  {
+    long: 'kubelet-log-root',
+    arg: 'DIR',
+    complete: 'file',
+    group: 'Namespaces',
+    help: "where kubelet's pods/ and containers/ log directories are (default /var/log)",
+  },
 ];
 const formatOption = (formats: readonly string[], extra = ''): OptionSpec => ({
-  long: 'format', arg: 'FORMAT', choices: formats, help: `${formats.join(', ')} (default ${formats[0]})${extra}`,
+  long: 'format',
+  arg: 'FORMAT',
+  choices: formats,
+  help: `${formats.join(', ')} (default ${formats[0]})${extra}`,
 });
 
 export const SUMMARY_FORMATS = ['text', 'json'] as const;
@@ -81,18 +106,26 @@ const SUMMARY: CommandSpec = {
     formatOption(SUMMARY_FORMATS),
     { long: 'json', help: 'the same as --format json' },
     { long: 'top', arg: 'N', help: 'how many ports and peers to list (default 10)' },
-    { long: 'source', arg: 'SOURCE', choices: ['auto', 'proc'], help: 'auto (default): netlink, and /proc/net for what netlink cannot dump; proc: /proc/net only' },
+    {
+      long: 'source',
+      arg: 'SOURCE',
+      choices: ['auto', 'proc'],
+      help: 'auto (default): netlink, and /proc/net for what netlink cannot dump; proc: /proc/net only',
+    },
     NET,
     HELP,
     { long: 'version', short: 'V', help: 'print the version' },
     ...NETNS_GROUP.map((o) => (o === ALL_NETNS ? { ...o, help: `${o.help}; a table of every namespace follows the summary` } : o)),
   ],
   sections: [
-    ['Environment', [
-      'SOCKSCOPE_DEBUG=1: print stack traces for internal errors.',
-      'SOCKSCOPE_DNS_SERVERS=ADDR,...: the resolvers ls -r asks (default: /etc/resolv.conf).',
-      'SOCKSCOPE_<SECTION>_<KEY>: the agent settings (see sockscope.toml(5)).',
-    ]],
+    [
+      'Environment',
+      [
+        'SOCKSCOPE_DEBUG=1: print stack traces for internal errors.',
+        'SOCKSCOPE_DNS_SERVERS=ADDR,...: the resolvers ls -r asks (default: /etc/resolv.conf).',
+        'SOCKSCOPE_<SECTION>_<KEY>: the agent settings (see sockscope.toml(5)).',
+      ],
+    ],
     ['Exit status', ['0 success; 1 a system or gather failure; 2 a usage or configuration error.']],
   ],
   man: 1,
@@ -124,15 +157,35 @@ const LS: CommandSpec = {
     { long: 'mptcp', short: 'M', help: 'MPTCP (none of the above: all of them)', group: 'Sockets' },
     { long: 'ipv4', short: '4', help: 'IPv4 only', group: 'Sockets' },
     { long: 'ipv6', short: '6', help: 'IPv6 only (with -4: the last one given wins, as with ss)', group: 'Sockets' },
-    { long: 'family', short: 'f', arg: 'FAMILY', multiple: true, choices: ['inet', 'inet6', 'unix'], help: 'inet, inet6 or unix, as ss -f (repeatable; added up)', group: 'Sockets' },
-    { long: 'query', short: 'A', arg: 'QUERY', multiple: true, help: "ss's socket tables: all, inet, tcp, udp, raw, sctp, mptcp, udplite, unix, unix_stream, unix_dgram, unix_seqpacket (comma-separated, repeatable; added up)", group: 'Sockets' },
+    {
+      long: 'family',
+      short: 'f',
+      arg: 'FAMILY',
+      multiple: true,
+      choices: ['inet', 'inet6', 'unix'],
+      help: 'inet, inet6 or unix, as ss -f (repeatable; added up)',
+      group: 'Sockets',
+    },
+    {
+      long: 'query',
+      short: 'A',
+      arg: 'QUERY',
+      multiple: true,
+      help: "ss's socket tables: all, inet, tcp, udp, raw, sctp, mptcp, udplite, unix, unix_stream, unix_dgram, unix_seqpacket (comma-separated, repeatable; added up)",
+      group: 'Sockets',
+    },
     { long: 'listening', short: 'l', help: 'listening and unconnected sockets only', group: 'Sockets' },
     { long: 'all', short: 'a', help: 'every state', group: 'Sockets' },
     { long: 'extended', short: 'e', help: 'uid, inode, cookie, cgroup, v6only, shutdown (unix: vfs, pending connections)', group: 'Details' },
     { long: 'options', short: 'o', help: 'timers', group: 'Details' },
     { long: 'info', short: 'i', help: 'tcp_info and congestion control', group: 'Details' },
     { long: 'memory', short: 'm', help: 'socket memory', group: 'Details' },
-    { long: 'processes', short: 'p', help: "the processes holding each socket (one walk of /proc/*/fd; other users' processes need root or CAP_SYS_PTRACE)", group: 'Details' },
+    {
+      long: 'processes',
+      short: 'p',
+      help: "the processes holding each socket (one walk of /proc/*/fd; other users' processes need root or CAP_SYS_PTRACE)",
+      group: 'Details',
+    },
     { long: 'numeric', short: 'n', help: 'numbers, not names (the default)', group: 'Details' },
     { long: 'resolve', short: 'r', help: 'host names (reverse DNS with a 2 s budget, /etc/hosts) and service names', group: 'Details' },
     { long: 'cgroup', help: "the socket's cgroup path", group: 'Details' },
@@ -144,7 +197,12 @@ const LS: CommandSpec = {
     { long: 'filter', short: 'F', arg: 'FILE', complete: 'file', help: "the filter expression from FILE ('-': stdin)", group: 'Output' },
     { long: 'diag', short: 'D', arg: 'FILE', complete: 'file', help: "the kernel's raw netlink answer into FILE ('-': stdout), no listing", group: 'Output' },
     { long: 'summary', short: 's', help: "ss -s: the kernel's socket counters in ss's layout", group: 'Output' },
-    { long: 'events', short: 'E', help: 'follow: TCP and UDP sockets as they close, with their final numbers, until SIGINT or SIGTERM (--format table or ndjson; see docs/lifecycle.md)', group: 'Output' },
+    {
+      long: 'events',
+      short: 'E',
+      help: 'follow: TCP and UDP sockets as they close, with their final numbers, until SIGINT or SIGTERM (--format table or ndjson; see docs/lifecycle.md)',
+      group: 'Output',
+    },
     { long: 'rcvbuf', arg: 'BYTES', help: "-E's receive buffer for bursts (default 16 MiB; past net.core.rmem_max as root)", group: 'Output' },
     { ...NET, group: 'Output' },
     { long: 'kill', short: 'K', help: 'close the listed TCP/UDP sockets (SOCK_DESTROY; needs CAP_NET_ADMIN)', group: 'Output' },
@@ -154,24 +212,36 @@ const LS: CommandSpec = {
   ],
   sections: [
     ['Not built', ["ss's -0/--packet, --vsock, --xdp, -b/--bpf, --tipc and -d/--dccp are accepted and refused with the reason (exit 2)."]],
-    ['Filter', [
-      "ss's language: state established, state connected, exclude time-wait, sport = :443, dport > :1024, src 10.0.0.0/8, dst [::1]:5432, dev eth0, fwmark 0x1/0xff, cgroup /system.slice/x, joined with and, or, not and parentheses. See docs/filters.md.",
-    ]],
+    [
+      'Filter',
+      [
+        "ss's language: state established, state connected, exclude time-wait, sport = :443, dport > :1024, src 10.0.0.0/8, dst [::1]:5432, dev eth0, fwmark 0x1/0xff, cgroup /system.slice/x, joined with and, or, not and parentheses. See docs/filters.md.",
+      ],
+    ],
   ],
   man: 1,
 };
 
 const GATHER_OPTIONS: OptionSpec[] = [
   {
-    long: 'measurement', arg: 'LIST', choices: [...MEASUREMENTS, 'netns'],
+    long: 'measurement',
+    arg: 'LIST',
+    choices: [...MEASUREMENTS, 'netns'],
     help: `${MEASUREMENTS.join(', ')}, netns (comma-separated; default netstat); netns: each namespace's kernel counters (listen overflows, drops, ...)`,
   },
   formatOption(GATHER_FORMATS),
-  { long: 'netstat-semantics', arg: 'S', choices: ['sockscope', 'telegraf'], help: 'sockscope (default) or telegraf: reproduce Telegraf/DataKit numbers (unix sockets counted into udp_socket/tcp_none, duplicate sockets counted once)' },
+  {
+    long: 'netstat-semantics',
+    arg: 'S',
+    choices: ['sockscope', 'telegraf'],
+    help: 'sockscope (default) or telegraf: reproduce Telegraf/DataKit numbers (unix sockets counted into udp_socket/tcp_none, duplicate sockets counted once)',
+  },
   { long: 'per-ip-version', help: 'netstat: one point per ip_version (DataKit); always on for prometheus' },
   {
-    long: 'port-group', arg: 'SPEC', multiple: true,
-    help: 'a netstat_port group (repeatable), entries comma-separated: 80,1.1.1.1:80,[::1]:80 (local ports and addresses, DataKit ports); *:80 (one series per local address, DataKit ports_match); remote:443 (the peer\'s port); then optionally @tag=value,tag=value',
+    long: 'port-group',
+    arg: 'SPEC',
+    multiple: true,
+    help: "a netstat_port group (repeatable), entries comma-separated: 80,1.1.1.1:80,[::1]:80 (local ports and addresses, DataKit ports); *:80 (one series per local address, DataKit ports_match); remote:443 (the peer's port); then optionally @tag=value,tag=value",
   },
   { long: 'addr-ports', arg: 'JSON', help: 'a DataKit ENV_INPUT_NETSTAT_ADDR_PORTS array, e.g. \'["1.1.1.1:80","443"]\'' },
   { long: 'process-attribution', help: 'netstat_port pid field: walk /proc/*/fd (see docs/metrics.md)' },
@@ -226,7 +296,7 @@ const AGENT_OPTIONS: OptionSpec[] = [
 ];
 const LOG_LEVEL: OptionSpec = { long: 'log-level', arg: 'LEVEL', choices: ['error', 'warn', 'info', 'debug'], help: 'error, warn, info (default), debug' };
 const CONFIG_ENV = [
-  'SOCKSCOPE_<SECTION>_<KEY> for every setting (e.g. SOCKSCOPE_AGENT_INTERVAL=30s, SOCKSCOPE_OUTPUTS_INFLUXDB_URLS=http://db:8086); a SOCKSCOPE_<SECTION>_ variable that names no setting is an error, as an unknown key in the file is. DataKit\'s ENV_INPUT_NETSTAT_TAGS, ENV_INPUT_NETSTAT_INTERVAL and ENV_INPUT_NETSTAT_ADDR_PORTS are read too.',
+  "SOCKSCOPE_<SECTION>_<KEY> for every setting (e.g. SOCKSCOPE_AGENT_INTERVAL=30s, SOCKSCOPE_OUTPUTS_INFLUXDB_URLS=http://db:8086); a SOCKSCOPE_<SECTION>_ variable that names no setting is an error, as an unknown key in the file is. DataKit's ENV_INPUT_NETSTAT_TAGS, ENV_INPUT_NETSTAT_INTERVAL and ENV_INPUT_NETSTAT_ADDR_PORTS are read too.",
   'Precedence: flags > environment > file > defaults.',
 ];
 
@@ -264,7 +334,9 @@ const DOCTOR: CommandSpec = {
     { long: 'config', arg: 'FILE', complete: 'file', help: 'read thresholds from the [doctor.*] sections of this TOML file' },
     { long: 'no-processes', help: 'do not walk /proc to name the processes holding sockets' },
     {
-      long: 'rules', arg: 'KIND', choices: DOCTOR_RULES,
+      long: 'rules',
+      arg: 'KIND',
+      choices: DOCTOR_RULES,
       help: "prometheus: print Prometheus alert rules for the doctor's metrics (thresholds from --config); prometheus-test: their promtool unit tests; then exit",
     },
     { ...NET, help: 'diagnose another network namespace: a name under /run/netns, a PID, or a namespace file' },
@@ -278,7 +350,9 @@ const CONFIG: CommandSpec = {
   name: 'config',
   summary: "the agent's configuration: a commented sample, the effective values",
   usage: ['sample [--format toml]', 'show [options]'],
-  description: ["'config sample' prints a fully commented configuration with every default; 'config show' the effective configuration and where each value came from."],
+  description: [
+    "'config sample' prints a fully commented configuration with every default; 'config show' the effective configuration and where each value came from.",
+  ],
   options: [HELP],
   man: 8,
 };
@@ -287,7 +361,9 @@ const CONFIG_SAMPLE: CommandSpec = {
   name: 'config sample',
   summary: 'a fully commented configuration with every default',
   usage: ['[--format toml]'],
-  description: ['A fully commented agent configuration (TOML) with every default value: a starting point for /etc/sockscope/sockscope.toml. See sockscope.toml(5).'],
+  description: [
+    'A fully commented agent configuration (TOML) with every default value: a starting point for /etc/sockscope/sockscope.toml. See sockscope.toml(5).',
+  ],
   options: [formatOption(['toml']), HELP],
   man: 8,
 };
@@ -296,7 +372,9 @@ const CONFIG_SHOW: CommandSpec = {
   name: 'config show',
   summary: 'the effective configuration and where each value came from',
   usage: ['[options]'],
-  description: ['The configuration the agent would run with, given the same options and environment: each value with where it came from (default, file, env, flag).'],
+  description: [
+    'The configuration the agent would run with, given the same options and environment: each value with where it came from (default, file, env, flag).',
+  ],
   options: [...AGENT_OPTIONS, formatOption(CONFIG_SHOW_FORMATS), HELP],
   sections: [['Environment', CONFIG_ENV]],
   man: 8,
@@ -324,7 +402,12 @@ const ZABBIX_SEND: CommandSpec = {
     { long: 'port-group', arg: 'SPEC', multiple: true, help: 'a netstat_port group, as for gather (repeatable; default: one per TCP listening port)' },
     { long: 'compress', help: "compress the frame (zabbix_sender's -z)" },
     { long: 'timeout', arg: 'DURATION', help: 'how long to wait for the server: connect, send and answer (default 5s)' },
-    { long: 'state', arg: 'FILE', complete: 'file', help: 'remember the discovered ports between runs, so the items of a port that stopped listening read 0 while Zabbix keeps them (as the agent does)' },
+    {
+      long: 'state',
+      arg: 'FILE',
+      complete: 'file',
+      help: 'remember the discovered ports between runs, so the items of a port that stopped listening read 0 while Zabbix keeps them (as the agent does)',
+    },
     formatOption(['json']),
     HELP,
   ],
@@ -338,7 +421,7 @@ const ZABBIX_TEMPLATE: CommandSpec = {
   description: [
     "A Zabbix 6.0 YAML template for the items 'zabbix send' pushes (trapper), or for polling the agent's passive listener (--passive). Import it in Zabbix: Data collection > Templates > Import.",
   ],
-  options: [{ long: 'passive', help: "items Zabbix polls (passive checks of sockscope agent --zabbix-listen)" }, formatOption(['yaml']), HELP],
+  options: [{ long: 'passive', help: 'items Zabbix polls (passive checks of sockscope agent --zabbix-listen)' }, formatOption(['yaml']), HELP],
   man: 1,
 };
 
@@ -365,7 +448,20 @@ const HELP_COMMAND: CommandSpec = {
 };
 
 export const COMMANDS: readonly CommandSpec[] = [
-  SUMMARY, LS, GATHER, EXECD, AGENT, DOCTOR, CONFIG, CONFIG_SAMPLE, CONFIG_SHOW, ZABBIX, ZABBIX_SEND, ZABBIX_TEMPLATE, COMPLETION, HELP_COMMAND,
+  SUMMARY,
+  LS,
+  GATHER,
+  EXECD,
+  AGENT,
+  DOCTOR,
+  CONFIG,
+  CONFIG_SAMPLE,
+  CONFIG_SHOW,
+  ZABBIX,
+  ZABBIX_SEND,
+  ZABBIX_TEMPLATE,
+  COMPLETION,
+  HELP_COMMAND,
 ];
 
 /** The spec of 'ls', 'config show', ... ('' is the summary). */
@@ -378,5 +474,4 @@ export function commandSpec(name: string): CommandSpec {
 /** The commands typed right after `sockscope` (ls, gather, ..., config, zabbix). */
 export const TOP_COMMANDS = COMMANDS.filter((c) => c.name && !c.name.includes(' ')).map((c) => c.name);
 /** The subcommands of a command with subcommands ('config' → sample, show). */
-export const subcommands = (name: string): string[] =>
-  COMMANDS.filter((c) => c.name.startsWith(`${name} `)).map((c) => c.name.slice(name.length + 1));
+export const subcommands = (name: string): string[] => COMMANDS.filter((c) => c.name.startsWith(`${name} `)).map((c) => c.name.slice(name.length + 1));

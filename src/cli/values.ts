@@ -11,14 +11,18 @@ import { parseTags as parseTagItems } from '../util/tags.js';
 export function parseDuration(text: string, key: string): number {
   const ms = parseDurationText(text) ?? NaN;
   // 0 would gather in a busy loop, and so would anything past setInterval's 2^31-1 ms (Node turns it into 1 ms)
-  if (!(ms >= 1 && ms <= 0x7fffffff)) throw new UsageError(`--${key} must be a duration from 1ms to 596h, like ${DURATION_EXAMPLES}; got '${text}'`, { key, value: text });
+  if (!(ms >= 1 && ms <= 0x7fffffff))
+    throw new UsageError(`--${key} must be a duration from 1ms to 596h, like ${DURATION_EXAMPLES}; got '${text}'`, { key, value: text });
   return ms;
 }
 
 /** --port-group "80,443@service=http" → DataKit's group table. */
 export function parsePortGroupSpec(spec: string): PortGroupConfig {
   const [list, tagText] = spec.split('@', 2);
-  const entries = list.split(',').map((e) => e.trim()).filter(Boolean);
+  const entries = list
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
   const g: PortGroupConfig = {};
   for (const e of entries) {
     if (e.startsWith('*:')) (g.ports_match ??= []).push(e);
@@ -26,7 +30,11 @@ export function parsePortGroupSpec(spec: string): PortGroupConfig {
     else (g.ports ??= []).push(e);
   }
   const kinds = [g.ports, g.ports_match, g.remote_ports].filter(Boolean).length;
-  if (kinds > 1) throw new UsageError(`--port-group '${spec}' mixes local ports, *:port and remote: entries; give each kind its own group`, { key: 'port-group', value: spec });
+  if (kinds > 1)
+    throw new UsageError(`--port-group '${spec}' mixes local ports, *:port and remote: entries; give each kind its own group`, {
+      key: 'port-group',
+      value: spec,
+    });
   if (tagText !== undefined) g.tags = parseTags(tagText.split(','), 'port-group');
   return g;
 }

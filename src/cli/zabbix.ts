@@ -5,7 +5,6 @@ import { parseCommand } from './options.js';
 import { commandSpec } from './spec.js';
 import { printHelp } from './help.js';
 
-
 export async function runZabbix(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   if (sub === undefined) throw new UsageError("zabbix needs a command: 'send' or 'template'. See 'sockscope zabbix --help'.");
@@ -18,24 +17,42 @@ export async function runZabbix(args: string[]): Promise<void> {
     process.stdout.write(zabbixTemplate({ passive: o.flag('passive') }));
     return;
   }
-  if (sub !== 'send') throw new UsageError(`unknown zabbix command '${sub}': expected 'send' or 'template'. See 'sockscope zabbix --help'.`, { key: 'command', value: sub });
+  if (sub !== 'send')
+    throw new UsageError(`unknown zabbix command '${sub}': expected 'send' or 'template'. See 'sockscope zabbix --help'.`, { key: 'command', value: sub });
   const o = parseCommand(commandSpec('zabbix send'), rest);
   if (o.flag('help')) return printHelp('zabbix send');
   onlyFormat(o.str('format'), 'json');
-  const v = { server: o.str('server'), host: o.str('host'), 'port-group': o.list('port-group'), compress: o.flag('compress'), timeout: o.str('timeout'), state: o.str('state') };
+  const v = {
+    server: o.str('server'),
+    host: o.str('host'),
+    'port-group': o.list('port-group'),
+    compress: o.flag('compress'),
+    timeout: o.str('timeout'),
+    state: o.str('state'),
+  };
   if (!v.server) throw new UsageError('zabbix send needs --server HOST[:PORT] (the Zabbix server or proxy trapper)');
-  const [{ gather, hostname }, { parsePortGroups }, { parsePortGroupSpec, parseDuration }, { senderItems }, { sendItems, splitServer }, snap] = await Promise.all([
-    import('../gather/gather.js'), import('../collectors/netstat-port.js'), import('./values.js'), import('../zabbix/items.js'), import('../zabbix/sender.js'), import('../snapshot/snapshot.js'),
-  ]);
+  const [{ gather, hostname }, { parsePortGroups }, { parsePortGroupSpec, parseDuration }, { senderItems }, { sendItems, splitServer }, snap] =
+    await Promise.all([
+      import('../gather/gather.js'),
+      import('../collectors/netstat-port.js'),
+      import('./values.js'),
+      import('../zabbix/items.js'),
+      import('../zabbix/sender.js'),
+      import('../snapshot/snapshot.js'),
+    ]);
   splitServer(v.server);
   const groups = parsePortGroups((v['port-group'] ?? []).map(parsePortGroupSpec), '--port-group');
   const metrics: import('../model/metric.js').Metric[] = [];
-  const report = await gather({
-    measurements: ['netstat', 'netstat_port', 'listen'],
-    netstat: { perIpVersion: true },
-    netstatPort: { groups, autoListenPorts: true },
-    countProtocols: ['unix'],
-  }, { snapshot: (o) => snap.takeSnapshot(o), census: (o) => snap.takeCensus(o) }, (m) => metrics.push(m));
+  const report = await gather(
+    {
+      measurements: ['netstat', 'netstat_port', 'listen'],
+      netstat: { perIpVersion: true },
+      netstatPort: { groups, autoListenPorts: true },
+      countProtocols: ['unix'],
+    },
+    { snapshot: (o) => snap.takeSnapshot(o), census: (o) => snap.takeCensus(o) },
+    (m) => metrics.push(m),
+  );
   const host = v.host ?? hostname();
   // --state: the ports discovered by earlier runs, so a port that stopped listening reads 0 (not its last value)
   const { loadMemory, saveMemory } = await import('../zabbix/state.js');

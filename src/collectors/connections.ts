@@ -7,7 +7,7 @@ import { formatAddress } from '../diag/address.js';
 import { AF_INET6, Proto, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_STREAM, TCP_LISTEN } from '../diag/constants.js';
 import { decodeUnixAttributes } from '../diag/unix.js';
 import type { SocketHolders } from '../procfs/processes.js';
-import { SocketTable } from '../snapshot/table.js';
+import type { SocketTable } from '../snapshot/table.js';
 
 /**
  * Rows a collector's loop takes per call. An agent runs each collector once per gather: one call over 150k
@@ -60,7 +60,10 @@ export function tableConnections(t: SocketTable, holders?: SocketHolders): Conne
 
 class TableConnections implements ConnectionSource {
   readonly length: number;
-  constructor(private readonly t: SocketTable, private readonly holders: SocketHolders | undefined) {
+  constructor(
+    private readonly t: SocketTable,
+    private readonly holders: SocketHolders | undefined,
+  ) {
     this.length = t.length;
   }
 
@@ -122,4 +125,3 @@ class TableConnections implements ConnectionSource {
     return `${t.proto[i]}|${t.family[i]}|${this.localAddress(i)}|${t.sport[i]}|${this.remoteAddress(i)}|${t.dport[i]}|${t.state[i]}`;
   }
 }
-

@@ -49,7 +49,8 @@ export const doctorCollector = defineCollector<DoctorCollectorOptions, DoctorSec
     for (const m of findingMetrics(findings, s.time)) sink.metric(m);
   },
   config: {
-    about: 'The checks of `sockscope doctor` (docs/doctor.md) between two gathers, one gauge per finding with its subject as labels, for the generated alert rules (deploy/prometheus/sockscope-doctor-rules.yml).',
+    about:
+      'The checks of `sockscope doctor` (docs/doctor.md) between two gathers, one gauge per finding with its subject as labels, for the generated alert rules (deploy/prometheus/sockscope-doctor-rules.yml).',
     defaults: { processes: false },
     schema: { processes: { type: 'boolean' } },
     sample: `  ## Name the process (process, pid labels) behind a finding: walks /proc/*/fd at every gather.

@@ -20,7 +20,9 @@ const RTT_HELP = 'final smoothed RTT (tcpi_rtt) of closed TCP connections';
 const rttBuckets: Record<string, FieldSpec> = {};
 for (const le of [...RTT_BUCKETS_SECONDS, '+Inf' as const]) {
   rttBuckets[rttBucketField(le)] = {
-    type: 'uint', counter: true, help: `closed connections whose final smoothed RTT was at most ${le} s (cumulative)`,
+    type: 'uint',
+    counter: true,
+    help: `closed connections whose final smoothed RTT was at most ${le} s (cumulative)`,
     prom: { name: 'lifecycle_close_rtt_seconds', histogram: 'bucket', labels: { le: String(le) }, help: RTT_HELP },
   };
 }
@@ -33,13 +35,38 @@ export const LIFECYCLE_SCHEMA: MeasurementSchema = {
     closed_bytes_acked: counter('bytes_acked of the closed connections, at close', 'lifecycle_closed_bytes_acked_total', 'bytes'),
     closed_bytes_received: counter('bytes_received of the closed connections, at close', 'lifecycle_closed_bytes_received_total', 'bytes'),
     closed_retrans_segs: counter('segments the closed connections retransmitted (tcpi_total_retrans)', 'lifecycle_closed_retransmitted_segments_total'),
-    bytes_sent: counter('bytes acknowledged by the peer (bytes_acked), live connections\' growth between gathers plus closed connections\' remainder', 'lifecycle_bytes_sent_total', 'bytes'),
-    bytes_received: counter('bytes received (bytes_received), live connections\' growth between gathers plus closed connections\' remainder', 'lifecycle_bytes_received_total', 'bytes'),
+    bytes_sent: counter(
+      "bytes acknowledged by the peer (bytes_acked), live connections' growth between gathers plus closed connections' remainder",
+      'lifecycle_bytes_sent_total',
+      'bytes',
+    ),
+    bytes_received: counter(
+      "bytes received (bytes_received), live connections' growth between gathers plus closed connections' remainder",
+      'lifecycle_bytes_received_total',
+      'bytes',
+    ),
     ...rttBuckets,
-    rtt_sum_seconds: { type: 'float', counter: true, unit: 'seconds', help: 'sum of the closed connections\' final smoothed RTTs', prom: { name: 'lifecycle_close_rtt_seconds', histogram: 'sum', help: RTT_HELP } },
-    rtt_count: { type: 'uint', counter: true, help: 'closed connections with an RTT sample', prom: { name: 'lifecycle_close_rtt_seconds', histogram: 'count', help: RTT_HELP } },
+    rtt_sum_seconds: {
+      type: 'float',
+      counter: true,
+      unit: 'seconds',
+      help: "sum of the closed connections' final smoothed RTTs",
+      prom: { name: 'lifecycle_close_rtt_seconds', histogram: 'sum', help: RTT_HELP },
+    },
+    rtt_count: {
+      type: 'uint',
+      counter: true,
+      help: 'closed connections with an RTT sample',
+      prom: { name: 'lifecycle_close_rtt_seconds', histogram: 'count', help: RTT_HELP },
+    },
     duration_known: counter('closed connections seen by a gather before they closed (their duration is known)', 'lifecycle_closed_duration_known_total'),
-    duration_seconds_sum: { type: 'float', counter: true, unit: 'seconds', help: 'sum over duration_known connections of close time minus the time a gather first saw them (a lower bound: they opened up to one interval earlier)', prom: { name: 'lifecycle_closed_duration_seconds_total', help: 'sum of closed connections\' durations since a gather first saw them (lower bounds)' } },
+    duration_seconds_sum: {
+      type: 'float',
+      counter: true,
+      unit: 'seconds',
+      help: 'sum over duration_known connections of close time minus the time a gather first saw them (a lower bound: they opened up to one interval earlier)',
+      prom: { name: 'lifecycle_closed_duration_seconds_total', help: "sum of closed connections' durations since a gather first saw them (lower bounds)" },
+    },
   },
 };
 
@@ -51,11 +78,23 @@ export const LIFECYCLE_EVENTS_SCHEMA: MeasurementSchema = {
     lost: counter('events the kernel dropped because the receive buffer was full (SK_MEMINFO_DROPS): exact', 'lifecycle_events_lost_total'),
     overruns: counter('times recv() reported ENOBUFS (overrun episodes)', 'lifecycle_event_overruns_total'),
     malformed: counter('event messages that could not be decoded', 'lifecycle_events_malformed_total'),
-    untracked: counter('connections a gather saw that vanished without a destroy event (a lost event, or closed while the subscription was down)', 'lifecycle_untracked_total'),
-    tracked: { type: 'uint', help: 'live connections tracked by cookie', prom: { name: 'lifecycle_tracked_connections', help: 'live TCP connections tracked by socket cookie between gathers' } },
+    untracked: counter(
+      'connections a gather saw that vanished without a destroy event (a lost event, or closed while the subscription was down)',
+      'lifecycle_untracked_total',
+    ),
+    tracked: {
+      type: 'uint',
+      help: 'live connections tracked by cookie',
+      prom: { name: 'lifecycle_tracked_connections', help: 'live TCP connections tracked by socket cookie between gathers' },
+    },
     groups_overflowed: counter('closed connections not counted because the port-group limit was reached', 'lifecycle_group_overflow_total'),
     subscription_failures: counter('times the subscription thread failed and was started again at the next gather', 'lifecycle_subscription_failures_total'),
-    rcvbuf_bytes: { type: 'uint', unit: 'bytes', help: 'the receive buffer the kernel granted the subscription', prom: { name: 'lifecycle_event_rcvbuf_bytes', help: 'receive buffer of the destroy-event socket, bytes' } },
+    rcvbuf_bytes: {
+      type: 'uint',
+      unit: 'bytes',
+      help: 'the receive buffer the kernel granted the subscription',
+      prom: { name: 'lifecycle_event_rcvbuf_bytes', help: 'receive buffer of the destroy-event socket, bytes' },
+    },
   },
 };
 
@@ -102,14 +141,24 @@ export const lifecycleCollector = defineCollector<LifecycleOptions, LifecycleSec
     for (const m of tracker.collect(s.time)) sink.metric(m);
   },
   config: {
-    about: 'Closed TCP connections and bytes per port group, missing none that opened and closed between gathers: the kernel\'s destroy events (any user may subscribe) joined with each gather\'s tcp_info by socket cookie (docs/lifecycle.md).',
+    about:
+      "Closed TCP connections and bytes per port group, missing none that opened and closed between gathers: the kernel's destroy events (any user may subscribe) joined with each gather's tcp_info by socket cookie (docs/lifecycle.md).",
     defaults: { auto_ports: true, max_groups: 256, rcvbuf_bytes: 16 << 20, addr_ports: [] },
     schema: {
-      auto_ports: { type: 'boolean' }, max_groups: { type: 'integer', minimum: 1, maximum: 100_000 },
+      auto_ports: { type: 'boolean' },
+      max_groups: { type: 'integer', minimum: 1, maximum: 100_000 },
       rcvbuf_bytes: { type: 'integer', minimum: 65_536, maximum: 1 << 30 },
       addr_ports: {
         type: 'array',
-        items: { type: 'object', additionalProperties: false, properties: { ports: strings, remote_ports: strings, tags: { type: 'object', additionalProperties: { type: 'string' }, description: 'a table of string tags' } } },
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            ports: strings,
+            remote_ports: strings,
+            tags: { type: 'object', additionalProperties: { type: 'string' }, description: 'a table of string tags' },
+          },
+        },
       },
     },
     sample: `  ## With no addr_ports match: inbound per listening port, outbound per remote port.
@@ -126,7 +175,10 @@ export const lifecycleCollector = defineCollector<LifecycleOptions, LifecycleSec
 `,
     gather: (s, key) => ({
       lifecycle: {
-        groups: parsePortGroups(s.addr_ports, `${key}.addr_ports`), autoPorts: s.auto_ports, maxGroups: s.max_groups, rcvbufBytes: s.rcvbuf_bytes,
+        groups: parsePortGroups(s.addr_ports, `${key}.addr_ports`),
+        autoPorts: s.auto_ports,
+        maxGroups: s.max_groups,
+        rcvbufBytes: s.rcvbuf_bytes,
       },
     }),
   },

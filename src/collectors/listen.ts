@@ -14,7 +14,11 @@ export const LISTEN_SCHEMA: MeasurementSchema = {
   name: 'listen',
   help: 'TCP listeners: accept queue and backlog',
   fields: {
-    accept_queue: { type: 'int', help: 'connections waiting for accept()', prom: { name: 'listen_accept_queue', help: 'connections waiting for accept() on a TCP listener' } },
+    accept_queue: {
+      type: 'int',
+      help: 'connections waiting for accept()',
+      prom: { name: 'listen_accept_queue', help: 'connections waiting for accept() on a TCP listener' },
+    },
     backlog: { type: 'int', help: 'the listen() backlog', prom: { name: 'listen_backlog', help: 'the listen() backlog of a TCP listener (max accept queue)' } },
   },
 };
@@ -25,7 +29,14 @@ export const PORT_RANGE_SCHEMA: MeasurementSchema = {
   fields: {
     low: { type: 'int', help: 'first ephemeral port' },
     high: { type: 'int', help: 'last ephemeral port' },
-    size: { type: 'int', help: 'ports in the ephemeral range', prom: { name: 'local_port_range_size', help: 'ports in the ephemeral range (net.ipv4.ip_local_port_range): TIME_WAIT sockets to one peer cannot exceed it' } },
+    size: {
+      type: 'int',
+      help: 'ports in the ephemeral range',
+      prom: {
+        name: 'local_port_range_size',
+        help: 'ports in the ephemeral range (net.ipv4.ip_local_port_range): TIME_WAIT sockets to one peer cannot exceed it',
+      },
+    },
   },
 };
 
@@ -42,7 +53,8 @@ export function collectListen(t: SocketTable, time: number, portRange: HostFacts
     });
   }
   // no procfs sysctl: the range is unknown, nothing to report
-  if (portRange) out.push({ schema: PORT_RANGE_SCHEMA, tags: {}, fields: { low: portRange.low, high: portRange.high, size: portRange.high - portRange.low + 1 }, time });
+  if (portRange)
+    out.push({ schema: PORT_RANGE_SCHEMA, tags: {}, fields: { low: portRange.low, high: portRange.high, size: portRange.high - portRange.low + 1 }, time });
   return out;
 }
 
@@ -57,7 +69,7 @@ export const listenCollector = defineCollector<undefined, Record<string, never>,
     for (const m of collectListen(s.table!, s.time, facts.localPortRange)) sink.metric(m);
   },
   config: {
-    about: 'Every TCP listener\'s accept queue and backlog, and the ephemeral port range (for alerts).',
+    about: "Every TCP listener's accept queue and backlog, and the ephemeral port range (for alerts).",
     defaults: {},
     schema: {},
     sample: '',

@@ -27,7 +27,7 @@ export const NETSTAT_PORT_SCHEMA: MeasurementSchema = {
   name: 'netstat_port',
   help: 'Connections per configured port group (DataKit netstat_port names)',
   fields: countFields('Sockets of the port group: ', {
-    pid: { type: 'int', help: 'a process holding the group\'s sockets (see docs/metrics.md); 0 when unknown' },
+    pid: { type: 'int', help: "a process holding the group's sockets (see docs/metrics.md); 0 when unknown" },
   }),
 };
 // Prometheus families of their own for the per-port counts
@@ -69,7 +69,7 @@ const PORTS_EXPECTED = 'a port ("80"), an address and port ("1.1.1.1:80", "[::1]
 function parseEntry(text: unknown, key: string): Entry {
   if (typeof text !== 'string' || text === '') throw configError(key, text, PORTS_EXPECTED);
   if (/^\d+$/.test(text)) return { text, port: parsePort(text, key, text, PORTS_EXPECTED) };
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:\[\]]+):(\d+)$/.exec(text);
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:[\]]+):(\d+)$/.exec(text);
   if (!m) throw configError(key, text, PORTS_EXPECTED);
   const addr = parseAddress(m[1]);
   if (!addr) throw configError(key, text, `${PORTS_EXPECTED}; '${m[1]}' is not an IP address`);
@@ -85,7 +85,8 @@ export function parsePortGroups(groups: readonly PortGroupConfig[], key = 'addr_
     for (const [k, v] of Object.entries(tags)) if (typeof v !== 'string') throw configError(`${where}.tags.${k}`, v, 'a string');
     if (g.ports_match?.length) {
       return {
-        mode: 'match' as const, tags,
+        mode: 'match' as const,
+        tags,
         entries: g.ports_match.map((e) => {
           const m = typeof e === 'string' ? /^\*:(\d+)$/.exec(e) : null;
           if (!m) throw configError(`${where}.ports_match`, e, '"*:<port>", e.g. "*:80"');
@@ -140,7 +141,14 @@ export function collectNetstatPort(src: ConnectionSource, groups: readonly PortG
     }
   });
 
-  const points: Points = { keys: new Map(), addrPorts: [], versions: [], groups: [], counts: new Float64Array(64 * NETSTAT_FIELD_COUNT), pids: new Float64Array(64) };
+  const points: Points = {
+    keys: new Map(),
+    addrPorts: [],
+    versions: [],
+    groups: [],
+    counts: new Float64Array(64 * NETSTAT_FIELD_COUNT),
+    pids: new Float64Array(64),
+  };
   for (let from = 0; from < src.length; from += ROWS_PER_CALL) {
     countPorts(src, from, Math.min(src.length, from + ROWS_PER_CALL), candidates, byLocal, byRemote, semantics, seen, points);
   }
@@ -154,13 +162,26 @@ export function collectNetstatPort(src: ConnectionSource, groups: readonly PortG
   }));
 }
 
-interface Candidate { g: number; e: Entry; mode: PortGroup['mode']; fixed: string | undefined; points: [number, number, number] }
+interface Candidate {
+  g: number;
+  e: Entry;
+  mode: PortGroup['mode'];
+  fixed: string | undefined;
+  points: [number, number, number];
+}
 const NONE: Candidate[] = [];
 
 /** The counting loop over rows [from, to): each socket into the point of the first group with a matching entry. */
 function countPorts(
-  src: ConnectionSource, from: number, to: number, candidates: Candidate[][], byLocal: Int32Array, byRemote: Int32Array, semantics: NetstatSemantics,
-  seen: Set<string> | undefined, points: Points,
+  src: ConnectionSource,
+  from: number,
+  to: number,
+  candidates: Candidate[][],
+  byLocal: Int32Array,
+  byRemote: Int32Array,
+  semantics: NetstatSemantics,
+  seen: Set<string> | undefined,
+  points: Points,
 ): void {
   const telegraf = semantics === 'telegraf';
   for (let i = from; i < to; i++) {
@@ -280,20 +301,30 @@ export const netstatPortCollector = defineCollector<NetstatPortGather, NetstatPo
   facts: (o) => (o.processAttribution ? ['holders'] : []),
   collect(s, facts, sink, o) {
     const groups = o.groups.length === 0 && o.autoListenPorts ? listenPortGroups(s.table!) : o.groups;
-    const metrics = collectNetstatPort(tableConnections(s.table!, facts.holders), groups, s.time, { semantics: o.semantics, dedupe: o.semantics === 'telegraf' });
+    const metrics = collectNetstatPort(tableConnections(s.table!, facts.holders), groups, s.time, {
+      semantics: o.semantics,
+      dedupe: o.semantics === 'telegraf',
+    });
     for (const m of metrics) sink.metric(m);
   },
   config: {
     about: 'Connection counts per port group (DataKit netstat_port).',
     defaults: { semantics: 'sockscope', process_attribution: false, auto_listen_ports: true, addr_ports: [] },
     schema: {
-      semantics: { enum: ['sockscope', 'telegraf'] }, process_attribution: { type: 'boolean' },
+      semantics: { enum: ['sockscope', 'telegraf'] },
+      process_attribution: { type: 'boolean' },
       auto_listen_ports: { type: 'boolean' },
       addr_ports: {
         type: 'array',
         items: {
-          type: 'object', additionalProperties: false,
-          properties: { ports: strings, ports_match: strings, remote_ports: strings, tags: { type: 'object', additionalProperties: { type: 'string' }, description: 'a table of string tags' } },
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            ports: strings,
+            ports_match: strings,
+            remote_ports: strings,
+            tags: { type: 'object', additionalProperties: { type: 'string' }, description: 'a table of string tags' },
+          },
         },
       },
     },
@@ -315,8 +346,10 @@ export const netstatPortCollector = defineCollector<NetstatPortGather, NetstatPo
 `,
     gather: (s, key) => ({
       netstatPort: {
-        groups: parsePortGroups(s.addr_ports, `${key}.addr_ports`), semantics: s.semantics,
-        processAttribution: s.process_attribution, autoListenPorts: s.auto_listen_ports,
+        groups: parsePortGroups(s.addr_ports, `${key}.addr_ports`),
+        semantics: s.semantics,
+        processAttribution: s.process_attribution,
+        autoListenPorts: s.auto_listen_ports,
       },
     }),
   },

@@ -16,24 +16,54 @@ import { Kind, ROWS_PER_CALL, tableConnections, type ConnectionSource, type IpVe
 
 /** Telegraf's field names, in its order. */
 export const NETSTAT_FIELDS = [
-  'tcp_established', 'tcp_syn_sent', 'tcp_syn_recv', 'tcp_fin_wait1', 'tcp_fin_wait2', 'tcp_time_wait', 'tcp_close',
-  'tcp_close_wait', 'tcp_last_ack', 'tcp_listen', 'tcp_closing', 'tcp_none', 'udp_socket',
+  'tcp_established',
+  'tcp_syn_sent',
+  'tcp_syn_recv',
+  'tcp_fin_wait1',
+  'tcp_fin_wait2',
+  'tcp_time_wait',
+  'tcp_close',
+  'tcp_close_wait',
+  'tcp_last_ack',
+  'tcp_listen',
+  'tcp_closing',
+  'tcp_none',
+  'udp_socket',
 ] as const;
 export type NetstatField = (typeof NETSTAT_FIELDS)[number];
 
 /** node_exporter's state label values for the tcp_* fields. */
 const STATE_LABEL: Record<string, string> = {
-  tcp_established: 'established', tcp_syn_sent: 'syn_sent', tcp_syn_recv: 'syn_recv', tcp_fin_wait1: 'fin_wait1',
-  tcp_fin_wait2: 'fin_wait2', tcp_time_wait: 'time_wait', tcp_close: 'close', tcp_close_wait: 'close_wait',
-  tcp_last_ack: 'last_ack', tcp_listen: 'listen', tcp_closing: 'closing',
+  tcp_established: 'established',
+  tcp_syn_sent: 'syn_sent',
+  tcp_syn_recv: 'syn_recv',
+  tcp_fin_wait1: 'fin_wait1',
+  tcp_fin_wait2: 'fin_wait2',
+  tcp_time_wait: 'time_wait',
+  tcp_close: 'close',
+  tcp_close_wait: 'close_wait',
+  tcp_last_ack: 'last_ack',
+  tcp_listen: 'listen',
+  tcp_closing: 'closing',
 };
 
 function countFields(prefixHelp: string, extra: Record<string, MeasurementSchema['fields'][string]> = {}): MeasurementSchema['fields'] {
   const fields: Record<string, MeasurementSchema['fields'][string]> = {};
   for (const f of NETSTAT_FIELDS) {
-    if (f === 'udp_socket') fields[f] = { type: 'int', help: `${prefixHelp}UDP sockets`, prom: { name: 'udp_sockets', help: `${prefixHelp}UDP sockets, bound or connected` } };
-    else if (f === 'tcp_none') fields[f] = { type: 'int', help: `${prefixHelp}TCP sockets in no standard state (telegraf semantics: unix stream and seqpacket sockets)` };
-    else fields[f] = { type: 'int', help: `${prefixHelp}TCP connections in state ${STATE_LABEL[f]}`, prom: { name: 'tcp_connections', labels: { state: STATE_LABEL[f] }, help: `${prefixHelp}TCP connections per state (node_exporter's tcpstat state names)` } };
+    if (f === 'udp_socket')
+      fields[f] = { type: 'int', help: `${prefixHelp}UDP sockets`, prom: { name: 'udp_sockets', help: `${prefixHelp}UDP sockets, bound or connected` } };
+    else if (f === 'tcp_none')
+      fields[f] = { type: 'int', help: `${prefixHelp}TCP sockets in no standard state (telegraf semantics: unix stream and seqpacket sockets)` };
+    else
+      fields[f] = {
+        type: 'int',
+        help: `${prefixHelp}TCP connections in state ${STATE_LABEL[f]}`,
+        prom: {
+          name: 'tcp_connections',
+          labels: { state: STATE_LABEL[f] },
+          help: `${prefixHelp}TCP connections per state (node_exporter's tcpstat state names)`,
+        },
+      };
   }
   return { ...fields, ...extra };
 }
@@ -96,8 +126,7 @@ TCP_STATE_NUMBERS.forEach((s, k) => {
   TCP_FIELD_OF_STATE[s] = NETSTAT_FIELDS[k];
 });
 
-export const emptyCounts = (): Record<NetstatField, number> =>
-  Object.fromEntries(NETSTAT_FIELDS.map((f) => [f, 0])) as Record<NetstatField, number>;
+export const emptyCounts = (): Record<NetstatField, number> => Object.fromEntries(NETSTAT_FIELDS.map((f) => [f, 0])) as Record<NetstatField, number>;
 
 /** The 13 counts at `at` of a counts array (NETSTAT_FIELD_COUNT per point), as fields in Telegraf's order. */
 export function countsAt(counts: ArrayLike<number>, at: number): Record<NetstatField, number> {
@@ -123,9 +152,14 @@ export function collectNetstat(src: ConnectionSource, time: number, o: NetstatOp
     touched = countNetstat(src, from, Math.min(src.length, from + ROWS_PER_CALL), semantics, perIpVersion, seen, counts, order, touched);
   }
   if (perIpVersion) for (const v of [0, 1]) if (!order.includes(v)) order.push(v);
-  return order.map((v): Metric => ({
-    schema: NETSTAT_SCHEMA, tags: perIpVersion ? { ip_version: IP_VERSIONS[v] } : {}, fields: countsAt(counts, v * NETSTAT_FIELD_COUNT), time,
-  }));
+  return order.map(
+    (v): Metric => ({
+      schema: NETSTAT_SCHEMA,
+      tags: perIpVersion ? { ip_version: IP_VERSIONS[v] } : {},
+      fields: countsAt(counts, v * NETSTAT_FIELD_COUNT),
+      time,
+    }),
+  );
 }
 
 /**
@@ -134,8 +168,15 @@ export function collectNetstat(src: ConnectionSource, time: number, o: NetstatOp
  * keepShape); `touched` has a bit per ip_version index already in `order`.
  */
 function countNetstat(
-  src: ConnectionSource, from: number, to: number, semantics: NetstatSemantics, perIpVersion: boolean, seen: Set<string> | undefined,
-  counts: Float64Array, order: number[], touched: number,
+  src: ConnectionSource,
+  from: number,
+  to: number,
+  semantics: NetstatSemantics,
+  perIpVersion: boolean,
+  seen: Set<string> | undefined,
+  counts: Float64Array,
+  order: number[],
+  touched: number,
 ): number {
   for (let i = from; i < to; i++) {
     const field = netstatFieldIndex(src, i, semantics);
@@ -159,9 +200,7 @@ function countNetstat(
 }
 
 /** netstat from census counts alone (the fast path when no collector needs a table). */
-export function netstatFromCensus(
-  census: { states(proto: 'tcp' | 'udp', family?: number): number[] }, time: number, perIpVersion: boolean,
-): Metric[] {
+export function netstatFromCensus(census: { states(proto: 'tcp' | 'udp', family?: number): number[] }, time: number, perIpVersion: boolean): Metric[] {
   const point = (family?: number): Record<NetstatField, number> => {
     const counts = emptyCounts();
     const tcp = census.states('tcp', family);
@@ -229,13 +268,17 @@ export const netstatCollector = defineCollector<NetstatOptions, { semantics: Net
   facts: () => [],
   collect(s, _facts, sink, o) {
     const metrics = s.table
-      // a literal, not a spread: its shape outlives the gather (see keepShape)
-      ? collectNetstat(tableConnections(s.table), s.time, { semantics: o.semantics, perIpVersion: o.perIpVersion, dedupe: o.dedupe ?? o.semantics === 'telegraf' })
+      ? // a literal, not a spread: its shape outlives the gather (see keepShape)
+        collectNetstat(tableConnections(s.table), s.time, {
+          semantics: o.semantics,
+          perIpVersion: o.perIpVersion,
+          dedupe: o.dedupe ?? o.semantics === 'telegraf',
+        })
       : netstatFromCensus(s.census!, s.time, !!o.perIpVersion);
     for (const m of metrics) sink.metric(m);
   },
   config: {
-    about: 'TCP state counts and UDP sockets under Telegraf\'s field names.',
+    about: "TCP state counts and UDP sockets under Telegraf's field names.",
     defaults: { semantics: 'sockscope', per_ip_version: false },
     schema: { semantics: { enum: ['sockscope', 'telegraf'] }, per_ip_version: { type: 'boolean' } },
     sample: `  ## "sockscope": TCP and UDP sockets only. "telegraf": Telegraf/DataKit numbers (unix datagram sockets

@@ -31,7 +31,11 @@ export function collectorNamed(name: string): AnyCollector | undefined {
 export function collectorsOf(c: GatherConfig): AnyCollector[] {
   return c.measurements.map((name) => {
     const found = collectorNamed(name);
-    if (!found) throw new SockscopeError('ESOCKSCOPE_USAGE', `unknown measurement '${name}': expected one of ${MEASUREMENTS.join(', ')}`, { key: 'measurement', value: name });
+    if (!found)
+      throw new SockscopeError('ESOCKSCOPE_USAGE', `unknown measurement '${name}': expected one of ${MEASUREMENTS.join(', ')}`, {
+        key: 'measurement',
+        value: name,
+      });
     return found;
   });
 }
@@ -82,10 +86,18 @@ export function collectorDefaults(): Record<string, Record<string, unknown>> {
 /** The [collectors] section's JSON Schema. */
 export function collectorConfigSchema(): Record<string, unknown> {
   return {
-    type: 'object', additionalProperties: false,
-    properties: Object.fromEntries(ALL.map((c) => [c.name, {
-      type: 'object', additionalProperties: false, properties: { enabled: { type: 'boolean' }, ...c.config.schema },
-    }])),
+    type: 'object',
+    additionalProperties: false,
+    properties: Object.fromEntries(
+      ALL.map((c) => [
+        c.name,
+        {
+          type: 'object',
+          additionalProperties: false,
+          properties: { enabled: { type: 'boolean' }, ...c.config.schema },
+        },
+      ]),
+    ),
   };
 }
 
@@ -111,7 +123,9 @@ export interface MeasurementField {
 }
 
 export function measurementFields(): MeasurementField[] {
-  return ALL.flatMap((c) => c.schemas.flatMap((s: MeasurementSchema) => Object.entries(s.fields).map(([field, spec]) => ({ collector: c.name, measurement: s.name, field, spec }))));
+  return ALL.flatMap((c) =>
+    c.schemas.flatMap((s: MeasurementSchema) => Object.entries(s.fields).map(([field, spec]) => ({ collector: c.name, measurement: s.name, field, spec }))),
+  );
 }
 
 /** Every measurement schema by a stable key, so metrics can cross a thread boundary as plain data. */

@@ -10,7 +10,20 @@
  * drops them), and UDP/RAW points carry `state` too.
  */
 import { formatAddress } from '../diag/address.js';
-import { AF_INET6, Ext, InetAttr, type ProtoName, PROTO_NAMES, Proto, SS_STATE_NAMES, TCP_CLOSE, TCP_LISTEN, TCP_SYN_RECV, TCP_TIME_WAIT, ALL_STATES } from '../diag/constants.js';
+import {
+  AF_INET6,
+  Ext,
+  InetAttr,
+  type ProtoName,
+  PROTO_NAMES,
+  Proto,
+  SS_STATE_NAMES,
+  TCP_CLOSE,
+  TCP_LISTEN,
+  TCP_SYN_RECV,
+  TCP_TIME_WAIT,
+  ALL_STATES,
+} from '../diag/constants.js';
 import { readTcpInfoField, SECONDS_PER, TCP_INFO_UNSET, tcpInfoField, unitName, type TcpInfoField } from '../diag/tcp-info.js';
 import { SockscopeError } from '../errors.js';
 import type { FieldSpec, MeasurementSchema, Metric } from '../model/metric.js';
@@ -42,13 +55,19 @@ const BASE: [string, string, FieldSpec][] = [
 function extra(kernel: string, help: string, promName: string, o: { name?: string; counter?: boolean } = {}): [string, string, FieldSpec] {
   const field = tcpInfoField(kernel)!;
   const { name, scale } = unitName(field);
-  const unitText = field.unit === 'us' ? 'microseconds' : field.unit === 'ms' ? 'milliseconds' : field.unit === 'bytes_per_second' ? 'bits per second' : undefined;
+  const unitText =
+    field.unit === 'us' ? 'microseconds' : field.unit === 'ms' ? 'milliseconds' : field.unit === 'bytes_per_second' ? 'bits per second' : undefined;
   const promUnit = field.unit === 'us' || field.unit === 'ms' ? 'seconds' : field.unit === 'bytes_per_second' ? 'bytes per second' : undefined;
   const promScale = field.unit === 'us' || field.unit === 'ms' ? SECONDS_PER[field.unit] : scale !== 1 ? 1 / scale : undefined;
   const prom: FieldSpec['prom'] = promScale === undefined ? { name: promName } : { name: promName, scale: promScale, help: `${help}, ${promUnit}` };
-  return [o.name ?? name, kernel, u(unitText ? `${help}, ${unitText}` : help, prom, {
-    ...(field.unit === 'bytes' ? { unit: 'bytes' } : {}), ...(o.counter ? { counter: true } : {}),
-  })];
+  return [
+    o.name ?? name,
+    kernel,
+    u(unitText ? `${help}, ${unitText}` : help, prom, {
+      ...(field.unit === 'bytes' ? { unit: 'bytes' } : {}),
+      ...(o.counter ? { counter: true } : {}),
+    }),
+  ];
 }
 
 /** Opt-in tcp_info fields (`info_fields`), units in the names; Prometheus gets base units. */
@@ -92,7 +111,17 @@ export const SOCKETSTAT_AGGREGATE_SCHEMA: MeasurementSchema = {
     send_q: u('bytes not yet acknowledged, summed', { name: 'socket_tuple_send_queue_bytes' }, { unit: 'bytes' }),
     // a sum over the connections open now falls when one closes: a gauge, not a counter (rate() would read
     // every close as a counter reset)
-    ...Object.fromEntries(BASE.map(([n, , s]) => [n, { ...s, counter: false, help: `${s.help}, summed over the connections open now`, prom: { ...s.prom!, name: s.prom!.name.replace('socket_', 'socket_tuple_').replace(/_total$/, '') } }])),
+    ...Object.fromEntries(
+      BASE.map(([n, , s]) => [
+        n,
+        {
+          ...s,
+          counter: false,
+          help: `${s.help}, summed over the connections open now`,
+          prom: { ...s.prom!, name: s.prom!.name.replace('socket_', 'socket_tuple_').replace(/_total$/, '') },
+        },
+      ]),
+    ),
   },
 };
 
@@ -120,12 +149,15 @@ export function endpointAddress(t: SocketTable, i: number, which: 'src' | 'dst',
 
 /** The device name of a bound socket's "%iface": the interface's name, else its index. */
 export function boundInterface(t: SocketTable, i: number, o: Pick<HostFacts, 'interfaceName'>): string | undefined {
-  return t.ifindex[i] ? o.interfaceName(t.ifindex[i]) ?? String(t.ifindex[i]) : undefined;
+  return t.ifindex[i] ? (o.interfaceName(t.ifindex[i]) ?? String(t.ifindex[i])) : undefined;
 }
 
 /** Which rows become points: the protocols and states asked for. */
 export function socketstatSelection(o: SocketstatOptions): { protos: ReadonlySet<number>; states: number } {
-  return { protos: new Set<number>((o.protocols ?? ['tcp', 'udp']).map((p) => Proto[p as 'tcp' | 'udp' | 'raw'])), states: o.states ?? SOCKETSTAT_DEFAULT_STATES };
+  return {
+    protos: new Set<number>((o.protocols ?? ['tcp', 'udp']).map((p) => Proto[p as 'tcp' | 'udp' | 'raw'])),
+    states: o.states ?? SOCKETSTAT_DEFAULT_STATES,
+  };
 }
 
 /** A tcp_info counter of a point: its name, the kernel's field it comes from, and how it is published. */
@@ -238,7 +270,16 @@ export function collectSocketstat(t: SocketTable, time: number, p: SocketstatPla
     const remote = endpointAddress(t, i, 'dst');
     const key = `${PROTO_NAMES[proto]}|${local}|${remote}`;
     let m = agg.get(key);
-    if (!m) agg.set(key, (m = { schema: SOCKETSTAT_AGGREGATE_SCHEMA, tags: { proto: PROTO_NAMES[proto], local_addr: local, remote_addr: remote }, fields: { connections: 0, recv_q: 0, send_q: 0 }, time }));
+    if (!m)
+      agg.set(
+        key,
+        (m = {
+          schema: SOCKETSTAT_AGGREGATE_SCHEMA,
+          tags: { proto: PROTO_NAMES[proto], local_addr: local, remote_addr: remote },
+          fields: { connections: 0, recv_q: 0, send_q: 0 },
+          time,
+        }),
+      );
     const fields: Record<string, number | string> = { recv_q: t.rqueue[i], send_q: t.wqueue[i] };
     if (info >= 0) baseCounters(view, info, infoLength, p, fields);
     const f = m.fields as Record<string, number>;
@@ -248,7 +289,11 @@ export function collectSocketstat(t: SocketTable, time: number, p: SocketstatPla
   if (agg) for (const m of agg.values()) sink.metric(m);
 }
 
-export interface SocketstatSection { protocols: string[]; info_fields: string[]; aggregate: boolean }
+export interface SocketstatSection {
+  protocols: string[];
+  info_fields: string[];
+  aggregate: boolean;
+}
 
 declare module './collector.js' {
   interface GatherConfig {
@@ -273,7 +318,11 @@ export const socketstatCollector = defineCollector<SocketstatPlan, SocketstatSec
   config: {
     about: 'One point per connection (Telegraf socketstat names). High cardinality: see aggregate.',
     defaults: { protocols: ['tcp', 'udp'], info_fields: [], aggregate: false },
-    schema: { protocols: { type: 'array', items: { enum: ['tcp', 'udp', 'raw'] } }, info_fields: { type: 'array', items: { type: 'string' } }, aggregate: { type: 'boolean' } },
+    schema: {
+      protocols: { type: 'array', items: { enum: ['tcp', 'udp', 'raw'] } },
+      info_fields: { type: 'array', items: { type: 'string' } },
+      aggregate: { type: 'boolean' },
+    },
     sample: `  protocols = ["tcp", "udp"]
   ## Extra tcp_info fields: rtt_us, rttvar_us, min_rtt_us, retrans, total_retrans, lost, cwnd, ssthresh,
   ## delivery_rate_bps, pacing_rate_bps, busy_time_us, rwnd_limited_us, sndbuf_limited_us, notsent_bytes.
@@ -283,7 +332,12 @@ export const socketstatCollector = defineCollector<SocketstatPlan, SocketstatSec
 `,
     gather: (s, key) => {
       for (const f of s.info_fields) {
-        if (!SOCKETSTAT_INFO_FIELDS.includes(f)) throw new SockscopeError('ESOCKSCOPE_CONFIG', `invalid ${key}.info_fields entry ${JSON.stringify(f)}: expected one of ${SOCKETSTAT_INFO_FIELDS.join(', ')}`, { key: `${key}.info_fields`, value: f });
+        if (!SOCKETSTAT_INFO_FIELDS.includes(f))
+          throw new SockscopeError(
+            'ESOCKSCOPE_CONFIG',
+            `invalid ${key}.info_fields entry ${JSON.stringify(f)}: expected one of ${SOCKETSTAT_INFO_FIELDS.join(', ')}`,
+            { key: `${key}.info_fields`, value: f },
+          );
       }
       return { socketstat: { protocols: s.protocols, infoFields: s.info_fields, aggregate: s.aggregate } };
     },

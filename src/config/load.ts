@@ -12,7 +12,7 @@ import { parseDuration } from '../util/duration.js';
 import { parseTags } from '../util/tags.js';
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
-import { parse as parseToml, TomlError } from 'smol-toml';
+import { parse as parseToml, type TomlError } from 'smol-toml';
 import { gatherConfigFromSections } from '../collectors/registry.js';
 import { isSockscopeError, SockscopeError } from '../errors.js';
 import { CONFIG_SCHEMA, DEFAULTS, type AgentConfig } from './defaults.js';
@@ -67,7 +67,11 @@ function set(obj: Json, p: string[], value: unknown): void {
 }
 
 function configError(path: string, value: unknown, origin: string, expected: string): SockscopeError {
-  return new SockscopeError('ESOCKSCOPE_CONFIG', `config: ${path} = ${JSON.stringify(value)} (from ${origin}): expected ${expected}`, { key: path, value, origin });
+  return new SockscopeError('ESOCKSCOPE_CONFIG', `config: ${path} = ${JSON.stringify(value)} (from ${origin}): expected ${expected}`, {
+    key: path,
+    value,
+    origin,
+  });
 }
 
 /** Merge a parsed table into the config, recording origins for every leaf it sets; unknown keys go to errs. */
@@ -104,7 +108,8 @@ function fromDataKit(file: Json, origin: string, config: Json, origins: Map<stri
     for (const [k, v] of Object.entries(b)) {
       if (k === 'interval') mergeInto(config, origins, { agent: { interval: v } }, `${origin} [[inputs.netstat]]`, errs);
       else if (k === 'addr_ports') mergeInto(config, origins, { collectors: { netstat_port: { addr_ports: v } } }, `${origin} [[inputs.netstat]]`, errs);
-      else if (k === 'tags') mergeInto(config, origins, { agent: { tags: { ...(get(config, ['agent', 'tags']) as Json), ...(v as Json) } } }, `${origin} [[inputs.netstat]]`, errs);
+      else if (k === 'tags')
+        mergeInto(config, origins, { agent: { tags: { ...(get(config, ['agent', 'tags']) as Json), ...(v as Json) } } }, `${origin} [[inputs.netstat]]`, errs);
       else errs.push(configError(`inputs.netstat.${k}`, v, origin, 'interval, addr_ports or tags (the DataKit netstat settings sockscope reads)'));
     }
   }
@@ -152,14 +157,16 @@ function fromEnv(text: string, path: string[], name: string): unknown {
 }
 
 /** Runs a check: its SockscopeError goes to errs and the next check still runs (every error is reported). */
-const collectInto = (errs: SockscopeError[]) => (f: () => void): void => {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof SockscopeError) errs.push(e);
-    else throw e;
-  }
-};
+const collectInto =
+  (errs: SockscopeError[]) =>
+  (f: () => void): void => {
+    try {
+      f();
+    } catch (e) {
+      if (e instanceof SockscopeError) errs.push(e);
+      else throw e;
+    }
+  };
 
 export function loadConfig(input: { file?: string; env?: NodeJS.ProcessEnv; flags?: FlagOverrides } = {}): LoadedConfig {
   const config = structuredClone(DEFAULTS) as unknown as Json;
@@ -173,14 +180,21 @@ export function loadConfig(input: { file?: string; env?: NodeJS.ProcessEnv; flag
     try {
       text = readFileSync(input.file, 'utf8');
     } catch (e) {
-      throw new SockscopeError('ESOCKSCOPE_CONFIG', `config: cannot read ${input.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { key: 'config', value: input.file });
+      throw new SockscopeError('ESOCKSCOPE_CONFIG', `config: cannot read ${input.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
+        key: 'config',
+        value: input.file,
+      });
     }
     let parsed: Json;
     try {
       parsed = parseToml(text) as Json;
     } catch (e) {
       const t = e as TomlError;
-      throw new SockscopeError('ESOCKSCOPE_CONFIG', `config: ${input.file} is not valid TOML: ${t.message.split('\n')[0]}${t.line ? ` (line ${t.line}, column ${t.column})` : ''}`, { key: 'config', value: input.file, line: t.line, column: t.column });
+      throw new SockscopeError(
+        'ESOCKSCOPE_CONFIG',
+        `config: ${input.file} is not valid TOML: ${t.message.split('\n')[0]}${t.line ? ` (line ${t.line}, column ${t.column})` : ''}`,
+        { key: 'config', value: input.file, line: t.line, column: t.column },
+      );
     }
     const { inputs, ...ours } = parsed;
     mergeInto(config, origins, ours, origin, errs);
@@ -188,22 +202,29 @@ export function loadConfig(input: { file?: string; env?: NodeJS.ProcessEnv; flag
   }
   const env = input.env ?? {};
   // DataKit's variables first, so SOCKSCOPE_* set afterwards win
-  if (env.ENV_INPUT_NETSTAT_INTERVAL) mergeInto(config, origins, { agent: { interval: env.ENV_INPUT_NETSTAT_INTERVAL } }, 'env ENV_INPUT_NETSTAT_INTERVAL', errs);
+  if (env.ENV_INPUT_NETSTAT_INTERVAL)
+    mergeInto(config, origins, { agent: { interval: env.ENV_INPUT_NETSTAT_INTERVAL } }, 'env ENV_INPUT_NETSTAT_INTERVAL', errs);
   if (env.ENV_INPUT_NETSTAT_TAGS) {
     collect(() => {
       const tags = { ...(get(config, ['agent', 'tags']) as Json), ...parseTagList(env.ENV_INPUT_NETSTAT_TAGS!, 'ENV_INPUT_NETSTAT_TAGS') };
       mergeInto(config, origins, { agent: { tags } }, 'env ENV_INPUT_NETSTAT_TAGS', errs);
     });
   }
-  if (env.ENV_INPUT_NETSTAT_ADDR_PORTS) collect(() => {
-    let ports: unknown;
-    try {
-      ports = JSON.parse(env.ENV_INPUT_NETSTAT_ADDR_PORTS!);
-    } catch {
-      throw configError('collectors.netstat_port.addr_ports', env.ENV_INPUT_NETSTAT_ADDR_PORTS, 'env ENV_INPUT_NETSTAT_ADDR_PORTS', 'a JSON array of strings, e.g. ["1.1.1.1:80","443"]');
-    }
-    mergeInto(config, origins, { collectors: { netstat_port: { addr_ports: [{ ports }] } } }, 'env ENV_INPUT_NETSTAT_ADDR_PORTS', errs);
-  });
+  if (env.ENV_INPUT_NETSTAT_ADDR_PORTS)
+    collect(() => {
+      let ports: unknown;
+      try {
+        ports = JSON.parse(env.ENV_INPUT_NETSTAT_ADDR_PORTS!);
+      } catch {
+        throw configError(
+          'collectors.netstat_port.addr_ports',
+          env.ENV_INPUT_NETSTAT_ADDR_PORTS,
+          'env ENV_INPUT_NETSTAT_ADDR_PORTS',
+          'a JSON array of strings, e.g. ["1.1.1.1:80","443"]',
+        );
+      }
+      mergeInto(config, origins, { collectors: { netstat_port: { addr_ports: [{ ports }] } } }, 'env ENV_INPUT_NETSTAT_ADDR_PORTS', errs);
+    });
   for (const path of LEAVES) {
     const name = envName(path);
     const text = env[name];
@@ -232,7 +253,15 @@ export function loadConfig(input: { file?: string; env?: NodeJS.ProcessEnv; flag
     flag('zabbix_agent.listen', f.zabbixListen, 'zabbix-listen');
     flag('zabbix_agent.enabled', true, 'zabbix-listen');
   }
-  if (f.zabbixAllow?.length) flag('zabbix_agent.allow', f.zabbixAllow.flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean), 'zabbix-allow');
+  if (f.zabbixAllow?.length)
+    flag(
+      'zabbix_agent.allow',
+      f.zabbixAllow
+        .flatMap((x) => x.split(','))
+        .map((x) => x.trim())
+        .filter(Boolean),
+      'zabbix-allow',
+    );
   if (f.allNetns) flag('netns.enabled', true, 'all-netns');
   validate(config as unknown as AgentConfig, origins, errs);
   if (errs.length === 1) throw errs[0];
@@ -255,10 +284,18 @@ function unknownVariables(env: NodeJS.ProcessEnv, errs: SockscopeError[], warnin
     const near = ENV_NAMES.filter((n) => editDistance(n, name) <= 2);
     const hint = near.length ? `did you mean ${near.join(' or ')}? ` : '';
     if (SECTION_PREFIXES.some((p) => name.startsWith(p))) {
-      errs.push(new SockscopeError('ESOCKSCOPE_CONFIG', `config: ${name} (from env) names no setting: ${hint}expected one of the known settings (see 'sockscope config sample'; SOCKSCOPE_<SECTION>_<KEY>)`, { key: name, origin: `env ${name}` }));
+      errs.push(
+        new SockscopeError(
+          'ESOCKSCOPE_CONFIG',
+          `config: ${name} (from env) names no setting: ${hint}expected one of the known settings (see 'sockscope config sample'; SOCKSCOPE_<SECTION>_<KEY>)`,
+          { key: name, origin: `env ${name}` },
+        ),
+      );
     } else if (!/^SOCKSCOPE_(ZABBIX_(?!AGENT_)|ZBX_|PROMTOOL|PROMETHEUS|INFLUXD|APT_UPDATED)/.test(name)) {
       // (those are the test tools' variables: .ci/run exports them)
-      warnings.push(`environment variable ${name} is not a sockscope setting and is ignored: ${hint}settings are SOCKSCOPE_<SECTION>_<KEY> (see 'sockscope config sample')`);
+      warnings.push(
+        `environment variable ${name} is not a sockscope setting and is ignored: ${hint}settings are SOCKSCOPE_<SECTION>_<KEY> (see 'sockscope config sample')`,
+      );
     }
   }
 }
@@ -302,8 +339,10 @@ function schemaError(config: AgentConfig, origins: Map<string, string>, e: NonNu
     }
   }
   const schema = e.parentSchema as { description?: string; enum?: unknown[] } | undefined;
-  const expected = e.keyword === 'enum' ? `one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
-    : schema?.description ?? e.message ?? 'a valid value';
+  const expected =
+    e.keyword === 'enum'
+      ? `one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
+      : (schema?.description ?? e.message ?? 'a valid value');
   const shown = path.join('.').replace(/\.(\d+)(?=\.|$)/g, '[$1]');
   return configError(shown || '(top level)', get(config as unknown as Json, path), origin, expected);
 }
@@ -324,17 +363,31 @@ function semanticChecks(config: AgentConfig, origins: Map<string, string>, colle
   const ix = config.outputs.influxdb;
   if (ix.enabled && ix.version === 2) {
     for (const k of ['organization', 'bucket', 'token'] as const) {
-      if (!ix[k]) collect(() => { throw configError(`outputs.influxdb.${k}`, ix[k], origins.get(`outputs.influxdb.${k}`)!, 'a non-empty value: InfluxDB v2 writes need organization, bucket and token'); });
+      if (!ix[k])
+        collect(() => {
+          throw configError(
+            `outputs.influxdb.${k}`,
+            ix[k],
+            origins.get(`outputs.influxdb.${k}`)!,
+            'a non-empty value: InfluxDB v2 writes need organization, bucket and token',
+          );
+        });
     }
   }
   // a zero interval would gather in a busy loop; zero timeouts would switch the timeouts off
   for (const key of ['agent.interval', 'outputs.prometheus.read_timeout', 'outputs.influxdb.timeout']) {
     const text = get(config as unknown as Json, key.split('.')) as string;
-    if (durationMs(text) <= 0) collect(() => { throw configError(key, text, origins.get(key) ?? 'default', 'a duration greater than zero, e.g. 10s'); });
+    if (durationMs(text) <= 0)
+      collect(() => {
+        throw configError(key, text, origins.get(key) ?? 'default', 'a duration greater than zero, e.g. 10s');
+      });
   }
   for (const l of config.outputs.prometheus.listen) {
     const port = Number(l.slice(l.lastIndexOf(':') + 1));
-    if (port > 65535) collect(() => { throw configError('outputs.prometheus.listen', l, origins.get('outputs.prometheus.listen')!, 'a port between 0 (any free port) and 65535'); });
+    if (port > 65535)
+      collect(() => {
+        throw configError('outputs.prometheus.listen', l, origins.get('outputs.prometheus.listen')!, 'a port between 0 (any free port) and 65535');
+      });
   }
 }
 

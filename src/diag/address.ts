@@ -30,7 +30,11 @@ export function formatIPv6(bytes: Uint8Array, at: number): string {
     }
     i = j;
   }
-  const hex = (from: number, to: number) => g.slice(from, to).map((x) => x.toString(16)).join(':');
+  const hex = (from: number, to: number) =>
+    g
+      .slice(from, to)
+      .map((x) => x.toString(16))
+      .join(':');
   if (bestStart < 0) return hex(0, 8);
   return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
 }

@@ -24,14 +24,26 @@ const rules = (entries: [number, number][]): AttributeRules => {
 
 /** decodeInetAttributes' sizes: u8 scalars, u32 scalars, the u64 cgroup id, and the structs' minimum lengths. */
 export const INET_ATTRIBUTE_RULES = rules([
-  [InetAttr.TOS, 1], [InetAttr.TCLASS, 1], [InetAttr.SHUTDOWN, 1], [InetAttr.PROTOCOL, 1], [InetAttr.SKV6ONLY, 1],
-  [InetAttr.MARK, 4], [InetAttr.CLASS_ID, 4], [InetAttr.CGROUP_ID, 8],
-  [InetAttr.MEMINFO, -16], [InetAttr.VEGASINFO, -16], [InetAttr.DCTCPINFO, -16], [InetAttr.BBRINFO, -20],
+  [InetAttr.TOS, 1],
+  [InetAttr.TCLASS, 1],
+  [InetAttr.SHUTDOWN, 1],
+  [InetAttr.PROTOCOL, 1],
+  [InetAttr.SKV6ONLY, 1],
+  [InetAttr.MARK, 4],
+  [InetAttr.CLASS_ID, 4],
+  [InetAttr.CGROUP_ID, 8],
+  [InetAttr.MEMINFO, -16],
+  [InetAttr.VEGASINFO, -16],
+  [InetAttr.DCTCPINFO, -16],
+  [InetAttr.BBRINFO, -20],
 ]);
 
 /** decodeUnixAttributes' sizes. */
 export const UNIX_ATTRIBUTE_RULES = rules([
-  [UnixAttr.PEER, 4], [UnixAttr.SHUTDOWN, 1], [UnixAttr.UID, 4], [UnixAttr.VFS, -8],
+  [UnixAttr.PEER, 4],
+  [UnixAttr.SHUTDOWN, 1],
+  [UnixAttr.UID, 4],
+  [UnixAttr.VFS, -8],
 ]);
 
 /** The type whose first occurrence counts (INET_DIAG_INFO), per family. */

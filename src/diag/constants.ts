@@ -22,7 +22,12 @@ export const PROTO_NAMES: readonly (ProtoName | '')[] = ['', 'tcp', 'udp', 'udpl
 export const INET_PROTOS: readonly ProtoName[] = ['tcp', 'udp', 'udplite', 'raw', 'sctp', 'mptcp'];
 export const ALL_PROTOS: readonly ProtoName[] = [...INET_PROTOS, 'unix'];
 export const IPPROTO_OF: Record<Exclude<ProtoName, 'unix'>, number> = {
-  tcp: IPPROTO_TCP, udp: IPPROTO_UDP, udplite: IPPROTO_UDPLITE, raw: IPPROTO_RAW, sctp: IPPROTO_SCTP, mptcp: IPPROTO_MPTCP,
+  tcp: IPPROTO_TCP,
+  udp: IPPROTO_UDP,
+  udplite: IPPROTO_UDPLITE,
+  raw: IPPROTO_RAW,
+  sctp: IPPROTO_SCTP,
+  mptcp: IPPROTO_MPTCP,
 };
 
 /** net/tcp_states.h */
@@ -42,15 +47,43 @@ export const TCP_BOUND_INACTIVE = 13;
 
 /** Kernel state number → the key sockscope uses (node_exporter's label values). */
 export const STATE_KEYS: readonly string[] = [
-  'unknown', 'established', 'syn_sent', 'syn_recv', 'fin_wait1', 'fin_wait2', 'time_wait', 'close', 'close_wait',
-  'last_ack', 'listen', 'closing', 'new_syn_recv', 'bound_inactive', 'unknown14', 'unknown15',
+  'unknown',
+  'established',
+  'syn_sent',
+  'syn_recv',
+  'fin_wait1',
+  'fin_wait2',
+  'time_wait',
+  'close',
+  'close_wait',
+  'last_ack',
+  'listen',
+  'closing',
+  'new_syn_recv',
+  'bound_inactive',
+  'unknown14',
+  'unknown15',
 ];
 /** The eleven TCP states every census reports, in kernel order. */
 export const TCP_STATE_NUMBERS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
 /** What ss prints. */
 export const SS_STATE_NAMES: readonly string[] = [
-  'UNKNOWN', 'ESTAB', 'SYN-SENT', 'SYN-RECV', 'FIN-WAIT-1', 'FIN-WAIT-2', 'TIME-WAIT', 'UNCONN', 'CLOSE-WAIT',
-  'LAST-ACK', 'LISTEN', 'CLOSING', 'NEW-SYN-RECV', 'UNDEF', 'UNKNOWN', 'UNKNOWN',
+  'UNKNOWN',
+  'ESTAB',
+  'SYN-SENT',
+  'SYN-RECV',
+  'FIN-WAIT-1',
+  'FIN-WAIT-2',
+  'TIME-WAIT',
+  'UNCONN',
+  'CLOSE-WAIT',
+  'LAST-ACK',
+  'LISTEN',
+  'CLOSING',
+  'NEW-SYN-RECV',
+  'UNDEF',
+  'UNKNOWN',
+  'UNKNOWN',
 ];
 
 /**
@@ -74,9 +107,28 @@ export const EXT_ALL = 0xff;
 
 /** inet_diag response attribute types. */
 export const InetAttr = {
-  MEMINFO: 1, INFO: 2, VEGASINFO: 3, CONG: 4, TOS: 5, TCLASS: 6, SKMEMINFO: 7, SHUTDOWN: 8, DCTCPINFO: 9,
-  PROTOCOL: 10, SKV6ONLY: 11, LOCALS: 12, PEERS: 13, PAD: 14, MARK: 15, BBRINFO: 16, CLASS_ID: 17, MD5SIG: 18,
-  ULP_INFO: 19, SK_BPF_STORAGES: 20, CGROUP_ID: 21, SOCKOPT: 22,
+  MEMINFO: 1,
+  INFO: 2,
+  VEGASINFO: 3,
+  CONG: 4,
+  TOS: 5,
+  TCLASS: 6,
+  SKMEMINFO: 7,
+  SHUTDOWN: 8,
+  DCTCPINFO: 9,
+  PROTOCOL: 10,
+  SKV6ONLY: 11,
+  LOCALS: 12,
+  PEERS: 13,
+  PAD: 14,
+  MARK: 15,
+  BBRINFO: 16,
+  CLASS_ID: 17,
+  MD5SIG: 18,
+  ULP_INFO: 19,
+  SK_BPF_STORAGES: 20,
+  CGROUP_ID: 21,
+  SOCKOPT: 22,
 } as const;
 
 /** inet_diag request attribute types. */

@@ -14,8 +14,15 @@ import { decodeTcpInfo, type TcpInfo } from './tcp-info.js';
  * message is too short to be an inet_diag_msg (it is then skipped by the caller).
  */
 export function appendInetMessage(
-  table: SocketTable, view: DataView, words: Uint32Array, bytes: Uint8Array,
-  off: number, len: number, proto: number, sockType: number, keepAttributes: boolean,
+  table: SocketTable,
+  view: DataView,
+  words: Uint32Array,
+  bytes: Uint8Array,
+  off: number,
+  len: number,
+  proto: number,
+  sockType: number,
+  keepAttributes: boolean,
 ): boolean {
   if (len < INET_DIAG_MSG_SIZE) return false;
   const row = table.addRow();
@@ -51,8 +58,7 @@ export function appendInetMessage(
   if (keepAttributes && len > INET_DIAG_MSG_SIZE) {
     if (bytes === table.arena) table.setAttributeRange(row, off + INET_DIAG_MSG_SIZE, len - INET_DIAG_MSG_SIZE);
     else table.setAttributes(row, bytes, off + INET_DIAG_MSG_SIZE, off + len);
-  }
-  else {
+  } else {
     table.attrStart[row] = 0;
     table.attrLength[row] = 0;
   }
@@ -90,8 +96,17 @@ export interface InetAttributes {
 }
 
 export interface InetSockopt {
-  recverr: boolean; is_icsk: boolean; freebind: boolean; hdrincl: boolean; mc_loop: boolean; transparent: boolean;
-  mc_all: boolean; nodefrag: boolean; bind_address_no_port: boolean; recverr_rfc4884: boolean; defer_connect: boolean;
+  recverr: boolean;
+  is_icsk: boolean;
+  freebind: boolean;
+  hdrincl: boolean;
+  mc_loop: boolean;
+  transparent: boolean;
+  mc_all: boolean;
+  nodefrag: boolean;
+  bind_address_no_port: boolean;
+  recverr_rfc4884: boolean;
+  defer_connect: boolean;
 }
 
 const u32s = (d: AttributeDecoder): number[] => {
@@ -133,8 +148,11 @@ export function decodeInetAttributes(view: DataView, start: number, end: number,
           const v = view;
           const o = d.offset;
           out.dctcp = {
-            enabled: v.getUint16(o, true), ce_state: v.getUint16(o + 2, true), alpha: v.getUint32(o + 4, true),
-            ab_ecn: v.getUint32(o + 8, true), ab_tot: v.getUint32(o + 12, true),
+            enabled: v.getUint16(o, true),
+            ce_state: v.getUint16(o + 2, true),
+            alpha: v.getUint32(o + 4, true),
+            ab_ecn: v.getUint32(o + 8, true),
+            ab_tot: v.getUint32(o + 12, true),
           };
         }
         break;
@@ -148,40 +166,72 @@ export function decodeInetAttributes(view: DataView, start: number, end: number,
         out.congestion = d.string();
         break;
       case InetAttr.TOS:
-        { const v = d.u8(); if (!d.error) out.tos = v; }
+        {
+          const v = d.u8();
+          if (!d.error) out.tos = v;
+        }
         break;
       case InetAttr.TCLASS:
-        { const v = d.u8(); if (!d.error) out.tclass = v; }
+        {
+          const v = d.u8();
+          if (!d.error) out.tclass = v;
+        }
         break;
       case InetAttr.SKMEMINFO:
         out.skmeminfo = u32s(d);
         break;
       case InetAttr.SHUTDOWN:
-        { const v = d.u8(); if (!d.error) out.shutdown = v; }
+        {
+          const v = d.u8();
+          if (!d.error) out.shutdown = v;
+        }
         break;
       case InetAttr.PROTOCOL:
-        { const v = d.u8(); if (!d.error) out.protocol = v; }
+        {
+          const v = d.u8();
+          if (!d.error) out.protocol = v;
+        }
         break;
       case InetAttr.SKV6ONLY:
-        { const v = d.u8(); if (!d.error) out.v6only = v !== 0; }
+        {
+          const v = d.u8();
+          if (!d.error) out.v6only = v !== 0;
+        }
         break;
       case InetAttr.MARK:
-        { const v = d.u32(); if (!d.error) out.mark = v; }
+        {
+          const v = d.u32();
+          if (!d.error) out.mark = v;
+        }
         break;
       case InetAttr.CLASS_ID:
-        { const v = d.u32(); if (!d.error) out.classId = v; }
+        {
+          const v = d.u32();
+          if (!d.error) out.classId = v;
+        }
         break;
       case InetAttr.CGROUP_ID:
-        { const v = d.u64(); if (!d.error) out.cgroupId = Number(v); }
+        {
+          const v = d.u64();
+          if (!d.error) out.cgroupId = Number(v);
+        }
         break;
       case InetAttr.SOCKOPT:
         if (d.length >= 2) {
           const b0 = view.getUint8(d.offset);
           const b1 = view.getUint8(d.offset + 1);
           out.sockopt = {
-            recverr: !!(b0 & 1), is_icsk: !!(b0 & 2), freebind: !!(b0 & 4), hdrincl: !!(b0 & 8), mc_loop: !!(b0 & 16),
-            transparent: !!(b0 & 32), mc_all: !!(b0 & 64), nodefrag: !!(b0 & 128), bind_address_no_port: !!(b1 & 1),
-            recverr_rfc4884: !!(b1 & 2), defer_connect: !!(b1 & 4),
+            recverr: !!(b0 & 1),
+            is_icsk: !!(b0 & 2),
+            freebind: !!(b0 & 4),
+            hdrincl: !!(b0 & 8),
+            mc_loop: !!(b0 & 16),
+            transparent: !!(b0 & 32),
+            mc_all: !!(b0 & 64),
+            nodefrag: !!(b0 & 128),
+            bind_address_no_port: !!(b1 & 1),
+            recverr_rfc4884: !!(b1 & 2),
+            defer_connect: !!(b1 & 4),
           };
         }
         break;

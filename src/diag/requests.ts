@@ -2,7 +2,12 @@
 import { encodeAttribute } from '../netlink/attributes.js';
 import { encodeRequest, NLM_F_DUMP, NLM_F_REQUEST } from '../netlink/message.js';
 import {
-  AF_UNIX, INET_DIAG_REQ_LEGACY_SIZE, INET_DIAG_REQ_V2_SIZE, InetReqAttr, SOCK_DIAG_BY_FAMILY, TCPDIAG_GETSOCK,
+  AF_UNIX,
+  INET_DIAG_REQ_LEGACY_SIZE,
+  INET_DIAG_REQ_V2_SIZE,
+  InetReqAttr,
+  SOCK_DIAG_BY_FAMILY,
+  TCPDIAG_GETSOCK,
   UNIX_DIAG_REQ_SIZE,
 } from './constants.js';
 

@@ -8,9 +8,7 @@ import { AttributeDecoder } from '../netlink/attributes.js';
 import { UID_UNKNOWN, type SocketTable } from '../snapshot/table.js';
 import { Proto, UNIX_DIAG_MSG_SIZE, UnixAttr } from './constants.js';
 
-export function appendUnixMessage(
-  table: SocketTable, view: DataView, bytes: Uint8Array, off: number, len: number, keepAttributes: boolean,
-): boolean {
+export function appendUnixMessage(table: SocketTable, view: DataView, bytes: Uint8Array, off: number, len: number, keepAttributes: boolean): boolean {
   if (len < UNIX_DIAG_MSG_SIZE) return false;
   const row = table.addRow();
   table.proto[row] = Proto.unix;
@@ -47,8 +45,7 @@ export function appendUnixMessage(
   if (keepAttributes && len > UNIX_DIAG_MSG_SIZE) {
     if (bytes === table.arena) table.setAttributeRange(row, off + UNIX_DIAG_MSG_SIZE, len - UNIX_DIAG_MSG_SIZE);
     else table.setAttributes(row, bytes, off + UNIX_DIAG_MSG_SIZE, end);
-  }
-  else {
+  } else {
     table.attrStart[row] = 0;
     table.attrLength[row] = 0;
   }
@@ -88,7 +85,12 @@ export function decodeUnixAttributes(view: DataView, start: number, end: number)
         // A path name arrives with its terminating NUL (addr->len counts it): it ends there, as in ss.
         // An abstract name (leading NUL) is all bytes, every NUL shown as '@'.
         let n = d.length;
-        if (n > 0 && view.getUint8(d.offset) !== 0) for (let i = 0; i < d.length; i++) if (view.getUint8(d.offset + i) === 0) { n = i; break; }
+        if (n > 0 && view.getUint8(d.offset) !== 0)
+          for (let i = 0; i < d.length; i++)
+            if (view.getUint8(d.offset + i) === 0) {
+              n = i;
+              break;
+            }
         const raw = new Uint8Array(view.buffer, view.byteOffset + d.offset, n);
         let s = '';
         for (const b of raw) s += b === 0 ? '@' : String.fromCharCode(b);
@@ -108,7 +110,10 @@ export function decodeUnixAttributes(view: DataView, start: number, end: number)
         }
         break;
       case UnixAttr.PEER:
-        { const v = d.u32(); if (!d.error) out.peer = v; }
+        {
+          const v = d.u32();
+          if (!d.error) out.peer = v;
+        }
         break;
       case UnixAttr.ICONS: {
         const list: number[] = [];
@@ -129,10 +134,16 @@ export function decodeUnixAttributes(view: DataView, start: number, end: number)
         break;
       }
       case UnixAttr.SHUTDOWN:
-        { const v = d.u8(); if (!d.error) out.shutdown = v; }
+        {
+          const v = d.u8();
+          if (!d.error) out.shutdown = v;
+        }
         break;
       case UnixAttr.UID:
-        { const v = d.u32(); if (!d.error) out.uid = v; }
+        {
+          const v = d.u32();
+          if (!d.error) out.uid = v;
+        }
         break;
       default:
         (out.unknown ??= []).push(d.type);

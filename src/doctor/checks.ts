@@ -5,7 +5,16 @@
  */
 import { formatAddress } from '../diag/address.js';
 import {
-  AF_INET6, Proto, TCP_CLOSE_WAIT, TCP_CLOSING, TCP_ESTABLISHED, TCP_LAST_ACK, TCP_LISTEN, TCP_SYN_RECV, TCP_SYN_SENT, TCP_TIME_WAIT,
+  AF_INET6,
+  Proto,
+  TCP_CLOSE_WAIT,
+  TCP_CLOSING,
+  TCP_ESTABLISHED,
+  TCP_LAST_ACK,
+  TCP_LISTEN,
+  TCP_SYN_RECV,
+  TCP_SYN_SENT,
+  TCP_TIME_WAIT,
 } from '../diag/constants.js';
 import type { CheckId, Subject } from './definitions.js';
 import type { HolderIndex } from './holders.js';
@@ -96,11 +105,15 @@ function counterRate(w: DoctorWindow, measure: string, counter: keyof NamespaceC
   if (x === undefined || y === undefined) return [];
   const delta = Math.max(0, y - x);
   const rate = perMinute(delta, w.elapsedMs);
-  return [{
-    measure, subject: { netns: w.netns }, value: round(rate),
-    facts: { counter: name, increase: delta, window_ms: Math.round(w.elapsedMs), total: y },
-    text: `${name} rose by ${delta} in ${(w.elapsedMs / 1000).toFixed(1)} s (${round(rate)}/min)`,
-  }];
+  return [
+    {
+      measure,
+      subject: { netns: w.netns },
+      value: round(rate),
+      facts: { counter: name, increase: delta, window_ms: Math.round(w.elapsedMs), total: y },
+      text: `${name} rose by ${delta} in ${(w.elapsedMs / 1000).toFixed(1)} s (${round(rate)}/min)`,
+    },
+  ];
 }
 
 /** The listener a SYN_RECV or accepted socket belongs to: same local port, same address or a wildcard one. */
@@ -139,9 +152,12 @@ export const EVALUATE: Record<CheckId, Evaluate> = {
       const unreadBytes = rows.reduce((n, i) => n + unread(b, i), 0);
       const peers = [...new Set(rows.slice(0, 5).map((i) => remote(b, i)))];
       out.push({
-        measure: 'sockets', subject: { process, netns: w.netns }, value: rows.length,
+        measure: 'sockets',
+        subject: { process, netns: w.netns },
+        value: rows.length,
         facts: { close_wait_sockets: rows.length, new_in_window: fresh, unread_bytes: unreadBytes, example_peers: peers, growing: fresh > 0 },
-        text: `${processText(process)} holds ${rows.length} CLOSE_WAIT socket${rows.length === 1 ? '' : 's'}` +
+        text:
+          `${processText(process)} holds ${rows.length} CLOSE_WAIT socket${rows.length === 1 ? '' : 's'}` +
           (fresh > 0 ? `, ${fresh} new in the window: still leaking` : ', none new in the window'),
       });
     }
@@ -162,7 +178,9 @@ export const EVALUATE: Record<CheckId, Evaluate> = {
       const proc = () => (process ??= holderOf(w, b.inode[i]));
       if (queued > 0) {
         out.push({
-          measure: 'fill', subject: { listener, process: proc(), netns: w.netns }, value: round(fill),
+          measure: 'fill',
+          subject: { listener, process: proc(), netns: w.netns },
+          value: round(fill),
           facts: { accept_queue: queued, backlog },
           text: `${listener} (${processText(proc())}) has ${queued} connections waiting for accept() with a backlog of ${backlog}`,
         });
@@ -173,7 +191,9 @@ export const EVALUATE: Record<CheckId, Evaluate> = {
         if (delta > 0) {
           const rate = perMinute(delta, w.elapsedMs);
           out.push({
-            measure: 'drops', subject: { listener, process: proc(), netns: w.netns }, value: round(rate),
+            measure: 'drops',
+            subject: { listener, process: proc(), netns: w.netns },
+            value: round(rate),
             facts: { drops_in_window: delta, drops_total: b.drops[i], window_ms: Math.round(w.elapsedMs), accept_queue: queued, backlog },
             text: `${listener} (${processText(proc())}) dropped ${delta} connection attempts in ${(w.elapsedMs / 1000).toFixed(1)} s (${round(rate)}/min); accept queue ${queued}/${backlog}`,
           });
@@ -201,7 +221,9 @@ export const EVALUATE: Record<CheckId, Evaluate> = {
       const listener = local(b, l);
       const process = holderOf(w, b.inode[l]);
       out.push({
-        measure: 'syn_recv', subject: { listener, process, netns: w.netns }, value: round(backlog > 0 ? (n / backlog) * 100 : 100),
+        measure: 'syn_recv',
+        subject: { listener, process, netns: w.netns },
+        value: round(backlog > 0 ? (n / backlog) * 100 : 100),
         facts: { syn_recv: n, backlog, tcp_max_syn_backlog: b.host.sysctl.tcpMaxSynBacklog, tcp_syncookies: b.host.sysctl.tcpSyncookies },
         text: `${listener} (${processText(process)}) has ${n} half-open (SYN_RECV) connections against a backlog of ${backlog}`,
       });
@@ -218,8 +240,14 @@ export const EVALUATE: Record<CheckId, Evaluate> = {
     const size = range.high - range.low + 1;
     const listening = new Set<number>();
     for (let i = 0; i < b.length; i++) if (b.proto[i] === Proto.tcp && b.state[i] === TCP_LISTEN) listening.add(b.sport[i]);
-    const pick = (i: number) => b.proto[i] === Proto.tcp && b.state[i] !== TCP_LISTEN && b.state[i] !== TCP_SYN_RECV
-      && b.sport[i] >= range.low && b.sport[i] <= range.high && !listening.has(b.sport[i]) && b.dport[i] !== 0;
+    const pick = (i: number) =>
+      b.proto[i] === Proto.tcp &&
+      b.state[i] !== TCP_LISTEN &&
+      b.state[i] !== TCP_SYN_RECV &&
+      b.sport[i] >= range.low &&
+      b.sport[i] <= range.high &&
+      !listening.has(b.sport[i]) &&
+      b.dport[i] !== 0;
     const groups = groupRows(b, pick, (i) => `${formatAddress(b.family[i], b.src, i * 16)}\u0000${remote(b, i)}`);
     const out: Observation[] = [];
     for (const [key, rows] of groups) {
@@ -231,9 +259,13 @@ export const EVALUATE: Record<CheckId, Evaluate> = {
       const advice = [
         timeWait > 0 && tw !== 1 ? `${timeWait} of them are in TIME_WAIT and net.ipv4.tcp_tw_reuse is ${tw ?? 'unknown'}: set it to 1.` : '',
         `The range is ${range.low}-${range.high} (${size} ports).`,
-      ].filter(Boolean).join(' ');
+      ]
+        .filter(Boolean)
+        .join(' ');
       out.push({
-        measure: 'usage', subject: { source, destination, netns: w.netns }, value: round(usage),
+        measure: 'usage',
+        subject: { source, destination, netns: w.netns },
+        value: round(usage),
         facts: { connections: rows.length, time_wait: timeWait, port_range: `${range.low}-${range.high}`, port_range_size: size, tcp_tw_reuse: tw },
         text: `${rows.length} connections from ${source} to ${destination} use ${round(usage)}% of the ${size} ephemeral ports`,
         advice,
@@ -247,11 +279,15 @@ export const EVALUATE: Record<CheckId, Evaluate> = {
     const tw = b.host.tcpTimeWait;
     const max = b.host.sysctl.tcpMaxTwBuckets;
     if (tw === undefined || !max) return [];
-    return [{
-      measure: 'usage', subject: { netns: w.netns }, value: round((tw / max) * 100),
-      facts: { time_wait: tw, tcp_max_tw_buckets: max },
-      text: `${tw} TIME_WAIT sockets against net.ipv4.tcp_max_tw_buckets = ${max}`,
-    }];
+    return [
+      {
+        measure: 'usage',
+        subject: { netns: w.netns },
+        value: round((tw / max) * 100),
+        facts: { time_wait: tw, tcp_max_tw_buckets: max },
+        text: `${tw} TIME_WAIT sockets against net.ipv4.tcp_max_tw_buckets = ${max}`,
+      },
+    ];
   },
 
   orphans(w) {
@@ -259,11 +295,15 @@ export const EVALUATE: Record<CheckId, Evaluate> = {
     const n = b.host.tcpOrphans;
     const max = b.host.sysctl.tcpMaxOrphans;
     if (n === undefined || !max) return [];
-    return [{
-      measure: 'usage', subject: { netns: w.netns }, value: round((n / max) * 100, 2),
-      facts: { orphans: n, tcp_max_orphans: max, scope: 'host' },
-      text: `${n} orphaned TCP sockets against net.ipv4.tcp_max_orphans = ${max}`,
-    }];
+    return [
+      {
+        measure: 'usage',
+        subject: { netns: w.netns },
+        value: round((n / max) * 100, 2),
+        facts: { orphans: n, tcp_max_orphans: max, scope: 'host' },
+        text: `${n} orphaned TCP sockets against net.ipv4.tcp_max_orphans = ${max}`,
+      },
+    ];
   },
 
   tcp_memory(w) {
@@ -305,7 +345,9 @@ export const EVALUATE: Record<CheckId, Evaluate> = {
       if (s.segs < min || s.retrans === 0) continue;
       const ratio = (s.retrans / s.segs) * 100;
       out.push({
-        measure: 'ratio', subject: { peer, netns: w.netns }, value: round(ratio, 2),
+        measure: 'ratio',
+        subject: { peer, netns: w.netns },
+        value: round(ratio, 2),
         facts: { segments_sent: s.segs, segments_retransmitted: s.retrans, connections: s.sockets, min_segments: min, window_ms: Math.round(w.elapsedMs) },
         text: `${s.retrans} of ${s.segs} segments sent to ${peer} over ${(w.elapsedMs / 1000).toFixed(1)} s were retransmissions (${round(ratio, 2)}%)`,
       });
@@ -329,8 +371,15 @@ export const EVALUATE: Record<CheckId, Evaluate> = {
       const process = processOfGroup(w, rows);
       const unreadBytes = rows.reduce((n, i) => n + unread(b, i), 0);
       out.push({
-        measure: 'sockets', subject: { process, netns: w.netns }, value: rows.length,
-        facts: { sockets: rows.length, unread_bytes: unreadBytes, window_ms: Math.round(w.elapsedMs), examples: rows.slice(0, 5).map((i) => `${local(b, i)} <- ${remote(b, i)}`) },
+        measure: 'sockets',
+        subject: { process, netns: w.netns },
+        value: rows.length,
+        facts: {
+          sockets: rows.length,
+          unread_bytes: unreadBytes,
+          window_ms: Math.round(w.elapsedMs),
+          examples: rows.slice(0, 5).map((i) => `${local(b, i)} <- ${remote(b, i)}`),
+        },
         text: `${processText(process)} read nothing in ${(w.elapsedMs / 1000).toFixed(1)} s from ${rows.length} connection${rows.length === 1 ? '' : 's'} holding ${unreadBytes} unread bytes`,
       });
     }
@@ -354,7 +403,9 @@ export const EVALUATE: Record<CheckId, Evaluate> = {
       const peer = remote(b, rows[0]);
       const queued = rows.reduce((n, i) => n + b.wqueue[i], 0);
       out.push({
-        measure: 'sockets', subject: { peer, process, netns: w.netns }, value: rows.length,
+        measure: 'sockets',
+        subject: { peer, process, netns: w.netns },
+        value: rows.length,
         facts: { sockets: rows.length, unsent_bytes: queued, window_ms: Math.round(w.elapsedMs) },
         text: `${peer} advertises a zero window to ${rows.length} connection${rows.length === 1 ? '' : 's'} of ${processText(process)} holding ${queued} unsent bytes; nothing acknowledged in ${(w.elapsedMs / 1000).toFixed(1)} s`,
       });
@@ -365,14 +416,20 @@ export const EVALUATE: Record<CheckId, Evaluate> = {
   syn_sent(w) {
     const { a, b } = w;
     const before = a.cookieIndex((i) => a.proto[i] === Proto.tcp && a.state[i] === TCP_SYN_SENT);
-    const now = groupRows(b, (i) => b.proto[i] === Proto.tcp && b.state[i] === TCP_SYN_SENT, (i) => remote(b, i));
+    const now = groupRows(
+      b,
+      (i) => b.proto[i] === Proto.tcp && b.state[i] === TCP_SYN_SENT,
+      (i) => remote(b, i),
+    );
     const out: Observation[] = [];
     for (const [destination, attempts] of now) {
       const rows = attempts.filter((i) => before.has(b.cookie[i]));
       if (rows.length === 0) continue;
       const all = attempts.length;
       out.push({
-        measure: 'sockets', subject: { destination: String(destination), netns: w.netns }, value: rows.length,
+        measure: 'sockets',
+        subject: { destination: String(destination), netns: w.netns },
+        value: rows.length,
         facts: { syn_sent_whole_window: rows.length, syn_sent_now: all, window_ms: Math.round(w.elapsedMs) },
         text: `${rows.length} connection attempt${rows.length === 1 ? '' : 's'} to ${destination} got no answer in ${(w.elapsedMs / 1000).toFixed(1)} s (${all} in SYN_SENT now)`,
       });
@@ -394,7 +451,9 @@ export const EVALUATE: Record<CheckId, Evaluate> = {
       const process = holderOf(w, b.inode[i]);
       const at = local(b, i);
       out.push({
-        measure: 'drops', subject: { local: at, process, netns: w.netns }, value: round(rate),
+        measure: 'drops',
+        subject: { local: at, process, netns: w.netns },
+        value: round(rate),
         facts: { drops_in_window: delta, drops_total: b.drops[i], receive_queue_bytes: b.rqueue[i], window_ms: Math.round(w.elapsedMs) },
         text: `${at} (${processText(process)}) dropped ${delta} datagrams in ${(w.elapsedMs / 1000).toFixed(1)} s (${round(rate)}/min); ${b.rqueue[i]} bytes queued`,
       });

@@ -2,7 +2,17 @@
  * `sockscope doctor`: two samples a window apart, the checks of definitions.ts over them, and findings graded
  * against the thresholds. diagnose() is pure (a window in, findings out); runDoctor() does the sampling.
  */
-import { SEVERITIES, CHECKS, defaultThresholds, type CheckDefinition, type CheckId, type DoctorThresholds, type MeasureDefinition, type Severity, type Subject } from './definitions.js';
+import {
+  SEVERITIES,
+  CHECKS,
+  defaultThresholds,
+  type CheckDefinition,
+  type CheckId,
+  type DoctorThresholds,
+  type MeasureDefinition,
+  type Severity,
+  type Subject,
+} from './definitions.js';
 import { EVALUATE, type DoctorWindow, type Observation } from './checks.js';
 import { holdersOf, WantedInodes } from './holders.js';
 import type { DoctorSample } from './sample.js';
@@ -71,7 +81,9 @@ const sortFindings = (f: Finding[]): Finding[] =>
   f.sort((x, y) => RANK[y.severity] - RANK[x.severity] || ORDER.get(x.check)! - ORDER.get(y.check)! || y.evidence.value - x.evidence.value);
 
 /** The checks with a measure whose subject is a process (the ones that need holders). */
-const PROCESS_CHECKS = new Set<string>(CHECKS.filter((c) => (c.measures as readonly MeasureDefinition[]).some((m) => m.subject.includes('process'))).map((c) => c.id));
+const PROCESS_CHECKS = new Set<string>(
+  CHECKS.filter((c) => (c.measures as readonly MeasureDefinition[]).some((m) => m.subject.includes('process'))).map((c) => c.id),
+);
 
 function finding(def: CheckDefinition, o: Observation, g: { severity: Severity; threshold: number }, limits: Record<string, number>): Finding {
   const m = def.measures.find((x) => x.name === o.measure)!;

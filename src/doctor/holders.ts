@@ -30,7 +30,10 @@ export class WantedInodes implements HolderIndex {
 class WantedSink implements HolderSink {
   found = new Set<number>();
 
-  constructor(readonly index: SocketHolders, private readonly wanted: Set<number>) {}
+  constructor(
+    readonly index: SocketHolders,
+    private readonly wanted: Set<number>,
+  ) {}
 
   add(inode: number, pid: number, fd: number): void {
     if (!this.wanted.has(inode)) return;
@@ -38,12 +41,24 @@ class WantedSink implements HolderSink {
     this.found.add(inode);
   }
 
-  get deniedPids() { return this.index.deniedPids; }
-  set deniedPids(n: number) { this.index.deniedPids = n; }
-  get vanishedPids() { return this.index.vanishedPids; }
-  set vanishedPids(n: number) { this.index.vanishedPids = n; }
-  get processes() { return this.index.processes; }
-  set processes(n: number) { this.index.processes = n; }
+  get deniedPids() {
+    return this.index.deniedPids;
+  }
+  set deniedPids(n: number) {
+    this.index.deniedPids = n;
+  }
+  get vanishedPids() {
+    return this.index.vanishedPids;
+  }
+  set vanishedPids(n: number) {
+    this.index.vanishedPids = n;
+  }
+  get processes() {
+    return this.index.processes;
+  }
+  set processes(n: number) {
+    this.index.processes = n;
+  }
 }
 
 async function loadWalkLibc(): Promise<WalkLibc | undefined> {

@@ -70,12 +70,10 @@ export function parseSnmp6(text: string): Record<string, number> {
 
 /** The counters out of the three files' text (any may be missing: undefined). */
 export function parseCounters(netstat?: string, snmp?: string, snmp6?: string): NamespaceCounters {
-  const ext = netstat ? parseNetstatPairs(netstat).TcpExt ?? {} : {};
+  const ext = netstat ? (parseNetstatPairs(netstat).TcpExt ?? {}) : {};
   const udp = snmp ? parseNetstatPairs(snmp).Udp : undefined;
   const udp6 = snmp6 ? parseSnmp6(snmp6) : undefined;
-  const rcvbuf = udp?.RcvbufErrors === undefined && udp6?.Udp6RcvbufErrors === undefined
-    ? undefined
-    : (udp?.RcvbufErrors ?? 0) + (udp6?.Udp6RcvbufErrors ?? 0);
+  const rcvbuf = udp?.RcvbufErrors === undefined && udp6?.Udp6RcvbufErrors === undefined ? undefined : (udp?.RcvbufErrors ?? 0) + (udp6?.Udp6RcvbufErrors ?? 0);
   return {
     listenOverflows: ext.ListenOverflows,
     listenDrops: ext.ListenDrops,

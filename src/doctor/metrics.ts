@@ -9,7 +9,10 @@ import { CHECKS, type CheckDefinition, type MeasureDefinition, type Subject } fr
 import type { Finding } from './doctor.js';
 
 const UNIT_SUFFIX: Record<MeasureDefinition['unit'], string> = {
-  sockets: 'sockets', percent: 'percent', per_minute: 'per_minute', connections: 'connections',
+  sockets: 'sockets',
+  percent: 'percent',
+  per_minute: 'per_minute',
+  connections: 'connections',
 };
 
 /** `doctor_close_wait_sockets`, `doctor_accept_queue_drops_per_minute` (sockscope_ is added by the serializer) */
@@ -19,15 +22,23 @@ export function promName(check: string, m: MeasureDefinition): string {
 }
 
 export const DOCTOR_SCHEMAS: Readonly<Record<string, MeasurementSchema>> = Object.fromEntries(
-  (CHECKS as readonly CheckDefinition[]).map((c) => [`doctor_${c.id}`, {
-    name: `doctor_${c.id}`,
-    help: `sockscope doctor: ${c.title}`,
-    fields: Object.fromEntries(c.measures.map((m) => [m.name, {
-      type: 'float' as const,
-      help: m.help,
-      prom: { name: promName(c.id, m), help: `${m.help} (sockscope doctor check ${c.id})` },
-    }])),
-  }]),
+  (CHECKS as readonly CheckDefinition[]).map((c) => [
+    `doctor_${c.id}`,
+    {
+      name: `doctor_${c.id}`,
+      help: `sockscope doctor: ${c.title}`,
+      fields: Object.fromEntries(
+        c.measures.map((m) => [
+          m.name,
+          {
+            type: 'float' as const,
+            help: m.help,
+            prom: { name: promName(c.id, m), help: `${m.help} (sockscope doctor check ${c.id})` },
+          },
+        ]),
+      ),
+    },
+  ]),
 );
 
 /** The subject as tags: process → process (comm) and pid; the rest as they are. */

@@ -49,7 +49,8 @@ function findingText(f: Finding, explained: Map<string, string>): string {
 export function renderDoctor(r: DoctorReport): string {
   const counts = { critical: 0, warning: 0, info: 0 };
   for (const f of r.findings) counts[f.severity]++;
-  const head = `sockscope doctor: ${r.sockets.toLocaleString('en-US')} TCP/UDP sockets sampled over ${(r.window_ms / 1000).toFixed(1)} s in netns ${r.netns}: ` +
+  const head =
+    `sockscope doctor: ${r.sockets.toLocaleString('en-US')} TCP/UDP sockets sampled over ${(r.window_ms / 1000).toFixed(1)} s in netns ${r.netns}: ` +
     (r.findings.length === 0 ? 'nothing found' : `${counts.critical} critical, ${counts.warning} warning, ${counts.info} info`);
   const explained = new Map<string, string>();
   const parts = [head, ...r.findings.map((f) => findingText(f, explained))];

@@ -12,7 +12,11 @@ import { promName } from './metrics.js';
 
 export const DOCTOR_RULES_FILE = 'sockscope-doctor-rules.yml';
 
-const pascal = (s: string) => s.split('_').map((w) => w[0].toUpperCase() + w.slice(1)).join('');
+const pascal = (s: string) =>
+  s
+    .split('_')
+    .map((w) => w[0].toUpperCase() + w.slice(1))
+    .join('');
 const LEVELS: readonly Severity[] = ['warning', 'critical'];
 const UNIT_TEXT: Record<MeasureDefinition['unit'], string> = { sockets: ' sockets', percent: '%', per_minute: '/min', connections: ' connections' };
 
@@ -50,12 +54,15 @@ function rules(thresholds: DoctorThresholds): Rule[] {
           expr: `${metric} >= ${t}`,
           labels: { severity: level, check: c.id },
           annotations: {
-            summary: `{{ $labels.instance }}: ${c.id} ${m.name} = {{ $value }}${UNIT_TEXT[m.unit]} (${level} at ${t}${UNIT_TEXT[m.unit]}), ` +
+            summary:
+              `{{ $labels.instance }}: ${c.id} ${m.name} = {{ $value }}${UNIT_TEXT[m.unit]} (${level} at ${t}${UNIT_TEXT[m.unit]}), ` +
               m.subject.map((k) => SUBJECT_TEXT[k]).join(', '),
             description: `${m.help}. ${c.explanation}`,
             advice: c.advice,
           },
-          metric, threshold: t, subject: m.subject,
+          metric,
+          threshold: t,
+          subject: m.subject,
         });
       }
     }
@@ -70,9 +77,12 @@ function rules(thresholds: DoctorThresholds): Rule[] {
 function expectedAlert(r: Rule, labels: Record<string, string>, value: number) {
   return {
     exp_labels: { ...labels, severity: r.labels.severity, check: r.labels.check },
-    exp_annotations: Object.fromEntries(Object.entries(r.annotations).map(([k, text]) => [k, text
-      .replace(/\{\{ \$labels\.(\w+) \}\}/g, (_m, l: string) => labels[l] ?? '')
-      .replace(/\{\{ \$value \}\}/g, String(value))])),
+    exp_annotations: Object.fromEntries(
+      Object.entries(r.annotations).map(([k, text]) => [
+        k,
+        text.replace(/\{\{ \$labels\.(\w+) \}\}/g, (_m, l: string) => labels[l] ?? '').replace(/\{\{ \$value \}\}/g, String(value)),
+      ]),
+    ),
   };
 }
 
@@ -80,10 +90,12 @@ const HEADER = (what: string) => `# Generated from src/doctor/definitions.ts by 
 
 /** The rules file. */
 export function prometheusRules(thresholds: DoctorThresholds = defaultThresholds()): string {
-  const groups = [{
-    name: 'sockscope-doctor',
-    rules: rules(thresholds).map(({ alert, expr, labels, annotations }) => ({ alert, expr, labels, annotations })),
-  }];
+  const groups = [
+    {
+      name: 'sockscope-doctor',
+      rules: rules(thresholds).map(({ alert, expr, labels, annotations }) => ({ alert, expr, labels, annotations })),
+    },
+  ];
   return HEADER('prometheus') + stringify({ groups }, { lineWidth: 0 });
 }
 
@@ -95,7 +107,14 @@ export function seriesRuleTest(metric: string, labels: Record<string, string>, v
   const fired = rules(thresholds).filter((r) => r.metric === metric);
   const test = {
     interval: '1m',
-    input_series: [{ series: `${metric}{${Object.entries(labels).map(([k, x]) => `${k}="${x}"`).join(',')}}`, values: `${value}x5` }],
+    input_series: [
+      {
+        series: `${metric}{${Object.entries(labels)
+          .map(([k, x]) => `${k}="${x}"`)
+          .join(',')}}`,
+        values: `${value}x5`,
+      },
+    ],
     alert_rule_test: fired.map((r) => ({ eval_time: '2m', alertname: r.alert, exp_alerts: value >= r.threshold ? [expectedAlert(r, labels, value)] : [] })),
   };
   return stringify({ rule_files: [DOCTOR_RULES_FILE], evaluation_interval: '1m', tests: [test] }, { lineWidth: 0 });
@@ -110,18 +129,22 @@ export function prometheusRuleTests(thresholds: DoctorThresholds = defaultThresh
       else labels[k] = k === 'netns' ? 'net:[4026531840]' : `${k}-1`;
     }
     const series = (v: number, extra: Record<string, string>) => ({
-      series: `${r.metric}{${Object.entries({ ...labels, ...extra }).map(([k, x]) => `${k}="${x}"`).join(',')}}`,
+      series: `${r.metric}{${Object.entries({ ...labels, ...extra })
+        .map(([k, x]) => `${k}="${x}"`)
+        .join(',')}}`,
       values: `${v}x5`,
     });
     const below = r.threshold > 0 ? r.threshold / 2 : -1;
     return {
       interval: '1m',
       input_series: [series(r.threshold, {}), series(below, { instance: 'web-2:11979' })],
-      alert_rule_test: [{
-        eval_time: '2m',
-        alertname: r.alert,
-        exp_alerts: [expectedAlert(r, labels, r.threshold)],
-      }],
+      alert_rule_test: [
+        {
+          eval_time: '2m',
+          alertname: r.alert,
+          exp_alerts: [expectedAlert(r, labels, r.threshold)],
+        },
+      ],
     };
   });
   return HEADER('prometheus-test') + stringify({ rule_files: [DOCTOR_RULES_FILE], evaluation_interval: '1m', tests }, { lineWidth: 0 });

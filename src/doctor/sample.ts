@@ -171,7 +171,8 @@ export async function takeDoctorSample(session: DiagSession, capacity = 1024, st
   );
   sample.takenAt = meta.takenAt;
   sample.host = readHostFacts();
-  for (const s of meta.sources) if (s.source !== 'netlink') sample.notes.push(`${s.protocol}: read from /proc/net${s.note ? ` (${s.note})` : ''}: no tcp_info or drop counters`);
+  for (const s of meta.sources)
+    if (s.source !== 'netlink') sample.notes.push(`${s.protocol}: read from /proc/net${s.note ? ` (${s.note})` : ''}: no tcp_info or drop counters`);
   sample.notes.push(...meta.notes);
   return sample;
 }

@@ -22,8 +22,20 @@ import { chainOperands, type FilterNode } from './ast.js';
 
 /** enum in linux/inet_diag.h */
 export const BcOp = {
-  NOP: 0, JMP: 1, S_GE: 2, S_LE: 3, D_GE: 4, D_LE: 5, AUTO: 6, S_COND: 7, D_COND: 8, DEV_COND: 9, MARK_COND: 10,
-  S_EQ: 11, D_EQ: 12, CGROUP_COND: 13,
+  NOP: 0,
+  JMP: 1,
+  S_GE: 2,
+  S_LE: 3,
+  D_GE: 4,
+  D_LE: 5,
+  AUTO: 6,
+  S_COND: 7,
+  D_COND: 8,
+  DEV_COND: 9,
+  MARK_COND: 10,
+  S_EQ: 11,
+  D_EQ: 12,
+  CGROUP_COND: 13,
 } as const;
 
 /** The largest program sent: `no` is a u16 and the request attribute's nla_len too. */
@@ -147,12 +159,18 @@ function compile(node: FilterNode, ctx: BytecodeContext): Fragment {
       const cond = () => hostcond(src ? BcOp.S_COND : BcOp.D_COND, 0, 0, node.port, new Uint8Array(16));
       // ssfilter.y: > is not <=, < is not >=
       switch (node.op) {
-        case '=': return exact(cond());
-        case '!=': return exact(negate(cond()));
-        case '>=': return exact(portRange(src ? BcOp.S_GE : BcOp.D_GE, node.port));
-        case '<=': return exact(portRange(src ? BcOp.S_LE : BcOp.D_LE, node.port));
-        case '>': return exact(negate(portRange(src ? BcOp.S_LE : BcOp.D_LE, node.port)));
-        case '<': return exact(negate(portRange(src ? BcOp.S_GE : BcOp.D_GE, node.port)));
+        case '=':
+          return exact(cond());
+        case '!=':
+          return exact(negate(cond()));
+        case '>=':
+          return exact(portRange(src ? BcOp.S_GE : BcOp.D_GE, node.port));
+        case '<=':
+          return exact(portRange(src ? BcOp.S_LE : BcOp.D_LE, node.port));
+        case '>':
+          return exact(negate(portRange(src ? BcOp.S_LE : BcOp.D_LE, node.port)));
+        case '<':
+          return exact(negate(portRange(src ? BcOp.S_GE : BcOp.D_GE, node.port)));
       }
       break;
     }

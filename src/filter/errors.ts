@@ -11,7 +11,11 @@ import { SockscopeError, type SockscopeErrorCode } from '../errors.js';
 import type { Span } from './ast.js';
 
 export function filterError(
-  expression: string, at: Span, what: string | ((where: string) => string), detail?: string, code: SockscopeErrorCode = 'ESOCKSCOPE_FILTER_SYNTAX',
+  expression: string,
+  at: Span,
+  what: string | ((where: string) => string),
+  detail?: string,
+  code: SockscopeErrorCode = 'ESOCKSCOPE_FILTER_SYNTAX',
 ): SockscopeError {
   const start = Math.min(at.start, expression.length);
   const width = Math.max(1, at.end - at.start);

@@ -19,7 +19,21 @@ import { cgroup2Mount, cgroupId, ephemeralPortRange, hasNetAdmin, sysfsIfindex }
 import type { ServiceTable } from './services.js';
 
 export { chainOperands, eachNode, nestingDepth } from './ast.js';
-export type { AndNode, AutoboundNode, CgroupNode, DevNode, FilterNode, HostNode, MarkNode, NotNode, OrNode, ParsedFilter, PortNode, Span, StateClause } from './ast.js';
+export type {
+  AndNode,
+  AutoboundNode,
+  CgroupNode,
+  DevNode,
+  FilterNode,
+  HostNode,
+  MarkNode,
+  NotNode,
+  OrNode,
+  ParsedFilter,
+  PortNode,
+  Span,
+  StateClause,
+} from './ast.js';
 export { BcOp, compileBytecode } from './bytecode.js';
 export { tokenize, type Comparison, type Token, type TokenKind } from './lexer.js';
 export { filterText, parseFilter, type ParseOptions } from './parser.js';
@@ -100,7 +114,7 @@ export function compileFilter(input: string | readonly string[] | ParsedFilter, 
   const parseOptions: ParseOptions = {};
   if (ctx.services) parseOptions.services = ctx.services;
   if (ctx.protocols) parseOptions.protocols = ctx.protocols;
-  const parsed = typeof input === 'string' || Array.isArray(input) ? parseFilter(input as string | readonly string[], parseOptions) : input as ParsedFilter;
+  const parsed = typeof input === 'string' || Array.isArray(input) ? parseFilter(input as string | readonly string[], parseOptions) : (input as ParsedFilter);
   const { expression, root } = parsed;
   const states = statesOf(parsed, ctx.defaultStates);
   const warnings: string[] = [];
@@ -147,7 +161,9 @@ export function compileFilter(input: string | readonly string[] | ParsedFilter, 
   });
   const netAdmin = ctx.netAdmin ?? false;
   if (fwmark && !(ctx.netAdmin ?? hasNetAdmin())) {
-    warnings.push('fwmark is checked in user space only: the kernel reports socket marks to CAP_NET_ADMIN alone, and without them every socket counts as mark 0');
+    warnings.push(
+      'fwmark is checked in user space only: the kernel reports socket marks to CAP_NET_ADMIN alone, and without them every socket counts as mark 0',
+    );
   }
 
   const ifindex = (n: DevNode) => ifindexes.get(n)!;

@@ -41,8 +41,20 @@ const WORD_OPERATORS: ReadonlyMap<string, { kind: TokenKind; cmp?: Comparison }>
 
 /** Symbol operators, longest first. */
 const SYMBOLS: readonly [string, TokenKind, Comparison?][] = [
-  ['==', 'cmp', '='], ['!=', 'cmp', '!='], ['<=', 'cmp', '<='], ['>=', 'cmp', '>='], ['&&', 'and'], ['||', 'or'],
-  ['=', 'cmp', '='], ['<', 'cmp', '<'], ['>', 'cmp', '>'], ['!', 'not'], ['&', 'and'], ['|', 'or'], ['(', 'lparen'], [')', 'rparen'],
+  ['==', 'cmp', '='],
+  ['!=', 'cmp', '!='],
+  ['<=', 'cmp', '<='],
+  ['>=', 'cmp', '>='],
+  ['&&', 'and'],
+  ['||', 'or'],
+  ['=', 'cmp', '='],
+  ['<', 'cmp', '<'],
+  ['>', 'cmp', '>'],
+  ['!', 'not'],
+  ['&', 'and'],
+  ['|', 'or'],
+  ['(', 'lparen'],
+  [')', 'rparen'],
 ];
 
 const isBlank = (c: string): boolean => c === ' ' || c === '\t' || c === '\n' || c === '\r';
@@ -61,7 +73,13 @@ export function tokenize(text: string): Token[] {
     if (isSymbol(c)) {
       const sym = SYMBOLS.find(([s]) => text.startsWith(s, i))!;
       const [s, kind, cmp] = sym;
-      const token: Token = { kind, text: s, value: kind === 'cmp' ? cmp! : kind === 'lparen' ? '(' : kind === 'rparen' ? ')' : kind, start: i, end: i + s.length };
+      const token: Token = {
+        kind,
+        text: s,
+        value: kind === 'cmp' ? cmp! : kind === 'lparen' ? '(' : kind === 'rparen' ? ')' : kind,
+        start: i,
+        end: i + s.length,
+      };
       if (cmp) token.cmp = cmp;
       tokens.push(token);
       i += s.length;

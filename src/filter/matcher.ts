@@ -89,18 +89,27 @@ function portMatcher(n: PortNode): RowMatcher {
   const p = n.port;
   const port = (t: SocketTable, r: number) => (src ? t.sport[r] : t.dport[r]);
   switch (n.op) {
-    case '=': return p === -1 ? (t, r) => isInet(t.family[r]) : (t, r) => isInet(t.family[r]) && port(t, r) === p;
+    case '=':
+      return p === -1 ? (t, r) => isInet(t.family[r]) : (t, r) => isInet(t.family[r]) && port(t, r) === p;
     // ssfilter.y: != is not (=), so it holds for rows = cannot see
-    case '!=': return p === -1 ? (t, r) => !isInet(t.family[r]) : (t, r) => !isInet(t.family[r]) || port(t, r) !== p;
-    case '>=': return (t, r) => isInet(t.family[r]) && port(t, r) >= p;
-    case '<=': return (t, r) => isInet(t.family[r]) && port(t, r) <= p;
+    case '!=':
+      return p === -1 ? (t, r) => !isInet(t.family[r]) : (t, r) => !isInet(t.family[r]) || port(t, r) !== p;
+    case '>=':
+      return (t, r) => isInet(t.family[r]) && port(t, r) >= p;
+    case '<=':
+      return (t, r) => isInet(t.family[r]) && port(t, r) <= p;
     // ssfilter.y: > is not (<=), < is not (>=)
-    case '>': return (t, r) => !isInet(t.family[r]) || port(t, r) > p;
-    case '<': return (t, r) => !isInet(t.family[r]) || port(t, r) < p;
+    case '>':
+      return (t, r) => !isInet(t.family[r]) || port(t, r) > p;
+    case '<':
+      return (t, r) => !isInet(t.family[r]) || port(t, r) < p;
   }
 }
 
-const negated = (m: RowMatcher): RowMatcher => (t, r) => !m(t, r);
+const negated =
+  (m: RowMatcher): RowMatcher =>
+  (t, r) =>
+    !m(t, r);
 
 export function buildMatcher(node: FilterNode, ctx: MatcherContext): RowMatcher {
   switch (node.kind) {
@@ -139,7 +148,7 @@ export function buildMatcher(node: FilterNode, ctx: MatcherContext): RowMatcher 
     }
     case 'fwmark': {
       const { mark, mask } = node;
-      const m: RowMatcher = (t, r) => isInet(t.family[r]) && (((attributeU32(t, r, InetAttr.MARK, 4, 0) ?? 0) & mask) >>> 0) === mark;
+      const m: RowMatcher = (t, r) => isInet(t.family[r]) && ((attributeU32(t, r, InetAttr.MARK, 4, 0) ?? 0) & mask) >>> 0 === mark;
       return node.op === '!=' ? negated(m) : m;
     }
     case 'cgroup': {
@@ -147,9 +156,7 @@ export function buildMatcher(node: FilterNode, ctx: MatcherContext): RowMatcher 
       const lo = Number(id & 0xffffffffn);
       const hi = Number(id >> 32n);
       const m: RowMatcher = (t, r) =>
-        isInet(t.family[r])
-        && (attributeU32(t, r, InetAttr.CGROUP_ID, 8, 0) ?? 0) === lo
-        && (attributeU32(t, r, InetAttr.CGROUP_ID, 8, 1) ?? 0) === hi;
+        isInet(t.family[r]) && (attributeU32(t, r, InetAttr.CGROUP_ID, 8, 0) ?? 0) === lo && (attributeU32(t, r, InetAttr.CGROUP_ID, 8, 1) ?? 0) === hi;
       return node.op === '!=' ? negated(m) : m;
     }
     case 'autobound': {

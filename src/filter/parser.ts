@@ -48,7 +48,8 @@ class Parser {
   private depth = 0;
 
   constructor(
-    readonly expression: string, readonly tokens: Token[],
+    readonly expression: string,
+    readonly tokens: Token[],
     readonly options: { services: () => ServiceTable; protocols: readonly string[] },
   ) {}
 
@@ -84,7 +85,7 @@ class Parser {
   private stateClause(): StateClause {
     const keyword = this.tokens[this.i++];
     const name = this.peek();
-    if (!name || name.kind !== 'word') {
+    if (name?.kind !== 'word') {
       this.fail(name ?? endOf(this.expression), `expected a state name after '${keyword.text}'`, `one of ${STATE_NAME_LIST}`);
     }
     this.i++;
@@ -110,9 +111,10 @@ class Parser {
           this.fail(t, (w) => `the '${t.text}' ${w} is not followed by a condition`, next ? `found ${describe(next)}` : 'the expression ends there');
         }
         const right = this.expr();
-        left = t.kind === 'or'
-          ? ({ kind: 'or', left, right, start: left.start, end: right.end } satisfies OrNode)
-          : ({ kind: 'and', left, right, implicit: false, start: left.start, end: right.end } satisfies AndNode);
+        left =
+          t.kind === 'or'
+            ? ({ kind: 'or', left, right, start: left.start, end: right.end } satisfies OrNode)
+            : ({ kind: 'and', left, right, implicit: false, start: left.start, end: right.end } satisfies AndNode);
         continue;
       }
       if (this.startsExpr(t)) {
@@ -179,7 +181,7 @@ class Parser {
   /** The optional operator after a keyword; `allowed` lists what the keyword takes. */
   private comparison(keyword: Token, allowed: readonly Comparison[], hint: string): { op: Comparison; token?: Token } {
     const t = this.peek();
-    if (!t || t.kind !== 'cmp') return { op: '=' };
+    if (t?.kind !== 'cmp') return { op: '=' };
     if (!allowed.includes(t.cmp!)) this.fail(t, `'${keyword.text}' does not take '${t.text}'`, hint);
     this.i++;
     return { op: t.cmp!, token: t };
@@ -189,7 +191,7 @@ class Parser {
   private operand(keyword: Token, op: Token | undefined, what: string): Token {
     const t = this.peek();
     const after = op ? `'${keyword.text} ${op.text}'` : `'${keyword.text}'`;
-    if (!t || t.kind !== 'word') {
+    if (t?.kind !== 'word') {
       this.fail(t ?? endOf(this.expression), `expected ${what} after ${after}`, t ? `found ${describe(t)}` : 'the expression ends there');
     }
     this.i++;
@@ -199,7 +201,8 @@ class Parser {
   private condition(keyword: Token): FilterNode {
     const kw = keyword.text === keyword.value ? keyword.value : '';
     if (!(CONDITION_WORDS as readonly string[]).includes(kw)) {
-      if (STATE_WORDS.has(kw)) this.fail(keyword, (w) => `the '${kw}' ${w} comes after the expression`, `state and exclude clauses go first: '${kw} NAME ... EXPRESSION'`);
+      if (STATE_WORDS.has(kw))
+        this.fail(keyword, (w) => `the '${kw}' ${w} comes after the expression`, `state and exclude clauses go first: '${kw} NAME ... EXPRESSION'`);
       this.fail(keyword, `unknown word '${keyword.text}'`, `expected ${EXPECTED}`);
     }
     this.i++;
@@ -221,7 +224,15 @@ class Parser {
         const after = token ? `'${kw} ${token.text}'` : `'${kw}'`;
         if (!port.ok) this.fail(value, `expected a port after ${after}`, port.reason);
         if (port.value === -1 && op !== '=' && op !== '!=') this.fail(value, `expected a port number after ${after}`, "'*' (any port) goes with = and != only");
-        return { kind: 'port', side: kw === 'sport' ? 'src' : 'dst', op, port: port.value, text: value.value, start: keyword.start, end: value.end } satisfies PortNode;
+        return {
+          kind: 'port',
+          side: kw === 'sport' ? 'src' : 'dst',
+          op,
+          port: port.value,
+          text: value.value,
+          start: keyword.start,
+          end: value.end,
+        } satisfies PortNode;
       }
       case 'dev': {
         const { op, token } = this.comparison(keyword, ['=', '!='], "'dev' takes '=', '!=' or nothing");
@@ -238,7 +249,14 @@ class Parser {
       case 'cgroup': {
         const { op, token } = this.comparison(keyword, ['=', '!='], "'cgroup' takes '=', '!=' or nothing");
         const value = this.operand(keyword, token, 'a cgroup path');
-        return { kind: 'cgroup', op: op as '=' | '!=', path: value.value, operand: { start: value.start, end: value.end }, start: keyword.start, end: value.end };
+        return {
+          kind: 'cgroup',
+          op: op as '=' | '!=',
+          path: value.value,
+          operand: { start: value.start, end: value.end },
+          start: keyword.start,
+          end: value.end,
+        };
       }
       default:
         return { kind: 'autobound', start: keyword.start, end: keyword.end };

@@ -42,9 +42,7 @@ export function cgroup2Mount(mountinfo = '/proc/self/mountinfo'): string {
  */
 export function cgroupId(path: string, mount = cgroup2Mount()): { id: bigint; file: string } | { file: string } {
   const root = mount.replace(/\/+$/, '');
-  const file = path === root || path.startsWith(`${root}/`)
-    ? path
-    : `${root}${path.startsWith('/') ? '' : '/'}${path}`;
+  const file = path === root || path.startsWith(`${root}/`) ? path : `${root}${path.startsWith('/') ? '' : '/'}${path}`;
   try {
     const st = statSync(file, { bigint: true });
     if (st.isDirectory()) return { id: st.ino, file };

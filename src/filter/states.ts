@@ -3,8 +3,18 @@
  * idiag_states bits (1 << TCP_*). ss's SS_ALL is (1 << SS_MAX) - 1 = 0xfff, bits 0..11: the same as ALL_STATES.
  */
 import {
-  ALL_STATES, TCP_CLOSE, TCP_CLOSE_WAIT, TCP_CLOSING, TCP_ESTABLISHED, TCP_FIN_WAIT1, TCP_FIN_WAIT2, TCP_LAST_ACK,
-  TCP_LISTEN, TCP_SYN_RECV, TCP_SYN_SENT, TCP_TIME_WAIT,
+  ALL_STATES,
+  TCP_CLOSE,
+  TCP_CLOSE_WAIT,
+  TCP_CLOSING,
+  TCP_ESTABLISHED,
+  TCP_FIN_WAIT1,
+  TCP_FIN_WAIT2,
+  TCP_LAST_ACK,
+  TCP_LISTEN,
+  TCP_SYN_RECV,
+  TCP_SYN_SENT,
+  TCP_TIME_WAIT,
 } from '../diag/constants.js';
 
 const bit = (state: number): number => 1 << state;

@@ -93,7 +93,8 @@ function parsePrefix(text: string): Parsed<{ family: 2 | 10; prefixLength: numbe
   } else {
     const parsed = addrText.includes(':') ? parseAddress(addrText) : undefined;
     if (!parsed || parsed.family !== AF_INET6) {
-      if (/^\d{1,3}(\.\d{1,3}){0,2}$/.test(addrText) && slash < 0) return bad(`${addrText} is not an IPv4 address (write all four parts; short forms like 10/8 need a prefix length)`);
+      if (/^\d{1,3}(\.\d{1,3}){0,2}$/.test(addrText) && slash < 0)
+        return bad(`${addrText} is not an IPv4 address (write all four parts; short forms like 10/8 need a prefix length)`);
       if (/^[\d.]+$/.test(addrText)) return bad(`${addrText} is not an IPv4 address`);
       if (addrText.includes(':')) return bad(`${addrText} is not an IPv6 address`);
       return bad(`'${addrText}' is not an IP address (host names are not resolved)`);
@@ -129,9 +130,9 @@ export function parseHost(text: string, lookup: PortLookup): Parsed<HostConditio
     const rest = text.slice(close + 1);
     if (rest.startsWith(':')) portText = rest.slice(1);
     else if (rest !== '') {
-      return bad(rest.startsWith('/')
-        ? `the prefix length goes inside the brackets: [${addrText}${rest}]`
-        : `'${rest}' after ']' is neither :PORT nor nothing`);
+      return bad(
+        rest.startsWith('/') ? `the prefix length goes inside the brackets: [${addrText}${rest}]` : `'${rest}' after ']' is neither :PORT nor nothing`,
+      );
     }
     if (addrText === '') return bad('the brackets are empty');
   } else if (text.startsWith('*')) {

@@ -49,7 +49,11 @@ export interface GatherReport {
 /** A report of the snapshot's (or census's, or stream's) facts; collectors are added as they run. */
 function snapshotReport(meta: Omit<Snapshot, 'table' | 'ext'>): GatherReport {
   return {
-    snapshotMs: meta.durationMs, durationMs: 0, notes: meta.notes, sources: meta.sources, collectors: [],
+    snapshotMs: meta.durationMs,
+    durationMs: 0,
+    notes: meta.notes,
+    sources: meta.sources,
+    collectors: [],
     sockets: meta.sources.reduce((n, s) => n + s.sockets, 0),
     retries: meta.sources.reduce((n, s) => n + s.retries, 0),
     interrupted: meta.sources.some((s) => s.interrupted),
@@ -57,7 +61,14 @@ function snapshotReport(meta: Omit<Snapshot, 'table' | 'ext'>): GatherReport {
 }
 
 const failedReport = (e: unknown, started: number): GatherReport => ({
-  snapshotMs: 0, durationMs: performance.now() - started, sockets: 0, retries: 0, interrupted: false, notes: [], sources: [], collectors: [],
+  snapshotMs: 0,
+  durationMs: performance.now() - started,
+  sockets: 0,
+  retries: 0,
+  interrupted: false,
+  notes: [],
+  sources: [],
+  collectors: [],
   error: (e as Error).message,
 });
 
@@ -151,7 +162,10 @@ export function streams(c: GatherConfig): boolean {
  * and said in the notes. The sink gets the points untagged: a byte sink writes the gather's tags itself.
  */
 export async function gatherStream(
-  config: GatherConfig, snapshotter: Required<Pick<Snapshotter, 'stream'>>, sink: Sink, afterBatch: () => void = () => {},
+  config: GatherConfig,
+  snapshotter: Required<Pick<Snapshotter, 'stream'>>,
+  sink: Sink,
+  afterBatch: () => void = () => {},
 ): Promise<GatherReport> {
   if (!streams(config)) throw new Error(`gatherStream: ${config.measurements.join(',')} cannot be streamed`);
   const started = performance.now();

@@ -13,7 +13,16 @@
 import { AttributeDecoder } from '../netlink/attributes.js';
 import { MessageIterator, NLMSG_HDRLEN } from '../netlink/message.js';
 import {
-  AF_INET, AF_INET6, INET_DIAG_MSG_SIZE, InetAttr, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_UDPLITE, Proto, SOCK_DGRAM, SOCK_DIAG_BY_FAMILY,
+  AF_INET,
+  AF_INET6,
+  INET_DIAG_MSG_SIZE,
+  InetAttr,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  IPPROTO_UDPLITE,
+  Proto,
+  SOCK_DGRAM,
+  SOCK_DIAG_BY_FAMILY,
   SOCK_STREAM,
 } from '../diag/constants.js';
 import { appendInetMessage } from '../diag/inet.js';
@@ -58,9 +67,7 @@ function protocolOf(view: DataView, off: number, len: number): number {
  * Append every destroy event of one datagram ([0, n) of bytes) to `table`, attributes kept. Returns how many
  * rows were added; framing problems and messages that are not destroy events are counted in `counts.malformed`.
  */
-export function appendDestroyDatagram(
-  table: SocketTable, view: DataView, words: Uint32Array, bytes: Uint8Array, n: number, counts: EventCounts,
-): number {
+export function appendDestroyDatagram(table: SocketTable, view: DataView, words: Uint32Array, bytes: Uint8Array, n: number, counts: EventCounts): number {
   const before = table.length;
   iterator.reset(view, 0, n);
   while (iterator.next()) {

@@ -35,7 +35,9 @@ export function followProtocols(protocols: readonly ProtoName[], chosen: boolean
   if (protocols.includes('udp') || protocols.includes('udplite')) out.push('udp');
   const other = protocols.filter((p) => p !== 'tcp' && p !== 'udp' && p !== 'udplite');
   if (chosen && other.length > 0) {
-    throw new UsageError(`-E follows TCP and UDP sockets only (the kernel announces no others): drop ${other.map((p) => `--${p}`).join(', ')}`, { key: 'events' });
+    throw new UsageError(`-E follows TCP and UDP sockets only (the kernel announces no others): drop ${other.map((p) => `--${p}`).join(', ')}`, {
+      key: 'events',
+    });
   }
   return out;
 }
@@ -49,7 +51,10 @@ export interface FollowResult {
  * Follow until `stop` resolves (the CLI: SIGINT or SIGTERM). Returns the final counts; the caller reports them.
  */
 export async function followEvents(
-  plan: FollowPlan, filter: CompiledFilter, out: NodeJS.WritableStream & { writableLength?: number }, stop: Promise<unknown>,
+  plan: FollowPlan,
+  filter: CompiledFilter,
+  out: NodeJS.WritableStream & { writableLength?: number },
+  stop: Promise<unknown>,
 ): Promise<FollowResult> {
   if (!(FOLLOW_FORMATS as readonly string[]).includes(plan.format)) {
     throw new UsageError(`-E writes --format table or ndjson (sockets stream as they close), got '${plan.format}'`, { key: 'format', value: plan.format });
@@ -76,7 +81,10 @@ export async function followEvents(
         writer.append(t, i, view);
         writer.bytes.byte(10);
       }
-      writer.bytes.flush((chunk) => write(chunk), () => out.writableLength === 0);
+      writer.bytes.flush(
+        (chunk) => write(chunk),
+        () => out.writableLength === 0,
+      );
     } else {
       write(lsTableBytes(t, rows, view, record, { header, netid: true }));
       header = false;
@@ -91,7 +99,12 @@ export async function followEvents(
     };
   });
   const sub = await LifecycleSubscription.start({
-    protocols, families: plan.families.length ? plan.families : [AF_INET, AF_INET6], netns: plan.netns, rcvbufBytes: plan.rcvbufBytes, onBatch, onError,
+    protocols,
+    families: plan.families.length ? plan.families : [AF_INET, AF_INET6],
+    netns: plan.netns,
+    rcvbufBytes: plan.rcvbufBytes,
+    onBatch,
+    onError,
   });
   await Promise.race([stop, failure]);
   const stats = await sub.stop();
@@ -103,8 +116,7 @@ export async function followEvents(
 /** The one line -E leaves on stderr when it ends. */
 export function followSummary(r: FollowResult): string {
   const s = r.stats;
-  const lost = s.lost > 0 || s.overruns > 0
-    ? `, ${s.lost} lost: the kernel overran the ${s.rcvbufBytes}-byte receive buffer ${s.overruns} time(s)`
-    : ', 0 lost';
+  const lost =
+    s.lost > 0 || s.overruns > 0 ? `, ${s.lost} lost: the kernel overran the ${s.rcvbufBytes}-byte receive buffer ${s.overruns} time(s)` : ', 0 lost';
   return `${s.events} sockets closed, ${r.written} listed${lost}${s.malformed ? `, ${s.malformed} malformed messages skipped` : ''}`;
 }

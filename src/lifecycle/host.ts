@@ -18,7 +18,12 @@ export class LifecycleHost {
   private subscription: LifecycleSubscription | undefined;
   private starting: Promise<void> | undefined;
 
-  private constructor(readonly key: string, readonly tracker: LifecycleTracker, private readonly config: LifecycleConfig, private readonly netns?: string) {}
+  private constructor(
+    readonly key: string,
+    readonly tracker: LifecycleTracker,
+    private readonly config: LifecycleConfig,
+    private readonly netns?: string,
+  ) {}
 
   static create(config: LifecycleConfig, netns?: string): LifecycleHost {
     return new LifecycleHost(JSON.stringify(config), new LifecycleTracker({ ...config, ephemeralPorts: ephemeralPorts() }), config, netns);
@@ -35,7 +40,9 @@ export class LifecycleHost {
     const tracker = this.tracker;
     try {
       const sub = await LifecycleSubscription.start({
-        protocols: ['tcp'], netns: this.netns, rcvbufBytes: this.config.rcvbufBytes ?? DEFAULT_EVENT_RCVBUF,
+        protocols: ['tcp'],
+        netns: this.netns,
+        rcvbufBytes: this.config.rcvbufBytes ?? DEFAULT_EVENT_RCVBUF,
         onBatch: (t, stats) => {
           tracker.setSubscriptionStats(stats);
           tracker.closed(t);

@@ -28,7 +28,10 @@ async function run(): Promise<void> {
     }
   }
   const fd = libc.openNetlink(NETLINK_SOCK_DIAG, {
-    rcvbufBytes: settings.rcvbufBytes, forceRcvbuf: true, timeoutMs: settings.flushMs, groups: settings.groups,
+    rcvbufBytes: settings.rcvbufBytes,
+    forceRcvbuf: true,
+    timeoutMs: settings.flushMs,
+    groups: settings.groups,
   });
   const counts: EventCounts = { events: 0, malformed: 0 };
   const stats: SubscriptionStats = { events: 0, malformed: 0, overruns: 0, lost: 0, rcvbufBytes: libc.receiveStats(fd).rcvbufBytes, batches: 0 };

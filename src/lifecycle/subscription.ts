@@ -79,11 +79,16 @@ export class LifecycleSubscription {
   private readonly worker: Worker;
   private readonly finished: Promise<SubscriptionStats>;
 
-  private constructor(private readonly o: SubscriptionOptions, ready: (e?: SockscopeError) => void) {
+  private constructor(o: SubscriptionOptions, ready: (e?: SockscopeError) => void) {
     const groups = destroyGroups(o.protocols ?? ['tcp', 'udp'], o.families ?? [AF_INET, AF_INET6]);
     const settings: SubscriptionSettings = {
-      netns: o.netns, groups, rcvbufBytes: o.rcvbufBytes ?? DEFAULT_EVENT_RCVBUF, batchRows: o.batchRows ?? 512,
-      flushMs: o.flushMs ?? 50, maxInFlight: o.maxInFlight ?? 64, control: this.control,
+      netns: o.netns,
+      groups,
+      rcvbufBytes: o.rcvbufBytes ?? DEFAULT_EVENT_RCVBUF,
+      batchRows: o.batchRows ?? 512,
+      flushMs: o.flushMs ?? 50,
+      maxInFlight: o.maxInFlight ?? 64,
+      control: this.control,
     };
     this.worker = new Worker(new URL('./subscription-entry.js', import.meta.url), { workerData: settings });
     let started = false;

@@ -303,8 +303,12 @@ export class LifecycleTracker {
     const out: Metric[] = this.points.map((pt, p) => {
       const at = p * WIDTH;
       const fields: Metric['fields'] = {
-        closed: v[at + CLOSED], closed_bytes_acked: v[at + C_ACKED], closed_bytes_received: v[at + C_RECEIVED],
-        closed_retrans_segs: v[at + C_RETRANS], bytes_sent: v[at + SENT], bytes_received: v[at + RECEIVED],
+        closed: v[at + CLOSED],
+        closed_bytes_acked: v[at + C_ACKED],
+        closed_bytes_received: v[at + C_RECEIVED],
+        closed_retrans_segs: v[at + C_RETRANS],
+        bytes_sent: v[at + SENT],
+        bytes_received: v[at + RECEIVED],
       };
       BUCKET_FIELDS.forEach((f, b) => (fields[f] = v[at + BUCKET0 + b]));
       fields.rtt_sum_seconds = v[at + RTT_SUM] / 1e6;
@@ -316,10 +320,18 @@ export class LifecycleTracker {
     const s = this.subscription;
     const b = this.before;
     out.push({
-      schema: LIFECYCLE_EVENTS_SCHEMA, tags: {}, time,
+      schema: LIFECYCLE_EVENTS_SCHEMA,
+      tags: {},
+      time,
       fields: {
-        events: b.events + s.events, lost: b.lost + s.lost, overruns: b.overruns + s.overruns, malformed: b.malformed + s.malformed,
-        untracked: this.counts.untracked, tracked: this.tracked.size, groups_overflowed: this.counts.overflowed, rcvbuf_bytes: s.rcvbufBytes,
+        events: b.events + s.events,
+        lost: b.lost + s.lost,
+        overruns: b.overruns + s.overruns,
+        malformed: b.malformed + s.malformed,
+        untracked: this.counts.untracked,
+        tracked: this.tracked.size,
+        groups_overflowed: this.counts.overflowed,
+        rcvbuf_bytes: s.rcvbufBytes,
         subscription_failures: this.counts.subscriptionFailures,
       },
     });

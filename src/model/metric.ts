@@ -18,7 +18,10 @@ export interface FieldSpec {
    * name already), extra labels, a scale to the base unit. Fields without it are not exposed to Prometheus.
    */
   prom?: {
-    name: string; labels?: Record<string, string>; scale?: number; help?: string;
+    name: string;
+    labels?: Record<string, string>;
+    scale?: number;
+    help?: string;
     /**
      * A sample of the histogram family `name` (TYPE histogram): `bucket` (with an `le` label, cumulative),
      * `sum` or `count`, written as name_bucket / name_sum / name_count. A metric's fields give its buckets in

@@ -17,7 +17,10 @@ export function netnsOptionsOf(c: AgentConfig['netns']): AllNetnsOptions {
   const list = (x: string[]) => (x.length ? x : undefined);
   return {
     select: { netns: list(c.names), pod: list(c.pods), namespace: list(c.pod_namespaces), container: list(c.containers), max: c.max_namespaces },
-    labels: c.labels, maxSeries: c.max_series, counters: c.counters, logRoot: c.kubelet_log_root,
+    labels: c.labels,
+    maxSeries: c.max_series,
+    counters: c.counters,
+    logRoot: c.kubelet_log_root,
   };
 }
 
@@ -36,13 +39,19 @@ export class NetnsAgentGatherer {
   private last: NetnsReport | undefined;
   private said = '';
 
-  constructor(private readonly options: AllNetnsOptions, private readonly log: Log) {}
+  constructor(
+    private readonly options: AllNetnsOptions,
+    private readonly log: Log,
+  ) {}
 
   async gather(config: GatherConfig, want: { metrics: boolean; exposition: boolean }): Promise<NetnsGather> {
     const metrics: Metric[] = [];
     const { report, parts } = await gatherAllNetns(config, this.walker, this.options, (m) => metrics.push(m), {
       // the lifecycle collector: one destroy-event subscription per namespace, kept in the walker's thread
-      includeOwn: 'counters', metrics: want.metrics, exposition: want.exposition, lifecycle: true,
+      includeOwn: 'counters',
+      metrics: want.metrics,
+      exposition: want.exposition,
+      lifecycle: true,
     });
     this.last = report;
     this.totals.gathers++;
@@ -51,7 +60,10 @@ export class NetnsAgentGatherer {
     this.totals.denied += report.denied;
     this.totals.failed += report.failed;
     // said once per change: which namespaces could not be entered and why, a cap reached
-    const notes = report.notes.map((n) => n.replace(/^\d+ network namespaces? vanished.*$/, '')).filter(Boolean).join('; ');
+    const notes = report.notes
+      .map((n) => n.replace(/^\d+ network namespaces? vanished.*$/, ''))
+      .filter(Boolean)
+      .join('; ');
     if (notes !== this.said) {
       if (notes) this.log('warn', 'netns: some network namespaces were not read', { notes: report.notes });
       else if (this.said) this.log('info', 'netns: every selected network namespace is read again');
@@ -63,15 +75,39 @@ export class NetnsAgentGatherer {
   selfMetrics(w: PrometheusWriter): void {
     const l = this.last;
     if (l) {
-      for (const [status, n] of [['read', l.ok], ['vanished', l.vanished], ['denied', l.denied], ['failed', l.failed], ['capped', l.capped]] as const) {
-        w.sample('netns_namespaces', 'network namespaces in the last gather, by what became of them (read, vanished, denied, failed, capped: over max_namespaces)', 'gauge', { status }, n);
+      for (const [status, n] of [
+        ['read', l.ok],
+        ['vanished', l.vanished],
+        ['denied', l.denied],
+        ['failed', l.failed],
+        ['capped', l.capped],
+      ] as const) {
+        w.sample(
+          'netns_namespaces',
+          'network namespaces in the last gather, by what became of them (read, vanished, denied, failed, capped: over max_namespaces)',
+          'gauge',
+          { status },
+          n,
+        );
       }
       w.sample('netns_discovery_duration_seconds', 'how long finding the network namespaces took in the last gather', 'gauge', {}, l.discoveryMs / 1000);
       w.sample('netns_walk_duration_seconds', 'how long reading every other network namespace took in the last gather', 'gauge', {}, l.walkMs / 1000);
     }
     w.sample('netns_series_dropped_total', 'metrics from network namespaces dropped over max_series', 'counter', {}, this.totals.seriesDropped);
-    w.sample('netns_denied_total', 'network namespaces that could not be entered (no CAP_SYS_ADMIN or CAP_SYS_PTRACE), summed over gathers', 'counter', {}, this.totals.denied);
-    w.sample('netns_vanished_total', 'network namespaces that went away between discovery and their dump, summed over gathers', 'counter', {}, this.totals.vanished);
+    w.sample(
+      'netns_denied_total',
+      'network namespaces that could not be entered (no CAP_SYS_ADMIN or CAP_SYS_PTRACE), summed over gathers',
+      'counter',
+      {},
+      this.totals.denied,
+    );
+    w.sample(
+      'netns_vanished_total',
+      'network namespaces that went away between discovery and their dump, summed over gathers',
+      'counter',
+      {},
+      this.totals.vanished,
+    );
   }
 
   close(): Promise<void> {

@@ -49,10 +49,14 @@ export function netnsTags(ns: NetnsInfo, labels: readonly NetnsLabel[] = NETNS_L
   if (ns.own) return {};
   const tags: Record<string, string> = {};
   for (const l of labels) {
-    const v = l === 'netns' ? netnsLabel(ns)
-      : l === 'pod' ? ns.pod?.name
-        : l === 'namespace' ? ns.pod?.namespace
-          : ns.container && (ns.container.name ?? ns.container.id.slice(0, 12));
+    const v =
+      l === 'netns'
+        ? netnsLabel(ns)
+        : l === 'pod'
+          ? ns.pod?.name
+          : l === 'namespace'
+            ? ns.pod?.namespace
+            : ns.container && (ns.container.name ?? ns.container.id.slice(0, 12));
     if (v !== undefined) tags[l] = v;
   }
   return tags;
@@ -85,7 +89,13 @@ export interface NetnsPlan {
 export function planNamespaces(options: AllNetnsOptions = {}): NetnsPlan {
   if (options.select?.ownOnly) {
     const ino = statSync('/proc/thread-self/ns/net').ino;
-    return { namespaces: [{ inode: ino, path: '/proc/thread-self/ns/net', processes: 1, own: true, pid: process.pid }], capped: 0, unselected: 0, notes: [], discoveryMs: 0 };
+    return {
+      namespaces: [{ inode: ino, path: '/proc/thread-self/ns/net', processes: 1, own: true, pid: process.pid }],
+      capped: 0,
+      unselected: 0,
+      notes: [],
+      discoveryMs: 0,
+    };
   }
   const d = discoverNamespaces(options);
   const max = options.select?.max ?? DEFAULT_MAX_NAMESPACES;
@@ -96,10 +106,26 @@ export function planNamespaces(options: AllNetnsOptions = {}): NetnsPlan {
   const notes = [...d.notes];
   const sel = options.select;
   if (others.length === 0 && (sel?.netns?.length || sel?.pod?.length || sel?.namespace?.length || sel?.container?.length)) {
-    notes.push(`no network namespace matched the selection (${[['netns', sel.netns], ['pod', sel.pod], ['pod-namespace', sel.namespace], ['container', sel.container]].filter(([, v]) => v?.length).map(([k, v]) => `--${k} ${(v as string[]).join(',')}`).join(' ')}); only sockscope's own was read`);
+    notes.push(
+      `no network namespace matched the selection (${[
+        ['netns', sel.netns],
+        ['pod', sel.pod],
+        ['pod-namespace', sel.namespace],
+        ['container', sel.container],
+      ]
+        .filter(([, v]) => v?.length)
+        .map(([k, v]) => `--${k} ${(v as string[]).join(',')}`)
+        .join(' ')}); only sockscope's own was read`,
+    );
   }
   if (others.length > kept.length) notes.push(`${others.length - kept.length} network namespaces over the maximum of ${max} were not read`);
-  return { namespaces: [...own, ...kept], capped: others.length - kept.length, unselected: d.namespaces.length - chosen.length, notes, discoveryMs: d.durationMs };
+  return {
+    namespaces: [...own, ...kept],
+    capped: others.length - kept.length,
+    unselected: d.namespaces.length - chosen.length,
+    notes,
+    discoveryMs: d.durationMs,
+  };
 }
 
 /** What an --all-netns gather did, besides each namespace's own gather report. */
@@ -128,12 +154,20 @@ export function outcomeNotes(namespaces: readonly NetnsInfo[], outcomes: readonl
   const groups = new Map<string, string[]>();
   outcomes.forEach((o, i) => {
     if (o.status === 'ok') return;
-    const key = o.status === 'vanished' ? 'vanished during the gather (skipped)' : o.status === 'denied' ? `could not be entered (${o.reason}${o.reason.includes('EPERM') ? ': setns needs CAP_SYS_ADMIN' : o.reason.includes('EACCES') ? ': needs CAP_SYS_PTRACE' : ''})` : `failed (${o.reason})`;
+    const key =
+      o.status === 'vanished'
+        ? 'vanished during the gather (skipped)'
+        : o.status === 'denied'
+          ? `could not be entered (${o.reason}${o.reason.includes('EPERM') ? ': setns needs CAP_SYS_ADMIN' : o.reason.includes('EACCES') ? ': needs CAP_SYS_PTRACE' : ''})`
+          : `failed (${o.reason})`;
     const list = groups.get(key) ?? [];
     list.push(netnsLabel(namespaces[i]));
     groups.set(key, list);
   });
-  return [...groups].map(([why, names]) => `${names.length} network namespace${names.length === 1 ? '' : 's'} ${why}: ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', …' : ''}`);
+  return [...groups].map(
+    ([why, names]) =>
+      `${names.length} network namespace${names.length === 1 ? '' : 's'} ${why}: ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', …' : ''}`,
+  );
 }
 
 /** What gatherAllNetns hands back besides the metrics it emitted. */
@@ -150,7 +184,10 @@ export interface AllNetnsGather {
  * to the caller, 'counters' its netns measurement only (the agent gathers the rest of it in its own worker).
  */
 export async function gatherAllNetns(
-  config: GatherConfig, walker: NetnsWalker, options: AllNetnsOptions, emit: (m: Metric) => void,
+  config: GatherConfig,
+  walker: NetnsWalker,
+  options: AllNetnsOptions,
+  emit: (m: Metric) => void,
   mode: { includeOwn?: boolean | 'counters'; metrics?: boolean; exposition?: boolean; lifecycle?: boolean } = {},
 ): Promise<AllNetnsGather> {
   const plan = planNamespaces(options);
@@ -159,18 +196,42 @@ export async function gatherAllNetns(
   const labels = options.labels ?? NETNS_LABELS;
   const t0 = performance.now();
   const maxSeries = options.maxSeries ?? DEFAULT_MAX_SERIES;
-  const targets = namespaces.map((ns) => ({ inode: ns.inode, path: ns.path, own: ns.own, tags: netnsTags(ns, labels), countersOnly: ns.own && ownCountersOnly }));
+  const targets = namespaces.map((ns) => ({
+    inode: ns.inode,
+    path: ns.path,
+    own: ns.own,
+    tags: netnsTags(ns, labels),
+    countersOnly: ns.own && ownCountersOnly,
+  }));
   const threads = Math.max(1, Math.min(walker.threadCount(targets.length), targets.length));
-  const walked = config.measurements.length > 0 || options.counters
-    ? await walker.walk(targets, {
-      kind: 'gather', config, counters: !!options.counters, metrics: mode.metrics !== false, exposition: !!mode.exposition,
-      maxSeriesPerThread: Math.ceil(maxSeries / threads), lifecycle: !!mode.lifecycle,
-    }, !!options.counters)
-    : { outcomes: [], parts: [], seriesDropped: 0 };
+  const walked =
+    config.measurements.length > 0 || options.counters
+      ? await walker.walk(
+          targets,
+          {
+            kind: 'gather',
+            config,
+            counters: !!options.counters,
+            metrics: mode.metrics !== false,
+            exposition: !!mode.exposition,
+            maxSeriesPerThread: Math.ceil(maxSeries / threads),
+            lifecycle: !!mode.lifecycle,
+          },
+          !!options.counters,
+        )
+      : { outcomes: [], parts: [], seriesDropped: 0 };
   const outcomes = walked.outcomes;
   const report: NetnsReport = {
-    discovered: plan.namespaces.length + plan.capped + plan.unselected, walked: namespaces.length, ok: 0, vanished: 0, denied: 0, failed: 0,
-    capped: plan.capped, seriesDropped: walked.seriesDropped, discoveryMs: plan.discoveryMs, walkMs: performance.now() - t0,
+    discovered: plan.namespaces.length + plan.capped + plan.unselected,
+    walked: namespaces.length,
+    ok: 0,
+    vanished: 0,
+    denied: 0,
+    failed: 0,
+    capped: plan.capped,
+    seriesDropped: walked.seriesDropped,
+    discoveryMs: plan.discoveryMs,
+    walkMs: performance.now() - t0,
     notes: [...plan.notes, ...outcomeNotes(namespaces, outcomes)],
   };
   outcomes.forEach((o, i) => {
@@ -179,6 +240,7 @@ export async function gatherAllNetns(
     if (namespaces[i].own && o.gather && !ownCountersOnly) report.host = o.gather.report;
     for (const w of o.gather?.metrics ?? []) emit(fromWire(w));
   });
-  if (report.seriesDropped > 0) report.notes.push(`${report.seriesDropped} metrics from network namespaces over the maximum of ${maxSeries} series were dropped`);
+  if (report.seriesDropped > 0)
+    report.notes.push(`${report.seriesDropped} metrics from network namespaces over the maximum of ${maxSeries} series were dropped`);
   return { report, parts: walked.parts };
 }

@@ -25,7 +25,14 @@ export class AllNetnsGatherer {
   async gather(config: GatherConfig, counters: boolean, emit: (m: Metric) => void): Promise<{ report: GatherReport; netns: NetnsReport }> {
     const { report: netns } = await gatherAllNetns(config, this.walker, { ...this.options, counters }, emit);
     const report: GatherReport = netns.host ?? {
-      snapshotMs: 0, durationMs: netns.walkMs, sockets: 0, retries: 0, interrupted: false, notes: [], sources: [], collectors: [],
+      snapshotMs: 0,
+      durationMs: netns.walkMs,
+      sockets: 0,
+      retries: 0,
+      interrupted: false,
+      notes: [],
+      sources: [],
+      collectors: [],
     };
     return { report: { ...report, notes: [...report.notes, ...netns.notes] }, netns };
   }
@@ -61,8 +68,13 @@ export async function summarizeNamespaces(options: AllNetnsOptions): Promise<{ n
     const namespaces = plan.namespaces.map((ns, i): NamespaceSummary => {
       const o = outcomes[i];
       const row: NamespaceSummary = {
-        inode: ns.inode, ...(ns.name ? { name: ns.name } : {}), ...(ns.pid ? { pid: ns.pid, comm: ns.comm } : {}), host: ns.own,
-        ...(ns.container ? { container: ns.container } : {}), ...(ns.pod ? { pod: ns.pod } : {}), status: o.status,
+        inode: ns.inode,
+        ...(ns.name ? { name: ns.name } : {}),
+        ...(ns.pid ? { pid: ns.pid, comm: ns.comm } : {}),
+        host: ns.own,
+        ...(ns.container ? { container: ns.container } : {}),
+        ...(ns.pod ? { pod: ns.pod } : {}),
+        status: o.status,
       };
       if (o.status !== 'ok') return { ...row, reason: o.reason };
       const counts = new CensusCounts();
@@ -83,12 +95,17 @@ export function namespaceCell(ns: Pick<NetnsInfo, 'inode' | 'name' | 'own' | 'po
   if (ns.own) return 'host';
   if (ns.pod) return `${ns.pod.namespace}/${ns.pod.name}`;
   if (ns.name) return ns.name;
-  if (ns.container) return `${ns.container.runtime}:${ns.container.name ?? (ns.container.runtime === 'systemd-nspawn' ? ns.container.id : ns.container.id.slice(0, 12))}`;
+  if (ns.container)
+    return `${ns.container.runtime}:${ns.container.name ?? (ns.container.runtime === 'systemd-nspawn' ? ns.container.id : ns.container.id.slice(0, 12))}`;
   return netnsLabel({ ...ns, processes: 0, path: '' });
 }
 
 /** The summary's namespace table as text. */
-export function renderNamespaces(rows: readonly NamespaceSummary[], notes: readonly string[], format: (rows: string[][], align: ('l' | 'r')[]) => string): string {
+export function renderNamespaces(
+  rows: readonly NamespaceSummary[],
+  notes: readonly string[],
+  format: (rows: string[][], align: ('l' | 'r')[]) => string,
+): string {
   const table: string[][] = [['Network namespace', 'container', 'pid', 'TCP', 'estab', 'listen', 'close-wait', 'time-wait', 'UDP', 'overflows', 'drops']];
   for (const r of rows) {
     const cell = namespaceCell({ ...r, own: r.host });
@@ -99,7 +116,19 @@ export function renderNamespaces(rows: readonly NamespaceSummary[], notes: reado
       continue;
     }
     const n = (x: number | undefined) => (x === undefined ? '-' : String(x));
-    table.push([cell, c, pid, n(r.sockets?.tcp), n(r.tcp?.established), n(r.tcp?.listen), n(r.tcp?.close_wait), n(r.tcp?.time_wait), n(r.sockets?.udp), n(r.counters?.listen_overflows), n(r.counters?.listen_drops)]);
+    table.push([
+      cell,
+      c,
+      pid,
+      n(r.sockets?.tcp),
+      n(r.tcp?.established),
+      n(r.tcp?.listen),
+      n(r.tcp?.close_wait),
+      n(r.tcp?.time_wait),
+      n(r.sockets?.udp),
+      n(r.counters?.listen_overflows),
+      n(r.counters?.listen_drops),
+    ]);
   }
   return `${format(table, ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'])}${notes.map((n) => `Note: ${n}\n`).join('')}`;
 }

@@ -24,8 +24,14 @@ export function parseNetstatPairs(text: string): Record<string, Record<string, n
       i--; // out of step (a blank or foreign line): resynchronise on the next line
       continue;
     }
-    const k = names.slice(colon + 1).trim().split(/\s+/);
-    const v = values.slice(colon + 1).trim().split(/\s+/);
+    const k = names
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/);
+    const v = values
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/);
     const rec: Record<string, number> = (out[names.slice(0, colon)] ??= {});
     for (let j = 0; j < k.length && j < v.length; j++) {
       const n = Number(v[j]);
@@ -37,15 +43,64 @@ export function parseNetstatPairs(text: string): Record<string, Record<string, n
 
 /** The counters of the netns measurement: field name, where it comes from, what it means. */
 const COUNTERS = [
-  { field: 'listen_overflows', file: 'netstat', group: 'TcpExt', key: 'ListenOverflows', counter: true, help: 'times a listener\'s accept queue was full (TcpExt ListenOverflows)' },
-  { field: 'listen_drops', file: 'netstat', group: 'TcpExt', key: 'ListenDrops', counter: true, help: 'SYNs and ACKs dropped by listeners, for any reason (TcpExt ListenDrops)' },
-  { field: 'tcp_req_q_full_drop', file: 'netstat', group: 'TcpExt', key: 'TCPReqQFullDrop', counter: true, help: 'SYNs dropped because the SYN queue was full and syncookies off (TcpExt TCPReqQFullDrop)' },
-  { field: 'syncookies_sent', file: 'netstat', group: 'TcpExt', key: 'SyncookiesSent', counter: true, help: 'SYN cookies sent: the SYN queue overflowed (TcpExt SyncookiesSent)' },
-  { field: 'udp_rcvbuf_errors', file: 'snmp', group: 'Udp', key: 'RcvbufErrors', counter: true, help: 'UDP datagrams dropped: the receive buffer was full (Udp RcvbufErrors)' },
+  {
+    field: 'listen_overflows',
+    file: 'netstat',
+    group: 'TcpExt',
+    key: 'ListenOverflows',
+    counter: true,
+    help: "times a listener's accept queue was full (TcpExt ListenOverflows)",
+  },
+  {
+    field: 'listen_drops',
+    file: 'netstat',
+    group: 'TcpExt',
+    key: 'ListenDrops',
+    counter: true,
+    help: 'SYNs and ACKs dropped by listeners, for any reason (TcpExt ListenDrops)',
+  },
+  {
+    field: 'tcp_req_q_full_drop',
+    file: 'netstat',
+    group: 'TcpExt',
+    key: 'TCPReqQFullDrop',
+    counter: true,
+    help: 'SYNs dropped because the SYN queue was full and syncookies off (TcpExt TCPReqQFullDrop)',
+  },
+  {
+    field: 'syncookies_sent',
+    file: 'netstat',
+    group: 'TcpExt',
+    key: 'SyncookiesSent',
+    counter: true,
+    help: 'SYN cookies sent: the SYN queue overflowed (TcpExt SyncookiesSent)',
+  },
+  {
+    field: 'udp_rcvbuf_errors',
+    file: 'snmp',
+    group: 'Udp',
+    key: 'RcvbufErrors',
+    counter: true,
+    help: 'UDP datagrams dropped: the receive buffer was full (Udp RcvbufErrors)',
+  },
   { field: 'tcp_orphans', file: 'sockstat', group: 'TCP', key: 'orphan', counter: false, help: 'TCP sockets no process holds any more (sockstat TCP orphan)' },
-  { field: 'tcp_time_wait', file: 'sockstat', group: 'TCP', key: 'tw', counter: false, help: 'TCP TIME_WAIT sockets, orphaned FIN_WAIT2 included (sockstat TCP tw)' },
+  {
+    field: 'tcp_time_wait',
+    file: 'sockstat',
+    group: 'TCP',
+    key: 'tw',
+    counter: false,
+    help: 'TCP TIME_WAIT sockets, orphaned FIN_WAIT2 included (sockstat TCP tw)',
+  },
   { field: 'tcp_inuse', file: 'sockstat', group: 'TCP', key: 'inuse', counter: false, help: 'IPv4 TCP sockets in use (sockstat TCP inuse)' },
-  { field: 'tcp_mem_pages', file: 'sockstat', group: 'TCP', key: 'mem', counter: false, help: 'pages of TCP buffer memory (sockstat TCP mem; the host-wide pool, as the kernel accounts it)' },
+  {
+    field: 'tcp_mem_pages',
+    file: 'sockstat',
+    group: 'TCP',
+    key: 'mem',
+    counter: false,
+    help: 'pages of TCP buffer memory (sockstat TCP mem; the host-wide pool, as the kernel accounts it)',
+  },
   { field: 'udp_inuse', file: 'sockstat', group: 'UDP', key: 'inuse', counter: false, help: 'IPv4 UDP sockets in use (sockstat UDP inuse)' },
 ] as const;
 
@@ -69,9 +124,16 @@ export function netnsCounters(files: { netstat?: string; snmp?: string; sockstat
 
 export const NETNS_SCHEMA: MeasurementSchema = {
   name: 'netns',
-  help: 'a network namespace\'s own kernel counters (its /proc/net/netstat, snmp and sockstat)',
-  fields: Object.fromEntries(COUNTERS.map((c) => [c.field, {
-    type: 'int' as const, help: c.help, counter: c.counter,
-    prom: { name: `netns_${c.field}${c.counter ? '_total' : ''}`, help: c.help },
-  }])),
+  help: "a network namespace's own kernel counters (its /proc/net/netstat, snmp and sockstat)",
+  fields: Object.fromEntries(
+    COUNTERS.map((c) => [
+      c.field,
+      {
+        type: 'int' as const,
+        help: c.help,
+        counter: c.counter,
+        prom: { name: `netns_${c.field}${c.counter ? '_total' : ''}`, help: c.help },
+      },
+    ]),
+  ),
 };

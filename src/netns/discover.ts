@@ -10,8 +10,14 @@
  */
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import {
-  containerOfLogName, identityOfCgroupFile, identityOfCgroupPath, nsInodeOfLink, podOfLogDirectory,
-  type ContainerIdentity, type ContainerLogEntry, type PodIdentity,
+  containerOfLogName,
+  identityOfCgroupFile,
+  identityOfCgroupPath,
+  nsInodeOfLink,
+  podOfLogDirectory,
+  type ContainerIdentity,
+  type ContainerLogEntry,
+  type PodIdentity,
 } from './identity.js';
 
 export interface NetnsInfo {
@@ -160,8 +166,10 @@ export function discoverNamespaces(options: DiscoverOptions = {}): Discovery {
     ns.pids.push(pid);
   }
   if (unreadable > 0) {
-    const why = hasCapability(CAP_SYS_PTRACE, proc) ? 'EACCES' : 'EACCES: reading other users\' /proc/PID/ns needs CAP_SYS_PTRACE';
-    notes.push(`${unreadable} process${unreadable === 1 ? '\'s network namespace' : 'es\' network namespaces'} could not be read (${why}); namespaces only they are in are missing`);
+    const why = hasCapability(CAP_SYS_PTRACE, proc) ? 'EACCES' : "EACCES: reading other users' /proc/PID/ns needs CAP_SYS_PTRACE";
+    notes.push(
+      `${unreadable} process${unreadable === 1 ? "'s network namespace" : "es' network namespaces"} could not be read (${why}); namespaces only they are in are missing`,
+    );
   }
 
   // bind-mounted namespaces: `ip netns add` (/run/netns) and docker (/var/run/docker/netns)

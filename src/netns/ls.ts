@@ -61,7 +61,10 @@ export async function listAllNetns(o: AllNetnsOptions, snapshot: SnapshotOptions
   const walker = new NetnsWalker({ inProcess: true }); // a one-shot command: no worker to start
   let outcomes;
   try {
-    ({ outcomes } = await walker.walk(plan.namespaces.map((ns) => ({ inode: ns.inode, path: ns.path, own: ns.own })), { kind: 'snapshot', options: { ...snapshot, keepAttributes: true } }));
+    ({ outcomes } = await walker.walk(
+      plan.namespaces.map((ns) => ({ inode: ns.inode, path: ns.path, own: ns.own })),
+      { kind: 'snapshot', options: { ...snapshot, keepAttributes: true } },
+    ));
   } finally {
     await walker.close();
   }
@@ -72,7 +75,13 @@ export async function listAllNetns(o: AllNetnsOptions, snapshot: SnapshotOptions
     tables.push({ t: SocketTable.fromBuffers(out.snapshot.buffers), ns: plan.namespaces[i] });
     for (const n of out.snapshot.meta.notes) notes.push(`${namespaceCell(plan.namespaces[i])}: ${n}`);
   });
-  const table = new SocketTable(Math.max(16, tables.reduce((n, x) => n + x.t.length, 0)), tables.reduce((n, x) => n + x.t.arenaUsed, 0));
+  const table = new SocketTable(
+    Math.max(
+      16,
+      tables.reduce((n, x) => n + x.t.length, 0),
+    ),
+    tables.reduce((n, x) => n + x.t.arenaUsed, 0),
+  );
   const rows: number[] = [];
   const netns: NetnsRecord[] = [];
   const cells: string[] = [];
@@ -97,7 +106,9 @@ export async function listAllNetns(o: AllNetnsOptions, snapshot: SnapshotOptions
           if (bySelector && !selected({ ...ns, own: false, ...who }, s)) continue;
           rows.push(i);
           netns.push(netnsRecord(ns, who));
-          cells.push(`host:${who.pod ? `${who.pod.namespace}/${who.pod.name}` : `${who.container!.runtime}:${who.container!.name ?? who.container!.id.slice(0, 12)}`}`);
+          cells.push(
+            `host:${who.pod ? `${who.pod.namespace}/${who.pod.name}` : `${who.container!.runtime}:${who.container!.name ?? who.container!.id.slice(0, 12)}`}`,
+          );
           continue;
         }
       }
@@ -139,7 +150,9 @@ export type { RecordOptions };
 /** ls's output for --all-netns: table (with the Netns column), json or ndjson (records with netns). */
 export async function listAllNetnsTo(
   plan: { snapshot: SnapshotOptions; format: string; header: boolean },
-  o: AllNetnsOptions, matches: (t: SocketTable, i: number) => boolean, recordOptions: RecordOptions,
+  o: AllNetnsOptions,
+  matches: (t: SocketTable, i: number) => boolean,
+  recordOptions: RecordOptions,
   out: { write(s: string | Uint8Array): unknown },
 ): Promise<void> {
   const l = await listAllNetns(o, plan.snapshot, matches);

@@ -47,12 +47,21 @@ export function planNetnsCli(v: NetnsValues, net: string | undefined): AllNetnsO
   let max: number | undefined;
   if (v['max-netns'] !== undefined) {
     max = Number(v['max-netns']);
-    if (!Number.isInteger(max) || max < 0) throw new UsageError(`--max-netns must be a non-negative integer, got '${v['max-netns']}'`, { key: 'max-netns', value: v['max-netns'] });
+    if (!Number.isInteger(max) || max < 0)
+      throw new UsageError(`--max-netns must be a non-negative integer, got '${v['max-netns']}'`, { key: 'max-netns', value: v['max-netns'] });
   }
   return {
     select: { netns: v.netns, pod: v.pod, namespace: v['pod-namespace'], container: v.container, max },
-    labels: v['netns-labels'] === undefined ? undefined : parseLabels(v['netns-labels'].split(',').map((x) => x.trim()).filter(Boolean), '--netns-labels'),
+    labels:
+      v['netns-labels'] === undefined
+        ? undefined
+        : parseLabels(
+            v['netns-labels']
+              .split(',')
+              .map((x) => x.trim())
+              .filter(Boolean),
+            '--netns-labels',
+          ),
     logRoot: v['kubelet-log-root'],
   };
 }
-

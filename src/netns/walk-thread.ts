@@ -113,7 +113,8 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
     };
     const config = target.countersOnly ? { ...job.config, measurements: [], tags } : { ...job.config, tags };
     // the agent's lifecycle collector: this namespace's own subscription, kept between gathers (walkOnThisThread drops it)
-    if (job.lifecycle && !target.own) await lifecycleInNetns(target.inode, target.path, config.measurements.includes('lifecycle') ? config.lifecycle : undefined);
+    if (job.lifecycle && !target.own)
+      await lifecycleInNetns(target.inode, target.path, config.measurements.includes('lifecycle') ? config.lifecycle : undefined);
     const report = await gather(config, { snapshot: (o) => takeSnapshot(inNamespace(o), s), census: (o) => takeCensus(inNamespace(o), s) }, emit);
     if (counters) emit({ schema: NETNS_SCHEMA, tags, fields: counters as Record<string, number>, time: Date.now() });
     return { ...base, status: 'ok', counters, gather: { report, ...(keep ? { metrics } : {}) } };
@@ -138,7 +139,7 @@ export async function walkOnThisThread(req: WalkRequest, transfer: ArrayBuffer[]
   const job = req.job;
   const sink: GatherSink = {
     writer: job.kind === 'gather' && job.exposition ? new PrometheusWriter() : undefined,
-    budget: job.kind === 'gather' ? job.maxSeriesPerThread ?? Infinity : Infinity,
+    budget: job.kind === 'gather' ? (job.maxSeriesPerThread ?? Infinity) : Infinity,
     dropped: 0,
   };
   for (let i = 0; i < req.targets.length; i++) results.push(await walkOne(req, i, transfer, sink));

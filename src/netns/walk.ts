@@ -28,22 +28,22 @@ export type WalkJob =
   | { kind: 'census'; options: SnapshotOptions }
   | { kind: 'snapshot'; options: SnapshotOptions }
   | {
-    kind: 'gather';
-    config: GatherConfig;
-    /** the netns measurement (each namespace's counters) among the metrics */
-    counters?: boolean;
-    /** send the metrics back (default true) */
-    metrics?: boolean;
-    /** render the metrics for Prometheus in the worker: one exposition per thread (WalkResult.parts) */
-    exposition?: boolean;
-    /** metrics from namespaces other than the own one, at most, per thread; the rest are dropped and counted */
-    maxSeriesPerThread?: number;
-    /**
-     * the agent: keep a destroy-event subscription per namespace in the walker's thread between gathers, for the
-     * lifecycle collector (src/lifecycle/host.ts); the namespaces not in this walk lose theirs
-     */
-    lifecycle?: boolean;
-  };
+      kind: 'gather';
+      config: GatherConfig;
+      /** the netns measurement (each namespace's counters) among the metrics */
+      counters?: boolean;
+      /** send the metrics back (default true) */
+      metrics?: boolean;
+      /** render the metrics for Prometheus in the worker: one exposition per thread (WalkResult.parts) */
+      exposition?: boolean;
+      /** metrics from namespaces other than the own one, at most, per thread; the rest are dropped and counted */
+      maxSeriesPerThread?: number;
+      /**
+       * the agent: keep a destroy-event subscription per namespace in the walker's thread between gathers, for the
+       * lifecycle collector (src/lifecycle/host.ts); the namespaces not in this walk lose theirs
+       */
+      lifecycle?: boolean;
+    };
 
 export interface WalkRequest {
   id: number;
@@ -55,15 +55,16 @@ export interface WalkRequest {
 
 export type NetnsOutcome = { inode: number } & (
   | {
-    status: 'ok';
-    counters?: NetnsCounterValues;
-    census?: { counts: ArrayBuffer; meta: Omit<Census, 'counts'> };
-    snapshot?: { buffers: SocketTableBuffers; meta: Omit<Snapshot, 'table'> };
-    /** metrics: absent when the job asked for none (exposition only) */
-    gather?: { report: GatherReport; metrics?: WireMetric[] };
-  }
+      status: 'ok';
+      counters?: NetnsCounterValues;
+      census?: { counts: ArrayBuffer; meta: Omit<Census, 'counts'> };
+      snapshot?: { buffers: SocketTableBuffers; meta: Omit<Snapshot, 'table'> };
+      /** metrics: absent when the job asked for none (exposition only) */
+      gather?: { report: GatherReport; metrics?: WireMetric[] };
+    }
   /** vanished: gone between discovery and the walk; denied: not ours to enter; failed: the dump failed */
-  | { status: 'vanished' | 'denied' | 'failed'; reason: string });
+  | { status: 'vanished' | 'denied' | 'failed'; reason: string }
+);
 
 export type WalkReply =
   | { id: number; ok: true; results: NetnsOutcome[]; exposition?: Exposition; seriesDropped: number }

@@ -54,8 +54,14 @@ export class HolderColumns implements HolderSink {
   toBuffers(): HolderColumnsBuffers {
     const { count, segmentCount, deniedPids, vanishedPids, processes } = this;
     return {
-      count, segmentCount, deniedPids, vanishedPids, processes,
-      inode: this.inode.slice(0, count), pid: this.pid.slice(0, count), fd: this.fd.slice(0, count),
+      count,
+      segmentCount,
+      deniedPids,
+      vanishedPids,
+      processes,
+      inode: this.inode.slice(0, count),
+      pid: this.pid.slice(0, count),
+      fd: this.fd.slice(0, count),
       segments: this.segments.slice(0, 3 * segmentCount),
     };
   }

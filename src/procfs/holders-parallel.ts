@@ -64,7 +64,11 @@ export class ParallelHolderWalk {
   private readonly pids: string[] | undefined;
   private readonly state: Int32Array | undefined;
 
-  private constructor(private readonly procRoot: string, count: number, private readonly signal?: AbortSignal) {
+  private constructor(
+    private readonly procRoot: string,
+    count: number,
+    private readonly signal?: AbortSignal,
+  ) {
     if (count <= 1) return; // one CPU: finish() walks on the calling thread
     this.pids = processEntries(procRoot);
     if (!this.pids) return; // finish() counts /proc as denied, as the single-threaded walk does

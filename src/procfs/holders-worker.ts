@@ -28,4 +28,7 @@ for (let e = Atomics.add(state, 0, 1); e < pids.length; e = Atomics.add(state, 0
   columns.segment(e, start);
 }
 const out = columns.toBuffers();
-parentPort!.postMessage(out, [out.inode, out.pid, out.fd, out.segments].map((a) => a.buffer as ArrayBuffer));
+parentPort!.postMessage(
+  out,
+  [out.inode, out.pid, out.fd, out.segments].map((a) => a.buffer as ArrayBuffer),
+);

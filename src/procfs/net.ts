@@ -179,7 +179,10 @@ export function parseSockstat(text: string): Record<string, Record<string, numbe
     const colon = line.indexOf(':');
     if (colon < 0) continue;
     const key = line.slice(0, colon).trim();
-    const parts = line.slice(colon + 1).trim().split(/\s+/);
+    const parts = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/);
     const rec: Record<string, number> = {};
     for (let i = 0; i + 1 < parts.length; i += 2) {
       const v = Number(parts[i + 1]);
@@ -206,4 +209,3 @@ export function procNetFile(proto: number, family: number): string | undefined {
       return undefined;
   }
 }
-

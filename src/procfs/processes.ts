@@ -64,7 +64,7 @@ export class SocketHolders {
   private slot(inode: number): number {
     const mask = this.slotHead.length - 1;
     // Fibonacci hashing of the low 32 bits; socket inodes are mostly consecutive numbers
-    let s = Math.imul(inode | 0, 0x9e3779b1) >>> 0 & mask;
+    let s = (Math.imul(inode | 0, 0x9e3779b1) >>> 0) & mask;
     while (this.slotHead[s] >= 0 && this.slotInode[s] !== inode) s = (s + 1) & mask;
     return s;
   }
@@ -115,7 +115,9 @@ export class SocketHolders {
     const head = this.head(inode);
     if (head < 0) return '';
     if (this.next[head] < 0) return `users:(("${this.comm(this.pid[head])}",pid=${this.pid[head]},fd=${this.fd[head]}))`;
-    return `users:(${this.holders(inode).map((p) => `("${p.comm}",pid=${p.pid},fd=${p.fd})`).join(',')})`;
+    return `users:(${this.holders(inode)
+      .map((p) => `("${p.comm}",pid=${p.pid},fd=${p.fd})`)
+      .join(',')})`;
   }
 
   private readonly commJsons = new Map<number, string>();
@@ -204,7 +206,10 @@ export class FdWalker {
   private readonly name = new Uint8Array(32);
   private readonly link = new Uint8Array(64); // "socket:[" + at most 20 digits + "]": anything longer is no socket
 
-  constructor(private readonly procRoot = '/proc', private readonly libc?: WalkLibc) {
+  constructor(
+    private readonly procRoot = '/proc',
+    private readonly libc?: WalkLibc,
+  ) {
     this.dents = new Uint8Array(libc ? 64 * 1024 : 0);
   }
 
@@ -271,7 +276,19 @@ export class FdWalker {
           fdName[len] = 0;
           const k = libc.readlinkAt(dfd, fdName, link);
           // "socket:[" (0x73 0x6f 0x63 0x6b 0x65 0x74 0x3a 0x5b) then digits then "]"
-          if (k < 10 || link[0] !== 0x73 || link[6] !== 0x3a || link[7] !== 0x5b || link[1] !== 0x6f || link[2] !== 0x63 || link[3] !== 0x6b || link[4] !== 0x65 || link[5] !== 0x74 || link[k - 1] !== 0x5d) continue;
+          if (
+            k < 10 ||
+            link[0] !== 0x73 ||
+            link[6] !== 0x3a ||
+            link[7] !== 0x5b ||
+            link[1] !== 0x6f ||
+            link[2] !== 0x63 ||
+            link[3] !== 0x6b ||
+            link[4] !== 0x65 ||
+            link[5] !== 0x74 ||
+            link[k - 1] !== 0x5d
+          )
+            continue;
           let inode = 0;
           let j = 8;
           for (; j < k - 1; j++) {
@@ -328,7 +345,9 @@ export function processCommand(pid: number, procRoot = '/proc'): { cmd: string; 
     /* kernel threads, other users' processes */
   }
   try {
-    fullCmd = readFileSync(`${procRoot}/${pid}/cmdline`, 'utf8').split('\0').filter((x, i, a) => x !== '' || i < a.length - 1);
+    fullCmd = readFileSync(`${procRoot}/${pid}/cmdline`, 'utf8')
+      .split('\0')
+      .filter((x, i, a) => x !== '' || i < a.length - 1);
   } catch {
     /* exited */
   }

@@ -63,7 +63,13 @@ export class NameResolver {
         const left = deadline - Date.now();
         let timer: NodeJS.Timeout | undefined;
         const timeout = new Promise<null>((r) => (timer = setTimeout(() => r(null), left)));
-        const answer = await Promise.race([resolver.reverse(address).then((n) => n[0] ?? null, () => null), timeout]);
+        const answer = await Promise.race([
+          resolver.reverse(address).then(
+            (n) => n[0] ?? null,
+            () => null,
+          ),
+          timeout,
+        ]);
         clearTimeout(timer);
         this.names.set(address, answer);
       }

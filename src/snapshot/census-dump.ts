@@ -36,24 +36,30 @@ export async function takeCensus(options: Omit<SnapshotOptions, 'ext' | 'keepAtt
       let failed = !s;
       let failedErrno = 0;
       // TIME_WAIT from the kernel's counter (options.timeWaitFromCounter): dump every other state
-      const twCounter = protocol === 'tcp' && !!options.timeWaitFromCounter && !o.bytecode && (o.states & (1 << TCP_TIME_WAIT)) !== 0
-        && o.families.includes(AF_INET) && o.families.includes(AF_INET6);
+      const twCounter =
+        protocol === 'tcp' &&
+        !!options.timeWaitFromCounter &&
+        !o.bytecode &&
+        (o.states & (1 << TCP_TIME_WAIT)) !== 0 &&
+        o.families.includes(AF_INET) &&
+        o.families.includes(AF_INET6);
       let finWait2Timewait = 0;
       if (s) {
         const dumpStates = twCounter ? o.states & ~(1 << TCP_TIME_WAIT) : o.states;
         for (const plan of plans({ ...o, states: dumpStates }, protocol)) {
           const saved = c.slice(base, base + 32);
           // unix_diag_msg: state at byte 2; inet_diag_msg: family at 0, state at 1.
-          const visit: MessageVisitor = protocol === 'unix'
-            ? (_v, _w, b, off, len) => {
-              if (len >= 16) c[base + (b[off + 2] & 15)]++;
-            }
-            : (_v, _w, b, off, len) => {
-              if (len < INET_DIAG_MSG_SIZE) return;
-              c[base + (b[off] === AF_INET6 ? 16 : 0) + (b[off + 1] & 15)]++;
-              // idiag_timer 3: a timewait minisocket (here an orphaned FIN_WAIT2 one)
-              if (twCounter && b[off + 2] === 3) finWait2Timewait++;
-            };
+          const visit: MessageVisitor =
+            protocol === 'unix'
+              ? (_v, _w, b, off, len) => {
+                  if (len >= 16) c[base + (b[off + 2] & 15)]++;
+                }
+              : (_v, _w, b, off, len) => {
+                  if (len < INET_DIAG_MSG_SIZE) return;
+                  c[base + (b[off] === AF_INET6 ? 16 : 0) + (b[off + 1] & 15)]++;
+                  // idiag_timer 3: a timewait minisocket (here an orphaned FIN_WAIT2 one)
+                  if (twCounter && b[off + 2] === 3) finWait2Timewait++;
+                };
           const rollback = () => {
             c.set(saved, base);
             finWait2Timewait = 0;
@@ -97,5 +103,3 @@ export async function takeCensus(options: Omit<SnapshotOptions, 'ext' | 'keepAtt
   }
   return { counts, sources, takenAt, durationMs: performance.now() - started, notes };
 }
-
-

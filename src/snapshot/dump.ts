@@ -45,13 +45,7 @@ export const newReceiveBuffer = (): ReceiveBuffer => {
   return { bytes, view: new DataView(bytes.buffer), words: new Uint32Array(bytes.buffer) };
 };
 
-export function runDump(
-  read: DatagramReader,
-  rb: ReceiveBuffer,
-  seq: number,
-  messageType: number,
-  visit: MessageVisitor,
-): DumpOutcome {
+export function runDump(read: DatagramReader, rb: ReceiveBuffer, seq: number, messageType: number, visit: MessageVisitor): DumpOutcome {
   const out: DumpOutcome = { messages: 0, interrupted: false, errno: 0, malformed: 0, datagrams: 0 };
   for (;;) {
     const n = read(rb.bytes, rb);

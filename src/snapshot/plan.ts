@@ -5,15 +5,31 @@
  */
 import { readFileSync } from 'node:fs';
 import {
-  AF_INET, AF_INET6, AF_UNIX, ALL_PROTOS, ALL_STATES, IPPROTO_OF, SOCK_DGRAM, SOCK_DIAG_BY_FAMILY, SOCK_RAW, SOCK_STREAM,
-  TCPDIAG_GETSOCK, UnixShow, type ProtoName,
+  AF_INET,
+  AF_INET6,
+  AF_UNIX,
+  ALL_PROTOS,
+  ALL_STATES,
+  IPPROTO_OF,
+  SOCK_DGRAM,
+  SOCK_DIAG_BY_FAMILY,
+  SOCK_RAW,
+  SOCK_STREAM,
+  TCPDIAG_GETSOCK,
+  UnixShow,
+  type ProtoName,
 } from '../diag/constants.js';
 import { inetDumpRequest, legacyTcpDumpRequest, unixDumpRequest } from '../diag/requests.js';
 import { parseSockstat } from '../procfs/net.js';
 import type { SnapshotOptions } from './types.js';
 
 export const SOCK_TYPE_OF: Record<Exclude<ProtoName, 'unix'>, number> = {
-  tcp: SOCK_STREAM, udp: SOCK_DGRAM, udplite: SOCK_DGRAM, raw: SOCK_RAW, sctp: SOCK_STREAM, mptcp: SOCK_STREAM,
+  tcp: SOCK_STREAM,
+  udp: SOCK_DGRAM,
+  udplite: SOCK_DGRAM,
+  raw: SOCK_RAW,
+  sctp: SOCK_STREAM,
+  mptcp: SOCK_STREAM,
 };
 
 export interface DumpPlan {
@@ -41,10 +57,19 @@ function requests(o: PlanOptions, protocol: ProtoName): DumpPlan[] {
   }
   const both = o.families.includes(AF_INET) && o.families.includes(AF_INET6);
   if (protocol === 'tcp' && both && o.tcpStrategy === 'legacy') {
-    return [{ protocol, family: 0, messageType: SOCK_DIAG_BY_FAMILY, request: (seq) => legacyTcpDumpRequest({ states: o.states, ext: o.ext, bytecode: o.bytecode }, seq) }];
+    return [
+      {
+        protocol,
+        family: 0,
+        messageType: SOCK_DIAG_BY_FAMILY,
+        request: (seq) => legacyTcpDumpRequest({ states: o.states, ext: o.ext, bytecode: o.bytecode }, seq),
+      },
+    ];
   }
   return o.families.map((family) => ({
-    protocol, family, messageType: SOCK_DIAG_BY_FAMILY,
+    protocol,
+    family,
+    messageType: SOCK_DIAG_BY_FAMILY,
     request: (seq: number) => inetDumpRequest({ family, protocol: IPPROTO_OF[protocol], states: o.states, ext: o.ext, bytecode: o.bytecode }, seq),
   }));
 }
@@ -89,7 +114,7 @@ export function estimateSockets(protocols: readonly ProtoName[], procRoot: strin
     for (const p of protocols) {
       const k = key[p];
       if (!k) continue;
-      n += (v4[k]?.inuse ?? 0) + (v6[`${k}6`]?.inuse ?? 0) + (p === 'tcp' ? v4.TCP?.tw ?? 0 : 0);
+      n += (v4[k]?.inuse ?? 0) + (v6[`${k}6`]?.inuse ?? 0) + (p === 'tcp' ? (v4.TCP?.tw ?? 0) : 0);
     }
   } catch {
     return 0;

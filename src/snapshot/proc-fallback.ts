@@ -38,18 +38,24 @@ export function timeWaitCounter(procRoot: string): number | undefined {
 const SCTP_NOTE = 'SCTP has no sock_diag module here and /proc/net/sctp is not read by sockscope';
 
 export function readFromProc(
-  table: SocketTable, protocol: ProtoName, families: readonly number[], states: number, procRoot: string,
-  src: ProtocolSource, why?: string,
+  table: SocketTable,
+  protocol: ProtoName,
+  families: readonly number[],
+  states: number,
+  procRoot: string,
+  src: ProtocolSource,
+  why?: string,
 ): void {
   src.source = 'proc';
   if (why) src.note = why;
   const from = table.length;
-  const files: { file: string; family: number }[] = protocol === 'unix'
-    ? [{ file: 'unix', family: AF_UNIX }]
-    : families.flatMap((family) => {
-      const file = procNetFile(Proto[protocol], family);
-      return file ? [{ file, family }] : [];
-    });
+  const files: { file: string; family: number }[] =
+    protocol === 'unix'
+      ? [{ file: 'unix', family: AF_UNIX }]
+      : families.flatMap((family) => {
+          const file = procNetFile(Proto[protocol], family);
+          return file ? [{ file, family }] : [];
+        });
   if (files.length === 0) {
     src.source = 'unavailable';
     src.note = protocol === 'sctp' ? SCTP_NOTE : `${why ? `${why}; ` : ''}/proc/net has no table for ${protocol}`;
@@ -87,7 +93,26 @@ export function readFromProc(
 }
 
 function copyRow(t: SocketTable, from: number, to: number): void {
-  for (const k of ['proto', 'family', 'state', 'timer', 'retrans', 'sockType', 'sport', 'dport', 'ifindex', 'expires', 'rqueue', 'wqueue', 'uid', 'inode', 'cookieLo', 'cookieHi', 'attrStart', 'attrLength'] as const) {
+  for (const k of [
+    'proto',
+    'family',
+    'state',
+    'timer',
+    'retrans',
+    'sockType',
+    'sport',
+    'dport',
+    'ifindex',
+    'expires',
+    'rqueue',
+    'wqueue',
+    'uid',
+    'inode',
+    'cookieLo',
+    'cookieHi',
+    'attrStart',
+    'attrLength',
+  ] as const) {
     (t[k] as Uint32Array)[to] = (t[k] as Uint32Array)[from];
   }
   t.src.copyWithin(to * 16, from * 16, from * 16 + 16);

@@ -27,7 +27,10 @@ export function replayTransport(responder: Responder): Transport & { requests: R
     send(message) {
       const v = new DataView(message.buffer, message.byteOffset, message.byteLength);
       const req: ReplayRequest = {
-        type: v.getUint16(4, true), seq: v.getUint32(8, true), body: message.slice(NLMSG_HDRLEN), index: requests.length,
+        type: v.getUint16(4, true),
+        seq: v.getUint32(8, true),
+        body: message.slice(NLMSG_HDRLEN),
+        index: requests.length,
       };
       requests.push(req);
       queue = (responder(req) ?? []).map((d) => withSequence(d, req.seq));

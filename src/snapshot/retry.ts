@@ -37,7 +37,12 @@ export interface DumpTarget {
  * undefined when the dump went through (possibly flagged interrupted: `src.interrupted`).
  */
 export function dumpWithRetry(
-  session: DiagSession, plan: DumpPlan, src: ProtocolSource, policy: RetryPolicy, target: DumpTarget, notes: string[],
+  session: DiagSession,
+  plan: DumpPlan,
+  src: ProtocolSource,
+  policy: RetryPolicy,
+  target: DumpTarget,
+  notes: string[],
 ): DumpOutcome | undefined {
   let request = plan.request;
   for (let attempt = 0; ; attempt++) {

@@ -44,7 +44,10 @@ export class DiagSession {
   private readonly read: DatagramReader;
 
   /** rb: a receive buffer to reuse (a walk over many namespaces opens a session in each) */
-  constructor(readonly transport: Transport, readonly rb: ReceiveBuffer = newReceiveBuffer()) {
+  constructor(
+    readonly transport: Transport,
+    readonly rb: ReceiveBuffer = newReceiveBuffer(),
+  ) {
     this.read = (buf) => transport.recv(buf);
   }
 
@@ -59,7 +62,10 @@ export class DiagSession {
    * out its batch there, and its arena starts over).
    */
   dump(
-    request: (seq: number) => Uint8Array, messageType: number, visit: Parameters<typeof runDump>[4], arena?: SocketTable,
+    request: (seq: number) => Uint8Array,
+    messageType: number,
+    visit: Parameters<typeof runDump>[4],
+    arena?: SocketTable,
     beforeRead?: () => void,
   ): DumpOutcome {
     const seq = this.seq++;

@@ -48,7 +48,9 @@ const STREAM_BATCH = 512;
  * rather than retried.
  */
 export async function streamSnapshot(
-  options: SnapshotOptions, onBatch: (table: SocketTable, takenAt: number) => void, session?: DiagSession,
+  options: SnapshotOptions,
+  onBatch: (table: SocketTable, takenAt: number) => void,
+  session?: DiagSession,
 ): Promise<Omit<Snapshot, 'table'>> {
   const o = normalize(options);
   const keep = keepsAttributes(options, o);
@@ -98,27 +100,35 @@ async function gather(options: SnapshotOptions, session: DiagSession | undefined
       let failed: DumpOutcome | undefined;
       const p = Proto[protocol];
       const sockType = protocol === 'unix' ? 0 : SOCK_TYPE_OF[protocol];
-      const visit = protocol === 'unix'
-        ? (view: DataView, _w: Uint32Array, bytes: Uint8Array, off: number, len: number) => {
-          if (appendUnixMessage(table, view, bytes, off, len, keep)) src.sockets++;
-          else src.malformed++;
-        }
-        : (view: DataView, words: Uint32Array, bytes: Uint8Array, off: number, len: number) => {
-          if (appendInetMessage(table, view, words, bytes, off, len, p, sockType, keep)) src.sockets++;
-          else src.malformed++;
-        };
+      const visit =
+        protocol === 'unix'
+          ? (view: DataView, _w: Uint32Array, bytes: Uint8Array, off: number, len: number) => {
+              if (appendUnixMessage(table, view, bytes, off, len, keep)) src.sockets++;
+              else src.malformed++;
+            }
+          : (view: DataView, words: Uint32Array, bytes: Uint8Array, off: number, len: number) => {
+              if (appendInetMessage(table, view, words, bytes, off, len, p, sockType, keep)) src.sockets++;
+              else src.malformed++;
+            };
       for (const plan of s ? plans(o, protocol) : []) {
         const planMark = { length: table.length, arena: table.arenaUsed, sockets: src.sockets };
-        failed = dumpWithRetry(s!, plan, src, { maxRetries: o.maxRetries, canRetry: sink.canRetry }, {
-          visit,
-          rollback: () => {
-            table.length = planMark.length;
-            table.arenaUsed = planMark.arena;
-            src.sockets = planMark.sockets;
+        failed = dumpWithRetry(
+          s!,
+          plan,
+          src,
+          { maxRetries: o.maxRetries, canRetry: sink.canRetry },
+          {
+            visit,
+            rollback: () => {
+              table.length = planMark.length;
+              table.arenaUsed = planMark.arena;
+              src.sockets = planMark.sockets;
+            },
+            arena: sink.inArena ? table : undefined,
+            beforeRead: sink.beforeRead,
           },
-          arena: sink.inArena ? table : undefined,
-          beforeRead: sink.beforeRead,
-        }, notes);
+          notes,
+        );
         if (failed) break;
       }
       if (failed || !s) {
@@ -139,4 +149,3 @@ async function gather(options: SnapshotOptions, session: DiagSession | undefined
   }
   return { sources, takenAt, durationMs: performance.now() - started, ext: s ? o.ext : 0, notes };
 }
-

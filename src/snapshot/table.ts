@@ -20,6 +20,14 @@ type ColumnName = (typeof U8)[number] | (typeof U16)[number] | (typeof U32)[numb
 /** uid column value when the kernel did not report one (unix sockets without UNIX_DIAG_UID). */
 export const UID_UNKNOWN = 0xffffffff;
 
+/** A column of a table by name: the typed arrays share these members (the name lists above say which is which). */
+interface Column {
+  buffer: ArrayBufferLike;
+  set(from: ArrayLike<number>, offset?: number): void;
+  subarray(begin: number, end: number): Column & ArrayLike<number>;
+}
+const cols = (t: SocketTable): Record<string, Column> => t as unknown as Record<string, Column>;
+
 export class SocketTable {
   length = 0;
   capacity: number;
@@ -65,10 +73,10 @@ export class SocketTable {
     t.arenaUsed = b.arenaUsed;
     const c = b.columns;
     t.capacity = c.proto.byteLength;
-    for (const k of U8) (t as any)[k] = new Uint8Array(c[k]);
-    for (const k of U16) (t as any)[k] = new Uint16Array(c[k]);
-    for (const k of U32) (t as any)[k] = new Uint32Array(c[k]);
-    for (const k of ADDR) (t as any)[k] = new Uint8Array(c[k]);
+    for (const k of U8) cols(t)[k] = new Uint8Array(c[k]);
+    for (const k of U16) cols(t)[k] = new Uint16Array(c[k]);
+    for (const k of U32) cols(t)[k] = new Uint32Array(c[k]);
+    for (const k of ADDR) cols(t)[k] = new Uint8Array(c[k]);
     t.src32 = new Uint32Array(c.src);
     t.dst32 = new Uint32Array(c.dst);
     t.arena = new Uint8Array(c.arena);
@@ -78,7 +86,7 @@ export class SocketTable {
   /** Buffers to post from a worker (and the list to transfer). The table is unusable afterwards. */
   toBuffers(): { buffers: SocketTableBuffers; transfer: ArrayBuffer[] } {
     const columns = {} as Record<ColumnName, ArrayBuffer>;
-    for (const k of [...U8, ...U16, ...U32, ...ADDR, 'arena'] as ColumnName[]) columns[k] = ((this as any)[k] as Uint8Array).buffer as ArrayBuffer;
+    for (const k of [...U8, ...U16, ...U32, ...ADDR, 'arena'] as ColumnName[]) columns[k] = (cols(this)[k] as Uint8Array).buffer as ArrayBuffer;
     return { buffers: { length: this.length, arenaUsed: this.arenaUsed, columns }, transfer: Object.values(columns) };
   }
 
@@ -86,23 +94,23 @@ export class SocketTable {
     const n = old?.length ?? 0;
     for (const k of U8) {
       const a = new Uint8Array(capacity);
-      if (old) a.set((old as any)[k].subarray(0, n));
-      (this as any)[k] = a;
+      if (old) a.set(cols(old)[k].subarray(0, n));
+      cols(this)[k] = a;
     }
     for (const k of U16) {
       const a = new Uint16Array(capacity);
-      if (old) a.set((old as any)[k].subarray(0, n));
-      (this as any)[k] = a;
+      if (old) a.set(cols(old)[k].subarray(0, n));
+      cols(this)[k] = a;
     }
     for (const k of U32) {
       const a = new Uint32Array(capacity);
-      if (old) a.set((old as any)[k].subarray(0, n));
-      (this as any)[k] = a;
+      if (old) a.set(cols(old)[k].subarray(0, n));
+      cols(this)[k] = a;
     }
     for (const k of ADDR) {
       const a = new Uint8Array(capacity * 16);
-      if (old) a.set((old as any)[k].subarray(0, n * 16));
-      (this as any)[k] = a;
+      if (old) a.set(cols(old)[k].subarray(0, n * 16));
+      cols(this)[k] = a;
     }
     this.src32 = new Uint32Array(this.src.buffer);
     this.dst32 = new Uint32Array(this.dst.buffer);
@@ -160,8 +168,8 @@ export class SocketTable {
     }
     const at = this.length;
     const n = other.length;
-    for (const k of [...U8, ...U16, ...U32] as const) (this as any)[k].set((other as any)[k].subarray(0, n), at);
-    for (const k of ADDR) (this as any)[k].set((other as any)[k].subarray(0, n * 16), at * 16);
+    for (const k of [...U8, ...U16, ...U32] as const) cols(this)[k].set(cols(other)[k].subarray(0, n), at);
+    for (const k of ADDR) cols(this)[k].set(cols(other)[k].subarray(0, n * 16), at * 16);
     if (other.arenaUsed > 0) {
       const base = this.arenaUsed;
       if (base + other.arenaUsed > this.arena.byteLength) {
@@ -176,4 +184,3 @@ export class SocketTable {
     this.length = need;
   }
 }
-

@@ -29,7 +29,12 @@ export function renderSummary(s: Summary, version: string): string {
     const rows: string[][] = [['Listening (TCP)', 'accept queue', 'backlog', 'used']];
     for (const l of s.listeners.slice(0, MAX_LISTENERS)) {
       const addr = l.family === 'ipv6' ? `[${l.address}]:${l.port}` : `${l.address}:${l.port}`;
-      rows.push([addr, thousands(l.accept_queue), l.backlog === null ? '-' : thousands(l.backlog), l.backlog_used_pct === null ? '-' : `${l.backlog_used_pct.toFixed(1)}%`]);
+      rows.push([
+        addr,
+        thousands(l.accept_queue),
+        l.backlog === null ? '-' : thousands(l.backlog),
+        l.backlog_used_pct === null ? '-' : `${l.backlog_used_pct.toFixed(1)}%`,
+      ]);
     }
     out.push(formatColumns(rows, ['l', 'r', 'r', 'r']));
     if (s.listeners.length > MAX_LISTENERS) out.push(`  ... and ${s.listeners.length - MAX_LISTENERS} more (sockscope --json lists all)\n`);

@@ -5,7 +5,16 @@
  */
 import { formatAddress } from '../diag/address.js';
 import {
-  AF_INET, AF_INET6, PROTO_NAMES, Proto, SOCK_TYPE_NAMES, STATE_KEYS, TCP_CLOSE, TCP_LISTEN, TCP_STATE_NUMBERS, TCP_TIME_WAIT,
+  AF_INET,
+  AF_INET6,
+  PROTO_NAMES,
+  Proto,
+  SOCK_TYPE_NAMES,
+  STATE_KEYS,
+  TCP_CLOSE,
+  TCP_LISTEN,
+  TCP_STATE_NUMBERS,
+  TCP_TIME_WAIT,
   type ProtoName,
 } from '../diag/constants.js';
 import type { ProtocolSource, Snapshot } from '../snapshot/snapshot.js';

@@ -13,8 +13,18 @@ export const EPROTONOSUPPORT = 93;
 export const EOPNOTSUPP = 95;
 
 const NAMES: Record<number, string> = {
-  1: 'EPERM', 2: 'ENOENT', 4: 'EINTR', 9: 'EBADF', 11: 'EAGAIN', 13: 'EACCES', 22: 'EINVAL', 24: 'EMFILE',
-  93: 'EPROTONOSUPPORT', 95: 'EOPNOTSUPP', 97: 'EAFNOSUPPORT', 105: 'ENOBUFS',
+  1: 'EPERM',
+  2: 'ENOENT',
+  4: 'EINTR',
+  9: 'EBADF',
+  11: 'EAGAIN',
+  13: 'EACCES',
+  22: 'EINVAL',
+  24: 'EMFILE',
+  93: 'EPROTONOSUPPORT',
+  95: 'EOPNOTSUPP',
+  97: 'EAFNOSUPPORT',
+  105: 'ENOBUFS',
 };
 
 export const errnoName = (errno: number): string => NAMES[errno] ?? `errno ${errno}`;

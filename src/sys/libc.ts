@@ -172,8 +172,7 @@ async function bind(): Promise<Libc> {
     receiveStats(fd) {
       const mem = new Uint8Array(9 * 4);
       const len = [mem.byteLength];
-      const drops = (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, len) as number) === 0 && len[0] >= 36
-        ? new DataView(mem.buffer).getUint32(32, true) : 0;
+      const drops = (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, len) as number) === 0 && len[0] >= 36 ? new DataView(mem.buffer).getUint32(32, true) : 0;
       const int = new Uint8Array(4);
       const ilen = [4];
       const rcvbufBytes = (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, int, ilen) as number) === 0 ? new DataView(int.buffer).getInt32(0, true) : 0;

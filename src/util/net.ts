@@ -13,7 +13,15 @@ export function splitListen(addr: string): { host: string; port: number } {
 export function listenOn(server: Server, addr: string, key: string): Promise<void> {
   const { host, port } = splitListen(addr);
   return new Promise<void>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => reject(new SockscopeError('ESOCKSCOPE_CONFIG', `cannot listen on ${addr} (${key}): ${e.code ?? e.message}`, { key, value: addr, errno: e.errno === undefined ? undefined : Math.abs(e.errno) })));
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        new SockscopeError('ESOCKSCOPE_CONFIG', `cannot listen on ${addr} (${key}): ${e.code ?? e.message}`, {
+          key,
+          value: addr,
+          errno: e.errno === undefined ? undefined : Math.abs(e.errno),
+        }),
+      ),
+    );
     server.listen(port, host, () => resolve());
   });
 }

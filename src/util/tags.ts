@@ -4,7 +4,13 @@
  * Keys and values are trimmed; both must be non-empty (line protocol has no empty tag value).
  */
 export function parseTags(items: string | readonly string[], invalid: (item: string) => Error): Record<string, string> {
-  const list = typeof items === 'string' ? items.split(',').map((x) => x.trim()).filter(Boolean) : items;
+  const list =
+    typeof items === 'string'
+      ? items
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean)
+      : items;
   const tags: Record<string, string> = {};
   for (const kv of list) {
     const eq = kv.indexOf('=');

@@ -5,7 +5,10 @@
 export class TopK<K> {
   readonly items: { key: K; count: number }[] = [];
 
-  constructor(readonly k: number, private readonly compareKeys: (a: K, b: K) => number) {}
+  constructor(
+    readonly k: number,
+    private readonly compareKeys: (a: K, b: K) => number,
+  ) {}
 
   /** Would (count, key) enter the list? Checked before building a key that costs something. */
   admits(count: number): boolean {

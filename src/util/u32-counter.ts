@@ -17,7 +17,7 @@ export class U32Counter {
   }
 
   add(key: number, n = 1): void {
-    let i = Math.imul(key, 0x9e3779b1) >>> 0 & this.mask;
+    let i = (Math.imul(key, 0x9e3779b1) >>> 0) & this.mask;
     const keys = this.keys;
     const used = this.used;
     while (used[i] !== 0) {

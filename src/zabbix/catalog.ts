@@ -100,7 +100,12 @@ export function gatherFacts(g: LatestGather): GatherFacts {
   if (lifecycleEvents) lifecycle ??= new Map();
   else lifecycle = undefined;
   return {
-    netstat, portGroups, listeners, portRangeSize, lifecycle, lifecycleEvents,
+    netstat,
+    portGroups,
+    listeners,
+    portRangeSize,
+    lifecycle,
+    lifecycleEvents,
     sockets: new Map(g.report.sources.map((s) => [s.protocol, s.sockets])),
     listenRan: metrics.some((m) => m.schema === LISTEN_SCHEMA) || g.report.collectors.some((c) => c.name === 'listen'),
   };
@@ -178,91 +183,172 @@ const LIFECYCLE_RATES: readonly { field: string; name: string; units: string }[]
   { field: 'closed_retrans_segs', name: 'segments retransmitted by closed connections, per second', units: 'segments/s' },
 ];
 
-const tcpLabel = (f: NetstatField) => (f === 'udp_socket' ? 'UDP sockets' : f === 'tcp_none' ? 'TCP sockets in no standard state' : `TCP ${f.slice(4).replace(/_/g, ' ').toUpperCase()}`);
+const tcpLabel = (f: NetstatField) =>
+  f === 'udp_socket' ? 'UDP sockets' : f === 'tcp_none' ? 'TCP sockets in no standard state' : `TCP ${f.slice(4).replace(/_/g, ' ').toUpperCase()}`;
 
 export const ITEMS: readonly ItemDef[] = [
-  ...NETSTAT_FIELDS.map((field): ItemDef => ({
-    key: `sockscope.netstat[${field}]`, name: tcpLabel(field), valueType: 'UNSIGNED', value: (f) => f.netstat?.[field],
-    graphed: field.startsWith('tcp_') && field !== 'tcp_none',
-    ...(field === 'tcp_close_wait' ? {
-      triggers: [{
-        id: 'close_wait', name: 'CLOSE_WAIT sockets piling up (an application is not closing connections)',
-        expression: 'min({item},{$SOCKSCOPE.CLOSE_WAIT.PERIOD})>{$SOCKSCOPE.CLOSE_WAIT.MAX}', priority: 'WARNING',
-        description: 'CLOSE_WAIT: the peer closed, the local application has not. They only grow until the application closes them.',
-      }],
-    } : {}),
-  })),
-  ...(['tcp', 'udp', 'unix'] as const).map((p): ItemDef => ({
-    key: `sockscope.sockets[${p}]`, name: p === 'tcp' ? 'TCP sockets' : p === 'udp' ? 'UDP sockets (all)' : 'Unix sockets', valueType: 'UNSIGNED',
-    value: (f) => f.sockets.get(p),
-  })),
+  ...NETSTAT_FIELDS.map(
+    (field): ItemDef => ({
+      key: `sockscope.netstat[${field}]`,
+      name: tcpLabel(field),
+      valueType: 'UNSIGNED',
+      value: (f) => f.netstat?.[field],
+      graphed: field.startsWith('tcp_') && field !== 'tcp_none',
+      ...(field === 'tcp_close_wait'
+        ? {
+            triggers: [
+              {
+                id: 'close_wait',
+                name: 'CLOSE_WAIT sockets piling up (an application is not closing connections)',
+                expression: 'min({item},{$SOCKSCOPE.CLOSE_WAIT.PERIOD})>{$SOCKSCOPE.CLOSE_WAIT.MAX}',
+                priority: 'WARNING',
+                description: 'CLOSE_WAIT: the peer closed, the local application has not. They only grow until the application closes them.',
+              },
+            ],
+          }
+        : {}),
+    }),
+  ),
+  ...(['tcp', 'udp', 'unix'] as const).map(
+    (p): ItemDef => ({
+      key: `sockscope.sockets[${p}]`,
+      name: p === 'tcp' ? 'TCP sockets' : p === 'udp' ? 'UDP sockets (all)' : 'Unix sockets',
+      valueType: 'UNSIGNED',
+      value: (f) => f.sockets.get(p),
+    }),
+  ),
   {
-    key: 'sockscope.listen.backlog.max_pct', name: 'Fullest listen backlog, %', valueType: 'FLOAT', units: '%',
+    key: 'sockscope.listen.backlog.max_pct',
+    name: 'Fullest listen backlog, %',
+    valueType: 'FLOAT',
+    units: '%',
     value: (f) => (f.listenRan ? round1(Math.max(0, ...[...f.listeners.values()].map((l) => l.queuePct))) : undefined),
-    triggers: [{
-      id: 'backlog', name: 'A listen backlog is nearly full (connections will be dropped)',
-      expression: 'min({item},{$SOCKSCOPE.BACKLOG.PERIOD})>{$SOCKSCOPE.BACKLOG.PCT.MAX}', priority: 'HIGH',
-    }],
+    triggers: [
+      {
+        id: 'backlog',
+        name: 'A listen backlog is nearly full (connections will be dropped)',
+        expression: 'min({item},{$SOCKSCOPE.BACKLOG.PERIOD})>{$SOCKSCOPE.BACKLOG.PCT.MAX}',
+        priority: 'HIGH',
+      },
+    ],
   },
   { key: 'sockscope.local_port_range.size', name: 'Ephemeral port range size', valueType: 'UNSIGNED', value: (f) => f.portRangeSize },
   {
-    key: 'sockscope.lifecycle.events[received]', name: 'Closed-connection events received per second', valueType: 'FLOAT', units: 'events/s',
-    preprocessing: 'perSecond', collector: 'lifecycle', value: (f) => f.lifecycleEvents?.events,
+    key: 'sockscope.lifecycle.events[received]',
+    name: 'Closed-connection events received per second',
+    valueType: 'FLOAT',
+    units: 'events/s',
+    preprocessing: 'perSecond',
+    collector: 'lifecycle',
+    value: (f) => f.lifecycleEvents?.events,
   },
   {
-    key: 'sockscope.lifecycle.events[lost]', name: 'Closed-connection events lost per second (receive buffer overrun)', valueType: 'FLOAT', units: 'events/s',
-    preprocessing: 'perSecond', collector: 'lifecycle', value: (f) => f.lifecycleEvents?.lost,
-    triggers: [{
-      id: 'lifecycle_lost', name: 'Closed-connection events lost (raise [collectors.lifecycle] rcvbuf_bytes)',
-      expression: 'max({item},{$SOCKSCOPE.LIFECYCLE.LOST.PERIOD})>0', priority: 'WARNING',
-      description: 'The kernel dropped destroy events the agent had no buffer room for: the lifecycle counters miss those connections (docs/lifecycle.md).',
-    }],
+    key: 'sockscope.lifecycle.events[lost]',
+    name: 'Closed-connection events lost per second (receive buffer overrun)',
+    valueType: 'FLOAT',
+    units: 'events/s',
+    preprocessing: 'perSecond',
+    collector: 'lifecycle',
+    value: (f) => f.lifecycleEvents?.lost,
+    triggers: [
+      {
+        id: 'lifecycle_lost',
+        name: 'Closed-connection events lost (raise [collectors.lifecycle] rcvbuf_bytes)',
+        expression: 'max({item},{$SOCKSCOPE.LIFECYCLE.LOST.PERIOD})>0',
+        priority: 'WARNING',
+        description: 'The kernel dropped destroy events the agent had no buffer room for: the lifecycle counters miss those connections (docs/lifecycle.md).',
+      },
+    ],
   },
 ];
 
 export const DISCOVERY: readonly DiscoveryDef[] = [
   {
-    id: 'portgroups', key: 'sockscope.portgroups.discovery', name: 'Port groups', macro: '{#ADDR_PORT}', family: 'sockscope.port', label: '{#ADDR_PORT}',
+    id: 'portgroups',
+    key: 'sockscope.portgroups.discovery',
+    name: 'Port groups',
+    macro: '{#ADDR_PORT}',
+    family: 'sockscope.port',
+    label: '{#ADDR_PORT}',
     rows: (f) => [...f.portGroups.keys()].map((a) => ({ '{#ADDR_PORT}': a })),
-    prototypes: NETSTAT_FIELDS.map((field): PrototypeDef => ({
-      field, name: tcpLabel(field), valueType: 'UNSIGNED', value: (f, group) => f.portGroups.get(group)?.[field] ?? 0,
-    })),
+    prototypes: NETSTAT_FIELDS.map(
+      (field): PrototypeDef => ({
+        field,
+        name: tcpLabel(field),
+        valueType: 'UNSIGNED',
+        value: (f, group) => f.portGroups.get(group)?.[field] ?? 0,
+      }),
+    ),
   },
   {
     // one row per port (a port often listens on 0.0.0.0 and [::]): the prototypes' keys hold only {#PORT}
-    id: 'listen', key: 'sockscope.ports.discovery', name: 'Listening TCP ports', macro: '{#PORT}', family: 'sockscope.listen', label: 'port {#PORT} ({#ADDR})',
-    rows: (f) => (f.listenRan ? [...f.listeners].sort((a, b) => Number(a[0]) - Number(b[0])).map(([port, l]) => ({ '{#PORT}': port, '{#ADDR}': l.addrs.join(' ') })) : undefined),
+    id: 'listen',
+    key: 'sockscope.ports.discovery',
+    name: 'Listening TCP ports',
+    macro: '{#PORT}',
+    family: 'sockscope.listen',
+    label: 'port {#PORT} ({#ADDR})',
+    rows: (f) =>
+      f.listenRan
+        ? [...f.listeners].sort((a, b) => Number(a[0]) - Number(b[0])).map(([port, l]) => ({ '{#PORT}': port, '{#ADDR}': l.addrs.join(' ') }))
+        : undefined,
     prototypes: [
       { field: 'accept_queue', name: 'accept queue', valueType: 'UNSIGNED', value: (f, port) => f.listeners.get(port)?.acceptQueue ?? 0 },
       { field: 'backlog', name: 'backlog', valueType: 'UNSIGNED', value: (f, port) => f.listeners.get(port)?.backlog ?? 0 },
       {
-        field: 'queue_pct', name: 'accept queue, % of the backlog', valueType: 'FLOAT', units: '%', value: (f, port) => round1(f.listeners.get(port)?.queuePct ?? 0),
-        triggers: [{
-          id: 'port-backlog', name: 'Listen backlog of port {#PORT} nearly full (connections will be dropped)',
-          expression: 'min({item},{$SOCKSCOPE.BACKLOG.PERIOD})>{$SOCKSCOPE.BACKLOG.PCT.MAX}', priority: 'HIGH',
-        }],
+        field: 'queue_pct',
+        name: 'accept queue, % of the backlog',
+        valueType: 'FLOAT',
+        units: '%',
+        value: (f, port) => round1(f.listeners.get(port)?.queuePct ?? 0),
+        triggers: [
+          {
+            id: 'port-backlog',
+            name: 'Listen backlog of port {#PORT} nearly full (connections will be dropped)',
+            expression: 'min({item},{$SOCKSCOPE.BACKLOG.PERIOD})>{$SOCKSCOPE.BACKLOG.PCT.MAX}',
+            priority: 'HIGH',
+          },
+        ],
       },
     ],
   },
   {
-    id: 'lifecycle', key: 'sockscope.lifecycle.discovery', name: 'Lifecycle groups (closed connections)', macro: '{#LIFECYCLE_GROUP}', family: 'sockscope.lifecycle',
-    label: '{#DIRECTION} {#ADDR_PORT}', collector: 'lifecycle',
-    rows: (f) => (f.lifecycle ? [...f.lifecycle.keys()].sort().map((g) => {
-      const at = g.indexOf(':');
-      return { '{#LIFECYCLE_GROUP}': g, '{#DIRECTION}': g.slice(0, at), '{#ADDR_PORT}': g.slice(at + 1) };
-    }) : undefined),
-    prototypes: LIFECYCLE_RATES.map((r): PrototypeDef => ({
-      field: r.field, name: r.name, valueType: 'FLOAT', units: r.units, preprocessing: 'perSecond', value: (f, group) => f.lifecycle?.get(group)?.[r.field] ?? 0,
-    })),
+    id: 'lifecycle',
+    key: 'sockscope.lifecycle.discovery',
+    name: 'Lifecycle groups (closed connections)',
+    macro: '{#LIFECYCLE_GROUP}',
+    family: 'sockscope.lifecycle',
+    label: '{#DIRECTION} {#ADDR_PORT}',
+    collector: 'lifecycle',
+    rows: (f) =>
+      f.lifecycle
+        ? [...f.lifecycle.keys()].sort().map((g) => {
+            const at = g.indexOf(':');
+            return { '{#LIFECYCLE_GROUP}': g, '{#DIRECTION}': g.slice(0, at), '{#ADDR_PORT}': g.slice(at + 1) };
+          })
+        : undefined,
+    prototypes: LIFECYCLE_RATES.map(
+      (r): PrototypeDef => ({
+        field: r.field,
+        name: r.name,
+        valueType: 'FLOAT',
+        units: r.units,
+        preprocessing: 'perSecond',
+        value: (f, group) => f.lifecycle?.get(group)?.[r.field] ?? 0,
+      }),
+    ),
   },
 ];
 
 /** Triggers over more than one item; `{<key>}` stands for `/<template>/<key>`. */
-export const MULTI_ITEM_TRIGGERS: readonly TriggerDef[] = [{
-  id: 'time_wait', name: 'TIME_WAIT sockets near the ephemeral port range (new outgoing connections may fail)',
-  expression: 'last({sockscope.netstat[tcp_time_wait]})>last({sockscope.local_port_range.size})*{$SOCKSCOPE.TIME_WAIT.PCT.MAX}/100',
-  priority: 'WARNING',
-}];
+export const MULTI_ITEM_TRIGGERS: readonly TriggerDef[] = [
+  {
+    id: 'time_wait',
+    name: 'TIME_WAIT sockets near the ephemeral port range (new outgoing connections may fail)',
+    expression: 'last({sockscope.netstat[tcp_time_wait]})>last({sockscope.local_port_range.size})*{$SOCKSCOPE.TIME_WAIT.PCT.MAX}/100',
+    priority: 'WARNING',
+  },
+];
 
 /** Discovered entities that are gone keep their items this long (the rules' lifetime), and get 0 meanwhile. */
 export const LLD_LIFETIME_DAYS = 7;
@@ -274,7 +360,11 @@ export const MACROS: readonly { macro: string; value: string; description: strin
   { macro: '{$SOCKSCOPE.BACKLOG.PERIOD}', value: '5m', description: 'how long a backlog must stay above the maximum' },
   { macro: '{$SOCKSCOPE.TIME_WAIT.PCT.MAX}', value: '70', description: 'TIME_WAIT sockets as % of the ephemeral port range' },
   { macro: '{$SOCKSCOPE.LIFECYCLE.LOST.PERIOD}', value: '15m', description: 'a closed-connection event lost within this period raises the problem' },
-  { macro: '{$SOCKSCOPE.LLD.LIFETIME}', value: `${LLD_LIFETIME_DAYS}d`, description: 'how long items of a port group or listening port that is gone are kept (sockscope agent sends 0 for them meanwhile)' },
+  {
+    macro: '{$SOCKSCOPE.LLD.LIFETIME}',
+    value: `${LLD_LIFETIME_DAYS}d`,
+    description: 'how long items of a port group or listening port that is gone are kept (sockscope agent sends 0 for them meanwhile)',
+  },
 ];
 
 /**
@@ -282,7 +372,7 @@ export const MACROS: readonly { macro: string; value: string; description: strin
  * '[', or holds ',' or ']'), so the pushed key is byte for byte the key Zabbix makes from the LLD prototype.
  */
 export function quoteParam(p: string): string {
-  return /^["\[ ]/.test(p) || /[,\]]/.test(p) ? `"${p.replace(/"/g, '\\"')}"` : p;
+  return /^["[ ]/.test(p) || /[,\]]/.test(p) ? `"${p.replace(/"/g, '\\"')}"` : p;
 }
 
 /** A prototype's key for one entity (or, with the rule's macro as the entity, the prototype's own key). */

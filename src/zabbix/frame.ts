@@ -24,10 +24,7 @@ export function encodeFrame(data: string | Buffer, o: { compress?: boolean } = {
   return Buffer.concat([head, body]);
 }
 
-export type FrameEvent =
-  | { kind: 'frame'; data: Buffer }
-  | { kind: 'error'; reason: string }
-  | { kind: 'need-more' };
+export type FrameEvent = { kind: 'frame'; data: Buffer } | { kind: 'error'; reason: string } | { kind: 'need-more' };
 
 /** Feeds bytes in, takes whole frames out. After an error the decoder stays failed. */
 export class FrameDecoder {
@@ -65,7 +62,7 @@ export class FrameDecoder {
     const length = large ? Number(buf.readBigUInt64LE(5)) : buf.readUInt32LE(5);
     const reserved = large ? Number(buf.readBigUInt64LE(13)) : buf.readUInt32LE(9);
     if (length > this.maxBytes) return this.fail(`frame of ${length} bytes exceeds the ${this.maxBytes}-byte limit`);
-    if ((flags & FLAG_ZLIB) && reserved > this.maxBytes) return this.fail(`compressed frame expands to ${reserved} bytes, over the ${this.maxBytes}-byte limit`);
+    if (flags & FLAG_ZLIB && reserved > this.maxBytes) return this.fail(`compressed frame expands to ${reserved} bytes, over the ${this.maxBytes}-byte limit`);
     if (buf.length < headerSize + length) return { kind: 'need-more' };
     let data = buf.subarray(headerSize, headerSize + length);
     const rest = buf.subarray(headerSize + length);

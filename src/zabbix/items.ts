@@ -26,7 +26,12 @@ export class DiscoveryMemory {
   /** From toJSON()'s shape; throws a SockscopeError naming `source` when it is something else. */
   static fromJSON(doc: unknown, source: string, lifetimeMs?: number): DiscoveryMemory {
     const m = new DiscoveryMemory(lifetimeMs);
-    const bad = () => new SockscopeError('ESOCKSCOPE_CONFIG', `${source}: expected sockscope's discovery state ({"<rule key>": {"<entity>": <ms>}}), as \`zabbix send --state\` writes it`, { value: source });
+    const bad = () =>
+      new SockscopeError(
+        'ESOCKSCOPE_CONFIG',
+        `${source}: expected sockscope's discovery state ({"<rule key>": {"<entity>": <ms>}}), as \`zabbix send --state\` writes it`,
+        { value: source },
+      );
     if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw bad();
     for (const [rule, seen] of Object.entries(doc)) {
       if (!seen || typeof seen !== 'object' || Array.isArray(seen)) throw bad();

@@ -26,7 +26,7 @@ export interface ItemKey {
 export function parseItemKey(text: string): ItemKey {
   const invalid = () => new NotSupported('Invalid item key format.');
   let i = 0;
-  while (i < text.length && /[A-Za-z0-9_.\-]/.test(text[i])) i++;
+  while (i < text.length && /[A-Za-z0-9_.-]/.test(text[i])) i++;
   if (i === 0) throw invalid();
   const key = text.slice(0, i);
   if (i === text.length) return { key, params: [] };
@@ -246,7 +246,10 @@ function addressMatches(m: AddrMatch, fam: number, bytes: Uint8Array, at: number
 }
 
 const TCP_STATES = new Map(TCP_STATE_NUMBERS.map((n) => [STATE_KEYS[n], n]));
-const UDP_STATES = new Map([['established', TCP_ESTABLISHED], ['unconn', TCP_CLOSE]]);
+const UDP_STATES = new Map([
+  ['established', TCP_ESTABLISHED],
+  ['unconn', TCP_CLOSE],
+]);
 
 /**
  * net.tcp.socket.count / net.udp.socket.count over a table holding TCP/UDP rows of both families, with the

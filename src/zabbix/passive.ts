@@ -50,7 +50,10 @@ export function parseAllowList(entries: readonly string[]): Cidr[] {
     const max = ip?.family === AF_INET ? 32 : 128;
     const prefix = len === undefined ? max : Number(len);
     if (!ip || !Number.isInteger(prefix) || prefix < 0 || prefix > max) {
-      throw new SockscopeError('ESOCKSCOPE_CONFIG', `zabbix allow entry '${e}': expected an IP address or CIDR (e.g. 10.0.0.5, 10.0.0.0/24, ::1)`, { key: 'zabbix.allow', value: e });
+      throw new SockscopeError('ESOCKSCOPE_CONFIG', `zabbix allow entry '${e}': expected an IP address or CIDR (e.g. 10.0.0.5, 10.0.0.0/24, ::1)`, {
+        key: 'zabbix.allow',
+        value: e,
+      });
     }
     return { family: ip.family, bytes: ip.bytes, prefix };
   });
@@ -83,7 +86,10 @@ export class PassiveAgent {
   refused = 0;
   answered = 0;
 
-  constructor(private readonly o: PassiveOptions, private readonly answer: KeyAnswerer) {
+  constructor(
+    private readonly o: PassiveOptions,
+    private readonly answer: KeyAnswerer,
+  ) {
     this.allow = parseAllowList(o.allow);
   }
 
@@ -182,4 +188,3 @@ export class PassiveAgent {
     this.servers = [];
   }
 }
-

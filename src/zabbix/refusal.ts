@@ -24,7 +24,7 @@ function groupsOf(items: readonly SenderItem[], host: string): Group[] {
     { what: 'discovery rules', why: `host "${host}" lacks the template's discovery rules, or they are disabled`, keys: [] },
     ...DISCOVERY.map((r) => ({
       what: `items of discovered ${r.name.replace(/^./, (c) => c.toLowerCase())}`,
-      why: 'Zabbix has not created them yet from the discovery rows (it does within a minute or so, then accepts them), or they were deleted after the rule\'s lifetime',
+      why: "Zabbix has not created them yet from the discovery rows (it does within a minute or so, then accepts them), or they were deleted after the rule's lifetime",
       keys: [] as string[],
     })),
     { what: 'unknown items', why: 'not in the template', keys: [] },

@@ -9,13 +9,19 @@ export function loadMemory(file: string): DiscoveryMemory {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new DiscoveryMemory(); // the first run
-    throw new SockscopeError('ESOCKSCOPE_CONFIG', `--state ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { value: file });
+    throw new SockscopeError('ESOCKSCOPE_CONFIG', `--state ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
+      value: file,
+    });
   }
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch {
-    throw new SockscopeError('ESOCKSCOPE_CONFIG', `--state ${file}: not JSON; expected the file an earlier \`zabbix send --state\` wrote (delete it to start afresh)`, { value: file });
+    throw new SockscopeError(
+      'ESOCKSCOPE_CONFIG',
+      `--state ${file}: not JSON; expected the file an earlier \`zabbix send --state\` wrote (delete it to start afresh)`,
+      { value: file },
+    );
   }
   return DiscoveryMemory.fromJSON(doc, `--state ${file}`);
 }
@@ -26,6 +32,8 @@ export function saveMemory(file: string, memory: DiscoveryMemory): void {
     writeFileSync(tmp, `${JSON.stringify(memory)}\n`);
     renameSync(tmp, file);
   } catch (e) {
-    throw new SockscopeError('ESOCKSCOPE_CONFIG', `--state ${file}: cannot write it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { value: file });
+    throw new SockscopeError('ESOCKSCOPE_CONFIG', `--state ${file}: cannot write it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
+      value: file,
+    });
   }
 }

@@ -38,37 +38,70 @@ export function zabbixTemplate(o: { passive: boolean }): string {
   const type = o.passive ? ITEM_TYPE.passive : ITEM_TYPE.trapper;
   const polled = (delay: string) => (o.passive ? { delay } : {});
   const ref = (key: string) => `/${name}/${key}`;
-  const triggers = (defs: readonly TriggerDef[] | undefined, key: string) => (defs?.length ? {
-    triggers: defs.map((t) => ({
-      uuid: uuid(`${name}:trigger:${t.id}`), name: t.name, expression: t.expression.replace('{item}', ref(key)), priority: t.priority,
-      ...(t.description ? { description: t.description } : {}),
-    })),
-  } : {});
+  const triggers = (defs: readonly TriggerDef[] | undefined, key: string) =>
+    defs?.length
+      ? {
+          triggers: defs.map((t) => ({
+            uuid: uuid(`${name}:trigger:${t.id}`),
+            name: t.name,
+            expression: t.expression.replace('{item}', ref(key)),
+            priority: t.priority,
+            ...(t.description ? { description: t.description } : {}),
+          })),
+        }
+      : {};
   const valueType = (v: ValueType, units?: string) => ({ value_type: v, ...(units ? { units } : {}) });
   // CXmlConstantName: CHANGE_PER_SECOND takes no parameter, exported as one empty string
   const preprocessing = (p?: Preprocessing) => (p === 'perSecond' ? { preprocessing: [{ type: 'CHANGE_PER_SECOND', parameters: [''] }] } : {});
   const items = ITEMS.map((i) => ({
-    uuid: uuid(`${name}:${i.key}`), name: i.name, type, key: i.key, ...polled('1m'), ...valueType(i.valueType, i.units), ...preprocessing(i.preprocessing),
-    tags: [{ tag: 'component', value: 'sockets' }], ...triggers(i.triggers, i.key),
+    uuid: uuid(`${name}:${i.key}`),
+    name: i.name,
+    type,
+    key: i.key,
+    ...polled('1m'),
+    ...valueType(i.valueType, i.units),
+    ...preprocessing(i.preprocessing),
+    tags: [{ tag: 'component', value: 'sockets' }],
+    ...triggers(i.triggers, i.key),
   }));
   const discoveryRules = DISCOVERY.map((r) => ({
-    uuid: uuid(`${name}:lld:${r.id}`), name: r.name, type, key: r.key, ...polled('1h'), lifetime: '{$SOCKSCOPE.LLD.LIFETIME}',
+    uuid: uuid(`${name}:lld:${r.id}`),
+    name: r.name,
+    type,
+    key: r.key,
+    ...polled('1h'),
+    lifetime: '{$SOCKSCOPE.LLD.LIFETIME}',
     item_prototypes: r.prototypes.map((p) => {
       const key = prototypeKey(r, r.macro, p.field);
       return {
         // the port groups' prototypes keep the uuids they had before the listening ports got prototypes of their own
-        uuid: uuid(r.id === 'portgroups' ? `${name}:proto:${p.field}` : `${name}:proto:${r.id}:${p.field}`), name: `${r.label}: ${p.name}`, type, key, ...polled('1m'), ...valueType(p.valueType, p.units), ...preprocessing(p.preprocessing),
+        uuid: uuid(r.id === 'portgroups' ? `${name}:proto:${p.field}` : `${name}:proto:${r.id}:${p.field}`),
+        name: `${r.label}: ${p.name}`,
+        type,
+        key,
+        ...polled('1m'),
+        ...valueType(p.valueType, p.units),
+        ...preprocessing(p.preprocessing),
         tags: [{ tag: 'port', value: r.macro }],
       };
     }),
-    ...(r.prototypes.some((p) => p.triggers) ? {
-      trigger_prototypes: r.prototypes.flatMap((p) => (p.triggers ?? []).map((t) => ({
-        uuid: uuid(`${name}:trigger-proto:${t.id}`), name: t.name, expression: t.expression.replace('{item}', ref(prototypeKey(r, r.macro, p.field))), priority: t.priority,
-      }))),
-    } : {}),
+    ...(r.prototypes.some((p) => p.triggers)
+      ? {
+          trigger_prototypes: r.prototypes.flatMap((p) =>
+            (p.triggers ?? []).map((t) => ({
+              uuid: uuid(`${name}:trigger-proto:${t.id}`),
+              name: t.name,
+              expression: t.expression.replace('{item}', ref(prototypeKey(r, r.macro, p.field))),
+              priority: t.priority,
+            })),
+          ),
+        }
+      : {}),
   }));
   const template = {
-    uuid: uuid(`${name}:template`), template: name, name,
+    uuid: uuid(`${name}:template`),
+    template: name,
+    name,
     description: `Socket states from sockscope. ${o.passive ? 'Polled from sockscope agent --zabbix-listen.' : 'Pushed by sockscope agent with [outputs.zabbix] or sockscope zabbix send.'}`,
     groups: [{ name: 'Templates/Network' }],
     items,
@@ -81,14 +114,22 @@ export function zabbixTemplate(o: { passive: boolean }): string {
       groups: [{ uuid: uuid('group:Templates/Network'), name: 'Templates/Network' }],
       templates: [template],
       triggers: MULTI_ITEM_TRIGGERS.map((t) => ({
-        uuid: uuid(`${name}:trigger:${t.id}`), name: t.name, expression: t.expression.replace(/\{(sockscope\.[^}]+)\}/g, (_, key: string) => ref(key)), priority: t.priority,
+        uuid: uuid(`${name}:trigger:${t.id}`),
+        name: t.name,
+        expression: t.expression.replace(/\{(sockscope\.[^}]+)\}/g, (_, key: string) => ref(key)),
+        priority: t.priority,
       })),
-      graphs: [{
-        uuid: uuid(`${name}:graph:states`), name: 'TCP states',
-        graph_items: ITEMS.filter((i) => i.graphed).map((i, n) => ({
-          sortorder: String(n), color: COLORS[n % COLORS.length], item: { host: name, key: i.key },
-        })),
-      }],
+      graphs: [
+        {
+          uuid: uuid(`${name}:graph:states`),
+          name: 'TCP states',
+          graph_items: ITEMS.filter((i) => i.graphed).map((i, n) => ({
+            sortorder: String(n),
+            color: COLORS[n % COLORS.length],
+            item: { host: name, key: i.key },
+          })),
+        },
+      ],
     },
   });
 }

@@ -23,7 +23,10 @@ function keepAliveGet(agent: http.Agent, t: Target, path: string): Promise<{ sta
   return new Promise((resolve, reject) => {
     const req = http.get({ host: t.host, port: t.port, path, agent, timeout: 10_000 }, (res) => {
       let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode!, body, socketId: (req.socket as net.Socket & { sockscopeId?: number }).sockscopeId ?? -1 }));
+      res
+        .setEncoding('utf8')
+        .on('data', (c: string) => (body += c))
+        .on('end', () => resolve({ status: res.statusCode!, body, socketId: (req.socket as net.Socket & { sockscopeId?: number }).sockscopeId ?? -1 }));
     });
     req.on('socket', (s: net.Socket & { sockscopeId?: number }) => (s.sockscopeId ??= Math.random()));
     req.on('timeout', () => req.destroy(new Error('timed out')));
@@ -42,7 +45,11 @@ describe('agent reloads and start-up', () => {
     const dead = await freePort(); // an InfluxDB nobody answers: the output's error counter goes up
     const port = await freePort();
     const file = join(dir, 'keep.toml');
-    const write = (deploy: string) => writeFileSync(file, `[agent]\ninterval = "200ms"\n[agent.tags]\ndeploy = "${deploy}"\n[outputs.prometheus]\nlisten = ["127.0.0.1:${port}"]\n[outputs.influxdb]\nenabled = true\nurls = ["http://127.0.0.1:${dead}"]\ntimeout = "1s"\n`);
+    const write = (deploy: string) =>
+      writeFileSync(
+        file,
+        `[agent]\ninterval = "200ms"\n[agent.tags]\ndeploy = "${deploy}"\n[outputs.prometheus]\nlisten = ["127.0.0.1:${port}"]\n[outputs.influxdb]\nenabled = true\nurls = ["http://127.0.0.1:${dead}"]\ntimeout = "1s"\n`,
+      );
     write('one');
     const a = new AgentProcess(['--config', file]);
     const ka = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -58,7 +65,13 @@ describe('agent reloads and start-up', () => {
       let scraping = true;
       const results: (number | string)[] = [];
       const scraper = (async () => {
-        while (scraping) results.push(await request(t, '/metrics', { timeoutMs: 5000 }).then((r) => r.status, (e: Error) => e.message));
+        while (scraping)
+          results.push(
+            await request(t, '/metrics', { timeoutMs: 5000 }).then(
+              (r) => r.status,
+              (e: Error) => e.message,
+            ),
+          );
       })();
       try {
         for (let i = 0; i < 10; i++) {
@@ -77,7 +90,11 @@ describe('agent reloads and start-up', () => {
         await scraper;
       }
       assert.ok(results.length >= 10, `${results.length} scrapes`);
-      assert.deepEqual(results.filter((r) => r !== 200), [], `0 failed scrapes of ${results.length}`);
+      assert.deepEqual(
+        results.filter((r) => r !== 200),
+        [],
+        `0 failed scrapes of ${results.length}`,
+      );
       assert.equal(a.count('serving metrics'), 1, 'the listener was not reopened');
 
       // a changed configuration: the InfluxDB output is the same, its counters too
@@ -97,7 +114,8 @@ describe('agent reloads and start-up', () => {
   test('a storm of SIGHUPs: one reload and one gather, not one per signal', async () => {
     const port = await freePort();
     const file = join(dir, 'storm.toml');
-    const write = (deploy: string) => writeFileSync(file, `[agent]\ninterval = "1h"\n[agent.tags]\ndeploy = "${deploy}"\n[outputs.prometheus]\nlisten = ["127.0.0.1:${port}"]\n`);
+    const write = (deploy: string) =>
+      writeFileSync(file, `[agent]\ninterval = "1h"\n[agent.tags]\ndeploy = "${deploy}"\n[outputs.prometheus]\nlisten = ["127.0.0.1:${port}"]\n`);
     write('one');
     const a = new AgentProcess(['--config', file]);
     try {
@@ -153,7 +171,9 @@ describe('agent reloads and start-up', () => {
 
   const asRoot = process.getuid?.() === 0;
   const setpriv = spawnSync('setpriv', ['--version']).status === 0;
-  test('process attribution without the privileges for it: said once, with what is missing', { skip: !asRoot ? 'switching to nobody needs root' : !setpriv ? 'setpriv (util-linux) is missing' : false }, async () => {
+  test('process attribution without the privileges for it: said once, with what is missing', {
+    skip: !asRoot ? 'switching to nobody needs root' : !setpriv ? 'setpriv (util-linux) is missing' : false,
+  }, async () => {
     const a = new AgentProcess(['--listen', '127.0.0.1:0', '--interval', '200ms'], {
       env: cleanEnv({ SOCKSCOPE_COLLECTORS_NETSTAT_PORT_PROCESS_ATTRIBUTION: 'true' }),
       wrap: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--no-new-privs', '--inh-caps=-all', '--bounding-set=-all'],
@@ -163,7 +183,12 @@ describe('agent reloads and start-up', () => {
       const t = targetOf(await a.listening());
       await firstGather(t);
       const g0 = sampleValue((await request(t, '/metrics')).body, 'sockscope_gathers_total')!;
-      await until('more gathers', async () => (sampleValue((await request(t, '/metrics')).body, 'sockscope_gathers_total')! >= g0 + 3 ? true : undefined), 10_000, 100);
+      await until(
+        'more gathers',
+        async () => (sampleValue((await request(t, '/metrics')).body, 'sockscope_gathers_total')! >= g0 + 3 ? true : undefined),
+        10_000,
+        100,
+      );
       const said = a.logs.filter((l) => /process attribution/.test(l.msg));
       assert.equal(said.length, 1, `said once: ${JSON.stringify(said)}`);
       assert.equal(said[0].level, 40, 'a warning');

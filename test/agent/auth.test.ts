@@ -24,9 +24,14 @@ describe('basic auth under abuse', () => {
 
   before(async () => {
     dir = tempDir('auth');
-    writeFileSync(join(dir, 'web.yml'), `basic_auth_users:\n  prometheus: ${bcrypt.hashSync('correct horse', 10)}\n  grafana: ${bcrypt.hashSync('battery staple', 10)}\n`);
+    writeFileSync(
+      join(dir, 'web.yml'),
+      `basic_auth_users:\n  prometheus: ${bcrypt.hashSync('correct horse', 10)}\n  grafana: ${bcrypt.hashSync('battery staple', 10)}\n`,
+    );
     // read_timeout 3 s: a password check that cannot start within it is answered 503
-    agent = new AgentProcess(['--listen', '127.0.0.1:0', '--interval', '1s', '--web-config', join(dir, 'web.yml')], { env: cleanEnv({ SOCKSCOPE_OUTPUTS_PROMETHEUS_READ_TIMEOUT: '3s' }) });
+    agent = new AgentProcess(['--listen', '127.0.0.1:0', '--interval', '1s', '--web-config', join(dir, 'web.yml')], {
+      env: cleanEnv({ SOCKSCOPE_OUTPUTS_PROMETHEUS_READ_TIMEOUT: '3s' }),
+    });
     t = targetOf(await agent.listening());
     await firstGather(t, good);
   });
@@ -41,7 +46,10 @@ describe('basic auth under abuse', () => {
     const statuses = new Map<number | string, number>();
     const clients = Array.from({ length: 40 }, async (_, c) => {
       for (let i = 0; hammering; i++) {
-        const s = await request(t, '/metrics', { headers: auth('prometheus', `guess-${c}-${i}`), timeoutMs: 30_000 }).then((r) => r.status, (e: Error) => e.message);
+        const s = await request(t, '/metrics', { headers: auth('prometheus', `guess-${c}-${i}`), timeoutMs: 30_000 }).then(
+          (r) => r.status,
+          (e: Error) => e.message,
+        );
         statuses.set(s, (statuses.get(s) ?? 0) + 1);
         wrong++;
       }
@@ -61,7 +69,11 @@ describe('basic auth under abuse', () => {
       await Promise.all(clients);
     }
     assert.ok(wrong >= 40, `${wrong} wrong passwords sent`);
-    assert.deepEqual([...statuses.keys()].filter((s) => s !== 401 && s !== 503), [], `wrong passwords get 401 (or 503 beyond the cap): ${JSON.stringify([...statuses])}`);
+    assert.deepEqual(
+      [...statuses.keys()].filter((s) => s !== 401 && s !== 503),
+      [],
+      `wrong passwords get 401 (or 503 beyond the cap): ${JSON.stringify([...statuses])}`,
+    );
     // generous for a loaded 2-CPU machine: with bcrypt on the event loop the median was 1.2-2.3 s
     assert.ok(statuses.get(401)! > 0, 'some wrong passwords were checked');
     assert.ok(median(times) < 1000, `median scrape ${median(times)} ms under 40 wrong-password clients: ${times.join(',')}`);

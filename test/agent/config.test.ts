@@ -52,9 +52,16 @@ function envValueFor(path: readonly string[]): [string, unknown] {
   if (key === 'addr_ports') return ['[{"ports":["80","443"],"tags":{"service":"http"}}]', [{ ports: ['80', '443'], tags: { service: 'http' } }]];
   if (Array.isArray(def)) {
     const lists: Record<string, string[]> = {
-      listen: ['127.0.0.1:9', '[::1]:10'], urls: ['http://127.0.0.1:1', 'https://db.example:8086'], protocols: ['tcp', 'raw'],
-      info_fields: ['rtt_us', 'cwnd'], allow: ['10.0.0.0/8', '::1'],
-      names: ['blue', '4026532999'], pods: ['cart-1'], pod_namespaces: ['shop', 'payments'], containers: ['cart'], labels: ['pod', 'netns'],
+      listen: ['127.0.0.1:9', '[::1]:10'],
+      urls: ['http://127.0.0.1:1', 'https://db.example:8086'],
+      protocols: ['tcp', 'raw'],
+      info_fields: ['rtt_us', 'cwnd'],
+      allow: ['10.0.0.0/8', '::1'],
+      names: ['blue', '4026532999'],
+      pods: ['cart-1'],
+      pod_namespaces: ['shop', 'payments'],
+      containers: ['cart'],
+      labels: ['pod', 'netns'],
     };
     const v = lists[key];
     assert.ok(v, `no test value for the list setting ${path.join('.')}: add one to envValueFor`);
@@ -62,7 +69,13 @@ function envValueFor(path: readonly string[]): [string, unknown] {
   }
   if (typeof def === 'string') {
     if (/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(def)) return ['7s', '7s'];
-    const strings: Record<string, string> = { semantics: 'telegraf', precision: 'ms', server: '127.0.0.1:10052', buffer_strategy: 'disk', buffer_directory: '/var/tmp/sockscope' };
+    const strings: Record<string, string> = {
+      semantics: 'telegraf',
+      precision: 'ms',
+      server: '127.0.0.1:10052',
+      buffer_strategy: 'disk',
+      buffer_directory: '/var/tmp/sockscope',
+    };
     const v = strings[key] ?? 'some-value';
     return [v, v];
   }
@@ -122,10 +135,17 @@ describe('agent configuration', () => {
 
   test('config show: TOML that reads back as the effective configuration, secrets redacted', () => {
     const f = file('show.toml', '[agent]\ninterval = "30s"\n[outputs.influxdb]\npassword = "hunter2"\n');
-    const r = runCli(['config', 'show', '--config', f, '--hostname', 'web-01'], { SOCKSCOPE_OUTPUTS_INFLUXDB_TOKEN: 's3cret', SOCKSCOPE_AGENT_TAGS: 'dc=eu-1' });
+    const r = runCli(['config', 'show', '--config', f, '--hostname', 'web-01'], {
+      SOCKSCOPE_OUTPUTS_INFLUXDB_TOKEN: 's3cret',
+      SOCKSCOPE_AGENT_TAGS: 'dc=eu-1',
+    });
     assert.equal(r.status, 0, r.stderr);
     assert.doesNotMatch(r.stdout, /hunter2|s3cret/);
-    const effective = loadConfig({ file: f, env: { SOCKSCOPE_OUTPUTS_INFLUXDB_TOKEN: 's3cret', SOCKSCOPE_AGENT_TAGS: 'dc=eu-1' }, flags: { hostname: 'web-01' } }).config;
+    const effective = loadConfig({
+      file: f,
+      env: { SOCKSCOPE_OUTPUTS_INFLUXDB_TOKEN: 's3cret', SOCKSCOPE_AGENT_TAGS: 'dc=eu-1' },
+      flags: { hostname: 'web-01' },
+    }).config;
     const shown = toml(r.stdout);
     shown.outputs.influxdb.password = effective.outputs.influxdb.password;
     shown.outputs.influxdb.token = effective.outputs.influxdb.token;
@@ -139,7 +159,9 @@ describe('agent configuration', () => {
   });
 
   test('precedence: flags > environment > file > defaults, setting by setting', () => {
-    const f = file('prec.toml', `
+    const f = file(
+      'prec.toml',
+      `
 [agent]
 interval = "30s"
 hostname = "from-file"
@@ -147,7 +169,8 @@ hostname = "from-file"
 listen = ["127.0.0.1:1001"]
 [outputs.influxdb]
 urls = ["http://file:8086"]
-`);
+`,
+    );
     const env = { SOCKSCOPE_AGENT_INTERVAL: '20s', SOCKSCOPE_OUTPUTS_PROMETHEUS_LISTEN: '127.0.0.1:1002', SOCKSCOPE_OUTPUTS_INFLUXDB_URLS: 'http://env:8086' };
     const flags = { interval: '15s', listen: ['127.0.0.1:1003', '[::1]:1003'] };
     const cases: [string, { file?: string; env?: Json; flags?: Json }, unknown, string][] = [
@@ -196,7 +219,9 @@ urls = ["http://file:8086"]
 
   test("DataKit: netstat.conf blocks and ENV_INPUT_NETSTAT_* in DataKit's formats", () => {
     // DataKit's own sample layout (conf.d/host/netstat.conf)
-    const f = file('netstat.conf', `
+    const f = file(
+      'netstat.conf',
+      `
 [[inputs.netstat]]
   ##(Optional) Collect interval, default is 10 seconds
   interval = '10s'
@@ -213,17 +238,24 @@ urls = ["http://file:8086"]
 [inputs.netstat.tags]
   some_tag = "some_value"
   more_tag = "file"
-`);
+`,
+    );
     const fromFile = loadConfig({ file: f });
     assert.equal(fromFile.config.agent.interval, '10s');
     assert.deepEqual(plain(fromFile.config.agent.tags), { some_tag: 'some_value', more_tag: 'file' });
     assert.deepEqual(plain(fromFile.config.collectors.netstat_port.addr_ports), [
-      { ports: ['80', '443'], tags: { service: 'http' } }, { ports: ['1.1.1.1:80', '2.2.2.2:80'] }, { ports_match: ['*:9529'] },
+      { ports: ['80', '443'], tags: { service: 'http' } },
+      { ports: ['1.1.1.1:80', '2.2.2.2:80'] },
+      { ports_match: ['*:9529'] },
     ]);
     assert.match(fromFile.origins.get('collectors.netstat_port.addr_ports')!, /\[\[inputs\.netstat\]\]/);
 
     // the Kubernetes variables, with the examples of DataKit's documentation
-    const env = { ENV_INPUT_NETSTAT_TAGS: 'tag1=value1,tag2=value2,more_tag=env', ENV_INPUT_NETSTAT_INTERVAL: '1m30s', ENV_INPUT_NETSTAT_ADDR_PORTS: '["1.1.1.1:80","443"]' };
+    const env = {
+      ENV_INPUT_NETSTAT_TAGS: 'tag1=value1,tag2=value2,more_tag=env',
+      ENV_INPUT_NETSTAT_INTERVAL: '1m30s',
+      ENV_INPUT_NETSTAT_ADDR_PORTS: '["1.1.1.1:80","443"]',
+    };
     const l = loadConfig({ file: f, env });
     // "If there is a tag with the same name in the configuration file, it will be overwritten."
     assert.deepEqual(plain(l.config.agent.tags), { some_tag: 'some_value', more_tag: 'env', tag1: 'value1', tag2: 'value2' });
@@ -261,7 +293,11 @@ urls = ["http://file:8086"]
       { env: { SOCKSCOPE_OUTPUTS_INFLUXDB_METRIC_BUFFER_LIMIT: 'lots' }, want: ['outputs.influxdb.metric_buffer_limit', '"lots"', 'a number'] },
       { env: { SOCKSCOPE_OUTPUTS_INFLUXDB_METRIC_BUFFER_LIMIT: '0' }, want: ['outputs.influxdb.metric_buffer_limit', '0', '>= 1'] },
       { env: { SOCKSCOPE_COLLECTORS_NETSTAT_ENABLED: 'maybe' }, want: ['collectors.netstat.enabled', '"maybe"', 'true or false'] },
-      { env: { SOCKSCOPE_OUTPUTS_INFLUXDB_ENABLED: 'true', SOCKSCOPE_OUTPUTS_INFLUXDB_VERSION: '2' }, want: ['outputs.influxdb.organization', 'InfluxDB v2 writes need'], lines: 3 }, // bucket and token too
+      {
+        env: { SOCKSCOPE_OUTPUTS_INFLUXDB_ENABLED: 'true', SOCKSCOPE_OUTPUTS_INFLUXDB_VERSION: '2' },
+        want: ['outputs.influxdb.organization', 'InfluxDB v2 writes need'],
+        lines: 3,
+      }, // bucket and token too
       { env: { SOCKSCOPE_OUTPUTS_INFLUXDB_URLS: 'db:8086' }, want: ['outputs.influxdb.urls[0]', '"db:8086"', 'http:// or https://'] },
       { env: { ENV_INPUT_NETSTAT_TAGS: 'no-equals-sign' }, want: ['ENV_INPUT_NETSTAT_TAGS', 'no-equals-sign', 'key=value'] },
       { env: { ENV_INPUT_NETSTAT_INTERVAL: 'ten seconds' }, want: ['agent.interval', '"ten seconds"', 'env ENV_INPUT_NETSTAT_INTERVAL', 'a duration'] },
@@ -279,8 +315,10 @@ urls = ["http://file:8086"]
       { env: { SOCKSCOPE_AGENT_INTERVALL: '10s' }, want: ['SOCKSCOPE_AGENT_INTERVALL', 'names no setting', 'did you mean SOCKSCOPE_AGENT_INTERVAL?'] },
       // every problem, not only the first: the file's unknown key, then the environment's, then the flag's value
       {
-        args: ['--config', bad('two.toml', '[agent]\nintervall = "10s"\n'), '--interval', '0s'], env: { SOCKSCOPE_COLLECTORS_NETSTAT_ENABLED: 'maybe' },
-        want: ['agent.intervall', 'known settings'], lines: 3,
+        args: ['--config', bad('two.toml', '[agent]\nintervall = "10s"\n'), '--interval', '0s'],
+        env: { SOCKSCOPE_COLLECTORS_NETSTAT_ENABLED: 'maybe' },
+        want: ['agent.intervall', 'known settings'],
+        lines: 3,
       },
     ];
     for (const c of cases) {

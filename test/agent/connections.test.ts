@@ -46,7 +46,12 @@ describe('HTTP endpoint: connections beyond the fd limit', () => {
       await sleep(500);
       const statuses: (number | string)[] = [];
       for (let i = 0; i < 10; i++) {
-        statuses.push(await request(t, '/metrics', { timeoutMs: 3000 }).then((r) => r.status, (e: Error) => e.message));
+        statuses.push(
+          await request(t, '/metrics', { timeoutMs: 3000 }).then(
+            (r) => r.status,
+            (e: Error) => e.message,
+          ),
+        );
         await sleep(200);
       }
       assert.deepEqual(statuses, Array(10).fill(200), `every scrape answered while 1,100 idle connections are held (${JSON.stringify(state())})`);

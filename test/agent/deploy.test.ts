@@ -21,7 +21,21 @@ import { parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import { netnsSupport, PopulationNetns } from '../helpers/netns.js';
 import { parseSs } from '../helpers/ss.js';
-import { AgentProcess, cleanEnv, findTool, firstGather, freePort, freePortIn, NsBridge, REPO, request, sampleValue, targetOf, tempDir, until } from './helpers.js';
+import {
+  AgentProcess,
+  cleanEnv,
+  findTool,
+  firstGather,
+  freePort,
+  freePortIn,
+  NsBridge,
+  REPO,
+  request,
+  sampleValue,
+  targetOf,
+  tempDir,
+  until,
+} from './helpers.js';
 
 const DEPLOY = join(REPO, 'deploy');
 const promtool = findTool('promtool', 'SOCKSCOPE_PROMTOOL', 'prometheus');
@@ -32,9 +46,11 @@ function expressions(): { where: string; expr: string; legend?: string }[] {
   const out: { where: string; expr: string; legend?: string }[] = [];
   const dash = JSON.parse(readFileSync(join(DEPLOY, 'grafana/sockscope-dashboard.json'), 'utf8'));
   for (const p of dash.panels) for (const t of p.targets ?? []) out.push({ where: `dashboard "${p.title}"`, expr: t.expr, legend: t.legendFormat });
-  for (const v of dash.templating.list) if (v.type === 'query') out.push({ where: `dashboard variable ${v.name}`, expr: /label_values\((.*),\s*\w+\)$/.exec(v.query.query)![1] });
+  for (const v of dash.templating.list)
+    if (v.type === 'query') out.push({ where: `dashboard variable ${v.name}`, expr: /label_values\((.*),\s*\w+\)$/.exec(v.query.query)![1] });
   const [rules] = parseAllDocuments(readFileSync(join(DEPLOY, 'prometheus/sockscope-rules.yml'), 'utf8')).map((d) => d.toJS());
-  for (const g of rules.groups) for (const r of g.rules) out.push({ where: `rule ${r.alert}`, expr: r.expr, legend: Object.values(r.annotations ?? {}).join(' ') });
+  for (const g of rules.groups)
+    for (const r of g.rules) out.push({ where: `rule ${r.alert}`, expr: r.expr, legend: Object.values(r.annotations ?? {}).join(' ') });
   return out;
 }
 
@@ -61,8 +77,10 @@ describe('deployment files', () => {
     // the rules the issue asks for are there, and each has a unit test
     const rules = readFileSync(join(DEPLOY, 'prometheus/sockscope-rules.yml'), 'utf8');
     const tests = readFileSync(join(DEPLOY, 'prometheus/sockscope-rules.test.yml'), 'utf8');
-    for (const name of [...rules.matchAll(/- alert: (\w+)/g)].map((m) => m[1])) assert.match(tests, new RegExp(`alertname: ${name}\\b`), `${name} has a unit test`);
-    for (const name of ['SockscopeCloseWaitPilingUp', 'SockscopeListenBacklogNearFull', 'SockscopeTimeWaitNearPortRange']) assert.match(rules, new RegExp(`alert: ${name}\\b`));
+    for (const name of [...rules.matchAll(/- alert: (\w+)/g)].map((m) => m[1]))
+      assert.match(tests, new RegExp(`alertname: ${name}\\b`), `${name} has a unit test`);
+    for (const name of ['SockscopeCloseWaitPilingUp', 'SockscopeListenBacklogNearFull', 'SockscopeTimeWaitNearPortRange'])
+      assert.match(rules, new RegExp(`alert: ${name}\\b`));
   });
 
   test('sample Prometheus configuration: promtool check config', { skip: promtool.skip ?? false }, () => {
@@ -101,12 +119,23 @@ describe('deployment files', () => {
         }
         if (names.length === 0) continue;
         const referenced = new Set<string>();
-        for (const m of expr.matchAll(/\b(?:by|on|without|ignoring)\s*\(([^)]*)\)/g)) for (const l of m[1].split(',').map((x) => x.trim()).filter(Boolean)) referenced.add(l);
+        for (const m of expr.matchAll(/\b(?:by|on|without|ignoring)\s*\(([^)]*)\)/g))
+          for (const l of m[1]
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean))
+            referenced.add(l);
         for (const m of expr.matchAll(/\{([^}]*)\}/g)) for (const l of m[1].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)/g)) referenced.add(l[1]);
         for (const m of (legend ?? '').matchAll(/\{\{\s*(?:\$labels\.)?([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}/g)) referenced.add(m[1]);
         for (const l of referenced) assert.ok(labels.has(l), `${where}: label ${l} is on none of ${names.join(', ')}`);
       }
-      for (const n of ['sockscope_tcp_connections', 'sockscope_port_tcp_connections', 'sockscope_listen_accept_queue', 'sockscope_listen_backlog', 'sockscope_local_port_range_size']) {
+      for (const n of [
+        'sockscope_tcp_connections',
+        'sockscope_port_tcp_connections',
+        'sockscope_listen_accept_queue',
+        'sockscope_listen_backlog',
+        'sockscope_local_port_range_size',
+      ]) {
         assert.ok(used.has(n), `the dashboard or the rules use ${n}`);
       }
     });
@@ -141,7 +170,16 @@ describe('deployment files', () => {
     assert.deepEqual(directive('ExecReload'), ['/bin/kill -HUP $MAINPID']);
     assert.deepEqual(directive('RestartPreventExitStatus'), ['2'], 'a bad configuration is not restarted in a loop');
     assert.match(directive('ExecStart')[0], /^\/\S+\/sockscope agent\b/);
-    for (const k of ['ProtectHome', 'PrivateTmp', 'PrivateDevices', 'ProtectKernelTunables', 'ProtectKernelModules', 'ProtectControlGroups', 'RestrictSUIDSGID', 'LockPersonality']) {
+    for (const k of [
+      'ProtectHome',
+      'PrivateTmp',
+      'PrivateDevices',
+      'ProtectKernelTunables',
+      'ProtectKernelModules',
+      'ProtectControlGroups',
+      'RestrictSUIDSGID',
+      'LockPersonality',
+    ]) {
       assert.deepEqual(directive(k), ['yes'], k);
     }
     assert.deepEqual(directive('RestrictAddressFamilies'), ['AF_NETLINK AF_UNIX AF_INET AF_INET6']);
@@ -180,7 +218,7 @@ describe('deployment files', () => {
   const asRoot = process.getuid?.() === 0;
   const setpriv = spawnSync('setpriv', ['--version']).status === 0;
   const unprivSkip = support.skip ?? (!asRoot ? 'switching to nobody needs root' : !setpriv ? 'setpriv (util-linux) is missing' : false);
-  test('the unit\'s claim: no privilege needed (as nobody, no capabilities, no_new_privs: netlink, counts as ss)', { skip: unprivSkip }, async () => {
+  test("the unit's claim: no privilege needed (as nobody, no capabilities, no_new_privs: netlink, counts as ss)", { skip: unprivSkip }, async () => {
     const ns = await PopulationNetns.start();
     let a: AgentProcess | undefined;
     let bridge: NsBridge | undefined;
@@ -188,28 +226,44 @@ describe('deployment files', () => {
       const ss = parseSs(await ns.check('ss', ['-tan'])).rows;
       const port = await freePortIn(ns);
       a = new AgentProcess(['--listen', `127.0.0.1:${port}`, '--interval', '200ms'], {
-        ns, env: cleanEnv({ HOME: '/nonexistent' }),
+        ns,
+        env: cleanEnv({ HOME: '/nonexistent' }),
         wrap: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--no-new-privs', '--inh-caps=-all', '--bounding-set=-all'],
       });
       await a.listening();
       bridge = await NsBridge.start(ns, port);
-      const text = await until('a gather', async () => {
-        const r = await request(bridge!.target, '/metrics');
-        return /^sockscope_gathers_total [1-9]/m.test(r.body) ? r.body : undefined;
-      }, 15_000, 50);
+      const text = await until(
+        'a gather',
+        async () => {
+          const r = await request(bridge!.target, '/metrics');
+          return /^sockscope_gathers_total [1-9]/m.test(r.body) ? r.body : undefined;
+        },
+        15_000,
+        50,
+      );
       const status = readFileSync(`/proc/${a.pid}/status`, 'utf8');
       assert.match(status, /^Uid:\s+65534\s+65534\s+65534\s+65534$/m);
       assert.match(status, /^CapEff:\s+0+$/m);
       assert.match(status, /^CapBnd:\s+0+$/m);
       assert.match(status, /^NoNewPrivs:\s+1$/m);
-      for (const p of ['tcp', 'udp']) assert.ok(sampleValue(text, 'sockscope_sockets_seen', { protocol: p, source: 'netlink' }) !== undefined, `${p} read over netlink`);
+      for (const p of ['tcp', 'udp'])
+        assert.ok(sampleValue(text, 'sockscope_sockets_seen', { protocol: p, source: 'netlink' }) !== undefined, `${p} read over netlink`);
       assert.doesNotMatch(text, /source="proc/, 'no /proc fallback');
       const est6 = ss.filter((r) => r.state === 'ESTAB' && r.local.address.includes(':')).length;
       assert.equal(sampleValue(text, 'sockscope_tcp_connections', { family: 'ipv6', state: 'established' }), est6);
       const listen = ss.filter((r) => r.state === 'LISTEN').length;
-      assert.equal((sampleValue(text, 'sockscope_tcp_connections', { family: 'ipv4', state: 'listen' }) ?? 0) + (sampleValue(text, 'sockscope_tcp_connections', { family: 'ipv6', state: 'listen' }) ?? 0), listen + 1, "ss's listeners and the agent's own");
+      assert.equal(
+        (sampleValue(text, 'sockscope_tcp_connections', { family: 'ipv4', state: 'listen' }) ?? 0) +
+          (sampleValue(text, 'sockscope_tcp_connections', { family: 'ipv6', state: 'listen' }) ?? 0),
+        listen + 1,
+        "ss's listeners and the agent's own",
+      );
       for (const l of ns.population.tcp.listeners.filter((x) => x.pending !== undefined)) {
-        assert.equal(sampleValue(text, 'sockscope_listen_accept_queue', { local_port: String(l.port) }), l.pending, `${l.name}: the accept queue, unprivileged`);
+        assert.equal(
+          sampleValue(text, 'sockscope_listen_accept_queue', { local_port: String(l.port) }),
+          l.pending,
+          `${l.name}: the accept queue, unprivileged`,
+        );
       }
     } finally {
       if (a) assert.equal((await a.stop()).code, 0, a.tail());
@@ -229,7 +283,7 @@ describe('deployment files', () => {
     const sa = docs.find((d) => d.kind === 'ServiceAccount');
     assert.ok(ds && cm && sa);
     const pod = ds.spec.template.spec;
-    assert.equal(pod.hostNetwork, true, 'the node\'s sockets, not the pod\'s');
+    assert.equal(pod.hostNetwork, true, "the node's sockets, not the pod's");
     assert.equal(pod.dnsPolicy, 'ClusterFirstWithHostNet');
     assert.equal(pod.hostPID, false, 'off unless process attribution');
     assert.equal(pod.automountServiceAccountToken, false, 'no API access');
@@ -246,7 +300,8 @@ describe('deployment files', () => {
     assert.equal(c.livenessProbe.httpGet.path, '/healthz');
     assert.ok(pod.terminationGracePeriodSeconds > 5, 'longer than flush_timeout');
     // the permissions process attribution needs are documented in the file
-    for (const w of ['hostPID: true', 'SYS_PTRACE', 'DAC_READ_SEARCH', 'runAsUser: 0', 'process_attribution = true']) assert.ok(text.includes(w), `documents ${w}`);
+    for (const w of ['hostPID: true', 'SYS_PTRACE', 'DAC_READ_SEARCH', 'runAsUser: 0', 'process_attribution = true'])
+      assert.ok(text.includes(w), `documents ${w}`);
     // the configuration and arguments are valid for the agent, with the downward API's values
     assert.equal(c.args[0], 'agent');
     const env: Record<string, string> = { NODE_IP: '10.1.2.3', NODE_NAME: 'node-7' };

@@ -43,7 +43,13 @@ describe('disk buffer', () => {
   const logs: string[] = [];
   const log = (_level: string, msg: string) => void logs.push(msg);
   const cfg = (over: Partial<Cfg> = {}): Cfg => ({
-    ...structuredClone(DEFAULTS.outputs.influxdb), enabled: true, gzip: false, urls: [`http://127.0.0.1:${port}`], buffer_strategy: 'disk', buffer_directory: dir, ...over,
+    ...structuredClone(DEFAULTS.outputs.influxdb),
+    enabled: true,
+    gzip: false,
+    urls: [`http://127.0.0.1:${port}`],
+    buffer_strategy: 'disk',
+    buffer_directory: dir,
+    ...over,
   });
 
   before(async () => {
@@ -138,7 +144,8 @@ describe('disk buffer', () => {
     const dead = await freePort();
     const sub = join(dir, 'bounded');
     const a = new InfluxOutput(cfg({ urls: [`http://127.0.0.1:${dead}`], metric_buffer_limit: 1000, buffer_directory: sub }), log);
-    const big = (g: number) => Array.from({ length: 500 }, (_, i) => `netstat,host=h,pad=${'x'.repeat(200)} tcp_established=${g * 500 + i}i ${1_700_000_000_000 + g * 500 + i}`);
+    const big = (g: number) =>
+      Array.from({ length: 500 }, (_, i) => `netstat,host=h,pad=${'x'.repeat(200)} tcp_established=${g * 500 + i}i ${1_700_000_000_000 + g * 500 + i}`);
     for (let g = 0; g < 100; g++) a.add(big(g)); // 50,000 lines of ~250 bytes: 12 MB written
     await a.flush(true);
     assert.equal(a.snapshotStats().buffered, 1000);
@@ -187,11 +194,14 @@ describe('disk buffer', () => {
   test('a directory that cannot be written: a configuration error naming the key', () => {
     const ro = join(dir, 'ro');
     writeFileSync(ro, 'a file, not a directory');
-    assert.throws(() => new InfluxOutput(cfg({ buffer_directory: ro }), log), (e: Error & { code?: string }) => {
-      assert.equal(e.code, 'ESOCKSCOPE_CONFIG');
-      assert.match(e.message, /outputs\.influxdb\.buffer_directory = ".*ro\/influxdb": expected a writable directory/);
-      return true;
-    });
+    assert.throws(
+      () => new InfluxOutput(cfg({ buffer_directory: ro }), log),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'ESOCKSCOPE_CONFIG');
+        assert.match(e.message, /outputs\.influxdb\.buffer_directory = ".*ro\/influxdb": expected a writable directory/);
+        return true;
+      },
+    );
     chmodSync(dir, 0o755);
   });
 });

@@ -76,7 +76,10 @@ describe('Prometheus samples rendered in the gather worker', () => {
     const r = await worker.gather(config, { metrics: true, exposition: true, keep: false });
     assert.ok(r.exposition, 'an exposition was asked for');
     const port = (server.address() as net.AddressInfo).port;
-    assert.ok(r.metrics.some((m) => m.schema.name === 'listen' && m.tags.local_port === String(port)), 'the held listener is in the gather');
+    assert.ok(
+      r.metrics.some((m) => m.schema.name === 'listen' && m.tags.local_port === String(port)),
+      'the held listener is in the gather',
+    );
     const w = new PrometheusWriter();
     for (const m of r.metrics) w.write(m);
     for (const format of FORMATS) {
@@ -104,7 +107,7 @@ describe('Prometheus samples rendered in the gather worker', () => {
     }
   });
 
-  test('the worker keeps a gather\'s metrics for /api/snapshot, as JSON, until the next gather', async () => {
+  test("the worker keeps a gather's metrics for /api/snapshot, as JSON, until the next gather", async () => {
     const first = await worker.gather(config, { metrics: true, exposition: false, keep: true });
     assert.equal(first.exposition, undefined);
     const json = (ms: Metric[]) => JSON.stringify(ms.map(metricJson));
@@ -132,13 +135,26 @@ describe('assembleExposition', () => {
     b.sample('c', 'c help', 'gauge', { y: 'ü' }, 3);
     b.sample('b_total', 'other help', 'counter', { x: '2' }, 2);
     const om = assembleExposition([a.exposition(), b.exposition()], 'openmetrics').toString('utf8');
-    assert.equal(om, [
-      '# HELP sockscope_a a help', '# TYPE sockscope_a gauge', 'sockscope_a 0',
-      '# HELP sockscope_b b help', '# TYPE sockscope_b counter', 'sockscope_b_total{x="1"} 1', 'sockscope_b_total{x="2"} 2',
-      '# HELP sockscope_c c help', '# TYPE sockscope_c gauge', 'sockscope_c{y="ü"} 3',
-      '# HELP sockscope_d d help', '# TYPE sockscope_d gauge', 'sockscope_d 4',
-      '# EOF', '',
-    ].join('\n'));
+    assert.equal(
+      om,
+      [
+        '# HELP sockscope_a a help',
+        '# TYPE sockscope_a gauge',
+        'sockscope_a 0',
+        '# HELP sockscope_b b help',
+        '# TYPE sockscope_b counter',
+        'sockscope_b_total{x="1"} 1',
+        'sockscope_b_total{x="2"} 2',
+        '# HELP sockscope_c c help',
+        '# TYPE sockscope_c gauge',
+        'sockscope_c{y="ü"} 3',
+        '# HELP sockscope_d d help',
+        '# TYPE sockscope_d gauge',
+        'sockscope_d 4',
+        '# EOF',
+        '',
+      ].join('\n'),
+    );
     assert.equal(assembleExposition([], 'text').length, 0);
     assert.equal(assembleExposition([new PrometheusWriter().exposition()], 'openmetrics').toString(), '# EOF\n');
   });
@@ -172,10 +188,14 @@ describe('agent /metrics is the rendering of its gather plus self-metrics', () =
       return { schema: SCHEMAS[j.name], tags: j.tags, fields: j.fields, time: j.timestamp * 1000 };
     });
     const port = (server.address() as net.AddressInfo).port;
-    assert.ok(metrics.some((m) => m.schema.name === 'netstat_port' && m.tags.addr_port === String(port)), 'the held listener has a port group');
+    assert.ok(
+      metrics.some((m) => m.schema.name === 'netstat_port' && m.tags.addr_port === String(port)),
+      'the held listener has a port group',
+    );
     const w = new PrometheusWriter();
     for (const m of metrics) w.write(m);
-    const SELF = /^sockscope_(build_info|agent_start_time_seconds|gathers|gather_errors|gathers_skipped|dump_retries|snapshot_duration_seconds|last_gather_timestamp_seconds|collector_duration_seconds|collector_success|sockets_seen|http_rejected_requests|http_auth_failures|http_connections|http_max_connections|http_connections_closed)(_total)?$/;
+    const SELF =
+      /^sockscope_(build_info|agent_start_time_seconds|gathers|gather_errors|gathers_skipped|dump_retries|snapshot_duration_seconds|last_gather_timestamp_seconds|collector_duration_seconds|collector_success|sockets_seen|http_rejected_requests|http_auth_failures|http_connections|http_max_connections|http_connections_closed)(_total)?$/;
     for (const format of FORMATS) {
       const r = await request(t, '/metrics', { headers: format === 'openmetrics' ? { Accept: OPENMETRICS_ACCEPT } : {} });
       assert.equal(r.status, 200);

@@ -87,7 +87,12 @@ export class Daemon {
   readonly exited: Promise<Exit>;
   private exit: Exit | undefined;
 
-  constructor(readonly name: string, file: string, args: readonly string[], o: { ns?: PopulationNetns; env?: Record<string, string>; cwd?: string; wrap?: readonly string[] } = {}) {
+  constructor(
+    readonly name: string,
+    file: string,
+    args: readonly string[],
+    o: { ns?: PopulationNetns; env?: Record<string, string>; cwd?: string; wrap?: readonly string[] } = {},
+  ) {
     const [cmd, argv] = commandIn(o.ns, file, args, o.wrap);
     this.child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: o.env ?? cleanEnv(), cwd: o.cwd });
     this.child.stdout!.setEncoding('utf8').on('data', (c: string) => this.onStdout(c));
@@ -203,7 +208,11 @@ export class AgentProcess extends Daemon {
 }
 
 /** Run `sockscope ARGS` to completion (config sample/show, a failing agent start). */
-export function runCli(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 15_000): { status: number | null; stdout: string; stderr: string } {
+export function runCli(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  timeoutMs = 15_000,
+): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [BIN, ...args], { env: cleanEnv(env), encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL' });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -233,20 +242,36 @@ export function targetOf(address: string): Target {
 }
 
 /** One request on a fresh connection. */
-export function request(t: Target, path: string, o: { method?: string; headers?: Record<string, string>; body?: string | Buffer; timeoutMs?: number } = {}): Promise<Response> {
+export function request(
+  t: Target,
+  path: string,
+  o: { method?: string; headers?: Record<string, string>; body?: string | Buffer; timeoutMs?: number } = {},
+): Promise<Response> {
   const t0 = Date.now();
   return new Promise((resolve, reject) => {
     const lib = t.tls ? https : http;
-    const req = lib.request({
-      host: t.socketPath ? undefined : t.host ?? '127.0.0.1', port: t.port, socketPath: t.socketPath, path, method: o.method ?? 'GET',
-      headers: { ...(o.headers ?? {}) }, agent: false, ca: t.tls?.ca, cert: t.tls?.cert, key: t.tls?.key, rejectUnauthorized: t.tls?.rejectUnauthorized ?? true,
-      timeout: o.timeoutMs ?? 10_000,
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), ms: Date.now() - t0 }));
-      res.on('error', reject);
-    });
+    const req = lib.request(
+      {
+        host: t.socketPath ? undefined : (t.host ?? '127.0.0.1'),
+        port: t.port,
+        socketPath: t.socketPath,
+        path,
+        method: o.method ?? 'GET',
+        headers: { ...(o.headers ?? {}) },
+        agent: false,
+        ca: t.tls?.ca,
+        cert: t.tls?.cert,
+        key: t.tls?.key,
+        rejectUnauthorized: t.tls?.rejectUnauthorized ?? true,
+        timeout: o.timeoutMs ?? 10_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), ms: Date.now() - t0 }));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`request ${path} timed out`)));
     req.on('error', reject);
     req.end(o.body);
@@ -255,10 +280,15 @@ export function request(t: Target, path: string, o: { method?: string; headers?:
 
 /** Wait until the agent at `t` has gathered once (its /api/snapshot says so). */
 export async function firstGather(t: Target, headers: Record<string, string> = {}, timeoutMs = 15_000): Promise<void> {
-  await until('the first gather', async () => {
-    const r = await request(t, '/api/snapshot', { headers });
-    return r.status === 200 && JSON.parse(r.body).gathered === true ? true : undefined;
-  }, timeoutMs, 50);
+  await until(
+    'the first gather',
+    async () => {
+      const r = await request(t, '/api/snapshot', { headers });
+      return r.status === 200 && JSON.parse(r.body).gathered === true ? true : undefined;
+    },
+    timeoutMs,
+    50,
+  );
 }
 
 /** The value of one sample in a text exposition: `name{labels}` matched on every given label. */
@@ -300,13 +330,22 @@ setInterval(() => { if (process.ppid !== parent) process.exit(0); }, 500).unref(
  * 127.0.0.1:port in there. Its connections to the server are IPv4 loopback connections inside the namespace.
  */
 export class NsBridge {
-  private constructor(readonly daemon: Daemon, readonly socketPath: string, private readonly dir: string) {}
+  private constructor(
+    readonly daemon: Daemon,
+    readonly socketPath: string,
+    private readonly dir: string,
+  ) {}
 
   static async start(ns: PopulationNetns, port: number): Promise<NsBridge> {
     const dir = tempDir('bridge');
     const socketPath = join(dir, 'http.sock');
     const d = new Daemon(`bridge to ${port}`, process.execPath, ['-e', FORWARDER, socketPath, String(port)], { ns });
-    await until(`the bridge to port ${port}`, () => (d.stdout.includes('ready') ? true : d.running ? undefined : Promise.reject(new Error(d.tail()))), 10_000, 20);
+    await until(
+      `the bridge to port ${port}`,
+      () => (d.stdout.includes('ready') ? true : d.running ? undefined : Promise.reject(new Error(d.tail()))),
+      10_000,
+      20,
+    );
     return new NsBridge(d, socketPath, dir);
   }
 

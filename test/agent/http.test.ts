@@ -21,7 +21,8 @@ import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { AgentProcess, cleanEnv, familyNames, firstGather, request, sampleValue, sleep, targetOf, tempDir, type Target } from './helpers.js';
 
-const PROMETHEUS_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+const PROMETHEUS_ACCEPT =
+  'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 const TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 const OPENMETRICS = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 const READ_TIMEOUT_MS = 1000;
@@ -105,7 +106,10 @@ describe('agent HTTP endpoint', () => {
     assert.ok(Date.now() - Date.parse(json.at) < 5000, 'recent');
     const netstat = json.metrics.filter((m: any) => m.name === 'netstat' || m.measurement === 'netstat');
     assert.equal(netstat.length, 1, `one netstat point (families merged): ${snap.body.slice(0, 300)}`);
-    assert.ok(json.report.collectors.every((c: any) => c.ok), 'every collector ok');
+    assert.ok(
+      json.report.collectors.every((c: any) => c.ok),
+      'every collector ok',
+    );
   });
 
   test('self-metrics; one gather per interval however often it is scraped', async () => {
@@ -120,7 +124,10 @@ describe('agent HTTP endpoint', () => {
     const g1 = sampleValue(text, 'sockscope_gathers_total')!;
     assert.ok(g1 > g0, 'gathers go on');
     assert.ok(g1 - g0 <= Math.ceil(elapsed / 200) + 1, `${g1 - g0} gathers in ${elapsed} ms at 200 ms`);
-    assert.equal(sampleValue(text, 'sockscope_build_info', { version: JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version }), 1);
+    assert.equal(
+      sampleValue(text, 'sockscope_build_info', { version: JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version }),
+      1,
+    );
     for (const c of ['netstat', 'netstat_port']) assert.equal(sampleValue(text, 'sockscope_collector_success', { collector: c }), 1, c);
     assert.equal(sampleValue(text, 'sockscope_gather_errors_total'), 0);
     const last = sampleValue(text, 'sockscope_last_gather_timestamp_seconds')!;
@@ -128,7 +135,8 @@ describe('agent HTTP endpoint', () => {
     assert.ok(sampleValue(text, 'sockscope_snapshot_duration_seconds')! >= 0);
     assert.ok(sampleValue(text, 'sockscope_agent_start_time_seconds')! <= Date.now() / 1000);
     assert.ok(sampleValue(text, 'sockscope_sockets_seen', { protocol: 'tcp', source: 'netlink' })! >= 1, 'at least our own listener');
-    for (const f of ['sockscope_http_rejected_requests_total', 'sockscope_gathers_skipped_total', 'sockscope_dump_retries_total']) assert.ok(familyNames(text).has(f), f);
+    for (const f of ['sockscope_http_rejected_requests_total', 'sockscope_gathers_skipped_total', 'sockscope_dump_retries_total'])
+      assert.ok(familyNames(text).has(f), f);
   });
 
   test('unknown paths 404, other methods 405, malformed HTTP 400, oversized headers 431', async () => {
@@ -143,7 +151,13 @@ describe('agent HTTP endpoint', () => {
       assert.equal(r.status, 405, method);
       assert.equal(r.headers.allow, 'GET, HEAD');
     }
-    for (const bytes of ['HELLO\r\n\r\n', 'GET /metrics HTTP/9.9\r\n\r\n', 'GET /metrics HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n', '\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03', 'GET /metrics HTTP/1.1\r\nContent-Length: -1\r\n\r\n']) {
+    for (const bytes of [
+      'HELLO\r\n\r\n',
+      'GET /metrics HTTP/9.9\r\n\r\n',
+      'GET /metrics HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n',
+      '\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03',
+      'GET /metrics HTTP/1.1\r\nContent-Length: -1\r\n\r\n',
+    ]) {
       const r = await raw(t, bytes);
       assert.match(r.text, /^HTTP\/1\.1 400 /, JSON.stringify(bytes));
       assert.equal(r.how, 'closed', 'the connection is closed after a 400');
@@ -170,7 +184,10 @@ describe('agent HTTP endpoint', () => {
       });
     });
     const [a, b] = await Promise.all([silent, trickle]);
-    for (const [name, r] of [['silent', a], ['trickling', b]] as const) {
+    for (const [name, r] of [
+      ['silent', a],
+      ['trickling', b],
+    ] as const) {
       assert.match(r.text, /^HTTP\/1\.1 408 /, `${name}: ${JSON.stringify(r.text)}`);
       assert.ok(r.closedAfterMs >= READ_TIMEOUT_MS - 50, `${name}: not before read_timeout (${r.closedAfterMs} ms)`);
       assert.ok(r.closedAfterMs < READ_TIMEOUT_MS + 1500, `${name}: cut off soon after read_timeout (${r.closedAfterMs} ms)`);
@@ -188,7 +205,9 @@ describe('agent HTTP endpoint', () => {
     }
     await sleep(50);
     const t0 = Date.now();
-    const all = await Promise.all(Array.from({ length: 200 }, (_, i) => request(t, '/metrics', { headers: i % 2 ? { Accept: PROMETHEUS_ACCEPT } : {}, timeoutMs: 15_000 })));
+    const all = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => request(t, '/metrics', { headers: i % 2 ? { Accept: PROMETHEUS_ACCEPT } : {}, timeoutMs: 15_000 })),
+    );
     const took = Date.now() - t0;
     assert.deepEqual([...new Set(all.map((r) => r.status))], [200], 'every scrape 200');
     for (const [i, r] of all.entries()) assert.match(r.body, i % 2 ? /# EOF\n$/ : /^sockscope_gathers_total \d+$/m);
@@ -212,19 +231,43 @@ describe('agent HTTP endpoint with an exporter-toolkit web config (TLS, basic au
   before(async () => {
     if (skip) return;
     dir = tempDir('webcfg');
-    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-      '-days', '1', '-subj', '/CN=sockscope-test', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+    const r = spawnSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=sockscope-test',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
     // htpasswd -B writes $2y$; exporter-toolkit takes it
     const hash = bcrypt.hashSync('correct horse', 10).replace(/^\$2b\$/, '$2y$');
-    writeFileSync(join(dir, 'web.yml'), `# relative paths are relative to this file
+    writeFileSync(
+      join(dir, 'web.yml'),
+      `# relative paths are relative to this file
 tls_server_config:
   cert_file: cert.pem
   key_file: key.pem
   min_version: TLS12
 basic_auth_users:
   prometheus: ${hash}
-`);
+`,
+    );
     agent = new AgentProcess(['--listen', '127.0.0.1:0', '--interval', '200ms', '--web-config', join(dir, 'web.yml')], {
       env: cleanEnv({ SOCKSCOPE_OUTPUTS_PROMETHEUS_MAX_REQUESTS: '2' }),
     });
@@ -241,7 +284,11 @@ basic_auth_users:
     assert.equal(r.status, 200);
     assert.match(r.body, /^sockscope_tcp_connections\{/m);
     await assert.rejects(request({ ...t, tls: undefined }, '/metrics', { timeoutMs: 3000 }), 'plain HTTP to the TLS port');
-    await assert.rejects(request({ ...t, tls: {} }, '/metrics', { timeoutMs: 3000 }), /self[- ]signed|unable to verify|certificate/i, 'an unknown CA is refused by the client');
+    await assert.rejects(
+      request({ ...t, tls: {} }, '/metrics', { timeoutMs: 3000 }),
+      /self[- ]signed|unable to verify|certificate/i,
+      'an unknown CA is refused by the client',
+    );
   });
 
   test('basic auth: 401 with WWW-Authenticate without or with wrong credentials, on every path', { skip }, async () => {
@@ -251,7 +298,12 @@ basic_auth_users:
       assert.match(String(none.headers['www-authenticate']), /^Basic realm=/);
       assert.ok(none.headers['content-type']);
     }
-    for (const [u, p] of [['prometheus', 'wrong'], ['nobody', 'correct horse'], ['prometheus', ''], ['', '']]) {
+    for (const [u, p] of [
+      ['prometheus', 'wrong'],
+      ['nobody', 'correct horse'],
+      ['prometheus', ''],
+      ['', ''],
+    ]) {
       assert.equal((await request(t, '/metrics', { headers: auth(u, p) })).status, 401, `${u}:${p}`);
     }
     for (const h of ['Bearer abc', 'Basic !!!notbase64', 'Basic ', 'basic cHJvbWV0aGV1czpjb3JyZWN0IGhvcnNl']) {
@@ -288,13 +340,30 @@ describe('agent HTTP endpoint with client certificates (client_auth_type)', () =
   before(async () => {
     if (skip) return;
     dir = tempDir('mtls');
-    ssl('req', '-x509', ...ec, '-keyout', 'server-key.pem', '-out', 'server.pem', '-days', '1', '-subj', '/CN=server', '-addext', 'subjectAltName=IP:127.0.0.1');
+    ssl(
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      'server-key.pem',
+      '-out',
+      'server.pem',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=server',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    );
     ssl('req', '-x509', ...ec, '-keyout', 'ca-key.pem', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=test-ca');
     ssl('req', ...ec, '-keyout', 'client-key.pem', '-out', 'client.csr', '-subj', '/CN=prometheus');
     ssl('x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-out', 'client.pem', '-days', '1');
     ssl('req', '-x509', ...ec, '-keyout', 'other-key.pem', '-out', 'other.pem', '-days', '1', '-subj', '/CN=stranger');
     for (const mode of ['RequireAndVerifyClientCert', 'RequireAnyClientCert']) {
-      writeFileSync(join(dir, `${mode}.yml`), `tls_server_config:\n  cert_file: server.pem\n  key_file: server-key.pem\n  client_auth_type: ${mode}\n${mode === 'RequireAnyClientCert' ? '' : '  client_ca_file: ca.pem\n'}`);
+      writeFileSync(
+        join(dir, `${mode}.yml`),
+        `tls_server_config:\n  cert_file: server.pem\n  key_file: server-key.pem\n  client_auth_type: ${mode}\n${mode === 'RequireAnyClientCert' ? '' : '  client_ca_file: ca.pem\n'}`,
+      );
       agents.push(new AgentProcess(['--listen', '127.0.0.1:0', '--interval', '1s', '--web-config', join(dir, `${mode}.yml`)]));
     }
     const addrs = await Promise.all(agents.map((a) => a.listening()));

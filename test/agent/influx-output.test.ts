@@ -38,9 +38,17 @@ class Recorder {
       let body = Buffer.concat(chunks);
       if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
       const u = new URL(req.url!, 'http://x');
-      this.seen.push({ method: req.method!, path: u.pathname, query: Object.fromEntries(u.searchParams), headers: req.headers, lines: body.toString('utf8').split('\n').filter(Boolean) });
+      this.seen.push({
+        method: req.method!,
+        path: u.pathname,
+        query: Object.fromEntries(u.searchParams),
+        headers: req.headers,
+        lines: body.toString('utf8').split('\n').filter(Boolean),
+      });
       const status = this.statuses.shift() ?? 204;
-      res.writeHead(status, { 'Content-Type': 'application/json' }).end(status === 204 ? undefined : this.bodies.shift() ?? JSON.stringify({ error: `status ${status}` }));
+      res
+        .writeHead(status, { 'Content-Type': 'application/json' })
+        .end(status === 204 ? undefined : (this.bodies.shift() ?? JSON.stringify({ error: `status ${status}` })));
     });
   });
   port = 0;
@@ -83,7 +91,14 @@ describe('InfluxDB output (recording server)', () => {
     const o = new InfluxOutput(cfg({ urls: [`http://127.0.0.1:${server.port}`], database: 'fresh', username: 'admin', password: 'pw' }), log);
     o.add(lines(0, 3));
     await o.flush();
-    assert.deepEqual(server.seen.map((x) => [x.method, x.path]), [['POST', '/write'], ['POST', '/query'], ['POST', '/write']]);
+    assert.deepEqual(
+      server.seen.map((x) => [x.method, x.path]),
+      [
+        ['POST', '/write'],
+        ['POST', '/query'],
+        ['POST', '/write'],
+      ],
+    );
     assert.equal(server.seen[1].query.q, 'CREATE DATABASE "fresh"');
     assert.equal(server.seen[1].headers.authorization, `Basic ${Buffer.from('admin:pw').toString('base64')}`);
     assert.deepEqual(server.seen[2].lines, lines(0, 3));
@@ -92,11 +107,25 @@ describe('InfluxDB output (recording server)', () => {
   });
 
   test('v1: /write with db, rp, precision and basic auth; gzip; batches of batch_size, in order', async () => {
-    const o = new InfluxOutput(cfg({ urls: [`http://127.0.0.1:${server.port}`], database: 'metrics db', retention_policy: 'two_weeks', precision: 'ms', username: 'writer', password: 'pa:ss', batch_size: 4 }), log);
+    const o = new InfluxOutput(
+      cfg({
+        urls: [`http://127.0.0.1:${server.port}`],
+        database: 'metrics db',
+        retention_policy: 'two_weeks',
+        precision: 'ms',
+        username: 'writer',
+        password: 'pa:ss',
+        batch_size: 4,
+      }),
+      log,
+    );
     o.add(lines(0, 10));
     await o.flush();
     assert.equal(server.seen.length, 3, 'ceil(10 / 4) requests');
-    assert.deepEqual(server.seen.map((s) => s.lines.length), [4, 4, 2]);
+    assert.deepEqual(
+      server.seen.map((s) => s.lines.length),
+      [4, 4, 2],
+    );
     assert.deepEqual(server.lines, lines(0, 10));
     for (const s of server.seen) {
       assert.equal(s.method, 'POST');
@@ -109,7 +138,10 @@ describe('InfluxDB output (recording server)', () => {
   });
 
   test('v2: /api/v2/write with org, bucket, precision and a token; no gzip when off; a base path kept', async () => {
-    const o = new InfluxOutput(cfg({ urls: [`http://127.0.0.1:${server.port}/influx/`], version: 2, organization: 'acme', bucket: 'net', token: 'tok==', precision: 's', gzip: false }), log);
+    const o = new InfluxOutput(
+      cfg({ urls: [`http://127.0.0.1:${server.port}/influx/`], version: 2, organization: 'acme', bucket: 'net', token: 'tok==', precision: 's', gzip: false }),
+      log,
+    );
     o.add(lines(0, 3));
     await o.flush();
     assert.equal(server.seen.length, 1);

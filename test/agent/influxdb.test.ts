@@ -37,19 +37,24 @@ interface Point {
 
 /** Our own simple line protocol (no escapes in what the test makes): integer fields only. */
 function parseLines(text: string): Point[] {
-  return text.split('\n').filter(Boolean).map((line) => {
-    const [head, fields, ts] = line.split(' ');
-    const [measurement, ...tags] = head.split(',');
-    return {
-      measurement,
-      tags: Object.fromEntries(tags.map((t) => t.split('='))),
-      fields: Object.fromEntries(fields.split(',').map((f) => {
-        const [k, v] = f.split('=');
-        return [k, Number(v.replace(/[iu]$/, ''))];
-      })),
-      time: Number(BigInt(ts) / 1_000_000n),
-    };
-  });
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [head, fields, ts] = line.split(' ');
+      const [measurement, ...tags] = head.split(',');
+      return {
+        measurement,
+        tags: Object.fromEntries(tags.map((t) => t.split('='))),
+        fields: Object.fromEntries(
+          fields.split(',').map((f) => {
+            const [k, v] = f.split('=');
+            return [k, Number(v.replace(/[iu]$/, ''))];
+          }),
+        ),
+        time: Number(BigInt(ts) / 1_000_000n),
+      };
+    });
 }
 
 describe('agent → InfluxDB 1.x (real influxd in a network namespace)', { skip }, () => {
@@ -64,10 +69,15 @@ describe('agent → InfluxDB 1.x (real influxd in a network namespace)', { skip 
 
   const startInflux = async (): Promise<Daemon> => {
     const d = new Daemon('influxd', influxd.path!, ['run', '-config', conf], { ns, env: cleanEnv({ HOME: dir }) });
-    await until('influxd to answer /ping', async () => {
-      if (!d.running) throw new Error(`influxd exited\n${d.tail()}`);
-      return (await request(dbBridge!.target, '/ping', { timeoutMs: 1000 })).status === 204 ? true : undefined;
-    }, 20_000, 50);
+    await until(
+      'influxd to answer /ping',
+      async () => {
+        if (!d.running) throw new Error(`influxd exited\n${d.tail()}`);
+        return (await request(dbBridge!.target, '/ping', { timeoutMs: 1000 })).status === 204 ? true : undefined;
+      },
+      20_000,
+      50,
+    );
     return d;
   };
   const query = async (q: string, auth = true): Promise<{ status: number; json: any }> => {
@@ -94,7 +104,9 @@ describe('agent → InfluxDB 1.x (real influxd in a network namespace)', { skip 
     const rpcPort = await freePortIn(ns, [httpPort]);
     agentPort = await freePortIn(ns, [httpPort, rpcPort]);
     conf = join(dir, 'influxdb.conf');
-    writeFileSync(conf, `reporting-enabled = false
+    writeFileSync(
+      conf,
+      `reporting-enabled = false
 bind-address = "127.0.0.1:${rpcPort}"
 [meta]
   dir = "${dir}/meta"
@@ -110,7 +122,8 @@ bind-address = "127.0.0.1:${rpcPort}"
   log-enabled = false
 [continuous_queries]
   enabled = false
-`);
+`,
+    );
     dbBridge = await NsBridge.start(ns, httpPort);
     db = await startInflux();
     // the first admin user may be made without credentials; then auth is on
@@ -121,9 +134,14 @@ bind-address = "127.0.0.1:${rpcPort}"
     agent = new AgentProcess(['--listen', `127.0.0.1:${agentPort}`, '--interval', '200ms', '--stdout', '--influxdb-url', `http://127.0.0.1:${httpPort}`], {
       ns,
       env: cleanEnv({
-        SOCKSCOPE_AGENT_HOSTNAME: 'influx-test', SOCKSCOPE_OUTPUTS_INFLUXDB_USERNAME: USER, SOCKSCOPE_OUTPUTS_INFLUXDB_PASSWORD: PASS,
-        SOCKSCOPE_OUTPUTS_INFLUXDB_RETENTION_POLICY: 'autogen', SOCKSCOPE_OUTPUTS_INFLUXDB_PRECISION: 'ms', SOCKSCOPE_OUTPUTS_INFLUXDB_BATCH_SIZE: '50',
-        SOCKSCOPE_OUTPUTS_INFLUXDB_TIMEOUT: '2s', SOCKSCOPE_AGENT_FLUSH_TIMEOUT: '5s',
+        SOCKSCOPE_AGENT_HOSTNAME: 'influx-test',
+        SOCKSCOPE_OUTPUTS_INFLUXDB_USERNAME: USER,
+        SOCKSCOPE_OUTPUTS_INFLUXDB_PASSWORD: PASS,
+        SOCKSCOPE_OUTPUTS_INFLUXDB_RETENTION_POLICY: 'autogen',
+        SOCKSCOPE_OUTPUTS_INFLUXDB_PRECISION: 'ms',
+        SOCKSCOPE_OUTPUTS_INFLUXDB_BATCH_SIZE: '50',
+        SOCKSCOPE_OUTPUTS_INFLUXDB_TIMEOUT: '2s',
+        SOCKSCOPE_AGENT_FLUSH_TIMEOUT: '5s',
       }),
     });
     await agent.listening();
@@ -139,7 +157,12 @@ bind-address = "127.0.0.1:${rpcPort}"
   });
 
   test('the agent pushes; a query returns the points it printed, time, tags and fields', async () => {
-    await until('3 netstat points in InfluxDB', async () => ((await rows('SELECT count(tcp_established) FROM netstat'))[0]?.count >= 3 ? true : undefined), 15_000, 200);
+    await until(
+      '3 netstat points in InfluxDB',
+      async () => ((await rows('SELECT count(tcp_established) FROM netstat'))[0]?.count >= 3 ? true : undefined),
+      15_000,
+      200,
+    );
     const printed = stdoutPoints().filter((p) => p.measurement === 'netstat');
     const stored = await rows('SELECT * FROM netstat');
     assert.ok(stored.length >= 3);
@@ -168,10 +191,15 @@ bind-address = "127.0.0.1:${rpcPort}"
     const stopped = await db!.stop('SIGTERM');
     assert.equal(stopped.code, 0, db!.tail());
     await agent!.waitLog("'influxdb unreachable'", (l) => /influxdb unreachable/.test(l.msg), 5000, logFrom);
-    const during = await until('two failed writes and a buffer', async () => {
-      const text = await selfMetrics();
-      return sampleValue(text, 'sockscope_output_errors_total', { output: 'influxdb' })! >= 2 ? text : undefined;
-    }, 10_000, 100);
+    const during = await until(
+      'two failed writes and a buffer',
+      async () => {
+        const text = await selfMetrics();
+        return sampleValue(text, 'sockscope_output_errors_total', { output: 'influxdb' })! >= 2 ? text : undefined;
+      },
+      10_000,
+      100,
+    );
     assert.ok(sampleValue(during, 'sockscope_output_buffer_metrics', { output: 'influxdb' })! > 0, 'metrics wait in the buffer');
     assert.equal(sampleValue(during, 'sockscope_output_dropped_metrics_total', { output: 'influxdb' }), 0);
     // a reload during the outage keeps the buffer
@@ -182,7 +210,12 @@ bind-address = "127.0.0.1:${rpcPort}"
     db = await startInflux();
     const up = Date.now();
     await agent!.waitLog("'influxdb reachable again'", (l) => /reachable again/.test(l.msg), 20_000, logFrom);
-    await until('the buffer to drain', async () => (sampleValue(await selfMetrics(), 'sockscope_output_buffer_metrics', { output: 'influxdb' }) === 0 ? true : undefined), 10_000, 100);
+    await until(
+      'the buffer to drain',
+      async () => (sampleValue(await selfMetrics(), 'sockscope_output_buffer_metrics', { output: 'influxdb' }) === 0 ? true : undefined),
+      10_000,
+      100,
+    );
 
     const exit = await agent!.stop('SIGTERM', 10_000);
     assert.equal(exit.code, 0, `SIGTERM: exit 0\n${agent!.tail()}`);
@@ -191,7 +224,11 @@ bind-address = "127.0.0.1:${rpcPort}"
     const printed = stdoutPoints().filter((p) => p.measurement === 'netstat');
     const stored = new Map((await rows('SELECT * FROM netstat')).map((r) => [r.time as number, r]));
     const missing = printed.filter((p) => !stored.has(p.time));
-    assert.deepEqual(missing.map((p) => p.time), [], `every gather is in InfluxDB (${printed.length} printed, ${stored.size} stored)`);
+    assert.deepEqual(
+      missing.map((p) => p.time),
+      [],
+      `every gather is in InfluxDB (${printed.length} printed, ${stored.size} stored)`,
+    );
     for (const p of printed) assert.equal(stored.get(p.time)!.tcp_established, p.fields.tcp_established);
     assert.equal(stored.size, printed.length, 'nothing else');
     const outage = printed.filter((p) => p.time > down && p.time < up);
@@ -208,17 +245,27 @@ bind-address = "127.0.0.1:${rpcPort}"
 
   test('kill -9 during an outage with the disk buffer, restart: 0 points lost', async (t) => {
     const env = cleanEnv({
-      SOCKSCOPE_AGENT_HOSTNAME: 'influx-disk', SOCKSCOPE_OUTPUTS_INFLUXDB_USERNAME: USER, SOCKSCOPE_OUTPUTS_INFLUXDB_PASSWORD: PASS,
-      SOCKSCOPE_OUTPUTS_INFLUXDB_PRECISION: 'ms', SOCKSCOPE_OUTPUTS_INFLUXDB_BATCH_SIZE: '50', SOCKSCOPE_OUTPUTS_INFLUXDB_TIMEOUT: '2s',
-      SOCKSCOPE_OUTPUTS_INFLUXDB_BUFFER_STRATEGY: 'disk', SOCKSCOPE_OUTPUTS_INFLUXDB_BUFFER_DIRECTORY: join(dir, 'buffer'),
+      SOCKSCOPE_AGENT_HOSTNAME: 'influx-disk',
+      SOCKSCOPE_OUTPUTS_INFLUXDB_USERNAME: USER,
+      SOCKSCOPE_OUTPUTS_INFLUXDB_PASSWORD: PASS,
+      SOCKSCOPE_OUTPUTS_INFLUXDB_PRECISION: 'ms',
+      SOCKSCOPE_OUTPUTS_INFLUXDB_BATCH_SIZE: '50',
+      SOCKSCOPE_OUTPUTS_INFLUXDB_TIMEOUT: '2s',
+      SOCKSCOPE_OUTPUTS_INFLUXDB_BUFFER_STRATEGY: 'disk',
+      SOCKSCOPE_OUTPUTS_INFLUXDB_BUFFER_DIRECTORY: join(dir, 'buffer'),
     });
-    const url = `http://127.0.0.1:${/bind-address = "127\.0\.0\.1:(\d+)"\n  auth/.exec(readFileSync(conf, 'utf8'))![1]}`;
+    const url = `http://127.0.0.1:${/bind-address = "127\.0\.0\.1:(\d+)"\n {2}auth/.exec(readFileSync(conf, 'utf8'))![1]}`;
     const args = ['--listen', `127.0.0.1:${agentPort}`, '--interval', '200ms', '--stdout', '--influxdb-url', url];
     // a few gathers delivered, then the outage
     const killed = new AgentProcess(args, { ns, env });
     try {
       await killed.listening();
-      await until('points in InfluxDB', async () => ((await rows("SELECT count(tcp_established) FROM netstat WHERE host = 'influx-disk'"))[0]?.count >= 2 ? true : undefined), 15_000, 200);
+      await until(
+        'points in InfluxDB',
+        async () => ((await rows("SELECT count(tcp_established) FROM netstat WHERE host = 'influx-disk'"))[0]?.count >= 2 ? true : undefined),
+        15_000,
+        200,
+      );
       assert.equal((await db!.stop('SIGTERM')).code, 0, db!.tail());
       await killed.waitLog("'influxdb unreachable'", (l) => /influxdb unreachable/.test(l.msg), 10_000);
       const printedBefore = () => parseLines(killed.stdout.slice(0, killed.stdout.lastIndexOf('\n') + 1)).filter((p) => p.measurement === 'netstat').length;
@@ -235,21 +282,33 @@ bind-address = "127.0.0.1:${rpcPort}"
       assert.ok(Number(read.buffered) > 0, 'the buffer of the killed agent is read back');
       const wanted = printed.filter((p) => p.measurement === 'netstat');
       const wantedPort = printed.filter((p) => p.measurement === 'netstat_port');
-      const storedPort = async () => new Set((await rows("SELECT tcp_established, addr_port FROM netstat_port WHERE host = 'influx-disk'")).map((r) => `${r.time} ${r.addr_port}`));
+      const storedPort = async () =>
+        new Set((await rows("SELECT tcp_established, addr_port FROM netstat_port WHERE host = 'influx-disk'")).map((r) => `${r.time} ${r.addr_port}`));
       const storedNetstat = async () => new Map((await rows("SELECT * FROM netstat WHERE host = 'influx-disk'")).map((r) => [r.time as number, r]));
       // the read-back points go out in batches of 50 among the new gathers': wait for all of them (or time out)
-      await until('every point the killed agent accepted', async () => {
-        const [n, p] = [await storedNetstat(), await storedPort()];
-        return wanted.every((x) => n.has(x.time)) && wantedPort.every((x) => p.has(`${x.time} ${x.tags.addr_port}`)) ? true : undefined;
-      }, 20_000, 200).catch(() => undefined);
+      await until(
+        'every point the killed agent accepted',
+        async () => {
+          const [n, p] = [await storedNetstat(), await storedPort()];
+          return wanted.every((x) => n.has(x.time)) && wantedPort.every((x) => p.has(`${x.time} ${x.tags.addr_port}`)) ? true : undefined;
+        },
+        20_000,
+        200,
+      ).catch(() => undefined);
       const stored = await storedNetstat();
       const lost = wanted.filter((p) => !stored.has(p.time));
-      assert.deepEqual(lost.map((p) => p.time), [], `0 points lost: ${wanted.length} netstat points accepted by the killed agent, ${lost.length} missing`);
+      assert.deepEqual(
+        lost.map((p) => p.time),
+        [],
+        `0 points lost: ${wanted.length} netstat points accepted by the killed agent, ${lost.length} missing`,
+      );
       for (const p of wanted) assert.equal(stored.get(p.time)!.tcp_established, p.fields.tcp_established);
       const port = await storedPort();
       const lostPort = wantedPort.filter((p) => !port.has(`${p.time} ${p.tags.addr_port}`));
       assert.deepEqual(lostPort, [], `and every netstat_port point (${wantedPort.length})`);
-      t.diagnostic(`disk buffer, kill -9 during the outage: ${wanted.length} netstat + ${wantedPort.length} netstat_port points accepted by the killed agent, ${lost.length + lostPort.length} lost; ${read.buffered} read back`);
+      t.diagnostic(
+        `disk buffer, kill -9 during the outage: ${wanted.length} netstat + ${wantedPort.length} netstat_port points accepted by the killed agent, ${lost.length + lostPort.length} lost; ${read.buffered} read back`,
+      );
     } finally {
       assert.equal((await restarted.stop('SIGTERM', 10_000)).code, 0, restarted.tail());
     }

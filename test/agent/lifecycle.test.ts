@@ -56,7 +56,10 @@ describe('agent lifecycle', () => {
     const port = await freePort();
     const file = join(dir, 'reload.toml');
     const write = (interval: string, deploy: string, extra = '') =>
-      writeFileSync(file, `[agent]\ninterval = "${interval}"\n[agent.tags]\ndeploy = "${deploy}"\n[outputs.prometheus]\nlisten = ["127.0.0.1:${port}"]\n${extra}`);
+      writeFileSync(
+        file,
+        `[agent]\ninterval = "${interval}"\n[agent.tags]\ndeploy = "${deploy}"\n[outputs.prometheus]\nlisten = ["127.0.0.1:${port}"]\n${extra}`,
+      );
     write('200ms', 'one');
     const a = new AgentProcess(['--config', file]);
     const t: Target = { host: '127.0.0.1', port };
@@ -154,4 +157,3 @@ describe('agent lifecycle', () => {
     }
   });
 });
-

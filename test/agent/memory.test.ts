@@ -16,7 +16,10 @@ describe('dead buffers between gathers', () => {
     const buffers = Array.from({ length: 8 }, () => new Uint8Array(4 * MB).fill(7).buffer);
     const before = process.memoryUsage().arrayBuffers;
     releaseBuffers(buffers);
-    assert.ok(buffers.every((b) => b.byteLength === 0), 'detached');
+    assert.ok(
+      buffers.every((b) => b.byteLength === 0),
+      'detached',
+    );
     // `buffers` stays referenced: only the release can have freed the 32 MB
     await until('the 32 MB to be freed', () => (process.memoryUsage().arrayBuffers <= before - 30 * MB ? true : undefined), 5000, 5);
     assert.equal(buffers.length, 8);

@@ -59,8 +59,42 @@ describe('web config: TLS keys with Go semantics (openssl s_client)', { skip }, 
   before(() => {
     if (skip) return;
     dir = tempDir('tls');
-    ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1');
-    ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'other-key.pem', '-out', 'other.pem', '-days', '1', '-subj', '/CN=other');
+    ssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      'key.pem',
+      '-out',
+      'cert.pem',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    );
+    ssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      'other-key.pem',
+      '-out',
+      'other.pem',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=other',
+    );
   });
   after(async () => {
     for (const a of agents) assert.equal((await a.stop()).code, 0, a.tail());
@@ -79,7 +113,7 @@ describe('web config: TLS keys with Go semantics (openssl s_client)', { skip }, 
     assert.equal(tls13.protocol, 'TLSv1.3', tls13.out);
   });
 
-  test('prefer_server_cipher_suites: the server\'s order wins when true, the client\'s when false', async () => {
+  test("prefer_server_cipher_suites: the server's order wins when true, the client's when false", async () => {
     const suites = '  max_version: TLS12\n  cipher_suites:\n    - TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256\n    - TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384\n';
     const server = await start(`${suites}  prefer_server_cipher_suites: true\n`);
     const client = await start(`${suites}  prefer_server_cipher_suites: false\n`);
@@ -90,7 +124,10 @@ describe('web config: TLS keys with Go semantics (openssl s_client)', { skip }, 
 
   test('curve_preferences (Go names): only those groups for the key exchange', async () => {
     const { port } = await start('  curve_preferences: [CurveP384, X25519]\n');
-    for (const [groups, want] of [['P-384', 'ECDH'], ['X25519', 'X25519']] as const) {
+    for (const [groups, want] of [
+      ['P-384', 'ECDH'],
+      ['X25519', 'X25519'],
+    ] as const) {
       const r = await sClient(port, ['-groups', groups]);
       assert.ok(r.cipher, `${groups}: ${r.out}`);
       assert.ok(r.group?.startsWith(want), `${groups}: negotiated ${r.group}`);
@@ -110,7 +147,10 @@ describe('web config: TLS keys with Go semantics (openssl s_client)', { skip }, 
 
   test('unknown names are refused naming the key and what is expected (exit 2)', () => {
     for (const [yaml, re] of [
-      ['  cipher_suites: [TLS_FOO_WITH_BAR]\n', /tls_server_config\.cipher_suites\[0\] = "TLS_FOO_WITH_BAR".*expected one of .*TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256/],
+      [
+        '  cipher_suites: [TLS_FOO_WITH_BAR]\n',
+        /tls_server_config\.cipher_suites\[0\] = "TLS_FOO_WITH_BAR".*expected one of .*TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256/,
+      ],
       ['  curve_preferences: [P256]\n', /tls_server_config\.curve_preferences\[0\] = "P256".*expected one of CurveP256, CurveP384, CurveP521, X25519/],
       ['  max_version: TLS14\n', /tls_server_config\.max_version = "TLS14".*expected one of TLS10, TLS11, TLS12, TLS13/],
       ['  min_version: TLS13\n  max_version: TLS12\n', /tls_server_config\.max_version = "TLS12".*min_version/],
@@ -118,7 +158,11 @@ describe('web config: TLS keys with Go semantics (openssl s_client)', { skip }, 
     ] as const) {
       const file = join(dir, 'bad.yml');
       writeFileSync(file, `tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n${yaml}`);
-      assert.throws(() => loadWebConfig(file), (e: Error & { code?: string }) => e.code === 'ESOCKSCOPE_CONFIG' && re.test(e.message), yaml);
+      assert.throws(
+        () => loadWebConfig(file),
+        (e: Error & { code?: string }) => e.code === 'ESOCKSCOPE_CONFIG' && re.test(e.message),
+        yaml,
+      );
     }
     // and through the CLI: one line, exit 2
     const r = runCli(['agent', '--listen', '127.0.0.1:0', '--web-config', join(dir, 'bad.yml')]);
@@ -137,7 +181,11 @@ describe('web config: TLS keys with Go semantics (openssl s_client)', { skip }, 
     ] as const) {
       const file = join(dir, `pair-${cert}-${key}.yml`);
       writeFileSync(file, `tls_server_config:\n  cert_file: ${cert}\n  key_file: ${key}\n`);
-      assert.throws(() => loadWebConfig(file), (e: Error & { code?: string }) => e.code === 'ESOCKSCOPE_CONFIG' && re.test(e.message) && !/PEM routines/.test(e.message), `${cert}/${key}`);
+      assert.throws(
+        () => loadWebConfig(file),
+        (e: Error & { code?: string }) => e.code === 'ESOCKSCOPE_CONFIG' && re.test(e.message) && !/PEM routines/.test(e.message),
+        `${cert}/${key}`,
+      );
     }
     // the swapped pair through the CLI: exit 2 (not 1, which systemd would restart every 5 s), one line naming the file
     const r = runCli(['agent', '--listen', '127.0.0.1:0', '--web-config', join(dir, 'pair-key.pem-cert.pem.yml')]);
@@ -149,17 +197,21 @@ describe('web config: TLS keys with Go semantics (openssl s_client)', { skip }, 
   test('a client stalling in the TLS handshake is cut off after read_timeout', async () => {
     const readTimeoutMs = 2000;
     const { port } = await start('', { SOCKSCOPE_OUTPUTS_PROMETHEUS_READ_TIMEOUT: `${readTimeoutMs}ms` });
-    const stall = (bytes: Buffer) => new Promise<number>((resolve) => {
-      const t0 = Date.now();
-      const s = net.connect(port, '127.0.0.1', () => s.write(bytes));
-      s.on('error', () => undefined);
-      s.on('close', () => resolve(Date.now() - t0));
-      setTimeout(() => s.destroy(), 30_000);
-    });
+    const stall = (bytes: Buffer) =>
+      new Promise<number>((resolve) => {
+        const t0 = Date.now();
+        const s = net.connect(port, '127.0.0.1', () => s.write(bytes));
+        s.on('error', () => undefined);
+        s.on('close', () => resolve(Date.now() - t0));
+        setTimeout(() => s.destroy(), 30_000);
+      });
     // silent, and half a ClientHello
     const hello = readFileSync(join(dir, 'cert.pem')).subarray(0, 0);
     const [silent, half] = await Promise.all([stall(hello), stall(Buffer.from('16030100a5010000a10303', 'hex'))]);
-    for (const [name, ms] of [['silent', silent], ['half a ClientHello', half]] as const) {
+    for (const [name, ms] of [
+      ['silent', silent],
+      ['half a ClientHello', half],
+    ] as const) {
       assert.ok(ms >= readTimeoutMs - 100, `${name}: not before read_timeout (${ms} ms)`);
       assert.ok(ms < readTimeoutMs + 1000, `${name}: held ${ms} ms, read_timeout is ${readTimeoutMs} ms`);
     }

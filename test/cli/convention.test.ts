@@ -57,7 +57,12 @@ const cases: [string[], RegExp][] = [
 ];
 
 for (const spec of COMMANDS) queued.push([...words(spec.name), '--help'], ...(spec.name ? [['help', ...words(spec.name)]] : []));
-queued.push(...cases.map(([args]) => args), ['config', 'sample', '--format', 'toml'], ['zabbix', 'template', '--format', 'json'], ['config', 'show', '--format', 'json']);
+queued.push(
+  ...cases.map(([args]) => args),
+  ['config', 'sample', '--format', 'toml'],
+  ['zabbix', 'template', '--format', 'json'],
+  ['config', 'show', '--format', 'json'],
+);
 before(() => {
   runBatch(queued).forEach((r, n) => batch.set(JSON.stringify(queued[n]), r));
 });
@@ -76,7 +81,7 @@ describe('help from the option specs', () => {
       const viaFlag = inBatch([...words(spec.name), '--help']);
       assert.equal(viaFlag.status, 0, `${spec.name} --help: ${viaFlag.stderr}`);
       assert.equal(viaFlag.stdout, renderHelp(spec, VERSION));
-      if (spec.name) assert.equal((inBatch(['help', ...words(spec.name)])).stdout, viaFlag.stdout, `help ${spec.name}`);
+      if (spec.name) assert.equal(inBatch(['help', ...words(spec.name)]).stdout, viaFlag.stdout, `help ${spec.name}`);
     }
     // and through a real process, once
     const r = run(['help', 'config', 'show']);
@@ -86,7 +91,10 @@ describe('help from the option specs', () => {
 
   it('every command that prints takes --format', () => {
     for (const name of ['', 'ls', 'gather', 'execd', 'doctor', 'config sample', 'config show', 'zabbix send', 'zabbix template']) {
-      assert.ok(commandSpec(name).options.some((o) => o.long === 'format' && o.choices?.length), name);
+      assert.ok(
+        commandSpec(name).options.some((o) => o.long === 'format' && o.choices?.length),
+        name,
+      );
     }
     assert.match(inBatch(['config', 'sample', '--format', 'toml']).stdout, /^\[agent\]/m);
     assert.equal(inBatch(['zabbix', 'template', '--format', 'json']).status, 2);
@@ -95,7 +103,7 @@ describe('help from the option specs', () => {
   });
 });
 
-describe('usage errors: exit 2, one line, the command\'s own help', () => {
+describe("usage errors: exit 2, one line, the command's own help", () => {
   for (const [args, message] of cases) {
     it(args.join(' '), () => {
       const r = inBatch(args);
@@ -115,12 +123,19 @@ describe('usage errors: exit 2, one line, the command\'s own help', () => {
 
   it('a value that starts with "-" reaches the option, not "ambiguous"', () => {
     assert.equal(parseCommand(commandSpec(''), ['--top', '-1']).str('top'), '-1');
-    assert.throws(() => parseCommand(commandSpec('ls'), ['--nope']), (e: unknown) => e instanceof SockscopeError && e.exitCode === 2);
+    assert.throws(
+      () => parseCommand(commandSpec('ls'), ['--nope']),
+      (e: unknown) => e instanceof SockscopeError && e.exitCode === 2,
+    );
   });
 });
 
 describe('completion', () => {
-  const shells: [('bash' | 'zsh' | 'fish'), string[]][] = [['bash', ['bash', '-n']], ['zsh', ['zsh', '-n']], ['fish', ['fish', '--no-execute']]];
+  const shells: ['bash' | 'zsh' | 'fish', string[]][] = [
+    ['bash', ['bash', '-n']],
+    ['zsh', ['zsh', '-n']],
+    ['fish', ['fish', '--no-execute']],
+  ];
   for (const [shell, check] of shells) {
     const have = spawnSync('sh', ['-c', `command -v ${check[0]}`]).status === 0;
     it(`${shell}: every command and option${have ? ', and the shell parses it' : ''}`, () => {
@@ -137,7 +152,10 @@ describe('completion', () => {
           assert.equal(r.status, 0, `${shell} cannot parse it: ${r.stderr}`);
           if (shell === 'fish') {
             // what fish offers after these words
-            const offer = (line: string) => spawnSync('fish', ['--no-config', '-c', `source ${join(dir, 'script')}; complete -C '${line}'`], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.split('\t')[0]);
+            const offer = (line: string) =>
+              spawnSync('fish', ['--no-config', '-c', `source ${join(dir, 'script')}; complete -C '${line}'`], { encoding: 'utf8' })
+                .stdout.split('\n')
+                .map((l) => l.split('\t')[0]);
             assert.ok(offer('sockscope ga').includes('gather'));
             assert.ok(offer('sockscope ls --for').includes('--format'));
             assert.ok(offer('sockscope zabbix send --ti').includes('--timeout'));
@@ -153,7 +171,11 @@ describe('completion', () => {
     const script = completionScript('bash');
     const complete = (line: string) => {
       const cw = line.split(' ');
-      const r = spawnSync('bash', ['-c', `${script}\nCOMP_WORDS=(${cw.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${cw.length - 1}; _sockscope; printf '%s\\n' "\${COMPREPLY[@]}"`], { encoding: 'utf8' });
+      const r = spawnSync(
+        'bash',
+        ['-c', `${script}\nCOMP_WORDS=(${cw.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${cw.length - 1}; _sockscope; printf '%s\\n' "\${COMPREPLY[@]}"`],
+        { encoding: 'utf8' },
+      );
       return r.stdout.trim().split('\n');
     };
     assert.ok(complete('sockscope ga').includes('gather'));
@@ -166,14 +188,19 @@ describe('completion', () => {
 
 describe('man pages from the same specs', () => {
   const pages = manPages('0.0.0', '2026-01-01');
-  const page = (f: string) => pages.find((p) => p.file === f)!.text.replace(/\\-/g, '-').replace(/\\f[BIR]/g, '');
-  it('sockscope(1) has every command and option; sockscope-agent(8) the agent\'s; sockscope.toml(5) every key', () => {
+  const page = (f: string) =>
+    pages
+      .find((p) => p.file === f)!
+      .text.replace(/\\-/g, '-')
+      .replace(/\\f[BIR]/g, '');
+  it("sockscope(1) has every command and option; sockscope-agent(8) the agent's; sockscope.toml(5) every key", () => {
     for (const spec of COMMANDS) {
       if (spec.name) assert.ok(page('sockscope.1').includes(`sockscope ${spec.name}`), spec.name);
       for (const o of spec.options) assert.ok(page('sockscope.1').includes(`--${o.long}`), `--${o.long}`);
     }
     for (const o of commandSpec('agent').options) assert.ok(page('sockscope-agent.8').includes(`--${o.long}`), `agent --${o.long}`);
-    for (const leaf of LEAVES) assert.ok(page('sockscope.toml.5').includes(`${leaf[leaf.length - 1]} = `) || page('sockscope.toml.5').includes(`[${leaf.join('.')}]`), leaf.join('.'));
+    for (const leaf of LEAVES)
+      assert.ok(page('sockscope.toml.5').includes(`${leaf[leaf.length - 1]} = `) || page('sockscope.toml.5').includes(`[${leaf.join('.')}]`), leaf.join('.'));
   });
   const haveMan = spawnSync('sh', ['-c', 'command -v man']).status === 0;
   it('man renders them without a warning', { skip: haveMan ? false : 'no man here' }, () => {
@@ -194,7 +221,12 @@ describe('man pages from the same specs', () => {
 
 describe('one duration syntax', () => {
   it('the command line takes what the configuration takes, through one function', () => {
-    for (const [text, ms] of [['500ms', 500], ['10s', 10_000], ['1m30s', 90_000], ['1.5h', 5_400_000]] as const) {
+    for (const [text, ms] of [
+      ['500ms', 500],
+      ['10s', 10_000],
+      ['1m30s', 90_000],
+      ['1.5h', 5_400_000],
+    ] as const) {
       const plan = planGather(['--signal', 'none', '--interval', text], 'execd');
       assert.ok(plan !== 'help');
       assert.equal(plan.intervalMs, ms, text);

@@ -18,10 +18,13 @@ describe('ls statesOnly', () => {
       const fast = statesOnly(states);
       assert.equal(fast.states, slow.states);
       assert.equal(fast.bytecode, slow.bytecode);
-      fc.assert(fc.property(fc.array(row, { maxLength: 20 }), (rows) => {
-        const t = tableOf(rows);
-        for (let i = 0; i < t.length; i++) assert.equal(fast.matches(t, i), slow.matches(t, i));
-      }), budget(300, 2000));
+      fc.assert(
+        fc.property(fc.array(row, { maxLength: 20 }), (rows) => {
+          const t = tableOf(rows);
+          for (let i = 0; i < t.length; i++) assert.equal(fast.matches(t, i), slow.matches(t, i));
+        }),
+        budget(300, 2000),
+      );
     }
   });
 });

@@ -14,7 +14,11 @@ import { netnsSupport } from '../helpers/netns.js';
 import { tempDir } from '../agent/helpers.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string; dependencies: Record<string, string>; devDependencies: Record<string, string> };
+const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
+  version: string;
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+};
 
 /** npm without the variables `npm test` sets for its own run (prefix, scripts, ...). */
 function npm(args: string[], cwd = REPO): string {

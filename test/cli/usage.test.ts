@@ -30,7 +30,10 @@ describe('sockscope CLI usage', () => {
   });
 
   it('the module block really blocks koffi (the test above could not pass by accident)', () => {
-    const r = spawnSync(process.execPath, ['--import', noKoffi, '-e', "import('koffi').then(() => process.exit(0), () => process.exit(3))"], { encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(process.execPath, ['--import', noKoffi, '-e', "import('koffi').then(() => process.exit(0), () => process.exit(3))"], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     assert.equal(r.status, 3);
   });
 
@@ -38,8 +41,14 @@ describe('sockscope CLI usage', () => {
     const r = run(['--json'], { blockKoffi: true });
     assert.equal(r.status, 0, r.stderr);
     const doc = JSON.parse(r.stdout);
-    assert.ok(doc.sources.every((s: { source: string }) => s.source !== 'netlink'), JSON.stringify(doc.sources));
-    assert.ok(doc.notes.some((n: string) => /netlink is unavailable/.test(n) && /tcp_info/.test(n)), JSON.stringify(doc.notes));
+    assert.ok(
+      doc.sources.every((s: { source: string }) => s.source !== 'netlink'),
+      JSON.stringify(doc.sources),
+    );
+    assert.ok(
+      doc.notes.some((n: string) => /netlink is unavailable/.test(n) && /tcp_info/.test(n)),
+      JSON.stringify(doc.notes),
+    );
   });
 
   const bad: [string[], RegExp][] = [

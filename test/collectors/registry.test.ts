@@ -8,20 +8,28 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Ext, UnixShow } from '../../src/diag/constants.js';
 import {
-  collectorConfigSchema, collectorDefaults, collectorSample, COLLECTORS, gatherConfigFromSections, MEASUREMENTS, measurementFields, planSnapshot,
+  collectorConfigSchema,
+  collectorDefaults,
+  collectorSample,
+  COLLECTORS,
+  gatherConfigFromSections,
+  MEASUREMENTS,
+  measurementFields,
+  planSnapshot,
 } from '../../src/collectors/registry.js';
 import { DEFAULTS } from '../../src/config/defaults.js';
-import { SockscopeError } from '../../src/errors.js';
+import type { SockscopeError } from '../../src/errors.js';
 
 describe('collector registry', () => {
   it('names every collector once, in gather order, with a config section each', () => {
     assert.deepEqual(MEASUREMENTS, ['netstat', 'netstat_port', 'socketstat', 'listen', 'lifecycle', 'doctor']);
     assert.deepEqual(Object.keys(collectorDefaults()), MEASUREMENTS);
     assert.deepEqual(Object.keys((collectorConfigSchema() as { properties: object }).properties), MEASUREMENTS);
-    for (const c of COLLECTORS) assert.match(collectorSample(), new RegExp(`^\\[collectors\\.${c.name}\\]\\n  ## .+\\n  enabled = ${c.enabledByDefault}\\n`, 'm'));
+    for (const c of COLLECTORS)
+      assert.match(collectorSample(), new RegExp(`^\\[collectors\\.${c.name}\\]\\n  ## .+\\n  enabled = ${c.enabledByDefault}\\n`, 'm'));
   });
 
-  it('the agent defaults are the registry\'s: on by default as each collector says', () => {
+  it("the agent defaults are the registry's: on by default as each collector says", () => {
     assert.deepEqual(DEFAULTS.collectors, collectorDefaults());
     assert.deepEqual(gatherConfigFromSections(DEFAULTS.collectors).measurements, ['netstat', 'netstat_port', 'listen']);
   });
@@ -34,17 +42,28 @@ describe('collector registry', () => {
     assert.deepEqual(plan.facts.sort(), ['doctorHistory', 'doctorNamespace']);
     const named = gatherConfigFromSections({ ...collectorDefaults(), doctor: { enabled: true, processes: true } });
     assert.deepEqual(named.measurements.at(-1), 'doctor');
-    assert.deepEqual(planSnapshot(named).facts.filter((f) => f.startsWith('doctor') || f === 'holders').sort(), ['doctorHistory', 'doctorNamespace', 'holders']);
+    assert.deepEqual(
+      planSnapshot(named)
+        .facts.filter((f) => f.startsWith('doctor') || f === 'holders')
+        .sort(),
+      ['doctorHistory', 'doctorNamespace', 'holders'],
+    );
   });
 
   it('a bad section is a configuration error naming the key', () => {
     const sections = { ...collectorDefaults(), socketstat: { ...collectorDefaults().socketstat, enabled: true, info_fields: ['rtt_us', 'nope'] } };
-    assert.throws(() => gatherConfigFromSections(sections), (e: SockscopeError) => e.code === 'ESOCKSCOPE_CONFIG' && e.facts.key === 'collectors.socketstat.info_fields' && e.facts.value === 'nope');
+    assert.throws(
+      () => gatherConfigFromSections(sections),
+      (e: SockscopeError) => e.code === 'ESOCKSCOPE_CONFIG' && e.facts.key === 'collectors.socketstat.info_fields' && e.facts.value === 'nope',
+    );
     const ports = { ...collectorDefaults(), netstat_port: { ...collectorDefaults().netstat_port, addr_ports: [{ ports: ['80', 'x:y'] }] } };
-    assert.throws(() => gatherConfigFromSections(ports), (e: SockscopeError) => e.code === 'ESOCKSCOPE_CONFIG' && e.facts.key === 'collectors.netstat_port.addr_ports[0].ports');
+    assert.throws(
+      () => gatherConfigFromSections(ports),
+      (e: SockscopeError) => e.code === 'ESOCKSCOPE_CONFIG' && e.facts.key === 'collectors.netstat_port.addr_ports[0].ports',
+    );
   });
 
-  it('measurementFields lists each collector\'s measurements and their typed fields', () => {
+  it("measurementFields lists each collector's measurements and their typed fields", () => {
     const fields = measurementFields();
     const of = (collector: string, measurement: string) => fields.filter((f) => f.collector === collector && f.measurement === measurement).map((f) => f.field);
     assert.equal(of('netstat', 'netstat').length, 13);
@@ -56,12 +75,16 @@ describe('collector registry', () => {
   });
 
   it('an unknown measurement is a usage error naming the choices', () => {
-    assert.throws(() => planSnapshot({ measurements: ['netstat', 'sockets'] }), (e: SockscopeError) => e.code === 'ESOCKSCOPE_USAGE' && /unknown measurement 'sockets': expected one of netstat, netstat_port, socketstat, listen/.test(e.message));
+    assert.throws(
+      () => planSnapshot({ measurements: ['netstat', 'sockets'] }),
+      (e: SockscopeError) =>
+        e.code === 'ESOCKSCOPE_USAGE' && /unknown measurement 'sockets': expected one of netstat, netstat_port, socketstat, listen/.test(e.message),
+    );
   });
 });
 
 describe('the snapshot plan: the union of what the enabled collectors need', () => {
-  it('netstat alone: a census of TCP and UDP, TIME_WAIT from the kernel\'s counter', () => {
+  it("netstat alone: a census of TCP and UDP, TIME_WAIT from the kernel's counter", () => {
     const p = planSnapshot({ measurements: ['netstat'] });
     assert.equal(p.table, false);
     assert.deepEqual(p.options.protocols, ['tcp', 'udp']);
@@ -92,6 +115,9 @@ describe('the snapshot plan: the union of what the enabled collectors need', () 
     assert.equal(planSnapshot({ measurements: ['socketstat'] }).options.ext, Ext.info);
     assert.equal(planSnapshot({ measurements: ['socketstat'], socketstat: { protocols: ['udp'] } }).options.ext, 0);
     assert.equal(planSnapshot({ measurements: ['netstat', 'socketstat'], socketstat: { protocols: ['udp', 'raw'] } }).options.ext, 0);
-    assert.deepEqual(planSnapshot({ measurements: ['socketstat'], socketstat: { protocols: ['raw'] }, countProtocols: ['unix'] }).options.protocols, ['raw', 'unix']);
+    assert.deepEqual(planSnapshot({ measurements: ['socketstat'], socketstat: { protocols: ['raw'] }, countProtocols: ['unix'] }).options.protocols, [
+      'raw',
+      'unix',
+    ]);
   });
 });

@@ -6,9 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { appendInetMessage, decodeInetAttributes } from '../../src/diag/inet.js';
 import { SocketTable } from '../../src/snapshot/table.js';
-import {
-  ascii, concat, hex, inetDiagMsg, le16, le32, le64, nlattr, toHex, u8, viewOf, zeros,
-} from '../helpers/bytes.js';
+import { ascii, concat, hex, inetDiagMsg, le16, le32, le64, nlattr, toHex, u8, viewOf, zeros } from '../helpers/bytes.js';
 
 /** Put a message into a fresh 4-aligned receive buffer at `off` (after an nlmsghdr, as runDump hands it over). */
 function received(msg: Uint8Array, off = 16) {
@@ -21,26 +19,41 @@ const rowAddr = (t: SocketTable, which: 'src' | 'dst', row: number) => toHex(t[w
 
 describe('appendInetMessage', () => {
   const v4 = inetDiagMsg({
-    family: 2, state: 1, timer: 1, retrans: 2, sport: 22, dport: 51000, src: [10, 0, 0, 1], dst: [192, 168, 1, 20],
-    ifindex: 3, cookie: [0x11223344, 0x55667788], expires: 200, rqueue: 5, wqueue: 6, uid: 1000, inode: 123456,
+    family: 2,
+    state: 1,
+    timer: 1,
+    retrans: 2,
+    sport: 22,
+    dport: 51000,
+    src: [10, 0, 0, 1],
+    dst: [192, 168, 1, 20],
+    ifindex: 3,
+    cookie: [0x11223344, 0x55667788],
+    expires: 200,
+    rqueue: 5,
+    wqueue: 6,
+    uid: 1000,
+    inode: 123456,
   });
 
   it('the 72-byte header lands in the columns: ports from __be16, addresses as network-order bytes', () => {
     // Cross-check the helper against a hand-written literal of the same message (kernel-abi.md §3 offsets).
-    assert.equal(toHex(v4), toHex(hex(`
+    assert.equal(
+      toHex(v4),
+      toHex(
+        hex(`
       02 01 01 02  00 16 c7 38
       0a 00 00 01 00 00 00 00 00 00 00 00 00 00 00 00
       c0 a8 01 14 00 00 00 00 00 00 00 00 00 00 00 00
       03 00 00 00  44 33 22 11 88 77 66 55
-      c8 00 00 00  05 00 00 00  06 00 00 00  e8 03 00 00  40 e2 01 00`)));
+      c8 00 00 00  05 00 00 00  06 00 00 00  e8 03 00 00  40 e2 01 00`),
+      ),
+    );
     const t = new SocketTable();
     const r = received(v4);
     assert.equal(appendInetMessage(t, r.view, r.words, r.bytes, r.off, r.len, 1, 1, true), true);
     assert.equal(t.length, 1);
-    assert.deepEqual(
-      [t.proto[0], t.family[0], t.state[0], t.timer[0], t.retrans[0], t.sockType[0], t.sport[0], t.dport[0]],
-      [1, 2, 1, 1, 2, 1, 22, 51000],
-    );
+    assert.deepEqual([t.proto[0], t.family[0], t.state[0], t.timer[0], t.retrans[0], t.sockType[0], t.sport[0], t.dport[0]], [1, 2, 1, 1, 2, 1, 22, 51000]);
     assert.deepEqual(
       [t.ifindex[0], t.cookieLo[0], t.cookieHi[0], t.expires[0], t.rqueue[0], t.wqueue[0], t.uid[0], t.inode[0]],
       [3, 0x11223344, 0x55667788, 200, 5, 6, 1000, 123456],
@@ -52,8 +65,12 @@ describe('appendInetMessage', () => {
 
   it('IPv6 addresses keep all 16 bytes in network order', () => {
     const msg = inetDiagMsg({
-      family: 10, state: 10, sport: 443, dport: 0,
-      src: hex('20 01 0d b8 00 00 00 00 00 00 00 00 00 00 00 01'), dst: hex('00 00 00 00 00 00 00 00 00 00 ff ff 7f 00 00 01'),
+      family: 10,
+      state: 10,
+      sport: 443,
+      dport: 0,
+      src: hex('20 01 0d b8 00 00 00 00 00 00 00 00 00 00 00 01'),
+      dst: hex('00 00 00 00 00 00 00 00 00 00 ff ff 7f 00 00 01'),
     });
     const t = new SocketTable();
     const r = received(msg);
@@ -121,7 +138,10 @@ describe('decodeInetAttributes', () => {
       nlattr(4, [...ascii('cubic'), 0]), // CONG
       nlattr(5, u8(0x10)), // TOS
       nlattr(6, u8(0x20)), // TCLASS
-      nlattr(7, [0, 1, 2, 3, 4, 5, 6, 7, 8].flatMap((x) => le32(x * 100))), // SKMEMINFO
+      nlattr(
+        7,
+        [0, 1, 2, 3, 4, 5, 6, 7, 8].flatMap((x) => le32(x * 100)),
+      ), // SKMEMINFO
       nlattr(8, u8(3)), // SHUTDOWN
       nlattr(9, [...le16(1), ...le16(2), ...le32(1024), ...le32(7), ...le32(9)]), // DCTCPINFO
       nlattr(10, u8(1)), // PROTOCOL (raw sockets: ICMP)
@@ -164,8 +184,17 @@ describe('decodeInetAttributes', () => {
     assert.equal(a.ulp, 'tls');
     assert.equal(a.cgroupId, 2 ** 32 + 2);
     assert.deepEqual(a.sockopt, {
-      recverr: true, is_icsk: false, freebind: true, hdrincl: false, mc_loop: false, transparent: true, mc_all: false,
-      nodefrag: true, bind_address_no_port: true, recverr_rfc4884: false, defer_connect: true,
+      recverr: true,
+      is_icsk: false,
+      freebind: true,
+      hdrincl: false,
+      mc_loop: false,
+      transparent: true,
+      mc_all: false,
+      nodefrag: true,
+      bind_address_no_port: true,
+      recverr_rfc4884: false,
+      defer_connect: true,
     });
   });
 
@@ -184,15 +213,17 @@ describe('decodeInetAttributes', () => {
   });
 
   it('fixed-size structs that are too short are left out rather than misread', () => {
-    const attrs = concat(
-      nlattr(1, zeros(12)), nlattr(3, zeros(12)), nlattr(9, zeros(12)), nlattr(16, zeros(16)), nlattr(22, u8(1)),
-      nlattr(8, u8(2)),
-    );
+    const attrs = concat(nlattr(1, zeros(12)), nlattr(3, zeros(12)), nlattr(9, zeros(12)), nlattr(16, zeros(16)), nlattr(22, u8(1)), nlattr(8, u8(2)));
     const a = decodeInetAttributes(viewOf(attrs), 0, attrs.byteLength);
     assert.deepEqual(a, { shutdown: 2 });
   });
 
-  for (const [name, type, payload] of [['mark', 15, []], ['classId', 17, u8(1)], ['cgroupId', 21, le32(7)], ['tos', 5, []]] as const) {
+  for (const [name, type, payload] of [
+    ['mark', 15, []],
+    ['classId', 17, u8(1)],
+    ['cgroupId', 21, le32(7)],
+    ['tos', 5, []],
+  ] as const) {
     it(`a ${name} attribute shorter than its type is absent (not 0) and reported`, () => {
       const attrs = concat(nlattr(8, u8(1)), nlattr(type, payload));
       const a = decodeInetAttributes(viewOf(attrs), 0, attrs.byteLength) as Record<string, unknown>;

@@ -32,10 +32,24 @@ function fill(t: SocketTable, i: number): number {
 
 function assertRow(t: SocketTable, row: number, i: number): void {
   assert.deepEqual(
-    [t.proto[row], t.family[row], t.state[row], t.timer[row], t.retrans[row], t.sport[row], t.dport[row], t.ifindex[row],
-      t.expires[row], t.rqueue[row], t.wqueue[row], t.uid[row], t.inode[row], t.cookieLo[row], t.cookieHi[row]],
-    [1 + (i % 7), i % 2 ? 10 : 2, 1 + (i % 12), i % 5, i % 256, 1000 + i, 60000 - i, i % 3, i * 10, i * 2, i * 3, 1000 + i,
-      500000 + i, 0x10000 + i, i],
+    [
+      t.proto[row],
+      t.family[row],
+      t.state[row],
+      t.timer[row],
+      t.retrans[row],
+      t.sport[row],
+      t.dport[row],
+      t.ifindex[row],
+      t.expires[row],
+      t.rqueue[row],
+      t.wqueue[row],
+      t.uid[row],
+      t.inode[row],
+      t.cookieLo[row],
+      t.cookieHi[row],
+    ],
+    [1 + (i % 7), i % 2 ? 10 : 2, 1 + (i % 12), i % 5, i % 256, 1000 + i, 60000 - i, i % 3, i * 10, i * 2, i * 3, 1000 + i, 500000 + i, 0x10000 + i, i],
     `row ${row}`,
   );
   for (let k = 0; k < 16; k++) {
@@ -81,7 +95,7 @@ describe('SocketTable', () => {
     assert.equal(toHex(t.arena.subarray(t.attrStart[row], t.attrStart[row] + 4)), '04 00 0e 00');
   });
 
-  it('append() merges rows and rebases the second table\'s attribute offsets', () => {
+  it("append() merges rows and rebases the second table's attribute offsets", () => {
     const a = new SocketTable(16);
     const b = new SocketTable(16);
     for (let i = 0; i < 20; i++) fill(a, i);
@@ -105,7 +119,7 @@ describe('SocketTable', () => {
     t.setAttributes(36, new Uint8Array([8, 0, 15, 0, 0xde, 0xad, 0xbe, 0xef]), 0, 8);
     const { buffers, transfer } = t.toBuffers();
     const posted = structuredClone(buffers, { transfer });
-    assert.equal(t.proto.byteLength, 0, 'the sender\'s buffers were transferred (detached)');
+    assert.equal(t.proto.byteLength, 0, "the sender's buffers were transferred (detached)");
     const r = SocketTable.fromBuffers(posted);
     assert.equal(r.length, 37);
     for (let i = 0; i < 37; i++) assertRow(r, i, i);

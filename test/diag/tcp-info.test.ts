@@ -9,39 +9,107 @@ import { viewOf } from '../helpers/bytes.js';
 
 /** [name without tcpi_, offset, size] for every whole-byte field of kernel-abi.md §5. */
 const ABI: [string, number, number][] = [
-  ['state', 0, 1], ['ca_state', 1, 1], ['retransmits', 2, 1], ['probes', 3, 1], ['backoff', 4, 1], ['options', 5, 1],
-  ['rto', 8, 4], ['ato', 12, 4], ['snd_mss', 16, 4], ['rcv_mss', 20, 4], ['unacked', 24, 4], ['sacked', 28, 4],
-  ['lost', 32, 4], ['retrans', 36, 4], ['fackets', 40, 4], ['last_data_sent', 44, 4], ['last_ack_sent', 48, 4],
-  ['last_data_recv', 52, 4], ['last_ack_recv', 56, 4], ['pmtu', 60, 4], ['rcv_ssthresh', 64, 4], ['rtt', 68, 4],
-  ['rttvar', 72, 4], ['snd_ssthresh', 76, 4], ['snd_cwnd', 80, 4], ['advmss', 84, 4], ['reordering', 88, 4],
-  ['rcv_rtt', 92, 4], ['rcv_space', 96, 4], ['total_retrans', 100, 4],
-  ['pacing_rate', 104, 8], ['max_pacing_rate', 112, 8], ['bytes_acked', 120, 8], ['bytes_received', 128, 8],
-  ['segs_out', 136, 4], ['segs_in', 140, 4], ['notsent_bytes', 144, 4], ['min_rtt', 148, 4],
-  ['data_segs_in', 152, 4], ['data_segs_out', 156, 4], ['delivery_rate', 160, 8], ['busy_time', 168, 8],
-  ['rwnd_limited', 176, 8], ['sndbuf_limited', 184, 8], ['delivered', 192, 4], ['delivered_ce', 196, 4],
-  ['bytes_sent', 200, 8], ['bytes_retrans', 208, 8], ['dsack_dups', 216, 4], ['reord_seen', 220, 4],
-  ['rcv_ooopack', 224, 4], ['snd_wnd', 228, 4], ['rcv_wnd', 232, 4], ['rehash', 236, 4],
-  ['total_rto', 240, 2], ['total_rto_recoveries', 242, 2], ['total_rto_time', 244, 4],
-  ['received_ce', 248, 4], ['delivered_e1_bytes', 252, 4], ['delivered_e0_bytes', 256, 4],
-  ['delivered_ce_bytes', 260, 4], ['received_e1_bytes', 264, 4], ['received_e0_bytes', 268, 4],
+  ['state', 0, 1],
+  ['ca_state', 1, 1],
+  ['retransmits', 2, 1],
+  ['probes', 3, 1],
+  ['backoff', 4, 1],
+  ['options', 5, 1],
+  ['rto', 8, 4],
+  ['ato', 12, 4],
+  ['snd_mss', 16, 4],
+  ['rcv_mss', 20, 4],
+  ['unacked', 24, 4],
+  ['sacked', 28, 4],
+  ['lost', 32, 4],
+  ['retrans', 36, 4],
+  ['fackets', 40, 4],
+  ['last_data_sent', 44, 4],
+  ['last_ack_sent', 48, 4],
+  ['last_data_recv', 52, 4],
+  ['last_ack_recv', 56, 4],
+  ['pmtu', 60, 4],
+  ['rcv_ssthresh', 64, 4],
+  ['rtt', 68, 4],
+  ['rttvar', 72, 4],
+  ['snd_ssthresh', 76, 4],
+  ['snd_cwnd', 80, 4],
+  ['advmss', 84, 4],
+  ['reordering', 88, 4],
+  ['rcv_rtt', 92, 4],
+  ['rcv_space', 96, 4],
+  ['total_retrans', 100, 4],
+  ['pacing_rate', 104, 8],
+  ['max_pacing_rate', 112, 8],
+  ['bytes_acked', 120, 8],
+  ['bytes_received', 128, 8],
+  ['segs_out', 136, 4],
+  ['segs_in', 140, 4],
+  ['notsent_bytes', 144, 4],
+  ['min_rtt', 148, 4],
+  ['data_segs_in', 152, 4],
+  ['data_segs_out', 156, 4],
+  ['delivery_rate', 160, 8],
+  ['busy_time', 168, 8],
+  ['rwnd_limited', 176, 8],
+  ['sndbuf_limited', 184, 8],
+  ['delivered', 192, 4],
+  ['delivered_ce', 196, 4],
+  ['bytes_sent', 200, 8],
+  ['bytes_retrans', 208, 8],
+  ['dsack_dups', 216, 4],
+  ['reord_seen', 220, 4],
+  ['rcv_ooopack', 224, 4],
+  ['snd_wnd', 228, 4],
+  ['rcv_wnd', 232, 4],
+  ['rehash', 236, 4],
+  ['total_rto', 240, 2],
+  ['total_rto_recoveries', 242, 2],
+  ['total_rto_time', 244, 4],
+  ['received_ce', 248, 4],
+  ['delivered_e1_bytes', 252, 4],
+  ['delivered_e0_bytes', 256, 4],
+  ['delivered_ce_bytes', 260, 4],
+  ['received_e1_bytes', 264, 4],
+  ['received_e0_bytes', 268, 4],
   ['received_ce_bytes', 272, 4],
 ];
 /** The bitfield bytes 6 and 7 (same table). */
-const BITFIELDS: [string, number][] = [['snd_wscale', 6], ['rcv_wscale', 6], ['delivery_rate_app_limited', 7], ['fastopen_client_fail', 7]];
+const BITFIELDS: [string, number][] = [
+  ['snd_wscale', 6],
+  ['rcv_wscale', 6],
+  ['delivery_rate_app_limited', 7],
+  ['fastopen_client_fail', 7],
+];
 
 /** sizeof(struct tcp_info) by kernel release (kernel-abi.md §5). */
 const SIZES: [string, number][] = [
-  ['<=3.14', 104], ['3.15', 120], ['4.1', 136], ['4.2', 144], ['4.6', 160], ['4.9', 168], ['4.10', 192], ['4.18', 200],
-  ['4.19', 224], ['5.4', 232], ['6.2', 240], ['6.7', 248], ['6.18', 280],
+  ['<=3.14', 104],
+  ['3.15', 120],
+  ['4.1', 136],
+  ['4.2', 144],
+  ['4.6', 160],
+  ['4.9', 168],
+  ['4.10', 192],
+  ['4.18', 200],
+  ['4.19', 224],
+  ['5.4', 232],
+  ['6.2', 240],
+  ['6.7', 248],
+  ['6.18', 280],
 ];
 
 /** A distinct, recognisable value for every field: small ints for u8/u16, offset-coded u32, > 2^32 for u64. */
 function expected(_name: string, off: number, size: number): number {
   switch (size) {
-    case 1: return off + 1;
-    case 2: return 0x100 + off;
-    case 4: return 0x01000000 + off;
-    default: return (off + 1) * 0x100000000 + off; // hi = off + 1, lo = off
+    case 1:
+      return off + 1;
+    case 2:
+      return 0x100 + off;
+    case 4:
+      return 0x01000000 + off;
+    default:
+      return (off + 1) * 0x100000000 + off; // hi = off + 1, lo = off
   }
 }
 
@@ -100,8 +168,13 @@ describe('decodeTcpInfo by kernel struct size', () => {
     assert.deepEqual(added[240], ['rcv_wnd', 'rehash']);
     assert.deepEqual(added[248], ['total_rto', 'total_rto_recoveries', 'total_rto_time']);
     assert.deepEqual(added[280], [
-      'received_ce', 'delivered_e1_bytes', 'delivered_e0_bytes', 'delivered_ce_bytes', 'received_e1_bytes',
-      'received_e0_bytes', 'received_ce_bytes',
+      'received_ce',
+      'delivered_e1_bytes',
+      'delivered_e0_bytes',
+      'delivered_ce_bytes',
+      'received_e1_bytes',
+      'received_e0_bytes',
+      'received_ce_bytes',
     ]);
   });
 

@@ -27,10 +27,7 @@ describe('appendUnixMessage', () => {
     const r = received(concat(header, attrs));
     const t = new SocketTable();
     assert.equal(appendUnixMessage(t, r.view, r.bytes, r.off, r.len, true), true);
-    assert.deepEqual(
-      [t.proto[0], t.family[0], t.sockType[0], t.state[0], t.inode[0], t.cookieLo[0], t.cookieHi[0]],
-      [UNIX, 1, 5, 10, 12345678, 0xa1b2c3d4, 7],
-    );
+    assert.deepEqual([t.proto[0], t.family[0], t.sockType[0], t.state[0], t.inode[0], t.cookieLo[0], t.cookieHi[0]], [UNIX, 1, 5, 10, 12345678, 0xa1b2c3d4, 7]);
     assert.deepEqual([t.rqueue[0], t.wqueue[0], t.uid[0]], [3, 128, 1000]);
     assert.deepEqual([t.sport[0], t.dport[0], t.timer[0], t.retrans[0], t.ifindex[0], t.expires[0]], [0, 0, 0, 0, 0, 0]);
     // the attributes are kept in the arena, byte for byte
@@ -70,16 +67,21 @@ describe('decodeUnixAttributes', () => {
   const decode = (attrs: Uint8Array) => decodeUnixAttributes(viewOf(attrs), 0, attrs.byteLength);
 
   it('every attribute type', () => {
-    const a = decode(concat(
-      nlattr(0, [0, ...ascii('foo')]), // NAME, abstract
-      nlattr(1, [...le32(2147073), ...le32(254 << 20)]), // VFS { ino, dev = kernel MKDEV(254, 0) }
-      nlattr(2, le32(10208)), // PEER
-      nlattr(3, [...le32(10209), ...le32(10211)]), // ICONS
-      nlattr(4, [...le32(3), ...le32(4)]), // RQLEN
-      nlattr(5, [1, 2, 3, 4, 5, 6, 7, 8, 9].flatMap((x) => le32(x))), // MEMINFO
-      nlattr(6, u8(2)), // SHUTDOWN
-      nlattr(7, le32(0)), // UID root
-    ));
+    const a = decode(
+      concat(
+        nlattr(0, [0, ...ascii('foo')]), // NAME, abstract
+        nlattr(1, [...le32(2147073), ...le32(254 << 20)]), // VFS { ino, dev = kernel MKDEV(254, 0) }
+        nlattr(2, le32(10208)), // PEER
+        nlattr(3, [...le32(10209), ...le32(10211)]), // ICONS
+        nlattr(4, [...le32(3), ...le32(4)]), // RQLEN
+        nlattr(
+          5,
+          [1, 2, 3, 4, 5, 6, 7, 8, 9].flatMap((x) => le32(x)),
+        ), // MEMINFO
+        nlattr(6, u8(2)), // SHUTDOWN
+        nlattr(7, le32(0)), // UID root
+      ),
+    );
     assert.equal(a.error, undefined);
     assert.equal(a.unknown, undefined);
     assert.equal(a.name, '@foo');

@@ -41,13 +41,23 @@ ready()
     const dir = mkdtempSync(join(tmpdir(), 'doc2-agent-'));
     const pid = s.info.pid;
     const file = join(dir, 'agent.toml');
-    writeFileSync(file, '[agent]\ninterval = "300ms"\n[outputs.prometheus]\nlisten = ["127.0.0.1:11979"]\n[collectors.doctor]\nenabled = true\nprocesses = true\n');
+    writeFileSync(
+      file,
+      '[agent]\ninterval = "300ms"\n[outputs.prometheus]\nlisten = ["127.0.0.1:11979"]\n[collectors.doctor]\nenabled = true\nprocesses = true\n',
+    );
     const a = new AgentProcess(['--config', file], { wrap: ['nsenter', '-t', String(pid), '-n'] });
     try {
       const netns = readlinkSync(`/proc/${pid}/ns/net`);
-      const line = await until('sockscope_doctor_close_wait_sockets', () => {
-        return scrape(pid, 11979).split('\n').find((l) => l.startsWith('sockscope_doctor_close_wait_sockets{'));
-      }, 20_000, 300);
+      const line = await until(
+        'sockscope_doctor_close_wait_sockets',
+        () => {
+          return scrape(pid, 11979)
+            .split('\n')
+            .find((l) => l.startsWith('sockscope_doctor_close_wait_sockets{'));
+        },
+        20_000,
+        300,
+      );
       const m = /^(\w+)\{(.*)\} (\S+)/.exec(line)!;
       const labels = Object.fromEntries([...m[2].matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
       assert.equal(Number(m[3]), 12, line);
@@ -62,7 +72,10 @@ ready()
       const fire = spawnSync(promtool.path!, ['test', 'rules', 'fire.test.yml'], { cwd: dir, encoding: 'utf8' });
       assert.equal(fire.status, 0, fire.stdout + fire.stderr);
       // and the test can fail: the warning rule is expected at 12, not the critical one; claiming it fires is refused
-      writeFileSync(join(dir, 'wrong.test.yml'), seriesRuleTest(m[1], all, Number(m[3])).replace('SockscopeDoctorCloseWaitSocketsWarning', 'SockscopeDoctorCloseWaitSocketsCritical'));
+      writeFileSync(
+        join(dir, 'wrong.test.yml'),
+        seriesRuleTest(m[1], all, Number(m[3])).replace('SockscopeDoctorCloseWaitSocketsWarning', 'SockscopeDoctorCloseWaitSocketsCritical'),
+      );
       assert.notEqual(spawnSync(promtool.path!, ['test', 'rules', 'wrong.test.yml'], { cwd: dir, encoding: 'utf8' }).status, 0);
     } finally {
       const exit = await a.stop();

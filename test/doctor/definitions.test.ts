@@ -28,7 +28,11 @@ describe('doctor check definitions', () => {
     for (const c of CHECKS) {
       for (const m of c.measures as readonly { name: string; info?: number; warning?: number; critical?: number }[]) {
         const levels = [m.info, m.warning, m.critical].filter((x) => x !== undefined) as number[];
-        assert.deepEqual(levels, [...levels].sort((x, y) => x - y), `${c.id}.${m.name}`);
+        assert.deepEqual(
+          levels,
+          [...levels].sort((x, y) => x - y),
+          `${c.id}.${m.name}`,
+        );
       }
     }
   });
@@ -42,7 +46,7 @@ describe('doctor check definitions', () => {
     assert.equal(grade('other', 150, t), undefined);
   });
 
-  test('the sample configuration\'s [doctor] sections are the defaults', () => {
+  test("the sample configuration's [doctor] sections are the defaults", () => {
     const parsed = JSON.parse(JSON.stringify(parseToml(doctorSampleSection()))) as { doctor: Record<string, unknown> };
     const { window, ...thresholds } = parsed.doctor;
     assert.equal(window, '2s');
@@ -57,7 +61,11 @@ describe('doctor check definitions', () => {
         const row = docs.split('\n').find((l) => l.startsWith(`| \`${c.id}\` | \`${m.name}\` |`));
         assert.ok(row, `docs/doctor.md has a row for ${c.id}.${m.name}`);
         const cells = row.split('|').map((x) => x.trim());
-        assert.deepEqual(cells.slice(5, 8), [m.info, m.warning, m.critical].map((x) => (x === undefined ? '–' : String(x))), `${c.id}.${m.name}`);
+        assert.deepEqual(
+          cells.slice(5, 8),
+          [m.info, m.warning, m.critical].map((x) => (x === undefined ? '–' : String(x))),
+          `${c.id}.${m.name}`,
+        );
       }
     }
   });
@@ -80,7 +88,8 @@ describe('doctor check definitions', () => {
 });
 
 describe('sockscope doctor: usage and configuration errors exit 2 with one line', () => {
-  const run = (args: string[], env: NodeJS.ProcessEnv = {}) => spawnSync(process.execPath, [BIN, 'doctor', ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...env } });
+  const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    spawnSync(process.execPath, [BIN, 'doctor', ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...env } });
   const dir = mkdtempSync(join(tmpdir(), 'doc-usage-'));
   const bad = join(dir, 'bad.toml');
   writeFileSync(bad, '[doctor.close_wait]\nsockets_warnin = 5\n');

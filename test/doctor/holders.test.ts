@@ -19,7 +19,10 @@ describe('doctor holders', { skip: process.platform !== 'linux' }, () => {
     try {
       const netns = readlinkSync('/proc/self/ns/net');
       const h = await holdersOf(new Set([inode]), netns);
-      assert.deepEqual(h.holders(inode).map((x) => x.pid), [process.pid]);
+      assert.deepEqual(
+        h.holders(inode).map((x) => x.pid),
+        [process.pid],
+      );
       assert.equal(h.size, 1, 'only the wanted inode is indexed');
     } finally {
       server.close();

@@ -18,8 +18,16 @@ const promtool = findTool('promtool', 'SOCKSCOPE_PROMTOOL', 'prometheus');
 
 describe('doctor rules for Prometheus', () => {
   test('deploy/prometheus holds the generated rules and their unit tests', () => {
-    assert.equal(readFileSync(join(PROM_DIR, 'sockscope-doctor-rules.yml'), 'utf8'), prometheusRules(), 'regenerate: sockscope doctor --rules prometheus > deploy/prometheus/sockscope-doctor-rules.yml');
-    assert.equal(readFileSync(join(PROM_DIR, 'sockscope-doctor-rules.test.yml'), 'utf8'), prometheusRuleTests(), 'regenerate: sockscope doctor --rules prometheus-test > deploy/prometheus/sockscope-doctor-rules.test.yml');
+    assert.equal(
+      readFileSync(join(PROM_DIR, 'sockscope-doctor-rules.yml'), 'utf8'),
+      prometheusRules(),
+      'regenerate: sockscope doctor --rules prometheus > deploy/prometheus/sockscope-doctor-rules.yml',
+    );
+    assert.equal(
+      readFileSync(join(PROM_DIR, 'sockscope-doctor-rules.test.yml'), 'utf8'),
+      prometheusRuleTests(),
+      'regenerate: sockscope doctor --rules prometheus-test > deploy/prometheus/sockscope-doctor-rules.test.yml',
+    );
   });
 
   test('promtool check rules, and the unit tests (each rule fires at its threshold, not below)', { skip: promtool.skip ?? false }, () => {

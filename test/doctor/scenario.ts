@@ -110,7 +110,7 @@ export interface DoctorRun {
 export function doctor(args: readonly string[], timeoutMs = 60_000): Promise<DoctorRun> {
   return new Promise((resolve) => {
     execFile(process.execPath, [BIN, 'doctor', ...args], { timeout: timeoutMs, maxBuffer: 64 << 20, encoding: 'utf8' }, (error, stdout, stderr) => {
-      const code = error ? (typeof (error as NodeJS.ErrnoException).code === 'number' ? ((error as unknown as { code: number }).code) : null) : 0;
+      const code = error ? (typeof (error as NodeJS.ErrnoException).code === 'number' ? (error as unknown as { code: number }).code : null) : 0;
       let report: DoctorRun['report'];
       if (args.includes('json')) {
         try {

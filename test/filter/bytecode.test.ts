@@ -16,7 +16,8 @@ import { audit } from './kernel-model.js';
 
 const services = parseServices('ssh 22/tcp\nhttp 80/tcp\nhttps 443/tcp\n');
 const ctx: FilterContext = {
-  defaultStates: 0xfff, services,
+  defaultStates: 0xfff,
+  services,
   resolveDevice: (name) => ({ lo: 1, eth0: 2 })[name],
   resolveCgroup: (path) => ({ '/': 1n, '/system.slice': 0x1_0000_0042n })[path],
   ephemeralPorts: { low: 32768, high: 60999 },
@@ -34,7 +35,15 @@ function expectProgram(text: string, expected: Uint8Array | readonly number[], e
 /** op header */
 const op = (code: number, yes: number, no: number) => [code, yes, ...le16(no)];
 /** S_COND/D_COND with an IPv4 or AF_UNSPEC hostcond (4 address bytes, as ss sends) */
-const cond4 = (code: number, family: number, plen: number, port: number, addr: number[] = [0, 0, 0, 0]) => [...op(code, 16, 20), family, plen, 0, 0, ...le32(port), ...addr];
+const cond4 = (code: number, family: number, plen: number, port: number, addr: number[] = [0, 0, 0, 0]) => [
+  ...op(code, 16, 20),
+  family,
+  plen,
+  0,
+  0,
+  ...le32(port),
+  ...addr,
+];
 const cond6 = (code: number, plen: number, port: number, addr: number[]) => [...op(code, 28, 32), 10, plen, 0, 0, ...le32(port), ...addr];
 
 describe('bytecode: what ss 6.1 sends for the same expression', () => {
@@ -60,34 +69,46 @@ describe('bytecode: what ss 6.1 sends for the same expression', () => {
     expectProgram('not autobound', hex('06 04 08 00  01 04 08 00'));
   });
   it('sport = :1 or dport = :2  (JMP over the second)', () => {
-    expectProgram('sport = :1 or dport = :2', hex(`
+    expectProgram(
+      'sport = :1 or dport = :2',
+      hex(`
       07 10 14 00  00 00 00 00  01 00 00 00  00 00 00 00
       01 04 14 00
-      08 10 14 00  00 00 00 00  02 00 00 00  00 00 00 00`));
+      08 10 14 00  00 00 00 00  02 00 00 00  00 00 00 00`),
+    );
   });
   it('dst 127.0.0.1/8 and not sport = :22  (reject jump patched past the second)', () => {
-    expectProgram('dst 127.0.0.1/8 and not sport = :22', hex(`
+    expectProgram(
+      'dst 127.0.0.1/8 and not sport = :22',
+      hex(`
       08 10 28 00  02 08 00 00  ff ff ff ff  7f 00 00 01
       07 10 14 00  00 00 00 00  16 00 00 00  00 00 00 00
-      01 04 08 00`));
+      01 04 08 00`),
+    );
   });
   it('( sport = :1 or sport = :2 ) and not ( dst 10.0.0.0/8 or dport >= :1024 )', () => {
-    expectProgram('( sport = :1 or sport = :2 ) and not ( dst 10.0.0.0/8 or dport >= :1024 )', hex(`
+    expectProgram(
+      '( sport = :1 or sport = :2 ) and not ( dst 10.0.0.0/8 or dport >= :1024 )',
+      hex(`
       07 10 14 00  00 00 00 00  01 00 00 00  00 00 00 00
       01 04 14 00
       07 10 34 00  00 00 00 00  02 00 00 00  00 00 00 00
       08 10 14 00  02 08 00 00  ff ff ff ff  0a 00 00 00
       01 04 0c 00
       04 08 0c 00  00 00 00 04
-      01 04 08 00`));
+      01 04 08 00`),
+    );
   });
   it('not ( sport = :1 and dport = :2 ) or autobound', () => {
-    expectProgram('not ( sport = :1 and dport = :2 ) or autobound', hex(`
+    expectProgram(
+      'not ( sport = :1 and dport = :2 ) or autobound',
+      hex(`
       07 10 24 00  00 00 00 00  01 00 00 00  00 00 00 00
       08 10 14 00  00 00 00 00  02 00 00 00  00 00 00 00
       01 04 08 00
       01 04 08 00
-      06 04 08 00`));
+      06 04 08 00`),
+    );
   });
   it('fwmark = 0x1/0xf  (MARK_COND, with netAdmin)', () => {
     expectProgram('fwmark = 0x1/0xf', hex('0a 0c 10 00  01 00 00 00  0f 00 00 00'), { netAdmin: true });

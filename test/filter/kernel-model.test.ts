@@ -22,22 +22,42 @@ import { audit, run, type DiagEntry } from './kernel-model.js';
 
 const services = parseServices('ssh 22/tcp\nhttps 443/tcp\n');
 const ctx = (netAdmin: boolean): FilterContext => ({
-  defaultStates: 0xfff, services, netAdmin,
+  defaultStates: 0xfff,
+  services,
+  netAdmin,
   resolveDevice: (name) => ({ lo: 1, eth0: 2 })[name],
   resolveCgroup: (path) => ({ '/': 1n, '/a': 0x1_0000_0002n })[path],
 });
 
 const PORTS = [0, 22, 80, 443, 1023, 1024, 1025, 40000, 65535];
 const port = fc.constantFrom(...PORTS);
-const hostText = fc.tuple(
-  fc.constantFrom('127.0.0.1', '127.0.0.0/8', '127.0.0.1/31', '10.0.0.0/8', '0.0.0.0/0', '128.0.0.0/1', '[::1]', '[::1/127]',
-    '[::ffff:127.0.0.1]', '[::ffff:127.0.0.0/104]', '::/0', '[2001:db8::/32]', '[fe80::/10]', '*', ''),
-  fc.option(port, { nil: undefined }),
-).map(([addr, p]) => (p === undefined ? (addr || '*') : `${addr}:${p}`));
+const hostText = fc
+  .tuple(
+    fc.constantFrom(
+      '127.0.0.1',
+      '127.0.0.0/8',
+      '127.0.0.1/31',
+      '10.0.0.0/8',
+      '0.0.0.0/0',
+      '128.0.0.0/1',
+      '[::1]',
+      '[::1/127]',
+      '[::ffff:127.0.0.1]',
+      '[::ffff:127.0.0.0/104]',
+      '::/0',
+      '[2001:db8::/32]',
+      '[fe80::/10]',
+      '*',
+      '',
+    ),
+    fc.option(port, { nil: undefined }),
+  )
+  .map(([addr, p]) => (p === undefined ? addr || '*' : `${addr}:${p}`));
 
 const leaf: fc.Arbitrary<string> = fc.oneof(
   fc.tuple(fc.constantFrom('src', 'dst'), fc.constantFrom('', '= '), hostText).map(([k, eq, h]) => `${k} ${eq}${h}`),
-  fc.tuple(fc.constantFrom('sport', 'dport'), fc.constantFrom('', '= ', '== ', '!= ', '< ', '> ', '<= ', '>= ', 'eq ', 'gt ', 'le '), port, fc.boolean())
+  fc
+    .tuple(fc.constantFrom('sport', 'dport'), fc.constantFrom('', '= ', '== ', '!= ', '< ', '> ', '<= ', '>= ', 'eq ', 'gt ', 'le '), port, fc.boolean())
     .map(([k, op, p, colon]) => `${k} ${op}${colon ? ':' : ''}${p}`),
   fc.tuple(fc.constantFrom('', '= ', '!= '), fc.constantFrom('lo', 'eth0', '0', '7')).map(([op, d]) => `dev ${op}${d}`),
   fc.tuple(fc.constantFrom('', '= ', '!= '), fc.constantFrom('0x2a', '0x2a/0xff', '0', '1/1', '0x100/0x100')).map(([op, m]) => `fwmark ${op}${m}`),
@@ -67,20 +87,31 @@ interface Row {
 
 const V4 = ['127.0.0.1', '127.0.0.2', '10.1.2.3', '0.0.0.0', '128.0.0.1'];
 const V6 = ['::1', '::', '::2', 'fe80::1', '2001:db8::5', '::ffff:127.0.0.1', '::ffff:10.1.2.3', '::ffff:128.0.0.1'];
-const row: fc.Arbitrary<Row> = fc.record({
-  v6: fc.boolean(),
-  a: fc.nat(), b: fc.nat(),
-  sport: port, dport: port,
-  ifindex: fc.constantFrom(0, 1, 2),
-  mark: fc.option(fc.constantFrom(0, 0x2a, 0x12a, 1, 0x100), { nil: undefined }),
-  cgroup: fc.option(fc.constantFrom(1n, 2n, 0x1_0000_0002n), { nil: undefined }),
-}).map((r) => {
-  const pool = r.v6 ? V6 : V4;
-  const out: Row = { family: r.v6 ? AF_INET6 : AF_INET, src: pool[r.a % pool.length], dst: pool[r.b % pool.length], sport: r.sport, dport: r.dport, ifindex: r.ifindex };
-  if (r.mark !== undefined) out.mark = r.mark;
-  if (r.cgroup !== undefined) out.cgroup = r.cgroup;
-  return out;
-});
+const row: fc.Arbitrary<Row> = fc
+  .record({
+    v6: fc.boolean(),
+    a: fc.nat(),
+    b: fc.nat(),
+    sport: port,
+    dport: port,
+    ifindex: fc.constantFrom(0, 1, 2),
+    mark: fc.option(fc.constantFrom(0, 0x2a, 0x12a, 1, 0x100), { nil: undefined }),
+    cgroup: fc.option(fc.constantFrom(1n, 2n, 0x1_0000_0002n), { nil: undefined }),
+  })
+  .map((r) => {
+    const pool = r.v6 ? V6 : V4;
+    const out: Row = {
+      family: r.v6 ? AF_INET6 : AF_INET,
+      src: pool[r.a % pool.length],
+      dst: pool[r.b % pool.length],
+      sport: r.sport,
+      dport: r.dport,
+      ifindex: r.ifindex,
+    };
+    if (r.mark !== undefined) out.mark = r.mark;
+    if (r.cgroup !== undefined) out.cgroup = r.cgroup;
+    return out;
+  });
 
 function attr(type: number, payload: number[]): number[] {
   const len = 4 + payload.length;
@@ -112,8 +143,15 @@ function build(rows: Row[]): { table: SocketTable; entries: DiagEntry[] } {
     ];
     table.setAttributes(i, Uint8Array.from(attrs), 0, attrs.length);
     entries.push({
-      family: r.family, saddr, daddr, sport: r.sport, dport: r.dport, ifindex: r.ifindex, bindPortLock: false,
-      mark: r.mark ?? 0, cgroupId: r.cgroup ?? 0n,
+      family: r.family,
+      saddr,
+      daddr,
+      sport: r.sport,
+      dport: r.dport,
+      ifindex: r.ifindex,
+      bindPortLock: false,
+      mark: r.mark ?? 0,
+      cgroupId: r.cgroup ?? 0n,
     });
   }
   return { table, entries };
@@ -121,26 +159,36 @@ function build(rows: Row[]): { table: SocketTable; entries: DiagEntry[] } {
 
 describe('filters against a model of the kernel', () => {
   it('with CAP_NET_ADMIN: the whole expression in the kernel, and the same answer as matches()', () => {
-    fc.assert(fc.property(expr, fc.array(row, { minLength: 1, maxLength: 40 }), (text, rows) => {
-      const f = compileFilter(text, ctx(true));
-      assert.ok(f.bytecode, `${text}: no program`);
-      assert.equal(audit(f.bytecode, true), 0, `${text}: the kernel refuses the program`);
-      const { table, entries } = build(rows);
-      for (let i = 0; i < rows.length; i++) {
-        assert.equal(run(f.bytecode, entries[i]), f.matches(table, i), `${text} on ${JSON.stringify(rows[i], (_, v) => (typeof v === 'bigint' ? String(v) : v))}`);
-      }
-    }), budget(400));
+    fc.assert(
+      fc.property(expr, fc.array(row, { minLength: 1, maxLength: 40 }), (text, rows) => {
+        const f = compileFilter(text, ctx(true));
+        assert.ok(f.bytecode, `${text}: no program`);
+        assert.equal(audit(f.bytecode, true), 0, `${text}: the kernel refuses the program`);
+        const { table, entries } = build(rows);
+        for (let i = 0; i < rows.length; i++) {
+          assert.equal(
+            run(f.bytecode, entries[i]),
+            f.matches(table, i),
+            `${text} on ${JSON.stringify(rows[i], (_, v) => (typeof v === 'bigint' ? String(v) : v))}`,
+          );
+        }
+      }),
+      budget(400),
+    );
   });
 
   it('without it: a program the kernel accepts, never dropping a row matches() selects', () => {
-    fc.assert(fc.property(expr, fc.array(row, { minLength: 1, maxLength: 40 }), (text, rows) => {
-      const f = compileFilter(text, ctx(false));
-      if (f.bytecode) assert.equal(audit(f.bytecode, false), 0, `${text}: the kernel refuses the program`);
-      const { table, entries } = build(rows);
-      for (let i = 0; i < rows.length; i++) {
-        if (f.matches(table, i)) assert.ok(!f.bytecode || run(f.bytecode, entries[i]), `${text}: the kernel drops row ${i}`);
-      }
-    }), budget(400));
+    fc.assert(
+      fc.property(expr, fc.array(row, { minLength: 1, maxLength: 40 }), (text, rows) => {
+        const f = compileFilter(text, ctx(false));
+        if (f.bytecode) assert.equal(audit(f.bytecode, false), 0, `${text}: the kernel refuses the program`);
+        const { table, entries } = build(rows);
+        for (let i = 0; i < rows.length; i++) {
+          if (f.matches(table, i)) assert.ok(!f.bytecode || run(f.bytecode, entries[i]), `${text}: the kernel drops row ${i}`);
+        }
+      }),
+      budget(400),
+    );
   });
 
   it('a row without attributes counts as mark 0 and cgroup 0, in the kernel and in matches()', () => {
@@ -154,27 +202,75 @@ describe('filters against a model of the kernel', () => {
 });
 
 describe('fuzz: any text', () => {
-  const soup = fc.array(fc.oneof(
-    fc.constantFrom('src', 'dst', 'sport', 'dport', 'dev', 'fwmark', 'cgroup', 'autobound', 'state', 'exclude', 'established',
-      'and', 'or', 'not', '!', '&&', '||', '(', ')', '=', '==', '!=', '<', '>=', 'eq', 'gt', ':22', '22', '*', '[::1]',
-      '127.0.0.1/8', '1.2.3.256', '/33', 'lo', '0x2a/0xff', '\\', '[', ']', ':https', ':nope', '70000'),
-    fc.string({ maxLength: 6 }),
-  ), { maxLength: 12 }).chain((words) => fc.constantFrom(' ', '', '\t').map((sep) => words.join(sep)));
+  const soup = fc
+    .array(
+      fc.oneof(
+        fc.constantFrom(
+          'src',
+          'dst',
+          'sport',
+          'dport',
+          'dev',
+          'fwmark',
+          'cgroup',
+          'autobound',
+          'state',
+          'exclude',
+          'established',
+          'and',
+          'or',
+          'not',
+          '!',
+          '&&',
+          '||',
+          '(',
+          ')',
+          '=',
+          '==',
+          '!=',
+          '<',
+          '>=',
+          'eq',
+          'gt',
+          ':22',
+          '22',
+          '*',
+          '[::1]',
+          '127.0.0.1/8',
+          '1.2.3.256',
+          '/33',
+          'lo',
+          '0x2a/0xff',
+          '\\',
+          '[',
+          ']',
+          ':https',
+          ':nope',
+          '70000',
+        ),
+        fc.string({ maxLength: 6 }),
+      ),
+      { maxLength: 12 },
+    )
+    .chain((words) => fc.constantFrom(' ', '', '\t').map((sep) => words.join(sep)));
 
   it('parses, or fails with ESOCKSCOPE_FILTER_SYNTAX and a caret inside the expression', () => {
-    fc.assert(fc.property(soup, (text) => {
-      try {
-        parseFilter(text, { services });
-      } catch (e) {
-        assert.ok(isSockscopeError(e), `not a SockscopeError: ${String(e)}`);
-        assert.equal(e.code, 'ESOCKSCOPE_FILTER_SYNTAX');
-        const position = e.facts.position as number;
-        assert.ok(position >= 0 && position <= text.length, `position ${position} outside ${JSON.stringify(text)}`);
-        const lines = e.message.split('\n');
-        assert.equal(lines.length, 3);
-        assert.equal(lines[2].indexOf('^'), 2 + position);
-        assert.equal(e.facts.expression, text);
-      }
-    }), budget(2000));
+    fc.assert(
+      fc.property(soup, (text) => {
+        try {
+          parseFilter(text, { services });
+        } catch (e) {
+          assert.ok(isSockscopeError(e), `not a SockscopeError: ${String(e)}`);
+          assert.equal(e.code, 'ESOCKSCOPE_FILTER_SYNTAX');
+          const position = e.facts.position as number;
+          assert.ok(position >= 0 && position <= text.length, `position ${position} outside ${JSON.stringify(text)}`);
+          const lines = e.message.split('\n');
+          assert.equal(lines.length, 3);
+          assert.equal(lines[2].indexOf('^'), 2 + position);
+          assert.equal(e.facts.expression, text);
+        }
+      }),
+      budget(2000),
+    );
   });
 });

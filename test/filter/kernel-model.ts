@@ -52,7 +52,8 @@ export function audit(bc: Uint8Array, netAdmin: boolean): 0 | 'EINVAL' | 'EPERM'
     let minLen = 4;
     switch (code) {
       case 7: // S_COND
-      case 8: { // D_COND
+      case 8: {
+        // D_COND
         minLen += 8;
         if (len < minLen) return 'EINVAL';
         const family = bc[at + 4];
@@ -66,7 +67,12 @@ export function audit(bc: Uint8Array, netAdmin: boolean): 0 | 'EINVAL' | 'EPERM'
         minLen += 4;
         if (len < minLen) return 'EINVAL';
         break;
-      case 2: case 3: case 4: case 5: case 11: case 12: // port comparisons: an operand op
+      case 2:
+      case 3:
+      case 4:
+      case 5:
+      case 11:
+      case 12: // port comparisons: an operand op
         minLen += 4;
         if (len < minLen) return 'EINVAL';
         break;
@@ -79,7 +85,9 @@ export function audit(bc: Uint8Array, netAdmin: boolean): 0 | 'EINVAL' | 'EPERM'
         minLen += 8;
         if (len < minLen) return 'EINVAL';
         break;
-      case 0: case 1: case 6: // NOP, JMP, AUTO
+      case 0:
+      case 1:
+      case 6: // NOP, JMP, AUTO
         break;
       default:
         return 'EINVAL';
@@ -113,15 +121,32 @@ export function run(bc: Uint8Array, e: DiagEntry): boolean {
     const code = bc[at];
     let yes = true;
     switch (code) {
-      case 0: break;
-      case 1: yes = false; break;
-      case 11: yes = e.sport === u16(bc, at + 6); break;
-      case 2: yes = e.sport >= u16(bc, at + 6); break;
-      case 3: yes = e.sport <= u16(bc, at + 6); break;
-      case 12: yes = e.dport === u16(bc, at + 6); break;
-      case 4: yes = e.dport >= u16(bc, at + 6); break;
-      case 5: yes = e.dport <= u16(bc, at + 6); break;
-      case 6: yes = !e.bindPortLock; break;
+      case 0:
+        break;
+      case 1:
+        yes = false;
+        break;
+      case 11:
+        yes = e.sport === u16(bc, at + 6);
+        break;
+      case 2:
+        yes = e.sport >= u16(bc, at + 6);
+        break;
+      case 3:
+        yes = e.sport <= u16(bc, at + 6);
+        break;
+      case 12:
+        yes = e.dport === u16(bc, at + 6);
+        break;
+      case 4:
+        yes = e.dport >= u16(bc, at + 6);
+        break;
+      case 5:
+        yes = e.dport <= u16(bc, at + 6);
+        break;
+      case 6:
+        yes = !e.bindPortLock;
+        break;
       case 7:
       case 8: {
         const family = bc[at + 4];
@@ -146,10 +171,17 @@ export function run(bc: Uint8Array, e: DiagEntry): boolean {
         yes = false;
         break;
       }
-      case 9: yes = e.ifindex === u32(bc, at + 4); break;
-      case 10: yes = ((e.mark & u32(bc, at + 8)) >>> 0) === u32(bc, at + 4); break;
-      case 13: yes = e.cgroupId === u64(bc, at + 4); break;
-      default: throw new Error(`op ${code} at ${at}: the audit would have refused it`);
+      case 9:
+        yes = e.ifindex === u32(bc, at + 4);
+        break;
+      case 10:
+        yes = (e.mark & u32(bc, at + 8)) >>> 0 === u32(bc, at + 4);
+        break;
+      case 13:
+        yes = e.cgroupId === u64(bc, at + 4);
+        break;
+      default:
+        throw new Error(`op ${code} at ${at}: the audit would have refused it`);
     }
     const step = yes ? bc[at + 1] : u16(bc, at + 2);
     len -= step;

@@ -14,7 +14,8 @@ import { SocketTable } from '../../src/snapshot/table.js';
 import { le16, le32, le64 } from '../helpers/bytes.js';
 
 const ctx: FilterContext = {
-  defaultStates: 0xfff, services: parseServices('ssh 22/tcp\nhttp 80/tcp\n'),
+  defaultStates: 0xfff,
+  services: parseServices('ssh 22/tcp\nhttp 80/tcp\n'),
   resolveDevice: (name) => ({ lo: 1, eth0: 2 })[name],
   resolveCgroup: (path) => ({ '/': 1n, '/big': 0x1_0000_0002n })[path],
   ephemeralPorts: { low: 32768, high: 60999 },
@@ -173,26 +174,38 @@ describe('matches(): one row at a time', () => {
 
 describe('errors found while compiling', () => {
   it('an unknown device is a usage error naming it, with a caret', () => {
-    assert.throws(() => compileFilter('sport = :22 and dev eth9', ctx), (e: any) => {
-      assert.equal(e.code, 'ESOCKSCOPE_USAGE');
-      assert.equal(e.exitCode, 2);
-      assert.deepEqual(e.facts, { position: 20, token: 'eth9', expression: 'sport = :22 and dev eth9' });
-      assert.equal(e.message, [
-        "invalid filter: unknown device 'eth9' at position 20: not in /sys/class/net and not an interface index",
-        '  sport = :22 and dev eth9',
-        '                      ^^^^',
-      ].join('\n'));
-      return true;
-    });
+    assert.throws(
+      () => compileFilter('sport = :22 and dev eth9', ctx),
+      (e: any) => {
+        assert.equal(e.code, 'ESOCKSCOPE_USAGE');
+        assert.equal(e.exitCode, 2);
+        assert.deepEqual(e.facts, { position: 20, token: 'eth9', expression: 'sport = :22 and dev eth9' });
+        assert.equal(
+          e.message,
+          [
+            "invalid filter: unknown device 'eth9' at position 20: not in /sys/class/net and not an interface index",
+            '  sport = :22 and dev eth9',
+            '                      ^^^^',
+          ].join('\n'),
+        );
+        return true;
+      },
+    );
   });
   it('a device index is taken as it is', () => {
     assert.equal(compileFilter('dev 0x10', ctx).bytecode![4], 16);
   });
   it('an unknown cgroup is a usage error naming it', () => {
-    assert.throws(() => compileFilter('cgroup = /nope', ctx), (e: any) => e.code === 'ESOCKSCOPE_USAGE' && e.facts.token === '/nope' && /unknown cgroup '\/nope'/.test(e.message));
+    assert.throws(
+      () => compileFilter('cgroup = /nope', ctx),
+      (e: any) => e.code === 'ESOCKSCOPE_USAGE' && e.facts.token === '/nope' && /unknown cgroup '\/nope'/.test(e.message),
+    );
   });
   it('state clauses that leave nothing', () => {
-    assert.throws(() => compileFilter('state established exclude established', ctx), (e: any) => e.code === 'ESOCKSCOPE_FILTER_SYNTAX' && e.facts.token === 'state established exclude established');
+    assert.throws(
+      () => compileFilter('state established exclude established', ctx),
+      (e: any) => e.code === 'ESOCKSCOPE_FILTER_SYNTAX' && e.facts.token === 'state established exclude established',
+    );
   });
   it('too deep', () => {
     const deep = `${'( '.repeat(600)}autobound${' )'.repeat(600)}`;

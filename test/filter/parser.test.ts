@@ -13,15 +13,24 @@ const services = parseServices('ssh 22/tcp\nhttp 80/tcp www\nhttps 443/tcp\nhttp
 function show(n: FilterNode): string {
   const span = `@${n.start}-${n.end}${n.parenthesized ? 'p' : ''}`;
   switch (n.kind) {
-    case 'and': return `(and${n.implicit ? '~' : ''} ${show(n.left)} ${show(n.right)})${span}`;
-    case 'or': return `(or ${show(n.left)} ${show(n.right)})${span}`;
-    case 'not': return `(not ${show(n.operand)})${span}`;
-    case 'host': return `(${n.side} ${n.text})${span}`;
-    case 'port': return `(${n.side === 'src' ? 'sport' : 'dport'} ${n.op} ${n.port})${span}`;
-    case 'dev': return `(dev ${n.op} ${n.name})${span}`;
-    case 'fwmark': return `(fwmark ${n.op} 0x${n.mark.toString(16)}/0x${n.mask.toString(16)})${span}`;
-    case 'cgroup': return `(cgroup ${n.op} ${n.path})${span}`;
-    case 'autobound': return `(autobound)${span}`;
+    case 'and':
+      return `(and${n.implicit ? '~' : ''} ${show(n.left)} ${show(n.right)})${span}`;
+    case 'or':
+      return `(or ${show(n.left)} ${show(n.right)})${span}`;
+    case 'not':
+      return `(not ${show(n.operand)})${span}`;
+    case 'host':
+      return `(${n.side} ${n.text})${span}`;
+    case 'port':
+      return `(${n.side === 'src' ? 'sport' : 'dport'} ${n.op} ${n.port})${span}`;
+    case 'dev':
+      return `(dev ${n.op} ${n.name})${span}`;
+    case 'fwmark':
+      return `(fwmark ${n.op} 0x${n.mark.toString(16)}/0x${n.mask.toString(16)})${span}`;
+    case 'cgroup':
+      return `(cgroup ${n.op} ${n.path})${span}`;
+    case 'autobound':
+      return `(autobound)${span}`;
   }
 }
 
@@ -49,7 +58,12 @@ describe('lexer', () => {
   ];
   for (const [text, expected] of cases) {
     it(JSON.stringify(text), () => {
-      assert.equal(tokenize(text).map((t) => `${t.kind}:${t.value}@${t.start}`).join(' '), expected);
+      assert.equal(
+        tokenize(text)
+          .map((t) => `${t.kind}:${t.value}@${t.start}`)
+          .join(' '),
+        expected,
+      );
     });
   }
 
@@ -101,7 +115,10 @@ describe('parser: trees with spans', () => {
     const parsed = parseFilter(['state', 'established', '( dport = :ssh', 'or', 'sport = :ssh )'], { services });
     assert.equal(parsed.expression, 'state established ( dport = :ssh or sport = :ssh )');
     assert.equal(show(parsed.root!), '(or (dport = 22)@20-32 (sport = 22)@36-48)@18-50p');
-    assert.deepEqual(parsed.states.map((s) => ({ ...s })), [{ kind: 'state', name: 'established', mask: 1 << 1, start: 0, end: 17 }]);
+    assert.deepEqual(
+      parsed.states.map((s) => ({ ...s })),
+      [{ kind: 'state', name: 'established', mask: 1 << 1, start: 0, end: 17 }],
+    );
   });
 });
 
@@ -170,7 +187,7 @@ describe('state clauses (ss main())', () => {
   const states = (text: string, defaultStates = 0x2) => compileFilter(text, { defaultStates, services }).states;
   const bits = (...s: number[]) => s.reduce((m, x) => m | (1 << x), 0);
 
-  it('no clause: the caller\'s default', () => assert.equal(states('sport = :22', 0x400), 0x400));
+  it("no clause: the caller's default", () => assert.equal(states('sport = :22', 0x400), 0x400));
   it('state: only those named, repeatable', () => {
     assert.equal(states('state established'), bits(1));
     assert.equal(states('state established state listening'), bits(1, 10));
@@ -178,9 +195,21 @@ describe('state clauses (ss main())', () => {
   });
   it('every name', () => {
     const names: [string, number][] = [
-      ['established', 1], ['syn-sent', 2], ['syn-recv', 3], ['syn-rcv', 3], ['fin-wait-1', 4], ['fin-wait-2', 5],
-      ['time-wait', 6], ['closed', 7], ['close', 7], ['unconnected', 7], ['close-wait', 8], ['last-ack', 9],
-      ['listening', 10], ['listen', 10], ['closing', 11],
+      ['established', 1],
+      ['syn-sent', 2],
+      ['syn-recv', 3],
+      ['syn-rcv', 3],
+      ['fin-wait-1', 4],
+      ['fin-wait-2', 5],
+      ['time-wait', 6],
+      ['closed', 7],
+      ['close', 7],
+      ['unconnected', 7],
+      ['close-wait', 8],
+      ['last-ack', 9],
+      ['listening', 10],
+      ['listen', 10],
+      ['closing', 11],
     ];
     for (const [name, state] of names) assert.equal(states(`state ${name}`), bits(state), name);
   });
@@ -200,10 +229,13 @@ describe('state clauses (ss main())', () => {
   });
   it('keeps the clauses with their spans', () => {
     const p = parseFilter('state established excl time-wait sport = :22', { services });
-    assert.deepEqual(p.states.map((s) => ({ ...s })), [
-      { kind: 'state', name: 'established', mask: bits(1), start: 0, end: 17 },
-      { kind: 'exclude', name: 'time-wait', mask: bits(6), start: 18, end: 32 },
-    ]);
+    assert.deepEqual(
+      p.states.map((s) => ({ ...s })),
+      [
+        { kind: 'state', name: 'established', mask: bits(1), start: 0, end: 17 },
+        { kind: 'exclude', name: 'time-wait', mask: bits(6), start: 18, end: 32 },
+      ],
+    );
     assert.equal(show(p.root!), '(sport = 22)@33-44');
   });
 });

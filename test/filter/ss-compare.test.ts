@@ -163,66 +163,75 @@ describe('filters against ss in a throwaway network namespace', () => {
   let cap: Captures;
   let pop: Population;
 
-  before(async () => {
-    if (support.skip) return;
-    ns = await PopulationNetns.start({ readyTimeoutMs: 20_000 });
-    pop = ns.population;
-    const started = await startExtras(ns);
-    stopExtras = started.stop;
-    const extras = started.extras;
-    const listener = (name: string) => {
-      const l = pop.tcp.listeners.find((x) => x.name === name);
-      assert.ok(l, `the population has no listener ${name}`);
-      return l.port;
-    };
-    const L4 = listener('node-v4');
-    const L6 = listener('node-v6');
-    const u4 = pop.udp.bound.find((b) => b.family === 4);
-    assert.ok(u4);
-    const vars: Record<string, string | number> = {
-      L4, L6, DUAL: listener('node-dual'), LOW: Math.min(L4, L6), HIGH: Math.max(L4, L6), U4: u4.port,
-      DEV: extras.devListener, CG: cgroup2Mount(),
-    };
-    // Both views while nothing moves: ss first, then sockscope in one process, then ss once more.
-    const ssTable = async (c: Case) => {
-      const args = [c.protocol === 'tcp' ? '-tan' : '-uan', ...fill(c.expression, vars).split(/\s+/)];
-      return ns!.check('ss', args);
-    };
-    const first = (await ns.check('ss', ['-tuan'])).split('\n').sort().join('\n');
-    const ssText: string[] = [];
-    for (const c of CASES) ssText.push(await ssTable(c));
-    const ssDifferent: string[] = [];
-    for (const d of DIFFERENCES) ssDifferent.push(await ssTable(tcp('', d.expression)));
-    const runs: SelectRun[] = [];
-    CASES.forEach((c, i) => {
-      const expression = fill(c.expression, vars);
-      const modes: SelectMode[] = ['both', 'matches'];
-      if (c.proc) modes.push('proc');
-      for (const mode of modes) runs.push({ id: runId(i, mode), protocols: [c.protocol], expression, mode });
-      if (c.netAdmin) runs.push({ id: runId(i, 'both', true), protocols: [c.protocol], expression, mode: 'both', netAdmin: true });
-      if (i === 0) {
-        runs.push({ id: runId(i, 'kernel'), protocols: [c.protocol], expression, mode: 'kernel' });
-        runs.push({ id: runId(i, 'unfiltered'), protocols: [c.protocol], expression, mode: 'unfiltered' });
-      }
-    });
-    DIFFERENCES.forEach((d, i) => {
-      runs.push({ id: `difference:${i}`, protocols: ['tcp'], expression: d.expression, mode: 'both' });
-    });
-    const out = JSON.parse(await ns.node(SELECT_SCRIPT, [JSON.stringify({ runs })], { timeoutMs: 60_000 })) as SelectResult[];
-    const later = (await ns.check('ss', ['-tuan'])).split('\n').sort().join('\n');
-    const results = new Map(out.map((r) => [r.id, r]));
-    // ss drops the State column when only one state is listed; the state is then the one the filter names.
-    const ss = ssText.map((text, i) => {
-      if (!text.startsWith('Recv-Q')) return parseSs(text).rows.map(ssKey);
-      const r = results.get(runId(i, 'both'));
-      const states = r && !('error' in r) ? r.states : 0;
-      const state = Object.entries(SS_STATE_NUMBERS).find(([, n]) => states === 1 << n);
-      assert.ok(state, `ss printed no State column, but the filter lists states ${states.toString(16)}`);
-      const lines = text.split('\n');
-      return parseSs([`State ${lines[0]}`, ...lines.slice(1).map((l) => (l.trim() ? `${state[0]} ${l}` : l))].join('\n')).rows.map(ssKey);
-    });
-    cap = { vars, extras, ssText, ss, results, first, later, ssDifferent: ssDifferent.map((text) => parseSs(text).rows.map(ssKey)) };
-  }, { timeout: 90_000 });
+  before(
+    async () => {
+      if (support.skip) return;
+      ns = await PopulationNetns.start({ readyTimeoutMs: 20_000 });
+      pop = ns.population;
+      const started = await startExtras(ns);
+      stopExtras = started.stop;
+      const extras = started.extras;
+      const listener = (name: string) => {
+        const l = pop.tcp.listeners.find((x) => x.name === name);
+        assert.ok(l, `the population has no listener ${name}`);
+        return l.port;
+      };
+      const L4 = listener('node-v4');
+      const L6 = listener('node-v6');
+      const u4 = pop.udp.bound.find((b) => b.family === 4);
+      assert.ok(u4);
+      const vars: Record<string, string | number> = {
+        L4,
+        L6,
+        DUAL: listener('node-dual'),
+        LOW: Math.min(L4, L6),
+        HIGH: Math.max(L4, L6),
+        U4: u4.port,
+        DEV: extras.devListener,
+        CG: cgroup2Mount(),
+      };
+      // Both views while nothing moves: ss first, then sockscope in one process, then ss once more.
+      const ssTable = async (c: Case) => {
+        const args = [c.protocol === 'tcp' ? '-tan' : '-uan', ...fill(c.expression, vars).split(/\s+/)];
+        return ns!.check('ss', args);
+      };
+      const first = (await ns.check('ss', ['-tuan'])).split('\n').sort().join('\n');
+      const ssText: string[] = [];
+      for (const c of CASES) ssText.push(await ssTable(c));
+      const ssDifferent: string[] = [];
+      for (const d of DIFFERENCES) ssDifferent.push(await ssTable(tcp('', d.expression)));
+      const runs: SelectRun[] = [];
+      CASES.forEach((c, i) => {
+        const expression = fill(c.expression, vars);
+        const modes: SelectMode[] = ['both', 'matches'];
+        if (c.proc) modes.push('proc');
+        for (const mode of modes) runs.push({ id: runId(i, mode), protocols: [c.protocol], expression, mode });
+        if (c.netAdmin) runs.push({ id: runId(i, 'both', true), protocols: [c.protocol], expression, mode: 'both', netAdmin: true });
+        if (i === 0) {
+          runs.push({ id: runId(i, 'kernel'), protocols: [c.protocol], expression, mode: 'kernel' });
+          runs.push({ id: runId(i, 'unfiltered'), protocols: [c.protocol], expression, mode: 'unfiltered' });
+        }
+      });
+      DIFFERENCES.forEach((d, i) => {
+        runs.push({ id: `difference:${i}`, protocols: ['tcp'], expression: d.expression, mode: 'both' });
+      });
+      const out = JSON.parse(await ns.node(SELECT_SCRIPT, [JSON.stringify({ runs })], { timeoutMs: 60_000 })) as SelectResult[];
+      const later = (await ns.check('ss', ['-tuan'])).split('\n').sort().join('\n');
+      const results = new Map(out.map((r) => [r.id, r]));
+      // ss drops the State column when only one state is listed; the state is then the one the filter names.
+      const ss = ssText.map((text, i) => {
+        if (!text.startsWith('Recv-Q')) return parseSs(text).rows.map(ssKey);
+        const r = results.get(runId(i, 'both'));
+        const states = r && !('error' in r) ? r.states : 0;
+        const state = Object.entries(SS_STATE_NUMBERS).find(([, n]) => states === 1 << n);
+        assert.ok(state, `ss printed no State column, but the filter lists states ${states.toString(16)}`);
+        const lines = text.split('\n');
+        return parseSs([`State ${lines[0]}`, ...lines.slice(1).map((l) => (l.trim() ? `${state[0]} ${l}` : l))].join('\n')).rows.map(ssKey);
+      });
+      cap = { vars, extras, ssText, ss, results, first, later, ssDifferent: ssDifferent.map((text) => parseSs(text).rows.map(ssKey)) };
+    },
+    { timeout: 90_000 },
+  );
 
   after(async () => {
     await stopExtras?.();
@@ -263,7 +272,10 @@ describe('filters against ss in a throwaway network namespace', () => {
     // the sockets that make dev, fwmark and autobound differ are really selected
     const has = (about: string, port: number) => {
       const i = CASES.findIndex((c) => c.about === about);
-      assert.ok(cap.ss[i].some((k) => k.split('|')[2] === String(port)), `${about} selects port ${port}`);
+      assert.ok(
+        cap.ss[i].some((k) => k.split('|')[2] === String(port)),
+        `${about} selects port ${port}`,
+      );
     };
     has('dev by name', cap.extras.devListener);
     has('fwmark', cap.extras.markListener);
@@ -276,7 +288,10 @@ describe('filters against ss in a throwaway network namespace', () => {
     const withProgram = result(runId(0, 'kernel'));
     const without = result(runId(0, 'unfiltered'));
     assert.ok(withProgram.bytecodeLength > 0);
-    assert.ok(withProgram.crossed > 0 && withProgram.crossed < without.crossed, `${withProgram.crossed} sockets crossed with the program, ${without.crossed} without`);
+    assert.ok(
+      withProgram.crossed > 0 && withProgram.crossed < without.crossed,
+      `${withProgram.crossed} sockets crossed with the program, ${without.crossed} without`,
+    );
     // for ports the program is exact: what crossed is what ss shows
     assert.deepEqual(sorted(withProgram.selected.map(ourKey)), sorted(cap.ss[0]));
   });
@@ -295,10 +310,17 @@ describe('filters against ss in a throwaway network namespace', () => {
       // The designed difference: the kernel's AUTO asks whether the port was bound explicitly, which user
       // space cannot see (matches() tests the port range, as ss's user space does). The program only removes.
       const extra = alone.filter((k) => !both.includes(k));
-      assert.deepEqual(both.filter((k) => !alone.includes(k)), [], `${c.expression}: the program never adds`);
+      assert.deepEqual(
+        both.filter((k) => !alone.includes(k)),
+        [],
+        `${c.expression}: the program never adds`,
+      );
       if (c.about === 'autobound') {
         // bound explicitly inside the range: in the range, but not AUTO
-        assert.deepEqual(extra.map((k) => k.split('|')[2]), [String(cap.extras.explicitEphemeral)]);
+        assert.deepEqual(
+          extra.map((k) => k.split('|')[2]),
+          [String(cap.extras.explicitEphemeral)],
+        );
       } else if (c.about === 'not autobound') {
         // accepted from the explicitly bound :80 listener: out of the range, yet AUTO to the kernel
         assert.deepEqual(extra, [`1|127.0.0.1|80|127.0.0.1|${cap.extras.httpClient}`]);
@@ -323,11 +345,19 @@ describe('filters against ss in a throwaway network namespace', () => {
     test(`known difference from ss, by design: ${d.expression}`, opts, () => {
       const ours = sorted(result(`difference:${i}`).selected.map(ourKey));
       const ss = sorted(cap.ssDifferent[i]);
-      assert.deepEqual(ss.filter((k) => !ours.includes(k)), [], 'sockscope shows everything ss shows');
+      assert.deepEqual(
+        ss.filter((k) => !ours.includes(k)),
+        [],
+        'sockscope shows everything ss shows',
+      );
       const extra = ours.filter((k) => !ss.includes(k));
       assert.ok(extra.length > 0, 'the difference shows in this population');
       for (const k of extra) assert.ok(d.extra(k.split('|')[1]), `unexpected extra socket ${k}`);
-      assert.deepEqual(ours.filter((k) => d.extra(k.split('|')[1])), extra, 'every socket of that kind is the difference');
+      assert.deepEqual(
+        ours.filter((k) => d.extra(k.split('|')[1])),
+        extra,
+        'every socket of that kind is the difference',
+      );
     });
   }
 

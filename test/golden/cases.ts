@@ -91,9 +91,12 @@ export function goldenCases(population: Population): GoldenCase[] {
   const pop = population;
   const port = (name: string) => pop.tcp.listeners.find((l) => l.name === name)!.port;
   const groups = [
-    '--port-group', `${port('node-v4')},${port('node-dual')},${pop.udp.bound[0].port}@service=web`,
-    '--port-group', `*:${port('node-v6')}@service=web6`,
-    '--port-group', `remote:${port('node-v4')}@direction=out`,
+    '--port-group',
+    `${port('node-v4')},${port('node-dual')},${pop.udp.bound[0].port}@service=web`,
+    '--port-group',
+    `*:${port('node-v6')}@service=web6`,
+    '--port-group',
+    `remote:${port('node-v4')}@direction=out`,
   ];
   const host = ['--host-tag', 'fixture'];
   const measurements: [string, string[]][] = [
@@ -107,11 +110,28 @@ export function goldenCases(population: Population): GoldenCase[] {
     cli('gather', ['gather', '--measurement', 'netstat,netstat_port,socketstat,listen', ...groups, ...host, '--format', format], `all.${format}`);
     cli('gather', ['gather', '--measurement', 'socketstat', '--socketstat-info', 'all', ...host, '--format', format], `socketstat-info.${format}`);
     cli('gather', ['gather', '--measurement', 'socketstat', '--socketstat-aggregate', ...host, '--format', format], `socketstat-aggregate.${format}`);
-    cli('gather', ['gather', '--measurement', 'netstat,netstat_port', '--netstat-semantics', 'telegraf', '--per-ip-version', ...groups, ...host, '--format', format], `telegraf.${format}`);
+    cli(
+      'gather',
+      ['gather', '--measurement', 'netstat,netstat_port', '--netstat-semantics', 'telegraf', '--per-ip-version', ...groups, ...host, '--format', format],
+      `telegraf.${format}`,
+    );
   }
   cli('gather', ['gather', '--measurement', 'socketstat', '--socketstat-info', 'all', '--influx-uint', ...host], 'socketstat-info-uint.influx');
   cli('gather', ['gather', '--measurement', 'netstat', '--per-ip-version', ...host], 'netstat-per-ip-version.influx');
-  cli('gather', ['gather', '--measurement', 'netstat_port', '--addr-ports', JSON.stringify([String(port('node-v4')), `127.0.0.1:${port('node-v4-unread')}`]), '--tag', 'env=golden', ...host], 'netstat_port-addr-ports.influx');
+  cli(
+    'gather',
+    [
+      'gather',
+      '--measurement',
+      'netstat_port',
+      '--addr-ports',
+      JSON.stringify([String(port('node-v4')), `127.0.0.1:${port('node-v4-unread')}`]),
+      '--tag',
+      'env=golden',
+      ...host,
+    ],
+    'netstat_port-addr-ports.influx',
+  );
 
   // --- Zabbix: the trapper push (the frame's bytes) and both templates -------------------------------------
   cases.push({ kind: 'zabbix-send', file: 'zabbix/send.frame', argv: ['--host', 'fixture'] });

@@ -38,7 +38,8 @@ describe('golden outputs of the recorded fixture snapshot', { skip: support.skip
     // a fresh network namespace with loopback up (the Zabbix trapper of the send cases listens there)
     const flags = support.mode === 'root' ? ['-n'] : ['-rn'];
     const r = spawnSync('unshare', [...flags, 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', process.execPath, RUNNER, out], {
-      encoding: 'utf8', timeout: 180_000,
+      encoding: 'utf8',
+      timeout: 180_000,
     });
     assert.equal(r.status, 0, `the golden runner failed (${r.signal ?? r.status}): ${r.stderr}`);
     results = JSON.parse(readFileSync(out, 'utf8'));
@@ -55,7 +56,12 @@ describe('golden outputs of the recorded fixture snapshot', { skip: support.skip
   after(() => rmSync(tmp, { recursive: true, force: true }));
 
   for (const c of cases) {
-    const what = c.kind === 'cli' ? `sockscope ${c.argv.join(' ')}` : c.kind === 'zabbix-send' ? `the frame of sockscope zabbix send ${c.argv.join(' ')}` : `the ${c.writer} writer with fixed ${c.with}, flags '${c.flags}'`;
+    const what =
+      c.kind === 'cli'
+        ? `sockscope ${c.argv.join(' ')}`
+        : c.kind === 'zabbix-send'
+          ? `the frame of sockscope zabbix send ${c.argv.join(' ')}`
+          : `the ${c.writer} writer with fixed ${c.with}, flags '${c.flags}'`;
     it(`${c.file}: ${what}`, () => {
       const res = results[c.file];
       assert.ok(res, `no result for ${c.file}`);
@@ -75,7 +81,9 @@ describe('golden outputs of the recorded fixture snapshot', { skip: support.skip
 
   it('every golden file belongs to a case (none left over from a removed case)', () => {
     const known = new Set(cases.flatMap((c) => [c.file, `${c.file}.stderr`]));
-    const stray = listFiles(EXPECTED).map((f) => relative(EXPECTED, f)).filter((f) => !known.has(f) && f !== 'README.md');
+    const stray = listFiles(EXPECTED)
+      .map((f) => relative(EXPECTED, f))
+      .filter((f) => !known.has(f) && f !== 'README.md');
     assert.deepEqual(stray, []);
   });
 });

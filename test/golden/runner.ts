@@ -44,12 +44,13 @@ async function captured(run: () => Promise<void>): Promise<CaseResult> {
   const stdoutWrite = process.stdout.write;
   const stderrWrite = process.stderr.write;
   const listeners = process.stdout.listeners('error');
-  const grab = (into: Buffer[]) => ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    into.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
-    const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
-    cb?.();
-    return true;
-  }) as typeof process.stdout.write;
+  const grab = (into: Buffer[]) =>
+    ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      into.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
+      const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+      cb?.();
+      return true;
+    }) as typeof process.stdout.write;
   process.stdout.write = grab(out);
   process.stderr.write = grab(err);
   process.exitCode = undefined;
@@ -62,7 +63,11 @@ async function captured(run: () => Promise<void>): Promise<CaseResult> {
   }
   const exitCode = Number(process.exitCode ?? 0);
   process.exitCode = undefined;
-  return { stdout: Buffer.from(scrub(Buffer.concat(out).toString('latin1')), 'latin1').toString('base64'), stderr: Buffer.concat(err).toString('utf8'), exitCode };
+  return {
+    stdout: Buffer.from(scrub(Buffer.concat(out).toString('latin1')), 'latin1').toString('base64'),
+    stderr: Buffer.concat(err).toString('utf8'),
+    exitCode,
+  };
 }
 
 /** A holder index with fixed processes (what -p would find), names that need escaping included. */
@@ -77,7 +82,13 @@ class FixedHolders extends SocketHolders {
 }
 
 function fixedHolders(t: SocketTable): SocketHolders {
-  const h = new FixedHolders(new Map([[100, 'nginx'], [101, 'we"ird\\name'], [102, 'ünïcode']]));
+  const h = new FixedHolders(
+    new Map([
+      [100, 'nginx'],
+      [101, 'we"ird\\name'],
+      [102, 'ünïcode'],
+    ]),
+  );
   const inodes = [...new Set(Array.from(t.inode.subarray(0, t.length)).filter((x) => x !== 0))].sort((a, b) => a - b);
   inodes.forEach((inode, k) => {
     if (k % 3 !== 2) h.add(inode, 100 + (k % 3), 3 + k);
@@ -94,7 +105,10 @@ async function writerCase(c: WriterCase): Promise<CaseResult> {
   const t = snap.table;
   const view = t.arenaView();
   const o: RecordOptions = {
-    extended: c.flags.includes('e'), timers: c.flags.includes('o'), info: c.flags.includes('i'), memory: c.flags.includes('m'),
+    extended: c.flags.includes('e'),
+    timers: c.flags.includes('o'),
+    info: c.flags.includes('i'),
+    memory: c.flags.includes('m'),
     interfaceName: (ifindex) => (ifindex === 1 ? 'lo' : undefined),
   };
   if (c.with === 'processes') o.processes = fixedHolders(t);
@@ -110,7 +124,10 @@ async function writerCase(c: WriterCase): Promise<CaseResult> {
       w.append(t, i, view);
       w.bytes.byte(10);
     }
-    w.bytes.flush((chunk) => chunks.push(Buffer.from(chunk)), () => true);
+    w.bytes.flush(
+      (chunk) => chunks.push(Buffer.from(chunk)),
+      () => true,
+    );
     text = Buffer.concat(chunks);
   }
   return { stdout: Buffer.from(text).toString('base64'), stderr: '', exitCode: 0 };

@@ -42,7 +42,9 @@ export function nodeBinaries(): string[] {
 
 /** The command-line prefix that hides node: `unshare -m` + bind mounts, then exec the command. */
 export function hideNodeWrap(): string[] {
-  const binds = nodeBinaries().map((p) => `mount --bind /dev/null '${p}'`).join(' && ');
+  const binds = nodeBinaries()
+    .map((p) => `mount --bind /dev/null '${p}'`)
+    .join(' && ');
   return ['unshare', '-m', '--propagation', 'private', '--', 'sh', '-c', `${binds} && exec "$@"`, 'hide-node'];
 }
 
@@ -56,7 +58,13 @@ export interface Ran {
 export function runArtifact(a: Artifact, args: readonly string[], o: { ns?: PopulationNetns; env?: Record<string, string>; timeoutMs?: number } = {}): Ran {
   const inner = [...(a.hideNode ? hideNodeWrap() : []), ...a.argv, ...args];
   const full = o.ns ? ['nsenter', ...o.ns.enterArgs(), '--', ...inner] : inner;
-  const r = spawnSync(full[0], full.slice(1), { env: cleanEnv({ ...a.env, ...o.env }), encoding: 'utf8', timeout: o.timeoutMs ?? 60_000, killSignal: 'SIGKILL', maxBuffer: 64 << 20 });
+  const r = spawnSync(full[0], full.slice(1), {
+    env: cleanEnv({ ...a.env, ...o.env }),
+    encoding: 'utf8',
+    timeout: o.timeoutMs ?? 60_000,
+    killSignal: 'SIGKILL',
+    maxBuffer: 64 << 20,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -99,7 +107,9 @@ export async function exerciseArtifact(t: TestContext, a: Artifact, expectVersio
     });
     await t.test('ls -E (the lifecycle subscription worker) lists a connection that closed', async () => {
       const follow = new Daemon('sockscope ls -E', a.argv[0], [...a.argv.slice(1), 'ls', '-E', '-t', '--format', 'ndjson'], {
-        ns, env: cleanEnv(a.env), wrap: a.hideNode ? hideNodeWrap() : [],
+        ns,
+        env: cleanEnv(a.env),
+        wrap: a.hideNode ? hideNodeWrap() : [],
       });
       // the population's listener with the longest backlog (others are kept with full accept queues, where a
       // connection never completes)
@@ -107,20 +117,31 @@ export async function exerciseArtifact(t: TestContext, a: Artifact, expectVersio
       const bridge = await NsBridge.start(ns, target.port);
       try {
         // connections to it, closed at once, until -E (once subscribed) lists one
-        await until('a closed connection from ls -E', async () => {
-          if (!follow.running) throw new Error(follow.tail());
-          await new Promise<void>((resolve) => {
-            const c = connect(bridge.socketPath, () => setTimeout(() => c.destroy(), 20));
-            c.on('close', () => resolve()).on('error', () => resolve());
-          });
-          return follow.stdout.includes('\n') ? true : undefined;
-        }, 30_000, 200);
+        await until(
+          'a closed connection from ls -E',
+          async () => {
+            if (!follow.running) throw new Error(follow.tail());
+            await new Promise<void>((resolve) => {
+              const c = connect(bridge.socketPath, () => setTimeout(() => c.destroy(), 20));
+              c.on('close', () => resolve()).on('error', () => resolve());
+            });
+            return follow.stdout.includes('\n') ? true : undefined;
+          },
+          30_000,
+          200,
+        );
       } finally {
         await bridge.stop();
         const exit = await follow.stop();
         assert.equal(exit.code, 0, `ls -E did not exit 0 on SIGTERM\n${follow.tail()}`);
       }
-      assert.ok(follow.stdout.split('\n').filter(Boolean).every((line) => typeof JSON.parse(line) === 'object'), follow.stdout.slice(0, 400));
+      assert.ok(
+        follow.stdout
+          .split('\n')
+          .filter(Boolean)
+          .every((line) => typeof JSON.parse(line) === 'object'),
+        follow.stdout.slice(0, 400),
+      );
       assert.match(follow.stderr, /sockets closed/);
     });
     await t.test('zabbix template and config sample', () => {
@@ -132,16 +153,23 @@ export async function exerciseArtifact(t: TestContext, a: Artifact, expectVersio
       writeFileSync(sample, ok(runArtifact(a, ['config', 'sample']), 'config sample'));
       const port = await freePortIn(ns);
       const agent = new Daemon('sockscope agent', a.argv[0], [...a.argv.slice(1), 'agent', '--config', sample, '--listen', `127.0.0.1:${port}`], {
-        ns, env: cleanEnv(a.env), wrap: a.hideNode ? hideNodeWrap() : [],
+        ns,
+        env: cleanEnv(a.env),
+        wrap: a.hideNode ? hideNodeWrap() : [],
       });
       const bridge = await NsBridge.start(ns, port);
       try {
-        const body = await until('/metrics from the agent', async () => {
-          if (!agent.running) throw new Error(agent.tail());
-          const r = await request(bridge.target, '/metrics');
-          // the first gather is in once every listener of the population is there
-          return r.status === 200 && l.every((x) => r.body.includes(`local_port="${x.port}"`)) ? r.body : undefined;
-        }, 30_000, 100);
+        const body = await until(
+          '/metrics from the agent',
+          async () => {
+            if (!agent.running) throw new Error(agent.tail());
+            const r = await request(bridge.target, '/metrics');
+            // the first gather is in once every listener of the population is there
+            return r.status === 200 && l.every((x) => r.body.includes(`local_port="${x.port}"`)) ? r.body : undefined;
+          },
+          30_000,
+          100,
+        );
         assert.match(body, new RegExp(`^sockscope_build_info\\{version="${expectVersion.replace(/\./g, '\\.')}"`, 'm'));
         for (const x of l) assert.match(body, new RegExp(`^sockscope_listen_backlog\\{[^}]*local_port="${x.port}"\\} \\d+$`, 'm'));
       } finally {

@@ -93,17 +93,39 @@ export function replayReader(datagrams: readonly Uint8Array[]): DatagramReader &
 
 /** An inet_diag_msg (72 bytes) from its fields; addresses are network-order bytes (4 for IPv4, 16 for IPv6). */
 export interface InetMsgFields {
-  family: number; state: number; timer?: number; retrans?: number;
-  sport: number; dport: number; src: Bytes; dst: Bytes; ifindex?: number; cookie?: [number, number];
-  expires?: number; rqueue?: number; wqueue?: number; uid?: number; inode?: number;
+  family: number;
+  state: number;
+  timer?: number;
+  retrans?: number;
+  sport: number;
+  dport: number;
+  src: Bytes;
+  dst: Bytes;
+  ifindex?: number;
+  cookie?: [number, number];
+  expires?: number;
+  rqueue?: number;
+  wqueue?: number;
+  uid?: number;
+  inode?: number;
 }
 
 export function inetDiagMsg(m: InetMsgFields): Uint8Array {
   const addr = (a: Bytes) => concat(a, zeros(16 - a.length));
   return concat(
-    [m.family, m.state, m.timer ?? 0, m.retrans ?? 0], be16(m.sport), be16(m.dport), addr(m.src), addr(m.dst),
-    le32(m.ifindex ?? 0), le32(m.cookie?.[0] ?? 0), le32(m.cookie?.[1] ?? 0),
-    le32(m.expires ?? 0), le32(m.rqueue ?? 0), le32(m.wqueue ?? 0), le32(m.uid ?? 0), le32(m.inode ?? 0),
+    [m.family, m.state, m.timer ?? 0, m.retrans ?? 0],
+    be16(m.sport),
+    be16(m.dport),
+    addr(m.src),
+    addr(m.dst),
+    le32(m.ifindex ?? 0),
+    le32(m.cookie?.[0] ?? 0),
+    le32(m.cookie?.[1] ?? 0),
+    le32(m.expires ?? 0),
+    le32(m.rqueue ?? 0),
+    le32(m.wqueue ?? 0),
+    le32(m.uid ?? 0),
+    le32(m.inode ?? 0),
   );
 }
 

@@ -11,9 +11,24 @@
  * u64 tcp_info values of ~0 (Infinity) print as null: JSON has no Infinity.
  */
 import {
-  AF_INET6, decodeInetAttributes, decodeUnixAttributes, formatAddress, FULL_EXT, Proto, PROTO_NAMES, STATE_KEYS,
-  SnapshotWorker, takeCensus, takeSnapshot, UID_UNKNOWN, UNIX_SHOW_ALL,
-  type InetAttributes, type ProtocolSource, type ProtoName, type SnapshotOptions, type UnixAttributes,
+  AF_INET6,
+  decodeInetAttributes,
+  decodeUnixAttributes,
+  formatAddress,
+  FULL_EXT,
+  Proto,
+  PROTO_NAMES,
+  STATE_KEYS,
+  SnapshotWorker,
+  takeCensus,
+  takeSnapshot,
+  UID_UNKNOWN,
+  UNIX_SHOW_ALL,
+  type InetAttributes,
+  type ProtocolSource,
+  type ProtoName,
+  type SnapshotOptions,
+  type UnixAttributes,
 } from '../../src/index.js';
 
 export interface DumpRecord {
@@ -104,12 +119,23 @@ async function main(): Promise<void> {
   for (let i = 0; i < t.length; i++) {
     const protocol = PROTO_NAMES[t.proto[i]] as ProtoName;
     const r: DumpRecord = {
-      protocol, family: t.family[i], sockType: t.sockType[i], state: t.state[i], stateName: STATE_KEYS[t.state[i]],
-      local: formatAddress(t.family[i], t.src, i * 16), localPort: t.sport[i],
-      remote: formatAddress(t.family[i], t.dst, i * 16), remotePort: t.dport[i],
-      rqueue: t.rqueue[i], wqueue: t.wqueue[i], inode: t.inode[i], uid: t.uid[i] === UID_UNKNOWN ? null : t.uid[i],
+      protocol,
+      family: t.family[i],
+      sockType: t.sockType[i],
+      state: t.state[i],
+      stateName: STATE_KEYS[t.state[i]],
+      local: formatAddress(t.family[i], t.src, i * 16),
+      localPort: t.sport[i],
+      remote: formatAddress(t.family[i], t.dst, i * 16),
+      remotePort: t.dport[i],
+      rqueue: t.rqueue[i],
+      wqueue: t.wqueue[i],
+      inode: t.inode[i],
+      uid: t.uid[i] === UID_UNKNOWN ? null : t.uid[i],
       cookie: ((BigInt(t.cookieHi[i]) << 32n) | BigInt(t.cookieLo[i])).toString(16),
-      timer: t.timer[i], retrans: t.retrans[i], expires: t.expires[i],
+      timer: t.timer[i],
+      retrans: t.retrans[i],
+      expires: t.expires[i],
     };
     if (t.attrLength[i] > 0) {
       const start = t.attrStart[i];

@@ -39,7 +39,16 @@ export interface SelectedSocket {
 }
 
 export type SelectResult =
-  | { id: string; states: number; bytecodeLength: number; needsAttributes: boolean; warnings: string[]; crossed: number; selected: SelectedSocket[]; notes: string[] }
+  | {
+      id: string;
+      states: number;
+      bytecodeLength: number;
+      needsAttributes: boolean;
+      warnings: string[];
+      crossed: number;
+      selected: SelectedSocket[];
+      notes: string[];
+    }
   | { id: string; error: { code: string; message: string } };
 
 async function main(): Promise<void> {
@@ -73,14 +82,23 @@ async function main(): Promise<void> {
         const filtered = run.mode === 'both' || run.mode === 'matches' || run.mode === 'proc';
         if (filtered && !f.matches(t, i)) continue;
         selected.push({
-          protocol: t.proto[i], state: t.state[i],
-          local: formatAddress(t.family[i], t.src, i * 16), localPort: t.sport[i],
-          remote: formatAddress(t.family[i], t.dst, i * 16), remotePort: t.dport[i],
+          protocol: t.proto[i],
+          state: t.state[i],
+          local: formatAddress(t.family[i], t.src, i * 16),
+          localPort: t.sport[i],
+          remote: formatAddress(t.family[i], t.dst, i * 16),
+          remotePort: t.dport[i],
         });
       }
       results.push({
-        id: run.id, states: f.states, bytecodeLength: f.bytecode?.length ?? 0, needsAttributes: f.needsAttributes,
-        warnings: f.warnings, crossed: t.length, selected, notes: snap.notes,
+        id: run.id,
+        states: f.states,
+        bytecodeLength: f.bytecode?.length ?? 0,
+        needsAttributes: f.needsAttributes,
+        warnings: f.warnings,
+        crossed: t.length,
+        selected,
+        notes: snap.notes,
       });
     }
   } finally {

@@ -39,7 +39,9 @@ export function netnsSupport(): { mode: NetnsMode; skip?: undefined } | { mode?:
   const root = process.getuid?.() === 0;
   if (root && tryUnshare(['-n'])) return (cached = { mode: 'root' });
   if (tryUnshare(['-rn'])) return (cached = { mode: 'user' });
-  return (cached = { skip: `cannot create a network namespace: neither \`unshare -n\`${root ? '' : ' (needs root)'} nor \`unshare -rn\` (unprivileged user namespaces) works here` });
+  return (cached = {
+    skip: `cannot create a network namespace: neither \`unshare -n\`${root ? '' : ' (needs root)'} nor \`unshare -rn\` (unprivileged user namespaces) works here`,
+  });
 }
 
 export interface RunResult {
@@ -62,7 +64,11 @@ export interface StartOptions {
 export class PopulationNetns {
   private exited: Promise<void>;
 
-  private constructor(readonly mode: NetnsMode, readonly holder: ChildProcess, readonly population: Population) {
+  private constructor(
+    readonly mode: NetnsMode,
+    readonly holder: ChildProcess,
+    readonly population: Population,
+  ) {
     this.exited = holder.exitCode !== null || holder.signalCode !== null ? Promise.resolve() : new Promise((r) => holder.once('exit', () => r()));
   }
 
@@ -99,24 +105,31 @@ export class PopulationNetns {
 
   /** The nsenter arguments that enter this namespace. */
   enterArgs(): string[] {
-    return this.mode === 'root'
-      ? [`--net=/proc/${this.pid}/ns/net`]
-      : ['-t', String(this.pid), '-U', '-n', '--preserve-credentials'];
+    return this.mode === 'root' ? [`--net=/proc/${this.pid}/ns/net`] : ['-t', String(this.pid), '-U', '-n', '--preserve-credentials'];
   }
 
   /** Run a command inside the namespace; resolves with its exit status (a timeout kills it: signal SIGKILL). */
   run(file: string, args: readonly string[], options: { timeoutMs?: number } = {}): Promise<RunResult> {
     return new Promise((resolve) => {
-      execFile('nsenter', [...this.enterArgs(), '--', file, ...args], {
-        timeout: options.timeoutMs ?? 120_000, killSignal: 'SIGKILL', maxBuffer: 64 << 20, encoding: 'utf8',
-      }, (error, stdout, stderr) => {
-        const e = error as (NodeJS.ErrnoException & { code?: number | string; signal?: NodeJS.Signals }) | null;
-        resolve({
-          code: e ? (typeof e.code === 'number' ? e.code : null) : 0,
-          signal: e?.signal ?? null,
-          stdout, stderr,
-        });
-      });
+      execFile(
+        'nsenter',
+        [...this.enterArgs(), '--', file, ...args],
+        {
+          timeout: options.timeoutMs ?? 120_000,
+          killSignal: 'SIGKILL',
+          maxBuffer: 64 << 20,
+          encoding: 'utf8',
+        },
+        (error, stdout, stderr) => {
+          const e = error as (NodeJS.ErrnoException & { code?: number | string; signal?: NodeJS.Signals }) | null;
+          resolve({
+            code: e ? (typeof e.code === 'number' ? e.code : null) : 0,
+            signal: e?.signal ?? null,
+            stdout,
+            stderr,
+          });
+        },
+      );
     });
   }
 

@@ -257,7 +257,9 @@ async function main(): Promise<void> {
   tmpDir = mkdtempSync(join(tmpdir(), 'sockscope-netns-'));
 
   const pop: Population = {
-    pid: process.pid, pythonPid: 0, tmpDir,
+    pid: process.pid,
+    pythonPid: 0,
+    tmpDir,
     tcp: { listeners: [], established: [], timeWait: [], closeWait: [], synSent: [] },
     udp: { bound: [], connected: [] },
     unix: { streamListeners: [], dgramBound: [], socketpairs: 1, stdioPairs: 2 },
@@ -316,8 +318,13 @@ async function main(): Promise<void> {
     const serverSent = 700 * (i + 1) + 31 * i + 3;
     await Promise.all([write(client, clientSent, 0x63), write(accepted, serverSent, 0x73), receive(accepted, clientSent), receive(client, serverSent)]);
     pop.tcp.established.push({
-      name: p.name, clientFamily: p.cf, serverFamily: p.sf, clientSent, serverSent,
-      client: ends(client), server: ends(accepted),
+      name: p.name,
+      clientFamily: p.cf,
+      serverFamily: p.sf,
+      clientSent,
+      serverSent,
+      client: ends(client),
+      server: ends(accepted),
     });
   }
   {
@@ -325,13 +332,23 @@ async function main(): Promise<void> {
     const clientSent = 4321;
     await write(client, clientSent, 0x75);
     pop.tcp.established.push({
-      name: 'v4-unread', clientFamily: 4, serverFamily: 4, clientSent, serverSent: 0, serverUnread: true,
-      client: ends(client), server: ends(accepted),
+      name: 'v4-unread',
+      clientFamily: 4,
+      serverFamily: 4,
+      clientSent,
+      serverSent: 0,
+      serverUnread: true,
+      client: ends(client),
+      server: ends(accepted),
     });
   }
 
   // TIME-WAIT: the client closes first (the server, not half-open, answers with its own FIN).
-  for (const [server, host, family] of [[l4, '127.0.0.1', 4], [l4, '127.0.0.1', 4], [l6, '::1', 6]] as const) {
+  for (const [server, host, family] of [
+    [l4, '127.0.0.1', 4],
+    [l4, '127.0.0.1', 4],
+    [l6, '::1', 6],
+  ] as const) {
     const { client, accepted } = await connectPair(server, host, tcpPort(server));
     const c = endpoint(client.localAddress, client.localPort);
     const s = endpoint(accepted.localAddress, accepted.localPort);
@@ -355,7 +372,10 @@ async function main(): Promise<void> {
   }
 
   // UDP: bound and idle, and connected.
-  for (const [type, host] of [['udp4', '127.0.0.1'], ['udp6', '::1']] as const) {
+  for (const [type, host] of [
+    ['udp4', '127.0.0.1'],
+    ['udp6', '::1'],
+  ] as const) {
     const family = type === 'udp4' ? 4 : 6;
     const bound = dgram.createSocket({ type, ipv6Only: type === 'udp6' });
     bound.bind(0, host);

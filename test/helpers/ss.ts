@@ -172,8 +172,17 @@ export function ssStateCounts(rows: readonly SsRow[]): Record<string, number> {
 
 /** ss state names → kernel TCP_* numbers (misc/ss.c sstate_name[]), kept apart from src/ on purpose. */
 export const SS_STATE_NUMBERS: Readonly<Record<string, number>> = {
-  ESTAB: 1, 'SYN-SENT': 2, 'SYN-RECV': 3, 'FIN-WAIT-1': 4, 'FIN-WAIT-2': 5, 'TIME-WAIT': 6, UNCONN: 7,
-  'CLOSE-WAIT': 8, 'LAST-ACK': 9, LISTEN: 10, CLOSING: 11,
+  ESTAB: 1,
+  'SYN-SENT': 2,
+  'SYN-RECV': 3,
+  'FIN-WAIT-1': 4,
+  'FIN-WAIT-2': 5,
+  'TIME-WAIT': 6,
+  UNCONN: 7,
+  'CLOSE-WAIT': 8,
+  'LAST-ACK': 9,
+  LISTEN: 10,
+  CLOSING: 11,
 };
 
 /** ss timer names → idiag_timer values (misc/ss.c tmr_name[]). */

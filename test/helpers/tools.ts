@@ -24,9 +24,18 @@ export function findTool(name: string, envVar: string, pkg: string): Found {
     }
   };
   const fromEnv = process.env[envVar];
-  const candidates = [fromEnv, ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, name)), join(CI_PREFIX, 'usr/bin', name), join(CI_PREFIX, 'usr/sbin', name)];
+  const candidates = [
+    fromEnv,
+    ...(process.env.PATH ?? '')
+      .split(delimiter)
+      .filter(Boolean)
+      .map((d) => join(d, name)),
+    join(CI_PREFIX, 'usr/bin', name),
+    join(CI_PREFIX, 'usr/sbin', name),
+  ];
   for (const c of candidates) if (c && existsSync(c) && executable(c)) return { path: c };
-  const reason = `${name} not found (${envVar}${fromEnv ? `=${fromEnv} is not executable` : ' unset'}, not on PATH, not in ${CI_PREFIX}): ` +
+  const reason =
+    `${name} not found (${envVar}${fromEnv ? `=${fromEnv} is not executable` : ' unset'}, not on PATH, not in ${CI_PREFIX}): ` +
     `run .ci/run, or \`apt-get download ${pkg} && dpkg -x ${pkg}_*.deb ${CI_PREFIX}\``;
   if (process.env.CI) throw new Error(`${reason} — CI must have it`);
   return { skip: reason };

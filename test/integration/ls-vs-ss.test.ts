@@ -22,7 +22,20 @@ const BIN = `${root}bin/sockscope.js`;
 const schema = JSON.parse(readFileSync(`${root}schema/socket.schema.json`, 'utf8'));
 const validate = new Ajv2020({ allErrors: true, strict: true, strictRequired: false }).compile(schema);
 
-const STATE_KEYS = ['unknown', 'established', 'syn_sent', 'syn_recv', 'fin_wait1', 'fin_wait2', 'time_wait', 'close', 'close_wait', 'last_ack', 'listen', 'closing'];
+const STATE_KEYS = [
+  'unknown',
+  'established',
+  'syn_sent',
+  'syn_recv',
+  'fin_wait1',
+  'fin_wait2',
+  'time_wait',
+  'close',
+  'close_wait',
+  'last_ack',
+  'listen',
+  'closing',
+];
 const NETID: Record<string, string> = { u_str: 'unix/stream', u_dgr: 'unix/dgram', u_seq: 'unix/seqpacket' };
 
 type Rec = Record<string, any>;
@@ -50,7 +63,10 @@ describe('sockscope ls in a network namespace', opts, () => {
   const ndjson = async (...args: string[]): Promise<Rec[]> => {
     const r = await ls('--format', 'ndjson', '-e', ...args);
     assert.equal(r.code, 0, r.stderr);
-    return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    return r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
   };
   const ss = async (...args: string[]) => parseSs(await ns!.check('ss', [...args, '-eO'])).rows;
 
@@ -63,9 +79,18 @@ describe('sockscope ls in a network namespace', opts, () => {
 
   // ss hides its State column when only one state can be listed (ss -un): compare with -uan's ESTAB rows
   const flagSets: [string[], string[], string?][] = [
-    [['-t'], ['-tn']], [['-t', '-a'], ['-tan']], [['-t', '-l'], ['-tln']], [['-u', '-a'], ['-uan']], [['-u'], ['-uan'], 'ESTAB'],
-    [['-x', '-a'], ['-xan']], [['-x'], ['-xn']], [['-x', '-l'], ['-xln']], [['-t', '-a', '-4'], ['-tan4']], [['-t', '-a', '-6'], ['-tan6']],
-    [['-u', '-l', '-6'], ['-uln6']], [['-tua'], ['-tuan']],
+    [['-t'], ['-tn']],
+    [['-t', '-a'], ['-tan']],
+    [['-t', '-l'], ['-tln']],
+    [['-u', '-a'], ['-uan']],
+    [['-u'], ['-uan'], 'ESTAB'],
+    [['-x', '-a'], ['-xan']],
+    [['-x'], ['-xn']],
+    [['-x', '-l'], ['-xln']],
+    [['-t', '-a', '-4'], ['-tan4']],
+    [['-t', '-a', '-6'], ['-tan6']],
+    [['-u', '-l', '-6'], ['-uln6']],
+    [['-tua'], ['-tuan']],
   ];
   for (const [ours, theirs, onlyState] of flagSets) {
     test(`ls ${ours.join(' ')} lists what ss ${theirs.join(' ')} lists${onlyState ? ` in ${onlyState}` : ''}`, async () => {
@@ -82,9 +107,18 @@ describe('sockscope ls in a network namespace', opts, () => {
     const all = await ndjson('-a', '-e', '-o', '-i', '-m', '-p');
     assert.ok(all.length > 40);
     for (const r of all) assert.ok(validate(r), `${JSON.stringify(r)}\n${JSON.stringify(validate.errors)}`);
-    assert.ok(all.some((r) => r.tcp_info?.bytes_acked > 0), 'tcp_info present');
-    assert.ok(all.some((r) => r.memory?.rcvbuf > 0), 'memory present');
-    assert.ok(all.some((r) => r.timer?.name === 'timewait'), 'timers present');
+    assert.ok(
+      all.some((r) => r.tcp_info?.bytes_acked > 0),
+      'tcp_info present',
+    );
+    assert.ok(
+      all.some((r) => r.memory?.rcvbuf > 0),
+      'memory present',
+    );
+    assert.ok(
+      all.some((r) => r.timer?.name === 'timewait'),
+      'timers present',
+    );
     const doc = await ls('-a', '--format', 'json', '-i', '-e');
     assert.equal(doc.code, 0, doc.stderr);
     const parsed = JSON.parse(doc.stdout);
@@ -100,7 +134,7 @@ describe('sockscope ls in a network namespace', opts, () => {
     assert.equal(validate({ ...rec, tcp_info: { ...rec!.tcp_info, rtt_usec: 1 } }), false);
   });
 
-  test('--format ss2 is one valid JSON document in ss2\'s shape, with its defects fixed', async () => {
+  test("--format ss2 is one valid JSON document in ss2's shape, with its defects fixed", async () => {
     const r = await ls('-t', '-x', '-a', '--format', 'ss2');
     assert.equal(r.code, 0, r.stderr);
     const doc = JSON.parse(r.stdout);
@@ -108,8 +142,14 @@ describe('sockscope ls in a network namespace', opts, () => {
     const flows = doc.TCP.flows as Rec[];
     const established = flows.filter((f) => f.tcp_info?.state === 'established');
     assert.ok(established.length > 0);
-    assert.ok(flows.some((f) => f.src.includes(':')), 'IPv6 flows are included');
-    assert.ok(flows.filter((f) => f.inode === 0).every((f) => f.tcp_info?.state), 'TIME_WAIT flows carry a state');
+    assert.ok(
+      flows.some((f) => f.src.includes(':')),
+      'IPv6 flows are included',
+    );
+    assert.ok(
+      flows.filter((f) => f.inode === 0).every((f) => f.tcp_info?.state),
+      'TIME_WAIT flows carry a state',
+    );
     for (const f of established) {
       assert.equal(f.tcp_info.null, undefined, 'no "null" key');
       assert.equal(typeof f.tcp_info.backoff, 'number');
@@ -122,13 +162,23 @@ describe('sockscope ls in a network namespace', opts, () => {
       if (!f) continue;
       assert.equal(`${f.tcp_info.snd_wscale},${f.tcp_info.rcv_wscale}`, row.fields.wscale);
     }
-    assert.ok(doc.UNIX.flows.some((f: Rec) => typeof f.path_name === 'string' && f.path_name.startsWith('@')), 'abstract names keep @');
+    assert.ok(
+      doc.UNIX.flows.some((f: Rec) => typeof f.path_name === 'string' && f.path_name.startsWith('@')),
+      'abstract names keep @',
+    );
   });
 
   test('-p lists every holder of a socket, including one shared by two processes after fork()', async () => {
     // a parent and a forked child in the namespace hold one listening socket together
     // both hold it until their stdin (this process's pipe) closes: no fixed lifetime for a slow run to outlive
-    const shared = spawn('nsenter', [...ns!.enterArgs(), '--', 'python3', '-c', String.raw`
+    const shared = spawn(
+      'nsenter',
+      [
+        ...ns!.enterArgs(),
+        '--',
+        'python3',
+        '-c',
+        String.raw`
 import os, socket, sys
 s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(1)
 pid = os.fork()
@@ -136,7 +186,10 @@ if pid == 0:
     sys.stdin.read(); os._exit(0)
 print(s.getsockname()[1], pid, flush=True)
 sys.stdin.read()
-`], { stdio: ['pipe', 'pipe', 'inherit'] });
+`,
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
     try {
       const line = await new Promise<string>((resolve, reject) => {
         let buf = '';
@@ -162,7 +215,12 @@ sys.stdin.read()
       for (const row of ssP.filter((x) => x.fields.users)) {
         const pids = [...row.fields.users.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
         const ours = everyState.find((r) => ourKey(r) === ssKey(row, 'tcp'));
-        if (ours) assert.deepEqual(ours.processes.map((p: Rec) => p.pid).sort((a: number, b: number) => a - b), pids, row.raw);
+        if (ours)
+          assert.deepEqual(
+            ours.processes.map((p: Rec) => p.pid).sort((a: number, b: number) => a - b),
+            pids,
+            row.raw,
+          );
       }
       // the table (the walk's workers overlapping the snapshot): users:(...) as ss prints them, holders in
       // (pid, fd) order where ss has its hash's order
@@ -178,7 +236,11 @@ sys.stdin.read()
       for (const row of ssP) {
         const ours = ourUsers.get(row.fields.ino ?? '');
         if (!ours || row.fields.ino === '0') continue;
-        assert.deepEqual(ours, holdersOf(row.raw).sort((a, b) => Number(a.split('/')[1]) - Number(b.split('/')[1]) || Number(a.split('/')[2]) - Number(b.split('/')[2])), row.raw);
+        assert.deepEqual(
+          ours,
+          holdersOf(row.raw).sort((a, b) => Number(a.split('/')[1]) - Number(b.split('/')[1]) || Number(a.split('/')[2]) - Number(b.split('/')[2])),
+          row.raw,
+        );
         compared += ours.length;
       }
       assert.ok(compared >= 3, `holders compared: ${compared}`);
@@ -190,9 +252,17 @@ sys.stdin.read()
 
   test('-r with a resolver that never answers finishes within its budget and keeps numbers', async () => {
     // a UDP "DNS server" on loopback inside the namespace that reads and never replies
-    const silent = spawn('nsenter', [...ns!.enterArgs(), '--', 'python3', '-c',
-      "import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', 53535)); print('up', flush=True); sys.stdin.read()"],
-    { stdio: ['pipe', 'pipe', 'inherit'] });
+    const silent = spawn(
+      'nsenter',
+      [
+        ...ns!.enterArgs(),
+        '--',
+        'python3',
+        '-c',
+        "import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', 53535)); print('up', flush=True); sys.stdin.read()",
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
     try {
       await new Promise((r) => silent.stdout!.once('data', r));
       const started = Date.now();
@@ -201,7 +271,10 @@ sys.stdin.read()
       assert.equal(r.code, 0, r.stderr);
       // the 2 s budget plus a node start on a loaded machine; a resolver without a budget waits 4 × 5 s
       assert.ok(took < 15_000, `took ${took} ms`);
-      const recs = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      const recs = r.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
       // /etc/hosts names loopback; nothing else came from the silent server
       assert.ok(recs.every((x) => x.local_host === undefined || x.local_host === 'localhost' || /localhost/.test(x.local_host)));
     } finally {
@@ -242,10 +315,19 @@ sys.stdin.read()
   }
 
   test('ls -s prints ss -s (the per-namespace transport table)', async () => {
-    const theirs = (await ns!.check('ss', ['-s'])).split('\n').slice(3).map((l) => l.trimEnd());
+    const theirs = (await ns!.check('ss', ['-s']))
+      .split('\n')
+      .slice(3)
+      .map((l) => l.trimEnd());
     const r = await ls('-s');
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(r.stdout.split('\n').slice(3).map((l) => l.trimEnd()), theirs);
+    assert.deepEqual(
+      r.stdout
+        .split('\n')
+        .slice(3)
+        .map((l) => l.trimEnd()),
+      theirs,
+    );
     assert.match(r.stdout, /^Total: \d+\nTCP: {3}\d+ \(estab \d+, closed -?\d+, orphaned \d+, timewait \d+\)\n/);
   });
 
@@ -260,7 +342,8 @@ sys.stdin.read()
 
   test('-K closes the listed sockets (SOCK_DESTROY), as ss -K: ss no longer lists them', async () => {
     // sockets of the test's own (closing the population's would end its holder): a listener and a connection
-    const py = 'import socket,sys,time\nl=socket.socket();l.bind(("127.0.0.1",0));l.listen(1)\nc=socket.create_connection(l.getsockname());a,_=l.accept()\nprint(c.getsockname()[1],flush=True)\ntime.sleep(60)';
+    const py =
+      'import socket,sys,time\nl=socket.socket();l.bind(("127.0.0.1",0));l.listen(1)\nc=socket.create_connection(l.getsockname());a,_=l.accept()\nprint(c.getsockname()[1],flush=True)\ntime.sleep(60)';
     const child = spawn('nsenter', [`--net=/proc/${ns!.pid}/ns/net`, 'python3', '-c', py], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
       const port = await new Promise<string>((resolve, reject) => {
@@ -285,7 +368,7 @@ sys.stdin.read()
     }
   });
 
-  test('-D FILE writes the kernel\'s raw answer: one socket message per socket ss lists', async () => {
+  test("-D FILE writes the kernel's raw answer: one socket message per socket ss lists", async () => {
     // ss counted just before and just after: a socket of the population may change state (a SYN-SENT giving
     // up, a TIME-WAIT ending) between separate dumps on a loaded machine; when the two agree, exactly that many
     const count = async () => (await ns!.check('ss', ['-tanH'])).split('\n').filter(Boolean).length;
@@ -299,7 +382,7 @@ sys.stdin.read()
     rmSync(file);
     let messages = 0;
     let done = 0;
-    for (let off = 0; off + 16 <= bytes.length;) {
+    for (let off = 0; off + 16 <= bytes.length; ) {
       const len = bytes.readUInt32LE(off);
       const type = bytes.readUInt16LE(off + 4);
       if (type === 18 || type === 20) messages++; // TCPDIAG_GETSOCK (the legacy request) or SOCK_DIAG_BY_FAMILY
@@ -308,12 +391,26 @@ sys.stdin.read()
       off += (len + 3) & ~3;
     }
     if (before === after) assert.equal(messages, before);
-    else assert.ok(messages >= Math.min(before, after) && messages <= Math.max(before, after), `${messages} socket messages, ss listed ${before} then ${after}`);
+    else
+      assert.ok(messages >= Math.min(before, after) && messages <= Math.max(before, after), `${messages} socket messages, ss listed ${before} then ${after}`);
     assert.ok(done >= 1, 'NLMSG_DONE ends the dump');
   });
 
   test('-4 -6 together, -f and -A list what ss lists for them', async () => {
-    for (const [ours, theirs] of [[['-t', '-a', '-4', '-6'], ['-tan4', '-6']], [['-a', '-f', 'inet'], ['-an', '-f', 'inet']], [['-a', '-A', 'tcp,udp'], ['-an', '-A', 'tcp,udp']]]) {
+    for (const [ours, theirs] of [
+      [
+        ['-t', '-a', '-4', '-6'],
+        ['-tan4', '-6'],
+      ],
+      [
+        ['-a', '-f', 'inet'],
+        ['-an', '-f', 'inet'],
+      ],
+      [
+        ['-a', '-A', 'tcp,udp'],
+        ['-an', '-A', 'tcp,udp'],
+      ],
+    ]) {
       const want = (await ns!.check('ss', [...theirs, '-H'])).split('\n').filter(Boolean).length;
       const r = await ls(...ours, '-H', '-n');
       assert.equal(r.code, 0, r.stderr);
@@ -333,7 +430,11 @@ sys.stdin.read()
     if (ns!.mode === 'root') {
       assert.equal(r.code, 0, r.stderr);
       const inside = (await ndjson('-ta')).map(ourKey).sort();
-      const viaN = r.stdout.split('\n').filter(Boolean).map((l) => ourKey({ ...JSON.parse(l), inode: undefined })).sort();
+      const viaN = r.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => ourKey({ ...JSON.parse(l), inode: undefined }))
+        .sort();
       assert.deepEqual(viaN, inside.map((k) => k.replace(/\|\d+$/, '|undefined')).sort());
     } else {
       assert.equal(r.code, 1);
@@ -343,14 +444,15 @@ sys.stdin.read()
 });
 
 describe('sockscope ls: bad input', () => {
-  const run = (args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const c = spawn(process.execPath, [BIN, 'ls', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.on('data', (b) => (stdout += b));
-    c.stderr.on('data', (b) => (stderr += b));
-    c.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+  const run = (args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const c = spawn(process.execPath, [BIN, 'ls', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      c.stdout.on('data', (b) => (stdout += b));
+      c.stderr.on('data', (b) => (stderr += b));
+      c.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
   const cases: [string[], RegExp, number][] = [
     [['-Y'], /^sockscope: Unknown option '-Y'/, 1],
     [['--format', 'xml'], /^sockscope: --format must be one of table, json, ndjson, ss2, got 'xml'/, 1],

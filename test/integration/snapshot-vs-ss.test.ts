@@ -14,8 +14,16 @@ import { after, before, describe, test } from 'node:test';
 import type { CensusOutput, DumpOutput, DumpRecord } from '../helpers/dump-json.js';
 import { DUMP_SCRIPT, netnsSupport, PopulationNetns, type Population } from '../helpers/netns.js';
 import {
-  parseSs, SS_STATE_NUMBERS, SS_TIMER_NUMBERS, SS_UNIX_TYPES, ssNumber, ssRtt, ssTimer,
-  type SsEndpoint, type SsRow, type SsTable,
+  parseSs,
+  SS_STATE_NUMBERS,
+  SS_TIMER_NUMBERS,
+  SS_UNIX_TYPES,
+  ssNumber,
+  ssRtt,
+  ssTimer,
+  type SsEndpoint,
+  type SsRow,
+  type SsTable,
 } from '../helpers/ss.js';
 import { ssPrintedDev } from '../helpers/ss.js';
 
@@ -33,8 +41,7 @@ function ssState(row: SsRow): number {
   return n;
 }
 
-const ssInetKey = (row: SsRow): string =>
-  `${ssState(row)}|${normAddr(row.local.address)}|${row.local.port}|${normAddr(row.peer.address)}|${row.peer.port}`;
+const ssInetKey = (row: SsRow): string => `${ssState(row)}|${normAddr(row.local.address)}|${row.local.port}|${normAddr(row.peer.address)}|${row.peer.port}`;
 const ourInetKey = (r: DumpRecord): string => `${r.state}|${r.local}|${r.localPort}|${r.remote}|${r.remotePort}`;
 const tupleKey = (state: number, local: { address: string; port: number }, peer: { address: string; port: number }): string =>
   `${state}|${local.address}|${local.port}|${peer.address}|${peer.port}`;
@@ -61,12 +68,28 @@ function countInet<T>(items: readonly T[], family: (x: T) => 4 | 6, state: (x: T
  * ss omits a counter that is 0, so "not printed" means 0. All are static while the population is idle.
  */
 const COUNTERS: readonly [ss: string, ours: string][] = [
-  ['bytes_acked', 'bytes_acked'], ['bytes_received', 'bytes_received'], ['segs_in', 'segs_in'], ['segs_out', 'segs_out'],
-  ['data_segs_in', 'data_segs_in'], ['data_segs_out', 'data_segs_out'],
-  ['bytes_sent', 'bytes_sent'], ['bytes_retrans', 'bytes_retrans'], ['mss', 'snd_mss'], ['rcvmss', 'rcv_mss'],
-  ['advmss', 'advmss'], ['cwnd', 'snd_cwnd'], ['pmtu', 'pmtu'], ['rcv_space', 'rcv_space'], ['rcv_ssthresh', 'rcv_ssthresh'],
-  ['snd_wnd', 'snd_wnd'], ['delivered', 'delivered'], ['unacked', 'unacked'], ['notsent', 'notsent_bytes'], ['lost', 'lost'],
-  ['reord_seen', 'reord_seen'], ['dsack_dups', 'dsack_dups'],
+  ['bytes_acked', 'bytes_acked'],
+  ['bytes_received', 'bytes_received'],
+  ['segs_in', 'segs_in'],
+  ['segs_out', 'segs_out'],
+  ['data_segs_in', 'data_segs_in'],
+  ['data_segs_out', 'data_segs_out'],
+  ['bytes_sent', 'bytes_sent'],
+  ['bytes_retrans', 'bytes_retrans'],
+  ['mss', 'snd_mss'],
+  ['rcvmss', 'rcv_mss'],
+  ['advmss', 'advmss'],
+  ['cwnd', 'snd_cwnd'],
+  ['pmtu', 'pmtu'],
+  ['rcv_space', 'rcv_space'],
+  ['rcv_ssthresh', 'rcv_ssthresh'],
+  ['snd_wnd', 'snd_wnd'],
+  ['delivered', 'delivered'],
+  ['unacked', 'unacked'],
+  ['notsent', 'notsent_bytes'],
+  ['lost', 'lost'],
+  ['reord_seen', 'reord_seen'],
+  ['dsack_dups', 'dsack_dups'],
 ];
 /** States whose counters may move on their own: SYN-SENT retransmits its SYN (1 s, 3 s, ...). */
 const MOVING = new Set(['SYN-SENT']);
@@ -90,26 +113,29 @@ describe('sockscope against ss in a throwaway network namespace', () => {
   let pop: Population;
   let cap: Captures;
 
-  before(async () => {
-    if (support.skip) return;
-    ns = await PopulationNetns.start({ readyTimeoutMs: 20_000 });
-    pop = ns.population;
-    const ss = async (args: string) => parseSs(await ns!.check('ss', args.split(' ')));
-    const dump = async <T>(...args: string[]) => JSON.parse(await ns!.node(DUMP_SCRIPT, args)) as T;
-    const ssTcp = await ss('-tanieO');
-    const ssUdp = await ss('-uanieO');
-    const ssUnix = await ss('-xaneO');
-    const ssListen = await ss('-tlnO');
-    const snap = await dump<DumpOutput>();
-    const snapV2 = await dump<DumpOutput>('--strategy', 'v2');
-    const legacy = await dump<CensusOutput>('--census', '--strategy', 'legacy');
-    const v2 = await dump<CensusOutput>('--census', '--strategy', 'v2');
-    const ssForCounter = (await ss('-tan')).rows;
-    const twCensus = await dump<CensusOutput>('--census', '--tw-counter');
-    const proc = await dump<DumpOutput>('--proc');
-    const later = { ssTcp: await ss('-tanieO'), ssUdp: await ss('-uanieO'), ssUnix: await ss('-xaneO') };
-    cap = { ssTcp, ssUdp, ssUnix, ssListen, snap, snapV2, census: { legacy, v2 }, twCounter: { census: twCensus, ss: ssForCounter }, proc, later };
-  }, { timeout: 60_000 });
+  before(
+    async () => {
+      if (support.skip) return;
+      ns = await PopulationNetns.start({ readyTimeoutMs: 20_000 });
+      pop = ns.population;
+      const ss = async (args: string) => parseSs(await ns!.check('ss', args.split(' ')));
+      const dump = async <T>(...args: string[]) => JSON.parse(await ns!.node(DUMP_SCRIPT, args)) as T;
+      const ssTcp = await ss('-tanieO');
+      const ssUdp = await ss('-uanieO');
+      const ssUnix = await ss('-xaneO');
+      const ssListen = await ss('-tlnO');
+      const snap = await dump<DumpOutput>();
+      const snapV2 = await dump<DumpOutput>('--strategy', 'v2');
+      const legacy = await dump<CensusOutput>('--census', '--strategy', 'legacy');
+      const v2 = await dump<CensusOutput>('--census', '--strategy', 'v2');
+      const ssForCounter = (await ss('-tan')).rows;
+      const twCensus = await dump<CensusOutput>('--census', '--tw-counter');
+      const proc = await dump<DumpOutput>('--proc');
+      const later = { ssTcp: await ss('-tanieO'), ssUdp: await ss('-uanieO'), ssUnix: await ss('-xaneO') };
+      cap = { ssTcp, ssUdp, ssUnix, ssListen, snap, snapV2, census: { legacy, v2 }, twCounter: { census: twCensus, ss: ssForCounter }, proc, later };
+    },
+    { timeout: 60_000 },
+  );
 
   after(async () => {
     await ns?.stop();
@@ -147,13 +173,19 @@ describe('sockscope against ss in a throwaway network namespace', () => {
     for (const l of [...pop.unix.streamListeners, ...pop.unix.dgramBound]) assert.ok(unixNames.has(l.name), `ss does not show unix ${l.name}`);
 
     // Idle: a second look after all our dumps shows the same queues, inodes, cookies and counters.
-    const stable = (r: SsRow) => JSON.stringify([
-      r.recvQ, r.sendQ, r.fields.ino, r.fields.sk, r.fields.rtt, ...COUNTERS.map(([k]) => r.fields[k] ?? null),
-    ]);
+    const stable = (r: SsRow) => JSON.stringify([r.recvQ, r.sendQ, r.fields.ino, r.fields.sk, r.fields.rtt, ...COUNTERS.map(([k]) => r.fields[k] ?? null)]);
     const settled = (t: SsTable) => new Map(t.rows.filter((r) => !MOVING.has(r.state)).map((r) => [ssInetKey(r), stable(r)]));
     assert.deepEqual(settled(cap.later.ssTcp), settled(cap.ssTcp), 'TCP sockets changed while we looked: the population is not idle');
-    assert.deepEqual(cap.later.ssUdp.rows.map((r) => r.raw), cap.ssUdp.rows.map((r) => r.raw), 'UDP sockets changed while we looked');
-    assert.deepEqual(cap.later.ssUnix.rows.map((r) => r.raw), cap.ssUnix.rows.map((r) => r.raw), 'unix sockets changed while we looked');
+    assert.deepEqual(
+      cap.later.ssUdp.rows.map((r) => r.raw),
+      cap.ssUdp.rows.map((r) => r.raw),
+      'UDP sockets changed while we looked',
+    );
+    assert.deepEqual(
+      cap.later.ssUnix.rows.map((r) => r.raw),
+      cap.ssUnix.rows.map((r) => r.raw),
+      'unix sockets changed while we looked',
+    );
   });
 
   test('tcp: per-state counts, all eleven states, per family, equal ss -tan (legacy walk and v2 dumps)', opts, () => {
@@ -268,7 +300,10 @@ describe('sockscope against ss in a throwaway network namespace', () => {
       if (row.fields.v6only !== undefined) assert.equal(r.inet?.v6only, row.fields.v6only === '1', `${key}: v6only`);
       assert.equal(r.inet?.tcpInfo, undefined, `${key}: UDP has no tcp_info`);
     }
-    assert.ok([...want.values()].some((r) => r.recvQ > 0), 'some UDP socket has unread datagrams');
+    assert.ok(
+      [...want.values()].some((r) => r.recvQ > 0),
+      'some UDP socket has unread datagrams',
+    );
   });
 
   test('unix: every socket matches ss -xaneO: type, state, queues, name, peer, pending, vfs', opts, () => {
@@ -296,7 +331,10 @@ describe('sockscope against ss in a throwaway network namespace', () => {
     }
     const names = [...want.values()].map((r) => r.local.address);
     assert.ok(names.some((n) => n.startsWith('@')) && names.some((n) => n.startsWith('/')), 'abstract and path names');
-    assert.ok([...want.values()].some((r) => r.peers && r.peers.length > 0), 'a listener with pending connections');
+    assert.ok(
+      [...want.values()].some((r) => r.peers && r.peers.length > 0),
+      'a listener with pending connections',
+    );
   });
 
   test('listeners: rqueue is the accept-queue length and wqueue the max backlog, as ss -l shows them', opts, () => {
@@ -319,7 +357,11 @@ describe('sockscope against ss in a throwaway network namespace', () => {
       assert.equal(r.rqueue, l.pending ?? 0, `${l.name}: accept queue`);
     }
     assert.ok(pop.tcp.listeners.some((l) => (l.pending ?? 0) > 0));
-    const unix = new Map(ours(cap.snap, 'unix').filter((r) => r.state === 10).map((r) => [r.unix?.name, r]));
+    const unix = new Map(
+      ours(cap.snap, 'unix')
+        .filter((r) => r.state === 10)
+        .map((r) => [r.unix?.name, r]),
+    );
     for (const l of pop.unix.streamListeners) {
       const r = unix.get(l.name);
       assert.ok(r, `no unix listener ${l.name}`);
@@ -336,7 +378,10 @@ describe('sockscope against ss in a throwaway network namespace', () => {
       assert.equal(src?.source, 'proc', `${proto} source`);
       assert.equal(src?.malformed, 0, `${proto}: every /proc line parsed`);
     }
-    assert.ok(p.notes.some((n) => /proc/.test(n)), 'a note says why /proc was read');
+    assert.ok(
+      p.notes.some((n) => /proc/.test(n)),
+      'a note says why /proc was read',
+    );
     assert.equal(p.ext, 0, 'no extensions from /proc');
     for (const proto of ['tcp', 'udp']) {
       const nl = uniqueBy(ours(cap.snap, proto), ourInetKey, `netlink ${proto}`);

@@ -51,12 +51,17 @@ describe('summary and worker in a network namespace', opts, () => {
   test('sockscope --json: listeners with accept queue and backlog as ss -tln shows them', () => {
     assert.equal(json.listeners.length, ssListen.length);
     for (const row of ssListen) {
-      const l = json.listeners.find((x: any) => x.port === row.local.port && (x.address === row.local.address || (row.local.address === '*' && x.address === '::')));
+      const l = json.listeners.find(
+        (x: any) => x.port === row.local.port && (x.address === row.local.address || (row.local.address === '*' && x.address === '::')),
+      );
       assert.ok(l, `listener ${row.local.address}:${row.local.port}`);
       assert.equal(l.accept_queue, row.recvQ, 'accept queue = Recv-Q');
       assert.equal(l.backlog, row.sendQ, 'backlog = Send-Q');
     }
-    assert.ok(json.listeners.some((l: any) => l.accept_queue > 0), 'the population has a listener with a non-empty accept queue');
+    assert.ok(
+      json.listeners.some((l: any) => l.accept_queue > 0),
+      'the population has a listener with a non-empty accept queue',
+    );
   });
 
   test('sockscope --json: top local ports and peers count TCP connections (not listeners, not TIME-WAIT)', () => {
@@ -69,7 +74,11 @@ describe('summary and worker in a network namespace', opts, () => {
     for (const r of conns) byPeer.set(r.peer.address, (byPeer.get(r.peer.address) ?? 0) + 1);
     for (const p of json.top_remote_peers) assert.equal(p.connections, byPeer.get(p.address), `peer ${p.address}`);
     const counts = json.top_local_ports.map((p: any) => p.connections);
-    assert.deepEqual(counts, [...counts].sort((a: number, b: number) => b - a), 'sorted by connections');
+    assert.deepEqual(
+      counts,
+      [...counts].sort((a: number, b: number) => b - a),
+      'sorted by connections',
+    );
   });
 
   test('--source proc: same counts from /proc/net, with the source said', () => {
@@ -77,7 +86,10 @@ describe('summary and worker in a network namespace', opts, () => {
     assert.deepEqual(procJson.udp, json.udp);
     assert.equal(procJson.sockets.unix.total, json.sockets.unix.total);
     assert.ok(procJson.sources.every((s: any) => s.source !== 'netlink'));
-    assert.ok(procJson.listeners.every((l: any) => l.backlog === null), '/proc has no max backlog');
+    assert.ok(
+      procJson.listeners.every((l: any) => l.backlog === null),
+      '/proc has no max backlog',
+    );
   });
 
   test('SnapshotWorker returns the same sockets and attributes as an in-process snapshot', () => {

@@ -52,13 +52,14 @@ t.join()
 }
 
 /** Sockets this process holds (the subscriptions' among them). */
-const socketFds = () => readdirSync('/proc/self/fd').filter((fd) => {
-  try {
-    return readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:');
-  } catch {
-    return false;
-  }
-}).length;
+const socketFds = () =>
+  readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:');
+    } catch {
+      return false;
+    }
+  }).length;
 
 describe('lifecycle with [netns]: a subscription per namespace', { skip }, () => {
   let walker: NetnsWalker;
@@ -86,7 +87,7 @@ describe('lifecycle with [netns]: a subscription per namespace', { skip }, () =>
   const point = (ms: Metric[], netns: string, direction: string, addrPort: string) =>
     ms.find((m) => m.schema.name === 'lifecycle' && m.tags.netns === netns && m.tags.direction === direction && m.tags.addr_port === addrPort)?.fields;
 
-  test('each namespace\'s closed connections in its own points, labelled; a vanished namespace drops its subscription', async () => {
+  test("each namespace's closed connections in its own points, labelled; a vanished namespace drops its subscription", async () => {
     const first = await gatherNow(inodes);
     assert.equal(first.report.ok, 2, first.report.notes.join('; '));
     for (const m of first.metrics) assert.ok(NAMES.includes(m.tags.netns), `labelled: ${JSON.stringify(m.tags)}`);
@@ -114,7 +115,7 @@ describe('lifecycle with [netns]: a subscription per namespace', { skip }, () =>
     assert.equal(a.closed_bytes_received, 5 * (1000 + 1));
     assert.equal(a.closed_bytes_acked, 5 * (3000 + 1));
     assert.equal(b.closed_bytes_received, 3 * (200 + 1));
-    assert.equal(point(ms, NAMES[1], 'inbound', '7000'), undefined, 'no namespace counts the other\'s');
+    assert.equal(point(ms, NAMES[1], 'inbound', '7000'), undefined, "no namespace counts the other's");
     assert.equal(point(ms, NAMES[0], 'inbound', '7001'), undefined);
     for (const n of NAMES) assert.equal(ms.find((m) => m.schema.name === 'lifecycle_events' && m.tags.netns === n)!.fields.lost, 0);
 
@@ -125,7 +126,10 @@ describe('lifecycle with [netns]: a subscription per namespace', { skip }, () =>
     assert.ok(third.metrics.every((m) => m.tags.netns === NAMES[0]));
     assert.equal(socketFds(), withTwo - 1, 'one subscription socket fewer');
     // lifecycle no longer asked for: every subscription goes
-    await gatherAllNetns({ measurements: ['netstat'], netstat: { perIpVersion: false } }, walker, { select: { netns: inodes } }, () => undefined, { includeOwn: false, lifecycle: true });
+    await gatherAllNetns({ measurements: ['netstat'], netstat: { perIpVersion: false } }, walker, { select: { netns: inodes } }, () => undefined, {
+      includeOwn: false,
+      lifecycle: true,
+    });
     assert.equal(socketFds(), withTwo - 2, 'no subscription socket left');
   });
 });

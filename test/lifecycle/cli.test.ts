@@ -25,9 +25,12 @@ describe('ls -E usage', () => {
     });
   }
 
-  it('gather --measurement lifecycle says it is the agent\'s (one line, no stack)', () => {
+  it("gather --measurement lifecycle says it is the agent's (one line, no stack)", () => {
     const r = spawnSync(process.execPath, [bin, 'gather', '--measurement', 'lifecycle'], { encoding: 'utf8', timeout: 20_000 });
     assert.notEqual(r.status, 0);
-    assert.equal(r.stderr, 'sockscope: error: collector lifecycle failed: lifecycle counts closed connections between gathers: it runs in the agent, not in a one-shot gather\n');
+    assert.equal(
+      r.stderr,
+      'sockscope: error: collector lifecycle failed: lifecycle counts closed connections between gathers: it runs in the agent, not in a one-shot gather\n',
+    );
   });
 });

@@ -17,7 +17,10 @@ describe('destroy events (recorded)', () => {
 
   it('one row per destroyed socket: per family two connection ends, a listener, a UDP socket', () => {
     assert.deepEqual(counts, { events: 8, malformed: 0 });
-    const kinds = Array.from({ length: t.length }, (_, i) => `${t.family[i] === AF_INET ? 4 : 6}/${t.proto[i] === Proto.tcp ? 'tcp' : 'udp'}/${t.sport[i]}>${t.dport[i]}`);
+    const kinds = Array.from(
+      { length: t.length },
+      (_, i) => `${t.family[i] === AF_INET ? 4 : 6}/${t.proto[i] === Proto.tcp ? 'tcp' : 'udp'}/${t.sport[i]}>${t.dport[i]}`,
+    );
     for (const f of [4, 6]) {
       assert.equal(kinds.filter((k) => k.startsWith(`${f}/tcp/5001>`) && !k.endsWith('>0')).length, 1, kinds.join(' '));
       assert.equal(kinds.filter((k) => k.startsWith(`${f}/tcp/`) && k.endsWith('>5001')).length, 1, kinds.join(' '));
@@ -66,7 +69,7 @@ describe('destroy events (recorded)', () => {
     new DataView(wrongType.buffer).setUint16(4, 3, true); // NLMSG_DONE is no destroy event
     const noProtocol = good[0].slice();
     // retype every attribute after the 72-byte header as an unknown one: no INET_DIAG_PROTOCOL
-    for (let at = 16 + 72; at + 4 <= noProtocol.byteLength;) {
+    for (let at = 16 + 72; at + 4 <= noProtocol.byteLength; ) {
       const v = new DataView(noProtocol.buffer);
       const len = v.getUint16(at, true);
       v.setUint16(at + 2, 200, true);

@@ -13,11 +13,13 @@ import { connTable } from './rows.js';
 function exposition(): { text: string; om: string } {
   const tr = new LifecycleTracker();
   tr.observe(connTable({ cookie: 1, sport: 443, dport: 0, state: TCP_LISTEN }), 0);
-  tr.closed(connTable(
-    { cookie: 2, sport: 443, dport: 40000, acked: 10, received: 20, rttUs: 80 },
-    { cookie: 3, sport: 443, dport: 40001, acked: 10, received: 20, rttUs: 3000 },
-    { cookie: 4, sport: 40002, dport: 5432, acked: 10, received: 20, rttUs: 700_000 },
-  ));
+  tr.closed(
+    connTable(
+      { cookie: 2, sport: 443, dport: 40000, acked: 10, received: 20, rttUs: 80 },
+      { cookie: 3, sport: 443, dport: 40001, acked: 10, received: 20, rttUs: 3000 },
+      { cookie: 4, sport: 40002, dport: 5432, acked: 10, received: 20, rttUs: 700_000 },
+    ),
+  );
   const w = new PrometheusWriter();
   tr.collect(1_000).forEach(w.write);
   const e = w.exposition();

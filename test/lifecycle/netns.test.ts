@@ -21,18 +21,27 @@ const hasSs = spawnSync('sh', ['-c', 'command -v ss && command -v stdbuf && comm
 const skip = support.skip ?? (hasSs ? undefined : 'ss, stdbuf or ip missing');
 
 /** Shell lines that wait (at most 30 s) until K sock_diag sockets of this namespace have joined groups. */
-const waitSubscribers = (k: number) => `i=0; until [ "$(awk '$2==4 && $4!="00000000"' /proc/net/netlink | wc -l)" -ge ${k} ]; do i=$((i+1)); [ $i -gt 600 ] && { echo "no subscriber" >&2; exit 9; }; sleep 0.05; done`;
+const waitSubscribers = (k: number) =>
+  `i=0; until [ "$(awk '$2==4 && $4!="00000000"' /proc/net/netlink | wc -l)" -ge ${k} ]; do i=$((i+1)); [ $i -gt 600 ] && { echo "no subscriber" >&2; exit 9; }; sleep 0.05; done`;
 /** Wait (at most 30 s) until FILE has at least N lines. */
 const waitLines = (file: string, n: number) => `i=0; until [ "$(wc -l < ${file})" -ge ${n} ]; do i=$((i+1)); [ $i -gt 600 ] && break; sleep 0.05; done`;
 
-interface Run { status: number | null; stdout: string; stderr: string }
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** Run a script in a new network namespace: as root (`unshare -n`), or unprivileged (nobody, `unshare -rn`). */
 function inNamespace(script: string, mode: 'root' | 'user', timeoutMs = 90_000): Promise<Run> {
   const nobody = mode === 'user' && process.getuid?.() === 0 && spawnSync('sh', ['-c', 'command -v setpriv'], { stdio: 'ignore' }).status === 0;
   const argv = [
     ...(nobody ? ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups'] : []),
-    'unshare', mode === 'root' ? '-n' : '-rn', 'sh', '-ec', `ip link set lo up\n${script}`,
+    'unshare',
+    mode === 'root' ? '-n' : '-rn',
+    'sh',
+    '-ec',
+    `ip link set lo up\n${script}`,
   ];
   return new Promise((resolve) => {
     const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE: process.execPath } });
@@ -48,9 +57,25 @@ function inNamespace(script: string, mode: 'root' | 'user', timeoutMs = 90_000):
   });
 }
 
-interface Truth { connections: number; clientSent: number; serverSent: number }
-interface TcpInfo { bytes_acked: number; bytes_received: number; bytes_sent: number; bytes_retrans: number }
-interface Rec { protocol: string; state: string; local_port: number; remote_port: number; cookie?: string; tcp_info?: TcpInfo }
+interface Truth {
+  connections: number;
+  clientSent: number;
+  serverSent: number;
+}
+interface TcpInfo {
+  bytes_acked: number;
+  bytes_received: number;
+  bytes_sent: number;
+  bytes_retrans: number;
+}
+interface Rec {
+  protocol: string;
+  state: string;
+  local_port: number;
+  remote_port: number;
+  cookie?: string;
+  tcp_info?: TcpInfo;
+}
 const sum = (rs: Rec[], f: keyof TcpInfo) => rs.reduce((n, r) => n + r.tcp_info![f], 0);
 
 describe('destroy events in a namespace', { skip }, () => {
@@ -63,17 +88,23 @@ describe('destroy events in a namespace', { skip }, () => {
 
   it('ls -E: 2N closed sockets (and the listener) whose bytes add up exactly, as ss -E lists them', async () => {
     const N = 40;
-    const r = await inNamespace(`
+    const r = await inNamespace(
+      `
       "$NODE" ${BIN} ls -E -t -e --format ndjson > ${dir}/e.ndjson 2> ${dir}/e.err & P=$!
       stdbuf -oL ss -E -tnH > ${dir}/ss.txt & S=$!
       ${waitSubscribers(2)}
       "$NODE" ${LOAD} 5001 ${N} > ${dir}/truth.json
       ${waitLines(`${dir}/ss.txt`, 2 * N + 1)}
       kill -INT $P; kill -TERM $S
-      wait $P; echo "ls=$?"`, support.mode!);
+      wait $P; echo "ls=$?"`,
+      support.mode!,
+    );
     assert.match(r.stdout, /ls=0/, r.stderr);
     const truth = JSON.parse(readFileSync(`${dir}/truth.json`, 'utf8')) as Truth;
-    const records = readFileSync(`${dir}/e.ndjson`, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Rec);
+    const records = readFileSync(`${dir}/e.ndjson`, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Rec);
     assert.equal(records.length, 2 * N + 1);
     assert.equal(readFileSync(`${dir}/e.err`, 'utf8'), `sockscope: ${2 * N + 1} sockets closed, ${2 * N + 1} listed, 0 lost\n`);
     const clients = records.filter((x) => x.remote_port === 5001);
@@ -94,16 +125,25 @@ describe('destroy events in a namespace', { skip }, () => {
     const serverPeers = new Set(servers.map((x) => x.remote_port));
     assert.ok(clients.every((c) => serverPeers.has(c.local_port)));
     // ss -E, the reference: the same connections
-    const ssPairs = readFileSync(`${dir}/ss.txt`, 'utf8').trim().split('\n').map((l) => l.trim().split(/\s+/))
-      .filter((f) => !f[4].endsWith(':*')).map((f) => `${f[3]} ${f[4]}`).sort();
-    const ours = records.filter((x) => x.remote_port !== 0).map((x) => `127.0.0.1:${x.local_port} 127.0.0.1:${x.remote_port}`).sort();
+    const ssPairs = readFileSync(`${dir}/ss.txt`, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .filter((f) => !f[4].endsWith(':*'))
+      .map((f) => `${f[3]} ${f[4]}`)
+      .sort();
+    const ours = records
+      .filter((x) => x.remote_port !== 0)
+      .map((x) => `127.0.0.1:${x.local_port} 127.0.0.1:${x.remote_port}`)
+      .sort();
     assert.deepEqual(ours, ssPairs);
   });
 
   it('TIME_WAIT: the full socket is announced as it enters TIME_WAIT; the minisocket is never announced', async (t) => {
     if (support.mode !== 'root') return t.skip('destroying TIME_WAIT sockets (ss -K) needs CAP_NET_ADMIN');
     const N = 10;
-    const r = await inNamespace(`
+    const r = await inNamespace(
+      `
       "$NODE" ${BIN} ls -E -t -e --format ndjson > ${dir}/tw-e.ndjson 2> ${dir}/tw-e.err & P=$!
       ${waitSubscribers(1)}
       "$NODE" ${LOAD} 5005 ${N} > /dev/null
@@ -112,15 +152,24 @@ describe('destroy events in a namespace', { skip }, () => {
       ss -K -tn state time-wait > /dev/null
       "$NODE" ${BIN} ls -t --format ndjson state time-wait > ${dir}/tw-after.ndjson
       sleep 1
-      kill -INT $P; wait $P; echo "ls=$?"`, 'root');
+      kill -INT $P; wait $P; echo "ls=$?"`,
+      'root',
+    );
     assert.match(r.stdout, /ls=0/, r.stderr);
-    const events = readFileSync(`${dir}/tw-e.ndjson`, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Rec);
-    const tw = readFileSync(`${dir}/tw.ndjson`, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Rec);
+    const events = readFileSync(`${dir}/tw-e.ndjson`, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Rec);
+    const tw = readFileSync(`${dir}/tw.ndjson`, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Rec);
     // the server closed first: its ends are the ones in TIME_WAIT, already announced (state close, final tcp_info)
     assert.equal(tw.length, N);
     assert.ok(tw.every((x) => x.state === 'time_wait' && x.local_port === 5005 && x.tcp_info === undefined));
     const announced = new Set(events.map((x) => `${x.local_port} ${x.remote_port}`));
-    for (const x of tw) assert.ok(announced.has(`${x.local_port} ${x.remote_port}`), `TIME_WAIT ${x.local_port} ${x.remote_port} was announced as its full socket closed`);
+    for (const x of tw)
+      assert.ok(announced.has(`${x.local_port} ${x.remote_port}`), `TIME_WAIT ${x.local_port} ${x.remote_port} was announced as its full socket closed`);
     // the cookie: the kernel makes one on first use; the minisocket copies the full socket's when it is made, so it
     // is the announced one only when something (a dump) used it before the close; here nothing did
     const cookies = new Set(events.map((x) => x.cookie));
@@ -131,19 +180,26 @@ describe('destroy events in a namespace', { skip }, () => {
     assert.equal(readFileSync(`${dir}/tw-e.err`, 'utf8'), `sockscope: ${2 * N + 1} sockets closed, ${2 * N + 1} listed, 0 lost\n`);
   });
 
-  it('-N: the subscription is the named namespace\'s, and only its sockets come', async (t) => {
+  it("-N: the subscription is the named namespace's, and only its sockets come", async (t) => {
     if (support.mode !== 'root' || process.getuid?.() !== 0) return t.skip('ip netns add needs root');
     const ns = `life-e-${process.pid}`;
     const N = 5;
     const r = await new Promise<Run>((resolve) => {
-      const child = spawn('sh', ['-ec', `
+      const child = spawn(
+        'sh',
+        [
+          '-ec',
+          `
         ip netns add ${ns}; trap 'ip netns del ${ns}' EXIT
         ip -n ${ns} link set lo up
         "$NODE" ${BIN} ls -E -t -N ${ns} --format ndjson > ${dir}/n.ndjson 2> ${dir}/n.err & P=$!
         i=0; until [ "$(ip netns exec ${ns} awk '$2==4 && $4!="00000000"' /proc/net/netlink | wc -l)" -ge 1 ]; do i=$((i+1)); [ $i -gt 600 ] && exit 9; sleep 0.05; done
         ip netns exec ${ns} "$NODE" ${LOAD} 5006 ${N} > /dev/null
         ${waitLines(`${dir}/n.ndjson`, 2 * N + 1)}
-        kill -INT $P; wait $P; echo "ls=$?"`], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE: process.execPath } });
+        kill -INT $P; wait $P; echo "ls=$?"`,
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE: process.execPath } },
+      );
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (c: Buffer) => (stdout += c));
@@ -152,20 +208,26 @@ describe('destroy events in a namespace', { skip }, () => {
       child.on('close', (status) => (clearTimeout(timer), resolve({ status, stdout, stderr })));
     });
     assert.match(r.stdout, /ls=0/, r.stderr);
-    const records = readFileSync(`${dir}/n.ndjson`, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Rec);
+    const records = readFileSync(`${dir}/n.ndjson`, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Rec);
     assert.equal(records.length, 2 * N + 1);
     assert.ok(records.every((x) => x.local_port === 5006 || x.remote_port === 5006));
   });
 
   it('works unprivileged (a user namespace, no CAP_NET_ADMIN where it counts): TCP and UDP as table lines, SIGTERM ends it', async () => {
     const N = 12;
-    const r = await inNamespace(`
+    const r = await inNamespace(
+      `
       "$NODE" ${BIN} ls -E -4 > ${dir}/u.txt 2> ${dir}/u.err & P=$!
       ${waitSubscribers(1)}
       "$NODE" ${LOAD} 5002 ${N} > /dev/null
       "$NODE" -e "const s = require('node:dgram').createSocket('udp4'); s.bind(5353, '127.0.0.1', () => s.connect(53, '127.0.0.1', () => s.close()))"
       ${waitLines(`${dir}/u.txt`, 1 + 2 * N + 2)}
-      kill -TERM $P; wait $P; echo "ls=$?"`, 'user');
+      kill -TERM $P; wait $P; echo "ls=$?"`,
+      'user',
+    );
     assert.match(r.stdout, /ls=0/, r.stderr);
     const lines = readFileSync(`${dir}/u.txt`, 'utf8').trim().split('\n');
     assert.match(lines[0], /^Netid\s+State\s+Recv-Q\s+Send-Q\s+Local Address:Port\s+Peer Address:Port/);
@@ -178,7 +240,8 @@ describe('destroy events in a namespace', { skip }, () => {
 
   it('an overrun (a tiny buffer, the reader stopped during a burst) is counted exactly, and is not fatal', async () => {
     const N = 300;
-    const r = await inNamespace(`
+    const r = await inNamespace(
+      `
       "$NODE" ${BIN} ls -E -t --rcvbuf 4096 --format ndjson > ${dir}/o.ndjson 2> ${dir}/o.err & P=$!
       ${waitSubscribers(1)}
       kill -STOP $P
@@ -187,7 +250,9 @@ describe('destroy events in a namespace', { skip }, () => {
       kill -CONT $P
       "$NODE" ${LOAD} 5004 5 > /dev/null
       sleep 1
-      kill -INT $P; wait $P; echo "ls=$?"`, support.mode!);
+      kill -INT $P; wait $P; echo "ls=$?"`,
+      support.mode!,
+    );
     assert.match(r.stdout, /ls=0/, r.stderr);
     const err = readFileSync(`${dir}/o.err`, 'utf8');
     const m = /^sockscope: (\d+) sockets closed, (\d+) listed, (\d+) lost: the kernel overran the (\d+)-byte receive buffer (\d+) time\(s\)\n$/.exec(err);
@@ -203,8 +268,10 @@ describe('destroy events in a namespace', { skip }, () => {
     assert.ok(records.map((l) => JSON.parse(l) as Rec).some((x) => x.local_port === 5004 || x.remote_port === 5004));
   });
 
-  it('the agent\'s lifecycle counters equal the truth, for short connections and ones that span gathers', async () => {
-    writeFileSync(`${dir}/agent.toml`, `
+  it("the agent's lifecycle counters equal the truth, for short connections and ones that span gathers", async () => {
+    writeFileSync(
+      `${dir}/agent.toml`,
+      `
 [agent]
 interval = "1s"
 [collectors.netstat]
@@ -219,10 +286,12 @@ enabled = true
 listen = ["127.0.0.1:19979"]
 [outputs.stdout]
 enabled = true
-`);
+`,
+    );
     const fetch = `"$NODE" -e "fetch('http://127.0.0.1:19979/metrics').then((r) => r.text()).then((t) => process.stdout.write(t), () => {})"`;
     const done = `grep -c '^sockscope_lifecycle_closed_total{.*} ${40}$\\|^sockscope_lifecycle_closed_total{.*5002.*} 6$'`;
-    const r = await inNamespace(`
+    const r = await inNamespace(
+      `
       "$NODE" ${BIN} agent --config ${dir}/agent.toml > ${dir}/agent.out 2> ${dir}/agent.err & A=$!
       i=0; until ${fetch} | grep -q '^sockscope_gathers_total [1-9]'; do i=$((i+1)); [ $i -gt 300 ] && exit 9; sleep 0.1; done
       "$NODE" ${LOAD} 5001 40 > ${dir}/short.json
@@ -231,15 +300,27 @@ enabled = true
       ${fetch} | grep '^sockscope_gathers_total ' > ${dir}/gathers-after
       i=0; until [ "$(${fetch} | ${done})" = 4 ] && ${fetch} | grep -q '^sockscope_lifecycle_tracked_connections{.*} 0$'; do i=$((i+1)); [ $i -gt 300 ] && break; sleep 0.1; done
       ${fetch} > ${dir}/metrics.txt
-      kill -TERM $A; wait $A; echo "agent=$?"`, support.mode!, 120_000);
+      kill -TERM $A; wait $A; echo "agent=$?"`,
+      support.mode!,
+      120_000,
+    );
     assert.match(r.stdout, /agent=0/, `${r.stderr}\n${readFileSync(`${dir}/agent.err`, 'utf8')}`);
     const metrics = readFileSync(`${dir}/metrics.txt`, 'utf8');
     const value = (family: string, labels: string): number => {
       const m = new RegExp(`^sockscope_${family}\\{[^}]*${labels}[^}]*\\} (\\S+)$`, 'm').exec(metrics);
-      assert.ok(m, `${family}{${labels}} not in\n${metrics.split('\n').filter((l) => l.includes('lifecycle')).join('\n')}`);
+      assert.ok(
+        m,
+        `${family}{${labels}} not in\n${metrics
+          .split('\n')
+          .filter((l) => l.includes('lifecycle'))
+          .join('\n')}`,
+      );
       return Number(m[1]);
     };
-    for (const [port, file, n] of [[5001, 'short', 40], [5002, 'long', 6]] as const) {
+    for (const [port, file, n] of [
+      [5001, 'short', 40],
+      [5002, 'long', 6],
+    ] as const) {
       const truth = JSON.parse(readFileSync(`${dir}/${file}.json`, 'utf8')) as Truth;
       const inbound = `direction="inbound",addr_port="${port}"`;
       const outbound = `direction="outbound",addr_port="remote:${port}"`;

@@ -26,10 +26,18 @@ const fd = libc.openNetlink(4, { groups: [1, 2, 3, 4], timeoutMs: 500 });
 execFileSync('python3', ['-c', POPULATION]);
 const buf = new Uint8Array(65536);
 const datagrams: string[] = [];
-for (let n; (n = libc.tryRecv(fd, buf, false)) > 0;) datagrams.push(Buffer.from(buf.subarray(0, n)).toString('base64'));
-writeFileSync(process.argv[2], `${JSON.stringify({
-  kernel: execFileSync('uname', ['-r']).toString().trim(),
-  recorded: 'test/lifecycle/record.ts: per family (IPv4, then IPv6) a TCP connection of 1234 bytes client->server and 4321 back, the server closing first; its listener; a connected UDP socket 5353->53',
-  datagrams,
-}, null, 1)}\n`);
+for (let n; (n = libc.tryRecv(fd, buf, false)) > 0; ) datagrams.push(Buffer.from(buf.subarray(0, n)).toString('base64'));
+writeFileSync(
+  process.argv[2],
+  `${JSON.stringify(
+    {
+      kernel: execFileSync('uname', ['-r']).toString().trim(),
+      recorded:
+        'test/lifecycle/record.ts: per family (IPv4, then IPv6) a TCP connection of 1234 bytes client->server and 4321 back, the server closing first; its listener; a connected UDP socket 5353->53',
+      datagrams,
+    },
+    null,
+    1,
+  )}\n`,
+);
 process.stdout.write(`${datagrams.length} datagrams\n`);

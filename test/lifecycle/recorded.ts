@@ -19,4 +19,3 @@ export function decode(datagrams: Uint8Array[], table = new SocketTable(16, 4096
   }
   return { table, counts };
 }
-

@@ -3,7 +3,17 @@ import { InetAttr, TCP_LISTEN } from '../../src/diag/constants.js';
 import type { SocketTable } from '../../src/snapshot/table.js';
 import { decode, recordedDatagrams } from './recorded.js';
 
-export interface Conn { cookie: number; sport: number; dport: number; state?: number; acked?: number; received?: number; retrans?: number; rttUs?: number; info?: boolean }
+export interface Conn {
+  cookie: number;
+  sport: number;
+  dport: number;
+  state?: number;
+  acked?: number;
+  received?: number;
+  retrans?: number;
+  rttUs?: number;
+  info?: boolean;
+}
 
 /** The recorded IPv4 TCP client's datagram, patched. */
 function message(c: Conn): Uint8Array {
@@ -18,7 +28,7 @@ function message(c: Conn): Uint8Array {
   v.setUint16(16 + 6, c.dport);
   v.setUint32(16 + 44, c.cookie, true);
   v.setUint32(16 + 48, 0, true);
-  for (let at = 16 + 72; at + 4 <= d.byteLength;) {
+  for (let at = 16 + 72; at + 4 <= d.byteLength; ) {
     const len = v.getUint16(at, true);
     if (v.getUint16(at + 2, true) === InetAttr.INFO) {
       const o = at + 4;
@@ -37,4 +47,3 @@ function message(c: Conn): Uint8Array {
 
 export const connTable = (...conns: Conn[]): SocketTable => decode(conns.map(message)).table;
 export const listener = (port: number): Conn => ({ cookie: 900000 + port, sport: port, dport: 0, state: TCP_LISTEN });
-

@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Proto, TCP_ESTABLISHED, TCP_LISTEN, TCP_TIME_WAIT } from '../../src/diag/constants.js';
+import { Proto, TCP_ESTABLISHED, TCP_TIME_WAIT } from '../../src/diag/constants.js';
 import { parsePortGroups } from '../../src/collectors/netstat-port.js';
 import type { Metric } from '../../src/model/metric.js';
 import { LifecycleTracker } from '../../src/lifecycle/tracker.js';
-import { connTable as table, listener, type Conn } from './rows.js';
+import { connTable as table, listener } from './rows.js';
 
 function point(ms: Metric[], addrPort: string): Metric['fields'] {
   const m = ms.find((x) => x.schema.name === 'lifecycle' && x.tags.addr_port === addrPort);
@@ -19,19 +19,34 @@ function point(ms: Metric[], addrPort: string): Metric['fields'] {
 const events = (ms: Metric[]) => ms.find((x) => x.schema.name === 'lifecycle_events')!.fields;
 
 describe('LifecycleTracker', () => {
-  it('bytes are counted once whatever the connection\'s length: gathers add growth, the close adds the rest', () => {
+  it("bytes are counted once whatever the connection's length: gathers add growth, the close adds the rest", () => {
     const tr = new LifecycleTracker();
     const T = 1_000_000;
     tr.observe(table(listener(80), { cookie: 3, sport: 80, dport: 40000, state: TCP_ESTABLISHED, acked: 1000, received: 70 }), T); // at start
-    tr.observe(table(listener(80), { cookie: 1, sport: 80, dport: 40001, state: TCP_ESTABLISHED, acked: 100, received: 10 },
-      { cookie: 3, sport: 80, dport: 40000, state: TCP_ESTABLISHED, acked: 1200, received: 80 }), T + 10_000);
-    tr.observe(table(listener(80), { cookie: 1, sport: 80, dport: 40001, state: TCP_ESTABLISHED, acked: 250, received: 20 },
-      { cookie: 3, sport: 80, dport: 40000, state: TCP_ESTABLISHED, acked: 1300, received: 90 }), T + 20_000);
-    tr.closed(table(
-      { cookie: 1, sport: 80, dport: 40001, acked: 400, received: 31, retrans: 2, rttUs: 300 }, // seen twice
-      { cookie: 2, sport: 80, dport: 40002, acked: 5000, received: 700, rttUs: 20_000 }, // between gathers
-      { cookie: 3, sport: 80, dport: 40000, acked: 1500, received: 95 }, // there at start
-    ), T + 25_000);
+    tr.observe(
+      table(
+        listener(80),
+        { cookie: 1, sport: 80, dport: 40001, state: TCP_ESTABLISHED, acked: 100, received: 10 },
+        { cookie: 3, sport: 80, dport: 40000, state: TCP_ESTABLISHED, acked: 1200, received: 80 },
+      ),
+      T + 10_000,
+    );
+    tr.observe(
+      table(
+        listener(80),
+        { cookie: 1, sport: 80, dport: 40001, state: TCP_ESTABLISHED, acked: 250, received: 20 },
+        { cookie: 3, sport: 80, dport: 40000, state: TCP_ESTABLISHED, acked: 1300, received: 90 },
+      ),
+      T + 20_000,
+    );
+    tr.closed(
+      table(
+        { cookie: 1, sport: 80, dport: 40001, acked: 400, received: 31, retrans: 2, rttUs: 300 }, // seen twice
+        { cookie: 2, sport: 80, dport: 40002, acked: 5000, received: 700, rttUs: 20_000 }, // between gathers
+        { cookie: 3, sport: 80, dport: 40000, acked: 1500, received: 95 }, // there at start
+      ),
+      T + 25_000,
+    );
     const ms = tr.collect(T + 30_000);
     const p = point(ms, '80');
     assert.equal(p.closed, 3);
@@ -93,12 +108,14 @@ describe('LifecycleTracker', () => {
     const groups = parsePortGroups([{ remote_ports: ['5432'], tags: { service: 'db' } }, { ports: ['9000'] }]);
     const tr = new LifecycleTracker({ groups, ephemeralPorts: [32768, 60999] });
     tr.observe(table(), 0);
-    tr.closed(table(
-      { cookie: 21, sport: 41000, dport: 5432, acked: 1, received: 1 }, // configured remote group
-      { cookie: 22, sport: 9000, dport: 50000, acked: 1, received: 1 }, // configured local group
-      { cookie: 23, sport: 7000, dport: 45000, acked: 1, received: 1 }, // no listener seen: 7000 is the service
-      { cookie: 24, sport: 45001, dport: 6379, acked: 1, received: 1 }, // ephemeral local port: outbound
-    ));
+    tr.closed(
+      table(
+        { cookie: 21, sport: 41000, dport: 5432, acked: 1, received: 1 }, // configured remote group
+        { cookie: 22, sport: 9000, dport: 50000, acked: 1, received: 1 }, // configured local group
+        { cookie: 23, sport: 7000, dport: 45000, acked: 1, received: 1 }, // no listener seen: 7000 is the service
+        { cookie: 24, sport: 45001, dport: 6379, acked: 1, received: 1 }, // ephemeral local port: outbound
+      ),
+    );
     const ms = tr.collect(0);
     const tags = (ap: string) => ms.find((m) => m.tags.addr_port === ap)!.tags;
     assert.deepEqual(tags('remote:5432'), { service: 'db', direction: 'outbound', addr_port: 'remote:5432' });

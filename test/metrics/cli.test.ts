@@ -30,7 +30,11 @@ describe('sockscope gather: bad input is one line on stderr, exit 2', () => {
     ['ports_match with a non-numeric port', ['gather', ...NP, '--port-group', '*:x'], /ports_match entry "\*:x": expected "\*:<port>"/],
     ['unclosed IPv6 bracket', ['gather', ...NP, '--port-group', '[::1:80'], /entry "\[::1:80"/],
     ['a host name instead of an address', ['gather', ...NP, '--port-group', 'localhost:80'], /'localhost' is not an IP address/],
-    ['local ports and *:port in one group', ['gather', ...NP, '--port-group', '80,*:443'], /--port-group '80,\*:443' mixes local ports, \*:port and remote: entries/],
+    [
+      'local ports and *:port in one group',
+      ['gather', ...NP, '--port-group', '80,*:443'],
+      /--port-group '80,\*:443' mixes local ports, \*:port and remote: entries/,
+    ],
     ['remote and local in one group', ['gather', ...NP, '--port-group', 'remote:443,80'], /mixes local ports, \*:port and remote: entries/],
     ['empty remote entry', ['gather', ...NP, '--port-group', 'remote:'], /remote_ports entry ""/],
     ['group tags that are not KEY=VALUE', ['gather', ...NP, '--port-group', '80@web'], /--port-group: 'web' is not KEY=VALUE/],
@@ -47,18 +51,21 @@ describe('sockscope gather: bad input is one line on stderr, exit 2', () => {
     ['--interval not a duration', ['execd', '--signal', 'none', '--interval', 'soon'], /--interval must be a duration .*got 'soon'/],
     ['--interval of zero (a busy loop)', ['execd', '--signal', 'none', '--interval', '0s'], /--interval must be a duration from 1ms .*got '0s'/],
     ['--interval negative', ['execd', '--signal', 'none', '--interval=-1s'], /--interval must be a duration .*got '-1s'/],
-    ['--interval past setInterval\'s range', ['execd', '--signal', 'none', '--interval', '600h'], /got '600h'/],
+    ["--interval past setInterval's range", ['execd', '--signal', 'none', '--interval', '600h'], /got '600h'/],
   ];
   // pure checks of the option plan (planGather), in this process: no node process per mistyped line
   for (const [name, args, message] of bad) {
     it(`${name}: ${args.join(' ')}`, () => {
-      assert.throws(() => planGather(args.slice(1), args[0] as 'gather' | 'execd'), (e: unknown) => {
-        assert.ok(e instanceof SockscopeError, String(e));
-        assert.equal(e.exitCode, 2);
-        assert.match(e.message, message);
-        assert.equal(e.message.split('\n').length, 1, e.message);
-        return true;
-      });
+      assert.throws(
+        () => planGather(args.slice(1), args[0] as 'gather' | 'execd'),
+        (e: unknown) => {
+          assert.ok(e instanceof SockscopeError, String(e));
+          assert.equal(e.exitCode, 2);
+          assert.match(e.message, message);
+          assert.equal(e.message.split('\n').length, 1, e.message);
+          return true;
+        },
+      );
     });
   }
   it('through the command: one line on stderr, exit 2, nothing on stdout', () => {
@@ -88,10 +95,13 @@ describe('sockscope gather: output', () => {
     assert.equal(r.stderr, '');
     const points = parseLines(r.stdout);
     assert.equal(points.filter((p) => p.measurement === 'netstat').length, 1);
-    assert.ok(points.every((p) => p.tags.env === 'test' && p.tags.host), 'tags from --tag and --host-tag on every point');
+    assert.ok(
+      points.every((p) => p.tags.env === 'test' && p.tags.host),
+      'tags from --tag and --host-tag on every point',
+    );
   });
 
-  it('--host-tag NAME, and --host-tag alone before another option (this host\'s name)', () => {
+  it("--host-tag NAME, and --host-tag alone before another option (this host's name)", () => {
     const named = parseLines(run(['gather', '--host-tag', 'web-01']).stdout);
     assert.equal(named[0].tags.host, 'web-01');
     const alone = run(['gather', '--host-tag', '--format', 'json']);

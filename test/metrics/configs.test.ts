@@ -20,7 +20,12 @@ const DOCS = ['README.md', 'docs/metrics.md'];
 
 function blocks(file: string, lang: string): string[] {
   const text = readFileSync(`${root}${file}`, 'utf8');
-  return [...text.matchAll(new RegExp('^( *)```' + lang + '\\n([\\s\\S]*?)^\\1```$', 'gm'))].map((m) => m[2].split('\n').map((l) => l.slice(m[1].length)).join('\n'));
+  return [...text.matchAll(new RegExp(`^( *)\`\`\`${lang}\\n([\\s\\S]*?)^\\1\`\`\`$`, 'gm'))].map((m) =>
+    m[2]
+      .split('\n')
+      .map((l) => l.slice(m[1].length))
+      .join('\n'),
+  );
 }
 
 /** POSIX-shell-like word splitting with '…' and "…" quoting (what Telegraf's exec does with shellquote). */
@@ -64,8 +69,14 @@ describe('Telegraf configs in README.md and docs/metrics.md', () => {
     const configs = blocks(file, 'toml').map((b) => ({ text: b, toml: parseToml(b) as TelegrafConfig }));
 
     it(`${file}: every toml block parses, and there is an inputs.exec and an inputs.execd config`, () => {
-      assert.ok(configs.some((c) => c.toml.inputs?.exec?.length), `${file} has an [[inputs.exec]] block`);
-      assert.ok(configs.some((c) => c.toml.inputs?.execd?.length), `${file} has an [[inputs.execd]] block`);
+      assert.ok(
+        configs.some((c) => c.toml.inputs?.exec?.length),
+        `${file} has an [[inputs.exec]] block`,
+      );
+      assert.ok(
+        configs.some((c) => c.toml.inputs?.execd?.length),
+        `${file} has an [[inputs.execd]] block`,
+      );
     });
 
     for (const { toml } of configs) {
@@ -76,7 +87,10 @@ describe('Telegraf configs in README.md and docs/metrics.md', () => {
             const r = runSockscope(shellWords(command));
             assert.equal(r.status, 0, r.stderr);
             const points = parseLines(r.stdout);
-            assert.ok(points.some((p) => p.measurement === 'netstat'), r.stdout);
+            assert.ok(
+              points.some((p) => p.measurement === 'netstat'),
+              r.stdout,
+            );
           }
         });
       }
@@ -87,7 +101,10 @@ describe('Telegraf configs in README.md and docs/metrics.md', () => {
           assert.deepEqual(execd.command.slice(0, 2), ['sockscope', 'execd']);
           const r = runSockscope(execd.command, '\n');
           assert.equal(r.status, 0, r.stderr);
-          assert.ok(parseLines(r.stdout).some((p) => p.measurement === 'netstat'), r.stdout);
+          assert.ok(
+            parseLines(r.stdout).some((p) => p.measurement === 'netstat'),
+            r.stdout,
+          );
           for (const l of r.stderr.split('\n').filter(Boolean)) assert.match(l, /^[IWE]! /);
         });
       }
@@ -97,13 +114,21 @@ describe('Telegraf configs in README.md and docs/metrics.md', () => {
   it('the sample configs are the ones asked for', () => {
     const all = DOCS.flatMap((f) => blocks(f, 'toml').map((b) => parseToml(b) as TelegrafConfig));
     assert.ok(all.some((c) => c.inputs?.exec?.some((e) => e.commands.includes('sockscope gather --measurement netstat'))));
-    assert.ok(all.some((c) => JSON.stringify(c.inputs?.execd?.[0]?.command) === JSON.stringify(['sockscope', 'execd', '--measurement', 'netstat,netstat_port', '--port-group', '80,443'])));
+    assert.ok(
+      all.some(
+        (c) =>
+          JSON.stringify(c.inputs?.execd?.[0]?.command) ===
+          JSON.stringify(['sockscope', 'execd', '--measurement', 'netstat,netstat_port', '--port-group', '80,443']),
+      ),
+    );
   });
 });
 
 describe('command lines in the docs', () => {
   for (const file of DOCS) {
-    const lines = blocks(file, 'sh').flatMap((b) => b.split('\n')).map((l) => l.replace(/\s+#.*$/, '').trim())
+    const lines = blocks(file, 'sh')
+      .flatMap((b) => b.split('\n'))
+      .map((l) => l.replace(/\s+#.*$/, '').trim())
       .filter((l) => /^sockscope (gather|execd)\b/.test(l));
     it(`${file}: has gather examples`, () => assert.ok(lines.length > 0));
     for (const line of lines) {

@@ -25,8 +25,6 @@ export const manifest = JSON.parse(readFileSync(`${FIXTURES}manifest.json`, 'utf
 /** The fixed time every golden metric carries: when the fixture was recorded. */
 export const GOLDEN_TIME = Date.parse(manifest.recordedAt);
 
-
-
 /** Snapshots and censuses answered from the recording, stamped with GOLDEN_TIME. */
 export function fixtureSnapshotter(): Snapshotter & { requests: ReplayRequest[] } {
   const requests: ReplayRequest[] = [];
@@ -51,9 +49,12 @@ export const PORTS = {
 };
 
 const GROUPS = [
-  '--port-group', `${PORTS.v4},${PORTS.dual},${PORTS.udp}@service=web`,
-  '--port-group', `*:${PORTS.v6}@service=web6`,
-  '--port-group', `remote:${PORTS.v4}@direction=out`,
+  '--port-group',
+  `${PORTS.v4},${PORTS.dual},${PORTS.udp}@service=web`,
+  '--port-group',
+  `*:${PORTS.v6}@service=web6`,
+  '--port-group',
+  `remote:${PORTS.v4}@direction=out`,
 ];
 const HOST = ['--host-tag', 'fixture'];
 const ALL = ['--measurement', 'netstat,netstat_port,socketstat', ...GROUPS, ...HOST];
@@ -77,7 +78,10 @@ export const GOLDEN_CASES: readonly GoldenCase[] = [
 ];
 
 /** What `sockscope gather <args>` prints for the recording, and the gather's report. */
-export async function renderGolden(args: readonly string[], snapshotter: Snapshotter = fixtureSnapshotter()): Promise<{ text: string; report: GatherReport; metrics: Metric[] }> {
+export async function renderGolden(
+  args: readonly string[],
+  snapshotter: Snapshotter = fixtureSnapshotter(),
+): Promise<{ text: string; report: GatherReport; metrics: Metric[] }> {
   const cli = planGather([...args], 'gather');
   if (cli === 'help') throw new Error('help');
   const metrics: Metric[] = [];

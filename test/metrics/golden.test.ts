@@ -14,7 +14,13 @@ import type { Metric } from '../../src/model/metric.js';
 import { parseSs, ssNumber, type SsRow } from '../helpers/ss.js';
 import { FIXTURES, fixtureSnapshotter, GOLDEN_CASES, GOLDEN_DIR, GOLDEN_TIME, PORTS, renderGolden } from './golden-fixture.js';
 import {
-  findPromtool, parseExposition, parseLines, pointKey, promtoolCheckMetrics, promtoolParseOpenMetrics, unexplainedOpenMetricsLint,
+  findPromtool,
+  parseExposition,
+  parseLines,
+  pointKey,
+  promtoolCheckMetrics,
+  promtoolParseOpenMetrics,
+  unexplainedOpenMetricsLint,
   type LpPoint,
 } from './helpers.js';
 
@@ -27,9 +33,17 @@ const unix = ss('ss-xanO.txt');
 
 /** ss state names → netstat field names */
 const FIELD_OF_SS: Record<string, string> = {
-  ESTAB: 'tcp_established', 'SYN-SENT': 'tcp_syn_sent', 'SYN-RECV': 'tcp_syn_recv', 'FIN-WAIT-1': 'tcp_fin_wait1',
-  'FIN-WAIT-2': 'tcp_fin_wait2', 'TIME-WAIT': 'tcp_time_wait', UNCONN: 'tcp_close', 'CLOSE-WAIT': 'tcp_close_wait',
-  'LAST-ACK': 'tcp_last_ack', LISTEN: 'tcp_listen', CLOSING: 'tcp_closing',
+  ESTAB: 'tcp_established',
+  'SYN-SENT': 'tcp_syn_sent',
+  'SYN-RECV': 'tcp_syn_recv',
+  'FIN-WAIT-1': 'tcp_fin_wait1',
+  'FIN-WAIT-2': 'tcp_fin_wait2',
+  'TIME-WAIT': 'tcp_time_wait',
+  UNCONN: 'tcp_close',
+  'CLOSE-WAIT': 'tcp_close_wait',
+  'LAST-ACK': 'tcp_last_ack',
+  LISTEN: 'tcp_listen',
+  CLOSING: 'tcp_closing',
 };
 const familyOf = (r: SsRow): '4' | '6' => (r.local.address === '*' || r.local.address.includes(':') ? '6' : '4');
 /** Counts as netstat fields from ss rows: TCP rows by state, UDP rows as udp_socket. */
@@ -51,9 +65,16 @@ describe('golden outputs of the recorded fixture snapshot', () => {
     it(`${c.file} = sockscope gather ${c.args.join(' ')}`, async () => {
       const { text, report } = await renderGolden(c.args);
       assert.equal(report.error, undefined);
-      assert.ok(report.collectors.every((x) => x.ok), JSON.stringify(report.collectors));
+      assert.ok(
+        report.collectors.every((x) => x.ok),
+        JSON.stringify(report.collectors),
+      );
       assert.deepEqual(report.notes, []);
-      assert.equal(text, golden(c.file), `${c.file} differs: if the change is deliberate, run \`npm run build && node test/fixtures/metrics/regenerate.mjs\` and review the diff`);
+      assert.equal(
+        text,
+        golden(c.file),
+        `${c.file} differs: if the change is deliberate, run \`npm run build && node test/fixtures/metrics/regenerate.mjs\` and review the diff`,
+      );
     });
   }
 
@@ -79,10 +100,19 @@ describe('the golden content agrees with the ss text recorded with the dumps', (
   it('netstat per ip_version (telegraf.influx): per family as ss shows it, plus unix sockets under "unknown"', () => {
     const points = of(parseLines(golden('telegraf.influx')), 'netstat');
     const by = Object.fromEntries(points.map((p) => [p.tags.ip_version, values(p)]));
-    for (const v of ['4', '6'] as const) assert.deepEqual(by[v], countsOf(tcp.filter((r) => familyOf(r) === v), udp.filter((r) => familyOf(r) === v)), `ip_version ${v}`);
+    for (const v of ['4', '6'] as const)
+      assert.deepEqual(
+        by[v],
+        countsOf(
+          tcp.filter((r) => familyOf(r) === v),
+          udp.filter((r) => familyOf(r) === v),
+        ),
+        `ip_version ${v}`,
+      );
     // gopsutil's rule on ss -xan's rows: unix sockets have status NONE; unnamed ones are distinct, named ones
     // count once per (type, name): a listener and the connections it accepted carry the same name
-    const distinct = (netids: string[]) => new Set(unix.filter((r) => netids.includes(r.netid!)).map((r, n) => (r.local.address === '*' ? `#${n}` : r.local.address))).size;
+    const distinct = (netids: string[]) =>
+      new Set(unix.filter((r) => netids.includes(r.netid!)).map((r, n) => (r.local.address === '*' ? `#${n}` : r.local.address))).size;
     assert.deepEqual(by.unknown, { ...countsOf([], []), tcp_none: distinct(['u_str', 'u_seq']), udp_socket: distinct(['u_dgr']) });
     const streamRows = unix.filter((r) => r.netid === 'u_str').length;
     assert.ok(by.unknown.tcp_none < streamRows, 'the recording has named stream sockets with accepted connections');
@@ -110,17 +140,35 @@ describe('the golden content agrees with the ss text recorded with the dumps', (
     assert.deepEqual(values(v6[0]), { ...countsOf(local(PORTS.v6, tcp), []), pid: 0 });
     // "remote:38751@direction=out": the connections whose PEER port is 38751
     const out = find(`remote:${PORTS.v4}`);
-    assert.deepEqual(out.map((p) => p.tags.direction), ['out']);
-    assert.deepEqual(values(out[0]), { ...countsOf(tcp.filter((r) => r.peer.port === PORTS.v4), []), pid: 0 });
+    assert.deepEqual(
+      out.map((p) => p.tags.direction),
+      ['out'],
+    );
+    assert.deepEqual(values(out[0]), {
+      ...countsOf(
+        tcp.filter((r) => r.peer.port === PORTS.v4),
+        [],
+      ),
+      pid: 0,
+    });
   });
 
   it("socketstat: the connections `ss -tin`/`ss -uin` list (no -a), Telegraf's tags, counters as ss printed them", () => {
     const points = of(all, 'socketstat');
     const rows = [...tcp.filter(CONNECTED).map((r) => ['tcp', r] as const), ...udp.filter((r) => r.state === 'ESTAB').map((r) => ['udp', r] as const)];
-    const want = new Map(rows.map(([proto, r]) => [
-      JSON.stringify({ host: 'fixture', local_addr: tagAddr(r.local.address), local_port: String(r.local.port), proto, remote_addr: tagAddr(r.peer.address), remote_port: String(r.peer.port) }),
-      r,
-    ]));
+    const want = new Map(
+      rows.map(([proto, r]) => [
+        JSON.stringify({
+          host: 'fixture',
+          local_addr: tagAddr(r.local.address),
+          local_port: String(r.local.port),
+          proto,
+          remote_addr: tagAddr(r.peer.address),
+          remote_port: String(r.peer.port),
+        }),
+        r,
+      ]),
+    );
     const got = new Map(points.map((p) => [JSON.stringify(Object.fromEntries(Object.entries(p.tags).sort())), p]));
     assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort());
     for (const [k, r] of want) {
@@ -139,7 +187,9 @@ describe('the golden content agrees with the ss text recorded with the dumps', (
     const points = parseLines(golden('socketstat-info.influx')).filter((p) => p.tags.proto === 'tcp');
     assert.ok(points.length > 0);
     for (const p of points) {
-      const r = tcp.find((x) => String(x.local.port) === p.tags.local_port && String(x.peer.port) === p.tags.remote_port && tagAddr(x.local.address) === p.tags.local_addr)!;
+      const r = tcp.find(
+        (x) => String(x.local.port) === p.tags.local_port && String(x.peer.port) === p.tags.remote_port && tagAddr(x.local.address) === p.tags.local_addr,
+      )!;
       assert.ok(r, JSON.stringify(p.tags));
       assert.equal(p.fields.cwnd.value, ssNumber(r, 'cwnd'));
       assert.equal(p.fields.cwnd.type, 'u', '--influx-uint');
@@ -156,7 +206,10 @@ describe('the golden content agrees with the ss text recorded with the dumps', (
   it('socketstat --socketstat-aggregate: one point per (proto, local address, remote address), connections counted', () => {
     const points = parseLines(golden('socketstat-aggregate.influx'));
     const want = new Map<string, number>();
-    for (const [proto, r] of [...tcp.filter(CONNECTED).map((r) => ['tcp', r] as const), ...udp.filter((r) => r.state === 'ESTAB').map((r) => ['udp', r] as const)]) {
+    for (const [proto, r] of [
+      ...tcp.filter(CONNECTED).map((r) => ['tcp', r] as const),
+      ...udp.filter((r) => r.state === 'ESTAB').map((r) => ['udp', r] as const),
+    ]) {
       const k = `${proto}|${tagAddr(r.local.address)}|${tagAddr(r.peer.address)}`;
       want.set(k, (want.get(k) ?? 0) + 1);
     }
@@ -166,8 +219,10 @@ describe('the golden content agrees with the ss text recorded with the dumps', (
   it('JSON and line protocol carry the same metrics', () => {
     const json = JSON.parse(golden('all.json')).metrics as { name: string; tags: Record<string, string>; fields: Record<string, number | string> }[];
     const sorted = (o: object) => JSON.stringify(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
-    assert.deepEqual(json.map((m) => `${m.name}|${sorted(m.tags)}|${sorted(m.fields)}`).sort(),
-      all.map((p) => `${p.measurement}|${sorted(p.tags)}|${sorted(values(p))}`).sort());
+    assert.deepEqual(
+      json.map((m) => `${m.name}|${sorted(m.tags)}|${sorted(m.fields)}`).sort(),
+      all.map((p) => `${p.measurement}|${sorted(p.tags)}|${sorted(values(p))}`).sort(),
+    );
   });
 
   it('Prometheus carries the same numbers: tcp_connections per family sum to netstat, sockets per state', () => {
@@ -196,7 +251,11 @@ describe('the golden content agrees with the ss text recorded with the dumps', (
     assert.equal(pointKey(p), pointKey(of(all, 'netstat')[0]));
     const perVersion = await renderGolden(['--measurement', 'netstat', '--per-ip-version', '--host-tag', 'fixture']);
     const both = await renderGolden(['--measurement', 'netstat,socketstat', '--per-ip-version', '--host-tag', 'fixture']);
-    const netstatOf = (ms: Metric[]) => ms.filter((m) => m.schema.name === 'netstat').map((m) => JSON.stringify([m.tags, m.fields])).sort();
+    const netstatOf = (ms: Metric[]) =>
+      ms
+        .filter((m) => m.schema.name === 'netstat')
+        .map((m) => JSON.stringify([m.tags, m.fields]))
+        .sort();
     assert.deepEqual(netstatOf(perVersion.metrics), netstatOf(both.metrics));
   });
 });

@@ -131,8 +131,14 @@ export function parseLines(text: string): LpPoint[] {
 
 /** A point as one comparable string: measurement, sorted tags, sorted typed fields (time left out). */
 export function pointKey(p: { measurement: string; tags: Record<string, string>; fields: Record<string, LpField> }): string {
-  const tags = Object.keys(p.tags).sort().map((k) => `${k}=${p.tags[k]}`).join(',');
-  const fields = Object.keys(p.fields).sort().map((k) => `${k}=${JSON.stringify(p.fields[k].value)}${p.fields[k].type}`).join(',');
+  const tags = Object.keys(p.tags)
+    .sort()
+    .map((k) => `${k}=${p.tags[k]}`)
+    .join(',');
+  const fields = Object.keys(p.fields)
+    .sort()
+    .map((k) => `${k}=${JSON.stringify(p.fields[k].value)}${p.fields[k].type}`)
+    .join(',');
   return `${p.measurement}|${tags}|${fields}`;
 }
 
@@ -153,8 +159,17 @@ export interface GopsutilConn {
 
 /** gopsutil's TCP status strings (net.TCPStatuses) → kernel TCP_* numbers. "NONE", "" and others → 0. */
 export const GOPSUTIL_STATUS: Readonly<Record<string, number>> = {
-  ESTABLISHED: 1, SYN_SENT: 2, SYN_RECV: 3, FIN_WAIT1: 4, FIN_WAIT2: 5, TIME_WAIT: 6, CLOSE: 7, CLOSE_WAIT: 8,
-  LAST_ACK: 9, LISTEN: 10, CLOSING: 11,
+  ESTABLISHED: 1,
+  SYN_SENT: 2,
+  SYN_RECV: 3,
+  FIN_WAIT1: 4,
+  FIN_WAIT2: 5,
+  TIME_WAIT: 6,
+  CLOSE: 7,
+  CLOSE_WAIT: 8,
+  LAST_ACK: 9,
+  LISTEN: 10,
+  CLOSING: 11,
 };
 
 /**
@@ -203,7 +218,11 @@ export const TELEGRAF_COUNTERS = ['bytes_acked', 'bytes_received', 'segs_out', '
  */
 export function ssRows(text: string, proto: 'tcp' | 'udp' | 'raw'): SsRow[] {
   let t = text;
-  if (proto !== 'tcp' && /^Recv-Q/.test(t)) t = t.split('\n').map((l, n) => (n === 0 ? `State ${l}` : l.trim() && !/^\s/.test(l) ? `ESTAB ${l}` : l)).join('\n');
+  if (proto !== 'tcp' && /^Recv-Q/.test(t))
+    t = t
+      .split('\n')
+      .map((l, n) => (n === 0 ? `State ${l}` : l.trim() && !/^\s/.test(l) ? `ESTAB ${l}` : l))
+      .join('\n');
   return parseSs(t).rows;
 }
 
@@ -244,7 +263,7 @@ export function socketTableFromSs(text: string, proto: 'tcp' | 'udp' | 'raw', o:
     t.dport[i] = r.peer.port;
     t.rqueue[i] = r.recvQ;
     t.wqueue[i] = r.sendQ;
-    t.ifindex[i] = r.local.iface ? o.ifindex?.[r.local.iface] ?? 0 : 0;
+    t.ifindex[i] = r.local.iface ? (o.ifindex?.[r.local.iface] ?? 0) : 0;
     if (proto !== 'tcp') continue;
     const len = o.tcpInfoLength ?? 232;
     const info = new Uint8Array(len);
@@ -332,7 +351,10 @@ export function promtoolCheckMetrics(promtool: string, text: string): { status: 
 export function promtoolParseOpenMetrics(promtool: string, text: string, timestampSeconds: number): { status: number | null; output: string } {
   const dir = mkdtempSync(join(tmpdir(), 'sockscope-om-'));
   try {
-    const stamped = text.split('\n').map((l) => (l && !l.startsWith('#') ? `${l} ${timestampSeconds}` : l)).join('\n');
+    const stamped = text
+      .split('\n')
+      .map((l) => (l && !l.startsWith('#') ? `${l} ${timestampSeconds}` : l))
+      .join('\n');
     writeFileSync(join(dir, 'in.om'), stamped);
     const r = spawnSync(promtool, ['tsdb', 'create-blocks-from', 'openmetrics', join(dir, 'in.om'), join(dir, 'out')], { encoding: 'utf8', timeout: 60_000 });
     return { status: r.status, output: `${r.stdout}${r.stderr}`.trim() };

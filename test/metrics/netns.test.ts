@@ -12,8 +12,15 @@ import { NETSTAT_FIELDS } from '../../src/collectors/netstat.js';
 import { holdPython, netnsSupport, PopulationNetns, type Population } from '../helpers/netns.js';
 import { parseSs, ssNumber, type SsRow } from '../helpers/ss.js';
 import {
-  findPromtool, parseExposition, parseLines, promtoolCheckMetrics, promtoolParseOpenMetrics, telegrafSocketstat, unexplainedOpenMetricsLint,
-  type LpPoint, type LpType,
+  findPromtool,
+  parseExposition,
+  parseLines,
+  promtoolCheckMetrics,
+  promtoolParseOpenMetrics,
+  telegrafSocketstat,
+  unexplainedOpenMetricsLint,
+  type LpPoint,
+  type LpType,
 } from './helpers.js';
 
 const support = netnsSupport();
@@ -21,9 +28,17 @@ const opts = { skip: support.skip ?? false };
 const BIN = fileURLToPath(new URL('../../../bin/sockscope.js', import.meta.url));
 
 const FIELD_OF_SS: Record<string, string> = {
-  ESTAB: 'tcp_established', 'SYN-SENT': 'tcp_syn_sent', 'SYN-RECV': 'tcp_syn_recv', 'FIN-WAIT-1': 'tcp_fin_wait1',
-  'FIN-WAIT-2': 'tcp_fin_wait2', 'TIME-WAIT': 'tcp_time_wait', UNCONN: 'tcp_close', 'CLOSE-WAIT': 'tcp_close_wait',
-  'LAST-ACK': 'tcp_last_ack', LISTEN: 'tcp_listen', CLOSING: 'tcp_closing',
+  ESTAB: 'tcp_established',
+  'SYN-SENT': 'tcp_syn_sent',
+  'SYN-RECV': 'tcp_syn_recv',
+  'FIN-WAIT-1': 'tcp_fin_wait1',
+  'FIN-WAIT-2': 'tcp_fin_wait2',
+  'TIME-WAIT': 'tcp_time_wait',
+  UNCONN: 'tcp_close',
+  'CLOSE-WAIT': 'tcp_close_wait',
+  'LAST-ACK': 'tcp_last_ack',
+  LISTEN: 'tcp_listen',
+  CLOSING: 'tcp_closing',
 };
 const zeros = (): Record<string, number> => Object.fromEntries(NETSTAT_FIELDS.map((f) => [f, 0]));
 const familyOf = (r: SsRow): '4' | '6' => (r.local.address === '*' || r.local.address.includes(':') ? '6' : '4');
@@ -91,15 +106,23 @@ describe('sockscope gather against ss in a throwaway network namespace', () => {
   const gather = async (...args: string[]) => ns!.node(BIN, ['gather', ...args]);
   const lp = async (...args: string[]) => parseLines(await gather(...args));
 
-  before(async () => {
-    if (support.skip) return;
-    ns = await PopulationNetns.start({ readyTimeoutMs: 20_000 });
-    pop = ns.population;
-    const held = await holdPython(ns, EXTRA_SCRIPT, 'the extra sockets');
-    stopExtra = held.stop;
-    const made = JSON.parse(held.line) as { reuseport: number; boundClient: number };
-    ports = { v4: pop.tcp.listeners.find((l) => l.name === 'node-v4')!.port, udp: pop.udp.bound[0].port, reuseport: made.reuseport, boundClient: made.boundClient };
-  }, { timeout: 60_000 });
+  before(
+    async () => {
+      if (support.skip) return;
+      ns = await PopulationNetns.start({ readyTimeoutMs: 20_000 });
+      pop = ns.population;
+      const held = await holdPython(ns, EXTRA_SCRIPT, 'the extra sockets');
+      stopExtra = held.stop;
+      const made = JSON.parse(held.line) as { reuseport: number; boundClient: number };
+      ports = {
+        v4: pop.tcp.listeners.find((l) => l.name === 'node-v4')!.port,
+        udp: pop.udp.bound[0].port,
+        reuseport: made.reuseport,
+        boundClient: made.boundClient,
+      };
+    },
+    { timeout: 60_000 },
+  );
 
   after(async () => {
     await stopExtra?.();
@@ -124,7 +147,14 @@ describe('sockscope gather against ss in a throwaway network namespace', () => {
     assert.deepEqual(points.map((p) => p.tags.ip_version).sort(), ['4', '6']);
     for (const p of points) {
       const v = p.tags.ip_version as '4' | '6';
-      assert.deepEqual(values(p), countsOf(tcp.filter((r) => familyOf(r) === v), udp.filter((r) => familyOf(r) === v)), `ip_version ${v}`);
+      assert.deepEqual(
+        values(p),
+        countsOf(
+          tcp.filter((r) => familyOf(r) === v),
+          udp.filter((r) => familyOf(r) === v),
+        ),
+        `ip_version ${v}`,
+      );
     }
   });
 
@@ -149,10 +179,21 @@ describe('sockscope gather against ss in a throwaway network namespace', () => {
     const localUdp = await ss('-uan', `sport = :${ports.udp}`);
     const remote = await ss('-tan', `dport = :${ports.v4}`);
     const reuse = await ss('-tan', `sport = :${ports.reuseport}`);
-    const points = await lp('--measurement', 'netstat_port', '--port-group', `${ports.v4},${ports.udp}@service=web`,
-      '--port-group', `${ports.reuseport}`, '--port-group', `remote:${ports.v4}@direction=out`);
+    const points = await lp(
+      '--measurement',
+      'netstat_port',
+      '--port-group',
+      `${ports.v4},${ports.udp}@service=web`,
+      '--port-group',
+      `${ports.reuseport}`,
+      '--port-group',
+      `remote:${ports.v4}@direction=out`,
+    );
     const find = (addrPort: string) => points.filter((p) => p.tags.addr_port === addrPort);
-    assert.deepEqual(find(String(ports.v4)).map((p) => [p.tags.ip_version, p.tags.service, values(p)]), [['4', 'web', { ...countsOf(local, []), pid: 0 }]]);
+    assert.deepEqual(
+      find(String(ports.v4)).map((p) => [p.tags.ip_version, p.tags.service, values(p)]),
+      [['4', 'web', { ...countsOf(local, []), pid: 0 }]],
+    );
     assert.deepEqual(values(find(String(ports.udp))[0]), { ...countsOf([], localUdp), pid: 0 });
     assert.deepEqual(values(find(`remote:${ports.v4}`)[0]), { ...countsOf(remote, []), pid: 0 });
     assert.ok(remote.length > 0 && local.length > 1, 'the population has connections both ways on that port');
@@ -163,7 +204,7 @@ describe('sockscope gather against ss in a throwaway network namespace', () => {
     assert.equal(t[0].fields.tcp_listen.value, 1);
   });
 
-  test('netstat_port --process-attribution: pid is the lowest pid ss -p shows holding the group\'s sockets', opts, async () => {
+  test("netstat_port --process-attribution: pid is the lowest pid ss -p shows holding the group's sockets", opts, async () => {
     const rows = await ss('-tanp', `sport = :${ports.v4}`);
     const pids = rows.flatMap((r) => [...r.raw.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1])));
     assert.ok(pids.length > 0, 'ss -p shows the holder');
@@ -172,7 +213,7 @@ describe('sockscope gather against ss in a throwaway network namespace', () => {
     assert.equal(p.fields.pid.value, pop.pid);
   });
 
-  test("socketstat: the connections of `ss -tin` and `ss -uin` as Telegraf parses them; counters equal", opts, async () => {
+  test('socketstat: the connections of `ss -tin` and `ss -uin` as Telegraf parses them; counters equal', opts, async () => {
     const ssTcp = await ns!.check('ss', ['-tin']);
     const ssUdp = await ns!.check('ss', ['-uin']);
     const want = [...telegrafSocketstat(ssTcp, 'tcp'), ...telegrafSocketstat(ssUdp, 'udp')];
@@ -180,8 +221,14 @@ describe('sockscope gather against ss in a throwaway network namespace', () => {
     const key = (tags: Record<string, string>) => JSON.stringify(Object.entries(tags).sort());
     const got = new Map(points.map((p) => [key(p.tags), p]));
     assert.deepEqual([...got.keys()].sort(), want.map((w) => key(w.tags)).sort());
-    assert.ok(want.some((w) => w.tags.local_addr === '127.0.0.1%lo' && w.tags.local_port === String(ports.boundClient)), 'ss shows the socket bound to lo as 127.0.0.1%lo');
-    assert.ok(want.some((w) => w.tags.local_addr.startsWith('[')), 'IPv6 connections are there');
+    assert.ok(
+      want.some((w) => w.tags.local_addr === '127.0.0.1%lo' && w.tags.local_port === String(ports.boundClient)),
+      'ss shows the socket bound to lo as 127.0.0.1%lo',
+    );
+    assert.ok(
+      want.some((w) => w.tags.local_addr.startsWith('[')),
+      'IPv6 connections are there',
+    );
     for (const w of want) {
       const p = got.get(key(w.tags))!;
       const moving = w.fields.state === 'SYN-SENT'; // retransmits its SYN meanwhile
@@ -203,11 +250,14 @@ describe('sockscope gather against ss in a throwaway network namespace', () => {
     }
   });
 
-  test('socketstat bytes as ss -tin prints them, for the population\'s established pairs', opts, async () => {
+  test("socketstat bytes as ss -tin prints them, for the population's established pairs", opts, async () => {
     const rows = await ss('-tin');
     const points = (await lp('--measurement', 'socketstat')).filter((p) => p.tags.proto === 'tcp');
     for (const e of pop.tcp.established) {
-      for (const [end, got] of [[e.server, e.clientSent], [e.client, e.serverSent]] as const) {
+      for (const [end, got] of [
+        [e.server, e.clientSent],
+        [e.client, e.serverSent],
+      ] as const) {
         const p = points.find((x) => x.tags.local_port === String(end.local.port) && x.tags.remote_port === String(end.remote.port))!;
         assert.ok(p, `${e.name}: ${end.local.port} -> ${end.remote.port}`);
         assert.equal(p.fields.bytes_received.value, got, `${e.name} bytes_received`);
@@ -243,7 +293,17 @@ describe('sockscope gather against ss in a throwaway network namespace', () => {
 
   const promtool = findPromtool();
   test('promtool accepts the live Prometheus and OpenMetrics expositions', { skip: support.skip ?? promtool.skip ?? false }, async () => {
-    const args = ['--measurement', 'netstat,netstat_port,socketstat', '--port-group', `${ports.v4},${ports.udp}@service=web`, '--port-group', `remote:${ports.v4}`, '--socketstat-info', 'all', '--host-tag'];
+    const args = [
+      '--measurement',
+      'netstat,netstat_port,socketstat',
+      '--port-group',
+      `${ports.v4},${ports.udp}@service=web`,
+      '--port-group',
+      `remote:${ports.v4}`,
+      '--socketstat-info',
+      'all',
+      '--host-tag',
+    ];
     const text = await gather(...args, '--format', 'prometheus');
     const r = promtoolCheckMetrics(promtool.path!, text);
     assert.equal(r.status, 0, r.output);

@@ -14,9 +14,7 @@ import type { MeasurementSchema, Metric } from '../../src/model/metric.js';
 import { influxLine, InfluxWriter } from '../../src/outputs/metrics/influx.js';
 import { JsonWriter, metricJson } from '../../src/outputs/metrics/json.js';
 import { CONTENT_TYPE, negotiateFormat, PrometheusWriter } from '../../src/outputs/metrics/prometheus.js';
-import {
-  findPromtool, parseExposition, parseLine, parseLines, promtoolCheckMetrics, promtoolParseOpenMetrics, unexplainedOpenMetricsLint,
-} from './helpers.js';
+import { findPromtool, parseExposition, parseLine, parseLines, promtoolCheckMetrics, promtoolParseOpenMetrics, unexplainedOpenMetricsLint } from './helpers.js';
 
 const T = Date.UTC(2026, 10, 21, 22, 41, 52, 48); // ms
 
@@ -59,7 +57,10 @@ describe('Influx line protocol', () => {
   it('integers end in i; unsigned in i by default (Telegraf influx_uint_support = false), u with uintAsInt false', () => {
     const m = metric({}, { n: -3, u: 5, f: 1.5, b: true });
     assert.deepEqual(parseLine(influxLine(m)).fields, {
-      n: { type: 'i', value: -3 }, u: { type: 'i', value: 5 }, f: { type: 'f', value: 1.5 }, b: { type: 'b', value: true },
+      n: { type: 'i', value: -3 },
+      u: { type: 'i', value: 5 },
+      f: { type: 'f', value: 1.5 },
+      b: { type: 'b', value: true },
     });
     assert.deepEqual(parseLine(influxLine(m, { uintAsInt: false })).fields.u, { type: 'u', value: 5 });
     assert.match(influxLine(m, { uintAsInt: false }), / n=-3i,u=5u,f=1\.5,b=true /);
@@ -123,11 +124,15 @@ describe('Prometheus text 0.0.4 and OpenMetrics 1.0', () => {
     }
     assert.equal(families.get('sockscope_test_u_total')!.type, 'counter');
     assert.equal(families.get('sockscope_test_n')!.type, 'gauge');
-    assert.deepEqual(families.get('sockscope_test_n')!.samples.map((s) => `${s.labels} ${s.value}`), [
-      '{host="h1",family="ipv4",state="ESTAB"} 1', '{host="h1",family="ipv6",state="CLOSE-WAIT"} 2', '{host="h1",family="unknown",state="ESTAB"} 3',
-    ]);
+    assert.deepEqual(
+      families.get('sockscope_test_n')!.samples.map((s) => `${s.labels} ${s.value}`),
+      ['{host="h1",family="ipv4",state="ESTAB"} 1', '{host="h1",family="ipv6",state="CLOSE-WAIT"} 2', '{host="h1",family="unknown",state="ESTAB"} 3'],
+    );
     // a field's scale converts to the base unit: 57 µs → seconds
-    assert.deepEqual(families.get('sockscope_test_f_seconds')!.samples.map((s) => Number(s.value)), [57e-6, 1.5]);
+    assert.deepEqual(
+      families.get('sockscope_test_f_seconds')!.samples.map((s) => Number(s.value)),
+      [57e-6, 1.5],
+    );
     // fields without a prom mapping (bool, plain strings) are not exposed
     assert.ok(!text.includes('x"') && !/\bb\b/.test(text.replace(/# HELP.*\n/g, '')));
   });
@@ -172,14 +177,19 @@ describe('Prometheus text 0.0.4 and OpenMetrics 1.0', () => {
     w.write(metric({ a: '1' }, { n: 2 }));
     w.write(metric({ a: '2' }, { n: 3 }));
     const { families } = parseExposition(w.text());
-    assert.deepEqual(families.get('sockscope_test_n')!.samples.map((s) => s.value), ['1', '3']);
+    assert.deepEqual(
+      families.get('sockscope_test_n')!.samples.map((s) => s.value),
+      ['1', '3'],
+    );
   });
 
   it('duplicates are found whichever way the labels split between the metric and the field', () => {
     // one family from fields with and without labels of their own: {k="1"} + state="a" is the same label set
     // as {k="1",state="a"} + nothing, and so are the per-state samples of two metrics with equal tags
     const schema: MeasurementSchema = {
-      name: 'd', help: '', fields: {
+      name: 'd',
+      help: '',
+      fields: {
         a: { type: 'int', help: 'h', prom: { name: 'd_x', labels: { state: 'a' } } },
         b: { type: 'int', help: 'h', prom: { name: 'd_x', labels: { state: 'b' } } },
         plain: { type: 'int', help: 'h', prom: { name: 'd_x' } },
@@ -192,9 +202,10 @@ describe('Prometheus text 0.0.4 and OpenMetrics 1.0', () => {
     w.write(metric({ k: '1', state: 'c' }, { plain: 6 }, schema));
     w.write(metric({ k: '2' }, { b: 7 }, schema));
     const { families } = parseExposition(w.text());
-    assert.deepEqual(families.get('sockscope_d_x')!.samples.map((s) => `${s.labels} ${s.value}`), [
-      '{k="1",state="a"} 1', '{k="1",state="b"} 2', '{k="1",state="c"} 6', '{k="2",state="b"} 7',
-    ]);
+    assert.deepEqual(
+      families.get('sockscope_d_x')!.samples.map((s) => `${s.labels} ${s.value}`),
+      ['{k="1",state="a"} 1', '{k="1",state="b"} 2', '{k="1",state="c"} 6', '{k="2",state="b"} 7'],
+    );
   });
 
   it('NaN and infinities are written as Prometheus spells them', () => {
@@ -202,7 +213,12 @@ describe('Prometheus text 0.0.4 and OpenMetrics 1.0', () => {
     w.write(metric({ a: '1' }, { n: NaN }));
     w.write(metric({ a: '2' }, { n: Infinity }));
     w.write(metric({ a: '3' }, { n: -Infinity }));
-    assert.deepEqual(parseExposition(w.text()).families.get('sockscope_test_n')!.samples.map((s) => s.value), ['NaN', '+Inf', '-Inf']);
+    assert.deepEqual(
+      parseExposition(w.text())
+        .families.get('sockscope_test_n')!
+        .samples.map((s) => s.value),
+      ['NaN', '+Inf', '-Inf'],
+    );
   });
 
   it('nothing written: text is empty, OpenMetrics is just # EOF', () => {
@@ -256,14 +272,26 @@ describe('Prometheus text 0.0.4 and OpenMetrics 1.0', () => {
 
 describe('negotiateFormat: the Accept headers Prometheus sends', () => {
   const cases: [string, string | undefined, 'text' | 'openmetrics'][] = [
-    ['Prometheus 2.5 .. 2.48 (scrape.go scrapeAcceptHeader)',
-      'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1', 'openmetrics'],
-    ['Prometheus 2.49+ default scrape_protocols',
-      'application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2', 'openmetrics'],
-    ['Prometheus 3 default (escaping parameter, text 1.0.0)',
-      'application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2', 'openmetrics'],
-    ['native histograms on: protobuf first (not offered by sockscope)',
-      'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.5,application/openmetrics-text;version=1.0.0;q=0.4,application/openmetrics-text;version=0.0.1;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1', 'openmetrics'],
+    [
+      'Prometheus 2.5 .. 2.48 (scrape.go scrapeAcceptHeader)',
+      'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1',
+      'openmetrics',
+    ],
+    [
+      'Prometheus 2.49+ default scrape_protocols',
+      'application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2',
+      'openmetrics',
+    ],
+    [
+      'Prometheus 3 default (escaping parameter, text 1.0.0)',
+      'application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2',
+      'openmetrics',
+    ],
+    [
+      'native histograms on: protobuf first (not offered by sockscope)',
+      'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.5,application/openmetrics-text;version=1.0.0;q=0.4,application/openmetrics-text;version=0.0.1;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1',
+      'openmetrics',
+    ],
     ['scrape_protocols: [PrometheusText0.0.4]', 'text/plain;version=0.0.4;q=0.5,*/*;q=0.4', 'text'],
     ['Prometheus before 2.5', 'text/plain;version=0.0.4;q=1,*/*;q=0.1', 'text'],
     ['only OpenMetrics 0.0.1 (not produced): falls back to */*', 'application/openmetrics-text;version=0.0.1;q=0.5,*/*;q=0.4', 'text'],

@@ -50,11 +50,14 @@ describe('socketstat streamed and written straight from the table, against the g
   let stopBound: (() => Promise<void>) | undefined;
   const gather = (...args: string[]) => ns!.node(BIN, ['gather', ...args]);
 
-  before(async () => {
-    if (support.skip) return;
-    ns = await PopulationNetns.start({ readyTimeoutMs: 20_000 });
-    stopBound = (await holdPython(ns, BOUND_SCRIPT, 'the bound sockets')).stop;
-  }, { timeout: 60_000 });
+  before(
+    async () => {
+      if (support.skip) return;
+      ns = await PopulationNetns.start({ readyTimeoutMs: 20_000 });
+      stopBound = (await holdPython(ns, BOUND_SCRIPT, 'the bound sockets')).stop;
+    },
+    { timeout: 60_000 },
+  );
 
   after(async () => {
     await stopBound?.();
@@ -70,9 +73,15 @@ describe('socketstat streamed and written straight from the table, against the g
     }
     const all = sets.map((s) => s.reference).join('');
     for (const [what, re] of [
-      ['IPv4', /local_addr=127\.0\.0\.1,/], ['IPv6', /local_addr=\[::1\],/], ['bound to lo, v4', /local_addr=127\.0\.0\.1%lo,/],
-      ['bound to lo, v6', /local_addr=\[::1\]%lo,/], ['udp', /proto=udp/], ['tcp_info', /bytes_received=[1-9]\d*i/],
-      ['every field', /notsent_bytes=\d+u/], ['listeners (every state)', /state="LISTEN"/], ['tags', /dc=eu\\ west/],
+      ['IPv4', /local_addr=127\.0\.0\.1,/],
+      ['IPv6', /local_addr=\[::1\],/],
+      ['bound to lo, v4', /local_addr=127\.0\.0\.1%lo,/],
+      ['bound to lo, v6', /local_addr=\[::1\]%lo,/],
+      ['udp', /proto=udp/],
+      ['tcp_info', /bytes_received=[1-9]\d*i/],
+      ['every field', /notsent_bytes=\d+u/],
+      ['listeners (every state)', /state="LISTEN"/],
+      ['tags', /dc=eu\\ west/],
     ] as [string, RegExp][]) {
       assert.match(all, re, what);
     }
@@ -85,19 +94,32 @@ describe('socketstat streamed and written straight from the table, against the g
   ]) {
     test(`gather --measurement socketstat ${args.join(' ')}: the generic path's lines (streamed)`, opts, async () => {
       const streamed = await gather('--measurement', 'socketstat', ...args);
-      const generic = (await gather('--measurement', 'socketstat,listen', ...args)).split('\n').filter((l) => l.startsWith('socketstat,')).join('\n');
+      const generic = (await gather('--measurement', 'socketstat,listen', ...args))
+        .split('\n')
+        .filter((l) => l.startsWith('socketstat,'))
+        .join('\n');
       const want = lineSet(generic);
       assert.ok(want.length > 10, 'socketstat points');
-      assert.ok(want.some((l) => l.includes('%lo')), 'bound sockets among them');
+      assert.ok(
+        want.some((l) => l.includes('%lo')),
+        'bound sockets among them',
+      );
       assert.deepEqual(lineSet(streamed), want);
       for (const l of streamed.split('\n').filter(Boolean)) parseLine(l);
     });
   }
 
-  test('execd --measurement socketstat: one streamed gather per newline, each the generic path\'s lines', opts, async () => {
+  test("execd --measurement socketstat: one streamed gather per newline, each the generic path's lines", opts, async () => {
     const args = ['--socketstat-info', 'all', '--tag', 'dc=eu west'];
-    const want = lineSet((await gather('--measurement', 'socketstat,listen', ...args)).split('\n').filter((l) => l.startsWith('socketstat,')).join('\n'));
-    const child = spawn('nsenter', [...ns!.enterArgs(), '--', process.execPath, BIN, 'execd', '--measurement', 'socketstat', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const want = lineSet(
+      (await gather('--measurement', 'socketstat,listen', ...args))
+        .split('\n')
+        .filter((l) => l.startsWith('socketstat,'))
+        .join('\n'),
+    );
+    const child = spawn('nsenter', [...ns!.enterArgs(), '--', process.execPath, BIN, 'execd', '--measurement', 'socketstat', ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));

@@ -15,17 +15,13 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { collectNetstat, NETSTAT_FIELDS, NETSTAT_SCHEMA, type NetstatSemantics } from '../../src/collectors/netstat.js';
-import {
-  collectNetstatPort, NETSTAT_PORT_SCHEMA, parseAddrPortsEnv, parsePortGroups, type PortGroupConfig,
-} from '../../src/collectors/netstat-port.js';
+import { collectNetstatPort, NETSTAT_PORT_SCHEMA, parseAddrPortsEnv, parsePortGroups, type PortGroupConfig } from '../../src/collectors/netstat-port.js';
 import { SOCKETSTAT_SCHEMA, SOCKETSTAT_AGGREGATE_SCHEMA } from '../../src/collectors/socketstat.js';
 import { socketstatMetrics, type SocketstatTestOptions } from '../outputs/helpers.js';
 import { withTags, type Metric } from '../../src/model/metric.js';
 import { influxLine } from '../../src/outputs/metrics/influx.js';
 import type { SocketTable } from '../../src/snapshot/table.js';
-import {
-  gopsutilConnections, parseLine, pointKey, socketTableFromSs, telegrafSocketstat, TELEGRAF_COUNTERS, type GopsutilConn,
-} from './helpers.js';
+import { gopsutilConnections, parseLine, pointKey, socketTableFromSs, telegrafSocketstat, TELEGRAF_COUNTERS, type GopsutilConn } from './helpers.js';
 
 const vectors = fileURLToPath(new URL('../../../test/fixtures/metrics/vectors/', import.meta.url));
 const json = <T>(file: string): T => JSON.parse(readFileSync(`${vectors}${file}`, 'utf8')) as T;
@@ -171,7 +167,12 @@ describe('netstat_port: every case of DataKit TestCollectByPort', () => {
 
 describe('netstat_port: matching rules beyond the vectors (documented deviations from DataKit)', () => {
   const conn = (laddr: string, lport: number, raddr: string, rport: number, status: string, pid: number, type = 1): GopsutilConn => ({
-    family: laddr.includes(':') ? 10 : 2, type, laddr: { ip: laddr, port: lport }, raddr: { ip: raddr, port: rport }, status, pid,
+    family: laddr.includes(':') ? 10 : 2,
+    type,
+    laddr: { ip: laddr, port: lport },
+    raddr: { ip: raddr, port: rport },
+    status,
+    pid,
   });
   const conns: GopsutilConn[] = [
     conn('10.0.0.1', 80, '10.0.0.9', 5000, 'ESTABLISHED', 30),
@@ -185,16 +186,13 @@ describe('netstat_port: matching rules beyond the vectors (documented deviations
     conn('10.0.0.1', 53, '0.0.0.0', 0, '', 70, 2),
   ];
   const src = gopsutilConnections(conns);
-  const run = (groups: PortGroupConfig[], semantics: NetstatSemantics = 'sockscope') =>
-    collectNetstatPort(src, parsePortGroups(groups), 0, { semantics });
+  const run = (groups: PortGroupConfig[], semantics: NetstatSemantics = 'sockscope') => collectNetstatPort(src, parsePortGroups(groups), 0, { semantics });
   const find = (points: Metric[], addrPort: string, ipVersion?: string) =>
     points.filter((p) => p.tags.addr_port === addrPort && (!ipVersion || p.tags.ip_version === ipVersion));
 
   it('ports_match "*:80": one point per local address, IPv6 bracketed (DataKit drops IPv6 there)', () => {
     const points = run([{ ports_match: ['*:80'] }]);
-    assert.deepEqual(points.map((p) => `${p.tags.addr_port}|${p.tags.ip_version}`).sort(), [
-      '0.0.0.0:80|4', '10.0.0.1:80|4', '[::1]:80|6', '[::]:80|6',
-    ]);
+    assert.deepEqual(points.map((p) => `${p.tags.addr_port}|${p.tags.ip_version}`).sort(), ['0.0.0.0:80|4', '10.0.0.1:80|4', '[::1]:80|6', '[::]:80|6']);
     assert.equal(find(points, '10.0.0.1:80')[0].fields.tcp_established, 2);
     assert.equal(find(points, '10.0.0.1:80')[0].fields.tcp_time_wait, 1);
   });
@@ -209,7 +207,10 @@ describe('netstat_port: matching rules beyond the vectors (documented deviations
   });
 
   it('a socket lands in the first group that matches, and only there', () => {
-    const points = run([{ ports: ['80'], tags: { g: 'first' } }, { ports_match: ['*:80'], tags: { g: 'second' } }]);
+    const points = run([
+      { ports: ['80'], tags: { g: 'first' } },
+      { ports_match: ['*:80'], tags: { g: 'second' } },
+    ]);
     assert.ok(points.every((p) => p.tags.g === 'first'));
     const total = points.reduce((n, p) => n + (p.fields.tcp_established as number) + (p.fields.tcp_listen as number) + (p.fields.tcp_time_wait as number), 0);
     assert.equal(total, 6);
@@ -248,7 +249,10 @@ describe('netstat_port: matching rules beyond the vectors (documented deviations
 
   it("ENV_INPUT_NETSTAT_ADDR_PORTS (a JSON array) is one group with ports only, as DataKit's env", () => {
     const groups = parseAddrPortsEnv('["10.0.0.1:80","443"]');
-    assert.deepEqual(groups.map((g) => [g.mode, g.entries.map((e) => e.text)]), [['ports', ['10.0.0.1:80', '443']]]);
+    assert.deepEqual(
+      groups.map((g) => [g.mode, g.entries.map((e) => e.text)]),
+      [['ports', ['10.0.0.1:80', '443']]],
+    );
     assert.throws(() => parseAddrPortsEnv('80'), /ENV_INPUT_NETSTAT_ADDR_PORTS.*JSON array/);
     assert.throws(() => parseAddrPortsEnv('["1.2.3.4:"]'), /"1\.2\.3\.4:"/);
   });
@@ -264,7 +268,12 @@ describe('netstat_port: matching rules beyond the vectors (documented deviations
       [{ remote_ports: ['70000'] }, /remote_ports entry "70000"/],
       [{}, /non-empty ports, ports_match or remote_ports/],
     ];
-    for (const [g, re] of bad) assert.throws(() => parsePortGroups([g]), (e: Error & { code?: string }) => e.code === 'ESOCKSCOPE_CONFIG' && re.test(e.message), JSON.stringify(g));
+    for (const [g, re] of bad)
+      assert.throws(
+        () => parsePortGroups([g]),
+        (e: Error & { code?: string }) => e.code === 'ESOCKSCOPE_CONFIG' && re.test(e.message),
+        JSON.stringify(g),
+      );
   });
 });
 
@@ -325,9 +334,15 @@ describe('socketstat: Telegraf TestSocketstat_Gather (ss -in text → rows with 
   });
 
   it("the README's example lines: a 4.2 kernel's tcp_info (no data_segs) and a pre-3.15 one (no counters)", () => {
-    const lines = text('telegraf-socketstat/expected/readme_example_output.lp').split('\n').filter((l) => l && !l.startsWith('#')).map(parseLine);
+    const lines = text('telegraf-socketstat/expected/readme_example_output.lp')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
+      .map(parseLine);
     const cases = [
-      { info: 144, ss: 'State Recv-Q Send-Q Local Address:Port Peer Address:Port\nESTAB 4344 0 10.6.231.226:42716 192.168.2.21:80\n\t bytes_acked:184 bytes_received:2624519595 segs_out:661642 segs_in:1812580\n' },
+      {
+        info: 144,
+        ss: 'State Recv-Q Send-Q Local Address:Port Peer Address:Port\nESTAB 4344 0 10.6.231.226:42716 192.168.2.21:80\n\t bytes_acked:184 bytes_received:2624519595 segs_out:661642 segs_in:1812580\n',
+      },
       { info: 104, ss: 'State Recv-Q Send-Q Local Address:Port Peer Address:Port\nESTAB 0 0 10.6.231.163:35890 192.168.2.21:80\n' },
     ];
     for (const [n, c] of cases.entries()) {
@@ -362,13 +377,21 @@ describe('socketstat: Telegraf TestSocketstat_Gather (ss -in text → rows with 
     const want = telegrafSocketstat(ss, 'tcp');
     const table = socketTableFromSs(ss, 'tcp', { ifindex: { eth0: 2 } });
     const got = socketstat(table, { interfaceName: (i) => (i === 2 ? 'eth0' : undefined) });
-    assert.deepEqual(got.map((m) => m.tags), want.map((w) => w.tags));
-    assert.deepEqual(got.map((m) => m.fields.state), ['ESTAB', 'ESTAB', 'ESTAB', 'ESTAB', 'CLOSE-WAIT']);
+    assert.deepEqual(
+      got.map((m) => m.tags),
+      want.map((w) => w.tags),
+    );
+    assert.deepEqual(
+      got.map((m) => m.fields.state),
+      ['ESTAB', 'ESTAB', 'ESTAB', 'ESTAB', 'CLOSE-WAIT'],
+    );
   });
 
   it("the default states are ss's without -a: LISTEN, UNCONN, TIME-WAIT and SYN-RECV are left out", () => {
     const states = ['ESTAB', 'SYN-SENT', 'SYN-RECV', 'FIN-WAIT-1', 'FIN-WAIT-2', 'TIME-WAIT', 'UNCONN', 'CLOSE-WAIT', 'LAST-ACK', 'LISTEN', 'CLOSING'];
-    const ss = ['State Recv-Q Send-Q Local Address:Port Peer Address:Port', ...states.map((s, n) => `${s} 0 0 10.0.0.1:${1000 + n} 10.0.0.2:80`), ''].join('\n');
+    const ss = ['State Recv-Q Send-Q Local Address:Port Peer Address:Port', ...states.map((s, n) => `${s} 0 0 10.0.0.1:${1000 + n} 10.0.0.2:80`), ''].join(
+      '\n',
+    );
     const got = socketstat(socketTableFromSs(ss, 'tcp'), {}).map((m) => m.fields.state);
     assert.deepEqual(got, ['ESTAB', 'SYN-SENT', 'FIN-WAIT-1', 'FIN-WAIT-2', 'CLOSE-WAIT', 'LAST-ACK', 'CLOSING']);
     assert.equal(socketstat(socketTableFromSs(ss, 'tcp'), { states: 0xfff }).length, states.length);
@@ -378,11 +401,16 @@ describe('socketstat: Telegraf TestSocketstat_Gather (ss -in text → rows with 
     const t = socketTableFromSs(text('telegraf-socketstat/testdata/tcp_traffic.txt'), 'tcp');
     t.append(socketTableFromSs(text('telegraf-socketstat/testdata/udp_traffic.txt'), 'udp'));
     assert.equal(socketstat(t, {}).length, 6);
-    assert.deepEqual(socketstat(t, { protocols: ['udp'] }).map((m) => m.tags.proto), ['udp', 'udp', 'udp']);
+    assert.deepEqual(
+      socketstat(t, { protocols: ['udp'] }).map((m) => m.tags.proto),
+      ['udp', 'udp', 'udp'],
+    );
   });
 
   it('opt-in tcp_info fields (units in the names), unsigned', () => {
-    const [m] = socketstat(socketTableFromSs(text('telegraf-socketstat/testdata/tcp_traffic.txt'), 'tcp'), { infoFields: ['rtt_us', 'rttvar_us', 'min_rtt_us', 'cwnd'] });
+    const [m] = socketstat(socketTableFromSs(text('telegraf-socketstat/testdata/tcp_traffic.txt'), 'tcp'), {
+      infoFields: ['rtt_us', 'rttvar_us', 'min_rtt_us', 'cwnd'],
+    });
     // ss: rtt:0.057/0.033 cwnd:10 minrtt:0.047
     assert.equal(m.fields.rtt_us, 57);
     assert.equal(m.fields.rttvar_us, 33);
@@ -396,10 +424,14 @@ describe('socketstat: Telegraf TestSocketstat_Gather (ss -in text → rows with 
   it('aggregate: one point per (proto, local address, remote address) with a connection count and sums', () => {
     const ss = [
       'State Recv-Q Send-Q Local Address:Port Peer Address:Port',
-      'ESTAB 5 0 10.0.0.1:40000 10.0.0.2:443', '\t bytes_acked:10 bytes_received:100 segs_out:1 segs_in:2',
-      'ESTAB 0 7 10.0.0.1:40001 10.0.0.2:443', '\t bytes_acked:20 bytes_received:200 segs_out:3 segs_in:4',
-      'CLOSE-WAIT 0 0 10.0.0.1:40002 10.0.0.2:443', '\t bytes_acked:30',
-      'ESTAB 0 0 10.0.0.1:40003 10.0.0.3:443', '\t bytes_acked:1',
+      'ESTAB 5 0 10.0.0.1:40000 10.0.0.2:443',
+      '\t bytes_acked:10 bytes_received:100 segs_out:1 segs_in:2',
+      'ESTAB 0 7 10.0.0.1:40001 10.0.0.2:443',
+      '\t bytes_acked:20 bytes_received:200 segs_out:3 segs_in:4',
+      'CLOSE-WAIT 0 0 10.0.0.1:40002 10.0.0.2:443',
+      '\t bytes_acked:30',
+      'ESTAB 0 0 10.0.0.1:40003 10.0.0.3:443',
+      '\t bytes_acked:1',
       '',
     ].join('\n');
     const points = socketstat(socketTableFromSs(ss, 'tcp'), { aggregate: true });
@@ -407,7 +439,17 @@ describe('socketstat: Telegraf TestSocketstat_Gather (ss -in text → rows with 
     const [a, b] = points;
     assert.equal(a.schema, SOCKETSTAT_AGGREGATE_SCHEMA);
     assert.deepEqual(a.tags, { proto: 'tcp', local_addr: '10.0.0.1', remote_addr: '10.0.0.2' });
-    assert.deepEqual(a.fields, { connections: 3, recv_q: 5, send_q: 7, bytes_acked: 60, bytes_received: 300, segs_out: 4, segs_in: 6, data_segs_out: 0, data_segs_in: 0 });
+    assert.deepEqual(a.fields, {
+      connections: 3,
+      recv_q: 5,
+      send_q: 7,
+      bytes_acked: 60,
+      bytes_received: 300,
+      segs_out: 4,
+      segs_in: 6,
+      data_segs_out: 0,
+      data_segs_in: 0,
+    });
     assert.equal(b.fields.connections, 1);
     for (const k of Object.keys(a.fields)) assert.equal(SOCKETSTAT_AGGREGATE_SCHEMA.fields[k]?.type, 'uint', k);
   });

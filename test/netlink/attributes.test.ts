@@ -4,7 +4,10 @@ import { describe, it } from 'node:test';
 import { AttributeDecoder, encodeAttribute, findAttribute } from '../../src/netlink/attributes.js';
 import { hex, toHex, viewOf } from '../helpers/bytes.js';
 
-interface Seen { type: number; payload: string }
+interface Seen {
+  type: number;
+  payload: string;
+}
 
 function walk(bytes: Uint8Array): { seen: Seen[]; error: string | undefined } {
   const d = new AttributeDecoder(viewOf(bytes), 0, bytes.byteLength);
@@ -21,17 +24,26 @@ describe('AttributeDecoder.next', () => {
       name: 'u8 attribute padded to 4, then a u32',
       //      len=5 type=8 val pad      len=8 type=15 value
       bytes: '05 00 08 00 03 00 00 00  08 00 0f 00 78 56 34 12',
-      want: [{ type: 8, payload: '03' }, { type: 15, payload: '78 56 34 12' }],
+      want: [
+        { type: 8, payload: '03' },
+        { type: 15, payload: '78 56 34 12' },
+      ],
     },
     {
       name: 'last attribute unpadded at the end of the region',
       bytes: '08 00 01 00 01 00 00 00  06 00 16 00 21 01',
-      want: [{ type: 1, payload: '01 00 00 00' }, { type: 22, payload: '21 01' }],
+      want: [
+        { type: 1, payload: '01 00 00 00' },
+        { type: 22, payload: '21 01' },
+      ],
     },
     {
       name: 'NLA_F_NESTED and NLA_F_NET_BYTEORDER are masked off the type',
       bytes: '04 00 13 80  06 00 05 40 00 50 00 00',
-      want: [{ type: 19, payload: '' }, { type: 5, payload: '00 50' }],
+      want: [
+        { type: 19, payload: '' },
+        { type: 5, payload: '00 50' },
+      ],
     },
     {
       name: 'trailing zero padding shorter than a header is legal',
@@ -55,7 +67,10 @@ describe('AttributeDecoder.next', () => {
     {
       name: 'unknown types are yielded, not errors (a newer kernel)',
       bytes: '05 00 e7 03 01 00 00 00  05 00 08 00 02 00 00 00',
-      want: [{ type: 999, payload: '01' }, { type: 8, payload: '02' }],
+      want: [
+        { type: 999, payload: '01' },
+        { type: 8, payload: '02' },
+      ],
     },
   ];
   for (const c of cases) {
@@ -82,13 +97,27 @@ describe('AttributeDecoder typed getters', () => {
     const got: unknown[] = [];
     while (d.next()) {
       switch (d.type) {
-        case 1: got.push(d.u8()); break;
-        case 2: got.push(d.u16()); break;
-        case 3: got.push(d.u32()); break;
-        case 4: got.push(d.u64()); break;
-        case 5: got.push(d.string()); break; // NUL-terminated
-        case 6: got.push(d.string()); break; // "tls" without a terminator, length 3
-        case 7: got.push(Array.from(d.bytes())); break;
+        case 1:
+          got.push(d.u8());
+          break;
+        case 2:
+          got.push(d.u16());
+          break;
+        case 3:
+          got.push(d.u32());
+          break;
+        case 4:
+          got.push(d.u64());
+          break;
+        case 5:
+          got.push(d.string());
+          break; // NUL-terminated
+        case 6:
+          got.push(d.string());
+          break; // "tls" without a terminator, length 3
+        case 7:
+          got.push(Array.from(d.bytes()));
+          break;
       }
     }
     assert.deepEqual(got, [0xfe, 0x1234, 0x12345678, 0x0102030405060708n, 'bbr', 'tls', [1, 2, 3]]);

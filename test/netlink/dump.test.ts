@@ -5,9 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { newReceiveBuffer, runDump, type DumpOutcome } from '../../src/snapshot/dump.js';
-import {
-  concat, done, hex, nlerror, nlmsg, NLM_F_DUMP_INTR, NLM_F_MULTI, replayReader, toHex,
-} from '../helpers/bytes.js';
+import { concat, done, hex, nlerror, nlmsg, NLM_F_DUMP_INTR, NLM_F_MULTI, replayReader, toHex } from '../helpers/bytes.js';
 
 const SEQ = 7;
 const SOCK = 20; // SOCK_DIAG_BY_FAMILY replies
@@ -84,10 +82,7 @@ const cases: Case[] = [
   },
   {
     name: 'leftovers of an abandoned dump (another sequence) are skipped, their DONE and DUMP_INTR included',
-    datagrams: [
-      concat(sock('66', SEQ - 1, NLM_F_MULTI | NLM_F_DUMP_INTR), done(SEQ - 1)),
-      concat(sock('77'), nlerror(SEQ + 1, 1), done(SEQ)),
-    ],
+    datagrams: [concat(sock('66', SEQ - 1, NLM_F_MULTI | NLM_F_DUMP_INTR), done(SEQ - 1)), concat(sock('77'), nlerror(SEQ + 1, 1), done(SEQ))],
     want: { messages: 1, interrupted: false, errno: 0, malformed: 0, datagrams: 2 },
     visited: ['77'],
     reads: 2,
@@ -197,7 +192,13 @@ describe('runDump', () => {
 
   it('a reader error (negative return) ends the dump with a problem', () => {
     let calls = 0;
-    const out = runDump(() => (calls++ === 0 ? -1 : 16), newReceiveBuffer(), SEQ, SOCK, () => assert.fail('no visit'));
+    const out = runDump(
+      () => (calls++ === 0 ? -1 : 16),
+      newReceiveBuffer(),
+      SEQ,
+      SOCK,
+      () => assert.fail('no visit'),
+    );
     assert.equal(calls, 1);
     assert.match(out.problem ?? '', /without NLMSG_DONE/);
   });

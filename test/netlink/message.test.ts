@@ -4,14 +4,23 @@ import { describe, it } from 'node:test';
 import { encodeRequest, MessageIterator, messageErrno } from '../../src/netlink/message.js';
 import { hex, toHex, viewOf } from '../helpers/bytes.js';
 
-interface Seen { type: number; flags: number; seq: number; pid: number; payload: string }
+interface Seen {
+  type: number;
+  flags: number;
+  seq: number;
+  pid: number;
+  payload: string;
+}
 
 function walk(bytes: Uint8Array, start = 0, end = bytes.byteLength): { seen: Seen[]; error: string | undefined } {
   const it = new MessageIterator(viewOf(bytes), start, end);
   const seen: Seen[] = [];
   while (it.next()) {
     seen.push({
-      type: it.type, flags: it.flags, seq: it.seq, pid: it.pid,
+      type: it.type,
+      flags: it.flags,
+      seq: it.seq,
+      pid: it.pid,
       payload: toHex(bytes.subarray(it.payload, it.payload + it.payloadLength)),
     });
   }
@@ -49,7 +58,12 @@ describe('MessageIterator', () => {
     },
     { name: 'nlmsg_len smaller than a header', bytes: '0c 00 00 00 14 00 00 00 02 00 00 00 00 00 00 00', want: [], error: /bad nlmsg_len 12 at offset 0/ },
     { name: 'nlmsg_len zero (would loop forever if accepted)', bytes: '00 00 00 00 14 00 00 00 02 00 00 00 00 00 00 00', want: [], error: /bad nlmsg_len 0/ },
-    { name: 'nlmsg_len past the datagram', bytes: '20 00 00 00 14 00 00 00 02 00 00 00 00 00 00 00 01 02 03 04', want: [], error: /bad nlmsg_len 32 at offset 0 \(datagram has 20 bytes left\)/ },
+    {
+      name: 'nlmsg_len past the datagram',
+      bytes: '20 00 00 00 14 00 00 00 02 00 00 00 00 00 00 00 01 02 03 04',
+      want: [],
+      error: /bad nlmsg_len 32 at offset 0 \(datagram has 20 bytes left\)/,
+    },
     { name: 'huge nlmsg_len', bytes: 'ff ff ff ff 14 00 00 00 02 00 00 00 00 00 00 00', want: [], error: /bad nlmsg_len 4294967295/ },
     {
       name: 'start/end window: only the bytes inside are walked',
@@ -106,8 +120,13 @@ describe('messageErrno', () => {
 describe('encodeRequest', () => {
   it('writes nlmsghdr little-endian with the unpadded length and pads the body to 4', () => {
     const out = encodeRequest(20, 0x301, 0x01020304, hex('01 02 03 04 05'));
-    assert.equal(toHex(out), toHex(hex(`
+    assert.equal(
+      toHex(out),
+      toHex(
+        hex(`
       15 00 00 00  14 00  01 03  04 03 02 01  00 00 00 00
-      01 02 03 04 05 00 00 00`)));
+      01 02 03 04 05 00 00 00`),
+      ),
+    );
   });
 });

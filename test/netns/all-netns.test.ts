@@ -26,7 +26,9 @@ import { NetnsWorld, type Expected } from './world.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = `${ROOT}bin/sockscope.js`;
-const validate = new Ajv2020({ allErrors: true, strict: true, strictRequired: false }).compile(JSON.parse(readFileSync(`${ROOT}schema/socket.schema.json`, 'utf8')));
+const validate = new Ajv2020({ allErrors: true, strict: true, strictRequired: false }).compile(
+  JSON.parse(readFileSync(`${ROOT}schema/socket.schema.json`, 'utf8')),
+);
 const promtool = findTool('promtool', 'SOCKSCOPE_PROMTOOL', 'prometheus');
 
 /** sockscope ARGS: its stdout, stderr and exit status */
@@ -42,9 +44,17 @@ const skip = !root ? 'needs root (ip netns add, cgroup directories)' : !tools ? 
 
 /** ss's state names → netstat field names */
 const FIELD: Record<string, string> = {
-  ESTAB: 'tcp_established', 'SYN-SENT': 'tcp_syn_sent', 'SYN-RECV': 'tcp_syn_recv', 'FIN-WAIT-1': 'tcp_fin_wait1',
-  'FIN-WAIT-2': 'tcp_fin_wait2', 'TIME-WAIT': 'tcp_time_wait', CLOSE: 'tcp_close', 'CLOSE-WAIT': 'tcp_close_wait',
-  'LAST-ACK': 'tcp_last_ack', LISTEN: 'tcp_listen', CLOSING: 'tcp_closing',
+  ESTAB: 'tcp_established',
+  'SYN-SENT': 'tcp_syn_sent',
+  'SYN-RECV': 'tcp_syn_recv',
+  'FIN-WAIT-1': 'tcp_fin_wait1',
+  'FIN-WAIT-2': 'tcp_fin_wait2',
+  'TIME-WAIT': 'tcp_time_wait',
+  CLOSE: 'tcp_close',
+  'CLOSE-WAIT': 'tcp_close_wait',
+  'LAST-ACK': 'tcp_last_ack',
+  LISTEN: 'tcp_listen',
+  CLOSING: 'tcp_closing',
 };
 
 function ssCounts(world: NetnsWorld, path: string): Record<string, number> {
@@ -141,13 +151,16 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
       }
       assert.equal(m[0].tags.pod, e.pod?.name);
     }
-    assert.ok([...ss.values()].some((c) => c.tcp_time_wait > 0) && [...ss.values()].some((c) => c.tcp_close_wait > 0), 'the populations have TIME_WAIT and CLOSE_WAIT');
+    assert.ok(
+      [...ss.values()].some((c) => c.tcp_time_wait > 0) && [...ss.values()].some((c) => c.tcp_close_wait > 0),
+      'the populations have TIME_WAIT and CLOSE_WAIT',
+    );
     const host = metrics.filter((x) => x.schema.name === 'netstat' && x.tags.netns === undefined);
     assert.equal(host.length, 1, 'the host namespace keeps its unlabeled point');
     assert.equal(report.vanished + report.denied + report.failed, 0, report.notes.join('; '));
   });
 
-  test('the netns measurement: each namespace\'s own sockstat and netstat counters', () => {
+  test("the netns measurement: each namespace's own sockstat and netstat counters", () => {
     for (const [e, ns] of byExpected) {
       const m = metrics.find((x) => x.schema.name === 'netns' && x.tags.netns === (e.name ?? String(ns.inode)));
       assert.ok(m, `netns point for ${e.kind}`);
@@ -162,15 +175,17 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
     }
   });
 
-  test('a hostNetwork pod\'s socket is attributed by its cgroup id', async () => {
+  test("a hostNetwork pod's socket is attributed by its cgroup id", async () => {
     const h = world.hostNetwork!;
     const own = planNamespaces({ logRoot: world.logRoot, select }).namespaces.find((n) => n.own)!;
-    const { outcomes: [o] } = await walker.walk([{ inode: own.inode, path: own.path, own: true }], { kind: 'snapshot', options: { protocols: ['udp'], keepAttributes: true } });
+    const {
+      outcomes: [o],
+    } = await walker.walk([{ inode: own.inode, path: own.path, own: true }], { kind: 'snapshot', options: { protocols: ['udp'], keepAttributes: true } });
     assert.equal(o.status, 'ok');
     const t = SocketTable.fromBuffers((o as any).snapshot.buffers);
     const view = t.arenaView();
     const row = [...Array(t.length).keys()].find((i) => t.sport[i] === h.port)!;
-    assert.ok(row !== undefined, 'the pod\'s socket is in the host namespace');
+    assert.ok(row !== undefined, "the pod's socket is in the host namespace");
     const id = decodeInetAttributes(view, t.attrStart[row], t.attrStart[row] + t.attrLength[row], Proto.udp).cgroupId!;
     const path = cgroupPathsByInode(cgroup2Mount()).get(id)!;
     assert.ok(path?.endsWith(`cri-containerd-${h.container.id}.scope`), path);
@@ -182,7 +197,7 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
   /** --netns INODE for every namespace the world made (the machine's others are not ours to compare) */
   const only = () => select.netns.flatMap((n) => ['--netns', n]);
 
-  test('ls --all-netns --format json: every namespace\'s sockets as ss lists them, records with netns, valid against the schema', () => {
+  test("ls --all-netns --format json: every namespace's sockets as ss lists them, records with netns, valid against the schema", () => {
     const r = cli(['ls', ...only(), '-ta', '--format', 'json', '--kubelet-log-root', world.logRoot]);
     assert.equal(r.status, 0, r.stderr);
     const records: any[] = JSON.parse(r.stdout).sockets;
@@ -197,7 +212,10 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
         assert.deepEqual(x.netns.pod, e.pod);
       }
     }
-    assert.ok(records.every((x) => !x.netns.host), 'selected by --netns: the host\'s sockets are not listed');
+    assert.ok(
+      records.every((x) => !x.netns.host),
+      "selected by --netns: the host's sockets are not listed",
+    );
   });
 
   test('ls --all-netns table: a Netns column naming host, pods, ip netns names and containers', () => {
@@ -207,23 +225,39 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
     assert.match(lines[0], /^Netns\s+State\s+Recv-Q/);
     const cells = new Set(lines.slice(1).map((l) => l.split(/\s+/)[0]));
     for (const e of world.namespaces.filter((x) => x.spec)) {
-      const want = e.pod ? `${e.pod.namespace}/${e.pod.name}` : e.name ?? (e.container ? `${e.container.runtime}:${e.container.runtime === 'systemd-nspawn' ? e.container.id : e.container.id.slice(0, 12)}` : String(statSync(e.path).ino));
+      const want = e.pod
+        ? `${e.pod.namespace}/${e.pod.name}`
+        : (e.name ??
+          (e.container
+            ? `${e.container.runtime}:${e.container.runtime === 'systemd-nspawn' ? e.container.id : e.container.id.slice(0, 12)}`
+            : String(statSync(e.path).ino)));
       assert.ok(cells.has(want), `${want} in ${[...cells].join(' ')}`);
     }
   });
 
   test('ls filters: --pod, --pod-namespace, --container select those namespaces only', () => {
     const pod = world.namespaces.find((e) => e.pod?.namespace === 'payments')!;
-    for (const args of [['--pod', pod.pod!.name], ['--pod-namespace', 'payments'], ['--container', pod.container!.name!], ['--container', pod.container!.id.slice(0, 16)]]) {
+    for (const args of [
+      ['--pod', pod.pod!.name],
+      ['--pod-namespace', 'payments'],
+      ['--container', pod.container!.name!],
+      ['--container', pod.container!.id.slice(0, 16)],
+    ]) {
       const r = cli(['ls', ...args, '-ta', '--format', 'ndjson', '--kubelet-log-root', world.logRoot]);
       assert.equal(r.status, 0, r.stderr);
-      const recs = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      const recs = r.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
       assert.equal(recs.length, ssAll.get(pod), args.join(' '));
-      assert.ok(recs.every((x) => x.netns.pod?.uid === pod.pod!.uid), args.join(' '));
+      assert.ok(
+        recs.every((x) => x.netns.pod?.uid === pod.pod!.uid),
+        args.join(' '),
+      );
     }
   });
 
-  test('ls: a hostNetwork pod\'s socket, in the host\'s namespace, carries its pod (by cgroup id)', () => {
+  test("ls: a hostNetwork pod's socket, in the host's namespace, carries its pod (by cgroup id)", () => {
     const h = world.hostNetwork!;
     const r = cli(['ls', '--pod', h.pod.name, '-ua', '--format', 'json', '--kubelet-log-root', world.logRoot]);
     assert.equal(r.status, 0, r.stderr);
@@ -241,9 +275,17 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
     const check = spawnSync(promtool.path!, ['check', 'metrics'], { input: r.stdout, encoding: 'utf8' });
     assert.equal(check.status, 0, check.stderr + check.stdout);
     const cart = world.namespaces.find((e) => e.pod?.name.startsWith('cart'))!;
-    const line = r.stdout.split('\n').find((l) => l.startsWith('sockscope_tcp_connections{') && l.includes(`pod="${cart.pod!.name}"`) && l.includes('state="established"') && l.includes('family="ipv4"'))!;
-    assert.ok(line, 'the pod\'s established count');
-    assert.match(line, new RegExp(`container="cart"`));
+    const line = r.stdout
+      .split('\n')
+      .find(
+        (l) =>
+          l.startsWith('sockscope_tcp_connections{') &&
+          l.includes(`pod="${cart.pod!.name}"`) &&
+          l.includes('state="established"') &&
+          l.includes('family="ipv4"'),
+      )!;
+    assert.ok(line, "the pod's established count");
+    assert.match(line, /container="cart"/);
     assert.match(line, /namespace="shop"/);
     assert.equal(Number(line.split(' ').pop()), ss.get(cart)!.tcp_established);
     assert.ok(r.stdout.includes('sockscope_netns_listen_overflows_total{'));
@@ -254,14 +296,16 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
     const child = spawn(process.execPath, [BIN, 'execd', '--netns', named.name!, '--measurement', 'netstat,netns'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
-    const want = (n: number) => new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no gather ${n}: ${out}`)), 60_000);
-      const check = () => {
-        if (out.split('\n').filter((l) => l.startsWith(`netstat,netns=${named.name} `)).length >= n) (clearTimeout(timer), child.stdout!.off('data', check), resolve());
-      };
-      child.stdout!.on('data', check);
-      check();
-    });
+    const want = (n: number) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no gather ${n}: ${out}`)), 60_000);
+        const check = () => {
+          if (out.split('\n').filter((l) => l.startsWith(`netstat,netns=${named.name} `)).length >= n)
+            clearTimeout(timer), child.stdout!.off('data', check), resolve();
+        };
+        child.stdout!.on('data', check);
+        check();
+      });
     child.stdin!.write('\n');
     await want(1);
     child.stdin!.write('\n');
@@ -271,11 +315,17 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
     assert.equal(code, 0);
     const line = out.split('\n').find((l) => l.startsWith(`netstat,netns=${named.name} `))!;
     assert.match(line, new RegExp(`tcp_established=${ss.get(named)!.tcp_established}i`));
-    assert.ok(out.split('\n').some((l) => l.startsWith(`netns,netns=${named.name} `)), 'the netns measurement');
-    assert.ok(out.split('\n').some((l) => l.startsWith('netstat ')), 'the host\'s point, unlabeled');
+    assert.ok(
+      out.split('\n').some((l) => l.startsWith(`netns,netns=${named.name} `)),
+      'the netns measurement',
+    );
+    assert.ok(
+      out.split('\n').some((l) => l.startsWith('netstat ')),
+      "the host's point, unlabeled",
+    );
   });
 
-  test('sockscope --all-netns --json: a namespaces table with each one\'s counts', () => {
+  test("sockscope --all-netns --json: a namespaces table with each one's counts", () => {
     const r = cli([...only(), '--json', '--kubelet-log-root', world.logRoot]);
     assert.equal(r.status, 0, r.stderr);
     const rows: any[] = JSON.parse(r.stdout).namespaces;
@@ -290,10 +340,13 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
     assert.match(text.stdout, /^Network namespace\s+container\s+pid\s+TCP/m);
   });
 
-  test('the agent with [netns]: every namespace\'s metrics labeled on /metrics, the self-metrics, the host\'s unlabeled, the pods dashboard\'s queries', async () => {
+  test("the agent with [netns]: every namespace's metrics labeled on /metrics, the self-metrics, the host's unlabeled, the pods dashboard's queries", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'netns-t-agent-'));
     const conf = join(dir, 'agent.toml');
-    writeFileSync(conf, `[agent]\ninterval = "1h"\n[outputs.prometheus]\nlisten = ["127.0.0.1:0"]\n[netns]\nenabled = true\nnames = ${JSON.stringify(select.netns)}\nkubelet_log_root = ${JSON.stringify(world.logRoot)}\n`);
+    writeFileSync(
+      conf,
+      `[agent]\ninterval = "1h"\n[outputs.prometheus]\nlisten = ["127.0.0.1:0"]\n[netns]\nenabled = true\nnames = ${JSON.stringify(select.netns)}\nkubelet_log_root = ${JSON.stringify(world.logRoot)}\n`,
+    );
     const agent = spawn(process.execPath, [BIN, 'agent', '--config', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       let log = '';
@@ -302,7 +355,7 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
         const on = (d: Buffer) => {
           log += d;
           const m = /"listen":\["127\.0\.0\.1:(\d+)"\]/.exec(log);
-          if (m) (clearTimeout(timer), resolve(Number(m[1])));
+          if (m) clearTimeout(timer), resolve(Number(m[1]));
         };
         agent.stdout!.on('data', on);
         agent.stderr!.on('data', on);
@@ -312,7 +365,14 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
         await new Promise((r) => setTimeout(r, 200));
         body = await fetch(`http://127.0.0.1:${port}/metrics`).then((x) => x.text());
       }
-      const value = (re: RegExp) => Number(body.split('\n').find((l) => re.test(l))?.split(' ').pop());
+      const value = (re: RegExp) =>
+        Number(
+          body
+            .split('\n')
+            .find((l) => re.test(l))
+            ?.split(' ')
+            .pop(),
+        );
       assert.equal(value(/^sockscope_netns_namespaces\{status="read"\}/), world.namespaces.length + 1, 'every world namespace and the host');
       assert.equal(value(/^sockscope_netns_namespaces\{status="denied"\}/), 0);
       for (const [e, ns] of byExpected) {
@@ -320,8 +380,14 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
         const est = value(new RegExp(`^sockscope_tcp_connections\\{.*netns="${label}".*state="established"`));
         assert.equal(est, ss.get(e)!.tcp_established, label);
       }
-      assert.ok(body.split('\n').some((l) => l.startsWith('sockscope_tcp_connections{') && !l.includes('netns=')), 'the host\'s series stay unlabeled');
-      assert.ok(body.split('\n').some((l) => l.startsWith('sockscope_netns_tcp_inuse{') && !l.includes('netns=')), 'the host\'s own counters');
+      assert.ok(
+        body.split('\n').some((l) => l.startsWith('sockscope_tcp_connections{') && !l.includes('netns=')),
+        "the host's series stay unlabeled",
+      );
+      assert.ok(
+        body.split('\n').some((l) => l.startsWith('sockscope_netns_tcp_inuse{') && !l.includes('netns=')),
+        "the host's own counters",
+      );
       if (!promtool.skip) {
         const check = spawnSync(promtool.path!, ['check', 'metrics'], { input: body, encoding: 'utf8' });
         assert.equal(check.status, 0, check.stderr + check.stdout);
@@ -338,8 +404,15 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
         const labels = new Set<string>();
         for (const m of expr.matchAll(/\bby \(([^)]*)\)/g)) for (const l of m[1].split(',')) labels.add(l.trim());
         for (const m of expr.matchAll(/([a-z_]+)=~?"/g)) labels.add(m[1]);
-        for (const l of labels) if (l !== 'job' && l !== 'instance') assert.ok(lines.some((x) => x.includes(`${l}="`)), `label ${l} of ${expr}`);
-        rules.push(`      - record: sockscope:panel${rules.length}\n        expr: '${expr.replace(/\$(job|instance|namespace|pod)/g, '.*').replace(/'/g, "''")}'`);
+        for (const l of labels)
+          if (l !== 'job' && l !== 'instance')
+            assert.ok(
+              lines.some((x) => x.includes(`${l}="`)),
+              `label ${l} of ${expr}`,
+            );
+        rules.push(
+          `      - record: sockscope:panel${rules.length}\n        expr: '${expr.replace(/\$(job|instance|namespace|pod)/g, '.*').replace(/'/g, "''")}'`,
+        );
       }
       if (!promtool.skip) {
         const file = join(dir, 'panels.rules.yml');
@@ -355,7 +428,9 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
   });
 
   test('without CAP_SYS_ADMIN and CAP_SYS_PTRACE: one note says which namespaces could not be entered and why; the rest is listed', () => {
-    const r = cli(['ls', '--all-netns', '-tl', '--format', 'json'], { as: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all'] });
+    const r = cli(['ls', '--all-netns', '-tl', '--format', 'json'], {
+      as: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all'],
+    });
     assert.equal(r.status, 0, r.stderr);
     const named = world.namespaces.filter((e) => e.name).map((e) => e.name!);
     const line = r.stderr.split('\n').find((l) => /could not be entered \(setns: EPERM: setns needs CAP_SYS_ADMIN\)/.test(l));
@@ -364,12 +439,18 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
     // named namespace of this world is among those counted, and what the note names are namespaces
     const counted = Number(/(\d+) network namespaces? could not be entered/.exec(line)?.[1]);
     assert.ok(counted >= named.length, line);
-    const listed = line.slice(line.indexOf('): ', line.indexOf('could not be entered')) + 3).replace(/, …$/, '').split(', ');
+    const listed = line
+      .slice(line.indexOf('): ', line.indexOf('could not be entered')) + 3)
+      .replace(/, …$/, '')
+      .split(', ');
     assert.equal(listed.length, Math.min(counted, 8), line);
     assert.equal(r.stderr.split('\n').filter((l) => l.includes('could not be entered')).length, 1, 'said once');
     assert.match(r.stderr, /could not be read \(EACCES: reading other users' \/proc\/PID\/ns needs CAP_SYS_PTRACE\)/);
     const recs: any[] = JSON.parse(r.stdout).sockets;
-    assert.ok(recs.every((x) => x.netns.host === true), 'only what it could read: the host\'s');
+    assert.ok(
+      recs.every((x) => x.netns.host === true),
+      "only what it could read: the host's",
+    );
   });
 
   // last: it kills a holder
@@ -385,7 +466,9 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
     const others = outcomes.filter((_, k) => k !== i && world.namespaces.some((e) => e.path === plan.namespaces[k].path || e.pid === plan.namespaces[k].pid));
     assert.ok(others.length >= 30 && others.every((o) => o.status === 'ok'), 'the others were read');
     const notes = outcomeNotes(plan.namespaces, outcomes);
-    assert.ok(notes.some((n) => /1 network namespace vanished during the gather \(skipped\): \d+/.test(n)), notes.join('; '));
+    assert.ok(
+      notes.some((n) => /1 network namespace vanished during the gather \(skipped\): \d+/.test(n)),
+      notes.join('; '),
+    );
   });
-
 });

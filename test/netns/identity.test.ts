@@ -19,33 +19,52 @@ const SLICE_UID = UID.replaceAll('-', '_');
 
 describe('container and pod from a cgroup path', () => {
   const cases: [string, string, object][] = [
-    ['containerd, systemd driver, Burstable', `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${SLICE_UID}.slice/cri-containerd-${ID}.scope`, { container: { runtime: 'containerd', id: ID }, podUid: UID }],
-    ['CRI-O, BestEffort', `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${SLICE_UID}.slice/crio-${ID}.scope`, { container: { runtime: 'cri-o', id: ID }, podUid: UID }],
+    [
+      'containerd, systemd driver, Burstable',
+      `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${SLICE_UID}.slice/cri-containerd-${ID}.scope`,
+      { container: { runtime: 'containerd', id: ID }, podUid: UID },
+    ],
+    [
+      'CRI-O, BestEffort',
+      `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${SLICE_UID}.slice/crio-${ID}.scope`,
+      { container: { runtime: 'cri-o', id: ID }, podUid: UID },
+    ],
     ['cri-dockerd, Guaranteed', `/kubepods.slice/kubepods-pod${SLICE_UID}.slice/docker-${ID}.scope`, { container: { runtime: 'docker', id: ID }, podUid: UID }],
     ['cgroupfs driver', `/kubepods/burstable/pod${UID}/${ID}`, { container: { runtime: 'containerd', id: ID }, podUid: UID }],
-    ['the pod slice alone (a pod\'s own process)', `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${SLICE_UID}.slice`, { podUid: UID }],
+    ["the pod slice alone (a pod's own process)", `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${SLICE_UID}.slice`, { podUid: UID }],
     ['docker, systemd driver', `/system.slice/docker-${ID}.scope`, { container: { runtime: 'docker', id: ID } }],
     ['docker, cgroupfs driver', `/docker/${ID}`, { container: { runtime: 'docker', id: ID } }],
     ['podman', `/machine.slice/libpod-${ID}.scope`, { container: { runtime: 'podman', id: ID } }],
     ['podman rootless', `/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-${ID}.scope/container`, { container: { runtime: 'podman', id: ID } }],
-    ['podman\'s conmon is no container', `/machine.slice/libpod-conmon-${ID}.scope`, {}],
-    ['CRI-O\'s conmon is no container', `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${SLICE_UID}.slice/crio-conmon-${ID}.scope`, { podUid: UID }],
+    ["podman's conmon is no container", `/machine.slice/libpod-conmon-${ID}.scope`, {}],
+    [
+      "CRI-O's conmon is no container",
+      `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${SLICE_UID}.slice/crio-conmon-${ID}.scope`,
+      { podUid: UID },
+    ],
     ['systemd-nspawn, escaped name', '/machine.slice/machine-web\\x2dfront.scope', { container: { runtime: 'systemd-nspawn', id: 'web-front' } }],
     ['a service', '/system.slice/sshd.service', {}],
     ['the root', '/', {}],
-    ['a test prefix above kubelet\'s layout', `/netns-t-x/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${SLICE_UID}.slice/cri-containerd-${ID}.scope`, { container: { runtime: 'containerd', id: ID }, podUid: UID }],
+    [
+      "a test prefix above kubelet's layout",
+      `/netns-t-x/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${SLICE_UID}.slice/cri-containerd-${ID}.scope`,
+      { container: { runtime: 'containerd', id: ID }, podUid: UID },
+    ],
   ];
   for (const [what, path, want] of cases) test(what, () => assert.deepEqual(identityOfCgroupPath(path), want));
 
   test('/proc/PID/cgroup, v2: the 0:: line', () => {
-    assert.deepEqual(identityOfCgroupFile(`0::/kubepods.slice/kubepods-pod${SLICE_UID}.slice/cri-containerd-${ID}.scope\n`), { container: { runtime: 'containerd', id: ID }, podUid: UID });
+    assert.deepEqual(identityOfCgroupFile(`0::/kubepods.slice/kubepods-pod${SLICE_UID}.slice/cri-containerd-${ID}.scope\n`), {
+      container: { runtime: 'containerd', id: ID },
+      podUid: UID,
+    });
   });
 
   test('/proc/PID/cgroup, v1 (and hybrid with an empty v2 path): any hierarchy', () => {
     const v1 = [
-      '12:pids:/kubepods/besteffort/pod' + UID + '/' + ID,
-      '11:memory:/kubepods/besteffort/pod' + UID + '/' + ID,
-      '1:name=systemd:/kubepods/besteffort/pod' + UID + '/' + ID,
+      `12:pids:/kubepods/besteffort/pod${UID}/${ID}`,
+      `11:memory:/kubepods/besteffort/pod${UID}/${ID}`,
+      `1:name=systemd:/kubepods/besteffort/pod${UID}/${ID}`,
       '0::/',
       '',
     ].join('\n');
@@ -62,21 +81,30 @@ describe('container and pod from a cgroup path', () => {
   });
 });
 
-describe('kubelet\'s log directories', () => {
+describe("kubelet's log directories", () => {
   test('/var/log/pods/<namespace>_<pod>_<uid>', () => {
-    assert.deepEqual(podOfLogDirectory(`kube-system_coredns-5d78c9869d-abcde_${UID}`), { namespace: 'kube-system', name: 'coredns-5d78c9869d-abcde', uid: UID });
+    assert.deepEqual(podOfLogDirectory(`kube-system_coredns-5d78c9869d-abcde_${UID}`), {
+      namespace: 'kube-system',
+      name: 'coredns-5d78c9869d-abcde',
+      uid: UID,
+    });
     assert.equal(podOfLogDirectory('kube-system_coredns'), undefined);
     assert.equal(podOfLogDirectory(`a_b_c_${UID}`), undefined);
   });
   test('/var/log/containers/<pod>_<namespace>_<container>-<id>.log', () => {
-    assert.deepEqual(containerOfLogName(`coredns-5d78c9869d-abcde_kube-system_coredns-${ID}.log`), { pod: 'coredns-5d78c9869d-abcde', namespace: 'kube-system', container: 'coredns', id: ID });
+    assert.deepEqual(containerOfLogName(`coredns-5d78c9869d-abcde_kube-system_coredns-${ID}.log`), {
+      pod: 'coredns-5d78c9869d-abcde',
+      namespace: 'kube-system',
+      container: 'coredns',
+      id: ID,
+    });
     assert.deepEqual(containerOfLogName(`web_default_side-car-${ID}.log`), { pod: 'web', namespace: 'default', container: 'side-car', id: ID });
     assert.equal(containerOfLogName(`web_default_nginx-${ID}.txt`), undefined);
     assert.equal(containerOfLogName('web_default_nginx-abc.log'), undefined);
   });
 });
 
-describe('a namespace\'s kernel counters', () => {
+describe("a namespace's kernel counters", () => {
   const read = (f: string) => readFileSync(`${FIXTURES}${f}`, 'latin1');
 
   test('netstat/snmp pairs, recorded: every name gets its value', () => {
@@ -91,7 +119,7 @@ describe('a namespace\'s kernel counters', () => {
     assert.ok('RcvbufErrors' in parseNetstatPairs(read('snmp')).Udp);
   });
 
-  test('the measurement\'s fields from the three files', () => {
+  test("the measurement's fields from the three files", () => {
     const c = netnsCounters({ netstat: read('netstat'), snmp: read('snmp'), sockstat: read('sockstat') });
     const tcpExt = parseNetstatPairs(read('netstat')).TcpExt;
     assert.equal(c.listen_overflows, tcpExt.ListenOverflows);
@@ -112,13 +140,19 @@ describe('a namespace\'s kernel counters', () => {
 
 describe('selection and labels', () => {
   const pod: NetnsInfo = {
-    inode: 4026532999, path: '/proc/1/ns/net', processes: 2, own: false, pid: 1, comm: 'pause',
-    container: { runtime: 'containerd', id: ID, name: 'cart' }, pod: { namespace: 'shop', name: 'cart-1', uid: UID },
+    inode: 4026532999,
+    path: '/proc/1/ns/net',
+    processes: 2,
+    own: false,
+    pid: 1,
+    comm: 'pause',
+    container: { runtime: 'containerd', id: ID, name: 'cart' },
+    pod: { namespace: 'shop', name: 'cart-1', uid: UID },
   };
   const named: NetnsInfo = { inode: 4026533000, path: '/run/netns/blue', processes: 0, own: false, name: 'blue' };
   const host: NetnsInfo = { inode: 4026531840, path: '/proc/1/ns/net', processes: 100, own: true };
 
-  test('labels: the name or the inode, the pod, its namespace, the container\'s name or short id; none for the host', () => {
+  test("labels: the name or the inode, the pod, its namespace, the container's name or short id; none for the host", () => {
     assert.deepEqual(netnsTags(pod), { netns: '4026532999', pod: 'cart-1', namespace: 'shop', container: 'cart' });
     assert.deepEqual(netnsTags(named), { netns: 'blue' });
     assert.deepEqual(netnsTags({ ...pod, container: { runtime: 'docker', id: ID } }, ['container']), { container: ID.slice(0, 12) });
@@ -138,6 +172,9 @@ describe('selection and labels', () => {
 
   test('labels from configuration are checked', () => {
     assert.deepEqual(parseLabels(['pod', 'netns', 'pod'], 'labels'), ['pod', 'netns']);
-    assert.throws(() => parseLabels(['pods'], 'netns.labels'), { code: 'ESOCKSCOPE_USAGE', message: /netns.labels: unknown label 'pods': expected some of netns, pod, namespace, container/ });
+    assert.throws(() => parseLabels(['pods'], 'netns.labels'), {
+      code: 'ESOCKSCOPE_USAGE',
+      message: /netns.labels: unknown label 'pods': expected some of netns, pod, namespace, container/,
+    });
   });
 });

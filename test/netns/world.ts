@@ -130,10 +130,11 @@ export class NetnsWorld {
     const deadline = Date.now() + 60_000;
     if (ready) {
       const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-      const next = () => new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`holder did not answer within 60 s: ${err}`)), 60_000);
-        lines.next().then((l) => (clearTimeout(timer), l.done ? reject(new Error(`holder exited: ${err}`)) : resolve()), reject);
-      });
+      const next = () =>
+        new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`holder did not answer within 60 s: ${err}`)), 60_000);
+          lines.next().then((l) => (clearTimeout(timer), l.done ? reject(new Error(`holder exited: ${err}`)) : resolve()), reject);
+        });
       await next();
       this.pythons.push({ child, next });
     } else {
@@ -175,7 +176,12 @@ export class NetnsWorld {
    * A pod as kubelet makes one: a pause process (the sandbox container) holding a new netns, an app container's
    * process joining it; both in their scopes under the pod's slice.
    */
-  private async pod(layout: { sandbox: string; app: (id: string) => string; runtime: string }, pod: { namespace: string; name: string; uid: string }, spec: Spec, container: string): Promise<void> {
+  private async pod(
+    layout: { sandbox: string; app: (id: string) => string; runtime: string },
+    pod: { namespace: string; name: string; uid: string },
+    spec: Spec,
+    container: string,
+  ): Promise<void> {
     const sandboxId = hex64();
     const appId = hex64();
     const sandbox = this.cgroup(layout.sandbox.replace('ID', sandboxId));
@@ -183,7 +189,14 @@ export class NetnsWorld {
     const pause = await this.start(`echo $$ > '${sandbox}/cgroup.procs' && exec unshare -n sh -c 'ip link set lo up && exec sleep 600'`, false);
     await this.start(`echo $$ > '${app}/cgroup.procs' && exec nsenter --net=/proc/${pause}/ns/net ${this.python(spec)}`, true);
     this.logs(pod, [{ name: container, id: appId }]);
-    this.namespaces.push({ kind: 'pod', pid: pause, path: `/proc/${pause}/ns/net`, spec, pod, container: { runtime: layout.runtime, id: appId, name: container } });
+    this.namespaces.push({
+      kind: 'pod',
+      pid: pause,
+      path: `/proc/${pause}/ns/net`,
+      spec,
+      pod,
+      container: { runtime: layout.runtime, id: appId, name: container },
+    });
   }
 
   private async build(named: number, anonymous: number): Promise<void> {
@@ -209,20 +222,48 @@ export class NetnsWorld {
     const slice = (u: string) => u.replaceAll('-', '_');
     // kubelet, systemd cgroup driver, containerd, Burstable
     const u1 = uid();
-    await this.pod({ runtime: 'containerd', sandbox: `kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${slice(u1)}.slice/cri-containerd-ID.scope`, app: (id) => `kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${slice(u1)}.slice/cri-containerd-${id}.scope` },
-      { namespace: 'shop', name: 'cart-7d9f8b6c5-x2x9q', uid: u1 }, this.specFor(i++), 'cart');
+    await this.pod(
+      {
+        runtime: 'containerd',
+        sandbox: `kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${slice(u1)}.slice/cri-containerd-ID.scope`,
+        app: (id) => `kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${slice(u1)}.slice/cri-containerd-${id}.scope`,
+      },
+      { namespace: 'shop', name: 'cart-7d9f8b6c5-x2x9q', uid: u1 },
+      this.specFor(i++),
+      'cart',
+    );
     // CRI-O, BestEffort
     const u2 = uid();
-    await this.pod({ runtime: 'cri-o', sandbox: `kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${slice(u2)}.slice/crio-ID.scope`, app: (id) => `kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${slice(u2)}.slice/crio-${id}.scope` },
-      { namespace: 'payments', name: 'ledger-0', uid: u2 }, this.specFor(i++), 'ledger');
+    await this.pod(
+      {
+        runtime: 'cri-o',
+        sandbox: `kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${slice(u2)}.slice/crio-ID.scope`,
+        app: (id) => `kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${slice(u2)}.slice/crio-${id}.scope`,
+      },
+      { namespace: 'payments', name: 'ledger-0', uid: u2 },
+      this.specFor(i++),
+      'ledger',
+    );
     // cri-dockerd, Guaranteed (no QoS slice)
     const u3 = uid();
-    await this.pod({ runtime: 'docker', sandbox: `kubepods.slice/kubepods-pod${slice(u3)}.slice/docker-ID.scope`, app: (id) => `kubepods.slice/kubepods-pod${slice(u3)}.slice/docker-${id}.scope` },
-      { namespace: 'default', name: 'web-1', uid: u3 }, this.specFor(i++), 'nginx');
+    await this.pod(
+      {
+        runtime: 'docker',
+        sandbox: `kubepods.slice/kubepods-pod${slice(u3)}.slice/docker-ID.scope`,
+        app: (id) => `kubepods.slice/kubepods-pod${slice(u3)}.slice/docker-${id}.scope`,
+      },
+      { namespace: 'default', name: 'web-1', uid: u3 },
+      this.specFor(i++),
+      'nginx',
+    );
     // cgroupfs driver (kubelet's default outside systemd), containerd
     const u4 = uid();
-    await this.pod({ runtime: 'containerd', sandbox: `kubepods/burstable/pod${u4}/ID`, app: (id) => `kubepods/burstable/pod${u4}/${id}` },
-      { namespace: 'kube-system', name: 'coredns-5d78c9869d-abcde', uid: u4 }, this.specFor(i++), 'coredns');
+    await this.pod(
+      { runtime: 'containerd', sandbox: `kubepods/burstable/pod${u4}/ID`, app: (id) => `kubepods/burstable/pod${u4}/${id}` },
+      { namespace: 'kube-system', name: 'coredns-5d78c9869d-abcde', uid: u4 },
+      this.specFor(i++),
+      'coredns',
+    );
     // containers without Kubernetes: podman, docker, systemd-nspawn
     for (const [runtime, rel] of [
       ['podman', (id: string) => `machine.slice/libpod-${id}.scope`],
@@ -232,7 +273,10 @@ export class NetnsWorld {
       const id = runtime === 'systemd-nspawn' ? `netns-t-${this.tag}-box` : hex64();
       const dir = this.cgroup(rel(id));
       const spec = this.specFor(i++);
-      const pid = await this.start(`echo $$ > '${dir}/cgroup.procs' && exec unshare -n sh -c 'ip link set lo up && exec ${this.python(spec).replace(/'/g, `'"'"'`)}'`, true);
+      const pid = await this.start(
+        `echo $$ > '${dir}/cgroup.procs' && exec unshare -n sh -c 'ip link set lo up && exec ${this.python(spec).replace(/'/g, `'"'"'`)}'`,
+        true,
+      );
       this.namespaces.push({ kind: 'container', pid, path: `/proc/${pid}/ns/net`, spec, container: { runtime, id } });
     }
     // a hostNetwork pod: its process stays in our namespace, its socket is known by its cgroup only
@@ -241,9 +285,16 @@ export class NetnsWorld {
     const dir = this.cgroup(`kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${slice(u5)}.slice/cri-containerd-${hostId}.scope`);
     const pod = { namespace: 'monitoring', name: 'node-agent-q8z7k', uid: u5 };
     this.logs(pod, [{ name: 'agent', id: hostId }]);
-    const child = spawn('sh', ['-c', `echo $$ > '${dir}/cgroup.procs' && exec python3 -c 'import socket,sys,select
+    const child = spawn(
+      'sh',
+      [
+        '-c',
+        `echo $$ > '${dir}/cgroup.procs' && exec python3 -c 'import socket,sys,select
 u=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);u.bind(("127.0.0.1",0))
-print(u.getsockname()[1],flush=True);select.select([sys.stdin],[],[],600)'`], { stdio: ['pipe', 'pipe', 'inherit'] });
+print(u.getsockname()[1],flush=True);select.select([sys.stdin],[],[],600)'`,
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
     this.children.push(child);
     const port = await new Promise<number>((resolve, reject) => {
       child.stdout!.once('data', (d) => resolve(Number(String(d).trim())));
@@ -254,10 +305,12 @@ print(u.getsockname()[1],flush=True);select.select([sys.stdin],[],[],600)'`], { 
 
   /** Every holder makes its TIME_WAIT sockets now (they last 60 s: call right before comparing). */
   async timeWait(): Promise<void> {
-    await Promise.all(this.pythons.map(async (p) => {
-      p.child.stdin!.write('tw\n');
-      await p.next();
-    }));
+    await Promise.all(
+      this.pythons.map(async (p) => {
+        p.child.stdin!.write('tw\n');
+        await p.next();
+      }),
+    );
   }
 
   /** Kill one namespace's holders (its processes); waits until they are gone. */
@@ -277,12 +330,14 @@ print(u.getsockname()[1],flush=True);select.select([sys.stdin],[],[],600)'`], { 
   }
 
   async cleanup(): Promise<void> {
-    await Promise.all(this.children.map(async (c) => {
-      if (c.exitCode !== null || c.signalCode !== null) return;
-      const gone = new Promise((r) => c.once('exit', r));
-      c.kill('SIGKILL');
-      await gone;
-    }));
+    await Promise.all(
+      this.children.map(async (c) => {
+        if (c.exitCode !== null || c.signalCode !== null) return;
+        const gone = new Promise((r) => c.once('exit', r));
+        c.kill('SIGKILL');
+        await gone;
+      }),
+    );
     for (const name of this.named) spawnSync('ip', ['netns', 'delete', name]);
     // deepest first; a directory may still list a process that is being reaped: retry a little
     const dirs = [...this.cgroupDirs].sort((a, b) => b.length - a.length);

@@ -17,7 +17,6 @@ export { recordedAnswer } from '../helpers/recorded.js';
 
 const fixtures = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
 
-
 export const SNAPSHOT = { ext: 0xff, unixShow: 0x7f, procRoot: `${fixtures}proc` };
 
 /** Holders whose comm comes from a table (no /proc), with names that need escaping. */
@@ -33,7 +32,14 @@ export class FakeHolders extends SocketHolders {
 
 /** Every -e -o -i -m combination, and with -p / interface names on top of the fullest. */
 export function optionSets(t: SocketTable): [string, RecordOptions][] {
-  const holders = new FakeHolders(new Map([[100, 'nginx'], [101, 'we"ird\\name\n'], [102, 'ünïcode'], [103, '']]));
+  const holders = new FakeHolders(
+    new Map([
+      [100, 'nginx'],
+      [101, 'we"ird\\name\n'],
+      [102, 'ünïcode'],
+      [103, ''],
+    ]),
+  );
   const inodes = Array.from(t.inode.subarray(0, t.length)).filter((x) => x !== 0);
   inodes.forEach((inode, k) => {
     if (k % 3 !== 2) holders.add(inode, 100 + (k % 4), 3 + k);
@@ -50,7 +56,10 @@ export function optionSets(t: SocketTable): [string, RecordOptions][] {
   // a SocketHolders-like object without holdersJson: the generic path
   const duck = { holders: (inode: number) => holders.holders(inode) } as unknown as SocketHolders;
   sets.push(['-e -o -i -m -p (duck-typed holders)', { extended: true, timers: true, info: true, memory: true, processes: duck }]);
-  sets.push(['-e -o -i -m -r', { extended: true, timers: true, info: true, memory: true, hostName: (a) => (a.includes(':') ? `h"${a}` : a === '127.0.0.1' ? 'localhost' : undefined) }]);
+  sets.push([
+    '-e -o -i -m -r',
+    { extended: true, timers: true, info: true, memory: true, hostName: (a) => (a.includes(':') ? `h"${a}` : a === '127.0.0.1' ? 'localhost' : undefined) },
+  ]);
   return sets;
 }
 
@@ -95,15 +104,22 @@ const attribute = fc.oneof(
 );
 
 /** A row's attribute bytes: attributes (type flags sometimes set), sometimes followed by broken framing. */
-const attributes = fc.tuple(
-  fc.array(fc.tuple(attribute, fc.constantFrom(0, 0, 0, 0x8000, 0x4000)), { maxLength: 12 }),
-  fc.oneof({ arbitrary: fc.constant(new Uint8Array(0)), weight: 6 }, { arbitrary: fc.uint8Array({ maxLength: 7 }), weight: 1 }),
-).map(([list, tail]) => concat(...list.map(([[type, payload], flags]) => nlattr((type | flags) & 0xffff, payload)), tail));
+const attributes = fc
+  .tuple(
+    fc.array(fc.tuple(attribute, fc.constantFrom(0, 0, 0, 0x8000, 0x4000)), { maxLength: 12 }),
+    fc.oneof({ arbitrary: fc.constant(new Uint8Array(0)), weight: 6 }, { arbitrary: fc.uint8Array({ maxLength: 7 }), weight: 1 }),
+  )
+  .map(([list, tail]) => concat(...list.map(([[type, payload], flags]) => nlattr((type | flags) & 0xffff, payload)), tail));
 
 const ADDRESSES = [
-  [127, 0, 0, 1], [127, 0, 0, 1, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9], [0, 0, 0, 0], [10, 1, 2, 3],
-  [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1],
-  [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+  [127, 0, 0, 1],
+  [127, 0, 0, 1, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9],
+  [0, 0, 0, 0],
+  [10, 1, 2, 3],
+  [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+  [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1],
+  [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+  [127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
 ].map((a) => Uint8Array.from({ length: 16 }, (_, k) => a[k] ?? 0));
 const address = fc.oneof(fc.constantFrom(...ADDRESSES), fc.uint8Array({ minLength: 16, maxLength: 16 }));
 
@@ -112,11 +128,23 @@ const u32 = fc.oneof(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 0, max
 export const row = fc.record({
   proto: fc.oneof({ arbitrary: fc.integer({ min: 1, max: 7 }), weight: 8 }, { arbitrary: fc.integer({ min: 0, max: 255 }), weight: 1 }),
   family: fc.oneof({ arbitrary: fc.constantFrom(2, 10, 1), weight: 8 }, { arbitrary: fc.integer({ min: 0, max: 255 }), weight: 1 }),
-  state: u8, timer: u8, retrans: u8, sockType: fc.oneof(fc.constantFrom(1, 2, 3, 5), u8),
-  sport: fc.integer({ min: 0, max: 0xffff }), dport: fc.integer({ min: 0, max: 0xffff }),
-  ifindex: fc.oneof(fc.constant(0), fc.constant(0), u32), expires: u32, rqueue: u32, wqueue: u32,
-  uid: fc.oneof(fc.constant(UID_UNKNOWN), u32), inode: fc.integer({ min: 0, max: 40 }), cookieLo: u32, cookieHi: fc.oneof(fc.constant(0), u32),
-  src: address, dst: address, attrs: attributes,
+  state: u8,
+  timer: u8,
+  retrans: u8,
+  sockType: fc.oneof(fc.constantFrom(1, 2, 3, 5), u8),
+  sport: fc.integer({ min: 0, max: 0xffff }),
+  dport: fc.integer({ min: 0, max: 0xffff }),
+  ifindex: fc.oneof(fc.constant(0), fc.constant(0), u32),
+  expires: u32,
+  rqueue: u32,
+  wqueue: u32,
+  uid: fc.oneof(fc.constant(UID_UNKNOWN), u32),
+  inode: fc.integer({ min: 0, max: 40 }),
+  cookieLo: u32,
+  cookieHi: fc.oneof(fc.constant(0), u32),
+  src: address,
+  dst: address,
+  attrs: attributes,
 });
 
 export type Row = typeof row extends fc.Arbitrary<infer R> ? R : never;
@@ -125,7 +153,24 @@ export function tableOf(rows: Row[]): SocketTable {
   const t = new SocketTable(16, 0);
   for (const r of rows) {
     const i = t.addRow();
-    for (const k of ['proto', 'family', 'state', 'timer', 'retrans', 'sockType', 'sport', 'dport', 'ifindex', 'expires', 'rqueue', 'wqueue', 'uid', 'inode', 'cookieLo', 'cookieHi'] as const) {
+    for (const k of [
+      'proto',
+      'family',
+      'state',
+      'timer',
+      'retrans',
+      'sockType',
+      'sport',
+      'dport',
+      'ifindex',
+      'expires',
+      'rqueue',
+      'wqueue',
+      'uid',
+      'inode',
+      'cookieLo',
+      'cookieHi',
+    ] as const) {
       t[k][i] = r[k];
     }
     t.src.set(r.src, i * 16);
@@ -138,8 +183,13 @@ export function tableOf(rows: Row[]): SocketTable {
 
 export const text = fc.array(nameUnit, { maxLength: 6 }).map((u) => u.join(''));
 export const options = fc.record({
-  extended: fc.boolean(), timers: fc.boolean(), info: fc.boolean(), memory: fc.boolean(),
-  processes: fc.option(fc.tuple(fc.array(text, { minLength: 1, maxLength: 4 }), fc.array(fc.tuple(fc.integer({ min: 0, max: 40 }), fc.nat(3), fc.nat(1000)), { maxLength: 60 }))),
+  extended: fc.boolean(),
+  timers: fc.boolean(),
+  info: fc.boolean(),
+  memory: fc.boolean(),
+  processes: fc.option(
+    fc.tuple(fc.array(text, { minLength: 1, maxLength: 4 }), fc.array(fc.tuple(fc.integer({ min: 0, max: 40 }), fc.nat(3), fc.nat(1000)), { maxLength: 60 })),
+  ),
   interfaceNames: fc.option(fc.array(fc.option(text), { minLength: 1, maxLength: 4 })),
   hostNames: fc.option(fc.array(fc.option(text), { minLength: 1, maxLength: 4 })),
 });
@@ -163,7 +213,6 @@ export function recordOptions(g: typeof options extends fc.Arbitrary<infer R> ? 
   return o;
 }
 
-
 /** socketstat options with the host facts and line-protocol settings the tests vary. */
 export type SocketstatTestOptions = SocketstatOptions & LineProtocolOptions & { interfaceName?: (ifindex: number) => string | undefined };
 
@@ -172,10 +221,16 @@ const factsOf = (o: SocketstatTestOptions): HostFacts => ({ interfaceName: o.int
 /** The socketstat collector's metrics for a table, through the metric sink (the gather's tags merged in as gather() does). */
 export function socketstatMetrics(t: SocketTable, time: number, o: SocketstatTestOptions, emit: (m: Metric) => void): void {
   const tags = o.tags ?? {};
-  collectSocketstat(t, time, socketstatPlan(o), factsOf(o), new MetricSink((m) => {
-    if (Object.keys(tags).length) m.tags = { ...tags, ...m.tags };
-    emit(m);
-  }));
+  collectSocketstat(
+    t,
+    time,
+    socketstatPlan(o),
+    factsOf(o),
+    new MetricSink((m) => {
+      if (Object.keys(tags).length) m.tags = { ...tags, ...m.tags };
+      emit(m);
+    }),
+  );
 }
 
 /** The same collector into the line-protocol sink: the bytes it writes. */

@@ -53,7 +53,10 @@ test('installed with dpkg: every subcommand from /usr/bin/sockscope, no service 
   assert.ok(existsSync('/lib/systemd/system/sockscope.service'));
   assert.ok(!existsSync('/etc/systemd/system/multi-user.target.wants/sockscope.service'), 'enabled by the package');
   assert.equal(spawnSync('pgrep', ['-f', '^/usr/bin/sockscope agent']).status, 1, 'an agent was started');
-  assert.match(readFileSync('/lib/systemd/system/sockscope.service', 'utf8'), /^ExecStart=\/usr\/bin\/sockscope agent --config \/etc\/sockscope\/sockscope\.toml$/m);
+  assert.match(
+    readFileSync('/lib/systemd/system/sockscope.service', 'utf8'),
+    /^ExecStart=\/usr\/bin\/sockscope agent --config \/etc\/sockscope\/sockscope\.toml$/m,
+  );
   if (spawnSync('sh', ['-c', 'command -v systemd-analyze'], { stdio: 'ignore' }).status === 0) {
     const v = spawnSync('systemd-analyze', ['verify', '/lib/systemd/system/sockscope.service'], { encoding: 'utf8' });
     assert.equal(v.status, 0, `systemd-analyze verify: ${v.stderr}`);
@@ -66,7 +69,12 @@ test('installed with dpkg: every subcommand from /usr/bin/sockscope, no service 
     const r = spawnSync('man', ['-w', ...page.split(' ')], { encoding: 'utf8' });
     assert.equal(r.status, 0, `man -w ${page}: ${r.stderr}`);
   }
-  for (const f of ['/usr/share/bash-completion/completions/sockscope', '/usr/share/zsh/vendor-completions/_sockscope', '/usr/share/fish/vendor_completions.d/sockscope.fish']) assert.ok(existsSync(f), f);
+  for (const f of [
+    '/usr/share/bash-completion/completions/sockscope',
+    '/usr/share/zsh/vendor-completions/_sockscope',
+    '/usr/share/fish/vendor_completions.d/sockscope.fish',
+  ])
+    assert.ok(existsSync(f), f);
   // the service's configuration check: the packaged sample loads
   assert.equal(runArtifact({ argv: ['/usr/bin/sockscope'] }, ['config', 'show', '--config', '/etc/sockscope/sockscope.toml']).status, 0);
   if (!netnsSupport().skip) await exerciseArtifact(t, { argv: ['/usr/bin/sockscope'], hideNode: true }, version);

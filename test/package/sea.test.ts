@@ -49,7 +49,10 @@ function cached(name: string): string {
 test('koffi.node is written once to the private cache, checked by hash, and replaced when changed', () => {
   const r = runArtifact(exe, ['--format', 'json']);
   assert.equal(r.status, 0, r.stderr);
-  assert.ok(JSON.parse(r.stdout).sources.some((s: { source: string }) => s.source === 'netlink'), 'netlink through the cached koffi.node');
+  assert.ok(
+    JSON.parse(r.stdout).sources.some((s: { source: string }) => s.source === 'netlink'),
+    'netlink through the cached koffi.node',
+  );
   const native = cached('koffi.node');
   assert.equal(statSync(cache).mode & 0o777, 0o700);
   const before = statSync(native);
@@ -59,7 +62,10 @@ test('koffi.node is written once to the private cache, checked by hash, and repl
   writeFileSync(native, 'not the module that was built in');
   const again = runArtifact(exe, ['--format', 'json']);
   assert.equal(again.status, 0, again.stderr);
-  assert.ok(JSON.parse(again.stdout).sources.some((s: { source: string }) => s.source === 'netlink'), 'the changed file was replaced, not loaded');
+  assert.ok(
+    JSON.parse(again.stdout).sources.some((s: { source: string }) => s.source === 'netlink'),
+    'the changed file was replaced, not loaded',
+  );
   assert.notEqual(readFileSync(native, 'utf8').slice(0, 10), 'not the m');
 });
 

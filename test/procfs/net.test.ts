@@ -114,7 +114,7 @@ describe('parseProcNetInet', () => {
     const t = new SocketTable();
     assert.deepEqual(parseProcNetInet('', t, TCP, 2), { rows: 0, malformed: 0 });
     assert.deepEqual(parseProcNetInet(TCP4.split('\n')[0], t, TCP, 2), { rows: 0, malformed: 0 });
-    assert.deepEqual(parseProcNetInet(TCP4.trimEnd() + '\n\n\n', t, TCP, 2), { rows: 3, malformed: 0 });
+    assert.deepEqual(parseProcNetInet(`${TCP4.trimEnd()}\n\n\n`, t, TCP, 2), { rows: 3, malformed: 0 });
     assert.equal(t.length, 3);
   });
 
@@ -207,7 +207,11 @@ FRAG: inuse 0 memory 0
       FRAG: { inuse: 0, memory: 0 },
     });
     assert.deepEqual(parseSockstat('TCP6: inuse 4\nUDP6: inuse 1\nUDPLITE6: inuse 0\nRAW6: inuse 0\nFRAG6: inuse 0 memory 0\n'), {
-      TCP6: { inuse: 4 }, UDP6: { inuse: 1 }, UDPLITE6: { inuse: 0 }, RAW6: { inuse: 0 }, FRAG6: { inuse: 0, memory: 0 },
+      TCP6: { inuse: 4 },
+      UDP6: { inuse: 1 },
+      UDPLITE6: { inuse: 0 },
+      RAW6: { inuse: 0 },
+      FRAG6: { inuse: 0, memory: 0 },
     });
   });
 

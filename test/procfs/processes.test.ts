@@ -70,7 +70,10 @@ describe('the /proc walk on a /proc-shaped directory', () => {
     assert.equal(index.processes, 1 + 2 + 1 + 60);
     assert.equal(index.vanishedPids, 1);
     assert.equal(index.deniedPids, 1);
-    assert.equal(index.note(), 'process attribution is partial: 1 processes could not be inspected (permission denied: run as root for all); 1 exited during the walk');
+    assert.equal(
+      index.note(),
+      'process attribution is partial: 1 processes could not be inspected (permission denied: run as root for all); 1 exited during the walk',
+    );
   };
 
   it('node:fs, single-threaded', () => check(indexSocketHolders(root)));
@@ -130,7 +133,9 @@ describe('the /proc walk on the live /proc', { skip: support.skip ?? false }, ()
   };
 
   it('the parallel index is the single-threaded one, for a population and a socket shared after fork()', async () => {
-    const shared = await holdPython(ns!, String.raw`
+    const shared = await holdPython(
+      ns!,
+      String.raw`
 import os, socket, sys, time
 s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(1)
 extra = [socket.socket() for _ in range(50)]
@@ -140,7 +145,9 @@ if pid == 0:
     sys.stdin.read(); os._exit(0)
 print(s.fileno(), pid, os.getpid(), flush=True)
 sys.stdin.read()
-`, 'a socket shared after fork()');
+`,
+      'a socket shared after fork()',
+    );
     try {
       const [fd, childPid, parentPid] = shared.line.split(' ').map(Number);
       const stable = new Set([...family(ns!.pid), parentPid, childPid]);
@@ -161,7 +168,13 @@ sys.stdin.read()
       assert.deepEqual(rows(late, stable), expected);
       const listener = [...parallel.inodes()].find((inode) => parallel.holders(inode).some((h) => h.pid === parentPid && h.fd === fd));
       assert.ok(listener !== undefined, 'the listener is indexed');
-      assert.deepEqual(parallel.holders(listener!).map((h) => [h.pid, h.fd]), [[parentPid, fd], [childPid, fd]].sort((a, b) => a[0] - b[0]));
+      assert.deepEqual(
+        parallel.holders(listener!).map((h) => [h.pid, h.fd]),
+        [
+          [parentPid, fd],
+          [childPid, fd],
+        ].sort((a, b) => a[0] - b[0]),
+      );
       assert.equal(parallel.holders(listener!)[0].comm.startsWith('python'), true);
     } finally {
       await shared.stop();
@@ -170,7 +183,9 @@ sys.stdin.read()
 
   it('processes that come and go during the walk leave it partial, never failed', async () => {
     // a python that forks short-lived children holding sockets, as fast as it can, while we walk
-    const churn = await holdPython(ns!, String.raw`
+    const churn = await holdPython(
+      ns!,
+      String.raw`
 import os, socket, sys, threading, time
 stop = False
 def loop():
@@ -182,7 +197,9 @@ def loop():
 threading.Thread(target=loop, daemon=True).start()
 print('churning', flush=True)
 sys.stdin.read()
-`, 'short-lived processes');
+`,
+      'short-lived processes',
+    );
     try {
       for (let i = 0; i < 2; i++) {
         const index = await indexSocketHoldersParallel({ workers: 2 });

@@ -35,7 +35,14 @@ describe('recorded dumps', () => {
       const { outcome, table, rejected, reads } = replay(d);
       const sockets = d.messagesByType[String(d.requestType)] ?? 0;
       assert.deepEqual(
-        { messages: outcome.messages, errno: outcome.errno, malformed: outcome.malformed, problem: outcome.problem, datagrams: outcome.datagrams, interrupted: outcome.interrupted },
+        {
+          messages: outcome.messages,
+          errno: outcome.errno,
+          malformed: outcome.malformed,
+          problem: outcome.problem,
+          datagrams: outcome.datagrams,
+          interrupted: outcome.interrupted,
+        },
         { messages: sockets, errno: d.errno, malformed: 0, problem: undefined, datagrams: d.datagrams, interrupted: false },
       );
       assert.equal(reads, d.datagrams, 'DONE ends the dump: nothing is read after it');
@@ -59,7 +66,17 @@ describe('recorded dumps', () => {
     const v2 = m.dumps.filter((d) => d.kind === 'inet' && d.protocol === 6 && d.ext === 255);
     assert.ok(legacy && v2.length === 2);
     const key = (t: ReturnType<typeof replay>['table'], r: number) =>
-      [t.family[r], t.state[r], t.sport[r], t.dport[r], t.inode[r], t.cookieLo[r], t.cookieHi[r], toHex(t.src.subarray(r * 16, r * 16 + 16)), toHex(t.dst.subarray(r * 16, r * 16 + 16))].join(' ');
+      [
+        t.family[r],
+        t.state[r],
+        t.sport[r],
+        t.dport[r],
+        t.inode[r],
+        t.cookieLo[r],
+        t.cookieHi[r],
+        toHex(t.src.subarray(r * 16, r * 16 + 16)),
+        toHex(t.dst.subarray(r * 16, r * 16 + 16)),
+      ].join(' ');
     const rows = (d: RecordedDump) => {
       const { table } = replay(d);
       return Array.from({ length: table.length }, (_, r) => key(table, r));

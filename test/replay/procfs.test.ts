@@ -38,8 +38,14 @@ function procTable(files: [string, number][], proto: number): SocketTable {
 }
 
 describe('replay: /proc/net vs netlink at the same moment', () => {
-  it('TCP: the same sockets; inode, uid, timer and queues agree (a listener\'s tx_queue aside)', () => {
-    const proc = procTable([['tcp', 2], ['tcp6', 10]], 1);
+  it("TCP: the same sockets; inode, uid, timer and queues agree (a listener's tx_queue aside)", () => {
+    const proc = procTable(
+      [
+        ['tcp', 2],
+        ['tcp6', 10],
+      ],
+      1,
+    );
     const nl = replay(recordedDump('tcp-legacy-census.bin')).table;
     const p = byKey(proc);
     const n = byKey(nl);
@@ -48,13 +54,19 @@ describe('replay: /proc/net vs netlink at the same moment', () => {
       const nr = n.get(k)!;
       assert.deepEqual([proc.inode[pr], proc.uid[pr], proc.rqueue[pr], proc.sockType[pr]], [nl.inode[nr], nl.uid[nr], nl.rqueue[nr], nl.sockType[nr]], k);
       if (nl.state[nr] !== TCP_LISTEN) assert.equal(proc.wqueue[pr], nl.wqueue[nr], k);
-      else assert.equal(proc.wqueue[pr], 0, 'a listener\'s tx_queue is 0 in /proc; netlink has its backlog');
+      else assert.equal(proc.wqueue[pr], 0, "a listener's tx_queue is 0 in /proc; netlink has its backlog");
       if (nl.state[nr] !== 2) assert.equal(proc.timer[pr], nl.timer[nr], k); // SYN-SENT may have retransmitted between
     }
   });
 
   it('UDP: the same sockets, queues and inodes', () => {
-    const proc = procTable([['udp', 2], ['udp6', 10]], 2);
+    const proc = procTable(
+      [
+        ['udp', 2],
+        ['udp6', 10],
+      ],
+      2,
+    );
     const nl = new SocketTable();
     nl.append(replay(recordedDump('udp-v2-inet-ext255.bin')).table);
     nl.append(replay(recordedDump('udp-v2-inet6-ext255.bin')).table);
@@ -70,7 +82,10 @@ describe('replay: /proc/net vs netlink at the same moment', () => {
   it('udplite and raw: no sockets in /proc either (the dumps gave 0 sockets and ENOENT)', () => {
     for (const file of ['udplite', 'udplite6', 'raw', 'raw6']) {
       const t = new SocketTable();
-      assert.deepEqual(parseProcNetInet(fixtureText(`proc/net/${file}`), t, file.startsWith('raw') ? 4 : 3, file.endsWith('6') ? 10 : 2), { rows: 0, malformed: 0 });
+      assert.deepEqual(parseProcNetInet(fixtureText(`proc/net/${file}`), t, file.startsWith('raw') ? 4 : 3, file.endsWith('6') ? 10 : 2), {
+        rows: 0,
+        malformed: 0,
+      });
     }
   });
 
@@ -99,9 +114,18 @@ describe('replay: /proc/net vs netlink at the same moment', () => {
     const tcp = replay(recordedDump('tcp-legacy-census.bin')).table;
     const count = (t: SocketTable, pred: (r: number) => boolean) => Array.from({ length: t.length }, (_, r) => r).filter(pred).length;
     // sockstat's inuse counts hashed full sockets (TIME-WAIT minisocks are counted in tw), one line per family
-    assert.equal(v4.TCP.inuse, count(tcp, (r) => tcp.family[r] === 2 && tcp.state[r] !== TCP_TIME_WAIT));
-    assert.equal(v6.TCP6.inuse, count(tcp, (r) => tcp.family[r] === 10 && tcp.state[r] !== TCP_TIME_WAIT));
-    assert.equal(v4.TCP.tw, count(tcp, (r) => tcp.state[r] === TCP_TIME_WAIT));
+    assert.equal(
+      v4.TCP.inuse,
+      count(tcp, (r) => tcp.family[r] === 2 && tcp.state[r] !== TCP_TIME_WAIT),
+    );
+    assert.equal(
+      v6.TCP6.inuse,
+      count(tcp, (r) => tcp.family[r] === 10 && tcp.state[r] !== TCP_TIME_WAIT),
+    );
+    assert.equal(
+      v4.TCP.tw,
+      count(tcp, (r) => tcp.state[r] === TCP_TIME_WAIT),
+    );
     assert.equal(v4.UDP.inuse, replay(recordedDump('udp-v2-inet-ext255.bin')).table.length);
     assert.equal(v6.UDP6.inuse, replay(recordedDump('udp-v2-inet6-ext255.bin')).table.length);
     assert.equal(v4.RAW.inuse, 0);

@@ -63,17 +63,24 @@ const PROTO_CODE: Record<number, number> = { 6: 1, 17: 2, 136: 3, 255: 4, 132: 5
 const SOCK_TYPE: Record<number, number> = { 6: 1, 17: 2, 136: 2, 255: 3, 132: 1, 262: 1 };
 
 /** Replay datagrams through runDump into a table, keeping attributes, as the recording's request expects. */
-export function replay(d: RecordedDump, datagrams: Uint8Array[] = datagramsOf(d.file)): {
-  outcome: DumpOutcome; table: SocketTable; rejected: number; reads: number;
+export function replay(
+  d: RecordedDump,
+  datagrams: Uint8Array[] = datagramsOf(d.file),
+): {
+  outcome: DumpOutcome;
+  table: SocketTable;
+  rejected: number;
+  reads: number;
 } {
   const table = new SocketTable(64, 0);
   let rejected = 0;
   const read = replayReader(datagrams);
-  const protocol = d.kind === 'legacy' ? 6 : d.protocol ?? 0;
+  const protocol = d.kind === 'legacy' ? 6 : (d.protocol ?? 0);
   const outcome = runDump(read, newReceiveBuffer(), d.seq, d.requestType, (view, words, bytes, off, len) => {
-    const ok = d.kind === 'unix'
-      ? appendUnixMessage(table, view, bytes, off, len, true)
-      : appendInetMessage(table, view, words, bytes, off, len, PROTO_CODE[protocol], SOCK_TYPE[protocol], true);
+    const ok =
+      d.kind === 'unix'
+        ? appendUnixMessage(table, view, bytes, off, len, true)
+        : appendInetMessage(table, view, words, bytes, off, len, PROTO_CODE[protocol], SOCK_TYPE[protocol], true);
     if (!ok) rejected++;
   });
   return { outcome, table, rejected, reads: read.reads };
@@ -83,7 +90,7 @@ export function replay(d: RecordedDump, datagrams: Uint8Array[] = datagramsOf(d.
 export function messagesOf(datagram: Uint8Array): Uint8Array[] {
   const v = new DataView(datagram.buffer, datagram.byteOffset, datagram.byteLength);
   const out: Uint8Array[] = [];
-  for (let at = 0; at + 16 <= datagram.byteLength;) {
+  for (let at = 0; at + 16 <= datagram.byteLength; ) {
     const len = v.getUint32(at, true);
     out.push(datagram.slice(at, at + len));
     at += (len + 3) & ~3;

@@ -28,7 +28,11 @@ function endpoint(t: SocketTable, r: number, which: 'src' | 'dst', v6only: boole
 }
 const ssEndpoint = (e: SsRow['local']) => `${e.address}:${e.port}`;
 
-interface Row { r: number; a: InetAttributes; key: string }
+interface Row {
+  r: number;
+  a: InetAttributes;
+  key: string;
+}
 
 function inetRows(file: string): { table: SocketTable; rows: Map<string, Row> } {
   const { table } = replay(recordedDump(file));
@@ -108,13 +112,31 @@ describe('replay vs ss: TCP (legacy dump, both families, every extension)', () =
       // the same order and conditions as ss.c tcp_show_info(); SYN-SENT's counters move with its retransmits
       const volatile = t.state[row.r] === 2;
       const checks: [string, number | undefined][] = [
-        ['cwnd', i.snd_cwnd], ['mss', i.snd_mss], ['pmtu', i.pmtu], ['rcvmss', i.rcv_mss], ['advmss', i.advmss],
-        ['bytes_sent', i.bytes_sent], ['bytes_acked', i.bytes_acked], ['bytes_received', i.bytes_received],
-        ['data_segs_out', i.data_segs_out], ['data_segs_in', i.data_segs_in], ['delivered', i.delivered],
-        ['rcv_space', i.rcv_space], ['rcv_ssthresh', i.rcv_ssthresh], ['snd_wnd', i.snd_wnd], ['unacked', i.unacked],
-        ['ato', i.ato === undefined ? undefined : g(i.ato / 1000)], ['minrtt', i.min_rtt === undefined ? undefined : g(i.min_rtt / 1000)],
+        ['cwnd', i.snd_cwnd],
+        ['mss', i.snd_mss],
+        ['pmtu', i.pmtu],
+        ['rcvmss', i.rcv_mss],
+        ['advmss', i.advmss],
+        ['bytes_sent', i.bytes_sent],
+        ['bytes_acked', i.bytes_acked],
+        ['bytes_received', i.bytes_received],
+        ['data_segs_out', i.data_segs_out],
+        ['data_segs_in', i.data_segs_in],
+        ['delivered', i.delivered],
+        ['rcv_space', i.rcv_space],
+        ['rcv_ssthresh', i.rcv_ssthresh],
+        ['snd_wnd', i.snd_wnd],
+        ['unacked', i.unacked],
+        ['ato', i.ato === undefined ? undefined : g(i.ato / 1000)],
+        ['minrtt', i.min_rtt === undefined ? undefined : g(i.min_rtt / 1000)],
         ['rcv_rtt', i.rcv_rtt === undefined ? undefined : g(i.rcv_rtt / 1000)],
-        ...(volatile ? [] : [['segs_out', i.segs_out], ['segs_in', i.segs_in], ['rto', g(i.rto / 1000)]] as [string, number][]),
+        ...(volatile
+          ? []
+          : ([
+              ['segs_out', i.segs_out],
+              ['segs_in', i.segs_in],
+              ['rto', g(i.rto / 1000)],
+            ] as [string, number][])),
       ];
       for (const [field, mine] of checks) {
         const theirs = ssNumber(s, field);

@@ -20,14 +20,31 @@ function attributesOf(t: SocketTable, r: number, unix = false) {
     : decodeInetAttributes(view, t.attrStart[r], t.attrStart[r] + t.attrLength[r]);
 }
 
-const COLUMNS = ['proto', 'family', 'state', 'timer', 'retrans', 'sockType', 'sport', 'dport', 'ifindex', 'expires', 'rqueue', 'wqueue', 'uid', 'inode', 'cookieLo', 'cookieHi'] as const;
+const COLUMNS = [
+  'proto',
+  'family',
+  'state',
+  'timer',
+  'retrans',
+  'sockType',
+  'sport',
+  'dport',
+  'ifindex',
+  'expires',
+  'rqueue',
+  'wqueue',
+  'uid',
+  'inode',
+  'cookieLo',
+  'cookieHi',
+] as const;
 const columns = (t: SocketTable, r: number) => [...COLUMNS.map((c) => t[c][r]), ...t.src.subarray(r * 16, r * 16 + 16), ...t.dst.subarray(r * 16, r * 16 + 16)];
 
 /** A copy of one inet_diag message whose INET_DIAG_INFO payload is cut to `length` bytes (nla_len, nlmsg_len fixed). */
 function withShortInfo(message: Uint8Array, length: number): Uint8Array {
   const v = new DataView(message.buffer, message.byteOffset, message.byteLength);
   const parts: Uint8Array[] = [message.slice(0, 16 + INET_DIAG_MSG)];
-  for (let at = 16 + INET_DIAG_MSG; at + 4 <= message.byteLength;) {
+  for (let at = 16 + INET_DIAG_MSG; at + 4 <= message.byteLength; ) {
     const len = v.getUint16(at, true);
     const type = v.getUint16(at + 2, true) & 0x3fff;
     let attr = message.slice(at, at + ((len + 3) & ~3));
@@ -55,10 +72,15 @@ describe('variants: tcp_info as older kernels send it', () => {
   const originalAttrs = Array.from({ length: original.length }, (_, r) => attributesOf(original, r) as InetAttributes);
 
   // kernel-abi.md §5: 104 bytes up to 3.14 (last field total_retrans), 232 in 5.4 (last field snd_wnd)
-  const cases: [number, string, string][] = [[104, 'total_retrans', 'pacing_rate'], [232, 'snd_wnd', 'rcv_wnd']];
+  const cases: [number, string, string][] = [
+    [104, 'total_retrans', 'pacing_rate'],
+    [232, 'snd_wnd', 'rcv_wnd'],
+  ];
   for (const [length, lastPresent, firstAbsent] of cases) {
     it(`INFO cut to ${length} bytes: newer fields absent, older fields and everything else unchanged`, () => {
-      const datagrams = datagramsOf(d.file).map((dg) => datagramOf(messagesOf(dg).map((m) => (m.byteLength > 16 + INET_DIAG_MSG ? withShortInfo(m, length) : m))));
+      const datagrams = datagramsOf(d.file).map((dg) =>
+        datagramOf(messagesOf(dg).map((m) => (m.byteLength > 16 + INET_DIAG_MSG ? withShortInfo(m, length) : m))),
+      );
       const { outcome, table } = replay(d, datagrams);
       assert.equal(outcome.problem, undefined);
       assert.equal(outcome.malformed, 0);

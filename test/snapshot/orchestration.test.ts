@@ -7,16 +7,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import {
-  DiagSession, NLM_F_DUMP_INTR_FOR_TESTS, replayTransport, takeCensus, takeSnapshot,
-} from './imports.js';
+import { DiagSession, NLM_F_DUMP_INTR_FOR_TESTS, replayTransport, takeCensus, takeSnapshot } from './imports.js';
 import { recordedAnswer } from '../helpers/recorded.js';
 import { parseSs, SS_STATE_NUMBERS } from '../helpers/ss.js';
 
 const fixtures = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
 const procRoot = `${fixtures}proc`;
 const ss = (file: string) => parseSs(readFileSync(`${fixtures}${file}`, 'utf8')).rows;
-
 
 /** A copy of the datagrams with NLM_F_DUMP_INTR set on every message, as the kernel does when tables change. */
 function interrupted(datagrams: Uint8Array[]): Uint8Array[] {
@@ -55,8 +52,14 @@ describe('takeSnapshot over a recorded dump', () => {
     assert.equal(src.sctp.source, 'unavailable');
     assert.equal(src.mptcp.source, 'netlink');
     // one legacy TCP walk; udp, udplite, mptcp per family; raw and sctp stop at the first ENOENT; unix once
-    assert.deepEqual(transport.requests.map((r) => r.type), [18, ...new Array(9).fill(20)]);
-    assert.deepEqual(transport.requests.slice(1).map((r) => r.body[1]), [17, 17, 136, 136, 255, 132, 6, 6, 0]);
+    assert.deepEqual(
+      transport.requests.map((r) => r.type),
+      [18, ...new Array(9).fill(20)],
+    );
+    assert.deepEqual(
+      transport.requests.slice(1).map((r) => r.body[1]),
+      [17, 17, 136, 136, 255, 132, 6, 6, 0],
+    );
     assert.deepEqual(snap.notes, []);
     assert.ok(snap.sources.every((s) => s.retries === 0 && !s.interrupted && s.malformed === 0));
   });
@@ -108,7 +111,11 @@ describe('takeCensus over a recorded dump', () => {
   for (const tcpStrategy of ['legacy', 'v2'] as const) {
     it(`counts per state equal ss -tan/-uan/-xan recorded with the dump (${tcpStrategy})`, async () => {
       const census = await takeCensus({ procRoot, tcpStrategy }, new DiagSession(replayTransport(recordedAnswer)));
-      for (const [proto, file] of [['tcp', 'ss-tanO.txt'], ['udp', 'ss-uanO.txt'], ['unix', 'ss-xanO.txt']] as const) {
+      for (const [proto, file] of [
+        ['tcp', 'ss-tanO.txt'],
+        ['udp', 'ss-uanO.txt'],
+        ['unix', 'ss-xanO.txt'],
+      ] as const) {
         const want = countByState(ss(file));
         const got = census.counts.states(proto);
         for (let s = 0; s < 16; s++) assert.equal(got[s], want.get(s) ?? 0, `${proto} state ${s}`);
@@ -131,7 +138,10 @@ describe('a filter program the kernel refuses', () => {
     assert.equal(snap.table.length, ss('ss-tanO.txt').length);
     assert.equal(snap.sources[0].source, 'netlink');
     assert.match(snap.notes.join('\n'), /refused the filter program \(EPERM\); filtering in user space/);
-    assert.deepEqual(transport.requests.map((r) => r.body.byteLength > 60), [true, false]);
+    assert.deepEqual(
+      transport.requests.map((r) => r.body.byteLength > 60),
+      [true, false],
+    );
   });
 });
 

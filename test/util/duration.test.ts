@@ -7,13 +7,23 @@ import { loadConfig } from '../../src/config/load.js';
 
 describe('parseDuration', () => {
   it('single and compound durations, Go style', () => {
-    for (const [text, ms] of [['500ms', 500], ['10s', 10_000], ['1m', 60_000], ['2h', 7_200_000], ['1m30s', 90_000], ['1h1m1s1ms', 3_661_001], ['1.5s', 1500], [' 10s ', 10_000]] as const) {
+    for (const [text, ms] of [
+      ['500ms', 500],
+      ['10s', 10_000],
+      ['1m', 60_000],
+      ['2h', 7_200_000],
+      ['1m30s', 90_000],
+      ['1h1m1s1ms', 3_661_001],
+      ['1.5s', 1500],
+      [' 10s ', 10_000],
+    ] as const) {
       assert.equal(parseDuration(text), ms, text);
     }
   });
 
   it('anything else is not a duration', () => {
-    for (const text of ['', '10', 's', '10 s', '-1s', '1d', '1m30', 'ms10', '1,5s', '1e3ms', '10sec']) assert.equal(parseDuration(text), undefined, JSON.stringify(text));
+    for (const text of ['', '10', 's', '10 s', '-1s', '1d', '1m30', 'ms10', '1,5s', '1e3ms', '10sec'])
+      assert.equal(parseDuration(text), undefined, JSON.stringify(text));
   });
 
   it('execd --interval and the agent config take the same syntax (1m30s)', () => {

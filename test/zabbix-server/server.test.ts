@@ -36,8 +36,17 @@ const PASSIVE = 'sockscope by Zabbix agent';
 
 /** ss state names for the netstat fields */
 const SS_STATE: Record<string, string> = {
-  tcp_established: 'ESTAB', tcp_syn_sent: 'SYN-SENT', tcp_syn_recv: 'SYN-RECV', tcp_fin_wait1: 'FIN-WAIT-1', tcp_fin_wait2: 'FIN-WAIT-2',
-  tcp_time_wait: 'TIME-WAIT', tcp_close: 'UNCONN', tcp_close_wait: 'CLOSE-WAIT', tcp_last_ack: 'LAST-ACK', tcp_listen: 'LISTEN', tcp_closing: 'CLOSING',
+  tcp_established: 'ESTAB',
+  tcp_syn_sent: 'SYN-SENT',
+  tcp_syn_recv: 'SYN-RECV',
+  tcp_fin_wait1: 'FIN-WAIT-1',
+  tcp_fin_wait2: 'FIN-WAIT-2',
+  tcp_time_wait: 'TIME-WAIT',
+  tcp_close: 'UNCONN',
+  tcp_close_wait: 'CLOSE-WAIT',
+  tcp_last_ack: 'LAST-ACK',
+  tcp_listen: 'LISTEN',
+  tcp_closing: 'CLOSING',
 };
 
 /** What `ss` says in `ns`, as the value each sockscope key must hold. */
@@ -46,13 +55,17 @@ function ssOracle(ns: Netns): { text: string; expect(key: string): number | unde
   const udp = parseSs(ns.run('ss', ['-uan'])).rows;
   const unix = parseSs(ns.run('ss', ['-xan'])).rows;
   const [low, high] = ns.run('cat', ['/proc/sys/net/ipv4/ip_local_port_range']).trim().split(/\s+/).map(Number);
-  const field = (rows: { tcp: SsRow[]; udp: SsRow[] }, f: string) => (f === 'udp_socket' ? rows.udp.length : f === 'tcp_none' ? 0 : SS_STATE[f] ? rows.tcp.filter((r) => r.state === SS_STATE[f]).length : undefined);
+  const field = (rows: { tcp: SsRow[]; udp: SsRow[] }, f: string) =>
+    f === 'udp_socket' ? rows.udp.length : f === 'tcp_none' ? 0 : SS_STATE[f] ? rows.tcp.filter((r) => r.state === SS_STATE[f]).length : undefined;
   const listeners = (port?: number) => tcp.filter((r) => r.state === 'LISTEN' && (port === undefined || r.local.port === port));
   const pct = (r: SsRow) => (r.sendQ > 0 ? (r.recvQ / r.sendQ) * 100 : 0);
   const round1 = (x: number) => Math.round(x * 10) / 10;
   return {
     // the listing itself, to compare two moments (TIME-WAIT timers and queues aside, sockets are what matter)
-    text: [...tcp, ...udp].map((r) => `${r.state} ${r.recvQ} ${r.local.address}:${r.local.port} ${r.peer.address}:${r.peer.port}`).sort().join('\n'),
+    text: [...tcp, ...udp]
+      .map((r) => `${r.state} ${r.recvQ} ${r.local.address}:${r.local.port} ${r.peer.address}:${r.peer.port}`)
+      .sort()
+      .join('\n'),
     expect(key: string): number | undefined {
       let m = /^sockscope\.netstat\[(\w+)\]$/.exec(key);
       if (m) return field({ tcp, udp }, m[1]);
@@ -81,9 +94,25 @@ function ssOracle(ns: Netns): { text: string; expect(key: string): number | unde
  * `sockscope zabbix send --state FILE` in `ns` (the file remembers the discovered ports, so a port that stops
  * listening is sent as 0); the server's answer as printed, the exit status and stderr.
  */
-function send(ns: Netns, host: string, state: string): { status: number | null; answer: { response: string; info: string; sent: number }; processed: number; failed: number; total: number; stderr: string; clock: number } {
+function send(
+  ns: Netns,
+  host: string,
+  state: string,
+): {
+  status: number | null;
+  answer: { response: string; info: string; sent: number };
+  processed: number;
+  failed: number;
+  total: number;
+  stderr: string;
+  clock: number;
+} {
   const clock = Math.floor(Date.now() / 1000);
-  const r = spawnSync('nsenter', [...ns.enterArgs(), '--', process.execPath, BIN, 'zabbix', 'send', '--server', '127.0.0.1:10051', '--host', host, '--state', state], { encoding: 'utf8', timeout: 30_000, env: cleanEnv() });
+  const r = spawnSync(
+    'nsenter',
+    [...ns.enterArgs(), '--', process.execPath, BIN, 'zabbix', 'send', '--server', '127.0.0.1:10051', '--host', host, '--state', state],
+    { encoding: 'utf8', timeout: 30_000, env: cleanEnv() },
+  );
   if (!r.stdout.trim()) throw new Error(`zabbix send printed nothing (${r.status}): ${r.stderr}`);
   const answer = JSON.parse(r.stdout);
   const num = (n: string) => Number(new RegExp(`${n}: (\\d+)`).exec(answer.info)?.[1]);
@@ -108,11 +137,7 @@ describe('a real Zabbix 6.0 server', { skip: found.skip, timeout: 900_000 }, () 
   before(async () => {
     [srv, mon, agt] = await Promise.all([Netns.start('srv'), Netns.start('mon'), Netns.start('agt')]);
     zbx = await ZabbixStack.start(found.paths!, srv, (s) => console.log(`# ${s}`));
-    relays = [
-      ...(await linkPort(mon, srv, 10051, zbx.dir)),
-      ...(await linkPort(agt, srv, 10051, zbx.dir)),
-      ...(await linkPort(srv, agt, 10050, zbx.dir)),
-    ];
+    relays = [...(await linkPort(mon, srv, 10051, zbx.dir)), ...(await linkPort(agt, srv, 10051, zbx.dir)), ...(await linkPort(srv, agt, 10050, zbx.dir))];
   });
 
   after(async () => {
@@ -126,24 +151,54 @@ describe('a real Zabbix 6.0 server', { skip: found.skip, timeout: 900_000 }, () 
 
   /** Items of a host, by key. */
   const items = async (host: string): Promise<Map<string, Obj>> => {
-    const list: Obj[] = await zbx.call('item.get', { hostids: hostids[host], output: ['itemid', 'key_', 'lastvalue', 'lastclock', 'state', 'error', 'flags', 'value_type'], selectItemDiscovery: ['ts_delete'] });
+    const list: Obj[] = await zbx.call('item.get', {
+      hostids: hostids[host],
+      output: ['itemid', 'key_', 'lastvalue', 'lastclock', 'state', 'error', 'flags', 'value_type'],
+      selectItemDiscovery: ['ts_delete'],
+    });
     return new Map(list.map((i) => [i.key_, i]));
   };
   const problems = async (host: string): Promise<string[]> => {
-    const ts: Obj[] = await zbx.call('trigger.get', { hostids: hostids[host], output: ['description', 'value'], expandDescription: true, filter: { value: 1 } });
+    const ts: Obj[] = await zbx.call('trigger.get', {
+      hostids: hostids[host],
+      output: ['description', 'value'],
+      expandDescription: true,
+      filter: { value: 1 },
+    });
     return ts.map((t) => t.description).sort();
   };
 
   test('both templates import through configuration.import', async () => {
-    for (const [name, args] of [[TRAPPER, []], [PASSIVE, ['--passive']]] as const) {
+    for (const [name, args] of [
+      [TRAPPER, []],
+      [PASSIVE, ['--passive']],
+    ] as const) {
       const yaml = spawnSync(process.execPath, [BIN, 'zabbix', 'template', ...args], { encoding: 'utf8' }).stdout;
       const all = { createMissing: true, updateExisting: true };
       const ok = await zbx.call('configuration.import', {
-        format: 'yaml', source: yaml,
-        rules: { groups: { createMissing: true }, templates: all, items: all, discoveryRules: all, triggers: all, graphs: all, valueMaps: all, templateLinkage: { createMissing: true } },
+        format: 'yaml',
+        source: yaml,
+        rules: {
+          groups: { createMissing: true },
+          templates: all,
+          items: all,
+          discoveryRules: all,
+          triggers: all,
+          graphs: all,
+          valueMaps: all,
+          templateLinkage: { createMissing: true },
+        },
       });
       assert.equal(ok, true, name);
-      const [tpl] = await zbx.call('template.get', { filter: { host: name }, output: ['templateid'], selectItems: 'count', selectDiscoveries: 'count', selectTriggers: 'count', selectGraphs: 'count', selectMacros: 'extend' });
+      const [tpl] = await zbx.call('template.get', {
+        filter: { host: name },
+        output: ['templateid'],
+        selectItems: 'count',
+        selectDiscoveries: 'count',
+        selectTriggers: 'count',
+        selectGraphs: 'count',
+        selectMacros: 'extend',
+      });
       assert.ok(tpl, `${name} exists after the import`);
       templateids[name] = tpl.templateid;
       const doc = (await import('yaml')).parse(yaml).zabbix_export;
@@ -153,7 +208,14 @@ describe('a real Zabbix 6.0 server', { skip: found.skip, timeout: 900_000 }, () 
       assert.equal(Number(tpl.triggers), doc.triggers.length + t.items.reduce((n: number, i: Obj) => n + (i.triggers?.length ?? 0), 0), `${name}: triggers`);
       assert.equal(Number(tpl.graphs), doc.graphs.length, `${name}: graphs`);
       // importing again updates the same objects (uuids derived from names)
-      assert.equal(await zbx.call('configuration.import', { format: 'yaml', source: yaml, rules: { groups: { createMissing: true }, templates: all, items: all, discoveryRules: all, triggers: all, graphs: all } }), true);
+      assert.equal(
+        await zbx.call('configuration.import', {
+          format: 'yaml',
+          source: yaml,
+          rules: { groups: { createMissing: true }, templates: all, items: all, discoveryRules: all, triggers: all, graphs: all },
+        }),
+        true,
+      );
     }
   });
 
@@ -162,11 +224,20 @@ describe('a real Zabbix 6.0 server', { skip: found.skip, timeout: 900_000 }, () 
     // thresholds the pathologies cross (5 CLOSE_WAIT > 3; a full accept queue, 100 % > 80 %) for 5 s rather
     // than the template's 10 and 5 minutes, so the test need not wait that long
     const macros = [
-      { macro: '{$SOCKSCOPE.CLOSE_WAIT.MAX}', value: '3' }, { macro: '{$SOCKSCOPE.CLOSE_WAIT.PERIOD}', value: '5s' }, { macro: '{$SOCKSCOPE.BACKLOG.PERIOD}', value: '5s' },
+      { macro: '{$SOCKSCOPE.CLOSE_WAIT.MAX}', value: '3' },
+      { macro: '{$SOCKSCOPE.CLOSE_WAIT.PERIOD}', value: '5s' },
+      { macro: '{$SOCKSCOPE.BACKLOG.PERIOD}', value: '5s' },
     ];
-    for (const [host, tpl, iface] of [['zbx-send', TRAPPER, false], ['zbx-agent', TRAPPER, false], ['zbx-passive', PASSIVE, true]] as const) {
+    for (const [host, tpl, iface] of [
+      ['zbx-send', TRAPPER, false],
+      ['zbx-agent', TRAPPER, false],
+      ['zbx-passive', PASSIVE, true],
+    ] as const) {
       const r = await zbx.call('host.create', {
-        host, groups: [{ groupid: group }], templates: [{ templateid: templateids[tpl] }], macros,
+        host,
+        groups: [{ groupid: group }],
+        templates: [{ templateid: templateids[tpl] }],
+        macros,
         ...(iface ? { interfaces: [{ type: 1, main: 1, useip: 1, ip: '127.0.0.1', dns: '', port: '10050' }] } : {}),
       });
       hostids[host] = r.hostids[0];
@@ -180,21 +251,35 @@ describe('a real Zabbix 6.0 server', { skip: found.skip, timeout: 900_000 }, () 
 
   test('zabbix send: before discovery the refusal names the discovered items; once discovery has run processed == total, failed == 0', async () => {
     // the host reaches the server's configuration cache within a second or two
-    const first = await until('the server to know host zbx-send', () => {
-      const r = send(mon, 'zbx-send', join(zbx.dir, 'zbx-send.state'));
-      return r.processed > 0 ? r : undefined;
-    }, 30_000, 500);
+    const first = await until(
+      'the server to know host zbx-send',
+      () => {
+        const r = send(mon, 'zbx-send', join(zbx.dir, 'zbx-send.state'));
+        return r.processed > 0 ? r : undefined;
+      },
+      30_000,
+      500,
+    );
     if (first.failed > 0) {
       // the items of the discovered ports did not exist yet: the message says so (and not "check the template")
       assert.equal(first.status, 1);
       console.log(`# the first push: ${first.answer.info}; ${first.stderr.trim()}`);
-      assert.match(first.stderr, /that is as many as the \d+ items of discovered port groups .* and the \d+ items of discovered listening TCP ports .*: likely Zabbix has not created them yet/, first.stderr);
+      assert.match(
+        first.stderr,
+        /that is as many as the \d+ items of discovered port groups .* and the \d+ items of discovered listening TCP ports .*: likely Zabbix has not created them yet/,
+        first.stderr,
+      );
     }
     // discovery creates the items; the next pushes are accepted whole
-    const accepted = await until('a push with failed == 0', () => {
-      const r = send(mon, 'zbx-send', join(zbx.dir, 'zbx-send.state'));
-      return r.failed === 0 ? r : undefined;
-    }, 60_000, 1000);
+    const accepted = await until(
+      'a push with failed == 0',
+      () => {
+        const r = send(mon, 'zbx-send', join(zbx.dir, 'zbx-send.state'));
+        return r.failed === 0 ? r : undefined;
+      },
+      60_000,
+      1000,
+    );
     assert.equal(accepted.status, 0, accepted.stderr);
     assert.equal(accepted.processed, accepted.total);
     assert.equal(accepted.answer.sent, accepted.total);
@@ -203,19 +288,31 @@ describe('a real Zabbix 6.0 server', { skip: found.skip, timeout: 900_000 }, () 
     assert.equal(rules.length, 3);
     for (const r of rules) assert.equal(r.state, '0', `${r.key_}: ${r.error}`);
     // the lifecycle collector is off by default: its items are in the template, nothing of them is pushed
-    assert.ok(!now.has('sockscope.lifecycle.events[lost]') || !now.get('sockscope.lifecycle.events[lost]')!.lastclock || now.get('sockscope.lifecycle.events[lost]')!.lastclock === '0');
+    assert.ok(
+      !now.has('sockscope.lifecycle.events[lost]') ||
+        !now.get('sockscope.lifecycle.events[lost]')!.lastclock ||
+        now.get('sockscope.lifecycle.events[lost]')!.lastclock === '0',
+    );
     assert.ok(![...now.keys()].some((k) => k.startsWith('sockscope.lifecycle[')), 'no lifecycle group discovered');
     // every item sent is an item of the host (the two rules are counted in total too)
     // (the lifecycle collector's items and rule are the template's, not pushed with the default collectors)
     const pushable = [...now.keys(), ...rules.map((r) => r.key_)].filter((k) => !LIFECYCLE_ITEMS.has(k) && k !== 'sockscope.lifecycle.discovery');
     assert.equal(accepted.total, pushable.length, `${accepted.total} sent, ${pushable.length} items and rules on the host (lifecycle's aside)`);
     const discovered = [...now.values()].filter((i) => i.flags === '4');
-    assert.ok(discovered.some((i) => /^sockscope\.port\[10051,/.test(i.key_)), 'the relay\'s port 10051 is a discovered port group');
-    assert.ok(discovered.some((i) => /^sockscope\.listen\[10051,/.test(i.key_)), 'and a discovered listening port, without a key collision');
+    assert.ok(
+      discovered.some((i) => /^sockscope\.port\[10051,/.test(i.key_)),
+      "the relay's port 10051 is a discovered port group",
+    );
+    assert.ok(
+      discovered.some((i) => /^sockscope\.listen\[10051,/.test(i.key_)),
+      'and a discovered listening port, without a key collision',
+    );
   });
 
   test('pathologies in mon (a full accept queue, CLOSE_WAIT piling up): every item, discovered ones included, holds what ss says', async () => {
-    const made = await holdPython(mon.asNs, `
+    const made = await holdPython(
+      mon.asNs,
+      `
 import json, socket, sys, time
 a = socket.socket(); a.bind(('127.0.0.1', 0)); a.listen(4)
 pending = []
@@ -228,7 +325,9 @@ for c in clients: c.close()
 time.sleep(0.3)
 print(json.dumps({'backlog': a.getsockname()[1], 'closewait': b.getsockname()[1]}), flush=True)
 sys.stdin.read()
-`, 'the pathologies');
+`,
+      'the pathologies',
+    );
     pathologies = { ...JSON.parse(made.line), stop: made.stop };
     stoppers.push(made.stop);
     // new listening ports: discovery, then a push that is accepted whole. The gather happens before the push
@@ -236,26 +335,36 @@ sys.stdin.read()
     // between, so a round that differs is tried again (a wrong value differs every time)
     let differ: string[] = [];
     let compared = 0;
-    const all = await until('a whole push whose every item holds what ss said just before it', async () => {
-      const oracle = ssOracle(mon);
-      const r = send(mon, 'zbx-send', join(zbx.dir, 'zbx-send.state'));
-      if (r.failed !== 0) return undefined;
-      const m = await until('every item to get the pushed value', async () => {
-        // the lifecycle collector's items (off by default) are the template's but zabbix send pushes none
-        const x = new Map([...(await items('zbx-send'))].filter(([key]) => !LIFECYCLE_ITEMS.has(key)));
-        return [...x.values()].every((i) => Number(i.lastclock) >= r.clock) ? x : undefined;
-      }, 30_000, 500);
-      differ = [];
-      compared = 0;
-      for (const [key, item] of m) {
-        const want = oracle.expect(key);
-        assert.notEqual(want, undefined, `${key}: ss gives no value for it`);
-        compared++;
-        if (Number(item.lastvalue) !== want) differ.push(`${key}: zabbix ${item.lastvalue}, ss ${want}`);
-      }
-      if (differ.length) console.log(`# ${differ.length} of ${compared} differ: ${differ.join('; ')}`);
-      return differ.length === 0 ? m : undefined;
-    }, 90_000, 1000).catch((e) => assert.fail(`${(e as Error).message}\n${differ.length} of ${compared} items differ from ss: ${differ.join('\n')}`));
+    const all = await until(
+      'a whole push whose every item holds what ss said just before it',
+      async () => {
+        const oracle = ssOracle(mon);
+        const r = send(mon, 'zbx-send', join(zbx.dir, 'zbx-send.state'));
+        if (r.failed !== 0) return undefined;
+        const m = await until(
+          'every item to get the pushed value',
+          async () => {
+            // the lifecycle collector's items (off by default) are the template's but zabbix send pushes none
+            const x = new Map([...(await items('zbx-send'))].filter(([key]) => !LIFECYCLE_ITEMS.has(key)));
+            return [...x.values()].every((i) => Number(i.lastclock) >= r.clock) ? x : undefined;
+          },
+          30_000,
+          500,
+        );
+        differ = [];
+        compared = 0;
+        for (const [key, item] of m) {
+          const want = oracle.expect(key);
+          assert.notEqual(want, undefined, `${key}: ss gives no value for it`);
+          compared++;
+          if (Number(item.lastvalue) !== want) differ.push(`${key}: zabbix ${item.lastvalue}, ss ${want}`);
+        }
+        if (differ.length) console.log(`# ${differ.length} of ${compared} differ: ${differ.join('; ')}`);
+        return differ.length === 0 ? m : undefined;
+      },
+      90_000,
+      1000,
+    ).catch((e) => assert.fail(`${(e as Error).message}\n${differ.length} of ${compared} items differ from ss: ${differ.join('\n')}`));
     const p = pathologies!;
     assert.equal(Number(all.get(`sockscope.listen[${p.backlog},accept_queue]`)?.lastvalue), 4);
     assert.equal(Number(all.get(`sockscope.listen[${p.backlog},queue_pct]`)?.lastvalue), 100);
@@ -271,43 +380,76 @@ sys.stdin.read()
       'CLOSE_WAIT sockets piling up (an application is not closing connections)',
       `Listen backlog of port ${p.backlog} nearly full (connections will be dropped)`,
     ];
-    await until('the triggers to fire', async () => {
-      send(mon, 'zbx-send', join(zbx.dir, 'zbx-send.state'));
-      const now = await problems('zbx-send');
-      return firing.every((f) => now.includes(f)) ? now : undefined;
-    }, 60_000, 1000).catch(async (e) => {
-      const ts: Obj[] = await zbx.call('trigger.get', { hostids: hostids['zbx-send'], output: ['description', 'value', 'state', 'error', 'expression'], expandDescription: true, expandExpression: true });
+    await until(
+      'the triggers to fire',
+      async () => {
+        send(mon, 'zbx-send', join(zbx.dir, 'zbx-send.state'));
+        const now = await problems('zbx-send');
+        return firing.every((f) => now.includes(f)) ? now : undefined;
+      },
+      60_000,
+      1000,
+    ).catch(async (e) => {
+      const ts: Obj[] = await zbx.call('trigger.get', {
+        hostids: hostids['zbx-send'],
+        output: ['description', 'value', 'state', 'error', 'expression'],
+        expandDescription: true,
+        expandExpression: true,
+      });
       assert.fail(`${(e as Error).message}: ${JSON.stringify(ts)}`);
     });
     await p.stop();
     // the port with the full queue is no longer discovered: its items read 0 (--state), so its trigger recovers too
-    await until('the triggers to recover', async () => {
-      send(mon, 'zbx-send', join(zbx.dir, 'zbx-send.state'));
-      const now = await problems('zbx-send');
-      return firing.some((f) => now.includes(f)) ? undefined : now;
-    }, 60_000, 1000);
+    await until(
+      'the triggers to recover',
+      async () => {
+        send(mon, 'zbx-send', join(zbx.dir, 'zbx-send.state'));
+        const now = await problems('zbx-send');
+        return firing.some((f) => now.includes(f)) ? undefined : now;
+      },
+      60_000,
+      1000,
+    );
     const lost = (await items('zbx-send')).get(`sockscope.listen[${p.backlog},queue_pct]`);
     assert.ok(lost && Number(lost.itemDiscovery?.ts_delete) > 0, 'its items are "not discovered anymore"');
     assert.equal(Number(lost.lastvalue), 0);
   });
 
-  test('the agent\'s [outputs.zabbix]: after discovery every push is accepted; a port that stops listening reads 0 while Zabbix keeps it', async () => {
+  test("the agent's [outputs.zabbix]: after discovery every push is accepted; a port that stops listening reads 0 while Zabbix keeps it", async () => {
     const dir = zbx.dir;
     const config = join(dir, 'agent.toml');
-    writeFileSync(config, [
-      '[agent]', '  interval = "2s"', '  hostname = "zbx-agent"',
-      '[outputs.prometheus]', '  enabled = false',
-      '[outputs.zabbix]', '  enabled = true', '  server = "127.0.0.1:10051"', '  host = "zbx-agent"',
-      // its pushes are connections that close (outbound to 10051), the server's polls too (inbound 10050)
-      '[collectors.lifecycle]', '  enabled = true',
-      '[zabbix_agent]', '  enabled = true', '  listen = ["127.0.0.1:10050"]', '  allow = ["127.0.0.1"]', '',
-    ].join('\n'));
-    const gone = await holdPython(agt.asNs, `
+    writeFileSync(
+      config,
+      [
+        '[agent]',
+        '  interval = "2s"',
+        '  hostname = "zbx-agent"',
+        '[outputs.prometheus]',
+        '  enabled = false',
+        '[outputs.zabbix]',
+        '  enabled = true',
+        '  server = "127.0.0.1:10051"',
+        '  host = "zbx-agent"',
+        // its pushes are connections that close (outbound to 10051), the server's polls too (inbound 10050)
+        '[collectors.lifecycle]',
+        '  enabled = true',
+        '[zabbix_agent]',
+        '  enabled = true',
+        '  listen = ["127.0.0.1:10050"]',
+        '  allow = ["127.0.0.1"]',
+        '',
+      ].join('\n'),
+    );
+    const gone = await holdPython(
+      agt.asNs,
+      `
 import socket, sys
 s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(7)
 print(s.getsockname()[1], flush=True)
 sys.stdin.read()
-`, 'a listener that will stop');
+`,
+      'a listener that will stop',
+    );
     stoppers.push(gone.stop);
     const port = Number(gone.line);
     agent = new AgentProcess(['--config', config], { ns: agt.asNs });
@@ -315,60 +457,101 @@ sys.stdin.read()
     await agent.waitLog('the refusal', (l) => /refused \d+ of \d+ items of host "zbx-agent"/.test(l.msg), 30_000);
     const recovered = await agent.waitLog('every item accepted', (l) => /accepts every item again/.test(l.msg), 90_000);
     const from = agent.logs.indexOf(recovered);
-    let m = await until(`port ${port}'s items to hold its backlog`, async () => {
-      const x = await items('zbx-agent');
-      return Number(x.get(`sockscope.listen[${port},backlog]`)?.lastvalue) === 7 ? x : undefined;
-    }, 30_000, 500);
+    let m = await until(
+      `port ${port}'s items to hold its backlog`,
+      async () => {
+        const x = await items('zbx-agent');
+        return Number(x.get(`sockscope.listen[${port},backlog]`)?.lastvalue) === 7 ? x : undefined;
+      },
+      30_000,
+      500,
+    );
     const t = Math.floor(Date.now() / 1000);
-    m = await until('every item of zbx-agent to get a value from the agent', async () => {
-      const x = await items('zbx-agent');
-      return [...x.values()].every((i) => Number(i.lastclock) >= t) ? x : undefined;
-    }, 90_000, 1000);
+    m = await until(
+      'every item of zbx-agent to get a value from the agent',
+      async () => {
+        const x = await items('zbx-agent');
+        return [...x.values()].every((i) => Number(i.lastclock) >= t) ? x : undefined;
+      },
+      90_000,
+      1000,
+    );
     assert.ok(m.size >= 40, `${m.size} items`);
     // the lifecycle items: its pushes are closed connections to the trapper, stored per second
-    m = await until('the lifecycle group of the pushes to be discovered and get a rate', async () => {
-      const x = await items('zbx-agent');
-      const closed = x.get('sockscope.lifecycle[outbound:remote:10051,closed]');
-      return closed && Number(closed.lastclock) > 0 && Number(closed.lastvalue) > 0 ? x : undefined;
-    }, 60_000, 1000);
+    m = await until(
+      'the lifecycle group of the pushes to be discovered and get a rate',
+      async () => {
+        const x = await items('zbx-agent');
+        const closed = x.get('sockscope.lifecycle[outbound:remote:10051,closed]');
+        return closed && Number(closed.lastclock) > 0 && Number(closed.lastvalue) > 0 ? x : undefined;
+      },
+      60_000,
+      1000,
+    );
     assert.equal(m.get('sockscope.lifecycle[outbound:remote:10051,closed]')!.value_type, '0', 'FLOAT: a rate');
     assert.ok(Number(m.get('sockscope.lifecycle[outbound:remote:10051,bytes_sent]')!.lastvalue) > 0, 'bytes sent per second');
     assert.equal(Number(m.get('sockscope.lifecycle.events[lost]')!.lastvalue), 0, 'no event lost');
     assert.ok(Number(m.get('sockscope.lifecycle.events[received]')!.lastvalue) > 0, 'events received per second');
     // the port stops listening: discovery loses it, its items stay (the rule's lifetime) and read 0
     await gone.stop();
-    await until(`port ${port}'s items to be lost by discovery and read 0`, async () => {
-      const x = await items('zbx-agent');
-      const keys = ['accept_queue', 'backlog', 'queue_pct'].map((f) => x.get(`sockscope.listen[${port},${f}]`));
-      return keys.every((i) => i && Number(i.itemDiscovery?.ts_delete) > 0 && Number(i.lastvalue) === 0) ? true : undefined;
-    }, 60_000, 1000);
+    await until(
+      `port ${port}'s items to be lost by discovery and read 0`,
+      async () => {
+        const x = await items('zbx-agent');
+        const keys = ['accept_queue', 'backlog', 'queue_pct'].map((f) => x.get(`sockscope.listen[${port},${f}]`));
+        return keys.every((i) => i && Number(i.itemDiscovery?.ts_delete) > 0 && Number(i.lastvalue) === 0) ? true : undefined;
+      },
+      60_000,
+      1000,
+    );
     await sleep(5000); // two more pushes, the lost port's zeros included
-    assert.equal(agent.count(/refused \d+ of \d+ items/), agent.logs.slice(0, from).filter((l) => /refused/.test(l.msg)).length, 'no refusal since discovery ran');
+    assert.equal(
+      agent.count(/refused \d+ of \d+ items/),
+      agent.logs.slice(0, from).filter((l) => /refused/.test(l.msg)).length,
+      'no refusal since discovery ran',
+    );
   });
 
   test('passive: "check now" polls every item through the agent\'s listener; all supported, listeners as ss says', async () => {
     const rules: Obj[] = await zbx.call('discoveryrule.get', { hostids: hostids['zbx-passive'], output: ['itemid', 'key_'] });
-    const checkNow = (ids: string[]) => zbx.call('task.create', ids.map((itemid) => ({ type: 6, request: { itemid } })));
-    await until('the passive discovery rules to run', async () => {
-      await checkNow(rules.map((r) => r.itemid)).catch(() => undefined); // refused until the host is in the server's cache
-      const done: Obj[] = await zbx.call('discoveryrule.get', { hostids: hostids['zbx-passive'], output: ['key_', 'lastclock', 'state', 'error'] });
-      const x = await items('zbx-passive');
-      return [...x.values()].some((i) => i.flags === '4') && done.every((r) => r.state === '0') ? true : undefined;
-    }, 60_000, 2000);
+    const checkNow = (ids: string[]) =>
+      zbx.call(
+        'task.create',
+        ids.map((itemid) => ({ type: 6, request: { itemid } })),
+      );
+    await until(
+      'the passive discovery rules to run',
+      async () => {
+        await checkNow(rules.map((r) => r.itemid)).catch(() => undefined); // refused until the host is in the server's cache
+        const done: Obj[] = await zbx.call('discoveryrule.get', { hostids: hostids['zbx-passive'], output: ['key_', 'lastclock', 'state', 'error'] });
+        const x = await items('zbx-passive');
+        return [...x.values()].some((i) => i.flags === '4') && done.every((r) => r.state === '0') ? true : undefined;
+      },
+      60_000,
+      2000,
+    );
     const t = Math.floor(Date.now() / 1000);
-    const polled = await until('every passive item to be polled', async () => {
-      const x = await items('zbx-passive');
-      // polled while the agent was starting (test above): checked again, not left unsupported for 10 minutes
-      const stale = [...x.values()].filter((i) => (Number(i.lastclock) < t && i.state === '0') || (i.state !== '0' && NO_DATA_YET.test(i.error)));
-      if (stale.length) await checkNow(stale.map((i) => i.itemid)).catch(() => undefined);
-      return stale.length === 0 ? x : undefined;
-    }, 90_000, 3000);
+    const polled = await until(
+      'every passive item to be polled',
+      async () => {
+        const x = await items('zbx-passive');
+        // polled while the agent was starting (test above): checked again, not left unsupported for 10 minutes
+        const stale = [...x.values()].filter((i) => (Number(i.lastclock) < t && i.state === '0') || (i.state !== '0' && NO_DATA_YET.test(i.error)));
+        if (stale.length) await checkNow(stale.map((i) => i.itemid)).catch(() => undefined);
+        return stale.length === 0 ? x : undefined;
+      },
+      90_000,
+      3000,
+    );
     const unsupported = [...polled.values()].filter((i) => i.state !== '0').map((i) => `${i.key_}: ${i.error}`);
     assert.deepEqual(unsupported, [], 'every item supported');
     const oracle = ssOracle(agt);
     for (const [key, i] of polled) {
       if (/^sockscope\.listen\[\d+,backlog\]$/.test(key) || key === 'sockscope.netstat[tcp_listen]') assert.equal(Number(i.lastvalue), oracle.expect(key), key);
     }
-    assert.ok([...polled.keys()].some((k) => k === 'sockscope.listen[10050,backlog]'), 'the agent\'s own listener is discovered');
+    assert.ok(
+      [...polled.keys()].some((k) => k === 'sockscope.listen[10050,backlog]'),
+      "the agent's own listener is discovered",
+    );
   });
 });

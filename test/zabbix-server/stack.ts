@@ -33,7 +33,11 @@ export function findStack(): { paths: StackPaths; skip?: undefined } | { paths?:
   const frontend = process.env.SOCKSCOPE_ZABBIX_FRONTEND ?? join(prefix, 'usr/share/zabbix');
   const schema = process.env.SOCKSCOPE_ZABBIX_SCHEMA ?? join(prefix, 'usr/share/zabbix-server-pgsql');
   const php = spawnSync('sh', ['-c', 'command -v php'], { encoding: 'utf8' }).stdout.trim();
-  const pgVersions = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').filter((v) => existsSync(`/usr/lib/postgresql/${v}/bin/initdb`)).sort((a, b) => Number(b) - Number(a)) : [];
+  const pgVersions = existsSync('/usr/lib/postgresql')
+    ? readdirSync('/usr/lib/postgresql')
+        .filter((v) => existsSync(`/usr/lib/postgresql/${v}/bin/initdb`))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
   const missing = [
     process.getuid?.() === 0 ? '' : 'root (to run PostgreSQL as its own user and make network namespaces)',
     existsSync(server) ? '' : `zabbix_server (${server})`,
@@ -56,10 +60,15 @@ export function findStack(): { paths: StackPaths; skip?: undefined } | { paths?:
 
 /** A bare network namespace (lo up) held by a `sleep` under `unshare -n`; entered with nsenter. */
 export class Netns {
-  private constructor(readonly name: string, private readonly holder: ChildProcess) {}
+  private constructor(
+    readonly name: string,
+    private readonly holder: ChildProcess,
+  ) {}
 
   static async start(name: string, lifetimeS = 900): Promise<Netns> {
-    const holder = spawn('unshare', ['-n', 'sh', '-c', `ip link set lo up && echo ready && exec setpriv --pdeathsig SIGKILL sleep ${lifetimeS}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const holder = spawn('unshare', ['-n', 'sh', '-c', `ip link set lo up && echo ready && exec setpriv --pdeathsig SIGKILL sleep ${lifetimeS}`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     holder.stdout!.on('data', (c: Buffer) => (out += c.toString()));
     holder.stderr!.on('data', (c: Buffer) => (out += c.toString()));
@@ -82,7 +91,12 @@ export class Netns {
 
   /** Run a command inside, to completion; its stdout. */
   run(file: string, args: readonly string[], timeoutMs = 20_000): string {
-    return execFileSync('nsenter', [...this.enterArgs(), '--', file, ...args], { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 << 20 });
+    return execFileSync('nsenter', [...this.enterArgs(), '--', file, ...args], {
+      encoding: 'utf8',
+      timeout: timeoutMs,
+      killSignal: 'SIGKILL',
+      maxBuffer: 64 << 20,
+    });
   }
 
   async stop(): Promise<void> {
@@ -131,20 +145,25 @@ const DB_CACHE = join(CI_PREFIX, 'zabbix-server-db');
 function cachedDatabase(p: StackPaths, log: (s: string) => void): string {
   const files = ['schema.sql.gz', 'images.sql.gz', 'data.sql.gz'].map((f) => join(p.schema, f));
   const version = execFileSync(join(p.pgBin, 'postgres'), ['--version'], { encoding: 'utf8' });
-  const key = createHash('sha256').update(version + files.map((f) => `${f}:${statSync(f).size}:${statSync(f).mtimeMs}`).join()).digest('hex').slice(0, 16);
+  const key = createHash('sha256')
+    .update(version + files.map((f) => `${f}:${statSync(f).size}:${statSync(f).mtimeMs}`).join())
+    .digest('hex')
+    .slice(0, 16);
   const tarball = join(DB_CACHE, `zabbix-pgdata-${key}.tar`);
   if (existsSync(tarball)) return tarball;
   const t0 = Date.now();
   const dir = tempDir('zbx-dbinit');
   chmodSync(dir, 0o755);
   chownSync(dir, Number(execFileSync('id', ['-u', PG_USER], { encoding: 'utf8' })), Number(execFileSync('id', ['-g', PG_USER], { encoding: 'utf8' })));
-  const pg = (bin: string, args: string[]) => execFileSync(asPostgres[0], [...asPostgres.slice(1), join(p.pgBin, bin), ...args], { encoding: 'utf8', timeout: 120_000, cwd: dir });
+  const pg = (bin: string, args: string[]) =>
+    execFileSync(asPostgres[0], [...asPostgres.slice(1), join(p.pgBin, bin), ...args], { encoding: 'utf8', timeout: 120_000, cwd: dir });
   try {
     pg('initdb', ['-D', join(dir, 'data'), '-U', 'zabbix', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8']);
     pg('pg_ctl', ['-D', join(dir, 'data'), '-o', `-k ${dir} -c listen_addresses= -c fsync=off -c full_page_writes=off`, '-l', join(dir, 'log'), '-w', 'start']);
     try {
       execFileSync('psql', ['-h', dir, '-U', 'zabbix', '-d', 'postgres', '-qc', 'create database zabbix'], { timeout: 30_000 });
-      for (const f of files) execFileSync('sh', ['-c', `zcat '${f}' | psql -h '${dir}' -U zabbix -d zabbix -q -v ON_ERROR_STOP=1 >/dev/null`], { timeout: 180_000 });
+      for (const f of files)
+        execFileSync('sh', ['-c', `zcat '${f}' | psql -h '${dir}' -U zabbix -d zabbix -q -v ON_ERROR_STOP=1 >/dev/null`], { timeout: 180_000 });
     } finally {
       pg('pg_ctl', ['-D', join(dir, 'data'), '-m', 'fast', '-w', 'stop']);
     }
@@ -172,7 +191,10 @@ export class ZabbixStack {
   api!: Target;
   readonly dir: string;
 
-  private constructor(readonly p: StackPaths, readonly ns: Netns) {
+  private constructor(
+    readonly p: StackPaths,
+    readonly ns: Netns,
+  ) {
     this.dir = tempDir('zbx-srv');
     chmodSync(this.dir, 0o755);
   }
@@ -200,39 +222,95 @@ export class ZabbixStack {
     const pgSock = join(dir, 'pg');
     mkdirSync(pgSock);
     chownSync(pgSock, uid, gid);
-    const pg = new Daemon('postgres', join(p.pgBin, 'postgres'), ['-D', join(dir, 'data'), '-k', pgSock, '-c', 'listen_addresses=', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'], { ns: ns.asNs, wrap: asPostgres, cwd: dir });
+    const pg = new Daemon(
+      'postgres',
+      join(p.pgBin, 'postgres'),
+      ['-D', join(dir, 'data'), '-k', pgSock, '-c', 'listen_addresses=', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+      { ns: ns.asNs, wrap: asPostgres, cwd: dir },
+    );
     this.daemons.push(pg);
-    await until('postgres to accept connections', () => {
-      if (!pg.running) throw new Error(pg.tail());
-      return spawnSync(join(p.pgBin, 'pg_isready'), ['-h', pgSock, '-U', 'zabbix', '-d', 'zabbix'], { stdio: 'ignore' }).status === 0 ? true : undefined;
-    }, 30_000, 100);
-    writeFileSync(join(dir, 'zabbix_server.conf'), [
-      'LogType=console', `PidFile=${join(dir, 'zabbix_server.pid')}`, `SocketDir=${dir}`, `DBHost=${pgSock}`, 'DBName=zabbix', 'DBUser=zabbix',
-      'AllowRoot=1', 'ListenIP=127.0.0.1', 'ListenPort=10051', 'Timeout=4',
-      // small: a 2-CPU machine shared with other suites; the caches sync every second so new hosts and
-      // discovered items are accepted promptly
-      'StartPollers=2', 'StartPollersUnreachable=1', 'StartTrappers=2', 'StartPingers=0', 'StartDiscoverers=0', 'StartHTTPPollers=0',
-      'StartTimers=1', 'StartEscalators=1', 'StartAlerters=1', 'StartLLDProcessors=1', 'StartPreprocessors=1', 'StartDBSyncers=1',
-      'StartHistoryPollers=1', 'StartReportWriters=0', 'StartODBCPollers=0', 'CacheUpdateFrequency=1', 'HousekeepingFrequency=0',
-      'ProblemHousekeepingFrequency=3600', 'UnreachablePeriod=3600', 'UnavailableDelay=1', 'UnreachableDelay=1', '',
-    ].join('\n'));
+    await until(
+      'postgres to accept connections',
+      () => {
+        if (!pg.running) throw new Error(pg.tail());
+        return spawnSync(join(p.pgBin, 'pg_isready'), ['-h', pgSock, '-U', 'zabbix', '-d', 'zabbix'], { stdio: 'ignore' }).status === 0 ? true : undefined;
+      },
+      30_000,
+      100,
+    );
+    writeFileSync(
+      join(dir, 'zabbix_server.conf'),
+      [
+        'LogType=console',
+        `PidFile=${join(dir, 'zabbix_server.pid')}`,
+        `SocketDir=${dir}`,
+        `DBHost=${pgSock}`,
+        'DBName=zabbix',
+        'DBUser=zabbix',
+        'AllowRoot=1',
+        'ListenIP=127.0.0.1',
+        'ListenPort=10051',
+        'Timeout=4',
+        // small: a 2-CPU machine shared with other suites; the caches sync every second so new hosts and
+        // discovered items are accepted promptly
+        'StartPollers=2',
+        'StartPollersUnreachable=1',
+        'StartTrappers=2',
+        'StartPingers=0',
+        'StartDiscoverers=0',
+        'StartHTTPPollers=0',
+        'StartTimers=1',
+        'StartEscalators=1',
+        'StartAlerters=1',
+        'StartLLDProcessors=1',
+        'StartPreprocessors=1',
+        'StartDBSyncers=1',
+        'StartHistoryPollers=1',
+        'StartReportWriters=0',
+        'StartODBCPollers=0',
+        'CacheUpdateFrequency=1',
+        'HousekeepingFrequency=0',
+        'ProblemHousekeepingFrequency=3600',
+        'UnreachablePeriod=3600',
+        'UnavailableDelay=1',
+        'UnreachableDelay=1',
+        '',
+      ].join('\n'),
+    );
     const server = new Daemon('zabbix_server', p.server, ['-f', '-c', join(dir, 'zabbix_server.conf')], { ns: ns.asNs, cwd: dir });
     this.daemons.push(server);
-    await until('zabbix_server to listen on 10051', () => {
-      if (!server.running) throw new Error(server.tail());
-      return /:10051\b/.test(ns.run('ss', ['-Hltn'])) ? true : undefined;
-    }, 60_000, 200);
+    await until(
+      'zabbix_server to listen on 10051',
+      () => {
+        if (!server.running) throw new Error(server.tail());
+        return /:10051\b/.test(ns.run('ss', ['-Hltn'])) ? true : undefined;
+      },
+      60_000,
+      200,
+    );
     const php = new Daemon('php -S', p.php, ['-S', '127.0.0.1:8080', '-t', p.frontend], {
-      ns: ns.asNs, cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', SOCKSCOPE_ZBX_DB_HOST: pgSock, SOCKSCOPE_ZBX_DB_USER: 'zabbix' },
+      ns: ns.asNs,
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', SOCKSCOPE_ZBX_DB_HOST: pgSock, SOCKSCOPE_ZBX_DB_USER: 'zabbix' },
     });
     this.daemons.push(php);
-    await until('php -S to listen on 8080', () => {
-      if (!php.running) throw new Error(php.tail());
-      return /:8080\b/.test(ns.run('ss', ['-Hltn'])) ? true : undefined;
-    }, 20_000, 100);
+    await until(
+      'php -S to listen on 8080',
+      () => {
+        if (!php.running) throw new Error(php.tail());
+        return /:8080\b/.test(ns.run('ss', ['-Hltn'])) ? true : undefined;
+      },
+      20_000,
+      100,
+    );
     const bridge = new Daemon('api bridge', process.execPath, ['-e', RELAY, 'unix-to-tcp', join(dir, 'api.sock'), '8080'], { ns: ns.asNs });
     this.daemons.push(bridge);
-    await until('the API bridge', () => (bridge.stdout.includes('ready') ? true : bridge.running ? undefined : Promise.reject(new Error(bridge.tail()))), 10_000, 20);
+    await until(
+      'the API bridge',
+      () => (bridge.stdout.includes('ready') ? true : bridge.running ? undefined : Promise.reject(new Error(bridge.tail()))),
+      10_000,
+      20,
+    );
     this.api = { socketPath: join(dir, 'api.sock') };
     this.version = await this.call<string>('apiinfo.version', {});
     this.token = await this.call<string>('user.login', { username: 'Admin', password: 'zabbix' });
@@ -243,7 +321,13 @@ export class ZabbixStack {
 
   /** One JSON-RPC call; throws with Zabbix's message and data on an error. */
   async call<T = any>(method: string, params: unknown): Promise<T> {
-    const body = JSON.stringify({ jsonrpc: '2.0', method, params, id: ++this.id, ...(this.token && method !== 'user.login' && method !== 'apiinfo.version' ? { auth: this.token } : {}) });
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      method,
+      params,
+      id: ++this.id,
+      ...(this.token && method !== 'user.login' && method !== 'apiinfo.version' ? { auth: this.token } : {}),
+    });
     const r = await request(this.api, '/api_jsonrpc.php', { method: 'POST', headers: { 'content-type': 'application/json-rpc' }, body, timeoutMs: 180_000 });
     let doc: { result?: T; error?: { message: string; data: unknown } };
     try {

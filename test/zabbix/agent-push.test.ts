@@ -44,7 +44,13 @@ describe('agent trapper push ([outputs.zabbix])', () => {
   const metric = async (name: string): Promise<number> => {
     const text = await (await fetch(`http://${agent.addresses()[0]}/metrics`)).text();
     const m = new RegExp(`^sockscope_${name} (\\S+)$`, 'm').exec(text);
-    assert.ok(m, `${name} in the self-metrics:\n${text.split('\n').filter((l) => l.includes('zabbix')).join('\n')}`);
+    assert.ok(
+      m,
+      `${name} in the self-metrics:\n${text
+        .split('\n')
+        .filter((l) => l.includes('zabbix'))
+        .join('\n')}`,
+    );
     return Number(m[1]);
   };
 
@@ -55,7 +61,9 @@ describe('agent trapper push ([outputs.zabbix])', () => {
     heldPort = (held.address() as { port: number }).port;
     dir = mkdtempSync(join(tmpdir(), 'sockscope-zabbix-agent-'));
     const file = join(dir, 'sockscope.toml');
-    writeFileSync(file, `
+    writeFileSync(
+      file,
+      `
 [agent]
 interval = "1h"
 hostname = "web-01"
@@ -70,7 +78,8 @@ listen = ["127.0.0.1:0"]
 enabled = true
 server = "127.0.0.1:${trapper.port}"
 timeout = "1s"
-`);
+`,
+    );
     agent = new Agent(loadConfig({ file }), { version: 'test', log: (level, msg, fields = {}) => void logs.push({ level, msg, fields }) });
     await agent.start(); // gathers (and pushes) at once
     await trapper.waitFor(1);
@@ -156,9 +165,16 @@ timeout = "1s"
     const times = [...new Set(delivered().map(timeOf))];
     const whileAway = times.filter((t) => t < restarted);
     assert.equal(whileAway.length, 2, 'both gathers made while the server was away arrive');
-    assert.ok(times.some((t) => t > restarted), 'and the new ones');
+    assert.ok(
+      times.some((t) => t > restarted),
+      'and the new ones',
+    );
     for (const t of whileAway) {
-      const keys = new Set(delivered().filter((d) => timeOf(d) === t).map((d) => d.key));
+      const keys = new Set(
+        delivered()
+          .filter((d) => timeOf(d) === t)
+          .map((d) => d.key),
+      );
       for (const f of NETSTAT_FIELDS) assert.ok(keys.has(`sockscope.netstat[${f}]`), `${f} of the gather at ${t}`);
     }
     assert.equal(logs.filter((l) => l.level === 'error' && /unreachable/.test(l.msg)).length, 1, 'one error for the outage');
@@ -177,7 +193,10 @@ describe('agent trapper push on its own schedule', () => {
     await trapper.start();
     const dir = mkdtempSync(join(tmpdir(), 'sockscope-zabbix-agent-'));
     const file = join(dir, 'sockscope.toml');
-    writeFileSync(file, `[agent]\ninterval = "300ms"\n[outputs.prometheus]\nenabled = false\n[outputs.zabbix]\nenabled = true\nserver = "127.0.0.1:${trapper.port}"\ncompress = true\n`);
+    writeFileSync(
+      file,
+      `[agent]\ninterval = "300ms"\n[outputs.prometheus]\nenabled = false\n[outputs.zabbix]\nenabled = true\nserver = "127.0.0.1:${trapper.port}"\ncompress = true\n`,
+    );
     const agent = new Agent(loadConfig({ file }), { version: 'test', log: () => undefined });
     try {
       await agent.start();
@@ -206,9 +225,16 @@ describe('agent reload (SIGHUP) during an outage', () => {
     await trapper.stop();
     const dir = mkdtempSync(join(tmpdir(), 'sockscope-zabbix-agent-'));
     const file = join(dir, 'sockscope.toml');
-    writeFileSync(file, `[agent]\ninterval = "1h"\n[outputs.prometheus]\nenabled = false\n[outputs.zabbix]\nenabled = true\nserver = "127.0.0.1:${port}"\ntimeout = "1s"\n`);
+    writeFileSync(
+      file,
+      `[agent]\ninterval = "1h"\n[outputs.prometheus]\nenabled = false\n[outputs.zabbix]\nenabled = true\nserver = "127.0.0.1:${port}"\ntimeout = "1s"\n`,
+    );
     const logs: string[] = [];
-    const agent = new Agent(loadConfig({ file }), { version: 'test', log: (level, msg) => void logs.push(`${level} ${msg}`), reload: () => loadConfig({ file }) });
+    const agent = new Agent(loadConfig({ file }), {
+      version: 'test',
+      log: (level, msg) => void logs.push(`${level} ${msg}`),
+      reload: () => loadConfig({ file }),
+    });
     try {
       await agent.start();
       await until('the outage to be noticed', () => logs.some((l) => /unreachable/.test(l)));
@@ -236,8 +262,12 @@ describe('ZabbixOutput buffer', () => {
     const port = await trapper.start();
     await trapper.stop();
     const logs: string[] = [];
-    const out = new ZabbixOutput({ server: `127.0.0.1:${port}`, timeoutMs: 1000, compress: false, bufferLimit: 50 }, (level, msg) => void logs.push(`${level} ${msg}`));
-    const batch = (g: number): SenderItem[] => Array.from({ length: 30 }, (_, i) => ({ host: 'h', key: `k${i}`, value: String(g), clock: 1_700_000_000 + g, ns: 0 }));
+    const out = new ZabbixOutput(
+      { server: `127.0.0.1:${port}`, timeoutMs: 1000, compress: false, bufferLimit: 50 },
+      (level, msg) => void logs.push(`${level} ${msg}`),
+    );
+    const batch = (g: number): SenderItem[] =>
+      Array.from({ length: 30 }, (_, i) => ({ host: 'h', key: `k${i}`, value: String(g), clock: 1_700_000_000 + g, ns: 0 }));
     for (let g = 0; g < 3; g++) {
       out.add(batch(g));
       await out.flush(true);
@@ -249,7 +279,11 @@ describe('ZabbixOutput buffer', () => {
     await trapper.stop();
     const got = trapper.requests.flatMap((r) => r.json.data as SenderItem[]);
     assert.equal(got.length, 50);
-    assert.deepEqual(got.map((d) => d.value), [...Array(20).fill('1'), ...Array(30).fill('2')], 'the newest 50, oldest first');
+    assert.deepEqual(
+      got.map((d) => d.value),
+      [...Array(20).fill('1'), ...Array(30).fill('2')],
+      'the newest 50, oldest first',
+    );
     assert.deepEqual({ buffered: out.snapshotStats().buffered, written: out.snapshotStats().written }, { buffered: 0, written: 50 });
     assert.deepEqual(logs.filter((l) => /unreachable|reachable again/.test(l)).length, 2);
   });
@@ -267,9 +301,22 @@ describe('ZabbixOutput buffer', () => {
     await sending;
     await trapper.stop();
     const got = trapper.requests.flatMap((r) => (r.json.data as SenderItem[]).map((d) => d.key));
-    assert.deepEqual(got, [...mk('o', 40).map((d) => d.key), ...mk('n', 100).slice(50).map((d) => d.key)], 'the 40 on the wire, then the newest 50');
+    assert.deepEqual(
+      got,
+      [
+        ...mk('o', 40).map((d) => d.key),
+        ...mk('n', 100)
+          .slice(50)
+          .map((d) => d.key),
+      ],
+      'the 40 on the wire, then the newest 50',
+    );
     const st = out.snapshotStats();
-    assert.deepEqual({ buffered: st.buffered, written: st.written, dropped: st.dropped }, { buffered: 0, written: 90, dropped: 50 }, '140 items: 90 delivered + 50 dropped');
+    assert.deepEqual(
+      { buffered: st.buffered, written: st.written, dropped: st.dropped },
+      { buffered: 0, written: 90, dropped: 50 },
+      '140 items: 90 delivered + 50 dropped',
+    );
   });
 
   test('a batch whose send fails goes back to the head of the buffer, and the limit drops the oldest', async () => {
@@ -284,12 +331,19 @@ describe('ZabbixOutput buffer', () => {
     await trapper.waitFor(1);
     out.add(mk('n', 30));
     await sending; // the server hung up: 40 back in front of 30, 20 over the limit
-    assert.deepEqual({ buffered: out.snapshotStats().buffered, dropped: out.snapshotStats().dropped, errors: out.snapshotStats().errors }, { buffered: 50, dropped: 20, errors: 1 });
+    assert.deepEqual(
+      { buffered: out.snapshotStats().buffered, dropped: out.snapshotStats().dropped, errors: out.snapshotStats().errors },
+      { buffered: 50, dropped: 20, errors: 1 },
+    );
     trapper.hangUp = false;
     trapper.delayMs = 0;
     await out.flush(true);
     await trapper.stop();
     const got = (trapper.requests.at(-1)!.json.data as SenderItem[]).map((d) => d.key);
-    assert.deepEqual(got, [...mk('o', 40).slice(20), ...mk('n', 30)].map((d) => d.key), 'oldest dropped, order kept');
+    assert.deepEqual(
+      got,
+      [...mk('o', 40).slice(20), ...mk('n', 30)].map((d) => d.key),
+      'oldest dropped, order kept',
+    );
   });
 });

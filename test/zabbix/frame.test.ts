@@ -47,15 +47,22 @@ describe('ZBXD frames', () => {
       const bytes = readFileSync(join(CAPTURES, name));
       const doc = JSON.parse(decodeFrame(bytes).toString());
       assert.equal(doc.request, 'sender data', name);
-      assert.ok(doc.data.every((d: Record<string, unknown>) => d.host === 'web-01' && typeof d.key === 'string' && typeof d.value === 'string'), name);
+      assert.ok(
+        doc.data.every((d: Record<string, unknown>) => d.host === 'web-01' && typeof d.key === 'string' && typeof d.value === 'string'),
+        name,
+      );
       assert.equal(decodeFrame(bytes).toString(), parseFrame(bytes)!.data.toString());
     }
     const z = readFileSync(join(REFERENCE, 'sender_request_compressed.bin'));
     assert.equal(z[4], 0x03);
     const doc = JSON.parse(decodeFrame(z).toString());
-    assert.deepEqual(doc.data.map((d: { key: string; value: string; clock: number; ns: number }) => [d.key, d.value, d.clock, d.ns]), [
-      ['netstat.tcp_established', '14', 1700000000, 0], ['netstat.tcp_time_wait', '3', 1700000000, 0],
-    ]);
+    assert.deepEqual(
+      doc.data.map((d: { key: string; value: string; clock: number; ns: number }) => [d.key, d.value, d.clock, d.ns]),
+      [
+        ['netstat.tcp_established', '14', 1700000000, 0],
+        ['netstat.tcp_time_wait', '3', 1700000000, 0],
+      ],
+    );
     assert.deepEqual([doc.clock, doc.ns], [1700000000, 123456789]);
   });
 
@@ -72,7 +79,10 @@ describe('ZBXD frames', () => {
     assert.equal(d.buffered, 0);
     const both = new FrameDecoder();
     both.push(Buffer.concat([a, a]));
-    assert.deepEqual([both.next(), both.next(), both.next()].map((e) => (e.kind === 'frame' ? e.data.toString() : e.kind)), ['first', 'first', 'need-more']);
+    assert.deepEqual(
+      [both.next(), both.next(), both.next()].map((e) => (e.kind === 'frame' ? e.data.toString() : e.kind)),
+      ['first', 'first', 'need-more'],
+    );
     // large: u64 length and u64 reserved, a 21-byte header
     const large = Buffer.alloc(21);
     large.write('ZBXD', 'latin1');
@@ -89,7 +99,13 @@ describe('ZBXD frames', () => {
       ['no protocol flag', Buffer.concat([header(0x00, 1, 0), Buffer.from('x')])],
       ['1 GB claim', header(1, 1 << 30, 0)],
       ['1 GB uncompressed claim', header(3, 10, 1 << 30)],
-      ['bomb', (() => { const z = deflateSync(Buffer.alloc(8 << 20)); return Buffer.concat([header(3, z.length, 100), z]); })()],
+      [
+        'bomb',
+        (() => {
+          const z = deflateSync(Buffer.alloc(8 << 20));
+          return Buffer.concat([header(3, z.length, 100), z]);
+        })(),
+      ],
       ['not zlib', Buffer.concat([header(3, 4, 4), Buffer.from('nope')])],
     ];
     for (const [name, bytes] of cases) {
@@ -119,14 +135,26 @@ describe('item keys', () => {
     assert.deepEqual(parseItemKey('k[]'), { key: 'k', params: [''] });
     assert.deepEqual(parseItemKey('k[a, b ,"c,]d" ,"e\\"f",[x,y]]'), { key: 'k', params: ['a', 'b ', 'c,]d', 'e"f', 'x,y'] });
     for (const bad of ['', 'k[', 'k[a]x', 'k[a]b]', 'k a', 'k["a"b]', '{"request":"passive checks"}', 'k[[a]', 'k[[[a]]]']) {
-      assert.throws(() => parseItemKey(bad), (e: unknown) => e instanceof NotSupported && e.message === 'Invalid item key format.', bad);
+      assert.throws(
+        () => parseItemKey(bad),
+        (e: unknown) => e instanceof NotSupported && e.message === 'Invalid item key format.',
+        bad,
+      );
     }
   });
 
   test('quoteParam quotes exactly as Zabbix quote_key_param does, and parses back', () => {
     const cases: [string, string][] = [
-      ['80', '80'], ['1.1.1.1:80', '1.1.1.1:80'], ['[::1]:80', '"[::1]:80"'], ['remote:[::1]:443', '"remote:[::1]:443"'],
-      ['a,b', '"a,b"'], [' x', '" x"'], ['"q"', '"\\"q\\""'], ['a b', 'a b'], ['a"b', 'a"b'], ['', ''],
+      ['80', '80'],
+      ['1.1.1.1:80', '1.1.1.1:80'],
+      ['[::1]:80', '"[::1]:80"'],
+      ['remote:[::1]:443', '"remote:[::1]:443"'],
+      ['a,b', '"a,b"'],
+      [' x', '" x"'],
+      ['"q"', '"\\"q\\""'],
+      ['a b', 'a b'],
+      ['a"b', 'a"b'],
+      ['', ''],
     ];
     for (const [raw, quoted] of cases) {
       assert.equal(quoteParam(raw), quoted, raw);
@@ -138,7 +166,14 @@ describe('item keys', () => {
 describe('the sender answer', () => {
   test('parseSenderResponse reads the captured server answer', () => {
     const r = parseSenderResponse(decodeFrame(readFileSync(join(REFERENCE, 'sender_response.bin'))).toString());
-    assert.deepEqual(r, { response: 'success', info: 'processed: 2; failed: 0; total: 2; seconds spent: 0.000055', processed: 2, failed: 0, total: 2, secondsSpent: 0.000055 });
+    assert.deepEqual(r, {
+      response: 'success',
+      info: 'processed: 2; failed: 0; total: 2; seconds spent: 0.000055',
+      processed: 2,
+      failed: 0,
+      total: 2,
+      secondsSpent: 0.000055,
+    });
     const f = parseSenderResponse('{"response":"success","info":"processed: 7; failed: 3; total: 10; seconds spent: 0.001"}');
     assert.deepEqual([f.processed, f.failed, f.total], [7, 3, 10]);
     assert.throws(() => parseSenderResponse('not json'), /not JSON/);

@@ -34,7 +34,15 @@ export type Found = { path: string; skip?: undefined } | { path?: undefined; ski
  */
 export function zabbixBinary(name: 'zabbix_agentd' | 'zabbix_sender'): Found {
   const env = name === 'zabbix_agentd' ? 'SOCKSCOPE_ZABBIX_AGENTD' : 'SOCKSCOPE_ZABBIX_SENDER';
-  const candidates = [process.env[env], ...(process.env.PATH ?? '').split(':').filter(Boolean).map((d) => join(d, name)), `/usr/sbin/${name}`, `/opt/sockscope-ci/zabbix/bin/${name}`];
+  const candidates = [
+    process.env[env],
+    ...(process.env.PATH ?? '')
+      .split(':')
+      .filter(Boolean)
+      .map((d) => join(d, name)),
+    `/usr/sbin/${name}`,
+    `/opt/sockscope-ci/zabbix/bin/${name}`,
+  ];
   for (const c of candidates) {
     if (!c || !existsSync(c)) continue;
     const r = spawnSync(c, ['-V'], { encoding: 'utf8', timeout: 5000 });
@@ -123,7 +131,11 @@ export interface ClientAnswer {
  * Connect, send `request` (bytes as given), read until the server closes (or timeoutMs passes). `localAddress`
  * binds the client first (e.g. 127.0.0.2).
  */
-export function ask(port: number, request: Buffer, o: { host?: string; localAddress?: string; timeoutMs?: number; keepOpen?: boolean } = {}): Promise<ClientAnswer> {
+export function ask(
+  port: number,
+  request: Buffer,
+  o: { host?: string; localAddress?: string; timeoutMs?: number; keepOpen?: boolean } = {},
+): Promise<ClientAnswer> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     const s = connect({ host: o.host ?? '127.0.0.1', port, localAddress: o.localAddress });
@@ -246,9 +258,15 @@ export async function gatherHere(): Promise<LatestGather & { close(): void }> {
   const listener = createServer();
   await new Promise<void>((r) => listener.listen(0, '127.0.0.1', () => r()));
   const metrics: Metric[] = [];
-  const report = await gather({
-    measurements: ['netstat', 'netstat_port', 'listen'], netstat: { perIpVersion: true },
-    netstatPort: { groups: [], autoListenPorts: true }, countProtocols: ['unix'],
-  }, { snapshot: takeSnapshot, census: takeCensus }, (m) => metrics.push(m));
+  const report = await gather(
+    {
+      measurements: ['netstat', 'netstat_port', 'listen'],
+      netstat: { perIpVersion: true },
+      netstatPort: { groups: [], autoListenPorts: true },
+      countProtocols: ['unix'],
+    },
+    { snapshot: takeSnapshot, census: takeCensus },
+    (m) => metrics.push(m),
+  );
   return { metrics, report, time: Date.now(), close: () => listener.close() };
 }

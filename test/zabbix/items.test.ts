@@ -15,7 +15,7 @@ test('a port that stops listening: no discovery row, its items 0 while remembere
   const second = await gatherHere();
   second.close();
   const gone = [...listenPorts(itemValues(first))].find((p) => !listenPorts(itemValues(second)).has(p));
-  assert.ok(gone, 'the first gather\'s own listener is not in the second');
+  assert.ok(gone, "the first gather's own listener is not in the second");
   const memory = new DiscoveryMemory(60_000);
   const before = itemValues(first, memory);
   assert.notEqual(before.get(`sockscope.listen[${gone},backlog]`), '0');
@@ -28,5 +28,8 @@ test('a port that stops listening: no discovery row, its items 0 while remembere
   // and what is kept between runs (zabbix send --state) comes back the same
   const copy = DiscoveryMemory.fromJSON(JSON.parse(JSON.stringify(memory)), 'test');
   assert.deepEqual(copy.toJSON(), memory.toJSON());
-  assert.throws(() => DiscoveryMemory.fromJSON({ 'sockscope.ports.discovery': { 22: 'yesterday' } }, 'state.json'), /state\.json: expected sockscope's discovery state/);
+  assert.throws(
+    () => DiscoveryMemory.fromJSON({ 'sockscope.ports.discovery': { 22: 'yesterday' } }, 'state.json'),
+    /state\.json: expected sockscope's discovery state/,
+  );
 });

@@ -56,9 +56,14 @@ describe('passive listener under bad input (a real sockscope agent process)', ()
   const ping = async () => answerValue((await ask(zport, frame('agent.ping'), { timeoutMs: 3000 })).bytes);
 
   before(async () => {
-    agent = spawn(process.execPath, [BIN, 'agent', '--listen', '127.0.0.1:0', '--interval', '1h', '--zabbix-listen', '127.0.0.1:0', '--zabbix-allow', '127.0.0.1,127.0.0.3,127.0.0.4/30'], {
-      env: { ...process.env, SOCKSCOPE_ZABBIX_AGENT_TIMEOUT: `${TIMEOUT_MS}ms` }, stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    agent = spawn(
+      process.execPath,
+      [BIN, 'agent', '--listen', '127.0.0.1:0', '--interval', '1h', '--zabbix-listen', '127.0.0.1:0', '--zabbix-allow', '127.0.0.1,127.0.0.3,127.0.0.4/30'],
+      {
+        env: { ...process.env, SOCKSCOPE_ZABBIX_AGENT_TIMEOUT: `${TIMEOUT_MS}ms` },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     await new Promise<void>((resolve, reject) => {
       let buf = '';
       const timer = setTimeout(() => reject(new Error(`the agent did not start: ${buf}`)), 15_000);
@@ -83,7 +88,12 @@ describe('passive listener under bad input (a real sockscope agent process)', ()
   });
 
   test('garbage and unframed requests: closed without an answer; the next client is answered', async () => {
-    for (const bad of [Buffer.from('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'), Buffer.from('agent.ping\n'), Buffer.from([0, 1, 2, 3, 4, 5, 255]), Buffer.from('ZBXD\x80\x01\0\0\0\0\0\0\0x', 'latin1')]) {
+    for (const bad of [
+      Buffer.from('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'),
+      Buffer.from('agent.ping\n'),
+      Buffer.from([0, 1, 2, 3, 4, 5, 255]),
+      Buffer.from('ZBXD\x80\x01\0\0\0\0\0\0\0x', 'latin1'),
+    ]) {
       const r = await ask(zport, bad, { keepOpen: true, timeoutMs: 3000 });
       assertNoAnswer(r, JSON.stringify(bad.toString('latin1')));
       assert.equal(await ping(), '1');
@@ -94,7 +104,10 @@ describe('passive listener under bad input (a real sockscope agent process)', ()
     const before = rssKb(agent.pid!);
     const oneGb = Buffer.from('ZBXD\x01\0\0\0\x40\0\0\0\0', 'latin1'); // length 0x40000000
     const bomb = Buffer.from('ZBXD\x03\x10\0\0\0\0\0\0\x40', 'latin1'); // 16 bytes that claim to inflate to 1 GB
-    const runs = await Promise.all([...Array.from({ length: 10 }, () => flood(zport, oneGb, 8 << 20)), ...Array.from({ length: 10 }, () => flood(zport, bomb, 8 << 20))]);
+    const runs = await Promise.all([
+      ...Array.from({ length: 10 }, () => flood(zport, oneGb, 8 << 20)),
+      ...Array.from({ length: 10 }, () => flood(zport, bomb, 8 << 20)),
+    ]);
     for (const r of runs) {
       assert.equal(r.answer, 0, 'no answer');
       assert.ok(r.ms < TIMEOUT_MS, `closed at the header (${r.ms} ms), not at the read timeout`);
@@ -112,18 +125,20 @@ describe('passive listener under bad input (a real sockscope agent process)', ()
     let closed = 0;
     // one client (127.0.0.3) tries to hold 30 connections: it gets its share (25), the other 5 are closed at once
     for (let i = 0; i < 30; i++) {
-      open.push(new Promise((resolve) => {
-        const t0 = Date.now();
-        const s = connect({ host: '127.0.0.1', port: zport, localAddress: '127.0.0.3' });
-        sockets.push(s);
-        s.on('connect', () => s.write(frame('agent.ping').subarray(0, 15))); // header + 2 of 10 bytes
-        s.on('data', () => resolve(-1));
-        s.on('error', () => undefined);
-        s.on('close', () => {
-          closed++;
-          resolve(Date.now() - t0);
-        });
-      }));
+      open.push(
+        new Promise((resolve) => {
+          const t0 = Date.now();
+          const s = connect({ host: '127.0.0.1', port: zport, localAddress: '127.0.0.3' });
+          sockets.push(s);
+          s.on('connect', () => s.write(frame('agent.ping').subarray(0, 15))); // header + 2 of 10 bytes
+          s.on('data', () => resolve(-1));
+          s.on('error', () => undefined);
+          s.on('close', () => {
+            closed++;
+            resolve(Date.now() - t0);
+          });
+        }),
+      );
     }
     // (no fixed sleep: the machine may be loaded) the 5 past the share close first, before any deadline
     while (closed < 5) await sleep(20);
@@ -181,7 +196,7 @@ describe('passive listener under bad input (a real sockscope agent process)', ()
   test('a request that waits for a snapshot is answered even if the client shuts down its side first', async () => {
     const r = await ask(zport, frame('net.tcp.socket.count[,,,,listen]'));
     assert.match(answerValue(r.bytes), /^\d+$/);
-    assert.ok(Number(answerValue(r.bytes)) >= 2, 'at least the agent\'s own two listeners');
+    assert.ok(Number(answerValue(r.bytes)) >= 2, "at least the agent's own two listeners");
   });
 
   test('a source address outside the allowed list (127.0.0.2; allowed: 127.0.0.1, 127.0.0.3, 127.0.0.4/30) gets no answer', async () => {

@@ -27,7 +27,8 @@ import { agentdConfig, answerValue, ask, CAPTURES, frame, parseAgentdTest, zabbi
 
 const support = netnsSupport();
 const agentd = zabbixBinary('zabbix_agentd');
-const skip = support.skip ?? (support.mode !== 'root' ? 'the snapshot worker enters the namespace with setns(2), which needs root here' : undefined) ?? agentd.skip;
+const skip =
+  support.skip ?? (support.mode !== 'root' ? 'the snapshot worker enters the namespace with setns(2), which needs root here' : undefined) ?? agentd.skip;
 const VERSION = '0.0.0-test';
 
 /** Named services the population lacks, made by a python3 child inside the namespace and held open. */
@@ -105,9 +106,15 @@ describe('passive checks compared with zabbix_agentd 6.0 in a network namespace'
       countProtocols: ['unix'],
     });
     latest = { metrics, report, time: metrics[0]?.time ?? Date.now() };
-    passive = new PassiveAgent({ listen: ['127.0.0.1:0'], allow: ['127.0.0.1'] }, answerer({
-      version: VERSION, hostname: 'sockscope-test', latest: () => latest, snapshot: (o) => worker.snapshot(o),
-    }));
+    passive = new PassiveAgent(
+      { listen: ['127.0.0.1:0'], allow: ['127.0.0.1'] },
+      answerer({
+        version: VERSION,
+        hostname: 'sockscope-test',
+        latest: () => latest,
+        snapshot: (o) => worker.snapshot(o),
+      }),
+    );
     port = Number((await passive.start())[0].split(':').pop());
     conf = agentdConfig();
   });
@@ -128,33 +135,85 @@ describe('passive checks compared with zabbix_agentd 6.0 in a network namespace'
     const states = ['established', 'syn_sent', 'syn_recv', 'fin_wait1', 'fin_wait2', 'time_wait', 'close', 'close_wait', 'last_ack', 'listen', 'closing'];
     const keys = [
       // empty parameters
-      'net.tcp.socket.count', 'net.tcp.socket.count[]', 'net.tcp.socket.count[,,,,]', 'net.tcp.socket.count[,"",]',
+      'net.tcp.socket.count',
+      'net.tcp.socket.count[]',
+      'net.tcp.socket.count[,,,,]',
+      'net.tcp.socket.count[,"",]',
       // every state name
       ...states.map((s) => `net.tcp.socket.count[,,,,${s}]`),
       // addresses, CIDRs, IPv6, v4-mapped (Zabbix: an IPv4 parameter also matches v4-mapped sockets; an IPv6 one
       // skips them; a v4-mapped one with a prefix matches both)
-      'net.tcp.socket.count[127.0.0.1]', 'net.tcp.socket.count[::1]', 'net.tcp.socket.count[::]', 'net.tcp.socket.count[0.0.0.0]',
-      'net.tcp.socket.count[::ffff:127.0.0.1]', 'net.tcp.socket.count[::ffff:127.0.0.1,,,,established]', 'net.tcp.socket.count[::ffff:7f00:1/120]',
-      'net.tcp.socket.count[::ffff:0:0/96]', 'net.tcp.socket.count[::ffff:0.0.0.0/0]', 'net.tcp.socket.count[127.0.0.0/8]', 'net.tcp.socket.count[0.0.0.0/0]',
-      'net.tcp.socket.count[::/0]', 'net.tcp.socket.count[::1/64,,,,listen]', 'net.tcp.socket.count[127.000.000.001]', 'net.tcp.socket.count[0:0:0:0:0:ffff:7f00:1]',
-      'net.tcp.socket.count[,,::ffff:127.0.0.1]', 'net.tcp.socket.count[,,127.0.0.1/32,,established]', 'net.tcp.socket.count[127.0.0.1/32,,127.0.0.1/32,,established]',
-      'net.tcp.socket.count[[127.0.0.1]]', 'net.tcp.socket.count[ 127.0.0.1]', 'net.tcp.socket.count["127.0.0.1",,,,"listen" ]',
+      'net.tcp.socket.count[127.0.0.1]',
+      'net.tcp.socket.count[::1]',
+      'net.tcp.socket.count[::]',
+      'net.tcp.socket.count[0.0.0.0]',
+      'net.tcp.socket.count[::ffff:127.0.0.1]',
+      'net.tcp.socket.count[::ffff:127.0.0.1,,,,established]',
+      'net.tcp.socket.count[::ffff:7f00:1/120]',
+      'net.tcp.socket.count[::ffff:0:0/96]',
+      'net.tcp.socket.count[::ffff:0.0.0.0/0]',
+      'net.tcp.socket.count[127.0.0.0/8]',
+      'net.tcp.socket.count[0.0.0.0/0]',
+      'net.tcp.socket.count[::/0]',
+      'net.tcp.socket.count[::1/64,,,,listen]',
+      'net.tcp.socket.count[127.000.000.001]',
+      'net.tcp.socket.count[0:0:0:0:0:ffff:7f00:1]',
+      'net.tcp.socket.count[,,::ffff:127.0.0.1]',
+      'net.tcp.socket.count[,,127.0.0.1/32,,established]',
+      'net.tcp.socket.count[127.0.0.1/32,,127.0.0.1/32,,established]',
+      'net.tcp.socket.count[[127.0.0.1]]',
+      'net.tcp.socket.count[ 127.0.0.1]',
+      'net.tcp.socket.count["127.0.0.1",,,,"listen" ]',
       // ports: numbers, 0 (any), service names and aliases, as local and remote
-      `net.tcp.socket.count[127.0.0.1,${v4},,,established]`, `net.tcp.socket.count[,${dual}]`, `net.tcp.socket.count[::1,${v6}]`, `net.tcp.socket.count[,,,${v4}]`,
-      'net.tcp.socket.count[,0]', 'net.tcp.socket.count[,080]', 'net.tcp.socket.count[,ssh]', 'net.tcp.socket.count[,http]', 'net.tcp.socket.count[,www]',
-      'net.tcp.socket.count[,https,,,listen]', 'net.tcp.socket.count[::,http,,,listen]', 'net.tcp.socket.count[,,127.0.0.1,ssh,established]', 'net.tcp.socket.count[,,,http]',
-      'net.tcp.socket.count[::ffff:127.0.0.1,http]', 'net.tcp.socket.count[127.0.0.1,http]',
+      `net.tcp.socket.count[127.0.0.1,${v4},,,established]`,
+      `net.tcp.socket.count[,${dual}]`,
+      `net.tcp.socket.count[::1,${v6}]`,
+      `net.tcp.socket.count[,,,${v4}]`,
+      'net.tcp.socket.count[,0]',
+      'net.tcp.socket.count[,080]',
+      'net.tcp.socket.count[,ssh]',
+      'net.tcp.socket.count[,http]',
+      'net.tcp.socket.count[,www]',
+      'net.tcp.socket.count[,https,,,listen]',
+      'net.tcp.socket.count[::,http,,,listen]',
+      'net.tcp.socket.count[,,127.0.0.1,ssh,established]',
+      'net.tcp.socket.count[,,,http]',
+      'net.tcp.socket.count[::ffff:127.0.0.1,http]',
+      'net.tcp.socket.count[127.0.0.1,http]',
       // what Zabbix refuses, with its reasons
-      'net.tcp.socket.count[localhost]', 'net.tcp.socket.count[127.1]', 'net.tcp.socket.count[127.0.0.1 ]', 'net.tcp.socket.count[fe80::1%lo]',
-      'net.tcp.socket.count[127.0.0.1/33]', 'net.tcp.socket.count[127.0.0.1/]', 'net.tcp.socket.count[::1/129]', 'net.tcp.socket.count[,65536]',
-      'net.tcp.socket.count[,-1]', 'net.tcp.socket.count[,80x]', 'net.tcp.socket.count[,nosuchservice]', 'net.tcp.socket.count[,HTTP]',
-      'net.tcp.socket.count[,,,,LISTEN]', 'net.tcp.socket.count[,,,,bogus]', 'net.tcp.socket.count[,,,,,]', 'net.tcp.socket.count[,ssh,localhost]',
-      'net.tcp.socket.count[,,,,listen', 'net.tcp.socket.count[a]b]',
+      'net.tcp.socket.count[localhost]',
+      'net.tcp.socket.count[127.1]',
+      'net.tcp.socket.count[127.0.0.1 ]',
+      'net.tcp.socket.count[fe80::1%lo]',
+      'net.tcp.socket.count[127.0.0.1/33]',
+      'net.tcp.socket.count[127.0.0.1/]',
+      'net.tcp.socket.count[::1/129]',
+      'net.tcp.socket.count[,65536]',
+      'net.tcp.socket.count[,-1]',
+      'net.tcp.socket.count[,80x]',
+      'net.tcp.socket.count[,nosuchservice]',
+      'net.tcp.socket.count[,HTTP]',
+      'net.tcp.socket.count[,,,,LISTEN]',
+      'net.tcp.socket.count[,,,,bogus]',
+      'net.tcp.socket.count[,,,,,]',
+      'net.tcp.socket.count[,ssh,localhost]',
+      'net.tcp.socket.count[,,,,listen',
+      'net.tcp.socket.count[a]b]',
       // UDP
-      'net.udp.socket.count', 'net.udp.socket.count[,,,,established]', 'net.udp.socket.count[,,,,unconn]', 'net.udp.socket.count[,domain]',
-      'net.udp.socket.count[::1,domain]', 'net.udp.socket.count[::ffff:127.0.0.1]', 'net.udp.socket.count[::]', 'net.udp.socket.count[0.0.0.0/0,,,,established]',
-      'net.udp.socket.count[,,127.0.0.1,domain]', `net.udp.socket.count[127.0.0.1,${udpBound},,,unconn]`, 'net.udp.socket.count[::/0]',
-      'net.udp.socket.count[,,,,listen]', 'net.udp.socket.count[,ssh]', 'net.udp.socket.count[,,,,,]',
+      'net.udp.socket.count',
+      'net.udp.socket.count[,,,,established]',
+      'net.udp.socket.count[,,,,unconn]',
+      'net.udp.socket.count[,domain]',
+      'net.udp.socket.count[::1,domain]',
+      'net.udp.socket.count[::ffff:127.0.0.1]',
+      'net.udp.socket.count[::]',
+      'net.udp.socket.count[0.0.0.0/0,,,,established]',
+      'net.udp.socket.count[,,127.0.0.1,domain]',
+      `net.udp.socket.count[127.0.0.1,${udpBound},,,unconn]`,
+      'net.udp.socket.count[::/0]',
+      'net.udp.socket.count[,,,,listen]',
+      'net.udp.socket.count[,ssh]',
+      'net.udp.socket.count[,,,,,]',
     ];
     const rows: { key: string; sockscope: Answer; zabbix: Answer }[] = [];
     for (const key of keys) {
@@ -162,7 +221,8 @@ describe('passive checks compared with zabbix_agentd 6.0 in a network namespace'
       rows.push({ key, sockscope: s, zabbix: z });
     }
     const show = (a: Answer) => ('value' in a ? a.value : `ZBX_NOTSUPPORTED: ${a.notSupported}`);
-    for (const r of rows) t.diagnostic(`${r.key} → ${show(r.zabbix)}${JSON.stringify(r.sockscope) === JSON.stringify(r.zabbix) ? '' : `   sockscope: ${show(r.sockscope)}`}`);
+    for (const r of rows)
+      t.diagnostic(`${r.key} → ${show(r.zabbix)}${JSON.stringify(r.sockscope) === JSON.stringify(r.zabbix) ? '' : `   sockscope: ${show(r.sockscope)}`}`);
     const differ = rows.filter((r) => JSON.stringify(r.sockscope) !== JSON.stringify(r.zabbix));
     assert.deepEqual(differ, [], `${differ.length} of ${rows.length} keys differ from zabbix_agentd`);
     // the table is not vacuous: it holds real non-zero counts in several families, and refusals
@@ -202,7 +262,13 @@ describe('passive checks compared with zabbix_agentd 6.0 in a network namespace'
       assert.equal(s, z, `${item} = ${s}, zabbix_agentd ${key} = ${z}`);
     }
     assert.equal(num(await sockscope('sockscope.port[80,tcp_established]'), ''), 2, 'http: one v4-mapped and one ::1 connection');
-    for (const item of ['sockscope.sockets[tcp]', 'sockscope.sockets[udp]', 'sockscope.sockets[unix]', 'sockscope.local_port_range.size', 'sockscope.listen.backlog.max_pct']) {
+    for (const item of [
+      'sockscope.sockets[tcp]',
+      'sockscope.sockets[udp]',
+      'sockscope.sockets[unix]',
+      'sockscope.local_port_range.size',
+      'sockscope.listen.backlog.max_pct',
+    ]) {
       assert.ok(num(await sockscope(item), item) >= 0, item);
     }
     assert.ok(num(await sockscope('sockscope.sockets[unix]'), '') > 0, 'the population holds unix sockets');
@@ -210,12 +276,24 @@ describe('passive checks compared with zabbix_agentd 6.0 in a network namespace'
     // a port group or listening port that is not there (any more): 0, as the items of a port that stopped
     // listening read while Zabbix keeps them (the rules' lifetime); net.tcp.socket.count says 0 too
     assert.equal(num(await zabbix('net.tcp.socket.count[,1,,,listen]'), ''), 0);
-    for (const item of ['sockscope.port[1,tcp_listen]', 'sockscope.port["[::1]:1",tcp_established]', 'sockscope.listen[1,accept_queue]', 'sockscope.listen[1,queue_pct]']) {
+    for (const item of [
+      'sockscope.port[1,tcp_listen]',
+      'sockscope.port["[::1]:1",tcp_established]',
+      'sockscope.listen[1,accept_queue]',
+      'sockscope.listen[1,queue_pct]',
+    ]) {
       assert.deepEqual(await sockscope(item), { value: '0' }, item);
     }
     // the lifecycle collector's items (off by default, not enabled here): not supported, not 0
-    for (const item of ['sockscope.port[1,no_such_field]', 'sockscope.listen[x,backlog]', 'sockscope.listen[1]', 'sockscope.port[,tcp_listen]',
-      'sockscope.lifecycle[inbound:22,closed]', 'sockscope.lifecycle.events[lost]', 'sockscope.lifecycle.discovery']) {
+    for (const item of [
+      'sockscope.port[1,no_such_field]',
+      'sockscope.listen[x,backlog]',
+      'sockscope.listen[1]',
+      'sockscope.port[,tcp_listen]',
+      'sockscope.lifecycle[inbound:22,closed]',
+      'sockscope.lifecycle.events[lost]',
+      'sockscope.lifecycle.discovery',
+    ]) {
       assert.deepEqual(await sockscope(item), { notSupported: 'Unsupported item key.' }, item);
     }
   });

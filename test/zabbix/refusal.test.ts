@@ -14,7 +14,12 @@ import { gatherHere } from './helpers.js';
 describe('explainRefusal', () => {
   let items: SenderItem[];
   let here: Awaited<ReturnType<typeof gatherHere>>;
-  const answer = (failed: number) => ({ response: 'success', info: `processed: ${items.length - failed}; failed: ${failed}; total: ${items.length}`, failed, total: items.length });
+  const answer = (failed: number) => ({
+    response: 'success',
+    info: `processed: ${items.length - failed}; failed: ${failed}; total: ${items.length}`,
+    failed,
+    total: items.length,
+  });
 
   before(async () => {
     here = await gatherHere();
@@ -23,7 +28,10 @@ describe('explainRefusal', () => {
   after(() => here?.close());
 
   test('every item refused: the host is unknown to the server or lacks the template', () => {
-    assert.match(explainRefusal(items, answer(items.length)), /refused all \d+ items: host "web-01" is unknown to it .* template "sockscope by Zabbix trapper"/);
+    assert.match(
+      explainRefusal(items, answer(items.length)),
+      /refused all \d+ items: host "web-01" is unknown to it .* template "sockscope by Zabbix trapper"/,
+    );
   });
 
   test('the first push before discovery: the discovered items are named, with the reason (not "check the template")', () => {
@@ -37,10 +45,16 @@ describe('explainRefusal', () => {
   });
 
   test('a count no group adds up to: said so, with what was sent', () => {
-    assert.match(explainRefusal(items, answer(1)), /no group of sockscope's keys adds up to that: .*\(sent: \d+ template items, 2 discovery rules, \d+ items of discovered port groups/);
+    assert.match(
+      explainRefusal(items, answer(1)),
+      /no group of sockscope's keys adds up to that: .*\(sent: \d+ template items, 2 discovery rules, \d+ items of discovered port groups/,
+    );
   });
 
   test('an answer other than success is quoted', () => {
-    assert.equal(explainRefusal(items, { response: 'failed', info: 'cannot process', failed: NaN, total: NaN }), 'the Zabbix server answered "failed" (cannot process)');
+    assert.equal(
+      explainRefusal(items, { response: 'failed', info: 'cannot process', failed: NaN, total: NaN }),
+      'the Zabbix server answered "failed" (cannot process)',
+    );
   });
 });

@@ -50,9 +50,9 @@ describe('trapper requests compared with zabbix_sender 6.0', { skip: sender.skip
     dir?.remove();
   });
 
-  test('sockscope\'s request decodes to what zabbix_sender -T -N sends for the same items', async () => {
+  test("sockscope's request decodes to what zabbix_sender -T -N sends for the same items", async () => {
     const input = join(dir.dir, 'items.txt');
-    writeFileSync(input, ITEMS.map((i) => [i.host, i.key, String(i.clock), String(i.ns), i.value].map(senderField).join(' ')).join('\n') + '\n');
+    writeFileSync(input, `${ITEMS.map((i) => [i.host, i.key, String(i.clock), String(i.ns), i.value].map(senderField).join(' ')).join('\n')}\n`);
     const before = Math.floor(Date.now() / 1000);
     const z = await run(sender.path!, ['-z', '127.0.0.1', '-p', String(trapper.port), '-T', '-N', '-i', input]);
     assert.equal(z.code, 0, `zabbix_sender: ${z.stdout}${z.stderr}`);
@@ -74,10 +74,10 @@ describe('trapper requests compared with zabbix_sender 6.0', { skip: sender.skip
     }
   });
 
-  test('the server\'s failures: zabbix_sender and sockscope read the same answer', async () => {
+  test("the server's failures: zabbix_sender and sockscope read the same answer", async () => {
     trapper.failKeys = /tcp_none|unix/;
     const input = join(dir.dir, 'failing.txt');
-    writeFileSync(input, ITEMS.map((i) => [i.host, i.key, i.value].map(senderField).join(' ')).join('\n') + '\n');
+    writeFileSync(input, `${ITEMS.map((i) => [i.host, i.key, i.value].map(senderField).join(' ')).join('\n')}\n`);
     const z = await run(sender.path!, ['-z', '127.0.0.1', '-p', String(trapper.port), '-i', input]);
     assert.match(z.stdout, new RegExp(`processed: ${ITEMS.length - 2}; failed: 2; total: ${ITEMS.length}`));
     const a = await sendItems(`127.0.0.1:${trapper.port}`, ITEMS);
@@ -103,7 +103,7 @@ describe('sockscope zabbix send', () => {
     await trapper.stop();
   });
 
-  test('one push of a real gather; prints the server\'s answer; exit 0', async () => {
+  test("one push of a real gather; prints the server's answer; exit 0", async () => {
     const t0 = Date.now();
     const r = await run(process.execPath, [BIN, 'zabbix', 'send', '--server', `127.0.0.1:${trapper.port}`, '--host', 'web-01', '--port-group', '22,80']);
     assert.equal(r.code, 0, r.stderr);

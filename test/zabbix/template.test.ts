@@ -25,7 +25,11 @@ const UUID4 = /^[0-9a-f]{12}4[0-9a-f]{3}[89ab][0-9a-f]{15}$/;
 const STATES = ['established', 'syn_sent', 'syn_recv', 'fin_wait1', 'fin_wait2', 'time_wait', 'close', 'close_wait', 'last_ack', 'listen', 'closing'];
 
 function cli(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => execFile(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 20_000 }, (e, out, err) => (e ? reject(new Error(`${e.message}\n${err}`)) : resolve(out))));
+  return new Promise((resolve, reject) =>
+    execFile(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 20_000 }, (e, out, err) =>
+      e ? reject(new Error(`${e.message}\n${err}`)) : resolve(out),
+    ),
+  );
 }
 
 type Obj = Record<string, any>;
@@ -50,11 +54,13 @@ const OPTIONAL = new Set([...ITEMS.filter((i) => i.collector), ...DISCOVERY.filt
 function withLifecycle(here: Awaited<ReturnType<typeof gatherHere>>) {
   const tr = new LifecycleTracker();
   tr.observe(connTable({ cookie: 1, sport: 443, dport: 0, state: TCP_LISTEN }), 0);
-  tr.closed(connTable(
-    { cookie: 2, sport: 443, dport: 40000, acked: 10, received: 20, retrans: 3 },
-    { cookie: 3, sport: 443, dport: 40001, acked: 100, received: 200 },
-    { cookie: 4, sport: 40002, dport: 5432, acked: 7, received: 9 },
-  ));
+  tr.closed(
+    connTable(
+      { cookie: 2, sport: 443, dport: 40000, acked: 10, received: 20, retrans: 3 },
+      { cookie: 3, sport: 443, dport: 40001, acked: 100, received: 200 },
+      { cookie: 4, sport: 40002, dport: 5432, acked: 7, received: 9 },
+    ),
+  );
   tr.setSubscriptionStats({ events: 3, malformed: 0, overruns: 1, lost: 2, rcvbufBytes: 65_536, batches: 1 });
   return { ...here, metrics: [...here.metrics, ...tr.collect(1_000)] };
 }
@@ -96,7 +102,11 @@ for (const passive of [false, true]) {
       assert.ok(groups.length >= 1 && groups.every((g) => typeof g.name === 'string'));
       assert.equal(doc.zabbix_export.templates.length, 1);
       assert.equal(tpl.template, tpl.name);
-      for (const g of tpl.groups) assert.ok(groups.some((x) => x.name === g.name), `template group ${g.name} is exported`);
+      for (const g of tpl.groups)
+        assert.ok(
+          groups.some((x) => x.name === g.name),
+          `template group ${g.name} is exported`,
+        );
     });
 
     test('a UUIDv4-shaped 32-hex uuid on every group, template, item, trigger, discovery rule, prototype and graph; all distinct', () => {
@@ -104,16 +114,31 @@ for (const passive of [false, true]) {
       for (const u of all) assert.match(u, UUID4);
       assert.equal(new Set(all).size, all.length, 'unique');
       const x = doc.zabbix_export;
-      const must = [...x.groups, ...x.templates, ...tpl.items, ...tpl.discovery_rules, ...tpl.discovery_rules.flatMap((r: Obj) => r.item_prototypes),
+      const must = [
+        ...x.groups,
+        ...x.templates,
+        ...tpl.items,
+        ...tpl.discovery_rules,
+        ...tpl.discovery_rules.flatMap((r: Obj) => r.item_prototypes),
         ...tpl.discovery_rules.flatMap((r: Obj) => r.trigger_prototypes ?? []),
-        ...x.triggers, ...tpl.items.flatMap((i: Obj) => i.triggers ?? []), ...x.graphs];
+        ...x.triggers,
+        ...tpl.items.flatMap((i: Obj) => i.triggers ?? []),
+        ...x.graphs,
+      ];
       for (const o of must) assert.match(o.uuid ?? 'none', UUID4, JSON.stringify(o).slice(0, 80));
       assert.equal(all.length, must.length, 'and nothing else carries one');
     });
 
     test(`items: every TCP state, udp_socket, tcp_none, socket counts (${passive ? 'ZABBIX_PASSIVE with a delay' : 'TRAP (Zabbix trapper), no delay'})`, () => {
       for (const s of STATES) assert.ok(itemKeys.has(`sockscope.netstat[tcp_${s}]`), s);
-      for (const k of ['sockscope.netstat[udp_socket]', 'sockscope.netstat[tcp_none]', 'sockscope.sockets[tcp]', 'sockscope.sockets[udp]', 'sockscope.sockets[unix]']) assert.ok(itemKeys.has(k), k);
+      for (const k of [
+        'sockscope.netstat[udp_socket]',
+        'sockscope.netstat[tcp_none]',
+        'sockscope.sockets[tcp]',
+        'sockscope.sockets[udp]',
+        'sockscope.sockets[unix]',
+      ])
+        assert.ok(itemKeys.has(k), k);
       assert.equal(itemKeys.size, tpl.items.length, 'keys are unique');
       for (const i of [...tpl.items, ...tpl.discovery_rules.flatMap((r: Obj) => r.item_prototypes)]) {
         // CXmlConstantName's names (include/classes/xml/CXmlConstantName.php): a trapper item is TRAP
@@ -127,7 +152,8 @@ for (const passive of [false, true]) {
       test(`every item is something sockscope sends (trapper) or answers (passive) for a real gather${lifecycle ? ' with the lifecycle collector' : ' (default collectors: no lifecycle item)'}, and every key it sends is the template's`, () => {
         const sent = lifecycle ? pushedLifecycle : pushed;
         assert.ok(OPTIONAL.size >= 3, 'the lifecycle items and rule are optional');
-        for (const k of itemKeys) assert.equal(sent.has(k), lifecycle || !OPTIONAL.has(k), `${k} is ${lifecycle || !OPTIONAL.has(k) ? '' : 'not '}in a gather's items`);
+        for (const k of itemKeys)
+          assert.equal(sent.has(k), lifecycle || !OPTIONAL.has(k), `${k} is ${lifecycle || !OPTIONAL.has(k) ? '' : 'not '}in a gather's items`);
         const fromRules = new Set<string>();
         for (const r of tpl.discovery_rules as Obj[]) {
           if (!sent.has(r.key)) {
@@ -148,9 +174,16 @@ for (const passive of [false, true]) {
         { '{#LIFECYCLE_GROUP}': 'inbound:443', '{#DIRECTION}': 'inbound', '{#ADDR_PORT}': '443' },
         { '{#LIFECYCLE_GROUP}': 'outbound:remote:5432', '{#DIRECTION}': 'outbound', '{#ADDR_PORT}': 'remote:5432' },
       ]);
-      const value = (group: string, field: string) => pushedLifecycle.get(substitute(`sockscope.lifecycle[{#LIFECYCLE_GROUP},${field}]`, { '{#LIFECYCLE_GROUP}': group }));
-      assert.deepEqual(['closed', 'bytes_sent', 'bytes_received', 'closed_retrans_segs'].map((f) => value('inbound:443', f)), ['2', '110', '220', '3']);
-      assert.deepEqual(['closed', 'bytes_sent', 'bytes_received', 'closed_retrans_segs'].map((f) => value('outbound:remote:5432', f)), ['1', '7', '9', '0']);
+      const value = (group: string, field: string) =>
+        pushedLifecycle.get(substitute(`sockscope.lifecycle[{#LIFECYCLE_GROUP},${field}]`, { '{#LIFECYCLE_GROUP}': group }));
+      assert.deepEqual(
+        ['closed', 'bytes_sent', 'bytes_received', 'closed_retrans_segs'].map((f) => value('inbound:443', f)),
+        ['2', '110', '220', '3'],
+      );
+      assert.deepEqual(
+        ['closed', 'bytes_sent', 'bytes_received', 'closed_retrans_segs'].map((f) => value('outbound:remote:5432', f)),
+        ['1', '7', '9', '0'],
+      );
       assert.equal(pushedLifecycle.get('sockscope.lifecycle.events[received]'), '3');
       assert.equal(pushedLifecycle.get('sockscope.lifecycle.events[lost]'), '2');
       for (const i of [...rule.item_prototypes, ...(tpl.items as Obj[]).filter((x) => OPTIONAL.has(x.key))]) {
@@ -162,10 +195,14 @@ for (const passive of [false, true]) {
     });
 
     test('the three discovery rules cannot make the same key: a port group "22", a listening port 22, a lifecycle group inbound:22', () => {
-      const [groups, ports, lifecycle] = ['sockscope.portgroups.discovery', 'sockscope.ports.discovery', 'sockscope.lifecycle.discovery'].map((k) => (tpl.discovery_rules as Obj[]).find((r) => r.key === k)!);
+      const [groups, ports, lifecycle] = ['sockscope.portgroups.discovery', 'sockscope.ports.discovery', 'sockscope.lifecycle.discovery'].map(
+        (k) => (tpl.discovery_rules as Obj[]).find((r) => r.key === k)!,
+      );
       const a = groups.item_prototypes.map((p: Obj) => substitute(p.key, { '{#ADDR_PORT}': '22' }));
       const b = ports.item_prototypes.map((p: Obj) => substitute(p.key, { '{#PORT}': '22', '{#ADDR}': '0.0.0.0' }));
-      const c = lifecycle.item_prototypes.flatMap((p: Obj) => ['inbound:22', 'outbound:remote:22', '22'].map((g) => substitute(p.key, { '{#LIFECYCLE_GROUP}': g, '{#DIRECTION}': 'inbound', '{#ADDR_PORT}': '22' })));
+      const c = lifecycle.item_prototypes.flatMap((p: Obj) =>
+        ['inbound:22', 'outbound:remote:22', '22'].map((g) => substitute(p.key, { '{#LIFECYCLE_GROUP}': g, '{#DIRECTION}': 'inbound', '{#ADDR_PORT}': '22' })),
+      );
       const all = [...a, ...b, ...c];
       assert.equal(new Set(all).size, all.length);
       // and no prototype key is a template item's
@@ -202,7 +239,8 @@ for (const passive of [false, true]) {
       const triggers: Obj[] = [...doc.zabbix_export.triggers, ...tpl.items.flatMap((i: Obj) => i.triggers ?? [])];
       const protoKeys = new Set((tpl.discovery_rules as Obj[]).flatMap((r) => r.item_prototypes.map((p: Obj) => p.key)));
       for (const t of (tpl.discovery_rules as Obj[]).flatMap((r) => r.trigger_prototypes ?? [])) {
-        for (const [, host, key] of (t.expression as string).matchAll(/\/([^/]+)\/([\w.]+(?:\[[^\]]*\])?)/g)) assert.ok(host === tpl.template && protoKeys.has(key), `${t.name}: ${key} is a prototype`);
+        for (const [, host, key] of (t.expression as string).matchAll(/\/([^/]+)\/([\w.]+(?:\[[^\]]*\])?)/g))
+          assert.ok(host === tpl.template && protoKeys.has(key), `${t.name}: ${key} is a prototype`);
       }
       const macros = new Set((tpl.macros as Obj[]).map((m) => m.macro));
       const referenced = new Set<string>();
@@ -219,7 +257,13 @@ for (const passive of [false, true]) {
         for (const m of used) assert.ok(macros.has(m), `${m} is defined`);
         assert.ok(['INFO', 'WARNING', 'AVERAGE', 'HIGH', 'DISASTER'].includes(t.priority));
       }
-      for (const k of ['sockscope.netstat[tcp_close_wait]', 'sockscope.listen.backlog.max_pct', 'sockscope.netstat[tcp_time_wait]', 'sockscope.local_port_range.size']) assert.ok(referenced.has(k), k);
+      for (const k of [
+        'sockscope.netstat[tcp_close_wait]',
+        'sockscope.listen.backlog.max_pct',
+        'sockscope.netstat[tcp_time_wait]',
+        'sockscope.local_port_range.size',
+      ])
+        assert.ok(referenced.has(k), k);
       // an item's own triggers reference that item only; multi-item triggers are top level
       for (const i of tpl.items) for (const t of i.triggers ?? []) assert.ok([...t.expression.matchAll(/\/[^/]+\/([^,)]+)/g)].every((m) => m[1] === i.key));
     });

@@ -16,15 +16,28 @@ import { cString, unixName } from '../text/attribute-text.js';
 import { cgroupPath, processContext, ssDev, ssTcpInfoWords, ssTimerText } from './ss-words.js';
 
 const SS_STATE: Record<string, string> = {
-  established: 'ESTAB', syn_sent: 'SYN-SENT', syn_recv: 'SYN-RECV', fin_wait1: 'FIN-WAIT-1', fin_wait2: 'FIN-WAIT-2',
-  time_wait: 'TIME-WAIT', close: 'UNCONN', close_wait: 'CLOSE-WAIT', last_ack: 'LAST-ACK', listen: 'LISTEN', closing: 'CLOSING',
+  established: 'ESTAB',
+  syn_sent: 'SYN-SENT',
+  syn_recv: 'SYN-RECV',
+  fin_wait1: 'FIN-WAIT-1',
+  fin_wait2: 'FIN-WAIT-2',
+  time_wait: 'TIME-WAIT',
+  close: 'UNCONN',
+  close_wait: 'CLOSE-WAIT',
+  last_ack: 'LAST-ACK',
+  listen: 'LISTEN',
+  closing: 'CLOSING',
   bound_inactive: 'UNDEF',
 };
 const UNIX_NETID: Record<string, string> = { stream: 'u_str', dgram: 'u_dgr', seqpacket: 'u_seq' };
 
 /** 1234567 → "1.2M" style, for rates and sizes */
 export function human(n: number, unit: string): string {
-  const steps: [number, string][] = [[1e9, 'G'], [1e6, 'M'], [1e3, 'K']];
+  const steps: [number, string][] = [
+    [1e9, 'G'],
+    [1e6, 'M'],
+    [1e3, 'K'],
+  ];
   for (const [k, p] of steps) if (n >= k) return `${(n / k).toFixed(n / k >= 100 ? 0 : 1)}${p}${unit}`;
   return `${n}${unit}`;
 }
@@ -56,8 +69,16 @@ export function lsShowsNetid(t: SocketTable, rows: readonly number[], protocolsA
 
 const W = (s: string): Fragment => fragment(s);
 const D = {
-  timer: W('timer:('), uid: W('uid:'), ino: W('ino:'), sk: W('sk:'), cgroup: W('cgroup:'), v6only: W('v6only:'),
-  dev: W(' dev:'), peers: W('peers:'), nextLine: W('\n\t'), sep: W('  '),
+  timer: W('timer:('),
+  uid: W('uid:'),
+  ino: W('ino:'),
+  sk: W('sk:'),
+  cgroup: W('cgroup:'),
+  v6only: W('v6only:'),
+  dev: W(' dev:'),
+  peers: W('peers:'),
+  nextLine: W('\n\t'),
+  sep: W('  '),
 };
 const SKMEM_PREFIX = ['skmem:(r', ',rb', ',t', ',tb', ',f', ',w', ',o', ',bl', ',d'].map(W);
 const SPACE = 32;
@@ -65,7 +86,8 @@ const SPACE_FRAGMENT = W(' ');
 const NEWLINE = 10;
 
 /** decimal digits of a u32 (String(n).length) */
-const digits = (n: number): number => (n < 10 ? 1 : n < 100 ? 2 : n < 1e3 ? 3 : n < 1e4 ? 4 : n < 1e5 ? 5 : n < 1e6 ? 6 : n < 1e7 ? 7 : n < 1e8 ? 8 : n < 1e9 ? 9 : 10);
+const digits = (n: number): number =>
+  n < 10 ? 1 : n < 100 ? 2 : n < 1e3 ? 3 : n < 1e4 ? 4 : n < 1e5 ? 5 : n < 1e6 ? 6 : n < 1e7 ? 7 : n < 1e8 ? 8 : n < 1e9 ? 9 : 10;
 
 /** digits of a byte */
 const digits3 = (v: number): number => (v < 10 ? 1 : v < 100 ? 2 : 3);
@@ -118,22 +140,28 @@ class DetailsWriter {
   private congKey: number[] = [];
   private congName = '';
 
-  constructor(private readonly b: JsonBytes, private readonly o: RecordOptions) {
+  constructor(
+    private readonly b: JsonBytes,
+    private readonly o: RecordOptions,
+  ) {
     this.attributes = !!(o.extended || o.info || o.memory);
     // ss -e shows the timers too (it sets show_options)
     this.timers = !!(o.timers || o.extended);
     const holders = o.processes as (SocketHolders & { ssUsers?: (inode: number) => string }) | undefined;
-    this.users = holders && o.securityContext
-      ? (inode) => {
-        const ps = holders.holders(inode);
-        return ps.length ? `users:(${ps.map((p) => `("${p.comm}",pid=${p.pid},proc_ctx=${processContext(p.pid)},fd=${p.fd})`).join(',')})` : '';
-      }
-      : holders && typeof holders.ssUsers === 'function'
-      ? (inode) => holders.ssUsers!(inode)
-      : holders ? (inode) => {
-        const ps = holders.holders(inode);
-        return ps.length ? `users:(${ps.map((p) => `("${p.comm}",pid=${p.pid},fd=${p.fd})`).join(',')})` : '';
-      } : undefined;
+    this.users =
+      holders && o.securityContext
+        ? (inode) => {
+            const ps = holders.holders(inode);
+            return ps.length ? `users:(${ps.map((p) => `("${p.comm}",pid=${p.pid},proc_ctx=${processContext(p.pid)},fd=${p.fd})`).join(',')})` : '';
+          }
+        : holders && typeof holders.ssUsers === 'function'
+          ? (inode) => holders.ssUsers!(inode)
+          : holders
+            ? (inode) => {
+                const ps = holders.holders(inode);
+                return ps.length ? `users:(${ps.map((p) => `("${p.comm}",pid=${p.pid},fd=${p.fd})`).join(',')})` : '';
+              }
+            : undefined;
   }
 
   private word(f: Fragment): void {
@@ -223,12 +251,18 @@ class DetailsWriter {
     if (o.memory && off[InetAttr.SKMEMINFO] !== NO) this.skmem(view, off[InetAttr.SKMEMINFO], len[InetAttr.SKMEMINFO]);
     if (o.info && off[InetAttr.INFO] !== NO && proto === Proto.tcp) {
       const at = (k: number): [number, number] | undefined => (off[k] === NO ? undefined : [off[k], len[k]]);
-      this.b.utf8(ssTcpInfoWords(view, {
-        info: [off[InetAttr.INFO], len[InetAttr.INFO]],
-        cong: off[InetAttr.CONG] === NO ? undefined : this.congestion(view, off[InetAttr.CONG], len[InetAttr.CONG]) || undefined,
-        bbr: at(InetAttr.BBRINFO), dctcp: at(InetAttr.DCTCPINFO), vegas: at(InetAttr.VEGASINFO),
-        listen: t.state[i] === TCP_LISTEN, options: !!(o.timers || o.extended), numeric: !o.hostName,
-      }));
+      this.b.utf8(
+        ssTcpInfoWords(view, {
+          info: [off[InetAttr.INFO], len[InetAttr.INFO]],
+          cong: off[InetAttr.CONG] === NO ? undefined : this.congestion(view, off[InetAttr.CONG], len[InetAttr.CONG]) || undefined,
+          bbr: at(InetAttr.BBRINFO),
+          dctcp: at(InetAttr.DCTCPINFO),
+          vegas: at(InetAttr.VEGASINFO),
+          listen: t.state[i] === TCP_LISTEN,
+          options: !!(o.timers || o.extended),
+          numeric: !o.hostName,
+        }),
+      );
     }
     return this.b.pos !== before;
   }
@@ -420,7 +454,14 @@ export function lsTableBytes(t: SocketTable, rows: readonly number[], view: Data
     const extra: string[] = [];
     for (let k = 0; k < n; k++) {
       const i = rows[k];
-      cells.push([...(layout.netid ? [netidCell(i)] : []), ...(showState ? [STATE_CELL[t.state[i]]] : []), `${t.rqueue[i]}`, `${t.wqueue[i]}`, localCol[k], peerCol[k]]);
+      cells.push([
+        ...(layout.netid ? [netidCell(i)] : []),
+        ...(showState ? [STATE_CELL[t.state[i]]] : []),
+        `${t.rqueue[i]}`,
+        `${t.wqueue[i]}`,
+        localCol[k],
+        peerCol[k],
+      ]);
       b.pos = 0;
       extra.push(writeDetails(i) ? b.text() : '');
     }

@@ -18,7 +18,14 @@ export type Section = 'always' | 'names' | 'bound' | 'extended' | 'timers' | 'in
 
 /** The flag per section, for the schema's description. */
 export const SECTION_FLAG: Readonly<Record<Section, string>> = {
-  always: '', names: '-r', bound: 'bound to a device', extended: '-e', timers: '-o', info: '-i', memory: '-m', processes: '-p',
+  always: '',
+  names: '-r',
+  bound: 'bound to a device',
+  extended: '-e',
+  timers: '-o',
+  info: '-i',
+  memory: '-m',
+  processes: '-p',
   netns: '--all-netns',
 };
 
@@ -37,7 +44,11 @@ export interface StructField {
 
 export type Source =
   /** a column of the socket table, as text or number; `text` says how a code becomes text */
-  | { kind: 'column'; column: 'proto' | 'family' | 'state' | 'rqueue' | 'wqueue' | 'sport' | 'dport' | 'uid' | 'inode' | 'sockType' | 'ifindex'; text?: 'protocol' | 'family' | 'state' | 'socket_type' | 'interface' }
+  | {
+      kind: 'column';
+      column: 'proto' | 'family' | 'state' | 'rqueue' | 'wqueue' | 'sport' | 'dport' | 'uid' | 'inode' | 'sockType' | 'ifindex';
+      text?: 'protocol' | 'family' | 'state' | 'socket_type' | 'interface';
+    }
   /** the address columns as text (src: local, dst: remote) */
   | { kind: 'address'; column: 'src' | 'dst' }
   /** the host name of an address (-r: resolved before the listing) */
@@ -90,7 +101,14 @@ export const TIMER_NAMES: readonly string[] = ['off', 'on', 'keepalive', 'timewa
 
 /** tcpi_options bits (linux/tcp.h TCPI_OPT_*). */
 export const TCPI_OPTIONS: readonly [number, string][] = [
-  [1, 'timestamps'], [2, 'sack'], [4, 'wscale'], [8, 'ecn'], [16, 'ecn_seen'], [32, 'syn_data'], [64, 'usec_ts'], [128, 'tfo_child'],
+  [1, 'timestamps'],
+  [2, 'sack'],
+  [4, 'wscale'],
+  [8, 'ecn'],
+  [16, 'ecn_seen'],
+  [32, 'syn_data'],
+  [64, 'usec_ts'],
+  [128, 'tfo_child'],
 ];
 
 /** tcp_info fields the record leaves out: state (the record's state says it), options (decoded into `options`), fackets (0 since Linux 4.x). */
@@ -100,16 +118,18 @@ const TCP_INFO_LEFT_OUT = new Set(['state', 'options', 'fackets']);
 export type TcpInfoSpecial = 'none' | 'minRtt' | 'wscale';
 
 /** The tcp_info members of a record, in order: the kernel field, its output name (unit in the name), its scale. */
-export const TCP_INFO_MEMBERS: readonly { field: TcpInfoField; name: string; scale: number; special: TcpInfoSpecial }[] = TCP_INFO_FIELDS
-  .filter((field) => !TCP_INFO_LEFT_OUT.has(field.name))
-  .map((field) => ({
-    field, ...unitName(field),
-    // min_rtt's TCP_INFO_UNSET value means "no sample yet"; wscale is meaningless without TCPI_OPT_WSCALE
-    special: field.name === 'min_rtt' ? 'minRtt' : field.name === 'snd_wscale' || field.name === 'rcv_wscale' ? 'wscale' : 'none',
-  }));
+export const TCP_INFO_MEMBERS: readonly { field: TcpInfoField; name: string; scale: number; special: TcpInfoSpecial }[] = TCP_INFO_FIELDS.filter(
+  (field) => !TCP_INFO_LEFT_OUT.has(field.name),
+).map((field) => ({
+  field,
+  ...unitName(field),
+  // min_rtt's TCP_INFO_UNSET value means "no sample yet"; wscale is meaningless without TCPI_OPT_WSCALE
+  special: field.name === 'min_rtt' ? 'minRtt' : field.name === 'snd_wscale' || field.name === 'rcv_wscale' ? 'wscale' : 'none',
+}));
 
 const TCP_INFO_SCHEMA = {
-  type: 'object', additionalProperties: false,
+  type: 'object',
+  additionalProperties: false,
   properties: {
     ...Object.fromEntries(TCP_INFO_MEMBERS.map(({ name }) => [name, uint])),
     options: { type: 'array', items: enumOf(TCPI_OPTIONS.map(([, n]) => n)) },
@@ -117,17 +137,54 @@ const TCP_INFO_SCHEMA = {
   },
 };
 
-const SHUTDOWN_SCHEMA = { type: 'object', additionalProperties: false, required: ['receive', 'send'], properties: { receive: { type: 'boolean' }, send: { type: 'boolean' } } };
+const SHUTDOWN_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['receive', 'send'],
+  properties: { receive: { type: 'boolean' }, send: { type: 'boolean' } },
+};
 const MEMORY_SCHEMA = { type: 'object', additionalProperties: uint, properties: Object.fromEntries(MEM_NAMES.map((n) => [n, uint])) };
 const PROCESSES_SCHEMA = {
   type: 'array',
-  items: { type: 'object', additionalProperties: false, required: ['pid', 'comm', 'fd'], properties: { pid: { type: 'integer', minimum: 1 }, comm: { type: 'string' }, fd: uint } },
+  items: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['pid', 'comm', 'fd'],
+    properties: { pid: { type: 'integer', minimum: 1 }, comm: { type: 'string' }, fd: uint },
+  },
 };
 
 /** ls --all-netns: the namespace of the socket (added to the record by src/netns/ls.ts) */
-const NETNS_SCHEMA = {"type": "object", "additionalProperties": false, "required": ["inode"], "properties": {"inode": {"type": "integer", "minimum": 1, "description": "the namespace's inode (readlink /proc/PID/ns/net: net:[INODE])"}, "name": {"type": "string", "description": "its ip netns (or docker) name"}, "pid": {"type": "integer", "minimum": 1, "description": "a process in it (the lowest pid)"}, "comm": {"type": "string"}, "host": {"type": "boolean", "description": "the namespace sockscope runs in"}, "container": {"type": "object", "additionalProperties": false, "required": ["runtime", "id"], "properties": {"runtime": {"enum": ["docker", "containerd", "cri-o", "podman", "systemd-nspawn"]}, "id": {"type": "string"}, "name": {"type": "string"}}}, "pod": {"type": "object", "additionalProperties": false, "required": ["namespace", "name", "uid"], "properties": {"namespace": {"type": "string"}, "name": {"type": "string"}, "uid": {"type": "string"}}}}};
+const NETNS_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['inode'],
+  properties: {
+    inode: { type: 'integer', minimum: 1, description: "the namespace's inode (readlink /proc/PID/ns/net: net:[INODE])" },
+    name: { type: 'string', description: 'its ip netns (or docker) name' },
+    pid: { type: 'integer', minimum: 1, description: 'a process in it (the lowest pid)' },
+    comm: { type: 'string' },
+    host: { type: 'boolean', description: 'the namespace sockscope runs in' },
+    container: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['runtime', 'id'],
+      properties: { runtime: { enum: ['docker', 'containerd', 'cri-o', 'podman', 'systemd-nspawn'] }, id: { type: 'string' }, name: { type: 'string' } },
+    },
+    pod: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['namespace', 'name', 'uid'],
+      properties: { namespace: { type: 'string' }, name: { type: 'string' }, uid: { type: 'string' } },
+    },
+  },
+};
 const netns = (on: 'inet' | 'unix'): SocketMember => ({
-  key: 'netns', on, when: 'netns', from: { kind: 'added', by: 'src/netns/ls.ts' }, schema: NETNS_SCHEMA,
+  key: 'netns',
+  on,
+  when: 'netns',
+  from: { kind: 'added', by: 'src/netns/ls.ts' },
+  schema: NETNS_SCHEMA,
   doc: "ls --all-netns: the network namespace the socket is in and who it belongs to (docs/namespaces.md). For a socket in the host's namespace made by a hostNetwork pod, pod and container come from the socket's cgroup.",
 });
 
@@ -135,15 +192,40 @@ const head = (on: 'inet' | 'unix'): SocketMember[] => [
   { key: 'protocol', on, when: 'always', from: { kind: 'column', column: 'proto', text: 'protocol' }, schema: enumOf(PROTO_NAMES) },
   { key: 'family', on, when: 'always', from: { kind: 'column', column: 'family', text: 'family' }, schema: enumOf(['ipv4', 'ipv6', 'unix']) },
   {
-    key: 'state', on, when: 'always', from: { kind: 'column', column: 'state', text: 'state' }, schema: enumOf(STATE_KEYS),
+    key: 'state',
+    on,
+    when: 'always',
+    from: { kind: 'column', column: 'state', text: 'state' },
+    schema: enumOf(STATE_KEYS),
     doc: "kernel TCP_* state names (node_exporter's); UDP and unix use established (connected), close (unconnected), listen",
   },
-  { key: 'recv_q', on, when: 'always', from: { kind: 'column', column: 'rqueue' }, unit: 'bytes', schema: uint, doc: 'bytes waiting to be read; for a listener, connections waiting for accept()' },
-  { key: 'send_q', on, when: 'always', from: { kind: 'column', column: 'wqueue' }, unit: 'bytes', schema: uint, doc: 'bytes not yet acknowledged; for a listener, the listen() backlog' },
+  {
+    key: 'recv_q',
+    on,
+    when: 'always',
+    from: { kind: 'column', column: 'rqueue' },
+    unit: 'bytes',
+    schema: uint,
+    doc: 'bytes waiting to be read; for a listener, connections waiting for accept()',
+  },
+  {
+    key: 'send_q',
+    on,
+    when: 'always',
+    from: { kind: 'column', column: 'wqueue' },
+    unit: 'bytes',
+    schema: uint,
+    doc: 'bytes not yet acknowledged; for a listener, the listen() backlog',
+  },
 ];
 
 const cookie = (on: 'inet' | 'unix'): SocketMember => ({
-  key: 'cookie', on, when: 'extended', from: { kind: 'cookie' }, schema: { type: 'string', pattern: '^[0-9a-f]+$' }, doc: 'the socket cookie in hex, as ss prints after sk:',
+  key: 'cookie',
+  on,
+  when: 'extended',
+  from: { kind: 'cookie' },
+  schema: { type: 'string', pattern: '^[0-9a-f]+$' },
+  doc: 'the socket cookie in hex, as ss prints after sk:',
 });
 
 /** The members of an inet (TCP, UDP, UDP-Lite, RAW, SCTP, MPTCP) socket's record, in output order. */
@@ -168,42 +250,69 @@ export const INET_MEMBERS: readonly SocketMember[] = [
   { key: 'class_id', on: 'inet', when: 'extended', from: { kind: 'scalar', attr: InetAttr.CLASS_ID, read: 'u32' }, schema: uint },
   { key: 'ip_protocol', on: 'inet', when: 'extended', from: { kind: 'scalar', attr: InetAttr.PROTOCOL, read: 'u8' }, schema: uint },
   {
-    key: 'timer', on: 'inet', when: 'timers', from: { kind: 'timer' },
+    key: 'timer',
+    on: 'inet',
+    when: 'timers',
+    from: { kind: 'timer' },
     schema: {
-      type: 'object', additionalProperties: false, required: ['name', 'expires_ms', 'retransmits'],
+      type: 'object',
+      additionalProperties: false,
+      required: ['name', 'expires_ms', 'retransmits'],
       properties: { name: enumOf(TIMER_NAMES), expires_ms: uint, retransmits: uint },
     },
   },
   { key: 'tcp_info', on: 'inet', when: 'info', from: { kind: 'tcpInfo', attr: InetAttr.INFO }, schema: TCP_INFO_SCHEMA },
   { key: 'congestion', on: 'inet', when: 'info', from: { kind: 'name', attr: InetAttr.CONG, decode: 'cString' }, schema: { type: 'string' } },
   {
-    key: 'bbr', on: 'inet', when: 'info',
+    key: 'bbr',
+    on: 'inet',
+    when: 'info',
     // struct tcp_bbr_info: bbr_bw_lo, bbr_bw_hi, bbr_min_rtt, bbr_pacing_gain, bbr_cwnd_gain
     from: {
-      kind: 'struct', attr: InetAttr.BBRINFO, minLength: 20, fields: [
-        { key: 'bandwidth_bps', at: 0, kind: 'u64', scale: 8, unit: 'bps' }, { key: 'min_rtt_us', at: 8, kind: 'u32', unit: 'us' },
-        { key: 'pacing_gain', at: 12, kind: 'u32', scale: 1 / 256 }, { key: 'cwnd_gain', at: 16, kind: 'u32', scale: 1 / 256 },
+      kind: 'struct',
+      attr: InetAttr.BBRINFO,
+      minLength: 20,
+      fields: [
+        { key: 'bandwidth_bps', at: 0, kind: 'u64', scale: 8, unit: 'bps' },
+        { key: 'min_rtt_us', at: 8, kind: 'u32', unit: 'us' },
+        { key: 'pacing_gain', at: 12, kind: 'u32', scale: 1 / 256 },
+        { key: 'cwnd_gain', at: 16, kind: 'u32', scale: 1 / 256 },
       ],
     },
     schema: {},
   },
   {
-    key: 'dctcp', on: 'inet', when: 'info',
+    key: 'dctcp',
+    on: 'inet',
+    when: 'info',
     // struct tcp_dctcp_info: u16 dctcp_enabled, u16 dctcp_ce_state, u32 dctcp_alpha, dctcp_ab_ecn, dctcp_ab_tot
     from: {
-      kind: 'struct', attr: InetAttr.DCTCPINFO, minLength: 16, fields: [
-        { key: 'enabled', at: 0, kind: 'u16' }, { key: 'ce_state', at: 2, kind: 'u16' }, { key: 'alpha', at: 4, kind: 'u32' },
-        { key: 'ab_ecn', at: 8, kind: 'u32' }, { key: 'ab_tot', at: 12, kind: 'u32' },
+      kind: 'struct',
+      attr: InetAttr.DCTCPINFO,
+      minLength: 16,
+      fields: [
+        { key: 'enabled', at: 0, kind: 'u16' },
+        { key: 'ce_state', at: 2, kind: 'u16' },
+        { key: 'alpha', at: 4, kind: 'u32' },
+        { key: 'ab_ecn', at: 8, kind: 'u32' },
+        { key: 'ab_tot', at: 12, kind: 'u32' },
       ],
     },
     schema: {},
   },
   {
-    key: 'vegas', on: 'inet', when: 'info',
+    key: 'vegas',
+    on: 'inet',
+    when: 'info',
     // struct tcpvegas_info: tcpv_enabled, tcpv_rttcnt, tcpv_rtt, tcpv_minrtt
     from: {
-      kind: 'struct', attr: InetAttr.VEGASINFO, minLength: 16, fields: [
-        { key: 'enabled', at: 0, kind: 'u32' }, { key: 'rtt_count', at: 4, kind: 'u32' }, { key: 'rtt_us', at: 8, kind: 'u32', unit: 'us' },
+      kind: 'struct',
+      attr: InetAttr.VEGASINFO,
+      minLength: 16,
+      fields: [
+        { key: 'enabled', at: 0, kind: 'u32' },
+        { key: 'rtt_count', at: 4, kind: 'u32' },
+        { key: 'rtt_us', at: 8, kind: 'u32', unit: 'us' },
         { key: 'min_rtt_us', at: 12, kind: 'u32', unit: 'us' },
       ],
     },
@@ -211,12 +320,19 @@ export const INET_MEMBERS: readonly SocketMember[] = [
   },
   { key: 'memory', on: 'inet', when: 'memory', from: { kind: 'skmem', attr: InetAttr.SKMEMINFO }, unit: 'bytes', schema: MEMORY_SCHEMA },
   {
-    key: 'queue_memory', on: 'inet', when: 'memory',
+    key: 'queue_memory',
+    on: 'inet',
+    when: 'memory',
     // struct inet_diag_meminfo: idiag_rmem, idiag_wmem, idiag_fmem, idiag_tmem
     from: {
-      kind: 'struct', attr: InetAttr.MEMINFO, minLength: 16, fields: [
-        { key: 'rmem', at: 0, kind: 'u32', unit: 'bytes' }, { key: 'wmem', at: 4, kind: 'u32', unit: 'bytes' },
-        { key: 'fmem', at: 8, kind: 'u32', unit: 'bytes' }, { key: 'tmem', at: 12, kind: 'u32', unit: 'bytes' },
+      kind: 'struct',
+      attr: InetAttr.MEMINFO,
+      minLength: 16,
+      fields: [
+        { key: 'rmem', at: 0, kind: 'u32', unit: 'bytes' },
+        { key: 'wmem', at: 4, kind: 'u32', unit: 'bytes' },
+        { key: 'fmem', at: 8, kind: 'u32', unit: 'bytes' },
+        { key: 'tmem', at: 12, kind: 'u32', unit: 'bytes' },
       ],
     },
     schema: {},
@@ -228,15 +344,36 @@ export const INET_MEMBERS: readonly SocketMember[] = [
 /** The members of a unix socket's record, in output order. */
 export const UNIX_MEMBERS: readonly SocketMember[] = [
   ...head('unix'),
-  { key: 'socket_type', on: 'unix', when: 'always', from: { kind: 'column', column: 'sockType', text: 'socket_type' }, schema: enumOf(Object.values(SOCK_TYPE_NAMES)) },
-  { key: 'path', on: 'unix', when: 'always', from: { kind: 'name', attr: UnixAttr.NAME, decode: 'unixName' }, schema: { type: ['string', 'null'] }, doc: 'unix socket name; abstract names start with @' },
+  {
+    key: 'socket_type',
+    on: 'unix',
+    when: 'always',
+    from: { kind: 'column', column: 'sockType', text: 'socket_type' },
+    schema: enumOf(Object.values(SOCK_TYPE_NAMES)),
+  },
+  {
+    key: 'path',
+    on: 'unix',
+    when: 'always',
+    from: { kind: 'name', attr: UnixAttr.NAME, decode: 'unixName' },
+    schema: { type: ['string', 'null'] },
+    doc: 'unix socket name; abstract names start with @',
+  },
   { key: 'inode', on: 'unix', when: 'always', from: { kind: 'column', column: 'inode' }, schema: uint },
   { key: 'peer_inode', on: 'unix', when: 'always', from: { kind: 'nullableU32', attr: UnixAttr.PEER }, schema: { type: ['integer', 'null'], minimum: 0 } },
   { key: 'uid', on: 'unix', when: 'extended', from: { kind: 'column', column: 'uid' }, schema: uint },
   cookie('unix'),
   {
-    key: 'vfs', on: 'unix', when: 'extended', from: { kind: 'vfs', attr: UnixAttr.VFS },
-    schema: { type: 'object', additionalProperties: false, required: ['inode', 'device'], properties: { inode: uint, device: { type: 'string', pattern: '^\\d+:\\d+$' } } },
+    key: 'vfs',
+    on: 'unix',
+    when: 'extended',
+    from: { kind: 'vfs', attr: UnixAttr.VFS },
+    schema: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['inode', 'device'],
+      properties: { inode: uint, device: { type: 'string', pattern: '^\\d+:\\d+$' } },
+    },
   },
   { key: 'pending_connections', on: 'unix', when: 'extended', from: { kind: 'u32List', attr: UnixAttr.ICONS }, schema: { type: 'array', items: uint } },
   { key: 'shutdown', on: 'unix', when: 'extended', from: { kind: 'scalar', attr: UnixAttr.SHUTDOWN, read: 'shutdown' }, schema: SHUTDOWN_SCHEMA },
@@ -249,7 +386,8 @@ export const UNIX_MEMBERS: readonly SocketMember[] = [
 export function memberSchema(m: SocketMember): Record<string, unknown> {
   if (m.from.kind !== 'struct') return m.schema;
   return {
-    type: 'object', additionalProperties: false,
+    type: 'object',
+    additionalProperties: false,
     properties: Object.fromEntries(m.from.fields.map((f) => [f.key, f.scale !== undefined || f.kind === 'u64' ? { type: 'number', minimum: 0 } : uint])),
   };
 }

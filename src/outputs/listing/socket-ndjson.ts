@@ -42,9 +42,18 @@ const MEM_FIRST = A(`{${MEM_KEY(0)}`);
 const MEM_REST: Fragment[] = [];
 
 const F = {
-  null: A('null'), infoBytes: A(',"info_bytes":'), infoBytesFirst: A('{"info_bytes":'), emptyList: A('[]'), emptyObject: A('{}'),
-  pid: A('{"pid":'), nextPid: A(',{"pid":'), comm: A(',"comm":'), fd: A(',"fd":'), retransmits: A(',"retransmits":'),
-  v6true: A('true'), v6false: A('false'),
+  null: A('null'),
+  infoBytes: A(',"info_bytes":'),
+  infoBytesFirst: A('{"info_bytes":'),
+  emptyList: A('[]'),
+  emptyObject: A('{}'),
+  pid: A('{"pid":'),
+  nextPid: A(',{"pid":'),
+  comm: A(',"comm":'),
+  fd: A(',"fd":'),
+  retransmits: A(',"retransmits":'),
+  v6true: A('true'),
+  v6false: A('false'),
 };
 const QUOTE = 34;
 const CLOSE = 125; // }
@@ -78,12 +87,39 @@ function memory(b: JsonBytes, view: DataView, off: number, len: number): void {
 // the record: the member table compiled into a program per family
 
 const SECTION_BIT: Readonly<Record<Section, number>> = {
-  always: 1, names: 2, bound: 4, extended: 8, timers: 16, info: 32, memory: 64, processes: 128, netns: 256,
+  always: 1,
+  names: 2,
+  bound: 4,
+  extended: 8,
+  timers: 16,
+  info: 32,
+  memory: 64,
+  processes: 128,
+  netns: 256,
 };
 
 const OP = {
-  head: 0, u32Column: 1, address: 2, host: 3, iface: 4, cookie: 5, timer: 6, bool: 7, shutdown: 8, u8: 9, u32: 10, u64: 11,
-  struct: 12, cString: 13, unixName: 14, nullableU32: 15, u32List: 16, skmem: 17, vfs: 18, tcpInfo: 19, processes: 20,
+  head: 0,
+  u32Column: 1,
+  address: 2,
+  host: 3,
+  iface: 4,
+  cookie: 5,
+  timer: 6,
+  bool: 7,
+  shutdown: 8,
+  u8: 9,
+  u32: 10,
+  u64: 11,
+  struct: 12,
+  cString: 13,
+  unixName: 14,
+  nullableU32: 15,
+  u32List: 16,
+  skmem: 17,
+  vfs: 18,
+  tcpInfo: 19,
+  processes: 20,
   textColumn: 21,
 } as const;
 
@@ -93,21 +129,37 @@ const COLUMNS: readonly Column[] = ['proto', 'family', 'state', 'rqueue', 'wqueu
 /** A column's value by its index in COLUMNS: one property load per case, not a keyed lookup. */
 function columnValue(t: SocketTable, column: number, i: number): number {
   switch (column) {
-    case 0: return t.proto[i];
-    case 1: return t.family[i];
-    case 2: return t.state[i];
-    case 3: return t.rqueue[i];
-    case 4: return t.wqueue[i];
-    case 5: return t.sport[i];
-    case 6: return t.dport[i];
-    case 7: return t.uid[i];
-    case 8: return t.inode[i];
-    case 9: return t.sockType[i];
-    default: return t.ifindex[i];
+    case 0:
+      return t.proto[i];
+    case 1:
+      return t.family[i];
+    case 2:
+      return t.state[i];
+    case 3:
+      return t.rqueue[i];
+    case 4:
+      return t.wqueue[i];
+    case 5:
+      return t.sport[i];
+    case 6:
+      return t.dport[i];
+    case 7:
+      return t.uid[i];
+    case 8:
+      return t.inode[i];
+    case 9:
+      return t.sockType[i];
+    default:
+      return t.ifindex[i];
   }
 }
 
-interface StructOut { frag: Fragment; at: number; kind: string; scale: number }
+interface StructOut {
+  frag: Fragment;
+  at: number;
+  kind: string;
+  scale: number;
+}
 const NO_TEXTS: readonly Fragment[] = [];
 const NO_FIELDS: readonly StructOut[] = [];
 
@@ -162,13 +214,14 @@ function compile(members: readonly SocketMember[]): Instr[] {
     if (f.kind === 'column' && f.text && f.text !== 'interface') {
       // the members before the first number: each value's fragment holds its key and a trailing comma, as a
       // member whose name is unknown (undefined: left out) must leave no comma behind
-      const texts = f.text === 'protocol'
-        ? fragments((p) => (PROTO_NAMES[p] === undefined ? '{' : `{${key}:${jsonString(PROTO_NAMES[p])},`))
-        : f.text === 'state'
-          ? fragments((v) => (STATE_KEYS[v] === undefined ? '' : `${key}:${jsonString(STATE_KEYS[v])},`))
-          : f.text === 'socket_type'
-            ? fragments((v) => `,${key}:${jsonString(SOCK_TYPE_NAMES[v] ?? String(v))}`)
-            : undefined;
+      const texts =
+        f.text === 'protocol'
+          ? fragments((p) => (PROTO_NAMES[p] === undefined ? '{' : `{${key}:${jsonString(PROTO_NAMES[p])},`))
+          : f.text === 'state'
+            ? fragments((v) => (STATE_KEYS[v] === undefined ? '' : `${key}:${jsonString(STATE_KEYS[v])},`))
+            : f.text === 'socket_type'
+              ? fragments((v) => `,${key}:${jsonString(SOCK_TYPE_NAMES[v] ?? String(v))}`)
+              : undefined;
       if (f.text === 'family') return { ...base, op: OP.head, column: 'family', frag: A('') };
       return { ...base, op: f.text === 'socket_type' ? OP.textColumn : OP.head, column: f.column, texts };
     }
@@ -177,27 +230,40 @@ function compile(members: readonly SocketMember[]): Instr[] {
       case 'column':
         if (f.text === 'interface') return { ...base, op: OP.iface, column: f.column };
         return { ...base, op: OP.u32Column, column: f.column, absentIf: m.on === 'unix' && f.column === 'uid' ? UID_UNKNOWN : -1 };
-      case 'address': return { ...base, op: OP.address, frag: A(`,${key}:"`), side: f.column };
-      case 'host': return { ...base, op: OP.host, side: f.column };
-      case 'cookie': return { ...base, op: OP.cookie, frag: A(`,${key}:"`) };
+      case 'address':
+        return { ...base, op: OP.address, frag: A(`,${key}:"`), side: f.column };
+      case 'host':
+        return { ...base, op: OP.host, side: f.column };
+      case 'cookie':
+        return { ...base, op: OP.cookie, frag: A(`,${key}:"`) };
       case 'timer':
         return { ...base, op: OP.timer, texts: fragments((v) => `,${key}:{"name":${jsonString(TIMER_NAMES[v] ?? String(v))},"expires_ms":`) };
       case 'scalar':
-        if (f.read === 'shutdown') return { ...base, op: OP.shutdown, texts: [0, 1, 2, 3].map((v) => A(`,${key}:{"receive":${(v & 1) !== 0},"send":${(v & 2) !== 0}}`)) };
+        if (f.read === 'shutdown')
+          return { ...base, op: OP.shutdown, texts: [0, 1, 2, 3].map((v) => A(`,${key}:{"receive":${(v & 1) !== 0},"send":${(v & 2) !== 0}}`)) };
         return { ...base, op: OP[f.read] };
       case 'struct':
         return {
-          ...base, op: OP.struct,
+          ...base,
+          op: OP.struct,
           fields: f.fields.map((x, k) => ({ frag: A(`${k === 0 ? `,${key}:{` : ','}${JSON.stringify(x.key)}:`), at: x.at, kind: x.kind, scale: x.scale ?? 1 })),
         };
-      case 'name': return { ...base, op: f.decode === 'unixName' ? OP.unixName : OP.cString };
-      case 'nullableU32': return { ...base, op: OP.nullableU32 };
-      case 'u32List': return { ...base, op: OP.u32List };
-      case 'skmem': return { ...base, op: OP.skmem };
-      case 'vfs': return { ...base, op: OP.vfs, frag: A(`,${key}:{"inode":`) };
-      case 'tcpInfo': return { ...base, op: OP.tcpInfo };
-      case 'processes': return { ...base, op: OP.processes };
-      default: throw new Error(`socket member ${m.key}: unknown source ${(f as { kind: string }).kind}`);
+      case 'name':
+        return { ...base, op: f.decode === 'unixName' ? OP.unixName : OP.cString };
+      case 'nullableU32':
+        return { ...base, op: OP.nullableU32 };
+      case 'u32List':
+        return { ...base, op: OP.u32List };
+      case 'skmem':
+        return { ...base, op: OP.skmem };
+      case 'vfs':
+        return { ...base, op: OP.vfs, frag: A(`,${key}:{"inode":`) };
+      case 'tcpInfo':
+        return { ...base, op: OP.tcpInfo };
+      case 'processes':
+        return { ...base, op: OP.processes };
+      default:
+        throw new Error(`socket member ${m.key}: unknown source ${(f as { kind: string }).kind}`);
     }
   }
 }
@@ -205,7 +271,21 @@ function compile(members: readonly SocketMember[]): Instr[] {
 const INET_PROGRAM = compile(INET_MEMBERS);
 const UNIX_PROGRAM = compile(UNIX_MEMBERS);
 /** ops that read attributes: a row whose program has none enabled is written without walking them */
-const READS_ATTRIBUTES = new Set<number>([OP.bool, OP.shutdown, OP.u8, OP.u32, OP.u64, OP.struct, OP.cString, OP.unixName, OP.nullableU32, OP.u32List, OP.skmem, OP.vfs, OP.tcpInfo]);
+const READS_ATTRIBUTES = new Set<number>([
+  OP.bool,
+  OP.shutdown,
+  OP.u8,
+  OP.u32,
+  OP.u64,
+  OP.struct,
+  OP.cString,
+  OP.unixName,
+  OP.nullableU32,
+  OP.u32List,
+  OP.skmem,
+  OP.vfs,
+  OP.tcpInfo,
+]);
 const DEVICE = A(',"device":"');
 
 /**
@@ -231,9 +311,15 @@ export class SocketJsonWriter {
 
   constructor(o: RecordOptions) {
     this.o = o;
-    const on = SECTION_BIT.always | SECTION_BIT.bound | (o.hostName ? SECTION_BIT.names : 0) | (o.extended ? SECTION_BIT.extended : 0)
-      | (o.timers ? SECTION_BIT.timers : 0) | (o.info ? SECTION_BIT.info : 0) | (o.memory ? SECTION_BIT.memory : 0)
-      | (o.processes ? SECTION_BIT.processes : 0);
+    const on =
+      SECTION_BIT.always |
+      SECTION_BIT.bound |
+      (o.hostName ? SECTION_BIT.names : 0) |
+      (o.extended ? SECTION_BIT.extended : 0) |
+      (o.timers ? SECTION_BIT.timers : 0) |
+      (o.info ? SECTION_BIT.info : 0) |
+      (o.memory ? SECTION_BIT.memory : 0) |
+      (o.processes ? SECTION_BIT.processes : 0);
     this.inet = INET_PROGRAM.filter((x) => x.section & on);
     this.unix = UNIX_PROGRAM.filter((x) => x.section & on);
     this.inetAttributes = this.inet.some((x) => READS_ATTRIBUTES.has(x.op));
@@ -265,16 +351,19 @@ export class SocketJsonWriter {
           if (x.column === FAMILY_COLUMN) b.raw(FAMILY_TEXT[familyName(t.family[i], t.proto[i])]);
           else b.raw(x.texts[columnValue(t, x.column, i)]);
           break;
-        case OP.textColumn: b.raw(x.texts[columnValue(t, x.column, i)]); break;
+        case OP.textColumn:
+          b.raw(x.texts[columnValue(t, x.column, i)]);
+          break;
         case OP.u32Column: {
           const v = columnValue(t, x.column, i);
           if (v !== x.absentIf) b.raw(x.frag), b.num(v);
           break;
         }
         case OP.address: {
-          const text = x.side === 0
-            ? (this.localText = this.local.of(t.family[i], t.src, t.src32, i))
-            : (this.remoteText = this.remote.of(t.family[i], t.dst, t.dst32, i));
+          const text =
+            x.side === 0
+              ? (this.localText = this.local.of(t.family[i], t.src, t.src32, i))
+              : (this.remoteText = this.remote.of(t.family[i], t.dst, t.dst32, i));
           b.raw(x.frag);
           b.ascii(text);
           b.byte(QUOTE);
@@ -302,7 +391,9 @@ export class SocketJsonWriter {
           b.num(t.retrans[i]);
           b.byte(CLOSE);
           break;
-        case OP.processes: this.processes(x.frag, t.inode[i]); break;
+        case OP.processes:
+          this.processes(x.frag, t.inode[i]);
+          break;
         default: {
           const at = off[x.attr];
           if (at === ABSENT) {
@@ -320,28 +411,59 @@ export class SocketJsonWriter {
   private attribute(x: Instr, view: DataView, at: number, n: number, proto: number): void {
     const b = this.bytes;
     switch (x.op) {
-      case OP.bool: b.raw(x.frag); b.raw(view.getUint8(at) !== 0 ? F.v6true : F.v6false); break;
-      case OP.shutdown: b.raw(x.texts[view.getUint8(at) & 3]); break;
-      case OP.u8: b.raw(x.frag); b.num(view.getUint8(at)); break;
-      case OP.u32: case OP.nullableU32: b.raw(x.frag); b.num(view.getUint32(at, true)); break;
+      case OP.bool:
+        b.raw(x.frag);
+        b.raw(view.getUint8(at) !== 0 ? F.v6true : F.v6false);
+        break;
+      case OP.shutdown:
+        b.raw(x.texts[view.getUint8(at) & 3]);
+        break;
+      case OP.u8:
+        b.raw(x.frag);
+        b.num(view.getUint8(at));
+        break;
+      case OP.u32:
+      case OP.nullableU32:
+        b.raw(x.frag);
+        b.num(view.getUint32(at, true));
+        break;
       // Number(getBigUint64()) and this are both the u64 rounded once to the nearest double
-      case OP.u64: b.raw(x.frag); b.num(view.getUint32(at + 4, true) * 0x100000000 + view.getUint32(at, true)); break;
+      case OP.u64:
+        b.raw(x.frag);
+        b.num(view.getUint32(at + 4, true) * 0x100000000 + view.getUint32(at, true));
+        break;
       case OP.struct: {
         const fields = x.fields;
         for (let k = 0; k < fields.length; k++) {
           const f = fields[k];
           const p = at + f.at;
-          const v = f.kind === 'u16' ? view.getUint16(p, true) : f.kind === 'u32' ? view.getUint32(p, true) : view.getUint32(p + 4, true) * 0x100000000 + view.getUint32(p, true);
+          const v =
+            f.kind === 'u16'
+              ? view.getUint16(p, true)
+              : f.kind === 'u32'
+                ? view.getUint32(p, true)
+                : view.getUint32(p + 4, true) * 0x100000000 + view.getUint32(p, true);
           b.raw(f.frag);
           b.num(f.scale === 1 ? v : v * f.scale);
         }
         b.byte(CLOSE);
         break;
       }
-      case OP.cString: this.congestion(x.key, view, at, n); break;
-      case OP.unixName: b.raw(x.frag); b.str(unixName(view, at, n)); break;
-      case OP.u32List: b.raw(x.frag); u32List(b, view, at, n); break;
-      case OP.skmem: b.raw(x.frag); memory(b, view, at, n); break;
+      case OP.cString:
+        this.congestion(x.key, view, at, n);
+        break;
+      case OP.unixName:
+        b.raw(x.frag);
+        b.str(unixName(view, at, n));
+        break;
+      case OP.u32List:
+        b.raw(x.frag);
+        u32List(b, view, at, n);
+        break;
+      case OP.skmem:
+        b.raw(x.frag);
+        memory(b, view, at, n);
+        break;
       case OP.vfs: {
         const dev = view.getUint32(at + 4, true);
         b.raw(x.frag);

@@ -23,27 +23,31 @@ export function socketSchema(): Record<string, unknown> {
   }
   const always = (members: readonly SocketMember[]) => members.filter((m) => m.when === 'always').map((m) => m.key);
   const common = always(INET_MEMBERS).filter((k) => always(UNIX_MEMBERS).includes(k));
-  const sections = Object.entries(SECTION_FLAG).filter(([s]) => s !== 'always' && s !== 'bound')
+  const sections = Object.entries(SECTION_FLAG)
+    .filter(([s]) => s !== 'always' && s !== 'bound')
     .map(([s, flag]) => `${flag} ${[...new Set([...INET_MEMBERS, ...UNIX_MEMBERS].filter((m) => m.when === s).map((m) => m.key))].join(', ')}`);
   const units = [...new Set([...INET_MEMBERS, ...UNIX_MEMBERS].flatMap((m) => (m.unit ? [m.unit] : [])))].map((u) => UNIT_TEXT[u]);
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     $id: 'https://sockscope.dev/schema/socket.schema.json',
     title: 'sockscope socket record',
-    description: 'One socket as printed by `sockscope ls --format json` (each element of `sockets`) and `--format ndjson` (each line). '
-      + `Sections appear with the ss-style flags that ask for them: ${sections.join('; ')}. `
-      + `Times carry their unit in the name (_us, _ms); rates are bits per second (_bps); sizes are ${units.includes('bytes') ? 'bytes' : ''}. `
-      + 'Generated from src/outputs/listing/socket-members.ts by `npm run schema`.',
+    description:
+      'One socket as printed by `sockscope ls --format json` (each element of `sockets`) and `--format ndjson` (each line). ' +
+      `Sections appear with the ss-style flags that ask for them: ${sections.join('; ')}. ` +
+      `Times carry their unit in the name (_us, _ms); rates are bits per second (_bps); sizes are ${units.includes('bytes') ? 'bytes' : ''}. ` +
+      'Generated from src/outputs/listing/socket-members.ts by `npm run schema`.',
     type: 'object',
     required: common,
     additionalProperties: false,
     properties,
-    allOf: [{
-      if: { properties: { protocol: { const: 'unix' } } },
-      // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then/else
-      then: { required: always(UNIX_MEMBERS).filter((k) => !common.includes(k)), properties: { family: { const: 'unix' } } },
-      else: { required: always(INET_MEMBERS).filter((k) => !common.includes(k)), properties: { family: { enum: ['ipv4', 'ipv6'] } } },
-    }],
+    allOf: [
+      {
+        if: { properties: { protocol: { const: 'unix' } } },
+        // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then/else
+        then: { required: always(UNIX_MEMBERS).filter((k) => !common.includes(k)), properties: { family: { const: 'unix' } } },
+        else: { required: always(INET_MEMBERS).filter((k) => !common.includes(k)), properties: { family: { enum: ['ipv4', 'ipv6'] } } },
+      },
+    ],
   };
 }
 

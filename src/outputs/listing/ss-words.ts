@@ -55,7 +55,8 @@ export function ssTimerText(ms: number): string {
 const u8 = (v: DataView, off: number, len: number, at: number) => (at < len ? v.getUint8(off + at) : 0);
 const u16 = (v: DataView, off: number, len: number, at: number) => (at + 2 <= len ? v.getUint16(off + at, true) : 0);
 const u32 = (v: DataView, off: number, len: number, at: number) => (at + 4 <= len ? v.getUint32(off + at, true) : 0);
-const u64 = (v: DataView, off: number, len: number, at: number) => (at + 8 <= len ? v.getUint32(off + at + 4, true) * 0x100000000 + v.getUint32(off + at, true) : 0);
+const u64 = (v: DataView, off: number, len: number, at: number) =>
+  at + 8 <= len ? v.getUint32(off + at + 4, true) * 0x100000000 + v.getUint32(off + at, true) : 0;
 
 export interface TcpInfoAttrs {
   info: [number, number];
@@ -97,9 +98,22 @@ export function ssTcpInfoWords(view: DataView, a: TcpInfoAttrs): string {
   const mss = U32(16);
   const cwnd = U32(80);
   const ssthresh = U32(76);
-  const pairs: [string, number][] = [['mss', mss], ['pmtu', U32(60)], ['rcvmss', U32(20)], ['advmss', U32(84)], ['cwnd', cwnd], ['ssthresh', ssthresh < 0xffff ? ssthresh : 0],
-    ['bytes_sent', U64(200)], ['bytes_retrans', U64(208)], ['bytes_acked', U64(120)], ['bytes_received', U64(128)],
-    ['segs_out', U32(136)], ['segs_in', U32(140)], ['data_segs_out', U32(156)], ['data_segs_in', U32(152)]];
+  const pairs: [string, number][] = [
+    ['mss', mss],
+    ['pmtu', U32(60)],
+    ['rcvmss', U32(20)],
+    ['advmss', U32(84)],
+    ['cwnd', cwnd],
+    ['ssthresh', ssthresh < 0xffff ? ssthresh : 0],
+    ['bytes_sent', U64(200)],
+    ['bytes_retrans', U64(208)],
+    ['bytes_acked', U64(120)],
+    ['bytes_received', U64(128)],
+    ['segs_out', U32(136)],
+    ['segs_in', U32(140)],
+    ['data_segs_out', U32(156)],
+    ['data_segs_in', U32(152)],
+  ];
   for (const [k, v] of pairs) if (v) s += ` ${k}:${v}`;
   if (a.dctcp) {
     const [o, l] = a.dctcp;
@@ -123,7 +137,11 @@ export function ssTcpInfoWords(view: DataView, a: TcpInfoAttrs): string {
     if (u32(view, o, l, 0) && vr && vr !== 0x7fffffff) rtt = vr;
   }
   if (rtt > 0 && mss && cwnd) s += ` send ${ssBandwidth((cwnd * mss * 8000000) / rtt, a.numeric)}bps`;
-  const last: [string, number][] = [['lastsnd', U32(44)], ['lastrcv', U32(52)], ['lastack', U32(56)]];
+  const last: [string, number][] = [
+    ['lastsnd', U32(44)],
+    ['lastrcv', U32(52)],
+    ['lastack', U32(56)],
+  ];
   for (const [k, v] of last) if (v) s += ` ${k}:${v}`;
   const pacing = len >= 112 ? U64(104) : 0;
   if (pacing && pacing !== 2 ** 64 - 1 && U32(108) !== 0xffffffff) {
@@ -165,7 +183,11 @@ export function ssTcpInfoWords(view: DataView, a: TcpInfoAttrs): string {
   if (reordSeen) s += ` reord_seen:${reordSeen}`;
   const rcvRtt = U32(92);
   if (rcvRtt) s += ` rcv_rtt:${fmtG(rcvRtt / 1000)}`;
-  const tail: [string, number][] = [['rcv_space', U32(96)], ['rcv_ssthresh', U32(64)], ['notsent', U32(144)]];
+  const tail: [string, number][] = [
+    ['rcv_space', U32(96)],
+    ['rcv_ssthresh', U32(64)],
+    ['notsent', U32(144)],
+  ];
   for (const [k, v] of tail) if (v) s += ` ${k}:${v}`;
   const minRtt = U32(148);
   if (minRtt && minRtt !== 0xffffffff) s += ` minrtt:${fmtG(minRtt / 1000)}`;
@@ -275,7 +297,9 @@ function procCounters(path: string): Map<string, Map<string, number>> {
 /** Tcp CurrEstab of /proc/net/snmp */
 function currEstab(): number {
   try {
-    const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Tcp:'));
+    const lines = readFileSync('/proc/net/snmp', 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('Tcp:'));
     const names = lines[0].split(/\s+/);
     return Number(lines[1].split(/\s+/)[names.indexOf('CurrEstab')]) || 0;
   } catch {
@@ -299,9 +323,15 @@ export function ssSummary(): string {
   const frag4 = get(v4, 'FRAG', 'inuse');
   const frag6 = get(v6, 'FRAG6', 'inuse');
   const row = (name: string, a: number, b: number) => `${name}\t  ${String(a + b).padEnd(9)} ${String(a).padEnd(9)} ${String(b).padEnd(9)}\n`;
-  return `Total: ${get(v4, 'sockets', 'used')}\n`
-    + `TCP:   ${total} (estab ${currEstab()}, closed ${total - (tcp4 + tcp6 - tw)}, orphaned ${get(v4, 'TCP', 'orphan')}, timewait ${tw})\n\n`
-    + 'Transport Total     IP        IPv6\n'
-    + row('RAW', raw4, raw6) + row('UDP', udp4, udp6) + row('TCP', tcp4, tcp6)
-    + row('INET', raw4 + udp4 + tcp4, raw6 + udp6 + tcp6) + row('FRAG', frag4, frag6) + '\n';
+  return (
+    `Total: ${get(v4, 'sockets', 'used')}\n` +
+    `TCP:   ${total} (estab ${currEstab()}, closed ${total - (tcp4 + tcp6 - tw)}, orphaned ${get(v4, 'TCP', 'orphan')}, timewait ${tw})\n\n` +
+    'Transport Total     IP        IPv6\n' +
+    row('RAW', raw4, raw6) +
+    row('UDP', udp4, udp6) +
+    row('TCP', tcp4, tcp6) +
+    row('INET', raw4 + udp4 + tcp4, raw6 + udp6 + tcp6) +
+    row('FRAG', frag4, frag6) +
+    '\n'
+  );
 }

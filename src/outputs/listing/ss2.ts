@@ -15,10 +15,32 @@ import { findAttribute } from '../../netlink/attributes.js';
 import type { SocketTable } from '../../snapshot/table.js';
 
 /** pyroute2 ss2's state names (its sstate table) */
-const SS2_STATES = ['unknown', 'established', 'syn-sent', 'syn-recv', 'fin-wait-1', 'fin-wait-2', 'time-wait', 'unconnected', 'close-wait', 'last-ack', 'listening', 'closing'];
+const SS2_STATES = [
+  'unknown',
+  'established',
+  'syn-sent',
+  'syn-recv',
+  'fin-wait-1',
+  'fin-wait-2',
+  'time-wait',
+  'unconnected',
+  'close-wait',
+  'last-ack',
+  'listening',
+  'closing',
+];
 
 /** ss2's names for tcpi_options bits */
-const SS2_OPTS: readonly [number, string][] = [[1, 'ts'], [2, 'sack'], [4, 'wscale'], [8, 'ecn'], [16, 'ecnseen'], [32, 'fastopen'], [64, 'usec_ts'], [128, 'tfo_child']];
+const SS2_OPTS: readonly [number, string][] = [
+  [1, 'ts'],
+  [2, 'sack'],
+  [4, 'wscale'],
+  [8, 'ecn'],
+  [16, 'ecnseen'],
+  [32, 'fastopen'],
+  [64, 'usec_ts'],
+  [128, 'tfo_child'],
+];
 
 /** Fields ss2 prints in microseconds or mixes (the kernel's microsecond fields): all of these become milliseconds. */
 const US_TO_MS = new Set(TCP_INFO_FIELDS.filter((f) => f.unit === 'us').map((f) => f.name));
@@ -67,8 +89,13 @@ export function ss2Flow(t: SocketTable, i: number, view: DataView, extra: Record
   }
   const fam = t.family[i];
   const flow: Record<string, unknown> = {
-    src: formatAddress(fam, t.src, i * 16), dst: formatAddress(fam, t.dst, i * 16), src_port: t.sport[i], dst_port: t.dport[i],
-    inode: t.inode[i], iface_idx: t.ifindex[i], retrans: t.retrans[i],
+    src: formatAddress(fam, t.src, i * 16),
+    dst: formatAddress(fam, t.dst, i * 16),
+    src_port: t.sport[i],
+    dst_port: t.dport[i],
+    inode: t.inode[i],
+    iface_idx: t.ifindex[i],
+    retrans: t.retrans[i],
   };
   const a = t.attrLength[i] > 0 ? decodeInetAttributes(view, start, end, t.proto[i]) : {};
   if (a.meminfo) flow.meminfo = { r: a.meminfo.rmem, w: a.meminfo.wmem, f: a.meminfo.fmem, t: a.meminfo.tmem };

@@ -32,7 +32,12 @@ interface OutField {
 }
 
 const OUT_FIELDS: readonly OutField[] = TCP_INFO_MEMBERS.map(({ field, name, scale, special }) => ({
-  rest: A(`,"${name}":`), first: A(`{"${name}":`), offset: field.offset, end: field.offset + SIZE[field.kind], kind: KIND[field.kind], scale,
+  rest: A(`,"${name}":`),
+  first: A(`{"${name}":`),
+  offset: field.offset,
+  end: field.offset + SIZE[field.kind],
+  kind: KIND[field.kind],
+  scale,
   special: special === 'minRtt' ? SPECIAL_MIN_RTT : special === 'wscale' ? SPECIAL_WSCALE : SPECIAL_NONE,
 }));
 const OPTIONS_OFFSET = TCP_INFO_FIELDS.find((x) => x.name === 'options')!.offset;

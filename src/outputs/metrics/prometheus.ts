@@ -33,7 +33,11 @@ class Family {
   /** TYPE histogram: samples are name_bucket, name_sum, name_count (append's sampleName) */
   histogram = false;
 
-  constructor(readonly name: string, readonly help: string, readonly counter: boolean) {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly counter: boolean,
+  ) {
     this.nameBytes = new TextEncoder().encode(name);
   }
 
@@ -187,11 +191,15 @@ export class PrometheusWriter {
         let fam = this.families.get(name);
         if (!fam) this.families.set(name, (fam = new Family(name, prom.help ?? spec.help, !!spec.counter && !prom.histogram)));
         fam.histogram ||= !!prom.histogram;
-        this.byProm.set(prom, (at = {
-          fam, own: prom.labels ? fieldLabels(prom.labels) : undefined,
-          // a histogram's _sum and _count share their labels: the sample name tells them apart when deduplicating
-          ...(prom.histogram ? { sampleName: new TextEncoder().encode(`${name}_${prom.histogram}`), key: `\u0000${prom.histogram}` } : {}),
-        }));
+        this.byProm.set(
+          prom,
+          (at = {
+            fam,
+            own: prom.labels ? fieldLabels(prom.labels) : undefined,
+            // a histogram's _sum and _count share their labels: the sample name tells them apart when deduplicating
+            ...(prom.histogram ? { sampleName: new TextEncoder().encode(`${name}_${prom.histogram}`), key: `\u0000${prom.histogram}` } : {}),
+          }),
+        );
       }
       const { fam, own, sampleName, key } = at;
       let a = base;
@@ -219,7 +227,9 @@ export class PrometheusWriter {
     const full = this.prefix + name;
     let fam = this.families.get(full);
     if (!fam) this.families.set(full, (fam = new Family(full, help, type === 'counter')));
-    const ls = Object.entries(labels).map(([k, v]) => `${labelName(k)}="${escLabel(v)}"`).join(',');
+    const ls = Object.entries(labels)
+      .map(([k, v]) => `${labelName(k)}="${escLabel(v)}"`)
+      .join(',');
     if (fam.firstTime(ls, '', 0)) fam.append(ls, '', value);
   }
 
@@ -252,10 +262,9 @@ export class PrometheusWriter {
 /** `k="v",...` of labels, leaving out `without`. */
 function renderLabels(labels: Map<string, string>, without?: readonly string[]): string {
   let out = '';
-  for (const [k, v] of labels) if (!without || !without.includes(k)) out += `${out ? ',' : ''}${k}="${escLabel(v)}"`;
+  for (const [k, v] of labels) if (!without?.includes(k)) out += `${out ? ',' : ''}${k}="${escLabel(v)}"`;
   return out;
 }
-
 
 /**
  * One exposition body from rendered parts (the gather's, then the agent's self-metrics), in `format`: families
@@ -295,7 +304,10 @@ export function negotiateFormat(accept: string | undefined): ExpositionFormat {
   if (!accept) return 'text';
   let best: { format: ExpositionFormat; q: number } = { format: 'text', q: -1 };
   for (const part of accept.split(',')) {
-    const [type, ...params] = part.trim().split(';').map((x) => x.trim());
+    const [type, ...params] = part
+      .trim()
+      .split(';')
+      .map((x) => x.trim());
     const p = Object.fromEntries(params.map((x) => x.split('=').map((y) => y.trim())));
     const q = p.q === undefined ? 1 : Number(p.q);
     if (!Number.isFinite(q) || q <= 0) continue;

@@ -21,7 +21,12 @@
  */
 import type { HostFacts, RowPoint, Sink } from '../../collectors/collector.js';
 import {
-  boundInterface, endpointAddress, SOCKETSTAT_POINT, SOCKETSTAT_SCHEMA, type SocketstatInfoField, type SocketstatPlan,
+  boundInterface,
+  endpointAddress,
+  SOCKETSTAT_POINT,
+  SOCKETSTAT_SCHEMA,
+  type SocketstatInfoField,
+  type SocketstatPlan,
 } from '../../collectors/socketstat.js';
 import { AF_INET, AF_INET6, PROTO_NAMES, SS_STATE_NAMES } from '../../diag/constants.js';
 import { readTcpInfoAt, TCP_INFO_KIND_CODE, TCP_INFO_KIND_SIZE } from '../../diag/tcp-info.js';
@@ -100,7 +105,15 @@ interface InfoOut {
 const infoOut = (f: SocketstatInfoField): InfoOut => {
   if (SOCKETSTAT_SCHEMA.fields[f.name]?.type !== 'uint') throw new Error(`socketstat field ${f.name} is not a uint`); // what the suffix assumes
   const { offset, kind } = f.field;
-  return { key: fragment(`,${f.name}=`), offset, end: offset + TCP_INFO_KIND_SIZE[kind], kind: TCP_INFO_KIND_CODE[kind], unset: f.unset, unsetFrom: f.unsetFrom, scale: f.scale };
+  return {
+    key: fragment(`,${f.name}=`),
+    offset,
+    end: offset + TCP_INFO_KIND_SIZE[kind],
+    kind: TCP_INFO_KIND_CODE[kind],
+    unset: f.unset,
+    unsetFrom: f.unsetFrom,
+    scale: f.scale,
+  };
 };
 
 /** Room for a number: u64 × 8 < 1.5e20 has 21 digits. */
@@ -147,7 +160,11 @@ class SocketstatLines {
   private readonly local = new AddressText();
   private readonly remote = new AddressText();
 
-  constructor(private readonly b: ByteBuffer, readonly plan: SocketstatPlan, o: LineProtocolOptions) {
+  constructor(
+    private readonly b: ByteBuffer,
+    readonly plan: SocketstatPlan,
+    o: LineProtocolOptions,
+  ) {
     this.base = plan.base.map(infoOut);
     this.extra = plan.extra.map(infoOut);
     this.suffix = o.uintAsInt === false ? 117 : 105;
@@ -180,9 +197,21 @@ class SocketstatLines {
       this.protoTag[p] = name === '' ? this.withoutKey[PROTO] : fragment(`${withKey[PROTO]}${name}`);
       protoRoom = Math.max(protoRoom, this.protoTag[p].length);
     }
-    const fragments = [...this.withKey, this.fieldsHead, this.sendQ, fragment(' 99999999999999999999\n') /* room for any time's text */, ...[...this.base, ...this.extra].map((f) => f.key)];
-    this.room = fragments.reduce((n, f) => n + f.length + 4, 0) + protoRoom + 4 + STATE_ROOM + 4 + 2 * ADDRESS_ROOM
-      + (4 + this.base.length + this.extra.length) * (NUM_ROOM + 1);
+    const fragments = [
+      ...this.withKey,
+      this.fieldsHead,
+      this.sendQ,
+      fragment(' 99999999999999999999\n') /* room for any time's text */,
+      ...[...this.base, ...this.extra].map((f) => f.key),
+    ];
+    this.room =
+      fragments.reduce((n, f) => n + f.length + 4, 0) +
+      protoRoom +
+      4 +
+      STATE_ROOM +
+      4 +
+      2 * ADDRESS_ROOM +
+      (4 + this.base.length + this.extra.length) * (NUM_ROOM + 1);
   }
 
   /** Append row i's point (line and newline). `info`: its INET_DIAG_INFO payload offset in the arena, or -1. */
@@ -247,7 +276,17 @@ class SocketstatLines {
   }
 
   /** An address tag without a device: IPv6 in brackets; no tag for an address of neither family (''). */
-  private address(buf: Uint8Array, dv: DataView, p: number, fam: number, bytes: Uint8Array, words: Uint32Array, i: number, tag: number, cache: AddressText): number {
+  private address(
+    buf: Uint8Array,
+    dv: DataView,
+    p: number,
+    fam: number,
+    bytes: Uint8Array,
+    words: Uint32Array,
+    i: number,
+    tag: number,
+    cache: AddressText,
+  ): number {
     if (fam === AF_INET) {
       p = put(dv, p, this.withKey[tag]);
       return putIPv4(buf, p, bytes, i << 4);

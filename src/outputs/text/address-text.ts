@@ -19,7 +19,7 @@ export class AddressText {
     if (fam === AF_INET) {
       if (this.family === AF_INET && key[0] === words[w]) return this.text;
       const a = i << 4;
-      this.text = DEC[bytes[a]] + '.' + DEC[bytes[a + 1]] + '.' + DEC[bytes[a + 2]] + '.' + DEC[bytes[a + 3]];
+      this.text = `${DEC[bytes[a]]}.${DEC[bytes[a + 1]]}.${DEC[bytes[a + 2]]}.${DEC[bytes[a + 3]]}`;
     } else if (fam === AF_INET6) {
       if (this.family === AF_INET6 && key[0] === words[w] && key[1] === words[w + 1] && key[2] === words[w + 2] && key[3] === words[w + 3]) {
         return this.text;

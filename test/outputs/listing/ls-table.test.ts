@@ -31,7 +31,10 @@ function assertLayout(t: SocketTable, rows: number[], o: RecordOptions, label: s
       const lines = text.split('\n').slice(0, -1);
       const main = lines.filter((l) => !l.startsWith('\t '));
       assert.equal(main.length, rows.length + (header ? 1 : 0), `${what}: one line per socket`);
-      assert.ok(lines.every((l, k) => !l.startsWith('\t ') || (k > 0 && !lines[k - 1].startsWith('\t '))), `${what}: at most one details line, after its socket`);
+      assert.ok(
+        lines.every((l, k) => !l.startsWith('\t ') || (k > 0 && !lines[k - 1].startsWith('\t '))),
+        `${what}: at most one details line, after its socket`,
+      );
       if (header && rows.length) {
         const netid = lsShowsNetid(t, rows, protocolsAsked);
         assert.equal(main[0].startsWith('Netid'), netid, what);
@@ -51,12 +54,35 @@ describe('renderLsTableRows over the recorded fixtures', () => {
       const all = Array.from({ length: t.length }, (_, i) => i);
       const byProto = (p: number) => all.filter((i) => t.proto[i] === p);
       const subsets: [string, number[]][] = [
-        ['every socket', all], ['TCP', byProto(1)], ['UDP', byProto(2)], ['unix', byProto(7)], ['none', []], ['one', [all[3]]],
-        ['unix streams', byProto(7).filter((i) => t.sockType[i] === 1)], ['every other, reversed', all.filter((i) => i % 2).reverse()],
+        ['every socket', all],
+        ['TCP', byProto(1)],
+        ['UDP', byProto(2)],
+        ['unix', byProto(7)],
+        ['none', []],
+        ['one', [all[3]]],
+        ['unix streams', byProto(7).filter((i) => t.sockType[i] === 1)],
+        ['every other, reversed', all.filter((i) => i % 2).reverse()],
       ];
       const full = direct(t, all, { extended: true, timers: true, info: true, memory: true }, true, 1);
       // ss's words (uid: only when not 0, as ss; the fixture's sockets are root's)
-      for (const word of ['rtt:', 'cwnd:', 'bytes_acked:', 'skmem:(', 'bbr', 'timer:(', 'sk:', 'cgroup:', 'ino:', 'dev:', 'ts', 'wscale:', 'lastsnd:', 'rcvmss:', 'advmss:', 'pmtu:']) {
+      for (const word of [
+        'rtt:',
+        'cwnd:',
+        'bytes_acked:',
+        'skmem:(',
+        'bbr',
+        'timer:(',
+        'sk:',
+        'cgroup:',
+        'ino:',
+        'dev:',
+        'ts',
+        'wscale:',
+        'lastsnd:',
+        'rcvmss:',
+        'advmss:',
+        'pmtu:',
+      ]) {
         assert.ok(full.includes(word), `the fixture's table has ${word}`);
       }
       assert.ok(!direct(t, all, {}, true, 1).includes('\t '), 'no flags: no details');
@@ -93,46 +119,94 @@ const plainRows = (rows: Parameters<typeof tableOf>[0]) => rows.map((r) => ({ ..
 
 describe('renderLsTableRows over random tables (fast-check)', () => {
   it('lays out any rows (no details)', () => {
-    fc.assert(fc.property(fc.array(row, { maxLength: 10 }), (rows) => {
-      const t = tableOf(plainRows(rows));
-      assertLayout(t, Array.from({ length: t.length }, (_, i) => i), {}, 'random table');
-    }), budget(1000, 4000));
+    fc.assert(
+      fc.property(fc.array(row, { maxLength: 10 }), (rows) => {
+        const t = tableOf(plainRows(rows));
+        assertLayout(
+          t,
+          Array.from({ length: t.length }, (_, i) => i),
+          {},
+          'random table',
+        );
+      }),
+      budget(1000, 4000),
+    );
   });
 
   it('any rows and options: never throws, a line per socket at least, the header first', () => {
-    fc.assert(fc.property(fc.array(row, { maxLength: 10 }), options, (rows, g) => {
-      const t = tableOf(rows);
-      const text = direct(t, Array.from({ length: t.length }, (_, i) => i), recordOptions(g), true, 2);
-      assert.ok(text.startsWith('Netid') && text.endsWith('\n'));
-      assert.ok(text.split('\n').length >= rows.length + 2);
-    }), budget(2000, 8000));
+    fc.assert(
+      fc.property(fc.array(row, { maxLength: 10 }), options, (rows, g) => {
+        const t = tableOf(rows);
+        const text = direct(
+          t,
+          Array.from({ length: t.length }, (_, i) => i),
+          recordOptions(g),
+          true,
+          2,
+        );
+        assert.ok(text.startsWith('Netid') && text.endsWith('\n'));
+        assert.ok(text.split('\n').length >= rows.length + 2);
+      }),
+      budget(2000, 8000),
+    );
   });
 
   it('with every section on, per protocol, attributes as they come (never throws; a line per socket at least)', () => {
     for (const proto of [1, 2, 7]) {
-      fc.assert(fc.property(fc.array(row.map((r) => ({ ...r, proto })), { minLength: 1, maxLength: 8 }), (rows) => {
-        const t = tableOf(rows);
-        const text = direct(t, Array.from({ length: t.length }, (_, i) => i), { extended: true, timers: true, info: true, memory: true }, true, 1);
-        assert.ok(text.split('\n').length >= rows.length + 2);
-      }), budget(500, 3000));
+      fc.assert(
+        fc.property(
+          fc.array(
+            row.map((r) => ({ ...r, proto })),
+            { minLength: 1, maxLength: 8 },
+          ),
+          (rows) => {
+            const t = tableOf(rows);
+            const text = direct(
+              t,
+              Array.from({ length: t.length }, (_, i) => i),
+              { extended: true, timers: true, info: true, memory: true },
+              true,
+              1,
+            );
+            assert.ok(text.split('\n').length >= rows.length + 2);
+          },
+        ),
+        budget(500, 3000),
+      );
     }
   });
 
   it('host names (-r) with whitespace, newlines and brackets: every name given is in the table', () => {
     const name = fc.oneof(fc.constantFrom(undefined, '', 'h ', ' h', 'a\nb', 'x\t', '[::1]', 'é\u00a0', '\ufeff'), fc.string({ maxLength: 5 }));
-    fc.assert(fc.property(fc.array(row.map((r) => ({ ...r, proto: 1, family: 2 })), { minLength: 1, maxLength: 6 }), fc.array(name, { minLength: 1, maxLength: 4 }), (rows, names) => {
-      const t = tableOf(rows);
-      const given: string[] = [];
-      const hostName = (a: string) => {
-        const n = names[a.length % names.length];
-        if (n) given.push(n);
-        return n;
-      };
-      const text = direct(t, Array.from({ length: t.length }, (_, i) => i), { hostName }, true, 1);
-      // (a name holding a newline cuts its line short: formatColumns splits cells at newlines; known, and rare)
-      if (given.some((n) => n.includes('\n'))) return;
-      for (const n of given) assert.ok(text.includes(n.trimEnd()), JSON.stringify(n));
-    }), budget(1000, 3000));
+    fc.assert(
+      fc.property(
+        fc.array(
+          row.map((r) => ({ ...r, proto: 1, family: 2 })),
+          { minLength: 1, maxLength: 6 },
+        ),
+        fc.array(name, { minLength: 1, maxLength: 4 }),
+        (rows, names) => {
+          const t = tableOf(rows);
+          const given: string[] = [];
+          const hostName = (a: string) => {
+            const n = names[a.length % names.length];
+            if (n) given.push(n);
+            return n;
+          };
+          const text = direct(
+            t,
+            Array.from({ length: t.length }, (_, i) => i),
+            { hostName },
+            true,
+            1,
+          );
+          // (a name holding a newline cuts its line short: formatColumns splits cells at newlines; known, and rare)
+          if (given.some((n) => n.includes('\n'))) return;
+          for (const n of given) assert.ok(text.includes(n.trimEnd()), JSON.stringify(n));
+        },
+      ),
+      budget(1000, 3000),
+    );
   });
 });
 
@@ -144,7 +218,12 @@ describe('lsTableBytes handing chunks over (ls writes the table to stdout as it 
     for (const o of [{}, { extended: true, timers: true, info: true, memory: true }] as RecordOptions[]) {
       const whole = direct(t, all, o, true, 2);
       const chunks: Buffer[] = [];
-      const back = lsTableBytes(t, all, t.arenaView(), o, { header: true, netid: lsShowsNetid(t, all, 2), write: (c) => chunks.push(Buffer.from(c)), drained: () => false });
+      const back = lsTableBytes(t, all, t.arenaView(), o, {
+        header: true,
+        netid: lsShowsNetid(t, all, 2),
+        write: (c) => chunks.push(Buffer.from(c)),
+        drained: () => false,
+      });
       assert.equal(back.length, 0);
       assert.ok(chunks.length > 1 || whole.length < 1 << 17, 'more than one chunk');
       assert.equal(Buffer.concat(chunks).toString('utf8'), whole);

@@ -38,7 +38,11 @@ function assertSameText(t: SocketTable, o: RecordOptions, label: string, random 
   const writer = new SocketJsonWriter(o);
   let n = 0;
   for (let i = 0; i < t.length; i++) {
-    assertRecord(writer.write(t, i, view), `${label}: row ${i}`, !random && t.proto[i] >= 1 && t.proto[i] <= 7 && t.state[i] <= 15 && t.timer[i] < TIMER_NAMES.length && (t.proto[i] !== 7 || t.sockType[i] in SOCK_TYPES));
+    assertRecord(
+      writer.write(t, i, view),
+      `${label}: row ${i}`,
+      !random && t.proto[i] >= 1 && t.proto[i] <= 7 && t.state[i] <= 15 && t.timer[i] < TIMER_NAMES.length && (t.proto[i] !== 7 || t.sockType[i] in SOCK_TYPES),
+    );
     n++;
   }
   return n;
@@ -55,24 +59,52 @@ describe('SocketJsonWriter over the recorded fixtures', () => {
       const full = { extended: true, timers: true, info: true, memory: true };
       const recs = Array.from({ length: t.length }, (_, i) => socketRecord(t, i, view, full));
       // the fixture reaches the interesting members, so the checks are not vacuous
-      for (const key of ['tcp_info', 'congestion', 'bbr', 'memory', 'queue_memory', 'shutdown', 'v6only', 'cgroup_id', 'mark', 'tos', 'tclass', 'class_id', 'timer', 'vfs', 'pending_connections', 'uid']) {
-        assert.ok(recs.some((r) => r[key] !== undefined), `some record has ${key}`);
+      for (const key of [
+        'tcp_info',
+        'congestion',
+        'bbr',
+        'memory',
+        'queue_memory',
+        'shutdown',
+        'v6only',
+        'cgroup_id',
+        'mark',
+        'tos',
+        'tclass',
+        'class_id',
+        'timer',
+        'vfs',
+        'pending_connections',
+        'uid',
+      ]) {
+        assert.ok(
+          recs.some((r) => r[key] !== undefined),
+          `some record has ${key}`,
+        );
       }
-      assert.ok(recs.some((r) => r.path === null) && recs.some((r) => typeof r.path === 'string' && r.path.startsWith('@')), 'unnamed and abstract unix sockets');
+      assert.ok(
+        recs.some((r) => r.path === null) && recs.some((r) => typeof r.path === 'string' && r.path.startsWith('@')),
+        'unnamed and abstract unix sockets',
+      );
       assert.ok(recs.some((r) => r.peer_inode === null) && recs.some((r) => typeof r.peer_inode === 'number'), 'with and without a peer');
       for (const [name, o] of optionSets(t)) assert.equal(assertSameText(t, o, name), t.length);
     });
   }
 
-  it('over streamSnapshot\'s reused batches, one writer for the whole stream: the text takeSnapshot\'s table gives', async () => {
+  it("over streamSnapshot's reused batches, one writer for the whole stream: the text takeSnapshot's table gives", async () => {
     const whole = (await takeSnapshot({ ...SNAPSHOT, keepAttributes: true }, new DiagSession(replayTransport(recordedAnswer)))).table;
     for (const [name, o] of optionSets(new SocketTable(16, 0)).filter(([n]) => !n.includes('-p'))) {
       const writer = new SocketJsonWriter(o);
       let rows = 0;
-      await streamSnapshot({ ...SNAPSHOT, keepAttributes: true }, (t) => {
-        const view = t.arenaView();
-        for (let i = 0; i < t.length; i++, rows++) assert.equal(writer.write(t, i, view), new SocketJsonWriter(o).write(whole, rows, whole.arenaView()), `${name}: row ${rows}`);
-      }, new DiagSession(replayTransport(recordedAnswer)));
+      await streamSnapshot(
+        { ...SNAPSHOT, keepAttributes: true },
+        (t) => {
+          const view = t.arenaView();
+          for (let i = 0; i < t.length; i++, rows++)
+            assert.equal(writer.write(t, i, view), new SocketJsonWriter(o).write(whole, rows, whole.arenaView()), `${name}: row ${rows}`);
+        },
+        new DiagSession(replayTransport(recordedAnswer)),
+      );
       assert.ok(rows > 50);
     }
   });
@@ -87,25 +119,99 @@ describe('JsonBytes, jsonString and tcpInfoJson', () => {
   };
 
   it('num(n) writes what JSON.stringify(n) writes, for every kind of number a record holds', () => {
-    const edges = [0, -0, 1, 9, 10, 99, 100, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 999_999_999, 1e9, 1e9 + 1, 2 ** 53 - 1, 2 ** 53,
-      2 ** 53 + 2, 2 ** 64 - 2048, 2 ** 64, 2 ** 64 * 8, 1e21, 1.5, 1 / 256, 255 / 256, 0xffffffff / 256, 123456789012345680000, NaN, Infinity, -1, -(2 ** 40), -1.5];
-    for (const n of edges) assert.equal(bytesOf((b) => b.num(n)), JSON.stringify(n), String(n));
+    const edges = [
+      0,
+      -0,
+      1,
+      9,
+      10,
+      99,
+      100,
+      2 ** 31 - 1,
+      2 ** 31,
+      2 ** 32 - 1,
+      2 ** 32,
+      999_999_999,
+      1e9,
+      1e9 + 1,
+      2 ** 53 - 1,
+      2 ** 53,
+      2 ** 53 + 2,
+      2 ** 64 - 2048,
+      2 ** 64,
+      2 ** 64 * 8,
+      1e21,
+      1.5,
+      1 / 256,
+      255 / 256,
+      0xffffffff / 256,
+      123456789012345680000,
+      NaN,
+      Infinity,
+      -1,
+      -(2 ** 40),
+      -1.5,
+    ];
+    for (const n of edges)
+      assert.equal(
+        bytesOf((b) => b.num(n)),
+        JSON.stringify(n),
+        String(n),
+      );
     const hiLo = fc.tuple(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 0xffffffff })).map(([hi, lo]) => hi * 0x100000000 + lo);
-    fc.assert(fc.property(fc.oneof(fc.nat(), fc.integer({ min: 0, max: 0xffffffff }), fc.maxSafeNat(), hiLo, hiLo.map((x) => x * 8),
-      fc.integer({ min: 0, max: 0xffffffff }).map((x) => x / 256), fc.double({ min: 0, noNaN: true, noDefaultInfinity: true })), (n) => {
-      assert.equal(bytesOf((b) => b.num(n)), JSON.stringify(n));
-    }), budget(5000));
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.nat(),
+          fc.integer({ min: 0, max: 0xffffffff }),
+          fc.maxSafeNat(),
+          hiLo,
+          hiLo.map((x) => x * 8),
+          fc.integer({ min: 0, max: 0xffffffff }).map((x) => x / 256),
+          fc.double({ min: 0, noNaN: true, noDefaultInfinity: true }),
+        ),
+        (n) => {
+          assert.equal(
+            bytesOf((b) => b.num(n)),
+            JSON.stringify(n),
+          );
+        },
+      ),
+      budget(5000),
+    );
   });
 
   it('str(s) writes the UTF-8 of JSON.stringify(s), utf8(s) the UTF-8 of s, fragments their text', () => {
-    const unit = fc.oneof(nameUnit, fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)));
-    fc.assert(fc.property(fc.array(unit, { maxLength: 20 }).map((a) => a.join('')), (s) => {
-      assert.equal(bytesOf((b) => b.str(s)), JSON.stringify(s));
-      const wellFormed = JSON.parse(JSON.stringify(s.replace(/[\ud800-\udfff]/g, '?'))) as string;
-      assert.equal(bytesOf((b) => b.utf8(wellFormed)), wellFormed);
-      assert.equal(bytesOf((b) => b.raw(fragment(wellFormed))), wellFormed);
-      assert.equal(bytesOf((b) => (b.raw(fragment(wellFormed)), b.raw(fragment('"')))), `${wellFormed}"`, 'scratch past a fragment is overwritten');
-    }), budget(3000));
+    const unit = fc.oneof(
+      nameUnit,
+      fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(unit, { maxLength: 20 }).map((a) => a.join('')),
+        (s) => {
+          assert.equal(
+            bytesOf((b) => b.str(s)),
+            JSON.stringify(s),
+          );
+          const wellFormed = JSON.parse(JSON.stringify(s.replace(/[\ud800-\udfff]/g, '?'))) as string;
+          assert.equal(
+            bytesOf((b) => b.utf8(wellFormed)),
+            wellFormed,
+          );
+          assert.equal(
+            bytesOf((b) => b.raw(fragment(wellFormed))),
+            wellFormed,
+          );
+          assert.equal(
+            bytesOf((b) => (b.raw(fragment(wellFormed)), b.raw(fragment('"')))),
+            `${wellFormed}"`,
+            'scratch past a fragment is overwritten',
+          );
+        },
+      ),
+      budget(3000),
+    );
   });
 
   it('take() hands out a copy and starts over', () => {
@@ -118,40 +224,65 @@ describe('JsonBytes, jsonString and tcpInfoJson', () => {
   });
 
   it('jsonString(s) is JSON.stringify(s) for any string, lone surrogates included', () => {
-    const unit = fc.oneof(fc.string({ unit: 'binary', maxLength: 1 }), fc.integer({ min: 0, max: 0x3f }).map((c) => String.fromCharCode(c)),
-      fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)), fc.constantFrom('"', '\\', '\u2028', '\u007f'));
-    fc.assert(fc.property(fc.array(unit, { maxLength: 20 }).map((a) => a.join('')), (s) => {
-      assert.equal(jsonString(s), JSON.stringify(s));
-    }), budget(3000));
+    const unit = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 1 }),
+      fc.integer({ min: 0, max: 0x3f }).map((c) => String.fromCharCode(c)),
+      fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)),
+      fc.constantFrom('"', '\\', '\u2028', '\u007f'),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(unit, { maxLength: 20 }).map((a) => a.join('')),
+        (s) => {
+          assert.equal(jsonString(s), JSON.stringify(s));
+        },
+      ),
+      budget(3000),
+    );
   });
 
-  it('tcpInfoJson: one JSON object in JSON.stringify\'s form for every length 0..320, fields past the length absent', () => {
-    fc.assert(fc.property(tcpInfoBytes(fc.integer({ min: 0, max: 320 })), (payload) => {
-      const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-      const text = tcpInfoJson(view, 0, payload.byteLength);
-      const record = tcpInfoRecord(view, 0, payload.byteLength);
-      assert.equal(JSON.stringify(record), text);
-      assert.equal(record.info_bytes, payload.byteLength);
-      // bytes_acked (offset 120, 8 bytes) only when the kernel sent them
-      if (payload.byteLength < 128) assert.equal(record.bytes_acked, undefined);
-      if (payload.byteLength < 12) assert.equal(record.rto_us, undefined);
-    }), budget(3000));
+  it("tcpInfoJson: one JSON object in JSON.stringify's form for every length 0..320, fields past the length absent", () => {
+    fc.assert(
+      fc.property(tcpInfoBytes(fc.integer({ min: 0, max: 320 })), (payload) => {
+        const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+        const text = tcpInfoJson(view, 0, payload.byteLength);
+        const record = tcpInfoRecord(view, 0, payload.byteLength);
+        assert.equal(JSON.stringify(record), text);
+        assert.equal(record.info_bytes, payload.byteLength);
+        // bytes_acked (offset 120, 8 bytes) only when the kernel sent them
+        if (payload.byteLength < 128) assert.equal(record.bytes_acked, undefined);
+        if (payload.byteLength < 12) assert.equal(record.rto_us, undefined);
+      }),
+      budget(3000),
+    );
   });
 });
 
 describe('SocketJsonWriter over random tables (fast-check)', () => {
   it('writes a valid record for every row, one writer for the whole table', () => {
-    fc.assert(fc.property(fc.array(row, { minLength: 1, maxLength: 12 }), options, (rows, g) => {
-      const t = tableOf(rows);
-      assertSameText(t, recordOptions(g), 'random table', !!g.processes);
-    }), budget(3000, 8000));
+    fc.assert(
+      fc.property(fc.array(row, { minLength: 1, maxLength: 12 }), options, (rows, g) => {
+        const t = tableOf(rows);
+        assertSameText(t, recordOptions(g), 'random table', !!g.processes);
+      }),
+      budget(3000, 8000),
+    );
   });
 
   it('random rows of a single protocol with every section on (more depth per protocol)', () => {
     for (const proto of [1, 2, 4, 6, 7]) {
-      fc.assert(fc.property(fc.array(row.map((r) => ({ ...r, proto })), { minLength: 1, maxLength: 8 }), (rows) => {
-        assertSameText(tableOf(rows), { extended: true, timers: true, info: true, memory: true }, `proto ${proto}`);
-      }), budget(500, 3000));
+      fc.assert(
+        fc.property(
+          fc.array(
+            row.map((r) => ({ ...r, proto })),
+            { minLength: 1, maxLength: 8 },
+          ),
+          (rows) => {
+            assertSameText(tableOf(rows), { extended: true, timers: true, info: true, memory: true }, `proto ${proto}`);
+          },
+        ),
+        budget(500, 3000),
+      );
     }
   });
 });

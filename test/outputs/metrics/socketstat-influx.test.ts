@@ -22,7 +22,15 @@ import { influxLine, InfluxWriter } from '../../../src/outputs/metrics/influx.js
 import { LineProtocolSink } from '../../../src/outputs/metrics/socketstat-influx.js';
 import { streamInflux } from '../../../src/cli/gather.js';
 import { budget } from '../../fuzz/budget.js';
-import { recordedAnswer, row, socketstatLineProtocol, socketstatMetrics, tableOf, text, type SocketstatTestOptions as SocketstatInfluxOptions } from '../helpers.js';
+import {
+  recordedAnswer,
+  row,
+  socketstatLineProtocol,
+  socketstatMetrics,
+  tableOf,
+  text,
+  type SocketstatTestOptions as SocketstatInfluxOptions,
+} from '../helpers.js';
 
 const TIME = 1_700_000_000_123.4;
 
@@ -41,7 +49,10 @@ function referenceLines(t: SocketTable, o: SocketstatInfluxOptions, time = TIME)
 /** The line-protocol sink's lines for the same table, and its bytes. */
 function directLines(t: SocketTable, o: SocketstatInfluxOptions, time = TIME): { lines: string[]; bytes: Buffer } {
   const bytes = Buffer.from(socketstatLineProtocol(t, time, o).bytes.take());
-  const lines = bytes.toString('utf8').split(/(?<=\n)/).filter(Boolean);
+  const lines = bytes
+    .toString('utf8')
+    .split(/(?<=\n)/)
+    .filter(Boolean);
   return { lines, bytes };
 }
 
@@ -65,8 +76,21 @@ const interfaceName = (ifindex: number) => IFNAMES[ifindex];
 
 /** Global tags around, between and over the point's own; needing escapes; empty; non-ASCII. */
 const TAGS: Record<string, string> = {
-  host: 'web-01', a: '1', local_b: 'x y', local_addr: 'overridden', proto: 'overridden', remote_addr0: 'z=1', remote_port_: 'q,r',
-  zz: 'last\\', 'sp ace': 'v\nw', empty: '', '': 'no key', 'ünï': 'cödé', 'trail\\': 'x', tw: '"quoted"', '\\\\': 'bs',
+  host: 'web-01',
+  a: '1',
+  local_b: 'x y',
+  local_addr: 'overridden',
+  proto: 'overridden',
+  remote_addr0: 'z=1',
+  remote_port_: 'q,r',
+  zz: 'last\\',
+  'sp ace': 'v\nw',
+  empty: '',
+  '': 'no key',
+  ünï: 'cödé',
+  'trail\\': 'x',
+  tw: '"quoted"',
+  '\\\\': 'bs',
 };
 
 const OPTION_SETS: [string, SocketstatInfluxOptions][] = [
@@ -105,31 +129,50 @@ describe('socketstat into the line-protocol sink equals it into the metric sink 
     const all = OPTION_SETS.flatMap(([name, o]) => assertSame(t, o, name)).join('');
     // the comparison is not vacuous: the fixture reaches every rule
     for (const [what, re] of [
-      ['IPv4', /local_addr=127\.0\.0\.1,/], ['IPv6 in brackets', /local_addr=\[::1\],/], ['v4-mapped', /\[::ffff:127\.0\.0\.1\]/],
-      ['bound, by name', /%lo,/], ['bound, escaped name', /%e\\,t\\ h\\=0,/], ['bound, by index', /%7,/], ['bound, IPv6', /\]%/],
-      ['trailing backslash dropped', /%tun,/], ['udp', /proto=udp/], ['raw', /proto=raw/], ['an address of no family (tag left out)', /local_port=\d+,proto=tcp,remote_port=/],
-      ['tcp_info base counters', /bytes_acked=\d+i/], ['opt-in fields', /rtt_us=\d+u/], ['u64 rates', /pacing_rate_bps=\d+[iu]/],
-      ['listen state', /state="LISTEN"/], ['time-wait state', /state="TIME-WAIT"/], ['u suffix', /recv_q=\d+u/],
-      ['global tags sorted in', /^socketstat,a=1,host=web-01,local_addr=.*,local_b=x\\ y,local_port=\d+,proto=(tcp|udp|raw),remote_addr=[^,]+,remote_addr0=z\\=1,remote_port=\d+,remote_port_=q\\,r,sp\\ ace=v\\ w,trail=x,tw="quoted",zz=last,ünï=cödé /m],
+      ['IPv4', /local_addr=127\.0\.0\.1,/],
+      ['IPv6 in brackets', /local_addr=\[::1\],/],
+      ['v4-mapped', /\[::ffff:127\.0\.0\.1\]/],
+      ['bound, by name', /%lo,/],
+      ['bound, escaped name', /%e\\,t\\ h\\=0,/],
+      ['bound, by index', /%7,/],
+      ['bound, IPv6', /\]%/],
+      ['trailing backslash dropped', /%tun,/],
+      ['udp', /proto=udp/],
+      ['raw', /proto=raw/],
+      ['an address of no family (tag left out)', /local_port=\d+,proto=tcp,remote_port=/],
+      ['tcp_info base counters', /bytes_acked=\d+i/],
+      ['opt-in fields', /rtt_us=\d+u/],
+      ['u64 rates', /pacing_rate_bps=\d+[iu]/],
+      ['listen state', /state="LISTEN"/],
+      ['time-wait state', /state="TIME-WAIT"/],
+      ['u suffix', /recv_q=\d+u/],
+      [
+        'global tags sorted in',
+        /^socketstat,a=1,host=web-01,local_addr=.*,local_b=x\\ y,local_port=\d+,proto=(tcp|udp|raw),remote_addr=[^,]+,remote_addr0=z\\=1,remote_port=\d+,remote_port_=q\\,r,sp\\ ace=v\\ w,trail=x,tw="quoted",zz=last,ünï=cödé /m,
+      ],
     ] as [string, RegExp][]) {
       assert.match(all, re, what);
     }
-    assert.doesNotMatch(all, /overridden|empty=|=no key|=bs/, 'the point\'s own tags win; empty keys and values are left out');
+    assert.doesNotMatch(all, /overridden|empty=|=no key|=bs/, "the point's own tags win; empty keys and values are left out");
   });
 
-  it('over streamSnapshot\'s reused batches, one sink for the whole stream', async () => {
+  it("over streamSnapshot's reused batches, one sink for the whole stream", async () => {
     for (const [name, o] of OPTION_SETS) {
       const writer = new LineProtocolSink(o);
       const want: string[] = [];
       let rows = 0;
       let got = '';
-      await streamSnapshot(SNAPSHOT, (t) => {
-        rows += t.length;
-        want.push(...referenceLines(t, o));
-        socketstatLineProtocol(t, TIME, o, writer);
-        got += writer.bytes.text();
-        writer.bytes.pos = 0;
-      }, replaySession());
+      await streamSnapshot(
+        SNAPSHOT,
+        (t) => {
+          rows += t.length;
+          want.push(...referenceLines(t, o));
+          socketstatLineProtocol(t, TIME, o, writer);
+          got += writer.bytes.text();
+          writer.bytes.pos = 0;
+        },
+        replaySession(),
+      );
       assert.ok(rows > 50);
       assert.equal(got, want.join(''), name);
     }
@@ -144,25 +187,41 @@ describe('socketstat into the line-protocol sink equals it into the metric sink 
       interfaceNames: fc.option(fc.array(fc.option(text), { minLength: 1, maxLength: 4 })),
       tags: fc.option(fc.dictionary(fc.oneof(text, fc.constantFrom('host', 'proto', 'local_addr', 'remote_port', 'm', 'z')), text, { maxKeys: 5 })),
     });
-    fc.assert(fc.property(fc.array(row, { minLength: 1, maxLength: 12 }), opts, (rows, g) => {
-      const t = tableOf(rows);
-      const names = g.interfaceNames;
-      const o: SocketstatInfluxOptions = {
-        protocols: g.protocols, states: g.states, infoFields: g.infoFields, uintAsInt: g.uintAsInt, tags: g.tags ?? undefined,
-        interfaceName: names ? (ifindex) => names[ifindex % names.length] ?? undefined : undefined,
-      };
-      assertSame(t, o, 'random table');
-    }), budget(3000, 8000));
+    fc.assert(
+      fc.property(fc.array(row, { minLength: 1, maxLength: 12 }), opts, (rows, g) => {
+        const t = tableOf(rows);
+        const names = g.interfaceNames;
+        const o: SocketstatInfluxOptions = {
+          protocols: g.protocols,
+          states: g.states,
+          infoFields: g.infoFields,
+          uintAsInt: g.uintAsInt,
+          tags: g.tags ?? undefined,
+          interfaceName: names ? (ifindex) => names[ifindex % names.length] ?? undefined : undefined,
+        };
+        assertSame(t, o, 'random table');
+      }),
+      budget(3000, 8000),
+    );
   });
 
   it('random TCP rows, every state, every field (more depth on tcp_info)', () => {
-    fc.assert(fc.property(fc.array(row.map((r) => ({ ...r, proto: Proto.tcp, family: r.family % 2 ? AF_INET : AF_INET6 })), { minLength: 1, maxLength: 8 }), (rows) => {
-      assertSame(tableOf(rows), { states: ALL_STATES, infoFields: SOCKETSTAT_INFO_FIELDS }, 'tcp rows');
-      assertSame(tableOf(rows), { states: ALL_STATES, infoFields: SOCKETSTAT_INFO_FIELDS, uintAsInt: false }, 'tcp rows, u');
-    }), budget(1000, 3000));
+    fc.assert(
+      fc.property(
+        fc.array(
+          row.map((r) => ({ ...r, proto: Proto.tcp, family: r.family % 2 ? AF_INET : AF_INET6 })),
+          { minLength: 1, maxLength: 8 },
+        ),
+        (rows) => {
+          assertSame(tableOf(rows), { states: ALL_STATES, infoFields: SOCKETSTAT_INFO_FIELDS }, 'tcp rows');
+          assertSame(tableOf(rows), { states: ALL_STATES, infoFields: SOCKETSTAT_INFO_FIELDS, uintAsInt: false }, 'tcp rows, u');
+        },
+      ),
+      budget(1000, 3000),
+    );
   });
 
-  it('the aggregated form: the collector\'s metrics, written as influxLine writes them', async () => {
+  it("the aggregated form: the collector's metrics, written as influxLine writes them", async () => {
     const t = await fixtureTable();
     const o: SocketstatInfluxOptions = { aggregate: true, tags: { host: 'h' } };
     const want = referenceLines(t, o).join('');
@@ -184,7 +243,20 @@ describe('socketstat into the line-protocol sink equals it into the metric sink 
       return t;
     };
     const w = new LineProtocolSink();
-    assert.throws(() => socketstatLineProtocol(rows(3), TIME, { interfaceName: (ifindex) => { throw new Error(`no name for ${ifindex}`); } }, w), /no name for 9/);
+    assert.throws(
+      () =>
+        socketstatLineProtocol(
+          rows(3),
+          TIME,
+          {
+            interfaceName: (ifindex) => {
+              throw new Error(`no name for ${ifindex}`);
+            },
+          },
+          w,
+        ),
+      /no name for 9/,
+    );
     assert.equal(w.bytes.text(), referenceLines(rows(2), {}).join(''), 'the two rows before the failure, whole');
   });
 });
@@ -205,8 +277,19 @@ function collector() {
   return { sink: { write: (c: Uint8Array) => chunks.push(Buffer.from(c)), writableLength: 0 }, text: () => Buffer.concat(chunks).toString('utf8') };
 }
 
-const lineSet = (text: string) => text.split('\n').filter(Boolean).map((l) => l.replace(/ \d+$/, '')).sort();
-const timesOf = (text: string) => new Set(text.split('\n').filter(Boolean).map((l) => l.slice(l.lastIndexOf(' ') + 1)));
+const lineSet = (text: string) =>
+  text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.replace(/ \d+$/, ''))
+    .sort();
+const timesOf = (text: string) =>
+  new Set(
+    text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.slice(l.lastIndexOf(' ') + 1)),
+  );
 
 describe('streamed socketstat gather (gather and execd, format influx)', () => {
   it('streams only socketstat alone, one point per connection, nothing else counted', () => {
@@ -221,7 +304,12 @@ describe('streamed socketstat gather (gather and execd, format influx)', () => {
 
   for (const [name, config, uintAsInt, least] of [
     ['defaults', { measurements: ['socketstat'] }, true, 10],
-    ['every field, every protocol, tags, u suffix', { measurements: ['socketstat'], socketstat: { protocols: ['tcp', 'udp', 'raw'], infoFields: SOCKETSTAT_INFO_FIELDS }, tags: TAGS }, false, 10],
+    [
+      'every field, every protocol, tags, u suffix',
+      { measurements: ['socketstat'], socketstat: { protocols: ['tcp', 'udp', 'raw'], infoFields: SOCKETSTAT_INFO_FIELDS }, tags: TAGS },
+      false,
+      10,
+    ],
     // no tcp_info asked for: no attributes kept, datagrams in the session's buffer instead of the batch arena
     ['udp only', { measurements: ['socketstat'], socketstat: { protocols: ['udp'] } }, true, 2],
   ] as [string, GatherConfig, boolean, number][]) {
@@ -235,7 +323,10 @@ describe('streamed socketstat gather (gather and execd, format influx)', () => {
       assert.ok(lineSet(wantText).length >= least, `at least ${least} points`);
       assert.deepEqual(lineSet(gotText), lineSet(wantText));
       assert.equal(timesOf(gotText).size, 1, 'one time for the gather');
-      assert.deepEqual(got.collectors.map(({ name, ok, metrics }) => ({ name, ok, metrics })), want.collectors.map(({ name, ok, metrics }) => ({ name, ok, metrics })));
+      assert.deepEqual(
+        got.collectors.map(({ name, ok, metrics }) => ({ name, ok, metrics })),
+        want.collectors.map(({ name, ok, metrics }) => ({ name, ok, metrics })),
+      );
       assert.deepEqual(got.notes, want.notes);
       assert.equal(got.error, undefined);
       // the kernel is asked for socketstat's states only; the rest of the plan is gather()'s
@@ -258,25 +349,45 @@ describe('streamed socketstat gather (gather and execd, format influx)', () => {
       }
       return t;
     };
-    const report = await gatherStream({ measurements: ['socketstat'] }, {
-      stream: async (_o, onBatch) => {
-        for (let k = 0; k < 3; k++) onBatch(batch(), TIME);
-        return { sources: [], takenAt: TIME, durationMs: 1, ext: 0, notes: ['a note'] };
+    const report = await gatherStream(
+      { measurements: ['socketstat'] },
+      {
+        stream: async (_o, onBatch) => {
+          for (let k = 0; k < 3; k++) onBatch(batch(), TIME);
+          return { sources: [], takenAt: TIME, durationMs: 1, ext: 0, notes: ['a note'] };
+        },
       },
-    }, new MetricSink(() => {
-      if (++calls === 6) throw new Error('boom');
-    }));
+      new MetricSink(() => {
+        if (++calls === 6) throw new Error('boom');
+      }),
+    );
     assert.equal(calls, 6, 'no batch after the failure');
-    assert.deepEqual(report.collectors.map(({ name, ok, metrics, error }) => ({ name, ok, metrics, error })), [{ name: 'socketstat', ok: false, metrics: 6, error: 'boom' }]);
+    assert.deepEqual(
+      report.collectors.map(({ name, ok, metrics, error }) => ({ name, ok, metrics, error })),
+      [{ name: 'socketstat', ok: false, metrics: 6, error: 'boom' }],
+    );
     assert.deepEqual(report.notes, ['a note']);
   });
 
   it('a snapshot that fails: report.error, no collector ran (as gather())', async () => {
-    const fail: Required<Pick<Snapshotter, 'stream'>> = { stream: async () => { throw new Error('setns: EPERM'); } };
+    const fail: Required<Pick<Snapshotter, 'stream'>> = {
+      stream: async () => {
+        throw new Error('setns: EPERM');
+      },
+    };
     const report = await gatherStream({ measurements: ['socketstat'] }, fail, new MetricSink(() => {}));
     assert.equal(report.error, 'setns: EPERM');
     assert.deepEqual(report.collectors, []);
-    const reference = await gather({ measurements: ['socketstat'] }, { ...replaySnapshotter, snapshot: async () => { throw new Error('setns: EPERM'); } }, () => {});
+    const reference = await gather(
+      { measurements: ['socketstat'] },
+      {
+        ...replaySnapshotter,
+        snapshot: async () => {
+          throw new Error('setns: EPERM');
+        },
+      },
+      () => {},
+    );
     assert.equal(reference.error, report.error);
   });
 });
