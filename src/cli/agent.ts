@@ -106,5 +106,8 @@ export async function runAgent(args: string[]): Promise<void> {
     throw e;
   }
   started = true;
+  // the agent runs until a signal stops it, whatever its outputs: one with only stdout or InfluxDB has no
+  // listener to keep the process alive (its gather timer is unref'd), and used to exit after the first gather
+  setInterval(() => undefined, 1 << 30);
   log('info', 'sockscope agent started', { version: VERSION, interval: loaded.config.agent.interval });
 }
