@@ -76,6 +76,24 @@ interface Rec {
   cookie?: string;
   tcp_info?: TcpInfo;
 }
+/** An agent with only the lifecycle collector (1 s interval) and the stdout output; `lifecycle` and `prometheus`: their sections' extra lines. */
+const lifecycleAgent = (lifecycle: string, prometheus: string) =>
+  `[agent]
+interval = "1s"
+[collectors.netstat]
+enabled = false
+[collectors.netstat_port]
+enabled = false
+[collectors.listen]
+enabled = false
+[collectors.lifecycle]
+enabled = true
+${lifecycle}
+[outputs.prometheus]
+${prometheus}
+[outputs.stdout]
+enabled = true
+`;
 const sum = (rs: Rec[], f: keyof TcpInfo) => rs.reduce((n, r) => n + r.tcp_info![f], 0);
 
 describe('destroy events in a namespace', { skip }, () => {
@@ -269,26 +287,7 @@ describe('destroy events in a namespace', { skip }, () => {
   });
 
   it('the agent, unprivileged (a user namespace, as nobody): an induced overrun is counted exactly, and the counting goes on', async () => {
-    writeFileSync(
-      `${dir}/agent-overrun.toml`,
-      `
-[agent]
-interval = "1s"
-[collectors.netstat]
-enabled = false
-[collectors.netstat_port]
-enabled = false
-[collectors.listen]
-enabled = false
-[collectors.lifecycle]
-enabled = true
-rcvbuf_bytes = 65536
-[outputs.prometheus]
-enabled = false
-[outputs.stdout]
-enabled = true
-`,
-    );
+    writeFileSync(`${dir}/agent-overrun.toml`, lifecycleAgent('rcvbuf_bytes = 65536', 'enabled = false'));
     // what the agent says comes on stdout (line protocol): a scrape would be a connection of its own, closed, counted
     const out = `${dir}/overrun.out`;
     const last = `grep '^lifecycle_events,' ${out} | tail -n 1`;
@@ -338,25 +337,7 @@ enabled = true
   });
 
   it("the agent's lifecycle counters equal the truth, for short connections and ones that span gathers", async () => {
-    writeFileSync(
-      `${dir}/agent.toml`,
-      `
-[agent]
-interval = "1s"
-[collectors.netstat]
-enabled = false
-[collectors.netstat_port]
-enabled = false
-[collectors.listen]
-enabled = false
-[collectors.lifecycle]
-enabled = true
-[outputs.prometheus]
-listen = ["127.0.0.1:19979"]
-[outputs.stdout]
-enabled = true
-`,
-    );
+    writeFileSync(`${dir}/agent.toml`, lifecycleAgent('', 'listen = ["127.0.0.1:19979"]'));
     const fetch = `"$NODE" -e "fetch('http://127.0.0.1:19979/metrics').then((r) => r.text()).then((t) => process.stdout.write(t), () => {})"`;
     const done = `grep -c '^sockscope_lifecycle_closed_total{.*} ${40}$\\|^sockscope_lifecycle_closed_total{.*5002.*} 6$'`;
     const r = await inNamespace(
