@@ -1,2 +1,3 @@
 #!/usr/bin/env node
-import('../dist/src/cli/main.js').then((m) => m.main(process.argv.slice(2)));
+// dist/bundle/sockscope.cjs from its code cache (src/cli/launch.ts); dist/src when there is no bundle
+import('../dist/src/cli/launch.js').then((m) => m.launch(process.argv.slice(2)));
