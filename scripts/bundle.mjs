@@ -2,8 +2,8 @@
 // The one bundling definition of the sockscope command (esbuild), for the two things that run a bundle:
 //
 //   npm   `node scripts/bundle.mjs` (run by npm run build, prepare and pretest): dist/bundle/sockscope.cjs,
-//         which bin/sockscope.js loads (through src/cli/launch.ts, with a V8 code cache), and one .mjs per
-//         worker thread beside it. koffi stays in node_modules (a native addon); everything else is inside.
+//         which bin/sockscope.js loads through dist/bundle/launch.cjs (src/cli/launch.ts: a V8 code cache),
+//         and one .mjs per worker thread beside it. koffi stays in node_modules (a native addon); everything else is inside.
 //         Why: node's ES module loader costs ~1 ms per file, and the CLI's start touched 56-71 files of
 //         dist/src; one CommonJS file can be compiled from a code cache (docs/benchmarks.md, "Start-up").
 //         dist/src stays as it is: the library's export ("exports" in package.json) and the tests use it.
@@ -130,6 +130,8 @@ export async function bundleNpm(outdir = join(root, 'dist', 'bundle')) {
   for (const [entry, name] of workerEntries()) await bundle({ flavor: 'npm', entry, outfile: join(outdir, name), format: 'esm' });
   const main = join(outdir, 'sockscope.cjs');
   await bundle({ flavor: 'npm', entry: 'src/cli/main.ts', outfile: main, format: 'cjs' });
+  // what bin/sockscope.js requires: the code cache's loader (src/cli/launch.ts), a few node builtins
+  await bundle({ flavor: 'npm', entry: 'src/cli/launch.ts', outfile: join(outdir, 'launch.cjs'), format: 'cjs' });
   const body = readFileSync(main, 'utf8');
   // nothing in the main bundle may need a module loader (launch.ts runs it as a script)
   if (/\bimport\(/.test(body.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`/g, '""')))

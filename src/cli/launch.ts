@@ -1,6 +1,8 @@
 /**
  * How bin/sockscope.js starts the command: the bundle (dist/bundle/sockscope.cjs, scripts/bundle.mjs) compiled
  * from a V8 code cache, so that a run pays node's own start and little more (docs/benchmarks.md, "Start-up").
+ * This file is bundled too (dist/bundle/launch.cjs), and bin/sockscope.js is CommonJS (bin/package.json): no
+ * ES module is loaded at all, which spares node's ES module loader (~5 ms).
  *
  * - One file instead of the 56-71 modules of dist/src the CLI's start touched: node's ES module loader spends
  *   about a millisecond per file on resolving, reading and linking.
@@ -14,17 +16,13 @@
  *   node's own compile cache; any failure to read or write it only costs the speed-up.
  * - Node ≥ 22.1's module.enableCompileCache() is switched on too, for the worker threads' ES module bundles.
  *
- * A checkout compiled with tsc alone (no dist/bundle) runs the modules of dist/src.
+ * A checkout compiled with tsc alone (no dist/bundle) runs the modules of dist/src (bin/sockscope.js).
  */
 import { closeSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import * as nodeModule from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 import { cacheRoots, privateDir } from '../util/cache-dir.js';
-
-/** The bundle, beside dist/src: dist/bundle/sockscope.cjs */
-export const BUNDLE = fileURLToPath(new URL('../../bundle/sockscope.cjs', import.meta.url));
 
 /** The bundle's first line (scripts/bundle.mjs BUNDLE_HEADER), then 64 hex digits. */
 const HEADER = '// sockscope-bundle sha256=';
@@ -78,28 +76,22 @@ function writeCache(file: string, hash: string, data: Buffer): void {
   }
 }
 
-/** Run the command: the bundle when there is one, else dist/src. */
-export async function launch(argv: string[]): Promise<void> {
-  let source: string;
-  try {
-    source = readFileSync(BUNDLE, 'utf8');
-  } catch {
-    const { main } = await import('./main.js');
-    return main(argv);
-  }
+/** Run the command from `bundle` (dist/bundle/sockscope.cjs). */
+export async function launch(bundle: string, argv: string[]): Promise<void> {
+  const source = readFileSync(bundle, 'utf8');
   const hash = source.startsWith(HEADER) ? source.slice(HEADER.length, HEADER.length + 64) : undefined;
   const file = hash && codeCacheFile(argv);
   const cachedData = file && hash ? readCache(file, hash) : undefined;
   // CommonJS's own wrapper (the bundle is a CommonJS module), on the header's line so that lines keep their numbers
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) { ${source}\n})`, { filename: BUNDLE, cachedData });
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) { ${source}\n})`, { filename: bundle, cachedData });
   const module = { exports: {} as { main: Main } };
   (script.runInThisContext() as (...a: unknown[]) => void).call(
     module.exports,
     module.exports,
-    nodeModule.createRequire(BUNDLE),
+    nodeModule.createRequire(bundle),
     module,
-    BUNDLE,
-    dirname(BUNDLE),
+    bundle,
+    dirname(bundle),
   );
   await module.exports.main(argv);
   // after the command's own work (for the agent: its start), so that the cache holds what it compiled; not
