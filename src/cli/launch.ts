@@ -35,18 +35,18 @@ export function codeCacheFile(argv: string[], env: NodeJS.ProcessEnv = process.e
   // one cache per command: each holds the functions its command ran (a summary's, an ls's); the command
   // word is taken as written, and a cache is only written by a run that succeeded, so a typo leaves none
   const command = argv[0] !== undefined && /^[a-z]{1,16}$/.test(argv[0]) ? argv[0] : 'summary';
-  for (const root of cacheRoots(env)) {
-    if (!privateDir(root)) continue;
-    // node's own compile cache (≥ 22.1), for what is loaded as a module: the workers' bundles
-    const enable = (nodeModule as { enableCompileCache?: (dir: string) => unknown }).enableCompileCache;
-    try {
-      enable?.(join(root, 'node-compile-cache'));
-    } catch {
-      // a speed-up only
-    }
-    return join(root, `v8-${command}-${process.version}-${process.arch}.cache`);
+  const root = cacheRoots(env).find(privateDir);
+  return root && join(root, `v8-${command}-${process.version}-${process.arch}.cache`);
+}
+
+/** node's own compile cache (≥ 22.1) beside ours, for what is loaded as a module: the workers' bundles. */
+function enableNodeCompileCache(dir: string): void {
+  const enable = (nodeModule as { enableCompileCache?: (dir: string) => unknown }).enableCompileCache;
+  try {
+    enable?.(join(dir, 'node-compile-cache'));
+  } catch {
+    // a speed-up only
   }
-  return undefined;
 }
 
 /** The cached bytecode in `file` if it was made from the bundle with this hash. */
@@ -81,6 +81,7 @@ export async function launch(bundle: string, argv: string[]): Promise<void> {
   const source = readFileSync(bundle, 'utf8');
   const hash = source.startsWith(HEADER) ? source.slice(HEADER.length, HEADER.length + 64) : undefined;
   const file = hash && codeCacheFile(argv);
+  if (file) enableNodeCompileCache(dirname(file));
   const cachedData = file && hash ? readCache(file, hash) : undefined;
   // CommonJS's own wrapper (the bundle is a CommonJS module), on the header's line so that lines keep their numbers
   const script = new Script(`(function (exports, require, module, __filename, __dirname) { ${source}\n})`, { filename: bundle, cachedData });
