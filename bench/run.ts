@@ -1145,6 +1145,8 @@ function machine(python: string): Record<string, unknown> {
     memory_gib: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
     kernel: os.release(),
     node: process.version,
+    /** a start-up cost of every node process of the run (docs/benchmarks.md, "Start-up") */
+    node_extra_ca_certs: process.env.NODE_EXTRA_CA_CERTS,
     ss: first(['ss', '-V']),
     python: first([python, '--version']),
     cc: first(['cc', '--version']),
@@ -1223,6 +1225,11 @@ async function main(): Promise<number> {
   process.stdout.write(
     `bench: ${info.host_cpus} CPUs, ${info.memory_gib} GiB, kernel ${info.kernel}, node ${info.node}, ${info.ss}; ${reps} runs per row after ${warmup} warm-up\n`,
   );
+  // node 20 reads and parses that file at every start, before any code of ours: every node row pays it, no peer does
+  if (info.node_extra_ca_certs)
+    process.stdout.write(
+      `bench: NODE_EXTRA_CA_CERTS=${info.node_extra_ca_certs} is set: node parses it at every start (40 ms of CPU for Debian's bundle on a 2-vCPU VM), in every node row and no peer; \`env -u NODE_EXTRA_CA_CERTS npm run bench\` measures without it\n`,
+    );
 
   const results: SizeResult[] = [];
   const started = new Date().toISOString();
