@@ -11,7 +11,7 @@ import { SOCK_DIAG_BY_FAMILY } from './constants.js';
 import { baseSocket, diagRequestBody, type FamilySocket } from './family-socket.js';
 
 export const AF_VSOCK = 40;
-export const VSOCK_DIAG_MSG_SIZE = 36;
+export const VSOCK_DIAG_MSG_SIZE = 32;
 /** VMADDR_CID_ANY / VMADDR_PORT_ANY: ss prints them as * */
 export const VMADDR_ANY = 0xffffffff;
 
