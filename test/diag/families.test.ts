@@ -169,10 +169,7 @@ describe('xdp_diag (built from the UAPI layout: this kernel has no xdp_diag)', (
 });
 
 describe('takeFamilySockets over a replayed transport', () => {
-  const answer = (family: number, messages: Uint8Array[], errno = 0) => [
-    concat(...messages.map((m) => nlmsg(SOCK_DIAG_BY_FAMILY, NLM_F_MULTI, 0, m))),
-    done(0, errno),
-  ];
+  const answer = (messages: Uint8Array[], errno = 0) => [concat(...messages.map((m) => nlmsg(SOCK_DIAG_BY_FAMILY, NLM_F_MULTI, 0, m))), done(0, errno)];
   const session = (byFamily: Record<number, Uint8Array[]>) => {
     const t = replayTransport((r) => byFamily[r.body[0]]);
     return { t, s: new DiagSession(t) };
@@ -180,8 +177,8 @@ describe('takeFamilySockets over a replayed transport', () => {
 
   it("lists netlink before packet sockets (ss's order), keeps the asked socket types, skips short messages with a note", async () => {
     const { t, s } = session({
-      17: answer(17, [packetMsg(3, 3, 1, [0, 0]), packetMsg(2, 3, 2, [0, 0]), packetMsg(3, 3, 3, [0, 0]).subarray(0, 12)]),
-      16: answer(16, [netlinkMsg({ type: 3, protocol: 0, state: 0, portid: 0, dstPortid: 0, dstGroup: 0, ino: 10 })]),
+      17: answer([packetMsg(3, 3, 1, [0, 0]), packetMsg(2, 3, 2, [0, 0]), packetMsg(3, 3, 3, [0, 0]).subarray(0, 12)]),
+      16: answer([netlinkMsg({ type: 3, protocol: 0, state: 0, portid: 0, dstPortid: 0, dstGroup: 0, ino: 10 })]),
     });
     const r = await takeFamilySockets(
       [
@@ -233,7 +230,7 @@ describe('takeFamilySockets over a replayed transport', () => {
 
   it('vsock sockets outside the asked states are left out; no states asked: no dump', async () => {
     const v = (state: number, ino: number) => concat(u8(40), u8(1), u8(state), u8(0), zeros(16), le32(ino), zeros(8)) as Uint8Array;
-    const { t, s } = session({ 40: answer(40, [v(10, 1), v(1, 2)]) });
+    const { t, s } = session({ 40: answer([v(10, 1), v(1, 2)]) });
     const r = await takeFamilySockets([{ family: 'vsock', states: 1 << 10, required: true }], {}, s);
     assert.deepEqual(
       r.sockets.map((x) => x.inode),
