@@ -13,7 +13,9 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import { DROP, FAMILY_MAKER as MAKER, IP_THEN_DROP } from '../helpers/family-maker.js';
 import { holdPython, netnsSupport, PopulationNetns } from '../helpers/netns.js';
+import { entries, notTheDumper, sorted } from '../helpers/ss-entries.js';
 
 const support = netnsSupport();
 const opts = { skip: support.skip ?? false };
@@ -22,60 +24,6 @@ const BIN = `${root}bin/sockscope.js`;
 const validate = new Ajv2020({ allErrors: true, strict: true, strictRequired: false }).compile(
   JSON.parse(readFileSync(`${root}schema/socket.schema.json`, 'utf8')),
 );
-
-/** The classic BPF programs the maker attaches (struct sock_filter: code, jt, jf, k): both queue nothing. */
-const IP_THEN_DROP = [
-  [0x28, 0, 0, 12],
-  [0x15, 0, 1, 0x800],
-  [0x06, 0, 0, 0],
-  [0x06, 0, 0, 0],
-];
-const DROP = [[0x06, 0, 0, 0]];
-
-const MAKER = String.raw`
-import ctypes, json, os, socket, struct, sys
-SOL_PACKET, PACKET_FANOUT, PACKET_RX_RING, SO_ATTACH_FILTER = 263, 18, 5, 26
-keep = []
-def attach(s, prog):
-    buf = ctypes.create_string_buffer(b''.join(struct.pack('HBBI', *i) for i in prog))
-    keep.append(buf)
-    s.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, struct.pack('HL', len(prog), ctypes.addressof(buf)))
-# every socket that receives has a program that queues nothing: Recv-Q stays 0 whatever crosses lo
-a = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
-attach(a, ${JSON.stringify(IP_THEN_DROP)})
-a.setsockopt(SOL_PACKET, PACKET_FANOUT, 7 | (1 << 16))
-b = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, 0)
-b.bind(('lo', 0))
-c = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
-attach(c, ${JSON.stringify(DROP)})
-c.bind(('lo', 3))
-c.setsockopt(SOL_PACKET, PACKET_RX_RING, struct.pack('IIII', 4096, 1, 2048, 2))
-d = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x86dd))
-attach(d, ${JSON.stringify(DROP)})
-n1 = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0); n1.bind((0, 0))
-n2 = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 16); n2.bind((0, 0))
-n3 = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 15); n3.bind((0, 1))
-n4 = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0); n4.connect((0, 0))
-print(json.dumps({'pid': os.getpid(), 'packet': [s.fileno() for s in (a, b, c, d)]}), flush=True)
-sys.stdin.read()
-`;
-
-/** A listing as entries of whitespace-separated fields: a socket's line and its tab-indented lines after it. */
-function entries(text: string): { header: string[]; rows: string[][] } {
-  const lines = text.split('\n').filter((l) => l.trim() !== '');
-  const header = (lines.shift() ?? '').replace('PortProcess', 'Port Process').split(/\s+/).filter(Boolean);
-  const rows: string[][] = [];
-  for (const l of lines) {
-    const fields = l.trim().split(/\s+/);
-    if (l.startsWith('\t') && rows.length) rows[rows.length - 1].push(...fields);
-    else rows.push(fields);
-  }
-  return { header, rows };
-}
-const sorted = (rows: string[][]) => rows.map((r) => r.join(' ')).sort();
-
-/** The listing process's own sock_diag socket differs (ss's or node's): protocol 4 rows other than the kernel's. */
-const notTheDumper = (r: string[]) => !r.some((f) => /^(4|tcpdiag):(?!0$|kernel$)/.test(f));
 
 /** Whether this kernel was built with a diag module, from /proc/config.gz (undefined: no config to read). */
 function kernelHas(option: string): boolean | undefined {
