@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { STATE_KEYS } from '../../src/diag/constants.js';
 import { netnsSupport, PopulationNetns } from '../helpers/netns.js';
 import { parseSs, SS_STATE_NUMBERS, type SsRow } from '../helpers/ss.js';
 import type { BatchResult } from '../helpers/cli-batch.js';
@@ -17,20 +18,6 @@ import type { BatchResult } from '../helpers/cli-batch.js';
 const support = netnsSupport();
 const opts = { skip: support.skip ?? false };
 const BATCH = fileURLToPath(new URL('../helpers/cli-batch.js', import.meta.url));
-const STATE_KEYS = [
-  'unknown',
-  'established',
-  'syn_sent',
-  'syn_recv',
-  'fin_wait1',
-  'fin_wait2',
-  'time_wait',
-  'close',
-  'close_wait',
-  'last_ack',
-  'listen',
-  'closing',
-];
 
 /** [flags, expression]: the same words for ss and for sockscope ls; {L4} etc. filled from the population */
 const CASES: readonly [string[], string][] = [
