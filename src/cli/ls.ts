@@ -337,7 +337,8 @@ export function planLs(args: string[]): LsPlan | 'help' {
     kill: !!v.kill,
     families,
     bpf: !!v.bpf,
-    tables: protocols.length + (protocols.includes('unix') ? 2 : 0) + familyTables(families),
+    // (without other families, the protocols alone: lsShowsNetid looks at the rows for unix's three tables)
+    tables: families.length === 0 ? protocols.length : protocols.length + (protocols.includes('unix') ? 2 : 0) + familyTables(families),
     allNetns,
     events: !!v.events,
     rcvbufBytes: v.rcvbuf === undefined ? undefined : byteCount(v.rcvbuf, '--rcvbuf'),
