@@ -200,6 +200,7 @@ export async function gatherAllNetns(
     inode: ns.inode,
     path: ns.path,
     own: ns.own,
+    ...(ns.own || ns.pid === undefined ? {} : { pid: ns.pid }),
     tags: netnsTags(ns, labels),
     countersOnly: ns.own && ownCountersOnly,
   }));
