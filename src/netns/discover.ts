@@ -66,6 +66,8 @@ export class DiscoveryCache {
 
 export interface Discovery {
   namespaces: NetnsInfo[];
+  /** pods kubelet's log directories name (a Kubernetes node: its hostNetwork pods' sockets are looked for) */
+  pods: number;
   notes: string[];
   durationMs: number;
 }
@@ -277,7 +279,7 @@ export function discoverNamespaces(options: DiscoverOptions = {}): Discovery {
     for (const [k, v] of seen) cache.identities.set(k, v);
   }
   out.sort((a, b) => (a.own === b.own ? a.inode - b.inode : a.own ? -1 : 1));
-  return { namespaces: out, notes, durationMs: performance.now() - started };
+  return { namespaces: out, pods: logs.pods.size, notes, durationMs: performance.now() - started };
 }
 
 /**

@@ -153,6 +153,18 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
       await lifecycleInNetns(target.inode, target.path, config.measurements.includes('lifecycle') ? config.lifecycle : undefined);
     const report = await gather(config, { snapshot: (o) => takeSnapshot(inNamespace(o, dir), s), census: (o) => takeCensus(inNamespace(o, dir), s) }, emit);
     if (counters) emit({ schema: NETNS_SCHEMA, tags, fields: counters as Record<string, number>, time: Date.now() });
+    if (target.own && job.hostPods) {
+      // hostNetwork pods' sockets, by their cgroup: labeled series on top of the host's (counted in the budget)
+      const { gatherHostPods } = await import('./host-pods.js');
+      await gatherHostPods(job.config, s, dir, job.hostPods, (m) => {
+        if (sink.budget-- <= 0) {
+          sink.dropped++;
+          return;
+        }
+        sink.writer?.write(m);
+        if (want) metrics.push(toWire(m));
+      });
+    }
     return { ...base, status: 'ok', counters, gather: { report, ...(want ? { metrics } : {}) } };
   } catch (e) {
     // a kept socket that failed is not trusted again

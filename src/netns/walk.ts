@@ -12,6 +12,7 @@ import type { Census, Snapshot, SnapshotOptions } from '../snapshot/snapshot.js'
 import type { SocketTableBuffers } from '../snapshot/table.js';
 import type { Exposition } from '../outputs/metrics/prometheus.js';
 import type { NetnsCounterValues } from './counters.js';
+import type { HostPodsOptions } from './host-pods.js';
 
 export interface NetnsTarget {
   inode: number;
@@ -48,6 +49,11 @@ export type WalkJob =
        * lifecycle collector (src/lifecycle/host.ts); the namespaces not in this walk lose theirs
        */
       lifecycle?: boolean;
+      /**
+       * the host's sockets held by hostNetwork pods (by their cgroup id): the collectors again over each pod's,
+       * labeled (host-pods.ts); done where the own namespace is among the targets
+       */
+      hostPods?: HostPodsOptions;
     };
 
 export interface WalkRequest {
