@@ -326,7 +326,9 @@ async function agentCase(results: Record<string, unknown>): Promise<void> {
   const conf = join(dir, 'sockscope.toml');
   const only = a['agent-collectors'] === 'netstat' ? '[collectors.netstat_port]\nenabled = false\n[collectors.listen]\nenabled = false\n' : '';
   writeFileSync(conf, `[agent]\ninterval = "15s"\n\n[outputs.prometheus]\nlisten = ["127.0.0.1:0"]\n\n[netns]\nenabled = true\n${only}`);
-  const agent = spawn(process.execPath, [BIN, 'agent', '--config', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // without the bench's own SOCKSCOPE_* marker: the agent refuses SOCKSCOPE_ variables that name no setting
+  const { SOCKSCOPE_NETNS_BENCH_ISOLATED: _, ...env } = process.env;
+  const agent = spawn(process.execPath, [BIN, 'agent', '--config', conf], { stdio: ['ignore', 'ignore', 'pipe'], env });
   let err = '';
   agent.stderr!.on('data', (d) => (err += d));
   const exited = new Promise((r) => agent.once('exit', r));

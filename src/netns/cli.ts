@@ -16,8 +16,9 @@ import { NetnsWalker } from './walk.js';
  * closed by close().
  */
 export class AllNetnsGatherer {
-  // gather and execd are one-shot or stdin-driven: no event loop to keep free, so the walk runs on this thread
-  private readonly walker = new NetnsWalker({ inProcess: true });
+  // gather and execd are one-shot or stdin-driven: no event loop to keep free, so the walk runs on this thread;
+  // execd's later gathers dump over the sockets kept from the first (closed by close())
+  private readonly walker = new NetnsWalker({ inProcess: true, keepSockets: true });
 
   private readonly options: AllNetnsOptions;
 

@@ -28,6 +28,11 @@ export interface HostPodsOptions {
   logRoot?: string;
 }
 
+/** The measurements computed from the sockets alone, which a pod's subset of the host's sockets can have. */
+const PER_SOCKET = new Set(['netstat', 'netstat_port', 'listen', 'socketstat']);
+/** Measurements those collectors emit beside the sockets' from a host fact (listen: the local port range). */
+const HOST_FACTS = new Set(['local_port_range']);
+
 interface Owner {
   key: string;
   tags: Record<string, string>;
@@ -99,7 +104,11 @@ export async function gatherHostPods(
   o: HostPodsOptions,
   emit: (m: Metric) => void,
 ): Promise<number> {
-  if (config.measurements.length === 0) return 0;
+  // what the sockets themselves say; not the host's facts (the closed-connection tracker, the doctor's history,
+  // the local port range), which no pod owns
+  const measurements = config.measurements.filter((m) => PER_SOCKET.has(m));
+  if (measurements.length === 0) return 0;
+  config = { ...config, measurements };
   const plan = planSnapshot(config);
   // one table of the host's sockets with their attributes (the cgroup id among them); TIME_WAIT sockets have no
   // cgroup and are not a pod's
@@ -113,7 +122,9 @@ export async function gatherHostPods(
     await gather(
       { ...config, tags: { ...config.tags, ...owner.tags } },
       { snapshot: async () => part, census: async () => ({ counts, sources: snap.sources, takenAt: snap.takenAt, durationMs: snap.durationMs, notes: [] }) },
-      emit,
+      (m) => {
+        if (!HOST_FACTS.has(m.schema.name)) emit(m);
+      },
     );
   }
   return groups.size;
