@@ -12,14 +12,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { findTool } from '../helpers/tools.js';
-import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, renameSync, statSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { cgroup2Mount } from '../../src/filter/resolve.js';
 import { decodeInetAttributes } from '../../src/diag/inet.js';
 import { Proto } from '../../src/diag/constants.js';
 import type { Metric } from '../../src/model/metric.js';
 import { gatherAllNetns, netnsTags, outcomeNotes, planNamespaces, type NetnsReport } from '../../src/netns/all.js';
-import { cgroupPathsByInode, discoverNamespaces, identityOfCgroup, readKubeletLogs, type NetnsInfo } from '../../src/netns/discover.js';
+import { cgroupPathsByInode, DiscoveryCache, discoverNamespaces, identityOfCgroup, readKubeletLogs, type NetnsInfo } from '../../src/netns/discover.js';
 import { NetnsWalker } from '../../src/netns/walk.js';
 import { SocketTable } from '../../src/snapshot/table.js';
 import { NetnsWorld, type Expected } from './world.js';
@@ -121,6 +121,36 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
         assert.equal(ns.processes, 0);
       }
     }
+  });
+
+  test('discovery with a cache (the agent, execd): the same namespaces and identities; kubelet changes are seen', () => {
+    const cache = new DiscoveryCache();
+    const plain = discoverNamespaces({ logRoot: world.logRoot });
+    const key = (d: { namespaces: NetnsInfo[] }) =>
+      JSON.stringify(
+        d.namespaces
+          .filter((n) => found.has(n.inode) && world.namespaces.some((e) => statSync(e.path).ino === n.inode))
+          .map((n) => [n.inode, n.name, n.pid, n.comm, n.container, n.pod]),
+      );
+    const first = discoverNamespaces({ logRoot: world.logRoot, cache });
+    assert.equal(key(first), key(plain));
+    assert.ok(cache.identities.size >= world.namespaces.filter((e) => e.pid).length, 'identities kept by inode');
+    const second = discoverNamespaces({ logRoot: world.logRoot, cache });
+    assert.equal(key(second), key(plain), 'the second discovery, from the cache, names every namespace the same');
+    // a pod's container renamed in kubelet's directory: the next discovery reads them again and says so
+    const pod = world.namespaces.find((e) => e.pod && e.container?.name)!;
+    const dir = join(world.logRoot, 'containers');
+    const old = readdirSync(dir).find((f) => f.includes(pod.container!.id))!;
+    const renamed = old.replace(`_${pod.container!.name}-`, '_renamed-');
+    renameSync(join(dir, old), join(dir, renamed));
+    try {
+      const third = discoverNamespaces({ logRoot: world.logRoot, cache });
+      assert.equal(third.namespaces.find((n) => n.inode === statSync(pod.path).ino)!.container!.name, 'renamed');
+    } finally {
+      renameSync(join(dir, renamed), join(dir, old));
+    }
+    const fourth = discoverNamespaces({ logRoot: world.logRoot, cache });
+    assert.equal(key(fourth), key(plain));
   });
 
   test('identity: containers and pods as laid out (containerd, CRI-O, docker, cgroupfs, podman, docker, nspawn)', () => {
