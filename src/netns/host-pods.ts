@@ -20,6 +20,7 @@ import type { DiagSession, Snapshot } from '../snapshot/snapshot.js';
 import { takeSnapshot } from '../snapshot/snapshot.js';
 import type { SocketTable } from '../snapshot/table.js';
 import { cgroupPathsByInode, identityOfCgroup, readKubeletLogs } from './discover.js';
+import { netnsTags } from './all.js';
 import type { NetnsLabel } from './options.js';
 
 /** What the host-pods step needs besides the gather's config (HostPodsJob in a walk request). */
@@ -42,22 +43,12 @@ interface Owner {
 const owners = new Map<number, Owner | null>();
 let paths: Map<number, string> | undefined;
 
-/** Tags of a cgroup path's pod and container (the configured labels), or null when it names neither. */
+/** Tags of a cgroup path's pod and container (the configured labels, netns="host"), or null when it names neither. */
 function ownerOf(path: string, logs: ReturnType<typeof readKubeletLogs>, labels: readonly NetnsLabel[]): Owner | null {
   const who = identityOfCgroup(path, logs);
   if (!who.pod && !who.container) return null;
-  const tags: Record<string, string> = {};
-  for (const l of labels) {
-    const v =
-      l === 'netns'
-        ? 'host'
-        : l === 'pod'
-          ? who.pod?.name
-          : l === 'namespace'
-            ? who.pod?.namespace
-            : who.container && (who.container.name ?? who.container.id.slice(0, 12));
-    if (v !== undefined) tags[l] = v;
-  }
+  // labeled as a namespace named "host" holding this pod and container would be
+  const tags = netnsTags({ inode: 0, path: '', name: 'host', processes: 0, own: false, ...who }, labels);
   return { key: `${who.pod?.uid ?? ''}/${who.container?.id ?? ''}`, tags };
 }
 
