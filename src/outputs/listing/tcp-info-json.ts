@@ -80,8 +80,16 @@ export function tcpInfo(b: JsonBytes, view: DataView, off: number, len: number):
   for (let k = 0; k < OUT_FIELDS.length; k++) {
     const f = OUT_FIELDS[k];
     if (f.end > len) break; // fields are in offset order
-    const v = tcpInfoMember(view, off, len, f);
-    if (v === undefined) continue;
+    // tcpInfoMember's rules, with its read inlined for the common kinds (u32, u8)
+    const at = off + f.offset;
+    const kind = f.kind;
+    let v = kind === KIND.u32 ? view.getUint32(at, true) : kind === KIND.u8 ? view.getUint8(at) : readTcpInfoAt(view, at, kind);
+    if (f.special !== SPECIAL_NONE || kind === KIND.u64) {
+      if (v === Infinity) continue; // a u64's ~0
+      if (f.special === SPECIAL_MIN_RTT && v === MIN_RTT_UNSET) continue;
+      if (f.special === SPECIAL_WSCALE && !(view.getUint8(off + OPTIONS_OFFSET) & 4)) continue;
+    }
+    if (f.scale !== 1) v *= f.scale;
     const pre = started ? f.rest : f.first;
     started = true;
     const words = pre.words;
