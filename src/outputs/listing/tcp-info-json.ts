@@ -4,14 +4,14 @@
  * (tcpInfoMember), for the table's detail words.
  */
 import { readTcpInfoAt, TCP_INFO_FIELDS, TCP_INFO_KIND_CODE as KIND, TCP_INFO_KIND_SIZE as SIZE, TCP_INFO_UNSET } from '../../diag/tcp-info.js';
-import { fragment as A, putU32, type Fragment } from '../text/bytes.js';
+import { fragment as A, FragmentTable, putU32, type Fragment } from '../text/bytes.js';
 import { JsonBytes } from '../text/json-bytes.js';
 import { TCP_INFO_MEMBERS, TCPI_OPTIONS } from './socket-members.js';
 
 const CLOSE = 125; // }
 /** tcpi_options bits → the `,"options":[...]` member, for every byte value */
 const OPTIONS_JSON = (v: number) => JSON.stringify(TCPI_OPTIONS.filter(([bit]) => v & bit).map(([, n]) => n));
-const OPTIONS_FRAG: readonly Fragment[] = Array.from({ length: 256 }, (_, v) => A(`,"options":${OPTIONS_JSON(v)}`));
+const OPTIONS_FRAG = new FragmentTable((v) => `,"options":${OPTIONS_JSON(v)}`);
 const F = { infoBytes: A(',"info_bytes":'), infoBytesFirst: A('{"info_bytes":') };
 
 const SPECIAL_NONE = 0;
@@ -107,7 +107,7 @@ export function tcpInfo(b: JsonBytes, view: DataView, off: number, len: number):
   }
   b.pos = p;
   if (len > OPTIONS_OFFSET) {
-    const frag = OPTIONS_FRAG[view.getUint8(off + OPTIONS_OFFSET)];
+    const frag = OPTIONS_FRAG.at(view.getUint8(off + OPTIONS_OFFSET));
     if (started) b.raw(frag);
     else b.utf8(`{"options":${OPTIONS_JSON(view.getUint8(off + OPTIONS_OFFSET))}`); // (unreachable: ca_state comes first)
     started = true;

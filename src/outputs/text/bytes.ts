@@ -30,6 +30,20 @@ export function fragment(s: string): Fragment {
 /** "00" to "99" as ASCII digit pairs: putU32 writes two digits per division */
 const DIGIT_PAIRS = Uint8Array.from({ length: 200 }, (_, k) => 48 + (k & 1 ? (k >> 1) % 10 : ((k >> 1) / 10) | 0));
 
+/**
+ * A fragment per byte value (a state code, an options byte), each made the first time it is asked for: a
+ * listing meets a handful of the 256, and making them all would cost every command's start a few milliseconds.
+ */
+export class FragmentTable {
+  private readonly made: (Fragment | undefined)[] = new Array(256).fill(undefined);
+
+  constructor(private readonly text: (v: number) => string) {}
+
+  at(v: number): Fragment {
+    return this.made[v] ?? (this.made[v] = fragment(this.text(v)));
+  }
+}
+
 /** Write u, an integer 0 <= u < 2^32, in decimal at buf[p..] (room for 10 bytes needed); returns the end. */
 export function putU32(buf: Uint8Array, p: number, u: number): number {
   if (u < 10) {
