@@ -249,7 +249,9 @@ export function planLs(args: string[]): LsPlan | 'help' {
       states,
       ext,
       unixShow: unixShow & UNIX_SHOW_ALL,
-      keepAttributes: true,
+      // the table reads attributes for -e -i -m --cgroup; else only the v6only of IPv6 wildcards (holding every
+      // socket's attributes would cost a plain listing a third of its memory)
+      keepAttributes: format === 'table' && !(v.extended || v.info || v.memory || v.cgroup) ? 'ipv6-wildcard' : true,
       families: v.ipv4 && !v.ipv6 ? [AF_INET] : v.ipv6 && !v.ipv4 ? [AF_INET6] : [AF_INET, AF_INET6],
       netns: v.net === undefined ? undefined : resolveNetns(v.net),
     },
@@ -292,10 +294,7 @@ export async function runLs(args: string[]): Promise<void> {
         })();
   plan.snapshot.states = filter.states;
   plan.snapshot.bytecode = filter.bytecode;
-  // the table reads attributes for -e -i -m --cgroup (and a filter on cgroup or mark); else only the v6only of
-  // IPv6 wildcards, and holding every socket's attributes would cost a plain listing a third of its memory
-  if (plan.format === 'table' && !(plan.extended || plan.info || plan.memory || plan.cgroup || (filter as { needsAttributes?: boolean }).needsAttributes))
-    plan.snapshot.keepAttributes = 'ipv6-wildcard';
+  if ((filter as { needsAttributes?: boolean }).needsAttributes) plan.snapshot.keepAttributes = true; // a filter on cgroup or mark
   for (const w of filter.warnings) process.stderr.write(`sockscope: ${w}\n`);
 
   if (plan.diag !== undefined) return dumpRaw(plan);
