@@ -12,6 +12,7 @@
  */
 import { InetAttr, PROTO_NAMES, SOCK_TYPE_NAMES, STATE_KEYS, UnixAttr } from '../../diag/constants.js';
 import { TCP_INFO_FIELDS, unitName, type TcpInfoField } from '../../diag/tcp-info.js';
+import { UID_UNKNOWN } from '../../snapshot/table.js';
 
 /** The ss-style flag that shows a member (always: every record). */
 export type Section = 'always' | 'names' | 'bound' | 'extended' | 'timers' | 'info' | 'memory' | 'processes' | 'netns';
@@ -31,6 +32,87 @@ export const SECTION_FLAG: Readonly<Record<Section, string>> = {
 
 export type Unit = 'bytes' | 'us' | 'ms' | 'bps' | 'connections';
 
+/** The ss flags (and ls's) that print a word: -e -o -i -m -p --cgroup. */
+export type SsFlag = 'extended' | 'timers' | 'info' | 'memory' | 'processes' | 'cgroup';
+
+/**
+ * How ss writes a word (ss.c's printf formats), after ` name:` (or ` name ` for a rate):
+ *  - int: %u; hex: 0x%x; g: %g of the published (scaled) value;
+ *  - time: milliseconds with %g (rtt:0.05), from the member's unit; timeTrunc: whole milliseconds and `ms` (busy:12ms);
+ *  - limited: whole milliseconds and the share of `of` in percent (rwnd_limited:2ms(4.5%));
+ *  - rate: bits per second as ss's sprint_bw, then `bps` (`send 12bps`: a space, no colon);
+ *  - flag: the bare name when the value is not 0 (app_limited); bare: the member's text alone (the congestion control);
+ *  - options: the tcpi_options bits ss names (ts sack ecn ecnseen fastopen); send: ss's send rate (cwnd × mss × 8 / rtt,
+ *    vegas' rtt when it has one);
+ *  - group: `name:(field:value,...)` from the struct's fields' own ss words (bbr:(bw:..,mrtt:..));
+ *  - text: the member's text as the record has it (the cookie's hex); timer: `(name,expires,retransmits)`;
+ *    cgroupPath: the cgroup's path; shutdown: `<->`; skmem: `(r0,rb..,d0)`; vfs: `ino:N dev:major/minor`;
+ *    list: the numbers after `name:`, space-separated; users: `users:(("comm",pid=N,fd=N),...)`.
+ */
+export type SsFormat =
+  | 'int'
+  | 'hex'
+  | 'g'
+  | 'time'
+  | 'timeTrunc'
+  | 'limited'
+  | 'rate'
+  | 'flag'
+  | 'bare'
+  | 'options'
+  | 'send'
+  | 'group'
+  | 'text'
+  | 'timer'
+  | 'cgroupPath'
+  | 'shutdown'
+  | 'skmem'
+  | 'vfs'
+  | 'list'
+  | 'users';
+
+/** When ss prints a present value (all that are given must hold; none: always). */
+export interface SsShow {
+  /** not when 0 */
+  nonzero?: boolean;
+  /** not this value (rto's TCP_TIMEOUT_INIT, min_rtt's ~0U, reordering's default 3, an unknown uid) */
+  except?: number;
+  /** only below this (ssthresh "infinite" from 0xffff, a u64's ~0) */
+  below?: number;
+  /** only when the tcpi_options bit of this name is set (wscale) */
+  option?: string;
+  /** not on a listening socket (sacked) */
+  connected?: boolean;
+  /** only on an IPv6 socket (v6only) */
+  ipv6?: boolean;
+}
+
+/**
+ * A word of the ls table (as ss prints it), declared on the member it shows. ss-details.ts compiles every
+ * member's words, sorted by `rank` per line, into the table's detail writer once per listing's flags.
+ */
+export interface SsWord {
+  /** the name ss prints ('' for a word without one: the congestion control, the shutdown marker) */
+  name: string;
+  format: SsFormat;
+  /** ss.c's print order among the words of its line */
+  rank: number;
+  /** ss's second line (inet: -m's skmem, -i's tcp_info words; -O keeps it on the first); default: the socket's line */
+  line?: 'next';
+  show?: SsShow;
+  /** printed with any of these flags (default: the member's section); `unless`: not with this one */
+  flags?: readonly SsFlag[];
+  unless?: SsFlag;
+  /** a second value after `sep` (rtt:rtt/rttvar, wscale:snd,rcv, pacing_rate/max); `either`: shown when either is (retrans) */
+  with?: { field: string; sep: '/' | ','; show?: SsShow; either?: boolean };
+  /** limited: the member it is a share of */
+  of?: string;
+  /** group: this text instead of the group when the field is 0 (dctcp:fallback_mode) */
+  off?: { field: string; text: string };
+  /** options: the tcpi_options bits ss prints as words, by record name (TCPI_OPTION_SS has their words) */
+  bits?: readonly string[];
+}
+
 /** A number read at `at` in a struct attribute's payload. */
 export interface StructField {
   key: string;
@@ -40,6 +122,8 @@ export interface StructField {
   scale?: number;
   unit?: Unit;
   doc?: string;
+  /** its word inside its struct's ss group (bbr:(bw:..)); the name defaults to key */
+  ss?: { name?: string; format: 'int' | 'g' | 'time' | 'rate'; show?: SsShow };
 }
 
 export type Source =
@@ -88,6 +172,8 @@ export interface SocketMember {
   /** the member's JSON schema (type, enum, ...) without its description */
   schema: Record<string, unknown>;
   doc?: string;
+  /** its words in the ls table (ss's), where ss shows it */
+  ss?: SsWord | readonly SsWord[];
 }
 
 const uint = { type: 'integer', minimum: 0 } as const;
@@ -111,6 +197,18 @@ export const TCPI_OPTIONS: readonly [number, string][] = [
   [128, 'tfo_child'],
 ];
 
+/** ss's (and pyroute2 ss2's) words for the tcpi_options bits, by record name. */
+export const TCPI_OPTION_SS: Readonly<Record<string, string>> = {
+  timestamps: 'ts',
+  sack: 'sack',
+  wscale: 'wscale',
+  ecn: 'ecn',
+  ecn_seen: 'ecnseen',
+  syn_data: 'fastopen',
+  usec_ts: 'usec_ts',
+  tfo_child: 'tfo_child',
+};
+
 /** tcp_info fields the record leaves out: state (the record's state says it), options (decoded into `options`), fackets (0 since Linux 4.x). */
 const TCP_INFO_LEFT_OUT = new Set(['state', 'options', 'fackets']);
 
@@ -126,6 +224,73 @@ export const TCP_INFO_MEMBERS: readonly { field: TcpInfoField; name: string; sca
   // min_rtt's TCP_INFO_UNSET value means "no sample yet"; wscale is meaningless without TCPI_OPT_WSCALE
   special: field.name === 'min_rtt' ? 'minRtt' : field.name === 'snd_wscale' || field.name === 'rcv_wscale' ? 'wscale' : 'none',
 }));
+
+const nonzero: SsShow = { nonzero: true };
+/** an integer word ss prints when it is not 0 (most of tcp_info's) */
+const count = (name: string, rank: number): SsWord => ({ name, format: 'int', rank, line: 'next', show: nonzero });
+/** a u64's ~0 ("unlimited") is not a rate */
+const U64_SET = 0xffffffff * 2 ** 32;
+
+/**
+ * The tcp_info members' words in the table (ss 6.1's tcp_show_info), by kernel field name: ss's names, formats
+ * and conditions; units come from TCP_INFO_FIELDS. Ranks interleave with the other -i members' (congestion,
+ * dctcp, bbr).
+ */
+export const TCP_INFO_SS: Readonly<Record<string, SsWord | readonly SsWord[]>> = {
+  options: { name: '', format: 'options', rank: 100, line: 'next', flags: ['timers', 'extended'], bits: ['timestamps', 'sack', 'ecn', 'ecn_seen', 'syn_data'] },
+  snd_wscale: { name: 'wscale', format: 'int', rank: 120, line: 'next', show: { option: 'wscale' }, with: { field: 'rcv_wscale', sep: ',' } },
+  rto: { name: 'rto', format: 'time', rank: 130, line: 'next', show: { nonzero: true, except: 3000000 } },
+  backoff: count('backoff', 140),
+  rtt: { name: 'rtt', format: 'time', rank: 150, line: 'next', show: nonzero, with: { field: 'rttvar', sep: '/' } },
+  ato: { name: 'ato', format: 'time', rank: 160, line: 'next', show: nonzero },
+  snd_mss: count('mss', 170),
+  pmtu: count('pmtu', 180),
+  rcv_mss: count('rcvmss', 190),
+  advmss: count('advmss', 200),
+  snd_cwnd: [count('cwnd', 210), { name: 'send', format: 'send', rank: 330, line: 'next' }],
+  snd_ssthresh: { name: 'ssthresh', format: 'int', rank: 220, line: 'next', show: { nonzero: true, below: 0xffff } },
+  bytes_sent: count('bytes_sent', 230),
+  bytes_retrans: count('bytes_retrans', 240),
+  bytes_acked: count('bytes_acked', 250),
+  bytes_received: count('bytes_received', 260),
+  segs_out: count('segs_out', 270),
+  segs_in: count('segs_in', 280),
+  data_segs_out: count('data_segs_out', 290),
+  data_segs_in: count('data_segs_in', 300),
+  last_data_sent: count('lastsnd', 340),
+  last_data_recv: count('lastrcv', 350),
+  last_ack_recv: count('lastack', 360),
+  pacing_rate: {
+    name: 'pacing_rate',
+    format: 'rate',
+    rank: 370,
+    line: 'next',
+    show: { nonzero: true, below: U64_SET },
+    with: { field: 'max_pacing_rate', sep: '/', show: { nonzero: true, below: U64_SET } },
+  },
+  delivery_rate: { name: 'delivery_rate', format: 'rate', rank: 380, line: 'next', show: nonzero },
+  delivered: count('delivered', 390),
+  delivered_ce: count('delivered_ce', 400),
+  delivery_rate_app_limited: { name: 'app_limited', format: 'flag', rank: 410, line: 'next' },
+  busy_time: { name: 'busy', format: 'timeTrunc', rank: 420, line: 'next', show: nonzero },
+  rwnd_limited: { name: 'rwnd_limited', format: 'limited', rank: 421, line: 'next', show: nonzero, of: 'busy_time' },
+  sndbuf_limited: { name: 'sndbuf_limited', format: 'limited', rank: 422, line: 'next', show: nonzero, of: 'busy_time' },
+  unacked: count('unacked', 430),
+  retrans: { name: 'retrans', format: 'int', rank: 440, line: 'next', show: nonzero, with: { field: 'total_retrans', sep: '/', either: true } },
+  lost: count('lost', 450),
+  sacked: { name: 'sacked', format: 'int', rank: 460, line: 'next', show: { nonzero: true, connected: true } },
+  dsack_dups: count('dsack_dups', 470),
+  fackets: count('fackets', 480),
+  reordering: { name: 'reordering', format: 'int', rank: 490, line: 'next', show: { except: 3 } },
+  reord_seen: count('reord_seen', 500),
+  rcv_rtt: { name: 'rcv_rtt', format: 'time', rank: 510, line: 'next', show: nonzero },
+  rcv_space: count('rcv_space', 520),
+  rcv_ssthresh: count('rcv_ssthresh', 530),
+  notsent_bytes: count('notsent', 540),
+  min_rtt: { name: 'minrtt', format: 'time', rank: 550, line: 'next', show: { nonzero: true, except: 0xffffffff } },
+  rcv_ooopack: count('rcv_ooopack', 560),
+  snd_wnd: count('snd_wnd', 570),
+};
 
 const TCP_INFO_SCHEMA = {
   type: 'object',
@@ -144,6 +309,8 @@ const SHUTDOWN_SCHEMA = {
   properties: { receive: { type: 'boolean' }, send: { type: 'boolean' } },
 };
 const MEMORY_SCHEMA = { type: 'object', additionalProperties: uint, properties: Object.fromEntries(MEM_NAMES.map((n) => [n, uint])) };
+/** -p: the holders, first on the socket's line (ss's Process column) */
+const USERS: SsWord = { name: 'users', format: 'users', rank: 10 };
 const PROCESSES_SCHEMA = {
   type: 'array',
   items: {
@@ -226,7 +393,11 @@ const cookie = (on: 'inet' | 'unix'): SocketMember => ({
   from: { kind: 'cookie' },
   schema: { type: 'string', pattern: '^[0-9a-f]+$' },
   doc: 'the socket cookie in hex, as ss prints after sk:',
+  ...(on === 'inet' ? { ss: { name: 'sk', format: 'text', rank: 60 } } : {}),
 });
+
+/** ss's shutdown marker (`<->`, `-->`, `<--`, `---`) */
+const shutdownWord = (rank: number): SsWord => ({ name: '', format: 'shutdown', rank });
 
 /** The members of an inet (TCP, UDP, UDP-Lite, RAW, SCTP, MPTCP) socket's record, in output order. */
 export const INET_MEMBERS: readonly SocketMember[] = [
@@ -238,13 +409,52 @@ export const INET_MEMBERS: readonly SocketMember[] = [
   { key: 'local_host', on: 'inet', when: 'names', from: { kind: 'host', column: 'src' }, schema: { type: 'string' } },
   { key: 'remote_host', on: 'inet', when: 'names', from: { kind: 'host', column: 'dst' }, schema: { type: 'string' } },
   { key: 'interface', on: 'inet', when: 'bound', from: { kind: 'column', column: 'ifindex', text: 'interface' }, schema: { type: 'string' } },
-  { key: 'uid', on: 'inet', when: 'extended', from: { kind: 'column', column: 'uid' }, schema: uint },
-  { key: 'inode', on: 'inet', when: 'extended', from: { kind: 'column', column: 'inode' }, schema: uint },
+  {
+    key: 'uid',
+    on: 'inet',
+    when: 'extended',
+    from: { kind: 'column', column: 'uid' },
+    schema: uint,
+    ss: { name: 'uid', format: 'int', rank: 40, show: { nonzero: true, except: UID_UNKNOWN } },
+  },
+  { key: 'inode', on: 'inet', when: 'extended', from: { kind: 'column', column: 'inode' }, schema: uint, ss: { name: 'ino', format: 'int', rank: 50 } },
   cookie('inet'),
-  { key: 'v6only', on: 'inet', when: 'extended', from: { kind: 'scalar', attr: InetAttr.SKV6ONLY, read: 'bool' }, schema: { type: 'boolean' } },
-  { key: 'shutdown', on: 'inet', when: 'extended', from: { kind: 'scalar', attr: InetAttr.SHUTDOWN, read: 'shutdown' }, schema: SHUTDOWN_SCHEMA },
-  { key: 'cgroup_id', on: 'inet', when: 'extended', from: { kind: 'scalar', attr: InetAttr.CGROUP_ID, read: 'u64' }, schema: uint },
-  { key: 'mark', on: 'inet', when: 'extended', from: { kind: 'scalar', attr: InetAttr.MARK, read: 'u32' }, schema: uint },
+  {
+    key: 'v6only',
+    on: 'inet',
+    when: 'extended',
+    from: { kind: 'scalar', attr: InetAttr.SKV6ONLY, read: 'bool' },
+    schema: { type: 'boolean' },
+    ss: { name: 'v6only', format: 'int', rank: 90, show: { ipv6: true } },
+  },
+  {
+    key: 'shutdown',
+    on: 'inet',
+    when: 'extended',
+    from: { kind: 'scalar', attr: InetAttr.SHUTDOWN, read: 'shutdown' },
+    schema: SHUTDOWN_SCHEMA,
+    ss: shutdownWord(100),
+  },
+  {
+    key: 'cgroup_id',
+    on: 'inet',
+    when: 'extended',
+    from: { kind: 'scalar', attr: InetAttr.CGROUP_ID, read: 'u64' },
+    schema: uint,
+    // --cgroup alone: after the timer, even for 0; -e: after fwmark, when not 0
+    ss: [
+      { name: 'cgroup', format: 'cgroupPath', rank: 30, flags: ['cgroup'], unless: 'extended' },
+      { name: 'cgroup', format: 'cgroupPath', rank: 80, show: nonzero },
+    ],
+  },
+  {
+    key: 'mark',
+    on: 'inet',
+    when: 'extended',
+    from: { kind: 'scalar', attr: InetAttr.MARK, read: 'u32' },
+    schema: uint,
+    ss: { name: 'fwmark', format: 'hex', rank: 70, show: nonzero },
+  },
   { key: 'tos', on: 'inet', when: 'extended', from: { kind: 'scalar', attr: InetAttr.TOS, read: 'u8' }, schema: uint },
   { key: 'tclass', on: 'inet', when: 'extended', from: { kind: 'scalar', attr: InetAttr.TCLASS, read: 'u8' }, schema: uint },
   { key: 'class_id', on: 'inet', when: 'extended', from: { kind: 'scalar', attr: InetAttr.CLASS_ID, read: 'u32' }, schema: uint },
@@ -260,9 +470,18 @@ export const INET_MEMBERS: readonly SocketMember[] = [
       required: ['name', 'expires_ms', 'retransmits'],
       properties: { name: enumOf(TIMER_NAMES), expires_ms: uint, retransmits: uint },
     },
+    // ss -e shows the timers too (it sets show_options)
+    ss: { name: 'timer', format: 'timer', rank: 20, flags: ['timers', 'extended'] },
   },
   { key: 'tcp_info', on: 'inet', when: 'info', from: { kind: 'tcpInfo', attr: InetAttr.INFO }, schema: TCP_INFO_SCHEMA },
-  { key: 'congestion', on: 'inet', when: 'info', from: { kind: 'name', attr: InetAttr.CONG, decode: 'cString' }, schema: { type: 'string' } },
+  {
+    key: 'congestion',
+    on: 'inet',
+    when: 'info',
+    from: { kind: 'name', attr: InetAttr.CONG, decode: 'cString' },
+    schema: { type: 'string' },
+    ss: { name: '', format: 'bare', rank: 110, line: 'next' },
+  },
   {
     key: 'bbr',
     on: 'inet',
@@ -273,13 +492,14 @@ export const INET_MEMBERS: readonly SocketMember[] = [
       attr: InetAttr.BBRINFO,
       minLength: 20,
       fields: [
-        { key: 'bandwidth_bps', at: 0, kind: 'u64', scale: 8, unit: 'bps' },
-        { key: 'min_rtt_us', at: 8, kind: 'u32', unit: 'us' },
-        { key: 'pacing_gain', at: 12, kind: 'u32', scale: 1 / 256 },
-        { key: 'cwnd_gain', at: 16, kind: 'u32', scale: 1 / 256 },
+        { key: 'bandwidth_bps', at: 0, kind: 'u64', scale: 8, unit: 'bps', ss: { name: 'bw', format: 'rate' } },
+        { key: 'min_rtt_us', at: 8, kind: 'u32', unit: 'us', ss: { name: 'mrtt', format: 'time' } },
+        { key: 'pacing_gain', at: 12, kind: 'u32', scale: 1 / 256, ss: { format: 'g', show: nonzero } },
+        { key: 'cwnd_gain', at: 16, kind: 'u32', scale: 1 / 256, ss: { format: 'g', show: nonzero } },
       ],
     },
     schema: {},
+    ss: { name: 'bbr', format: 'group', rank: 320, line: 'next' },
   },
   {
     key: 'dctcp',
@@ -292,13 +512,14 @@ export const INET_MEMBERS: readonly SocketMember[] = [
       minLength: 16,
       fields: [
         { key: 'enabled', at: 0, kind: 'u16' },
-        { key: 'ce_state', at: 2, kind: 'u16' },
-        { key: 'alpha', at: 4, kind: 'u32' },
-        { key: 'ab_ecn', at: 8, kind: 'u32' },
-        { key: 'ab_tot', at: 12, kind: 'u32' },
+        { key: 'ce_state', at: 2, kind: 'u16', ss: { format: 'int' } },
+        { key: 'alpha', at: 4, kind: 'u32', ss: { format: 'int' } },
+        { key: 'ab_ecn', at: 8, kind: 'u32', ss: { format: 'int' } },
+        { key: 'ab_tot', at: 12, kind: 'u32', ss: { format: 'int' } },
       ],
     },
     schema: {},
+    ss: { name: 'dctcp', format: 'group', rank: 310, line: 'next', off: { field: 'enabled', text: 'fallback_mode' } },
   },
   {
     key: 'vegas',
@@ -318,7 +539,15 @@ export const INET_MEMBERS: readonly SocketMember[] = [
     },
     schema: {},
   },
-  { key: 'memory', on: 'inet', when: 'memory', from: { kind: 'skmem', attr: InetAttr.SKMEMINFO }, unit: 'bytes', schema: MEMORY_SCHEMA },
+  {
+    key: 'memory',
+    on: 'inet',
+    when: 'memory',
+    from: { kind: 'skmem', attr: InetAttr.SKMEMINFO },
+    unit: 'bytes',
+    schema: MEMORY_SCHEMA,
+    ss: { name: 'skmem', format: 'skmem', rank: 10, line: 'next' },
+  },
   {
     key: 'queue_memory',
     on: 'inet',
@@ -337,7 +566,7 @@ export const INET_MEMBERS: readonly SocketMember[] = [
     },
     schema: {},
   },
-  { key: 'processes', on: 'inet', when: 'processes', from: { kind: 'processes' }, schema: PROCESSES_SCHEMA },
+  { key: 'processes', on: 'inet', when: 'processes', from: { kind: 'processes' }, schema: PROCESSES_SCHEMA, ss: USERS },
   netns('inet'),
 ];
 
@@ -374,11 +603,34 @@ export const UNIX_MEMBERS: readonly SocketMember[] = [
       required: ['inode', 'device'],
       properties: { inode: uint, device: { type: 'string', pattern: '^\\d+:\\d+$' } },
     },
+    ss: { name: 'ino', format: 'vfs', rank: 40 },
   },
-  { key: 'pending_connections', on: 'unix', when: 'extended', from: { kind: 'u32List', attr: UnixAttr.ICONS }, schema: { type: 'array', items: uint } },
-  { key: 'shutdown', on: 'unix', when: 'extended', from: { kind: 'scalar', attr: UnixAttr.SHUTDOWN, read: 'shutdown' }, schema: SHUTDOWN_SCHEMA },
-  { key: 'memory', on: 'unix', when: 'memory', from: { kind: 'skmem', attr: UnixAttr.MEMINFO }, unit: 'bytes', schema: MEMORY_SCHEMA },
-  { key: 'processes', on: 'unix', when: 'processes', from: { kind: 'processes' }, schema: PROCESSES_SCHEMA },
+  {
+    key: 'pending_connections',
+    on: 'unix',
+    when: 'extended',
+    from: { kind: 'u32List', attr: UnixAttr.ICONS },
+    schema: { type: 'array', items: uint },
+    ss: { name: 'peers', format: 'list', rank: 50 },
+  },
+  {
+    key: 'shutdown',
+    on: 'unix',
+    when: 'extended',
+    from: { kind: 'scalar', attr: UnixAttr.SHUTDOWN, read: 'shutdown' },
+    schema: SHUTDOWN_SCHEMA,
+    ss: shutdownWord(30),
+  },
+  {
+    key: 'memory',
+    on: 'unix',
+    when: 'memory',
+    from: { kind: 'skmem', attr: UnixAttr.MEMINFO },
+    unit: 'bytes',
+    schema: MEMORY_SCHEMA,
+    ss: { name: 'skmem', format: 'skmem', rank: 20 },
+  },
+  { key: 'processes', on: 'unix', when: 'processes', from: { kind: 'processes' }, schema: PROCESSES_SCHEMA, ss: USERS },
   netns('unix'),
 ];
 
