@@ -126,8 +126,8 @@ export function unitName(field: TcpInfoField): { name: string; scale: number } {
   }
 }
 
-/** A time unit's count per second: declared once; SECONDS_PER and MS_PER derive from it. */
-const PER_SECOND = { us: 1e6, ms: 1e3 } as const;
+/** A time unit's count per second: declared once; SECONDS_PER and MS_PER derive from it (divide by it for seconds). */
+export const PER_SECOND = { us: 1e6, ms: 1e3 } as const;
 
 /** Seconds per unit, for outputs that want base units (Prometheus): 1e-6 for us, 1e-3 for ms. */
 export const SECONDS_PER: Readonly<Partial<Record<TcpInfoUnit, number>>> = { us: 1 / PER_SECOND.us, ms: 1 / PER_SECOND.ms };
