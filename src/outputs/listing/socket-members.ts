@@ -7,174 +7,19 @@
  *  - socketRecord() (socket-record.ts) is that writer's output parsed: the object and the text cannot differ;
  *  - socketSchema() (socket-schema.ts) writes schema/socket.schema.json (`npm run schema`; a test fails when the
  *    committed schema differs);
- *  - the table's detail words (ls-table.ts) read the same tcp_info members by name.
- * Adding a member: one entry here (and, for a new source kind, its case in SocketJsonWriter), plus its test.
+ *  - the table's detail words: each member's `ss` words (TCP_INFO_SS for the tcp_info members), compiled by
+ *    ss-details.ts once per listing's flags into the writer ls-table.ts runs;
+ *  - ss2 (ss2.ts) reads tcp_info, meminfo and cong_algo from these members' sources and units.
+ * Adding a member: one entry here (and, for a new source kind or word format, its case in SocketJsonWriter or
+ * compileDetails), plus its test (docs/architecture.md, "Adding a socket field").
  */
 import { InetAttr, PROTO_NAMES, SOCK_TYPE_NAMES, STATE_KEYS, UnixAttr } from '../../diag/constants.js';
-import { TCP_INFO_FIELDS, unitName, type TcpInfoField } from '../../diag/tcp-info.js';
 import { UID_UNKNOWN } from '../../snapshot/table.js';
+import type { SocketMember, SsShow, SsWord } from './member-types.js';
+import { TCP_INFO_MEMBERS, TCPI_OPTIONS } from './tcp-info-members.js';
 
-/** The ss-style flag that shows a member (always: every record). */
-export type Section = 'always' | 'names' | 'bound' | 'extended' | 'timers' | 'info' | 'memory' | 'processes' | 'netns';
-
-/** The flag per section, for the schema's description. */
-export const SECTION_FLAG: Readonly<Record<Section, string>> = {
-  always: '',
-  names: '-r',
-  bound: 'bound to a device',
-  extended: '-e',
-  timers: '-o',
-  info: '-i',
-  memory: '-m',
-  processes: '-p',
-  netns: '--all-netns',
-};
-
-export type Unit = 'bytes' | 'us' | 'ms' | 'bps' | 'connections';
-
-/** The ss flags (and ls's) that print a word: -e -o -i -m -p --cgroup. */
-export type SsFlag = 'extended' | 'timers' | 'info' | 'memory' | 'processes' | 'cgroup';
-
-/**
- * How ss writes a word (ss.c's printf formats), after ` name:` (or ` name ` for a rate):
- *  - int: %u; hex: 0x%x; g: %g of the published (scaled) value;
- *  - time: milliseconds with %g (rtt:0.05), from the member's unit; timeTrunc: whole milliseconds and `ms` (busy:12ms);
- *  - limited: whole milliseconds and the share of `of` in percent (rwnd_limited:2ms(4.5%));
- *  - rate: bits per second as ss's sprint_bw, then `bps` (`send 12bps`: a space, no colon);
- *  - flag: the bare name when the value is not 0 (app_limited); bare: the member's text alone (the congestion control);
- *  - options: the tcpi_options bits ss names (ts sack ecn ecnseen fastopen); send: ss's send rate (cwnd × mss × 8 / rtt,
- *    vegas' rtt when it has one);
- *  - group: `name:(field:value,...)` from the struct's fields' own ss words (bbr:(bw:..,mrtt:..));
- *  - text: the member's text as the record has it (the cookie's hex); timer: `(name,expires,retransmits)`;
- *    cgroupPath: the cgroup's path; shutdown: `<->`; skmem: `(r0,rb..,d0)`; vfs: `ino:N dev:major/minor`;
- *    list: the numbers after `name:`, space-separated; users: `users:(("comm",pid=N,fd=N),...)`.
- */
-export type SsFormat =
-  | 'int'
-  | 'hex'
-  | 'g'
-  | 'time'
-  | 'timeTrunc'
-  | 'limited'
-  | 'rate'
-  | 'flag'
-  | 'bare'
-  | 'options'
-  | 'send'
-  | 'group'
-  | 'text'
-  | 'timer'
-  | 'cgroupPath'
-  | 'shutdown'
-  | 'skmem'
-  | 'vfs'
-  | 'list'
-  | 'users';
-
-/** When ss prints a present value (all that are given must hold; none: always). */
-export interface SsShow {
-  /** not when 0 */
-  nonzero?: boolean;
-  /** not this value (rto's TCP_TIMEOUT_INIT, min_rtt's ~0U, reordering's default 3, an unknown uid) */
-  except?: number;
-  /** only below this (ssthresh "infinite" from 0xffff, a u64's ~0) */
-  below?: number;
-  /** only when the tcpi_options bit of this name is set (wscale) */
-  option?: string;
-  /** not on a listening socket (sacked) */
-  connected?: boolean;
-  /** only on an IPv6 socket (v6only) */
-  ipv6?: boolean;
-}
-
-/**
- * A word of the ls table (as ss prints it), declared on the member it shows. ss-details.ts compiles every
- * member's words, sorted by `rank` per line, into the table's detail writer once per listing's flags.
- */
-export interface SsWord {
-  /** the name ss prints ('' for a word without one: the congestion control, the shutdown marker) */
-  name: string;
-  format: SsFormat;
-  /** ss.c's print order among the words of its line */
-  rank: number;
-  /** ss's second line (inet: -m's skmem, -i's tcp_info words; -O keeps it on the first); default: the socket's line */
-  line?: 'next';
-  show?: SsShow;
-  /** printed with any of these flags (default: the member's section); `unless`: not with this one */
-  flags?: readonly SsFlag[];
-  unless?: SsFlag;
-  /** a second value after `sep` (rtt:rtt/rttvar, wscale:snd,rcv, pacing_rate/max); `either`: shown when either is (retrans) */
-  with?: { field: string; sep: '/' | ','; show?: SsShow; either?: boolean };
-  /** limited: the member it is a share of */
-  of?: string;
-  /** group: this text instead of the group when the field is 0 (dctcp:fallback_mode) */
-  off?: { field: string; text: string };
-  /** options: the tcpi_options bits ss prints as words, by record name (TCPI_OPTION_SS has their words) */
-  bits?: readonly string[];
-}
-
-/** A number read at `at` in a struct attribute's payload. */
-export interface StructField {
-  key: string;
-  at: number;
-  kind: 'u16' | 'u32' | 'u64';
-  /** published value = kernel value × scale (bytes/s → bits/s, BBR gains in 1/256) */
-  scale?: number;
-  unit?: Unit;
-  doc?: string;
-  /** its word inside its struct's ss group (bbr:(bw:..)); the name defaults to key */
-  ss?: { name?: string; format: 'int' | 'g' | 'time' | 'rate'; show?: SsShow };
-}
-
-export type Source =
-  /** a column of the socket table, as text or number; `text` says how a code becomes text */
-  | {
-      kind: 'column';
-      column: 'proto' | 'family' | 'state' | 'rqueue' | 'wqueue' | 'sport' | 'dport' | 'uid' | 'inode' | 'sockType' | 'ifindex';
-      text?: 'protocol' | 'family' | 'state' | 'socket_type' | 'interface';
-    }
-  /** the address columns as text (src: local, dst: remote) */
-  | { kind: 'address'; column: 'src' | 'dst' }
-  /** the host name of an address (-r: resolved before the listing) */
-  | { kind: 'host'; column: 'src' | 'dst' }
-  /** the socket cookie columns (cookieHi:cookieLo) in hex */
-  | { kind: 'cookie' }
-  /** idiag_timer, idiag_expires, idiag_retrans */
-  | { kind: 'timer' }
-  /** a scalar attribute: its value; bool: != 0; shutdown: the two bits of SHUTDOWN_MASK */
-  | { kind: 'scalar'; attr: number; read: 'u8' | 'u32' | 'u64' | 'bool' | 'shutdown' }
-  /** a struct attribute, present when the kernel sent at least `minLength` bytes */
-  | { kind: 'struct'; attr: number; minLength: number; fields: readonly StructField[] }
-  /** a NUL-terminated name (congestion control) or a unix name (abstract: '@'); nullable when absent */
-  | { kind: 'name'; attr: number; decode: 'cString' | 'unixName' }
-  /** a u32 attribute that may be absent: null */
-  | { kind: 'nullableU32'; attr: number }
-  /** a u32 list (UNIX_DIAG_ICONS) */
-  | { kind: 'u32List'; attr: number }
-  /** SK_MEMINFO_* u32s (INET_DIAG_SKMEMINFO, UNIX_DIAG_MEMINFO) under their names */
-  | { kind: 'skmem'; attr: number }
-  /** UNIX_DIAG_VFS: inode and "major:minor" */
-  | { kind: 'vfs'; attr: number }
-  /** INET_DIAG_INFO as struct tcp_info (TCP only) */
-  | { kind: 'tcpInfo'; attr: number }
-  /** the processes holding the socket (-p) */
-  | { kind: 'processes' }
-  /** a member its command adds to the written record (ls --all-netns: src/netns/ls.ts) */
-  | { kind: 'added'; by: string };
-
-export interface SocketMember {
-  key: string;
-  /** which sockets have it */
-  on: 'inet' | 'unix';
-  when: Section;
-  from: Source;
-  unit?: Unit;
-  /** the member's JSON schema (type, enum, ...) without its description */
-  schema: Record<string, unknown>;
-  doc?: string;
-  /** its words in the ls table (ss's), where ss shows it */
-  ss?: SsWord | readonly SsWord[];
-}
+export * from './member-types.js';
+export * from './tcp-info-members.js';
 
 const uint = { type: 'integer', minimum: 0 } as const;
 const enumOf = (values: readonly (string | undefined)[]) => ({ enum: [...new Set(values.filter((v): v is string => v !== undefined && v !== ''))] });
@@ -185,112 +30,7 @@ export const MEM_NAMES: readonly string[] = ['rmem_alloc', 'rcvbuf', 'wmem_alloc
 /** idiag_timer values (ss's tmr_name[]). */
 export const TIMER_NAMES: readonly string[] = ['off', 'on', 'keepalive', 'timewait', 'persist', 'unknown'];
 
-/** tcpi_options bits (linux/tcp.h TCPI_OPT_*). */
-export const TCPI_OPTIONS: readonly [number, string][] = [
-  [1, 'timestamps'],
-  [2, 'sack'],
-  [4, 'wscale'],
-  [8, 'ecn'],
-  [16, 'ecn_seen'],
-  [32, 'syn_data'],
-  [64, 'usec_ts'],
-  [128, 'tfo_child'],
-];
-
-/** ss's (and pyroute2 ss2's) words for the tcpi_options bits, by record name. */
-export const TCPI_OPTION_SS: Readonly<Record<string, string>> = {
-  timestamps: 'ts',
-  sack: 'sack',
-  wscale: 'wscale',
-  ecn: 'ecn',
-  ecn_seen: 'ecnseen',
-  syn_data: 'fastopen',
-  usec_ts: 'usec_ts',
-  tfo_child: 'tfo_child',
-};
-
-/** tcp_info fields the record leaves out: state (the record's state says it), options (decoded into `options`), fackets (0 since Linux 4.x). */
-const TCP_INFO_LEFT_OUT = new Set(['state', 'options', 'fackets']);
-
-/** What the record does with a tcp_info value: leave out a u64's ~0, min_rtt unset, wscale without the option. */
-export type TcpInfoSpecial = 'none' | 'minRtt' | 'wscale';
-
-/** The tcp_info members of a record, in order: the kernel field, its output name (unit in the name), its scale. */
-export const TCP_INFO_MEMBERS: readonly { field: TcpInfoField; name: string; scale: number; special: TcpInfoSpecial }[] = TCP_INFO_FIELDS.filter(
-  (field) => !TCP_INFO_LEFT_OUT.has(field.name),
-).map((field) => ({
-  field,
-  ...unitName(field),
-  // min_rtt's TCP_INFO_UNSET value means "no sample yet"; wscale is meaningless without TCPI_OPT_WSCALE
-  special: field.name === 'min_rtt' ? 'minRtt' : field.name === 'snd_wscale' || field.name === 'rcv_wscale' ? 'wscale' : 'none',
-}));
-
 const nonzero: SsShow = { nonzero: true };
-/** an integer word ss prints when it is not 0 (most of tcp_info's) */
-const count = (name: string, rank: number): SsWord => ({ name, format: 'int', rank, line: 'next', show: nonzero });
-/** a u64's ~0 ("unlimited") is not a rate */
-const U64_SET = 0xffffffff * 2 ** 32;
-
-/**
- * The tcp_info members' words in the table (ss 6.1's tcp_show_info), by kernel field name: ss's names, formats
- * and conditions; units come from TCP_INFO_FIELDS. Ranks interleave with the other -i members' (congestion,
- * dctcp, bbr).
- */
-export const TCP_INFO_SS: Readonly<Record<string, SsWord | readonly SsWord[]>> = {
-  options: { name: '', format: 'options', rank: 100, line: 'next', flags: ['timers', 'extended'], bits: ['timestamps', 'sack', 'ecn', 'ecn_seen', 'syn_data'] },
-  snd_wscale: { name: 'wscale', format: 'int', rank: 120, line: 'next', show: { option: 'wscale' }, with: { field: 'rcv_wscale', sep: ',' } },
-  rto: { name: 'rto', format: 'time', rank: 130, line: 'next', show: { nonzero: true, except: 3000000 } },
-  backoff: count('backoff', 140),
-  rtt: { name: 'rtt', format: 'time', rank: 150, line: 'next', show: nonzero, with: { field: 'rttvar', sep: '/' } },
-  ato: { name: 'ato', format: 'time', rank: 160, line: 'next', show: nonzero },
-  snd_mss: count('mss', 170),
-  pmtu: count('pmtu', 180),
-  rcv_mss: count('rcvmss', 190),
-  advmss: count('advmss', 200),
-  snd_cwnd: [count('cwnd', 210), { name: 'send', format: 'send', rank: 330, line: 'next' }],
-  snd_ssthresh: { name: 'ssthresh', format: 'int', rank: 220, line: 'next', show: { nonzero: true, below: 0xffff } },
-  bytes_sent: count('bytes_sent', 230),
-  bytes_retrans: count('bytes_retrans', 240),
-  bytes_acked: count('bytes_acked', 250),
-  bytes_received: count('bytes_received', 260),
-  segs_out: count('segs_out', 270),
-  segs_in: count('segs_in', 280),
-  data_segs_out: count('data_segs_out', 290),
-  data_segs_in: count('data_segs_in', 300),
-  last_data_sent: count('lastsnd', 340),
-  last_data_recv: count('lastrcv', 350),
-  last_ack_recv: count('lastack', 360),
-  pacing_rate: {
-    name: 'pacing_rate',
-    format: 'rate',
-    rank: 370,
-    line: 'next',
-    show: { nonzero: true, below: U64_SET },
-    with: { field: 'max_pacing_rate', sep: '/', show: { nonzero: true, below: U64_SET } },
-  },
-  delivery_rate: { name: 'delivery_rate', format: 'rate', rank: 380, line: 'next', show: nonzero },
-  delivered: count('delivered', 390),
-  delivered_ce: count('delivered_ce', 400),
-  delivery_rate_app_limited: { name: 'app_limited', format: 'flag', rank: 410, line: 'next' },
-  busy_time: { name: 'busy', format: 'timeTrunc', rank: 420, line: 'next', show: nonzero },
-  rwnd_limited: { name: 'rwnd_limited', format: 'limited', rank: 421, line: 'next', show: nonzero, of: 'busy_time' },
-  sndbuf_limited: { name: 'sndbuf_limited', format: 'limited', rank: 422, line: 'next', show: nonzero, of: 'busy_time' },
-  unacked: count('unacked', 430),
-  retrans: { name: 'retrans', format: 'int', rank: 440, line: 'next', show: nonzero, with: { field: 'total_retrans', sep: '/', either: true } },
-  lost: count('lost', 450),
-  sacked: { name: 'sacked', format: 'int', rank: 460, line: 'next', show: { nonzero: true, connected: true } },
-  dsack_dups: count('dsack_dups', 470),
-  fackets: count('fackets', 480),
-  reordering: { name: 'reordering', format: 'int', rank: 490, line: 'next', show: { except: 3 } },
-  reord_seen: count('reord_seen', 500),
-  rcv_rtt: { name: 'rcv_rtt', format: 'time', rank: 510, line: 'next', show: nonzero },
-  rcv_space: count('rcv_space', 520),
-  rcv_ssthresh: count('rcv_ssthresh', 530),
-  notsent_bytes: count('notsent', 540),
-  min_rtt: { name: 'minrtt', format: 'time', rank: 550, line: 'next', show: { nonzero: true, except: 0xffffffff } },
-  rcv_ooopack: count('rcv_ooopack', 560),
-  snd_wnd: count('snd_wnd', 570),
-};
 
 const TCP_INFO_SCHEMA = {
   type: 'object',
@@ -441,10 +181,10 @@ export const INET_MEMBERS: readonly SocketMember[] = [
     when: 'extended',
     from: { kind: 'scalar', attr: InetAttr.CGROUP_ID, read: 'u64' },
     schema: uint,
-    // --cgroup alone: after the timer, even for 0; -e: after fwmark, when not 0
+    // -e: after fwmark, when not 0; --cgroup: after -e's words (so twice with both, as ss 6.1), even for 0
     ss: [
-      { name: 'cgroup', format: 'cgroupPath', rank: 30, flags: ['cgroup'], unless: 'extended' },
       { name: 'cgroup', format: 'cgroupPath', rank: 80, show: nonzero },
+      { name: 'cgroup', format: 'cgroupPath', rank: 110, flags: ['cgroup'] },
     ],
   },
   {
