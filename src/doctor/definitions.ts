@@ -19,6 +19,10 @@ export interface Subject {
   peer?: string;
   local?: string;
   netns?: string;
+  /** --all-netns: the namespace's `ip netns` (or docker) name, its pod (`namespace/name`), its container */
+  netns_name?: string;
+  pod?: string;
+  container?: string;
 }
 export type SubjectKey = keyof Subject;
 
@@ -315,6 +319,9 @@ export const CHECKS = [
     advice: 'Read faster (more reader threads, SO_REUSEPORT, recvmmsg) and give the socket a larger SO_RCVBUF ' + '(raise net.core.rmem_max to allow it).',
   },
 ] as const satisfies readonly CheckDefinition[];
+
+/** The sampling window of `sockscope doctor` (config doctor.window). */
+export const DEFAULT_WINDOW = '2s';
 
 export type CheckId = (typeof CHECKS)[number]['id'];
 export const CHECK_IDS: readonly CheckId[] = CHECKS.map((c) => c.id);
