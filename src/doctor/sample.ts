@@ -191,31 +191,45 @@ export function sampleOfTable(t: SocketTable, time: number, host: HostFacts): Do
   return sample;
 }
 
-export const SAMPLE_PROTOCOLS: readonly ProtoName[] = ['tcp', 'udp'];
-
 /**
  * Every state but TIME_WAIT: what the first sample of a window needs (no check compares TIME_WAIT sockets across
  * the window; the second sample has them for ephemeral_ports), a third less to dump on a busy host.
  */
 export const WINDOW_START_STATES = ALL_STATES & ~(1 << TCP_TIME_WAIT);
 
-/** Dump TCP and UDP (with tcp_info and skmeminfo) through `session`, then read the namespace's facts. */
+/**
+ * The dumps of a sample, each asking the kernel for what the checks read of those sockets only: SK_MEMINFO's drop
+ * counter for listeners (accept_queue) and UDP (udp_drops), tcp_info for the other TCP sockets (retransmits,
+ * stuck_receive_queue, zero_window). The kernel walks the listening hash for the first and the established hash
+ * for the second, so no socket is dumped twice, and ~100k connections are not each filled a meminfo nobody reads.
+ */
+const DUMPS = (states: number) =>
+  [
+    { protocols: ['tcp'] as ProtoName[], ext: Ext.skmeminfo, states: states & (1 << TCP_LISTEN) },
+    { protocols: ['tcp'] as ProtoName[], ext: Ext.info, states: states & ~(1 << TCP_LISTEN) },
+    { protocols: ['udp'] as ProtoName[], ext: Ext.skmeminfo, states: ALL_STATES },
+  ].filter((d) => d.states !== 0);
+
+/** Dump TCP and UDP (with tcp_info or skmeminfo, DUMPS) through `session`, then read the namespace's facts. */
 export async function takeDoctorSample(session: DiagSession, capacity = 1024, states = ALL_STATES): Promise<DoctorSample> {
   const sample = new DoctorSample(capacity);
   const scan = new AttributeIndex();
   sample.monotonicMs = performance.now();
-  const meta = await streamSnapshot(
-    { protocols: SAMPLE_PROTOCOLS, ext: Ext.info | Ext.skmeminfo, keepAttributes: true, states },
-    (batch, takenAt) => {
-      sample.takenAt = takenAt;
-      sample.addBatch(batch, scan);
-    },
-    session,
-  );
-  sample.takenAt = meta.takenAt;
+  for (const dump of DUMPS(states)) {
+    const meta = await streamSnapshot(
+      { ...dump, keepAttributes: true },
+      (batch, takenAt) => {
+        sample.takenAt = takenAt;
+        sample.addBatch(batch, scan);
+      },
+      session,
+    );
+    sample.takenAt = meta.takenAt;
+    for (const s of meta.sources)
+      if (s.source !== 'netlink') sample.notes.push(`${s.protocol}: read from /proc/net${s.note ? ` (${s.note})` : ''}: no tcp_info or drop counters`);
+    sample.notes.push(...meta.notes);
+  }
   sample.host = readHostFacts();
-  for (const s of meta.sources)
-    if (s.source !== 'netlink') sample.notes.push(`${s.protocol}: read from /proc/net${s.note ? ` (${s.note})` : ''}: no tcp_info or drop counters`);
-  sample.notes.push(...meta.notes);
+  sample.notes = [...new Set(sample.notes)];
   return sample;
 }

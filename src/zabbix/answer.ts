@@ -1,6 +1,5 @@
 /** What the passive agent answers: agent.*, net.tcp/udp.socket.count over a fresh snapshot, sockscope.* items. */
 import type { Snapshot, SnapshotOptions } from '../snapshot/snapshot.js';
-import { ITEMS } from './catalog.js';
 import { absentEntityValue, itemValues, quoteParam, type LatestGather } from './items.js';
 import { NotSupported, parseItemKey, socketCount } from './keys.js';
 import type { KeyAnswerer } from './passive.js';
@@ -52,12 +51,7 @@ export function answerer(src: AnswerSources): KeyAnswerer {
         // a prototype's key for an entity that is gone (a port that stopped listening): 0 while Zabbix keeps it
         const values = itemValues(latest);
         const value = values.get(canonical) ?? absentEntityValue(key, params, values);
-        if (value === undefined) {
-          // an item of a collector that is off by default (the template has it): say which section turns it on
-          const gated = ITEMS.find((i) => i.key === canonical)?.collector;
-          if (gated) throw new NotSupported(`Sent only when the ${gated} collector runs: enable [collectors.${gated}].`);
-          throw new NotSupported('Unsupported item key.');
-        }
+        if (value === undefined) throw new NotSupported('Unsupported item key.');
         return value;
       }
     }

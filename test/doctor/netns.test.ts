@@ -1,7 +1,7 @@
 /**
  * `sockscope doctor --all-netns` (here through `--netns A --netns B`, which implies it): two `ip netns`
  * namespaces diagnosed in one run, one with a CLOSE_WAIT leak, the other busy but healthy. Only the leaking one
- * gets a finding, its subject naming that namespace (its inode and its `ip netns` name) and the process; the
+ * gets a warning, its subject naming that namespace (its inode and its `ip netns` name) and the process; the
  * healthy one, read in the same window, gets none. The namespaces are discovered, identified and entered by
  * src/netns, as `ls --all-netns` does.
  */
@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { BUSY_HEALTHY, doctor, LEAKY_SERVER, scenarioSkip, startScenario, type DoctorRun, type Scenario } from './scenario.js';
+import { atLeastWarning, BUSY_HEALTHY, doctor, LEAKY_SERVER, scenarioSkip, startScenario, type DoctorRun, type Scenario } from './scenario.js';
 
 const NAMES = ['doctor2-leak', 'doctor2-busy'];
 const skip = scenarioSkip();
@@ -31,7 +31,7 @@ describe('sockscope doctor --all-netns', { skip: skip ?? false }, () => {
     for (const n of NAMES) ip('netns', 'del', n);
   });
 
-  test('a leak in one namespace, busy healthy traffic in another: one finding, in the leaking namespace, naming it', async () => {
+  test('a leak in one namespace, busy healthy traffic in another: the warning is in the leaking namespace, naming it; none in the busy one', async () => {
     const leak = await startScenario(
       String.raw`
 ${LEAKY_SERVER}for _ in range(12):
@@ -66,10 +66,12 @@ ready()
     assert.equal(cw.severity, 'warning');
     assert.equal(cw.evidence.value, 12);
     assert.deepEqual(cw.subject, { process: { pid: leak.info.pid, comm: 'leakysrv' }, netns: leakNs, netns_name: NAMES[0] });
+    // busy but healthy: nothing at warning or above (an echo server's side of a connection its client has just
+    // closed is CLOSE_WAIT for a moment: at most an info-level observation)
     assert.deepEqual(
-      report.findings.filter((f) => f.subject.netns === busyNs),
+      report.findings.filter((f) => f.subject.netns === busyNs && atLeastWarning(f)),
       [],
-      `no finding in the busy, healthy namespace: ${show(r)}`,
+      `no warning in the busy, healthy namespace: ${show(r)}`,
     );
     assert.equal(r.code, 1, 'a warning: exit 1');
 

@@ -269,7 +269,8 @@ for (const passive of [false, true]) {
       ])
         assert.ok(referenced.has(k), k);
       // an item's own triggers reference that item only; multi-item triggers are top level
-      for (const i of tpl.items) for (const t of i.triggers ?? []) assert.ok([...t.expression.matchAll(/\/[^/]+\/([\w.]+(?:\[[^\]]*\])?)/g)].every((m) => m[1] === i.key));
+      for (const i of tpl.items)
+        for (const t of i.triggers ?? []) assert.ok([...t.expression.matchAll(/\/[^/]+\/([\w.]+(?:\[[^\]]*\])?)/g)].every((m) => m[1] === i.key));
     });
 
     test('graph of TCP states over existing items', () => {
