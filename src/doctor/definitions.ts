@@ -360,8 +360,8 @@ export function doctorSampleSection(): string {
     '[doctor]',
     '  ## `sockscope doctor`: how long to sample (a duration) unless --window is given. Each [doctor.<check>]',
     '  ## below sets when a finding is info, warning or critical: the measure at or above the value, for',
-    '  ## `sockscope doctor` and for the agent\'s [collectors.doctor] alike. The committed Prometheus rules and the',
-    '  ## Zabbix templates\' {$SOCKSCOPE.DOCTOR.*} macros carry these defaults: regenerate the rules with',
+    "  ## `sockscope doctor` and for the agent's [collectors.doctor] alike. The committed Prometheus rules and the",
+    "  ## Zabbix templates' {$SOCKSCOPE.DOCTOR.*} macros carry these defaults: regenerate the rules with",
     '  ## `sockscope doctor --rules prometheus --config FILE`, set the macros on the host. See docs/doctor.md.',
     '  window = "2s"',
   ];
