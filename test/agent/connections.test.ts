@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
-import { AgentProcess, Daemon, request, sampleValue, sleep, targetOf, until } from './helpers.js';
+import { AgentProcess, Daemon, request, sampleValue, targetOf } from './helpers.js';
+import { sleep, until } from '../helpers/wait.js';
 
 /** A child (fd limit raised) holding `n` idle connections to port, re-opening any the server closes. */
 const HOLDER = `
@@ -23,7 +24,7 @@ function hold(first) {
 }
 let stopping = false;
 (async () => {
-  for (let i = 0; i < n; i++) { hold(true); if (i % 100 === 99) await new Promise((r) => setTimeout(r, 20)); }
+  for (let i = 0; i < n; i++) { hold(true); if (i % 100 === 99) await sleep(20); }
   setInterval(() => process.stdout.write(JSON.stringify({ open, reopened }) + '\\n'), 200);
 })();
 process.on('SIGTERM', () => { stopping = true; process.exit(0); });

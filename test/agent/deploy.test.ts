@@ -21,21 +21,9 @@ import { parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import { netnsSupport, PopulationNetns } from '../helpers/netns.js';
 import { parseSs } from '../helpers/ss.js';
-import {
-  AgentProcess,
-  cleanEnv,
-  findTool,
-  firstGather,
-  freePort,
-  freePortIn,
-  NsBridge,
-  REPO,
-  request,
-  sampleValue,
-  targetOf,
-  tempDir,
-  until,
-} from './helpers.js';
+import { AgentProcess, cleanEnv, firstGather, freePort, freePortIn, NsBridge, REPO, request, sampleValue, targetOf, tempDir } from './helpers.js';
+import { findTool } from '../helpers/tools.js';
+import { until } from '../helpers/wait.js';
 
 const DEPLOY = join(REPO, 'deploy');
 const promtool = findTool('promtool', 'SOCKSCOPE_PROMTOOL', 'prometheus');

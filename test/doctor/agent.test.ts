@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { seriesRuleTest } from '../../src/doctor/rules.js';
-import { AgentProcess, until } from '../agent/helpers.js';
+import { AgentProcess } from '../agent/helpers.js';
+import { until } from '../helpers/wait.js';
 import { findTool } from '../helpers/tools.js';
 import { LEAKY_SERVER, scenarioSkip, startScenario } from './scenario.js';
 

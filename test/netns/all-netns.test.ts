@@ -23,6 +23,8 @@ import { cgroupPathsByInode, discoverNamespaces, identityOfCgroup, readKubeletLo
 import { NetnsWalker } from '../../src/netns/walk.js';
 import { SocketTable } from '../../src/snapshot/table.js';
 import { NetnsWorld, type Expected } from './world.js';
+import { sleep } from '../helpers/wait.js';
+import { NETSTAT_FIELD_OF_SS_STATE } from '../helpers/ss.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = `${ROOT}bin/sockscope.js`;
@@ -42,26 +44,11 @@ const root = process.getuid?.() === 0;
 const tools = ['ip', 'unshare', 'nsenter', 'ss', 'python3'].every((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0);
 const skip = !root ? 'needs root (ip netns add, cgroup directories)' : !tools ? 'needs ip, unshare, nsenter, ss and python3' : false;
 
-/** ss's state names → netstat field names */
-const FIELD: Record<string, string> = {
-  ESTAB: 'tcp_established',
-  'SYN-SENT': 'tcp_syn_sent',
-  'SYN-RECV': 'tcp_syn_recv',
-  'FIN-WAIT-1': 'tcp_fin_wait1',
-  'FIN-WAIT-2': 'tcp_fin_wait2',
-  'TIME-WAIT': 'tcp_time_wait',
-  CLOSE: 'tcp_close',
-  'CLOSE-WAIT': 'tcp_close_wait',
-  'LAST-ACK': 'tcp_last_ack',
-  LISTEN: 'tcp_listen',
-  CLOSING: 'tcp_closing',
-};
-
 function ssCounts(world: NetnsWorld, path: string): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const f of Object.values(FIELD)) out[f] = 0;
+  for (const f of Object.values(NETSTAT_FIELD_OF_SS_STATE)) out[f] = 0;
   for (const line of world.run(path, 'ss', ['-tanH']).split('\n').filter(Boolean)) {
-    const f = FIELD[line.split(/\s+/)[0]];
+    const f = NETSTAT_FIELD_OF_SS_STATE[line.split(/\s+/)[0]];
     out[f]++;
   }
   out.udp_socket = world.run(path, 'ss', ['-uanH']).split('\n').filter(Boolean).length;
@@ -362,7 +349,7 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
       });
       let body = '';
       for (let i = 0; i < 300 && !body.includes('sockscope_netns_namespaces{'); i++) {
-        await new Promise((r) => setTimeout(r, 200));
+        await sleep(200);
         body = await fetch(`http://127.0.0.1:${port}/metrics`).then((x) => x.text());
       }
       const value = (re: RegExp) =>

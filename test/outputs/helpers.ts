@@ -13,7 +13,6 @@ import { MetricSink, type HostFacts } from '../../src/collectors/collector.js';
 import { collectSocketstat, socketstatPlan, type SocketstatOptions } from '../../src/collectors/socketstat.js';
 import type { Metric } from '../../src/model/metric.js';
 import { LineProtocolSink, type LineProtocolOptions } from '../../src/outputs/metrics/socketstat-influx.js';
-export { recordedAnswer } from '../helpers/recorded.js';
 
 const fixtures = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
 
@@ -149,28 +148,31 @@ export const row = fc.record({
 
 export type Row = typeof row extends fc.Arbitrary<infer R> ? R : never;
 
+/** SocketTable's per-row number columns (not the addresses and attributes). */
+export const TABLE_COLUMNS = [
+  'proto',
+  'family',
+  'state',
+  'timer',
+  'retrans',
+  'sockType',
+  'sport',
+  'dport',
+  'ifindex',
+  'expires',
+  'rqueue',
+  'wqueue',
+  'uid',
+  'inode',
+  'cookieLo',
+  'cookieHi',
+] as const;
+
 export function tableOf(rows: Row[]): SocketTable {
   const t = new SocketTable(16, 0);
   for (const r of rows) {
     const i = t.addRow();
-    for (const k of [
-      'proto',
-      'family',
-      'state',
-      'timer',
-      'retrans',
-      'sockType',
-      'sport',
-      'dport',
-      'ifindex',
-      'expires',
-      'rqueue',
-      'wqueue',
-      'uid',
-      'inode',
-      'cookieLo',
-      'cookieHi',
-    ] as const) {
+    for (const k of TABLE_COLUMNS) {
       t[k][i] = r[k];
     }
     t.src.set(r.src, i * 16);

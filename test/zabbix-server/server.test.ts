@@ -24,11 +24,11 @@ import { after, before, describe, test } from 'node:test';
 import { AgentProcess, BIN, cleanEnv, type Daemon } from '../agent/helpers.js';
 import { holdPython } from '../helpers/netns.js';
 import { parseSs, type SsRow } from '../helpers/ss.js';
-import { findStack, linkPort, Netns, until, ZabbixStack } from './stack.js';
+import { sleep, until } from '../helpers/wait.js';
+import { findStack, linkPort, Netns, ZabbixStack } from './stack.js';
 import { ITEMS } from '../../src/zabbix/catalog.js';
 
 const found = findStack();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type Obj = Record<string, any>;
 
 const TRAPPER = 'sockscope by Zabbix trapper';

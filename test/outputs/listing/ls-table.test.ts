@@ -15,7 +15,8 @@ import type { RecordOptions } from '../../../src/outputs/listing/socket-record.j
 import { lsShowsNetid, lsTableBytes, ms, msInto, renderLsTableRows } from '../../../src/outputs/listing/ls-table.js';
 import { JsonBytes } from '../../../src/outputs/listing/socket-ndjson.js';
 import { budget } from '../../fuzz/budget.js';
-import { optionSets, options, recordedAnswer, recordOptions, row, SNAPSHOT, tableOf } from '../helpers.js';
+import { optionSets, options, recordOptions, row, SNAPSHOT, tableOf } from '../helpers.js';
+import { recordedAnswer } from '../../helpers/recorded.js';
 
 function direct(t: SocketTable, rows: number[], o: RecordOptions, header: boolean, protocolsAsked: number): string {
   return renderLsTableRows(t, rows, t.arenaView(), o, { header, netid: lsShowsNetid(t, rows, protocolsAsked) });

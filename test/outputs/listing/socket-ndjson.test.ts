@@ -20,7 +20,8 @@ import { SOCK_TYPE_NAMES as SOCK_TYPES } from '../../../src/diag/constants.js';
 import { TIMER_NAMES } from '../../../src/outputs/listing/socket-members.js';
 import { fragment, JsonBytes, jsonString, SocketJsonWriter, tcpInfoJson } from '../../../src/outputs/listing/socket-ndjson.js';
 import { budget } from '../../fuzz/budget.js';
-import { nameUnit, optionSets, options, recordedAnswer, recordOptions, row, SNAPSHOT, tableOf, tcpInfoBytes } from '../helpers.js';
+import { nameUnit, optionSets, options, recordOptions, row, SNAPSHOT, tableOf, tcpInfoBytes } from '../helpers.js';
+import { recordedAnswer } from '../../helpers/recorded.js';
 
 const validate = new Ajv2020({ allErrors: true, strict: true, strictRequired: false }).compile(socketSchema());
 

@@ -22,15 +22,8 @@ import { influxLine, InfluxWriter } from '../../../src/outputs/metrics/influx.js
 import { LineProtocolSink } from '../../../src/outputs/metrics/socketstat-influx.js';
 import { streamInflux } from '../../../src/cli/gather.js';
 import { budget } from '../../fuzz/budget.js';
-import {
-  recordedAnswer,
-  row,
-  socketstatLineProtocol,
-  socketstatMetrics,
-  tableOf,
-  text,
-  type SocketstatTestOptions as SocketstatInfluxOptions,
-} from '../helpers.js';
+import { row, socketstatLineProtocol, socketstatMetrics, tableOf, text, type SocketstatTestOptions as SocketstatInfluxOptions } from '../helpers.js';
+import { recordedAnswer } from '../../helpers/recorded.js';
 
 const TIME = 1_700_000_000_123.4;
 
