@@ -196,9 +196,10 @@ describe('disk buffer', () => {
     writeFileSync(ro, 'a file, not a directory');
     assert.throws(
       () => new InfluxOutput(cfg({ buffer_directory: ro }), log),
-      (e: Error & { code?: string }) => {
+      (e: Error & { code?: string; facts?: { errno?: number } }) => {
         assert.equal(e.code, 'ESOCKSCOPE_CONFIG');
         assert.match(e.message, /outputs\.influxdb\.buffer_directory = ".*ro\/influxdb": expected a writable directory/);
+        assert.equal(e.facts?.errno, 20, 'ENOTDIR, the positive errno');
         return true;
       },
     );
