@@ -24,7 +24,7 @@ function hold(first) {
 }
 let stopping = false;
 (async () => {
-  for (let i = 0; i < n; i++) { hold(true); if (i % 100 === 99) await sleep(20); }
+  for (let i = 0; i < n; i++) { hold(true); if (i % 100 === 99) await new Promise((r) => setTimeout(r, 20)); }
   setInterval(() => process.stdout.write(JSON.stringify({ open, reopened }) + '\\n'), 200);
 })();
 process.on('SIGTERM', () => { stopping = true; process.exit(0); });
