@@ -23,12 +23,12 @@ import { netnsSupport, PopulationNetns } from '../helpers/netns.js';
 import { defaultThresholds } from '../../src/doctor/definitions.js';
 import { parseSs } from '../helpers/ss.js';
 import { AgentProcess, cleanEnv, Daemon, freePortIn, NsBridge, REPO, request, sampleValue, tempDir } from './helpers.js';
-import { findTool } from '../helpers/tools.js';
+import { findTool, findPromtool } from '../helpers/tools.js';
 import { until } from '../helpers/wait.js';
 
 const support = netnsSupport();
 const prometheus = findTool('prometheus', 'SOCKSCOPE_PROMETHEUS', 'prometheus');
-const promtool = findTool('promtool', 'SOCKSCOPE_PROMTOOL', 'prometheus');
+const promtool = findPromtool();
 const DEPLOY = join(REPO, 'deploy/prometheus');
 
 describe('agent scraped by a real Prometheus in a network namespace', { skip: support.skip ?? false }, () => {

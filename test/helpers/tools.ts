@@ -54,3 +54,6 @@ export function findTool(name: string, envVar: string, pkg: string, o: FindOptio
   if (process.env.CI) throw new Error(`${reason} — CI must have it`);
   return { skip: reason };
 }
+
+/** promtool (Debian's prometheus package), which checks expositions, alert rules and their unit tests. */
+export const findPromtool = (): Found => findTool('promtool', 'SOCKSCOPE_PROMTOOL', 'prometheus');

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { netnsSupport } from '../helpers/netns.js';
-import { findPromtool, promtoolCheckMetrics } from '../metrics/helpers.js';
+import { promtoolCheckMetrics } from '../metrics/helpers.js';
+import { findPromtool } from '../helpers/tools.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = `${root}bin/sockscope.js`;

@@ -13,16 +13,8 @@ import { NETSTAT_FIELDS } from '../../src/collectors/netstat.js';
 import type { Metric } from '../../src/model/metric.js';
 import { NETSTAT_FIELD_OF_SS_STATE, parseSs, ssNumber, type SsRow } from '../helpers/ss.js';
 import { FIXTURES, fixtureSnapshotter, GOLDEN_CASES, GOLDEN_DIR, GOLDEN_TIME, PORTS, renderGolden } from './golden-fixture.js';
-import {
-  findPromtool,
-  parseExposition,
-  parseLines,
-  pointKey,
-  promtoolCheckMetrics,
-  promtoolParseOpenMetrics,
-  unexplainedOpenMetricsLint,
-  type LpPoint,
-} from './helpers.js';
+import { parseExposition, parseLines, pointKey, promtoolCheckMetrics, promtoolParseOpenMetrics, unexplainedOpenMetricsLint, type LpPoint } from './helpers.js';
+import { findPromtool } from '../helpers/tools.js';
 
 const ss = (file: string): SsRow[] => parseSs(readFileSync(`${FIXTURES}${file}`, 'utf8')).rows;
 const golden = (file: string): string => readFileSync(`${GOLDEN_DIR}${file}`, 'utf8');

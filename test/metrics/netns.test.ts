@@ -12,7 +12,6 @@ import { NETSTAT_FIELDS } from '../../src/collectors/netstat.js';
 import { holdPython, netnsSupport, PopulationNetns, type Population } from '../helpers/netns.js';
 import { NETSTAT_FIELD_OF_SS_STATE, parseSs, ssNumber, type SsRow } from '../helpers/ss.js';
 import {
-  findPromtool,
   parseExposition,
   parseLines,
   promtoolCheckMetrics,
@@ -22,6 +21,7 @@ import {
   type LpPoint,
   type LpType,
 } from './helpers.js';
+import { findPromtool } from '../helpers/tools.js';
 
 const support = netnsSupport();
 const opts = { skip: support.skip ?? false };

@@ -14,7 +14,8 @@ import type { MeasurementSchema, Metric } from '../../src/model/metric.js';
 import { influxLine, InfluxWriter } from '../../src/outputs/metrics/influx.js';
 import { JsonWriter, metricJson } from '../../src/outputs/metrics/json.js';
 import { CONTENT_TYPE, negotiateFormat, PrometheusWriter } from '../../src/outputs/metrics/prometheus.js';
-import { findPromtool, parseExposition, parseLine, parseLines, promtoolCheckMetrics, promtoolParseOpenMetrics, unexplainedOpenMetricsLint } from './helpers.js';
+import { parseExposition, parseLine, parseLines, promtoolCheckMetrics, promtoolParseOpenMetrics, unexplainedOpenMetricsLint } from './helpers.js';
+import { findPromtool } from '../helpers/tools.js';
 
 const T = Date.UTC(2026, 10, 21, 22, 41, 52, 48); // ms
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { findTool } from '../helpers/tools.js';
+import { findPromtool } from '../helpers/tools.js';
 import { readFileSync, statSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { cgroup2Mount } from '../../src/filter/resolve.js';
@@ -31,7 +31,7 @@ const BIN = `${ROOT}bin/sockscope.js`;
 const validate = new Ajv2020({ allErrors: true, strict: true, strictRequired: false }).compile(
   JSON.parse(readFileSync(`${ROOT}schema/socket.schema.json`, 'utf8')),
 );
-const promtool = findTool('promtool', 'SOCKSCOPE_PROMTOOL', 'prometheus');
+const promtool = findPromtool();
 
 /** sockscope ARGS: its stdout, stderr and exit status */
 function cli(args: string[], o: { as?: string[] } = {}): { stdout: string; stderr: string; status: number | null } {
