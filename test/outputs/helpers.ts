@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { SocketTable, UID_UNKNOWN } from '../../src/snapshot/table.js';
+import { NUMBER_COLUMNS, SocketTable, UID_UNKNOWN } from '../../src/snapshot/table.js';
 import type { RecordOptions } from '../../src/outputs/listing/socket-record.js';
 import { SocketHolders } from '../../src/procfs/processes.js';
 import { concat, le32, nlattr } from '../helpers/bytes.js';
@@ -148,25 +148,9 @@ export const row = fc.record({
 
 export type Row = typeof row extends fc.Arbitrary<infer R> ? R : never;
 
-/** SocketTable's per-row number columns (not the addresses and attributes). */
-export const TABLE_COLUMNS = [
-  'proto',
-  'family',
-  'state',
-  'timer',
-  'retrans',
-  'sockType',
-  'sport',
-  'dport',
-  'ifindex',
-  'expires',
-  'rqueue',
-  'wqueue',
-  'uid',
-  'inode',
-  'cookieLo',
-  'cookieHi',
-] as const;
+/** SocketTable's per-row number columns but where the attributes lie (rows made here carry theirs apart). */
+type RowColumn = Exclude<(typeof NUMBER_COLUMNS)[number], 'attrStart' | 'attrLength'>;
+export const TABLE_COLUMNS = NUMBER_COLUMNS.filter((c): c is RowColumn => c !== 'attrStart' && c !== 'attrLength');
 
 export function tableOf(rows: Row[]): SocketTable {
   const t = new SocketTable(16, 0);
