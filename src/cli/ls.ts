@@ -9,6 +9,9 @@ import {
   AF_INET,
   AF_INET6,
   ALL_STATES,
+  SOCK_DGRAM,
+  SOCK_RAW,
+  SOCK_STREAM,
   TCP_ESTABLISHED,
   Ext,
   TCP_CLOSE,
@@ -27,6 +30,7 @@ import { commandSpec, LS_FORMATS } from './spec.js';
 import { resolveNetns } from './netns.js';
 import { printHelp } from './help.js';
 import { planNetnsCli } from '../netns/options.js';
+import type { FamilyRequest } from '../snapshot/families.js';
 
 const FORMATS = LS_FORMATS;
 type Format = (typeof FORMATS)[number];
@@ -63,6 +67,12 @@ export interface LsPlan {
   kill: boolean;
   /** -D FILE: write the kernel's raw netlink answer there instead of listing ('-': stdout) */
   diag?: string;
+  /** -0, -f link/netlink/vsock/xdp, --vsock, --xdp, -A packet,...: the other families ss lists (states: at run time) */
+  families: Omit<FamilyRequest, 'states'>[];
+  /** -b: packet sockets' classic BPF programs */
+  bpf: boolean;
+  /** ss's tables listed (its Netid column shows when more than one is) */
+  tables: number;
 }
 
 /** whether the last of -4/-6 in this argument is -6 */
@@ -75,18 +85,14 @@ type LsValues = Record<string, string | boolean | string[] | undefined>;
  */
 function refuseUnsupported(v: LsValues): void {
   const why: [string, string][] = [
-    ['packet', '-0/--packet (packet_diag) is not built into sockscope yet: it reads NETLINK_SOCK_DIAG for inet and unix sockets only'],
-    ['vsock', '--vsock (vsock_diag) is not built into sockscope yet: it reads NETLINK_SOCK_DIAG for inet and unix sockets only'],
-    ['xdp', '--xdp (xdp_diag) is not built into sockscope yet: it reads NETLINK_SOCK_DIAG for inet and unix sockets only'],
     ['tipc', '--tipc is not built into sockscope: TIPC sockets are not listed'],
     ['dccp', '-d/--dccp: DCCP was removed from Linux 6.16 and sockscope does not list it'],
-    ['bpf', "-b/--bpf (the sockets' classic BPF filters, needs packet_diag/netlink_diag) is not built into sockscope yet"],
   ];
   for (const [key, message] of why) if (v[key] !== undefined) throw new UsageError(message, { key });
 }
 
 /** ss's -A/--query names (and -f's) as sockscope's protocols; unknown or unsupported ones say so. */
-const QUERY: Record<string, ProtoName[] | string> = {
+const QUERY: Record<string, ProtoName[] | string | Omit<FamilyRequest, 'states' | 'required'>[]> = {
   all: ['tcp', 'udp', 'udplite', 'raw', 'sctp', 'mptcp', 'unix'],
   inet: ['tcp', 'udp', 'udplite', 'raw', 'sctp', 'mptcp'],
   tcp: ['tcp'],
@@ -99,27 +105,45 @@ const QUERY: Record<string, ProtoName[] | string> = {
   unix_stream: ['unix'],
   unix_dgram: ['unix'],
   unix_seqpacket: ['unix'],
-  packet: 'packet sockets (packet_diag) are not listed by sockscope',
-  packet_raw: 'packet sockets (packet_diag) are not listed by sockscope',
-  packet_dgram: 'packet sockets (packet_diag) are not listed by sockscope',
-  netlink: 'netlink sockets are not listed by sockscope',
-  vsock: 'vsock sockets are not listed by sockscope',
-  vsock_stream: 'vsock sockets are not listed by sockscope',
-  vsock_dgram: 'vsock sockets are not listed by sockscope',
+  u_str: ['unix'],
+  u_dgr: ['unix'],
+  u_seq: ['unix'],
+  packet: [{ family: 'packet' }],
+  packet_raw: [{ family: 'packet', types: [SOCK_RAW] }],
+  p_raw: [{ family: 'packet', types: [SOCK_RAW] }],
+  packet_dgram: [{ family: 'packet', types: [SOCK_DGRAM] }],
+  p_dgr: [{ family: 'packet', types: [SOCK_DGRAM] }],
+  netlink: [{ family: 'netlink' }],
+  vsock: [{ family: 'vsock' }],
+  vsock_stream: [{ family: 'vsock', types: [SOCK_STREAM] }],
+  v_str: [{ family: 'vsock', types: [SOCK_STREAM] }],
+  vsock_dgram: [{ family: 'vsock', types: [SOCK_DGRAM] }],
+  v_dgr: [{ family: 'vsock', types: [SOCK_DGRAM] }],
+  xdp: [{ family: 'xdp' }],
   tipc: 'TIPC sockets are not listed by sockscope',
-  xdp: 'XDP sockets are not listed by sockscope',
   dccp: 'DCCP is not listed by sockscope',
 };
 const FAMILY = ['inet', 'inet6', 'unix', 'link', 'netlink', 'vsock', 'tipc', 'xdp'];
 
-/** -f/--family and -A/--query as the protocol and family flags they stand for (ss adds them up). */
-function applyFamiliesAndQuery(v: LsValues): void {
+/** -f's families beside inet and unix, as ss's address families: the tables they list */
+const FAMILY_OF: Record<string, FamilyRequest['family']> = { link: 'packet', netlink: 'netlink', vsock: 'vsock', xdp: 'xdp' };
+
+/**
+ * -f/--family, -A/--query, -0, --vsock and --xdp as the protocol flags and the other families they stand for (ss
+ * adds them up). Returns the families asked for; `required` when named (not through -A all).
+ */
+function applyFamiliesAndQuery(v: LsValues): Omit<FamilyRequest, 'states'>[] {
+  const families: Omit<FamilyRequest, 'states'>[] = [];
+  if (v.packet) families.push({ family: 'packet', required: true });
+  if (v.vsock) families.push({ family: 'vsock', required: true });
+  if (v.xdp) families.push({ family: 'xdp', required: true });
   for (const f of (v.family as string[] | undefined) ?? []) {
     if (!FAMILY.includes(f)) throw new UsageError(`-f/--family must be one of ${FAMILY.join(', ')}, got '${f}'`, { key: 'family', value: f });
     if (f === 'inet') v.ipv4 = true;
     else if (f === 'inet6') v.ipv6 = true;
     else if (f === 'unix') v.unix = true;
-    else throw new UsageError(`-f ${f}: ${f === 'link' ? 'packet' : f} sockets are not listed by sockscope`, { key: 'family', value: f });
+    else if (FAMILY_OF[f]) families.push({ family: FAMILY_OF[f], required: true });
+    else throw new UsageError(`-f ${f}: ${f} sockets are not listed by sockscope`, { key: 'family', value: f });
   }
   if ((v.ipv4 || v.ipv6) && (v.family as string[] | undefined)?.includes('unix')) v.unixToo = true;
   for (const q of ((v.query as string[] | undefined) ?? []).flatMap((x) => x.split(','))) {
@@ -127,8 +151,25 @@ function applyFamiliesAndQuery(v: LsValues): void {
     if (want === undefined)
       throw new UsageError(`-A/--query: unknown socket table '${q}', expected one of ${Object.keys(QUERY).join(', ')}`, { key: 'query', value: q });
     if (typeof want === 'string') throw new UsageError(`-A ${q}: ${want}`, { key: 'query', value: q });
-    for (const p of want) v[p] = true;
+    for (const p of want) {
+      if (typeof p === 'string') v[p] = true;
+      else families.push({ ...p, required: true });
+    }
+    // -A all: the other families too, each said (not refused) when the kernel lacks its diag module
+    if (q === 'all') for (const family of ['netlink', 'packet', 'vsock', 'xdp'] as const) families.push({ family, required: false });
   }
+  return families;
+}
+
+/** How many of ss's tables the families stand for (packet: p_raw and p_dgr, vsock: v_str and v_dgr) */
+function familyTables(families: readonly Omit<FamilyRequest, 'states'>[]): number {
+  let n = 0;
+  for (const f of ['packet', 'netlink', 'vsock', 'xdp'] as const) {
+    const asked = families.filter((r) => r.family === f);
+    if (asked.length === 0) continue;
+    n += asked.some((r) => r.types === undefined) ? (f === 'packet' || f === 'vsock' ? 2 : 1) : new Set(asked.flatMap((r) => r.types ?? [])).size;
+  }
+  return n;
 }
 
 /** -F FILE: the filter expression read from a file ('-': stdin), split into words as a shell would not. */
@@ -185,9 +226,9 @@ export function planLs(args: string[]): LsPlan | 'help' {
     kill: f('kill'),
     diag: o.str('diag'),
     packet: f('packet'),
+    bpf: f('bpf'),
     vsock: f('vsock'),
     xdp: f('xdp'),
-    bpf: f('bpf'),
     tipc: f('tipc'),
     dccp: f('dccp'),
     net: o.str('net'),
@@ -204,9 +245,26 @@ export function planLs(args: string[]): LsPlan | 'help' {
     v.ipv6 = six;
   }
   refuseUnsupported(v);
-  applyFamiliesAndQuery(v);
+  const families = applyFamiliesAndQuery(v);
   const format = (v.format ?? 'table') as Format;
   const allNetns = planNetnsCli(v, v.net);
+  if (families.length > 0) {
+    const why = allNetns
+      ? '--all-netns or a namespace selector'
+      : v.events
+        ? '-E'
+        : v.kill
+          ? '-K'
+          : v.diag !== undefined
+            ? '-D'
+            : v.format === 'ss2'
+              ? '--format ss2'
+              : undefined;
+    if (why)
+      throw new UsageError(`packet, netlink, vsock and XDP sockets are listed as a table, json or ndjson of one namespace: ${why} does not go with them`, {
+        key: 'family',
+      });
+  }
   if (allNetns && v.resolve && !v.numeric)
     throw new UsageError("-r does not go with --all-netns: names would be looked up from the host's resolver, not each namespace's", { key: 'resolve' });
   if (allNetns && (format === 'ss2' || v.summary))
@@ -217,6 +275,8 @@ export function planLs(args: string[]): LsPlan | 'help' {
   if (v.rcvbuf !== undefined && !v.events) throw new UsageError('--rcvbuf is for -E (the receive buffer of the event stream)', { key: 'rcvbuf' });
 
   const chosen: ProtoName[] = [];
+  // only other families (-0, -f netlink, --xdp, -A packet): no inet or unix dump
+  const othersOnly = families.length > 0 && !(v.tcp || v.udp || v.udplite || v.raw || v.sctp || v.mptcp || v.unix || v.ipv4 || v.ipv6);
   if (v.tcp) chosen.push('tcp');
   if (v.udp) chosen.push('udp');
   if (v.udplite) chosen.push('udplite');
@@ -227,13 +287,20 @@ export function planLs(args: string[]): LsPlan | 'help' {
   const unixToo = (v as LsValues).unixToo === true;
   const familyOnly = (v.ipv4 || v.ipv6) && !unixToo;
   if (unixToo && chosen.length === 1) chosen.unshift('tcp', 'udp', 'udplite', 'raw', 'sctp', 'mptcp');
-  if (chosen.length === 0) chosen.push('tcp', 'udp', 'udplite', 'raw', 'sctp', 'mptcp', ...(familyOnly ? [] : ['unix' as const]));
+  if (chosen.length === 0 && !othersOnly) chosen.push('tcp', 'udp', 'udplite', 'raw', 'sctp', 'mptcp', ...(familyOnly ? [] : ['unix' as const]));
   if (familyOnly && chosen.includes('unix') && !(v.tcp || v.udp || v.raw || v.udplite || v.sctp || v.mptcp)) {
     throw new UsageError('-x lists unix sockets, which have no IPv4/IPv6 family: drop -4/-6');
   }
   const protocols = familyOnly ? chosen.filter((p) => p !== 'unix') : chosen;
 
-  const states = v.all ? ALL_STATES : v.listening ? (1 << TCP_LISTEN) | (1 << TCP_CLOSE) : SS_CONN;
+  // ss's states: -a, -l, or with -A its connected default; else what each table listed adds (its default_dbs /
+  // default_afs): SS_CONN for inet, unix and vsock, UNCONN (TCP_CLOSE) for packet, netlink and XDP
+  // (-A sets ss's state filter to SS_CONN: `ss -A netlink` lists nothing without -a or -l, and so does ls)
+  let states = v.all ? ALL_STATES : v.listening ? (1 << TCP_LISTEN) | (1 << TCP_CLOSE) : SS_CONN;
+  if (!v.all && !v.listening && !(v.query as string[] | undefined)?.length && families.length > 0) {
+    states = othersOnly ? 0 : SS_CONN;
+    for (const r of families) states |= r.family === 'vsock' ? SS_CONN : 1 << TCP_CLOSE;
+  }
   let ext = 0;
   if (v.info) ext |= Ext.info | Ext.vegasinfo | Ext.cong;
   if (v.memory) ext |= Ext.meminfo | Ext.skmeminfo;
@@ -268,6 +335,10 @@ export function planLs(args: string[]): LsPlan | 'help' {
     securityContext: !!(v.context || v.contexts),
     diag: v.diag,
     kill: !!v.kill,
+    families,
+    bpf: !!v.bpf,
+    // (without other families, the protocols alone: lsShowsNetid looks at the rows for unix's three tables)
+    tables: families.length === 0 ? protocols.length : protocols.length + (protocols.includes('unix') ? 2 : 0) + familyTables(families),
     allNetns,
     events: !!v.events,
     rcvbufBytes: v.rcvbuf === undefined ? undefined : byteCount(v.rcvbuf, '--rcvbuf'),
@@ -290,6 +361,11 @@ export async function runLs(args: string[]): Promise<void> {
           const { compileFilter, hasNetAdmin } = await import('../filter/index.js');
           return compileFilter(plan.filterWords, { defaultStates: plan.snapshot.states!, protocols: plan.snapshot.protocols, netAdmin: hasNetAdmin() });
         })();
+  if (plan.families.length > 0 && 'parsed' in filter && (filter as CompiledFilter).parsed.root !== undefined)
+    throw new UsageError(
+      'a filter expression selects inet and unix sockets only: with -0, -f link/netlink/vsock/xdp, --vsock, --xdp or -A packet/netlink/vsock/xdp give state words alone',
+      { key: 'filter' },
+    );
   plan.snapshot.states = filter.states;
   plan.snapshot.bytecode = filter.bytecode;
   for (const w of filter.warnings) process.stderr.write(`sockscope: ${w}\n`);
@@ -439,6 +515,62 @@ async function followLs(plan: LsPlan, filter: import('../filter/index.js').Compi
 type Holders = import('../procfs/processes.js').SocketHolders;
 type Walk = import('../procfs/holders-parallel.js').ParallelHolderWalk;
 
+/**
+ * The packet, netlink, vsock and XDP sockets of a listing (none asked: undefined), taken before the inet and unix
+ * dumps, and how to write them: the table's lines and the records, split where ss's order puts the inet and
+ * unix sockets (netlink and packet before them, vsock and XDP after).
+ */
+async function otherFamilies(plan: LsPlan, recordOptions: import('../outputs/listing/socket-record.js').RecordOptions) {
+  if (plan.families.length === 0) return undefined;
+  const [{ takeFamilySockets }, { familyTableText }, { familyRecord }] = await Promise.all([
+    import('../snapshot/families.js'),
+    import('../outputs/listing/family-table.js'),
+    import('../outputs/listing/family-record.js'),
+  ]);
+  const states = plan.snapshot.states ?? ALL_STATES;
+  const { sockets, notes } = await takeFamilySockets(
+    plan.families.map((r) => ({ ...r, states })),
+    { netns: plan.snapshot.netns },
+  );
+  const part = (which: 'before' | 'after') => sockets.filter((s) => (s.family === 'netlink' || s.family === 'packet') === (which === 'before'));
+  const options = {
+    extended: plan.extended,
+    memory: plan.memory,
+    bpf: plan.bpf,
+    names: plan.resolve,
+    oneline: plan.oneline,
+    processes: recordOptions.processes,
+    securityContext: plan.securityContext,
+    interfaceName: recordOptions.interfaceName,
+    processName: netlinkProcessName,
+  };
+  return {
+    notes,
+    table: (which: 'before' | 'after' | 'header', layout: { header: boolean; netid: boolean; state: boolean }) =>
+      familyTableText(which === 'header' ? [] : part(which), { ...options, processes: recordOptions.processes }, layout),
+    records: (which: 'before' | 'after') => part(which).map((s) => familyRecord(s, { ...options, processes: recordOptions.processes })),
+    /** ndjson lines or json array elements; returns `first` for what follows */
+    writeRecords(which: 'before' | 'after', format: Format, first: boolean, write: (text: string) => void): boolean {
+      for (const s of part(which)) {
+        const text = JSON.stringify(familyRecord(s, { ...options, processes: recordOptions.processes }));
+        write(format === 'ndjson' ? `${text}\n` : `${first ? '' : ','}\n${text}`);
+        first = false;
+      }
+      return first;
+    },
+  };
+}
+
+/** -r on a netlink port id: "comm/pid" as ss reads it from /proc/PID/stat (the name up to its first ')') */
+function netlinkProcessName(pid: number): string | undefined {
+  try {
+    const m = /^\d+ \(([^)]*)/.exec(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+    return m ? `${m[1]}/${pid}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>, walk: Promise<Walk> | undefined): Promise<void> {
   const [{ streamSnapshot, takeSnapshot }, { socketRecord }] = await Promise.all([
     import('../snapshot/snapshot.js'),
@@ -463,6 +595,8 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
   } as Parameters<typeof socketRecord>[3];
   const selected = (t: SocketTable, i: number) => filter.matches(t, i);
   const out = process.stdout;
+  const others = await otherFamilies(plan, recordOptions);
+  const inetOrUnix = (plan.snapshot.protocols?.length ?? 0) > 0;
 
   if (plan.allNetns) {
     const { listAllNetnsTo } = await import('../netns/ls.js');
@@ -484,6 +618,7 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
     const ss2Users = plan.processes && holders ? await ss2UserContext(holders) : undefined;
     if (plan.format === 'json') out.write('{"sockets":[');
     if (plan.format === 'ss2') out.write('{');
+    if (others) first = others.writeRecords('before', plan.format, first, (text) => out.write(text));
     const meta = await streamSnapshot(plan.snapshot, (t) => {
       const view = t.arenaView();
       const parts: string[] = [];
@@ -514,14 +649,19 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
         () => out.writableLength === 0,
       );
     });
-    if (plan.format === 'json') out.write(`\n],"sources":${JSON.stringify(meta.sources)},"notes":${JSON.stringify(meta.notes)}}\n`);
+    if (others) first = others.writeRecords('after', plan.format, first, (text) => out.write(text));
+    const notes = [...(others?.notes ?? []), ...meta.notes];
+    if (plan.format === 'json') out.write(`\n],"sources":${JSON.stringify(meta.sources)},"notes":${JSON.stringify(notes)}}\n`);
     if (plan.format === 'ss2') out.write(`${currentKey ? '\n        ]\n    }\n' : ''}}\n`);
-    for (const note of meta.notes) process.stderr.write(`sockscope: ${note}\n`);
+    for (const note of notes) process.stderr.write(`sockscope: ${note}\n`);
     return;
   }
 
   // Table (and -r): everything first, then names, then aligned output.
-  const snap = await takeSnapshot(plan.snapshot);
+  const snap = inetOrUnix
+    ? await takeSnapshot(plan.snapshot)
+    : { table: new (await import('../snapshot/table.js')).SocketTable(16), sources: [], notes: [] as string[] };
+  snap.notes.unshift(...(others?.notes ?? []));
   await waitHolders();
   const t = snap.table;
   const view = t.arenaView();
@@ -543,29 +683,38 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
     // renderLsTable(records) without the records: the same text (test/outputs/ls-table.test.ts)
     const { lsShowsNetid, lsTableBytes } = await import('../outputs/listing/ls-table.js');
     const { serviceName } = await import('../outputs/listing/ss-words.js');
-    const netid = lsShowsNetid(t, rows, plan.snapshot.protocols?.length ?? 0);
+    const netid = lsShowsNetid(t, rows, plan.tables);
     // ss hides the State column when the filter lets one state through
     // (UDP and RAW sockets are only ever ESTABLISHED or CLOSE: ss -un has no State column)
-    const datagram = plan.snapshot.protocols?.every((p) => p === 'udp' || p === 'udplite' || p === 'raw');
+    const datagram = inetOrUnix && plan.snapshot.protocols?.every((p) => p === 'udp' || p === 'udplite' || p === 'raw');
     const states = (plan.snapshot.states ?? ALL_STATES) & (datagram ? (1 << TCP_ESTABLISHED) | (1 << TCP_CLOSE) : ALL_STATES);
+    const layout = { header: plan.header, netid, state: (states & (states - 1)) !== 0 };
+    // ss's order: netlink and packet sockets, then unix and inet, then vsock and XDP; the header once
+    const before = others?.table('before', layout) ?? '';
+    if (before || (!inetOrUnix && plan.header)) out.write(before || (others?.table('header', layout) ?? ''));
+    const headerWritten = before !== '' || !inetOrUnix;
     // stdout is synchronous on Linux (files, pipes, terminals): each chunk's buffer is reused once written
-    lsTableBytes(t, rows, view, recordOptions, {
-      header: plan.header,
-      netid,
-      state: (states & (states - 1)) !== 0,
-      oneline: plan.oneline,
-      service: plan.resolve ? serviceName : undefined,
-      write: (chunk) => out.write(chunk),
-      drained: () => out.writableLength === 0,
-    });
+    if (inetOrUnix)
+      lsTableBytes(t, rows, view, recordOptions, {
+        header: plan.header && !headerWritten,
+        netid,
+        state: (states & (states - 1)) !== 0,
+        oneline: plan.oneline,
+        service: plan.resolve ? serviceName : undefined,
+        write: (chunk) => out.write(chunk),
+        drained: () => out.writableLength === 0,
+      });
+    if (others) out.write(others.table('after', { ...layout, header: false }));
     for (const note of snap.notes) process.stderr.write(`sockscope: ${note}\n`);
     return;
   }
   const records = rows.map((i) => socketRecord(t, i, view, recordOptions));
+  // the other families' records around them, in ss's order (never with ss2: planLs refuses that)
+  const listed = [...(others?.records('before') ?? []), ...records, ...(others?.records('after') ?? [])];
   if (plan.format === 'ndjson') {
-    out.write(records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    out.write(listed.map((r) => `${JSON.stringify(r)}\n`).join(''));
   } else if (plan.format === 'json') {
-    out.write(`${JSON.stringify({ sockets: records, sources: snap.sources, notes: snap.notes })}\n`);
+    out.write(`${JSON.stringify({ sockets: listed, sources: snap.sources, notes: snap.notes })}\n`);
   } else {
     const { ss2Flow, ss2FlowText, ss2Key } = await import('../outputs/listing/ss2.js');
     const groups = new Map<string, string[]>();

@@ -133,10 +133,6 @@ const SUMMARY: CommandSpec = {
 
 /** ss's flags sockscope cannot honour here: parsed so that each is refused with its reason (cli/ls.ts), never "unknown option" */
 const LS_REFUSED: OptionSpec[] = [
-  { long: 'packet', short: '0', help: 'packet sockets (not built: refused with the reason)', group: 'Not built' },
-  { long: 'vsock', help: 'vsock sockets (not built: refused with the reason)', group: 'Not built' },
-  { long: 'xdp', help: 'XDP sockets (not built: refused with the reason)', group: 'Not built' },
-  { long: 'bpf', short: 'b', help: "the sockets' BPF filters (not built: refused with the reason)", group: 'Not built' },
   { long: 'tipc', help: 'TIPC sockets (not built: refused with the reason)', group: 'Not built' },
   { long: 'dccp', short: 'd', help: 'DCCP sockets (removed from Linux 6.16: refused)', group: 'Not built' },
 ];
@@ -155,6 +151,9 @@ const LS: CommandSpec = {
     { long: 'unix', short: 'x', help: 'unix', group: 'Sockets' },
     { long: 'sctp', short: 'S', help: 'SCTP', group: 'Sockets' },
     { long: 'mptcp', short: 'M', help: 'MPTCP (none of the above: all of them)', group: 'Sockets' },
+    { long: 'packet', short: '0', help: 'packet sockets (packet_diag): p_raw, p_dgr', group: 'Sockets' },
+    { long: 'vsock', help: 'vsock sockets (vsock_diag; a kernel without CONFIG_VSOCKETS_DIAG is said, exit 1)', group: 'Sockets' },
+    { long: 'xdp', help: 'XDP sockets (xdp_diag; a kernel without CONFIG_XDP_SOCKETS_DIAG is said, exit 1)', group: 'Sockets' },
     { long: 'ipv4', short: '4', help: 'IPv4 only', group: 'Sockets' },
     { long: 'ipv6', short: '6', help: 'IPv6 only (with -4: the last one given wins, as with ss)', group: 'Sockets' },
     {
@@ -162,8 +161,8 @@ const LS: CommandSpec = {
       short: 'f',
       arg: 'FAMILY',
       multiple: true,
-      choices: ['inet', 'inet6', 'unix'],
-      help: 'inet, inet6 or unix, as ss -f (repeatable; added up)',
+      choices: ['inet', 'inet6', 'unix', 'link', 'netlink', 'vsock', 'xdp', 'tipc'],
+      help: 'inet, inet6, unix, link (packet), netlink, vsock or xdp, as ss -f (repeatable; added up)',
       group: 'Sockets',
     },
     {
@@ -171,7 +170,7 @@ const LS: CommandSpec = {
       short: 'A',
       arg: 'QUERY',
       multiple: true,
-      help: "ss's socket tables: all, inet, tcp, udp, raw, sctp, mptcp, udplite, unix, unix_stream, unix_dgram, unix_seqpacket (comma-separated, repeatable; added up)",
+      help: "ss's socket tables: all, inet, tcp, udp, raw, sctp, mptcp, udplite, unix, unix_stream, unix_dgram, unix_seqpacket, packet, packet_raw, packet_dgram, netlink, vsock, vsock_stream, vsock_dgram, xdp (comma-separated, repeatable; added up)",
       group: 'Sockets',
     },
     { long: 'listening', short: 'l', help: 'listening and unconnected sockets only', group: 'Sockets' },
@@ -180,6 +179,7 @@ const LS: CommandSpec = {
     { long: 'options', short: 'o', help: 'timers', group: 'Details' },
     { long: 'info', short: 'i', help: 'tcp_info and congestion control', group: 'Details' },
     { long: 'memory', short: 'm', help: 'socket memory', group: 'Details' },
+    { long: 'bpf', short: 'b', help: "packet sockets' classic BPF filters (SO_ATTACH_FILTER; the kernel shows them to CAP_NET_ADMIN)", group: 'Details' },
     {
       long: 'processes',
       short: 'p',
@@ -211,7 +211,7 @@ const LS: CommandSpec = {
     ...LS_REFUSED,
   ],
   sections: [
-    ['Not built', ["ss's -0/--packet, --vsock, --xdp, -b/--bpf, --tipc and -d/--dccp are accepted and refused with the reason (exit 2)."]],
+    ['Not built', ["ss's --tipc and -d/--dccp are accepted and refused with the reason (exit 2)."]],
     [
       'Filter',
       [

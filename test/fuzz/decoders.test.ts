@@ -8,6 +8,12 @@ import fc from 'fast-check';
 import { decodeInetAttributes } from '../../src/diag/inet.js';
 import { decodeTcpInfo, TCP_INFO_FIELDS } from '../../src/diag/tcp-info.js';
 import { decodeUnixAttributes } from '../../src/diag/unix.js';
+import { decodeNetlinkMessage } from '../../src/diag/netlink-diag.js';
+import { decodePacketMessage } from '../../src/diag/packet.js';
+import { decodeVsockMessage } from '../../src/diag/vsock.js';
+import { decodeXdpMessage } from '../../src/diag/xdp.js';
+import { familyLine } from '../../src/outputs/listing/family-table.js';
+import { familyRecord } from '../../src/outputs/listing/family-record.js';
 import { isSockscopeError } from '../../src/errors.js';
 import { AttributeDecoder, encodeAttribute, findAttribute } from '../../src/netlink/attributes.js';
 import { encodeRequest, MessageIterator } from '../../src/netlink/message.js';
@@ -50,6 +56,28 @@ describe('fuzz: decoders never throw untyped exceptions', () => {
         for (const decode of [decodeInetAttributes, decodeUnixAttributes]) {
           const a = typedOnly(() => decode(v, start, end)) as { error?: unknown } | undefined;
           if (a) assert.ok(a.error === undefined || typeof a.error === 'string');
+        }
+      }),
+      budget(2000),
+    );
+  });
+
+  it('the packet, netlink, vsock and XDP decoders over arbitrary bytes and well-framed attributes: a socket or undefined, and its line and record', () => {
+    const header = fc.uint8Array({ minLength: 36, maxLength: 36 });
+    fc.assert(
+      fc.property(window, header, framed, ({ bytes, start, end }, head, attrs) => {
+        const framedBytes = concat(head, ...attrs.map((a) => nlattr(a.type, a.payload)));
+        for (const decode of [decodePacketMessage, decodeNetlinkMessage, decodeVsockMessage, decodeXdpMessage]) {
+          for (const [v, off, len] of [
+            [viewOf(bytes), start, end - start],
+            [viewOf(framedBytes), 0, framedBytes.byteLength],
+          ] as const) {
+            const s = typedOnly(() => decode(v, off, len)) as ReturnType<typeof decodePacketMessage>;
+            if (!s) continue;
+            assert.ok(s.error === undefined || typeof s.error === 'string');
+            typedOnly(() => familyLine(s, { extended: true, memory: true, bpf: true, names: true }));
+            JSON.stringify(typedOnly(() => familyRecord(s, { extended: true, memory: true, bpf: true })));
+          }
         }
       }),
       budget(2000),

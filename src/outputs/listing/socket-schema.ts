@@ -3,6 +3,8 @@
  * test/outputs/socket-schema.test.ts fails when the committed file differs from what the table says.
  */
 import { INET_MEMBERS, memberSchema, SECTION_FLAG, UNIX_MEMBERS, type SocketMember } from './socket-members.js';
+import { FAMILY_MEMBERS } from './family-record.js';
+import { FAMILY_NAMES } from '../../diag/family-socket.js';
 
 const UNIT_TEXT: Record<string, string> = { bytes: 'bytes', us: 'microseconds', ms: 'milliseconds', bps: 'bits per second', connections: 'connections' };
 
@@ -21,7 +23,16 @@ export function socketSchema(): Record<string, unknown> {
     if (seen === undefined) properties[m.key] = s;
     else if (JSON.stringify(seen) !== JSON.stringify(s)) throw new Error(`socket member ${m.key} has two shapes (inet and unix)`);
   }
-  const always = (members: readonly SocketMember[]) => members.filter((m) => m.when === 'always').map((m) => m.key);
+  // packet, netlink, vsock and XDP records (family-record.ts): their own members; a key shared with inet or unix
+  // keeps that shape, an enum (protocol, family, state, socket_type) takes the union of the values
+  for (const m of FAMILY_MEMBERS) {
+    const s = m.doc ? { ...m.schema, description: m.doc } : m.schema;
+    const seen = properties[m.key] as { enum?: string[] } | undefined;
+    if (seen === undefined) properties[m.key] = s;
+    else if (seen.enum && Array.isArray(m.schema.enum)) properties[m.key] = { ...seen, enum: [...new Set([...seen.enum, ...(m.schema.enum as string[])])] };
+    else if ((seen as { type?: unknown }).type !== m.schema.type) throw new Error(`socket member ${m.key} has two shapes (inet/unix and ${m.on.join('/')})`);
+  }
+  const always = (members: readonly { when: string; key: string }[]) => members.filter((m) => m.when === 'always').map((m) => m.key);
   const common = always(INET_MEMBERS).filter((k) => always(UNIX_MEMBERS).includes(k));
   const sections = Object.entries(SECTION_FLAG)
     .filter(([s]) => s !== 'always' && s !== 'bound')
@@ -45,8 +56,19 @@ export function socketSchema(): Record<string, unknown> {
         if: { properties: { protocol: { const: 'unix' } } },
         // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then/else
         then: { required: always(UNIX_MEMBERS).filter((k) => !common.includes(k)), properties: { family: { const: 'unix' } } },
-        else: { required: always(INET_MEMBERS).filter((k) => !common.includes(k)), properties: { family: { enum: ['ipv4', 'ipv6'] } } },
+        else: {
+          if: { properties: { protocol: { enum: [...FAMILY_NAMES] } } },
+          // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then/else
+          then: { required: always(FAMILY_MEMBERS).filter((k) => !common.includes(k) && !['packet', 'netlink', 'vsock', 'xdp'].includes(k)) },
+          else: { required: always(INET_MEMBERS).filter((k) => !common.includes(k)), properties: { family: { enum: ['ipv4', 'ipv6'] } } },
+        },
       },
+      // a packet record has its packet member, a netlink record its netlink member, ...
+      ...FAMILY_NAMES.map((f) => ({
+        if: { properties: { protocol: { const: f } } },
+        // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then/else
+        then: { required: [f], properties: { family: { const: f } } },
+      })),
     ],
   };
 }
