@@ -21,7 +21,7 @@ import { parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import { netnsSupport, PopulationNetns } from '../helpers/netns.js';
 import { parseSs } from '../helpers/ss.js';
-import { AgentProcess, cleanEnv, firstGather, freePort, freePortIn, NsBridge, REPO, request, sampleValue, targetOf, tempDir } from './helpers.js';
+import { AgentProcess, cleanEnv, firstGather, freePort, freePortIn, NsBridge, REPO, request, sampleValue, targetOf, tempDir } from '../helpers/agent.js';
 import { findPromtool } from '../helpers/tools.js';
 import { until } from '../helpers/wait.js';
 

@@ -19,7 +19,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
-import { AgentProcess, cleanEnv, familyNames, firstGather, request, sampleValue, selfSignedCert, targetOf, tempDir, type Target } from './helpers.js';
+import { AgentProcess, cleanEnv, familyNames, firstGather, request, sampleValue, selfSignedCert, targetOf, tempDir, type Target } from '../helpers/agent.js';
 import { sleep } from '../helpers/wait.js';
 
 const PROMETHEUS_ACCEPT =

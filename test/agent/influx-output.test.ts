@@ -15,7 +15,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { InfluxOutput } from '../../src/agent/influx-output.js';
 import { DEFAULTS, type AgentConfig } from '../../src/config/defaults.js';
-import { freePort } from './helpers.js';
+import { freePort } from '../helpers/agent.js';
 import { sleep } from '../helpers/wait.js';
 
 interface Seen {

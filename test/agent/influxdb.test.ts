@@ -19,7 +19,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { netnsSupport, PopulationNetns } from '../helpers/netns.js';
-import { AgentProcess, cleanEnv, Daemon, freePortIn, NsBridge, request, sampleValue, tempDir } from './helpers.js';
+import { AgentProcess, cleanEnv, Daemon, freePortIn, NsBridge, request, sampleValue, tempDir } from '../helpers/agent.js';
 import { findTool } from '../helpers/tools.js';
 import { sleep, until } from '../helpers/wait.js';
 

@@ -22,7 +22,7 @@ import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { netnsSupport, PopulationNetns } from '../helpers/netns.js';
 import { defaultThresholds } from '../../src/doctor/definitions.js';
 import { parseSs } from '../helpers/ss.js';
-import { AgentProcess, cleanEnv, Daemon, freePortIn, NsBridge, REPO, request, sampleValue, tempDir } from './helpers.js';
+import { AgentProcess, cleanEnv, Daemon, freePortIn, NsBridge, REPO, request, sampleValue, tempDir } from '../helpers/agent.js';
 import { findTool, findPromtool } from '../helpers/tools.js';
 import { until } from '../helpers/wait.js';
 

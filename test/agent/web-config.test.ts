@@ -13,7 +13,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadWebConfig } from '../../src/agent/web-config.js';
-import { AgentProcess, cleanEnv, runCli, selfSignedCert, targetOf, tempDir } from './helpers.js';
+import { AgentProcess, cleanEnv, runCli, selfSignedCert, targetOf, tempDir } from '../helpers/agent.js';
 
 const haveOpenssl = spawnSync('openssl', ['version']).status === 0;
 const skip = haveOpenssl ? false : 'openssl (certificates, s_client) is not installed';

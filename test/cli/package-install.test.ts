@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { exerciseArtifact } from '../helpers/artifact.js';
 import { netnsSupport } from '../helpers/netns.js';
-import { tempDir } from '../agent/helpers.js';
+import { tempDir } from '../helpers/agent.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {

@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { seriesRuleTest } from '../../src/doctor/rules.js';
-import { AgentProcess } from '../agent/helpers.js';
+import { AgentProcess } from '../helpers/agent.js';
 import { until } from '../helpers/wait.js';
 import { findPromtool } from '../helpers/tools.js';
-import { LEAKY_SERVER, scenarioSkip, startScenario } from './scenario.js';
+import { LEAKY_SERVER, scenarioSkip, startScenario } from '../helpers/doctor-scenario.js';
 
 const PROM_DIR = fileURLToPath(new URL('../../../deploy/prometheus/', import.meta.url));
 const promtool = findPromtool();

@@ -11,7 +11,7 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { prometheusRules, prometheusRuleTests } from '../../src/doctor/rules.js';
 import { findPromtool } from '../helpers/tools.js';
-import { BIN } from './scenario.js';
+import { BIN } from '../helpers/doctor-scenario.js';
 
 const PROM_DIR = fileURLToPath(new URL('../../../deploy/prometheus/', import.meta.url));
 const promtool = findPromtool();

@@ -1,5 +1,5 @@
 /**
- * --all-netns against a host the test fills with 34 network namespaces (test/netns/world.ts): discovery finds
+ * --all-netns against a host the test fills with 34 network namespaces (test/helpers/netns-world.ts): discovery finds
  * each one with the identity that was laid out (ip netns names, pods and containers from cgroup v2 paths and
  * kubelet's log directories), every namespace's counts equal `ss` run inside it, its kernel counters equal its
  * sockstat, a namespace that vanishes during a gather is skipped and said, and nothing is left behind.
@@ -22,7 +22,7 @@ import { gatherAllNetns, netnsTags, outcomeNotes, planNamespaces, type NetnsRepo
 import { cgroupPathsByInode, discoverNamespaces, identityOfCgroup, readKubeletLogs, type NetnsInfo } from '../../src/netns/discover.js';
 import { NetnsWalker } from '../../src/netns/walk.js';
 import { SocketTable } from '../../src/snapshot/table.js';
-import { NetnsWorld, type Expected } from './world.js';
+import { NetnsWorld, type Expected } from '../helpers/netns-world.js';
 import { sleep } from '../helpers/wait.js';
 import { NETSTAT_FIELD_OF_SS_STATE } from '../helpers/ss.js';
 

@@ -8,8 +8,8 @@ import { describe, it } from 'node:test';
 import { decodeInetAttributes, type InetAttributes } from '../../src/diag/inet.js';
 import { decodeUnixAttributes } from '../../src/diag/unix.js';
 import type { SocketTable } from '../../src/snapshot/table.js';
-import { TABLE_COLUMNS } from '../outputs/helpers.js';
-import { datagramOf, datagramsOf, messagesOf, prng, recordedDump, replay, type RecordedDump } from './recorded.js';
+import { TABLE_COLUMNS } from '../helpers/outputs.js';
+import { datagramOf, datagramsOf, messagesOf, prng, recordedDump, replay, type RecordedDump } from '../helpers/recording.js';
 
 const INET_DIAG_MSG = 72;
 const INFO = 2;

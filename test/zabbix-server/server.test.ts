@@ -21,7 +21,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { AgentProcess, BIN, cleanEnv, type Daemon } from '../agent/helpers.js';
+import { AgentProcess, BIN, cleanEnv, type Daemon } from '../helpers/agent.js';
 import { holdPython } from '../helpers/netns.js';
 import { parseSs, type SsRow } from '../helpers/ss.js';
 import { sleep, until } from '../helpers/wait.js';

@@ -13,7 +13,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Daemon, request, tempDir, type Target } from '../agent/helpers.js';
+import { Daemon, request, tempDir, type Target } from '../helpers/agent.js';
 import { CI_PREFIX } from '../helpers/tools.js';
 import { until } from '../helpers/wait.js';
 import type { PopulationNetns } from '../helpers/netns.js';

@@ -13,7 +13,7 @@ import { encodeFrame, FrameDecoder } from '../../src/zabbix/frame.js';
 import { quoteParam } from '../../src/zabbix/items.js';
 import { NotSupported, parseItemKey } from '../../src/zabbix/keys.js';
 import { parseSenderResponse, senderRequest, splitServer } from '../../src/zabbix/sender.js';
-import { CAPTURES, parseFrame, REFERENCE } from './helpers.js';
+import { CAPTURES, parseFrame, REFERENCE } from '../helpers/zabbix.js';
 
 /** The production decoder fed one whole buffer: the frame's payload, or an error naming what was wrong. */
 function decodeFrame(buf: Buffer, maxBytes?: number): Buffer {

@@ -12,7 +12,7 @@ import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { sleep } from '../helpers/wait.js';
-import { answerValue, ask, frame } from './helpers.js';
+import { answerValue, ask, frame } from '../helpers/zabbix.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/sockscope.js', import.meta.url));
 const TIMEOUT_MS = 1000;

@@ -18,7 +18,7 @@ import { tcpInfoField } from '../../src/diag/tcp-info.js';
 import { encodeAttribute } from '../../src/netlink/attributes.js';
 import { SocketTable } from '../../src/snapshot/table.js';
 import { Kind, type ConnectionSource, type IpVersion } from '../../src/collectors/connections.js';
-import { parseSs, SS_STATE_NUMBERS, type SsRow } from '../helpers/ss.js';
+import { parseSs, SS_STATE_NUMBERS, type SsRow } from './ss.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Influx line protocol, read back

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { NUMBER_COLUMNS, SocketTable, UID_UNKNOWN } from '../../src/snapshot/table.js';
 import type { RecordOptions } from '../../src/outputs/listing/socket-record.js';
 import { SocketHolders } from '../../src/procfs/processes.js';
-import { concat, le32, nlattr } from '../helpers/bytes.js';
+import { concat, le32, nlattr } from './bytes.js';
 import { MetricSink, type HostFacts } from '../../src/collectors/collector.js';
 import { collectSocketstat, socketstatPlan, type SocketstatOptions } from '../../src/collectors/socketstat.js';
 import type { Metric } from '../../src/model/metric.js';

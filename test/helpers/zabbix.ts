@@ -17,13 +17,13 @@ import { gather } from '../../src/gather/gather.js';
 import type { Metric } from '../../src/model/metric.js';
 import { takeCensus, takeSnapshot } from '../../src/snapshot/snapshot.js';
 import type { LatestGather } from '../../src/zabbix/items.js';
-import { CI_PREFIX, type Found, findTool } from '../helpers/tools.js';
+import { CI_PREFIX, type Found, findTool } from './tools.js';
 
 /**
  * Real frames of zabbix_sender / zabbix_agentd / zabbix_agent2 6.0.14, copied from shared/reference/zabbix (see
  * its README.md, copied beside them) so the suite does not depend on shared/ being present.
  */
-export const REFERENCE = fileURLToPath(new URL('../../../test/zabbix/reference/', import.meta.url));
+export const REFERENCE = fileURLToPath(new URL('../../../test/fixtures/zabbix/', import.meta.url));
 export const CAPTURES = join(REFERENCE, 'captures');
 
 /**

@@ -20,7 +20,7 @@ import {
   unexplainedOpenMetricsLint,
   type LpPoint,
   type LpType,
-} from './helpers.js';
+} from '../helpers/metrics.js';
 import { findPromtool } from '../helpers/tools.js';
 
 const support = netnsSupport();

@@ -19,7 +19,7 @@ import { NETSTAT_FIELDS } from '../../src/collectors/netstat.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { SenderItem } from '../../src/zabbix/items.js';
 import { sleep, until } from '../helpers/wait.js';
-import { FakeTrapper, type TrapperRequest } from './helpers.js';
+import { FakeTrapper, type TrapperRequest } from '../helpers/zabbix.js';
 
 const items = (r: TrapperRequest): SenderItem[] => r.json.data;
 

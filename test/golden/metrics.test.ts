@@ -12,8 +12,16 @@ import { describe, it } from 'node:test';
 import { NETSTAT_FIELDS } from '../../src/collectors/netstat.js';
 import type { Metric } from '../../src/model/metric.js';
 import { NETSTAT_FIELD_OF_SS_STATE, parseSs, ssNumber, type SsRow } from '../helpers/ss.js';
-import { FIXTURES, fixtureSnapshotter, GOLDEN_CASES, GOLDEN_DIR, GOLDEN_TIME, PORTS, renderGolden } from './golden-fixture.js';
-import { parseExposition, parseLines, pointKey, promtoolCheckMetrics, promtoolParseOpenMetrics, unexplainedOpenMetricsLint, type LpPoint } from './helpers.js';
+import { FIXTURES, fixtureSnapshotter, GOLDEN_CASES, GOLDEN_DIR, GOLDEN_TIME, PORTS, renderGolden } from './metrics-fixture.js';
+import {
+  parseExposition,
+  parseLines,
+  pointKey,
+  promtoolCheckMetrics,
+  promtoolParseOpenMetrics,
+  unexplainedOpenMetricsLint,
+  type LpPoint,
+} from '../helpers/metrics.js';
 import { findPromtool } from '../helpers/tools.js';
 
 const ss = (file: string): SsRow[] => parseSs(readFileSync(`${FIXTURES}${file}`, 'utf8')).rows;

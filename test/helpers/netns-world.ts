@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { cgroup2Mount } from '../../src/filter/resolve.js';
-import { sleep } from '../helpers/wait.js';
+import { sleep } from './wait.js';
 
 export interface Spec {
   /** TCP listeners (at least 1: the connections go to the first) */

@@ -9,7 +9,7 @@
  * LONG_MS milliseconds (it spans several gathers). Prints {"connections","clientSent","serverSent"} when done.
  */
 import { createConnection, createServer, type Socket } from 'node:net';
-import { sleep } from '../helpers/wait.js';
+import { sleep } from './wait.js';
 
 const [port, n, longMs] = process.argv.slice(2).map(Number);
 const clientBytes = (i: number) => 1000 + 37 * i;

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { planGather } from '../../src/cli/gather.js';
 import { SockscopeError } from '../../src/errors.js';
-import { parseLine, parseLines } from './helpers.js';
+import { parseLine, parseLines } from '../helpers/metrics.js';
 import { sleep } from '../helpers/wait.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/sockscope.js', import.meta.url));

@@ -18,8 +18,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { PopulationNetns } from '../helpers/netns.js';
-import { until } from '../helpers/wait.js';
+import type { PopulationNetns } from './netns.js';
+import { until } from './wait.js';
 
 export const BIN = fileURLToPath(new URL('../../../bin/sockscope.js', import.meta.url));
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
