@@ -30,7 +30,7 @@
  *                 snapshot takeSnapshot alone (no -p)
  *                 format   procs and snapshot overlapped (ParallelHolderWalk: the walk's workers run while this
  *                          thread takes the snapshot, then it joins them, as in the CLI) + lsTableBytes (the
- *                          aligned text, not written)
+ *                          aligned text, made in chunks as the CLI makes it, not written)
  *                 write    + the text written to /dev/null: all of `ls` but node start and imports
  */
 const startupMs = performance.now(); // since this process started: node bootstrap + this module's load
@@ -187,7 +187,12 @@ async function lsOperation(args: string[], stage: string): Promise<() => Promise
   if (plan === 'help' || plan.resolve || plan.summary || plan.format === 'ss2')
     throw new Error(`--op ls models table, json and ndjson listings, not '${args.join(' ')}'`);
   const filter = compileFilter(plan.filterWords, { defaultStates: plan.snapshot.states!, protocols: plan.snapshot.protocols, netAdmin: hasNetAdmin() });
-  const snapshotOptions = { ...plan.snapshot, states: filter.states, bytecode: filter.bytecode };
+  const snapshotOptions = {
+    ...plan.snapshot,
+    states: filter.states,
+    bytecode: filter.bytecode,
+    keepAttributes: filter.needsAttributes || plan.snapshot.keepAttributes,
+  };
   const devNull = openSync('/dev/null', 'w');
   const toDevNull = (chunk: Uint8Array | string) => void (typeof chunk === 'string' ? writeSync(devNull, chunk) : writeSync(devNull, chunk));
   const dropped = () => undefined;
@@ -241,8 +246,14 @@ async function lsOperation(args: string[], stage: string): Promise<() => Promise
     if (stage === 'snapshot') return rows.length;
     const view = t.arenaView();
     const netid = lsShowsNetid(t, rows, plan.snapshot.protocols?.length ?? 0);
-    const text = lsTableBytes(t, rows, view, { ...baseRecordOptions, processes: holders }, { header: plan.header, netid });
-    if (writing) toDevNull(text);
+    // as the CLI: the text handed over in chunks as it is made (dropped before the write stage)
+    lsTableBytes(
+      t,
+      rows,
+      view,
+      { ...baseRecordOptions, processes: holders },
+      { header: plan.header, netid, write: writing ? toDevNull : dropped, drained: () => true },
+    );
     return rows.length;
   };
 }

@@ -316,7 +316,9 @@ export function planLs(args: string[]): LsPlan | 'help' {
       states,
       ext,
       unixShow: unixShow & UNIX_SHOW_ALL,
-      keepAttributes: true,
+      // the table reads attributes for -e -i -m --cgroup; else only the v6only of IPv6 wildcards (holding every
+      // socket's attributes would cost a plain listing a third of its memory)
+      keepAttributes: format === 'table' && !(v.extended || v.info || v.memory || v.cgroup) ? 'ipv6-wildcard' : true,
       families: v.ipv4 && !v.ipv6 ? [AF_INET] : v.ipv6 && !v.ipv4 ? [AF_INET6] : [AF_INET, AF_INET6],
       netns: v.net === undefined ? undefined : resolveNetns(v.net),
     },
@@ -368,6 +370,7 @@ export async function runLs(args: string[]): Promise<void> {
     );
   plan.snapshot.states = filter.states;
   plan.snapshot.bytecode = filter.bytecode;
+  if ((filter as { needsAttributes?: boolean }).needsAttributes) plan.snapshot.keepAttributes = true; // a filter on cgroup or mark
   for (const w of filter.warnings) process.stderr.write(`sockscope: ${w}\n`);
 
   if (plan.diag !== undefined) return dumpRaw(plan);
@@ -394,7 +397,7 @@ export async function runLs(args: string[]): Promise<void> {
  * -K, as ss -K: SOCK_DESTROY each listed TCP, UDP and UDP-Lite socket; the listing then shows those the kernel
  * closed. Without CAP_NET_ADMIN the kernel refuses the first one (EPERM) and ls says so, closing nothing.
  */
-async function killSockets(plan: LsPlan, t: SocketTable, rows: number[]): Promise<void> {
+async function killSockets(plan: LsPlan, t: SocketTable, rows: number[]): Promise<number[]> {
   const { DiagSession } = await import('../snapshot/snapshot.js');
   const { ackErrno, destroyRequest, DESTROYABLE } = await import('../diag/destroy.js');
   const { PROTO_NAMES } = await import('../diag/constants.js');
@@ -430,8 +433,7 @@ async function killSockets(plan: LsPlan, t: SocketTable, rows: number[]): Promis
     session.close();
   }
   if (unsupported) process.stderr.write(`sockscope: -K: ${unsupported} sockets left open: the kernel closes TCP, UDP and UDP-Lite sockets only\n`);
-  rows.length = 0;
-  rows.push(...closed);
+  return closed;
 }
 
 /**
@@ -665,15 +667,18 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
   await waitHolders();
   const t = snap.table;
   const view = t.arenaView();
-  const rows: number[] = [];
-  for (let i = 0; i < t.length; i++) if (selected(t, i)) rows.push(i);
-  if (plan.kill) await killSockets(plan, t, rows);
+  // the selected rows as 4 bytes each (a growing array of 150k numbers costs several times that)
+  const selectedRows = new Uint32Array(t.length);
+  let count = 0;
+  for (let i = 0; i < t.length; i++) if (selected(t, i)) selectedRows[count++] = i;
+  let rows: ArrayLike<number> = selectedRows.subarray(0, count);
+  if (plan.kill) rows = await killSockets(plan, t, Array.from(rows));
   if (plan.resolve) {
     const { NameResolver } = await import('../resolve/names.js');
     const { formatAddress } = await import('../diag/address.js');
     const servers = process.env.SOCKSCOPE_DNS_SERVERS?.split(',').filter(Boolean);
     const resolver = new NameResolver({ servers });
-    const addresses = rows.flatMap((i) => [formatAddress(t.family[i], t.src, i * 16), formatAddress(t.family[i], t.dst, i * 16)]);
+    const addresses = Array.from(rows).flatMap((i) => [formatAddress(t.family[i], t.src, i * 16), formatAddress(t.family[i], t.dst, i * 16)]);
     await resolver.resolveAll(addresses);
     if (resolver.skipped > 0)
       process.stderr.write(`sockscope: ${resolver.skipped} addresses left numeric: the resolver did not answer within the 2 s budget\n`);
@@ -708,7 +713,8 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
     for (const note of snap.notes) process.stderr.write(`sockscope: ${note}\n`);
     return;
   }
-  const records = rows.map((i) => socketRecord(t, i, view, recordOptions));
+  const list = Array.from(rows);
+  const records = list.map((i) => socketRecord(t, i, view, recordOptions));
   // the other families' records around them, in ss's order (never with ss2: planLs refuses that)
   const listed = [...(others?.records('before') ?? []), ...records, ...(others?.records('after') ?? [])];
   if (plan.format === 'ndjson') {
@@ -718,9 +724,9 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
   } else {
     const { ss2Flow, ss2FlowText, ss2Key } = await import('../outputs/listing/ss2.js');
     const groups = new Map<string, string[]>();
-    for (const i of rows) {
+    for (const i of list) {
       const extra: Record<string, unknown> = {};
-      const lh = recordOptions.hostName?.(records[rows.indexOf(i)].local_address as string);
+      const lh = recordOptions.hostName?.(records[list.indexOf(i)].local_address as string);
       if (lh) extra.src_host = lh;
       const key = ss2Key(t.proto[i]);
       groups.set(key, [...(groups.get(key) ?? []), ss2FlowText(ss2Flow(t, i, view, extra), '            ')]);

@@ -3,7 +3,7 @@
  * pages (scripts/build-man.mjs) and the shell completions (`sockscope completion`) are all made from these
  * specs, so none of them can drift from what the commands accept.
  */
-import { MEASUREMENTS } from '../gather/gather.js';
+import { MEASUREMENTS } from '../collectors/registry.js';
 import { SOCKETSTAT_INFO_FIELDS } from '../collectors/socketstat.js';
 import { CHECK_IDS } from '../doctor/definitions.js';
 import { DEFAULT_MAX_NAMESPACES, NETNS_LABELS } from '../netns/options.js';

@@ -9,6 +9,7 @@ import type { AgentConfig } from '../config/defaults.js';
 import type { Metric } from '../model/metric.js';
 import type { Exposition, PrometheusWriter } from '../outputs/metrics/prometheus.js';
 import { gatherAllNetns, type AllNetnsOptions, type NetnsReport } from './all.js';
+import { DiscoveryCache } from './discover.js';
 import { NetnsWalker } from './walk.js';
 
 type Log = (level: 'error' | 'warn' | 'info', msg: string, fields?: Record<string, unknown>) => void;
@@ -34,15 +35,21 @@ export interface NetnsGather {
 
 export class NetnsAgentGatherer {
   // one thread: the agent is not in a hurry, and every thread is memory
-  private readonly walker = new NetnsWalker({ threads: 1 });
+  // one socket per namespace kept between gathers: no setns, no new socket once a namespace has been read
+  private readonly walker = new NetnsWalker({ threads: 1, keepSockets: true });
   private readonly totals = { seriesDropped: 0, vanished: 0, denied: 0, failed: 0, gathers: 0 };
   private last: NetnsReport | undefined;
   private said = '';
 
+  private readonly options: AllNetnsOptions;
+
   constructor(
-    private readonly options: AllNetnsOptions,
+    options: AllNetnsOptions,
     private readonly log: Log,
-  ) {}
+  ) {
+    // identities and kubelet's directories kept between gathers (read again when they change)
+    this.options = { ...options, cache: new DiscoveryCache() };
+  }
 
   async gather(config: GatherConfig, want: { metrics: boolean; exposition: boolean }): Promise<NetnsGather> {
     const metrics: Metric[] = [];

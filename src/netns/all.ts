@@ -37,6 +37,11 @@ export interface AllNetnsOptions extends DiscoverOptions {
   maxSeries?: number;
   /** emit the netns measurement (each namespace's kernel counters) */
   counters?: boolean;
+  /**
+   * the host's sockets held by hostNetwork pods as labeled series too (default: on a Kubernetes node or a
+   * container host, i.e. when kubelet's log directories name a pod or a namespace is a container's)
+   */
+  hostPods?: boolean;
 }
 
 export const DEFAULT_MAX_SERIES = 200_000;
@@ -84,6 +89,8 @@ export interface NetnsPlan {
   unselected: number;
   notes: string[];
   discoveryMs: number;
+  /** pods or containers were found (kubelet's directories, the namespaces' cgroups): hostNetwork pods may hold host sockets */
+  containers: boolean;
 }
 
 export function planNamespaces(options: AllNetnsOptions = {}): NetnsPlan {
@@ -95,6 +102,7 @@ export function planNamespaces(options: AllNetnsOptions = {}): NetnsPlan {
       unselected: 0,
       notes: [],
       discoveryMs: 0,
+      containers: false,
     };
   }
   const d = discoverNamespaces(options);
@@ -125,6 +133,7 @@ export function planNamespaces(options: AllNetnsOptions = {}): NetnsPlan {
     unselected: d.namespaces.length - chosen.length,
     notes,
     discoveryMs: d.durationMs,
+    containers: d.pods > 0 || d.namespaces.some((n) => n.container || n.pod),
   };
 }
 
@@ -192,14 +201,16 @@ export async function gatherAllNetns(
 ): Promise<AllNetnsGather> {
   const plan = planNamespaces(options);
   const ownCountersOnly = mode.includeOwn === 'counters';
-  const namespaces = mode.includeOwn === false || (ownCountersOnly && !options.counters) ? plan.namespaces.filter((n) => !n.own) : plan.namespaces;
   const labels = options.labels ?? NETNS_LABELS;
+  const hostPods = mode.includeOwn !== false && !options.select?.ownOnly && (options.hostPods ?? plan.containers) && config.measurements.length > 0;
+  const namespaces = mode.includeOwn === false || (ownCountersOnly && !options.counters && !hostPods) ? plan.namespaces.filter((n) => !n.own) : plan.namespaces;
   const t0 = performance.now();
   const maxSeries = options.maxSeries ?? DEFAULT_MAX_SERIES;
   const targets = namespaces.map((ns) => ({
     inode: ns.inode,
     path: ns.path,
     own: ns.own,
+    ...(ns.own || ns.pid === undefined ? {} : { pid: ns.pid }),
     tags: netnsTags(ns, labels),
     countersOnly: ns.own && ownCountersOnly,
   }));
@@ -216,6 +227,7 @@ export async function gatherAllNetns(
             exposition: !!mode.exposition,
             maxSeriesPerThread: Math.ceil(maxSeries / threads),
             lifecycle: !!mode.lifecycle,
+            ...(hostPods ? { hostPods: { labels, logRoot: options.logRoot } } : {}),
           },
           !!options.counters,
         )

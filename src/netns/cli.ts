@@ -7,7 +7,7 @@ import type { Metric } from '../model/metric.js';
 import { STATE_KEYS, TCP_STATE_NUMBERS } from '../diag/constants.js';
 import { CensusCounts } from '../snapshot/census.js';
 import { gatherAllNetns, netnsLabel, outcomeNotes, planNamespaces, type AllNetnsOptions, type NetnsReport } from './all.js';
-import type { NetnsInfo } from './discover.js';
+import { DiscoveryCache, type NetnsInfo } from './discover.js';
 import type { NetnsCounterValues } from './counters.js';
 import { NetnsWalker } from './walk.js';
 
@@ -16,10 +16,16 @@ import { NetnsWalker } from './walk.js';
  * closed by close().
  */
 export class AllNetnsGatherer {
-  // gather and execd are one-shot or stdin-driven: no event loop to keep free, so the walk runs on this thread
-  private readonly walker = new NetnsWalker({ inProcess: true });
+  // gather and execd are one-shot or stdin-driven: no event loop to keep free, so the walk runs on this thread;
+  // execd's later gathers dump over the sockets kept from the first (closed by close())
+  private readonly walker = new NetnsWalker({ inProcess: true, keepSockets: true });
 
-  constructor(private readonly options: AllNetnsOptions) {}
+  private readonly options: AllNetnsOptions;
+
+  constructor(options: AllNetnsOptions) {
+    // execd gathers again and again: identities and kubelet's directories kept between gathers
+    this.options = { ...options, cache: new DiscoveryCache() };
+  }
 
   /** One gather; `counters`: the netns measurement too. The host's report stands for the gather's. */
   async gather(config: GatherConfig, counters: boolean, emit: (m: Metric) => void): Promise<{ report: GatherReport; netns: NetnsReport }> {

@@ -107,16 +107,68 @@ const COUNTERS = [
 export type NetnsCounterField = (typeof COUNTERS)[number]['field'];
 export type NetnsCounterValues = Partial<Record<NetnsCounterField, number>>;
 
+/**
+ * Where a header line's keys sit ("TcpExt: SyncookiesSent ... ListenOverflows ..." → the field index of each
+ * wanted key, -1 when absent), by the header's text: every namespace of a kernel prints the same header, so it
+ * is split once, not once per namespace per gather.
+ */
+const columns = new Map<string, Int32Array>();
+function columnsOf(header: string, keys: readonly string[]): Int32Array {
+  let c = columns.get(header);
+  if (!c) {
+    const names = header.trim().split(/\s+/);
+    c = Int32Array.from(keys, (k) => names.indexOf(k));
+    if (columns.size < 64) columns.set(header, c);
+  }
+  return c;
+}
+
+/**
+ * The values of `keys` in one group of a netstat/snmp file (parseNetstatPairs's format), splitting only that
+ * group's lines: `out[k]` for each key found.
+ */
+function pickPairs(text: string, group: string, keys: readonly string[], out: (number | undefined)[]): void {
+  const tag = `${group}:`;
+  const at = text.startsWith(tag) ? 0 : text.indexOf(`\n${tag}`) + 1;
+  if (at === 0 && !text.startsWith(tag)) return;
+  const e1 = text.indexOf('\n', at);
+  if (e1 < 0 || !text.startsWith(tag, e1 + 1)) return;
+  const e2 = text.indexOf('\n', e1 + 1);
+  const cols = columnsOf(text.slice(at + tag.length, e1), keys);
+  const values = text
+    .slice(e1 + 1 + tag.length, e2 < 0 ? undefined : e2)
+    .trim()
+    .split(/\s+/);
+  for (let k = 0; k < keys.length; k++) {
+    const v = cols[k] < 0 ? Number.NaN : Number(values[cols[k]]);
+    if (Number.isFinite(v)) out[k] = v;
+  }
+}
+
+/** COUNTERS by file and group: the keys to pick and the fields they go to. */
+const PICKS = (['netstat', 'snmp'] as const).flatMap((file) =>
+  [...new Set(COUNTERS.filter((c) => c.file === file).map((c) => c.group))].map((group) => {
+    const cs = COUNTERS.filter((c) => c.file === file && c.group === group);
+    return { file, group, keys: cs.map((c) => c.key), fields: cs.map((c) => c.field) };
+  }),
+);
+
 /** The three files' text (an absent file: undefined) → the counters found in them. */
 export function netnsCounters(files: { netstat?: string; snmp?: string; sockstat?: string }): NetnsCounterValues {
-  const parsed = {
-    netstat: files.netstat === undefined ? {} : parseNetstatPairs(files.netstat),
-    snmp: files.snmp === undefined ? {} : parseNetstatPairs(files.snmp),
-    sockstat: files.sockstat === undefined ? {} : parseSockstat(files.sockstat),
-  };
   const out: NetnsCounterValues = {};
+  for (const p of PICKS) {
+    const text = files[p.file];
+    if (text === undefined) continue;
+    const values: (number | undefined)[] = [];
+    pickPairs(text, p.group, p.keys, values);
+    values.forEach((v, k) => {
+      if (v !== undefined) out[p.fields[k]] = v;
+    });
+  }
+  const sockstat = files.sockstat === undefined ? {} : parseSockstat(files.sockstat);
   for (const c of COUNTERS) {
-    const v = parsed[c.file][c.group]?.[c.key];
+    if (c.file !== 'sockstat') continue;
+    const v = sockstat[c.group]?.[c.key];
     if (v !== undefined) out[c.field] = v;
   }
   return out;

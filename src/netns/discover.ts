@@ -46,10 +46,28 @@ export interface DiscoverOptions {
   logRoot?: string;
   /** processes whose cgroup is read per namespace, at most (the first found with a container name wins) */
   cgroupReadsPerNamespace?: number;
+  /** what the last discoveries found, for the next (the agent's, execd's): see DiscoveryCache */
+  cache?: DiscoveryCache;
+}
+
+/**
+ * What a discovery keeps for the next one (a long-running gatherer holds one): each namespace's comm and identity
+ * by (inode, representative pid), kubelet's log directories by their modification times. The next discovery
+ * still lists /proc and reads one link per process (processes come, go and change namespace), but reads a
+ * namespace's comm and cgroup files only when its representative process changed (or no container was found
+ * yet: a new namespace's processes may not be in their container's cgroup yet), and kubelet's directories only
+ * when they changed; then every identity is worked out again (pods and container names come and go).
+ */
+export class DiscoveryCache {
+  /** inode → the representative pid and what was read for it */
+  readonly identities = new Map<number, { pid: number; comm?: string; container?: ContainerIdentity; pod?: PodIdentity }>();
+  logs?: { key: string; logs: KubeletLogs };
 }
 
 export interface Discovery {
   namespaces: NetnsInfo[];
+  /** pods kubelet's log directories name (a Kubernetes node: its hostNetwork pods' sockets are looked for) */
+  pods: number;
   notes: string[];
   durationMs: number;
 }
@@ -116,6 +134,28 @@ const named = (logs: KubeletLogs, id: string): { name?: string } => {
   const n = logs.containers.get(id)?.container;
   return n ? { name: n } : {};
 };
+
+/**
+ * kubelet's log directories, read again only when either directory changed (a pod or a container came or went
+ * changes its mtime); a change also drops the cached identities, which were named from the old ones.
+ */
+function cachedKubeletLogs(logRoot = '/var/log', cache: DiscoveryCache | undefined): KubeletLogs {
+  if (!cache) return readKubeletLogs(logRoot);
+  const mtime = (d: string) => {
+    try {
+      const st = statSync(d);
+      return `${st.ino}:${st.mtimeMs}`;
+    } catch {
+      return '-';
+    }
+  };
+  const key = `${logRoot}|${mtime(`${logRoot}/pods`)}|${mtime(`${logRoot}/containers`)}`;
+  if (cache.logs?.key === key) return cache.logs.logs;
+  cache.identities.clear();
+  const logs = readKubeletLogs(logRoot);
+  cache.logs = { key, logs };
+  return logs;
+}
 
 export const CAP_SYS_PTRACE = 19;
 export const CAP_SYS_ADMIN = 21;
@@ -211,22 +251,35 @@ export function discoverNamespaces(options: DiscoverOptions = {}): Discovery {
     }
   }
 
-  const logs = readKubeletLogs(options.logRoot);
+  const cache = options.cache;
+  const logs = cachedKubeletLogs(options.logRoot, cache);
   const reads = options.cgroupReadsPerNamespace ?? 16;
   const out: NetnsInfo[] = [];
+  const seen = cache && new Map<number, { pid: number; comm?: string; container?: ContainerIdentity; pod?: PodIdentity }>();
   for (const ns of byInode.values()) {
     const { pids, ...info } = ns;
     pids.sort((a, b) => a - b);
+    const known = cache?.identities.get(ns.inode);
+    const same = pids.length > 0 && known?.pid === pids[0];
     if (pids.length > 0) {
       info.pid = pids[0];
-      const comm = readText(`${proc}/${pids[0]}/comm`);
-      if (comm !== undefined) info.comm = comm.trimEnd();
+      const comm = same ? known.comm : readText(`${proc}/${pids[0]}/comm`)?.trimEnd();
+      if (comm !== undefined) info.comm = comm;
     }
-    if (!ns.own) identify(info, pids, proc, logs, reads);
+    if (same && known.container) {
+      // the same namespace, the same representative process, a container found: what was read for it stands
+      info.container = known.container;
+      if (known.pod) info.pod = known.pod;
+    } else if (!ns.own) identify(info, pids, proc, logs, reads); // a namespace being set up may be in its container's cgroup soon
+    if (seen && info.pid !== undefined) seen.set(ns.inode, { pid: info.pid, comm: info.comm, container: info.container, pod: info.pod });
     out.push(info);
   }
+  if (cache && seen) {
+    cache.identities.clear();
+    for (const [k, v] of seen) cache.identities.set(k, v);
+  }
   out.sort((a, b) => (a.own === b.own ? a.inode - b.inode : a.own ? -1 : 1));
-  return { namespaces: out, notes, durationMs: performance.now() - started };
+  return { namespaces: out, pods: logs.pods.size, notes, durationMs: performance.now() - started };
 }
 
 /**

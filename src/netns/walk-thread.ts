@@ -1,15 +1,20 @@
 /**
  * One thread's part of a namespace walk (in a worker thread, walk-worker.ts; or on the calling thread of a
- * one-shot command, see NetnsWalker's inProcess). For each namespace it is given: open its file, check the inode is the one
- * discovered, setns() into it (this thread only), open a NETLINK_SOCK_DIAG socket there, read the namespace's
- * counters from /proc/thread-self/net, take the census / snapshot / gather the request asks for, close the
- * socket and setns() back home. setns happens here, never on the event-loop thread of the agent.
+ * one-shot command, see NetnsWalker's inProcess). For each namespace it is given: open its file, check the inode is
+ * the one discovered, setns() into it (this thread only), open a NETLINK_SOCK_DIAG socket there, read the
+ * namespace's counters from /proc/thread-self/net, take the census / snapshot / gather the request asks for, close
+ * the socket and setns() back home. setns happens here, never on the event-loop thread of the agent.
+ *
+ * With WalkRequest.keep (the agent), the socket is kept for the next walk: a socket stays bound to the namespace
+ * it was made in, so the next walk dumps over it and reads /proc/<pid>/net of a process still in the namespace,
+ * with no open, no setns and no new socket. A kept socket holds its namespace alive: it is closed at the end of
+ * the first walk that does not read the namespace (it vanished, or is no longer selected).
  *
  * A namespace whose file is gone (its last process exited) or is another namespace now (the pid was reused) is
  * "vanished"; one this thread may not enter (EPERM without CAP_SYS_ADMIN, EACCES without CAP_SYS_PTRACE) is
  * "denied". Neither stops the walk.
  */
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import { gather } from '../gather/gather.js';
 import { toWire, type WireMetric } from '../collectors/registry.js';
 import { PrometheusWriter } from '../outputs/metrics/prometheus.js';
@@ -27,20 +32,42 @@ let libc: Libc | undefined;
 let home: number | undefined;
 /** one receive buffer for every namespace's session */
 let rb: ReceiveBuffer | undefined;
+/** WalkRequest.keep: each namespace's session (by inode), bound to it, kept between walks */
+const kept = new Map<number, DiagSession>();
 
-const readProc = (name: string): string | undefined => {
+/** A /proc/net file of the namespace: dir is /proc/thread-self (the thread entered it) or /proc/<pid> (a process in it). */
+const readProc = (dir: string, name: string): string | undefined => {
   try {
-    return readFileSync(`/proc/thread-self/net/${name}`, 'latin1');
+    return readFileSync(`${dir}/net/${name}`, 'latin1');
   } catch {
     return undefined;
   }
 };
 
+/** Whether pid is (still) in the namespace: its /proc/<pid>/ns/net names the inode. */
+function pidInNamespace(pid: number, inode: number): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/net`) === `net:[${inode}]`;
+  } catch {
+    return false;
+  }
+}
+
+/** Close the kept sessions of namespaces not in `keep` (all without it). */
+export function dropKeptSessions(keep?: ReadonlySet<number>): void {
+  for (const [inode, s] of kept) {
+    if (keep?.has(inode)) continue;
+    kept.delete(inode);
+    s.close();
+  }
+}
+
 /**
  * /proc/net as this thread sees it: /proc/net is the thread-group leader's namespace, /proc/thread-self/net
- * the entered one (the table's size estimate, the TIME_WAIT counter, a protocol's /proc fallback).
+ * the entered one, /proc/<pid>/net a process's in it (the table's size estimate, the TIME_WAIT counter, a
+ * protocol's /proc fallback).
  */
-const inNamespace = <T extends { procRoot?: string }>(o: T): T => (o.procRoot === undefined ? { ...o, procRoot: '/proc/thread-self' } : o);
+const inNamespace = <T extends { procRoot?: string }>(o: T, dir: string): T => (o.procRoot === undefined ? { ...o, procRoot: dir } : o);
 
 /** errno name of a failed fs or libc call */
 function errnoOf(e: unknown): string {
@@ -60,7 +87,11 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
   const target = req.targets[i];
   const base = { inode: target.inode };
   let entered = false;
-  if (!target.own) {
+  // a socket kept from the last walk and a process to read /proc/<pid>/net from: nothing to enter
+  let session = req.keep && !target.own ? kept.get(target.inode) : undefined;
+  let dir = '/proc/thread-self';
+  if (session && target.pid !== undefined && pidInNamespace(target.pid, target.inode)) dir = `/proc/${target.pid}`;
+  else if (!target.own) {
     let fd: number;
     try {
       fd = openSync(target.path, 'r');
@@ -82,26 +113,31 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
       closeSync(fd);
     }
   }
-  let session: DiagSession | undefined;
+  const keep = !!req.keep && !target.own;
   try {
-    session = await DiagSession.open(undefined, (rb ??= newReceiveBuffer()));
-    const counters = req.counters ? netnsCounters({ netstat: readProc('netstat'), snmp: readProc('snmp'), sockstat: readProc('sockstat') }) : undefined;
+    if (!session) {
+      session = await DiagSession.open(undefined, (rb ??= newReceiveBuffer()));
+      if (keep) kept.set(target.inode, session);
+    }
+    const s = session;
+    const counters = req.counters
+      ? netnsCounters({ netstat: readProc(dir, 'netstat'), snmp: readProc(dir, 'snmp'), sockstat: readProc(dir, 'sockstat') })
+      : undefined;
     if (req.job.kind === 'census') {
-      const { counts, ...meta } = await takeCensus(inNamespace(req.job.options), session);
+      const { counts, ...meta } = await takeCensus(inNamespace(req.job.options, dir), s);
       const buf = counts.counts.buffer as ArrayBuffer;
       transfer.push(buf);
       return { ...base, status: 'ok', counters, census: { counts: buf, meta } };
     }
     if (req.job.kind === 'snapshot') {
-      const { table, ...meta } = await takeSnapshot(inNamespace(req.job.options), session);
+      const { table, ...meta } = await takeSnapshot(inNamespace(req.job.options, dir), s);
       const { buffers, transfer: t } = table.toBuffers();
       transfer.push(...t);
       return { ...base, status: 'ok', counters, snapshot: { buffers, meta } };
     }
     const job = req.job;
-    const keep = job.metrics !== false;
+    const want = job.metrics !== false;
     const metrics: WireMetric[] = [];
-    const s = session;
     const tags = { ...job.config.tags, ...target.tags };
     const emit = (m: Metric) => {
       if (!target.own && sink.budget-- <= 0) {
@@ -109,20 +145,38 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
         return;
       }
       sink.writer?.write(m);
-      if (keep) metrics.push(toWire(m));
+      if (want) metrics.push(toWire(m));
     };
     const config = target.countersOnly ? { ...job.config, measurements: [], tags } : { ...job.config, tags };
     // the agent's lifecycle collector: this namespace's own subscription, kept between gathers (walkOnThisThread drops it)
     if (job.lifecycle && !target.own)
       await lifecycleInNetns(target.inode, target.path, config.measurements.includes('lifecycle') ? config.lifecycle : undefined);
-    const report = await gather(config, { snapshot: (o) => takeSnapshot(inNamespace(o), s), census: (o) => takeCensus(inNamespace(o), s) }, emit);
+    const report = await gather(config, { snapshot: (o) => takeSnapshot(inNamespace(o, dir), s), census: (o) => takeCensus(inNamespace(o, dir), s) }, emit);
     if (counters) emit({ schema: NETNS_SCHEMA, tags, fields: counters as Record<string, number>, time: Date.now() });
-    return { ...base, status: 'ok', counters, gather: { report, ...(keep ? { metrics } : {}) } };
+    if (target.own && job.hostPods) {
+      // hostNetwork pods' sockets, by their cgroup: labeled series on top of the host's (counted in the budget)
+      const { gatherHostPods } = await import('./host-pods.js');
+      await gatherHostPods(job.config, s, dir, job.hostPods, (m) => {
+        if (sink.budget-- <= 0) {
+          sink.dropped++;
+          return;
+        }
+        sink.writer?.write(m);
+        if (want) metrics.push(toWire(m));
+      });
+    }
+    return { ...base, status: 'ok', counters, gather: { report, ...(want ? { metrics } : {}) } };
   } catch (e) {
+    // a kept socket that failed is not trusted again
+    if (keep) {
+      kept.delete(target.inode);
+      session?.close();
+      session = undefined;
+    }
     return { ...base, status: 'failed', reason: (e as Error)?.message ?? String(e) };
   } finally {
     leaveNetnsLifecycle();
-    session?.close();
+    if (!keep) session?.close();
     // back home before the next namespace; a thread that cannot return must not go on
     if (entered) libc!.setns(home!, CLONE_NEWNET);
   }
@@ -143,6 +197,8 @@ export async function walkOnThisThread(req: WalkRequest, transfer: ArrayBuffer[]
     dropped: 0,
   };
   for (let i = 0; i < req.targets.length; i++) results.push(await walkOne(req, i, transfer, sink));
+  // the sockets of namespaces that vanished or are no longer walked are closed (a kept socket keeps its namespace alive)
+  if (req.keep) dropKeptSessions(new Set(req.targets.filter((t, i) => !t.own && results[i].status === 'ok').map((t) => t.inode)));
   // namespaces that vanished or are no longer walked lose their destroy-event subscription
   if (job.kind === 'gather' && job.lifecycle) {
     await keepNetnsLifecycle(new Set(req.targets.filter((t, i) => !t.own && results[i].status !== 'vanished').map((t) => t.inode)));

@@ -12,12 +12,18 @@ import type { Census, Snapshot, SnapshotOptions } from '../snapshot/snapshot.js'
 import type { SocketTableBuffers } from '../snapshot/table.js';
 import type { Exposition } from '../outputs/metrics/prometheus.js';
 import type { NetnsCounterValues } from './counters.js';
+import type { HostPodsOptions } from './host-pods.js';
 
 export interface NetnsTarget {
   inode: number;
   path: string;
   /** the walker's own namespace: no setns */
   own: boolean;
+  /**
+   * a process in it (discovery's representative): with a socket kept from an earlier walk (WalkRequest.keep),
+   * its /proc/<pid>/net files are read and the thread does not setns at all
+   */
+  pid?: number;
   /** tags added to this namespace's metrics (gather jobs) */
   tags?: Record<string, string>;
   /** gather jobs: the netns measurement only, no collectors (the agent gathers its own namespace itself) */
@@ -43,6 +49,11 @@ export type WalkJob =
        * lifecycle collector (src/lifecycle/host.ts); the namespaces not in this walk lose theirs
        */
       lifecycle?: boolean;
+      /**
+       * the host's sockets held by hostNetwork pods (by their cgroup id): the collectors again over each pod's,
+       * labeled (host-pods.ts); done where the own namespace is among the targets
+       */
+      hostPods?: HostPodsOptions;
     };
 
 export interface WalkRequest {
@@ -51,6 +62,12 @@ export interface WalkRequest {
   job: WalkJob;
   /** read each namespace's netstat/snmp/sockstat counters */
   counters: boolean;
+  /**
+   * keep each namespace's NETLINK_SOCK_DIAG socket open for the next walk (the agent): a socket stays bound to
+   * the namespace it was made in, so later walks dump there without setns; the sockets of namespaces not in
+   * this walk, or vanished, are closed
+   */
+  keep?: boolean;
 }
 
 export type NetnsOutcome = { inode: number } & (
@@ -82,6 +99,8 @@ export interface WalkResult {
 export interface WalkerOptions {
   /** worker threads (default: available parallelism, at most 2: the kernel walk is short, the threads' memory is not) */
   threads?: number;
+  /** keep one socket per namespace between walks (see WalkRequest.keep): the agent */
+  keepSockets?: boolean;
   /**
    * Walk on the calling thread (setns there and back) instead of in workers: for one-shot commands, which
    * have no event loop to keep free and would spend longer starting a worker than walking. Never in the agent.
@@ -138,7 +157,7 @@ export class NetnsWalker {
     if (targets.length === 0) return { outcomes: [], parts: [], seriesDropped: 0 };
     if (this.options.inProcess) {
       const { walkOnThisThread } = await import('./walk-thread.js');
-      const r = await walkOnThisThread({ id: 0, targets: [...targets], job, counters }, []);
+      const r = await walkOnThisThread({ id: 0, targets: [...targets], job, counters, keep: this.options.keepSockets }, []);
       return { outcomes: r.results, parts: r.exposition ? [r.exposition] : [], seriesDropped: r.seriesDropped };
     }
     const n = this.threads(targets.length);
@@ -161,7 +180,7 @@ export class NetnsWalker {
     return new Promise<WalkReply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, worker: w });
       w.ref();
-      w.postMessage({ id, targets, job, counters } satisfies WalkRequest);
+      w.postMessage({ id, targets, job, counters, keep: this.options.keepSockets } satisfies WalkRequest);
     }).then((r) => {
       if (!r.ok) throw new SockscopeError('ESOCKSCOPE_WORKER', `namespace walk: ${r.message}`);
       return r;
@@ -170,6 +189,7 @@ export class NetnsWalker {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.options.inProcess && this.options.keepSockets) (await import('./walk-thread.js')).dropKeptSessions();
     await Promise.all(this.workers.splice(0).map((w) => (w.removeAllListeners('exit'), w.terminate())));
   }
 }

@@ -93,7 +93,7 @@ export function normalize(options: SnapshotOptions) {
 
 export type Normalized = ReturnType<typeof normalize>;
 
-export const keepsAttributes = (options: SnapshotOptions, o: ReturnType<typeof normalize>): boolean =>
+export const keepsAttributes = (options: SnapshotOptions, o: ReturnType<typeof normalize>): boolean | 'ipv6-wildcard' =>
   options.keepAttributes ?? (o.ext !== 0 || (o.unixShow & ~UnixShow.RQLEN & ~UnixShow.UID) !== 0);
 
 /**

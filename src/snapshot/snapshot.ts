@@ -6,7 +6,7 @@
  * dump-with-retry policy of the table, the stream and the census), proc-fallback.ts (/proc/net), and here the
  * protocol loop of the table and the stream; census-dump.ts counts without a table.
  */
-import { EXT_ALL, Ext, Proto } from '../diag/constants.js';
+import { AF_INET6, EXT_ALL, Ext, INET_DIAG_MSG_SIZE, Proto } from '../diag/constants.js';
 import { appendInetMessage } from '../diag/inet.js';
 import { appendUnixMessage } from '../diag/unix.js';
 import { estimateSockets, keepsAttributes, normalize, plans, SOCK_TYPE_OF } from './plan.js';
@@ -32,8 +32,9 @@ export async function takeSnapshot(options: SnapshotOptions = {}, session?: Diag
   // Size the arena for the whole dump up front: pages never written cost no memory, while growing by doubling
   // would copy and re-fault everything received so far.
   const perSocket = o.ext & Ext.info ? 640 : 192;
-  const table = new SocketTable(Math.max(4096, expected), keep ? Math.max(1 << 20, Math.ceil(expected * 1.25) * perSocket) : 0);
-  const meta = await gather(options, session, { table, keep, inArena: keep, canRetry: true });
+  const all = keep === true;
+  const table = new SocketTable(Math.max(4096, expected), all ? Math.max(1 << 20, Math.ceil(expected * 1.25) * perSocket) : 0);
+  const meta = await gather(options, session, { table, keep, inArena: all, canRetry: true });
   return { table, ...meta };
 }
 
@@ -54,7 +55,7 @@ export async function streamSnapshot(
 ): Promise<Omit<Snapshot, 'table'>> {
   const o = normalize(options);
   const keep = keepsAttributes(options, o);
-  const table = new SocketTable(STREAM_BATCH, keep ? STREAM_BATCH * 1024 : 0);
+  const table = new SocketTable(STREAM_BATCH, keep !== false ? STREAM_BATCH * 1024 : 0);
   const takenAt = Date.now();
   const flush = () => {
     if (table.length === 0) return;
@@ -64,13 +65,21 @@ export async function streamSnapshot(
   };
   // Datagrams are received into the batch's arena (kept attributes are not copied), and a batch is handed out
   // between datagrams, once it has STREAM_BATCH rows: then none of its rows points into a datagram still being read.
-  return gather(options, session, { table, keep, inArena: keep, canRetry: false, takenAt, beforeRead: () => table.length >= STREAM_BATCH && flush(), flush });
+  return gather(options, session, {
+    table,
+    keep,
+    inArena: keep === true,
+    canRetry: false,
+    takenAt,
+    beforeRead: () => table.length >= STREAM_BATCH && flush(),
+    flush,
+  });
 }
 
 /** Where gather() puts rows: one table for a snapshot, or a reused batch table for streaming. */
 interface RowSink {
   table: SocketTable;
-  keep: boolean;
+  keep: boolean | 'ipv6-wildcard';
   /** receive datagrams straight into table.arena (the rows stay), or into one buffer (attributes are copied) */
   inArena: boolean;
   canRetry: boolean;
@@ -81,12 +90,26 @@ interface RowSink {
   flush?: () => void;
 }
 
+/** The attributes of the row just appended when it is an IPv6 socket on the wildcard address (either end). */
+function keepIfIpv6Wildcard(table: SocketTable, bytes: Uint8Array, off: number, len: number): void {
+  const row = table.length - 1;
+  if (table.family[row] !== AF_INET6 || len <= INET_DIAG_MSG_SIZE) return;
+  const w = row << 2;
+  const src = table.src32;
+  const dst = table.dst32;
+  if ((src[w] | src[w + 1] | src[w + 2] | src[w + 3]) === 0 || (dst[w] | dst[w + 1] | dst[w + 2] | dst[w + 3]) === 0) {
+    table.setAttributes(row, bytes, off + INET_DIAG_MSG_SIZE, off + len);
+  }
+}
+
 /** The protocol loop shared by takeSnapshot and streamSnapshot: dumps, retries, fallbacks, metadata. */
 async function gather(options: SnapshotOptions, session: DiagSession | undefined, sink: RowSink): Promise<Omit<Snapshot, 'table'>> {
   const o = normalize(options);
   const started = performance.now();
   const takenAt = sink.takenAt ?? Date.now();
   const { table, keep } = sink;
+  const keepInet = keep === true;
+  const keepWildcard = keep === 'ipv6-wildcard';
   const sources: ProtocolSource[] = [];
   const notes: string[] = [];
   const own = session ? undefined : await openSession(options);
@@ -103,12 +126,14 @@ async function gather(options: SnapshotOptions, session: DiagSession | undefined
       const visit =
         protocol === 'unix'
           ? (view: DataView, _w: Uint32Array, bytes: Uint8Array, off: number, len: number) => {
-              if (appendUnixMessage(table, view, bytes, off, len, keep)) src.sockets++;
+              if (appendUnixMessage(table, view, bytes, off, len, keep !== false)) src.sockets++;
               else src.malformed++;
             }
           : (view: DataView, words: Uint32Array, bytes: Uint8Array, off: number, len: number) => {
-              if (appendInetMessage(table, view, words, bytes, off, len, p, sockType, keep)) src.sockets++;
-              else src.malformed++;
+              if (appendInetMessage(table, view, words, bytes, off, len, p, sockType, keepInet)) {
+                src.sockets++;
+                if (keepWildcard) keepIfIpv6Wildcard(table, bytes, off, len);
+              } else src.malformed++;
             };
       for (const plan of s ? plans(o, protocol) : []) {
         const planMark = { length: table.length, arena: table.arenaUsed, sockets: src.sockets };

@@ -161,6 +161,24 @@ export class SocketTable {
     return new DataView(this.arena.buffer, this.arena.byteOffset, this.arena.byteLength);
   }
 
+  /** A new table of the given rows, in that order (their attributes copied). */
+  pick(rows: ArrayLike<number>): SocketTable {
+    const t = new SocketTable(rows.length, 0);
+    const n = rows.length;
+    for (const k of [...U8, ...U16, ...U32] as const) {
+      const from = cols(this)[k] as unknown as ArrayLike<number>;
+      const to = cols(t)[k] as unknown as number[];
+      for (let j = 0; j < n; j++) to[j] = from[rows[j]];
+    }
+    for (const k of ADDR) for (let j = 0; j < n; j++) cols(t)[k].set(cols(this)[k].subarray(rows[j] * 16, rows[j] * 16 + 16), j * 16);
+    t.length = n;
+    for (let j = 0; j < n; j++) {
+      const i = rows[j];
+      if (this.attrLength[i] > 0) t.setAttributes(j, this.arena, this.attrStart[i], this.attrStart[i] + this.attrLength[i]);
+    }
+    return t;
+  }
+
   /** Append every row of another table (used to merge per-protocol dumps). */
   append(other: SocketTable): void {
     const need = this.length + other.length;

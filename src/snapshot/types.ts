@@ -39,8 +39,12 @@ export interface SnapshotOptions {
   bytecode?: Uint8Array;
   /** unix_diag UDIAG_SHOW_* flags */
   unixShow?: number;
-  /** keep each socket's raw attributes in the table (default: when ext or unixShow asks for more than queues) */
-  keepAttributes?: boolean;
+  /**
+   * keep each socket's raw attributes in the table (default: when ext or unixShow asks for more than queues);
+   * 'ipv6-wildcard': only those of unix sockets and of IPv6 sockets on the wildcard address (ss's table reads
+   * their v6only to print `[::]` or `*`), so a plain listing does not hold every socket's attributes
+   */
+  keepAttributes?: boolean | 'ipv6-wildcard';
   /** TCP over both families: one legacy TCPDIAG_GETSOCK walk (default) or one v2 dump per family */
   tcpStrategy?: 'legacy' | 'v2';
   /** NLM_F_DUMP_INTR retries before the result is returned flagged */

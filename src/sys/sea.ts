@@ -4,18 +4,16 @@
  * once to a private cache directory, under a name keyed by its SHA-256, checked against that hash on every
  * use, and used from there.
  *
- * The cache directory: $CACHE_DIRECTORY (systemd's CacheDirectory=), then /var/cache/sockscope for root,
- * then $XDG_CACHE_HOME/sockscope or ~/.cache/sockscope. Never /tmp: it may be mounted noexec, and anyone can
- * create files there. The directory must belong to us and be writable by nobody else (0700), so that the file
- * checked is the file loaded.
+ * The cache directory is src/util/cache-dir.ts's: private (0700, ours), so that the file checked is the file
+ * loaded.
  *
  * Only the single executable's bundle reaches this module (the build points koffi's loader and the Worker
- * URLs at it); an npm install loads koffi and the workers from node_modules and dist/ as usual.
+ * URLs at it); an npm install loads koffi from node_modules and the workers from dist/bundle (scripts/bundle.mjs).
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { closeSync, fstatSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { cacheRoots, privateDir } from '../util/cache-dir.js';
 
 /** The assets' SHA-256, fixed at build time (esbuild define). */
 declare const SOCKSCOPE_SEA_ASSETS: Record<string, string>;
@@ -33,34 +31,6 @@ function seaModule(): SeaModule | undefined {
     return sea.isSea() ? sea : undefined;
   } catch {
     return undefined;
-  }
-}
-
-/** Where the assets go: the first candidate we can make private. */
-export function cacheRoots(env: NodeJS.ProcessEnv = process.env, uid = process.getuid?.() ?? -1): string[] {
-  const roots: string[] = [];
-  if (env.CACHE_DIRECTORY) roots.push(env.CACHE_DIRECTORY.split(':')[0]);
-  if (uid === 0) roots.push('/var/cache/sockscope');
-  if (env.XDG_CACHE_HOME) roots.push(join(env.XDG_CACHE_HOME, 'sockscope'));
-  let home: string | undefined;
-  try {
-    home = env.HOME || homedir();
-  } catch {
-    home = undefined;
-  }
-  if (home) roots.push(join(home, '.cache', 'sockscope'));
-  return roots;
-}
-
-/** A directory of ours that nobody else can write to, made if missing. */
-function privateDir(dir: string): boolean {
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const st = lstatSync(dir);
-    const uid = process.getuid?.();
-    return st.isDirectory() && (uid === undefined || st.uid === uid) && (st.mode & 0o022) === 0;
-  } catch {
-    return false;
   }
 }
 

@@ -5,13 +5,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { exerciseArtifact } from '../helpers/artifact.js';
 import { netnsSupport } from '../helpers/netns.js';
-import { tempDir } from '../helpers/agent.js';
+import { cleanEnv, tempDir } from '../helpers/agent.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
@@ -93,6 +93,33 @@ test('the DaemonSet runs the image the Dockerfile documents, at this version', (
   const docker = readFileSync(join(REPO, 'deploy', 'container', 'Dockerfile'), 'utf8');
   assert.match(ds, new RegExp(`^\\s+image: sockscope:${pkg.version.replace(/\./g, '\\.')}$`, 'm'));
   assert.match(docker, new RegExp(`-t REGISTRY/sockscope:${pkg.version.replace(/\./g, '\\.')} `));
+});
+
+test('the installed command runs the bundle from its code cache, not the modules of dist/src', () => {
+  for (const f of ['bin/package.json', 'dist/bundle/launch.cjs', 'dist/bundle/sockscope.cjs', 'dist/bundle/worker-entry.mjs', 'dist/bundle/holders-worker.mjs'])
+    assert.ok(files.includes(f), `${f} is not in the tarball (npm run build makes it; prepare runs that before npm pack)`);
+  const installed = join(prefix, 'lib', 'node_modules', 'sockscope');
+  const cache = join(dir, 'code-cache');
+  mkdirSync(cache, { mode: 0o700 });
+  // the library's modules out of the way: whatever the commands run comes from dist/bundle and node_modules
+  renameSync(join(installed, 'dist', 'src'), join(installed, 'dist', 'src.away'));
+  try {
+    for (const args of [['--version'], ['--json'], ['ls', '-tanp'], ['gather', '--measurement', 'netstat', '--format', 'influx']]) {
+      const r = spawnSync(join(prefix, 'bin', 'sockscope'), args, { encoding: 'utf8', timeout: 60_000, env: cleanEnv({ CACHE_DIRECTORY: cache }) });
+      assert.equal(r.status, 0, `sockscope ${args.join(' ')} without dist/src: ${r.stderr}`);
+      assert.ok(r.stdout.length > 0, `sockscope ${args.join(' ')} printed nothing`);
+    }
+  } finally {
+    renameSync(join(installed, 'dist', 'src.away'), join(installed, 'dist', 'src'));
+  }
+  const suffix = `${process.version}-${process.arch}.cache`;
+  assert.deepEqual(
+    readdirSync(cache)
+      .filter((f) => f.startsWith('v8-'))
+      .sort(),
+    ['gather', 'ls', 'summary'].map((c) => `v8-${c}-${suffix}`),
+    'each command left its code cache',
+  );
 });
 
 test('every subcommand runs from the production install', { skip: netnsSupport().skip }, async (t) => {

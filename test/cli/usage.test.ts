@@ -35,6 +35,11 @@ describe('sockscope CLI usage', () => {
       timeout: 20_000,
     });
     assert.equal(r.status, 3);
+    const required = spawnSync(process.execPath, ['--import', noKoffi, '-e', "try { require('koffi'); process.exit(0) } catch { process.exit(3) }"], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    assert.equal(required.status, 3, 'require(koffi), as the CommonJS bundle loads it');
   });
 
   it('without koffi, a summary still comes from /proc/net and says why', () => {

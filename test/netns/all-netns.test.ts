@@ -12,14 +12,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { findPromtool } from '../helpers/tools.js';
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, renameSync, statSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { cgroup2Mount } from '../../src/filter/resolve.js';
 import { decodeInetAttributes } from '../../src/diag/inet.js';
 import { Proto } from '../../src/diag/constants.js';
 import type { Metric } from '../../src/model/metric.js';
 import { gatherAllNetns, netnsTags, outcomeNotes, planNamespaces, type NetnsReport } from '../../src/netns/all.js';
-import { cgroupPathsByInode, discoverNamespaces, identityOfCgroup, readKubeletLogs, type NetnsInfo } from '../../src/netns/discover.js';
+import { cgroupPathsByInode, DiscoveryCache, discoverNamespaces, identityOfCgroup, readKubeletLogs, type NetnsInfo } from '../../src/netns/discover.js';
 import { NetnsWalker } from '../../src/netns/walk.js';
 import { SocketTable } from '../../src/snapshot/table.js';
 import { NetnsWorld, type Expected } from '../helpers/netns-world.js';
@@ -110,6 +110,36 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
     }
   });
 
+  test('discovery with a cache (the agent, execd): the same namespaces and identities; kubelet changes are seen', () => {
+    const cache = new DiscoveryCache();
+    const plain = discoverNamespaces({ logRoot: world.logRoot });
+    const key = (d: { namespaces: NetnsInfo[] }) =>
+      JSON.stringify(
+        d.namespaces
+          .filter((n) => found.has(n.inode) && world.namespaces.some((e) => statSync(e.path).ino === n.inode))
+          .map((n) => [n.inode, n.name, n.pid, n.comm, n.container, n.pod]),
+      );
+    const first = discoverNamespaces({ logRoot: world.logRoot, cache });
+    assert.equal(key(first), key(plain));
+    assert.ok(cache.identities.size >= world.namespaces.filter((e) => e.pid).length, 'identities kept by inode');
+    const second = discoverNamespaces({ logRoot: world.logRoot, cache });
+    assert.equal(key(second), key(plain), 'the second discovery, from the cache, names every namespace the same');
+    // a pod's container renamed in kubelet's directory: the next discovery reads them again and says so
+    const pod = world.namespaces.find((e) => e.pod && e.container?.name)!;
+    const dir = join(world.logRoot, 'containers');
+    const old = readdirSync(dir).find((f) => f.includes(pod.container!.id))!;
+    const renamed = old.replace(`_${pod.container!.name}-`, '_renamed-');
+    renameSync(join(dir, old), join(dir, renamed));
+    try {
+      const third = discoverNamespaces({ logRoot: world.logRoot, cache });
+      assert.equal(third.namespaces.find((n) => n.inode === statSync(pod.path).ino)!.container!.name, 'renamed');
+    } finally {
+      renameSync(join(dir, renamed), join(dir, old));
+    }
+    const fourth = discoverNamespaces({ logRoot: world.logRoot, cache });
+    assert.equal(key(fourth), key(plain));
+  });
+
   test('identity: containers and pods as laid out (containerd, CRI-O, docker, cgroupfs, podman, docker, nspawn)', () => {
     const runtimes = new Set<string>();
     for (const [e, ns] of byExpected) {
@@ -179,6 +209,30 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
     const who = identityOfCgroup(path, readKubeletLogs(world.logRoot));
     assert.deepEqual(who.pod, h.pod);
     assert.deepEqual(who.container, h.container);
+  });
+
+  test("metrics: a hostNetwork pod's sockets in the host's namespace carry its pod, namespace and container (by cgroup id)", () => {
+    const h = world.hostNetwork!;
+    const m = metrics.filter((x) => x.schema.name === 'netstat' && x.tags.pod === h.pod.name);
+    assert.equal(m.length, 1, 'one netstat point for the pod');
+    const { netns, pod, namespace, container } = m[0].tags;
+    assert.deepEqual({ netns, pod, namespace, container }, { netns: 'host', pod: h.pod.name, namespace: h.pod.namespace, container: h.container.name });
+    // ss in the host's namespace, filtered by the pod container's cgroup, counts the same
+    const dir = readFileSync(`/proc/${h.pid}/cgroup`, 'utf8').match(/^0::(.*)$/m)![1];
+    const rows = (args: string[]) =>
+      spawnSync('ss', [...args, 'cgroup', dir], { encoding: 'utf8' })
+        .stdout.split('\n')
+        .filter(Boolean);
+    const udp = rows(['-uanH']);
+    assert.equal(udp.length, 1, 'the pod holds one UDP socket');
+    assert.equal(m[0].fields.udp_socket, udp.length);
+    const tcp = rows(['-tanH']).filter((l) => !l.startsWith('TIME-WAIT'));
+    const ours = Object.entries(m[0].fields)
+      .filter(([k]) => k.startsWith('tcp_'))
+      .reduce((n, [, v]) => n + Number(v), 0);
+    assert.equal(ours, tcp.length);
+    const host = metrics.find((x) => x.schema.name === 'netstat' && x.tags.netns === undefined)!;
+    assert.ok(Number(host.fields.udp_socket) >= 1, "the host's own point still counts every host socket");
   });
 
   /** --netns INODE for every namespace the world made (the machine's others are not ours to compare) */
@@ -276,6 +330,12 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
     assert.match(line, /namespace="shop"/);
     assert.equal(Number(line.split(' ').pop()), ss.get(cart)!.tcp_established);
     assert.ok(r.stdout.includes('sockscope_netns_listen_overflows_total{'));
+    const h = world.hostNetwork!;
+    const hostPod = r.stdout.split('\n').find((l) => l.startsWith('sockscope_udp_sockets{') && l.includes(`pod="${h.pod.name}"`));
+    assert.ok(hostPod, "the hostNetwork pod's UDP sockets, labeled");
+    assert.match(hostPod, /netns="host"/);
+    assert.match(hostPod, new RegExp(`container="${h.container.name}"`));
+    assert.equal(Number(hostPod.split(' ').pop()), 1);
   });
 
   test('execd --all-netns: a labeled gather per line on stdin, exit 0 when stdin closes', async () => {
@@ -441,6 +501,69 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
   });
 
   // last: it kills a holder
+  test("the agent's walker keeps one socket per namespace: later gathers read over it, equal to ss; a namespace gone loses it", async () => {
+    const keeper = new NetnsWalker({ threads: 1, keepSockets: true });
+    // sockets of this process that are not unix sockets of its own namespace (the children's pipes are): the kept ones
+    const kept = () => {
+      const unix = new Set(
+        readFileSync('/proc/self/net/unix', 'latin1')
+          .split('\n')
+          .slice(1)
+          .map((l) => l.trim().split(/\s+/)[6]),
+      );
+      return readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
+          return !!m && !unix.has(m[1]);
+        } catch {
+          return false;
+        }
+      }).length;
+    };
+    // one more namespace of our own, to take away
+    const extra = spawn('unshare', ['--net', 'sleep', '600'], { stdio: 'ignore' });
+    const ours = statSync('/proc/self/ns/net').ino;
+    let extraIno = ours;
+    for (let k = 0; k < 200 && extraIno === ours; k++) {
+      await new Promise((r) => setTimeout(r, 10));
+      extraIno = statSync(`/proc/${extra.pid}/ns/net`).ino;
+    }
+    assert.notEqual(extraIno, ours, 'the extra namespace was made');
+    const sel = { netns: [...select.netns, String(extraIno)] };
+    try {
+      const before = kept();
+      const gatherOnce = async () => {
+        const got: Metric[] = [];
+        const r = await gatherAllNetns({ measurements: ['netstat'] }, keeper, { logRoot: world.logRoot, select: sel, hostPods: false }, (m) => got.push(m), {
+          includeOwn: false,
+        });
+        return { got, r };
+      };
+      await gatherOnce();
+      const n = kept() - before;
+      assert.equal(n, world.namespaces.length + 1, 'a socket kept per namespace');
+      const { got, r } = await gatherOnce();
+      assert.equal(r.report.ok, world.namespaces.length + 1, r.report.notes.join('; '));
+      assert.equal(kept() - before, n, 'the second gather made no new socket');
+      for (const [e, ns] of byExpected) {
+        const m = got.find((x) => x.schema.name === 'netstat' && x.tags.netns === (e.name ?? String(ns.inode)))!;
+        const want = ss.get(e)!;
+        for (const k of ['tcp_established', 'tcp_listen', 'tcp_close_wait', 'udp_socket'])
+          assert.equal(m.fields[k], want[k], `${k} of ${e.kind} ${e.name ?? e.pid}`);
+      }
+      // its last process gone, the namespace is not found again: its kept socket (which holds it alive) is closed
+      const gone = new Promise((res) => extra.once('exit', res));
+      extra.kill('SIGKILL');
+      await gone;
+      const after = await gatherOnce();
+      assert.equal(after.r.report.ok, world.namespaces.length, after.r.report.notes.join('; '));
+      assert.equal(kept() - before, n - 1, "the vanished namespace's socket was closed");
+    } finally {
+      extra.kill('SIGKILL');
+      await keeper.close();
+    }
+  });
+
   test('a namespace that vanishes between discovery and its dump is skipped and said', async () => {
     const plan = planNamespaces({ logRoot: world.logRoot, select });
     const victim = world.namespaces.find((e) => e.kind === 'anonymous')!;

@@ -107,6 +107,30 @@ describe('takeSnapshot over a recorded dump', () => {
   });
 });
 
+describe("keepAttributes: 'ipv6-wildcard' (what a plain ls table reads)", () => {
+  it('keeps the attributes of unix sockets and IPv6 wildcard sockets, byte for byte, and no others', async () => {
+    const options = { protocols: ['tcp', 'udp', 'unix'] as const, ext: 0xff, unixShow: 0x7f, procRoot }; // Proto.unix is 7
+    const all = (await takeSnapshot({ ...options, protocols: [...options.protocols], keepAttributes: true }, new DiagSession(replayTransport(recordedAnswer))))
+      .table;
+    const some = (
+      await takeSnapshot({ ...options, protocols: [...options.protocols], keepAttributes: 'ipv6-wildcard' }, new DiagSession(replayTransport(recordedAnswer)))
+    ).table;
+    assert.equal(some.length, all.length);
+    const attrs = (t: typeof all, i: number) => [...t.arena.subarray(t.attrStart[i], t.attrStart[i] + t.attrLength[i])];
+    const zero = (a: Uint8Array, i: number) => a.subarray(16 * i, 16 * i + 16).every((b) => b === 0);
+    let wildcards = 0;
+    let unix = 0;
+    for (let i = 0; i < all.length; i++) {
+      const kept = all.proto[i] === 7 || (all.family[i] === 10 && (zero(all.src, i) || zero(all.dst, i)));
+      if (all.proto[i] === 7) unix++;
+      else if (kept) wildcards++;
+      assert.deepEqual(attrs(some, i), kept ? attrs(all, i) : [], `row ${i}: family ${all.family[i]}, proto ${all.proto[i]}`);
+    }
+    assert.ok(wildcards > 0 && unix > 0, 'the recording has IPv6 wildcard and unix sockets');
+    assert.ok(some.arenaUsed < all.arenaUsed / 2, `${some.arenaUsed} bytes kept of ${all.arenaUsed}`);
+  });
+});
+
 describe('takeCensus over a recorded dump', () => {
   for (const tcpStrategy of ['legacy', 'v2'] as const) {
     it(`counts per state equal ss -tan/-uan/-xan recorded with the dump (${tcpStrategy})`, async () => {

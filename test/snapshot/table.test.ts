@@ -113,6 +113,34 @@ describe('SocketTable', () => {
     assert.equal(a.attrLength[21], 0);
   });
 
+  it('pick() copies the chosen rows, in the order asked, with their own attributes', () => {
+    const t = new SocketTable(16);
+    for (let i = 0; i < 40; i++) {
+      const row = fill(t, i);
+      if (i % 3 === 0)
+        t.setAttributes(
+          row,
+          Uint8Array.from({ length: 5 + (i % 4) }, (_, k) => i + k),
+          0,
+          5 + (i % 4),
+        );
+    }
+    const rows = [39, 0, 7, 21, 3];
+    const p = t.pick(rows);
+    assert.equal(p.length, rows.length);
+    rows.forEach((i, j) => {
+      assertRow(p, j, i);
+      if (i % 3 === 0) {
+        assert.equal(p.attrLength[j], 5 + (i % 4));
+        assert.deepEqual(
+          [...p.arena.subarray(p.attrStart[j], p.attrStart[j] + p.attrLength[j])],
+          [...Array(5 + (i % 4)).keys()].map((k) => i + k),
+        );
+      } else assert.equal(p.attrLength[j], 0);
+    });
+    assert.equal(t.pick([]).length, 0);
+  });
+
   it('toBuffers() → structured clone with transfer (a worker post) → fromBuffers() gives the same rows', () => {
     const t = new SocketTable(16, 0);
     for (let i = 0; i < 37; i++) fill(t, i);

@@ -8,7 +8,8 @@ import { AF_INET, AF_INET6, PROTO_NAMES, Proto, SOCK_TYPE_NAMES, STATE_KEYS, TCP
 import type { SocketHolders } from '../../procfs/processes.js';
 import { UID_UNKNOWN, type SocketTable } from '../../snapshot/table.js';
 import { AddressText } from '../text/address-text.js';
-import { fragment, JsonBytes, type Fragment } from './socket-ndjson.js';
+import { fragment, putU32, type Fragment } from '../text/bytes.js';
+import { JsonBytes } from '../text/json-bytes.js';
 import { cookieHex, TIMER_NAMES, type RecordOptions } from './socket-record.js';
 import { ABSENT as NO, AttributeIndex } from '../../diag/attribute-index.js';
 import { InetAttr, UnixAttr } from '../../diag/constants.js';
@@ -60,10 +61,10 @@ const UNIX_NETID_CELL: readonly string[] = Array.from({ length: 256 }, (_, st) =
  * Whether ls shows the Netid column, as ss decides it: more than one protocol asked for, or unix sockets (ss
  * reads three tables for them).
  */
-export function lsShowsNetid(t: SocketTable, rows: readonly number[], protocolsAsked: number): boolean {
+export function lsShowsNetid(t: SocketTable, rows: ArrayLike<number>, protocolsAsked: number): boolean {
   // ss shows Netid when it reads more than one of its tables; unix is three (u_str, u_dgr, u_seq)
   if (protocolsAsked > 1) return true;
-  for (const i of rows) if (t.proto[i] === Proto.unix) return true;
+  for (let k = 0; k < rows.length; k++) if (t.proto[rows[k]] === Proto.unix) return true;
   return protocolsAsked === 0;
 }
 
@@ -97,21 +98,43 @@ function v4Length(bytes: Uint8Array, at: number, port: number): number {
   return digits3(bytes[at]) + digits3(bytes[at + 1]) + digits3(bytes[at + 2]) + digits3(bytes[at + 3]) + 4 + (port === 0 ? 1 : digits(port));
 }
 
-/** `a.b.c.d:port` (port 0: `*`) into b */
-function writeV4(b: JsonBytes, bytes: Uint8Array, at: number, port: number): void {
-  b.num(bytes[at]);
-  b.byte(46);
-  b.num(bytes[at + 1]);
-  b.byte(46);
-  b.num(bytes[at + 2]);
-  b.byte(46);
-  b.num(bytes[at + 3]);
-  b.byte(58);
-  if (port === 0) b.byte(42);
-  else b.num(port);
+/** `a.b.c.d:port` (port 0: `*`) at buf[p..]; returns the end */
+function putV4(buf: Uint8Array, p: number, bytes: Uint8Array, at: number, port: number): number {
+  p = putU32(buf, p, bytes[at]);
+  buf[p++] = 46;
+  p = putU32(buf, p, bytes[at + 1]);
+  buf[p++] = 46;
+  p = putU32(buf, p, bytes[at + 2]);
+  buf[p++] = 46;
+  p = putU32(buf, p, bytes[at + 3]);
+  buf[p++] = 58;
+  if (port === 0) buf[p++] = 42;
+  else p = putU32(buf, p, port);
+  return p;
 }
 
-/** writeV4 as a string */
+/** an ASCII cell left-aligned in w columns, and the two spaces after it */
+function paddedCell(text: string, w: number): Uint8Array {
+  const cell = new Uint8Array(Math.max(w, text.length) + 2).fill(SPACE);
+  for (let k = 0; k < text.length; k++) cell[k] = text.charCodeAt(k);
+  return cell;
+}
+
+function putCell(buf: Uint8Array, p: number, cell: Uint8Array): number {
+  for (let k = 0; k < cell.length; k++) buf[p++] = cell[k];
+  return p;
+}
+
+/** v right-aligned in w columns, and the two spaces after it */
+function putPadded(buf: Uint8Array, p: number, v: number, w: number): number {
+  for (let k = digits(v); k < w; k++) buf[p++] = SPACE;
+  p = putU32(buf, p, v);
+  buf[p] = SPACE;
+  buf[p + 1] = SPACE;
+  return p + 2;
+}
+
+/** putV4 as a string */
 const v4Text = (bytes: Uint8Array, at: number, port: number): string =>
   `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}:${port === 0 ? '*' : port}`;
 
@@ -139,6 +162,8 @@ class DetailsWriter {
   private readonly timers: boolean;
   private congKey: number[] = [];
   private congName = '';
+  /** no words can follow an inet socket's addresses (no -p -o -e -i -m --cgroup) */
+  readonly noneForInet: boolean;
 
   constructor(
     private readonly b: JsonBytes,
@@ -162,6 +187,7 @@ class DetailsWriter {
                 return ps.length ? `users:(${ps.map((p) => `("${p.comm}",pid=${p.pid},fd=${p.fd})`).join(',')})` : '';
               }
             : undefined;
+    this.noneForInet = !this.users && !this.timers && !o.cgroup && !(o.extended && this.attributes) && !o.memory && !o.info;
   }
 
   private word(f: Fragment): void {
@@ -349,11 +375,13 @@ const CHUNK = 1 << 17;
  * between), then the words ss prints on the socket's line (users:((...)) in the Process column, timers, -e),
  * and ss's second line, a tab and the -m/-i words (on the same line with -O).
  */
-export function lsTableBytes(t: SocketTable, rows: readonly number[], view: DataView, o: RecordOptions, layout: LsLayout): Uint8Array {
+export function lsTableBytes(t: SocketTable, rows: ArrayLike<number>, view: DataView, o: RecordOptions, layout: LsLayout): Uint8Array {
   const n = rows.length;
   const showState = layout.state !== false;
-  const localCol = new Array<string>(n);
-  const peerCol = new Array<string>(n);
+  // the cells as text, for the rows not written straight from the bytes (IPv4 without names is): made when
+  // the first such row comes, so a listing of IPv4 sockets holds no string per row
+  let localCol: string[] | undefined;
+  let peerCol: string[] | undefined;
   const localText = new AddressText();
   const remoteText = new AddressText();
   const scan = new AttributeIndex();
@@ -406,6 +434,8 @@ export function lsTableBytes(t: SocketTable, rows: readonly number[], view: Data
       local = endpointText(la, t.sport[i], o.hostName ? o.hostName(la) : undefined, v6only, service);
       peer = endpointText(ra, t.dport[i], o.hostName ? o.hostName(ra) : undefined, v6only, service);
     }
+    localCol ??= new Array<string>(n);
+    peerCol ??= new Array<string>(n);
     localCol[k] = local;
     peerCol[k] = peer;
     stateW = Math.max(stateW, STATE_CELL[t.state[i]].length);
@@ -443,6 +473,8 @@ export function lsTableBytes(t: SocketTable, rows: readonly number[], view: Data
   };
   if (awkward) {
     // formatColumns over the same cells, the words appended to each line
+    localCol ??= new Array<string>(n);
+    peerCol ??= new Array<string>(n);
     for (let k = 0; k < n; k++) {
       const i = rows[k];
       if (localCol[k] === undefined) {
@@ -460,7 +492,7 @@ export function lsTableBytes(t: SocketTable, rows: readonly number[], view: Data
         `${t.rqueue[i]}`,
         `${t.wqueue[i]}`,
         localCol[k],
-        peerCol[k],
+        peerCol![k],
       ]);
       b.pos = 0;
       extra.push(writeDetails(i) ? b.text() : '');
@@ -501,8 +533,33 @@ export function lsTableBytes(t: SocketTable, rows: readonly number[], view: Data
     b.utf8(header[c]);
     b.byte(NEWLINE);
   }
+  // the common line (IPv4, no names, no words after the addresses), written with one bounds check: the Netid
+  // and State cells padded once per code, the numbers and addresses digit by digit
+  const lineRoom = netidW + stateW + recvW + sendW + localW + peerW + 16;
+  const netidCells: Uint8Array[] = [];
+  const stateCells: Uint8Array[] = [];
+  const plainLines = details.noneForInet;
   for (let k = 0; k < n; k++) {
     const i = rows[k];
+    if (plainLines && localCol?.[k] === undefined) {
+      if (b.pos + lineRoom > b.buf.length) b.ensure(lineRoom);
+      const buf = b.buf;
+      let p = b.pos;
+      if (layout.netid) p = putCell(buf, p, (netidCells[t.proto[i]] ??= paddedCell(INET_NETID[t.proto[i]], netidW)));
+      if (showState) p = putCell(buf, p, (stateCells[t.state[i]] ??= paddedCell(STATE_CELL[t.state[i]], stateW)));
+      p = putPadded(buf, p, t.rqueue[i], recvW);
+      p = putPadded(buf, p, t.wqueue[i], sendW);
+      const at = p;
+      p = putV4(buf, p, t.src, i << 4, t.sport[i]);
+      while (p - at < localW) buf[p++] = SPACE;
+      buf[p++] = SPACE;
+      buf[p++] = SPACE;
+      p = putV4(buf, p, t.dst, i << 4, t.dport[i]);
+      buf[p++] = NEWLINE;
+      b.pos = p;
+      if (layout.write && p > CHUNK) b.flush(layout.write, layout.drained ?? (() => false));
+      continue;
+    }
     if (layout.netid) padEnd(netidCell(i), netidW), b.raw(D.sep);
     if (showState) padEnd(STATE_CELL[t.state[i]], stateW), b.raw(D.sep);
     padStart(t.rqueue[i], recvW);
@@ -510,20 +567,24 @@ export function lsTableBytes(t: SocketTable, rows: readonly number[], view: Data
     padStart(t.wqueue[i], sendW);
     b.raw(D.sep);
     let peerEnd: number;
-    if (localCol[k] === undefined) {
+    const local = localCol?.[k];
+    if (local === undefined) {
       const at = b.pos;
-      writeV4(b, t.src, i << 4, t.sport[i]);
+      b.ensure(21);
+      b.pos = putV4(b.buf, b.pos, t.src, i << 4, t.sport[i]);
       for (let w = b.pos - at; w < localW; w++) b.byte(SPACE);
       b.raw(D.sep);
       const pat = b.pos;
-      writeV4(b, t.dst, i << 4, t.dport[i]);
+      b.ensure(21);
+      b.pos = putV4(b.buf, b.pos, t.dst, i << 4, t.dport[i]);
       peerEnd = b.pos;
       for (let w = b.pos - pat; w < peerW; w++) b.byte(SPACE);
     } else {
-      padEnd(localCol[k], localW);
+      const peer = peerCol![k];
+      padEnd(local, localW);
       b.raw(D.sep);
-      peerEnd = b.pos + Buffer.byteLength(peerCol[k]);
-      padEnd(peerCol[k], peerW);
+      peerEnd = b.pos + Buffer.byteLength(peer);
+      padEnd(peer, peerW);
     }
     if (!writeDetails(i, peerEnd)) b.pos = peerEnd;
     b.byte(NEWLINE);
@@ -533,6 +594,6 @@ export function lsTableBytes(t: SocketTable, rows: readonly number[], view: Data
 }
 
 /** lsTableBytes as text (tests). */
-export function renderLsTableRows(t: SocketTable, rows: readonly number[], view: DataView, o: RecordOptions, layout: LsLayout): string {
+export function renderLsTableRows(t: SocketTable, rows: ArrayLike<number>, view: DataView, o: RecordOptions, layout: LsLayout): string {
   return Buffer.from(lsTableBytes(t, rows, view, o, layout)).toString('utf8');
 }

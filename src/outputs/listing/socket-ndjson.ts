@@ -20,7 +20,7 @@ import type { SocketHolders } from '../../procfs/processes.js';
 import { UID_UNKNOWN, type SocketTable } from '../../snapshot/table.js';
 import { cString, unixName } from '../text/attribute-text.js';
 import { AddressText } from '../text/address-text.js';
-import { fragment, type Fragment } from '../text/bytes.js';
+import { fragment, FragmentTable, type Fragment } from '../text/bytes.js';
 import { JsonBytes, jsonString } from '../text/json-bytes.js';
 import { tcpInfo } from './tcp-info-json.js';
 import { INET_MEMBERS, MEM_NAMES, TIMER_NAMES, UNIX_MEMBERS, type Section, type SocketMember } from './socket-members.js';
@@ -35,8 +35,8 @@ export { tcpInfoJson, tcpInfoMember, tcpInfoMemberOf, type TcpInfoMember } from 
 
 const A = fragment;
 
-/** A fragment per u8 column value. */
-const fragments = (f: (v: number) => string): readonly Fragment[] => Array.from({ length: 256 }, (_, v) => A(f(v)));
+/** A fragment per u8 column value (made on first use). */
+const fragments = (f: (v: number) => string): FragmentTable => new FragmentTable(f);
 const MEM_KEY = (i: number): string => `"${MEM_NAMES[i] ?? `skmem_${i}`}":`;
 const MEM_FIRST = A(`{${MEM_KEY(0)}`);
 const MEM_REST: Fragment[] = [];
@@ -160,7 +160,7 @@ interface StructOut {
   kind: string;
   scale: number;
 }
-const NO_TEXTS: readonly Fragment[] = [];
+const NO_TEXTS = new FragmentTable(() => '');
 const NO_FIELDS: readonly StructOut[] = [];
 
 /** One compiled member. Every instruction has every field (one object shape: the loop's loads stay monomorphic). */
@@ -172,7 +172,7 @@ class Instr {
   /** `,"key":` (or, for the members before the first number, `"key":…,` per value) */
   frag: Fragment = A('');
   /** per-value fragments of a text column (a u8 code → its whole member) */
-  texts: readonly Fragment[] = NO_TEXTS;
+  texts: FragmentTable = NO_TEXTS;
   /** the column (index in COLUMNS), -1 for none */
   column = -1;
   /** the address column: 0 src (local), 1 dst (remote) */
@@ -239,8 +239,7 @@ function compile(members: readonly SocketMember[]): Instr[] {
       case 'timer':
         return { ...base, op: OP.timer, texts: fragments((v) => `,${key}:{"name":${jsonString(TIMER_NAMES[v] ?? String(v))},"expires_ms":`) };
       case 'scalar':
-        if (f.read === 'shutdown')
-          return { ...base, op: OP.shutdown, texts: [0, 1, 2, 3].map((v) => A(`,${key}:{"receive":${(v & 1) !== 0},"send":${(v & 2) !== 0}}`)) };
+        if (f.read === 'shutdown') return { ...base, op: OP.shutdown, texts: fragments((v) => `,${key}:{"receive":${(v & 1) !== 0},"send":${(v & 2) !== 0}}`) };
         return { ...base, op: OP[f.read] };
       case 'struct':
         return {
@@ -349,10 +348,10 @@ export class SocketJsonWriter {
       switch (x.op) {
         case OP.head:
           if (x.column === FAMILY_COLUMN) b.raw(FAMILY_TEXT[familyName(t.family[i], t.proto[i])]);
-          else b.raw(x.texts[columnValue(t, x.column, i)]);
+          else b.raw(x.texts.at(columnValue(t, x.column, i)));
           break;
         case OP.textColumn:
-          b.raw(x.texts[columnValue(t, x.column, i)]);
+          b.raw(x.texts.at(columnValue(t, x.column, i)));
           break;
         case OP.u32Column: {
           const v = columnValue(t, x.column, i);
@@ -385,7 +384,7 @@ export class SocketJsonWriter {
           b.byte(QUOTE);
           break;
         case OP.timer:
-          b.raw(x.texts[t.timer[i]]);
+          b.raw(x.texts.at(t.timer[i]));
           b.num(t.expires[i]);
           b.raw(F.retransmits);
           b.num(t.retrans[i]);
@@ -416,7 +415,7 @@ export class SocketJsonWriter {
         b.raw(view.getUint8(at) !== 0 ? F.v6true : F.v6false);
         break;
       case OP.shutdown:
-        b.raw(x.texts[view.getUint8(at) & 3]);
+        b.raw(x.texts.at(view.getUint8(at) & 3));
         break;
       case OP.u8:
         b.raw(x.frag);

@@ -4,14 +4,14 @@
  * (tcpInfoMember), for the table's detail words.
  */
 import { readTcpInfoAt, TCP_INFO_FIELDS, TCP_INFO_KIND_CODE as KIND, TCP_INFO_KIND_SIZE as SIZE, TCP_INFO_UNSET } from '../../diag/tcp-info.js';
-import { fragment as A, putU32, type Fragment } from '../text/bytes.js';
+import { fragment as A, FragmentTable, putU32, type Fragment } from '../text/bytes.js';
 import { JsonBytes } from '../text/json-bytes.js';
 import { TCP_INFO_MEMBERS, TCPI_OPTIONS } from './socket-members.js';
 
 const CLOSE = 125; // }
 /** tcpi_options bits → the `,"options":[...]` member, for every byte value */
 const OPTIONS_JSON = (v: number) => JSON.stringify(TCPI_OPTIONS.filter(([bit]) => v & bit).map(([, n]) => n));
-const OPTIONS_FRAG: readonly Fragment[] = Array.from({ length: 256 }, (_, v) => A(`,"options":${OPTIONS_JSON(v)}`));
+const OPTIONS_FRAG = new FragmentTable((v) => `,"options":${OPTIONS_JSON(v)}`);
 const F = { infoBytes: A(',"info_bytes":'), infoBytesFirst: A('{"info_bytes":') };
 
 const SPECIAL_NONE = 0;
@@ -80,8 +80,16 @@ export function tcpInfo(b: JsonBytes, view: DataView, off: number, len: number):
   for (let k = 0; k < OUT_FIELDS.length; k++) {
     const f = OUT_FIELDS[k];
     if (f.end > len) break; // fields are in offset order
-    const v = tcpInfoMember(view, off, len, f);
-    if (v === undefined) continue;
+    // tcpInfoMember's rules, with its read inlined for the common kinds (u32, u8)
+    const at = off + f.offset;
+    const kind = f.kind;
+    let v = kind === KIND.u32 ? view.getUint32(at, true) : kind === KIND.u8 ? view.getUint8(at) : readTcpInfoAt(view, at, kind);
+    if (f.special !== SPECIAL_NONE || kind === KIND.u64) {
+      if (v === Infinity) continue; // a u64's ~0
+      if (f.special === SPECIAL_MIN_RTT && v === MIN_RTT_UNSET) continue;
+      if (f.special === SPECIAL_WSCALE && !(view.getUint8(off + OPTIONS_OFFSET) & 4)) continue;
+    }
+    if (f.scale !== 1) v *= f.scale;
     const pre = started ? f.rest : f.first;
     started = true;
     const words = pre.words;
@@ -99,7 +107,7 @@ export function tcpInfo(b: JsonBytes, view: DataView, off: number, len: number):
   }
   b.pos = p;
   if (len > OPTIONS_OFFSET) {
-    const frag = OPTIONS_FRAG[view.getUint8(off + OPTIONS_OFFSET)];
+    const frag = OPTIONS_FRAG.at(view.getUint8(off + OPTIONS_OFFSET));
     if (started) b.raw(frag);
     else b.utf8(`{"options":${OPTIONS_JSON(view.getUint8(off + OPTIONS_OFFSET))}`); // (unreachable: ca_state comes first)
     started = true;

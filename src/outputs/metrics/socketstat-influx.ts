@@ -33,7 +33,7 @@ import { readTcpInfoAt, TCP_INFO_KIND_CODE, TCP_INFO_KIND_SIZE } from '../../dia
 import type { Metric } from '../../model/metric.js';
 import type { SocketTable } from '../../snapshot/table.js';
 import { AddressText } from '../text/address-text.js';
-import { ByteBuffer, fragment, putU32, putUint, type Fragment } from '../text/bytes.js';
+import { ByteBuffer, FragmentTable, fragment, putU32, putUint, type Fragment } from '../text/bytes.js';
 import { escKey, escString, influxLine, timestamp } from './influx.js';
 
 export interface LineProtocolOptions {
@@ -86,8 +86,9 @@ const REMOTE_ADDR = 3;
 const REMOTE_PORT = 4;
 
 /** `,state="ESTAB"` for every state byte (String(undefined) past SS_STATE_NAMES, as the reference writes it) */
-const STATE_FRAG: readonly Fragment[] = Array.from({ length: 256 }, (_, s) => fragment(`,state="${escString(String(SS_STATE_NAMES[s]))}"`));
-const STATE_ROOM = STATE_FRAG.reduce((n, f) => Math.max(n, f.length), 0);
+const stateTag = (s: number) => `,state="${escString(String(SS_STATE_NAMES[s]))}"`;
+const STATE_FRAG = new FragmentTable(stateTag);
+const STATE_ROOM = Array.from({ length: 256 }, (_, s) => stateTag(s).length).reduce((n, l) => Math.max(n, l), 0);
 
 /** A tcp_info counter, ready to write. */
 interface InfoOut {
@@ -256,7 +257,7 @@ class SocketstatLines {
     p = putU32(buf, p, t.wqueue[i]);
     buf[p++] = suffix;
     if (info >= 0) p = this.counters(buf, dv, p, view, info, infoLen, this.base);
-    p = put(dv, p, STATE_FRAG[state]);
+    p = put(dv, p, STATE_FRAG.at(state));
     if (info >= 0 && this.extra.length > 0) p = this.counters(buf, dv, p, view, info, infoLen, this.extra);
     b.pos = put(dv, p, this.end);
   }

@@ -27,20 +27,47 @@ export function fragment(s: string): Fragment {
   return { words, length: bytes.length };
 }
 
+/** "00" to "99" as ASCII digit pairs: putU32 writes two digits per division */
+const DIGIT_PAIRS = Uint8Array.from({ length: 200 }, (_, k) => 48 + (k & 1 ? (k >> 1) % 10 : ((k >> 1) / 10) | 0));
+
+/**
+ * A fragment per byte value (a state code, an options byte), each made the first time it is asked for: a
+ * listing meets a handful of the 256, and making them all would cost every command's start a few milliseconds.
+ */
+export class FragmentTable {
+  private readonly made: (Fragment | undefined)[] = new Array(256).fill(undefined);
+
+  constructor(private readonly text: (v: number) => string) {}
+
+  at(v: number): Fragment {
+    return this.made[v] ?? (this.made[v] = fragment(this.text(v)));
+  }
+}
+
 /** Write u, an integer 0 <= u < 2^32, in decimal at buf[p..] (room for 10 bytes needed); returns the end. */
 export function putU32(buf: Uint8Array, p: number, u: number): number {
   if (u < 10) {
     buf[p] = 48 + u;
     return p + 1;
   }
-  const end = p + (u < 100 ? 2 : u < 1e3 ? 3 : u < 1e4 ? 4 : u < 1e5 ? 5 : u < 1e6 ? 6 : u < 1e7 ? 7 : u < 1e8 ? 8 : u < 1e9 ? 9 : 10);
+  if (u < 100) {
+    buf[p] = DIGIT_PAIRS[2 * u];
+    buf[p + 1] = DIGIT_PAIRS[2 * u + 1];
+    return p + 2;
+  }
+  const end = p + (u < 1e3 ? 3 : u < 1e4 ? 4 : u < 1e5 ? 5 : u < 1e6 ? 6 : u < 1e7 ? 7 : u < 1e8 ? 8 : u < 1e9 ? 9 : 10);
   let q = end;
-  while (u >= 10) {
-    const d = (u / 10) | 0; // u / 10 < 2^31
-    buf[--q] = 48 + u - d * 10;
+  while (u >= 100) {
+    const d = (u / 100) >>> 0; // u / 100 < 2^32
+    const r = 2 * (u - d * 100);
+    buf[--q] = DIGIT_PAIRS[r + 1];
+    buf[--q] = DIGIT_PAIRS[r];
     u = d;
   }
-  buf[--q] = 48 + u;
+  if (u >= 10) {
+    buf[--q] = DIGIT_PAIRS[2 * u + 1];
+    buf[--q] = DIGIT_PAIRS[2 * u];
+  } else buf[--q] = 48 + u;
   return end;
 }
 
