@@ -1,19 +1,22 @@
 /**
- * `npm run build && node dist/bench/lifecycle.js [--seconds 20] [--clients 8] [--bytes 100] [--with ls,agent,tcplife]`
+ * `npm run build && node dist/bench/lifecycle.js [--seconds 20] [--clients 8] [--bytes 100] [--port 5001] [--with ls,agent,tcplife]`
  *
  * Closed-connection events under churn (docs/lifecycle.md, issue 14's targets), in one run, in a private
  * network namespace (root: `unshare -n`; otherwise `unshare -rn`):
  *
  *   1. readers subscribe: `sockscope ls -E -t --format ndjson > /dev/null`, `sockscope agent` with only the
  *      lifecycle collector, `ss -E -tnH` (line-buffered to a file: the reference) and, where it runs, bcc's
- *      tcplife; the run waits until each has joined the destroy groups (/proc/net/netlink);
+ *      tcplife (bench/tcplife.ts: root, kernel headers BCC can compile against, made available when missing; it
+ *      traces the whole machine, so its rows are counted for --port only); the run waits until each has joined
+ *      the destroy groups (/proc/net/netlink) and tcplife's programs are attached;
  *   2. bench/churn.c opens and closes TCP connections on loopback as fast as it can for --seconds
  *      (graceful closes: two destroyed sockets per connection), with --clients threads;
  *   3. every second each reader's CPU time (all threads, /proc/PID/stat) and RSS (/proc/PID/status) is sampled;
  *   4. one second after the churn the readers are stopped (SIGINT / SIGTERM) and their counts read: ls -E's
- *      summary line, the agent's lifecycle_events_total / _lost_total, ss's lines.
+ *      summary line, the agent's lifecycle_events_total / _lost_total, ss's lines, tcplife's CSV rows.
  *
- * Expected events = 2 × connections + 1 (the listener). Reported per reader: events received, lost (what the
+ * Expected events = 2 × connections + 1 (the listener); for tcplife 2 × connections (it never sees a listener
+ * born). A reader that cannot run is reported with its error. Reported per reader: events received, lost (what the
  * kernel dropped: SK_MEMINFO_DROPS), CPU ms per 10 000 events, RSS first / max / last sample. Results as a
  * table on stdout and bench/results/lifecycle.json. Not part of `npm test`.
  */
@@ -23,13 +26,13 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { debianHeaders, headersFound, startTcplife, tcplifeMissing, type TcplifeRun } from './tcplife.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BENCH = join(ROOT, 'bench');
 const BIN = join(ROOT, 'bin', 'sockscope.js');
 const NODE = process.execPath;
 const CLK_TCK = 100;
-const PORT = 5001;
 const PROM = 19979;
 
 const { values: opt } = parseArgs({
@@ -38,9 +41,16 @@ const { values: opt } = parseArgs({
     clients: { type: 'string', default: '8' },
     bytes: { type: 'string', default: '100' },
     with: { type: 'string', default: 'ls,agent,tcplife' },
+    port: { type: 'string', default: '5001' },
+    // made by outside() before the namespace (apt-get needs the network): Debian's headers for tcplife, or why not
+    kheaders: { type: 'string' },
+    'kheaders-made': { type: 'boolean', default: false },
+    'tcplife-error': { type: 'string' },
     inside: { type: 'boolean', default: false },
   },
 });
+
+const PORT = Number(opt.port);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -60,11 +70,18 @@ interface Reader {
   /** the pid whose CPU and memory are sampled */
   pid: () => number | undefined;
   stop: () => Promise<{ events: number; lost?: number; note?: string }>;
+  /** events it should see for this many connections (default 2 × connections + 1: both ends and the listener) */
+  expected?: (connections: number) => number;
   cpuStart?: number;
   cpuEnd?: number;
   rss: number[];
   failed?: string;
 }
+
+const bpfNote = (b: { ns: number; runs: number }) =>
+  b.runs
+    ? `${Math.round(b.ns / 1e6)} ms over ${b.runs} runs (every TCP state change on the machine, not only the churn's)`
+    : 'not measured (kernel.bpf_stats_enabled off)';
 
 function cpuTicks(pid: number): number | undefined {
   try {
@@ -167,46 +184,47 @@ async function inside(): Promise<void> {
     });
   }
   let tcplifeNote: string | undefined;
+  let tcplife: TcplifeRun | undefined;
+  let bpfStart: { ns: number; runs: number } | undefined;
+  let bpfEnd: { ns: number; runs: number } | undefined;
   if (want.has('tcplife')) {
-    const tool = ['/usr/sbin/tcplife-bpfcc', '/usr/share/bcc/tools/tcplife'].find((p) => existsSync(p));
-    if (!tool) tcplifeNote = 'bcc tcplife: not installed (bpfcc-tools)';
-    else {
-      const probe = spawnSync(tool, ['--help'], { encoding: 'utf8', timeout: 20_000 });
-      const trial = spawn(tool, [], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let e = '';
-      trial.stderr!.on('data', (c) => (e += c));
-      let o = '';
-      trial.stdout!.on('data', (c) => (o += c));
-      await Promise.race([exited(trial), sleep(15_000)]);
-      if (trial.exitCode !== null)
-        tcplifeNote = `bcc tcplife does not run here: ${(e || probe.stderr || '')
-          .split('\n')
-          .filter((l) => l && !/^\s|^Traceback/.test(l))
-          .slice(0, 3)
-          .join(' / ')}`;
-      else {
-        readers.push({
-          name: 'bcc tcplife',
-          child: trial,
-          pid: () => trial.pid,
-          rss: [],
-          stop: async () => {
-            trial.kill('SIGINT');
-            await exited(trial);
-            return { events: o.split('\n').filter((l) => /^\d/.test(l.trim())).length, note: 'one line per connection end it saw' };
-          },
-        });
-      }
+    try {
+      if (opt['tcplife-error']) throw new Error(opt['tcplife-error']);
+      tcplife = startTcplife(join(dir, 'tcplife.csv'), opt.kheaders ? { dir: opt.kheaders, made: opt['kheaders-made']! } : undefined);
+      await tcplife.ready();
+      const t = tcplife;
+      readers.push({
+        name: 'bcc tcplife -s (CSV to a file)',
+        child: t.child,
+        pid: () => t.child.pid,
+        rss: [],
+        expected: (connections) => 2 * connections, // both ends; a listener is never born to it
+        stop: async () => {
+          const r = await t.stop(PORT, Number(opt.bytes));
+          const bpf = { ns: (bpfEnd?.ns ?? 0) - (bpfStart?.ns ?? 0), runs: (bpfEnd?.runs ?? 0) - (bpfStart?.runs ?? 0) };
+          return {
+            events: r.rows,
+            lost: r.lost,
+            note: `${r.note}. Rows with the byte counts the churn made (each client sent ${opt.bytes} bytes, received none: TX_KB/RX_KB ${Math.floor(Number(opt.bytes) / 1024)}/0 for a client, 0/${Math.floor(Number(opt.bytes) / 1024)} for a server): ${r.bytesRight} of ${r.rows}; lost = perf-buffer samples it reported lost; eBPF programs' own run time: ${bpfNote(bpf)}`,
+          };
+        },
+      });
+    } catch (e) {
+      const msg = (e as Error).message;
+      tcplifeNote = `bcc tcplife does not run here: ${msg}${tcplife ? `; ${tcplife.setup.join('; ')}` : ''}`;
+      if (tcplife) await tcplife.stop(PORT, Number(opt.bytes)).catch(() => undefined);
+      tcplife = undefined;
     }
   }
 
-  const expectSubs = readers.filter((r) => r.name !== 'bcc tcplife').length;
+  const expectSubs = readers.filter((r) => r.child !== tcplife?.child).length;
   for (let i = 0; subscribers() < expectSubs; i++) {
     if (i > 600) throw new Error(`only ${subscribers()} of ${expectSubs} readers subscribed`);
     await sleep(50);
   }
   await sleep(1000); // the agent's first gather
   for (const r of readers) r.cpuStart = cpuTicks(r.pid()!);
+  bpfStart = tcplife?.bpfStats();
   const sampler = setInterval(() => {
     for (const r of readers) {
       const k = rssKiB(r.pid()!);
@@ -223,6 +241,7 @@ async function inside(): Promise<void> {
   await sleep(1000);
   clearInterval(sampler);
   for (const r of readers) r.cpuEnd = cpuTicks(r.pid()!);
+  bpfEnd = tcplife?.bpfStats();
   const expected = 2 * load.connections + 1;
   const rows = [];
   for (const r of readers) {
@@ -233,7 +252,8 @@ async function inside(): Promise<void> {
       reader: r.name,
       events: res.events,
       lost: res.lost,
-      missing: expected - res.events,
+      expected: r.expected?.(load.connections) ?? expected,
+      missing: (r.expected?.(load.connections) ?? expected) - res.events,
       note: res.note,
       cpuMs,
       cpuMsPer10kEvents: res.events && cpuMs !== undefined ? Math.round((cpuMs / res.events) * 10_000) : undefined,
@@ -263,7 +283,16 @@ async function inside(): Promise<void> {
 
 async function outside(): Promise<void> {
   const flags = process.getuid?.() === 0 ? ['-n'] : ['-rn'];
-  const r = spawnSync('unshare', [...flags, NODE, fileURLToPath(import.meta.url), '--inside', ...process.argv.slice(2)], {
+  const extra: string[] = [];
+  if (opt.with!.split(',').includes('tcplife') && !tcplifeMissing() && !headersFound()) {
+    try {
+      const h = debianHeaders();
+      extra.push('--kheaders', h.dir, ...(h.made ? ['--kheaders-made'] : []));
+    } catch (e) {
+      extra.push('--tcplife-error', `no kernel headers for BCC, and Debian's could not be unpacked: ${(e as Error).message}`);
+    }
+  }
+  const r = spawnSync('unshare', [...flags, NODE, fileURLToPath(import.meta.url), '--inside', ...process.argv.slice(2), ...extra], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -278,10 +307,14 @@ async function outside(): Promise<void> {
   process.stdout.write(
     `churn: ${ch.connections} connections in ${ch.seconds} s (${ch.perSecond}/s, ${ch.clients} client threads, ${ch.bytes} bytes each, ${ch.failed} failed); expected events ${result.expectedEvents}; load average ${result.loadavg.map((x: number) => x.toFixed(1)).join(' ')} on ${result.cpus} CPUs\n\n`,
   );
-  process.stdout.write('| reader | events | missing | lost (counted) | CPU ms / 10k events | RSS MiB first / max / last |\n|---|---:|---:|---:|---:|---|\n');
+  process.stdout.write(
+    '| reader | expected | events | missing | lost (counted) | CPU ms / 10k events | RSS MiB first / max / last |\n|---|---:|---:|---:|---:|---:|---|\n',
+  );
   for (const row of result.rows) {
     const rss = row.rssMiB ? `${row.rssMiB.first.toFixed(1)} / ${row.rssMiB.max.toFixed(1)} / ${row.rssMiB.last.toFixed(1)}` : '';
-    process.stdout.write(`| ${row.reader} | ${row.events} | ${row.missing} | ${row.lost ?? '-'} | ${row.cpuMsPer10kEvents ?? '-'} | ${rss} |\n`);
+    process.stdout.write(
+      `| ${row.reader} | ${row.expected} | ${row.events} | ${row.missing} | ${row.lost ?? '-'} | ${row.cpuMsPer10kEvents ?? '-'} | ${rss} |\n`,
+    );
   }
   for (const row of result.rows) if (row.note) process.stdout.write(`\n${row.reader}: ${row.note}`);
   if (result.tcplife) process.stdout.write(`\n${result.tcplife}\n`);

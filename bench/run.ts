@@ -275,12 +275,18 @@ export const CASES: CaseDef[] = [
   },
   {
     id: 'ls-info',
-    title: 'ls -tani (tcp_info), ndjson, whole process',
+    title: 'ls -tani (tcp_info), ndjson and table, whole process',
     peer: { name: 'ss -tani > /dev/null', runner: { kind: 'process', argv: () => ['ss', '-tani'], countLines: TABLE_LINES } },
     rows: [
       {
         name: 'sockscope ls -tani --format ndjson > /dev/null',
         runner: { kind: 'process', argv: () => sockscope('ls', '-tani', '--format', 'ndjson'), countLines: '.' },
+      },
+      // the table's detail words (ss-details.ts, compiled from the member table), as ss prints them
+      {
+        name: 'sockscope ls -tani > /dev/null (table)',
+        runner: { kind: 'process', argv: () => sockscope('ls', '-tani'), countLines: TABLE_LINES },
+        info: true,
       },
     ],
     targets: { ratio: 0.6, fromSockets: 150_000 }, // issue 17

@@ -86,9 +86,11 @@ export async function runAgent(args: string[]): Promise<void> {
   // Handlers first: a signal during start-up must not kill the agent with the default action.
   let started = false;
   let stopping = false;
+  let keepAlive: NodeJS.Timeout | undefined;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    clearInterval(keepAlive); // stopping: the process ends when agent.stop() is done, or when nothing is left to do
     log('info', 'stopping', { signal });
     await agent.stop();
     process.exit(0);
@@ -106,5 +108,8 @@ export async function runAgent(args: string[]): Promise<void> {
     throw e;
   }
   started = true;
+  // the agent runs until a signal stops it, whatever its outputs: one with only stdout or InfluxDB has no
+  // listener to keep the process alive (its gather timer is unref'd), and used to exit after the first gather
+  if (!stopping) keepAlive = setInterval(() => undefined, 1 << 30);
   log('info', 'sockscope agent started', { version: VERSION, interval: loaded.config.agent.interval });
 }

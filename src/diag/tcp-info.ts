@@ -126,8 +126,14 @@ export function unitName(field: TcpInfoField): { name: string; scale: number } {
   }
 }
 
+/** A time unit's count per second: declared once; SECONDS_PER and MS_PER derive from it (divide by it for seconds). */
+export const PER_SECOND = { us: 1e6, ms: 1e3 } as const;
+
 /** Seconds per unit, for outputs that want base units (Prometheus): 1e-6 for us, 1e-3 for ms. */
-export const SECONDS_PER: Readonly<Partial<Record<TcpInfoUnit, number>>> = { us: 1e-6, ms: 1e-3 };
+export const SECONDS_PER: Readonly<Partial<Record<TcpInfoUnit, number>>> = { us: 1 / PER_SECOND.us, ms: 1 / PER_SECOND.ms };
+
+/** A time unit's count per millisecond (ss and ss2 print milliseconds: value / MS_PER[unit]): 1000 for us, 1 for ms. */
+export const MS_PER: Readonly<Record<keyof typeof PER_SECOND, number>> = { us: PER_SECOND.us / 1000, ms: PER_SECOND.ms / 1000 };
 
 /** Bytes a field of each kind needs: the field is there when offset + size <= the length the kernel sent. */
 export const TCP_INFO_KIND_SIZE: Readonly<Record<TcpInfoFieldKind, number>> = { u8: 1, u16: 2, u32: 4, u64: 8, lo4: 1, hi4: 1, bit0: 1, bits1_2: 1 };

@@ -18,7 +18,7 @@
 import { formatAddress } from '../diag/address.js';
 import { InetAttr, Proto, TCP_LISTEN } from '../diag/constants.js';
 import type { Metric } from '../model/metric.js';
-import { TCP_INFO_FIELDS, TCP_INFO_KIND_SIZE } from '../diag/tcp-info.js';
+import { PER_SECOND, TCP_INFO_FIELDS, TCP_INFO_KIND_SIZE } from '../diag/tcp-info.js';
 import { AttributeDecoder } from '../netlink/attributes.js';
 import type { SocketTable } from '../snapshot/table.js';
 import type { PortGroup } from '../collectors/netstat-port.js';
@@ -51,7 +51,8 @@ const RTT_COUNT = 7;
 const DUR_KNOWN = 8;
 const DUR_SUM = 9;
 const BUCKET0 = 10;
-const RTT_LIMITS_US = RTT_BUCKETS_SECONDS.map((s) => Math.round(s * 1e6));
+/** the buckets in tcpi_rtt's unit (µs: tcp-info.ts) */
+const RTT_LIMITS_US = RTT_BUCKETS_SECONDS.map((s) => Math.round(s * PER_SECOND.us));
 const WIDTH = BUCKET0 + RTT_LIMITS_US.length + 1;
 const BUCKET_FIELDS = [...RTT_BUCKETS_SECONDS, '+Inf' as const].map(rttBucketField);
 
@@ -311,7 +312,7 @@ export class LifecycleTracker {
         bytes_received: v[at + RECEIVED],
       };
       BUCKET_FIELDS.forEach((f, b) => (fields[f] = v[at + BUCKET0 + b]));
-      fields.rtt_sum_seconds = v[at + RTT_SUM] / 1e6;
+      fields.rtt_sum_seconds = v[at + RTT_SUM] / PER_SECOND.us;
       fields.rtt_count = v[at + RTT_COUNT];
       fields.duration_known = v[at + DUR_KNOWN];
       fields.duration_seconds_sum = v[at + DUR_SUM] / 1000;

@@ -110,28 +110,20 @@ function isZero(view: DataView, from: number, to: number): boolean {
 const finder = new AttributeDecoder(new DataView(new ArrayBuffer(0)), 0, 0);
 
 /**
- * Find the first attribute of a type within [start, end), walking as AttributeDecoder walks (it stops at a
- * broken header); returns [offset, length] of its payload or undefined.
- */
-export function findAttribute(view: DataView, start: number, end: number, type: number): [number, number] | undefined {
-  const d = finder.reset(view, start, end);
-  while (d.next()) if (d.type === type) return [d.offset, d.length];
-  return undefined;
-}
-
-/**
- * findAttribute for hot loops: the payload's offset of the first attribute of `type`, or -1; its length is
- * view.getUint16(offset - NLA_HDRLEN) - NLA_HDRLEN. No array per call.
+ * The payload's offset of the first attribute of `type` within [start, end), or -1: AttributeDecoder#next's walk
+ * (the one attribute walk: it stops at a broken header), for hot loops (no array per call). Its length is
+ * view.getUint16(offset - NLA_HDRLEN) - NLA_HDRLEN.
  */
 export function findAttributeOffset(view: DataView, start: number, end: number, type: number): number {
-  let at = start;
-  while (end - at >= NLA_HDRLEN) {
-    const len = view.getUint16(at, true);
-    if (len < NLA_HDRLEN || len > end - at) return -1;
-    if ((view.getUint16(at + 2, true) & NLA_TYPE_MASK) === type) return at + NLA_HDRLEN;
-    at += align4(len);
-  }
+  const d = finder.reset(view, start, end);
+  while (d.next()) if (d.type === type) return d.offset;
   return -1;
+}
+
+/** findAttributeOffset as [offset, length] of the payload, or undefined. */
+export function findAttribute(view: DataView, start: number, end: number, type: number): [number, number] | undefined {
+  const at = findAttributeOffset(view, start, end, type);
+  return at < 0 ? undefined : [at, finder.length];
 }
 
 /** Encode one attribute (header + payload, padded to 4). */

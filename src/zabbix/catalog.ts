@@ -17,7 +17,11 @@
  *   sockscope.lifecycle.events[<field>]    lifecycle collector: destroy events received / lost, per second
  *   sockscope.lifecycle.discovery          LLD: lifecycle groups ({#LIFECYCLE_GROUP} = <direction>:<addr_port>)
  *     sockscope.lifecycle[<group>,<field>] closed connections, bytes sent / received, retransmitted segments,
- *                                          pushed as the counters they are, stored per second (CHANGE_PER_SECOND)
+ *                                          pushed as the counters they are, stored per second (CHANGE_PER_SECOND);
+ *                                          RTT and duration sums and counts, stored as the counters they are
+ *     sockscope.lifecycle.rtt[<le>,<group>] the final-RTT histogram's buckets (cumulative counters)
+ *     sockscope.lifecycle[<group>,rtt_p50|rtt_p99|rtt_mean|duration_mean]  calculated by the Zabbix server
+ *                                          from those over {$SOCKSCOPE.LIFECYCLE.WINDOW} (nothing is sent)
  *
  * The rules' prototypes have keys of different names (sockscope.port, sockscope.listen, sockscope.lifecycle), so
  * a port group that is a bare port ("22", always so with automatic groups), a listening port 22 and a lifecycle
@@ -27,7 +31,7 @@
  * gather in which that collector ran: a push with the default collectors holds no key Zabbix would refuse.
  */
 import type { GatherReport } from '../gather/gather.js';
-import { LIFECYCLE_EVENTS_SCHEMA, LIFECYCLE_SCHEMA } from '../collectors/lifecycle.js';
+import { LIFECYCLE_EVENTS_SCHEMA, LIFECYCLE_SCHEMA, RTT_BUCKETS_SECONDS, rttBucketField } from '../collectors/lifecycle.js';
 import { LISTEN_SCHEMA, PORT_RANGE_SCHEMA } from '../collectors/listen.js';
 import { mergeIpVersions, NETSTAT_FIELDS, NETSTAT_SCHEMA, type NetstatField } from '../collectors/netstat.js';
 import { NETSTAT_PORT_SCHEMA } from '../collectors/netstat-port.js';
@@ -153,6 +157,13 @@ export interface PrototypeDef {
   value(f: GatherFacts, entity: string): number;
   triggers?: TriggerDef[];
   preprocessing?: Preprocessing;
+  /** the key when it is not `<family>[<entity>,<field>]`: from the entity (already quoted as a key parameter) */
+  key?: (entity: string) => string;
+  /**
+   * A calculated item: the Zabbix server computes it from this formula (the rule's macro in it), every
+   * `delay`; sockscope sends and answers nothing for it (`value` is not called).
+   */
+  calculated?: { formula: string; delay: string };
 }
 
 export interface DiscoveryDef {
@@ -181,6 +192,59 @@ const LIFECYCLE_RATES: readonly { field: string; name: string; units: string }[]
   { field: 'bytes_sent', name: 'bytes sent (acknowledged) per second', units: 'Bps' },
   { field: 'bytes_received', name: 'bytes received per second', units: 'Bps' },
   { field: 'closed_retrans_segs', name: 'segments retransmitted by closed connections, per second', units: 'segments/s' },
+];
+
+/**
+ * The final-RTT histogram per group, as Zabbix's histogram functions take one: one item per bucket,
+ * `sockscope.lifecycle.rtt[<le>,<group>]`, the upper bound first (bucket_rate_foreach() and bucket_percentile()
+ * read it from key parameter 1), each the cumulative counter it is (no preprocessing: those functions take the
+ * rate themselves, as PromQL's do).
+ */
+export const LIFECYCLE_RTT_FAMILY = 'sockscope.lifecycle.rtt';
+const RTT_BUCKET_ITEMS = [...RTT_BUCKETS_SECONDS, '+Inf' as const].map((le) => ({ le: String(le), field: rttBucketField(le) }));
+
+/** Counters of the closed connections' RTTs and durations, sent as they are (the calculated items below divide their rates). */
+const LIFECYCLE_SUMS: readonly { field: string; name: string; valueType: ValueType; units?: string }[] = [
+  { field: 'rtt_count', name: 'closed connections with a final RTT (counter)', valueType: 'UNSIGNED' },
+  { field: 'rtt_sum_seconds', name: "sum of the closed connections' final RTTs (counter)", valueType: 'FLOAT', units: 's' },
+  { field: 'duration_known', name: 'closed connections whose duration is known (counter)', valueType: 'UNSIGNED' },
+  { field: 'duration_seconds_sum', name: "sum of the closed connections' known durations (counter)", valueType: 'FLOAT', units: 's' },
+];
+
+const G = '{#LIFECYCLE_GROUP}';
+const W = '{$SOCKSCOPE.LIFECYCLE.WINDOW}';
+const rateOf = (field: string) => `rate(//sockscope.lifecycle[${G},${field}],${W})`;
+/** sum / count over the window, 0 when nothing closed in it (no division by zero: the item stays supported) */
+const meanOf = (sum: string, count: string) => `${rateOf(sum)}/(${rateOf(count)}+(${rateOf(count)}=0))`;
+
+/** What the Zabbix server computes from the counters, per group, over {$SOCKSCOPE.LIFECYCLE.WINDOW}. */
+const LIFECYCLE_CALCULATED: readonly PrototypeDef[] = [
+  ...([50, 99] as const).map(
+    (pct): PrototypeDef => ({
+      field: `rtt_p${pct}`,
+      name: `final RTT of connections closed in the window, p${pct} (-1: none closed)`,
+      valueType: 'FLOAT',
+      units: 's',
+      value: () => Number.NaN,
+      calculated: { formula: `bucket_percentile(//${LIFECYCLE_RTT_FAMILY}[*,${G}],${W},${pct})`, delay: '1m' },
+    }),
+  ),
+  {
+    field: 'rtt_mean',
+    name: 'final RTT of connections closed in the window, mean',
+    valueType: 'FLOAT',
+    units: 's',
+    value: () => Number.NaN,
+    calculated: { formula: meanOf('rtt_sum_seconds', 'rtt_count'), delay: '1m' },
+  },
+  {
+    field: 'duration_mean',
+    name: 'duration of connections closed in the window, mean (of those a gather saw open: lower bounds)',
+    valueType: 'FLOAT',
+    units: 's',
+    value: () => Number.NaN,
+    calculated: { formula: meanOf('duration_seconds_sum', 'duration_known'), delay: '1m' },
+  },
 ];
 
 const tcpLabel = (f: NetstatField) =>
@@ -327,16 +391,29 @@ export const DISCOVERY: readonly DiscoveryDef[] = [
             return { '{#LIFECYCLE_GROUP}': g, '{#DIRECTION}': g.slice(0, at), '{#ADDR_PORT}': g.slice(at + 1) };
           })
         : undefined,
-    prototypes: LIFECYCLE_RATES.map(
-      (r): PrototypeDef => ({
-        field: r.field,
-        name: r.name,
-        valueType: 'FLOAT',
-        units: r.units,
-        preprocessing: 'perSecond',
-        value: (f, group) => f.lifecycle?.get(group)?.[r.field] ?? 0,
-      }),
-    ),
+    prototypes: [
+      ...LIFECYCLE_RATES.map(
+        (r): PrototypeDef => ({
+          field: r.field,
+          name: r.name,
+          valueType: 'FLOAT',
+          units: r.units,
+          preprocessing: 'perSecond',
+          value: (f, group) => f.lifecycle?.get(group)?.[r.field] ?? 0,
+        }),
+      ),
+      ...LIFECYCLE_SUMS.map((c): PrototypeDef => ({ ...c, value: (f, group) => f.lifecycle?.get(group)?.[c.field] ?? 0 })),
+      ...RTT_BUCKET_ITEMS.map(
+        (b): PrototypeDef => ({
+          field: b.field,
+          name: `closed connections with a final RTT of at most ${b.le} s (cumulative counter)`,
+          valueType: 'UNSIGNED',
+          key: (group) => `${LIFECYCLE_RTT_FAMILY}[${b.le},${group}]`,
+          value: (f, group) => f.lifecycle?.get(group)?.[b.field] ?? 0,
+        }),
+      ),
+      ...LIFECYCLE_CALCULATED,
+    ],
   },
 ];
 
@@ -361,6 +438,11 @@ export const MACROS: readonly { macro: string; value: string; description: strin
   { macro: '{$SOCKSCOPE.TIME_WAIT.PCT.MAX}', value: '70', description: 'TIME_WAIT sockets as % of the ephemeral port range' },
   { macro: '{$SOCKSCOPE.LIFECYCLE.LOST.PERIOD}', value: '15m', description: 'a closed-connection event lost within this period raises the problem' },
   {
+    macro: '{$SOCKSCOPE.LIFECYCLE.WINDOW}',
+    value: '5m',
+    description: "the window of the lifecycle groups' calculated items (RTT percentiles and means, mean duration of the connections closed in it)",
+  },
+  {
     macro: '{$SOCKSCOPE.LLD.LIFETIME}',
     value: `${LLD_LIFETIME_DAYS}d`,
     description: 'how long items of a port group or listening port that is gone are kept (sockscope agent sends 0 for them meanwhile)',
@@ -377,5 +459,6 @@ export function quoteParam(p: string): string {
 
 /** A prototype's key for one entity (or, with the rule's macro as the entity, the prototype's own key). */
 export function prototypeKey(rule: DiscoveryDef, entity: string, field: string): string {
-  return `${rule.family}[${quoteParam(entity)},${field}]`;
+  const own = rule.prototypes.find((p) => p.field === field)?.key;
+  return own ? own(quoteParam(entity)) : `${rule.family}[${quoteParam(entity)},${field}]`;
 }

@@ -3,7 +3,17 @@
  * passive checks and go out in trapper pushes, and they are the keys the templates declare.
  */
 import { SockscopeError } from '../errors.js';
-import { DISCOVERY, gatherFacts, ITEMS, LLD_LIFETIME_DAYS, prototypeKey, type DiscoveryDef, type GatherFacts, type LatestGather } from './catalog.js';
+import {
+  DISCOVERY,
+  gatherFacts,
+  ITEMS,
+  LLD_LIFETIME_DAYS,
+  prototypeKey,
+  quoteParam,
+  type DiscoveryDef,
+  type GatherFacts,
+  type LatestGather,
+} from './catalog.js';
 
 export { quoteParam, type LatestGather } from './catalog.js';
 
@@ -74,7 +84,7 @@ function valuesOf(f: GatherFacts, now: number, memory?: DiscoveryMemory): Map<st
     const discovered = rows.map((r) => r[rule.macro]);
     const { gone } = memory ? memory.entities(rule, discovered, now) : { gone: [] };
     for (const entity of [...discovered, ...gone]) {
-      for (const p of rule.prototypes) out.set(prototypeKey(rule, entity, p.field), String(p.value(f, entity)));
+      for (const p of rule.prototypes) if (!p.calculated) out.set(prototypeKey(rule, entity, p.field), String(p.value(f, entity)));
     }
   }
   return out;
@@ -87,10 +97,17 @@ function valuesOf(f: GatherFacts, now: number, memory?: DiscoveryMemory): Map<st
  * gather's items, as itemValues makes them: the rule's own key is there when it ran).
  */
 export function absentEntityValue(key: string, params: readonly string[], values: ReadonlyMap<string, string>): string | undefined {
-  const rule = DISCOVERY.find((r) => r.family === key);
-  if (!rule || params.length !== 2 || params[0] === '') return undefined;
+  if (params.length !== 2 || params[0] === '' || params[1] === '') return undefined;
+  // a prototype of its own key shape (the RTT buckets): the key the prototype makes for this entity is the one asked
+  const own = DISCOVERY.flatMap((r) => r.prototypes.filter((p) => p.key && !p.calculated).map((p) => ({ rule: r, p })));
+  const match = own.find(({ rule, p }) => {
+    const entity = params.find((e) => prototypeKey(rule, e, p.field) === `${key}[${params.map(quoteParam).join(',')}]`);
+    return entity !== undefined;
+  });
+  const rule = match?.rule ?? DISCOVERY.find((r) => r.family === key);
+  if (!rule) return undefined;
   if (rule.collector && !values.has(rule.key)) return undefined;
-  const proto = rule.prototypes.find((p) => p.field === params[1]);
+  const proto = match?.p ?? rule.prototypes.find((p) => p.field === params[1] && !p.key && !p.calculated);
   if (!proto) return undefined;
   if (rule.macro === '{#PORT}' && !/^\d+$/.test(params[0])) return undefined;
   return '0';

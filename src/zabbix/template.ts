@@ -7,7 +7,7 @@
  * (UUIDv4 shaped), so the same template imports as the same objects every time.
  *
  * Every constant is one of Zabbix's CXmlConstantName (include/classes/xml/CXmlConstantName.php): item types
- * TRAP and ZABBIX_PASSIVE, value types UNSIGNED and FLOAT, priorities WARNING and HIGH.
+ * TRAP, ZABBIX_PASSIVE and CALCULATED, value types UNSIGNED and FLOAT, priorities WARNING and HIGH.
  */
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
@@ -27,7 +27,7 @@ const uuid = (name: string) => {
 const COLORS = ['1A7C11', 'F63100', '2774A4', 'A54F10', 'FC6EA3', '6C59DC', 'AC8C14', '611F27', 'F230E0', '5CCD18', 'BB2A02', '00A0A0', '808080'];
 
 /** Zabbix's import constants (CXmlConstantName) for the item types. */
-export const ITEM_TYPE = { trapper: 'TRAP', passive: 'ZABBIX_PASSIVE' } as const;
+export const ITEM_TYPE = { trapper: 'TRAP', passive: 'ZABBIX_PASSIVE', calculated: 'CALCULATED' } as const;
 
 export function templateName(passive: boolean): string {
   return passive ? 'sockscope by Zabbix agent' : 'sockscope by Zabbix trapper';
@@ -77,9 +77,8 @@ export function zabbixTemplate(o: { passive: boolean }): string {
         // the port groups' prototypes keep the uuids they had before the listening ports got prototypes of their own
         uuid: uuid(r.id === 'portgroups' ? `${name}:proto:${p.field}` : `${name}:proto:${r.id}:${p.field}`),
         name: `${r.label}: ${p.name}`,
-        type,
-        key,
-        ...polled('1m'),
+        // a calculated prototype: the server computes it from the formula (in both templates)
+        ...(p.calculated ? { type: ITEM_TYPE.calculated, key, delay: p.calculated.delay, params: p.calculated.formula } : { type, key, ...polled('1m') }),
         ...valueType(p.valueType, p.units),
         ...preprocessing(p.preprocessing),
         tags: [{ tag: 'port', value: r.macro }],

@@ -124,6 +124,9 @@ for i in range(2):
     keep.append(socket.create_connection(('::1', ep(l6)['port'])))
 out['tcpListeners'].append(dict(ep(l6), name='py-v6-full', family=6, backlog=1, pending=2))
 syn = socket.socket(socket.AF_INET6, socket.SOCK_STREAM); syn.setblocking(False); keep.append(syn)
+# 20 SYN retries (~28 min with the RTO capped at 120 s) instead of the default 6 (~127 s): the socket outlives
+# a long suite on a loaded machine
+syn.setsockopt(socket.IPPROTO_TCP, socket.TCP_SYNCNT, 20)
 syn.connect_ex(('::1', ep(l6)['port']))
 out['synSent'].append({'client': ep(syn), 'server': ep(l6), 'family': 6})
 

@@ -171,6 +171,25 @@ export function ssStateCounts(rows: readonly SsRow[]): Record<string, number> {
 }
 
 /** ss state names → kernel TCP_* numbers (misc/ss.c sstate_name[]), kept apart from src/ on purpose. */
+/**
+ * The flag sets test/integration/ls-vs-ss.test.ts compares with ss word for word (each with -O); every member's
+ * ss word is printed by one of them (test/outputs/listing/ss-details.test.ts checks).
+ */
+export const LS_VS_SS_FLAG_SETS: readonly string[] = [
+  '-tan',
+  '-tanp',
+  '-tlnp',
+  '-uanp',
+  '-xanp',
+  '-tni',
+  '-tnie',
+  '-tnieo',
+  '-tnm',
+  '-xanem',
+  '-tan --cgroup',
+  '-tanem --cgroup',
+];
+
 export const SS_STATE_NUMBERS: Readonly<Record<string, number>> = {
   ESTAB: 1,
   'SYN-SENT': 2,

@@ -77,6 +77,24 @@ interface Rec {
   cookie?: string;
   tcp_info?: TcpInfo;
 }
+/** An agent with only the lifecycle collector (1 s interval) and the stdout output; `lifecycle` and `prometheus`: their sections' extra lines. */
+const lifecycleAgent = (lifecycle: string, prometheus: string) =>
+  `[agent]
+interval = "1s"
+[collectors.netstat]
+enabled = false
+[collectors.netstat_port]
+enabled = false
+[collectors.listen]
+enabled = false
+[collectors.lifecycle]
+enabled = true
+${lifecycle}
+[outputs.prometheus]
+${prometheus}
+[outputs.stdout]
+enabled = true
+`;
 const sum = (rs: Rec[], f: keyof TcpInfo) => rs.reduce((n, r) => n + r.tcp_info![f], 0);
 
 describe('destroy events in a namespace', { skip }, () => {
@@ -269,26 +287,58 @@ describe('destroy events in a namespace', { skip }, () => {
     assert.ok(records.map((l) => JSON.parse(l) as Rec).some((x) => x.local_port === 5004 || x.remote_port === 5004));
   });
 
-  it("the agent's lifecycle counters equal the truth, for short connections and ones that span gathers", async () => {
-    writeFileSync(
-      `${dir}/agent.toml`,
+  it('the agent, unprivileged (a user namespace, as nobody): an induced overrun is counted exactly, and the counting goes on', async () => {
+    writeFileSync(`${dir}/agent-overrun.toml`, lifecycleAgent('rcvbuf_bytes = 65536', 'enabled = false'));
+    // what the agent says comes on stdout (line protocol): a scrape would be a connection of its own, closed, counted
+    const out = `${dir}/overrun.out`;
+    const last = `grep '^lifecycle_events,' ${out} | tail -n 1`;
+    const total = `${last} | tr ' ,' '\\n\\n' | awk -F= '$1 == "events" || $1 == "lost" { n += $2 + 0 } END { print n + 0 }'`;
+    const N = 400;
+    const M = 5;
+    const expected = 2 * N + 1 + 2 * M + 1;
+    const r = await inNamespace(
       `
-[agent]
-interval = "1s"
-[collectors.netstat]
-enabled = false
-[collectors.netstat_port]
-enabled = false
-[collectors.listen]
-enabled = false
-[collectors.lifecycle]
-enabled = true
-[outputs.prometheus]
-listen = ["127.0.0.1:19979"]
-[outputs.stdout]
-enabled = true
-`,
+      "$NODE" ${BIN} agent --config ${dir}/agent-overrun.toml > ${out} 2> ${dir}/agent-overrun.err & A=$!
+      i=0; until grep -q '^lifecycle_events,' ${out}; do i=$((i+1)); [ $i -gt 300 ] && exit 9; sleep 0.1; done
+      kill -STOP $A
+      "$NODE" ${LOAD} 5011 ${N} > /dev/null
+      sleep 1
+      kill -CONT $A
+      "$NODE" ${LOAD} 5012 ${M} > /dev/null
+      i=0; until [ "$(${total})" = ${expected} ]; do i=$((i+1)); [ $i -gt 150 ] && break; sleep 0.2; done
+      sleep 1.5
+      kill -TERM $A; wait $A; echo "agent=$?"`,
+      'user',
+      120_000,
     );
+    assert.match(r.stdout, /agent=0/, `${r.stderr}\n${readFileSync(`${dir}/agent-overrun.err`, 'utf8')}`);
+    const lines = readFileSync(out, 'utf8').trim().split('\n');
+    const fields = (line: string) =>
+      Object.fromEntries(
+        line
+          .split(' ')[1]
+          .split(',')
+          .map((kv) => [kv.split('=')[0], Number(kv.split('=')[1].replace(/[iu]$/, ''))]),
+      );
+    const events = lines.filter((l) => l.startsWith('lifecycle_events,')).at(-1)!;
+    const time = events.split(' ')[2];
+    const e = fields(events);
+    // the kernel dropped what the stopped agent had no room for, and counted each (SK_MEMINFO_DROPS): exact
+    assert.ok(e.lost > 0, events);
+    assert.ok(e.overruns >= 1, events);
+    assert.equal(e.events + e.lost, expected, events);
+    // every received close is counted in a group (the two listeners' own aside), and the later connections are there
+    const groups = lines.filter((l) => l.startsWith('lifecycle,') && l.split(' ')[2] === time);
+    const closed = groups.reduce((n, l) => n + fields(l).closed, 0);
+    assert.ok(closed >= e.events - 2 && closed <= e.events, `${closed} closed of ${e.events} events (2 of them listeners')`);
+    const later = groups.find((l) => l.split(' ')[0].split(',').includes('addr_port=5012'));
+    assert.ok(later && fields(later).closed >= 1, groups.join('\n'));
+    // the collector did not fail for it
+    assert.doesNotMatch(readFileSync(`${dir}/agent-overrun.err`, 'utf8'), /collector.*fail|"level":50/);
+  });
+
+  it("the agent's lifecycle counters equal the truth, for short connections and ones that span gathers", async () => {
+    writeFileSync(`${dir}/agent.toml`, lifecycleAgent('', 'listen = ["127.0.0.1:19979"]'));
     const fetch = `"$NODE" -e "fetch('http://127.0.0.1:19979/metrics').then((r) => r.text()).then((t) => process.stdout.write(t), () => {})"`;
     const done = `grep -c '^sockscope_lifecycle_closed_total{.*} ${40}$\\|^sockscope_lifecycle_closed_total{.*5002.*} 6$'`;
     const r = await inNamespace(
@@ -301,6 +351,7 @@ enabled = true
       ${fetch} | grep '^sockscope_gathers_total ' > ${dir}/gathers-after
       i=0; until [ "$(${fetch} | ${done})" = 4 ] && ${fetch} | grep -q '^sockscope_lifecycle_tracked_connections{.*} 0$'; do i=$((i+1)); [ $i -gt 300 ] && break; sleep 0.1; done
       ${fetch} > ${dir}/metrics.txt
+      "$NODE" -e "fetch('http://127.0.0.1:19979/api/snapshot').then((r) => r.text()).then((t) => process.stdout.write(t))" > ${dir}/snapshot.json
       kill -TERM $A; wait $A; echo "agent=$?"`,
       support.mode!,
       120_000,
@@ -350,9 +401,55 @@ enabled = true
       const lint = promtoolCheckMetrics(promtool.path, metrics);
       assert.equal(lint.status, 0, lint.output);
     }
-    // the same counters go to the line-protocol outputs
-    const lines = readFileSync(`${dir}/agent.out`, 'utf8');
-    assert.match(lines, /^lifecycle,.*addr_port=5001.*direction=inbound.* closed=\d+/m);
-    assert.match(lines, /^lifecycle_events,.* events=\d+/m);
+    // the same counters, the RTT histogram and the durations go to the JSON (/api/snapshot) and line-protocol
+    // (InfluxDB, stdout) outputs: the last point of each group, the same numbers as the exposition
+    const snapshot = JSON.parse(readFileSync(`${dir}/snapshot.json`, 'utf8')) as {
+      metrics: { name: string; tags: Record<string, string>; fields: Record<string, number> }[];
+    };
+    const lines = readFileSync(`${dir}/agent.out`, 'utf8').trim().split('\n');
+    const lineFields = (direction: string, addrPort: string): Record<string, number> | undefined => {
+      const last = lines
+        .filter((l) => {
+          const tags = l.split(' ')[0].split(',');
+          return tags[0] === 'lifecycle' && tags.includes(`direction=${direction}`) && tags.includes(`addr_port=${addrPort}`);
+        })
+        .at(-1);
+      return last === undefined
+        ? undefined
+        : Object.fromEntries(
+            last
+              .split(' ')[1]
+              .split(',')
+              .map((kv) => [kv.split('=')[0], Number(kv.split('=')[1].replace(/[iu]$/, ''))]),
+          );
+    };
+    const LE = ['0.0001', '0.0005', '0.001', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '+Inf'];
+    for (const [direction, addrPort] of [
+      ['inbound', '5001'],
+      ['outbound', 'remote:5001'],
+      ['inbound', '5002'],
+      ['outbound', 'remote:5002'],
+    ]) {
+      const labels = `direction="${direction}",addr_port="${addrPort}"`;
+      const want: Record<string, number> = {
+        rtt_count: value('lifecycle_close_rtt_seconds_count', labels),
+        rtt_sum_seconds: value('lifecycle_close_rtt_seconds_sum', labels),
+        duration_known: value('lifecycle_closed_duration_known_total', labels),
+        duration_seconds_sum: value('lifecycle_closed_duration_seconds_total', labels),
+        closed: value('lifecycle_closed_total', labels),
+      };
+      for (const le of LE)
+        want[`rtt_le_${le.replace('.', '_').replace('+Inf', 'inf')}`] = value('lifecycle_close_rtt_seconds_bucket', `${labels},le="${le.replace('+', '\\+')}"`);
+      assert.equal(want.rtt_le_inf, want.rtt_count);
+      const json = snapshot.metrics.find((m) => m.name === 'lifecycle' && m.tags.direction === direction && m.tags.addr_port === addrPort);
+      assert.ok(json, `${direction} ${addrPort} in /api/snapshot`);
+      const line = lineFields(direction, addrPort);
+      assert.ok(line, `${direction} ${addrPort} on stdout`);
+      for (const [f, v] of Object.entries(want)) {
+        assert.ok(Math.abs(json.fields[f] - v) <= 1e-9, `/api/snapshot ${direction} ${addrPort} ${f}: ${json.fields[f]}, /metrics ${v}`);
+        assert.ok(Math.abs(line[f] - v) <= 1e-9, `line protocol ${direction} ${addrPort} ${f}: ${line[f]}, /metrics ${v}`);
+      }
+    }
+    assert.ok(lines.some((l) => /^lifecycle_events,.* events=\d+/.test(l)));
   });
 });

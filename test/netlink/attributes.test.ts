@@ -1,7 +1,7 @@
 /** struct nlattr decoding and encoding over byte literals (after mdlayher/netlink attribute_test.go). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AttributeDecoder, encodeAttribute, findAttribute } from '../../src/netlink/attributes.js';
+import { AttributeDecoder, encodeAttribute, findAttribute, findAttributeOffset, NLA_HDRLEN } from '../../src/netlink/attributes.js';
 import { hex, toHex, viewOf } from '../helpers/bytes.js';
 
 interface Seen {
@@ -210,6 +210,24 @@ describe('findAttribute', () => {
     assert.equal(findAttribute(v, 0, b.byteLength, 2), undefined);
     const bad = hex('05 00 08 00 01 00 00 00  00 00 0f 00 2a 00 00 00');
     assert.equal(findAttribute(viewOf(bad), 0, bad.byteLength, 15), undefined);
+  });
+  it("findAttributeOffset is the same walk: AttributeDecoder's first attribute of the type, over any bytes", () => {
+    // every prefix and every start of a list with a good run, a zero-length header, an overlong one and junk
+    const bytes = hex('05 00 08 00 01 00 00 00  08 00 0f 80 2a 00 00 00  04 00 03 00  09 00 05 00 01 02 03 04 05 00 00 00  ff 00 07 00 00');
+    const view = viewOf(bytes);
+    for (let start = 0; start <= bytes.byteLength; start += 4) {
+      for (let end = start; end <= bytes.byteLength; end++) {
+        for (const type of [3, 5, 7, 8, 15, 99]) {
+          const d = new AttributeDecoder(view, start, end);
+          let want: [number, number] | undefined;
+          while (!want && d.next()) if (d.type === type) want = [d.offset, d.length];
+          const at = findAttributeOffset(view, start, end, type);
+          assert.equal(at, want ? want[0] : -1, `[${start}, ${end}) type ${type}`);
+          if (want) assert.equal(view.getUint16(at - NLA_HDRLEN, true) - NLA_HDRLEN, want[1]);
+          assert.deepEqual(findAttribute(view, start, end, type), want);
+        }
+      }
+    }
   });
 });
 

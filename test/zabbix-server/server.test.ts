@@ -20,6 +20,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { AgentProcess, BIN, cleanEnv, type Daemon } from '../helpers/agent.js';
 import { holdPython } from '../helpers/netns.js';
@@ -27,11 +28,15 @@ import { parseSs, type SsRow } from '../helpers/ss.js';
 import { sleep, until } from '../helpers/wait.js';
 import { findStack, linkPort, Netns, ZabbixStack } from './stack.js';
 import { ITEMS } from '../../src/zabbix/catalog.js';
+import { RTT_BUCKETS_SECONDS } from '../../src/collectors/lifecycle.js';
 
 const found = findStack();
+const LOAD = fileURLToPath(new URL('../helpers/lifecycle-load.js', import.meta.url));
 type Obj = Record<string, any>;
 
 const TRAPPER = 'sockscope by Zabbix trapper';
+/** item.get's type of a calculated item */
+const CALCULATED = '15';
 const PASSIVE = 'sockscope by Zabbix agent';
 
 /** ss state names for the netstat fields */
@@ -153,7 +158,7 @@ describe('a real Zabbix 6.0 server', { skip: found.skip, timeout: 900_000 }, () 
   const items = async (host: string): Promise<Map<string, Obj>> => {
     const list: Obj[] = await zbx.call('item.get', {
       hostids: hostids[host],
-      output: ['itemid', 'key_', 'lastvalue', 'lastclock', 'state', 'error', 'flags', 'value_type'],
+      output: ['itemid', 'key_', 'lastvalue', 'lastclock', 'lastns', 'state', 'error', 'flags', 'value_type', 'type'],
       selectItemDiscovery: ['ts_delete'],
     });
     return new Map(list.map((i) => [i.key_, i]));
@@ -433,6 +438,9 @@ sys.stdin.read()
         // its pushes are connections that close (outbound to 10051), the server's polls too (inbound 10050)
         '[collectors.lifecycle]',
         '  enabled = true',
+        // what the agent computed, to compare with what Zabbix stored (the lifecycle histogram test below)
+        '[outputs.stdout]',
+        '  enabled = true',
         '[zabbix_agent]',
         '  enabled = true',
         '  listen = ["127.0.0.1:10050"]',
@@ -471,7 +479,8 @@ sys.stdin.read()
       'every item of zbx-agent to get a value from the agent',
       async () => {
         const x = await items('zbx-agent');
-        return [...x.values()].every((i) => Number(i.lastclock) >= t) ? x : undefined;
+        // (the calculated ones are the server's, from values over a window: the lifecycle test below checks them)
+        return [...x.values()].every((i) => i.type === CALCULATED || Number(i.lastclock) >= t) ? x : undefined;
       },
       90_000,
       1000,
@@ -512,6 +521,169 @@ sys.stdin.read()
     );
   });
 
+  test("lifecycle groups: the RTT histogram and duration counters Zabbix stores are the agent's, and its calculated percentiles and means are those of the connections closed in the window", async () => {
+    assert.ok(agent, 'the agent of the test above');
+    const a = agent!;
+    const PORT = 5097;
+    const load = (n: number, holdMs = 0) => {
+      const r = spawnSync('nsenter', [...agt.enterArgs(), '--', process.execPath, LOAD, String(PORT), String(n), ...(holdMs ? [String(holdMs)] : [])], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout) as { connections: number };
+    };
+    const GROUPS = [`inbound:${PORT}`, `outbound:remote:${PORT}`];
+    const BOUNDS = [...RTT_BUCKETS_SECONDS.map(String), '+Inf'];
+    const bucketKey = (le: string, g: string) => `sockscope.lifecycle.rtt[${le},${g}]`;
+    const key = (g: string, f: string) => `sockscope.lifecycle[${g},${f}]`;
+    const COUNTERS = ['rtt_count', 'rtt_sum_seconds', 'duration_known', 'duration_seconds_sum'];
+    // 1. connections that make the groups: discovered, then their counters stored
+    load(4);
+    await until(
+      `the groups of port ${PORT} to be discovered and hold their 4 connections`,
+      async () => {
+        const x = await items('zbx-agent');
+        return GROUPS.every((g) => Number(x.get(bucketKey('+Inf', g))?.lastvalue) === 4) ? true : undefined;
+      },
+      120_000,
+      1000,
+    );
+    // 2. connections closed while the items exist (the window's rates see them), some spanning gathers (durations known)
+    load(12);
+    load(4, 5000);
+    /** the agent's lifecycle points for the group, from its last stdout line for it */
+    const agentPoint = (g: string): Record<string, number> => {
+      const [direction, ...rest] = g.split(':');
+      const addrPort = rest.join(':');
+      const last = a.stdout
+        .split('\n')
+        .filter((l) => {
+          const tags = l.split(' ')[0].split(',');
+          return tags[0] === 'lifecycle' && tags.includes(`direction=${direction}`) && tags.includes(`addr_port=${addrPort}`);
+        })
+        .at(-1);
+      assert.ok(last, `the agent printed a lifecycle point for ${g}`);
+      const fields = last.split(' ')[1];
+      return Object.fromEntries(fields.split(',').map((kv) => [kv.split('=')[0], Number(kv.split('=')[1].replace(/[iu]$/, ''))]));
+    };
+    const stored = await until(
+      'Zabbix to hold the 20 connections of each group, as the agent counted them',
+      async () => {
+        const x = await items('zbx-agent');
+        const ok = GROUPS.every((g) => Number(x.get(key(g, 'rtt_count'))?.lastvalue) === 20 && agentPoint(g).rtt_count === 20);
+        return ok ? x : undefined;
+      },
+      90_000,
+      1000,
+    );
+    for (const g of GROUPS) {
+      const p = agentPoint(g);
+      for (const le of BOUNDS) {
+        const field = `rtt_le_${le.replace('.', '_').replace('+Inf', 'inf')}`;
+        assert.equal(Number(stored.get(bucketKey(le, g))!.lastvalue), p[field], `${bucketKey(le, g)} = the agent's ${field}`);
+      }
+      for (const f of COUNTERS) {
+        const i = stored.get(key(g, f))!;
+        assert.ok(Math.abs(Number(i.lastvalue) - p[f]) <= 1e-9 * Math.max(1, p[f]), `${key(g, f)}: Zabbix ${i.lastvalue}, the agent ${p[f]}`);
+      }
+      assert.equal(p.rtt_le_inf, 20);
+    }
+    // 3. the calculated items: checked now, compared with the same statistics over the stored values
+    const calc = [...stored.values()].filter(
+      (i) => /,(rtt_p50|rtt_p99|rtt_mean|duration_mean)\]$/.test(i.key_) && GROUPS.some((g) => i.key_.includes(`[${g},`)),
+    );
+    assert.equal(calc.length, 8, calc.map((i) => i.key_).join(' '));
+    const t = Math.floor(Date.now() / 1000);
+    const computed = await until(
+      'the calculated items to be computed',
+      async () => {
+        await zbx
+          .call(
+            'task.create',
+            calc.map((i) => ({ type: 6, request: { itemid: i.itemid } })),
+          )
+          .catch(() => undefined);
+        const x = await items('zbx-agent');
+        const now = calc.map((i) => x.get(i.key_)!);
+        return now.every((i) => Number(i.lastclock) >= t && i.state === '0') ? x : undefined;
+      },
+      120_000,
+      5000,
+    );
+    /**
+     * An item's rate over the window as the server computed it for a calculated item evaluated at `at` (s):
+     * Zabbix's rate() (evaluate_RATE, as PromQL's: the increase over the values in the window, extrapolated towards
+     * its edges, no further than where the counter would be 0) over the stored values.
+     */
+    const rate = async (k: string, at: number): Promise<number> => {
+      const i = computed.get(k)!;
+      const h: Obj[] = await zbx.call('history.get', {
+        itemids: [i.itemid],
+        history: Number(i.value_type),
+        sortfield: 'clock',
+        sortorder: 'ASC',
+        output: 'extend',
+      });
+      const range = 300; // {$SOCKSCOPE.LIFECYCLE.WINDOW}
+      const v = h.map((x) => ({ t: Number(x.clock) + Number(x.ns) / 1e9, v: Number(x.value) })).filter((x) => x.t > at - range && x.t <= at);
+      assert.ok(v.length >= 2, `${k}: ${v.length} values in the window`);
+      const first = v[0];
+      const last = v.at(-1)!;
+      const delta = last.v - first.v;
+      const sampled = last.t - first.t;
+      const average = sampled / (v.length - 1);
+      let gapStart = first.t - (at - range);
+      const gapEnd = at - last.t;
+      if (delta > 0 && first.v >= 0) gapStart = Math.min(gapStart, sampled * (first.v / delta));
+      const threshold = average * 1.1;
+      const interval = sampled + (gapStart < threshold ? gapStart : average / 2) + (gapEnd < threshold ? gapEnd : average / 2);
+      return (delta * (interval / sampled)) / range;
+    };
+    const near = (actual: number, expected: number, what: string) =>
+      assert.ok(Math.abs(actual - expected) <= 1e-6 * Math.max(1e-6, Math.abs(expected)), `${what}: Zabbix ${actual}, expected ${expected}`);
+    for (const g of GROUPS) {
+      /** the calculated item's value, and the statistic over the rates at its evaluation time */
+      const calculated = (f: string) => {
+        const i = computed.get(key(g, f))!;
+        return { value: Number(i.lastvalue), at: Number(i.lastclock) + Number(i.lastns) / 1e9 };
+      };
+      // PromQL's histogram_quantile over the buckets' rates (bucket_percentile = histogram_quantile(p/100, bucket_rate_foreach(...)))
+      const quantile = async (q: number, at: number) => {
+        const r = await Promise.all(BOUNDS.map((le) => rate(bucketKey(le, g), at)));
+        const rank = q * r.at(-1)!;
+        const b = r.findIndex((n) => n >= rank);
+        if (b === BOUNDS.length - 1) return RTT_BUCKETS_SECONDS.at(-1)!;
+        const lower = b === 0 ? 0 : RTT_BUCKETS_SECONDS[b - 1];
+        const below = b === 0 ? 0 : r[b - 1];
+        return lower + (RTT_BUCKETS_SECONDS[b] - lower) * ((rank - below) / (r[b] - below));
+      };
+      const mean = async (sum: string, count: string, at: number) => {
+        const [s, c] = await Promise.all([rate(key(g, sum), at), rate(key(g, count), at)]);
+        return s / (c + (c === 0 ? 1 : 0));
+      };
+      for (const [f, q] of [
+        ['rtt_p50', 0.5],
+        ['rtt_p99', 0.99],
+      ] as const) {
+        const c = calculated(f);
+        near(c.value, await quantile(q, c.at), `${g} ${f}`);
+      }
+      const m = calculated('rtt_mean');
+      near(m.value, await mean('rtt_sum_seconds', 'rtt_count', m.at), `${g} rtt_mean`);
+      const d = calculated('duration_mean');
+      near(d.value, await mean('duration_seconds_sum', 'duration_known', d.at), `${g} duration_mean`);
+    }
+    assert.ok(
+      GROUPS.some((g) => Number(computed.get(key(g, 'duration_mean'))!.lastvalue) > 0),
+      'the connections that spanned gathers have a known duration',
+    );
+    // the pushes are accepted whole again (processed == total) once discovery made the new groups' items: the
+    // agent's last word on it is that the server accepts every item
+    const word = a.logs.filter((l) => /refused \d+ of \d+ items|accepts every item again/.test(l.msg)).at(-1);
+    assert.match(String(word?.msg), /accepts every item again/);
+  });
+
   test('passive: "check now" polls every item through the agent\'s listener; all supported, listeners as ss says', async () => {
     const rules: Obj[] = await zbx.call('discoveryrule.get', { hostids: hostids['zbx-passive'], output: ['itemid', 'key_'] });
     const checkNow = (ids: string[]) =>
@@ -534,7 +706,8 @@ sys.stdin.read()
     const polled = await until(
       'every passive item to be polled',
       async () => {
-        const x = await items('zbx-passive');
+        // the calculated ones are the server's (from polled values over a window: unsupported until there are two)
+        const x = new Map([...(await items('zbx-passive'))].filter(([, i]) => i.type !== CALCULATED));
         // polled while the agent was starting (test above): checked again, not left unsupported for 10 minutes
         const stale = [...x.values()].filter((i) => (Number(i.lastclock) < t && i.state === '0') || (i.state !== '0' && NO_DATA_YET.test(i.error)));
         if (stale.length) await checkNow(stale.map((i) => i.itemid)).catch(() => undefined);

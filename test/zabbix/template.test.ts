@@ -53,13 +53,15 @@ const OPTIONAL = new Set([...ITEMS.filter((i) => i.collector), ...DISCOVERY.filt
  */
 function withLifecycle(here: Awaited<ReturnType<typeof gatherHere>>) {
   const tr = new LifecycleTracker();
-  tr.observe(connTable({ cookie: 1, sport: 443, dport: 0, state: TCP_LISTEN }), 0);
+  // a gather that saw the listener and connection 2 open (at 0 ms): its duration is known when it closes
+  tr.observe(connTable({ cookie: 1, sport: 443, dport: 0, state: TCP_LISTEN }, { cookie: 2, sport: 443, dport: 40000, state: 1 }), 0);
   tr.closed(
     connTable(
-      { cookie: 2, sport: 443, dport: 40000, acked: 10, received: 20, retrans: 3 },
-      { cookie: 3, sport: 443, dport: 40001, acked: 100, received: 200 },
-      { cookie: 4, sport: 40002, dport: 5432, acked: 7, received: 9 },
+      { cookie: 2, sport: 443, dport: 40000, acked: 10, received: 20, retrans: 3, rttUs: 80 },
+      { cookie: 3, sport: 443, dport: 40001, acked: 100, received: 200, rttUs: 3000 },
+      { cookie: 4, sport: 40002, dport: 5432, acked: 7, received: 9, rttUs: 700_000 },
     ),
+    2500,
   );
   tr.setSubscriptionStats({ events: 3, malformed: 0, overruns: 1, lost: 2, rcvbufBytes: 65_536, batches: 1 });
   return { ...here, metrics: [...here.metrics, ...tr.collect(1_000)] };
@@ -142,6 +144,12 @@ for (const passive of [false, true]) {
       assert.equal(itemKeys.size, tpl.items.length, 'keys are unique');
       for (const i of [...tpl.items, ...tpl.discovery_rules.flatMap((r: Obj) => r.item_prototypes)]) {
         // CXmlConstantName's names (include/classes/xml/CXmlConstantName.php): a trapper item is TRAP
+        if (i.type === 'CALCULATED') {
+          // the lifecycle groups' percentiles and means: computed by the server, in both templates
+          assert.match(i.key, /^sockscope\.lifecycle\[\{#LIFECYCLE_GROUP\},(rtt_p50|rtt_p99|rtt_mean|duration_mean)\]$/);
+          assert.equal(i.delay, '1m');
+          continue;
+        }
         assert.equal(i.type, passive ? 'ZABBIX_PASSIVE' : 'TRAP', i.key);
         assert.equal('delay' in i, passive, `${i.key} delay`);
         parseItemKey(i.key); // a valid key
@@ -161,13 +169,13 @@ for (const passive of [false, true]) {
             continue;
           }
           fromRules.add(r.key);
-          for (const row of JSON.parse(sent.get(r.key)!)) for (const p of r.item_prototypes) fromRules.add(substitute(p.key, row));
+          for (const row of JSON.parse(sent.get(r.key)!)) for (const p of r.item_prototypes) if (p.type !== 'CALCULATED') fromRules.add(substitute(p.key, row));
         }
         for (const k of sent.keys()) assert.ok(itemKeys.has(k) || fromRules.has(k), `${k} is a template item, a discovery rule or a discovered prototype`);
       });
     }
 
-    test('lifecycle: per group, closed connections, bytes each way and retransmitted segments sent as counters, stored per second', () => {
+    test('lifecycle: per group, closed connections, bytes each way and retransmitted segments stored per second; the RTT histogram and duration counters as they are; percentiles and means calculated', () => {
       const rule = (tpl.discovery_rules as Obj[]).find((r) => r.key === 'sockscope.lifecycle.discovery')!;
       const rows: Record<string, string>[] = JSON.parse(pushedLifecycle.get(rule.key)!);
       assert.deepEqual(rows, [
@@ -186,10 +194,56 @@ for (const passive of [false, true]) {
       );
       assert.equal(pushedLifecycle.get('sockscope.lifecycle.events[received]'), '3');
       assert.equal(pushedLifecycle.get('sockscope.lifecycle.events[lost]'), '2');
-      for (const i of [...rule.item_prototypes, ...(tpl.items as Obj[]).filter((x) => OPTIONAL.has(x.key))]) {
+      const RATES = ['closed', 'bytes_sent', 'bytes_received', 'closed_retrans_segs'];
+      for (const i of [
+        ...rule.item_prototypes.filter((p: Obj) => RATES.some((f) => p.key.endsWith(`,${f}]`))),
+        ...(tpl.items as Obj[]).filter((x) => OPTIONAL.has(x.key)),
+      ]) {
         assert.deepEqual(i.preprocessing, [{ type: 'CHANGE_PER_SECOND', parameters: [''] }], i.key);
         assert.equal(i.value_type, 'FLOAT', `${i.key}: a rate`);
       }
+      // the final-RTT histogram and the duration sums: the counters as they are (Zabbix's rate(), bucket_rate_foreach()
+      // and bucket_percentile() take the rate), the bucket's upper bound as key parameter 1
+      const BOUNDS = ['0.0001', '0.0005', '0.001', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '+Inf'];
+      const counters = rule.item_prototypes.filter((p: Obj) => p.type !== 'CALCULATED' && !RATES.some((f) => p.key.endsWith(`,${f}]`)));
+      assert.deepEqual(
+        counters.map((p: Obj) => p.key),
+        [
+          ...['rtt_count', 'rtt_sum_seconds', 'duration_known', 'duration_seconds_sum'].map((f) => `sockscope.lifecycle[{#LIFECYCLE_GROUP},${f}]`),
+          ...BOUNDS.map((le) => `sockscope.lifecycle.rtt[${le},{#LIFECYCLE_GROUP}]`),
+        ],
+      );
+      for (const p of counters) assert.equal(p.preprocessing, undefined, p.key);
+      const bucket = (le: string, group: string) => pushedLifecycle.get(`sockscope.lifecycle.rtt[${le},${group}]`);
+      // inbound:443: RTTs 80 µs and 3 ms; outbound:remote:5432: 700 ms (cumulative buckets)
+      assert.deepEqual(
+        BOUNDS.map((le) => bucket(le, 'inbound:443')),
+        ['1', '1', '1', '2', '2', '2', '2', '2', '2', '2', '2', '2', '2'],
+      );
+      assert.deepEqual(
+        BOUNDS.map((le) => bucket(le, 'outbound:remote:5432')),
+        ['0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '1', '1', '1'],
+      );
+      assert.deepEqual(
+        ['rtt_count', 'rtt_sum_seconds', 'duration_known', 'duration_seconds_sum'].map((f) => value('inbound:443', f)),
+        ['2', '0.00308', '1', '2.5'],
+      );
+      assert.deepEqual(
+        ['rtt_count', 'rtt_sum_seconds', 'duration_known', 'duration_seconds_sum'].map((f) => value('outbound:remote:5432', f)),
+        ['1', '0.7', '0', '0'],
+      );
+      // the percentiles and means: calculated by the server from those, over {$SOCKSCOPE.LIFECYCLE.WINDOW}
+      const calc = Object.fromEntries(rule.item_prototypes.filter((p: Obj) => p.type === 'CALCULATED').map((p: Obj) => [p.key, p.params]));
+      const G = '{#LIFECYCLE_GROUP}';
+      const W = '{$SOCKSCOPE.LIFECYCLE.WINDOW}';
+      const rate = (f: string) => `rate(//sockscope.lifecycle[${G},${f}],${W})`;
+      assert.deepEqual(calc, {
+        [`sockscope.lifecycle[${G},rtt_p50]`]: `bucket_percentile(//sockscope.lifecycle.rtt[*,${G}],${W},50)`,
+        [`sockscope.lifecycle[${G},rtt_p99]`]: `bucket_percentile(//sockscope.lifecycle.rtt[*,${G}],${W},99)`,
+        [`sockscope.lifecycle[${G},rtt_mean]`]: `${rate('rtt_sum_seconds')}/(${rate('rtt_count')}+(${rate('rtt_count')}=0))`,
+        [`sockscope.lifecycle[${G},duration_mean]`]: `${rate('duration_seconds_sum')}/(${rate('duration_known')}+(${rate('duration_known')}=0))`,
+      });
+      assert.ok((tpl.macros as Obj[]).some((m) => m.macro === W && m.value === '5m'));
       const lost = (tpl.items as Obj[]).find((x) => x.key === 'sockscope.lifecycle.events[lost]')!;
       assert.equal(lost.triggers.length, 1);
     });
@@ -229,7 +283,11 @@ for (const passive of [false, true]) {
           for (const m of macros) assert.ok(m in rows[0], `${m} is provided by ${r.key}`);
           for (const row of rows) {
             const key = substitute(p.key, row);
-            assert.ok(pushedLifecycle.has(key), `${p.key} for ${JSON.stringify(row)} → ${key} is an item sockscope sends`);
+            assert.equal(
+              pushedLifecycle.has(key),
+              p.type !== 'CALCULATED',
+              `${p.key} for ${JSON.stringify(row)} → ${key} is an item sockscope sends (a calculated one is not)`,
+            );
           }
         }
       }

@@ -1,20 +1,19 @@
 /**
  * `ls --format table`: aligned columns for people, ss's column set and state names, human units in the
  * details (-e -o -i -m -p), made straight from the table's columns and attribute bytes (lsTableBytes). The
- * tcp_info words read the record's tcp_info members (socket-members.ts) by name; test/golden pins the text.
+ * detail words are written by ss-details.ts, compiled from the member table; test/golden pins the text.
  */
 import { formatColumns } from '../text-table.js';
-import { AF_INET, AF_INET6, PROTO_NAMES, Proto, SOCK_TYPE_NAMES, STATE_KEYS, TCP_LISTEN } from '../../diag/constants.js';
-import type { SocketHolders } from '../../procfs/processes.js';
-import { UID_UNKNOWN, type SocketTable } from '../../snapshot/table.js';
+import { AF_INET, AF_INET6, PROTO_NAMES, Proto, SOCK_TYPE_NAMES, STATE_KEYS } from '../../diag/constants.js';
+import type { SocketTable } from '../../snapshot/table.js';
 import { AddressText } from '../text/address-text.js';
 import { fragment, putU32, type Fragment } from '../text/bytes.js';
 import { JsonBytes } from '../text/json-bytes.js';
-import { cookieHex, TIMER_NAMES, type RecordOptions } from './socket-record.js';
+import type { RecordOptions } from './socket-record.js';
 import { ABSENT as NO, AttributeIndex } from '../../diag/attribute-index.js';
 import { InetAttr, UnixAttr } from '../../diag/constants.js';
-import { cString, unixName } from '../text/attribute-text.js';
-import { cgroupPath, processContext, ssDev, ssTcpInfoWords, ssTimerText } from './ss-words.js';
+import { unixName } from '../text/attribute-text.js';
+import { DetailsWriter } from './ss-details.js';
 
 const SS_STATE: Record<string, string> = {
   established: 'ESTAB',
@@ -81,7 +80,7 @@ const D = {
   nextLine: W('\n\t'),
   sep: W('  '),
 };
-const SKMEM_PREFIX = ['skmem:(r', ',rb', ',t', ',tb', ',f', ',w', ',o', ',bl', ',d'].map(W);
+const _SKMEM_PREFIX = ['skmem:(r', ',rb', ',t', ',tb', ',f', ',w', ',o', ',bl', ',d'].map(W);
 const SPACE = 32;
 const SPACE_FRAGMENT = W(' ');
 const NEWLINE = 10;
@@ -147,183 +146,6 @@ function endpointText(address: string, port: number, host: string | undefined, v
   if (host) return `${host}:${p}`;
   if (address === '::' && !v6only) return `*:${p}`;
   return `${address.includes(':') ? `[${address}]` : address}:${p}`;
-}
-
-/**
- * Writes the words ss prints after a socket's addresses, each with its leading space: on the socket's own line
- * (`sameLine`: the Process column `users:((...))`, then `timer:(...)`, then -e's words; unix: -m's `skmem:(...)`
- * too) and on ss's second line (`nextLine`, inet: -m's `skmem:(...)`, -i's tcp_info words), which -O (oneline)
- * keeps on the first.
- */
-class DetailsWriter {
-  private readonly scan = new AttributeIndex();
-  private readonly attributes: boolean;
-  private readonly users: ((inode: number) => string) | undefined;
-  private readonly timers: boolean;
-  private congKey: number[] = [];
-  private congName = '';
-  /** no words can follow an inet socket's addresses (no -p -o -e -i -m --cgroup) */
-  readonly noneForInet: boolean;
-
-  constructor(
-    private readonly b: JsonBytes,
-    private readonly o: RecordOptions,
-  ) {
-    this.attributes = !!(o.extended || o.info || o.memory);
-    // ss -e shows the timers too (it sets show_options)
-    this.timers = !!(o.timers || o.extended);
-    const holders = o.processes as (SocketHolders & { ssUsers?: (inode: number) => string }) | undefined;
-    this.users =
-      holders && o.securityContext
-        ? (inode) => {
-            const ps = holders.holders(inode);
-            return ps.length ? `users:(${ps.map((p) => `("${p.comm}",pid=${p.pid},proc_ctx=${processContext(p.pid)},fd=${p.fd})`).join(',')})` : '';
-          }
-        : holders && typeof holders.ssUsers === 'function'
-          ? (inode) => holders.ssUsers!(inode)
-          : holders
-            ? (inode) => {
-                const ps = holders.holders(inode);
-                return ps.length ? `users:(${ps.map((p) => `("${p.comm}",pid=${p.pid},fd=${p.fd})`).join(',')})` : '';
-              }
-            : undefined;
-    this.noneForInet = !this.users && !this.timers && !o.cgroup && !(o.extended && this.attributes) && !o.memory && !o.info;
-  }
-
-  private word(f: Fragment): void {
-    this.b.byte(SPACE);
-    this.b.raw(f);
-  }
-
-  private text(s: string): void {
-    this.b.byte(SPACE);
-    this.b.utf8(s);
-  }
-
-  /** The words on the socket's own line; returns whether there were any. */
-  sameLine(t: SocketTable, i: number, view: DataView): boolean {
-    const b = this.b;
-    const o = this.o;
-    const before = b.pos;
-    if (this.users) {
-      const users = this.users(t.inode[i]);
-      if (users) this.text(users);
-    }
-    const start = t.attrStart[i];
-    const end = start + t.attrLength[i];
-    if (t.proto[i] === Proto.unix) {
-      const { off, len } = this.scan.unix(view, start, end);
-      if (o.memory && off[UnixAttr.MEMINFO] !== NO) this.skmem(view, off[UnixAttr.MEMINFO], len[UnixAttr.MEMINFO]);
-      if (o.extended) {
-        if (off[UnixAttr.SHUTDOWN] !== NO) this.shutdown(view.getUint8(off[UnixAttr.SHUTDOWN]));
-        const vfs = off[UnixAttr.VFS];
-        if (vfs !== NO) {
-          this.word(D.ino);
-          b.num(view.getUint32(vfs, true));
-          b.raw(D.dev);
-          b.ascii(ssDev(view.getUint32(vfs + 4, true)));
-        }
-        const icons = off[UnixAttr.ICONS];
-        if (icons !== NO) {
-          this.word(D.peers);
-          for (let k = 0; k + 4 <= len[UnixAttr.ICONS]; k += 4) b.byte(SPACE), b.num(view.getUint32(icons + k, true));
-        }
-      }
-      return b.pos !== before;
-    }
-    if (this.timers && t.timer[i] !== 0) {
-      const name = TIMER_NAMES[Math.min(t.timer[i], 5)];
-      this.word(D.timer);
-      b.utf8(name);
-      b.byte(44); // ,
-      b.ascii(ssTimerText(t.expires[i]));
-      b.byte(44);
-      b.num(t.retrans[i]);
-      b.byte(41); // )
-    }
-    if (o.cgroup && !o.extended) {
-      const { off } = this.scan.inet(view, start, end);
-      const cgroup = off[InetAttr.CGROUP_ID];
-      if (cgroup !== NO) this.word(D.cgroup), b.utf8(cgroupPath(view.getUint32(cgroup + 4, true) * 0x100000000 + view.getUint32(cgroup, true)));
-    }
-    if (o.extended && this.attributes) {
-      const { off } = this.scan.inet(view, start, end);
-      if (t.uid[i] !== 0 && t.uid[i] !== UID_UNKNOWN) this.word(D.uid), b.num(t.uid[i]);
-      this.word(D.ino);
-      b.num(t.inode[i]);
-      this.word(D.sk);
-      b.ascii(cookieHex(t, i));
-      const mark = off[InetAttr.MARK];
-      if (mark !== NO && view.getUint32(mark, true) !== 0) this.text(`fwmark:0x${view.getUint32(mark, true).toString(16)}`);
-      const cgroup = off[InetAttr.CGROUP_ID];
-      if (cgroup !== NO) {
-        const id = view.getUint32(cgroup + 4, true) * 0x100000000 + view.getUint32(cgroup, true);
-        if (id) this.word(D.cgroup), b.utf8(cgroupPath(id));
-      }
-      if (t.family[i] === AF_INET6 && off[InetAttr.SKV6ONLY] !== NO) this.word(D.v6only), b.num(view.getUint8(off[InetAttr.SKV6ONLY]));
-      if (off[InetAttr.SHUTDOWN] !== NO) this.shutdown(view.getUint8(off[InetAttr.SHUTDOWN]));
-    }
-    return b.pos !== before;
-  }
-
-  /** ss's second line (inet): -m's skmem, -i's tcp_info words; returns whether there were any. */
-  nextLine(t: SocketTable, i: number, view: DataView): boolean {
-    const o = this.o;
-    const proto = t.proto[i];
-    if (proto === Proto.unix || !(o.memory || (o.info && proto !== Proto.udp))) return false;
-    const before = this.b.pos;
-    const start = t.attrStart[i];
-    const { off, len } = this.scan.inet(view, start, start + t.attrLength[i]);
-    if (o.memory && off[InetAttr.SKMEMINFO] !== NO) this.skmem(view, off[InetAttr.SKMEMINFO], len[InetAttr.SKMEMINFO]);
-    if (o.info && off[InetAttr.INFO] !== NO && proto === Proto.tcp) {
-      const at = (k: number): [number, number] | undefined => (off[k] === NO ? undefined : [off[k], len[k]]);
-      this.b.utf8(
-        ssTcpInfoWords(view, {
-          info: [off[InetAttr.INFO], len[InetAttr.INFO]],
-          cong: off[InetAttr.CONG] === NO ? undefined : this.congestion(view, off[InetAttr.CONG], len[InetAttr.CONG]) || undefined,
-          bbr: at(InetAttr.BBRINFO),
-          dctcp: at(InetAttr.DCTCPINFO),
-          vegas: at(InetAttr.VEGASINFO),
-          listen: t.state[i] === TCP_LISTEN,
-          options: !!(o.timers || o.extended),
-          numeric: !o.hostName,
-        }),
-      );
-    }
-    return this.b.pos !== before;
-  }
-
-  /** ss's shutdown marker: `<->`, `--> `, `<--`, `---` */
-  private shutdown(mask: number): void {
-    this.b.byte(SPACE);
-    this.b.byte(mask & 1 ? 45 : 60);
-    this.b.byte(45);
-    this.b.byte(mask & 2 ? 45 : 62);
-  }
-
-  private skmem(view: DataView, off: number, len: number): void {
-    const b = this.b;
-    // ss prints r..o always, bl and d when the kernel sent them
-    for (let k = 0; k < 9; k++) {
-      if (k === 0) this.word(SKMEM_PREFIX[0]);
-      else if (4 * k + 4 > len && k >= 7) break;
-      else b.raw(SKMEM_PREFIX[k]);
-      b.num(4 * k + 4 <= len ? view.getUint32(off + 4 * k, true) : 0);
-    }
-    b.byte(41); // )
-  }
-
-  /** the congestion control's name; the last one's text is reused */
-  private congestion(view: DataView, off: number, len: number): string {
-    const key = this.congKey;
-    let same = key.length === len;
-    for (let k = 0; same && k < len; k++) same = key[k] === view.getUint8(off + k);
-    if (!same) {
-      this.congName = cString(view, off, len);
-      this.congKey = Array.from({ length: len }, (_, k) => view.getUint8(off + k));
-    }
-    return this.congName;
-  }
 }
 
 /**

@@ -7,88 +7,19 @@
  *  - socketRecord() (socket-record.ts) is that writer's output parsed: the object and the text cannot differ;
  *  - socketSchema() (socket-schema.ts) writes schema/socket.schema.json (`npm run schema`; a test fails when the
  *    committed schema differs);
- *  - the table's detail words (ls-table.ts) read the same tcp_info members by name.
- * Adding a member: one entry here (and, for a new source kind, its case in SocketJsonWriter), plus its test.
+ *  - the table's detail words: each member's `ss` words (TCP_INFO_SS for the tcp_info members), compiled by
+ *    ss-details.ts once per listing's flags into the writer ls-table.ts runs;
+ *  - ss2 (ss2.ts) reads tcp_info, meminfo and cong_algo from these members' sources and units.
+ * Adding a member: one entry here (and, for a new source kind or word format, its case in SocketJsonWriter or
+ * compileDetails), plus its test (docs/architecture.md, "Adding a socket field").
  */
 import { InetAttr, PROTO_NAMES, SOCK_TYPE_NAMES, STATE_KEYS, UnixAttr } from '../../diag/constants.js';
-import { TCP_INFO_FIELDS, unitName, type TcpInfoField } from '../../diag/tcp-info.js';
+import { UID_UNKNOWN } from '../../snapshot/table.js';
+import type { SocketMember, SsShow, SsWord } from './member-types.js';
+import { TCP_INFO_MEMBERS, TCPI_OPTIONS } from './tcp-info-members.js';
 
-/** The ss-style flag that shows a member (always: every record). */
-export type Section = 'always' | 'names' | 'bound' | 'extended' | 'timers' | 'info' | 'memory' | 'processes' | 'netns';
-
-/** The flag per section, for the schema's description. */
-export const SECTION_FLAG: Readonly<Record<Section, string>> = {
-  always: '',
-  names: '-r',
-  bound: 'bound to a device',
-  extended: '-e',
-  timers: '-o',
-  info: '-i',
-  memory: '-m',
-  processes: '-p',
-  netns: '--all-netns',
-};
-
-export type Unit = 'bytes' | 'us' | 'ms' | 'bps' | 'connections';
-
-/** A number read at `at` in a struct attribute's payload. */
-export interface StructField {
-  key: string;
-  at: number;
-  kind: 'u16' | 'u32' | 'u64';
-  /** published value = kernel value × scale (bytes/s → bits/s, BBR gains in 1/256) */
-  scale?: number;
-  unit?: Unit;
-  doc?: string;
-}
-
-export type Source =
-  /** a column of the socket table, as text or number; `text` says how a code becomes text */
-  | {
-      kind: 'column';
-      column: 'proto' | 'family' | 'state' | 'rqueue' | 'wqueue' | 'sport' | 'dport' | 'uid' | 'inode' | 'sockType' | 'ifindex';
-      text?: 'protocol' | 'family' | 'state' | 'socket_type' | 'interface';
-    }
-  /** the address columns as text (src: local, dst: remote) */
-  | { kind: 'address'; column: 'src' | 'dst' }
-  /** the host name of an address (-r: resolved before the listing) */
-  | { kind: 'host'; column: 'src' | 'dst' }
-  /** the socket cookie columns (cookieHi:cookieLo) in hex */
-  | { kind: 'cookie' }
-  /** idiag_timer, idiag_expires, idiag_retrans */
-  | { kind: 'timer' }
-  /** a scalar attribute: its value; bool: != 0; shutdown: the two bits of SHUTDOWN_MASK */
-  | { kind: 'scalar'; attr: number; read: 'u8' | 'u32' | 'u64' | 'bool' | 'shutdown' }
-  /** a struct attribute, present when the kernel sent at least `minLength` bytes */
-  | { kind: 'struct'; attr: number; minLength: number; fields: readonly StructField[] }
-  /** a NUL-terminated name (congestion control) or a unix name (abstract: '@'); nullable when absent */
-  | { kind: 'name'; attr: number; decode: 'cString' | 'unixName' }
-  /** a u32 attribute that may be absent: null */
-  | { kind: 'nullableU32'; attr: number }
-  /** a u32 list (UNIX_DIAG_ICONS) */
-  | { kind: 'u32List'; attr: number }
-  /** SK_MEMINFO_* u32s (INET_DIAG_SKMEMINFO, UNIX_DIAG_MEMINFO) under their names */
-  | { kind: 'skmem'; attr: number }
-  /** UNIX_DIAG_VFS: inode and "major:minor" */
-  | { kind: 'vfs'; attr: number }
-  /** INET_DIAG_INFO as struct tcp_info (TCP only) */
-  | { kind: 'tcpInfo'; attr: number }
-  /** the processes holding the socket (-p) */
-  | { kind: 'processes' }
-  /** a member its command adds to the written record (ls --all-netns: src/netns/ls.ts) */
-  | { kind: 'added'; by: string };
-
-export interface SocketMember {
-  key: string;
-  /** which sockets have it */
-  on: 'inet' | 'unix';
-  when: Section;
-  from: Source;
-  unit?: Unit;
-  /** the member's JSON schema (type, enum, ...) without its description */
-  schema: Record<string, unknown>;
-  doc?: string;
-}
+export * from './member-types.js';
+export * from './tcp-info-members.js';
 
 const uint = { type: 'integer', minimum: 0 } as const;
 const enumOf = (values: readonly (string | undefined)[]) => ({ enum: [...new Set(values.filter((v): v is string => v !== undefined && v !== ''))] });
@@ -99,33 +30,7 @@ export const MEM_NAMES: readonly string[] = ['rmem_alloc', 'rcvbuf', 'wmem_alloc
 /** idiag_timer values (ss's tmr_name[]). */
 export const TIMER_NAMES: readonly string[] = ['off', 'on', 'keepalive', 'timewait', 'persist', 'unknown'];
 
-/** tcpi_options bits (linux/tcp.h TCPI_OPT_*). */
-export const TCPI_OPTIONS: readonly [number, string][] = [
-  [1, 'timestamps'],
-  [2, 'sack'],
-  [4, 'wscale'],
-  [8, 'ecn'],
-  [16, 'ecn_seen'],
-  [32, 'syn_data'],
-  [64, 'usec_ts'],
-  [128, 'tfo_child'],
-];
-
-/** tcp_info fields the record leaves out: state (the record's state says it), options (decoded into `options`), fackets (0 since Linux 4.x). */
-const TCP_INFO_LEFT_OUT = new Set(['state', 'options', 'fackets']);
-
-/** What the record does with a tcp_info value: leave out a u64's ~0, min_rtt unset, wscale without the option. */
-export type TcpInfoSpecial = 'none' | 'minRtt' | 'wscale';
-
-/** The tcp_info members of a record, in order: the kernel field, its output name (unit in the name), its scale. */
-export const TCP_INFO_MEMBERS: readonly { field: TcpInfoField; name: string; scale: number; special: TcpInfoSpecial }[] = TCP_INFO_FIELDS.filter(
-  (field) => !TCP_INFO_LEFT_OUT.has(field.name),
-).map((field) => ({
-  field,
-  ...unitName(field),
-  // min_rtt's TCP_INFO_UNSET value means "no sample yet"; wscale is meaningless without TCPI_OPT_WSCALE
-  special: field.name === 'min_rtt' ? 'minRtt' : field.name === 'snd_wscale' || field.name === 'rcv_wscale' ? 'wscale' : 'none',
-}));
+const nonzero: SsShow = { nonzero: true };
 
 const TCP_INFO_SCHEMA = {
   type: 'object',
@@ -144,6 +49,8 @@ const SHUTDOWN_SCHEMA = {
   properties: { receive: { type: 'boolean' }, send: { type: 'boolean' } },
 };
 const MEMORY_SCHEMA = { type: 'object', additionalProperties: uint, properties: Object.fromEntries(MEM_NAMES.map((n) => [n, uint])) };
+/** -p: the holders, first on the socket's line (ss's Process column) */
+const USERS: SsWord = { name: 'users', format: 'users', rank: 10 };
 const PROCESSES_SCHEMA = {
   type: 'array',
   items: {
@@ -226,7 +133,11 @@ const cookie = (on: 'inet' | 'unix'): SocketMember => ({
   from: { kind: 'cookie' },
   schema: { type: 'string', pattern: '^[0-9a-f]+$' },
   doc: 'the socket cookie in hex, as ss prints after sk:',
+  ...(on === 'inet' ? { ss: { name: 'sk', format: 'text', rank: 60 } } : {}),
 });
+
+/** ss's shutdown marker (`<->`, `-->`, `<--`, `---`) */
+const shutdownWord = (rank: number): SsWord => ({ name: '', format: 'shutdown', rank });
 
 /** The members of an inet (TCP, UDP, UDP-Lite, RAW, SCTP, MPTCP) socket's record, in output order. */
 export const INET_MEMBERS: readonly SocketMember[] = [
@@ -238,13 +149,52 @@ export const INET_MEMBERS: readonly SocketMember[] = [
   { key: 'local_host', on: 'inet', when: 'names', from: { kind: 'host', column: 'src' }, schema: { type: 'string' } },
   { key: 'remote_host', on: 'inet', when: 'names', from: { kind: 'host', column: 'dst' }, schema: { type: 'string' } },
   { key: 'interface', on: 'inet', when: 'bound', from: { kind: 'column', column: 'ifindex', text: 'interface' }, schema: { type: 'string' } },
-  { key: 'uid', on: 'inet', when: 'extended', from: { kind: 'column', column: 'uid' }, schema: uint },
-  { key: 'inode', on: 'inet', when: 'extended', from: { kind: 'column', column: 'inode' }, schema: uint },
+  {
+    key: 'uid',
+    on: 'inet',
+    when: 'extended',
+    from: { kind: 'column', column: 'uid' },
+    schema: uint,
+    ss: { name: 'uid', format: 'int', rank: 40, show: { nonzero: true, except: UID_UNKNOWN } },
+  },
+  { key: 'inode', on: 'inet', when: 'extended', from: { kind: 'column', column: 'inode' }, schema: uint, ss: { name: 'ino', format: 'int', rank: 50 } },
   cookie('inet'),
-  { key: 'v6only', on: 'inet', when: 'extended', from: { kind: 'scalar', attr: InetAttr.SKV6ONLY, read: 'bool' }, schema: { type: 'boolean' } },
-  { key: 'shutdown', on: 'inet', when: 'extended', from: { kind: 'scalar', attr: InetAttr.SHUTDOWN, read: 'shutdown' }, schema: SHUTDOWN_SCHEMA },
-  { key: 'cgroup_id', on: 'inet', when: 'extended', from: { kind: 'scalar', attr: InetAttr.CGROUP_ID, read: 'u64' }, schema: uint },
-  { key: 'mark', on: 'inet', when: 'extended', from: { kind: 'scalar', attr: InetAttr.MARK, read: 'u32' }, schema: uint },
+  {
+    key: 'v6only',
+    on: 'inet',
+    when: 'extended',
+    from: { kind: 'scalar', attr: InetAttr.SKV6ONLY, read: 'bool' },
+    schema: { type: 'boolean' },
+    ss: { name: 'v6only', format: 'int', rank: 90, show: { ipv6: true } },
+  },
+  {
+    key: 'shutdown',
+    on: 'inet',
+    when: 'extended',
+    from: { kind: 'scalar', attr: InetAttr.SHUTDOWN, read: 'shutdown' },
+    schema: SHUTDOWN_SCHEMA,
+    ss: shutdownWord(100),
+  },
+  {
+    key: 'cgroup_id',
+    on: 'inet',
+    when: 'extended',
+    from: { kind: 'scalar', attr: InetAttr.CGROUP_ID, read: 'u64' },
+    schema: uint,
+    // -e: after fwmark, when not 0; --cgroup: after -e's words (so twice with both, as ss 6.1), even for 0
+    ss: [
+      { name: 'cgroup', format: 'cgroupPath', rank: 80, show: nonzero },
+      { name: 'cgroup', format: 'cgroupPath', rank: 110, flags: ['cgroup'] },
+    ],
+  },
+  {
+    key: 'mark',
+    on: 'inet',
+    when: 'extended',
+    from: { kind: 'scalar', attr: InetAttr.MARK, read: 'u32' },
+    schema: uint,
+    ss: { name: 'fwmark', format: 'hex', rank: 70, show: nonzero },
+  },
   { key: 'tos', on: 'inet', when: 'extended', from: { kind: 'scalar', attr: InetAttr.TOS, read: 'u8' }, schema: uint },
   { key: 'tclass', on: 'inet', when: 'extended', from: { kind: 'scalar', attr: InetAttr.TCLASS, read: 'u8' }, schema: uint },
   { key: 'class_id', on: 'inet', when: 'extended', from: { kind: 'scalar', attr: InetAttr.CLASS_ID, read: 'u32' }, schema: uint },
@@ -260,9 +210,18 @@ export const INET_MEMBERS: readonly SocketMember[] = [
       required: ['name', 'expires_ms', 'retransmits'],
       properties: { name: enumOf(TIMER_NAMES), expires_ms: uint, retransmits: uint },
     },
+    // ss -e shows the timers too (it sets show_options)
+    ss: { name: 'timer', format: 'timer', rank: 20, flags: ['timers', 'extended'] },
   },
   { key: 'tcp_info', on: 'inet', when: 'info', from: { kind: 'tcpInfo', attr: InetAttr.INFO }, schema: TCP_INFO_SCHEMA },
-  { key: 'congestion', on: 'inet', when: 'info', from: { kind: 'name', attr: InetAttr.CONG, decode: 'cString' }, schema: { type: 'string' } },
+  {
+    key: 'congestion',
+    on: 'inet',
+    when: 'info',
+    from: { kind: 'name', attr: InetAttr.CONG, decode: 'cString' },
+    schema: { type: 'string' },
+    ss: { name: '', format: 'bare', rank: 110, line: 'next' },
+  },
   {
     key: 'bbr',
     on: 'inet',
@@ -273,13 +232,14 @@ export const INET_MEMBERS: readonly SocketMember[] = [
       attr: InetAttr.BBRINFO,
       minLength: 20,
       fields: [
-        { key: 'bandwidth_bps', at: 0, kind: 'u64', scale: 8, unit: 'bps' },
-        { key: 'min_rtt_us', at: 8, kind: 'u32', unit: 'us' },
-        { key: 'pacing_gain', at: 12, kind: 'u32', scale: 1 / 256 },
-        { key: 'cwnd_gain', at: 16, kind: 'u32', scale: 1 / 256 },
+        { key: 'bandwidth_bps', at: 0, kind: 'u64', scale: 8, unit: 'bps', ss: { name: 'bw', format: 'rate' } },
+        { key: 'min_rtt_us', at: 8, kind: 'u32', unit: 'us', ss: { name: 'mrtt', format: 'time' } },
+        { key: 'pacing_gain', at: 12, kind: 'u32', scale: 1 / 256, ss: { format: 'g', show: nonzero } },
+        { key: 'cwnd_gain', at: 16, kind: 'u32', scale: 1 / 256, ss: { format: 'g', show: nonzero } },
       ],
     },
     schema: {},
+    ss: { name: 'bbr', format: 'group', rank: 320, line: 'next' },
   },
   {
     key: 'dctcp',
@@ -292,13 +252,14 @@ export const INET_MEMBERS: readonly SocketMember[] = [
       minLength: 16,
       fields: [
         { key: 'enabled', at: 0, kind: 'u16' },
-        { key: 'ce_state', at: 2, kind: 'u16' },
-        { key: 'alpha', at: 4, kind: 'u32' },
-        { key: 'ab_ecn', at: 8, kind: 'u32' },
-        { key: 'ab_tot', at: 12, kind: 'u32' },
+        { key: 'ce_state', at: 2, kind: 'u16', ss: { format: 'int' } },
+        { key: 'alpha', at: 4, kind: 'u32', ss: { format: 'int' } },
+        { key: 'ab_ecn', at: 8, kind: 'u32', ss: { format: 'int' } },
+        { key: 'ab_tot', at: 12, kind: 'u32', ss: { format: 'int' } },
       ],
     },
     schema: {},
+    ss: { name: 'dctcp', format: 'group', rank: 310, line: 'next', off: { field: 'enabled', text: 'fallback_mode' } },
   },
   {
     key: 'vegas',
@@ -318,7 +279,15 @@ export const INET_MEMBERS: readonly SocketMember[] = [
     },
     schema: {},
   },
-  { key: 'memory', on: 'inet', when: 'memory', from: { kind: 'skmem', attr: InetAttr.SKMEMINFO }, unit: 'bytes', schema: MEMORY_SCHEMA },
+  {
+    key: 'memory',
+    on: 'inet',
+    when: 'memory',
+    from: { kind: 'skmem', attr: InetAttr.SKMEMINFO },
+    unit: 'bytes',
+    schema: MEMORY_SCHEMA,
+    ss: { name: 'skmem', format: 'skmem', rank: 10, line: 'next' },
+  },
   {
     key: 'queue_memory',
     on: 'inet',
@@ -337,7 +306,7 @@ export const INET_MEMBERS: readonly SocketMember[] = [
     },
     schema: {},
   },
-  { key: 'processes', on: 'inet', when: 'processes', from: { kind: 'processes' }, schema: PROCESSES_SCHEMA },
+  { key: 'processes', on: 'inet', when: 'processes', from: { kind: 'processes' }, schema: PROCESSES_SCHEMA, ss: USERS },
   netns('inet'),
 ];
 
@@ -374,11 +343,34 @@ export const UNIX_MEMBERS: readonly SocketMember[] = [
       required: ['inode', 'device'],
       properties: { inode: uint, device: { type: 'string', pattern: '^\\d+:\\d+$' } },
     },
+    ss: { name: 'ino', format: 'vfs', rank: 40 },
   },
-  { key: 'pending_connections', on: 'unix', when: 'extended', from: { kind: 'u32List', attr: UnixAttr.ICONS }, schema: { type: 'array', items: uint } },
-  { key: 'shutdown', on: 'unix', when: 'extended', from: { kind: 'scalar', attr: UnixAttr.SHUTDOWN, read: 'shutdown' }, schema: SHUTDOWN_SCHEMA },
-  { key: 'memory', on: 'unix', when: 'memory', from: { kind: 'skmem', attr: UnixAttr.MEMINFO }, unit: 'bytes', schema: MEMORY_SCHEMA },
-  { key: 'processes', on: 'unix', when: 'processes', from: { kind: 'processes' }, schema: PROCESSES_SCHEMA },
+  {
+    key: 'pending_connections',
+    on: 'unix',
+    when: 'extended',
+    from: { kind: 'u32List', attr: UnixAttr.ICONS },
+    schema: { type: 'array', items: uint },
+    ss: { name: 'peers', format: 'list', rank: 50 },
+  },
+  {
+    key: 'shutdown',
+    on: 'unix',
+    when: 'extended',
+    from: { kind: 'scalar', attr: UnixAttr.SHUTDOWN, read: 'shutdown' },
+    schema: SHUTDOWN_SCHEMA,
+    ss: shutdownWord(30),
+  },
+  {
+    key: 'memory',
+    on: 'unix',
+    when: 'memory',
+    from: { kind: 'skmem', attr: UnixAttr.MEMINFO },
+    unit: 'bytes',
+    schema: MEMORY_SCHEMA,
+    ss: { name: 'skmem', format: 'skmem', rank: 20 },
+  },
+  { key: 'processes', on: 'unix', when: 'processes', from: { kind: 'processes' }, schema: PROCESSES_SCHEMA, ss: USERS },
   netns('unix'),
 ];
 

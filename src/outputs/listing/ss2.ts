@@ -7,12 +7,13 @@
  * flow shape minus tcp_info.
  */
 import { formatAddress } from '../../diag/address.js';
+import { ABSENT, AttributeIndex } from '../../diag/attribute-index.js';
 import { InetAttr, PROTO_NAMES, Proto, TCP_TIME_WAIT } from '../../diag/constants.js';
-import { decodeInetAttributes } from '../../diag/inet.js';
-import { readTcpInfoField, TCP_INFO_FIELDS, TCP_INFO_UNSET } from '../../diag/tcp-info.js';
+import { MS_PER, readTcpInfoField, TCP_INFO_FIELDS, TCP_INFO_UNSET } from '../../diag/tcp-info.js';
 import { decodeUnixAttributes } from '../../diag/unix.js';
-import { findAttribute } from '../../netlink/attributes.js';
 import type { SocketTable } from '../../snapshot/table.js';
+import { cString } from '../text/attribute-text.js';
+import { INET_MEMBERS, type SocketMember, TCPI_OPTION_SS, TCPI_OPTIONS } from './socket-members.js';
 
 /** pyroute2 ss2's state names (its sstate table) */
 const SS2_STATES = [
@@ -30,20 +31,36 @@ const SS2_STATES = [
   'closing',
 ];
 
-/** ss2's names for tcpi_options bits */
-const SS2_OPTS: readonly [number, string][] = [
-  [1, 'ts'],
-  [2, 'sack'],
-  [4, 'wscale'],
-  [8, 'ecn'],
-  [16, 'ecnseen'],
-  [32, 'fastopen'],
-  [64, 'usec_ts'],
-  [128, 'tfo_child'],
-];
+/** ss2's names for tcpi_options bits: ss's (TCPI_OPTION_SS) */
+const SS2_OPTS: readonly [number, string][] = TCPI_OPTIONS.map(([bit, name]) => [bit, TCPI_OPTION_SS[name] ?? name]);
 
-/** Fields ss2 prints in microseconds or mixes (the kernel's microsecond fields): all of these become milliseconds. */
-const US_TO_MS = new Set(TCP_INFO_FIELDS.filter((f) => f.unit === 'us').map((f) => f.name));
+/**
+ * ss2's tcp_info: every field of the record's tcp_info source (TCP_INFO_FIELDS) under its kernel name, times in
+ * milliseconds (ss2 mixed µs and ms): value / MS_PER of the field's declared unit.
+ */
+const SS2_TCP_INFO = TCP_INFO_FIELDS.filter((f) => f.name !== 'state').map((field) => ({
+  field,
+  perMs: field.unit === 'us' || field.unit === 'ms' ? MS_PER[field.unit] : 1,
+}));
+
+/** A member of the record (socket-members.ts), for its source. */
+const member = (key: string): SocketMember => {
+  const m = INET_MEMBERS.find((x) => x.key === key);
+  if (!m) throw new Error(`ss2: no socket member '${key}'`);
+  return m;
+};
+/** ss2's meminfo: the record's queue_memory struct (inet_diag_meminfo) under ss2's names */
+const QUEUE_MEMORY = member('queue_memory').from;
+const SS2_MEMINFO_NAMES: Readonly<Record<string, string>> = { rmem: 'r', wmem: 'w', fmem: 'f', tmem: 't' };
+const SS2_MEMINFO = QUEUE_MEMORY.kind === 'struct' ? QUEUE_MEMORY.fields.map((f) => ({ name: SS2_MEMINFO_NAMES[f.key] ?? f.key, at: f.at })) : [];
+const MEMINFO_ATTR = QUEUE_MEMORY.kind === 'struct' ? QUEUE_MEMORY.attr : InetAttr.MEMINFO;
+/** ss2's cong_algo: the record's congestion member */
+const CONGESTION = member('congestion').from;
+const CONG_ATTR = CONGESTION.kind === 'name' ? CONGESTION.attr : InetAttr.CONG;
+/** ss2's tcp_info: the record's tcp_info member's attribute */
+const TCP_INFO = member('tcp_info').from;
+const INFO_ATTR = TCP_INFO.kind === 'tcpInfo' ? TCP_INFO.attr : InetAttr.INFO;
+const scan = new AttributeIndex();
 
 /** JSON cannot carry 2^64-1 as a number exactly; this placeholder is replaced in the text (ss2 prints it). */
 const U64_MAX = '\u0000u64max';
@@ -55,8 +72,7 @@ export const ss2Key = (proto: number): string => (proto === Proto.unix ? 'UNIX' 
 
 function ss2TcpInfo(view: DataView, offset: number, length: number, state: number): Record<string, unknown> {
   const out: Record<string, unknown> = { state: SS2_STATES[state] ?? String(state) };
-  for (const field of TCP_INFO_FIELDS) {
-    if (field.name === 'state') continue;
+  for (const { field, perMs } of SS2_TCP_INFO) {
     const v = readTcpInfoField(view, offset, length, field);
     if (v === undefined) continue;
     if (field.name === 'options') {
@@ -68,7 +84,7 @@ function ss2TcpInfo(view: DataView, offset: number, length: number, state: numbe
     } else if (field.name === 'snd_ssthresh' && v >= 0xffff) {
       out[field.name] = null; // "infinite", as ss2 and ss print it
     } else {
-      out[field.name] = US_TO_MS.has(field.name) ? v / 1000 : v;
+      out[field.name] = perMs === 1 ? v : v / perMs;
     }
   }
   return out;
@@ -97,14 +113,16 @@ export function ss2Flow(t: SocketTable, i: number, view: DataView, extra: Record
     iface_idx: t.ifindex[i],
     retrans: t.retrans[i],
   };
-  const a = t.attrLength[i] > 0 ? decodeInetAttributes(view, start, end, t.proto[i]) : {};
-  if (a.meminfo) flow.meminfo = { r: a.meminfo.rmem, w: a.meminfo.wmem, f: a.meminfo.fmem, t: a.meminfo.tmem };
+  const { off, len } = scan.inet(view, start, end);
+  const mem = off[MEMINFO_ATTR];
+  if (mem !== ABSENT) flow.meminfo = Object.fromEntries(SS2_MEMINFO.map((f) => [f.name, view.getUint32(mem + f.at, true)]));
   if (t.proto[i] === Proto.tcp) {
-    const info = findAttribute(view, start, end, InetAttr.INFO);
-    if (info) flow.tcp_info = ss2TcpInfo(view, info[0], info[1], t.state[i]);
+    const info = off[INFO_ATTR];
+    if (info !== ABSENT) flow.tcp_info = ss2TcpInfo(view, info, len[INFO_ATTR], t.state[i]);
     else if (t.state[i] === TCP_TIME_WAIT) flow.tcp_info = { state: 'time-wait' }; // ss2 dropped the state
   }
-  if (a.congestion) flow.cong_algo = a.congestion;
+  const cong = off[CONG_ATTR] === ABSENT ? '' : cString(view, off[CONG_ATTR], len[CONG_ATTR]);
+  if (cong) flow.cong_algo = cong;
   return Object.assign(flow, extra);
 }
 
