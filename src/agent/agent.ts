@@ -36,8 +36,12 @@ export interface AgentOptions {
 export function gatherConfigOf(c: AgentConfig): GatherConfig {
   const tags: Record<string, string> = { ...c.agent.tags };
   if (!c.agent.omit_hostname) tags.host = c.agent.hostname || kernelHostname();
+  const gather = gatherConfigFromSections(c.collectors);
+  // the doctor collector grades with the [doctor.*] thresholds, as `sockscope doctor` does
+  const { window: _window, ...thresholds } = c.doctor;
+  if (gather.doctor) gather.doctor = { ...gather.doctor, thresholds };
   return {
-    ...gatherConfigFromSections(c.collectors),
+    ...gather,
     tags,
     // Zabbix items include unix socket counts
     countProtocols: c.outputs.zabbix.enabled || c.zabbix_agent.enabled ? ['unix'] : [],

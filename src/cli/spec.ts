@@ -341,6 +341,8 @@ const DOCTOR: CommandSpec = {
     },
     { ...NET, help: 'diagnose another network namespace: a name under /run/netns, a PID, or a namespace file' },
     HELP,
+    // every namespace (the findings' subjects name theirs: netns, its ip-netns name, pod, container); no metric labels here
+    ...NETNS_GROUP.filter((o) => o.long !== 'netns-labels'),
   ],
   sections: [['Exit status', ['0 when nothing is at warning or above; 1 otherwise; 2 a usage or configuration error.']]],
   man: 1,

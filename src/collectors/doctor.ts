@@ -8,7 +8,7 @@
  * a /proc walk per gather: off unless `processes = true`.
  */
 import { Ext } from '../diag/constants.js';
-import { defaultThresholds } from '../doctor/definitions.js';
+import { defaultThresholds, type DoctorThresholds } from '../doctor/definitions.js';
 import { diagnose } from '../doctor/doctor.js';
 import { DOCTOR_SCHEMAS, findingMetrics } from '../doctor/metrics.js';
 import { sampleOfTable } from '../doctor/sample.js';
@@ -18,6 +18,8 @@ import { defineCollector, type HostFactName } from './collector.js';
 export interface DoctorCollectorOptions {
   /** name the process behind a finding (a /proc walk per gather) */
   processes: boolean;
+  /** the config file's [doctor.*] thresholds (the agent's gatherConfigOf); the definitions' defaults without */
+  thresholds?: DoctorThresholds;
 }
 
 declare module './collector.js' {
@@ -38,14 +40,17 @@ export const doctorCollector = defineCollector<DoctorCollectorOptions, DoctorSec
   // the doctor's sample: TCP and UDP with tcp_info and the socket's drop counter
   needs: () => ({ protocols: ['tcp', 'udp'], table: true, ext: Ext.info | Ext.skmeminfo }),
   facts: (o): HostFactName[] => (o.processes ? ['doctorNamespace', 'doctorHistory', 'holders'] : ['doctorNamespace', 'doctorHistory']),
-  collect(s, facts, sink) {
+  collect(s, facts, sink, o) {
     const history = facts.doctorHistory;
     if (!history) throw new Error('doctor compares a gather with the previous one: it runs in the agent, not in a one-shot gather (use `sockscope doctor`)');
     const sample = sampleOfTable(s.table!, s.time, facts.doctorNamespace!);
     const a = history.previous;
     history.previous = sample;
     if (!a || s.time <= a.monotonicMs) return; // the first gather starts the window
-    const findings = diagnose({ a, b: sample, elapsedMs: s.time - a.monotonicMs, netns: sample.host.netns, holders: facts.holders }, defaultThresholds());
+    const findings = diagnose(
+      { a, b: sample, elapsedMs: s.time - a.monotonicMs, netns: sample.host.netns, holders: facts.holders },
+      o.thresholds ?? defaultThresholds(),
+    );
     for (const m of findingMetrics(findings, s.time)) sink.metric(m);
   },
   config: {

@@ -5,7 +5,7 @@
 import { DURATION_EXAMPLES, DURATION_PATTERN } from '../util/duration.js';
 import { collectorConfigSchema, collectorDefaults, type COLLECTORS } from '../collectors/registry.js';
 
-import { defaultThresholds, thresholdsSchema, type DoctorThresholds } from '../doctor/definitions.js';
+import { DEFAULT_WINDOW, defaultThresholds, thresholdsSchema, type DoctorThresholds } from '../doctor/definitions.js';
 
 export const DEFAULT_PORT = 11979;
 export const DEFAULT_LISTEN = `127.0.0.1:${DEFAULT_PORT}`;
@@ -137,7 +137,7 @@ export const DEFAULTS: AgentConfig = {
     },
   },
   zabbix_agent: { enabled: false, listen: ['127.0.0.1:10050'], allow: [], timeout: '3s' },
-  doctor: { window: '2s', ...defaultThresholds() } as AgentConfig['doctor'],
+  doctor: { window: DEFAULT_WINDOW, ...defaultThresholds() } as AgentConfig['doctor'],
   netns: {
     enabled: false,
     names: [],

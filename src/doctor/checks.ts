@@ -94,6 +94,39 @@ function groupRows(s: DoctorSample, pick: (i: number) => boolean, key: (i: numbe
   return new Map([...m].sort((x, y) => y[1].length - x[1].length));
 }
 
+/** An IPv4 address of a row as one number (uint32), or -1 for IPv6: a key that needs no string per socket. */
+const v4 = (s: DoctorSample, addr: Uint8Array, i: number): number =>
+  s.family[i] === AF_INET6 ? -1 : ((addr[i * 16] << 24) | (addr[i * 16 + 1] << 16) | (addr[i * 16 + 2] << 8) | addr[i * 16 + 3]) >>> 0;
+
+/**
+ * Rows grouped by (source address, destination address:port), largest group first: numeric keys for IPv4 (a
+ * busy host has ~100k connections: a string per socket is most of the check's time), text for IPv6.
+ */
+function groupByEndpoints(s: DoctorSample, pick: (i: number) => boolean): number[][] {
+  const v4Groups = new Map<number, Map<number, number[]>>();
+  const v6Groups = new Map<string, number[]>();
+  for (let i = 0; i < s.length; i++) {
+    if (!pick(i)) continue;
+    const src = v4(s, s.src, i);
+    let g: number[] | undefined;
+    if (src >= 0) {
+      const dst = v4(s, s.dst, i) * 65536 + s.dport[i];
+      let bySrc = v4Groups.get(dst);
+      if (!bySrc) v4Groups.set(dst, (bySrc = new Map()));
+      g = bySrc.get(src);
+      if (!g) bySrc.set(src, (g = []));
+    } else {
+      const key = `${formatAddress(s.family[i], s.src, i * 16)}\u0000${remote(s, i)}`;
+      g = v6Groups.get(key);
+      if (!g) v6Groups.set(key, (g = []));
+    }
+    g.push(i);
+  }
+  const out = [...v6Groups.values()];
+  for (const bySrc of v4Groups.values()) out.push(...bySrc.values());
+  return out.sort((x, y) => y.length - x.length);
+}
+
 /** Group rows by the process holding them (pid; -1: no holder seen). */
 const byProcess = (w: DoctorWindow, pick: (i: number) => boolean) => groupRows(w.b, pick, (i) => holderOf(w, w.b.inode[i])?.pid ?? -1);
 const processOfGroup = (w: DoctorWindow, rows: number[]) => holderOf(w, w.b.inode[rows[0]]);
@@ -248,12 +281,12 @@ export const EVALUATE: Record<CheckId, Evaluate> = {
       b.sport[i] <= range.high &&
       !listening.has(b.sport[i]) &&
       b.dport[i] !== 0;
-    const groups = groupRows(b, pick, (i) => `${formatAddress(b.family[i], b.src, i * 16)}\u0000${remote(b, i)}`);
     const out: Observation[] = [];
-    for (const [key, rows] of groups) {
+    for (const rows of groupByEndpoints(b, pick)) {
       const usage = (rows.length / size) * 100;
       if (usage < 1) break; // sorted by size: the rest are smaller
-      const [source, destination] = String(key).split('\u0000');
+      const source = formatAddress(b.family[rows[0]], b.src, rows[0] * 16);
+      const destination = remote(b, rows[0]);
       const timeWait = rows.filter((i) => b.state[i] === TCP_TIME_WAIT).length;
       const tw = b.host.sysctl.tcpTwReuse;
       const advice = [
@@ -323,7 +356,8 @@ export const EVALUATE: Record<CheckId, Evaluate> = {
   retransmits(w, t) {
     const { a, b } = w;
     const before = a.cookieIndex((i) => a.proto[i] === Proto.tcp && a.segsOut[i] !== ABSENT);
-    const sums = new Map<string, { segs: number; retrans: number; sockets: number }>();
+    // per peer address: a number for IPv4, text for IPv6 (no string per connection); `row` names the peer
+    const sums = new Map<number | string, { segs: number; retrans: number; sockets: number; row: number }>();
     for (let i = 0; i < b.length; i++) {
       if (b.proto[i] !== Proto.tcp || b.segsOut[i] === ABSENT || b.totalRetrans[i] === ABSENT) continue;
       const st = b.state[i];
@@ -332,17 +366,19 @@ export const EVALUATE: Record<CheckId, Evaluate> = {
       const segs = j === undefined ? b.segsOut[i] : b.segsOut[i] - a.segsOut[j];
       const retrans = j === undefined ? b.totalRetrans[i] : b.totalRetrans[i] - (a.totalRetrans[j] === ABSENT ? 0 : a.totalRetrans[j]);
       if (segs <= 0) continue;
-      const peer = peerAddr(b, i);
-      const s = sums.get(peer) ?? { segs: 0, retrans: 0, sockets: 0 };
+      const addr = v4(b, b.dst, i);
+      const key = addr >= 0 ? addr : peerAddr(b, i);
+      let s = sums.get(key);
+      if (!s) sums.set(key, (s = { segs: 0, retrans: 0, sockets: 0, row: i }));
       s.segs += segs;
       s.retrans += Math.max(0, retrans);
       s.sockets++;
-      sums.set(peer, s);
     }
     const out: Observation[] = [];
     const min = t.min_segments ?? 200;
-    for (const [peer, s] of sums) {
+    for (const s of sums.values()) {
       if (s.segs < min || s.retrans === 0) continue;
+      const peer = peerAddr(b, s.row);
       const ratio = (s.retrans / s.segs) * 100;
       out.push({
         measure: 'ratio',

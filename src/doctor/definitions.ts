@@ -19,6 +19,10 @@ export interface Subject {
   peer?: string;
   local?: string;
   netns?: string;
+  /** --all-netns: the namespace's `ip netns` (or docker) name, its pod (`namespace/name`), its container */
+  netns_name?: string;
+  pod?: string;
+  container?: string;
 }
 export type SubjectKey = keyof Subject;
 
@@ -316,6 +320,9 @@ export const CHECKS = [
   },
 ] as const satisfies readonly CheckDefinition[];
 
+/** The sampling window of `sockscope doctor` (config doctor.window). */
+export const DEFAULT_WINDOW = '2s';
+
 export type CheckId = (typeof CHECKS)[number]['id'];
 export const CHECK_IDS: readonly CheckId[] = CHECKS.map((c) => c.id);
 
@@ -352,8 +359,10 @@ export function doctorSampleSection(): string {
   const lines = [
     '[doctor]',
     '  ## `sockscope doctor`: how long to sample (a duration) unless --window is given. Each [doctor.<check>]',
-    '  ## below sets when a finding is info, warning or critical: the measure at or above the value.',
-    '  ## See docs/doctor.md.',
+    '  ## below sets when a finding is info, warning or critical: the measure at or above the value, for',
+    "  ## `sockscope doctor` and for the agent's [collectors.doctor] alike. The committed Prometheus rules and the",
+    "  ## Zabbix templates' {$SOCKSCOPE.DOCTOR.*} macros carry these defaults: regenerate the rules with",
+    '  ## `sockscope doctor --rules prometheus --config FILE`, set the macros on the host. See docs/doctor.md.',
     '  window = "2s"',
   ];
   for (const c of CHECKS as readonly CheckDefinition[]) {

@@ -47,6 +47,8 @@ export interface DoctorReport {
   checks: CheckId[];
   /** what limited the diagnosis (no tcp_info, partial attribution, ...) */
   notes: string[];
+  /** --all-netns: the namespaces diagnosed */
+  namespaces?: ({ netns: string; sockets: number; window_ms: number } & DoctorNamespace['identity'])[];
 }
 
 const RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
@@ -120,20 +122,73 @@ export interface DoctorOptions {
   processes?: boolean;
 }
 
-/** Sample, wait, sample, diagnose. */
-export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
-  const [{ DiagSession }, { takeDoctorSample, WINDOW_START_STATES }] = await Promise.all([import('../snapshot/snapshot.js'), import('./sample.js')]);
-  const session = await DiagSession.open(options.netns);
-  let a: DoctorSample;
-  let b: DoctorSample;
+/** One network namespace to diagnose among several (--all-netns): where to enter it, and who it is. */
+export interface DoctorNamespace {
+  /** a file to setns() into (a bind mount, /proc/<pid>/ns/net, or an open descriptor's /proc/self/fd/<n>) */
+  path: string;
+  /** added to the subject of every finding in it: the `ip netns` name, the pod, the container */
+  identity: Pick<Subject, 'netns_name' | 'pod' | 'container'>;
+}
+
+async function sampleIn(path: string | undefined, capacity: number, states?: number): Promise<DoctorSample> {
+  const [{ DiagSession }, { takeDoctorSample }] = await Promise.all([import('../snapshot/snapshot.js'), import('./sample.js')]);
+  // the session enters the namespace (setns of this thread): the host facts are read there too
+  const session = await DiagSession.open(path);
   try {
-    a = await takeDoctorSample(session, 1024, WINDOW_START_STATES);
-    const remaining = options.windowMs - (performance.now() - a.monotonicMs);
-    if (remaining > 0) await new Promise((r) => setTimeout(r, remaining));
-    b = await takeDoctorSample(session, Math.ceil(a.length * 1.5) + 1024);
+    return await takeDoctorSample(session, capacity, states);
   } finally {
     session.close();
   }
+}
+
+/** Sample, wait, sample, diagnose. */
+export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
+  const { WINDOW_START_STATES } = await import('./sample.js');
+  const a = await sampleIn(options.netns, 1024, WINDOW_START_STATES);
+  const remaining = options.windowMs - (performance.now() - a.monotonicMs);
+  if (remaining > 0) await new Promise((r) => setTimeout(r, remaining));
+  const b = await sampleIn(options.netns, Math.ceil(a.length * 1.5) + 1024);
+  return reportOf(a, b, options);
+}
+
+/**
+ * --all-netns: every namespace sampled at the start of one window and again at its end (one after the other,
+ * each namespace's window measured on its own samples), then diagnosed one by one; the findings of all of them
+ * in one report, each subject naming its namespace. A namespace that cannot be read (it vanished, no
+ * permission) is a note, not a failure of the others.
+ */
+export async function runDoctorAll(namespaces: readonly DoctorNamespace[], options: Omit<DoctorOptions, 'netns'>): Promise<DoctorReport> {
+  const { WINDOW_START_STATES } = await import('./sample.js');
+  const notes: string[] = [];
+  const failed = (ns: DoctorNamespace, e: unknown) => notes.push(`${ns.path}: not diagnosed: ${(e as Error).message}`);
+  const first: (DoctorSample | undefined)[] = [];
+  for (const ns of namespaces) first.push(await sampleIn(ns.path, 1024, WINDOW_START_STATES).catch((e) => void failed(ns, e)));
+  const start = first.find((a) => a)?.monotonicMs ?? performance.now();
+  const remaining = options.windowMs - (performance.now() - start);
+  if (remaining > 0) await new Promise((r) => setTimeout(r, remaining));
+  const reports: DoctorReport[] = [];
+  for (const [k, ns] of namespaces.entries()) {
+    const a = first[k];
+    if (!a) continue;
+    const b = await sampleIn(ns.path, Math.ceil(a.length * 1.5) + 1024).catch((e) => void failed(ns, e));
+    if (!b) continue;
+    const r = await reportOf(a, b, options);
+    for (const f of r.findings) f.subject = { ...f.subject, ...ns.identity };
+    reports.push(r);
+  }
+  return {
+    findings: sortFindings(reports.flatMap((r) => r.findings)),
+    window_ms: Math.max(0, ...reports.map((r) => r.window_ms)),
+    sockets: reports.reduce((n, r) => n + r.sockets, 0),
+    netns: `${reports.length} network namespaces`,
+    namespaces: reports.map((r, k) => ({ netns: r.netns, ...namespaces.filter((_, j) => first[j])[k]?.identity, sockets: r.sockets, window_ms: r.window_ms })),
+    checks: [...(options.checks ?? CHECKS.map((c) => c.id))],
+    notes: [...new Set([...notes, ...reports.flatMap((r) => r.notes)])],
+  };
+}
+
+/** The report of one namespace's window. */
+async function reportOf(a: DoctorSample, b: DoctorSample, options: Omit<DoctorOptions, 'netns'>): Promise<DoctorReport> {
   const netns = b.host.netns;
   const window: DoctorWindow = { a, b, elapsedMs: b.monotonicMs - a.monotonicMs, netns };
   const notes = [...new Set([...a.notes, ...b.notes])];

@@ -12,7 +12,9 @@ export function subjectText(s: Subject): string {
   if (s.source) parts.push(`from ${s.source}`);
   if (s.destination) parts.push(`to ${s.destination}`);
   if (s.peer) parts.push(`peer ${s.peer}`);
-  if (s.netns) parts.push(`netns ${s.netns}`);
+  if (s.netns) parts.push(`netns ${s.netns}${s.netns_name ? ` (${s.netns_name})` : ''}`);
+  if (s.pod) parts.push(`pod ${s.pod}`);
+  if (s.container) parts.push(`container ${s.container}`);
   return parts.join(', ');
 }
 
@@ -50,7 +52,7 @@ export function renderDoctor(r: DoctorReport): string {
   const counts = { critical: 0, warning: 0, info: 0 };
   for (const f of r.findings) counts[f.severity]++;
   const head =
-    `sockscope doctor: ${r.sockets.toLocaleString('en-US')} TCP/UDP sockets sampled over ${(r.window_ms / 1000).toFixed(1)} s in netns ${r.netns}: ` +
+    `sockscope doctor: ${r.sockets.toLocaleString('en-US')} TCP/UDP sockets sampled over ${(r.window_ms / 1000).toFixed(1)} s in ${r.namespaces ? r.netns : `netns ${r.netns}`}: ` +
     (r.findings.length === 0 ? 'nothing found' : `${counts.critical} critical, ${counts.warning} warning, ${counts.info} info`);
   const explained = new Map<string, string>();
   const parts = [head, ...r.findings.map((f) => findingText(f, explained))];

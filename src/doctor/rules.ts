@@ -86,7 +86,10 @@ function expectedAlert(r: Rule, labels: Record<string, string>, value: number) {
   };
 }
 
-const HEADER = (what: string) => `# Generated from src/doctor/definitions.ts by \`sockscope doctor --rules ${what}\`: do not edit by hand.\n`;
+const HEADER = (what: string) =>
+  `# Generated from src/doctor/definitions.ts by \`sockscope doctor --rules ${what}\`: do not edit by hand.\n` +
+  `# Thresholds: the definitions' defaults, or the [doctor.*] sections of --config FILE; give the agent the same file\n` +
+  `# (its [collectors.doctor] reports an observation from the lowest level configured).\n`;
 
 /** The rules file. */
 export function prometheusRules(thresholds: DoctorThresholds = defaultThresholds()): string {

@@ -129,11 +129,54 @@ export class DoctorSample {
     this.length += n;
   }
 
-  /** Row of each cookie (a Map: built once per window, for the sockets a check compares). */
-  cookieIndex(keep: (row: number) => boolean): Map<number, number> {
-    const m = new Map<number, number>();
-    for (let i = 0; i < this.length; i++) if (keep(i)) m.set(this.cookie[i], i);
-    return m;
+  /** Row of each cookie of the rows `keep` takes (built once per check, for the sockets it compares). */
+  cookieIndex(keep: (row: number) => boolean): CookieIndex {
+    let n = 0;
+    for (let i = 0; i < this.length; i++) if (keep(i)) n++;
+    const index = new CookieIndex(n);
+    for (let i = 0; i < this.length; i++) if (keep(i)) index.set(this.cookie[i], i);
+    return index;
+  }
+}
+
+/**
+ * Socket cookie → row, in typed arrays (open addressing, linear probing, at most half full): a window compares
+ * ~100k connections on a busy host, and a Map keyed by cookies (doubles above 2^31) costs a boxed number and a
+ * hash of it per socket, and the garbage collector's time after.
+ */
+export class CookieIndex {
+  private readonly keys: Float64Array;
+  private readonly rows: Int32Array;
+  private readonly mask: number;
+
+  constructor(capacity: number) {
+    let size = 16;
+    while (size < capacity * 2) size *= 2;
+    this.keys = new Float64Array(size);
+    this.rows = new Int32Array(size).fill(-1);
+    this.mask = size - 1;
+  }
+
+  /** cookies count up from 1: their low bits spread, mixed with the high word for cookies past 2^32 */
+  private slot(cookie: number): number {
+    return (Math.imul((cookie >>> 0) ^ ((cookie / 0x100000000) >>> 0), 0x9e3779b1) >>> 0) & this.mask;
+  }
+
+  set(cookie: number, row: number): void {
+    let k = this.slot(cookie);
+    while (this.rows[k] !== -1 && this.keys[k] !== cookie) k = (k + 1) & this.mask;
+    this.keys[k] = cookie;
+    this.rows[k] = row;
+  }
+
+  /** the row of `cookie`, or undefined */
+  get(cookie: number): number | undefined {
+    for (let k = this.slot(cookie); this.rows[k] !== -1; k = (k + 1) & this.mask) if (this.keys[k] === cookie) return this.rows[k];
+    return undefined;
+  }
+
+  has(cookie: number): boolean {
+    return this.get(cookie) !== undefined;
   }
 }
 
@@ -148,31 +191,45 @@ export function sampleOfTable(t: SocketTable, time: number, host: HostFacts): Do
   return sample;
 }
 
-export const SAMPLE_PROTOCOLS: readonly ProtoName[] = ['tcp', 'udp'];
-
 /**
  * Every state but TIME_WAIT: what the first sample of a window needs (no check compares TIME_WAIT sockets across
  * the window; the second sample has them for ephemeral_ports), a third less to dump on a busy host.
  */
 export const WINDOW_START_STATES = ALL_STATES & ~(1 << TCP_TIME_WAIT);
 
-/** Dump TCP and UDP (with tcp_info and skmeminfo) through `session`, then read the namespace's facts. */
+/**
+ * The dumps of a sample, each asking the kernel for what the checks read of those sockets only: SK_MEMINFO's drop
+ * counter for listeners (accept_queue) and UDP (udp_drops), tcp_info for the other TCP sockets (retransmits,
+ * stuck_receive_queue, zero_window). The kernel walks the listening hash for the first and the established hash
+ * for the second, so no socket is dumped twice, and ~100k connections are not each filled a meminfo nobody reads.
+ */
+const DUMPS = (states: number) =>
+  [
+    { protocols: ['tcp'] as ProtoName[], ext: Ext.skmeminfo, states: states & (1 << TCP_LISTEN) },
+    { protocols: ['tcp'] as ProtoName[], ext: Ext.info, states: states & ~(1 << TCP_LISTEN) },
+    { protocols: ['udp'] as ProtoName[], ext: Ext.skmeminfo, states: ALL_STATES },
+  ].filter((d) => d.states !== 0);
+
+/** Dump TCP and UDP (with tcp_info or skmeminfo, DUMPS) through `session`, then read the namespace's facts. */
 export async function takeDoctorSample(session: DiagSession, capacity = 1024, states = ALL_STATES): Promise<DoctorSample> {
   const sample = new DoctorSample(capacity);
   const scan = new AttributeIndex();
   sample.monotonicMs = performance.now();
-  const meta = await streamSnapshot(
-    { protocols: SAMPLE_PROTOCOLS, ext: Ext.info | Ext.skmeminfo, keepAttributes: true, states },
-    (batch, takenAt) => {
-      sample.takenAt = takenAt;
-      sample.addBatch(batch, scan);
-    },
-    session,
-  );
-  sample.takenAt = meta.takenAt;
+  for (const dump of DUMPS(states)) {
+    const meta = await streamSnapshot(
+      { ...dump, keepAttributes: true },
+      (batch, takenAt) => {
+        sample.takenAt = takenAt;
+        sample.addBatch(batch, scan);
+      },
+      session,
+    );
+    sample.takenAt = meta.takenAt;
+    for (const s of meta.sources)
+      if (s.source !== 'netlink') sample.notes.push(`${s.protocol}: read from /proc/net${s.note ? ` (${s.note})` : ''}: no tcp_info or drop counters`);
+    sample.notes.push(...meta.notes);
+  }
   sample.host = readHostFacts();
-  for (const s of meta.sources)
-    if (s.source !== 'netlink') sample.notes.push(`${s.protocol}: read from /proc/net${s.note ? ` (${s.note})` : ''}: no tcp_info or drop counters`);
-  sample.notes.push(...meta.notes);
+  sample.notes = [...new Set(sample.notes)];
   return sample;
 }

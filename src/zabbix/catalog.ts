@@ -23,6 +23,13 @@
  *     sockscope.lifecycle[<group>,rtt_p50|rtt_p99|rtt_mean|duration_mean]  calculated by the Zabbix server
  *                                          from those over {$SOCKSCOPE.LIFECYCLE.WINDOW} (nothing is sent)
  *
+ *   sockscope.doctor[<check>,<measure>]    doctor collector: the worst subject's value of each measure of
+ *                                          `sockscope doctor`'s checks (0: nothing reached a level), with one
+ *                                          trigger per level whose threshold is the check definition's
+ *                                          ({$SOCKSCOPE.DOCTOR.<CHECK>.<MEASURE>.<LEVEL>}, src/doctor/definitions.ts)
+ *   sockscope.doctor.findings              doctor collector: every observation that reached a level, one a line,
+ *                                          with its culprit (process, listener, destination, peer, netns)
+ *
  * The rules' prototypes have keys of different names (sockscope.port, sockscope.listen, sockscope.lifecycle), so
  * a port group that is a bare port ("22", always so with automatic groups), a listening port 22 and a lifecycle
  * group "inbound:22" cannot make the same key.
@@ -36,6 +43,8 @@ import { LISTEN_SCHEMA, PORT_RANGE_SCHEMA } from '../collectors/listen.js';
 import { mergeIpVersions, NETSTAT_FIELDS, NETSTAT_SCHEMA, type NetstatField } from '../collectors/netstat.js';
 import { NETSTAT_PORT_SCHEMA } from '../collectors/netstat-port.js';
 import type { Metric } from '../model/metric.js';
+import { CHECKS, SEVERITIES, type CheckDefinition, type MeasureDefinition, type Severity } from '../doctor/definitions.js';
+import { DOCTOR_SCHEMAS } from '../doctor/metrics.js';
 
 export interface LatestGather {
   metrics: readonly Metric[];
@@ -58,6 +67,14 @@ export interface GatherFacts {
   lifecycle: ReadonlyMap<string, Record<string, number>> | undefined;
   /** the lifecycle collector's subscription counters (lifecycle_events), summed over namespaces */
   lifecycleEvents: Record<string, number> | undefined;
+  /** the doctor collector's points, `<check>,<measure>` → its observations, worst first; undefined: it did not run */
+  doctor: ReadonlyMap<string, DoctorObservation[]> | undefined;
+}
+
+/** One point of the doctor collector: a measure's value for one subject (the point's tags). */
+export interface DoctorObservation {
+  value: number;
+  tags: Readonly<Record<string, string>>;
 }
 
 const pct = (queue: number, backlog: number) => (backlog > 0 ? (queue / backlog) * 100 : 0);
@@ -71,6 +88,9 @@ export function gatherFacts(g: LatestGather): GatherFacts {
   let portRangeSize: number | undefined;
   let lifecycle: Map<string, Record<string, number>> | undefined;
   let lifecycleEvents: Record<string, number> | undefined;
+  const doctorSchemas = new Map(Object.entries(DOCTOR_SCHEMAS).map(([name, schema]) => [schema, name.slice('doctor_'.length)]));
+  // a gather in which the doctor collector ran: no point then means nothing reached a level (0), not "unknown"
+  const doctor = g.report.collectors.some((c) => c.name === 'doctor' && c.ok) ? new Map<string, DoctorObservation[]>() : undefined;
   const add = (into: Record<string, number>, m: Metric) => {
     for (const k in m.fields) into[k] = (into[k] ?? 0) + (Number(m.fields[k]) || 0);
     return into;
@@ -98,8 +118,17 @@ export function gatherFacts(g: LatestGather): GatherFacts {
       lifecycle ??= new Map();
       const group = lifecycleGroup(m.tags.direction, m.tags.addr_port);
       lifecycle.set(group, add(lifecycle.get(group) ?? {}, m));
+    } else if (doctor && doctorSchemas.has(m.schema)) {
+      const check = doctorSchemas.get(m.schema)!;
+      for (const measure in m.fields) {
+        const key = `${check},${measure}`;
+        const list = doctor.get(key) ?? [];
+        list.push({ value: Number(m.fields[measure]) || 0, tags: m.tags });
+        doctor.set(key, list);
+      }
     }
   }
+  for (const list of doctor?.values() ?? []) list.sort((a, b) => b.value - a.value);
   // the events point comes with every lifecycle gather: without it the collector did not run (no groups is not "unknown")
   if (lifecycleEvents) lifecycle ??= new Map();
   else lifecycle = undefined;
@@ -110,12 +139,13 @@ export function gatherFacts(g: LatestGather): GatherFacts {
     portRangeSize,
     lifecycle,
     lifecycleEvents,
+    doctor,
     sockets: new Map(g.report.sources.map((s) => [s.protocol, s.sockets])),
     listenRan: metrics.some((m) => m.schema === LISTEN_SCHEMA) || g.report.collectors.some((c) => c.name === 'listen'),
   };
 }
 
-export type ValueType = 'UNSIGNED' | 'FLOAT';
+export type ValueType = 'UNSIGNED' | 'FLOAT' | 'TEXT';
 
 /** A trigger on one item; `{item}` in the expression stands for `/<template>/<key>`. */
 export interface TriggerDef {
@@ -138,7 +168,8 @@ export interface ItemDef {
   valueType: ValueType;
   units?: string;
   /** undefined: the gather has no such value (the item is not sent) */
-  value(f: GatherFacts): number | undefined;
+  value(f: GatherFacts): number | string | undefined;
+  description?: string;
   triggers?: TriggerDef[];
   /** drawn in the "TCP states" graph */
   graphed?: boolean;
@@ -250,6 +281,86 @@ const LIFECYCLE_CALCULATED: readonly PrototypeDef[] = [
 const tcpLabel = (f: NetstatField) =>
   f === 'udp_socket' ? 'UDP sockets' : f === 'tcp_none' ? 'TCP sockets in no standard state' : `TCP ${f.slice(4).replace(/_/g, ' ').toUpperCase()}`;
 
+/** The doctor's levels as Zabbix trigger priorities. */
+const DOCTOR_PRIORITY: Record<Severity, TriggerDef['priority']> = { info: 'INFO', warning: 'WARNING', critical: 'HIGH' };
+const DOCTOR_UNITS: Record<MeasureDefinition['unit'], string | undefined> = { sockets: undefined, percent: '%', per_minute: '/min', connections: undefined };
+
+/** `{$SOCKSCOPE.DOCTOR.CLOSE_WAIT.SOCKETS.WARNING}`: a doctor threshold as a user macro. */
+export const doctorMacro = (check: string, measure: string, level: Severity) => `{$SOCKSCOPE.DOCTOR.${check}.${measure}.${level}}`.toUpperCase();
+
+/** The measures of the doctor's checks, in the table's order. */
+const DOCTOR_MEASURES = (CHECKS as readonly CheckDefinition[]).flatMap((c) => c.measures.map((m) => ({ check: c, measure: m })));
+
+/**
+ * A doctor measure's triggers, one per level it has: "at or above this level's threshold and below the next
+ * one's", so one problem stands for the measure at a time (the most severe it reached).
+ */
+function doctorTriggers(c: CheckDefinition, m: MeasureDefinition): TriggerDef[] {
+  const levels = SEVERITIES.filter((l) => m[l] !== undefined);
+  return levels.map((level, k) => {
+    const next = levels[k + 1];
+    return {
+      id: `doctor:${c.id}:${m.name}:${level}`,
+      name: `sockscope doctor ${c.id}: ${m.help} at ${level} level ({ITEM.LASTVALUE})`,
+      expression: `last({item})>=${doctorMacro(c.id, m.name, level)}${next ? ` and last({item})<${doctorMacro(c.id, m.name, next)}` : ''}`,
+      priority: DOCTOR_PRIORITY[level],
+      description: `${c.explanation} What to do: ${c.advice} The culprit (${m.subject.join(', ')}) is in the item sockscope.doctor.findings; \`sockscope doctor\` on the host tells more (docs/doctor.md).`,
+    };
+  });
+}
+
+/** A doctor observation's culprit, from its tags (the finding's subject). */
+function doctorSubject(tags: Readonly<Record<string, string>>): string {
+  const parts: string[] = [];
+  if (tags.process !== undefined) parts.push(`process ${tags.process} (pid ${tags.pid})`);
+  if (tags.listener !== undefined) parts.push(`listener ${tags.listener}`);
+  if (tags.local !== undefined) parts.push(`socket ${tags.local}`);
+  if (tags.source !== undefined) parts.push(`from ${tags.source}`);
+  if (tags.destination !== undefined) parts.push(`to ${tags.destination}`);
+  if (tags.peer !== undefined) parts.push(`peer ${tags.peer}`);
+  if (tags.netns !== undefined) parts.push(`netns ${tags.netns}`);
+  return parts.join(', ');
+}
+
+/** At most this many lines in sockscope.doctor.findings (the worst of each measure first). */
+const DOCTOR_FINDINGS_MAX = 100;
+
+/** The text of sockscope.doctor.findings: one line per observation that reached a level, in the table's order. */
+export function doctorFindingsText(doctor: ReadonlyMap<string, DoctorObservation[]>): string {
+  const lines: string[] = [];
+  for (const { check, measure } of DOCTOR_MEASURES) {
+    for (const o of doctor.get(`${check.id},${measure.name}`) ?? []) {
+      lines.push(`${check.id} ${measure.name} = ${round1(o.value)}${DOCTOR_UNITS[measure.unit] ?? ` ${measure.unit}`}: ${doctorSubject(o.tags)}`);
+    }
+  }
+  if (lines.length === 0) return 'no finding';
+  return lines.length > DOCTOR_FINDINGS_MAX
+    ? [...lines.slice(0, DOCTOR_FINDINGS_MAX), `... and ${lines.length - DOCTOR_FINDINGS_MAX} more`].join('\n')
+    : lines.join('\n');
+}
+
+const DOCTOR_ITEMS: readonly ItemDef[] = [
+  ...DOCTOR_MEASURES.map(
+    ({ check: c, measure: m }): ItemDef => ({
+      key: `sockscope.doctor[${c.id},${m.name}]`,
+      name: `Doctor ${c.id}: ${m.help} (worst subject)`,
+      valueType: 'FLOAT',
+      ...(DOCTOR_UNITS[m.unit] ? { units: DOCTOR_UNITS[m.unit] } : {}),
+      collector: 'doctor',
+      value: (f) => (f.doctor ? round1(f.doctor.get(`${c.id},${m.name}`)?.[0]?.value ?? 0) : undefined),
+      triggers: doctorTriggers(c, m),
+    }),
+  ),
+  {
+    key: 'sockscope.doctor.findings',
+    name: 'Doctor findings (culprits)',
+    valueType: 'TEXT',
+    collector: 'doctor',
+    description: "Every observation of sockscope doctor's checks that reached a level in the last window, with its culprit.",
+    value: (f) => (f.doctor ? doctorFindingsText(f.doctor) : undefined),
+  },
+];
+
 export const ITEMS: readonly ItemDef[] = [
   ...NETSTAT_FIELDS.map(
     (field): ItemDef => ({
@@ -324,6 +435,7 @@ export const ITEMS: readonly ItemDef[] = [
       },
     ],
   },
+  ...DOCTOR_ITEMS,
 ];
 
 export const DISCOVERY: readonly DiscoveryDef[] = [
@@ -437,6 +549,13 @@ export const MACROS: readonly { macro: string; value: string; description: strin
   { macro: '{$SOCKSCOPE.BACKLOG.PERIOD}', value: '5m', description: 'how long a backlog must stay above the maximum' },
   { macro: '{$SOCKSCOPE.TIME_WAIT.PCT.MAX}', value: '70', description: 'TIME_WAIT sockets as % of the ephemeral port range' },
   { macro: '{$SOCKSCOPE.LIFECYCLE.LOST.PERIOD}', value: '15m', description: 'a closed-connection event lost within this period raises the problem' },
+  ...DOCTOR_MEASURES.flatMap(({ check: c, measure: m }) =>
+    SEVERITIES.filter((l) => m[l] !== undefined).map((level) => ({
+      macro: doctorMacro(c.id, m.name, level),
+      value: String(m[level]),
+      description: `sockscope doctor ${c.id}: ${m.help}, ${level} at or above (the default of doctor.${c.id}.${m.name}_${level}, docs/doctor.md)`,
+    })),
+  ),
   {
     macro: '{$SOCKSCOPE.LIFECYCLE.WINDOW}',
     value: '5m',

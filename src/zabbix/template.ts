@@ -44,7 +44,7 @@ export function zabbixTemplate(o: { passive: boolean }): string {
           triggers: defs.map((t) => ({
             uuid: uuid(`${name}:trigger:${t.id}`),
             name: t.name,
-            expression: t.expression.replace('{item}', ref(key)),
+            expression: t.expression.replaceAll('{item}', ref(key)),
             priority: t.priority,
             ...(t.description ? { description: t.description } : {}),
           })),
@@ -61,7 +61,8 @@ export function zabbixTemplate(o: { passive: boolean }): string {
     ...polled('1m'),
     ...valueType(i.valueType, i.units),
     ...preprocessing(i.preprocessing),
-    tags: [{ tag: 'component', value: 'sockets' }],
+    ...(i.description ? { description: i.description } : {}),
+    tags: [{ tag: 'component', value: i.collector === 'doctor' ? 'doctor' : 'sockets' }],
     ...triggers(i.triggers, i.key),
   }));
   const discoveryRules = DISCOVERY.map((r) => ({
@@ -90,7 +91,7 @@ export function zabbixTemplate(o: { passive: boolean }): string {
             (p.triggers ?? []).map((t) => ({
               uuid: uuid(`${name}:trigger-proto:${t.id}`),
               name: t.name,
-              expression: t.expression.replace('{item}', ref(prototypeKey(r, r.macro, p.field))),
+              expression: t.expression.replaceAll('{item}', ref(prototypeKey(r, r.macro, p.field))),
               priority: t.priority,
             })),
           ),

@@ -36,6 +36,9 @@ ${LEAKY_SERVER}for _ in range(12):
     c.close()
 while len(kept) < 12:
     time.sleep(0.01)
+# a listener half full: backlog 4, 2 connections never accepted (50 %, below the default warning of 90 %)
+half = listener(7003, backlog=4)
+pending = [socket.create_connection(('127.0.0.1', 7003)) for _ in range(2)]
 time.sleep(0.3)
 ready()
 `);
@@ -44,7 +47,9 @@ ready()
     const file = join(dir, 'agent.toml');
     writeFileSync(
       file,
-      '[agent]\ninterval = "300ms"\n[outputs.prometheus]\nlisten = ["127.0.0.1:11979"]\n[collectors.doctor]\nenabled = true\nprocesses = true\n',
+      // the [doctor.*] overrides reach the agent's collector: a fill of 50 % is a point only with fill_warning lowered
+      '[agent]\ninterval = "300ms"\n[outputs.prometheus]\nlisten = ["127.0.0.1:11979"]\n[collectors.doctor]\nenabled = true\nprocesses = true\n' +
+        '[doctor.accept_queue]\nfill_warning = 40\n',
     );
     const a = new AgentProcess(['--config', file], { wrap: ['nsenter', '-t', String(pid), '-n'] });
     try {
@@ -65,6 +70,14 @@ ready()
       assert.equal(labels.process, 'leakysrv', line);
       assert.equal(labels.pid, String(pid), line);
       assert.equal(labels.netns, netns, line);
+      // the override: the half-full listener is a point (default thresholds: none), named with its process
+      const fill = scrape(pid, 11979)
+        .split('\n')
+        .filter((l) => l.startsWith('sockscope_doctor_accept_queue_fill_percent{'));
+      assert.equal(fill.length, 1, fill.join('\n'));
+      assert.match(fill[0], /listener="127\.0\.0\.1:7003"/);
+      assert.match(fill[0], /process="leakysrv"/);
+      assert.equal(Number(fill[0].split(' ').pop()), 50, fill[0]);
 
       if (promtool.skip) return;
       copyFileSync(join(PROM_DIR, 'sockscope-doctor-rules.yml'), join(dir, 'sockscope-doctor-rules.yml'));

@@ -6,7 +6,16 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
-import { atLeastWarning, diagnoseScenario, doctor, scenarioSkip, startScenario, type DoctorRun, LEAKY_SERVER } from '../helpers/doctor-scenario.js';
+import {
+  atLeastWarning,
+  BUSY_HEALTHY,
+  diagnoseScenario,
+  doctor,
+  scenarioSkip,
+  startScenario,
+  type DoctorRun,
+  LEAKY_SERVER,
+} from '../helpers/doctor-scenario.js';
 
 const skip = scenarioSkip();
 const WINDOW = ['--window', '1s', '--format', 'json'];
@@ -296,65 +305,11 @@ ready()
 // alone, after the pathologies: no flood of theirs competes with it
 describe('sockscope doctor on a healthy namespace', { skip }, () => {
   test('a busy but healthy namespace gives no warning (exit 0)', async () => {
-    await diagnoseScenario(
-      String.raw`
-setname('echosrv')
-srv = listener(7007, backlog=256)
-def serve(c):
-    with c:
-        while True:
-            d = c.recv(65536)
-            if not d:
-                return            # the client closed: close too (no CLOSE_WAIT left behind)
-            c.sendall(d)
-def acceptor():
-    while True:
-        c, _ = srv.accept()
-        threading.Thread(target=serve, args=(c,), daemon=True).start()
-threading.Thread(target=acceptor, daemon=True).start()
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-u.bind(('127.0.0.1', 7008))
-def udp_echo():
-    while True:
-        d, a = u.recvfrom(65536)
-        u.sendto(d, a)
-threading.Thread(target=udp_echo, daemon=True).start()
-def clients():
-    setname('busyclient')
-    def tcp_client():
-        while True:
-            c = socket.create_connection(('127.0.0.1', 7007))
-            for _ in range(50):
-                c.sendall(b'q' * 2000)
-                got = 0
-                while got < 2000:
-                    got += len(c.recv(65536))
-            c.close()             # the client closes first: TIME_WAIT here, as it should be
-    def udp_client():
-        o = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        o.settimeout(1)
-        while True:
-            o.sendto(b'p' * 200, ('127.0.0.1', 7008))
-            try:
-                o.recvfrom(65536)
-            except socket.timeout:
-                pass
-    for _ in range(6):
-        threading.Thread(target=tcp_client, daemon=True).start()
-    for _ in range(2):
-        threading.Thread(target=udp_client, daemon=True).start()
-    forever()
-child(clients)
-time.sleep(1.0)
-ready()
-`,
-      WINDOW,
-      (_s, r) => {
-        assert.ok(r.report, show(r));
-        assert.ok(r.report.sockets > 10, `the namespace is busy: ${show(r)}`);
-        assert.deepEqual(r.report.findings.filter(atLeastWarning), [], show(r));
-        assert.equal(r.code, 0, show(r));
-      },
-    );
+    await diagnoseScenario(BUSY_HEALTHY, WINDOW, (_s, r) => {
+      assert.ok(r.report, show(r));
+      assert.ok(r.report.sockets > 10, `the namespace is busy: ${show(r)}`);
+      assert.deepEqual(r.report.findings.filter(atLeastWarning), [], show(r));
+      assert.equal(r.code, 0, show(r));
+    });
   });
 });

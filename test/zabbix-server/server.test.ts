@@ -133,7 +133,8 @@ describe('a real Zabbix 6.0 server', { skip: found.skip, timeout: 900_000 }, () 
   let agent: AgentProcess | undefined;
   const stoppers: (() => Promise<void>)[] = [];
   const hostids: Record<string, string> = {};
-  const LIFECYCLE_ITEMS = new Set(ITEMS.filter((i) => i.collector === 'lifecycle').map((i) => i.key));
+  /** items of the collectors that are off by default (lifecycle, doctor): in the template, pushed only by an agent running them */
+  const GATED_ITEMS = new Set(ITEMS.filter((i) => i.collector).map((i) => i.key));
   /** the agent's answer before its first gather: Zabbix marks the item unsupported until it is checked again */
   const NO_DATA_YET = /^No data yet/;
   const templateids: Record<string, string> = {};
@@ -292,7 +293,9 @@ describe('a real Zabbix 6.0 server', { skip: found.skip, timeout: 900_000 }, () 
     const rules: Obj[] = await zbx.call('discoveryrule.get', { hostids: hostids['zbx-send'], output: ['key_', 'state', 'error'] });
     assert.equal(rules.length, 3);
     for (const r of rules) assert.equal(r.state, '0', `${r.key_}: ${r.error}`);
-    // the lifecycle collector is off by default: its items are in the template, nothing of them is pushed
+    // the lifecycle and doctor collectors are off by default: their items are in the template, nothing of them is pushed
+    for (const key of GATED_ITEMS) assert.ok(!Number(now.get(key)?.lastclock), `${key}: not pushed by zabbix send`);
+    assert.ok(GATED_ITEMS.has('sockscope.doctor[close_wait,sockets]') && GATED_ITEMS.has('sockscope.doctor.findings'), 'the doctor items are gated');
     assert.ok(
       !now.has('sockscope.lifecycle.events[lost]') ||
         !now.get('sockscope.lifecycle.events[lost]')!.lastclock ||
@@ -300,9 +303,9 @@ describe('a real Zabbix 6.0 server', { skip: found.skip, timeout: 900_000 }, () 
     );
     assert.ok(![...now.keys()].some((k) => k.startsWith('sockscope.lifecycle[')), 'no lifecycle group discovered');
     // every item sent is an item of the host (the two rules are counted in total too)
-    // (the lifecycle collector's items and rule are the template's, not pushed with the default collectors)
-    const pushable = [...now.keys(), ...rules.map((r) => r.key_)].filter((k) => !LIFECYCLE_ITEMS.has(k) && k !== 'sockscope.lifecycle.discovery');
-    assert.equal(accepted.total, pushable.length, `${accepted.total} sent, ${pushable.length} items and rules on the host (lifecycle's aside)`);
+    // (the lifecycle and doctor collectors' items and rule are the template's, not pushed with the default collectors)
+    const pushable = [...now.keys(), ...rules.map((r) => r.key_)].filter((k) => !GATED_ITEMS.has(k) && k !== 'sockscope.lifecycle.discovery');
+    assert.equal(accepted.total, pushable.length, `${accepted.total} sent, ${pushable.length} items and rules on the host (lifecycle's and doctor's aside)`);
     const discovered = [...now.values()].filter((i) => i.flags === '4');
     assert.ok(
       discovered.some((i) => /^sockscope\.port\[10051,/.test(i.key_)),
@@ -349,8 +352,8 @@ sys.stdin.read()
         const m = await until(
           'every item to get the pushed value',
           async () => {
-            // the lifecycle collector's items (off by default) are the template's but zabbix send pushes none
-            const x = new Map([...(await items('zbx-send'))].filter(([key]) => !LIFECYCLE_ITEMS.has(key)));
+            // the lifecycle and doctor collectors' items (off by default) are the template's but zabbix send pushes none
+            const x = new Map([...(await items('zbx-send'))].filter(([key]) => !GATED_ITEMS.has(key)));
             return [...x.values()].every((i) => Number(i.lastclock) >= r.clock) ? x : undefined;
           },
           30_000,
@@ -440,6 +443,10 @@ sys.stdin.read()
         '  enabled = true',
         // what the agent computed, to compare with what Zabbix stored (the lifecycle histogram test below)
         '[outputs.stdout]',
+        '  enabled = true',
+        // the doctor's checks between two gathers (processes = false, the default: naming the process walks every
+        // descriptor of the machine at each gather; test/doctor/agent.test.ts covers it)
+        '[collectors.doctor]',
         '  enabled = true',
         '[zabbix_agent]',
         '  enabled = true',
@@ -682,6 +689,68 @@ sys.stdin.read()
     // agent's last word on it is that the server accepts every item
     const word = a.logs.filter((l) => /refused \d+ of \d+ items|accepts every item again/.test(l.msg)).at(-1);
     assert.match(String(word?.msg), /accepts every item again/);
+  });
+
+  test('doctor: a CLOSE_WAIT leak in agt fires the doctor trigger at its default threshold, the culprit (its namespace) in sockscope.doctor.findings; it recovers when the leak is gone', async () => {
+    const logsBeforeDoctor = agent!.logs.length;
+    // leakysrv keeps every connection it accepts; 12 clients close theirs: 12 CLOSE_WAIT (warning at 10, critical at 100)
+    const leak = await holdPython(
+      agt.asNs,
+      `
+import ctypes, json, os, socket, sys, threading, time
+ctypes.CDLL(None).prctl(15, b'leakysrv', 0, 0, 0)
+srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen(64)
+kept = []
+def acceptor():
+    while True:
+        kept.append(srv.accept()[0])
+threading.Thread(target=acceptor, daemon=True).start()
+for i in range(12):
+    socket.create_connection(srv.getsockname()).close()
+while len(kept) < 12:
+    time.sleep(0.01)
+time.sleep(0.3)
+print(json.dumps({'port': srv.getsockname()[1]}), flush=True)
+sys.stdin.read()
+`,
+      'a CLOSE_WAIT leak',
+    );
+    stoppers.push(leak.stop);
+    const netns = agt.run('readlink', ['/proc/self/ns/net']).trim();
+    const warning = 'sockscope doctor close_wait: CLOSE_WAIT sockets the process holds at warning level';
+    const fired = await until(
+      'the doctor close_wait trigger to fire on zbx-agent',
+      async () => {
+        const now = await problems('zbx-agent');
+        return now.find((p) => p.startsWith(warning));
+      },
+      60_000,
+      1000,
+    );
+    assert.equal(fired, `${warning} (12)`, 'the trigger name carries the value');
+    // the info and critical levels of the same measure are not problems at the same time
+    assert.ok(!(await problems('zbx-agent')).some((p) => /close_wait: .* at (info|critical) level/.test(p)));
+    const m = await items('zbx-agent');
+    assert.equal(Number(m.get('sockscope.doctor[close_wait,sockets]')!.lastvalue), 12);
+    assert.ok(
+      m.get('sockscope.doctor.findings')!.lastvalue.split('\n').includes(`close_wait sockets = 12 sockets: netns ${netns}`),
+      m.get('sockscope.doctor.findings')!.lastvalue,
+    );
+    // every doctor item of the host got a value from the agent (a push with the doctor collector on is accepted whole)
+    for (const key of GATED_ITEMS) assert.ok(Number(m.get(key)?.lastclock) > 0, `${key} pushed by the agent`);
+    await leak.stop();
+    await until(
+      'the doctor trigger to recover',
+      async () => ((await problems('zbx-agent')).some((p) => p.startsWith('sockscope doctor close_wait')) ? undefined : true),
+      60_000,
+      1000,
+    );
+    const after = await items('zbx-agent');
+    assert.equal(Number(after.get('sockscope.doctor[close_wait,sockets]')!.lastvalue), 0);
+    // the leak's listener is a new port: pushes are refused until discovery has made its items, and only those
+    const refusals = agent!.logs.slice(logsBeforeDoctor).filter((l) => /refused \d+ of \d+ items/.test(l.msg));
+    for (const r of refusals)
+      assert.match(r.msg, /as many as the \d+ items of discovered [^;]*: likely Zabbix has not created them yet/, 'no doctor item refused');
   });
 
   test('passive: "check now" polls every item through the agent\'s listener; all supported, listeners as ss says', async () => {

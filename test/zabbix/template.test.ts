@@ -44,8 +44,10 @@ function objectsWith(node: unknown, key: string, out: Obj[] = []): Obj[] {
   return out;
 }
 
-/** Keys of the items and rules that only a gather with the lifecycle collector sends. */
+/** Keys of the items and rules that only a gather with their collector (lifecycle, doctor) sends. */
 const OPTIONAL = new Set([...ITEMS.filter((i) => i.collector), ...DISCOVERY.filter((r) => r.collector)].map((x) => x.key));
+/** ... and the lifecycle collector's alone (the doctor's: test/doctor/zabbix.test.ts) */
+const LIFECYCLE = new Set([...ITEMS.filter((i) => i.collector === 'lifecycle'), ...DISCOVERY.filter((r) => r.collector === 'lifecycle')].map((x) => x.key));
 
 /**
  * A real gather with the lifecycle collector's points added: a tracker fed real destroy messages (recorded, with
@@ -160,8 +162,10 @@ for (const passive of [false, true]) {
       test(`every item is something sockscope sends (trapper) or answers (passive) for a real gather${lifecycle ? ' with the lifecycle collector' : ' (default collectors: no lifecycle item)'}, and every key it sends is the template's`, () => {
         const sent = lifecycle ? pushedLifecycle : pushed;
         assert.ok(OPTIONAL.size >= 3, 'the lifecycle items and rule are optional');
-        for (const k of itemKeys)
-          assert.equal(sent.has(k), lifecycle || !OPTIONAL.has(k), `${k} is ${lifecycle || !OPTIONAL.has(k) ? '' : 'not '}in a gather's items`);
+        for (const k of itemKeys) {
+          const expected = !OPTIONAL.has(k) || (lifecycle && LIFECYCLE.has(k));
+          assert.equal(sent.has(k), expected, `${k} is ${expected ? '' : 'not '}in a gather's items`);
+        }
         const fromRules = new Set<string>();
         for (const r of tpl.discovery_rules as Obj[]) {
           if (!sent.has(r.key)) {
@@ -197,7 +201,7 @@ for (const passive of [false, true]) {
       const RATES = ['closed', 'bytes_sent', 'bytes_received', 'closed_retrans_segs'];
       for (const i of [
         ...rule.item_prototypes.filter((p: Obj) => RATES.some((f) => p.key.endsWith(`,${f}]`))),
-        ...(tpl.items as Obj[]).filter((x) => OPTIONAL.has(x.key)),
+        ...(tpl.items as Obj[]).filter((x) => LIFECYCLE.has(x.key)),
       ]) {
         assert.deepEqual(i.preprocessing, [{ type: 'CHANGE_PER_SECOND', parameters: [''] }], i.key);
         assert.equal(i.value_type, 'FLOAT', `${i.key}: a rate`);
@@ -303,7 +307,7 @@ for (const passive of [false, true]) {
       const macros = new Set((tpl.macros as Obj[]).map((m) => m.macro));
       const referenced = new Set<string>();
       for (const t of triggers) {
-        const refs = [...(t.expression as string).matchAll(/\/([^/]+)\/([^,)]+)/g)];
+        const refs = [...(t.expression as string).matchAll(/\/([^/]+)\/([\w.]+(?:\[[^\]]*\])?)/g)];
         assert.ok(refs.length >= 1, t.expression);
         for (const [, host, key] of refs) {
           assert.equal(host, tpl.template, t.expression);
@@ -323,7 +327,8 @@ for (const passive of [false, true]) {
       ])
         assert.ok(referenced.has(k), k);
       // an item's own triggers reference that item only; multi-item triggers are top level
-      for (const i of tpl.items) for (const t of i.triggers ?? []) assert.ok([...t.expression.matchAll(/\/[^/]+\/([^,)]+)/g)].every((m) => m[1] === i.key));
+      for (const i of tpl.items)
+        for (const t of i.triggers ?? []) assert.ok([...t.expression.matchAll(/\/[^/]+\/([\w.]+(?:\[[^\]]*\])?)/g)].every((m) => m[1] === i.key));
     });
 
     test('graph of TCP states over existing items', () => {
