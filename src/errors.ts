@@ -8,7 +8,6 @@ export type SockscopeErrorCode =
   | 'ESOCKSCOPE_FILTER_SYNTAX'
   | 'ESOCKSCOPE_NETLINK'
   | 'ESOCKSCOPE_NETLINK_UNAVAILABLE'
-  | 'ESOCKSCOPE_DECODE'
   | 'ESOCKSCOPE_ZABBIX'
   | 'ESOCKSCOPE_WORKER';
 
@@ -53,11 +52,16 @@ export class NetlinkError extends SockscopeError {
   }
 }
 
-export class DecodeError extends SockscopeError {
-  constructor(message: string, facts: SockscopeErrorFacts = {}) {
-    super('ESOCKSCOPE_DECODE', message, facts);
-    this.name = 'DecodeError';
-  }
+/**
+ * The facts of a failed Node.js system call (a socket, a file): `errno` as the kernel's positive number (Node
+ * reports it negated, libuv style) and the `syscall`, for a SockscopeError that wraps it.
+ */
+export function systemErrorFacts(e: unknown): SockscopeErrorFacts {
+  const x = e as NodeJS.ErrnoException;
+  const facts: SockscopeErrorFacts = {};
+  if (typeof x?.errno === 'number') facts.errno = Math.abs(x.errno);
+  if (typeof x?.syscall === 'string') facts.syscall = x.syscall;
+  return facts;
 }
 
 export const isSockscopeError = (e: unknown): e is SockscopeError => e instanceof SockscopeError;

@@ -26,6 +26,6 @@ export { SocketTable, UID_UNKNOWN, type SocketTableBuffers } from './snapshot/ta
 export { SnapshotWorker } from './agent/worker.js';
 export { replayTransport, splitDatagrams, withSequence, type ReplayRequest, type Responder } from './snapshot/replay.js';
 export { summarize, type Summary, type Listener, type TcpStateCounts } from './summary/summary.js';
-export { DecodeError, isSockscopeError, NetlinkError, SockscopeError, UsageError, type SockscopeErrorCode } from './errors.js';
+export { isSockscopeError, NetlinkError, SockscopeError, UsageError, type SockscopeErrorCode } from './errors.js';
 export { compileFilter, parseFilter, hasNetAdmin, type CompiledFilter, type FilterContext } from './filter/index.js';
 export { streamSnapshot } from './snapshot/snapshot.js';

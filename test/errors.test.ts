@@ -3,13 +3,23 @@
  * positive number wherever it rides along.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { isSockscopeError } from '../src/errors.js';
 import { listenOn } from '../src/util/net.js';
 import { sendItems } from '../src/zabbix/sender.js';
 
+const root = new URL('../../', import.meta.url);
+
 describe('error codes', () => {
+  it('every code src/errors.ts declares is in docs/errors.md, and the page names no other', () => {
+    const declared = [...readFileSync(new URL('src/errors.ts', root), 'utf8').matchAll(/\| '(ESOCKSCOPE_[A-Z_]+)'/g)].map((m) => m[1]);
+    assert.ok(declared.length >= 5, `codes read from src/errors.ts: ${declared}`);
+    const documented = [...readFileSync(new URL('docs/errors.md', root), 'utf8').matchAll(/^\| `(ESOCKSCOPE_[A-Z_]+)` \|/gm)].map((m) => m[1]);
+    assert.deepEqual([...documented].sort(), [...declared].sort());
+  });
+
   it('a Zabbix server that refuses the connection is ESOCKSCOPE_ZABBIX, not a netlink error', async () => {
     const s = createServer();
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
@@ -19,6 +29,8 @@ describe('error codes', () => {
       assert.ok(isSockscopeError(e));
       assert.equal(e.code, 'ESOCKSCOPE_ZABBIX');
       assert.match(e.message, /ECONNREFUSED/);
+      assert.equal(e.facts.errno, 111, 'ECONNREFUSED, the positive errno');
+      assert.equal(e.facts.syscall, 'connect');
       return true;
     });
   });

@@ -5,7 +5,6 @@
  * same and answer fast), InfluxDB push, stdout. SIGHUP reloads the configuration (a bad one is reported and the
  * old one keeps running); SIGTERM flushes the outputs within flush_timeout and exits 0.
  */
-import { readdirSync, statSync } from 'node:fs';
 import { gather as gatherInProcess, hostname as kernelHostname, type GatherConfig, type GatherReport } from '../gather/gather.js';
 import { mergeIpVersions } from '../collectors/netstat.js';
 import { gatherConfigFromSections } from '../collectors/registry.js';
@@ -19,6 +18,7 @@ import { afterGather, applyRuntimeTuning, runtimeTuning } from './runtime.js';
 import type { AgentOutput, Gather, Log, OutputContext, OutputKind } from './output.js';
 import type { NetnsAgentGatherer } from '../netns/agent.js';
 import { OUTPUT_KINDS } from './outputs.js';
+import { attributionProblem } from '../procfs/attribution.js';
 
 export type { Log } from './output.js';
 
@@ -140,7 +140,7 @@ export class Agent {
   private checkAttribution(): void {
     if (this.attributionChecked || !this.config.collectors.netstat_port.enabled || !this.config.collectors.netstat_port.process_attribution) return;
     this.attributionChecked = true;
-    const problem = attributionProblem();
+    const problem = attributionProblem(process.geteuid?.());
     if (problem) {
       this.o.log(
         'warn',
@@ -419,32 +419,6 @@ export class Agent {
 
 /** SIGHUPs closer together than this are one reload. */
 const RELOAD_SETTLE_MS = 100;
-
-/**
- * Why process attribution would give pid 0, or undefined: the first other user's process whose fd directory
- * cannot be read, or no other user's process visible at all (hidepid, ProtectProc=invisible).
- */
-function attributionProblem(): string | undefined {
-  const me = process.geteuid?.();
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch (e) {
-    return `/proc cannot be read (${(e as NodeJS.ErrnoException).code})`;
-  }
-  for (const pid of entries) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      if (statSync(`/proc/${pid}`).uid === me) continue;
-      readdirSync(`/proc/${pid}/fd`);
-      return undefined;
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EACCES' || code === 'EPERM') return `${code} on /proc/${pid}/fd`;
-    }
-  }
-  return "no other user's process is visible in /proc";
-}
 
 /** Settings compared across a reload (Maps and Buffers included). */
 function settingsKey(settings: unknown): string {

@@ -41,7 +41,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { SockscopeError } from '../errors.js';
+import { SockscopeError, systemErrorFacts } from '../errors.js';
 
 export interface Codec<T> {
   encode(items: readonly T[]): Buffer;
@@ -88,7 +88,7 @@ export class DiskBuffer<T> {
       throw new SockscopeError(
         'ESOCKSCOPE_CONFIG',
         `config: ${key} = ${JSON.stringify(dir)}: expected a writable directory for the disk buffer (${err.code ?? err.message})`,
-        { key, value: dir },
+        { key, value: dir, ...systemErrorFacts(e) },
       );
     }
   }
@@ -107,7 +107,7 @@ export class DiskBuffer<T> {
       throw new SockscopeError(
         'ESOCKSCOPE_CONFIG',
         `config: ${key} = ${JSON.stringify(dir)}: expected a writable directory for the disk buffer (${err.code ?? err.message})`,
-        { key, value: dir },
+        { key, value: dir, ...systemErrorFacts(e) },
       );
     }
   }

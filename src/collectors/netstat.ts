@@ -115,12 +115,6 @@ export function netstatFieldIndex(src: ConnectionSource, i: number, semantics: N
   return f < 0 ? TCP_NONE : f;
 }
 
-/** The field a connection counts into, or undefined (not counted). */
-export function netstatField(src: ConnectionSource, i: number, semantics: NetstatSemantics): NetstatField | undefined {
-  const f = netstatFieldIndex(src, i, semantics);
-  return f < 0 ? undefined : NETSTAT_FIELDS[f];
-}
-
 const TCP_FIELD_OF_STATE: (NetstatField | undefined)[] = [];
 TCP_STATE_NUMBERS.forEach((s, k) => {
   TCP_FIELD_OF_STATE[s] = NETSTAT_FIELDS[k];

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { parse as parseToml, type TomlError } from 'smol-toml';
 import { gatherConfigFromSections } from '../collectors/registry.js';
-import { isSockscopeError, SockscopeError } from '../errors.js';
+import { isSockscopeError, SockscopeError, systemErrorFacts } from '../errors.js';
 import { CONFIG_SCHEMA, DEFAULTS, type AgentConfig } from './defaults.js';
 
 export interface FlagOverrides {
@@ -183,6 +183,7 @@ export function loadConfig(input: { file?: string; env?: NodeJS.ProcessEnv; flag
       throw new SockscopeError('ESOCKSCOPE_CONFIG', `config: cannot read ${input.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
         key: 'config',
         value: input.file,
+        ...systemErrorFacts(e),
       });
     }
     let parsed: Json;

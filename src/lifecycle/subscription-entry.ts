@@ -98,7 +98,7 @@ async function run(): Promise<void> {
 run().catch((e: unknown) => {
   post({
     kind: 'error',
-    code: isSockscopeError(e) ? e.code : 'ESOCKSCOPE_NETLINK',
+    code: isSockscopeError(e) ? e.code : 'ESOCKSCOPE_WORKER',
     message: (e as Error)?.message ?? String(e),
     facts: isSockscopeError(e) ? e.facts : {},
   });

@@ -50,10 +50,3 @@ export interface Metric {
   /** milliseconds since the epoch (the gather's snapshot time) */
   time: number;
 }
-
-/** Tags every metric of a gather gets (host, global tags). Collector tags win on conflict. */
-export function withTags(metrics: Metric[], tags: Record<string, string>): Metric[] {
-  if (Object.keys(tags).length === 0) return metrics;
-  for (const m of metrics) m.tags = { ...tags, ...m.tags };
-  return metrics;
-}

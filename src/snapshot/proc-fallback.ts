@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { AF_UNIX, Proto, type ProtoName } from '../diag/constants.js';
 import { parseProcNetInet, parseProcNetUnix, parseSockstat, procNetFile } from '../procfs/net.js';
 import { ENOENT, errnoName } from '../sys/errno.js';
-import type { SocketTable } from './table.js';
+import { NUMBER_COLUMNS, type SocketTable } from './table.js';
 import type { ProtocolSource } from './types.js';
 
 /**
@@ -93,28 +93,7 @@ export function readFromProc(
 }
 
 function copyRow(t: SocketTable, from: number, to: number): void {
-  for (const k of [
-    'proto',
-    'family',
-    'state',
-    'timer',
-    'retrans',
-    'sockType',
-    'sport',
-    'dport',
-    'ifindex',
-    'expires',
-    'rqueue',
-    'wqueue',
-    'uid',
-    'inode',
-    'cookieLo',
-    'cookieHi',
-    'attrStart',
-    'attrLength',
-  ] as const) {
-    (t[k] as Uint32Array)[to] = (t[k] as Uint32Array)[from];
-  }
+  for (const k of NUMBER_COLUMNS) (t[k] as Uint32Array)[to] = (t[k] as Uint32Array)[from];
   t.src.copyWithin(to * 16, from * 16, from * 16 + 16);
   t.dst.copyWithin(to * 16, from * 16, from * 16 + 16);
 }

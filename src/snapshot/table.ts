@@ -14,6 +14,8 @@ export interface SocketTableBuffers {
 const U8 = ['proto', 'family', 'state', 'timer', 'retrans', 'sockType'] as const;
 const U16 = ['sport', 'dport'] as const;
 const U32 = ['ifindex', 'expires', 'rqueue', 'wqueue', 'uid', 'inode', 'cookieLo', 'cookieHi', 'attrStart', 'attrLength'] as const;
+/** Every per-row number column (where a row's attributes lie in the arena included), for code that copies rows. */
+export const NUMBER_COLUMNS = [...U8, ...U16, ...U32] as const;
 const ADDR = ['src', 'dst'] as const; // 16 bytes per row, network order; IPv4 in the first 4
 type ColumnName = (typeof U8)[number] | (typeof U16)[number] | (typeof U32)[number] | (typeof ADDR)[number] | 'arena';
 

@@ -1,7 +1,7 @@
 /** Small pieces shared by the servers and the collectors: listen addresses, bound addresses, interface names. */
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:net';
-import { SockscopeError } from '../errors.js';
+import { SockscopeError, systemErrorFacts } from '../errors.js';
 
 /** "127.0.0.1:11979" / "[::1]:11979" → host and port. */
 export function splitListen(addr: string): { host: string; port: number } {
@@ -18,7 +18,7 @@ export function listenOn(server: Server, addr: string, key: string): Promise<voi
         new SockscopeError('ESOCKSCOPE_CONFIG', `cannot listen on ${addr} (${key}): ${e.code ?? e.message}`, {
           key,
           value: addr,
-          errno: e.errno === undefined ? undefined : Math.abs(e.errno),
+          ...systemErrorFacts(e),
         }),
       ),
     );

@@ -85,12 +85,3 @@ export class FrameDecoder {
     return { kind: 'error', reason };
   }
 }
-
-/** Decode one complete frame from a buffer (tests, captures). */
-export function decodeFrame(buf: Buffer, maxBytes?: number): Buffer {
-  const d = new FrameDecoder(maxBytes);
-  d.push(buf);
-  const e = d.next();
-  if (e.kind !== 'frame') throw new Error(e.kind === 'error' ? e.reason : 'incomplete frame');
-  return e.data;
-}

@@ -4,7 +4,7 @@
  * {"response":"success","info":"processed: N; failed: M; total: T; seconds spent: S"}.
  */
 import { connect } from 'node:net';
-import { SockscopeError } from '../errors.js';
+import { SockscopeError, systemErrorFacts } from '../errors.js';
 import { encodeFrame, FrameDecoder } from './frame.js';
 import type { SenderItem } from './items.js';
 
@@ -49,7 +49,7 @@ export function sendItems(server: string, items: readonly SenderItem[], o: { tim
     const decoder = new FrameDecoder(1 << 20);
     const fail = (e: Error) => {
       s.destroy();
-      reject(new SockscopeError('ESOCKSCOPE_ZABBIX', `Zabbix server ${host}:${port}: ${e.message}`, { server }));
+      reject(new SockscopeError('ESOCKSCOPE_ZABBIX', `Zabbix server ${host}:${port}: ${e.message}`, { server, ...systemErrorFacts(e) }, { cause: e }));
     };
     s.setTimeout(o.timeoutMs ?? 5000, () => fail(new Error('no answer within the timeout')));
     s.on('error', fail);

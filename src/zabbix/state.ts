@@ -1,6 +1,6 @@
 /** `zabbix send --state FILE`: the discovery memory kept between runs, in a small JSON file written atomically. */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { SockscopeError } from '../errors.js';
+import { SockscopeError, systemErrorFacts } from '../errors.js';
 import { DiscoveryMemory } from './items.js';
 
 export function loadMemory(file: string): DiscoveryMemory {
@@ -11,6 +11,7 @@ export function loadMemory(file: string): DiscoveryMemory {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new DiscoveryMemory(); // the first run
     throw new SockscopeError('ESOCKSCOPE_CONFIG', `--state ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
       value: file,
+      ...systemErrorFacts(e),
     });
   }
   let doc: unknown;
@@ -34,6 +35,7 @@ export function saveMemory(file: string, memory: DiscoveryMemory): void {
   } catch (e) {
     throw new SockscopeError('ESOCKSCOPE_CONFIG', `--state ${file}: cannot write it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
       value: file,
+      ...systemErrorFacts(e),
     });
   }
 }

@@ -16,7 +16,8 @@ import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { AgentProcess, cleanEnv, firstGather, freePort, request, sampleValue, sleep, targetOf, tempDir, until, type Target } from './helpers.js';
+import { AgentProcess, cleanEnv, firstGather, freePort, request, sampleValue, targetOf, tempDir, type Target } from '../helpers/agent.js';
+import { sleep, until } from '../helpers/wait.js';
 
 /** One GET on a given keep-alive agent (the same connection while it lives). */
 function keepAliveGet(agent: http.Agent, t: Target, path: string): Promise<{ status: number; body: string; socketId: number }> {

@@ -11,7 +11,8 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
-import { AgentProcess, cleanEnv, firstGather, request, sampleValue, sleep, targetOf, tempDir, type Target } from './helpers.js';
+import { AgentProcess, cleanEnv, firstGather, request, sampleValue, targetOf, tempDir, type Target } from '../helpers/agent.js';
+import { sleep } from '../helpers/wait.js';
 
 const auth = (user: string, pass: string) => ({ Authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

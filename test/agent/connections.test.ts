@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
-import { AgentProcess, Daemon, request, sampleValue, sleep, targetOf, until } from './helpers.js';
+import { AgentProcess, Daemon, request, sampleValue, targetOf } from '../helpers/agent.js';
+import { sleep, until } from '../helpers/wait.js';
 
 /** A child (fd limit raised) holding `n` idle connections to port, re-opening any the server closes. */
 const HOLDER = `

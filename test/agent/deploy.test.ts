@@ -21,24 +21,12 @@ import { parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import { netnsSupport, PopulationNetns } from '../helpers/netns.js';
 import { parseSs } from '../helpers/ss.js';
-import {
-  AgentProcess,
-  cleanEnv,
-  findTool,
-  firstGather,
-  freePort,
-  freePortIn,
-  NsBridge,
-  REPO,
-  request,
-  sampleValue,
-  targetOf,
-  tempDir,
-  until,
-} from './helpers.js';
+import { AgentProcess, cleanEnv, firstGather, freePort, freePortIn, NsBridge, REPO, request, sampleValue, targetOf, tempDir } from '../helpers/agent.js';
+import { findPromtool } from '../helpers/tools.js';
+import { until } from '../helpers/wait.js';
 
 const DEPLOY = join(REPO, 'deploy');
-const promtool = findTool('promtool', 'SOCKSCOPE_PROMTOOL', 'prometheus');
+const promtool = findPromtool();
 const systemdAnalyze = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' }).status === 0;
 
 /** Every PromQL expression of the dashboard (targets and variable queries) and of the rules. */

@@ -20,7 +20,7 @@ import { DiskBuffer } from '../../src/agent/disk-buffer.js';
 import { InfluxOutput } from '../../src/agent/influx-output.js';
 import { ZabbixOutput } from '../../src/agent/zabbix-output.js';
 import { DEFAULTS, type AgentConfig } from '../../src/config/defaults.js';
-import { freePort, tempDir } from './helpers.js';
+import { freePort, tempDir } from '../helpers/agent.js';
 
 type Cfg = AgentConfig['outputs']['influxdb'];
 const lines = (from: number, n: number) => Array.from({ length: n }, (_, i) => `netstat,host=h tcp_established=${from + i}i ${1_700_000_000_000 + from + i}`);
@@ -196,9 +196,10 @@ describe('disk buffer', () => {
     writeFileSync(ro, 'a file, not a directory');
     assert.throws(
       () => new InfluxOutput(cfg({ buffer_directory: ro }), log),
-      (e: Error & { code?: string }) => {
+      (e: Error & { code?: string; facts?: { errno?: number } }) => {
         assert.equal(e.code, 'ESOCKSCOPE_CONFIG');
         assert.match(e.message, /outputs\.influxdb\.buffer_directory = ".*ro\/influxdb": expected a writable directory/);
+        assert.equal(e.facts?.errno, 20, 'ENOTDIR, the positive errno');
         return true;
       },
     );

@@ -20,7 +20,7 @@ import type { Metric } from '../../src/model/metric.js';
 import { metricJson } from '../../src/outputs/metrics/json.js';
 import { assembleExposition, PrometheusWriter, type ExpositionFormat } from '../../src/outputs/metrics/prometheus.js';
 import { SnapshotWorker } from '../../src/agent/worker.js';
-import { AgentProcess, cleanEnv, firstGather, request, targetOf, type Target } from './helpers.js';
+import { AgentProcess, cleanEnv, firstGather, request, targetOf, type Target } from '../helpers/agent.js';
 
 const FORMATS: ExpositionFormat[] = ['text', 'openmetrics'];
 const OPENMETRICS_ACCEPT = 'application/openmetrics-text;version=1.0.0';

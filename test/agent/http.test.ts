@@ -19,7 +19,8 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
-import { AgentProcess, cleanEnv, familyNames, firstGather, request, sampleValue, sleep, targetOf, tempDir, type Target } from './helpers.js';
+import { AgentProcess, cleanEnv, familyNames, firstGather, request, sampleValue, selfSignedCert, targetOf, tempDir, type Target } from '../helpers/agent.js';
+import { sleep } from '../helpers/wait.js';
 
 const PROMETHEUS_ACCEPT =
   'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
@@ -231,30 +232,7 @@ describe('agent HTTP endpoint with an exporter-toolkit web config (TLS, basic au
   before(async () => {
     if (skip) return;
     dir = tempDir('webcfg');
-    const r = spawnSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=sockscope-test',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { encoding: 'utf8' },
-    );
-    assert.equal(r.status, 0, r.stderr);
+    selfSignedCert(dir, { cn: 'sockscope-test' });
     // htpasswd -B writes $2y$; exporter-toolkit takes it
     const hash = bcrypt.hashSync('correct horse', 10).replace(/^\$2b\$/, '$2y$');
     writeFileSync(
@@ -340,25 +318,11 @@ describe('agent HTTP endpoint with client certificates (client_auth_type)', () =
   before(async () => {
     if (skip) return;
     dir = tempDir('mtls');
-    ssl(
-      'req',
-      '-x509',
-      ...ec,
-      '-keyout',
-      'server-key.pem',
-      '-out',
-      'server.pem',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=server',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    );
+    selfSignedCert(dir, { key: 'server-key.pem', cert: 'server.pem', cn: 'server' });
     ssl('req', '-x509', ...ec, '-keyout', 'ca-key.pem', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=test-ca');
     ssl('req', ...ec, '-keyout', 'client-key.pem', '-out', 'client.csr', '-subj', '/CN=prometheus');
     ssl('x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-out', 'client.pem', '-days', '1');
-    ssl('req', '-x509', ...ec, '-keyout', 'other-key.pem', '-out', 'other.pem', '-days', '1', '-subj', '/CN=stranger');
+    selfSignedCert(dir, { key: 'other-key.pem', cert: 'other.pem', cn: 'stranger', ipSan: false });
     for (const mode of ['RequireAndVerifyClientCert', 'RequireAnyClientCert']) {
       writeFileSync(
         join(dir, `${mode}.yml`),

@@ -15,7 +15,8 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { InfluxOutput } from '../../src/agent/influx-output.js';
 import { DEFAULTS, type AgentConfig } from '../../src/config/defaults.js';
-import { freePort } from './helpers.js';
+import { freePort } from '../helpers/agent.js';
+import { sleep } from '../helpers/wait.js';
 
 interface Seen {
   method: string;
@@ -218,7 +219,7 @@ describe('InfluxDB output (recording server)', () => {
     const t0 = Date.now();
     while (o.snapshotStats().buffered > 0) {
       await o.flush();
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
       assert.ok(Date.now() - t0 < 3000, 'retried within 3 s');
     }
     const waited = Date.now() - t0;

@@ -19,7 +19,9 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { netnsSupport, PopulationNetns } from '../helpers/netns.js';
-import { AgentProcess, cleanEnv, Daemon, findTool, freePortIn, NsBridge, request, sampleValue, sleep, tempDir, until } from './helpers.js';
+import { AgentProcess, cleanEnv, Daemon, freePortIn, NsBridge, request, sampleValue, tempDir } from '../helpers/agent.js';
+import { findTool } from '../helpers/tools.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const support = netnsSupport();
 const influxd = findTool('influxd', 'SOCKSCOPE_INFLUXD', 'influxdb');

@@ -14,7 +14,8 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { AgentProcess, cleanEnv, firstGather, freePort, request, sampleValue, targetOf, tempDir, until, type Target } from './helpers.js';
+import { AgentProcess, cleanEnv, firstGather, freePort, request, sampleValue, targetOf, tempDir, type Target } from '../helpers/agent.js';
+import { until } from '../helpers/wait.js';
 
 describe('agent lifecycle', () => {
   let dir = '';

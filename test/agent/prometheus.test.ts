@@ -22,11 +22,13 @@ import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { netnsSupport, PopulationNetns } from '../helpers/netns.js';
 import { defaultThresholds } from '../../src/doctor/definitions.js';
 import { parseSs } from '../helpers/ss.js';
-import { AgentProcess, cleanEnv, Daemon, findTool, freePortIn, NsBridge, REPO, request, sampleValue, tempDir, until } from './helpers.js';
+import { AgentProcess, cleanEnv, Daemon, freePortIn, NsBridge, REPO, request, sampleValue, tempDir } from '../helpers/agent.js';
+import { findTool, findPromtool } from '../helpers/tools.js';
+import { until } from '../helpers/wait.js';
 
 const support = netnsSupport();
 const prometheus = findTool('prometheus', 'SOCKSCOPE_PROMETHEUS', 'prometheus');
-const promtool = findTool('promtool', 'SOCKSCOPE_PROMTOOL', 'prometheus');
+const promtool = findPromtool();
 const DEPLOY = join(REPO, 'deploy/prometheus');
 
 describe('agent scraped by a real Prometheus in a network namespace', { skip: support.skip ?? false }, () => {

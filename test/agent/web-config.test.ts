@@ -13,7 +13,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadWebConfig } from '../../src/agent/web-config.js';
-import { AgentProcess, cleanEnv, runCli, targetOf, tempDir } from './helpers.js';
+import { AgentProcess, cleanEnv, runCli, selfSignedCert, targetOf, tempDir } from '../helpers/agent.js';
 
 const haveOpenssl = spawnSync('openssl', ['version']).status === 0;
 const skip = haveOpenssl ? false : 'openssl (certificates, s_client) is not installed';
@@ -43,10 +43,6 @@ function sClient(port: number, args: string[]): Promise<{ protocol?: string; cip
 describe('web config: TLS keys with Go semantics (openssl s_client)', { skip }, () => {
   let dir = '';
   const agents: AgentProcess[] = [];
-  const ssl = (...args: string[]) => {
-    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
-    assert.equal(r.status, 0, `openssl ${args.join(' ')}: ${r.stderr}`);
-  };
   /** an agent with this tls_server_config (cert and key added); its port */
   const start = async (extra: string, env: Record<string, string> = {}): Promise<{ port: number; agent: AgentProcess }> => {
     const file = join(dir, `web-${agents.length}.yml`);
@@ -59,42 +55,8 @@ describe('web config: TLS keys with Go semantics (openssl s_client)', { skip }, 
   before(() => {
     if (skip) return;
     dir = tempDir('tls');
-    ssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      'key.pem',
-      '-out',
-      'cert.pem',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    );
-    ssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      'other-key.pem',
-      '-out',
-      'other.pem',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=other',
-    );
+    selfSignedCert(dir);
+    selfSignedCert(dir, { key: 'other-key.pem', cert: 'other.pem', cn: 'other', ipSan: false });
   });
   after(async () => {
     for (const a of agents) assert.equal((await a.stop()).code, 0, a.tail());

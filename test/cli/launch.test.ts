@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { codeCacheFile } from '../../src/cli/launch.js';
-import { cleanEnv, tempDir } from '../agent/helpers.js';
+import { cleanEnv, tempDir } from '../helpers/agent.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const bin = join(root, 'bin', 'sockscope.js');

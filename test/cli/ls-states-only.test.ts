@@ -8,8 +8,8 @@ import fc from 'fast-check';
 import { ALL_STATES, TCP_CLOSE, TCP_LISTEN } from '../../src/diag/constants.js';
 import { compileFilter } from '../../src/filter/index.js';
 import { SS_CONN, statesOnly } from '../../src/cli/ls.js';
-import { budget } from '../fuzz/budget.js';
-import { row, tableOf } from '../outputs/helpers.js';
+import { budget } from '../helpers/fuzz-budget.js';
+import { row, tableOf } from '../helpers/outputs.js';
 
 describe('ls statesOnly', () => {
   it('selects what compileFilter([]) selects, with the same states and no bytecode', () => {

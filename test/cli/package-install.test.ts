@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { exerciseArtifact } from '../helpers/artifact.js';
 import { netnsSupport } from '../helpers/netns.js';
-import { cleanEnv, tempDir } from '../agent/helpers.js';
+import { cleanEnv, tempDir } from '../helpers/agent.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
@@ -62,8 +62,18 @@ test('the installed tree holds no devDependency', () => {
   for (const d of Object.keys(pkg.devDependencies)) assert.ok(!installed.has(d), `devDependency ${d} was installed with --omit=dev`);
 });
 
-test('the tarball holds every file its docs link to', () => {
+test('the tarball holds every file its docs link to, and no test or benchmark code', () => {
   const shipped = new Set(files);
+  // test-only code (reference models, helpers, fixtures) lives in test/, and bench/ is the benchmarks': neither ships
+  assert.deepEqual(
+    files.filter((f) => /^(dist\/)?(test|bench)\//.test(f)),
+    [],
+    'test or bench files in the tarball',
+  );
+  assert.ok(
+    files.some((f) => f.startsWith('dist/src/')),
+    'the tarball holds dist/src',
+  );
   const missing: string[] = [];
   for (const doc of files.filter((f) => f.endsWith('.md'))) {
     const text = readFileSync(join(REPO, doc), 'utf8');

@@ -12,12 +12,13 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { seriesRuleTest } from '../../src/doctor/rules.js';
-import { AgentProcess, until } from '../agent/helpers.js';
-import { findTool } from '../helpers/tools.js';
-import { LEAKY_SERVER, scenarioSkip, startScenario } from './scenario.js';
+import { AgentProcess } from '../helpers/agent.js';
+import { until } from '../helpers/wait.js';
+import { findPromtool } from '../helpers/tools.js';
+import { LEAKY_SERVER, scenarioSkip, startScenario } from '../helpers/doctor-scenario.js';
 
 const PROM_DIR = fileURLToPath(new URL('../../../deploy/prometheus/', import.meta.url));
-const promtool = findTool('promtool', 'SOCKSCOPE_PROMTOOL', 'prometheus');
+const promtool = findPromtool();
 const skip = scenarioSkip() ?? (spawnSync('sh', ['-c', 'command -v nsenter'], { stdio: 'ignore' }).status !== 0 ? 'missing tool: nsenter' : undefined);
 
 /** GET /metrics from inside the namespace of `pid` (the agent listens on that namespace's loopback). */

@@ -14,7 +14,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { doctorSampleSection, CHECKS, defaultThresholds, CHECK_IDS } from '../../src/doctor/definitions.js';
 import { grade } from '../../src/doctor/doctor.js';
 import { EVALUATE } from '../../src/doctor/checks.js';
-import { BIN } from './scenario.js';
+import { BIN } from '../helpers/doctor-scenario.js';
 
 const DOCS = fileURLToPath(new URL('../../../docs/doctor.md', import.meta.url));
 

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { atLeastWarning, BUSY_HEALTHY, doctor, LEAKY_SERVER, scenarioSkip, startScenario, type DoctorRun, type Scenario } from './scenario.js';
+import { atLeastWarning, BUSY_HEALTHY, doctor, LEAKY_SERVER, scenarioSkip, startScenario, type DoctorRun, type Scenario } from '../helpers/doctor-scenario.js';
 
 const NAMES = ['doctor2-leak', 'doctor2-busy'];
 const skip = scenarioSkip();

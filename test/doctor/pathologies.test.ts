@@ -6,7 +6,16 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
-import { atLeastWarning, BUSY_HEALTHY, diagnoseScenario, doctor, scenarioSkip, startScenario, type DoctorRun, LEAKY_SERVER } from './scenario.js';
+import {
+  atLeastWarning,
+  BUSY_HEALTHY,
+  diagnoseScenario,
+  doctor,
+  scenarioSkip,
+  startScenario,
+  type DoctorRun,
+  LEAKY_SERVER,
+} from '../helpers/doctor-scenario.js';
 
 const skip = scenarioSkip();
 const WINDOW = ['--window', '1s', '--format', 'json'];

@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { prometheusRules, prometheusRuleTests } from '../../src/doctor/rules.js';
-import { findTool } from '../helpers/tools.js';
-import { BIN } from './scenario.js';
+import { findPromtool } from '../helpers/tools.js';
+import { BIN } from '../helpers/doctor-scenario.js';
 
 const PROM_DIR = fileURLToPath(new URL('../../../deploy/prometheus/', import.meta.url));
-const promtool = findTool('promtool', 'SOCKSCOPE_PROMTOOL', 'prometheus');
+const promtool = findPromtool();
 
 describe('doctor rules for Prometheus', () => {
   test('deploy/prometheus holds the generated rules and their unit tests', () => {

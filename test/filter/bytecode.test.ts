@@ -6,13 +6,13 @@
  *   struct inet_diag_bc_op   { u8 code; u8 yes; u16 no; }
  *   struct inet_diag_hostcond { u8 family; u8 prefix_len; [2 pad]; int port; __be32 addr[] }
  *
- * Every program must also pass the kernel's audit (kernel-model.ts).
+ * Every program must also pass the kernel's audit (test/helpers/kernel-filter-model.ts).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BcOp, compileFilter, parseServices, type FilterContext } from '../../src/filter/index.js';
 import { concat, hex, le16, le32, le64, toHex, zeros } from '../helpers/bytes.js';
-import { audit } from './kernel-model.js';
+import { audit } from '../helpers/kernel-filter-model.js';
 
 const services = parseServices('ssh 22/tcp\nhttp 80/tcp\nhttps 443/tcp\n');
 const ctx: FilterContext = {

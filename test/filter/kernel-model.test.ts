@@ -1,5 +1,5 @@
 /**
- * Properties over random filters and random sockets, against the model of the kernel in kernel-model.ts:
+ * Properties over random filters and random sockets, against the model of the kernel in test/helpers/kernel-filter-model.ts:
  * - with CAP_NET_ADMIN every expression is compiled whole, the kernel accepts the program, and the program
  *   lets through exactly the rows matches() selects (so ss's composition of and/or/not jumps is right for
  *   any nesting, and the two paths agree);
@@ -16,9 +16,9 @@ import { parseAddress } from '../../src/diag/address.js';
 import { isSockscopeError } from '../../src/errors.js';
 import { compileFilter, parseFilter, parseServices, type FilterContext } from '../../src/filter/index.js';
 import { SocketTable } from '../../src/snapshot/table.js';
-import { budget } from '../fuzz/budget.js';
+import { budget } from '../helpers/fuzz-budget.js';
 import { le16, le32, le64 } from '../helpers/bytes.js';
-import { audit, run, type DiagEntry } from './kernel-model.js';
+import { audit, run, type DiagEntry } from '../helpers/kernel-filter-model.js';
 
 const services = parseServices('ssh 22/tcp\nhttps 443/tcp\n');
 const ctx = (netAdmin: boolean): FilterContext => ({

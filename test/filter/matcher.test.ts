@@ -12,6 +12,7 @@ import { parseAddress } from '../../src/diag/address.js';
 import { compileFilter, parseServices, type FilterContext } from '../../src/filter/index.js';
 import { SocketTable } from '../../src/snapshot/table.js';
 import { le16, le32, le64 } from '../helpers/bytes.js';
+import { sleep } from '../helpers/wait.js';
 
 const ctx: FilterContext = {
   defaultStates: 0xfff,
@@ -165,7 +166,7 @@ describe('matches(): one row at a time', () => {
     const started = performance.now();
     const n = warm() + warm();
     const ended = performance.now();
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     obs.disconnect();
     assert.ok(n > 0);
     assert.equal(collections, 0, `${collections} garbage collections during ${2 * 200_000 * ROWS.length} calls`);

@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { formatIPv4, formatIPv6, parseAddress } from '../../src/diag/address.js';
-import { budget } from './budget.js';
+import { budget } from '../helpers/fuzz-budget.js';
 
 /** 16 bytes biased towards zero groups, so compression is exercised. */
 const v6bytes = fc

@@ -18,7 +18,7 @@ import { isSockscopeError } from '../../src/errors.js';
 import { AttributeDecoder, encodeAttribute, findAttribute } from '../../src/netlink/attributes.js';
 import { encodeRequest, MessageIterator } from '../../src/netlink/message.js';
 import { concat, nlattr, viewOf } from '../helpers/bytes.js';
-import { budget } from './budget.js';
+import { budget } from '../helpers/fuzz-budget.js';
 
 /** Any bytes, and a window [start, end) inside them. */
 const window = fc.tuple(fc.uint8Array({ maxLength: 700 }), fc.nat(), fc.nat()).map(([bytes, a, b]) => {

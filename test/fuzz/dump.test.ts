@@ -10,7 +10,7 @@ import { appendUnixMessage, decodeUnixAttributes } from '../../src/diag/unix.js'
 import { newReceiveBuffer, runDump } from '../../src/snapshot/dump.js';
 import { SocketTable } from '../../src/snapshot/table.js';
 import { concat, le16, le32, nlattr, replayReader } from '../helpers/bytes.js';
-import { budget } from './budget.js';
+import { budget } from '../helpers/fuzz-budget.js';
 
 const SEQ = 42;
 

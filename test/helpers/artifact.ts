@@ -15,7 +15,8 @@ import assert from 'node:assert/strict';
 import { realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { cleanEnv, Daemon, freePortIn, NsBridge, request, tempDir, until } from '../agent/helpers.js';
+import { cleanEnv, Daemon, freePortIn, NsBridge, request, tempDir } from './agent.js';
+import { until } from './wait.js';
 import { PopulationNetns } from './netns.js';
 
 export interface Artifact {

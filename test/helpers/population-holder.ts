@@ -24,6 +24,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sleep } from './wait.js';
 
 export interface Endpoint {
   address: string;
@@ -408,7 +409,7 @@ async function main(): Promise<void> {
   }
 
   // Let delayed ACKs and the last state transitions land before anyone looks.
-  await new Promise((r) => setTimeout(r, SETTLE_MS));
+  await sleep(SETTLE_MS);
   process.stdout.write(`${JSON.stringify(pop)}\n`);
 }
 

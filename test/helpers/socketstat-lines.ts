@@ -10,7 +10,7 @@ import { ALL_STATES } from '../../src/diag/constants.js';
 import { planSnapshot } from '../../src/gather/gather.js';
 import { SOCKETSTAT_INFO_FIELDS } from '../../src/collectors/socketstat.js';
 import { influxLine } from '../../src/outputs/metrics/influx.js';
-import { socketstatLineProtocol, socketstatMetrics, type SocketstatTestOptions as SocketstatInfluxOptions } from '../outputs/helpers.js';
+import { socketstatLineProtocol, socketstatMetrics, type SocketstatTestOptions as SocketstatInfluxOptions } from './outputs.js';
 import { takeSnapshot } from '../../src/snapshot/snapshot.js';
 import { sysfsInterfaceNames } from '../../src/util/net.js';
 

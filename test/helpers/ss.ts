@@ -219,3 +219,18 @@ export function ssPrintedDev(kernelDev: number): string {
   const minor = (kernelDev & 0xff) | ((kernelDev >>> 12) & 0xfff00);
   return `${major}/${minor}`;
 }
+
+/** ss's TCP state names (iproute2 sstate_name: TCP_CLOSE is "UNCONN") → the netstat measurement's field names. */
+export const NETSTAT_FIELD_OF_SS_STATE: Readonly<Record<string, string>> = {
+  ESTAB: 'tcp_established',
+  'SYN-SENT': 'tcp_syn_sent',
+  'SYN-RECV': 'tcp_syn_recv',
+  'FIN-WAIT-1': 'tcp_fin_wait1',
+  'FIN-WAIT-2': 'tcp_fin_wait2',
+  'TIME-WAIT': 'tcp_time_wait',
+  UNCONN: 'tcp_close',
+  'CLOSE-WAIT': 'tcp_close_wait',
+  'LAST-ACK': 'tcp_last_ack',
+  LISTEN: 'tcp_listen',
+  CLOSING: 'tcp_closing',
+};

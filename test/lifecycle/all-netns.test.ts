@@ -12,6 +12,7 @@ import type { GatherConfig } from '../../src/gather/gather.js';
 import type { Metric } from '../../src/model/metric.js';
 import { gatherAllNetns } from '../../src/netns/all.js';
 import { NetnsWalker } from '../../src/netns/walk.js';
+import { sleep } from '../helpers/wait.js';
 
 const root = process.getuid?.() === 0;
 const tools = ['ip', 'python3'].every((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0);
@@ -101,7 +102,7 @@ describe('lifecycle with [netns]: a subscription per namespace', { skip }, () =>
       second = await gatherNow(inodes);
       const ev = (n: string) => Number(second!.metrics.find((m) => m.schema.name === 'lifecycle_events' && m.tags.netns === n)?.fields.events);
       if (ev(NAMES[0]) >= 10 && ev(NAMES[1]) >= 6) break;
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     const ms = second!.metrics;
     const a = point(ms, NAMES[0], 'inbound', '7000');

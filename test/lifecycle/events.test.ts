@@ -1,5 +1,5 @@
 /**
- * Destroy events recorded from a real kernel (test/fixtures/lifecycle/destroy-events.json, made by record.ts)
+ * Destroy events recorded from a real kernel (test/fixtures/lifecycle/destroy-events.json, made by test/helpers/record-destroy-events.ts)
  * replayed through the decoder the subscription uses, and malformed datagrams survived.
  */
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import { formatAddress } from '../../src/diag/address.js';
 import { AF_INET, AF_INET6, Proto, TCP_CLOSE } from '../../src/diag/constants.js';
 import { decodeInetAttributes } from '../../src/diag/inet.js';
 import { destroyGroups } from '../../src/lifecycle/events.js';
-import { decode, recordedDatagrams } from './recorded.js';
+import { decode, recordedDatagrams } from '../helpers/destroy-events.js';
 
 describe('destroy events (recorded)', () => {
   const { table: t, counts } = decode(recordedDatagrams());

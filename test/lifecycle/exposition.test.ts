@@ -7,8 +7,9 @@ import { describe, it } from 'node:test';
 import { TCP_LISTEN } from '../../src/diag/constants.js';
 import { LifecycleTracker } from '../../src/lifecycle/tracker.js';
 import { assembleExposition, PrometheusWriter } from '../../src/outputs/metrics/prometheus.js';
-import { findPromtool, promtoolCheckMetrics, promtoolParseOpenMetrics } from '../metrics/helpers.js';
-import { connTable } from './rows.js';
+import { promtoolCheckMetrics, promtoolParseOpenMetrics } from '../helpers/metrics.js';
+import { findPromtool } from '../helpers/tools.js';
+import { connTable } from '../helpers/lifecycle-rows.js';
 
 function exposition(): { text: string; om: string } {
   const tr = new LifecycleTracker();

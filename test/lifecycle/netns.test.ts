@@ -1,6 +1,6 @@
 /**
  * The kernel's destroy events end to end, in throwaway namespaces with connections the test makes
- * (load.ts: known byte counts both ways): `ls -E` against `ss -E` run alongside, unprivileged, with an
+ * (test/helpers/lifecycle-load.ts: known byte counts both ways): `ls -E` against `ss -E` run alongside, unprivileged, with an
  * overrun induced, and the agent's lifecycle counters against the truth.
  */
 import assert from 'node:assert/strict';
@@ -11,11 +11,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { netnsSupport } from '../helpers/netns.js';
-import { findPromtool, promtoolCheckMetrics } from '../metrics/helpers.js';
+import { promtoolCheckMetrics } from '../helpers/metrics.js';
+import { findPromtool } from '../helpers/tools.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = `${root}bin/sockscope.js`;
-const LOAD = fileURLToPath(new URL('./load.js', import.meta.url));
+const LOAD = fileURLToPath(new URL('../helpers/lifecycle-load.js', import.meta.url));
 const support = netnsSupport();
 const hasSs = spawnSync('sh', ['-c', 'command -v ss && command -v stdbuf && command -v ip'], { stdio: 'ignore' }).status === 0;
 const skip = support.skip ?? (hasSs ? undefined : 'ss, stdbuf or ip missing');

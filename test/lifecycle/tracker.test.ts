@@ -9,7 +9,7 @@ import { Proto, TCP_ESTABLISHED, TCP_TIME_WAIT } from '../../src/diag/constants.
 import { parsePortGroups } from '../../src/collectors/netstat-port.js';
 import type { Metric } from '../../src/model/metric.js';
 import { LifecycleTracker } from '../../src/lifecycle/tracker.js';
-import { connTable as table, listener } from './rows.js';
+import { connTable as table, listener } from '../helpers/lifecycle-rows.js';
 
 function point(ms: Metric[], addrPort: string): Metric['fields'] {
   const m = ms.find((x) => x.schema.name === 'lifecycle' && x.tags.addr_port === addrPort);

@@ -1,5 +1,5 @@
 /**
- * --all-netns against a host the test fills with 34 network namespaces (test/netns/world.ts): discovery finds
+ * --all-netns against a host the test fills with 34 network namespaces (test/helpers/netns-world.ts): discovery finds
  * each one with the identity that was laid out (ip netns names, pods and containers from cgroup v2 paths and
  * kubelet's log directories), every namespace's counts equal `ss` run inside it, its kernel counters equal its
  * sockstat, a namespace that vanishes during a gather is skipped and said, and nothing is left behind.
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { findTool } from '../helpers/tools.js';
+import { findPromtool } from '../helpers/tools.js';
 import { readdirSync, readFileSync, readlinkSync, renameSync, statSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { cgroup2Mount } from '../../src/filter/resolve.js';
@@ -22,14 +22,16 @@ import { gatherAllNetns, netnsTags, outcomeNotes, planNamespaces, type NetnsRepo
 import { cgroupPathsByInode, DiscoveryCache, discoverNamespaces, identityOfCgroup, readKubeletLogs, type NetnsInfo } from '../../src/netns/discover.js';
 import { NetnsWalker } from '../../src/netns/walk.js';
 import { SocketTable } from '../../src/snapshot/table.js';
-import { NetnsWorld, type Expected } from './world.js';
+import { NetnsWorld, type Expected } from '../helpers/netns-world.js';
+import { sleep } from '../helpers/wait.js';
+import { NETSTAT_FIELD_OF_SS_STATE } from '../helpers/ss.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = `${ROOT}bin/sockscope.js`;
 const validate = new Ajv2020({ allErrors: true, strict: true, strictRequired: false }).compile(
   JSON.parse(readFileSync(`${ROOT}schema/socket.schema.json`, 'utf8')),
 );
-const promtool = findTool('promtool', 'SOCKSCOPE_PROMTOOL', 'prometheus');
+const promtool = findPromtool();
 
 /** sockscope ARGS: its stdout, stderr and exit status */
 function cli(args: string[], o: { as?: string[] } = {}): { stdout: string; stderr: string; status: number | null } {
@@ -42,26 +44,11 @@ const root = process.getuid?.() === 0;
 const tools = ['ip', 'unshare', 'nsenter', 'ss', 'python3'].every((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0);
 const skip = !root ? 'needs root (ip netns add, cgroup directories)' : !tools ? 'needs ip, unshare, nsenter, ss and python3' : false;
 
-/** ss's state names → netstat field names */
-const FIELD: Record<string, string> = {
-  ESTAB: 'tcp_established',
-  'SYN-SENT': 'tcp_syn_sent',
-  'SYN-RECV': 'tcp_syn_recv',
-  'FIN-WAIT-1': 'tcp_fin_wait1',
-  'FIN-WAIT-2': 'tcp_fin_wait2',
-  'TIME-WAIT': 'tcp_time_wait',
-  CLOSE: 'tcp_close',
-  'CLOSE-WAIT': 'tcp_close_wait',
-  'LAST-ACK': 'tcp_last_ack',
-  LISTEN: 'tcp_listen',
-  CLOSING: 'tcp_closing',
-};
-
 function ssCounts(world: NetnsWorld, path: string): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const f of Object.values(FIELD)) out[f] = 0;
+  for (const f of Object.values(NETSTAT_FIELD_OF_SS_STATE)) out[f] = 0;
   for (const line of world.run(path, 'ss', ['-tanH']).split('\n').filter(Boolean)) {
-    const f = FIELD[line.split(/\s+/)[0]];
+    const f = NETSTAT_FIELD_OF_SS_STATE[line.split(/\s+/)[0]];
     out[f]++;
   }
   out.udp_socket = world.run(path, 'ss', ['-uanH']).split('\n').filter(Boolean).length;
@@ -422,7 +409,7 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
       });
       let body = '';
       for (let i = 0; i < 300 && !body.includes('sockscope_netns_namespaces{'); i++) {
-        await new Promise((r) => setTimeout(r, 200));
+        await sleep(200);
         body = await fetch(`http://127.0.0.1:${port}/metrics`).then((x) => x.text());
       }
       const value = (re: RegExp) =>

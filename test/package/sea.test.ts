@@ -9,7 +9,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSy
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { tempDir } from '../agent/helpers.js';
+import { tempDir } from '../helpers/agent.js';
 import { exerciseArtifact, runArtifact, type Artifact } from '../helpers/artifact.js';
 import { netnsSupport } from '../helpers/netns.js';
 

@@ -13,6 +13,7 @@ import { indexSocketHoldersParallel, ParallelHolderWalk } from '../../src/procfs
 import { indexSocketHolders, type SocketHolders, type WalkLibc } from '../../src/procfs/processes.js';
 import { loadLibc } from '../../src/sys/libc.js';
 import { holdPython, netnsSupport, PopulationNetns } from '../helpers/netns.js';
+import { sleep } from '../helpers/wait.js';
 
 /** Every (inode, pid, fd) of an index, sorted; restricted to some pids when given. */
 function rows(index: SocketHolders, pids?: Set<number>): string[] {
@@ -90,7 +91,7 @@ describe('the /proc walk on a /proc-shaped directory', () => {
     const outrun = await ParallelHolderWalk.start({ procRoot: root, workers: 4 }).finish();
     // joined late: the workers have taken every entry
     const walk = ParallelHolderWalk.start({ procRoot: root, workers: 2 });
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     const late = await walk.finish();
     check(outrun);
     check(late);
@@ -157,7 +158,7 @@ sys.stdin.read()
       const parallel = await indexSocketHoldersParallel({ workers: 2 });
       const four = await indexSocketHoldersParallel({ workers: 4 });
       const started = ParallelHolderWalk.start({ workers: 2 });
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       const late = await started.finish();
       const expected = rows(sync, stable);
       // the population's sockets, the listener twice, 50 + 20 more

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { inetDumpRequest, legacyTcpDumpRequest, unixDumpRequest } from '../../src/diag/requests.js';
 import { toHex } from '../helpers/bytes.js';
-import { manifest, replay, type RecordedDump } from './recorded.js';
+import { manifest, replay, type RecordedDump } from '../helpers/recording.js';
 
 function request(d: RecordedDump): Uint8Array {
   switch (d.kind) {

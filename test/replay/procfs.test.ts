@@ -9,7 +9,7 @@ import { decodeUnixAttributes } from '../../src/diag/unix.js';
 import { parseProcNetInet, parseProcNetUnix, parseSockstat } from '../../src/procfs/net.js';
 import { SocketTable } from '../../src/snapshot/table.js';
 import { toHex } from '../helpers/bytes.js';
-import { fixtureText, recordedDump, replay } from './recorded.js';
+import { fixtureText, recordedDump, replay } from '../helpers/recording.js';
 
 const TCP_LISTEN = 10;
 const TCP_TIME_WAIT = 6;

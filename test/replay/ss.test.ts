@@ -11,7 +11,7 @@ import { decodeUnixAttributes } from '../../src/diag/unix.js';
 import type { SocketTable } from '../../src/snapshot/table.js';
 import { parseSs, SS_STATE_NUMBERS, SS_TIMER_NUMBERS, SS_UNIX_TYPES, ssNumber, ssRtt, ssTimer, type SsRow } from '../helpers/ss.js';
 import { ssPrintedDev } from '../helpers/ss.js';
-import { fixtureText, recordedDump, replay } from './recorded.js';
+import { fixtureText, recordedDump, replay } from '../helpers/recording.js';
 
 const AF_INET6 = 10;
 const cookieHex = (t: SocketTable, r: number) => ((BigInt(t.cookieHi[r]) << 32n) | BigInt(t.cookieLo[r])).toString(16);

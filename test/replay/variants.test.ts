@@ -8,7 +8,8 @@ import { describe, it } from 'node:test';
 import { decodeInetAttributes, type InetAttributes } from '../../src/diag/inet.js';
 import { decodeUnixAttributes } from '../../src/diag/unix.js';
 import type { SocketTable } from '../../src/snapshot/table.js';
-import { datagramOf, datagramsOf, messagesOf, prng, recordedDump, replay, type RecordedDump } from './recorded.js';
+import { TABLE_COLUMNS } from '../helpers/outputs.js';
+import { datagramOf, datagramsOf, messagesOf, prng, recordedDump, replay, type RecordedDump } from '../helpers/recording.js';
 
 const INET_DIAG_MSG = 72;
 const INFO = 2;
@@ -20,25 +21,11 @@ function attributesOf(t: SocketTable, r: number, unix = false) {
     : decodeInetAttributes(view, t.attrStart[r], t.attrStart[r] + t.attrLength[r]);
 }
 
-const COLUMNS = [
-  'proto',
-  'family',
-  'state',
-  'timer',
-  'retrans',
-  'sockType',
-  'sport',
-  'dport',
-  'ifindex',
-  'expires',
-  'rqueue',
-  'wqueue',
-  'uid',
-  'inode',
-  'cookieLo',
-  'cookieHi',
-] as const;
-const columns = (t: SocketTable, r: number) => [...COLUMNS.map((c) => t[c][r]), ...t.src.subarray(r * 16, r * 16 + 16), ...t.dst.subarray(r * 16, r * 16 + 16)];
+const columns = (t: SocketTable, r: number) => [
+  ...TABLE_COLUMNS.map((c) => t[c][r]),
+  ...t.src.subarray(r * 16, r * 16 + 16),
+  ...t.dst.subarray(r * 16, r * 16 + 16),
+];
 
 /** A copy of one inet_diag message whose INET_DIAG_INFO payload is cut to `length` bytes (nla_len, nlmsg_len fixed). */
 function withShortInfo(message: Uint8Array, length: number): Uint8Array {

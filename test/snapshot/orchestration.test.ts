@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { DiagSession, NLM_F_DUMP_INTR_FOR_TESTS, replayTransport, takeCensus, takeSnapshot } from './imports.js';
+import { DiagSession, NLM_F_DUMP_INTR_FOR_TESTS, replayTransport, takeCensus, takeSnapshot } from '../helpers/library.js';
 import { recordedAnswer } from '../helpers/recorded.js';
 import { parseSs, SS_STATE_NUMBERS } from '../helpers/ss.js';
 

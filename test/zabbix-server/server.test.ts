@@ -22,16 +22,16 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { AgentProcess, BIN, cleanEnv, type Daemon } from '../agent/helpers.js';
+import { AgentProcess, BIN, cleanEnv, type Daemon } from '../helpers/agent.js';
 import { holdPython } from '../helpers/netns.js';
 import { parseSs, type SsRow } from '../helpers/ss.js';
-import { findStack, linkPort, Netns, until, ZabbixStack } from './stack.js';
+import { sleep, until } from '../helpers/wait.js';
+import { findStack, linkPort, Netns, ZabbixStack } from './stack.js';
 import { ITEMS } from '../../src/zabbix/catalog.js';
 import { RTT_BUCKETS_SECONDS } from '../../src/collectors/lifecycle.js';
 
 const found = findStack();
-const LOAD = fileURLToPath(new URL('../lifecycle/load.js', import.meta.url));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const LOAD = fileURLToPath(new URL('../helpers/lifecycle-load.js', import.meta.url));
 type Obj = Record<string, any>;
 
 const TRAPPER = 'sockscope by Zabbix trapper';

@@ -13,10 +13,10 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CI_PREFIX, Daemon, request, tempDir, until, type Target } from '../agent/helpers.js';
+import { Daemon, request, tempDir, type Target } from '../helpers/agent.js';
+import { CI_PREFIX } from '../helpers/tools.js';
+import { until } from '../helpers/wait.js';
 import type { PopulationNetns } from '../helpers/netns.js';
-
-export { until } from '../agent/helpers.js';
 
 export interface StackPaths {
   server: string;

@@ -9,11 +9,20 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { deflateSync } from 'node:zlib';
-import { decodeFrame, encodeFrame, FrameDecoder } from '../../src/zabbix/frame.js';
+import { encodeFrame, FrameDecoder } from '../../src/zabbix/frame.js';
 import { quoteParam } from '../../src/zabbix/items.js';
 import { NotSupported, parseItemKey } from '../../src/zabbix/keys.js';
 import { parseSenderResponse, senderRequest, splitServer } from '../../src/zabbix/sender.js';
-import { CAPTURES, parseFrame, REFERENCE } from './helpers.js';
+import { CAPTURES, parseFrame, REFERENCE } from '../helpers/zabbix.js';
+
+/** The production decoder fed one whole buffer: the frame's payload, or an error naming what was wrong. */
+function decodeFrame(buf: Buffer, maxBytes?: number): Buffer {
+  const d = new FrameDecoder(maxBytes);
+  d.push(buf);
+  const e = d.next();
+  if (e.kind !== 'frame') throw new Error(e.kind === 'error' ? e.reason : 'incomplete frame');
+  return e.data;
+}
 
 const header = (flags: number, length: number, reserved: number) => {
   const h = Buffer.alloc(13);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DiscoveryMemory, itemValues } from '../../src/zabbix/items.js';
-import { gatherHere } from './helpers.js';
+import { gatherHere } from '../helpers/zabbix.js';
 
 const listenPorts = (v: Map<string, string>) => new Set((JSON.parse(v.get('sockscope.ports.discovery')!) as Record<string, string>[]).map((r) => r['{#PORT}']));
 

@@ -11,7 +11,8 @@ import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { answerValue, ask, frame } from './helpers.js';
+import { sleep } from '../helpers/wait.js';
+import { answerValue, ask, frame } from '../helpers/zabbix.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/sockscope.js', import.meta.url));
 const TIMEOUT_MS = 1000;
@@ -23,7 +24,6 @@ function assertNoAnswer(r: { ended: string; error?: string; bytes: Buffer }, wha
 }
 
 const rssKb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Open a connection, write `bytes`, keep writing `more` bytes while the server lets us; resolve when it ends. */
 function flood(port: number, head: Buffer, more: number): Promise<{ written: number; ms: number; answer: number }> {

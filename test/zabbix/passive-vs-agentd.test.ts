@@ -23,7 +23,7 @@ import { answerer } from '../../src/zabbix/answer.js';
 import type { LatestGather } from '../../src/zabbix/items.js';
 import { PassiveAgent } from '../../src/zabbix/passive.js';
 import { netnsSupport, PopulationNetns } from '../helpers/netns.js';
-import { agentdConfig, answerValue, ask, CAPTURES, frame, parseAgentdTest, zabbixBinary } from './helpers.js';
+import { agentdConfig, answerValue, ask, CAPTURES, frame, parseAgentdTest, zabbixBinary } from '../helpers/zabbix.js';
 
 const support = netnsSupport();
 const agentd = zabbixBinary('zabbix_agentd');

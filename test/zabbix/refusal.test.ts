@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { senderItems, type SenderItem } from '../../src/zabbix/items.js';
 import { explainRefusal } from '../../src/zabbix/refusal.js';
-import { gatherHere } from './helpers.js';
+import { gatherHere } from '../helpers/zabbix.js';
 
 describe('explainRefusal', () => {
   let items: SenderItem[];

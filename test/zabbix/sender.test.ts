@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { NETSTAT_FIELDS } from '../../src/collectors/netstat.js';
 import type { SenderItem } from '../../src/zabbix/items.js';
 import { sendItems } from '../../src/zabbix/sender.js';
-import { agentdConfig, FakeTrapper, senderField, zabbixBinary } from './helpers.js';
+import { agentdConfig, FakeTrapper, senderField, zabbixBinary } from '../helpers/zabbix.js';
 
 const sender = zabbixBinary('zabbix_sender');
 const BIN = fileURLToPath(new URL('../../../bin/sockscope.js', import.meta.url));

@@ -17,8 +17,8 @@ import { LifecycleTracker } from '../../src/lifecycle/tracker.js';
 import { DISCOVERY, ITEMS } from '../../src/zabbix/catalog.js';
 import { itemValues, quoteParam } from '../../src/zabbix/items.js';
 import { parseItemKey } from '../../src/zabbix/keys.js';
-import { connTable } from '../lifecycle/rows.js';
-import { gatherHere } from './helpers.js';
+import { connTable } from '../helpers/lifecycle-rows.js';
+import { gatherHere } from '../helpers/zabbix.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/sockscope.js', import.meta.url));
 const UUID4 = /^[0-9a-f]{12}4[0-9a-f]{3}[89ab][0-9a-f]{15}$/;

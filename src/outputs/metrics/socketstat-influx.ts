@@ -7,7 +7,7 @@
  * regular expressions or the line's string. The collector chooses the rows and finds their tcp_info; this sink
  * only writes. `gather` and `execd` stream socketstat into it (src/cli/gather.ts);
  * test/outputs/socketstat-influx.test.ts (recorded fixtures, random tables) and
- * test/metrics/socketstat-stream.test.ts (a real kernel) compare it with the metric sink + influxLine.
+ * test/outputs/metrics/socketstat-stream.test.ts (a real kernel) compare it with the metric sink + influxLine.
  *
  * How the point's semantics are kept:
  *  - address tags and counters follow the same definitions (boundInterface + endpointAddress, socketstatInfoFields

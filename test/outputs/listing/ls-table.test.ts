@@ -9,13 +9,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { DiagSession, replayTransport, takeSnapshot } from '../../snapshot/imports.js';
+import { DiagSession, replayTransport, takeSnapshot } from '../../helpers/library.js';
 import type { SocketTable } from '../../../src/snapshot/table.js';
 import type { RecordOptions } from '../../../src/outputs/listing/socket-record.js';
 import { lsShowsNetid, lsTableBytes, ms, msInto, renderLsTableRows } from '../../../src/outputs/listing/ls-table.js';
 import { JsonBytes } from '../../../src/outputs/listing/socket-ndjson.js';
-import { budget } from '../../fuzz/budget.js';
-import { optionSets, options, recordedAnswer, recordOptions, row, SNAPSHOT, tableOf } from '../helpers.js';
+import { budget } from '../../helpers/fuzz-budget.js';
+import { optionSets, options, recordOptions, row, SNAPSHOT, tableOf } from '../../helpers/outputs.js';
+import { recordedAnswer } from '../../helpers/recorded.js';
 
 function direct(t: SocketTable, rows: number[], o: RecordOptions, header: boolean, protocolsAsked: number): string {
   return renderLsTableRows(t, rows, t.arenaView(), o, { header, netid: lsShowsNetid(t, rows, protocolsAsked) });

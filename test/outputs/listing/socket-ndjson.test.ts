@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { DiagSession, replayTransport, streamSnapshot, takeSnapshot } from '../../snapshot/imports.js';
+import { DiagSession, replayTransport, streamSnapshot, takeSnapshot } from '../../helpers/library.js';
 import { SocketTable } from '../../../src/snapshot/table.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { socketRecord, tcpInfoRecord, type RecordOptions } from '../../../src/outputs/listing/socket-record.js';
@@ -19,8 +19,9 @@ import { socketSchema } from '../../../src/outputs/listing/socket-schema.js';
 import { SOCK_TYPE_NAMES as SOCK_TYPES } from '../../../src/diag/constants.js';
 import { TIMER_NAMES } from '../../../src/outputs/listing/socket-members.js';
 import { fragment, JsonBytes, jsonString, SocketJsonWriter, tcpInfoJson } from '../../../src/outputs/listing/socket-ndjson.js';
-import { budget } from '../../fuzz/budget.js';
-import { nameUnit, optionSets, options, recordedAnswer, recordOptions, row, SNAPSHOT, tableOf, tcpInfoBytes } from '../helpers.js';
+import { budget } from '../../helpers/fuzz-budget.js';
+import { nameUnit, optionSets, options, recordOptions, row, SNAPSHOT, tableOf, tcpInfoBytes } from '../../helpers/outputs.js';
+import { recordedAnswer } from '../../helpers/recorded.js';
 
 const validate = new Ajv2020({ allErrors: true, strict: true, strictRequired: false }).compile(socketSchema());
 

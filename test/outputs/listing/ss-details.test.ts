@@ -14,8 +14,9 @@ import { compileDetails, DetailsWriter } from '../../../src/outputs/listing/ss-d
 import { JsonBytes } from '../../../src/outputs/text/json-bytes.js';
 import type { SocketHolders } from '../../../src/procfs/processes.js';
 import { LS_VS_SS_FLAG_SETS } from '../../helpers/ss.js';
-import { DiagSession, replayTransport, takeSnapshot } from '../../snapshot/imports.js';
-import { recordedAnswer, SNAPSHOT } from '../helpers.js';
+import { DiagSession, replayTransport, takeSnapshot } from '../../helpers/library.js';
+import { SNAPSHOT } from '../../helpers/outputs.js';
+import { recordedAnswer } from '../../helpers/recorded.js';
 
 const words = (x: SsWord | readonly SsWord[] | undefined): readonly SsWord[] => (x === undefined ? [] : Array.isArray(x) ? x : [x as SsWord]);
 

@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { DiagSession, replayTransport, streamSnapshot, takeCensus, takeSnapshot } from '../../snapshot/imports.js';
+import { DiagSession, replayTransport, streamSnapshot, takeCensus, takeSnapshot } from '../../helpers/library.js';
 import { SocketTable } from '../../../src/snapshot/table.js';
 import { AF_INET, AF_INET6, ALL_STATES, Proto } from '../../../src/diag/constants.js';
 import { MetricSink } from '../../../src/collectors/collector.js';
@@ -21,16 +21,9 @@ import { gather, gatherStream, planSnapshot, streams, type GatherConfig, type Sn
 import { influxLine, InfluxWriter } from '../../../src/outputs/metrics/influx.js';
 import { LineProtocolSink } from '../../../src/outputs/metrics/socketstat-influx.js';
 import { streamInflux } from '../../../src/cli/gather.js';
-import { budget } from '../../fuzz/budget.js';
-import {
-  recordedAnswer,
-  row,
-  socketstatLineProtocol,
-  socketstatMetrics,
-  tableOf,
-  text,
-  type SocketstatTestOptions as SocketstatInfluxOptions,
-} from '../helpers.js';
+import { budget } from '../../helpers/fuzz-budget.js';
+import { row, socketstatLineProtocol, socketstatMetrics, tableOf, text, type SocketstatTestOptions as SocketstatInfluxOptions } from '../../helpers/outputs.js';
+import { recordedAnswer } from '../../helpers/recorded.js';
 
 const TIME = 1_700_000_000_123.4;
 

@@ -2,19 +2,20 @@
  * The three serializers over hand-made metrics: Influx line protocol (escaping, i/u, dropped values, sorted
  * tags), Prometheus text 0.0.4 and OpenMetrics 1.0 (HELP/TYPE, counters, # EOF, label escaping, duplicates),
  * Accept negotiation with the headers Prometheus really sends, and the JSON shape. Where promtool is
- * available, every exposition made here also goes through it (test/metrics/golden.test.ts and
+ * available, every exposition made here also goes through it (test/golden/metrics.test.ts and
  * netns.test.ts do the same for real gathers).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { NETSTAT_SCHEMA } from '../../src/collectors/netstat.js';
-import { NETSTAT_PORT_SCHEMA } from '../../src/collectors/netstat-port.js';
-import { SOCKETSTAT_AGGREGATE_SCHEMA, SOCKETSTAT_SCHEMA } from '../../src/collectors/socketstat.js';
-import type { MeasurementSchema, Metric } from '../../src/model/metric.js';
-import { influxLine, InfluxWriter } from '../../src/outputs/metrics/influx.js';
-import { JsonWriter, metricJson } from '../../src/outputs/metrics/json.js';
-import { CONTENT_TYPE, negotiateFormat, PrometheusWriter } from '../../src/outputs/metrics/prometheus.js';
-import { findPromtool, parseExposition, parseLine, parseLines, promtoolCheckMetrics, promtoolParseOpenMetrics, unexplainedOpenMetricsLint } from './helpers.js';
+import { NETSTAT_SCHEMA } from '../../../src/collectors/netstat.js';
+import { NETSTAT_PORT_SCHEMA } from '../../../src/collectors/netstat-port.js';
+import { SOCKETSTAT_AGGREGATE_SCHEMA, SOCKETSTAT_SCHEMA } from '../../../src/collectors/socketstat.js';
+import type { MeasurementSchema, Metric } from '../../../src/model/metric.js';
+import { influxLine, InfluxWriter } from '../../../src/outputs/metrics/influx.js';
+import { JsonWriter, metricJson } from '../../../src/outputs/metrics/json.js';
+import { CONTENT_TYPE, negotiateFormat, PrometheusWriter } from '../../../src/outputs/metrics/prometheus.js';
+import { parseExposition, parseLine, parseLines, promtoolCheckMetrics, promtoolParseOpenMetrics, unexplainedOpenMetricsLint } from '../../helpers/metrics.js';
+import { findPromtool } from '../../helpers/tools.js';
 
 const T = Date.UTC(2026, 10, 21, 22, 41, 52, 48); // ms
 

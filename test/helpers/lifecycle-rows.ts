@@ -1,7 +1,7 @@
 /** Socket rows for the tracker's tests: the recorded IPv4 TCP client's destroy message with the numbers under test written in. */
 import { InetAttr, TCP_LISTEN } from '../../src/diag/constants.js';
 import type { SocketTable } from '../../src/snapshot/table.js';
-import { decode, recordedDatagrams } from './recorded.js';
+import { decode, recordedDatagrams } from './destroy-events.js';
 
 export interface Conn {
   cookie: number;

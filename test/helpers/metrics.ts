@@ -18,8 +18,7 @@ import { tcpInfoField } from '../../src/diag/tcp-info.js';
 import { encodeAttribute } from '../../src/netlink/attributes.js';
 import { SocketTable } from '../../src/snapshot/table.js';
 import { Kind, type ConnectionSource, type IpVersion } from '../../src/collectors/connections.js';
-import { parseSs, SS_STATE_NUMBERS, type SsRow } from '../helpers/ss.js';
-import { findTool, type Found } from '../helpers/tools.js';
+import { parseSs, SS_STATE_NUMBERS, type SsRow } from './ss.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Influx line protocol, read back
@@ -335,7 +334,6 @@ export function telegrafSocketstat(text: string, proto: 'tcp' | 'udp' | 'raw'): 
 // promtool
 
 /** promtool (Debian's prometheus package): $SOCKSCOPE_PROMTOOL, PATH or .ci/run's cache; a skip reason otherwise. */
-export const findPromtool = (): Found => findTool('promtool', 'SOCKSCOPE_PROMTOOL', 'prometheus');
 
 /** `promtool check metrics` on a text exposition: exit status and its complaints. */
 export function promtoolCheckMetrics(promtool: string, text: string): { status: number | null; output: string } {

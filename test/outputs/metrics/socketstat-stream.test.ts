@@ -14,14 +14,14 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { holdPython, netnsSupport, PopulationNetns } from '../helpers/netns.js';
-import type { SocketstatLines } from '../helpers/socketstat-lines.js';
-import { parseLine } from './helpers.js';
+import { holdPython, netnsSupport, PopulationNetns } from '../../helpers/netns.js';
+import type { SocketstatLines } from '../../helpers/socketstat-lines.js';
+import { parseLine } from '../../helpers/metrics.js';
 
 const support = netnsSupport();
 const opts = { skip: support.skip ?? false };
-const BIN = fileURLToPath(new URL('../../../bin/sockscope.js', import.meta.url));
-const LINES_SCRIPT = fileURLToPath(new URL('../helpers/socketstat-lines.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../../../bin/sockscope.js', import.meta.url));
+const LINES_SCRIPT = fileURLToPath(new URL('../../helpers/socketstat-lines.js', import.meta.url));
 
 /** Two connections bound to lo (SO_BINDTODEVICE), IPv4 and IPv6, held until stdin closes. */
 const BOUND_SCRIPT = `

@@ -7,7 +7,7 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { firstLine } from '../helpers/netns.js';
+import { firstLine } from './netns.js';
 
 export const BIN = fileURLToPath(new URL('../../../bin/sockscope.js', import.meta.url));
 

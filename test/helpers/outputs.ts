@@ -5,15 +5,14 @@
  */
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { SocketTable, UID_UNKNOWN } from '../../src/snapshot/table.js';
+import { NUMBER_COLUMNS, SocketTable, UID_UNKNOWN } from '../../src/snapshot/table.js';
 import type { RecordOptions } from '../../src/outputs/listing/socket-record.js';
 import { SocketHolders } from '../../src/procfs/processes.js';
-import { concat, le32, nlattr } from '../helpers/bytes.js';
+import { concat, le32, nlattr } from './bytes.js';
 import { MetricSink, type HostFacts } from '../../src/collectors/collector.js';
 import { collectSocketstat, socketstatPlan, type SocketstatOptions } from '../../src/collectors/socketstat.js';
 import type { Metric } from '../../src/model/metric.js';
 import { LineProtocolSink, type LineProtocolOptions } from '../../src/outputs/metrics/socketstat-influx.js';
-export { recordedAnswer } from '../helpers/recorded.js';
 
 const fixtures = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
 
@@ -149,28 +148,15 @@ export const row = fc.record({
 
 export type Row = typeof row extends fc.Arbitrary<infer R> ? R : never;
 
+/** SocketTable's per-row number columns but where the attributes lie (rows made here carry theirs apart). */
+type RowColumn = Exclude<(typeof NUMBER_COLUMNS)[number], 'attrStart' | 'attrLength'>;
+export const TABLE_COLUMNS = NUMBER_COLUMNS.filter((c): c is RowColumn => c !== 'attrStart' && c !== 'attrLength');
+
 export function tableOf(rows: Row[]): SocketTable {
   const t = new SocketTable(16, 0);
   for (const r of rows) {
     const i = t.addRow();
-    for (const k of [
-      'proto',
-      'family',
-      'state',
-      'timer',
-      'retrans',
-      'sockType',
-      'sport',
-      'dport',
-      'ifindex',
-      'expires',
-      'rqueue',
-      'wqueue',
-      'uid',
-      'inode',
-      'cookieLo',
-      'cookieHi',
-    ] as const) {
+    for (const k of TABLE_COLUMNS) {
       t[k][i] = r[k];
     }
     t.src.set(r.src, i * 16);

@@ -8,7 +8,7 @@ import { appendInetMessage } from '../../src/diag/inet.js';
 import { appendUnixMessage } from '../../src/diag/unix.js';
 import { newReceiveBuffer, runDump, type DumpOutcome } from '../../src/snapshot/dump.js';
 import { SocketTable } from '../../src/snapshot/table.js';
-import { replayReader } from '../helpers/bytes.js';
+import { replayReader } from './bytes.js';
 
 const FIXTURES = new URL('../../../test/fixtures/', import.meta.url);
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { getHeapStatistics } from 'node:v8';
 import { collectExternalGarbage, releaseBuffers } from '../../src/util/external-garbage.js';
-import { until } from './helpers.js';
+import { until } from '../helpers/wait.js';
 
 const MB = 1 << 20;
 

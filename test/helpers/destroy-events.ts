@@ -1,4 +1,4 @@
-/** The recorded destroy events (test/fixtures/lifecycle/destroy-events.json, made by record.ts) and their decoding. */
+/** The recorded destroy events (test/fixtures/lifecycle/destroy-events.json, made by record-destroy-events.ts) and their decoding. */
 import { readFileSync } from 'node:fs';
 import { appendDestroyDatagram, type EventCounts } from '../../src/lifecycle/events.js';
 import { SocketTable } from '../../src/snapshot/table.js';

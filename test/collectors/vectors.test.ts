@@ -17,11 +17,14 @@ import { fileURLToPath } from 'node:url';
 import { collectNetstat, NETSTAT_FIELDS, NETSTAT_SCHEMA, type NetstatSemantics } from '../../src/collectors/netstat.js';
 import { collectNetstatPort, NETSTAT_PORT_SCHEMA, parseAddrPortsEnv, parsePortGroups, type PortGroupConfig } from '../../src/collectors/netstat-port.js';
 import { SOCKETSTAT_SCHEMA, SOCKETSTAT_AGGREGATE_SCHEMA } from '../../src/collectors/socketstat.js';
-import { socketstatMetrics, type SocketstatTestOptions } from '../outputs/helpers.js';
-import { withTags, type Metric } from '../../src/model/metric.js';
+import { socketstatMetrics, type SocketstatTestOptions } from '../helpers/outputs.js';
+import type { Metric } from '../../src/model/metric.js';
 import { influxLine } from '../../src/outputs/metrics/influx.js';
 import type { SocketTable } from '../../src/snapshot/table.js';
-import { gopsutilConnections, parseLine, pointKey, socketTableFromSs, telegrafSocketstat, TELEGRAF_COUNTERS, type GopsutilConn } from './helpers.js';
+import { gopsutilConnections, parseLine, pointKey, socketTableFromSs, telegrafSocketstat, TELEGRAF_COUNTERS, type GopsutilConn } from '../helpers/metrics.js';
+
+/** The host tag a gather adds (gather's tagging sink: the collector's own tags win), for the vectors' expected points. */
+const withTags = (metrics: Metric[], tags: Record<string, string>): Metric[] => metrics.map((m) => ({ ...m, tags: { ...tags, ...m.tags } }));
 
 const vectors = fileURLToPath(new URL('../../../test/fixtures/metrics/vectors/', import.meta.url));
 const json = <T>(file: string): T => JSON.parse(readFileSync(`${vectors}${file}`, 'utf8')) as T;

@@ -20,7 +20,7 @@ import { gatherConfigOf } from '../../src/agent/agent.js';
 import { hostname as kernelHostname } from '../../src/gather/gather.js';
 import { DEFAULT_LISTEN, DEFAULT_PORT, DEFAULTS } from '../../src/config/defaults.js';
 import { envName, LEAVES, loadConfig } from '../../src/config/load.js';
-import { freePort, runCli, tempDir } from './helpers.js';
+import { freePort, runCli, tempDir } from '../helpers/agent.js';
 
 type Json = Record<string, unknown>;
 const get = (o: unknown, p: readonly string[]) => p.reduce<unknown>((x, k) => (x as Json)?.[k], o);

@@ -7,7 +7,7 @@
  * src/zabbix/frame.ts, so a bug there cannot hide behind the same bug here.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,40 +17,25 @@ import { gather } from '../../src/gather/gather.js';
 import type { Metric } from '../../src/model/metric.js';
 import { takeCensus, takeSnapshot } from '../../src/snapshot/snapshot.js';
 import type { LatestGather } from '../../src/zabbix/items.js';
+import { CI_PREFIX, type Found, findTool } from './tools.js';
 
 /**
  * Real frames of zabbix_sender / zabbix_agentd / zabbix_agent2 6.0.14, copied from shared/reference/zabbix (see
  * its README.md, copied beside them) so the suite does not depend on shared/ being present.
  */
-export const REFERENCE = fileURLToPath(new URL('../../../test/zabbix/reference/', import.meta.url));
+export const REFERENCE = fileURLToPath(new URL('../../../test/fixtures/zabbix/', import.meta.url));
 export const CAPTURES = join(REFERENCE, 'captures');
 
-export type Found = { path: string; skip?: undefined } | { path?: undefined; skip: string };
-
 /**
- * A Zabbix binary: $SOCKSCOPE_ZABBIX_AGENTD / $SOCKSCOPE_ZABBIX_SENDER (set by .ci/run), else PATH (and
- * /usr/sbin), else .ci/run's cache /opt/sockscope-ci/zabbix/bin. Not found: a skip reason, or under CI an error
- * (CI installs them, so their absence is a broken CI, not a reason to skip).
+ * A Zabbix 6.0 binary (findTool): $SOCKSCOPE_ZABBIX_AGENTD / $SOCKSCOPE_ZABBIX_SENDER (set by .ci/run), else PATH,
+ * /usr/sbin, or .ci/run's wrappers in /opt/sockscope-ci/zabbix/bin; only one that says it is 6.0 (`-V`).
  */
 export function zabbixBinary(name: 'zabbix_agentd' | 'zabbix_sender'): Found {
-  const env = name === 'zabbix_agentd' ? 'SOCKSCOPE_ZABBIX_AGENTD' : 'SOCKSCOPE_ZABBIX_SENDER';
-  const candidates = [
-    process.env[env],
-    ...(process.env.PATH ?? '')
-      .split(':')
-      .filter(Boolean)
-      .map((d) => join(d, name)),
-    `/usr/sbin/${name}`,
-    `/opt/sockscope-ci/zabbix/bin/${name}`,
-  ];
-  for (const c of candidates) {
-    if (!c || !existsSync(c)) continue;
-    const r = spawnSync(c, ['-V'], { encoding: 'utf8', timeout: 5000 });
-    if (r.status === 0 && /6\.0\.\d+/.test(r.stdout)) return { path: c };
-  }
-  const reason = `${name} (Zabbix 6.0) not found: set ${env}, put it on PATH, or run .ci/run (it unpacks Debian's zabbix-agent into /opt/sockscope-ci/zabbix)`;
-  if (process.env.CI) throw new Error(`${reason} — CI must have it`);
-  return { skip: reason };
+  return findTool(name, name === 'zabbix_agentd' ? 'SOCKSCOPE_ZABBIX_AGENTD' : 'SOCKSCOPE_ZABBIX_SENDER', 'zabbix-agent', {
+    dirs: ['/usr/sbin', join(CI_PREFIX, 'zabbix/bin')],
+    accept: { what: 'Zabbix 6.0', test: (c) => /6\.0\.\d+/.test(spawnSync(c, ['-V'], { encoding: 'utf8', timeout: 5000 }).stdout ?? '') },
+    hint: `run .ci/run (it unpacks Debian's zabbix-agent into ${join(CI_PREFIX, 'zabbix')})`,
+  });
 }
 
 /** A throwaway directory with the smallest config `zabbix_agentd -t` accepts. */

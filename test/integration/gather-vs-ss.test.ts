@@ -10,9 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { NETSTAT_FIELDS } from '../../src/collectors/netstat.js';
 import { holdPython, netnsSupport, PopulationNetns, type Population } from '../helpers/netns.js';
-import { parseSs, ssNumber, type SsRow } from '../helpers/ss.js';
+import { NETSTAT_FIELD_OF_SS_STATE, parseSs, ssNumber, type SsRow } from '../helpers/ss.js';
 import {
-  findPromtool,
   parseExposition,
   parseLines,
   promtoolCheckMetrics,
@@ -21,30 +20,18 @@ import {
   unexplainedOpenMetricsLint,
   type LpPoint,
   type LpType,
-} from './helpers.js';
+} from '../helpers/metrics.js';
+import { findPromtool } from '../helpers/tools.js';
 
 const support = netnsSupport();
 const opts = { skip: support.skip ?? false };
 const BIN = fileURLToPath(new URL('../../../bin/sockscope.js', import.meta.url));
 
-const FIELD_OF_SS: Record<string, string> = {
-  ESTAB: 'tcp_established',
-  'SYN-SENT': 'tcp_syn_sent',
-  'SYN-RECV': 'tcp_syn_recv',
-  'FIN-WAIT-1': 'tcp_fin_wait1',
-  'FIN-WAIT-2': 'tcp_fin_wait2',
-  'TIME-WAIT': 'tcp_time_wait',
-  UNCONN: 'tcp_close',
-  'CLOSE-WAIT': 'tcp_close_wait',
-  'LAST-ACK': 'tcp_last_ack',
-  LISTEN: 'tcp_listen',
-  CLOSING: 'tcp_closing',
-};
 const zeros = (): Record<string, number> => Object.fromEntries(NETSTAT_FIELDS.map((f) => [f, 0]));
 const familyOf = (r: SsRow): '4' | '6' => (r.local.address === '*' || r.local.address.includes(':') ? '6' : '4');
 function countsOf(tcpRows: readonly SsRow[], udpRows: readonly SsRow[]): Record<string, number> {
   const out = zeros();
-  for (const r of tcpRows) out[FIELD_OF_SS[r.state]]++;
+  for (const r of tcpRows) out[NETSTAT_FIELD_OF_SS_STATE[r.state]]++;
   out.udp_socket = udpRows.length;
   return out;
 }
@@ -58,7 +45,7 @@ function gopsutilCounts(tcpRows: readonly SsRow[], udpRows: readonly SsRow[], un
   const seen = new Set<string>();
   const once = (key: string) => !seen.has(key) && !!seen.add(key);
   const ep = (r: SsRow) => `${r.local.address}:${r.local.port}-${r.peer.address}:${r.peer.port}`;
-  for (const r of tcpRows) if (once(`1-${ep(r)}-${r.state}`)) out[FIELD_OF_SS[r.state]]++;
+  for (const r of tcpRows) if (once(`1-${ep(r)}-${r.state}`)) out[NETSTAT_FIELD_OF_SS_STATE[r.state]]++;
   for (const r of udpRows) if (once(`2-${ep(r)}-NONE`)) out.udp_socket++;
   unixRows.forEach((r, n) => {
     if (!once(`${r.netid}-${r.local.address === '*' ? `#${n}` : r.local.address}`)) return;

@@ -18,16 +18,8 @@ import { ZabbixOutput } from '../../src/agent/zabbix-output.js';
 import { NETSTAT_FIELDS } from '../../src/collectors/netstat.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { SenderItem } from '../../src/zabbix/items.js';
-import { FakeTrapper, type TrapperRequest } from './helpers.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+import { sleep, until } from '../helpers/wait.js';
+import { FakeTrapper, type TrapperRequest } from '../helpers/zabbix.js';
 
 const items = (r: TrapperRequest): SenderItem[] => r.json.data;
 
@@ -129,7 +121,7 @@ timeout = "1s"
     for (let i = 1; i <= 3; i++) {
       await agent.gatherOnce();
       await trapper.waitFor(n + i);
-      await until('the answer to be read', () => warnings().length > 0);
+      await until('the answer to be read', () => warnings().length > 0 || undefined, 5000, 20);
       await sleep(50);
     }
     assert.equal(warnings().length, 1, 'logged once, not once per push');
@@ -137,7 +129,7 @@ timeout = "1s"
     trapper.failKeys = undefined;
     await agent.gatherOnce();
     await trapper.waitFor(n + 4);
-    await until('the recovery to be logged', () => logs.some((l) => /accepts every item again/.test(l.msg)));
+    await until('the recovery to be logged', () => logs.some((l) => /accepts every item again/.test(l.msg)) || undefined, 5000, 20);
     assert.equal(await metric('zabbix_items_failed_total'), 6, '2 items in each of 3 pushes');
     assert.ok((await metric('output_dropped_metrics_total{output="zabbix"}')) >= 6);
   });
@@ -147,7 +139,7 @@ timeout = "1s"
     await trapper.stop();
     const n = trapper.requests.length;
     await agent.gatherOnce(); // the push fails: kept, retried after 1 s at the next gather
-    await until('the failure to be logged', () => logs.some((l) => l.level === 'error' && /unreachable/.test(l.msg)));
+    await until('the failure to be logged', () => logs.some((l) => l.level === 'error' && /unreachable/.test(l.msg)) || undefined, 5000, 20);
     await agent.gatherOnce(); // within the backoff: not even tried, kept
     assert.ok((await metric('output_buffer_metrics{output="zabbix"}')) > 0, 'buffered');
     assert.ok((await metric('output_errors_total{output="zabbix"}')) >= 1);
@@ -161,7 +153,7 @@ timeout = "1s"
       await agent.gatherOnce();
       await sleep(100);
     }
-    await until('the recovery to be logged', () => logs.some((l) => /reachable again/.test(l.msg)));
+    await until('the recovery to be logged', () => logs.some((l) => /reachable again/.test(l.msg)) || undefined, 5000, 20);
     const times = [...new Set(delivered().map(timeOf))];
     const whileAway = times.filter((t) => t < restarted);
     assert.equal(whileAway.length, 2, 'both gathers made while the server was away arrive');
@@ -237,7 +229,7 @@ describe('agent reload (SIGHUP) during an outage', () => {
     });
     try {
       await agent.start();
-      await until('the outage to be noticed', () => logs.some((l) => /unreachable/.test(l)));
+      await until('the outage to be noticed', () => logs.some((l) => /unreachable/.test(l)) || undefined, 5000, 20);
       await agent.gatherOnce();
       const reloadAt = Date.now();
       assert.equal(await agent.reload(), true);

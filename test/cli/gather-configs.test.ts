@@ -12,7 +12,7 @@ import { parse as parseToml } from 'smol-toml';
 import { NETSTAT_SCHEMA } from '../../src/collectors/netstat.js';
 import { NETSTAT_PORT_SCHEMA } from '../../src/collectors/netstat-port.js';
 import { SOCKETSTAT_AGGREGATE_SCHEMA, SOCKETSTAT_SCHEMA } from '../../src/collectors/socketstat.js';
-import { parseLines } from './helpers.js';
+import { parseLines } from '../helpers/metrics.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = `${root}bin/sockscope.js`;

@@ -11,10 +11,9 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { NETSTAT_FIELDS } from '../../src/collectors/netstat.js';
 import type { Metric } from '../../src/model/metric.js';
-import { parseSs, ssNumber, type SsRow } from '../helpers/ss.js';
-import { FIXTURES, fixtureSnapshotter, GOLDEN_CASES, GOLDEN_DIR, GOLDEN_TIME, PORTS, renderGolden } from './golden-fixture.js';
+import { NETSTAT_FIELD_OF_SS_STATE, parseSs, ssNumber, type SsRow } from '../helpers/ss.js';
+import { FIXTURES, fixtureSnapshotter, GOLDEN_CASES, GOLDEN_DIR, GOLDEN_TIME, PORTS, renderGolden } from './metrics-fixture.js';
 import {
-  findPromtool,
   parseExposition,
   parseLines,
   pointKey,
@@ -22,7 +21,8 @@ import {
   promtoolParseOpenMetrics,
   unexplainedOpenMetricsLint,
   type LpPoint,
-} from './helpers.js';
+} from '../helpers/metrics.js';
+import { findPromtool } from '../helpers/tools.js';
 
 const ss = (file: string): SsRow[] => parseSs(readFileSync(`${FIXTURES}${file}`, 'utf8')).rows;
 const golden = (file: string): string => readFileSync(`${GOLDEN_DIR}${file}`, 'utf8');
@@ -31,25 +31,11 @@ const tcp = ss('ss-tanieO.txt');
 const udp = ss('ss-uanieO.txt');
 const unix = ss('ss-xanO.txt');
 
-/** ss state names → netstat field names */
-const FIELD_OF_SS: Record<string, string> = {
-  ESTAB: 'tcp_established',
-  'SYN-SENT': 'tcp_syn_sent',
-  'SYN-RECV': 'tcp_syn_recv',
-  'FIN-WAIT-1': 'tcp_fin_wait1',
-  'FIN-WAIT-2': 'tcp_fin_wait2',
-  'TIME-WAIT': 'tcp_time_wait',
-  UNCONN: 'tcp_close',
-  'CLOSE-WAIT': 'tcp_close_wait',
-  'LAST-ACK': 'tcp_last_ack',
-  LISTEN: 'tcp_listen',
-  CLOSING: 'tcp_closing',
-};
 const familyOf = (r: SsRow): '4' | '6' => (r.local.address === '*' || r.local.address.includes(':') ? '6' : '4');
 /** Counts as netstat fields from ss rows: TCP rows by state, UDP rows as udp_socket. */
 function countsOf(tcpRows: SsRow[], udpRows: SsRow[]): Record<string, number> {
   const out: Record<string, number> = Object.fromEntries(NETSTAT_FIELDS.map((f) => [f, 0]));
-  for (const r of tcpRows) out[FIELD_OF_SS[r.state]]++;
+  for (const r of tcpRows) out[NETSTAT_FIELD_OF_SS_STATE[r.state]]++;
   out.udp_socket = udpRows.length;
   return out;
 }

@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { cgroup2Mount } from '../../src/filter/resolve.js';
+import { sleep } from './wait.js';
 
 export interface Spec {
   /** TCP listeners (at least 1: the connections go to the first) */
@@ -148,7 +149,7 @@ export class NetnsWorld {
         }
         if (link !== own) break;
         if (child.exitCode !== null || Date.now() > deadline) throw new Error(`namespace holder did not start: ${err}`);
-        await new Promise((r) => setTimeout(r, 20));
+        await sleep(20);
       }
     }
     return pid;
@@ -346,7 +347,7 @@ print(u.getsockname()[1],flush=True);select.select([sys.stdin],[],[],600)'`,
         try {
           rmdirSync(d);
         } catch {
-          await new Promise((r) => setTimeout(r, 20));
+          await sleep(20);
         }
       }
     }

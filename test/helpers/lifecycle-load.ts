@@ -9,11 +9,11 @@
  * LONG_MS milliseconds (it spans several gathers). Prints {"connections","clientSent","serverSent"} when done.
  */
 import { createConnection, createServer, type Socket } from 'node:net';
+import { sleep } from './wait.js';
 
 const [port, n, longMs] = process.argv.slice(2).map(Number);
 const clientBytes = (i: number) => 1000 + 37 * i;
 const serverBytes = (i: number) => 5000 + 101 * i;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function send(s: Socket, total: number, spreadMs: number): Promise<void> {
   const chunks = spreadMs > 0 ? 10 : 1;

@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { planGather } from '../../src/cli/gather.js';
 import { SockscopeError } from '../../src/errors.js';
-import { parseLine, parseLines } from './helpers.js';
+import { parseLine, parseLines } from '../helpers/metrics.js';
+import { sleep } from '../helpers/wait.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/sockscope.js', import.meta.url));
 
@@ -174,10 +175,10 @@ describe('sockscope execd (Telegraf inputs.execd)', () => {
       const deadline = Date.now() + 15_000;
       while (e.lines.filter((l) => l.startsWith('netstat ')).length < n) {
         assert.ok(Date.now() < deadline, `gather ${n} did not come; stderr: ${e.stderr}`);
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       }
     }
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     assert.equal(e.lines.filter((l) => l.startsWith('netstat ')).length, 3, 'no gather without a newline');
     e.child.stdin.end();
     assert.deepEqual(await e.exit(), { code: 0, signal: null });

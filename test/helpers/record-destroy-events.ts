@@ -1,6 +1,6 @@
 /**
  * Records test/fixtures/lifecycle/destroy-events.json: run as root or in a user namespace, in a fresh network
- * namespace (`unshare -n sh -c 'ip link set lo up; node dist/test/lifecycle/record.js OUT'`). Joins the four
+ * namespace (`unshare -n sh -c 'ip link set lo up; node dist/test/helpers/record-destroy-events.js OUT'`). Joins the four
  * destroy groups, makes a known population close (per family: one TCP connection, 1234 bytes client→server and
  * 4321 back, the server closing first; its listener; a connected UDP socket), and keeps every datagram as sent.
  */
@@ -33,7 +33,7 @@ writeFileSync(
     {
       kernel: execFileSync('uname', ['-r']).toString().trim(),
       recorded:
-        'test/lifecycle/record.ts: per family (IPv4, then IPv6) a TCP connection of 1234 bytes client->server and 4321 back, the server closing first; its listener; a connected UDP socket 5353->53',
+        'test/helpers/record-destroy-events.ts: per family (IPv4, then IPv6) a TCP connection of 1234 bytes client->server and 4321 back, the server closing first; its listener; a connected UDP socket 5353->53',
       datagrams,
     },
     null,

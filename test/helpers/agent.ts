@@ -8,9 +8,8 @@
  *   - NsBridge: a forwarder inside a test namespace from a unix socket on the filesystem (reachable from every
  *     network namespace) to 127.0.0.1:<port> inside it, so this process can talk HTTP to servers in there.
  *   - request(): a plain HTTP(S) client (node:http) over TCP or a unix socket, no connection reuse.
- *   - findTool(): a server binary from $SOCKSCOPE_<NAME>, PATH or .ci/run's cache; a skip reason otherwise
- *     (an error under CI, where .ci/run installs them).
  */
+import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -19,30 +18,11 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { PopulationNetns } from '../helpers/netns.js';
+import type { PopulationNetns } from './netns.js';
+import { until } from './wait.js';
 
 export const BIN = fileURLToPath(new URL('../../../bin/sockscope.js', import.meta.url));
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-/** where .ci/run unpacks Debian's packages */
-export { CI_PREFIX } from '../helpers/tools.js';
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Poll `probe` until it returns something other than undefined (or throw with `what` after timeoutMs). */
-export async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, everyMs = 100): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await sleep(everyMs);
-  }
-}
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `sockscope-${prefix}-`));
@@ -376,7 +356,14 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// real servers' binaries
-
-export { findTool, type Found } from '../helpers/tools.js';
+/**
+ * A self-signed EC certificate and its key, written into `dir` by openssl (for 127.0.0.1, valid one day); asserts
+ * that openssl succeeded.
+ */
+export function selfSignedCert(dir: string, o: { key?: string; cert?: string; cn?: string; ipSan?: boolean } = {}): void {
+  const args = ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  args.push('-keyout', join(dir, o.key ?? 'key.pem'), '-out', join(dir, o.cert ?? 'cert.pem'), '-days', '1', '-subj', `/CN=${o.cn ?? 'localhost'}`);
+  if (o.ipSan ?? true) args.push('-addext', 'subjectAltName=IP:127.0.0.1');
+  const r = spawnSync('openssl', args, { encoding: 'utf8' });
+  assert.equal(r.status, 0, `openssl ${args.join(' ')}: ${r.stderr}`);
+}
