@@ -28,7 +28,8 @@ function cacheDir(): string {
 }
 
 function run(args: string[], env: Record<string, string>) {
-  return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000, env: cleanEnv(env) });
+  // the host's own sockets: other tests' connections can make the listing larger than spawnSync's 1 MiB default
+  return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000, env: cleanEnv(env), maxBuffer: 1 << 30 });
 }
 
 const cacheOf = (dir: string, command: string) => join(dir, `v8-${command}-${process.version}-${process.arch}.cache`);

@@ -105,7 +105,12 @@ test('the installed command runs the bundle from its code cache, not the modules
   renameSync(join(installed, 'dist', 'src'), join(installed, 'dist', 'src.away'));
   try {
     for (const args of [['--version'], ['--json'], ['ls', '-tanp'], ['gather', '--measurement', 'netstat', '--format', 'influx']]) {
-      const r = spawnSync(join(prefix, 'bin', 'sockscope'), args, { encoding: 'utf8', timeout: 60_000, env: cleanEnv({ CACHE_DIRECTORY: cache }) });
+      const r = spawnSync(join(prefix, 'bin', 'sockscope'), args, {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: cleanEnv({ CACHE_DIRECTORY: cache }),
+        maxBuffer: 1 << 30,
+      });
       assert.equal(r.status, 0, `sockscope ${args.join(' ')} without dist/src: ${r.stderr}`);
       assert.ok(r.stdout.length > 0, `sockscope ${args.join(' ')} printed nothing`);
     }
