@@ -5,7 +5,7 @@
  * same and answer fast), InfluxDB push, stdout. SIGHUP reloads the configuration (a bad one is reported and the
  * old one keeps running); SIGTERM flushes the outputs within flush_timeout and exits 0.
  */
-import { gather as gatherInProcess, hostname as kernelHostname, type GatherConfig, type GatherReport } from '../gather/gather.js';
+import { failedReport, gather as gatherInProcess, hostname as kernelHostname, type GatherConfig, type GatherReport } from '../gather/gather.js';
 import { mergeIpVersions } from '../collectors/netstat.js';
 import { gatherConfigFromSections } from '../collectors/registry.js';
 import { durationMs, type LoadedConfig } from '../config/load.js';
@@ -236,6 +236,7 @@ export class Agent {
     let report: GatherReport;
     let netnsParts: Exposition[] | undefined;
     let netnsMetrics: Metric[] = [];
+    const started = performance.now();
     try {
       if (this.worker) {
         const want = { metrics: needMetrics, exposition: serving, keep: serving && !needMetrics };
@@ -258,17 +259,7 @@ export class Agent {
       metrics = [];
       exposition = undefined;
       workerGather = undefined;
-      report = {
-        snapshotMs: 0,
-        durationMs: 0,
-        sockets: 0,
-        retries: 0,
-        interrupted: false,
-        notes: [],
-        sources: [],
-        collectors: [],
-        error: (e as Error).message,
-      };
+      report = failedReport(e, started);
     }
     this.counters.gathers++;
     this.counters.retries += report.retries;

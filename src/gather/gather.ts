@@ -60,7 +60,8 @@ function snapshotReport(meta: Omit<Snapshot, 'table' | 'ext'>): GatherReport {
   };
 }
 
-const failedReport = (e: unknown, started: number): GatherReport => ({
+/** The report of a gather that failed before its collectors ran (the one-shot gather's and the agent's). */
+export const failedReport = (e: unknown, started: number): GatherReport => ({
   snapshotMs: 0,
   durationMs: performance.now() - started,
   sockets: 0,
