@@ -8,7 +8,7 @@
 import { Ext } from '../diag/constants.js';
 import type { FieldSpec, MeasurementSchema } from '../model/metric.js';
 import { defineCollector } from './collector.js';
-import { parsePortGroups, type PortGroup, type PortGroupConfig } from './netstat-port.js';
+import { parsePortGroups, portGroupsSchema, type PortGroup, type PortGroupConfig } from './netstat-port.js';
 
 /** Upper bounds of the final-RTT buckets, in seconds (the `le` labels). */
 export const RTT_BUCKETS_SECONDS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] as const;
@@ -119,8 +119,6 @@ export interface LifecycleSection {
   addr_ports: PortGroupConfig[];
 }
 
-const strings = { type: 'array', items: { type: 'string' } };
-
 /**
  * The collector: each gather brings the tracker (a host fact: src/lifecycle/host.ts keeps it, fed by the
  * destroy-event subscription between gathers) up to date with the snapshot's live connections, then writes its
@@ -148,18 +146,7 @@ export const lifecycleCollector = defineCollector<LifecycleOptions, LifecycleSec
       auto_ports: { type: 'boolean' },
       max_groups: { type: 'integer', minimum: 1, maximum: 100_000 },
       rcvbuf_bytes: { type: 'integer', minimum: 65_536, maximum: 1 << 30 },
-      addr_ports: {
-        type: 'array',
-        items: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            ports: strings,
-            remote_ports: strings,
-            tags: { type: 'object', additionalProperties: { type: 'string' }, description: 'a table of string tags' },
-          },
-        },
-      },
+      addr_ports: portGroupsSchema(false),
     },
     sample: `  ## With no addr_ports match: inbound per listening port, outbound per remote port.
   auto_ports = true

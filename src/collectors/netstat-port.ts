@@ -292,6 +292,23 @@ export interface NetstatPortSection {
 
 const strings = { type: 'array', items: { type: 'string' } };
 
+/** The config schema of an addr_ports list (parsePortGroups reads it); `portsMatch`: the entries may name ports_match. */
+export function portGroupsSchema(portsMatch: boolean): object {
+  return {
+    type: 'array',
+    items: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        ports: strings,
+        ...(portsMatch ? { ports_match: strings } : {}),
+        remote_ports: strings,
+        tags: { type: 'object', additionalProperties: { type: 'string' }, description: 'a table of string tags' },
+      },
+    },
+  };
+}
+
 export const netstatPortCollector = defineCollector<NetstatPortGather, NetstatPortSection, 'netstat_port'>({
   name: 'netstat_port',
   enabledByDefault: true,
@@ -314,19 +331,7 @@ export const netstatPortCollector = defineCollector<NetstatPortGather, NetstatPo
       semantics: { enum: ['sockscope', 'telegraf'] },
       process_attribution: { type: 'boolean' },
       auto_listen_ports: { type: 'boolean' },
-      addr_ports: {
-        type: 'array',
-        items: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            ports: strings,
-            ports_match: strings,
-            remote_ports: strings,
-            tags: { type: 'object', additionalProperties: { type: 'string' }, description: 'a table of string tags' },
-          },
-        },
-      },
+      addr_ports: portGroupsSchema(true),
     },
     sample: `  semantics = "sockscope"
   ## Fill the pid field by walking /proc/*/fd every gather (costly on busy hosts; needs root for all pids).
