@@ -145,6 +145,13 @@ export async function exerciseArtifact(t: TestContext, a: Artifact, expectVersio
       );
       assert.match(follow.stderr, /sockets closed/);
     });
+    await t.test('doctor: JSON findings, and the exit status says whether any is at warning or above', () => {
+      const r = runArtifact(a, ['doctor', '--window', '1s', '--format', 'json'], { ns });
+      assert.ok(r.status === 0 || r.status === 1, `doctor exited ${r.status}: ${r.stderr}`);
+      const findings: { severity: string }[] = JSON.parse(r.stdout).findings;
+      assert.ok(Array.isArray(findings), r.stdout.slice(0, 400));
+      assert.equal(r.status, findings.some((f) => f.severity !== 'info') ? 1 : 0, r.stdout.slice(0, 400));
+    });
     await t.test('zabbix template and config sample', () => {
       assert.match(ok(runArtifact(a, ['zabbix', 'template']), 'zabbix template'), /^zabbix_export:/m);
       assert.match(ok(runArtifact(a, ['config', 'sample']), 'config sample'), /^\[agent\]/m);
