@@ -574,7 +574,7 @@ function netlinkProcessName(pid: number): string | undefined {
 }
 
 async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>, walk: Promise<Walk> | undefined): Promise<void> {
-  const [{ streamSnapshot, takeSnapshot }, { socketRecord }] = await Promise.all([
+  const [{ READ_AHEAD_FROM, streamSnapshot, takeSnapshot }, { socketRecord }] = await Promise.all([
     import('../snapshot/snapshot.js'),
     import('../outputs/listing/socket-record.js'),
   ]);
@@ -621,7 +621,7 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
     if (plan.format === 'json') out.write('{"sockets":[');
     if (plan.format === 'ss2') out.write('{');
     if (others) first = others.writeRecords('before', plan.format, first, (text) => out.write(text));
-    const meta = await streamSnapshot(plan.snapshot, (t) => {
+    const meta = await streamSnapshot({ ...plan.snapshot, readAheadFrom: READ_AHEAD_FROM }, (t) => {
       const view = t.arenaView();
       const parts: string[] = [];
       for (let i = 0; i < t.length; i++) {
@@ -659,9 +659,42 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
     return;
   }
 
+  // The table of inet sockets alone (-tan, the listing typed most), without names, -p, -K or other families:
+  // streamed as the ndjson is, each batch aligned over itself and the batches before it (a later, wider cell
+  // widens the lines after it), so it is written while the kernel dump goes on and memory stays at a batch.
+  // Its Netid column does not depend on the rows (no unix sockets: lsShowsNetid's rule is the tables asked).
+  if (plan.format === 'table' && inetOrUnix && !plan.resolve && !plan.kill && !plan.processes && !others && !plan.snapshot.protocols!.includes('unix')) {
+    const { lsTableBytes } = await import('../outputs/listing/ls-table.js');
+    const { JsonBytes } = await import('../outputs/text/json-bytes.js');
+    const widths = { netid: 0, state: 0, recv: 0, send: 0, local: 0, peer: 0 };
+    const bytes = new JsonBytes(1 << 18);
+    let header = plan.header;
+    let rows = new Uint32Array(1024);
+    const layout = {
+      ...tableLayout(plan, plan.tables !== 1),
+      oneline: plan.oneline,
+      widths,
+      bytes,
+      write: (chunk: Uint8Array) => void out.write(chunk),
+      drained: () => out.writableLength === 0,
+    };
+    const meta = await streamSnapshot({ ...plan.snapshot, readAheadFrom: READ_AHEAD_FROM }, (t) => {
+      if (rows.length < t.length) rows = new Uint32Array(t.length);
+      let count = 0;
+      for (let i = 0; i < t.length; i++) if (selected(t, i)) rows[count++] = i;
+      if (count === 0) return; // the header waits for the first row (its widths)
+      lsTableBytes(t, rows.subarray(0, count), t.arenaView(), recordOptions, { ...layout, header });
+      header = false;
+    });
+    if (header)
+      lsTableBytes(new (await import('../snapshot/table.js')).SocketTable(16), [], new DataView(new ArrayBuffer(0)), recordOptions, { ...layout, header });
+    for (const note of meta.notes) process.stderr.write(`sockscope: ${note}\n`);
+    return;
+  }
+
   // Table (and -r): everything first, then names, then aligned output.
   const snap = inetOrUnix
-    ? await takeSnapshot(plan.snapshot)
+    ? await takeSnapshot({ ...plan.snapshot, readAheadFrom: READ_AHEAD_FROM })
     : { table: new (await import('../snapshot/table.js')).SocketTable(16), sources: [], notes: [] as string[] };
   snap.notes.unshift(...(others?.notes ?? []));
   await waitHolders();
@@ -689,11 +722,7 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
     const { lsShowsNetid, lsTableBytes } = await import('../outputs/listing/ls-table.js');
     const { serviceName } = await import('../outputs/listing/ss-words.js');
     const netid = lsShowsNetid(t, rows, plan.tables);
-    // ss hides the State column when the filter lets one state through
-    // (UDP and RAW sockets are only ever ESTABLISHED or CLOSE: ss -un has no State column)
-    const datagram = inetOrUnix && plan.snapshot.protocols?.every((p) => p === 'udp' || p === 'udplite' || p === 'raw');
-    const states = (plan.snapshot.states ?? ALL_STATES) & (datagram ? (1 << TCP_ESTABLISHED) | (1 << TCP_CLOSE) : ALL_STATES);
-    const layout = { header: plan.header, netid, state: (states & (states - 1)) !== 0 };
+    const layout = tableLayout(plan, netid);
     // ss's order: netlink and packet sockets, then unix and inet, then vsock and XDP; the header once
     const before = others?.table('before', layout) ?? '';
     if (before || (!inetOrUnix && plan.header)) out.write(before || (others?.table('header', layout) ?? ''));
@@ -701,9 +730,8 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
     // stdout is synchronous on Linux (files, pipes, terminals): each chunk's buffer is reused once written
     if (inetOrUnix)
       lsTableBytes(t, rows, view, recordOptions, {
+        ...layout,
         header: plan.header && !headerWritten,
-        netid,
-        state: (states & (states - 1)) !== 0,
         oneline: plan.oneline,
         service: plan.resolve ? serviceName : undefined,
         write: (chunk) => out.write(chunk),
@@ -736,6 +764,16 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
     );
   }
   for (const note of snap.notes) process.stderr.write(`sockscope: ${note}\n`);
+}
+
+/** The table's header and columns: Netid as decided from the rows (lsShowsNetid), State unless one state is listed. */
+function tableLayout(plan: LsPlan, netid: boolean): { header: boolean; netid: boolean; state: boolean } {
+  // ss hides the State column when the filter lets one state through
+  // (UDP and RAW sockets are only ever ESTABLISHED or CLOSE: ss -un has no State column)
+  const inetOrUnix = (plan.snapshot.protocols?.length ?? 0) > 0;
+  const datagram = inetOrUnix && plan.snapshot.protocols?.every((p) => p === 'udp' || p === 'udplite' || p === 'raw');
+  const states = (plan.snapshot.states ?? ALL_STATES) & (datagram ? (1 << TCP_ESTABLISHED) | (1 << TCP_CLOSE) : ALL_STATES);
+  return { header: plan.header, netid, state: (states & (states - 1)) !== 0 };
 }
 
 /** ss2's usr_ctxt: { user: { pid: { cmd, full_cmd, fds } } } per socket inode. */

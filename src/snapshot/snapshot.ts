@@ -38,6 +38,12 @@ export async function takeSnapshot(options: SnapshotOptions = {}, session?: Diag
   return { table, ...meta };
 }
 
+/**
+ * Sockets (/proc/net/sockstat's estimate) from which ls receives in a worker thread (SnapshotOptions.readAheadFrom):
+ * a dump of fewer is over before the worker (~30 ms to start) could take it.
+ */
+export const READ_AHEAD_FROM = 30_000;
+
 /** Rows per batch when streaming. */
 const STREAM_BATCH = 512;
 
@@ -112,7 +118,9 @@ async function gather(options: SnapshotOptions, session: DiagSession | undefined
   const keepWildcard = keep === 'ipv6-wildcard';
   const sources: ProtocolSource[] = [];
   const notes: string[] = [];
-  const own = session ? undefined : await openSession(options);
+  // read-ahead where asked and the dump is big enough to outlast the worker's start (~30 ms)
+  const readAhead = !session && options.readAheadFrom !== undefined && estimateSockets(o.protocols, o.procRoot) >= options.readAheadFrom;
+  const own = session ? undefined : await openSession(options, readAhead);
   const s = session ?? (typeof own === 'string' ? undefined : own);
   if (typeof own === 'string') notes.push(`${own}: every protocol is read from /proc/net; tcp_info, memory and cookies are not available`);
   try {
