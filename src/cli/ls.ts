@@ -24,6 +24,7 @@ import {
 } from '../diag/constants.js';
 import { UsageError } from '../errors.js';
 import type { SnapshotOptions } from '../snapshot/snapshot.js';
+import { READ_AHEAD_FROM } from '../snapshot/plan.js';
 import type { SocketTable } from '../snapshot/table.js';
 import { netnsValues, parseCommand } from './options.js';
 import { commandSpec, LS_FORMATS } from './spec.js';
@@ -73,6 +74,11 @@ export interface LsPlan {
   bpf: boolean;
   /** ss's tables listed (its Netid column shows when more than one is) */
   tables: number;
+  /**
+   * SnapshotOptions.readAheadFrom for the listing's dumps: READ_AHEAD_FROM, or undefined with -p (its /proc walk
+   * keeps both CPUs busy already)
+   */
+  readAheadFrom?: number;
 }
 
 /** whether the last of -4/-6 in this argument is -6 */
@@ -345,6 +351,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
     events: !!v.events,
     rcvbufBytes: v.rcvbuf === undefined ? undefined : byteCount(v.rcvbuf, '--rcvbuf'),
     protocolsChosen: chosen.length > 0 && !!(v.tcp || v.udp || v.udplite || v.raw || v.sctp || v.mptcp || v.unix),
+    readAheadFrom: v.processes || v.context || v.contexts || protocols.length === 0 ? undefined : READ_AHEAD_FROM,
   };
 }
 
@@ -380,6 +387,12 @@ export async function runLs(args: string[]): Promise<void> {
     const { ssSummary } = await import('../outputs/listing/ss-words.js');
     process.stdout.write(ssSummary());
     return;
+  }
+
+  // a big listing: the read-ahead worker starts now, its start overlapping the rest of ls's (src/snapshot/read-ahead.ts)
+  if (plan.readAheadFrom !== undefined && !plan.allNetns) {
+    const [{ estimateSockets }, { startReadAhead }] = await Promise.all([import('../snapshot/plan.js'), import('../snapshot/read-ahead.js')]);
+    if (estimateSockets(plan.snapshot.protocols!, '/proc') >= plan.readAheadFrom) startReadAhead();
   }
 
   // -p: the /proc walk starts now, in worker threads, and runs while this thread loads the rest and (table,
@@ -574,7 +587,7 @@ function netlinkProcessName(pid: number): string | undefined {
 }
 
 async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>, walk: Promise<Walk> | undefined): Promise<void> {
-  const [{ READ_AHEAD_FROM, streamSnapshot, takeSnapshot }, { socketRecord }] = await Promise.all([
+  const [{ streamSnapshot, takeSnapshot }, { socketRecord }] = await Promise.all([
     import('../snapshot/snapshot.js'),
     import('../outputs/listing/socket-record.js'),
   ]);
@@ -621,7 +634,7 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
     if (plan.format === 'json') out.write('{"sockets":[');
     if (plan.format === 'ss2') out.write('{');
     if (others) first = others.writeRecords('before', plan.format, first, (text) => out.write(text));
-    const meta = await streamSnapshot({ ...plan.snapshot, readAheadFrom: READ_AHEAD_FROM }, (t) => {
+    const meta = await streamSnapshot({ ...plan.snapshot, readAheadFrom: plan.readAheadFrom }, (t) => {
       const view = t.arenaView();
       const parts: string[] = [];
       for (let i = 0; i < t.length; i++) {
@@ -678,7 +691,7 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
       write: (chunk: Uint8Array) => void out.write(chunk),
       drained: () => out.writableLength === 0,
     };
-    const meta = await streamSnapshot({ ...plan.snapshot, readAheadFrom: READ_AHEAD_FROM }, (t) => {
+    const meta = await streamSnapshot({ ...plan.snapshot, readAheadFrom: plan.readAheadFrom }, (t) => {
       if (rows.length < t.length) rows = new Uint32Array(t.length);
       let count = 0;
       for (let i = 0; i < t.length; i++) if (selected(t, i)) rows[count++] = i;
@@ -694,7 +707,7 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
 
   // Table (and -r): everything first, then names, then aligned output.
   const snap = inetOrUnix
-    ? await takeSnapshot({ ...plan.snapshot, readAheadFrom: READ_AHEAD_FROM })
+    ? await takeSnapshot({ ...plan.snapshot, readAheadFrom: plan.readAheadFrom })
     : { table: new (await import('../snapshot/table.js')).SocketTable(16), sources: [], notes: [] as string[] };
   snap.notes.unshift(...(others?.notes ?? []));
   await waitHolders();

@@ -8,7 +8,7 @@ import { loadLibc } from '../sys/libc.js';
 import { endsDump } from './dump.js';
 import { CONTROL_WORDS, Ctl, READER_WAKE, type ReadAheadData, SLOT_BYTES, SLOTS } from './read-ahead.js';
 
-const { fd, control, ring } = workerData as ReadAheadData;
+const { control, ring } = workerData as ReadAheadData;
 const ctl = new Int32Array(control, 0, CONTROL_WORDS);
 const lengths = new Int32Array(control, CONTROL_WORDS * 4, SLOTS);
 const slots = Array.from({ length: SLOTS }, (_, k) => new Uint8Array(ring, k * SLOT_BYTES, SLOT_BYTES));
@@ -38,7 +38,7 @@ function receive(): void {
     const k = produced % SLOTS;
     let n: number;
     try {
-      n = libc.recv(fd, slots[k]);
+      n = libc.recv(Atomics.load(ctl, Ctl.fd), slots[k]);
       if (endsDump(views[k], 0, n)) ended++;
     } catch (e) {
       // thrown in order on the other side; the dump ends there

@@ -40,15 +40,49 @@ export const Ctl = {
   readerWaits: 6,
   /** 1 while the worker waits for room in the ring */
   workerWaits: 7,
+  /** the netlink socket, set before the first dump is wanted */
+  fd: 8,
 } as const;
 /** A waiting reader is woken once this many datagrams are ready (or at the dump's end): fewer wake-ups */
 export const READER_WAKE = 4;
-export const CONTROL_WORDS = 8;
+export const CONTROL_WORDS = 9;
 
 export interface ReadAheadData {
-  fd: number;
   control: SharedArrayBuffer;
   ring: SharedArrayBuffer;
+}
+
+/** A read-ahead worker started ahead of its socket (startReadAhead), for the next transport to use. */
+interface ReadAheadThread {
+  worker: Worker | undefined;
+  control: SharedArrayBuffer;
+  ring: SharedArrayBuffer;
+}
+
+let started: ReadAheadThread | undefined;
+
+function startThread(): ReadAheadThread {
+  const control = new SharedArrayBuffer((CONTROL_WORDS + SLOTS) * 4);
+  const ring = new SharedArrayBuffer(SLOTS * SLOT_BYTES);
+  let worker: Worker | undefined;
+  try {
+    worker = new Worker(new URL('./read-ahead-worker.js', import.meta.url), { workerData: { control, ring } satisfies ReadAheadData });
+    worker.unref();
+    // a worker that fails before it is ready is never handed the socket: this thread receives everything
+    worker.on('error', () => undefined);
+  } catch {
+    worker = undefined;
+  }
+  return { worker, control, ring };
+}
+
+/**
+ * Start the worker now, before the socket is opened (ls does this first thing when the listing will be big: the
+ * worker's ~30 ms start then overlaps the rest of ls's start). The next readAheadTransport uses it; one never
+ * used waits, unreferenced, until the process exits.
+ */
+export function startReadAhead(): void {
+  started ??= startThread();
 }
 
 /** Longest wait for the worker's next datagram: past the socket's own receive timeout (10 s), which it reports. */
@@ -66,20 +100,12 @@ export interface ReadAheadTransport extends Transport {
  * Closing it closes `fd`.
  */
 export function readAheadTransport(libc: Libc, fd: number): ReadAheadTransport {
-  const control = new SharedArrayBuffer((CONTROL_WORDS + SLOTS) * 4);
-  const ring = new SharedArrayBuffer(SLOTS * SLOT_BYTES);
+  const { worker, control, ring } = started ?? startThread();
+  started = undefined;
   const ctl = new Int32Array(control, 0, CONTROL_WORDS);
   const lengths = new Int32Array(control, CONTROL_WORDS * 4, SLOTS);
   const slot = (k: number) => new Uint8Array(ring, k * SLOT_BYTES, SLOT_BYTES);
-  let worker: Worker | undefined;
-  try {
-    worker = new Worker(new URL('./read-ahead-worker.js', import.meta.url), { workerData: { fd, control, ring } satisfies ReadAheadData });
-    worker.unref();
-    // a worker that fails before it is ready is never handed the socket: this thread receives everything
-    worker.on('error', () => undefined);
-  } catch {
-    worker = undefined;
-  }
+  Atomics.store(ctl, Ctl.fd, fd);
   let handed = false;
   let consumed = 0;
 

@@ -10,6 +10,8 @@ import { AF_INET6, EXT_ALL, Ext, INET_DIAG_MSG_SIZE, Proto } from '../diag/const
 import { appendInetMessage } from '../diag/inet.js';
 import { appendUnixMessage } from '../diag/unix.js';
 import { estimateSockets, keepsAttributes, normalize, plans, SOCK_TYPE_OF } from './plan.js';
+
+export { READ_AHEAD_FROM } from './plan.js';
 import { fallbackReason, readFromProc } from './proc-fallback.js';
 import { dumpWithRetry } from './retry.js';
 import { errnoName } from '../sys/errno.js';
@@ -37,12 +39,6 @@ export async function takeSnapshot(options: SnapshotOptions = {}, session?: Diag
   const meta = await gather(options, session, { table, keep, inArena: all, canRetry: true });
   return { table, ...meta };
 }
-
-/**
- * Sockets (/proc/net/sockstat's estimate) from which ls receives in a worker thread (SnapshotOptions.readAheadFrom):
- * a dump of fewer is over before the worker (~30 ms to start) could take it.
- */
-export const READ_AHEAD_FROM = 30_000;
 
 /** Rows per batch when streaming. */
 const STREAM_BATCH = 512;
