@@ -77,7 +77,7 @@ test('installed with dpkg: every subcommand from /usr/bin/sockscope, no service 
     assert.ok(existsSync(f), f);
   // the service's configuration check: the packaged sample loads
   assert.equal(runArtifact({ argv: ['/usr/bin/sockscope'] }, ['config', 'show', '--config', '/etc/sockscope/sockscope.toml']).status, 0);
-  if (!netnsSupport().skip) await exerciseArtifact(t, { argv: ['/usr/bin/sockscope'], hideNode: true }, version);
+  if (!netnsSupport().skip) await exerciseArtifact(t, { argv: ['/usr/bin/sockscope'], hideNode: true, launcher: true }, version);
 });
 
 test('dpkg -r keeps the conffile, dpkg -P removes it', { skip }, () => {
