@@ -237,7 +237,8 @@ async function gatherCase(results: Record<string, unknown>): Promise<void> {
   const awk = `awk '{s[$1]++} END {for (k in s) print k, s[k]}'`;
   const loop = `ss -tanH | ${awk}; for pid in ${pids.join(' ')}; do nsenter --net=/proc/$pid/ns/net ss -tanH | ${awk}; done`;
   const peer = ['sh', '-c', loop];
-  const ours = [process.execPath, BIN, 'gather', '--all-netns', '--measurement', 'netstat'];
+  // as users run it: bin/sockscope.js executed (its sh launcher, then node without NODE_EXTRA_CA_CERTS)
+  const ours = [BIN, 'gather', '--all-netns', '--measurement', 'netstat'];
   const rows: Record<string, Run[]> = { peer: [], sockscope: [] };
   await makeTimeWait();
   const twAt = Date.now();
