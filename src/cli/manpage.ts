@@ -76,11 +76,6 @@ export function manPages(version: string, date: string): ManPage[] {
     'needs CAP_SYS_ADMIN (setns).',
     '.B ls \\-p',
     "and process attribution read other users' /proc/PID/fd only as root or with CAP_SYS_PTRACE; without it, those sockets show no process.",
-    '.SH ENVIRONMENT',
-    '.B NODE_EXTRA_CA_CERTS',
-    roff(
-      "reaches node for the agent only: the sockscope command (npm's bin/sockscope.js, the .deb's /usr/bin/sockscope) is a launcher that unsets it for every other command, none of which opens a TLS connection, since node 20 parses the file at every start.",
-    ),
     '.SH SEE ALSO',
     '.BR sockscope\\-agent (8),',
     '.BR sockscope.toml (5),',
@@ -99,11 +94,6 @@ export function manPages(version: string, date: string): ManPage[] {
     '.SH COMMANDS',
     ...COMMANDS.filter((c) => c.man === 8 && c.name.startsWith('config ')).flatMap((c) => commandSection(c, '.SS')),
     ...(agent.sections ?? []).flatMap(([h, ps]) => [`.SH ${roff(h.toUpperCase())}`, ...ps.flatMap((p) => [roff(p), '.PP'])]),
-    '.SH ENVIRONMENT',
-    '.B NODE_EXTRA_CA_CERTS',
-    roff(
-      'names a PEM file of certificate authorities that the https InfluxDB output trusts besides the built-in ones (node reads it as it starts). The sockscope launcher keeps it for the agent only.',
-    ),
     '.SH SERVICE',
     'The packages install the systemd unit sockscope.service, not enabled: enable it with',
     '.B systemctl enable \\-\\-now sockscope',
