@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { cleanEnv, Daemon, freePortIn, NsBridge, request, sampleValue, selfSignedCert, tempDir } from './agent.js';
+import { cleanEnv, Daemon, freePortIn, influxdConfig, NsBridge, request, sampleValue, selfSignedCert, tempDir } from './agent.js';
 import { findTool } from './tools.js';
 import { until } from './wait.js';
 import { PopulationNetns } from './netns.js';
@@ -214,28 +214,7 @@ export async function exerciseArtifact(t: TestContext, a: Artifact, expectVersio
       const httpsPort = await freePortIn(ns);
       const rpcPort = await freePortIn(ns, [httpsPort]);
       const conf = join(dir, 'influxdb.conf');
-      writeFileSync(
-        conf,
-        `reporting-enabled = false
-bind-address = "127.0.0.1:${rpcPort}"
-[meta]
-  dir = "${dir}/meta"
-[data]
-  dir = "${dir}/data"
-  wal-dir = "${dir}/wal"
-  query-log-enabled = false
-[monitor]
-  store-enabled = false
-[http]
-  bind-address = "127.0.0.1:${httpsPort}"
-  https-enabled = true
-  https-certificate = "${ca}"
-  https-private-key = "${join(dir, 'key.pem')}"
-  log-enabled = false
-[continuous_queries]
-  enabled = false
-`,
-      );
+      writeFileSync(conf, influxdConfig({ dir, httpPort: httpsPort, rpcPort, tls: { cert: ca, key: join(dir, 'key.pem') } }));
       const db = new Daemon('influxd', influxd.path!, ['run', '-config', conf], { ns, env: cleanEnv({ HOME: dir }) });
       const agents: Daemon[] = [];
       /** an agent pushing to influxd over https every 200 ms, NODE_EXTRA_CA_CERTS=extraCa; its /metrics once an influxdb write was done or failed */
