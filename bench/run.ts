@@ -373,13 +373,8 @@ export const CASES: CaseDef[] = [
       inproc('ls -tan table: takeSnapshot only', ['--op', 'ls', lsArgs('-tan'), '--stage', 'snapshot'], true),
       inproc('ls -tan table: + lsTableBytes (the aligned text, not written)', ['--op', 'ls', lsArgs('-tan'), '--stage', 'format'], true),
       inproc('ls -tan table: + write to /dev/null (all of it)', ['--op', 'ls', lsArgs('-tan'), '--stage', 'write'], true),
-      // what the CLI does now (issue 17): the -tan table streamed batch by batch, the dump read ahead in a worker
-      inproc('ls -tan table streamed: streamSnapshot + lines per batch + write (one thread)', ['--op', 'ls', lsArgs('-tan'), '--stage', 'stream'], true),
-      inproc(
-        'ls -tan table streamed, read-ahead (the dump received in a worker thread)',
-        ['--op', 'ls', lsArgs('-tan'), '--stage', 'stream', '--read-ahead'],
-        true,
-      ),
+      // what the CLI does now (issue 17): the -tan table streamed batch by batch
+      inproc('ls -tan table streamed: streamSnapshot + lines per batch + write', ['--op', 'ls', lsArgs('-tan'), '--stage', 'stream'], true),
       {
         ...inproc('ls -tanp: /proc/*/fd walk only (indexSocketHoldersParallel)', ['--op', 'ls', lsArgs('-tanp'), '--stage', 'procs'], true),
         countNote: walkNote,

@@ -75,8 +75,10 @@ export interface LsPlan {
   /** ss's tables listed (its Netid column shows when more than one is) */
   tables: number;
   /**
-   * SnapshotOptions.readAheadFrom for the listing's dumps: READ_AHEAD_FROM, or undefined with -p (its /proc walk
-   * keeps both CPUs busy already)
+   * SnapshotOptions.readAheadFrom for the listing's dumps: READ_AHEAD_FROM for the streamed json, ndjson and ss2
+   * (~1 KB of text per socket with -i: formatting outlasts the kernel's walk); undefined for the table (the dump is
+   * most of its time, formatting little: the worker would cost more memory than it saves time), -r, -K and -p
+   * (its /proc walk keeps both CPUs busy already)
    */
   readAheadFrom?: number;
 }
@@ -351,7 +353,8 @@ export function planLs(args: string[]): LsPlan | 'help' {
     events: !!v.events,
     rcvbufBytes: v.rcvbuf === undefined ? undefined : byteCount(v.rcvbuf, '--rcvbuf'),
     protocolsChosen: chosen.length > 0 && !!(v.tcp || v.udp || v.udplite || v.raw || v.sctp || v.mptcp || v.unix),
-    readAheadFrom: v.processes || v.context || v.contexts || protocols.length === 0 ? undefined : READ_AHEAD_FROM,
+    readAheadFrom:
+      format !== 'table' && !v.resolve && !v.kill && !(v.processes || v.context || v.contexts) && protocols.length > 0 ? READ_AHEAD_FROM : undefined,
   };
 }
 
@@ -674,7 +677,7 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
 
   // The table of inet sockets alone (-tan, the listing typed most), without names, -p, -K or other families:
   // streamed as the ndjson is, each batch aligned over itself and the batches before it (a later, wider cell
-  // widens the lines after it), so it is written while the kernel dump goes on and memory stays at a batch.
+  // widens the lines after it), so memory stays at a batch whatever the number of sockets.
   // Its Netid column does not depend on the rows (no unix sockets: lsShowsNetid's rule is the tables asked).
   if (plan.format === 'table' && inetOrUnix && !plan.resolve && !plan.kill && !plan.processes && !others && !plan.snapshot.protocols!.includes('unix')) {
     const { lsTableBytes } = await import('../outputs/listing/ls-table.js');
@@ -691,7 +694,7 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
       write: (chunk: Uint8Array) => void out.write(chunk),
       drained: () => out.writableLength === 0,
     };
-    const meta = await streamSnapshot({ ...plan.snapshot, readAheadFrom: plan.readAheadFrom }, (t) => {
+    const meta = await streamSnapshot(plan.snapshot, (t) => {
       if (rows.length < t.length) rows = new Uint32Array(t.length);
       let count = 0;
       for (let i = 0; i < t.length; i++) if (selected(t, i)) rows[count++] = i;
@@ -707,7 +710,7 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
 
   // Table (and -r): everything first, then names, then aligned output.
   const snap = inetOrUnix
-    ? await takeSnapshot({ ...plan.snapshot, readAheadFrom: plan.readAheadFrom })
+    ? await takeSnapshot(plan.snapshot)
     : { table: new (await import('../snapshot/table.js')).SocketTable(16), sources: [], notes: [] as string[] };
   snap.notes.unshift(...(others?.notes ?? []));
   await waitHolders();
