@@ -14,7 +14,8 @@
  * "vanished"; one this thread may not enter (EPERM without CAP_SYS_ADMIN, EACCES without CAP_SYS_PTRACE) is
  * "denied". Neither stops the walk.
  */
-import { closeSync, fstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readlinkSync } from 'node:fs';
+import { readProcText } from '../procfs/read.js';
 import { gather } from '../gather/gather.js';
 import { toWire, type WireMetric } from '../collectors/registry.js';
 import { PrometheusWriter } from '../outputs/metrics/prometheus.js';
@@ -36,13 +37,7 @@ let rb: ReceiveBuffer | undefined;
 const kept = new Map<number, DiagSession>();
 
 /** A /proc/net file of the namespace: dir is /proc/thread-self (the thread entered it) or /proc/<pid> (a process in it). */
-const readProc = (dir: string, name: string): string | undefined => {
-  try {
-    return readFileSync(`${dir}/net/${name}`, 'latin1');
-  } catch {
-    return undefined;
-  }
-};
+const readProc = (dir: string, name: string): string | undefined => readProcText(`${dir}/net/${name}`);
 
 /** Whether pid is (still) in the namespace: its /proc/<pid>/ns/net names the inode. */
 function pidInNamespace(pid: number, inode: number): boolean {

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { AF_UNIX, Proto, type ProtoName } from '../diag/constants.js';
 import { parseProcNetInet, parseProcNetUnix, parseSockstat, procNetFile } from '../procfs/net.js';
+import { readProcText } from '../procfs/read.js';
 import { ENOENT, errnoName } from '../sys/errno.js';
 import { NUMBER_COLUMNS, type SocketTable } from './table.js';
 import type { ProtocolSource } from './types.js';
@@ -27,12 +28,9 @@ export function fallbackReason(protocol: ProtoName, errno: number): string {
  */
 export function timeWaitCounter(procRoot: string): number | undefined {
   const dir = procRoot === '/proc' ? '/proc/thread-self/net' : `${procRoot}/net`;
-  try {
-    const tw = parseSockstat(readFileSync(`${dir}/sockstat`, 'latin1')).TCP?.tw;
-    return tw !== undefined && Number.isInteger(tw) && tw >= 0 ? tw : undefined;
-  } catch {
-    return undefined;
-  }
+  const text = readProcText(`${dir}/sockstat`);
+  const tw = text === undefined ? undefined : parseSockstat(text).TCP?.tw;
+  return tw !== undefined && Number.isInteger(tw) && tw >= 0 ? tw : undefined;
 }
 
 const SCTP_NOTE = 'SCTP has no sock_diag module here and /proc/net/sctp is not read by sockscope';
