@@ -122,7 +122,7 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
       ? netnsCounters({ netstat: readProc(dir, 'netstat'), snmp: readProc(dir, 'snmp'), sockstat: readProc(dir, 'sockstat') })
       : undefined;
     if (req.job.kind === 'census') {
-      const { counts, ...meta } = await takeCensus(inNamespace(req.job.options, dir), s);
+      const { counts, ...meta } = await takeCensus(inNamespace({ ...req.job.options, skipEmptyUdp: true }, dir), s);
       const buf = counts.counts.buffer as ArrayBuffer;
       transfer.push(buf);
       return { ...base, status: 'ok', counters, census: { counts: buf, meta } };
@@ -153,7 +153,7 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
       await lifecycleInNetns(target.inode, target.path, config.measurements.includes('lifecycle') ? config.lifecycle : undefined);
     const report = await gather(
       config,
-      { snapshot: (o) => takeSnapshot(inNamespace(o, dir), s), census: (o) => takeCensus(inNamespace(o, dir), s) },
+      { snapshot: (o) => takeSnapshot(inNamespace(o, dir), s), census: (o) => takeCensus(inNamespace({ ...o, skipEmptyUdp: true }, dir), s) },
       emit,
       plan,
     );

@@ -53,15 +53,15 @@ export async function takeCensus(options: Omit<SnapshotOptions, 'ext' | 'keepAtt
   if (typeof own === 'string') notes.push(`${own}: every protocol is read from /proc/net`);
   // read once, when TIME_WAIT or UDP wants them
   let counters: SockstatCounters | undefined;
-  const kernelCounters = () => (counters ??= sockstatCounters(o.procRoot, o.protocols.includes('udp')));
+  const kernelCounters = () => (counters ??= sockstatCounters(o.procRoot, !!options.skipEmptyUdp && o.protocols.includes('udp')));
   try {
     for (const protocol of o.protocols) {
       const src: ProtocolSource = { protocol, source: 'netlink', retries: 0, interrupted: false, malformed: 0, sockets: 0 };
       sources.push(src);
-      // No UDP socket in the namespace by the kernel's own counters: nothing to dump. A UDP dump walks the whole
-      // UDP hash table, shared by every namespace (thousands of buckets), once per family, however few sockets it finds:
-      // over a hundred namespaces without UDP sockets that was most of what their UDP counts cost.
-      if (protocol === 'udp' && s && noUdpSockets(kernelCounters(), o.families)) continue;
+      // No UDP socket in the namespace by the kernel's own counters (options.skipEmptyUdp): nothing to dump. A UDP
+      // dump walks the whole UDP hash table, shared by every namespace (thousands of buckets), once per family,
+      // however few it finds: over a hundred namespaces without UDP sockets that was most of their UDP counts' cost.
+      if (protocol === 'udp' && s && options.skipEmptyUdp && noUdpSockets(kernelCounters(), o.families)) continue;
       const p = Proto[protocol];
       const base = p * 32;
       const c = counts.counts;
