@@ -295,6 +295,9 @@ function identify(info: NetnsInfo, pids: number[], proc: string, logs: KubeletLo
     podUid ??= id.podUid;
     if (!id.container) continue;
     first ??= id.container;
+    // kubelet names no container here (no /var/log/containers: docker, podman, nspawn): no later process can
+    // give a name, so the first container stands, and its pod once a uid is known (or none can be)
+    if (logs.containers.size === 0 && (podUid !== undefined || logs.pods.size === 0)) break;
     const name = logs.containers.get(id.container.id)?.container;
     if (name) {
       info.container = { ...id.container, name };

@@ -33,8 +33,10 @@ export function sockstatCounters(procRoot: string, udp: boolean): SockstatCounte
   const dir = procRoot === '/proc' ? '/proc/thread-self/net' : `${procRoot}/net`;
   const text = readProcText(`${dir}/sockstat`);
   const v4 = text === undefined ? {} : parseSockstat(text);
-  const text6 = udp ? readProcText(`${dir}/sockstat6`) : undefined;
-  return { tcpTimeWait: count(v4.TCP?.tw), udp: count(v4.UDP?.inuse), udp6: text6 === undefined ? undefined : count(parseSockstat(text6).UDP6?.inuse) };
+  const udp4 = count(v4.UDP?.inuse);
+  // sockstat6 only when it can still matter: with IPv4 UDP sockets there are UDP dumps anyway
+  const text6 = udp && udp4 === 0 ? readProcText(`${dir}/sockstat6`) : undefined;
+  return { tcpTimeWait: count(v4.TCP?.tw), udp: udp4, udp6: text6 === undefined ? undefined : count(parseSockstat(text6).UDP6?.inuse) };
 }
 
 /**
