@@ -17,8 +17,7 @@
  * (and the host's ss), against `sockscope gather --all-netns --measurement netstat`; interleaved rounds under
  * bench/measure.py (wall time around spawn..wait4, user/sys CPU, peak RSS), medians. Both outputs are checked
  * to count the same sockets. Target: ours ≤ 0.25× the peer. sockscope keeps its V8 code cache in a directory
- * of the bench's own (CACHE_DIRECTORY) for these runs, and runs a second time without NODE_EXTRA_CA_CERTS when
- * that is set (node 20 builds its whole CA store at start then: node's start, not the walk); both are shown.
+ * of the bench's own for these runs (CACHE_DIRECTORY): the machine's is shared with every other checkout.
  *
  * agent case: `sockscope agent` with [netns] enabled, a 15 s interval, over N namespaces of --agent-sockets
  * sockets each; CPU (utime+stime of the whole process, every thread) over --agent-seconds after a warm-up
@@ -240,22 +239,18 @@ async function gatherCase(results: Record<string, unknown>): Promise<void> {
   const awk = `awk '{s[$1]++} END {for (k in s) print k, s[k]}'`;
   const loop = `ss -tanH | ${awk}; for pid in ${pids.join(' ')}; do nsenter --net=/proc/$pid/ns/net ss -tanH | ${awk}; done`;
   const peer = ['sh', '-c', loop];
-  const ours = [process.execPath, BIN, 'gather', '--all-netns', '--measurement', 'netstat'];
+  // as users run it: bin/sockscope.js executed (its sh launcher, then node without NODE_EXTRA_CA_CERTS)
+  const ours = [BIN, 'gather', '--all-netns', '--measurement', 'netstat'];
   // sockscope's V8 code cache in a directory of the bench's own: the machine's (/var/cache/sockscope) is shared
   // with every other checkout and test on it, whose bundles (other hashes) would replace the cache between runs
   // and make a timed run compile the bundle afresh and write the cache again
   const cacheDir = mkdtempSync(join(tmpdir(), 'netns-bench-cache-'));
   const oursEnv: NodeJS.ProcessEnv = { ...process.env, CACHE_DIRECTORY: cacheDir };
-  // the same without NODE_EXTRA_CA_CERTS, when it is set: node 20 then builds its whole CA store at start
-  // (~40 ms), which is node's start, not sockscope's walk
-  const { NODE_EXTRA_CA_CERTS: extraCa, ...noCaEnv } = oursEnv;
-  const variants: [string, NodeJS.ProcessEnv][] = [['sockscope', oursEnv], ...(extraCa ? [['sockscope_no_ca', noCaEnv] as [string, NodeJS.ProcessEnv]] : [])];
-  const rows: Record<string, Run[]> = { peer: [], sockscope: [], sockscope_no_ca: [] };
+  const rows: Record<string, Run[]> = { peer: [], sockscope: [] };
   await makeTimeWait();
   const twAt = Date.now();
-  // warm-up (page cache, the code cache, the JIT's first steps are part of every real run: not warmed beyond
-  // one run each); the check leaves out the host's namespace, shared with the machine's other work (its sockets
-  // come and go)
+  // warm-up (page cache, the JIT's first steps are part of every real run: not warmed beyond one run each)
+  // the check leaves out the host's namespace, shared with the machine's other work (its sockets come and go)
   const wp = measure(['sh', '-c', loop.slice(loop.indexOf('for pid'))]);
   const wo = measure(ours, oursEnv);
   const want = peerTotal(wp.stdout);
@@ -268,12 +263,8 @@ async function gatherCase(results: Record<string, unknown>): Promise<void> {
   console.log(`  check: in the ${n} namespaces the peer counts ${want} TCP sockets, sockscope ${got}`);
   if (Math.abs(want - got) > want * 0.001) throw new Error('the two sides do not count the same sockets');
   for (let r = 0; r < reps; r++) {
-    const runs: [string, () => Run][] = [
-      ['peer', () => measure(peer).run],
-      ...variants.map(([k, env]): [string, () => Run] => [k, () => measure(ours, env).run]),
-    ];
-    if (r % 2 === 1) runs.reverse();
-    for (const [k, run] of runs) rows[k].push(run());
+    const order = r % 2 === 0 ? (['peer', 'sockscope'] as const) : (['sockscope', 'peer'] as const);
+    for (const k of order) rows[k].push(k === 'peer' ? measure(peer).run : measure(ours, oursEnv).run);
   }
   rmSync(cacheDir, { recursive: true, force: true });
   const twAge = (Date.now() - twAt) / 1000;
@@ -287,22 +278,15 @@ async function gatherCase(results: Record<string, unknown>): Promise<void> {
   const o = sum('sockscope');
   const ratio = o.wall_ms / p.wall_ms;
   const cpuRatio = o.cpu_ms / p.cpu_ms;
-  const noCa = extraCa ? sum('sockscope_no_ca') : undefined;
   // the floors: Node's start, and the dumps themselves in C (setns and a socket per namespace, as a one-shot must)
-  const nodeStartIn = (env: NodeJS.ProcessEnv) =>
-    median(Array.from({ length: reps }, () => measure([process.execPath, '-e', '0'], env).run).map((x) => x.user_ms + x.sys_ms));
-  const nodeStart = nodeStartIn(process.env);
-  const nodeStartNoCa = extraCa ? nodeStartIn(noCaEnv) : undefined;
+  // node's start as the launcher makes it: without NODE_EXTRA_CA_CERTS (bin/sockscope.js unsets it for a gather)
+  const nodeStart = median(
+    Array.from({ length: reps }, () => measure(['env', '-u', 'NODE_EXTRA_CA_CERTS', process.execPath, '-e', '0']).run).map((x) => x.user_ms + x.sys_ms),
+  );
   const f = floor(pids, false, reps);
   console.log(`  peer (nsenter + ss + awk loop):          wall ${p.wall_ms.toFixed(0)} ms, cpu ${p.cpu_ms.toFixed(0)} ms`);
   console.log(`  sockscope gather --all-netns netstat:    wall ${o.wall_ms.toFixed(0)} ms, cpu ${o.cpu_ms.toFixed(0)} ms, rss ${o.maxrss_mb.toFixed(0)} MB`);
-  if (noCa)
-    console.log(
-      `    same, env -u NODE_EXTRA_CA_CERTS:      wall ${noCa.wall_ms.toFixed(0)} ms, cpu ${noCa.cpu_ms.toFixed(0)} ms, rss ${noCa.maxrss_mb.toFixed(0)} MB`,
-    );
-  console.log(
-    `  floors: node -e 0 cpu ${nodeStart.toFixed(0)} ms${nodeStartNoCa === undefined ? '' : ` (${nodeStartNoCa.toFixed(0)} ms without NODE_EXTRA_CA_CERTS)`}; the C walk (setns + socket + dumps) cpu ${f ? f.cpu_ms.toFixed(0) : '-'} ms`,
-  );
+  console.log(`  floors: node -e 0 cpu ${nodeStart.toFixed(0)} ms; the C walk (setns + socket + dumps) cpu ${f ? f.cpu_ms.toFixed(0) : '-'} ms`);
   const floorRatio = f ? (nodeStart + f.cpu_ms) / p.cpu_ms : undefined;
   row(
     `gather ${n} × ${per} TCP + host, wall ratio (medians of ${reps})`,
@@ -311,25 +295,12 @@ async function gatherCase(results: Record<string, unknown>): Promise<void> {
     ratio <= 0.25,
   );
   row('  same, CPU ratio (user + sys)', `${cpuRatio.toFixed(2)}× (${o.cpu_ms.toFixed(0)} / ${p.cpu_ms.toFixed(0)} ms)`, '≤ 0.25×', cpuRatio <= 0.25);
-  if (noCa) {
-    const r = noCa.wall_ms / p.wall_ms;
-    const c = noCa.cpu_ms / p.cpu_ms;
-    row('  without NODE_EXTRA_CA_CERTS: wall ratio', `${r.toFixed(2)}× (${noCa.wall_ms.toFixed(0)} / ${p.wall_ms.toFixed(0)} ms)`, '≤ 0.25×', r <= 0.25);
-    row('  without NODE_EXTRA_CA_CERTS: CPU ratio', `${c.toFixed(2)}× (${noCa.cpu_ms.toFixed(0)} / ${p.cpu_ms.toFixed(0)} ms)`, '≤ 0.25×', c <= 0.25);
-  }
   row(
     '  floor: node -e 0 + C walk, CPU ratio',
     floorRatio === undefined ? '-' : `${floorRatio.toFixed(2)}× (${nodeStart.toFixed(0)} + ${f!.cpu_ms.toFixed(0)} ms)`,
     '',
     undefined,
   );
-  if (f && nodeStartNoCa !== undefined)
-    row(
-      '  same floor without NODE_EXTRA_CA_CERTS',
-      `${((nodeStartNoCa + f.cpu_ms) / p.cpu_ms).toFixed(2)}× (${nodeStartNoCa.toFixed(0)} + ${f.cpu_ms.toFixed(0)} ms)`,
-      '',
-      undefined,
-    );
   row('  sockscope peak RSS', `${o.maxrss_mb.toFixed(0)} MB`, '', undefined);
   results.gather = {
     namespaces: n,
@@ -341,8 +312,7 @@ async function gatherCase(results: Record<string, unknown>): Promise<void> {
     sockscope: o,
     ratio,
     cpu_ratio: cpuRatio,
-    ...(noCa ? { sockscope_no_extra_ca: noCa, ratio_no_extra_ca: noCa.wall_ms / p.wall_ms, cpu_ratio_no_extra_ca: noCa.cpu_ms / p.cpu_ms } : {}),
-    floor: { node_start_cpu_ms: nodeStart, node_start_no_extra_ca_cpu_ms: nodeStartNoCa, c_walk_cpu_ms: f?.cpu_ms, ratio: floorRatio },
+    floor: { node_start_cpu_ms: nodeStart, c_walk_cpu_ms: f?.cpu_ms, ratio: floorRatio },
     runs: rows,
   };
   await stopHolders();
