@@ -31,6 +31,7 @@ import { resolveNetns } from './netns.js';
 import { printHelp } from './help.js';
 import { planNetnsCli } from '../netns/options.js';
 import type { FamilyRequest } from '../snapshot/families.js';
+import { bindFamily, DEFAULT_FAMILIES, lastLinkFamily } from './ls-families.js';
 
 const FORMATS = LS_FORMATS;
 type Format = (typeof FORMATS)[number];
@@ -73,6 +74,8 @@ export interface LsPlan {
   bpf: boolean;
   /** ss's tables listed (its Netid column shows when more than one is) */
   tables: number;
+  /** ss's preferred family when the last family option was -0/-f link or -f netlink: how the filter reads addresses */
+  linkFamily?: 'packet' | 'netlink';
 }
 
 /** whether the last of -4/-6 in this argument is -6 */
@@ -248,6 +251,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
   const families = applyFamiliesAndQuery(v);
   const format = (v.format ?? 'table') as Format;
   const allNetns = planNetnsCli(v, v.net);
+  const linkFamily = lastLinkFamily(o.given);
   if (families.length > 0) {
     const why = allNetns
       ? '--all-netns or a namespace selector'
@@ -292,6 +296,11 @@ export function planLs(args: string[]): LsPlan | 'help' {
     throw new UsageError('-x lists unix sockets, which have no IPv4/IPv6 family: drop -4/-6');
   }
   const protocols = familyOnly ? chosen.filter((p) => p !== 'unix') : chosen;
+  // no table named: ss's "all" tables, so netlink and packet sockets with -a or -l (each all UNCONN: without them,
+  // nothing is dumped), and vsock and XDP ones where the kernel has them (said nowhere when it has not, as ss);
+  // not where those families cannot go (ss2, --all-netns, -E, -K, -D)
+  const defaults = !othersOnly && families.length === 0 && !(v.tcp || v.udp || v.udplite || v.raw || v.sctp || v.mptcp || v.unix || v.ipv4 || v.ipv6);
+  const familiesToo = defaults && format !== 'ss2' && !allNetns && !v.events && !v.kill && v.diag === undefined;
 
   // ss's states: -a, -l, or with -A its connected default; else what each table listed adds (its default_dbs /
   // default_afs): SS_CONN for inet, unix and vsock, UNCONN (TCP_CLOSE) for packet, netlink and XDP
@@ -337,7 +346,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
     securityContext: !!(v.context || v.contexts),
     diag: v.diag,
     kill: !!v.kill,
-    families,
+    families: familiesToo ? [...DEFAULT_FAMILIES] : families,
     bpf: !!v.bpf,
     // (without other families, the protocols alone: lsShowsNetid looks at the rows for unix's three tables)
     tables: families.length === 0 ? protocols.length : protocols.length + (protocols.includes('unix') ? 2 : 0) + familyTables(families),
@@ -345,6 +354,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
     events: !!v.events,
     rcvbufBytes: v.rcvbuf === undefined ? undefined : byteCount(v.rcvbuf, '--rcvbuf'),
     protocolsChosen: chosen.length > 0 && !!(v.tcp || v.udp || v.udplite || v.raw || v.sctp || v.mptcp || v.unix),
+    linkFamily,
   };
 }
 
@@ -361,13 +371,15 @@ export async function runLs(args: string[]): Promise<void> {
       ? statesOnly(plan.snapshot.states!)
       : await (async () => {
           const { compileFilter, hasNetAdmin } = await import('../filter/index.js');
-          return compileFilter(plan.filterWords, { defaultStates: plan.snapshot.states!, protocols: plan.snapshot.protocols, netAdmin: hasNetAdmin() });
+          const f = compileFilter(plan.filterWords, {
+            defaultStates: plan.snapshot.states!,
+            protocols: plan.snapshot.protocols,
+            netAdmin: hasNetAdmin(),
+            linkFamily: plan.linkFamily,
+          });
+          bindFamily(plan, f.parsed.family);
+          return f;
         })();
-  if (plan.families.length > 0 && 'parsed' in filter && (filter as CompiledFilter).parsed.root !== undefined)
-    throw new UsageError(
-      'a filter expression selects inet and unix sockets only: with -0, -f link/netlink/vsock/xdp, --vsock, --xdp or -A packet/netlink/vsock/xdp give state words alone',
-      { key: 'filter' },
-    );
   plan.snapshot.states = filter.states;
   plan.snapshot.bytecode = filter.bytecode;
   if ((filter as { needsAttributes?: boolean }).needsAttributes) plan.snapshot.keepAttributes = true; // a filter on cgroup or mark
@@ -522,7 +534,11 @@ type Walk = import('../procfs/holders-parallel.js').ParallelHolderWalk;
  * dumps, and how to write them: the table's lines and the records, split where ss's order puts the inet and
  * unix sockets (netlink and packet before them, vsock and XDP after).
  */
-async function otherFamilies(plan: LsPlan, recordOptions: import('../outputs/listing/socket-record.js').RecordOptions) {
+async function otherFamilies(
+  plan: LsPlan,
+  recordOptions: import('../outputs/listing/socket-record.js').RecordOptions,
+  select: CompiledFilter['matchesFamily'] | undefined,
+) {
   if (plan.families.length === 0) return undefined;
   const [{ takeFamilySockets }, { familyTableText }, { familyRecord }] = await Promise.all([
     import('../snapshot/families.js'),
@@ -532,7 +548,7 @@ async function otherFamilies(plan: LsPlan, recordOptions: import('../outputs/lis
   const states = plan.snapshot.states ?? ALL_STATES;
   const { sockets, notes } = await takeFamilySockets(
     plan.families.map((r) => ({ ...r, states })),
-    { netns: plan.snapshot.netns },
+    { netns: plan.snapshot.netns, select },
   );
   const part = (which: 'before' | 'after') => sockets.filter((s) => (s.family === 'netlink' || s.family === 'packet') === (which === 'before'));
   const options = {
@@ -548,8 +564,11 @@ async function otherFamilies(plan: LsPlan, recordOptions: import('../outputs/lis
   };
   return {
     notes,
+    // no line before the inet and unix ones: no header either (theirs is written with their widths)
     table: (which: 'before' | 'after' | 'header', layout: { header: boolean; netid: boolean; state: boolean }) =>
-      familyTableText(which === 'header' ? [] : part(which), { ...options, processes: recordOptions.processes }, layout),
+      which !== 'header' && part(which).length === 0
+        ? ''
+        : familyTableText(which === 'header' ? [] : part(which), { ...options, processes: recordOptions.processes }, layout),
     records: (which: 'before' | 'after') => part(which).map((s) => familyRecord(s, { ...options, processes: recordOptions.processes })),
     /** ndjson lines or json array elements; returns `first` for what follows */
     writeRecords(which: 'before' | 'after', format: Format, first: boolean, write: (text: string) => void): boolean {
@@ -597,7 +616,7 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
   } as Parameters<typeof socketRecord>[3];
   const selected = (t: SocketTable, i: number) => filter.matches(t, i);
   const out = process.stdout;
-  const others = await otherFamilies(plan, recordOptions);
+  const others = await otherFamilies(plan, recordOptions, (filter as Partial<CompiledFilter>).matchesFamily);
   const inetOrUnix = (plan.snapshot.protocols?.length ?? 0) > 0;
 
   if (plan.allNetns) {

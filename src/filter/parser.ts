@@ -20,6 +20,8 @@ import { endOf, filterError } from './errors.js';
 import { tokenize, type Comparison, type Token } from './lexer.js';
 import { systemServices, type ServiceTable } from './services.js';
 import { STATE_NAME_LIST, stateMask } from './states.js';
+import type { LinkFamily } from './link-values.js';
+import { sysfsIfindex } from './resolve.js';
 import { parseHost, parseMark, parsePort } from './values.js';
 
 export interface ParseOptions {
@@ -27,6 +29,13 @@ export interface ParseOptions {
   services?: ServiceTable;
   /** protocols a service name is looked up for, as ss does with its -t/-u tables; default tcp and udp */
   protocols?: readonly string[];
+  /**
+   * ss's preferred family when the last family option was -0 / -f link ('packet') or -f netlink ('netlink'):
+   * every src/dst/sport/dport then reads that family's protocol and interface or port id (link-values.ts)
+   */
+  linkFamily?: LinkFamily;
+  /** device name → ifindex for packet conditions (default /sys/class/net/NAME/ifindex) */
+  ifindex?: (name: string) => number | undefined;
 }
 
 const CONDITION_WORDS = ['src', 'dst', 'sport', 'dport', 'dev', 'fwmark', 'cgroup', 'autobound'] as const;
@@ -46,11 +55,13 @@ class Parser {
   private i = 0;
   /** parentheses and nots open at the moment: the parser recurses on them */
   private depth = 0;
+  /** the family the last packet or netlink condition was read in (ss's parse_hostcond resets the families to it) */
+  private bound: LinkFamily | undefined;
 
   constructor(
     readonly expression: string,
     readonly tokens: Token[],
-    readonly options: { services: () => ServiceTable; protocols: readonly string[] },
+    readonly options: { services: () => ServiceTable; protocols: readonly string[]; linkFamily?: LinkFamily; ifindex: (name: string) => number | undefined },
   ) {}
 
   private peek(): Token | undefined {
@@ -79,6 +90,7 @@ class Parser {
     }
     const parsed: ParsedFilter = { expression: this.expression, tokens: this.tokens, states };
     if (root) parsed.root = root;
+    if (this.bound) parsed.family = this.bound;
     return parsed;
   }
 
@@ -206,7 +218,7 @@ class Parser {
       this.fail(keyword, `unknown word '${keyword.text}'`, `expected ${EXPECTED}`);
     }
     this.i++;
-    const lookup = { services: this.options.services, protocols: this.options.protocols };
+    const lookup = { services: this.options.services, protocols: this.options.protocols, linkFamily: this.options.linkFamily, ifindex: this.options.ifindex };
     switch (kw) {
       case 'src':
       case 'dst': {
@@ -214,6 +226,7 @@ class Parser {
         const value = this.operand(keyword, op, 'an address prefix');
         const host = parseHost(value.value, lookup);
         if (!host.ok) this.fail(value, `expected an address prefix after '${kw}'`, host.reason);
+        if (host.value.family === 16 || host.value.family === 17) this.bound = host.value.family === 17 ? 'packet' : 'netlink';
         return { kind: 'host', side: kw, text: value.value, ...host.value, start: keyword.start, end: value.end } satisfies HostNode;
       }
       case 'sport':
@@ -224,6 +237,7 @@ class Parser {
         const after = token ? `'${kw} ${token.text}'` : `'${kw}'`;
         if (!port.ok) this.fail(value, `expected a port after ${after}`, port.reason);
         if (port.value === -1 && op !== '=' && op !== '!=') this.fail(value, `expected a port number after ${after}`, "'*' (any port) goes with = and != only");
+        if (lookup.linkFamily) this.bound = lookup.linkFamily;
         return {
           kind: 'port',
           side: kw === 'sport' ? 'src' : 'dst',
@@ -272,5 +286,10 @@ export function parseFilter(input: string | readonly string[], options: ParseOpt
   const expression = filterText(input);
   const given = options.services;
   const services = given ? () => given : systemServices;
-  return new Parser(expression, tokenize(expression), { services, protocols: options.protocols ?? ['tcp', 'udp'] }).parse();
+  return new Parser(expression, tokenize(expression), {
+    services,
+    protocols: options.protocols ?? ['tcp', 'udp'],
+    linkFamily: options.linkFamily,
+    ifindex: options.ifindex ?? ((name) => sysfsIfindex(name)),
+  }).parse();
 }

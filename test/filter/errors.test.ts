@@ -98,7 +98,7 @@ const CASES: [string, string, string, string][] = [
   ],
   [
     'dst unix:/run/x.sock',
-    "invalid filter: expected an address prefix after 'dst' at position 4: family prefixes like 'unix:' are not supported: sockscope filters inet sockets by address and port",
+    "invalid filter: expected an address prefix after 'dst' at position 4: family prefixes like 'unix:' are not supported: sockscope filters inet, packet (link:) and netlink (netlink:) sockets",
     '      ^^^^^^^^^^^^^^^^',
     'unix:/run/x.sock',
   ],

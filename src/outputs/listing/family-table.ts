@@ -139,7 +139,8 @@ export function familyLine(s: FamilySocket, o: FamilyTableOptions): FamilyLine {
       local = `${proto}:${port}`;
       peer = n.connected ? `${n.dstGroup}:${n.dstPortid}` : '*';
       // ss gives netlink sockets no Process column: the process is in the address (with -r)
-      if (o.extended) words += ` sk=0 cb=0 groups=0x${((n.groups?.[0] ?? 0) >>> 0).toString(16).padStart(8, '0')}`;
+      // (ss's netlink_diag path passes sk and cb as 0; its /proc/net/netlink path prints the file's columns)
+      if (o.extended) words += ` sk=${n.procSk ?? 0} cb=${n.procCb ?? 0} groups=0x${((n.groups?.[0] ?? 0) >>> 0).toString(16).padStart(8, '0')}`;
       if (o.memory && s.skmem) words += `\t${skmemText(s.skmem)}`;
       break;
     }
