@@ -18,6 +18,7 @@
  */
 import type { FamilySocket } from '../diag/family-socket.js';
 import { chainOperands, type FilterNode, type HostNode } from './ast.js';
+import { fnmatchRegExp } from './matcher.js';
 
 /** The fields of ss's struct sockstat that run_ssfilter reads. */
 interface SsView {
@@ -114,6 +115,11 @@ function build(node: FilterNode, ctx: FamilyMatcherContext): ViewMatcher {
       return not(build(node.operand, ctx));
     case 'host': {
       const h: HostNode = node;
+      // a unix pattern: these sockets have no name (ss's data is 0: fnmatch against "")
+      if (h.family === 1) {
+        const empty = fnmatchRegExp(Buffer.from(h.pattern ?? '', 'utf8').toString('latin1')).test('');
+        return () => empty;
+      }
       return hostcond(h.side === 'src', h.port, h.prefixLength, h.address);
     }
     case 'port': {

@@ -66,7 +66,7 @@ export interface FilterContext {
   /** service names (default /etc/services, read once, when a filter names a service) */
   services?: ServiceTable;
   /** ss's preferred family when the last family option was -0 / -f link or -f netlink (parser.ts ParseOptions) */
-  linkFamily?: LinkFamily;
+  linkFamily?: LinkFamily | 'unix';
 }
 
 export interface CompiledFilter {

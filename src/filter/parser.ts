@@ -33,7 +33,7 @@ export interface ParseOptions {
    * ss's preferred family when the last family option was -0 / -f link ('packet') or -f netlink ('netlink'):
    * every src/dst/sport/dport then reads that family's protocol and interface or port id (link-values.ts)
    */
-  linkFamily?: LinkFamily;
+  linkFamily?: LinkFamily | 'unix';
   /** device name → ifindex for packet conditions (default /sys/class/net/NAME/ifindex) */
   ifindex?: (name: string) => number | undefined;
 }
@@ -56,12 +56,17 @@ class Parser {
   /** parentheses and nots open at the moment: the parser recurses on them */
   private depth = 0;
   /** the family the last packet or netlink condition was read in (ss's parse_hostcond resets the families to it) */
-  private bound: LinkFamily | undefined;
+  private bound: LinkFamily | 'unix' | undefined;
 
   constructor(
     readonly expression: string,
     readonly tokens: Token[],
-    readonly options: { services: () => ServiceTable; protocols: readonly string[]; linkFamily?: LinkFamily; ifindex: (name: string) => number | undefined },
+    readonly options: {
+      services: () => ServiceTable;
+      protocols: readonly string[];
+      linkFamily?: LinkFamily | 'unix';
+      ifindex: (name: string) => number | undefined;
+    },
   ) {}
 
   private peek(): Token | undefined {
@@ -210,6 +215,29 @@ class Parser {
     return t;
   }
 
+  /**
+   * sport/dport after -x, as ss reads them: the word is a name pattern (parse_hostcond with AF_UNIX), so = and != are
+   * src/dst PATTERN (and its negation); the comparisons compare the inode with ss's "no port" (-1).
+   */
+  private unixPort(kw: string, op: Comparison, value: Token, keyword: Token): FilterNode {
+    this.bound = 'unix';
+    const side = kw === 'sport' ? 'src' : 'dst';
+    const span = { start: keyword.start, end: value.end };
+    if (op !== '=' && op !== '!=') return { kind: 'port', side, op, port: -1, text: value.value, ...span } satisfies PortNode;
+    const host: HostNode = {
+      kind: 'host',
+      side,
+      text: value.value,
+      family: 1,
+      prefixLength: 0,
+      address: new Uint8Array(16),
+      port: -1,
+      pattern: value.value,
+      ...span,
+    };
+    return op === '=' ? host : { kind: 'not', operand: host, ...span };
+  }
+
   private condition(keyword: Token): FilterNode {
     const kw = keyword.text === keyword.value ? keyword.value : '';
     if (!(CONDITION_WORDS as readonly string[]).includes(kw)) {
@@ -226,13 +254,15 @@ class Parser {
         const value = this.operand(keyword, op, 'an address prefix');
         const host = parseHost(value.value, lookup);
         if (!host.ok) this.fail(value, `expected an address prefix after '${kw}'`, host.reason);
-        if (host.value.family === 16 || host.value.family === 17) this.bound = host.value.family === 17 ? 'packet' : 'netlink';
+        if (host.value.family === 16 || host.value.family === 17 || host.value.family === 1)
+          this.bound = host.value.family === 17 ? 'packet' : host.value.family === 16 ? 'netlink' : 'unix';
         return { kind: 'host', side: kw, text: value.value, ...host.value, start: keyword.start, end: value.end } satisfies HostNode;
       }
       case 'sport':
       case 'dport': {
         const { op, token } = this.comparison(keyword, ['=', '!=', '<', '>', '<=', '>='], '');
         const value = this.operand(keyword, token, 'a port');
+        if (lookup.linkFamily === 'unix') return this.unixPort(kw, op, value, keyword);
         const port = parsePort(value.value, lookup);
         const after = token ? `'${kw} ${token.text}'` : `'${kw}'`;
         if (!port.ok) this.fail(value, `expected a port after ${after}`, port.reason);
