@@ -35,46 +35,44 @@ export interface MatcherContext {
 
 const isInet = (family: number): boolean => family === AF_INET || family === AF_INET6;
 
+/** Where a row's first attribute of `type` starts in the arena (its 4-byte header), or -1: the walk over the raw bytes */
+function attributeAt(t: SocketTable, row: number, type: number): number {
+  const a = t.arena;
+  let at = t.attrStart[row];
+  const end = at + t.attrLength[row];
+  while (end - at >= 4) {
+    const len = a[at] | (a[at + 1] << 8);
+    if (len < 4 || len > end - at) return -1;
+    if (((a[at + 2] | (a[at + 3] << 8)) & 0x3fff) === type) return at;
+    at += (len + 3) & ~3;
+  }
+  return -1;
+}
+
 /**
  * The value of a u32 (or the low/high halves of a u64) attribute of a row, read straight from the arena
  * bytes (no DataView, no allocation). `half` 0 = first u32 of the payload, 1 = the second. undefined when the
  * row has no such attribute.
  */
 function attributeU32(t: SocketTable, row: number, type: number, minPayload: number, half: 0 | 1): number | undefined {
+  const at = attributeAt(t, row, type);
   const a = t.arena;
-  let at = t.attrStart[row];
-  const end = at + t.attrLength[row];
-  while (end - at >= 4) {
-    const len = a[at] | (a[at + 1] << 8);
-    if (len < 4 || len > end - at) return undefined;
-    if (((a[at + 2] | (a[at + 3] << 8)) & 0x3fff) === type && len - 4 >= minPayload) {
-      const p = at + 4 + half * 4;
-      return (a[p] | (a[p + 1] << 8) | (a[p + 2] << 16) | (a[p + 3] << 24)) >>> 0;
-    }
-    at += (len + 3) & ~3;
-  }
-  return undefined;
+  if (at < 0 || (a[at] | (a[at + 1] << 8)) - 4 < minPayload) return undefined;
+  const p = at + 4 + half * 4;
+  return (a[p] | (a[p + 1] << 8) | (a[p + 2] << 16) | (a[p + 3] << 24)) >>> 0;
 }
 
 /** The name of a unix row (UNIX_DIAG_NAME) as ss sees it: up to its NUL, or an abstract one with '@' for NULs */
 function unixName(t: SocketTable, row: number): string | undefined {
+  const at = attributeAt(t, row, UnixAttr.NAME);
+  if (at < 0) return undefined;
   const a = t.arena;
-  let at = t.attrStart[row];
-  const end = at + t.attrLength[row];
-  while (end - at >= 4) {
-    const len = a[at] | (a[at + 1] << 8);
-    if (len < 4 || len > end - at) return undefined;
-    if (((a[at + 2] | (a[at + 3] << 8)) & 0x3fff) === UnixAttr.NAME) {
-      let bytes = a.subarray(at + 4, at + len);
-      if (bytes[0] !== 0) {
-        const nul = bytes.indexOf(0);
-        if (nul >= 0) bytes = bytes.subarray(0, nul);
-      }
-      return Buffer.from(bytes).toString('latin1').replace(/\0/g, '@');
-    }
-    at += (len + 3) & ~3;
+  let bytes = a.subarray(at + 4, at + (a[at] | (a[at + 1] << 8)));
+  if (bytes[0] !== 0) {
+    const nul = bytes.indexOf(0);
+    if (nul >= 0) bytes = bytes.subarray(0, nul);
   }
-  return undefined;
+  return Buffer.from(bytes).toString('latin1').replace(/\0/g, '@');
 }
 
 /** fnmatch(pattern, name, FNM_CASEFOLD) as a RegExp: * and ? match any character (/ too), [...] a class */

@@ -106,21 +106,26 @@ function copyRow(t: SocketTable, from: number, to: number): void {
  * filter or memory details (the file has none); the cookie is 0, as ss prints sk:0 there.
  */
 export function parseProcNetPacket(text: string): { sockets: FamilySocket[]; malformed: number } {
-  const sockets: FamilySocket[] = [];
-  let malformed = 0;
-  for (const line of text.split('\n').slice(1)) {
-    if (line.trim() === '') continue;
-    const f = line.trim().split(/\s+/);
-    const [type, protocol, ifindex, , rmem, uid, inode] = [Number(f[2]), parseInt(f[3], 16), Number(f[4]), f[5], Number(f[6]), Number(f[7]), Number(f[8])];
-    if (f.length < 9 || ![type, protocol, ifindex, rmem, uid, inode].every(Number.isInteger)) {
-      malformed++;
-      continue;
-    }
+  return eachLine(text, (f) => {
+    const [type, protocol, ifindex, rmem, uid, inode] = [Number(f[2]), parseInt(f[3], 16), Number(f[4]), Number(f[6]), Number(f[7]), Number(f[8])];
+    if (f.length < 9 || ![type, protocol, ifindex, rmem, uid, inode].every(Number.isInteger)) return undefined;
     const s = baseSocket('packet', type, TCP_CLOSE, inode, 0, 0);
     s.rqueue = rmem;
     s.uid = uid;
     s.packet = { protocol, ifindex };
-    sockets.push(s);
+    return s;
+  });
+}
+
+/** Each line after the header through `parse` (its whitespace-separated fields): the sockets, and the lines it refused */
+function eachLine(text: string, parse: (fields: string[]) => FamilySocket | undefined): { sockets: FamilySocket[]; malformed: number } {
+  const sockets: FamilySocket[] = [];
+  let malformed = 0;
+  for (const line of text.split('\n').slice(1)) {
+    if (line.trim() === '') continue;
+    const s = parse(line.trim().split(/\s+/));
+    if (s) sockets.push(s);
+    else malformed++;
   }
   return { sockets, malformed };
 }
@@ -131,16 +136,10 @@ export function parseProcNetPacket(text: string): { sockets: FamilySocket[]; mal
  * read as ss reads it, an int; the socket is never "connected" here (the file does not say).
  */
 export function parseProcNetNetlink(text: string): { sockets: FamilySocket[]; malformed: number } {
-  const sockets: FamilySocket[] = [];
-  let malformed = 0;
-  for (const line of text.split('\n').slice(1)) {
-    if (line.trim() === '') continue;
-    const f = line.trim().split(/\s+/);
+  return eachLine(text, (f) => {
     const [protocol, portid, groups, rmem, wmem, inode] = [Number(f[1]), Number(f[2]), parseInt(f[3], 16), Number(f[4]), Number(f[5]), Number(f[9])];
-    if (f.length < 10 || !/^[0-9a-f]+$/i.test(f[0]) || !/^[0-9a-f]+$/i.test(f[6]) || ![protocol, portid, groups, rmem, wmem, inode].every(Number.isInteger)) {
-      malformed++;
-      continue;
-    }
+    if (f.length < 10 || !/^[0-9a-f]+$/i.test(f[0]) || !/^[0-9a-f]+$/i.test(f[6]) || ![protocol, portid, groups, rmem, wmem, inode].every(Number.isInteger))
+      return undefined;
     const s = baseSocket('netlink', SOCK_RAW, TCP_CLOSE, inode, 0, 0);
     s.rqueue = rmem;
     s.wqueue = wmem;
@@ -154,9 +153,8 @@ export function parseProcNetNetlink(text: string): { sockets: FamilySocket[]; ma
       procSk: BigInt(`0x${f[0]}`).toString(16),
       procCb: BigInt(`0x${f[6]}`).toString(16),
     };
-    sockets.push(s);
-  }
-  return { sockets, malformed };
+    return s;
+  });
 }
 
 /** The /proc/net file of a family ss reads when its diag module is missing (vsock and XDP have none). */
