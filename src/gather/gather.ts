@@ -4,7 +4,7 @@
  * beside it, and run each collector over both into a sink. A collector that throws is reported and the others
  * still run (Telegraf's best-effort gathering). The I/O of a gather is here; the collectors do none.
  */
-import type { GatherConfig, HostFacts, RowPoint, Sink } from '../collectors/collector.js';
+import type { GatherConfig, HostFactName, HostFacts, RowPoint, Sink } from '../collectors/collector.js';
 import { MetricSink } from '../collectors/collector.js';
 import { collectorsOf, planSnapshot } from '../collectors/registry.js';
 import type { Metric } from '../model/metric.js';
@@ -99,12 +99,23 @@ function tagged(config: GatherConfig, sink: Sink): Sink {
   });
 }
 
-export async function gather(config: GatherConfig, snapshotter: Snapshotter, emit: (m: Metric) => unknown): Promise<GatherReport> {
-  return gatherInto(config, snapshotter, new MetricSink(emit));
+/**
+ * How a gather reads the host facts (readHostFacts by default). The agent's namespace walk reads another
+ * namespace's sockets without entering it, so it hands in the facts it read when it last entered (the port range).
+ */
+export type HostFactsReader = (wanted: readonly HostFactName[]) => HostFacts;
+
+export async function gather(config: GatherConfig, snapshotter: Snapshotter, emit: (m: Metric) => unknown, readFacts?: HostFactsReader): Promise<GatherReport> {
+  return gatherInto(config, snapshotter, new MetricSink(emit), readFacts);
 }
 
 /** gather() into any sink (the metric sink when `emit` is a function). */
-export async function gatherInto(config: GatherConfig, snapshotter: Snapshotter, sink: Sink): Promise<GatherReport> {
+export async function gatherInto(
+  config: GatherConfig,
+  snapshotter: Snapshotter,
+  sink: Sink,
+  readFacts: HostFactsReader = readHostFacts,
+): Promise<GatherReport> {
   const started = performance.now();
   let collectors;
   let plan;
@@ -125,7 +136,7 @@ export async function gatherInto(config: GatherConfig, snapshotter: Snapshotter,
   }
   const meta = (snap ?? census)!;
   const report = snapshotReport(meta);
-  const facts = readHostFacts(plan.facts);
+  const facts = readFacts(plan.facts);
   const snapshot = { table: snap?.table, census: census?.counts, time: meta.takenAt };
 
   for (const { c, o } of collectors) {

@@ -15,7 +15,9 @@
  * "denied". Neither stops the walk.
  */
 import { closeSync, fstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
-import { gather } from '../gather/gather.js';
+import { gather, type HostFactsReader } from '../gather/gather.js';
+import { localPortRange, readHostFacts } from '../gather/host-facts.js';
+import type { HostFacts } from '../collectors/collector.js';
 import { toWire, type WireMetric } from '../collectors/registry.js';
 import { PrometheusWriter } from '../outputs/metrics/prometheus.js';
 import type { Metric } from '../model/metric.js';
@@ -34,6 +36,11 @@ let home: number | undefined;
 let rb: ReceiveBuffer | undefined;
 /** WalkRequest.keep: each namespace's session (by inode), bound to it, kept between walks */
 const kept = new Map<number, DiagSession>();
+/**
+ * WalkRequest.keep: each kept namespace's ephemeral port range, read when this thread last entered it. A sysctl
+ * under /proc/sys/net is the reading thread's namespace's, and a walk over a kept socket does not enter.
+ */
+const keptPortRange = new Map<number, HostFacts['localPortRange']>();
 
 /** A /proc/net file of the namespace: dir is /proc/thread-self (the thread entered it) or /proc/<pid> (a process in it). */
 const readProc = (dir: string, name: string): string | undefined => {
@@ -58,6 +65,7 @@ export function dropKeptSessions(keep?: ReadonlySet<number>): void {
   for (const [inode, s] of kept) {
     if (keep?.has(inode)) continue;
     kept.delete(inode);
+    keptPortRange.delete(inode);
     s.close();
   }
 }
@@ -120,6 +128,7 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
       if (keep) kept.set(target.inode, session);
     }
     const s = session;
+    if (keep && entered) keptPortRange.set(target.inode, localPortRange());
     const counters = req.counters
       ? netnsCounters({ netstat: readProc(dir, 'netstat'), snmp: readProc(dir, 'snmp'), sockstat: readProc(dir, 'sockstat') })
       : undefined;
@@ -151,7 +160,20 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
     // the agent's lifecycle collector: this namespace's own subscription, kept between gathers (walkOnThisThread drops it)
     if (job.lifecycle && !target.own)
       await lifecycleInNetns(target.inode, target.path, config.measurements.includes('lifecycle') ? config.lifecycle : undefined);
-    const report = await gather(config, { snapshot: (o) => takeSnapshot(inNamespace(o, dir), s), census: (o) => takeCensus(inNamespace(o, dir), s) }, emit);
+    // not entered (a kept socket): the port range read when the thread last entered, not its own namespace's
+    const range = keep ? keptPortRange.get(target.inode) : undefined;
+    const readFacts: HostFactsReader | undefined = keep
+      ? (wanted) => ({
+          ...readHostFacts(wanted.filter((f) => f !== 'localPortRange')),
+          localPortRange: wanted.includes('localPortRange') ? range : undefined,
+        })
+      : undefined;
+    const report = await gather(
+      config,
+      { snapshot: (o) => takeSnapshot(inNamespace(o, dir), s), census: (o) => takeCensus(inNamespace(o, dir), s) },
+      emit,
+      readFacts,
+    );
     if (counters) emit({ schema: NETNS_SCHEMA, tags, fields: counters as Record<string, number>, time: Date.now() });
     if (target.own && job.hostPods) {
       // hostNetwork pods' sockets, by their cgroup: labeled series on top of the host's (counted in the budget)
@@ -170,6 +192,7 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
     // a kept socket that failed is not trusted again
     if (keep) {
       kept.delete(target.inode);
+      keptPortRange.delete(target.inode);
       session?.close();
       session = undefined;
     }
