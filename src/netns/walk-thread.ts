@@ -23,6 +23,7 @@ import { PrometheusWriter } from '../outputs/metrics/prometheus.js';
 import type { Metric } from '../model/metric.js';
 import { newReceiveBuffer, type ReceiveBuffer } from '../snapshot/dump.js';
 import { DiagSession, takeCensus, takeSnapshot } from '../snapshot/snapshot.js';
+import { SocketTable } from '../snapshot/table.js';
 import { errnoName } from '../sys/errno.js';
 import { CLONE_NEWNET, loadLibc, type Libc } from '../sys/libc.js';
 import { isSockscopeError } from '../errors.js';
@@ -34,6 +35,8 @@ let libc: Libc | undefined;
 let home: number | undefined;
 /** one receive buffer for every namespace's session */
 let rb: ReceiveBuffer | undefined;
+/** gather jobs: one table filled by every namespace's snapshot in turn (each is done with before the next) */
+let gatherTable: SocketTable | undefined;
 /** WalkRequest.keep: each namespace's session (by inode), bound to it, kept between walks */
 const kept = new Map<number, DiagSession>();
 /**
@@ -170,7 +173,7 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
       : undefined;
     const report = await gather(
       config,
-      { snapshot: (o) => takeSnapshot(inNamespace(o, dir), s), census: (o) => takeCensus(inNamespace(o, dir), s) },
+      { snapshot: (o) => takeSnapshot(inNamespace(o, dir), s, (gatherTable ??= new SocketTable(4096, 0))), census: (o) => takeCensus(inNamespace(o, dir), s) },
       emit,
       readFacts,
     );

@@ -24,7 +24,7 @@ export const CONTENT_TYPE: Record<ExpositionFormat, string> = {
  * switches to whole label strings (`seenFull`).
  */
 class Family {
-  readonly out = new ByteBuffer(4096);
+  readonly out: ByteBuffer;
   bCount = -1;
   seenFull: Set<string> | undefined;
   readonly nameBytes: Uint8Array;
@@ -41,6 +41,7 @@ class Family {
   ) {
     this.nameBytes = new TextEncoder().encode(name);
     this.keyPrefix = `${name}\u0000`;
+    this.out = new ByteBuffer(SIZE_HINT.get(name) ?? 4096);
   }
 
   /**
@@ -73,6 +74,12 @@ class Family {
     return this.out.buf.subarray(0, this.out.pos);
   }
 }
+
+/**
+ * Each family's size in the last exposition of this thread: the next writer's family starts that big instead of
+ * doubling its way up (an agent renders the same families every gather). A few hundred names at most.
+ */
+const SIZE_HINT = new Map<string, number>();
 
 const joinLabels = (a: string, b: string) => (a && b ? `${a},${b}` : a || b);
 
@@ -151,8 +158,8 @@ interface PromTarget {
   own: { keys: string[]; text: string } | undefined;
   /** the field's own labels as UTF-8 */
   ownBytes: Uint8Array;
-  /** the family's key of these own labels in the sets of seen label sets (see firstTime) */
-  key: string;
+  /** the bit of (family, own labels) in each label set's bits (see firstTime) */
+  bit: number;
   /** `b` as firstTime sees it: the own labels, and a histogram sample's suffix */
   bKey: string;
   sampleName?: Uint8Array;
@@ -165,13 +172,17 @@ export class PrometheusWriter {
   /** family and own labels per prom mapping object, so a sample builds neither again */
   private readonly byProm = new Map<object, PromTarget>();
   /**
-   * The label sets written: per metric label text `a`, the (family, field labels) keys written with it. One
-   * lookup of `a` per metric, then small sets of constant strings per sample (a metric's `a` is shared by all
-   * its fields).
+   * The label sets written: each metric label text `a` has a slot of `stride` words in `bits`, a bit per
+   * (family, field labels) key (`keys`, by bit) written with it. One lookup of `a` per metric (its fields share
+   * it), then a bit per sample: no object per label set for the collector to sweep.
    */
-  private readonly seenByA = new Map<string, Set<string>>();
+  private readonly slotOfA = new Map<string, number>();
+  private readonly bitOfKey = new Map<string, number>();
+  private readonly keys: string[] = [];
+  private bits = new Uint32Array(1024);
+  private stride = 2;
   private lastA: string | undefined;
-  private lastSeen: Set<string> | undefined;
+  private lastSlot = 0;
   /** UTF-8 of the metric labels being written (scratch, grown as needed) */
   private scratch = new Uint8Array(1024);
 
@@ -192,27 +203,58 @@ export class PrometheusWriter {
    * True the first time a family sees this label set: `a` the metric's labels, `t.bKey` the field's (plus a
    * histogram sample's suffix), `bCount` how many labels the field adds.
    */
-  private firstTime(fam: Family, a: string, key: string, bKey: string, bCount: number): boolean {
+  private firstTime(fam: Family, a: string, bit: number, bKey: string, bCount: number): boolean {
     if (fam.bCount < 0) fam.bCount = bCount;
     if (fam.bCount === bCount && !fam.seenFull) {
-      let seen = a === this.lastA ? this.lastSeen : this.seenByA.get(a);
-      if (!seen) this.seenByA.set(a, (seen = new Set()));
+      let slot = a === this.lastA ? this.lastSlot : this.slotOfA.get(a);
+      if (slot === undefined) {
+        slot = this.slotOfA.size;
+        this.slotOfA.set(a, slot);
+        if ((slot + 1) * this.stride > this.bits.length) this.regrow(this.stride);
+      }
       this.lastA = a;
-      this.lastSeen = seen;
-      if (seen.has(key)) return false;
-      seen.add(key);
+      this.lastSlot = slot;
+      const w = slot * this.stride + (bit >>> 5);
+      const m = 1 << (bit & 31);
+      if (this.bits[w] & m) return false;
+      this.bits[w] |= m;
       return true;
     }
     if (!fam.seenFull) {
       // the family's label sets so far, as whole strings (rare: fields of one family with different label counts)
       fam.seenFull = new Set();
       const p = fam.keyPrefix;
-      for (const [a0, keys] of this.seenByA) for (const k of keys) if (k.startsWith(p)) fam.seenFull.add(joinLabels(a0, k.slice(p.length)));
+      for (const [a0, slot] of this.slotOfA) {
+        this.keys.forEach((k, b) => {
+          if (k.startsWith(p) && this.bits[slot * this.stride + (b >>> 5)] & (1 << (b & 31))) fam.seenFull!.add(joinLabels(a0, k.slice(p.length)));
+        });
+      }
     }
     const full = joinLabels(a, bKey);
     if (fam.seenFull.has(full)) return false;
     fam.seenFull.add(full);
     return true;
+  }
+
+  /** The bit of a (family, field labels) key, made on first use (the slots widen when the words are full). */
+  private bitOf(key: string): number {
+    let bit = this.bitOfKey.get(key);
+    if (bit === undefined) {
+      bit = this.keys.push(key) - 1;
+      this.bitOfKey.set(key, bit);
+      if (bit >= this.stride * 32) this.regrow(this.stride * 2);
+    }
+    return bit;
+  }
+
+  /** Room for one more slot, `stride` words each (the slots' bits moved when the stride grows). */
+  private regrow(stride: number): void {
+    const slots = this.slotOfA.size + 1;
+    const bits = new Uint32Array(Math.max(this.bits.length, 2 * slots * stride));
+    if (stride === this.stride) bits.set(this.bits);
+    else for (let k = 0; k < this.slotOfA.size; k++) bits.set(this.bits.subarray(k * this.stride, (k + 1) * this.stride), k * stride);
+    this.bits = bits;
+    this.stride = stride;
   }
 
   private family(name: string, help: string, counter: boolean): Family {
@@ -234,7 +276,7 @@ export class PrometheusWriter {
         fam,
         own,
         ownBytes: own ? utf8.encode(own.text) : NO_BYTES,
-        key: fam.keyPrefix + bKey,
+        bit: this.bitOf(fam.keyPrefix + bKey),
         bKey,
         ...(prom.histogram ? { sampleName: utf8.encode(`${name}_${prom.histogram}`) } : {}),
       };
@@ -271,7 +313,7 @@ export class PrometheusWriter {
           }
         }
       }
-      if (!this.firstTime(t.fam, a, t.key, t.bKey, t.own ? t.own.keys.length : 0)) continue;
+      if (!this.firstTime(t.fam, a, t.bit, t.bKey, t.own ? t.own.keys.length : 0)) continue;
       // rare: a field label replaced one of the metric's
       const aBytes = a === base ? (baseBytes ??= this.encode(base)) : utf8.encode(a);
       // scaled values are rounded to 15 significant digits: 57 µs is 0.000057 s, not 0.000056999999999999996
@@ -285,7 +327,7 @@ export class PrometheusWriter {
     const ls = Object.entries(labels)
       .map(([k, v]) => `${labelName(k)}="${escLabel(v)}"`)
       .join(',');
-    if (this.firstTime(fam, ls, fam.keyPrefix, '', 0)) fam.append(this.encode(ls), NO_BYTES, value);
+    if (this.firstTime(fam, ls, this.bitOf(fam.keyPrefix), '', 0)) fam.append(this.encode(ls), NO_BYTES, value);
   }
 
   /** The exposition text, families in a stable (sorted) order. */
@@ -307,6 +349,7 @@ export class PrometheusWriter {
     const families: Exposition['families'] = [];
     let at = 0;
     for (const f of sorted) {
+      if (SIZE_HINT.has(f.name) || SIZE_HINT.size < 512) SIZE_HINT.set(f.name, f.out.pos + 1024);
       bytes.set(f.samples, at);
       families.push({ name: f.name, help: f.help, counter: f.counter, ...(f.histogram ? { histogram: true } : {}), start: at, end: (at += f.out.pos) });
     }
