@@ -28,7 +28,7 @@ import { errnoName } from '../sys/errno.js';
 import { CLONE_NEWNET, loadLibc, type Libc } from '../sys/libc.js';
 import { isSockscopeError } from '../errors.js';
 import { keepNetnsLifecycle, leaveNetnsLifecycle, lifecycleInNetns } from '../lifecycle/host.js';
-import { NETNS_SCHEMA, netnsCounters } from './counters.js';
+import { CounterFiles, NETNS_SCHEMA, netnsCounters } from './counters.js';
 import type { NetnsOutcome, WalkReply, WalkRequest } from './walk.js';
 
 let libc: Libc | undefined;
@@ -44,6 +44,8 @@ const kept = new Map<number, DiagSession>();
  * under /proc/sys/net is the reading thread's namespace's, and a walk over a kept socket does not enter.
  */
 const keptPortRange = new Map<number, HostFacts['localPortRange']>();
+/** WalkRequest.keep: each kept namespace's counter files, open (read again from the start each walk) */
+const keptFiles = new Map<number, CounterFiles>();
 
 /** A /proc/net file of the namespace: dir is /proc/thread-self (the thread entered it) or /proc/<pid> (a process in it). */
 const readProc = (dir: string, name: string): string | undefined => {
@@ -69,6 +71,8 @@ export function dropKeptSessions(keep?: ReadonlySet<number>): void {
     if (keep?.has(inode)) continue;
     kept.delete(inode);
     keptPortRange.delete(inode);
+    keptFiles.get(inode)?.close();
+    keptFiles.delete(inode);
     s.close();
   }
 }
@@ -132,8 +136,10 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
     }
     const s = session;
     if (keep && entered) keptPortRange.set(target.inode, localPortRange());
+    let files = keep ? keptFiles.get(target.inode) : undefined;
+    if (keep && req.counters && !files) keptFiles.set(target.inode, (files = CounterFiles.open(dir)));
     const counters = req.counters
-      ? netnsCounters({ netstat: readProc(dir, 'netstat'), snmp: readProc(dir, 'snmp'), sockstat: readProc(dir, 'sockstat') })
+      ? netnsCounters(files ? files.read() : { netstat: readProc(dir, 'netstat'), snmp: readProc(dir, 'snmp'), sockstat: readProc(dir, 'sockstat') })
       : undefined;
     if (req.job.kind === 'census') {
       const { counts, ...meta } = await takeCensus(inNamespace(req.job.options, dir), s);
@@ -196,6 +202,8 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
     if (keep) {
       kept.delete(target.inode);
       keptPortRange.delete(target.inode);
+      keptFiles.get(target.inode)?.close();
+      keptFiles.delete(target.inode);
       session?.close();
       session = undefined;
     }

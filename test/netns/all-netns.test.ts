@@ -539,7 +539,7 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
         const r = await gatherAllNetns(
           { measurements: ['netstat', 'listen'] },
           keeper,
-          { logRoot: world.logRoot, select: sel, hostPods: false },
+          { logRoot: world.logRoot, select: sel, hostPods: false, counters: true },
           (m) => got.push(m),
           {
             includeOwn: false,
@@ -547,9 +547,21 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
         );
         return { got, r };
       };
+      // the counter files kept open beside each kept socket
+      const files = () =>
+        readdirSync('/proc/self/fd').filter((fd) => {
+          try {
+            // a file opened under /proc/thread-self reads "(deleted)" once the thread has left the namespace
+            return /\/net\/(netstat|snmp|sockstat)( \(deleted\))?$/.test(readlinkSync(`/proc/self/fd/${fd}`));
+          } catch {
+            return false;
+          }
+        }).length;
+      const filesBefore = files();
       await gatherOnce();
       const n = kept() - before;
       assert.equal(n, world.namespaces.length + 1, 'a socket kept per namespace');
+      assert.equal(files() - filesBefore, 3 * n, 'netstat, snmp and sockstat kept open per namespace');
       const { got, r } = await gatherOnce();
       assert.equal(r.report.ok, world.namespaces.length + 1, r.report.notes.join('; '));
       assert.equal(kept() - before, n, 'the second gather made no new socket');
@@ -558,6 +570,12 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
         const want = ss.get(e)!;
         for (const k of ['tcp_established', 'tcp_listen', 'tcp_close_wait', 'udp_socket'])
           assert.equal(m.fields[k], want[k], `${k} of ${e.kind} ${e.name ?? e.pid}`);
+      }
+      // the counters read again over the kept files: each namespace's own, now
+      for (const [e, ns] of byExpected) {
+        const m = got.find((x) => x.schema.name === 'netns' && x.tags.netns === (e.name ?? String(ns.inode)))!;
+        const inuse = Number(/^TCP: inuse (\d+)/m.exec(world.run(e.path, 'cat', ['/proc/net/sockstat']))![1]);
+        assert.equal(m.fields.tcp_inuse, inuse, `tcp_inuse of ${e.kind} ${e.name ?? e.pid}`);
       }
       // each namespace's own port range, though the thread read over a kept socket and did not enter
       const range = (label: string) => got.find((x) => x.schema.name === 'local_port_range' && x.tags.netns === label)?.fields;
@@ -572,6 +590,7 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
       const after = await gatherOnce();
       assert.equal(after.r.report.ok, world.namespaces.length, after.r.report.notes.join('; '));
       assert.equal(kept() - before, n - 1, "the vanished namespace's socket was closed");
+      assert.equal(files() - filesBefore, 3 * (n - 1), 'and its counter files');
     } finally {
       extra.kill('SIGKILL');
       await keeper.close();
