@@ -162,7 +162,7 @@ export function collectNetstatPort(src: ConnectionSource, groups: readonly PortG
   return points.addrPorts.map((addrPort, p) => ({
     schema: NETSTAT_PORT_SCHEMA,
     tags: { ...groups[points.groups[p]].tags, addr_port: addrPort, ip_version: IP_VERSIONS[points.versions[p]] },
-    fields: { ...countsAt(counts, p * NETSTAT_FIELD_COUNT), pid: pids[p] },
+    fields: Object.assign(countsAt(counts, p * NETSTAT_FIELD_COUNT), { pid: pids[p] }),
     time,
   }));
 }

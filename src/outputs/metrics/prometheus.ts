@@ -183,6 +183,8 @@ export class PrometheusWriter {
   private stride = 2;
   private lastA: string | undefined;
   private lastSlot = 0;
+  /** the labels of the metric being written (scratch) */
+  private readonly labels = new Labels();
   /** UTF-8 of the metric labels being written (scratch, grown as needed) */
   private scratch = new Uint8Array(1024);
 
@@ -288,13 +290,15 @@ export class PrometheusWriter {
   private writeMetric(m: Metric): void {
     // A label name appears once (Prometheus rejects the whole scrape otherwise): the measurement's own labels
     // (family from ip_version, a promLabel field, a field's labels) win over a user tag of the same name.
-    const labels = new Map<string, string>();
+    const labels = this.labels;
+    labels.clear();
     for (const k in m.tags) if (k !== 'ip_version') labels.set(labelName(k), m.tags[k]);
     if (m.tags.ip_version !== undefined) labels.set('family', FAMILY_VALUES[m.tags.ip_version] ?? m.tags.ip_version);
     for (const k in m.fields) {
       const spec = m.schema.fields[k];
       if (spec?.promLabel) labels.set(spec.promLabel, String(m.fields[k]));
     }
+
     const base = renderLabels(labels);
     let baseBytes: Uint8Array | undefined; // encoded on the first sample written
     for (const k in m.fields) {
@@ -358,10 +362,66 @@ export class PrometheusWriter {
 }
 
 /** `k="v",...` of labels, leaving out `without`. */
-function renderLabels(labels: Map<string, string>, without?: readonly string[]): string {
+function renderLabels(labels: Labels, without?: readonly string[]): string {
+  const { names, values } = labels;
   let out = '';
-  for (const [k, v] of labels) if (!without?.includes(k)) out += `${out ? ',' : ''}${k}="${escLabel(v)}"`;
+  for (let i = 0; i < labels.size; i++)
+    if (!without?.includes(names[i])) out = out ? `${out},${labelPair(names[i], values[i])}` : labelPair(names[i], values[i]);
   return out;
+}
+
+/**
+ * A metric's labels by name, in the order first set; setting a name again replaces its value in place (a Map's
+ * semantics, over two arrays a writer reuses for every metric, never shortened: a handful of labels, nothing
+ * allocated per metric).
+ */
+class Labels {
+  readonly names: string[] = [];
+  readonly values: string[] = [];
+  size = 0;
+
+  clear(): void {
+    this.size = 0;
+  }
+
+  private indexOf(name: string): number {
+    for (let i = 0; i < this.size; i++) if (this.names[i] === name) return i;
+    return -1;
+  }
+
+  set(name: string, value: string): void {
+    const i = this.indexOf(name);
+    if (i >= 0) this.values[i] = value;
+    else {
+      this.names[this.size] = name;
+      this.values[this.size++] = value;
+    }
+  }
+
+  has(name: string): boolean {
+    return this.indexOf(name) >= 0;
+  }
+}
+
+/**
+ * `k="v"` by label name and value, kept while they recur (a namespace's labels, a port, a host: every gather
+ * writes the same ones); forgotten all at once past PAIRS_KEPT, so churning values cannot grow it.
+ */
+const pairs = new Map<string, Map<string, string>>();
+let pairsKept = 0;
+const PAIRS_KEPT = 16384;
+function labelPair(k: string, v: string): string {
+  let byValue = pairs.get(k);
+  if (!byValue) pairs.set(k, (byValue = new Map()));
+  let pair = byValue.get(v);
+  if (pair === undefined) {
+    pair = `${k}="${escLabel(v)}"`;
+    if (++pairsKept > PAIRS_KEPT) {
+      pairs.clear();
+      pairsKept = 0;
+    } else byValue.set(v, pair);
+  }
+  return pair;
 }
 
 /**
