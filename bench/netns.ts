@@ -241,7 +241,8 @@ async function gatherCase(results: Record<string, unknown>): Promise<void> {
   const awk = `awk '{s[$1]++} END {for (k in s) print k, s[k]}'`;
   const loop = `ss -tanH | ${awk}; for pid in ${pids.join(' ')}; do nsenter --net=/proc/$pid/ns/net ss -tanH | ${awk}; done`;
   const peer = ['sh', '-c', loop];
-  const ours = [process.execPath, BIN, 'gather', '--all-netns', '--measurement', 'netstat'];
+  // as users run it: bin/sockscope.js executed (its sh launcher, then node without NODE_EXTRA_CA_CERTS)
+  const ours = [BIN, 'gather', '--all-netns', '--measurement', 'netstat'];
   const rows: Record<string, Run[]> = { peer: [], sockscope: [] };
   await makeTimeWait();
   const twAt = Date.now();
@@ -274,7 +275,10 @@ async function gatherCase(results: Record<string, unknown>): Promise<void> {
   const ratio = o.wall_ms / p.wall_ms;
   const cpuRatio = o.cpu_ms / p.cpu_ms;
   // the floors: Node's start, and the dumps themselves in C (setns and a socket per namespace, as a one-shot must)
-  const nodeStart = median(Array.from({ length: reps }, () => measure([process.execPath, '-e', '0']).run).map((x) => x.user_ms + x.sys_ms));
+  // node's start as the launcher makes it: without NODE_EXTRA_CA_CERTS (bin/sockscope.js unsets it for a gather)
+  const nodeStart = median(
+    Array.from({ length: reps }, () => measure(['env', '-u', 'NODE_EXTRA_CA_CERTS', process.execPath, '-e', '0']).run).map((x) => x.user_ms + x.sys_ms),
+  );
   const f = floor(pids, false, reps);
   console.log(`  peer (nsenter + ss + awk loop):          wall ${p.wall_ms.toFixed(0)} ms, cpu ${p.cpu_ms.toFixed(0)} ms`);
   console.log(`  sockscope gather --all-netns netstat:    wall ${o.wall_ms.toFixed(0)} ms, cpu ${o.cpu_ms.toFixed(0)} ms, rss ${o.maxrss_mb.toFixed(0)} MB`);
