@@ -6,7 +6,7 @@
  */
 import type { GatherConfig, HostFactName, HostFacts, RowPoint, Sink } from '../collectors/collector.js';
 import { MetricSink } from '../collectors/collector.js';
-import { collectorsOf, planSnapshot } from '../collectors/registry.js';
+import { collectorsOf, planSnapshot, type SnapshotPlan } from '../collectors/registry.js';
 import type { Metric } from '../model/metric.js';
 import type { Census, Snapshot, SnapshotOptions } from '../snapshot/snapshot.js';
 import type { SocketTable } from '../snapshot/table.js';
@@ -100,13 +100,36 @@ function tagged(config: GatherConfig, sink: Sink): Sink {
 }
 
 /**
+/**
  * How a gather reads the host facts (readHostFacts by default). The agent's namespace walk reads another
  * namespace's sockets without entering it, so it hands in the facts it read when it last entered (the port range).
  */
 export type HostFactsReader = (wanted: readonly HostFactName[]) => HostFacts;
 
-export async function gather(config: GatherConfig, snapshotter: Snapshotter, emit: (m: Metric) => unknown, readFacts?: HostFactsReader): Promise<GatherReport> {
-  return gatherInto(config, snapshotter, new MetricSink(emit), readFacts);
+/**
+ * What a gather works out from its configuration before any I/O: the collectors with their options and the
+ * snapshot they need (or why the configuration cannot be gathered). The tags play no part: a walk over many
+ * namespaces, whose gathers differ by their tags only, works it out once (prepareGather) for all of them.
+ */
+export type GatherPlan = { collectors: { c: ReturnType<typeof collectorsOf>[number]; o: unknown }[]; plan: SnapshotPlan } | { error: unknown };
+
+export function prepareGather(config: GatherConfig): GatherPlan {
+  try {
+    return { collectors: collectorsOf(config).map((c) => ({ c, o: c.options(config) })), plan: planSnapshot(config) };
+  } catch (e) {
+    return { error: e };
+  }
+}
+
+/** One gather; `prepared`: prepareGather's plan for this config, made once for many gathers (else made here). */
+export async function gather(
+  config: GatherConfig,
+  snapshotter: Snapshotter,
+  emit: (m: Metric) => unknown,
+  prepared?: GatherPlan,
+  readFacts?: HostFactsReader,
+): Promise<GatherReport> {
+  return gatherInto(config, snapshotter, new MetricSink(emit), prepared, readFacts);
 }
 
 /** gather() into any sink (the metric sink when `emit` is a function). */
@@ -114,17 +137,12 @@ export async function gatherInto(
   config: GatherConfig,
   snapshotter: Snapshotter,
   sink: Sink,
+  prepared = prepareGather(config),
   readFacts: HostFactsReader = readHostFacts,
 ): Promise<GatherReport> {
   const started = performance.now();
-  let collectors;
-  let plan;
-  try {
-    collectors = collectorsOf(config).map((c) => ({ c, o: c.options(config) }));
-    plan = planSnapshot(config);
-  } catch (e) {
-    return failedReport(e, started);
-  }
+  if ('error' in prepared) return failedReport(prepared.error, started);
+  const { collectors, plan } = prepared;
   const out = tagged(config, sink);
   let snap: Snapshot | undefined;
   let census: Census | undefined;

@@ -14,8 +14,9 @@
  * "vanished"; one this thread may not enter (EPERM without CAP_SYS_ADMIN, EACCES without CAP_SYS_PTRACE) is
  * "denied". Neither stops the walk.
  */
-import { closeSync, fstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
-import { gather, type HostFactsReader } from '../gather/gather.js';
+import { closeSync, fstatSync, openSync, readlinkSync } from 'node:fs';
+import { readProcText } from '../procfs/read.js';
+import { gather, type GatherPlan, type HostFactsReader, prepareGather } from '../gather/gather.js';
 import { localPortRange, readHostFacts } from '../gather/host-facts.js';
 import type { HostFacts } from '../collectors/collector.js';
 import { toWire, type WireMetric } from '../collectors/registry.js';
@@ -48,13 +49,7 @@ const keptPortRange = new Map<number, HostFacts['localPortRange']>();
 const keptFiles = new Map<number, CounterFiles>();
 
 /** A /proc/net file of the namespace: dir is /proc/thread-self (the thread entered it) or /proc/<pid> (a process in it). */
-const readProc = (dir: string, name: string): string | undefined => {
-  try {
-    return readFileSync(`${dir}/net/${name}`, 'latin1');
-  } catch {
-    return undefined;
-  }
-};
+const readProc = (dir: string, name: string): string | undefined => readProcText(`${dir}/net/${name}`);
 
 /** Whether pid is (still) in the namespace: its /proc/<pid>/ns/net names the inode. */
 function pidInNamespace(pid: number, inode: number): boolean {
@@ -91,11 +86,14 @@ function errnoOf(e: unknown): string {
   return typeof x.code === 'string' ? x.code : 'error';
 }
 
-/** What a request's gathers share: the rendering, the series budget. */
+/** What a request's gathers share: the rendering, the series budget, the plan worked out from the config. */
 interface GatherSink {
   writer?: PrometheusWriter;
   budget: number;
   dropped: number;
+  /** prepareGather of the job's config, and of the counters-only one (made on first use) */
+  plan?: GatherPlan;
+  countersOnlyPlan?: GatherPlan;
 }
 
 async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sink: GatherSink): Promise<NetnsOutcome> {
@@ -142,7 +140,7 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
       ? netnsCounters(files ? files.read() : { netstat: readProc(dir, 'netstat'), snmp: readProc(dir, 'snmp'), sockstat: readProc(dir, 'sockstat') })
       : undefined;
     if (req.job.kind === 'census') {
-      const { counts, ...meta } = await takeCensus(inNamespace(req.job.options, dir), s);
+      const { counts, ...meta } = await takeCensus(inNamespace({ ...req.job.options, skipEmptyUdp: true }, dir), s);
       const buf = counts.counts.buffer as ArrayBuffer;
       transfer.push(buf);
       return { ...base, status: 'ok', counters, census: { counts: buf, meta } };
@@ -166,6 +164,8 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
       if (want) metrics.push(toWire(m));
     };
     const config = target.countersOnly ? { ...job.config, measurements: [], tags } : { ...job.config, tags };
+    // the collectors and the snapshot they need: the same for every namespace of the walk (only the tags differ)
+    const plan = target.countersOnly ? (sink.countersOnlyPlan ??= prepareGather(config)) : (sink.plan ??= prepareGather(config));
     // the agent's lifecycle collector: this namespace's own subscription, kept between gathers (walkOnThisThread drops it)
     if (job.lifecycle && !target.own)
       await lifecycleInNetns(target.inode, target.path, config.measurements.includes('lifecycle') ? config.lifecycle : undefined);
@@ -179,8 +179,12 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
       : undefined;
     const report = await gather(
       config,
-      { snapshot: (o) => takeSnapshot(inNamespace(o, dir), s, (gatherTable ??= new SocketTable(4096, 0))), census: (o) => takeCensus(inNamespace(o, dir), s) },
+      {
+        snapshot: (o) => takeSnapshot(inNamespace(o, dir), s, (gatherTable ??= new SocketTable(4096, 0))),
+        census: (o) => takeCensus(inNamespace({ ...o, skipEmptyUdp: true }, dir), s),
+      },
       emit,
+      plan,
       readFacts,
     );
     if (counters) emit({ schema: NETNS_SCHEMA, tags, fields: counters as Record<string, number>, time: Date.now() });
