@@ -74,8 +74,9 @@ export function selected(ns: NetnsInfo, s: NetnsSelector | undefined): boolean {
   if (s.pod?.length && !s.pod.includes(ns.pod?.name as string)) return false;
   if (s.namespace?.length && !s.namespace.includes(ns.pod?.namespace as string)) return false;
   if (s.container?.length) {
-    const c = ns.container;
-    if (!c || !s.container.some((x) => x === c.name || (x.length >= 12 && c.id.startsWith(x)) || x === c.id)) return false;
+    // the namespace's container, or any of its pod's (a pod's namespace is shared by its containers)
+    const is = (c: { name?: string; id: string }) => s.container!.some((x) => x === c.name || (x.length >= 12 && c.id.startsWith(x)) || x === c.id);
+    if (!(ns.container && is(ns.container)) && !ns.containers?.some(is)) return false;
   }
   return true;
 }

@@ -33,6 +33,8 @@ export interface NetnsInfo {
   processes: number;
   container?: ContainerIdentity;
   pod?: PodIdentity;
+  /** a pod's containers as kubelet logs them (a pod's namespace is shared by all of them): for --container */
+  containers?: readonly { name: string; id: string }[];
   /** the namespace sockscope itself runs in (the host's, for a DaemonSet with hostNetwork) */
   own: boolean;
 }
@@ -76,6 +78,8 @@ export interface Discovery {
 export interface KubeletLogs {
   pods: Map<string, PodIdentity>;
   containers: Map<string, ContainerLogEntry>;
+  /** "<namespace>/<pod>" → its containers */
+  byPod: Map<string, { name: string; id: string }[]>;
 }
 
 export const DEFAULT_NETNS_DIRS = ['/run/netns', '/var/run/netns', '/var/run/docker/netns'];
@@ -87,11 +91,17 @@ export function readKubeletLogs(logRoot = '/var/log'): KubeletLogs {
     const p = podOfLogDirectory(name);
     if (p) pods.set(p.uid, p);
   }
+  const byPod = new Map<string, { name: string; id: string }[]>();
   for (const name of listDir(`${logRoot}/containers`)) {
     const c = containerOfLogName(name);
-    if (c) containers.set(c.id, c);
+    if (!c) continue;
+    containers.set(c.id, c);
+    const key = `${c.namespace}/${c.pod}`;
+    const list = byPod.get(key);
+    if (list) list.push({ name: c.container, id: c.id });
+    else byPod.set(key, [{ name: c.container, id: c.id }]);
   }
-  return { pods, containers };
+  return { pods, containers, byPod };
 }
 
 function listDir(dir: string): string[] {
@@ -270,6 +280,8 @@ export function discoverNamespaces(options: DiscoverOptions = {}): Discovery {
       // the same namespace, the same representative process, a container found: what was read for it stands
       info.container = known.container;
       if (known.pod) info.pod = known.pod;
+      const containers = known.pod && logs.byPod.get(`${known.pod.namespace}/${known.pod.name}`);
+      if (containers) info.containers = containers;
     } else if (!ns.own) identify(info, pids, proc, logs, reads); // a namespace being set up may be in its container's cgroup soon
     if (seen && info.pid !== undefined) seen.set(ns.inode, { pid: info.pid, comm: info.comm, container: info.container, pod: info.pod });
     out.push(info);
@@ -306,6 +318,8 @@ function identify(info: NetnsInfo, pids: number[], proc: string, logs: KubeletLo
   info.container ??= first;
   const pod = podOf(logs, podUid, info.container);
   if (pod) info.pod = pod;
+  const containers = pod && logs.byPod.get(`${pod.namespace}/${pod.name}`);
+  if (containers) info.containers = containers;
 }
 
 /**
