@@ -49,7 +49,13 @@ export const DEFAULT_MAX_SERIES = 200_000;
 /** The netns label value: the `ip netns` name, else the inode. */
 export const netnsLabel = (ns: NetnsInfo): string => ns.name ?? String(ns.inode);
 
-/** The configured labels of a namespace ("" never: an unknown pod has no pod label). */
+/** A pod's namespace shared by containers of more than one name (a restarted container keeps its name). */
+export const sharedByContainers = (ns: Pick<NetnsInfo, 'containers'>): boolean => new Set(ns.containers?.map((c) => c.name)).size > 1;
+
+/**
+ * The configured labels of a namespace ("" never: an unknown pod has no pod label). A pod's namespace shared by
+ * several containers has no container label: its sockets are theirs together (`ls` names each socket's).
+ */
 export function netnsTags(ns: NetnsInfo, labels: readonly NetnsLabel[] = NETNS_LABELS): Record<string, string> {
   if (ns.own) return {};
   const tags: Record<string, string> = {};
@@ -61,7 +67,9 @@ export function netnsTags(ns: NetnsInfo, labels: readonly NetnsLabel[] = NETNS_L
           ? ns.pod?.name
           : l === 'namespace'
             ? ns.pod?.namespace
-            : ns.container && (ns.container.name ?? ns.container.id.slice(0, 12));
+            : ns.container && !sharedByContainers(ns)
+              ? (ns.container.name ?? ns.container.id.slice(0, 12))
+              : undefined;
     if (v !== undefined) tags[l] = v;
   }
   return tags;

@@ -50,7 +50,8 @@ export interface SocketOwner {
  * made in (an accepted socket inherits its listener's), whose path names the pod and container as a process's
  * does. A TIME_WAIT socket has no cgroup (the kernel keeps a small inet_timewait_sock, not the socket): one whose
  * local address and port are a listener's in the same table (the server side of a connection the server closed
- * first) is its listener's; a client's TIME_WAIT (an ephemeral port) is nobody's.
+ * first) is its listener's, and so are the kernel's other mini sockets, which have no cgroup either (SYN_RECV
+ * requests; an orphan's FIN_WAIT2, kept as a timewait socket); a client's (an ephemeral port) is nobody's.
  *
  * cgroup id → owner is kept between calls (`cache`); the cgroup tree is walked again at most once per
  * `resolve` call, and only when a socket names a cgroup not seen yet. Pure over the table but for those reads.
@@ -84,7 +85,7 @@ export class SocketOwners {
   }
 
   /**
-   * The owner of every row in [from, to) (undefined: none), TIME_WAIT rows by their listener. A new gather's
+   * The owner of every row in [from, to) (undefined: none), TCP rows without a cgroup by their listener. A new gather's
    * rows: the tree may be walked again for cgroups not seen yet.
    */
   resolve(t: SocketTable, from = 0, to = t.length): (SocketOwner | undefined)[] {
@@ -95,16 +96,20 @@ export class SocketOwners {
     const index = new AttributeIndex();
     /** listeners with an owner, by local port: their rows */
     let listeners: Map<number, number[]> | undefined;
-    let timeWait: number[] | undefined;
+    /** TCP rows without a cgroup: TIME_WAIT and the kernel's other mini sockets (SYN_RECV, an orphan's FIN_WAIT2) */
+    let cgroupless: number[] | undefined;
     for (let i = from; i < to; i++) {
       if (t.proto[i] === Proto.unix) continue;
-      if (t.proto[i] === Proto.tcp && t.state[i] === TCP_TIME_WAIT) {
-        (timeWait ??= []).push(i);
+      const off =
+        t.proto[i] === Proto.tcp && t.state[i] === TCP_TIME_WAIT
+          ? -1
+          : t.attrLength[i] === 0
+            ? -1
+            : index.inet(view, t.attrStart[i], t.attrStart[i] + t.attrLength[i]).off[InetAttr.CGROUP_ID];
+      if (off < 0) {
+        if (t.proto[i] === Proto.tcp) (cgroupless ??= []).push(i);
         continue;
       }
-      if (t.attrLength[i] === 0) continue;
-      const off = index.inet(view, t.attrStart[i], t.attrStart[i] + t.attrLength[i]).off[InetAttr.CGROUP_ID];
-      if (off < 0) continue;
       const owner = this.ofCgroup(Number(view.getBigUint64(off, true)));
       if (!owner) continue;
       out[i - from] = owner;
@@ -115,8 +120,8 @@ export class SocketOwners {
         else listeners.set(t.sport[i], [i]);
       }
     }
-    if (timeWait && listeners) {
-      for (const i of timeWait) {
+    if (cgroupless && listeners) {
+      for (const i of cgroupless) {
         const rows = listeners.get(t.sport[i]);
         const l = rows?.find((r) => listensOn(t, r, i));
         if (l !== undefined) out[i - from] = out[l - from];

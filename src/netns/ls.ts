@@ -9,7 +9,7 @@
 import type { RecordOptions, SocketRecord } from '../outputs/listing/socket-record.js';
 import type { SnapshotOptions } from '../snapshot/snapshot.js';
 import { SocketTable } from '../snapshot/table.js';
-import { outcomeNotes, planNamespaces, selected, type AllNetnsOptions } from './all.js';
+import { outcomeNotes, planNamespaces, selected, sharedByContainers, type AllNetnsOptions } from './all.js';
 import { namespaceCell } from './cli.js';
 import type { NetnsInfo } from './discover.js';
 import { SocketOwners } from './host-pods.js';
@@ -95,6 +95,7 @@ export async function listAllNetns(o: AllNetnsOptions, snapshot: SnapshotOptions
     // whose each socket is, by its cgroup: a hostNetwork pod's in the host's namespace; in a pod's namespace,
     // shared by its containers, the container that made it (a sidecar's sockets are the sidecar's)
     const of = ns.own || ns.pod || ns.container ? owners.resolve(table, from, table.length) : undefined;
+    const shared = sharedByContainers(ns);
     for (let i = from; i < table.length; i++) {
       if (!matches(table, i)) continue;
       const who = of?.[i - from];
@@ -114,11 +115,13 @@ export async function listAllNetns(o: AllNetnsOptions, snapshot: SnapshotOptions
         cells.push(nsCell);
         continue;
       }
-      const container = who?.container && (!ns.pod || !who.pod || who.pod.uid === ns.pod.uid) ? who.container : undefined;
-      if (s?.container?.length && !selected({ ...ns, own: false, container: container ?? ns.container, containers: undefined }, { container: s.container }))
-        continue;
+      // a socket's own container; one with no cgroup (and no listener to go by) is the namespace's container's
+      // when it has one only, nobody's in particular in a pod of several
+      const own = who?.container && (!ns.pod || !who.pod || who.pod.uid === ns.pod.uid) ? who.container : undefined;
+      const container = own ?? (shared ? undefined : ns.container);
+      if (s?.container?.length && !(container && selected({ ...ns, container, containers: undefined }, { container: s.container }))) continue;
       rows.push(i);
-      netns.push(container && container.id !== ns.container?.id ? netnsRecord(ns, { container, pod: ns.pod }) : nsRecord);
+      netns.push(container?.id === ns.container?.id ? nsRecord : netnsRecord({ ...ns, container }, { container, pod: ns.pod }));
       cells.push(nsCell);
     }
   }

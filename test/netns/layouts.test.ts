@@ -1,0 +1,439 @@
+/**
+ * --all-netns against layouts the 34-namespace world (all-netns.test.ts) does not build, each made for real
+ * (processes, network namespaces, cgroup directories, kubelet's log entries) and compared with `ss` and /proc
+ * in the namespace:
+ *   - a pod whose namespace is shared by its pause process and two containers (an app and a sidecar), laid out
+ *     under kubelet's --cgroup-root as kind does (kubelet-kubepods-…): each socket names the container that
+ *     made it; --container selects one container's sockets;
+ *   - cgroup v1 hierarchies (where the host has them): CRI-O with kubelet's cgroupfs driver (crio-<id>) and
+ *     docker's cgroupfs layout (/docker/<id>), the v2 path being the root;
+ *   - a static hostNetwork pod (uid: 32 hex digits) with a listener whose server-side TIME_WAIT sockets are
+ *     attributed to it by the listener's port, in `ls` and in the metrics;
+ *   - the netns measurement equal to the namespace's /proc/<pid>/net files, with listen overflows and UDP
+ *     receive-buffer drops made to happen;
+ *   - a namespace kept by a bind mount in docker's /var/run/docker/netns with no process in it;
+ *   - unprivileged runs of the summary, ls and gather: one note, exit 0, no stack trace.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { netnsCounters } from '../../src/netns/counters.js';
+import { cgroup2Mount } from '../../src/filter/resolve.js';
+import { sleep } from '../helpers/wait.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const BIN = `${ROOT}bin/sockscope.js`;
+const TAG = `nsaudit-${randomBytes(3).toString('hex')}`;
+
+function cli(args: string[], as: string[] = []): { stdout: string; stderr: string; status: number | null } {
+  const argv = [...as, process.execPath, BIN, ...args];
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 120_000, maxBuffer: 1 << 28 });
+  return { stdout: r.stdout, stderr: r.stderr, status: r.status };
+}
+
+const root = process.getuid?.() === 0;
+const tools = ['ip', 'unshare', 'nsenter', 'ss', 'python3', 'setpriv', 'mount'].every((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0);
+const skip = !root ? 'needs root (namespaces, cgroup directories)' : !tools ? 'needs ip, unshare, nsenter, ss, python3, setpriv and mount' : false;
+
+/** cgroup v1 hierarchies mounted here (mount point by controller), for the v1 layouts */
+function v1Mounts(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const [fstype, , opts] = line.slice(sep + 3).split(' ');
+    if (fstype !== 'cgroup') continue;
+    const point = line.split(' ')[4];
+    for (const o of opts.split(',')) if (o === 'pids' || o === 'name=systemd') out.set(o, point);
+  }
+  return out;
+}
+
+const hex64 = () => randomBytes(32).toString('hex');
+
+/** The python holders: each prints one line (its ports) when ready, then holds its sockets until stdin closes. */
+const APP = String.raw`
+import socket, sys
+l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(64)
+keep = [l]
+for _ in range(2):
+    c = socket.create_connection(l.getsockname()); a, _ = l.accept(); keep += [c, a]
+print(l.getsockname()[1], flush=True)
+sys.stdin.read()
+`;
+/** a sidecar: a listener, a UDP socket, and the kernel counters made to move: accept-queue overflows, UDP drops */
+const SIDECAR = String.raw`
+import socket, sys, time
+l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(64)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('127.0.0.1', 0))
+o = socket.socket(); o.bind(('127.0.0.1', 0)); o.listen(0)
+clients = []
+for _ in range(6):
+    c = socket.socket(); c.setblocking(False)
+    try: c.connect(o.getsockname())
+    except BlockingIOError: pass
+    clients.append(c)
+time.sleep(1.2)
+for c in clients: c.close()
+r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1); r.bind(('127.0.0.1', 0))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(300): s.sendto(b'x' * 1000, r.getsockname())
+time.sleep(0.2)
+print(l.getsockname()[1], u.getsockname()[1], flush=True)
+sys.stdin.read()
+`;
+/** a hostNetwork server: a listener, one held connection, three connections it closed first (its TIME_WAIT) */
+const HOST_SERVER = String.raw`
+import socket, sys, time
+l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(64)
+c = socket.create_connection(l.getsockname()); a, _ = l.accept()
+for _ in range(3):
+    x = socket.create_connection(l.getsockname()); y, _ = l.accept()
+    y.close(); time.sleep(0.02); x.close()
+time.sleep(0.1)
+print(l.getsockname()[1], flush=True)
+sys.stdin.read()
+`;
+const py = (code: string) => `python3 -c '${code.replace(/'/g, `'"'"'`)}'`;
+
+interface Pod {
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
+describe('--all-netns: real layouts beyond the common world', { skip }, () => {
+  const children: ChildProcess[] = [];
+  const dirs: string[] = [];
+  const logRoot = mkdtempSync(join(tmpdir(), `${TAG}-logs-`));
+  const v2 = cgroup2Mount();
+  const v1 = v1Mounts();
+  let dockerNetns: { dir: string; file: string; made: string[] } | undefined;
+
+  /** a cgroup directory (every level remembered, for removal deepest first) */
+  const cgroup = (mount: string, rel: string): string => {
+    const dir = join(mount, rel);
+    mkdirSync(dir, { recursive: true });
+    for (let d = dir; d.length > mount.length; d = join(d, '..')) if (!dirs.includes(d)) dirs.push(d);
+    return dir;
+  };
+
+  /** sh -c SCRIPT; resolves with its pid and its first stdout line (or, with waitNetns, once it left our namespace) */
+  const start = async (script: string, o: { line?: boolean } = {}): Promise<{ pid: number; line: string }> => {
+    const child = spawn('sh', ['-c', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    children.push(child);
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    if (o.line) {
+      const it = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+      const r = await Promise.race([it.next(), sleep(60_000).then(() => ({ done: true, value: '' }))]);
+      if (r.done) throw new Error(`holder did not answer: ${err}`);
+      return { pid: child.pid!, line: String(r.value) };
+    }
+    const own = statSync('/proc/self/ns/net').ino;
+    for (let k = 0; k < 3000; k++) {
+      try {
+        if (statSync(`/proc/${child.pid}/ns/net`).ino !== own) return { pid: child.pid!, line: '' };
+      } catch {
+        /* not yet */
+      }
+      if (child.exitCode !== null) break;
+      await sleep(20);
+    }
+    throw new Error(`namespace holder did not start: ${err}`);
+  };
+
+  /** kubelet's entries for a pod and its containers */
+  const kubelet = (pod: Pod, containers: { name: string; id: string }[]) => {
+    const podDir = join(logRoot, 'pods', `${pod.namespace}_${pod.name}_${pod.uid}`);
+    mkdirSync(join(logRoot, 'containers'), { recursive: true });
+    for (const c of containers) {
+      mkdirSync(join(podDir, c.name), { recursive: true });
+      writeFileSync(join(podDir, c.name, '0.log'), '');
+      symlinkSync(join(podDir, c.name, '0.log'), join(logRoot, 'containers', `${pod.name}_${pod.namespace}_${c.name}-${c.id}.log`));
+    }
+  };
+
+  const enter = (pid: number, cmd: string, args: string[]) =>
+    execFileSync('nsenter', [`--net=/proc/${pid}/ns/net`, cmd, ...args], { encoding: 'utf8', timeout: 30_000 });
+  const ssRows = (pid: number | undefined, args: string[]) =>
+    (pid === undefined ? execFileSync('ss', args, { encoding: 'utf8' }) : enter(pid, 'ss', args)).split('\n').filter(Boolean);
+  const inode = (pid: number) => statSync(`/proc/${pid}/ns/net`).ino;
+
+  // the multi-container pod (kind's layout), the v1 pods and containers, the static hostNetwork pod
+  const shared = {
+    pod: { namespace: `${TAG}-shop`, name: 'checkout-6c7d9-k2x8p', uid: randomUUID() } as Pod,
+    app: { name: 'checkout', id: hex64() },
+    sidecar: { name: 'envoy', id: hex64() },
+    pause: 0,
+    appDir: '',
+    sidecarDir: '',
+    appPort: 0,
+    sidecarPorts: [0, 0],
+  };
+  const v1pod = { pod: { namespace: `${TAG}-v1`, name: 'api-0', uid: randomUUID() } as Pod, app: { name: 'api', id: hex64() }, pause: 0 };
+  const v1docker = { id: hex64(), pid: 0 };
+  const v1systemd = { pod: { namespace: `${TAG}-v1`, name: 'worker-0', uid: randomUUID() } as Pod, app: { name: 'worker', id: hex64() }, pid: 0 };
+  const staticPod = {
+    pod: { namespace: 'kube-system', name: `${TAG}-etcd-node-1`, uid: randomBytes(16).toString('hex') } as Pod,
+    c: { name: 'etcd', id: hex64() },
+    pid: 0,
+    port: 0,
+    dir: '',
+  };
+
+  before(async () => {
+    // a pod under kubelet --cgroup-root=/kubelet (kind), systemd driver, containerd: pause, app, sidecar
+    const slice = (u: string) => u.replaceAll('-', '_');
+    const podRel = `${TAG}/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-burstable.slice/kubelet-kubepods-burstable-pod${slice(shared.pod.uid)}.slice`;
+    const sandbox = cgroup(v2, `${podRel}/cri-containerd-${hex64()}.scope`);
+    shared.appDir = cgroup(v2, `${podRel}/cri-containerd-${shared.app.id}.scope`);
+    shared.sidecarDir = cgroup(v2, `${podRel}/cri-containerd-${shared.sidecar.id}.scope`);
+    shared.pause = (await start(`echo $$ > '${sandbox}/cgroup.procs' && exec unshare -n sh -c 'ip link set lo up && exec sleep 600'`)).pid;
+    // the sidecar starts first (a lower pid, as istio's native sidecar would), the app second
+    const sc = await start(`echo $$ > '${shared.sidecarDir}/cgroup.procs' && exec nsenter --net=/proc/${shared.pause}/ns/net ${py(SIDECAR)}`, { line: true });
+    shared.sidecarPorts = sc.line.split(' ').map(Number);
+    const app = await start(`echo $$ > '${shared.appDir}/cgroup.procs' && exec nsenter --net=/proc/${shared.pause}/ns/net ${py(APP)}`, { line: true });
+    shared.appPort = Number(app.line);
+    kubelet(shared.pod, [shared.app, shared.sidecar]);
+
+    if (v1.has('pids')) {
+      // CRI-O, kubelet's cgroupfs driver, on cgroup v1: kubepods/<qos>/pod<uid>/crio-<id> in each hierarchy
+      const inAll = (rel: string) => [...v1.values()].map((m) => `echo $$ > '${cgroup(m, rel)}/cgroup.procs'`).join(' && ');
+      const podRel1 = `${TAG}/kubepods/besteffort/pod${v1pod.pod.uid}`;
+      v1pod.pause = (await start(`${inAll(`${podRel1}/crio-${hex64()}`)} && exec unshare -n sh -c 'ip link set lo up && exec sleep 600'`)).pid;
+      await start(`${inAll(`${podRel1}/crio-${v1pod.app.id}`)} && exec nsenter --net=/proc/${v1pod.pause}/ns/net ${py(APP)}`, { line: true });
+      kubelet(v1pod.pod, [v1pod.app]);
+      // docker alone, cgroupfs driver: /docker/<id>
+      v1docker.pid = (
+        await start(`${inAll(`${TAG}/docker/${v1docker.id}`)} && exec unshare -n sh -c 'ip link set lo up && exec ${py(APP).replace(/'/g, `'"'"'`)}'`)
+      ).pid;
+      // kubelet's systemd driver with docker, on v1: the slices and the docker-<id>.scope in each hierarchy
+      const rel = `${TAG}/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${slice(v1systemd.pod.uid)}.slice/docker-${v1systemd.app.id}.scope`;
+      v1systemd.pid = (await start(`${inAll(rel)} && exec unshare -n sh -c 'ip link set lo up && exec sleep 600'`)).pid;
+      kubelet(v1systemd.pod, [v1systemd.app]);
+    }
+
+    // a static pod on the host's network: its uid is the manifest's hash, 32 hex digits
+    staticPod.dir = cgroup(
+      v2,
+      `${TAG}/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${staticPod.pod.uid}.slice/cri-containerd-${staticPod.c.id}.scope`,
+    );
+    const s = await start(`echo $$ > '${staticPod.dir}/cgroup.procs' && exec ${py(HOST_SERVER)}`, { line: true });
+    staticPod.pid = s.pid;
+    staticPod.port = Number(s.line);
+    kubelet(staticPod.pod, [staticPod.c]);
+
+    // docker's bind-mounted namespace (a sandbox key), no process left in it
+    const keeper = await start(`exec unshare -n sleep 600`);
+    const dir = '/var/run/docker/netns';
+    const made = ['/var/run/docker', dir].filter((d) => !existsSync(d));
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `${TAG}-sbx`);
+    writeFileSync(file, '');
+    execFileSync('mount', ['--bind', `/proc/${keeper.pid}/ns/net`, file]);
+    dockerNetns = { dir, file, made };
+    process.kill(keeper.pid, 'SIGKILL');
+  });
+
+  after(async () => {
+    await Promise.all(
+      children.map(async (c) => {
+        if (c.exitCode !== null || c.signalCode !== null) return;
+        const gone = new Promise((r) => c.once('exit', r));
+        c.kill('SIGKILL');
+        await gone;
+      }),
+    );
+    if (dockerNetns) {
+      spawnSync('umount', [dockerNetns.file]);
+      rmSync(dockerNetns.file, { force: true });
+      for (const d of dockerNetns.made.reverse()) rmSync(d, { recursive: true, force: true });
+    }
+    for (const d of [...dirs].sort((a, b) => b.length - a.length)) {
+      for (let k = 0; k < 50 && existsSync(d); k++) {
+        try {
+          rmdirSync(d);
+        } catch {
+          await sleep(20);
+        }
+      }
+    }
+    rmSync(logRoot, { recursive: true, force: true });
+    assert.deepEqual(
+      dirs.filter((d) => existsSync(d)),
+      [],
+      'every cgroup directory made was removed',
+    );
+  });
+
+  const ls = (args: string[]) => {
+    const r = cli(['ls', ...args, '--format', 'json', '--kubelet-log-root', logRoot]);
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout).sockets as any[];
+  };
+
+  test("a pod's namespace shared by pause, an app and a sidecar: each socket names the container that made it, as ss's cgroup filter does", () => {
+    const recs = ls(['--pod', shared.pod.name, '-tua']);
+    assert.equal(recs.length, ssRows(shared.pause, ['-tuanH']).length, 'every socket of the pod, as ss lists them');
+    for (const [c, dir] of [
+      [shared.app, shared.appDir],
+      [shared.sidecar, shared.sidecarDir],
+    ] as const) {
+      const rel = dir.slice(v2.length);
+      const want = ssRows(shared.pause, ['-tuanH', 'cgroup', rel]).length;
+      const mine = recs.filter((r) => r.netns.container?.id === c.id);
+      assert.ok(want > 0);
+      assert.equal(
+        mine.length,
+        want,
+        `${c.name}'s sockets: ss -tuan cgroup ${rel}\n${ssRows(shared.pause, ['-tuanH', 'cgroup', rel]).join('\n')}\n${mine.map((r) => `${r.state} ${r.local_port} ${r.remote_port}`).join('\n')}`,
+      );
+      for (const r of mine) {
+        assert.deepEqual(r.netns.container, { runtime: 'containerd', id: c.id, name: c.name });
+        assert.deepEqual(r.netns.pod, shared.pod, 'the pod, from the kind-style kubelet-kubepods-… slice');
+        assert.equal(r.netns.inode, inode(shared.pause));
+      }
+    }
+    assert.ok(recs.some((r) => r.local_port === shared.appPort && r.netns.container.name === 'checkout'));
+    assert.ok(recs.some((r) => r.local_port === shared.sidecarPorts[0] && r.netns.container.name === 'envoy'));
+  });
+
+  test("the metrics of a shared pod namespace: the pod's labels, no container label (its sockets are several containers')", () => {
+    const g = cli(['gather', '--pod', shared.pod.name, '--measurement', 'netstat', '--format', 'prometheus', '--kubelet-log-root', logRoot]);
+    assert.equal(g.status, 0, g.stderr);
+    const lines = g.stdout.split('\n').filter((l) => l.startsWith('sockscope_tcp_connections{') && l.includes(`pod="${shared.pod.name}"`));
+    assert.ok(lines.length > 0);
+    for (const l of lines) {
+      assert.match(l, new RegExp(`namespace="${shared.pod.namespace}"`));
+      assert.match(l, new RegExp(`netns="${inode(shared.pause)}"`));
+      assert.doesNotMatch(l, /container=/);
+    }
+    const listen = lines.filter((l) => l.includes('state="listen"')).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+    assert.equal(listen, ssRows(shared.pause, ['-tlnH']).length);
+  });
+
+  test('--container selects one container of a shared namespace: its sockets only', () => {
+    const recs = ls(['--container', 'checkout', '-tua']);
+    const rel = shared.appDir.slice(v2.length);
+    assert.equal(recs.length, ssRows(shared.pause, ['-tuanH', 'cgroup', rel]).length, recs.map((r) => `${r.local_port}`).join(' '));
+    assert.ok(recs.every((r) => r.netns.container.name === 'checkout'));
+    const byId = ls(['--container', shared.sidecar.id.slice(0, 12), '-tua']);
+    assert.equal(byId.length, ssRows(shared.pause, ['-tuanH', 'cgroup', shared.sidecarDir.slice(v2.length)]).length);
+    assert.ok(byId.every((r) => r.netns.container.name === 'envoy'));
+  });
+
+  test('cgroup v1 hierarchies: CRI-O under the cgroupfs driver, docker alone, kubelet systemd driver with docker', {
+    skip: v1.has('pids') ? false : 'no cgroup v1 hierarchy here',
+  }, () => {
+    const r = cli(['--all-netns', '--json', '--kubelet-log-root', logRoot]);
+    assert.equal(r.status, 0, r.stderr);
+    const rows: any[] = JSON.parse(r.stdout).namespaces;
+    const row = (pid: number) => rows.find((x) => x.inode === inode(pid));
+    assert.deepEqual(row(v1pod.pause).container, { runtime: 'cri-o', id: v1pod.app.id, name: 'api' });
+    assert.deepEqual(row(v1pod.pause).pod, v1pod.pod);
+    assert.equal(row(v1pod.pause).tcp.established, ssRows(v1pod.pause, ['-tanH', 'state', 'established']).length);
+    assert.deepEqual(row(v1docker.pid).container, { runtime: 'docker', id: v1docker.id });
+    assert.equal(row(v1docker.pid).tcp.listen, 1);
+    assert.deepEqual(row(v1systemd.pid).container, { runtime: 'docker', id: v1systemd.app.id, name: 'worker' });
+    assert.deepEqual(row(v1systemd.pid).pod, v1systemd.pod);
+    assert.match(readFileSync(`/proc/${v1docker.pid}/cgroup`, 'utf8'), /^0::\/$/m, 'the v2 path says nothing: the v1 ones name it');
+  });
+
+  test("a static hostNetwork pod (32-hex uid): its sockets by cgroup, its server-side TIME_WAIT by its listener's port, in ls and the metrics", () => {
+    const recs = ls(['--pod', staticPod.pod.name, '-ta']);
+    const rel = staticPod.dir.slice(v2.length);
+    const held = ssRows(undefined, ['-tanH', 'cgroup', rel]);
+    const tw = ssRows(undefined, ['-tanH', 'state', 'time-wait', 'sport', '=', `:${staticPod.port}`]);
+    assert.equal(tw.length, 3, 'the server closed three connections first');
+    assert.equal(recs.length, held.length + tw.length, JSON.stringify(recs.map((r) => [r.state, r.local_port])));
+    for (const r of recs) {
+      assert.equal(r.netns.host, true);
+      assert.deepEqual(r.netns.pod, staticPod.pod);
+      assert.deepEqual(r.netns.container, { runtime: 'containerd', id: staticPod.c.id, name: 'etcd' });
+    }
+    assert.equal(recs.filter((r) => r.state === 'time_wait').length, 3);
+    // the metrics: the pod's series count the same, TIME_WAIT included
+    const g = cli(['gather', '--pod', staticPod.pod.name, '--measurement', 'netstat', '--format', 'prometheus', '--kubelet-log-root', logRoot]);
+    assert.equal(g.status, 0, g.stderr);
+    const value = (state: string) =>
+      g.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('sockscope_tcp_connections{') && l.includes(`pod="${staticPod.pod.name}"`) && l.includes(`state="${state}"`))
+        .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+    assert.equal(
+      value('time_wait'),
+      3,
+      g.stdout
+        .split('\n')
+        .filter((l) => l.includes(staticPod.pod.name))
+        .join('\n'),
+    );
+    assert.equal(value('listen'), 1);
+    assert.equal(value('established'), held.filter((l) => l.startsWith('ESTAB')).length);
+  });
+
+  test("the netns measurement equals the namespace's /proc/<pid>/net files: listen overflows and UDP drops included", () => {
+    const read = () => {
+      const f = (n: string) => readFileSync(`/proc/${shared.pause}/net/${n}`, 'latin1');
+      return netnsCounters({ netstat: f('netstat'), snmp: f('snmp'), sockstat: f('sockstat') });
+    };
+    const before = read();
+    const g = cli(['gather', '--pod', shared.pod.name, '--measurement', 'netns', '--format', 'json', '--kubelet-log-root', logRoot]);
+    const afterward = read();
+    assert.equal(g.status, 0, g.stderr);
+    const points = g.stdout
+      .split('\n')
+      .filter(Boolean)
+      .flatMap((l) => {
+        const x = JSON.parse(l);
+        return Array.isArray(x) ? x : (x.metrics ?? [x]);
+      });
+    const p = points.find((x: any) => x.name === 'netns' && x.tags?.pod === shared.pod.name);
+    assert.ok(p, g.stdout.slice(0, 2000));
+    assert.ok(before.listen_overflows! > 0 && before.udp_rcvbuf_errors! > 0, JSON.stringify(before));
+    for (const [k, v] of Object.entries(afterward)) {
+      const got = p.fields[k];
+      const lo = Math.min(v, before[k as keyof typeof before]!);
+      const hi = Math.max(v, before[k as keyof typeof before]!);
+      assert.ok(got >= lo && got <= hi, `${k}: ${got}, /proc said ${before[k as keyof typeof before]} then ${v}`);
+    }
+    assert.deepEqual(Object.keys(p.fields).sort(), Object.keys(afterward).sort(), 'every field');
+  });
+
+  test("docker's /var/run/docker/netns: a namespace kept by its bind mount alone, named by it", () => {
+    const r = cli(['--all-netns', '--json', '--kubelet-log-root', logRoot]);
+    assert.equal(r.status, 0, r.stderr);
+    const row = JSON.parse(r.stdout).namespaces.find((x: any) => x.name === `${TAG}-sbx`);
+    assert.ok(row, 'found by its bind mount');
+    assert.equal(row.inode, statSync(dockerNetns!.file).ino);
+    assert.equal(row.status, 'ok');
+    assert.equal(row.pid, undefined, 'no process in it');
+    assert.equal(row.sockets.tcp, 0);
+  });
+
+  test('unprivileged (no capabilities, another uid; and root of a user namespace): one note on what could not be entered and why, the rest reported, exit 0', () => {
+    for (const as of [
+      ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all'],
+      ['unshare', '-r'],
+    ]) {
+      for (const args of [['--all-netns'], ['ls', '--all-netns', '-t'], ['gather', '--all-netns', '--measurement', 'netstat,netns']]) {
+        const r = cli([...args, '--kubelet-log-root', logRoot], as);
+        const what = `${as[0]} sockscope ${args.join(' ')}`;
+        assert.equal(r.status, 0, `${what}: ${r.stderr}`);
+        const text = r.stdout + r.stderr;
+        assert.doesNotMatch(text, /\n\s+at |internal error/, `${what}: no stack trace`);
+        const notes = text.split('\n').filter((l) => /could not be entered/.test(l));
+        assert.equal(notes.length, 1, `${what}: said once\n${text.slice(-2000)}`);
+        assert.match(notes[0], /could not be entered \(setns: EPERM: setns needs CAP_SYS_ADMIN\)/, what);
+        assert.ok(r.stdout.length > 0, `${what}: the host's own is reported`);
+      }
+    }
+  });
+});
