@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { netnsCounters } from '../../src/netns/counters.js';
 import { cgroup2Mount } from '../../src/filter/resolve.js';
 import { sleep } from '../helpers/wait.js';
@@ -30,6 +31,9 @@ import { sleep } from '../helpers/wait.js';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = `${ROOT}bin/sockscope.js`;
 const TAG = `nsaudit-${randomBytes(3).toString('hex')}`;
+const validate = new Ajv2020({ allErrors: true, strict: true, strictRequired: false }).compile(
+  JSON.parse(readFileSync(`${ROOT}schema/socket.schema.json`, 'utf8')),
+);
 
 function cli(args: string[], as: string[] = []): { stdout: string; stderr: string; status: number | null } {
   const argv = [...as, process.execPath, BIN, ...args];
@@ -276,7 +280,9 @@ describe('--all-netns: real layouts beyond the common world', { skip }, () => {
   const ls = (args: string[]) => {
     const r = cli(['ls', ...args, '--format', 'json', '--kubelet-log-root', logRoot]);
     assert.equal(r.status, 0, r.stderr);
-    return JSON.parse(r.stdout).sockets as any[];
+    const recs = JSON.parse(r.stdout).sockets as any[];
+    for (const rec of recs) assert.ok(validate(rec), JSON.stringify(validate.errors));
+    return recs;
   };
 
   test("a pod's namespace shared by pause, an app and a sidecar: each socket names the container that made it, as ss's cgroup filter does", () => {
