@@ -66,9 +66,15 @@ export class NetnsAgentGatherer {
     this.totals.vanished += report.vanished;
     this.totals.denied += report.denied;
     this.totals.failed += report.failed;
-    // said once per change: which namespaces could not be entered and why, a cap reached
+    // said once per change: which namespaces could not be entered and why, a cap reached (a change in how many
+    // processes could not be read, or how many namespaces are over the cap, is the same trouble: not said again)
     const notes = report.notes
-      .map((n) => n.replace(/^\d+ network namespaces? vanished.*$/, ''))
+      .map((n) =>
+        n
+          .replace(/^\d+ network namespaces? vanished.*$/, '')
+          .replace(/^\d+ process(?:es'|'s) network namespaces? could not be read/, 'processes could not be read')
+          .replace(/^\d+ network namespaces over the maximum/, 'namespaces over the maximum'),
+      )
       .filter(Boolean)
       .join('; ');
     if (notes !== this.said) {

@@ -424,6 +424,51 @@ describe('--all-netns: real layouts beyond the common world', { skip }, () => {
     assert.equal(row.sockets.tcp, 0);
   });
 
+  test('the agent unprivileged: the namespaces it could not enter said once, though processes come and go between gathers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), `${TAG}-agent-`));
+    const conf = join(dir, 'agent.toml');
+    writeFileSync(
+      conf,
+      `[agent]\ninterval = "1s"\n[outputs.prometheus]\nlisten = ["127.0.0.1:0"]\n[netns]\nenabled = true\nkubelet_log_root = ${JSON.stringify(logRoot)}\n`,
+    );
+    spawnSync('chmod', ['755', dir]);
+    spawnSync('chmod', ['644', conf]);
+    const agent = spawn(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', process.execPath, BIN, 'agent', '--config', conf],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let log = '';
+    agent.stdout!.on('data', (d) => (log += d));
+    agent.stderr!.on('data', (d) => (log += d));
+    const churn: ChildProcess[] = [];
+    try {
+      // five gathers, with root's processes started between them (more unreadable /proc/PID/ns each time)
+      for (let k = 0; k < 5; k++) {
+        for (let j = 0; j < 3; j++) churn.push(spawn('sleep', ['60'], { stdio: 'ignore' }));
+        await sleep(1000);
+      }
+    } finally {
+      agent.kill('SIGTERM');
+      await new Promise((r) => agent.once('exit', r));
+      for (const c of churn) c.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const warnings = log
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l))
+      .filter((x) => x.msg?.startsWith('netns:'));
+    assert.equal(warnings.length, 1, log);
+    assert.ok(
+      warnings[0].notes.some((n: string) => /could not be entered \(setns: EPERM: setns needs CAP_SYS_ADMIN\)/.test(n)),
+      JSON.stringify(warnings[0]),
+    );
+    assert.doesNotMatch(log, /\n\s+at /, 'no stack trace');
+  });
+
   test('unprivileged (no capabilities, another uid; and root of a user namespace): one note on what could not be entered and why, the rest reported, exit 0', () => {
     for (const as of [
       ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all'],
