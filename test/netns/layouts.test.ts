@@ -424,12 +424,72 @@ describe('--all-netns: real layouts beyond the common world', { skip }, () => {
     assert.equal(row.sockets.tcp, 0);
   });
 
+  /** an agent with this [netns] section until /metrics has the netns self-metrics: its /metrics */
+  const agentMetrics = async (netns: string): Promise<string> => {
+    const dir = mkdtempSync(join(tmpdir(), `${TAG}-agent-`));
+    const conf = join(dir, 'agent.toml');
+    writeFileSync(
+      conf,
+      `[agent]\ninterval = "1h"\n[outputs.prometheus]\nlisten = ["127.0.0.1:0"]\n[netns]\nenabled = true\nkubelet_log_root = ${JSON.stringify(logRoot)}\n${netns}\n`,
+    );
+    const agent = spawn(process.execPath, [BIN, 'agent', '--config', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no listen line: ${log}`)), 60_000);
+        const on = (d: Buffer) => {
+          log += d;
+          const m = /"listen":\["127\.0\.0\.1:(\d+)"\]/.exec(log);
+          if (m) clearTimeout(timer), resolve(Number(m[1]));
+        };
+        agent.stdout!.on('data', on);
+        agent.stderr!.on('data', on);
+      });
+      let body = '';
+      for (let i = 0; i < 300 && !body.includes('sockscope_netns_namespaces{'); i++) {
+        await sleep(200);
+        body = await fetch(`http://127.0.0.1:${port}/metrics`).then((x) => x.text());
+      }
+      return body;
+    } finally {
+      agent.kill('SIGTERM');
+      await new Promise((r) => agent.once('exit', r));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const sample = (body: string, re: RegExp) =>
+    body
+      .split('\n')
+      .filter((l) => re.test(l))
+      .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+
+  test('the agent: pod_namespaces selects, labels chooses the labels, max_series caps the series and counts the rest', async () => {
+    const body = await agentMetrics(`pod_namespaces = [${JSON.stringify(shared.pod.namespace)}]\nlabels = ["pod", "namespace"]`);
+    const pod = body.split('\n').filter((l) => l.startsWith('sockscope_tcp_connections{') && l.includes(`pod="${shared.pod.name}"`));
+    assert.ok(pod.length > 0, 'the selected pod');
+    assert.ok(
+      pod.every((l) => !l.includes('netns=') && !l.includes('container=')),
+      pod.join('\n'),
+    );
+    assert.equal(sample(body, new RegExp(`^sockscope_tcp_connections\\{.*pod="${shared.pod.name}".*state="listen"`)), ssRows(shared.pause, ['-tlnH']).length);
+    assert.equal(sample(body, /^sockscope_netns_namespaces\{status="read"\}/), 2, 'the host and the one pod');
+    assert.equal(body.split('\n').filter((l) => l.includes(`namespace="${v1pod.pod.namespace}"`)).length, 0, 'no other Kubernetes namespace');
+    // max_series bounds the metrics (points: a measurement's fields under one tag set) from namespaces per gather
+    const capped = await agentMetrics(`pod_namespaces = [${JSON.stringify(shared.pod.namespace)}]\nmax_series = 2`);
+    const lines = (b: string) => b.split('\n').filter((l) => l.startsWith('sockscope_') && l.includes(`pod="${shared.pod.name}"`)).length;
+    // (the budget is shared with the hostNetwork pods' series and split between the walker's threads)
+    assert.ok(lines(capped) < lines(body), `${lines(capped)} of ${lines(body)} lines of the pod`);
+    assert.ok(sample(capped, /^sockscope_netns_series_dropped_total /) > 0, 'the rest counted');
+  });
+
   test('the agent unprivileged: the namespaces it could not enter said once, though processes come and go between gathers', async () => {
     const dir = mkdtempSync(join(tmpdir(), `${TAG}-agent-`));
     const conf = join(dir, 'agent.toml');
     writeFileSync(
       conf,
-      `[agent]\ninterval = "1s"\n[outputs.prometheus]\nlisten = ["127.0.0.1:0"]\n[netns]\nenabled = true\nkubelet_log_root = ${JSON.stringify(logRoot)}\n`,
+      // only this test's namespace (the machine's other tests make and remove their own): docker's kept one,
+      // which it cannot enter
+      `[agent]\ninterval = "1s"\n[outputs.prometheus]\nlisten = ["127.0.0.1:0"]\n[netns]\nenabled = true\nnames = ["${TAG}-sbx"]\nkubelet_log_root = ${JSON.stringify(logRoot)}\n`,
     );
     spawnSync('chmod', ['755', dir]);
     spawnSync('chmod', ['644', conf]);
