@@ -33,7 +33,10 @@ export interface NetnsInfo {
   processes: number;
   container?: ContainerIdentity;
   pod?: PodIdentity;
-  /** a pod's containers as kubelet logs them (a pod's namespace is shared by all of them): for --container */
+  /**
+   * the named containers (kubelet's /var/log/containers) with a process in it, among the processes whose cgroup
+   * is read: a pod's namespace is shared by all of them (--container selects it by any)
+   */
   containers?: readonly { name: string; id: string }[];
   /** the namespace sockscope itself runs in (the host's, for a DaemonSet with hostNetwork) */
   own: boolean;
@@ -62,9 +65,12 @@ export interface DiscoverOptions {
  */
 export class DiscoveryCache {
   /** inode → the representative pid and what was read for it */
-  readonly identities = new Map<number, { pid: number; comm?: string; container?: ContainerIdentity; pod?: PodIdentity }>();
+  readonly identities = new Map<number, Identity>();
   logs?: { key: string; logs: KubeletLogs };
 }
+
+/** What was read for a namespace's representative process. */
+type Identity = Pick<NetnsInfo, 'comm' | 'container' | 'pod' | 'containers'> & { pid: number };
 
 export interface Discovery {
   namespaces: NetnsInfo[];
@@ -78,8 +84,6 @@ export interface Discovery {
 export interface KubeletLogs {
   pods: Map<string, PodIdentity>;
   containers: Map<string, ContainerLogEntry>;
-  /** "<namespace>/<pod>" → its containers */
-  byPod: Map<string, { name: string; id: string }[]>;
 }
 
 export const DEFAULT_NETNS_DIRS = ['/run/netns', '/var/run/netns', '/var/run/docker/netns'];
@@ -91,17 +95,11 @@ export function readKubeletLogs(logRoot = '/var/log'): KubeletLogs {
     const p = podOfLogDirectory(name);
     if (p) pods.set(p.uid, p);
   }
-  const byPod = new Map<string, { name: string; id: string }[]>();
   for (const name of listDir(`${logRoot}/containers`)) {
     const c = containerOfLogName(name);
-    if (!c) continue;
-    containers.set(c.id, c);
-    const key = `${c.namespace}/${c.pod}`;
-    const list = byPod.get(key);
-    if (list) list.push({ name: c.container, id: c.id });
-    else byPod.set(key, [{ name: c.container, id: c.id }]);
+    if (c) containers.set(c.id, c);
   }
-  return { pods, containers, byPod };
+  return { pods, containers };
 }
 
 function listDir(dir: string): string[] {
@@ -265,7 +263,7 @@ export function discoverNamespaces(options: DiscoverOptions = {}): Discovery {
   const logs = cachedKubeletLogs(options.logRoot, cache);
   const reads = options.cgroupReadsPerNamespace ?? 16;
   const out: NetnsInfo[] = [];
-  const seen = cache && new Map<number, { pid: number; comm?: string; container?: ContainerIdentity; pod?: PodIdentity }>();
+  const seen = cache && new Map<number, Identity>();
   for (const ns of byInode.values()) {
     const { pids, ...info } = ns;
     pids.sort((a, b) => a - b);
@@ -280,10 +278,10 @@ export function discoverNamespaces(options: DiscoverOptions = {}): Discovery {
       // the same namespace, the same representative process, a container found: what was read for it stands
       info.container = known.container;
       if (known.pod) info.pod = known.pod;
-      const containers = known.pod && logs.byPod.get(`${known.pod.namespace}/${known.pod.name}`);
-      if (containers) info.containers = containers;
+      if (known.containers) info.containers = known.containers;
     } else if (!ns.own) identify(info, pids, proc, logs, reads); // a namespace being set up may be in its container's cgroup soon
-    if (seen && info.pid !== undefined) seen.set(ns.inode, { pid: info.pid, comm: info.comm, container: info.container, pod: info.pod });
+    if (seen && info.pid !== undefined)
+      seen.set(ns.inode, { pid: info.pid, comm: info.comm, container: info.container, pod: info.pod, containers: info.containers });
     out.push(info);
   }
   if (cache && seen) {
@@ -302,6 +300,8 @@ export function discoverNamespaces(options: DiscoverOptions = {}): Discovery {
 function identify(info: NetnsInfo, pids: number[], proc: string, logs: KubeletLogs, reads: number): void {
   let first: ContainerIdentity | undefined;
   let podUid: string | undefined;
+  /** the named containers with a process in it (a pod's app and sidecars; not its exited init containers) */
+  const running = new Map<string, { name: string; id: string }>();
   for (let k = 0; k < pids.length && k < reads; k++) {
     const text = readText(`${proc}/${pids[k]}/cgroup`);
     if (text === undefined) continue;
@@ -310,16 +310,15 @@ function identify(info: NetnsInfo, pids: number[], proc: string, logs: KubeletLo
     if (!id.container) continue;
     first ??= id.container;
     const name = logs.containers.get(id.container.id)?.container;
-    if (name) {
-      info.container = { ...id.container, name };
-      break;
+    if (name && !running.has(id.container.id)) {
+      info.container ??= { ...id.container, name };
+      running.set(id.container.id, { name, id: id.container.id });
     }
   }
   info.container ??= first;
   const pod = podOf(logs, podUid, info.container);
   if (pod) info.pod = pod;
-  const containers = pod && logs.byPod.get(`${pod.namespace}/${pod.name}`);
-  if (containers) info.containers = containers;
+  if (running.size > 0) info.containers = [...running.values()];
 }
 
 /**
