@@ -70,7 +70,7 @@ export class SocketOwners {
   ofCgroup(id: number): SocketOwner | null {
     let owner = this.cache.get(id);
     if (owner !== undefined) return owner;
-    // a cgroup not seen yet: the tree again (once per resolve), kubelet's directories for its names
+    // a cgroup not seen yet: the tree again (once between fresh() calls), kubelet's directories for its names
     if (!this.walked || !this.paths) {
       this.paths = cgroupPathsByInode(cgroup2Mount());
       this.walked = true;
@@ -84,13 +84,18 @@ export class SocketOwners {
     return owner;
   }
 
-  /**
-   * The owner of every row in [from, to) (undefined: none), TCP rows without a cgroup by their listener. A new gather's
-   * rows: the tree may be walked again for cgroups not seen yet.
-   */
-  resolve(t: SocketTable, from = 0, to = t.length): (SocketOwner | undefined)[] {
+  /** A new gather: cgroups not seen yet may walk the tree again (once), kubelet's directories are read again. */
+  fresh(): this {
     this.walked = false;
     this.logs = undefined;
+    return this;
+  }
+
+  /**
+   * The owner of every row in [from, to) (undefined: none), TCP rows without a cgroup by their listener. The tree
+   * is walked at most once between fresh() calls (a listing over every namespace walks it once).
+   */
+  resolve(t: SocketTable, from = 0, to = t.length): (SocketOwner | undefined)[] {
     const out: (SocketOwner | undefined)[] = new Array(to - from);
     const view = t.arenaView();
     const index = new AttributeIndex();
@@ -169,7 +174,7 @@ function groupRows(t: SocketTable, o: HostPodsOptions): Map<string, { owner: Own
     cgroupOwners.clear(); // named from another kubelet log root
     owners = new SocketOwners(o.logRoot, cgroupOwners);
   }
-  const of = owners.resolve(t);
+  const of = owners.fresh().resolve(t);
   const tagged = new Map<SocketOwner, Owner>();
   for (let i = 0; i < t.length; i++) {
     const who = of[i];
