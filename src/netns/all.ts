@@ -146,6 +146,24 @@ export function planNamespaces(options: AllNetnsOptions = {}): NetnsPlan {
   };
 }
 
+/**
+ * What a gather's notes say, for a gatherer that runs again and again (the agent, execd) to say them once and
+ * again only when this changes: which namespaces could not be entered and why, that a cap was reached, that
+ * processes could not be read — not how many processes came and went, how many namespaces are over the cap,
+ * nor a namespace that vanished mid-gather (its pod went away: nothing to act on).
+ */
+export function notesKey(notes: readonly string[]): string {
+  return notes
+    .map((n) =>
+      n
+        .replace(/^\d+ network namespaces? vanished.*$/, '')
+        .replace(/^\d+ process(?:es'|'s) network namespaces? could not be read/, 'processes could not be read')
+        .replace(/^\d+ network namespaces over the maximum/, 'namespaces over the maximum'),
+    )
+    .filter(Boolean)
+    .join('; ');
+}
+
 /** What an --all-netns gather did, besides each namespace's own gather report. */
 export interface NetnsReport {
   discovered: number;

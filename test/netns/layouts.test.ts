@@ -565,6 +565,44 @@ describe('--all-netns: real layouts beyond the common world', { skip }, () => {
     assert.doesNotMatch(log, /\n\s+at /, 'no stack trace');
   });
 
+  test('execd unprivileged: what it could not enter said on the first gather only, every gather still answered', async () => {
+    const child = spawn(
+      'setpriv',
+      [
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        '--inh-caps=-all',
+        '--bounding-set=-all',
+        process.execPath,
+        BIN,
+        'execd',
+        '--netns',
+        `${TAG}-sbx`,
+        '--measurement',
+        'netstat',
+      ],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (err += d));
+    const gathers = () => out.split('\n').filter((l) => l.startsWith('netstat ')).length;
+    for (let k = 1; k <= 3; k++) {
+      child.stdin!.write('\n');
+      for (let i = 0; i < 300 && gathers() < k; i++) await sleep(100);
+      // root's processes come and go between gathers: more processes whose namespace cannot be read
+      spawn('sleep', ['5'], { stdio: 'ignore' });
+    }
+    child.stdin!.end();
+    const code = await new Promise((r) => child.once('exit', r));
+    assert.equal(code, 0, err);
+    assert.equal(gathers(), 3, out);
+    assert.equal(err.split('\n').filter((l) => /could not be entered \(setns: EPERM: setns needs CAP_SYS_ADMIN\): .*-sbx/.test(l)).length, 1, err);
+    assert.equal(err.split('\n').filter((l) => /could not be read/.test(l)).length, 1, err);
+  });
+
   test('unprivileged (no capabilities, another uid; and root of a user namespace): one note on what could not be entered and why, the rest reported, exit 0', () => {
     for (const as of [
       ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all'],
