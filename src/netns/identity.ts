@@ -83,8 +83,11 @@ function podUidOfComponent(c: string): string | undefined {
 export function identityOfCgroupPath(path: string): CgroupIdentity {
   const parts = path.split('/').filter(Boolean);
   const out: CgroupIdentity = {};
-  // kubepods, kubepods.slice, kubepods-<qos>.slice, or under kubelet's --cgroup-root kubelet-kubepods.slice (kind)
-  const kubepods = parts.findIndex((c) => /^(?:[a-z0-9_]+-)?kubepods(?:$|[.-])/.test(c));
+  // kubepods, kubepods.slice, kubepods-<qos>.slice, or under kubelet's --cgroup-root kubelet-kubepods.slice (kind);
+  // read from inside a container with its own cgroup namespace (the DaemonSet), a path is relative to that
+  // namespace's root ("/../../../burstable/pod<uid>/<id>"): the kubepods level may be above what is shown
+  let kubepods = parts.findIndex((c) => /^(?:[a-z0-9_]+-)?kubepods(?:$|[.-])/.test(c));
+  if (kubepods < 0 && parts[0] === '..') kubepods = parts.lastIndexOf('..');
   for (let i = 0; i < parts.length; i++) {
     const c = parts[i];
     const uid = kubepods >= 0 && i >= kubepods ? podUidOfComponent(c) : undefined;

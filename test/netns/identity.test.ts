@@ -56,6 +56,17 @@ describe('container and pod from a cgroup path', () => {
     ],
     ['systemd-nspawn, the payload below its scope', '/machine.slice/machine-box.scope/payload', { container: { runtime: 'systemd-nspawn', id: 'box' } }],
     ['a pod-looking directory outside kubepods is no pod', `/system.slice/pod${UID}/${ID}`, {}],
+    [
+      "read from a container's cgroup namespace, cgroupfs driver: relative to its root, kubepods above it",
+      `/../../../burstable/pod${UID}/${ID}`,
+      { container: { runtime: 'containerd', id: ID }, podUid: UID },
+    ],
+    [
+      "read from a container's cgroup namespace, systemd driver",
+      `/../../kubepods-besteffort-pod${SLICE_UID}.slice/crio-${ID}.scope`,
+      { container: { runtime: 'cri-o', id: ID }, podUid: UID },
+    ],
+    ["read from a container's cgroup namespace: a host service", '/../../../../system.slice/sshd.service', {}],
 
     ['docker, cgroupfs driver', `/docker/${ID}`, { container: { runtime: 'docker', id: ID } }],
     ['podman', `/machine.slice/libpod-${ID}.scope`, { container: { runtime: 'podman', id: ID } }],

@@ -185,6 +185,8 @@ describe('--all-netns: real layouts beyond the common world', { skip }, () => {
   const v1docker = { id: hex64(), pid: 0 };
   const v1systemd = { pod: { namespace: `${TAG}-v1`, name: 'worker-0', uid: randomUUID() } as Pod, app: { name: 'worker', id: hex64() }, pid: 0 };
   const outside: { pid: number; container: { runtime: string; id: string } }[] = [];
+  const cgroupfsPod = { pod: { namespace: `${TAG}-fs`, name: 'cache-0', uid: randomUUID() } as Pod, app: { name: 'memcached', id: hex64() }, pause: 0 };
+  let agentCgroup = '';
   const staticPod = {
     pod: { namespace: 'kube-system', name: `${TAG}-etcd-node-1`, uid: randomBytes(16).toString('hex') } as Pod,
     c: { name: 'etcd', id: hex64() },
@@ -234,6 +236,17 @@ describe('--all-netns: real layouts beyond the common world', { skip }, () => {
     staticPod.pid = s.pid;
     staticPod.port = Number(s.line);
     kubelet(staticPod.pod, [staticPod.c]);
+
+    // kubelet's cgroupfs driver on cgroup v2, containerd: kubepods/<qos>/pod<uid>/<id>
+    const fsRel = `${TAG}/kubepods/burstable/pod${cgroupfsPod.pod.uid}`;
+    const fsSandbox = cgroup(v2, `${fsRel}/${hex64()}`);
+    cgroupfsPod.pause = (await start(`echo $$ > '${fsSandbox}/cgroup.procs' && exec unshare -n sh -c 'ip link set lo up && exec sleep 600'`)).pid;
+    await start(`echo $$ > '${cgroup(v2, `${fsRel}/${cgroupfsPod.app.id}`)}/cgroup.procs' && exec nsenter --net=/proc/${cgroupfsPod.pause}/ns/net ${py(APP)}`, {
+      line: true,
+    });
+    kubelet(cgroupfsPod.pod, [cgroupfsPod.app]);
+    // where the DaemonSet's sockscope runs: a container of another pod, in its own cgroup namespace
+    agentCgroup = cgroup(v2, `${TAG}/kubepods/besteffort/pod${randomUUID()}/${hex64()}`);
 
     // containers outside Kubernetes, as their runtimes nest them: podman rootless (its container's own cgroup
     // below the scope), containerd through nerdctl, a systemd-nspawn machine's payload
@@ -429,6 +442,24 @@ describe('--all-netns: real layouts beyond the common world', { skip }, () => {
       assert.ok(got >= lo && got <= hi, `${k}: ${got}, /proc said ${before[k as keyof typeof before]} then ${v}`);
     }
     assert.deepEqual(Object.keys(p.fields).sort(), Object.keys(afterward).sort(), 'every field');
+  });
+
+  test("from inside a container's own cgroup namespace (the DaemonSet's view: /proc/PID/cgroup relative to its root): the same pods and containers", () => {
+    const args = [BIN, '--all-netns', '--json', '--kubelet-log-root', logRoot];
+    const r = spawnSync('sh', ['-c', `echo $$ > '${agentCgroup}/cgroup.procs' && exec unshare --cgroup "$@"`, 'sh', process.execPath, ...args], {
+      encoding: 'utf8',
+      timeout: 120_000,
+      maxBuffer: 1 << 28,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const seen = readFileSync(`/proc/${cgroupfsPod.pause}/cgroup`, 'utf8');
+    assert.match(seen, /^0::\/.*kubepods\/burstable\/pod/m, 'this test reads the full path');
+    const rows: any[] = JSON.parse(r.stdout).namespaces;
+    const row = (pid: number) => rows.find((x) => x.inode === inode(pid));
+    assert.deepEqual(row(cgroupfsPod.pause).pod, cgroupfsPod.pod, 'cgroupfs driver: the pod, its kubepods level above the namespace root');
+    assert.deepEqual(row(cgroupfsPod.pause).container, { runtime: 'containerd', id: cgroupfsPod.app.id, name: 'memcached' });
+    assert.deepEqual(row(shared.pause).pod, shared.pod, 'systemd driver (kind)');
+    for (const o of outside) assert.deepEqual(row(o.pid).container, o.container, o.container.runtime);
   });
 
   test('containers outside Kubernetes: podman rootless, nerdctl, a systemd-nspawn payload', () => {
