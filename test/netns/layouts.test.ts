@@ -480,6 +480,19 @@ describe('--all-netns: real layouts beyond the common world', { skip }, () => {
     );
   });
 
+  test('--max-netns: the first namespaces read, the rest counted and said', () => {
+    const sel = [shared.pause, cgroupfsPod.pause, ...outside.map((o) => o.pid)].flatMap((pid) => ['--netns', String(inode(pid))]);
+    const r = cli([...sel, '--max-netns', '2', '--json', '--kubelet-log-root', logRoot]);
+    assert.equal(r.status, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.namespaces.filter((x: any) => !x.host).length, 2);
+    assert.ok(
+      j.namespaces.every((x: any) => x.status === 'ok'),
+      JSON.stringify(j.namespaces),
+    );
+    assert.match(r.stdout, new RegExp(`${sel.length / 2 - 2} network namespaces over the maximum of 2 were not read`));
+  });
+
   test("docker's /var/run/docker/netns: a namespace kept by its bind mount alone, named by it", () => {
     const r = cli(['--all-netns', '--json', '--kubelet-log-root', logRoot]);
     assert.equal(r.status, 0, r.stderr);
