@@ -6,7 +6,7 @@ import type { GatherConfig, GatherReport } from '../gather/gather.js';
 import type { Metric } from '../model/metric.js';
 import { STATE_KEYS, TCP_STATE_NUMBERS } from '../diag/constants.js';
 import { CensusCounts } from '../snapshot/census.js';
-import { gatherAllNetns, netnsLabel, notesKey, outcomeNotes, planNamespaces, type AllNetnsOptions, type NetnsReport } from './all.js';
+import { gatherAllNetns, netnsLabel, notesKey, outcomeNotes, planNamespaces, sharedByContainers, type AllNetnsOptions, type NetnsReport } from './all.js';
 import { DiscoveryCache, type NetnsInfo } from './discover.js';
 import type { NetnsCounterValues } from './counters.js';
 import { NetnsWalker } from './walk.js';
@@ -62,6 +62,8 @@ export interface NamespaceSummary {
   comm?: string;
   host: boolean;
   container?: NetnsInfo['container'];
+  /** a pod's namespace shared by several containers: theirs (names and ids) */
+  containers?: NetnsInfo['containers'];
   pod?: NetnsInfo['pod'];
   status: 'ok' | 'vanished' | 'denied' | 'failed';
   reason?: string;
@@ -85,6 +87,7 @@ export async function summarizeNamespaces(options: AllNetnsOptions): Promise<{ n
         ...(ns.pid ? { pid: ns.pid, comm: ns.comm } : {}),
         host: ns.own,
         ...(ns.container ? { container: ns.container } : {}),
+        ...(sharedByContainers(ns) ? { containers: ns.containers } : {}),
         ...(ns.pod ? { pod: ns.pod } : {}),
         status: o.status,
       };
@@ -121,7 +124,11 @@ export function renderNamespaces(
   const table: string[][] = [['Network namespace', 'container', 'pid', 'TCP', 'estab', 'listen', 'close-wait', 'time-wait', 'UDP', 'overflows', 'drops']];
   for (const r of rows) {
     const cell = namespaceCell({ ...r, own: r.host });
-    const c = r.container ? (r.container.name ?? `${r.container.runtime}:${r.container.id.slice(0, 12)}`) : '';
+    const c = r.containers
+      ? r.containers.map((x) => x.name).join(',')
+      : r.container
+        ? (r.container.name ?? `${r.container.runtime}:${r.container.id.slice(0, 12)}`)
+        : '';
     const pid = r.pid ? `${r.pid}/${r.comm ?? '?'}` : '';
     if (r.status !== 'ok') {
       table.push([cell, c, pid, r.status, '', '', '', '', '', '', '']);

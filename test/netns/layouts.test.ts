@@ -334,6 +334,11 @@ describe('--all-netns: real layouts beyond the common world', { skip }, () => {
       }
     }
     assert.ok(recs.some((r) => r.local_port === shared.appPort && r.netns.container.name === 'checkout'));
+    // the summary names the pod's containers, both running in its namespace
+    const summary = cli(['--netns', String(inode(shared.pause)), '--kubelet-log-root', logRoot]);
+    assert.equal(summary.status, 0, summary.stderr);
+    const line = summary.stdout.split('\n').find((l) => l.startsWith(`${shared.pod.namespace}/${shared.pod.name}`));
+    assert.match(line ?? summary.stdout, /\s(envoy,checkout|checkout,envoy)\s/);
     assert.ok(recs.some((r) => r.local_port === shared.sidecarPorts[0] && r.netns.container.name === 'envoy'));
   });
 
