@@ -9,6 +9,7 @@
  * Runs where the host's namespace is gathered in the walk (walk-thread.ts), over the walk's socket there. The
  * cgroup tree is walked once and again only when a socket names a cgroup not seen yet (at most once a gather).
  */
+import { statSync } from 'node:fs';
 import { AF_INET6, InetAttr, Proto, TCP_LISTEN, TCP_TIME_WAIT } from '../diag/constants.js';
 import { AttributeIndex } from '../diag/attribute-index.js';
 import { cgroup2Mount } from '../filter/resolve.js';
@@ -84,10 +85,29 @@ export class SocketOwners {
     return owner;
   }
 
-  /** A new gather: cgroups not seen yet may walk the tree again (once), kubelet's directories are read again. */
+  /** kubelet's directories as last seen (their inode and modification time) */
+  private logsKey = '';
+
+  /**
+   * A new gather: cgroups not seen yet may walk the tree again (once), kubelet's directories are read again; when
+   * they changed (a pod or container came or went), what was named from them is forgotten.
+   */
   fresh(): this {
     this.walked = false;
     this.logs = undefined;
+    const root = this.logRoot ?? '/var/log';
+    const key = [`${root}/pods`, `${root}/containers`]
+      .map((d) => {
+        try {
+          const st = statSync(d);
+          return `${st.ino}:${st.mtimeMs}`;
+        } catch {
+          return '-';
+        }
+      })
+      .join('|');
+    if (key !== this.logsKey) this.cache.clear();
+    this.logsKey = key;
     return this;
   }
 

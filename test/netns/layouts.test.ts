@@ -25,6 +25,8 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { netnsCounters } from '../../src/netns/counters.js';
+import { SocketOwners } from '../../src/netns/host-pods.js';
+import { takeSnapshot } from '../../src/snapshot/snapshot.js';
 import { cgroup2Mount } from '../../src/filter/resolve.js';
 import { sleep } from '../helpers/wait.js';
 
@@ -483,6 +485,31 @@ describe('--all-netns: real layouts beyond the common world', { skip }, () => {
       g.stdout.split('\n').some((l) => l.startsWith('sockscope_tcp_connections{') && l.includes(`container="${outside[1].container.id.slice(0, 12)}"`)),
       'selected by its id, labeled with its short id',
     );
+  });
+
+  test("a hostNetwork pod seen before kubelet's entries for it: named once they appear (the agent's cache follows kubelet's directories)", async () => {
+    const late = { pod: { namespace: `${TAG}-late`, name: 'probe-0', uid: randomUUID() } as Pod, c: { name: 'probe', id: hex64() } };
+    const dir = cgroup(
+      v2,
+      `${TAG}/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${late.pod.uid.replaceAll('-', '_')}.slice/cri-containerd-${late.c.id}.scope`,
+    );
+    const holder = await start(
+      `echo $$ > '${dir}/cgroup.procs' && exec python3 -c 'import socket,sys
+u=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);u.bind(("127.0.0.1",0));print(u.getsockname()[1],flush=True);sys.stdin.read()'`,
+      { line: true },
+    );
+    const port = Number(holder.line);
+    const owners = new SocketOwners(logRoot);
+    const ownerOfPort = async () => {
+      const t = (await takeSnapshot({ protocols: ['udp'], keepAttributes: true })).table;
+      const of = owners.fresh().resolve(t);
+      const row = [...Array(t.length).keys()].find((i) => t.sport[i] === port)!;
+      assert.ok(row !== undefined, "the pod's socket is in the host's namespace");
+      return of[row];
+    };
+    assert.deepEqual(await ownerOfPort(), { container: { runtime: 'containerd', id: late.c.id }, pod: undefined }, 'its container, from the path alone');
+    kubelet(late.pod, [late.c]);
+    assert.deepEqual(await ownerOfPort(), { container: { runtime: 'containerd', id: late.c.id, name: 'probe' }, pod: late.pod });
   });
 
   test('--max-netns: the first namespaces read, the rest counted and said', () => {
