@@ -6,9 +6,9 @@
  * The execd and agent measurements (long-running processes, /proc/<pid>/stat deltas, /metrics latency) do not fit
  * the one-shot row model: they live in bench/agent-load.ts (`node dist/bench/agent-load.js`).
  */
-const NODE = process.execPath;
 const sh = (script: string): string[] => ['sh', '-c', script];
-const sockscope = (...args: string[]) => [NODE, 'bin/sockscope.js', ...args];
+/** as users run it: bin/sockscope.js executed, its sh launcher then node (bench/run.ts, `sockscope`) */
+const sockscope = (...args: string[]) => ['bin/sockscope.js', ...args];
 
 /**
  * The seed's netstat.sh, as an exec input for Telegraf would have it: `ss -ant | awk` counting states, one

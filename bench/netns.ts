@@ -16,7 +16,8 @@
  *     for pid in PIDS; do nsenter --net=/proc/$pid/ns/net ss -tanH | awk '{s[$1]++} END {...}'; done
  * (and the host's ss), against `sockscope gather --all-netns --measurement netstat`; interleaved rounds under
  * bench/measure.py (wall time around spawn..wait4, user/sys CPU, peak RSS), medians. Both outputs are checked
- * to count the same sockets. Target: ours ≤ 0.25× the peer.
+ * to count the same sockets. Target: ours ≤ 0.25× the peer. sockscope keeps its V8 code cache in a directory
+ * of the bench's own for these runs (CACHE_DIRECTORY): the machine's is shared with every other checkout.
  *
  * agent case: `sockscope agent` with [netns] enabled, a 15 s interval, over N namespaces of --agent-sockets
  * sockets each; CPU (utime+stime of the whole process, every thread) over --agent-seconds after a warm-up
@@ -159,10 +160,11 @@ interface Run {
   status: number;
 }
 
-function measure(argv: string[]): { run: Run; stdout: string } {
+function measure(argv: string[], env: NodeJS.ProcessEnv = process.env): { run: Run; stdout: string } {
   const r = spawnSync('python3', [MEASURE, '--reps', '1', '--warmup', '0', '--timeout', '300', '--stdout', 'capture', '--', ...argv], {
     encoding: 'utf8',
     maxBuffer: 1 << 26,
+    env,
   });
   const j = JSON.parse(r.stdout);
   if (j.error || j.runs[0].status !== 0) throw new Error(`${argv.join(' ')}: ${JSON.stringify(j)}`);
@@ -237,14 +239,20 @@ async function gatherCase(results: Record<string, unknown>): Promise<void> {
   const awk = `awk '{s[$1]++} END {for (k in s) print k, s[k]}'`;
   const loop = `ss -tanH | ${awk}; for pid in ${pids.join(' ')}; do nsenter --net=/proc/$pid/ns/net ss -tanH | ${awk}; done`;
   const peer = ['sh', '-c', loop];
-  const ours = [process.execPath, BIN, 'gather', '--all-netns', '--measurement', 'netstat'];
+  // as users run it: bin/sockscope.js executed (its sh launcher, then node without NODE_EXTRA_CA_CERTS)
+  const ours = [BIN, 'gather', '--all-netns', '--measurement', 'netstat'];
+  // sockscope's V8 code cache in a directory of the bench's own: the machine's (/var/cache/sockscope) is shared
+  // with every other checkout and test on it, whose bundles (other hashes) would replace the cache between runs
+  // and make a timed run compile the bundle afresh and write the cache again
+  const cacheDir = mkdtempSync(join(tmpdir(), 'netns-bench-cache-'));
+  const oursEnv: NodeJS.ProcessEnv = { ...process.env, CACHE_DIRECTORY: cacheDir };
   const rows: Record<string, Run[]> = { peer: [], sockscope: [] };
   await makeTimeWait();
   const twAt = Date.now();
   // warm-up (page cache, the JIT's first steps are part of every real run: not warmed beyond one run each)
   // the check leaves out the host's namespace, shared with the machine's other work (its sockets come and go)
   const wp = measure(['sh', '-c', loop.slice(loop.indexOf('for pid'))]);
-  const wo = measure(ours);
+  const wo = measure(ours, oursEnv);
   const want = peerTotal(wp.stdout);
   const got = oursTotal(
     wo.stdout
@@ -256,8 +264,9 @@ async function gatherCase(results: Record<string, unknown>): Promise<void> {
   if (Math.abs(want - got) > want * 0.001) throw new Error('the two sides do not count the same sockets');
   for (let r = 0; r < reps; r++) {
     const order = r % 2 === 0 ? (['peer', 'sockscope'] as const) : (['sockscope', 'peer'] as const);
-    for (const k of order) rows[k].push(measure(k === 'peer' ? peer : ours).run);
+    for (const k of order) rows[k].push(k === 'peer' ? measure(peer).run : measure(ours, oursEnv).run);
   }
+  rmSync(cacheDir, { recursive: true, force: true });
   const twAge = (Date.now() - twAt) / 1000;
   if (twAge >= 60) throw new Error(`the rounds took ${twAge.toFixed(0)} s: the TIME_WAIT sockets expired meanwhile; use fewer --reps`);
   const sum = (k: string) => ({
@@ -270,7 +279,10 @@ async function gatherCase(results: Record<string, unknown>): Promise<void> {
   const ratio = o.wall_ms / p.wall_ms;
   const cpuRatio = o.cpu_ms / p.cpu_ms;
   // the floors: Node's start, and the dumps themselves in C (setns and a socket per namespace, as a one-shot must)
-  const nodeStart = median(Array.from({ length: reps }, () => measure([process.execPath, '-e', '0']).run).map((x) => x.user_ms + x.sys_ms));
+  // node's start as the launcher makes it: without NODE_EXTRA_CA_CERTS (bin/sockscope.js unsets it for a gather)
+  const nodeStart = median(
+    Array.from({ length: reps }, () => measure(['env', '-u', 'NODE_EXTRA_CA_CERTS', process.execPath, '-e', '0']).run).map((x) => x.user_ms + x.sys_ms),
+  );
   const f = floor(pids, false, reps);
   console.log(`  peer (nsenter + ss + awk loop):          wall ${p.wall_ms.toFixed(0)} ms, cpu ${p.cpu_ms.toFixed(0)} ms`);
   console.log(`  sockscope gather --all-netns netstat:    wall ${o.wall_ms.toFixed(0)} ms, cpu ${o.cpu_ms.toFixed(0)} ms, rss ${o.maxrss_mb.toFixed(0)} MB`);

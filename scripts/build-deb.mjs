@@ -2,7 +2,9 @@
 // npm run build:deb: dist/sockscope_<version>_<arch>.deb with dpkg-deb, from the single executable
 // (npm run build:sea) and the generated man pages and completions:
 //
-//   /usr/bin/sockscope                                   the single executable (no Node.js needed)
+//   /usr/lib/sockscope/sockscope                         the single executable (no Node.js needed)
+//   /usr/bin/sockscope                                   its launcher: sh, bin/sockscope.js's choice of environment
+//                                                        (NODE_EXTRA_CA_CERTS for the agent only), then exec
 //   /lib/systemd/system/sockscope.service                deploy/systemd/sockscope.service for /usr/bin, with a
 //                                                        CacheDirectory for the executable's native module;
 //                                                        installed, neither enabled nor started
@@ -40,10 +42,25 @@ const put = (path, content, mode = 0o644) => {
 };
 const run = (args) => execFileSync(sea, args, { encoding: 'utf8', env: { ...process.env, CACHE_DIRECTORY: join(work, 'cache') } });
 
-// the executable
-mkdirSync(join(tree, 'usr', 'bin'), { recursive: true });
-copyFileSync(sea, join(tree, 'usr', 'bin', 'sockscope'));
-chmodSync(join(tree, 'usr', 'bin', 'sockscope'), 0o755);
+// the executable, and the command: a single executable is node itself, which reads NODE_EXTRA_CA_CERTS's file
+// before any of sockscope's code runs (~35 ms of CPU for a system bundle), so /usr/bin/sockscope is the sh
+// part of bin/sockscope.js (its `case`, copied: one list of the commands that open no TLS connection) that
+// execs the executable; systemd's ExecStart and the operator's shell both come through it
+const EXE = '/usr/lib/sockscope/sockscope';
+mkdirSync(join(tree, 'usr', 'lib', 'sockscope'), { recursive: true });
+copyFileSync(sea, join(tree, EXE));
+chmodSync(join(tree, EXE), 0o755);
+const launcherCase = /^case "\$1" in\n[\s\S]*?^esac\n/m.exec(readFileSync(join(root, 'bin', 'sockscope.js'), 'utf8'))?.[0];
+if (!launcherCase) throw new Error('bin/sockscope.js has no `case "$1" in ... esac` block: update scripts/build-deb.mjs');
+put(
+  'usr/bin/sockscope',
+  `#!/bin/sh
+# sockscope: the single executable ${EXE}, without NODE_EXTRA_CA_CERTS for the commands that open no TLS
+# connection (node would read the file at every start); the agent keeps it (its https outputs trust it)
+${launcherCase}exec ${EXE} "$@"
+`,
+  0o755,
+);
 
 // the unit: the repository's, for /usr/bin and the man pages; the executable writes its native module to the
 // CacheDirectory systemd makes for it ($CACHE_DIRECTORY), the one place ProtectSystem=strict leaves writable
@@ -91,11 +108,11 @@ Files: *
 Copyright: ${year} the sockscope authors
 License: MIT
 
-Files: usr/bin/sockscope
+Files: usr/lib/sockscope/sockscope
 Copyright: Node.js contributors and the authors of the bundled npm packages (koffi, pino, ajv, smol-toml,
  yaml, bcryptjs and their dependencies)
 License: MIT
-Comment: /usr/bin/sockscope is a Node.js ${process.version} single executable application: the Node.js
+Comment: /usr/lib/sockscope/sockscope is a Node.js ${process.version} single executable application: the Node.js
  runtime (MIT, with its bundled third-party code under their own permissive licenses, listed in
  Node.js's LICENSE file) with sockscope's bundled JavaScript and koffi's native module inside.
 
@@ -125,10 +142,10 @@ put(
 // runtime, so the embedded copy is the point of the package, not an accident
 put(
   'usr/share/lintian/overrides/sockscope',
-  `# /usr/bin/sockscope is a Node.js single executable: Node.js carries its own zlib by design
-sockscope: embedded-library zlib [usr/bin/sockscope]
+  `# /usr/lib/sockscope/sockscope is a Node.js single executable: Node.js carries its own zlib by design
+sockscope: embedded-library zlib [usr/lib/sockscope/sockscope]
 # the official Node.js binary is not built as PIE; the executable is that binary with the bundle injected
-sockscope: hardening-no-pie [usr/bin/sockscope]
+sockscope: hardening-no-pie [usr/lib/sockscope/sockscope]
 `,
 );
 
@@ -151,7 +168,7 @@ writeFileSync(join(control, 'conffiles'), '/etc/sockscope/sockscope.toml\n');
 // Depends: the shared libraries the executable links (dpkg-shlibdeps wants a debian/control to read)
 mkdirSync(join(work, 'debian'), { recursive: true });
 writeFileSync(join(work, 'debian', 'control'), 'Source: sockscope\n\nPackage: sockscope\nArchitecture: any\n');
-const shlibs = execFileSync('dpkg-shlibdeps', ['-O', join('sockscope', 'usr', 'bin', 'sockscope')], {
+const shlibs = execFileSync('dpkg-shlibdeps', ['-O', join('sockscope', EXE)], {
   cwd: work,
   encoding: 'utf8',
   stdio: ['ignore', 'pipe', 'pipe'],

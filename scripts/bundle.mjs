@@ -15,12 +15,17 @@
 // a require for the CommonJS code inside them; dynamic import() inside the main bundle becomes require().
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const seaSource = join(root, 'src', 'sys', 'sea.ts');
+/** Builtins the main bundle loads when first used (see plugin()): the agent's, ls -p's and --all-netns's worker threads, execd's stdin. */
+const LAZY_BUILTINS = /^node:(worker_threads|readline)$/;
+/** koffi's CommonJS entry (what `import('koffi')` loads from node_modules) */
+const koffiCjs = createRequire(import.meta.url).resolve('koffi');
 
 /** The first line of the npm bundle: `// sockscope-bundle sha256=<hash of the rest>` (launch.ts keys its code cache on it). */
 export const BUNDLE_HEADER = '// sockscope-bundle sha256=';
@@ -52,10 +57,33 @@ export function workerEntries() {
  * x.mjs: for npm the file beside the bundle, for sea the cached asset. sea also replaces koffi's static loader
  * with loadKoffiNative().
  */
-function plugin(flavor) {
+function plugin(flavor, format) {
   return {
     name: `sockscope-${flavor}`,
     setup(build) {
+      if (format === 'cjs') {
+        // node builtins that only some runs use, loaded on first use rather than at start (~1.5 ms of CPU for
+        // both): a module of getters, one per export of the builtin (listed here, at build time), each loading it
+        build.onResolve({ filter: LAZY_BUILTINS }, (a) =>
+          a.namespace === 'lazy-builtin' ? { path: a.path, external: true } : { path: a.path, namespace: 'lazy-builtin' },
+        );
+        build.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (a) => ({
+          contents: `let m;\nconst load = () => (m ??= require(${JSON.stringify(a.path)}));\nfor (const k of ${JSON.stringify(Object.keys(createRequire(import.meta.url)(a.path)))}) Object.defineProperty(module.exports, k, { enumerable: true, get: () => load()[k] });`,
+          loader: 'js',
+        }));
+      }
+      if (flavor === 'npm') {
+        // koffi's JavaScript inside the bundle (compiled from the code cache with the rest: ~3 ms of CPU less than
+        // resolving and compiling it from node_modules at each start); its native module still comes from its
+        // prebuilt package in node_modules (@koromix/koffi-<platform>, external). Where that is missing (koffi
+        // built from source), the bundled loader fails and koffi as installed, with its own search, is used.
+        build.onResolve({ filter: /^koffi$/ }, (a) => (a.namespace === 'koffi' ? { path: 'koffi', external: true } : { path: 'koffi', namespace: 'koffi' }));
+        build.onLoad({ filter: /^koffi$/, namespace: 'koffi' }, () => ({
+          contents: `try { module.exports = require(${JSON.stringify(koffiCjs)}); } catch { module.exports = require('koffi'); }`,
+          loader: 'js',
+          resolveDir: root,
+        }));
+      }
       if (flavor === 'sea') {
         build.onResolve({ filter: /^\.\/src\/static\.js$/ }, (a) =>
           a.importer.includes(`${'node_modules'}/koffi/`) ? { path: 'koffi-static', namespace: 'sea' } : undefined,
@@ -102,8 +130,8 @@ export async function bundle({ flavor, entry, outfile, format, assetHashes = {} 
     platform: 'node',
     format,
     target: 'node20',
-    plugins: [plugin(flavor)],
-    external: flavor === 'npm' ? ['koffi'] : [],
+    plugins: [plugin(flavor, format)],
+    external: flavor === 'npm' ? ['@koromix/*'] : [],
     // the main bundle is one CommonJS file: import() of koffi (external) becomes require() as well, so that
     // vm.Script (launch.ts) runs it without a module loader
     supported: cjs ? { 'dynamic-import': false } : {},

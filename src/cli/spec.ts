@@ -124,6 +124,7 @@ const SUMMARY: CommandSpec = {
         'SOCKSCOPE_DEBUG=1: print stack traces for internal errors.',
         'SOCKSCOPE_DNS_SERVERS=ADDR,...: the resolvers ls -r asks (default: /etc/resolv.conf).',
         'SOCKSCOPE_<SECTION>_<KEY>: the agent settings (see sockscope.toml(5)).',
+        "NODE_EXTRA_CA_CERTS: reaches node for the agent only; the sockscope command (npm's bin/sockscope.js, the .deb's /usr/bin/sockscope) starts every other command without it, none of them opening a TLS connection (node 20 parses the file at every start).",
       ],
     ],
     ['Exit status', ['0 success; 1 a system or gather failure; 2 a usage or configuration error.']],
@@ -310,7 +311,13 @@ const AGENT: CommandSpec = {
   ],
   options: [...AGENT_OPTIONS, LOG_LEVEL, HELP],
   sections: [
-    ['Environment', CONFIG_ENV],
+    [
+      'Environment',
+      [
+        ...CONFIG_ENV,
+        'NODE_EXTRA_CA_CERTS: a PEM file of certificate authorities the https InfluxDB output trusts besides the built-in ones (node reads it as it starts; the sockscope command keeps it for the agent only).',
+      ],
+    ],
     ['Signals', ['SIGHUP reloads the configuration; SIGTERM flushes the outputs and exits 0.']],
     ['Files', ['/etc/sockscope/sockscope.toml: the configuration the packaged systemd unit (sockscope.service) reads.']],
   ],

@@ -6,7 +6,7 @@
  */
 import type { GatherConfig, HostFacts, RowPoint, Sink } from '../collectors/collector.js';
 import { MetricSink } from '../collectors/collector.js';
-import { collectorsOf, planSnapshot } from '../collectors/registry.js';
+import { collectorsOf, planSnapshot, type SnapshotPlan } from '../collectors/registry.js';
 import type { Metric } from '../model/metric.js';
 import type { Census, Snapshot, SnapshotOptions } from '../snapshot/snapshot.js';
 import type { SocketTable } from '../snapshot/table.js';
@@ -99,21 +99,31 @@ function tagged(config: GatherConfig, sink: Sink): Sink {
   });
 }
 
-export async function gather(config: GatherConfig, snapshotter: Snapshotter, emit: (m: Metric) => unknown): Promise<GatherReport> {
-  return gatherInto(config, snapshotter, new MetricSink(emit));
+/**
+ * What a gather works out from its configuration before any I/O: the collectors with their options and the
+ * snapshot they need (or why the configuration cannot be gathered). The tags play no part: a walk over many
+ * namespaces, whose gathers differ by their tags only, works it out once (prepareGather) for all of them.
+ */
+export type GatherPlan = { collectors: { c: ReturnType<typeof collectorsOf>[number]; o: unknown }[]; plan: SnapshotPlan } | { error: unknown };
+
+export function prepareGather(config: GatherConfig): GatherPlan {
+  try {
+    return { collectors: collectorsOf(config).map((c) => ({ c, o: c.options(config) })), plan: planSnapshot(config) };
+  } catch (e) {
+    return { error: e };
+  }
+}
+
+/** One gather; `prepared`: prepareGather's plan for this config, made once for many gathers (else made here). */
+export async function gather(config: GatherConfig, snapshotter: Snapshotter, emit: (m: Metric) => unknown, prepared?: GatherPlan): Promise<GatherReport> {
+  return gatherInto(config, snapshotter, new MetricSink(emit), prepared);
 }
 
 /** gather() into any sink (the metric sink when `emit` is a function). */
-export async function gatherInto(config: GatherConfig, snapshotter: Snapshotter, sink: Sink): Promise<GatherReport> {
+export async function gatherInto(config: GatherConfig, snapshotter: Snapshotter, sink: Sink, prepared = prepareGather(config)): Promise<GatherReport> {
   const started = performance.now();
-  let collectors;
-  let plan;
-  try {
-    collectors = collectorsOf(config).map((c) => ({ c, o: c.options(config) }));
-    plan = planSnapshot(config);
-  } catch (e) {
-    return failedReport(e, started);
-  }
+  if ('error' in prepared) return failedReport(prepared.error, started);
+  const { collectors, plan } = prepared;
   const out = tagged(config, sink);
   let snap: Snapshot | undefined;
   let census: Census | undefined;

@@ -226,7 +226,8 @@ export async function gatherAllNetns(
   emit: (m: Metric) => void,
   mode: { includeOwn?: boolean | 'counters'; metrics?: boolean; exposition?: boolean; lifecycle?: boolean } = {},
 ): Promise<AllNetnsGather> {
-  const plan = planNamespaces(options);
+  // metrics carry no comm label: one file less per namespace (a caller may still ask for it)
+  const plan = planNamespaces({ comm: false, ...options });
   const ownCountersOnly = mode.includeOwn === 'counters';
   const labels = options.labels ?? NETNS_LABELS;
   const hostPods = mode.includeOwn !== false && !options.select?.ownOnly && (options.hostPods ?? plan.containers) && config.measurements.length > 0;

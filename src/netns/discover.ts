@@ -8,7 +8,8 @@
  *
  * Nothing here fails: what cannot be read is counted and said in `notes`.
  */
-import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { readdirSync, readlinkSync, statSync } from 'node:fs';
+import { readProcText } from '../procfs/read.js';
 import {
   containerOfLogName,
   identityOfCgroupFile,
@@ -51,6 +52,11 @@ export interface DiscoverOptions {
   logRoot?: string;
   /** processes whose cgroup is read per namespace, at most (the first found with a container name wins) */
   cgroupReadsPerNamespace?: number;
+  /**
+   * read the representative process's comm (default true): the summary and `ls` show it; metrics have no label
+   * for it, so a gather leaves it out (one file less per namespace)
+   */
+  comm?: boolean;
   /** what the last discoveries found, for the next (the agent's, execd's): see DiscoveryCache */
   cache?: DiscoveryCache;
 }
@@ -110,14 +116,6 @@ function listDir(dir: string): string[] {
   }
 }
 
-const readText = (file: string): string | undefined => {
-  try {
-    return readFileSync(file, 'latin1');
-  } catch {
-    return undefined;
-  }
-};
-
 /** The pod of a uid (from a cgroup path) or of a container id (from /var/log/containers). */
 function podOf(logs: KubeletLogs, uid: string | undefined, container: ContainerIdentity | undefined): PodIdentity | undefined {
   if (uid) {
@@ -170,7 +168,7 @@ export const CAP_SYS_ADMIN = 21;
 
 /** Whether this process has a capability in its effective set (/proc/self/status CapEff); true when unreadable. */
 export function hasCapability(cap: number, proc = '/proc'): boolean {
-  const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readText(`${proc}/self/status`) ?? '');
+  const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readProcText(`${proc}/self/status`) ?? '');
   return m ? (BigInt(`0x${m[1]}`) >> BigInt(cap)) % 2n === 1n : true;
 }
 
@@ -271,7 +269,7 @@ export function discoverNamespaces(options: DiscoverOptions = {}): Discovery {
     const same = pids.length > 0 && known?.pid === pids[0];
     if (pids.length > 0) {
       info.pid = pids[0];
-      const comm = same ? known.comm : readText(`${proc}/${pids[0]}/comm`)?.trimEnd();
+      const comm = same ? known.comm : options.comm === false ? undefined : readProcText(`${proc}/${pids[0]}/comm`)?.trimEnd();
       if (comm !== undefined) info.comm = comm;
     }
     if (same && known.container) {
@@ -303,12 +301,15 @@ function identify(info: NetnsInfo, pids: number[], proc: string, logs: KubeletLo
   /** the named containers with a process in it (a pod's app and sidecars; not its exited init containers) */
   const running = new Map<string, { name: string; id: string }>();
   for (let k = 0; k < pids.length && k < reads; k++) {
-    const text = readText(`${proc}/${pids[k]}/cgroup`);
+    const text = readProcText(`${proc}/${pids[k]}/cgroup`);
     if (text === undefined) continue;
     const id = identityOfCgroupFile(text);
     podUid ??= id.podUid;
     if (!id.container) continue;
     first ??= id.container;
+    // kubelet names no container here (no /var/log/containers: docker, podman, nspawn): no later process can
+    // give a name, so the first container stands, and its pod once a uid is known (or none can be)
+    if (logs.containers.size === 0 && (podUid !== undefined || logs.pods.size === 0)) break;
     const name = logs.containers.get(id.container.id)?.container;
     if (name && !running.has(id.container.id)) {
       info.container ??= { ...id.container, name };

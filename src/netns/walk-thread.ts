@@ -14,8 +14,9 @@
  * "vanished"; one this thread may not enter (EPERM without CAP_SYS_ADMIN, EACCES without CAP_SYS_PTRACE) is
  * "denied". Neither stops the walk.
  */
-import { closeSync, fstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
-import { gather } from '../gather/gather.js';
+import { closeSync, fstatSync, openSync, readlinkSync } from 'node:fs';
+import { readProcText } from '../procfs/read.js';
+import { gather, type GatherPlan, prepareGather } from '../gather/gather.js';
 import { toWire, type WireMetric } from '../collectors/registry.js';
 import { PrometheusWriter } from '../outputs/metrics/prometheus.js';
 import type { Metric } from '../model/metric.js';
@@ -36,13 +37,7 @@ let rb: ReceiveBuffer | undefined;
 const kept = new Map<number, DiagSession>();
 
 /** A /proc/net file of the namespace: dir is /proc/thread-self (the thread entered it) or /proc/<pid> (a process in it). */
-const readProc = (dir: string, name: string): string | undefined => {
-  try {
-    return readFileSync(`${dir}/net/${name}`, 'latin1');
-  } catch {
-    return undefined;
-  }
-};
+const readProc = (dir: string, name: string): string | undefined => readProcText(`${dir}/net/${name}`);
 
 /** Whether pid is (still) in the namespace: its /proc/<pid>/ns/net names the inode. */
 function pidInNamespace(pid: number, inode: number): boolean {
@@ -76,11 +71,14 @@ function errnoOf(e: unknown): string {
   return typeof x.code === 'string' ? x.code : 'error';
 }
 
-/** What a request's gathers share: the rendering, the series budget. */
+/** What a request's gathers share: the rendering, the series budget, the plan worked out from the config. */
 interface GatherSink {
   writer?: PrometheusWriter;
   budget: number;
   dropped: number;
+  /** prepareGather of the job's config, and of the counters-only one (made on first use) */
+  plan?: GatherPlan;
+  countersOnlyPlan?: GatherPlan;
 }
 
 async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sink: GatherSink): Promise<NetnsOutcome> {
@@ -124,7 +122,7 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
       ? netnsCounters({ netstat: readProc(dir, 'netstat'), snmp: readProc(dir, 'snmp'), sockstat: readProc(dir, 'sockstat') })
       : undefined;
     if (req.job.kind === 'census') {
-      const { counts, ...meta } = await takeCensus(inNamespace(req.job.options, dir), s);
+      const { counts, ...meta } = await takeCensus(inNamespace({ ...req.job.options, skipEmptyUdp: true }, dir), s);
       const buf = counts.counts.buffer as ArrayBuffer;
       transfer.push(buf);
       return { ...base, status: 'ok', counters, census: { counts: buf, meta } };
@@ -148,10 +146,17 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
       if (want) metrics.push(toWire(m));
     };
     const config = target.countersOnly ? { ...job.config, measurements: [], tags } : { ...job.config, tags };
+    // the collectors and the snapshot they need: the same for every namespace of the walk (only the tags differ)
+    const plan = target.countersOnly ? (sink.countersOnlyPlan ??= prepareGather(config)) : (sink.plan ??= prepareGather(config));
     // the agent's lifecycle collector: this namespace's own subscription, kept between gathers (walkOnThisThread drops it)
     if (job.lifecycle && !target.own)
       await lifecycleInNetns(target.inode, target.path, config.measurements.includes('lifecycle') ? config.lifecycle : undefined);
-    const report = await gather(config, { snapshot: (o) => takeSnapshot(inNamespace(o, dir), s), census: (o) => takeCensus(inNamespace(o, dir), s) }, emit);
+    const report = await gather(
+      config,
+      { snapshot: (o) => takeSnapshot(inNamespace(o, dir), s), census: (o) => takeCensus(inNamespace({ ...o, skipEmptyUdp: true }, dir), s) },
+      emit,
+      plan,
+    );
     if (counters) emit({ schema: NETNS_SCHEMA, tags, fields: counters as Record<string, number>, time: Date.now() });
     if (target.own && job.hostPods) {
       // hostNetwork pods' sockets, by their cgroup: labeled series on top of the host's (counted in the budget)

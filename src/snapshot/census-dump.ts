@@ -1,16 +1,43 @@
 /**
- * The census: counts per protocol, family and state (CensusCounts) straight from the dumps, no table.
+ * The census: counts per protocol, family and state (CensusCounts) straight from the dumps, no table; TIME_WAIT
+ * and a namespace's want of UDP sockets from the kernel's counters.
  */
 import { AF_INET, AF_INET6, INET_DIAG_MSG_SIZE, Proto, TCP_TIME_WAIT } from '../diag/constants.js';
 import { errnoName } from '../sys/errno.js';
 import { CensusCounts } from './census.js';
 import type { MessageVisitor } from './dump.js';
 import { normalize, plans, replyType } from './plan.js';
-import { fallbackReason, readFromProc, timeWaitCounter } from './proc-fallback.js';
+import { parseSockstat } from '../procfs/net.js';
+import { readProcText } from '../procfs/read.js';
+import { fallbackReason, readFromProc } from './proc-fallback.js';
 import { dumpWithRetry } from './retry.js';
 import { type DiagSession, openSession } from './session.js';
 import { SocketTable } from './table.js';
 import type { Census, ProtocolSource, SnapshotOptions } from './types.js';
+
+/**
+ * The kernel's socket counters of the calling thread's network namespace (a thread may have entered another one:
+ * /proc/thread-self, not /proc/self), from net/ipv4/proc.c sockstat_seq_show and net/ipv6/proc.c
+ * sockstat6_seq_show: TCP TIME_WAIT sockets ("TCP: ... tw N"), UDP sockets per family ("UDP: inuse N", "UDP6:
+ * inuse N": the sockets in the UDP hash table, which is what a UDP dump walks). Each is undefined when unreadable.
+ */
+export interface SockstatCounters {
+  tcpTimeWait?: number;
+  udp?: number;
+  udp6?: number;
+}
+
+const count = (n: number | undefined): number | undefined => (n !== undefined && Number.isInteger(n) && n >= 0 ? n : undefined);
+
+export function sockstatCounters(procRoot: string, udp: boolean): SockstatCounters {
+  const dir = procRoot === '/proc' ? '/proc/thread-self/net' : `${procRoot}/net`;
+  const text = readProcText(`${dir}/sockstat`);
+  const v4 = text === undefined ? {} : parseSockstat(text);
+  const udp4 = count(v4.UDP?.inuse);
+  // sockstat6 only when it can still matter: with IPv4 UDP sockets there are UDP dumps anyway
+  const text6 = udp && udp4 === 0 ? readProcText(`${dir}/sockstat6`) : undefined;
+  return { tcpTimeWait: count(v4.TCP?.tw), udp: udp4, udp6: text6 === undefined ? undefined : count(parseSockstat(text6).UDP6?.inuse) };
+}
 
 /**
  * Counts per protocol, family and state, with nothing decoded past the state byte. Uses the same dump plans,
@@ -26,10 +53,17 @@ export async function takeCensus(options: Omit<SnapshotOptions, 'ext' | 'keepAtt
   const notes: string[] = [];
   const sources: ProtocolSource[] = [];
   if (typeof own === 'string') notes.push(`${own}: every protocol is read from /proc/net`);
+  // read once, when TIME_WAIT or UDP wants them
+  let counters: SockstatCounters | undefined;
+  const kernelCounters = () => (counters ??= sockstatCounters(o.procRoot, !!options.skipEmptyUdp && o.protocols.includes('udp')));
   try {
     for (const protocol of o.protocols) {
       const src: ProtocolSource = { protocol, source: 'netlink', retries: 0, interrupted: false, malformed: 0, sockets: 0 };
       sources.push(src);
+      // No UDP socket in the namespace by the kernel's own counters (options.skipEmptyUdp): nothing to dump. A UDP
+      // dump walks the whole UDP hash table, shared by every namespace (thousands of buckets), once per family,
+      // however few it finds: over a hundred namespaces without UDP sockets that was most of their UDP counts' cost.
+      if (protocol === 'udp' && s && options.skipEmptyUdp && noUdpSockets(kernelCounters(), o.families)) continue;
       const p = Proto[protocol];
       const base = p * 32;
       const c = counts.counts;
@@ -75,7 +109,7 @@ export async function takeCensus(options: Omit<SnapshotOptions, 'ext' | 'keepAtt
       }
       if (!failed && s && protocol === 'tcp' && twCounter) {
         // TIME_WAIT was left out of the dump: the counter, less the FIN_WAIT2 timewait sockets it also counts
-        const tw = timeWaitCounter(o.procRoot);
+        const tw = kernelCounters().tcpTimeWait;
         if (tw !== undefined) counts.tcpTimeWaitUnsplit = Math.max(0, tw - finWait2Timewait);
         else {
           for (const plan of plans({ ...o, states: 1 << TCP_TIME_WAIT }, protocol)) {
@@ -102,4 +136,9 @@ export async function takeCensus(options: Omit<SnapshotOptions, 'ext' | 'keepAtt
     if (!session && s) s.close();
   }
   return { counts, sources, takenAt, durationMs: performance.now() - started, notes };
+}
+
+/** Whether the counters say there is no UDP socket of the families asked for (unreadable: not known, so no). */
+function noUdpSockets(k: SockstatCounters, families: readonly number[]): boolean {
+  return families.every((f) => (f === AF_INET ? k.udp : f === AF_INET6 ? k.udp6 : undefined) === 0);
 }

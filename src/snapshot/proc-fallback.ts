@@ -1,11 +1,10 @@
 /**
  * /proc/net standing in for a protocol the kernel cannot dump over sock_diag (no diag module, a refused dump, no
- * netlink at all), and the kernel's TIME_WAIT counter. The reason is worded once (fallbackReason) for the table,
- * the stream and the census.
+ * netlink at all). The reason is worded once (fallbackReason) for the table, the stream and the census.
  */
 import { readFileSync } from 'node:fs';
 import { AF_UNIX, Proto, type ProtoName } from '../diag/constants.js';
-import { parseProcNetInet, parseProcNetUnix, parseSockstat, procNetFile } from '../procfs/net.js';
+import { parseProcNetInet, parseProcNetUnix, procNetFile } from '../procfs/net.js';
 import { ENOENT, errnoName } from '../sys/errno.js';
 import { NUMBER_COLUMNS, type SocketTable } from './table.js';
 import type { ProtocolSource } from './types.js';
@@ -19,20 +18,6 @@ export function fallbackReason(protocol: ProtoName, errno: number): string {
   return errno === ENOENT
     ? `the kernel cannot dump ${protocol} over sock_diag (${name}: no diag module)`
     : `the kernel refused to dump ${protocol} over sock_diag (${name})`;
-}
-
-/**
- * The kernel's TIME_WAIT counter for the calling thread's network namespace (a worker thread may have entered
- * another one: /proc/thread-self, not /proc/self), or undefined when unreadable.
- */
-export function timeWaitCounter(procRoot: string): number | undefined {
-  const dir = procRoot === '/proc' ? '/proc/thread-self/net' : `${procRoot}/net`;
-  try {
-    const tw = parseSockstat(readFileSync(`${dir}/sockstat`, 'latin1')).TCP?.tw;
-    return tw !== undefined && Number.isInteger(tw) && tw >= 0 ? tw : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 const SCTP_NOTE = 'SCTP has no sock_diag module here and /proc/net/sctp is not read by sockscope';

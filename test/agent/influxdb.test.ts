@@ -19,7 +19,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { netnsSupport, PopulationNetns } from '../helpers/netns.js';
-import { AgentProcess, cleanEnv, Daemon, freePortIn, NsBridge, request, sampleValue, tempDir } from '../helpers/agent.js';
+import { AgentProcess, cleanEnv, Daemon, freePortIn, influxdConfig, NsBridge, request, sampleValue, tempDir } from '../helpers/agent.js';
 import { findTool } from '../helpers/tools.js';
 import { sleep, until } from '../helpers/wait.js';
 
@@ -106,26 +106,7 @@ describe('agent → InfluxDB 1.x (real influxd in a network namespace)', { skip 
     const rpcPort = await freePortIn(ns, [httpPort]);
     agentPort = await freePortIn(ns, [httpPort, rpcPort]);
     conf = join(dir, 'influxdb.conf');
-    writeFileSync(
-      conf,
-      `reporting-enabled = false
-bind-address = "127.0.0.1:${rpcPort}"
-[meta]
-  dir = "${dir}/meta"
-[data]
-  dir = "${dir}/data"
-  wal-dir = "${dir}/wal"
-  query-log-enabled = false
-[monitor]
-  store-enabled = false
-[http]
-  bind-address = "127.0.0.1:${httpPort}"
-  auth-enabled = true
-  log-enabled = false
-[continuous_queries]
-  enabled = false
-`,
-    );
+    writeFileSync(conf, influxdConfig({ dir, httpPort, rpcPort, auth: true }));
     dbBridge = await NsBridge.start(ns, httpPort);
     db = await startInflux();
     // the first admin user may be made without credentials; then auth is on

@@ -128,5 +128,5 @@ test('the installed command runs the bundle from its code cache, not the modules
 });
 
 test('every subcommand runs from the production install', { skip: netnsSupport().skip }, async (t) => {
-  await exerciseArtifact(t, { argv: [join(prefix, 'bin', 'sockscope')] }, pkg.version);
+  await exerciseArtifact(t, { argv: [join(prefix, 'bin', 'sockscope')], launcher: true }, pkg.version);
 });

@@ -40,6 +40,12 @@ describe('sockscope CLI usage', () => {
       timeout: 20_000,
     });
     assert.equal(required.status, 3, 'require(koffi), as the CommonJS bundle loads it');
+    const native = spawnSync(
+      process.execPath,
+      ['--import', noKoffi, '-e', `try { require('@koromix/koffi-${process.platform}-${process.arch}'); process.exit(0) } catch { process.exit(3) }`],
+      { encoding: 'utf8', timeout: 20_000, cwd: root },
+    );
+    assert.equal(native.status, 3, "require(@koromix/koffi-<platform>), as koffi's JavaScript inside the bundle loads its native module");
   });
 
   it('without koffi, a summary still comes from /proc/net and says why', () => {

@@ -357,6 +357,34 @@ export async function freePort(): Promise<number> {
 }
 
 /**
+ * An influxd 1.x configuration for a test (no reporting, no monitor store, no continuous queries, quiet logs),
+ * its data under `dir`, its HTTP API on 127.0.0.1:httpPort (basic auth with `auth`, https with `tls`).
+ */
+export function influxdConfig(o: { dir: string; httpPort: number; rpcPort: number; auth?: boolean; tls?: { cert: string; key: string } }): string {
+  const http = [
+    `  bind-address = "127.0.0.1:${o.httpPort}"`,
+    ...(o.auth ? ['  auth-enabled = true'] : []),
+    ...(o.tls ? ['  https-enabled = true', `  https-certificate = "${o.tls.cert}"`, `  https-private-key = "${o.tls.key}"`] : []),
+    '  log-enabled = false',
+  ];
+  return `reporting-enabled = false
+bind-address = "127.0.0.1:${o.rpcPort}"
+[meta]
+  dir = "${o.dir}/meta"
+[data]
+  dir = "${o.dir}/data"
+  wal-dir = "${o.dir}/wal"
+  query-log-enabled = false
+[monitor]
+  store-enabled = false
+[http]
+${http.join('\n')}
+[continuous_queries]
+  enabled = false
+`;
+}
+
+/**
  * A self-signed EC certificate and its key, written into `dir` by openssl (for 127.0.0.1, valid one day); asserts
  * that openssl succeeded.
  */

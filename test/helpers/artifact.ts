@@ -8,14 +8,19 @@
  *
  * hideNode runs each command in a private mount namespace with /dev/null bound over every node binary (the
  * one running the tests, every `node` on PATH): the single executable must not need one.
+ *
+ * NODE_EXTRA_CA_CERTS (bin/sockscope.js, the .deb's /usr/bin/sockscope): the agent's https InfluxDB output trusts
+ * a CA given only there (a real influxd serving https with a self-signed certificate), and with `launcher` the
+ * commands that open no TLS connection run without the variable (the environment of the running process).
  */
 import { spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
 import assert from 'node:assert/strict';
-import { realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { cleanEnv, Daemon, freePortIn, NsBridge, request, tempDir } from './agent.js';
+import { cleanEnv, Daemon, freePortIn, influxdConfig, NsBridge, request, sampleValue, selfSignedCert, tempDir } from './agent.js';
+import { findTool } from './tools.js';
 import { until } from './wait.js';
 import { PopulationNetns } from './netns.js';
 
@@ -26,6 +31,18 @@ export interface Artifact {
   hideNode?: boolean;
   /** environment for every run (on top of cleanEnv()) */
   env?: Record<string, string>;
+  /** started through sockscope's sh launcher (npm's bin, the .deb's /usr/bin/sockscope), not node or the executable itself */
+  launcher?: boolean;
+}
+
+/** The environment a running process was started with (/proc/PID/environ), and what it runs (/proc/PID/exe). */
+export function processEnv(pid: number): { exe: string; env: Map<string, string> } {
+  const env = new Map<string, string>();
+  for (const kv of readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').filter(Boolean)) {
+    const eq = kv.indexOf('=');
+    env.set(kv.slice(0, eq), kv.slice(eq + 1));
+  }
+  return { exe: readlinkSync(`/proc/${pid}/exe`), env };
 }
 
 /** Every node binary a command could find: the test runner's and each `node` on PATH (real paths). */
@@ -82,6 +99,9 @@ export async function exerciseArtifact(t: TestContext, a: Artifact, expectVersio
   }
   const ns = await PopulationNetns.start();
   const dir = tempDir('artifact');
+  // a self-signed certificate for 127.0.0.1: its own CA, in no system store
+  selfSignedCert(dir);
+  const ca = join(dir, 'cert.pem');
   try {
     const l = ns.population.tcp.listeners;
     await t.test('--version and --help', () => {
@@ -109,7 +129,7 @@ export async function exerciseArtifact(t: TestContext, a: Artifact, expectVersio
     await t.test('ls -E (the lifecycle subscription worker) lists a connection that closed', async () => {
       const follow = new Daemon('sockscope ls -E', a.argv[0], [...a.argv.slice(1), 'ls', '-E', '-t', '--format', 'ndjson'], {
         ns,
-        env: cleanEnv(a.env),
+        env: cleanEnv({ ...a.env, NODE_EXTRA_CA_CERTS: ca }),
         wrap: a.hideNode ? hideNodeWrap() : [],
       });
       // the population's listener with the longest backlog (others are kept with full accept queues, where a
@@ -131,6 +151,10 @@ export async function exerciseArtifact(t: TestContext, a: Artifact, expectVersio
           30_000,
           200,
         );
+        // the process that listed it: node (or the executable), started without the variable by the launcher
+        const started = processEnv(follow.pid);
+        assert.doesNotMatch(started.exe, /\/(ba|da)?sh$/, 'the launcher did not exec');
+        if (a.launcher) assert.equal(started.env.get('NODE_EXTRA_CA_CERTS'), undefined, `ls -E runs with NODE_EXTRA_CA_CERTS (${started.exe})`);
       } finally {
         await bridge.stop();
         const exit = await follow.stop();
@@ -186,7 +210,70 @@ export async function exerciseArtifact(t: TestContext, a: Artifact, expectVersio
         assert.equal(exit.code, 0, `the agent did not exit 0 on SIGTERM\n${agent.tail()}`);
       }
     });
+    await t.test("NODE_EXTRA_CA_CERTS: the agent's https InfluxDB output trusts a CA given only there", { skip: influxd.skip }, async () => {
+      const httpsPort = await freePortIn(ns);
+      const rpcPort = await freePortIn(ns, [httpsPort]);
+      const conf = join(dir, 'influxdb.conf');
+      writeFileSync(conf, influxdConfig({ dir, httpPort: httpsPort, rpcPort, tls: { cert: ca, key: join(dir, 'key.pem') } }));
+      const db = new Daemon('influxd', influxd.path!, ['run', '-config', conf], { ns, env: cleanEnv({ HOME: dir }) });
+      const agents: Daemon[] = [];
+      /** an agent pushing to influxd over https every 200 ms, NODE_EXTRA_CA_CERTS=extraCa; its /metrics once an influxdb write was done or failed */
+      const agentWith = async (extraCa: string, until_: 'written' | 'errors'): Promise<{ agent: Daemon; metrics: string }> => {
+        const port = await freePortIn(ns, [httpsPort, rpcPort]);
+        const agent = new Daemon(
+          'sockscope agent',
+          a.argv[0],
+          [...a.argv.slice(1), 'agent', '--listen', `127.0.0.1:${port}`, '--interval', '200ms', '--influxdb-url', `https://127.0.0.1:${httpsPort}`],
+          { ns, env: cleanEnv({ ...a.env, NODE_EXTRA_CA_CERTS: extraCa, SOCKSCOPE_OUTPUTS_INFLUXDB_TIMEOUT: '2s' }), wrap: a.hideNode ? hideNodeWrap() : [] },
+        );
+        agents.push(agent);
+        const bridge = await NsBridge.start(ns, port);
+        try {
+          const metrics = await until(
+            `the agent's first influxdb ${until_ === 'written' ? 'write' : 'error'}`,
+            async () => {
+              if (!agent.running) throw new Error(agent.tail());
+              const r = await request(bridge.target, '/metrics').catch(() => undefined);
+              const n =
+                r?.status === 200
+                  ? sampleValue(r.body, `sockscope_output_${until_ === 'written' ? 'written_metrics' : 'errors'}_total`, { output: 'influxdb' })
+                  : 0;
+              return n !== undefined && n > 0 ? r!.body : undefined;
+            },
+            30_000,
+            100,
+          );
+          return { agent, metrics };
+        } finally {
+          await bridge.stop();
+        }
+      };
+      try {
+        await until(
+          'influxd to listen',
+          async () => (db.running ? ((await ns.check('ss', ['-Htln'])).includes(`:${httpsPort} `) ? true : undefined) : Promise.reject(new Error(db.tail()))),
+          20_000,
+          50,
+        );
+        // trusted through the variable alone: written, and the agent's process has it as it was given
+        const trusted = await agentWith(ca, 'written');
+        assert.equal(sampleValue(trusted.metrics, 'sockscope_output_errors_total', { output: 'influxdb' }), 0, trusted.agent.tail());
+        assert.equal(processEnv(trusted.agent.pid).env.get('NODE_EXTRA_CA_CERTS'), ca);
+        assert.equal((await trusted.agent.stop()).code, 0, trusted.agent.tail());
+        // the control: the same agent with another CA file (the system's bundle) refuses the certificate
+        const other = '/etc/ssl/certs/ca-certificates.crt';
+        if (existsSync(other)) {
+          const refused = await agentWith(other, 'errors');
+          assert.equal(sampleValue(refused.metrics, 'sockscope_output_written_metrics_total', { output: 'influxdb' }), 0, refused.agent.tail());
+        }
+      } finally {
+        await Promise.all([db, ...agents].map((d) => d.stop('SIGKILL')));
+      }
+    });
   } finally {
     await ns.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
+
+const influxd = findTool('influxd', 'SOCKSCOPE_INFLUXD', 'influxdb');

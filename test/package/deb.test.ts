@@ -1,6 +1,7 @@
 /**
  * The .deb (npm run build:deb) as an operator meets it: lintian finds no error; dpkg installs it (no service
- * enabled or started), /usr/bin/sockscope runs every subcommand with node hidden, the man pages, completions
+ * enabled or started), /usr/bin/sockscope (the sh launcher of /usr/lib/sockscope/sockscope, the single
+ * executable) runs every subcommand with node hidden, the man pages, completions
  * and unit are where the tools look for them, the sample is a conffile; dpkg -r keeps the conffile, dpkg -P
  * removes everything. Skipped unless root with dpkg (what CI has); fails rather than skips under CI.
  */
@@ -52,7 +53,9 @@ test('installed with dpkg: every subcommand from /usr/bin/sockscope, no service 
   // the unit is installed, neither enabled nor started
   assert.ok(existsSync('/lib/systemd/system/sockscope.service'));
   assert.ok(!existsSync('/etc/systemd/system/multi-user.target.wants/sockscope.service'), 'enabled by the package');
-  assert.equal(spawnSync('pgrep', ['-f', '^/usr/bin/sockscope agent']).status, 1, 'an agent was started');
+  assert.equal(spawnSync('pgrep', ['-f', '^/usr/(bin|lib/sockscope)/sockscope agent']).status, 1, 'an agent was started');
+  // /usr/bin/sockscope: the launcher (sh) in front of the single executable
+  assert.match(readFileSync('/usr/bin/sockscope', 'utf8'), /^#!\/bin\/sh\n[\s\S]*\nexec \/usr\/lib\/sockscope\/sockscope "\$@"\n$/);
   assert.match(
     readFileSync('/lib/systemd/system/sockscope.service', 'utf8'),
     /^ExecStart=\/usr\/bin\/sockscope agent --config \/etc\/sockscope\/sockscope\.toml$/m,
@@ -77,7 +80,7 @@ test('installed with dpkg: every subcommand from /usr/bin/sockscope, no service 
     assert.ok(existsSync(f), f);
   // the service's configuration check: the packaged sample loads
   assert.equal(runArtifact({ argv: ['/usr/bin/sockscope'] }, ['config', 'show', '--config', '/etc/sockscope/sockscope.toml']).status, 0);
-  if (!netnsSupport().skip) await exerciseArtifact(t, { argv: ['/usr/bin/sockscope'], hideNode: true }, version);
+  if (!netnsSupport().skip) await exerciseArtifact(t, { argv: ['/usr/bin/sockscope'], hideNode: true, launcher: true }, version);
 });
 
 test('dpkg -r keeps the conffile, dpkg -P removes it', { skip }, () => {
