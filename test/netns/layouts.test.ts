@@ -28,6 +28,7 @@ import { netnsCounters } from '../../src/netns/counters.js';
 import { SocketOwners } from '../../src/netns/host-pods.js';
 import { takeSnapshot } from '../../src/snapshot/snapshot.js';
 import { cgroup2Mount } from '../../src/filter/resolve.js';
+import { AgentProcess } from '../helpers/agent.js';
 import { sleep } from '../helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -544,28 +545,17 @@ u=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);u.bind(("127.0.0.1",0));print(
       conf,
       `[agent]\ninterval = "1h"\n[outputs.prometheus]\nlisten = ["127.0.0.1:0"]\n[netns]\nenabled = true\nkubelet_log_root = ${JSON.stringify(logRoot)}\n${netns}\n`,
     );
-    const agent = spawn(process.execPath, [BIN, 'agent', '--config', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let log = '';
+    const agent = new AgentProcess(['--config', conf]);
     try {
-      const port = await new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no listen line: ${log}`)), 60_000);
-        const on = (d: Buffer) => {
-          log += d;
-          const m = /"listen":\["127\.0\.0\.1:(\d+)"\]/.exec(log);
-          if (m) clearTimeout(timer), resolve(Number(m[1]));
-        };
-        agent.stdout!.on('data', on);
-        agent.stderr!.on('data', on);
-      });
+      const address = await agent.listening(60_000);
       let body = '';
       for (let i = 0; i < 300 && !body.includes('sockscope_netns_namespaces{'); i++) {
         await sleep(200);
-        body = await fetch(`http://127.0.0.1:${port}/metrics`).then((x) => x.text());
+        body = await fetch(`http://${address}/metrics`).then((x) => x.text());
       }
       return body;
     } finally {
-      agent.kill('SIGTERM');
-      await new Promise((r) => agent.once('exit', r));
+      await agent.stop();
       rmSync(dir, { recursive: true, force: true });
     }
   };
@@ -605,16 +595,9 @@ u=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);u.bind(("127.0.0.1",0));print(
     );
     spawnSync('chmod', ['755', dir]);
     spawnSync('chmod', ['644', conf]);
-    const agent = spawn(
-      'setpriv',
-      ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', process.execPath, BIN, 'agent', '--config', conf],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let log = '';
-    agent.stdout!.on('data', (d) => (log += d));
-    agent.stderr!.on('data', (d) => (log += d));
+    const agent = new AgentProcess(['--config', conf], {
+      wrap: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all'],
+    });
     const churn: ChildProcess[] = [];
     try {
       // five gathers, with root's processes started between them (more unreadable /proc/PID/ns each time)
@@ -623,21 +606,17 @@ u=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);u.bind(("127.0.0.1",0));print(
         await sleep(1000);
       }
     } finally {
-      agent.kill('SIGTERM');
-      await new Promise((r) => agent.once('exit', r));
+      await agent.stop();
       for (const c of churn) c.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
-    const warnings = log
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l))
-      .filter((x) => x.msg?.startsWith('netns:'));
-    assert.equal(warnings.length, 1, log);
+    const warnings = agent.logs.filter((x) => x.msg.startsWith('netns:'));
+    assert.equal(warnings.length, 1, agent.tail());
     assert.ok(
-      warnings[0].notes.some((n: string) => /could not be entered \(setns: EPERM: setns needs CAP_SYS_ADMIN\)/.test(n)),
+      (warnings[0].notes as string[]).some((n) => /could not be entered \(setns: EPERM: setns needs CAP_SYS_ADMIN\)/.test(n)),
       JSON.stringify(warnings[0]),
     );
+    const log = agent.stderr + agent.stdout;
     assert.doesNotMatch(log, /\n\s+at /, 'no stack trace');
   });
 
