@@ -9,8 +9,10 @@ import {
   AF_INET,
   AF_INET6,
   ALL_STATES,
+  Proto,
   SOCK_DGRAM,
   SOCK_RAW,
+  SOCK_SEQPACKET,
   SOCK_STREAM,
   TCP_ESTABLISHED,
   Ext,
@@ -31,6 +33,7 @@ import { resolveNetns } from './netns.js';
 import { printHelp } from './help.js';
 import { planNetnsCli } from '../netns/options.js';
 import type { FamilyRequest } from '../snapshot/families.js';
+import { bindFamily, DEFAULT_FAMILIES, lastLinkFamily } from './ls-families.js';
 
 const FORMATS = LS_FORMATS;
 type Format = (typeof FORMATS)[number];
@@ -73,6 +76,10 @@ export interface LsPlan {
   bpf: boolean;
   /** ss's tables listed (its Netid column shows when more than one is) */
   tables: number;
+  /** -A unix_stream / unix_dgram / unix_seqpacket: the unix socket types listed (undefined: all three) */
+  unixTypes?: ReadonlySet<number>;
+  /** ss's preferred family when the last family option was -0/-f link, -f netlink or -x/-f unix: how the filter reads addresses */
+  linkFamily?: 'packet' | 'netlink' | 'unix';
 }
 
 /** whether the last of -4/-6 in this argument is -6 */
@@ -147,6 +154,9 @@ function applyFamiliesAndQuery(v: LsValues): Omit<FamilyRequest, 'states'>[] {
   }
   if ((v.ipv4 || v.ipv6) && (v.family as string[] | undefined)?.includes('unix')) v.unixToo = true;
   for (const q of ((v.query as string[] | undefined) ?? []).flatMap((x) => x.split(','))) {
+    // one of ss's three unix tables: only that socket type (unixTypes), unless all three are asked for
+    if (UNIX_TABLES[q] !== undefined) v.unixTables = [...((v.unixTables as string[] | undefined) ?? []), q];
+    else if (q === 'unix' || q === 'all') v.unixAll = true;
     const want = QUERY[q];
     if (want === undefined)
       throw new UsageError(`-A/--query: unknown socket table '${q}', expected one of ${Object.keys(QUERY).join(', ')}`, { key: 'query', value: q });
@@ -160,6 +170,16 @@ function applyFamiliesAndQuery(v: LsValues): Omit<FamilyRequest, 'states'>[] {
   }
   return families;
 }
+
+/** ss's unix tables by -A name: the socket type each lists */
+const UNIX_TABLES: Record<string, number> = {
+  unix_stream: SOCK_STREAM,
+  u_str: SOCK_STREAM,
+  unix_dgram: SOCK_DGRAM,
+  u_dgr: SOCK_DGRAM,
+  unix_seqpacket: SOCK_SEQPACKET,
+  u_seq: SOCK_SEQPACKET,
+};
 
 /** How many of ss's tables the families stand for (packet: p_raw and p_dgr, vsock: v_str and v_dgr) */
 function familyTables(families: readonly Omit<FamilyRequest, 'states'>[]): number {
@@ -248,6 +268,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
   const families = applyFamiliesAndQuery(v);
   const format = (v.format ?? 'table') as Format;
   const allNetns = planNetnsCli(v, v.net);
+  const linkFamily = lastLinkFamily(o.given);
   if (families.length > 0) {
     const why = allNetns
       ? '--all-netns or a namespace selector'
@@ -292,6 +313,13 @@ export function planLs(args: string[]): LsPlan | 'help' {
     throw new UsageError('-x lists unix sockets, which have no IPv4/IPv6 family: drop -4/-6');
   }
   const protocols = familyOnly ? chosen.filter((p) => p !== 'unix') : chosen;
+  // -A u_str (...) without -A unix or all: those unix socket types only (ss's -A sets its tables: -x adds none then)
+  const unixTypes = v.unixTables && !v.unixAll ? new Set((v.unixTables as string[]).map((q) => UNIX_TABLES[q])) : undefined;
+  // no table named: ss's "all" tables, so netlink and packet sockets with -a or -l (each all UNCONN: without them,
+  // nothing is dumped), and vsock and XDP ones where the kernel has them (said nowhere when it has not, as ss);
+  // not where those families cannot go (ss2, --all-netns, -E, -K, -D)
+  const defaults = !othersOnly && families.length === 0 && !(v.tcp || v.udp || v.udplite || v.raw || v.sctp || v.mptcp || v.unix || v.ipv4 || v.ipv6);
+  const familiesToo = defaults && format !== 'ss2' && !allNetns && !v.events && !v.kill && v.diag === undefined;
 
   // ss's states: -a, -l, or with -A its connected default; else what each table listed adds (its default_dbs /
   // default_afs): SS_CONN for inet, unix and vsock, UNCONN (TCP_CLOSE) for packet, netlink and XDP
@@ -337,14 +365,16 @@ export function planLs(args: string[]): LsPlan | 'help' {
     securityContext: !!(v.context || v.contexts),
     diag: v.diag,
     kill: !!v.kill,
-    families,
+    families: familiesToo ? [...DEFAULT_FAMILIES] : families,
     bpf: !!v.bpf,
-    // (without other families, the protocols alone: lsShowsNetid looks at the rows for unix's three tables)
-    tables: families.length === 0 ? protocols.length : protocols.length + (protocols.includes('unix') ? 2 : 0) + familyTables(families),
+    // ss's tables: unix is three (u_str, u_dgr, u_seq) unless -A named some of them
+    tables: protocols.length + (protocols.includes('unix') ? (unixTypes?.size ?? 3) - 1 : 0) + familyTables(familiesToo ? DEFAULT_FAMILIES : families),
+    unixTypes,
     allNetns,
     events: !!v.events,
     rcvbufBytes: v.rcvbuf === undefined ? undefined : byteCount(v.rcvbuf, '--rcvbuf'),
     protocolsChosen: chosen.length > 0 && !!(v.tcp || v.udp || v.udplite || v.raw || v.sctp || v.mptcp || v.unix),
+    linkFamily,
   };
 }
 
@@ -361,13 +391,15 @@ export async function runLs(args: string[]): Promise<void> {
       ? statesOnly(plan.snapshot.states!)
       : await (async () => {
           const { compileFilter, hasNetAdmin } = await import('../filter/index.js');
-          return compileFilter(plan.filterWords, { defaultStates: plan.snapshot.states!, protocols: plan.snapshot.protocols, netAdmin: hasNetAdmin() });
+          const f = compileFilter(plan.filterWords, {
+            defaultStates: plan.snapshot.states!,
+            protocols: plan.snapshot.protocols,
+            netAdmin: hasNetAdmin(),
+            linkFamily: plan.linkFamily,
+          });
+          bindFamily(plan, f.parsed.family);
+          return f;
         })();
-  if (plan.families.length > 0 && 'parsed' in filter && (filter as CompiledFilter).parsed.root !== undefined)
-    throw new UsageError(
-      'a filter expression selects inet and unix sockets only: with -0, -f link/netlink/vsock/xdp, --vsock, --xdp or -A packet/netlink/vsock/xdp give state words alone',
-      { key: 'filter' },
-    );
   plan.snapshot.states = filter.states;
   plan.snapshot.bytecode = filter.bytecode;
   if ((filter as { needsAttributes?: boolean }).needsAttributes) plan.snapshot.keepAttributes = true; // a filter on cgroup or mark
@@ -522,7 +554,11 @@ type Walk = import('../procfs/holders-parallel.js').ParallelHolderWalk;
  * dumps, and how to write them: the table's lines and the records, split where ss's order puts the inet and
  * unix sockets (netlink and packet before them, vsock and XDP after).
  */
-async function otherFamilies(plan: LsPlan, recordOptions: import('../outputs/listing/socket-record.js').RecordOptions) {
+async function otherFamilies(
+  plan: LsPlan,
+  recordOptions: import('../outputs/listing/socket-record.js').RecordOptions,
+  select: CompiledFilter['matchesFamily'] | undefined,
+) {
   if (plan.families.length === 0) return undefined;
   const [{ takeFamilySockets }, { familyTableText }, { familyRecord }] = await Promise.all([
     import('../snapshot/families.js'),
@@ -532,7 +568,7 @@ async function otherFamilies(plan: LsPlan, recordOptions: import('../outputs/lis
   const states = plan.snapshot.states ?? ALL_STATES;
   const { sockets, notes } = await takeFamilySockets(
     plan.families.map((r) => ({ ...r, states })),
-    { netns: plan.snapshot.netns },
+    { netns: plan.snapshot.netns, select },
   );
   const part = (which: 'before' | 'after') => sockets.filter((s) => (s.family === 'netlink' || s.family === 'packet') === (which === 'before'));
   const options = {
@@ -548,8 +584,11 @@ async function otherFamilies(plan: LsPlan, recordOptions: import('../outputs/lis
   };
   return {
     notes,
+    // no line before the inet and unix ones: no header either (theirs is written with their widths)
     table: (which: 'before' | 'after' | 'header', layout: { header: boolean; netid: boolean; state: boolean }) =>
-      familyTableText(which === 'header' ? [] : part(which), { ...options, processes: recordOptions.processes }, layout),
+      which !== 'header' && part(which).length === 0
+        ? ''
+        : familyTableText(which === 'header' ? [] : part(which), { ...options, processes: recordOptions.processes }, layout),
     records: (which: 'before' | 'after') => part(which).map((s) => familyRecord(s, { ...options, processes: recordOptions.processes })),
     /** ndjson lines or json array elements; returns `first` for what follows */
     writeRecords(which: 'before' | 'after', format: Format, first: boolean, write: (text: string) => void): boolean {
@@ -595,9 +634,12 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
     cgroup: plan.cgroup,
     securityContext: plan.securityContext,
   } as Parameters<typeof socketRecord>[3];
-  const selected = (t: SocketTable, i: number) => filter.matches(t, i);
+  const unixTypes = plan.unixTypes;
+  const selected = unixTypes
+    ? (t: SocketTable, i: number) => (t.proto[i] !== Proto.unix || unixTypes.has(t.sockType[i])) && filter.matches(t, i)
+    : (t: SocketTable, i: number) => filter.matches(t, i);
   const out = process.stdout;
-  const others = await otherFamilies(plan, recordOptions);
+  const others = await otherFamilies(plan, recordOptions, (filter as Partial<CompiledFilter>).matchesFamily);
   const inetOrUnix = (plan.snapshot.protocols?.length ?? 0) > 0;
 
   if (plan.allNetns) {
@@ -688,7 +730,8 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
     // renderLsTable(records) without the records: the same text (test/outputs/ls-table.test.ts)
     const { lsShowsNetid, lsTableBytes } = await import('../outputs/listing/ls-table.js');
     const { serviceName } = await import('../outputs/listing/ss-words.js');
-    const netid = lsShowsNetid(t, rows, plan.tables);
+    // (plan.tables counts ss's tables exactly: no row needs looking at)
+    const netid = lsShowsNetid(t, [], plan.tables);
     // ss hides the State column when the filter lets one state through
     // (UDP and RAW sockets are only ever ESTABLISHED or CLOSE: ss -un has no State column)
     const datagram = inetOrUnix && plan.snapshot.protocols?.every((p) => p === 'udp' || p === 'udplite' || p === 'raw');
@@ -697,9 +740,11 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
     // ss's order: netlink and packet sockets, then unix and inet, then vsock and XDP; the header once
     const before = others?.table('before', layout) ?? '';
     if (before || (!inetOrUnix && plan.header)) out.write(before || (others?.table('header', layout) ?? ''));
-    const headerWritten = before !== '' || !inetOrUnix;
+    // a filter bound the listing to a family not listed (ls -t 'src link:ip'): ss's header alone
+    const nothing = !inetOrUnix && !others;
+    const headerWritten = before !== '' || (!inetOrUnix && !nothing);
     // stdout is synchronous on Linux (files, pipes, terminals): each chunk's buffer is reused once written
-    if (inetOrUnix)
+    if (inetOrUnix || nothing)
       lsTableBytes(t, rows, view, recordOptions, {
         header: plan.header && !headerWritten,
         netid,

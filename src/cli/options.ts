@@ -14,6 +14,8 @@ export class ParsedOptions {
   constructor(
     private readonly values: Record<string, string | boolean | (string | boolean)[] | undefined>,
     readonly positionals: string[],
+    /** the options as given, in order (ls: the last family option, as ss's preferred family) */
+    readonly given: readonly { name: string; value?: string }[] = [],
   ) {}
   /** a string option's value */
   str(name: string): string | undefined {
@@ -49,8 +51,9 @@ export function parseCommand(spec: CommandSpec, args: readonly string[]): Parsed
     else argv.push(a);
   }
   try {
-    const r = parseArgs({ args: argv, options, allowPositionals: !!spec.positionals, strict: true });
-    return new ParsedOptions(r.values as Record<string, string | boolean | (string | boolean)[] | undefined>, r.positionals);
+    const r = parseArgs({ args: argv, options, allowPositionals: !!spec.positionals, strict: true, tokens: true });
+    const given = r.tokens.flatMap((t) => (t.kind === 'option' ? [{ name: t.name, value: t.value }] : []));
+    return new ParsedOptions(r.values as Record<string, string | boolean | (string | boolean)[] | undefined>, r.positionals, given);
   } catch (e) {
     // Node's messages can span lines (the "ambiguous" hint): keep the first sentence, one line
     const msg = (e as Error).message

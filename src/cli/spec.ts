@@ -6,94 +6,22 @@
 import { MEASUREMENTS } from '../collectors/registry.js';
 import { SOCKETSTAT_INFO_FIELDS } from '../collectors/socketstat.js';
 import { CHECK_IDS } from '../doctor/definitions.js';
-import { DEFAULT_MAX_NAMESPACES, NETNS_LABELS } from '../netns/options.js';
-
-export interface OptionSpec {
-  long: string;
-  short?: string;
-  /** the value's placeholder in help (FILE, N, ...); none: a switch */
-  arg?: string;
-  multiple?: boolean;
-  /** the values it takes, for completion and the parser's check */
-  choices?: readonly string[];
-  /** completion of the value: a file name, a network namespace */
-  complete?: 'file' | 'netns';
-  help: string;
-  /** a heading the option is listed under (ls: Sockets, Details, Output) */
-  group?: string;
-}
-
-export interface CommandSpec {
-  /** as typed after `sockscope`: '' (the summary), 'ls', 'config show', ... */
-  name: string;
-  /** one line for the command list */
-  summary: string;
-  /** the usage lines after `sockscope NAME` */
-  usage: string[];
-  /** paragraphs after the usage */
-  description: string[];
-  options: OptionSpec[];
-  /** takes positional words (ls: the filter) */
-  positionals?: boolean;
-  /** more sections: [heading, paragraphs] */
-  sections?: [string, string[]][];
-  /** the man page this command belongs to: 1 (sockscope.1) or 8 (sockscope-agent.8) */
-  man?: 1 | 8;
-}
-
-const HELP: OptionSpec = { long: 'help', short: 'h', help: 'this help' };
-const NET: OptionSpec = {
-  long: 'net',
-  short: 'N',
-  arg: 'NAME|PID|PATH',
-  complete: 'netns',
-  help: "read another network namespace: a name under /run/netns ('ip netns'), a PID, or a namespace file (needs CAP_SYS_ADMIN)",
-};
-/** --all-netns and the namespace selectors (src/netns/options.ts planNetnsCli reads them; docs/namespaces.md) */
-const ALL_NETNS: OptionSpec = {
-  long: 'all-netns',
-  group: 'Namespaces',
-  help: "every network namespace on the host: containers, pods, ip netns; needs CAP_SYS_ADMIN (setns) and CAP_SYS_PTRACE (other users' /proc). See docs/namespaces.md",
-};
-const NETNS_GROUP: OptionSpec[] = [
+import { LS } from './spec-ls.js';
+import {
   ALL_NETNS,
-  { long: 'netns', arg: 'NAME|INODE', multiple: true, complete: 'netns', group: 'Namespaces', help: 'only these namespaces (repeatable; implies --all-netns)' },
-  { long: 'pod', arg: 'NAME', multiple: true, group: 'Namespaces', help: "only these pods' namespaces (repeatable; implies --all-netns)" },
-  { long: 'pod-namespace', arg: 'NS', multiple: true, group: 'Namespaces', help: 'only pods of these Kubernetes namespaces (repeatable)' },
-  {
-    long: 'container',
-    arg: 'NAME|ID',
-    multiple: true,
-    group: 'Namespaces',
-    help: "only these containers' namespaces (name, or an id prefix of 12+ hex digits; repeatable)",
-  },
-  { long: 'max-netns', arg: 'N', group: 'Namespaces', help: `read at most N namespaces besides sockscope's own (default ${DEFAULT_MAX_NAMESPACES})` },
-  {
-    long: 'netns-labels',
-    arg: 'LIST',
-    choices: NETNS_LABELS,
-    group: 'Namespaces',
-    help: `labels on their metrics: ${NETNS_LABELS.join(',')} (comma-separated; default all four)`,
-  },
-  {
-    long: 'kubelet-log-root',
-    arg: 'DIR',
-    complete: 'file',
-    group: 'Namespaces',
-    help: "where kubelet's pods/ and containers/ log directories are (default /var/log)",
-  },
-];
-const formatOption = (formats: readonly string[], extra = ''): OptionSpec => ({
-  long: 'format',
-  arg: 'FORMAT',
-  choices: formats,
-  help: `${formats.join(', ')} (default ${formats[0]})${extra}`,
-});
+  type CommandSpec,
+  CONFIG_SHOW_FORMATS,
+  formatOption,
+  GATHER_FORMATS,
+  HELP,
+  NET,
+  NETNS_GROUP,
+  type OptionSpec,
+  SUMMARY_FORMATS,
+} from './spec-shared.js';
 
-export const SUMMARY_FORMATS = ['text', 'json'] as const;
-export const LS_FORMATS = ['table', 'json', 'ndjson', 'ss2'] as const;
-export const GATHER_FORMATS = ['influx', 'prometheus', 'openmetrics', 'json'] as const;
-export const CONFIG_SHOW_FORMATS = ['toml', 'json'] as const;
+export type { CommandSpec, OptionSpec } from './spec-shared.js';
+export { CONFIG_SHOW_FORMATS, GATHER_FORMATS, LS_FORMATS, SUMMARY_FORMATS } from './spec-shared.js';
 
 const SUMMARY: CommandSpec = {
   name: '',
@@ -128,97 +56,6 @@ const SUMMARY: CommandSpec = {
       ],
     ],
     ['Exit status', ['0 success; 1 a system or gather failure; 2 a usage or configuration error.']],
-  ],
-  man: 1,
-};
-
-/** ss's flags sockscope cannot honour here: parsed so that each is refused with its reason (cli/ls.ts), never "unknown option" */
-const LS_REFUSED: OptionSpec[] = [
-  { long: 'tipc', help: 'TIPC sockets (not built: refused with the reason)', group: 'Not built' },
-  { long: 'dccp', short: 'd', help: 'DCCP sockets (removed from Linux 6.16: refused)', group: 'Not built' },
-];
-
-const LS: CommandSpec = {
-  name: 'ls',
-  summary: 'list sockets, like ss',
-  usage: ['[options] [state STATE] [EXPRESSION]'],
-  description: ["List sockets, like ss. Without -a or -l, connected sockets only (ss's default)."],
-  positionals: true,
-  options: [
-    { long: 'tcp', short: 't', help: 'TCP', group: 'Sockets' },
-    { long: 'udp', short: 'u', help: 'UDP', group: 'Sockets' },
-    { long: 'udplite', help: 'UDP-Lite', group: 'Sockets' },
-    { long: 'raw', short: 'w', help: 'RAW', group: 'Sockets' },
-    { long: 'unix', short: 'x', help: 'unix', group: 'Sockets' },
-    { long: 'sctp', short: 'S', help: 'SCTP', group: 'Sockets' },
-    { long: 'mptcp', short: 'M', help: 'MPTCP (none of the above: all of them)', group: 'Sockets' },
-    { long: 'packet', short: '0', help: 'packet sockets (packet_diag): p_raw, p_dgr', group: 'Sockets' },
-    { long: 'vsock', help: 'vsock sockets (vsock_diag; a kernel without CONFIG_VSOCKETS_DIAG is said, exit 1)', group: 'Sockets' },
-    { long: 'xdp', help: 'XDP sockets (xdp_diag; a kernel without CONFIG_XDP_SOCKETS_DIAG is said, exit 1)', group: 'Sockets' },
-    { long: 'ipv4', short: '4', help: 'IPv4 only', group: 'Sockets' },
-    { long: 'ipv6', short: '6', help: 'IPv6 only (with -4: the last one given wins, as with ss)', group: 'Sockets' },
-    {
-      long: 'family',
-      short: 'f',
-      arg: 'FAMILY',
-      multiple: true,
-      choices: ['inet', 'inet6', 'unix', 'link', 'netlink', 'vsock', 'xdp', 'tipc'],
-      help: 'inet, inet6, unix, link (packet), netlink, vsock or xdp, as ss -f (repeatable; added up)',
-      group: 'Sockets',
-    },
-    {
-      long: 'query',
-      short: 'A',
-      arg: 'QUERY',
-      multiple: true,
-      help: "ss's socket tables: all, inet, tcp, udp, raw, sctp, mptcp, udplite, unix, unix_stream, unix_dgram, unix_seqpacket, packet, packet_raw, packet_dgram, netlink, vsock, vsock_stream, vsock_dgram, xdp (comma-separated, repeatable; added up)",
-      group: 'Sockets',
-    },
-    { long: 'listening', short: 'l', help: 'listening and unconnected sockets only', group: 'Sockets' },
-    { long: 'all', short: 'a', help: 'every state', group: 'Sockets' },
-    { long: 'extended', short: 'e', help: 'uid, inode, cookie, cgroup, v6only, shutdown (unix: vfs, pending connections)', group: 'Details' },
-    { long: 'options', short: 'o', help: 'timers', group: 'Details' },
-    { long: 'info', short: 'i', help: 'tcp_info and congestion control', group: 'Details' },
-    { long: 'memory', short: 'm', help: 'socket memory', group: 'Details' },
-    { long: 'bpf', short: 'b', help: "packet sockets' classic BPF filters (SO_ATTACH_FILTER; the kernel shows them to CAP_NET_ADMIN)", group: 'Details' },
-    {
-      long: 'processes',
-      short: 'p',
-      help: "the processes holding each socket (one walk of /proc/*/fd; other users' processes need root or CAP_SYS_PTRACE)",
-      group: 'Details',
-    },
-    { long: 'numeric', short: 'n', help: 'numbers, not names (the default)', group: 'Details' },
-    { long: 'resolve', short: 'r', help: 'host names (reverse DNS with a 2 s budget, /etc/hosts) and service names', group: 'Details' },
-    { long: 'cgroup', help: "the socket's cgroup path", group: 'Details' },
-    { long: 'context', short: 'Z', help: "with -p, each process's security context (proc_ctx=)", group: 'Details' },
-    { long: 'contexts', short: 'z', help: 'the same as -Z', group: 'Details' },
-    { ...formatOption(LS_FORMATS), group: 'Output' },
-    { long: 'no-header', short: 'H', help: 'no header line (table)', group: 'Output' },
-    { long: 'oneline', short: 'O', help: "ss's second line (-m, -i) on the socket's own line", group: 'Output' },
-    { long: 'filter', short: 'F', arg: 'FILE', complete: 'file', help: "the filter expression from FILE ('-': stdin)", group: 'Output' },
-    { long: 'diag', short: 'D', arg: 'FILE', complete: 'file', help: "the kernel's raw netlink answer into FILE ('-': stdout), no listing", group: 'Output' },
-    { long: 'summary', short: 's', help: "ss -s: the kernel's socket counters in ss's layout", group: 'Output' },
-    {
-      long: 'events',
-      short: 'E',
-      help: 'follow: TCP and UDP sockets as they close, with their final numbers, until SIGINT or SIGTERM (--format table or ndjson; see docs/lifecycle.md)',
-      group: 'Output',
-    },
-    { long: 'rcvbuf', arg: 'BYTES', help: "-E's receive buffer for bursts (default 16 MiB; past net.core.rmem_max as root)", group: 'Output' },
-    { ...NET, group: 'Output' },
-    { long: 'kill', short: 'K', help: 'close the listed TCP/UDP sockets (SOCK_DESTROY; needs CAP_NET_ADMIN)', group: 'Output' },
-    { ...HELP, group: 'Output' },
-    ...NETNS_GROUP,
-    ...LS_REFUSED,
-  ],
-  sections: [
-    ['Not built', ["ss's --tipc and -d/--dccp are accepted and refused with the reason (exit 2)."]],
-    [
-      'Filter',
-      [
-        "ss's language: state established, state connected, exclude time-wait, sport = :443, dport > :1024, src 10.0.0.0/8, dst [::1]:5432, dev eth0, fwmark 0x1/0xff, cgroup /system.slice/x, joined with and, or, not and parentheses. See docs/filters.md.",
-      ],
-    ],
   ],
   man: 1,
 };

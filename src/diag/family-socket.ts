@@ -56,6 +56,9 @@ export interface NetlinkDetails {
   groups?: number[];
   /** NETLINK_DIAG_FLAGS: NDIAG_FLAG_* */
   flags?: number;
+  /** read from /proc/net/netlink (no netlink_diag): its sk and Dump columns as written, which ss -e prints */
+  procSk?: string;
+  procCb?: string;
 }
 
 export interface VsockDetails {

@@ -42,7 +42,13 @@ export interface HostNode extends NodeBase {
   side: 'src' | 'dst';
   /** the prefix as written */
   text: string;
-  family: 0 | 2 | 10;
+  /**
+   * AF_UNSPEC, AF_INET, AF_INET6; AF_UNIX (1): `pattern` is a unix name pattern; AF_NETLINK (16) / AF_PACKET (17):
+   * the protocol as a host-order u32
+   */
+  family: 0 | 1 | 2 | 10 | 16 | 17;
+  /** AF_UNIX: the fnmatch(3) pattern of the socket's name (`unix:/run/*`, or any src/dst after -x) */
+  pattern?: string;
   prefixLength: number;
   /** 16 bytes, network order; IPv4 in the first 4 */
   address: Uint8Array;
@@ -105,6 +111,11 @@ export interface ParsedFilter {
   states: StateClause[];
   /** undefined when there is no expression (only state clauses, or nothing) */
   root?: FilterNode;
+  /**
+   * Set when a condition was read as a packet or netlink one (a `link:`/`netlink:` prefix, or -0 / -f netlink as
+   * the last family option): as ss's parse_hostcond does, the listing is then of that family alone.
+   */
+  family?: 'packet' | 'netlink' | 'unix';
 }
 
 /**

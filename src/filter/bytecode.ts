@@ -153,6 +153,8 @@ function compile(node: FilterNode, ctx: BytecodeContext): Fragment {
     case 'not':
       return not(compile(node.operand, ctx));
     case 'host':
+      // a packet or netlink condition (link-values.ts): no inet socket is listed beside it (ss resets the families)
+      if (node.family === 1 || node.family === 16 || node.family === 17) return { bytes: undefined, exact: false };
       return exact(hostcond(node.side === 'src' ? BcOp.S_COND : BcOp.D_COND, node.family, node.prefixLength, node.port, node.address));
     case 'port': {
       const src = node.side === 'src';

@@ -9,10 +9,13 @@
  * See docs/filters.md.
  */
 import { ALL_STATES } from '../diag/constants.js';
+import type { FamilySocket } from '../diag/family-socket.js';
 import type { SocketTable } from '../snapshot/table.js';
 import { eachNode, nestingDepth, type CgroupNode, type DevNode, type ParsedFilter } from './ast.js';
 import { compileBytecode } from './bytecode.js';
 import { filterError } from './errors.js';
+import { buildFamilyMatcher } from './family-matcher.js';
+import type { LinkFamily } from './link-values.js';
 import { buildMatcher, type RowMatcher } from './matcher.js';
 import { parseFilter, type ParseOptions } from './parser.js';
 import { cgroup2Mount, cgroupId, ephemeralPortRange, hasNetAdmin, sysfsIfindex } from './resolve.js';
@@ -35,7 +38,9 @@ export type {
   StateClause,
 } from './ast.js';
 export { BcOp, compileBytecode } from './bytecode.js';
+export { buildFamilyMatcher, ssView, type FamilyMatcher } from './family-matcher.js';
 export { tokenize, type Comparison, type Token, type TokenKind } from './lexer.js';
+export type { LinkFamily } from './link-values.js';
 export { filterText, parseFilter, type ParseOptions } from './parser.js';
 export { cgroup2Mount, cgroupId, ephemeralPortRange, hasNetAdmin, sysfsIfindex } from './resolve.js';
 export { lookupService, parseServices, systemServices, type ServiceTable } from './services.js';
@@ -60,6 +65,8 @@ export interface FilterContext {
   ephemeralPorts?: { low: number; high: number };
   /** service names (default /etc/services, read once, when a filter names a service) */
   services?: ServiceTable;
+  /** ss's preferred family when the last family option was -0 / -f link or -f netlink (parser.ts ParseOptions) */
+  linkFamily?: LinkFamily | 'unix';
 }
 
 export interface CompiledFilter {
@@ -79,6 +86,8 @@ export interface CompiledFilter {
   warnings: string[];
   /** The whole filter (states included) for one row. Allocation-free. */
   matches(table: SocketTable, row: number): boolean;
+  /** The whole filter (states included) for a packet, netlink, vsock or XDP socket, as ss (family-matcher.ts). */
+  matchesFamily(socket: FamilySocket): boolean;
 }
 
 /** ss main(): the first `state` starts from nothing, the first `exclude` from every state. */
@@ -114,6 +123,8 @@ export function compileFilter(input: string | readonly string[] | ParsedFilter, 
   const parseOptions: ParseOptions = {};
   if (ctx.services) parseOptions.services = ctx.services;
   if (ctx.protocols) parseOptions.protocols = ctx.protocols;
+  if (ctx.linkFamily) parseOptions.linkFamily = ctx.linkFamily;
+  if (ctx.resolveDevice) parseOptions.ifindex = ctx.resolveDevice;
   const parsed = typeof input === 'string' || Array.isArray(input) ? parseFilter(input as string | readonly string[], parseOptions) : (input as ParsedFilter);
   const { expression, root } = parsed;
   const states = statesOf(parsed, ctx.defaultStates);
@@ -172,14 +183,15 @@ export function compileFilter(input: string | readonly string[] | ParsedFilter, 
   if (program.tooLong) warnings.push('the filter is too long for the kernel; every socket is read and filtered in user space');
 
   let ephemeral: { low: number; high: number } | undefined;
-  const expr: RowMatcher | undefined = root
-    ? buildMatcher(root, { ifindex, cgroupId: cgroup, ephemeral: () => (ephemeral ??= ctx.ephemeralPorts ?? ephemeralPortRange()) })
-    : undefined;
+  const matcherContext = { ifindex, cgroupId: cgroup, ephemeral: () => (ephemeral ??= ctx.ephemeralPorts ?? ephemeralPortRange()) };
+  const expr: RowMatcher | undefined = root ? buildMatcher(root, matcherContext) : undefined;
   const matches = expr
     ? (t: SocketTable, r: number) => ((states >>> t.state[r]) & 1) === 1 && expr(t, r)
     : (t: SocketTable, r: number) => ((states >>> t.state[r]) & 1) === 1;
+  const familyExpr = root ? buildFamilyMatcher(root, matcherContext) : undefined;
+  const matchesFamily = (s: FamilySocket) => ((states >>> s.state) & 1) === 1 && (familyExpr === undefined || familyExpr(s));
 
-  const out: CompiledFilter = { expression, parsed, states, needsAttributes, warnings, matches };
+  const out: CompiledFilter = { expression, parsed, states, needsAttributes, warnings, matches, matchesFamily };
   if (program.bytecode) out.bytecode = program.bytecode;
   return out;
 }

@@ -20,6 +20,8 @@ import { endOf, filterError } from './errors.js';
 import { tokenize, type Comparison, type Token } from './lexer.js';
 import { systemServices, type ServiceTable } from './services.js';
 import { STATE_NAME_LIST, stateMask } from './states.js';
+import type { LinkFamily } from './link-values.js';
+import { sysfsIfindex } from './resolve.js';
 import { parseHost, parseMark, parsePort } from './values.js';
 
 export interface ParseOptions {
@@ -27,6 +29,13 @@ export interface ParseOptions {
   services?: ServiceTable;
   /** protocols a service name is looked up for, as ss does with its -t/-u tables; default tcp and udp */
   protocols?: readonly string[];
+  /**
+   * ss's preferred family when the last family option was -0 / -f link ('packet') or -f netlink ('netlink'):
+   * every src/dst/sport/dport then reads that family's protocol and interface or port id (link-values.ts)
+   */
+  linkFamily?: LinkFamily | 'unix';
+  /** device name → ifindex for packet conditions (default /sys/class/net/NAME/ifindex) */
+  ifindex?: (name: string) => number | undefined;
 }
 
 const CONDITION_WORDS = ['src', 'dst', 'sport', 'dport', 'dev', 'fwmark', 'cgroup', 'autobound'] as const;
@@ -46,11 +55,18 @@ class Parser {
   private i = 0;
   /** parentheses and nots open at the moment: the parser recurses on them */
   private depth = 0;
+  /** the family the last packet or netlink condition was read in (ss's parse_hostcond resets the families to it) */
+  private bound: LinkFamily | 'unix' | undefined;
 
   constructor(
     readonly expression: string,
     readonly tokens: Token[],
-    readonly options: { services: () => ServiceTable; protocols: readonly string[] },
+    readonly options: {
+      services: () => ServiceTable;
+      protocols: readonly string[];
+      linkFamily?: LinkFamily | 'unix';
+      ifindex: (name: string) => number | undefined;
+    },
   ) {}
 
   private peek(): Token | undefined {
@@ -79,6 +95,7 @@ class Parser {
     }
     const parsed: ParsedFilter = { expression: this.expression, tokens: this.tokens, states };
     if (root) parsed.root = root;
+    if (this.bound) parsed.family = this.bound;
     return parsed;
   }
 
@@ -198,6 +215,29 @@ class Parser {
     return t;
   }
 
+  /**
+   * sport/dport after -x, as ss reads them: the word is a name pattern (parse_hostcond with AF_UNIX), so = and != are
+   * src/dst PATTERN (and its negation); the comparisons compare the inode with ss's "no port" (-1).
+   */
+  private unixPort(kw: string, op: Comparison, value: Token, keyword: Token): FilterNode {
+    this.bound = 'unix';
+    const side = kw === 'sport' ? 'src' : 'dst';
+    const span = { start: keyword.start, end: value.end };
+    if (op !== '=' && op !== '!=') return { kind: 'port', side, op, port: -1, text: value.value, ...span } satisfies PortNode;
+    const host: HostNode = {
+      kind: 'host',
+      side,
+      text: value.value,
+      family: 1,
+      prefixLength: 0,
+      address: new Uint8Array(16),
+      port: -1,
+      pattern: value.value,
+      ...span,
+    };
+    return op === '=' ? host : { kind: 'not', operand: host, ...span };
+  }
+
   private condition(keyword: Token): FilterNode {
     const kw = keyword.text === keyword.value ? keyword.value : '';
     if (!(CONDITION_WORDS as readonly string[]).includes(kw)) {
@@ -206,7 +246,7 @@ class Parser {
       this.fail(keyword, `unknown word '${keyword.text}'`, `expected ${EXPECTED}`);
     }
     this.i++;
-    const lookup = { services: this.options.services, protocols: this.options.protocols };
+    const lookup = { services: this.options.services, protocols: this.options.protocols, linkFamily: this.options.linkFamily, ifindex: this.options.ifindex };
     switch (kw) {
       case 'src':
       case 'dst': {
@@ -214,16 +254,20 @@ class Parser {
         const value = this.operand(keyword, op, 'an address prefix');
         const host = parseHost(value.value, lookup);
         if (!host.ok) this.fail(value, `expected an address prefix after '${kw}'`, host.reason);
+        if (host.value.family === 16 || host.value.family === 17 || host.value.family === 1)
+          this.bound = host.value.family === 17 ? 'packet' : host.value.family === 16 ? 'netlink' : 'unix';
         return { kind: 'host', side: kw, text: value.value, ...host.value, start: keyword.start, end: value.end } satisfies HostNode;
       }
       case 'sport':
       case 'dport': {
         const { op, token } = this.comparison(keyword, ['=', '!=', '<', '>', '<=', '>='], '');
         const value = this.operand(keyword, token, 'a port');
+        if (lookup.linkFamily === 'unix') return this.unixPort(kw, op, value, keyword);
         const port = parsePort(value.value, lookup);
         const after = token ? `'${kw} ${token.text}'` : `'${kw}'`;
         if (!port.ok) this.fail(value, `expected a port after ${after}`, port.reason);
         if (port.value === -1 && op !== '=' && op !== '!=') this.fail(value, `expected a port number after ${after}`, "'*' (any port) goes with = and != only");
+        if (lookup.linkFamily) this.bound = lookup.linkFamily;
         return {
           kind: 'port',
           side: kw === 'sport' ? 'src' : 'dst',
@@ -272,5 +316,10 @@ export function parseFilter(input: string | readonly string[], options: ParseOpt
   const expression = filterText(input);
   const given = options.services;
   const services = given ? () => given : systemServices;
-  return new Parser(expression, tokenize(expression), { services, protocols: options.protocols ?? ['tcp', 'udp'] }).parse();
+  return new Parser(expression, tokenize(expression), {
+    services,
+    protocols: options.protocols ?? ['tcp', 'udp'],
+    linkFamily: options.linkFamily,
+    ifindex: options.ifindex ?? ((name) => sysfsIfindex(name)),
+  }).parse();
 }

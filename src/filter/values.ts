@@ -4,6 +4,7 @@
  */
 import { AF_INET, AF_INET6 } from '../diag/constants.js';
 import { parseAddress } from '../diag/address.js';
+import { parseLinkHost, type LinkFamily } from './link-values.js';
 import { lookupService, type ServiceTable } from './services.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
@@ -12,7 +13,10 @@ const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
 const bad = <T>(reason: string): Parsed<T> => ({ ok: false, reason });
 
 export interface HostCondition {
-  family: 0 | 2 | 10;
+  /** 0 (AF_UNSPEC: no address), AF_INET, AF_INET6; AF_UNIX (1): a name pattern; AF_NETLINK (16), AF_PACKET (17): see link-values.ts */
+  family: 0 | 1 | 2 | 10 | 16 | 17;
+  /** AF_UNIX: the name pattern (fnmatch) */
+  pattern?: string;
   prefixLength: number;
   /** 16 bytes, network order, as written (host bits are not cleared) */
   address: Uint8Array;
@@ -24,12 +28,21 @@ export interface PortLookup {
   /** called only for a service name, so /etc/services is read only when a filter names one */
   services: () => ServiceTable;
   protocols: readonly string[];
+  /** ss's preferred family when it is unix, packet or netlink (the last family option: -x, -f unix, -0, -f link, -f netlink) */
+  linkFamily?: LinkFamily | 'unix';
+  /** a device name → its ifindex (packet conditions name interfaces) */
+  ifindex: (name: string) => number | undefined;
 }
 
 /**
  * A port: `443`, `:443`, `:https` (one leading colon is optional, as in ss), or `*` (any port). Decimal only.
  */
 export function parsePort(text: string, lookup: PortLookup): Parsed<number> {
+  if (lookup.linkFamily === 'unix') return bad('after -x a port is read as a unix name pattern, as ss reads it: write src/dst PATTERN');
+  if (lookup.linkFamily) {
+    const link = parseLinkHost(text, lookup.linkFamily, true, lookup.ifindex);
+    return link.ok ? ok(link.value.port) : link;
+  }
   const p = text.startsWith(':') ? text.slice(1) : text;
   if (p === '') return bad('the port is empty');
   if (p === '*') return ok(-1);
@@ -120,7 +133,15 @@ function parsePrefix(text: string): Parsed<{ family: 2 | 10; prefixLength: numbe
  */
 export function parseHost(text: string, lookup: PortLookup): Parsed<HostCondition> {
   const fam = /^(unix|link|netlink|vsock|inet6?):/.exec(text);
-  if (fam) return bad(`family prefixes like '${fam[0]}' are not supported: sockscope filters inet sockets by address and port`);
+  if (fam?.[1] === 'link' || fam?.[1] === 'netlink')
+    return parseLinkHost(text.slice(fam[0].length), fam[1] === 'link' ? 'packet' : 'netlink', false, lookup.ifindex);
+  // ss parse_hostcond: after unix: (or with -x) the whole word is a pattern of the socket's name
+  if (fam?.[1] === 'unix' || (!fam && lookup.linkFamily === 'unix')) {
+    return ok({ family: 1, prefixLength: 0, address: new Uint8Array(16), port: -1, pattern: fam ? text.slice(fam[0].length) : text });
+  }
+  if (fam)
+    return bad(`family prefixes like '${fam[0]}' are not supported: sockscope filters inet, unix (unix:), packet (link:) and netlink (netlink:) sockets`);
+  if (lookup.linkFamily === 'packet' || lookup.linkFamily === 'netlink') return parseLinkHost(text, lookup.linkFamily, false, lookup.ifindex);
   let addrText: string;
   let portText: string | undefined;
   if (text.startsWith('[')) {

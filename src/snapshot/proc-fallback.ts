@@ -1,9 +1,12 @@
 /**
  * /proc/net standing in for a protocol the kernel cannot dump over sock_diag (no diag module, a refused dump, no
- * netlink at all). The reason is worded once (fallbackReason) for the table, the stream and the census.
+ * netlink at all). The reason is worded once (fallbackReason) for the table, the stream and the census. The packet
+ * and netlink sockets' files too (/proc/net/packet, /proc/net/netlink), which ss reads when packet_diag or
+ * netlink_diag is missing.
  */
 import { readFileSync } from 'node:fs';
-import { AF_UNIX, Proto, type ProtoName } from '../diag/constants.js';
+import { AF_UNIX, Proto, SOCK_RAW, TCP_CLOSE, type ProtoName } from '../diag/constants.js';
+import { baseSocket, type FamilyName, type FamilySocket } from '../diag/family-socket.js';
 import { parseProcNetInet, parseProcNetUnix, procNetFile } from '../procfs/net.js';
 import { ENOENT, errnoName } from '../sys/errno.js';
 import { NUMBER_COLUMNS, type SocketTable } from './table.js';
@@ -82,3 +85,66 @@ function copyRow(t: SocketTable, from: number, to: number): void {
   t.src.copyWithin(to * 16, from * 16, from * 16 + 16);
   t.dst.copyWithin(to * 16, from * 16, from * 16 + 16);
 }
+
+/**
+ * /proc/net/packet (net/packet/af_packet.c packet_seq_show) as ss's packet_show_line reads it, for a kernel
+ * without packet_diag: "sk RefCnt Type Proto Iface R Rmem User Inode", the protocol in hex. No ring, fanout,
+ * filter or memory details (the file has none); the cookie is 0, as ss prints sk:0 there.
+ */
+export function parseProcNetPacket(text: string): { sockets: FamilySocket[]; malformed: number } {
+  return eachLine(text, (f) => {
+    const [type, protocol, ifindex, rmem, uid, inode] = [Number(f[2]), parseInt(f[3], 16), Number(f[4]), Number(f[6]), Number(f[7]), Number(f[8])];
+    if (f.length < 9 || ![type, protocol, ifindex, rmem, uid, inode].every(Number.isInteger)) return undefined;
+    const s = baseSocket('packet', type, TCP_CLOSE, inode, 0, 0);
+    s.rqueue = rmem;
+    s.uid = uid;
+    s.packet = { protocol, ifindex };
+    return s;
+  });
+}
+
+/** Each line after the header through `parse` (its whitespace-separated fields): the sockets, and the lines it refused */
+function eachLine(text: string, parse: (fields: string[]) => FamilySocket | undefined): { sockets: FamilySocket[]; malformed: number } {
+  const sockets: FamilySocket[] = [];
+  let malformed = 0;
+  for (const line of text.split('\n').slice(1)) {
+    if (line.trim() === '') continue;
+    const s = parse(line.trim().split(/\s+/));
+    if (s) sockets.push(s);
+    else malformed++;
+  }
+  return { sockets, malformed };
+}
+
+/**
+ * /proc/net/netlink (net/netlink/af_netlink.c netlink_seq_show) as ss's netlink_show reads it, for a kernel
+ * without netlink_diag: "sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode". The port id is printed unsigned and
+ * read as ss reads it, an int; the socket is never "connected" here (the file does not say).
+ */
+export function parseProcNetNetlink(text: string): { sockets: FamilySocket[]; malformed: number } {
+  return eachLine(text, (f) => {
+    const [protocol, portid, groups, rmem, wmem, inode] = [Number(f[1]), Number(f[2]), parseInt(f[3], 16), Number(f[4]), Number(f[5]), Number(f[9])];
+    if (f.length < 10 || !/^[0-9a-f]+$/i.test(f[0]) || !/^[0-9a-f]+$/i.test(f[6]) || ![protocol, portid, groups, rmem, wmem, inode].every(Number.isInteger))
+      return undefined;
+    const s = baseSocket('netlink', SOCK_RAW, TCP_CLOSE, inode, 0, 0);
+    s.rqueue = rmem;
+    s.wqueue = wmem;
+    s.netlink = {
+      protocol,
+      portid: portid | 0,
+      dstPortid: 0,
+      dstGroup: 0,
+      connected: false,
+      groups: [groups >>> 0],
+      procSk: BigInt(`0x${f[0]}`).toString(16),
+      procCb: BigInt(`0x${f[6]}`).toString(16),
+    };
+    return s;
+  });
+}
+
+/** The /proc/net file of a family ss reads when its diag module is missing (vsock and XDP have none). */
+export const FAMILY_PROC_FILES: Partial<Record<FamilyName, { file: string; parse: typeof parseProcNetPacket }>> = {
+  packet: { file: 'packet', parse: parseProcNetPacket },
+  netlink: { file: 'netlink', parse: parseProcNetNetlink },
+};

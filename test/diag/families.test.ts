@@ -195,7 +195,7 @@ describe('takeFamilySockets over a replayed transport', () => {
         ['packet', 1],
       ],
     );
-    assert.deepEqual(r.notes, ['1 packet messages were too short to decode and were skipped']);
+    assert.deepEqual(r.notes, ['1 packet sockets could not be decoded and were skipped']);
     assert.deepEqual(
       t.requests.map((q) => q.body[0]),
       [16, 17],

@@ -97,10 +97,10 @@ const CASES: [string, string, string, string][] = [
     'state',
   ],
   [
-    'dst unix:/run/x.sock',
-    "invalid filter: expected an address prefix after 'dst' at position 4: family prefixes like 'unix:' are not supported: sockscope filters inet sockets by address and port",
-    '      ^^^^^^^^^^^^^^^^',
-    'unix:/run/x.sock',
+    'dst vsock:2:22',
+    "invalid filter: expected an address prefix after 'dst' at position 4: family prefixes like 'vsock:' are not supported: sockscope filters inet, unix (unix:), packet (link:) and netlink (netlink:) sockets",
+    '      ^^^^^^^^^^',
+    'vsock:2:22',
   ],
 ];
 

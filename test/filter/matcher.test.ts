@@ -88,39 +88,42 @@ describe('matches(): one row at a time', () => {
     ['src [::ffff:127.0.0.1]', ['mapped']],
     ['src [::ffff:0.0.0.0/96]', ['mapped']],
     ['dst 10.0.0.0/8', ['v4', 'mapped']],
-    ['src 0.0.0.0/0', ['v4', 'v4-listen', 'mapped']],
-    ['src ::/0', ['mapped', 'v6', 'v6-tw']],
+    // an unnamed unix socket's address is all zeros to ss (a NULL name pointer): zero prefixes take it
+    ['src 0.0.0.0/0', ['v4', 'v4-listen', 'mapped', 'unix']],
+    ['src ::/0', ['mapped', 'v6', 'v6-tw', 'unix']],
     // an IPv6 prefix never takes an IPv4 socket, whatever the bits (ss's user space would compare them)
-    ['src [::/1]', ['mapped', 'v6', 'v6-tw']],
-    ['src 0.0.0.0/1', ['v4', 'v4-listen', 'mapped']],
+    ['src [::/1]', ['mapped', 'v6', 'v6-tw', 'unix']],
+    ['src 0.0.0.0/1', ['v4', 'v4-listen', 'mapped', 'unix']],
     ['dst [2001:db8::/32]:443', ['v6']],
-    ['src *', ['v4', 'v4-listen', 'mapped', 'v6', 'v6-tw']],
+    ['src *', ['v4', 'v4-listen', 'mapped', 'v6', 'v6-tw', 'unix']],
     ['src *:80', ['v4-listen', 'mapped']],
     ['src [::1]:50000', ['v6']],
     ['src 127.0.0.1:80', ['mapped']],
     ['sport = :ssh', ['v4']],
     ['dport = :22', ['v6-tw']],
     ['sport >= :80', ['v4-listen', 'mapped', 'v6', 'v6-tw']],
-    ['sport <= :80', ['v4', 'v4-listen', 'mapped']],
-    // > and < are not(<=) and not(>=), and != is not(=), as in ssfilter.y: they hold for unix rows
-    ['sport > :80', ['v6', 'v6-tw', 'unix']],
+    // a unix row's port is its inode (0 here), as ss's unix_show_sock sets lport
+    ['sport <= :80', ['v4', 'v4-listen', 'mapped', 'unix']],
+    // > and < are not(<=) and not(>=), and != is not(=), as in ssfilter.y
+    ['sport > :80', ['v6', 'v6-tw']],
     ['sport < :80', ['v4', 'unix']],
     ['sport != :80', ['v4', 'v6', 'v6-tw', 'unix']],
     ['not sport = :80', ['v4', 'v6', 'v6-tw', 'unix']],
-    ['dport = *', ['v4', 'v4-listen', 'mapped', 'v6', 'v6-tw']],
+    ['dport = *', ['v4', 'v4-listen', 'mapped', 'v6', 'v6-tw', 'unix']],
     ['dev lo', ['v6']],
     ['dev eth0', ['v4-listen']],
-    ['dev 0', ['v4', 'mapped', 'v6-tw']],
+    ['dev 0', ['v4', 'mapped', 'v6-tw', 'unix']],
     ['dev != lo', ['v4', 'v4-listen', 'mapped', 'v6-tw', 'unix']],
     ['fwmark 0x2a', ['v4']],
     ['fwmark 0x2a/0xff', ['v4', 'v6']],
     // no MARK attribute is mark 0
-    ['fwmark 0', ['v4-listen', 'mapped', 'v6-tw']],
+    ['fwmark 0', ['v4-listen', 'mapped', 'v6-tw', 'unix']],
     ['cgroup /', ['v4']],
     ['cgroup /big', ['mapped']],
     ['cgroup != /', ['v4-listen', 'mapped', 'v6', 'v6-tw', 'unix']],
-    ['autobound', ['v6', 'v6-tw']],
-    ['not autobound', ['v4', 'v4-listen', 'mapped', 'unix']],
+    // a unix socket without a name is autobound to ss
+    ['autobound', ['v6', 'v6-tw', 'unix']],
+    ['not autobound', ['v4', 'v4-listen', 'mapped']],
     ['state established sport = :22 or sport = :80', ['v4', 'mapped']],
     ['sport = :22 or sport = :80 and src 127.0.0.1', ['v4', 'mapped']],
     ['sport = :22 or ( sport = :80 and src 0.0.0.0 )', ['v4', 'v4-listen']],
@@ -133,7 +136,48 @@ describe('matches(): one row at a time', () => {
   }
 
   it('autobound uses the ephemeral range it is given', () => {
-    assert.deepEqual(selected('autobound', { ephemeralPorts: { low: 1, high: 80 } }), ['v4', 'v4-listen', 'mapped']);
+    assert.deepEqual(selected('autobound', { ephemeralPorts: { low: 1, high: 80 } }), ['v4', 'v4-listen', 'mapped', 'unix']);
+  });
+
+  it('unix rows as ss 6.1 reads them: name patterns (fnmatch, any case), the inode as port, autobind names', () => {
+    const t = new SocketTable(8, 1024);
+    const rows: [string, number, string | undefined, number | undefined][] = [
+      ['docker', 5000, '/run/Docker.sock', 4000],
+      ['abstract', 5001, '\0sspar\0x', undefined],
+      ['autobind', 5002, '\x0000f3a', 5003],
+      ['unnamed', 5003, undefined, 5002],
+    ];
+    for (const [, inode, name, peer] of rows) {
+      const i = t.addRow();
+      t.family[i] = AF_UNIX;
+      t.state[i] = 1;
+      t.inode[i] = inode;
+      const attrs = [
+        ...(name !== undefined ? attr(0, [...Buffer.from(name, 'latin1'), ...(name[0] === '\0' ? [] : [0])]) : []),
+        ...(peer ? attr(2, le32(peer)) : []),
+      ];
+      t.setAttributes(i, Uint8Array.from(attrs), 0, attrs.length);
+    }
+    const which = (text: string, linkFamily?: 'unix') => {
+      const f = compileFilter(text, { ...ctx, linkFamily });
+      return rows.filter((_, i) => f.matches(t, i)).map((r) => r[0]);
+    };
+    assert.deepEqual(which('src unix:/run/*'), ['docker']);
+    assert.deepEqual(which('src /RUN/docker.SOCK', 'unix'), ['docker']);
+    assert.deepEqual(which('src @sspar@?', 'unix'), ['abstract']);
+    assert.deepEqual(which('src [/@]*', 'unix'), ['docker', 'abstract', 'autobind']);
+    assert.deepEqual(which('src [^/]*', 'unix'), ['abstract', 'autobind']);
+    // the peer side has no name to ss: only a pattern that matches "" holds
+    assert.deepEqual(which('dst unix:*'), ['docker', 'abstract', 'autobind', 'unnamed']);
+    assert.deepEqual(which('dst unix:/run/*'), []);
+    assert.deepEqual(which('sport = :5001'), ['abstract']);
+    assert.deepEqual(which('dport = :5003'), ['autobind']);
+    assert.deepEqual(which('dport < :1'), ['abstract']);
+    assert.deepEqual(which('autobound'), ['autobind', 'unnamed']);
+    // an address against a name: ss compares the name's pointer (not reproducible: false), zeros when unnamed
+    assert.deepEqual(which('src 0.0.0.0'), ['unnamed']);
+    assert.deepEqual(which('dst 0.0.0.0'), ['docker', 'abstract', 'autobind', 'unnamed']);
+    assert.equal(compileFilter('src unix:/run/*', ctx).parsed.family, 'unix');
   });
 
   it('reads the arena the table has now (it may have grown since compiling)', () => {

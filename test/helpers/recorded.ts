@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { splitDatagrams, type ReplayRequest } from '../../src/snapshot/replay.js';
+import { done } from './bytes.js';
 
 export const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
 
@@ -21,6 +22,11 @@ export function recordedAnswer(req: ReplayRequest): Uint8Array[] {
   if (req.type === 18) return loadDatagrams(`tcp-legacy-${kind}.bin`);
   const family = req.body[0];
   if (family === 1) return loadDatagrams('unix-show7f.bin');
+  // the other families ls -a lists: netlink and packet from their own recording (families/README.md), vsock and
+  // XDP answered as this kernel answers them (ENOENT: no diag module)
+  if (family === 16) return loadDatagrams('families/netlink.bin');
+  if (family === 17) return loadDatagrams('families/packet.bin');
+  if (family === 40 || family === 44) return [done(0, 2)];
   const fam = family === 10 ? 'inet6' : 'inet';
   // MPTCP travels as INET_DIAG_REQ_PROTOCOL (attribute 3) after the 56-byte body
   const proto = req.body.byteLength > 56 && req.body[58] === 3 ? 'mptcp' : PROTO_FILE[req.body[1]];

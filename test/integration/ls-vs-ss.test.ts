@@ -316,6 +316,55 @@ sys.stdin.read()
     });
   }
 
+  // The combinations people type most, each beside ss in the same namespace: the header's columns and every line,
+  // word for word (-O: one line a socket), moving counters by name. ss prints names without -n; ls prints numbers
+  // unless -r (docs/ls.md), so ss is given -n. The netlink socket of the lister itself (ss's or ls's) is left out.
+  const TYPED: ((port: number) => string[])[] = [
+    () => ['-tulpn'],
+    () => ['-lxn'],
+    () => ['-uapn'],
+    (port) => ['-tan', 'state', 'established', '(', 'dport', '=', `:${port}`, 'or', 'sport', '=', `:${port}`, ')'],
+    () => ['-tno'],
+    () => ['-tnmip'],
+    () => ['-xen'],
+    () => ['-Htan'],
+    () => ['-4tan'],
+    () => ['-6uan'],
+    () => ['-f', 'inet', '-an'],
+    () => ['-A', 'inet,unix', '-an'],
+    () => ['-A', 'u_str', '-an'],
+    () => ['-x', '-A', 'u_dgr', '-an'],
+    () => ['-an', 'sport', '>=', ':1024'],
+    () => ['-xan', 'src', 'unix:/tmp/*'],
+    () => ['-xan', 'src', '@*'],
+    () => ['-xan', 'autobound'],
+    () => ['-nl'],
+  ];
+  test(`${TYPED.length} listings people type most print ss's header and lines, word for word`, async () => {
+    const port = ns!.population.tcp.listeners[0].port;
+    const lines = (text: string, headed: boolean) =>
+      text
+        .split('\n')
+        .slice(headed ? 1 : 0)
+        .filter(Boolean)
+        .map(words)
+        .filter((w) => !w.some((f) => /^4:(?!0$)\d+$/.test(f)))
+        .map((w) => w.join(' '))
+        .sort();
+    const header = (text: string) => text.split('\n')[0].replace('PortProcess', 'Port Process').trim().split(/\s+/);
+    for (const make of TYPED) {
+      const args = make(port);
+      const oneLine = ['-O', ...args];
+      const headed = !args[0].includes('H');
+      const theirs = await ns!.check('ss', ['-n', ...oneLine]);
+      const r = await ls(...oneLine);
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+      if (headed) assert.deepEqual(header(r.stdout), header(theirs), args.join(' '));
+      assert.ok(lines(theirs, headed).length > 0, `ss lists something for ${args.join(' ')}`);
+      assert.deepEqual(lines(r.stdout, headed), lines(theirs, headed), args.join(' '));
+    }
+  });
+
   test('ls -s prints ss -s (the per-namespace transport table)', async () => {
     const theirs = (await ns!.check('ss', ['-s']))
       .split('\n')

@@ -4,6 +4,7 @@
  * xdp), State, the queues, "protocol:interface" / "protocol:port-id" / "cid:port" / "device:qN" addresses, the
  * Process column, then -e's, -b's and -m's words. Numbers by default; ss's names (ip, rtnl, comm/pid) with -r.
  */
+import { readFileSync } from 'node:fs';
 import type { FamilySocket } from '../../diag/family-socket.js';
 import { NETLINK_PROTOCOL_NAMES } from '../../diag/netlink-diag.js';
 import { ETH_P_ALL, LL_PROTOCOL_NAMES, PDI_FLAGS } from '../../diag/packet.js';
@@ -77,6 +78,15 @@ function usersText(o: FamilyTableOptions, inode: number): string {
   return ` users:(${ps.map((p) => `("${p.comm}",pid=${p.pid},${o.securityContext ? `proc_ctx=${processContext(p.pid)},` : ''}fd=${p.fd})`).join(',')})`;
 }
 
+/** SELinux's initial context of the kernel (security_get_initial_context("kernel")), or `unavailable` */
+function kernelContext(): string {
+  try {
+    return readFileSync('/sys/fs/selinux/initial_contexts/kernel', 'utf8').replace(/\0/g, '').trim() || 'unavailable';
+  } catch {
+    return 'unavailable';
+  }
+}
+
 /** ss's sock_details_print: uid (when not 0), ino, sk */
 const details = (s: FamilySocket): string => `${s.uid ? ` uid:${s.uid}` : ''} ino:${s.inode} sk:${familyCookieHex(s)}`;
 
@@ -138,8 +148,12 @@ export function familyLine(s: FamilySocket, o: FamilyTableOptions): FamilyLine {
       else port = (n.portid > 0 ? o.processName?.(n.portid) : undefined) ?? String(n.portid);
       local = `${proto}:${port}`;
       peer = n.connected ? `${n.dstGroup}:${n.dstPortid}` : '*';
+      // ss -Z: the context of the port id's holder (netlink_show_one): the kernel's initial context for port 0, the
+      // process's for a pid, else unavailable
+      if (o.securityContext) words += ` proc_ctx=${n.portid === 0 ? kernelContext() : n.portid > 0 ? processContext(n.portid) : 'unavailable'}`;
       // ss gives netlink sockets no Process column: the process is in the address (with -r)
-      if (o.extended) words += ` sk=0 cb=0 groups=0x${((n.groups?.[0] ?? 0) >>> 0).toString(16).padStart(8, '0')}`;
+      // (ss's netlink_diag path passes sk and cb as 0; its /proc/net/netlink path prints the file's columns)
+      if (o.extended) words += ` sk=${n.procSk ?? 0} cb=${n.procCb ?? 0} groups=0x${((n.groups?.[0] ?? 0) >>> 0).toString(16).padStart(8, '0')}`;
       if (o.memory && s.skmem) words += `\t${skmemText(s.skmem)}`;
       break;
     }

@@ -89,6 +89,32 @@ describe('vsock and XDP lines (ss 6.1 format strings)', () => {
   });
 });
 
+describe('-Z on netlink sockets (ss 6.1 netlink_show_one)', () => {
+  it("proc_ctx= after the peer: the port id's process context, unavailable for autobound ids and without an LSM", () => {
+    const nl = (portid: number) => ({
+      family: 'netlink' as const,
+      type: 3,
+      state: 7,
+      rqueue: 0,
+      wqueue: 0,
+      inode: 1,
+      cookieLo: 0,
+      cookieHi: 0,
+      netlink: { protocol: 0, portid, dstPortid: 0, dstGroup: 0, connected: false },
+    });
+    let own: string;
+    try {
+      own = readFileSync(`/proc/${process.pid}/attr/current`, 'utf8').replace(/\0/g, '').trim() || 'unavailable';
+    } catch {
+      own = 'unavailable';
+    }
+    assert.equal(familyLine(nl(process.pid), { securityContext: true }).words, ` proc_ctx=${own}`);
+    assert.equal(familyLine(nl(-4123), { securityContext: true, extended: true }).words, ' proc_ctx=unavailable sk=0 cb=0 groups=0x00000000');
+    assert.match(familyLine(nl(0), { securityContext: true }).words, /^ proc_ctx=\S+$/);
+    assert.equal(familyLine(nl(0), {}).words, '');
+  });
+});
+
 describe("the four families' records", () => {
   const root = fileURLToPath(new URL('../../../../', import.meta.url));
   const validate = new Ajv2020({ allErrors: true, strict: true, strictRequired: false }).compile(
