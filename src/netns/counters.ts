@@ -2,7 +2,9 @@
  * A network namespace's own kernel counters: /proc/<pid>/net/{netstat,snmp,sockstat} are per namespace (read
  * from a thread inside it: /proc/thread-self/net). The "netns" measurement carries the few that say a pod is in
  * trouble: full listeners (ListenOverflows, ListenDrops, TCPReqQFullDrop, SyncookiesSent), orphans,
- * TIME_WAIT, TCP memory and UDP receive-buffer drops.
+ * TIME_WAIT, TCP memory and UDP receive-buffer drops. The kernel counts orphans and TCP memory for the whole
+ * host (sockstat_seq_show: tcp_orphan_count_sum(), proto_memory_allocated()): those two are the same in
+ * every namespace; the rest are the namespace's own.
  *
  * Parsers are pure (text → numbers); the walk reads the files, the agent's through CounterFiles kept open.
  */
@@ -84,7 +86,14 @@ const COUNTERS = [
     counter: true,
     help: 'UDP datagrams dropped: the receive buffer was full (Udp RcvbufErrors)',
   },
-  { field: 'tcp_orphans', file: 'sockstat', group: 'TCP', key: 'orphan', counter: false, help: 'TCP sockets no process holds any more (sockstat TCP orphan)' },
+  {
+    field: 'tcp_orphans',
+    file: 'sockstat',
+    group: 'TCP',
+    key: 'orphan',
+    counter: false,
+    help: 'TCP sockets no process holds any more (sockstat TCP orphan; the host-wide count, as the kernel keeps it: every namespace shows the same)',
+  },
   {
     field: 'tcp_time_wait',
     file: 'sockstat',
