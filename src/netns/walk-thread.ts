@@ -16,25 +16,37 @@
  */
 import { closeSync, fstatSync, openSync, readlinkSync } from 'node:fs';
 import { readProcText } from '../procfs/read.js';
-import { gather, type GatherPlan, prepareGather } from '../gather/gather.js';
+import { gather, type GatherPlan, type HostFactsReader, prepareGather } from '../gather/gather.js';
+import { localPortRange, readHostFacts } from '../gather/host-facts.js';
+import type { HostFacts } from '../collectors/collector.js';
 import { toWire, type WireMetric } from '../collectors/registry.js';
 import { PrometheusWriter } from '../outputs/metrics/prometheus.js';
 import type { Metric } from '../model/metric.js';
 import { newReceiveBuffer, type ReceiveBuffer } from '../snapshot/dump.js';
 import { DiagSession, takeCensus, takeSnapshot } from '../snapshot/snapshot.js';
+import { SocketTable } from '../snapshot/table.js';
 import { errnoName } from '../sys/errno.js';
 import { CLONE_NEWNET, loadLibc, type Libc } from '../sys/libc.js';
 import { isSockscopeError } from '../errors.js';
 import { keepNetnsLifecycle, leaveNetnsLifecycle, lifecycleInNetns } from '../lifecycle/host.js';
-import { NETNS_SCHEMA, netnsCounters } from './counters.js';
+import { CounterFiles, NETNS_SCHEMA, netnsCounters } from './counters.js';
 import type { NetnsOutcome, WalkReply, WalkRequest } from './walk.js';
 
 let libc: Libc | undefined;
 let home: number | undefined;
 /** one receive buffer for every namespace's session */
 let rb: ReceiveBuffer | undefined;
+/** gather jobs: one table filled by every namespace's snapshot in turn (each is done with before the next) */
+let gatherTable: SocketTable | undefined;
 /** WalkRequest.keep: each namespace's session (by inode), bound to it, kept between walks */
 const kept = new Map<number, DiagSession>();
+/**
+ * WalkRequest.keep: each kept namespace's ephemeral port range, read when this thread last entered it. A sysctl
+ * under /proc/sys/net is the reading thread's namespace's, and a walk over a kept socket does not enter.
+ */
+const keptPortRange = new Map<number, HostFacts['localPortRange']>();
+/** WalkRequest.keep: each kept namespace's counter files, open (read again from the start each walk) */
+const keptFiles = new Map<number, CounterFiles>();
 
 /** A /proc/net file of the namespace: dir is /proc/thread-self (the thread entered it) or /proc/<pid> (a process in it). */
 const readProc = (dir: string, name: string): string | undefined => readProcText(`${dir}/net/${name}`);
@@ -53,6 +65,9 @@ export function dropKeptSessions(keep?: ReadonlySet<number>): void {
   for (const [inode, s] of kept) {
     if (keep?.has(inode)) continue;
     kept.delete(inode);
+    keptPortRange.delete(inode);
+    keptFiles.get(inode)?.close();
+    keptFiles.delete(inode);
     s.close();
   }
 }
@@ -118,8 +133,11 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
       if (keep) kept.set(target.inode, session);
     }
     const s = session;
+    if (keep && entered) keptPortRange.set(target.inode, localPortRange());
+    let files = keep ? keptFiles.get(target.inode) : undefined;
+    if (keep && req.counters && !files) keptFiles.set(target.inode, (files = CounterFiles.open(dir)));
     const counters = req.counters
-      ? netnsCounters({ netstat: readProc(dir, 'netstat'), snmp: readProc(dir, 'snmp'), sockstat: readProc(dir, 'sockstat') })
+      ? netnsCounters(files ? files.read() : { netstat: readProc(dir, 'netstat'), snmp: readProc(dir, 'snmp'), sockstat: readProc(dir, 'sockstat') })
       : undefined;
     if (req.job.kind === 'census') {
       const { counts, ...meta } = await takeCensus(inNamespace({ ...req.job.options, skipEmptyUdp: true }, dir), s);
@@ -151,11 +169,23 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
     // the agent's lifecycle collector: this namespace's own subscription, kept between gathers (walkOnThisThread drops it)
     if (job.lifecycle && !target.own)
       await lifecycleInNetns(target.inode, target.path, config.measurements.includes('lifecycle') ? config.lifecycle : undefined);
+    // not entered (a kept socket): the port range read when the thread last entered, not its own namespace's
+    const range = keep ? keptPortRange.get(target.inode) : undefined;
+    const readFacts: HostFactsReader | undefined = keep
+      ? (wanted) => ({
+          ...readHostFacts(wanted.filter((f) => f !== 'localPortRange')),
+          localPortRange: wanted.includes('localPortRange') ? range : undefined,
+        })
+      : undefined;
     const report = await gather(
       config,
-      { snapshot: (o) => takeSnapshot(inNamespace(o, dir), s), census: (o) => takeCensus(inNamespace({ ...o, skipEmptyUdp: true }, dir), s) },
+      {
+        snapshot: (o) => takeSnapshot(inNamespace(o, dir), s, (gatherTable ??= new SocketTable(4096, 0))),
+        census: (o) => takeCensus(inNamespace({ ...o, skipEmptyUdp: true }, dir), s),
+      },
       emit,
       plan,
+      readFacts,
     );
     if (counters) emit({ schema: NETNS_SCHEMA, tags, fields: counters as Record<string, number>, time: Date.now() });
     if (target.own && job.hostPods) {
@@ -175,6 +205,9 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
     // a kept socket that failed is not trusted again
     if (keep) {
       kept.delete(target.inode);
+      keptPortRange.delete(target.inode);
+      keptFiles.get(target.inode)?.close();
+      keptFiles.delete(target.inode);
       session?.close();
       session = undefined;
     }
