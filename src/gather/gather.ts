@@ -100,7 +100,6 @@ function tagged(config: GatherConfig, sink: Sink): Sink {
 }
 
 /**
-/**
  * How a gather reads the host facts (readHostFacts by default). The agent's namespace walk reads another
  * namespace's sockets without entering it, so it hands in the facts it read when it last entered (the port range).
  */
