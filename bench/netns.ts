@@ -1,6 +1,6 @@
 /**
  * `npm run bench:netns -- [--namespaces 100] [--sockets 200] [--reps 5] [--case gather|agent|both]
- *  [--agent-sockets 1500] [--agent-seconds 120] [--shared-ehash]`
+ *  [--agent-sockets 1500] [--agent-seconds 120] [--agent-bin PATH ...] [--shared-ehash]`
  *
  * --all-netns against its peer, side by side in one run, on one population:
  *
@@ -21,7 +21,9 @@
  *
  * agent case: `sockscope agent` with [netns] enabled, a 15 s interval, over N namespaces of --agent-sockets
  * sockets each; CPU (utime+stime of the whole process, every thread) over --agent-seconds after a warm-up
- * gather, and RSS (VmRSS, VmHWM). Targets: ≤ 1% of a core, ≤ 150 MB RSS.
+ * gather, and RSS (VmRSS, VmHWM). Targets: ≤ 1% of a core, ≤ 150 MB RSS. With --agent-bin (repeated), one agent
+ * per given bin/sockscope.js runs at the same time over the same namespaces: a change against its base, side by
+ * side under the same load.
  *
  * Floors, measured in the same run on the same namespaces: bench/netns-floor.c (built with `cc -O2`) does
  * the least a program can do for the same counts (setns, a NETLINK_SOCK_DIAG socket and the TCP dumps per
@@ -60,6 +62,8 @@ const { values: a } = parseArgs({
     'shared-ehash': { type: 'boolean', default: false },
     /** default: the agent's default collectors (netstat, netstat_port with auto_listen_ports, listen); netstat: netstat alone */
     'agent-collectors': { type: 'string', default: 'default' },
+    /** the sockscope to run as the agent (bin/sockscope.js of a checkout); repeat to run several side by side */
+    'agent-bin': { type: 'string', multiple: true, default: [] },
   },
 });
 
@@ -340,57 +344,70 @@ async function agentCase(results: Record<string, unknown>): Promise<void> {
   writeFileSync(conf, `[agent]\ninterval = "15s"\n\n[outputs.prometheus]\nlisten = ["127.0.0.1:0"]\n\n[netns]\nenabled = true\n${only}`);
   // without the bench's own SOCKSCOPE_* marker: the agent refuses SOCKSCOPE_ variables that name no setting
   const { SOCKSCOPE_NETNS_BENCH_ISOLATED: _, ...env } = process.env;
-  const agent = spawn(process.execPath, [BIN, 'agent', '--config', conf], { stdio: ['ignore', 'ignore', 'pipe'], env });
-  let err = '';
-  agent.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise((r) => agent.once('exit', r));
+  // one agent per --agent-bin (default: this checkout's), all at once over the same namespaces: a change and the
+  // build it is compared with measured side by side, under the same load
+  const bins = a['agent-bin'].length ? a['agent-bin'] : [BIN];
+  const agents = bins.map((bin) => {
+    const child = spawn(process.execPath, [bin, 'agent', '--config', conf], { stdio: ['ignore', 'ignore', 'pipe'], env });
+    const x = { bin, child, err: '', exited: new Promise((r) => child.once('exit', r)) };
+    child.stderr!.on('data', (d) => (x.err += d));
+    return x;
+  });
   try {
     // the first gather at start; wait for a second interval boundary so start-up is not counted
     await new Promise((r) => setTimeout(r, 20_000));
-    if (agent.exitCode !== null) throw new Error(`agent exited: ${err}`);
-    const s0 = procStat(agent.pid!);
+    for (const x of agents) if (x.child.exitCode !== null) throw new Error(`agent ${x.bin} exited: ${x.err}`);
+    const s0 = agents.map((x) => procStat(x.child.pid!));
     const w0 = Date.now();
     await new Promise((r) => setTimeout(r, seconds * 1000));
-    const s1 = procStat(agent.pid!);
+    const s1 = agents.map((x) => procStat(x.child.pid!));
     const wall = (Date.now() - w0) / 1000;
     const hz = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-    const cpuPct = (100 * (s1.cpuTicks - s0.cpuTicks)) / hz / wall;
-    const sysPct = (100 * (s1.sysTicks - s0.sysTicks)) / hz / wall;
-    console.log(
-      `  sockscope agent (${a['agent-collectors']} collectors), 15 s interval, ${seconds} s: cpu ${cpuPct.toFixed(2)}% of a core (target ≤ 1%), rss ${(s1.rssKb / 1024).toFixed(0)} MB, peak ${(s1.hwmKb / 1024).toFixed(0)} MB (target ≤ 150 MB)`,
-    );
     // the floor: the kernel's dumps of these namespaces over sockets kept open (no setns), in C, every 15 s
     const f = floor(pids, true);
     const floorPct = f ? (100 * f.cpu_ms) / 1000 / 15 : undefined;
+    const load = readFileSync('/proc/loadavg', 'latin1').split(' ').slice(0, 3).join(' ');
+    agents.forEach((x, k) => {
+      const cpuPct = (100 * (s1[k].cpuTicks - s0[k].cpuTicks)) / hz / wall;
+      const sysPct = (100 * (s1[k].sysTicks - s0[k].sysTicks)) / hz / wall;
+      const name = bins.length > 1 ? ` ${x.bin}` : '';
+      console.log(
+        `  sockscope agent${name} (${a['agent-collectors']} collectors), 15 s interval, ${seconds} s: cpu ${cpuPct.toFixed(2)}% of a core (target ≤ 1%), rss ${(s1[k].rssKb / 1024).toFixed(0)} MB, peak ${(s1[k].hwmKb / 1024).toFixed(0)} MB (target ≤ 150 MB)`,
+      );
+      const what = `agent${name} ${n} × ${per} TCP, ${a['agent-collectors']} collectors, 15 s`;
+      row(`${what}: CPU over ${seconds} s`, `${cpuPct.toFixed(2)}% of a core (system ${sysPct.toFixed(2)}%)`, '≤ 1%', cpuPct <= 1);
+      row('  RSS (peak)', `${(s1[k].rssKb / 1024).toFixed(0)} MB (${(s1[k].hwmKb / 1024).toFixed(0)} MB)`, '≤ 150 MB', s1[k].hwmKb / 1024 <= 150);
+      results[`agent_${a['agent-collectors']}${bins.length > 1 ? `_${k}` : ''}`] = {
+        bin: x.bin,
+        collectors: a['agent-collectors'],
+        namespaces: n,
+        sockets_per_namespace: per,
+        population: pop,
+        seconds: wall,
+        loadavg: load,
+        cpu_pct: cpuPct,
+        sys_pct: sysPct,
+        rss_mb: s1[k].rssKb / 1024,
+        peak_rss_mb: s1[k].hwmKb / 1024,
+        floor: { c_dumps_cpu_ms_per_gather: f?.cpu_ms, cpu_pct: floorPct },
+      };
+    });
     if (f)
       console.log(
-        `  floor: the C dumps of ${f.sockets} sockets over kept sockets: ${f.cpu_ms.toFixed(0)} ms cpu per gather = ${floorPct!.toFixed(2)}% of a core at 15 s`,
+        `  floor: the C dumps of ${f.sockets} sockets over kept sockets: ${f.cpu_ms.toFixed(0)} ms cpu per gather = ${floorPct!.toFixed(2)}% of a core at 15 s; load average ${load}`,
       );
-    const what = `agent ${n} × ${per} TCP, ${a['agent-collectors']} collectors, 15 s`;
-    row(`${what}: CPU over ${seconds} s`, `${cpuPct.toFixed(2)}% of a core (system ${sysPct.toFixed(2)}%)`, '≤ 1%', cpuPct <= 1);
     row(
       '  floor: the kernel dumps alone (C, kept sockets)',
       floorPct === undefined ? '-' : `${floorPct.toFixed(2)}% (${f!.cpu_ms.toFixed(0)} ms per gather)`,
       '',
       undefined,
     );
-    row('  RSS (peak)', `${(s1.rssKb / 1024).toFixed(0)} MB (${(s1.hwmKb / 1024).toFixed(0)} MB)`, '≤ 150 MB', s1.hwmKb / 1024 <= 150);
-    results[`agent_${a['agent-collectors']}`] = {
-      collectors: a['agent-collectors'],
-      namespaces: n,
-      sockets_per_namespace: per,
-      population: pop,
-      seconds: wall,
-      cpu_pct: cpuPct,
-      sys_pct: sysPct,
-      rss_mb: s1.rssKb / 1024,
-      peak_rss_mb: s1.hwmKb / 1024,
-      floor: { c_dumps_cpu_ms_per_gather: f?.cpu_ms, cpu_pct: floorPct },
-    };
   } finally {
-    // an agent that already exited has nothing to wait for (waiting for its 'exit' again would hang the bench)
-    if (agent.exitCode === null && agent.signalCode === null) agent.kill('SIGTERM');
-    await exited;
+    for (const x of agents) {
+      // an agent that already exited has nothing to wait for (waiting for its 'exit' again would hang the bench)
+      if (x.child.exitCode === null && x.child.signalCode === null) x.child.kill('SIGTERM');
+      await x.exited;
+    }
     rmSync(dir, { recursive: true, force: true });
     await stopHolders();
   }

@@ -130,8 +130,9 @@ export function collectNetstatPort(src: ConnectionSource, groups: readonly PortG
   // O(sockets x groups). A candidate whose addr_port does not depend on the socket (every mode but
   // ports_match) remembers its point per ip_version, so counting a socket builds no string.
   const candidates: Candidate[][] = [];
-  const byLocal = new Int32Array(65536).fill(-1); // port → index in candidates
-  const byRemote = new Int32Array(65536).fill(-1);
+  // port → index in candidates: the two 256 KiB indexes are kept (and left all -1) between calls, not made and
+  // filled per call: an agent over 100 namespaces counts 100 tables a gather
+  const { byLocal, byRemote } = PORT_INDEX;
   groups.forEach((group, g) => {
     for (const e of group.entries) {
       const index = group.mode === 'remote' ? byRemote : byLocal;
@@ -149,18 +150,25 @@ export function collectNetstatPort(src: ConnectionSource, groups: readonly PortG
     counts: new Float64Array(64 * NETSTAT_FIELD_COUNT),
     pids: new Float64Array(64),
   };
-  for (let from = 0; from < src.length; from += ROWS_PER_CALL) {
-    countPorts(src, from, Math.min(src.length, from + ROWS_PER_CALL), candidates, byLocal, byRemote, semantics, seen, points);
+  try {
+    for (let from = 0; from < src.length; from += ROWS_PER_CALL) {
+      countPorts(src, from, Math.min(src.length, from + ROWS_PER_CALL), candidates, byLocal, byRemote, semantics, seen, points);
+    }
+  } finally {
+    for (const group of groups) for (const e of group.entries) (group.mode === 'remote' ? byRemote : byLocal)[e.port] = -1;
   }
   const { counts, pids } = points;
   // tags are built after the counting loop, so that loop never handles objects made for this gather only
   return points.addrPorts.map((addrPort, p) => ({
     schema: NETSTAT_PORT_SCHEMA,
     tags: { ...groups[points.groups[p]].tags, addr_port: addrPort, ip_version: IP_VERSIONS[points.versions[p]] },
-    fields: { ...countsAt(counts, p * NETSTAT_FIELD_COUNT), pid: pids[p] },
+    fields: Object.assign(countsAt(counts, p * NETSTAT_FIELD_COUNT), { pid: pids[p] }),
     time,
   }));
 }
+
+/** The port indexes of collectNetstatPort, all -1 between its calls (scratch of one synchronous call). */
+const PORT_INDEX = { byLocal: new Int32Array(65536).fill(-1), byRemote: new Int32Array(65536).fill(-1) };
 
 interface Candidate {
   g: number;

@@ -4,7 +4,7 @@
  * beside it, and run each collector over both into a sink. A collector that throws is reported and the others
  * still run (Telegraf's best-effort gathering). The I/O of a gather is here; the collectors do none.
  */
-import type { GatherConfig, HostFacts, RowPoint, Sink } from '../collectors/collector.js';
+import type { GatherConfig, HostFactName, HostFacts, RowPoint, Sink } from '../collectors/collector.js';
 import { MetricSink } from '../collectors/collector.js';
 import { collectorsOf, planSnapshot, type SnapshotPlan } from '../collectors/registry.js';
 import type { Metric } from '../model/metric.js';
@@ -100,6 +100,12 @@ function tagged(config: GatherConfig, sink: Sink): Sink {
 }
 
 /**
+ * How a gather reads the host facts (readHostFacts by default). The agent's namespace walk reads another
+ * namespace's sockets without entering it, so it hands in the facts it read when it last entered (the port range).
+ */
+export type HostFactsReader = (wanted: readonly HostFactName[]) => HostFacts;
+
+/**
  * What a gather works out from its configuration before any I/O: the collectors with their options and the
  * snapshot they need (or why the configuration cannot be gathered). The tags play no part: a walk over many
  * namespaces, whose gathers differ by their tags only, works it out once (prepareGather) for all of them.
@@ -115,12 +121,24 @@ export function prepareGather(config: GatherConfig): GatherPlan {
 }
 
 /** One gather; `prepared`: prepareGather's plan for this config, made once for many gathers (else made here). */
-export async function gather(config: GatherConfig, snapshotter: Snapshotter, emit: (m: Metric) => unknown, prepared?: GatherPlan): Promise<GatherReport> {
-  return gatherInto(config, snapshotter, new MetricSink(emit), prepared);
+export async function gather(
+  config: GatherConfig,
+  snapshotter: Snapshotter,
+  emit: (m: Metric) => unknown,
+  prepared?: GatherPlan,
+  readFacts?: HostFactsReader,
+): Promise<GatherReport> {
+  return gatherInto(config, snapshotter, new MetricSink(emit), prepared, readFacts);
 }
 
 /** gather() into any sink (the metric sink when `emit` is a function). */
-export async function gatherInto(config: GatherConfig, snapshotter: Snapshotter, sink: Sink, prepared = prepareGather(config)): Promise<GatherReport> {
+export async function gatherInto(
+  config: GatherConfig,
+  snapshotter: Snapshotter,
+  sink: Sink,
+  prepared = prepareGather(config),
+  readFacts: HostFactsReader = readHostFacts,
+): Promise<GatherReport> {
   const started = performance.now();
   if ('error' in prepared) return failedReport(prepared.error, started);
   const { collectors, plan } = prepared;
@@ -135,7 +153,7 @@ export async function gatherInto(config: GatherConfig, snapshotter: Snapshotter,
   }
   const meta = (snap ?? census)!;
   const report = snapshotReport(meta);
-  const facts = readHostFacts(plan.facts);
+  const facts = readFacts(plan.facts);
   const snapshot = { table: snap?.table, census: census?.counts, time: meta.takenAt };
 
   for (const { c, o } of collectors) {

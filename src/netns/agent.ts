@@ -8,7 +8,7 @@ import type { GatherConfig } from '../gather/gather.js';
 import type { AgentConfig } from '../config/defaults.js';
 import type { Metric } from '../model/metric.js';
 import type { Exposition, PrometheusWriter } from '../outputs/metrics/prometheus.js';
-import { gatherAllNetns, type AllNetnsOptions, type NetnsReport } from './all.js';
+import { gatherAllNetns, notesKey, type AllNetnsOptions, type NetnsReport } from './all.js';
 import { DiscoveryCache } from './discover.js';
 import { NetnsWalker } from './walk.js';
 
@@ -66,11 +66,8 @@ export class NetnsAgentGatherer {
     this.totals.vanished += report.vanished;
     this.totals.denied += report.denied;
     this.totals.failed += report.failed;
-    // said once per change: which namespaces could not be entered and why, a cap reached
-    const notes = report.notes
-      .map((n) => n.replace(/^\d+ network namespaces? vanished.*$/, ''))
-      .filter(Boolean)
-      .join('; ');
+    // said once per change (notesKey): which namespaces could not be entered and why, a cap reached
+    const notes = notesKey(report.notes);
     if (notes !== this.said) {
       if (notes) this.log('warn', 'netns: some network namespaces were not read', { notes: report.notes });
       else if (this.said) this.log('info', 'netns: every selected network namespace is read again');

@@ -49,7 +49,13 @@ export const DEFAULT_MAX_SERIES = 200_000;
 /** The netns label value: the `ip netns` name, else the inode. */
 export const netnsLabel = (ns: NetnsInfo): string => ns.name ?? String(ns.inode);
 
-/** The configured labels of a namespace ("" never: an unknown pod has no pod label). */
+/** A pod's namespace shared by containers of more than one name (a restarted container keeps its name). */
+export const sharedByContainers = (ns: Pick<NetnsInfo, 'containers'>): boolean => new Set(ns.containers?.map((c) => c.name)).size > 1;
+
+/**
+ * The configured labels of a namespace ("" never: an unknown pod has no pod label). A pod's namespace shared by
+ * several containers has no container label: its sockets are theirs together (`ls` names each socket's).
+ */
 export function netnsTags(ns: NetnsInfo, labels: readonly NetnsLabel[] = NETNS_LABELS): Record<string, string> {
   if (ns.own) return {};
   const tags: Record<string, string> = {};
@@ -61,7 +67,9 @@ export function netnsTags(ns: NetnsInfo, labels: readonly NetnsLabel[] = NETNS_L
           ? ns.pod?.name
           : l === 'namespace'
             ? ns.pod?.namespace
-            : ns.container && (ns.container.name ?? ns.container.id.slice(0, 12));
+            : ns.container && !sharedByContainers(ns)
+              ? (ns.container.name ?? ns.container.id.slice(0, 12))
+              : undefined;
     if (v !== undefined) tags[l] = v;
   }
   return tags;
@@ -74,8 +82,9 @@ export function selected(ns: NetnsInfo, s: NetnsSelector | undefined): boolean {
   if (s.pod?.length && !s.pod.includes(ns.pod?.name as string)) return false;
   if (s.namespace?.length && !s.namespace.includes(ns.pod?.namespace as string)) return false;
   if (s.container?.length) {
-    const c = ns.container;
-    if (!c || !s.container.some((x) => x === c.name || (x.length >= 12 && c.id.startsWith(x)) || x === c.id)) return false;
+    // the namespace's container, or any of its pod's (a pod's namespace is shared by its containers)
+    const is = (c: { name?: string; id: string }) => s.container!.some((x) => x === c.name || (x.length >= 12 && c.id.startsWith(x)) || x === c.id);
+    if (!(ns.container && is(ns.container)) && !ns.containers?.some(is)) return false;
   }
   return true;
 }
@@ -135,6 +144,24 @@ export function planNamespaces(options: AllNetnsOptions = {}): NetnsPlan {
     discoveryMs: d.durationMs,
     containers: d.pods > 0 || d.namespaces.some((n) => n.container || n.pod),
   };
+}
+
+/**
+ * What a gather's notes say, for a gatherer that runs again and again (the agent, execd) to say them once and
+ * again only when this changes: which namespaces could not be entered and why, that a cap was reached, that
+ * processes could not be read — not how many processes came and went, how many namespaces are over the cap,
+ * nor a namespace that vanished mid-gather (its pod went away: nothing to act on).
+ */
+export function notesKey(notes: readonly string[]): string {
+  return notes
+    .map((n) =>
+      n
+        .replace(/^\d+ network namespaces? vanished.*$/, '')
+        .replace(/^\d+ process(?:es'|'s) network namespaces? could not be read/, 'processes could not be read')
+        .replace(/^\d+ network namespaces over the maximum/, 'namespaces over the maximum'),
+    )
+    .filter(Boolean)
+    .join('; ');
 }
 
 /** What an --all-netns gather did, besides each namespace's own gather report. */

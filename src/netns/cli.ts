@@ -6,7 +6,7 @@ import type { GatherConfig, GatherReport } from '../gather/gather.js';
 import type { Metric } from '../model/metric.js';
 import { STATE_KEYS, TCP_STATE_NUMBERS } from '../diag/constants.js';
 import { CensusCounts } from '../snapshot/census.js';
-import { gatherAllNetns, netnsLabel, outcomeNotes, planNamespaces, type AllNetnsOptions, type NetnsReport } from './all.js';
+import { gatherAllNetns, netnsLabel, notesKey, outcomeNotes, planNamespaces, sharedByContainers, type AllNetnsOptions, type NetnsReport } from './all.js';
 import { DiscoveryCache, type NetnsInfo } from './discover.js';
 import type { NetnsCounterValues } from './counters.js';
 import { NetnsWalker } from './walk.js';
@@ -21,6 +21,8 @@ export class AllNetnsGatherer {
   private readonly walker = new NetnsWalker({ inProcess: true, keepSockets: true });
 
   private readonly options: AllNetnsOptions;
+  /** what the last gather's notes said (notesKey) */
+  private said = '';
 
   constructor(options: AllNetnsOptions) {
     // execd gathers again and again: identities and kubelet's directories kept between gathers
@@ -30,6 +32,10 @@ export class AllNetnsGatherer {
   /** One gather; `counters`: the netns measurement too. The host's report stands for the gather's. */
   async gather(config: GatherConfig, counters: boolean, emit: (m: Metric) => void): Promise<{ report: GatherReport; netns: NetnsReport }> {
     const { report: netns } = await gatherAllNetns(config, this.walker, { ...this.options, counters }, emit);
+    // execd gathers again and again: what could not be read is said once, and again when it changes
+    const key = notesKey(netns.notes);
+    const notes = key !== '' && key === this.said ? [] : netns.notes;
+    this.said = key;
     const report: GatherReport = netns.host ?? {
       snapshotMs: 0,
       durationMs: netns.walkMs,
@@ -40,7 +46,7 @@ export class AllNetnsGatherer {
       sources: [],
       collectors: [],
     };
-    return { report: { ...report, notes: [...report.notes, ...netns.notes] }, netns };
+    return { report: { ...report, notes: [...report.notes, ...notes] }, netns };
   }
 
   close(): Promise<void> {
@@ -56,6 +62,8 @@ export interface NamespaceSummary {
   comm?: string;
   host: boolean;
   container?: NetnsInfo['container'];
+  /** a pod's namespace shared by several containers: theirs (names and ids) */
+  containers?: NetnsInfo['containers'];
   pod?: NetnsInfo['pod'];
   status: 'ok' | 'vanished' | 'denied' | 'failed';
   reason?: string;
@@ -79,6 +87,7 @@ export async function summarizeNamespaces(options: AllNetnsOptions): Promise<{ n
         ...(ns.pid ? { pid: ns.pid, comm: ns.comm } : {}),
         host: ns.own,
         ...(ns.container ? { container: ns.container } : {}),
+        ...(sharedByContainers(ns) ? { containers: ns.containers } : {}),
         ...(ns.pod ? { pod: ns.pod } : {}),
         status: o.status,
       };
@@ -115,7 +124,11 @@ export function renderNamespaces(
   const table: string[][] = [['Network namespace', 'container', 'pid', 'TCP', 'estab', 'listen', 'close-wait', 'time-wait', 'UDP', 'overflows', 'drops']];
   for (const r of rows) {
     const cell = namespaceCell({ ...r, own: r.host });
-    const c = r.container ? (r.container.name ?? `${r.container.runtime}:${r.container.id.slice(0, 12)}`) : '';
+    const c = r.containers
+      ? r.containers.map((x) => x.name).join(',')
+      : r.container
+        ? (r.container.name ?? `${r.container.runtime}:${r.container.id.slice(0, 12)}`)
+        : '';
     const pid = r.pid ? `${r.pid}/${r.comm ?? '?'}` : '';
     if (r.status !== 'ok') {
       table.push([cell, c, pid, r.status, '', '', '', '', '', '', '']);

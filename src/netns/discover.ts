@@ -34,6 +34,11 @@ export interface NetnsInfo {
   processes: number;
   container?: ContainerIdentity;
   pod?: PodIdentity;
+  /**
+   * the named containers (kubelet's /var/log/containers) with a process in it, among the processes whose cgroup
+   * is read: a pod's namespace is shared by all of them (--container selects it by any)
+   */
+  containers?: readonly { name: string; id: string }[];
   /** the namespace sockscope itself runs in (the host's, for a DaemonSet with hostNetwork) */
   own: boolean;
 }
@@ -66,9 +71,12 @@ export interface DiscoverOptions {
  */
 export class DiscoveryCache {
   /** inode → the representative pid and what was read for it */
-  readonly identities = new Map<number, { pid: number; comm?: string; container?: ContainerIdentity; pod?: PodIdentity }>();
+  readonly identities = new Map<number, Identity>();
   logs?: { key: string; logs: KubeletLogs };
 }
+
+/** What was read for a namespace's representative process. */
+type Identity = Pick<NetnsInfo, 'comm' | 'container' | 'pod' | 'containers'> & { pid: number };
 
 export interface Discovery {
   namespaces: NetnsInfo[];
@@ -253,7 +261,7 @@ export function discoverNamespaces(options: DiscoverOptions = {}): Discovery {
   const logs = cachedKubeletLogs(options.logRoot, cache);
   const reads = options.cgroupReadsPerNamespace ?? 16;
   const out: NetnsInfo[] = [];
-  const seen = cache && new Map<number, { pid: number; comm?: string; container?: ContainerIdentity; pod?: PodIdentity }>();
+  const seen = cache && new Map<number, Identity>();
   for (const ns of byInode.values()) {
     const { pids, ...info } = ns;
     pids.sort((a, b) => a - b);
@@ -268,8 +276,10 @@ export function discoverNamespaces(options: DiscoverOptions = {}): Discovery {
       // the same namespace, the same representative process, a container found: what was read for it stands
       info.container = known.container;
       if (known.pod) info.pod = known.pod;
+      if (known.containers) info.containers = known.containers;
     } else if (!ns.own) identify(info, pids, proc, logs, reads); // a namespace being set up may be in its container's cgroup soon
-    if (seen && info.pid !== undefined) seen.set(ns.inode, { pid: info.pid, comm: info.comm, container: info.container, pod: info.pod });
+    if (seen && info.pid !== undefined)
+      seen.set(ns.inode, { pid: info.pid, comm: info.comm, container: info.container, pod: info.pod, containers: info.containers });
     out.push(info);
   }
   if (cache && seen) {
@@ -288,6 +298,8 @@ export function discoverNamespaces(options: DiscoverOptions = {}): Discovery {
 function identify(info: NetnsInfo, pids: number[], proc: string, logs: KubeletLogs, reads: number): void {
   let first: ContainerIdentity | undefined;
   let podUid: string | undefined;
+  /** the named containers with a process in it (a pod's app and sidecars; not its exited init containers) */
+  const running = new Map<string, { name: string; id: string }>();
   for (let k = 0; k < pids.length && k < reads; k++) {
     const text = readProcText(`${proc}/${pids[k]}/cgroup`);
     if (text === undefined) continue;
@@ -299,14 +311,15 @@ function identify(info: NetnsInfo, pids: number[], proc: string, logs: KubeletLo
     // give a name, so the first container stands, and its pod once a uid is known (or none can be)
     if (logs.containers.size === 0 && (podUid !== undefined || logs.pods.size === 0)) break;
     const name = logs.containers.get(id.container.id)?.container;
-    if (name) {
-      info.container = { ...id.container, name };
-      break;
+    if (name && !running.has(id.container.id)) {
+      info.container ??= { ...id.container, name };
+      running.set(id.container.id, { name, id: id.container.id });
     }
   }
   info.container ??= first;
   const pod = podOf(logs, podUid, info.container);
   if (pod) info.pod = pod;
+  if (running.size > 0) info.containers = [...running.values()];
 }
 
 /**

@@ -39,44 +39,60 @@ const HEX64 = /^[0-9a-f]{64}$/;
 /**
  * One path component of a container's cgroup, as each runtime names it:
  *   systemd driver: docker-<id>.scope, cri-containerd-<id>.scope, crio-<id>.scope, libpod-<id>.scope,
- *                   machine-<name>.scope (systemd-nspawn; '-' in the name escaped as \x2d)
+ *                   nerdctl-<id>.scope (containerd without Kubernetes), machine-<name>.scope (systemd-nspawn;
+ *                   '-' in the name escaped as \x2d)
  *   cgroupfs driver: /docker/<id>, /kubepods/<qos>/pod<uid>/<id> (runtime unknown from the path: containerd,
- *                   kubelet's default), /libpod_parent/libpod-<id>
+ *                   kubelet's default), /kubepods/<qos>/pod<uid>/crio-<id> (CRI-O names its own),
+ *                   /libpod_parent/libpod-<id>
  * The runtimes' helper scopes (crio-conmon-<id>, libpod-conmon-<id>) are not containers.
  */
-function containerOfComponent(c: string, parent: string | undefined): ContainerIdentity | undefined {
-  let m = /^(docker|cri-containerd|crio|libpod)-([0-9a-f]{64})\.scope$/.exec(c);
+function containerOfComponent(c: string, parent: string | undefined, underKubepods: boolean): ContainerIdentity | undefined {
+  let m = /^(docker|cri-containerd|crio|libpod|nerdctl)-([0-9a-f]{64})\.scope$/.exec(c) ?? /^(crio|libpod)-([0-9a-f]{64})$/.exec(c);
   if (m) {
-    const runtime = ({ docker: 'docker', 'cri-containerd': 'containerd', crio: 'cri-o', libpod: 'podman' } as const)[m[1] as 'docker'];
+    const runtime = ({ docker: 'docker', 'cri-containerd': 'containerd', crio: 'cri-o', libpod: 'podman', nerdctl: 'containerd' } as const)[m[1] as 'docker'];
     return { runtime, id: m[2] };
   }
   m = /^machine-(.+)\.scope$/.exec(c);
   if (m) return { runtime: 'systemd-nspawn', id: m[1].replace(/\\x([0-9a-f]{2})/gi, (_, h: string) => String.fromCharCode(parseInt(h, 16))) };
-  m = /^libpod-([0-9a-f]{64})$/.exec(c);
-  if (m) return { runtime: 'podman', id: m[1] };
   if (HEX64.test(c)) {
     if (parent === 'docker') return { runtime: 'docker', id: c };
-    if (parent && /^pod[0-9a-f_-]{36}$/.test(parent)) return { runtime: 'containerd', id: c };
+    if (underKubepods && parent && podUidOfComponent(parent)) return { runtime: 'containerd', id: c };
   }
   return undefined;
 }
 
-/** The pod uid in a kubepods component: kubepods-<qos>-pod<uid>.slice (uid with _ for -), or pod<uid> (cgroupfs). */
+/**
+ * A pod uid as kubelet writes it: a UUID (API pods), or 32 hex digits (static pods: the hash of the manifest,
+ * e.g. etcd, kube-apiserver, kube-proxy on kubeadm nodes, which are hostNetwork pods).
+ */
+const POD_UID = '[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32}';
+
+/**
+ * The pod uid in a kubepods component: kubepods-<qos>-pod<uid>.slice (systemd driver, uid with _ for -; under
+ * kubelet's --cgroup-root the slices carry its name first, e.g. kind's kubelet-kubepods-besteffort-pod<uid>.slice),
+ * or pod<uid> (cgroupfs driver).
+ */
+const POD_COMPONENT = new RegExp(`^(?:(?:[a-z0-9_]+-)?kubepods(?:-[a-z]+)?-pod(${POD_UID})\\.slice|pod(${POD_UID}))$`);
 function podUidOfComponent(c: string): string | undefined {
-  const m = /^kubepods(?:-[a-z]+)?-pod([0-9a-f_]{36})\.slice$/.exec(c) ?? /^pod([0-9a-f-]{36})$/.exec(c);
-  return m ? m[1].replaceAll('_', '-') : undefined;
+  const m = POD_COMPONENT.exec(c);
+  const uid = m && (m[1] ?? m[2]);
+  return uid ? uid.replaceAll('_', '-') : undefined;
 }
 
 /** Container and pod uid from one cgroup path ("/kubepods.slice/.../cri-containerd-<id>.scope"). */
 export function identityOfCgroupPath(path: string): CgroupIdentity {
   const parts = path.split('/').filter(Boolean);
   const out: CgroupIdentity = {};
-  const kubepods = parts.findIndex((c) => c === 'kubepods' || c.startsWith('kubepods.') || c.startsWith('kubepods-'));
+  // kubepods, kubepods.slice, kubepods-<qos>.slice, or under kubelet's --cgroup-root kubelet-kubepods.slice (kind);
+  // read from inside a container with its own cgroup namespace (the DaemonSet), a path is relative to that
+  // namespace's root ("/../../../burstable/pod<uid>/<id>"): the kubepods level may be above what is shown
+  let kubepods = parts.findIndex((c) => /^(?:[a-z0-9_]+-)?kubepods(?:$|[.-])/.test(c));
+  if (kubepods < 0 && parts[0] === '..') kubepods = parts.lastIndexOf('..');
   for (let i = 0; i < parts.length; i++) {
     const c = parts[i];
     const uid = kubepods >= 0 && i >= kubepods ? podUidOfComponent(c) : undefined;
     if (uid) out.podUid = uid;
-    const container = containerOfComponent(c, parts[i - 1]);
+    const container = containerOfComponent(c, parts[i - 1], kubepods >= 0 && i > kubepods);
     if (container) out.container = container;
   }
   return out;
@@ -106,9 +122,12 @@ export function cgroupV2Path(text: string): string | undefined {
   return line?.slice(3);
 }
 
-/** kubelet's /var/log/pods entry "<namespace>_<pod>_<uid>" → the pod (names are DNS labels: no '_'). */
+/**
+ * kubelet's /var/log/pods entry "<namespace>_<pod>_<uid>" → the pod (names are DNS labels: no '_'; the uid a
+ * UUID, or 32 hex digits for a static pod).
+ */
 export function podOfLogDirectory(name: string): PodIdentity | undefined {
-  const m = /^([a-z0-9.-]+)_([a-z0-9.-]+)_([0-9a-f-]{36})$/.exec(name);
+  const m = /^([a-z0-9.-]+)_([a-z0-9.-]+)_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32})$/.exec(name);
   return m ? { namespace: m[1], name: m[2], uid: m[3] } : undefined;
 }
 

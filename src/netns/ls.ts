@@ -3,17 +3,16 @@
  * into its own table; the tables are appended into one (one set of columns, so the table layout aligns across
  * namespaces), with the namespace of every row on the side. Records gain `netns`; the table gains a first
  * column. A socket in sockscope's own (the host's) namespace whose cgroup is a pod's or a container's
- * (hostNetwork pods) is attributed to it by its INET_DIAG_CGROUP_ID.
+ * (hostNetwork pods) is attributed to it by its INET_DIAG_CGROUP_ID; in a pod's namespace, shared by its
+ * containers, a socket names the container that made it the same way (host-pods.ts: SocketOwners).
  */
-import { Proto } from '../diag/constants.js';
-import { decodeInetAttributes } from '../diag/inet.js';
-import { cgroup2Mount } from '../filter/resolve.js';
 import type { RecordOptions, SocketRecord } from '../outputs/listing/socket-record.js';
 import type { SnapshotOptions } from '../snapshot/snapshot.js';
 import { SocketTable } from '../snapshot/table.js';
-import { outcomeNotes, planNamespaces, selected, type AllNetnsOptions } from './all.js';
+import { outcomeNotes, planNamespaces, selected, sharedByContainers, type AllNetnsOptions } from './all.js';
 import { namespaceCell } from './cli.js';
-import { cgroupPathsByInode, identityOfCgroup, readKubeletLogs, type NetnsInfo } from './discover.js';
+import type { NetnsInfo } from './discover.js';
+import { SocketOwners } from './host-pods.js';
 import { NetnsWalker } from './walk.js';
 
 /** The `netns` member of a record. */
@@ -87,22 +86,21 @@ export async function listAllNetns(o: AllNetnsOptions, snapshot: SnapshotOptions
   const cells: string[] = [];
   const s = o.select;
   const bySelector = !!(s?.netns?.length || s?.pod?.length || s?.namespace?.length || s?.container?.length);
-  let cgroups: Map<number, string> | undefined;
-  let logs: ReturnType<typeof readKubeletLogs> | undefined;
+  const owners = new SocketOwners(o.logRoot);
   for (const { t, ns } of tables) {
     const from = table.length;
     table.append(t);
     const nsRecord = netnsRecord(ns);
     const nsCell = namespaceCell(ns);
-    const view = table.arenaView();
+    // whose each socket is, by its cgroup: a hostNetwork pod's in the host's namespace; in a pod's namespace,
+    // shared by its containers, the container that made it (a sidecar's sockets are the sidecar's)
+    const of = ns.own || ns.pod || ns.container ? owners.resolve(table, from, table.length) : undefined;
+    const shared = sharedByContainers(ns);
     for (let i = from; i < table.length; i++) {
       if (!matches(table, i)) continue;
-      if (ns.own && table.proto[i] !== Proto.unix && table.attrLength[i] > 0) {
-        // a hostNetwork pod's socket: named by its cgroup
-        const id = decodeInetAttributes(view, table.attrStart[i], table.attrStart[i] + table.attrLength[i], table.proto[i]).cgroupId;
-        const path = id === undefined ? undefined : (cgroups ??= cgroupPathsByInode(cgroup2Mount())).get(id);
-        const who = path === undefined ? undefined : identityOfCgroup(path, (logs ??= readKubeletLogs(o.logRoot)));
-        if (who?.container || who?.pod) {
+      const who = of?.[i - from];
+      if (ns.own) {
+        if (who) {
           if (bySelector && !selected({ ...ns, own: false, ...who }, s)) continue;
           rows.push(i);
           netns.push(netnsRecord(ns, who));
@@ -111,10 +109,19 @@ export async function listAllNetns(o: AllNetnsOptions, snapshot: SnapshotOptions
           );
           continue;
         }
+        if (bySelector) continue;
+        rows.push(i);
+        netns.push(nsRecord);
+        cells.push(nsCell);
+        continue;
       }
-      if (ns.own && bySelector) continue;
+      // a socket's own container; one with no cgroup (and no listener to go by) is the namespace's container's
+      // when it has one only, nobody's in particular in a pod of several
+      const own = who?.container && (!ns.pod || !who.pod || who.pod.uid === ns.pod.uid) ? who.container : undefined;
+      const container = own ?? (shared ? undefined : ns.container);
+      if (s?.container?.length && !(container && selected({ ...ns, container, containers: undefined }, { container: s.container }))) continue;
       rows.push(i);
-      netns.push(nsRecord);
+      netns.push(container?.id === ns.container?.id ? nsRecord : netnsRecord({ ...ns, container }, { container, pod: ns.pod }));
       cells.push(nsCell);
     }
   }

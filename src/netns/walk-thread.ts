@@ -14,27 +14,43 @@
  * "vanished"; one this thread may not enter (EPERM without CAP_SYS_ADMIN, EACCES without CAP_SYS_PTRACE) is
  * "denied". Neither stops the walk.
  */
+import { DoctorHistory } from '../doctor/history.js';
+import type { HostFactName } from '../collectors/collector.js';
 import { closeSync, fstatSync, openSync, readlinkSync } from 'node:fs';
 import { readProcText } from '../procfs/read.js';
-import { gather, type GatherPlan, prepareGather } from '../gather/gather.js';
+import { gather, type GatherPlan, type HostFactsReader, prepareGather } from '../gather/gather.js';
+import { localPortRange, readHostFacts } from '../gather/host-facts.js';
+import type { HostFacts } from '../collectors/collector.js';
 import { toWire, type WireMetric } from '../collectors/registry.js';
 import { PrometheusWriter } from '../outputs/metrics/prometheus.js';
 import type { Metric } from '../model/metric.js';
 import { newReceiveBuffer, type ReceiveBuffer } from '../snapshot/dump.js';
 import { DiagSession, takeCensus, takeSnapshot } from '../snapshot/snapshot.js';
+import { SocketTable } from '../snapshot/table.js';
 import { errnoName } from '../sys/errno.js';
 import { CLONE_NEWNET, loadLibc, type Libc } from '../sys/libc.js';
 import { isSockscopeError } from '../errors.js';
 import { keepNetnsLifecycle, leaveNetnsLifecycle, lifecycleInNetns } from '../lifecycle/host.js';
-import { NETNS_SCHEMA, netnsCounters } from './counters.js';
+import { CounterFiles, NETNS_SCHEMA, netnsCounters } from './counters.js';
 import type { NetnsOutcome, WalkReply, WalkRequest } from './walk.js';
 
 let libc: Libc | undefined;
 let home: number | undefined;
 /** one receive buffer for every namespace's session */
 let rb: ReceiveBuffer | undefined;
+/** gather jobs: one table filled by every namespace's snapshot in turn (each is done with before the next) */
+let gatherTable: SocketTable | undefined;
 /** WalkRequest.keep: each namespace's session (by inode), bound to it, kept between walks */
 const kept = new Map<number, DiagSession>();
+/**
+ * WalkRequest.keep: each kept namespace's ephemeral port range, read when this thread last entered it. A sysctl
+ * under /proc/sys/net is the reading thread's namespace's, and a walk over a kept socket does not enter.
+ */
+const keptPortRange = new Map<number, HostFacts['localPortRange']>();
+/** WalkRequest.keep: each kept namespace's counter files, open (read again from the start each walk) */
+const keptFiles = new Map<number, CounterFiles>();
+/** the doctor collector's previous sample per kept namespace (its window is the interval since this namespace's last gather) */
+const keptDoctorHistory = new Map<number, DoctorHistory>();
 
 /** A /proc/net file of the namespace: dir is /proc/thread-self (the thread entered it) or /proc/<pid> (a process in it). */
 const readProc = (dir: string, name: string): string | undefined => readProcText(`${dir}/net/${name}`);
@@ -52,9 +68,18 @@ function pidInNamespace(pid: number, inode: number): boolean {
 export function dropKeptSessions(keep?: ReadonlySet<number>): void {
   for (const [inode, s] of kept) {
     if (keep?.has(inode)) continue;
-    kept.delete(inode);
+    forgetKept(inode);
     s.close();
   }
+}
+
+/** Forget what is kept for a namespace beside its socket (the caller closes the socket). */
+function forgetKept(inode: number): void {
+  kept.delete(inode);
+  keptPortRange.delete(inode);
+  keptFiles.get(inode)?.close();
+  keptFiles.delete(inode);
+  keptDoctorHistory.delete(inode);
 }
 
 /**
@@ -81,6 +106,9 @@ interface GatherSink {
   countersOnlyPlan?: GatherPlan;
 }
 
+/** Whether a prepared gather's collectors read a host fact (a plan that failed reads none). */
+const wantsFact = (p: GatherPlan, fact: HostFactName): boolean => !('error' in p) && p.plan.facts.includes(fact);
+
 async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sink: GatherSink): Promise<NetnsOutcome> {
   const target = req.targets[i];
   const base = { inode: target.inode };
@@ -88,7 +116,10 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
   // a socket kept from the last walk and a process to read /proc/<pid>/net from: nothing to enter
   let session = req.keep && !target.own ? kept.get(target.inode) : undefined;
   let dir = '/proc/thread-self';
-  if (session && target.pid !== undefined && pidInNamespace(target.pid, target.inode)) dir = `/proc/${target.pid}`;
+  // the doctor's facts (its /proc/net counters and /proc/sys/net sysctls, read through /proc/thread-self) are the
+  // reading thread's namespace's: a gather that wants them enters, kept socket or not
+  const entersForFacts = req.job.kind === 'gather' && !target.countersOnly && wantsFact((sink.plan ??= prepareGather(req.job.config)), 'doctorNamespace');
+  if (session && !entersForFacts && target.pid !== undefined && pidInNamespace(target.pid, target.inode)) dir = `/proc/${target.pid}`;
   else if (!target.own) {
     let fd: number;
     try {
@@ -118,8 +149,11 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
       if (keep) kept.set(target.inode, session);
     }
     const s = session;
+    if (keep && entered) keptPortRange.set(target.inode, localPortRange());
+    let files = keep ? keptFiles.get(target.inode) : undefined;
+    if (keep && req.counters && !files) keptFiles.set(target.inode, (files = CounterFiles.open(dir)));
     const counters = req.counters
-      ? netnsCounters({ netstat: readProc(dir, 'netstat'), snmp: readProc(dir, 'snmp'), sockstat: readProc(dir, 'sockstat') })
+      ? netnsCounters(files ? files.read() : { netstat: readProc(dir, 'netstat'), snmp: readProc(dir, 'snmp'), sockstat: readProc(dir, 'sockstat') })
       : undefined;
     if (req.job.kind === 'census') {
       const { counts, ...meta } = await takeCensus(inNamespace({ ...req.job.options, skipEmptyUdp: true }, dir), s);
@@ -138,6 +172,10 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
     const metrics: WireMetric[] = [];
     const tags = { ...job.config.tags, ...target.tags };
     const emit = (m: Metric) => {
+      // the namespace's label is the walk's (its name), also on a point whose subject is a namespace (the doctor's
+      // findings name theirs "net:[inode]", which wins over config tags elsewhere)
+      const label = target.tags?.netns;
+      if (label !== undefined && m.tags.netns !== undefined && m.tags.netns !== label) m.tags = { ...m.tags, netns: label };
       if (!target.own && sink.budget-- <= 0) {
         sink.dropped++;
         return;
@@ -151,11 +189,27 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
     // the agent's lifecycle collector: this namespace's own subscription, kept between gathers (walkOnThisThread drops it)
     if (job.lifecycle && !target.own)
       await lifecycleInNetns(target.inode, target.path, config.measurements.includes('lifecycle') ? config.lifecycle : undefined);
+    // not entered (a kept socket): the port range read when the thread last entered, not its own namespace's
+    const range = keep ? keptPortRange.get(target.inode) : undefined;
+    // the doctor collector's previous sample: this namespace's own (kept with its socket), not the thread's
+    let history = keep ? keptDoctorHistory.get(target.inode) : undefined;
+    if (keep && !history && wantsFact(plan, 'doctorHistory')) keptDoctorHistory.set(target.inode, (history = new DoctorHistory()));
+    const readFacts: HostFactsReader | undefined = keep
+      ? (wanted) => ({
+          ...readHostFacts(wanted.filter((f) => f !== 'localPortRange' && f !== 'doctorHistory')),
+          localPortRange: wanted.includes('localPortRange') ? range : undefined,
+          doctorHistory: wanted.includes('doctorHistory') ? history : undefined,
+        })
+      : undefined;
     const report = await gather(
       config,
-      { snapshot: (o) => takeSnapshot(inNamespace(o, dir), s), census: (o) => takeCensus(inNamespace({ ...o, skipEmptyUdp: true }, dir), s) },
+      {
+        snapshot: (o) => takeSnapshot(inNamespace(o, dir), s, (gatherTable ??= new SocketTable(4096, 0))),
+        census: (o) => takeCensus(inNamespace({ ...o, skipEmptyUdp: true }, dir), s),
+      },
       emit,
       plan,
+      readFacts,
     );
     if (counters) emit({ schema: NETNS_SCHEMA, tags, fields: counters as Record<string, number>, time: Date.now() });
     if (target.own && job.hostPods) {
@@ -174,7 +228,7 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
   } catch (e) {
     // a kept socket that failed is not trusted again
     if (keep) {
-      kept.delete(target.inode);
+      forgetKept(target.inode);
       session?.close();
       session = undefined;
     }

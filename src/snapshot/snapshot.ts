@@ -27,15 +27,27 @@ export { takeCensus } from './census-dump.js';
 /** Extensions for a full snapshot: every attribute that fits in idiag_ext. */
 export const FULL_EXT = EXT_ALL;
 
-export async function takeSnapshot(options: SnapshotOptions = {}, session?: DiagSession): Promise<Snapshot> {
+/**
+ * `into`: a table to fill (emptied first) instead of a new one, for a caller that takes snapshot after snapshot
+ * and is done with each before the next (the agent's namespace walk): its columns are allocated once, not once
+ * per namespace per gather. Not with attributes kept (their arena is sized per dump).
+ */
+export async function takeSnapshot(options: SnapshotOptions = {}, session?: DiagSession, into?: SocketTable): Promise<Snapshot> {
   const o = normalize(options);
   const keep = keepsAttributes(options, o);
-  const expected = estimateSockets(o.protocols, o.procRoot);
-  // Size the arena for the whole dump up front: pages never written cost no memory, while growing by doubling
-  // would copy and re-fault everything received so far.
-  const perSocket = o.ext & Ext.info ? 640 : 192;
   const all = keep === true;
-  const table = new SocketTable(Math.max(4096, expected), all ? Math.max(1 << 20, Math.ceil(expected * 1.25) * perSocket) : 0);
+  let table: SocketTable;
+  if (into && !all) {
+    table = into;
+    table.length = 0;
+    table.arenaUsed = 0;
+  } else {
+    const expected = estimateSockets(o.protocols, o.procRoot);
+    // Size the arena for the whole dump up front: pages never written cost no memory, while growing by doubling
+    // would copy and re-fault everything received so far.
+    const perSocket = o.ext & Ext.info ? 640 : 192;
+    table = new SocketTable(Math.max(4096, expected), all ? Math.max(1 << 20, Math.ceil(expected * 1.25) * perSocket) : 0);
+  }
   const meta = await gather(options, session, { table, keep, inArena: all, canRetry: true });
   return { table, ...meta };
 }

@@ -189,7 +189,11 @@ export class NetnsWorld {
     const app = this.cgroup(layout.app(appId));
     const pause = await this.start(`echo $$ > '${sandbox}/cgroup.procs' && exec unshare -n sh -c 'ip link set lo up && exec sleep 600'`, false);
     await this.start(`echo $$ > '${app}/cgroup.procs' && exec nsenter --net=/proc/${pause}/ns/net ${this.python(spec)}`, true);
-    this.logs(pod, [{ name: container, id: appId }]);
+    // an init container that ran and exited: kubelet keeps its log, no process of it is left
+    this.logs(pod, [
+      { name: container, id: appId },
+      { name: 'init-migrate', id: hex64() },
+    ]);
     this.namespaces.push({
       kind: 'pod',
       pid: pause,

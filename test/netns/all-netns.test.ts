@@ -529,19 +529,39 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
       extraIno = statSync(`/proc/${extra.pid}/ns/net`).ino;
     }
     assert.notEqual(extraIno, ours, 'the extra namespace was made');
+    // a port range of its own: a sysctl of the namespace, which a walk over a kept socket cannot read there
+    world.run(`/proc/${extra.pid}/ns/net`, 'sysctl', ['-qw', 'net.ipv4.ip_local_port_range=20000 20100']);
     const sel = { netns: [...select.netns, String(extraIno)] };
     try {
       const before = kept();
       const gatherOnce = async () => {
         const got: Metric[] = [];
-        const r = await gatherAllNetns({ measurements: ['netstat'] }, keeper, { logRoot: world.logRoot, select: sel, hostPods: false }, (m) => got.push(m), {
-          includeOwn: false,
-        });
+        const r = await gatherAllNetns(
+          { measurements: ['netstat', 'listen'] },
+          keeper,
+          { logRoot: world.logRoot, select: sel, hostPods: false, counters: true },
+          (m) => got.push(m),
+          {
+            includeOwn: false,
+          },
+        );
         return { got, r };
       };
+      // the counter files kept open beside each kept socket
+      const files = () =>
+        readdirSync('/proc/self/fd').filter((fd) => {
+          try {
+            // a file opened under /proc/thread-self reads "(deleted)" once the thread has left the namespace
+            return /\/net\/(netstat|snmp|sockstat)( \(deleted\))?$/.test(readlinkSync(`/proc/self/fd/${fd}`));
+          } catch {
+            return false;
+          }
+        }).length;
+      const filesBefore = files();
       await gatherOnce();
       const n = kept() - before;
       assert.equal(n, world.namespaces.length + 1, 'a socket kept per namespace');
+      assert.equal(files() - filesBefore, 3 * n, 'netstat, snmp and sockstat kept open per namespace');
       const { got, r } = await gatherOnce();
       assert.equal(r.report.ok, world.namespaces.length + 1, r.report.notes.join('; '));
       assert.equal(kept() - before, n, 'the second gather made no new socket');
@@ -551,6 +571,18 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
         for (const k of ['tcp_established', 'tcp_listen', 'tcp_close_wait', 'udp_socket'])
           assert.equal(m.fields[k], want[k], `${k} of ${e.kind} ${e.name ?? e.pid}`);
       }
+      // the counters read again over the kept files: each namespace's own, now
+      for (const [e, ns] of byExpected) {
+        const m = got.find((x) => x.schema.name === 'netns' && x.tags.netns === (e.name ?? String(ns.inode)))!;
+        const inuse = Number(/^TCP: inuse (\d+)/m.exec(world.run(e.path, 'cat', ['/proc/net/sockstat']))![1]);
+        assert.equal(m.fields.tcp_inuse, inuse, `tcp_inuse of ${e.kind} ${e.name ?? e.pid}`);
+      }
+      // each namespace's own port range, though the thread read over a kept socket and did not enter
+      const range = (label: string) => got.find((x) => x.schema.name === 'local_port_range' && x.tags.netns === label)?.fields;
+      assert.deepEqual(range(String(extraIno)), { low: 20000, high: 20100, size: 101 });
+      const [e0, ns0] = [...byExpected][0];
+      const [low, high] = world.run(e0.path, 'cat', ['/proc/sys/net/ipv4/ip_local_port_range']).trim().split(/\s+/).map(Number);
+      assert.deepEqual(range(e0.name ?? String(ns0.inode)), { low, high, size: high - low + 1 });
       // its last process gone, the namespace is not found again: its kept socket (which holds it alive) is closed
       const gone = new Promise((res) => extra.once('exit', res));
       extra.kill('SIGKILL');
@@ -558,6 +590,7 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
       const after = await gatherOnce();
       assert.equal(after.r.report.ok, world.namespaces.length, after.r.report.notes.join('; '));
       assert.equal(kept() - before, n - 1, "the vanished namespace's socket was closed");
+      assert.equal(files() - filesBefore, 3 * (n - 1), 'and its counter files');
     } finally {
       extra.kill('SIGKILL');
       await keeper.close();

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -75,5 +75,33 @@ describe('deploy: every network namespace', () => {
     const r = configShow([], env);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^\[netns\]\n {2}enabled = true {2}# env SOCKSCOPE_NETNS_ENABLED/m);
+  });
+  const analyze = spawnSync('sh', ['-c', 'command -v systemd-analyze']).status === 0;
+  test('systemd: the drop-in over sockscope.service, as systemd merges them: a valid unit, setns into network namespaces only, the three capabilities and no other', {
+    skip: analyze ? false : 'no systemd-analyze',
+  }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'netns-t-systemd-'));
+    try {
+      // the unit as shipped, its ExecStart pointed at a binary that exists here (verify checks it)
+      const unit = readFileSync(`${ROOT}deploy/systemd/sockscope.service`, 'utf8').replace(/^ExecStart=\S+/m, 'ExecStart=/bin/true');
+      writeFileSync(join(dir, 'sockscope.service'), unit);
+      mkdirSync(join(dir, 'sockscope.service.d'));
+      copyFileSync(`${ROOT}deploy/systemd/sockscope-all-netns.conf`, join(dir, 'sockscope.service.d', 'all-netns.conf'));
+      const env = { ...process.env, SYSTEMD_UNIT_PATH: `${dir}:`, SYSTEMD_LOG_LEVEL: 'warning' };
+      const verify = spawnSync('systemd-analyze', ['verify', join(dir, 'sockscope.service')], { encoding: 'utf8', env, cwd: dir });
+      assert.equal(verify.status, 0, verify.stderr);
+      assert.equal(verify.stderr.trim(), '', 'no warning');
+      const sec = spawnSync('systemd-analyze', ['security', '--offline=yes', join(dir, 'sockscope.service')], { encoding: 'utf8', env, cwd: dir });
+      const line = (setting: string) =>
+        sec.stdout.split('\n').find((l) => l.includes(` ${setting} `) || l.includes(` ${setting}\t`) || l.slice(2).startsWith(`${setting} `));
+      const allowed = (setting: string) => line(setting)?.startsWith('✗');
+      for (const ns of ['user', 'pid', 'mnt', 'uts', 'ipc', 'cgroup']) assert.equal(allowed(`RestrictNamespaces=~${ns}`), false, `no ${ns} namespace`);
+      assert.equal(allowed('RestrictNamespaces=~net'), true, 'network namespaces: setns');
+      for (const cap of ['CAP_SYS_ADMIN', 'CAP_SYS_PTRACE']) assert.equal(allowed(`CapabilityBoundingSet=~${cap}`), true, cap);
+      for (const cap of ['CAP_NET_ADMIN', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_TIME'])
+        assert.equal(allowed(`CapabilityBoundingSet=~${cap}`), false, `${cap} stays dropped`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

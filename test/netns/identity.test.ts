@@ -16,6 +16,8 @@ const FIXTURES = fileURLToPath(new URL('../../../test/netns/fixtures/', import.m
 const ID = 'a'.repeat(64);
 const UID = '0f5d8a5c-2c6e-4b1e-9d5e-2b8f6f0c1a23';
 const SLICE_UID = UID.replaceAll('-', '_');
+/** a static pod's uid: the hash of its manifest */
+const STATIC_UID = '5ec4e6cd0d45cb46dd8ad2e5e8d1a6a2';
 
 describe('container and pod from a cgroup path', () => {
   const cases: [string, string, object][] = [
@@ -33,6 +35,39 @@ describe('container and pod from a cgroup path', () => {
     ['cgroupfs driver', `/kubepods/burstable/pod${UID}/${ID}`, { container: { runtime: 'containerd', id: ID }, podUid: UID }],
     ["the pod slice alone (a pod's own process)", `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${SLICE_UID}.slice`, { podUid: UID }],
     ['docker, systemd driver', `/system.slice/docker-${ID}.scope`, { container: { runtime: 'docker', id: ID } }],
+    ['CRI-O, cgroupfs driver (crio-<id>, no scope)', `/kubepods/besteffort/pod${UID}/crio-${ID}`, { container: { runtime: 'cri-o', id: ID }, podUid: UID }],
+    ["CRI-O's conmon, cgroupfs driver", `/kubepods/besteffort/pod${UID}/crio-conmon-${ID}`, { podUid: UID }],
+    [
+      'a static pod (uid: 32 hex digits), systemd driver',
+      `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${STATIC_UID}.slice/cri-containerd-${ID}.scope`,
+      { container: { runtime: 'containerd', id: ID }, podUid: STATIC_UID },
+    ],
+    ['a static pod, cgroupfs driver', `/kubepods/pod${STATIC_UID}/${ID}`, { container: { runtime: 'containerd', id: ID }, podUid: STATIC_UID }],
+    [
+      "kubelet's --cgroup-root (kind): kubelet-kubepods-… slices",
+      `/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice/kubelet-kubepods-besteffort-pod${SLICE_UID}.slice/cri-containerd-${ID}.scope`,
+      { container: { runtime: 'containerd', id: ID }, podUid: UID },
+    ],
+    ['containerd without Kubernetes (nerdctl)', `/system.slice/nerdctl-${ID}.scope`, { container: { runtime: 'containerd', id: ID } }],
+    [
+      'a podman pod: the pod slice, the container scope, its payload cgroup',
+      `/machine.slice/machine-libpod_pod_${'b'.repeat(64)}.slice/libpod-${ID}.scope/container`,
+      { container: { runtime: 'podman', id: ID } },
+    ],
+    ['systemd-nspawn, the payload below its scope', '/machine.slice/machine-box.scope/payload', { container: { runtime: 'systemd-nspawn', id: 'box' } }],
+    ['a pod-looking directory outside kubepods is no pod', `/system.slice/pod${UID}/${ID}`, {}],
+    [
+      "read from a container's cgroup namespace, cgroupfs driver: relative to its root, kubepods above it",
+      `/../../../burstable/pod${UID}/${ID}`,
+      { container: { runtime: 'containerd', id: ID }, podUid: UID },
+    ],
+    [
+      "read from a container's cgroup namespace, systemd driver",
+      `/../../kubepods-besteffort-pod${SLICE_UID}.slice/crio-${ID}.scope`,
+      { container: { runtime: 'cri-o', id: ID }, podUid: UID },
+    ],
+    ["read from a container's cgroup namespace: a host service", '/../../../../system.slice/sshd.service', {}],
+
     ['docker, cgroupfs driver', `/docker/${ID}`, { container: { runtime: 'docker', id: ID } }],
     ['podman', `/machine.slice/libpod-${ID}.scope`, { container: { runtime: 'podman', id: ID } }],
     ['podman rootless', `/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-${ID}.scope/container`, { container: { runtime: 'podman', id: ID } }],
@@ -70,6 +105,14 @@ describe('container and pod from a cgroup path', () => {
     ].join('\n');
     assert.deepEqual(identityOfCgroupFile(v1), { container: { runtime: 'containerd', id: ID }, podUid: UID });
     assert.deepEqual(identityOfCgroupFile(`4:memory:/docker/${ID}\n1:name=systemd:/docker/${ID}\n`), { container: { runtime: 'docker', id: ID } });
+    // hybrid, cgroupfs driver: the unified hierarchy holds the runtime's service, the v1 ones the container
+    const hybrid = [`11:memory:/kubepods/burstable/pod${UID}/crio-${ID}`, '1:name=systemd:/system.slice/crio.service', '0::/system.slice/crio.service', ''];
+    assert.deepEqual(identityOfCgroupFile(hybrid.join('\n')), { container: { runtime: 'cri-o', id: ID }, podUid: UID });
+    // systemd driver on v1: the same slices and scopes in every hierarchy
+    assert.deepEqual(
+      identityOfCgroupFile(`5:cpu,cpuacct:/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${SLICE_UID}.slice/docker-${ID}.scope\n`),
+      { container: { runtime: 'docker', id: ID }, podUid: UID },
+    );
     assert.deepEqual(identityOfCgroupFile('0::/\n'), {});
     assert.deepEqual(identityOfCgroupFile(''), {});
   });
@@ -88,7 +131,9 @@ describe("kubelet's log directories", () => {
       name: 'coredns-5d78c9869d-abcde',
       uid: UID,
     });
+    assert.deepEqual(podOfLogDirectory(`kube-system_etcd-node-1_${STATIC_UID}`), { namespace: 'kube-system', name: 'etcd-node-1', uid: STATIC_UID });
     assert.equal(podOfLogDirectory('kube-system_coredns'), undefined);
+    assert.equal(podOfLogDirectory(`kube-system_coredns_${'0'.repeat(36)}`), undefined, 'no uid');
     assert.equal(podOfLogDirectory(`a_b_c_${UID}`), undefined);
   });
   test('/var/log/containers/<pod>_<namespace>_<container>-<id>.log', () => {

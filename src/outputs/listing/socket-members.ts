@@ -70,15 +70,17 @@ const NETNS_SCHEMA = {
     inode: { type: 'integer', minimum: 1, description: "the namespace's inode (readlink /proc/PID/ns/net: net:[INODE])" },
     name: { type: 'string', description: 'its ip netns (or docker) name' },
     pid: { type: 'integer', minimum: 1, description: 'a process in it (the lowest pid)' },
-    comm: { type: 'string' },
+    comm: { type: 'string', description: "that process's name (/proc/PID/comm)" },
     host: { type: 'boolean', description: 'the namespace sockscope runs in' },
     container: {
+      description: "the container: runtime, id (64 hex digits; the machine name for systemd-nspawn), its name in its pod (kubelet's /var/log/containers)",
       type: 'object',
       additionalProperties: false,
       required: ['runtime', 'id'],
       properties: { runtime: { enum: ['docker', 'containerd', 'cri-o', 'podman', 'systemd-nspawn'] }, id: { type: 'string' }, name: { type: 'string' } },
     },
     pod: {
+      description: "the Kubernetes pod (kubelet's /var/log/pods/<namespace>_<name>_<uid>); uid: a UUID, or 32 hex digits for a static pod",
       type: 'object',
       additionalProperties: false,
       required: ['namespace', 'name', 'uid'],
@@ -92,7 +94,7 @@ const netns = (on: 'inet' | 'unix'): SocketMember => ({
   when: 'netns',
   from: { kind: 'added', by: 'src/netns/ls.ts' },
   schema: NETNS_SCHEMA,
-  doc: "ls --all-netns: the network namespace the socket is in and who it belongs to (docs/namespaces.md). For a socket in the host's namespace made by a hostNetwork pod, pod and container come from the socket's cgroup.",
+  doc: "ls --all-netns: the network namespace the socket is in and who it belongs to (docs/namespaces.md). container and pod are the socket's own where its cgroup names them (a hostNetwork pod's socket in the host's namespace; in a pod's namespace, shared by its containers, the container that made it); a socket with no cgroup (TIME_WAIT, SYN_RECV) goes by the listener on its local port; otherwise the namespace's (none in particular for a pod of several containers).",
 });
 
 const head = (on: 'inet' | 'unix'): SocketMember[] => [

@@ -18,17 +18,18 @@ export const CONTENT_TYPE: Record<ExpositionFormat, string> = {
 
 /**
  * One family's samples, written as UTF-8 bytes as they come (no string per sample). Duplicate label sets are
- * dropped. A sample's labels are the metric's (`a`) then the field's own (`b`, e.g. state="listen", `bCount`
- * labels). While every `b` of the family has the same number of labels, a label set splits into its `a` and
- * `b` one way only, so the pair identifies it, looked up without building the joined string (`a` is shared
- * by a metric's samples); a family whose `b`s differ in size switches to whole label strings.
+ * dropped (PrometheusWriter.firstTime): a sample's labels are the metric's (`a`) then the field's own (`b`, e.g.
+ * state="listen", `bCount` labels); while every `b` of the family has the same number of labels, a label set
+ * splits into its `a` and `b` one way only, so the pair identifies it; a family whose `b`s differ in size
+ * switches to whole label strings (`seenFull`).
  */
 class Family {
-  readonly out = new ByteBuffer(4096);
-  private bCount = -1;
-  private readonly seen = new Map<string, Set<string>>();
-  private seenFull: Set<string> | undefined;
+  readonly out: ByteBuffer;
+  bCount = -1;
+  seenFull: Set<string> | undefined;
   readonly nameBytes: Uint8Array;
+  /** prefix of this family's keys in the writer's sets of (family, b) per `a` */
+  readonly keyPrefix: string;
 
   /** TYPE histogram: samples are name_bucket, name_sum, name_count (append's sampleName) */
   histogram = false;
@@ -39,41 +40,27 @@ class Family {
     readonly counter: boolean,
   ) {
     this.nameBytes = new TextEncoder().encode(name);
+    this.keyPrefix = `${name}\u0000`;
+    this.out = new ByteBuffer(SIZE_HINT.get(name) ?? 4096);
   }
 
-  /** True the first time these labels are seen. */
-  firstTime(a: string, b: string, bCount: number): boolean {
-    if (this.bCount < 0) this.bCount = bCount;
-    if (this.bCount === bCount && !this.seenFull) {
-      let as = this.seen.get(b);
-      if (!as) this.seen.set(b, (as = new Set()));
-      if (as.has(a)) return false;
-      as.add(a);
-      return true;
-    }
-    if (!this.seenFull) {
-      this.seenFull = new Set();
-      for (const [b0, as] of this.seen) for (const a0 of as) this.seenFull.add(joinLabels(a0, b0));
-    }
-    const full = joinLabels(a, b);
-    if (this.seenFull.has(full)) return false;
-    this.seenFull.add(full);
-    return true;
-  }
-
-  /** Append `<name>{a,b} value\n` (a histogram's samples name themselves: sampleName). */
-  append(a: string, b: string, value: number, sampleName = this.nameBytes): void {
-    // ASCII is 1 byte per character, anything else at most 3 per UTF-16 unit
-    this.out.ensure(sampleName.length + 3 * (a.length + b.length) + 40);
+  /**
+   * Append `<name>{a,b} value\n` (a histogram's samples name themselves: sampleName). `a` and `b` come as
+   * UTF-8 bytes, encoded once per metric and once per field spec, not once per sample.
+   */
+  append(a: Uint8Array, b: Uint8Array, value: number, sampleName = this.nameBytes): void {
+    this.out.ensure(sampleName.length + a.length + b.length + 40);
     const out = this.out.buf;
     let at = this.out.pos;
     out.set(sampleName, at);
     at += sampleName.length;
-    if (a || b) {
+    if (a.length || b.length) {
       out[at++] = 0x7b; // {
-      at = putText(out, at, a);
-      if (a && b) out[at++] = 0x2c; // ,
-      at = putText(out, at, b);
+      out.set(a, at);
+      at += a.length;
+      if (a.length && b.length) out[at++] = 0x2c; // ,
+      out.set(b, at);
+      at += b.length;
       out[at++] = 0x7d; // }
     }
     out[at++] = 0x20;
@@ -87,6 +74,12 @@ class Family {
     return this.out.buf.subarray(0, this.out.pos);
   }
 }
+
+/**
+ * Each family's size in the last exposition of this thread: the next writer's family starts that big instead of
+ * doubling its way up (an agent renders the same families every gather). A few hundred names at most.
+ */
+const SIZE_HINT = new Map<string, number>();
 
 const joinLabels = (a: string, b: string) => (a && b ? `${a},${b}` : a || b);
 
@@ -159,78 +152,186 @@ function familyLines(name: string, help: string, counter: boolean, format: Expos
 
 const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
+/** What a writer keeps per prom mapping object, so a sample builds none of it again. */
+interface PromTarget {
+  fam: Family;
+  own: { keys: string[]; text: string } | undefined;
+  /** the field's own labels as UTF-8 */
+  ownBytes: Uint8Array;
+  /** the bit of (family, own labels) in each label set's bits (see firstTime) */
+  bit: number;
+  /** `b` as firstTime sees it: the own labels, and a histogram sample's suffix */
+  bKey: string;
+  sampleName?: Uint8Array;
+}
+
+const NO_BYTES = new Uint8Array(0);
+
 export class PrometheusWriter {
   private readonly families = new Map<string, Family>();
   /** family and own labels per prom mapping object, so a sample builds neither again */
-  private readonly byProm = new Map<object, { fam: Family; own: { keys: string[]; text: string } | undefined; sampleName?: Uint8Array; key?: string }>();
+  private readonly byProm = new Map<object, PromTarget>();
+  /**
+   * The label sets written: each metric label text `a` has a slot of `stride` words in `bits`, a bit per
+   * (family, field labels) key (`keys`, by bit) written with it. One lookup of `a` per metric (its fields share
+   * it), then a bit per sample: no object per label set for the collector to sweep.
+   */
+  private readonly slotOfA = new Map<string, number>();
+  private readonly bitOfKey = new Map<string, number>();
+  private readonly keys: string[] = [];
+  private bits = new Uint32Array(1024);
+  private stride = 2;
+  private lastA: string | undefined;
+  private lastSlot = 0;
+  /** the labels of the metric being written (scratch) */
+  private readonly labels = new Labels();
+  /** UTF-8 of the metric labels being written (scratch, grown as needed) */
+  private scratch = new Uint8Array(1024);
 
   constructor(private readonly prefix = 'sockscope_') {}
 
   /** Add a metric's samples. A bound function, so `metrics.forEach(w.write)` works. */
   write = (m: Metric): void => this.writeMetric(m);
 
+  /** `a` as UTF-8, in the scratch buffer (valid until the next call) */
+  private encode(a: string): Uint8Array {
+    if (a.length === 0) return NO_BYTES;
+    if (this.scratch.length < 3 * a.length) this.scratch = new Uint8Array(3 * a.length + 1024);
+    const n = utf8.encodeInto(a, this.scratch).written;
+    return this.scratch.subarray(0, n);
+  }
+
+  /**
+   * True the first time a family sees this label set: `a` the metric's labels, `t.bKey` the field's (plus a
+   * histogram sample's suffix), `bCount` how many labels the field adds.
+   */
+  private firstTime(fam: Family, a: string, bit: number, bKey: string, bCount: number): boolean {
+    if (fam.bCount < 0) fam.bCount = bCount;
+    if (fam.bCount === bCount && !fam.seenFull) {
+      let slot = a === this.lastA ? this.lastSlot : this.slotOfA.get(a);
+      if (slot === undefined) {
+        slot = this.slotOfA.size;
+        this.slotOfA.set(a, slot);
+        if ((slot + 1) * this.stride > this.bits.length) this.regrow(this.stride);
+      }
+      this.lastA = a;
+      this.lastSlot = slot;
+      const w = slot * this.stride + (bit >>> 5);
+      const m = 1 << (bit & 31);
+      if (this.bits[w] & m) return false;
+      this.bits[w] |= m;
+      return true;
+    }
+    if (!fam.seenFull) {
+      // the family's label sets so far, as whole strings (rare: fields of one family with different label counts)
+      fam.seenFull = new Set();
+      const p = fam.keyPrefix;
+      for (const [a0, slot] of this.slotOfA) {
+        this.keys.forEach((k, b) => {
+          if (k.startsWith(p) && this.bits[slot * this.stride + (b >>> 5)] & (1 << (b & 31))) fam.seenFull!.add(joinLabels(a0, k.slice(p.length)));
+        });
+      }
+    }
+    const full = joinLabels(a, bKey);
+    if (fam.seenFull.has(full)) return false;
+    fam.seenFull.add(full);
+    return true;
+  }
+
+  /** The bit of a (family, field labels) key, made on first use (the slots widen when the words are full). */
+  private bitOf(key: string): number {
+    let bit = this.bitOfKey.get(key);
+    if (bit === undefined) {
+      bit = this.keys.push(key) - 1;
+      this.bitOfKey.set(key, bit);
+      if (bit >= this.stride * 32) this.regrow(this.stride * 2);
+    }
+    return bit;
+  }
+
+  /** Room for one more slot, `stride` words each (the slots' bits moved when the stride grows). */
+  private regrow(stride: number): void {
+    const slots = this.slotOfA.size + 1;
+    const bits = new Uint32Array(Math.max(this.bits.length, 2 * slots * stride));
+    if (stride === this.stride) bits.set(this.bits);
+    else for (let k = 0; k < this.slotOfA.size; k++) bits.set(this.bits.subarray(k * this.stride, (k + 1) * this.stride), k * stride);
+    this.bits = bits;
+    this.stride = stride;
+  }
+
+  private family(name: string, help: string, counter: boolean): Family {
+    let fam = this.families.get(name);
+    if (!fam) this.families.set(name, (fam = new Family(name, help, counter)));
+    return fam;
+  }
+
+  private target(prom: NonNullable<FieldSpec['prom']>, spec: FieldSpec): PromTarget {
+    let at = this.byProm.get(prom);
+    if (!at) {
+      const name = this.prefix + prom.name;
+      const fam = this.family(name, prom.help ?? spec.help, !!spec.counter && !prom.histogram);
+      fam.histogram ||= !!prom.histogram;
+      const own = prom.labels ? fieldLabels(prom.labels) : undefined;
+      // a histogram's _sum and _count share their labels: the sample name tells them apart when deduplicating
+      const bKey = (own?.text ?? '') + (prom.histogram ? `\u0000${prom.histogram}` : '');
+      at = {
+        fam,
+        own,
+        ownBytes: own ? utf8.encode(own.text) : NO_BYTES,
+        bit: this.bitOf(fam.keyPrefix + bKey),
+        bKey,
+        ...(prom.histogram ? { sampleName: utf8.encode(`${name}_${prom.histogram}`) } : {}),
+      };
+      this.byProm.set(prom, at);
+    }
+    return at;
+  }
+
   private writeMetric(m: Metric): void {
     // A label name appears once (Prometheus rejects the whole scrape otherwise): the measurement's own labels
     // (family from ip_version, a promLabel field, a field's labels) win over a user tag of the same name.
-    const labels = new Map<string, string>();
+    const labels = this.labels;
+    labels.clear();
     for (const k in m.tags) if (k !== 'ip_version') labels.set(labelName(k), m.tags[k]);
     if (m.tags.ip_version !== undefined) labels.set('family', FAMILY_VALUES[m.tags.ip_version] ?? m.tags.ip_version);
     for (const k in m.fields) {
       const spec = m.schema.fields[k];
       if (spec?.promLabel) labels.set(spec.promLabel, String(m.fields[k]));
     }
+
     const base = renderLabels(labels);
+    let baseBytes: Uint8Array | undefined; // encoded on the first sample written
     for (const k in m.fields) {
       const spec: FieldSpec | undefined = m.schema.fields[k];
       const prom = spec?.prom;
       const v = m.fields[k];
       if (!prom || typeof v !== 'number') continue;
-      let at = this.byProm.get(prom);
-      if (!at) {
-        const name = this.prefix + prom.name;
-        let fam = this.families.get(name);
-        if (!fam) this.families.set(name, (fam = new Family(name, prom.help ?? spec.help, !!spec.counter && !prom.histogram)));
-        fam.histogram ||= !!prom.histogram;
-        this.byProm.set(
-          prom,
-          (at = {
-            fam,
-            own: prom.labels ? fieldLabels(prom.labels) : undefined,
-            // a histogram's _sum and _count share their labels: the sample name tells them apart when deduplicating
-            ...(prom.histogram ? { sampleName: new TextEncoder().encode(`${name}_${prom.histogram}`), key: `\u0000${prom.histogram}` } : {}),
-          }),
-        );
-      }
-      const { fam, own, sampleName, key } = at;
+      const t = this.target(prom, spec);
       let a = base;
-      let b = '';
-      let bCount = 0;
-      if (own) {
+      if (t.own) {
         // the field's labels replace the metric's of the same name and come last
-        for (const lk of own.keys) {
+        for (const lk of t.own.keys) {
           if (labels.has(lk)) {
-            a = renderLabels(labels, own.keys);
+            a = renderLabels(labels, t.own.keys);
             break;
           }
         }
-        b = own.text;
-        bCount = own.keys.length;
       }
-      if (!fam.firstTime(a, key === undefined ? b : b + key, bCount)) continue;
+      if (!this.firstTime(t.fam, a, t.bit, t.bKey, t.own ? t.own.keys.length : 0)) continue;
+      // rare: a field label replaced one of the metric's
+      const aBytes = a === base ? (baseBytes ??= this.encode(base)) : utf8.encode(a);
       // scaled values are rounded to 15 significant digits: 57 µs is 0.000057 s, not 0.000056999999999999996
-      fam.append(a, b, prom.scale ? Number((v * prom.scale).toPrecision(15)) : v, sampleName);
+      t.fam.append(aBytes, t.ownBytes, prom.scale ? Number((v * prom.scale).toPrecision(15)) : v, t.sampleName);
     }
   }
 
   /** Add a family directly (self-metrics that are not measurements). */
   sample(name: string, help: string, type: 'gauge' | 'counter', labels: Record<string, string>, value: number): void {
-    const full = this.prefix + name;
-    let fam = this.families.get(full);
-    if (!fam) this.families.set(full, (fam = new Family(full, help, type === 'counter')));
+    const fam = this.family(this.prefix + name, help, type === 'counter');
     const ls = Object.entries(labels)
       .map(([k, v]) => `${labelName(k)}="${escLabel(v)}"`)
       .join(',');
-    if (fam.firstTime(ls, '', 0)) fam.append(ls, '', value);
+    if (this.firstTime(fam, ls, this.bitOf(fam.keyPrefix), '', 0)) fam.append(this.encode(ls), NO_BYTES, value);
   }
 
   /** The exposition text, families in a stable (sorted) order. */
@@ -252,6 +353,7 @@ export class PrometheusWriter {
     const families: Exposition['families'] = [];
     let at = 0;
     for (const f of sorted) {
+      if (SIZE_HINT.has(f.name) || SIZE_HINT.size < 512) SIZE_HINT.set(f.name, f.out.pos + 1024);
       bytes.set(f.samples, at);
       families.push({ name: f.name, help: f.help, counter: f.counter, ...(f.histogram ? { histogram: true } : {}), start: at, end: (at += f.out.pos) });
     }
@@ -260,10 +362,66 @@ export class PrometheusWriter {
 }
 
 /** `k="v",...` of labels, leaving out `without`. */
-function renderLabels(labels: Map<string, string>, without?: readonly string[]): string {
+function renderLabels(labels: Labels, without?: readonly string[]): string {
+  const { names, values } = labels;
   let out = '';
-  for (const [k, v] of labels) if (!without?.includes(k)) out += `${out ? ',' : ''}${k}="${escLabel(v)}"`;
+  for (let i = 0; i < labels.size; i++)
+    if (!without?.includes(names[i])) out = out ? `${out},${labelPair(names[i], values[i])}` : labelPair(names[i], values[i]);
   return out;
+}
+
+/**
+ * A metric's labels by name, in the order first set; setting a name again replaces its value in place (a Map's
+ * semantics, over two arrays a writer reuses for every metric, never shortened: a handful of labels, nothing
+ * allocated per metric).
+ */
+class Labels {
+  readonly names: string[] = [];
+  readonly values: string[] = [];
+  size = 0;
+
+  clear(): void {
+    this.size = 0;
+  }
+
+  private indexOf(name: string): number {
+    for (let i = 0; i < this.size; i++) if (this.names[i] === name) return i;
+    return -1;
+  }
+
+  set(name: string, value: string): void {
+    const i = this.indexOf(name);
+    if (i >= 0) this.values[i] = value;
+    else {
+      this.names[this.size] = name;
+      this.values[this.size++] = value;
+    }
+  }
+
+  has(name: string): boolean {
+    return this.indexOf(name) >= 0;
+  }
+}
+
+/**
+ * `k="v"` by label name and value, kept while they recur (a namespace's labels, a port, a host: every gather
+ * writes the same ones); forgotten all at once past PAIRS_KEPT, so churning values cannot grow it.
+ */
+const pairs = new Map<string, Map<string, string>>();
+let pairsKept = 0;
+const PAIRS_KEPT = 16384;
+function labelPair(k: string, v: string): string {
+  let byValue = pairs.get(k);
+  if (!byValue) pairs.set(k, (byValue = new Map()));
+  let pair = byValue.get(v);
+  if (pair === undefined) {
+    pair = `${k}="${escLabel(v)}"`;
+    if (++pairsKept > PAIRS_KEPT) {
+      pairs.clear();
+      pairsKept = 0;
+    } else byValue.set(v, pair);
+  }
+  return pair;
 }
 
 /**

@@ -209,6 +209,29 @@ describe('Prometheus text 0.0.4 and OpenMetrics 1.0', () => {
     );
   });
 
+  it('duplicates are found among many families and many label sets (the writer widens its record of them as they come)', () => {
+    // 100 families of two label sets each (more than the record's first width), then 300 more label sets
+    const fields: Record<string, MeasurementSchema['fields'][string]> = {};
+    for (let k = 0; k < 100; k++) fields[`f${k}`] = { type: 'int', help: 'h', prom: { name: `wide_${k}`, labels: { side: k % 2 ? 'odd' : 'even' } } };
+    const schema: MeasurementSchema = { name: 'wide', help: '', fields };
+    const all = (v: number) => Object.fromEntries(Object.keys(fields).map((k) => [k, v]));
+    const w = new PrometheusWriter();
+    w.write(metric({ k: 'a' }, all(1), schema));
+    for (let n = 0; n < 300; n++) w.write(metric({ k: `n${n}` }, { f0: n, f99: n }, schema));
+    w.write(metric({ k: 'a' }, all(2), schema)); // every sample a duplicate
+    w.write(metric({ k: 'n7' }, { f0: 0, f1: 8, f99: 0 }, schema)); // only f1 is new for n7
+    const { families } = parseExposition(w.text());
+    assert.equal(families.size, 100);
+    assert.deepEqual(
+      families.get('sockscope_wide_1')!.samples.map((s) => `${s.labels} ${s.value}`),
+      ['{k="a",side="odd"} 1', '{k="n7",side="odd"} 8'],
+    );
+    const f0 = families.get('sockscope_wide_0')!.samples;
+    assert.equal(f0.length, 301);
+    assert.equal(new Set(f0.map((s) => s.labels)).size, 301);
+    assert.equal(f0.find((s) => s.labels === '{k="n7",side="even"}')!.value, '7');
+  });
+
   it('NaN and infinities are written as Prometheus spells them', () => {
     const w = new PrometheusWriter();
     w.write(metric({ a: '1' }, { n: NaN }));
