@@ -32,6 +32,11 @@
  *                          thread takes the snapshot, then it joins them, as in the CLI) + lsTableBytes (the
  *                          aligned text, made in chunks as the CLI makes it, not written)
  *                 write    + the text written to /dev/null: all of `ls` but node start and imports
+ *                 stream   what the CLI does for a table of inet sockets without -p, -r, -K: streamSnapshot, each
+ *                          batch's lines made (widths carried over) and written to /dev/null as it comes
+ *             --read-ahead: the dumps received in a worker thread while this one decodes and formats
+ *             (SnapshotOptions.readAheadFrom 0; the CLI gives it from 30000 sockets on), a new worker per call
+ *             as in the CLI
  */
 const startupMs = performance.now(); // since this process started: node bootstrap + this module's load
 import { createInterface } from 'node:readline';
@@ -47,6 +52,7 @@ const { values } = parseArgs({
     serve: { type: 'boolean', default: false },
     ls: { type: 'string', default: '' },
     stage: { type: 'string', default: 'write' },
+    'read-ahead': { type: 'boolean', default: false },
   },
 });
 
@@ -192,13 +198,14 @@ async function lsOperation(args: string[], stage: string): Promise<() => Promise
     states: filter.states,
     bytecode: filter.bytecode,
     keepAttributes: filter.needsAttributes || plan.snapshot.keepAttributes,
+    readAheadFrom: values['read-ahead'] ? 0 : undefined,
   };
   const devNull = openSync('/dev/null', 'w');
   const toDevNull = (chunk: Uint8Array | string) => void (typeof chunk === 'string' ? writeSync(devNull, chunk) : writeSync(devNull, chunk));
   const dropped = () => undefined;
   const baseRecordOptions = { extended: plan.extended, timers: plan.timers, info: plan.info, memory: plan.memory, interfaceName: sysfsInterfaceNames() };
   const streamed = plan.format !== 'table';
-  const stages = streamed ? ['dump', 'format', 'write'] : ['procs', 'snapshot', 'format', 'write'];
+  const stages = streamed ? ['dump', 'format', 'write'] : ['procs', 'snapshot', 'format', 'write', 'stream'];
   const upTo = stages.indexOf(stage);
   if (upTo < 0) throw new Error(`--stage for ${plan.format}: ${stages.join('|')}, got '${stage}'`);
   const upToStage = (s: string) => stages.indexOf(s) <= upTo;
@@ -232,6 +239,28 @@ async function lsOperation(args: string[], stage: string): Promise<() => Promise
         bytes.flush(writing ? toDevNull : dropped, () => true);
       });
       if (writing && plan.format === 'json') toDevNull(`\n],"sources":${JSON.stringify(meta.sources)},"notes":${JSON.stringify(meta.notes)}}\n`);
+      return n;
+    };
+  }
+  if (stage === 'stream') {
+    if (plan.processes || plan.snapshot.protocols?.includes('unix')) throw new Error('--stage stream: the CLI streams tables of inet sockets without -p');
+    const { JsonBytes } = await import('../src/outputs/text/json-bytes.js');
+    return async () => {
+      const widths = { netid: 0, state: 0, recv: 0, send: 0, local: 0, peer: 0 };
+      const bytes = new JsonBytes(1 << 18);
+      let rows = new Uint32Array(1024);
+      let header = plan.header;
+      let n = 0;
+      await streamSnapshot(snapshotOptions, (t) => {
+        if (rows.length < t.length) rows = new Uint32Array(t.length);
+        let count = 0;
+        for (let i = 0; i < t.length; i++) if (filter.matches(t, i)) rows[count++] = i;
+        if (count === 0) return;
+        n += count;
+        const layout = { header, netid: plan.tables !== 1, widths, bytes, write: toDevNull, drained: () => true };
+        lsTableBytes(t, rows.subarray(0, count), t.arenaView(), baseRecordOptions, layout);
+        header = false;
+      });
       return n;
     };
   }

@@ -365,9 +365,16 @@ export const CASES: CaseDef[] = [
       inproc('ls -tani ndjson: kernel dump only (streamSnapshot, batches counted)', ['--op', 'ls', lsArgs('-tani --format ndjson'), '--stage', 'dump'], true),
       inproc('ls -tani ndjson: + SocketJsonWriter per socket (bytes dropped)', ['--op', 'ls', lsArgs('-tani --format ndjson'), '--stage', 'format'], true),
       inproc('ls -tani ndjson: + write to /dev/null (all of it)', ['--op', 'ls', lsArgs('-tani --format ndjson'), '--stage', 'write'], true),
+      inproc(
+        'ls -tani ndjson: all of it, read-ahead (the dump received in a worker thread)',
+        ['--op', 'ls', lsArgs('-tani --format ndjson'), '--stage', 'write', '--read-ahead'],
+        true,
+      ),
       inproc('ls -tan table: takeSnapshot only', ['--op', 'ls', lsArgs('-tan'), '--stage', 'snapshot'], true),
       inproc('ls -tan table: + lsTableBytes (the aligned text, not written)', ['--op', 'ls', lsArgs('-tan'), '--stage', 'format'], true),
       inproc('ls -tan table: + write to /dev/null (all of it)', ['--op', 'ls', lsArgs('-tan'), '--stage', 'write'], true),
+      // what the CLI does now (issue 17): the -tan table streamed batch by batch
+      inproc('ls -tan table streamed: streamSnapshot + lines per batch + write', ['--op', 'ls', lsArgs('-tan'), '--stage', 'stream'], true),
       {
         ...inproc('ls -tanp: /proc/*/fd walk only (indexSocketHoldersParallel)', ['--op', 'ls', lsArgs('-tanp'), '--stage', 'procs'], true),
         countNote: walkNote,

@@ -26,6 +26,7 @@ import {
 } from '../diag/constants.js';
 import { UsageError } from '../errors.js';
 import type { SnapshotOptions } from '../snapshot/snapshot.js';
+import { READ_AHEAD_FROM } from '../snapshot/plan.js';
 import type { SocketTable } from '../snapshot/table.js';
 import { netnsValues, parseCommand } from './options.js';
 import { commandSpec, LS_FORMATS } from './spec.js';
@@ -76,6 +77,13 @@ export interface LsPlan {
   bpf: boolean;
   /** ss's tables listed (its Netid column shows when more than one is) */
   tables: number;
+  /**
+   * SnapshotOptions.readAheadFrom for the listing's dumps: READ_AHEAD_FROM for the streamed json, ndjson and ss2
+   * (~1 KB of text per socket with -i: formatting outlasts the kernel's walk); undefined for the table (the dump is
+   * most of its time, formatting little: the worker would cost more memory than it saves time), -r, -K and -p
+   * (its /proc walk keeps both CPUs busy already)
+   */
+  readAheadFrom?: number;
   /** -A unix_stream / unix_dgram / unix_seqpacket: the unix socket types listed (undefined: all three) */
   unixTypes?: ReadonlySet<number>;
   /** ss's preferred family when the last family option was -0/-f link, -f netlink or -x/-f unix: how the filter reads addresses */
@@ -374,6 +382,8 @@ export function planLs(args: string[]): LsPlan | 'help' {
     events: !!v.events,
     rcvbufBytes: v.rcvbuf === undefined ? undefined : byteCount(v.rcvbuf, '--rcvbuf'),
     protocolsChosen: chosen.length > 0 && !!(v.tcp || v.udp || v.udplite || v.raw || v.sctp || v.mptcp || v.unix),
+    readAheadFrom:
+      format !== 'table' && !v.resolve && !v.kill && !(v.processes || v.context || v.contexts) && protocols.length > 0 ? READ_AHEAD_FROM : undefined,
     linkFamily,
   };
 }
@@ -412,6 +422,12 @@ export async function runLs(args: string[]): Promise<void> {
     const { ssSummary } = await import('../outputs/listing/ss-words.js');
     process.stdout.write(ssSummary());
     return;
+  }
+
+  // a big listing: the read-ahead worker starts now, its start overlapping the rest of ls's (src/snapshot/read-ahead.ts)
+  if (plan.readAheadFrom !== undefined && !plan.allNetns) {
+    const [{ estimateSockets }, { startReadAhead }] = await Promise.all([import('../snapshot/plan.js'), import('../snapshot/read-ahead.js')]);
+    if (estimateSockets(plan.snapshot.protocols!, '/proc') >= plan.readAheadFrom) startReadAhead();
   }
 
   // -p: the /proc walk starts now, in worker threads, and runs while this thread loads the rest and (table,
@@ -663,7 +679,7 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
     if (plan.format === 'json') out.write('{"sockets":[');
     if (plan.format === 'ss2') out.write('{');
     if (others) first = others.writeRecords('before', plan.format, first, (text) => out.write(text));
-    const meta = await streamSnapshot(plan.snapshot, (t) => {
+    const meta = await streamSnapshot({ ...plan.snapshot, readAheadFrom: plan.readAheadFrom }, (t) => {
       const view = t.arenaView();
       const parts: string[] = [];
       for (let i = 0; i < t.length; i++) {
@@ -701,6 +717,39 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
     return;
   }
 
+  // The table of inet sockets alone (-tan, the listing typed most), without names, -p, -K or other families:
+  // streamed as the ndjson is, each batch aligned over itself and the batches before it (a later, wider cell
+  // widens the lines after it), so memory stays at a batch whatever the number of sockets.
+  // Its Netid column does not depend on the rows (no unix sockets: lsShowsNetid's rule is the tables asked).
+  if (plan.format === 'table' && inetOrUnix && !plan.resolve && !plan.kill && !plan.processes && !others && !plan.snapshot.protocols!.includes('unix')) {
+    const { lsTableBytes } = await import('../outputs/listing/ls-table.js');
+    const { JsonBytes } = await import('../outputs/text/json-bytes.js');
+    const widths = { netid: 0, state: 0, recv: 0, send: 0, local: 0, peer: 0 };
+    const bytes = new JsonBytes(1 << 18);
+    let header = plan.header;
+    let rows = new Uint32Array(1024);
+    const layout = {
+      ...tableLayout(plan, plan.tables !== 1),
+      oneline: plan.oneline,
+      widths,
+      bytes,
+      write: (chunk: Uint8Array) => void out.write(chunk),
+      drained: () => out.writableLength === 0,
+    };
+    const meta = await streamSnapshot(plan.snapshot, (t) => {
+      if (rows.length < t.length) rows = new Uint32Array(t.length);
+      let count = 0;
+      for (let i = 0; i < t.length; i++) if (selected(t, i)) rows[count++] = i;
+      if (count === 0) return; // the header waits for the first row (its widths)
+      lsTableBytes(t, rows.subarray(0, count), t.arenaView(), recordOptions, { ...layout, header });
+      header = false;
+    });
+    if (header)
+      lsTableBytes(new (await import('../snapshot/table.js')).SocketTable(16), [], new DataView(new ArrayBuffer(0)), recordOptions, { ...layout, header });
+    for (const note of meta.notes) process.stderr.write(`sockscope: ${note}\n`);
+    return;
+  }
+
   // Table (and -r): everything first, then names, then aligned output.
   const snap = inetOrUnix
     ? await takeSnapshot(plan.snapshot)
@@ -732,11 +781,7 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
     const { serviceName } = await import('../outputs/listing/ss-words.js');
     // (plan.tables counts ss's tables exactly: no row needs looking at)
     const netid = lsShowsNetid(t, [], plan.tables);
-    // ss hides the State column when the filter lets one state through
-    // (UDP and RAW sockets are only ever ESTABLISHED or CLOSE: ss -un has no State column)
-    const datagram = inetOrUnix && plan.snapshot.protocols?.every((p) => p === 'udp' || p === 'udplite' || p === 'raw');
-    const states = (plan.snapshot.states ?? ALL_STATES) & (datagram ? (1 << TCP_ESTABLISHED) | (1 << TCP_CLOSE) : ALL_STATES);
-    const layout = { header: plan.header, netid, state: (states & (states - 1)) !== 0 };
+    const layout = tableLayout(plan, netid);
     // ss's order: netlink and packet sockets, then unix and inet, then vsock and XDP; the header once
     const before = others?.table('before', layout) ?? '';
     if (before || (!inetOrUnix && plan.header)) out.write(before || (others?.table('header', layout) ?? ''));
@@ -746,9 +791,8 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
     // stdout is synchronous on Linux (files, pipes, terminals): each chunk's buffer is reused once written
     if (inetOrUnix || nothing)
       lsTableBytes(t, rows, view, recordOptions, {
+        ...layout,
         header: plan.header && !headerWritten,
-        netid,
-        state: (states & (states - 1)) !== 0,
         oneline: plan.oneline,
         service: plan.resolve ? serviceName : undefined,
         write: (chunk) => out.write(chunk),
@@ -781,6 +825,16 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
     );
   }
   for (const note of snap.notes) process.stderr.write(`sockscope: ${note}\n`);
+}
+
+/** The table's header and columns: Netid as decided from the rows (lsShowsNetid), State unless one state is listed. */
+function tableLayout(plan: LsPlan, netid: boolean): { header: boolean; netid: boolean; state: boolean } {
+  // ss hides the State column when the filter lets one state through
+  // (UDP and RAW sockets are only ever ESTABLISHED or CLOSE: ss -un has no State column)
+  const inetOrUnix = (plan.snapshot.protocols?.length ?? 0) > 0;
+  const datagram = inetOrUnix && plan.snapshot.protocols?.every((p) => p === 'udp' || p === 'udplite' || p === 'raw');
+  const states = (plan.snapshot.states ?? ALL_STATES) & (datagram ? (1 << TCP_ESTABLISHED) | (1 << TCP_CLOSE) : ALL_STATES);
+  return { header: plan.header, netid, state: (states & (states - 1)) !== 0 };
 }
 
 /** ss2's usr_ctxt: { user: { pid: { cmd, full_cmd, fds } } } per socket inode. */

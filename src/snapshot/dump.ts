@@ -93,6 +93,25 @@ export function runDump(read: DatagramReader, rb: ReceiveBuffer, seq: number, me
   }
 }
 
+/**
+ * Whether the datagram at [base, base+n) ends a dump, by runDump's rules for its own sequence (NLMSG_DONE,
+ * NLMSG_ERROR with an errno, an empty read): a reader that receives ahead of runDump (read-ahead.ts) stops
+ * there and waits for the next request. A malformed datagram does not end the dump (runDump goes on reading).
+ */
+export function endsDump(view: DataView, base: number, n: number): boolean {
+  if (n <= 0) return true;
+  const end = base + n;
+  for (let at = base; end - at >= NLMSG_HDRLEN; ) {
+    const len = view.getUint32(at, true);
+    if (len < NLMSG_HDRLEN || len > end - at) return false;
+    const type = view.getUint16(at + 4, true);
+    if (type === NLMSG_DONE) return true;
+    if (type === NLMSG_ERROR && messageErrno(view, at + NLMSG_HDRLEN, len - NLMSG_HDRLEN) !== 0) return true;
+    at += (len + 3) & ~3;
+  }
+  return false;
+}
+
 /** Keep every problem (bounded: a stream of garbage must not grow the text without limit). */
 function addProblem(out: DumpOutcome, problem: string): void {
   if (out.problem === undefined) out.problem = problem;

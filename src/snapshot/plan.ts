@@ -97,6 +97,12 @@ export const keepsAttributes = (options: SnapshotOptions, o: ReturnType<typeof n
   options.keepAttributes ?? (o.ext !== 0 || (o.unixShow & ~UnixShow.RQLEN & ~UnixShow.UID) !== 0);
 
 /**
+ * Sockets (estimateSockets) from which ls receives in a worker thread (SnapshotOptions.readAheadFrom): a dump of
+ * fewer is over before the worker (~30 ms to start) could take it.
+ */
+export const READ_AHEAD_FROM = 30_000;
+
+/**
  * How many sockets to expect, from /proc/net/sockstat{,6} ("TCP: inuse N ... tw N", "TCP6: inuse N", ...):
  * a sizing hint only, 0 when unreadable.
  */

@@ -24,7 +24,8 @@ export interface Transport {
   close(): void;
 }
 
-async function openNetlinkTransport(netns?: string): Promise<Transport> {
+/** readAhead: receive in a worker thread once it is ready (read-ahead.ts), for a big dump */
+async function openNetlinkTransport(netns?: string, readAhead = false): Promise<Transport> {
   const libc = await loadLibc();
   if (netns) {
     const nsfd = libc.openReadOnly(netns);
@@ -35,6 +36,7 @@ async function openNetlinkTransport(netns?: string): Promise<Transport> {
     }
   }
   const fd = libc.openNetlink(NETLINK_SOCK_DIAG);
+  if (readAhead) return (await import('./read-ahead.js')).readAheadTransport(libc, fd);
   return { send: (m) => libc.sendToKernel(fd, m), recv: (b) => libc.recv(fd, b), close: () => libc.close(fd) };
 }
 
@@ -51,8 +53,8 @@ export class DiagSession {
     this.read = (buf) => transport.recv(buf);
   }
 
-  static async open(netns?: string, rb?: ReceiveBuffer): Promise<DiagSession> {
-    return new DiagSession(await openNetlinkTransport(netns), rb);
+  static async open(netns?: string, rb?: ReceiveBuffer, readAhead = false): Promise<DiagSession> {
+    return new DiagSession(await openNetlinkTransport(netns, readAhead), rb);
   }
 
   /**
@@ -94,10 +96,10 @@ export class DiagSession {
 }
 
 /** Open a session, or explain in one line why netlink cannot be used. */
-export async function openSession(options: SnapshotOptions): Promise<DiagSession | string> {
+export async function openSession(options: SnapshotOptions, readAhead = false): Promise<DiagSession | string> {
   if (options.source === 'proc') return 'the /proc source was requested';
   try {
-    return await DiagSession.open(options.netns);
+    return await DiagSession.open(options.netns, undefined, readAhead);
   } catch (e) {
     if (isSockscopeError(e) && e.facts.syscall === 'setns') throw e;
     if (isSockscopeError(e) && e.facts.syscall === 'open') throw e;

@@ -10,6 +10,8 @@ import { AF_INET6, EXT_ALL, Ext, INET_DIAG_MSG_SIZE, Proto } from '../diag/const
 import { appendInetMessage } from '../diag/inet.js';
 import { appendUnixMessage } from '../diag/unix.js';
 import { estimateSockets, keepsAttributes, normalize, plans, SOCK_TYPE_OF } from './plan.js';
+
+export { READ_AHEAD_FROM } from './plan.js';
 import { fallbackReason, readFromProc } from './proc-fallback.js';
 import { dumpWithRetry } from './retry.js';
 import { errnoName } from '../sys/errno.js';
@@ -124,7 +126,9 @@ async function gather(options: SnapshotOptions, session: DiagSession | undefined
   const keepWildcard = keep === 'ipv6-wildcard';
   const sources: ProtocolSource[] = [];
   const notes: string[] = [];
-  const own = session ? undefined : await openSession(options);
+  // read-ahead where asked and the dump is big enough to outlast the worker's start (~30 ms)
+  const readAhead = !session && options.readAheadFrom !== undefined && estimateSockets(o.protocols, o.procRoot) >= options.readAheadFrom;
+  const own = session ? undefined : await openSession(options, readAhead);
   const s = session ?? (typeof own === 'string' ? undefined : own);
   if (typeof own === 'string') notes.push(`${own}: every protocol is read from /proc/net; tcp_info, memory and cookies are not available`);
   try {

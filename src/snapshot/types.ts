@@ -49,6 +49,13 @@ export interface SnapshotOptions {
   tcpStrategy?: 'legacy' | 'v2';
   /** NLM_F_DUMP_INTR retries before the result is returned flagged */
   maxRetries?: number;
+  /**
+   * Receive the dumps in a worker thread while this one decodes (src/snapshot/read-ahead.ts) when
+   * /proc/net/sockstat counts at least this many sockets of the protocols asked: for a caller that does much
+   * with each batch (ls formatting it). ls gives READ_AHEAD_FROM (below, the worker's start costs more than it
+   * saves); default: never.
+   */
+  readAheadFrom?: number;
   /** read everything from /proc/net instead of netlink */
   source?: 'auto' | 'proc';
   /** root of the proc filesystem (tests replay recorded /proc/net files) */

@@ -187,6 +187,24 @@ export interface LsLayout {
    */
   write?: (chunk: Uint8Array) => void;
   drained?: () => boolean;
+  /**
+   * A listing written in parts (a streamed table, one part per batch): the column widths so far, at least the
+   * widths of the part's rows afterwards. Each part is aligned over itself and the parts before it (a later,
+   * wider cell widens the lines after it, not those already written).
+   */
+  widths?: LsWidths;
+  /** the buffer to write into (a listing written in parts reuses one) */
+  bytes?: JsonBytes;
+}
+
+/** The widths of the aligned columns (0: not shown, or no row yet) */
+export interface LsWidths {
+  netid: number;
+  state: number;
+  recv: number;
+  send: number;
+  local: number;
+  peer: number;
 }
 
 const CHUNK = 1 << 17;
@@ -210,12 +228,13 @@ export function lsTableBytes(t: SocketTable, rows: ArrayLike<number>, view: Data
   const header = layout.header
     ? [...(layout.netid ? ['Netid'] : []), ...(showState ? ['State'] : []), 'Recv-Q', 'Send-Q', 'Local Address:Port', 'Peer Address:Port', 'Process']
     : undefined;
-  let netidW = layout.netid && header ? 5 : 0;
-  let stateW = header ? 5 : 0;
-  let recvW = header ? 6 : 0;
-  let sendW = header ? 6 : 0;
-  let localW = header ? 18 : 0;
-  let peerW = header ? 17 : 0;
+  const from = layout.widths;
+  let netidW = Math.max(layout.netid && header ? 5 : 0, from?.netid ?? 0);
+  let stateW = Math.max(header ? 5 : 0, from?.state ?? 0);
+  let recvW = Math.max(header ? 6 : 0, from?.recv ?? 0);
+  let sendW = Math.max(header ? 6 : 0, from?.send ?? 0);
+  let localW = Math.max(header ? 18 : 0, from?.local ?? 0);
+  let peerW = Math.max(header ? 17 : 0, from?.peer ?? 0);
   // a cell holding a newline (a unix path, a host name) shifts the lines, and trailing whitespace in a cell
   // is trimmed: both go through formatColumns
   let awkward = false;
@@ -268,7 +287,9 @@ export function lsTableBytes(t: SocketTable, rows: ArrayLike<number>, view: Data
     if (!awkward && (local.includes('\n') || peer.includes('\n') || TRAILING_SPACE.test(peer) || TRAILING_SPACE.test(local))) awkward = true;
   }
 
-  const b = new JsonBytes(layout.write ? 2 * CHUNK : Math.max(1 << 16, n * (o.info ? 600 : o.processes ? 180 : 128)));
+  if (from) Object.assign(from, { netid: netidW, state: stateW, recv: recvW, send: sendW, local: localW, peer: peerW });
+
+  const b = layout.bytes ?? new JsonBytes(layout.write ? 2 * CHUNK : Math.max(1 << 16, n * (o.info ? 600 : o.processes ? 180 : 128)));
   const finish = (): Uint8Array => {
     if (!layout.write) return b.take();
     b.flush(layout.write, layout.drained ?? (() => false));

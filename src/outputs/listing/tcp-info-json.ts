@@ -70,40 +70,50 @@ export function tcpInfoMember(view: DataView, off: number, len: number, f: TcpIn
 /** Bytes enough for any tcp_info member list: every member at its longest, the options, info_bytes. */
 const TCP_INFO_ROOM = OUT_FIELDS.reduce((n, f) => n + f.first.words.length * 4 + 24, 0) + 256;
 
+/**
+ * The members of tcp_info as JSON at buf[p..]: OUT_FIELDS compiled once, at load, into straight-line code (the
+ * interpreter's loop unrolled): per field its length check, its read with the kind known, tcpInfoMember's rules,
+ * its key's words as constants. The output is the interpreter's; the per-socket, per-field lookups are gone
+ * (~80 fields a socket). Returns the end, as ~end when no member was written.
+ */
+type MembersJson = (b: JsonBytes, buf: Uint8Array, dv: DataView, view: DataView, off: number, len: number, p: number) => number;
+
+function compileMembers(): MembersJson {
+  const code: string[] = ['let v = 0;', 'let started = false;', 'out: {'];
+  OUT_FIELDS.forEach((f, k) => {
+    if (f.first.length !== f.rest.length) throw new Error(`tcp_info member keys of different lengths at ${k}`);
+    const at = `off + ${f.offset}`;
+    code.push(`if (len < ${f.end}) break out;`);
+    code.push(
+      f.kind === KIND.u32 ? `v = view.getUint32(${at}, true);` : f.kind === KIND.u8 ? `v = view.getUint8(${at});` : `v = read(view, ${at}, ${f.kind});`,
+    );
+    code.push(`f${k}: {`);
+    if (f.kind === KIND.u64) code.push(`if (v === Infinity) break f${k};`); // a u64's ~0
+    if (f.special === SPECIAL_MIN_RTT) code.push(`if (v === ${MIN_RTT_UNSET}) break f${k};`);
+    // wscale lies at offset 6, so the options byte (5) is there
+    if (f.special === SPECIAL_WSCALE) code.push(`if (!(view.getUint8(off + ${OPTIONS_OFFSET}) & 4)) break f${k};`);
+    if (f.scale !== 1) code.push(`v *= ${f.scale};`);
+    const store = (words: Int32Array) => Array.from(words, (w, j) => `dv.setInt32(p + ${4 * j}, ${w}, true);`).join(' ');
+    code.push(`if (started) { ${store(f.rest.words)} } else { ${store(f.first.words)} started = true; }`);
+    code.push(`p += ${f.rest.length};`);
+    code.push('if (v >>> 0 === v) p = putU32(buf, p, v); else { b.pos = p; b.num(v); p = b.pos; buf = b.buf; dv = b.view(); }');
+    code.push('}');
+  });
+  code.push('}', 'return started ? p : ~p;');
+  const make = new Function('read', 'putU32', `return function tcpInfoMembers(b, buf, dv, view, off, len, p) {\n${code.join('\n')}\n};`);
+  return make(readTcpInfoAt, putU32) as MembersJson;
+}
+
+const members = compileMembers();
+
 /** The tcp_info member's object as JSON, into b. */
 export function tcpInfo(b: JsonBytes, view: DataView, off: number, len: number): void {
   b.ensure(TCP_INFO_ROOM);
-  let buf = b.buf;
-  let dv = b.view();
-  let p = b.pos;
-  let started = false;
-  for (let k = 0; k < OUT_FIELDS.length; k++) {
-    const f = OUT_FIELDS[k];
-    if (f.end > len) break; // fields are in offset order
-    // tcpInfoMember's rules, with its read inlined for the common kinds (u32, u8)
-    const at = off + f.offset;
-    const kind = f.kind;
-    let v = kind === KIND.u32 ? view.getUint32(at, true) : kind === KIND.u8 ? view.getUint8(at) : readTcpInfoAt(view, at, kind);
-    if (f.special !== SPECIAL_NONE || kind === KIND.u64) {
-      if (v === Infinity) continue; // a u64's ~0
-      if (f.special === SPECIAL_MIN_RTT && v === MIN_RTT_UNSET) continue;
-      if (f.special === SPECIAL_WSCALE && !(view.getUint8(off + OPTIONS_OFFSET) & 4)) continue;
-    }
-    if (f.scale !== 1) v *= f.scale;
-    const pre = started ? f.rest : f.first;
-    started = true;
-    const words = pre.words;
-    for (let j = 0; j < words.length; j++) dv.setInt32(p + 4 * j, words[j], true);
-    p += pre.length;
-    if (v >>> 0 === v) {
-      p = putU32(buf, p, v);
-    } else {
-      b.pos = p;
-      b.num(v);
-      p = b.pos;
-      buf = b.buf;
-      dv = b.view();
-    }
+  let p = members(b, b.buf, b.view(), view, off, len, b.pos);
+  let started = true;
+  if (p < 0) {
+    p = ~p;
+    started = false;
   }
   b.pos = p;
   if (len > OPTIONS_OFFSET) {

@@ -231,3 +231,52 @@ describe('lsTableBytes handing chunks over (ls writes the table to stdout as it 
     }
   });
 });
+
+describe('lsTableBytes in parts (ls streams the -tan table batch by batch, widths carried over)', () => {
+  it("every line is the whole table's line, field for field; aligned over its part and those before it", () => {
+    const rows = plainRows(fc.sample(row, 3000)).filter((r) => r.proto !== 7); // inet: what ls streams
+    const t = tableOf(rows);
+    const all = Array.from({ length: t.length }, (_, i) => i);
+    for (const o of [{}, { extended: true, timers: true, info: true, memory: true }] as RecordOptions[]) {
+      const whole = direct(t, all, o, true, 2);
+      const widths = { netid: 0, state: 0, recv: 0, send: 0, local: 0, peer: 0 };
+      const bytes = new JsonBytes(1 << 12);
+      const chunks: Buffer[] = [];
+      const seen: (typeof widths)[] = [];
+      for (let from = 0, k = 0; from < all.length; from += 512, k++) {
+        const part = all.slice(from, from + 512);
+        lsTableBytes(t, part, t.arenaView(), o, {
+          header: k === 0,
+          netid: true,
+          widths,
+          bytes,
+          write: (c) => chunks.push(Buffer.from(c)),
+          drained: () => false,
+        });
+        seen.push({ ...widths });
+        // a part alone: the widths it ends with are at least its own (and never shrink)
+        const alone = { netid: 0, state: 0, recv: 0, send: 0, local: 0, peer: 0 };
+        lsTableBytes(t, part, t.arenaView(), o, { header: false, netid: true, widths: alone, write: () => undefined });
+        for (const key of Object.keys(alone) as (keyof typeof alone)[]) {
+          assert.ok(widths[key] >= alone[key], `${key}: ${widths[key]} >= ${alone[key]}`);
+          if (k > 0) assert.ok(widths[key] >= seen[k - 1][key], `${key} never shrinks`);
+        }
+      }
+      assert.ok(seen.length > 1, 'several parts');
+      const parts = Buffer.concat(chunks).toString('utf8');
+      const fields = (text: string) => text.split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+      assert.deepEqual(fields(parts), fields(whole));
+      // the last part's lines are laid out with the widths reached by then, as the whole is with all of them:
+      // with the same widths, the same bytes
+      const last = seen[seen.length - 1];
+      const final = Object.values(last).join();
+      const wholeWidths = { netid: 0, state: 0, recv: 0, send: 0, local: 0, peer: 0 };
+      lsTableBytes(t, all, t.arenaView(), o, { header: true, netid: true, widths: wholeWidths, write: () => undefined });
+      assert.equal(final, Object.values(wholeWidths).join(), 'the parts end at the widths of the whole');
+      const tail = all.slice(Math.floor((all.length - 1) / 512) * 512);
+      const lastLines = parts.split('\n').slice(-tail.length - 1);
+      const wholeLines = whole.split('\n').slice(-tail.length - 1);
+      assert.deepEqual(lastLines, wholeLines, "the last part's lines are the whole table's, byte for byte");
+    }
+  });
+});
