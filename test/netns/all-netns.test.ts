@@ -103,9 +103,11 @@ describe('--all-netns over 34 namespaces', { skip }, () => {
       if (e.pid) {
         assert.equal(ns.pid, e.pid, 'the lowest pid in it');
         assert.equal(ns.comm, readFileSync(`/proc/${e.pid}/comm`, 'utf8').trim());
-      } else {
-        assert.equal(ns.pid, undefined, 'a named namespace nobody is in has no process');
-        assert.equal(ns.processes, 0);
+      } else if (ns.pid === undefined) assert.equal(ns.processes, 0, 'a named namespace nobody is in has no process');
+      else {
+        // another test file's one-shot `sockscope gather --all-netns` walks every namespace on its main thread:
+        // for a moment it is a process in this one (and the only kind of process the world did not put there)
+        assert.match(ns.comm ?? '', /^(node|sockscope)$/, `a named namespace nobody is in: ${ns.pid} (${ns.comm}) is in it`);
       }
     }
   });
