@@ -139,13 +139,22 @@ const v4Text = (bytes: Uint8Array, at: number, port: number): string =>
 
 /**
  * An address and port as ss 6.1 prints them: `0.0.0.0:8080`; for IPv6 `[::]:8443` when the socket is v6only
- * and `*:9000` for a dual-stack wildcard; port 0 as `*`; with -r the host and service names.
+ * and `*:9000` for a dual-stack wildcard; port 0 as `*`; with -r the host and service names; a local address
+ * bound to a device with its name after `%` (`127.0.0.53%lo:53`, ss's sock_addr_print).
  */
-function endpointText(address: string, port: number, host: string | undefined, v6only: boolean, service: ((port: number) => string) | undefined): string {
+function endpointText(
+  address: string,
+  port: number,
+  host: string | undefined,
+  v6only: boolean,
+  service: ((port: number) => string) | undefined,
+  ifname?: string,
+): string {
   const p = port === 0 ? '*' : service ? service(port) : port;
-  if (host) return `${host}:${p}`;
-  if (address === '::' && !v6only) return `*:${p}`;
-  return `${address.includes(':') ? `[${address}]` : address}:${p}`;
+  const dev = ifname === undefined ? '' : `%${ifname}`;
+  if (host) return `${host}${dev}:${p}`;
+  if (address === '::' && !v6only) return `*${dev}:${p}`;
+  return `${address.includes(':') ? `[${address}]` : address}${dev}:${p}`;
 }
 
 /**
@@ -250,7 +259,7 @@ export function lsTableBytes(t: SocketTable, rows: ArrayLike<number>, view: Data
       const name = off[UnixAttr.NAME];
       local = `${name === NO ? '*' : unixName(view, name, len[UnixAttr.NAME])} ${t.inode[i]}`;
       peer = `* ${off[UnixAttr.PEER] === NO ? 0 : view.getUint32(off[UnixAttr.PEER], true)}`;
-    } else if (plainV4 && t.family[i] === AF_INET) {
+    } else if (plainV4 && t.family[i] === AF_INET && t.ifindex[i] === 0) {
       // IPv4 without names: the widths from the bytes, the text written straight in the second pass
       if (layout.netid) netidW = Math.max(netidW, INET_NETID[proto].length);
       const ll = v4Length(t.src, i << 4, t.sport[i]);
@@ -272,7 +281,10 @@ export function lsTableBytes(t: SocketTable, rows: ArrayLike<number>, view: Data
         v6only = off[InetAttr.SKV6ONLY] !== NO && view.getUint8(off[InetAttr.SKV6ONLY]) !== 0;
       }
       const service = layout.service ? (port: number) => layout.service!(port, INET_NETID[proto]) : undefined;
-      local = endpointText(la, t.sport[i], o.hostName ? o.hostName(la) : undefined, v6only, service);
+      // ss names the device as iproute2's ll_index_to_name does: "if<index>" when it knows no name
+      const ifindex = t.ifindex[i];
+      const ifname = ifindex === 0 ? undefined : (o.interfaceName?.(ifindex) ?? `if${ifindex}`);
+      local = endpointText(la, t.sport[i], o.hostName ? o.hostName(la) : undefined, v6only, service, ifname);
       peer = endpointText(ra, t.dport[i], o.hostName ? o.hostName(ra) : undefined, v6only, service);
     }
     localCol ??= new Array<string>(n);
