@@ -4,7 +4,7 @@
  * with the number of sockets), ss2 (pyroute2 ss2's document shape, its defects fixed).
  */
 import { readFileSync } from 'node:fs';
-import { sysfsInterfaceNames } from '../util/net.js';
+import { interfaceNames } from '../netlink/links.js';
 import {
   AF_INET,
   AF_INET6,
@@ -543,7 +543,7 @@ async function followLs(plan: LsPlan, filter: import('../filter/index.js').Compi
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-  const record = { extended: plan.extended, timers: plan.timers, info: plan.info, memory: plan.memory, interfaceName: sysfsInterfaceNames() };
+  const record = { extended: plan.extended, timers: plan.timers, info: plan.info, memory: plan.memory, interfaceName: interfaceNames() };
   const result = await followEvents(
     {
       ...plan.snapshot,
@@ -646,7 +646,7 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
     timers: plan.timers,
     info: plan.info,
     memory: plan.memory,
-    interfaceName: sysfsInterfaceNames(),
+    interfaceName: interfaceNames(),
     cgroup: plan.cgroup,
     securityContext: plan.securityContext,
   } as Parameters<typeof socketRecord>[3];

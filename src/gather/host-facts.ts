@@ -1,6 +1,6 @@
 /**
  * The host facts collectors read (src/collectors/collector.ts HostFacts), read here beside the snapshot so the
- * collectors stay pure: interface names (/sys/class/net, on first use), the ephemeral port range
+ * collectors stay pure: interface names (rtnetlink in the reading thread's namespace, on first use), the ephemeral port range
  * (/proc/sys/net/ipv4/ip_local_port_range), the processes holding sockets (/proc/*\/fd), the doctor's namespace counters and sysctls, and the hostname.
  */
 import { readFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { currentDoctorHistory } from '../doctor/history.js';
 import { readHostFacts as readDoctorNamespace } from '../doctor/host.js';
 import { currentLifecycleTracker } from '../lifecycle/host.js';
 import { indexSocketHolders } from '../procfs/processes.js';
-import { sysfsInterfaceNames } from '../util/net.js';
+import { interfaceNames } from '../netlink/links.js';
 
 /** Telegraf's execd/exec hosts name themselves; sockscope's host tag defaults to the kernel's hostname. */
 export function hostname(procRoot = '/proc'): string {
@@ -33,7 +33,7 @@ export function localPortRange(procRoot = '/proc'): HostFacts['localPortRange'] 
 /** The facts the collectors asked for; interface names are read lazily (only bound sockets need them). */
 export function readHostFacts(wanted: readonly HostFactName[], procRoot = '/proc'): HostFacts {
   return {
-    interfaceName: sysfsInterfaceNames(),
+    interfaceName: interfaceNames(),
     localPortRange: wanted.includes('localPortRange') ? localPortRange(procRoot) : undefined,
     holders: wanted.includes('holders') ? indexSocketHolders(procRoot) : undefined,
     lifecycle: wanted.includes('lifecycle') ? currentLifecycleTracker() : undefined,

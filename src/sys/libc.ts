@@ -68,17 +68,23 @@ export interface NetlinkOpenOptions {
 }
 
 let loaded: Promise<Libc> | undefined;
+let ready: Libc | undefined;
+
+/** The bindings if loadLibc() has already resolved in this thread (for a synchronous caller), else undefined. */
+export const loadedLibc = (): Libc | undefined => ready;
 
 export function loadLibc(): Promise<Libc> {
-  loaded ??= bind().catch((cause: unknown) => {
-    loaded = undefined;
-    throw new SockscopeError(
-      'ESOCKSCOPE_NETLINK_UNAVAILABLE',
-      `cannot load the koffi FFI module (${(cause as Error)?.message ?? cause}); netlink is unavailable, falling back to /proc/net where possible`,
-      {},
-      { cause },
-    );
-  });
+  loaded ??= bind()
+    .then((l) => (ready = l))
+    .catch((cause: unknown) => {
+      loaded = undefined;
+      throw new SockscopeError(
+        'ESOCKSCOPE_NETLINK_UNAVAILABLE',
+        `cannot load the koffi FFI module (${(cause as Error)?.message ?? cause}); netlink is unavailable, falling back to /proc/net where possible`,
+        {},
+        { cause },
+      );
+    });
   return loaded;
 }
 

@@ -1,7 +1,8 @@
 /**
  * Sockets bound to a device (SO_BINDTODEVICE: systemd-resolved's `127.0.0.53%lo:53`, DHCP clients): ss prints the
  * local address with `%<device>` before the port. The table's lines equal ss's, word for word, in a throwaway
- * namespace with a veth pair (run through `ip netns exec`, whose /sys is the namespace's own).
+ * namespace with a veth pair: run through `ip netns exec` (whose /sys is the namespace's own) and with -N from
+ * outside (the names from rtnetlink in the namespace, as ss -N has them).
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -75,5 +76,18 @@ describe('sockets bound to a device', { skip }, () => {
       .map((l) => JSON.parse(l) as { local_port: number; interface?: string });
     assert.equal(recs.find((r) => r.local_port === 6869)?.interface, 'bdevA');
     assert.equal(recs.find((r) => r.local_port === 6874)?.interface, undefined);
+  });
+
+  test("ls -N from outside names the namespace's own devices (rtnetlink there, not the caller's /sys)", () => {
+    const theirs = inNs(['ss', '-tulnH']);
+    const ours = spawnSync(process.execPath, [BIN, 'ls', '-N', NS, '-tulnH'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(ours.status, 0, ours.stderr);
+    const words = (text: string) =>
+      text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.trim().split(/\s+/).join(' '))
+        .sort();
+    assert.deepEqual(words(ours.stdout), words(theirs.stdout));
   });
 });
