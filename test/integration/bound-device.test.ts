@@ -16,6 +16,14 @@ const tools = ['ip', 'ss', 'python3'].every((t) => spawnSync('sh', ['-c', `comma
 const skip = !root ? 'needs root (ip netns add)' : !tools ? 'needs ip, ss and python3' : false;
 const NS = `bdev-${process.pid}`;
 
+/** a listing's lines as sorted word lists (alignment may differ from ss's, words may not) */
+const words = (text: string) =>
+  text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.trim().split(/\s+/).join(' '))
+    .sort();
+
 const inNs = (cmd: string[]) => spawnSync('ip', ['netns', 'exec', NS, ...cmd], { encoding: 'utf8', timeout: 60_000 });
 
 const HOLDER = `
@@ -57,12 +65,6 @@ describe('sockets bound to a device', { skip }, () => {
   });
 
   test("ls -tuln prints ss's lines, `%device` included", () => {
-    const words = (text: string) =>
-      text
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => l.trim().split(/\s+/).join(' '))
-        .sort();
     const theirs = inNs(['ss', '-tulnH']);
     const ours = inNs([process.execPath, BIN, 'ls', '-tulnH']);
     assert.equal(ours.status, 0, ours.stderr);
@@ -82,12 +84,6 @@ describe('sockets bound to a device', { skip }, () => {
     const theirs = inNs(['ss', '-tulnH']);
     const ours = spawnSync(process.execPath, [BIN, 'ls', '-N', NS, '-tulnH'], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(ours.status, 0, ours.stderr);
-    const words = (text: string) =>
-      text
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => l.trim().split(/\s+/).join(' '))
-        .sort();
     assert.deepEqual(words(ours.stdout), words(theirs.stdout));
   });
 });
