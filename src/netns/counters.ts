@@ -8,9 +8,10 @@
  *
  * Parsers are pure (text → numbers); the walk reads the files, the agent's through CounterFiles kept open.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import type { MeasurementSchema } from '../model/metric.js';
 import { parseSockstat } from '../procfs/net.js';
+import { readProcFd } from '../procfs/read.js';
 
 /**
  * /proc/net/netstat and /proc/net/snmp: pairs of lines, names then values, with the same prefix
@@ -202,8 +203,6 @@ export const NETNS_SCHEMA: MeasurementSchema = {
 
 export type CounterFileName = 'netstat' | 'snmp' | 'sockstat';
 const COUNTER_FILES: readonly CounterFileName[] = ['netstat', 'snmp', 'sockstat'];
-/** one read buffer for every namespace's files (the three are a few KiB each) */
-let readBuffer = Buffer.alloc(1 << 16);
 
 /**
  * A namespace's counter files kept open between gathers (the agent's walk, beside its kept socket): a /proc/net
@@ -233,18 +232,7 @@ export class CounterFiles {
     this.fds.forEach((fd, k) => {
       if (fd === undefined) return;
       try {
-        let n = 0;
-        for (;;) {
-          const got = readSync(fd, readBuffer, n, readBuffer.length - n, n);
-          if (got === 0) break;
-          n += got;
-          if (n === readBuffer.length) {
-            const grown = Buffer.alloc(readBuffer.length * 2);
-            readBuffer.copy(grown);
-            readBuffer = grown;
-          }
-        }
-        out[COUNTER_FILES[k]] = readBuffer.toString('latin1', 0, n);
+        out[COUNTER_FILES[k]] = readProcFd(fd);
       } catch {
         /* unreadable now: absent from this gather */
       }

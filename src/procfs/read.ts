@@ -9,7 +9,26 @@ import { closeSync, openSync, readSync } from 'node:fs';
 /** this thread's read buffer; grown (doubled) for a larger file and kept */
 let scratch = Buffer.allocUnsafe(16 * 1024);
 
-/** The file's text (latin1: /proc writes ASCII), or undefined when it cannot be opened or read. */
+/**
+ * An open /proc file's whole text, read from its start (positional reads: a descriptor kept open is read again
+ * each time, as the agent's namespace counters are), latin1 (/proc writes ASCII). Throws as readSync does.
+ */
+export function readProcFd(fd: number): string {
+  let n = 0;
+  for (;;) {
+    if (n === scratch.length) {
+      const bigger = Buffer.allocUnsafe(scratch.length * 2);
+      scratch.copy(bigger, 0, 0, n);
+      scratch = bigger;
+    }
+    const r = readSync(fd, scratch, n, scratch.length - n, n);
+    if (r === 0) break;
+    n += r;
+  }
+  return scratch.toString('latin1', 0, n);
+}
+
+/** The file's text, or undefined when it cannot be opened or read. */
 export function readProcText(path: string): string | undefined {
   let fd: number;
   try {
@@ -18,18 +37,7 @@ export function readProcText(path: string): string | undefined {
     return undefined;
   }
   try {
-    let n = 0;
-    for (;;) {
-      if (n === scratch.length) {
-        const bigger = Buffer.allocUnsafe(scratch.length * 2);
-        scratch.copy(bigger, 0, 0, n);
-        scratch = bigger;
-      }
-      const r = readSync(fd, scratch, n, scratch.length - n, null);
-      if (r === 0) break;
-      n += r;
-    }
-    return scratch.toString('latin1', 0, n);
+    return readProcFd(fd);
   } catch {
     return undefined;
   } finally {
