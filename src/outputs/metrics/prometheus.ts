@@ -190,6 +190,23 @@ export class PrometheusWriter {
 
   constructor(private readonly prefix = 'sockscope_') {}
 
+  /**
+   * Start again, keeping what is not per exposition: the families' buffers (written over from the start, so a
+   * writer kept for every gather of a thread makes no new ones), the label texts and bits per field spec. The
+   * label sets written are forgotten; a family left without samples is not in the next exposition.
+   */
+  reset(): void {
+    for (const f of this.families.values()) {
+      f.out.pos = 0;
+      f.bCount = -1;
+      f.seenFull = undefined;
+    }
+    this.slotOfA.clear();
+    this.bits.fill(0);
+    this.lastA = undefined;
+    this.lastSlot = 0;
+  }
+
   /** Add a metric's samples. A bound function, so `metrics.forEach(w.write)` works. */
   write = (m: Metric): void => this.writeMetric(m);
 
@@ -340,6 +357,7 @@ export class PrometheusWriter {
     let out = '';
     for (const name of [...this.families.keys()].sort(byName)) {
       const f = this.families.get(name)!;
+      if (f.out.pos === 0) continue; // none since reset()
       out += familyLines(name, f.help, f.counter, format, f.histogram) + decoder.decode(f.samples);
     }
     if (format === 'openmetrics') out += '# EOF\n';
@@ -348,7 +366,10 @@ export class PrometheusWriter {
 
   /** The samples as UTF-8, per family (see Exposition): what assembleExposition turns into either format. */
   exposition(): Exposition {
-    const sorted = [...this.families.keys()].sort(byName).map((n) => this.families.get(n)!);
+    const sorted = [...this.families.keys()]
+      .sort(byName)
+      .map((n) => this.families.get(n)!)
+      .filter((f) => f.out.pos > 0); // none since reset()
     const bytes = new Uint8Array(sorted.reduce((n, f) => n + f.out.pos, 0));
     const families: Exposition['families'] = [];
     let at = 0;
@@ -429,8 +450,10 @@ function labelPair(k: string, v: string): string {
  * sorted by name, each with its HELP and TYPE lines once, OpenMetrics' `# EOF` once at the end. The parts'
  * family names are expected to be distinct; a name in several parts gets the first part's HELP and TYPE and
  * the samples of each, in part order. Equal to PrometheusWriter.text() had every sample gone to one writer.
+ * `room(size)` gives the buffer of at least `size` bytes to write the body into (the agent lends its body of
+ * the previous gather when no response is sending it any more): the body is then its first `size` bytes.
  */
-export function assembleExposition(parts: readonly Exposition[], format: ExpositionFormat): Buffer {
+export function assembleExposition(parts: readonly Exposition[], format: ExpositionFormat, room?: (size: number) => Buffer): Buffer {
   const all = parts.flatMap((p) => p.families.map((f) => ({ f, bytes: p.bytes })));
   all.sort((a, b) => byName(a.f.name, b.f.name)); // stable: a name's parts stay in part order
   const chunks: Uint8Array[] = [];
@@ -449,7 +472,14 @@ export function assembleExposition(parts: readonly Exposition[], format: Exposit
     chunks.push(EOF);
     size += EOF.length;
   }
-  return Buffer.concat(chunks, size);
+  if (!room) return Buffer.concat(chunks, size);
+  const into = room(size);
+  let at = 0;
+  for (const c of chunks) {
+    into.set(c, at);
+    at += c.length;
+  }
+  return into.subarray(0, size);
 }
 
 const EOF = Buffer.from('# EOF\n');
