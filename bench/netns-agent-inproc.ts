@@ -6,7 +6,8 @@
  * 127.0.0.1:0, its gathers driven one after the other (gatherOnce), each followed by one scrape of /metrics in
  * Prometheus' format (OpenMetrics), the trees alternated gather by gather so both see the same load. Reports
  * the CPU (user and system of the whole process: every thread) of each tree's gather + scrape, median over the
- * gathers after the first two, and checks the trees' expositions are the same bytes (the sample values of a
+ * gathers after the first two (the scrapes, by a python3 process, are served by the agent's event loop while this
+ * waits), and checks the trees' expositions are the same bytes (the sample values of a
  * still population: equal). Run with `node --cpu-prof --cpu-prof-dir=DIR` for a profile per thread.
  *
  * The population is bench/netns.ts's agent case (bench/netns-holder.py, no TIME_WAIT, a private TCP hash table
@@ -104,11 +105,26 @@ for (const tree of trees) {
   await agent.start();
   sides.push({ tree, agent, user: [], sys: [] });
 }
-const scrape = async (s: Side) => {
-  const r = await fetch(`http://${s.agent.addresses()[0]}/metrics`, {
-    headers: { accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1' },
-  });
-  return Buffer.from(await r.arrayBuffer());
+// Prometheus scrapes from a process of their own (python3), so that receiving 5 MB is not counted as the agent's CPU
+const scraper = spawn(
+  'python3',
+  [
+    '-c',
+    `import sys, urllib.request
+for url in sys.stdin:
+    r = urllib.request.urlopen(urllib.request.Request(url.strip(), headers={'Accept': 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1'}))
+    body = r.read()
+    open(url.strip().split('#')[1], 'wb').write(body)
+    print(len(body), flush=True)`,
+  ],
+  { stdio: ['pipe', 'pipe', 'inherit'] },
+);
+const scraped = createInterface({ input: scraper.stdout! })[Symbol.asyncIterator]();
+const scrape = async (s: Side, k: number) => {
+  const file = join(dir, `body-${k}`);
+  scraper.stdin!.write(`http://${s.agent.addresses()[0]}/metrics#${file}\n`);
+  await scraped.next();
+  return file;
 };
 const gathers = Number(a.gathers);
 /** CPU ticks (user, system) of each thread of this process, by tid (with its name) */
@@ -125,23 +141,24 @@ const threads = () => {
 };
 const byThread = new Map<string, { user: number; sys: number }>();
 try {
-  for (const s of sides) await scrape(s); // waits for the gather the agent starts with
+  for (const [k, s] of sides.entries()) await scrape(s, k); // waits for the gather the agent starts with
 
   for (let g = 0; g < gathers + 2; g++) {
-    for (const s of sides) {
+    for (const [k, s] of sides.entries()) {
       const c0 = process.cpuUsage();
       const t0 = threads();
       await s.agent.gatherOnce();
-      s.body = await scrape(s);
+      const body = await scrape(s, k);
       const c = process.cpuUsage(c0);
       if (g >= 2 && sides.length === 1) {
         for (const [tid, t] of threads()) {
           const b = t0.get(tid);
-          const k = `${tid === String(process.pid) ? 'main' : tid} ${t.comm}`;
-          const x = byThread.get(k) ?? { user: 0, sys: 0 };
-          byThread.set(k, { user: x.user + t.user - (b?.user ?? 0), sys: x.sys + t.sys - (b?.sys ?? 0) });
+          const name = `${tid === String(process.pid) ? 'main' : tid} ${t.comm}`;
+          const x = byThread.get(name) ?? { user: 0, sys: 0 };
+          byThread.set(name, { user: x.user + t.user - (b?.user ?? 0), sys: x.sys + t.sys - (b?.sys ?? 0) });
         }
       }
+      s.body = readFileSync(body);
       if (g >= 2) {
         s.user.push(c.user / 1000);
         s.sys.push(c.system / 1000);
@@ -152,15 +169,23 @@ try {
 } finally {
   for (const s of sides) await s.agent.stop();
   for (const h of holders) h.kill('SIGKILL');
+  scraper.kill();
   rmSync(dir, { recursive: true, force: true });
 }
 const median = (x: number[]) => [...x].sort((p, q) => p - q)[x.length >> 1];
-// the samples without the self-metrics (durations, counts of the agent's own) and values that move (timestamps)
+// the namespaces' samples (the host's own sockets, shared with the machine, come and go), no self-metrics
 const samples = (b: Buffer) =>
   b
     .toString()
     .split('\n')
-    .filter((l) => l.startsWith('sockscope_') && !/^sockscope_(netns_|agent_|gather|collector_|snapshot_|last_|build_|http_|dump_|sockets_seen)/.test(l))
+    .filter(
+      (l) =>
+        l.startsWith('sockscope_') &&
+        l.includes('netns="') &&
+        !/^sockscope_(netns_(namespaces|discovery|walk|series|denied|vanished|tcp_mem)|agent_|gather|collector_|snapshot_|last_|build_|http_|dump_|sockets_seen)/.test(
+          l,
+        ),
+    )
     .join('\n');
 for (const s of sides) {
   console.log(
@@ -171,5 +196,12 @@ for (const s of sides) {
 const busy = [...byThread].filter(([, t]) => t.user + t.sys > 0).sort((p, q) => q[1].user + q[1].sys - p[1].user - p[1].sys);
 for (const [k, t] of busy)
   console.log(`  thread ${k}: user ${((t.user * 10) / gathers).toFixed(1)} ms, system ${((t.sys * 10) / gathers).toFixed(1)} ms per gather`);
-if (sides.length > 1) console.log(`expositions (gathered samples) equal: ${sides.every((s) => samples(s.body!) === samples(sides[0].body!))}`);
+if (sides.length > 1) {
+  const equal = sides.every((s) => samples(s.body!) === samples(sides[0].body!));
+  console.log(`expositions (gathered samples) equal: ${equal}`);
+  if (!equal) {
+    sides.forEach((s, k) => writeFileSync(join(tmpdir(), `netns-agent-inproc-${k}.txt`), samples(s.body!)));
+    console.log(`  their samples: ${join(tmpdir(), 'netns-agent-inproc-{0,1}.txt')}`);
+  }
+}
 process.exit(0);

@@ -186,6 +186,8 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
       if (want) metrics.push(toWire(m));
     };
     const config = target.countersOnly ? { ...job.config, measurements: [], tags } : { ...job.config, tags };
+    // the namespace's labels begin each of its metrics: rendered once per (namespace, labels), kept across walks
+    if (!target.own) sink.writer?.context(target.inode, tags);
     // the collectors and the snapshot they need: the same for every namespace of the walk (only the tags differ)
     const plan = target.countersOnly ? (sink.countersOnlyPlan ??= prepareGather(config)) : (sink.plan ??= prepareGather(config));
     // the agent's lifecycle collector: this namespace's own subscription, kept between gathers (walkOnThisThread drops it)
@@ -236,6 +238,7 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
     }
     return { ...base, status: 'failed', reason: (e as Error)?.message ?? String(e) };
   } finally {
+    sink.writer?.context(undefined);
     leaveNetnsLifecycle();
     if (!keep) session?.close();
     // back home before the next namespace; a thread that cannot return must not go on

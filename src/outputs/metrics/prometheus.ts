@@ -183,6 +183,17 @@ export class PrometheusWriter {
   private stride = 2;
   private lastA: string | undefined;
   private lastSlot = 0;
+  /**
+   * The slots are kept across reset() (an agent writes the same label sets every gather: their texts are not
+   * made and hashed again); `epochs` says which slot was used in the current exposition, `used` how many, so
+   * that slots of label sets gone for good are dropped when they outnumber those in use.
+   */
+  private epochs = new Uint32Array(512);
+  private epoch = 1;
+  private used = 0;
+  /** label contexts by key (see context()), kept across reset() while their key is written every time */
+  private readonly contexts = new Map<unknown, LabelContext>();
+  private ctx: LabelContext | undefined;
   /** the labels of the metric being written (scratch) */
   private readonly labels = new Labels();
   /** UTF-8 of the metric labels being written (scratch, grown as needed) */
@@ -201,10 +212,72 @@ export class PrometheusWriter {
       f.bCount = -1;
       f.seenFull = undefined;
     }
-    this.slotOfA.clear();
     this.bits.fill(0);
-    this.lastA = undefined;
-    this.lastSlot = 0;
+    this.ctx = undefined;
+    // a context not written since the last reset is gone (its namespace vanished or is no longer read)
+    for (const [key, c] of this.contexts) {
+      if (c.written) c.written = false;
+      else this.contexts.delete(key);
+    }
+    if (this.slotOfA.size > 2 * this.used + 4096) {
+      // mostly label sets of the past (values that churn): start again
+      this.slotOfA.clear();
+      this.contexts.clear();
+      this.lastA = undefined;
+      this.lastSlot = 0;
+    }
+    this.used = 0;
+    if (++this.epoch === 0xffffffff) {
+      this.epochs.fill(0);
+      this.epoch = 1;
+    }
+  }
+
+  /**
+   * Labels every following metric starts with, until the next call (undefined: none): `tags` as a metric's
+   * first tags, in their order, e.g. a namespace's (netns, pod, ...) on each of its metrics. Their text is
+   * rendered once per `key` and kept across reset() while the same tags come with that key (a namespace whose
+   * pod appears gets new text), and the label sets written under it are looked up by their other labels only.
+   * The exposition is the same as without a context: a metric whose tags do not start with the context's,
+   * or whose labels would replace one of the context's, is written as without one.
+   */
+  context(key: unknown, tags?: Record<string, string>): void {
+    this.ctx = undefined;
+    if (key === undefined || !tags || tags.ip_version !== undefined) return;
+    let c = this.contexts.get(key);
+    if (!c || !sameTags(c, tags)) {
+      const keys = Object.keys(tags);
+      const values = keys.map((k) => tags[k]);
+      const names = keys.map(labelName);
+      const nameSet = new Set(names);
+      if (nameSet.size !== names.length) return; // two tags of one label name: written as without a context
+      const text = names.map((n, i) => labelPair(n, values[i])).join(',');
+      this.contexts.set(key, (c = { keys, values, names, nameSet, text, written: false, sets: new Map() }));
+    }
+    c.written = true;
+    this.ctx = c;
+  }
+
+  /** The slot of label text `a` in `bits` (made on first use), marked used in this exposition. */
+  private slotOf(a: string): number {
+    let slot = a === this.lastA ? this.lastSlot : this.slotOfA.get(a);
+    if (slot === undefined) {
+      slot = this.slotOfA.size;
+      this.slotOfA.set(a, slot);
+      if ((slot + 1) * this.stride > this.bits.length) this.regrow(this.stride);
+      if (slot >= this.epochs.length) {
+        const epochs = new Uint32Array(2 * this.epochs.length);
+        epochs.set(this.epochs);
+        this.epochs = epochs;
+      }
+    }
+    this.lastA = a;
+    this.lastSlot = slot;
+    if (this.epochs[slot] !== this.epoch) {
+      this.epochs[slot] = this.epoch;
+      this.used++;
+    }
+    return slot;
   }
 
   /** Add a metric's samples. A bound function, so `metrics.forEach(w.write)` works. */
@@ -222,17 +295,10 @@ export class PrometheusWriter {
    * True the first time a family sees this label set: `a` the metric's labels, `t.bKey` the field's (plus a
    * histogram sample's suffix), `bCount` how many labels the field adds.
    */
-  private firstTime(fam: Family, a: string, bit: number, bKey: string, bCount: number): boolean {
+  private firstTime(fam: Family, a: string, bit: number, bKey: string, bCount: number, knownSlot?: number): boolean {
     if (fam.bCount < 0) fam.bCount = bCount;
     if (fam.bCount === bCount && !fam.seenFull) {
-      let slot = a === this.lastA ? this.lastSlot : this.slotOfA.get(a);
-      if (slot === undefined) {
-        slot = this.slotOfA.size;
-        this.slotOfA.set(a, slot);
-        if ((slot + 1) * this.stride > this.bits.length) this.regrow(this.stride);
-      }
-      this.lastA = a;
-      this.lastSlot = slot;
+      const slot = knownSlot ?? this.slotOf(a);
       const w = slot * this.stride + (bit >>> 5);
       const m = 1 << (bit & 31);
       if (this.bits[w] & m) return false;
@@ -305,6 +371,7 @@ export class PrometheusWriter {
   }
 
   private writeMetric(m: Metric): void {
+    if (this.ctx && this.writeInContext(m, this.ctx)) return;
     // A label name appears once (Prometheus rejects the whole scrape otherwise): the measurement's own labels
     // (family from ip_version, a promLabel field, a field's labels) win over a user tag of the same name.
     const labels = this.labels;
@@ -340,6 +407,73 @@ export class PrometheusWriter {
       // scaled values are rounded to 15 significant digits: 57 µs is 0.000057 s, not 0.000056999999999999996
       t.fam.append(aBytes, t.ownBytes, prom.scale ? Number((v * prom.scale).toPrecision(15)) : v, t.sampleName);
     }
+  }
+
+  /**
+   * writeMetric under a context: the same samples, the context's labels rendered once and the label set found
+   * by the metric's other labels. False (nothing written) when the metric is not one for the context.
+   */
+  private writeInContext(m: Metric, c: LabelContext): boolean {
+    const labels = this.labels;
+    labels.clear();
+    const n = c.keys.length;
+    let i = 0;
+    for (const k in m.tags) {
+      if (i < n) {
+        if (k !== c.keys[i] || m.tags[k] !== c.values[i]) return false;
+        i++;
+      } else if (k !== 'ip_version') {
+        const name = labelName(k);
+        if (c.nameSet.has(name)) return false; // it would replace one of the context's in place
+        labels.set(name, m.tags[k]);
+      }
+    }
+    if (i < n) return false;
+    if (m.tags.ip_version !== undefined) {
+      if (c.nameSet.has('family')) return false;
+      labels.set('family', FAMILY_VALUES[m.tags.ip_version] ?? m.tags.ip_version);
+    }
+    for (const k in m.fields) {
+      const spec = m.schema.fields[k];
+      if (!spec?.promLabel) continue;
+      if (c.nameSet.has(spec.promLabel)) return false;
+      labels.set(spec.promLabel, String(m.fields[k]));
+    }
+    const rest = renderLabels(labels);
+    let set = c.sets.get(rest);
+    if (!set) {
+      const a = c.text && rest ? `${c.text},${rest}` : c.text || rest;
+      c.sets.set(rest, (set = { a, bytes: utf8.encode(a), slot: -1, epoch: 0 }));
+    }
+    if (set.epoch !== this.epoch) {
+      // the slot is looked up once per exposition (the slots may have been dropped by reset)
+      set.slot = this.slotOf(set.a);
+      set.epoch = this.epoch;
+    }
+    for (const k in m.fields) {
+      const spec: FieldSpec | undefined = m.schema.fields[k];
+      const prom = spec?.prom;
+      const v = m.fields[k];
+      if (!prom || typeof v !== 'number') continue;
+      const t = this.target(prom, spec);
+      let a = set.a;
+      let slot: number | undefined = set.slot;
+      let aBytes = set.bytes;
+      if (t.own) {
+        for (const lk of t.own.keys) {
+          if (labels.has(lk) || c.nameSet.has(lk)) {
+            // rare: the field's labels replace some of the metric's and come last
+            a = withoutLabels(c, labels, t.own.keys);
+            slot = undefined;
+            aBytes = utf8.encode(a);
+            break;
+          }
+        }
+      }
+      if (!this.firstTime(t.fam, a, t.bit, t.bKey, t.own ? t.own.keys.length : 0, slot)) continue;
+      t.fam.append(aBytes, t.ownBytes, prom.scale ? Number((v * prom.scale).toPrecision(15)) : v, t.sampleName);
+    }
+    return true;
   }
 
   /** Add a family directly (self-metrics that are not measurements). */
@@ -380,6 +514,36 @@ export class PrometheusWriter {
     }
     return { families, bytes };
   }
+}
+
+/** What PrometheusWriter.context() keeps per key. */
+interface LabelContext {
+  /** the tags, in order, and their label names */
+  keys: string[];
+  values: string[];
+  names: string[];
+  nameSet: Set<string>;
+  /** their `k="v",...` */
+  text: string;
+  /** written since the last reset */
+  written: boolean;
+  /** the label sets written under the context, by the text of their other labels */
+  sets: Map<string, { a: string; bytes: Uint8Array; slot: number; epoch: number }>;
+}
+
+function sameTags(c: LabelContext, tags: Record<string, string>): boolean {
+  let i = 0;
+  for (const k in tags) if (i >= c.keys.length || k !== c.keys[i] || tags[k] !== c.values[i++]) return false;
+  return i === c.keys.length;
+}
+
+/** A context's labels then `labels`, leaving out `without` (renderLabels over both). */
+function withoutLabels(c: LabelContext, labels: Labels, without: readonly string[]): string {
+  let out = '';
+  for (let i = 0; i < c.names.length; i++)
+    if (!without.includes(c.names[i])) out = out ? `${out},${labelPair(c.names[i], c.values[i])}` : labelPair(c.names[i], c.values[i]);
+  const rest = renderLabels(labels, without);
+  return out && rest ? `${out},${rest}` : out || rest;
 }
 
 /** `k="v",...` of labels, leaving out `without`. */
