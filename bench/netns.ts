@@ -368,8 +368,9 @@ async function agentCase(results: Record<string, unknown>): Promise<void> {
     const x = { bin, child, err: '', port: 0, scrapes: 0, scrapeBytes: 0, scrapeErrors: 0, exited: new Promise((r) => child.once('exit', r)) };
     child.stderr!.on('data', (d) => {
       x.err += d;
-      // the 'serving metrics' log line names the address bound for 127.0.0.1:0
-      x.port ||= Number(/serving metrics.*?127\.0\.0\.1:(\d+)/s.exec(x.err)?.[1] ?? 0);
+      // the 'serving metrics' log line (pino's JSON) names the address bound for 127.0.0.1:0
+      const line = x.err.split('\n').find((l) => l.includes('serving metrics'));
+      x.port ||= Number(/127\.0\.0\.1:(\d+)/.exec(line ?? '')?.[1] ?? 0);
     });
     return x;
   });
