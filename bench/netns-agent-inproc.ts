@@ -8,18 +8,21 @@
  * the CPU (user and system of the whole process: every thread) of each tree's gather + scrape, median over the
  * gathers after the first two (the scrapes, by a python3 process, are served by the agent's event loop while this
  * waits), and checks the trees' expositions are the same bytes (the sample values of a
- * still population: equal). Run with `node --cpu-prof --cpu-prof-dir=DIR` for a profile per thread.
+ * still population: equal). Two trees in one process share its main thread's heap (their agents' main-thread
+ * collections are one): for what a build does on the main thread, run one tree at a time (the per-thread
+ * breakdown is printed then). Run with `node --cpu-prof --cpu-prof-dir=DIR` for a profile per thread.
  *
  * The population is bench/netns.ts's agent case (bench/netns-holder.py, no TIME_WAIT, a private TCP hash table
  * per namespace), in a private pid and mount namespace as there. Needs root. Not part of `npm test`.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { isolate } from './netns-isolate.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HOLDER = join(ROOT, 'bench/netns-holder.py');
@@ -37,27 +40,7 @@ if (process.getuid?.() !== 0) {
   console.log('bench/netns-agent-inproc: needs root; skipped');
   process.exit(0);
 }
-if (!process.env.SOCKSCOPE_NETNS_BENCH_ISOLATED) {
-  const r = spawnSync(
-    'unshare',
-    [
-      '--pid',
-      '--fork',
-      '--mount',
-      '--mount-proc',
-      '--propagation',
-      'private',
-      'sh',
-      '-c',
-      'mkdir -p /run/netns && mount -t tmpfs netns-bench /run/netns && exec "$0" "$@"',
-      process.execPath,
-      ...process.execArgv,
-      ...process.argv.slice(1),
-    ],
-    { stdio: 'inherit', env: { ...process.env, SOCKSCOPE_NETNS_BENCH_ISOLATED: '1' } },
-  );
-  process.exit(r.status ?? 1);
-}
+isolate(); // a private pid and mount namespace (bench/netns-isolate.ts)
 delete process.env.SOCKSCOPE_NETNS_BENCH_ISOLATED; // the agent's config refuses SOCKSCOPE_ variables that name no setting
 
 const per = Number(a.sockets);

@@ -47,6 +47,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { isolate } from './netns-isolate.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin/sockscope.js');
@@ -80,30 +81,7 @@ if (process.getuid?.() !== 0) {
   process.exit(0);
 }
 
-if (!process.env.SOCKSCOPE_NETNS_BENCH_ISOLATED) {
-  // a private pid namespace (only our holders in /proc) and mount namespace (an empty /run/netns)
-  const r = spawnSync(
-    'unshare',
-    [
-      '--pid',
-      '--fork',
-      '--mount',
-      '--mount-proc',
-      '--propagation',
-      'private',
-      'sh',
-      '-c',
-      'mkdir -p /run/netns && mount -t tmpfs netns-bench /run/netns && exec "$0" "$@"',
-      process.execPath,
-      ...process.argv.slice(1),
-    ],
-    {
-      stdio: 'inherit',
-      env: { ...process.env, SOCKSCOPE_NETNS_BENCH_ISOLATED: '1' },
-    },
-  );
-  process.exit(r.status ?? 1);
-}
+isolate(); // a private pid and mount namespace (bench/netns-isolate.ts)
 
 interface Population {
   listen: number;

@@ -129,40 +129,34 @@ export const emptyCounts = (): Record<NetstatField, number> => Object.fromEntrie
  * spread, would make each object grow its backing store step by step or go to dictionary mode, which every
  * for-in over its fields (the serializers') then pays for.
  */
-function fillCounts(o: Record<string, number>, c: ArrayLike<number>, at: number): void {
-  o.tcp_established = c[at];
-  o.tcp_syn_sent = c[at + 1];
-  o.tcp_syn_recv = c[at + 2];
-  o.tcp_fin_wait1 = c[at + 3];
-  o.tcp_fin_wait2 = c[at + 4];
-  o.tcp_time_wait = c[at + 5];
-  o.tcp_close = c[at + 6];
-  o.tcp_close_wait = c[at + 7];
-  o.tcp_last_ack = c[at + 8];
-  o.tcp_listen = c[at + 9];
-  o.tcp_closing = c[at + 10];
-  o.tcp_none = c[at + 11];
-  o.udp_socket = c[at + 12];
-}
 type Ctor<A extends unknown[]> = new (...args: A) => Record<string, number>;
 /** `new F()` makes an object of F's own shape whose prototype is Object.prototype, as a literal's */
 const plain = <A extends unknown[]>(f: (this: Record<string, number>, ...args: A) => void): Ctor<A> => {
   f.prototype = Object.prototype;
   return f as unknown as Ctor<A>;
 };
-const Counts = plain(function (this: Record<string, number>, c: ArrayLike<number>, at: number) {
-  fillCounts(this, c, at);
-});
-/** the counts and the pid field (netstat_port) */
-const CountsWithPid = plain(function (this: Record<string, number>, c: ArrayLike<number>, at: number, pid: number) {
-  fillCounts(this, c, at);
-  this.pid = pid;
+/** the counts, then the pid field when there is one (netstat_port) */
+const Counts = plain(function (this: Record<string, number>, c: ArrayLike<number>, at: number, pid: number | undefined) {
+  this.tcp_established = c[at];
+  this.tcp_syn_sent = c[at + 1];
+  this.tcp_syn_recv = c[at + 2];
+  this.tcp_fin_wait1 = c[at + 3];
+  this.tcp_fin_wait2 = c[at + 4];
+  this.tcp_time_wait = c[at + 5];
+  this.tcp_close = c[at + 6];
+  this.tcp_close_wait = c[at + 7];
+  this.tcp_last_ack = c[at + 8];
+  this.tcp_listen = c[at + 9];
+  this.tcp_closing = c[at + 10];
+  this.tcp_none = c[at + 11];
+  this.udp_socket = c[at + 12];
+  if (pid !== undefined) this.pid = pid;
 });
 
 export function countsAt(counts: ArrayLike<number>, at: number): Record<NetstatField, number>;
 export function countsAt(counts: ArrayLike<number>, at: number, pid: number): Record<NetstatField | 'pid', number>;
 export function countsAt(counts: ArrayLike<number>, at: number, pid?: number): Record<string, number> {
-  return pid === undefined ? new Counts(counts, at) : new CountsWithPid(counts, at, pid);
+  return new Counts(counts, at, pid);
 }
 
 /** ip_version tag values by index (ipVersionIndex). */

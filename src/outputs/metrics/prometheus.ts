@@ -383,30 +383,7 @@ export class PrometheusWriter {
       if (spec?.promLabel) labels.set(spec.promLabel, String(m.fields[k]));
     }
 
-    const base = renderLabels(labels);
-    let baseBytes: Uint8Array | undefined; // encoded on the first sample written
-    for (const k in m.fields) {
-      const spec: FieldSpec | undefined = m.schema.fields[k];
-      const prom = spec?.prom;
-      const v = m.fields[k];
-      if (!prom || typeof v !== 'number') continue;
-      const t = this.target(prom, spec);
-      let a = base;
-      if (t.own) {
-        // the field's labels replace the metric's of the same name and come last
-        for (const lk of t.own.keys) {
-          if (labels.has(lk)) {
-            a = renderLabels(labels, t.own.keys);
-            break;
-          }
-        }
-      }
-      if (!this.firstTime(t.fam, a, t.bit, t.bKey, t.own ? t.own.keys.length : 0)) continue;
-      // rare: a field label replaced one of the metric's
-      const aBytes = a === base ? (baseBytes ??= this.encode(base)) : utf8.encode(a);
-      // scaled values are rounded to 15 significant digits: 57 µs is 0.000057 s, not 0.000056999999999999996
-      t.fam.append(aBytes, t.ownBytes, prom.scale ? Number((v * prom.scale).toPrecision(15)) : v, t.sampleName);
-    }
+    this.writeFields(m, undefined, renderLabels(labels), undefined, undefined);
   }
 
   /**
@@ -450,30 +427,43 @@ export class PrometheusWriter {
       set.slot = this.slotOf(set.a);
       set.epoch = this.epoch;
     }
+    this.writeFields(m, c, set.a, set.bytes, set.slot);
+    return true;
+  }
+
+  /**
+   * A metric's samples, one per field with a prom mapping, once its labels are worked out (this.labels: the
+   * metric's, or under context `c` those after the context's): `a` their text, `aBytes` its UTF-8 and `slot`
+   * its slot when known. A field's own labels replace the metric's of the same name and come last.
+   */
+  private writeFields(m: Metric, c: LabelContext | undefined, a: string, aBytes: Uint8Array | undefined, slot: number | undefined): void {
+    const labels = this.labels;
     for (const k in m.fields) {
       const spec: FieldSpec | undefined = m.schema.fields[k];
       const prom = spec?.prom;
       const v = m.fields[k];
       if (!prom || typeof v !== 'number') continue;
       const t = this.target(prom, spec);
-      let a = set.a;
-      let slot: number | undefined = set.slot;
-      let aBytes = set.bytes;
+      let fa = a;
+      let fslot = slot;
+      let fbytes: Uint8Array | undefined;
       if (t.own) {
         for (const lk of t.own.keys) {
-          if (labels.has(lk) || c.nameSet.has(lk)) {
-            // rare: the field's labels replace some of the metric's and come last
-            a = withoutLabels(c, labels, t.own.keys);
-            slot = undefined;
-            aBytes = utf8.encode(a);
+          if (labels.has(lk) || c?.nameSet.has(lk)) {
+            // rare: the field's labels replace some of the metric's
+            fa = c ? withoutLabels(c, labels, t.own.keys) : renderLabels(labels, t.own.keys);
+            fslot = undefined;
+            fbytes = utf8.encode(fa);
             break;
           }
         }
       }
-      if (!this.firstTime(t.fam, a, t.bit, t.bKey, t.own ? t.own.keys.length : 0, slot)) continue;
-      t.fam.append(aBytes, t.ownBytes, prom.scale ? Number((v * prom.scale).toPrecision(15)) : v, t.sampleName);
+      if (!this.firstTime(t.fam, fa, t.bit, t.bKey, t.own ? t.own.keys.length : 0, fslot)) continue;
+      // encoded on the first sample written
+      fbytes ??= aBytes ??= this.encode(a);
+      // scaled values are rounded to 15 significant digits: 57 µs is 0.000057 s, not 0.000056999999999999996
+      t.fam.append(fbytes, t.ownBytes, prom.scale ? Number((v * prom.scale).toPrecision(15)) : v, t.sampleName);
     }
-    return true;
   }
 
   /** Add a family directly (self-metrics that are not measurements). */
