@@ -69,8 +69,9 @@ const TCP_INFO_ROOM = OUT_FIELDS.reduce((n, f) => n + f.rest.words.length * 4 + 
 
 /**
  * The members of tcp_info as JSON at buf[p..], OUT_FIELDS laid out as typed-array columns for one small loop:
- * V8 optimizes it after a few hundred sockets (a straight-line function per field took TurboFan ~100 ms to
- * compile, and ran unoptimized meanwhile). Every key is written with its leading comma; the first one's comma
+ * V8 optimizes it within the first few hundred sockets. (The fields unrolled into one straight-line function,
+ * made with new Function, wrote the same text as fast warm, but in a whole ls run TurboFan took ~100 ms to
+ * compile it and it ran unoptimized meanwhile: docs/benchmarks.md, "Cold ndjson".) Every key is written with its leading comma; the first one's comma
  * becomes `{` afterwards. Returns the end, as ~end when no member was written.
  */
 const N_FIELDS = OUT_FIELDS.length;
