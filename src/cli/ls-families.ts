@@ -84,6 +84,7 @@ export async function otherFamilies(
     oneline: plan.oneline,
     processes: recordOptions.processes,
     securityContext: plan.securityContext,
+    socketContext: plan.socketContext,
     interfaceName: recordOptions.interfaceName,
     processName: netlinkProcessName,
   };

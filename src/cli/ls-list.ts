@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { interfaceNames } from '../netlink/links.js';
-import { ALL_STATES, Proto, TCP_CLOSE, TCP_ESTABLISHED } from '../diag/constants.js';
+import { AF_INET, AF_INET6, ALL_STATES, Proto, TCP_CLOSE, TCP_ESTABLISHED } from '../diag/constants.js';
+import { parseSockstat } from '../procfs/net.js';
 import type { SocketTable } from '../snapshot/table.js';
 import { otherFamilies } from './ls-families.js';
 import type { LsPlan } from './ls-plan.js';
@@ -35,7 +36,10 @@ export async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'ma
     interfaceName: interfaceNames(),
     cgroup: plan.cgroup,
     securityContext: plan.securityContext,
+    socketContext: plan.socketContext,
   } as Parameters<typeof socketRecord>[3];
+  // -z's sock_ctx= is read through the FFI while the lines are written (src/procfs/security-context.ts)
+  if (plan.socketContext) await (await import('../sys/libc.js')).loadLibc().catch(() => undefined);
   const unixTypes = plan.unixTypes;
   const selected = unixTypes
     ? (t: SocketTable, i: number) => (t.proto[i] !== Proto.unix || unixTypes.has(t.sockType[i])) && filter.matches(t, i)
@@ -114,6 +118,7 @@ export async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'ma
     const bytes = new JsonBytes(1 << 18);
     let header = plan.header;
     let rows = new Uint32Array(1024);
+    let rows6 = new Uint32Array(1024);
     const layout = {
       ...tableLayout(plan, plan.tables !== 1),
       oneline: plan.oneline,
@@ -122,16 +127,45 @@ export async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'ma
       write: (chunk: Uint8Array) => void out.write(chunk),
       drained: () => out.writableLength === 0,
     };
-    const meta = await streamSnapshot(plan.snapshot, (t) => {
-      if (rows.length < t.length) rows = new Uint32Array(t.length);
-      let count = 0;
-      for (let i = 0; i < t.length; i++) if (selected(t, i)) rows[count++] = i;
-      if (count === 0) return; // the header waits for the first row (its widths)
-      lsTableBytes(t, rows.subarray(0, count), t.arenaView(), recordOptions, { ...layout, header });
+    const snapshot = { ...plan.snapshot };
+    const hold = holdsIpv6Lines(snapshot);
+    if (!hold && snapshot.protocols!.includes('tcp')) snapshot.tcpStrategy = 'v2';
+    // TCP's IPv6 lines, made as their batches come (over the widths so far) and written when its walk is over
+    let held: Uint8Array[] = [];
+    const heldBytes = new JsonBytes(1 << 16);
+    const empty = async () => new (await import('../snapshot/table.js')).SocketTable(16);
+    const writeHeader = (t: SocketTable) => {
+      if (!header) return;
+      lsTableBytes(t, [], new DataView(new ArrayBuffer(0)), recordOptions, { ...layout, header });
       header = false;
+    };
+    const release = (t: SocketTable) => {
+      if (held.length === 0) return;
+      writeHeader(t);
+      for (const chunk of held) out.write(chunk);
+      held = [];
+    };
+    const meta = await streamSnapshot(snapshot, (t) => {
+      if (rows.length < t.length) (rows = new Uint32Array(t.length)), (rows6 = new Uint32Array(t.length));
+      let count = 0;
+      let count6 = 0;
+      // (a batch holds one protocol's rows: streamSnapshot hands out the batch at the end of each protocol)
+      const tcp = hold && t.proto[0] === Proto.tcp;
+      if (!tcp) release(t);
+      for (let i = 0; i < t.length; i++) {
+        if (!selected(t, i)) continue;
+        if (tcp && t.family[i] === AF_INET6) rows6[count6++] = i;
+        else rows[count++] = i;
+      }
+      if (count > 0) {
+        lsTableBytes(t, rows.subarray(0, count), t.arenaView(), recordOptions, { ...layout, header });
+        header = false;
+      }
+      if (count6 > 0)
+        held.push(lsTableBytes(t, rows6.subarray(0, count6), t.arenaView(), recordOptions, { ...layout, header: false, bytes: heldBytes, write: undefined }));
     });
-    if (header)
-      lsTableBytes(new (await import('../snapshot/table.js')).SocketTable(16), [], new DataView(new ArrayBuffer(0)), recordOptions, { ...layout, header });
+    if (held.length) release(await empty());
+    else if (header) writeHeader(await empty()); // the header alone: no row listed
     for (const note of meta.notes) process.stderr.write(`sockscope: ${note}\n`);
     return;
   }
@@ -163,7 +197,7 @@ export async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'ma
   }
   if (plan.format === 'table') {
     // renderLsTable(records) without the records: the same text (test/outputs/ls-table.test.ts)
-    const { lsShowsNetid, lsTableBytes } = await import('../outputs/listing/ls-table.js');
+    const { lsShowsNetid, lsTableBytes, ssLineOrder } = await import('../outputs/listing/ls-table.js');
     const { serviceName } = await import('../outputs/listing/ss-words.js');
     // (plan.tables counts ss's tables exactly: no row needs looking at)
     const netid = lsShowsNetid(t, [], plan.tables);
@@ -174,17 +208,29 @@ export async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'ma
     // a filter bound the listing to a family not listed (ls -t 'src link:ip'): ss's header alone
     const nothing = !inetOrUnix && !others;
     const headerWritten = before !== '' || (!inetOrUnix && !nothing);
+    // ss's order of lines: unix, RAW, UDP, TCP, SCTP (each IPv4 first), then vsock and XDP, then MPTCP
+    const ordered = ssLineOrder(t, rows);
+    let mptcp = ordered.length;
+    while (mptcp > 0 && t.proto[ordered[mptcp - 1]] === Proto.mptcp) mptcp--;
+    const after = others?.table('after', { ...layout, header: false }) ?? '';
     // stdout is synchronous on Linux (files, pipes, terminals): each chunk's buffer is reused once written
-    if (inetOrUnix || nothing)
-      lsTableBytes(t, rows, view, recordOptions, {
-        ...layout,
-        header: plan.header && !headerWritten,
-        oneline: plan.oneline,
-        service: plan.resolve ? serviceName : undefined,
-        write: (chunk) => out.write(chunk),
-        drained: () => out.writableLength === 0,
-      });
-    if (others) out.write(others.table('after', { ...layout, header: false }));
+    const lines = {
+      ...layout,
+      oneline: plan.oneline,
+      service: plan.resolve ? serviceName : undefined,
+      write: (chunk: Uint8Array) => void out.write(chunk),
+      drained: () => out.writableLength === 0,
+    };
+    if (inetOrUnix || nothing) {
+      // with vsock or XDP lines between them, the MPTCP lines aligned over the others' widths (as a streamed table)
+      const split = after !== '' && mptcp < ordered.length;
+      const widths = split ? { netid: 0, state: 0, recv: 0, send: 0, local: 0, peer: 0 } : undefined;
+      lsTableBytes(t, split ? ordered.subarray(0, mptcp) : ordered, view, recordOptions, { ...lines, header: plan.header && !headerWritten, widths });
+      if (split) {
+        out.write(after);
+        lsTableBytes(t, ordered.subarray(mptcp), view, recordOptions, { ...lines, header: false, widths });
+      } else out.write(after);
+    } else out.write(after);
     for (const note of snap.notes) process.stderr.write(`sockscope: ${note}\n`);
     return;
   }
@@ -211,6 +257,27 @@ export async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'ma
     );
   }
   for (const note of snap.notes) process.stderr.write(`sockscope: ${note}\n`);
+}
+
+/**
+ * IPv6 TCP sockets (/proc/net/sockstat6's count) up to which the streamed table takes TCP in one walk of the
+ * kernel's hash table, holding the IPv6 lines until it is over (~100 bytes each, plus IPv6 TIME-WAIT sockets,
+ * which the count leaves out: at most tcp_max_tw_buckets); above it, or in another namespace (-N: its count is
+ * not read), one walk per family as ss does, memory at a batch. The second walk costs ~20 ms of kernel time at
+ * 150k sockets (docs/benchmarks.md).
+ */
+export const HOLD_IPV6_LINES_UP_TO = 10_000;
+
+/** Whether the streamed table holds TCP's IPv6 lines (one legacy walk of both families) rather than walking twice. */
+function holdsIpv6Lines(snapshot: LsPlan['snapshot']): boolean {
+  if (!snapshot.protocols?.includes('tcp') || (snapshot.tcpStrategy ?? 'legacy') !== 'legacy') return false;
+  if (!(snapshot.families ?? [AF_INET, AF_INET6]).includes(AF_INET6) || !(snapshot.families ?? [AF_INET]).includes(AF_INET)) return false;
+  if (snapshot.netns !== undefined) return false;
+  try {
+    return (parseSockstat(readFileSync('/proc/net/sockstat6', 'latin1')).TCP6?.inuse ?? 0) <= HOLD_IPV6_LINES_UP_TO;
+  } catch {
+    return true; // no IPv6
+  }
 }
 
 /** The table's header and columns: Netid as decided from the rows (lsShowsNetid), State unless one state is listed. */

@@ -61,6 +61,8 @@ export interface LsPlan {
   cgroup: boolean;
   /** -Z/-z: the security context of each holding process */
   securityContext: boolean;
+  /** -z: and the security context of each holder's socket */
+  socketContext: boolean;
   /** -K: close the listed sockets (SOCK_DESTROY) */
   kill: boolean;
   /** -D FILE: write the kernel's raw netlink answer there instead of listing ('-': stdout) */
@@ -83,6 +85,13 @@ export interface LsPlan {
   /** ss's preferred family when the last family option was -0/-f link, -f netlink or -x/-f unix: how the filter reads addresses */
   linkFamily?: 'packet' | 'netlink' | 'unix';
 }
+
+/**
+ * The order in which ss prints its tables (ss.c main(): netlink_show, packet_show, unix_show, raw_show, udp_show,
+ * tcp_show, dccp_show, sctp_show, vsock_show, tipc_show, xdp_show, mptcp_show); UDP-Lite, which ss 6.1 does not
+ * list, beside UDP. The families around them: ls-families.ts (otherFamilies).
+ */
+export const SS_TABLE_ORDER: readonly ProtoName[] = ['unix', 'raw', 'udp', 'udplite', 'tcp', 'sctp', 'mptcp'];
 
 /** whether the last of -4/-6 in this argument is -6 */
 const a6 = (arg: string): boolean => (arg.startsWith('--') ? arg === '--ipv6' : arg.lastIndexOf('6') > arg.lastIndexOf('4'));
@@ -342,7 +351,8 @@ export function planLs(args: string[]): LsPlan | 'help' {
   if (v.memory) unixShow |= UnixShow.MEMINFO;
   return {
     snapshot: {
-      protocols,
+      // the table's lines in ss's order of tables; the records in sockscope's (TCP first: ss2's documents, json)
+      protocols: format === 'table' ? SS_TABLE_ORDER.filter((p) => protocols.includes(p)) : protocols,
       states,
       ext,
       unixShow: unixShow & UNIX_SHOW_ALL,
@@ -365,6 +375,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
     oneline: !!v.oneline,
     cgroup: !!v.cgroup,
     securityContext: !!(v.context || v.contexts),
+    socketContext: !!v.contexts,
     diag: v.diag,
     kill: !!v.kill,
     families: familiesToo ? [...DEFAULT_FAMILIES] : families,
