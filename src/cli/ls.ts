@@ -33,6 +33,7 @@ export async function runLs(args: string[]): Promise<void> {
             protocols: plan.snapshot.protocols,
             netAdmin: hasNetAdmin(),
             linkFamily: plan.linkFamily,
+            resolveDevice: await namespaceDevices(plan),
           });
           bindFamily(plan, f.parsed.family);
           return f;
@@ -66,6 +67,24 @@ export async function runLs(args: string[]): Promise<void> {
   } finally {
     walkAbort.abort(); // the workers have answered, or the listing failed and nobody will read the index
   }
+}
+
+/**
+ * Device names in a filter (`dev eth0`, a packet socket's `:eth0`) as the listed namespace has them, as ss resolves
+ * them after entering -N's: with -N this thread enters the namespace now (the dump enters it anyway) and the names
+ * come from an RTM_GETLINK dump there (src/netlink/links.ts); /sys/class/net, the caller's, when the FFI is missing.
+ */
+async function namespaceDevices(plan: LsPlan): Promise<((name: string) => number | undefined) | undefined> {
+  const [{ interfaceIndexes }, { sysfsIfindex }] = await Promise.all([import('../netlink/links.js'), import('../filter/resolve.js')]);
+  try {
+    const { enterNetns } = await import('../snapshot/session.js');
+    if (plan.snapshot.netns !== undefined) await enterNetns(plan.snapshot.netns);
+    else await (await import('../sys/libc.js')).loadLibc();
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ESOCKSCOPE_NETLINK_UNAVAILABLE') throw e; // a namespace that cannot be entered says so
+    return undefined;
+  }
+  return interfaceIndexes(sysfsIfindex);
 }
 
 /** compileFilter([]) without the filter modules: what it returns for no expression (test/cli/ls.test.ts compares). */
