@@ -36,6 +36,7 @@ export async function runLs(args: string[]): Promise<void> {
             resolveDevice: await namespaceDevices(plan),
           });
           bindFamily(plan, f.parsed.family);
+          if (plan.allNetns) await deviceIndexesOnly(f.parsed);
           return f;
         })();
   plan.snapshot.states = filter.states;
@@ -85,6 +86,21 @@ async function namespaceDevices(plan: LsPlan): Promise<((name: string) => number
     return undefined;
   }
   return interfaceIndexes(sysfsIfindex);
+}
+
+/**
+ * --all-netns: a device named in a filter would be resolved in this namespace alone, while each namespace numbers
+ * its own devices: a name is refused, an index (matched as each namespace numbers it) taken.
+ */
+async function deviceIndexesOnly(parsed: import('../filter/ast.js').ParsedFilter): Promise<void> {
+  const { eachNode } = await import('../filter/ast.js');
+  eachNode(parsed.root, (n) => {
+    if (n.kind === 'dev' && !/^(\d+|0x[0-9a-f]+)$/i.test(n.name))
+      throw new UsageError(
+        `dev ${n.name} does not go with --all-netns: each namespace numbers its devices apart; give the interface index (dev N), or -N NAME for one namespace`,
+        { key: 'filter', value: n.name },
+      );
+  });
 }
 
 /** compileFilter([]) without the filter modules: what it returns for no expression (test/cli/ls.test.ts compares). */

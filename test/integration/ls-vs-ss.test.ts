@@ -559,6 +559,7 @@ describe('sockscope ls: bad input', () => {
     [['(', 'sport', '=', ':22'], /^sockscope: invalid filter/, 3],
     [['state', 'bogus'], /^sockscope: invalid filter: .*bogus/, 3],
     [['src', '1.2.3.256/8'], /^sockscope: invalid filter/, 3],
+    [['--all-netns', 'dev', 'lo'], /^sockscope: dev lo does not go with --all-netns: .*give the interface index/, 1],
   ];
   for (const [args, message, lines] of cases) {
     test(`ls ${args.join(' ')} → exit 2 and a clear message`, async () => {
