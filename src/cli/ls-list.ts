@@ -157,12 +157,14 @@ export async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'ma
         if (tcp && t.family[i] === AF_INET6) rows6[count6++] = i;
         else rows[count++] = i;
       }
+      const v6 = { ...layout, header: false, bytes: heldBytes, write: undefined };
+      // the IPv6 rows' widths first (their text dropped), so that the batch's two groups are aligned alike
+      if (count6 > 0 && count > 0) lsTableBytes(t, rows6.subarray(0, count6), t.arenaView(), recordOptions, v6);
       if (count > 0) {
         lsTableBytes(t, rows.subarray(0, count), t.arenaView(), recordOptions, { ...layout, header });
         header = false;
       }
-      if (count6 > 0)
-        held.push(lsTableBytes(t, rows6.subarray(0, count6), t.arenaView(), recordOptions, { ...layout, header: false, bytes: heldBytes, write: undefined }));
+      if (count6 > 0) held.push(lsTableBytes(t, rows6.subarray(0, count6), t.arenaView(), recordOptions, v6));
     });
     if (held.length) release(await empty());
     else if (header) writeHeader(await empty()); // the header alone: no row listed
