@@ -20,7 +20,11 @@ export async function runLs(args: string[]): Promise<void> {
   if (plan === 'help') return printHelp('ls');
   if (plan.events) {
     const { compileFilter, hasNetAdmin } = await import('../filter/index.js');
-    return followLs(plan, compileFilter(plan.filterWords, { defaultStates: ALL_STATES, protocols: plan.snapshot.protocols, netAdmin: hasNetAdmin() }));
+    const resolveDevice = plan.filterWords.length > 0 ? await namespaceDevices(plan) : undefined;
+    return followLs(
+      plan,
+      compileFilter(plan.filterWords, { defaultStates: ALL_STATES, protocols: plan.snapshot.protocols, netAdmin: hasNetAdmin(), resolveDevice }),
+    );
   }
   // no expression: the states alone, without loading the filter language (ten modules) before the first syscall
   const filter =
