@@ -134,6 +134,10 @@ export async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'ma
     let held: Uint8Array[] = [];
     const heldBytes = new JsonBytes(1 << 16);
     const empty = async () => new (await import('../snapshot/table.js')).SocketTable(16);
+    // the header's widths from the start (its text dropped): lines made before it is written (held IPv6 ones) are
+    // aligned under it
+    if (header && hold)
+      lsTableBytes(await empty(), [], new DataView(new ArrayBuffer(0)), recordOptions, { ...layout, header, bytes: heldBytes, write: undefined });
     const writeHeader = (t: SocketTable) => {
       if (!header) return;
       lsTableBytes(t, [], new DataView(new ArrayBuffer(0)), recordOptions, { ...layout, header });

@@ -313,7 +313,8 @@ sys.stdin.read()
       const key = (w: string[]) => w.join(' ');
       // and in ss's order: each table's IPv4 lines before its IPv6 ones (one dump per family), the tables in ss's
       // order (unix, RAW, UDP, TCP), a family's lines in the kernel's hash order (the same walk as ss's)
-      assert.deepEqual(ours.map(key), theirs.map(key));
+      assert.deepEqual(ours.map(key).sort(), theirs.map(key).sort(), 'the lines');
+      assert.deepEqual(ours.map(key), theirs.map(key), `the order\nls:\n${ours.map(key).join('\n')}\nss:\n${theirs.map(key).join('\n')}`);
     });
   }
 
@@ -361,7 +362,11 @@ sys.stdin.read()
       assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
       if (headed) assert.deepEqual(header(r.stdout), header(theirs), args.join(' '));
       assert.ok(lines(theirs, headed).length > 0, `ss lists something for ${args.join(' ')}`);
-      assert.deepEqual(lines(r.stdout, headed), lines(theirs, headed), args.join(' '));
+      // the same lines first (a failure here is what was listed), then the same order
+      const ours = lines(r.stdout, headed);
+      const want = lines(theirs, headed);
+      assert.deepEqual([...ours].sort(), [...want].sort(), `${args.join(' ')}: the lines`);
+      assert.deepEqual(ours, want, `${args.join(' ')}: the order\nls:\n${ours.join('\n')}\nss:\n${want.join('\n')}`);
     }
   });
 
@@ -397,6 +402,18 @@ sys.stdin.read()
         theirs.map((w) => withContexts(w.join(' '), sock)),
         flag,
       );
+    }
+  });
+
+  test('a table of IPv6 TCP lines alone (held until the walk ends) is aligned under its header', async () => {
+    const r = await ls('-tan', 'src', '[::1]');
+    assert.equal(r.code, 0, r.stderr);
+    const [header, ...lines] = r.stdout.split('\n').filter(Boolean);
+    assert.ok(lines.length >= 3, r.stdout);
+    const at = header.indexOf('Local Address:Port');
+    for (const line of lines) {
+      assert.equal(line.indexOf('[::1]:'), at, `${header}\n${line}`);
+      assert.equal(line.slice(0, at).trimEnd().length < at, true);
     }
   });
 
