@@ -1,6 +1,7 @@
 /**
  * `npm run bench:netns -- [--namespaces 100] [--sockets 200] [--reps 5] [--case gather|agent|both]
- *  [--agent-sockets 1500] [--agent-seconds 120] [--agent-bin PATH ...] [--shared-ehash]`
+ *  [--agent-sockets 1500] [--agent-seconds 120] [--agent-bin PATH ...] [--agent-scrape-seconds 15]
+ *  [--agent-node-args='--cpu-prof --cpu-prof-dir=DIR'] [--shared-ehash]`
  *
  * --all-netns against its peer, side by side in one run, on one population:
  *
@@ -23,7 +24,10 @@
  * sockets each; CPU (utime+stime of the whole process, every thread) over --agent-seconds after a warm-up
  * gather, and RSS (VmRSS, VmHWM). Targets: ≤ 1% of a core, ≤ 150 MB RSS. With --agent-bin (repeated), one agent
  * per given bin/sockscope.js runs at the same time over the same namespaces: a change against its base, side by
- * side under the same load.
+ * side under the same load. Each agent has its own CACHE_DIRECTORY (its bundle's code cache). Every agent's
+ * /metrics is scraped every --agent-scrape-seconds (15 by default, 0: never) as Prometheus scrapes it (its Accept
+ * header: OpenMetrics preferred), so the figure includes serving the exposition. --agent-node-args are given to
+ * node before the bin (e.g. `--agent-node-args='--cpu-prof --cpu-prof-dir=DIR'`: a profile per thread at the agent's exit).
  *
  * Floors, measured in the same run on the same namespaces: bench/netns-floor.c (built with `cc -O2`) does
  * the least a program can do for the same counts (setns, a NETLINK_SOCK_DIAG socket and the TCP dumps per
@@ -43,6 +47,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { isolate } from './netns-isolate.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin/sockscope.js');
@@ -64,6 +69,10 @@ const { values: a } = parseArgs({
     'agent-collectors': { type: 'string', default: 'default' },
     /** the sockscope to run as the agent (bin/sockscope.js of a checkout); repeat to run several side by side */
     'agent-bin': { type: 'string', multiple: true, default: [] },
+    /** each agent's /metrics scraped this often (as Prometheus does; 0: never) */
+    'agent-scrape-seconds': { type: 'string', default: '15' },
+    /** node options before the agent's bin, space-separated (e.g. --cpu-prof --cpu-prof-dir=DIR) */
+    'agent-node-args': { type: 'string', default: '' },
   },
 });
 
@@ -72,30 +81,7 @@ if (process.getuid?.() !== 0) {
   process.exit(0);
 }
 
-if (!process.env.SOCKSCOPE_NETNS_BENCH_ISOLATED) {
-  // a private pid namespace (only our holders in /proc) and mount namespace (an empty /run/netns)
-  const r = spawnSync(
-    'unshare',
-    [
-      '--pid',
-      '--fork',
-      '--mount',
-      '--mount-proc',
-      '--propagation',
-      'private',
-      'sh',
-      '-c',
-      'mkdir -p /run/netns && mount -t tmpfs netns-bench /run/netns && exec "$0" "$@"',
-      process.execPath,
-      ...process.argv.slice(1),
-    ],
-    {
-      stdio: 'inherit',
-      env: { ...process.env, SOCKSCOPE_NETNS_BENCH_ISOLATED: '1' },
-    },
-  );
-  process.exit(r.status ?? 1);
-}
+isolate(); // a private pid and mount namespace (bench/netns-isolate.ts)
 
 interface Population {
   listen: number;
@@ -347,12 +333,45 @@ async function agentCase(results: Record<string, unknown>): Promise<void> {
   // one agent per --agent-bin (default: this checkout's), all at once over the same namespaces: a change and the
   // build it is compared with measured side by side, under the same load
   const bins = a['agent-bin'].length ? a['agent-bin'] : [BIN];
-  const agents = bins.map((bin) => {
-    const child = spawn(process.execPath, [bin, 'agent', '--config', conf], { stdio: ['ignore', 'ignore', 'pipe'], env });
-    const x = { bin, child, err: '', exited: new Promise((r) => child.once('exit', r)) };
-    child.stderr!.on('data', (d) => (x.err += d));
+  const nodeArgs = a['agent-node-args'].split(' ').filter(Boolean);
+  const agents = bins.map((bin, k) => {
+    // each its own code cache (CACHE_DIRECTORY): the machine's is shared with every checkout, and two builds' bundles
+    // would replace each other's
+    const cache = join(dir, `cache-${k}`);
+    mkdirSync(cache);
+    const child = spawn(process.execPath, [...nodeArgs, bin, 'agent', '--config', conf], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...env, CACHE_DIRECTORY: cache },
+    });
+    const x = { bin, child, err: '', port: 0, scrapes: 0, scrapeBytes: 0, scrapeErrors: 0, exited: new Promise((r) => child.once('exit', r)) };
+    child.stderr!.on('data', (d) => {
+      x.err += d;
+      // the 'serving metrics' log line (pino's JSON) names the address bound for 127.0.0.1:0
+      const line = x.err.split('\n').find((l) => l.includes('serving metrics'));
+      x.port ||= Number(/127\.0\.0\.1:(\d+)/.exec(line ?? '')?.[1] ?? 0);
+    });
     return x;
   });
+  // Prometheus' scrapes: every agent's /metrics each interval (not counted in the bench's figures but the agents')
+  const scrapeMs = Number(a['agent-scrape-seconds']) * 1000;
+  const scrape = async () => {
+    await Promise.all(
+      agents.map(async (x) => {
+        if (!x.port) return;
+        try {
+          const r = await fetch(`http://127.0.0.1:${x.port}/metrics`, {
+            headers: { accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1' },
+          });
+          x.scrapeBytes = (await r.arrayBuffer()).byteLength;
+          if (r.ok) x.scrapes++;
+          else x.scrapeErrors++;
+        } catch {
+          x.scrapeErrors++;
+        }
+      }),
+    );
+  };
+  const scraper = scrapeMs > 0 ? setInterval(() => void scrape(), scrapeMs) : undefined;
   try {
     // the first gather at start; wait for a second interval boundary so start-up is not counted
     await new Promise((r) => setTimeout(r, 20_000));
@@ -371,8 +390,9 @@ async function agentCase(results: Record<string, unknown>): Promise<void> {
       const cpuPct = (100 * (s1[k].cpuTicks - s0[k].cpuTicks)) / hz / wall;
       const sysPct = (100 * (s1[k].sysTicks - s0[k].sysTicks)) / hz / wall;
       const name = bins.length > 1 ? ` ${x.bin}` : '';
+      const perGather = (ticks: number) => (((1000 * ticks) / hz) * 15) / wall; // ms of CPU per 15 s interval
       console.log(
-        `  sockscope agent${name} (${a['agent-collectors']} collectors), 15 s interval, ${seconds} s: cpu ${cpuPct.toFixed(2)}% of a core (target ≤ 1%), rss ${(s1[k].rssKb / 1024).toFixed(0)} MB, peak ${(s1[k].hwmKb / 1024).toFixed(0)} MB (target ≤ 150 MB)`,
+        `  sockscope agent${name} (${a['agent-collectors']} collectors), 15 s interval, ${seconds} s: cpu ${cpuPct.toFixed(2)}% of a core (target ≤ 1%; user ${perGather(s1[k].cpuTicks - s0[k].cpuTicks - (s1[k].sysTicks - s0[k].sysTicks)).toFixed(0)} ms, system ${perGather(s1[k].sysTicks - s0[k].sysTicks).toFixed(0)} ms per gather), rss ${(s1[k].rssKb / 1024).toFixed(0)} MB, peak ${(s1[k].hwmKb / 1024).toFixed(0)} MB (target ≤ 150 MB); ${x.scrapes} scrapes of ${(x.scrapeBytes / 1e6).toFixed(1)} MB${x.scrapeErrors ? `, ${x.scrapeErrors} failed` : ''}`,
       );
       const what = `agent${name} ${n} × ${per} TCP, ${a['agent-collectors']} collectors, 15 s`;
       row(`${what}: CPU over ${seconds} s`, `${cpuPct.toFixed(2)}% of a core (system ${sysPct.toFixed(2)}%)`, '≤ 1%', cpuPct <= 1);
@@ -387,6 +407,9 @@ async function agentCase(results: Record<string, unknown>): Promise<void> {
         loadavg: load,
         cpu_pct: cpuPct,
         sys_pct: sysPct,
+        scrapes: x.scrapes,
+        scrape_errors: x.scrapeErrors,
+        scrape_bytes: x.scrapeBytes,
         rss_mb: s1[k].rssKb / 1024,
         peak_rss_mb: s1[k].hwmKb / 1024,
         floor: { c_dumps_cpu_ms_per_gather: f?.cpu_ms, cpu_pct: floorPct },
@@ -403,6 +426,7 @@ async function agentCase(results: Record<string, unknown>): Promise<void> {
       undefined,
     );
   } finally {
+    clearInterval(scraper);
     for (const x of agents) {
       // an agent that already exited has nothing to wait for (waiting for its 'exit' again would hang the bench)
       if (x.child.exitCode === null && x.child.signalCode === null) x.child.kill('SIGTERM');

@@ -14,7 +14,7 @@ import type { Metric } from '../model/metric.js';
 import { metricJson } from '../outputs/metrics/json.js';
 import type { Exposition, PrometheusWriter } from '../outputs/metrics/prometheus.js';
 import { SnapshotWorker } from './worker.js';
-import { afterGather, applyRuntimeTuning, runtimeTuning } from './runtime.js';
+import { afterGather, applyRuntimeTuning, releaseRendered, runtimeTuning } from './runtime.js';
 import type { AgentOutput, Gather, Log, OutputContext, OutputKind } from './output.js';
 import type { NetnsAgentGatherer } from '../netns/agent.js';
 import { OUTPUT_KINDS } from './outputs.js';
@@ -270,11 +270,16 @@ export class Agent {
     const hostMetrics = netnsMetrics.length ? metrics : undefined;
     if (metrics && netnsMetrics.length) metrics = [...metrics, ...netnsMetrics];
     const lineMetrics = metrics && (perIpVersion ? metrics : mergeIpVersions(metrics));
+    const previous = this.latest;
     this.latest = { metrics, hostMetrics, lineMetrics, exposition, netnsParts, workerGather, perIpVersion, report, at: Date.now() };
-    // the previous gather's exposition and bodies are garbage now (see afterGather); the budget
-    // leaves room for this gather's exposition and a body per format
-    afterGather(this.tuning, 4 * (exposition?.bytes.length ?? 0) + (8 << 20));
     for (const { output } of this.outputs.values()) output.accept(this.latest);
+    // the previous gather's rendered samples are dead now (a body is a copy of them): freed at once, not left
+    // for a full collection. What stays held is this gather's samples and, per format, a body being served
+    // and the previous one kept to write the next into (prometheus-output.ts): the budget leaves room for
+    // them, so a collection runs only when other buffers pile up.
+    if (previous) releaseRendered(this.tuning, previous, this.latest);
+    const rendered = (exposition?.bytes.length ?? 0) + (netnsParts ?? []).reduce((n, p) => n + p.bytes.length, 0);
+    afterGather(this.tuning, 5 * rendered + (8 << 20));
     for (const w of this.gatherWaiters) w();
     return report;
   }

@@ -18,6 +18,11 @@ import { boundAddresses, listenOn } from '../util/net.js';
 export interface Routes {
   /** waitMs: how long the scrape can wait for data (its X-Prometheus-Scrape-Timeout-Seconds, else read_timeout) */
   metrics(format: 'text' | 'openmetrics', waitMs: number): string | Buffer | Promise<string | Buffer>;
+  /**
+   * A /metrics body is being sent: the returned function is called once the response is done with it (sent,
+   * or the connection closed), so its bytes may be reused after that.
+   */
+  sending?(body: Buffer): () => void;
   snapshot(): string | Promise<string>;
   health(): { ok: boolean; detail: string };
 }
@@ -221,6 +226,7 @@ export class HttpEndpoint {
         type = CONTENT_TYPE[format];
         const b = this.routes.metrics(format, scrapeWaitMs(req.headers['x-prometheus-scrape-timeout-seconds'], this.o.readTimeoutMs));
         body = typeof b === 'string' || Buffer.isBuffer(b) ? b : await b; // served without yielding once there is data
+        if (this.routes.sending && Buffer.isBuffer(body) && req.method !== 'HEAD') res.once('close', this.routes.sending(body));
       } else if (path === '/healthz') {
         const h = this.routes.health();
         status = h.ok ? 200 : 503;

@@ -18,6 +18,13 @@ class PrometheusOutput implements AgentOutput {
   private closed = { room: 0, full: 0 };
   /** the /metrics bodies of the latest gather, assembled on the first scrape of each format */
   private rendered: Partial<Record<ExpositionFormat, Buffer>> = {};
+  /**
+   * The previous gather's bodies, by format: the next body of a format is written into its old one when no
+   * response is still sending it (a few MB a gather at 100 namespaces, not made afresh and left to the collector).
+   */
+  private retired: Partial<Record<ExpositionFormat, Buffer>> = {};
+  /** responses still sending a body, by its memory */
+  private readonly sendingBodies = new Map<ArrayBufferLike, number>();
 
   constructor(
     p: AgentConfig['outputs']['prometheus'],
@@ -36,7 +43,12 @@ class PrometheusOutput implements AgentOutput {
         version: ctx.version,
         log: ctx.log,
       },
-      { metrics: (f, waitMs) => this.metrics(f, waitMs), snapshot: () => ctx.snapshotJson(), health: () => ctx.health() },
+      {
+        metrics: (f, waitMs) => this.metrics(f, waitMs),
+        sending: (body) => this.sending(body),
+        snapshot: () => ctx.snapshotJson(),
+        health: () => ctx.health(),
+      },
     );
   }
 
@@ -55,7 +67,36 @@ class PrometheusOutput implements AgentOutput {
 
   accept(g: Gather): void {
     this.latest = g;
+    for (const f of ['text', 'openmetrics'] as const) {
+      const b = this.rendered[f];
+      if (b) this.retired[f] = b;
+    }
     this.rendered = {};
+  }
+
+  /** A response is sending `body`: its memory is not reused until it is done. */
+  private sending(body: Buffer): () => void {
+    const m = body.buffer;
+    this.sendingBodies.set(m, (this.sendingBodies.get(m) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const n = this.sendingBodies.get(m)! - 1;
+      if (n > 0) this.sendingBodies.set(m, n);
+      else this.sendingBodies.delete(m);
+    };
+  }
+
+  /**
+   * Room for a body of `format`: its retired body's memory when no response is sending it and it is big enough,
+   * else a buffer of its own (never from Buffer's shared pool: its memory is lent again) with room to grow.
+   */
+  private room(format: ExpositionFormat, size: number): Buffer {
+    const old = this.retired[format];
+    this.retired[format] = undefined;
+    if (old && !this.sendingBodies.has(old.buffer) && old.buffer.byteLength >= size) return Buffer.from(old.buffer, 0, old.buffer.byteLength);
+    return Buffer.allocUnsafeSlow(size + (size >>> 5) + 4096);
   }
 
   /**
@@ -86,7 +127,7 @@ class PrometheusOutput implements AgentOutput {
       for (const m of l.metrics ?? []) w.write(m);
       l.exposition = w.exposition();
     }
-    return (this.rendered[format] = assembleExposition([l.exposition, ...(l.netnsParts ?? []), self()], format));
+    return (this.rendered[format] = assembleExposition([l.exposition, ...(l.netnsParts ?? []), self()], format, (size) => this.room(format, size)));
   }
 
   async flush(): Promise<void> {}
@@ -119,6 +160,7 @@ class PrometheusOutput implements AgentOutput {
     this.http.authFailures += p.http.authFailures;
     this.closed = { room: p.closed.room + p.http.closedConnections.room, full: p.closed.full + p.http.closedConnections.full };
     this.latest = p.latest;
+    // the old endpoint's bodies may still be sending: they are not lent to this one
   }
 
   close(): Promise<void> {

@@ -8,7 +8,8 @@
  *    collectors' and the exposition writer's optimized code stays valid from one gather to the next;
  *  - external garbage: after a gather each thread collects when more than a budget of dead ArrayBuffers is held
  *    (V8 waits for ~64 MB of them), and the worker frees a gather's table at once through a closed MessagePort
- *    (collectExternalGarbage, releaseBuffers in src/util/external-garbage.ts);
+ *    (collectExternalGarbage, releaseBuffers in src/util/external-garbage.ts), the agent the previous gather's
+ *    rendered samples (releaseRendered);
  *  - a small young generation for the gather worker (its allocations die with the gather);
  *  - glibc's mmap threshold at 128 KiB: a snapshot's columns get mappings of their own, returned to the kernel
  *    when freed instead of staying in malloc's arenas. Set by GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072
@@ -23,6 +24,7 @@ import { PrometheusWriter } from '../outputs/metrics/prometheus.js';
 import { SocketTable } from '../snapshot/table.js';
 import { collectExternalGarbage, releaseBuffers } from '../util/external-garbage.js';
 import { keepShape } from '../util/keep-shape.js';
+import type { Gather } from './output.js';
 
 export interface RuntimeTuning {
   keepShapes: boolean;
@@ -64,6 +66,22 @@ export function applyRuntimeTuning(t: RuntimeTuning): void {
 /** After a gather: dead buffers beyond the budget are collected now (a no-op when tuned off). */
 export function afterGather(t: RuntimeTuning, budgetBytes: number): void {
   if (t.collectGarbage) collectExternalGarbage(budgetBytes);
+}
+
+/**
+ * The agent's previous gather is replaced: its rendered samples (the worker's exposition, the namespace walk's
+ * parts), which nothing reads any more (the outputs hold the new gather, a /metrics body is a copy), are freed
+ * now (when tuned on) rather than at a collection. Buffers the new gather shares are kept.
+ */
+export function releaseRendered(t: RuntimeTuning, previous: Gather, next: Gather): void {
+  if (!t.releaseTables) return;
+  const keep = new Set([next.exposition, ...(next.netnsParts ?? [])].map((e) => e?.bytes.buffer));
+  const dead = new Set<ArrayBuffer>();
+  for (const e of [previous.exposition, ...(previous.netnsParts ?? [])]) {
+    const b = e?.bytes.buffer;
+    if (b instanceof ArrayBuffer && b.byteLength > 0 && !keep.has(b)) dead.add(b);
+  }
+  if (dead.size) releaseBuffers([...dead]);
 }
 
 /** A gather's table is dead: free its buffers now (when tuned on), not at V8's next full collection. */

@@ -27,6 +27,8 @@ let gathers = 0;
 const EXTERNAL_BUDGET = 8 << 20;
 /** the last gather's metrics when asked to keep them (GatherWants.keep): a few thousand small objects, not the table */
 let kept: { gather: number; metrics: Metric[] } | undefined;
+/** see PrometheusWriter.reset: gathers of this thread come one at a time (the agent never stacks them) */
+let writer: PrometheusWriter | undefined;
 
 async function getSession(): Promise<DiagSession | undefined> {
   if (session) return session;
@@ -63,7 +65,9 @@ parentPort!.on('message', async (req: WorkerRequest) => {
       if (table) releaseTable(tuning, table);
       let exposition: Exposition | undefined;
       if (req.want.exposition) {
-        const w = new PrometheusWriter();
+        // one writer for every gather of this thread: its families' buffers are written over, not made again
+        const w = (writer ??= new PrometheusWriter());
+        w.reset();
         for (const m of metrics) w.write(m);
         exposition = w.exposition();
         transfer.push(exposition.bytes.buffer as ArrayBuffer);

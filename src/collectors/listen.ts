@@ -4,11 +4,11 @@
  * alerted on. Bounded cardinality: one point per listening socket.
  */
 import { formatAddress } from '../diag/address.js';
-import { AF_INET6 } from '../diag/constants.js';
+import { AF_INET, AF_INET6 } from '../diag/constants.js';
 import type { MeasurementSchema, Metric } from '../model/metric.js';
 import type { SocketTable } from '../snapshot/table.js';
 import { defineCollector, type HostFacts } from './collector.js';
-import { tcpListenerRows } from './connections.js';
+import { portText, tcpListenerRows } from './connections.js';
 
 export const LISTEN_SCHEMA: MeasurementSchema = {
   name: 'listen',
@@ -41,13 +41,33 @@ export const PORT_RANGE_SCHEMA: MeasurementSchema = {
 };
 
 /** The listeners' points, and the port range's when the host facts hold it. */
+/**
+ * A listener's local_addr tag (IPv6 in brackets). IPv4 texts are kept by address: an agent labels every
+ * listener of every namespace each gather, mostly on the same few addresses (0.0.0.0, 127.0.0.1, the pod's).
+ */
+const ipv4Texts = new Map<number, string>();
+function localAddrText(t: SocketTable, i: number): string {
+  const fam = t.family[i];
+  const at = i * 16;
+  if (fam === AF_INET6) return `[${formatAddress(fam, t.src, at)}]`;
+  if (fam !== AF_INET) return formatAddress(fam, t.src, at);
+  const s = t.src;
+  const key = ((s[at] << 24) | (s[at + 1] << 16) | (s[at + 2] << 8) | s[at + 3]) >>> 0;
+  let text = ipv4Texts.get(key);
+  if (text === undefined) {
+    text = formatAddress(fam, s, at);
+    if (ipv4Texts.size >= 4096) ipv4Texts.clear(); // addresses that churn cannot grow it
+    ipv4Texts.set(key, text);
+  }
+  return text;
+}
+
 export function collectListen(t: SocketTable, time: number, portRange: HostFacts['localPortRange']): Metric[] {
   const out: Metric[] = [];
   for (const i of tcpListenerRows(t)) {
-    const addr = formatAddress(t.family[i], t.src, i * 16);
     out.push({
       schema: LISTEN_SCHEMA,
-      tags: { proto: 'tcp', local_addr: t.family[i] === AF_INET6 ? `[${addr}]` : addr, local_port: String(t.sport[i]) },
+      tags: { proto: 'tcp', local_addr: localAddrText(t, i), local_port: portText(t.sport[i]) },
       fields: { accept_queue: t.rqueue[i], backlog: t.wqueue[i] },
       time,
     });

@@ -20,7 +20,7 @@ import { parseAddress, formatAddress } from '../diag/address.js';
 import type { MeasurementSchema, Metric } from '../model/metric.js';
 import type { SocketTable } from '../snapshot/table.js';
 import { defineCollector } from './collector.js';
-import { ROWS_PER_CALL, tableConnections, tcpListenerRows, type ConnectionSource } from './connections.js';
+import { portText, ROWS_PER_CALL, tableConnections, tcpListenerRows, type ConnectionSource } from './connections.js';
 import { countFields, countsAt, IP_VERSIONS, ipVersionIndex, NETSTAT_FIELD_COUNT, netstatFieldIndex, type NetstatSemantics } from './netstat.js';
 
 export const NETSTAT_PORT_SCHEMA: MeasurementSchema = {
@@ -162,7 +162,7 @@ export function collectNetstatPort(src: ConnectionSource, groups: readonly PortG
   return points.addrPorts.map((addrPort, p) => ({
     schema: NETSTAT_PORT_SCHEMA,
     tags: { ...groups[points.groups[p]].tags, addr_port: addrPort, ip_version: IP_VERSIONS[points.versions[p]] },
-    fields: Object.assign(countsAt(counts, p * NETSTAT_FIELD_COUNT), { pid: pids[p] }),
+    fields: countsAt(counts, p * NETSTAT_FIELD_COUNT, pids[p]),
     time,
   }));
 }
@@ -272,10 +272,14 @@ function pointOf(points: Points, addrPort: string, v: number, gi: number): numbe
 }
 
 /** One port group per TCP listening port (the default when no addr_ports are configured), ordered by port. */
+/** The group of one listening port, made once per port (groups are read, never changed): auto_listen_ports. */
+const LISTEN_PORT_GROUPS: (PortGroup | undefined)[] = [];
+const listenPortGroup = (port: number): PortGroup => (LISTEN_PORT_GROUPS[port] ??= { mode: 'ports', tags: {}, entries: [{ text: portText(port), port }] });
+
 export function listenPortGroups(t: SocketTable): PortGroup[] {
   const ports = new Set<number>();
   for (const i of tcpListenerRows(t)) ports.add(t.sport[i]);
-  return [...ports].sort((a, b) => a - b).map((port) => ({ mode: 'ports' as const, tags: {}, entries: [{ text: String(port), port }] }));
+  return [...ports].sort((a, b) => a - b).map(listenPortGroup);
 }
 
 export interface NetstatPortGather {

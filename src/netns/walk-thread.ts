@@ -49,6 +49,8 @@ const kept = new Map<number, DiagSession>();
 const keptPortRange = new Map<number, HostFacts['localPortRange']>();
 /** WalkRequest.keep: each kept namespace's counter files, open (read again from the start each walk) */
 const keptFiles = new Map<number, CounterFiles>();
+/** the Prometheus writer of the last walk that rendered, for the next (see PrometheusWriter.reset) */
+let idleWriter: PrometheusWriter | undefined;
 /** the doctor collector's previous sample per kept namespace (its window is the interval since this namespace's last gather) */
 const keptDoctorHistory = new Map<number, DoctorHistory>();
 
@@ -184,6 +186,8 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
       if (want) metrics.push(toWire(m));
     };
     const config = target.countersOnly ? { ...job.config, measurements: [], tags } : { ...job.config, tags };
+    // the namespace's labels begin each of its metrics: rendered once per (namespace, labels), kept across walks
+    if (!target.own) sink.writer?.context(target.inode, tags);
     // the collectors and the snapshot they need: the same for every namespace of the walk (only the tags differ)
     const plan = target.countersOnly ? (sink.countersOnlyPlan ??= prepareGather(config)) : (sink.plan ??= prepareGather(config));
     // the agent's lifecycle collector: this namespace's own subscription, kept between gathers (walkOnThisThread drops it)
@@ -234,6 +238,7 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
     }
     return { ...base, status: 'failed', reason: (e as Error)?.message ?? String(e) };
   } finally {
+    sink.writer?.context(undefined);
     leaveNetnsLifecycle();
     if (!keep) session?.close();
     // back home before the next namespace; a thread that cannot return must not go on
@@ -250,8 +255,12 @@ export async function walkOnThisThread(req: WalkRequest, transfer: ArrayBuffer[]
   home ??= openSync('/proc/thread-self/ns/net', 'r');
   const results: NetnsOutcome[] = [];
   const job = req.job;
+  // the thread's writer, kept from walk to walk (its buffers reused) unless another walk of this thread has it
+  const writer = job.kind === 'gather' && job.exposition ? (idleWriter ?? new PrometheusWriter()) : undefined;
+  if (writer === idleWriter) idleWriter = undefined;
+  writer?.reset();
   const sink: GatherSink = {
-    writer: job.kind === 'gather' && job.exposition ? new PrometheusWriter() : undefined,
+    writer,
     budget: job.kind === 'gather' ? (job.maxSeriesPerThread ?? Infinity) : Infinity,
     dropped: 0,
   };
@@ -262,7 +271,8 @@ export async function walkOnThisThread(req: WalkRequest, transfer: ArrayBuffer[]
   if (job.kind === 'gather' && job.lifecycle) {
     await keepNetnsLifecycle(new Set(req.targets.filter((t, i) => !t.own && results[i].status !== 'vanished').map((t) => t.inode)));
   }
-  const exposition = sink.writer?.exposition();
+  const exposition = writer?.exposition();
   if (exposition) transfer.push(exposition.bytes.buffer as ArrayBuffer);
+  if (writer) idleWriter = writer;
   return { id: req.id, ok: true, results, exposition, seriesDropped: sink.dropped };
 }

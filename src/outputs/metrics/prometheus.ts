@@ -183,12 +183,102 @@ export class PrometheusWriter {
   private stride = 2;
   private lastA: string | undefined;
   private lastSlot = 0;
+  /**
+   * The slots are kept across reset() (an agent writes the same label sets every gather: their texts are not
+   * made and hashed again); `epochs` says which slot was used in the current exposition, `used` how many, so
+   * that slots of label sets gone for good are dropped when they outnumber those in use.
+   */
+  private epochs = new Uint32Array(512);
+  private epoch = 1;
+  private used = 0;
+  /** label contexts by key (see context()), kept across reset() while their key is written every time */
+  private readonly contexts = new Map<unknown, LabelContext>();
+  private ctx: LabelContext | undefined;
   /** the labels of the metric being written (scratch) */
   private readonly labels = new Labels();
   /** UTF-8 of the metric labels being written (scratch, grown as needed) */
   private scratch = new Uint8Array(1024);
 
   constructor(private readonly prefix = 'sockscope_') {}
+
+  /**
+   * Start again, keeping what is not per exposition: the families' buffers (written over from the start, so a
+   * writer kept for every gather of a thread makes no new ones), the label texts and bits per field spec. The
+   * label sets written are forgotten; a family left without samples is not in the next exposition.
+   */
+  reset(): void {
+    for (const f of this.families.values()) {
+      f.out.pos = 0;
+      f.bCount = -1;
+      f.seenFull = undefined;
+    }
+    this.bits.fill(0);
+    this.ctx = undefined;
+    // a context not written since the last reset is gone (its namespace vanished or is no longer read)
+    for (const [key, c] of this.contexts) {
+      if (c.written) c.written = false;
+      else this.contexts.delete(key);
+    }
+    if (this.slotOfA.size > 2 * this.used + 4096) {
+      // mostly label sets of the past (values that churn): start again
+      this.slotOfA.clear();
+      this.contexts.clear();
+      this.lastA = undefined;
+      this.lastSlot = 0;
+    }
+    this.used = 0;
+    if (++this.epoch === 0xffffffff) {
+      this.epochs.fill(0);
+      this.epoch = 1;
+    }
+  }
+
+  /**
+   * Labels every following metric starts with, until the next call (undefined: none): `tags` as a metric's
+   * first tags, in their order, e.g. a namespace's (netns, pod, ...) on each of its metrics. Their text is
+   * rendered once per `key` and kept across reset() while the same tags come with that key (a namespace whose
+   * pod appears gets new text), and the label sets written under it are looked up by their other labels only.
+   * The exposition is the same as without a context: a metric whose tags do not start with the context's,
+   * or whose labels would replace one of the context's, is written as without one.
+   */
+  context(key: unknown, tags?: Record<string, string>): void {
+    this.ctx = undefined;
+    if (key === undefined || !tags || tags.ip_version !== undefined) return;
+    let c = this.contexts.get(key);
+    if (!c || !sameTags(c, tags)) {
+      const keys = Object.keys(tags);
+      const values = keys.map((k) => tags[k]);
+      const names = keys.map(labelName);
+      const nameSet = new Set(names);
+      if (nameSet.size !== names.length) return; // two tags of one label name: written as without a context
+      const text = names.map((n, i) => labelPair(n, values[i])).join(',');
+      this.contexts.set(key, (c = { keys, values, names, nameSet, text, written: false, sets: new Map() }));
+    }
+    c.written = true;
+    this.ctx = c;
+  }
+
+  /** The slot of label text `a` in `bits` (made on first use), marked used in this exposition. */
+  private slotOf(a: string): number {
+    let slot = a === this.lastA ? this.lastSlot : this.slotOfA.get(a);
+    if (slot === undefined) {
+      slot = this.slotOfA.size;
+      this.slotOfA.set(a, slot);
+      if ((slot + 1) * this.stride > this.bits.length) this.regrow(this.stride);
+      if (slot >= this.epochs.length) {
+        const epochs = new Uint32Array(2 * this.epochs.length);
+        epochs.set(this.epochs);
+        this.epochs = epochs;
+      }
+    }
+    this.lastA = a;
+    this.lastSlot = slot;
+    if (this.epochs[slot] !== this.epoch) {
+      this.epochs[slot] = this.epoch;
+      this.used++;
+    }
+    return slot;
+  }
 
   /** Add a metric's samples. A bound function, so `metrics.forEach(w.write)` works. */
   write = (m: Metric): void => this.writeMetric(m);
@@ -205,17 +295,10 @@ export class PrometheusWriter {
    * True the first time a family sees this label set: `a` the metric's labels, `t.bKey` the field's (plus a
    * histogram sample's suffix), `bCount` how many labels the field adds.
    */
-  private firstTime(fam: Family, a: string, bit: number, bKey: string, bCount: number): boolean {
+  private firstTime(fam: Family, a: string, bit: number, bKey: string, bCount: number, knownSlot?: number): boolean {
     if (fam.bCount < 0) fam.bCount = bCount;
     if (fam.bCount === bCount && !fam.seenFull) {
-      let slot = a === this.lastA ? this.lastSlot : this.slotOfA.get(a);
-      if (slot === undefined) {
-        slot = this.slotOfA.size;
-        this.slotOfA.set(a, slot);
-        if ((slot + 1) * this.stride > this.bits.length) this.regrow(this.stride);
-      }
-      this.lastA = a;
-      this.lastSlot = slot;
+      const slot = knownSlot ?? this.slotOf(a);
       const w = slot * this.stride + (bit >>> 5);
       const m = 1 << (bit & 31);
       if (this.bits[w] & m) return false;
@@ -288,6 +371,7 @@ export class PrometheusWriter {
   }
 
   private writeMetric(m: Metric): void {
+    if (this.ctx && this.writeInContext(m, this.ctx)) return;
     // A label name appears once (Prometheus rejects the whole scrape otherwise): the measurement's own labels
     // (family from ip_version, a promLabel field, a field's labels) win over a user tag of the same name.
     const labels = this.labels;
@@ -299,29 +383,86 @@ export class PrometheusWriter {
       if (spec?.promLabel) labels.set(spec.promLabel, String(m.fields[k]));
     }
 
-    const base = renderLabels(labels);
-    let baseBytes: Uint8Array | undefined; // encoded on the first sample written
+    this.writeFields(m, undefined, renderLabels(labels), undefined, undefined);
+  }
+
+  /**
+   * writeMetric under a context: the same samples, the context's labels rendered once and the label set found
+   * by the metric's other labels. False (nothing written) when the metric is not one for the context.
+   */
+  private writeInContext(m: Metric, c: LabelContext): boolean {
+    const labels = this.labels;
+    labels.clear();
+    const n = c.keys.length;
+    let i = 0;
+    for (const k in m.tags) {
+      if (i < n) {
+        if (k !== c.keys[i] || m.tags[k] !== c.values[i]) return false;
+        i++;
+      } else if (k !== 'ip_version') {
+        const name = labelName(k);
+        if (c.nameSet.has(name)) return false; // it would replace one of the context's in place
+        labels.set(name, m.tags[k]);
+      }
+    }
+    if (i < n) return false;
+    if (m.tags.ip_version !== undefined) {
+      if (c.nameSet.has('family')) return false;
+      labels.set('family', FAMILY_VALUES[m.tags.ip_version] ?? m.tags.ip_version);
+    }
+    for (const k in m.fields) {
+      const spec = m.schema.fields[k];
+      if (!spec?.promLabel) continue;
+      if (c.nameSet.has(spec.promLabel)) return false;
+      labels.set(spec.promLabel, String(m.fields[k]));
+    }
+    const rest = renderLabels(labels);
+    let set = c.sets.get(rest);
+    if (!set) {
+      const a = c.text && rest ? `${c.text},${rest}` : c.text || rest;
+      c.sets.set(rest, (set = { a, bytes: utf8.encode(a), slot: -1, epoch: 0 }));
+    }
+    if (set.epoch !== this.epoch) {
+      // the slot is looked up once per exposition (the slots may have been dropped by reset)
+      set.slot = this.slotOf(set.a);
+      set.epoch = this.epoch;
+    }
+    this.writeFields(m, c, set.a, set.bytes, set.slot);
+    return true;
+  }
+
+  /**
+   * A metric's samples, one per field with a prom mapping, once its labels are worked out (this.labels: the
+   * metric's, or under context `c` those after the context's): `a` their text, `aBytes` its UTF-8 and `slot`
+   * its slot when known. A field's own labels replace the metric's of the same name and come last.
+   */
+  private writeFields(m: Metric, c: LabelContext | undefined, a: string, aBytes: Uint8Array | undefined, slot: number | undefined): void {
+    const labels = this.labels;
     for (const k in m.fields) {
       const spec: FieldSpec | undefined = m.schema.fields[k];
       const prom = spec?.prom;
       const v = m.fields[k];
       if (!prom || typeof v !== 'number') continue;
       const t = this.target(prom, spec);
-      let a = base;
+      let fa = a;
+      let fslot = slot;
+      let fbytes: Uint8Array | undefined;
       if (t.own) {
-        // the field's labels replace the metric's of the same name and come last
         for (const lk of t.own.keys) {
-          if (labels.has(lk)) {
-            a = renderLabels(labels, t.own.keys);
+          if (labels.has(lk) || c?.nameSet.has(lk)) {
+            // rare: the field's labels replace some of the metric's
+            fa = c ? withoutLabels(c, labels, t.own.keys) : renderLabels(labels, t.own.keys);
+            fslot = undefined;
+            fbytes = utf8.encode(fa);
             break;
           }
         }
       }
-      if (!this.firstTime(t.fam, a, t.bit, t.bKey, t.own ? t.own.keys.length : 0)) continue;
-      // rare: a field label replaced one of the metric's
-      const aBytes = a === base ? (baseBytes ??= this.encode(base)) : utf8.encode(a);
+      if (!this.firstTime(t.fam, fa, t.bit, t.bKey, t.own ? t.own.keys.length : 0, fslot)) continue;
+      // encoded on the first sample written
+      fbytes ??= aBytes ??= this.encode(a);
       // scaled values are rounded to 15 significant digits: 57 µs is 0.000057 s, not 0.000056999999999999996
-      t.fam.append(aBytes, t.ownBytes, prom.scale ? Number((v * prom.scale).toPrecision(15)) : v, t.sampleName);
+      t.fam.append(fbytes, t.ownBytes, prom.scale ? Number((v * prom.scale).toPrecision(15)) : v, t.sampleName);
     }
   }
 
@@ -340,6 +481,7 @@ export class PrometheusWriter {
     let out = '';
     for (const name of [...this.families.keys()].sort(byName)) {
       const f = this.families.get(name)!;
+      if (f.out.pos === 0) continue; // none since reset()
       out += familyLines(name, f.help, f.counter, format, f.histogram) + decoder.decode(f.samples);
     }
     if (format === 'openmetrics') out += '# EOF\n';
@@ -348,7 +490,10 @@ export class PrometheusWriter {
 
   /** The samples as UTF-8, per family (see Exposition): what assembleExposition turns into either format. */
   exposition(): Exposition {
-    const sorted = [...this.families.keys()].sort(byName).map((n) => this.families.get(n)!);
+    const sorted = [...this.families.keys()]
+      .sort(byName)
+      .map((n) => this.families.get(n)!)
+      .filter((f) => f.out.pos > 0); // none since reset()
     const bytes = new Uint8Array(sorted.reduce((n, f) => n + f.out.pos, 0));
     const families: Exposition['families'] = [];
     let at = 0;
@@ -359,6 +504,36 @@ export class PrometheusWriter {
     }
     return { families, bytes };
   }
+}
+
+/** What PrometheusWriter.context() keeps per key. */
+interface LabelContext {
+  /** the tags, in order, and their label names */
+  keys: string[];
+  values: string[];
+  names: string[];
+  nameSet: Set<string>;
+  /** their `k="v",...` */
+  text: string;
+  /** written since the last reset */
+  written: boolean;
+  /** the label sets written under the context, by the text of their other labels */
+  sets: Map<string, { a: string; bytes: Uint8Array; slot: number; epoch: number }>;
+}
+
+function sameTags(c: LabelContext, tags: Record<string, string>): boolean {
+  let i = 0;
+  for (const k in tags) if (i >= c.keys.length || k !== c.keys[i] || tags[k] !== c.values[i++]) return false;
+  return i === c.keys.length;
+}
+
+/** A context's labels then `labels`, leaving out `without` (renderLabels over both). */
+function withoutLabels(c: LabelContext, labels: Labels, without: readonly string[]): string {
+  let out = '';
+  for (let i = 0; i < c.names.length; i++)
+    if (!without.includes(c.names[i])) out = out ? `${out},${labelPair(c.names[i], c.values[i])}` : labelPair(c.names[i], c.values[i]);
+  const rest = renderLabels(labels, without);
+  return out && rest ? `${out},${rest}` : out || rest;
 }
 
 /** `k="v",...` of labels, leaving out `without`. */
@@ -429,8 +604,10 @@ function labelPair(k: string, v: string): string {
  * sorted by name, each with its HELP and TYPE lines once, OpenMetrics' `# EOF` once at the end. The parts'
  * family names are expected to be distinct; a name in several parts gets the first part's HELP and TYPE and
  * the samples of each, in part order. Equal to PrometheusWriter.text() had every sample gone to one writer.
+ * `room(size)` gives the buffer of at least `size` bytes to write the body into (the agent lends its body of
+ * the previous gather when no response is sending it any more): the body is then its first `size` bytes.
  */
-export function assembleExposition(parts: readonly Exposition[], format: ExpositionFormat): Buffer {
+export function assembleExposition(parts: readonly Exposition[], format: ExpositionFormat, room?: (size: number) => Buffer): Buffer {
   const all = parts.flatMap((p) => p.families.map((f) => ({ f, bytes: p.bytes })));
   all.sort((a, b) => byName(a.f.name, b.f.name)); // stable: a name's parts stay in part order
   const chunks: Uint8Array[] = [];
@@ -449,7 +626,14 @@ export function assembleExposition(parts: readonly Exposition[], format: Exposit
     chunks.push(EOF);
     size += EOF.length;
   }
-  return Buffer.concat(chunks, size);
+  if (!room) return Buffer.concat(chunks, size);
+  const into = room(size);
+  let at = 0;
+  for (const c of chunks) {
+    into.set(c, at);
+    at += c.length;
+  }
+  return into.subarray(0, size);
 }
 
 const EOF = Buffer.from('# EOF\n');
