@@ -2,7 +2,8 @@
  * The census: counts per protocol, family and state (CensusCounts) straight from the dumps, no table; TIME_WAIT
  * and a namespace's want of UDP sockets from the kernel's counters.
  */
-import { AF_INET, AF_INET6, INET_DIAG_MSG_SIZE, Proto, TCP_TIME_WAIT } from '../diag/constants.js';
+import { AF_INET, AF_INET6, ALL_STATES, INET_DIAG_MSG_SIZE, Proto, TCP_ESTABLISHED, TCP_TIME_WAIT } from '../diag/constants.js';
+import { derivedEstablished, establishedMode, FullSocketCount, type Inuse, judgePremise, liveProcRoot, readTcpInuse } from './established.js';
 import { errnoName } from '../sys/errno.js';
 import { CensusCounts } from './census.js';
 import type { MessageVisitor } from './dump.js';
@@ -78,25 +79,33 @@ export async function takeCensus(options: Omit<SnapshotOptions, 'ext' | 'keepAtt
         o.families.includes(AF_INET) &&
         o.families.includes(AF_INET6);
       let finWait2Timewait = 0;
+      // ESTABLISHED counted, not dumped (options.established 'count'): established.ts
+      const mode = protocol === 'tcp' && s && reducible(options, o, twCounter) ? establishedMode(options.established, liveProcRoot(o.procRoot)) : 'full';
+      const full = mode === 'full' ? undefined : new FullSocketCount();
+      const before = mode === 'verify' ? readTcpInuse(o.procRoot) : undefined;
       if (s) {
-        const dumpStates = twCounter ? o.states & ~(1 << TCP_TIME_WAIT) : o.states;
+        let dumpStates = twCounter ? o.states & ~(1 << TCP_TIME_WAIT) : o.states;
+        if (mode === 'derive') dumpStates &= ~(1 << TCP_ESTABLISHED);
         for (const plan of plans({ ...o, states: dumpStates }, protocol)) {
           const saved = c.slice(base, base + 32);
+          const savedFull = full?.full.slice();
           // unix_diag_msg: state at byte 2; inet_diag_msg: family at 0, state at 1.
           const visit: MessageVisitor =
             protocol === 'unix'
               ? (_v, _w, b, off, len) => {
                   if (len >= 16) c[base + (b[off + 2] & 15)]++;
                 }
-              : (_v, _w, b, off, len) => {
+              : (v, _w, b, off, len) => {
                   if (len < INET_DIAG_MSG_SIZE) return;
                   c[base + (b[off] === AF_INET6 ? 16 : 0) + (b[off + 1] & 15)]++;
                   // idiag_timer 3: a timewait minisocket (here an orphaned FIN_WAIT2 one)
                   if (twCounter && b[off + 2] === 3) finWait2Timewait++;
+                  full?.visit(v, off, len);
                 };
           const rollback = () => {
             c.set(saved, base);
             finWait2Timewait = 0;
+            if (full) full.full.splice(0, 2, ...savedFull!);
           };
           const r = dumpWithRetry(s, plan, src, { maxRetries: o.maxRetries, canRetry: true }, { visit, rollback }, notes);
           if (r) {
@@ -104,6 +113,26 @@ export async function takeCensus(options: Omit<SnapshotOptions, 'ext' | 'keepAtt
             failedErrno = r.errno;
             src.errno = errnoName(r.errno);
             break;
+          }
+        }
+      }
+      if (!failed && s && mode === 'verify') {
+        const note = judgePremise(before, readTcpInuse(o.procRoot), full!.full as unknown as Inuse);
+        if (note) notes.push(note);
+      } else if (!failed && s && mode === 'derive') {
+        const inuse = readTcpInuse(o.procRoot);
+        if (inuse) {
+          const [v4, v6] = derivedEstablished(inuse, full!.full);
+          counts.add(p, AF_INET, TCP_ESTABLISHED, v4);
+          counts.add(p, AF_INET6, TCP_ESTABLISHED, v6);
+        } else {
+          for (const plan of plans({ ...o, states: 1 << TCP_ESTABLISHED }, protocol)) {
+            const r = s.dump(plan.request, replyType(plan), (_v, _w, b, off, len) => {
+              if (len >= INET_DIAG_MSG_SIZE) c[base + (b[off] === AF_INET6 ? 16 : 0) + (b[off + 1] & 15)]++;
+            });
+            src.malformed += r.malformed;
+            if (r.interrupted) src.interrupted = true;
+            if (r.errno !== 0) failed = true;
           }
         }
       }
@@ -137,6 +166,14 @@ export async function takeCensus(options: Omit<SnapshotOptions, 'ext' | 'keepAtt
   }
   return { counts, sources, takenAt, durationMs: performance.now() - started, notes };
 }
+
+/** Whether the census can count ESTABLISHED: both families, every state (TIME_WAIT from its counter or dumped), no filter program. */
+const reducible = (options: SnapshotOptions, o: ReturnType<typeof normalize>, twCounter: boolean): boolean =>
+  options.established === 'count' &&
+  !o.bytecode &&
+  ((twCounter ? o.states | (1 << TCP_TIME_WAIT) : o.states) & ALL_STATES) === ALL_STATES &&
+  o.families.includes(AF_INET) &&
+  o.families.includes(AF_INET6);
 
 /** Whether the counters say there is no UDP socket of the families asked for (unreadable: not known, so no). */
 function noUdpSockets(k: SockstatCounters, families: readonly number[]): boolean {

@@ -79,6 +79,18 @@ export interface SnapshotOptions {
    * namespaces, where the dumps and the counters are the same kernel namespace's (a replayed dump is not).
    */
   skipEmptyUdp?: boolean;
+  /**
+   * What the caller needs of ESTABLISHED TCP sockets (src/snapshot/established.ts): 'all' (default) dumps them;
+   * 'count' dumps none and counts them per family from the namespace's counters (procRoot's net/sockstat and
+   * sockstat6 "inuse" less the full sockets of the other states); 'listening-ports' (a table) dumps every other
+   * state first, then only the ESTABLISHED sockets whose local port is a listening port of that dump or one of
+   * `establishedPorts` (a filter program), and counts the rest. Only with both families, every state, no filter
+   * program and live counters (procRoot /proc, /proc/thread-self or /proc/PID); ESTABLISHED sockets are dumped
+   * until the counters have been seen to match a dump of every state (Snapshot.establishedNotDumped).
+   */
+  established?: 'all' | 'listening-ports' | 'count';
+  /** with established 'listening-ports': local ports whose ESTABLISHED sockets are dumped too */
+  establishedPorts?: readonly number[];
 }
 
 export interface Snapshot {
@@ -90,6 +102,11 @@ export interface Snapshot {
   /** what the table holds: whether tcp_info etc. were asked for */
   ext: number;
   notes: string[];
+  /**
+   * ESTABLISHED TCP sockets per family [IPv4, IPv6] that the kernel counts and the table does not hold
+   * (SnapshotOptions.established): their local port is no port asked for. Absent when every one was dumped.
+   */
+  establishedNotDumped?: [number, number];
 }
 
 export interface Census {
