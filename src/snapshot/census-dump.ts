@@ -80,7 +80,10 @@ export async function takeCensus(options: Omit<SnapshotOptions, 'ext' | 'keepAtt
         o.families.includes(AF_INET6);
       let finWait2Timewait = 0;
       // ESTABLISHED counted, not dumped (options.established 'count'): established.ts
-      const mode = protocol === 'tcp' && s && reducible(options, o, twCounter) ? establishedMode(options.established, liveProcRoot(o.procRoot)) : 'full';
+      const mode =
+        protocol === 'tcp' && s && reducible(options, o, twCounter)
+          ? establishedMode(options.established, !!s.transport.live && liveProcRoot(o.procRoot))
+          : 'full';
       const full = mode === 'full' ? undefined : new FullSocketCount();
       const before = mode === 'verify' ? readTcpInuse(o.procRoot) : undefined;
       if (s) {

@@ -22,6 +22,11 @@ export interface Transport {
   /** one datagram into buf; its length */
   recv(buf: Uint8Array): number;
   close(): void;
+  /**
+   * the kernel's own NETLINK_SOCK_DIAG socket, answering for the namespace of the thread that made it (not a
+   * replay, nor a wrapper): its dumps and that namespace's /proc counters describe the same sockets
+   */
+  readonly live?: boolean;
 }
 
 /** readAhead: receive in a worker thread once it is ready (read-ahead.ts), for a big dump */
@@ -36,8 +41,8 @@ async function openNetlinkTransport(netns?: string, readAhead = false): Promise<
     }
   }
   const fd = libc.openNetlink(NETLINK_SOCK_DIAG);
-  if (readAhead) return (await import('./read-ahead.js')).readAheadTransport(libc, fd);
-  return { send: (m) => libc.sendToKernel(fd, m), recv: (b) => libc.recv(fd, b), close: () => libc.close(fd) };
+  if (readAhead) return { ...(await import('./read-ahead.js')).readAheadTransport(libc, fd), live: true };
+  return { send: (m) => libc.sendToKernel(fd, m), recv: (b) => libc.recv(fd, b), close: () => libc.close(fd), live: true };
 }
 
 /** A netlink session: one transport, one receive buffer, increasing sequence numbers. */

@@ -163,10 +163,13 @@ async function gather(options: SnapshotOptions, session: DiagSession | undefined
               } else src.malformed++;
             };
       // ESTABLISHED asked for less (options.established): established.ts
-      const mode = protocol === 'tcp' && s && sink.canRetry && reducible(options, o) ? establishedMode(options.established, liveProcRoot(o.procRoot)) : 'full';
+      const mode =
+        protocol === 'tcp' && s && sink.canRetry && reducible(options, o)
+          ? establishedMode(options.established, !!s.transport.live && liveProcRoot(o.procRoot))
+          : 'full';
       const full = mode === 'full' ? undefined : new FullSocketCount();
       const before = mode === 'verify' ? readTcpInuse(o.procRoot) : undefined;
-      const dumpAll = (states: number, bytecode?: Uint8Array): DumpOutcome | undefined => {
+      const dumpAll = (states: number, bytecode = o.bytecode): DumpOutcome | undefined => {
         for (const plan of plans({ ...o, states, bytecode }, protocol)) {
           const planMark = { length: table.length, arena: table.arenaUsed, sockets: src.sockets, full: full?.full.slice() };
           const r = dumpWithRetry(
