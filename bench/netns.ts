@@ -25,10 +25,17 @@
  * per given bin/sockscope.js runs at the same time over the same namespaces: a change against its base, side by
  * side under the same load.
  *
+ * After the CPU window each agent's /metrics is scraped once and its sockscope_tcp_connections of every namespace
+ * (per state and family) compared with `nsenter … ss -tanH -4` / `-6` counted in it: an agent that counts wrong
+ * fails the bench (a MISS row, exit status 1), however fast it is.
+ *
  * Floors, measured in the same run on the same namespaces: bench/netns-floor.c (built with `cc -O2`) does
  * the least a program can do for the same counts (setns, a NETLINK_SOCK_DIAG socket and the TCP dumps per
- * namespace, in C), timed by its CPU; `node -e 0` is the cost of starting Node at all. A target below a floor
- * cannot be met by any change to sockscope's JavaScript; the table says so.
+ * namespace, in C), timed by its CPU, asking what sockscope asks (`--legacy --established count` for netstat,
+ * `listening-ports` for the default collectors: ESTABLISHED counted from sockstat, dumped on listening ports
+ * only), and beside it the floor as it was (every socket dumped, one v2 request per family); `node -e 0` is the
+ * cost of starting Node at all. A target below a floor cannot be met by any change to sockscope's JavaScript;
+ * the table says so.
  *
  * Under load (a shared machine) wall times stretch unevenly (the peer's 300 short processes each wait for a CPU),
  * so the table shows the ratio of CPU (user + system) beside the wall ratio the target names.
@@ -450,7 +457,12 @@ async function agentCase(results: Record<string, unknown>): Promise<void> {
   const bins = a['agent-bin'].length ? a['agent-bin'] : [BIN];
   const ports = await Promise.all(bins.map(() => freePort()));
   const agents = bins.map((bin, k) => {
-    const child = spawn(process.execPath, [bin, 'agent', '--config', config(ports[k])], { stdio: ['ignore', 'ignore', 'pipe'], env });
+    // each build its own V8 code cache (the machine's is shared by every checkout)
+    const cache = mkdtempSync(join(dir, 'cache-'));
+    const child = spawn(process.execPath, [bin, 'agent', '--config', config(ports[k])], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...env, CACHE_DIRECTORY: cache },
+    });
     const x = { bin, child, port: ports[k], err: '', exited: new Promise((r) => child.once('exit', r)) };
     child.stderr!.on('data', (d) => (x.err += d));
     return x;

@@ -30,6 +30,7 @@ sh('ip', 'addr', 'add', '10.254.0.2/32', 'dev', 'lo')
 # addresses nothing answers: packets go out lo and are dropped there (not local, no forwarding)
 sh('ip', 'route', 'add', '10.255.0.0/24', 'dev', 'lo')
 sh('ip', '-6', 'route', 'add', 'fd00:255::/64', 'dev', 'lo')
+sh('ip', '-6', 'addr', 'add', 'fd00:254::1/128', 'dev', 'lo', 'nodad')
 time.sleep(0.3)  # IPv6 ::1 ready
 def listener(fam, addr, v6only=None):
     s = S.socket(fam, S.SOCK_STREAM)
@@ -56,9 +57,12 @@ for l, h, f in ((l4, '127.0.0.1', S.AF_INET), (l6, '::1', S.AF_INET6)):
 # TIME-WAIT
 for l, h, f in ((l4, '127.0.0.1', S.AF_INET), (l6, '::1', S.AF_INET6), (dual, '127.0.0.1', S.AF_INET)):
     c, a = pair(l, h, f); keep.remove(c); keep.remove(a); c.close(); time.sleep(0.05); a.close()
-# SYN-SENT, both families
-for fam, addr in ((S.AF_INET, ('10.255.0.9', 80)), (S.AF_INET6, ('fd00:255::9', 80))):
-    s = S.socket(fam, S.SOCK_STREAM); s.setblocking(False); s.connect_ex(addr); keep.append(s)
+# SYN-SENT, both families (from addresses of ours, to ones nothing answers)
+for fam, src, addr in ((S.AF_INET, '10.254.0.1', ('10.255.0.9', 80)), (S.AF_INET6, 'fd00:254::1', ('fd00:255::9', 80))):
+    s = S.socket(fam, S.SOCK_STREAM); s.bind((src, 0)); s.setblocking(False)
+    err = s.connect_ex(addr)
+    if err != 115: raise SystemExit('connect to %s: errno %d' % (addr, err))
+    keep.append(s)
 # LAST-ACK and an orphaned FIN-WAIT-1: the peer's address goes away before our FIN
 lc, la = pair(far, '10.254.0.1', S.AF_INET, '10.254.0.2'); lc.shutdown(S.SHUT_WR)
 fc, fa = pair(far, '10.254.0.1', S.AF_INET, '10.254.0.2')
