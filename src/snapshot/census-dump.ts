@@ -179,6 +179,6 @@ const reducible = (options: SnapshotOptions, o: ReturnType<typeof normalize>, tw
   o.families.includes(AF_INET6);
 
 /** Whether the counters say there is no UDP socket of the families asked for (unreadable: not known, so no). */
-function noUdpSockets(k: SockstatCounters, families: readonly number[]): boolean {
+export function noUdpSockets(k: SockstatCounters, families: readonly number[]): boolean {
   return families.every((f) => (f === AF_INET ? k.udp : f === AF_INET6 ? k.udp6 : undefined) === 0);
 }

@@ -33,6 +33,7 @@ import type { ProtocolSource, Snapshot, SnapshotOptions } from './types.js';
 export { DiagSession, type Transport } from './session.js';
 export type { Census, ProtocolSource, Snapshot, SnapshotOptions, Source } from './types.js';
 export { takeCensus } from './census-dump.js';
+import { noUdpSockets, sockstatCounters } from './census-dump.js';
 
 /** Extensions for a full snapshot: every attribute that fits in idiag_ext. */
 export const FULL_EXT = EXT_ALL;
@@ -146,6 +147,8 @@ async function gather(options: SnapshotOptions, session: DiagSession | undefined
     for (const protocol of o.protocols) {
       const src: ProtocolSource = { protocol, source: 'netlink', retries: 0, interrupted: false, malformed: 0, sockets: 0 };
       sources.push(src);
+      // no UDP socket in the namespace by its own counters (options.skipEmptyUdp, as the census): nothing to dump
+      if (protocol === 'udp' && s && options.skipEmptyUdp && noUdpSockets(sockstatCounters(o.procRoot, true), o.families)) continue;
       const mark = { length: table.length, arena: table.arenaUsed };
       let failed: DumpOutcome | undefined;
       const p = Proto[protocol];

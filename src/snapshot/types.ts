@@ -73,7 +73,7 @@ export interface SnapshotOptions {
    */
   timeWaitFromCounter?: boolean;
   /**
-   * Census only: no UDP dump when the namespace's own counters (procRoot's net/sockstat "UDP: inuse" and
+   * No UDP dump (census or table) when the namespace's own counters (procRoot's net/sockstat "UDP: inuse" and
    * net/sockstat6 "UDP6: inuse", for the families asked) count no UDP socket: a UDP dump walks the whole UDP hash
    * table, shared by every namespace, once per family, however few sockets it finds. For a walk over many
    * namespaces, where the dumps and the counters are the same kernel namespace's (a replayed dump is not).
