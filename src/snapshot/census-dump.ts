@@ -3,42 +3,17 @@
  * and a namespace's want of UDP sockets from the kernel's counters.
  */
 import { AF_INET, AF_INET6, ALL_STATES, INET_DIAG_MSG_SIZE, Proto, TCP_ESTABLISHED, TCP_TIME_WAIT } from '../diag/constants.js';
-import { derivedEstablished, establishedMode, FullSocketCount, type Inuse, judgePremise, liveProcRoot, readTcpInuse } from './established.js';
+import { derivedEstablished, establishedMode, FullSocketCount, judgePremise, liveProcRoot } from './established.js';
 import { errnoName } from '../sys/errno.js';
 import { CensusCounts } from './census.js';
 import type { MessageVisitor } from './dump.js';
 import { normalize, plans, replyType } from './plan.js';
-import { parseSockstat } from '../procfs/net.js';
-import { readProcText } from '../procfs/read.js';
 import { fallbackReason, readFromProc } from './proc-fallback.js';
+import { noUdpSockets, type SockstatCounters, sockstatCounters } from './sockstat.js';
 import { dumpWithRetry } from './retry.js';
 import { type DiagSession, openSession } from './session.js';
 import { SocketTable } from './table.js';
 import type { Census, ProtocolSource, SnapshotOptions } from './types.js';
-
-/**
- * The kernel's socket counters of the calling thread's network namespace (a thread may have entered another one:
- * /proc/thread-self, not /proc/self), from net/ipv4/proc.c sockstat_seq_show and net/ipv6/proc.c
- * sockstat6_seq_show: TCP TIME_WAIT sockets ("TCP: ... tw N"), UDP sockets per family ("UDP: inuse N", "UDP6:
- * inuse N": the sockets in the UDP hash table, which is what a UDP dump walks). Each is undefined when unreadable.
- */
-export interface SockstatCounters {
-  tcpTimeWait?: number;
-  udp?: number;
-  udp6?: number;
-}
-
-const count = (n: number | undefined): number | undefined => (n !== undefined && Number.isInteger(n) && n >= 0 ? n : undefined);
-
-export function sockstatCounters(procRoot: string, udp: boolean): SockstatCounters {
-  const dir = procRoot === '/proc' ? '/proc/thread-self/net' : `${procRoot}/net`;
-  const text = readProcText(`${dir}/sockstat`);
-  const v4 = text === undefined ? {} : parseSockstat(text);
-  const udp4 = count(v4.UDP?.inuse);
-  // sockstat6 only when it can still matter: with IPv4 UDP sockets there are UDP dumps anyway
-  const text6 = udp && udp4 === 0 ? readProcText(`${dir}/sockstat6`) : undefined;
-  return { tcpTimeWait: count(v4.TCP?.tw), udp: udp4, udp6: text6 === undefined ? undefined : count(parseSockstat(text6).UDP6?.inuse) };
-}
 
 /**
  * Counts per protocol, family and state, with nothing decoded past the state byte. Uses the same dump plans,
@@ -56,7 +31,8 @@ export async function takeCensus(options: Omit<SnapshotOptions, 'ext' | 'keepAtt
   if (typeof own === 'string') notes.push(`${own}: every protocol is read from /proc/net`);
   // read once, when TIME_WAIT or UDP wants them
   let counters: SockstatCounters | undefined;
-  const kernelCounters = () => (counters ??= sockstatCounters(o.procRoot, !!options.skipEmptyUdp && o.protocols.includes('udp')));
+  const udpCounts = !!options.skipEmptyUdp && o.protocols.includes('udp');
+  const kernelCounters = () => (counters ??= sockstatCounters(o.procRoot, udpCounts, options.established === 'count'));
   try {
     for (const protocol of o.protocols) {
       const src: ProtocolSource = { protocol, source: 'netlink', retries: 0, interrupted: false, malformed: 0, sockets: 0 };
@@ -85,7 +61,7 @@ export async function takeCensus(options: Omit<SnapshotOptions, 'ext' | 'keepAtt
           ? establishedMode(options.established, !!s.transport.live && liveProcRoot(o.procRoot))
           : 'full';
       const full = mode === 'full' ? undefined : new FullSocketCount();
-      const before = mode === 'verify' ? readTcpInuse(o.procRoot) : undefined;
+      const before = mode === 'verify' ? sockstatCounters(o.procRoot, false, true).tcpInuse : undefined;
       if (s) {
         let dumpStates = twCounter ? o.states & ~(1 << TCP_TIME_WAIT) : o.states;
         if (mode === 'derive') dumpStates &= ~(1 << TCP_ESTABLISHED);
@@ -120,10 +96,11 @@ export async function takeCensus(options: Omit<SnapshotOptions, 'ext' | 'keepAtt
         }
       }
       if (!failed && s && mode === 'verify') {
-        const note = judgePremise(before, readTcpInuse(o.procRoot), full!.full as unknown as Inuse);
+        counters = sockstatCounters(o.procRoot, udpCounts, true);
+        const note = judgePremise(before, counters.tcpInuse, full!.full);
         if (note) notes.push(note);
       } else if (!failed && s && mode === 'derive') {
-        const inuse = readTcpInuse(o.procRoot);
+        const inuse = kernelCounters().tcpInuse;
         if (inuse) {
           const [v4, v6] = derivedEstablished(inuse, full!.full);
           counts.add(p, AF_INET, TCP_ESTABLISHED, v4);
@@ -177,8 +154,3 @@ const reducible = (options: SnapshotOptions, o: ReturnType<typeof normalize>, tw
   ((twCounter ? o.states | (1 << TCP_TIME_WAIT) : o.states) & ALL_STATES) === ALL_STATES &&
   o.families.includes(AF_INET) &&
   o.families.includes(AF_INET6);
-
-/** Whether the counters say there is no UDP socket of the families asked for (unreadable: not known, so no). */
-export function noUdpSockets(k: SockstatCounters, families: readonly number[]): boolean {
-  return families.every((f) => (f === AF_INET ? k.udp : f === AF_INET6 ? k.udp6 : undefined) === 0);
-}

@@ -23,8 +23,6 @@
 import { AF_INET6, InetAttr, INET_DIAG_MSG_SIZE } from '../diag/constants.js';
 import type { FilterNode } from '../filter/ast.js';
 import { compileBytecode } from '../filter/bytecode.js';
-import { parseSockstat } from '../procfs/net.js';
-import { readProcText } from '../procfs/read.js';
 
 /**
  * What a gather needs of ESTABLISHED TCP sockets: 'all' (every row), 'listening-ports' (the rows whose local
@@ -40,20 +38,6 @@ export const widerNeed = (a: EstablishedNeed, b: EstablishedNeed): EstablishedNe
 
 /** Hashed full TCP sockets per family [IPv4, IPv6] (sockstat "TCP: inuse", sockstat6 "TCP6: inuse"). */
 export type Inuse = readonly [number, number];
-
-const count = (n: number | undefined): number | undefined => (n !== undefined && Number.isInteger(n) && n >= 0 ? n : undefined);
-
-/** The inuse counts of the namespace procRoot shows (/proc: the calling thread's), or undefined when unreadable. */
-export function readTcpInuse(procRoot: string): Inuse | undefined {
-  const dir = procRoot === '/proc' ? '/proc/thread-self/net' : `${procRoot}/net`;
-  const v4 = readProcText(`${dir}/sockstat`);
-  const v6 = readProcText(`${dir}/sockstat6`);
-  if (v4 === undefined) return undefined;
-  const a = count(parseSockstat(v4).TCP?.inuse);
-  // no sockstat6: a kernel without IPv6 has no IPv6 socket
-  const b = v6 === undefined ? 0 : count(parseSockstat(v6).TCP6?.inuse);
-  return a === undefined || b === undefined ? undefined : [a, b];
-}
 
 /**
  * Whether the counters are the live kernel's for the namespace dumped: /proc itself, or a thread's or process's
@@ -84,7 +68,7 @@ export const establishedPremise = (): typeof premise => premise;
  * `after` the inuse counts read around it. Counters that moved decide nothing. Returns a note when it is found
  * broken.
  */
-export function judgePremise(before: Inuse | undefined, after: Inuse | undefined, full: Inuse): string | undefined {
+export function judgePremise(before: Inuse | undefined, after: Inuse | undefined, full: readonly number[]): string | undefined {
   if (premise !== 'unknown' || !before || !after || before[0] !== after[0] || before[1] !== after[1]) return undefined;
   if (full[0] === after[0] && full[1] === after[1]) {
     premise = 'holds';

@@ -7,16 +7,7 @@
  * protocol loop of the table and the stream; census-dump.ts counts without a table.
  */
 import { AF_INET, AF_INET6, ALL_STATES, EXT_ALL, Ext, INET_DIAG_MSG_SIZE, Proto, TCP_ESTABLISHED, TCP_LISTEN } from '../diag/constants.js';
-import {
-  derivedEstablished,
-  establishedMode,
-  FullSocketCount,
-  type Inuse,
-  judgePremise,
-  liveProcRoot,
-  localPortsBytecode,
-  readTcpInuse,
-} from './established.js';
+import { derivedEstablished, establishedMode, FullSocketCount, type Inuse, judgePremise, liveProcRoot, localPortsBytecode } from './established.js';
 import { appendInetMessage } from '../diag/inet.js';
 import { appendUnixMessage } from '../diag/unix.js';
 import { estimateSockets, keepsAttributes, normalize, plans, SOCK_TYPE_OF } from './plan.js';
@@ -33,7 +24,7 @@ import type { ProtocolSource, Snapshot, SnapshotOptions } from './types.js';
 export { DiagSession, type Transport } from './session.js';
 export type { Census, ProtocolSource, Snapshot, SnapshotOptions, Source } from './types.js';
 export { takeCensus } from './census-dump.js';
-import { noUdpSockets, sockstatCounters } from './census-dump.js';
+import { noUdpSockets, type SockstatCounters, sockstatCounters } from './sockstat.js';
 
 /** Extensions for a full snapshot: every attribute that fits in idiag_ext. */
 export const FULL_EXT = EXT_ALL;
@@ -138,6 +129,10 @@ async function gather(options: SnapshotOptions, session: DiagSession | undefined
   const sources: ProtocolSource[] = [];
   const notes: string[] = [];
   let establishedNotDumped: [number, number] | undefined;
+  // the namespace's sockstat and sockstat6, read once (no UDP socket to dump; ESTABLISHED counted)
+  let counters: SockstatCounters | undefined;
+  const kernelCounters = (fresh = false) =>
+    fresh || !counters ? (counters = sockstatCounters(o.procRoot, !!options.skipEmptyUdp, options.established !== undefined)) : counters;
   // read-ahead where asked and the dump is big enough to outlast the worker's start (~30 ms)
   const readAhead = !session && options.readAheadFrom !== undefined && estimateSockets(o.protocols, o.procRoot) >= options.readAheadFrom;
   const own = session ? undefined : await openSession(options, readAhead);
@@ -148,7 +143,7 @@ async function gather(options: SnapshotOptions, session: DiagSession | undefined
       const src: ProtocolSource = { protocol, source: 'netlink', retries: 0, interrupted: false, malformed: 0, sockets: 0 };
       sources.push(src);
       // no UDP socket in the namespace by its own counters (options.skipEmptyUdp, as the census): nothing to dump
-      if (protocol === 'udp' && s && options.skipEmptyUdp && noUdpSockets(sockstatCounters(o.procRoot, true), o.families)) continue;
+      if (protocol === 'udp' && s && options.skipEmptyUdp && noUdpSockets(kernelCounters(), o.families)) continue;
       const mark = { length: table.length, arena: table.arenaUsed };
       let failed: DumpOutcome | undefined;
       const p = Proto[protocol];
@@ -171,7 +166,7 @@ async function gather(options: SnapshotOptions, session: DiagSession | undefined
           ? establishedMode(options.established, !!s.transport.live && liveProcRoot(o.procRoot))
           : 'full';
       const full = mode === 'full' ? undefined : new FullSocketCount();
-      const before = mode === 'verify' ? readTcpInuse(o.procRoot) : undefined;
+      const before = mode === 'verify' ? kernelCounters(true).tcpInuse : undefined;
       const dumpAll = (states: number, bytecode = o.bytecode): DumpOutcome | undefined => {
         for (const plan of plans({ ...o, states, bytecode }, protocol)) {
           const planMark = { length: table.length, arena: table.arenaUsed, sockets: src.sockets, full: full?.full.slice() };
@@ -205,10 +200,10 @@ async function gather(options: SnapshotOptions, session: DiagSession | undefined
       if (s) {
         failed = dumpAll(mode === 'derive' ? o.states & ~(1 << TCP_ESTABLISHED) : o.states);
         if (!failed && mode === 'verify') {
-          const note = judgePremise(before, readTcpInuse(o.procRoot), full!.full as unknown as Inuse);
+          const note = judgePremise(before, kernelCounters(true).tcpInuse, full!.full);
           if (note) notes.push(note);
         } else if (!failed && mode === 'derive') {
-          const r = dumpEstablished(table, mark.length, o.procRoot, full!.full, options, dumpAll);
+          const r = dumpEstablished(table, mark.length, kernelCounters().tcpInuse, full!.full, options, dumpAll);
           failed = r.failed;
           if (!failed && r.notDumped) {
             establishedNotDumped = r.notDumped;
@@ -254,13 +249,12 @@ const reducible = (options: SnapshotOptions, o: ReturnType<typeof normalize>): b
 function dumpEstablished(
   table: SocketTable,
   from: number,
-  procRoot: string,
+  inuse: Inuse | undefined,
   otherFull: readonly number[],
   options: SnapshotOptions,
   dumpAll: (states: number, bytecode?: Uint8Array) => DumpOutcome | undefined,
 ): { failed?: DumpOutcome; notDumped?: [number, number] } {
   const EST = 1 << TCP_ESTABLISHED;
-  const inuse = readTcpInuse(procRoot);
   if (!inuse) return { failed: dumpAll(EST) };
   const established = derivedEstablished(inuse, otherFull);
   if (options.established === 'count') return { notDumped: established };
