@@ -95,6 +95,19 @@ export async function takeCensus(options: Omit<SnapshotOptions, 'ext' | 'keepAtt
           }
         }
       }
+      // a state the counters could not stand for after all (unreadable): dumped and counted, no retry
+      const dumpStatesCounted = (states: number): boolean => {
+        let bad = false;
+        for (const plan of plans({ ...o, states }, protocol)) {
+          const r = s!.dump(plan.request, replyType(plan), (_v, _w, b, off, len) => {
+            if (len >= INET_DIAG_MSG_SIZE) c[base + (b[off] === AF_INET6 ? 16 : 0) + (b[off + 1] & 15)]++;
+          });
+          src.malformed += r.malformed;
+          if (r.interrupted) src.interrupted = true;
+          if (r.errno !== 0) bad = true;
+        }
+        return bad;
+      };
       if (!failed && s && mode === 'verify') {
         counters = sockstatCounters(o.procRoot, udpCounts, true);
         const note = judgePremise(before, counters.tcpInuse, full!.full);
@@ -106,14 +119,7 @@ export async function takeCensus(options: Omit<SnapshotOptions, 'ext' | 'keepAtt
           counts.add(p, AF_INET, TCP_ESTABLISHED, v4);
           counts.add(p, AF_INET6, TCP_ESTABLISHED, v6);
         } else {
-          for (const plan of plans({ ...o, states: 1 << TCP_ESTABLISHED }, protocol)) {
-            const r = s.dump(plan.request, replyType(plan), (_v, _w, b, off, len) => {
-              if (len >= INET_DIAG_MSG_SIZE) c[base + (b[off] === AF_INET6 ? 16 : 0) + (b[off + 1] & 15)]++;
-            });
-            src.malformed += r.malformed;
-            if (r.interrupted) src.interrupted = true;
-            if (r.errno !== 0) failed = true;
-          }
+          failed = dumpStatesCounted(1 << TCP_ESTABLISHED);
         }
       }
       if (!failed && s && protocol === 'tcp' && twCounter) {
@@ -121,14 +127,7 @@ export async function takeCensus(options: Omit<SnapshotOptions, 'ext' | 'keepAtt
         const tw = kernelCounters().tcpTimeWait;
         if (tw !== undefined) counts.tcpTimeWaitUnsplit = Math.max(0, tw - finWait2Timewait);
         else {
-          for (const plan of plans({ ...o, states: 1 << TCP_TIME_WAIT }, protocol)) {
-            const r = s.dump(plan.request, replyType(plan), (_v, _w, b, off, len) => {
-              if (len >= INET_DIAG_MSG_SIZE) c[base + (b[off] === AF_INET6 ? 16 : 0) + (b[off + 1] & 15)]++;
-            });
-            src.malformed += r.malformed;
-            if (r.interrupted) src.interrupted = true;
-            if (r.errno !== 0) failed = true;
-          }
+          failed = dumpStatesCounted(1 << TCP_TIME_WAIT);
         }
       }
       if (failed) {
