@@ -18,11 +18,17 @@
  * That is the kernel's behaviour today; whether this kernel behaves so is checked at run time, not assumed from
  * its version: until one dump of every state shows a family's full sockets equal to its inuse count with the
  * counters unchanged across the dump (no socket came or went), every ESTABLISHED socket is dumped; a mismatch in
- * such a still moment means the premise does not hold here, and ESTABLISHED sockets are dumped from then on.
+ * such a still moment means the premise does not hold here, and ESTABLISHED sockets are dumped from then on. The
+ * verdict is kept for the boot (the cache directory), for the next process.
  */
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { AF_INET6, InetAttr, INET_DIAG_MSG_SIZE } from '../diag/constants.js';
 import type { FilterNode } from '../filter/ast.js';
 import { compileBytecode } from '../filter/bytecode.js';
+import { readProcText } from '../procfs/read.js';
+import { cacheRoots, privateDir } from '../util/cache-dir.js';
 
 /**
  * What a gather needs of ESTABLISHED TCP sockets: 'all' (every row), 'listening-ports' (the rows whose local
@@ -58,10 +64,48 @@ export function isFullSocket(view: DataView, off: number, len: number): boolean 
   return false;
 }
 
-/** Whether this kernel's counters were found to match its dumps: unknown until a still moment says. */
-let premise: 'unknown' | 'holds' | 'broken' = 'unknown';
+/**
+ * Whether this kernel's counters were found to match its dumps: unknown until a still moment says. The verdict
+ * is kept in sockscope's private cache directory for this boot of this kernel (/proc/sys/kernel/random/boot_id),
+ * so that the next process (a one-shot gather of one namespace) need not dump everything to find it again.
+ */
+let premise: 'unknown' | 'holds' | 'broken' | undefined;
 
-export const establishedPremise = (): typeof premise => premise;
+type Verdict = 'unknown' | 'holds' | 'broken';
+
+const VERDICT_FILE = 'established-counters';
+
+function verdictPath(): { path: string; boot: string } | undefined {
+  const boot = readProcText('/proc/sys/kernel/random/boot_id')?.trim();
+  const root = cacheRoots().find((r) => privateDir(r));
+  return boot && root ? { path: join(root, VERDICT_FILE), boot } : undefined;
+}
+
+function kept(): Verdict {
+  try {
+    const where = verdictPath();
+    if (!where) return 'unknown';
+    const [boot, verdict] = readFileSync(where.path, 'latin1').trim().split(' ');
+    return boot === where.boot && (verdict === 'holds' || verdict === 'broken') ? verdict : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function keep(verdict: Verdict): void {
+  premise = verdict;
+  try {
+    const where = verdictPath();
+    if (!where) return;
+    const tmp = `${where.path}.${process.pid}.${threadId}`;
+    writeFileSync(tmp, `${where.boot} ${verdict}\n`, { mode: 0o600 });
+    renameSync(tmp, where.path);
+  } catch {
+    /* a cache: this process still knows */
+  }
+}
+
+export const establishedPremise = (): Verdict => (premise ??= kept());
 
 /**
  * Judge the premise from a dump of every state: `full` the full sockets per family it returned, `before` and
@@ -69,12 +113,12 @@ export const establishedPremise = (): typeof premise => premise;
  * broken.
  */
 export function judgePremise(before: Inuse | undefined, after: Inuse | undefined, full: readonly number[]): string | undefined {
-  if (premise !== 'unknown' || !before || !after || before[0] !== after[0] || before[1] !== after[1]) return undefined;
+  if (establishedPremise() !== 'unknown' || !before || !after || before[0] !== after[0] || before[1] !== after[1]) return undefined;
   if (full[0] === after[0] && full[1] === after[1]) {
-    premise = 'holds';
+    keep('holds');
     return undefined;
   }
-  premise = 'broken';
+  keep('broken');
   return `tcp: the kernel's socket counters (sockstat inuse ${after[0]}/${after[1]}) do not match its dump (${full[0]}/${full[1]} full sockets): ESTABLISHED sockets are dumped, not counted`;
 }
 
@@ -83,8 +127,9 @@ export function judgePremise(before: Inuse | undefined, after: Inuse | undefined
  * judging the premise on the way), 'derive' (ESTABLISHED counted from the counters).
  */
 export function establishedMode(need: EstablishedNeed | undefined, live: boolean): 'full' | 'verify' | 'derive' {
-  if (need === undefined || need === 'all' || !live || premise === 'broken') return 'full';
-  return premise === 'holds' ? 'derive' : 'verify';
+  if (need === undefined || need === 'all' || !live) return 'full';
+  const p = establishedPremise();
+  return p === 'broken' ? 'full' : p === 'holds' ? 'derive' : 'verify';
 }
 
 /** Full sockets per family counted over a dump's messages (a retried dump starts over: reset()). */

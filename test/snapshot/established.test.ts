@@ -7,10 +7,14 @@
  * The default collectors (netstat, netstat_port with auto_listen_ports, listen) gathered with every ESTABLISHED
  * socket dumped, with the first reduced gather (which checks the kernel's counters against a dump of every
  * state) and the second (which counts what it does not dump) must write the same points, and netstat's counts
- * per state and family must equal `ss -tanH -4` / `-6` counted; the census (netstat alone) too.
+ * per state and family must equal `ss -tanH -4` / `-6` counted; the census (netstat alone) too. The verdict on
+ * the counters is kept in the cache directory for the next process of the same boot.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { netnsSupport } from '../helpers/netns.js';
@@ -147,11 +151,36 @@ const sorted = (ms: Point[]) => ms.map((m) => JSON.stringify(m)).sort();
 
 describe('ESTABLISHED counted, not dumped (SnapshotOptions.established)', () => {
   it('the default collectors write what the full dump gives, and netstat counts what ss lists, per state and family', { skip: support.skip }, () => {
+    // a cache directory of the test's own: the verdict on the counters is kept there for the boot
+    const cache = mkdtempSync(join(tmpdir(), 'nsless-established-'));
+    const env = { ...process.env, CACHE_DIRECTORY: cache };
     const r = spawnSync('unshare', [support.mode === 'user' ? '-rn' : '-n', process.execPath, '--input-type=module', '-e', SCRIPT], {
       encoding: 'utf8',
       timeout: 60_000,
+      env,
     });
+    // the next process starts from the kept verdict (same boot, same kernel): no full dump to check again
+    const next = spawnSync(
+      process.execPath,
+      ['--input-type=module', '-e', `const m = await import(${mod('snapshot/established.js')}); console.log(m.establishedPremise());`],
+      {
+        encoding: 'utf8',
+        env,
+      },
+    );
+    const other = mkdtempSync(join(tmpdir(), 'nsless-established-'));
+    const fresh = spawnSync(
+      process.execPath,
+      ['--input-type=module', '-e', `const m = await import(${mod('snapshot/established.js')}); console.log(m.establishedPremise());`],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, CACHE_DIRECTORY: other },
+      },
+    );
+    for (const d of [cache, other]) rmSync(d, { recursive: true, force: true });
     assert.equal(r.status, 0, r.stderr);
+    assert.equal(next.stdout.trim(), 'holds', next.stderr);
+    assert.equal(fresh.stdout.trim(), 'unknown', fresh.stderr);
     const out = JSON.parse(r.stdout);
     const ss4 = ssCounts(out.ss4);
     const ss6 = ssCounts(out.ss6);
