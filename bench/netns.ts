@@ -29,10 +29,17 @@
  * header: OpenMetrics preferred), so the figure includes serving the exposition. --agent-node-args are given to
  * node before the bin (e.g. `--agent-node-args='--cpu-prof --cpu-prof-dir=DIR'`: a profile per thread at the agent's exit).
  *
+ * After the CPU window each agent's /metrics is scraped once and its sockscope_tcp_connections of every namespace
+ * (per state and family) compared with `nsenter … ss -tanH -4` / `-6` counted in it: an agent that counts wrong
+ * fails the bench (a MISS row, exit status 1), however fast it is.
+ *
  * Floors, measured in the same run on the same namespaces: bench/netns-floor.c (built with `cc -O2`) does
  * the least a program can do for the same counts (setns, a NETLINK_SOCK_DIAG socket and the TCP dumps per
- * namespace, in C), timed by its CPU; `node -e 0` is the cost of starting Node at all. A target below a floor
- * cannot be met by any change to sockscope's JavaScript; the table says so.
+ * namespace, in C), timed by its CPU, asking what sockscope asks (`--legacy --established count` for netstat,
+ * `listening-ports` for the default collectors: ESTABLISHED counted from sockstat, dumped on listening ports
+ * only), and beside it the floor as it was (every socket dumped, one v2 request per family); `node -e 0` is the
+ * cost of starting Node at all. A target below a floor cannot be met by any change to sockscope's JavaScript;
+ * the table says so.
  *
  * Under load (a shared machine) wall times stretch unevenly (the peer's 300 short processes each wait for a CPU),
  * so the table shows the ratio of CPU (user + system) beside the wall ratio the target names.
@@ -41,7 +48,8 @@
  * root. Not part of `npm test`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, readlinkSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -174,17 +182,28 @@ function buildFloor(): string | undefined {
   return FLOOR_BIN;
 }
 
-/** The C floor over these namespaces: median CPU ms per round (user + system) and sockets per round. */
-function floor(pids: number[], keep: boolean, reps = 5): { cpu_ms: number; sockets: number } | undefined {
+/**
+ * The C floor over these namespaces: median CPU ms per round (user + system), sockets dumped and counted per
+ * round. `established` (sockscope's SnapshotOptions.established): 'all' is the full dump, one v2 request per
+ * family (the floor as it was); 'count' / 'listening-ports' ask for what sockscope asks for the same counts (one
+ * legacy walk for both families, ESTABLISHED counted from sockstat, or dumped on listening ports only).
+ */
+function floor(
+  pids: number[],
+  keep: boolean,
+  reps = 5,
+  established: 'all' | 'count' | 'listening-ports' = 'all',
+): { cpu_ms: number; sockets: number; counted: number } | undefined {
   const bin = buildFloor();
   if (!bin) return undefined;
-  const r = spawnSync(bin, ['--reps', String(reps), ...(keep ? ['--keep'] : []), ...pids.map(String)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const mode = established === 'all' ? [] : ['--legacy', '--established', established];
+  const r = spawnSync(bin, ['--reps', String(reps), ...(keep ? ['--keep'] : []), ...mode, ...pids.map(String)], { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (r.status !== 0) {
     console.log(`  (no floor: netns-floor failed: ${r.stderr.trim()})`);
     return undefined;
   }
-  const rounds = (JSON.parse(r.stdout) as { rounds: { sockets: number; user_ms: number; sys_ms: number }[] }).rounds;
-  return { cpu_ms: median(rounds.map((x) => x.user_ms + x.sys_ms)), sockets: rounds[0].sockets };
+  const rounds = (JSON.parse(r.stdout) as { rounds: { sockets: number; counted: number; user_ms: number; sys_ms: number }[] }).rounds;
+  return { cpu_ms: median(rounds.map((x) => x.user_ms + x.sys_ms)), sockets: rounds[0].sockets, counted: rounds[0].counted };
 }
 
 /** Rows of the side-by-side table: what, measured, target, verdict. */
@@ -273,10 +292,15 @@ async function gatherCase(results: Record<string, unknown>): Promise<void> {
   const nodeStart = median(
     Array.from({ length: reps }, () => measure(['env', '-u', 'NODE_EXTRA_CA_CERTS', process.execPath, '-e', '0']).run).map((x) => x.user_ms + x.sys_ms),
   );
-  const f = floor(pids, false, reps);
+  // the C walk: every socket dumped (the floor as it was), and what sockscope asks for the same counts (netstat
+  // alone: ESTABLISHED counted from sockstat, not dumped)
+  const fullFloor = floor(pids, false, reps);
+  const f = floor(pids, false, reps, 'count');
   console.log(`  peer (nsenter + ss + awk loop):          wall ${p.wall_ms.toFixed(0)} ms, cpu ${p.cpu_ms.toFixed(0)} ms`);
   console.log(`  sockscope gather --all-netns netstat:    wall ${o.wall_ms.toFixed(0)} ms, cpu ${o.cpu_ms.toFixed(0)} ms, rss ${o.maxrss_mb.toFixed(0)} MB`);
-  console.log(`  floors: node -e 0 cpu ${nodeStart.toFixed(0)} ms; the C walk (setns + socket + dumps) cpu ${f ? f.cpu_ms.toFixed(0) : '-'} ms`);
+  console.log(
+    `  floors: node -e 0 cpu ${nodeStart.toFixed(0)} ms; the C walk (setns + socket + dumps) cpu ${f ? f.cpu_ms.toFixed(0) : '-'} ms (${f?.sockets} sockets dumped, ${f?.counted} counted); every socket dumped ${fullFloor ? fullFloor.cpu_ms.toFixed(0) : '-'} ms`,
+  );
   const floorRatio = f ? (nodeStart + f.cpu_ms) / p.cpu_ms : undefined;
   row(
     `gather ${n} × ${per} TCP + host, wall ratio (medians of ${reps})`,
@@ -291,6 +315,12 @@ async function gatherCase(results: Record<string, unknown>): Promise<void> {
     '',
     undefined,
   );
+  row(
+    '  floor as it was: every socket dumped (C walk, v2 per family)',
+    fullFloor === undefined ? '-' : `${((nodeStart + fullFloor.cpu_ms) / p.cpu_ms).toFixed(2)}× (${nodeStart.toFixed(0)} + ${fullFloor.cpu_ms.toFixed(0)} ms)`,
+    '',
+    undefined,
+  );
   row('  sockscope peak RSS', `${o.maxrss_mb.toFixed(0)} MB`, '', undefined);
   results.gather = {
     namespaces: n,
@@ -302,7 +332,7 @@ async function gatherCase(results: Record<string, unknown>): Promise<void> {
     sockscope: o,
     ratio,
     cpu_ratio: cpuRatio,
-    floor: { node_start_cpu_ms: nodeStart, c_walk_cpu_ms: f?.cpu_ms, ratio: floorRatio },
+    floor: { node_start_cpu_ms: nodeStart, c_walk_cpu_ms: f?.cpu_ms, c_walk_full_dump_cpu_ms: fullFloor?.cpu_ms, ratio: floorRatio },
     runs: rows,
   };
   await stopHolders();
@@ -316,6 +346,80 @@ function procStat(pid: number): { cpuTicks: number; sysTicks: number; rssKb: num
   return { cpuTicks: Number(f[11]) + Number(f[12]), sysTicks: Number(f[12]), rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
 }
 
+/** A TCP port free on 127.0.0.1 now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const SS_STATE: Record<string, string> = {
+  ESTAB: 'established',
+  'SYN-SENT': 'syn_sent',
+  'SYN-RECV': 'syn_recv',
+  'FIN-WAIT-1': 'fin_wait1',
+  'FIN-WAIT-2': 'fin_wait2',
+  'TIME-WAIT': 'time_wait',
+  'CLOSE-WAIT': 'close_wait',
+  'LAST-ACK': 'last_ack',
+  LISTEN: 'listen',
+  CLOSING: 'closing',
+};
+
+/** Per namespace (the agent's netns label: the inode), "family state" → count, from ss -tanH -4 / -6 run in it. */
+function ssCounts(pids: number[]): Map<string, Map<string, number>> {
+  const out = new Map<string, Map<string, number>>();
+  for (const pid of pids) {
+    const inode = /net:\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/ns/net`))![1];
+    const counts = new Map<string, number>();
+    for (const [flag, family] of [
+      ['-4', 'ipv4'],
+      ['-6', 'ipv6'],
+    ]) {
+      const r = spawnSync('nsenter', [`--net=/proc/${pid}/ns/net`, 'ss', '-tanH', flag], { encoding: 'utf8', maxBuffer: 1 << 26 });
+      for (const line of r.stdout.split('\n')) {
+        const state = line.trim().split(/\s+/)[0];
+        if (!state) continue;
+        const key = `${family} ${SS_STATE[state] ?? state}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+    }
+    out.set(inode, counts);
+  }
+  return out;
+}
+
+/** Scrape an agent's /metrics once; how many namespaces' sockscope_tcp_connections equal ss's, and the first difference. */
+async function checkAgainstSs(port: number, expected: Map<string, Map<string, number>>): Promise<{ equal: number; first?: string }> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const got = new Map<string, Map<string, number>>();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('sockscope_tcp_connections{')) continue;
+    const labels = Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    if (labels.netns === undefined) continue;
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (value === 0) continue;
+    if (!got.has(labels.netns)) got.set(labels.netns, new Map());
+    const key = `${labels.family} ${labels.state}`;
+    got.get(labels.netns)!.set(key, (got.get(labels.netns)!.get(key) ?? 0) + value);
+  }
+  let equal = 0;
+  let first: string | undefined;
+  for (const [inode, want] of expected) {
+    const have = got.get(inode) ?? new Map<string, number>();
+    const keys = new Set([...want.keys(), ...have.keys()]);
+    const diff = [...keys].filter((k) => (want.get(k) ?? 0) !== (have.get(k) ?? 0));
+    if (diff.length === 0) equal++;
+    else first ??= `netns ${inode}: ${diff.map((k) => `${k} ss ${want.get(k) ?? 0} agent ${have.get(k) ?? 0}`).join(', ')}`;
+  }
+  return { equal, first };
+}
+
 async function agentCase(results: Record<string, unknown>): Promise<void> {
   const n = Number(a.namespaces);
   const per = Number(a['agent-sockets']);
@@ -325,31 +429,30 @@ async function agentCase(results: Record<string, unknown>): Promise<void> {
   const pids = await startHolders(n, pop);
   console.log(`agent: ${n} namespaces × ${per} TCP sockets built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const dir = mkdtempSync(join(tmpdir(), 'netns-bench-'));
-  const conf = join(dir, 'sockscope.toml');
   const only = a['agent-collectors'] === 'netstat' ? '[collectors.netstat_port]\nenabled = false\n[collectors.listen]\nenabled = false\n' : '';
-  writeFileSync(conf, `[agent]\ninterval = "15s"\n\n[outputs.prometheus]\nlisten = ["127.0.0.1:0"]\n\n[netns]\nenabled = true\n${only}`);
+  // each agent on a port of its own: its /metrics is scraped once at the end and checked against ss
+  const config = (port: number) => {
+    const conf = join(dir, `sockscope-${port}.toml`);
+    writeFileSync(conf, `[agent]\ninterval = "15s"\n\n[outputs.prometheus]\nlisten = ["127.0.0.1:${port}"]\n\n[netns]\nenabled = true\n${only}`);
+    return conf;
+  };
   // without the bench's own SOCKSCOPE_* marker: the agent refuses SOCKSCOPE_ variables that name no setting
   const { SOCKSCOPE_NETNS_BENCH_ISOLATED: _, ...env } = process.env;
   // one agent per --agent-bin (default: this checkout's), all at once over the same namespaces: a change and the
   // build it is compared with measured side by side, under the same load
   const bins = a['agent-bin'].length ? a['agent-bin'] : [BIN];
   const nodeArgs = a['agent-node-args'].split(' ').filter(Boolean);
+  const ports = await Promise.all(bins.map(() => freePort()));
   const agents = bins.map((bin, k) => {
     // each its own code cache (CACHE_DIRECTORY): the machine's is shared with every checkout, and two builds' bundles
     // would replace each other's
-    const cache = join(dir, `cache-${k}`);
-    mkdirSync(cache);
-    const child = spawn(process.execPath, [...nodeArgs, bin, 'agent', '--config', conf], {
+    const cache = mkdtempSync(join(dir, 'cache-'));
+    const child = spawn(process.execPath, [...nodeArgs, bin, 'agent', '--config', config(ports[k])], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...env, CACHE_DIRECTORY: cache },
     });
-    const x = { bin, child, err: '', port: 0, scrapes: 0, scrapeBytes: 0, scrapeErrors: 0, exited: new Promise((r) => child.once('exit', r)) };
-    child.stderr!.on('data', (d) => {
-      x.err += d;
-      // the 'serving metrics' log line (pino's JSON) names the address bound for 127.0.0.1:0
-      const line = x.err.split('\n').find((l) => l.includes('serving metrics'));
-      x.port ||= Number(/127\.0\.0\.1:(\d+)/.exec(line ?? '')?.[1] ?? 0);
-    });
+    const x = { bin, child, err: '', port: ports[k], scrapes: 0, scrapeBytes: 0, scrapeErrors: 0, exited: new Promise((r) => child.once('exit', r)) };
+    child.stderr!.on('data', (d) => (x.err += d));
     return x;
   });
   // Prometheus' scrapes: every agent's /metrics each interval (not counted in the bench's figures but the agents')
@@ -382,9 +485,15 @@ async function agentCase(results: Record<string, unknown>): Promise<void> {
     const s1 = agents.map((x) => procStat(x.child.pid!));
     const wall = (Date.now() - w0) / 1000;
     const hz = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-    // the floor: the kernel's dumps of these namespaces over sockets kept open (no setns), in C, every 15 s
-    const f = floor(pids, true);
+    // the floors: the kernel's dumps of these namespaces over sockets kept open (no setns), in C, every 15 s:
+    // every socket dumped (as it was), and what sockscope asks for the same counts
+    const fullFloor = floor(pids, true);
+    const f = floor(pids, true, 5, a['agent-collectors'] === 'netstat' ? 'count' : 'listening-ports');
     const floorPct = f ? (100 * f.cpu_ms) / 1000 / 15 : undefined;
+    const fullFloorPct = fullFloor ? (100 * fullFloor.cpu_ms) / 1000 / 15 : undefined;
+    // what each agent counts, against ss in each namespace
+    const expected = ssCounts(pids);
+    const checks = await Promise.all(agents.map((x) => checkAgainstSs(x.port, expected)));
     const load = readFileSync('/proc/loadavg', 'latin1').split(' ').slice(0, 3).join(' ');
     agents.forEach((x, k) => {
       const cpuPct = (100 * (s1[k].cpuTicks - s0[k].cpuTicks)) / hz / wall;
@@ -397,6 +506,12 @@ async function agentCase(results: Record<string, unknown>): Promise<void> {
       const what = `agent${name} ${n} × ${per} TCP, ${a['agent-collectors']} collectors, 15 s`;
       row(`${what}: CPU over ${seconds} s`, `${cpuPct.toFixed(2)}% of a core (system ${sysPct.toFixed(2)}%)`, '≤ 1%', cpuPct <= 1);
       row('  RSS (peak)', `${(s1[k].rssKb / 1024).toFixed(0)} MB (${(s1[k].hwmKb / 1024).toFixed(0)} MB)`, '≤ 150 MB', s1[k].hwmKb / 1024 <= 150);
+      const c = checks[k];
+      row('  TCP counts = ss -tanH -4/-6 (per namespace, state, family)', `${c.equal}/${pids.length} namespaces equal`, 'all', c.equal === pids.length);
+      if (c.equal !== pids.length) {
+        console.log(`  agent ${x.bin} counts wrong: ${c.first}`);
+        process.exitCode = 1;
+      }
       results[`agent_${a['agent-collectors']}${bins.length > 1 ? `_${k}` : ''}`] = {
         bin: x.bin,
         collectors: a['agent-collectors'],
@@ -412,16 +527,23 @@ async function agentCase(results: Record<string, unknown>): Promise<void> {
         scrape_bytes: x.scrapeBytes,
         rss_mb: s1[k].rssKb / 1024,
         peak_rss_mb: s1[k].hwmKb / 1024,
-        floor: { c_dumps_cpu_ms_per_gather: f?.cpu_ms, cpu_pct: floorPct },
+        floor: { c_dumps_cpu_ms_per_gather: f?.cpu_ms, cpu_pct: floorPct, full_dump_cpu_ms_per_gather: fullFloor?.cpu_ms, full_dump_cpu_pct: fullFloorPct },
+        counts_equal_ss: `${c.equal}/${pids.length}`,
       };
     });
-    if (f)
+    if (f && fullFloor)
       console.log(
-        `  floor: the C dumps of ${f.sockets} sockets over kept sockets: ${f.cpu_ms.toFixed(0)} ms cpu per gather = ${floorPct!.toFixed(2)}% of a core at 15 s; load average ${load}`,
+        `  floor: the C dumps over kept sockets, ${f.sockets} sockets dumped for ${f.counted} counted: ${f.cpu_ms.toFixed(0)} ms cpu per gather = ${floorPct!.toFixed(2)}% of a core at 15 s; every socket dumped (${fullFloor.sockets}): ${fullFloor.cpu_ms.toFixed(0)} ms = ${fullFloorPct!.toFixed(2)}%; load average ${load}`,
       );
     row(
-      '  floor: the kernel dumps alone (C, kept sockets)',
+      '  floor: the kernel dumps alone (C, kept sockets), the same requests',
       floorPct === undefined ? '-' : `${floorPct.toFixed(2)}% (${f!.cpu_ms.toFixed(0)} ms per gather)`,
+      '',
+      undefined,
+    );
+    row(
+      '  floor as it was: every socket dumped (C, kept sockets)',
+      fullFloorPct === undefined ? '-' : `${fullFloorPct.toFixed(2)}% (${fullFloor!.cpu_ms.toFixed(0)} ms per gather)`,
       '',
       undefined,
     );

@@ -10,6 +10,7 @@ import type { ProtoName } from '../diag/constants.js';
 import type { MeasurementSchema, Metric } from '../model/metric.js';
 import type { SocketHolders } from '../procfs/processes.js';
 import type { CensusCounts } from '../snapshot/census.js';
+import type { EstablishedNeed } from '../snapshot/established.js';
 import type { SocketTable } from '../snapshot/table.js';
 import type { LifecycleTracker } from '../lifecycle/tracker.js';
 import type { DoctorHistory } from '../doctor/history.js';
@@ -40,12 +41,25 @@ export interface SnapshotNeeds {
   unixShow?: number;
   /** census only: TIME_WAIT per family (not the kernel's family-less counter) */
   timeWaitPerFamily?: boolean;
+  /**
+   * What it reads of ESTABLISHED TCP sockets (default 'all': every row): 'count' (their number per family:
+   * GatherSnapshot.establishedNotDumped holds what the table does not), 'listening-ports' (the rows whose local
+   * port is a listening port, or one of establishedPorts). The gather asks the kernel for the widest need.
+   */
+  established?: EstablishedNeed;
+  /** with established 'listening-ports': more local ports whose ESTABLISHED rows it reads */
+  establishedPorts?: readonly number[];
 }
 
 /** What a collector reads: a table (rows) or a census (counts), and the snapshot's time. */
 export interface GatherSnapshot {
   table?: SocketTable;
   census?: CensusCounts;
+  /**
+   * With a table: ESTABLISHED TCP sockets per family [IPv4, IPv6] counted but not in it (Snapshot's, when the
+   * collectors' needs let the gather leave them out)
+   */
+  establishedNotDumped?: readonly [number, number];
   /** ms since the epoch */
   time: number;
 }

@@ -83,7 +83,8 @@ export const listenCollector = defineCollector<undefined, Record<string, never>,
   enabledByDefault: true,
   schemas: [LISTEN_SCHEMA, PORT_RANGE_SCHEMA],
   options: () => undefined,
-  needs: () => ({ protocols: ['tcp'], table: true }),
+  // the listeners' rows only: ESTABLISHED sockets need not be dumped for it
+  needs: () => ({ protocols: ['tcp'], table: true, established: 'count' }),
   facts: () => ['localPortRange'],
   collect(s, facts, sink) {
     for (const m of collectListen(s.table!, s.time, facts.localPortRange)) sink.metric(m);

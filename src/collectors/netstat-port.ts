@@ -19,7 +19,7 @@ import { SockscopeError } from '../errors.js';
 import { parseAddress, formatAddress } from '../diag/address.js';
 import type { MeasurementSchema, Metric } from '../model/metric.js';
 import type { SocketTable } from '../snapshot/table.js';
-import { defineCollector } from './collector.js';
+import { defineCollector, type SnapshotNeeds } from './collector.js';
 import { portText, ROWS_PER_CALL, tableConnections, tcpListenerRows, type ConnectionSource } from './connections.js';
 import { countFields, countsAt, IP_VERSIONS, ipVersionIndex, NETSTAT_FIELD_COUNT, netstatFieldIndex, type NetstatSemantics } from './netstat.js';
 
@@ -290,6 +290,16 @@ export interface NetstatPortGather {
   autoListenPorts?: boolean;
 }
 
+/**
+ * The ESTABLISHED rows it reads: those on a group's local port (ports, ports_match) or, with auto_listen_ports
+ * and no groups, on a listening port; every row for remote_ports groups or de-duplication (telegraf semantics).
+ */
+function establishedNeed(o: NetstatPortGather): Pick<SnapshotNeeds, 'established' | 'establishedPorts'> {
+  if (o.semantics === 'telegraf' || o.groups.some((g) => g.mode === 'remote')) return { established: 'all' };
+  if (o.groups.length === 0) return { established: o.autoListenPorts ? 'listening-ports' : 'count' };
+  return { established: 'listening-ports', establishedPorts: o.groups.flatMap((g) => g.entries.map((e) => e.port)) };
+}
+
 declare module './collector.js' {
   interface GatherConfig {
     netstatPort?: NetstatPortGather;
@@ -326,7 +336,7 @@ export const netstatPortCollector = defineCollector<NetstatPortGather, NetstatPo
   enabledByDefault: true,
   schemas: [NETSTAT_PORT_SCHEMA],
   options: (c) => c.netstatPort ?? { groups: [] },
-  needs: () => ({ protocols: ['tcp', 'udp'], table: true }),
+  needs: (o) => ({ protocols: ['tcp', 'udp'], table: true, ...establishedNeed(o) }),
   facts: (o) => (o.processAttribution ? ['holders'] : []),
   collect(s, facts, sink, o) {
     const groups = o.groups.length === 0 && o.autoListenPorts ? listenPortGroups(s.table!) : o.groups;

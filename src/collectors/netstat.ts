@@ -82,11 +82,14 @@ export interface NetstatOptions {
   perIpVersion?: boolean;
   /** gopsutil's de-duplication (on by default with telegraf semantics on a real snapshot) */
   dedupe?: boolean;
+  /** ESTABLISHED TCP sockets per family [IPv4, IPv6] counted but not in the table (GatherSnapshot's) */
+  establishedNotDumped?: readonly [number, number];
 }
 
 /** NETSTAT_FIELDS index of tcp_none and udp_socket. */
 const TCP_NONE = NETSTAT_FIELDS.indexOf('tcp_none');
 const UDP_SOCKET = NETSTAT_FIELDS.indexOf('udp_socket');
+const ESTABLISHED = NETSTAT_FIELDS.indexOf('tcp_established');
 export const NETSTAT_FIELD_COUNT = NETSTAT_FIELDS.length;
 
 /** NETSTAT_FIELDS index of a TCP state number's field, -1 for a state outside the eleven. */
@@ -174,6 +177,14 @@ export function collectNetstat(src: ConnectionSource, time: number, o: NetstatOp
   let touched = perIpVersion ? 0 : 1; // bit per version index
   for (let from = 0; from < src.length; from += ROWS_PER_CALL) {
     touched = countNetstat(src, from, Math.min(src.length, from + ROWS_PER_CALL), semantics, perIpVersion, seen, counts, order, touched);
+  }
+  const notDumped = o.establishedNotDumped;
+  if (notDumped) {
+    for (const v of [0, 1]) {
+      if (notDumped[v] === 0) continue;
+      counts[(perIpVersion ? v : 0) * NETSTAT_FIELD_COUNT + ESTABLISHED] += notDumped[v];
+      if (perIpVersion && !order.includes(v)) order.push(v);
+    }
   }
   if (perIpVersion) for (const v of [0, 1]) if (!order.includes(v)) order.push(v);
   return order.map(
@@ -287,7 +298,7 @@ export const netstatCollector = defineCollector<NetstatOptions, { semantics: Net
   needs(o) {
     // telegraf semantics: de-duplication needs addresses; unix types need a table
     if (o.semantics === 'telegraf') return { protocols: ['tcp', 'udp', 'unix'], table: true, unixShow: UnixShow.NAME };
-    return { protocols: ['tcp', 'udp'], table: false, timeWaitPerFamily: !!o.perIpVersion };
+    return { protocols: ['tcp', 'udp'], table: false, timeWaitPerFamily: !!o.perIpVersion, established: o.dedupe ? 'all' : 'count' };
   },
   facts: () => [],
   collect(s, _facts, sink, o) {
@@ -297,6 +308,7 @@ export const netstatCollector = defineCollector<NetstatOptions, { semantics: Net
           semantics: o.semantics,
           perIpVersion: o.perIpVersion,
           dedupe: o.dedupe ?? o.semantics === 'telegraf',
+          establishedNotDumped: s.establishedNotDumped,
         })
       : netstatFromCensus(s.census!, s.time, !!o.perIpVersion);
     for (const m of metrics) sink.metric(m);

@@ -8,6 +8,7 @@ import { SockscopeError } from '../errors.js';
 import { Ext, type ProtoName } from '../diag/constants.js';
 import type { FieldSpec, MeasurementSchema, Metric } from '../model/metric.js';
 import type { SnapshotOptions } from '../snapshot/snapshot.js';
+import { type EstablishedNeed, widerNeed } from '../snapshot/established.js';
 import type { AnyCollector, GatherConfig, HostFactName, SnapshotNeeds } from './collector.js';
 import { doctorCollector } from './doctor.js';
 import { lifecycleCollector } from './lifecycle.js';
@@ -57,6 +58,8 @@ export function planSnapshot(c: GatherConfig): SnapshotPlan {
   let ext = 0;
   let unixShow = 0;
   let perFamily = false;
+  let established = 'count' as EstablishedNeed;
+  const establishedPorts = new Set<number>();
   const facts = new Set<HostFactName>();
   const merge = (n: SnapshotNeeds) => {
     for (const p of n.protocols) protocols.add(p);
@@ -64,17 +67,24 @@ export function planSnapshot(c: GatherConfig): SnapshotPlan {
     ext |= n.ext ?? 0;
     unixShow |= n.unixShow ?? 0;
     perFamily ||= !!n.timeWaitPerFamily;
+    if (n.protocols.includes('tcp')) established = widerNeed(established, n.established ?? 'all');
+    for (const port of n.establishedPorts ?? []) establishedPorts.add(port);
   };
   for (const collector of collectorsOf(c)) {
     const o = collector.options(c);
     merge(collector.needs(o));
     for (const f of collector.facts(o)) facts.add(f);
   }
-  merge({ protocols: c.countProtocols ?? [], table: false });
+  merge({ protocols: c.countProtocols ?? [], table: false, established: 'count' });
   if (!protocols.has('tcp')) ext &= ~Ext.info; // tcp_info only for TCP
   const options: SnapshotOptions = { protocols: PROTOCOL_ORDER.filter((p) => protocols.has(p)), ext, unixShow, keepAttributes: ext !== 0 || unixShow !== 0 };
   // a census summed over families: TIME_WAIT from the kernel's counter, not dumped
   if (!table && !perFamily) options.timeWaitFromCounter = true;
+  // ESTABLISHED: only what the collectors read of them (src/snapshot/established.ts)
+  if (established !== 'all' && protocols.has('tcp')) {
+    options.established = established;
+    if (established === 'listening-ports' && establishedPorts.size > 0) options.establishedPorts = [...establishedPorts].sort((a, b) => a - b);
+  }
   return { table, options, facts: [...facts] };
 }
 

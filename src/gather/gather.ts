@@ -154,7 +154,7 @@ export async function gatherInto(
   const meta = (snap ?? census)!;
   const report = snapshotReport(meta);
   const facts = readFacts(plan.facts);
-  const snapshot = { table: snap?.table, census: census?.counts, time: meta.takenAt };
+  const snapshot = { table: snap?.table, census: census?.counts, establishedNotDumped: snap?.establishedNotDumped, time: meta.takenAt };
 
   for (const { c, o } of collectors) {
     const t0 = performance.now();

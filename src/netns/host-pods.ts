@@ -228,7 +228,7 @@ export async function gatherHostPods(
   // one table of the host's sockets with their attributes (the cgroup id among them); TIME_WAIT sockets (which
   // have no cgroup) dumped too, even where the host's own count takes them from the counter: a pod's listener
   // names the server side of its connections' TIME_WAIT
-  const snap = await takeSnapshot({ ...plan.options, keepAttributes: true, timeWaitFromCounter: false, procRoot }, session);
+  const snap = await takeSnapshot({ ...plan.options, keepAttributes: true, timeWaitFromCounter: false, established: 'all', procRoot }, session);
   const groups = groupRows(snap.table, o);
   for (const { owner, rows } of groups.values()) {
     const table = snap.table.pick(rows);

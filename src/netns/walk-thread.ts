@@ -208,7 +208,7 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
     const report = await gather(
       config,
       {
-        snapshot: (o) => takeSnapshot(inNamespace(o, dir), s, (gatherTable ??= new SocketTable(4096, 0))),
+        snapshot: (o) => takeSnapshot(inNamespace({ ...o, skipEmptyUdp: true }, dir), s, (gatherTable ??= new SocketTable(4096, 0))),
         census: (o) => takeCensus(inNamespace({ ...o, skipEmptyUdp: true }, dir), s),
       },
       emit,

@@ -2,42 +2,18 @@
  * The census: counts per protocol, family and state (CensusCounts) straight from the dumps, no table; TIME_WAIT
  * and a namespace's want of UDP sockets from the kernel's counters.
  */
-import { AF_INET, AF_INET6, INET_DIAG_MSG_SIZE, Proto, TCP_TIME_WAIT } from '../diag/constants.js';
+import { AF_INET, AF_INET6, ALL_STATES, INET_DIAG_MSG_SIZE, Proto, TCP_ESTABLISHED, TCP_TIME_WAIT } from '../diag/constants.js';
+import { derivedEstablished, establishedMode, FullSocketCount, judgePremise, liveProcRoot } from './established.js';
 import { errnoName } from '../sys/errno.js';
 import { CensusCounts } from './census.js';
 import type { MessageVisitor } from './dump.js';
 import { normalize, plans, replyType } from './plan.js';
-import { parseSockstat } from '../procfs/net.js';
-import { readProcText } from '../procfs/read.js';
 import { fallbackReason, readFromProc } from './proc-fallback.js';
+import { noUdpSockets, type SockstatCounters, sockstatCounters } from './sockstat.js';
 import { dumpWithRetry } from './retry.js';
 import { type DiagSession, openSession } from './session.js';
 import { SocketTable } from './table.js';
 import type { Census, ProtocolSource, SnapshotOptions } from './types.js';
-
-/**
- * The kernel's socket counters of the calling thread's network namespace (a thread may have entered another one:
- * /proc/thread-self, not /proc/self), from net/ipv4/proc.c sockstat_seq_show and net/ipv6/proc.c
- * sockstat6_seq_show: TCP TIME_WAIT sockets ("TCP: ... tw N"), UDP sockets per family ("UDP: inuse N", "UDP6:
- * inuse N": the sockets in the UDP hash table, which is what a UDP dump walks). Each is undefined when unreadable.
- */
-export interface SockstatCounters {
-  tcpTimeWait?: number;
-  udp?: number;
-  udp6?: number;
-}
-
-const count = (n: number | undefined): number | undefined => (n !== undefined && Number.isInteger(n) && n >= 0 ? n : undefined);
-
-export function sockstatCounters(procRoot: string, udp: boolean): SockstatCounters {
-  const dir = procRoot === '/proc' ? '/proc/thread-self/net' : `${procRoot}/net`;
-  const text = readProcText(`${dir}/sockstat`);
-  const v4 = text === undefined ? {} : parseSockstat(text);
-  const udp4 = count(v4.UDP?.inuse);
-  // sockstat6 only when it can still matter: with IPv4 UDP sockets there are UDP dumps anyway
-  const text6 = udp && udp4 === 0 ? readProcText(`${dir}/sockstat6`) : undefined;
-  return { tcpTimeWait: count(v4.TCP?.tw), udp: udp4, udp6: text6 === undefined ? undefined : count(parseSockstat(text6).UDP6?.inuse) };
-}
 
 /**
  * Counts per protocol, family and state, with nothing decoded past the state byte. Uses the same dump plans,
@@ -55,7 +31,8 @@ export async function takeCensus(options: Omit<SnapshotOptions, 'ext' | 'keepAtt
   if (typeof own === 'string') notes.push(`${own}: every protocol is read from /proc/net`);
   // read once, when TIME_WAIT or UDP wants them
   let counters: SockstatCounters | undefined;
-  const kernelCounters = () => (counters ??= sockstatCounters(o.procRoot, !!options.skipEmptyUdp && o.protocols.includes('udp')));
+  const udpCounts = !!options.skipEmptyUdp && o.protocols.includes('udp');
+  const kernelCounters = () => (counters ??= sockstatCounters(o.procRoot, udpCounts, options.established === 'count'));
   try {
     for (const protocol of o.protocols) {
       const src: ProtocolSource = { protocol, source: 'netlink', retries: 0, interrupted: false, malformed: 0, sockets: 0 };
@@ -78,25 +55,36 @@ export async function takeCensus(options: Omit<SnapshotOptions, 'ext' | 'keepAtt
         o.families.includes(AF_INET) &&
         o.families.includes(AF_INET6);
       let finWait2Timewait = 0;
+      // ESTABLISHED counted, not dumped (options.established 'count'): established.ts
+      const mode =
+        protocol === 'tcp' && s && reducible(options, o, twCounter)
+          ? establishedMode(options.established, !!s.transport.live && liveProcRoot(o.procRoot))
+          : 'full';
+      const full = mode === 'full' ? undefined : new FullSocketCount();
+      const before = mode === 'verify' ? sockstatCounters(o.procRoot, false, true).tcpInuse : undefined;
       if (s) {
-        const dumpStates = twCounter ? o.states & ~(1 << TCP_TIME_WAIT) : o.states;
+        let dumpStates = twCounter ? o.states & ~(1 << TCP_TIME_WAIT) : o.states;
+        if (mode === 'derive') dumpStates &= ~(1 << TCP_ESTABLISHED);
         for (const plan of plans({ ...o, states: dumpStates }, protocol)) {
           const saved = c.slice(base, base + 32);
+          const savedFull = full?.full.slice();
           // unix_diag_msg: state at byte 2; inet_diag_msg: family at 0, state at 1.
           const visit: MessageVisitor =
             protocol === 'unix'
               ? (_v, _w, b, off, len) => {
                   if (len >= 16) c[base + (b[off + 2] & 15)]++;
                 }
-              : (_v, _w, b, off, len) => {
+              : (v, _w, b, off, len) => {
                   if (len < INET_DIAG_MSG_SIZE) return;
                   c[base + (b[off] === AF_INET6 ? 16 : 0) + (b[off + 1] & 15)]++;
                   // idiag_timer 3: a timewait minisocket (here an orphaned FIN_WAIT2 one)
                   if (twCounter && b[off + 2] === 3) finWait2Timewait++;
+                  full?.visit(v, off, len);
                 };
           const rollback = () => {
             c.set(saved, base);
             finWait2Timewait = 0;
+            if (full) full.full.splice(0, 2, ...savedFull!);
           };
           const r = dumpWithRetry(s, plan, src, { maxRetries: o.maxRetries, canRetry: true }, { visit, rollback }, notes);
           if (r) {
@@ -107,19 +95,39 @@ export async function takeCensus(options: Omit<SnapshotOptions, 'ext' | 'keepAtt
           }
         }
       }
+      // a state the counters could not stand for after all (unreadable): dumped and counted, no retry
+      const dumpStatesCounted = (states: number): boolean => {
+        let bad = false;
+        for (const plan of plans({ ...o, states }, protocol)) {
+          const r = s!.dump(plan.request, replyType(plan), (_v, _w, b, off, len) => {
+            if (len >= INET_DIAG_MSG_SIZE) c[base + (b[off] === AF_INET6 ? 16 : 0) + (b[off + 1] & 15)]++;
+          });
+          src.malformed += r.malformed;
+          if (r.interrupted) src.interrupted = true;
+          if (r.errno !== 0) bad = true;
+        }
+        return bad;
+      };
+      if (!failed && s && mode === 'verify') {
+        counters = sockstatCounters(o.procRoot, udpCounts, true);
+        const note = judgePremise(before, counters.tcpInuse, full!.full);
+        if (note) notes.push(note);
+      } else if (!failed && s && mode === 'derive') {
+        const inuse = kernelCounters().tcpInuse;
+        if (inuse) {
+          const [v4, v6] = derivedEstablished(inuse, full!.full);
+          counts.add(p, AF_INET, TCP_ESTABLISHED, v4);
+          counts.add(p, AF_INET6, TCP_ESTABLISHED, v6);
+        } else {
+          failed = dumpStatesCounted(1 << TCP_ESTABLISHED);
+        }
+      }
       if (!failed && s && protocol === 'tcp' && twCounter) {
         // TIME_WAIT was left out of the dump: the counter, less the FIN_WAIT2 timewait sockets it also counts
         const tw = kernelCounters().tcpTimeWait;
         if (tw !== undefined) counts.tcpTimeWaitUnsplit = Math.max(0, tw - finWait2Timewait);
         else {
-          for (const plan of plans({ ...o, states: 1 << TCP_TIME_WAIT }, protocol)) {
-            const r = s.dump(plan.request, replyType(plan), (_v, _w, b, off, len) => {
-              if (len >= INET_DIAG_MSG_SIZE) c[base + (b[off] === AF_INET6 ? 16 : 0) + (b[off + 1] & 15)]++;
-            });
-            src.malformed += r.malformed;
-            if (r.interrupted) src.interrupted = true;
-            if (r.errno !== 0) failed = true;
-          }
+          failed = dumpStatesCounted(1 << TCP_TIME_WAIT);
         }
       }
       if (failed) {
@@ -138,7 +146,10 @@ export async function takeCensus(options: Omit<SnapshotOptions, 'ext' | 'keepAtt
   return { counts, sources, takenAt, durationMs: performance.now() - started, notes };
 }
 
-/** Whether the counters say there is no UDP socket of the families asked for (unreadable: not known, so no). */
-function noUdpSockets(k: SockstatCounters, families: readonly number[]): boolean {
-  return families.every((f) => (f === AF_INET ? k.udp : f === AF_INET6 ? k.udp6 : undefined) === 0);
-}
+/** Whether the census can count ESTABLISHED: both families, every state (TIME_WAIT from its counter or dumped), no filter program. */
+const reducible = (options: SnapshotOptions, o: ReturnType<typeof normalize>, twCounter: boolean): boolean =>
+  options.established === 'count' &&
+  !o.bytecode &&
+  ((twCounter ? o.states | (1 << TCP_TIME_WAIT) : o.states) & ALL_STATES) === ALL_STATES &&
+  o.families.includes(AF_INET) &&
+  o.families.includes(AF_INET6);

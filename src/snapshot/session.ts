@@ -22,6 +22,11 @@ export interface Transport {
   /** one datagram into buf; its length */
   recv(buf: Uint8Array): number;
   close(): void;
+  /**
+   * the kernel's own NETLINK_SOCK_DIAG socket, answering for the namespace of the thread that made it (not a
+   * replay, nor a wrapper): its dumps and that namespace's /proc counters describe the same sockets
+   */
+  readonly live?: boolean;
 }
 
 /** The calling thread into a network namespace (its file: /run/netns/NAME, /proc/PID/ns/net) for good. */
@@ -40,8 +45,8 @@ async function openNetlinkTransport(netns?: string, readAhead = false): Promise<
   const libc = await loadLibc();
   if (netns) await enterNetns(netns);
   const fd = libc.openNetlink(NETLINK_SOCK_DIAG);
-  if (readAhead) return (await import('./read-ahead.js')).readAheadTransport(libc, fd);
-  return { send: (m) => libc.sendToKernel(fd, m), recv: (b) => libc.recv(fd, b), close: () => libc.close(fd) };
+  if (readAhead) return { ...(await import('./read-ahead.js')).readAheadTransport(libc, fd), live: true };
+  return { send: (m) => libc.sendToKernel(fd, m), recv: (b) => libc.recv(fd, b), close: () => libc.close(fd), live: true };
 }
 
 /** A netlink session: one transport, one receive buffer, increasing sequence numbers. */

@@ -6,7 +6,8 @@
  * dump-with-retry policy of the table, the stream and the census), proc-fallback.ts (/proc/net), and here the
  * protocol loop of the table and the stream; census-dump.ts counts without a table.
  */
-import { AF_INET6, EXT_ALL, Ext, INET_DIAG_MSG_SIZE, Proto } from '../diag/constants.js';
+import { AF_INET, AF_INET6, ALL_STATES, EXT_ALL, Ext, INET_DIAG_MSG_SIZE, Proto, TCP_ESTABLISHED, TCP_LISTEN } from '../diag/constants.js';
+import { derivedEstablished, establishedMode, FullSocketCount, type Inuse, judgePremise, liveProcRoot, localPortsBytecode } from './established.js';
 import { appendInetMessage } from '../diag/inet.js';
 import { appendUnixMessage } from '../diag/unix.js';
 import { estimateSockets, keepsAttributes, normalize, plans, SOCK_TYPE_OF } from './plan.js';
@@ -23,6 +24,7 @@ import type { ProtocolSource, Snapshot, SnapshotOptions } from './types.js';
 export { DiagSession, type Transport } from './session.js';
 export type { Census, ProtocolSource, Snapshot, SnapshotOptions, Source } from './types.js';
 export { takeCensus } from './census-dump.js';
+import { noUdpSockets, type SockstatCounters, sockstatCounters } from './sockstat.js';
 
 /** Extensions for a full snapshot: every attribute that fits in idiag_ext. */
 export const FULL_EXT = EXT_ALL;
@@ -126,6 +128,11 @@ async function gather(options: SnapshotOptions, session: DiagSession | undefined
   const keepWildcard = keep === 'ipv6-wildcard';
   const sources: ProtocolSource[] = [];
   const notes: string[] = [];
+  let establishedNotDumped: [number, number] | undefined;
+  // the namespace's sockstat and sockstat6, read once (no UDP socket to dump; ESTABLISHED counted)
+  let counters: SockstatCounters | undefined;
+  const kernelCounters = (fresh = false) =>
+    fresh || !counters ? (counters = sockstatCounters(o.procRoot, !!options.skipEmptyUdp, options.established !== undefined)) : counters;
   // read-ahead where asked and the dump is big enough to outlast the worker's start (~30 ms)
   const readAhead = !session && options.readAheadFrom !== undefined && estimateSockets(o.protocols, o.procRoot) >= options.readAheadFrom;
   const own = session ? undefined : await openSession(options, readAhead);
@@ -135,6 +142,8 @@ async function gather(options: SnapshotOptions, session: DiagSession | undefined
     for (const protocol of o.protocols) {
       const src: ProtocolSource = { protocol, source: 'netlink', retries: 0, interrupted: false, malformed: 0, sockets: 0 };
       sources.push(src);
+      // no UDP socket in the namespace by its own counters (options.skipEmptyUdp, as the census): nothing to dump
+      if (protocol === 'udp' && s && options.skipEmptyUdp && noUdpSockets(kernelCounters(), o.families)) continue;
       const mark = { length: table.length, arena: table.arenaUsed };
       let failed: DumpOutcome | undefined;
       const p = Proto[protocol];
@@ -151,28 +160,59 @@ async function gather(options: SnapshotOptions, session: DiagSession | undefined
                 if (keepWildcard) keepIfIpv6Wildcard(table, bytes, off, len);
               } else src.malformed++;
             };
-      for (const plan of s ? plans(o, protocol) : []) {
-        const planMark = { length: table.length, arena: table.arenaUsed, sockets: src.sockets };
-        failed = dumpWithRetry(
-          s!,
-          plan,
-          src,
-          { maxRetries: o.maxRetries, canRetry: sink.canRetry },
-          {
-            visit,
-            rollback: () => {
-              table.length = planMark.length;
-              table.arenaUsed = planMark.arena;
-              src.sockets = planMark.sockets;
+      // ESTABLISHED asked for less (options.established): established.ts
+      const mode =
+        protocol === 'tcp' && s && sink.canRetry && reducible(options, o)
+          ? establishedMode(options.established, !!s.transport.live && liveProcRoot(o.procRoot))
+          : 'full';
+      const full = mode === 'full' ? undefined : new FullSocketCount();
+      const before = mode === 'verify' ? kernelCounters(true).tcpInuse : undefined;
+      const dumpAll = (states: number, bytecode = o.bytecode): DumpOutcome | undefined => {
+        for (const plan of plans({ ...o, states, bytecode }, protocol)) {
+          const planMark = { length: table.length, arena: table.arenaUsed, sockets: src.sockets, full: full?.full.slice() };
+          const r = dumpWithRetry(
+            s!,
+            plan,
+            src,
+            { maxRetries: o.maxRetries, canRetry: sink.canRetry },
+            {
+              visit: full
+                ? (view, words, bytes, off, len) => {
+                    visit(view, words, bytes, off, len);
+                    full.visit(view, off, len);
+                  }
+                : visit,
+              rollback: () => {
+                table.length = planMark.length;
+                table.arenaUsed = planMark.arena;
+                src.sockets = planMark.sockets;
+                if (full) full.full.splice(0, 2, ...planMark.full!);
+              },
+              arena: sink.inArena ? table : undefined,
+              beforeRead: sink.beforeRead,
             },
-            arena: sink.inArena ? table : undefined,
-            beforeRead: sink.beforeRead,
-          },
-          notes,
-        );
-        if (failed) break;
+            notes,
+          );
+          if (r) return r;
+        }
+        return undefined;
+      };
+      if (s) {
+        failed = dumpAll(mode === 'derive' ? o.states & ~(1 << TCP_ESTABLISHED) : o.states);
+        if (!failed && mode === 'verify') {
+          const note = judgePremise(before, kernelCounters(true).tcpInuse, full!.full);
+          if (note) notes.push(note);
+        } else if (!failed && mode === 'derive') {
+          const r = dumpEstablished(table, mark.length, kernelCounters().tcpInuse, full!.full, options, dumpAll);
+          failed = r.failed;
+          if (!failed && r.notDumped) {
+            establishedNotDumped = r.notDumped;
+            src.sockets += r.notDumped[0] + r.notDumped[1];
+          }
+        }
       }
       if (failed || !s) {
+        establishedNotDumped = protocol === 'tcp' ? undefined : establishedNotDumped;
         table.length = mark.length;
         table.arenaUsed = mark.arena;
         let why: string | undefined;
@@ -188,5 +228,46 @@ async function gather(options: SnapshotOptions, session: DiagSession | undefined
   } finally {
     if (!session && s) s.close();
   }
-  return { sources, takenAt, durationMs: performance.now() - started, ext: s ? o.ext : 0, notes };
+  return { sources, takenAt, durationMs: performance.now() - started, ext: s ? o.ext : 0, notes, ...(establishedNotDumped ? { establishedNotDumped } : {}) };
+}
+
+/** Whether the dump asked for can leave ESTABLISHED out: both families, every state, no filter program of the caller's. */
+const reducible = (options: SnapshotOptions, o: ReturnType<typeof normalize>): boolean =>
+  options.established !== undefined &&
+  options.established !== 'all' &&
+  !o.bytecode &&
+  (o.states & ALL_STATES) === ALL_STATES &&
+  o.families.includes(AF_INET) &&
+  o.families.includes(AF_INET6);
+
+/**
+ * The ESTABLISHED part of a table whose other states are dumped (rows from `from`): with 'listening-ports', the
+ * ESTABLISHED sockets on a listening port (or options.establishedPorts) are dumped through a filter program; the
+ * others are counted per family from the counters less the other states' full sockets. Unreadable counters or a
+ * program too long: every ESTABLISHED socket is dumped.
+ */
+function dumpEstablished(
+  table: SocketTable,
+  from: number,
+  inuse: Inuse | undefined,
+  otherFull: readonly number[],
+  options: SnapshotOptions,
+  dumpAll: (states: number, bytecode?: Uint8Array) => DumpOutcome | undefined,
+): { failed?: DumpOutcome; notDumped?: [number, number] } {
+  const EST = 1 << TCP_ESTABLISHED;
+  if (!inuse) return { failed: dumpAll(EST) };
+  const established = derivedEstablished(inuse, otherFull);
+  if (options.established === 'count') return { notDumped: established };
+  const ports = new Set(options.establishedPorts ?? []);
+  for (let i = from; i < table.length; i++) if (table.proto[i] === Proto.tcp && table.state[i] === TCP_LISTEN) ports.add(table.sport[i]);
+  if (ports.size === 0) return { notDumped: established };
+  const bytecode = localPortsBytecode([...ports].sort((a, b) => a - b));
+  if (!bytecode) return { failed: dumpAll(EST) };
+  const mark = table.length;
+  const failed = dumpAll(EST, bytecode);
+  if (failed) return { failed };
+  const dumped = [0, 0];
+  for (let i = mark; i < table.length; i++) dumped[table.family[i] === AF_INET6 ? 1 : 0]++;
+  // a program the kernel refused is dropped (dumpWithRetry): every ESTABLISHED socket is then in the table
+  return { notDumped: [Math.max(0, established[0] - dumped[0]), Math.max(0, established[1] - dumped[1])] };
 }

@@ -73,12 +73,24 @@ export interface SnapshotOptions {
    */
   timeWaitFromCounter?: boolean;
   /**
-   * Census only: no UDP dump when the namespace's own counters (procRoot's net/sockstat "UDP: inuse" and
+   * No UDP dump (census or table) when the namespace's own counters (procRoot's net/sockstat "UDP: inuse" and
    * net/sockstat6 "UDP6: inuse", for the families asked) count no UDP socket: a UDP dump walks the whole UDP hash
    * table, shared by every namespace, once per family, however few sockets it finds. For a walk over many
    * namespaces, where the dumps and the counters are the same kernel namespace's (a replayed dump is not).
    */
   skipEmptyUdp?: boolean;
+  /**
+   * What the caller needs of ESTABLISHED TCP sockets (src/snapshot/established.ts): 'all' (default) dumps them;
+   * 'count' dumps none and counts them per family from the namespace's counters (procRoot's net/sockstat and
+   * sockstat6 "inuse" less the full sockets of the other states); 'listening-ports' (a table) dumps every other
+   * state first, then only the ESTABLISHED sockets whose local port is a listening port of that dump or one of
+   * `establishedPorts` (a filter program), and counts the rest. Only with both families, every state, no filter
+   * program and live counters (procRoot /proc, /proc/thread-self or /proc/PID); ESTABLISHED sockets are dumped
+   * until the counters have been seen to match a dump of every state (Snapshot.establishedNotDumped).
+   */
+  established?: 'all' | 'listening-ports' | 'count';
+  /** with established 'listening-ports': local ports whose ESTABLISHED sockets are dumped too */
+  establishedPorts?: readonly number[];
 }
 
 export interface Snapshot {
@@ -90,6 +102,11 @@ export interface Snapshot {
   /** what the table holds: whether tcp_info etc. were asked for */
   ext: number;
   notes: string[];
+  /**
+   * ESTABLISHED TCP sockets per family [IPv4, IPv6] that the kernel counts and the table does not hold
+   * (SnapshotOptions.established): their local port is no port asked for. Absent when every one was dumped.
+   */
+  establishedNotDumped?: [number, number];
 }
 
 export interface Census {
