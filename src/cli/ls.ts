@@ -51,7 +51,6 @@ export interface LsPlan {
   info: boolean;
   memory: boolean;
   processes: boolean;
-  resolve: boolean;
   summary: boolean;
   /** -E: follow destroyed sockets (src/lifecycle/follow.ts) */
   events: boolean;
@@ -61,6 +60,12 @@ export interface LsPlan {
   filterWords: string[];
   /** --all-netns (or a namespace selector): every namespace, see src/netns/ls.ts */
   allNetns?: import('../netns/all.js').AllNetnsOptions;
+  /** -r: host names (reverse DNS) */
+  resolve: boolean;
+  /** no -n: service names, protocol names and rates in K/M/G, as ss without -n */
+  services: boolean;
+  /** -a, -l or -A set ss's states (else each table's default does): the State column follows them alone */
+  explicitStates: boolean;
   /** -O: each socket on one line */
   oneline: boolean;
   /** --cgroup: the cgroup path of each socket */
@@ -160,7 +165,8 @@ function applyFamiliesAndQuery(v: LsValues): Omit<FamilyRequest, 'states'>[] {
     else if (FAMILY_OF[f]) families.push({ family: FAMILY_OF[f], required: true });
     else throw new UsageError(`-f ${f}: ${f} sockets are not listed by sockscope`, { key: 'family', value: f });
   }
-  if ((v.ipv4 || v.ipv6) && (v.family as string[] | undefined)?.includes('unix')) v.unixToo = true;
+  // -x or -f unix with -4/-6: unix and the family's inet tables, as ss (its -4 adds the family, whose default tables join)
+  if ((v.ipv4 || v.ipv6) && v.unix) v.unixToo = true;
   for (const q of ((v.query as string[] | undefined) ?? []).flatMap((x) => x.split(','))) {
     // one of ss's three unix tables: only that socket type (unixTypes), unless all three are asked for
     if (UNIX_TABLES[q] !== undefined) v.unixTables = [...((v.unixTables as string[] | undefined) ?? []), q];
@@ -294,7 +300,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
         key: 'family',
       });
   }
-  if (allNetns && v.resolve && !v.numeric)
+  if (allNetns && v.resolve)
     throw new UsageError("-r does not go with --all-netns: names would be looked up from the host's resolver, not each namespace's", { key: 'resolve' });
   if (allNetns && (format === 'ss2' || v.summary))
     throw new UsageError(`--all-netns lists sockets as table, json or ndjson${v.summary ? "; for the summary run 'sockscope --all-netns'" : ''}`, {
@@ -317,9 +323,6 @@ export function planLs(args: string[]): LsPlan | 'help' {
   const familyOnly = (v.ipv4 || v.ipv6) && !unixToo;
   if (unixToo && chosen.length === 1) chosen.unshift('tcp', 'udp', 'udplite', 'raw', 'sctp', 'mptcp');
   if (chosen.length === 0 && !othersOnly) chosen.push('tcp', 'udp', 'udplite', 'raw', 'sctp', 'mptcp', ...(familyOnly ? [] : ['unix' as const]));
-  if (familyOnly && chosen.includes('unix') && !(v.tcp || v.udp || v.raw || v.udplite || v.sctp || v.mptcp)) {
-    throw new UsageError('-x lists unix sockets, which have no IPv4/IPv6 family: drop -4/-6');
-  }
   const protocols = familyOnly ? chosen.filter((p) => p !== 'unix') : chosen;
   // -A u_str (...) without -A unix or all: those unix socket types only (ss's -A sets its tables: -x adds none then)
   const unixTypes = v.unixTables && !v.unixAll ? new Set((v.unixTables as string[]).map((q) => UNIX_TABLES[q])) : undefined;
@@ -361,11 +364,13 @@ export function planLs(args: string[]): LsPlan | 'help' {
     format,
     header: !v['no-header'],
     extended: !!v.extended,
-    timers: !!v.options,
+    timers: !!(v.options || v.bpf), // ss's -b implies -o
     info: !!v.info,
     memory: !!v.memory,
     processes: !!(v.processes || v.context || v.contexts),
-    resolve: !!v.resolve && !v.numeric,
+    resolve: !!v.resolve,
+    services: !v.numeric,
+    explicitStates: !!(v.all || v.listening || (v.query as string[] | undefined)?.length),
     summary: !!v.summary,
     filterWords: v.filter === undefined ? positionals : [...filterFile(v.filter), ...positionals],
     oneline: !!v.oneline,
@@ -591,7 +596,7 @@ async function otherFamilies(
     extended: plan.extended,
     memory: plan.memory,
     bpf: plan.bpf,
-    names: plan.resolve,
+    names: plan.services,
     oneline: plan.oneline,
     processes: recordOptions.processes,
     securityContext: plan.securityContext,
@@ -649,6 +654,7 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
     interfaceName: interfaceNames(),
     cgroup: plan.cgroup,
     securityContext: plan.securityContext,
+    serviceNames: plan.services,
   } as Parameters<typeof socketRecord>[3];
   const unixTypes = plan.unixTypes;
   const selected = unixTypes
@@ -731,6 +737,7 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
     const layout = {
       ...tableLayout(plan, plan.tables !== 1),
       oneline: plan.oneline,
+      service: plan.services ? (await import('../outputs/listing/ss-words.js')).serviceName : undefined,
       widths,
       bytes,
       write: (chunk: Uint8Array) => void out.write(chunk),
@@ -794,7 +801,7 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
         ...layout,
         header: plan.header && !headerWritten,
         oneline: plan.oneline,
-        service: plan.resolve ? serviceName : undefined,
+        service: plan.services ? serviceName : undefined,
         write: (chunk) => out.write(chunk),
         drained: () => out.writableLength === 0,
       });
@@ -833,7 +840,9 @@ function tableLayout(plan: LsPlan, netid: boolean): { header: boolean; netid: bo
   // (UDP and RAW sockets are only ever ESTABLISHED or CLOSE: ss -un has no State column)
   const inetOrUnix = (plan.snapshot.protocols?.length ?? 0) > 0;
   const datagram = inetOrUnix && plan.snapshot.protocols?.every((p) => p === 'udp' || p === 'udplite' || p === 'raw');
-  const states = (plan.snapshot.states ?? ALL_STATES) & (datagram ? (1 << TCP_ESTABLISHED) | (1 << TCP_CLOSE) : ALL_STATES);
+  // (-a, -l, -A and a `state` in the expression set ss's states: ss -ul has a State column, LISTEN and UNCONN)
+  const explicit = plan.explicitStates || plan.filterWords.some((w) => w === 'state' || w === 'exclude' || w === 'excl');
+  const states = (plan.snapshot.states ?? ALL_STATES) & (datagram && !explicit ? (1 << TCP_ESTABLISHED) | (1 << TCP_CLOSE) : ALL_STATES);
   return { header: plan.header, netid, state: (states & (states - 1)) !== 0 };
 }
 

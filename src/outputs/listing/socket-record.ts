@@ -22,6 +22,8 @@ export interface RecordOptions {
   memory?: boolean;
   /** -p: holders of each socket */
   processes?: SocketHolders;
+  /** no -n: rates as ss prints them without -n (`163.8Gbps`); with -n (`serviceNames` false) as numbers */
+  serviceNames?: boolean;
   /** -r: names for addresses (already resolved) */
   hostName?: (address: string) => string | undefined;
   /** --cgroup: the table shows each socket's cgroup path */

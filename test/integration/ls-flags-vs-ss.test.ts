@@ -1,0 +1,384 @@
+/**
+ * `sockscope ls FLAGS` beside `ss FLAGS` for every single ss 6.1 option and the combinations people type, in a
+ * throwaway namespace holding sockets of every kind: the population of netns.ts (TCP v4/v6/dual-stack listeners,
+ * one with a full accept queue, established pairs with unread bytes both ways, CLOSE-WAIT, FIN-WAIT-2, TIME-WAIT,
+ * SYN-SENT, UDP bound and connected, unix stream and dgram), the packet and netlink sockets of family-maker.ts,
+ * and this file's own maker (test/helpers/wide-maker.ts): a BBR connection with a mark and keepalive, device-bound sockets (lo and
+ * a veth device with a link-local address), raw ICMP and ICMPv6 sockets, well-known ports (names with -r),
+ * unix seqpacket sockets (named, abstract, socketpair) and a dgram socketpair, sockets shared by two processes,
+ * and a cgroup of its own. For each combination the header's words and every socket's words (its line and
+ * ss's tab-indented second line, joined) are compared with ss's, as a multiset; values that move between the
+ * two runs (timers, rtt, last*, counters, rates, skmem) are compared by name and form, not value.
+ * Nothing expected is written here: ss says what is true.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmdirSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { FAMILY_MAKER } from '../helpers/family-maker.js';
+import { WIDE_MAKER as WIDE } from '../helpers/wide-maker.js';
+import type { BatchResult } from '../helpers/cli-batch.js';
+import { holdPython, netnsSupport, PopulationNetns, type RunResult } from '../helpers/netns.js';
+
+const support = netnsSupport();
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const BATCH = `${root}dist/test/helpers/cli-batch.js`;
+/** the combinations with -p (ss walks every descriptor of the host for each) */
+const PROCESSES = /^-[^ -]*p|--processes/;
+const CGROUP2 = '/sys/fs/cgroup/unified';
+const cgroupRoot = existsSync(`${CGROUP2}/cgroup.procs`) ? CGROUP2 : existsSync('/sys/fs/cgroup/cgroup.procs') ? '/sys/fs/cgroup' : '';
+const bbr = (() => {
+  try {
+    return /\bbbr\b/.test(readFileSync('/proc/sys/net/ipv4/tcp_allowed_congestion_control', 'utf8'));
+  } catch {
+    return false;
+  }
+})();
+const opts = { skip: support.skip ?? (support.mode !== 'root' ? 'needs root (a dummy device, raw sockets, a cgroup)' : false) };
+
+/** A socket's words: its line and, joined to it, the tab-indented lines after it (ss's -i and -m line). */
+function entries(text: string, headed: boolean): { header: string[]; rows: string[][] } {
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  const header = headed ? (lines.shift() ?? '').replace('PortProcess', 'Port Process').trim().split(/\s+/) : [];
+  const rows: string[][] = [];
+  for (const l of lines) {
+    const fields = l.trim().split(/\s+/);
+    if (l.startsWith('\t') && rows.length) rows[rows.length - 1].push('⏎', ...fields);
+    else rows.push(fields);
+  }
+  return { header, rows };
+}
+
+// words whose value moves between two runs: compared by name and form (digits as #)
+const MOVING = new Set(
+  'timer rto rtt ato lastsnd lastrcv lastack busy rcv_rtt rcv_space rcv_ssthresh minrtt bytes_sent bytes_acked bytes_received bytes_retrans segs_out segs_in data_segs_out data_segs_in delivered app_limited cwnd ssthresh unacked retrans lost backoff reordering notsent rwnd_limited sndbuf_limited snd_wnd bbr skmem'.split(
+    ' ',
+  ),
+);
+const MOVING_NEXT = new Set(['send', 'pacing_rate', 'delivery_rate', 'max_pacing_rate']);
+const form = (w: string) => w.replace(/\d+(\.\d+)?/g, '#');
+
+/** A row as words to compare: moving values as their form, the holders of users:(...) in one order. */
+function normal(row: string[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < row.length; i++) {
+    const w = row[i];
+    const name = w.includes(':') ? w.slice(0, w.indexOf(':')) : w;
+    if (name === 'backoff') continue; // printed when not 0: a SYN-SENT socket's comes and goes between the runs
+    if (name === 'timer') out.push(w.replace(/,.*/, ',…)'));
+    else if (MOVING.has(name)) out.push(form(w));
+    else if (MOVING_NEXT.has(w) && i + 1 < row.length) out.push(w, form(row[++i]));
+    else if (w.startsWith('users:(('))
+      out.push(
+        `users:(${[...w.slice(7, -1).matchAll(/\("[^"]*",pid=\d+,fd=\d+\)/g)]
+          .map((m) => m[0])
+          .sort()
+          .join(',')})`,
+      );
+    else out.push(w);
+  }
+  return out.join(' ');
+}
+
+/** The sock_diag sockets (the lister's own, ss's or node's, and the kernel's, whose Recv-Q is the dump in flight) are left out. */
+const notTheDumper = (r: string[]) => !r.some((f) => /^(4|tcpdiag|sock_diag):/.test(f));
+
+interface Combo {
+  args: string[];
+  /** the arguments given to ss when they differ (ls's default is numbers: ss is given -n) */
+  ss?: string[];
+  /** a known difference owned elsewhere or not fixed yet: the test is marked todo with this reason */
+  todo?: string;
+}
+
+const SINGLE = [
+  '-a',
+  '-l',
+  '-t',
+  '-u',
+  '-w',
+  '-x',
+  '-4',
+  '-6',
+  '-0',
+  '-e',
+  '-o',
+  '-i',
+  '-m',
+  '-p',
+  '-n',
+  '-H',
+  '-O',
+  '-s',
+  '-b',
+  '-M',
+  '-S',
+  '--tcp',
+  '--udp',
+  '--raw',
+  '--unix',
+  '--all',
+  '--listening',
+  '--extended',
+  '--options',
+  '--info',
+  '--memory',
+  '--numeric',
+  '--no-header',
+  '--oneline',
+  '--ipv4',
+  '--ipv6',
+  '--packet',
+  '--bpf',
+];
+const TYPED = [
+  '-tan',
+  '-tulpn',
+  '-ltn',
+  '-tni',
+  '-tnie',
+  '-tnieo',
+  '-tnm',
+  '-tnmi',
+  '-tanH',
+  '-tanO',
+  '-tanOi',
+  '-tanOm',
+  '-tanOe',
+  '-tnieO',
+  '-tnmO',
+  '-tnmiO',
+  '-tan4',
+  '-tan6',
+  '-uan4',
+  '-uan6',
+  '-wan',
+  '-wane',
+  '-wano',
+  '-xan',
+  '-xln',
+  '-xanm',
+  '-xanp',
+  '-xane',
+  '-xanem',
+  '-xaneO',
+  '-an',
+  '-anp',
+  '-ane',
+  '-ano',
+  '-anm',
+  '-anO',
+  '-ln',
+  '-lne',
+  '-tln',
+  '-uln',
+  '-tln4',
+  '-tln6',
+  '-uln6',
+  '-tn',
+  '-un',
+  '-xn',
+  '-tno',
+  '-tnoe',
+  '-tanoe',
+  '-uane',
+  '-uanm',
+  '-uani',
+  '-tanm',
+  '-taneom',
+  '-tanieopm',
+  '-4an',
+  '-6an',
+  '-4ln',
+  '-6ln',
+  '-Hxan',
+  '-Htln',
+  '-Hul',
+  '-tlne',
+  '-tlnm',
+  '-tlni',
+  '-tulwxn',
+  '-tuwan',
+  '-tuwxan4',
+  '-tuwxan6',
+  '-tan0',
+  '-0n',
+  '-0ne',
+  '-0nep',
+  '-0nm',
+  '-0nb',
+  '-0nbe',
+  '-Man',
+  '-San',
+  '-tanb',
+  '-xanb',
+].map((f) => ({ args: [f] }));
+
+const COMBOS: Combo[] = [
+  ...SINGLE.map((f) => ({ args: [f] })),
+  ...TYPED,
+  ...[
+    ['-tan', '--cgroup'],
+    ['-tane', '--cgroup'],
+    ['-xan', '--cgroup'],
+    ['-uan', '--cgroup'],
+    ['-an', '-f', 'inet'],
+    ['-an', '-f', 'inet6'],
+    ['-an', '-f', 'unix'],
+    ['-an', '-f', 'link'],
+    ['-an', '-f', 'netlink'],
+    ['-an', '-f', 'inet', '-f', 'unix'],
+    ['-an', '--family=inet6'],
+    ['-an', '-A', 'tcp'],
+    ['-an', '-A', 'udp'],
+    ['-an', '-A', 'raw'],
+    ['-an', '-A', 'inet'],
+    ['-an', '-A', 'unix'],
+    ['-an', '-A', 'unix_stream'],
+    ['-an', '-A', 'u_dgr'],
+    ['-an', '-A', 'u_seq'],
+    ['-an', '-A', 'tcp,udp'],
+    ['-an', '-A', 'inet,unix'],
+    ['-an', '-A', 'packet'],
+    ['-an', '-A', 'netlink'],
+    ['-an', '--query=tcp,unix'],
+    ['-tn', 'state', 'established'],
+    ['-tn', 'state', 'listening'],
+    ['-tn', 'state', 'time-wait'],
+    ['-tn', 'state', 'syn-sent'],
+    ['-tn', 'state', 'close-wait'],
+    ['-tn', 'state', 'fin-wait-2'],
+    ['-tn', 'state', 'connected'],
+    ['-tn', 'state', 'synchronized'],
+    ['-tn', 'state', 'bucket'],
+    ['-tn', 'state', 'big'],
+    ['-tan', 'exclude', 'listening'],
+    ['-un', 'state', 'unconnected'],
+    ['-tan', 'sport', '=', ':80'],
+    ['-tan', 'dport', '=', ':80'],
+    ['-tan', '(', 'sport', '=', ':80', 'or', 'dport', '=', ':80', ')'],
+    ['-tan', 'sport', '>', ':1024'],
+    ['-tan', 'sport', 'le', ':443'],
+    ['-an', 'src', '127.0.0.1'],
+    ['-an', 'dst', '127.0.0.0/8'],
+    ['-an', 'src', '::1'],
+    ['-an', 'src', '[::1]'],
+    ['-an', 'src', '10.21.0.1'],
+    ['-an', 'dev', 'lo'],
+    ['-tan', 'fwmark', '=', '0x2a'],
+    ['-tane', 'fwmark', '=', '0x2a/0xff'],
+    ['-tan', 'not', 'src', '127.0.0.1'],
+    ['-tan', 'src', '127.0.0.1', 'and', 'not', 'sport', '=', ':80'],
+    ['-an', 'sport', '=', ':22'],
+    ['-xan', 'src', '@*'],
+    ['-xan', 'src', 'unix:/tmp/*'],
+    ['-xan', 'autobound'],
+  ].map((args) => ({ args })),
+  // known differences, owned by the filter stream (src/filter/*) or documented in docs/ls.md
+  { args: ['-an', 'dev', 'sswide0'], todo: "filters read device names from /sys/class/net of the caller's mount namespace, ss asks rtnetlink" },
+  { args: ['-tan', 'cgroup', '/'], todo: 'ss 6.1 selects no socket for `cgroup /` on this cgroup v1+v2 host, ls selects those whose cgroup is /' },
+  { args: ['-an', '-A', 'p_raw'], todo: 'documented (docs/ls.md): -A packet_raw lists raw packet sockets only, ss lists the dgram ones too' },
+  { args: ['-an', '-A', 'p_dgr'], todo: 'documented (docs/ls.md): -A packet_dgram lists dgram packet sockets only, ss lists the raw ones too' },
+  // names: without -n, services (ports in the ephemeral range stay numbers), RAW protocols, packet and netlink
+  // protocols, rates in K/M/G; with -r, hosts too
+  ...[
+    ['-tlr'],
+    ['-tar'],
+    ['-ular'],
+    ['-tlrn'],
+    ['-tanr'],
+    ['-tl'],
+    ['-ul'],
+    ['-ti'],
+    ['-tim'],
+    ['-w'],
+    ['-wa'],
+    ['-wl', '-r'],
+    ['-xl'],
+    ['-0'],
+    ['-0e'],
+    ['-A', 'netlink', '-a'],
+  ].map((args) => ({ args })),
+];
+
+describe('sockscope ls beside ss for every common flag combination', opts, () => {
+  let ns: PopulationNetns | undefined;
+  const makers: Awaited<ReturnType<typeof holdPython>>[] = [];
+  const cgroup = cgroupRoot ? `${cgroupRoot}/sswide-${process.pid}` : '';
+  const theirs = new Map<string, RunResult>();
+  const ours = new Map<string, BatchResult>();
+  const key = (c: Combo) => `${c.args.join(' ')} | ${(c.ss ?? []).join(' ')}`;
+
+  before(async () => {
+    const t = Date.now();
+    ns = await PopulationNetns.start();
+    if (process.env.SSWIDE_TIMES) console.error(`population ${Date.now() - t} ms`);
+    makers.push(await holdPython(ns, FAMILY_MAKER, 'packet and netlink sockets', 20_000));
+    makers.push(
+      await holdPython(
+        ns,
+        `import sys; sys.argv[1:] = [${JSON.stringify(JSON.stringify({ cgroup, bbr, tmp: ns.population.tmpDir }))}]\n${WIDE}`,
+        'the wide population',
+        20_000,
+      ),
+    );
+    // ss for every combination (those walking /proc for -p one at a time: each reads every descriptor of the
+    // host), then ls for every combination in one node process (cli-batch.ts: main() per argument list)
+    const queue = COMBOS.filter((c) => !PROCESSES.test(key(c)));
+    const work = async () => {
+      for (let c = queue.shift(); c; c = queue.shift()) theirs.set(key(c), await ns!.run('ss', c.ss ?? c.args, { timeoutMs: 30_000 }));
+    };
+    const walking = async () => {
+      for (const c of COMBOS.filter((x) => PROCESSES.test(key(x)))) theirs.set(key(c), await ns!.run('ss', c.ss ?? c.args, { timeoutMs: 60_000 }));
+    };
+    const t0 = Date.now();
+    await Promise.all([work(), work(), walking()]);
+    const t1 = Date.now();
+    const batch = await ns.run(process.execPath, [BATCH, JSON.stringify(COMBOS.map((c) => ['ls', ...c.args]))], { timeoutMs: 120_000 });
+    assert.equal(batch.code, 0, batch.stderr);
+    if (process.env.SSWIDE_TIMES) console.error(`ss ${t1 - t0} ms, ls ${Date.now() - t1} ms`);
+    (JSON.parse(batch.stdout) as BatchResult[]).forEach((r, k) => ours.set(key(COMBOS[k]), r));
+  });
+  after(async () => {
+    for (const m of makers.reverse()) await m.stop();
+    await ns?.stop();
+    if (cgroup) {
+      try {
+        rmdirSync(cgroup);
+      } catch {
+        // still populated for a moment after its process ended: left for the next run's rmdir
+      }
+    }
+  });
+
+  test('the population has every kind of socket ss lists', () => {
+    const all = theirs.get(key({ args: ['-a'] }))!.stdout;
+    for (const netid of ['tcp', 'udp', 'raw', 'u_str', 'u_dgr', 'u_seq', 'p_raw', 'p_dgr', 'nl']) assert.match(all, new RegExp(`^${netid}\\b`, 'm'), netid);
+    for (const state of ['LISTEN', 'ESTAB', 'TIME-WAIT', 'CLOSE-WAIT', 'FIN-WAIT-2', 'SYN-SENT', 'UNCONN'])
+      assert.match(all, new RegExp(`\\b${state}\\b`), state);
+    assert.match(all, /%lo:/, 'a device-bound socket');
+    if (bbr) assert.match(theirs.get(key({ args: ['-tni'] }))!.stdout, /\bbbr:\(/, 'a BBR connection');
+  });
+
+  for (const c of COMBOS) {
+    const name = `ls ${c.args.join(' ')} prints the lines of ss ${(c.ss ?? c.args).join(' ')}`;
+    test(name, { todo: c.todo }, () => {
+      const r = { ls: ours.get(key(c))!, ss: theirs.get(key(c))! };
+      if (r.ss.code !== 0) {
+        assert.notEqual(r.ls.status, 0, `ss refused (${r.ss.stderr.trim()}), ls did not`);
+        return;
+      }
+      assert.equal(r.ls.status, 0, r.ls.stderr);
+      const headed = !c.args.some((a) => /^-[^-]*H/.test(a) || a === '--no-header');
+      if (c.args.includes('-s')) {
+        assert.deepEqual(r.ls.stdout.split('\n').slice(3), r.ss.stdout.split('\n').slice(3));
+        return;
+      }
+      const mine = entries(r.ls.stdout, headed);
+      const ss = entries(r.ss.stdout, headed);
+      assert.deepEqual(mine.header, ss.header, 'header');
+      const rows = (x: string[][]) => x.filter(notTheDumper).map(normal).sort();
+      assert.deepEqual(rows(mine.rows), rows(ss.rows));
+    });
+  }
+});
