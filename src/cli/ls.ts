@@ -70,6 +70,8 @@ export interface LsPlan {
   oneline: boolean;
   /** --cgroup: the cgroup path of each socket */
   cgroup: boolean;
+  /** --tos: tos, tclass and class_id of each inet socket */
+  tos: boolean;
   /** -Z/-z: the security context of each holding process */
   securityContext: boolean;
   /** -K: close the listed sockets (SOCK_DESTROY) */
@@ -107,6 +109,8 @@ function refuseUnsupported(v: LsValues): void {
   const why: [string, string][] = [
     ['tipc', '--tipc is not built into sockscope: TIPC sockets are not listed'],
     ['dccp', '-d/--dccp: DCCP was removed from Linux 6.16 and sockscope does not list it'],
+    ['tipcinfo', '--tipcinfo is not built into sockscope: TIPC sockets are not listed'],
+    ['threads', "-T/--threads is not built into sockscope: -p lists each socket's processes, not their threads"],
   ];
   for (const [key, message] of why) if (v[key] !== undefined) throw new UsageError(message, { key });
 }
@@ -252,7 +256,8 @@ export function planLs(args: string[]): LsPlan | 'help' {
     rcvbuf: o.str('rcvbuf'),
     oneline: f('oneline'),
     family: o.list('family'),
-    query: o.list('query'),
+    // --socket: ss's other name for -A
+    query: o.list('query') || o.list('socket') ? [...(o.list('query') ?? []), ...(o.list('socket') ?? [])] : undefined,
     filter: o.str('filter'),
     cgroup: f('cgroup'),
     context: f('context'),
@@ -264,6 +269,9 @@ export function planLs(args: string[]): LsPlan | 'help' {
     vsock: f('vsock'),
     xdp: f('xdp'),
     tipc: f('tipc'),
+    tipcinfo: f('tipcinfo'),
+    threads: f('threads'),
+    tos: f('tos'),
     dccp: f('dccp'),
     net: o.str('net'),
     format: o.str('format'),
@@ -343,7 +351,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
   let ext = 0;
   if (v.info) ext |= Ext.info | Ext.vegasinfo | Ext.cong;
   if (v.memory) ext |= Ext.meminfo | Ext.skmeminfo;
-  if (v.extended) ext |= Ext.tos | Ext.tclass;
+  if (v.extended || v.tos) ext |= Ext.tos | Ext.tclass;
   // ss2's flows always carried tcp_info, meminfo and the congestion algorithm, and unix vfs
   if (format === 'ss2') ext |= Ext.info | Ext.meminfo | Ext.cong;
   let unixShow = UnixShow.NAME | UnixShow.PEER | UnixShow.RQLEN | (format === 'ss2' ? UnixShow.VFS : 0);
@@ -357,7 +365,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
       unixShow: unixShow & UNIX_SHOW_ALL,
       // the table reads attributes for -e -i -m --cgroup; else only the v6only of IPv6 wildcards (holding every
       // socket's attributes would cost a plain listing a third of its memory)
-      keepAttributes: format === 'table' && !(v.extended || v.info || v.memory || v.cgroup) ? 'ipv6-wildcard' : true,
+      keepAttributes: format === 'table' && !(v.extended || v.info || v.memory || v.cgroup || v.tos) ? 'ipv6-wildcard' : true,
       families: v.ipv4 && !v.ipv6 ? [AF_INET] : v.ipv6 && !v.ipv4 ? [AF_INET6] : [AF_INET, AF_INET6],
       netns: v.net === undefined ? undefined : resolveNetns(v.net),
     },
@@ -375,6 +383,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
     filterWords: v.filter === undefined ? positionals : [...filterFile(v.filter), ...positionals],
     oneline: !!v.oneline,
     cgroup: !!v.cgroup,
+    tos: !!v.tos,
     securityContext: !!(v.context || v.contexts),
     diag: v.diag,
     kill: !!v.kill,
@@ -653,6 +662,7 @@ async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'matches'>
     memory: plan.memory,
     interfaceName: interfaceNames(),
     cgroup: plan.cgroup,
+    tos: plan.tos,
     securityContext: plan.securityContext,
     serviceNames: plan.services,
   } as Parameters<typeof socketRecord>[3];

@@ -26,6 +26,8 @@ export interface RecordOptions {
   serviceNames?: boolean;
   /** -r: names for addresses (already resolved) */
   hostName?: (address: string) => string | undefined;
+  /** --tos: the table shows tos, tclass and class_id */
+  tos?: boolean;
   /** --cgroup: the table shows each socket's cgroup path */
   cgroup?: boolean;
   /** -Z/-z: the table shows each holder's security context (proc_ctx=) */
