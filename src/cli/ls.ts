@@ -110,6 +110,7 @@ function refuseUnsupported(v: LsValues): void {
     ['tipc', '--tipc is not built into sockscope: TIPC sockets are not listed'],
     ['dccp', '-d/--dccp: DCCP was removed from Linux 6.16 and sockscope does not list it'],
     ['tipcinfo', '--tipcinfo is not built into sockscope: TIPC sockets are not listed'],
+    ['inet-sockopt', '--inet-sockopt is not built into sockscope yet: the INET_DIAG_SOCKOPT flags are not decoded'],
     ['threads', "-T/--threads is not built into sockscope: -p lists each socket's processes, not their threads"],
   ];
   for (const [key, message] of why) if (v[key] !== undefined) throw new UsageError(message, { key });
@@ -271,6 +272,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
     tipc: f('tipc'),
     tipcinfo: f('tipcinfo'),
     threads: f('threads'),
+    'inet-sockopt': f('inet-sockopt'),
     tos: f('tos'),
     dccp: f('dccp'),
     net: o.str('net'),

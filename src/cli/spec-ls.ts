@@ -9,6 +9,7 @@ const LS_REFUSED: OptionSpec[] = [
   { long: 'tipc', help: 'TIPC sockets (not built: refused with the reason)', group: 'Not built' },
   { long: 'dccp', short: 'd', help: 'DCCP sockets (removed from Linux 6.16: refused)', group: 'Not built' },
   { long: 'tipcinfo', help: 'TIPC socket details (not built: refused with the reason)', group: 'Not built' },
+  { long: 'inet-sockopt', help: "ss's inet socket options line (not built yet: refused with the reason)", group: 'Not built' },
   { long: 'threads', short: 'T', help: 'the threads holding each socket (not built: refused with the reason; -p lists processes)', group: 'Not built' },
 ];
 
@@ -93,7 +94,7 @@ export const LS: CommandSpec = {
     ...LS_REFUSED,
   ],
   sections: [
-    ['Not built', ["ss's --tipc and -d/--dccp are accepted and refused with the reason (exit 2)."]],
+    ['Not built', ["ss's --tipc, --tipcinfo, -d/--dccp, -T/--threads and --inet-sockopt are accepted and refused with the reason (exit 2)."]],
     [
       'Filter',
       [

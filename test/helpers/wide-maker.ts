@@ -2,7 +2,7 @@
  * The sockets the netns.ts population lacks, made by python3 in the namespace (root: a veth pair, raw sockets,
  * ports below 1024, a cgroup): a BBR connection with a mark and keepalive, well-known ports, device-bound
  * sockets, UDP on v6 connected, raw ICMP and ICMPv6, unix seqpacket and dgram pairs, a forked child holding
- * every one of them. Its first argument is JSON {cgroup, bbr, tmp}; it prints one JSON line ({pid, child}) when
+ * every one of them, and a TCP and a unix listener of another user (nobody). Its first argument is JSON {cgroup, bbr, tmp}; it prints one JSON line ({pid, child}) when
  * ready and holds everything until its stdin closes. Used by test/integration/ls-flags-vs-ss.test.ts.
  */
 export const WIDE_MAKER = String.raw`
@@ -58,6 +58,14 @@ qc = sock(socket.AF_UNIX, socket.SOCK_SEQPACKET); qc.connect(p); qa, _ = q.accep
 qn = sock(socket.AF_UNIX, socket.SOCK_SEQPACKET); qn.bind('\0sswide-seq-%d' % os.getpid()); qn.listen(1)
 keep += socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 x, y = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM); keep += [x, y]; x.send(b'w' * 9)
+# another user's sockets (uid: with -e): a TCP listener and a unix stream one, made by a child as nobody
+ur, uw = os.pipe()
+if os.fork() == 0:
+    os.setgid(65534); os.setuid(65534)
+    ul = socket.socket(); ul.bind(('127.0.0.1', 0)); ul.listen(1)
+    ux = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); ux.bind('\0sswide-nobody'); ux.listen(1)
+    os.close(uw); os.read(ur, 1); os._exit(0)
+os.close(ur)
 # a child that holds every one of these too (two processes per socket with -p)
 r, w = os.pipe()
 pid = os.fork()
@@ -68,4 +76,5 @@ time.sleep(0.3)
 print(json.dumps({'pid': os.getpid(), 'child': pid}), flush=True)
 sys.stdin.buffer.read()
 os.write(w, b'x')
+os.write(uw, b'x')
 `;
