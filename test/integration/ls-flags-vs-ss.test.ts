@@ -151,7 +151,7 @@ const TYPED = combos(
   -tan -tulpn -ltn -tni -tnie -tnieo -tnm -tnmi -tanH -tanO -tanOi -tanOm -tanOe -tnieO -tnmO -tnmiO
   -tan4 -tan6 -uan -uan4 -uan6 -wan -wane -wano -xan -xln -xanm -xane -xanem -xaneO -an -anp -ane -ano
   -anm -anO -ln -lne -tln -uln -tln4 -tln6 -uln6 -tn -un -xn -tno -tnoe -tanoe -uane -uanm -uani -tanm
-  -taneom -tanieopm -4an -6an -4ln -6ln -Hxan -Htln -Hul -tlne -tlnm -tlni -tulwxn -tuwan -tuwxan4
+  -taneom -tanieom -4an -6an -4ln -6ln -Hxan -Htln -Hul -tlne -tlnm -tlni -tulwxn -tuwan -tuwxan4
   -tuwxan6 -tan0 -0n -0ne -0nep -0nm -0nb -0nbe -Man -San -tanb -xanb
 `.replace(/\s+/g, '\n'),
 );
