@@ -8,7 +8,8 @@
  *
  * A run may be { args, beside: [file, ...args] } instead: that command (ss) is run just before and just after
  * main(args), and the result has `before` and `after` ({ status, stdout, stderr }), so that what moved between
- * the two listings (a TIME-WAIT socket ending) can be told from a difference.
+ * the two listings (a TIME-WAIT socket ending) can be told from a difference; with `once: true`, only just before
+ * (`after` is the same run: for a command too slow to run twice).
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -17,12 +18,14 @@ export interface BatchResult {
   status: number;
   stdout: string;
   stderr: string;
+  /** the process: the batch's own, or the `beside` command's */
+  pid?: number;
   /** the `beside` command's runs, just before and just after */
   before?: BatchResult;
   after?: BatchResult;
 }
 
-export type BatchRun = string[] | { args: string[]; beside: string[] };
+export type BatchRun = string[] | { args: string[]; beside: string[]; once?: boolean };
 
 /** Run every argument list through main() in one child process. */
 export function runBatch(runs: BatchRun[]): BatchResult[] {
@@ -34,7 +37,7 @@ export function runBatch(runs: BatchRun[]): BatchResult[] {
 /** The `beside` command, synchronously (nothing of main() runs meanwhile). */
 function beside([file, ...args]: string[]): BatchResult {
   const r = spawnSync(file, args, { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 });
-  return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? String(r.error ?? '') };
+  return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? String(r.error ?? ''), pid: r.pid };
 }
 
 async function child(batch: BatchRun[]): Promise<void> {
@@ -56,8 +59,8 @@ async function child(batch: BatchRun[]): Promise<void> {
       process.stderr.write = write.err;
     }
     process.stdout.removeAllListeners('error');
-    const after = Array.isArray(run) ? undefined : beside(run.beside);
-    results.push({ status: Number(process.exitCode ?? 0), stdout: out.join(''), stderr: err.join(''), ...(before && { before, after }) });
+    const after = Array.isArray(run) ? undefined : run.once ? before : beside(run.beside);
+    results.push({ status: Number(process.exitCode ?? 0), stdout: out.join(''), stderr: err.join(''), ...(before && { pid: process.pid, before, after }) });
   }
   process.exitCode = 0;
   write.out(JSON.stringify(results));
