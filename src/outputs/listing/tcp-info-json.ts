@@ -1,6 +1,6 @@
 /**
  * The record's tcp_info member as JSON, from TCP_INFO_MEMBERS (socket-members.ts): a table of output fields
- * (OUT_FIELDS: fragment, offset, kind, scale) interpreted per socket. Also the members one by one
+ * (OUT_FIELDS: fragment, offset, kind, scale) interpreted per socket by one small loop over typed-array columns. Also the members one by one
  * (tcpInfoMember), for the table's detail words.
  */
 import { readTcpInfoAt, TCP_INFO_FIELDS, TCP_INFO_KIND_CODE as KIND, TCP_INFO_KIND_SIZE as SIZE, TCP_INFO_UNSET } from '../../diag/tcp-info.js';
@@ -21,8 +21,6 @@ const SPECIAL_WSCALE = 2;
 interface OutField {
   /** `,"name":` */
   rest: Fragment;
-  /** `{"name":` (when it is the first member) */
-  first: Fragment;
   offset: number;
   /** offset + size: the field is present when the kernel sent at least this many bytes */
   end: number;
@@ -33,7 +31,6 @@ interface OutField {
 
 const OUT_FIELDS: readonly OutField[] = TCP_INFO_MEMBERS.map(({ field, name, scale, special }) => ({
   rest: A(`,"${name}":`),
-  first: A(`{"${name}":`),
   offset: field.offset,
   end: field.offset + SIZE[field.kind],
   kind: KIND[field.kind],
@@ -68,43 +65,57 @@ export function tcpInfoMember(view: DataView, off: number, len: number, f: TcpIn
 }
 
 /** Bytes enough for any tcp_info member list: every member at its longest, the options, info_bytes. */
-const TCP_INFO_ROOM = OUT_FIELDS.reduce((n, f) => n + f.first.words.length * 4 + 24, 0) + 256;
+const TCP_INFO_ROOM = OUT_FIELDS.reduce((n, f) => n + f.rest.words.length * 4 + 24, 0) + 256;
 
 /**
- * The members of tcp_info as JSON at buf[p..]: OUT_FIELDS compiled once, at load, into straight-line code (the
- * interpreter's loop unrolled): per field its length check, its read with the kind known, tcpInfoMember's rules,
- * its key's words as constants. The output is the interpreter's; the per-socket, per-field lookups are gone
- * (~80 fields a socket). Returns the end, as ~end when no member was written.
+ * The members of tcp_info as JSON at buf[p..], OUT_FIELDS laid out as typed-array columns for one small loop:
+ * V8 optimizes it within the first few hundred sockets. (The fields unrolled into one straight-line function,
+ * made with new Function, wrote the same text as fast warm, but in a whole ls run TurboFan took ~100 ms to
+ * compile it and it ran unoptimized meanwhile: docs/benchmarks.md, "Cold ndjson".) Every key is written with its leading comma; the first one's comma
+ * becomes `{` afterwards. Returns the end, as ~end when no member was written.
  */
-type MembersJson = (b: JsonBytes, buf: Uint8Array, dv: DataView, view: DataView, off: number, len: number, p: number) => number;
+const N_FIELDS = OUT_FIELDS.length;
+const F_END = Int32Array.from(OUT_FIELDS, (f) => f.end);
+const F_OFFSET = Int32Array.from(OUT_FIELDS, (f) => f.offset);
+const F_KIND = Int32Array.from(OUT_FIELDS, (f) => f.kind);
+const F_SCALE = Float64Array.from(OUT_FIELDS, (f) => f.scale);
+/** 0: none; 1: a u64 (~0 left out); 2: min_rtt; 3: wscale */
+const F_CHECK = Int32Array.from(OUT_FIELDS, (f) => (f.kind === KIND.u64 ? 1 : f.special === SPECIAL_MIN_RTT ? 2 : f.special === SPECIAL_WSCALE ? 3 : 0));
+/** each key's `,"name":` words, one after the other: field k's from F_WORD[k] to F_WORD[k + 1] */
+const F_WORD = Int32Array.from({ length: N_FIELDS + 1 }, (_, k) => OUT_FIELDS.slice(0, k).reduce((n, f) => n + f.rest.words.length, 0));
+const KEY_WORDS = Int32Array.from(OUT_FIELDS.flatMap((f) => Array.from(f.rest.words)));
+const F_KEY_LENGTH = Int32Array.from(OUT_FIELDS, (f) => f.rest.length);
+const U32 = KIND.u32;
+const U8 = KIND.u8;
 
-function compileMembers(): MembersJson {
-  const code: string[] = ['let v = 0;', 'let started = false;', 'out: {'];
-  OUT_FIELDS.forEach((f, k) => {
-    if (f.first.length !== f.rest.length) throw new Error(`tcp_info member keys of different lengths at ${k}`);
-    const at = `off + ${f.offset}`;
-    code.push(`if (len < ${f.end}) break out;`);
-    code.push(
-      f.kind === KIND.u32 ? `v = view.getUint32(${at}, true);` : f.kind === KIND.u8 ? `v = view.getUint8(${at});` : `v = read(view, ${at}, ${f.kind});`,
-    );
-    code.push(`f${k}: {`);
-    if (f.kind === KIND.u64) code.push(`if (v === Infinity) break f${k};`); // a u64's ~0
-    if (f.special === SPECIAL_MIN_RTT) code.push(`if (v === ${MIN_RTT_UNSET}) break f${k};`);
-    // wscale lies at offset 6, so the options byte (5) is there
-    if (f.special === SPECIAL_WSCALE) code.push(`if (!(view.getUint8(off + ${OPTIONS_OFFSET}) & 4)) break f${k};`);
-    if (f.scale !== 1) code.push(`v *= ${f.scale};`);
-    const store = (words: Int32Array) => Array.from(words, (w, j) => `dv.setInt32(p + ${4 * j}, ${w}, true);`).join(' ');
-    code.push(`if (started) { ${store(f.rest.words)} } else { ${store(f.first.words)} started = true; }`);
-    code.push(`p += ${f.rest.length};`);
-    code.push('if (v >>> 0 === v) p = putU32(buf, p, v); else { b.pos = p; b.num(v); p = b.pos; buf = b.buf; dv = b.view(); }');
-    code.push('}');
-  });
-  code.push('}', 'return started ? p : ~p;');
-  const make = new Function('read', 'putU32', `return function tcpInfoMembers(b, buf, dv, view, off, len, p) {\n${code.join('\n')}\n};`);
-  return make(readTcpInfoAt, putU32) as MembersJson;
+function members(b: JsonBytes, buf: Uint8Array, dv: DataView, view: DataView, off: number, len: number, p: number): number {
+  const from = p;
+  for (let k = 0; k < N_FIELDS; k++) {
+    if (len < F_END[k]) break;
+    const at = off + F_OFFSET[k];
+    const kind = F_KIND[k];
+    let v = kind === U32 ? view.getUint32(at, true) : kind === U8 ? view.getUint8(at) : readTcpInfoAt(view, at, kind);
+    const check = F_CHECK[k];
+    if (check !== 0) {
+      if (check === 1 ? v === Infinity : check === 2 ? v === MIN_RTT_UNSET : !(view.getUint8(off + OPTIONS_OFFSET) & 4)) continue;
+    }
+    const scale = F_SCALE[k];
+    if (scale !== 1) v *= scale;
+    for (let w = F_WORD[k], q = p, e = F_WORD[k + 1]; w < e; w++, q += 4) dv.setInt32(q, KEY_WORDS[w], true);
+    p += F_KEY_LENGTH[k];
+    if (v >>> 0 === v) p = putU32(buf, p, v);
+    else {
+      b.pos = p;
+      b.num(v);
+      p = b.pos;
+      buf = b.buf;
+      dv = b.view();
+    }
+  }
+  if (p === from) return ~p;
+  buf[from] = 123; // {
+  return p;
 }
-
-const members = compileMembers();
 
 /** The tcp_info member's object as JSON, into b. */
 export function tcpInfo(b: JsonBytes, view: DataView, off: number, len: number): void {

@@ -17,8 +17,8 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { socketRecord, tcpInfoRecord, type RecordOptions } from '../../../src/outputs/listing/socket-record.js';
 import { socketSchema } from '../../../src/outputs/listing/socket-schema.js';
 import { SOCK_TYPE_NAMES as SOCK_TYPES } from '../../../src/diag/constants.js';
-import { TIMER_NAMES } from '../../../src/outputs/listing/socket-members.js';
-import { fragment, JsonBytes, jsonString, SocketJsonWriter, tcpInfoJson } from '../../../src/outputs/listing/socket-ndjson.js';
+import { TCP_INFO_MEMBERS, TIMER_NAMES } from '../../../src/outputs/listing/socket-members.js';
+import { fragment, JsonBytes, jsonString, SocketJsonWriter, tcpInfoJson, tcpInfoMember, tcpInfoMemberOf } from '../../../src/outputs/listing/socket-ndjson.js';
 import { budget } from '../../helpers/fuzz-budget.js';
 import { nameUnit, optionSets, options, recordOptions, row, SNAPSHOT, tableOf, tcpInfoBytes } from '../../helpers/outputs.js';
 import { recordedAnswer } from '../../helpers/recorded.js';
@@ -253,6 +253,15 @@ describe('JsonBytes, jsonString and tcpInfoJson', () => {
         // bytes_acked (offset 120, 8 bytes) only when the kernel sent them
         if (payload.byteLength < 128) assert.equal(record.bytes_acked, undefined);
         if (payload.byteLength < 12) assert.equal(record.rto_us, undefined);
+        // member by member, in the member table's order: what tcpInfoMember (one field at a time) reads
+        const expected = TCP_INFO_MEMBERS.flatMap(({ name }) => {
+          const v = tcpInfoMember(view, 0, payload.byteLength, tcpInfoMemberOf(name));
+          return v === undefined ? [] : [[name, v]];
+        });
+        assert.deepEqual(
+          Object.entries(record).filter(([k]) => k !== 'options' && k !== 'info_bytes'),
+          expected,
+        );
       }),
       budget(3000),
     );
