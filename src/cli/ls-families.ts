@@ -2,9 +2,13 @@
  * How `ls` lists the families beside inet and unix (packet, netlink, vsock, XDP) where ss 6.1 does without being
  * asked by name: in its default tables, and as the family a filter condition binds the listing to.
  */
-import type { ProtoName } from '../diag/constants.js';
+import { readFileSync } from 'node:fs';
+import { ALL_STATES, type ProtoName } from '../diag/constants.js';
 import type { FamilyName } from '../diag/family-socket.js';
 import type { FamilyRequest } from '../snapshot/families.js';
+import type { Format, LsPlan } from './ls-plan.js';
+
+type CompiledFilter = import('../filter/index.js').CompiledFilter;
 
 /**
  * No table named (`ls -a`, `ls -l`): ss's "all" tables include netlink, packet, vsock and XDP; a kernel without
@@ -48,4 +52,68 @@ export function bindFamily(
     return;
   }
   plan.families = plan.families.filter((r) => r.family === family);
+}
+
+/**
+ * The packet, netlink, vsock and XDP sockets of a listing (none asked: undefined), taken before the inet and unix
+ * dumps, and how to write them: the table's lines and the records, split where ss's order puts the inet and
+ * unix sockets (netlink and packet before them, vsock and XDP after).
+ */
+export async function otherFamilies(
+  plan: LsPlan,
+  recordOptions: import('../outputs/listing/socket-record.js').RecordOptions,
+  select: CompiledFilter['matchesFamily'] | undefined,
+) {
+  if (plan.families.length === 0) return undefined;
+  const [{ takeFamilySockets }, { familyTableText }, { familyRecord }] = await Promise.all([
+    import('../snapshot/families.js'),
+    import('../outputs/listing/family-table.js'),
+    import('../outputs/listing/family-record.js'),
+  ]);
+  const states = plan.snapshot.states ?? ALL_STATES;
+  const { sockets, notes } = await takeFamilySockets(
+    plan.families.map((r) => ({ ...r, states })),
+    { netns: plan.snapshot.netns, select },
+  );
+  const part = (which: 'before' | 'after') => sockets.filter((s) => (s.family === 'netlink' || s.family === 'packet') === (which === 'before'));
+  const options = {
+    extended: plan.extended,
+    memory: plan.memory,
+    bpf: plan.bpf,
+    names: plan.services,
+    oneline: plan.oneline,
+    processes: recordOptions.processes,
+    securityContext: plan.securityContext,
+    socketContext: plan.socketContext,
+    interfaceName: recordOptions.interfaceName,
+    processName: netlinkProcessName,
+  };
+  return {
+    notes,
+    // no line before the inet and unix ones: no header either (theirs is written with their widths)
+    table: (which: 'before' | 'after' | 'header', layout: { header: boolean; netid: boolean; state: boolean }) =>
+      which !== 'header' && part(which).length === 0
+        ? ''
+        : familyTableText(which === 'header' ? [] : part(which), { ...options, processes: recordOptions.processes }, layout),
+    records: (which: 'before' | 'after') => part(which).map((s) => familyRecord(s, { ...options, processes: recordOptions.processes })),
+    /** ndjson lines or json array elements; returns `first` for what follows */
+    writeRecords(which: 'before' | 'after', format: Format, first: boolean, write: (text: string) => void): boolean {
+      for (const s of part(which)) {
+        const text = JSON.stringify(familyRecord(s, { ...options, processes: recordOptions.processes }));
+        write(format === 'ndjson' ? `${text}\n` : `${first ? '' : ','}\n${text}`);
+        first = false;
+      }
+      return first;
+    },
+  };
+}
+
+/** -r on a netlink port id: "comm/pid" as ss reads it from /proc/PID/stat (the name up to its first ')') */
+function netlinkProcessName(pid: number): string | undefined {
+  try {
+    const m = /^\d+ \(([^)]*)/.exec(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+    return m ? `${m[1]}/${pid}` : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -73,7 +73,7 @@ export const LS: CommandSpec = {
     { long: 'cgroup', help: "the socket's cgroup path", group: 'Details' },
     { long: 'tos', help: 'tos, tclass and class_id of inet sockets, as ss --tos', group: 'Details' },
     { long: 'context', short: 'Z', help: "with -p, each process's security context (proc_ctx=; on netlink lines, the port id's process)", group: 'Details' },
-    { long: 'contexts', short: 'z', help: 'the same as -Z', group: 'Details' },
+    { long: 'contexts', short: 'z', help: "as -Z, and each holder's socket's context (sock_ctx=)", group: 'Details' },
     { ...formatOption(LS_FORMATS), group: 'Output' },
     { long: 'no-header', short: 'H', help: 'no header line (table)', group: 'Output' },
     { long: 'oneline', short: 'O', help: "ss's second line (-m, -i) on the socket's own line", group: 'Output' },

@@ -57,7 +57,10 @@ export interface FilterContext {
    * only, against the MARK attribute (which the kernel also sends only to CAP_NET_ADMIN). See hasNetAdmin().
    */
   netAdmin?: boolean;
-  /** device name → ifindex (default /sys/class/net/NAME/ifindex); a decimal or 0x index is taken as it is */
+  /**
+   * device name → ifindex (default /sys/class/net/NAME/ifindex; ls gives the listed namespace's, from rtnetlink);
+   * a decimal or 0x index is taken as it is
+   */
   resolveDevice?: (name: string) => number | undefined;
   /** cgroup path → cgroup v2 id (default: the inode of the directory under the cgroup2 mount) */
   resolveCgroup?: (path: string) => bigint | undefined;
@@ -144,7 +147,13 @@ export function compileFilter(input: string | readonly string[] | ParsedFilter, 
       const index = ctx.resolveDevice ? ctx.resolveDevice(n.name) : sysfsIfindex(n.name);
       const resolved = index ?? parseIndex(n.name);
       if (resolved === undefined) {
-        throw filterError(expression, n.operand, `unknown device '${n.name}'`, 'not in /sys/class/net and not an interface index', 'ESOCKSCOPE_USAGE');
+        throw filterError(
+          expression,
+          n.operand,
+          `unknown device '${n.name}'`,
+          'not a device of the namespace listed and not an interface index',
+          'ESOCKSCOPE_USAGE',
+        );
       }
       ifindexes.set(n, resolved);
     } else if (n.kind === 'cgroup') {

@@ -52,6 +52,22 @@ export function rtnetlinkLinkNames(): Map<number, string> | undefined {
 }
 
 /**
+ * Interface name → ifindex in the calling thread's namespace, as ss's filters resolve `dev NAME` (iproute2's
+ * ll_name_to_index over the same RTM_GETLINK dump), read on first use; /sys/class/net when rtnetlink cannot be had.
+ */
+export function interfaceIndexes(sysfs: (name: string) => number | undefined): (name: string) => number | undefined {
+  let lookup: ((name: string) => number | undefined) | undefined;
+  return (name) => {
+    if (!lookup) {
+      const names = rtnetlinkLinkNames();
+      const indexes = names ? new Map([...names].map(([index, n]) => [n, index])) : undefined;
+      lookup = indexes ? (n) => indexes.get(n) : sysfs;
+    }
+    return lookup(name);
+  };
+}
+
+/**
  * ifindex → interface name, read on first use (only sockets bound to a device need it) in the namespace the
  * calling thread is in then: rtnetlink, /sys/class/net when that cannot be had.
  */

@@ -24,17 +24,21 @@ export interface Transport {
   close(): void;
 }
 
+/** The calling thread into a network namespace (its file: /run/netns/NAME, /proc/PID/ns/net) for good. */
+export async function enterNetns(netns: string): Promise<void> {
+  const libc = await loadLibc();
+  const nsfd = libc.openReadOnly(netns);
+  try {
+    libc.setns(nsfd, CLONE_NEWNET);
+  } finally {
+    libc.close(nsfd);
+  }
+}
+
 /** readAhead: receive in a worker thread once it is ready (read-ahead.ts), for a big dump */
 async function openNetlinkTransport(netns?: string, readAhead = false): Promise<Transport> {
   const libc = await loadLibc();
-  if (netns) {
-    const nsfd = libc.openReadOnly(netns);
-    try {
-      libc.setns(nsfd, CLONE_NEWNET);
-    } finally {
-      libc.close(nsfd);
-    }
-  }
+  if (netns) await enterNetns(netns);
   const fd = libc.openNetlink(NETLINK_SOCK_DIAG);
   if (readAhead) return (await import('./read-ahead.js')).readAheadTransport(libc, fd);
   return { send: (m) => libc.sendToKernel(fd, m), recv: (b) => libc.recv(fd, b), close: () => libc.close(fd) };

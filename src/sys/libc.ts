@@ -56,6 +56,8 @@ export interface Libc {
   getdents(fd: number, buf: Uint8Array): number;
   /** readlinkat(dirfd, name, out): the link's length (at most out's), or -errno; name is NUL-terminated bytes. */
   readlinkAt(dirfd: number, name: Uint8Array, out: Uint8Array): number;
+  /** getxattr(path, name, out): the value's length (at most out's), or -errno (ENODATA: no such attribute). */
+  getXattr(path: string, name: string, out: Uint8Array): number;
 }
 
 export interface NetlinkOpenOptions {
@@ -102,6 +104,7 @@ async function bind(): Promise<Libc> {
   const setns = lib.func('int setns(int, int)');
   const getdents64 = lib.func('intptr_t getdents64(int, _Out_ void *, size_t)'); // glibc 2.30+
   const readlinkat = lib.func('intptr_t readlinkat(int, const void *, _Out_ void *, size_t)');
+  const getxattr = lib.func('intptr_t getxattr(const char *, const char *, _Out_ void *, size_t)');
 
   const fail = (syscall: string, extra = ''): never => {
     const errno = koffi.errno() as number;
@@ -205,6 +208,10 @@ async function bind(): Promise<Libc> {
     },
     readlinkAt(dirfd, name, out) {
       const n = readlinkat(dirfd, name, out, out.byteLength) as number;
+      return n < 0 ? -(koffi.errno() as number) : n;
+    },
+    getXattr(path, name, out) {
+      const n = getxattr(path, name, out, out.byteLength) as number;
       return n < 0 ? -(koffi.errno() as number) : n;
     },
   };

@@ -228,7 +228,7 @@ describe('errors found while compiling', () => {
         assert.equal(
           e.message,
           [
-            "invalid filter: unknown device 'eth9' at position 20: not in /sys/class/net and not an interface index",
+            "invalid filter: unknown device 'eth9' at position 20: not a device of the namespace listed and not an interface index",
             '  sport = :22 and dev eth9',
             '                      ^^^^',
           ].join('\n'),

@@ -86,4 +86,24 @@ describe('sockets bound to a device', { skip }, () => {
     assert.equal(ours.status, 0, ours.stderr);
     assert.deepEqual(words(ours.stdout), words(theirs.stdout));
   });
+
+  test("a filter's `dev NAME` under -N is the namespace's device, as ss resolves it there", () => {
+    // bdevA exists only in the namespace (its index there is not the caller's): from outside, -N resolves it inside
+    for (const expr of [
+      ['dev', 'bdevA'],
+      ['dev', '!=', 'bdevA'],
+      ['dev', 'lo'],
+    ]) {
+      const theirs = inNs(['ss', '-tulnH', ...expr]);
+      assert.equal(theirs.status, 0, theirs.stderr);
+      const ours = spawnSync(process.execPath, [BIN, 'ls', '-N', NS, '-tulnH', ...expr], { encoding: 'utf8', timeout: 60_000 });
+      assert.equal(ours.status, 0, `${expr.join(' ')}: ${ours.stderr}`);
+      assert.ok(words(theirs.stdout).length > 0, `ss lists something for ${expr.join(' ')}`);
+      assert.deepEqual(words(ours.stdout), words(theirs.stdout), expr.join(' '));
+    }
+    // a device the namespace does not have is refused, naming it (exit 2), though the caller may have one so named
+    const lo = spawnSync(process.execPath, [BIN, 'ls', '-N', NS, '-tulnH', 'dev', 'bdevZ'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(lo.status, 2);
+    assert.match(lo.stderr, /unknown device 'bdevZ'.*not a device of the namespace listed/);
+  });
 });

@@ -5,7 +5,7 @@
  * answers; bad input gets one clear message and exit 2.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -311,14 +311,16 @@ sys.stdin.read()
       const ours = r.stdout.split('\n').slice(1).filter(Boolean).map(words);
       assert.ok(theirs.length > 0, 'ss lists something');
       const key = (w: string[]) => w.join(' ');
-      const sort = (x: string[][]) => x.map(key).sort();
-      assert.deepEqual(sort(ours), sort(theirs));
+      // and in ss's order: each table's IPv4 lines before its IPv6 ones (one dump per family), the tables in ss's
+      // order (unix, RAW, UDP, TCP), a family's lines in the kernel's hash order (the same walk as ss's)
+      assert.deepEqual(ours.map(key).sort(), theirs.map(key).sort(), 'the lines');
+      assert.deepEqual(ours.map(key), theirs.map(key), `the order\nls:\n${ours.map(key).join('\n')}\nss:\n${theirs.map(key).join('\n')}`);
     });
   }
 
   // The combinations people type most, each beside ss in the same namespace: the header's columns and every line,
-  // word for word (-O: one line a socket), moving counters by name. Each has -n (ls-flags-vs-ss.test.ts compares
-  // the names ss and ls print without it). The netlink socket of the lister itself (ss's or ls's) is left out.
+  // word for word (-O: one line a socket) and in ss's order, moving counters by name. Each has -n (ls-flags-vs-ss.test.ts
+  // compares the names ss and ls print without it). The netlink socket of the lister itself (ss's or ls's) is left out.
   const TYPED: ((port: number) => string[])[] = [
     () => ['-tulpn'],
     () => ['-lxn'],
@@ -349,8 +351,7 @@ sys.stdin.read()
         .filter(Boolean)
         .map(words)
         .filter((w) => !w.some((f) => /^4:(?!0$)\d+$/.test(f)))
-        .map((w) => w.join(' '))
-        .sort();
+        .map((w) => w.join(' '));
     const header = (text: string) => text.split('\n')[0].replace('PortProcess', 'Port Process').trim().split(/\s+/);
     for (const make of TYPED) {
       const args = make(port);
@@ -361,7 +362,58 @@ sys.stdin.read()
       assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
       if (headed) assert.deepEqual(header(r.stdout), header(theirs), args.join(' '));
       assert.ok(lines(theirs, headed).length > 0, `ss lists something for ${args.join(' ')}`);
-      assert.deepEqual(lines(r.stdout, headed), lines(theirs, headed), args.join(' '));
+      // the same lines first (a failure here is what was listed), then the same order
+      const ours = lines(r.stdout, headed);
+      const want = lines(theirs, headed);
+      assert.deepEqual([...ours].sort(), [...want].sort(), `${args.join(' ')}: the lines`);
+      assert.deepEqual(ours, want, `${args.join(' ')}: the order\nls:\n${ours.join('\n')}\nss:\n${want.join('\n')}`);
+    }
+  });
+
+  test("-Z and -z print ss's users:(...) with proc_ctx= (and -z's sock_ctx=) as ss.c find_entry writes them", async () => {
+    // ss 6.1 refuses both without SELinux (`ss: SELinux is not enabled.`): its -p lines, with the words its
+    // PROC_CTX and PROC_SOCK_CTX formats add; with no label anywhere each says `unavailable`, as ss's no_ctx
+    const context = (pid: string) => {
+      try {
+        return readFileSync(`/proc/${pid}/attr/current`, 'utf8').replace(/\0/g, '').trim() || 'unavailable';
+      } catch {
+        return 'unavailable';
+      }
+    };
+    const withContexts = (line: string, sock: boolean) =>
+      line.replace(
+        /\("([^"]*)",pid=(\d+),fd=(\d+)\)/g,
+        (_m, comm, pid, fd) => `("${comm}",pid=${pid},proc_ctx=${context(pid)},fd=${fd}${sock ? ',sock_ctx=unavailable' : ''})`,
+      );
+    const theirs = (await ns!.check('ss', ['-tulnpOH'])).split('\n').filter(Boolean).map(words);
+    assert.ok(
+      theirs.some((w) => w.some((x) => x.startsWith('users:'))),
+      'ss names holders',
+    );
+    for (const [flag, sock] of [
+      ['-Z', false],
+      ['-z', true],
+    ] as const) {
+      const r = await ls('-tulnOH', flag);
+      assert.equal(r.code, 0, r.stderr);
+      const ours = r.stdout.split('\n').filter(Boolean).map(words);
+      assert.deepEqual(
+        ours.map((w) => w.join(' ')),
+        theirs.map((w) => withContexts(w.join(' '), sock)),
+        flag,
+      );
+    }
+  });
+
+  test('a table of IPv6 TCP lines alone (held until the walk ends) is aligned under its header', async () => {
+    const r = await ls('-tan', 'src', '[::1]');
+    assert.equal(r.code, 0, r.stderr);
+    const [header, ...lines] = r.stdout.split('\n').filter(Boolean);
+    assert.ok(lines.length >= 3, r.stdout);
+    const at = header.indexOf('Local Address:Port');
+    for (const line of lines) {
+      assert.equal(line.indexOf('[::1]:'), at, `${header}\n${line}`);
+      assert.equal(line.slice(0, at).trimEnd().length < at, true);
     }
   });
 
@@ -487,6 +539,17 @@ sys.stdin.read()
         .map((l) => ourKey({ ...JSON.parse(l), inode: undefined }))
         .sort();
       assert.deepEqual(viaN, inside.map((k) => k.replace(/\|\d+$/, '|undefined')).sort());
+      // the table from outside: TCP in one walk per family there (the held IPv6 lines' count is not read from
+      // another namespace), so in ss's order too
+      const table = spawnSync(process.execPath, [BIN, 'ls', '-tanOH', '-N', String(ns!.pid)], { encoding: 'utf8' });
+      assert.equal(table.status, 0, table.stderr);
+      const lineWords = (text: string) =>
+        text
+          .split('\n')
+          .filter(Boolean)
+          .map(words)
+          .map((w) => w.join(' '));
+      assert.deepEqual(lineWords(table.stdout), lineWords(await ns!.check('ss', ['-tanOH'])));
     } else {
       assert.equal(r.code, 1);
       assert.match(r.stderr, /setns\(\) failed: EPERM.*not permitted/);
@@ -513,6 +576,7 @@ describe('sockscope ls: bad input', () => {
     [['(', 'sport', '=', ':22'], /^sockscope: invalid filter/, 3],
     [['state', 'bogus'], /^sockscope: invalid filter: .*bogus/, 3],
     [['src', '1.2.3.256/8'], /^sockscope: invalid filter/, 3],
+    [['--all-netns', 'dev', 'lo'], /^sockscope: dev lo does not go with --all-netns: .*give the interface index/, 1],
   ];
   for (const [args, message, lines] of cases) {
     test(`ls ${args.join(' ')} → exit 2 and a clear message`, async () => {

@@ -11,6 +11,7 @@ import { ETH_P_ALL, LL_PROTOCOL_NAMES, PDI_FLAGS } from '../../diag/packet.js';
 import { SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, SS_STATE_NAMES } from '../../diag/constants.js';
 import { VMADDR_ANY } from '../../diag/vsock.js';
 import type { SocketHolders } from '../../procfs/processes.js';
+import { socketContext } from '../../procfs/security-context.js';
 import { processContext } from './ss-words.js';
 
 export interface FamilyTableOptions {
@@ -28,6 +29,8 @@ export interface FamilyTableOptions {
   processes?: SocketHolders;
   /** -Z/-z: proc_ctx= in the Process column */
   securityContext?: boolean;
+  /** -z: sock_ctx= after each holder's fd */
+  socketContext?: boolean;
   interfaceName?: (ifindex: number) => string | undefined;
   /** -r: "comm/pid" for a netlink port id that is a process id (ss reads /proc/PID/stat) */
   processName?: (pid: number) => string | undefined;
@@ -75,7 +78,7 @@ export const familyCookieHex = (s: FamilySocket): string =>
 function usersText(o: FamilyTableOptions, inode: number): string {
   const ps = o.processes?.holders(inode) ?? [];
   if (ps.length === 0) return '';
-  return ` users:(${ps.map((p) => `("${p.comm}",pid=${p.pid},${o.securityContext ? `proc_ctx=${processContext(p.pid)},` : ''}fd=${p.fd})`).join(',')})`;
+  return ` users:(${ps.map((p) => `("${p.comm}",pid=${p.pid},${o.securityContext ? `proc_ctx=${processContext(p.pid)},` : ''}fd=${p.fd}${o.socketContext ? `,sock_ctx=${socketContext(p.pid, p.fd)}` : ''})`).join(',')})`;
 }
 
 /** SELinux's initial context of the kernel (security_get_initial_context("kernel")), or `unavailable` */

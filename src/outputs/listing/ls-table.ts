@@ -67,6 +67,26 @@ export function lsShowsNetid(t: SocketTable, rows: ArrayLike<number>, protocolsA
   return protocolsAsked === 0;
 }
 
+/**
+ * The rows in ss's line order: each protocol's IPv4 lines before its IPv6 ones (ss.c inet_show_netlink dumps one
+ * family, then the other, where TCP's one legacy walk answers both in the kernel's hash order); the protocols and
+ * the lines of a family in the order they came (the dumps follow ss's order of tables). Stable.
+ */
+export function ssLineOrder(t: SocketTable, rows: ArrayLike<number>): Uint32Array {
+  const n = rows.length;
+  const out = new Uint32Array(n);
+  let at = 0;
+  for (let start = 0; start < n; ) {
+    const proto = t.proto[rows[start]];
+    let end = start;
+    while (end < n && t.proto[rows[end]] === proto) end++;
+    for (let k = start; k < end; k++) if (t.family[rows[k]] !== AF_INET6) out[at++] = rows[k];
+    for (let k = start; k < end; k++) if (t.family[rows[k]] === AF_INET6) out[at++] = rows[k];
+    start = end;
+  }
+  return out;
+}
+
 const W = (s: string): Fragment => fragment(s);
 const D = {
   timer: W('timer:('),

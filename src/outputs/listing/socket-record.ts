@@ -32,6 +32,8 @@ export interface RecordOptions {
   cgroup?: boolean;
   /** -Z/-z: the table shows each holder's security context (proc_ctx=) */
   securityContext?: boolean;
+  /** -z: and each holder's socket's (sock_ctx=) */
+  socketContext?: boolean;
   /** interface index → name */
   interfaceName?: (ifindex: number) => string | undefined;
 }

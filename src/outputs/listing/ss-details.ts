@@ -13,6 +13,7 @@
 import { ABSENT as NO, AttributeIndex } from '../../diag/attribute-index.js';
 import { InetAttr, Proto, TCP_LISTEN } from '../../diag/constants.js';
 import type { SocketHolders } from '../../procfs/processes.js';
+import { socketContext } from '../../procfs/security-context.js';
 import type { SocketTable } from '../../snapshot/table.js';
 import { cString } from '../text/attribute-text.js';
 import type { JsonBytes } from '../text/json-bytes.js';
@@ -134,7 +135,9 @@ export class DetailsWriter {
       holders && o.securityContext
         ? (inode) => {
             const ps = holders.holders(inode);
-            return ps.length ? `users:(${ps.map((p) => `("${p.comm}",pid=${p.pid},proc_ctx=${processContext(p.pid)},fd=${p.fd})`).join(',')})` : '';
+            return ps.length
+              ? `users:(${ps.map((p) => `("${p.comm}",pid=${p.pid},proc_ctx=${processContext(p.pid)},fd=${p.fd}${o.socketContext ? `,sock_ctx=${socketContext(p.pid, p.fd)}` : ''})`).join(',')})`
+              : '';
           }
         : holders && typeof holders.ssUsers === 'function'
           ? (inode) => holders.ssUsers!(inode)

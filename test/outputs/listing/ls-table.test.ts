@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { DiagSession, replayTransport, takeSnapshot } from '../../helpers/library.js';
 import type { SocketTable } from '../../../src/snapshot/table.js';
 import type { RecordOptions } from '../../../src/outputs/listing/socket-record.js';
-import { lsShowsNetid, lsTableBytes, ms, msInto, renderLsTableRows } from '../../../src/outputs/listing/ls-table.js';
+import { lsShowsNetid, lsTableBytes, ms, msInto, renderLsTableRows, ssLineOrder } from '../../../src/outputs/listing/ls-table.js';
 import { JsonBytes } from '../../../src/outputs/listing/socket-ndjson.js';
 import { budget } from '../../helpers/fuzz-budget.js';
 import { optionSets, options, recordOptions, row, SNAPSHOT, tableOf } from '../../helpers/outputs.js';
@@ -46,6 +46,33 @@ function assertLayout(t: SocketTable, rows: number[], o: RecordOptions, label: s
     }
   }
 }
+
+describe("ssLineOrder: ss's order of lines from one walk of both families", () => {
+  it("puts the legacy walk's rows in the order of one walk per family (ss's), every row once", async () => {
+    const legacy = (await takeSnapshot({ ...SNAPSHOT, tcpStrategy: 'legacy' }, new DiagSession(replayTransport(recordedAnswer)))).table;
+    const perFamily = (await takeSnapshot({ ...SNAPSHOT, tcpStrategy: 'v2' }, new DiagSession(replayTransport(recordedAnswer)))).table;
+    const key = (t: SocketTable, i: number) =>
+      `${t.proto[i]}|${t.family[i]}|${t.src.subarray(i * 16, i * 16 + 16).join('.')}|${t.sport[i]}|${t.dst.subarray(i * 16, i * 16 + 16).join('.')}|${t.dport[i]}|${t.inode[i]}`;
+    const all = (t: SocketTable) => Array.from({ length: t.length }, (_, i) => i);
+    const interleaved = all(legacy).filter((i) => legacy.proto[i] === 1);
+    // the recording's legacy TCP walk interleaves the families: the comparison is not vacuous
+    assert.ok(
+      interleaved.some((i, k) => k > 0 && legacy.family[interleaved[k - 1]] === 10 && legacy.family[i] === 2),
+      'an IPv4 row after an IPv6 one',
+    );
+    const ordered = Array.from(ssLineOrder(legacy, all(legacy)), (i) => key(legacy, i));
+    assert.deepEqual(
+      ordered,
+      all(perFamily).map((i) => key(perFamily, i)),
+    );
+    // a subset keeps its own rows, stably
+    const odd = all(legacy).filter((i) => i % 2 === 1);
+    assert.deepEqual(
+      Array.from(ssLineOrder(legacy, odd)).sort((a, b) => a - b),
+      odd,
+    );
+  });
+});
 
 describe('renderLsTableRows over the recorded fixtures', () => {
   for (const tcpStrategy of ['legacy', 'v2'] as const) {
