@@ -80,7 +80,7 @@ export async function otherFamilies(
     extended: plan.extended,
     memory: plan.memory,
     bpf: plan.bpf,
-    names: plan.resolve,
+    names: plan.services,
     oneline: plan.oneline,
     processes: recordOptions.processes,
     securityContext: plan.securityContext,

@@ -35,8 +35,10 @@ export async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'ma
     memory: plan.memory,
     interfaceName: interfaceNames(),
     cgroup: plan.cgroup,
+    tos: plan.tos,
     securityContext: plan.securityContext,
     socketContext: plan.socketContext,
+    serviceNames: plan.services,
   } as Parameters<typeof socketRecord>[3];
   // -z's sock_ctx= is read through the FFI while the lines are written (src/procfs/security-context.ts)
   if (plan.socketContext) await (await import('../sys/libc.js')).loadLibc().catch(() => undefined);
@@ -122,6 +124,7 @@ export async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'ma
     const layout = {
       ...tableLayout(plan, plan.tables !== 1),
       oneline: plan.oneline,
+      service: plan.services ? (await import('../outputs/listing/ss-words.js')).serviceName : undefined,
       widths,
       bytes,
       write: (chunk: Uint8Array) => void out.write(chunk),
@@ -223,7 +226,7 @@ export async function listSockets(plan: LsPlan, filter: Pick<CompiledFilter, 'ma
     const lines = {
       ...layout,
       oneline: plan.oneline,
-      service: plan.resolve ? serviceName : undefined,
+      service: plan.services ? serviceName : undefined,
       write: (chunk: Uint8Array) => void out.write(chunk),
       drained: () => out.writableLength === 0,
     };
@@ -292,7 +295,9 @@ function tableLayout(plan: LsPlan, netid: boolean): { header: boolean; netid: bo
   // (UDP and RAW sockets are only ever ESTABLISHED or CLOSE: ss -un has no State column)
   const inetOrUnix = (plan.snapshot.protocols?.length ?? 0) > 0;
   const datagram = inetOrUnix && plan.snapshot.protocols?.every((p) => p === 'udp' || p === 'udplite' || p === 'raw');
-  const states = (plan.snapshot.states ?? ALL_STATES) & (datagram ? (1 << TCP_ESTABLISHED) | (1 << TCP_CLOSE) : ALL_STATES);
+  // (-a, -l, -A and a `state` in the expression set ss's states: ss -ul has a State column, LISTEN and UNCONN)
+  const explicit = plan.explicitStates || plan.filterWords.some((w) => w === 'state' || w === 'exclude' || w === 'excl');
+  const states = (plan.snapshot.states ?? ALL_STATES) & (datagram && !explicit ? (1 << TCP_ESTABLISHED) | (1 << TCP_CLOSE) : ALL_STATES);
   return { header: plan.header, netid, state: (states & (states - 1)) !== 0 };
 }
 

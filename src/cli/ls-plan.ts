@@ -45,7 +45,6 @@ export interface LsPlan {
   info: boolean;
   memory: boolean;
   processes: boolean;
-  resolve: boolean;
   summary: boolean;
   /** -E: follow destroyed sockets (src/lifecycle/follow.ts) */
   events: boolean;
@@ -55,10 +54,18 @@ export interface LsPlan {
   filterWords: string[];
   /** --all-netns (or a namespace selector): every namespace, see src/netns/ls.ts */
   allNetns?: import('../netns/all.js').AllNetnsOptions;
+  /** -r: host names (reverse DNS) */
+  resolve: boolean;
+  /** no -n: service names, protocol names and rates in K/M/G, as ss without -n */
+  services: boolean;
+  /** -a, -l or -A set ss's states (else each table's default does): the State column follows them alone */
+  explicitStates: boolean;
   /** -O: each socket on one line */
   oneline: boolean;
   /** --cgroup: the cgroup path of each socket */
   cgroup: boolean;
+  /** --tos: tos, tclass and class_id of each inet socket */
+  tos: boolean;
   /** -Z/-z: the security context of each holding process */
   securityContext: boolean;
   /** -z: and the security context of each holder's socket */
@@ -105,6 +112,9 @@ function refuseUnsupported(v: LsValues): void {
   const why: [string, string][] = [
     ['tipc', '--tipc is not built into sockscope: TIPC sockets are not listed'],
     ['dccp', '-d/--dccp: DCCP was removed from Linux 6.16 and sockscope does not list it'],
+    ['tipcinfo', '--tipcinfo is not built into sockscope: TIPC sockets are not listed'],
+    ['inet-sockopt', '--inet-sockopt is not built into sockscope yet: the INET_DIAG_SOCKOPT flags are not decoded'],
+    ['threads', "-T/--threads is not built into sockscope: -p lists each socket's processes, not their threads"],
   ];
   for (const [key, message] of why) if (v[key] !== undefined) throw new UsageError(message, { key });
 }
@@ -163,7 +173,8 @@ function applyFamiliesAndQuery(v: LsValues): Omit<FamilyRequest, 'states'>[] {
     else if (FAMILY_OF[f]) families.push({ family: FAMILY_OF[f], required: true });
     else throw new UsageError(`-f ${f}: ${f} sockets are not listed by sockscope`, { key: 'family', value: f });
   }
-  if ((v.ipv4 || v.ipv6) && (v.family as string[] | undefined)?.includes('unix')) v.unixToo = true;
+  // -x or -f unix with -4/-6: unix and the family's inet tables, as ss (its -4 adds the family, whose default tables join)
+  if ((v.ipv4 || v.ipv6) && v.unix) v.unixToo = true;
   for (const q of ((v.query as string[] | undefined) ?? []).flatMap((x) => x.split(','))) {
     // one of ss's three unix tables: only that socket type (unixTypes), unless all three are asked for
     if (UNIX_TABLES[q] !== undefined) v.unixTables = [...((v.unixTables as string[] | undefined) ?? []), q];
@@ -249,7 +260,8 @@ export function planLs(args: string[]): LsPlan | 'help' {
     rcvbuf: o.str('rcvbuf'),
     oneline: f('oneline'),
     family: o.list('family'),
-    query: o.list('query'),
+    // --socket: ss's other name for -A
+    query: o.list('query') || o.list('socket') ? [...(o.list('query') ?? []), ...(o.list('socket') ?? [])] : undefined,
     filter: o.str('filter'),
     cgroup: f('cgroup'),
     context: f('context'),
@@ -261,6 +273,10 @@ export function planLs(args: string[]): LsPlan | 'help' {
     vsock: f('vsock'),
     xdp: f('xdp'),
     tipc: f('tipc'),
+    tipcinfo: f('tipcinfo'),
+    threads: f('threads'),
+    'inet-sockopt': f('inet-sockopt'),
+    tos: f('tos'),
     dccp: f('dccp'),
     net: o.str('net'),
     format: o.str('format'),
@@ -297,7 +313,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
         key: 'family',
       });
   }
-  if (allNetns && v.resolve && !v.numeric)
+  if (allNetns && v.resolve)
     throw new UsageError("-r does not go with --all-netns: names would be looked up from the host's resolver, not each namespace's", { key: 'resolve' });
   if (allNetns && (format === 'ss2' || v.summary))
     throw new UsageError(`--all-netns lists sockets as table, json or ndjson${v.summary ? "; for the summary run 'sockscope --all-netns'" : ''}`, {
@@ -320,9 +336,6 @@ export function planLs(args: string[]): LsPlan | 'help' {
   const familyOnly = (v.ipv4 || v.ipv6) && !unixToo;
   if (unixToo && chosen.length === 1) chosen.unshift('tcp', 'udp', 'udplite', 'raw', 'sctp', 'mptcp');
   if (chosen.length === 0 && !othersOnly) chosen.push('tcp', 'udp', 'udplite', 'raw', 'sctp', 'mptcp', ...(familyOnly ? [] : ['unix' as const]));
-  if (familyOnly && chosen.includes('unix') && !(v.tcp || v.udp || v.raw || v.udplite || v.sctp || v.mptcp)) {
-    throw new UsageError('-x lists unix sockets, which have no IPv4/IPv6 family: drop -4/-6');
-  }
   const protocols = familyOnly ? chosen.filter((p) => p !== 'unix') : chosen;
   // -A u_str (...) without -A unix or all: those unix socket types only (ss's -A sets its tables: -x adds none then)
   const unixTypes = v.unixTables && !v.unixAll ? new Set((v.unixTables as string[]).map((q) => UNIX_TABLES[q])) : undefined;
@@ -343,7 +356,7 @@ export function planLs(args: string[]): LsPlan | 'help' {
   let ext = 0;
   if (v.info) ext |= Ext.info | Ext.vegasinfo | Ext.cong;
   if (v.memory) ext |= Ext.meminfo | Ext.skmeminfo;
-  if (v.extended) ext |= Ext.tos | Ext.tclass;
+  if (v.extended || v.tos) ext |= Ext.tos | Ext.tclass;
   // ss2's flows always carried tcp_info, meminfo and the congestion algorithm, and unix vfs
   if (format === 'ss2') ext |= Ext.info | Ext.meminfo | Ext.cong;
   let unixShow = UnixShow.NAME | UnixShow.PEER | UnixShow.RQLEN | (format === 'ss2' ? UnixShow.VFS : 0);
@@ -358,22 +371,25 @@ export function planLs(args: string[]): LsPlan | 'help' {
       unixShow: unixShow & UNIX_SHOW_ALL,
       // the table reads attributes for -e -i -m --cgroup; else only the v6only of IPv6 wildcards (holding every
       // socket's attributes would cost a plain listing a third of its memory)
-      keepAttributes: format === 'table' && !(v.extended || v.info || v.memory || v.cgroup) ? 'ipv6-wildcard' : true,
+      keepAttributes: format === 'table' && !(v.extended || v.info || v.memory || v.cgroup || v.tos) ? 'ipv6-wildcard' : true,
       families: v.ipv4 && !v.ipv6 ? [AF_INET] : v.ipv6 && !v.ipv4 ? [AF_INET6] : [AF_INET, AF_INET6],
       netns: v.net === undefined ? undefined : resolveNetns(v.net),
     },
     format,
     header: !v['no-header'],
     extended: !!v.extended,
-    timers: !!v.options,
+    timers: !!(v.options || v.bpf), // ss's -b implies -o
     info: !!v.info,
     memory: !!v.memory,
     processes: !!(v.processes || v.context || v.contexts),
-    resolve: !!v.resolve && !v.numeric,
+    resolve: !!v.resolve,
+    services: !v.numeric,
+    explicitStates: !!(v.all || v.listening || (v.query as string[] | undefined)?.length),
     summary: !!v.summary,
     filterWords: v.filter === undefined ? positionals : [...filterFile(v.filter), ...positionals],
     oneline: !!v.oneline,
     cgroup: !!v.cgroup,
+    tos: !!v.tos,
     securityContext: !!(v.context || v.contexts),
     socketContext: !!v.contexts,
     diag: v.diag,

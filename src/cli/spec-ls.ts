@@ -8,6 +8,9 @@ import { type CommandSpec, formatOption, HELP, LS_FORMATS, NET, NETNS_GROUP, typ
 const LS_REFUSED: OptionSpec[] = [
   { long: 'tipc', help: 'TIPC sockets (not built: refused with the reason)', group: 'Not built' },
   { long: 'dccp', short: 'd', help: 'DCCP sockets (removed from Linux 6.16: refused)', group: 'Not built' },
+  { long: 'tipcinfo', help: 'TIPC socket details (not built: refused with the reason)', group: 'Not built' },
+  { long: 'inet-sockopt', help: "ss's inet socket options line (not built yet: refused with the reason)", group: 'Not built' },
+  { long: 'threads', short: 'T', help: 'the threads holding each socket (not built: refused with the reason; -p lists processes)', group: 'Not built' },
 ];
 
 export const LS: CommandSpec = {
@@ -43,9 +46,10 @@ export const LS: CommandSpec = {
       short: 'A',
       arg: 'QUERY',
       multiple: true,
-      help: "ss's socket tables: all, inet, tcp, udp, raw, sctp, mptcp, udplite, unix, unix_stream, unix_dgram, unix_seqpacket, packet, packet_raw, packet_dgram, netlink, vsock, vsock_stream, vsock_dgram, xdp (comma-separated, repeatable; added up)",
+      help: "ss's socket tables (--socket is the same): all, inet, tcp, udp, raw, sctp, mptcp, udplite, unix, unix_stream, unix_dgram, unix_seqpacket, packet, packet_raw, packet_dgram, netlink, vsock, vsock_stream, vsock_dgram, xdp (comma-separated, repeatable; added up)",
       group: 'Sockets',
     },
+    { long: 'socket', arg: 'QUERY', multiple: true, help: 'the same as -A', group: 'Sockets' },
     {
       long: 'listening',
       short: 'l',
@@ -64,9 +68,10 @@ export const LS: CommandSpec = {
       help: "the processes holding each socket (one walk of /proc/*/fd; other users' processes need root or CAP_SYS_PTRACE)",
       group: 'Details',
     },
-    { long: 'numeric', short: 'n', help: 'numbers, not names (the default)', group: 'Details' },
-    { long: 'resolve', short: 'r', help: 'host names (reverse DNS with a 2 s budget, /etc/hosts) and service names', group: 'Details' },
+    { long: 'numeric', short: 'n', help: 'numbers: no service, protocol or netlink names, rates in bps, as ss -n', group: 'Details' },
+    { long: 'resolve', short: 'r', help: 'host names too (reverse DNS with a 2 s budget, /etc/hosts)', group: 'Details' },
     { long: 'cgroup', help: "the socket's cgroup path", group: 'Details' },
+    { long: 'tos', help: 'tos, tclass and class_id of inet sockets, as ss --tos', group: 'Details' },
     { long: 'context', short: 'Z', help: "with -p, each process's security context (proc_ctx=; on netlink lines, the port id's process)", group: 'Details' },
     { long: 'contexts', short: 'z', help: "as -Z, and each holder's socket's context (sock_ctx=)", group: 'Details' },
     { ...formatOption(LS_FORMATS), group: 'Output' },
@@ -89,7 +94,7 @@ export const LS: CommandSpec = {
     ...LS_REFUSED,
   ],
   sections: [
-    ['Not built', ["ss's --tipc and -d/--dccp are accepted and refused with the reason (exit 2)."]],
+    ['Not built', ["ss's --tipc, --tipcinfo, -d/--dccp, -T/--threads and --inet-sockopt are accepted and refused with the reason (exit 2)."]],
     [
       'Filter',
       [

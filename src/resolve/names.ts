@@ -47,7 +47,7 @@ export class NameResolver {
   /** Resolve every address (wildcards skipped) within the budget. */
   async resolveAll(addresses: Iterable<string>): Promise<void> {
     this.loadHosts();
-    const todo = [...new Set(addresses)].filter((a) => a !== '' && a !== '0.0.0.0' && a !== '::' && !this.names.has(a));
+    const todo = [...new Set(Array.from(addresses, unmapped))].filter((a) => a !== '' && a !== '0.0.0.0' && a !== '::' && !this.names.has(a));
     if (todo.length === 0 || this.o.dns === false) return;
     const resolver = new dns.Resolver({ timeout: this.o.timeoutMs ?? 500, tries: 1 });
     if (this.o.servers?.length) resolver.setServers(this.o.servers);
@@ -80,7 +80,7 @@ export class NameResolver {
 
   name(address: string): string | undefined {
     this.loadHosts();
-    return this.names.get(address) ?? undefined;
+    return this.names.get(unmapped(address)) ?? undefined;
   }
 
   /** /etc/services name for a port, e.g. (443, 'tcp') → 'https'. */
@@ -99,3 +99,6 @@ export class NameResolver {
     return this.services.get(`${port}/${protocol}`);
   }
 }
+
+/** A v4-mapped IPv6 address (`::ffff:127.0.0.1`) is looked up as its IPv4 address, as glibc's getnameinfo does for ss. */
+const unmapped = (address: string): string => (address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address);

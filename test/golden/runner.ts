@@ -112,7 +112,11 @@ async function writerCase(c: WriterCase): Promise<CaseResult> {
     interfaceName: (ifindex) => (ifindex === 1 ? 'lo' : undefined),
   };
   if (c.with === 'processes') o.processes = fixedHolders(t);
-  else o.hostName = fixedName;
+  else {
+    // ls -r (without -n): host names, and rates as ss prints them without -n
+    o.hostName = fixedName;
+    o.serviceNames = true;
+  }
   const rows = Array.from({ length: t.length }, (_, i) => i);
   let text: Uint8Array;
   if (c.writer === 'record') text = Buffer.from(rows.map((i) => `${JSON.stringify(socketRecord(t, i, view, o))}\n`).join(''));

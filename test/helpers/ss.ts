@@ -188,6 +188,7 @@ export const LS_VS_SS_FLAG_SETS: readonly string[] = [
   '-xanem',
   '-tan --cgroup',
   '-tanem --cgroup',
+  '-tane --tos',
 ];
 
 export const SS_STATE_NUMBERS: Readonly<Record<string, number>> = {

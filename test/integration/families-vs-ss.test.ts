@@ -43,7 +43,8 @@ function kernelHas(option: string): boolean | undefined {
 describe('ls -0, -A netlink, -f netlink, --vsock, --xdp against ss in a namespace', opts, () => {
   let ns: PopulationNetns | undefined;
   let maker: Awaited<ReturnType<typeof holdPython>> | undefined;
-  const ls = (...args: string[]) => ns!.run(process.execPath, [BIN, 'ls', ...args], { timeoutMs: 120_000 });
+  // ss is given -n (numbers) below, and so is ls, unless -r (names: ss without -n)
+  const ls = (...args: string[]) => ns!.run(process.execPath, [BIN, 'ls', ...(args.includes('-r') ? [] : ['-n']), ...args], { timeoutMs: 120_000 });
   const ss = (...args: string[]) => ns!.check('ss', args);
 
   before(async () => {

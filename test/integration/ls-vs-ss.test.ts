@@ -319,8 +319,8 @@ sys.stdin.read()
   }
 
   // The combinations people type most, each beside ss in the same namespace: the header's columns and every line,
-  // word for word (-O: one line a socket) and in ss's order, moving counters by name. ss prints names without -n; ls prints numbers
-  // unless -r (docs/ls.md), so ss is given -n. The netlink socket of the lister itself (ss's or ls's) is left out.
+  // word for word (-O: one line a socket) and in ss's order, moving counters by name. Each has -n (ls-flags-vs-ss.test.ts
+  // compares the names ss and ls print without it). The netlink socket of the lister itself (ss's or ls's) is left out.
   const TYPED: ((port: number) => string[])[] = [
     () => ['-tulpn'],
     () => ['-lxn'],

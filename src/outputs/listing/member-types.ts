@@ -21,11 +21,11 @@ export const SECTION_FLAG: Readonly<Record<Section, string>> = {
 export type Unit = 'bytes' | 'us' | 'ms' | 'bps' | 'connections';
 
 /** The ss flags (and ls's) that print a word: -e -o -i -m -p --cgroup. */
-export type SsFlag = 'extended' | 'timers' | 'info' | 'memory' | 'processes' | 'cgroup';
+export type SsFlag = 'extended' | 'timers' | 'info' | 'memory' | 'processes' | 'cgroup' | 'tos';
 
 /**
  * How ss writes a word (ss.c's printf formats), after ` name:` (or ` name ` for a rate):
- *  - int: %u; hex: 0x%x; g: %g of the published (scaled) value;
+ *  - int: %u; hex: 0x%x; chex: %#x (0 as `0`); g: %g of the published (scaled) value;
  *  - time: milliseconds with %g (rtt:0.05), from the member's unit; timeTrunc: whole milliseconds and `ms` (busy:12ms);
  *  - limited: whole milliseconds and the share of `of` in percent (rwnd_limited:2ms(4.5%));
  *  - rate: bits per second as ss's sprint_bw, then `bps` (`send 12bps`: a space, no colon);
@@ -40,6 +40,7 @@ export type SsFlag = 'extended' | 'timers' | 'info' | 'memory' | 'processes' | '
 export type SsFormat =
   | 'int'
   | 'hex'
+  | 'chex'
   | 'g'
   | 'time'
   | 'timeTrunc'

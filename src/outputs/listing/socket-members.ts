@@ -128,6 +128,16 @@ const head = (on: 'inet' | 'unix'): SocketMember[] => [
   },
 ];
 
+/** -e's tos, tclass, class_id (record), printed by --tos as ss: `tos:0x10` (C's %#x, 0 as `0`) */
+const tosMember = (key: string, attr: number, read: 'u8' | 'u32', rank: number): SocketMember => ({
+  key,
+  on: 'inet',
+  when: 'extended',
+  from: { kind: 'scalar', attr, read },
+  schema: uint,
+  ss: { name: key, format: 'chex', rank, flags: ['tos'] },
+});
+
 const cookie = (on: 'inet' | 'unix'): SocketMember => ({
   key: 'cookie',
   on,
@@ -197,9 +207,10 @@ export const INET_MEMBERS: readonly SocketMember[] = [
     schema: uint,
     ss: { name: 'fwmark', format: 'hex', rank: 70, show: nonzero },
   },
-  { key: 'tos', on: 'inet', when: 'extended', from: { kind: 'scalar', attr: InetAttr.TOS, read: 'u8' }, schema: uint },
-  { key: 'tclass', on: 'inet', when: 'extended', from: { kind: 'scalar', attr: InetAttr.TCLASS, read: 'u8' }, schema: uint },
-  { key: 'class_id', on: 'inet', when: 'extended', from: { kind: 'scalar', attr: InetAttr.CLASS_ID, read: 'u32' }, schema: uint },
+  // --tos: after -e's words, before --cgroup's, each when the kernel sent it (tclass: IPv6 sockets)
+  tosMember('tos', InetAttr.TOS, 'u8', 104),
+  tosMember('tclass', InetAttr.TCLASS, 'u8', 105),
+  tosMember('class_id', InetAttr.CLASS_ID, 'u32', 106),
   { key: 'ip_protocol', on: 'inet', when: 'extended', from: { kind: 'scalar', attr: InetAttr.PROTOCOL, read: 'u8' }, schema: uint },
   {
     key: 'timer',

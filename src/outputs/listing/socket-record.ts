@@ -22,8 +22,12 @@ export interface RecordOptions {
   memory?: boolean;
   /** -p: holders of each socket */
   processes?: SocketHolders;
+  /** no -n: rates as ss prints them without -n (`163.8Gbps`); with -n (`serviceNames` false) as numbers */
+  serviceNames?: boolean;
   /** -r: names for addresses (already resolved) */
   hostName?: (address: string) => string | undefined;
+  /** --tos: the table shows tos, tclass and class_id */
+  tos?: boolean;
   /** --cgroup: the table shows each socket's cgroup path */
   cgroup?: boolean;
   /** -Z/-z: the table shows each holder's security context (proc_ctx=) */

@@ -34,6 +34,9 @@ interface Line {
 /** A family's compiled lines for a set of flags. */
 export interface CompiledDetails {
   same: Line;
+  /** the socket's own line of a socket read from /proc/net (no diag module): -p's words alone, as ss's
+   * dgram_show_line prints (no -e, -o, -m, -i, --cgroup words: the file has none of them) */
+  proc: Line;
   /** ss's second line: the words outside tcp_info, then (TCP with tcp_info) the -i words */
   next: Line;
   tcp: Word[];
@@ -55,7 +58,7 @@ export function compileDetails(
   const flags = flagsOf(o);
   const shown = (word: SsWord, section: SsFlag | undefined): boolean =>
     (word.flags ?? (section ? [section] : [])).some((f) => flags[f]) && !(word.unless && flags[word.unless]);
-  type Entry = { rank: number; word: Word; attributes: boolean; decl: SsWord };
+  type Entry = { rank: number; word: Word; attributes: boolean; decl: SsWord; kind: string };
   const same: Entry[] = [];
   const next: Entry[] = [];
   const tcp: Entry[] = [];
@@ -64,14 +67,15 @@ export function compileDetails(
     if (m.from.kind === 'tcpInfo') hasInfo = true;
     for (const word of wordsOf(m.ss)) {
       if (!shown(word, m.when === 'always' || m.when === 'names' || m.when === 'bound' || m.when === 'netns' ? undefined : m.when)) continue;
-      const entry = { rank: word.rank, word: memberWord(m, word), attributes: !NEEDS_NO_ATTRIBUTES.has(m.from.kind), decl: word };
+      const entry = { rank: word.rank, word: memberWord(m, word), attributes: !NEEDS_NO_ATTRIBUTES.has(m.from.kind), decl: word, kind: m.from.kind };
       // ss prints the -i members' words inside tcp_info's (TCP sockets that sent it)
       (word.line !== 'next' ? same : m.when === 'info' ? tcp : next).push(entry);
     }
   }
   if (hasInfo && flags.info) {
     for (const [name, words] of Object.entries(tcpInfoWords))
-      for (const word of wordsOf(words)) if (shown(word, 'info')) tcp.push({ rank: word.rank, word: tcpWord(name, word), attributes: true, decl: word });
+      for (const word of wordsOf(words))
+        if (shown(word, 'info')) tcp.push({ rank: word.rank, word: tcpWord(name, word), attributes: true, decl: word, kind: 'tcpInfo' });
   }
   const byRank = (a: Entry, b: Entry) => a.rank - b.rank;
   same.sort(byRank);
@@ -79,7 +83,13 @@ export function compileDetails(
   tcp.sort(byRank);
   if (next.length && tcp.length && next[next.length - 1].rank > tcp[0].rank) throw new Error('ss words: the second line ranks its -i words last');
   const line = (e: Entry[]): Line => ({ words: e.map((x) => x.word), attributes: e.some((x) => x.attributes) });
-  return { same: line(same), next: line(next), tcp: tcp.map((x) => x.word), shown: [...same, ...next, ...tcp].map((x) => x.decl) };
+  return {
+    same: line(same),
+    proc: line(same.filter((x) => x.kind === 'processes')),
+    next: line(next),
+    tcp: tcp.map((x) => x.word),
+    shown: [...same, ...next, ...tcp].map((x) => x.decl),
+  };
 }
 
 /**
@@ -99,7 +109,7 @@ export class DetailsWriter {
   infoLen = 0;
   options = 0;
   listen = false;
-  /** -n (no -r): rates as numbers */
+  /** -n: rates as numbers (ss's sprint_bw follows -n, not -r) */
   readonly numeric: boolean;
   readonly users: ((inode: number) => string) | undefined;
   private readonly inet: CompiledDetails;
@@ -116,7 +126,7 @@ export class DetailsWriter {
     private readonly o: RecordOptions,
     members: { inet: readonly SocketMember[]; unix: readonly SocketMember[] } = { inet: INET_MEMBERS, unix: UNIX_MEMBERS },
   ) {
-    this.numeric = !o.hostName;
+    this.numeric = !o.serviceNames;
     this.inet = compileDetails(members.inet, o);
     this.unix = compileDetails(members.unix, o);
     this.anyNext = !!(o.memory || o.info);
@@ -152,8 +162,11 @@ export class DetailsWriter {
 
   /** The words on the socket's own line; returns whether there were any. */
   sameLine(t: SocketTable, i: number, view: DataView): boolean {
-    const unix = t.proto[i] === Proto.unix;
-    const line = unix ? this.unix.same : this.inet.same;
+    const proto = t.proto[i];
+    const unix = proto === Proto.unix;
+    // an inet socket without a cookie was read from /proc/net (RAW without raw_diag, UDP without udp_diag)
+    const proc = !unix && proto !== Proto.tcp && t.cookieLo[i] === 0 && t.cookieHi[i] === 0;
+    const line = unix ? this.unix.same : proc ? this.inet.proc : this.inet.same;
     const words = line.words;
     if (words.length === 0) return false;
     const before = this.b.pos;
@@ -166,6 +179,7 @@ export class DetailsWriter {
   nextLine(t: SocketTable, i: number, view: DataView): boolean {
     const proto = t.proto[i];
     if (!this.anyNext || proto === Proto.unix || !(this.o.memory || (this.o.info && proto !== Proto.udp))) return false;
+    if (proto !== Proto.tcp && t.cookieLo[i] === 0 && t.cookieHi[i] === 0) return false; // read from /proc/net: no skmem
     const before = this.b.pos;
     const c = this.inet;
     this.row(t, i, view, c.tcp.length > 0 || c.next.attributes, false);

@@ -32,7 +32,15 @@ type Put = (w: DetailsWriter, v: number) => void;
 
 /** The flags of a listing, by SsFlag. */
 export function flagsOf(o: RecordOptions): Record<SsFlag, boolean> {
-  return { extended: !!o.extended, timers: !!o.timers, info: !!o.info, memory: !!o.memory, processes: !!o.processes, cgroup: !!o.cgroup };
+  return {
+    extended: !!o.extended,
+    timers: !!o.timers,
+    info: !!o.info,
+    memory: !!o.memory,
+    processes: !!o.processes,
+    cgroup: !!o.cgroup,
+    tos: !!o.tos,
+  };
 }
 
 export const wordsOf = (x: SsWord | readonly SsWord[] | undefined): readonly SsWord[] => (x === undefined ? [] : Array.isArray(x) ? x : [x as SsWord]);
@@ -93,6 +101,8 @@ function putter(format: string, unit: string | undefined, scale: number, what: s
       return (w, v) => w.b.num(v);
     case 'hex':
       return (w, v) => w.b.ascii(`0x${v.toString(16)}`);
+    case 'chex':
+      return (w, v) => (v === 0 ? w.b.num(0) : w.b.ascii(`0x${v.toString(16)}`));
     case 'g':
       return scale === 1 ? (w, v) => w.b.ascii(fmtG(v)) : (w, v) => w.b.ascii(fmtG(v * scale));
     case 'time': {

@@ -1,7 +1,7 @@
 /**
  * ss 6.1's text primitives for the ls table's words (ss-details.ts writes the words themselves, from the member
  * table): numbers with `%g` as C prints them, sprint_bw's rates, print_ms_timer's timers, unix `dev:`, cgroup
- * paths; and what ls reads beside the kernel for ss's text (service names, process contexts, `ss -s`).
+ * paths; and what ls reads beside the kernel for ss's text (service and protocol names, process contexts, `ss -s`).
  */
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 
@@ -90,21 +90,50 @@ export function cgroupPath(id: number): string {
 }
 
 let services: Map<string, string> | undefined;
+let protocols: Map<number, string> | undefined;
+let ephemeral: [number, number] | undefined;
 
-/** -r: a port's name in /etc/services for the protocol (`http`), or the number. */
-export function serviceName(port: number, proto: string): string {
-  if (!services) {
-    services = new Map();
-    try {
-      for (const line of readFileSync('/etc/services', 'utf8').split('\n')) {
-        const m = /^([^#\s]+)\s+(\d+)\/(\w+)/.exec(line);
-        if (m && !services.has(`${m[2]}/${m[3]}`)) services.set(`${m[2]}/${m[3]}`, m[1]);
-      }
-    } catch {
-      /* numbers */
+/** `name number` (/etc/protocols) or `name port/proto` (/etc/services) lines: the first name of each key. */
+function nameFile(path: string, line: RegExp, into: (m: RegExpExecArray) => void): void {
+  try {
+    for (const l of readFileSync(path, 'utf8').split('\n')) {
+      const m = line.exec(l);
+      if (m) into(m);
     }
+  } catch {
+    /* no file: numbers */
   }
-  return services.get(`${port}/${proto}`) ?? String(port);
+}
+
+/**
+ * ss's resolve_service (without -n): a RAW socket's "port" is its IP protocol, named from /etc/protocols
+ * (`icmp`, `ipv6-icmp`, `ipproto-N` when unknown); a port in the ephemeral range
+ * (/proc/sys/net/ipv4/ip_local_port_range) stays a number; else the first name /etc/services gives the
+ * port for TCP (SCTP, MPTCP too) or UDP (UDP-Lite too), or the number.
+ */
+export function serviceName(port: number, proto: string): string {
+  if (proto === 'raw') {
+    if (!protocols) {
+      const p = (protocols = new Map());
+      nameFile('/etc/protocols', /^([^#\s]+)\s+(\d+)/, (m) => p.has(Number(m[2])) || p.set(Number(m[2]), m[1]));
+    }
+    return protocols.get(port) ?? `ipproto-${port}`;
+  }
+  if (!ephemeral) {
+    let range: number[] = [];
+    try {
+      range = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    } catch {
+      /* ss's default below */
+    }
+    ephemeral = range.length === 2 && range.every((x) => x > 0) ? [range[0], range[1]] : [1024, 4999];
+  }
+  if (port >= ephemeral[0] && port <= ephemeral[1]) return String(port);
+  if (!services) {
+    const m = (services = new Map());
+    nameFile('/etc/services', /^([^#\s]+)\s+(\d+)\/(\w+)/, (x) => m.has(`${x[2]}/${x[3]}`) || m.set(`${x[2]}/${x[3]}`, x[1]));
+  }
+  return services.get(`${port}/${proto === 'udp' || proto === 'udplite' ? 'udp' : 'tcp'}`) ?? String(port);
 }
 
 const contexts = new Map<number, string>();

@@ -24,7 +24,14 @@ const words = (x: SsWord | readonly SsWord[] | undefined): readonly SsWord[] => 
 function optionsOf(flags: string): { o: RecordOptions; inet: boolean; unix: boolean } {
   const [short, ...long] = flags.split(' ');
   const has = (c: string) => short.includes(c);
-  const o: RecordOptions = { extended: has('e'), timers: has('o'), info: has('i'), memory: has('m'), cgroup: long.includes('--cgroup') };
+  const o: RecordOptions = {
+    extended: has('e'),
+    timers: has('o'),
+    info: has('i'),
+    memory: has('m'),
+    cgroup: long.includes('--cgroup'),
+    tos: long.includes('--tos'),
+  };
   if (has('p')) o.processes = {} as SocketHolders;
   return { o, inet: has('t') || has('u'), unix: has('x') };
 }
