@@ -16,7 +16,7 @@
  *   all              ESTABLISHED dumped with the other states (the default)
  *   count            ESTABLISHED not dumped: per family, sockstat "TCP: inuse" / sockstat6 "TCP6: inuse" less
  *                    the full sockets (those whose message carries INET_DIAG_SHUTDOWN) of the other states
- *   listening-ports  that, and ESTABLISHED dumped with a filter program "sport = :L1 or sport = :L2 ..." over
+ *   listening-ports  that, and ESTABLISHED dumped with a filter program (a balanced search, as sockscope's) over
  *                    the namespace's listening ports (the rows netstat_port and listen read)
  * Prints one JSON line: sockets per round (dumped), counted per round (dumped + counted), and each round's user
  * and system CPU in ms. Built by bench/netns.ts with `cc -O2` into bench/build/.
@@ -142,26 +142,53 @@ static long inuse(int fd, const char *key) {
     return at ? atol(at + strlen(key)) : -1;
 }
 
-/* the filter program src/filter/bytecode.ts makes of "sport = :p1 or sport = :p2 ...": S_COND ops (AF_UNSPEC) and JMPs */
-static int program(const struct seen *seen, unsigned char *bc) {
-    int len = 0;
-    for (int i = 0; i < seen->nports; i++) {
-        int dup = 0;
-        for (int j = 0; j < i; j++) dup |= seen->ports[j] == seen->ports[i];
-        if (dup) continue;
-        if (len) {
-            struct inet_diag_bc_op jmp = {INET_DIAG_BC_JMP, 4, 20};
-            memcpy(bc + len, &jmp, 4);
-            len += 4;
-        }
-        struct inet_diag_bc_op op = {INET_DIAG_BC_S_COND, 16, 20};
-        struct inet_diag_hostcond cond = {.family = AF_UNSPEC, .prefix_len = 0, .port = seen->ports[i]};
-        memcpy(bc + len, &op, 4);
-        memcpy(bc + len + 4, &cond, 8);
-        memset(bc + len + 12, 0, 4);
-        len += 16;
+/* the filter program src/snapshot/established.ts localPortsBytecode makes of the sorted ports: a balanced search
+ * (an S_GE node falls through to the upper half and jumps to the lower one; a leaf S_GE unless a node above tested
+ * it, S_LE, then a JMP to the end: accept; a failed leaf test jumps 4 past the end: reject) */
+static int bc_size(int lo, int hi, int low) {
+    if (lo == hi) return (low ? 0 : 8) + 12;
+    int m = (lo + hi + 1) >> 1;
+    return 8 + bc_size(m, hi, 1) + bc_size(lo, m - 1, low);
+}
+
+static void bc_put(unsigned char *bc, int *at, int code, int yes, int no, int port) {
+    struct inet_diag_bc_op op = {code, yes, no};
+    memcpy(bc + *at, &op, 4);
+    *at += 4;
+    if (port >= 0) {
+        struct inet_diag_bc_op operand = {0, 0, port};
+        memcpy(bc + *at, &operand, 4);
+        *at += 4;
     }
-    return len;
+}
+
+static void bc_emit(const int *p, int lo, int hi, int low, int total, unsigned char *bc, int *at) {
+    if (lo == hi) {
+        if (!low) bc_put(bc, at, INET_DIAG_BC_S_GE, 8, total - *at + 4, p[lo]);
+        bc_put(bc, at, INET_DIAG_BC_S_LE, 8, total - *at + 4, p[lo]);
+        bc_put(bc, at, INET_DIAG_BC_JMP, 4, total - *at, -1);
+        return;
+    }
+    int m = (lo + hi + 1) >> 1;
+    bc_put(bc, at, INET_DIAG_BC_S_GE, 8, 8 + bc_size(m, hi, 1), p[m]);
+    bc_emit(p, m, hi, 1, total, bc, at);
+    bc_emit(p, lo, m - 1, low, total, bc, at);
+}
+
+static int by_port(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
+
+static int program(const struct seen *seen, unsigned char *bc) {
+    int p[4096], n = 0;
+    for (int i = 0; i < seen->nports; i++) p[n++] = seen->ports[i];
+    qsort(p, n, sizeof p[0], by_port);
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (k == 0 || p[k - 1] != p[i]) p[k++] = p[i];
+    if (k == 0) return 0;
+    int total = bc_size(0, k - 1, 0), at = 0;
+    if (total > 65000) return 0;
+    bc_emit(p, 0, k - 1, 0, total, bc, &at);
+    return at;
 }
 
 static int enter(const char *pid) {

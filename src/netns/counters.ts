@@ -203,6 +203,8 @@ export const NETNS_SCHEMA: MeasurementSchema = {
 
 export type CounterFileName = 'netstat' | 'snmp' | 'sockstat';
 const COUNTER_FILES: readonly CounterFileName[] = ['netstat', 'snmp', 'sockstat'];
+/** the files kept open: the counters', and sockstat6 for the snapshot's and census's plan (src/snapshot/sockstat.ts) */
+const KEPT_FILES = [...COUNTER_FILES, 'sockstat6'] as const;
 
 /**
  * A namespace's counter files kept open between gathers (the agent's walk, beside its kept socket): a /proc/net
@@ -216,7 +218,7 @@ export class CounterFiles {
   /** Open the files under `dir` (/proc/thread-self, or /proc/<pid> of a process in the namespace); an absent one stays absent. */
   static open(dir: string): CounterFiles {
     return new CounterFiles(
-      COUNTER_FILES.map((name) => {
+      KEPT_FILES.map((name) => {
         try {
           return openSync(`${dir}/net/${name}`, 'r');
         } catch {
@@ -229,15 +231,25 @@ export class CounterFiles {
   /** The files' text now (a file that cannot be read: undefined). */
   read(): Partial<Record<CounterFileName, string>> {
     const out: Partial<Record<CounterFileName, string>> = {};
-    this.fds.forEach((fd, k) => {
-      if (fd === undefined) return;
-      try {
-        out[COUNTER_FILES[k]] = readProcFd(fd);
-      } catch {
-        /* unreadable now: absent from this gather */
-      }
+    COUNTER_FILES.forEach((name, k) => {
+      const text = this.readAt(k);
+      if (text !== undefined) out[name] = text;
     });
     return out;
+  }
+
+  /** One of sockstat and sockstat6 now (SnapshotOptions.sockstatFiles), or undefined. */
+  readonly sockstat = (name: 'sockstat' | 'sockstat6'): string | undefined => this.readAt(KEPT_FILES.indexOf(name));
+
+  /** The text of the file at `k` now (undefined: absent, or unreadable now: absent from this gather). */
+  private readAt(k: number): string | undefined {
+    const fd = this.fds[k];
+    if (fd === undefined) return undefined;
+    try {
+      return readProcFd(fd);
+    } catch {
+      return undefined;
+    }
   }
 
   close(): void {

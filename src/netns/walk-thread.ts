@@ -31,6 +31,7 @@ import { errnoName } from '../sys/errno.js';
 import { CLONE_NEWNET, loadLibc, type Libc } from '../sys/libc.js';
 import { isSockscopeError } from '../errors.js';
 import { keepNetnsLifecycle, leaveNetnsLifecycle, lifecycleInNetns } from '../lifecycle/host.js';
+import type { SockstatFiles } from '../snapshot/sockstat.js';
 import { CounterFiles, NETNS_SCHEMA, netnsCounters } from './counters.js';
 import type { NetnsOutcome, WalkReply, WalkRequest } from './walk.js';
 
@@ -87,9 +88,10 @@ function forgetKept(inode: number): void {
 /**
  * /proc/net as this thread sees it: /proc/net is the thread-group leader's namespace, /proc/thread-self/net
  * the entered one, /proc/<pid>/net a process's in it (the table's size estimate, the TIME_WAIT counter, a
- * protocol's /proc fallback).
+ * protocol's /proc fallback). `files`: the namespace's kept files, its sockstat and sockstat6 read through them.
  */
-const inNamespace = <T extends { procRoot?: string }>(o: T, dir: string): T => (o.procRoot === undefined ? { ...o, procRoot: dir } : o);
+const inNamespace = <T extends { procRoot?: string; sockstatFiles?: SockstatFiles }>(o: T, dir: string, files?: CounterFiles): T =>
+  o.procRoot === undefined ? { ...o, procRoot: dir, ...(files ? { sockstatFiles: files.sockstat } : {}) } : o;
 
 /** errno name of a failed fs or libc call */
 function errnoOf(e: unknown): string {
@@ -153,18 +155,18 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
     const s = session;
     if (keep && entered) keptPortRange.set(target.inode, localPortRange());
     let files = keep ? keptFiles.get(target.inode) : undefined;
-    if (keep && req.counters && !files) keptFiles.set(target.inode, (files = CounterFiles.open(dir)));
+    if (keep && !files) keptFiles.set(target.inode, (files = CounterFiles.open(dir)));
     const counters = req.counters
       ? netnsCounters(files ? files.read() : { netstat: readProc(dir, 'netstat'), snmp: readProc(dir, 'snmp'), sockstat: readProc(dir, 'sockstat') })
       : undefined;
     if (req.job.kind === 'census') {
-      const { counts, ...meta } = await takeCensus(inNamespace({ ...req.job.options, skipEmptyUdp: true }, dir), s);
+      const { counts, ...meta } = await takeCensus(inNamespace({ ...req.job.options, skipEmptyUdp: true }, dir, files), s);
       const buf = counts.counts.buffer as ArrayBuffer;
       transfer.push(buf);
       return { ...base, status: 'ok', counters, census: { counts: buf, meta } };
     }
     if (req.job.kind === 'snapshot') {
-      const { table, ...meta } = await takeSnapshot(inNamespace(req.job.options, dir), s);
+      const { table, ...meta } = await takeSnapshot(inNamespace(req.job.options, dir, files), s);
       const { buffers, transfer: t } = table.toBuffers();
       transfer.push(...t);
       return { ...base, status: 'ok', counters, snapshot: { buffers, meta } };
@@ -208,8 +210,8 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
     const report = await gather(
       config,
       {
-        snapshot: (o) => takeSnapshot(inNamespace({ ...o, skipEmptyUdp: true }, dir), s, (gatherTable ??= new SocketTable(4096, 0))),
-        census: (o) => takeCensus(inNamespace({ ...o, skipEmptyUdp: true }, dir), s),
+        snapshot: (o) => takeSnapshot(inNamespace({ ...o, skipEmptyUdp: true }, dir, files), s, (gatherTable ??= new SocketTable(4096, 0))),
+        census: (o) => takeCensus(inNamespace({ ...o, skipEmptyUdp: true }, dir, files), s),
       },
       emit,
       plan,

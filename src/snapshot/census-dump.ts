@@ -32,7 +32,7 @@ export async function takeCensus(options: Omit<SnapshotOptions, 'ext' | 'keepAtt
   // read once, when TIME_WAIT or UDP wants them
   let counters: SockstatCounters | undefined;
   const udpCounts = !!options.skipEmptyUdp && o.protocols.includes('udp');
-  const kernelCounters = () => (counters ??= sockstatCounters(o.procRoot, udpCounts, options.established === 'count'));
+  const kernelCounters = () => (counters ??= sockstatCounters(o.procRoot, udpCounts, options.established === 'count', options.sockstatFiles));
   try {
     for (const protocol of o.protocols) {
       const src: ProtocolSource = { protocol, source: 'netlink', retries: 0, interrupted: false, malformed: 0, sockets: 0 };
@@ -61,7 +61,7 @@ export async function takeCensus(options: Omit<SnapshotOptions, 'ext' | 'keepAtt
           ? establishedMode(options.established, !!s.transport.live && liveProcRoot(o.procRoot))
           : 'full';
       const full = mode === 'full' ? undefined : new FullSocketCount();
-      const before = mode === 'verify' ? sockstatCounters(o.procRoot, false, true).tcpInuse : undefined;
+      const before = mode === 'verify' ? sockstatCounters(o.procRoot, false, true, options.sockstatFiles).tcpInuse : undefined;
       if (s) {
         let dumpStates = twCounter ? o.states & ~(1 << TCP_TIME_WAIT) : o.states;
         if (mode === 'derive') dumpStates &= ~(1 << TCP_ESTABLISHED);
@@ -109,7 +109,7 @@ export async function takeCensus(options: Omit<SnapshotOptions, 'ext' | 'keepAtt
         return bad;
       };
       if (!failed && s && mode === 'verify') {
-        counters = sockstatCounters(o.procRoot, udpCounts, true);
+        counters = sockstatCounters(o.procRoot, udpCounts, true, options.sockstatFiles);
         const note = judgePremise(before, counters.tcpInuse, full!.full);
         if (note) notes.push(note);
       } else if (!failed && s && mode === 'derive') {

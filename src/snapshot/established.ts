@@ -25,8 +25,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { AF_INET6, InetAttr, INET_DIAG_MSG_SIZE } from '../diag/constants.js';
-import type { FilterNode } from '../filter/ast.js';
-import { compileBytecode } from '../filter/bytecode.js';
+import { BcOp, MAX_BYTECODE } from '../filter/bytecode.js';
 import { readProcText } from '../procfs/read.js';
 import { cacheRoots, privateDir } from '../util/cache-dir.js';
 
@@ -152,25 +151,49 @@ export const derivedEstablished = (inuse: Inuse, otherFull: readonly number[]): 
   Math.max(0, inuse[1] - otherFull[1]),
 ];
 
-const programs = new Map<string, Uint8Array | undefined>();
-
 /**
- * The filter program "sport = :p1 or sport = :p2 ..." (src/filter's compiler), or undefined when it would be too
- * long for the kernel (then every ESTABLISHED socket is dumped). The last few are kept by their port list.
+ * The filter program "sport is one of `ports`" (sorted, distinct), or undefined when it would be too long for the
+ * kernel (then every ESTABLISHED socket is dumped). A balanced search, not src/filter's chain of "sport = p or
+ * ...": each socket is tested against log2(n) + 2 ports, not n. The kernel's inet_diag_bc_run takes an op's `yes`
+ * (a u8) when its test holds and its `no` (a u16) when not, and accepts a socket whose run ends exactly at the
+ * end of the program; inet_diag_bc_audit follows the `yes` chain only and wants every `no` to land on that chain
+ * or at most 4 bytes past the end. So every `yes` is the op's own length (fall through) and the search branches
+ * by `no`, forward only: a node "sport >= p[m]" falls through to the ports from p[m] up and jumps over them to the
+ * ports below; a leaf tests "sport >= p" (unless a node above already did) and "sport <= p", failing to the
+ * reject (4 past the end), then a JMP to the end (accept). 20 bytes at most per port.
  */
 export function localPortsBytecode(ports: readonly number[]): Uint8Array | undefined {
-  const key = ports.join(',');
-  if (programs.has(key)) return programs.get(key);
-  const span = { start: 0, end: 0 };
-  const leaf = (port: number): FilterNode => ({ kind: 'port', side: 'src', op: '=', port, text: String(port), ...span });
-  let node = leaf(ports[0]);
-  for (let k = 1; k < ports.length; k++) node = { kind: 'or', left: node, right: leaf(ports[k]), ...span };
-  const { bytecode } = compileBytecode(node, {
-    netAdmin: false,
-    ifindex: () => 0,
-    cgroupId: () => 0n,
-  });
-  if (programs.size >= 64) programs.clear();
-  programs.set(key, bytecode);
-  return bytecode;
+  const n = ports.length;
+  if (n === 0) return undefined;
+  const size = (lo: number, hi: number, low: boolean): number => {
+    if (lo === hi) return (low ? 0 : 8) + 12;
+    const m = (lo + hi + 1) >> 1;
+    return 8 + size(m, hi, true) + size(lo, m - 1, low);
+  };
+  const total = size(0, n - 1, false);
+  if (total > MAX_BYTECODE) return undefined;
+  const bytes = new Uint8Array(total);
+  const view = new DataView(bytes.buffer);
+  let at = 0;
+  const put = (code: number, yes: number, no: number, operand?: number) => {
+    view.setUint8(at, code);
+    view.setUint8(at + 1, yes);
+    view.setUint16(at + 2, no, true);
+    if (operand !== undefined) view.setUint16(at + 6, operand, true);
+    at += operand === undefined ? 4 : 8;
+  };
+  const emit = (lo: number, hi: number, low: boolean): void => {
+    if (lo === hi) {
+      if (!low) put(BcOp.S_GE, 8, total - at + 4, ports[lo]);
+      put(BcOp.S_LE, 8, total - at + 4, ports[lo]);
+      put(BcOp.JMP, 4, total - at);
+      return;
+    }
+    const m = (lo + hi + 1) >> 1;
+    put(BcOp.S_GE, 8, 8 + size(m, hi, true), ports[m]);
+    emit(m, hi, true);
+    emit(lo, m - 1, low);
+  };
+  emit(0, n - 1, false);
+  return bytes;
 }

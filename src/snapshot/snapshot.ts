@@ -132,7 +132,7 @@ async function gather(options: SnapshotOptions, session: DiagSession | undefined
   // the namespace's sockstat and sockstat6, read once (no UDP socket to dump; ESTABLISHED counted)
   let counters: SockstatCounters | undefined;
   const kernelCounters = (fresh = false) =>
-    fresh || !counters ? (counters = sockstatCounters(o.procRoot, !!options.skipEmptyUdp, options.established !== undefined)) : counters;
+    fresh || !counters ? (counters = sockstatCounters(o.procRoot, !!options.skipEmptyUdp, options.established !== undefined, options.sockstatFiles)) : counters;
   // read-ahead where asked and the dump is big enough to outlast the worker's start (~30 ms)
   const readAhead = !session && options.readAheadFrom !== undefined && estimateSockets(o.protocols, o.procRoot) >= options.readAheadFrom;
   const own = session ? undefined : await openSession(options, readAhead);

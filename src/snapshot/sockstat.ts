@@ -24,13 +24,20 @@ export interface SockstatCounters {
 
 const count = (n: number | undefined): number | undefined => (n !== undefined && Number.isInteger(n) && n >= 0 ? n : undefined);
 
-/** `udp`: whether UDP's counts matter (sockstat6 is read for them only while IPv4 counts none); `tcp`: TCP inuse too. */
-export function sockstatCounters(procRoot: string, udp: boolean, tcp = false): SockstatCounters {
+/** Where a namespace's sockstat files are read from when not by path (SnapshotOptions.sockstatFiles). */
+export type SockstatFiles = (name: 'sockstat' | 'sockstat6') => string | undefined;
+
+/**
+ * `udp`: whether UDP's counts matter (sockstat6 is read for them only while IPv4 counts none); `tcp`: TCP inuse too;
+ * `files`: the files kept open (the agent's walk), read instead of by path under procRoot.
+ */
+export function sockstatCounters(procRoot: string, udp: boolean, tcp = false, files?: SockstatFiles): SockstatCounters {
   const dir = procRoot === '/proc' ? '/proc/thread-self/net' : `${procRoot}/net`;
-  const text = readProcText(`${dir}/sockstat`);
+  const read = files ?? ((name: 'sockstat' | 'sockstat6') => readProcText(`${dir}/${name}`));
+  const text = read('sockstat');
   const udp4 = text === undefined ? undefined : field(text, 'UDP:', 'inuse');
   // sockstat6 only when it can still matter: with IPv4 UDP sockets there are UDP dumps anyway
-  const text6 = tcp || (udp && udp4 === 0) ? readProcText(`${dir}/sockstat6`) : undefined;
+  const text6 = tcp || (udp && udp4 === 0) ? read('sockstat6') : undefined;
   const out: SockstatCounters = {
     tcpTimeWait: text === undefined ? undefined : field(text, 'TCP:', 'tw'),
     udp: udp4,

@@ -4,6 +4,7 @@
  */
 import type { ProtoName } from '../diag/constants.js';
 import type { CensusCounts } from './census.js';
+import type { SockstatFiles } from './sockstat.js';
 import type { SocketTable } from './table.js';
 
 export type Source = 'netlink' | 'proc' | 'unavailable';
@@ -91,6 +92,11 @@ export interface SnapshotOptions {
   established?: 'all' | 'listening-ports' | 'count';
   /** with established 'listening-ports': local ports whose ESTABLISHED sockets are dumped too */
   establishedPorts?: readonly number[];
+  /**
+   * The namespace's net/sockstat and sockstat6 (skipEmptyUdp, timeWaitFromCounter, established) read through
+   * files kept open (the agent's walk: src/netns/counters.ts CounterFiles) instead of by path under procRoot.
+   */
+  sockstatFiles?: SockstatFiles;
 }
 
 export interface Snapshot {

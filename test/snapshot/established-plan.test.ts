@@ -73,6 +73,23 @@ describe('the listening ports program', () => {
     assert.equal(run(localPortsBytecode([7])!, entry(7)), true);
   });
 
+  it('a balanced search: for sets of 1 to 40 ports, each port in, its neighbours out, accepted by the audit, ≤ 20 bytes a port', () => {
+    let seed = 13;
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let n = 1; n <= 40; n++) {
+      const set = new Set<number>();
+      while (set.size < n) set.add(1 + Math.floor(rand() * (n < 10 ? 40 : 65535)));
+      if (n === 40) set.add(65535).add(1);
+      const ports = [...set].sort((a, b) => a - b);
+      const bc = localPortsBytecode(ports)!;
+      assert.equal(audit(bc, false), 0, `${ports}`);
+      assert.ok(bc.length <= 20 * ports.length, `${bc.length} bytes for ${ports.length} ports`);
+      for (let p = 0; p <= 65535; p += p < 100 ? 1 : 97) assert.equal(run(bc, entry(p)), set.has(p), `${ports}: port ${p}`);
+      for (const p of ports)
+        for (const q of [p - 1, p, p + 1]) if (q >= 0 && q <= 65535) assert.equal(run(bc, entry(q, 10)), set.has(q), `${ports}: port ${q}`);
+    }
+  });
+
   it('too many ports for one program: none (every ESTABLISHED socket is dumped)', () => {
     assert.equal(localPortsBytecode(Array.from({ length: 6000 }, (_, i) => i + 1)), undefined);
   });
