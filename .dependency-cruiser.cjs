@@ -9,9 +9,7 @@ const LAYERS = [
   ['netlink', '^src/netlink/'],
   // the columnar table the decoders fill: below them, though it lives beside the snapshot code
   ['table', '^src/snapshot/table\\.ts$'],
-  // the filter's tokens, syntax tree and kernel program (INET_DIAG_REQ_BYTECODE) are part of a dump request: the
-  // snapshot compiles the listening-ports program of its established plan with them
-  ['diag', '^src/diag/|^src/filter/(lexer|ast|bytecode)\\.ts$'],
+  ['diag', '^src/diag/'],
   ['procfs', '^src/procfs/'],
   // src/lifecycle's parts sit in the layers of what they are: the destroy-event subscription beside the dumps,
   // the tracker with the collectors, its host with the gather, ls -E's loop with the CLI

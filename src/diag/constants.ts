@@ -151,3 +151,24 @@ export const INET_DIAG_REQ_V2_SIZE = 56;
 export const INET_DIAG_REQ_LEGACY_SIZE = 60;
 export const UNIX_DIAG_MSG_SIZE = 16;
 export const UNIX_DIAG_REQ_SIZE = 24;
+
+/** inet_diag filter program ops (INET_DIAG_REQ_BYTECODE): enum in linux/inet_diag.h */
+export const BcOp = {
+  NOP: 0,
+  JMP: 1,
+  S_GE: 2,
+  S_LE: 3,
+  D_GE: 4,
+  D_LE: 5,
+  AUTO: 6,
+  S_COND: 7,
+  D_COND: 8,
+  DEV_COND: 9,
+  MARK_COND: 10,
+  S_EQ: 11,
+  D_EQ: 12,
+  CGROUP_COND: 13,
+} as const;
+
+/** The largest program sent: `no` is a u16 and the request attribute's nla_len too. */
+export const MAX_BYTECODE = 65000;

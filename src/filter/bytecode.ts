@@ -18,28 +18,10 @@
  * with EPERM without CAP_NET_ADMIN, is emitted only when the caller says it holds that capability; otherwise
  * the program approximates the expression (see `Fragment.exact`) and matches() decides.
  */
+import { BcOp, MAX_BYTECODE } from '../diag/constants.js';
 import { chainOperands, type FilterNode } from './ast.js';
 
-/** enum in linux/inet_diag.h */
-export const BcOp = {
-  NOP: 0,
-  JMP: 1,
-  S_GE: 2,
-  S_LE: 3,
-  D_GE: 4,
-  D_LE: 5,
-  AUTO: 6,
-  S_COND: 7,
-  D_COND: 8,
-  DEV_COND: 9,
-  MARK_COND: 10,
-  S_EQ: 11,
-  D_EQ: 12,
-  CGROUP_COND: 13,
-} as const;
-
-/** The largest program sent: `no` is a u16 and the request attribute's nla_len too. */
-export const MAX_BYTECODE = 65000;
+export { BcOp, MAX_BYTECODE } from '../diag/constants.js';
 
 /**
  * A compiled piece. bytes undefined means "accept everything" (nothing for the kernel to test). exact is

@@ -24,8 +24,7 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
-import { AF_INET6, InetAttr, INET_DIAG_MSG_SIZE } from '../diag/constants.js';
-import { BcOp, MAX_BYTECODE } from '../filter/bytecode.js';
+import { AF_INET6, BcOp, InetAttr, INET_DIAG_MSG_SIZE, MAX_BYTECODE } from '../diag/constants.js';
 import { readProcText } from '../procfs/read.js';
 import { cacheRoots, privateDir } from '../util/cache-dir.js';
 
