@@ -16,9 +16,13 @@ import { NetnsWalker } from './walk.js';
  * closed by close().
  */
 export class AllNetnsGatherer {
-  // gather and execd are one-shot or stdin-driven: no event loop to keep free, so the walk runs on this thread;
-  // execd's later gathers dump over the sockets kept from the first (closed by close())
-  private readonly walker = new NetnsWalker({ inProcess: true, keepSockets: true });
+  // gather and execd are one-shot or stdin-driven: no event loop to keep free, so the walk runs on this thread.
+  // execd keeps each namespace's socket (and counter files) from its second gather on, for the later ones (closed
+  // by close()); the first keeps nothing, so a one-shot gather opens no descriptor it would not use again: five kept
+  // per namespace would grow the process's descriptor table past 256 and 512, and each growth of a threaded
+  // process's table waits for an RCU grace period (expand_fdtable: ~10-30 ms each, idle wall time)
+  private readonly walker = new NetnsWalker({ inProcess: true });
+  private gathers = 0;
 
   private readonly options: AllNetnsOptions;
   /** what the last gather's notes said (notesKey) */
@@ -31,6 +35,7 @@ export class AllNetnsGatherer {
 
   /** One gather; `counters`: the netns measurement too. The host's report stands for the gather's. */
   async gather(config: GatherConfig, counters: boolean, emit: (m: Metric) => void): Promise<{ report: GatherReport; netns: NetnsReport }> {
+    if (this.gathers++ === 1) this.walker.keepSocketsFromNow();
     const { report: netns } = await gatherAllNetns(config, this.walker, { ...this.options, counters }, emit);
     // execd gathers again and again: what could not be read is said once, and again when it changes
     const key = notesKey(netns.notes);

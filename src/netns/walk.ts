@@ -114,7 +114,12 @@ export class NetnsWalker {
   private nextId = 1;
   private closed = false;
 
-  constructor(private readonly options: WalkerOptions = {}) {}
+  constructor(private options: WalkerOptions = {}) {}
+
+  /** Keep one socket per namespace from the next walk on (execd from its second gather; see AllNetnsGatherer). */
+  keepSocketsFromNow(): void {
+    this.options = { ...this.options, keepSockets: true };
+  }
 
   private spawn(): Worker {
     const w = new Worker(new URL('./walk-worker.js', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 4 } });
