@@ -127,39 +127,20 @@ export const emptyCounts = (): Record<NetstatField, number> => Object.fromEntrie
 
 /** The 13 counts at `at` of a counts array (NETSTAT_FIELD_COUNT per point), as fields in Telegraf's order. */
 /**
- * The 13 counts of a point as its fields, in NETSTAT_FIELDS' order: plain objects (their prototype is Object's)
- * of one shape, made by a constructor. An agent makes thousands a gather; properties added one by one, or
- * spread, would make each object grow its backing store step by step or go to dictionary mode, which every
- * for-in over its fields (the serializers') then pays for.
+ * The 13 counts of a point as its fields, in NETSTAT_FIELDS' order: each a copy of one template object (a spread of
+ * a fast-mode object makes an object of the same shape in one step), its values then set in place. An agent makes
+ * thousands a gather; properties added one by one would grow each object's backing store step by step.
  */
-type Ctor<A extends unknown[]> = new (...args: A) => Record<string, number>;
-/** `new F()` makes an object of F's own shape whose prototype is Object.prototype, as a literal's */
-const plain = <A extends unknown[]>(f: (this: Record<string, number>, ...args: A) => void): Ctor<A> => {
-  f.prototype = Object.prototype;
-  return f as unknown as Ctor<A>;
-};
-/** the counts, then the pid field when there is one (netstat_port) */
-const Counts = plain(function (this: Record<string, number>, c: ArrayLike<number>, at: number, pid: number | undefined) {
-  this.tcp_established = c[at];
-  this.tcp_syn_sent = c[at + 1];
-  this.tcp_syn_recv = c[at + 2];
-  this.tcp_fin_wait1 = c[at + 3];
-  this.tcp_fin_wait2 = c[at + 4];
-  this.tcp_time_wait = c[at + 5];
-  this.tcp_close = c[at + 6];
-  this.tcp_close_wait = c[at + 7];
-  this.tcp_last_ack = c[at + 8];
-  this.tcp_listen = c[at + 9];
-  this.tcp_closing = c[at + 10];
-  this.tcp_none = c[at + 11];
-  this.udp_socket = c[at + 12];
-  if (pid !== undefined) this.pid = pid;
-});
+const COUNTS = emptyCounts();
+/** the counts, then the pid field (netstat_port) */
+const COUNTS_PID: Record<string, number> = { ...COUNTS, pid: 0 };
 
 export function countsAt(counts: ArrayLike<number>, at: number): Record<NetstatField, number>;
 export function countsAt(counts: ArrayLike<number>, at: number, pid: number): Record<NetstatField | 'pid', number>;
 export function countsAt(counts: ArrayLike<number>, at: number, pid?: number): Record<string, number> {
-  return new Counts(counts, at, pid);
+  const fields: Record<string, number> = pid === undefined ? { ...COUNTS } : { ...COUNTS_PID, pid };
+  for (let k = 0; k < NETSTAT_FIELD_COUNT; k++) fields[NETSTAT_FIELDS[k]] = counts[at + k];
+  return fields;
 }
 
 /** ip_version tag values by index (ipVersionIndex). */
