@@ -53,17 +53,18 @@ export function cgroupId(path: string, mount = cgroup2Mount()): { id: bigint; fi
 }
 
 /**
- * net.ipv4.ip_local_port_range of the current network namespace: the ports `autobound` means in user space
- * (ss is_ephemeral()). Falls back to the kernel default 32768-60999.
+ * net.ipv4.ip_local_port_range of the current network namespace: the ports `autobound` means in user space, and
+ * the ports ss leaves unnamed (ss is_ephemeral()). Falls back to `fallback` (the kernel default 32768-60999
+ * unless given) when it cannot be read.
  */
-export function ephemeralPortRange(file = '/proc/sys/net/ipv4/ip_local_port_range'): { low: number; high: number } {
+export function ephemeralPortRange(file = '/proc/sys/net/ipv4/ip_local_port_range', fallback = { low: 32768, high: 60999 }): { low: number; high: number } {
   try {
     const [low, high] = readFileSync(file, 'latin1').trim().split(/\s+/).map(Number);
     if (Number.isInteger(low) && Number.isInteger(high) && low <= high) return { low, high };
   } catch {
     /* default below */
   }
-  return { low: 32768, high: 60999 };
+  return fallback;
 }
 
 /** CAP_NET_ADMIN (bit 12) in this process's effective set, from /proc/self/status. */

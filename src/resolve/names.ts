@@ -1,5 +1,5 @@
 /**
- * -r: names for addresses and ports. /etc/hosts and /etc/services are read once; reverse DNS asks with a
+ * -r: names for addresses (ports are named by ss-words' serviceName). /etc/hosts is read once; reverse DNS asks with a
  * per-query timeout, bounded concurrency and one overall budget, so a dead resolver costs at most the budget,
  * never a hang. Answers (and failures) are cached for the run.
  */
@@ -13,7 +13,6 @@ export interface NameResolverOptions {
   budgetMs?: number;
   concurrency?: number;
   hostsFile?: string;
-  servicesFile?: string;
   /** false: /etc/hosts only */
   dns?: boolean;
   /** DNS servers to ask instead of /etc/resolv.conf's (SOCKSCOPE_DNS_SERVERS=addr[,addr]) */
@@ -22,7 +21,6 @@ export interface NameResolverOptions {
 
 export class NameResolver {
   private readonly names = new Map<string, string | null>();
-  private services: Map<string, string> | undefined;
   private hostsLoaded = false;
   /** queries abandoned because the budget ran out */
   skipped = 0;
@@ -81,22 +79,6 @@ export class NameResolver {
   name(address: string): string | undefined {
     this.loadHosts();
     return this.names.get(unmapped(address)) ?? undefined;
-  }
-
-  /** /etc/services name for a port, e.g. (443, 'tcp') → 'https'. */
-  service(port: number, protocol: string): string | undefined {
-    if (!this.services) {
-      this.services = new Map();
-      try {
-        for (const line of readFileSync(this.o.servicesFile ?? '/etc/services', 'utf8').split('\n')) {
-          const m = /^([\w.+-]+)\s+(\d+)\/(\w+)/.exec(line);
-          if (m && !this.services.has(`${m[2]}/${m[3]}`)) this.services.set(`${m[2]}/${m[3]}`, m[1]);
-        }
-      } catch {
-        /* no services file: numbers stay numbers */
-      }
-    }
-    return this.services.get(`${port}/${protocol}`);
   }
 }
 

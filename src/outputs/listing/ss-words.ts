@@ -4,6 +4,7 @@
  * paths; and what ls reads beside the kernel for ss's text (service and protocol names, process contexts, `ss -s`).
  */
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { ephemeralPortRange } from '../../filter/resolve.js';
 
 /** C's printf("%g", x): 6 significant digits, trailing zeros dropped, exponent below 1e-4 and from 1e6. */
 export function fmtG(x: number): string {
@@ -91,7 +92,7 @@ export function cgroupPath(id: number): string {
 
 let services: Map<string, string> | undefined;
 let protocols: Map<number, string> | undefined;
-let ephemeral: [number, number] | undefined;
+let ephemeral: { low: number; high: number } | undefined;
 
 /** `name number` (/etc/protocols) or `name port/proto` (/etc/services) lines: the first name of each key. */
 function nameFile(path: string, line: RegExp, into: (m: RegExpExecArray) => void): void {
@@ -119,16 +120,9 @@ export function serviceName(port: number, proto: string): string {
     }
     return protocols.get(port) ?? `ipproto-${port}`;
   }
-  if (!ephemeral) {
-    let range: number[] = [];
-    try {
-      range = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-    } catch {
-      /* ss's default below */
-    }
-    ephemeral = range.length === 2 && range.every((x) => x > 0) ? [range[0], range[1]] : [1024, 4999];
-  }
-  if (port >= ephemeral[0] && port <= ephemeral[1]) return String(port);
+  // ss's is_ephemeral() falls back to 1024-4999 when the sysctl cannot be read
+  ephemeral ??= ephemeralPortRange(undefined, { low: 1024, high: 4999 });
+  if (port >= ephemeral.low && port <= ephemeral.high) return String(port);
   if (!services) {
     const m = (services = new Map());
     nameFile('/etc/services', /^([^#\s]+)\s+(\d+)\/(\w+)/, (x) => m.has(`${x[2]}/${x[3]}`) || m.set(`${x[2]}/${x[3]}`, x[1]));
