@@ -3,6 +3,7 @@
  * lets a dump be left out (no UDP socket; ESTABLISHED counted, src/snapshot/established.ts) and TIME_WAIT's count.
  */
 import { AF_INET, AF_INET6 } from '../diag/constants.js';
+import { parseSockstat } from '../procfs/net.js';
 import { readProcText } from '../procfs/read.js';
 
 /**
@@ -35,38 +36,19 @@ export function sockstatCounters(procRoot: string, udp: boolean, tcp = false, fi
   const dir = procRoot === '/proc' ? '/proc/thread-self/net' : `${procRoot}/net`;
   const read = files ?? ((name: 'sockstat' | 'sockstat6') => readProcText(`${dir}/${name}`));
   const text = read('sockstat');
-  const udp4 = text === undefined ? undefined : field(text, 'UDP:', 'inuse');
+  const v4 = text === undefined ? undefined : parseSockstat(text);
+  const udp4 = count(v4?.UDP?.inuse);
   // sockstat6 only when it can still matter: with IPv4 UDP sockets there are UDP dumps anyway
   const text6 = tcp || (udp && udp4 === 0) ? read('sockstat6') : undefined;
-  const out: SockstatCounters = {
-    tcpTimeWait: text === undefined ? undefined : field(text, 'TCP:', 'tw'),
-    udp: udp4,
-    udp6: text6 === undefined ? undefined : field(text6, 'UDP6:', 'inuse'),
-  };
-  if (tcp && text !== undefined) {
-    const a = field(text, 'TCP:', 'inuse');
+  const v6 = text6 === undefined ? undefined : parseSockstat(text6);
+  const out: SockstatCounters = { tcpTimeWait: count(v4?.TCP?.tw), udp: udp4, udp6: count(v6?.UDP6?.inuse) };
+  if (tcp && v4 !== undefined) {
+    const a = count(v4.TCP?.inuse);
     // no sockstat6: a kernel without IPv6 has no IPv6 socket
-    const b = text6 === undefined ? 0 : field(text6, 'TCP6:', 'inuse');
+    const b = v6 === undefined ? 0 : count(v6.TCP6?.inuse);
     if (a !== undefined && b !== undefined) out.tcpInuse = [a, b];
   }
   return out;
-}
-
-/**
- * One count of a sockstat line ("TCP: inuse 3 orphan 0 tw 5 ..."): the number after `key` on the line that starts
- * with `line`, or undefined. Read where it stands rather than parsed whole (parseSockstat): a walk reads these
- * files for every namespace every gather.
- */
-function field(text: string, line: string, key: string): number | undefined {
-  const start = text.startsWith(line) ? 0 : text.indexOf(`\n${line}`) + 1;
-  if (start === 0 && !text.startsWith(line)) return undefined;
-  const end = text.indexOf('\n', start);
-  const words = text
-    .slice(start + line.length, end < 0 ? text.length : end)
-    .trim()
-    .split(' ');
-  for (let k = 0; k + 1 < words.length; k += 2) if (words[k] === key) return count(Number(words[k + 1]));
-  return undefined;
 }
 
 /** Whether the counters say there is no UDP socket of the families asked for (unreadable: not known, so no). */
