@@ -4,7 +4,7 @@
  * (tcpInfoMember), for the table's detail words.
  */
 import { readTcpInfoAt, TCP_INFO_FIELDS, TCP_INFO_KIND_CODE as KIND, TCP_INFO_KIND_SIZE as SIZE, TCP_INFO_UNSET } from '../../diag/tcp-info.js';
-import { fragment as A, encoder, FragmentTable, putU32, type Fragment } from '../text/bytes.js';
+import { fragment as A, encoder, FragmentTable, putU32 } from '../text/bytes.js';
 import { JsonBytes } from '../text/json-bytes.js';
 import { TCP_INFO_MEMBERS, TCPI_OPTIONS } from './socket-members.js';
 
@@ -20,7 +20,7 @@ const SPECIAL_WSCALE = 2;
 
 interface OutField {
   /** `,"name":` */
-  rest: Fragment;
+  key: string;
   offset: number;
   /** offset + size: the field is present when the kernel sent at least this many bytes */
   end: number;
@@ -30,7 +30,7 @@ interface OutField {
 }
 
 const OUT_FIELDS: readonly OutField[] = TCP_INFO_MEMBERS.map(({ field, name, scale, special }) => ({
-  rest: A(`,"${name}":`),
+  key: `,"${name}":`,
   offset: field.offset,
   end: field.offset + SIZE[field.kind],
   kind: KIND[field.kind],
@@ -86,11 +86,11 @@ const F_KIND = Int32Array.from(OUT_FIELDS, (f) => f.kind);
 const F_SCALE = Float64Array.from(OUT_FIELDS, (f) => f.scale);
 /** 0: none; 1: a u64 (~0 left out); 2: min_rtt; 3: wscale */
 const F_CHECK = Int32Array.from(OUT_FIELDS, (f) => (f.kind === KIND.u64 ? 1 : f.special === SPECIAL_MIN_RTT ? 2 : f.special === SPECIAL_WSCALE ? 3 : 0));
-/** 1: a u32 read as it is (scale 1, no check); 2: the same for a u8; 0: the general path (valueOf) */
+/** 1: a u32 read as it is (scale 1, no check); 2: the same for a u8; 0: the general path (memberValue) */
 const F_PLAIN = Int32Array.from(OUT_FIELDS, (f, k) => (F_CHECK[k] !== 0 || f.scale !== 1 ? 0 : f.kind === KIND.u32 ? 1 : f.kind === KIND.u8 ? 2 : 0));
 const KEY_MIN = 16;
-const keyBytes = TCP_INFO_MEMBERS.map(({ name }) => {
-  const text = encoder.encode(`,"${name}":`);
+const keyBytes = OUT_FIELDS.map(({ key }) => {
+  const text = encoder.encode(key);
   const bytes = new Uint8Array(Math.max(KEY_MIN, (text.length + 7) & ~7));
   bytes.set(text);
   return bytes;
@@ -102,12 +102,12 @@ keyBytes.forEach((bytes, k) => {
   const words = new DataView(bytes.buffer);
   for (let q = 0; q < bytes.length; q += 8) KEY_F64[F_KEY8[k] + q / 8] = words.getFloat64(q, true);
 });
-const F_KEY_LENGTH = Int32Array.from(OUT_FIELDS, (f) => f.rest.length);
+const F_KEY_LENGTH = Int32Array.from(OUT_FIELDS, (f) => f.key.length);
 /** Bytes enough for any tcp_info member list: every member's key words at their longest, its value, the options, info_bytes. */
 const TCP_INFO_ROOM = keyBytes.reduce((n, b) => n + b.length + 24, 0) + 256;
 
 /** Member k's value as written (scaled), or -1 when the record leaves it out: the path of all but the plain u32s and u8s. */
-function valueOf(view: DataView, off: number, k: number): number {
+function memberValue(view: DataView, off: number, k: number): number {
   let v = readTcpInfoAt(view, off + F_OFFSET[k], F_KIND[k]);
   const check = F_CHECK[k];
   if (check !== 0 && (check === 1 ? v === Infinity : check === 2 ? v === MIN_RTT_UNSET : !(view.getUint8(off + OPTIONS_OFFSET) & 4))) return -1;
@@ -124,7 +124,7 @@ function members(b: JsonBytes, buf: Uint8Array, dv: DataView, view: DataView, of
     let v: number;
     if (plain !== 0) v = plain === 1 ? view.getUint32(off + F_OFFSET[k], true) : view.getUint8(off + F_OFFSET[k]);
     else {
-      v = valueOf(view, off, k);
+      v = memberValue(view, off, k);
       if (v < 0) continue;
     }
     const w = F_KEY8[k];
