@@ -133,6 +133,7 @@ export function collectNetstatPort(src: ConnectionSource, groups: readonly PortG
   // port → index in candidates: the two 256 KiB indexes are kept (and left all -1) between calls, not made and
   // filled per call: an agent over 100 namespaces counts 100 tables a gather
   const { byLocal, byRemote } = PORT_INDEX;
+  const anyRemote = groups.some((g) => g.mode === 'remote');
   groups.forEach((group, g) => {
     for (const e of group.entries) {
       const index = group.mode === 'remote' ? byRemote : byLocal;
@@ -152,7 +153,7 @@ export function collectNetstatPort(src: ConnectionSource, groups: readonly PortG
   };
   try {
     for (let from = 0; from < src.length; from += ROWS_PER_CALL) {
-      countPorts(src, from, Math.min(src.length, from + ROWS_PER_CALL), candidates, byLocal, byRemote, semantics, seen, points);
+      countPorts(src, from, Math.min(src.length, from + ROWS_PER_CALL), candidates, byLocal, byRemote, anyRemote, semantics, seen, points);
     }
   } finally {
     for (const group of groups) for (const e of group.entries) (group.mode === 'remote' ? byRemote : byLocal)[e.port] = -1;
@@ -187,6 +188,7 @@ function countPorts(
   candidates: Candidate[][],
   byLocal: Int32Array,
   byRemote: Int32Array,
+  anyRemote: boolean,
   semantics: NetstatSemantics,
   seen: Set<string> | undefined,
   points: Points,
@@ -194,9 +196,11 @@ function countPorts(
   const telegraf = semantics === 'telegraf';
   for (let i = from; i < to; i++) {
     const lport = src.localPort(i);
-    const rport = src.remotePort(i);
+    const rport = anyRemote ? src.remotePort(i) : 0;
     const local = byLocal[lport] >= 0 ? candidates[byLocal[lport]] : NONE;
-    const remote = byRemote[rport] >= 0 ? candidates[byRemote[rport]] : NONE;
+    // the remote index only when a group has remote ports: a lookup per socket at its (ephemeral, scattered) peer
+    // port misses the cache (most of a profiled countPorts' time was this line)
+    const remote = anyRemote && byRemote[rport] >= 0 ? candidates[byRemote[rport]] : NONE;
     if (local.length === 0 && remote.length === 0) continue;
     const field = netstatFieldIndex(src, i, semantics);
     if (field < 0) continue;

@@ -6,7 +6,7 @@
  * gauge or counter. A second sample with the same labels in a family is dropped (Prometheus rejects
  * duplicates).
  */
-import type { FieldSpec, Metric } from '../../model/metric.js';
+import type { FieldSpec, MeasurementSchema, Metric } from '../../model/metric.js';
 import { ByteBuffer, putUint } from '../text/bytes.js';
 
 export type ExpositionFormat = 'text' | 'openmetrics';
@@ -171,6 +171,10 @@ export class PrometheusWriter {
   private readonly families = new Map<string, Family>();
   /** family and own labels per prom mapping object, so a sample builds neither again */
   private readonly byProm = new Map<object, PromTarget>();
+  /** each schema's fields in order with their targets (made on first use), and the last schema's (see targetsOf) */
+  private readonly bySchema = new Map<MeasurementSchema, SchemaTargets>();
+  private lastSchema: MeasurementSchema | undefined;
+  private lastTargets: SchemaTargets | undefined;
   /**
    * The label sets written: each metric label text `a` has a slot of `stride` words in `bits`, a bit per
    * (family, field labels) key (`keys`, by bit) written with it. One lookup of `a` per metric (its fields share
@@ -370,6 +374,20 @@ export class PrometheusWriter {
     return at;
   }
 
+  /** A schema's fields and targets: one lookup per metric (none while metrics of one schema follow each other), not one per sample. */
+  private targetsOf(schema: MeasurementSchema): SchemaTargets {
+    if (schema === this.lastSchema) return this.lastTargets!;
+    let st = this.bySchema.get(schema);
+    if (!st) {
+      const keys = Object.keys(schema.fields);
+      const specs = keys.map((k) => schema.fields[k]);
+      this.bySchema.set(schema, (st = { keys, specs, targets: keys.map(() => undefined), promLabels: specs.some((f) => f.promLabel) }));
+    }
+    this.lastSchema = schema;
+    this.lastTargets = st;
+    return st;
+  }
+
   private writeMetric(m: Metric): void {
     if (this.ctx && this.writeInContext(m, this.ctx)) return;
     // A label name appears once (Prometheus rejects the whole scrape otherwise): the measurement's own labels
@@ -378,9 +396,11 @@ export class PrometheusWriter {
     labels.clear();
     for (const k in m.tags) if (k !== 'ip_version') labels.set(labelName(k), m.tags[k]);
     if (m.tags.ip_version !== undefined) labels.set('family', FAMILY_VALUES[m.tags.ip_version] ?? m.tags.ip_version);
-    for (const k in m.fields) {
-      const spec = m.schema.fields[k];
-      if (spec?.promLabel) labels.set(spec.promLabel, String(m.fields[k]));
+    if (this.targetsOf(m.schema).promLabels) {
+      for (const k in m.fields) {
+        const spec = m.schema.fields[k];
+        if (spec?.promLabel) labels.set(spec.promLabel, String(m.fields[k]));
+      }
     }
 
     this.writeFields(m, undefined, renderLabels(labels), undefined, undefined);
@@ -410,11 +430,13 @@ export class PrometheusWriter {
       if (c.nameSet.has('family')) return false;
       labels.set('family', FAMILY_VALUES[m.tags.ip_version] ?? m.tags.ip_version);
     }
-    for (const k in m.fields) {
-      const spec = m.schema.fields[k];
-      if (!spec?.promLabel) continue;
-      if (c.nameSet.has(spec.promLabel)) return false;
-      labels.set(spec.promLabel, String(m.fields[k]));
+    if (this.targetsOf(m.schema).promLabels) {
+      for (const k in m.fields) {
+        const spec = m.schema.fields[k];
+        if (!spec?.promLabel) continue;
+        if (c.nameSet.has(spec.promLabel)) return false;
+        labels.set(spec.promLabel, String(m.fields[k]));
+      }
     }
     const rest = renderLabels(labels);
     let set = c.sets.get(rest);
@@ -438,12 +460,19 @@ export class PrometheusWriter {
    */
   private writeFields(m: Metric, c: LabelContext | undefined, a: string, aBytes: Uint8Array | undefined, slot: number | undefined): void {
     const labels = this.labels;
+    const st = this.targetsOf(m.schema);
+    const { keys, specs, targets } = st;
+    let next = 0;
     for (const k in m.fields) {
-      const spec: FieldSpec | undefined = m.schema.fields[k];
-      const prom = spec?.prom;
+      // a metric's fields mostly come in its schema's order: the next field of the schema is tried first
+      const x = next < keys.length && keys[next] === k ? next : keys.indexOf(k);
+      if (x < 0) continue; // not a field of the schema
+      next = x + 1;
+      const spec = specs[x];
+      const prom = spec.prom;
       const v = m.fields[k];
       if (!prom || typeof v !== 'number') continue;
-      const t = this.target(prom, spec);
+      const t = (targets[x] ??= this.target(prom, spec));
       let fa = a;
       let fslot = slot;
       let fbytes: Uint8Array | undefined;
@@ -504,6 +533,15 @@ export class PrometheusWriter {
     }
     return { families, bytes };
   }
+}
+
+/** A schema's field keys in order, their specs, and the writer's target of each field with a prom mapping (made on first use). */
+interface SchemaTargets {
+  keys: string[];
+  specs: FieldSpec[];
+  targets: (PromTarget | undefined)[];
+  /** whether a field is shown as a label (promLabel): else a metric's fields need not be looked through for labels */
+  promLabels: boolean;
 }
 
 /** What PrometheusWriter.context() keeps per key. */
