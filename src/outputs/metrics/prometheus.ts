@@ -256,7 +256,7 @@ export class PrometheusWriter {
       const nameSet = new Set(names);
       if (nameSet.size !== names.length) return; // two tags of one label name: written as without a context
       const text = names.map((n, i) => labelPair(n, values[i])).join(',');
-      this.contexts.set(key, (c = { keys, values, names, nameSet, text, written: false, sets: new Map() }));
+      this.contexts.set(key, (c = { keys, values, names, nameSet, text, written: false, sets: {} }));
     }
     c.written = true;
     this.ctx = c;
@@ -277,6 +277,11 @@ export class PrometheusWriter {
     }
     this.lastA = a;
     this.lastSlot = slot;
+    return this.useSlot(slot);
+  }
+
+  /** Mark a slot used in this exposition. */
+  private useSlot(slot: number): number {
     if (this.epochs[slot] !== this.epoch) {
       this.epochs[slot] = this.epoch;
       this.used++;
@@ -438,15 +443,26 @@ export class PrometheusWriter {
         labels.set(spec.promLabel, String(m.fields[k]));
       }
     }
-    const rest = renderLabels(labels);
-    let set = c.sets.get(rest);
+    // the label set, by the names and values of the other labels in order (no text made and hashed per metric:
+    // renderLabels' text is a function of that sequence, and the other way round)
+    let node = c.sets;
+    for (let j = 0; j < labels.size; j++) {
+      const byName = (node.next ??= new Map());
+      let byValue = byName.get(labels.names[j]);
+      if (!byValue) byName.set(labels.names[j], (byValue = new Map()));
+      let to = byValue.get(labels.values[j]);
+      if (!to) byValue.set(labels.values[j], (to = {}));
+      node = to;
+    }
+    let set = node.set;
     if (!set) {
+      const rest = renderLabels(labels);
       const a = c.text && rest ? `${c.text},${rest}` : c.text || rest;
-      c.sets.set(rest, (set = { a, bytes: utf8.encode(a), slot: -1, epoch: 0 }));
+      node.set = set = { a, bytes: utf8.encode(a), slot: -1, epoch: 0 };
     }
     if (set.epoch !== this.epoch) {
-      // the slot is looked up once per exposition (the slots may have been dropped by reset)
-      set.slot = this.slotOf(set.a);
+      // once per exposition: the slot is looked up the first time only (a context is dropped with the slots, in reset)
+      set.slot = set.slot < 0 ? this.slotOf(set.a) : this.useSlot(set.slot);
       set.epoch = this.epoch;
     }
     this.writeFields(m, c, set.a, set.bytes, set.slot);
@@ -555,8 +571,14 @@ interface LabelContext {
   text: string;
   /** written since the last reset */
   written: boolean;
-  /** the label sets written under the context, by the text of their other labels */
-  sets: Map<string, { a: string; bytes: Uint8Array; slot: number; epoch: number }>;
+  /** the label sets written under the context, by the names and values of their other labels in order */
+  sets: LabelSetNode;
+}
+
+/** A label set by its labels' names and values (a node per label: next by name, then by value). */
+interface LabelSetNode {
+  next?: Map<string, Map<string, LabelSetNode>>;
+  set?: { a: string; bytes: Uint8Array; slot: number; epoch: number };
 }
 
 function sameTags(c: LabelContext, tags: Record<string, string>): boolean {
