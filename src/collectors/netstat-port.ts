@@ -148,28 +148,37 @@ export function collectNetstatPort(src: ConnectionSource, groups: readonly PortG
     addrPorts: [],
     versions: [],
     groups: [],
-    counts: new Float64Array(64 * NETSTAT_FIELD_COUNT),
-    pids: new Float64Array(64),
+    counts: POINT_SCRATCH.counts,
+    pids: POINT_SCRATCH.pids,
   };
   try {
     for (let from = 0; from < src.length; from += ROWS_PER_CALL) {
       countPorts(src, from, Math.min(src.length, from + ROWS_PER_CALL), candidates, byLocal, byRemote, anyRemote, semantics, seen, points);
     }
+    const { counts, pids } = points;
+    // tags are built after the counting loop, so that loop never handles objects made for this gather only
+    return points.addrPorts.map((addrPort, p) => ({
+      schema: NETSTAT_PORT_SCHEMA,
+      tags: { ...groups[points.groups[p]].tags, addr_port: addrPort, ip_version: IP_VERSIONS[points.versions[p]] },
+      fields: countsAt(counts, p * NETSTAT_FIELD_COUNT, pids[p]),
+      time,
+    }));
   } finally {
     for (const group of groups) for (const e of group.entries) (group.mode === 'remote' ? byRemote : byLocal)[e.port] = -1;
+    // the counts back to 0 for the next call, kept at the size they grew to
+    const n = points.addrPorts.length;
+    POINT_SCRATCH.counts = points.counts.fill(0, 0, n * NETSTAT_FIELD_COUNT);
+    POINT_SCRATCH.pids = points.pids.fill(0, 0, n);
   }
-  const { counts, pids } = points;
-  // tags are built after the counting loop, so that loop never handles objects made for this gather only
-  return points.addrPorts.map((addrPort, p) => ({
-    schema: NETSTAT_PORT_SCHEMA,
-    tags: { ...groups[points.groups[p]].tags, addr_port: addrPort, ip_version: IP_VERSIONS[points.versions[p]] },
-    fields: countsAt(counts, p * NETSTAT_FIELD_COUNT, pids[p]),
-    time,
-  }));
 }
 
 /** The port indexes of collectNetstatPort, all -1 between its calls (scratch of one synchronous call). */
 const PORT_INDEX = { byLocal: new Int32Array(65536).fill(-1), byRemote: new Int32Array(65536).fill(-1) };
+/**
+ * The points' counts (NETSTAT_FIELD_COUNT each) and pids of collectNetstatPort, all 0 between its calls (scratch of
+ * one synchronous call, grown by pointOf and kept): an agent counts 100 namespaces' tables a gather.
+ */
+const POINT_SCRATCH: Pick<Points, 'counts' | 'pids'> = { counts: new Float64Array(64 * NETSTAT_FIELD_COUNT), pids: new Float64Array(64) };
 
 interface Candidate {
   g: number;
