@@ -230,7 +230,9 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
         if (want) metrics.push(toWire(m));
       });
     }
-    return { ...base, status: 'ok', counters, gather: { report, ...(want ? { metrics } : {}) } };
+    // the report goes back for the own namespace only (NetnsReport.host), and the counters not at all (their metric
+    // carries them): another 100 namespaces' would be cloned to the agent's main thread each gather to be dropped
+    return { ...base, status: 'ok', gather: { ...(target.own ? { report } : {}), ...(want ? { metrics } : {}) } };
   } catch (e) {
     // a kept socket that failed is not trusted again
     if (keep) {

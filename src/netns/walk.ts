@@ -76,8 +76,11 @@ export type NetnsOutcome = { inode: number } & (
       counters?: NetnsCounterValues;
       census?: { counts: ArrayBuffer; meta: Omit<Census, 'counts'> };
       snapshot?: { buffers: SocketTableBuffers; meta: Omit<Snapshot, 'table'> };
-      /** metrics: absent when the job asked for none (exposition only) */
-      gather?: { report: GatherReport; metrics?: WireMetric[] };
+      /**
+       * a gather job's: its report for the own namespace only (the host's); metrics absent when the job asked for
+       * none (exposition only). Its counters are in its netns metric, not in `counters`.
+       */
+      gather?: { report?: GatherReport; metrics?: WireMetric[] };
     }
   /** vanished: gone between discovery and the walk; denied: not ours to enter; failed: the dump failed */
   | { status: 'vanished' | 'denied' | 'failed'; reason: string }
