@@ -198,6 +198,8 @@ export class PrometheusWriter {
   /** label contexts by key (see context()), kept across reset() while their key is written every time */
   private readonly contexts = new Map<unknown, LabelContext>();
   private ctx: LabelContext | undefined;
+  /** the tags every metric carries implicitly (context's `implied`), or undefined */
+  private implied: Record<string, string> | undefined;
   /** the labels of the metric being written (scratch) */
   private readonly labels = new Labels();
   /** UTF-8 of the metric labels being written (scratch, grown as needed) */
@@ -218,6 +220,7 @@ export class PrometheusWriter {
     }
     this.bits.fill(0);
     this.ctx = undefined;
+    this.implied = undefined;
     // a context not written since the last reset is gone (its namespace vanished or is no longer read)
     for (const [key, c] of this.contexts) {
       if (c.written) c.written = false;
@@ -244,9 +247,14 @@ export class PrometheusWriter {
    * pod appears gets new text), and the label sets written under it are looked up by their other labels only.
    * The exposition is the same as without a context: a metric whose tags do not start with the context's,
    * or whose labels would replace one of the context's, is written as without one.
+   *
+   * `implied`: the following metrics carry the tags implicitly (their own tags are the rest): each is written as
+   * a metric whose tags are `{ ...tags, ...m.tags }` would be, with or without a context (a namespace walk then
+   * makes no such object per metric).
    */
-  context(key: unknown, tags?: Record<string, string>): void {
+  context(key: unknown, tags?: Record<string, string>, implied = false): void {
     this.ctx = undefined;
+    this.implied = implied && tags && Object.keys(tags).length > 0 ? tags : undefined;
     if (key === undefined || !tags || tags.ip_version !== undefined) return;
     let c = this.contexts.get(key);
     if (!c || !sameTags(c, tags)) {
@@ -395,6 +403,8 @@ export class PrometheusWriter {
 
   private writeMetric(m: Metric): void {
     if (this.ctx && this.writeInContext(m, this.ctx)) return;
+    // tags carried implicitly and no context for them (or the metric is not one for it): the metric as tagged
+    if (this.implied) m = { ...m, tags: { ...this.implied, ...m.tags } };
     // A label name appears once (Prometheus rejects the whole scrape otherwise): the measurement's own labels
     // (family from ip_version, a promLabel field, a field's labels) win over a user tag of the same name.
     const labels = this.labels;
@@ -420,17 +430,27 @@ export class PrometheusWriter {
     labels.clear();
     const n = c.keys.length;
     let i = 0;
+    const implied = this.implied !== undefined;
     for (const k in m.tags) {
-      if (i < n) {
+      if (implied) {
+        // the context's tags come first: one of them here is where it is in the context, so the same value changes nothing
+        const at = c.keys.indexOf(k);
+        if (at >= 0) {
+          if (m.tags[k] !== c.values[at]) return false;
+          continue;
+        }
+      } else if (i < n) {
         if (k !== c.keys[i] || m.tags[k] !== c.values[i]) return false;
         i++;
-      } else if (k !== 'ip_version') {
+        continue;
+      }
+      if (k !== 'ip_version') {
         const name = labelName(k);
         if (c.nameSet.has(name)) return false; // it would replace one of the context's in place
         labels.set(name, m.tags[k]);
       }
     }
-    if (i < n) return false;
+    if (!implied && i < n) return false;
     if (m.tags.ip_version !== undefined) {
       if (c.nameSet.has('family')) return false;
       labels.set('family', FAMILY_VALUES[m.tags.ip_version] ?? m.tags.ip_version);
