@@ -48,6 +48,8 @@ export interface AllNetnsListing {
   netns: NetnsRecord[];
   /** per shown row: the table column's text */
   cells: string[];
+  /** where each namespace's rows start in `rows` (ascending; a namespace is one run of rows) */
+  starts: number[];
   notes: string[];
 }
 
@@ -84,11 +86,13 @@ export async function listAllNetns(o: AllNetnsOptions, snapshot: SnapshotOptions
   const rows: number[] = [];
   const netns: NetnsRecord[] = [];
   const cells: string[] = [];
+  const starts: number[] = [];
   const s = o.select;
   const bySelector = !!(s?.netns?.length || s?.pod?.length || s?.namespace?.length || s?.container?.length);
   const owners = new SocketOwners(o.logRoot);
   for (const { t, ns } of tables) {
     const from = table.length;
+    starts.push(rows.length);
     table.append(t);
     const nsRecord = netnsRecord(ns);
     const nsCell = namespaceCell(ns);
@@ -125,7 +129,29 @@ export async function listAllNetns(o: AllNetnsOptions, snapshot: SnapshotOptions
       cells.push(nsCell);
     }
   }
-  return { table, rows, netns, cells, notes };
+  return { table, rows, netns, cells, starts, notes };
+}
+
+/**
+ * The listing with each namespace's rows in ss's line order (ssLineOrder: what `ip netns exec NAME ss` prints
+ * there), the namespaces in the order they were walked; `netns` and `cells` follow their rows.
+ */
+export function inSsLineOrder(l: AllNetnsListing, order: (t: SocketTable, rows: ArrayLike<number>) => Uint32Array): AllNetnsListing {
+  const at = new Map<number, number>();
+  l.rows.forEach((r, k) => at.set(r, k));
+  const rows: number[] = [];
+  const netns: NetnsRecord[] = [];
+  const cells: string[] = [];
+  l.starts.forEach((from, n) => {
+    const to = n + 1 < l.starts.length ? l.starts[n + 1] : l.rows.length;
+    for (const r of order(l.table, l.rows.slice(from, to))) {
+      const k = at.get(r)!;
+      rows.push(r);
+      netns.push(l.netns[k]);
+      cells.push(l.cells[k]);
+    }
+  });
+  return { ...l, rows, netns, cells };
 }
 
 /** Records with their `netns`. */
@@ -162,9 +188,11 @@ export async function listAllNetnsTo(
   recordOptions: RecordOptions,
   out: { write(s: string | Uint8Array): unknown },
 ): Promise<void> {
-  const l = await listAllNetns(o, plan.snapshot, matches);
+  let l = await listAllNetns(o, plan.snapshot, matches);
   if (plan.format === 'table') {
-    const { lsShowsNetid, lsTableBytes } = await import('../outputs/listing/ls-table.js');
+    const { lsShowsNetid, lsTableBytes, ssLineOrder } = await import('../outputs/listing/ls-table.js');
+    // each namespace's lines in ss's order, as the table of one namespace (the records keep the walk's order)
+    l = inSsLineOrder(l, ssLineOrder);
     const netid = lsShowsNetid(l.table, l.rows, plan.snapshot.protocols?.length ?? 0);
     const text = Buffer.from(lsTableBytes(l.table, l.rows, l.table.arenaView(), recordOptions, { header: plan.header, netid })).toString('utf8');
     out.write(withNamespaceColumn(text, l.cells, plan.header));

@@ -12,9 +12,10 @@
  * Nothing expected is written here: ss says what is true.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FAMILY_MAKER } from '../helpers/family-maker.js';
@@ -383,6 +384,32 @@ describe('sockscope ls beside ss for every common flag combination', opts, () =>
       assert.deepEqual(
         mine,
         seq(r.before!.stdout).filter((x) => stable.has(x) && mine.includes(x)),
+      );
+    });
+  }
+
+  // --all-netns, run from the host's namespace and selecting this one by its inode: each namespace's lines are
+  // the table of that namespace (in ss's order) behind its Netns cell
+  for (const args of [['-tan'], ['-tuan'], ['-an']]) {
+    test(`ls ${args.join(' ')} --all-netns prints a namespace's lines in the order ss prints them there`, async () => {
+      const inode = String(statSync(`/proc/${ns!.pid}/ns/net`).ino);
+      const ss = async () => (await ns!.run('ss', args, { timeoutMs: 60_000 })).stdout;
+      const before = await ss();
+      const r = spawnSync(process.execPath, [`${root}bin/sockscope.js`, 'ls', ...args, '--all-netns', '--netns', inode], { encoding: 'utf8', timeout: 60_000 });
+      const after = await ss();
+      assert.equal(r.status, 0, r.stderr);
+      const lines = r.stdout.split('\n').filter((l) => l.trim() !== '');
+      assert.match(lines[0], /^Netns\s+/);
+      // the Netns cell off each line (detail lines, tab-indented past it, have none)
+      const mine = lines.map((l) => (l.startsWith(' ') ? l.trimStart() : l.replace(/^\S+\s+/, ''))).join('\n');
+      assert.deepEqual(entries(mine, true).header, entries(before, true).header, 'header');
+      const seq = (text: string) => entries(text, true).rows.filter(notTheDumper).map(normal);
+      const stable = new Set(seq(before).filter((x) => seq(after).includes(x)));
+      const got = seq(mine).filter((x) => stable.has(x));
+      assert.ok(got.length > 1, 'lines to order');
+      assert.deepEqual(
+        got,
+        seq(before).filter((x) => stable.has(x) && got.includes(x)),
       );
     });
   }
