@@ -112,12 +112,13 @@ export interface WalkerOptions {
 }
 
 /**
- * The walker thread's young generation, MB. A gather over 100 namespaces allocates some 10 MB there, nearly all of it
- * dead by the next gather: with 4 MB it took seven scavenges a gather, each copying the live part of the gather in
- * flight (13 ms of the thread's user time a gather, and V8's helper threads'); 16 MB takes two. V8's default would
- * grow to 48 MB and keep it resident.
+ * The walker thread's young generation, MB. A gather over 100 namespaces of 1,500 sockets allocates ~10 MB there,
+ * nearly all of it dead by the end of the namespace that made it: with 4 MB (semi-spaces of 1.3 MB) it took seven
+ * scavenges a gather, each copying the live part of the namespace in flight and promoting some (the thread's user
+ * time 13 ms a gather more, and V8's helper threads'); 8 MB costs the same user time as 16 MB
+ * (bench/netns-agent-inproc.ts, the two side by side) and ~8 MB less at peak RSS. V8's default would grow to 48 MB.
  */
-const WALKER_YOUNG_GENERATION_MB = 16;
+const WALKER_YOUNG_GENERATION_MB = 8;
 
 export class NetnsWalker {
   private readonly workers: Worker[] = [];
