@@ -9,8 +9,8 @@
  * gathers after the first two (the scrapes, by a python3 process, are served by the agent's event loop while this
  * waits), and checks the trees' expositions are the same bytes (the sample values of a
  * still population: equal). Two trees in one process share its main thread's heap (their agents' main-thread
- * collections are one): for what a build does on the main thread, run one tree at a time (the per-thread
- * breakdown is printed then). Run with `node --cpu-prof --cpu-prof-dir=DIR` for a profile per thread.
+ * collections are one): for what a build does on the main thread, run one tree at a time. The CPU of each thread
+ * during each tree's gathers is printed per tree (each agent's walker thread is busy during its own only). Run with `node --cpu-prof --cpu-prof-dir=DIR` for a profile per thread.
  *
  * The population is bench/netns.ts's agent case (bench/netns-holder.py, no TIME_WAIT, a private TCP hash table
  * per namespace), in a private pid and mount namespace as there. Needs root. Not part of `npm test`.
@@ -78,6 +78,8 @@ interface Side {
   user: number[];
   sys: number[];
   body?: Buffer;
+  /** CPU ticks per thread during this side's gathers (after the first two) */
+  byThread: Map<string, { user: number; sys: number }>;
 }
 const sides: Side[] = [];
 for (const tree of trees) {
@@ -86,7 +88,7 @@ for (const tree of trees) {
   const { Agent } = await mod('agent/agent.js');
   const agent = new Agent(loadConfig({ file: conf }), { version: 'bench', log: () => {} });
   await agent.start();
-  sides.push({ tree, agent, user: [], sys: [] });
+  sides.push({ tree, agent, user: [], sys: [], byThread: new Map() });
 }
 // Prometheus scrapes from a process of their own (python3), so that receiving 5 MB is not counted as the agent's CPU
 const scraper = spawn(
@@ -122,7 +124,6 @@ const threads = () => {
   }
   return m;
 };
-const byThread = new Map<string, { user: number; sys: number }>();
 try {
   for (const [k, s] of sides.entries()) await scrape(s, k); // waits for the gather the agent starts with
 
@@ -133,12 +134,12 @@ try {
       await s.agent.gatherOnce();
       const body = await scrape(s, k);
       const c = process.cpuUsage(c0);
-      if (g >= 2 && sides.length === 1) {
+      if (g >= 2) {
         for (const [tid, t] of threads()) {
           const b = t0.get(tid);
           const name = `${tid === String(process.pid) ? 'main' : tid} ${t.comm}`;
-          const x = byThread.get(name) ?? { user: 0, sys: 0 };
-          byThread.set(name, { user: x.user + t.user - (b?.user ?? 0), sys: x.sys + t.sys - (b?.sys ?? 0) });
+          const x = s.byThread.get(name) ?? { user: 0, sys: 0 };
+          s.byThread.set(name, { user: x.user + t.user - (b?.user ?? 0), sys: x.sys + t.sys - (b?.sys ?? 0) });
         }
       }
       s.body = readFileSync(body);
@@ -175,10 +176,14 @@ for (const s of sides) {
     `${s.tree}: per gather (gather + one scrape) user ${median(s.user).toFixed(1)} ms, system ${median(s.sys).toFixed(1)} ms (median of ${s.user.length}; user ${s.user.map((x) => x.toFixed(0)).join(' ')}); /metrics ${s.body?.length} bytes`,
   );
 }
-// one tree: where its CPU went, by thread (ticks of 10 ms, summed over the gathers: coarse)
-const busy = [...byThread].filter(([, t]) => t.user + t.sys > 0).sort((p, q) => q[1].user + q[1].sys - p[1].user - p[1].sys);
-for (const [k, t] of busy)
-  console.log(`  thread ${k}: user ${((t.user * 10) / gathers).toFixed(1)} ms, system ${((t.sys * 10) / gathers).toFixed(1)} ms per gather`);
+// where each tree's CPU went, by thread (ticks of 10 ms, summed over its gathers: coarse). A thread busy during
+// one tree's gathers only is that tree's (its agent's walker); main and V8's platform threads serve both.
+for (const s of sides) {
+  console.log(`${s.tree}: by thread, during its gathers`);
+  const busy = [...s.byThread].filter(([, t]) => t.user + t.sys > 0).sort((p, q) => q[1].user + q[1].sys - p[1].user - p[1].sys);
+  for (const [k, t] of busy)
+    console.log(`  thread ${k}: user ${((t.user * 10) / gathers).toFixed(1)} ms, system ${((t.sys * 10) / gathers).toFixed(1)} ms per gather`);
+}
 if (sides.length > 1) {
   const equal = sides.every((s) => samples(s.body!) === samples(sides[0].body!));
   console.log(`expositions (gathered samples) equal: ${equal}`);

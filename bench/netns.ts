@@ -48,7 +48,7 @@
  * root. Not part of `npm test`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, readlinkSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -346,6 +346,23 @@ function procStat(pid: number): { cpuTicks: number; sysTicks: number; rssKb: num
   return { cpuTicks: Number(f[11]) + Number(f[12]), sysTicks: Number(f[12]), rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
 }
 
+/** CPU ticks (user, system) of each thread of a process, by tid (with its comm). */
+function threadTicks(pid: number): Map<string, { comm: string; user: number; sys: number }> {
+  const m = new Map<string, { comm: string; user: number; sys: number }>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {}
+  for (const tid of tids) {
+    try {
+      const st = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      m.set(tid, { comm: st.slice(st.indexOf('(') + 1, st.lastIndexOf(')')), user: Number(f[11]), sys: Number(f[12]) });
+    } catch {}
+  }
+  return m;
+}
+
 /** A TCP port free on 127.0.0.1 now. */
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -480,9 +497,11 @@ async function agentCase(results: Record<string, unknown>): Promise<void> {
     await new Promise((r) => setTimeout(r, 20_000));
     for (const x of agents) if (x.child.exitCode !== null) throw new Error(`agent ${x.bin} exited: ${x.err}`);
     const s0 = agents.map((x) => procStat(x.child.pid!));
+    const t0 = agents.map((x) => threadTicks(x.child.pid!));
     const w0 = Date.now();
     await new Promise((r) => setTimeout(r, seconds * 1000));
     const s1 = agents.map((x) => procStat(x.child.pid!));
+    const t1 = agents.map((x) => threadTicks(x.child.pid!));
     const wall = (Date.now() - w0) / 1000;
     const hz = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
     // the floors: the kernel's dumps of these namespaces over sockets kept open (no setns), in C, every 15 s:
@@ -503,6 +522,16 @@ async function agentCase(results: Record<string, unknown>): Promise<void> {
       console.log(
         `  sockscope agent${name} (${a['agent-collectors']} collectors), 15 s interval, ${seconds} s: cpu ${cpuPct.toFixed(2)}% of a core (target ≤ 1%; user ${perGather(s1[k].cpuTicks - s0[k].cpuTicks - (s1[k].sysTicks - s0[k].sysTicks)).toFixed(0)} ms, system ${perGather(s1[k].sysTicks - s0[k].sysTicks).toFixed(0)} ms per gather), rss ${(s1[k].rssKb / 1024).toFixed(0)} MB, peak ${(s1[k].hwmKb / 1024).toFixed(0)} MB (target ≤ 150 MB); ${x.scrapes} scrapes of ${(x.scrapeBytes / 1e6).toFixed(1)} MB${x.scrapeErrors ? `, ${x.scrapeErrors} failed` : ''}`,
       );
+      // where it went, by thread (the main thread is the pid; worker threads and V8's platform threads are all
+      // "node": the namespace walker is the one with the system time of the dumps)
+      for (const [tid, t] of [...t1[k]].sort((p, q) => q[1].user + q[1].sys - p[1].user - p[1].sys)) {
+        const b = t0[k].get(tid);
+        const user = t.user - (b?.user ?? 0);
+        const sys = t.sys - (b?.sys ?? 0);
+        if (user + sys === 0) continue;
+        const who = tid === String(x.child.pid) ? 'main' : `${tid} ${t.comm}`;
+        console.log(`    thread ${who}: user ${perGather(user).toFixed(1)} ms, system ${perGather(sys).toFixed(1)} ms per gather`);
+      }
       const what = `agent${name} ${n} × ${per} TCP, ${a['agent-collectors']} collectors, 15 s`;
       row(`${what}: CPU over ${seconds} s`, `${cpuPct.toFixed(2)}% of a core (system ${sysPct.toFixed(2)}%)`, '≤ 1%', cpuPct <= 1);
       row('  RSS (peak)', `${(s1[k].rssKb / 1024).toFixed(0)} MB (${(s1[k].hwmKb / 1024).toFixed(0)} MB)`, '≤ 150 MB', s1[k].hwmKb / 1024 <= 150);

@@ -133,6 +133,7 @@ export function collectNetstatPort(src: ConnectionSource, groups: readonly PortG
   // port → index in candidates: the two 256 KiB indexes are kept (and left all -1) between calls, not made and
   // filled per call: an agent over 100 namespaces counts 100 tables a gather
   const { byLocal, byRemote } = PORT_INDEX;
+  const anyRemote = groups.some((g) => g.mode === 'remote');
   groups.forEach((group, g) => {
     for (const e of group.entries) {
       const index = group.mode === 'remote' ? byRemote : byLocal;
@@ -147,28 +148,37 @@ export function collectNetstatPort(src: ConnectionSource, groups: readonly PortG
     addrPorts: [],
     versions: [],
     groups: [],
-    counts: new Float64Array(64 * NETSTAT_FIELD_COUNT),
-    pids: new Float64Array(64),
+    counts: POINT_SCRATCH.counts,
+    pids: POINT_SCRATCH.pids,
   };
   try {
     for (let from = 0; from < src.length; from += ROWS_PER_CALL) {
-      countPorts(src, from, Math.min(src.length, from + ROWS_PER_CALL), candidates, byLocal, byRemote, semantics, seen, points);
+      countPorts(src, from, Math.min(src.length, from + ROWS_PER_CALL), candidates, byLocal, byRemote, anyRemote, semantics, seen, points);
     }
+    const { counts, pids } = points;
+    // tags are built after the counting loop, so that loop never handles objects made for this gather only
+    return points.addrPorts.map((addrPort, p) => ({
+      schema: NETSTAT_PORT_SCHEMA,
+      tags: { ...groups[points.groups[p]].tags, addr_port: addrPort, ip_version: IP_VERSIONS[points.versions[p]] },
+      fields: countsAt(counts, p * NETSTAT_FIELD_COUNT, pids[p]),
+      time,
+    }));
   } finally {
     for (const group of groups) for (const e of group.entries) (group.mode === 'remote' ? byRemote : byLocal)[e.port] = -1;
+    // the counts back to 0 for the next call, kept at the size they grew to
+    const n = points.addrPorts.length;
+    POINT_SCRATCH.counts = points.counts.fill(0, 0, n * NETSTAT_FIELD_COUNT);
+    POINT_SCRATCH.pids = points.pids.fill(0, 0, n);
   }
-  const { counts, pids } = points;
-  // tags are built after the counting loop, so that loop never handles objects made for this gather only
-  return points.addrPorts.map((addrPort, p) => ({
-    schema: NETSTAT_PORT_SCHEMA,
-    tags: { ...groups[points.groups[p]].tags, addr_port: addrPort, ip_version: IP_VERSIONS[points.versions[p]] },
-    fields: countsAt(counts, p * NETSTAT_FIELD_COUNT, pids[p]),
-    time,
-  }));
 }
 
 /** The port indexes of collectNetstatPort, all -1 between its calls (scratch of one synchronous call). */
 const PORT_INDEX = { byLocal: new Int32Array(65536).fill(-1), byRemote: new Int32Array(65536).fill(-1) };
+/**
+ * The points' counts (NETSTAT_FIELD_COUNT each) and pids of collectNetstatPort, all 0 between its calls (scratch of
+ * one synchronous call, grown by pointOf and kept): an agent counts 100 namespaces' tables a gather.
+ */
+const POINT_SCRATCH: Pick<Points, 'counts' | 'pids'> = { counts: new Float64Array(64 * NETSTAT_FIELD_COUNT), pids: new Float64Array(64) };
 
 interface Candidate {
   g: number;
@@ -187,6 +197,7 @@ function countPorts(
   candidates: Candidate[][],
   byLocal: Int32Array,
   byRemote: Int32Array,
+  anyRemote: boolean,
   semantics: NetstatSemantics,
   seen: Set<string> | undefined,
   points: Points,
@@ -194,9 +205,11 @@ function countPorts(
   const telegraf = semantics === 'telegraf';
   for (let i = from; i < to; i++) {
     const lport = src.localPort(i);
-    const rport = src.remotePort(i);
+    const rport = anyRemote ? src.remotePort(i) : 0;
     const local = byLocal[lport] >= 0 ? candidates[byLocal[lport]] : NONE;
-    const remote = byRemote[rport] >= 0 ? candidates[byRemote[rport]] : NONE;
+    // the remote index only when a group has remote ports: a lookup per socket at its (ephemeral, scattered) peer
+    // port misses the cache (most of a profiled countPorts' time was this line)
+    const remote = anyRemote && byRemote[rport] >= 0 ? candidates[byRemote[rport]] : NONE;
     if (local.length === 0 && remote.length === 0) continue;
     const field = netstatFieldIndex(src, i, semantics);
     if (field < 0) continue;

@@ -146,13 +146,20 @@ function pickPairs(text: string, group: string, keys: readonly string[], out: (n
   if (e1 < 0 || !text.startsWith(tag, e1 + 1)) return;
   const e2 = text.indexOf('\n', e1 + 1);
   const cols = columnsOf(text.slice(at + tag.length, e1), keys);
-  const values = text
-    .slice(e1 + 1 + tag.length, e2 < 0 ? undefined : e2)
-    .trim()
-    .split(/\s+/);
-  for (let k = 0; k < keys.length; k++) {
-    const v = cols[k] < 0 ? Number.NaN : Number(values[cols[k]]);
-    if (Number.isFinite(v)) out[k] = v;
+  // the values line's whitespace-separated fields, walked in place: only the wanted ones become strings (a
+  // split made a string per field, ~130 of TcpExt's, per namespace per gather)
+  const end = e2 < 0 ? text.length : e2;
+  let i = e1 + 1 + tag.length;
+  for (let col = 0; i < end; col++) {
+    while (i < end && text.charCodeAt(i) <= 32) i++;
+    if (i === end) break;
+    const from = i;
+    while (i < end && text.charCodeAt(i) > 32) i++;
+    for (let k = 0; k < keys.length; k++) {
+      if (cols[k] !== col) continue;
+      const v = Number(text.slice(from, i));
+      if (Number.isFinite(v)) out[k] = v;
+    }
   }
 }
 

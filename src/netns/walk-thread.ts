@@ -175,6 +175,9 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
     const want = job.metrics !== false;
     const metrics: WireMetric[] = [];
     const tags = { ...job.config.tags, ...target.tags };
+    // another namespace's labels, rendered by the writer: its gather's metrics carry them implicitly (the writer's
+    // context), so they are not copied into each metric; only metrics sent back get them
+    const implied = !target.own && sink.writer !== undefined;
     const emit = (m: Metric) => {
       // the namespace's label is the walk's (its name), also on a point whose subject is a namespace (the doctor's
       // findings name theirs "net:[inode]", which wins over config tags elsewhere)
@@ -185,11 +188,12 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
         return;
       }
       sink.writer?.write(m);
-      if (want) metrics.push(toWire(m));
+      if (want) metrics.push(toWire(implied ? { ...m, tags: { ...tags, ...m.tags } } : m));
     };
-    const config = target.countersOnly ? { ...job.config, measurements: [], tags } : { ...job.config, tags };
+    const gatherTags = implied ? undefined : tags;
+    const config = target.countersOnly ? { ...job.config, measurements: [], tags: gatherTags } : { ...job.config, tags: gatherTags };
     // the namespace's labels begin each of its metrics: rendered once per (namespace, labels), kept across walks
-    if (!target.own) sink.writer?.context(target.inode, tags);
+    if (!target.own) sink.writer?.context(target.inode, tags, implied);
     // the collectors and the snapshot they need: the same for every namespace of the walk (only the tags differ)
     const plan = target.countersOnly ? (sink.countersOnlyPlan ??= prepareGather(config)) : (sink.plan ??= prepareGather(config));
     // the agent's lifecycle collector: this namespace's own subscription, kept between gathers (walkOnThisThread drops it)
@@ -230,7 +234,9 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
         if (want) metrics.push(toWire(m));
       });
     }
-    return { ...base, status: 'ok', counters, gather: { report, ...(want ? { metrics } : {}) } };
+    // the report goes back for the own namespace only (NetnsReport.host), and the counters not at all (their metric
+    // carries them): another 100 namespaces' would be cloned to the agent's main thread each gather to be dropped
+    return { ...base, status: 'ok', gather: { ...(target.own ? { report } : {}), ...(want ? { metrics } : {}) } };
   } catch (e) {
     // a kept socket that failed is not trusted again
     if (keep) {

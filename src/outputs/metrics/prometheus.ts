@@ -6,7 +6,7 @@
  * gauge or counter. A second sample with the same labels in a family is dropped (Prometheus rejects
  * duplicates).
  */
-import type { FieldSpec, Metric } from '../../model/metric.js';
+import type { FieldSpec, MeasurementSchema, Metric } from '../../model/metric.js';
 import { ByteBuffer, putUint } from '../text/bytes.js';
 
 export type ExpositionFormat = 'text' | 'openmetrics';
@@ -171,6 +171,10 @@ export class PrometheusWriter {
   private readonly families = new Map<string, Family>();
   /** family and own labels per prom mapping object, so a sample builds neither again */
   private readonly byProm = new Map<object, PromTarget>();
+  /** each schema's fields in order with their targets (made on first use), and the last schema's (see targetsOf) */
+  private readonly bySchema = new Map<MeasurementSchema, SchemaTargets>();
+  private lastSchema: MeasurementSchema | undefined;
+  private lastTargets: SchemaTargets | undefined;
   /**
    * The label sets written: each metric label text `a` has a slot of `stride` words in `bits`, a bit per
    * (family, field labels) key (`keys`, by bit) written with it. One lookup of `a` per metric (its fields share
@@ -194,6 +198,8 @@ export class PrometheusWriter {
   /** label contexts by key (see context()), kept across reset() while their key is written every time */
   private readonly contexts = new Map<unknown, LabelContext>();
   private ctx: LabelContext | undefined;
+  /** the tags every metric carries implicitly (context's `implied`), or undefined */
+  private implied: Record<string, string> | undefined;
   /** the labels of the metric being written (scratch) */
   private readonly labels = new Labels();
   /** UTF-8 of the metric labels being written (scratch, grown as needed) */
@@ -214,6 +220,7 @@ export class PrometheusWriter {
     }
     this.bits.fill(0);
     this.ctx = undefined;
+    this.implied = undefined;
     // a context not written since the last reset is gone (its namespace vanished or is no longer read)
     for (const [key, c] of this.contexts) {
       if (c.written) c.written = false;
@@ -240,9 +247,14 @@ export class PrometheusWriter {
    * pod appears gets new text), and the label sets written under it are looked up by their other labels only.
    * The exposition is the same as without a context: a metric whose tags do not start with the context's,
    * or whose labels would replace one of the context's, is written as without one.
+   *
+   * `implied`: the following metrics carry the tags implicitly (their own tags are the rest): each is written as
+   * a metric whose tags are `{ ...tags, ...m.tags }` would be, with or without a context (a namespace walk then
+   * makes no such object per metric).
    */
-  context(key: unknown, tags?: Record<string, string>): void {
+  context(key: unknown, tags?: Record<string, string>, implied = false): void {
     this.ctx = undefined;
+    this.implied = implied && tags && Object.keys(tags).length > 0 ? tags : undefined;
     if (key === undefined || !tags || tags.ip_version !== undefined) return;
     let c = this.contexts.get(key);
     if (!c || !sameTags(c, tags)) {
@@ -252,7 +264,7 @@ export class PrometheusWriter {
       const nameSet = new Set(names);
       if (nameSet.size !== names.length) return; // two tags of one label name: written as without a context
       const text = names.map((n, i) => labelPair(n, values[i])).join(',');
-      this.contexts.set(key, (c = { keys, values, names, nameSet, text, written: false, sets: new Map() }));
+      this.contexts.set(key, (c = { keys, values, names, nameSet, text, written: false, sets: {} }));
     }
     c.written = true;
     this.ctx = c;
@@ -273,6 +285,11 @@ export class PrometheusWriter {
     }
     this.lastA = a;
     this.lastSlot = slot;
+    return this.useSlot(slot);
+  }
+
+  /** Mark a slot used in this exposition. */
+  private useSlot(slot: number): number {
     if (this.epochs[slot] !== this.epoch) {
       this.epochs[slot] = this.epoch;
       this.used++;
@@ -370,17 +387,35 @@ export class PrometheusWriter {
     return at;
   }
 
+  /** A schema's fields and targets: one lookup per metric (none while metrics of one schema follow each other), not one per sample. */
+  private targetsOf(schema: MeasurementSchema): SchemaTargets {
+    if (schema === this.lastSchema) return this.lastTargets!;
+    let st = this.bySchema.get(schema);
+    if (!st) {
+      const keys = Object.keys(schema.fields);
+      const specs = keys.map((k) => schema.fields[k]);
+      this.bySchema.set(schema, (st = { keys, specs, targets: keys.map(() => undefined), promLabels: specs.some((f) => f.promLabel) }));
+    }
+    this.lastSchema = schema;
+    this.lastTargets = st;
+    return st;
+  }
+
   private writeMetric(m: Metric): void {
     if (this.ctx && this.writeInContext(m, this.ctx)) return;
+    // tags carried implicitly and no context for them (or the metric is not one for it): the metric as tagged
+    if (this.implied) m = { ...m, tags: { ...this.implied, ...m.tags } };
     // A label name appears once (Prometheus rejects the whole scrape otherwise): the measurement's own labels
     // (family from ip_version, a promLabel field, a field's labels) win over a user tag of the same name.
     const labels = this.labels;
     labels.clear();
     for (const k in m.tags) if (k !== 'ip_version') labels.set(labelName(k), m.tags[k]);
     if (m.tags.ip_version !== undefined) labels.set('family', FAMILY_VALUES[m.tags.ip_version] ?? m.tags.ip_version);
-    for (const k in m.fields) {
-      const spec = m.schema.fields[k];
-      if (spec?.promLabel) labels.set(spec.promLabel, String(m.fields[k]));
+    if (this.targetsOf(m.schema).promLabels) {
+      for (const k in m.fields) {
+        const spec = m.schema.fields[k];
+        if (spec?.promLabel) labels.set(spec.promLabel, String(m.fields[k]));
+      }
     }
 
     this.writeFields(m, undefined, renderLabels(labels), undefined, undefined);
@@ -395,36 +430,59 @@ export class PrometheusWriter {
     labels.clear();
     const n = c.keys.length;
     let i = 0;
+    const implied = this.implied !== undefined;
     for (const k in m.tags) {
-      if (i < n) {
+      if (implied) {
+        // the context's tags come first: one of them here is where it is in the context, so the same value changes nothing
+        const at = c.keys.indexOf(k);
+        if (at >= 0) {
+          if (m.tags[k] !== c.values[at]) return false;
+          continue;
+        }
+      } else if (i < n) {
         if (k !== c.keys[i] || m.tags[k] !== c.values[i]) return false;
         i++;
-      } else if (k !== 'ip_version') {
+        continue;
+      }
+      if (k !== 'ip_version') {
         const name = labelName(k);
         if (c.nameSet.has(name)) return false; // it would replace one of the context's in place
         labels.set(name, m.tags[k]);
       }
     }
-    if (i < n) return false;
+    if (!implied && i < n) return false;
     if (m.tags.ip_version !== undefined) {
       if (c.nameSet.has('family')) return false;
       labels.set('family', FAMILY_VALUES[m.tags.ip_version] ?? m.tags.ip_version);
     }
-    for (const k in m.fields) {
-      const spec = m.schema.fields[k];
-      if (!spec?.promLabel) continue;
-      if (c.nameSet.has(spec.promLabel)) return false;
-      labels.set(spec.promLabel, String(m.fields[k]));
+    if (this.targetsOf(m.schema).promLabels) {
+      for (const k in m.fields) {
+        const spec = m.schema.fields[k];
+        if (!spec?.promLabel) continue;
+        if (c.nameSet.has(spec.promLabel)) return false;
+        labels.set(spec.promLabel, String(m.fields[k]));
+      }
     }
-    const rest = renderLabels(labels);
-    let set = c.sets.get(rest);
+    // the label set, by the names and values of the other labels in order (no text made and hashed per metric:
+    // renderLabels' text is a function of that sequence, and the other way round)
+    let node = c.sets;
+    for (let j = 0; j < labels.size; j++) {
+      const byName = (node.next ??= new Map());
+      let byValue = byName.get(labels.names[j]);
+      if (!byValue) byName.set(labels.names[j], (byValue = new Map()));
+      let to = byValue.get(labels.values[j]);
+      if (!to) byValue.set(labels.values[j], (to = {}));
+      node = to;
+    }
+    let set = node.set;
     if (!set) {
+      const rest = renderLabels(labels);
       const a = c.text && rest ? `${c.text},${rest}` : c.text || rest;
-      c.sets.set(rest, (set = { a, bytes: utf8.encode(a), slot: -1, epoch: 0 }));
+      node.set = set = { a, bytes: utf8.encode(a), slot: -1, epoch: 0 };
     }
     if (set.epoch !== this.epoch) {
-      // the slot is looked up once per exposition (the slots may have been dropped by reset)
-      set.slot = this.slotOf(set.a);
+      // once per exposition: the slot is looked up the first time only (a context is dropped with the slots, in reset)
+      set.slot = set.slot < 0 ? this.slotOf(set.a) : this.useSlot(set.slot);
       set.epoch = this.epoch;
     }
     this.writeFields(m, c, set.a, set.bytes, set.slot);
@@ -438,12 +496,19 @@ export class PrometheusWriter {
    */
   private writeFields(m: Metric, c: LabelContext | undefined, a: string, aBytes: Uint8Array | undefined, slot: number | undefined): void {
     const labels = this.labels;
+    const st = this.targetsOf(m.schema);
+    const { keys, specs, targets } = st;
+    let next = 0;
     for (const k in m.fields) {
-      const spec: FieldSpec | undefined = m.schema.fields[k];
-      const prom = spec?.prom;
+      // a metric's fields mostly come in its schema's order: the next field of the schema is tried first
+      const x = next < keys.length && keys[next] === k ? next : keys.indexOf(k);
+      if (x < 0) continue; // not a field of the schema
+      next = x + 1;
+      const spec = specs[x];
+      const prom = spec.prom;
       const v = m.fields[k];
       if (!prom || typeof v !== 'number') continue;
-      const t = this.target(prom, spec);
+      const t = (targets[x] ??= this.target(prom, spec));
       let fa = a;
       let fslot = slot;
       let fbytes: Uint8Array | undefined;
@@ -506,6 +571,15 @@ export class PrometheusWriter {
   }
 }
 
+/** A schema's field keys in order, their specs, and the writer's target of each field with a prom mapping (made on first use). */
+interface SchemaTargets {
+  keys: string[];
+  specs: FieldSpec[];
+  targets: (PromTarget | undefined)[];
+  /** whether a field is shown as a label (promLabel): else a metric's fields need not be looked through for labels */
+  promLabels: boolean;
+}
+
 /** What PrometheusWriter.context() keeps per key. */
 interface LabelContext {
   /** the tags, in order, and their label names */
@@ -517,8 +591,14 @@ interface LabelContext {
   text: string;
   /** written since the last reset */
   written: boolean;
-  /** the label sets written under the context, by the text of their other labels */
-  sets: Map<string, { a: string; bytes: Uint8Array; slot: number; epoch: number }>;
+  /** the label sets written under the context, by the names and values of their other labels in order */
+  sets: LabelSetNode;
+}
+
+/** A label set by its labels' names and values (a node per label: next by name, then by value). */
+interface LabelSetNode {
+  next?: Map<string, Map<string, LabelSetNode>>;
+  set?: { a: string; bytes: Uint8Array; slot: number; epoch: number };
 }
 
 function sameTags(c: LabelContext, tags: Record<string, string>): boolean {

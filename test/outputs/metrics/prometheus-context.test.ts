@@ -21,20 +21,35 @@ interface Ns {
 /** What tagged() (src/gather/gather.ts) hands the writer: the gather's tags first, the collector's win. */
 const labeled = (m: Metric, tags: Record<string, string>): Metric => ({ ...m, tags: { ...tags, ...m.tags } });
 
-/** One gather through the kept writer, with contexts; and through a fresh one without: both texts. */
+/** Each kept writer's twin, kept as long: the same gathers with the namespace's tags implied (context's `implied`). */
+const impliedTwin = new WeakMap<PrometheusWriter, PrometheusWriter>();
+
+/**
+ * One gather through the kept writer, with contexts; and through a fresh one without: both texts. The kept writer's
+ * twin writes the metrics untagged, the namespace's tags implied, as the walk does: its text must be the fresh one's.
+ */
 function both(kept: PrometheusWriter, namespaces: readonly Ns[], metrics: readonly Metric[], extra: (ns: Ns) => Metric[] = () => []) {
   const fresh = new PrometheusWriter();
+  let implied = impliedTwin.get(kept);
+  if (!implied) impliedTwin.set(kept, (implied = new PrometheusWriter()));
   kept.reset();
+  implied.reset();
   for (const ns of namespaces) {
     kept.context(ns.inode, ns.tags);
+    implied.context(ns.inode, ns.tags, true);
     for (const m of [...metrics, ...extra(ns)]) {
       const x = labeled(m, ns.tags);
       kept.write(x);
       fresh.write(x);
+      implied.write(m);
     }
     kept.context(undefined);
+    implied.context(undefined);
   }
-  return { kept: kept.text('text'), fresh: fresh.text('text'), keptOm: kept.text('openmetrics'), freshOm: fresh.text('openmetrics') };
+  const r = { kept: kept.text('text'), fresh: fresh.text('text'), keptOm: kept.text('openmetrics'), freshOm: fresh.text('openmetrics') };
+  assert.equal(implied.text('text'), r.fresh, 'the tags implied: the exposition of the tagged metrics');
+  assert.equal(implied.text('openmetrics'), r.freshOm, 'the tags implied (OpenMetrics)');
+  return r;
 }
 
 const contexts = (w: PrometheusWriter) => (w as unknown as { contexts: Map<unknown, unknown> }).contexts;
