@@ -194,7 +194,10 @@ class Instr {
   next: Fragment = A('');
   /** OP.heads: the fused text columns (indexes in COLUMNS, the family column as familyName's) and their texts */
   heads: readonly HeadPart[] = NO_HEADS;
-  /** OP.heads: the fused text per combination of the head columns' values (a listing meets a handful) */
+  /**
+   * OP.heads: the fused text per combination of the head columns' values (a listing meets a handful), keyed by
+   * the values as base-256 digits: the head's columns (proto, family, state) are u8 columns (table.ts's U8)
+   */
   headTexts: Map<number, Fragment> = new Map();
 
   constructor(o: Partial<Omit<Instr, 'column' | 'side' | 'nextColumn' | 'next' | 'headTexts'>> & { column?: Column; side?: 'src' | 'dst' }) {
@@ -296,6 +299,7 @@ function fuse(program: Instr[]): Instr[] {
     if (x.op === OP.head) {
       const heads: HeadPart[] = [];
       for (; k < program.length && program[k].op === OP.head; k++) heads.push(...program[k].heads);
+      if (heads.length > 3) throw new Error('socket members: more than 3 text columns in the head (its key is 3 u8 values)');
       x = new Instr({ op: OP.heads, section: x.section, key: x.key, heads });
       k--;
     }
