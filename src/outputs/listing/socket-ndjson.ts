@@ -121,6 +121,8 @@ const OP = {
   tcpInfo: 19,
   processes: 20,
   textColumn: 21,
+  /** the head's text members (protocol, family, state) fused, with the first number after them */
+  heads: 22,
 } as const;
 
 type Column = 'proto' | 'family' | 'state' | 'rqueue' | 'wqueue' | 'sport' | 'dport' | 'uid' | 'inode' | 'sockType' | 'ifindex';
@@ -162,6 +164,12 @@ interface StructOut {
 }
 const NO_TEXTS = new FragmentTable(() => '');
 const NO_FIELDS: readonly StructOut[] = [];
+/** a text column of the record's head: its column and its member's text for a value (with its key and comma) */
+interface HeadPart {
+  column: number;
+  text: (v: number, proto: number) => string;
+}
+const NO_HEADS: readonly HeadPart[] = [];
 
 /** One compiled member. Every instruction has every field (one object shape: the loop's loads stay monomorphic). */
 class Instr {
@@ -181,8 +189,18 @@ class Instr {
   /** a column value meaning "no member" (the unix uid column's unknown), -1 for none */
   absentIf = -1;
   fields: readonly StructOut[] = NO_FIELDS;
+  /** a u32 column written right after this member (its key in `next`), -1 for none: one instruction, not two */
+  nextColumn = -1;
+  next: Fragment = A('');
+  /** OP.heads: the fused text columns (indexes in COLUMNS, the family column as familyName's) and their texts */
+  heads: readonly HeadPart[] = NO_HEADS;
+  /**
+   * OP.heads: the fused text per combination of the head columns' values (a listing meets a handful), keyed by
+   * the values as base-256 digits: the head's columns (proto, family, state) are u8 columns (table.ts's U8)
+   */
+  headTexts: Map<number, Fragment> = new Map();
 
-  constructor(o: Partial<Omit<Instr, 'column' | 'side'>> & { column?: Column; side?: 'src' | 'dst' }) {
+  constructor(o: Partial<Omit<Instr, 'column' | 'side' | 'nextColumn' | 'next' | 'headTexts'>> & { column?: Column; side?: 'src' | 'dst' }) {
     if (o.op !== undefined) this.op = o.op;
     if (o.section !== undefined) this.section = o.section;
     if (o.key !== undefined) this.key = o.key;
@@ -193,17 +211,14 @@ class Instr {
     if (o.attr !== undefined) this.attr = o.attr;
     if (o.absentIf !== undefined) this.absentIf = o.absentIf;
     if (o.fields !== undefined) this.fields = o.fields;
+    if (o.heads !== undefined) this.heads = o.heads;
   }
 }
-
-const familyText = (family: string) => A(`"family":"${family}",`);
-const FAMILY_TEXT = { ipv4: familyText('ipv4'), ipv6: familyText('ipv6'), unix: familyText('unix') } as const;
-const FAMILY_COLUMN = COLUMNS.indexOf('family');
 
 function compile(members: readonly SocketMember[]): Instr[] {
   let first = true;
   // members another command adds to the record (ls --all-netns) are not the writer's
-  return members.filter((m) => m.from.kind !== 'added').map((m) => new Instr(instruction(m)));
+  return fuse(members.filter((m) => m.from.kind !== 'added').map((m) => new Instr(instruction(m))));
 
   function instruction(m: SocketMember): ConstructorParameters<typeof Instr>[0] {
     const section = SECTION_BIT[m.when];
@@ -214,16 +229,16 @@ function compile(members: readonly SocketMember[]): Instr[] {
     if (f.kind === 'column' && f.text && f.text !== 'interface') {
       // the members before the first number: each value's fragment holds its key and a trailing comma, as a
       // member whose name is unknown (undefined: left out) must leave no comma behind
-      const texts =
+      if (f.text === 'socket_type') {
+        return { ...base, op: OP.textColumn, column: f.column, texts: fragments((v) => `,${key}:${jsonString(SOCK_TYPE_NAMES[v] ?? String(v))}`) };
+      }
+      const text: HeadPart['text'] =
         f.text === 'protocol'
-          ? fragments((p) => (PROTO_NAMES[p] === undefined ? '{' : `{${key}:${jsonString(PROTO_NAMES[p])},`))
+          ? (p) => (PROTO_NAMES[p] === undefined ? '{' : `{${key}:${jsonString(PROTO_NAMES[p])},`)
           : f.text === 'state'
-            ? fragments((v) => (STATE_KEYS[v] === undefined ? '' : `${key}:${jsonString(STATE_KEYS[v])},`))
-            : f.text === 'socket_type'
-              ? fragments((v) => `,${key}:${jsonString(SOCK_TYPE_NAMES[v] ?? String(v))}`)
-              : undefined;
-      if (f.text === 'family') return { ...base, op: OP.head, column: 'family', frag: A('') };
-      return { ...base, op: f.text === 'socket_type' ? OP.textColumn : OP.head, column: f.column, texts };
+            ? (v) => (STATE_KEYS[v] === undefined ? '' : `${key}:${jsonString(STATE_KEYS[v])},`)
+            : (v, proto) => `${key}:"${familyName(v, proto)}",`;
+      return { ...base, op: OP.head, column: f.column, heads: [{ column: COLUMNS.indexOf(f.column), text }] };
     }
     first = false;
     switch (f.kind) {
@@ -265,6 +280,41 @@ function compile(members: readonly SocketMember[]): Instr[] {
         throw new Error(`socket member ${m.key}: unknown source ${(f as { kind: string }).kind}`);
     }
   }
+}
+
+/** a fragment's text back (compile time only) */
+const fragmentText = (f: Fragment): string => new TextDecoder().decode(new Uint8Array(f.words.buffer, f.words.byteOffset, f.length));
+
+/**
+ * The compiled members with the record's per-row constant text joined: the head's text members (protocol,
+ * family, state: their values' texts) into one OP.heads instruction, whose text per combination of values is
+ * made once; and a u32 column after the head or after an address (recv_q, the ports) into the instruction
+ * before it, its key written with that instruction's text (the address's closing quote and the port's key as
+ * one fragment).
+ */
+function fuse(program: Instr[]): Instr[] {
+  const out: Instr[] = [];
+  for (let k = 0; k < program.length; k++) {
+    let x = program[k];
+    if (x.op === OP.head) {
+      const heads: HeadPart[] = [];
+      for (; k < program.length && program[k].op === OP.head; k++) heads.push(...program[k].heads);
+      if (heads.length > 3) throw new Error('socket members: more than 3 text columns in the head (its key is 3 u8 values)');
+      x = new Instr({ op: OP.heads, section: x.section, key: x.key, heads });
+      k--;
+    }
+    const after = program[k + 1];
+    const joins = (x.op === OP.heads || x.op === OP.address) && after?.op === OP.u32Column && after.absentIf === -1 && after.section === x.section;
+    if (joins) {
+      const text = fragmentText(after.frag);
+      x.nextColumn = after.column;
+      // an address closes its quote before the number's key
+      x.next = A(`${x.op === OP.address ? '"' : ''}${text}`);
+      k++;
+    }
+    out.push(x);
+  }
+  return out;
 }
 
 const INET_PROGRAM = compile(INET_MEMBERS);
@@ -346,10 +396,14 @@ export class SocketJsonWriter {
     for (let k = 0; k < program.length; k++) {
       const x = program[k];
       switch (x.op) {
-        case OP.head:
-          if (x.column === FAMILY_COLUMN) b.raw(FAMILY_TEXT[familyName(t.family[i], t.proto[i])]);
-          else b.raw(x.texts.at(columnValue(t, x.column, i)));
+        case OP.heads: {
+          const heads = x.heads;
+          let v = 0;
+          for (let h = heads.length - 1; h >= 0; h--) v = v * 256 + columnValue(t, heads[h].column, i);
+          b.raw(x.headTexts.get(v) ?? this.headText(x, t, i, v));
+          if (x.nextColumn >= 0) b.num(columnValue(t, x.nextColumn, i));
           break;
+        }
         case OP.textColumn:
           b.raw(x.texts.at(columnValue(t, x.column, i)));
           break;
@@ -365,7 +419,8 @@ export class SocketJsonWriter {
               : (this.remoteText = this.remote.of(t.family[i], t.dst, t.dst32, i));
           b.raw(x.frag);
           b.ascii(text);
-          b.byte(QUOTE);
+          if (x.nextColumn >= 0) b.raw(x.next), b.num(columnValue(t, x.nextColumn, i));
+          else b.byte(QUOTE);
           break;
         }
         case OP.host: {
@@ -404,6 +459,16 @@ export class SocketJsonWriter {
       }
     }
     b.byte(CLOSE);
+  }
+
+  /** The head's text for the columns' values `v` (row i's), made once per combination. */
+  private headText(x: Instr, t: SocketTable, i: number, v: number): Fragment {
+    const proto = t.proto[i];
+    let text = '';
+    for (const h of x.heads) text += h.text(columnValue(t, h.column, i), proto);
+    const frag = A(text + fragmentText(x.next));
+    x.headTexts.set(v, frag);
+    return frag;
   }
 
   /** A member read from the attribute at [at, at+n). */

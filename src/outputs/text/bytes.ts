@@ -8,23 +8,28 @@
 export const encoder = new TextEncoder();
 
 /**
- * A constant piece of text (a key, a punctuation run) as little-endian 32-bit words, padded: ByteBuffer#raw
- * stores whole words (a few times faster than byte by byte) and moves on by `length`, so up to 3 bytes past it
- * are scratch that the next write overwrites.
+ * A constant piece of text (a key, a punctuation run) as little-endian words, zero-padded: a writer stores whole
+ * words (a few times faster than byte by byte) and moves on by `length`, so the bytes past it up to the word's
+ * end are scratch that the next write overwrites. `words`: 32-bit words (up to 3 scratch bytes); `wide`: the
+ * same bytes as float64 words (up to 7; ByteBuffer#raw's, half the stores). No UTF-8 text is a NaN as a float64
+ * (the one bit pattern a float64 load or store might not keep): that needs its last byte 0x7f or 0xff and the
+ * one before it 0xf0 or more, and UTF-8 has no 0xff, and 0xf0-0xf4 (a 4-byte sequence's lead) is followed by a
+ * continuation byte (0x80-0xbf), never by 0x7f; the padding is zeros.
  */
 export interface Fragment {
   readonly words: Int32Array;
+  readonly wide: Float64Array;
   readonly length: number;
 }
 
 /** a fragment from text (any; UTF-8) */
 export function fragment(s: string): Fragment {
   const bytes = encoder.encode(s);
-  const padded = new Uint8Array((bytes.length + 3) & ~3);
+  const padded = new Uint8Array((bytes.length + 7) & ~7);
   padded.set(bytes);
-  const words = new Int32Array(padded.length >> 2);
-  for (let k = 0; k < words.length; k++) words[k] = padded[4 * k] | (padded[4 * k + 1] << 8) | (padded[4 * k + 2] << 16) | (padded[4 * k + 3] << 24);
-  return { words, length: bytes.length };
+  const words = new Int32Array(padded.buffer, 0, (bytes.length + 3) >> 2);
+  const wide = new Float64Array(padded.buffer);
+  return { words, wide, length: bytes.length };
 }
 
 /** "00" to "99" as ASCII digit pairs: putU32 writes two digits per division */
@@ -126,12 +131,12 @@ export class ByteBuffer {
 
   /** a precomputed fragment */
   raw(f: Fragment): void {
-    const words = f.words;
-    const n = words.length;
-    if (this.pos + 4 * n > this.buf.length) this.ensure(4 * n);
+    const wide = f.wide;
+    const n = wide.length;
+    if (this.pos + 8 * n > this.buf.length) this.ensure(8 * n);
     const dv = this.dv;
     const p = this.pos;
-    for (let k = 0; k < n; k++) dv.setInt32(p + 4 * k, words[k], true);
+    for (let k = 0; k < n; k++) dv.setFloat64(p + 8 * k, wide[k], true);
     this.pos = p + f.length;
   }
 

@@ -16,7 +16,7 @@ import { SocketTable } from '../../../src/snapshot/table.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { socketRecord, tcpInfoRecord, type RecordOptions } from '../../../src/outputs/listing/socket-record.js';
 import { socketSchema } from '../../../src/outputs/listing/socket-schema.js';
-import { SOCK_TYPE_NAMES as SOCK_TYPES } from '../../../src/diag/constants.js';
+import { PROTO_NAMES, SOCK_TYPE_NAMES as SOCK_TYPES, STATE_KEYS } from '../../../src/diag/constants.js';
 import { TCP_INFO_MEMBERS, TIMER_NAMES } from '../../../src/outputs/listing/socket-members.js';
 import { fragment, JsonBytes, jsonString, SocketJsonWriter, tcpInfoJson, tcpInfoMember, tcpInfoMemberOf } from '../../../src/outputs/listing/socket-ndjson.js';
 import { budget } from '../../helpers/fuzz-budget.js';
@@ -276,6 +276,27 @@ describe('SocketJsonWriter over random tables (fast-check)', () => {
         assertSameText(t, recordOptions(g), 'random table', !!g.processes);
       }),
       budget(3000, 8000),
+    );
+  });
+
+  it("writes each row's own head and ports, one writer over many rows (the head's text is made once per combination)", () => {
+    const writer = new SocketJsonWriter({});
+    fc.assert(
+      fc.property(fc.array(row, { minLength: 1, maxLength: 24 }), (rows) => {
+        const t = tableOf(rows);
+        const view = t.arenaView();
+        for (let i = 0; i < t.length; i++) {
+          const r = JSON.parse(writer.write(t, i, view)) as Record<string, unknown>;
+          const unix = t.proto[i] === 7;
+          assert.equal(r.protocol, PROTO_NAMES[t.proto[i]], `row ${i}: protocol`);
+          assert.equal(r.family, unix ? 'unix' : t.family[i] === 10 ? 'ipv6' : 'ipv4', `row ${i}: family`);
+          assert.equal(r.state, STATE_KEYS[t.state[i]], `row ${i}: state`);
+          assert.equal(r.recv_q, t.rqueue[i], `row ${i}: recv_q`);
+          assert.equal(r.send_q, t.wqueue[i], `row ${i}: send_q`);
+          if (!unix) assert.deepEqual([r.local_port, r.remote_port], [t.sport[i], t.dport[i]], `row ${i}: ports`);
+        }
+      }),
+      budget(2000),
     );
   });
 
