@@ -4,7 +4,7 @@
  * (tcpInfoMember), for the table's detail words.
  */
 import { readTcpInfoAt, TCP_INFO_FIELDS, TCP_INFO_KIND_CODE as KIND, TCP_INFO_KIND_SIZE as SIZE, TCP_INFO_UNSET } from '../../diag/tcp-info.js';
-import { fragment as A, encoder, FragmentTable, putU32 } from '../text/bytes.js';
+import { fragment as A, FragmentTable, putU32 } from '../text/bytes.js';
 import { JsonBytes } from '../text/json-bytes.js';
 import { TCP_INFO_MEMBERS, TCPI_OPTIONS } from './socket-members.js';
 
@@ -89,22 +89,17 @@ const F_CHECK = Int32Array.from(OUT_FIELDS, (f) => (f.kind === KIND.u64 ? 1 : f.
 /** 1: a u32 read as it is (scale 1, no check); 2: the same for a u8; 0: the general path (memberValue) */
 const F_PLAIN = Int32Array.from(OUT_FIELDS, (f, k) => (F_CHECK[k] !== 0 || f.scale !== 1 ? 0 : f.kind === KIND.u32 ? 1 : f.kind === KIND.u8 ? 2 : 0));
 const KEY_MIN = 16;
-const keyBytes = OUT_FIELDS.map(({ key }) => {
-  const text = encoder.encode(key);
-  const bytes = new Uint8Array(Math.max(KEY_MIN, (text.length + 7) & ~7));
-  bytes.set(text);
-  return bytes;
+/** each key as a fragment's float64 words (bytes.ts: the one encoding of constant text), at least KEY_MIN bytes */
+const keyWords = OUT_FIELDS.map(({ key }) => {
+  const { wide } = A(key);
+  return wide.length * 8 >= KEY_MIN ? Array.from(wide) : [...wide, ...new Array<number>(KEY_MIN / 8 - wide.length).fill(0)];
 });
 /** each key's float64 words, one after the other: field k's from F_KEY8[k] to F_KEY8[k + 1] */
-const F_KEY8 = Int32Array.from({ length: N_FIELDS + 1 }, (_, k) => keyBytes.slice(0, k).reduce((n, b) => n + b.length / 8, 0));
-const KEY_F64 = new Float64Array(F_KEY8[N_FIELDS]);
-keyBytes.forEach((bytes, k) => {
-  const words = new DataView(bytes.buffer);
-  for (let q = 0; q < bytes.length; q += 8) KEY_F64[F_KEY8[k] + q / 8] = words.getFloat64(q, true);
-});
+const F_KEY8 = Int32Array.from({ length: N_FIELDS + 1 }, (_, k) => keyWords.slice(0, k).reduce((n, w) => n + w.length, 0));
+const KEY_F64 = Float64Array.from(keyWords.flat());
 const F_KEY_LENGTH = Int32Array.from(OUT_FIELDS, (f) => f.key.length);
 /** Bytes enough for any tcp_info member list: every member's key words at their longest, its value, the options, info_bytes. */
-const TCP_INFO_ROOM = keyBytes.reduce((n, b) => n + b.length + 24, 0) + 256;
+const TCP_INFO_ROOM = keyWords.reduce((n, w) => n + 8 * w.length + 24, 0) + 256;
 
 /** Member k's value as written (scaled), or -1 when the record leaves it out: the path of all but the plain u32s and u8s. */
 function memberValue(view: DataView, off: number, k: number): number {
