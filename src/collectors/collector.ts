@@ -44,7 +44,10 @@ export interface SnapshotNeeds {
   /**
    * What it reads of ESTABLISHED TCP sockets (default 'all': every row): 'count' (their number per family:
    * GatherSnapshot.establishedNotDumped holds what the table does not), 'listening-ports' (the rows whose local
-   * port is a listening port, or one of establishedPorts). The gather asks the kernel for the widest need.
+   * port is a listening port, or one of establishedPorts: their identity — addresses, ports, state, family, inode —
+   * for counting; an agent's namespace whose counters show no connection opened or closed since its last gather
+   * gets the rows of that gather's dump again, queues and timers as they were then: src/snapshot/established.ts
+   * EstablishedMemo). The gather asks the kernel for the widest need.
    */
   established?: EstablishedNeed;
   /** with established 'listening-ports': more local ports whose ESTABLISHED rows it reads */

@@ -192,6 +192,15 @@ export function netnsCounters(files: { netstat?: string; snmp?: string; sockstat
   return out;
 }
 
+/** Tcp ActiveOpens and PassiveOpens of a namespace's net/snmp text (SnapshotOptions.tcpOpens), or undefined. */
+export function tcpOpens(snmp: string | undefined): readonly [number, number] | undefined {
+  if (snmp === undefined) return undefined;
+  const v: (number | undefined)[] = [];
+  pickPairs(snmp, 'Tcp', OPENS, v);
+  return v[0] !== undefined && v[1] !== undefined ? [v[0], v[1]] : undefined;
+}
+const OPENS = ['ActiveOpens', 'PassiveOpens'] as const;
+
 export const NETNS_SCHEMA: MeasurementSchema = {
   name: 'netns',
   help: "a network namespace's own kernel counters (its /proc/net/netstat, snmp and sockstat)",
@@ -244,6 +253,9 @@ export class CounterFiles {
     });
     return out;
   }
+
+  /** net/snmp now, or undefined. */
+  readonly snmp = (): string | undefined => this.readAt(KEPT_FILES.indexOf('snmp'));
 
   /** One of sockstat and sockstat6 now (SnapshotOptions.sockstatFiles), or undefined. */
   readonly sockstat = (name: 'sockstat' | 'sockstat6'): string | undefined => this.readAt(KEPT_FILES.indexOf(name));

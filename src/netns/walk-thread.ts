@@ -26,13 +26,14 @@ import { PrometheusWriter } from '../outputs/metrics/prometheus.js';
 import type { Metric } from '../model/metric.js';
 import { newReceiveBuffer, type ReceiveBuffer } from '../snapshot/dump.js';
 import { DiagSession, takeCensus, takeSnapshot } from '../snapshot/snapshot.js';
+import { EstablishedMemo } from '../snapshot/established.js';
 import { SocketTable } from '../snapshot/table.js';
 import { errnoName } from '../sys/errno.js';
 import { CLONE_NEWNET, loadLibc, type Libc } from '../sys/libc.js';
 import { isSockscopeError } from '../errors.js';
 import { keepNetnsLifecycle, leaveNetnsLifecycle, lifecycleInNetns } from '../lifecycle/host.js';
 import type { SockstatFiles } from '../snapshot/sockstat.js';
-import { CounterFiles, NETNS_SCHEMA, netnsCounters } from './counters.js';
+import { CounterFiles, NETNS_SCHEMA, netnsCounters, tcpOpens } from './counters.js';
 import type { NetnsOutcome, WalkReply, WalkRequest } from './walk.js';
 
 let libc: Libc | undefined;
@@ -90,8 +91,12 @@ function forgetKept(inode: number): void {
  * the entered one, /proc/<pid>/net a process's in it (the table's size estimate, the TIME_WAIT counter, a
  * protocol's /proc fallback). `files`: the namespace's kept files, its sockstat and sockstat6 read through them.
  */
-const inNamespace = <T extends { procRoot?: string; sockstatFiles?: SockstatFiles }>(o: T, dir: string, files?: CounterFiles): T =>
-  o.procRoot === undefined ? { ...o, procRoot: dir, ...(files ? { sockstatFiles: files.sockstat } : {}) } : o;
+const inNamespace = <T extends { procRoot?: string; sockstatFiles?: SockstatFiles; tcpOpens?: () => readonly [number, number] | undefined }>(
+  o: T,
+  dir: string,
+  files?: CounterFiles,
+  opens?: () => readonly [number, number] | undefined,
+): T => (o.procRoot === undefined ? { ...o, procRoot: dir, ...(files ? { sockstatFiles: files.sockstat, tcpOpens: opens } : {}) } : o);
 
 /** errno name of a failed fs or libc call */
 function errnoOf(e: unknown): string {
@@ -150,23 +155,33 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
   try {
     if (!session) {
       session = await DiagSession.open(undefined, (rb ??= newReceiveBuffer()));
-      if (keep) kept.set(target.inode, session);
+      if (keep) {
+        kept.set(target.inode, session);
+        // its ESTABLISHED sockets on listening ports, handed out again while the counters say none came or went
+        session.memo = new EstablishedMemo();
+      }
     }
     const s = session;
     if (keep && entered) keptPortRange.set(target.inode, localPortRange());
     let files = keep ? keptFiles.get(target.inode) : undefined;
     if (keep && !files) keptFiles.set(target.inode, (files = CounterFiles.open(dir)));
-    const counters = req.counters
-      ? netnsCounters(files ? files.read() : { netstat: readProc(dir, 'netstat'), snmp: readProc(dir, 'snmp'), sockstat: readProc(dir, 'sockstat') })
+    const texts = req.counters
+      ? files
+        ? files.read()
+        : { netstat: readProc(dir, 'netstat'), snmp: readProc(dir, 'snmp'), sockstat: readProc(dir, 'sockstat') }
       : undefined;
+    const counters = texts ? netnsCounters(texts) : undefined;
+    // the opening counts before this gather's dumps: the snmp just read, else read now
+    const kf = files;
+    const opens = kf ? () => tcpOpens(texts ? texts.snmp : kf.snmp()) : undefined;
     if (req.job.kind === 'census') {
-      const { counts, ...meta } = await takeCensus(inNamespace({ ...req.job.options, skipEmptyUdp: true }, dir, files), s);
+      const { counts, ...meta } = await takeCensus(inNamespace({ ...req.job.options, skipEmptyUdp: true }, dir, files, opens), s);
       const buf = counts.counts.buffer as ArrayBuffer;
       transfer.push(buf);
       return { ...base, status: 'ok', counters, census: { counts: buf, meta } };
     }
     if (req.job.kind === 'snapshot') {
-      const { table, ...meta } = await takeSnapshot(inNamespace(req.job.options, dir, files), s);
+      const { table, ...meta } = await takeSnapshot(inNamespace(req.job.options, dir, files, opens), s);
       const { buffers, transfer: t } = table.toBuffers();
       transfer.push(...t);
       return { ...base, status: 'ok', counters, snapshot: { buffers, meta } };
@@ -214,8 +229,8 @@ async function walkOne(req: WalkRequest, i: number, transfer: ArrayBuffer[], sin
     const report = await gather(
       config,
       {
-        snapshot: (o) => takeSnapshot(inNamespace({ ...o, skipEmptyUdp: true }, dir, files), s, (gatherTable ??= new SocketTable(4096, 0))),
-        census: (o) => takeCensus(inNamespace({ ...o, skipEmptyUdp: true }, dir, files), s),
+        snapshot: (o) => takeSnapshot(inNamespace({ ...o, skipEmptyUdp: true }, dir, files, opens), s, (gatherTable ??= new SocketTable(4096, 0))),
+        census: (o) => takeCensus(inNamespace({ ...o, skipEmptyUdp: true }, dir, files, opens), s),
       },
       emit,
       plan,

@@ -196,3 +196,129 @@ export function localPortsBytecode(ports: readonly number[]): Uint8Array | undef
   emit(0, n - 1, false);
   return bytes;
 }
+
+/** TCP states in which a socket has yet to become ESTABLISHED (idiag_state numbers: SYN_SENT, SYN_RECV). */
+const OPENING = (1 << 2) | (1 << 3);
+
+/**
+ * The ESTABLISHED sockets a kept session's last 'listening-ports' dump returned, to be handed out again while the
+ * namespace's counters prove the set unchanged (src/snapshot/snapshot.ts). A socket becomes ESTABLISHED only from
+ * SYN_SENT or SYN_RECV, and the kernel counts each opening when it starts: Tcp ActiveOpens (/proc/net/snmp) in
+ * tcp_connect, PassiveOpens when a listener's child socket is made (tcp_create_openreq_child), and no socket ever
+ * goes back to ESTABLISHED once it left. So when, between two gathers, neither count moved and the previous
+ * gather's dump of the other states held no SYN_SENT or SYN_RECV socket (one already counted that could still
+ * finish its handshake), no socket entered ESTABLISHED; when each family's ESTABLISHED count (derivedEstablished)
+ * is also the same, none left either: the set, and so the sockets on the listening ports (the same ports), is
+ * the one dumped before, and the kernel is not asked to walk its hash table and fill them again. The counts are
+ * read before the dumps, as the census's are; an opening that falls between the read and the dump is seen by
+ * the next gather's counts (the same one-interval, one-socket latitude as derivedEstablished's). A socket made
+ * ESTABLISHED by TCP_REPAIR (a checkpoint restored) is not counted as an opening: it shows as a changed count
+ * unless another socket closed in the same interval.
+ *
+ * What is kept is each message's 72-byte inet_diag_msg (its attributes too when the table keeps them), 4-byte
+ * aligned, replayed through the same visitor as a dump's: the rows are those the dump would make.
+ */
+export class EstablishedMemo {
+  private opens: readonly [number, number] | undefined;
+  private established: readonly [number, number] = [0, 0];
+  private ports = '';
+  /** SYN_SENT and SYN_RECV sockets in the last gather's dump of the other states */
+  private opening = -1;
+  private valid = false;
+  /** the messages: a u32 length, then the message, padded to 4 bytes */
+  private bytes = new Uint8Array(0);
+  private used = 0;
+  /** the recording of the dump under way (committed into bytes when it went through) */
+  private static scratch = new Uint8Array(256 * 1024);
+  private recorded = 0;
+  private withAttributes = false;
+
+  /** TCP rows [from, to) of a dump of the other states: how many are still opening (SYN_SENT, SYN_RECV). */
+  static opening(state: Uint8Array, proto: Uint8Array, tcp: number, from: number, to: number): number {
+    let n = 0;
+    for (let i = from; i < to; i++) if (proto[i] === tcp && (OPENING >> state[i]) & 1) n++;
+    return n;
+  }
+
+  /** Whether the last dump's messages are the ESTABLISHED sockets on `ports` now (see the class). */
+  unchanged(opens: readonly [number, number] | undefined, established: readonly [number, number], ports: string, attributes: boolean): boolean {
+    return (
+      this.valid &&
+      opens !== undefined &&
+      this.opens !== undefined &&
+      this.opening === 0 &&
+      attributes === this.withAttributes &&
+      opens[0] === this.opens[0] &&
+      opens[1] === this.opens[1] &&
+      established[0] === this.established[0] &&
+      established[1] === this.established[1] &&
+      ports === this.ports
+    );
+  }
+
+  /** Hand the kept messages to `visit`, as a dump would; their count. */
+  replay(visit: (view: DataView, words: Uint32Array, bytes: Uint8Array, off: number, len: number) => void): number {
+    const bytes = this.bytes;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 2);
+    let n = 0;
+    for (let at = 0; at < this.used; n++) {
+      const len = view.getUint32(at, true);
+      visit(view, words, bytes, at + 4, len);
+      at += 4 + ((len + 3) & ~3);
+    }
+    return n;
+  }
+
+  /** A dump is about to be recorded (its messages with their attributes or not). */
+  start(attributes: boolean): void {
+    this.recorded = 0;
+    this.withAttributes = attributes;
+  }
+
+  /** Where the recording is (a retried dump goes back to it). */
+  get mark(): number {
+    return this.recorded;
+  }
+
+  rollback(mark: number): void {
+    this.recorded = mark;
+  }
+
+  /** One message of the dump under way. */
+  record(bytes: Uint8Array, off: number, len: number): void {
+    const keep = this.withAttributes ? len : Math.min(len, INET_DIAG_MSG_SIZE);
+    const need = this.recorded + 4 + ((keep + 3) & ~3);
+    let s = EstablishedMemo.scratch;
+    if (need > s.length) {
+      const bigger = new Uint8Array(Math.max(need, 2 * s.length));
+      bigger.set(s.subarray(0, this.recorded));
+      EstablishedMemo.scratch = s = bigger;
+    }
+    new DataView(s.buffer).setUint32(this.recorded, keep, true);
+    s.set(bytes.subarray(off, off + keep), this.recorded + 4);
+    this.recorded = need;
+  }
+
+  /** The recorded dump went through: keep it with what it is valid for. */
+  commit(opens: readonly [number, number] | undefined, established: readonly [number, number], ports: string, opening: number): void {
+    if (this.bytes.length < this.recorded || this.bytes.length > 2 * this.recorded + 4096) this.bytes = new Uint8Array(this.recorded);
+    this.bytes.set(EstablishedMemo.scratch.subarray(0, this.recorded));
+    this.used = this.recorded;
+    this.keep(opens, established, ports, opening);
+  }
+
+  /** The kept messages were handed out again (or another dump was kept): what the next gather compares with. */
+  keep(opens: readonly [number, number] | undefined, established: readonly [number, number], ports: string, opening: number): void {
+    this.opens = opens;
+    this.established = established;
+    this.ports = ports;
+    this.opening = opening;
+    this.valid = opens !== undefined;
+  }
+
+  /** Nothing kept is to be trusted (a dump failed or kept changing). */
+  forget(): void {
+    this.valid = false;
+  }
+}

@@ -7,6 +7,7 @@ import { NETLINK_SOCK_DIAG } from '../diag/constants.js';
 import { isSockscopeError } from '../errors.js';
 import { CLONE_NEWNET, loadLibc } from '../sys/libc.js';
 import { newReceiveBuffer, runDump, type DatagramReader, type DumpOutcome, type ReceiveBuffer } from './dump.js';
+import type { EstablishedMemo } from './established.js';
 import type { SocketTable } from './table.js';
 import type { SnapshotOptions } from './types.js';
 
@@ -53,6 +54,11 @@ async function openNetlinkTransport(netns?: string, readAhead = false): Promise<
 export class DiagSession {
   private seq = 1;
   private readonly read: DatagramReader;
+  /**
+   * A session kept from gather to gather in one namespace (the agent's walk) keeps its last ESTABLISHED
+   * 'listening-ports' dump here, handed out again while the counters prove it unchanged (established.ts).
+   */
+  memo?: EstablishedMemo;
 
   /** rb: a receive buffer to reuse (a walk over many namespaces opens a session in each) */
   constructor(

@@ -7,7 +7,16 @@
  * protocol loop of the table and the stream; census-dump.ts counts without a table.
  */
 import { AF_INET, AF_INET6, ALL_STATES, EXT_ALL, Ext, INET_DIAG_MSG_SIZE, Proto, TCP_ESTABLISHED, TCP_LISTEN } from '../diag/constants.js';
-import { derivedEstablished, establishedMode, FullSocketCount, type Inuse, judgePremise, liveProcRoot, localPortsBytecode } from './established.js';
+import {
+  derivedEstablished,
+  EstablishedMemo,
+  establishedMode,
+  FullSocketCount,
+  type Inuse,
+  judgePremise,
+  liveProcRoot,
+  localPortsBytecode,
+} from './established.js';
 import { appendInetMessage } from '../diag/inet.js';
 import { appendUnixMessage } from '../diag/unix.js';
 import { estimateSockets, keepsAttributes, normalize, plans, SOCK_TYPE_OF } from './plan.js';
@@ -16,7 +25,7 @@ export { READ_AHEAD_FROM } from './plan.js';
 import { fallbackReason, readFromProc } from './proc-fallback.js';
 import { dumpWithRetry } from './retry.js';
 import { errnoName } from '../sys/errno.js';
-import type { DumpOutcome } from './dump.js';
+import type { DumpOutcome, MessageVisitor } from './dump.js';
 import { type DiagSession, openSession } from './session.js';
 import { SocketTable } from './table.js';
 import type { ProtocolSource, Snapshot, SnapshotOptions } from './types.js';
@@ -129,6 +138,7 @@ async function gather(options: SnapshotOptions, session: DiagSession | undefined
   const sources: ProtocolSource[] = [];
   const notes: string[] = [];
   let establishedNotDumped: [number, number] | undefined;
+  let establishedAgain: number | undefined;
   // the namespace's sockstat and sockstat6, read once (no UDP socket to dump; ESTABLISHED counted)
   let counters: SockstatCounters | undefined;
   const kernelCounters = (fresh = false) =>
@@ -167,26 +177,36 @@ async function gather(options: SnapshotOptions, session: DiagSession | undefined
           : 'full';
       const full = mode === 'full' ? undefined : new FullSocketCount();
       const before = mode === 'verify' ? kernelCounters(true).tcpInuse : undefined;
-      const dumpAll = (states: number, bytecode = o.bytecode): DumpOutcome | undefined => {
+      // a kept session's ESTABLISHED sockets of the last gather (EstablishedMemo): the opening counts before any dump
+      const memo = mode === 'derive' ? s?.memo : undefined;
+      const opens = memo ? options.tcpOpens?.() : undefined;
+      const fullVisit: MessageVisitor = full
+        ? (view, words, bytes, off, len) => {
+            visit(view, words, bytes, off, len);
+            full.visit(view, off, len);
+          }
+        : visit;
+      const dumpAll = (states: number, bytecode = o.bytecode, record?: EstablishedMemo): DumpOutcome | undefined => {
         for (const plan of plans({ ...o, states, bytecode }, protocol)) {
-          const planMark = { length: table.length, arena: table.arenaUsed, sockets: src.sockets, full: full?.full.slice() };
+          const planMark = { length: table.length, arena: table.arenaUsed, sockets: src.sockets, full: full?.full.slice(), recorded: record?.mark };
           const r = dumpWithRetry(
             s!,
             plan,
             src,
             { maxRetries: o.maxRetries, canRetry: sink.canRetry },
             {
-              visit: full
+              visit: record
                 ? (view, words, bytes, off, len) => {
-                    visit(view, words, bytes, off, len);
-                    full.visit(view, off, len);
+                    fullVisit(view, words, bytes, off, len);
+                    record.record(bytes, off, len);
                   }
-                : visit,
+                : fullVisit,
               rollback: () => {
                 table.length = planMark.length;
                 table.arenaUsed = planMark.arena;
                 src.sockets = planMark.sockets;
                 if (full) full.full.splice(0, 2, ...planMark.full!);
+                if (record) record.rollback(planMark.recorded!);
               },
               arena: sink.inArena ? table : undefined,
               beforeRead: sink.beforeRead,
@@ -203,8 +223,23 @@ async function gather(options: SnapshotOptions, session: DiagSession | undefined
           const note = judgePremise(before, kernelCounters(true).tcpInuse, full!.full);
           if (note) notes.push(note);
         } else if (!failed && mode === 'derive') {
-          const r = dumpEstablished(table, mark.length, kernelCounters().tcpInuse, full!.full, options, dumpAll);
+          const r = dumpEstablished(
+            table,
+            mark.length,
+            kernelCounters().tcpInuse,
+            full!.full,
+            options,
+            dumpAll,
+            memo && {
+              memo,
+              opens,
+              attributes: keep !== false,
+              interrupted: () => src.interrupted,
+              replay: () => memo.replay(fullVisit),
+            },
+          );
           failed = r.failed;
+          establishedAgain = r.again;
           if (!failed && r.notDumped) {
             establishedNotDumped = r.notDumped;
             src.sockets += r.notDumped[0] + r.notDumped[1];
@@ -228,7 +263,28 @@ async function gather(options: SnapshotOptions, session: DiagSession | undefined
   } finally {
     if (!session && s) s.close();
   }
-  return { sources, takenAt, durationMs: performance.now() - started, ext: s ? o.ext : 0, notes, ...(establishedNotDumped ? { establishedNotDumped } : {}) };
+  return {
+    sources,
+    takenAt,
+    durationMs: performance.now() - started,
+    ext: s ? o.ext : 0,
+    notes,
+    ...(establishedNotDumped ? { establishedNotDumped } : {}),
+    ...(establishedAgain !== undefined ? { establishedAgain } : {}),
+  };
+}
+
+/** A kept session's memo of its ESTABLISHED sockets (EstablishedMemo) and what this gather tells it. */
+interface KeptEstablished {
+  memo: EstablishedMemo;
+  /** Tcp ActiveOpens and PassiveOpens, read before this gather's dumps (undefined: unreadable) */
+  opens: readonly [number, number] | undefined;
+  /** whether the table keeps attributes (the messages are kept whole then) */
+  attributes: boolean;
+  /** whether a dump of this protocol was flagged NLM_F_DUMP_INTR (its result is not kept) */
+  interrupted: () => boolean;
+  /** the kept messages into the table, through the dump's visitor */
+  replay: () => number;
 }
 
 /** Whether the dump asked for can leave ESTABLISHED out: both families, every state, no filter program of the caller's. */
@@ -252,22 +308,48 @@ function dumpEstablished(
   inuse: Inuse | undefined,
   otherFull: readonly number[],
   options: SnapshotOptions,
-  dumpAll: (states: number, bytecode?: Uint8Array) => DumpOutcome | undefined,
-): { failed?: DumpOutcome; notDumped?: [number, number] } {
+  dumpAll: (states: number, bytecode?: Uint8Array, record?: EstablishedMemo) => DumpOutcome | undefined,
+  kept?: KeptEstablished,
+): { failed?: DumpOutcome; notDumped?: [number, number]; again?: number } {
   const EST = 1 << TCP_ESTABLISHED;
-  if (!inuse) return { failed: dumpAll(EST) };
+  if (!inuse) {
+    kept?.memo.forget();
+    return { failed: dumpAll(EST) };
+  }
   const established = derivedEstablished(inuse, otherFull);
   if (options.established === 'count') return { notDumped: established };
   const ports = new Set(options.establishedPorts ?? []);
   for (let i = from; i < table.length; i++) if (table.proto[i] === Proto.tcp && table.state[i] === TCP_LISTEN) ports.add(table.sport[i]);
-  if (ports.size === 0) return { notDumped: established };
-  const bytecode = localPortsBytecode([...ports].sort((a, b) => a - b));
-  if (!bytecode) return { failed: dumpAll(EST) };
+  if (ports.size === 0) {
+    kept?.memo.forget();
+    return { notDumped: established };
+  }
+  const sorted = [...ports].sort((a, b) => a - b);
+  const bytecode = localPortsBytecode(sorted);
+  if (!bytecode) {
+    kept?.memo.forget();
+    return { failed: dumpAll(EST) };
+  }
   const mark = table.length;
-  const failed = dumpAll(EST, bytecode);
+  let failed: DumpOutcome | undefined;
+  let again: number | undefined;
+  if (kept) {
+    const key = sorted.join(',');
+    const opening = EstablishedMemo.opening(table.state, table.proto, Proto.tcp, from, mark);
+    if (!kept.interrupted() && kept.memo.unchanged(kept.opens, established, key, kept.attributes)) {
+      // no socket became or stopped being ESTABLISHED since the last gather: its sockets on these ports, again
+      again = kept.replay();
+      kept.memo.keep(kept.opens, established, key, opening);
+    } else {
+      kept.memo.start(kept.attributes);
+      failed = dumpAll(EST, bytecode, kept.memo);
+      if (failed || kept.interrupted()) kept.memo.forget();
+      else kept.memo.commit(kept.opens, established, key, opening);
+    }
+  } else failed = dumpAll(EST, bytecode);
   if (failed) return { failed };
   const dumped = [0, 0];
   for (let i = mark; i < table.length; i++) dumped[table.family[i] === AF_INET6 ? 1 : 0]++;
   // a program the kernel refused is dropped (dumpWithRetry): every ESTABLISHED socket is then in the table
-  return { notDumped: [Math.max(0, established[0] - dumped[0]), Math.max(0, established[1] - dumped[1])] };
+  return { notDumped: [Math.max(0, established[0] - dumped[0]), Math.max(0, established[1] - dumped[1])], again };
 }

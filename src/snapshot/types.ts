@@ -97,6 +97,11 @@ export interface SnapshotOptions {
    * files kept open (the agent's walk: src/netns/counters.ts CounterFiles) instead of by path under procRoot.
    */
   sockstatFiles?: SockstatFiles;
+  /**
+   * The namespace's Tcp ActiveOpens and PassiveOpens (net/snmp), read before the dumps: with a session that keeps
+   * its last ESTABLISHED dump (DiagSession.memo), what tells that no socket became ESTABLISHED since.
+   */
+  tcpOpens?: () => readonly [number, number] | undefined;
 }
 
 export interface Snapshot {
@@ -113,6 +118,11 @@ export interface Snapshot {
    * (SnapshotOptions.established): their local port is no port asked for. Absent when every one was dumped.
    */
   establishedNotDumped?: [number, number];
+  /**
+   * ESTABLISHED rows handed out again from the session's last dump, not dumped (DiagSession.memo: the counters
+   * showed no connection opened or closed since): how many. Absent when the kernel was asked.
+   */
+  establishedAgain?: number;
 }
 
 export interface Census {
