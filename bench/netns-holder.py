@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """sockscope bench (--all-netns): one network namespace holding a known TCP population.
 
-    netns-holder.py --listen N --estab PAIRS --closewait PAIRS --timewait N [--private-ehash ENTRIES]
+    netns-holder.py --listen N --estab PAIRS --closewait PAIRS --timewait N [--private-ehash ENTRIES] [--churn SECONDS]
 
 Started by bench/netns.ts, one per namespace. unshare(CLONE_NEWNET) gives the process a namespace of its own
 (its /proc/<pid>/ns/net is what the peer's nsenter and sockscope enter). With --private-ehash, it first enters
@@ -10,7 +10,10 @@ its own TCP hash table: a dump in it walks its sockets, not every other namespac
 with other benchmarks and tests whose sockets would otherwise be walked by every dump, ours and the peer's).
 lo up (ioctl), then, all on 127.0.0.1: N listeners; PAIRS established pairs (2 sockets each); PAIRS
 CLOSE_WAIT/FIN_WAIT2 pairs. Prints {"ready": true, "pid": PID, "sockets": n} and holds everything until stdin
-closes; each "tw" line read makes the N TIME_WAIT sockets (they last 60 s) and prints {"tw": N}.
+closes; each "tw" line read makes the N TIME_WAIT sockets (they last 60 s) and prints {"tw": N}. With --churn,
+every SECONDS one more connection is opened to the first listener and both ends reset (SO_LINGER 0: no
+TIME_WAIT left), as a health check or a short request would: the namespace's counts stay the same, but
+connections came and went between any two gathers.
 """
 import argparse
 import ctypes
@@ -21,6 +24,8 @@ import resource
 import socket
 import struct
 import sys
+import threading
+import time
 
 CLONE_NEWNET = 0x40000000
 libc = ctypes.CDLL(None, use_errno=True)
@@ -45,6 +50,7 @@ def main():
     p = argparse.ArgumentParser()
     for k in ('listen', 'estab', 'closewait', 'timewait', 'private-ehash'):
         p.add_argument(f'--{k}', type=int, default=0)
+    p.add_argument('--churn', type=float, default=0)
     a = p.parse_args()
     need = a.listen + 2 * a.estab + 2 * a.closewait + 64
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -66,9 +72,12 @@ def main():
         keep.append(s)
     port = listeners[0].getsockname()[1]
 
+    lock = threading.Lock()
+
     def pair():
-        c = socket.create_connection(('127.0.0.1', port))
-        srv, _ = listeners[0].accept()
+        with lock:
+            c = socket.create_connection(('127.0.0.1', port))
+            srv, _ = listeners[0].accept()
         return c, srv
 
     for _ in range(a.estab):
@@ -83,6 +92,18 @@ def main():
             c.close()  # the client closes first: TIME_WAIT on its side
             srv.close()
 
+    def churn():
+        linger = struct.pack('ii', 1, 0)
+        while True:
+            time.sleep(a.churn)
+            c, srv = pair()
+            for x in (c, srv):
+                x.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+            c.close()
+            srv.close()
+
+    if a.churn > 0:
+        threading.Thread(target=churn, daemon=True).start()
     sys.stdout.write(json.dumps({'ready': True, 'pid': os.getpid(), 'sockets': len(keep)}) + '\n')
     sys.stdout.flush()
     # "tw": make the TIME_WAIT sockets now (they last 60 s: the caller says when it is about to measure)

@@ -1,7 +1,7 @@
 /**
  * `npm run bench:netns -- [--namespaces 100] [--sockets 200] [--reps 5] [--case gather|agent|both]
  *  [--agent-sockets 1500] [--agent-seconds 120] [--agent-bin PATH ...] [--agent-scrape-seconds 15]
- *  [--agent-node-args='--cpu-prof --cpu-prof-dir=DIR'] [--shared-ehash]`
+ *  [--agent-node-args='--cpu-prof --cpu-prof-dir=DIR'] [--agent-churn SECONDS] [--shared-ehash]`
  *
  * --all-netns against its peer, side by side in one run, on one population:
  *
@@ -28,6 +28,9 @@
  * /metrics is scraped every --agent-scrape-seconds (15 by default, 0: never) as Prometheus scrapes it (its Accept
  * header: OpenMetrics preferred), so the figure includes serving the exposition. --agent-node-args are given to
  * node before the bin (e.g. `--agent-node-args='--cpu-prof --cpu-prof-dir=DIR'`: a profile per thread at the agent's exit).
+ * --agent-churn SECONDS: every namespace opens one more connection and resets it every SECONDS (a health check, a
+ * short request): the counts stay, but connections come and go between gathers, so the agent cannot hand out a
+ * namespace's last ESTABLISHED dump again (src/snapshot/established.ts EstablishedMemo) and dumps every gather.
  *
  * After the CPU window each agent's /metrics is scraped once and its sockscope_tcp_connections of every namespace
  * (per state and family) compared with `nsenter … ss -tanH -4` / `-6` counted in it: an agent that counts wrong
@@ -79,6 +82,7 @@ const { values: a } = parseArgs({
     'agent-bin': { type: 'string', multiple: true, default: [] },
     /** each agent's /metrics scraped this often (as Prometheus does; 0: never) */
     'agent-scrape-seconds': { type: 'string', default: '15' },
+    'agent-churn': { type: 'string', default: '0' },
     /** node options before the agent's bin, space-separated (e.g. --cpu-prof --cpu-prof-dir=DIR) */
     'agent-node-args': { type: 'string', default: '' },
   },
@@ -116,6 +120,7 @@ async function startHolders(count: number, p: Population): Promise<number[]> {
     new Promise<number>((resolve, reject) => {
       const args = [HOLDER, '--listen', `${p.listen}`, '--estab', `${p.estab}`, '--closewait', `${p.closewait}`, '--timewait', `${p.timewait}`];
       if (!a['shared-ehash']) args.push('--private-ehash', '4096');
+      if (Number(a['agent-churn']) > 0) args.push('--churn', a['agent-churn']);
       const c = spawn('python3', args, { stdio: ['pipe', 'pipe', 'inherit'] });
       holders.push(c);
       const it = createInterface({ input: c.stdout! })[Symbol.asyncIterator]();
@@ -532,7 +537,8 @@ async function agentCase(results: Record<string, unknown>): Promise<void> {
         const who = tid === String(x.child.pid) ? 'main' : `${tid} ${t.comm}`;
         console.log(`    thread ${who}: user ${perGather(user).toFixed(1)} ms, system ${perGather(sys).toFixed(1)} ms per gather`);
       }
-      const what = `agent${name} ${n} × ${per} TCP, ${a['agent-collectors']} collectors, 15 s`;
+      const churn = Number(a['agent-churn']) > 0 ? `, churn every ${a['agent-churn']} s` : '';
+      const what = `agent${name} ${n} × ${per} TCP, ${a['agent-collectors']} collectors${churn}, 15 s`;
       row(`${what}: CPU over ${seconds} s`, `${cpuPct.toFixed(2)}% of a core (system ${sysPct.toFixed(2)}%)`, '≤ 1%', cpuPct <= 1);
       row('  RSS (peak)', `${(s1[k].rssKb / 1024).toFixed(0)} MB (${(s1[k].hwmKb / 1024).toFixed(0)} MB)`, '≤ 150 MB', s1[k].hwmKb / 1024 <= 150);
       const c = checks[k];

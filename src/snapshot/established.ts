@@ -225,12 +225,9 @@ export class EstablishedMemo {
   /** SYN_SENT and SYN_RECV sockets in the last gather's dump of the other states */
   private opening = -1;
   private valid = false;
-  /** the messages: a u32 length, then the message, padded to 4 bytes */
-  private bytes = new Uint8Array(0);
+  /** the messages, as 32-bit words: a length in bytes, then the message, padded to a word */
+  private words = new Uint32Array(0);
   private used = 0;
-  /** the recording of the dump under way (committed into bytes when it went through) */
-  private static scratch = new Uint8Array(256 * 1024);
-  private recorded = 0;
   private withAttributes = false;
 
   /** TCP rows [from, to) of a dump of the other states: how many are still opening (SYN_SENT, SYN_RECV). */
@@ -258,53 +255,63 @@ export class EstablishedMemo {
 
   /** Hand the kept messages to `visit`, as a dump would; their count. */
   replay(visit: (view: DataView, words: Uint32Array, bytes: Uint8Array, off: number, len: number) => void): number {
-    const bytes = this.bytes;
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 2);
+    const words = this.words;
+    const bytes = new Uint8Array(words.buffer, 0, words.byteLength);
+    const view = new DataView(words.buffer);
     let n = 0;
     for (let at = 0; at < this.used; n++) {
-      const len = view.getUint32(at, true);
-      visit(view, words, bytes, at + 4, len);
-      at += 4 + ((len + 3) & ~3);
+      const len = words[at];
+      visit(view, words, bytes, 4 * (at + 1), len);
+      at += 1 + ((len + 3) >> 2);
     }
     return n;
   }
 
-  /** A dump is about to be recorded (its messages with their attributes or not). */
+  /**
+   * A dump is about to be recorded (its messages with their attributes or not), over what was kept: until
+   * commit(), nothing kept is valid.
+   */
   start(attributes: boolean): void {
-    this.recorded = 0;
+    this.valid = false;
+    this.used = 0;
     this.withAttributes = attributes;
   }
 
   /** Where the recording is (a retried dump goes back to it). */
   get mark(): number {
-    return this.recorded;
+    return this.used;
   }
 
   rollback(mark: number): void {
-    this.recorded = mark;
+    this.used = mark;
   }
 
-  /** One message of the dump under way. */
-  record(bytes: Uint8Array, off: number, len: number): void {
+  /** One message of the dump under way, at [off, off+len) of the datagram whose words are `words`. */
+  record(words: Uint32Array, bytes: Uint8Array, off: number, len: number): void {
     const keep = this.withAttributes ? len : Math.min(len, INET_DIAG_MSG_SIZE);
-    const need = this.recorded + 4 + ((keep + 3) & ~3);
-    let s = EstablishedMemo.scratch;
-    if (need > s.length) {
-      const bigger = new Uint8Array(Math.max(need, 2 * s.length));
-      bigger.set(s.subarray(0, this.recorded));
-      EstablishedMemo.scratch = s = bigger;
+    const n = (keep + 3) >> 2;
+    if (this.used + 1 + n > this.words.length) {
+      const bigger = new Uint32Array(Math.max(this.used + 1 + n, 2 * this.words.length, 1024));
+      bigger.set(this.words.subarray(0, this.used));
+      this.words = bigger;
     }
-    new DataView(s.buffer).setUint32(this.recorded, keep, true);
-    s.set(bytes.subarray(off, off + keep), this.recorded + 4);
-    this.recorded = need;
+    const w = this.words;
+    let at = this.used;
+    w[at++] = keep;
+    if ((off & 3) === 0) {
+      const from = off >> 2;
+      for (let k = 0; k < n; k++) w[at + k] = words[from + k];
+    } else {
+      // not word-aligned (never from the kernel's datagrams): byte by byte
+      new Uint8Array(w.buffer, 4 * at, 4 * n).set(bytes.subarray(off, off + keep));
+    }
+    this.used = at + n;
   }
 
   /** The recorded dump went through: keep it with what it is valid for. */
   commit(opens: readonly [number, number] | undefined, established: readonly [number, number], ports: string, opening: number): void {
-    if (this.bytes.length < this.recorded || this.bytes.length > 2 * this.recorded + 4096) this.bytes = new Uint8Array(this.recorded);
-    this.bytes.set(EstablishedMemo.scratch.subarray(0, this.recorded));
-    this.used = this.recorded;
+    // a namespace that shrank a lot does not keep a buffer sized for what it held
+    if (this.words.length > 4 * this.used + 4096) this.words = this.words.slice(0, this.used);
     this.keep(opens, established, ports, opening);
   }
 

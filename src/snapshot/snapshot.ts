@@ -198,7 +198,7 @@ async function gather(options: SnapshotOptions, session: DiagSession | undefined
               visit: record
                 ? (view, words, bytes, off, len) => {
                     fullVisit(view, words, bytes, off, len);
-                    record.record(bytes, off, len);
+                    record.record(words, bytes, off, len);
                   }
                 : fullVisit,
               rollback: () => {
