@@ -235,3 +235,15 @@ export const NETSTAT_FIELD_OF_SS_STATE: Readonly<Record<string, string>> = {
   LISTEN: 'tcp_listen',
   CLOSING: 'tcp_closing',
 };
+
+/** `ss -tanH` lines counted by netstat field (tcp_established, ...), an unknown state as "unknown STATE". */
+export function ssNetstatCounts(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const state = line.trim().split(/\s+/)[0];
+    if (!state) continue;
+    const f = NETSTAT_FIELD_OF_SS_STATE[state] ?? `unknown ${state}`;
+    out[f] = (out[f] ?? 0) + 1;
+  }
+  return out;
+}

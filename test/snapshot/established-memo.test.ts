@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { netnsSupport } from '../helpers/netns.js';
-import { NETSTAT_FIELD_OF_SS_STATE } from '../helpers/ss.js';
+import { ssNetstatCounts } from '../helpers/ss.js';
 
 const support = netnsSupport();
 const mod = (p: string) => JSON.stringify(fileURLToPath(new URL(`../../src/${p}`, import.meta.url)));
@@ -114,17 +114,6 @@ py.kill();
 console.log(JSON.stringify(out));
 `;
 
-function ssCounts(text: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const line of text.split('\n')) {
-    const state = line.trim().split(/\s+/)[0];
-    if (!state) continue;
-    const f = NETSTAT_FIELD_OF_SS_STATE[state] ?? `unknown ${state}`;
-    out[f] = (out[f] ?? 0) + 1;
-  }
-  return out;
-}
-
 interface Gathered {
   points: string[];
   again?: number;
@@ -166,8 +155,8 @@ describe('ESTABLISHED sockets handed out again while the counters show none came
     });
     for (const g of out.gathers) {
       assert.deepEqual(g.kept.points, g.full.points, `${g.label}: the kept session's points = a full dump's`);
-      assert.deepEqual(netstat(g.kept, '4'), ssCounts(g.ss4), `${g.label}: IPv4 counts = ss -tanH -4`);
-      assert.deepEqual(netstat(g.kept, '6'), ssCounts(g.ss6), `${g.label}: IPv6 counts = ss -tanH -6`);
+      assert.deepEqual(netstat(g.kept, '4'), ssNetstatCounts(g.ss4), `${g.label}: IPv4 counts = ss -tanH -4`);
+      assert.deepEqual(netstat(g.kept, '6'), ssNetstatCounts(g.ss6), `${g.label}: IPv6 counts = ss -tanH -6`);
     }
     const ports = out.gathers[3].kept.points.map((x) => JSON.parse(x)).filter((m) => m.name === 'netstat_port');
     assert.deepEqual(ports.map((p) => p.fields.tcp_established).sort(), [2, 4], 'the listening ports ESTABLISHED counts, handed out again');

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { netnsSupport } from '../helpers/netns.js';
-import { NETSTAT_FIELD_OF_SS_STATE } from '../helpers/ss.js';
+import { NETSTAT_FIELD_OF_SS_STATE, ssNetstatCounts } from '../helpers/ss.js';
 
 const support = netnsSupport();
 const mod = (p: string) => JSON.stringify(fileURLToPath(new URL(`../../src/${p}`, import.meta.url)));
@@ -127,17 +127,6 @@ py.kill();
 console.log(JSON.stringify({ full, first, second, censusFull, census, premiseBefore, premiseAfter, ss4, ss6 }));
 `;
 
-function ssCounts(text: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const line of text.split('\n')) {
-    const state = line.trim().split(/\s+/)[0];
-    if (!state) continue;
-    const f = NETSTAT_FIELD_OF_SS_STATE[state] ?? `unknown ${state}`;
-    out[f] = (out[f] ?? 0) + 1;
-  }
-  return out;
-}
-
 interface Point {
   name: string;
   tags: Record<string, string>;
@@ -182,8 +171,8 @@ describe('ESTABLISHED counted, not dumped (SnapshotOptions.established)', () => 
     assert.equal(next.stdout.trim(), 'holds', next.stderr);
     assert.equal(fresh.stdout.trim(), 'unknown', fresh.stderr);
     const out = JSON.parse(r.stdout);
-    const ss4 = ssCounts(out.ss4);
-    const ss6 = ssCounts(out.ss6);
+    const ss4 = ssNetstatCounts(out.ss4);
+    const ss6 = ssNetstatCounts(out.ss6);
     // the namespace holds what it should: every state, v4-mapped sockets among the IPv6 ones
     // every state but CLOSE (never hashed) and CLOSING (simultaneous close)
     for (const f of Object.values(NETSTAT_FIELD_OF_SS_STATE).filter((f) => f !== 'tcp_close' && f !== 'tcp_closing'))
