@@ -27,6 +27,7 @@ import { threadId } from 'node:worker_threads';
 import { AF_INET6, BcOp, InetAttr, INET_DIAG_MSG_SIZE, MAX_BYTECODE } from '../diag/constants.js';
 import { readProcText } from '../procfs/read.js';
 import { cacheRoots, privateDir } from '../util/cache-dir.js';
+import { SocketTable } from './table.js';
 
 /**
  * What a gather needs of ESTABLISHED TCP sockets: 'all' (every row), 'listening-ports' (the rows whose local
@@ -215,8 +216,8 @@ const OPENING = (1 << 2) | (1 << 3);
  * ESTABLISHED by TCP_REPAIR (a checkpoint restored) is not counted as an opening: it shows as a changed count
  * unless another socket closed in the same interval.
  *
- * What is kept is each message's 72-byte inet_diag_msg (its attributes too when the table keeps them), 4-byte
- * aligned, replayed through the same visitor as a dump's: the rows are those the dump would make.
+ * What is kept is the dump's rows, as the decoder made them (their attributes too when the table keeps them),
+ * appended again: addresses, ports, state and inode are the sockets' now, queues and timers those of that dump.
  */
 export class EstablishedMemo {
   private opens: readonly [number, number] | undefined;
@@ -225,19 +226,17 @@ export class EstablishedMemo {
   /** SYN_SENT and SYN_RECV sockets in the last gather's dump of the other states */
   private opening = -1;
   private valid = false;
-  /** the messages, as 32-bit words: a length in bytes, then the message, padded to a word */
-  private words = new Uint32Array(0);
-  private used = 0;
   private withAttributes = false;
+  private rows = new SocketTable(16, 0);
 
   /** TCP rows [from, to) of a dump of the other states: how many are still opening (SYN_SENT, SYN_RECV). */
-  static opening(state: Uint8Array, proto: Uint8Array, tcp: number, from: number, to: number): number {
+  static opening(t: SocketTable, tcp: number, from: number, to: number): number {
     let n = 0;
-    for (let i = from; i < to; i++) if (proto[i] === tcp && (OPENING >> state[i]) & 1) n++;
+    for (let i = from; i < to; i++) if (t.proto[i] === tcp && (OPENING >> t.state[i]) & 1) n++;
     return n;
   }
 
-  /** Whether the last dump's messages are the ESTABLISHED sockets on `ports` now (see the class). */
+  /** Whether the last dump's rows are the ESTABLISHED sockets on `ports` now (see the class). */
   unchanged(opens: readonly [number, number] | undefined, established: readonly [number, number], ports: string, attributes: boolean): boolean {
     return (
       this.valid &&
@@ -253,69 +252,34 @@ export class EstablishedMemo {
     );
   }
 
-  /** Hand the kept messages to `visit`, as a dump would; their count. */
-  replay(visit: (view: DataView, words: Uint32Array, bytes: Uint8Array, off: number, len: number) => void): number {
-    const words = this.words;
-    const bytes = new Uint8Array(words.buffer, 0, words.byteLength);
-    const view = new DataView(words.buffer);
-    let n = 0;
-    for (let at = 0; at < this.used; n++) {
-      const len = words[at];
-      visit(view, words, bytes, 4 * (at + 1), len);
-      at += 1 + ((len + 3) >> 2);
-    }
-    return n;
+  /** The kept rows appended to `table`; how many. */
+  replay(table: SocketTable): number {
+    table.appendRows(this.rows);
+    return this.rows.length;
   }
 
-  /**
-   * A dump is about to be recorded (its messages with their attributes or not), over what was kept: until
-   * commit(), nothing kept is valid.
-   */
-  start(attributes: boolean): void {
-    this.valid = false;
-    this.used = 0;
+  /** Rows [from, to) of `table` are this gather's dump: kept, with what they are valid for. */
+  commit(
+    table: SocketTable,
+    from: number,
+    to: number,
+    attributes: boolean,
+    opens: readonly [number, number] | undefined,
+    established: readonly [number, number],
+    ports: string,
+    opening: number,
+  ): void {
+    const n = to - from;
+    // sized to the dump (a namespace that shrank a lot does not keep a table sized for what it held)
+    if (this.rows.capacity < n || this.rows.capacity > 2 * n + 64) this.rows = new SocketTable(n, 0);
+    this.rows.length = 0;
+    this.rows.arenaUsed = 0;
+    this.rows.appendRows(table, from, to);
     this.withAttributes = attributes;
-  }
-
-  /** Where the recording is (a retried dump goes back to it). */
-  get mark(): number {
-    return this.used;
-  }
-
-  rollback(mark: number): void {
-    this.used = mark;
-  }
-
-  /** One message of the dump under way, at [off, off+len) of the datagram whose words are `words`. */
-  record(words: Uint32Array, bytes: Uint8Array, off: number, len: number): void {
-    const keep = this.withAttributes ? len : Math.min(len, INET_DIAG_MSG_SIZE);
-    const n = (keep + 3) >> 2;
-    if (this.used + 1 + n > this.words.length) {
-      const bigger = new Uint32Array(Math.max(this.used + 1 + n, 2 * this.words.length, 1024));
-      bigger.set(this.words.subarray(0, this.used));
-      this.words = bigger;
-    }
-    const w = this.words;
-    let at = this.used;
-    w[at++] = keep;
-    if ((off & 3) === 0) {
-      const from = off >> 2;
-      for (let k = 0; k < n; k++) w[at + k] = words[from + k];
-    } else {
-      // not word-aligned (never from the kernel's datagrams): byte by byte
-      new Uint8Array(w.buffer, 4 * at, 4 * n).set(bytes.subarray(off, off + keep));
-    }
-    this.used = at + n;
-  }
-
-  /** The recorded dump went through: keep it with what it is valid for. */
-  commit(opens: readonly [number, number] | undefined, established: readonly [number, number], ports: string, opening: number): void {
-    // a namespace that shrank a lot does not keep a buffer sized for what it held
-    if (this.words.length > 4 * this.used + 4096) this.words = this.words.slice(0, this.used);
     this.keep(opens, established, ports, opening);
   }
 
-  /** The kept messages were handed out again (or another dump was kept): what the next gather compares with. */
+  /** The kept rows were handed out again: what the next gather compares with. */
   keep(opens: readonly [number, number] | undefined, established: readonly [number, number], ports: string, opening: number): void {
     this.opens = opens;
     this.established = established;

@@ -25,7 +25,7 @@ export { READ_AHEAD_FROM } from './plan.js';
 import { fallbackReason, readFromProc } from './proc-fallback.js';
 import { dumpWithRetry } from './retry.js';
 import { errnoName } from '../sys/errno.js';
-import type { DumpOutcome, MessageVisitor } from './dump.js';
+import type { DumpOutcome } from './dump.js';
 import { type DiagSession, openSession } from './session.js';
 import { SocketTable } from './table.js';
 import type { ProtocolSource, Snapshot, SnapshotOptions } from './types.js';
@@ -180,33 +180,26 @@ async function gather(options: SnapshotOptions, session: DiagSession | undefined
       // a kept session's ESTABLISHED sockets of the last gather (EstablishedMemo): the opening counts before any dump
       const memo = mode === 'derive' ? s?.memo : undefined;
       const opens = memo ? options.tcpOpens?.() : undefined;
-      const fullVisit: MessageVisitor = full
-        ? (view, words, bytes, off, len) => {
-            visit(view, words, bytes, off, len);
-            full.visit(view, off, len);
-          }
-        : visit;
-      const dumpAll = (states: number, bytecode = o.bytecode, record?: EstablishedMemo): DumpOutcome | undefined => {
+      const dumpAll = (states: number, bytecode = o.bytecode): DumpOutcome | undefined => {
         for (const plan of plans({ ...o, states, bytecode }, protocol)) {
-          const planMark = { length: table.length, arena: table.arenaUsed, sockets: src.sockets, full: full?.full.slice(), recorded: record?.mark };
+          const planMark = { length: table.length, arena: table.arenaUsed, sockets: src.sockets, full: full?.full.slice() };
           const r = dumpWithRetry(
             s!,
             plan,
             src,
             { maxRetries: o.maxRetries, canRetry: sink.canRetry },
             {
-              visit: record
+              visit: full
                 ? (view, words, bytes, off, len) => {
-                    fullVisit(view, words, bytes, off, len);
-                    record.record(words, bytes, off, len);
+                    visit(view, words, bytes, off, len);
+                    full.visit(view, off, len);
                   }
-                : fullVisit,
+                : visit,
               rollback: () => {
                 table.length = planMark.length;
                 table.arenaUsed = planMark.arena;
                 src.sockets = planMark.sockets;
                 if (full) full.full.splice(0, 2, ...planMark.full!);
-                if (record) record.rollback(planMark.recorded!);
               },
               arena: sink.inArena ? table : undefined,
               beforeRead: sink.beforeRead,
@@ -235,7 +228,9 @@ async function gather(options: SnapshotOptions, session: DiagSession | undefined
               opens,
               attributes: keep !== false,
               interrupted: () => src.interrupted,
-              replay: () => memo.replay(fullVisit),
+              replayed: (n) => {
+                src.sockets += n;
+              },
             },
           );
           failed = r.failed;
@@ -283,8 +278,8 @@ interface KeptEstablished {
   attributes: boolean;
   /** whether a dump of this protocol was flagged NLM_F_DUMP_INTR (its result is not kept) */
   interrupted: () => boolean;
-  /** the kept messages into the table, through the dump's visitor */
-  replay: () => number;
+  /** the kept rows were appended to the table: n more sockets */
+  replayed: (n: number) => void;
 }
 
 /** Whether the dump asked for can leave ESTABLISHED out: both families, every state, no filter program of the caller's. */
@@ -308,7 +303,7 @@ function dumpEstablished(
   inuse: Inuse | undefined,
   otherFull: readonly number[],
   options: SnapshotOptions,
-  dumpAll: (states: number, bytecode?: Uint8Array, record?: EstablishedMemo) => DumpOutcome | undefined,
+  dumpAll: (states: number, bytecode?: Uint8Array) => DumpOutcome | undefined,
   kept?: KeptEstablished,
 ): { failed?: DumpOutcome; notDumped?: [number, number]; again?: number } {
   const EST = 1 << TCP_ESTABLISHED;
@@ -335,16 +330,16 @@ function dumpEstablished(
   let again: number | undefined;
   if (kept) {
     const key = sorted.join(',');
-    const opening = EstablishedMemo.opening(table.state, table.proto, Proto.tcp, from, mark);
+    const opening = EstablishedMemo.opening(table, Proto.tcp, from, mark);
     if (!kept.interrupted() && kept.memo.unchanged(kept.opens, established, key, kept.attributes)) {
       // no socket became or stopped being ESTABLISHED since the last gather: its sockets on these ports, again
-      again = kept.replay();
+      again = kept.memo.replay(table);
+      kept.replayed(again);
       kept.memo.keep(kept.opens, established, key, opening);
     } else {
-      kept.memo.start(kept.attributes);
-      failed = dumpAll(EST, bytecode, kept.memo);
+      failed = dumpAll(EST, bytecode);
       if (failed || kept.interrupted()) kept.memo.forget();
-      else kept.memo.commit(kept.opens, established, key, opening);
+      else kept.memo.commit(table, mark, table.length, kept.attributes, kept.opens, established, key, opening);
     }
   } else failed = dumpAll(EST, bytecode);
   if (failed) return { failed };

@@ -179,17 +179,33 @@ export class SocketTable {
     return t;
   }
 
-  /** Append every row of another table (used to merge per-protocol dumps). */
-  append(other: SocketTable): void {
-    const need = this.length + other.length;
+  /** Copy rows [from, to) of another table's columns to the end of this one's (attributes: the caller's). */
+  private appendColumns(other: SocketTable, from: number, to: number): number {
+    const need = this.length + to - from;
     if (need > this.capacity) {
       while (this.capacity < need) this.capacity *= 2;
       this.allocate(this.capacity, this);
     }
     const at = this.length;
+    for (const k of NUMBER_COLUMNS) cols(this)[k].set(cols(other)[k].subarray(from, to), at);
+    for (const k of ADDR) cols(this)[k].set(cols(other)[k].subarray(from * 16, to * 16), at * 16);
+    return at;
+  }
+
+  /** Append rows [from, to) of another table, their attributes copied row by row. */
+  appendRows(other: SocketTable, from = 0, to = other.length): void {
+    const at = this.appendColumns(other, from, to);
+    this.length = at + to - from;
+    for (let i = from; i < to; i++) {
+      if (other.attrLength[i] > 0) this.setAttributes(at + i - from, other.arena, other.attrStart[i], other.attrStart[i] + other.attrLength[i]);
+    }
+  }
+
+  /** Append every row of another table (used to merge per-protocol dumps): its whole arena copied at once. */
+  append(other: SocketTable): void {
+    const at = this.appendColumns(other, 0, other.length);
     const n = other.length;
-    for (const k of [...U8, ...U16, ...U32] as const) cols(this)[k].set(cols(other)[k].subarray(0, n), at);
-    for (const k of ADDR) cols(this)[k].set(cols(other)[k].subarray(0, n * 16), at * 16);
+    const need = at + n;
     if (other.arenaUsed > 0) {
       const base = this.arenaUsed;
       if (base + other.arenaUsed > this.arena.byteLength) {
