@@ -1,7 +1,7 @@
 /**
  * `npm run bench:netns -- [--namespaces 100] [--sockets 200] [--reps 5] [--case gather|agent|both]
  *  [--agent-sockets 1500] [--agent-seconds 120] [--agent-bin PATH ...] [--agent-scrape-seconds 15]
- *  [--agent-node-args='--cpu-prof --cpu-prof-dir=DIR'] [--agent-churn SECONDS] [--shared-ehash]`
+ *  [--agent-node-args='--cpu-prof --cpu-prof-dir=DIR'] [--agent-churn SECONDS] [--agent-raw-malloc] [--shared-ehash]`
  *
  * --all-netns against its peer, side by side in one run, on one population:
  *
@@ -28,6 +28,9 @@
  * /metrics is scraped every --agent-scrape-seconds (15 by default, 0: never) as Prometheus scrapes it (its Accept
  * header: OpenMetrics preferred), so the figure includes serving the exposition. --agent-node-args are given to
  * node before the bin (e.g. `--agent-node-args='--cpu-prof --cpu-prof-dir=DIR'`: a profile per thread at the agent's exit).
+ * Each agent runs with the environment `sockscope agent` gets from bin/sockscope.js's sh part and deploy/'s unit,
+ * Dockerfile and DaemonSet (GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072; the user's own value kept);
+ * --agent-raw-malloc runs them with glibc's defaults instead (`node bin/sockscope.js agent`, a bare executable).
  * --agent-churn SECONDS: every namespace opens one more connection and resets it every SECONDS (a health check, a
  * short request): the counts stay, but connections come and go between gathers, so the agent cannot hand out a
  * namespace's last ESTABLISHED dump again (src/snapshot/established.ts EstablishedMemo) and dumps every gather.
@@ -83,6 +86,7 @@ const { values: a } = parseArgs({
     /** each agent's /metrics scraped this often (as Prometheus does; 0: never) */
     'agent-scrape-seconds': { type: 'string', default: '15' },
     'agent-churn': { type: 'string', default: '0' },
+    'agent-raw-malloc': { type: 'boolean', default: false },
     /** node options before the agent's bin, space-separated (e.g. --cpu-prof --cpu-prof-dir=DIR) */
     'agent-node-args': { type: 'string', default: '' },
   },
@@ -469,9 +473,13 @@ async function agentCase(results: Record<string, unknown>): Promise<void> {
     // each its own code cache (CACHE_DIRECTORY): the machine's is shared with every checkout, and two builds' bundles
     // would replace each other's
     const cache = mkdtempSync(join(dir, 'cache-'));
+    // node is run on the bin directly (for --agent-node-args), not through its sh part: the environment that part
+    // gives the agent (glibc's mmap threshold, as deploy/'s unit, Dockerfile and DaemonSet set it) is given here,
+    // unless --agent-raw-malloc (glibc's default, what `node bin/sockscope.js agent` or a bare executable get)
+    const malloc = a['agent-raw-malloc'] ? {} : { GLIBC_TUNABLES: env.GLIBC_TUNABLES ?? 'glibc.malloc.mmap_threshold=131072' };
     const child = spawn(process.execPath, [...nodeArgs, bin, 'agent', '--config', config(ports[k])], {
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...env, CACHE_DIRECTORY: cache },
+      env: { ...env, ...malloc, CACHE_DIRECTORY: cache },
     });
     const x = { bin, child, err: '', port: ports[k], scrapes: 0, scrapeBytes: 0, scrapeErrors: 0, exited: new Promise((r) => child.once('exit', r)) };
     child.stderr!.on('data', (d) => (x.err += d));

@@ -11,6 +11,9 @@ import { metricJson } from '../outputs/metrics/json.js';
 import { PrometheusWriter, type Exposition } from '../outputs/metrics/prometheus.js';
 import { DiagSession, takeCensus, takeSnapshot, type SnapshotOptions } from '../snapshot/snapshot.js';
 import type { SocketTable } from '../snapshot/table.js';
+import { EstablishedMemo } from '../snapshot/established.js';
+import { tcpOpens } from '../netns/counters.js';
+import { readProcText } from '../procfs/read.js';
 import { afterGather, applyRuntimeTuning, releaseTable, runtimeTuning, type RuntimeTuning } from './runtime.js';
 import type { WorkerReply, WorkerRequest } from './worker.js';
 
@@ -30,11 +33,16 @@ let kept: { gather: number; metrics: Metric[] } | undefined;
 /** see PrometheusWriter.reset: gathers of this thread come one at a time (the agent never stacks them) */
 let writer: PrometheusWriter | undefined;
 
+/** This thread's namespace's Tcp ActiveOpens and PassiveOpens, before a gather's dumps (SnapshotOptions.tcpOpens). */
+const hostOpens = () => tcpOpens(readProcText('/proc/thread-self/net/snmp'));
+
 async function getSession(): Promise<DiagSession | undefined> {
   if (session) return session;
   try {
     // setns applies to this thread only; enter once, then keep reopening sockets inside.
     session = await DiagSession.open(entered ? undefined : netns);
+    // its ESTABLISHED sockets on listening ports, handed out again while the counters say none came or went
+    session.memo = new EstablishedMemo();
     entered = true;
   } catch (e) {
     if (!entered && netns) throw e; // a namespace we cannot enter is the caller's error, not a fallback
@@ -52,7 +60,7 @@ parentPort!.on('message', async (req: WorkerRequest) => {
       const metrics: Metric[] = [];
       let table: SocketTable | undefined;
       const snapshot = async (o: SnapshotOptions) => {
-        const snap = await takeSnapshot(o, s);
+        const snap = await takeSnapshot(s ? { ...o, tcpOpens: hostOpens } : o, s);
         table = snap.table;
         return snap;
       };

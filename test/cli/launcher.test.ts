@@ -26,20 +26,29 @@ mkdirSync(join(dir, 'bin'));
 const link = join(dir, 'bin', 'sockscope');
 symlinkSync(bin, link);
 const probe = join(dir, 'probe.cjs');
-writeFileSync(probe, "process.stderr.write(`probe: NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS ?? '(unset)'}\\n`);\n");
+writeFileSync(
+  probe,
+  "process.stderr.write(`probe: NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS ?? '(unset)'}\\nprobe: GLIBC_TUNABLES=${process.env.GLIBC_TUNABLES ?? '(unset)'}\\n`);\n",
+);
 const ca = join(dir, 'extra-ca.pem');
 writeFileSync(ca, '');
 
-/** What node got, run through the link with NODE_EXTRA_CA_CERTS set. */
-function seen(args: string[]): { value: string; status: number | null; stdout: string } {
+function withoutGlibcTunables(env: Record<string, string>): Record<string, string> {
+  const { GLIBC_TUNABLES: _, ...rest } = env;
+  return rest;
+}
+
+/** What node got, run through the link with NODE_EXTRA_CA_CERTS set (and `env`). */
+function seen(args: string[], env: Record<string, string> = {}): { value: string; glibc: string; status: number | null; stdout: string } {
   const r = spawnSync(link, args, {
     encoding: 'utf8',
     timeout: 60_000,
-    env: cleanEnv({ NODE_EXTRA_CA_CERTS: ca, NODE_OPTIONS: `--require ${probe}` }),
+    // GLIBC_TUNABLES only as the case gives it (not the test's own environment's)
+    env: { ...withoutGlibcTunables(cleanEnv({ NODE_EXTRA_CA_CERTS: ca, NODE_OPTIONS: `--require ${probe}` })), ...env },
   });
   const m = /^probe: NODE_EXTRA_CA_CERTS=(.*)$/m.exec(r.stderr);
   assert.ok(m, `sockscope ${args.join(' ')}: node never started (${r.status}): ${r.stderr}`);
-  return { value: m[1], status: r.status, stdout: r.stdout };
+  return { value: m[1], glibc: /^probe: GLIBC_TUNABLES=(.*)$/m.exec(r.stderr)?.[1] ?? '', status: r.status, stdout: r.stdout };
 }
 
 describe('bin/sockscope.js, the launcher', () => {
@@ -50,7 +59,7 @@ describe('bin/sockscope.js, the launcher', () => {
   });
 
   it('names every command but the agent in its case, and only commands that exist', () => {
-    const m = /^case "\$1" in\n\s*(.*)\) unset NODE_EXTRA_CA_CERTS ;;\nesac$/m.exec(readFileSync(bin, 'utf8'));
+    const m = /^case "\$1" in\n\s*(.*)\) unset NODE_EXTRA_CA_CERTS ;;\n\s*agent\) .*\n\s*esac$/m.exec(readFileSync(bin, 'utf8'));
     assert.ok(m, 'bin/sockscope.js has no `case "$1" in ... unset NODE_EXTRA_CA_CERTS ;; esac`');
     const words = m[1].split('|').map((w) => w.trim());
     assert.deepEqual(words.slice(0, 2), ["''", '-*'], 'the summary (no command word, or options) first');
@@ -69,5 +78,13 @@ describe('bin/sockscope.js, the launcher', () => {
     const unknown = seen(['no-such-command']);
     assert.equal(unknown.value, ca);
     assert.equal(unknown.status, 2);
+  });
+
+  it("the agent runs with glibc's mmap threshold fixed (as deploy/ runs it), a GLIBC_TUNABLES of the user's kept; no other command gets one", () => {
+    assert.equal(seen(['agent', '--help']).glibc, 'glibc.malloc.mmap_threshold=131072');
+    assert.equal(seen(['agent', '--help'], { GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }).glibc, 'glibc.malloc.arena_max=2');
+    assert.equal(seen(['ls', '--help']).glibc, '(unset)');
+    assert.equal(seen([]).glibc, '(unset)');
+    assert.equal(seen(['no-such-command']).glibc, '(unset)');
   });
 });
