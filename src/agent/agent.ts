@@ -277,7 +277,7 @@ export class Agent {
     // for a full collection. What stays held is this gather's samples and, per format, a body being served
     // and the previous one kept to write the next into (prometheus-output.ts): the budget leaves room for
     // them, so a collection runs only when other buffers pile up.
-    if (previous) releaseRendered(this.tuning, previous, this.latest);
+    if (previous) releaseRendered(this.tuning, previous, this.latest, (b) => this.netns?.recycle(b) ?? false);
     const rendered = (exposition?.bytes.length ?? 0) + (netnsParts ?? []).reduce((n, p) => n + p.bytes.length, 0);
     afterGather(this.tuning, 5 * rendered + (8 << 20));
     for (const w of this.gatherWaiters) w();

@@ -71,15 +71,21 @@ export function afterGather(t: RuntimeTuning, budgetBytes: number): void {
 /**
  * The agent's previous gather is replaced: its rendered samples (the worker's exposition, the namespace walk's
  * parts), which nothing reads any more (the outputs hold the new gather, a /metrics body is a copy), are freed
- * now (when tuned on) rather than at a collection. Buffers the new gather shares are kept.
+ * now (when tuned on) rather than at a collection. Buffers the new gather shares are kept. A namespace walk's
+ * part goes back to `recycle` when given (the walker writes its next exposition into it: no 5 MB allocated, and
+ * faulted in, every gather) unless it declines.
  */
-export function releaseRendered(t: RuntimeTuning, previous: Gather, next: Gather): void {
+export function releaseRendered(t: RuntimeTuning, previous: Gather, next: Gather, recycle?: (b: ArrayBuffer) => boolean): void {
   if (!t.releaseTables) return;
   const keep = new Set([next.exposition, ...(next.netnsParts ?? [])].map((e) => e?.bytes.buffer));
   const dead = new Set<ArrayBuffer>();
   for (const e of [previous.exposition, ...(previous.netnsParts ?? [])]) {
     const b = e?.bytes.buffer;
     if (b instanceof ArrayBuffer && b.byteLength > 0 && !keep.has(b)) dead.add(b);
+  }
+  for (const e of previous.netnsParts ?? []) {
+    const b = e.bytes.buffer;
+    if (b instanceof ArrayBuffer && dead.has(b) && recycle?.(b)) dead.delete(b);
   }
   if (dead.size) releaseBuffers([...dead]);
 }

@@ -114,6 +114,11 @@ export class NetnsAgentGatherer {
     );
   }
 
+  /** A dead exposition buffer of an earlier gather, for the walker to write a next one into (NetnsWalker.recycle). */
+  recycle(buffer: ArrayBuffer): boolean {
+    return this.walker.recycle(buffer);
+  }
+
   close(): Promise<void> {
     return this.walker.close();
   }

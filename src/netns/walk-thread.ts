@@ -294,7 +294,7 @@ export async function walkOnThisThread(req: WalkRequest, transfer: ArrayBuffer[]
   if (job.kind === 'gather' && job.lifecycle) {
     await keepNetnsLifecycle(new Set(req.targets.filter((t, i) => !t.own && results[i].status !== 'vanished').map((t) => t.inode)));
   }
-  const exposition = writer?.exposition();
+  const exposition = writer?.exposition(req.room);
   if (exposition) transfer.push(exposition.bytes.buffer as ArrayBuffer);
   if (writer) idleWriter = writer;
   return { id: req.id, ok: true, results, exposition, seriesDropped: sink.dropped };

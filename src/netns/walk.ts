@@ -68,6 +68,11 @@ export interface WalkRequest {
    * this walk, or vanished, are closed
    */
   keep?: boolean;
+  /**
+   * an exposition buffer of an earlier walk that nothing reads any more, handed back (transferred): the thread
+   * writes this walk's exposition into it when it is large enough (NetnsWalker.recycle)
+   */
+  room?: ArrayBuffer;
 }
 
 export type NetnsOutcome = { inode: number } & (
@@ -125,6 +130,8 @@ export class NetnsWalker {
   private readonly pending = new Map<number, { resolve: (r: WalkReply) => void; reject: (e: Error) => void; worker: Worker }>();
   private nextId = 1;
   private closed = false;
+  /** dead exposition buffers handed back (recycle), one per thread at most, transferred with the next requests */
+  private readonly rooms: ArrayBuffer[] = [];
 
   constructor(private options: WalkerOptions = {}) {}
 
@@ -197,15 +204,28 @@ export class NetnsWalker {
     return new Promise<WalkReply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, worker: w });
       w.ref();
-      w.postMessage({ id, targets, job, counters, keep: this.options.keepSockets } satisfies WalkRequest);
+      const room = job.kind === 'gather' && job.exposition ? this.rooms.pop() : undefined;
+      w.postMessage({ id, targets, job, counters, keep: this.options.keepSockets, room } satisfies WalkRequest, room ? [room] : []);
     }).then((r) => {
       if (!r.ok) throw new SockscopeError('ESOCKSCOPE_WORKER', `namespace walk: ${r.message}`);
       return r;
     });
   }
 
+  /**
+   * Take a dead exposition buffer (a WalkResult part nothing reads any more) for a thread's next walk to write its
+   * exposition into: a gather then allocates no buffer of that size, nor faults one in. False (not taken) when
+   * as many are held as there are threads, or walks run on the calling thread.
+   */
+  recycle(buffer: ArrayBuffer): boolean {
+    if (this.closed || this.options.inProcess || this.rooms.length >= Math.max(1, this.workers.length)) return false;
+    this.rooms.push(buffer);
+    return true;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
+    this.rooms.length = 0;
     if (this.options.inProcess && this.options.keepSockets) (await import('./walk-thread.js')).dropKeptSessions();
     await Promise.all(this.workers.splice(0).map((w) => (w.removeAllListeners('exit'), w.terminate())));
   }

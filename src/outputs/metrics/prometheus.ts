@@ -553,13 +553,18 @@ export class PrometheusWriter {
     return out;
   }
 
-  /** The samples as UTF-8, per family (see Exposition): what assembleExposition turns into either format. */
-  exposition(): Exposition {
+  /**
+   * The samples as UTF-8, per family (see Exposition): what assembleExposition turns into either format. `room`:
+   * a buffer nothing else reads, written into (from its start) when it is large enough.
+   */
+  exposition(room?: ArrayBuffer): Exposition {
     const sorted = [...this.families.keys()]
       .sort(byName)
       .map((n) => this.families.get(n)!)
       .filter((f) => f.out.pos > 0); // none since reset()
-    const bytes = new Uint8Array(sorted.reduce((n, f) => n + f.out.pos, 0));
+    const size = sorted.reduce((n, f) => n + f.out.pos, 0);
+    // a new buffer has some room to spare: the next exposition, a few digits longer, still fits when handed back
+    const bytes = new Uint8Array(room && room.byteLength >= size ? room : new ArrayBuffer(size + (size >> 5)), 0, size);
     const families: Exposition['families'] = [];
     let at = 0;
     for (const f of sorted) {
