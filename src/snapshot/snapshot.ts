@@ -274,7 +274,7 @@ interface KeptEstablished {
   memo: EstablishedMemo;
   /** Tcp ActiveOpens and PassiveOpens, read before this gather's dumps (undefined: unreadable) */
   opens: readonly [number, number] | undefined;
-  /** whether the table keeps attributes (the messages are kept whole then) */
+  /** whether the table keeps attributes (the kept rows have theirs then) */
   attributes: boolean;
   /** whether a dump of this protocol was flagged NLM_F_DUMP_INTR (its result is not kept) */
   interrupted: () => boolean;
