@@ -198,9 +198,6 @@ export function localPortsBytecode(ports: readonly number[]): Uint8Array | undef
   return bytes;
 }
 
-/** TCP states in which a socket has yet to become ESTABLISHED (idiag_state numbers: SYN_SENT, SYN_RECV). */
-const OPENING = (1 << 2) | (1 << 3);
-
 /**
  * The ESTABLISHED sockets a kept session's last 'listening-ports' dump returned, to be handed out again while the
  * namespace's counters prove the set unchanged (src/snapshot/snapshot.ts). A socket becomes ESTABLISHED only from
@@ -228,13 +225,6 @@ export class EstablishedMemo {
   private valid = false;
   private withAttributes = false;
   private rows = new SocketTable(16, 0);
-
-  /** TCP rows [from, to) of a dump of the other states: how many are still opening (SYN_SENT, SYN_RECV). */
-  static opening(t: SocketTable, tcp: number, from: number, to: number): number {
-    let n = 0;
-    for (let i = from; i < to; i++) if (t.proto[i] === tcp && (OPENING >> t.state[i]) & 1) n++;
-    return n;
-  }
 
   /** Whether the last dump's rows are the ESTABLISHED sockets on `ports` now (see the class). */
   unchanged(opens: readonly [number, number] | undefined, established: readonly [number, number], ports: string, attributes: boolean): boolean {

@@ -6,10 +6,22 @@
  * dump-with-retry policy of the table, the stream and the census), proc-fallback.ts (/proc/net), and here the
  * protocol loop of the table and the stream; census-dump.ts counts without a table.
  */
-import { AF_INET, AF_INET6, ALL_STATES, EXT_ALL, Ext, INET_DIAG_MSG_SIZE, Proto, TCP_ESTABLISHED, TCP_LISTEN } from '../diag/constants.js';
+import {
+  AF_INET,
+  AF_INET6,
+  ALL_STATES,
+  EXT_ALL,
+  Ext,
+  INET_DIAG_MSG_SIZE,
+  Proto,
+  TCP_ESTABLISHED,
+  TCP_LISTEN,
+  TCP_SYN_RECV,
+  TCP_SYN_SENT,
+} from '../diag/constants.js';
 import {
   derivedEstablished,
-  EstablishedMemo,
+  type EstablishedMemo,
   establishedMode,
   FullSocketCount,
   type Inuse,
@@ -223,15 +235,7 @@ async function gather(options: SnapshotOptions, session: DiagSession | undefined
             full!.full,
             options,
             dumpAll,
-            memo && {
-              memo,
-              opens,
-              attributes: keep !== false,
-              interrupted: () => src.interrupted,
-              replayed: (n) => {
-                src.sockets += n;
-              },
-            },
+            memo && { memo, opens, attributes: keep !== false, src },
           );
           failed = r.failed;
           establishedAgain = r.again;
@@ -276,10 +280,8 @@ interface KeptEstablished {
   opens: readonly [number, number] | undefined;
   /** whether the table keeps attributes (the kept rows have theirs then) */
   attributes: boolean;
-  /** whether a dump of this protocol was flagged NLM_F_DUMP_INTR (its result is not kept) */
-  interrupted: () => boolean;
-  /** the kept rows were appended to the table: n more sockets */
-  replayed: (n: number) => void;
+  /** the protocol's source: a dump flagged NLM_F_DUMP_INTR is not kept; rows handed out again count as its sockets */
+  src: ProtocolSource;
 }
 
 /** Whether the dump asked for can leave ESTABLISHED out: both families, every state, no filter program of the caller's. */
@@ -314,7 +316,14 @@ function dumpEstablished(
   const established = derivedEstablished(inuse, otherFull);
   if (options.established === 'count') return { notDumped: established };
   const ports = new Set(options.establishedPorts ?? []);
-  for (let i = from; i < table.length; i++) if (table.proto[i] === Proto.tcp && table.state[i] === TCP_LISTEN) ports.add(table.sport[i]);
+  // the listening ports, and the sockets still opening (SYN-SENT, SYN-RECV: they could become ESTABLISHED uncounted)
+  let opening = 0;
+  for (let i = from; i < table.length; i++) {
+    if (table.proto[i] !== Proto.tcp) continue;
+    const state = table.state[i];
+    if (state === TCP_LISTEN) ports.add(table.sport[i]);
+    else if (state === TCP_SYN_SENT || state === TCP_SYN_RECV) opening++;
+  }
   if (ports.size === 0) {
     kept?.memo.forget();
     return { notDumped: established };
@@ -330,15 +339,14 @@ function dumpEstablished(
   let again: number | undefined;
   if (kept) {
     const key = sorted.join(',');
-    const opening = EstablishedMemo.opening(table, Proto.tcp, from, mark);
-    if (!kept.interrupted() && kept.memo.unchanged(kept.opens, established, key, kept.attributes)) {
+    if (!kept.src.interrupted && kept.memo.unchanged(kept.opens, established, key, kept.attributes)) {
       // no socket became or stopped being ESTABLISHED since the last gather: its sockets on these ports, again
       again = kept.memo.replay(table);
-      kept.replayed(again);
+      kept.src.sockets += again;
       kept.memo.keep(kept.opens, established, key, opening);
     } else {
       failed = dumpAll(EST, bytecode);
-      if (failed || kept.interrupted()) kept.memo.forget();
+      if (failed || kept.src.interrupted) kept.memo.forget();
       else kept.memo.commit(table, mark, table.length, kept.attributes, kept.opens, established, key, opening);
     }
   } else failed = dumpAll(EST, bytecode);
