@@ -42,12 +42,20 @@ for _ in range(50):
 l4 = listener(S.AF_INET, '127.0.0.1')
 pairs = [pair(l4, '127.0.0.1', S.AF_INET) for _ in range(3)] + [pair(l6, '::1', S.AF_INET6) for _ in range(2)]
 hanging = None
+def settle():
+    # a close's FINs are handled in softirq context, which a loaded machine defers to ksoftirqd: wait until no
+    # socket is half-way (FIN-WAIT-1/2, CLOSE-WAIT, LAST-ACK, CLOSING), so each gather sees a still namespace
+    for _ in range(500):
+        rows = [l.split()[3] for f in ('/proc/net/tcp', '/proc/net/tcp6') for l in open(f).read().splitlines()[1:]]
+        if not any(st in ('04', '05', '08', '09', '0B') for st in rows): return
+        time.sleep(0.01)
 print('ready', flush=True)
 for line in sys.stdin:
     cmd = line.strip()
     if cmd == 'open': pairs.append(pair(l4, '127.0.0.1', S.AF_INET))
     elif cmd == 'close':
         c, a = pairs.pop(0); a.close(); c.close()
+        settle()
     elif cmd == 'hang':
         hanging = S.socket(S.AF_INET, S.SOCK_STREAM); hanging.setblocking(False)
         hanging.bind(('10.254.0.1', 0)); hanging.connect_ex(('10.255.0.9', 80))
